@@ -1,0 +1,292 @@
+//! Accounts API: login, logout, password change, TOTP enrolment, `me`, users, personal API
+//! tokens. Pages are in `accounts::pages`.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiTokenView, Me, NewUser, UserPatch, UserView};
+use crate::kernel::auth::{self, TotpEnrollment};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::{Api, ApiAnyStage, JsonBody, Source};
+use crate::state::AppState;
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password", post(change_password))
+        .route("/api/v1/auth/totp/enroll", post(totp_enroll))
+        .route("/api/v1/auth/totp/confirm", post(totp_confirm))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", get(get_user).patch(update_user))
+        .route("/api/v1/users/{id}/unlock", post(unlock_user))
+        .route("/api/v1/users/{id}/reset-password", post(reset_password))
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+    /// Six-digit code, required when the account has TOTP.
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// UTC, RFC 3339 (absolute expiry; idle expiry also applies).
+    pub expires_at: String,
+    pub must_change_password: bool,
+    /// full, need_password_change or need_totp_enrollment.
+    pub stage: auth::Stage,
+}
+
+fn token_response(r: auth::LoginResult) -> TokenResponse {
+    TokenResponse {
+        token: r.token,
+        expires_at: backstop_core::clock::from_millis(r.expires_at_ms).to_rfc3339(),
+        must_change_password: r.must_change_password,
+        stage: r.stage,
+    }
+}
+
+/// Log in. The same `invalid_credentials` answer for an unknown user, a wrong password, and a
+/// locked or disabled account.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
+pub async fn login(
+    State(s): State<AppState>,
+    Source(src): Source,
+    JsonBody(b): JsonBody<LoginBody>,
+) -> AppResult<axum::Json<TokenResponse>> {
+    let r = auth::login(&s, &b.username, &b.password, b.totp.as_deref(), false, &src).await?;
+    Ok(axum::Json(token_response(r)))
+}
+
+/// End this session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+pub async fn logout(
+    State(s): State<AppState>,
+    ApiAnyStage(a): ApiAnyStage,
+) -> AppResult<StatusCode> {
+    auth::logout(&s, &a).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PasswordBody {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// Change one's password. All sessions end; the answer carries a fresh token.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordBody,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    ApiAnyStage(a): ApiAnyStage,
+    JsonBody(b): JsonBody<PasswordBody>,
+) -> AppResult<axum::Json<TokenResponse>> {
+    if a.stage == auth::Stage::NeedTotp {
+        return Err(a.stage.error());
+    }
+    let r = auth::change_password(&s, &a, &b.old_password, &b.new_password).await?;
+    Ok(axum::Json(token_response(r)))
+}
+
+/// Start TOTP enrolment: a new secret (shown once) to put in an authenticator app.
+#[utoipa::path(post, path = "/api/v1/auth/totp/enroll", tag = "auth",
+    responses((status = 200, body = TotpEnrollment), (status = 409, body = ErrorBody)))]
+pub async fn totp_enroll(
+    State(s): State<AppState>,
+    ApiAnyStage(a): ApiAnyStage,
+) -> AppResult<axum::Json<TotpEnrollment>> {
+    if matches!(
+        a.stage,
+        auth::Stage::NeedTotp | auth::Stage::NeedPasswordChange
+    ) {
+        return Err(a.stage.error());
+    }
+    Ok(axum::Json(auth::begin_totp_enrollment(&s, &a).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CodeBody {
+    pub code: String,
+}
+
+/// Confirm TOTP enrolment with a first code.
+#[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", request_body = CodeBody,
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn totp_confirm(
+    State(s): State<AppState>,
+    ApiAnyStage(a): ApiAnyStage,
+    JsonBody(b): JsonBody<CodeBody>,
+) -> AppResult<StatusCode> {
+    if matches!(
+        a.stage,
+        auth::Stage::NeedTotp | auth::Stage::NeedPasswordChange
+    ) {
+        return Err(a.stage.error());
+    }
+    auth::confirm_totp_enrollment(&s, &a, &b.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who am I: `{username, roles, region_code, …}`.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(
+    State(s): State<AppState>,
+    ApiAnyStage(a): ApiAnyStage,
+) -> AppResult<axum::Json<Me>> {
+    Ok(axum::Json(super::me(&s, &a).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UserQuery {
+    /// Region code; default the caller's whole scope.
+    pub region: Option<String>,
+}
+
+/// Accounts in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
+pub async fn list_users(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<UserQuery>,
+) -> AppResult<axum::Json<Vec<UserView>>> {
+    Ok(axum::Json(
+        super::list_users(&s, &a.actor, q.region.as_deref()).await?,
+    ))
+}
+
+/// Create an account (must change its password at first login).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_user(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(b): JsonBody<NewUser>,
+) -> AppResult<(StatusCode, axum::Json<UserView>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(super::create_user(&s, &a.actor, &b).await?),
+    ))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn get_user(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<UserView>> {
+    Ok(axum::Json(super::get_user(&s, &a.actor, id).await?))
+}
+
+/// Change an account's name, roles, scope, organisation or enabled state.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserPatch,
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_user(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<UserPatch>,
+) -> AppResult<axum::Json<UserView>> {
+    Ok(axum::Json(super::update_user(&s, &a.actor, id, &b).await?))
+}
+
+/// Unlock a locked account (security administrator).
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody)))]
+pub async fn unlock_user(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<UserView>> {
+    Ok(axum::Json(super::unlock_user(&s, &a.actor, id).await?))
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+pub struct ResetBody {
+    /// New password; generated when omitted.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResetResponse {
+    /// The new password, to hand over; it must be changed at next login.
+    pub password: String,
+}
+
+/// Reset an account's password (security administrator).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)), request_body = ResetBody,
+    responses((status = 200, body = ResetResponse), (status = 403, body = ErrorBody)))]
+pub async fn reset_password(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ResetBody>,
+) -> AppResult<axum::Json<ResetResponse>> {
+    let password = super::reset_password(&s, &a.actor, id, b.password.as_deref()).await?;
+    Ok(axum::Json(ResetResponse { password }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    pub name: String,
+    /// Days of validity (default 365).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    pub info: ApiTokenView,
+}
+
+/// Personal API tokens of the caller.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<ApiTokenView>)))]
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Api(a): Api,
+) -> AppResult<axum::Json<Vec<ApiTokenView>>> {
+    Ok(axum::Json(super::list_tokens(&s, &a.actor).await?))
+}
+
+/// Create a personal API token (same roles and scope as the caller; from a login session).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 403, body = ErrorBody)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(b): JsonBody<NewToken>,
+) -> AppResult<(StatusCode, axum::Json<CreatedToken>)> {
+    let (info, token) = super::create_token(&s, &a.actor, &b.name, b.days).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedToken { token, info }),
+    ))
+}
+
+/// Revoke one of the caller's API tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    super::revoke_token(&s, &a.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,373 @@
+//! The audit trail: an append-only, hash-chained log of every login, logout, permission
+//! change and every create/update/delete in any area.
+//!
+//! Each entry's `hash` is SHA-256 over the previous entry's hash and this entry's fields, so
+//! changing or removing any row breaks the chain at that row; `verify` walks the whole chain.
+//! Appends are serialised (the SQLite writer lock, a PostgreSQL advisory lock) and happen in
+//! the same transaction as the change they record, so there is no change without its entry.
+//! The database also refuses UPDATE/DELETE on the table (triggers in migration 0001).
+//! Personal data in `detail` is masked by the caller before it gets here.
+
+pub mod pages;
+pub mod web;
+
+use backstop_core::region::Scope;
+use backstop_core::role::Permission;
+use backstop_store::Backend;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+
+use crate::kernel::actor::Actor;
+use crate::kernel::crypto::sha256_hex;
+use crate::kernel::error::AppResult;
+use crate::state::AppState;
+
+/// Who did it, for entries written without a full actor (failed logins).
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub source: String,
+}
+
+impl From<&Actor> for Who {
+    fn from(a: &Actor) -> Self {
+        Who {
+            user_id: a.user_id,
+            username: a.username.clone(),
+            source: a.source.clone(),
+        }
+    }
+}
+
+/// One entry to append.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: String,
+    /// Region the object belongs to ('0' for national objects), for scoped audit search.
+    pub region_code: String,
+    /// "success" or "failure".
+    pub outcome: &'a str,
+    /// Before → after of changed fields (masked), or other context.
+    pub detail: Value,
+}
+
+/// Build `{"field": {"before": .., "after": ..}}` for the fields that differ.
+pub fn diff(pairs: &[(&str, Value, Value)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, before, after) in pairs {
+        if before != after {
+            m.insert(
+                (*k).to_string(),
+                serde_json::json!({"before": before, "after": after}),
+            );
+        }
+    }
+    Value::Object(m)
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[allow(clippy::too_many_arguments)]
+fn entry_hash(
+    prev: &str,
+    at: i64,
+    user_id: Option<i64>,
+    username: &str,
+    source: &str,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    region_code: &str,
+    outcome: &str,
+    detail: &str,
+) -> String {
+    let canonical = serde_json::json!([
+        prev,
+        at,
+        user_id,
+        username,
+        source,
+        action,
+        object_type,
+        object_id,
+        region_code,
+        outcome,
+        detail
+    ]);
+    sha256_hex(canonical.to_string().as_bytes())
+}
+
+/// Append an entry inside the caller's write transaction.
+pub async fn append(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    at_ms: i64,
+    who: &Who,
+    e: Entry<'_>,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+    let detail = e.detail.to_string();
+    let hash = entry_hash(
+        &prev,
+        at_ms,
+        who.user_id,
+        &who.username,
+        &who.source,
+        e.action,
+        e.object_type,
+        &e.object_id,
+        &e.region_code,
+        e.outcome,
+        &detail,
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (at, user_id, username, source, action, object_type, object_id, \
+         region_code, outcome, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(at_ms)
+    .bind(who.user_id)
+    .bind(&who.username)
+    .bind(&who.source)
+    .bind(e.action)
+    .bind(e.object_type)
+    .bind(&e.object_id)
+    .bind(&e.region_code)
+    .bind(e.outcome)
+    .bind(&detail)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Append an entry in its own transaction (failed logins, reveals, reads worth recording).
+pub async fn append_alone(state: &AppState, who: &Who, e: Entry<'_>) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    append(w.conn(), state.db.backend(), state.now_ms(), who, e).await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// Result of walking the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub entries: i64,
+    pub head: String,
+    /// The first entry whose hash or link is wrong, with the reason.
+    pub first_broken: Option<(i64, String)>,
+}
+
+/// Walk the whole chain in id order, in pages, recomputing every hash.
+pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error> {
+    let mut prev = GENESIS.to_string();
+    let mut last_id = 0i64;
+    let mut count = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, at, user_id, username, source, action, object_type, object_id, \
+             region_code, outcome, detail, prev_hash, hash FROM audit_log \
+             WHERE id > $1 ORDER BY id LIMIT 5000",
+        )
+        .bind(last_id)
+        .fetch_all(db.pool())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let stored_prev: String = r.try_get("prev_hash")?;
+            let stored_hash: String = r.try_get("hash")?;
+            if stored_prev != prev {
+                return Ok(VerifyReport {
+                    entries: count,
+                    head: prev,
+                    first_broken: Some((
+                        id,
+                        "与前一条记录的链接不符（前一条记录被修改或删除）".to_string(),
+                    )),
+                });
+            }
+            let h = entry_hash(
+                &stored_prev,
+                r.try_get("at")?,
+                r.try_get("user_id")?,
+                &r.try_get::<String, _>("username")?,
+                &r.try_get::<String, _>("source")?,
+                &r.try_get::<String, _>("action")?,
+                &r.try_get::<String, _>("object_type")?,
+                &r.try_get::<String, _>("object_id")?,
+                &r.try_get::<String, _>("region_code")?,
+                &r.try_get::<String, _>("outcome")?,
+                &r.try_get::<String, _>("detail")?,
+            );
+            if h != stored_hash {
+                return Ok(VerifyReport {
+                    entries: count,
+                    head: prev,
+                    first_broken: Some((id, "内容与哈希不符（记录被修改）".to_string())),
+                });
+            }
+            prev = stored_hash;
+            last_id = id;
+            count += 1;
+        }
+    }
+    Ok(VerifyReport {
+        entries: count,
+        head: prev,
+        first_broken: None,
+    })
+}
+
+/// One entry as shown to the auditor.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub id: i64,
+    /// UTC, RFC 3339.
+    pub at: String,
+    pub username: String,
+    pub source: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub region_code: String,
+    pub outcome: String,
+    pub detail: Value,
+}
+
+/// Filters of an audit search.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Exact username.
+    pub username: Option<String>,
+    /// Action prefix, e.g. `auth.` or `user.create`.
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// From this UTC date (YYYY-MM-DD), inclusive.
+    pub from: Option<String>,
+    /// To this UTC date (YYYY-MM-DD), inclusive.
+    pub to: Option<String>,
+    /// Only entries with an id below this (paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+fn date_ms(s: &str, end: bool) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    let d = if end { d.succ_opt()? } else { d };
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// Search the log: auditors only; a regional auditor sees entries of its region (and the
+/// logins of accounts scoped inside it).
+pub async fn search(state: &AppState, actor: &Actor, q: &AuditQuery) -> AppResult<Vec<AuditRow>> {
+    actor.require(Permission::AuditRead)?;
+    let mut sql = String::from(
+        "SELECT id, at, username, source, action, object_type, object_id, region_code, outcome, \
+         detail FROM audit_log WHERE 1=1",
+    );
+    let mut args: Vec<ArgVal> = Vec::new();
+    let mut push = |sql: &mut String, frag: &str, v: ArgVal| {
+        args.push(v);
+        sql.push_str(&frag.replace("?", &format!("${}", args.len())));
+    };
+    if let Scope::Region(_) = &actor.scope {
+        let (lo, hi) = actor.scope_bounds();
+        push(&mut sql, " AND region_code >= ?", ArgVal::S(lo));
+        push(&mut sql, " AND region_code < ?", ArgVal::S(hi));
+    }
+    if let Some(u) = q.username.as_deref().filter(|s| !s.trim().is_empty()) {
+        push(
+            &mut sql,
+            " AND username = ?",
+            ArgVal::S(u.trim().to_string()),
+        );
+    }
+    if let Some(a) = q.action.as_deref().filter(|s| !s.trim().is_empty()) {
+        let (lo, hi) = (a.trim().to_string(), format!("{}~", a.trim()));
+        push(&mut sql, " AND action >= ?", ArgVal::S(lo));
+        push(&mut sql, " AND action < ?", ArgVal::S(hi));
+    }
+    if let Some(t) = q.object_type.as_deref().filter(|s| !s.trim().is_empty()) {
+        push(
+            &mut sql,
+            " AND object_type = ?",
+            ArgVal::S(t.trim().to_string()),
+        );
+    }
+    if let Some(t) = q.object_id.as_deref().filter(|s| !s.trim().is_empty()) {
+        push(
+            &mut sql,
+            " AND object_id = ?",
+            ArgVal::S(t.trim().to_string()),
+        );
+    }
+    if let Some(o) = q.outcome.as_deref().filter(|s| !s.trim().is_empty()) {
+        push(
+            &mut sql,
+            " AND outcome = ?",
+            ArgVal::S(o.trim().to_string()),
+        );
+    }
+    if let Some(ms) = q.from.as_deref().and_then(|s| date_ms(s, false)) {
+        push(&mut sql, " AND at >= ?", ArgVal::I(ms));
+    }
+    if let Some(ms) = q.to.as_deref().and_then(|s| date_ms(s, true)) {
+        push(&mut sql, " AND at < ?", ArgVal::I(ms));
+    }
+    if let Some(b) = q.before_id {
+        push(&mut sql, " AND id < ?", ArgVal::I(b));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for a in args {
+        query = match a {
+            ArgVal::S(s) => query.bind(s),
+            ArgVal::I(i) => query.bind(i),
+        };
+    }
+    let rows = query.fetch_all(state.db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let at: i64 = r.try_get("at")?;
+        let detail: String = r.try_get("detail")?;
+        out.push(AuditRow {
+            id: r.try_get("id")?,
+            at: backstop_core::clock::from_millis(at).to_rfc3339(),
+            username: r.try_get("username")?,
+            source: r.try_get("source")?,
+            action: r.try_get("action")?,
+            object_type: r.try_get("object_type")?,
+            object_id: r.try_get("object_id")?,
+            region_code: r.try_get("region_code")?,
+            outcome: r.try_get("outcome")?,
+            detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+        });
+    }
+    Ok(out)
+}
+
+enum ArgVal {
+    S(String),
+    I(i64),
+}

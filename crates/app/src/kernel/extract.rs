@@ -1,0 +1,211 @@
+//! Request extractors: the client's address, and the authenticated actor for the API
+//! (bearer token or session cookie) and for pages (session cookie, redirecting to the login
+//! page or to the unfinished login step). They only resolve who is calling; what that caller
+//! may do is decided in the services.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::kernel::auth::{self, Authed, Stage};
+use crate::kernel::error::AppError;
+use crate::state::AppState;
+use backstop_core::error::ErrorCode;
+
+/// Name of the session cookie: `__Host-` prefixed (and `Secure`) when served over HTTPS.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-backstop"
+    } else {
+        "backstop"
+    }
+}
+
+/// `Set-Cookie` value for a session token.
+pub fn session_cookie(state: &AppState, token: &str) -> String {
+    let secure = state.config.secure_cookies;
+    format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax{}",
+        cookie_name(secure),
+        token,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn clear_cookie(state: &AppState) -> String {
+    let secure = state.config.secure_cookies;
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        cookie_name(secure),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let name = cookie_name(secure);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// The client's address (the socket peer; no proxy header is trusted).
+#[derive(Debug, Clone)]
+pub struct Source(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "local".to_string());
+        Ok(Source(ip))
+    }
+}
+
+async fn resolve(
+    parts: &mut Parts,
+    state: &AppState,
+    allow_bearer: bool,
+) -> Result<Authed, AppError> {
+    let Source(source) = Source::from_request_parts(parts, state)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let token = if allow_bearer {
+        bearer_token(&parts.headers)
+    } else {
+        None
+    }
+    .or_else(|| cookie_token(&parts.headers, state.config.secure_cookies))
+    .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated))?;
+    auth::authenticate(state, &token, &source).await
+}
+
+/// API caller whose login is complete.
+pub struct Api(pub Authed);
+
+impl FromRequestParts<AppState> for Api {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let a = resolve(parts, state, true).await?;
+        if a.stage != Stage::Full {
+            return Err(a.stage.error());
+        }
+        Ok(Api(a))
+    }
+}
+
+/// API caller at any stage of login (password change, TOTP, logout, `me`).
+pub struct ApiAnyStage(pub Authed);
+
+impl FromRequestParts<AppState> for ApiAnyStage {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Ok(ApiAnyStage(resolve(parts, state, true).await?))
+    }
+}
+
+/// Page visitor whose login is complete; otherwise redirected to log in or finish a step.
+pub struct Page(pub Authed);
+
+pub struct PageRejection(Response);
+
+impl IntoResponse for PageRejection {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = PageRejection;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, PageRejection> {
+        match resolve(parts, state, false).await {
+            Ok(a) if a.stage == Stage::Full => Ok(Page(a)),
+            Ok(a) => Err(PageRejection(Redirect::to(a.stage.page()).into_response())),
+            Err(e) if e.code == ErrorCode::Unauthenticated => {
+                Err(PageRejection(Redirect::to("/login").into_response()))
+            }
+            Err(e) => Err(PageRejection(
+                crate::kernel::web::PageError(e).into_response(),
+            )),
+        }
+    }
+}
+
+/// Page visitor at any stage of login.
+pub struct PageAnyStage(pub Authed);
+
+impl FromRequestParts<AppState> for PageAnyStage {
+    type Rejection = PageRejection;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, PageRejection> {
+        match resolve(parts, state, false).await {
+            Ok(a) => Ok(PageAnyStage(a)),
+            Err(e) if e.code == ErrorCode::Unauthenticated => {
+                Err(PageRejection(Redirect::to("/login").into_response()))
+            }
+            Err(e) => Err(PageRejection(
+                crate::kernel::web::PageError(e).into_response(),
+            )),
+        }
+    }
+}
+
+/// A JSON body whose rejections are answered in the API's error shape
+/// (`invalid_json` 400, `payload_too_large` 413), never as plain text.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(JsonRejection::BytesRejection(_)) => Err(AppError::new(ErrorCode::PayloadTooLarge)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::msg(
+                ErrorCode::InvalidJson,
+                "请求体必须是 JSON（Content-Type: application/json）",
+            )),
+            Err(JsonRejection::JsonDataError(e)) => Err(AppError::msg(
+                ErrorCode::InvalidJson,
+                format!(
+                    "JSON 字段有误：{}",
+                    e.body_text().chars().take(200).collect::<String>()
+                ),
+            )),
+            Err(e) => Err(AppError::msg(
+                ErrorCode::InvalidJson,
+                format!(
+                    "JSON 格式错误：{}",
+                    e.body_text().chars().take(200).collect::<String>()
+                ),
+            )),
+        }
+    }
+}

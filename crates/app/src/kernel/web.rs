@@ -1,0 +1,260 @@
+//! The web shell: the layout every page shares (navigation by area, in Chinese), the error
+//! page, the security headers (CSP without `unsafe-inline`, `nosniff`, `frame-ancestors
+//! 'none'`, `no-store`), the CSRF rule (a state-changing request from a foreign `Origin` or a
+//! cross-site fetch is refused with 403), request metrics, and the embedded static assets.
+
+use std::time::Instant;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use backstop_core::error::ErrorCode;
+use backstop_core::role::Permission;
+
+use crate::kernel::actor::Actor;
+use crate::kernel::error::AppError;
+use crate::state::AppState;
+
+/// One link of the navigation bar.
+#[derive(Debug, Clone)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What the layout needs to know about the visitor.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub username: String,
+    pub roles: String,
+    pub links: Vec<NavLink>,
+}
+
+impl Nav {
+    /// Navigation for an actor, `current` being the href of the area shown.
+    pub fn for_actor(actor: &Actor, current: &str) -> Nav {
+        let mut links = vec![("/", "首页", None)];
+        links.push(("/regions", "区划与网格", Some(Permission::RegionsRead)));
+        links.push(("/orgs", "机构", Some(Permission::OrgsRead)));
+        links.push(("/users", "用户", Some(Permission::UsersRead)));
+        links.push(("/audit", "审计日志", Some(Permission::AuditRead)));
+        links.push(("/account", "我的账户", None));
+        Nav {
+            username: actor.username.clone(),
+            roles: actor
+                .roles
+                .roles()
+                .iter()
+                .map(|r| r.label_zh())
+                .collect::<Vec<_>>()
+                .join("、"),
+            links: links
+                .into_iter()
+                .filter(|(_, _, p)| p.is_none_or(|p| actor.can(p)))
+                .map(|(href, label, _)| NavLink {
+                    href,
+                    label,
+                    active: href == current || (href != "/" && current.starts_with(href)),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Render a template to an HTML response.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => AppError::internal("template", e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Option<Nav>,
+    title: &'a str,
+    status: u16,
+    message: &'a str,
+}
+
+/// An error shown as a page (in Chinese); `unauthenticated` goes to the login page.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if self.0.code == ErrorCode::Unauthenticated {
+            return Redirect::to("/login").into_response();
+        }
+        let status = self.0.status();
+        let title = match status.as_u16() {
+            404 => "未找到",
+            403 => "无权访问",
+            500 => "系统错误",
+            _ => "请求有误",
+        };
+        let page = ErrorPage {
+            nav: None,
+            title,
+            status: status.as_u16(),
+            message: &self.0.message,
+        };
+        let mut resp = render(&page);
+        *resp.status_mut() = status;
+        resp
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// Security headers on every response; `no-store` on everything but the static assets.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/assets/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if is_asset {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+    } else {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// CSRF: refuse a state-changing request whose `Origin` is not this server's, or that the
+/// browser marks as cross-site. Requests with no browser headers (API clients using bearer
+/// tokens) pass; they carry no ambient credentials.
+pub async fn csrf_guard(req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !same_origin(&req) {
+        let e = AppError::new(ErrorCode::CsrfRejected);
+        return if req.uri().path().starts_with("/api/") {
+            e.into_response()
+        } else {
+            PageError(e).into_response()
+        };
+    }
+    next.run(req).await
+}
+
+fn same_origin(req: &Request) -> bool {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .unwrap_or("\u{0}");
+        return !host.is_empty() && origin_host.eq_ignore_ascii_case(host);
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => true,
+    }
+}
+
+/// Count requests and log one line per request (method, route, status, time; never the query).
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use std::sync::atomic::Ordering;
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().chars().take(80).collect());
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let resp = next.run(req).await;
+    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    state.metrics.record(resp.status().as_u16(), ms);
+    tracing::info!(%method, route, status = resp.status().as_u16(), ms, "request");
+    resp
+}
+
+/// Static files compiled into the binary.
+pub async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    let (body, ctype): (&'static [u8], &str) = match path.as_str() {
+        "app.css" => (
+            include_bytes!("../../../../assets/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_bytes!("../../../../assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "htmx.min.js" => (
+            include_bytes!("../../../../assets/vendor/htmx/htmx.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "swagger/swagger-ui-bundle.js" => (
+            include_bytes!("../../../../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "swagger/swagger-ui.css" => (
+            include_bytes!("../../../../assets/vendor/swagger-ui/swagger-ui.css"),
+            "text/css; charset=utf-8",
+        ),
+        "swagger/init.js" => (
+            include_bytes!("../../../../assets/vendor/swagger-ui/init.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, ctype)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A page's fallback for unknown paths.
+pub async fn not_found_page(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        AppError::not_found().into_response()
+    } else {
+        PageError(AppError::not_found()).into_response()
+    }
+}

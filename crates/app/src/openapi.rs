@@ -1,0 +1,69 @@
+//! The OpenAPI document of the JSON API (`/api/v1/openapi.json`, generated from the handlers'
+//! annotations) and the browsable docs at `/api/docs` (Swagger UI, vendored and embedded).
+
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Backstop (兜底) API", version = "1", description = "民政应急平台 JSON API。错误统一为 {code, message}，code 为稳定标识，message 为中文说明。认证：Authorization: Bearer <token>（登录令牌或个人 API 令牌）。"),
+    paths(
+        crate::accounts::web::login, crate::accounts::web::logout, crate::accounts::web::change_password,
+        crate::accounts::web::totp_enroll, crate::accounts::web::totp_confirm, crate::accounts::web::me,
+        crate::accounts::web::list_users, crate::accounts::web::create_user, crate::accounts::web::get_user,
+        crate::accounts::web::update_user, crate::accounts::web::unlock_user, crate::accounts::web::reset_password,
+        crate::accounts::web::list_tokens, crate::accounts::web::create_token, crate::accounts::web::revoke_token,
+        crate::regions::web::roots, crate::regions::web::one, crate::regions::web::children, crate::regions::web::create_grid,
+        crate::orgs::web::list, crate::orgs::web::create, crate::orgs::web::one,
+        crate::audit::web::search,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "登录、密码、动态验证码、个人令牌"),
+        (name = "users", description = "用户与角色"),
+        (name = "regions", description = "行政区划与网格"),
+        (name = "orgs", description = "机构"),
+        (name = "audit", description = "审计日志"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+async fn docs() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Backstop API 文档</title>\
+         <link rel=\"stylesheet\" href=\"/assets/swagger/swagger-ui.css\"></head>\
+         <body><div id=\"swagger-ui\"></div>\
+         <script src=\"/assets/swagger/swagger-ui-bundle.js\"></script>\
+         <script src=\"/assets/swagger/init.js\"></script></body></html>",
+    )
+}

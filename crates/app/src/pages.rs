@@ -1,0 +1,359 @@
+//! The page routes: the login flow and home page of the web shell live here; every area adds
+//! its own pages through its `pages` module.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use backstop_core::region::Scope;
+use serde::Deserialize;
+
+use crate::kernel::auth::{self, Stage};
+use crate::kernel::extract::{Page, PageAnyStage, Source, clear_cookie, session_cookie};
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::regions::Region;
+use crate::state::AppState;
+use crate::{accounts, orgs, regions};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/login/totp", get(totp_form).post(totp_submit))
+        .route("/logout", axum::routing::post(logout))
+        .route(
+            "/account/password",
+            get(password_form).post(password_submit),
+        )
+        .route("/account/totp", get(enroll_form).post(enroll_submit))
+        .merge(crate::regions::pages::routes())
+        .merge(crate::orgs::pages::routes())
+        .merge(crate::accounts::pages::routes())
+        .merge(crate::audit::pages::routes())
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    error: Option<String>,
+    username: String,
+    max_failures: u32,
+    lockout_minutes: i64,
+}
+
+fn login_page(state: &AppState, error: Option<String>, username: String) -> Response {
+    render(&LoginPage {
+        nav: None,
+        error,
+        username,
+        max_failures: state.config.policy.max_failures,
+        lockout_minutes: state.config.policy.lockout_minutes,
+    })
+}
+
+async fn login_form(State(s): State<AppState>) -> Response {
+    login_page(&s, None, String::new())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(s): State<AppState>,
+    Source(src): Source,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    match auth::login(&s, &f.username, &f.password, None, true, &src).await {
+        Ok(r) => (
+            [(header::SET_COOKIE, session_cookie(&s, &r.token))],
+            Redirect::to(r.stage.page()),
+        )
+            .into_response(),
+        Err(e) => {
+            let mut resp = login_page(
+                &s,
+                Some(e.message.clone()),
+                f.username.chars().take(64).collect(),
+            );
+            *resp.status_mut() = e.status();
+            resp
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login_totp.html")]
+struct TotpPage {
+    nav: Option<Nav>,
+    error: Option<String>,
+}
+
+async fn totp_form(PageAnyStage(a): PageAnyStage) -> Response {
+    if a.stage != Stage::NeedTotp {
+        return Redirect::to(a.stage.page()).into_response();
+    }
+    render(&TotpPage {
+        nav: None,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn totp_submit(
+    State(s): State<AppState>,
+    PageAnyStage(a): PageAnyStage,
+    Form(f): Form<CodeForm>,
+) -> Response {
+    match auth::verify_session_totp(&s, &a, &f.code).await {
+        Ok(()) => {
+            let next = auth::authenticate_stage_after_totp(&a);
+            Redirect::to(next.page()).into_response()
+        }
+        Err(e) => {
+            let mut r = render(&TotpPage {
+                nav: None,
+                error: Some(e.message.clone()),
+            });
+            *r.status_mut() = e.status();
+            r
+        }
+    }
+}
+
+async fn logout(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -> PageResult {
+    auth::logout(&s, &a).await?;
+    Ok((
+        [(header::SET_COOKIE, clear_cookie(&s))],
+        Redirect::to("/login"),
+    )
+        .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    nav: Option<Nav>,
+    forced: bool,
+    reason: &'static str,
+    error: Option<String>,
+    done: bool,
+    min_len: usize,
+    min_classes: usize,
+    max_age_days: i64,
+}
+
+fn password_page(s: &AppState, a: &auth::Authed, error: Option<String>, done: bool) -> Response {
+    let forced = a.stage == Stage::NeedPasswordChange;
+    let p = &s.config.policy;
+    render(&PasswordPage {
+        nav: (a.stage == Stage::Full).then(|| Nav::for_actor(&a.actor, "/account")),
+        forced,
+        reason: if a.user.must_change_password {
+            "首次登录或密码被重置，请先修改密码。"
+        } else {
+            "密码已超过有效期，请修改密码。"
+        },
+        error,
+        done,
+        min_len: p.min_len,
+        min_classes: p.min_classes,
+        max_age_days: p.max_age_days,
+    })
+}
+
+async fn password_form(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -> Response {
+    if a.stage == Stage::NeedTotp {
+        return Redirect::to(a.stage.page()).into_response();
+    }
+    password_page(&s, &a, None, false)
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    old_password: String,
+    new_password: String,
+    confirm: String,
+}
+
+async fn password_submit(
+    State(s): State<AppState>,
+    PageAnyStage(a): PageAnyStage,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if a.stage == Stage::NeedTotp {
+        return Redirect::to(a.stage.page()).into_response();
+    }
+    if f.new_password != f.confirm {
+        let mut r = password_page(&s, &a, Some("两次输入的新密码不一致".to_string()), false);
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
+    }
+    match auth::change_password(&s, &a, &f.old_password, &f.new_password).await {
+        Ok(r) => {
+            let cookie = session_cookie(&s, &r.token);
+            if r.stage == Stage::Full && a.stage == Stage::Full {
+                let mut resp = password_page(&s, &a, None, true);
+                if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                resp
+            } else {
+                ([(header::SET_COOKIE, cookie)], Redirect::to(r.stage.page())).into_response()
+            }
+        }
+        Err(e) => {
+            let mut r = password_page(&s, &a, Some(e.message.clone()), false);
+            *r.status_mut() = e.status();
+            r
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "totp_enroll.html")]
+struct EnrollPage {
+    nav: Option<Nav>,
+    required: bool,
+    error: Option<String>,
+    qr_svg: String,
+    secret: String,
+}
+
+async fn enroll_form(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -> PageResult {
+    if matches!(a.stage, Stage::NeedTotp | Stage::NeedPasswordChange) {
+        return Ok(Redirect::to(a.stage.page()).into_response());
+    }
+    if a.user.totp_enabled {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let e = auth::begin_totp_enrollment(&s, &a).await?;
+    Ok(render(&EnrollPage {
+        nav: (a.stage == Stage::Full).then(|| Nav::for_actor(&a.actor, "/account")),
+        required: a.stage == Stage::NeedTotpEnrollment,
+        error: None,
+        qr_svg: e.qr_svg,
+        secret: e.secret_base32,
+    }))
+}
+
+async fn enroll_submit(
+    State(s): State<AppState>,
+    PageAnyStage(a): PageAnyStage,
+    Form(f): Form<CodeForm>,
+) -> PageResult {
+    if matches!(a.stage, Stage::NeedTotp | Stage::NeedPasswordChange) {
+        return Ok(Redirect::to(a.stage.page()).into_response());
+    }
+    match auth::confirm_totp_enrollment(&s, &a, &f.code).await {
+        Ok(()) => Ok(Redirect::to("/").into_response()),
+        Err(e) => {
+            // Show the same secret again so the user can retry with the next code.
+            let user = auth::load_user(&s, a.user.id)
+                .await?
+                .ok_or_else(crate::kernel::error::AppError::not_found)?;
+            let secret = user
+                .totp_secret
+                .as_deref()
+                .and_then(|c| s.keys.decrypt(c))
+                .map(|b| totp_rs::Secret::from(b).to_base32())
+                .unwrap_or_default();
+            let mut r = render(&EnrollPage {
+                nav: None,
+                required: a.stage == Stage::NeedTotpEnrollment,
+                error: Some(e.message.clone()),
+                qr_svg: String::new(),
+                secret,
+            });
+            *r.status_mut() = e.status();
+            Ok(r)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Option<Nav>,
+    scope_name: String,
+    scope_code: String,
+    display: String,
+    roles: String,
+    orgs: i64,
+    users: i64,
+    region_counts: Vec<(&'static str, i64)>,
+    children: Vec<Region>,
+}
+
+async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let actor = &a.actor;
+    let nav = Nav::for_actor(actor, "/");
+    let scope_code = actor.scope.as_str().to_string();
+    let children = match &actor.scope {
+        Scope::National => regions::roots(&s, actor).await.unwrap_or_default(),
+        Scope::Region(c) => regions::children(&s, actor, c.as_str())
+            .await
+            .unwrap_or_default(),
+    };
+    let mut region_counts = Vec::new();
+    let counts = match &actor.scope {
+        Scope::National => {
+            let mut v = Vec::new();
+            for level in ["province", "city", "county", "township", "village", "grid"] {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE level = $1",
+                )
+                .bind(level)
+                .fetch_one(s.db.pool())
+                .await?;
+                v.push((level.to_string(), n));
+            }
+            v
+        }
+        Scope::Region(c) => regions::count_below(&s, c).await?,
+    };
+    for (level, n) in counts {
+        let label = match level.as_str() {
+            "province" => "省",
+            "city" => "市",
+            "county" => "县（区）",
+            "township" => "乡镇（街道）",
+            "village" => "村（社区）",
+            "grid" => "网格",
+            _ => continue,
+        };
+        if n > 0 {
+            region_counts.push((label, n));
+        }
+    }
+    Ok(render(&HomePage {
+        nav: Some(nav),
+        scope_name: regions::scope_name(&s, &scope_code).await?,
+        scope_code,
+        display: if a.user.display_name.is_empty() {
+            a.user.username.clone()
+        } else {
+            a.user.display_name.clone()
+        },
+        roles: actor
+            .roles
+            .roles()
+            .iter()
+            .map(|r| r.label_zh())
+            .collect::<Vec<_>>()
+            .join("、"),
+        orgs: orgs::count_in_scope(&s, actor).await?,
+        users: accounts::count_in_scope(&s, actor).await?,
+        region_counts,
+        children,
+    }))
+}

@@ -1,0 +1,83 @@
+//! The service's shared state and configuration: database, clock, keys, policy, metrics.
+//! Built once by `AppState::open` (CLI and tests) and cloned into every request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use backstop_core::clock::{Clock, SystemClock};
+use backstop_core::password::PasswordPolicy;
+use backstop_store::Db;
+
+use crate::kernel::crypto::KeyRing;
+use crate::kernel::ops::Metrics;
+
+/// Settings of the running service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Set when the service is reached over HTTPS (directly or through a proxy): cookies get
+    /// the `__Host-` prefix and `Secure`.
+    pub secure_cookies: bool,
+    pub policy: PasswordPolicy,
+    /// Idle timeout of a web session, minutes (default 30).
+    pub session_idle_minutes: i64,
+    /// Absolute lifetime of a web session, minutes (default 12 h).
+    pub session_absolute_minutes: i64,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secure_cookies: false,
+            policy: PasswordPolicy::default(),
+            session_idle_minutes: 30,
+            session_absolute_minutes: 12 * 60,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeyRing,
+    pub config: Config,
+    pub metrics: Metrics,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Where the service keeps its files (database, keys) unless told otherwise.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("backstop-data")
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, keys: KeyRing, config: Config) -> Self {
+        AppState(Arc::new(Inner {
+            db,
+            clock,
+            keys,
+            config,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    pub fn with_system_clock(db: Db, keys: KeyRing, config: Config) -> Self {
+        Self::new(db, Arc::new(SystemClock), keys, config)
+    }
+
+    /// Current time in Unix milliseconds, from the injected clock.
+    pub fn now_ms(&self) -> i64 {
+        backstop_core::clock::to_millis(self.clock.now())
+    }
+}

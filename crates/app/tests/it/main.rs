@@ -1,0 +1,8 @@
+//! The app crate's one integration-test binary. Every test runs on SQLite and, when
+//! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too.
+
+mod browser;
+mod foundation;
+mod security;
+mod support;
+mod webdriver;

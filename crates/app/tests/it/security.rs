@@ -1,0 +1,1 @@
+//! Security behaviours (filled in later).

@@ -1,0 +1,268 @@
+//! Test support: one fresh database per test on each backend (SQLite always; PostgreSQL when
+//! `BACKSTOP_TEST_PG_URL` is set, which `scripts/test.sh` does), an injected clock, and
+//! helpers to call the HTTP application in-process and to make users.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use backstop_app::kernel::actor::Actor;
+use backstop_app::kernel::crypto::KeyRing;
+use backstop_app::{AppState, Config, accounts};
+use backstop_core::clock::ManualClock;
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The password every test user gets.
+pub const PW: &str = "Zq7#mK2p!vR9";
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Database URLs to run a test against: a fresh SQLite file, and a fresh PostgreSQL database
+/// if a server is configured.
+pub async fn backends() -> Vec<(String, String, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
+    let mut out = vec![("sqlite".to_string(), url, Some(dir))];
+    match std::env::var("BACKSTOP_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let name = format!("bt_{}", uuidish());
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect to BACKSTOP_TEST_PG_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin.clone());
+            out.push(("postgres".to_string(), format!("{base}/{name}"), None));
+        }
+        _ => {
+            if std::env::var("BACKSTOP_TEST_REQUIRE_PG").as_deref() == Ok("1") {
+                panic!("BACKSTOP_TEST_REQUIRE_PG=1 but BACKSTOP_TEST_PG_URL is not set");
+            }
+            if !WARNED.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "\n######## PostgreSQL SKIPPED: BACKSTOP_TEST_PG_URL is not set; these tests ran on SQLite only. \
+                     Run ./scripts/test.sh to include PostgreSQL. ########\n"
+                );
+            }
+        }
+    }
+    out
+}
+
+fn uuidish() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// One application on one backend.
+pub struct T {
+    pub backend: String,
+    pub state: AppState,
+    pub app: Router,
+    pub clock: Arc<ManualClock>,
+    _dir: Option<tempfile::TempDir>,
+    _keys: tempfile::TempDir,
+}
+
+/// Run `f` on every backend, each with a fresh database.
+pub async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for (name, url, dir) in backends().await {
+        eprintln!("-- backend: {name}");
+        let t = T::open(&name, &url, None, Config::default()).await;
+        let db = t.state.db.clone();
+        f(t).await;
+        // Close every connection before the files go: SQLite's VFS keys its lock and
+        // shared-memory state by inode, and a deleted-but-open file's inode can be reused by
+        // the next test's database, which then fails to open ("unable to open database file").
+        db.close().await;
+        drop(dir);
+    }
+}
+
+impl T {
+    pub async fn open(name: &str, url: &str, dir: Option<tempfile::TempDir>, config: Config) -> T {
+        let keys = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0)
+                .single()
+                .expect("date"),
+        ));
+        let state = backstop_app::open(url, &keys.path().join("master.key"), clock.clone(), config)
+            .await
+            .expect("open app");
+        T {
+            backend: name.to_string(),
+            app: backstop_app::router(state.clone()),
+            state,
+            clock,
+            _dir: dir,
+            _keys: keys,
+        }
+    }
+
+    /// Send a request; returns status and JSON body (Null if none or not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, bytes) = self
+            .raw(method, path, token, body.map(|b| b.to_string()), &[])
+            .await;
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// Send a request with extra headers; returns status, headers and body bytes.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "backstop.test");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Create a user as the console operator, ready to log in (password change done; TOTP
+    /// enrolled with a known secret for administrator roles). Returns its id.
+    pub async fn make_user(&self, username: &str, roles: &[&str], region: &str) -> i64 {
+        let u = accounts::create_user(
+            &self.state,
+            &Actor::operator(),
+            &accounts::NewUser {
+                username: username.to_string(),
+                password: PW.to_string(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                region_code: region.to_string(),
+                org_id: None,
+                display_name: String::new(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("make_user {username}: {e}"));
+        let admin = roles
+            .iter()
+            .any(|r| ["sysadmin", "secadmin", "auditor"].contains(r));
+        let mut w = self.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = $2 WHERE id = $3")
+            .bind(if admin { Some(self.state.keys.encrypt(&totp_secret(username))) } else { None })
+            .bind(i64::from(admin))
+            .bind(u.id)
+            .execute(w.conn())
+            .await
+            .expect("prepare user");
+        w.commit().await.expect("commit");
+        u.id
+    }
+
+    /// Log in through the API (with a TOTP code when the user has one); returns the token.
+    pub async fn login(&self, username: &str) -> String {
+        self.clock.advance(chrono::Duration::seconds(31));
+        let code = self.totp_now(username);
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": PW, "totp": code})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// The TOTP code of a test user's known secret at the injected time.
+    pub fn totp_now(&self, username: &str) -> String {
+        let secs = u64::try_from(self.clock_now_ms() / 1000).expect("time");
+        backstop_app::kernel::auth::totp_code(&totp_secret(username), secs).expect("totp")
+    }
+
+    pub fn clock_now_ms(&self) -> i64 {
+        self.state.now_ms()
+    }
+
+    /// Make a user and log in.
+    pub async fn user(&self, username: &str, roles: &[&str], region: &str) -> String {
+        self.make_user(username, roles, region).await;
+        self.login(username).await
+    }
+
+    /// Import the small township/village fixture (130110, 130111, 440115).
+    pub async fn import_fixture(&self) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regions");
+        backstop_app::regions::import::import_dir(
+            &self.state,
+            &Actor::operator(),
+            &dir,
+            &mut |_| {},
+        )
+        .await
+        .expect("import fixture");
+    }
+}
+
+/// A deterministic 20-byte TOTP secret per test user.
+pub fn totp_secret(username: &str) -> Vec<u8> {
+    let mut s = username.as_bytes().to_vec();
+    s.resize(20, b'#');
+    s
+}
+
+#[allow(dead_code)]
+pub fn keyring() -> KeyRing {
+    KeyRing::from_master([1u8; 32])
+}

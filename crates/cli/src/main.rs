@@ -1,0 +1,440 @@
+//! The `backstop` command: one binary for operators. `serve` runs the service; the other
+//! commands (migrate, regions import, user create / reset-password, audit verify, backup)
+//! work on the same database and keys, by default under `./backstop-data/`.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use backstop_app::kernel::actor::Actor;
+use backstop_app::{AppState, Config, accounts, audit, regions};
+use backstop_core::clock::SystemClock;
+use backstop_core::password::PasswordPolicy;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "backstop", version, about = "兜底 Backstop — 民政应急平台")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// sqlite://PATH or postgres://USER@HOST/DB (default: sqlite://DATA_DIR/backstop.db)
+    #[arg(long, env = "BACKSTOP_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Folder for the database and keys.
+    #[arg(
+        long,
+        env = "BACKSTOP_DATA_DIR",
+        default_value = "backstop-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Master key file (default: DATA_DIR/keys/master.key); keep it outside the database.
+    #[arg(long, env = "BACKSTOP_KEY_FILE", global = true)]
+    key_file: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Region tables.
+    Regions {
+        #[command(subcommand)]
+        command: RegionsCommand,
+    },
+    /// Accounts, for operators.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Online backup of the SQLite database into FILE (PostgreSQL: use pg_dump).
+    Backup { file: PathBuf },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "BACKSTOP_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The service is reached over HTTPS (cookies get __Host- and Secure).
+    #[arg(long, env = "BACKSTOP_SECURE_COOKIES")]
+    secure_cookies: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    /// Minimum password length.
+    #[arg(long, env = "BACKSTOP_PASSWORD_MIN_LENGTH", default_value_t = 10)]
+    password_min_length: usize,
+    /// Minimum character classes (of lower, upper, digit, symbol).
+    #[arg(long, env = "BACKSTOP_PASSWORD_MIN_CLASSES", default_value_t = 3)]
+    password_min_classes: usize,
+    /// Days before a password must be changed.
+    #[arg(long, env = "BACKSTOP_PASSWORD_MAX_AGE_DAYS", default_value_t = 90)]
+    password_max_age_days: i64,
+    /// Failed logins before lockout.
+    #[arg(long, env = "BACKSTOP_LOCKOUT_FAILURES", default_value_t = 5)]
+    lockout_failures: u32,
+    /// Window in which failures count, and length of the lockout, in minutes.
+    #[arg(long, env = "BACKSTOP_LOCKOUT_MINUTES", default_value_t = 15)]
+    lockout_minutes: i64,
+    /// Idle timeout of a session, minutes.
+    #[arg(long, env = "BACKSTOP_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: i64,
+    /// Absolute lifetime of a session, minutes.
+    #[arg(long, env = "BACKSTOP_SESSION_ABSOLUTE_MINUTES", default_value_t = 720)]
+    session_absolute_minutes: i64,
+}
+
+#[derive(Subcommand)]
+enum RegionsCommand {
+    /// Import streets.csv and villages.csv from DIR (idempotent, all or nothing).
+    Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Role identifier; repeat or separate with commas.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Scope region code ("0" for national).
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        org: Option<i64>,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Set a new password (read from standard input) that must be changed at next login.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; exits non-zero naming the first broken entry.
+    Verify,
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BACKSTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => b.init(),
+        LogFormat::Json => b.json().init(),
+    }
+}
+
+impl Common {
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("backstop.db").display()))
+    }
+    fn key_file(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| backstop_app::key_path(&self.data_dir))
+    }
+}
+
+impl PolicyArgs {
+    fn config(&self, secure_cookies: bool) -> Config {
+        Config {
+            secure_cookies,
+            policy: PasswordPolicy {
+                min_len: self.password_min_length,
+                min_classes: self.password_min_classes,
+                max_age_days: self.password_max_age_days,
+                max_failures: self.lockout_failures,
+                lockout_minutes: self.lockout_minutes,
+                ..PasswordPolicy::default()
+            },
+            session_idle_minutes: self.session_idle_minutes,
+            session_absolute_minutes: self.session_absolute_minutes,
+            ..Config::default()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.common.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("无法启动运行时: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("错误: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(common: &Common, config: Config) -> Result<AppState, String> {
+    let url = common.database_url();
+    backstop_store::backend_of(&url).map_err(|e| e.to_string())?;
+    backstop_app::open(&url, &common.key_file(), Arc::new(SystemClock), config)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn read_password_stdin() -> Result<String, String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .take(1024)
+        .read_to_string(&mut s)
+        .map_err(|e| format!("无法读取标准输入: {e}"))?;
+    let p = s.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        return Err("标准输入中没有密码".to_string());
+    }
+    Ok(p)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let common = cli.common;
+    match cli.command {
+        Command::Serve(args) => serve(&common, args).await,
+        Command::Migrate => {
+            let url = common.database_url();
+            let db = backstop_store::Db::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let applied = db.migrate().await.map_err(|e| e.to_string())?;
+            if applied.is_empty() {
+                println!("数据库已是最新");
+            } else {
+                for m in applied {
+                    println!("已应用迁移 {m}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Regions {
+            command: RegionsCommand::Import { dir },
+        } => {
+            let state = open(&common, Config::default()).await?;
+            import_regions(&state, &dir).await
+        }
+        Command::User { command } => {
+            let state = open(&common, Config::default()).await?;
+            let actor = Actor::operator();
+            match command {
+                UserCommand::Create {
+                    username,
+                    roles,
+                    region,
+                    org,
+                    display_name,
+                    ..
+                } => {
+                    let password = read_password_stdin()?;
+                    let input = accounts::NewUser {
+                        username,
+                        password,
+                        roles,
+                        region_code: region,
+                        org_id: org,
+                        display_name,
+                    };
+                    let u = accounts::create_user(&state, &actor, &input)
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+                    println!(
+                        "已创建用户 {}（id {}），首次登录须修改密码",
+                        u.username, u.id
+                    );
+                }
+                UserCommand::ResetPassword { username, .. } => {
+                    let password = read_password_stdin()?;
+                    let id = accounts::id_by_username(&state, &actor, &username)
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+                    accounts::reset_password(&state, &actor, id, Some(&password))
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+                    println!("已重置用户 {username} 的密码，下次登录须修改");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let url = common.database_url();
+            let db = backstop_store::Db::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let report = audit::verify(&db).await.map_err(|e| e.to_string())?;
+            match report.first_broken {
+                None => {
+                    println!(
+                        "审计链完整：{} 条记录，链头 {}",
+                        report.entries, report.head
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((id, why)) => {
+                    println!(
+                        "审计链断裂：第一条异常记录 id={id}：{why}（此前 {} 条完好）",
+                        report.entries
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Backup { file } => {
+            let url = common.database_url();
+            let db = backstop_store::Db::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            if db.backend() == backstop_store::Backend::Postgres {
+                println!(
+                    "PostgreSQL 请使用 pg_dump 备份，例如：pg_dump -Fc -f backstop.dump \"$BACKSTOP_DATABASE_URL\""
+                );
+                return Ok(ExitCode::from(2));
+            }
+            if file.exists() {
+                return Err(format!("{} 已存在，不会覆盖", file.display()));
+            }
+            db.backup_sqlite(&file).await.map_err(|e| e.to_string())?;
+            println!("已备份到 {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn import_regions(state: &AppState, dir: &Path) -> Result<ExitCode, String> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = |p: regions::import::Progress| match p {
+        regions::import::Progress::Checking { file, rows } => {
+            bar.set_message(format!("检查 {file}"));
+            bar.set_length(rows);
+            bar.set_position(rows);
+        }
+        regions::import::Progress::Writing { done, total } => {
+            bar.set_message("写入".to_string());
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let result = regions::import::import_dir(state, &Actor::operator(), dir, &mut progress).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(s) => {
+            println!(
+                "导入完成：乡镇（街道）{} 个，村（社区）{} 个，新增或更名 {} 条",
+                s.townships, s.villages, s.changed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}", e.message);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
+    let config = args.policy.config(args.secure_cookies);
+    let state = open(common, config).await?;
+    let given = std::env::var("BACKSTOP_INITIAL_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    match accounts::ensure_initial_admin(&state, given.as_deref()).await {
+        Ok(Some(generated)) => {
+            println!(
+                "初始管理员账户 admin 的密码（只显示这一次，首次登录须修改）：admin {generated}"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return Err(e.message),
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("无法监听 {}: {e}", args.listen))?;
+    tracing::info!(listen = %args.listen, backend = state.db.backend().as_str(), "backstop serving");
+    println!("Backstop 已启动：http://{}", args.listen);
+    let app = backstop_app::router(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| e.to_string())?;
+    state.db.close().await;
+    tracing::info!("backstop stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,754 @@
+//! Roles, permissions and the rule for who may grant which roles.
+//!
+//! This module owns the permission matrix, the single source of truth the service layer checks
+//! (DESIGN principle 3) and that `docs/PERMISSIONS.md` documents; a unit test renders the
+//! matrix from this code and fails if the document drifts.
+//!
+//! Separation of duties (三权分立, as required for graded protection of government systems):
+//! the system administrator opens accounts and configures regions and organisations, the
+//! security administrator unlocks accounts, resets passwords, revokes sessions and sets the
+//! password policy, and the auditor only reads the audit log. Each admin role is exclusive (an
+//! account holding one holds nothing else) and none holds business data permissions.
+
+use std::fmt;
+
+/// A role an account can hold.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Sysadmin,
+    Secadmin,
+    Auditor,
+    Official,
+    TownshipStaff,
+    CommunityWorker,
+    InstitutionReporter,
+    SocialWorker,
+    CharityFinance,
+    Inspector,
+}
+
+/// An action class the service layer checks. Region scope is checked separately.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    RegionsRead,
+    /// Import region tables, create grids.
+    RegionsManage,
+    OrgsRead,
+    OrgsManage,
+    UsersRead,
+    /// Create accounts, change org/region/roles, disable.
+    UsersManage,
+    /// Unlock, reset password, revoke sessions, password policy.
+    SecurityManage,
+    AuditRead,
+    ReportsSubmit,
+    ReportsRead,
+    /// Forms, locking.
+    ReportsManage,
+    PersonsRead,
+    PersonsWrite,
+    /// See a full ID number (an audited action).
+    PersonsRevealId,
+    InspectionsManage,
+    DonationsManage,
+}
+
+use Permission as P;
+
+const SYSADMIN: &[Permission] = &[
+    P::RegionsRead,
+    P::RegionsManage,
+    P::OrgsRead,
+    P::OrgsManage,
+    P::UsersRead,
+    P::UsersManage,
+];
+const SECADMIN: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::UsersRead, P::SecurityManage];
+const AUDITOR: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::UsersRead, P::AuditRead];
+const OFFICIAL: &[Permission] = &[
+    P::RegionsRead,
+    P::RegionsManage,
+    P::OrgsRead,
+    P::OrgsManage,
+    P::UsersRead,
+    P::UsersManage,
+    P::ReportsSubmit,
+    P::ReportsRead,
+    P::ReportsManage,
+    P::PersonsRead,
+    P::PersonsWrite,
+    P::PersonsRevealId,
+    P::InspectionsManage,
+];
+const TOWNSHIP_STAFF: &[Permission] = &[
+    P::RegionsRead,
+    P::RegionsManage,
+    P::OrgsRead,
+    P::UsersRead,
+    P::UsersManage,
+    P::ReportsSubmit,
+    P::ReportsRead,
+    P::PersonsRead,
+    P::PersonsWrite,
+];
+const COMMUNITY_WORKER: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::ReportsSubmit,
+    P::ReportsRead,
+    P::PersonsRead,
+    P::PersonsWrite,
+];
+const INSTITUTION_REPORTER: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::ReportsSubmit,
+    P::ReportsRead,
+];
+const SOCIAL_WORKER: &[Permission] =
+    &[P::RegionsRead, P::OrgsRead, P::PersonsRead, P::PersonsWrite];
+const CHARITY_FINANCE: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::DonationsManage];
+const INSPECTOR: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::ReportsRead,
+    P::InspectionsManage,
+];
+
+impl Role {
+    /// All roles, admin roles first.
+    pub const ALL: [Role; 10] = [
+        Role::Sysadmin,
+        Role::Secadmin,
+        Role::Auditor,
+        Role::Official,
+        Role::TownshipStaff,
+        Role::CommunityWorker,
+        Role::InstitutionReporter,
+        Role::SocialWorker,
+        Role::CharityFinance,
+        Role::Inspector,
+    ];
+
+    /// Stable identifier, e.g. `"township_staff"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sysadmin => "sysadmin",
+            Role::Secadmin => "secadmin",
+            Role::Auditor => "auditor",
+            Role::Official => "official",
+            Role::TownshipStaff => "township_staff",
+            Role::CommunityWorker => "community_worker",
+            Role::InstitutionReporter => "institution_reporter",
+            Role::SocialWorker => "social_worker",
+            Role::CharityFinance => "charity_finance",
+            Role::Inspector => "inspector",
+        }
+    }
+
+    /// Parse an identifier ([`Role::as_str`], ASCII case-insensitive, `-` accepted for `_`)
+    /// or the Chinese label ([`Role::label_zh`]).
+    pub fn parse(s: &str) -> Option<Role> {
+        let t = s.trim();
+        let ident = t.to_ascii_lowercase().replace('-', "_");
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == ident || r.label_zh() == t)
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Sysadmin => "系统管理员",
+            Role::Secadmin => "安全管理员",
+            Role::Auditor => "审计管理员",
+            Role::Official => "民政干部",
+            Role::TownshipStaff => "乡镇（街道）工作人员",
+            Role::CommunityWorker => "村（社区）工作人员",
+            Role::InstitutionReporter => "机构填报员",
+            Role::SocialWorker => "社会工作者",
+            Role::CharityFinance => "慈善财务",
+            Role::Inspector => "督导检查员",
+        }
+    }
+
+    /// One of the three separation-of-duties admin roles (三权分立).
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Sysadmin | Role::Secadmin | Role::Auditor)
+    }
+
+    /// The permissions this role grants, in [`Permission::ALL`] order.
+    pub fn permissions(self) -> &'static [Permission] {
+        match self {
+            Role::Sysadmin => SYSADMIN,
+            Role::Secadmin => SECADMIN,
+            Role::Auditor => AUDITOR,
+            Role::Official => OFFICIAL,
+            Role::TownshipStaff => TOWNSHIP_STAFF,
+            Role::CommunityWorker => COMMUNITY_WORKER,
+            Role::InstitutionReporter => INSTITUTION_REPORTER,
+            Role::SocialWorker => SOCIAL_WORKER,
+            Role::CharityFinance => CHARITY_FINANCE,
+            Role::Inspector => INSPECTOR,
+        }
+    }
+
+    /// Does this role grant `p`?
+    pub fn has(self, p: Permission) -> bool {
+        self.permissions().contains(&p)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Permission {
+    /// All permissions, in matrix order.
+    pub const ALL: [Permission; 16] = [
+        P::RegionsRead,
+        P::RegionsManage,
+        P::OrgsRead,
+        P::OrgsManage,
+        P::UsersRead,
+        P::UsersManage,
+        P::SecurityManage,
+        P::AuditRead,
+        P::ReportsSubmit,
+        P::ReportsRead,
+        P::ReportsManage,
+        P::PersonsRead,
+        P::PersonsWrite,
+        P::PersonsRevealId,
+        P::InspectionsManage,
+        P::DonationsManage,
+    ];
+
+    /// Dotted identifier, e.g. `"persons.reveal_id"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            P::RegionsRead => "regions.read",
+            P::RegionsManage => "regions.manage",
+            P::OrgsRead => "orgs.read",
+            P::OrgsManage => "orgs.manage",
+            P::UsersRead => "users.read",
+            P::UsersManage => "users.manage",
+            P::SecurityManage => "security.manage",
+            P::AuditRead => "audit.read",
+            P::ReportsSubmit => "reports.submit",
+            P::ReportsRead => "reports.read",
+            P::ReportsManage => "reports.manage",
+            P::PersonsRead => "persons.read",
+            P::PersonsWrite => "persons.write",
+            P::PersonsRevealId => "persons.reveal_id",
+            P::InspectionsManage => "inspections.manage",
+            P::DonationsManage => "donations.manage",
+        }
+    }
+
+    /// Parse [`Permission::as_str`] back.
+    pub fn parse(s: &str) -> Option<Permission> {
+        let s = s.trim();
+        Permission::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            P::RegionsRead => "查看行政区划",
+            P::RegionsManage => "管理行政区划（导入、网格）",
+            P::OrgsRead => "查看组织机构",
+            P::OrgsManage => "管理组织机构",
+            P::UsersRead => "查看用户",
+            P::UsersManage => "管理用户账号（开通、调整、停用）",
+            P::SecurityManage => "安全管理（解锁、重置密码、会话、密码策略）",
+            P::AuditRead => "查看审计日志",
+            P::ReportsSubmit => "填报",
+            P::ReportsRead => "查看报表",
+            P::ReportsManage => "管理报表（表单、锁定）",
+            P::PersonsRead => "查看人员信息",
+            P::PersonsWrite => "维护人员信息",
+            P::PersonsRevealId => "查看完整身份证号",
+            P::InspectionsManage => "督导检查",
+            P::DonationsManage => "管理慈善捐赠",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a role list is invalid or may not be granted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleError {
+    #[error("未知角色：{0}")]
+    Unknown(String),
+    #[error("至少需要一个角色")]
+    Empty,
+    #[error("系统管理员、安全管理员、审计管理员三类角色互斥，持有其一的账号不能再有其他角色")]
+    AdminNotExclusive,
+    #[error("无权授予角色：{}", .0.label_zh())]
+    NotGrantable(Role),
+}
+
+/// The set of roles a user holds: sorted, deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<Role>")]
+pub struct RoleSet(Vec<Role>);
+
+impl From<Vec<Role>> for RoleSet {
+    fn from(v: Vec<Role>) -> RoleSet {
+        RoleSet::new(v)
+    }
+}
+
+impl RoleSet {
+    /// Sort and deduplicate. Does not check admin exclusivity: see [`RoleSet::validate`].
+    pub fn new(roles: impl IntoIterator<Item = Role>) -> RoleSet {
+        let mut v: Vec<Role> = roles.into_iter().collect();
+        v.sort();
+        v.dedup();
+        RoleSet(v)
+    }
+
+    /// The roles, sorted.
+    pub fn roles(&self) -> &[Role] {
+        &self.0
+    }
+
+    /// Does any role grant `p`?
+    pub fn has(&self, p: Permission) -> bool {
+        self.0.iter().any(|r| r.has(p))
+    }
+
+    /// Holds role `r`?
+    pub fn has_role(&self, r: Role) -> bool {
+        self.0.contains(&r)
+    }
+
+    /// Union of the roles' permissions, in [`Permission::ALL`] order.
+    pub fn permissions(&self) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.has(*p))
+            .collect()
+    }
+
+    /// Admin accounts must use a second factor.
+    pub fn needs_totp(&self) -> bool {
+        self.0.iter().any(|r| r.is_admin())
+    }
+
+    /// No roles at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Is this a valid set for an account: non-empty, and an admin role only alone.
+    pub fn validate(&self) -> Result<(), RoleError> {
+        if self.0.is_empty() {
+            return Err(RoleError::Empty);
+        }
+        if self.0.len() > 1 && self.needs_totp() {
+            return Err(RoleError::AdminNotExclusive);
+        }
+        Ok(())
+    }
+
+    /// Parse a comma-separated list (ASCII or full-width commas, whitespace ignored, identifiers
+    /// as accepted by [`Role::parse`]) and [`validate`](RoleSet::validate) it.
+    pub fn parse_list(s: &str) -> Result<RoleSet, RoleError> {
+        let mut roles = Vec::new();
+        for part in s.split([',', '，']) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            roles.push(Role::parse(part).ok_or_else(|| RoleError::Unknown(part.to_owned()))?);
+        }
+        let set = RoleSet::new(roles);
+        set.validate()?;
+        Ok(set)
+    }
+
+    /// `"official,township_staff"` (stored form; [`RoleSet::parse_list`] reads it back).
+    pub fn to_csv(&self) -> String {
+        self.0
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Chinese labels joined with `、`.
+    pub fn labels_zh(&self) -> String {
+        self.0
+            .iter()
+            .map(|r| r.label_zh())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+}
+
+impl FromIterator<Role> for RoleSet {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> Self {
+        RoleSet::new(iter)
+    }
+}
+
+/// May a holder of `grantor` give `target` to a new or changed account?
+///
+/// * `target` must be valid ([`RoleSet::validate`]: non-empty, admin roles exclusive).
+/// * A system administrator may grant any valid set (provisioning is its duty).
+/// * Anyone else needs [`Permission::UsersManage`], may never grant an admin role, and may
+///   grant a role only if it holds every permission of that role ("never grant more than you
+///   hold"). The error names the first offending role.
+pub fn check_grant(grantor: &RoleSet, target: &RoleSet) -> Result<(), RoleError> {
+    target.validate()?;
+    if grantor.has_role(Role::Sysadmin) {
+        return Ok(());
+    }
+    for &role in target.roles() {
+        let ok = grantor.has(P::UsersManage)
+            && !role.is_admin()
+            && role.permissions().iter().all(|p| grantor.has(*p));
+        if !ok {
+            return Err(RoleError::NotGrantable(role));
+        }
+    }
+    Ok(())
+}
+
+/// The roles a holder of `grantor` may grant one by one (for pickers in the UI).
+pub fn grantable_roles(grantor: &RoleSet) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| check_grant(grantor, &RoleSet::new([*r])).is_ok())
+        .collect()
+}
+
+/// The permission matrix as a Markdown table: one row per permission, one column per role.
+/// `docs/PERMISSIONS.md` carries exactly this text between `<!-- matrix:start -->` and
+/// `<!-- matrix:end -->` (checked by a unit test).
+pub fn permission_matrix_markdown() -> String {
+    let mut out = String::from("| 权限 Permission |");
+    for r in Role::ALL {
+        out.push_str(&format!(" {} `{}` |", r.label_zh(), r.as_str()));
+    }
+    out.push_str("\n|---|");
+    for _ in Role::ALL {
+        out.push_str(":-:|");
+    }
+    out.push('\n');
+    for p in Permission::ALL {
+        out.push_str(&format!("| {} `{}` |", p.label_zh(), p.as_str()));
+        for r in Role::ALL {
+            out.push_str(if r.has(p) { " ✓ |" } else { "   |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(roles: &[Role]) -> RoleSet {
+        RoleSet::new(roles.iter().copied())
+    }
+
+    #[test]
+    fn identifiers_roundtrip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+            assert_eq!(Role::parse(r.label_zh()), Some(r));
+            assert!(seen.insert(r.as_str()));
+            // serde name agrees with as_str
+            let json = serde_json_like(r);
+            assert_eq!(json, r.as_str());
+        }
+        assert_eq!(Role::parse(" Township-Staff "), Some(Role::TownshipStaff));
+        assert_eq!(Role::parse("root"), None);
+        let mut seen = std::collections::HashSet::new();
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.as_str()), Some(p));
+            assert!(seen.insert(p.as_str()));
+            assert!(p.as_str().contains('.'));
+        }
+        assert_eq!(Permission::ALL.len(), 16);
+        // ALL is in declaration (Ord) order.
+        assert!(Role::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!(Permission::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Role's serde name without pulling in serde_json: use the Debug name converted to snake case.
+    fn serde_json_like(r: Role) -> String {
+        let mut out = String::new();
+        for (i, c) in format!("{r:?}").chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matrix_rules() {
+        for r in Role::ALL {
+            // Everybody can see the region tree and organisations.
+            assert!(r.has(P::RegionsRead), "{r}");
+            assert!(r.has(P::OrgsRead), "{r}");
+            // permissions() lists are in ALL order, no duplicates.
+            assert!(r.permissions().windows(2).all(|w| w[0] < w[1]), "{r}");
+        }
+        // Only the auditor reads the audit log, only the secadmin does security work.
+        for r in Role::ALL {
+            assert_eq!(r.has(P::AuditRead), r == Role::Auditor, "{r}");
+            assert_eq!(r.has(P::SecurityManage), r == Role::Secadmin, "{r}");
+            assert_eq!(r.has(P::PersonsRevealId), r == Role::Official, "{r}");
+        }
+        // Admin roles hold no business data permission.
+        let business = [
+            P::ReportsSubmit,
+            P::ReportsRead,
+            P::ReportsManage,
+            P::PersonsRead,
+            P::PersonsWrite,
+            P::PersonsRevealId,
+            P::InspectionsManage,
+            P::DonationsManage,
+        ];
+        for r in Role::ALL.into_iter().filter(|r| r.is_admin()) {
+            for p in business {
+                assert!(!r.has(p), "{r} {p}");
+            }
+        }
+        assert!(!Role::Sysadmin.has(P::SecurityManage));
+        // Officials hold every business permission of the roles they open accounts for.
+        assert!(Role::Official.has(P::InspectionsManage));
+        assert!(Role::Official.has(P::ReportsSubmit));
+        assert!(!Role::Official.has(P::DonationsManage));
+        assert!(Role::TownshipStaff.has(P::RegionsManage));
+        assert!(Role::Inspector.has(P::InspectionsManage));
+        assert!(Role::CharityFinance.has(P::DonationsManage));
+        assert_eq!(
+            Role::ALL.iter().filter(|r| r.is_admin()).count(),
+            3,
+            "三权分立"
+        );
+    }
+
+    #[test]
+    fn role_sets() {
+        let s = set(&[Role::TownshipStaff, Role::Official, Role::Official]);
+        assert_eq!(s.roles(), &[Role::Official, Role::TownshipStaff]);
+        assert!(s.has(P::RegionsManage));
+        assert!(s.has(P::PersonsRevealId));
+        assert!(!s.has(P::AuditRead));
+        assert!(s.has_role(Role::Official));
+        assert!(!s.needs_totp());
+        assert_eq!(s.to_csv(), "official,township_staff");
+        assert_eq!(RoleSet::parse_list(&s.to_csv()), Ok(s.clone()));
+        assert_eq!(
+            s.permissions().len(),
+            Permission::ALL
+                .iter()
+                .filter(|p| Role::Official.has(**p) || Role::TownshipStaff.has(**p))
+                .count()
+        );
+        assert_eq!(s.labels_zh(), "民政干部、乡镇（街道）工作人员");
+        assert!(RoleSet::default().is_empty());
+        assert!(set(&[Role::Auditor]).needs_totp());
+
+        assert_eq!(
+            RoleSet::parse_list(" official ， inspector,"),
+            Ok(set(&[Role::Official, Role::Inspector]))
+        );
+        assert_eq!(RoleSet::parse_list(""), Err(RoleError::Empty));
+        assert_eq!(RoleSet::parse_list(" , "), Err(RoleError::Empty));
+        assert_eq!(
+            RoleSet::parse_list("official,root"),
+            Err(RoleError::Unknown("root".to_owned()))
+        );
+        assert_eq!(
+            RoleSet::parse_list("sysadmin,official"),
+            Err(RoleError::AdminNotExclusive)
+        );
+        assert_eq!(
+            RoleSet::parse_list("secadmin,auditor"),
+            Err(RoleError::AdminNotExclusive)
+        );
+        assert_eq!(
+            RoleSet::parse_list("sysadmin,sysadmin"),
+            Ok(set(&[Role::Sysadmin]))
+        );
+        assert!(
+            RoleError::NotGrantable(Role::Official)
+                .to_string()
+                .contains("民政干部")
+        );
+        let collected: RoleSet = [Role::Inspector, Role::Official].into_iter().collect();
+        assert_eq!(collected.roles(), &[Role::Official, Role::Inspector]);
+    }
+
+    #[test]
+    fn grant_rules() {
+        let sys = set(&[Role::Sysadmin]);
+        let sec = set(&[Role::Secadmin]);
+        let aud = set(&[Role::Auditor]);
+        let off = set(&[Role::Official]);
+        let town = set(&[Role::TownshipStaff]);
+        let comm = set(&[Role::CommunityWorker]);
+
+        // sysadmin provisions everything, one admin role at a time.
+        for r in Role::ALL {
+            assert_eq!(check_grant(&sys, &set(&[r])), Ok(()), "{r}");
+        }
+        assert_eq!(
+            check_grant(&sys, &set(&[Role::Official, Role::TownshipStaff])),
+            Ok(())
+        );
+        assert_eq!(
+            check_grant(&sys, &set(&[Role::Secadmin, Role::Official])),
+            Err(RoleError::AdminNotExclusive)
+        );
+        assert_eq!(
+            check_grant(&sys, &RoleSet::default()),
+            Err(RoleError::Empty)
+        );
+
+        // secadmin and auditor grant nothing.
+        for g in [&sec, &aud] {
+            for r in Role::ALL {
+                assert_eq!(
+                    check_grant(g, &set(&[r])),
+                    Err(RoleError::NotGrantable(r)),
+                    "{r}"
+                );
+            }
+        }
+
+        // official: never an admin role, nothing it does not hold.
+        assert_eq!(
+            check_grant(&off, &set(&[Role::Secadmin])),
+            Err(RoleError::NotGrantable(Role::Secadmin))
+        );
+        assert_eq!(
+            check_grant(&off, &set(&[Role::Sysadmin])),
+            Err(RoleError::NotGrantable(Role::Sysadmin))
+        );
+        assert_eq!(check_grant(&off, &off), Ok(()));
+        assert_eq!(check_grant(&off, &set(&[Role::SocialWorker])), Ok(()));
+        // An official opens the accounts of the levels below it.
+        assert_eq!(check_grant(&off, &comm), Ok(()));
+        assert_eq!(check_grant(&off, &town), Ok(()));
+        assert_eq!(check_grant(&off, &set(&[Role::Inspector])), Ok(()));
+        // ...but not the charity finance role: it does not hold donations.manage.
+        assert_eq!(
+            check_grant(&off, &set(&[Role::CharityFinance])),
+            Err(RoleError::NotGrantable(Role::CharityFinance))
+        );
+
+        // township_staff cannot grant official: PersonsRevealId, OrgsManage, ReportsManage.
+        assert_eq!(
+            check_grant(&town, &off),
+            Err(RoleError::NotGrantable(Role::Official))
+        );
+        assert_eq!(check_grant(&town, &comm), Ok(()));
+        assert_eq!(
+            check_grant(
+                &town,
+                &set(&[Role::InstitutionReporter, Role::SocialWorker])
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_grant(&town, &set(&[Role::CommunityWorker, Role::Official])),
+            Err(RoleError::NotGrantable(Role::Official))
+        );
+        // Without UsersManage nothing is grantable.
+        assert_eq!(
+            check_grant(&comm, &set(&[Role::SocialWorker])),
+            Err(RoleError::NotGrantable(Role::SocialWorker))
+        );
+        // Combined grantor holds the union.
+        let both = set(&[Role::Official, Role::TownshipStaff]);
+        assert_eq!(check_grant(&both, &comm), Ok(()));
+        assert_eq!(check_grant(&both, &both), Ok(()));
+
+        assert_eq!(grantable_roles(&sys), Role::ALL.to_vec());
+        assert!(grantable_roles(&sec).is_empty());
+        assert_eq!(
+            grantable_roles(&town),
+            vec![
+                Role::TownshipStaff,
+                Role::CommunityWorker,
+                Role::InstitutionReporter,
+                Role::SocialWorker
+            ]
+        );
+    }
+
+    #[test]
+    fn never_grant_more_than_held() {
+        // Exhaustively over pairs of single roles and pairs of grantors.
+        for a in Role::ALL {
+            for b in Role::ALL {
+                let grantor = set(&[a, b]);
+                if grantor.validate().is_err() || grantor.has_role(Role::Sysadmin) {
+                    continue;
+                }
+                for t in Role::ALL {
+                    if check_grant(&grantor, &set(&[t])).is_ok() {
+                        assert!(!t.is_admin());
+                        for p in t.permissions() {
+                            assert!(grantor.has(*p), "{a}+{b} granted {t} with {p}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn docs_match_matrix() {
+        let doc = include_str!("../../../docs/PERMISSIONS.md");
+        let start = doc
+            .find("<!-- matrix:start -->")
+            .expect("start marker in docs/PERMISSIONS.md");
+        let end = doc
+            .find("<!-- matrix:end -->")
+            .expect("end marker in docs/PERMISSIONS.md");
+        let block = doc[start + "<!-- matrix:start -->".len()..end].trim();
+        let rendered = permission_matrix_markdown();
+        for line in rendered.lines() {
+            assert!(
+                block.lines().any(|l| l == line),
+                "docs/PERMISSIONS.md lacks matrix row:\n{line}\n--- expected block ---\n{rendered}"
+            );
+        }
+        assert_eq!(
+            block,
+            rendered.trim(),
+            "docs/PERMISSIONS.md matrix differs from code; paste:\n{rendered}"
+        );
+    }
+}

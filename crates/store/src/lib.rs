@@ -1,0 +1,277 @@
+//! Database access for Backstop.
+//!
+//! Owns the connection pool, the choice of backend (embedded SQLite or PostgreSQL), the
+//! migrations, and the small set of dialect differences. Everything above this crate writes
+//! one SQL text with `$1`-style placeholders that both engines accept, through sqlx's `Any`
+//! driver, so the same query layer and the same tests run on both backends (ADR 0002).
+//!
+//! Conventions every table follows (so the SQL stays portable):
+//! - integers, flags and timestamps are `BIGINT` (flags 0/1, timestamps Unix milliseconds UTC);
+//! - money is `BIGINT` fen; text is `TEXT`; ciphertext is `BLOB`/`BYTEA`;
+//! - aggregate results are cast back to `BIGINT` (`SUM` is `NUMERIC` on PostgreSQL).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub use sqlx;
+
+mod migrate;
+pub use migrate::MIGRATIONS;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("不支持的数据库地址 `{0}`：只支持 sqlite://路径 或 postgres://…")]
+    UnsupportedUrl(String),
+    #[error("无法创建数据目录 {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("数据库错误: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("迁移 {version} 失败: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+}
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The shared database handle: a pool plus, on SQLite, the single-writer lock.
+///
+/// SQLite allows one writer at a time; a deferred transaction that reads and then writes can
+/// fail with `SQLITE_BUSY` instead of waiting. All write transactions therefore go through
+/// [`Db::begin_write`], which on SQLite holds a process-wide async mutex for the life of the
+/// transaction (the busy timeout still covers other processes, such as the CLI).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction (plus, on SQLite, the writer lock it holds until commit or drop).
+pub struct WriteTx {
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// The connection to run statements on: `&mut *w.conn()`.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// Parse the scheme of a database URL, refusing anything but SQLite and PostgreSQL.
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The file path of a `sqlite://PATH` URL (`sqlite::memory:` has none).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.starts_with(":memory:") {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
+
+impl Db {
+    /// Connect (creating the SQLite file and its folder if needed). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Self::connect_with(url, 16).await
+    }
+
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                if let Some(dir) = path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
+                if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                }
+            }
+            Backend::Postgres => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        if backend == Backend::Sqlite {
+            // WAL is a property of the database file: switch it once, on one connection,
+            // before the pool opens several (switching concurrently can fail to open).
+            let mut first = opts.connect().await?;
+            first
+                .execute("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL;")
+                .await?;
+            sqlx::Connection::close(first).await?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA busy_timeout=10000; PRAGMA synchronous=FULL; \
+                             PRAGMA foreign_keys=ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Db {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begin a write transaction (serialised on SQLite, see the type's docs).
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// Apply pending migrations; returns the names applied now.
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        migrate::run(self).await
+    }
+
+    /// Cheap liveness probe of the database.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Online backup of a SQLite database into `dest` (VACUUM INTO: a consistent snapshot
+    /// taken while the service runs). PostgreSQL has pg_dump for this.
+    pub async fn backup_sqlite(&self, dest: &Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::UnsupportedUrl(
+                "PostgreSQL 请使用 pg_dump 备份".to_string(),
+            ));
+        }
+        let dest = dest.to_string_lossy().replace('\'', "''");
+        let sql = format!("VACUUM INTO '{dest}'");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_other_schemes() {
+        assert!(matches!(
+            backend_of("mysql://x"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+        assert_eq!(backend_of("sqlite://a.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            backend_of("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://backstop-data/b.db"),
+            Some(PathBuf::from("backstop-data/b.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}
