@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod orgs;
 pub mod pages;
 pub mod regions;
+pub mod reports;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orgs::web::api_routes())
         .merge(accounts::web::api_routes())
         .merge(audit::web::api_routes())
+        .merge(reports::web::api_routes())
         .merge(openapi::routes())
         .merge(pages::routes())
         .route("/healthz", get(ops::healthz))
@@ -70,6 +72,7 @@ pub async fn open(
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
     regions::load_embedded(&state).await?;
+    reports::ensure_builtin_forms(&state).await?;
     Ok(state)
 }
 

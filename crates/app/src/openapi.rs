@@ -21,6 +21,9 @@ use crate::state::AppState;
         crate::regions::web::roots, crate::regions::web::one, crate::regions::web::children, crate::regions::web::create_grid,
         crate::orgs::web::list, crate::orgs::web::create, crate::orgs::web::one,
         crate::audit::web::search,
+        crate::reports::web::list_forms, crate::reports::web::get_form, crate::reports::web::save_form,
+        crate::reports::web::submit, crate::reports::web::get_submission, crate::reports::web::summary,
+        crate::reports::web::missing, crate::reports::web::lock, crate::reports::web::notifications,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -30,6 +33,7 @@ use crate::state::AppState;
         (name = "regions", description = "行政区划与网格"),
         (name = "orgs", description = "机构"),
         (name = "audit", description = "审计日志"),
+        (name = "reports", description = "日报、即报、汇总、催报"),
     )
 )]
 pub struct ApiDoc;

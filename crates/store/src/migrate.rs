@@ -8,11 +8,14 @@
 use crate::{Backend, Db, StoreError};
 
 /// (version, name, sql)
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (2, "reports", include_str!("../migrations/0002_reports.sql")),
+];
 
 /// The SQL of a migration as the given backend must run it.
 pub fn render(sql: &str, backend: Backend) -> String {

@@ -3,6 +3,7 @@
 
 mod browser;
 mod foundation;
+mod reports;
 mod security;
 mod support;
 mod webdriver;

@@ -1,0 +1,371 @@
+//! Reports: the four built-in forms end to end, validation, idempotency, correction and
+//! locking, rollups checked against an independent sum at every level, missing lists,
+//! reminders at the deadline (injected clock), scope.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use backstop_app::kernel::actor::Actor;
+use serde_json::{Value, json};
+
+use crate::support::{T, each_backend};
+
+/// 2026-03-02 in Beijing (the test clock starts at 09:00 Beijing).
+const DAY: &str = "2026-03-02";
+
+fn village_values(n: i64) -> Value {
+    json!({"households_screened": 10 * n, "people_screened": 30 * n, "close_contacts": n, "home_observation": n,
+           "released": 0, "fever_referred": 1, "entrance_registrations": 5, "volunteers_on_duty": 2, "notes": "正常"})
+}
+
+async fn submit(t: &T, tok: &str, body: Value, key: Option<&str>) -> (StatusCode, Value) {
+    let b = body.to_string();
+    let headers: Vec<(&str, &str)> = key
+        .map(|k| vec![("idempotency-key", k)])
+        .unwrap_or_default();
+    let (s, _, bytes) = t
+        .raw("POST", "/api/v1/reports", Some(tok), Some(b), &headers)
+        .await;
+    (s, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn count_submissions(t: &T) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions")
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn forms_are_listed_with_fields() {
+    each_backend(|t: T| async move {
+        let tok = t.user("off", &["official"], "13").await;
+        let (s, l) = t.get("/api/v1/report-templates", &tok).await;
+        assert_eq!(s, StatusCode::OK);
+        let keys: Vec<&str> = l
+            .as_array()
+            .expect("l")
+            .iter()
+            .filter_map(|f| f["key"].as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "incident",
+                "institution_daily",
+                "tekun_care_daily",
+                "village_daily"
+            ]
+        );
+        let (s, f) = t.get("/api/v1/report-templates/village_daily", &tok).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(f["period"], "daily");
+        assert_eq!(f["deadline"], "10:00");
+        assert_eq!(f["fields"][0]["key"], "households_screened");
+        assert_eq!(f["fields"][0]["type"], "integer");
+        assert_eq!(f["fields"][0]["required"], true);
+        let (s, _) = t.get("/api/v1/report-templates/nope", &tok).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // A new version keeps the old one.
+        let mut nf = f.clone();
+        nf["name"] = json!("村（社区）疫情防控日报（第二版）");
+        nf["scope"] = json!("13");
+        let (s, saved) = t.post("/api/v1/report-templates", &tok, nf).await;
+        assert_eq!(s, StatusCode::CREATED, "{saved}");
+        assert_eq!(saved["version"], 2);
+        let (_, v1) = t
+            .get("/api/v1/report-templates/village_daily?version=1", &tok)
+            .await;
+        assert_eq!(v1["name"], "村（社区）疫情防控日报");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn village_daily_validation_idempotency_correction_lock() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let cw = t.user("cw.a", &["community_worker"], "130110100001").await;
+        let body = json!({"template": "village_daily", "unit": "130110100001", "period": DAY, "values": village_values(1)});
+        // Bad input: nothing stored.
+        let mut bad = body.clone();
+        bad["values"]["fever_referred"] = json!(1000);
+        let (s, e) = submit(&t, &cw, bad, None).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{e}");
+        assert_eq!(e["fields"][0]["field"], "fever_referred");
+        let mut bad = body.clone();
+        bad["values"]["bogus"] = json!(1);
+        let (s, e) = submit(&t, &cw, bad, None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e["fields"][0]["field"], "bogus");
+        let mut bad = body.clone();
+        bad["period"] = json!("2026-03-03");
+        let (s, e) = submit(&t, &cw, bad, None).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("period")));
+        let mut bad = body.clone();
+        bad["unit"] = json!("130110100002");
+        let (s, _) = submit(&t, &cw, bad, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "another village is out of scope");
+        let mut bad = body.clone();
+        bad["template"] = json!("institution_daily");
+        let (s, e) = submit(&t, &cw, bad, None).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unit")));
+        assert_eq!(count_submissions(&t).await, 0);
+        // Submit with an idempotency key; a retry returns the first answer.
+        let (s, first) = submit(&t, &cw, body.clone(), Some("k-1")).await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        assert_eq!(first["late"], false);
+        let (s, again) = submit(&t, &cw, body.clone(), Some("k-1")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(again["id"], first["id"]);
+        assert_eq!(count_submissions(&t).await, 1);
+        let mut other = body.clone();
+        other["values"]["released"] = json!(3);
+        let (s, _) = submit(&t, &cw, other.clone(), Some("k-1")).await;
+        assert_eq!(s, StatusCode::CONFLICT, "same key, different body");
+        // Correction (audited before → after), counted once.
+        t.clock.advance(chrono::Duration::hours(2));
+        let cw = t.login("cw.a").await;
+        let (s, corr) = submit(&t, &cw, other, Some("k-2")).await;
+        assert_eq!(s, StatusCode::OK, "{corr}");
+        assert_eq!(corr["corrections"], 1);
+        assert_eq!(corr["late"], false, "a correction keeps the on-time flag");
+        let aud = t.user("aud", &["auditor"], "0").await;
+        let (_, rows) = t.get("/api/v1/audit?action=report.correct", &aud).await;
+        assert_eq!(rows[0]["detail"]["changes"]["released"], json!({"before": 0, "after": 3}));
+        // The township locks the day: no more corrections.
+        let tw = t.user("tw.a", &["township_staff"], "130110100").await;
+        let (s, e) = t.post("/api/v1/reports/locks", &cw, json!({"template": "village_daily", "period": DAY, "region": "130110100001"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a village cannot lock itself: {e}");
+        let (s, _) = t.post("/api/v1/reports/locks", &tw, json!({"template": "village_daily", "period": DAY, "region": "130110100"})).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, e) = submit(&t, &cw, body.clone(), None).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{e}");
+        // Another village submitting after the deadline is marked late, not refused.
+        let cw2 = t.user("cw.b", &["community_worker"], "130110100002").await;
+        let (s, late) = submit(&t, &cw2, json!({"template": "village_daily", "unit": "130110100002", "period": DAY, "values": village_values(2)}), None).await;
+        assert_eq!(s, StatusCode::CONFLICT, "township lock covers every village below it: {late}");
+        let cw3 = t.user("cw.c", &["community_worker"], "130110101001").await;
+        let (s, late) = submit(&t, &cw3, json!({"template": "village_daily", "unit": "130110101001", "period": DAY, "values": village_values(2)}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{late}");
+        assert_eq!(late["late"], true);
+    })
+    .await;
+}
+
+/// Rollups at every level equal an independent sum of the stored submissions.
+#[tokio::test]
+async fn rollups_match_independent_sums_at_every_level() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let villages: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM regions WHERE level = 'village' ORDER BY code")
+                .fetch_all(t.state.db.pool())
+                .await
+                .expect("villages");
+        assert_eq!(villages.len(), 581);
+        let op = Actor::operator();
+        let mut op = op;
+        op.roles = backstop_core::role::RoleSet::new([backstop_core::role::Role::Official]);
+        op.via = backstop_app::kernel::actor::Via::Cli;
+        // Submit for every 3rd village, some late; correct some.
+        for (i, v) in villages.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            if i == 300 {
+                t.clock.advance(chrono::Duration::hours(2)); // past 10:00 Beijing
+            }
+            let input = backstop_app::reports::SubmitInput {
+                template: "village_daily".into(),
+                unit: json!(v),
+                period: DAY.into(),
+                values: village_values((i % 7) as i64 + 1),
+            };
+            backstop_app::reports::submit(&t.state, &op, &input, None)
+                .await
+                .expect("submit");
+            if i % 9 == 0 {
+                let input = backstop_app::reports::SubmitInput {
+                    values: village_values(2),
+                    ..input
+                };
+                backstop_app::reports::submit(&t.state, &op, &input, None)
+                    .await
+                    .expect("correct");
+            }
+        }
+        // Independent sums from the stored submissions.
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT unit, body, late FROM report_submissions")
+                .fetch_all(t.state.db.pool())
+                .await
+                .expect("rows");
+        let tok = t.user("nat", &["official"], "0").await;
+        for code in [
+            "0",
+            "13",
+            "1301",
+            "130110",
+            "130110100",
+            "130111",
+            "130110100001",
+            "44",
+            "440115",
+        ] {
+            let mut people = 0i64;
+            let mut received = 0i64;
+            let mut on_time = 0i64;
+            for (unit, body, late) in &rows {
+                if code == "0" || unit.starts_with(code) {
+                    let b: Value = serde_json::from_str(body).expect("json");
+                    people += b["people_screened"].as_i64().expect("n");
+                    received += 1;
+                    on_time += i64::from(*late == 0);
+                }
+            }
+            let expected = villages
+                .iter()
+                .filter(|v| code == "0" || v.starts_with(code))
+                .count() as i64;
+            let (s, sum) = t
+                .get(
+                    &format!(
+                        "/api/v1/reports/summary?template=village_daily&period={DAY}&region={code}"
+                    ),
+                    &tok,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{sum}");
+            assert_eq!(sum["sums"]["people_screened"], people, "people at {code}");
+            assert_eq!(sum["received"], received, "received at {code}");
+            assert_eq!(sum["on_time"], on_time, "on time at {code}");
+            assert_eq!(sum["expected"], expected, "expected at {code}");
+            // Children add up to the parent.
+            let kids = sum["children"].as_array().expect("children");
+            if !kids.is_empty() {
+                let kid_people: i64 = kids
+                    .iter()
+                    .map(|k| k["sums"]["people_screened"].as_i64().unwrap_or(0))
+                    .sum();
+                assert_eq!(kid_people, people, "children of {code}");
+                let kid_expected: i64 = kids
+                    .iter()
+                    .map(|k| k["expected"].as_i64().unwrap_or(0))
+                    .sum();
+                assert_eq!(kid_expected, expected, "children expected of {code}");
+            }
+            // Missing = expected − received.
+            let (s, miss) = t
+                .get(
+                    &format!(
+                        "/api/v1/reports/missing?template=village_daily&period={DAY}&region={code}"
+                    ),
+                    &tok,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            assert_eq!(
+                miss.as_array().map(|a| a.len() as i64),
+                Some(expected - received),
+                "missing at {code}"
+            );
+        }
+        // Scope: a county official cannot read another county's summary.
+        let c = t.user("c1x", &["official"], "130110").await;
+        let (s, _) = t
+            .get(
+                &format!(
+                    "/api/v1/reports/summary?template=village_daily&period={DAY}&region=130111"
+                ),
+                &c,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, own) = t
+            .get(
+                &format!("/api/v1/reports/summary?template=village_daily&period={DAY}"),
+                &c,
+            )
+            .await;
+        assert_eq!((s, own["code"].as_str()), (StatusCode::OK, Some("130110")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn institution_tekun_and_incident_forms() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off", &["official"], "130110").await;
+        let (_, home) = t.post("/api/v1/orgs", &off, json!({"name": "获鹿镇敬老院", "kind": "elderly_care", "region_code": "130110100"})).await;
+        let (_, bureau) = t.post("/api/v1/orgs", &off, json!({"name": "鹿泉区民政局", "kind": "civil_affairs", "region_code": "130110"})).await;
+        let home_id = home["id"].as_i64().expect("id");
+        // institution_daily per organisation, yes/no summed as a count.
+        let rep = t.user("rep", &["institution_reporter"], "130110100").await;
+        let vals = json!({"residents": 108, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0,
+            "resident_fever": 1, "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 1, "mask_days": 12});
+        let (s, sub) = submit(&t, &rep, json!({"template": "institution_daily", "unit": home_id, "period": DAY, "values": vals}), Some("i-1")).await;
+        assert_eq!(s, StatusCode::CREATED, "{sub}");
+        let (s, e) = submit(&t, &rep, json!({"template": "institution_daily", "unit": bureau["id"], "period": DAY, "values": vals}), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "the county bureau is outside a township reporter's scope: {e}");
+        let (s, e) = submit(&t, &off, json!({"template": "institution_daily", "unit": bureau["id"], "period": DAY, "values": vals}), None).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unit")), "a bureau does not file this form");
+        let (_, sum) = t.get(&format!("/api/v1/reports/summary?template=institution_daily&period={DAY}&region=130110"), &off).await;
+        assert_eq!(sum["expected"], 1);
+        assert_eq!(sum["received"], 1);
+        assert_eq!(sum["sums"]["residents"], 108);
+        assert_eq!(sum["sums"]["closed_management"], 1);
+        // tekun per village.
+        let cw = t.user("cw.t", &["community_worker"], "130110100001").await;
+        let (s, _) = submit(&t, &cw, json!({"template": "tekun_care_daily", "unit": "130110100001", "period": DAY,
+            "values": {"checked": 12, "fever": 0, "needing_help": 2, "helped": 3}}), None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "helped > needing help");
+        let (s, _) = submit(&t, &cw, json!({"template": "tekun_care_daily", "unit": "130110100001", "period": DAY,
+            "values": {"checked": 12, "fever": 0, "needing_help": 2, "helped": 2}}), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        // Incidents: many per day, each notifying every level above.
+        for i in 0..2 {
+            let (s, inc) = submit(&t, &rep, json!({"template": "incident", "unit": home_id, "period": DAY, "values": {
+                "event_kind": "疑似病例", "occurred_at": "08:30", "place": "二楼", "people_affected": 1 + i,
+                "measures": "已隔离并送医", "help_needed": "防护服"}}), Some(&format!("inc-{i}"))).await;
+            assert_eq!(s, StatusCode::CREATED, "{inc}");
+        }
+        let (s, e) = submit(&t, &rep, json!({"template": "incident", "unit": home_id, "period": DAY, "values": {
+            "event_kind": "地震", "occurred_at": "08:30", "place": "x", "people_affected": 1, "measures": "x"}}), None).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("event_kind")));
+        let county = t.user("county", &["official"], "130110").await;
+        let (_, notes) = t.get("/api/v1/notifications", &county).await;
+        let incidents = notes.as_array().expect("n").iter().filter(|n| n["kind"] == "incident").count();
+        assert_eq!(incidents, 2);
+        let (_, sum) = t.get(&format!("/api/v1/reports/summary?template=incident&period={DAY}&region=130110"), &off).await;
+        assert_eq!(sum["received"], 2);
+        assert_eq!(sum["expected"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reminders_at_the_deadline() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let cw = t.user("cw.r", &["community_worker"], "130110100001").await;
+        let (s, _) = submit(&t, &cw, json!({"template": "village_daily", "unit": "130110100001", "period": DAY, "values": village_values(1)}), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        // 09:00 Beijing: before the deadline nothing is sent.
+        assert_eq!(backstop_app::reports::run_deadlines(&t.state).await.expect("tick"), 0);
+        t.clock.advance(chrono::Duration::minutes(61)); // 10:01 Beijing
+        let cw = t.login("cw.r").await;
+        let sent = backstop_app::reports::run_deadlines(&t.state).await.expect("tick");
+        // 581 villages, 1 reported; tekun_care_daily: none reported. institution_daily: no institutions.
+        assert_eq!(sent, 580 + 581);
+        assert_eq!(backstop_app::reports::run_deadlines(&t.state).await.expect("again"), 0, "once per day");
+        let other = t.user("cw.s", &["community_worker"], "130110100002").await;
+        let (_, notes) = t.get("/api/v1/notifications", &other).await;
+        let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for n in notes.as_array().expect("n") {
+            *by_kind.entry(n["title"].as_str().unwrap_or("").to_string()).or_default() += 1;
+        }
+        assert_eq!(by_kind.len(), 2, "{by_kind:?}");
+        let (_, notes) = t.get("/api/v1/notifications", &cw).await;
+        assert_eq!(notes.as_array().map(Vec::len), Some(1), "the village that reported only gets the tekun reminder");
+    })
+    .await;
+}
