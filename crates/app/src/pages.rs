@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::orgs::pages::routes())
         .merge(crate::accounts::pages::routes())
         .merge(crate::audit::pages::routes())
+        .merge(crate::reports::pages::routes())
 }
 
 #[derive(Template)]

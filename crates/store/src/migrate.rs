@@ -15,6 +15,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_foundation.sql"),
     ),
     (2, "reports", include_str!("../migrations/0002_reports.sql")),
+    (
+        4,
+        "incidents",
+        include_str!("../migrations/0004_incidents.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

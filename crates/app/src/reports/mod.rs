@@ -9,6 +9,8 @@
 //! current the moment the submission commits; nothing is rebuilt in batch (DESIGN.md §7).
 
 pub mod form;
+pub mod incidents;
+pub mod pages;
 pub mod web;
 
 use backstop_core::error::ErrorCode;

@@ -23,6 +23,48 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/reports/locks", post(lock))
         .route("/api/v1/reports/{id}", get(get_submission))
         .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{id}/ack", post(ack_incident))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct IncidentQuery {
+    /// Only incidents not yet acknowledged.
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// Immediate reports in the caller's scope, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "reports", params(IncidentQuery),
+    responses((status = 200, body = Vec<super::incidents::Incident>)))]
+pub async fn list_incidents(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<IncidentQuery>,
+) -> AppResult<axum::Json<Vec<super::incidents::Incident>>> {
+    Ok(axum::Json(
+        super::incidents::list(&s, &a.actor, q.open, 200).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AckBody {
+    /// How it was handled.
+    pub handling: String,
+}
+
+/// Acknowledge an immediate report (county level or above) and record its handling.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/ack", tag = "reports", params(("id" = i64, Path)), request_body = AckBody,
+    responses((status = 200, body = super::incidents::Incident), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn ack_incident(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<AckBody>,
+) -> AppResult<axum::Json<super::incidents::Incident>> {
+    Ok(axum::Json(
+        super::incidents::acknowledge(&s, &a.actor, id, &b.handling).await?,
+    ))
 }
 
 /// Report forms (latest versions).

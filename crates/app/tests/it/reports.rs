@@ -369,3 +369,153 @@ async fn reminders_at_the_deadline() {
     })
     .await;
 }
+
+/// Log in through the web form; returns the session cookie header value.
+async fn web_login(t: &T, username: &str) -> String {
+    let body = format!(
+        "username={username}&password={}",
+        urlencode(crate::support::PW)
+    );
+    let (s, h, _) = t.raw_form("POST", "/login", None, &body).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
+    let c = h
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie");
+    c.split(';').next().expect("pair").to_string()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn report_pages_fill_and_summary() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        t.make_user("cw.p", &["community_worker"], "130110100001")
+            .await;
+        t.make_user("cty.p", &["official"], "130110").await;
+        let cw = web_login(&t, "cw.p").await;
+        let (s, _, page) = t.raw_form("GET", "/reports", Some(&cw), "").await;
+        let page = String::from_utf8(page).expect("utf8");
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            page.contains("村（社区）疫情防控日报") && page.contains("未报"),
+            "{page}"
+        );
+        // A bad value re-shows the form with the Chinese message; nothing stored.
+        let mut form = String::from("_unit=130110100001&_period=2026-03-02&_idem=abc123");
+        for (k, v) in [
+            ("households_screened", "12"),
+            ("people_screened", "30"),
+            ("close_contacts", "1"),
+            ("home_observation", "1"),
+            ("released", "0"),
+            ("fever_referred", "40"),
+        ] {
+            form.push_str(&format!("&{k}={v}"));
+        }
+        let (s, _, body) = t
+            .raw_form("POST", "/reports/fill/village_daily", Some(&cw), &form)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(String::from_utf8_lossy(&body).contains("发热分流人数不能超过排查人数"));
+        assert_eq!(count_submissions(&t).await, 0);
+        let form = form.replace("fever_referred=40", "fever_referred=2");
+        let (s, h, _) = t
+            .raw_form("POST", "/reports/fill/village_daily", Some(&cw), &form)
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let loc = h
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("location")
+            .to_string();
+        assert!(loc.starts_with("/reports/view/"), "{loc}");
+        // The same form posted twice (double tap) is one submission.
+        let (s, _, _) = t
+            .raw_form("POST", "/reports/fill/village_daily", Some(&cw), &form)
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(count_submissions(&t).await, 1);
+        let (s, _, view) = t.raw_form("GET", &loc, Some(&cw), "").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&view).contains("已提交"));
+        // The county sees the number and the village gone from the missing list.
+        let cty = web_login(&t, "cty.p").await;
+        let (s, _, sum) = t
+            .raw_form(
+                "GET",
+                "/reports/summary?template=village_daily&period=2026-03-02&region=130110100",
+                Some(&cty),
+                "",
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let sum = String::from_utf8(sum).expect("utf8");
+        assert!(sum.contains("id=\"sum-received\">1<"), "{sum}");
+        let (_, _, miss) = t
+            .raw_form(
+                "GET",
+                "/reports/missing?template=village_daily&period=2026-03-02&region=130110100",
+                Some(&cty),
+                "",
+            )
+            .await;
+        let miss = String::from_utf8(miss).expect("utf8");
+        assert!(
+            !miss.contains("130110100001<"),
+            "reported village is not missing"
+        );
+        assert!(miss.contains("130110100002"));
+        // Out of scope: 404 page.
+        let (s, _, _) = t
+            .raw_form(
+                "GET",
+                "/reports/summary?template=village_daily&period=2026-03-02&region=130111",
+                Some(&cty),
+                "",
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn incidents_are_acknowledged_by_the_county() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let cw = t.user("cw.i", &["community_worker"], "130110100001").await;
+        let (s, inc) = submit(&t, &cw, json!({"template": "incident", "unit": "130110100001", "period": DAY, "values": {
+            "event_kind": "走失", "occurred_at": "07:10", "place": "村口", "people_affected": 1, "measures": "组织寻找"}}), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let id = inc["id"].as_i64().expect("id");
+        let tw = t.user("tw.i", &["township_staff"], "130110100").await;
+        let county = t.user("cty.i", &["official"], "130110").await;
+        let (_, open) = t.get("/api/v1/incidents?open=true", &tw).await;
+        assert_eq!(open.as_array().map(Vec::len), Some(1), "visible at once to the township");
+        let (s, _) = t.post(&format!("/api/v1/incidents/{id}/ack"), &tw, json!({"handling": "已找到"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "township cannot close it");
+        let other = t.user("cty.o", &["official"], "130111").await;
+        let (s, _) = t.post(&format!("/api/v1/incidents/{id}/ack"), &other, json!({"handling": "x"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, done) = t.post(&format!("/api/v1/incidents/{id}/ack"), &county, json!({"handling": "已找到，送回家中"})).await;
+        assert_eq!(s, StatusCode::OK, "{done}");
+        assert_eq!(done["ack"]["by"], "cty.i");
+        let (_, open) = t.get("/api/v1/incidents?open=true", &tw).await;
+        assert_eq!(open.as_array().map(Vec::len), Some(0));
+        let (s, _) = t.post(&format!("/api/v1/incidents/{id}/ack"), &county, json!({"handling": "again"})).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+    })
+    .await;
+}

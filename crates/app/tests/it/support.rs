@@ -169,6 +169,38 @@ impl T {
         (status, headers, bytes.to_vec())
     }
 
+    /// A browser-like request: optional session cookie (`name=value`), a form-encoded body
+    /// for POST, and a same-origin `Origin` header.
+    #[allow(dead_code)]
+    pub async fn raw_form(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "backstop.test");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        if method != "GET" {
+            req = req
+                .header(header::ORIGIN, "http://backstop.test")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let req = req.body(Body::from(body.to_string())).expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call("GET", path, Some(token), None).await
     }

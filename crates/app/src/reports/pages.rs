@@ -1,0 +1,754 @@
+//! Report pages: the reporting unit's "today" page and phone-friendly fill-in form, the
+//! summary with drill-down from the user's region to the village and the single report, the
+//! list of units that have not reported, and the open immediate reports (refreshed in place
+//! with htmx polling) with their acknowledgement.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form as FormBody, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use backstop_core::region::{RegionCode, RegionLevel, Scope};
+use backstop_core::role::Permission;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::form::{FieldType, Form, Period, UnitType};
+use crate::kernel::crypto::random_token;
+use crate::kernel::error::AppError;
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/reports", get(hub))
+        .route("/reports/fill/{key}", get(fill_form).post(fill_submit))
+        .route("/reports/summary", get(summary_page))
+        .route("/reports/missing", get(missing_page))
+        .route("/reports/incidents", get(incidents_page))
+        .route("/reports/incidents/live", get(incidents_live))
+        .route("/reports/incidents/{id}/ack", post(ack))
+        .route("/reports/view/{id}", get(show))
+}
+
+fn today(state: &AppState) -> String {
+    backstop_core::clock::beijing_date(state.clock.now())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A unit the visitor reports for, with today's status of one form.
+struct TodoRow {
+    form_key: String,
+    form_name: String,
+    unit: String,
+    unit_name: String,
+    period: String,
+    done: bool,
+    report_id: i64,
+    deadline: String,
+}
+
+struct FormLink {
+    key: String,
+    name: String,
+    period_label: &'static str,
+}
+
+struct NoteRow {
+    kind: String,
+    title: String,
+    body: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports_hub.html")]
+struct HubPage {
+    nav: Option<Nav>,
+    today: String,
+    todo: Vec<TodoRow>,
+    can_read: bool,
+    can_submit: bool,
+    incident_unit: String,
+    forms: Vec<FormLink>,
+    open_incidents: usize,
+    notes: Vec<NoteRow>,
+}
+
+/// The units the visitor reports for: its village (a village-level scope) and its organisation.
+async fn my_units(
+    state: &AppState,
+    a: &crate::kernel::auth::Authed,
+) -> Vec<(String, String, Option<String>)> {
+    let mut out = Vec::new();
+    if let Scope::Region(c) = &a.actor.scope
+        && c.level() == RegionLevel::Village
+        && let Ok(Some(r)) = crate::regions::find(state, c.as_str()).await
+    {
+        out.push((c.as_str().to_string(), r.name, None));
+    }
+    if let Some(org_id) = a.actor.org_id
+        && let Ok(org) = crate::orgs::get(state, &a.actor, org_id).await
+    {
+        out.push((format!("org:{org_id}"), org.name, Some(org.kind)));
+    }
+    out
+}
+
+async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let actor = &a.actor;
+    let can_submit = actor.can(Permission::ReportsSubmit);
+    let can_read = actor.can(Permission::ReportsRead);
+    if !can_submit && !can_read {
+        return Err(AppError::forbidden().into());
+    }
+    let forms = super::list_forms(&s, actor).await?;
+    let day = today(&s);
+    let units = if can_submit {
+        my_units(&s, &a).await
+    } else {
+        Vec::new()
+    };
+    let mut todo = Vec::new();
+    for f in forms.iter().filter(|f| f.period == Period::Daily) {
+        for (unit, name, kind) in &units {
+            let applies = match (f.unit_type, kind) {
+                (UnitType::Village, None) => true,
+                (UnitType::Org, Some(k)) => f.org_kinds.iter().any(|x| x == k),
+                _ => false,
+            };
+            if !applies {
+                continue;
+            }
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0",
+            )
+            .bind(&f.key)
+            .bind(unit)
+            .bind(&day)
+            .fetch_optional(s.db.pool())
+            .await?;
+            todo.push(TodoRow {
+                form_key: f.key.clone(),
+                form_name: f.name.clone(),
+                unit: unit.clone(),
+                unit_name: name.clone(),
+                period: day.clone(),
+                done: id.is_some(),
+                report_id: id.unwrap_or(0),
+                deadline: f.deadline.clone().unwrap_or_default(),
+            });
+        }
+    }
+    let open_incidents = if can_read {
+        super::incidents::list(&s, actor, true, 1000).await?.len()
+    } else {
+        0
+    };
+    let notes = super::notifications(&s, actor, 20)
+        .await?
+        .into_iter()
+        .map(|n| NoteRow {
+            kind: n.kind,
+            title: n.title,
+            body: n.body,
+            at: chrono::DateTime::parse_from_rfc3339(&n.created_at)
+                .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(&HubPage {
+        nav: Some(Nav::for_actor(actor, "/reports")),
+        today: day,
+        todo,
+        can_read,
+        can_submit,
+        incident_unit: units.first().map(|u| u.0.clone()).unwrap_or_default(),
+        forms: forms
+            .iter()
+            .filter(|f| f.period != Period::Immediate)
+            .map(|f| FormLink {
+                key: f.key.clone(),
+                name: f.name.clone(),
+                period_label: f.period.label_zh(),
+            })
+            .collect(),
+        open_incidents,
+        notes,
+    }))
+}
+
+/// One input of the fill-in form.
+struct InputRow {
+    key: String,
+    label: String,
+    unit: String,
+    input: &'static str,
+    min: String,
+    max: String,
+    step: &'static str,
+    required: bool,
+    options: Vec<String>,
+    value: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports_fill.html")]
+struct FillPage {
+    nav: Option<Nav>,
+    form_key: String,
+    form_name: String,
+    unit: String,
+    unit_name: String,
+    period: String,
+    idem: String,
+    inputs: Vec<InputRow>,
+    error: Option<String>,
+}
+
+fn inputs(
+    form: &Form,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+) -> Vec<InputRow> {
+    form.spec
+        .fields
+        .iter()
+        .map(|f| {
+            let (input, step) = match f.kind {
+                FieldType::Integer => ("number", "1"),
+                FieldType::Decimal => ("number", "any"),
+                FieldType::Temperature => ("number", "0.1"),
+                FieldType::Text => ("textarea", ""),
+                FieldType::Choice => ("select", ""),
+                FieldType::YesNo => ("yesno", ""),
+                FieldType::Date => ("date", ""),
+            };
+            InputRow {
+                key: f.key.clone(),
+                label: f.label.clone(),
+                unit: f.unit.clone(),
+                input,
+                min: f.min.map(|m| m.to_string()).unwrap_or_default(),
+                max: f.max.map(|m| m.to_string()).unwrap_or_default(),
+                step,
+                required: f.required,
+                options: f.options.clone(),
+                value: values.get(&f.key).cloned().unwrap_or_default(),
+                error: errors.get(&f.key).cloned().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct FillQuery {
+    unit: String,
+    period: Option<String>,
+}
+
+async fn unit_display(s: &AppState, unit: &str) -> String {
+    super::unit_name(s, unit).await.unwrap_or_default()
+}
+
+async fn fill_form(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(key): Path<String>,
+    Query(q): Query<FillQuery>,
+) -> PageResult {
+    a.actor.require(Permission::ReportsSubmit)?;
+    let form = super::get_form(&s, &a.actor, &key, None).await?;
+    let period = q.period.unwrap_or_else(|| today(&s));
+    // Prefill with the unit's current report for a correction.
+    let mut values = HashMap::new();
+    if form.period != Period::Immediate {
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0",
+        )
+        .bind(&form.key)
+        .bind(&q.unit)
+        .bind(&period)
+        .fetch_optional(s.db.pool())
+        .await?;
+        if let Some(b) = body {
+            let v: serde_json::Map<String, Value> = serde_json::from_str(&b).unwrap_or_default();
+            for (k, v) in v {
+                let text = match v {
+                    Value::String(x) => x,
+                    Value::Bool(true) => "是".to_string(),
+                    Value::Bool(false) => "否".to_string(),
+                    other => other.to_string(),
+                };
+                values.insert(k, text);
+            }
+        }
+    }
+    Ok(render(&FillPage {
+        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        inputs: inputs(&form, &values, &HashMap::new()),
+        form_key: form.key.clone(),
+        form_name: form.name.clone(),
+        unit_name: unit_display(&s, &q.unit).await,
+        unit: q.unit,
+        period,
+        idem: random_token("f_"),
+        error: None,
+    }))
+}
+
+async fn fill_submit(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(key): Path<String>,
+    FormBody(body): FormBody<HashMap<String, String>>,
+) -> PageResult {
+    let form = super::get_form(&s, &a.actor, &key, None).await?;
+    let unit = body.get("_unit").cloned().unwrap_or_default();
+    let period = body.get("_period").cloned().unwrap_or_default();
+    let idem = body.get("_idem").cloned().filter(|k| !k.is_empty());
+    let mut values = serde_json::Map::new();
+    for f in &form.spec.fields {
+        if let Some(v) = body.get(&f.key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            values.insert(f.key.clone(), Value::from(v));
+        }
+    }
+    let input = super::SubmitInput {
+        template: key.clone(),
+        unit: Value::from(unit.clone()),
+        period: period.clone(),
+        values: Value::Object(values),
+    };
+    match super::submit(&s, &a.actor, &input, idem.as_deref()).await {
+        Ok((_, sub)) => {
+            Ok(Redirect::to(&format!("/reports/view/{}?saved=1", sub.id)).into_response())
+        }
+        Err(e) if e.code == backstop_core::error::ErrorCode::NotFound => Err(e.into()),
+        Err(e) => {
+            let errors: HashMap<String, String> = e
+                .fields
+                .iter()
+                .map(|f| (f.field.clone(), f.message.clone()))
+                .collect();
+            let mut resp = render(&FillPage {
+                nav: Some(Nav::for_actor(&a.actor, "/reports")),
+                inputs: inputs(&form, &body, &errors),
+                form_key: form.key.clone(),
+                form_name: form.name.clone(),
+                unit_name: unit_display(&s, &unit).await,
+                unit,
+                period,
+                idem: idem.unwrap_or_else(|| random_token("f_")),
+                error: Some(e.message.clone()),
+            });
+            *resp.status_mut() = e.status();
+            Ok(resp)
+        }
+    }
+}
+
+struct ValueRow {
+    label: String,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    saved: bool,
+    id: i64,
+    form_name: String,
+    form_key: String,
+    unit: String,
+    unit_name: String,
+    period: String,
+    late: bool,
+    submitted_at: String,
+    submitted_by: String,
+    corrections: i64,
+    rows: Vec<ValueRow>,
+    can_correct: bool,
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "是".to_string(),
+        Value::Bool(false) => "否".to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Query(q): Query<SavedQuery>,
+) -> PageResult {
+    let sub = super::get_submission(&s, &a.actor, id).await?;
+    let form = super::get_form(&s, &a.actor, &sub.template, Some(sub.template_version)).await?;
+    let rows = form
+        .spec
+        .fields
+        .iter()
+        .map(|f| ValueRow {
+            label: if f.unit.is_empty() {
+                f.label.clone()
+            } else {
+                format!("{}（{}）", f.label, f.unit)
+            },
+            value: sub.values.get(&f.key).map(show_value).unwrap_or_default(),
+        })
+        .collect();
+    let at = chrono::DateTime::parse_from_rfc3339(&sub.submitted_at)
+        .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default();
+    Ok(render(&ShowPage {
+        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        saved: q.saved.is_some(),
+        id: sub.id,
+        form_name: form.name.clone(),
+        can_correct: a.actor.can(Permission::ReportsSubmit) && form.period != Period::Immediate,
+        form_key: form.key,
+        unit: sub.unit,
+        unit_name: sub.unit_name,
+        period: sub.period,
+        late: sub.late,
+        submitted_at: at,
+        submitted_by: sub.submitted_by,
+        corrections: sub.corrections,
+        rows,
+    }))
+}
+
+#[derive(Deserialize)]
+struct SummaryQuery {
+    template: String,
+    period: Option<String>,
+    region: Option<String>,
+    sort: Option<String>,
+}
+
+struct ChildRow {
+    code: String,
+    name: String,
+    expected: String,
+    received: i64,
+    on_time: i64,
+    rate: String,
+    rate_class: &'static str,
+    values: Vec<String>,
+    drill: bool,
+}
+
+struct Crumb {
+    code: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports_summary.html")]
+struct SummaryPage {
+    nav: Option<Nav>,
+    form_key: String,
+    form_name: String,
+    period: String,
+    code: String,
+    region_name: String,
+    expected: String,
+    received: i64,
+    on_time: i64,
+    rate: String,
+    headers: Vec<String>,
+    totals: Vec<String>,
+    children: Vec<ChildRow>,
+    crumbs: Vec<Crumb>,
+    by_timeliness: bool,
+    reports: Vec<(i64, String, String, bool)>,
+}
+
+fn rate(received: i64, expected: Option<i64>) -> (String, &'static str) {
+    match expected {
+        Some(e) if e > 0 => {
+            let r = received as f64 * 100.0 / e as f64;
+            let class = if r >= 100.0 {
+                "good"
+            } else if r >= 80.0 {
+                "fair"
+            } else {
+                "poor"
+            };
+            (format!("{r:.1}%"), class)
+        }
+        _ => ("—".to_string(), "none"),
+    }
+}
+
+fn fmt_value(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => show_value(other),
+        None => "0".to_string(),
+    }
+}
+
+async fn summary_page(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<SummaryQuery>,
+) -> PageResult {
+    let period = q.period.clone().unwrap_or_else(|| today(&s));
+    let region = q.region.clone().unwrap_or_default();
+    let sum = super::summary(&s, &a.actor, &q.template, &period, &region).await?;
+    let form = super::get_form(&s, &a.actor, &q.template, None).await?;
+    let shown: Vec<&super::form::Field> = form.summable().take(6).collect();
+    let by_timeliness = q.sort.as_deref() == Some("timely");
+    let mut children: Vec<ChildRow> = sum
+        .children
+        .iter()
+        .map(|c| {
+            let (r, class) = rate(c.received, c.expected);
+            ChildRow {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                expected: c
+                    .expected
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "—".into()),
+                received: c.received,
+                on_time: c.on_time,
+                rate: r,
+                rate_class: class,
+                values: shown
+                    .iter()
+                    .map(|f| fmt_value(c.sums.get(&f.key)))
+                    .collect(),
+                drill: c.expected.unwrap_or(1) > 0 || c.received > 0,
+            }
+        })
+        .collect();
+    if by_timeliness {
+        let key = |c: &ChildRow| -> i64 {
+            let e: i64 = c.expected.parse().unwrap_or(0);
+            if e == 0 {
+                -1
+            } else {
+                c.on_time * 1_000_000 / e
+            }
+        };
+        children.sort_by_key(|c| std::cmp::Reverse(key(c)));
+    }
+    let mut crumbs = Vec::new();
+    if let Ok(code) = RegionCode::parse(&sum.code) {
+        for r in crate::regions::trail(&s, &a.actor, &code).await? {
+            crumbs.push(Crumb {
+                code: r.code,
+                name: r.name,
+            });
+        }
+    } else if matches!(a.actor.scope, Scope::National) {
+        // nation: no crumbs
+    }
+    // At the bottom of the tree, list the single reports.
+    let reports = if sum.children.is_empty() && sum.code != "0" {
+        let rows = sqlx::query_as::<_, (i64, String, String, i64)>(
+            "SELECT id, unit, period, late FROM report_submissions WHERE template_key = $1 AND period = $2 \
+             AND region_code = $3 ORDER BY id",
+        )
+        .bind(&sum.template)
+        .bind(&sum.period)
+        .bind(&sum.code)
+        .fetch_all(s.db.pool())
+        .await?;
+        let mut out = Vec::new();
+        for (id, unit, period, late) in rows {
+            out.push((id, unit_display(&s, &unit).await, period, late != 0));
+        }
+        out
+    } else {
+        Vec::new()
+    };
+    let (r, _) = rate(sum.received, sum.expected);
+    Ok(render(&SummaryPage {
+        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        form_key: sum.template.clone(),
+        form_name: sum.name.clone(),
+        period: sum.period.clone(),
+        code: sum.code.clone(),
+        region_name: sum.region_name.clone(),
+        expected: sum
+            .expected
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "—".into()),
+        received: sum.received,
+        on_time: sum.on_time,
+        rate: r,
+        headers: shown.iter().map(|f| f.label.clone()).collect(),
+        totals: shown
+            .iter()
+            .map(|f| fmt_value(sum.sums.get(&f.key)))
+            .collect(),
+        children,
+        crumbs,
+        by_timeliness,
+        reports,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "reports_missing.html")]
+struct MissingPage {
+    nav: Option<Nav>,
+    form_key: String,
+    form_name: String,
+    period: String,
+    code: String,
+    region_name: String,
+    rows: Vec<super::MissingUnit>,
+}
+
+async fn missing_page(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<SummaryQuery>,
+) -> PageResult {
+    let period = q.period.clone().unwrap_or_else(|| today(&s));
+    let region = q.region.clone().unwrap_or_default();
+    let rows = super::missing(&s, &a.actor, &q.template, &period, &region).await?;
+    let sum = super::summary(&s, &a.actor, &q.template, &period, &region).await?;
+    Ok(render(&MissingPage {
+        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        form_key: sum.template,
+        form_name: sum.name,
+        period: sum.period,
+        code: sum.code,
+        region_name: sum.region_name,
+        rows,
+    }))
+}
+
+struct IncidentRow {
+    id: i64,
+    unit_name: String,
+    kind: String,
+    place: String,
+    people: String,
+    measures: String,
+    help: String,
+    at: String,
+    acked: bool,
+    ack_text: String,
+}
+
+fn incident_rows(list: Vec<super::incidents::Incident>) -> Vec<IncidentRow> {
+    list.into_iter()
+        .map(|i| {
+            let g = |k: &str| i.values.get(k).map(show_value).unwrap_or_default();
+            IncidentRow {
+                id: i.id,
+                unit_name: i.unit_name.clone(),
+                kind: g("event_kind"),
+                place: g("place"),
+                people: g("people_affected"),
+                measures: g("measures"),
+                help: g("help_needed"),
+                at: chrono::DateTime::parse_from_rfc3339(&i.submitted_at)
+                    .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
+                    .unwrap_or_default(),
+                acked: i.ack.is_some(),
+                ack_text: i
+                    .ack
+                    .map(|a| format!("{}：{}", a.by, a.handling))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "reports_incidents.html")]
+struct IncidentsPage {
+    nav: Option<Nav>,
+    rows: Vec<IncidentRow>,
+    can_ack: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reports_incidents_live.html")]
+struct IncidentsLive {
+    rows: Vec<IncidentRow>,
+    can_ack: bool,
+}
+
+fn can_ack(a: &crate::kernel::actor::Actor) -> bool {
+    a.can(Permission::ReportsRead)
+        && match &a.scope {
+            Scope::National => true,
+            Scope::Region(c) => c.level() <= RegionLevel::County,
+        }
+}
+
+async fn incidents_page(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let rows = incident_rows(super::incidents::list(&s, &a.actor, false, 200).await?);
+    Ok(render(&IncidentsPage {
+        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        rows,
+        can_ack: can_ack(&a.actor),
+        error: None,
+    }))
+}
+
+async fn incidents_live(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let rows = incident_rows(super::incidents::list(&s, &a.actor, false, 200).await?);
+    Ok(render(&IncidentsLive {
+        rows,
+        can_ack: can_ack(&a.actor),
+    }))
+}
+
+#[derive(Deserialize)]
+struct AckForm {
+    handling: String,
+}
+
+async fn ack(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<AckForm>,
+) -> Response {
+    match super::incidents::acknowledge(&s, &a.actor, id, &f.handling).await {
+        Ok(_) => Redirect::to("/reports/incidents").into_response(),
+        Err(e) if e.code == backstop_core::error::ErrorCode::NotFound => {
+            crate::kernel::web::PageError(e).into_response()
+        }
+        Err(e) => {
+            let rows = incident_rows(
+                super::incidents::list(&s, &a.actor, false, 200)
+                    .await
+                    .unwrap_or_default(),
+            );
+            let mut r = render(&IncidentsPage {
+                nav: Some(Nav::for_actor(&a.actor, "/reports")),
+                rows,
+                can_ack: can_ack(&a.actor),
+                error: Some(e.message.clone()),
+            });
+            *r.status_mut() = e.status();
+            r
+        }
+    }
+}
