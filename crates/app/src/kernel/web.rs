@@ -239,6 +239,14 @@ pub async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Re
             include_bytes!("../../../../assets/vendor/swagger-ui/swagger-ui.css"),
             "text/css; charset=utf-8",
         ),
+        "echarts.min.js" => (
+            include_bytes!("../../../../assets/vendor/echarts/echarts.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "dashboard.js" => (
+            include_bytes!("../../../../assets/dashboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "swagger/init.js" => (
             include_bytes!("../../../../assets/vendor/swagger-ui/init.js"),
             "text/javascript; charset=utf-8",

@@ -8,6 +8,7 @@
 //! one sum row per summable field. A summary is therefore a handful of primary-key reads,
 //! current the moment the submission commits; nothing is rebuilt in batch (DESIGN.md §7).
 
+pub mod dashboard;
 pub mod form;
 pub mod incidents;
 pub mod pages;
@@ -139,7 +140,7 @@ pub async fn get_form(
         .ok_or_else(AppError::not_found)
 }
 
-async fn load_form(state: &AppState, key: &str, version: Option<i64>) -> AppResult<Option<Form>> {
+pub(crate) async fn load_form(state: &AppState, key: &str, version: Option<i64>) -> AppResult<Option<Form>> {
     let sql = match version {
         Some(_) => format!(
             "SELECT {FORM_COLS} FROM report_templates WHERE template_key = $1 AND version = $2"
@@ -313,7 +314,7 @@ pub fn deadline_ms(form: &Form, period_end: NaiveDate) -> Option<i64> {
     )
 }
 
-fn today(state: &AppState) -> NaiveDate {
+pub(crate) fn today(state: &AppState) -> NaiveDate {
     backstop_core::clock::beijing_date(state.clock.now())
 }
 
@@ -949,7 +950,7 @@ pub async fn lock(
 }
 
 /// The region a summary asks for: default the actor's scope; out of scope → 404.
-fn region_in_scope(actor: &Actor, region: &str) -> AppResult<String> {
+pub(crate) fn region_in_scope(actor: &Actor, region: &str) -> AppResult<String> {
     let region = region.trim();
     if region.is_empty() || region == NATION {
         return match &actor.scope {
@@ -1081,7 +1082,7 @@ async fn expected(
     Ok((total, per))
 }
 
-fn sums_map(form: &Form, rows: &[(String, i64)]) -> Map<String, Value> {
+pub(crate) fn sums_map(form: &Form, rows: &[(String, i64)]) -> Map<String, Value> {
     let mut m = Map::new();
     for f in form.summable() {
         let total = rows
@@ -1453,4 +1454,22 @@ pub async fn notifications(
         });
     }
     Ok(out)
+}
+
+/// Reporting rate of received over expected, with a colour class for tables.
+pub(crate) fn pages_rate(received: i64, expected: Option<i64>) -> (String, &'static str) {
+    match expected {
+        Some(e) if e > 0 => {
+            let r = received as f64 * 100.0 / e as f64;
+            let class = if r >= 100.0 {
+                "good"
+            } else if r >= 80.0 {
+                "fair"
+            } else {
+                "poor"
+            };
+            (format!("{r:.1}%"), class)
+        }
+        _ => ("—".to_string(), "none"),
+    }
 }

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/incidents/live", get(incidents_live))
         .route("/reports/incidents/{id}/ack", post(ack))
         .route("/reports/view/{id}", get(show))
+        .route("/reports/dashboard", get(super::dashboard::dashboard_page))
+        .route("/reports/export.xlsx", get(super::dashboard::export_page))
 }
 
 fn today(state: &AppState) -> String {
@@ -480,20 +482,7 @@ struct SummaryPage {
 }
 
 fn rate(received: i64, expected: Option<i64>) -> (String, &'static str) {
-    match expected {
-        Some(e) if e > 0 => {
-            let r = received as f64 * 100.0 / e as f64;
-            let class = if r >= 100.0 {
-                "good"
-            } else if r >= 80.0 {
-                "fair"
-            } else {
-                "poor"
-            };
-            (format!("{r:.1}%"), class)
-        }
-        _ => ("—".to_string(), "none"),
-    }
+    super::pages_rate(received, expected)
 }
 
 fn fmt_value(v: Option<&Value>) -> String {

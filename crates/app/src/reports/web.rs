@@ -24,6 +24,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/reports/{id}", get(get_submission))
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/reports/trend", get(trend))
         .route("/api/v1/incidents/{id}/ack", post(ack_incident))
 }
 
@@ -207,4 +208,21 @@ pub async fn notifications(
     Api(a): Api,
 ) -> AppResult<axum::Json<Vec<Notification>>> {
     Ok(axum::Json(super::notifications(&s, &a.actor, 100).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TrendQuery {
+    pub template: String,
+    /// Region code ("0" = nation); default the caller's scope.
+    #[serde(default)]
+    pub region: String,
+    /// Number of days up to today (default 28, at most 120).
+    pub days: Option<i64>,
+}
+
+/// Daily figures of a form for a region over the last weeks (for charts).
+#[utoipa::path(get, path = "/api/v1/reports/trend", tag = "reports", params(TrendQuery),
+    responses((status = 200, body = super::dashboard::Trend), (status = 404, body = ErrorBody)))]
+pub async fn trend(State(s): State<AppState>, Api(a): Api, Query(q): Query<TrendQuery>) -> AppResult<axum::Json<super::dashboard::Trend>> {
+    Ok(axum::Json(super::dashboard::trend(&s, &a.actor, &q.template, &q.region, q.days.unwrap_or(28), None).await?))
 }

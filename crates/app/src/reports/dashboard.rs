@@ -1,0 +1,284 @@
+//! Dashboards and exports: trends of a form's key figures over the last weeks (from the
+//! rollup tables, one range read), the dashboard page for a region and a date, and the Excel
+//! export of a summary laid out as officials expect (title and date on top, one row per child
+//! region, a totals row). Exports are audited.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use backstop_core::role::Permission;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sqlx::Row;
+
+use super::form::{FieldType, Period};
+use crate::audit::{self, Entry, Who};
+use crate::kernel::actor::Actor;
+use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+/// One day of a trend.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrendPoint {
+    pub period: String,
+    pub expected: Option<i64>,
+    pub received: i64,
+    pub on_time: i64,
+    #[schema(value_type = Object)]
+    pub sums: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Trend {
+    pub template: String,
+    pub code: String,
+    pub points: Vec<TrendPoint>,
+}
+
+/// Daily figures of a form for a region over the last `days` days up to `until`.
+pub async fn trend(state: &AppState, actor: &Actor, template: &str, region: &str, days: i64, until: Option<NaiveDate>) -> AppResult<Trend> {
+    actor.require(Permission::ReportsRead)?;
+    let form = super::load_form(state, template.trim(), None).await?.ok_or_else(AppError::not_found)?;
+    if form.period != Period::Daily {
+        return Err(AppError::field(backstop_core::error::ErrorCode::Validation, "template", "趋势只适用于日报"));
+    }
+    let code = super::region_in_scope(actor, region)?;
+    let days = days.clamp(1, 120);
+    let end = until.unwrap_or_else(|| super::today(state));
+    let start = end - chrono::Duration::days(days - 1);
+    let (lo, hi) = (start.format("%Y-%m-%d").to_string(), end.format("%Y-%m-%d").to_string());
+    let (expected, _) = super::expected(state, &form, &code, None).await?;
+    let counts = sqlx::query(
+        "SELECT period, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND code = $2 \
+         AND period >= $3 AND period <= $4",
+    )
+    .bind(&form.key)
+    .bind(&code)
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(state.db.pool())
+    .await?;
+    let sums = sqlx::query(
+        "SELECT period, field, total FROM report_rollup_sums WHERE template_key = $1 AND code = $2 \
+         AND period >= $3 AND period <= $4",
+    )
+    .bind(&form.key)
+    .bind(&code)
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut points = Vec::new();
+    let mut d = start;
+    while d <= end {
+        let p = d.format("%Y-%m-%d").to_string();
+        let (mut received, mut on_time) = (0, 0);
+        for r in &counts {
+            if r.try_get::<String, _>("period")? == p {
+                received = r.try_get("received")?;
+                on_time = r.try_get("on_time")?;
+            }
+        }
+        let mut rows = Vec::new();
+        for r in &sums {
+            if r.try_get::<String, _>("period")? == p {
+                rows.push((r.try_get::<String, _>("field")?, r.try_get::<i64, _>("total")?));
+            }
+        }
+        points.push(TrendPoint { period: p, expected: Some(expected), received, on_time, sums: super::sums_map(&form, &rows) });
+        d = d.succ_opt().unwrap_or(end + chrono::Duration::days(1));
+    }
+    Ok(Trend { template: form.key, code, points })
+}
+
+/// An Excel workbook of a summary: title, date and region on top, one row per child region,
+/// a totals row. The export is audited.
+pub async fn export_xlsx(state: &AppState, actor: &Actor, template: &str, period: &str, region: &str) -> AppResult<(String, Vec<u8>)> {
+    use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+    let sum = super::summary(state, actor, template, period, region).await?;
+    let form = super::load_form(state, &sum.template, None).await?.ok_or_else(AppError::not_found)?;
+    let fields: Vec<&super::form::Field> = form.summable().collect();
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::internal("xlsx", e);
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("汇总").map_err(xerr)?;
+    let title = Format::new().set_bold().set_font_size(16).set_align(FormatAlign::Center);
+    let head = Format::new().set_bold().set_border(FormatBorder::Thin).set_align(FormatAlign::Center).set_text_wrap();
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let total = Format::new().set_bold().set_border(FormatBorder::Thin);
+    let ncols = (5 + fields.len()) as u16;
+    ws.merge_range(0, 0, 0, ncols - 1, &sum.name, &title).map_err(xerr)?;
+    let sub = format!("填报单位：{}    统计日期：{}    导出人：{}", sum.region_name, sum.period, actor.username);
+    ws.merge_range(1, 0, 1, ncols - 1, &sub, &Format::new()).map_err(xerr)?;
+    let mut headers = vec!["区划".to_string(), "区划代码".into(), "应报".into(), "已报".into(), "按时".into()];
+    headers.extend(fields.iter().map(|f| if f.unit.is_empty() { f.label.clone() } else { format!("{}（{}）", f.label, f.unit) }));
+    for (i, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(2, i as u16, h, &head).map_err(xerr)?;
+        ws.set_column_width(i as u16, if i == 0 { 22 } else { 12 }).map_err(xerr)?;
+    }
+    let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
+    let mut row = 3u32;
+    for c in &sum.children {
+        ws.write_string_with_format(row, 0, &c.name, &cell).map_err(xerr)?;
+        ws.write_string_with_format(row, 1, &c.code, &cell).map_err(xerr)?;
+        ws.write_number_with_format(row, 2, c.expected.unwrap_or(0) as f64, &cell).map_err(xerr)?;
+        ws.write_number_with_format(row, 3, c.received as f64, &cell).map_err(xerr)?;
+        ws.write_number_with_format(row, 4, c.on_time as f64, &cell).map_err(xerr)?;
+        for (i, f) in fields.iter().enumerate() {
+            ws.write_number_with_format(row, 5 + i as u16, num(c.sums.get(&f.key)), &cell).map_err(xerr)?;
+        }
+        row += 1;
+    }
+    ws.write_string_with_format(row, 0, "合计", &total).map_err(xerr)?;
+    ws.write_string_with_format(row, 1, &sum.code, &total).map_err(xerr)?;
+    ws.write_number_with_format(row, 2, sum.expected.unwrap_or(0) as f64, &total).map_err(xerr)?;
+    ws.write_number_with_format(row, 3, sum.received as f64, &total).map_err(xerr)?;
+    ws.write_number_with_format(row, 4, sum.on_time as f64, &total).map_err(xerr)?;
+    for (i, f) in fields.iter().enumerate() {
+        ws.write_number_with_format(row, 5 + i as u16, num(sum.sums.get(&f.key)), &total).map_err(xerr)?;
+    }
+    let bytes = wb.save_to_buffer().map_err(xerr)?;
+    audit::append_alone(
+        state,
+        &Who::from(actor),
+        Entry {
+            action: "report.export",
+            object_type: "report_summary",
+            object_id: format!("{}/{}", sum.template, sum.period),
+            region_code: sum.code.clone(),
+            outcome: "success",
+            detail: json!({"rows": sum.children.len(), "format": "xlsx"}),
+        },
+    )
+    .await?;
+    Ok((format!("{}-{}-{}.xlsx", sum.template, sum.code, sum.period), bytes))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    template: String,
+    period: Option<String>,
+    region: Option<String>,
+}
+
+pub async fn export_page(State(s): State<AppState>, Page(a): Page, Query(q): Query<ExportQuery>) -> PageResult {
+    let period = q.period.unwrap_or_else(|| super::today(&s).format("%Y-%m-%d").to_string());
+    let (name, bytes) = export_xlsx(&s, &a.actor, &q.template, &period, q.region.as_deref().unwrap_or("")).await?;
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+struct FormCard {
+    key: String,
+    name: String,
+    expected: String,
+    received: i64,
+    on_time: i64,
+    rate: String,
+    figures: Vec<(String, String)>,
+    chart_fields: String,
+    chart_labels: String,
+}
+
+struct MapRow {
+    code: String,
+    name: String,
+    expected: String,
+    received: i64,
+    rate: String,
+    class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "reports_dashboard.html")]
+struct DashboardPage {
+    nav: Option<Nav>,
+    region: String,
+    region_name: String,
+    date: String,
+    cards: Vec<FormCard>,
+    map: Vec<MapRow>,
+    incidents: Vec<(i64, String, String)>,
+    open_incidents: usize,
+}
+
+#[derive(Deserialize)]
+pub struct DashQuery {
+    region: Option<String>,
+    date: Option<String>,
+}
+
+pub async fn dashboard_page(State(s): State<AppState>, Page(a): Page, Query(q): Query<DashQuery>) -> Response {
+    match dashboard(&s, &a, q).await {
+        Ok(r) => r,
+        Err(e) => crate::kernel::web::PageError(e).into_response(),
+    }
+}
+
+async fn dashboard(s: &AppState, a: &crate::kernel::auth::Authed, q: DashQuery) -> AppResult<Response> {
+    let actor = &a.actor;
+    actor.require(Permission::ReportsRead)?;
+    let date = q.date.filter(|d| !d.is_empty()).unwrap_or_else(|| super::today(s).format("%Y-%m-%d").to_string());
+    let region = super::region_in_scope(actor, q.region.as_deref().unwrap_or(""))?;
+    let forms = super::list_forms(s, actor).await?;
+    let mut cards = Vec::new();
+    let mut map = Vec::new();
+    let mut region_name = String::new();
+    for f in forms.iter().filter(|f| f.period == Period::Daily) {
+        let sum = super::summary(s, actor, &f.key, &date, &region).await?;
+        region_name = sum.region_name.clone();
+        let (rate, _) = super::pages_rate(sum.received, sum.expected);
+        let shown: Vec<&super::form::Field> = f.summable().filter(|x| x.kind != FieldType::YesNo).take(4).collect();
+        if f.key == "village_daily" || (map.is_empty() && f.unit_type == super::form::UnitType::Village) {
+            map = sum
+                .children
+                .iter()
+                .map(|c| {
+                    let (r, class) = super::pages_rate(c.received, c.expected);
+                    MapRow { code: c.code.clone(), name: c.name.clone(), expected: c.expected.map(|e| e.to_string()).unwrap_or_default(), received: c.received, rate: r, class }
+                })
+                .collect();
+        }
+        cards.push(FormCard {
+            key: f.key.clone(),
+            name: f.name.clone(),
+            expected: sum.expected.map(|e| e.to_string()).unwrap_or_else(|| "—".into()),
+            received: sum.received,
+            on_time: sum.on_time,
+            rate,
+            figures: shown
+                .iter()
+                .map(|x| (x.label.clone(), sum.sums.get(&x.key).map(|v| v.to_string()).unwrap_or_else(|| "0".into())))
+                .collect(),
+            chart_fields: shown.iter().map(|x| x.key.clone()).collect::<Vec<_>>().join(","),
+            chart_labels: shown.iter().map(|x| x.label.replace(',', "，")).collect::<Vec<_>>().join(","),
+        });
+    }
+    let open = super::incidents::list(s, actor, true, 200).await?;
+    let incidents = open
+        .iter()
+        .take(5)
+        .map(|i| (i.id, i.unit_name.clone(), i.values.get("event_kind").and_then(Value::as_str).unwrap_or("").to_string()))
+        .collect();
+    Ok(render(&DashboardPage {
+        nav: Some(Nav::for_actor(actor, "/reports")),
+        region,
+        region_name,
+        date,
+        cards,
+        map,
+        open_incidents: open.len(),
+        incidents,
+    }))
+}
