@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
             get(password_form).post(password_submit),
         )
         .route("/account/totp", get(enroll_form).post(enroll_submit))
+        .route("/account/totp/start", axum::routing::post(enroll_start))
         .merge(crate::regions::pages::routes())
         .merge(crate::orgs::pages::routes())
         .merge(crate::accounts::pages::routes())
@@ -71,11 +72,14 @@ async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> Response {
     match auth::login(&s, &f.username, &f.password, None, true, &src).await {
-        Ok(r) => (
-            [(header::SET_COOKIE, session_cookie(&s, &r.token))],
-            Redirect::to(r.stage.page()),
-        )
-            .into_response(),
+        Ok(r) => {
+            start_enrollment_if_needed(&s, &r.token, r.stage).await;
+            (
+                [(header::SET_COOKIE, session_cookie(&s, &r.token))],
+                Redirect::to(r.stage.page()),
+            )
+                .into_response()
+        }
         Err(e) => {
             let mut resp = login_page(
                 &s,
@@ -201,6 +205,7 @@ async fn password_submit(
     }
     match auth::change_password(&s, &a, &f.old_password, &f.new_password).await {
         Ok(r) => {
+            start_enrollment_if_needed(&s, &r.token, r.stage).await;
             let cookie = session_cookie(&s, &r.token);
             if r.stage == Stage::Full && a.stage == Stage::Full {
                 let mut resp = password_page(&s, &a, None, true);
@@ -237,14 +242,41 @@ async fn enroll_form(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -
     if a.user.totp_enabled {
         return Ok(Redirect::to("/account").into_response());
     }
-    let e = auth::begin_totp_enrollment(&s, &a).await?;
+    // GET changes nothing: show the enrolment in progress, or a button that starts one.
+    let pending = auth::pending_totp_enrollment(&s, a.user.id).await?;
     Ok(render(&EnrollPage {
         nav: (a.stage == Stage::Full).then(|| Nav::for_actor(&a.actor, "/account")),
         required: a.stage == Stage::NeedTotpEnrollment,
         error: None,
-        qr_svg: e.qr_svg,
-        secret: e.secret_base32,
+        qr_svg: pending
+            .as_ref()
+            .map(|e| e.qr_svg.clone())
+            .unwrap_or_default(),
+        secret: pending.map(|e| e.secret_base32).unwrap_or_default(),
     }))
+}
+
+async fn enroll_start(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -> PageResult {
+    if matches!(a.stage, Stage::NeedTotp | Stage::NeedPasswordChange) {
+        return Ok(Redirect::to(a.stage.page()).into_response());
+    }
+    if !a.user.totp_enabled {
+        auth::begin_totp_enrollment(&s, &a).await?;
+    }
+    Ok(Redirect::to("/account/totp").into_response())
+}
+
+/// When a login step leaves the session needing TOTP enrolment, start it in that POST, so
+/// the enrolment page (a GET) only shows it.
+async fn start_enrollment_if_needed(s: &AppState, token: &str, stage: Stage) {
+    if stage != Stage::NeedTotpEnrollment {
+        return;
+    }
+    if let Ok(a) = auth::authenticate(s, token, "local").await
+        && let Ok(None) = auth::pending_totp_enrollment(s, a.user.id).await
+    {
+        let _ = auth::begin_totp_enrollment(s, &a).await;
+    }
 }
 
 async fn enroll_submit(
@@ -259,21 +291,16 @@ async fn enroll_submit(
         Ok(()) => Ok(Redirect::to("/").into_response()),
         Err(e) => {
             // Show the same secret again so the user can retry with the next code.
-            let user = auth::load_user(&s, a.user.id)
-                .await?
-                .ok_or_else(crate::kernel::error::AppError::not_found)?;
-            let secret = user
-                .totp_secret
-                .as_deref()
-                .and_then(|c| s.keys.decrypt(c))
-                .map(|b| totp_rs::Secret::from(b).to_base32())
-                .unwrap_or_default();
+            let pending = auth::pending_totp_enrollment(&s, a.user.id).await?;
             let mut r = render(&EnrollPage {
                 nav: None,
                 required: a.stage == Stage::NeedTotpEnrollment,
                 error: Some(e.message.clone()),
-                qr_svg: String::new(),
-                secret,
+                qr_svg: pending
+                    .as_ref()
+                    .map(|e| e.qr_svg.clone())
+                    .unwrap_or_default(),
+                secret: pending.map(|e| e.secret_base32).unwrap_or_default(),
             });
             *r.status_mut() = e.status();
             Ok(r)

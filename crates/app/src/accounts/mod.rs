@@ -495,6 +495,15 @@ pub async fn reset_password(
     .execute(w.conn())
     .await?;
     auth::revoke_all_sessions(w.conn(), id, now).await?;
+    // A reset answers a lost or compromised password: personal API tokens end too.
+    let tokens_revoked = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(w.conn())
+    .await?
+    .rows_affected();
     audit::append(
         w.conn(),
         state.db.backend(),
@@ -506,7 +515,7 @@ pub async fn reset_password(
             object_id: id.to_string(),
             region_code: target.region_code.clone(),
             outcome: "success",
-            detail: json!({"must_change_password": true}),
+            detail: json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked}),
         },
     )
     .await?;

@@ -1,9 +1,607 @@
-//! Pages of this area (server-rendered, Chinese).
+//! Account pages: the user list (`/users`), the creation form (`/users/new`, `POST /users`),
+//! a user's page with the edit form (`/users/{id}`, `POST /users/{id}`) and the security
+//! administrator's actions (`POST /users/{id}/unlock`, `POST /users/{id}/reset-password`, which
+//! shows the generated password once); and "my account" (`/account`) with personal API tokens
+//! (`POST /account/tokens` shows the new token once, `POST /account/tokens/{id}/revoke`).
+//!
+//! The role checkboxes offer only the roles the visitor may grant
+//! (`backstop_core::role::grantable_roles`); the service checks every rule again.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use backstop_core::region::Scope;
+use backstop_core::role::{Permission, Role, RoleSet, check_grant, grantable_roles};
+use serde::Deserialize;
 
+use super::{ApiTokenView, NewUser, UserPatch, UserView};
+use crate::kernel::actor::Actor;
+use crate::kernel::auth::Authed;
+use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::orgs::{self, Org};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/new", get(new_form))
+        .route("/users/{id}", get(show).post(update))
+        .route("/users/{id}/unlock", post(unlock))
+        .route("/users/{id}/reset-password", post(reset_password))
+        .route("/account", get(account))
+        .route("/account/tokens", post(create_token))
+        .route("/account/tokens/{id}/revoke", post(revoke_token))
+}
+
+// --- form helpers ------------------------------------------------------------------------
+
+/// A posted form as name/value pairs (repeated names such as `roles` are kept).
+type Pairs = Vec<(String, String)>;
+
+fn value(pairs: &Pairs, name: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn values(pairs: &Pairs, name: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// An optional organisation id as posted ("" = none).
+fn parse_org(s: &str) -> AppResult<Option<i64>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| {
+        AppError::field(
+            backstop_core::error::ErrorCode::Validation,
+            "org_id",
+            "机构不存在",
+        )
+    })
+}
+
+fn parse_id(s: &str) -> AppResult<i64> {
+    s.parse().map_err(|_| AppError::not_found())
+}
+
+/// A role checkbox.
+struct RoleOpt {
+    value: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+fn grantable(actor: &Actor) -> Vec<Role> {
+    if actor.is_operator() {
+        Role::ALL.to_vec()
+    } else {
+        grantable_roles(&actor.roles)
+    }
+}
+
+fn role_options(actor: &Actor, checked: &[String]) -> Vec<RoleOpt> {
+    grantable(actor)
+        .into_iter()
+        .map(|r| RoleOpt {
+            value: r.as_str(),
+            label: r.label_zh(),
+            checked: checked.iter().any(|c| c == r.as_str()),
+        })
+        .collect()
+}
+
+/// An organisation `<option>`.
+struct OrgOpt {
+    id: i64,
+    label: String,
+    selected: bool,
+}
+
+/// The organisations in the visitor's scope (empty without `OrgsRead`).
+async fn scope_orgs(s: &AppState, actor: &Actor) -> Vec<Org> {
+    if !actor.can(Permission::OrgsRead) {
+        return Vec::new();
+    }
+    orgs::list(s, actor, None, None).await.unwrap_or_default()
+}
+
+fn org_options(orgs: &[Org], selected: &str) -> Vec<OrgOpt> {
+    orgs.iter()
+        .map(|o| OrgOpt {
+            id: o.id,
+            label: format!("{}（{}）", o.name, o.region_name),
+            selected: o.id.to_string() == selected,
+        })
+        .collect()
+}
+
+fn role_set(list: &[String]) -> RoleSet {
+    RoleSet::new(list.iter().filter_map(|r| Role::parse(r)))
+}
+
+/// Errors that are pages of their own (not found, forbidden, …) rather than form messages.
+fn is_page_error(e: &AppError) -> bool {
+    matches!(
+        e.status(),
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::INTERNAL_SERVER_ERROR
+    ) || e.status() == StatusCode::UNAUTHORIZED
+}
+
+fn with_status(mut resp: Response, status: StatusCode) -> Response {
+    *resp.status_mut() = status;
+    resp
+}
+
+// --- the user list -----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "users_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    region: String,
+    users: Vec<UserView>,
+    error: Option<String>,
+    can_create: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    region: Option<String>,
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::UsersRead)?;
+    let region = clip(q.region.unwrap_or_default().trim(), 20);
+    let (users, error) = match super::list_users(&s, actor, Some(&region)).await {
+        Ok(v) => (v, None),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            Vec::new(),
+            Some(format!("区划“{region}”不存在或不在您的管辖范围内")),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(&ListPage {
+        nav: Some(Nav::for_actor(actor, "/users")),
+        region,
+        users,
+        error,
+        can_create: actor.can(Permission::UsersManage),
+    }))
+}
+
+// --- creating a user ---------------------------------------------------------------------
+
+/// What the visitor typed into the user form, to show it again.
+#[derive(Default)]
+struct UserForm {
+    username: String,
+    display_name: String,
+    region_code: String,
+    org_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "users_new.html")]
+struct NewPage {
+    nav: Option<Nav>,
+    form: UserForm,
+    roles: Vec<RoleOpt>,
+    orgs: Vec<OrgOpt>,
+    error: Option<String>,
+    min_len: usize,
+}
+
+async fn new_page(
+    s: &AppState,
+    actor: &Actor,
+    form: UserForm,
+    roles: &[String],
+    error: Option<String>,
+) -> Response {
+    let orgs = scope_orgs(s, actor).await;
+    render(&NewPage {
+        nav: Some(Nav::for_actor(actor, "/users")),
+        roles: role_options(actor, roles),
+        orgs: org_options(&orgs, &form.org_id),
+        form,
+        error,
+        min_len: s.config.policy.min_len,
+    })
+}
+
+async fn new_form(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::UsersManage)?;
+    let form = UserForm {
+        region_code: match &actor.scope {
+            Scope::Region(c) => c.as_str().to_string(),
+            Scope::National => String::new(),
+        },
+        ..UserForm::default()
+    };
+    Ok(new_page(&s, actor, form, &[], None).await)
+}
+
+async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<Pairs>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::UsersManage)?;
+    let form = UserForm {
+        username: clip(value(&f, "username").trim(), 32),
+        display_name: clip(&value(&f, "display_name"), 50),
+        region_code: clip(value(&f, "region_code").trim(), 20),
+        org_id: clip(value(&f, "org_id").trim(), 20),
+    };
+    let roles = values(&f, "roles");
+    let result = async {
+        let input = NewUser {
+            username: form.username.clone(),
+            password: value(&f, "password"),
+            roles: roles.clone(),
+            region_code: form.region_code.clone(),
+            org_id: parse_org(&form.org_id)?,
+            display_name: form.display_name.clone(),
+        };
+        super::create_user(&s, actor, &input).await
+    }
+    .await;
+    match result {
+        Ok(u) => Ok(Redirect::to(&format!("/users/{}?done=created", u.id)).into_response()),
+        Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
+        Err(e) => {
+            // A scope outside the visitor's answers "not found": say so next to the field.
+            let (message, status) = if e.status() == StatusCode::NOT_FOUND {
+                (
+                    "管辖区划：区划不存在或不在您的管辖范围内".to_string(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+            } else {
+                (e.message.clone(), e.status())
+            };
+            let resp = new_page(&s, actor, form, &roles, Some(message)).await;
+            Ok(with_status(resp, status))
+        }
+    }
+}
+
+// --- one user ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "users_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    user: UserView,
+    org_name: String,
+    /// Edit form shown (UsersManage and every current role grantable by the visitor).
+    can_edit: bool,
+    /// UsersManage, but the account's roles are beyond the visitor's.
+    roles_beyond: bool,
+    is_self: bool,
+    can_security: bool,
+    form: UserForm,
+    disabled_checked: bool,
+    roles: Vec<RoleOpt>,
+    orgs: Vec<OrgOpt>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    new_password: Option<String>,
+}
+
+struct ShowArgs {
+    form: Option<(UserForm, Vec<String>, bool)>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    new_password: Option<String>,
+}
+
+async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) -> Response {
+    let orgs = scope_orgs(s, actor).await;
+    let org_name = match user.org_id {
+        None => String::new(),
+        Some(id) => orgs
+            .iter()
+            .find(|o| o.id == id)
+            .map(|o| o.name.clone())
+            .unwrap_or_else(|| format!("机构 #{id}")),
+    };
+    let grantor = if actor.is_operator() {
+        RoleSet::new([Role::Sysadmin])
+    } else {
+        actor.roles.clone()
+    };
+    let manage = actor.can(Permission::UsersManage);
+    let grantable_now = check_grant(&grantor, &role_set(&user.roles)).is_ok();
+    let (form, checked, disabled_checked) = args.form.unwrap_or_else(|| {
+        (
+            UserForm {
+                username: user.username.clone(),
+                display_name: user.display_name.clone(),
+                region_code: user.region_code.clone(),
+                org_id: user.org_id.map(|o| o.to_string()).unwrap_or_default(),
+            },
+            user.roles.clone(),
+            user.disabled,
+        )
+    });
+    render(&ShowPage {
+        nav: Some(Nav::for_actor(actor, "/users")),
+        org_name,
+        can_edit: manage && grantable_now,
+        roles_beyond: manage && !grantable_now,
+        is_self: actor.user_id == Some(user.id),
+        can_security: actor.can(Permission::SecurityManage),
+        roles: role_options(actor, &checked),
+        orgs: org_options(&orgs, &form.org_id),
+        form,
+        disabled_checked,
+        user,
+        error: args.error,
+        notice: args.notice,
+        new_password: args.new_password,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ShowQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> PageResult {
+    let user = super::get_user(&s, &a.actor, parse_id(&id)?).await?;
+    let notice = match q.done.as_deref() {
+        Some("created") => Some("账户已创建。首次登录时须修改密码。"),
+        Some("saved") => Some("已保存。"),
+        Some("unlocked") => Some("账户已解锁。"),
+        _ => None,
+    };
+    let args = ShowArgs {
+        form: None,
+        error: None,
+        notice,
+        new_password: None,
+    };
+    Ok(show_page(&s, &a.actor, user, args).await)
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<Pairs>,
+) -> PageResult {
+    let actor = &a.actor;
+    let id = parse_id(&id)?;
+    let before = super::get_user(&s, actor, id).await?;
+    let form = UserForm {
+        username: before.username.clone(),
+        display_name: clip(&value(&f, "display_name"), 50),
+        region_code: clip(value(&f, "region_code").trim(), 20),
+        org_id: clip(value(&f, "org_id").trim(), 20),
+    };
+    let roles = values(&f, "roles");
+    let disabled = !value(&f, "disabled").is_empty();
+    // Send only what changed, so an unchanged field never trips a rule (e.g. one's own roles).
+    let result = async {
+        let before_org = before.org_id.map(|o| o.to_string()).unwrap_or_default();
+        let patch = UserPatch {
+            display_name: Some(form.display_name.clone()),
+            roles: (role_set(&roles) != role_set(&before.roles)
+                || roles.iter().any(|r| Role::parse(r).is_none()))
+            .then(|| roles.clone()),
+            region_code: (form.region_code != before.region_code).then(|| form.region_code.clone()),
+            org_id: if form.org_id == before_org {
+                None
+            } else {
+                Some(parse_org(&form.org_id)?)
+            },
+            disabled: (disabled != before.disabled).then_some(disabled),
+        };
+        super::update_user(&s, actor, id, &patch).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/users/{id}?done=saved")).into_response()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND && e.fields.is_empty() => {
+            // The account itself is in scope (read above): a "not found" is the new region.
+            let args = ShowArgs {
+                form: Some((form, roles, disabled)),
+                error: Some("管辖区划：区划不存在或不在您的管辖范围内".to_string()),
+                notice: None,
+                new_password: None,
+            };
+            let resp = show_page(&s, actor, before, args).await;
+            Ok(with_status(resp, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) if is_page_error(&e) && e.status() != StatusCode::FORBIDDEN => Err(e.into()),
+        Err(e) => {
+            let status = e.status();
+            let args = ShowArgs {
+                form: Some((form, roles, disabled)),
+                error: Some(e.message.clone()),
+                notice: None,
+                new_password: None,
+            };
+            let resp = show_page(&s, actor, before, args).await;
+            Ok(with_status(resp, status))
+        }
+    }
+}
+
+async fn unlock(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
+    let id = parse_id(&id)?;
+    super::unlock_user(&s, &a.actor, id).await?;
+    Ok(Redirect::to(&format!("/users/{id}?done=unlocked")).into_response())
+}
+
+async fn reset_password(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let password = super::reset_password(&s, &a.actor, id, None).await?;
+    let user = super::get_user(&s, &a.actor, id).await?;
+    let args = ShowArgs {
+        form: None,
+        error: None,
+        notice: None,
+        new_password: Some(password),
+    };
+    Ok(show_page(&s, &a.actor, user, args).await)
+}
+
+// --- my account --------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "account_show.html")]
+struct AccountPage {
+    nav: Option<Nav>,
+    me: super::Me,
+    role_labels: String,
+    org_name: String,
+    tokens: Vec<ApiTokenView>,
+    new_token: Option<String>,
+    token_name: String,
+    token_days: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+struct AccountArgs {
+    new_token: Option<String>,
+    token_name: String,
+    token_days: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+async fn account_page(s: &AppState, a: &Authed, args: AccountArgs) -> PageResult {
+    let me = super::me(s, a).await?;
+    let org_name = match me.org_id {
+        None => String::new(),
+        Some(id) => orgs::get(s, &a.actor, id)
+            .await
+            .map(|o| o.name)
+            .unwrap_or_else(|_| format!("机构 #{id}")),
+    };
+    Ok(render(&AccountPage {
+        nav: Some(Nav::for_actor(&a.actor, "/account")),
+        role_labels: a.actor.roles.labels_zh(),
+        org_name,
+        tokens: super::list_tokens(s, &a.actor).await?,
+        me,
+        new_token: args.new_token,
+        token_name: args.token_name,
+        token_days: args.token_days,
+        error: args.error,
+        notice: args.notice,
+    }))
+}
+
+async fn account(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<ShowQuery>,
+) -> PageResult {
+    let notice = match q.done.as_deref() {
+        Some("revoked") => Some("令牌已吊销。"),
+        _ => None,
+    };
+    let args = AccountArgs {
+        new_token: None,
+        token_name: String::new(),
+        token_days: "90".to_string(),
+        error: None,
+        notice,
+    };
+    account_page(&s, &a, args).await
+}
+
+#[derive(Deserialize, Default)]
+struct TokenForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    days: String,
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Form(f): Form<TokenForm>,
+) -> PageResult {
+    let days_text = f.days.trim();
+    let days = if days_text.is_empty() {
+        Ok(None)
+    } else {
+        days_text.parse::<i64>().map(Some).map_err(|_| {
+            AppError::field(
+                backstop_core::error::ErrorCode::Validation,
+                "days",
+                "有效期应为 1–3650 天",
+            )
+        })
+    };
+    let result = match days {
+        Ok(days) => super::create_token(&s, &a.actor, &f.name, days).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((_, token)) => {
+            let args = AccountArgs {
+                new_token: Some(token),
+                token_name: String::new(),
+                token_days: "90".to_string(),
+                error: None,
+                notice: None,
+            };
+            account_page(&s, &a, args).await
+        }
+        Err(e) if is_page_error(&e) => Err(e.into()),
+        Err(e) => {
+            let status = e.status();
+            let args = AccountArgs {
+                new_token: None,
+                token_name: clip(&f.name, 50),
+                token_days: clip(days_text, 5),
+                error: Some(e.message.clone()),
+                notice: None,
+            };
+            Ok(with_status(account_page(&s, &a, args).await?, status))
+        }
+    }
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+) -> PageResult {
+    super::revoke_token(&s, &a.actor, parse_id(&id)?).await?;
+    Ok(Redirect::to("/account?done=revoked").into_response())
 }

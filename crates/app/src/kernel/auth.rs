@@ -163,7 +163,9 @@ impl UserAuth {
     /// The stage of a session of this user, `mfa_passed` telling whether the session gave a
     /// TOTP code.
     pub fn stage(&self, mfa_passed: bool, now_ms: i64, max_age_days: i64) -> Stage {
-        let expired = now_ms - self.password_changed_at > max_age_days * 24 * 60 * MINUTE_MS;
+        // `max_age_days <= 0` disables expiry, as `PasswordPolicy::is_expired` documents.
+        let expired = max_age_days > 0
+            && now_ms - self.password_changed_at >= max_age_days * 24 * 60 * MINUTE_MS;
         if self.totp_enabled && !mfa_passed {
             Stage::NeedTotp
         } else if self.must_change_password || expired {
@@ -282,12 +284,16 @@ pub async fn login(
     let token = random_token(SESSION_PREFIX);
     let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
     let mut w = state.db.begin_write().await?;
-    sqlx::query(
-        "UPDATE users SET failed_count = 0, first_failed_at = NULL, locked_until = NULL WHERE id = $1",
-    )
-    .bind(user.id)
-    .execute(w.conn())
-    .await?;
+    // Only a complete login clears the failure count: a password-only (TOTP pending) session
+    // must not reset it, or TOTP codes could be guessed without ever reaching the lockout.
+    if !user.totp_enabled || mfa_passed {
+        sqlx::query(
+            "UPDATE users SET failed_count = 0, first_failed_at = NULL, locked_until = NULL WHERE id = $1",
+        )
+        .bind(user.id)
+        .execute(w.conn())
+        .await?;
+    }
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, mfa_passed, created_at, last_seen_at, expires_at, source) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -698,7 +704,6 @@ pub async fn begin_totp_enrollment(state: &AppState, authed: &Authed) -> AppResu
     }
     let mut secret = [0u8; 20];
     rand::rng().fill_bytes(&mut secret);
-    let b32 = Secret::from(secret.to_vec()).to_base32();
     let mut w = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = 0 WHERE id = $2")
         .bind(state.keys.encrypt(&secret))
@@ -706,10 +711,31 @@ pub async fn begin_totp_enrollment(state: &AppState, authed: &Authed) -> AppResu
         .execute(w.conn())
         .await?;
     w.commit().await?;
-    let label = authed
-        .user
-        .username
-        .replace([':', '?', '&', '#', '/', ' '], "_");
+    Ok(enrollment_view(&authed.user.username, &secret))
+}
+
+/// The enrolment in progress (a stored secret not yet confirmed), if any. Reading it changes
+/// nothing, so the enrolment page can be shown on GET.
+pub async fn pending_totp_enrollment(
+    state: &AppState,
+    user_id: i64,
+) -> AppResult<Option<TotpEnrollment>> {
+    let Some(user) = load_user(state, user_id).await? else {
+        return Ok(None);
+    };
+    if user.totp_enabled {
+        return Ok(None);
+    }
+    Ok(user
+        .totp_secret
+        .as_deref()
+        .and_then(|c| state.keys.decrypt(c))
+        .map(|secret| enrollment_view(&user.username, &secret)))
+}
+
+fn enrollment_view(username: &str, secret: &[u8]) -> TotpEnrollment {
+    let b32 = Secret::from(secret.to_vec()).to_base32();
+    let label = username.replace([':', '?', '&', '#', '/', ' '], "_");
     let uri = format!(
         "otpauth://totp/Backstop:{label}?secret={b32}&issuer=Backstop&algorithm=SHA1&digits=6&period=30"
     );
@@ -720,11 +746,11 @@ pub async fn begin_totp_enrollment(state: &AppState, authed: &Authed) -> AppResu
                 .build()
         })
         .unwrap_or_default();
-    Ok(TotpEnrollment {
+    TotpEnrollment {
         secret_base32: b32,
         otpauth_uri: uri,
         qr_svg,
-    })
+    }
 }
 
 /// Confirm enrolment with a first code: TOTP is switched on and this session counts as having
@@ -786,14 +812,29 @@ pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) 
     if authed.stage != Stage::NeedTotp {
         return Ok(());
     }
+    let now = state.now_ms();
+    // A locked account's pending session accepts no code (no guessing past the lockout).
+    if authed.user.locked_until.is_some_and(|t| t > now) {
+        audit::append_alone(
+            state,
+            &authed.user.who(&authed.actor.source),
+            login_entry("failure", json!({"reason": "locked"}), &authed.user.scope),
+        )
+        .await?;
+        return Err(AppError::new(ErrorCode::InvalidTotp));
+    }
     if !check_and_consume_totp(state, &authed.user, code.trim()).await? {
         register_failure(state, &authed.user, &authed.actor.source, "bad_totp").await?;
         return Err(AppError::new(ErrorCode::InvalidTotp));
     }
-    let now = state.now_ms();
     let mut w = state.db.begin_write().await?;
     sqlx::query("UPDATE sessions SET mfa_passed = 1 WHERE id = $1")
         .bind(sid)
+        .execute(w.conn())
+        .await?;
+    // The login is now complete: clear the failure count.
+    sqlx::query("UPDATE users SET failed_count = 0, first_failed_at = NULL WHERE id = $1")
+        .bind(authed.user.id)
         .execute(w.conn())
         .await?;
     audit::append(

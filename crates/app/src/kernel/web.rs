@@ -145,7 +145,7 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if is_asset {
         h.insert(
@@ -176,7 +176,19 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
 
 fn same_origin(req: &Request) -> bool {
     let headers = req.headers();
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    // A browser sends `Origin: null` for a same-origin form POST from a page under a strict
+    // referrer policy (we send `same-origin`, older pages or proxies may send `no-referrer`):
+    // then Sec-Fetch-Site, which pages cannot forge, decides (and without it, refuse).
+    let origin = headers
+        .get(header::ORIGIN)
+        .filter(|o| o.as_bytes() != b"null");
+    if origin.is_none() && headers.contains_key(header::ORIGIN) {
+        return headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|site| site == "same-origin");
+    }
+    if let Some(origin) = origin {
         let Ok(origin) = origin.to_str() else {
             return false;
         };

@@ -1,9 +1,212 @@
-//! Pages of this area (server-rendered, Chinese).
+//! Organisation pages: the list with filters (`/orgs?region=&kind=`), the creation form
+//! (`/orgs/new`, `POST /orgs`, re-shown with the Chinese message and the entered values on a
+//! validation error) and the detail page (`/orgs/{id}`). Reads and writes go through the
+//! scoped service functions of `orgs`.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use backstop_core::region::Scope;
+use backstop_core::role::Permission;
+use serde::Deserialize;
 
+use super::{NewOrg, Org, OrgKind};
+use crate::kernel::error::AppError;
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/orgs", get(list).post(create))
+        .route("/orgs/new", get(new_form))
+        .route("/orgs/{id}", get(show))
+}
+
+/// One `<option>` of a select.
+struct Opt {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+fn kind_options(selected: &str) -> Vec<Opt> {
+    OrgKind::ALL
+        .into_iter()
+        .map(|k| Opt {
+            value: k.as_str(),
+            label: k.label_zh(),
+            selected: k.as_str() == selected,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "orgs_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    region: String,
+    kinds: Vec<Opt>,
+    orgs: Vec<Org>,
+    error: Option<String>,
+    can_create: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::OrgsRead)?;
+    let region: String = q
+        .region
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(20)
+        .collect();
+    let kind: String = q.kind.unwrap_or_default().trim().chars().take(40).collect();
+    let (orgs, error) = match super::list(&s, actor, Some(&region), Some(&kind)).await {
+        Ok(v) => (v, None),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            Vec::new(),
+            Some(format!("区划“{region}”不存在或不在您的管辖范围内")),
+        ),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (Vec::new(), Some(e.message)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(&ListPage {
+        nav: Some(Nav::for_actor(actor, "/orgs")),
+        kinds: kind_options(&kind),
+        region,
+        orgs,
+        error,
+        can_create: actor.can(Permission::OrgsManage),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "orgs_new.html")]
+struct NewPage {
+    nav: Option<Nav>,
+    kinds: Vec<Opt>,
+    form: OrgForm,
+    error: Option<String>,
+}
+
+/// The creation form as posted (every field optional so a partial post is a validation
+/// message, never a plain-text rejection).
+#[derive(Deserialize, Default)]
+struct OrgForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    region_code: String,
+    #[serde(default)]
+    contact_person: String,
+    #[serde(default)]
+    contact_phone: String,
+    #[serde(default)]
+    address: String,
+}
+
+#[derive(Deserialize, Default)]
+struct NewQuery {
+    #[serde(default)]
+    region: Option<String>,
+}
+
+async fn new_form(Page(a): Page, Query(q): Query<NewQuery>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::OrgsManage)?;
+    let region_code = match (q.region, &actor.scope) {
+        (Some(r), _) => r.trim().chars().take(20).collect(),
+        (None, Scope::Region(c)) => c.as_str().to_string(),
+        (None, Scope::National) => String::new(),
+    };
+    Ok(render(&NewPage {
+        nav: Some(Nav::for_actor(actor, "/orgs")),
+        kinds: kind_options(""),
+        form: OrgForm {
+            region_code,
+            ..OrgForm::default()
+        },
+        error: None,
+    }))
+}
+
+async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<OrgForm>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::OrgsManage)?;
+    let input = NewOrg {
+        name: f.name.clone(),
+        kind: f.kind.clone(),
+        region_code: f.region_code.trim().to_string(),
+        contact_person: f.contact_person.clone(),
+        contact_phone: f.contact_phone.clone(),
+        address: f.address.clone(),
+    };
+    match super::create(&s, actor, &input).await {
+        Ok(org) => Ok(Redirect::to(&format!("/orgs/{}", org.id)).into_response()),
+        Err(e) => {
+            let status = e.status();
+            // A region outside the scope answers "not found": say so next to the field.
+            let message = if status == StatusCode::NOT_FOUND {
+                "所属区划：区划不存在或不在您的管辖范围内".to_string()
+            } else {
+                e.message.clone()
+            };
+            let form = OrgForm {
+                name: clip(&f.name, 100),
+                kind: clip(&f.kind, 40),
+                region_code: clip(&f.region_code, 20),
+                contact_person: clip(&f.contact_person, 50),
+                contact_phone: clip(&f.contact_phone, 20),
+                address: clip(&f.address, 200),
+            };
+            let mut resp = render(&NewPage {
+                nav: Some(Nav::for_actor(actor, "/orgs")),
+                kinds: kind_options(&form.kind),
+                form,
+                error: Some(message),
+            });
+            *resp.status_mut() = if status == StatusCode::NOT_FOUND {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                status
+            };
+            Ok(resp)
+        }
+    }
+}
+
+/// At most `n` characters of what the visitor typed, to show it again.
+fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+#[derive(Template)]
+#[template(path = "orgs_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    org: Org,
+}
+
+async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
+    let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
+    let org = super::get(&s, &a.actor, id).await?;
+    Ok(render(&ShowPage {
+        nav: Some(Nav::for_actor(&a.actor, "/orgs")),
+        org,
+    }))
 }

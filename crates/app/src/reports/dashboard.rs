@@ -40,17 +40,33 @@ pub struct Trend {
 }
 
 /// Daily figures of a form for a region over the last `days` days up to `until`.
-pub async fn trend(state: &AppState, actor: &Actor, template: &str, region: &str, days: i64, until: Option<NaiveDate>) -> AppResult<Trend> {
+pub async fn trend(
+    state: &AppState,
+    actor: &Actor,
+    template: &str,
+    region: &str,
+    days: i64,
+    until: Option<NaiveDate>,
+) -> AppResult<Trend> {
     actor.require(Permission::ReportsRead)?;
-    let form = super::load_form(state, template.trim(), None).await?.ok_or_else(AppError::not_found)?;
+    let form = super::load_form(state, template.trim(), None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     if form.period != Period::Daily {
-        return Err(AppError::field(backstop_core::error::ErrorCode::Validation, "template", "趋势只适用于日报"));
+        return Err(AppError::field(
+            backstop_core::error::ErrorCode::Validation,
+            "template",
+            "趋势只适用于日报",
+        ));
     }
     let code = super::region_in_scope(actor, region)?;
     let days = days.clamp(1, 120);
     let end = until.unwrap_or_else(|| super::today(state));
     let start = end - chrono::Duration::days(days - 1);
-    let (lo, hi) = (start.format("%Y-%m-%d").to_string(), end.format("%Y-%m-%d").to_string());
+    let (lo, hi) = (
+        start.format("%Y-%m-%d").to_string(),
+        end.format("%Y-%m-%d").to_string(),
+    );
     let (expected, _) = super::expected(state, &form, &code, None).await?;
     let counts = sqlx::query(
         "SELECT period, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND code = $2 \
@@ -86,60 +102,119 @@ pub async fn trend(state: &AppState, actor: &Actor, template: &str, region: &str
         let mut rows = Vec::new();
         for r in &sums {
             if r.try_get::<String, _>("period")? == p {
-                rows.push((r.try_get::<String, _>("field")?, r.try_get::<i64, _>("total")?));
+                rows.push((
+                    r.try_get::<String, _>("field")?,
+                    r.try_get::<i64, _>("total")?,
+                ));
             }
         }
-        points.push(TrendPoint { period: p, expected: Some(expected), received, on_time, sums: super::sums_map(&form, &rows) });
+        points.push(TrendPoint {
+            period: p,
+            expected: Some(expected),
+            received,
+            on_time,
+            sums: super::sums_map(&form, &rows),
+        });
         d = d.succ_opt().unwrap_or(end + chrono::Duration::days(1));
     }
-    Ok(Trend { template: form.key, code, points })
+    Ok(Trend {
+        template: form.key,
+        code,
+        points,
+    })
 }
 
 /// An Excel workbook of a summary: title, date and region on top, one row per child region,
 /// a totals row. The export is audited.
-pub async fn export_xlsx(state: &AppState, actor: &Actor, template: &str, period: &str, region: &str) -> AppResult<(String, Vec<u8>)> {
+pub async fn export_xlsx(
+    state: &AppState,
+    actor: &Actor,
+    template: &str,
+    period: &str,
+    region: &str,
+) -> AppResult<(String, Vec<u8>)> {
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
     let sum = super::summary(state, actor, template, period, region).await?;
-    let form = super::load_form(state, &sum.template, None).await?.ok_or_else(AppError::not_found)?;
+    let form = super::load_form(state, &sum.template, None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     let fields: Vec<&super::form::Field> = form.summable().collect();
     let xerr = |e: rust_xlsxwriter::XlsxError| AppError::internal("xlsx", e);
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("汇总").map_err(xerr)?;
-    let title = Format::new().set_bold().set_font_size(16).set_align(FormatAlign::Center);
-    let head = Format::new().set_bold().set_border(FormatBorder::Thin).set_align(FormatAlign::Center).set_text_wrap();
+    let title = Format::new()
+        .set_bold()
+        .set_font_size(16)
+        .set_align(FormatAlign::Center);
+    let head = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center)
+        .set_text_wrap();
     let cell = Format::new().set_border(FormatBorder::Thin);
     let total = Format::new().set_bold().set_border(FormatBorder::Thin);
     let ncols = (5 + fields.len()) as u16;
-    ws.merge_range(0, 0, 0, ncols - 1, &sum.name, &title).map_err(xerr)?;
-    let sub = format!("填报单位：{}    统计日期：{}    导出人：{}", sum.region_name, sum.period, actor.username);
-    ws.merge_range(1, 0, 1, ncols - 1, &sub, &Format::new()).map_err(xerr)?;
-    let mut headers = vec!["区划".to_string(), "区划代码".into(), "应报".into(), "已报".into(), "按时".into()];
-    headers.extend(fields.iter().map(|f| if f.unit.is_empty() { f.label.clone() } else { format!("{}（{}）", f.label, f.unit) }));
+    ws.merge_range(0, 0, 0, ncols - 1, &sum.name, &title)
+        .map_err(xerr)?;
+    let sub = format!(
+        "填报单位：{}    统计日期：{}    导出人：{}",
+        sum.region_name, sum.period, actor.username
+    );
+    ws.merge_range(1, 0, 1, ncols - 1, &sub, &Format::new())
+        .map_err(xerr)?;
+    let mut headers = vec![
+        "区划".to_string(),
+        "区划代码".into(),
+        "应报".into(),
+        "已报".into(),
+        "按时".into(),
+    ];
+    headers.extend(fields.iter().map(|f| {
+        if f.unit.is_empty() {
+            f.label.clone()
+        } else {
+            format!("{}（{}）", f.label, f.unit)
+        }
+    }));
     for (i, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(2, i as u16, h, &head).map_err(xerr)?;
-        ws.set_column_width(i as u16, if i == 0 { 22 } else { 12 }).map_err(xerr)?;
+        ws.write_string_with_format(2, i as u16, h, &head)
+            .map_err(xerr)?;
+        ws.set_column_width(i as u16, if i == 0 { 22 } else { 12 })
+            .map_err(xerr)?;
     }
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
     let mut row = 3u32;
     for c in &sum.children {
-        ws.write_string_with_format(row, 0, &c.name, &cell).map_err(xerr)?;
-        ws.write_string_with_format(row, 1, &c.code, &cell).map_err(xerr)?;
-        ws.write_number_with_format(row, 2, c.expected.unwrap_or(0) as f64, &cell).map_err(xerr)?;
-        ws.write_number_with_format(row, 3, c.received as f64, &cell).map_err(xerr)?;
-        ws.write_number_with_format(row, 4, c.on_time as f64, &cell).map_err(xerr)?;
+        ws.write_string_with_format(row, 0, &c.name, &cell)
+            .map_err(xerr)?;
+        ws.write_string_with_format(row, 1, &c.code, &cell)
+            .map_err(xerr)?;
+        ws.write_number_with_format(row, 2, c.expected.unwrap_or(0) as f64, &cell)
+            .map_err(xerr)?;
+        ws.write_number_with_format(row, 3, c.received as f64, &cell)
+            .map_err(xerr)?;
+        ws.write_number_with_format(row, 4, c.on_time as f64, &cell)
+            .map_err(xerr)?;
         for (i, f) in fields.iter().enumerate() {
-            ws.write_number_with_format(row, 5 + i as u16, num(c.sums.get(&f.key)), &cell).map_err(xerr)?;
+            ws.write_number_with_format(row, 5 + i as u16, num(c.sums.get(&f.key)), &cell)
+                .map_err(xerr)?;
         }
         row += 1;
     }
-    ws.write_string_with_format(row, 0, "合计", &total).map_err(xerr)?;
-    ws.write_string_with_format(row, 1, &sum.code, &total).map_err(xerr)?;
-    ws.write_number_with_format(row, 2, sum.expected.unwrap_or(0) as f64, &total).map_err(xerr)?;
-    ws.write_number_with_format(row, 3, sum.received as f64, &total).map_err(xerr)?;
-    ws.write_number_with_format(row, 4, sum.on_time as f64, &total).map_err(xerr)?;
+    ws.write_string_with_format(row, 0, "合计", &total)
+        .map_err(xerr)?;
+    ws.write_string_with_format(row, 1, &sum.code, &total)
+        .map_err(xerr)?;
+    ws.write_number_with_format(row, 2, sum.expected.unwrap_or(0) as f64, &total)
+        .map_err(xerr)?;
+    ws.write_number_with_format(row, 3, sum.received as f64, &total)
+        .map_err(xerr)?;
+    ws.write_number_with_format(row, 4, sum.on_time as f64, &total)
+        .map_err(xerr)?;
     for (i, f) in fields.iter().enumerate() {
-        ws.write_number_with_format(row, 5 + i as u16, num(sum.sums.get(&f.key)), &total).map_err(xerr)?;
+        ws.write_number_with_format(row, 5 + i as u16, num(sum.sums.get(&f.key)), &total)
+            .map_err(xerr)?;
     }
     let bytes = wb.save_to_buffer().map_err(xerr)?;
     audit::append_alone(
@@ -155,7 +230,10 @@ pub async fn export_xlsx(state: &AppState, actor: &Actor, template: &str, period
         },
     )
     .await?;
-    Ok((format!("{}-{}-{}.xlsx", sum.template, sum.code, sum.period), bytes))
+    Ok((
+        format!("{}-{}-{}.xlsx", sum.template, sum.code, sum.period),
+        bytes,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -165,13 +243,29 @@ pub struct ExportQuery {
     region: Option<String>,
 }
 
-pub async fn export_page(State(s): State<AppState>, Page(a): Page, Query(q): Query<ExportQuery>) -> PageResult {
-    let period = q.period.unwrap_or_else(|| super::today(&s).format("%Y-%m-%d").to_string());
-    let (name, bytes) = export_xlsx(&s, &a.actor, &q.template, &period, q.region.as_deref().unwrap_or("")).await?;
+pub async fn export_page(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<ExportQuery>,
+) -> PageResult {
+    let period = q
+        .period
+        .unwrap_or_else(|| super::today(&s).format("%Y-%m-%d").to_string());
+    let (name, bytes) = export_xlsx(
+        &s,
+        &a.actor,
+        &q.template,
+        &period,
+        q.region.as_deref().unwrap_or(""),
+    )
+    .await?;
     let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,
@@ -219,17 +313,28 @@ pub struct DashQuery {
     date: Option<String>,
 }
 
-pub async fn dashboard_page(State(s): State<AppState>, Page(a): Page, Query(q): Query<DashQuery>) -> Response {
+pub async fn dashboard_page(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<DashQuery>,
+) -> Response {
     match dashboard(&s, &a, q).await {
         Ok(r) => r,
         Err(e) => crate::kernel::web::PageError(e).into_response(),
     }
 }
 
-async fn dashboard(s: &AppState, a: &crate::kernel::auth::Authed, q: DashQuery) -> AppResult<Response> {
+async fn dashboard(
+    s: &AppState,
+    a: &crate::kernel::auth::Authed,
+    q: DashQuery,
+) -> AppResult<Response> {
     let actor = &a.actor;
     actor.require(Permission::ReportsRead)?;
-    let date = q.date.filter(|d| !d.is_empty()).unwrap_or_else(|| super::today(s).format("%Y-%m-%d").to_string());
+    let date = q
+        .date
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| super::today(s).format("%Y-%m-%d").to_string());
     let region = super::region_in_scope(actor, q.region.as_deref().unwrap_or(""))?;
     let forms = super::list_forms(s, actor).await?;
     let mut cards = Vec::new();
@@ -239,37 +344,79 @@ async fn dashboard(s: &AppState, a: &crate::kernel::auth::Authed, q: DashQuery) 
         let sum = super::summary(s, actor, &f.key, &date, &region).await?;
         region_name = sum.region_name.clone();
         let (rate, _) = super::pages_rate(sum.received, sum.expected);
-        let shown: Vec<&super::form::Field> = f.summable().filter(|x| x.kind != FieldType::YesNo).take(4).collect();
-        if f.key == "village_daily" || (map.is_empty() && f.unit_type == super::form::UnitType::Village) {
+        let shown: Vec<&super::form::Field> = f
+            .summable()
+            .filter(|x| x.kind != FieldType::YesNo)
+            .take(4)
+            .collect();
+        if f.key == "village_daily"
+            || (map.is_empty() && f.unit_type == super::form::UnitType::Village)
+        {
             map = sum
                 .children
                 .iter()
                 .map(|c| {
                     let (r, class) = super::pages_rate(c.received, c.expected);
-                    MapRow { code: c.code.clone(), name: c.name.clone(), expected: c.expected.map(|e| e.to_string()).unwrap_or_default(), received: c.received, rate: r, class }
+                    MapRow {
+                        code: c.code.clone(),
+                        name: c.name.clone(),
+                        expected: c.expected.map(|e| e.to_string()).unwrap_or_default(),
+                        received: c.received,
+                        rate: r,
+                        class,
+                    }
                 })
                 .collect();
         }
         cards.push(FormCard {
             key: f.key.clone(),
             name: f.name.clone(),
-            expected: sum.expected.map(|e| e.to_string()).unwrap_or_else(|| "—".into()),
+            expected: sum
+                .expected
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "—".into()),
             received: sum.received,
             on_time: sum.on_time,
             rate,
             figures: shown
                 .iter()
-                .map(|x| (x.label.clone(), sum.sums.get(&x.key).map(|v| v.to_string()).unwrap_or_else(|| "0".into())))
+                .map(|x| {
+                    (
+                        x.label.clone(),
+                        sum.sums
+                            .get(&x.key)
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "0".into()),
+                    )
+                })
                 .collect(),
-            chart_fields: shown.iter().map(|x| x.key.clone()).collect::<Vec<_>>().join(","),
-            chart_labels: shown.iter().map(|x| x.label.replace(',', "，")).collect::<Vec<_>>().join(","),
+            chart_fields: shown
+                .iter()
+                .map(|x| x.key.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+            chart_labels: shown
+                .iter()
+                .map(|x| x.label.replace(',', "，"))
+                .collect::<Vec<_>>()
+                .join(","),
         });
     }
     let open = super::incidents::list(s, actor, true, 200).await?;
     let incidents = open
         .iter()
         .take(5)
-        .map(|i| (i.id, i.unit_name.clone(), i.values.get("event_kind").and_then(Value::as_str).unwrap_or("").to_string()))
+        .map(|i| {
+            (
+                i.id,
+                i.unit_name.clone(),
+                i.values
+                    .get("event_kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
         .collect();
     Ok(render(&DashboardPage {
         nav: Some(Nav::for_actor(actor, "/reports")),

@@ -140,7 +140,11 @@ pub async fn get_form(
         .ok_or_else(AppError::not_found)
 }
 
-pub(crate) async fn load_form(state: &AppState, key: &str, version: Option<i64>) -> AppResult<Option<Form>> {
+pub(crate) async fn load_form(
+    state: &AppState,
+    key: &str,
+    version: Option<i64>,
+) -> AppResult<Option<Form>> {
     let sql = match version {
         Some(_) => format!(
             "SELECT {FORM_COLS} FROM report_templates WHERE template_key = $1 AND version = $2"
@@ -349,7 +353,7 @@ async fn resolve_unit(
     let u = match (form.unit_type, as_org, as_region) {
         (UnitType::Org | UnitType::Any, Some(id), _) => {
             let org = crate::orgs::get(state, actor, id).await?;
-            if form.unit_type == UnitType::Org && !form.org_kinds.iter().any(|k| *k == org.kind) {
+            if form.unit_type == UnitType::Org && !form.org_kinds.contains(&org.kind) {
                 return Err(bad("该机构不需要填报此表"));
             }
             let region = RegionCode::parse(&org.region_code).map_err(|_| AppError::not_found())?;

@@ -223,6 +223,20 @@ pub struct TrendQuery {
 /// Daily figures of a form for a region over the last weeks (for charts).
 #[utoipa::path(get, path = "/api/v1/reports/trend", tag = "reports", params(TrendQuery),
     responses((status = 200, body = super::dashboard::Trend), (status = 404, body = ErrorBody)))]
-pub async fn trend(State(s): State<AppState>, Api(a): Api, Query(q): Query<TrendQuery>) -> AppResult<axum::Json<super::dashboard::Trend>> {
-    Ok(axum::Json(super::dashboard::trend(&s, &a.actor, &q.template, &q.region, q.days.unwrap_or(28), None).await?))
+pub async fn trend(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<TrendQuery>,
+) -> AppResult<axum::Json<super::dashboard::Trend>> {
+    Ok(axum::Json(
+        super::dashboard::trend(
+            &s,
+            &a.actor,
+            &q.template,
+            &q.region,
+            q.days.unwrap_or(28),
+            None,
+        )
+        .await?,
+    ))
 }

@@ -1,1 +1,720 @@
-//! Browser test (filled in later).
+//! The staff pages: in a real browser, and in-process.
+//!
+//! `staff_pages_in_a_real_browser` serves the whole application over real HTTP (SQLite, system
+//! clock) and drives headless Chromium through chromedriver (see `webdriver.rs`): on a desktop
+//! window the first administrator logs in, changes the initial password, enrols TOTP, browses
+//! the region tree, creates a grid, an organisation (after a rejected phone number) and an
+//! official's account; on a phone-size window that official logs in, changes the password,
+//! sees its own county only (a sibling county is the 404 page) and its organisation. It is
+//! skipped (loudly) when `BACKSTOP_TEST_CHROMEDRIVER` is unset, unless
+//! `BACKSTOP_TEST_REQUIRE_BROWSER=1`.
+//!
+//! `staff_pages_in_process` sends the same kind of form posts to the router on every backend,
+//! so the pages are covered on PostgreSQL and without a browser too.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use backstop_app::kernel::actor::Actor;
+use backstop_app::{Config, accounts};
+use tower::ServiceExt;
+
+use crate::support::{T, each_backend};
+use crate::webdriver::Driver;
+
+const ADMIN_INITIAL: &str = "Init!Kw7#Lp2z";
+const ADMIN_NEW: &str = "Hn4!sK9#wQ2xL";
+const OFFICIAL_INITIAL: &str = "Tq8#Rv2!mZ5pW";
+const OFFICIAL_NEW: &str = "Bx6%Jd3@nV7cY";
+const ORG_NAME: &str = "鹿泉区社会福利中心";
+
+fn fixtures_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regions")
+}
+
+// --- the real browser --------------------------------------------------------------------
+
+/// Start a driver or explain loudly why the test does not run.
+fn driver(width: u32, height: u32) -> Option<Driver> {
+    let d = Driver::start(width, height);
+    if d.is_none() {
+        if std::env::var("BACKSTOP_TEST_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("BACKSTOP_TEST_REQUIRE_BROWSER=1 but BACKSTOP_TEST_CHROMEDRIVER is not set");
+        }
+        eprintln!(
+            "\n######## BROWSER TEST SKIPPED: BACKSTOP_TEST_CHROMEDRIVER is not set. Set \
+             BACKSTOP_TEST_CHROMEDRIVER=/usr/bin/chromedriver BACKSTOP_TEST_CHROMIUM=/usr/bin/chromium \
+             to run it. ########\n"
+        );
+    }
+    d
+}
+
+/// The application served on 127.0.0.1 by a multi-threaded runtime (its workers are the
+/// background threads; the blocking WebDriver calls stay on the test thread).
+struct Server {
+    base: String,
+    rt: Option<tokio::runtime::Runtime>,
+    db: backstop_store::Db,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("b.db").display());
+        let key = dir.path().join("keys").join("master.key");
+        let (state, listener) = rt.block_on(async {
+            let clock = Arc::new(backstop_core::clock::SystemClock);
+            let state = backstop_app::open(&url, &key, clock, Config::default())
+                .await
+                .expect("open app");
+            backstop_app::regions::import::import_dir(
+                &state,
+                &Actor::operator(),
+                &fixtures_dir(),
+                &mut |_| {},
+            )
+            .await
+            .expect("import region fixture");
+            accounts::ensure_initial_admin(&state, Some(ADMIN_INITIAL))
+                .await
+                .expect("initial admin");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            (state, listener)
+        });
+        let addr = listener.local_addr().expect("local addr");
+        let db = state.db.clone();
+        let app = backstop_app::router(state);
+        rt.spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serve");
+        });
+        Server {
+            base: format!("http://{addr}"),
+            rt: Some(rt),
+            db,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            let db = self.db.clone();
+            rt.block_on(async move { db.close().await });
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+fn fill(d: &Driver, css: &str, text: &str) {
+    let e = d.find(css);
+    e.clear();
+    e.send_keys(text);
+}
+
+/// Wait until the browser is on a page whose path satisfies `pred`.
+fn wait_path(d: &Driver, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = d.current_url();
+        let path = url
+            .splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
+        if pred(&path) {
+            return path;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "expected to be on {what}, but the browser is on {url}\n{}",
+                excerpt(&d.page_source())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().take(3000).collect()
+}
+
+fn totp_now(secret_base32: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32.trim())
+        .unwrap_or_else(|e| panic!("#totp-secret {secret_base32:?} is not base32: {e:?}"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    backstop_app::kernel::auth::totp_code(secret.as_bytes(), now).expect("totp code")
+}
+
+/// Log in with the form; returns once the browser left the login page.
+fn log_in(d: &Driver, server: &Server, username: &str, password: &str) {
+    d.goto(&server.url("/login"));
+    fill(d, "#username", username);
+    fill(d, "#password", password);
+    d.find("#login-submit").click();
+    std::thread::sleep(Duration::from_millis(300));
+    if d.page_source().contains("页面已过期") {
+        panic!(
+            "the CSRF guard refused the browser's same-origin login form (Chromium sends \
+             `Origin: null` with `Sec-Fetch-Site: same-origin` under `Referrer-Policy: \
+             no-referrer`; see kernel::web::same_origin)"
+        );
+    }
+    wait_path(d, "a page after the login", |p| !p.starts_with("/login"));
+}
+
+/// The forced password change after the first login.
+fn change_password(d: &Driver, old: &str, new: &str) {
+    wait_path(d, "the forced password change", |p| {
+        p.starts_with("/account/password")
+    });
+    d.wait_for_text("main .notice", "请先修改密码");
+    fill(d, "#old_password", old);
+    fill(d, "#new_password", new);
+    fill(d, "#confirm", new);
+    d.find("#password-submit").click();
+    wait_path(d, "the page after the password change", |p| {
+        !p.starts_with("/account/password")
+    });
+}
+
+/// Nothing on the page is wider than the viewport (no sideways scrolling on a phone).
+fn assert_fits(d: &Driver, page: &str) {
+    let v = d.execute(
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+        vec![],
+    );
+    let (scroll, inner) = (v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0));
+    assert!(
+        scroll <= inner,
+        "{page}: the page is {scroll}px wide in a {inner}px viewport"
+    );
+}
+
+#[test]
+fn staff_pages_in_a_real_browser() {
+    let Some(d) = driver(1280, 900) else {
+        return;
+    };
+    let server = Server::start();
+
+    // 1. The first administrator: initial password → new password → TOTP enrolment → home.
+    log_in(&d, &server, "admin", ADMIN_INITIAL);
+    change_password(&d, ADMIN_INITIAL, ADMIN_NEW);
+    wait_path(&d, "the TOTP enrolment", |p| p.starts_with("/account/totp"));
+    d.wait_for_text("main", "管理员账户必须使用动态验证码登录");
+    let secret = d.find("#totp-secret").text();
+    fill(&d, "#code", &totp_now(&secret));
+    d.find("#totp-confirm").click();
+    wait_path(&d, "the home page", |p| p == "/");
+    d.wait_for_text("main h1", "全国");
+    d.wait_for_text(".stats", "县（区）");
+    d.wait_for_text(".stats", "31");
+    assert_eq!(d.find("#count-orgs").text(), "0");
+
+    // 2. Regions: 全国 → 河北省 → 石家庄市 → 鹿泉区, by clicking.
+    d.goto(&server.url("/regions"));
+    d.wait_for_text("#region-children", "河北省");
+    d.find("#region-children a[href='/regions/13']").click();
+    d.wait_for_text("#region-name", "河北省");
+    d.find("#region-children a[href='/regions/1301']").click();
+    d.wait_for_text("#region-name", "石家庄市");
+    d.find("#region-children a[href='/regions/130110']").click();
+    d.wait_for_text("#region-name", "鹿泉区");
+    d.wait_for_text("#region-trail", "河北省");
+    d.wait_for_text("#region-trail", "石家庄市");
+    d.wait_for_text("#region-children", "获鹿镇");
+    assert_eq!(d.find_all("#region-children li").len(), 13);
+
+    // A grid under a community.
+    d.goto(&server.url("/regions/130110100001"));
+    d.wait_for_text("#region-name", "旱码头社区");
+    d.wait_for_text("#grid-empty", "尚未划分网格");
+    fill(&d, "#grid-name", "第一网格");
+    d.find("#grid-submit").click();
+    d.wait_for_text("#grid-created", "第一网格");
+    d.wait_for_text("#grid-list", "130110100001001");
+
+    // 3. An organisation in 鹿泉区, from the region page (the region is filled in).
+    d.goto(&server.url("/regions/130110"));
+    d.find("#region-new-org").click();
+    wait_path(&d, "the new organisation form", |p| {
+        p.starts_with("/orgs/new")
+    });
+    assert_eq!(
+        d.find("#org-region").prop("value").as_deref(),
+        Some("130110")
+    );
+    fill(&d, "#org-name", ORG_NAME);
+    d.find("#org-kind option[value='elderly_care']").click();
+    fill(&d, "#org-contact-person", "王主任");
+    fill(&d, "#org-contact-phone", "0311-8abc");
+    d.find("#org-submit").click();
+    // Rejected: the message in Chinese, and what was typed is still there.
+    d.wait_for_text("#org-error", "联系电话");
+    assert_eq!(d.find("#org-name").prop("value").as_deref(), Some(ORG_NAME));
+    assert_eq!(
+        d.find("#org-kind").prop("value").as_deref(),
+        Some("elderly_care")
+    );
+    fill(&d, "#org-contact-phone", "0311-82012345");
+    d.find("#org-submit").click();
+    let org_path = wait_path(&d, "the organisation page", |p| {
+        p.strip_prefix("/orgs/")
+            .is_some_and(|id| id.parse::<i64>().is_ok())
+    });
+    d.wait_for_text("#org-title", ORG_NAME);
+    d.wait_for_text("#org-kind-label", "养老机构");
+    d.wait_for_text("#org-facts", "鹿泉区");
+    d.goto(&server.url("/orgs?region=130110"));
+    d.wait_for_text("#org-table", ORG_NAME);
+
+    // 4. An official of 鹿泉区, belonging to that organisation.
+    d.goto(&server.url("/users/new"));
+    fill(&d, "#user-username", "lq.official");
+    fill(&d, "#user-display-name", "鹿泉干部");
+    fill(&d, "#user-password", OFFICIAL_INITIAL);
+    d.find("#role-official").click();
+    fill(&d, "#user-region", "130110");
+    let org_id = org_path.trim_start_matches("/orgs/").to_string();
+    d.find(&format!("#user-org option[value='{org_id}']"))
+        .click();
+    d.find("#user-submit").click();
+    wait_path(&d, "the new user's page", |p| {
+        p.starts_with("/users/") && p.contains("done=created")
+    });
+    d.wait_for_text("#user-notice", "账户已创建");
+    d.wait_for_text("#user-roles-label", "民政干部");
+    d.wait_for_text("#user-facts", ORG_NAME);
+    d.goto(&server.url("/users"));
+    d.wait_for_text("#user-table", "lq.official");
+    d.wait_for_text("#user-table", "鹿泉区");
+
+    // Log out.
+    d.find(".who button[type='submit']").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+    drop(d);
+
+    // 5. On a phone: the official sees 鹿泉区 and nothing beside it.
+    let Some(p) = driver(390, 844) else {
+        return;
+    };
+    log_in(&p, &server, "lq.official", OFFICIAL_INITIAL);
+    change_password(&p, OFFICIAL_INITIAL, OFFICIAL_NEW);
+    wait_path(&p, "the home page", |x| x == "/");
+    p.wait_for_text("main h1", "鹿泉区");
+    p.wait_for_text("#region-tree", "获鹿镇");
+    p.wait_for_text("#count-orgs", "1");
+    assert_fits(&p, "home");
+
+    p.goto(&server.url("/regions/130111"));
+    p.wait_for_text("main h1", "未找到");
+    assert!(
+        !p.page_source().contains("栾城区"),
+        "the 404 page names the region outside the scope"
+    );
+    p.goto(&server.url("/regions"));
+    wait_path(&p, "the own region", |x| x == "/regions/130110");
+    p.wait_for_text("#region-name", "鹿泉区");
+    p.wait_for_text("#region-children", "铜冶镇");
+    assert_fits(&p, "/regions/130110");
+
+    p.goto(&server.url("/orgs"));
+    p.wait_for_text("#org-table", ORG_NAME);
+    p.wait_for_text("#org-table", "养老机构");
+    assert_fits(&p, "/orgs");
+
+    // My account: a personal token, shown once, then revoked.
+    p.goto(&server.url("/account"));
+    p.wait_for_text("#account-scope", "鹿泉区");
+    p.wait_for_text("#account-roles", "民政干部");
+    fill(&p, "#token-name", "同步脚本");
+    p.find("#token-submit").click();
+    p.wait_for_text("#token-result", "只显示这一次");
+    assert!(!p.find("#new-token").text().is_empty(), "no token shown");
+    p.wait_for_text("#token-table", "同步脚本");
+    assert_fits(&p, "/account");
+    drop(p);
+    drop(server);
+}
+
+// --- in-process --------------------------------------------------------------------------
+
+/// A page visitor: a session cookie for the router.
+struct Visitor<'a> {
+    t: &'a T,
+    cookie: String,
+}
+
+impl<'a> Visitor<'a> {
+    async fn new(t: &'a T, username: &str, roles: &[&str], region: &str) -> Visitor<'a> {
+        let token = t.user(username, roles, region).await;
+        Visitor {
+            t,
+            cookie: format!("backstop={token}"),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        form: Option<&str>,
+    ) -> (StatusCode, String, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "backstop.test")
+            .header(header::COOKIE, &self.cookie);
+        if form.is_some() {
+            req = req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ORIGIN, "http://backstop.test");
+        }
+        let req = req
+            .body(
+                form.map(|f| Body::from(f.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .expect("request");
+        let resp = self.t.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        (
+            status,
+            location,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// GET a page: expect `status`, return the HTML.
+    async fn page(&self, path: &str, status: StatusCode) -> String {
+        let (s, _, html) = self.send("GET", path, None).await;
+        assert_eq!(
+            s,
+            status,
+            "GET {path} ({}):\n{}",
+            self.t.backend,
+            excerpt(&html)
+        );
+        html
+    }
+
+    /// POST a form that must redirect; returns the location.
+    async fn post_redirect(&self, path: &str, form: &str) -> String {
+        let (s, loc, html) = self.send("POST", path, Some(form)).await;
+        assert_eq!(
+            s,
+            StatusCode::SEE_OTHER,
+            "POST {path} {form} ({}):\n{}",
+            self.t.backend,
+            excerpt(&html)
+        );
+        loc
+    }
+
+    /// POST a form that answers with a page.
+    async fn post_page(&self, path: &str, form: &str, status: StatusCode) -> String {
+        let (s, _, html) = self.send("POST", path, Some(form)).await;
+        assert_eq!(
+            s,
+            status,
+            "POST {path} {form} ({}):\n{}",
+            self.t.backend,
+            excerpt(&html)
+        );
+        html
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn staff_pages_in_process() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let sys = Visitor::new(&t, "sys1", &["sysadmin"], "0").await;
+        let ok = StatusCode::OK;
+
+        // Regions.
+        let html = sys.page("/regions", ok).await;
+        assert!(html.contains("河北省") && html.contains("广东省"));
+        let html = sys.page("/regions/130110", ok).await;
+        assert!(html.contains("获鹿镇") && html.contains("id=\"region-trail\""));
+        let loc = sys
+            .post_redirect("/regions/130110100001/grids", &form(&[("name", "一网格")]))
+            .await;
+        assert_eq!(loc, "/regions/130110100001?created=130110100001001");
+        assert!(sys.page(&loc, ok).await.contains("已创建网格"));
+        let html = sys
+            .post_page(
+                "/regions/130110100001/grids",
+                &form(&[("name", "一网格")]),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        assert!(html.contains("同名网格已存在"), "{}", excerpt(&html));
+        // Grids only under villages: the township page has no grid form.
+        assert!(
+            !sys.page("/regions/130110100", ok)
+                .await
+                .contains("grid-submit")
+        );
+        sys.page("/regions/99", StatusCode::NOT_FOUND).await;
+
+        // Organisations.
+        let org_form = |phone: &str, region: &str| {
+            form(&[
+                ("name", ORG_NAME),
+                ("kind", "elderly_care"),
+                ("region_code", region),
+                ("contact_person", "王主任"),
+                ("contact_phone", phone),
+                ("address", ""),
+            ])
+        };
+        let html = sys
+            .post_page(
+                "/orgs",
+                &org_form("abc", "130110"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(html.contains("联系电话") && html.contains(ORG_NAME));
+        let html = sys
+            .post_page(
+                "/orgs",
+                &org_form("", "999999"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(html.contains("id=\"org-error\""), "{}", excerpt(&html));
+        let loc = sys
+            .post_redirect("/orgs", &org_form("0311-1234", "130110"))
+            .await;
+        let org_id: i64 = loc
+            .strip_prefix("/orgs/")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("redirect to {loc}"));
+        assert!(sys.page(&loc, ok).await.contains("养老机构"));
+        assert!(
+            sys.page("/orgs?kind=elderly_care", ok)
+                .await
+                .contains(ORG_NAME)
+        );
+        assert!(!sys.page("/orgs?kind=charity", ok).await.contains(ORG_NAME));
+        assert!(
+            sys.page("/orgs?region=12x", ok)
+                .await
+                .contains("org-list-error")
+        );
+        sys.page("/orgs/999999", StatusCode::NOT_FOUND).await;
+        sys.page("/orgs/abc", StatusCode::NOT_FOUND).await;
+        assert!(
+            sys.page("/orgs/new?region=130110", ok)
+                .await
+                .contains("value=\"130110\"")
+        );
+
+        // Users: create, with the roles as repeated checkboxes.
+        let html = sys.page("/users/new", ok).await;
+        assert!(html.contains("id=\"role-official\"") && html.contains(ORG_NAME));
+        let org = org_id.to_string();
+        let user_form = |username: &str, password: &str| {
+            form(&[
+                ("username", username),
+                ("display_name", "鹿泉干部"),
+                ("password", password),
+                ("roles", "official"),
+                ("roles", "inspector"),
+                ("region_code", "130110"),
+                ("org_id", &org),
+            ])
+        };
+        let html = sys
+            .post_page(
+                "/users",
+                &user_form("lq.off", "short"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(html.contains("value=\"lq.off\"") && html.contains("checked"));
+        let loc = sys
+            .post_redirect("/users", &user_form("lq.off", OFFICIAL_INITIAL))
+            .await;
+        assert!(loc.ends_with("?done=created"), "{loc}");
+        let user_path = loc.trim_end_matches("?done=created").to_string();
+        let html = sys.page(&loc, ok).await;
+        assert!(
+            html.contains("民政干部") && html.contains("督导检查员") && html.contains(ORG_NAME)
+        );
+        // Edit: drop a role, disable.
+        let edit = form(&[
+            ("display_name", "鹿泉干部二"),
+            ("roles", "official"),
+            ("region_code", "130110"),
+            ("org_id", &org),
+            ("disabled", "1"),
+        ]);
+        let loc = sys.post_redirect(&user_path, &edit).await;
+        let html = sys.page(&loc, ok).await;
+        assert!(
+            html.contains("鹿泉干部二")
+                && html.contains("已停用")
+                && html.contains("id=\"user-roles-label\">民政干部</dd>"),
+            "{}",
+            excerpt(&html)
+        );
+        // A region outside the tree is a message on the form.
+        let bad = form(&[
+            ("display_name", "x"),
+            ("roles", "official"),
+            ("region_code", "99"),
+        ]);
+        let html = sys
+            .post_page(&user_path, &bad, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+        assert!(html.contains("id=\"user-error\""), "{}", excerpt(&html));
+        // One's own roles cannot change.
+        let me = accounts::id_by_username(&t.state, &Actor::operator(), "sys1")
+            .await
+            .expect("sys1");
+        let html = sys
+            .post_page(
+                &format!("/users/{me}"),
+                &form(&[
+                    ("display_name", "管理员"),
+                    ("roles", "auditor"),
+                    ("region_code", "0"),
+                ]),
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+        assert!(html.contains("不能修改自己的角色"));
+        assert!(sys.page("/users", ok).await.contains("lq.off"));
+        sys.page("/audit", StatusCode::FORBIDDEN).await;
+
+        // The security administrator: reset the password (shown once), unlock.
+        let sec = Visitor::new(&t, "sec1", &["secadmin"], "0").await;
+        let html = sec.page(&user_path, ok).await;
+        assert!(html.contains("user-reset-password") && !html.contains("user-edit-form"));
+        let html = sec
+            .post_page(&format!("{user_path}/reset-password"), "", ok)
+            .await;
+        assert!(html.contains("id=\"reset-password-value\""));
+        let loc = sec.post_redirect(&format!("{user_path}/unlock"), "").await;
+        assert!(sec.page(&loc, ok).await.contains("账户已解锁"));
+
+        // A county official sees its county only.
+        let off = Visitor::new(&t, "off2", &["official"], "130110").await;
+        let html = off.page("/regions", StatusCode::SEE_OTHER).await;
+        assert!(html.is_empty());
+        off.page("/regions/130111", StatusCode::NOT_FOUND).await;
+        off.page("/regions/440115", StatusCode::NOT_FOUND).await;
+        assert!(off.page("/orgs", ok).await.contains(ORG_NAME));
+        assert!(
+            off.page("/orgs?region=130111", ok)
+                .await
+                .contains("不在您的管辖范围内")
+        );
+        let html = off.page("/users/new", ok).await;
+        assert!(!html.contains("role-sysadmin") && html.contains("role-official"));
+        off.page(&format!("/users/{me}"), StatusCode::NOT_FOUND)
+            .await;
+
+        // My account: tokens.
+        let html = off.page("/account", ok).await;
+        assert!(html.contains("鹿泉区") && html.contains("token-form"));
+        let html = off
+            .post_page(
+                "/account/tokens",
+                &form(&[("name", "脚本"), ("days", "30")]),
+                ok,
+            )
+            .await;
+        assert!(html.contains("id=\"new-token\""));
+        let html = off
+            .post_page(
+                "/account/tokens",
+                &form(&[("name", "脚本2"), ("days", "99999")]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert!(html.contains("有效期"));
+        let id: i64 = html
+            .split("id=\"token-revoke-")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|n| n.parse().ok())
+            .expect("a revoke button");
+        let loc = off
+            .post_redirect(&format!("/account/tokens/{id}/revoke"), "")
+            .await;
+        assert!(off.page(&loc, ok).await.contains("已吊销"));
+
+        // The auditor.
+        let aud = Visitor::new(&t, "aud1", &["auditor"], "0").await;
+        let html = aud.page("/audit", ok).await;
+        assert!(html.contains("user.create") && html.contains("org.create"));
+        let html = aud.page("/audit?action=org.&outcome=success", ok).await;
+        assert!(
+            html.contains("<code>org.create</code>") && !html.contains("<code>user.create</code>")
+        );
+        aud.page("/audit?before_id=abc&from=nonsense", ok).await;
+        let html = aud.page("/audit?username=nobody", ok).await;
+        assert!(html.contains("audit-empty"));
+    })
+    .await;
+}

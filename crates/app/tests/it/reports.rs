@@ -538,34 +538,73 @@ async fn trend_dashboard_and_excel_export() {
                     period: day.into(),
                     values: village_values(n),
                 };
-                backstop_app::reports::submit(&t.state, &op, &input, None).await.expect("submit");
+                backstop_app::reports::submit(&t.state, &op, &input, None)
+                    .await
+                    .expect("submit");
             }
         }
         let tok = t.user("cty.d", &["official"], "130110").await;
-        let (s, tr) = t.get("/api/v1/reports/trend?template=village_daily&region=130110100&days=5", &tok).await;
+        let (s, tr) = t
+            .get(
+                "/api/v1/reports/trend?template=village_daily&region=130110100&days=5",
+                &tok,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{tr}");
         let pts = tr["points"].as_array().expect("points");
         assert_eq!(pts.len(), 5);
         assert_eq!(pts[4]["period"], DAY);
-        let people: Vec<i64> = pts.iter().map(|p| p["sums"]["people_screened"].as_i64().unwrap_or(-1)).collect();
+        let people: Vec<i64> = pts
+            .iter()
+            .map(|p| p["sums"]["people_screened"].as_i64().unwrap_or(-1))
+            .collect();
         assert_eq!(people, vec![0, 0, 60, 120, 180]);
         assert_eq!(pts[4]["received"], 2);
-        let (s, _) = t.get("/api/v1/reports/trend?template=village_daily&region=130111&days=5", &tok).await;
+        let (s, _) = t
+            .get(
+                "/api/v1/reports/trend?template=village_daily&region=130111&days=5",
+                &tok,
+            )
+            .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         // Dashboard page and the Excel export (audited).
         t.make_user("cty.e", &["official"], "130110").await;
         let body = "username=cty.e&password=Zq7%23mK2p%21vR9";
         let (s, h, _) = t.raw_form("POST", "/login", None, body).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        let cookie = h.get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next()).expect("c").to_string();
-        let (s, _, page) = t.raw_form("GET", "/reports/dashboard?region=130110100&date=2026-03-02", Some(&cookie), "").await;
+        let cookie = h
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .expect("c")
+            .to_string();
+        let (s, _, page) = t
+            .raw_form(
+                "GET",
+                "/reports/dashboard?region=130110100&date=2026-03-02",
+                Some(&cookie),
+                "",
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         let page = String::from_utf8(page).expect("utf8");
         assert!(page.contains("class=\"chart\"") && page.contains("/assets/echarts.min.js"));
         assert!(page.contains("2/"), "received count shown: {page}");
-        let (s, h, xlsx) = t.raw_form("GET", "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100", Some(&cookie), "").await;
+        let (s, h, xlsx) = t
+            .raw_form(
+                "GET",
+                "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100",
+                Some(&cookie),
+                "",
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
-        assert!(h.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").contains("spreadsheetml"));
+        assert!(
+            h.get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .contains("spreadsheetml")
+        );
         assert_eq!(&xlsx[..2], b"PK", "an xlsx is a zip");
         assert!(xlsx.len() > 2000);
         let aud = t.user("aud.d", &["auditor"], "0").await;
