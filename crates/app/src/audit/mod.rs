@@ -262,9 +262,9 @@ pub struct AuditQuery {
     pub object_id: Option<String>,
     /// `success` or `failure`.
     pub outcome: Option<String>,
-    /// From this UTC date (YYYY-MM-DD), inclusive.
+    /// From this date (YYYY-MM-DD, Beijing time), inclusive.
     pub from: Option<String>,
-    /// To this UTC date (YYYY-MM-DD), inclusive.
+    /// To this date (YYYY-MM-DD, Beijing time), inclusive.
     pub to: Option<String>,
     /// Only entries with an id below this (paging backwards).
     pub before_id: Option<i64>,
@@ -274,7 +274,8 @@ pub struct AuditQuery {
 fn date_ms(s: &str, end: bool) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
     let d = if end { d.succ_opt()? } else { d };
-    Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+    // Calendar days are Beijing days (UTC+8, no daylight saving).
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis() - 8 * 3_600_000)
 }
 
 /// Search the log: auditors only; a regional auditor sees entries of its region (and the
