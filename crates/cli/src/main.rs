@@ -226,6 +226,26 @@ async fn open(common: &Common, config: Config) -> Result<AppState, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Connect to a database that must already exist. `audit verify` and `backup` only read: on
+/// SQLite, connecting would otherwise create an empty file (say, in the wrong working
+/// directory) and report success on it, e.g. "backed up" an empty database.
+async fn connect_existing(common: &Common) -> Result<backstop_store::Db, String> {
+    let url = common.database_url();
+    let backend = backstop_store::backend_of(&url).map_err(|e| e.to_string())?;
+    if backend == backstop_store::Backend::Sqlite
+        && let Some(path) = backstop_store::sqlite_path(&url)
+        && !path.is_file()
+    {
+        return Err(format!(
+            "数据库文件 {} 不存在（请检查 --data-dir 或 --database-url；新部署请先运行 backstop migrate）",
+            path.display()
+        ));
+    }
+    backstop_store::Db::connect(&url)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 fn read_password_stdin() -> Result<String, String> {
     let mut s = String::new();
     std::io::stdin()
@@ -309,10 +329,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let url = common.database_url();
-            let db = backstop_store::Db::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let db = connect_existing(&common).await?;
             let report = audit::verify(&db).await.map_err(|e| e.to_string())?;
             match report.first_broken {
                 None => {
@@ -332,10 +349,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Backup { file } => {
-            let url = common.database_url();
-            let db = backstop_store::Db::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let db = connect_existing(&common).await?;
             if db.backend() == backstop_store::Backend::Postgres {
                 println!(
                     "PostgreSQL 请使用 pg_dump 备份，例如：pg_dump -Fc -f backstop.dump \"$BACKSTOP_DATABASE_URL\""

@@ -1,0 +1,992 @@
+//! Integration tests of the `backstop` binary: every test runs the real executable in a fresh
+//! temporary working directory (so the default `./backstop-data` is used) on SQLite, and on
+//! PostgreSQL too when `BACKSTOP_TEST_PG_URL` is set (a superuser URL; each test gets a fresh
+//! database). `BACKSTOP_TEST_REQUIRE_PG=1` turns a missing PostgreSQL into a failure.
+//!
+//! No timings are asserted; every child process is bounded by a generous timeout so that a
+//! hang fails the test instead of blocking the run.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use backstop_store::sqlx;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_backstop");
+/// A password every policy check accepts.
+const PW: &str = "Zq7#mK2p!vR9";
+const PW2: &str = "Lw4$tN8x@cE2";
+/// Upper bound for one command (a hang fails the test rather than blocking the run).
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Environment variables of the binary that must not leak in from the caller.
+const SCRUB: &[&str] = &[
+    "BACKSTOP_DATABASE_URL",
+    "BACKSTOP_DATA_DIR",
+    "BACKSTOP_KEY_FILE",
+    "BACKSTOP_INITIAL_ADMIN_PASSWORD",
+    "BACKSTOP_LISTEN",
+    "BACKSTOP_LOG",
+    "BACKSTOP_SECURE_COOKIES",
+    "BACKSTOP_PASSWORD_MIN_LENGTH",
+    "BACKSTOP_PASSWORD_MIN_CLASSES",
+];
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/tests/fixtures/regions")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// One test environment: a temporary working directory and, on PostgreSQL, a fresh database.
+struct Env {
+    kind: Kind,
+    dir: tempfile::TempDir,
+    /// PostgreSQL: (admin URL, database name, URL of the database).
+    pg: Option<(String, String, String)>,
+}
+
+/// The environments a test runs in: SQLite always, PostgreSQL when configured.
+fn envs() -> Vec<Env> {
+    let mut out = vec![Env::new(Kind::Sqlite, None)];
+    match std::env::var("BACKSTOP_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let name = format!(
+                "bt_cli_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            );
+            block_on(async {
+                let mut c = connect(&admin).await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await
+                    .expect("CREATE DATABASE on BACKSTOP_TEST_PG_URL");
+            });
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or_else(|| admin.clone());
+            let url = format!("{base}/{name}");
+            out.push(Env::new(Kind::Postgres, Some((admin, name, url))));
+        }
+        _ => {
+            if std::env::var("BACKSTOP_TEST_REQUIRE_PG").as_deref() == Ok("1") {
+                panic!("BACKSTOP_TEST_REQUIRE_PG=1 but BACKSTOP_TEST_PG_URL is not set");
+            }
+            if !WARNED.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "\n######## PostgreSQL SKIPPED: BACKSTOP_TEST_PG_URL is not set; the CLI tests \
+                     ran on SQLite only. Run scripts/pg-throwaway.sh -- cargo test -p backstop \
+                     --test cli to include PostgreSQL. ########\n"
+                );
+            }
+        }
+    }
+    out
+}
+
+impl Env {
+    fn new(kind: Kind, pg: Option<(String, String, String)>) -> Env {
+        Env {
+            kind,
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgres",
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The URL the binary uses (on SQLite: the default file under ./backstop-data).
+    fn db_url(&self) -> String {
+        match &self.pg {
+            Some((_, _, url)) => url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.path().join("backstop-data/backstop.db").display()
+            ),
+        }
+    }
+
+    /// The binary with a clean environment, run in the working directory; on PostgreSQL the
+    /// database is given through BACKSTOP_DATABASE_URL.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.path()).args(args);
+        for v in SCRUB {
+            c.env_remove(v);
+        }
+        if let Some((_, _, url)) = &self.pg {
+            c.env("BACKSTOP_DATABASE_URL", url);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        run(self.cmd(args), None)
+    }
+
+    fn run_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        run(self.cmd(args), Some(stdin))
+    }
+
+    fn scalar(&self, sql: &str) -> i64 {
+        let url = self.db_url();
+        block_on(async {
+            let mut c = connect(&url).await;
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+    }
+
+    fn exec(&self, sql: &str) -> Result<u64, String> {
+        let url = self.db_url();
+        block_on(async {
+            let mut c = connect(&url).await;
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn region_count(&self) -> i64 {
+        self.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some((admin, name, _)) = self.pg.take() {
+            block_on(async {
+                if let Ok(mut c) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            });
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
+async fn connect(url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+
+/// What a finished command left.
+struct Out {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    #[track_caller]
+    fn ok(&self) -> &Self {
+        assert!(self.status.success(), "expected success: {self}");
+        self
+    }
+    #[track_caller]
+    fn failed(&self) -> &Self {
+        assert!(
+            !self.status.success() && self.code().is_some(),
+            "expected a non-zero exit: {self}"
+        );
+        self
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+fn reader<R: Read + Send + 'static>(r: Option<R>) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut r) = r {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            s = String::from_utf8_lossy(&buf).into_owned();
+        }
+        s
+    })
+}
+
+/// Wait for a child for at most `limit`; kill it and panic if it does not end.
+fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return s,
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("backstop did not exit within {limit:?}");
+            }
+            Err(e) => panic!("waiting for backstop: {e}"),
+        }
+    }
+}
+
+fn run(mut cmd: Command, stdin: Option<&str>) -> Out {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn backstop");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let status = wait_timeout(&mut child, TIMEOUT);
+    Out {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// A running `backstop serve`; killed on drop if the test did not stop it.
+struct Server {
+    child: Child,
+    port: u16,
+    lines: Receiver<String>,
+    /// stdout lines read so far.
+    seen: Vec<String>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Env {
+    /// Start `serve` on a free port and wait until it listens (retrying if the port was taken).
+    fn serve(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut args = extra.to_vec();
+            args.extend(["serve", "--listen", &listen]);
+            let mut cmd = self.cmd(&args);
+            for (k, v) in envs {
+                cmd.env(k, v);
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("spawn backstop serve");
+            let (tx, rx) = channel();
+            let stdout = child.stdout.take().expect("stdout");
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let stderr = reader(child.stderr.take());
+            let mut s = Server {
+                child,
+                port,
+                lines: rx,
+                seen: Vec::new(),
+                stderr: Some(stderr),
+            };
+            if s.wait_line(|l| l.contains("Backstop 已启动")).is_some() {
+                return s;
+            }
+            let status = wait_timeout(&mut s.child, TIMEOUT);
+            let err = s
+                .stderr
+                .take()
+                .and_then(|h| h.join().ok())
+                .unwrap_or_default();
+            last = format!("status {status:?}\nstdout: {:?}\nstderr: {err}", s.seen);
+            if !err.contains("无法监听") {
+                break;
+            }
+        }
+        panic!("backstop serve did not start:\n{last}");
+    }
+}
+
+impl Server {
+    /// Read stdout until a line matches; `None` if stdout closed (the process ended) first.
+    fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return Some(line);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no matching line from serve; stdout so far: {:?}",
+                        self.seen
+                    )
+                }
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGTERM, then wait: the exit status, all stdout lines and stderr.
+    fn stop(mut self) -> (ExitStatus, Vec<String>, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let status = wait_timeout(&mut self.child, TIMEOUT);
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        let err = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status, std::mem::take(&mut self.seen), err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// GET: (status, body).
+fn get(agent: &ureq::Agent, url: &str) -> (u16, String) {
+    let mut r = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    (status, body)
+}
+
+/// POST a JSON body: (status, JSON answer).
+fn post_json(agent: &ureq::Agent, url: &str, body: Value) -> (u16, Value) {
+    let mut r = agent
+        .post(url)
+        .send_json(body)
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = r.status().as_u16();
+    let v = r.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+    (status, v)
+}
+
+fn login(agent: &ureq::Agent, s: &Server, user: &str, password: &str) -> (u16, Value) {
+    post_json(
+        agent,
+        &s.url("/api/v1/auth/login"),
+        json!({"username": user, "password": password}),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn migrate_is_idempotent_and_creates_the_data_dir() {
+    for env in envs() {
+        let l = env.label();
+        let first = env.run(&["migrate"]);
+        first.ok();
+        assert!(first.stdout.contains("已应用迁移"), "{l}: {first}");
+        let second = env.run(&["migrate"]);
+        second.ok();
+        assert!(second.stdout.contains("数据库已是最新"), "{l}: {second}");
+        assert!(!second.stdout.contains("已应用迁移"), "{l}: {second}");
+        if env.kind == Kind::Sqlite {
+            assert!(
+                env.path().join("backstop-data/backstop.db").is_file(),
+                "{l}: the database is created under ./backstop-data"
+            );
+        }
+        // A command that opens the application creates the master key under ./backstop-data.
+        env.run(&["regions", "import", "does-not-exist"]).failed();
+        let key = env.path().join("backstop-data/keys/master.key");
+        assert!(key.is_file(), "{l}: key file {} missing", key.display());
+        let text = std::fs::read_to_string(&key).expect("read key");
+        assert_eq!(text.trim().len(), 64, "{l}: 32 bytes in hex");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key)
+                .expect("stat key")
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{l}: key file readable by others: {mode:o}"
+            );
+        }
+        // The key is kept, not replaced, on the next open.
+        env.run(&["regions", "import", "does-not-exist"]).failed();
+        assert_eq!(
+            std::fs::read_to_string(&key).expect("read key"),
+            text,
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn unsupported_database_urls_are_refused_clearly() {
+    let env = Env::new(Kind::Sqlite, None);
+    for args in [
+        vec!["--database-url", "mysql://x", "migrate"],
+        vec!["--database-url", "mysql://x", "regions", "import", "."],
+        vec!["--database-url", "mysql://u:secret@h/db", "audit", "verify"],
+        vec!["--database-url", "mysql://x", "backup", "b.db"],
+    ] {
+        let out = env.run(&args);
+        out.failed();
+        assert!(out.stderr.contains("不支持的数据库地址"), "{args:?}: {out}");
+        assert!(out.stderr.contains("mysql://"), "{args:?}: {out}");
+        assert!(!out.stderr.contains("secret"), "password leaked: {out}");
+    }
+    // Also through the environment variable.
+    let mut c = env.cmd(&["migrate"]);
+    c.env("BACKSTOP_DATABASE_URL", "mysql://x");
+    let out = run(c, None);
+    out.failed();
+    assert!(out.stderr.contains("不支持的数据库地址"), "{out}");
+    assert!(
+        !env.path().join("backstop-data/backstop.db").exists(),
+        "no SQLite database may be created for a refused URL"
+    );
+    assert!(!env.path().join("b.db").exists());
+}
+
+#[test]
+fn read_only_commands_refuse_a_missing_sqlite_database() {
+    // Run in the wrong directory, `backup` must not create an empty database and "back it up".
+    let env = Env::new(Kind::Sqlite, None);
+    for args in [&["backup", "snap.db"][..], &["audit", "verify"][..]] {
+        let out = env.run(args);
+        out.failed();
+        assert!(out.stderr.contains("不存在"), "{args:?}: {out}");
+        assert!(out.stderr.contains("backstop.db"), "{args:?}: {out}");
+        assert!(!env.path().join("backstop-data").exists(), "{args:?}");
+        assert!(!env.path().join("snap.db").exists(), "{args:?}");
+    }
+}
+
+#[test]
+fn regions_import_counts_rejects_bad_files_and_is_idempotent() {
+    let good = fixtures();
+    let bad = good.join("bad");
+    let (good, bad) = (
+        good.to_str().expect("utf-8 path"),
+        bad.to_str().expect("utf-8 path"),
+    );
+    for env in envs() {
+        let l = env.label();
+        let out = env.run(&["regions", "import", good]);
+        out.ok();
+        assert!(
+            out.stdout.contains("乡镇（街道）29 个")
+                && out.stdout.contains("村（社区）581 个")
+                && out.stdout.contains("新增或更名 610 条"),
+            "{l}: {out}"
+        );
+        let after = env.region_count();
+        assert_eq!(
+            env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE level = 'village'"),
+            581,
+            "{l}"
+        );
+        assert_eq!(
+            env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE level = 'township'"),
+            29,
+            "{l}"
+        );
+
+        let out = env.run(&["regions", "import", bad]);
+        out.failed();
+        assert!(out.stderr.contains("第 3 行"), "{l}: {out}");
+        assert!(out.stderr.contains("第 4 行"), "{l}: {out}");
+        assert!(
+            !out.stderr.contains("第 2 行"),
+            "{l}: line 2 is valid: {out}"
+        );
+        assert_eq!(
+            env.region_count(),
+            after,
+            "{l}: a bad import writes nothing"
+        );
+
+        let out = env.run(&["regions", "import", good]);
+        out.ok();
+        assert!(out.stdout.contains("新增或更名 0 条"), "{l}: {out}");
+        assert_eq!(env.region_count(), after, "{l}");
+
+        let out = env.run(&["regions", "import", "no-such-dir"]);
+        out.failed();
+        assert!(out.stderr.contains("无法打开"), "{l}: {out}");
+    }
+}
+
+#[test]
+fn bad_import_on_a_fresh_database_writes_nothing() {
+    let bad = fixtures().join("bad");
+    for env in envs() {
+        env.run(&["migrate"]).ok();
+        // The embedded provinces/cities/counties are loaded on open; count after one open.
+        env.run(&["regions", "import", "no-such-dir"]).failed();
+        let before = env.region_count();
+        assert!(before > 3000, "{}: embedded regions loaded", env.label());
+        let out = env.run(&["regions", "import", bad.to_str().expect("utf-8")]);
+        out.failed();
+        assert_eq!(env.region_count(), before, "{}: {out}", env.label());
+        assert_eq!(
+            env.scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = 'region.import'"
+            ),
+            0,
+            "{}",
+            env.label()
+        );
+    }
+}
+
+#[test]
+fn user_create_and_reset_password() {
+    for env in envs() {
+        let l = env.label();
+        let create = |user: &str, roles: &str, pw: &str| {
+            env.run_stdin(
+                &[
+                    "user",
+                    "create",
+                    "--username",
+                    user,
+                    "--role",
+                    roles,
+                    "--region",
+                    "130110",
+                    "--display-name",
+                    "张三",
+                    "--password-stdin",
+                ],
+                pw,
+            )
+        };
+        let out = create("zhang.san", "official,inspector", &format!("{PW}\n"));
+        out.ok();
+        assert!(out.stdout.contains("已创建用户 zhang.san"), "{l}: {out}");
+        let hash = |u: &str| {
+            let url = env.db_url();
+            let u = u.to_string();
+            block_on(async move {
+                let mut c = connect(&url).await;
+                sqlx::query_scalar::<_, String>(
+                    "SELECT password_hash FROM users WHERE username = $1",
+                )
+                .bind(u)
+                .fetch_one(&mut c)
+                .await
+                .expect("user row")
+            })
+        };
+        let h1 = hash("zhang.san");
+        assert!(h1.starts_with("$argon2"), "{l}: {h1}");
+        assert!(!h1.contains(PW), "{l}");
+        assert_eq!(
+            env.scalar("SELECT must_change_password FROM users WHERE username = 'zhang.san'"),
+            1,
+            "{l}"
+        );
+
+        // Weak password: refused with the reason.
+        let out = create("li.si", "official", "abc\n");
+        out.failed();
+        assert!(out.stderr.contains("密码"), "{l}: {out}");
+        assert!(out.stderr.contains("weak_password"), "{l}: {out}");
+        // Unknown role.
+        let out = create("li.si", "wizard", &format!("{PW}\n"));
+        out.failed();
+        assert!(out.stderr.contains("unknown_role"), "{l}: {out}");
+        // Duplicate username.
+        let out = create("zhang.san", "official", &format!("{PW}\n"));
+        out.failed();
+        assert!(out.stderr.contains("duplicate_username"), "{l}: {out}");
+        // No password on stdin.
+        let out = create("li.si", "official", "");
+        out.failed();
+        assert!(out.stderr.contains("标准输入中没有密码"), "{l}: {out}");
+        // --password-stdin is required.
+        env.run(&[
+            "user",
+            "create",
+            "--username",
+            "li.si",
+            "--role",
+            "official",
+            "--region",
+            "130110",
+        ])
+        .failed();
+        assert_eq!(
+            env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE username = 'li.si'"),
+            0,
+            "{l}: no failed attempt created a user"
+        );
+
+        // Reset: a new hash, must change again.
+        let reset = |user: &str, pw: &str| {
+            env.run_stdin(
+                &[
+                    "user",
+                    "reset-password",
+                    "--username",
+                    user,
+                    "--password-stdin",
+                ],
+                pw,
+            )
+        };
+        let out = reset("zhang.san", &format!("{PW2}\r\n"));
+        out.ok();
+        assert!(out.stdout.contains("zhang.san"), "{l}: {out}");
+        let h2 = hash("zhang.san");
+        assert_ne!(h1, h2, "{l}: the hash changed");
+        assert_eq!(
+            env.scalar("SELECT must_change_password FROM users WHERE username = 'zhang.san'"),
+            1,
+            "{l}"
+        );
+        let out = reset("zhang.san", "short\n");
+        out.failed();
+        assert!(out.stderr.contains("weak_password"), "{l}: {out}");
+        assert_eq!(
+            hash("zhang.san"),
+            h2,
+            "{l}: a refused reset changes nothing"
+        );
+        let out = reset("nobody", &format!("{PW}\n"));
+        out.failed();
+        assert!(!out.stderr.is_empty(), "{l}: {out}");
+    }
+}
+
+#[test]
+fn serve_prints_admin_password_once_and_shuts_down_gracefully() {
+    for env in envs() {
+        let l = env.label();
+        // A weak BACKSTOP_INITIAL_ADMIN_PASSWORD is refused before anything listens.
+        let mut c = env.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        c.env("BACKSTOP_INITIAL_ADMIN_PASSWORD", "short");
+        let out = run(c, None);
+        out.failed();
+        assert!(
+            out.stderr.contains("BACKSTOP_INITIAL_ADMIN_PASSWORD"),
+            "{l}: {out}"
+        );
+
+        let s = env.serve(&[], &[]);
+        let line = s
+            .seen
+            .iter()
+            .find(|x| x.contains("admin"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{l}: no admin password line in {:?}", s.seen));
+        let password = line
+            .split_whitespace()
+            .last()
+            .expect("password on the line")
+            .to_string();
+        assert!(password.len() >= 12, "{l}: {line}");
+
+        let a = agent();
+        assert_eq!(get(&a, &s.url("/healthz")), (200, "ok".to_string()), "{l}");
+        assert_eq!(get(&a, &s.url("/readyz")).0, 200, "{l}");
+        let (st, v) = login(&a, &s, "admin", "wrong-Password-1");
+        assert_eq!(st, 401, "{l}: {v}");
+        assert_eq!(v["code"], "invalid_credentials", "{l}: {v}");
+        let (st, v) = login(&a, &s, "admin", &password);
+        assert_eq!(st, 200, "{l}: {v}");
+        assert_eq!(v["must_change_password"], true, "{l}: {v}");
+        let stage = v["stage"].as_str().unwrap_or_default();
+        assert!(
+            stage == "need_password_change" || stage == "need_totp_enrollment",
+            "{l}: {v}"
+        );
+        assert!(
+            v["token"].as_str().is_some_and(|t| t.len() > 20),
+            "{l}: {v}"
+        );
+        let (st, metrics) = get(&a, &s.url("/metrics"));
+        assert_eq!(st, 200, "{l}");
+        let requests: u64 = metrics
+            .lines()
+            .find_map(|x| x.strip_prefix("backstop_http_requests_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{l}: no backstop_http_requests_total in {metrics}"));
+        assert!(requests >= 4, "{l}: {metrics}");
+
+        let (status, lines, stderr) = s.stop();
+        assert!(status.success(), "{l}: {status:?}\n{stderr}");
+        assert!(stderr.contains("backstop stopped"), "{l}: {stderr}");
+        assert_eq!(
+            lines.iter().filter(|x| x.contains("admin")).count(),
+            1,
+            "{l}: {lines:?}"
+        );
+
+        // Second start, JSON logs: no new password, every stderr line is a JSON object.
+        let s = env.serve(&["--log-format", "json"], &[]);
+        assert!(
+            !s.seen.iter().any(|x| x.contains("admin")),
+            "{l}: {:?}",
+            s.seen
+        );
+        assert_eq!(get(&a, &s.url("/healthz")).0, 200, "{l}");
+        let (st, v) = login(&a, &s, "admin", &password);
+        assert_eq!(st, 200, "{l}: the first password still works: {v}");
+        let (status, lines, stderr) = s.stop();
+        assert!(status.success(), "{l}: {status:?}\n{stderr}");
+        assert!(!lines.iter().any(|x| x.contains("admin")), "{l}: {lines:?}");
+        let mut messages = Vec::new();
+        for line in stderr.lines().filter(|x| !x.trim().is_empty()) {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{l}: stderr line is not JSON ({e}): {line}"));
+            assert!(v.is_object(), "{l}: {line}");
+            if let Some(m) = v["fields"]["message"].as_str() {
+                messages.push(m.to_string());
+            }
+        }
+        assert!(
+            messages.iter().any(|m| m == "backstop serving"),
+            "{l}: {stderr}"
+        );
+        assert!(
+            messages.iter().any(|m| m == "backstop stopped"),
+            "{l}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(&password),
+            "{l}: the password is never logged"
+        );
+        assert_eq!(
+            env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE username = 'admin'"),
+            1,
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn audit_verify_detects_tampering() {
+    for env in envs() {
+        let l = env.label();
+        env.run(&["regions", "import", fixtures().to_str().expect("utf-8")])
+            .ok();
+        env.run_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                "wang.wu",
+                "--role",
+                "auditor",
+                "--region",
+                "0",
+                "--password-stdin",
+            ],
+            PW,
+        )
+        .ok();
+        env.run_stdin(
+            &[
+                "user",
+                "reset-password",
+                "--username",
+                "wang.wu",
+                "--password-stdin",
+            ],
+            PW2,
+        )
+        .ok();
+        let n = env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log");
+        assert!(n >= 3, "{l}: {n} audit entries");
+        let out = env.run(&["audit", "verify"]);
+        out.ok();
+        assert!(out.stdout.contains("审计链完整"), "{l}: {out}");
+        assert!(out.stdout.contains(&format!("{n} 条")), "{l}: {out}");
+
+        // The middle entry: the one the user was created by.
+        let id =
+            env.scalar("SELECT id FROM audit_log WHERE action = 'user.create' ORDER BY id LIMIT 1");
+        let tamper =
+            format!("UPDATE audit_log SET detail = '{{\"tampered\":true}}' WHERE id = {id}");
+        // The database refuses the update while the append-only trigger is there.
+        assert!(
+            env.exec(&tamper).is_err(),
+            "{l}: audit_log must be append-only"
+        );
+        env.run(&["audit", "verify"]).ok();
+        match env.kind {
+            Kind::Sqlite => env.exec("DROP TRIGGER audit_log_no_update"),
+            Kind::Postgres => env.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"),
+        }
+        .unwrap_or_else(|e| panic!("{l}: {e}"));
+        assert_eq!(env.exec(&tamper), Ok(1), "{l}");
+
+        let out = env.run(&["audit", "verify"]);
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(out.stdout.contains("审计链断裂"), "{l}: {out}");
+        assert!(out.stdout.contains(&format!("id={id}")), "{l}: {out}");
+    }
+}
+
+#[test]
+fn initial_admin_password_from_env_and_backup() {
+    for env in envs() {
+        let l = env.label();
+        let s = env.serve(&[], &[("BACKSTOP_INITIAL_ADMIN_PASSWORD", PW)]);
+        assert!(
+            !s.seen.iter().any(|x| x.contains("admin") || x.contains(PW)),
+            "{l}: a given password is not printed: {:?}",
+            s.seen
+        );
+        let a = agent();
+        let (st, v) = login(&a, &s, "admin", PW);
+        assert_eq!(st, 200, "{l}: {v}");
+        assert_eq!(v["must_change_password"], true, "{l}: {v}");
+
+        match env.kind {
+            Kind::Sqlite => {
+                // Online backup while the service runs.
+                let out = env.run(&["backup", "snap.db"]);
+                out.ok();
+                let snap = env.path().join("snap.db");
+                assert!(snap.is_file(), "{l}: {out}");
+                let (status, _, stderr) = s.stop();
+                assert!(status.success(), "{l}: {stderr}");
+
+                let url = format!("sqlite://{}?mode=ro", snap.display());
+                block_on(async {
+                    let mut c = connect(&url).await;
+                    let users: Vec<String> = sqlx::query_scalar("SELECT username FROM users")
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("users in the backup");
+                    assert_eq!(users, vec!["admin".to_string()], "{l}");
+                    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+                        .fetch_one(&mut c)
+                        .await
+                        .expect("integrity_check");
+                    assert_eq!(check, "ok", "{l}");
+                });
+
+                // Never overwrites.
+                let before = std::fs::read(&snap).expect("read backup");
+                let out = env.run(&["backup", "snap.db"]);
+                out.failed();
+                assert!(out.stderr.contains("已存在"), "{l}: {out}");
+                assert_eq!(std::fs::read(&snap).expect("read backup"), before, "{l}");
+            }
+            Kind::Postgres => {
+                let (status, _, stderr) = s.stop();
+                assert!(status.success(), "{l}: {stderr}");
+                let out = env.run(&["backup", "snap.db"]);
+                assert_eq!(out.code(), Some(2), "{l}: {out}");
+                assert!(out.stdout.contains("pg_dump"), "{l}: {out}");
+                assert!(!env.path().join("snap.db").exists(), "{l}");
+            }
+        }
+    }
+}
