@@ -48,6 +48,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// See [`Db::sql`].
+    pub fn sql(self, statement: &str) -> String {
+        match self {
+            Backend::Sqlite => statement.to_string(),
+            Backend::Postgres => number_placeholders(statement),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -206,6 +214,17 @@ impl Db {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// Adapt a statement written with anonymous `?` placeholders to the backend: unchanged on
+    /// SQLite, numbered `$1, $2, …` on PostgreSQL (`?` inside quoted literals is left alone).
+    ///
+    /// Use it for statements with many parameters (multi-row `VALUES` lists): sqlx looks each
+    /// `$N` up by name on SQLite, and SQLite finds names by a linear scan, so binding a
+    /// statement with thousands of `$N` costs time quadratic in their number (measured: 82 % of
+    /// a region import). Do not mix `?` and `$N` in one statement.
+    pub fn sql(&self, statement: &str) -> String {
+        self.backend.sql(statement)
+    }
+
     /// Apply pending migrations; returns the names applied now.
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         migrate::run(self).await
@@ -240,6 +259,28 @@ impl Db {
     }
 }
 
+/// Replace each `?` outside single-quoted literals with `$1`, `$2`, ….
+pub fn number_placeholders(statement: &str) -> String {
+    let mut out = String::with_capacity(statement.len() + statement.len() / 2);
+    let mut n = 0usize;
+    let mut in_literal = false;
+    for c in statement.chars() {
+        match c {
+            '\'' => {
+                in_literal = !in_literal;
+                out.push(c);
+            }
+            '?' if !in_literal => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +305,14 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn numbers_placeholders_outside_literals() {
+        assert_eq!(
+            number_placeholders("INSERT INTO t VALUES (?, '?', ?),(?,'a''?',?)"),
+            "INSERT INTO t VALUES ($1, '?', $2),($3,'a''?',$4)"
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ const MAX_ERRORS: usize = 50;
 /// Upsert rows in batches on an open transaction.
 pub async fn insert_rows(
     conn: &mut AnyConnection,
+    backend: backstop_store::Backend,
     rows: &[RegionRow],
     now: i64,
     progress: &mut dyn FnMut(u64),
@@ -65,20 +66,12 @@ pub async fn insert_rows(
             if i > 0 {
                 sql.push(',');
             }
-            let b = i * 5;
-            sql.push_str(&format!(
-                "(${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
+            sql.push_str("(?,?,?,?,?)");
         }
         sql.push_str(
             " ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE regions.name <> excluded.name",
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
         for r in chunk {
             q = q
                 .bind(r.code.as_str())
@@ -291,7 +284,7 @@ pub async fn import_dir(
             });
             if batch.len() == BATCH {
                 let base = written;
-                changed += insert_rows(w.conn(), &batch, now, &mut |d| {
+                changed += insert_rows(w.conn(), state.db.backend(), &batch, now, &mut |d| {
                     progress(Progress::Writing {
                         done: base + d,
                         total,
@@ -304,7 +297,7 @@ pub async fn import_dir(
         }
         if !batch.is_empty() {
             let base = written;
-            changed += insert_rows(w.conn(), &batch, now, &mut |d| {
+            changed += insert_rows(w.conn(), state.db.backend(), &batch, now, &mut |d| {
                 progress(Progress::Writing {
                     done: base + d,
                     total,

@@ -270,7 +270,14 @@ pub async fn load_embedded(state: &AppState) -> AppResult<usize> {
     }
     let n = rows.len();
     let mut w = state.db.begin_write().await?;
-    import::insert_rows(w.conn(), &rows, state.now_ms(), &mut |_| {}).await?;
+    import::insert_rows(
+        w.conn(),
+        state.db.backend(),
+        &rows,
+        state.now_ms(),
+        &mut |_| {},
+    )
+    .await?;
     w.commit().await?;
     Ok(n)
 }

@@ -472,6 +472,7 @@ fn rollup_codes(region: &RegionCode) -> Vec<String> {
 
 async fn add_to_rollups(
     conn: &mut AnyConnection,
+    backend: backstop_store::Backend,
     form: &Form,
     period: &str,
     region: &RegionCode,
@@ -504,20 +505,12 @@ async fn add_to_rollups(
             if i > 0 {
                 sql.push(',');
             }
-            let b = i * 5;
-            sql.push_str(&format!(
-                "(${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
+            sql.push_str("(?,?,?,?,?)");
         }
         sql.push_str(
             " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
         for (field, d) in nonzero {
             q = q
                 .bind(&form.key)
@@ -684,7 +677,16 @@ pub async fn submit(
             .bind(old.id)
             .execute(w.conn())
             .await?;
-            add_to_rollups(w.conn(), &form, &period, &unit.region, None, &deltas).await?;
+            add_to_rollups(
+                w.conn(),
+                state.db.backend(),
+                &form,
+                &period,
+                &unit.region,
+                None,
+                &deltas,
+            )
+            .await?;
             let mut changed = Map::new();
             for k in values.keys().chain(old.values.keys()) {
                 let (b, a) = (old.values.get(k), values.get(k));
@@ -742,6 +744,7 @@ pub async fn submit(
             let on_time = i64::from(!late);
             add_to_rollups(
                 w.conn(),
+                state.db.backend(),
                 &form,
                 &period,
                 &unit.region,
@@ -1369,17 +1372,9 @@ pub async fn run_deadlines(state: &AppState) -> AppResult<i64> {
                 if i > 0 {
                     sql.push(',');
                 }
-                let b = i * 5;
-                sql.push_str(&format!(
-                    "(${},${},'report_reminder',${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
+                sql.push_str("(?,?,'report_reminder',?,?,?)");
             }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
             for m in chunk {
                 q = q
                     .bind(m.region_code.as_str())
