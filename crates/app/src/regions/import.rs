@@ -1,7 +1,7 @@
 //! Import of the township and village tables (`streets.csv`, `villages.csv` in the format of
 //! `shared/data/regions/`), idempotent and all-or-nothing.
 //!
-//! Two passes over each file keep memory bounded by the number of township codes, not rows:
+//! Two passes over each file keep memory small (a set of 8-byte code keys, no rows held):
 //! the first validates every row (code shape, parent code consistent with the code, parent
 //! known, name present) and collects every error with its line number; only if there is none
 //! does the second pass write, in one transaction, in multi-row batches, upserting names.
@@ -115,12 +115,19 @@ fn open(dir: &Path, spec: &FileSpec) -> AppResult<csv::Reader<std::fs::File>> {
     Ok(csv::ReaderBuilder::new().flexible(true).from_reader(f))
 }
 
+/// A code as a number, for the validation pass's sets (an 8-byte key instead of a String keeps
+/// the set of 620,573 village codes small). Codes within one set all have the same length, so
+/// the number identifies the code.
+fn code_key(code: &str) -> u64 {
+    code.parse().unwrap_or(u64::MAX)
+}
+
 /// Check one row; returns (code, name, parent) or the reason in Chinese.
 fn check_row(
     rec: &csv::StringRecord,
     width: usize,
     spec: &FileSpec,
-    parents: &HashSet<String>,
+    parents: &HashSet<u64>,
 ) -> Result<RegionRow, String> {
     let len = spec.level.code_len();
     let plen = match spec.level {
@@ -142,7 +149,7 @@ fn check_row(
     if parent != &code[..plen] {
         return Err(format!("上级代码“{parent}”与代码“{code}”不符"));
     }
-    if !parents.contains(parent) {
+    if !parents.contains(&code_key(parent)) {
         return Err(format!("上级区划“{parent}”不存在"));
     }
     Ok(RegionRow {
@@ -157,10 +164,10 @@ fn check_row(
 fn check_file(
     dir: &Path,
     spec: &FileSpec,
-    parents: &HashSet<String>,
+    parents: &HashSet<u64>,
     errors: &mut Vec<String>,
     progress: &mut dyn FnMut(Progress),
-) -> AppResult<(HashSet<String>, u64)> {
+) -> AppResult<(HashSet<u64>, u64)> {
     let mut rdr = open(dir, spec)?;
     let width = rdr
         .headers()
@@ -194,7 +201,7 @@ fn check_file(
         };
         match check_row(&rec, width, spec, parents) {
             Ok(row) => {
-                if !codes.insert(row.code) {
+                if !codes.insert(code_key(&row.code)) {
                     push_err(errors, format!("{} 第 {line} 行：代码重复", spec.file));
                 }
             }
@@ -229,7 +236,7 @@ pub async fn import_dir(
         sqlx::query_scalar("SELECT code FROM regions WHERE level = 'county'")
             .fetch_all(state.db.pool())
             .await?;
-    let counties: HashSet<String> = counties.into_iter().collect();
+    let counties: HashSet<u64> = counties.iter().map(|c| code_key(c)).collect();
     let mut errors = Vec::new();
     let (streets, n_streets) = check_file(dir, &STREETS, &counties, &mut errors, progress)?;
     let has_villages = dir.join(VILLAGES.file).exists();
@@ -240,7 +247,7 @@ pub async fn import_dir(
             sqlx::query_scalar("SELECT code FROM regions WHERE level = 'township'")
                 .fetch_all(state.db.pool())
                 .await?;
-        parents.extend(known);
+        parents.extend(known.iter().map(|c| code_key(c)));
         let (_, n) = check_file(dir, &VILLAGES, &parents, &mut errors, progress)?;
         n_villages = n;
     }
