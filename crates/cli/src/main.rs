@@ -422,6 +422,19 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("无法监听 {}: {e}", args.listen))?;
     tracing::info!(listen = %args.listen, backend = state.db.backend().as_str(), "backstop serving");
     println!("Backstop 已启动：http://{}", args.listen);
+    // Reminders at report deadlines (催报): checked every minute; each runs once per day.
+    let ticker = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            match backstop_app::reports::run_deadlines(&ticker).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminded = n, "report reminders queued"),
+                Err(e) => tracing::warn!(code = e.code.as_str(), "report reminders failed"),
+            }
+        }
+    });
     let app = backstop_app::router(state.clone());
     axum::serve(
         listener,

@@ -990,3 +990,218 @@ fn initial_admin_password_from_env_and_backup() {
         }
     }
 }
+
+/// POST a report with a bearer token and an idempotency key; `None` when the connection
+/// failed (the server was killed).
+fn post_report(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> Option<(u16, Value)> {
+    let mut r = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Idempotency-Key", key)
+        .send_json(body)
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((
+        status,
+        r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+    ))
+}
+
+/// Accepted means durable: `kill -9` of the server in the middle of a burst of submissions
+/// loses none that was answered 2xx, the rollups still match the stored rows, and retries with
+/// the same idempotency keys after the restart never create a second submission.
+#[test]
+fn kill_9_during_a_report_burst_loses_no_acknowledged_submission() {
+    for env in envs() {
+        let label = env.label();
+        env.run(&["regions", "import", fixtures().to_str().expect("utf8")])
+            .ok();
+        env.run_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                "county.k",
+                "--role",
+                "official",
+                "--region",
+                "130110",
+                "--password-stdin",
+            ],
+            PW,
+        )
+        .ok();
+        let villages: Vec<String> = block_on(async {
+            let mut c = connect(&env.db_url()).await;
+            sqlx::query_scalar("SELECT code FROM regions WHERE level = 'village' AND code >= '130110' AND code < '130110:' ORDER BY code")
+                .fetch_all(&mut c)
+                .await
+                .expect("villages")
+        });
+        assert_eq!(villages.len(), 232, "{label}");
+        let mut server = env.serve(&[], &[("BACKSTOP_INITIAL_ADMIN_PASSWORD", PW2)]);
+        let http = agent();
+        let (s, b) = login(&http, &server, "county.k", PW);
+        assert_eq!(s, 200, "{label}: {b}");
+        let first = b["token"].as_str().expect("token").to_string();
+        let mut r = http
+            .post(&server.url("/api/v1/auth/password"))
+            .header("Authorization", &format!("Bearer {first}"))
+            .send_json(json!({"old_password": PW, "new_password": PW2}))
+            .expect("change password");
+        assert_eq!(r.status().as_u16(), 200, "{label}");
+        let token = r.body_mut().read_json::<Value>().expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let today = chrono_today();
+        let url = server.url("/api/v1/reports");
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, i64)>::new()));
+        let mut workers = Vec::new();
+        for part in 0..4 {
+            let mine: Vec<String> = villages.iter().skip(part).step_by(4).cloned().collect();
+            let (url, token, acked, today) =
+                (url.clone(), token.clone(), acked.clone(), today.clone());
+            workers.push(std::thread::spawn(move || {
+                let agent = agent();
+                for v in mine {
+                    let body = json!({"template": "village_daily", "unit": v, "period": today, "values": {
+                        "households_screened": 10, "people_screened": 30, "close_contacts": 1, "home_observation": 1,
+                        "released": 0, "fever_referred": 0}});
+                    match post_report(&agent, &url, &token, &format!("crash-{v}"), &body) {
+                        Some((201, b)) => acked.lock().expect("lock").push((v, b["id"].as_i64().unwrap_or(0))),
+                        Some((s, b)) => panic!("unexpected {s}: {b}"),
+                        None => return,
+                    }
+                }
+            }));
+        }
+        // Let part of the burst through, then kill the server without warning.
+        let start = Instant::now();
+        while acked.lock().expect("lock").len() < 30 && start.elapsed() < TIMEOUT {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.child.kill().expect("kill -9");
+        let _ = server.child.wait();
+        for w in workers {
+            w.join().expect("worker");
+        }
+        drop(server);
+        let acked = acked.lock().expect("lock").clone();
+        assert!(
+            acked.len() >= 30,
+            "{label}: burst too small ({})",
+            acked.len()
+        );
+        assert!(
+            acked.len() < villages.len(),
+            "{label}: the kill came too late to test anything"
+        );
+        // Every acknowledged submission is there, with the id it was given.
+        let (stored, rolled): (Vec<(String, i64)>, i64) = block_on(async {
+            let mut c = connect(&env.db_url()).await;
+            let stored = sqlx::query_as(
+                "SELECT unit, id FROM report_submissions WHERE template_key = 'village_daily'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .expect("stored");
+            let rolled: i64 = sqlx::query_scalar(
+                "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'",
+            )
+            .fetch_one(&mut c)
+            .await
+            .expect("rollup");
+            (stored, rolled)
+        });
+        for a in &acked {
+            assert!(
+                stored.contains(a),
+                "{label}: acknowledged submission {a:?} lost"
+            );
+        }
+        assert_eq!(
+            rolled,
+            stored.len() as i64,
+            "{label}: rollup matches stored rows"
+        );
+        // After a restart, retrying everything with the same keys completes the set, once.
+        let server = env.serve(&[], &[]);
+        let http = agent();
+        let (s, b) = login(&http, &server, "county.k", PW2);
+        assert_eq!(s, 200, "{label}: {b}");
+        let token = b["token"].as_str().expect("token").to_string();
+        for v in &villages {
+            let body = json!({"template": "village_daily", "unit": v, "period": today, "values": {
+                "households_screened": 10, "people_screened": 30, "close_contacts": 1, "home_observation": 1,
+                "released": 0, "fever_referred": 0}});
+            let (s, b) = post_report(
+                &http,
+                &server.url("/api/v1/reports"),
+                &token,
+                &format!("crash-{v}"),
+                &body,
+            )
+            .expect("answer");
+            assert!(s == 200 || s == 201, "{label}: retry {v}: {s} {b}");
+            if let Some((_, id)) = acked.iter().find(|(u, _)| u == v) {
+                assert_eq!(
+                    b["id"].as_i64(),
+                    Some(*id),
+                    "{label}: retry of an acknowledged report returns it"
+                );
+            }
+        }
+        let (n, rolled): (i64, i64) = block_on(async {
+            let mut c = connect(&env.db_url()).await;
+            let n: i64 =
+                sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions")
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("n");
+            let r: i64 = sqlx::query_scalar(
+                "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'",
+            )
+            .fetch_one(&mut c)
+            .await
+            .expect("rollup");
+            (n, r)
+        });
+        assert_eq!(
+            n,
+            villages.len() as i64,
+            "{label}: one submission per village"
+        );
+        assert_eq!(rolled, n, "{label}");
+        let (status, _, _) = server.stop();
+        assert!(status.success(), "{label}");
+    }
+}
+
+/// Today's date in Beijing (the server's reporting day).
+fn chrono_today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        + 8 * 3600;
+    let days = secs.div_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
