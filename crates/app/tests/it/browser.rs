@@ -60,6 +60,7 @@ struct Server {
     base: String,
     rt: Option<tokio::runtime::Runtime>,
     db: backstop_store::Db,
+    state: backstop_app::AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -96,7 +97,7 @@ impl Server {
         });
         let addr = listener.local_addr().expect("local addr");
         let db = state.db.clone();
-        let app = backstop_app::router(state);
+        let app = backstop_app::router(state.clone());
         rt.spawn(async move {
             axum::serve(
                 listener,
@@ -109,6 +110,7 @@ impl Server {
             base: format!("http://{addr}"),
             rt: Some(rt),
             db,
+            state,
             _dir: dir,
         }
     }
@@ -717,4 +719,119 @@ async fn staff_pages_in_process() {
         assert!(html.contains("audit-empty"));
     })
     .await;
+}
+
+// --- reports in the real browser ------------------------------------------------------------
+
+/// A ready account (password change done) made by the console operator.
+fn ready_user(server: &Server, username: &str, role: &str, region: &str, password: &str) {
+    let Some(rt) = server.rt.as_ref() else { return };
+    let state = server.state.clone();
+    let (username, role, region, password) = (
+        username.to_string(),
+        role.to_string(),
+        region.to_string(),
+        password.to_string(),
+    );
+    rt.block_on(async move {
+        let u = accounts::create_user(
+            &state,
+            &Actor::operator(),
+            &accounts::NewUser {
+                username,
+                password,
+                roles: vec![role],
+                region_code: region,
+                org_id: None,
+                display_name: String::new(),
+            },
+        )
+        .await
+        .expect("create user");
+        let mut w = state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
+            .bind(u.id)
+            .execute(w.conn())
+            .await
+            .expect("ready");
+        w.commit().await.expect("commit");
+    });
+}
+
+/// A community worker files the village daily report on a phone; the county official sees
+/// the township's sum change and the village leave the missing list.
+#[test]
+fn village_daily_report_in_a_real_browser() {
+    let Some(phone) = driver(390, 844) else {
+        return;
+    };
+    let Some(desk) = driver(1280, 900) else {
+        return;
+    };
+    let server = Server::start();
+    ready_user(
+        &server,
+        "cw.browser",
+        "community_worker",
+        "130110100001",
+        OFFICIAL_INITIAL,
+    );
+    ready_user(
+        &server,
+        "county.browser",
+        "official",
+        "130110",
+        OFFICIAL_NEW,
+    );
+    let summary = "/reports/summary?template=village_daily&region=130110100";
+    let missing = "/reports/missing?template=village_daily&region=130110100";
+
+    // The county official: nothing reported yet.
+    log_in(&desk, &server, "county.browser", OFFICIAL_NEW);
+    desk.goto(&server.url(summary));
+    desk.wait_for_text("#sum-received", "0");
+    desk.goto(&server.url(missing));
+    desk.wait_for_text("#missing-list", "130110100001");
+
+    // The community worker, on a phone: today's form, fill, submit.
+    log_in(&phone, &server, "cw.browser", OFFICIAL_INITIAL);
+    phone.goto(&server.url("/reports"));
+    phone.wait_for_text("#todo", "未报");
+    assert_fits(&phone, "/reports");
+    phone.find("#fill-village_daily").click();
+    wait_path(&phone, "the report form", |p| {
+        p.starts_with("/reports/fill/village_daily")
+    });
+    assert_fits(&phone, "the report form");
+    for (field, value) in [
+        ("households_screened", "86"),
+        ("people_screened", "240"),
+        ("close_contacts", "3"),
+        ("home_observation", "5"),
+        ("released", "1"),
+        ("fever_referred", "2"),
+        ("entrance_registrations", "57"),
+        ("volunteers_on_duty", "6"),
+    ] {
+        fill(&phone, &format!("#f-{field}"), value);
+    }
+    phone.find("#report-submit").click();
+    wait_path(&phone, "the saved report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    phone.wait_for_text("#saved", "已提交");
+    phone.goto(&server.url("/reports"));
+    phone.wait_for_text("#todo", "已报");
+
+    // The county official sees it at once.
+    desk.goto(&server.url(summary));
+    desk.wait_for_text("#sum-received", "1");
+    desk.wait_for_text("#summary-table", "240");
+    desk.goto(&server.url(missing));
+    let list = desk.find("#missing-list").text();
+    assert!(
+        !list.contains("130110100001"),
+        "the village that reported is still missing: {list}"
+    );
+    assert!(list.contains("130110100002"), "{list}");
 }
