@@ -44,6 +44,49 @@ pub struct Inner {
     pub keys: KeyRing,
     pub config: Config,
     pub metrics: Metrics,
+    pub caches: Caches,
+}
+
+/// Small in-process caches of slowly changing derived figures (e.g. how many villages must
+/// report under a region). Entries expire after a minute, and writers that change what they
+/// count (region import, new organisations) call `invalidate`, so a cached figure is never
+/// more than a minute behind a change made by another process (the CLI).
+#[derive(Default)]
+pub struct Caches {
+    generation: std::sync::atomic::AtomicU64,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (u64, std::time::Instant, CachedCounts)>,
+    >,
+}
+
+/// A total and per-child counts.
+pub type CachedCounts = (i64, Vec<(String, i64)>);
+
+impl Caches {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn get(&self, key: &str) -> Option<CachedCounts> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let map = self.entries.lock().ok()?;
+        let (g, at, v) = map.get(key)?;
+        (*g == generation && at.elapsed() < Self::TTL).then(|| v.clone())
+    }
+
+    pub fn put(&self, key: String, value: CachedCounts) {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, (generation, std::time::Instant::now(), value));
+        }
+    }
+
+    /// Forget everything (call after changing regions or organisations).
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 #[derive(Clone)]
@@ -69,6 +112,7 @@ impl AppState {
             keys,
             config,
             metrics: Metrics::default(),
+            caches: Caches::default(),
         }))
     }
 

@@ -200,6 +200,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewOrg) -> AppResul
     )
     .await?;
     w.commit().await?;
+    state.caches.invalidate();
     get(state, actor, id).await
 }
 

@@ -338,5 +338,6 @@ pub async fn import_dir(
     )
     .await?;
     w.commit().await?;
+    state.caches.invalidate();
     Ok(stats)
 }

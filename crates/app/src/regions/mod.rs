@@ -218,6 +218,7 @@ pub async fn create_grid(
     )
     .await?;
     w.commit().await?;
+    state.caches.invalidate();
     Ok(Region {
         code,
         name,
@@ -279,6 +280,7 @@ pub async fn load_embedded(state: &AppState) -> AppResult<usize> {
     )
     .await?;
     w.commit().await?;
+    state.caches.invalidate();
     Ok(n)
 }
 

@@ -1040,6 +1040,15 @@ async fn expected(
         return Ok((0, Vec::new()));
     }
     let clen = clen.unwrap_or(99) as i64;
+    let cache_key = format!(
+        "expected|{}|{}|{}|{lo}|{hi}|{clen}",
+        form.unit_type.as_str(),
+        form.org_kinds.join(","),
+        form.scope
+    );
+    if let Some(hit) = state.caches.get(&cache_key) {
+        return Ok(hit);
+    }
     let (table, filter) = match form.unit_type {
         UnitType::Village => (
             "SELECT code AS c FROM regions WHERE level = 'village'",
@@ -1086,6 +1095,7 @@ async fn expected(
             per.push((p, n));
         }
     }
+    state.caches.put(cache_key, (total, per.clone()));
     Ok((total, per))
 }
 
