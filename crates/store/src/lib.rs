@@ -21,7 +21,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use sqlx;
 
+mod batch;
 mod migrate;
+pub use batch::{JobFuture, WriteError};
 pub use migrate::MIGRATIONS;
 
 /// Errors of this crate.
@@ -75,6 +77,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     writer: Arc<Mutex<()>>,
+    /// Group-commit queue (SQLite only), see `batch`.
+    batch: Option<tokio::sync::mpsc::Sender<batch::Job>>,
 }
 
 /// A write transaction (plus, on SQLite, the writer lock it holds until commit or drop).
@@ -189,10 +193,20 @@ impl Db {
             })
             .connect_with(opts)
             .await?;
+        let writer = Arc::new(Mutex::new(()));
+        let batch = match backend {
+            Backend::Sqlite => {
+                let (tx, rx) = tokio::sync::mpsc::channel(4096);
+                tokio::spawn(batch::writer(pool.clone(), writer.clone(), rx));
+                Some(tx)
+            }
+            Backend::Postgres => None,
+        };
         Ok(Db {
             pool,
             backend,
-            writer: Arc::new(Mutex::new(())),
+            writer,
+            batch,
         })
     }
 
@@ -212,6 +226,44 @@ impl Db {
         };
         let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// Run a write job and commit it. On SQLite jobs from concurrent callers share one
+    /// transaction and one fsync (group commit, see `batch`), each inside its own savepoint;
+    /// on PostgreSQL the job has its own transaction. Returns only after the commit: `Ok` means
+    /// durable. A job that returns `Err` is rolled back alone.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> JobFuture<'c, T, E> + Send + 'static,
+    {
+        let Some(queue) = &self.batch else {
+            let mut tx = self.pool.begin().await.map_err(WriteError::Db)?;
+            let r = f(&mut tx).await;
+            return match r {
+                Ok(v) => {
+                    tx.commit().await.map_err(WriteError::Db)?;
+                    Ok(v)
+                }
+                Err(e) => Err(WriteError::Job(e)),
+            };
+        };
+        let (job, done, slot) = batch::job(f);
+        queue
+            .send(job)
+            .await
+            .map_err(|_| WriteError::Db(sqlx::Error::PoolClosed))?;
+        let committed = done
+            .await
+            .map_err(|_| WriteError::Db(sqlx::Error::PoolClosed))?;
+        let result = slot.lock().ok().and_then(|mut s| s.take());
+        match (committed, result) {
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (_, Some(Err(e))) => Err(WriteError::Job(e)),
+            (Err(msg), _) => Err(WriteError::Db(sqlx::Error::Protocol(msg))),
+            (Ok(()), None) => Err(WriteError::Db(sqlx::Error::Protocol("job lost".into()))),
+        }
     }
 
     /// Adapt a statement written with anonymous `?` placeholders to the backend: unchanged on

@@ -627,178 +627,204 @@ pub async fn submit(
     let late = deadline_ms(&form, end).is_some_and(|d| now > d);
     let body = Value::Object(values.clone()).to_string();
 
-    let mut w = state.db.begin_write().await?;
-    if is_locked(w.conn(), &form.key, &period, &unit.region).await? {
-        return Err(AppError::msg(
-            ErrorCode::Conflict,
-            "上级已锁定该时段的报表，不能再修改；如需更正请联系上级解锁",
-        ));
-    }
-    let existing = if form.period == Period::Immediate {
-        None
-    } else {
-        let sql = format!(
-            "SELECT {SUB_COLS} FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&form.key)
-            .bind(&unit.key)
-            .bind(&period)
-            .fetch_optional(w.conn())
-            .await?
-    };
+    // The write runs as one job of the group commit (SQLite) or its own transaction
+    // (PostgreSQL); the answer comes only after the commit.
+    let st = state.clone();
     let who = Who::from(actor);
-    let (outcome, id) = match existing {
-        Some(row) => {
-            let old = submission_from_row(&row, unit.name.clone())?;
-            // Rollups: subtract the old values (of the old version's fields) and add the new.
-            let old_form = if old.template_version == form.version {
-                form.clone()
+    let actor_name = actor.username.clone();
+    let user_id = actor.user_id;
+    let idem = idempotency_key.map(str::to_string);
+    let job = state.db.write(move |conn| {
+        Box::pin(async move {
+        // A concurrent retry with the same key may have committed since `replay` looked.
+        if let (Some(k), Some(uid)) = (idem.as_deref(), user_id) {
+            let prev: Option<String> = sqlx::query_scalar(
+                "SELECT response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+            )
+            .bind(uid)
+            .bind(k)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(sub) = prev.and_then(|b| serde_json::from_str::<Submission>(&b).ok()) {
+                return Ok((Outcome::Replayed, sub));
+            }
+        }
+            if is_locked(&mut *conn, &form.key, &period, &unit.region).await? {
+                return Err(AppError::msg(
+                    ErrorCode::Conflict,
+                    "上级已锁定该时段的报表，不能再修改；如需更正请联系上级解锁",
+                ));
+            }
+            let existing = if form.period == Period::Immediate {
+                None
             } else {
-                load_form(state, &form.key, Some(old.template_version))
+                let sql = format!(
+                    "SELECT {SUB_COLS} FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&form.key)
+                    .bind(&unit.key)
+                    .bind(&period)
+                    .fetch_optional(&mut *conn)
                     .await?
-                    .unwrap_or_else(|| form.clone())
             };
-            let mut deltas = rollup_values(&form, &values);
-            for (k, v) in rollup_values(&old_form, &old.values) {
-                match deltas.iter_mut().find(|(f, _)| *f == k) {
-                    Some(d) => d.1 -= v,
-                    None => deltas.push((k, -v)),
+            let (outcome, id) = match existing {
+                Some(row) => {
+                    let old = submission_from_row(&row, unit.name.clone())?;
+                    // Rollups: subtract the old values (of the old version's fields) and add the new.
+                    let old_form = if old.template_version == form.version {
+                        form.clone()
+                    } else {
+                        load_form(&st, &form.key, Some(old.template_version))
+                            .await?
+                            .unwrap_or_else(|| form.clone())
+                    };
+                    let mut deltas = rollup_values(&form, &values);
+                    for (k, v) in rollup_values(&old_form, &old.values) {
+                        match deltas.iter_mut().find(|(f, _)| *f == k) {
+                            Some(d) => d.1 -= v,
+                            None => deltas.push((k, -v)),
+                        }
+                    }
+                    sqlx::query(
+                        "UPDATE report_submissions SET body = $1, template_version = $2, updated_at = $3, corrections = corrections + 1, \
+                         submitted_by = $4 WHERE id = $5",
+                    )
+                    .bind(&body)
+                    .bind(form.version)
+                    .bind(now)
+                    .bind(&actor_name)
+                    .bind(old.id)
+                    .execute(&mut *conn)
+                    .await?;
+                    add_to_rollups(
+                        &mut *conn,
+                        st.db.backend(),
+                        &form,
+                        &period,
+                        &unit.region,
+                        None,
+                        &deltas,
+                    )
+                    .await?;
+                    let mut changed = Map::new();
+                    for k in values.keys().chain(old.values.keys()) {
+                        let (b, a) = (old.values.get(k), values.get(k));
+                        if b != a {
+                            changed.insert(k.clone(), json!({"before": b, "after": a}));
+                        }
+                    }
+                    audit::append(
+                        &mut *conn,
+                        st.db.backend(),
+                        now,
+                        &who,
+                        Entry {
+                            action: "report.correct",
+                            object_type: "report",
+                            object_id: old.id.to_string(),
+                            region_code: unit.region.to_string(),
+                            outcome: "success",
+                            detail: json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed}),
+                        },
+                    )
+                    .await?;
+                    (Outcome::Corrected, old.id)
                 }
-            }
-            sqlx::query(
-                "UPDATE report_submissions SET body = $1, template_version = $2, updated_at = $3, corrections = corrections + 1, \
-                 submitted_by = $4 WHERE id = $5",
-            )
-            .bind(&body)
-            .bind(form.version)
-            .bind(now)
-            .bind(&actor.username)
-            .bind(old.id)
-            .execute(w.conn())
-            .await?;
-            add_to_rollups(
-                w.conn(),
-                state.db.backend(),
-                &form,
-                &period,
-                &unit.region,
-                None,
-                &deltas,
-            )
-            .await?;
-            let mut changed = Map::new();
-            for k in values.keys().chain(old.values.keys()) {
-                let (b, a) = (old.values.get(k), values.get(k));
-                if b != a {
-                    changed.insert(k.clone(), json!({"before": b, "after": a}));
+                None => {
+                    let seq: i64 = if form.period == Period::Immediate {
+                        sqlx::query_scalar::<_, i64>(
+                            "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3",
+                        )
+                        .bind(&form.key)
+                        .bind(&unit.key)
+                        .bind(&period)
+                        .fetch_one(&mut *conn)
+                        .await?
+                            + 1
+                    } else {
+                        0
+                    };
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
+                         submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
+                    )
+                    .bind(&form.key)
+                    .bind(form.version)
+                    .bind(&unit.key)
+                    .bind(unit.region.as_str())
+                    .bind(&period)
+                    .bind(&body)
+                    .bind(i64::from(late))
+                    .bind(now)
+                    .bind(&actor_name)
+                    .bind(seq)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let on_time = i64::from(!late);
+                    add_to_rollups(
+                        &mut *conn,
+                        st.db.backend(),
+                        &form,
+                        &period,
+                        &unit.region,
+                        Some((1, on_time)),
+                        &rollup_values(&form, &values),
+                    )
+                    .await?;
+                    audit::append(
+                        &mut *conn,
+                        st.db.backend(),
+                        now,
+                        &who,
+                        Entry {
+                            action: "report.submit",
+                            object_type: "report",
+                            object_id: id.to_string(),
+                            region_code: unit.region.to_string(),
+                            outcome: "success",
+                            detail: json!({"template": form.key, "unit": unit.key, "period": period, "late": late}),
+                        },
+                    )
+                    .await?;
+                    if form.period == Period::Immediate {
+                        notify_incident(&mut *conn, &form, &unit, id, &values, now).await?;
+                    }
+                    (Outcome::Created, id)
                 }
-            }
-            audit::append(
-                w.conn(),
-                state.db.backend(),
-                now,
-                &who,
-                Entry {
-                    action: "report.correct",
-                    object_type: "report",
-                    object_id: old.id.to_string(),
-                    region_code: unit.region.to_string(),
-                    outcome: "success",
-                    detail: json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed}),
-                },
-            )
-            .await?;
-            (Outcome::Corrected, old.id)
-        }
-        None => {
-            let seq: i64 = if form.period == Period::Immediate {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3",
+            };
+            let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+            let sub = submission_from_row(&row, unit.name.clone())?;
+            if let (Some(k), Some(uid)) = (idem.as_deref(), user_id) {
+                let status = if outcome == Outcome::Created {
+                    201
+                } else {
+                    200
+                };
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
                 )
-                .bind(&form.key)
-                .bind(&unit.key)
-                .bind(&period)
-                .fetch_one(w.conn())
-                .await?
-                    + 1
-            } else {
-                0
-            };
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
-                 submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
-            )
-            .bind(&form.key)
-            .bind(form.version)
-            .bind(&unit.key)
-            .bind(unit.region.as_str())
-            .bind(&period)
-            .bind(&body)
-            .bind(i64::from(late))
-            .bind(now)
-            .bind(&actor.username)
-            .bind(seq)
-            .fetch_one(w.conn())
-            .await?;
-            let on_time = i64::from(!late);
-            add_to_rollups(
-                w.conn(),
-                state.db.backend(),
-                &form,
-                &period,
-                &unit.region,
-                Some((1, on_time)),
-                &rollup_values(&form, &values),
-            )
-            .await?;
-            audit::append(
-                w.conn(),
-                state.db.backend(),
-                now,
-                &who,
-                Entry {
-                    action: "report.submit",
-                    object_type: "report",
-                    object_id: id.to_string(),
-                    region_code: unit.region.to_string(),
-                    outcome: "success",
-                    detail: json!({"template": form.key, "unit": unit.key, "period": period, "late": late}),
-                },
-            )
-            .await?;
-            if form.period == Period::Immediate {
-                notify_incident(w.conn(), &form, &unit, id, &values, now).await?;
+                .bind(uid)
+                .bind(k)
+                .bind(&request_hash)
+                .bind(status)
+                .bind(serde_json::to_string(&sub).unwrap_or_default())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
             }
-            (Outcome::Created, id)
-        }
-    };
-    let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_one(w.conn())
-        .await?;
-    let sub = submission_from_row(&row, unit.name.clone())?;
-    if let (Some(k), Some(uid)) = (idempotency_key, actor.user_id) {
-        let status = if outcome == Outcome::Created {
-            201
-        } else {
-            200
-        };
-        sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-        )
-        .bind(uid)
-        .bind(k)
-        .bind(&request_hash)
-        .bind(status)
-        .bind(serde_json::to_string(&sub).unwrap_or_default())
-        .bind(now)
-        .execute(w.conn())
-        .await?;
+        Ok::<_, AppError>((outcome, sub))
+        })
+    });
+    match job.await {
+        Ok(v) => Ok(v),
+        Err(backstop_store::WriteError::Job(e)) => Err(e),
+        Err(backstop_store::WriteError::Db(e)) => Err(e.into()),
     }
-    w.commit().await?;
-    Ok((outcome, sub))
 }
 
 async fn replay(
