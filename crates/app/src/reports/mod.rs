@@ -1162,57 +1162,60 @@ pub async fn summary(
         .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
     let clen = child_len(&code);
     let (exp_total, exp_children) = expected(state, &form, &code, clen).await?;
-    // Counts and sums of the region and its children in two range reads.
-    let (lo, hi) = bounds(&code);
-    let count_rows = sqlx::query(
-        "SELECT code, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND period = $2 \
-         AND ((code >= $3 AND code < $4 AND length(code) = $5) OR code = $6)",
-    )
-    .bind(&form.key)
-    .bind(&period)
-    .bind(&lo)
-    .bind(&hi)
-    .bind(clen.unwrap_or(99) as i64)
-    .bind(&code)
-    .fetch_all(state.db.pool())
-    .await?;
-    let sum_rows = sqlx::query(
-        "SELECT code, field, total FROM report_rollup_sums WHERE template_key = $1 AND period = $2 \
-         AND ((code >= $3 AND code < $4 AND length(code) = $5) OR code = $6)",
-    )
-    .bind(&form.key)
-    .bind(&period)
-    .bind(&lo)
-    .bind(&hi)
-    .bind(clen.unwrap_or(99) as i64)
-    .bind(&code)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut counts: std::collections::HashMap<String, (i64, i64)> =
-        std::collections::HashMap::new();
-    for r in count_rows {
-        counts.insert(
-            r.try_get("code")?,
-            (r.try_get("received")?, r.try_get("on_time")?),
-        );
-    }
-    let mut sums: std::collections::HashMap<String, Vec<(String, i64)>> =
-        std::collections::HashMap::new();
-    for r in sum_rows {
-        sums.entry(r.try_get("code")?)
-            .or_default()
-            .push((r.try_get("field")?, r.try_get("total")?));
-    }
+    // The region's children, then their rollup rows and the region's own, by primary key
+    // (an exact code list: a range over codes would also walk every row below the children).
     let children_regions = if code == NATION {
         sqlx::query("SELECT code, name FROM regions WHERE parent_code IS NULL ORDER BY code")
             .fetch_all(state.db.pool())
             .await?
     } else {
-        sqlx::query("SELECT code, name FROM regions WHERE parent_code = $1 AND level <> 'grid' ORDER BY code")
-            .bind(&code)
-            .fetch_all(state.db.pool())
-            .await?
+        sqlx::query(
+            "SELECT code, name FROM regions WHERE parent_code = $1 AND level <> 'grid' ORDER BY code",
+        )
+        .bind(&code)
+        .fetch_all(state.db.pool())
+        .await?
     };
+    let mut codes: Vec<String> = vec![code.clone()];
+    for r in &children_regions {
+        codes.push(r.try_get("code")?);
+    }
+    let mut counts: std::collections::HashMap<String, (i64, i64)> =
+        std::collections::HashMap::new();
+    let mut sums: std::collections::HashMap<String, Vec<(String, i64)>> =
+        std::collections::HashMap::new();
+    for chunk in codes.chunks(500) {
+        let list = vec!["?"; chunk.len()].join(",");
+        let sql = state.db.sql(&format!(
+            "SELECT code, received, on_time FROM report_rollup_counts WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&form.key)
+            .bind(&period);
+        for c in chunk {
+            q = q.bind(c.as_str());
+        }
+        for r in q.fetch_all(state.db.pool()).await? {
+            counts.insert(
+                r.try_get("code")?,
+                (r.try_get("received")?, r.try_get("on_time")?),
+            );
+        }
+        let sql = state.db.sql(&format!(
+            "SELECT code, field, total FROM report_rollup_sums WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&form.key)
+            .bind(&period);
+        for c in chunk {
+            q = q.bind(c.as_str());
+        }
+        for r in q.fetch_all(state.db.pool()).await? {
+            sums.entry(r.try_get("code")?)
+                .or_default()
+                .push((r.try_get("field")?, r.try_get("total")?));
+        }
+    }
     let has_expected = form.unit_type != UnitType::Any;
     let mut children = Vec::new();
     for r in children_regions {
