@@ -41,14 +41,11 @@ pub(crate) struct Job {
     done: oneshot::Sender<Result<(), String>>,
 }
 
-/// Wrap a typed job: its result goes to `slot`; the writer only learns success or failure.
-pub(crate) fn job<T, E, F>(
-    f: F,
-) -> (
-    Job,
-    oneshot::Receiver<Result<(), String>>,
-    Arc<std::sync::Mutex<Option<Result<T, E>>>>,
-)
+/// Where a job leaves its typed result for its caller.
+pub(crate) type Slot<T, E> = Arc<std::sync::Mutex<Option<Result<T, E>>>>;
+
+/// Wrap a typed job: its result goes to the slot; the writer only learns success or failure.
+pub(crate) fn job<T, E, F>(f: F) -> (Job, oneshot::Receiver<Result<(), String>>, Slot<T, E>)
 where
     T: Send + 'static,
     E: Send + 'static,
