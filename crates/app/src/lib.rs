@@ -7,10 +7,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod inspections;
+pub mod institutions;
 pub mod kernel;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;
+pub mod people;
 pub mod regions;
 pub mod reports;
 pub mod state;
@@ -38,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::web::api_routes())
         .merge(audit::web::api_routes())
         .merge(reports::web::api_routes())
+        .merge(institutions::web::api_routes())
+        .merge(inspections::web::api_routes())
+        .merge(people::web::api_routes())
         .merge(openapi::routes())
         .merge(pages::routes())
         .route("/healthz", get(ops::healthz))

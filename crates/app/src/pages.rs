@@ -34,6 +34,9 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::accounts::pages::routes())
         .merge(crate::audit::pages::routes())
         .merge(crate::reports::pages::routes())
+        .merge(crate::institutions::pages::routes())
+        .merge(crate::inspections::pages::routes())
+        .merge(crate::people::pages::routes())
 }
 
 #[derive(Template)]

@@ -73,6 +73,11 @@ enum Command {
     },
     /// Online backup of the SQLite database into FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
+    /// Persons: roster import.
+    Persons {
+        #[command(subcommand)]
+        command: PersonsCommand,
+    },
 }
 
 #[derive(Args)]
@@ -348,6 +353,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
         }
+        Command::Persons {
+            command:
+                PersonsCommand::Import {
+                    file,
+                    region,
+                    good_rows,
+                },
+        } => {
+            let state = open(&common, Config::default()).await?;
+            import_persons(&state, &file, region, good_rows).await
+        }
         Command::Backup { file } => {
             let db = connect_existing(&common).await?;
             if db.backend() == backstop_store::Backend::Postgres {
@@ -464,4 +480,79 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[derive(Subcommand)]
+enum PersonsCommand {
+    /// Import a roster CSV (UTF-8, UTF-8 with BOM or GBK; header row in Chinese or English).
+    /// All or nothing unless --good-rows; exits non-zero when rows were rejected.
+    Import {
+        file: PathBuf,
+        /// Region the rows belong to (used when the file has no region column; rows must lie
+        /// inside it).
+        #[arg(long)]
+        region: Option<String>,
+        /// Import the good rows even when some are rejected.
+        #[arg(long)]
+        good_rows: bool,
+    },
+}
+
+async fn import_persons(
+    state: &AppState,
+    file: &Path,
+    region: Option<String>,
+    good_rows: bool,
+) -> Result<ExitCode, String> {
+    use backstop_app::people::import::{self, ImportOptions, Progress};
+    use indicatif::{ProgressBar, ProgressStyle};
+    let f = std::fs::File::open(file).map_err(|e| format!("无法打开 {}: {e}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let opts = ImportOptions {
+        region,
+        good_rows,
+        ..ImportOptions::default()
+    };
+    if size > opts.max_bytes {
+        return Err(format!(
+            "{} 有 {} MB，超过上限 {} MB",
+            file.display(),
+            size / (1024 * 1024),
+            opts.max_bytes / (1024 * 1024)
+        ));
+    }
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template("导入 [{bar:30}] {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = |p: Progress<'_>| match p {
+        Progress::Rows { rows, bytes } => {
+            bar.set_position(bytes);
+            bar.set_message(format!("{rows} 行"));
+        }
+        Progress::Rejected(i) => bar.suspend(|| eprintln!("第 {} 行 拒绝：{}", i.line, i.reason)),
+        Progress::Warning(i) => bar.suspend(|| eprintln!("第 {} 行 提示：{}", i.line, i.reason)),
+    };
+    let reader = std::io::BufReader::with_capacity(256 * 1024, f);
+    let result = import::import_csv(state, &Actor::operator(), reader, &opts, &mut progress).await;
+    bar.finish_and_clear();
+    let r = result.map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+    if !r.ignored_columns.is_empty() {
+        println!("未识别、已忽略的列：{}", r.ignored_columns.join("、"));
+    }
+    println!(
+        "编码 {}，共 {} 行：新增 {}，合并 {}，拒绝 {}（提示 {} 条）",
+        r.encoding, r.rows, r.imported, r.merged, r.rejected, r.warnings_total
+    );
+    if r.rejected > 0 && !r.committed {
+        println!(
+            "有被拒绝的行，全部未导入（全有或全无）；修正后重新导入，或使用 --good-rows 只导入正确的行"
+        );
+    }
+    Ok(if r.rejected > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -116,6 +116,11 @@ impl CitizenId {
         let n = s.chars().count();
         let full = match n {
             18 => {
+                // Any non-ASCII character left after normalising is not a digit (and would
+                // make the byte split below fall inside a character).
+                if !s.is_ascii() {
+                    return Err(CitizenIdError::BadCharacter);
+                }
                 let (body, last) = s.split_at(17);
                 if !body.bytes().all(|b| b.is_ascii_digit())
                     || !(last == "X" || last.bytes().all(|b| b.is_ascii_digit()))
@@ -346,6 +351,15 @@ mod tests {
         assert_eq!(
             CitizenId::parse("110105194912310021"),
             Err(CitizenIdError::BadCheckDigit)
+        );
+        // 18 characters, not all ASCII: refused, never a panic on a byte split.
+        assert_eq!(
+            CitizenId::parse("1101051949123100女X"),
+            Err(CitizenIdError::BadCharacter)
+        );
+        assert_eq!(
+            CitizenId::parse("女女女女女女女女女女女女女女女女女女"),
+            Err(CitizenIdError::BadCharacter)
         );
         assert!(CitizenIdError::BadCheckDigit.to_string().contains("校验"));
     }

@@ -15,10 +15,21 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_foundation.sql"),
     ),
     (2, "reports", include_str!("../migrations/0002_reports.sql")),
+    (3, "people", include_str!("../migrations/0003_people.sql")),
     (
         4,
         "incidents",
         include_str!("../migrations/0004_incidents.sql"),
+    ),
+    (
+        5,
+        "institutions",
+        include_str!("../migrations/0005_institutions.sql"),
+    ),
+    (
+        6,
+        "inspections",
+        include_str!("../migrations/0006_inspections.sql"),
     ),
 ];
 

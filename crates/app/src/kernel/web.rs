@@ -40,7 +40,10 @@ impl Nav {
         let mut links = vec![("/", "首页", None)];
         links.push(("/regions", "区划与网格", Some(Permission::RegionsRead)));
         links.push(("/orgs", "机构", Some(Permission::OrgsRead)));
+        links.push(("/persons", "人员", Some(Permission::PersonsRead)));
         links.push(("/reports", "报表", Some(Permission::ReportsRead)));
+        links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
+        links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));
         links.push(("/account", "我的账户", None));

@@ -3,6 +3,9 @@
 
 mod browser;
 mod foundation;
+mod inspections;
+mod institutions;
+mod people;
 mod reports;
 mod security;
 mod support;

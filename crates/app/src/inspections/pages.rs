@@ -1,0 +1,244 @@
+//! Supervision pages: the inspections in scope with the recording form (`/inspections`), one
+//! inspection with its problems and the answer / close / reopen forms, and the rectifications
+//! list (`/inspections/rectifications`, overdue ones flagged; `?overdue=1` shows only those)
+//! that every level above a unit sees. Changes are POST forms; rules live in `inspections`.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use backstop_core::role::Permission;
+use serde::Deserialize;
+
+use super::{Inspection, NewInspection, NewProblem, Problem};
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/inspections", get(list).post(create))
+        .route("/inspections/rectifications", get(rectifications))
+        .route("/inspections/rectifications/{id}/respond", post(respond))
+        .route("/inspections/rectifications/{id}/close", post(close))
+        .route("/inspections/rectifications/{id}/reopen", post(reopen))
+        .route("/inspections/{id}", get(show))
+        .route("/inspections/{id}/problems", post(add_problem))
+}
+
+const AREA: &str = "/inspections";
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "open" => "待整改",
+        "answered" => "已反馈",
+        "closed" => "已销号",
+        _ => "",
+    }
+}
+
+struct ProblemRow {
+    p: Problem,
+    status_label: &'static str,
+    can_respond: bool,
+}
+
+fn rows(list: Vec<Problem>, actor: &crate::kernel::actor::Actor) -> Vec<ProblemRow> {
+    list.into_iter()
+        .map(|p| ProblemRow {
+            status_label: status_label(&p.status),
+            can_respond: p.status != "closed" && super::may_respond(actor, &p.unit),
+            p,
+        })
+        .collect()
+}
+
+struct InspectionRow {
+    i: Inspection,
+    problems: usize,
+    open: usize,
+    overdue: usize,
+}
+
+#[derive(Template)]
+#[template(path = "inspections_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    rows: Vec<InspectionRow>,
+    overdue: i64,
+    can_manage: bool,
+    today: String,
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let list = super::list(&s, &a.actor, None).await?;
+    let overdue = super::overdue_count(&s, &a.actor).await?;
+    Ok(render(&ListPage {
+        nav: Some(Nav::for_actor(&a.actor, AREA)),
+        rows: list
+            .into_iter()
+            .map(|i| InspectionRow {
+                problems: i.problems.len(),
+                open: i.problems.iter().filter(|p| p.status != "closed").count(),
+                overdue: i.problems.iter().filter(|p| p.overdue).count(),
+                i,
+            })
+            .collect(),
+        overdue,
+        can_manage: a.actor.can(Permission::InspectionsManage),
+        today: super::today(&s).format("%Y-%m-%d").to_string(),
+    }))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Form(body): Form<HashMap<String, String>>,
+) -> PageResult {
+    let g = |k: &str| body.get(k).cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    for i in 1..=3 {
+        let description = g(&format!("p{i}_description"));
+        let requirement = g(&format!("p{i}_requirement"));
+        let deadline = g(&format!("p{i}_deadline"));
+        if description.trim().is_empty() && requirement.trim().is_empty() {
+            continue;
+        }
+        problems.push(NewProblem {
+            description,
+            requirement,
+            deadline,
+        });
+    }
+    let insp = super::create(
+        &s,
+        &a.actor,
+        &NewInspection {
+            unit: g("unit"),
+            mode: g("mode"),
+            date: Some(g("date")),
+            findings: g("findings"),
+            problems,
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/inspections/{}", insp.id)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "inspections_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    i: Inspection,
+    rows: Vec<ProblemRow>,
+    can_manage: bool,
+    today: String,
+}
+
+async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+    let mut i = super::get(&s, &a.actor, id).await?;
+    let problems = std::mem::take(&mut i.problems);
+    Ok(render(&ShowPage {
+        nav: Some(Nav::for_actor(&a.actor, AREA)),
+        rows: rows(problems, &a.actor),
+        i,
+        can_manage: a.actor.can(Permission::InspectionsManage),
+        today: super::today(&s).format("%Y-%m-%d").to_string(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct ProblemForm {
+    description: String,
+    requirement: String,
+    deadline: String,
+}
+
+async fn add_problem(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<ProblemForm>,
+) -> PageResult {
+    super::add_problem(
+        &s,
+        &a.actor,
+        id,
+        &NewProblem {
+            description: f.description,
+            requirement: f.requirement,
+            deadline: f.deadline,
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/inspections/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "inspections_rectifications.html")]
+struct RectificationsPage {
+    nav: Option<Nav>,
+    rows: Vec<ProblemRow>,
+    overdue_only: bool,
+    can_manage: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct RectQuery {
+    #[serde(default)]
+    overdue: String,
+}
+
+async fn rectifications(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<RectQuery>,
+) -> PageResult {
+    let overdue_only = !q.overdue.is_empty() && q.overdue != "0";
+    let list = super::rectifications(&s, &a.actor, None, overdue_only).await?;
+    Ok(render(&RectificationsPage {
+        nav: Some(Nav::for_actor(&a.actor, AREA)),
+        rows: rows(list, &a.actor),
+        overdue_only,
+        can_manage: a.actor.can(Permission::InspectionsManage),
+    }))
+}
+
+#[derive(Deserialize)]
+struct RespondForm {
+    response: String,
+}
+
+async fn respond(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<RespondForm>,
+) -> PageResult {
+    let p = super::respond(&s, &a.actor, id, &f.response).await?;
+    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+}
+
+async fn close(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+    let p = super::close(&s, &a.actor, id).await?;
+    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReopenForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn reopen(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<ReopenForm>,
+) -> PageResult {
+    let p = super::reopen(&s, &a.actor, id, &f.reason).await?;
+    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+}

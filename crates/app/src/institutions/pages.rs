@@ -1,0 +1,578 @@
+//! Institution monitoring pages: the list of institutions in scope (`/institutions`), one
+//! institution (closed management and its history, supplies, shortage requests), its entrance
+//! log (persons masked), the one-screen temperature rounds for all residents, and the county's
+//! list of shortage requests with the answer form. Changes are POST forms; the rules are in the
+//! service functions of `institutions`.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use backstop_core::error::ErrorCode;
+use serde::Deserialize;
+
+use super::{Closure, EntryView, Institution, Item, Round, RoundsView, Shortage, Supply};
+use crate::kernel::error::AppError;
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/institutions", get(list))
+        .route("/institutions/shortages", get(shortages))
+        .route("/institutions/shortages/{id}/answer", post(answer))
+        .route("/institutions/shortages/{id}/close", post(close))
+        .route("/institutions/{id}", get(show))
+        .route("/institutions/{id}/closure", post(closure))
+        .route("/institutions/{id}/supplies", post(supplies))
+        .route("/institutions/{id}/shortages", post(raise))
+        .route("/institutions/{id}/entries", get(entries).post(add_entry))
+        .route("/institutions/{id}/rounds", get(rounds).post(record_round))
+        .route("/institutions/{id}/residents", post(add_resident))
+}
+
+const AREA: &str = "/institutions";
+
+fn nav(a: &crate::kernel::auth::Authed) -> Option<Nav> {
+    Some(Nav::for_actor(&a.actor, AREA))
+}
+
+fn see_other(to: &str) -> PageResult {
+    Ok(Redirect::to(to).into_response())
+}
+
+fn fmt_at(rfc: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc)
+        .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default()
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "open" => "待答复",
+        "answered" => "已答复",
+        "closed" => "已关闭",
+        _ => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "institutions_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    rows: Vec<Institution>,
+    open_shortages: usize,
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    let rows = super::list(&s, &a.actor, None).await?;
+    let open_shortages = super::list_shortages(&s, &a.actor, Some("open"), None)
+        .await?
+        .len();
+    Ok(render(&ListPage {
+        nav: nav(&a),
+        rows,
+        open_shortages,
+    }))
+}
+
+/// A shortage request as shown.
+struct ShortageRow {
+    s: Shortage,
+    status_label: &'static str,
+    created_at: String,
+    answered_at: String,
+}
+
+fn shortage_rows(list: Vec<Shortage>) -> Vec<ShortageRow> {
+    list.into_iter()
+        .map(|s| ShortageRow {
+            status_label: status_label(&s.status),
+            created_at: fmt_at(&s.created_at),
+            answered_at: s.answered_at.as_deref().map(fmt_at).unwrap_or_default(),
+            s,
+        })
+        .collect()
+}
+
+/// One row of the supplies form.
+struct SupplyRow {
+    item: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    quantity: String,
+    days_left: String,
+    low: bool,
+    known: bool,
+}
+
+#[derive(Template)]
+#[template(path = "institutions_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    inst: Institution,
+    closures: Vec<Closure>,
+    supplies: Vec<SupplyRow>,
+    shortages: Vec<ShortageRow>,
+    can_write: bool,
+    can_answer: bool,
+    today: String,
+    items: Vec<(&'static str, &'static str)>,
+}
+
+async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+    let d = super::get(&s, &a.actor, id).await?;
+    let supplies = Item::ALL
+        .into_iter()
+        .map(|item| {
+            let cur: Option<&Supply> = d.supplies.iter().find(|x| x.item == item.as_str());
+            SupplyRow {
+                item: item.as_str(),
+                label: item.label_zh(),
+                unit: item.unit_zh(),
+                quantity: cur.map(|c| c.quantity.to_string()).unwrap_or_default(),
+                days_left: cur.map(|c| c.days_left.to_string()).unwrap_or_default(),
+                low: cur.is_some_and(|c| c.low),
+                known: cur.is_some(),
+            }
+        })
+        .collect();
+    let shortages = shortage_rows(super::list_shortages(&s, &a.actor, None, Some(id)).await?);
+    Ok(render(&ShowPage {
+        nav: nav(&a),
+        inst: d.institution,
+        closures: d.closures,
+        supplies,
+        shortages,
+        can_write: d.can_write,
+        can_answer: super::may_answer(&a.actor),
+        today: super::today(&s).format("%Y-%m-%d").to_string(),
+        items: Item::ALL
+            .into_iter()
+            .map(|i| (i.as_str(), i.label_zh()))
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct ClosureForm {
+    action: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn closure(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<ClosureForm>,
+) -> PageResult {
+    super::set_closure(
+        &s,
+        &a.actor,
+        id,
+        &super::ClosureInput {
+            action: f.action,
+            date: Some(f.date),
+            note: f.note,
+        },
+    )
+    .await?;
+    see_other(&format!("/institutions/{id}"))
+}
+
+fn parse_int(body: &HashMap<String, String>, key: &str) -> Result<Option<i64>, AppError> {
+    match body.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::field(ErrorCode::Validation, key, "应为整数")),
+    }
+}
+
+async fn supplies(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(body): Form<HashMap<String, String>>,
+) -> PageResult {
+    let mut items = Vec::new();
+    for item in Item::ALL {
+        let q = parse_int(&body, &format!("{}_quantity", item.as_str()))?;
+        let d = parse_int(&body, &format!("{}_days", item.as_str()))?;
+        match (q, d) {
+            (Some(q), Some(d)) => items.push(super::SupplyInput {
+                item: item.as_str().to_string(),
+                quantity: q,
+                days_left: d,
+            }),
+            (None, None) => {}
+            _ => {
+                return Err(AppError::field(
+                    ErrorCode::Validation,
+                    item.as_str(),
+                    "数量和可用天数须同时填写",
+                )
+                .into());
+            }
+        }
+    }
+    super::set_supplies(&s, &a.actor, id, &super::SuppliesInput { items }).await?;
+    see_other(&format!("/institutions/{id}"))
+}
+
+#[derive(Deserialize)]
+struct RaiseForm {
+    item: String,
+    quantity: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn raise(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<RaiseForm>,
+) -> PageResult {
+    let quantity = f
+        .quantity
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::field(ErrorCode::Validation, "quantity", "应为整数"))?;
+    super::create_shortage(
+        &s,
+        &a.actor,
+        id,
+        &super::ShortageInput {
+            item: f.item,
+            quantity,
+            note: f.note,
+        },
+    )
+    .await?;
+    see_other(&format!("/institutions/{id}"))
+}
+
+#[derive(Template)]
+#[template(path = "institutions_shortages.html")]
+struct ShortagesPage {
+    nav: Option<Nav>,
+    rows: Vec<ShortageRow>,
+    can_answer: bool,
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+struct StatusQuery {
+    #[serde(default)]
+    status: String,
+}
+
+async fn shortages(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<StatusQuery>,
+) -> PageResult {
+    let rows = shortage_rows(super::list_shortages(&s, &a.actor, Some(&q.status), None).await?);
+    Ok(render(&ShortagesPage {
+        nav: nav(&a),
+        rows,
+        can_answer: super::may_answer(&a.actor),
+        status: q.status,
+    }))
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    answer: String,
+    #[serde(default)]
+    back: String,
+}
+
+fn back_to(back: &str) -> String {
+    // Only local institution pages: never an open redirect.
+    if back.starts_with("/institutions") && !back.starts_with("//") {
+        back.to_string()
+    } else {
+        "/institutions/shortages".to_string()
+    }
+}
+
+async fn answer(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<AnswerForm>,
+) -> PageResult {
+    super::answer_shortage(&s, &a.actor, id, &f.answer).await?;
+    see_other(&back_to(&f.back))
+}
+
+#[derive(Deserialize)]
+struct CloseForm {
+    #[serde(default)]
+    back: String,
+}
+
+async fn close(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<CloseForm>,
+) -> PageResult {
+    super::close_shortage(&s, &a.actor, id).await?;
+    see_other(&back_to(&f.back))
+}
+
+struct EntryRow {
+    e: EntryView,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "institutions_entries.html")]
+struct EntriesPage {
+    nav: Option<Nav>,
+    inst: Institution,
+    day: String,
+    rows: Vec<EntryRow>,
+    fevers: usize,
+    can_write: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct DayQuery {
+    #[serde(default)]
+    day: String,
+}
+
+async fn entries(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Query(q): Query<DayQuery>,
+) -> PageResult {
+    let d = super::get(&s, &a.actor, id).await?;
+    let list = super::list_entries(&s, &a.actor, id, Some(&q.day)).await?;
+    let day = super::parse_day(&s, "day", Some(&q.day))?;
+    Ok(render(&EntriesPage {
+        nav: nav(&a),
+        inst: d.institution,
+        day,
+        fevers: list.iter().filter(|e| e.fever).count(),
+        rows: list
+            .into_iter()
+            .map(|e| EntryRow {
+                at: fmt_at(&e.entered_at),
+                e,
+            })
+            .collect(),
+        can_write: d.can_write,
+    }))
+}
+
+#[derive(Deserialize)]
+struct EntryForm {
+    name: String,
+    #[serde(default)]
+    phone: String,
+    reason: String,
+    temperature: String,
+}
+
+async fn add_entry(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<EntryForm>,
+) -> PageResult {
+    let temperature = f
+        .temperature
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| AppError::field(ErrorCode::Validation, "temperature", "应为数字"))?;
+    super::add_entry(
+        &s,
+        &a.actor,
+        id,
+        &super::EntryInput {
+            name: f.name,
+            phone: f.phone,
+            reason: f.reason,
+            temperature,
+        },
+    )
+    .await?;
+    see_other(&format!("/institutions/{id}/entries"))
+}
+
+/// One resident's line of the rounds screen.
+struct RoundLine {
+    resident_id: i64,
+    name: String,
+    room: String,
+    cells: Vec<(String, bool)>,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "institutions_rounds.html")]
+struct RoundsPage {
+    nav: Option<Nav>,
+    inst: Institution,
+    day: String,
+    round: &'static str,
+    rounds: Vec<(&'static str, &'static str, bool)>,
+    lines: Vec<RoundLine>,
+    fevers: Vec<super::FeverRow>,
+    can_write: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct RoundsQuery {
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    round: String,
+}
+
+fn default_round(s: &AppState) -> Round {
+    use chrono::Timelike;
+    let h = backstop_core::clock::beijing_naive(s.clock.now()).hour();
+    if h < 11 {
+        Round::Morning
+    } else if h < 17 {
+        Round::Noon
+    } else {
+        Round::Evening
+    }
+}
+
+fn rounds_lines(v: &RoundsView, round: Round) -> Vec<RoundLine> {
+    v.rows
+        .iter()
+        .map(|r| {
+            let cell = |x: &Option<super::Reading>| {
+                x.as_ref()
+                    .map(|x| (format!("{:.1}", x.temperature), x.fever))
+                    .unwrap_or_default()
+            };
+            let current = match round {
+                Round::Morning => &r.morning,
+                Round::Noon => &r.noon,
+                Round::Evening => &r.evening,
+            };
+            RoundLine {
+                resident_id: r.resident_id,
+                name: r.name.clone(),
+                room: r.room.clone(),
+                cells: vec![cell(&r.morning), cell(&r.noon), cell(&r.evening)],
+                value: current
+                    .as_ref()
+                    .map(|x| format!("{:.1}", x.temperature))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+async fn rounds(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Query(q): Query<RoundsQuery>,
+) -> PageResult {
+    let d = super::get(&s, &a.actor, id).await?;
+    let round = Round::parse(&q.round).unwrap_or_else(|| default_round(&s));
+    let v = super::rounds(&s, &a.actor, id, Some(&q.day)).await?;
+    Ok(render(&RoundsPage {
+        nav: nav(&a),
+        inst: d.institution,
+        round: round.as_str(),
+        rounds: Round::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), r.label_zh(), r == round))
+            .collect(),
+        lines: rounds_lines(&v, round),
+        fevers: v.fevers,
+        day: v.day,
+        can_write: d.can_write,
+    }))
+}
+
+async fn record_round(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(body): Form<HashMap<String, String>>,
+) -> PageResult {
+    let round = body.get("round").cloned().unwrap_or_default();
+    let day = body.get("day").cloned().unwrap_or_default();
+    let mut temperatures = Vec::new();
+    for (k, v) in &body {
+        let Some(rid) = k.strip_prefix("t_").and_then(|r| r.parse::<i64>().ok()) else {
+            continue;
+        };
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let t = v
+            .parse::<f64>()
+            .map_err(|_| AppError::field(ErrorCode::Validation, k, "应为数字"))?;
+        temperatures.push(super::TempInput {
+            resident_id: rid,
+            temperature: Some(t),
+        });
+    }
+    temperatures.sort_by_key(|t| t.resident_id);
+    super::record_round(
+        &s,
+        &a.actor,
+        id,
+        &super::RoundsInput {
+            day: Some(day.clone()),
+            round: round.clone(),
+            temperatures,
+        },
+    )
+    .await?;
+    see_other(&format!(
+        "/institutions/{id}/rounds?day={day}&round={}",
+        Round::parse(&round).map(|r| r.as_str()).unwrap_or("")
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResidentForm {
+    name: String,
+    #[serde(default)]
+    room: String,
+}
+
+async fn add_resident(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<i64>,
+    Form(f): Form<ResidentForm>,
+) -> PageResult {
+    super::add_resident(
+        &s,
+        &a.actor,
+        id,
+        &super::ResidentInput {
+            name: f.name,
+            room: f.room,
+        },
+    )
+    .await?;
+    see_other(&format!("/institutions/{id}/rounds"))
+}

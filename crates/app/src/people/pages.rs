@@ -1,0 +1,290 @@
+//! Person pages: the list with search (`/persons?region=&name=&masked=`, plus an exact search
+//! by ID number posted in a form so the number never lands in a URL or a log line), the
+//! creation form (`/persons/new`, `POST /persons`, re-shown with the Chinese message on a
+//! validation error) and the detail page (`/persons/{id}`) with masked values and, for roles
+//! that may, a "查看完整证件号" form that posts a reason (`POST /persons/{id}/reveal`). All
+//! reads and writes go through the scoped service functions of `people`.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use backstop_core::region::Scope;
+use backstop_core::role::Permission;
+use serde::Deserialize;
+
+use super::{Created, NewPerson, Person, PersonQuery, Revealed};
+use crate::kernel::error::AppError;
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/persons", get(list).post(create))
+        .route("/persons/new", get(new_form))
+        .route("/persons/search", post(search))
+        .route("/persons/{id}", get(show))
+        .route("/persons/{id}/reveal", post(reveal))
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.trim().chars().take(n).collect()
+}
+
+#[derive(Template)]
+#[template(path = "people_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    region: String,
+    name: String,
+    masked: String,
+    total: i64,
+    persons: Vec<Person>,
+    error: Option<String>,
+    can_create: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    masked: Option<String>,
+}
+
+async fn list_page(
+    s: &AppState,
+    a: &crate::kernel::auth::Authed,
+    q: ListQuery,
+    error: Option<String>,
+) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsRead)?;
+    let region = clip(&q.region.unwrap_or_default(), 20);
+    let name = clip(&q.name.unwrap_or_default(), 50);
+    let masked = clip(&q.masked.unwrap_or_default(), 20);
+    let query = PersonQuery {
+        region: Some(region.clone()),
+        name: Some(name.clone()),
+        masked: Some(masked.clone()),
+        limit: Some(200),
+        offset: None,
+    };
+    let (total, persons, err) = match super::list(s, actor, &query).await {
+        Ok(l) => (l.total, l.items, None),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            0,
+            Vec::new(),
+            Some(format!("区划“{region}”不存在或不在您的管辖范围内")),
+        ),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            (0, Vec::new(), Some(e.message))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut resp = render(&ListPage {
+        nav: Some(Nav::for_actor(actor, "/persons")),
+        region,
+        name,
+        masked,
+        total,
+        persons,
+        error: error.clone().or(err),
+        can_create: actor.can(Permission::PersonsWrite),
+    });
+    if error.is_some() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
+    list_page(&s, &a, q, None).await
+}
+
+#[derive(Deserialize, Default)]
+struct SearchForm {
+    #[serde(default)]
+    id_number: String,
+}
+
+/// Exact search by ID number, posted (the number never appears in a URL).
+async fn search(State(s): State<AppState>, Page(a): Page, Form(f): Form<SearchForm>) -> PageResult {
+    match super::find_by_id_number(&s, &a.actor, &f.id_number).await {
+        Ok(p) => Ok(Redirect::to(&format!("/persons/{}", p.id)).into_response()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            list_page(
+                &s,
+                &a,
+                ListQuery::default(),
+                Some("没有找到该身份证号的人员（或不在您的管辖范围内）".to_string()),
+            )
+            .await
+        }
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            list_page(&s, &a, ListQuery::default(), Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "people_new.html")]
+struct NewPage {
+    nav: Option<Nav>,
+    form: PersonForm,
+    error: Option<String>,
+    existing_id: Option<i64>,
+}
+
+/// The creation form as posted; every field optional so a partial post is a message.
+#[derive(Deserialize, Default)]
+struct PersonForm {
+    #[serde(default)]
+    id_number: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    region_code: String,
+    #[serde(default)]
+    sex: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    hukou_address: String,
+}
+
+async fn new_form(Page(a): Page) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsWrite)?;
+    let region_code = match &actor.scope {
+        Scope::Region(c) => c.as_str().to_string(),
+        Scope::National => String::new(),
+    };
+    Ok(render(&NewPage {
+        nav: Some(Nav::for_actor(actor, "/persons")),
+        form: PersonForm {
+            region_code,
+            ..PersonForm::default()
+        },
+        error: None,
+        existing_id: None,
+    }))
+}
+
+async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonForm>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsWrite)?;
+    let opt = |v: &str| Some(v.to_string()).filter(|v| !v.trim().is_empty());
+    let input = NewPerson {
+        id_number: opt(&f.id_number),
+        name: f.name.clone(),
+        region_code: f.region_code.trim().to_string(),
+        sex: opt(&f.sex),
+        birth_date: opt(&f.birth_date),
+        phone: opt(&f.phone),
+        address: opt(&f.address),
+        hukou_address: opt(&f.hukou_address),
+    };
+    let (status, message, existing_id) = match super::create(&s, actor, &input).await {
+        Ok(Created::New(p)) => {
+            return Ok(Redirect::to(&format!("/persons/{}", p.id)).into_response());
+        }
+        Ok(Created::Existing(id)) => (
+            StatusCode::CONFLICT,
+            "该身份证号已登记，请查看已有记录".to_string(),
+            Some(id),
+        ),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "无法登记：区划不存在或不在您的管辖范围内，或该身份证号已在其他地区登记".to_string(),
+            None,
+        ),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (e.status(), e.message, None),
+        Err(e) => return Err(e.into()),
+    };
+    // The ID number and phone typed are not echoed back into the page.
+    let form = PersonForm {
+        id_number: String::new(),
+        phone: String::new(),
+        name: clip(&f.name, 50),
+        region_code: clip(&f.region_code, 20),
+        sex: clip(&f.sex, 10),
+        birth_date: clip(&f.birth_date, 10),
+        address: clip(&f.address, 200),
+        hukou_address: clip(&f.hukou_address, 200),
+    };
+    let mut resp = render(&NewPage {
+        nav: Some(Nav::for_actor(actor, "/persons")),
+        form,
+        error: Some(message),
+        existing_id,
+    });
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[derive(Template)]
+#[template(path = "people_show.html")]
+struct ShowPage {
+    nav: Option<Nav>,
+    person: Person,
+    can_reveal: bool,
+    revealed: Option<Revealed>,
+    error: Option<String>,
+}
+
+async fn show_page(
+    s: &AppState,
+    a: &crate::kernel::auth::Authed,
+    id: i64,
+    revealed: Option<Revealed>,
+    error: Option<String>,
+) -> PageResult {
+    let person = super::get(s, &a.actor, id).await?;
+    Ok(render(&ShowPage {
+        nav: Some(Nav::for_actor(&a.actor, "/persons")),
+        can_reveal: a.actor.can(Permission::PersonsRevealId),
+        person,
+        revealed,
+        error,
+    }))
+}
+
+async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
+    let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
+    show_page(&s, &a, id, None, None).await
+}
+
+#[derive(Deserialize, Default)]
+struct RevealForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn reveal(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<RevealForm>,
+) -> PageResult {
+    let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
+    match super::reveal(&s, &a.actor, id, &f.reason).await {
+        Ok(r) => show_page(&s, &a, id, Some(r), None).await,
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let mut resp = show_page(&s, &a, id, None, Some(e.message)).await?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,161 @@
+//! Person and household API (`/api/v1/persons…`, `/api/v1/households…`). ID numbers travel
+//! only in request bodies, never in URLs. Pages are in `people::pages`.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Created, Household, NewHousehold, NewPerson, Person, PersonList, PersonPatch, PersonQuery,
+    Revealed,
+};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::{Api, JsonBody};
+use crate::state::AppState;
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/persons", get(list).post(create))
+        .route("/api/v1/persons/search", post(search))
+        .route("/api/v1/persons/{id}", get(one).patch(update))
+        .route("/api/v1/persons/{id}/reveal", post(reveal))
+        .route("/api/v1/households", post(create_household))
+        .route("/api/v1/households/{id}", get(household))
+}
+
+/// The 409 answer to a create whose ID number is already on record in the caller's scope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConflictBody {
+    /// `conflict`.
+    pub code: String,
+    pub message: String,
+    /// The person already holding this ID number.
+    pub existing_id: i64,
+}
+
+/// Record a person.
+#[utoipa::path(post, path = "/api/v1/persons", tag = "people", request_body = NewPerson,
+    responses((status = 201, body = Person), (status = 409, body = ConflictBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(body): JsonBody<NewPerson>,
+) -> AppResult<Response> {
+    Ok(match super::create(&s, &a.actor, &body).await? {
+        Created::New(p) => (StatusCode::CREATED, axum::Json(*p)).into_response(),
+        Created::Existing(id) => (
+            StatusCode::CONFLICT,
+            axum::Json(ConflictBody {
+                code: "conflict".to_string(),
+                message: format!("该身份证号已登记（人员编号 {id}）"),
+                existing_id: id,
+            }),
+        )
+            .into_response(),
+    })
+}
+
+/// Search persons in the caller's scope by region, name and masked fragment.
+#[utoipa::path(get, path = "/api/v1/persons", tag = "people", params(PersonQuery),
+    responses((status = 200, body = PersonList), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<PersonQuery>,
+) -> AppResult<axum::Json<PersonList>> {
+    Ok(axum::Json(super::list(&s, &a.actor, &q).await?))
+}
+
+/// Body of `POST /api/v1/persons/search`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IdSearch {
+    pub id_number: String,
+}
+
+/// Exact lookup by ID number (in the body, never in the URL).
+#[utoipa::path(post, path = "/api/v1/persons/search", tag = "people", request_body = IdSearch,
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn search(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(body): JsonBody<IdSearch>,
+) -> AppResult<axum::Json<Person>> {
+    Ok(axum::Json(
+        super::find_by_id_number(&s, &a.actor, &body.id_number).await?,
+    ))
+}
+
+/// One person, masked for the caller.
+#[utoipa::path(get, path = "/api/v1/persons/{id}", tag = "people", params(("id" = i64, Path)),
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody)))]
+pub async fn one(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Person>> {
+    Ok(axum::Json(super::get(&s, &a.actor, id).await?))
+}
+
+/// Change a person (audited, masked before → after).
+#[utoipa::path(patch, path = "/api/v1/persons/{id}", tag = "people", params(("id" = i64, Path)),
+    request_body = PersonPatch,
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<PersonPatch>,
+) -> AppResult<axum::Json<Person>> {
+    Ok(axum::Json(super::update(&s, &a.actor, id, &body).await?))
+}
+
+/// Body of `POST /api/v1/persons/{id}/reveal`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RevealRequest {
+    /// Why the full value is needed (recorded in the audit log).
+    pub reason: String,
+}
+
+/// The full ID number and phone (permission `persons_reveal_id`; every reveal is audited).
+#[utoipa::path(post, path = "/api/v1/persons/{id}/reveal", tag = "people", params(("id" = i64, Path)),
+    request_body = RevealRequest,
+    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reveal(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<RevealRequest>,
+) -> AppResult<axum::Json<Revealed>> {
+    Ok(axum::Json(
+        super::reveal(&s, &a.actor, id, &body.reason).await?,
+    ))
+}
+
+/// Group persons into a household.
+#[utoipa::path(post, path = "/api/v1/households", tag = "people", request_body = NewHousehold,
+    responses((status = 201, body = Household), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_household(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(body): JsonBody<NewHousehold>,
+) -> AppResult<(StatusCode, axum::Json<Household>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(super::create_household(&s, &a.actor, &body).await?),
+    ))
+}
+
+/// One household with its members.
+#[utoipa::path(get, path = "/api/v1/households/{id}", tag = "people", params(("id" = i64, Path)),
+    responses((status = 200, body = Household), (status = 404, body = ErrorBody)))]
+pub async fn household(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Household>> {
+    Ok(axum::Json(super::get_household(&s, &a.actor, id).await?))
+}

@@ -1,0 +1,699 @@
+//! People and households (issue 4, part 1): create and validation, 409/404, masking per role,
+//! audited reveal, exact search through the body, scope in reads, lists and counts, roster
+//! import (encodings, bad rows, merge rule, all-or-nothing, good rows), pages, and no
+//! plaintext ID or phone number at rest — on both backends.
+
+use axum::http::StatusCode;
+use backstop_app::kernel::actor::Actor;
+use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import_csv};
+use backstop_core::citizen_id::check_char;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::support::{T, each_backend};
+
+/// A valid ID number from region, birth date and sequence.
+fn cid(region: &str, ymd: &str, seq: u32) -> String {
+    let body = format!("{region}{ymd}{seq:03}");
+    let c = check_char(&body).expect("17 digits");
+    format!("{body}{c}")
+}
+
+const V1: &str = "130110100001"; // 旱码头社区 (鹿泉区)
+const V2: &str = "130110100002"; // 镇宁社区 (鹿泉区)
+
+async fn audit_rows(t: &T, action: &str) -> Vec<(String, String, String)> {
+    sqlx::query("SELECT object_id, outcome, detail FROM audit_log WHERE action = $1 ORDER BY id")
+        .bind(action)
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("object_id"),
+                r.get::<String, _>("outcome"),
+                r.get::<String, _>("detail"),
+            )
+        })
+        .collect()
+}
+
+/// An official actor scoped to `region`, for calling services directly.
+fn scoped_official(region: &str) -> Actor {
+    use backstop_app::kernel::actor::Via;
+    use backstop_core::region::Scope;
+    use backstop_core::role::{Role, RoleSet};
+    Actor {
+        user_id: None,
+        username: "test-official".to_string(),
+        roles: RoleSet::new([Role::Official]),
+        scope: Scope::parse(region).expect("scope"),
+        org_id: None,
+        source: "test".to_string(),
+        via: Via::Session(0),
+    }
+}
+
+async fn person_count(t: &T) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM persons")
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn persons_create_mask_reveal_scope_households() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("p_off", &["official"], "1301").await;
+        let worker = t.user("p_cw", &["community_worker"], V1).await;
+        let other = t.user("p_other", &["official"], "130111").await;
+        let staff = t.user("p_town", &["township_staff"], "130110100").await;
+
+        let a = cid("130110", "19800101", 1); // male
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": a.to_lowercase(), "name": "张三", "region_code": V1,
+                       "phone": "138 1234-5678", "address": "旱码头 1 号"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let pid = b["id"].as_i64().expect("id");
+        // The worker may not reveal: strict mask, first 1 + 16 stars + last 1.
+        let strict = format!("1{}{}", "*".repeat(16), &a[17..]);
+        assert_eq!(b["id_number_masked"], strict.as_str());
+        assert_eq!(b["sex"], "male");
+        assert_eq!(b["birth_date"], "1980-01-01");
+        assert_eq!(b["phone_masked"], "138****5678");
+
+        // Validation.
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": format!("{}{}", &a[..17], if a.ends_with('0') { '1' } else { '0' }), "name": "x", "region_code": V1}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["code"], "invalid_id_number");
+        assert!(b["message"].as_str().unwrap_or("").contains("身份证"), "{b}");
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": "12345", "name": "x", "region_code": V1}),
+            )
+            .await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number")));
+        let b2 = cid("130110", "19900215", 2); // female
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": b2, "name": "李四", "region_code": V1, "sex": "男"}),
+            )
+            .await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{b}");
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": b2, "name": "李四", "region_code": V1, "birth_date": "1990-02-16"}),
+            )
+            .await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{b}");
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &official,
+                json!({"id_number": b2, "name": "李四", "region_code": "130110100999"}),
+            )
+            .await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_region")), "{b}");
+        // A region outside the caller's scope does not exist for it.
+        let (s, _) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"id_number": b2, "name": "李四", "region_code": V2}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(person_count(&t).await, 1, "refused writes leave nothing");
+
+        // Existing number: 409 with the id in scope (also given as the old 15 digits), 404 outside.
+        let fifteen = format!("{}{}", &a[..6], &a[8..17]);
+        for n in [a.clone(), fifteen] {
+            let (s, b) = t
+                .post(
+                    "/api/v1/persons",
+                    &official,
+                    json!({"id_number": n, "name": "张三", "region_code": V2}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CONFLICT, "{b}");
+            assert_eq!(b["code"], "conflict");
+            assert_eq!(b["existing_id"], pid);
+        }
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &other,
+                json!({"id_number": a, "name": "张三", "region_code": "130111"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        assert!(b.get("existing_id").is_none());
+
+        // More people: one in the other village (by the official), one without an ID number.
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &official,
+                json!({"id_number": b2, "name": "李四", "region_code": V2, "phone": "13900001111"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let p2 = b["id"].as_i64().expect("id");
+        // The official may see 6 + 8 stars + 4.
+        assert_eq!(
+            b["id_number_masked"],
+            format!("{}********{}", &b2[..6], &b2[14..]).as_str()
+        );
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &worker,
+                json!({"name": "王小宝", "region_code": V1, "sex": "女", "birth_date": "2026-02-01"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let baby = b["id"].as_i64().expect("id");
+        assert_eq!(b["id_number_masked"], "");
+
+        // Reads per role and scope.
+        let (s, b) = t.get(&format!("/api/v1/persons/{pid}"), &official).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            b["id_number_masked"],
+            format!("{}********{}", &a[..6], &a[14..]).as_str()
+        );
+        let (s, _) = t.get(&format!("/api/v1/persons/{pid}"), &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t.get(&format!("/api/v1/persons/{p2}"), &worker).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "the worker sees only its village");
+        let (_, l) = t.get("/api/v1/persons", &worker).await;
+        assert_eq!(l["total"], 2, "{l}");
+        let (_, l) = t.get("/api/v1/persons", &official).await;
+        assert_eq!(l["total"], 3);
+        let (_, l) = t.get("/api/v1/persons", &staff).await;
+        assert_eq!(l["total"], 3);
+        let (_, l) = t.get("/api/v1/persons", &other).await;
+        assert_eq!(l["total"], 0);
+        assert_eq!(l["items"].as_array().map(Vec::len), Some(0));
+        let (s, _) = t.get("/api/v1/persons?region=130110", &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Name search, masked fragments.
+        let (_, l) = t.get("/api/v1/persons?name=%E5%BC%A0", &official).await; // 张
+        assert_eq!(l["total"], 1);
+        assert_eq!(l["items"][0]["id"], pid);
+        let last4 = &b2[14..];
+        let (_, l) = t
+            .get(&format!("/api/v1/persons?masked={last4}"), &official)
+            .await;
+        assert_eq!(l["total"], 1, "{l}");
+        assert_eq!(l["items"][0]["id"], p2);
+        let (_, l) = t.get("/api/v1/persons?masked=5678", &worker).await;
+        assert_eq!(l["total"], 1, "phone fragment for everyone");
+        let (_, l) = t
+            .get(&format!("/api/v1/persons?masked={}", &a[14..]), &worker)
+            .await;
+        assert_eq!(l["total"], 0, "6+4 ID fragments only for roles that may see them");
+        let (s, _) = t.get("/api/v1/persons?masked=%25", &official).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Exact search by number in the body.
+        let (s, b) = t
+            .post("/api/v1/persons/search", &worker, json!({"id_number": a}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["id"], pid);
+        let (s, _) = t
+            .post("/api/v1/persons/search", &other, json!({"id_number": a}))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, b) = t
+            .post("/api/v1/persons/search", &worker, json!({"id_number": "1234"}))
+            .await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number")));
+
+        // Reveal: refused (and recorded) without the permission; needs a reason; audited.
+        let (s, _) = t
+            .post(&format!("/api/v1/persons/{pid}/reveal"), &worker, json!({"reason": "核对"}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t
+            .post(&format!("/api/v1/persons/{pid}/reveal"), &other, json!({"reason": "核对"}))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t
+            .post(&format!("/api/v1/persons/{pid}/reveal"), &official, json!({"reason": " "}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/persons/{pid}/reveal"),
+                &official,
+                json!({"reason": "办理临时救助核对身份"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["id_number"], a.as_str());
+        assert_eq!(b["phone"], "13812345678");
+        let reveals = audit_rows(&t, "person.reveal").await;
+        assert_eq!(reveals.len(), 2, "{reveals:?}");
+        assert_eq!(reveals[0].1, "failure");
+        assert_eq!(reveals[1].1, "success");
+        assert_eq!(reveals[1].0, pid.to_string());
+        assert!(reveals[1].2.contains("办理临时救助核对身份"));
+        for (_, _, d) in &reveals {
+            assert!(!d.contains(&a) && !d.contains("13812345678"), "{d}");
+        }
+
+        // PATCH: link an ID number later, change the phone; audit masked before → after.
+        let c = cid("130110", "20260201", 4); // female, born on the given date
+        let (s, b) = t
+            .call(
+                "PATCH",
+                &format!("/api/v1/persons/{baby}"),
+                Some(&worker),
+                Some(json!({"id_number": c, "phone": "13700002222"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["id_number_masked"], format!("1{}{}", "*".repeat(16), &c[17..]).as_str());
+        assert_eq!(b["phone_masked"], "137****2222");
+        let (s, b) = t
+            .call(
+                "PATCH",
+                &format!("/api/v1/persons/{baby}"),
+                Some(&worker),
+                Some(json!({"id_number": a})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a recorded number is not replaced: {b}");
+        let (s, _) = t
+            .call(
+                "PATCH",
+                &format!("/api/v1/persons/{p2}"),
+                Some(&worker),
+                Some(json!({"name": "x"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, b) = t
+            .call(
+                "PATCH",
+                &format!("/api/v1/persons/{pid}"),
+                Some(&worker),
+                Some(json!({"region_code": V2})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "cannot move someone out of one's scope: {b}");
+        let updates = audit_rows(&t, "person.update").await;
+        assert_eq!(updates.len(), 1);
+        let d: Value = serde_json::from_str(&updates[0].2).expect("json");
+        assert_eq!(d["phone"]["before"], "");
+        assert_eq!(d["phone"]["after"], "137****2222");
+        assert_eq!(d["id_number"]["after"], format!("{}********{}", &c[..6], &c[14..]).as_str());
+        assert!(!updates[0].2.contains(&c) && !updates[0].2.contains("13700002222"));
+        assert_eq!(audit_rows(&t, "person.create").await.len(), 3);
+
+        // Households.
+        let (s, h) = t
+            .post(
+                "/api/v1/households",
+                &worker,
+                json!({"region_code": V1, "address": "旱码头 1 号",
+                       "members": [{"person_id": pid, "relationship": "户主"},
+                                   {"person_id": baby, "relationship": "child"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{h}");
+        let hid = h["id"].as_i64().expect("id");
+        assert_eq!(h["members"].as_array().map(Vec::len), Some(2));
+        assert_eq!(h["members"][0]["relationship"], "head");
+        let (s, b) = t
+            .post(
+                "/api/v1/households",
+                &worker,
+                json!({"region_code": V1, "members": [{"person_id": pid, "relationship": "head"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "already in a household: {b}");
+        let (s, _) = t
+            .post(
+                "/api/v1/households",
+                &worker,
+                json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "head"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "a member out of scope");
+        let (s, b) = t.get(&format!("/api/v1/households/{hid}"), &official).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["members"][1]["id"], baby);
+        let (s, _) = t.get(&format!("/api/v1/households/{hid}"), &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, p) = t.get(&format!("/api/v1/persons/{pid}"), &worker).await;
+        assert_eq!(p["household_id"], hid);
+        assert_eq!(p["relationship_label"], "户主");
+
+        // Pages: list, detail, reveal form, exact search form.
+        let cookie = format!("backstop={official}");
+        let (s, _, body) = t.raw_form("GET", "/persons?name=%E6%9D%8E", Some(&cookie), "").await;
+        let html = String::from_utf8_lossy(&body);
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("李四") && !html.contains("张三"), "name filter");
+        assert!(html.contains("href=\"/persons\""), "nav link");
+        let (s, _, body) = t
+            .raw_form("GET", &format!("/persons/{pid}"), Some(&cookie), "")
+            .await;
+        let html = String::from_utf8_lossy(&body);
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains(&format!("{}********{}", &a[..6], &a[14..])));
+        assert!(html.contains("查看完整证件号") && !html.contains(&a));
+        assert!(!html.contains("style=") && !html.contains(" onclick"));
+        let (s, _, body) = t
+            .raw_form("POST", &format!("/persons/{pid}/reveal"), Some(&cookie), "reason=%E6%A0%B8%E5%AF%B9%E8%BA%AB%E4%BB%BD")
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&body).contains(&a));
+        assert_eq!(audit_rows(&t, "person.reveal").await.len(), 3);
+        let (s, h, _) = t
+            .raw_form("POST", "/persons/search", Some(&cookie), &format!("id_number={a}"))
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(
+            h.get("location").and_then(|v| v.to_str().ok()),
+            Some(format!("/persons/{pid}").as_str())
+        );
+        let wcookie = format!("backstop={worker}");
+        let (s, _, body) = t
+            .raw_form("GET", &format!("/persons/{pid}"), Some(&wcookie), "")
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains(&strict) && !html.contains("reveal-form"));
+        let (s, _, _) = t
+            .raw_form("GET", &format!("/persons/{p2}"), Some(&wcookie), "")
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, body) = t
+            .raw_form(
+                "POST",
+                "/persons",
+                Some(&wcookie),
+                &format!("id_number={a}&name=%E5%BC%A0%E4%B8%89&region_code={V1}&phone=13812345678"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains(&format!("/persons/{pid}")) && !html.contains(&a) && !html.contains("13812345678"));
+        let (s, h, _) = t
+            .raw_form(
+                "POST",
+                "/persons",
+                Some(&wcookie),
+                &format!("id_number={}&name=%E8%B5%B5%E5%85%AD&region_code={V1}", cid("130110", "19700707", 9)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(h.get("location").and_then(|v| v.to_str().ok()).is_some_and(|l| l.starts_with("/persons/")));
+    })
+    .await;
+}
+
+async fn run_import(
+    t: &T,
+    bytes: &[u8],
+    region: Option<&str>,
+    good_rows: bool,
+) -> Result<ImportReport, String> {
+    let mut issues = Vec::new();
+    let r = import_csv(
+        &t.state,
+        &Actor::operator(),
+        bytes,
+        &ImportOptions {
+            region: region.map(str::to_string),
+            good_rows,
+            ..ImportOptions::default()
+        },
+        &mut |p| {
+            if let Progress::Rejected(i) | Progress::Warning(i) = p {
+                issues.push(i.clone());
+            }
+        },
+    )
+    .await
+    .map_err(|e| e.message);
+    if let Ok(rep) = &r {
+        assert_eq!(issues.len() as u64, rep.rejected + rep.warnings_total);
+    }
+    r
+}
+
+#[tokio::test]
+async fn roster_import_encodings_merge_and_all_or_nothing() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let p = |seq: u32| cid("130110", "19650304", seq);
+        // UTF-8 with Chinese headers, a region column.
+        let utf8 = format!(
+            "姓名,身份证号,性别,出生日期,联系电话,区划代码,现住址,备注\n\
+             赵一,{},男,1965-03-04,13811110001,{V1},一号,x\n\
+             钱二,{},女,1965/3/4,,{V2},二号,\n",
+            p(1),
+            p(2)
+        );
+        let r = run_import(&t, utf8.as_bytes(), None, false).await.expect("import");
+        assert_eq!((r.rows, r.imported, r.merged, r.rejected), (2, 2, 0, 0), "{r:?}");
+        assert!(r.committed);
+        assert_eq!(r.encoding, "utf-8");
+        assert_eq!(r.ignored_columns, vec!["备注".to_string()]);
+        assert_eq!(person_count(&t).await, 2);
+
+        // UTF-8 with BOM, English headers, default region; p(2) again: merged, phone filled,
+        // conflicting address warned; a duplicate inside the file merged too.
+        let bom = format!(
+            "\u{feff}id_number,name,phone,address\n{},钱二,13822220002,别处\n{},孙三,,\n{},孙三,13833330003,三号\n",
+            p(2),
+            p(3),
+            p(3)
+        );
+        let r = run_import(&t, bom.as_bytes(), Some(V2), false).await.expect("import");
+        assert_eq!((r.rows, r.imported, r.merged, r.rejected), (3, 1, 2, 0), "{r:?}");
+        assert_eq!(r.warnings_total, 1, "{:?}", r.warnings);
+        assert_eq!(r.warnings[0].line, 2);
+        assert!(r.warnings[0].reason.contains("现住址"), "{:?}", r.warnings);
+        assert_eq!(person_count(&t).await, 3);
+        let official = t.user("i_off", &["official"], "130110").await;
+        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(2)})).await;
+        assert_eq!(b["phone_masked"], "138****0002", "empty phone filled: {b}");
+        assert_eq!(b["address"], "二号", "recorded address kept");
+        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(3)})).await;
+        assert_eq!(b["phone_masked"], "138****0003", "in-file duplicate merged: {b}");
+
+        // GBK, with bad rows: all or nothing leaves nothing, --good-rows keeps the good.
+        let gbk_text = format!(
+            "身份证号,姓名,性别,区划代码\n\
+             {},周四,男,{V1}\n\
+             {},吴五,女,{V1}\n\
+             110105194912310021,郑六,女,{V1}\n\
+             {},王七,女,{V1}\n\
+             {},冯八,男,130111\n\
+             {},陈九,男,130110100999\n\
+             ,褚十,男,{V1}\n",
+            p(11),
+            p(12), // sequence 012: even → female, matches
+            p(13), // odd → male, but says 女
+            p(15),
+            p(17),
+        );
+        let gbk = encoding_rs::GBK.encode(&gbk_text).0.into_owned();
+        assert!(std::str::from_utf8(&gbk).is_err(), "really GBK");
+        let before = person_count(&t).await;
+        let r = run_import(&t, &gbk, Some("130110"), false).await.expect("import");
+        assert_eq!(r.encoding, "gbk");
+        assert_eq!((r.rows, r.rejected), (7, 5), "{r:?}");
+        assert!(!r.committed);
+        assert_eq!((r.imported, r.merged), (0, 0));
+        assert_eq!(person_count(&t).await, before, "all or nothing");
+        let lines: Vec<u64> = r.rejects.iter().map(|i| i.line).collect();
+        assert_eq!(lines, vec![4, 5, 6, 7, 8], "{:?}", r.rejects);
+        assert!(r.rejects[0].reason.contains("校验"), "{}", r.rejects[0].reason);
+        assert!(r.rejects[1].reason.contains("性别"), "{}", r.rejects[1].reason);
+        assert!(r.rejects[2].reason.contains("范围"), "{}", r.rejects[2].reason);
+        assert!(r.rejects[3].reason.contains("不存在"), "{}", r.rejects[3].reason);
+        assert!(r.rejects[4].reason.contains("身份证号"), "{}", r.rejects[4].reason);
+        let fails = audit_rows(&t, "person.import").await;
+        assert_eq!(fails.last().map(|f| f.1.as_str()), Some("failure"));
+
+        let r = run_import(&t, &gbk, Some("130110"), true).await.expect("import");
+        assert!(r.committed);
+        assert_eq!((r.imported, r.rejected), (2, 5));
+        assert_eq!(person_count(&t).await, before + 2);
+
+        // A number on record outside the importer's scope rejects the row.
+        let out = cid("130111", "19700101", 21);
+        let other = t.user("i_other", &["official"], "130111").await;
+        let (s, _) = t
+            .post("/api/v1/persons", &other, json!({"id_number": out, "name": "外区", "region_code": "130111"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let text = format!("身份证号,姓名\n{out},外区\n");
+        let r = import_csv(
+            &t.state,
+            &scoped_official("130110"),
+            text.as_bytes(),
+            &ImportOptions { region: Some("130110".into()), ..ImportOptions::default() },
+            &mut |_| {},
+        )
+        .await
+        .expect("import");
+        assert_eq!(r.rejected, 1);
+        assert!(r.rejects[0].reason.contains("管辖范围以外"));
+        // An import actor's scope bounds the default region.
+        let e = import_csv(
+            &t.state,
+            &scoped_official("130110"),
+            text.as_bytes(),
+            &ImportOptions { region: Some("130111".into()), ..ImportOptions::default() },
+            &mut |_| {},
+        )
+        .await
+        .expect_err("out of scope");
+        assert_eq!(e.code.as_str(), "not_found");
+
+        // Whole-file problems change nothing.
+        let before = person_count(&t).await;
+        let e = run_import(&t, "姓名,电话\n张,1\n".as_bytes(), Some(V1), false).await.expect_err("columns");
+        assert!(e.contains("身份证号"), "{e}");
+        let e = run_import(&t, "身份证号,姓名\n".as_bytes(), None, false).await.expect_err("region");
+        assert!(e.contains("区划"), "{e}");
+        let long = format!("身份证号,姓名\n{},{}\n", p(31), "长".repeat(600_000));
+        let e = run_import(&t, long.as_bytes(), Some(V1), true).await.expect_err("line");
+        assert!(e.contains("超过"), "{e}");
+        assert_eq!(person_count(&t).await, before);
+
+        // Random bytes never panic and never import anything.
+        use rand::{Rng, RngCore};
+        let mut rng = rand::rng();
+        for _ in 0..20 {
+            let n = rng.random_range(0..3000);
+            let mut bytes = vec![0u8; n];
+            rng.fill_bytes(&mut bytes);
+            let mut with_header = "身份证号,姓名\n".as_bytes().to_vec();
+            with_header.extend_from_slice(&bytes);
+            let _ = run_import(&t, &bytes, Some(V1), true).await;
+            let _ = run_import(&t, &with_header, Some(V1), true).await;
+        }
+        assert_eq!(person_count(&t).await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_plaintext_id_or_phone_at_rest() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("n_off", &["official"], "1301").await;
+        let mut secrets = Vec::new();
+        for i in 0..5u32 {
+            let id = cid("130110", "19751230", 100 + i);
+            let phone = format!("1390000{:04}", 1000 + i);
+            let (s, b) = t
+                .post(
+                    "/api/v1/persons",
+                    &official,
+                    json!({"id_number": id, "name": format!("测试{i}"), "region_code": V1, "phone": phone}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            let pid = b["id"].as_i64().expect("id");
+            let (s, _) = t
+                .post(&format!("/api/v1/persons/{pid}/reveal"), &official, json!({"reason": "核对身份"}))
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            secrets.push(id);
+            secrets.push(phone);
+        }
+        let roster = format!(
+            "身份证号,姓名,联系电话\n{},导入,13911112222\n{},{}\n",
+            cid("130110", "19751231", 201),
+            secrets[0],
+            "测试0"
+        );
+        run_import(&t, roster.as_bytes(), Some(V1), false).await.expect("import");
+        secrets.push(cid("130110", "19751231", 201));
+        secrets.push("13911112222".to_string());
+
+        if t.backend == "sqlite" {
+            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("db file");
+            let mut bytes = std::fs::read(&file).expect("read db");
+            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
+                bytes.extend_from_slice(&wal);
+            }
+            assert!(bytes.len() > 10_000);
+            let hay = String::from_utf8_lossy(&bytes);
+            for s in &secrets {
+                assert!(!hay.contains(s.as_str()), "plaintext {s} in the SQLite file");
+                // UTF-16 text encoding would hide it from a byte search: check that too.
+                let wide: Vec<u8> = s.bytes().flat_map(|b| [b, 0]).collect();
+                assert!(!bytes.windows(wide.len()).any(|w| w == wide.as_slice()));
+            }
+            // And the masked display forms are there, so the search above looked at data.
+            assert!(hay.contains("139****1000"));
+        } else {
+            for table in ["persons", "households", "audit_log"] {
+                let cols: Vec<(String, String)> = sqlx::query(
+                    "SELECT column_name::text AS c, data_type::text AS d FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1",
+                )
+                .bind(table)
+                .fetch_all(t.state.db.pool())
+                .await
+                .expect("columns")
+                .iter()
+                .map(|r| (r.get::<String, _>("c"), r.get::<String, _>("d")))
+                .collect();
+                assert!(!cols.is_empty());
+                for (c, d) in cols {
+                    let expr = if d == "bytea" {
+                        format!("encode(\"{c}\", 'escape')")
+                    } else {
+                        format!("\"{c}\"::text")
+                    };
+                    let texts: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT {expr} FROM {table}"
+                    )))
+                    .fetch_all(t.state.db.pool())
+                    .await
+                    .expect("select");
+                    for v in texts.into_iter().flatten() {
+                        for s in &secrets {
+                            assert!(!v.contains(s.as_str()), "plaintext in {table}.{c}");
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+}

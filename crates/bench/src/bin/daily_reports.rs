@@ -1,0 +1,337 @@
+//! Daily-report burst benchmark (issue 3): load the real village table, then every village
+//! submits `village_daily` for one day over HTTP from many concurrent clients, while a reader
+//! polls the national and a provincial summary. The rate is compared with the same clients
+//! against a no-op endpoint (`/healthz`) of the same server in the same run.
+//!
+//! ```sh
+//! cargo run --release -p backstop-bench --bin daily_reports -- [--database-url URL] \
+//!     [--data ../shared/data/regions] [--clients 32] [--limit N] [--noop 20000]
+//! ```
+//! Last line: `daily-reports: <N> submissions in <S> s = <R>/s, p99 <P> ms, noop-ratio <Q>,
+//! summary p99 <M> ms`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backstop_app::kernel::actor::Actor;
+use backstop_app::{Config, accounts};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Bench#Rp7!qZ2x";
+
+struct Args {
+    database_url: Option<String>,
+    data: PathBuf,
+    clients: usize,
+    limit: Option<usize>,
+    noop: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        database_url: None,
+        data: PathBuf::from("../shared/data/regions"),
+        clients: 32,
+        limit: None,
+        noop: 20_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--database-url" => a.database_url = Some(v),
+            "--data" => a.data = PathBuf::from(v),
+            "--clients" => a.clients = v.parse().unwrap_or(32),
+            "--limit" => a.limit = v.parse().ok(),
+            "--noop" => a.noop = v.parse().unwrap_or(20_000),
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn percentile(v: &mut [u32], p: f64) -> u32 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// Run `clients` threads over `n` jobs; each job returns its latency in ms or an error text.
+fn burst<F>(clients: usize, n: usize, job: F) -> (Duration, Vec<u32>, Vec<String>)
+where
+    F: Fn(&ureq::Agent, usize) -> Result<(), String> + Send + Sync + 'static,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let (job, next) = (job.clone(), next.clone());
+        handles.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut lat = Vec::new();
+            let mut errs = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = Instant::now();
+                match job(&agent, i) {
+                    Ok(()) => lat.push(t.elapsed().as_millis().min(u32::MAX as u128) as u32),
+                    Err(e) => {
+                        if errs.len() < 5 {
+                            errs.push(e);
+                        }
+                    }
+                }
+            }
+            (lat, errs)
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    let mut errs = Vec::new();
+    for h in handles {
+        if let Ok((l, e)) = h.join() {
+            lat.extend(l);
+            errs.extend(e);
+        }
+    }
+    (start.elapsed(), lat, errs)
+}
+
+fn main() {
+    let a = args();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let url = a
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    println!("database: {}", backstop_store::redact_url(&url));
+    let (state, villages, addr, today) = rt.block_on(async {
+        let t = Instant::now();
+        let state = backstop_app::open(
+            &url,
+            &dir.path().join("keys/master.key"),
+            Arc::new(backstop_core::clock::SystemClock),
+            Config::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+        backstop_app::regions::import::import_dir(&state, &Actor::operator(), &a.data, &mut |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("import regions: {}", e.message));
+        println!("regions imported in {:.1} s", t.elapsed().as_secs_f64());
+        let u = accounts::create_user(
+            &state,
+            &Actor::operator(),
+            &accounts::NewUser {
+                username: "bench.nation".into(),
+                password: PASSWORD.into(),
+                roles: vec!["official".into()],
+                region_code: "0".into(),
+                org_id: None,
+                display_name: String::new(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("user: {e}"));
+        let mut w = state
+            .db
+            .begin_write()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
+            .bind(u.id)
+            .execute(w.conn())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.commit().await.unwrap_or_else(|e| panic!("{e}"));
+        let villages: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM regions WHERE level = 'village' ORDER BY code")
+                .fetch_all(state.db.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = backstop_app::router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        let today = backstop_core::clock::beijing_date(backstop_core::clock::Clock::now(
+            &backstop_core::clock::SystemClock,
+        ))
+        .format("%Y-%m-%d")
+        .to_string();
+        (state, villages, addr, today)
+    });
+    let base = format!("http://{addr}");
+    let villages: Arc<Vec<String>> = Arc::new(match a.limit {
+        Some(n) => villages.into_iter().take(n).collect(),
+        None => villages,
+    });
+    let n = villages.len();
+    let login = agent()
+        .post(&format!("{base}/api/v1/auth/login"))
+        .send_json(json!({"username": "bench.nation", "password": PASSWORD}));
+    let token = match login {
+        Ok(mut r) => r
+            .body_mut()
+            .read_json::<Value>()
+            .ok()
+            .and_then(|v| v["token"].as_str().map(str::to_string)),
+        Err(_) => None,
+    }
+    .unwrap_or_else(|| panic!("login failed"));
+
+    // 1. The same clients against a no-op endpoint.
+    let noop_url = format!("{base}/healthz");
+    let (noop_time, _, noop_errs) = burst(a.clients, a.noop, move |agent, _| {
+        let r = agent.get(&noop_url).call().map_err(|e| e.to_string())?;
+        if r.status().as_u16() == 200 {
+            Ok(())
+        } else {
+            Err(format!("{}", r.status()))
+        }
+    });
+    let noop_rate = a.noop as f64 / noop_time.as_secs_f64();
+    println!(
+        "noop: {} requests in {:.1} s = {:.0}/s ({} errors)",
+        a.noop,
+        noop_time.as_secs_f64(),
+        noop_rate,
+        noop_errs.len()
+    );
+
+    // 2. The burst, with a reader polling summaries.
+    let done = Arc::new(AtomicBool::new(false));
+    let summary_lat = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let reader = {
+        let (done, summary_lat, base, token, today) = (
+            done.clone(),
+            summary_lat.clone(),
+            base.clone(),
+            token.clone(),
+            today.clone(),
+        );
+        std::thread::spawn(move || {
+            let agent = agent();
+            let mut i = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                let region = if i.is_multiple_of(2) { "0" } else { "44" };
+                i += 1;
+                let t = Instant::now();
+                let ok = agent
+                    .get(&format!("{base}/api/v1/reports/summary?template=village_daily&period={today}&region={region}"))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .call()
+                    .map(|r| r.status().as_u16() == 200)
+                    .unwrap_or(false);
+                if ok && let Ok(mut l) = summary_lat.lock() {
+                    l.push(t.elapsed().as_millis().min(u32::MAX as u128) as u32);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let progress = {
+        let (done, state) = (done.clone(), state.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_secs(1));
+                if start.elapsed().as_secs().is_multiple_of(15) {
+                    let c = state.metrics.responses_2xx.load(Ordering::Relaxed);
+                    eprintln!(
+                        "  … {:.0} s, {c} 2xx responses so far",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        })
+    };
+    let url = format!("{base}/api/v1/reports");
+    let (vs, tok, day) = (villages.clone(), token.clone(), today.clone());
+    let (time, mut lat, errs) = burst(a.clients, n, move |agent, i| {
+        let v = &vs[i];
+        let body = json!({"template": "village_daily", "unit": v, "period": day, "values": {
+            "households_screened": 40 + (i % 60), "people_screened": 120 + (i % 200), "close_contacts": i % 3,
+            "home_observation": i % 5, "released": i % 2, "fever_referred": i % 2, "entrance_registrations": 30,
+            "volunteers_on_duty": 4}});
+        let r = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {tok}"))
+            .header("Idempotency-Key", &format!("bench-{v}"))
+            .send_json(body)
+            .map_err(|e| e.to_string())?;
+        if r.status().as_u16() == 201 {
+            Ok(())
+        } else {
+            Err(format!("status {}", r.status()))
+        }
+    });
+    done.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    let _ = progress.join();
+    for e in &errs {
+        eprintln!("error: {e}");
+    }
+    // Correctness: the national summary counts every accepted submission.
+    let received = rt.block_on(async {
+        let r: Option<i64> = sqlx::query_scalar(
+            "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND period = $1 AND code = '0'",
+        )
+        .bind(&today)
+        .fetch_optional(state.db.pool())
+        .await
+        .unwrap_or(None);
+        r.unwrap_or(0)
+    });
+    let ok = lat.len();
+    let rate = ok as f64 / time.as_secs_f64();
+    let p99 = percentile(&mut lat, 0.99);
+    let p50 = percentile(&mut lat, 0.50);
+    let mut sl = summary_lat.lock().map(|l| l.clone()).unwrap_or_default();
+    let s99 = percentile(&mut sl, 0.99);
+    let s50 = percentile(&mut sl, 0.50);
+    println!(
+        "accepted {ok} of {n} (errors {}), national rollup received {received}; p50 {p50} ms; summary polls {} (p50 {s50} ms)",
+        n - ok,
+        sl.len()
+    );
+    println!(
+        "daily-reports: {ok} submissions in {:.1} s = {:.0}/s, p99 {p99} ms, noop-ratio {:.3}, summary p99 {s99} ms",
+        time.as_secs_f64(),
+        rate,
+        rate / noop_rate
+    );
+    rt.block_on(async { state.db.close().await });
+}
