@@ -305,6 +305,8 @@ struct DashboardPage {
     map: Vec<MapRow>,
     incidents: Vec<(i64, String, String)>,
     open_incidents: usize,
+    overdue_rectifications: i64,
+    open_shortages: usize,
 }
 
 #[derive(Deserialize)]
@@ -418,8 +420,19 @@ async fn dashboard(
             )
         })
         .collect();
+    // Overdue rectifications and open shortage requests in the visitor's scope (roles that
+    // may not read them count none).
+    let overdue_rectifications = crate::inspections::overdue_count(s, actor)
+        .await
+        .unwrap_or(0);
+    let open_shortages = crate::institutions::list_shortages(s, actor, Some("open"), None)
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0);
     Ok(render(&DashboardPage {
         nav: Some(Nav::for_actor(actor, "/reports")),
+        overdue_rectifications,
+        open_shortages,
         region,
         region_name,
         date,

@@ -479,48 +479,52 @@ async fn add_to_rollups(
     counts: Option<(i64, i64)>,
     deltas: &[(String, i64)],
 ) -> Result<(), sqlx::Error> {
-    for code in rollup_codes(region) {
-        if let Some((received, on_time)) = counts {
-            sqlx::query(
-                "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES ($1,$2,$3,$4,$5) \
-                 ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
-                 on_time = report_rollup_counts.on_time + excluded.on_time",
-            )
-            .bind(&form.key)
-            .bind(period)
-            .bind(&code)
-            .bind(received)
-            .bind(on_time)
-            .execute(&mut *conn)
-            .await?;
-        }
-        let nonzero: Vec<&(String, i64)> = deltas.iter().filter(|(_, d)| *d != 0).collect();
-        if nonzero.is_empty() {
-            continue;
-        }
+    // One multi-row upsert per table for every level at once (province first, the same
+    // order in every transaction, so concurrent PostgreSQL writers cannot deadlock).
+    let codes = rollup_codes(region);
+    if let Some((received, on_time)) = counts {
         let mut sql = String::from(
-            "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
+            "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES ",
         );
-        for i in 0..nonzero.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?,?,?,?,?)");
-        }
+        sql.push_str(&vec!["(?,?,?,?,?)"; codes.len()].join(","));
         sql.push_str(
-            " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
+            " ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
+             on_time = report_rollup_counts.on_time + excluded.on_time",
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
-        for (field, d) in nonzero {
+        for code in &codes {
             q = q
                 .bind(&form.key)
                 .bind(period)
-                .bind(&code)
-                .bind(field.as_str())
-                .bind(*d);
+                .bind(code.as_str())
+                .bind(received)
+                .bind(on_time);
         }
         q.execute(&mut *conn).await?;
     }
+    let nonzero: Vec<&(String, i64)> = deltas.iter().filter(|(_, d)| *d != 0).collect();
+    if nonzero.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
+    );
+    sql.push_str(&vec!["(?,?,?,?,?)"; codes.len() * nonzero.len()].join(","));
+    sql.push_str(
+        " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
+    for code in &codes {
+        for (field, d) in &nonzero {
+            q = q
+                .bind(&form.key)
+                .bind(period)
+                .bind(code.as_str())
+                .bind(field.as_str())
+                .bind(*d);
+        }
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
