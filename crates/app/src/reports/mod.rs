@@ -1515,3 +1515,68 @@ pub(crate) fn pages_rate(received: i64, expected: Option<i64>) -> (String, &'sta
         _ => ("—".to_string(), "none"),
     }
 }
+
+fn notification_from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
+    let at: i64 = r.try_get("created_at")?;
+    Ok(Notification {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        unit: r.try_get("unit")?,
+        region_code: r.try_get("region_code")?,
+        title: r.try_get("title")?,
+        body: r.try_get("body")?,
+        created_at: backstop_core::clock::from_millis(at).to_rfc3339(),
+    })
+}
+
+/// The delivery outbox for an SMS or webhook gateway run by the operator: notifications in the
+/// caller's scope not yet delivered, oldest first, after `after_id`. The gateway marks each
+/// one delivered with [`mark_delivered`]. Needs `reports.manage` (an integration account of
+/// an official, with a personal API token).
+pub async fn outbox(
+    state: &AppState,
+    actor: &Actor,
+    after_id: i64,
+    limit: i64,
+) -> AppResult<Vec<Notification>> {
+    actor.require(Permission::ReportsManage)?;
+    let (lo, hi) = actor.scope_bounds();
+    let rows = sqlx::query(
+        "SELECT id, kind, unit, region_code, title, body, created_at FROM notifications \
+         WHERE delivered_at IS NULL AND id > $1 AND region_code >= $2 AND region_code < $3 ORDER BY id LIMIT $4",
+    )
+    .bind(after_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(notification_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Record that the gateway delivered a notification (idempotent).
+pub async fn mark_delivered(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
+    actor.require(Permission::ReportsManage)?;
+    let region: Option<String> =
+        sqlx::query_scalar("SELECT region_code FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    let region = region.ok_or_else(AppError::not_found)?;
+    let code = RegionCode::parse(&region).map_err(|_| AppError::not_found())?;
+    actor.check_region(&code)?;
+    let now = state.now_ms();
+    let mut w = state.db.begin_write().await?;
+    sqlx::query(
+        "UPDATE notifications SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    w.commit().await?;
+    Ok(())
+}

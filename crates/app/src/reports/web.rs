@@ -25,6 +25,8 @@ pub fn api_routes() -> Router<AppState> {
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/incidents", get(list_incidents))
         .route("/api/v1/reports/trend", get(trend))
+        .route("/api/v1/notifications/outbox", get(outbox))
+        .route("/api/v1/notifications/{id}/delivered", post(delivered))
         .route("/api/v1/incidents/{id}/ack", post(ack_incident))
 }
 
@@ -239,4 +241,37 @@ pub async fn trend(
         )
         .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OutboxQuery {
+    /// Only notifications with a larger id (paging forward).
+    #[serde(default)]
+    pub after_id: i64,
+    pub limit: Option<i64>,
+}
+
+/// Gateway outbox: undelivered notifications in the caller's scope, oldest first.
+#[utoipa::path(get, path = "/api/v1/notifications/outbox", tag = "reports", params(OutboxQuery),
+    responses((status = 200, body = Vec<Notification>), (status = 403, body = ErrorBody)))]
+pub async fn outbox(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<OutboxQuery>,
+) -> AppResult<axum::Json<Vec<Notification>>> {
+    Ok(axum::Json(
+        super::outbox(&s, &a.actor, q.after_id, q.limit.unwrap_or(100)).await?,
+    ))
+}
+
+/// Mark a notification delivered by the gateway.
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/delivered", tag = "reports", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delivered(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    super::mark_delivered(&s, &a.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

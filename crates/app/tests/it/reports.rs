@@ -366,6 +366,20 @@ async fn reminders_at_the_deadline() {
         assert_eq!(by_kind.len(), 2, "{by_kind:?}");
         let (_, notes) = t.get("/api/v1/notifications", &cw).await;
         assert_eq!(notes.as_array().map(Vec::len), Some(1), "the village that reported only gets the tekun reminder");
+        // A gateway (an official's integration account) pulls the outbox of its scope and
+        // marks what it delivered; a community worker may not.
+        let gw = t.user("gw.r", &["official"], "130110").await;
+        let (s, out) = t.get("/api/v1/notifications/outbox?limit=1000", &gw).await;
+        assert_eq!(s, StatusCode::OK);
+        let out = out.as_array().expect("outbox").clone();
+        assert_eq!(out.len(), (232 - 1) + 232, "130110's villages only: {}", out.len());
+        let first = out[0]["id"].as_i64().expect("id");
+        let (s, _) = t.post(&format!("/api/v1/notifications/{first}/delivered"), &gw, json!({})).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (_, again) = t.get("/api/v1/notifications/outbox?limit=1000", &gw).await;
+        assert_eq!(again.as_array().map(Vec::len), Some(out.len() - 1));
+        let (s, _) = t.get("/api/v1/notifications/outbox", &cw).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
     })
     .await;
 }
