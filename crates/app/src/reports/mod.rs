@@ -9,6 +9,7 @@
 //! current the moment the submission commits; nothing is rebuilt in batch (DESIGN.md §7).
 
 pub mod dashboard;
+pub mod editor;
 pub mod form;
 pub mod incidents;
 pub mod pages;

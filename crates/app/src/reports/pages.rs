@@ -33,6 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/incidents/{id}/ack", post(ack))
         .route("/reports/view/{id}", get(show))
         .route("/reports/dashboard", get(super::dashboard::dashboard_page))
+        .route("/reports/forms", get(super::editor::list))
+        .route("/reports/forms/new", get(super::editor::new))
+        .route("/reports/forms/save", post(super::editor::save))
+        .route("/reports/forms/{key}/edit", get(super::editor::edit))
         .route("/reports/export.xlsx", get(super::dashboard::export_page))
 }
 

@@ -630,3 +630,52 @@ async fn trend_dashboard_and_excel_export() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn officials_edit_forms_in_the_ui_and_versions_are_kept() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        t.make_user("prov.f", &["official"], "13").await;
+        t.make_user("cw.f", &["community_worker"], "130110100001").await;
+        let off = web_login(&t, "prov.f").await;
+        let (s, _, page) = t.raw_form("GET", "/reports/forms/village_daily/edit", Some(&off), "").await;
+        assert_eq!(s, StatusCode::OK);
+        let page = String::from_utf8(page).expect("utf8");
+        assert!(page.contains("value=\"households_screened\""));
+        // A new version: renamed, one field added, scoped to the province.
+        let mut body = String::from("is_new=0&key=village_daily&name=%E6%9D%91%E6%97%A5%E6%8A%A5v2&period=daily&deadline=09%3A30&unit_type=village&scope=13");
+        body.push_str("&f0_key=people_screened&f0_label=%E6%8E%92%E6%9F%A5%E4%BA%BA%E6%95%B0&f0_type=integer&f0_unit=&f0_required=1&f0_min=0&f0_max=100000&f0_options=");
+        body.push_str("&f1_key=masks_given&f1_label=%E5%8F%91%E6%94%BE%E5%8F%A3%E7%BD%A9&f1_type=integer&f1_unit=&f1_min=0&f1_max=&f1_options=");
+        body.push_str("&f2_key=&f2_label=&f2_type=integer&f2_unit=&f2_min=&f2_max=&f2_options=");
+        body.push_str("&r0_left=masks_given&r0_op=%3C%3D&r0_right=100000&r0_message=too+many");
+        let (s, h, _) = t.raw_form("POST", "/reports/forms/save", Some(&off), &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "saved");
+        assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("saved=2"));
+        let tok = t.login("prov.f").await;
+        let (_, f) = t.get("/api/v1/report-templates/village_daily", &tok).await;
+        assert_eq!(f["version"], 2);
+        assert_eq!(f["deadline"], "09:30");
+        assert_eq!(f["fields"].as_array().map(Vec::len), Some(2));
+        assert_eq!(f["fields"][1]["key"], "masks_given");
+        assert_eq!(f["rules"][0]["right"], 100000.0);
+        let (_, v1) = t.get("/api/v1/report-templates/village_daily?version=1", &tok).await;
+        assert_eq!(v1["fields"].as_array().map(Vec::len), Some(9), "version 1 kept");
+        // Bad input: a non-number bound → 422, nothing saved.
+        let bad = body.replace("f0_max=100000", "f0_max=lots");
+        let (s, _, page) = t.raw_form("POST", "/reports/forms/save", Some(&off), &bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(String::from_utf8_lossy(&page).contains("不是数字"));
+        let (_, f) = t.get("/api/v1/report-templates/village_daily", &tok).await;
+        assert_eq!(f["version"], 2);
+        // A new form may not take an existing key; a community worker may not edit.
+        let dup = body.replace("is_new=0", "is_new=1");
+        let (s, _, _) = t.raw_form("POST", "/reports/forms/save", Some(&off), &dup).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let cw = web_login(&t, "cw.f").await;
+        let (s, _, _) = t.raw_form("POST", "/reports/forms/save", Some(&cw), &body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, _) = t.raw_form("GET", "/reports/forms/village_daily/edit", Some(&cw), "").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
