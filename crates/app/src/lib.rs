@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod care;
 pub mod inspections;
 pub mod institutions;
 pub mod kernel;
@@ -16,6 +17,7 @@ pub mod pages;
 pub mod people;
 pub mod regions;
 pub mod reports;
+pub mod screening;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .merge(institutions::web::api_routes())
         .merge(inspections::web::api_routes())
         .merge(people::web::api_routes())
+        .merge(screening::web::api_routes())
+        .merge(care::web::api_routes())
         .merge(openapi::routes())
         .merge(pages::routes())
         .route("/healthz", get(ops::healthz))

@@ -38,6 +38,16 @@ use crate::state::AppState;
         crate::inspections::web::close, crate::inspections::web::reopen,
         crate::people::web::create, crate::people::web::list, crate::people::web::search, crate::people::web::one,
         crate::people::web::update, crate::people::web::reveal, crate::people::web::create_household, crate::people::web::household,
+        crate::screening::web::create_campaign, crate::screening::web::list_campaigns, crate::screening::web::campaign,
+        crate::screening::web::coverage, crate::screening::web::households, crate::screening::web::visit,
+        crate::screening::web::record_visit, crate::screening::web::start_observation,
+        crate::screening::web::list_observations, crate::screening::web::summary, crate::screening::web::observation,
+        crate::screening::web::extend, crate::screening::web::checkin, crate::screening::web::close,
+        crate::care::web::list_categories, crate::care::web::person_record, crate::care::web::add_membership,
+        crate::care::web::end_membership,
+        crate::care::web::set_carer, crate::care::web::record_check, crate::care::web::add_visit,
+        crate::care::web::one_visit, crate::care::web::add_task, crate::care::web::list_tasks,
+        crate::care::web::close_task, crate::care::web::coverage, crate::care::web::not_contacted,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -51,6 +61,8 @@ use crate::state::AppState;
         (name = "institutions", description = "机构监测：封闭管理、出入登记、体温、物资与短缺申请"),
         (name = "inspections", description = "督导检查与整改"),
         (name = "people", description = "人员与家庭户（身份证号、电话加密存储，按权限脱敏显示）"),
+        (name = "screening", description = "摸排（入户覆盖）与居家医学观察（四包一、每日两次报告、漏报提醒）"),
+        (name = "care", description = "困难群众：类别、照料责任人与每日探视、走访、帮扶任务、走访覆盖"),
     )
 )]
 pub struct ApiDoc;

@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::institutions::pages::routes())
         .merge(crate::inspections::pages::routes())
         .merge(crate::people::pages::routes())
+        .merge(crate::screening::pages::routes())
+        .merge(crate::care::pages::routes())
 }
 
 #[derive(Template)]

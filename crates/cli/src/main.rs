@@ -449,6 +449,12 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 Ok(n) => tracing::info!(reminded = n, "report reminders queued"),
                 Err(e) => tracing::warn!(code = e.code.as_str(), "report reminders failed"),
             }
+            // Missed home-observation check-ins (居家观察漏报): the four, then the township.
+            match backstop_app::screening::run_observation_checks(&ticker).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(notified = n, "observation alerts queued"),
+                Err(e) => tracing::warn!(code = e.code.as_str(), "observation checks failed"),
+            }
         }
     });
     let app = backstop_app::router(state.clone());

@@ -31,6 +31,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inspections",
         include_str!("../migrations/0006_inspections.sql"),
     ),
+    (7, "care", include_str!("../migrations/0007_care.sql")),
+    (
+        8,
+        "screening",
+        include_str!("../migrations/0008_screening.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

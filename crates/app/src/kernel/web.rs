@@ -41,6 +41,8 @@ impl Nav {
         links.push(("/regions", "区划与网格", Some(Permission::RegionsRead)));
         links.push(("/orgs", "机构", Some(Permission::OrgsRead)));
         links.push(("/persons", "人员", Some(Permission::PersonsRead)));
+        links.push(("/screening", "摸排与观察", Some(Permission::PersonsRead)));
+        links.push(("/care", "困难群众", Some(Permission::PersonsRead)));
         links.push(("/reports", "报表", Some(Permission::ReportsRead)));
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));

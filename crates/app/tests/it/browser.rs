@@ -835,3 +835,151 @@ fn village_daily_report_in_a_real_browser() {
     );
     assert!(list.contains("130110100002"), "{list}");
 }
+
+/// A grid worker on a phone records the screening of a household (ticks who is home, enters
+/// temperatures, one POST), starts a home observation with four responsible people for the
+/// close contact, and the township sees the observation (name masked) on its list.
+#[test]
+fn screening_and_home_observation_in_a_real_browser() {
+    use backstop_app::{people, screening};
+    let Some(phone) = driver(390, 844) else {
+        return;
+    };
+    let Some(desk) = driver(1280, 900) else {
+        return;
+    };
+    let server = Server::start();
+    ready_user(
+        &server,
+        "grid.browser",
+        "community_worker",
+        "130110100001",
+        OFFICIAL_INITIAL,
+    );
+    ready_user(
+        &server,
+        "town.browser",
+        "township_staff",
+        "130110100",
+        OFFICIAL_NEW,
+    );
+    let Some(rt) = server.rt.as_ref() else { return };
+    let state = server.state.clone();
+    let (camp, hid, a, b) = rt.block_on(async move {
+        let op = Actor::operator();
+        let today = backstop_core::clock::beijing_date(chrono::Utc::now());
+        let c = screening::create_campaign(
+            &state,
+            &op,
+            &screening::NewCampaign {
+                name: "获鹿镇入户摸排".into(),
+                purpose: String::new(),
+                starts_on: (today - chrono::Duration::days(1))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+                ends_on: (today + chrono::Duration::days(7))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+                region_code: "130110100".into(),
+                ask_history: true,
+                ask_symptoms: true,
+                ask_temperature: true,
+            },
+        )
+        .await
+        .expect("campaign");
+        let mut ids = Vec::new();
+        for name in ["赵六", "赵小六"] {
+            let p = people::create(
+                &state,
+                &op,
+                &people::NewPerson {
+                    name: name.into(),
+                    region_code: "130110100001".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("person");
+            match p {
+                people::Created::New(p) => ids.push(p.id),
+                people::Created::Existing(id) => ids.push(id),
+            }
+        }
+        let h = people::create_household(
+            &state,
+            &op,
+            &people::NewHousehold {
+                region_code: "130110100001".into(),
+                address: "旱码头 8 号".into(),
+                members: vec![
+                    people::NewMember {
+                        person_id: ids[0],
+                        relationship: "head".into(),
+                    },
+                    people::NewMember {
+                        person_id: ids[1],
+                        relationship: "child".into(),
+                    },
+                ],
+            },
+        )
+        .await
+        .expect("household");
+        (c.id, h.id, ids[0], ids[1])
+    });
+
+    // The grid worker, on a phone: find the household, tick, enter temperatures, save.
+    log_in(&phone, &server, "grid.browser", OFFICIAL_INITIAL);
+    phone.goto(&server.url(&format!("/screening/campaigns/{camp}")));
+    phone.wait_for_text("#coverage-total", "0");
+    assert_fits(&phone, "the campaign page");
+    phone.find(&format!("#household-{hid}")).click();
+    wait_path(&phone, "the household form", |p| {
+        p.ends_with(&format!("/households/{hid}"))
+    });
+    assert_fits(&phone, "the household form");
+    fill(&phone, &format!("#temp-{a}"), "36.5");
+    fill(&phone, &format!("#temp-{b}"), "37.9");
+    fill(&phone, &format!("#hist-{b}"), "2 月 20 日自武汉返回");
+    phone
+        .find(&format!("#risk-{b} option[value=close_contact]"))
+        .click();
+    phone
+        .find(&format!("#disp-{b} option[value=home_observation]"))
+        .click();
+    phone.find("#visit-submit").click();
+    wait_path(&phone, "the saved household", |p| p.contains("saved=1"));
+    phone.wait_for_text("#visit-saved", "已保存");
+    phone.goto(&server.url(&format!("/screening/campaigns/{camp}")));
+    phone.wait_for_text("#coverage-total", "1");
+
+    // Start the home observation with the four responsible people.
+    phone.goto(&server.url(&format!("/screening/campaigns/{camp}/households/{hid}")));
+    phone.find(&format!("#observe-{b}")).click();
+    wait_path(&phone, "the observation form", |p| {
+        p.starts_with("/observations/new")
+    });
+    assert_fits(&phone, "the observation form");
+    for i in 1..=4 {
+        fill(&phone, &format!("#keeper-name-{i}"), &format!("责任人{i}"));
+        fill(
+            &phone,
+            &format!("#keeper-phone-{i}"),
+            &format!("1380000000{i}"),
+        );
+    }
+    phone.find("#observation-submit").click();
+    wait_path(&phone, "the observation", |p| {
+        p.starts_with("/observations/") && !p.starts_with("/observations/new")
+    });
+    phone.wait_for_text("#observation-keepers", "138****0004");
+    assert_fits(&phone, "the observation");
+
+    // The township's list shows it, name masked.
+    log_in(&desk, &server, "town.browser", OFFICIAL_NEW);
+    desk.goto(&server.url("/observations"));
+    desk.wait_for_text("#observation-total", "1");
+    let list = desk.find("#observation-table").text();
+    assert!(list.contains("赵**") && !list.contains("赵小六"), "{list}");
+}

@@ -2,11 +2,13 @@
 //! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too.
 
 mod browser;
+mod care;
 mod foundation;
 mod inspections;
 mod institutions;
 mod people;
 mod reports;
+mod screening;
 mod security;
 mod support;
 mod webdriver;

@@ -1,0 +1,390 @@
+//! Vulnerable-group pages: the coverage view (`/care?region=&from=&to=`, per category members,
+//! contacted and share, the members not contacted, and the overdue follow-up tasks) and a
+//! person's care page (`/care/persons/{id}`) with POST forms to add a membership, name the
+//! carer, record the daily check, record a visit, turn a need into a task and close a task.
+//! Every read and write goes through the scoped service functions of `care`; a validation
+//! error re-shows the page with the Chinese message (422).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use backstop_core::role::Permission;
+use serde::Deserialize;
+
+use super::{
+    CareRecord, CarerInput, Category, CheckInput, CloseTask, Coverage, CoverageQuery,
+    EndMembership, NewMembership, NewTask, NewVisit, NotContacted, Task, TaskQuery,
+};
+use crate::kernel::auth::Authed;
+use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/care", get(coverage))
+        .route("/care/persons/{id}", get(person))
+        .route("/care/persons/{id}/memberships", post(add_membership))
+        .route("/care/memberships/{id}/end", post(end_membership))
+        .route("/care/persons/{id}/carer", post(set_carer))
+        .route("/care/persons/{id}/checks", post(record_check))
+        .route("/care/persons/{id}/visits", post(add_visit))
+        .route("/care/visits/{id}/tasks", post(add_task))
+        .route("/care/tasks/{id}/close", post(close_task))
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.trim().chars().take(n).collect()
+}
+
+fn parse_id(s: &str) -> AppResult<i64> {
+    s.parse().map_err(|_| AppError::not_found())
+}
+
+#[derive(Template)]
+#[template(path = "care_coverage.html")]
+struct CoveragePage {
+    nav: Option<Nav>,
+    region: String,
+    from: String,
+    to: String,
+    category: String,
+    categories: Vec<Category>,
+    coverage: Option<Coverage>,
+    missing: Vec<NotContacted>,
+    overdue: Vec<Task>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct CoverageForm {
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    category: String,
+}
+
+async fn coverage(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(f): Query<CoverageForm>,
+) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsRead)?;
+    let opt = |v: &str, n| Some(clip(v, n)).filter(|v: &String| !v.is_empty());
+    let q = CoverageQuery {
+        region: opt(&f.region, 20),
+        from: opt(&f.from, 10),
+        to: opt(&f.to, 10),
+        category: opt(&f.category, 40),
+    };
+    let mut error = None;
+    let mut status = StatusCode::OK;
+    let cov = match super::coverage(&s, actor, &q).await {
+        Ok(c) => Some(c),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            status = StatusCode::NOT_FOUND;
+            error = Some("区划不存在或不在您的管辖范围内".to_string());
+            None
+        }
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            status = e.status();
+            error = Some(e.message);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (missing, overdue) = if cov.is_some() {
+        let missing = match super::not_contacted(&s, actor, &q).await {
+            Ok(m) => m,
+            Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+                status = e.status();
+                error = Some(e.message);
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let overdue = super::list_tasks(
+            &s,
+            actor,
+            &TaskQuery {
+                region: q.region.clone(),
+                status: Some("overdue".to_string()),
+            },
+        )
+        .await?;
+        (missing, overdue)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut resp = render(&CoveragePage {
+        nav: Some(Nav::for_actor(actor, "/care")),
+        region: cov
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_else(|| clip(&f.region, 20)),
+        from: cov
+            .as_ref()
+            .map(|c| c.from.clone())
+            .unwrap_or_else(|| clip(&f.from, 10)),
+        to: cov
+            .as_ref()
+            .map(|c| c.to.clone())
+            .unwrap_or_else(|| clip(&f.to, 10)),
+        category: clip(&f.category, 40),
+        categories: super::categories(),
+        coverage: cov,
+        missing,
+        overdue,
+        error,
+    });
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[derive(Template)]
+#[template(path = "care_person.html")]
+struct PersonPage {
+    nav: Option<Nav>,
+    rec: CareRecord,
+    categories: Vec<Category>,
+    can_write: bool,
+    today: String,
+    error: Option<String>,
+}
+
+async fn person_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
+    let rec = super::record(s, &a.actor, id).await?;
+    let failed = error.is_some();
+    let mut resp = render(&PersonPage {
+        nav: Some(Nav::for_actor(&a.actor, "/care")),
+        rec,
+        categories: super::categories(),
+        can_write: a.actor.can(Permission::PersonsWrite),
+        today: super::ymd(super::today(s)),
+        error,
+    });
+    if failed {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+async fn person(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
+    person_page(&s, &a, parse_id(&id)?, None).await
+}
+
+/// After a form post: back to the person's page, or the page again with the message.
+async fn after<T>(s: &AppState, a: &Authed, person_id: i64, r: AppResult<T>) -> PageResult {
+    match r {
+        Ok(_) => Ok(Redirect::to(&format!("/care/persons/{person_id}")).into_response()),
+        Err(e)
+            if e.status() == StatusCode::UNPROCESSABLE_ENTITY
+                || e.status() == StatusCode::CONFLICT =>
+        {
+            person_page(s, a, person_id, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct MembershipForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    start_date: String,
+    #[serde(default)]
+    end_date: String,
+    #[serde(default)]
+    deciding_body: String,
+}
+
+async fn add_membership(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<MembershipForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let input = NewMembership {
+        category: f.category,
+        start_date: f.start_date,
+        end_date: Some(f.end_date),
+        deciding_body: f.deciding_body,
+    };
+    let r = super::add_membership(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct EndForm {
+    #[serde(default)]
+    person_id: String,
+    #[serde(default)]
+    end_date: String,
+}
+
+async fn end_membership(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<EndForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let person_id = parse_id(&f.person_id)?;
+    let input = EndMembership {
+        end_date: f.end_date,
+    };
+    match super::end_membership(&s, &a.actor, id, &input).await {
+        Ok(m) => Ok(Redirect::to(&format!("/care/persons/{}", m.person_id)).into_response()),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            person_page(&s, &a, person_id, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CarerForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    relationship: String,
+}
+
+async fn set_carer(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<CarerForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let input = CarerInput {
+        name: f.name,
+        phone: f.phone,
+        relationship: f.relationship,
+    };
+    let r = super::set_carer(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct CheckForm {
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn record_check(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<CheckForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let input = CheckInput {
+        date: Some(f.date),
+        status: f.status,
+        note: f.note,
+    };
+    let r = super::record_check(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct VisitForm {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    visited_on: String,
+    #[serde(default)]
+    findings: String,
+    /// One need per line.
+    #[serde(default)]
+    needs: String,
+    #[serde(default)]
+    help_given: String,
+}
+
+async fn add_visit(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<VisitForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let input = NewVisit {
+        method: f.method,
+        visited_on: Some(f.visited_on),
+        findings: f.findings,
+        needs: f
+            .needs
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        help_given: f.help_given,
+    };
+    let r = super::add_visit(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct TaskForm {
+    #[serde(default)]
+    need_index: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    due_date: String,
+}
+
+async fn add_task(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<TaskForm>,
+) -> PageResult {
+    let visit_id = parse_id(&id)?;
+    let visit = super::get_visit(&s, &a.actor, visit_id).await?;
+    let input = NewTask {
+        need_index: f.need_index.trim().parse().unwrap_or(usize::MAX),
+        owner: f.owner,
+        due_date: f.due_date,
+    };
+    let r = super::add_task(&s, &a.actor, visit_id, &input).await;
+    after(&s, &a, visit.person_id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct CloseForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn close_task(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<CloseForm>,
+) -> PageResult {
+    let task_id = parse_id(&id)?;
+    let task = super::one_task(&s, &a.actor, task_id).await?;
+    let r = super::close_task(&s, &a.actor, task_id, &CloseTask { note: f.note }).await;
+    after(&s, &a, task.person_id, r).await
+}

@@ -1,0 +1,676 @@
+//! Screening and home-observation pages: the campaign list and opening form (`/screening`),
+//! a campaign's live coverage with the household finder (`/screening/campaigns/{id}`), the
+//! phone-friendly household form — tick who is home, enter temperatures, one POST for the
+//! whole household (`/screening/campaigns/{id}/households/{hid}`) — and the observation
+//! pages: the township's list with counts by region (`/observations`), the start form with
+//! the four responsible people (`/observations/new?person=`) and one observation with its
+//! check-in, extend and close forms (`/observations/{id}`). Every read and write goes through
+//! the scoped service functions of `screening`; no inline style or script (CSP).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use backstop_core::clock::beijing_date;
+use backstop_core::error::ErrorCode;
+use backstop_core::region::{RegionLevel, Scope};
+use backstop_core::role::Permission;
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::{
+    Campaign, CloseObservation, Coverage, KEEPER_ROLES, KeeperInput, MemberInput, NewCampaign,
+    NewCheckin, NewObservation, Observation, ObservationQuery, ObservationSummary, RollHousehold,
+    Visit, VisitInput,
+};
+use crate::kernel::auth::Authed;
+use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::extract::Page;
+use crate::kernel::web::{Nav, PageResult, render};
+use crate::people::{self, Person};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/screening", get(list))
+        .route("/screening/campaigns", post(create_campaign))
+        .route("/screening/campaigns/{id}", get(campaign))
+        .route(
+            "/screening/campaigns/{id}/households/{hid}",
+            get(visit_form).post(visit_submit),
+        )
+        .route("/observations", get(observations).post(start))
+        .route("/observations/new", get(new_observation))
+        .route("/observations/{id}", get(observation))
+        .route("/observations/{id}/checkin", post(checkin))
+        .route("/observations/{id}/extend", post(extend))
+        .route("/observations/{id}/close", post(close))
+}
+
+const NAV: &str = "/screening";
+
+fn pid(s: &str) -> AppResult<i64> {
+    s.parse().map_err(|_| AppError::not_found())
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.trim().chars().take(n).collect()
+}
+
+/// Re-render with a 422 on a validation error; other errors become error pages.
+fn with_status(mut resp: Response, status: StatusCode) -> Response {
+    *resp.status_mut() = status;
+    resp
+}
+
+fn can_open(actor: &crate::kernel::actor::Actor) -> bool {
+    actor.can(Permission::PersonsWrite)
+        && match &actor.scope {
+            Scope::National => true,
+            Scope::Region(c) => c.level() < RegionLevel::Village,
+        }
+}
+
+// ------------------------------------------------------------------------------- campaigns
+
+#[derive(Template)]
+#[template(path = "screening_list.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    campaigns: Vec<Campaign>,
+    can_open: bool,
+    region: String,
+    today: String,
+    until: String,
+    error: Option<String>,
+}
+
+async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResult {
+    let actor = &a.actor;
+    let campaigns = super::list_campaigns(s, actor).await?;
+    let today = beijing_date(s.clock.now());
+    let region = match &actor.scope {
+        Scope::Region(c) => c.to_string(),
+        Scope::National => String::new(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_status(
+        render(&ListPage {
+            nav: Some(Nav::for_actor(actor, NAV)),
+            campaigns,
+            can_open: can_open(actor),
+            region,
+            today: today.format("%Y-%m-%d").to_string(),
+            until: (today + Duration::days(7)).format("%Y-%m-%d").to_string(),
+            error,
+        }),
+        status,
+    ))
+}
+
+async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+    list_page(&s, &a, None).await
+}
+
+#[derive(Deserialize, Default)]
+struct CampaignForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    #[serde(default)]
+    region_code: String,
+    #[serde(default)]
+    ask_history: Option<String>,
+    #[serde(default)]
+    ask_symptoms: Option<String>,
+    #[serde(default)]
+    ask_temperature: Option<String>,
+}
+
+async fn create_campaign(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Form(f): Form<CampaignForm>,
+) -> PageResult {
+    let input = NewCampaign {
+        name: f.name,
+        purpose: f.purpose,
+        starts_on: f.starts_on,
+        ends_on: f.ends_on,
+        region_code: f.region_code,
+        ask_history: f.ask_history.is_some(),
+        ask_symptoms: f.ask_symptoms.is_some(),
+        ask_temperature: f.ask_temperature.is_some(),
+    };
+    match super::create_campaign(&s, &a.actor, &input).await {
+        Ok(c) => Ok(Redirect::to(&format!("/screening/campaigns/{}", c.id)).into_response()),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            list_page(&s, &a, Some(e.message)).await
+        }
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            list_page(&s, &a, Some("区划不存在或不在您的管辖范围内".to_string())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "screening_campaign.html")]
+struct CampaignPage {
+    nav: Option<Nav>,
+    campaign: Campaign,
+    coverage: Coverage,
+    rows: Vec<CovRow>,
+    q: String,
+    households: Vec<RollHousehold>,
+}
+
+/// A child region of the coverage table, with its share reached.
+struct CovRow {
+    code: String,
+    name: String,
+    households: i64,
+    reached: i64,
+    pct: String,
+    class: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+struct CampaignQuery {
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+}
+
+async fn campaign(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Query(q): Query<CampaignQuery>,
+) -> PageResult {
+    let id = pid(&id)?;
+    let actor = &a.actor;
+    let campaign = super::get_campaign(&s, actor, id).await?;
+    let region = q.region.map(|r| clip(&r, 20));
+    let coverage = super::coverage(&s, actor, id, region.as_deref()).await?;
+    let query = clip(&q.q.unwrap_or_default(), 50);
+    let households = super::find_households(&s, actor, id, &query).await?;
+    let rows = coverage
+        .children
+        .iter()
+        .map(|c| {
+            let (pct, class) = crate::reports::pages_rate(c.reached, Some(c.households));
+            CovRow {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                households: c.households,
+                reached: c.reached,
+                pct,
+                class,
+            }
+        })
+        .collect();
+    Ok(render(&CampaignPage {
+        nav: Some(Nav::for_actor(actor, NAV)),
+        campaign,
+        coverage,
+        rows,
+        q: query,
+        households,
+    }))
+}
+
+// ---------------------------------------------------------------------------- household form
+
+/// One member row of the household form.
+struct MemberRow {
+    person: Person,
+    at_home: bool,
+    temperature: String,
+    symptoms: bool,
+    history: String,
+    risk: String,
+    disposition: String,
+}
+
+impl MemberRow {
+    fn risk_is(&self, k: &str) -> bool {
+        self.risk == k
+    }
+
+    fn disposition_is(&self, k: &str) -> bool {
+        self.disposition == k
+    }
+}
+
+#[derive(Template)]
+#[template(path = "screening_visit.html")]
+struct VisitPage {
+    nav: Option<Nav>,
+    campaign: Campaign,
+    household_id: i64,
+    address: String,
+    reached: bool,
+    rows: Vec<MemberRow>,
+    visit: Option<Visit>,
+    risks: Vec<(&'static str, &'static str)>,
+    dispositions: Vec<(&'static str, &'static str)>,
+    saved: bool,
+    error: Option<String>,
+    can_write: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+async fn visit_page(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    hid: i64,
+    saved: bool,
+    error: Option<String>,
+) -> PageResult {
+    let actor = &a.actor;
+    let campaign = super::get_campaign(s, actor, id).await?;
+    let visit = super::get_visit(s, actor, id, hid).await?;
+    let household = people::get_household(s, actor, hid).await?;
+    let rows = household
+        .members
+        .into_iter()
+        .map(|p| {
+            let rec = visit
+                .as_ref()
+                .and_then(|v| v.members.iter().find(|m| m.person_id == p.id));
+            MemberRow {
+                at_home: rec.is_none_or(|m| m.at_home),
+                temperature: rec
+                    .and_then(|m| m.temperature)
+                    .map(super::temp_label)
+                    .unwrap_or_default(),
+                symptoms: rec.is_some_and(|m| m.symptoms),
+                history: rec.map(|m| m.history.clone()).unwrap_or_default(),
+                risk: rec.map(|m| m.risk.clone()).unwrap_or_else(|| "none".into()),
+                disposition: rec
+                    .map(|m| m.disposition.clone())
+                    .unwrap_or_else(|| "none".into()),
+                person: p,
+            }
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_status(
+        render(&VisitPage {
+            nav: Some(Nav::for_actor(actor, NAV)),
+            campaign,
+            household_id: hid,
+            address: household.address,
+            reached: visit.as_ref().is_none_or(|v| v.reached),
+            rows,
+            visit,
+            risks: super::RISKS.to_vec(),
+            dispositions: super::DISPOSITIONS.to_vec(),
+            saved,
+            error,
+            can_write: actor.can(Permission::PersonsWrite),
+        }),
+        status,
+    ))
+}
+
+async fn visit_form(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path((id, hid)): Path<(String, String)>,
+    Query(q): Query<SavedQuery>,
+) -> PageResult {
+    visit_page(&s, &a, pid(&id)?, pid(&hid)?, q.saved.is_some(), None).await
+}
+
+/// `36.5` → 365; empty is not measured.
+fn parse_temp(s: &str) -> AppResult<Option<i64>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let v: f64 = s.parse().map_err(|_| {
+        AppError::field(
+            ErrorCode::Validation,
+            "temperature",
+            "体温应为数字，如 36.5",
+        )
+    })?;
+    if !v.is_finite() || !(0.0..1000.0).contains(&v) {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "temperature",
+            "体温应在 34.0 到 43.0 ℃ 之间",
+        ));
+    }
+    Ok(Some((v * 10.0).round() as i64))
+}
+
+async fn visit_submit(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path((id, hid)): Path<(String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let (id, hid) = (pid(&id)?, pid(&hid)?);
+    let actor = &a.actor;
+    let field =
+        |k: &str| -> Option<&str> { pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()) };
+    let reached = field("reached").is_some();
+    let household = people::get_household(&s, actor, hid).await?;
+    let mut members = Vec::new();
+    let mut parse_error = None;
+    if reached {
+        for p in &household.members {
+            let temperature = match parse_temp(field(&format!("temp_{}", p.id)).unwrap_or("")) {
+                Ok(t) => t,
+                Err(e) => {
+                    parse_error = Some(format!("{}：{}", p.name, e.message));
+                    None
+                }
+            };
+            members.push(MemberInput {
+                person_id: p.id,
+                at_home: field(&format!("home_{}", p.id)).is_some(),
+                history: field(&format!("hist_{}", p.id)).unwrap_or("").to_string(),
+                symptoms: field(&format!("sym_{}", p.id)).is_some(),
+                temperature,
+                risk: field(&format!("risk_{}", p.id))
+                    .unwrap_or("none")
+                    .to_string(),
+                disposition: field(&format!("disp_{}", p.id))
+                    .unwrap_or("none")
+                    .to_string(),
+            });
+        }
+    }
+    if let Some(e) = parse_error {
+        return visit_page(&s, &a, id, hid, false, Some(e)).await;
+    }
+    let input = VisitInput {
+        reached,
+        note: field("note").unwrap_or("").to_string(),
+        members,
+    };
+    match super::record_visit(&s, actor, id, hid, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/screening/campaigns/{id}/households/{hid}?saved=1"
+        ))
+        .into_response()),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            visit_page(&s, &a, id, hid, false, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------------------------ observations
+
+#[derive(Template)]
+#[template(path = "screening_observations.html")]
+struct ObservationsPage {
+    nav: Option<Nav>,
+    region: String,
+    summary: ObservationSummary,
+    observations: Vec<Observation>,
+}
+
+#[derive(Deserialize, Default)]
+struct RegionQuery {
+    #[serde(default)]
+    region: Option<String>,
+}
+
+async fn observations(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<RegionQuery>,
+) -> PageResult {
+    let actor = &a.actor;
+    let region = clip(&q.region.unwrap_or_default(), 20);
+    let summary = super::summary(&s, actor, Some(&region)).await?;
+    let observations = super::list_observations(
+        &s,
+        actor,
+        &ObservationQuery {
+            region: Some(region.clone()),
+            status: None,
+        },
+    )
+    .await?;
+    Ok(render(&ObservationsPage {
+        nav: Some(Nav::for_actor(actor, NAV)),
+        region,
+        summary,
+        observations,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "screening_observation_new.html")]
+struct NewObservationPage {
+    nav: Option<Nav>,
+    person: Person,
+    roles: Vec<&'static str>,
+    until: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct PersonQuery {
+    #[serde(default)]
+    person: Option<String>,
+}
+
+async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsWrite)?;
+    let person = people::get(s, actor, person_id).await?;
+    let until = beijing_date(s.clock.now()) + Duration::days(super::DEFAULT_DAYS);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_status(
+        render(&NewObservationPage {
+            nav: Some(Nav::for_actor(actor, NAV)),
+            person,
+            roles: KEEPER_ROLES.to_vec(),
+            until: until.format("%Y-%m-%d").to_string(),
+            error,
+        }),
+        status,
+    ))
+}
+
+async fn new_observation(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<PersonQuery>,
+) -> PageResult {
+    new_page(&s, &a, pid(q.person.as_deref().unwrap_or(""))?, None).await
+}
+
+async fn start(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let field = |k: &str| -> String {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let person_id = pid(field("person_id").trim())?;
+    let keepers = (1..=4)
+        .map(|i| KeeperInput {
+            role: field(&format!("role_{i}")),
+            name: field(&format!("name_{i}")),
+            phone: field(&format!("phone_{i}")),
+        })
+        .collect();
+    let input = NewObservation {
+        person_id,
+        keepers,
+        ends_on: Some(field("ends_on")),
+        reason: field("reason"),
+    };
+    match super::start_observation(&s, &a.actor, &input).await {
+        Ok(o) => Ok(Redirect::to(&format!("/observations/{}", o.id)).into_response()),
+        Err(e) if matches!(e.code, ErrorCode::Validation | ErrorCode::Conflict) => {
+            new_page(&s, &a, person_id, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "screening_observation.html")]
+struct ObservationPage {
+    nav: Option<Nav>,
+    o: Observation,
+    can_write: bool,
+    outcomes: Vec<(&'static str, &'static str)>,
+    error: Option<String>,
+}
+
+async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
+    let actor = &a.actor;
+    let o = super::get_observation(s, actor, id).await?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_status(
+        render(&ObservationPage {
+            nav: Some(Nav::for_actor(actor, NAV)),
+            can_write: actor.can(Permission::PersonsWrite) && o.status == "active",
+            o,
+            outcomes: super::OUTCOMES.to_vec(),
+            error,
+        }),
+        status,
+    ))
+}
+
+async fn observation(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+) -> PageResult {
+    obs_page(&s, &a, pid(&id)?, None).await
+}
+
+/// After a write: back to the page, or the page again with the message of a 422.
+async fn after(s: &AppState, a: &Authed, id: i64, r: AppResult<Observation>) -> PageResult {
+    match r {
+        Ok(_) => Ok(Redirect::to(&format!("/observations/{id}")).into_response()),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            obs_page(s, a, id, Some(e.message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CheckinForm {
+    #[serde(default)]
+    temperature: String,
+    #[serde(default)]
+    symptoms: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+async fn checkin(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<CheckinForm>,
+) -> PageResult {
+    let id = pid(&id)?;
+    let r = match parse_temp(&f.temperature) {
+        Ok(Some(t)) => {
+            let input = NewCheckin {
+                temperature: t,
+                symptoms: f.symptoms.is_some(),
+                note: f.note,
+            };
+            super::checkin(&s, &a.actor, id, &input).await
+        }
+        Ok(None) => Err(AppError::field(
+            ErrorCode::Validation,
+            "temperature",
+            "请填写体温",
+        )),
+        Err(e) => Err(e),
+    };
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct ExtendForm {
+    #[serde(default)]
+    ends_on: String,
+}
+
+async fn extend(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<ExtendForm>,
+) -> PageResult {
+    let id = pid(&id)?;
+    let r = super::extend(&s, &a.actor, id, &f.ends_on).await;
+    after(&s, &a, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct CloseForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn close(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Form(f): Form<CloseForm>,
+) -> PageResult {
+    let id = pid(&id)?;
+    let input = CloseObservation {
+        outcome: f.outcome,
+        note: f.note,
+    };
+    let r = super::close(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, r).await
+}
