@@ -45,6 +45,8 @@ pub struct Inner {
     pub config: Config,
     pub metrics: Metrics,
     pub caches: Caches,
+    /// Latest report forms (see `reports::FormCache`).
+    pub forms: crate::reports::FormCache,
 }
 
 /// Small in-process caches of slowly changing derived figures (e.g. how many villages must
@@ -113,6 +115,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             caches: Caches::default(),
+            forms: crate::reports::FormCache::default(),
         }))
     }
 

@@ -141,11 +141,44 @@ pub async fn get_form(
         .ok_or_else(AppError::not_found)
 }
 
+/// The latest version of each form, kept in memory for a few seconds: every submission needs
+/// it, and forms change rarely. `save_form` clears it; another process's change (a second
+/// server on the same PostgreSQL) is seen within `FormCache::TTL`. Only found forms are kept.
+#[derive(Default)]
+pub struct FormCache(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Form)>>);
+
+impl FormCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn get(&self, key: &str) -> Option<Form> {
+        let map = self.0.lock().ok()?;
+        let (at, form) = map.get(key)?;
+        (at.elapsed() < Self::TTL).then(|| form.clone())
+    }
+
+    fn put(&self, form: &Form) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(form.key.clone(), (std::time::Instant::now(), form.clone()));
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+}
+
 pub(crate) async fn load_form(
     state: &AppState,
     key: &str,
     version: Option<i64>,
 ) -> AppResult<Option<Form>> {
+    if version.is_none() {
+        if let Some(hit) = state.forms.get(key) {
+            return Ok(Some(hit));
+        }
+    }
     let sql = match version {
         Some(_) => format!(
             "SELECT {FORM_COLS} FROM report_templates WHERE template_key = $1 AND version = $2"
@@ -159,7 +192,11 @@ pub(crate) async fn load_form(
         q = q.bind(v);
     }
     let row = q.fetch_optional(state.db.pool()).await?;
-    Ok(row.as_ref().map(form_from_row).transpose()?)
+    let form = row.as_ref().map(form_from_row).transpose()?;
+    if let (None, Some(f)) = (version, form.as_ref()) {
+        state.forms.put(f);
+    }
+    Ok(form)
 }
 
 /// Save a form: a new key starts at version 1; a change to an existing key makes a new
@@ -248,6 +285,7 @@ pub async fn save_form(state: &AppState, actor: &Actor, input: &Form) -> AppResu
     )
     .await?;
     w.commit().await?;
+    state.forms.clear();
     Ok(f)
 }
 
@@ -798,12 +836,30 @@ pub async fn submit(
                     (Outcome::Created, id)
                 }
             };
-            let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-            let sub = submission_from_row(&row, unit.name.clone())?;
+            let sub = if outcome == Outcome::Created {
+                // What was just inserted; no need to read it back.
+                Submission {
+                    id,
+                    template: form.key.clone(),
+                    template_version: form.version,
+                    unit: unit.key.clone(),
+                    unit_name: unit.name.clone(),
+                    region_code: unit.region.to_string(),
+                    period: period.clone(),
+                    values: values.clone(),
+                    late,
+                    submitted_at: backstop_core::clock::from_millis(now).to_rfc3339(),
+                    submitted_by: actor_name.clone(),
+                    corrections: 0,
+                }
+            } else {
+                let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                submission_from_row(&row, unit.name.clone())?
+            };
             if let (Some(k), Some(uid)) = (idem.as_deref(), user_id) {
                 let status = if outcome == Outcome::Created {
                     201
