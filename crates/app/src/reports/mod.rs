@@ -145,7 +145,9 @@ pub async fn get_form(
 /// it, and forms change rarely. `save_form` clears it; another process's change (a second
 /// server on the same PostgreSQL) is seen within `FormCache::TTL`. Only found forms are kept.
 #[derive(Default)]
-pub struct FormCache(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Form)>>);
+pub struct FormCache(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Form)>>,
+);
 
 impl FormCache {
     const TTL: std::time::Duration = std::time::Duration::from_secs(5);
