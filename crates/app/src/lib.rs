@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(institutions::web::api_routes())
         .merge(inspections::web::api_routes())
         .merge(people::web::api_routes())
+        .merge(people::import_pages::api_routes())
         .merge(screening::web::api_routes())
         .merge(care::web::api_routes())
         .merge(openapi::routes())

@@ -38,6 +38,7 @@ use crate::state::AppState;
         crate::inspections::web::close, crate::inspections::web::reopen,
         crate::people::web::create, crate::people::web::list, crate::people::web::search, crate::people::web::one,
         crate::people::web::update, crate::people::web::reveal, crate::people::web::create_household, crate::people::web::household,
+        crate::people::import_pages::api_create, crate::people::import_pages::api_get, crate::people::import_pages::api_rejects,
         crate::screening::web::create_campaign, crate::screening::web::list_campaigns, crate::screening::web::campaign,
         crate::screening::web::coverage, crate::screening::web::households, crate::screening::web::visit,
         crate::screening::web::record_visit, crate::screening::web::start_observation,

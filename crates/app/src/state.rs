@@ -24,6 +24,11 @@ pub struct Config {
     pub session_absolute_minutes: i64,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
+    /// Largest roster upload accepted, bytes (default 200 MB).
+    pub max_upload_bytes: u64,
+    /// Folder for encrypted roster uploads while their import job is pending or running
+    /// (default: `backstop-uploads` in the system's temporary folder).
+    pub upload_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -34,6 +39,8 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_minutes: 12 * 60,
             max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 200 * 1024 * 1024,
+            upload_dir: None,
         }
     }
 }

@@ -87,6 +87,9 @@ struct ServeArgs {
     /// The service is reached over HTTPS (cookies get __Host- and Secure).
     #[arg(long, env = "BACKSTOP_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Largest roster upload accepted, MB.
+    #[arg(long, env = "BACKSTOP_MAX_UPLOAD_MB", default_value_t = 200)]
+    max_upload_mb: u64,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -419,8 +422,16 @@ async fn import_regions(state: &AppState, dir: &Path) -> Result<ExitCode, String
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
-    let config = args.policy.config(args.secure_cookies);
+    let mut config = args.policy.config(args.secure_cookies);
+    config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    config.upload_dir = Some(common.data_dir.join("uploads"));
     let state = open(common, config).await?;
+    if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
+        tracing::warn!(
+            code = e.code.as_str(),
+            "sweeping stale roster uploads failed"
+        );
+    }
     let given = std::env::var("BACKSTOP_INITIAL_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
@@ -490,8 +501,9 @@ async fn shutdown() {
 
 #[derive(Subcommand)]
 enum PersonsCommand {
-    /// Import a roster CSV (UTF-8, UTF-8 with BOM or GBK; header row in Chinese or English).
-    /// All or nothing unless --good-rows; exits non-zero when rows were rejected.
+    /// Import a roster: Excel .xlsx (first worksheet) or CSV (UTF-8, UTF-8 with BOM or GBK),
+    /// recognised by content; header row in Chinese or English. All or nothing unless
+    /// --good-rows; exits non-zero when rows were rejected.
     Import {
         file: PathBuf,
         /// Region the rows belong to (used when the file has no region column; rows must lie
@@ -533,22 +545,29 @@ async fn import_persons(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut progress = |p: Progress<'_>| match p {
-        Progress::Rows { rows, bytes } => {
+        Progress::Rows {
+            rows,
+            bytes,
+            rejected,
+            ..
+        } => {
             bar.set_position(bytes);
-            bar.set_message(format!("{rows} 行"));
+            bar.set_message(format!("{rows} 行，拒绝 {rejected}"));
         }
-        Progress::Rejected(i) => bar.suspend(|| eprintln!("第 {} 行 拒绝：{}", i.line, i.reason)),
+        Progress::Rejected(i) => {
+            bar.suspend(|| eprintln!("第 {} 行 拒绝：{} {}", i.line, i.reason, i.id_masked))
+        }
         Progress::Warning(i) => bar.suspend(|| eprintln!("第 {} 行 提示：{}", i.line, i.reason)),
     };
     let reader = std::io::BufReader::with_capacity(256 * 1024, f);
-    let result = import::import_csv(state, &Actor::operator(), reader, &opts, &mut progress).await;
+    let result = import::import_file(state, &Actor::operator(), reader, &opts, &mut progress).await;
     bar.finish_and_clear();
-    let r = result.map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+    let r = result.map_err(|e| format!("{}（{}）", e.message(), e.code()))?;
     if !r.ignored_columns.is_empty() {
         println!("未识别、已忽略的列：{}", r.ignored_columns.join("、"));
     }
     println!(
-        "编码 {}，共 {} 行：新增 {}，合并 {}，拒绝 {}（提示 {} 条）",
+        "格式 {}，共 {} 行：新增 {}，合并 {}，拒绝 {}（提示 {} 条）",
         r.encoding, r.rows, r.imported, r.merged, r.rejected, r.warnings_total
     );
     if r.rejected > 0 && !r.committed {

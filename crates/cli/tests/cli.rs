@@ -1205,3 +1205,33 @@ fn chrono_today() -> String {
     let y = if m <= 2 { y + 1 } else { y };
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+#[test]
+fn persons_import_reads_an_xlsx_roster() {
+    let roster = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/roster.xlsx");
+    let roster = roster.to_str().expect("utf-8 path");
+    let regions = fixtures();
+    for env in envs() {
+        let l = env.label();
+        env.run(&["regions", "import", regions.to_str().expect("utf-8")])
+            .ok();
+        // Row 2 is good (its birth date an Excel serial); row 3's ID was stored as a number.
+        let out = env.run(&["persons", "import", roster, "--good-rows"]);
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(
+            out.stdout.contains("格式 xlsx") && out.stdout.contains("新增 1"),
+            "{l}: {out}"
+        );
+        assert!(
+            out.stderr.contains("第 3 行") && out.stderr.contains("文本"),
+            "{l}: {out}"
+        );
+        assert_eq!(
+            env.scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM persons WHERE birth_date = '1980-01-01'"
+            ),
+            1,
+            "{l}"
+        );
+    }
+}

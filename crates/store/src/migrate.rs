@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "screening",
         include_str!("../migrations/0008_screening.sql"),
     ),
+    (9, "imports", include_str!("../migrations/0009_imports.sql")),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -1,20 +1,33 @@
-//! Roster import (花名册导入): persons from a CSV file in UTF-8, UTF-8 with BOM or GBK.
+//! Roster import (花名册导入): persons from a CSV file (UTF-8, UTF-8 with BOM or GBK) or the
+//! first worksheet of an Excel .xlsx file.
 //!
 //! This module owns reading a roster file safely and the merge rule, so the CLI
-//! (`backstop persons import`) and, later, the upload page behave the same:
+//! (`backstop persons import`), the upload page and the API (`people::import_pages`) behave
+//! the same. The format is chosen from the file's first bytes (`PK\x03\x04` is a zip, hence
+//! .xlsx), never from its name. Both formats feed one [`RowSource`]; header recognition,
+//! validation, the merge rule and the write transaction are shared.
 //!
-//! - **Streaming, bounded memory.** The file is read in 64 KiB chunks, decoded on the fly
+//! - **Streaming, bounded memory.** CSV is read in 64 KiB chunks, decoded on the fly
 //!   (`encoding_rs`; the encoding is chosen from the first 64 KiB: a UTF-8 BOM or valid UTF-8
 //!   means UTF-8, anything else GBK/GB 18030) and parsed row by row; a line longer than 1 MiB
-//!   or a file larger than `max_bytes` stops the import. Only the first 1,000 rejects and
-//!   warnings are kept in the report; every one is passed to the progress callback.
+//!   or a file larger than `max_bytes` stops the import. XLSX is streamed too, with zip-bomb
+//!   limits (`people::xlsx`). Only the first 1,000 rejects and warnings are kept in the
+//!   report; every one is passed to the progress callback.
 //! - **Header row** in Chinese (身份证号, 姓名, 性别, 出生日期, 联系电话, 区划代码, 现住址,
 //!   户籍地址) or English (`id_number`, `name`, `sex`, `birth_date`, `phone`, `region_code`,
-//!   `address`, `hukou_address`); unknown columns are ignored and listed. The region column is
+//!   `address`, `hukou_address`), found among the first 10 non-empty rows (title rows above it
+//!   are skipped); an explicit [`Mapping`] (file column → field, e.g. from a saved template)
+//!   overrides recognition. Unknown columns are ignored and listed; a file without an ID or a
+//!   name column is refused with the columns found and the ones needed. The region column is
 //!   optional when a default region is given; rows must lie inside it and inside the actor's
 //!   scope. The ID number is required in a roster (it is the key that prevents duplicates);
 //!   people without one are recorded one by one on the page.
-//! - **Every bad row** is reported with its line number and a Chinese reason.
+//! - **Excel cells.** An ID number that Excel stored as a number (only 15 significant digits
+//!   survive) is rejected with a reason telling the user to format the column as text; a
+//!   number in the birth-date column is an Excel date serial and becomes a date; other numbers
+//!   (phones, region codes) are written out as integers.
+//! - **Every bad row** is reported with its line number (the Excel row number for .xlsx), a
+//!   Chinese reason and the ID number masked for the importer, never in full.
 //! - **Merge rule** for an ID number already on record (earlier in the same file, or in the
 //!   database, in the actor's scope): the existing record is kept; its empty fields (phone,
 //!   current address, household-registration address) are filled from the row; a non-empty
@@ -23,13 +36,16 @@
 //!   A number on record outside the actor's scope rejects the row (without saying where).
 //! - **All or nothing** by default: one write transaction, rolled back if any row was
 //!   rejected; with `good_rows` the good rows are committed and the bad ones reported.
-//!   Each created or merged person gets its own audit entry, and the import one summary entry.
+//!   Each created or merged person gets its own audit entry, and the import one summary entry
+//!   (with the job id when run as a background job, whose result row is written in the same
+//!   transaction).
 
-use std::collections::HashMap;
-use std::io::{self, Read};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use backstop_core::clock::beijing_date;
 use backstop_core::error::ErrorCode;
+use backstop_core::mask::mask_phone;
 use backstop_core::region::RegionCode;
 use backstop_core::role::Permission;
 use chrono::NaiveDate;
@@ -37,6 +53,7 @@ use encoding_rs::{Encoding, GBK, UTF_8};
 use serde::Serialize;
 use serde_json::json;
 
+use super::xlsx;
 use super::{Checked, RawFields, Stored, check_fields, id_index, load_by_index, seal};
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
@@ -48,7 +65,14 @@ use crate::state::AppState;
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Rejects and warnings kept in the report (all are passed to the progress callback).
 pub const MAX_ISSUES: usize = 1000;
+/// Non-empty rows searched for the header row.
+pub const HEADER_SCAN: usize = 10;
 const CHUNK: usize = 64 * 1024;
+
+/// Explicit column mapping: header text as in the file (trimmed) → field key
+/// (`id_number`, `name`, …) or `ignore` (or empty) to skip the column. Columns not named
+/// here are recognised from their header.
+pub type Mapping = BTreeMap<String, String>;
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -59,6 +83,13 @@ pub struct ImportOptions {
     pub good_rows: bool,
     /// Largest file accepted, bytes.
     pub max_bytes: u64,
+    /// Explicit column mapping overriding header recognition.
+    pub mapping: Option<Mapping>,
+    /// Limits on what an .xlsx may expand to.
+    pub xlsx: xlsx::Limits,
+    /// The background job this import runs for: its result row is written in the import's
+    /// transaction and its id goes into the summary audit entry.
+    pub job_id: Option<i64>,
 }
 
 impl Default for ImportOptions {
@@ -67,21 +98,28 @@ impl Default for ImportOptions {
             region: None,
             good_rows: false,
             max_bytes: 2 * 1024 * 1024 * 1024,
+            mapping: None,
+            xlsx: xlsx::Limits::default(),
+            job_id: None,
         }
     }
 }
 
-/// A rejected row or a warning, by physical line number (the header is line 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A rejected row or a warning, by line number (the header is line 1 in a CSV file; in an
+/// .xlsx file the Excel row number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowIssue {
     pub line: u64,
     pub reason: String,
+    /// The row's ID number masked for the importer (empty when the row had none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id_masked: String,
 }
 
 /// What an import did.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
-    /// `utf-8` or `gbk`.
+    /// `utf-8`, `gbk` or `xlsx`.
     pub encoding: String,
     /// Data rows read (blank rows not counted).
     pub rows: u64,
@@ -104,18 +142,147 @@ pub struct ImportReport {
 /// Progress events.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    /// Rows read so far and bytes of the file consumed.
+    /// Rows read so far, bytes of the file consumed, and the counts so far.
     Rows {
         rows: u64,
         bytes: u64,
+        imported: u64,
+        merged: u64,
+        rejected: u64,
     },
     Rejected(&'a RowIssue),
     Warning(&'a RowIssue),
 }
 
-/// Columns the importer understands.
+/// Why a whole file was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileErrorKind {
+    /// Over a size limit (`file_too_large`).
+    TooLarge,
+    /// A zip that expands suspiciously (`xlsx_unsafe`).
+    Unsafe,
+    /// No ID or name column, duplicate columns, no region (`bad_columns`).
+    Columns,
+    /// Not a readable CSV or .xlsx (`unreadable_file`).
+    Unreadable,
+}
+
+impl FileErrorKind {
+    /// Stable code, as reported by import jobs.
+    pub fn code(self) -> &'static str {
+        match self {
+            FileErrorKind::TooLarge => "file_too_large",
+            FileErrorKind::Unsafe => "xlsx_unsafe",
+            FileErrorKind::Columns => "bad_columns",
+            FileErrorKind::Unreadable => "unreadable_file",
+        }
+    }
+}
+
+/// A whole-file problem: nothing is imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub kind: FileErrorKind,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(kind: FileErrorKind, message: impl Into<String>) -> Self {
+        FileError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// As a service error: size and safety problems are 413 `payload_too_large`, the others
+    /// 422 `validation`.
+    pub fn into_app(self) -> AppError {
+        let code = match self.kind {
+            FileErrorKind::TooLarge | FileErrorKind::Unsafe => ErrorCode::PayloadTooLarge,
+            FileErrorKind::Columns | FileErrorKind::Unreadable => ErrorCode::Validation,
+        };
+        AppError::msg(code, self.message)
+    }
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A [`FileError`] raised inside a reader, carried through `io::Error`.
+#[derive(Debug)]
+pub(crate) struct Refused(pub FileError);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The file error carried by an I/O error, if any.
+pub(crate) fn refused_in(e: &io::Error) -> Option<FileError> {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<Refused>())
+        .map(|r| r.0.clone())
+}
+
+/// Why an import stopped: the file (nothing written) or the service (permission, scope,
+/// database).
+#[derive(Debug, Clone)]
+pub enum ImportError {
+    File(FileError),
+    App(AppError),
+}
+
+impl ImportError {
+    /// Stable code: a [`FileErrorKind::code`] or the service error's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImportError::File(f) => f.kind.code(),
+            ImportError::App(e) => e.code.as_str(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ImportError::File(f) => &f.message,
+            ImportError::App(e) => &e.message,
+        }
+    }
+
+    pub fn into_app(self) -> AppError {
+        match self {
+            ImportError::File(f) => f.into_app(),
+            ImportError::App(e) => e,
+        }
+    }
+}
+
+impl From<FileError> for ImportError {
+    fn from(e: FileError) -> Self {
+        ImportError::File(e)
+    }
+}
+
+impl From<AppError> for ImportError {
+    fn from(e: AppError) -> Self {
+        ImportError::App(e)
+    }
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::App(e.into())
+    }
+}
+
+/// The fields a roster column can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Col {
+pub enum Field {
     Id,
     Name,
     Sex,
@@ -126,42 +293,276 @@ enum Col {
     Hukou,
 }
 
-impl Col {
-    fn label(self) -> &'static str {
+impl Field {
+    pub const ALL: [Field; 8] = [
+        Field::Id,
+        Field::Name,
+        Field::Sex,
+        Field::Birth,
+        Field::Phone,
+        Field::Region,
+        Field::Address,
+        Field::Hukou,
+    ];
+
+    fn idx(self) -> usize {
+        self as usize
+    }
+
+    /// Stable key, as in a [`Mapping`] and the English header.
+    pub fn key(self) -> &'static str {
         match self {
-            Col::Id => "身份证号",
-            Col::Name => "姓名",
-            Col::Sex => "性别",
-            Col::Birth => "出生日期",
-            Col::Phone => "联系电话",
-            Col::Region => "区划代码",
-            Col::Address => "现住址",
-            Col::Hukou => "户籍地址",
+            Field::Id => "id_number",
+            Field::Name => "name",
+            Field::Sex => "sex",
+            Field::Birth => "birth_date",
+            Field::Phone => "phone",
+            Field::Region => "region_code",
+            Field::Address => "address",
+            Field::Hukou => "hukou_address",
         }
     }
 
-    fn recognise(header: &str) -> Option<Col> {
-        let h: String = header
-            .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '\u{feff}' | '*' | '＊'))
-            .collect::<String>()
-            .to_lowercase();
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Id => "身份证号",
+            Field::Name => "姓名",
+            Field::Sex => "性别",
+            Field::Birth => "出生日期",
+            Field::Phone => "联系电话",
+            Field::Region => "区划代码",
+            Field::Address => "现住址",
+            Field::Hukou => "户籍地址",
+        }
+    }
+
+    /// A field from its key or Chinese label.
+    pub fn from_key(s: &str) -> Option<Field> {
+        let s = s.trim();
+        Field::ALL
+            .into_iter()
+            .find(|f| f.key() == s || f.label() == s)
+    }
+
+    /// Recognise a header cell.
+    pub fn recognise(header: &str) -> Option<Field> {
+        let h = normalise_header(header).to_lowercase();
         Some(match h.as_str() {
             "身份证号" | "身份证号码" | "公民身份号码" | "证件号码" | "身份证" | "id_number"
-            | "idnumber" | "id_no" => Col::Id,
-            "姓名" | "name" => Col::Name,
-            "性别" | "sex" | "gender" => Col::Sex,
+            | "idnumber" | "id_no" => Field::Id,
+            "姓名" | "name" => Field::Name,
+            "性别" | "sex" | "gender" => Field::Sex,
             "出生日期" | "出生年月日" | "birth_date" | "birthdate" | "date_of_birth" => {
-                Col::Birth
+                Field::Birth
             }
             "联系电话" | "电话" | "手机" | "手机号" | "手机号码" | "phone" | "mobile" => {
-                Col::Phone
+                Field::Phone
             }
-            "区划代码" | "行政区划代码" | "region_code" | "region" => Col::Region,
-            "现住址" | "住址" | "居住地址" | "现居住地址" | "address" => Col::Address,
-            "户籍地址" | "户籍地" | "hukou_address" => Col::Hukou,
+            "区划代码" | "行政区划代码" | "region_code" | "region" => Field::Region,
+            "现住址" | "住址" | "居住地址" | "现居住地址" | "address" => {
+                Field::Address
+            }
+            "户籍地址" | "户籍地" | "hukou_address" => Field::Hukou,
             _ => return None,
         })
+    }
+}
+
+/// A header cell as compared: whitespace, BOM and required-field stars removed.
+pub fn normalise_header(header: &str) -> String {
+    header
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\u{feff}' | '*' | '＊'))
+        .collect()
+}
+
+/// Identifies a header row (for offering a saved template again): SHA-256 of the normalised
+/// cells, trailing empty cells ignored.
+pub fn header_key(headers: &[String]) -> String {
+    let mut cells: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    while cells.last().is_some_and(String::is_empty) {
+        cells.pop();
+    }
+    crate::kernel::crypto::sha256_hex(cells.join("\u{1f}").as_bytes())
+}
+
+/// Which column holds which field.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    idx: [Option<usize>; 8],
+    /// Header cells that were not recognised nor mapped (first 40 characters).
+    pub ignored: Vec<String>,
+}
+
+impl Columns {
+    /// The column of a field.
+    pub fn of(&self, f: Field) -> Option<usize> {
+        self.idx[f.idx()]
+    }
+
+    /// The field of column `i`.
+    pub fn field_at(&self, i: usize) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| self.of(*f) == Some(i))
+    }
+}
+
+fn mapped(mapping: Option<&Mapping>, header: &str) -> Option<Option<Field>> {
+    let m = mapping?;
+    let norm = normalise_header(header);
+    let v = m.get(header.trim()).or_else(|| {
+        m.iter()
+            .find(|(k, _)| normalise_header(k) == norm)
+            .map(|(_, v)| v)
+    })?;
+    Some(Field::from_key(v))
+}
+
+/// Assign fields to header cells (mapping first, then recognition). `Err` names a field
+/// claimed by two columns.
+fn assign(headers: &[&str], mapping: Option<&Mapping>) -> Result<Columns, FileError> {
+    let mut cols = Columns::default();
+    for (i, cell) in headers.iter().enumerate() {
+        let field = match mapped(mapping, cell) {
+            Some(f) => f,
+            None => Field::recognise(cell),
+        };
+        match field {
+            Some(f) => {
+                if cols.idx[f.idx()].is_some() {
+                    return Err(FileError::new(
+                        FileErrorKind::Columns,
+                        format!("表头中“{}”列重复", f.label()),
+                    ));
+                }
+                cols.idx[f.idx()] = Some(i);
+            }
+            None if cell.trim().is_empty() => {}
+            None => cols.ignored.push(cell.trim().chars().take(40).collect()),
+        }
+    }
+    Ok(cols)
+}
+
+/// Assign and require the ID number and name columns; the error lists what was found.
+pub fn resolve_columns(headers: &[&str], mapping: Option<&Mapping>) -> Result<Columns, FileError> {
+    let cols = assign(headers, mapping)?;
+    let missing: Vec<&str> = [Field::Id, Field::Name]
+        .into_iter()
+        .filter(|f| cols.of(*f).is_none())
+        .map(Field::label)
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<String> = headers
+            .iter()
+            .map(|h| h.trim().chars().take(40).collect::<String>())
+            .filter(|h| !h.is_empty())
+            .collect();
+        return Err(FileError::new(
+            FileErrorKind::Columns,
+            format!(
+                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、现住址、户籍地址；英文表头 id_number, name, sex, birth_date, phone, region_code, address, hukou_address 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
+                missing.join("、"),
+                if found.is_empty() {
+                    "（无）".to_string()
+                } else {
+                    found.join("、")
+                }
+            ),
+        ));
+    }
+    Ok(cols)
+}
+
+/// How a cell was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Text,
+    /// An .xlsx number, as Excel wrote it (`13812345678`, `1.30110198001011E+17`, `29221`).
+    Number,
+}
+
+/// One row of cells, reused from row to row (the strings keep their capacity).
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// Line (CSV) or row number (.xlsx).
+    pub line: u64,
+    cells: Vec<String>,
+    kinds: Vec<Kind>,
+    len: usize,
+}
+
+impl Record {
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn put(&mut self, i: usize, kind: Kind, text: &str) {
+        if i < self.cells.len() {
+            self.cells[i].clear();
+            self.cells[i].push_str(text);
+            self.kinds[i] = kind;
+        } else {
+            self.cells.push(text.to_string());
+            self.kinds.push(kind);
+        }
+    }
+
+    /// Append a cell.
+    pub fn push(&mut self, kind: Kind, text: &str) {
+        self.put(self.len, kind, text);
+        self.len += 1;
+    }
+
+    /// Set cell `col`, padding with empty cells.
+    pub fn set(&mut self, col: usize, kind: Kind, text: &str) {
+        while self.len < col {
+            self.push(Kind::Text, "");
+        }
+        if col < self.len {
+            self.put(col, kind, text);
+        } else {
+            self.push(kind, text);
+        }
+    }
+
+    /// Cell `i` (empty text beyond the end).
+    pub fn get(&self, i: usize) -> (Kind, &str) {
+        if i < self.len {
+            (self.kinds[i], self.cells[i].as_str())
+        } else {
+            (Kind::Text, "")
+        }
+    }
+
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.cells[..self.len].iter().map(String::as_str)
+    }
+
+    fn is_blank(&self) -> bool {
+        self.texts().all(|c| c.trim().is_empty())
+    }
+}
+
+/// Rows of a roster file, in order.
+pub trait RowSource {
+    /// Read the next row into `rec`; `false` at the end. Blank rows may be returned.
+    fn next_record(&mut self, rec: &mut Record) -> Result<bool, FileError>;
+    /// Bytes of the file consumed so far (estimated for .xlsx).
+    fn bytes(&self) -> u64;
+    /// `utf-8`, `gbk` or `xlsx`.
+    fn format(&self) -> &'static str;
+    /// Date serials count from 1904 (.xlsx only).
+    fn date1904(&self) -> bool {
+        false
     }
 }
 
@@ -265,10 +666,13 @@ impl<R: Read> Read for Decoded<R> {
                     } else {
                         self.line_len += 1;
                         if self.line_len > MAX_LINE_BYTES {
-                            return Err(io::Error::other(format!(
-                                "有一行超过 {} KB，文件可能不是 CSV",
-                                MAX_LINE_BYTES / 1024
-                            )));
+                            return Err(io::Error::other(Refused(FileError::new(
+                                FileErrorKind::Unreadable,
+                                format!(
+                                    "有一行超过 {} KB，文件可能不是 CSV",
+                                    MAX_LINE_BYTES / 1024
+                                ),
+                            ))));
                         }
                     }
                 }
@@ -282,10 +686,10 @@ impl<R: Read> Read for Decoded<R> {
             let n = read_full(&mut self.inner, &mut self.raw)?;
             self.consumed += n as u64;
             if self.consumed > self.max_bytes {
-                return Err(io::Error::other(format!(
-                    "文件超过上限 {} MB",
-                    self.max_bytes / (1024 * 1024)
-                )));
+                return Err(io::Error::other(Refused(FileError::new(
+                    FileErrorKind::TooLarge,
+                    format!("文件超过上限 {} MB", self.max_bytes / (1024 * 1024)),
+                ))));
             }
             let last = n == 0;
             let cap = self
@@ -338,25 +742,12 @@ fn sniff(head: &[u8]) -> Result<&'static Encoding, String> {
     }
 }
 
-/// One data row, validated without the database.
-#[derive(Debug, Clone)]
-pub(crate) struct ParsedRow {
-    pub line: u64,
-    pub fields: Checked,
-    /// The region code cell (empty if none).
-    pub region: String,
-}
-
-/// The pure part of the import: decoding, header, per-row field checks.
-pub(crate) struct RowReader<R: Read> {
+/// CSV rows.
+pub struct CsvSource<R: Read> {
     csv: csv::Reader<Decoded<io::Chain<io::Cursor<Vec<u8>>, R>>>,
-    cols: HashMap<Col, usize>,
-    pub encoding: &'static str,
-    pub ignored: Vec<String>,
-    today: NaiveDate,
     record: csv::StringRecord,
-    /// Physical line number of the next record.
     next_line: u64,
+    encoding: &'static str,
 }
 
 /// Physical lines a record spans (1 + newlines inside quoted fields).
@@ -367,13 +758,13 @@ fn record_lines(r: &csv::StringRecord) -> u64 {
         .sum::<u64>()
 }
 
-impl<R: Read> RowReader<R> {
-    /// Open a file: sniff the encoding, read and check the header row.
-    pub fn open(mut input: R, max_bytes: u64, today: NaiveDate) -> Result<Self, String> {
+impl<R: Read> CsvSource<R> {
+    /// Sniff the encoding from the first 64 KiB and set up the decoder.
+    pub fn open(mut input: R, max_bytes: u64) -> Result<Self, FileError> {
         let mut head = vec![0u8; CHUNK];
-        let n = read_full(&mut input, &mut head).map_err(|e| format!("无法读取文件：{e}"))?;
+        let n = read_full(&mut input, &mut head).map_err(|e| io_file_error(&e))?;
         head.truncate(n);
-        let enc = sniff(&head)?;
+        let enc = sniff(&head).map_err(|m| FileError::new(FileErrorKind::Unreadable, m))?;
         let decoder = if enc == UTF_8 {
             UTF_8.new_decoder_with_bom_removal()
         } else {
@@ -392,128 +783,57 @@ impl<R: Read> RowReader<R> {
             max_bytes,
             line_len: 0,
         };
-        let mut csv = csv::ReaderBuilder::new()
+        let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(decoded);
-        let mut header = csv::StringRecord::new();
-        let mut next_line = 1;
-        loop {
-            let more = csv
-                .read_record(&mut header)
-                .map_err(|e| format!("无法读取表头：{}", csv_error(&e)))?;
-            if !more {
-                return Err("文件为空（没有表头行）".to_string());
-            }
-            next_line += record_lines(&header);
-            if header.iter().any(|c| !c.trim().is_empty()) {
-                break;
-            }
-        }
-        let mut cols = HashMap::new();
-        let mut ignored = Vec::new();
-        for (i, cell) in header.iter().enumerate() {
-            match Col::recognise(cell) {
-                Some(c) => {
-                    if cols.insert(c, i).is_some() {
-                        return Err(format!("表头中“{}”列重复", c.label()));
-                    }
-                }
-                None if cell.trim().is_empty() => {}
-                None => ignored.push(cell.trim().chars().take(40).collect()),
-            }
-        }
-        let missing: Vec<&str> = [Col::Id, Col::Name]
-            .into_iter()
-            .filter(|c| !cols.contains_key(c))
-            .map(Col::label)
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "缺少必需的列：{}。可识别的表头：身份证号、姓名、性别、出生日期、联系电话、区划代码、现住址、户籍地址（或 id_number, name, sex, birth_date, phone, region_code, address, hukou_address）",
-                missing.join("、")
-            ));
-        }
-        Ok(RowReader {
+        Ok(CsvSource {
             csv,
-            cols,
-            encoding: if enc == UTF_8 { "utf-8" } else { "gbk" },
-            ignored,
-            today,
             record: csv::StringRecord::new(),
-            next_line,
+            next_line: 1,
+            encoding: if enc == UTF_8 { "utf-8" } else { "gbk" },
         })
     }
+}
 
-    pub fn has_region_column(&self) -> bool {
-        self.cols.contains_key(&Col::Region)
+impl<R: Read> RowSource for CsvSource<R> {
+    fn next_record(&mut self, rec: &mut Record) -> Result<bool, FileError> {
+        let more = self
+            .csv
+            .read_record(&mut self.record)
+            .map_err(|e| csv_error(&e))?;
+        rec.clear();
+        if !more {
+            return Ok(false);
+        }
+        rec.line = self.next_line;
+        self.next_line += record_lines(&self.record);
+        for cell in self.record.iter() {
+            rec.push(Kind::Text, cell);
+        }
+        Ok(true)
     }
 
-    /// Bytes of the file consumed so far.
-    pub fn bytes(&self) -> u64 {
+    fn bytes(&self) -> u64 {
         self.csv.get_ref().consumed
     }
 
-    fn cell(&self, c: Col) -> &str {
-        self.cols
-            .get(&c)
-            .and_then(|&i| self.record.get(i))
-            .unwrap_or("")
+    fn format(&self) -> &'static str {
+        self.encoding
     }
+}
 
-    /// The next data row: `Ok(None)` at the end, `Ok(Some(Err(issue)))` for a bad row,
-    /// `Err` when the file cannot be read on (I/O, over-long line, over-large file).
-    #[allow(clippy::type_complexity)]
-    pub fn next_row(&mut self) -> Result<Option<Result<ParsedRow, RowIssue>>, String> {
-        loop {
-            let more = self
-                .csv
-                .read_record(&mut self.record)
-                .map_err(|e| csv_error(&e))?;
-            if !more {
-                return Ok(None);
-            }
-            let line = self.next_line;
-            self.next_line += record_lines(&self.record);
-            if self.record.iter().all(|c| c.trim().is_empty()) {
-                continue;
-            }
-            if self.record.iter().any(|c| c.contains('\u{fffd}')) {
-                return Ok(Some(Err(RowIssue {
-                    line,
-                    reason: "含有无法识别的字符（文件编码应为 UTF-8 或 GBK）".to_string(),
-                })));
-            }
-            if self.cell(Col::Id).trim().is_empty() {
-                return Ok(Some(Err(RowIssue {
-                    line,
-                    reason: "缺少身份证号（无证件人员请在页面上逐个登记）".to_string(),
-                })));
-            }
-            // Line breaks inside an address cell (Alt+Enter in Excel) become spaces.
-            let address = one_line(self.cell(Col::Address));
-            let hukou_address = one_line(self.cell(Col::Hukou));
-            let raw = RawFields {
-                id_number: self.cell(Col::Id),
-                name: self.cell(Col::Name),
-                sex: self.cell(Col::Sex),
-                birth_date: self.cell(Col::Birth),
-                phone: self.cell(Col::Phone),
-                address: &address,
-                hukou_address: &hukou_address,
-            };
-            let region = self.cell(Col::Region).trim().to_string();
-            return Ok(Some(match check_fields(&raw, self.today) {
-                Ok(fields) => Ok(ParsedRow {
-                    line,
-                    fields,
-                    region,
-                }),
-                Err(e) => Err(RowIssue {
-                    line,
-                    reason: e.message,
-                }),
-            }));
+fn io_file_error(e: &io::Error) -> FileError {
+    refused_in(e)
+        .unwrap_or_else(|| FileError::new(FileErrorKind::Unreadable, format!("无法读取文件：{e}")))
+}
+
+fn csv_error(e: &csv::Error) -> FileError {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io_file_error(io),
+        _ => {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            FileError::new(FileErrorKind::Unreadable, format!("第 {line} 行无法解析"))
         }
     }
 }
@@ -526,31 +846,374 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            format!("第 {line} 行无法解析")
+/// One data row, validated without the database.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedRow {
+    pub line: u64,
+    pub fields: Checked,
+    /// The region code cell (empty if none).
+    pub region: String,
+}
+
+/// An ID number cell as shown to the importer: first 6 + stars + last 4 for roles that may
+/// see that much, else first 1 + stars + last 1; short values all stars.
+pub fn mask_id_text(s: &str, reveal: bool) -> String {
+    let chars: Vec<char> = s.trim().chars().collect();
+    let n = chars.len();
+    if n >= 15 && reveal {
+        let head: String = chars[..6].iter().collect();
+        let tail: String = chars[n - 4..].iter().collect();
+        format!("{head}{}{tail}", "*".repeat(n - 10))
+    } else if n >= 3 {
+        format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1])
+    } else {
+        "*".repeat(n)
+    }
+}
+
+/// A preview cell: ID number and phone columns masked, and in other columns anything with
+/// seven or more digits (an ID, phone or bank number in a 备注 column).
+fn mask_cell(field: Option<Field>, text: &str, reveal: bool) -> String {
+    let t = text.trim();
+    match field {
+        Some(Field::Id) => mask_id_text(t, reveal),
+        Some(Field::Phone) => mask_phone(t),
+        Some(_) => t.to_string(),
+        None => {
+            let digits = t.bytes().filter(u8::is_ascii_digit).count();
+            if digits >= 15 {
+                mask_id_text(t, false)
+            } else if digits >= 7 {
+                mask_phone(t)
+            } else {
+                t.to_string()
+            }
         }
     }
 }
 
-fn file_error(message: String) -> AppError {
-    AppError::msg(ErrorCode::Validation, message)
+/// An integer-valued Excel number written out plainly (`13812345678`, not `1.38E10`);
+/// anything else as Excel wrote it.
+fn number_text(raw: &str) -> std::borrow::Cow<'_, str> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => {
+            std::borrow::Cow::Owned(format!("{}", v as i64))
+        }
+        _ => std::borrow::Cow::Borrowed(raw),
+    }
 }
 
-/// Import a roster (see the module docs for the rules). Whole-file problems (unreadable,
-/// wrong columns, over-large) are an error and change nothing; row problems are in the report.
-pub async fn import_csv<R: Read>(
+const ID_AS_NUMBER: &str = "身份证号被 Excel 存成了数字（超过 15 位的数字会丢失精度，末几位已不可靠）：请把身份证号列设置为“文本”格式，重新填写后再导入";
+
+/// Read the first non-empty rows and pick the header: the first with at least two
+/// recognised or mapped columns, else one with any, else the first non-empty row. Returns
+/// the header and the rows read after it.
+fn find_header<S: RowSource>(
+    src: &mut S,
+    mapping: Option<&Mapping>,
+) -> Result<(Record, VecDeque<Record>), FileError> {
+    let mut seen: Vec<Record> = Vec::new();
+    loop {
+        if seen.len() >= HEADER_SCAN {
+            break;
+        }
+        let mut rec = Record::default();
+        if !src.next_record(&mut rec)? {
+            break;
+        }
+        if !rec.is_blank() {
+            seen.push(rec);
+        }
+    }
+    if seen.is_empty() {
+        return Err(FileError::new(
+            FileErrorKind::Columns,
+            "文件为空（没有表头行）",
+        ));
+    }
+    let score = |r: &Record| -> usize {
+        let cells: Vec<&str> = r.texts().collect();
+        assign(&cells, mapping)
+            .map(|c| Field::ALL.iter().filter(|f| c.of(**f).is_some()).count())
+            .unwrap_or(2)
+    };
+    let pick = seen
+        .iter()
+        .position(|r| score(r) >= 2)
+        .or_else(|| seen.iter().position(|r| score(r) >= 1))
+        .unwrap_or(0);
+    let mut rest: VecDeque<Record> = seen.into_iter().skip(pick).collect();
+    let header = rest.pop_front().unwrap_or_default();
+    Ok((header, rest))
+}
+
+/// The pure part of the import: header, per-row field checks (no database).
+pub(crate) struct RowReader<S: RowSource> {
+    src: S,
+    cols: Columns,
+    today: NaiveDate,
+    reveal: bool,
+    rec: Record,
+    pending: VecDeque<Record>,
+    pub encoding: &'static str,
+    pub ignored: Vec<String>,
+}
+
+impl<S: RowSource> RowReader<S> {
+    /// Find and check the header row.
+    pub fn open(
+        mut src: S,
+        mapping: Option<&Mapping>,
+        today: NaiveDate,
+        reveal: bool,
+    ) -> Result<Self, FileError> {
+        let (header, pending) = find_header(&mut src, mapping)?;
+        let cells: Vec<&str> = header.texts().collect();
+        let cols = resolve_columns(&cells, mapping)?;
+        Ok(RowReader {
+            encoding: src.format(),
+            ignored: cols.ignored.clone(),
+            src,
+            cols,
+            today,
+            reveal,
+            rec: Record::default(),
+            pending,
+        })
+    }
+
+    pub fn has_region_column(&self) -> bool {
+        self.cols.of(Field::Region).is_some()
+    }
+
+    /// Bytes of the file consumed so far.
+    pub fn bytes(&self) -> u64 {
+        self.src.bytes()
+    }
+
+    fn cell(&self, f: Field) -> (Kind, &str) {
+        match self.cols.of(f) {
+            Some(i) => self.rec.get(i),
+            None => (Kind::Text, ""),
+        }
+    }
+
+    fn advance(&mut self) -> Result<bool, FileError> {
+        if let Some(r) = self.pending.pop_front() {
+            self.rec = r;
+            return Ok(true);
+        }
+        self.src.next_record(&mut self.rec)
+    }
+
+    /// The next data row: `Ok(None)` at the end, `Ok(Some(Err(issue)))` for a bad row,
+    /// `Err` when the file cannot be read on (I/O, over-long line, over-large file).
+    #[allow(clippy::type_complexity)]
+    pub fn next_row(&mut self) -> Result<Option<Result<ParsedRow, RowIssue>>, FileError> {
+        loop {
+            if !self.advance()? {
+                return Ok(None);
+            }
+            if self.rec.is_blank() {
+                continue;
+            }
+            let line = self.rec.line;
+            let (id_kind, id_text) = self.cell(Field::Id);
+            let reveal = self.reveal;
+            let issue = |reason: &str| {
+                Ok(Some(Err(RowIssue {
+                    line,
+                    reason: reason.to_string(),
+                    id_masked: mask_id_text(id_text, reveal),
+                })))
+            };
+            if self.encoding != "xlsx" && self.rec.texts().any(|c| c.contains('\u{fffd}')) {
+                return issue("含有无法识别的字符（文件编码应为 UTF-8 或 GBK）");
+            }
+            let id_trim = id_text.trim();
+            if id_trim.is_empty() {
+                return issue("缺少身份证号（无证件人员请在页面上逐个登记）");
+            }
+            let exact_old = id_trim.len() == 15 && id_trim.bytes().all(|b| b.is_ascii_digit());
+            if (id_kind == Kind::Number && !exact_old)
+                || id_trim.contains("E+")
+                || id_trim.contains("e+")
+            {
+                return issue(ID_AS_NUMBER);
+            }
+            // Excel numbers: a date serial in the birth-date column, integers elsewhere.
+            let text = |f: Field| -> std::borrow::Cow<'_, str> {
+                let (k, t) = self.cell(f);
+                match (k, f) {
+                    (Kind::Number, Field::Birth) => match t
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|v| xlsx::excel_date(v, self.src.date1904()))
+                    {
+                        Some(d) => std::borrow::Cow::Owned(d.format("%Y-%m-%d").to_string()),
+                        None => std::borrow::Cow::Borrowed(t),
+                    },
+                    (Kind::Number, _) => number_text(t),
+                    _ => std::borrow::Cow::Borrowed(t),
+                }
+            };
+            // Line breaks inside an address cell (Alt+Enter in Excel) become spaces.
+            let address = one_line(&text(Field::Address));
+            let hukou_address = one_line(&text(Field::Hukou));
+            let (name, sex, birth, phone) = (
+                text(Field::Name),
+                text(Field::Sex),
+                text(Field::Birth),
+                text(Field::Phone),
+            );
+            let raw = RawFields {
+                id_number: id_trim,
+                name: &name,
+                sex: &sex,
+                birth_date: &birth,
+                phone: &phone,
+                address: &address,
+                hukou_address: &hukou_address,
+            };
+            let checked = check_fields(&raw, self.today);
+            let region = text(Field::Region).trim().to_string();
+            return Ok(Some(match checked {
+                Ok(fields) => Ok(ParsedRow {
+                    line,
+                    fields,
+                    region,
+                }),
+                Err(e) => Err(RowIssue {
+                    line,
+                    reason: e.message,
+                    id_masked: mask_id_text(id_trim, reveal),
+                }),
+            }));
+        }
+    }
+}
+
+/// The first rows of a file as the upload page shows them (sensitive cells masked).
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// `utf-8`, `gbk` or `xlsx`.
+    pub format: String,
+    /// Line (row) number of the header.
+    pub header_line: u64,
+    pub headers: Vec<String>,
+    /// The field each column will be read as (mapping, else recognition).
+    pub fields: Vec<Option<&'static str>>,
+    /// [`header_key`] of the header row.
+    pub header_key: String,
+    /// Why the columns cannot be imported as they are (no ID or name column, duplicates).
+    pub column_error: Option<String>,
+    pub rows: Vec<PreviewRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub cells: Vec<String>,
+}
+
+fn preview_from<S: RowSource>(
+    mut src: S,
+    mapping: Option<&Mapping>,
+    max_rows: usize,
+    reveal: bool,
+) -> Result<Preview, FileError> {
+    let (header, mut pending) = find_header(&mut src, mapping)?;
+    let headers: Vec<String> = header
+        .texts()
+        .take(xlsx::MAX_COLUMNS)
+        .map(|h| h.trim().chars().take(60).collect())
+        .collect();
+    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let (cols, column_error) = match resolve_columns(&refs, mapping) {
+        Ok(c) => (c, None),
+        Err(e) => (assign(&refs, mapping).unwrap_or_default(), Some(e.message)),
+    };
+    let mut rows = Vec::new();
+    let mut rec = Record::default();
+    while rows.len() < max_rows {
+        let got = match pending.pop_front() {
+            Some(r) => {
+                rec = r;
+                true
+            }
+            None => src.next_record(&mut rec)?,
+        };
+        if !got {
+            break;
+        }
+        if rec.is_blank() {
+            continue;
+        }
+        let cells = (0..headers.len().max(rec.len()).min(xlsx::MAX_COLUMNS))
+            .map(|i| {
+                let (kind, t) = rec.get(i);
+                let shown = match kind {
+                    Kind::Number => number_text(t).into_owned(),
+                    Kind::Text => t.to_string(),
+                };
+                let shown: String = shown.chars().take(200).collect();
+                mask_cell(cols.field_at(i), &shown, reveal)
+            })
+            .collect();
+        rows.push(PreviewRow {
+            line: rec.line,
+            cells,
+        });
+    }
+    Ok(Preview {
+        format: src.format().to_string(),
+        header_line: header.line,
+        fields: (0..headers.len())
+            .map(|i| cols.field_at(i).map(Field::key))
+            .collect(),
+        header_key: header_key(&headers),
+        headers,
+        column_error,
+        rows,
+    })
+}
+
+/// Read the header and the first `max_rows` data rows of a file (CSV or .xlsx, by its first
+/// bytes) for the upload page; ID numbers and phones are masked (`reveal`: 6+4 form).
+pub fn preview<R: Read + Seek>(
+    mut input: R,
+    opts: &ImportOptions,
+    max_rows: usize,
+    reveal: bool,
+) -> Result<Preview, FileError> {
+    if sniff_zip(&mut input)? {
+        let mut book = xlsx::Book::open(input, opts.xlsx)?;
+        let sheet = book.rows()?;
+        preview_from(sheet, opts.mapping.as_ref(), max_rows, reveal)
+    } else {
+        let src = CsvSource::open(input, opts.max_bytes)?;
+        preview_from(src, opts.mapping.as_ref(), max_rows, reveal)
+    }
+}
+
+/// Whether the input starts with a zip signature (the position is restored).
+fn sniff_zip<R: Read + Seek>(input: &mut R) -> Result<bool, FileError> {
+    let mut head = [0u8; 4];
+    let n = read_full(input, &mut head).map_err(|e| io_file_error(&e))?;
+    input
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| io_file_error(&e))?;
+    Ok(xlsx::is_zip(&head[..n]))
+}
+
+/// Check the default region: a valid code, in the actor's scope, existing.
+async fn check_bound(
     state: &AppState,
     actor: &Actor,
-    input: R,
     opts: &ImportOptions,
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> AppResult<ImportReport> {
-    actor.require(Permission::PersonsWrite)?;
-    let bound = match opts
+) -> AppResult<Option<RegionCode>> {
+    match opts
         .region
         .as_deref()
         .map(str::trim)
@@ -566,17 +1229,74 @@ pub async fn import_csv<R: Read>(
                     "区划代码不存在",
                 ));
             }
-            Some(code)
+            Ok(Some(code))
         }
-        None => None,
-    };
-    let today = beijing_date(state.clock.now());
-    let mut rows = RowReader::open(input, opts.max_bytes, today).map_err(file_error)?;
-    if bound.is_none() && !rows.has_region_column() {
-        return Err(file_error(
-            "文件没有“区划代码”列：请指定导入区划（--region）".to_string(),
-        ));
+        None => Ok(None),
     }
+}
+
+/// Import a roster CSV (see the module docs for the rules). Whole-file problems (unreadable,
+/// wrong columns, over-large) are an error and change nothing; row problems are in the report.
+pub async fn import_csv<R: Read>(
+    state: &AppState,
+    actor: &Actor,
+    input: R,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> AppResult<ImportReport> {
+    actor.require(Permission::PersonsWrite)?;
+    let bound = check_bound(state, actor, opts).await?;
+    let today = beijing_date(state.clock.now());
+    let reveal = actor.can(Permission::PersonsRevealId);
+    let src = CsvSource::open(input, opts.max_bytes).map_err(FileError::into_app)?;
+    let rows =
+        RowReader::open(src, opts.mapping.as_ref(), today, reveal).map_err(FileError::into_app)?;
+    run(state, actor, rows, bound, opts, progress)
+        .await
+        .map_err(ImportError::into_app)
+}
+
+/// Import a roster file, CSV or .xlsx (chosen by the first bytes, `PK\x03\x04` = .xlsx).
+pub async fn import_file<R: Read + Seek>(
+    state: &AppState,
+    actor: &Actor,
+    mut input: R,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ImportReport, ImportError> {
+    actor.require(Permission::PersonsWrite)?;
+    let bound = check_bound(state, actor, opts).await?;
+    let today = beijing_date(state.clock.now());
+    let reveal = actor.can(Permission::PersonsRevealId);
+    if sniff_zip(&mut input)? {
+        let mut book = xlsx::Book::open(input, opts.xlsx)?;
+        let sheet = book.rows()?;
+        let rows = RowReader::open(sheet, opts.mapping.as_ref(), today, reveal)?;
+        run(state, actor, rows, bound, opts, progress).await
+    } else {
+        let src = CsvSource::open(input, opts.max_bytes)?;
+        let rows = RowReader::open(src, opts.mapping.as_ref(), today, reveal)?;
+        run(state, actor, rows, bound, opts, progress).await
+    }
+}
+
+/// The shared validation, merge and commit path.
+async fn run<S: RowSource>(
+    state: &AppState,
+    actor: &Actor,
+    mut rows: RowReader<S>,
+    bound: Option<RegionCode>,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ImportReport, ImportError> {
+    if bound.is_none() && !rows.has_region_column() {
+        return Err(FileError::new(
+            FileErrorKind::Columns,
+            "文件没有“区划代码”列：请指定导入区划（--region）",
+        )
+        .into());
+    }
+    let reveal = rows.reveal;
     let mut report = ImportReport {
         encoding: rows.encoding.to_string(),
         ignored_columns: rows.ignored.clone(),
@@ -585,16 +1305,20 @@ pub async fn import_csv<R: Read>(
     let now = state.now_ms();
     let who = Who::from(actor);
     let backend = state.db.backend();
-    let mut known_regions: HashMap<String, bool> = HashMap::new();
+    let mut known_regions: std::collections::HashMap<String, bool> =
+        std::collections::HashMap::new();
     let mut first_new_id: Option<i64> = None;
     let mut w = state.db.begin_write().await?;
 
     loop {
-        let next = rows.next_row().map_err(|m| {
-            file_error(format!(
-                "读取文件时出错（已读 {} 行，未导入任何数据）：{m}",
-                report.rows
-            ))
+        let next = rows.next_row().map_err(|f| {
+            FileError::new(
+                f.kind,
+                format!(
+                    "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
+                    report.rows, f.message
+                ),
+            )
         })?;
         let Some(row) = next else { break };
         report.rows += 1;
@@ -602,6 +1326,9 @@ pub async fn import_csv<R: Read>(
             progress(Progress::Rows {
                 rows: report.rows,
                 bytes: rows.bytes(),
+                imported: report.imported,
+                merged: report.merged,
+                rejected: report.rejected,
             });
         }
         let row = match row {
@@ -612,31 +1339,31 @@ pub async fn import_csv<R: Read>(
             }
         };
         let line = row.line;
+        let id = row.fields.id.as_ref();
+        let issue = |reason: String| RowIssue {
+            line,
+            reason,
+            id_masked: id
+                .map(|c| {
+                    if reveal {
+                        c.masked()
+                    } else {
+                        c.masked_strict()
+                    }
+                })
+                .unwrap_or_default(),
+        };
         // Region: the row's, else the default; inside the default and the actor's scope.
         let code = match (row.region.is_empty(), &bound) {
             (true, Some(b)) => b.clone(),
             (true, None) => {
-                reject(
-                    &mut report,
-                    progress,
-                    RowIssue {
-                        line,
-                        reason: "缺少区划代码".to_string(),
-                    },
-                );
+                reject(&mut report, progress, issue("缺少区划代码".to_string()));
                 continue;
             }
             (false, _) => match RegionCode::parse(&row.region) {
                 Ok(c) => c,
                 Err(e) => {
-                    reject(
-                        &mut report,
-                        progress,
-                        RowIssue {
-                            line,
-                            reason: format!("区划代码：{e}"),
-                        },
-                    );
+                    reject(&mut report, progress, issue(format!("区划代码：{e}")));
                     continue;
                 }
             },
@@ -647,14 +1374,11 @@ pub async fn import_csv<R: Read>(
             reject(
                 &mut report,
                 progress,
-                RowIssue {
-                    line,
-                    reason: format!(
-                        "区划代码 {} 不在导入区划 {} 范围内",
-                        code.as_str(),
-                        b.as_str()
-                    ),
-                },
+                issue(format!(
+                    "区划代码 {} 不在导入区划 {} 范围内",
+                    code.as_str(),
+                    b.as_str()
+                )),
             );
             continue;
         }
@@ -662,10 +1386,7 @@ pub async fn import_csv<R: Read>(
             reject(
                 &mut report,
                 progress,
-                RowIssue {
-                    line,
-                    reason: format!("区划代码 {} 不在您的管辖范围内", code.as_str()),
-                },
+                issue(format!("区划代码 {} 不在您的管辖范围内", code.as_str())),
             );
             continue;
         }
@@ -688,10 +1409,7 @@ pub async fn import_csv<R: Read>(
             reject(
                 &mut report,
                 progress,
-                RowIssue {
-                    line,
-                    reason: format!("区划代码 {} 不存在", code.as_str()),
-                },
+                issue(format!("区划代码 {} 不存在", code.as_str())),
             );
             continue;
         }
@@ -720,12 +1438,10 @@ pub async fn import_csv<R: Read>(
                 reject(
                     &mut report,
                     progress,
-                    RowIssue {
-                        line,
-                        reason:
-                            "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
-                                .to_string(),
-                    },
+                    issue(
+                        "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
+                            .to_string(),
+                    ),
                 );
             }
             Some(existing) => {
@@ -748,18 +1464,15 @@ pub async fn import_csv<R: Read>(
                     } else {
                         "该身份证号已登记"
                     };
-                    let issue = RowIssue {
-                        line,
-                        reason: format!(
-                            "{whence}，已合并到人员 {}；{}",
-                            existing.id,
-                            notes.join("；")
-                        ),
-                    };
+                    let warning = issue(format!(
+                        "{whence}，已合并到人员 {}；{}",
+                        existing.id,
+                        notes.join("；")
+                    ));
                     report.warnings_total += 1;
-                    progress(Progress::Warning(&issue));
+                    progress(Progress::Warning(&warning));
                     if report.warnings.len() < MAX_ISSUES {
-                        report.warnings.push(issue);
+                        report.warnings.push(warning);
                     }
                 }
             }
@@ -768,12 +1481,15 @@ pub async fn import_csv<R: Read>(
     progress(Progress::Rows {
         rows: report.rows,
         bytes: rows.bytes(),
+        imported: report.imported,
+        merged: report.merged,
+        rejected: report.rejected,
     });
     let commit = report.rejected == 0 || opts.good_rows;
     let summary = |outcome: &'static str, r: &ImportReport| Entry {
         action: "person.import",
         object_type: "person",
-        object_id: String::new(),
+        object_id: opts.job_id.map(|j| format!("job:{j}")).unwrap_or_default(),
         region_code: bound
             .as_ref()
             .map(|b| b.to_string())
@@ -781,13 +1497,16 @@ pub async fn import_csv<R: Read>(
         outcome,
         detail: json!({
             "rows": r.rows, "imported": r.imported, "merged": r.merged, "rejected": r.rejected,
-            "good_rows": opts.good_rows, "encoding": r.encoding,
+            "good_rows": opts.good_rows, "encoding": r.encoding, "job": opts.job_id,
         }),
     };
     if commit {
-        audit::append(w.conn(), backend, now, &who, summary("success", &report)).await?;
-        w.commit().await?;
         report.committed = true;
+        audit::append(w.conn(), backend, now, &who, summary("success", &report)).await?;
+        if let Some(job) = opts.job_id {
+            super::import_pages::record_report(w.conn(), job, &report, now).await?;
+        }
+        w.commit().await?;
     } else {
         drop(w);
         audit::append_alone(state, &who, summary("failure", &report)).await?;
@@ -912,13 +1631,44 @@ mod tests {
         format!("{body}{c}")
     }
 
-    fn all_rows(bytes: &[u8]) -> Result<Vec<Result<ParsedRow, RowIssue>>, String> {
-        let mut r = RowReader::open(bytes, u64::MAX, today())?;
+    type Rows = Vec<Result<ParsedRow, RowIssue>>;
+
+    fn rows_of<S: RowSource>(src: S, mapping: Option<&Mapping>) -> Result<Rows, FileError> {
+        let mut r = RowReader::open(src, mapping, today(), false)?;
         let mut out = Vec::new();
         while let Some(row) = r.next_row()? {
             out.push(row);
         }
         Ok(out)
+    }
+
+    fn all_rows(bytes: &[u8]) -> Result<Rows, String> {
+        let src = CsvSource::open(bytes, u64::MAX).map_err(|e| e.message)?;
+        rows_of(src, None).map_err(|e| e.message)
+    }
+
+    /// A source of typed cells, standing in for a worksheet.
+    struct Cells(Vec<(u64, Vec<(Kind, &'static str)>)>, usize);
+
+    impl RowSource for Cells {
+        fn next_record(&mut self, rec: &mut Record) -> Result<bool, FileError> {
+            rec.clear();
+            let Some((line, cells)) = self.0.get(self.1) else {
+                return Ok(false);
+            };
+            self.1 += 1;
+            rec.line = *line;
+            for (k, t) in cells {
+                rec.push(*k, t);
+            }
+            Ok(true)
+        }
+        fn bytes(&self) -> u64 {
+            0
+        }
+        fn format(&self) -> &'static str {
+            "xlsx"
+        }
     }
 
     #[test]
@@ -939,9 +1689,10 @@ mod tests {
             let second = rows[1].as_ref().map(|r| r.line).unwrap_err();
             assert_eq!(second.line, 4);
             assert!(second.reason.contains("身份证号"), "{}", second.reason);
+            assert_eq!(second.id_masked, "1*3");
         }
         let gbk = GBK.encode(&text).0.into_owned();
-        let r = RowReader::open(&gbk[..], u64::MAX, today()).map(|r| r.encoding);
+        let r = CsvSource::open(&gbk[..], u64::MAX).map(|r| r.format());
         assert_eq!(r.ok(), Some("gbk"));
     }
 
@@ -966,26 +1717,186 @@ mod tests {
     fn header_problems_and_limits() {
         assert!(all_rows(b"").is_err());
         let e = all_rows("姓名,电话\n张三,1\n".as_bytes()).unwrap_err();
-        assert!(e.contains("身份证号"), "{e}");
+        assert!(
+            e.contains("身份证号") && e.contains("文件中的列：姓名、电话"),
+            "{e}"
+        );
         assert!(all_rows("姓名,姓名,身份证号\n".as_bytes()).is_err());
         assert!(all_rows(&[0xFF, 0xFE, 0, 0]).is_err());
         let long = format!("name,id_number\n{}\n", "x".repeat(MAX_LINE_BYTES + 10));
         assert!(all_rows(long.as_bytes()).is_err());
-        let mut r = RowReader::open("name,id_number\na,b\n".as_bytes(), 10, today())
-            .map(|_| ())
-            .err();
-        // The header alone is beyond 10 bytes: refused while reading.
-        assert!(r.take().is_some());
+        let small = CsvSource::open("name,id_number\na,b\n".as_bytes(), 10)
+            .and_then(|s| rows_of(s, None).map(|_| ()));
+        // The header alone is beyond 10 bytes: refused while reading, as too large.
+        assert_eq!(small.map_err(|e| e.kind), Err(FileErrorKind::TooLarge));
+    }
+
+    #[test]
+    fn title_rows_above_the_header_are_skipped() {
+        let a = id("130110", "19800101", "001");
+        let text = format!("低保花名册,,\n填报单位：某村,,\n序号,姓名,身份证号\n1,张三,{a}\n");
+        let rows = all_rows(text.as_bytes()).unwrap_or_default();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].as_ref().map(|r| r.line).ok(), Some(4));
+    }
+
+    #[test]
+    fn explicit_mapping_overrides_recognition() {
+        let a = id("130110", "19800101", "002");
+        let text = format!("证件,名字,电话\n{a},王五,13800000000\n");
+        let e = all_rows(text.as_bytes()).unwrap_err();
+        assert!(e.contains("证件、名字、电话"), "{e}");
+        let mut m = Mapping::new();
+        m.insert("证件".into(), "id_number".into());
+        m.insert("名字".into(), "姓名".into());
+        m.insert("电话".into(), "ignore".into());
+        let src = CsvSource::open(text.as_bytes(), u64::MAX).map_err(|e| e.message);
+        let rows = src.and_then(|s| rows_of(s, Some(&m)).map_err(|e| e.message));
+        let rows = rows.unwrap_or_default();
+        assert_eq!(rows.len(), 1);
+        let r = rows[0]
+            .as_ref()
+            .map(|r| (r.fields.name.clone(), r.fields.phone.clone()));
+        assert_eq!(r.ok(), Some(("王五".to_string(), None)));
+        // Mapping two columns to one field is refused.
+        m.insert("电话".into(), "id_number".into());
+        let src = CsvSource::open(text.as_bytes(), u64::MAX);
+        let e = src.and_then(|s| rows_of(s, Some(&m)));
+        assert_eq!(e.err().map(|e| e.kind), Some(FileErrorKind::Columns));
+    }
+
+    #[test]
+    fn excel_numbers_ids_dates_and_phones() {
+        let a = id("130110", "19800101", "003");
+        let a: &'static str = Box::leak(a.into_boxed_str());
+        let src = Cells(
+            vec![
+                (
+                    1,
+                    vec![
+                        (Kind::Text, "身份证号"),
+                        (Kind::Text, "姓名"),
+                        (Kind::Text, "出生日期"),
+                        (Kind::Text, "联系电话"),
+                    ],
+                ),
+                (
+                    2,
+                    vec![
+                        (Kind::Text, a),
+                        (Kind::Text, "甲"),
+                        (Kind::Number, "29221"),
+                        (Kind::Number, "13812345678"),
+                    ],
+                ),
+                (
+                    5,
+                    vec![(Kind::Number, "1.30110198001011E+17"), (Kind::Text, "乙")],
+                ),
+                (
+                    6,
+                    vec![(Kind::Number, "130110198001011000"), (Kind::Text, "丙")],
+                ),
+                (
+                    7,
+                    vec![(Kind::Text, a), (Kind::Text, "丁"), (Kind::Number, "29222")],
+                ),
+            ],
+            0,
+        );
+        let rows = rows_of(src, None).unwrap_or_default();
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        let first = rows[0]
+            .as_ref()
+            .map(|r| (r.fields.birth, r.fields.phone.clone()));
+        assert_eq!(
+            first.ok(),
+            Some((
+                NaiveDate::from_ymd_opt(1980, 1, 1),
+                Some("13812345678".to_string())
+            ))
+        );
+        for (i, line) in [(1, 5), (2, 6)] {
+            let e = rows[i].as_ref().map(|_| ()).unwrap_err();
+            assert_eq!(e.line, line);
+            assert!(e.reason.contains("文本"), "{}", e.reason);
+            assert!(!e.id_masked.contains("198001"), "{}", e.id_masked);
+        }
+        // 29222 is 1980-01-02: not the date in the ID number.
+        let e = rows[3].as_ref().map(|_| ()).unwrap_err();
+        assert!(e.reason.contains("出生日期"), "{}", e.reason);
+    }
+
+    #[test]
+    fn excel_dates() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
+        assert_eq!(xlsx::excel_date(1.0, false), d(1900, 1, 1));
+        assert_eq!(xlsx::excel_date(59.0, false), d(1900, 2, 28));
+        assert_eq!(xlsx::excel_date(60.0, false), None);
+        assert_eq!(xlsx::excel_date(61.0, false), d(1900, 3, 1));
+        assert_eq!(xlsx::excel_date(29221.5, false), d(1980, 1, 1));
+        assert_eq!(xlsx::excel_date(27759.0, true), d(1980, 1, 1));
+        assert_eq!(xlsx::excel_date(f64::NAN, false), None);
+        assert_eq!(xlsx::excel_date(-3.0, false), None);
+    }
+
+    #[test]
+    fn masking_of_ids_and_preview_cells() {
+        assert_eq!(
+            mask_id_text("13011019800101001X", true),
+            "130110********001X"
+        );
+        assert_eq!(
+            mask_id_text("13011019800101001X", false),
+            "1****************X"
+        );
+        assert_eq!(mask_id_text("12", false), "**");
+        assert!(!mask_cell(None, "卡号 6222020200112233445", false).contains("0200112233"));
+        assert_eq!(mask_cell(None, "13812345678", false), "138****5678");
+        assert_eq!(mask_cell(None, "3号楼101", false), "3号楼101");
+        assert_eq!(
+            mask_cell(Some(Field::Region), "130110001001", false),
+            "130110001001"
+        );
+        let a = id("130110", "19800101", "004");
+        let text = format!("姓名,身份证号,备注\n张三,{a},13812345678\n");
+        let p = preview(
+            io::Cursor::new(text.into_bytes()),
+            &ImportOptions::default(),
+            10,
+            false,
+        );
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.headers, vec!["姓名", "身份证号", "备注"]);
+        assert_eq!(p.fields, vec![Some("name"), Some("id_number"), None]);
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(p.rows[0].cells[1], mask_id_text(&a, false));
+        assert_eq!(p.rows[0].cells[2], "138****5678");
+        assert!(p.column_error.is_none());
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Fuzz: arbitrary bytes never panic the CSV reader, and it yields no more rows than
+        /// the input has lines, with bounded reasons.
         #[test]
         fn never_panics_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
-            let _ = all_rows(&bytes);
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+            if let Ok(rows) = all_rows(&bytes) {
+                prop_assert!(rows.len() <= lines);
+            }
             let mut with_header = "身份证号,姓名,性别,出生日期,联系电话,区划代码,现住址\n".as_bytes().to_vec();
             with_header.extend_from_slice(&bytes);
-            let _ = all_rows(&with_header);
+            if let Ok(rows) = all_rows(&with_header) {
+                prop_assert!(rows.len() <= lines);
+                for r in rows {
+                    if let Err(i) = r {
+                        prop_assert!(i.reason.len() < 2000);
+                        prop_assert!(i.id_masked.chars().count() <= 2000);
+                    }
+                }
+            }
+            let _ = preview(io::Cursor::new(with_header), &ImportOptions::default(), 10, false);
         }
 
         #[test]

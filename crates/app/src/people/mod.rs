@@ -12,8 +12,10 @@
 //! all go through these functions.
 
 pub mod import;
+pub mod import_pages;
 pub mod pages;
 pub mod web;
+pub mod xlsx;
 
 use backstop_core::citizen_id::{CitizenId, Sex};
 use backstop_core::clock::beijing_date;

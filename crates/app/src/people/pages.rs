@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/persons/search", post(search))
         .route("/persons/{id}", get(show))
         .route("/persons/{id}/reveal", post(reveal))
+        .merge(super::import_pages::routes())
 }
 
 fn clip(s: &str, n: usize) -> String {

@@ -4,6 +4,7 @@
 mod browser;
 mod care;
 mod foundation;
+mod imports;
 mod inspections;
 mod institutions;
 mod people;
