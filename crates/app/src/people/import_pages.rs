@@ -1777,6 +1777,64 @@ pub async fn api_rejects(
 mod tests {
     use super::*;
 
+    fn job(status: &str) -> ImportJob {
+        ImportJob {
+            id: 7,
+            status: status.to_string(),
+            committed: false,
+            format: "csv".into(),
+            file_name: "a.csv".into(),
+            region_code: String::new(),
+            good_rows: false,
+            bytes_total: 1000,
+            bytes_done: 250,
+            rows: 10,
+            imported: 3,
+            merged: 1,
+            rejected: 2,
+            warnings: 0,
+            issues: Vec::new(),
+            error_code: String::new(),
+            error: String::new(),
+            created_at: 0,
+            finished_at: None,
+            user_id: 1,
+            token: String::new(),
+            mapping: Mapping::new(),
+        }
+    }
+
+    #[test]
+    fn progress_fragment_polls_only_while_running() {
+        let running = ProgressFragment {
+            p: progress_view(&job("running")),
+        }
+        .render()
+        .unwrap_or_default();
+        assert!(
+            running.contains("hx-get=\"/persons/import/7/progress\""),
+            "{running}"
+        );
+        assert!(
+            running.contains("value=\"250\"") && running.contains("25%"),
+            "{running}"
+        );
+        assert!(
+            !running.contains("rejects.xlsx"),
+            "no download while running"
+        );
+        let done = ProgressFragment {
+            p: progress_view(&job("rolled_back")),
+        }
+        .render()
+        .unwrap_or_default();
+        assert!(!done.contains("hx-get") && done.contains("100%"), "{done}");
+        assert!(
+            done.contains("全部或全无") && done.contains("rejects.xlsx"),
+            "{done}"
+        );
+    }
+
     #[test]
     fn sealed_files_round_trip_seek_and_detect_tampering() {
         let keys = KeyRing::from_master([3u8; 32]);
