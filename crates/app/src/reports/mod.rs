@@ -176,10 +176,10 @@ pub(crate) async fn load_form(
     key: &str,
     version: Option<i64>,
 ) -> AppResult<Option<Form>> {
-    if version.is_none() {
-        if let Some(hit) = state.forms.get(key) {
-            return Ok(Some(hit));
-        }
+    if version.is_none()
+        && let Some(hit) = state.forms.get(key)
+    {
+        return Ok(Some(hit));
     }
     let sql = match version {
         Some(_) => format!(
