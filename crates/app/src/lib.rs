@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod care;
+pub mod entrance;
 pub mod inspections;
 pub mod institutions;
 pub mod kernel;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::import_pages::api_routes())
         .merge(screening::web::api_routes())
         .merge(care::web::api_routes())
+        .merge(entrance::web::api_routes())
         .merge(openapi::routes())
         .merge(pages::routes())
         .route("/healthz", get(ops::healthz))

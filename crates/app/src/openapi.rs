@@ -49,6 +49,7 @@ use crate::state::AppState;
         crate::care::web::set_carer, crate::care::web::record_check, crate::care::web::add_visit,
         crate::care::web::one_visit, crate::care::web::add_task, crate::care::web::list_tasks,
         crate::care::web::close_task, crate::care::web::coverage, crate::care::web::not_contacted,
+        crate::entrance::web::list_gates, crate::entrance::web::create_gate, crate::entrance::web::gate, crate::entrance::web::list_entries, crate::entrance::web::add_entry, crate::entrance::web::list_alerts, crate::entrance::web::alert, crate::entrance::web::ack_alert,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -64,6 +65,7 @@ use crate::state::AppState;
         (name = "people", description = "人员与家庭户（身份证号、电话加密存储，按权限脱敏显示）"),
         (name = "screening", description = "摸排（入户覆盖）与居家医学观察（四包一、每日两次报告、漏报提醒）"),
         (name = "care", description = "困难群众：类别、照料责任人与每日探视、走访、帮扶任务、走访覆盖"),
+        (name = "entrance", description = "卡口测温登记：村（社区）与机构卡口、来访登记（电话加密、脱敏显示）、发热预警与处置"),
     )
 )]
 pub struct ApiDoc;

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::people::pages::routes())
         .merge(crate::screening::pages::routes())
         .merge(crate::care::pages::routes())
+        .merge(crate::entrance::pages::routes())
 }
 
 #[derive(Template)]
@@ -325,6 +326,7 @@ struct HomePage {
     users: i64,
     region_counts: Vec<(&'static str, i64)>,
     children: Vec<Region>,
+    entrance_alerts: Vec<crate::entrance::Alert>,
 }
 
 async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
@@ -388,5 +390,6 @@ async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
         users: accounts::count_in_scope(&s, actor).await?,
         region_counts,
         children,
+        entrance_alerts: crate::entrance::alerts_to_handle(&s, actor).await?,
     }))
 }

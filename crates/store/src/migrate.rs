@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0008_screening.sql"),
     ),
     (9, "imports", include_str!("../migrations/0009_imports.sql")),
+    (
+        12,
+        "entrance",
+        include_str!("../migrations/0012_entrance.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -45,6 +45,7 @@ impl Nav {
         links.push(("/care", "困难群众", Some(Permission::PersonsRead)));
         links.push(("/reports", "报表", Some(Permission::ReportsRead)));
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
+        links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));

@@ -3,6 +3,7 @@
 
 mod browser;
 mod care;
+mod entrance;
 mod foundation;
 mod imports;
 mod inspections;
