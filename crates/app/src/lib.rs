@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod care;
+pub mod crosscheck;
 pub mod entrance;
 pub mod inspections;
 pub mod institutions;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::import_pages::api_routes())
         .merge(screening::web::api_routes())
         .merge(care::web::api_routes())
+        .merge(crosscheck::web::api_routes())
         .merge(entrance::web::api_routes())
         .merge(openapi::routes())
         .merge(pages::routes())
@@ -82,6 +84,9 @@ pub async fn open(
 ) -> Result<AppState, OpenError> {
     let db = Db::connect(database_url).await?;
     db.migrate().await?;
+    people::pinyin::backfill(&db)
+        .await
+        .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
     regions::load_embedded(&state).await?;

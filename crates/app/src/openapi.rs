@@ -39,6 +39,8 @@ use crate::state::AppState;
         crate::people::web::create, crate::people::web::list, crate::people::web::search, crate::people::web::one,
         crate::people::web::update, crate::people::web::reveal, crate::people::web::create_household, crate::people::web::household,
         crate::people::import_pages::api_create, crate::people::import_pages::api_get, crate::people::import_pages::api_rejects,
+        crate::people::web::export,
+        crate::crosscheck::web::run, crate::crosscheck::web::list, crate::crosscheck::web::one, crate::crosscheck::web::resolve,
         crate::screening::web::create_campaign, crate::screening::web::list_campaigns, crate::screening::web::campaign,
         crate::screening::web::coverage, crate::screening::web::households, crate::screening::web::visit,
         crate::screening::web::record_visit, crate::screening::web::start_observation,
@@ -65,6 +67,7 @@ use crate::state::AppState;
         (name = "people", description = "人员与家庭户（身份证号、电话加密存储，按权限脱敏显示）"),
         (name = "screening", description = "摸排（入户覆盖）与居家医学观察（四包一、每日两次报告、漏报提醒）"),
         (name = "care", description = "困难群众：类别、照料责任人与每日探视、走访、帮扶任务、走访覆盖"),
+        (name = "crosschecks", description = "数据比对：两地登记、疑似重复、互斥类别、已故仍在发放名单；运行、查看与处理"),
         (name = "entrance", description = "卡口测温登记：村（社区）与机构卡口、来访登记（电话加密、脱敏显示）、发热预警与处置"),
     )
 )]

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::people::pages::routes())
         .merge(crate::screening::pages::routes())
         .merge(crate::care::pages::routes())
+        .merge(crate::crosscheck::pages::routes())
         .merge(crate::entrance::pages::routes())
 }
 

@@ -1,6 +1,6 @@
 //! The `backstop` command: one binary for operators. `serve` runs the service; the other
-//! commands (migrate, regions import, user create / reset-password, audit verify, backup)
-//! work on the same database and keys, by default under `./backstop-data/`.
+//! commands (migrate, regions import, user create / reset-password, audit verify, backup,
+//! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -77,6 +77,11 @@ enum Command {
     Persons {
         #[command(subcommand)]
         command: PersonsCommand,
+    },
+    /// Cross-checks (数据比对) of the rolls.
+    Crosscheck {
+        #[command(subcommand)]
+        command: CrosscheckCommand,
     },
 }
 
@@ -277,6 +282,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let applied = db.migrate().await.map_err(|e| e.to_string())?;
+            let filled = backstop_app::people::pinyin::backfill(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            if filled > 0 {
+                println!("已为 {filled} 条人员记录生成姓名拼音检索键");
+            }
             if applied.is_empty() {
                 println!("数据库已是最新");
             } else {
@@ -366,6 +377,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let state = open(&common, Config::default()).await?;
             import_persons(&state, &file, region, good_rows).await
+        }
+        Command::Crosscheck {
+            command: CrosscheckCommand::Run { region },
+        } => {
+            let state = open(&common, Config::default()).await?;
+            run_crosscheck(&state, region.as_deref()).await
         }
         Command::Backup { file } => {
             let db = connect_existing(&common).await?;
@@ -580,4 +597,26 @@ async fn import_persons(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[derive(Subcommand)]
+enum CrosscheckCommand {
+    /// Run the cross-checks and store the conflicts found (idempotent; resolved ones stay
+    /// resolved). Prints the counts.
+    Run {
+        /// Region to check (default: the whole country).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+async fn run_crosscheck(state: &AppState, region: Option<&str>) -> Result<ExitCode, String> {
+    let r = backstop_app::crosscheck::run(state, &Actor::operator(), region)
+        .await
+        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+    println!(
+        "数据比对完成（区划 {}）：发现 {} 条，新增 {}，重新出现 {}，已消除 {}；待处理 {} 条",
+        r.region, r.found, r.created, r.reopened, r.cleared, r.open
+    );
+    Ok(ExitCode::SUCCESS)
 }

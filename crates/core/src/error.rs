@@ -19,6 +19,7 @@ pub enum ErrorCode {
     InvalidRegionCode,
     UnknownRegion,
     InvalidIdNumber,
+    ReasonRequired,
     UnknownRole,
     RoleNotGrantable,
     WeakPassword,
@@ -40,13 +41,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::Validation,
         ErrorCode::InvalidRegionCode,
         ErrorCode::UnknownRegion,
         ErrorCode::InvalidIdNumber,
+        ErrorCode::ReasonRequired,
         ErrorCode::UnknownRole,
         ErrorCode::RoleNotGrantable,
         ErrorCode::WeakPassword,
@@ -75,6 +77,7 @@ impl ErrorCode {
             ErrorCode::InvalidRegionCode => "invalid_region_code",
             ErrorCode::UnknownRegion => "unknown_region",
             ErrorCode::InvalidIdNumber => "invalid_id_number",
+            ErrorCode::ReasonRequired => "reason_required",
             ErrorCode::UnknownRole => "unknown_role",
             ErrorCode::RoleNotGrantable => "role_not_grantable",
             ErrorCode::WeakPassword => "weak_password",
@@ -108,6 +111,7 @@ impl ErrorCode {
             | ErrorCode::InvalidRegionCode
             | ErrorCode::UnknownRegion
             | ErrorCode::InvalidIdNumber
+            | ErrorCode::ReasonRequired
             | ErrorCode::UnknownRole
             | ErrorCode::WeakPassword => 422,
             ErrorCode::Unauthenticated
@@ -136,6 +140,7 @@ impl ErrorCode {
             ErrorCode::InvalidRegionCode => "区划代码格式无效",
             ErrorCode::UnknownRegion => "区划不存在",
             ErrorCode::InvalidIdNumber => "身份证号码无效",
+            ErrorCode::ReasonRequired => "请填写事由",
             ErrorCode::UnknownRole => "未知角色",
             ErrorCode::RoleNotGrantable => "无权授予该角色",
             ErrorCode::WeakPassword => "密码强度不足",
@@ -186,7 +191,7 @@ mod tests {
             assert!(!c.message_zh().is_empty());
             assert!(!c.message_zh().is_ascii());
         }
-        assert_eq!(ids.len(), 23);
+        assert_eq!(ids.len(), 24);
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 
@@ -200,6 +205,7 @@ mod tests {
             (E::InvalidRegionCode, 422),
             (E::UnknownRegion, 422),
             (E::InvalidIdNumber, 422),
+            (E::ReasonRequired, 422),
             (E::UnknownRole, 422),
             (E::WeakPassword, 422),
             (E::RoleNotGrantable, 403),

@@ -55,6 +55,8 @@ pub enum Permission {
     PersonsWrite,
     /// See a full ID number (an audited action).
     PersonsRevealId,
+    /// Cross-checks (数据比对): run them, read and resolve the conflicts found.
+    CrosschecksManage,
     InspectionsManage,
     DonationsManage,
 }
@@ -84,6 +86,7 @@ const OFFICIAL: &[Permission] = &[
     P::PersonsRead,
     P::PersonsWrite,
     P::PersonsRevealId,
+    P::CrosschecksManage,
     P::InspectionsManage,
 ];
 const TOWNSHIP_STAFF: &[Permission] = &[
@@ -96,6 +99,7 @@ const TOWNSHIP_STAFF: &[Permission] = &[
     P::ReportsRead,
     P::PersonsRead,
     P::PersonsWrite,
+    P::CrosschecksManage,
 ];
 const COMMUNITY_WORKER: &[Permission] = &[
     P::RegionsRead,
@@ -213,7 +217,7 @@ impl fmt::Display for Role {
 
 impl Permission {
     /// All permissions, in matrix order.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         P::RegionsRead,
         P::RegionsManage,
         P::OrgsRead,
@@ -228,6 +232,7 @@ impl Permission {
         P::PersonsRead,
         P::PersonsWrite,
         P::PersonsRevealId,
+        P::CrosschecksManage,
         P::InspectionsManage,
         P::DonationsManage,
     ];
@@ -249,6 +254,7 @@ impl Permission {
             P::PersonsRead => "persons.read",
             P::PersonsWrite => "persons.write",
             P::PersonsRevealId => "persons.reveal_id",
+            P::CrosschecksManage => "crosschecks.manage",
             P::InspectionsManage => "inspections.manage",
             P::DonationsManage => "donations.manage",
         }
@@ -277,6 +283,7 @@ impl Permission {
             P::PersonsRead => "查看人员信息",
             P::PersonsWrite => "维护人员信息",
             P::PersonsRevealId => "查看完整身份证号",
+            P::CrosschecksManage => "数据比对（查看、处理冲突）",
             P::InspectionsManage => "督导检查",
             P::DonationsManage => "管理慈善捐赠",
         }
@@ -488,7 +495,7 @@ mod tests {
             assert!(seen.insert(p.as_str()));
             assert!(p.as_str().contains('.'));
         }
-        assert_eq!(Permission::ALL.len(), 16);
+        assert_eq!(Permission::ALL.len(), 17);
         // ALL is in declaration (Ord) order.
         assert!(Role::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Permission::ALL.windows(2).all(|w| w[0] < w[1]));
@@ -524,6 +531,11 @@ mod tests {
             assert_eq!(r.has(P::AuditRead), r == Role::Auditor, "{r}");
             assert_eq!(r.has(P::SecurityManage), r == Role::Secadmin, "{r}");
             assert_eq!(r.has(P::PersonsRevealId), r == Role::Official, "{r}");
+            assert_eq!(
+                r.has(P::CrosschecksManage),
+                matches!(r, Role::Official | Role::TownshipStaff),
+                "{r}"
+            );
         }
         // Admin roles hold no business data permission.
         let business = [
@@ -533,6 +545,7 @@ mod tests {
             P::PersonsRead,
             P::PersonsWrite,
             P::PersonsRevealId,
+            P::CrosschecksManage,
             P::InspectionsManage,
             P::DonationsManage,
         ];

@@ -39,6 +39,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (9, "imports", include_str!("../migrations/0009_imports.sql")),
     (
+        10,
+        "people_search",
+        include_str!("../migrations/0010_people_search.sql"),
+    ),
+    (
+        11,
+        "crosschecks",
+        include_str!("../migrations/0011_crosschecks.sql"),
+    ),
+    (
         12,
         "entrance",
         include_str!("../migrations/0012_entrance.sql"),

@@ -43,6 +43,11 @@ impl Nav {
         links.push(("/persons", "人员", Some(Permission::PersonsRead)));
         links.push(("/screening", "摸排与观察", Some(Permission::PersonsRead)));
         links.push(("/care", "困难群众", Some(Permission::PersonsRead)));
+        links.push((
+            "/crosscheck",
+            "数据比对",
+            Some(Permission::CrosschecksManage),
+        ));
         links.push(("/reports", "报表", Some(Permission::ReportsRead)));
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
         links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));

@@ -9,11 +9,15 @@
 //! `PersonsRevealId`, first 1 + 16 stars + last 1 for everyone else), the audited reveal of a
 //! full value, and the region scope (a person outside the caller's scope does not exist: 404,
 //! never in lists or counts). Pages (`pages`), the API (`web`) and the roster import (`import`)
-//! all go through these functions.
+//! all go through these functions. The search (`filter`, shared by `list` and the Excel
+//! `export`) takes a name part, full pinyin or initials (keys kept by `pinyin` on every insert
+//! and name change), a masked fragment and a group.
 
+pub mod export;
 pub mod import;
 pub mod import_pages;
 pub mod pages;
+pub mod pinyin;
 pub mod web;
 pub mod xlsx;
 
@@ -131,6 +135,14 @@ pub struct PersonQuery {
     pub region: Option<String>,
     /// Part of the name.
     pub name: Option<String>,
+    /// Name, full pinyin or initials: Chinese characters match a part of the name; Latin
+    /// letters (spaces and apostrophes ignored, any case) match the start of the full pinyin
+    /// (`zhangsan`, `zhang san`, `zhangs`) or of the initials (`zs`); a surname is read as a
+    /// surname (`单` shan, `曾` zeng). Digits (with `X`, `*`) are a masked fragment, as `masked`.
+    pub q: Option<String>,
+    /// Group (困难群众类别) identifier or label: only persons with a membership in it that is
+    /// active today.
+    pub group: Option<String>,
     /// Fragment of the masked ID number (e.g. its last 4 characters, or `130110`; only for
     /// roles that may see the 6+4 form) or of the masked phone (e.g. its last 4 digits).
     pub masked: Option<String>,
@@ -183,6 +195,8 @@ pub(crate) fn ferr(code: ErrorCode, field: &str, message: impl Into<String>) -> 
         "reason" => "查看原因",
         "relationship" => "与户主关系",
         "members" => "家庭成员",
+        "masked" => "证件号或电话片段",
+        "group" => "类别",
         other => other,
     };
     AppError {
@@ -518,10 +532,12 @@ pub(crate) async fn insert(
     s: &Sealed,
     via: &str,
 ) -> AppResult<i64> {
+    let (name_pinyin, name_initials) = pinyin::keys(&c.name);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO persons (region_code, name, sex, birth_date, id_enc, id_index, id_masked, \
          phone_enc, phone_index, phone_masked, hukou_address, address, deceased, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13) \
+         updated_at, name_pinyin, name_initials) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15) \
          RETURNING id",
     )
     .bind(region)
@@ -537,6 +553,8 @@ pub(crate) async fn insert(
     .bind(&c.hukou_address)
     .bind(&c.address)
     .bind(now)
+    .bind(name_pinyin)
+    .bind(name_initials)
     .fetch_one(&mut *conn)
     .await?;
     audit::append(
@@ -661,25 +679,23 @@ fn like_escape(s: &str) -> String {
     o
 }
 
-/// Search persons in the caller's scope by region, name part and masked fragment.
-pub async fn list(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<PersonList> {
-    actor.require(Permission::PersonsRead)?;
-    let (lo, hi) = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(r) => {
-            let code = RegionCode::parse(r).map_err(|_| AppError::not_found())?;
-            actor.check_region(&code)?;
-            code.scope_bounds()
-        }
-        None => actor.scope_bounds(),
-    };
-    let mut where_ = String::from("p.region_code >= $1 AND p.region_code < $2");
-    let mut args: Vec<String> = vec![lo, hi];
-    if let Some(name) = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let name: String = name.chars().take(50).collect();
-        args.push(format!("%{}%", like_escape(&name)));
-        where_.push_str(&format!(" AND p.name LIKE ${} ESCAPE '\\'", args.len()));
+/// A person search as SQL: a `WHERE` clause over `persons p` (always inside the caller's
+/// scope) and its text arguments, numbered `$1..`. Shared by the list and the export.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub where_: String,
+    pub args: Vec<String>,
+}
+
+impl Filter {
+    fn push(&mut self, arg: String) -> usize {
+        self.args.push(arg);
+        self.args.len()
     }
-    if let Some(m) = q.masked.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+
+    /// A masked fragment (`1234`, `130110`, `*1234`): the 6+4 masked ID number only for roles
+    /// that may see it, the masked phone (3+4) for everyone.
+    fn masked(&mut self, actor: &Actor, m: &str) -> AppResult<()> {
         let frag: String = m
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '*')
@@ -693,18 +709,91 @@ pub async fn list(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult
                 "只能包含数字、X 和 *",
             ));
         }
-        args.push(format!("%{frag}%"));
-        let n = args.len();
-        // The 6+4 masked ID form is searchable only by roles that may see it; the masked
-        // phone (3+4) is shown to everyone.
+        let n = self.push(format!("%{frag}%"));
         if actor.can(Permission::PersonsRevealId) {
-            where_.push_str(&format!(
+            self.where_.push_str(&format!(
                 " AND (p.id_masked LIKE ${n} OR p.phone_masked LIKE ${n})"
             ));
         } else {
-            where_.push_str(&format!(" AND p.phone_masked LIKE ${n}"));
+            self.where_
+                .push_str(&format!(" AND p.phone_masked LIKE ${n}"));
+        }
+        Ok(())
+    }
+
+    fn name_part(&mut self, name: &str) {
+        let name: String = name.chars().take(50).collect();
+        let n = self.push(format!("%{}%", like_escape(&name)));
+        self.where_
+            .push_str(&format!(" AND p.name LIKE ${n} ESCAPE '\\'"));
+    }
+}
+
+/// Build the search of `q` in the caller's scope (404 for a region outside it, 422 for a bad
+/// fragment or an unknown group).
+pub(crate) fn filter(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<Filter> {
+    actor.require(Permission::PersonsRead)?;
+    let (lo, hi) = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(r) => {
+            let code = RegionCode::parse(r).map_err(|_| AppError::not_found())?;
+            actor.check_region(&code)?;
+            code.scope_bounds()
+        }
+        None => actor.scope_bounds(),
+    };
+    let mut f = Filter {
+        where_: String::from("p.region_code >= $1 AND p.region_code < $2"),
+        args: vec![lo, hi],
+    };
+    if let Some(name) = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        f.name_part(name);
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let text: String = text.chars().take(50).collect();
+        if let Some(key) = pinyin::query_key(&text) {
+            // Keys are [a-z0-9] only: no wildcard to escape, and no ESCAPE clause, so both
+            // engines can use the prefix indexes of migration 0010.
+            let n = f.push(format!("{key}%"));
+            f.where_.push_str(&format!(
+                " AND (p.name_pinyin LIKE ${n} OR p.name_initials LIKE ${n})"
+            ));
+        } else if text.chars().any(|c| c.is_ascii_digit())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, 'x' | 'X' | '*' | ' '))
+        {
+            f.masked(actor, &text)?;
+        } else {
+            f.name_part(&text);
         }
     }
+    if let Some(m) = q.masked.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        f.masked(actor, m)?;
+    }
+    if let Some(g) = q.group.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let cat = crate::care::parse_category(g).ok_or_else(|| {
+            ferr(
+                ErrorCode::Validation,
+                "group",
+                format!("未知的类别“{}”", g.chars().take(30).collect::<String>()),
+            )
+        })?;
+        let today = date_str(Some(beijing_date(state.clock.now())));
+        let c = f.push(cat.to_string());
+        let d = f.push(today);
+        f.where_.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM care_memberships m WHERE m.person_id = p.id \
+             AND m.category = ${c} AND m.start_date <= ${d} \
+             AND (m.end_date = '' OR m.end_date >= ${d}))"
+        ));
+    }
+    Ok(f)
+}
+
+/// Search persons in the caller's scope by region, name part, pinyin or initials, masked
+/// fragment and group.
+pub async fn list(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<PersonList> {
+    let Filter { where_, args } = filter(state, actor, q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let offset = q.offset.unwrap_or(0).max(0);
     let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM persons p WHERE {where_}");
@@ -915,9 +1004,11 @@ pub async fn update(
     let deceased = patch.deceased.unwrap_or(cur.deceased);
     let now = state.now_ms();
     let backend = state.db.backend();
+    let (name_pinyin, name_initials) = pinyin::keys(&name);
     let mut q_set = String::from(
         "UPDATE persons SET name = $1, region_code = $2, sex = $3, birth_date = $4, \
-         address = $5, hukou_address = $6, deceased = $7, updated_at = $8",
+         address = $5, hukou_address = $6, deceased = $7, updated_at = $8, \
+         name_pinyin = $81, name_initials = $82",
     );
     let mut phone_after = cur.phone_masked.clone();
     let phone_sealed = match patch.phone.as_deref() {
@@ -942,7 +1033,9 @@ pub async fn update(
         .bind(&address)
         .bind(&hukou)
         .bind(i64::from(deceased))
-        .bind(now);
+        .bind(now)
+        .bind(name_pinyin)
+        .bind(name_initials);
     if let Some(s) = &phone_sealed {
         q = q
             .bind(s.phone_enc.clone())

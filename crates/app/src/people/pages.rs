@@ -1,5 +1,8 @@
-//! Person pages: the list with search (`/persons?region=&name=&masked=`, plus an exact search
-//! by ID number posted in a form so the number never lands in a URL or a log line), the
+//! Person pages: the list with search (`/persons?region=&q=&masked=&group=`, `q` being a name,
+//! its full pinyin or its initials; plus an exact search by ID number posted in a form so the
+//! number never lands in a URL or a log line), the export form (`/persons/export` with the
+//! same filters: the count first, then a required reason and, for roles that may, "显示完整号码";
+//! `POST /persons/export` answers the .xlsx file), the
 //! creation form (`/persons/new`, `POST /persons`, re-shown with the Chinese message on a
 //! validation error) and the detail page (`/persons/{id}`) with masked values and, for roles
 //! that may, a "查看完整证件号" form that posts a reason (`POST /persons/{id}/reveal`). All
@@ -26,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/persons", get(list).post(create))
         .route("/persons/new", get(new_form))
         .route("/persons/search", post(search))
+        .route("/persons/export", get(export_form).post(export))
         .route("/persons/{id}", get(show))
         .route("/persons/{id}/reveal", post(reveal))
         .merge(super::import_pages::routes())
@@ -35,27 +39,99 @@ fn clip(s: &str, n: usize) -> String {
     s.trim().chars().take(n).collect()
 }
 
+/// `%XX`-encode a query-string value.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[derive(Template)]
 #[template(path = "people_list.html")]
 struct ListPage {
     nav: Option<Nav>,
     region: String,
     name: String,
+    q: String,
     masked: String,
+    group: String,
+    categories: Vec<crate::care::Category>,
+    /// The list's filters as a query string, for the export link.
+    filter_query: String,
     total: i64,
     persons: Vec<Person>,
     error: Option<String>,
     can_create: bool,
 }
 
-#[derive(Deserialize, Default)]
+/// The list's filters, as typed in the search form (also the export form's).
+#[derive(Deserialize, Default, Clone)]
 struct ListQuery {
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
     masked: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+/// Clipped filter values: region, name, q, masked, group.
+struct Filters {
+    region: String,
+    name: String,
+    q: String,
+    masked: String,
+    group: String,
+}
+
+impl Filters {
+    fn from(q: &ListQuery) -> Filters {
+        let c = |v: &Option<String>, n| clip(v.as_deref().unwrap_or(""), n);
+        Filters {
+            region: c(&q.region, 20),
+            name: c(&q.name, 50),
+            q: c(&q.q, 50),
+            masked: c(&q.masked, 20),
+            group: c(&q.group, 40),
+        }
+    }
+
+    fn query(&self) -> PersonQuery {
+        PersonQuery {
+            region: Some(self.region.clone()),
+            name: Some(self.name.clone()),
+            q: Some(self.q.clone()),
+            masked: Some(self.masked.clone()),
+            group: Some(self.group.clone()),
+            limit: None,
+            offset: None,
+        }
+    }
+
+    fn query_string(&self) -> String {
+        [
+            ("region", &self.region),
+            ("name", &self.name),
+            ("q", &self.q),
+            ("masked", &self.masked),
+            ("group", &self.group),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
 }
 
 async fn list_page(
@@ -66,16 +142,12 @@ async fn list_page(
 ) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::PersonsRead)?;
-    let region = clip(&q.region.unwrap_or_default(), 20);
-    let name = clip(&q.name.unwrap_or_default(), 50);
-    let masked = clip(&q.masked.unwrap_or_default(), 20);
+    let f = Filters::from(&q);
     let query = PersonQuery {
-        region: Some(region.clone()),
-        name: Some(name.clone()),
-        masked: Some(masked.clone()),
         limit: Some(200),
-        offset: None,
+        ..f.query()
     };
+    let region = f.region.clone();
     let (total, persons, err) = match super::list(s, actor, &query).await {
         Ok(l) => (l.total, l.items, None),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (
@@ -90,9 +162,13 @@ async fn list_page(
     };
     let mut resp = render(&ListPage {
         nav: Some(Nav::for_actor(actor, "/persons")),
-        region,
-        name,
-        masked,
+        filter_query: f.query_string(),
+        region: f.region,
+        name: f.name,
+        q: f.q,
+        masked: f.masked,
+        group: f.group,
+        categories: crate::care::categories(),
         total,
         persons,
         error: error.clone().or(err),
@@ -285,6 +361,125 @@ async fn reveal(
             let mut resp = show_page(&s, &a, id, None, Some(e.message)).await?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "people_export.html")]
+struct ExportPage {
+    nav: Option<Nav>,
+    region: String,
+    name: String,
+    q: String,
+    masked: String,
+    group: String,
+    back_query: String,
+    preview: Option<super::export::ExportPreview>,
+    reason: String,
+    full: bool,
+    error: Option<String>,
+}
+
+async fn export_page(
+    s: &AppState,
+    a: &crate::kernel::auth::Authed,
+    q: &ListQuery,
+    reason: String,
+    full: bool,
+    error: Option<(StatusCode, String)>,
+) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsRead)?;
+    let f = Filters::from(q);
+    let (preview, err) = match super::export::preview(s, actor, &f.query()).await {
+        Ok(p) => (Some(p), None),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            None,
+            Some((
+                StatusCode::NOT_FOUND,
+                format!("区划“{}”不存在或不在您的管辖范围内", f.region),
+            )),
+        ),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            (None, Some((e.status(), e.message)))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (status, error) = match error.or(err) {
+        Some((st, m)) => (st, Some(m)),
+        None => (StatusCode::OK, None),
+    };
+    let mut resp = render(&ExportPage {
+        nav: Some(Nav::for_actor(actor, "/persons")),
+        back_query: f.query_string(),
+        region: f.region,
+        name: f.name,
+        q: f.q,
+        masked: f.masked,
+        group: f.group,
+        preview,
+        reason: clip(&reason, 200),
+        full,
+        error,
+    });
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// The export form: the filters carried over from the list, the count, reason and options.
+async fn export_form(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    export_page(&s, &a, &q, String::new(), false, None).await
+}
+
+#[derive(Deserialize, Default)]
+struct ExportForm {
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    masked: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    reason: String,
+    /// The "显示完整号码" checkbox (`1` when ticked).
+    #[serde(default)]
+    full: Option<String>,
+}
+
+/// Produce the file, or re-show the form with the message (422) when the reason is missing.
+async fn export(State(s): State<AppState>, Page(a): Page, Form(f): Form<ExportForm>) -> PageResult {
+    let full = f.full.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
+    let lq = ListQuery {
+        region: Some(f.region),
+        name: Some(f.name),
+        q: Some(f.q),
+        masked: Some(f.masked),
+        group: Some(f.group),
+    };
+    let fl = Filters::from(&lq);
+    let req = super::export::ExportRequest {
+        region: Some(fl.region),
+        name: Some(fl.name),
+        q: Some(fl.q),
+        masked: Some(fl.masked),
+        group: Some(fl.group),
+        reason: f.reason.clone(),
+        full,
+    };
+    match super::export::export(&s, &a.actor, &req).await {
+        Ok(x) => Ok(super::web::xlsx_response(x)),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            export_page(&s, &a, &lq, f.reason, full, Some((e.status(), e.message))).await
         }
         Err(e) => Err(e.into()),
     }

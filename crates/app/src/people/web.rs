@@ -3,11 +3,12 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
+use super::export::ExportRequest;
 use super::{
     Created, Household, NewHousehold, NewPerson, Person, PersonList, PersonPatch, PersonQuery,
     Revealed,
@@ -20,6 +21,7 @@ pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/persons", get(list).post(create))
         .route("/api/v1/persons/search", post(search))
+        .route("/api/v1/persons/export", post(export))
         .route("/api/v1/persons/{id}", get(one).patch(update))
         .route("/api/v1/persons/{id}/reveal", post(reveal))
         .route("/api/v1/households", post(create_household))
@@ -59,7 +61,8 @@ pub async fn create(
     })
 }
 
-/// Search persons in the caller's scope by region, name and masked fragment.
+/// Search persons in the caller's scope by region, name, pinyin or initials (`q`), masked
+/// fragment and group.
 #[utoipa::path(get, path = "/api/v1/persons", tag = "people", params(PersonQuery),
     responses((status = 200, body = PersonList), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -158,4 +161,41 @@ pub async fn household(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Household>> {
     Ok(axum::Json(super::get_household(&s, &a.actor, id).await?))
+}
+
+/// The .xlsx answer of an export (also used by the export page).
+pub(crate) fn xlsx_response(x: super::export::Exported) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", x.filename),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        x.bytes,
+    )
+        .into_response()
+}
+
+/// Export the filtered list as an Excel file. A reason is required (422 `reason_required`);
+/// ID numbers and phones are masked unless `full` is asked by a role holding
+/// `persons.reveal_id` (otherwise 403). Every export is audited.
+#[utoipa::path(post, path = "/api/v1/persons/export", tag = "people", request_body = ExportRequest,
+    responses((status = 200, description = "the .xlsx file",
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn export(
+    State(s): State<AppState>,
+    Api(a): Api,
+    JsonBody(body): JsonBody<ExportRequest>,
+) -> AppResult<Response> {
+    Ok(xlsx_response(
+        super::export::export(&s, &a.actor, &body).await?,
+    ))
 }

@@ -3,6 +3,7 @@
 
 mod browser;
 mod care;
+mod crosscheck;
 mod entrance;
 mod foundation;
 mod imports;

@@ -697,3 +697,279 @@ async fn no_plaintext_id_or_phone_at_rest() {
     })
     .await;
 }
+
+// ------------------------------------------------------------------ pinyin search and export
+
+const V3: &str = "130111100003"; // 赵李庄社区 (栾城区)
+
+async fn new_person(t: &T, token: &str, body: Value) -> i64 {
+    let (s, b) = t.post("/api/v1/persons", token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["id"].as_i64().expect("id")
+}
+
+/// Ids found by `GET /api/v1/persons?{query}`.
+async fn found(t: &T, token: &str, query: &str) -> Vec<i64> {
+    let (s, b) = t.get(&format!("/api/v1/persons?{query}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{query}: {b}");
+    let ids: Vec<i64> = b["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(b["total"].as_i64(), Some(ids.len() as i64), "{query}");
+    ids
+}
+
+#[tokio::test]
+async fn persons_pinyin_and_initials_search() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("py_off", &["official"], "130110").await;
+        let worker = t.user("py_cw", &["community_worker"], V1).await;
+        let other = t.user("py_other", &["official"], "130111").await;
+
+        let zhang = new_person(
+            &t,
+            &worker,
+            json!({"name": "张三", "region_code": V1, "phone": "13812345678"}),
+        )
+        .await;
+        let shan = new_person(&t, &worker, json!({"name": "单雄信", "region_code": V1})).await;
+        let lv = new_person(&t, &worker, json!({"name": "吕布", "region_code": V1})).await;
+        let zeng = new_person(&t, &official, json!({"name": "曾小明", "region_code": V2})).await;
+        let luan = new_person(&t, &other, json!({"name": "张珊", "region_code": V3})).await;
+        let stored: (String, String) = {
+            let r = sqlx::query("SELECT name_pinyin, name_initials FROM persons WHERE id = $1")
+                .bind(zhang)
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("keys");
+            (r.get("name_pinyin"), r.get("name_initials"))
+        };
+        assert_eq!(stored, ("zhangsan".to_string(), "zs".to_string()));
+
+        // Full pinyin, with spaces and capitals, a prefix of it; initials.
+        assert_eq!(found(&t, &official, "q=zhangsan").await, vec![zhang]);
+        assert_eq!(found(&t, &official, "q=Zhang%20San").await, vec![zhang]);
+        assert_eq!(found(&t, &official, "q=zhangs").await, vec![zhang]);
+        assert_eq!(
+            found(&t, &official, "q=zs").await,
+            vec![zhang],
+            "张珊 (zs too) is out of scope"
+        );
+        assert_eq!(found(&t, &official, "q=ZS").await, vec![zhang]);
+        // Polyphonic surnames in their surname reading, not the common one.
+        assert_eq!(found(&t, &official, "q=shanxiongxin").await, vec![shan]);
+        assert_eq!(found(&t, &official, "q=sxx").await, vec![shan]);
+        assert!(found(&t, &official, "q=danxiongxin").await.is_empty());
+        assert_eq!(found(&t, &official, "q=zeng").await, vec![zeng]);
+        assert!(found(&t, &official, "q=cengxiaoming").await.is_empty());
+        assert_eq!(found(&t, &official, "q=lvbu").await, vec![lv]);
+        // Chinese characters are a name part; digits a masked fragment.
+        assert_eq!(found(&t, &official, "q=%E5%BC%A0").await, vec![zhang]); // 张
+        assert_eq!(found(&t, &official, "q=5678").await, vec![zhang]);
+        // z: 张三, 曾小明 (one prefix each), not 吕布 or 单雄信.
+        let mut z = found(&t, &official, "q=z").await;
+        z.sort_unstable();
+        assert_eq!(z, vec![zhang, zeng]);
+        // Scope: the worker sees only its village, the other county only its own 张珊.
+        assert!(found(&t, &worker, "q=zeng").await.is_empty());
+        assert!(found(&t, &worker, "q=zxm").await.is_empty());
+        assert_eq!(found(&t, &other, "q=zs").await, vec![luan]);
+        assert_eq!(found(&t, &other, "q=zhangs").await, vec![luan]);
+        assert!(found(&t, &other, "q=zhangsan").await.is_empty());
+        let (s, _) = t.get("/api/v1/persons?q=zs&region=130110", &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // A wildcard typed is not a wildcard.
+        assert!(found(&t, &official, "q=z%25").await.is_empty());
+
+        // A name change changes the keys.
+        let (s, b) = t
+            .call(
+                "PATCH",
+                &format!("/api/v1/persons/{zhang}"),
+                Some(&worker),
+                Some(json!({"name": "王五"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(found(&t, &official, "q=zs").await.is_empty());
+        assert_eq!(found(&t, &official, "q=ww").await, vec![zhang]);
+        assert_eq!(found(&t, &official, "q=wang%20wu").await, vec![zhang]);
+
+        // Rows written before the keys existed are filled by the backfill (idempotent).
+        let mut w = t.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE persons SET name_pinyin = NULL, name_initials = NULL WHERE id <> $1")
+            .bind(luan)
+            .execute(w.conn())
+            .await
+            .expect("clear");
+        w.commit().await.expect("commit");
+        assert!(found(&t, &official, "q=sxx").await.is_empty());
+        let filled = backstop_app::people::pinyin::backfill(&t.state.db)
+            .await
+            .expect("backfill");
+        assert_eq!(filled, 4);
+        assert_eq!(
+            backstop_app::people::pinyin::backfill(&t.state.db)
+                .await
+                .expect("again"),
+            0
+        );
+        assert_eq!(found(&t, &official, "q=sxx").await, vec![shan]);
+        assert_eq!(found(&t, &official, "q=ww").await, vec![zhang]);
+
+        // The list page takes the same box.
+        let cookie = format!("backstop={official}");
+        let (s, _, body) = t.raw_form("GET", "/persons?q=sxx", Some(&cookie), "").await;
+        assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8_lossy(&body);
+        assert!(
+            html.contains("单雄信") && !html.contains("吕布"),
+            "pinyin filter on the page"
+        );
+        assert!(html.contains("id=\"filter-q\"") && html.contains("value=\"sxx\""));
+        assert!(
+            html.contains("href=\"/persons/export?q=sxx\""),
+            "export link carries the filter"
+        );
+    })
+    .await;
+}
+
+/// The worksheet XML of an exported file (constant-memory sheets keep strings inline).
+fn sheet_xml(bytes: &[u8]) -> String {
+    use std::io::Read;
+    assert_eq!(&bytes[..2], b"PK", "an xlsx is a zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
+    let mut f = zip.by_name("xl/worksheets/sheet1.xml").expect("sheet1");
+    let mut s = String::new();
+    f.read_to_string(&mut s).expect("read sheet");
+    s
+}
+
+async fn export_call(
+    t: &T,
+    token: &str,
+    body: Value,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    t.raw(
+        "POST",
+        "/api/v1/persons/export",
+        Some(token),
+        Some(body.to_string()),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn persons_export_reason_masking_permission_audit() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("ex_off", &["official"], "1301").await;
+        let worker = t.user("ex_cw", &["community_worker"], V1).await;
+        let a = cid("130110", "19800101", 11);
+        let b = cid("130110", "19820303", 12);
+        let zhang = new_person(&t, &worker, json!({"id_number": a, "name": "张三", "region_code": V1, "phone": "13812345678"})).await;
+        new_person(&t, &worker, json!({"id_number": b, "name": "李四", "region_code": V1, "phone": "13987654321"})).await;
+        new_person(&t, &official, json!({"name": "王五", "region_code": V2})).await;
+        let (s, _) = t
+            .post(&format!("/api/v1/care/persons/{zhang}/memberships"), &worker,
+                  json!({"category": "dibao", "start_date": "2025-01-01", "deciding_body": "鹿泉区民政局"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+
+        // A reason is required.
+        for reason in [json!(""), json!("  "), json!("x")] {
+            let (s, _, body) = export_call(&t, &worker, json!({"reason": reason})).await;
+            let e: Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason_required")), "{e}");
+        }
+        let (s, _, body) = export_call(&t, &worker, json!({})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&body));
+        assert!(audit_rows(&t, "person.export").await.is_empty(), "nothing exported, nothing recorded");
+
+        // Masked by default, the exporting user and the reason in the header.
+        let (s, h, body) = export_call(&t, &worker, json!({"reason": "春节慰问名单核对"})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            h.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        );
+        assert!(h.get("content-disposition").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(".xlsx")));
+        let xml = sheet_xml(&body);
+        assert!(xml.contains("人员名单") && xml.contains("导出人：ex_cw"), "header");
+        assert!(xml.contains("导出事由：春节慰问名单核对"));
+        assert!(xml.contains("已脱敏"));
+        assert!(xml.contains("张三") && xml.contains("李四") && !xml.contains("王五"), "scope");
+        assert!(xml.contains(&format!("1{}{}", "*".repeat(16), &a[17..])), "strict mask for the worker");
+        assert!(xml.contains("138****5678") && xml.contains("139****4321"));
+        for secret in [&a, &b, &"13812345678".to_string(), &"13987654321".to_string()] {
+            assert!(!xml.contains(secret.as_str()), "no full number in a masked export");
+        }
+        let ex = audit_rows(&t, "person.export").await;
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].1, "success");
+        let d: Value = serde_json::from_str(&ex[0].2).expect("json");
+        assert_eq!(d["rows"], 2);
+        assert_eq!(d["numbers"], "masked");
+        assert_eq!(d["reason"], "春节慰问名单核对");
+
+        // Full numbers: refused (and recorded) without the permission.
+        let (s, _, _) = export_call(&t, &worker, json!({"reason": "核对身份", "full": true})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let ex = audit_rows(&t, "person.export").await;
+        assert_eq!((ex.len(), ex[1].1.as_str()), (2, "failure"));
+
+        // The official: 6+4 masking by default; full numbers only when asked; filters apply.
+        let (s, _, body) = export_call(&t, &official, json!({"reason": "核对", "q": "zs"})).await;
+        assert_eq!(s, StatusCode::OK);
+        let xml = sheet_xml(&body);
+        assert!(xml.contains(&format!("{}********{}", &a[..6], &a[14..])) && !xml.contains(&a));
+        assert!(xml.contains("张三") && !xml.contains("李四"), "filtered by initials");
+        assert!(xml.contains("姓名/拼音/首字母：zs"), "the filter in the header");
+        let (s, _, body) = export_call(&t, &official, json!({"reason": "发放临时救助需核对身份", "group": "dibao", "full": true})).await;
+        assert_eq!(s, StatusCode::OK);
+        let xml = sheet_xml(&body);
+        assert!(xml.contains(&a) && xml.contains("13812345678"), "full numbers in the file");
+        assert!(!xml.contains("李四") && !xml.contains(&b), "group filter");
+        assert!(xml.contains("类别：低保") && xml.contains("完整号码"));
+        let ex = audit_rows(&t, "person.export").await;
+        assert_eq!(ex.len(), 4);
+        let d: Value = serde_json::from_str(&ex[3].2).expect("json");
+        assert_eq!((d["numbers"].as_str(), d["rows"].as_i64()), (Some("full"), Some(1)));
+        assert_eq!(d["filter"]["group"], "dibao");
+        assert!(!ex[3].2.contains(&a) && !ex[3].2.contains("13812345678"), "no number in the audit");
+
+        // Out of scope: 404.
+        let (s, _, _) = export_call(&t, &worker, json!({"reason": "核对", "region": "130111"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Pages: the form shows the count first; a missing reason re-shows it; then the file.
+        let cookie = format!("backstop={official}");
+        let (s, _, body) = t.raw_form("GET", "/persons/export?q=zs", Some(&cookie), "").await;
+        assert_eq!(s, StatusCode::OK);
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("id=\"export-count\">1<"), "count first");
+        assert!(html.contains("显示完整号码") && !html.contains("style="));
+        let (s, _, body) = t.raw_form("POST", "/persons/export", Some(&cookie), "q=zs&reason=").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(String::from_utf8_lossy(&body).contains("请填写导出事由"));
+        let (s, h, body) = t
+            .raw_form("POST", "/persons/export", Some(&cookie), "q=zs&reason=%E6%A0%B8%E5%AF%B9%E5%90%8D%E5%8D%95")
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("spreadsheetml")));
+        let xml = sheet_xml(&body);
+        assert!(xml.contains("张三") && xml.contains("导出人：ex_off") && !xml.contains(&a));
+        let wcookie = format!("backstop={worker}");
+        let (s, _, body) = t.raw_form("GET", "/persons/export", Some(&wcookie), "").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!String::from_utf8_lossy(&body).contains("export-full"), "no full-number box without the permission");
+        assert_eq!(audit_rows(&t, "person.export").await.len(), 5);
+    })
+    .await;
+}
