@@ -86,7 +86,11 @@ pub(crate) async fn writer(pool: AnyPool, lock: Arc<Mutex<()>>, mut rx: mpsc::Re
 }
 
 async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
-    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    // IMMEDIATE: see `Db::begin_write`.
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| e.to_string())?;
     let jobs = std::mem::take(batch);
     let mut dones = Vec::with_capacity(jobs.len());
     for j in jobs {

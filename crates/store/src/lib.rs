@@ -95,6 +95,11 @@ impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
+    /// Roll back now, and only then release the writer lock (dropping also rolls back, but
+    /// the rollback then runs later, after the lock is gone).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
 }
 
 /// Parse the scheme of a database URL, refusing anything but SQLite and PostgreSQL.
@@ -224,7 +229,14 @@ impl Db {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        let tx = self.pool.begin().await?;
+        // IMMEDIATE on SQLite: the write lock is taken at BEGIN, where the busy timeout applies.
+        // A dropped (not committed) transaction releases the in-process lock at once but its
+        // rollback runs a moment later on its connection; a deferred BEGIN that then tried to
+        // upgrade would fail with SQLITE_BUSY instead of waiting for it.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _guard: guard })
     }
 

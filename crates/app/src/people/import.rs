@@ -1508,7 +1508,7 @@ async fn run<S: RowSource>(
         }
         w.commit().await?;
     } else {
-        drop(w);
+        w.rollback().await?;
         audit::append_alone(state, &who, summary("failure", &report)).await?;
         report.imported = 0;
         report.merged = 0;

@@ -603,7 +603,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
     if let Some(idx) = &sealed.id_index
         && let Some(existing) = load_by_index(w.conn(), idx).await?
     {
-        drop(w);
+        w.rollback().await?;
         return if existing.in_scope(actor) {
             Ok(Created::Existing(existing.id))
         } else {
@@ -625,7 +625,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
         Ok(id) => id,
         Err(e) if e.code == ErrorCode::Conflict => {
             // Lost a race with a concurrent insert of the same number (PostgreSQL).
-            drop(w);
+            w.rollback().await?;
             let idx = sealed.id_index.as_deref().unwrap_or("");
             let mut conn = state.db.pool().acquire().await?;
             return match load_by_index(&mut conn, idx).await? {
