@@ -155,6 +155,79 @@ pub async fn append(
     Ok(())
 }
 
+/// Append many entries, chained in order, inside the caller's write transaction: one read of
+/// the chain head and one multi-row `INSERT` per 1,000 entries, instead of two statements each
+/// (bulk paths such as the roster import). The result is the same chain `append` would build.
+pub async fn append_many(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    at_ms: i64,
+    who: &Who,
+    entries: &[Entry<'_>],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let head: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
+    for chunk in entries.chunks(1000) {
+        let mut sql = String::with_capacity(200 + chunk.len() * 30);
+        sql.push_str(
+            "INSERT INTO audit_log (at, user_id, username, source, action, object_type, \
+             object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?)");
+            let detail = e.detail.to_string();
+            let hash = entry_hash(
+                &prev,
+                at_ms,
+                who.user_id,
+                &who.username,
+                &who.source,
+                e.action,
+                e.object_type,
+                &e.object_id,
+                &e.region_code,
+                e.outcome,
+                &detail,
+            );
+            rows.push((detail, std::mem::replace(&mut prev, hash.clone()), hash));
+        }
+        let sql = backend.sql(&sql);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (e, (detail, prev_hash, hash)) in chunk.iter().zip(rows) {
+            q = q
+                .bind(at_ms)
+                .bind(who.user_id)
+                .bind(who.username.clone())
+                .bind(who.source.clone())
+                .bind(e.action.to_string())
+                .bind(e.object_type.to_string())
+                .bind(e.object_id.clone())
+                .bind(e.region_code.clone())
+                .bind(e.outcome.to_string())
+                .bind(detail)
+                .bind(prev_hash)
+                .bind(hash);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Append an entry in its own transaction (failed logins, reveals, reads worth recording).
 pub async fn append_alone(state: &AppState, who: &Who, e: Entry<'_>) -> AppResult<()> {
     let mut w = state.db.begin_write().await?;

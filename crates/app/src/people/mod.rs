@@ -562,23 +562,34 @@ pub(crate) async fn insert(
         backend,
         now,
         who,
-        Entry {
-            action: "person.create",
-            object_type: "person",
-            object_id: id.to_string(),
-            region_code: region.to_string(),
-            outcome: "success",
-            detail: json!({
-                "via": via,
-                "name": {"before": null, "after": c.name},
-                "id_number": {"before": null, "after": s.id_masked},
-                "phone": {"before": null, "after": s.phone_masked},
-                "region_code": {"before": null, "after": region},
-            }),
-        },
+        created_entry(id, region, c, s, via),
     )
     .await?;
     Ok(id)
+}
+
+/// The audit entry of a person's creation (numbers masked).
+pub(crate) fn created_entry(
+    id: i64,
+    region: &str,
+    c: &Checked,
+    s: &Sealed,
+    via: &str,
+) -> Entry<'static> {
+    Entry {
+        action: "person.create",
+        object_type: "person",
+        object_id: id.to_string(),
+        region_code: region.to_string(),
+        outcome: "success",
+        detail: json!({
+            "via": via,
+            "name": {"before": null, "after": c.name},
+            "id_number": {"before": null, "after": s.id_masked},
+            "phone": {"before": null, "after": s.phone_masked},
+            "region_code": {"before": null, "after": region},
+        }),
+    }
 }
 
 /// Record a person. An ID number already on record answers `Created::Existing` with its id
