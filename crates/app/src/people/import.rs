@@ -1315,7 +1315,7 @@ struct Batcher<'a> {
     who: Who,
     now: i64,
     /// Region codes already checked against the region table.
-    known_regions: std::collections::HashMap<String, bool>,
+    known_regions: RegionCache,
     /// The first person id this import created (to tell in-file duplicates from old records).
     first_new_id: Option<i64>,
 }
@@ -1339,12 +1339,7 @@ impl Batcher<'_> {
         let mut to_insert: Vec<usize> = Vec::new();
         let mut new_index: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (pos, row) in rows.iter().enumerate() {
-            if !self
-                .known_regions
-                .get(row.code.as_str())
-                .copied()
-                .unwrap_or(false)
-            {
+            if !self.known_regions.exists(row.code.as_str()) {
                 reject(
                     report,
                     progress,
@@ -1422,18 +1417,11 @@ impl Batcher<'_> {
         conn: &mut sqlx::AnyConnection,
         rows: &[Pending],
     ) -> AppResult<()> {
-        let mut unknown: Vec<&str> = rows
-            .iter()
-            .map(|r| r.code.as_str())
-            .filter(|c| !self.known_regions.contains_key(*c))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
+        let unknown = self
+            .known_regions
+            .to_look_up(rows.iter().map(|r| r.code.as_str()));
         if unknown.is_empty() {
             return Ok(());
-        }
-        if self.known_regions.len() >= 100_000 {
-            self.known_regions.clear();
         }
         let sql = format!(
             "SELECT code FROM regions WHERE code IN ({})",
@@ -1446,7 +1434,7 @@ impl Batcher<'_> {
         let found: std::collections::HashSet<String> =
             q.fetch_all(&mut *conn).await?.into_iter().collect();
         for c in unknown {
-            self.known_regions.insert(c.to_string(), found.contains(c));
+            self.known_regions.record(c, found.contains(c));
         }
         Ok(())
     }
@@ -1557,6 +1545,41 @@ impl Batcher<'_> {
     }
 }
 
+/// Which region codes exist, remembered for the import with a bound on memory.
+struct RegionCache {
+    known: std::collections::HashMap<String, bool>,
+    cap: usize,
+}
+
+impl RegionCache {
+    fn new(cap: usize) -> Self {
+        RegionCache {
+            known: std::collections::HashMap::new(),
+            cap,
+        }
+    }
+
+    /// The codes among `codes` not yet known, sorted and unique. When the cache is full it is
+    /// emptied first, so every code of this batch is either known or in the answer.
+    fn to_look_up<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
+        if self.known.len() >= self.cap {
+            self.known.clear();
+        }
+        let mut out: Vec<&str> = codes.filter(|c| !self.known.contains_key(*c)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn record(&mut self, code: &str, exists: bool) {
+        self.known.insert(code.to_string(), exists);
+    }
+
+    fn exists(&self, code: &str) -> bool {
+        self.known.get(code).copied().unwrap_or(false)
+    }
+}
+
 /// `?,?,…,?` (n of them).
 fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);
@@ -1600,7 +1623,7 @@ async fn run<S: RowSource>(
         actor,
         who: Who::from(actor),
         now,
-        known_regions: std::collections::HashMap::new(),
+        known_regions: RegionCache::new(100_000),
         first_new_id: None,
     };
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
@@ -1911,6 +1934,22 @@ mod tests {
         fn format(&self) -> &'static str {
             "xlsx"
         }
+    }
+
+    #[test]
+    fn region_cache_looks_up_every_code_again_after_it_is_emptied() {
+        let mut c = RegionCache::new(3);
+        assert_eq!(c.to_look_up(["b", "a", "b"].into_iter()), vec!["a", "b"]);
+        c.record("a", true);
+        c.record("b", false);
+        assert!(c.exists("a") && !c.exists("b") && !c.exists("z"));
+        assert_eq!(c.to_look_up(["a", "c"].into_iter()), vec!["c"]);
+        c.record("c", true);
+        // Full: the next batch must look up "a" again, not trust a forgotten answer.
+        assert_eq!(c.to_look_up(["a", "d"].into_iter()), vec!["a", "d"]);
+        c.record("a", true);
+        c.record("d", false);
+        assert!(c.exists("a") && !c.exists("d") && !c.exists("c"));
     }
 
     #[test]
