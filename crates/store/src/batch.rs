@@ -93,11 +93,21 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let jobs = std::mem::take(batch);
     let mut dones = Vec::with_capacity(jobs.len());
+    // Every statement is a round trip to sqlx's SQLite worker thread, so the savepoint of one
+    // job is released and the next one opened in the same call; the last savepoint is left
+    // open for the COMMIT, which keeps its changes.
+    let mut open = false;
     for j in jobs {
-        sqlx::query("SAVEPOINT job")
+        let boundary = if open {
+            "RELEASE SAVEPOINT job; SAVEPOINT job"
+        } else {
+            "SAVEPOINT job"
+        };
+        sqlx::query(boundary)
             .execute(&mut *tx)
             .await
             .map_err(|e| e.to_string())?;
+        open = true;
         let ok = (j.run)(&mut tx).await;
         if !ok {
             sqlx::query("ROLLBACK TO SAVEPOINT job")
@@ -105,10 +115,6 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        sqlx::query("RELEASE SAVEPOINT job")
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
         dones.push(Job {
             run: Box::new(|_| Box::pin(async { true })),
             done: j.done,
@@ -116,4 +122,132 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
     }
     *batch = dones;
     tx.commit().await.map_err(|e| e.to_string())
+}
+
+/// A value bound to a [`Script`] statement.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Text(v.clone())
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::OptText(v)
+    }
+}
+
+/// Several write statements sent as one round trip where the engine allows it.
+///
+/// On SQLite every statement is a message to sqlx's per-connection worker thread and a
+/// wake-up back; inside the single writer that hand-off, not SQLite, is what a statement costs
+/// (ADR 0006). sqlx's SQLite driver runs a text of several `;`-separated statements in one
+/// call, binding anonymous `?` parameters across them in order, so a `Script` joins its
+/// statements into one text there. PostgreSQL's extended protocol takes one statement per
+/// prepared query, so there they run one after another (numbered `$N` each). Either way they
+/// run in order on the caller's connection (inside its transaction); rows are not returned.
+///
+/// Statements use anonymous `?` placeholders only (see `Db::sql`).
+#[derive(Debug, Default)]
+pub struct Script {
+    statements: Vec<(String, Vec<Arg>)>,
+}
+
+impl Script {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a statement written with `?` placeholders and its arguments, in order.
+    pub fn push(&mut self, sql: impl Into<String>, args: Vec<Arg>) -> &mut Self {
+        self.statements.push((sql.into(), args));
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// Run every statement in order on `conn`: one call on SQLite, one per statement on
+    /// PostgreSQL. Returns the rows changed in total.
+    pub async fn execute(
+        self,
+        conn: &mut AnyConnection,
+        backend: crate::Backend,
+    ) -> Result<u64, sqlx::Error> {
+        match backend {
+            crate::Backend::Sqlite => {
+                if self.statements.is_empty() {
+                    return Ok(0);
+                }
+                let mut sql = String::new();
+                let mut args = Vec::new();
+                for (s, a) in self.statements {
+                    if !sql.is_empty() {
+                        sql.push_str(";\n");
+                    }
+                    sql.push_str(&s);
+                    args.extend(a);
+                }
+                Ok(bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected())
+            }
+            crate::Backend::Postgres => {
+                let mut n = 0;
+                for (s, a) in self.statements {
+                    let sql = crate::number_placeholders(&s);
+                    n += bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), a)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Bind `args` in order to a query.
+pub fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::OptText(v) => q.bind(v),
+        };
+    }
+    q
 }

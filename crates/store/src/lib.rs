@@ -23,7 +23,7 @@ pub use sqlx;
 
 mod batch;
 mod migrate;
-pub use batch::{JobFuture, WriteError};
+pub use batch::{Arg, JobFuture, Script, WriteError, bind_all};
 pub use migrate::MIGRATIONS;
 
 /// Errors of this crate.

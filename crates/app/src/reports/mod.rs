@@ -28,6 +28,7 @@ use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use backstop_store::{Arg, Script};
 
 const NATION: &str = "0";
 
@@ -413,15 +414,14 @@ async fn resolve_unit(
         (UnitType::Village | UnitType::Any, None, Some(code)) => {
             let region = RegionCode::parse(code).map_err(|_| bad("应为区划代码"))?;
             actor.check_region(&region)?;
-            let r = crate::regions::find(state, region.as_str())
-                .await?
-                .ok_or_else(AppError::not_found)?;
             if form.unit_type == UnitType::Village && region.level() != RegionLevel::Village {
                 return Err(bad("此表由村（社区）填报，请填写 12 位村（社区）代码"));
             }
+            // Whether the region exists, and its name, are read by the submission's first
+            // statement inside the write (`submit`), not by a statement of their own.
             Unit {
                 key: region.as_str().to_string(),
-                name: r.name,
+                name: String::new(),
                 region,
             }
         }
@@ -511,17 +511,17 @@ fn rollup_codes(region: &RegionCode) -> Vec<String> {
     v
 }
 
-async fn add_to_rollups(
-    conn: &mut AnyConnection,
-    backend: backstop_store::Backend,
+/// Add the rollup upserts of one submission to `script`: one multi-row upsert per table for
+/// every level at once. Rows are listed province first and the nation last, the same order in
+/// every transaction, so concurrent PostgreSQL writers cannot deadlock on them (ADR 0005).
+fn push_rollups(
+    script: &mut Script,
     form: &Form,
     period: &str,
     region: &RegionCode,
     counts: Option<(i64, i64)>,
     deltas: &[(String, i64)],
-) -> Result<(), sqlx::Error> {
-    // One multi-row upsert per table for every level at once (province first, the same
-    // order in every transaction, so concurrent PostgreSQL writers cannot deadlock).
+) {
     let codes = rollup_codes(region);
     if let Some((received, on_time)) = counts {
         let mut sql = String::from(
@@ -532,20 +532,21 @@ async fn add_to_rollups(
             " ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
              on_time = report_rollup_counts.on_time + excluded.on_time",
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
+        let mut args = Vec::with_capacity(codes.len() * 5);
         for code in &codes {
-            q = q
-                .bind(&form.key)
-                .bind(period)
-                .bind(code.as_str())
-                .bind(received)
-                .bind(on_time);
+            args.extend([
+                Arg::from(&form.key),
+                Arg::from(period),
+                Arg::from(code.as_str()),
+                Arg::Int(received),
+                Arg::Int(on_time),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        script.push(sql, args);
     }
     let nonzero: Vec<&(String, i64)> = deltas.iter().filter(|(_, d)| *d != 0).collect();
     if nonzero.is_empty() {
-        return Ok(());
+        return;
     }
     let mut sql = String::from(
         "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
@@ -554,19 +555,19 @@ async fn add_to_rollups(
     sql.push_str(
         " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
+    let mut args = Vec::with_capacity(codes.len() * nonzero.len() * 5);
     for code in &codes {
         for (field, d) in &nonzero {
-            q = q
-                .bind(&form.key)
-                .bind(period)
-                .bind(code.as_str())
-                .bind(field.as_str())
-                .bind(*d);
+            args.extend([
+                Arg::from(&form.key),
+                Arg::from(period),
+                Arg::from(code.as_str()),
+                Arg::from(field.as_str()),
+                Arg::Int(*d),
+            ]);
         }
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    script.push(sql, args);
 }
 
 fn rollup_values(form: &Form, values: &Map<String, Value>) -> Vec<(String, i64)> {
@@ -581,33 +582,6 @@ fn rollup_values(form: &Form, values: &Map<String, Value>) -> Vec<(String, i64)>
             )
         })
         .collect()
-}
-
-/// Is the period locked for this unit by a level above it?
-async fn is_locked(
-    conn: &mut AnyConnection,
-    form: &str,
-    period: &str,
-    region: &RegionCode,
-) -> Result<bool, sqlx::Error> {
-    let codes = rollup_codes(region);
-    let mut sql = String::from(
-        "SELECT region_code FROM report_locks WHERE template_key = $1 AND period = $2 AND region_code IN (",
-    );
-    for i in 0..codes.len() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!("${}", i + 3));
-    }
-    sql.push_str(") LIMIT 1");
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
-        .bind(form)
-        .bind(period);
-    for c in &codes {
-        q = q.bind(c.as_str());
-    }
-    Ok(q.fetch_optional(&mut *conn).await?.is_some())
 }
 
 fn submission_from_row(
@@ -637,6 +611,12 @@ const SUB_COLS: &str = "id, template_key, template_version, unit, region_code, p
 
 /// Submit (or correct) a report. With an idempotency key, a retry returns the first answer
 /// and never creates a second submission; the key is stored in the same transaction.
+///
+/// The write is one job of the group commit (SQLite) or its own transaction (PostgreSQL), and
+/// on SQLite every statement in it is a round trip to the single writer's worker thread, so it
+/// is kept to a few: one read of everything the decision needs (idempotency key, lock, an
+/// existing report, the unit region's name), the insert, one script with both rollup upserts
+/// and the idempotency record, and the audit entry (ADR 0006).
 pub async fn submit(
     state: &AppState,
     actor: &Actor,
@@ -649,72 +629,77 @@ pub async fn submit(
             .to_string()
             .as_bytes(),
     );
-    if let Some(k) = idempotency_key {
-        if k.is_empty() || k.len() > 200 {
-            return Err(AppError::field(
-                ErrorCode::Validation,
-                "Idempotency-Key",
-                "长度应为 1–200",
-            ));
-        }
-        if let Some(prev) = replay(state, actor, k, &request_hash).await? {
-            return Ok((Outcome::Replayed, prev));
-        }
+    if let Some(k) = idempotency_key
+        && (k.is_empty() || k.len() > 200)
+    {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "Idempotency-Key",
+            "长度应为 1–200",
+        ));
     }
-    let form = load_form(state, input.template.trim(), None)
-        .await?
-        .ok_or_else(|| AppError::field(ErrorCode::Validation, "template", "没有这个报表"))?;
-    let unit = resolve_unit(state, actor, &form, &input.unit).await?;
-    let now = state.now_ms();
-    let (period, end) = parse_period(form.period, &input.period, today(state))
-        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
-    let values = form::validate(&form, &input.values).map_err(validation_error)?;
-    let late = deadline_ms(&form, end).is_some_and(|d| now > d);
+    let prepared = match prepare_submission(state, actor, input).await {
+        Ok(p) => p,
+        Err(e) => {
+            // A retry is answered with its first answer even if the request would no longer
+            // pass (the form changed, the unit left the form's scope, …); a key reused for
+            // another body is a conflict.
+            if let Some(k) = idempotency_key
+                && let Some(prev) = replay(state, actor, k, &request_hash).await?
+            {
+                return Ok((Outcome::Replayed, prev));
+            }
+            return Err(e);
+        }
+    };
+    let Prepared {
+        form,
+        mut unit,
+        period,
+        values,
+        late,
+        now,
+    } = prepared;
     let body = Value::Object(values.clone()).to_string();
-
-    // The write runs as one job of the group commit (SQLite) or its own transaction
-    // (PostgreSQL); the answer comes only after the commit.
     let st = state.clone();
+    let backend = state.db.backend();
     let who = Who::from(actor);
     let actor_name = actor.username.clone();
-    let user_id = actor.user_id;
-    let idem = idempotency_key.map(str::to_string);
+    let idem = idempotency_key
+        .zip(actor.user_id)
+        .map(|(k, u)| (u, k.to_string()));
     let job = state.db.write(move |conn| {
         Box::pin(async move {
-        // A concurrent retry with the same key may have committed since `replay` looked.
-        if let (Some(k), Some(uid)) = (idem.as_deref(), user_id) {
-            let prev: Option<String> = sqlx::query_scalar(
-                "SELECT response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
-            )
-            .bind(uid)
-            .bind(k)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(sub) = prev.and_then(|b| serde_json::from_str::<Submission>(&b).ok()) {
-                return Ok((Outcome::Replayed, sub));
+            let look = look_up(&mut *conn, backend, &form, &unit, &period, idem.as_ref()).await?;
+            // A concurrent retry with the same key may have committed since.
+            if let Some((hash, response)) = look.idem {
+                if hash != request_hash {
+                    return Err(AppError::msg(
+                        ErrorCode::Conflict,
+                        "该 Idempotency-Key 已用于另一份不同的报表",
+                    ));
+                }
+                if let Ok(sub) = serde_json::from_str::<Submission>(&response) {
+                    return Ok((Outcome::Replayed, sub));
+                }
             }
-        }
-            if is_locked(&mut *conn, &form.key, &period, &unit.region).await? {
+            if unit_is_region(&unit) {
+                unit.name = look.region_name.ok_or_else(AppError::not_found)?;
+            }
+            if look.locked {
                 return Err(AppError::msg(
                     ErrorCode::Conflict,
                     "上级已锁定该时段的报表，不能再修改；如需更正请联系上级解锁",
                 ));
             }
-            let existing = if form.period == Period::Immediate {
-                None
-            } else {
-                let sql = format!(
-                    "SELECT {SUB_COLS} FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(&form.key)
-                    .bind(&unit.key)
-                    .bind(&period)
-                    .fetch_optional(&mut *conn)
-                    .await?
-            };
-            let (outcome, id) = match existing {
-                Some(row) => {
+            let mut script = Script::new();
+            let (outcome, sub) = match look.existing {
+                Some(existing_id) => {
+                    let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(existing_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
                     let old = submission_from_row(&row, unit.name.clone())?;
                     // Rollups: subtract the old values (of the old version's fields) and add the new.
                     let old_form = if old.template_version == form.version {
@@ -731,27 +716,18 @@ pub async fn submit(
                             None => deltas.push((k, -v)),
                         }
                     }
-                    sqlx::query(
-                        "UPDATE report_submissions SET body = $1, template_version = $2, updated_at = $3, corrections = corrections + 1, \
-                         submitted_by = $4 WHERE id = $5",
-                    )
-                    .bind(&body)
-                    .bind(form.version)
-                    .bind(now)
-                    .bind(&actor_name)
-                    .bind(old.id)
-                    .execute(&mut *conn)
-                    .await?;
-                    add_to_rollups(
-                        &mut *conn,
-                        st.db.backend(),
-                        &form,
-                        &period,
-                        &unit.region,
-                        None,
-                        &deltas,
-                    )
-                    .await?;
+                    script.push(
+                        "UPDATE report_submissions SET body = ?, template_version = ?, updated_at = ?, corrections = corrections + 1, \
+                         submitted_by = ? WHERE id = ?",
+                        vec![
+                            Arg::from(&body),
+                            Arg::Int(form.version),
+                            Arg::Int(now),
+                            Arg::from(&actor_name),
+                            Arg::Int(old.id),
+                        ],
+                    );
+                    push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
                     let mut changed = Map::new();
                     for k in values.keys().chain(old.values.keys()) {
                         let (b, a) = (old.values.get(k), values.get(k));
@@ -761,7 +737,7 @@ pub async fn submit(
                     }
                     audit::append(
                         &mut *conn,
-                        st.db.backend(),
+                        backend,
                         now,
                         &who,
                         Entry {
@@ -774,22 +750,17 @@ pub async fn submit(
                         },
                     )
                     .await?;
-                    (Outcome::Corrected, old.id)
+                    let sub = Submission {
+                        values: values.clone(),
+                        template_version: form.version,
+                        submitted_by: actor_name.clone(),
+                        corrections: old.corrections + 1,
+                        ..old
+                    };
+                    (Outcome::Corrected, sub)
                 }
                 None => {
-                    let seq: i64 = if form.period == Period::Immediate {
-                        sqlx::query_scalar::<_, i64>(
-                            "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3",
-                        )
-                        .bind(&form.key)
-                        .bind(&unit.key)
-                        .bind(&period)
-                        .fetch_one(&mut *conn)
-                        .await?
-                            + 1
-                    } else {
-                        0
-                    };
+                    let seq = look.immediate_count.map_or(0, |n| n + 1);
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
                          submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
@@ -806,20 +777,17 @@ pub async fn submit(
                     .bind(seq)
                     .fetch_one(&mut *conn)
                     .await?;
-                    let on_time = i64::from(!late);
-                    add_to_rollups(
-                        &mut *conn,
-                        st.db.backend(),
+                    push_rollups(
+                        &mut script,
                         &form,
                         &period,
                         &unit.region,
-                        Some((1, on_time)),
+                        Some((1, i64::from(!late))),
                         &rollup_values(&form, &values),
-                    )
-                    .await?;
+                    );
                     audit::append(
                         &mut *conn,
-                        st.db.backend(),
+                        backend,
                         now,
                         &who,
                         Entry {
@@ -835,52 +803,40 @@ pub async fn submit(
                     if form.period == Period::Immediate {
                         notify_incident(&mut *conn, &form, &unit, id, &values, now).await?;
                     }
-                    (Outcome::Created, id)
+                    // What was just inserted; no need to read it back.
+                    let sub = Submission {
+                        id,
+                        template: form.key.clone(),
+                        template_version: form.version,
+                        unit: unit.key.clone(),
+                        unit_name: unit.name.clone(),
+                        region_code: unit.region.to_string(),
+                        period: period.clone(),
+                        values: values.clone(),
+                        late,
+                        submitted_at: backstop_core::clock::from_millis(now).to_rfc3339(),
+                        submitted_by: actor_name.clone(),
+                        corrections: 0,
+                    };
+                    (Outcome::Created, sub)
                 }
             };
-            let sub = if outcome == Outcome::Created {
-                // What was just inserted; no need to read it back.
-                Submission {
-                    id,
-                    template: form.key.clone(),
-                    template_version: form.version,
-                    unit: unit.key.clone(),
-                    unit_name: unit.name.clone(),
-                    region_code: unit.region.to_string(),
-                    period: period.clone(),
-                    values: values.clone(),
-                    late,
-                    submitted_at: backstop_core::clock::from_millis(now).to_rfc3339(),
-                    submitted_by: actor_name.clone(),
-                    corrections: 0,
-                }
-            } else {
-                let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                submission_from_row(&row, unit.name.clone())?
-            };
-            if let (Some(k), Some(uid)) = (idem.as_deref(), user_id) {
-                let status = if outcome == Outcome::Created {
-                    201
-                } else {
-                    200
-                };
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-                )
-                .bind(uid)
-                .bind(k)
-                .bind(&request_hash)
-                .bind(status)
-                .bind(serde_json::to_string(&sub).unwrap_or_default())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+            if let Some((uid, k)) = &idem {
+                let status: i64 = if outcome == Outcome::Created { 201 } else { 200 };
+                script.push(
+                    "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES (?,?,?,?,?,?)",
+                    vec![
+                        Arg::Int(*uid),
+                        Arg::from(k),
+                        Arg::from(&request_hash),
+                        Arg::Int(status),
+                        Arg::Text(serde_json::to_string(&sub).unwrap_or_default()),
+                        Arg::Int(now),
+                    ],
+                );
             }
-        Ok::<_, AppError>((outcome, sub))
+            script.execute(&mut *conn, backend).await?;
+            Ok::<_, AppError>((outcome, sub))
         })
     });
     match job.await {
@@ -888,6 +844,127 @@ pub async fn submit(
         Err(backstop_store::WriteError::Job(e)) => Err(e),
         Err(backstop_store::WriteError::Db(e)) => Err(e.into()),
     }
+}
+
+/// A checked submission, ready to write.
+struct Prepared {
+    form: Form,
+    unit: Unit,
+    period: String,
+    values: Map<String, Value>,
+    late: bool,
+    now: i64,
+}
+
+/// Everything checked before the write: the form, the unit (scope), the period, the values.
+async fn prepare_submission(
+    state: &AppState,
+    actor: &Actor,
+    input: &SubmitInput,
+) -> AppResult<Prepared> {
+    let form = load_form(state, input.template.trim(), None)
+        .await?
+        .ok_or_else(|| AppError::field(ErrorCode::Validation, "template", "没有这个报表"))?;
+    let unit = resolve_unit(state, actor, &form, &input.unit).await?;
+    let now = state.now_ms();
+    let (period, end) = parse_period(form.period, &input.period, today(state))
+        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    let values = form::validate(&form, &input.values).map_err(validation_error)?;
+    let late = deadline_ms(&form, end).is_some_and(|d| now > d);
+    Ok(Prepared {
+        form,
+        unit,
+        period,
+        values,
+        late,
+        now,
+    })
+}
+
+/// A region unit (not an organisation): its name comes from `look_up`.
+fn unit_is_region(unit: &Unit) -> bool {
+    !unit.key.starts_with("org:")
+}
+
+/// What the write must know before deciding, read in one statement.
+struct LookUp {
+    /// `(request_hash, response)` stored under the idempotency key.
+    idem: Option<(String, String)>,
+    /// The unit region's name (region units only; `None` when there is no such region).
+    region_name: Option<String>,
+    /// A lock on the period at the unit's level or above.
+    locked: bool,
+    /// The unit's report of the period (periodic forms).
+    existing: Option<i64>,
+    /// How many immediate reports the unit already made in the period (immediate forms).
+    immediate_count: Option<i64>,
+}
+
+async fn look_up(
+    conn: &mut AnyConnection,
+    backend: backstop_store::Backend,
+    form: &Form,
+    unit: &Unit,
+    period: &str,
+    idem: Option<&(i64, String)>,
+) -> Result<LookUp, sqlx::Error> {
+    let mut sql = String::from("SELECT ");
+    let mut args: Vec<Arg> = Vec::new();
+    match idem {
+        Some((uid, k)) => {
+            sql.push_str(
+                "(SELECT request_hash FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_hash, \
+                 (SELECT response FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_response, ",
+            );
+            args.extend([Arg::Int(*uid), Arg::from(k), Arg::Int(*uid), Arg::from(k)]);
+        }
+        None => {
+            sql.push_str("CAST(NULL AS TEXT) AS idem_hash, CAST(NULL AS TEXT) AS idem_response, ")
+        }
+    }
+    if unit_is_region(unit) {
+        sql.push_str("(SELECT name FROM regions WHERE code = ?) AS region_name, ");
+        args.push(Arg::from(unit.region.as_str()));
+    } else {
+        sql.push_str("CAST(NULL AS TEXT) AS region_name, ");
+    }
+    let codes = rollup_codes(&unit.region);
+    sql.push_str(
+        "(SELECT region_code FROM report_locks WHERE template_key = ? AND period = ? AND region_code IN (",
+    );
+    sql.push_str(&vec!["?"; codes.len()].join(","));
+    sql.push_str(") LIMIT 1) AS locked, ");
+    args.extend([Arg::from(&form.key), Arg::from(period)]);
+    args.extend(codes.into_iter().map(Arg::Text));
+    if form.period == Period::Immediate {
+        sql.push_str(
+            "CAST(NULL AS BIGINT) AS existing, (SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions \
+             WHERE template_key = ? AND unit = ? AND period = ?) AS immediate_count",
+        );
+    } else {
+        sql.push_str(
+            "(SELECT id FROM report_submissions WHERE template_key = ? AND unit = ? AND period = ? AND seq = 0) AS existing, \
+             CAST(NULL AS BIGINT) AS immediate_count",
+        );
+    }
+    args.extend([
+        Arg::from(&form.key),
+        Arg::from(&unit.key),
+        Arg::from(period),
+    ]);
+    let row = backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql))), args)
+        .fetch_one(&mut *conn)
+        .await?;
+    let hash: Option<String> = row.try_get("idem_hash")?;
+    let response: Option<String> = row.try_get("idem_response")?;
+    let locked: Option<String> = row.try_get("locked")?;
+    Ok(LookUp {
+        idem: hash.zip(response),
+        region_name: row.try_get("region_name")?,
+        locked: locked.is_some(),
+        existing: row.try_get("existing")?,
+        immediate_count: row.try_get("immediate_count")?,
+    })
 }
 
 async fn replay(
