@@ -1419,7 +1419,7 @@ impl Batcher<'_> {
     ) -> AppResult<()> {
         let unknown = self
             .known_regions
-            .to_look_up(rows.iter().map(|r| r.code.as_str()));
+            .unknown_of(rows.iter().map(|r| r.code.as_str()));
         if unknown.is_empty() {
             return Ok(());
         }
@@ -1561,7 +1561,7 @@ impl RegionCache {
 
     /// The codes among `codes` not yet known, sorted and unique. When the cache is full it is
     /// emptied first, so every code of this batch is either known or in the answer.
-    fn to_look_up<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
+    fn unknown_of<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
         if self.known.len() >= self.cap {
             self.known.clear();
         }
@@ -1939,14 +1939,14 @@ mod tests {
     #[test]
     fn region_cache_looks_up_every_code_again_after_it_is_emptied() {
         let mut c = RegionCache::new(3);
-        assert_eq!(c.to_look_up(["b", "a", "b"].into_iter()), vec!["a", "b"]);
+        assert_eq!(c.unknown_of(["b", "a", "b"].into_iter()), vec!["a", "b"]);
         c.record("a", true);
         c.record("b", false);
         assert!(c.exists("a") && !c.exists("b") && !c.exists("z"));
-        assert_eq!(c.to_look_up(["a", "c"].into_iter()), vec!["c"]);
+        assert_eq!(c.unknown_of(["a", "c"].into_iter()), vec!["c"]);
         c.record("c", true);
         // Full: the next batch must look up "a" again, not trust a forgotten answer.
-        assert_eq!(c.to_look_up(["a", "d"].into_iter()), vec!["a", "d"]);
+        assert_eq!(c.unknown_of(["a", "d"].into_iter()), vec!["a", "d"]);
         c.record("a", true);
         c.record("d", false);
         assert!(c.exists("a") && !c.exists("d") && !c.exists("c"));
