@@ -623,12 +623,20 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         // On file before: one in scope without a phone, one outside the importer's scope.
         let x = cid("130110", "19500101", 1);
         let (s, _) = t
-            .post("/api/v1/persons", &official, json!({"id_number": x, "name": "老户", "region_code": V1}))
+            .post(
+                "/api/v1/persons",
+                &official,
+                json!({"id_number": x, "name": "老户", "region_code": V1}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED);
         let y = cid("130111", "19500101", 2);
         let (s, _) = t
-            .post("/api/v1/persons", &other, json!({"id_number": y, "name": "外区", "region_code": "130111"}))
+            .post(
+                "/api/v1/persons",
+                &other,
+                json!({"id_number": y, "name": "外区", "region_code": "130111"}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED);
         let before = person_count(&t).await;
@@ -639,8 +647,8 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         let specials = [
             (1800, format!("{},无区,,130110100999", p(2000))), // unknown village
             (1500, format!("{},人员3,13800000003,{V1}", p(3))), // duplicate of batch 1, later batch
-            (1200, format!("{y},外区,,{V1}")),                  // on file outside scope
-            (700, format!("{x},老户,13800000009,{V1}")),        // on file in scope
+            (1200, format!("{y},外区,,{V1}")),                 // on file outside scope
+            (700, format!("{x},老户,13800000009,{V1}")),       // on file in scope
             (10, format!("{},别名,13800000005,{V1}", p(5))),   // duplicate in the same batch
         ];
         for (at, row) in &specials {
@@ -648,7 +656,11 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         }
         let text = format!("身份证号,姓名,联系电话,区划代码\n{}\n", lines.join("\n"));
         let line_of = |needle: &str| {
-            lines.iter().position(|l| l.as_str() == needle).map(|i| i as u64 + 2).expect("row")
+            lines
+                .iter()
+                .position(|l| l.as_str() == needle)
+                .map(|i| i as u64 + 2)
+                .expect("row")
         };
         let import_as_township = |bytes: Vec<u8>| {
             let state = t.state.clone();
@@ -657,7 +669,10 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
                     &state,
                     &scoped_official("130110"),
                     bytes.as_slice(),
-                    &ImportOptions { good_rows: true, ..ImportOptions::default() },
+                    &ImportOptions {
+                        good_rows: true,
+                        ..ImportOptions::default()
+                    },
                     &mut |_| {},
                 )
                 .await
@@ -667,26 +682,63 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         let r = import_as_township(text.clone().into_bytes()).await;
         // p(2000)'s own row is still imported; its second row (unknown village) is rejected.
         assert_eq!(r.rows, u64::from(N) + 5);
-        assert_eq!((r.imported, r.merged, r.rejected), (u64::from(N), 3, 2), "{r:?}");
+        assert_eq!(
+            (r.imported, r.merged, r.rejected),
+            (u64::from(N), 3, 2),
+            "{r:?}"
+        );
         assert!(r.committed);
         let rejected: Vec<u64> = r.rejects.iter().map(|i| i.line).collect();
-        assert_eq!(rejected, vec![line_of(&specials[2].1), line_of(&specials[0].1)]);
-        assert!(r.rejects[0].reason.contains("管辖范围以外"), "{:?}", r.rejects);
+        assert_eq!(
+            rejected,
+            vec![line_of(&specials[2].1), line_of(&specials[0].1)]
+        );
+        assert!(
+            r.rejects[0].reason.contains("管辖范围以外"),
+            "{:?}",
+            r.rejects
+        );
         assert!(r.rejects[1].reason.contains("不存在"), "{:?}", r.rejects);
         assert_eq!(r.warnings_total, 1, "{:?}", r.warnings);
         assert_eq!(r.warnings[0].line, line_of(&specials[4].1));
-        assert!(r.warnings[0].reason.contains("文件中前面的行"), "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].reason.contains("文件中前面的行"),
+            "{:?}",
+            r.warnings
+        );
         assert_eq!(person_count(&t).await, before + i64::from(N));
 
         // Merges filled the empty phones, across batches and against the record on file.
-        for (id, phone) in [(p(3), "138****0003"), (p(5), "138****0005"), (x.clone(), "138****0009")] {
-            let (s, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": id})).await;
+        for (id, phone) in [
+            (p(3), "138****0003"),
+            (p(5), "138****0005"),
+            (x.clone(), "138****0009"),
+        ] {
+            let (s, b) = t
+                .post(
+                    "/api/v1/persons/search",
+                    &official,
+                    json!({"id_number": id}),
+                )
+                .await;
             assert_eq!(s, StatusCode::OK, "{b}");
             assert_eq!(b["phone_masked"], phone, "{b}");
         }
-        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(5)})).await;
+        let (_, b) = t
+            .post(
+                "/api/v1/persons/search",
+                &official,
+                json!({"id_number": p(5)}),
+            )
+            .await;
         assert_eq!(b["name"], "人员5", "the recorded name is kept");
-        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(2299)})).await;
+        let (_, b) = t
+            .post(
+                "/api/v1/persons/search",
+                &official,
+                json!({"id_number": p(2299)}),
+            )
+            .await;
         assert_eq!(b["name"], "人员2299");
 
         // One creation entry per person, each naming its own id, and an intact chain.
@@ -698,16 +750,27 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         assert_eq!(created.len(), N as usize);
         let ids: std::collections::HashSet<&String> = created.iter().map(|c| &c.0).collect();
         assert_eq!(ids.len(), N as usize);
-        assert!(created.iter().all(|c| !c.2.contains(&p(7))), "no plaintext number");
+        assert!(
+            created.iter().all(|c| !c.2.contains(&p(7))),
+            "no plaintext number"
+        );
         assert_eq!(audit_rows(&t, "person.merge").await.len(), 3);
-        let report = backstop_app::audit::verify(&t.state.db).await.expect("verify");
+        let report = backstop_app::audit::verify(&t.state.db)
+            .await
+            .expect("verify");
         assert!(report.first_broken.is_none(), "{report:?}");
 
         // The same file again: nothing new, every good row merged, the chain still whole.
         let r = import_as_township(text.into_bytes()).await;
-        assert_eq!((r.imported, r.merged, r.rejected), (0, u64::from(N) + 3, 2), "{r:?}");
+        assert_eq!(
+            (r.imported, r.merged, r.rejected),
+            (0, u64::from(N) + 3, 2),
+            "{r:?}"
+        );
         assert_eq!(person_count(&t).await, before + i64::from(N));
-        let report = backstop_app::audit::verify(&t.state.db).await.expect("verify");
+        let report = backstop_app::audit::verify(&t.state.db)
+            .await
+            .expect("verify");
         assert!(report.first_broken.is_none(), "{report:?}");
     })
     .await;
