@@ -54,6 +54,8 @@ pub struct Inner {
     pub caches: Caches,
     /// Latest report forms (see `reports::FormCache`).
     pub forms: crate::reports::FormCache,
+    /// Resolved credentials for a few seconds (see `kernel::authcache`).
+    pub auth_cache: crate::kernel::authcache::AuthCache,
 }
 
 /// Small in-process caches of slowly changing derived figures (e.g. how many villages must
@@ -123,6 +125,7 @@ impl AppState {
             metrics: Metrics::default(),
             caches: Caches::default(),
             forms: crate::reports::FormCache::default(),
+            auth_cache: Default::default(),
         }))
     }
 

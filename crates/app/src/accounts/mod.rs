@@ -428,6 +428,7 @@ pub async fn update_user(
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     get_user(state, actor, id).await
 }
 
@@ -457,6 +458,7 @@ pub async fn unlock_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     get_user(state, actor, id).await
 }
 
@@ -520,6 +522,7 @@ pub async fn reset_password(
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(password)
 }
 
@@ -705,6 +708,7 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: i64) -> AppResult
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(())
 }
 

@@ -27,6 +27,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::{Actor, Via};
+use crate::kernel::authcache::{Cached, Credential};
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -316,6 +317,7 @@ pub async fn login(
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     let stage = user.stage(mfa_passed, now, policy.max_age_days);
     Ok(LoginResult {
         token,
@@ -407,6 +409,7 @@ async fn register_failure(
         .await?;
     }
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(())
 }
 
@@ -451,6 +454,7 @@ async fn check_and_consume_totp(state: &AppState, user: &UserAuth, code: &str) -
             .await?
             .rows_affected();
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(done == 1)
 }
 
@@ -464,89 +468,163 @@ pub struct Authed {
 
 /// Resolve a session token or a personal API token. Unknown, expired, revoked or belonging to
 /// a disabled account: `unauthenticated`.
+///
+/// A credential whose login is complete is remembered for a few seconds (`AuthCache`), so a
+/// burst of requests does not read `sessions` and `users` each time; every change to users,
+/// sessions or tokens in this process clears that memory at once.
 pub async fn authenticate(state: &AppState, token: &str, source: &str) -> AppResult<Authed> {
     let now = state.now_ms();
     let unauth = || AppError::new(ErrorCode::Unauthenticated);
     if token.len() > 200 {
         return Err(unauth());
     }
+    let is_api = token.starts_with(API_TOKEN_PREFIX);
+    if !is_api && !token.starts_with(SESSION_PREFIX) {
+        return Err(unauth());
+    }
     let hash = token_hash(token);
-    if token.starts_with(API_TOKEN_PREFIX) {
+    let cache = &state.auth_cache;
+    let (found, fresh) = match cache.get(&hash, now) {
+        Some(c) => (c, None),
+        None => {
+            let generation = cache.generation();
+            let c = load_credential(state, &hash, is_api)
+                .await?
+                .ok_or_else(unauth)?;
+            (c, Some(generation))
+        }
+    };
+    if found.user.disabled {
+        return Err(unauth());
+    }
+    match found.credential {
+        Credential::ApiToken {
+            id,
+            expires_at,
+            last_used_at,
+        } => {
+            if expires_at.is_some_and(|e| e <= now) {
+                return Err(unauth());
+            }
+            if let Some(generation) = fresh {
+                cache.put(&hash, generation, now, found.clone());
+            }
+            if cache.claim_touch(&hash, now, MINUTE_MS, last_used_at.unwrap_or(i64::MIN / 2)) {
+                record_use(
+                    state,
+                    "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2",
+                    now,
+                    id,
+                )
+                .await?;
+            }
+            Ok(Authed {
+                actor: found.user.actor(source, Via::ApiToken(id)),
+                stage: Stage::Full,
+                user: found.user,
+            })
+        }
+        Credential::Session {
+            id,
+            mfa_passed,
+            expires_at,
+            last_seen_at,
+        } => {
+            let idle = state.config.session_idle_minutes * MINUTE_MS;
+            if now >= expires_at || now - last_seen_at > idle {
+                return Err(unauth());
+            }
+            let stage = found
+                .user
+                .stage(mfa_passed, now, state.config.policy.max_age_days);
+            // Only complete logins are remembered: a session in the middle of a login step
+            // (TOTP, password change) is read afresh each time.
+            if let Some(generation) = fresh
+                && stage == Stage::Full
+            {
+                cache.put(&hash, generation, now, found.clone());
+            }
+            if cache.claim_touch(&hash, now, 15_000, last_seen_at) {
+                record_use(
+                    state,
+                    "UPDATE sessions SET last_seen_at = $1 WHERE id = $2",
+                    now,
+                    id,
+                )
+                .await?;
+            }
+            Ok(Authed {
+                actor: found.user.actor(source, Via::Session(id)),
+                stage,
+                user: found.user,
+            })
+        }
+    }
+}
+
+/// The stored credential behind a token hash and its user; `None` if unknown, revoked, or
+/// its user is gone.
+async fn load_credential(state: &AppState, hash: &str, is_api: bool) -> AppResult<Option<Cached>> {
+    let (credential, user_id) = if is_api {
         let row = sqlx::query(
             "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
         )
-        .bind(&hash)
+        .bind(hash)
         .fetch_optional(state.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            return Ok(None);
+        }
+        let c = Credential::ApiToken {
+            id: row.try_get("id")?,
+            expires_at: row.try_get("expires_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+        };
+        (c, row.try_get::<i64, _>("user_id")?)
+    } else {
+        let row = sqlx::query(
+            "SELECT id, user_id, mfa_passed, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(state.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            return Ok(None);
+        }
+        let c = Credential::Session {
+            id: row.try_get("id")?,
+            mfa_passed: row.try_get::<i64, _>("mfa_passed")? != 0,
+            expires_at: row.try_get("expires_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+        };
+        (c, row.try_get::<i64, _>("user_id")?)
+    };
+    Ok(load_user(state, user_id)
         .await?
-        .ok_or_else(unauth)?;
-        let id: i64 = row.try_get("id")?;
-        let revoked: Option<i64> = row.try_get("revoked_at")?;
-        let expires: Option<i64> = row.try_get("expires_at")?;
-        if revoked.is_some() || expires.is_some_and(|e| e <= now) {
-            return Err(unauth());
-        }
-        let user = load_user(state, row.try_get("user_id")?)
-            .await?
-            .ok_or_else(unauth)?;
-        if user.disabled {
-            return Err(unauth());
-        }
-        let last: Option<i64> = row.try_get("last_used_at")?;
-        if last.is_none_or(|l| now - l > MINUTE_MS) {
-            let mut w = state.db.begin_write().await?;
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(w.conn())
-                .await?;
-            w.commit().await?;
-        }
-        return Ok(Authed {
-            actor: user.actor(source, Via::ApiToken(id)),
-            stage: Stage::Full,
-            user,
-        });
-    }
-    if !token.starts_with(SESSION_PREFIX) {
-        return Err(unauth());
-    }
-    let row = sqlx::query(
-        "SELECT id, user_id, mfa_passed, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_optional(state.db.pool())
-    .await?
-    .ok_or_else(unauth)?;
-    let sid: i64 = row.try_get("id")?;
-    let revoked: Option<i64> = row.try_get("revoked_at")?;
-    let expires: i64 = row.try_get("expires_at")?;
-    let last_seen: i64 = row.try_get("last_seen_at")?;
-    let idle = state.config.session_idle_minutes * MINUTE_MS;
-    if revoked.is_some() || now >= expires || now - last_seen > idle {
-        return Err(unauth());
-    }
-    let user = load_user(state, row.try_get("user_id")?)
-        .await?
-        .ok_or_else(unauth)?;
-    if user.disabled {
-        return Err(unauth());
-    }
-    if now - last_seen > 15_000 {
-        let mut w = state.db.begin_write().await?;
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(sid)
-            .execute(w.conn())
-            .await?;
-        w.commit().await?;
-    }
-    let mfa: i64 = row.try_get("mfa_passed")?;
-    let stage = user.stage(mfa != 0, now, state.config.policy.max_age_days);
-    Ok(Authed {
-        actor: user.actor(source, Via::Session(sid)),
-        stage,
-        user,
-    })
+        .map(|user| Cached { credential, user }))
+}
+
+/// Record when a session or token was last used (one small write, joining the group commit
+/// on SQLite).
+async fn record_use(state: &AppState, sql: &'static str, now: i64, id: i64) -> AppResult<()> {
+    state
+        .db
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            backstop_store::WriteError::Job(e) | backstop_store::WriteError::Db(e) => e.into(),
+        })
 }
 
 /// End a session (logout).
@@ -577,6 +655,7 @@ pub async fn logout(state: &AppState, authed: &Authed) -> AppResult<()> {
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(())
 }
 
@@ -675,6 +754,7 @@ pub async fn change_password(
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     let mut fresh = user.clone();
     fresh.must_change_password = false;
     fresh.password_changed_at = now;
@@ -711,6 +791,7 @@ pub async fn begin_totp_enrollment(state: &AppState, authed: &Authed) -> AppResu
         .execute(w.conn())
         .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(enrollment_view(&authed.user.username, &secret))
 }
 
@@ -801,6 +882,7 @@ pub async fn confirm_totp_enrollment(
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(())
 }
 
@@ -853,6 +935,7 @@ pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) 
     )
     .await?;
     w.commit().await?;
+    state.auth_cache.invalidate();
     Ok(())
 }
 

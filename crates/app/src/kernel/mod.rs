@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod auth;
+pub mod authcache;
 pub mod crypto;
 pub mod error;
 pub mod extract;

@@ -286,7 +286,7 @@ fn main() {
             "households_screened": 40 + (i % 60), "people_screened": 120 + (i % 200), "close_contacts": i % 3,
             "home_observation": i % 5, "released": i % 2, "fever_referred": i % 2, "entrance_registrations": 30,
             "volunteers_on_duty": 4}});
-        let r = agent
+        let mut r = agent
             .post(&url)
             .header("Authorization", &format!("Bearer {tok}"))
             .header("Idempotency-Key", &format!("bench-{v}"))
@@ -295,13 +295,16 @@ fn main() {
         if r.status().as_u16() == 201 {
             Ok(())
         } else {
-            Err(format!("status {}", r.status()))
+            // The answer's body says why (`{code, message, fields}`).
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            Err(format!("village {v}: status {}: {text}", r.status()))
         }
     });
     done.store(true, Ordering::Relaxed);
     let _ = reader.join();
     let _ = progress.join();
-    for e in &errs {
+    // The first five failures (at most five per client thread are kept), with their bodies.
+    for e in errs.iter().take(5) {
         eprintln!("error: {e}");
     }
     // Correctness: the national summary counts every accepted submission.
