@@ -374,6 +374,9 @@ struct Unit {
     key: String,
     name: String,
     region: RegionCode,
+    /// A 12-digit code taken literally although it reads like a padded code of a level above
+    /// (see `resolve_unit`): if no such village exists, the answer is the village-code error.
+    literal: bool,
 }
 
 async fn resolve_unit(
@@ -409,10 +412,23 @@ async fn resolve_unit(
                 key: format!("org:{id}"),
                 name: org.name,
                 region,
+                literal: false,
             }
         }
         (UnitType::Village | UnitType::Any, None, Some(code)) => {
-            let region = RegionCode::parse(code).map_err(|_| bad("应为区划代码"))?;
+            let mut region = RegionCode::parse(code).map_err(|_| bad("应为区划代码"))?;
+            let mut literal = false;
+            if form.unit_type == UnitType::Village
+                && region.level() != RegionLevel::Village
+                && code.len() == RegionLevel::Village.code_len()
+            {
+                // The NBS table has placeholder villages whose code reads like a padded code
+                // of a level above (350527000000 金门县): the region import keeps them as
+                // villages, they are counted as expected, so they must be able to report.
+                // Taken literally here; the write's look-up refuses it if no such village.
+                region = RegionCode::parse_exact(code).map_err(|_| bad("应为区划代码"))?;
+                literal = true;
+            }
             actor.check_region(&region)?;
             if form.unit_type == UnitType::Village && region.level() != RegionLevel::Village {
                 return Err(bad("此表由村（社区）填报，请填写 12 位村（社区）代码"));
@@ -423,6 +439,7 @@ async fn resolve_unit(
                 key: region.as_str().to_string(),
                 name: String::new(),
                 region,
+                literal,
             }
         }
         (UnitType::Org, _, _) => return Err(bad("此表由机构填报，请填写机构编号")),
@@ -684,7 +701,17 @@ pub async fn submit(
                 }
             }
             if unit_is_region(&unit) {
-                unit.name = look.region_name.ok_or_else(AppError::not_found)?;
+                unit.name = match look.region_name {
+                    Some(n) => n,
+                    None if unit.literal => {
+                        return Err(AppError::field(
+                            ErrorCode::Validation,
+                            "unit",
+                            "此表由村（社区）填报，请填写 12 位村（社区）代码",
+                        ));
+                    }
+                    None => return Err(AppError::not_found()),
+                };
             }
             if look.locked {
                 return Err(AppError::msg(

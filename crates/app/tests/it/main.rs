@@ -12,6 +12,7 @@ mod inspections;
 mod institutions;
 mod people;
 mod reports;
+mod reports_burst;
 mod screening;
 mod security;
 mod support;
