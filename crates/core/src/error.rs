@@ -35,13 +35,18 @@ pub enum ErrorCode {
     DuplicateUsername,
     CsrfRejected,
     PayloadTooLarge,
+    FileTooLarge,
+    XlsxUnsafe,
+    BadColumns,
+    UnreadableFile,
+    Interrupted,
     RateLimited,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::Validation,
@@ -64,6 +69,11 @@ impl ErrorCode {
         ErrorCode::DuplicateUsername,
         ErrorCode::CsrfRejected,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::FileTooLarge,
+        ErrorCode::XlsxUnsafe,
+        ErrorCode::BadColumns,
+        ErrorCode::UnreadableFile,
+        ErrorCode::Interrupted,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
     ];
@@ -93,6 +103,11 @@ impl ErrorCode {
             ErrorCode::DuplicateUsername => "duplicate_username",
             ErrorCode::CsrfRejected => "csrf_rejected",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::XlsxUnsafe => "xlsx_unsafe",
+            ErrorCode::BadColumns => "bad_columns",
+            ErrorCode::UnreadableFile => "unreadable_file",
+            ErrorCode::Interrupted => "interrupted",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
         }
@@ -113,7 +128,9 @@ impl ErrorCode {
             | ErrorCode::InvalidIdNumber
             | ErrorCode::ReasonRequired
             | ErrorCode::UnknownRole
-            | ErrorCode::WeakPassword => 422,
+            | ErrorCode::WeakPassword
+            | ErrorCode::BadColumns
+            | ErrorCode::UnreadableFile => 422,
             ErrorCode::Unauthenticated
             | ErrorCode::InvalidCredentials
             | ErrorCode::InvalidTotp
@@ -125,7 +142,8 @@ impl ErrorCode {
             | ErrorCode::CsrfRejected => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict | ErrorCode::DuplicateUsername => 409,
-            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::PayloadTooLarge | ErrorCode::FileTooLarge | ErrorCode::XlsxUnsafe => 413,
+            ErrorCode::Interrupted => 503,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
@@ -158,6 +176,11 @@ impl ErrorCode {
             ErrorCode::DuplicateUsername => "用户名已存在",
             ErrorCode::CsrfRejected => "页面已过期，请刷新后重试",
             ErrorCode::PayloadTooLarge => "提交的内容过大",
+            ErrorCode::FileTooLarge => "文件过大，请拆分后分批导入",
+            ErrorCode::XlsxUnsafe => "Excel 文件解压后异常膨胀（疑似压缩炸弹），已拒绝",
+            ErrorCode::BadColumns => "文件的列不符合要求（缺少身份证号或姓名列等）",
+            ErrorCode::UnreadableFile => "无法读取文件：不是有效的 CSV 或 Excel (.xlsx) 文件",
+            ErrorCode::Interrupted => "服务重启，任务被中断，未写入任何数据；请重新提交",
             ErrorCode::RateLimited => "请求过于频繁，请稍后再试",
             ErrorCode::Internal => "系统内部错误，请稍后再试",
         }
@@ -191,7 +214,7 @@ mod tests {
             assert!(!c.message_zh().is_empty());
             assert!(!c.message_zh().is_ascii());
         }
-        assert_eq!(ids.len(), 24);
+        assert_eq!(ids.len(), 29);
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 
@@ -221,6 +244,11 @@ mod tests {
             (E::DuplicateUsername, 409),
             (E::CsrfRejected, 403),
             (E::PayloadTooLarge, 413),
+            (E::FileTooLarge, 413),
+            (E::XlsxUnsafe, 413),
+            (E::BadColumns, 422),
+            (E::UnreadableFile, 422),
+            (E::Interrupted, 503),
             (E::RateLimited, 429),
             (E::Internal, 500),
         ];

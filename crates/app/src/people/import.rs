@@ -169,14 +169,18 @@ pub enum FileErrorKind {
 }
 
 impl FileErrorKind {
-    /// Stable code, as reported by import jobs.
-    pub fn code(self) -> &'static str {
+    /// Stable code, as answered by the API and reported by import jobs.
+    pub fn error_code(self) -> ErrorCode {
         match self {
-            FileErrorKind::TooLarge => "file_too_large",
-            FileErrorKind::Unsafe => "xlsx_unsafe",
-            FileErrorKind::Columns => "bad_columns",
-            FileErrorKind::Unreadable => "unreadable_file",
+            FileErrorKind::TooLarge => ErrorCode::FileTooLarge,
+            FileErrorKind::Unsafe => ErrorCode::XlsxUnsafe,
+            FileErrorKind::Columns => ErrorCode::BadColumns,
+            FileErrorKind::Unreadable => ErrorCode::UnreadableFile,
         }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 
@@ -195,14 +199,10 @@ impl FileError {
         }
     }
 
-    /// As a service error: size and safety problems are 413 `payload_too_large`, the others
-    /// 422 `validation`.
+    /// As a service error with the kind's own code: 413 `file_too_large` / `xlsx_unsafe`, 422
+    /// `bad_columns` / `unreadable_file`.
     pub fn into_app(self) -> AppError {
-        let code = match self.kind {
-            FileErrorKind::TooLarge | FileErrorKind::Unsafe => ErrorCode::PayloadTooLarge,
-            FileErrorKind::Columns | FileErrorKind::Unreadable => ErrorCode::Validation,
-        };
-        AppError::msg(code, self.message)
+        AppError::msg(self.kind.error_code(), self.message)
     }
 }
 

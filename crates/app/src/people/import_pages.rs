@@ -270,7 +270,7 @@ struct Upload {
 
 fn too_large(max: u64) -> AppError {
     AppError::msg(
-        ErrorCode::PayloadTooLarge,
+        ErrorCode::FileTooLarge,
         format!(
             "文件过大：上传的文件不能超过 {} MB，请拆分后分批导入",
             max / (1024 * 1024)
@@ -819,7 +819,7 @@ pub async fn sweep(state: &AppState, at_start: bool) -> AppResult<u64> {
             } else if at_start && status == "running" && (here || created < now - 24 * hour) {
                 (
                     "failed",
-                    "interrupted",
+                    ErrorCode::Interrupted.as_str(),
                     "服务重启，导入被中断，未导入任何数据；请重新上传",
                 )
             } else {
@@ -1437,7 +1437,7 @@ async fn preview_page(
         Err(e) => {
             let _ = record_failure(s, actor, job.id, "", e.kind.code(), &e.message).await;
             remove_file(s, &job.token).await;
-            return Err(AppError::msg(ErrorCode::Validation, e.message).into());
+            return Err(e.into_app().into());
         }
     };
     let (mapping, template) = match (&form, chosen) {
@@ -1454,7 +1454,7 @@ async fn preview_page(
     let preview = if mapping.is_some() {
         preview_job(s, actor, &job, mapping.clone())
             .await
-            .map_err(|e| AppError::msg(ErrorCode::Validation, e.message))?
+            .map_err(FileError::into_app)?
     } else {
         first
     };
@@ -1573,7 +1573,7 @@ async fn start_page(
     // Columns by index → the header texts of the file as previewed.
     let preview = preview_job(&s, actor, &job, None)
         .await
-        .map_err(|e| AppError::msg(ErrorCode::Validation, e.message))?;
+        .map_err(FileError::into_app)?;
     let mut mapping = Mapping::new();
     for (i, h) in preview.headers.iter().enumerate() {
         if h.trim().is_empty() {

@@ -304,7 +304,7 @@ async fn zip_bomb_and_too_large_uploads_are_refused() {
         let big = vec![b'a'; 3 * 1024 * 1024];
         let (s, b) = api_import(&t, &token, &[], "big.csv", &big).await;
         assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
-        assert_eq!(b["code"], "payload_too_large");
+        assert_eq!(b["code"], "file_too_large");
         assert!(
             b["message"].as_str().unwrap_or("").contains("文件过大"),
             "{b}"

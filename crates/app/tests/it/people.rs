@@ -582,6 +582,16 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         let before = person_count(&t).await;
         let e = run_import(&t, "姓名,电话\n张,1\n".as_bytes(), Some(V1), false).await.expect_err("columns");
         assert!(e.contains("身份证号"), "{e}");
+        let e = import_csv(
+            &t.state,
+            &Actor::operator(),
+            "姓名,电话\n张,1\n".as_bytes(),
+            &ImportOptions { region: Some(V1.into()), ..ImportOptions::default() },
+            &mut |_| {},
+        )
+        .await
+        .expect_err("columns");
+        assert_eq!((e.code.as_str(), e.code.http_status()), ("bad_columns", 422));
         let e = run_import(&t, "身份证号,姓名\n".as_bytes(), None, false).await.expect_err("region");
         assert!(e.contains("区划"), "{e}");
         let long = format!("身份证号,姓名\n{},{}\n", p(31), "长".repeat(600_000));
