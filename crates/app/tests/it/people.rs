@@ -770,6 +770,31 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             .expect("verify");
         assert!(report.first_broken.is_none(), "{report:?}");
 
+        // A file that breaks after a batch has been written: nothing of it stays.
+        let mut broken: Vec<String> = (0..1500)
+            .map(|i| format!("{},新人{i},,{V1}", p(N + i)))
+            .collect();
+        broken.push(format!("{},{},,{V1}", p(N + 1500), "长".repeat(600_000)));
+        let text_broken = format!("身份证号,姓名,联系电话,区划代码\n{}\n", broken.join("\n"));
+        let e = import_csv(
+            &t.state,
+            &Actor::operator(),
+            text_broken.as_bytes(),
+            &ImportOptions {
+                good_rows: true,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await
+        .expect_err("broken file");
+        assert!(e.message.contains("超过"), "{}", e.message);
+        assert_eq!(
+            person_count(&t).await,
+            before + i64::from(N),
+            "nothing half-imported"
+        );
+
         // The same file again: nothing new, every good row merged, the chain still whole.
         let r = import_as_township(text.into_bytes()).await;
         assert_eq!(
