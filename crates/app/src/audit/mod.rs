@@ -109,50 +109,7 @@ pub async fn append(
     who: &Who,
     e: Entry<'_>,
 ) -> Result<(), sqlx::Error> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let prev: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    let prev = prev.unwrap_or_else(|| GENESIS.to_string());
-    let detail = e.detail.to_string();
-    let hash = entry_hash(
-        &prev,
-        at_ms,
-        who.user_id,
-        &who.username,
-        &who.source,
-        e.action,
-        e.object_type,
-        &e.object_id,
-        &e.region_code,
-        e.outcome,
-        &detail,
-    );
-    sqlx::query(
-        "INSERT INTO audit_log (at, user_id, username, source, action, object_type, object_id, \
-         region_code, outcome, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(at_ms)
-    .bind(who.user_id)
-    .bind(&who.username)
-    .bind(&who.source)
-    .bind(e.action)
-    .bind(e.object_type)
-    .bind(&e.object_id)
-    .bind(&e.region_code)
-    .bind(e.outcome)
-    .bind(&detail)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    append_many(conn, backend, at_ms, who, std::slice::from_ref(&e)).await
 }
 
 /// Append many entries, chained in order, inside the caller's write transaction: one read of
