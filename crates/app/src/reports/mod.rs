@@ -788,41 +788,22 @@ pub async fn submit(
                 }
                 None => {
                     let seq = look.immediate_count.map_or(0, |n| n + 1);
-                    let columns = "template_key, template_version, unit, region_code, period, body, late, \
-                         submitted_at, submitted_by, updated_at, seq";
-                    let row_args: Vec<Arg> = vec![
-                        Arg::from(&form.key),
-                        Arg::Int(form.version),
-                        Arg::from(&unit.key),
-                        Arg::from(unit.region.as_str()),
-                        Arg::from(&period),
-                        Arg::from(&body),
-                        Arg::Int(i64::from(late)),
-                        Arg::Int(now),
-                        Arg::from(&actor_name),
-                        Arg::Int(now),
-                        Arg::Int(seq),
-                    ];
-                    let id = match look.next_id {
-                        // SQLite: the id AUTOINCREMENT would give (read under the write lock
-                        // by the look-up), so the insert joins the script below.
-                        Some(id) => {
-                            let mut args = vec![Arg::Int(id)];
-                            args.extend(row_args);
-                            script.push(
-                                format!("INSERT INTO report_submissions (id, {columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"),
-                                args,
-                            );
-                            id
-                        }
-                        None => {
-                            let sql = backend.sql(&format!(
-                                "INSERT INTO report_submissions ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id"
-                            ));
-                            let q = backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), row_args);
-                            q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?
-                        }
-                    };
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
+                         submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
+                    )
+                    .bind(&form.key)
+                    .bind(form.version)
+                    .bind(&unit.key)
+                    .bind(unit.region.as_str())
+                    .bind(&period)
+                    .bind(&body)
+                    .bind(i64::from(late))
+                    .bind(now)
+                    .bind(&actor_name)
+                    .bind(seq)
+                    .fetch_one(&mut *conn)
+                    .await?;
                     push_rollups(
                         &mut script,
                         &form,
@@ -944,8 +925,6 @@ struct LookUp {
     existing: Option<i64>,
     /// How many immediate reports the unit already made in the period (immediate forms).
     immediate_count: Option<i64>,
-    /// SQLite only: the id the next submission gets.
-    next_id: Option<i64>,
 }
 
 async fn look_up(
@@ -1000,15 +979,6 @@ async fn look_up(
         Arg::from(&unit.key),
         Arg::from(period),
     ]);
-    if backend == backstop_store::Backend::Sqlite {
-        // The look-up runs inside the group commit's write transaction (BEGIN IMMEDIATE: no
-        // other writer until it commits), so this is the id AUTOINCREMENT would give next.
-        sql.push_str(
-            ", COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'report_submissions'), 0) + 1 AS next_id",
-        );
-    } else {
-        sql.push_str(", CAST(NULL AS BIGINT) AS next_id");
-    }
     let row = backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql))), args)
         .fetch_one(&mut *conn)
         .await?;
@@ -1021,7 +991,6 @@ async fn look_up(
         locked: locked.is_some(),
         existing: row.try_get("existing")?,
         immediate_count: row.try_get("immediate_count")?,
-        next_id: row.try_get("next_id")?,
     })
 }
 
