@@ -1291,8 +1291,6 @@ struct Pending {
     code: RegionCode,
     fields: Checked,
     sealed: super::Sealed,
-    /// Full pinyin and initials of the name (search keys).
-    pinyin: (String, String),
     /// The ID number masked for the importer (for row reports).
     id_masked: String,
 }
@@ -1311,19 +1309,10 @@ impl Pending {
     }
 }
 
-/// What writing one batch found, for the reading side to report (in file order).
-#[derive(Default)]
-struct BatchOutcome {
-    imported: u64,
-    merged: u64,
-    rejects: Vec<RowIssue>,
-    warnings: Vec<RowIssue>,
-}
-
 /// The state of one import's write transaction.
-struct Batcher {
-    state: AppState,
-    actor: Actor,
+struct Batcher<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
     who: Who,
     now: i64,
     /// Region codes already checked against the region table.
@@ -1332,17 +1321,19 @@ struct Batcher {
     first_new_id: Option<i64>,
 }
 
-impl Batcher {
+impl Batcher<'_> {
     /// Check, merge and write one batch, in file order.
     async fn flush(
         &mut self,
         conn: &mut sqlx::AnyConnection,
-        rows: Vec<Pending>,
-        report: &mut BatchOutcome,
+        batch: &mut Vec<Pending>,
+        report: &mut ImportReport,
+        progress: &mut dyn FnMut(Progress<'_>),
     ) -> AppResult<()> {
-        if rows.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
+        let rows = std::mem::take(batch);
         self.check_regions(conn, &rows).await?;
         let mut known = self.load_indexed(conn, &rows).await?;
         // Rows to insert (positions in `rows`) and the index of each, for in-batch duplicates.
@@ -1350,9 +1341,11 @@ impl Batcher {
         let mut new_index: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (pos, row) in rows.iter().enumerate() {
             if !self.known_regions.exists(row.code.as_str()) {
-                report
-                    .rejects
-                    .push(row.issue(format!("区划代码 {} 不存在", row.code.as_str())));
+                reject(
+                    report,
+                    progress,
+                    row.issue(format!("区划代码 {} 不存在", row.code.as_str())),
+                );
                 continue;
             }
             let idx = row.index();
@@ -1371,7 +1364,9 @@ impl Batcher {
                     to_insert.push(pos);
                     new_index.insert(idx);
                 }
-                Some(existing) if !existing.in_scope(&self.actor) => report.rejects.push(
+                Some(existing) if !existing.in_scope(self.actor) => reject(
+                    report,
+                    progress,
                     row.issue(
                         "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
                             .to_string(),
@@ -1382,7 +1377,7 @@ impl Batcher {
                         && self.first_new_id.is_some_and(|f| existing.id >= f);
                     let existing_id = existing.id;
                     let (notes, changed) = merge(
-                        &self.state,
+                        self.state,
                         conn,
                         &self.who,
                         self.now,
@@ -1401,10 +1396,15 @@ impl Batcher {
                         } else {
                             "该身份证号已登记"
                         };
-                        report.warnings.push(row.issue(format!(
+                        let warning = row.issue(format!(
                             "{whence}，已合并到人员 {existing_id}；{}",
                             notes.join("；")
-                        )));
+                        ));
+                        report.warnings_total += 1;
+                        progress(Progress::Warning(&warning));
+                        if report.warnings.len() < MAX_ISSUES {
+                            report.warnings.push(warning);
+                        }
                     }
                 }
             }
@@ -1476,7 +1476,7 @@ impl Batcher {
         conn: &mut sqlx::AnyConnection,
         rows: &[Pending],
         positions: &[usize],
-        report: &mut BatchOutcome,
+        report: &mut ImportReport,
     ) -> AppResult<()> {
         if positions.is_empty() {
             return Ok(());
@@ -1497,6 +1497,7 @@ impl Batcher {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &p in positions {
             let (r, s) = (&rows[p], &rows[p].sealed);
+            let (name_pinyin, name_initials) = super::pinyin::keys(&r.fields.name);
             q = q
                 .bind(r.code.as_str().to_string())
                 .bind(r.fields.name.clone())
@@ -1512,8 +1513,8 @@ impl Batcher {
                 .bind(r.fields.address.clone())
                 .bind(self.now)
                 .bind(self.now)
-                .bind(r.pinyin.0.clone())
-                .bind(r.pinyin.1.clone());
+                .bind(name_pinyin)
+                .bind(name_initials);
         }
         let mut ids = std::collections::HashMap::with_capacity(positions.len());
         for r in q.fetch_all(&mut *conn).await? {
@@ -1635,88 +1636,6 @@ fn placeholders(n: usize) -> String {
     s
 }
 
-/// The writing side of an import, on a task of its own: while it looks up, merges and writes
-/// one batch, the reading side parses, checks and seals the next (on a multi-threaded runtime
-/// the two run at once; the CLI and the service use one). Batches go one at a time, in file
-/// order, and each batch's outcome comes back before the next is sent.
-struct WriterTask {
-    batches: Option<tokio::sync::mpsc::Sender<Vec<Pending>>>,
-    outcomes: tokio::sync::mpsc::Receiver<BatchOutcome>,
-    handle: tokio::task::JoinHandle<AppResult<(backstop_store::WriteTx, Batcher)>>,
-    in_flight: bool,
-}
-
-impl WriterTask {
-    fn start(w: backstop_store::WriteTx, batcher: Batcher) -> Self {
-        let (batches, mut incoming) = tokio::sync::mpsc::channel::<Vec<Pending>>(1);
-        let (done, outcomes) = tokio::sync::mpsc::channel::<BatchOutcome>(1);
-        let handle = tokio::spawn(async move {
-            let (mut w, mut batcher) = (w, batcher);
-            while let Some(rows) = incoming.recv().await {
-                let mut out = BatchOutcome::default();
-                if let Err(e) = batcher.flush(w.conn(), rows, &mut out).await {
-                    let _ = w.rollback().await;
-                    return Err(e);
-                }
-                if done.send(out).await.is_err() {
-                    break;
-                }
-            }
-            Ok((w, batcher))
-        });
-        WriterTask {
-            batches: Some(batches),
-            outcomes,
-            handle,
-            in_flight: false,
-        }
-    }
-
-    /// Wait for the batch being written. `Ok(None)`: nothing was in flight; `Err(())`: the
-    /// writer stopped (its error comes from [`WriterTask::finish`]).
-    async fn settle(&mut self) -> Result<Option<BatchOutcome>, ()> {
-        if !std::mem::take(&mut self.in_flight) {
-            return Ok(None);
-        }
-        self.outcomes.recv().await.map(Some).ok_or(())
-    }
-
-    /// Hand over the next batch (after [`WriterTask::settle`]); `false` if the writer stopped.
-    async fn send(&mut self, rows: Vec<Pending>) -> bool {
-        let sent = match &self.batches {
-            Some(tx) => tx.send(rows).await.is_ok(),
-            None => false,
-        };
-        self.in_flight = sent;
-        sent
-    }
-
-    /// Close the queue and take the transaction back (or the writer's error).
-    async fn finish(mut self) -> AppResult<(backstop_store::WriteTx, Batcher)> {
-        self.batches = None;
-        match self.handle.await {
-            Ok(r) => r,
-            Err(e) => Err(AppError::internal("person import writer", e)),
-        }
-    }
-}
-
-/// Report what a written batch found.
-fn apply(report: &mut ImportReport, progress: &mut dyn FnMut(Progress<'_>), out: BatchOutcome) {
-    report.imported += out.imported;
-    report.merged += out.merged;
-    for issue in out.rejects {
-        reject(report, progress, issue);
-    }
-    for warning in out.warnings {
-        report.warnings_total += 1;
-        progress(Progress::Warning(&warning));
-        if report.warnings.len() < MAX_ISSUES {
-            report.warnings.push(warning);
-        }
-    }
-}
-
 /// The shared validation, merge and commit path: rows are checked without the database as
 /// they are read, then looked up, merged and written in batches of [`BATCH_ROWS`], all in one
 /// write transaction.
@@ -1743,9 +1662,9 @@ async fn run<S: RowSource>(
     };
     let now = state.now_ms();
     let backend = state.db.backend();
-    let batcher = Batcher {
-        state: state.clone(),
-        actor: actor.clone(),
+    let mut batcher = Batcher {
+        state,
+        actor,
         who: Who::from(actor),
         now,
         known_regions: RegionCache::new(100_000),
@@ -1754,23 +1673,17 @@ async fn run<S: RowSource>(
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
     let mut w = state.db.begin_write().await?;
     let cache = ImportCache::enlarge(backend, w.conn()).await?;
-    let mut writer = WriterTask::start(w, batcher);
-    let mut file_error: Option<FileError> = None;
 
     loop {
-        let next = match rows.next_row() {
-            Ok(n) => n,
-            Err(f) => {
-                file_error = Some(FileError::new(
-                    f.kind,
-                    format!(
-                        "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
-                        report.rows, f.message
-                    ),
-                ));
-                break;
-            }
-        };
+        let next = rows.next_row().map_err(|f| {
+            FileError::new(
+                f.kind,
+                format!(
+                    "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
+                    report.rows, f.message
+                ),
+            )
+        })?;
         let Some(row) = next else { break };
         report.rows += 1;
         if report.rows.is_multiple_of(1000) {
@@ -1848,41 +1761,22 @@ async fn run<S: RowSource>(
             continue;
         };
         let sealed = seal(state, Some(cid), row.fields.phone.as_deref());
-        let pinyin = super::pinyin::keys(&row.fields.name);
         batch.push(Pending {
             line,
             code,
             fields: row.fields,
             sealed,
-            pinyin,
             id_masked,
         });
         if batch.len() >= BATCH_ROWS {
-            match writer.settle().await {
-                Ok(out) => apply(&mut report, progress, out.unwrap_or_default()),
-                Err(()) => break,
-            }
-            if !writer.send(std::mem::take(&mut batch)).await {
-                break;
-            }
+            batcher
+                .flush(w.conn(), &mut batch, &mut report, progress)
+                .await?;
         }
     }
-    // The last batch, then the transaction back from the writer.
-    if file_error.is_none()
-        && let Ok(out) = writer.settle().await
-    {
-        apply(&mut report, progress, out.unwrap_or_default());
-        if writer.send(std::mem::take(&mut batch)).await
-            && let Ok(Some(out)) = writer.settle().await
-        {
-            apply(&mut report, progress, out);
-        }
-    }
-    let (mut w, batcher) = writer.finish().await?;
-    if let Some(f) = file_error {
-        w.rollback().await?;
-        return Err(f.into());
-    }
+    batcher
+        .flush(w.conn(), &mut batch, &mut report, progress)
+        .await?;
     // Rows are rejected when read or when their batch is written: report them in file order.
     report.rejects.sort_by_key(|i| i.line);
     report.warnings.sort_by_key(|i| i.line);
