@@ -79,6 +79,9 @@ pub struct Db {
     writer: Arc<Mutex<()>>,
     /// Group-commit queue (SQLite only), see `batch`.
     batch: Option<tokio::sync::mpsc::Sender<batch::Job>>,
+    /// A few connections of their own for reads that must stay fast while writers hold the
+    /// main pool (PostgreSQL only), see [`Db::reader`].
+    reader: Option<AnyPool>,
 }
 
 /// A write transaction (plus, on SQLite, the writer lock it holds until commit or drop).
@@ -198,6 +201,17 @@ impl Db {
             })
             .connect_with(opts)
             .await?;
+        let reader = match backend {
+            Backend::Postgres => Some(
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(AnyConnectOptions::from_str(&url)?.disable_statement_logging())
+                    .await?,
+            ),
+            Backend::Sqlite => None,
+        };
         let writer = Arc::new(Mutex::new(()));
         let batch = match backend {
             Backend::Sqlite => {
@@ -212,11 +226,20 @@ impl Db {
             backend,
             writer,
             batch,
+            reader,
         })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for dashboard and summary reads. On PostgreSQL it is a small pool of its own:
+    /// without group commit every write transaction holds a main-pool connection, and in a
+    /// reporting burst the summaries would queue behind them (measured: 447 ms p99). On SQLite
+    /// it is the main pool (readers do not wait for the writer in WAL mode).
+    pub fn reader(&self) -> &AnyPool {
+        self.reader.as_ref().unwrap_or(&self.pool)
     }
 
     pub fn backend(&self) -> Backend {
@@ -319,6 +342,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(r) = &self.reader {
+            r.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -1276,7 +1276,7 @@ async fn expected(
         .bind(&lo)
         .bind(&hi)
         .bind(clen)
-        .fetch_all(state.db.pool())
+        .fetch_all(state.db.reader())
         .await?;
     let mut total = 0;
     let mut per = Vec::new();
@@ -1333,14 +1333,14 @@ pub async fn summary(
     // (an exact code list: a range over codes would also walk every row below the children).
     let children_regions = if code == NATION {
         sqlx::query("SELECT code, name FROM regions WHERE parent_code IS NULL ORDER BY code")
-            .fetch_all(state.db.pool())
+            .fetch_all(state.db.reader())
             .await?
     } else {
         sqlx::query(
             "SELECT code, name FROM regions WHERE parent_code = $1 AND level <> 'grid' ORDER BY code",
         )
         .bind(&code)
-        .fetch_all(state.db.pool())
+        .fetch_all(state.db.reader())
         .await?
     };
     let mut codes: Vec<String> = vec![code.clone()];
@@ -1362,7 +1362,7 @@ pub async fn summary(
         for c in chunk {
             q = q.bind(c.as_str());
         }
-        for r in q.fetch_all(state.db.pool()).await? {
+        for r in q.fetch_all(state.db.reader()).await? {
             counts.insert(
                 r.try_get("code")?,
                 (r.try_get("received")?, r.try_get("on_time")?),
@@ -1377,7 +1377,7 @@ pub async fn summary(
         for c in chunk {
             q = q.bind(c.as_str());
         }
-        for r in q.fetch_all(state.db.pool()).await? {
+        for r in q.fetch_all(state.db.reader()).await? {
             sums.entry(r.try_get("code")?)
                 .or_default()
                 .push((r.try_get("field")?, r.try_get("total")?));
