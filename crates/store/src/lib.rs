@@ -349,6 +349,19 @@ impl Db {
     }
 }
 
+/// `item` repeated `n` times, comma-separated: the `VALUES` rows or `IN` list of a statement
+/// with `?` placeholders (`repeat_list("(?,?)", 2)` = `(?,?),(?,?)`; see [`Db::sql`]).
+pub fn repeat_list(item: &str, n: usize) -> String {
+    let mut out = String::with_capacity((item.len() + 1) * n);
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out
+}
+
 /// Replace each `?` outside single-quoted literals with `$1`, `$2`, ….
 pub fn number_placeholders(statement: &str) -> String {
     let mut out = String::with_capacity(statement.len() + statement.len() / 2);
@@ -403,6 +416,13 @@ mod tests {
             number_placeholders("INSERT INTO t VALUES (?, '?', ?),(?,'a''?',?)"),
             "INSERT INTO t VALUES ($1, '?', $2),($3,'a''?',$4)"
         );
+    }
+
+    #[test]
+    fn repeats_lists() {
+        assert_eq!(repeat_list("(?,?)", 2), "(?,?),(?,?)");
+        assert_eq!(repeat_list("?", 1), "?");
+        assert_eq!(repeat_list("?", 0), "");
     }
 
     #[test]

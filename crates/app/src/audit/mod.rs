@@ -141,12 +141,12 @@ pub async fn append_many(
             "INSERT INTO audit_log (at, user_id, username, source, action, object_type, \
              object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
         );
+        sql.push_str(&backstop_store::repeat_list(
+            "(?,?,?,?,?,?,?,?,?,?,?,?)",
+            chunk.len(),
+        ));
         let mut rows = Vec::with_capacity(chunk.len());
-        for (i, e) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?)");
+        for e in chunk {
             let detail = e.detail.to_string();
             let hash = entry_hash(
                 &prev,

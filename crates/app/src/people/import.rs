@@ -48,7 +48,7 @@ use backstop_core::error::ErrorCode;
 use backstop_core::mask::mask_phone;
 use backstop_core::region::RegionCode;
 use backstop_core::role::Permission;
-use backstop_store::Backend;
+use backstop_store::{Backend, repeat_list};
 use chrono::NaiveDate;
 use encoding_rs::{Encoding, GBK, UTF_8};
 use serde::Serialize;
@@ -1426,7 +1426,7 @@ impl Batcher<'_> {
         }
         let sql = format!(
             "SELECT code FROM regions WHERE code IN ({})",
-            placeholders(unknown.len())
+            repeat_list("?", unknown.len())
         );
         let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(self.state.db.sql(&sql)));
         for c in &unknown {
@@ -1453,7 +1453,7 @@ impl Batcher<'_> {
             "SELECT {}, p.id_index FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
              WHERE p.id_index IN ({})",
             super::COLS,
-            placeholders(idx.len())
+            repeat_list("?", idx.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.state.db.sql(&sql)));
         for i in &idx {
@@ -1486,12 +1486,10 @@ impl Batcher<'_> {
              id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, deceased, \
              created_at, updated_at, name_pinyin, name_initials) VALUES ",
         );
-        for i in 0..positions.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)");
-        }
+        sql.push_str(&repeat_list(
+            "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
+            positions.len(),
+        ));
         sql.push_str(" RETURNING id, id_index");
         let sql = self.state.db.sql(&sql);
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -1622,18 +1620,6 @@ impl ImportCache {
         }
         Ok(())
     }
-}
-
-/// `?,?,…,?` (n of them).
-fn placeholders(n: usize) -> String {
-    let mut s = String::with_capacity(n * 2);
-    for i in 0..n {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push('?');
-    }
-    s
 }
 
 /// The shared validation, merge and commit path: rows are checked without the database as

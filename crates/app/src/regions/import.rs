@@ -62,12 +62,7 @@ pub async fn insert_rows(
         let mut sql = String::from(
             "INSERT INTO regions (code, name, level, parent_code, created_at) VALUES ",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?,?,?,?,?)");
-        }
+        sql.push_str(&backstop_store::repeat_list("(?,?,?,?,?)", chunk.len()));
         sql.push_str(
             " ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE regions.name <> excluded.name",
         );

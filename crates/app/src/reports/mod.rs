@@ -28,7 +28,7 @@ use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
-use backstop_store::{Arg, Script};
+use backstop_store::{Arg, Script, repeat_list};
 
 const NATION: &str = "0";
 
@@ -544,7 +544,7 @@ fn push_rollups(
         let mut sql = String::from(
             "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES ",
         );
-        sql.push_str(&vec!["(?,?,?,?,?)"; codes.len()].join(","));
+        sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len()));
         sql.push_str(
             " ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
              on_time = report_rollup_counts.on_time + excluded.on_time",
@@ -568,7 +568,7 @@ fn push_rollups(
     let mut sql = String::from(
         "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
     );
-    sql.push_str(&vec!["(?,?,?,?,?)"; codes.len() * nonzero.len()].join(","));
+    sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len() * nonzero.len()));
     sql.push_str(
         " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
     );
@@ -959,7 +959,7 @@ async fn look_up(
     sql.push_str(
         "(SELECT region_code FROM report_locks WHERE template_key = ? AND period = ? AND region_code IN (",
     );
-    sql.push_str(&vec!["?"; codes.len()].join(","));
+    sql.push_str(&repeat_list("?", codes.len()));
     sql.push_str(") LIMIT 1) AS locked, ");
     args.extend([Arg::from(&form.key), Arg::from(period)]);
     args.extend(codes.into_iter().map(Arg::Text));
@@ -1352,7 +1352,7 @@ pub async fn summary(
     let mut sums: std::collections::HashMap<String, Vec<(String, i64)>> =
         std::collections::HashMap::new();
     for chunk in codes.chunks(500) {
-        let list = vec!["?"; chunk.len()].join(",");
+        let list = repeat_list("?", chunk.len());
         let sql = state.db.sql(&format!(
             "SELECT code, received, on_time FROM report_rollup_counts WHERE template_key = ? AND period = ? AND code IN ({list})"
         ));
@@ -1574,12 +1574,7 @@ pub async fn run_deadlines(state: &AppState) -> AppResult<i64> {
             let mut sql = String::from(
                 "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES ",
             );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str("(?,?,'report_reminder',?,?,?)");
-            }
+            sql.push_str(&repeat_list("(?,?,'report_reminder',?,?,?)", chunk.len()));
             let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
             for m in chunk {
                 q = q
