@@ -58,6 +58,22 @@ impl Backend {
         }
     }
 
+    /// The verb for a multi-row insert whose failure rolls back the enclosing transaction or
+    /// savepoint anyway: `INSERT OR FAIL` on SQLite, `INSERT` on PostgreSQL.
+    ///
+    /// A plain multi-row `INSERT` that may fail on a constraint half-way makes SQLite undo just
+    /// that statement, so it first copies every page it is about to change into a statement
+    /// journal (14 % of a roster import in `perf`). `OR FAIL` stops at the failing row without
+    /// undoing the rows before it — the same result when the caller rolls back on any error,
+    /// which every write path here does. An immediate foreign key on the table still needs
+    /// the journal, see [`Db::begin_bulk_write`].
+    pub fn bulk_insert(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "INSERT OR FAIL",
+            Backend::Postgres => "INSERT",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -83,6 +99,12 @@ pub struct Db {
     /// main pool (PostgreSQL only), see [`Db::reader`].
     reader: Option<AnyPool>,
 }
+
+/// SQLite page cache of a [`Db::begin_bulk_write`] connection, in KiB. Bulk imports insert
+/// into several random-keyed indexes; with SQLite's default 2 MB cache their pages are read
+/// from the OS and spilled to the WAL over and over. Memory stays bounded by this, whatever
+/// the size of the file.
+pub const BULK_CACHE_KIB: i64 = 64 * 1024;
 
 /// A write transaction (plus, on SQLite, the writer lock it holds until commit or drop).
 pub struct WriteTx {
@@ -261,6 +283,46 @@ impl Db {
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// Begin a write transaction for bulk work (a roster import: one transaction of up to
+    /// millions of rows). On PostgreSQL it is [`Db::begin_write`]. On SQLite the connection
+    /// is set up before `BEGIN IMMEDIATE` with a larger page cache ([`BULK_CACHE_KIB`]) and
+    /// statement journals in memory (`temp_store = MEMORY`), and it is closed afterwards
+    /// instead of going back to the pool, so neither setting reaches other work.
+    ///
+    /// Foreign keys are **not enforced by SQLite on this connection**: a foreign key declared
+    /// immediate (as all of ours are) makes SQLite keep a statement journal for every
+    /// multi-row insert — a copy of each page the statement touches, 14 % of a roster import
+    /// in `perf` — even when the check itself is deferred (see [`Backend::bulk_insert`]). The
+    /// caller must therefore check every reference itself inside the transaction, as the
+    /// roster import does for region codes (the only reference its rows carry; SQLite has one
+    /// writer, so nothing can change between that check and the insert). PostgreSQL enforces
+    /// them as always.
+    ///
+    /// Statement journals that remain go to memory, not to a temporary file. Both settings
+    /// only take effect outside a transaction, hence the set-up before `BEGIN`.
+    pub async fn begin_bulk_write(&self) -> Result<WriteTx, sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return self.begin_write().await;
+        }
+        let guard = self.writer.clone().lock_owned().await;
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
+             PRAGMA foreign_keys = OFF"
+        )))
+        .await?;
+        let tx = sqlx::Transaction::begin(
+            conn,
+            Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
+        )
+        .await?;
+        Ok(WriteTx {
+            tx,
+            _guard: Some(guard),
+        })
     }
 
     /// Run a write job and commit it. On SQLite jobs from concurrent callers share one

@@ -137,8 +137,9 @@ pub async fn append_many(
     let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
     for chunk in entries.chunks(1000) {
         let mut sql = String::with_capacity(200 + chunk.len() * 30);
+        sql.push_str(backend.bulk_insert());
         sql.push_str(
-            "INSERT INTO audit_log (at, user_id, username, source, action, object_type, \
+            " INTO audit_log (at, user_id, username, source, action, object_type, \
              object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
         );
         sql.push_str(&backstop_store::repeat_list(

@@ -698,6 +698,24 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             "{r:?}"
         );
         assert!(r.committed);
+        // The import ran on a connection without foreign-key enforcement (SQLite, see
+        // `Db::begin_bulk_write`), which was closed, not pooled: every open connection still
+        // refuses a person in a region that does not exist.
+        let pool = t.state.db.pool();
+        let mut held = Vec::new();
+        for _ in 0..pool.size().max(1) {
+            held.push(pool.acquire().await.expect("connection"));
+        }
+        for c in &mut held {
+            let e = sqlx::query(
+                "INSERT INTO persons (region_code, name, created_at, updated_at) \
+                 VALUES ('130110100999', '无区', 0, 0)",
+            )
+            .execute(&mut **c)
+            .await;
+            assert!(e.is_err(), "foreign key not enforced after an import");
+        }
+        drop(held);
         let rejected: Vec<u64> = r.rejects.iter().map(|i| i.line).collect();
         assert_eq!(
             rejected,
