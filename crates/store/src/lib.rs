@@ -24,7 +24,7 @@ pub use sqlx;
 mod batch;
 mod migrate;
 pub use batch::{Arg, JobFuture, Script, WriteError, bind_all};
-pub use migrate::MIGRATIONS;
+pub use migrate::{MIGRATIONS, render as render_migration};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -100,11 +100,13 @@ pub struct Db {
     reader: Option<AnyPool>,
 }
 
-/// SQLite page cache of a [`Db::begin_bulk_write`] connection, in KiB. Bulk imports insert
-/// into several random-keyed indexes; with SQLite's default 2 MB cache their pages are read
-/// from the OS and spilled to the WAL over and over. Memory stays bounded by this, whatever
-/// the size of the file.
-pub const BULK_CACHE_KIB: i64 = 64 * 1024;
+/// SQLite page cache of a [`Db::begin_bulk_write`] connection, in KiB (a ceiling: pages are
+/// allocated as they are used, so a small import never takes it). Bulk imports insert into
+/// several random-keyed indexes in one transaction; with a small cache their pages are read
+/// back from the OS and spilled to the WAL over and over. A 1,000,000-row roster import took
+/// 79 s with 64 MB and 58 s with 256 MB (`docs/BENCHMARKS.md`). Memory stays bounded by this
+/// whatever the size of the file.
+pub const BULK_CACHE_KIB: i64 = 256 * 1024;
 
 /// A write transaction (plus, on SQLite, the writer lock it holds until commit or drop).
 pub struct WriteTx {

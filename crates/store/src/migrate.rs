@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "entrance",
         include_str!("../migrations/0012_entrance.sql"),
     ),
+    (
+        13,
+        "compact_indexes",
+        include_str!("../migrations/0013_compact_indexes.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

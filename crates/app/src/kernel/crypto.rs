@@ -93,14 +93,15 @@ impl KeyRing {
             .ok()
     }
 
-    /// Blind index: HMAC of a normalised value under a purpose label, hex.
+    /// Blind index: HMAC-SHA256 of a normalised value under a purpose label, its first 128
+    /// bits as 32 hex characters (migration 0013 says why 128 bits are enough).
     pub fn blind_index(&self, purpose: &str, value: &str) -> String {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 }
 
@@ -150,6 +151,18 @@ mod tests {
         assert_eq!(k.decrypt(&bad), None);
         assert_eq!(k.blind_index("id", "x"), k.blind_index("id", "x"));
         assert_ne!(k.blind_index("id", "x"), k.blind_index("phone", "x"));
+    }
+
+    #[test]
+    fn blind_index_is_the_prefix_of_the_full_hmac_that_migration_0013_keeps() {
+        let k = KeyRing::from_master([7u8; 32]);
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&k.index).expect("key");
+        mac.update(b"id\0110105194912310029");
+        let full = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(full.len(), 64);
+        let short = k.blind_index("id", "110105194912310029");
+        assert_eq!(short.len(), 32);
+        assert_eq!(short, full[..32]);
     }
 
     #[test]

@@ -619,6 +619,73 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
 /// More rows than one write batch: duplicates inside a batch and across batches, records on
 /// file in and out of scope, an unknown region — the merge rule and the reports hold, each
 /// person created gets its own audit entry, and the chain verifies.
+/// Migration 0013 cuts blind indexes written before it (64 hex characters) to the 32 the
+/// service now computes: numbers and phones recorded earlier are still found exactly.
+#[tokio::test]
+async fn blind_indexes_from_before_migration_0013_are_still_found() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("m_off", &["official"], "130110").await;
+        let id = cid("130110", "19700101", 7);
+        let (s, b) = t
+            .post(
+                "/api/v1/persons",
+                &official,
+                json!({"id_number": id, "name": "旧档", "phone": "13800000007", "region_code": V1}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        // The row as the service wrote it before 0013: the full 256-bit HMAC, whose first half
+        // is what it computes now (kernel::crypto tests pin that).
+        let tail = "0123456789abcdef0123456789abcdef";
+        let pool = t.state.db.pool();
+        sqlx::query(
+            "UPDATE persons SET id_index = id_index || $1, phone_index = phone_index || $1",
+        )
+        .bind(tail)
+        .execute(pool)
+        .await
+        .expect("old form");
+        let (s, _) = t
+            .post(
+                "/api/v1/persons/search",
+                &official,
+                json!({"id_number": id}),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::NOT_FOUND,
+            "a 64-character index must not match"
+        );
+        let (_, _, sql) = backstop_store::MIGRATIONS
+            .iter()
+            .find(|(n, _, _)| *n == 13)
+            .expect("migration 13");
+        let sql = backstop_store::render_migration(sql, t.state.db.backend());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .expect("migration 13");
+        let (s, b) = t
+            .post(
+                "/api/v1/persons/search",
+                &official,
+                json!({"id_number": id}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["name"], "旧档");
+        let len: i64 =
+            sqlx::query_scalar("SELECT CAST(MAX(LENGTH(phone_index)) AS BIGINT) FROM persons")
+                .fetch_one(pool)
+                .await
+                .expect("length");
+        assert_eq!(len, 32);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
     each_backend(|t: T| async move {
