@@ -291,7 +291,7 @@ impl Db {
     /// millions of rows). On PostgreSQL it is [`Db::begin_write`]. On SQLite the connection
     /// is set up before `BEGIN IMMEDIATE` with a larger page cache ([`BULK_CACHE_KIB`]) and
     /// statement journals in memory (`temp_store = MEMORY`), and it is closed afterwards
-    /// instead of going back to the pool, so neither setting reaches other work.
+    /// instead of going back to the pool, so none of its settings reaches other work.
     ///
     /// Foreign keys are **not enforced by SQLite on this connection**: a foreign key declared
     /// immediate (as all of ours are) makes SQLite keep a statement journal for every
@@ -302,7 +302,7 @@ impl Db {
     /// writer, so nothing can change between that check and the insert). PostgreSQL enforces
     /// them as always.
     ///
-    /// Statement journals that remain go to memory, not to a temporary file. Both settings
+    /// Statement journals that remain go to memory, not to a temporary file. These settings
     /// only take effect outside a transaction, hence the set-up before `BEGIN`.
     pub async fn begin_bulk_write(&self) -> Result<WriteTx, sqlx::Error> {
         if self.backend != Backend::Sqlite {

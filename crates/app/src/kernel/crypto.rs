@@ -157,7 +157,7 @@ mod tests {
     fn blind_index_is_the_prefix_of_the_full_hmac_that_migration_0013_keeps() {
         let k = KeyRing::from_master([7u8; 32]);
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&k.index).expect("key");
-        mac.update(b"id\0110105194912310029");
+        mac.update(b"id\x00110105194912310029");
         let full = hex::encode(mac.finalize().into_bytes());
         assert_eq!(full.len(), 64);
         let short = k.blind_index("id", "110105194912310029");
