@@ -565,42 +565,37 @@ pub async fn authenticate(state: &AppState, token: &str, source: &str) -> AppRes
 /// The stored credential behind a token hash and its user; `None` if unknown, revoked, or
 /// its user is gone.
 async fn load_credential(state: &AppState, hash: &str, is_api: bool) -> AppResult<Option<Cached>> {
-    let (credential, user_id) = if is_api {
-        let row = sqlx::query(
-            "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(state.db.pool())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
-            return Ok(None);
-        }
-        let c = Credential::ApiToken {
-            id: row.try_get("id")?,
-            expires_at: row.try_get("expires_at")?,
-            last_used_at: row.try_get("last_used_at")?,
-        };
-        (c, row.try_get::<i64, _>("user_id")?)
+    let sql = if is_api {
+        "SELECT id, user_id, revoked_at, expires_at, last_used_at AS last_at \
+         FROM api_tokens WHERE token_hash = $1"
     } else {
-        let row = sqlx::query(
-            "SELECT id, user_id, mfa_passed, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
-        )
+        "SELECT id, user_id, revoked_at, expires_at, last_seen_at AS last_at, mfa_passed \
+         FROM sessions WHERE token_hash = $1"
+    };
+    let row = sqlx::query(sql)
         .bind(hash)
         .fetch_optional(state.db.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
-            return Ok(None);
+    let Some(row) = row else { return Ok(None) };
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Ok(None);
+    }
+    let id: i64 = row.try_get("id")?;
+    let credential = if is_api {
+        Credential::ApiToken {
+            id,
+            expires_at: row.try_get("expires_at")?,
+            last_used_at: row.try_get("last_at")?,
         }
-        let c = Credential::Session {
-            id: row.try_get("id")?,
+    } else {
+        Credential::Session {
+            id,
             mfa_passed: row.try_get::<i64, _>("mfa_passed")? != 0,
             expires_at: row.try_get("expires_at")?,
-            last_seen_at: row.try_get("last_seen_at")?,
-        };
-        (c, row.try_get::<i64, _>("user_id")?)
+            last_seen_at: row.try_get("last_at")?,
+        }
     };
+    let user_id: i64 = row.try_get("user_id")?;
     Ok(load_user(state, user_id)
         .await?
         .map(|user| Cached { credential, user }))
