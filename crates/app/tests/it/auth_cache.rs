@@ -8,14 +8,6 @@ use serde_json::json;
 
 use crate::support::{PW, T, each_backend};
 
-async fn user_id(t: &T, username: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("user id")
-}
-
 /// A request that needs a complete login; its status.
 async fn probe(t: &T, tok: &str) -> StatusCode {
     t.get("/api/v1/orgs", tok).await.0
@@ -65,7 +57,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
         prime(&t, &cached).await;
         assert!(!t.state.auth_cache.is_empty());
         sqlx::query("UPDATE sessions SET revoked_at = 1 WHERE user_id = $1")
-            .bind(user_id(&t, "w.cached").await)
+            .bind(t.user_id("w.cached").await)
             .execute(t.state.db.pool())
             .await
             .expect("revoke by hand");
@@ -91,7 +83,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
 
         // Disabled by the system administrator: refused at once.
         prime(&t, &disable).await;
-        let id = user_id(&t, "w.disable").await;
+        let id = t.user_id("w.disable").await;
         let (s, u) = t
             .call(
                 "PATCH",
@@ -109,7 +101,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
 
         // Role change: the old session ends at once.
         prime(&t, &role).await;
-        let id = user_id(&t, "w.role").await;
+        let id = t.user_id("w.role").await;
         let (s, u) = t
             .call(
                 "PATCH",
@@ -151,7 +143,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
 
         // Reset by the security administrator: refused at once.
         prime(&t, &reset).await;
-        let id = user_id(&t, "w.reset").await;
+        let id = t.user_id("w.reset").await;
         let (s, r) = t
             .post(
                 &format!("/api/v1/users/{id}/reset-password"),

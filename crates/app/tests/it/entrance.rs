@@ -33,14 +33,6 @@ async fn count(t: &T, sql: &str) -> i64 {
         .expect("count")
 }
 
-async fn user_id(t: &T, username: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("user id")
-}
-
 /// `(region_code, unit)` of the fever notifications, in order.
 async fn fever_notes(t: &T) -> Vec<(String, String)> {
     sqlx::query_as(
@@ -103,7 +95,7 @@ async fn gate_entries_fever_alerts_and_scope() {
         let cw2 = t.user("cw.two", &["community_worker"], V2).await;
         let ts = t.user("ts.town", &["township_staff"], "130110100").await;
         let off_b = t.user("off.other", &["official"], "130111").await;
-        let (cw1_id, cw2_id) = (user_id(&t, "cw.one").await, user_id(&t, "cw.two").await);
+        let (cw1_id, cw2_id) = (t.user_id("cw.one").await, t.user_id("cw.two").await);
 
         // Gates: the village's worker sets one up; validation and scope on creation.
         let (s, g) = t.post("/api/v1/gates", &cw1, json!({"name": "东门卡口", "region_code": V1})).await;

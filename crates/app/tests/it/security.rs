@@ -182,14 +182,6 @@ fn code_of(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("")
 }
 
-async fn user_id(t: &T, username: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("user id")
-}
-
 /// (action, outcome, detail) of the audit entries of a username, oldest first.
 async fn audit_of(t: &T, username: &str) -> Vec<(String, String, Value)> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -488,7 +480,7 @@ async fn logout_password_change_and_disable_revoke() {
         let api_token = k["token"].as_str().expect("api token").to_string();
         let (s, _) = t.get("/api/v1/me", &api_token).await;
         assert_eq!(s, StatusCode::OK);
-        let id = user_id(&t, "worker").await;
+        let id = t.user_id("worker").await;
         let (s, u) = t
             .call(
                 "PATCH",
@@ -584,7 +576,7 @@ async fn weak_passwords_are_refused() {
                 .await;
             assert_eq!((s, code_of(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"), "{weak}");
         }
-        let id = user_id(&t, "liu.yang").await;
+        let id = t.user_id("liu.yang").await;
         let e = backstop_app::accounts::reset_password(&t.state, &Actor::operator(), id, Some("Password123!"))
             .await
             .expect_err("weak reset refused");
@@ -663,7 +655,7 @@ async fn password_age_first_login_and_reset_force_a_change() {
 
         // An operator's reset: sessions end, the new password must be changed.
         let live = login_ok(&t, "old.pw", NEW_PW).await;
-        let id = user_id(&t, "old.pw").await;
+        let id = t.user_id("old.pw").await;
         let given = backstop_app::accounts::reset_password(&t.state, &Actor::operator(), id, None)
             .await
             .expect("reset");
@@ -708,7 +700,7 @@ async fn totp_required_checked_and_not_replayable() {
         for role in ["sysadmin", "secadmin", "auditor"] {
             let name = format!("adm.{role}");
             t.make_user(&name, &[role], "0").await;
-            let id = user_id(&t, &name).await;
+            let id = t.user_id(&name).await;
             t.clock.advance(Duration::seconds(31));
             // No code: 401 totp_required, no token, no session.
             let (s, b) = api_login(&t, &name, PW, None).await;
@@ -1200,7 +1192,7 @@ async fn csrf_is_refused_and_get_changes_nothing() {
         let (s, _) = t.get("/api/v1/me", &tok).await;
         assert_eq!(s, StatusCode::OK, "no logout happened");
         // PATCH and DELETE are guarded too.
-        let id = user_id(&t, "csrf.off").await;
+        let id = t.user_id("csrf.off").await;
         let r = send(
             &t,
             "PATCH",
@@ -1436,8 +1428,8 @@ async fn user_management_limits() {
         let aud = t.user("aud", &["auditor"], "0").await;
         let sa_in = t.make_user("sa.county", &["sysadmin"], "130110").await;
         let cw = t.make_user("cw.one", &["community_worker"], "130110").await;
-        let root_id = user_id(&t, "root").await;
-        let off_id = user_id(&t, "off").await;
+        let root_id = t.user_id("root").await;
+        let off_id = t.user_id("off").await;
         let patch = |tok: String, id: i64, body: Value| {
             let t = &t;
             async move { t.call("PATCH", &format!("/api/v1/users/{id}"), Some(&tok), Some(body)).await }

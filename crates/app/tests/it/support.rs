@@ -100,6 +100,15 @@ where
 }
 
 impl T {
+    /// The id of the account `username`.
+    pub async fn user_id(&self, username: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_one(self.state.db.pool())
+            .await
+            .expect("user id")
+    }
+
     pub async fn open(name: &str, url: &str, dir: Option<tempfile::TempDir>, config: Config) -> T {
         let keys = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(
