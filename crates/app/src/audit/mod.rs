@@ -71,8 +71,13 @@ pub fn diff(pairs: &[(&str, Value, Value)]) -> Value {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The hash of one entry: SHA-256 over its canonical form, a compact JSON array
+/// `[prev, at, user_id, username, source, action, object_type, object_id, region_code,
+/// outcome, detail]`. Written straight from the fields into `buf` (reused between entries),
+/// byte for byte what `json!([...]).to_string()` gives, without building a JSON tree.
 #[allow(clippy::too_many_arguments)]
 fn entry_hash(
+    buf: &mut Vec<u8>,
     prev: &str,
     at: i64,
     user_id: Option<i64>,
@@ -84,21 +89,25 @@ fn entry_hash(
     region_code: &str,
     outcome: &str,
     detail: &str,
-) -> String {
-    let canonical = serde_json::json!([
-        prev,
-        at,
-        user_id,
-        username,
-        source,
-        action,
-        object_type,
-        object_id,
-        region_code,
-        outcome,
-        detail
-    ]);
-    sha256_hex(canonical.to_string().as_bytes())
+) -> Result<String, serde_json::Error> {
+    buf.clear();
+    serde_json::to_writer(
+        &mut *buf,
+        &(
+            prev,
+            at,
+            user_id,
+            username,
+            source,
+            action,
+            object_type,
+            object_id,
+            region_code,
+            outcome,
+            detail,
+        ),
+    )?;
+    Ok(sha256_hex(buf))
 }
 
 /// Append an entry inside the caller's write transaction.
@@ -122,68 +131,100 @@ pub async fn append_many(
     who: &Who,
     entries: &[Entry<'_>],
 ) -> Result<(), sqlx::Error> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let head: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
-    for chunk in entries.chunks(1000) {
-        let mut sql = String::with_capacity(200 + chunk.len() * 30);
-        sql.push_str(backend.bulk_insert());
-        sql.push_str(
-            " INTO audit_log (at, user_id, username, source, action, object_type, \
-             object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
-        );
-        sql.push_str(&backstop_store::repeat_list(
-            "(?,?,?,?,?,?,?,?,?,?,?,?)",
-            chunk.len(),
-        ));
-        let mut rows = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            let detail = e.detail.to_string();
-            let hash = entry_hash(
-                &prev,
-                at_ms,
-                who.user_id,
-                &who.username,
-                &who.source,
-                e.action,
-                e.object_type,
-                &e.object_id,
-                &e.region_code,
-                e.outcome,
-                &detail,
+    Chain::default()
+        .append(conn, backend, at_ms, who, entries)
+        .await
+}
+
+/// The chain's head carried from one append to the next inside one write transaction, so a
+/// bulk path that appends a batch at a time (the roster import) reads the head once, not once
+/// a batch. Valid only while the transaction that made the first append is open: that
+/// transaction holds the append lock (SQLite's writer lock, the PostgreSQL advisory lock), so
+/// nobody else can move the head — but every append in it must then go through this `Chain`.
+#[derive(Debug, Default)]
+pub struct Chain {
+    head: Option<String>,
+}
+
+impl Chain {
+    /// Append `entries`, chained in order, after the head (read and locked on first use).
+    pub async fn append(
+        &mut self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+        at_ms: i64,
+        who: &Who,
+        entries: &[Entry<'_>],
+    ) -> Result<(), sqlx::Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut prev = match self.head.take() {
+            Some(head) => head,
+            None => {
+                if backend == Backend::Postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let head: Option<String> =
+                    sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                head.unwrap_or_else(|| GENESIS.to_string())
+            }
+        };
+        let mut canonical = Vec::with_capacity(512);
+        for chunk in entries.chunks(1000) {
+            let mut sql = String::with_capacity(200 + chunk.len() * 30);
+            sql.push_str(backend.bulk_insert());
+            sql.push_str(
+                " INTO audit_log (at, user_id, username, source, action, object_type, \
+                 object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
             );
-            rows.push((detail, std::mem::replace(&mut prev, hash.clone()), hash));
+            sql.push_str(&backstop_store::repeat_list(
+                "(?,?,?,?,?,?,?,?,?,?,?,?)",
+                chunk.len(),
+            ));
+            let sql = backend.sql(&sql);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                let detail = e.detail.to_string();
+                let hash = entry_hash(
+                    &mut canonical,
+                    &prev,
+                    at_ms,
+                    who.user_id,
+                    &who.username,
+                    &who.source,
+                    e.action,
+                    e.object_type,
+                    &e.object_id,
+                    &e.region_code,
+                    e.outcome,
+                    &detail,
+                )
+                .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+                let prev_hash = std::mem::replace(&mut prev, hash.clone());
+                q = q
+                    .bind(at_ms)
+                    .bind(who.user_id)
+                    .bind(who.username.clone())
+                    .bind(who.source.clone())
+                    .bind(e.action.to_string())
+                    .bind(e.object_type.to_string())
+                    .bind(e.object_id.clone())
+                    .bind(e.region_code.clone())
+                    .bind(e.outcome.to_string())
+                    .bind(detail)
+                    .bind(prev_hash)
+                    .bind(hash);
+            }
+            q.execute(&mut *conn).await?;
         }
-        let sql = backend.sql(&sql);
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (e, (detail, prev_hash, hash)) in chunk.iter().zip(rows) {
-            q = q
-                .bind(at_ms)
-                .bind(who.user_id)
-                .bind(who.username.clone())
-                .bind(who.source.clone())
-                .bind(e.action.to_string())
-                .bind(e.object_type.to_string())
-                .bind(e.object_id.clone())
-                .bind(e.region_code.clone())
-                .bind(e.outcome.to_string())
-                .bind(detail)
-                .bind(prev_hash)
-                .bind(hash);
-        }
-        q.execute(&mut *conn).await?;
+        self.head = Some(prev);
+        Ok(())
     }
-    Ok(())
 }
 
 /// Append an entry in its own transaction (failed logins, reveals, reads worth recording).
@@ -206,6 +247,7 @@ pub struct VerifyReport {
 /// Walk the whole chain in id order, in pages, recomputing every hash.
 pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error> {
     let mut prev = GENESIS.to_string();
+    let mut canonical = Vec::with_capacity(512);
     let mut last_id = 0i64;
     let mut count = 0i64;
     loop {
@@ -235,6 +277,7 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
                 });
             }
             let h = entry_hash(
+                &mut canonical,
                 &stored_prev,
                 r.try_get("at")?,
                 r.try_get("user_id")?,
@@ -246,7 +289,8 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
                 &r.try_get::<String, _>("region_code")?,
                 &r.try_get::<String, _>("outcome")?,
                 &r.try_get::<String, _>("detail")?,
-            );
+            )
+            .map_err(|err| sqlx::Error::Decode(Box::new(err)))?;
             if h != stored_hash {
                 return Ok(VerifyReport {
                     entries: count,
@@ -402,4 +446,56 @@ pub async fn search(state: &AppState, actor: &Actor, q: &AuditQuery) -> AppResul
 enum ArgVal {
     S(String),
     I(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The canonical form written from the fields is byte for byte the `json!` array the
+    /// chain was first built with, so every hash already on record still verifies.
+    #[test]
+    fn canonical_form_is_the_json_array_the_chain_was_built_with() {
+        let detail =
+            serde_json::json!({"name": {"before": null, "after": "张\"三\\\n\u{1}"}}).to_string();
+        let cases: [(Option<i64>, &str, &str); 3] = [
+            (Some(42), "区县管理员", "web 10.0.0.1"),
+            (None, "", "cli"),
+            (Some(-7), "a\"b\\c\td\u{7f}\u{2028}", "api \u{0}"),
+        ];
+        let mut buf = Vec::new();
+        for (user_id, username, source) in cases {
+            let old = serde_json::json!([
+                GENESIS,
+                1_700_000_000_123i64,
+                user_id,
+                username,
+                source,
+                "person.create",
+                "person",
+                "123",
+                "110101001001",
+                "success",
+                detail
+            ])
+            .to_string();
+            let new = entry_hash(
+                &mut buf,
+                GENESIS,
+                1_700_000_000_123,
+                user_id,
+                username,
+                source,
+                "person.create",
+                "person",
+                "123",
+                "110101001001",
+                "success",
+                &detail,
+            )
+            .expect("hash");
+            assert_eq!(String::from_utf8(buf.clone()).expect("utf-8"), old);
+            assert_eq!(new, sha256_hex(old.as_bytes()));
+        }
+    }
 }

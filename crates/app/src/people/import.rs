@@ -1309,7 +1309,148 @@ impl Pending {
     }
 }
 
-/// The state of one import's write transaction.
+/// Counts and row issues from one step of the pipeline (reading a batch, or writing one). Each
+/// step keeps its own, and the import adds them to the report after both steps of a round
+/// have finished, so the two can run at the same time. At most one batch's worth of issues.
+#[derive(Default)]
+struct Tally {
+    imported: u64,
+    merged: u64,
+    rejects: Vec<RowIssue>,
+    warnings: Vec<RowIssue>,
+}
+
+impl Tally {
+    /// Add to the report (the first [`MAX_ISSUES`] issues of each kind are kept) and pass
+    /// every issue to the progress callback.
+    fn apply(self, report: &mut ImportReport, progress: &mut dyn FnMut(Progress<'_>)) {
+        report.imported += self.imported;
+        report.merged += self.merged;
+        for issue in self.rejects {
+            report.rejected += 1;
+            progress(Progress::Rejected(&issue));
+            if report.rejects.len() < MAX_ISSUES {
+                report.rejects.push(issue);
+            }
+        }
+        for warning in self.warnings {
+            report.warnings_total += 1;
+            progress(Progress::Warning(&warning));
+            if report.warnings.len() < MAX_ISSUES {
+                report.warnings.push(warning);
+            }
+        }
+    }
+}
+
+/// How many rows the reader parses before letting the writer look at its statement (so the
+/// writer's next statement is sent as soon as the previous one is done).
+const YIELD_ROWS: usize = 50;
+
+/// The reading side of the pipeline: rows parsed, checked without the database and sealed
+/// (encrypted, blind-indexed), a batch at a time.
+struct BatchReader<'a, S: RowSource> {
+    state: &'a AppState,
+    actor: &'a Actor,
+    rows: RowReader<S>,
+    bound: Option<RegionCode>,
+    /// Data rows read so far.
+    read: u64,
+    /// The end of the file was reached.
+    done: bool,
+}
+
+impl<S: RowSource> BatchReader<'_, S> {
+    /// Read up to [`BATCH_ROWS`] rows: the good ones into `out`, the bad ones into `t`.
+    async fn fill(&mut self, out: &mut Vec<Pending>, t: &mut Tally) -> Result<(), ImportError> {
+        for n in 1..=BATCH_ROWS {
+            if n % YIELD_ROWS == 0 {
+                tokio::task::yield_now().await;
+            }
+            let next = self.rows.next_row().map_err(|f| {
+                FileError::new(
+                    f.kind,
+                    format!(
+                        "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
+                        self.read, f.message
+                    ),
+                )
+            })?;
+            let Some(row) = next else {
+                self.done = true;
+                break;
+            };
+            self.read += 1;
+            match row {
+                Ok(row) => {
+                    if let Some(p) = self.check(row, t) {
+                        out.push(p);
+                    }
+                }
+                Err(issue) => t.rejects.push(issue),
+            }
+        }
+        Ok(())
+    }
+
+    /// The row's region (its own, else the default; inside the default and the actor's
+    /// scope) and its sealed ID number and phone; `None` (with the reason in `t`) when the
+    /// row cannot be imported.
+    fn check(&self, row: ParsedRow, t: &mut Tally) -> Option<Pending> {
+        let line = row.line;
+        let id_masked = row
+            .fields
+            .id
+            .as_ref()
+            .map(|c| {
+                if self.rows.reveal {
+                    c.masked()
+                } else {
+                    c.masked_strict()
+                }
+            })
+            .unwrap_or_default();
+        let mut refuse = |reason: String| {
+            t.rejects.push(RowIssue {
+                line,
+                reason,
+                id_masked: id_masked.clone(),
+            });
+            None
+        };
+        let code = match (row.region.is_empty(), &self.bound) {
+            (true, Some(b)) => b.clone(),
+            (true, None) => return refuse("缺少区划代码".to_string()),
+            (false, _) => match RegionCode::parse(&row.region) {
+                Ok(c) => c,
+                Err(e) => return refuse(format!("区划代码：{e}")),
+            },
+        };
+        if let Some(b) = &self.bound
+            && !b.contains(&code)
+        {
+            return refuse(format!(
+                "区划代码 {} 不在导入区划 {} 范围内",
+                code.as_str(),
+                b.as_str()
+            ));
+        }
+        if !self.actor.sees(&code) {
+            return refuse(format!("区划代码 {} 不在您的管辖范围内", code.as_str()));
+        }
+        let cid = row.fields.id.as_ref()?;
+        let sealed = seal(self.state, Some(cid), row.fields.phone.as_deref());
+        Some(Pending {
+            line,
+            code,
+            fields: row.fields,
+            sealed,
+            id_masked,
+        })
+    }
+}
+
+/// The writing side of the pipeline: the state of one import's write transaction.
 struct Batcher<'a> {
     state: &'a AppState,
     actor: &'a Actor,
@@ -1321,97 +1462,90 @@ struct Batcher<'a> {
     region_bounds: (String, String),
     /// The first person id this import created (to tell in-file duplicates from old records).
     first_new_id: Option<i64>,
+    /// The audit chain's head, read once for the whole transaction.
+    chain: audit::Chain,
 }
 
 impl Batcher<'_> {
-    /// Check, merge and write one batch, in file order.
+    /// Check, write and merge one batch: rows with a new ID number are inserted in one
+    /// statement that skips numbers already on record (or earlier in the batch); the skipped
+    /// rows are then merged into the records holding their numbers, in file order.
     async fn flush(
         &mut self,
         conn: &mut sqlx::AnyConnection,
         batch: &mut Vec<Pending>,
-        report: &mut ImportReport,
-        progress: &mut dyn FnMut(Progress<'_>),
+        t: &mut Tally,
     ) -> AppResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
         let rows = std::mem::take(batch);
         self.check_regions(conn, &rows).await?;
-        let mut known = self.load_indexed(conn, &rows).await?;
-        // Rows to insert (positions in `rows`) and the index of each, for in-batch duplicates.
-        let mut to_insert: Vec<usize> = Vec::new();
-        let mut new_index: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut candidates = Vec::with_capacity(rows.len());
         for (pos, row) in rows.iter().enumerate() {
-            if !self.known_regions.exists(row.code.as_str()) {
-                reject(
-                    report,
-                    progress,
-                    row.issue(format!("区划代码 {} 不存在", row.code.as_str())),
-                );
-                continue;
+            if self.known_regions.exists(row.code.as_str()) {
+                candidates.push(pos);
+            } else {
+                t.rejects
+                    .push(row.issue(format!("区划代码 {} 不存在", row.code.as_str())));
             }
+        }
+        let skipped = self.insert(conn, &rows, &candidates, t).await?;
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let mut known = self
+            .load_indexed(conn, skipped.iter().map(|&p| rows[p].index()))
+            .await?;
+        for pos in skipped {
+            let row = &rows[pos];
             let idx = row.index();
-            if new_index.contains(idx) {
-                // The same number earlier in this batch, not yet written: write what is
-                // waiting, then merge into it like any record on file.
-                self.insert(conn, &rows, &to_insert, report).await?;
-                to_insert.clear();
-                new_index.clear();
-                if let Some(s) = load_by_index(conn, idx).await? {
-                    known.insert(idx.to_string(), s);
-                }
-            }
-            match known.get(idx) {
-                None => {
-                    to_insert.push(pos);
-                    new_index.insert(idx);
-                }
-                Some(existing) if !existing.in_scope(self.actor) => reject(
-                    report,
-                    progress,
+            let Some(existing) = known.get(idx) else {
+                return Err(AppError::internal(
+                    "person import",
+                    "a row skipped as a duplicate has no record holding its number",
+                ));
+            };
+            if !existing.in_scope(self.actor) {
+                t.rejects.push(
                     row.issue(
                         "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
                             .to_string(),
                     ),
-                ),
-                Some(existing) => {
-                    let in_file = existing.created_at == self.now
-                        && self.first_new_id.is_some_and(|f| existing.id >= f);
-                    let existing_id = existing.id;
-                    let (notes, changed) = merge(
-                        self.state,
-                        conn,
-                        &self.who,
-                        self.now,
-                        existing,
-                        &row.fields,
-                        row.code.as_str(),
-                    )
-                    .await?;
-                    if changed && let Some(s) = load_by_index(conn, idx).await? {
-                        known.insert(idx.to_string(), s);
-                    }
-                    report.merged += 1;
-                    if !notes.is_empty() {
-                        let whence = if in_file {
-                            "与文件中前面的行身份证号相同"
-                        } else {
-                            "该身份证号已登记"
-                        };
-                        let warning = row.issue(format!(
-                            "{whence}，已合并到人员 {existing_id}；{}",
-                            notes.join("；")
-                        ));
-                        report.warnings_total += 1;
-                        progress(Progress::Warning(&warning));
-                        if report.warnings.len() < MAX_ISSUES {
-                            report.warnings.push(warning);
-                        }
-                    }
-                }
+                );
+                continue;
+            }
+            let in_file = existing.created_at == self.now
+                && self.first_new_id.is_some_and(|f| existing.id >= f);
+            let existing_id = existing.id;
+            let (notes, changed) = merge(
+                self.state,
+                conn,
+                &mut self.chain,
+                &self.who,
+                self.now,
+                existing,
+                &row.fields,
+                row.code.as_str(),
+            )
+            .await?;
+            if changed && let Some(s) = load_by_index(conn, idx).await? {
+                known.insert(idx.to_string(), s);
+            }
+            t.merged += 1;
+            if !notes.is_empty() {
+                let whence = if in_file {
+                    "与文件中前面的行身份证号相同"
+                } else {
+                    "该身份证号已登记"
+                };
+                t.warnings.push(row.issue(format!(
+                    "{whence}，已合并到人员 {existing_id}；{}",
+                    notes.join("；")
+                )));
             }
         }
-        self.insert(conn, &rows, &to_insert, report).await
+        Ok(())
     }
 
     /// Look up the batch's region codes not seen before, in one query; at the first full
@@ -1455,13 +1589,13 @@ impl Batcher<'_> {
         Ok(())
     }
 
-    /// The persons on record holding any of the batch's numbers, by blind index.
-    async fn load_indexed(
+    /// The persons on record holding any of these numbers, by blind index.
+    async fn load_indexed<'i>(
         &self,
         conn: &mut sqlx::AnyConnection,
-        rows: &[Pending],
+        indexes: impl Iterator<Item = &'i str>,
     ) -> AppResult<std::collections::HashMap<String, Stored>> {
-        let mut idx: Vec<&str> = rows.iter().map(Pending::index).collect();
+        let mut idx: Vec<&str> = indexes.collect();
         idx.sort_unstable();
         idx.dedup();
         let sql = format!(
@@ -1485,16 +1619,18 @@ impl Batcher<'_> {
         Ok(out)
     }
 
-    /// Insert the rows at `positions` in one statement and audit each creation.
+    /// Insert the rows at `positions` in one statement and audit each creation. A row whose
+    /// number is already on record, or taken by an earlier row of the statement, is skipped
+    /// by the database (`ON CONFLICT DO NOTHING`): its position is in the answer, in order.
     async fn insert(
         &mut self,
         conn: &mut sqlx::AnyConnection,
         rows: &[Pending],
         positions: &[usize],
-        report: &mut ImportReport,
-    ) -> AppResult<()> {
+        t: &mut Tally,
+    ) -> AppResult<Vec<usize>> {
         if positions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut sql = String::from(self.state.db.backend().bulk_insert());
         sql.push_str(
@@ -1506,7 +1642,7 @@ impl Batcher<'_> {
             "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
             positions.len(),
         ));
-        sql.push_str(" RETURNING id, id_index");
+        sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
         let sql = self.state.db.sql(&sql);
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &p in positions {
@@ -1536,14 +1672,14 @@ impl Batcher<'_> {
             let idx: Option<String> = sqlx::Row::try_get(&r, "id_index")?;
             ids.insert(idx.unwrap_or_default(), id);
         }
-        let mut entries = Vec::with_capacity(positions.len());
+        let mut entries = Vec::with_capacity(ids.len());
+        let mut skipped = Vec::new();
         for &p in positions {
             let r = &rows[p];
-            let Some(&id) = ids.get(r.index()) else {
-                return Err(AppError::internal(
-                    "person import",
-                    "an inserted row came back without its id",
-                ));
+            // The first row holding a number is the one inserted (rows go in in order).
+            let Some(id) = ids.remove(r.index()) else {
+                skipped.push(p);
+                continue;
             };
             self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
             entries.push(super::created_entry(
@@ -1554,9 +1690,17 @@ impl Batcher<'_> {
                 "import",
             ));
         }
-        audit::append_many(conn, self.state.db.backend(), self.now, &self.who, &entries).await?;
-        report.imported += positions.len() as u64;
-        Ok(())
+        if !ids.is_empty() {
+            return Err(AppError::internal(
+                "person import",
+                "an inserted row came back with a number not in its batch",
+            ));
+        }
+        self.chain
+            .append(conn, self.state.db.backend(), self.now, &self.who, &entries)
+            .await?;
+        t.imported += entries.len() as u64;
+        Ok(skipped)
     }
 }
 
@@ -1633,13 +1777,15 @@ impl RegionCache {
     }
 }
 
-/// The shared validation, merge and commit path: rows are checked without the database as
-/// they are read, then looked up, merged and written in batches of [`BATCH_ROWS`], all in one
-/// write transaction.
+/// The shared validation, merge and commit path, as a two-step pipeline in one write
+/// transaction: while one batch of [`BATCH_ROWS`] rows is written (looked up, inserted,
+/// merged, audited — the database's work, on its own thread or server), the next is read,
+/// checked without the database and sealed. The two steps take turns on this task (the reader
+/// yields every [`YIELD_ROWS`] rows), so the engine's time and ours overlap instead of adding.
 async fn run<S: RowSource>(
     state: &AppState,
     actor: &Actor,
-    mut rows: RowReader<S>,
+    rows: RowReader<S>,
     bound: Option<RegionCode>,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress<'_>),
@@ -1651,7 +1797,6 @@ async fn run<S: RowSource>(
         )
         .into());
     }
-    let reveal = rows.reveal;
     let mut report = ImportReport {
         encoding: rows.encoding.to_string(),
         ignored_columns: rows.ignored.clone(),
@@ -1670,124 +1815,50 @@ async fn run<S: RowSource>(
             .map(RegionCode::scope_bounds)
             .unwrap_or_else(|| actor.scope_bounds()),
         first_new_id: None,
+        chain: audit::Chain::default(),
     };
-    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
+    let mut reader = BatchReader {
+        state,
+        actor,
+        rows,
+        bound: bound.clone(),
+        read: 0,
+        done: false,
+    };
     // One transaction for the whole file, on a connection set up for bulk inserts.
     let mut w = state.db.begin_bulk_write().await?;
-
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
     loop {
-        let next = rows.next_row().map_err(|f| {
-            FileError::new(
-                f.kind,
-                format!(
-                    "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
-                    report.rows, f.message
-                ),
-            )
-        })?;
-        let Some(row) = next else { break };
-        report.rows += 1;
-        if report.rows.is_multiple_of(1000) {
-            progress(Progress::Rows {
-                rows: report.rows,
-                bytes: rows.bytes(),
-                imported: report.imported,
-                merged: report.merged,
-                rejected: report.rejected,
-            });
+        if batch.is_empty() && reader.done {
+            break;
         }
-        let row = match row {
-            Ok(r) => r,
-            Err(issue) => {
-                reject(&mut report, progress, issue);
-                continue;
-            }
-        };
-        let line = row.line;
-        let id_masked = row
-            .fields
-            .id
-            .as_ref()
-            .map(|c| {
-                if reveal {
-                    c.masked()
+        let mut next: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
+        let (mut written, mut read) = (Tally::default(), Tally::default());
+        let (w_result, r_result) =
+            tokio::join!(batcher.flush(w.conn(), &mut batch, &mut written), async {
+                if reader.done {
+                    Ok(())
                 } else {
-                    c.masked_strict()
+                    reader.fill(&mut next, &mut read).await
                 }
-            })
-            .unwrap_or_default();
-        let issue = |reason: String| RowIssue {
-            line,
-            reason,
-            id_masked: id_masked.clone(),
-        };
-        // Region: the row's, else the default; inside the default and the actor's scope.
-        let code = match (row.region.is_empty(), &bound) {
-            (true, Some(b)) => b.clone(),
-            (true, None) => {
-                reject(&mut report, progress, issue("缺少区划代码".to_string()));
-                continue;
-            }
-            (false, _) => match RegionCode::parse(&row.region) {
-                Ok(c) => c,
-                Err(e) => {
-                    reject(&mut report, progress, issue(format!("区划代码：{e}")));
-                    continue;
-                }
-            },
-        };
-        if let Some(b) = &bound
-            && !b.contains(&code)
-        {
-            reject(
-                &mut report,
-                progress,
-                issue(format!(
-                    "区划代码 {} 不在导入区划 {} 范围内",
-                    code.as_str(),
-                    b.as_str()
-                )),
-            );
-            continue;
-        }
-        if !actor.sees(&code) {
-            reject(
-                &mut report,
-                progress,
-                issue(format!("区划代码 {} 不在您的管辖范围内", code.as_str())),
-            );
-            continue;
-        }
-        let Some(cid) = row.fields.id.as_ref() else {
-            continue;
-        };
-        let sealed = seal(state, Some(cid), row.fields.phone.as_deref());
-        batch.push(Pending {
-            line,
-            code,
-            fields: row.fields,
-            sealed,
-            id_masked,
+            });
+        written.apply(&mut report, progress);
+        read.apply(&mut report, progress);
+        w_result?;
+        r_result?;
+        report.rows = reader.read;
+        progress(Progress::Rows {
+            rows: report.rows,
+            bytes: reader.rows.bytes(),
+            imported: report.imported,
+            merged: report.merged,
+            rejected: report.rejected,
         });
-        if batch.len() >= BATCH_ROWS {
-            batcher
-                .flush(w.conn(), &mut batch, &mut report, progress)
-                .await?;
-        }
+        batch = next;
     }
-    batcher
-        .flush(w.conn(), &mut batch, &mut report, progress)
-        .await?;
     // Rows are rejected when read or when their batch is written: report them in file order.
     report.rejects.sort_by_key(|i| i.line);
     report.warnings.sort_by_key(|i| i.line);
-    progress(Progress::Rows {
-        rows: report.rows,
-        bytes: rows.bytes(),
-        imported: report.imported,
-        merged: report.merged,
-        rejected: report.rejected,
-    });
     let commit = report.rejected == 0 || opts.good_rows;
     let summary = |outcome: &'static str, r: &ImportReport| Entry {
         action: "person.import",
@@ -1805,14 +1876,17 @@ async fn run<S: RowSource>(
     };
     if commit {
         report.committed = true;
-        audit::append(
-            w.conn(),
-            backend,
-            now,
-            &batcher.who,
-            summary("success", &report),
-        )
-        .await?;
+        let entry = summary("success", &report);
+        batcher
+            .chain
+            .append(
+                w.conn(),
+                backend,
+                now,
+                &batcher.who,
+                std::slice::from_ref(&entry),
+            )
+            .await?;
         if let Some(job) = opts.job_id {
             super::import_pages::record_report(w.conn(), job, &report, now).await?;
         }
@@ -1826,19 +1900,13 @@ async fn run<S: RowSource>(
     Ok(report)
 }
 
-fn reject(report: &mut ImportReport, progress: &mut dyn FnMut(Progress<'_>), issue: RowIssue) {
-    report.rejected += 1;
-    progress(Progress::Rejected(&issue));
-    if report.rejects.len() < MAX_ISSUES {
-        report.rejects.push(issue);
-    }
-}
-
 /// Merge a row into an existing person (see the module docs); returns the warnings and
 /// whether the record was changed.
+#[allow(clippy::too_many_arguments)]
 async fn merge(
     state: &AppState,
     conn: &mut sqlx::AnyConnection,
+    chain: &mut audit::Chain,
     who: &Who,
     now: i64,
     cur: &Stored,
@@ -1909,21 +1977,23 @@ async fn merge(
             json!(hukou.as_deref().unwrap_or(&cur.hukou_address)),
         ),
     ]);
-    audit::append(
-        conn,
-        state.db.backend(),
-        now,
-        who,
-        Entry {
-            action: "person.merge",
-            object_type: "person",
-            object_id: cur.id.to_string(),
-            region_code: cur.region_code.clone(),
-            outcome: "success",
-            detail,
-        },
-    )
-    .await?;
+    let entry = Entry {
+        action: "person.merge",
+        object_type: "person",
+        object_id: cur.id.to_string(),
+        region_code: cur.region_code.clone(),
+        outcome: "success",
+        detail,
+    };
+    chain
+        .append(
+            conn,
+            state.db.backend(),
+            now,
+            who,
+            std::slice::from_ref(&entry),
+        )
+        .await?;
     Ok((notes, true))
 }
 
