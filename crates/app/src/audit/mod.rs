@@ -146,35 +146,51 @@ pub struct Chain {
     head: Option<String>,
 }
 
+/// A statement that appends entries to the chain, built by [`Chain::prepare`].
+pub type AppendQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
 impl Chain {
-    /// Append `entries`, chained in order, after the head (read and locked on first use).
-    pub async fn append(
+    /// Take the append lock (PostgreSQL; SQLite's writer lock is already held) and read the
+    /// head, once per transaction.
+    pub async fn start(
         &mut self,
         conn: &mut AnyConnection,
+        backend: Backend,
+    ) -> Result<(), sqlx::Error> {
+        if self.head.is_some() {
+            return Ok(());
+        }
+        if backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let head: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        self.head = Some(head.unwrap_or_else(|| GENESIS.to_string()));
+        Ok(())
+    }
+
+    /// Build the statements that append `entries` after the head (one per 1,000 entries) and
+    /// move the head past them, without touching the database — so a bulk path can build them
+    /// while the engine is busy with something else. They must be executed, in order, before
+    /// anything else is appended. Needs [`Chain::start`] first.
+    pub fn prepare(
+        &mut self,
         backend: Backend,
         at_ms: i64,
         who: &Who,
         entries: &[Entry<'_>],
-    ) -> Result<(), sqlx::Error> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let mut prev = match self.head.take() {
-            Some(head) => head,
-            None => {
-                if backend == Backend::Postgres {
-                    sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                let head: Option<String> =
-                    sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                head.unwrap_or_else(|| GENESIS.to_string())
-            }
+    ) -> Result<Vec<AppendQuery>, sqlx::Error> {
+        let Some(mut prev) = self.head.take() else {
+            return Err(sqlx::Error::Protocol(
+                "audit chain used before its head was read".to_string(),
+            ));
         };
         let mut canonical = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(entries.len().div_ceil(1000));
         for chunk in entries.chunks(1000) {
             let mut sql = String::with_capacity(200 + chunk.len() * 30);
             sql.push_str(backend.bulk_insert());
@@ -186,8 +202,7 @@ impl Chain {
                 "(?,?,?,?,?,?,?,?,?,?,?,?)",
                 chunk.len(),
             ));
-            let sql = backend.sql(&sql);
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
             for e in chunk {
                 let detail = e.detail.to_string();
                 let hash = entry_hash(
@@ -220,9 +235,28 @@ impl Chain {
                     .bind(prev_hash)
                     .bind(hash);
             }
-            q.execute(&mut *conn).await?;
+            out.push(q);
         }
         self.head = Some(prev);
+        Ok(out)
+    }
+
+    /// Append `entries`, chained in order, after the head (read and locked on first use).
+    pub async fn append(
+        &mut self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+        at_ms: i64,
+        who: &Who,
+        entries: &[Entry<'_>],
+    ) -> Result<(), sqlx::Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.start(conn, backend).await?;
+        for q in self.prepare(backend, at_ms, who, entries)? {
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 }

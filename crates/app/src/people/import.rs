@@ -1309,6 +1309,62 @@ impl Pending {
     }
 }
 
+/// A multi-row statement with its arguments bound, ready to run on the import's connection.
+type Statement = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// One batch of rows read and checked, with the statement inserting all of them (built by the
+/// reader while the engine was busy; rebuilt for fewer rows if some turn out unwritable).
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Pending>,
+    insert: Option<Statement>,
+}
+
+/// `INSERT` of the rows at `positions`, skipping any whose ID number is already on record or
+/// taken by an earlier row of the statement (`ON CONFLICT DO NOTHING`), returning the ids of
+/// the rows written.
+fn insert_statement(
+    state: &AppState,
+    now: i64,
+    rows: &[Pending],
+    positions: impl ExactSizeIterator<Item = usize>,
+) -> Statement {
+    let mut sql = String::from(state.db.backend().bulk_insert());
+    sql.push_str(
+        " INTO persons (region_code, name, sex, birth_date, id_enc, id_index, \
+         id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, deceased, \
+         created_at, updated_at, name_pinyin, name_initials) VALUES ",
+    );
+    sql.push_str(&repeat_list(
+        "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
+        positions.len(),
+    ));
+    sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for p in positions {
+        let (r, s) = (&rows[p], &rows[p].sealed);
+        let (name_pinyin, name_initials) = super::pinyin::keys(&r.fields.name);
+        q = q
+            .bind(r.code.as_str().to_string())
+            .bind(r.fields.name.clone())
+            .bind(super::sex_str(r.fields.sex))
+            .bind(super::date_str(r.fields.birth))
+            .bind(s.id_enc.clone())
+            .bind(s.id_index.clone())
+            .bind(s.id_masked.clone())
+            .bind(s.phone_enc.clone())
+            .bind(s.phone_index.clone())
+            .bind(s.phone_masked.clone())
+            .bind(r.fields.hukou_address.clone())
+            .bind(r.fields.address.clone())
+            .bind(now)
+            .bind(now)
+            .bind(name_pinyin)
+            .bind(name_initials);
+    }
+    q
+}
+
 /// Counts and row issues from one step of the pipeline (reading a batch, or writing one). Each
 /// step keeps its own, and the import adds them to the report after both steps of a round
 /// have finished, so the two can run at the same time. At most one batch's worth of issues.
@@ -1354,6 +1410,7 @@ struct BatchReader<'a, S: RowSource> {
     actor: &'a Actor,
     rows: RowReader<S>,
     bound: Option<RegionCode>,
+    now: i64,
     /// Data rows read so far.
     read: u64,
     /// The end of the file was reached.
@@ -1361,8 +1418,9 @@ struct BatchReader<'a, S: RowSource> {
 }
 
 impl<S: RowSource> BatchReader<'_, S> {
-    /// Read up to [`BATCH_ROWS`] rows: the good ones into `out`, the bad ones into `t`.
-    async fn fill(&mut self, out: &mut Vec<Pending>, t: &mut Tally) -> Result<(), ImportError> {
+    /// Read up to [`BATCH_ROWS`] rows: the good ones into `out` (with their `INSERT`), the
+    /// bad ones into `t`.
+    async fn fill(&mut self, out: &mut Batch, t: &mut Tally) -> Result<(), ImportError> {
         for n in 1..=BATCH_ROWS {
             if n % YIELD_ROWS == 0 {
                 tokio::task::yield_now().await;
@@ -1384,11 +1442,19 @@ impl<S: RowSource> BatchReader<'_, S> {
             match row {
                 Ok(row) => {
                     if let Some(p) = self.check(row, t) {
-                        out.push(p);
+                        out.rows.push(p);
                     }
                 }
                 Err(issue) => t.rejects.push(issue),
             }
+        }
+        if !out.rows.is_empty() {
+            out.insert = Some(insert_statement(
+                self.state,
+                self.now,
+                &out.rows,
+                0..out.rows.len(),
+            ));
         }
         Ok(())
     }
@@ -1464,22 +1530,29 @@ struct Batcher<'a> {
     first_new_id: Option<i64>,
     /// The audit chain's head, read once for the whole transaction.
     chain: audit::Chain,
+    /// Creation entries of the last batch, appended while the engine inserts the next one.
+    deferred: Vec<Entry<'static>>,
 }
 
 impl Batcher<'_> {
     /// Check, write and merge one batch: rows with a new ID number are inserted in one
     /// statement that skips numbers already on record (or earlier in the batch); the skipped
     /// rows are then merged into the records holding their numbers, in file order.
+    ///
+    /// The engine is kept busy: while it inserts this batch, the audit entries of the last
+    /// one are chained and hashed; while it writes those, this batch's ids are matched to its
+    /// rows (its own entries wait for the next batch, or for the end of the import).
     async fn flush(
         &mut self,
         conn: &mut sqlx::AnyConnection,
-        batch: &mut Vec<Pending>,
+        batch: &mut Batch,
         t: &mut Tally,
     ) -> AppResult<()> {
-        if batch.is_empty() {
+        if batch.rows.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::take(batch);
+        let rows = std::mem::take(&mut batch.rows);
+        let prebuilt = batch.insert.take();
         self.check_regions(conn, &rows).await?;
         let mut candidates = Vec::with_capacity(rows.len());
         for (pos, row) in rows.iter().enumerate() {
@@ -1490,10 +1563,39 @@ impl Batcher<'_> {
                     .push(row.issue(format!("区划代码 {} 不存在", row.code.as_str())));
             }
         }
-        let skipped = self.insert(conn, &rows, &candidates, t).await?;
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let insert = match prebuilt {
+            Some(q) if candidates.len() == rows.len() => q,
+            _ => insert_statement(self.state, self.now, &rows, candidates.iter().copied()),
+        };
+        let backend = self.state.db.backend();
+        let deferred = std::mem::take(&mut self.deferred);
+        let (chain, who, now) = (&mut self.chain, &self.who, self.now);
+        let (inserted, audit) = tokio::join!(biased; insert.fetch_all(&mut *conn), async {
+            chain.prepare(backend, now, who, &deferred)
+        });
+        let (inserted, audit) = (inserted?, audit?);
+        let (written, matched) = tokio::join!(
+            biased;
+            async {
+                for q in audit {
+                    q.execute(&mut *conn).await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            },
+            async { self.match_ids(&rows, &candidates, &inserted) }
+        );
+        written?;
+        let (entries, skipped) = matched?;
+        t.imported += entries.len() as u64;
+        self.deferred = entries;
         if skipped.is_empty() {
             return Ok(());
         }
+        // A merge's entry must follow the creation it may merge into.
+        self.append_deferred(conn).await?;
         let mut known = self
             .load_indexed(conn, skipped.iter().map(|&p| rows[p].index()))
             .await?;
@@ -1619,57 +1721,18 @@ impl Batcher<'_> {
         Ok(out)
     }
 
-    /// Insert the rows at `positions` in one statement and audit each creation. A row whose
-    /// number is already on record, or taken by an earlier row of the statement, is skipped
-    /// by the database (`ON CONFLICT DO NOTHING`): its position is in the answer, in order.
-    async fn insert(
+    /// The creation entries of the rows at `positions` the `INSERT` wrote (its rows give each
+    /// written number its new id), and the positions it skipped, in order.
+    fn match_ids(
         &mut self,
-        conn: &mut sqlx::AnyConnection,
         rows: &[Pending],
         positions: &[usize],
-        t: &mut Tally,
-    ) -> AppResult<Vec<usize>> {
-        if positions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = String::from(self.state.db.backend().bulk_insert());
-        sql.push_str(
-            " INTO persons (region_code, name, sex, birth_date, id_enc, id_index, \
-             id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, deceased, \
-             created_at, updated_at, name_pinyin, name_initials) VALUES ",
-        );
-        sql.push_str(&repeat_list(
-            "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
-            positions.len(),
-        ));
-        sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
-        let sql = self.state.db.sql(&sql);
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for &p in positions {
-            let (r, s) = (&rows[p], &rows[p].sealed);
-            let (name_pinyin, name_initials) = super::pinyin::keys(&r.fields.name);
-            q = q
-                .bind(r.code.as_str().to_string())
-                .bind(r.fields.name.clone())
-                .bind(super::sex_str(r.fields.sex))
-                .bind(super::date_str(r.fields.birth))
-                .bind(s.id_enc.clone())
-                .bind(s.id_index.clone())
-                .bind(s.id_masked.clone())
-                .bind(s.phone_enc.clone())
-                .bind(s.phone_index.clone())
-                .bind(s.phone_masked.clone())
-                .bind(r.fields.hukou_address.clone())
-                .bind(r.fields.address.clone())
-                .bind(self.now)
-                .bind(self.now)
-                .bind(name_pinyin)
-                .bind(name_initials);
-        }
-        let mut ids = std::collections::HashMap::with_capacity(positions.len());
-        for r in q.fetch_all(&mut *conn).await? {
-            let id: i64 = sqlx::Row::try_get(&r, "id")?;
-            let idx: Option<String> = sqlx::Row::try_get(&r, "id_index")?;
+        inserted: &[sqlx::any::AnyRow],
+    ) -> AppResult<(Vec<Entry<'static>>, Vec<usize>)> {
+        let mut ids = std::collections::HashMap::with_capacity(inserted.len());
+        for r in inserted {
+            let id: i64 = sqlx::Row::try_get(r, "id")?;
+            let idx: Option<String> = sqlx::Row::try_get(r, "id_index")?;
             ids.insert(idx.unwrap_or_default(), id);
         }
         let mut entries = Vec::with_capacity(ids.len());
@@ -1696,11 +1759,22 @@ impl Batcher<'_> {
                 "an inserted row came back with a number not in its batch",
             ));
         }
+        Ok((entries, skipped))
+    }
+
+    /// Append the creation entries still waiting.
+    async fn append_deferred(&mut self, conn: &mut sqlx::AnyConnection) -> AppResult<()> {
+        let deferred = std::mem::take(&mut self.deferred);
         self.chain
-            .append(conn, self.state.db.backend(), self.now, &self.who, &entries)
+            .append(
+                conn,
+                self.state.db.backend(),
+                self.now,
+                &self.who,
+                &deferred,
+            )
             .await?;
-        t.imported += entries.len() as u64;
-        Ok(skipped)
+        Ok(())
     }
 }
 
@@ -1710,12 +1784,12 @@ impl Batcher<'_> {
 /// answers). A large one loads every code under the import's region once
 /// ([`RegionCache::complete`]): a roster spreads over many villages, and asking about each
 /// (about 9 µs a code) was 7 % of a national 1,000,000-row import. The whole table is 662,000
-/// codes, 5 MB as numbers, whatever the size of the file.
+/// codes, about 10 MB as a set of numbers, whatever the size of the file.
 struct RegionCache {
     known: std::collections::HashMap<String, bool>,
     cap: usize,
-    /// Every code under the import's region, as [`RegionCache::number`]s, sorted.
-    all: Option<Vec<u64>>,
+    /// Every code under the import's region, as [`RegionCache::number`]s.
+    all: Option<std::collections::HashSet<u64>>,
 }
 
 impl RegionCache {
@@ -1743,9 +1817,7 @@ impl RegionCache {
 
     /// Know exactly `codes` (every code under the import's region) from now on.
     fn complete<'c>(&mut self, codes: impl Iterator<Item = &'c str>) {
-        let mut all: Vec<u64> = codes.filter_map(Self::number).collect();
-        all.sort_unstable();
-        all.dedup();
+        let all = codes.filter_map(Self::number).collect();
         self.known = std::collections::HashMap::new();
         self.all = Some(all);
     }
@@ -1771,7 +1843,7 @@ impl RegionCache {
 
     fn exists(&self, code: &str) -> bool {
         match &self.all {
-            Some(all) => Self::number(code).is_some_and(|n| all.binary_search(&n).is_ok()),
+            Some(all) => Self::number(code).is_some_and(|n| all.contains(&n)),
             None => self.known.get(code).copied().unwrap_or(false),
         }
     }
@@ -1816,32 +1888,37 @@ async fn run<S: RowSource>(
             .unwrap_or_else(|| actor.scope_bounds()),
         first_new_id: None,
         chain: audit::Chain::default(),
+        deferred: Vec::new(),
     };
     let mut reader = BatchReader {
         state,
         actor,
         rows,
         bound: bound.clone(),
+        now,
         read: 0,
         done: false,
     };
     // One transaction for the whole file, on a connection set up for bulk inserts.
     let mut w = state.db.begin_bulk_write().await?;
-    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
+    batcher.chain.start(w.conn(), backend).await?;
+    let mut batch = Batch::default();
     loop {
-        if batch.is_empty() && reader.done {
+        if batch.rows.is_empty() && reader.done {
             break;
         }
-        let mut next: Vec<Pending> = Vec::with_capacity(BATCH_ROWS);
+        let mut next = Batch {
+            rows: Vec::with_capacity(BATCH_ROWS),
+            insert: None,
+        };
         let (mut written, mut read) = (Tally::default(), Tally::default());
-        let (w_result, r_result) =
-            tokio::join!(batcher.flush(w.conn(), &mut batch, &mut written), async {
-                if reader.done {
-                    Ok(())
-                } else {
-                    reader.fill(&mut next, &mut read).await
-                }
-            });
+        let (w_result, r_result) = tokio::join!(biased; batcher.flush(w.conn(), &mut batch, &mut written), async {
+            if reader.done {
+                Ok(())
+            } else {
+                reader.fill(&mut next, &mut read).await
+            }
+        });
         written.apply(&mut report, progress);
         read.apply(&mut report, progress);
         w_result?;
@@ -1856,6 +1933,7 @@ async fn run<S: RowSource>(
         });
         batch = next;
     }
+    batcher.append_deferred(w.conn()).await?;
     // Rows are rejected when read or when their batch is written: report them in file order.
     report.rejects.sort_by_key(|i| i.line);
     report.warnings.sort_by_key(|i| i.line);
