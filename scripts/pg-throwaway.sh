@@ -12,7 +12,8 @@
 # The cluster lives in a mktemp dir and is stopped and deleted when the command/shell exits.
 #
 # Knobs: BACKSTOP_PG_BINDIR (where initdb/pg_ctl live), BACKSTOP_TEST_PG_PORT (first port to try,
-# default 55432), BACKSTOP_TEST_PG_FSYNC (on|off, default off: the cluster is thrown away anyway).
+# default 55432), BACKSTOP_TEST_PG_FSYNC (on|off, default off: the cluster is thrown away anyway),
+# BACKSTOP_TEST_PG_SHARED_BUFFERS (default 128MB, PostgreSQL's own default; benchmarks may raise it).
 
 PG_THROWAWAY_BINDIR=""
 PG_THROWAWAY_DIR=""
@@ -81,11 +82,12 @@ pg_throwaway_start() {
     fi
 
     local fsync=${BACKSTOP_TEST_PG_FSYNC:-off} port=${BACKSTOP_TEST_PG_PORT:-55432}
+    local buffers=${BACKSTOP_TEST_PG_SHARED_BUFFERS:-128MB}
     local last=$((port + 200)) attempts=0
     while (( port <= last )); do
         if _pgt_port_busy "$port"; then port=$((port + 1)); continue; fi
         if _pgt_run "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-                -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=300 -c shared_buffers=128MB -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" \
+                -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=300 -c shared_buffers=$buffers -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" \
                 >"$dir/pg_ctl.log" 2>&1; then
             PG_THROWAWAY_PORT=$port
             export BACKSTOP_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
