@@ -854,6 +854,28 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             .await
             .expect("verify");
         assert!(report.first_broken.is_none(), "{report:?}");
+        // Creation entries are written a batch late, but never after a merge into the same
+        // person, nor after the import's summary.
+        let merge_before_create: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log m JOIN audit_log c \
+             ON c.object_id = m.object_id AND c.action = 'person.create' \
+             WHERE m.action = 'person.merge' AND m.id < c.id",
+        )
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("order");
+        assert_eq!(
+            merge_before_create, 0,
+            "a merge entry precedes its creation"
+        );
+        let (last_create, summary): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT MAX(id) FROM audit_log WHERE action = 'person.create'), \
+             (SELECT MAX(id) FROM audit_log WHERE action = 'person.import')",
+        )
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("summary");
+        assert!(last_create < summary, "{last_create} !< {summary}");
 
         // A file that breaks after a batch has been written: nothing of it stays.
         let mut broken: Vec<String> = (0..1500)
