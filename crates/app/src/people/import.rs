@@ -1423,8 +1423,11 @@ struct BatchReader<'a, S: RowSource> {
 
 impl<S: RowSource> BatchReader<'_, S> {
     /// Read up to [`BATCH_ROWS`] rows: the good ones into `out` (with their `INSERT`), the
-    /// bad ones into `t`.
+    /// bad ones into `t`. Nothing once the end of the file has been reached.
     async fn fill(&mut self, out: &mut Batch, t: &mut Tally) -> Result<(), ImportError> {
+        if self.done {
+            return Ok(());
+        }
         for n in 1..=BATCH_ROWS {
             if n % YIELD_ROWS == 0 {
                 tokio::task::yield_now().await;
@@ -1916,13 +1919,11 @@ async fn run<S: RowSource>(
             insert: None,
         };
         let (mut written, mut read) = (Tally::default(), Tally::default());
-        let (w_result, r_result) = tokio::join!(biased; batcher.flush(w.conn(), &mut batch, &mut written), async {
-            if reader.done {
-                Ok(())
-            } else {
-                reader.fill(&mut next, &mut read).await
-            }
-        });
+        let (w_result, r_result) = tokio::join!(
+            biased;
+            batcher.flush(w.conn(), &mut batch, &mut written),
+            reader.fill(&mut next, &mut read)
+        );
         written.apply(&mut report, progress);
         read.apply(&mut report, progress);
         w_result?;
