@@ -82,7 +82,14 @@ pub async fn open(
     clock: Arc<dyn Clock>,
     config: Config,
 ) -> Result<AppState, OpenError> {
-    let db = Db::connect(database_url).await?;
+    let db = Db::connect_opts(
+        database_url,
+        backstop_store::DbOptions {
+            busy_timeout: config.sqlite_busy_timeout,
+            ..backstop_store::DbOptions::default()
+        },
+    )
+    .await?;
     db.migrate().await?;
     people::pinyin::backfill(&db)
         .await

@@ -29,6 +29,10 @@ pub struct Config {
     /// Folder for encrypted roster uploads while their import job is pending or running
     /// (default: `backstop-uploads` in the system's temporary folder).
     pub upload_dir: Option<PathBuf>,
+    /// SQLite: how long a statement waits for a lock held by another process (a roster
+    /// import run from the command line beside the service) before the request is answered
+    /// 503 `busy` with nothing written (default 10 s).
+    pub sqlite_busy_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -41,6 +45,7 @@ impl Default for Config {
             max_body_bytes: 2 * 1024 * 1024,
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
+            sqlite_busy_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -41,12 +41,13 @@ pub enum ErrorCode {
     UnreadableFile,
     Interrupted,
     RateLimited,
+    Busy,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidJson,
         ErrorCode::Validation,
@@ -75,6 +76,7 @@ impl ErrorCode {
         ErrorCode::UnreadableFile,
         ErrorCode::Interrupted,
         ErrorCode::RateLimited,
+        ErrorCode::Busy,
         ErrorCode::Internal,
     ];
 
@@ -109,6 +111,7 @@ impl ErrorCode {
             ErrorCode::UnreadableFile => "unreadable_file",
             ErrorCode::Interrupted => "interrupted",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
         }
     }
@@ -143,7 +146,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict | ErrorCode::DuplicateUsername => 409,
             ErrorCode::PayloadTooLarge | ErrorCode::FileTooLarge | ErrorCode::XlsxUnsafe => 413,
-            ErrorCode::Interrupted => 503,
+            ErrorCode::Interrupted | ErrorCode::Busy => 503,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
@@ -182,6 +185,7 @@ impl ErrorCode {
             ErrorCode::UnreadableFile => "无法读取文件：不是有效的 CSV 或 Excel (.xlsx) 文件",
             ErrorCode::Interrupted => "服务重启，任务被中断，未写入任何数据；请重新提交",
             ErrorCode::RateLimited => "请求过于频繁，请稍后再试",
+            ErrorCode::Busy => "数据库正忙（可能正在批量导入），本次操作未保存，请稍后重试",
             ErrorCode::Internal => "系统内部错误，请稍后再试",
         }
     }
@@ -214,7 +218,7 @@ mod tests {
             assert!(!c.message_zh().is_empty());
             assert!(!c.message_zh().is_ascii());
         }
-        assert_eq!(ids.len(), 29);
+        assert_eq!(ids.len(), 30);
         assert_eq!(ErrorCode::parse("nope"), None);
     }
 
@@ -250,6 +254,7 @@ mod tests {
             (E::UnreadableFile, 422),
             (E::Interrupted, 503),
             (E::RateLimited, 429),
+            (E::Busy, 503),
             (E::Internal, 500),
         ];
         assert_eq!(expect.len(), ErrorCode::ALL.len());

@@ -27,6 +27,25 @@ pub enum WriteError<E> {
     Job(E),
     /// The database failed to begin or commit (nothing was written).
     Db(sqlx::Error),
+    /// The database was held by another process past the busy timeout (see
+    /// [`crate::is_busy`]); nothing was written and the caller may try again later.
+    Busy,
+}
+
+/// Why a batch wrote nothing; sent to every job of it.
+#[derive(Clone, Debug)]
+pub(crate) struct Failed {
+    pub(crate) message: String,
+    pub(crate) busy: bool,
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Self {
+        Failed {
+            busy: crate::is_busy(&e),
+            message: e.to_string(),
+        }
+    }
 }
 
 pub(crate) const MAX_BATCH: usize = 256;
@@ -38,14 +57,14 @@ type RunFn = Box<
 
 pub(crate) struct Job {
     run: RunFn,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), Failed>>,
 }
 
 /// Where a job leaves its typed result for its caller.
 pub(crate) type Slot<T, E> = Arc<std::sync::Mutex<Option<Result<T, E>>>>;
 
 /// Wrap a typed job: its result goes to the slot; the writer only learns success or failure.
-pub(crate) fn job<T, E, F>(f: F) -> (Job, oneshot::Receiver<Result<(), String>>, Slot<T, E>)
+pub(crate) fn job<T, E, F>(f: F) -> (Job, oneshot::Receiver<Result<(), Failed>>, Slot<T, E>)
 where
     T: Send + 'static,
     E: Send + 'static,
@@ -85,12 +104,12 @@ pub(crate) async fn writer(pool: AnyPool, lock: Arc<Mutex<()>>, mut rx: mpsc::Re
     }
 }
 
-async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
+async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), Failed> {
     // IMMEDIATE: see `Db::begin_write`.
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::from)?;
     let jobs = std::mem::take(batch);
     let mut dones = Vec::with_capacity(jobs.len());
     // Every statement is a round trip to sqlx's SQLite worker thread, so the savepoint of one
@@ -106,14 +125,14 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
         sqlx::query(boundary)
             .execute(&mut *tx)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(Failed::from)?;
         open = true;
         let ok = (j.run)(&mut tx).await;
         if !ok {
             sqlx::query("ROLLBACK TO SAVEPOINT job")
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(Failed::from)?;
         }
         dones.push(Job {
             run: Box::new(|_| Box::pin(async { true })),
@@ -121,7 +140,7 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), String> {
         });
     }
     *batch = dones;
-    tx.commit().await.map_err(|e| e.to_string())
+    tx.commit().await.map_err(Failed::from)
 }
 
 /// A value bound to a [`Script`] statement.

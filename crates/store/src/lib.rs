@@ -100,6 +100,48 @@ pub struct Db {
     reader: Option<AnyPool>,
 }
 
+/// How [`Db::connect_opts`] opens the pool.
+#[derive(Clone, Copy, Debug)]
+pub struct DbOptions {
+    /// Connections in the main pool (default 16).
+    pub max_connections: u32,
+    /// SQLite: how long a statement waits for a lock held by another process (a CLI import
+    /// beside the running service, a backup tool) before it fails with `SQLITE_BUSY`, which
+    /// [`is_busy`] recognises (default 10 s). Writers of this process never wait on it: they
+    /// queue on [`Db`]'s writer lock first.
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 16,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether `e` means the database was too busy to do the work now, and nothing was written:
+/// SQLite's `SQLITE_BUSY` / `SQLITE_LOCKED` (and their extended codes: another process held
+/// the lock past the busy timeout), PostgreSQL's `lock_not_available`, `deadlock_detected`
+/// and `serialization_failure`. The caller may try again later.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code().is_some_and(|c| busy_code(&c))
+}
+
+/// [`is_busy`] for a database error code: a PostgreSQL SQLSTATE (always five characters,
+/// some all digits) or a SQLite result code (a number of at most four digits; the primary code
+/// is the low byte of an extended one).
+fn busy_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return matches!(code, "55P03" | "40P01" | "40001");
+    }
+    code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+}
+
 /// SQLite page cache of a [`Db::begin_bulk_write`] connection, in KiB (a ceiling: pages are
 /// allocated as they are used, so a small import never takes it). Bulk imports insert into
 /// several random-keyed indexes in one transaction; with a small cache their pages are read
@@ -174,6 +216,19 @@ impl Db {
     }
 
     pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        Self::connect_opts(
+            url,
+            DbOptions {
+                max_connections,
+                ..DbOptions::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn connect_opts(url: &str, o: DbOptions) -> Result<Db, StoreError> {
+        let max_connections = o.max_connections;
+        let busy_ms = o.busy_timeout.as_millis();
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let url = match backend {
@@ -203,7 +258,9 @@ impl Db {
             // before the pool opens several (switching concurrently can fail to open).
             let mut first = opts.connect().await?;
             first
-                .execute("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL;")
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA busy_timeout={busy_ms}; PRAGMA journal_mode=WAL;"
+                )))
                 .await?;
             sqlx::Connection::close(first).await?;
         }
@@ -214,10 +271,10 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA busy_timeout=10000; PRAGMA synchronous=FULL; \
-                             PRAGMA foreign_keys=ON;",
-                        )
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA busy_timeout={busy_ms}; PRAGMA synchronous=FULL; \
+                             PRAGMA foreign_keys=ON;"
+                        )))
                         .await?;
                     }
                     Ok(())
@@ -360,7 +417,8 @@ impl Db {
         match (committed, result) {
             (Ok(()), Some(Ok(v))) => Ok(v),
             (_, Some(Err(e))) => Err(WriteError::Job(e)),
-            (Err(msg), _) => Err(WriteError::Db(sqlx::Error::Protocol(msg))),
+            (Err(f), _) if f.busy => Err(WriteError::Busy),
+            (Err(f), _) => Err(WriteError::Db(sqlx::Error::Protocol(f.message))),
             (Ok(()), None) => Err(WriteError::Db(sqlx::Error::Protocol("job lost".into()))),
         }
     }
@@ -451,6 +509,20 @@ pub fn number_placeholders(statement: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_codes() {
+        // SQLite: BUSY, LOCKED, BUSY_RECOVERY (261), BUSY_SNAPSHOT (517), BUSY_TIMEOUT (773),
+        // LOCKED_SHAREDCACHE (262); not CONSTRAINT (19) or CONSTRAINT_UNIQUE (2067).
+        for c in [
+            "5", "6", "261", "517", "773", "262", "55P03", "40P01", "40001",
+        ] {
+            assert!(busy_code(c), "{c}");
+        }
+        for c in ["19", "2067", "1", "23505", "23503", "XX000", ""] {
+            assert!(!busy_code(c), "{c}");
+        }
+    }
 
     #[test]
     fn refuses_other_schemes() {

@@ -123,6 +123,10 @@ impl From<sqlx::Error> for AppError {
                 return AppError::msg(ErrorCode::Validation, "引用的记录不存在");
             }
         }
+        if backstop_store::is_busy(&e) {
+            tracing::warn!(error = %e, "database busy; the request wrote nothing");
+            return AppError::new(ErrorCode::Busy);
+        }
         AppError::internal("database", e)
     }
 }
@@ -130,7 +134,14 @@ impl From<sqlx::Error> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        (status, axum::Json(self.body())).into_response()
+        let mut resp = (status, axum::Json(self.body())).into_response();
+        if self.code == ErrorCode::Busy {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        resp
     }
 }
 

@@ -120,6 +120,7 @@ impl IntoResponse for PageError {
             404 => "未找到",
             403 => "无权访问",
             500 => "系统错误",
+            503 => "系统繁忙",
             _ => "请求有误",
         };
         let page = ErrorPage {

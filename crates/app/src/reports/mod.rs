@@ -870,6 +870,7 @@ pub async fn submit(
         Ok(v) => Ok(v),
         Err(backstop_store::WriteError::Job(e)) => Err(e),
         Err(backstop_store::WriteError::Db(e)) => Err(e.into()),
+        Err(backstop_store::WriteError::Busy) => Err(AppError::new(ErrorCode::Busy)),
     }
 }
 

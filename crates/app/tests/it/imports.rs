@@ -17,7 +17,7 @@ use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{T, backends, each_backend};
+use crate::support::{T, each_backend, each_backend_with};
 
 fn cid(region: &str, ymd: &str, seq: u32) -> String {
     let body = format!("{region}{ymd}{seq:03}");
@@ -33,21 +33,6 @@ async fn person_count(t: &T) -> i64 {
         .fetch_one(t.state.db.pool())
         .await
         .expect("count")
-}
-
-/// Run `f` on every backend with a custom configuration.
-async fn each_backend_with<F, Fut>(config: Config, f: F)
-where
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for (name, url, dir) in backends().await {
-        eprintln!("-- backend: {name}");
-        let t = T::open(&name, &url, dir, config.clone()).await;
-        let db = t.state.db.clone();
-        f(t).await;
-        db.close().await;
-    }
 }
 
 /// A multipart body: text fields and an optional file field named `file`.

@@ -3,14 +3,17 @@
 //! import (encodings, bad rows, merge rule, all-or-nothing, good rows), pages, and no
 //! plaintext ID or phone number at rest — on both backends.
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
+use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import_csv};
 use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, each_backend};
+use crate::support::{T, each_backend, each_backend_with};
 
 /// A valid ID number from region, birth date and sequence.
 fn cid(region: &str, ymd: &str, seq: u32) -> String {
@@ -619,6 +622,103 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
 /// More rows than one write batch: duplicates inside a batch and across batches, records on
 /// file in and out of scope, an unknown region — the merge rule and the reports hold, each
 /// person created gets its own audit entry, and the chain verifies.
+/// A write that meets the database held by other work outside the service — a roster import
+/// run from the command line holds SQLite's write lock, or on PostgreSQL the audit chain's
+/// lock, for its whole transaction. SQLite: after the busy timeout the request is answered 503
+/// `busy` with `Retry-After`, nothing written, and the same request goes through once the lock
+/// is gone (before: 500 `internal`). PostgreSQL: the request waits for the lock, then goes
+/// through.
+#[tokio::test]
+async fn a_write_meeting_a_lock_held_elsewhere_is_busy_and_loses_nothing() {
+    let config = Config {
+        sqlite_busy_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    each_backend_with(config, |t: T| async move {
+        use sqlx::Connection;
+        t.import_fixture().await;
+        let worker = t.user("busy_cw", &["community_worker"], V1).await;
+        let body = json!({"id_number": cid("130110", "19800101", 7), "name": "王五",
+                          "region_code": V1})
+        .to_string();
+        let persons = person_count(&t).await;
+        let audits = audit_rows(&t, "person.create").await.len();
+        let mut other = sqlx::AnyConnection::connect(&t.url).await.expect("connect");
+        let (s, _, b) = if t.backend == "sqlite" {
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut other)
+                .await
+                .expect("lock");
+            let (s, h, b) = t
+                .raw(
+                    "POST",
+                    "/api/v1/persons",
+                    Some(&worker),
+                    Some(body.clone()),
+                    &[],
+                )
+                .await;
+            let v: Value = serde_json::from_slice(&b).expect("json");
+            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+            assert_eq!(v["code"], "busy");
+            assert!(
+                v["message"].as_str().is_some_and(|m| m.contains("未保存")),
+                "{v}"
+            );
+            assert_eq!(
+                h.get("retry-after").and_then(|v| v.to_str().ok()),
+                Some("5")
+            );
+            assert_eq!(person_count(&t).await, persons);
+            assert_eq!(audit_rows(&t, "person.create").await.len(), audits);
+            // The same through the group commit (a village's daily report).
+            let report = json!({"template": "village_daily", "unit": V1, "period": "2026-03-02",
+                "values": {"households_screened": 10, "people_screened": 30, "close_contacts": 1,
+                           "home_observation": 1, "released": 0, "fever_referred": 0,
+                           "entrance_registrations": 5, "volunteers_on_duty": 2, "notes": ""}});
+            let (s, r) = t.post("/api/v1/reports", &worker, report.clone()).await;
+            assert_eq!(
+                (s, r["code"].as_str()),
+                (StatusCode::SERVICE_UNAVAILABLE, Some("busy")),
+                "{r}"
+            );
+            sqlx::raw_sql("ROLLBACK")
+                .execute(&mut other)
+                .await
+                .expect("unlock");
+            let (s, r) = t.post("/api/v1/reports", &worker, report).await;
+            assert_eq!(s, StatusCode::CREATED, "{r}");
+            t.raw("POST", "/api/v1/persons", Some(&worker), Some(body), &[])
+                .await
+        } else {
+            sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(7261002)")
+                .execute(&mut other)
+                .await
+                .expect("lock");
+            let release = async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                // Still waiting: nothing written yet.
+                assert_eq!(person_count(&t).await, persons);
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut other)
+                    .await
+                    .expect("unlock");
+            };
+            let (r, ()) = tokio::join!(
+                t.raw("POST", "/api/v1/persons", Some(&worker), Some(body), &[]),
+                release
+            );
+            r
+        };
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(person_count(&t).await, persons + 1);
+        assert_eq!(audit_rows(&t, "person.create").await.len(), audits + 1);
+        other.close().await.expect("close");
+    })
+    .await;
+}
+
 /// Migration 0013 cuts blind indexes written before it (64 hex characters) to the 32 the
 /// service now computes: numbers and phones recorded earlier are still found exactly.
 #[tokio::test]

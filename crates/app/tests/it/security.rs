@@ -13,7 +13,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{PW, T, backends, each_backend, totp_secret};
+use crate::support::{PW, T, each_backend, each_backend_with, totp_secret};
 
 const ORIGIN: &str = "http://backstop.test";
 const NEW_PW: &str = "Tr4%Kq8zLm2x";
@@ -201,22 +201,6 @@ async fn count(t: &T, sql: &str) -> i64 {
         .fetch_one(t.state.db.pool())
         .await
         .expect("count")
-}
-
-/// Like `each_backend`, with a custom configuration.
-async fn each_backend_with<F, Fut>(config: Config, f: F)
-where
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for (name, url, dir) in backends().await {
-        eprintln!("-- backend: {name}");
-        let t = T::open(&name, &url, None, config.clone()).await;
-        let db = t.state.db.clone();
-        f(t).await;
-        db.close().await;
-        drop(dir);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

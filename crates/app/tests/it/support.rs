@@ -73,6 +73,9 @@ fn uuidish() -> String {
 /// One application on one backend.
 pub struct T {
     pub backend: String,
+    /// The database URL (tests that need a connection of their own, outside the service).
+    #[allow(dead_code)]
+    pub url: String,
     pub state: AppState,
     pub app: Router,
     pub clock: Arc<ManualClock>,
@@ -86,9 +89,18 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    each_backend_with(Config::default(), f).await
+}
+
+/// Like [`each_backend`], with a configuration of the test's own.
+pub async fn each_backend_with<F, Fut>(config: Config, f: F)
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     for (name, url, dir) in backends().await {
         eprintln!("-- backend: {name}");
-        let t = T::open(&name, &url, None, Config::default()).await;
+        let t = T::open(&name, &url, None, config.clone()).await;
         let db = t.state.db.clone();
         f(t).await;
         // Close every connection before the files go: SQLite's VFS keys its lock and
@@ -121,6 +133,7 @@ impl T {
             .expect("open app");
         T {
             backend: name.to_string(),
+            url: url.to_string(),
             app: backstop_app::router(state.clone()),
             state,
             clock,
