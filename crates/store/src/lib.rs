@@ -212,20 +212,10 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 impl Db {
     /// Connect (creating the SQLite file and its folder if needed). Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
-        Self::connect_with(url, 16).await
+        Self::connect_opts(url, DbOptions::default()).await
     }
 
-    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, StoreError> {
-        Self::connect_opts(
-            url,
-            DbOptions {
-                max_connections,
-                ..DbOptions::default()
-            },
-        )
-        .await
-    }
-
+    /// [`Db::connect`] with options of the caller's own.
     pub async fn connect_opts(url: &str, o: DbOptions) -> Result<Db, StoreError> {
         let max_connections = o.max_connections;
         let busy_ms = o.busy_timeout.as_millis();

@@ -617,10 +617,7 @@ async fn record_use(state: &AppState, sql: &'static str, now: i64, id: i64) -> A
             })
         })
         .await
-        .map_err(|e| match e {
-            backstop_store::WriteError::Job(e) | backstop_store::WriteError::Db(e) => e.into(),
-            backstop_store::WriteError::Busy => AppError::new(ErrorCode::Busy),
-        })
+        .map_err(AppError::from)
 }
 
 /// End a session (logout).

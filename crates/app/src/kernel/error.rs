@@ -131,6 +131,17 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A group-commit write's failure: the job's own error, the database's, or busy (503).
+impl<E: Into<AppError>> From<backstop_store::WriteError<E>> for AppError {
+    fn from(e: backstop_store::WriteError<E>) -> Self {
+        match e {
+            backstop_store::WriteError::Job(e) => e.into(),
+            backstop_store::WriteError::Db(e) => e.into(),
+            backstop_store::WriteError::Busy => AppError::new(ErrorCode::Busy),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();

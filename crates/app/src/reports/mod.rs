@@ -866,12 +866,7 @@ pub async fn submit(
             Ok::<_, AppError>((outcome, sub))
         })
     });
-    match job.await {
-        Ok(v) => Ok(v),
-        Err(backstop_store::WriteError::Job(e)) => Err(e),
-        Err(backstop_store::WriteError::Db(e)) => Err(e.into()),
-        Err(backstop_store::WriteError::Busy) => Err(AppError::new(ErrorCode::Busy)),
-    }
+    Ok(job.await?)
 }
 
 /// A checked submission, ready to write.

@@ -426,28 +426,33 @@ struct Outcome {
 /// `raw_secs / floor` is the best raw-ratio this schema allows on this engine.
 async fn engine_floor(url: &str) -> f64 {
     use sqlx::Connection;
+    const TABLES: [&str; 4] = ["floor_p", "floor_a", "floor_src_p", "floor_src_a"];
+    async fn exec(c: &mut sqlx::AnyConnection, sql: &str) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(c)
+            .await
+            .unwrap_or_else(|e| die(format!("{sql}: {e}")));
+    }
     sqlx::any::install_default_drivers();
     let mut c = sqlx::AnyConnection::connect(url)
         .await
         .unwrap_or_else(|e| die(format!("connect {}: {e}", backstop_store::redact_url(url))));
     let pg = c.backend_name().eq_ignore_ascii_case("postgresql");
-    let mut setup = vec![
-        "DROP TABLE IF EXISTS floor_p".to_string(),
-        "DROP TABLE IF EXISTS floor_a".to_string(),
-        "DROP TABLE IF EXISTS floor_src_p".to_string(),
-        "DROP TABLE IF EXISTS floor_src_a".to_string(),
-        "CREATE TABLE floor_src_p AS SELECT * FROM persons".to_string(),
-        "CREATE TABLE floor_src_a AS SELECT * FROM audit_log WHERE action = 'person.create'"
-            .to_string(),
-    ];
+    let mut setup: Vec<String> = TABLES
+        .iter()
+        .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+        .collect();
+    setup.push("CREATE TABLE floor_src_p AS SELECT * FROM persons".into());
+    setup.push(
+        "CREATE TABLE floor_src_a AS SELECT * FROM audit_log WHERE action = 'person.create'".into(),
+    );
     if pg {
-        setup.extend([
-            "CREATE TABLE floor_p (LIKE persons INCLUDING ALL)".to_string(),
-            "ALTER TABLE floor_p ADD FOREIGN KEY (region_code) REFERENCES regions(code)"
-                .to_string(),
-            "CREATE TABLE floor_a (LIKE audit_log INCLUDING ALL)".to_string(),
-            "CHECKPOINT".to_string(),
-        ]);
+        setup.push("CREATE TABLE floor_p (LIKE persons INCLUDING ALL)".into());
+        setup.push(
+            "ALTER TABLE floor_p ADD FOREIGN KEY (region_code) REFERENCES regions(code)".into(),
+        );
+        setup.push("CREATE TABLE floor_a (LIKE audit_log INCLUDING ALL)".into());
+        setup.push("CHECKPOINT".into());
     } else {
         // The tables' and their indexes' own DDL, renamed (triggers left out).
         for (table, copy) in [("persons", "floor_p"), ("audit_log", "floor_a")] {
@@ -463,17 +468,14 @@ async fn engine_floor(url: &str) -> f64 {
         }
         // As the service's bulk-write connection (`Db::begin_bulk_write`): its page cache,
         // statement journals in memory, references checked by the import itself.
-        setup.push("PRAGMA wal_checkpoint(TRUNCATE)".to_string());
+        setup.push("PRAGMA wal_checkpoint(TRUNCATE)".into());
         setup.push(format!(
             "PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF",
             backstop_store::BULK_CACHE_KIB
         ));
     }
     for sql in &setup {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut c)
-            .await
-            .unwrap_or_else(|e| die(format!("{sql}: {e}")));
+        exec(&mut c, sql).await;
     }
     let start = Instant::now();
     for sql in [
@@ -482,18 +484,11 @@ async fn engine_floor(url: &str) -> f64 {
         "INSERT INTO floor_a SELECT * FROM floor_src_a",
         "COMMIT",
     ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut c)
-            .await
-            .unwrap_or_else(|e| die(format!("{sql}: {e}")));
+        exec(&mut c, sql).await;
     }
     let secs = start.elapsed().as_secs_f64();
-    for t in ["floor_p", "floor_a", "floor_src_p", "floor_src_a"] {
-        let sql = format!("DROP TABLE {t}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut c)
-            .await
-            .unwrap_or_else(|e| die(format!("{sql}: {e}")));
+    for t in TABLES {
+        exec(&mut c, &format!("DROP TABLE {t}")).await;
     }
     let _ = c.close().await;
     secs
