@@ -1,13 +1,12 @@
 //! The OpenAPI document of the JSON API (`/api/v1/openapi.json`, generated from the handlers'
 //! annotations) and the browsable docs at `/api/docs` (Swagger UI, vendored and embedded).
 
-use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::state::AppState;
+use crate::kernel::web::Routes;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -85,10 +84,11 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/api/docs", get(docs))
+pub fn routes() -> Routes {
+    vec![
+        ("/api/v1/openapi.json", get(openapi_json)),
+        ("/api/docs", get(docs)),
+    ]
 }
 
 async fn openapi_json() -> impl IntoResponse {

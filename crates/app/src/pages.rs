@@ -2,7 +2,6 @@
 //! its own pages through its `pages` module.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,35 +11,25 @@ use serde::Deserialize;
 
 use crate::kernel::auth::{self, Stage};
 use crate::kernel::extract::{Page, PageAnyStage, Source, clear_cookie, session_cookie};
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::regions::Region;
 use crate::state::AppState;
 use crate::{accounts, orgs, regions};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/login", get(login_form).post(login_submit))
-        .route("/login/totp", get(totp_form).post(totp_submit))
-        .route("/logout", axum::routing::post(logout))
-        .route(
+pub fn routes() -> Routes {
+    vec![
+        ("/", get(home)),
+        ("/login", get(login_form).post(login_submit)),
+        ("/login/totp", get(totp_form).post(totp_submit)),
+        ("/logout", axum::routing::post(logout)),
+        (
             "/account/password",
             get(password_form).post(password_submit),
-        )
-        .route("/account/totp", get(enroll_form).post(enroll_submit))
-        .route("/account/totp/start", axum::routing::post(enroll_start))
-        .merge(crate::regions::pages::routes())
-        .merge(crate::orgs::pages::routes())
-        .merge(crate::accounts::pages::routes())
-        .merge(crate::audit::pages::routes())
-        .merge(crate::reports::pages::routes())
-        .merge(crate::institutions::pages::routes())
-        .merge(crate::inspections::pages::routes())
-        .merge(crate::people::pages::routes())
-        .merge(crate::screening::pages::routes())
-        .merge(crate::care::pages::routes())
-        .merge(crate::crosscheck::pages::routes())
-        .merge(crate::entrance::pages::routes())
+        ),
+        ("/account/totp", get(enroll_form).post(enroll_submit)),
+        ("/account/totp/start", axum::routing::post(enroll_start)),
+    ]
 }
 
 #[derive(Template)]

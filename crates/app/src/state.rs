@@ -138,6 +138,11 @@ impl AppState {
         Self::new(db, Arc::new(SystemClock), keys, config)
     }
 
+    /// Today's date in Beijing, from the injected clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        backstop_core::clock::beijing_date(self.clock.now())
+    }
+
     /// Current time in Unix milliseconds, from the injected clock.
     pub fn now_ms(&self) -> i64 {
         backstop_core::clock::to_millis(self.clock.now())

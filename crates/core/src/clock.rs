@@ -94,6 +94,28 @@ pub fn format_beijing_secs(t: DateTime<Utc>) -> String {
     beijing_naive(t).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// A stored timestamp as RFC 3339 (UTC), the API's form of instants.
+pub fn rfc3339(ms: i64) -> String {
+    from_millis(ms).to_rfc3339()
+}
+
+/// Unix milliseconds at which the Beijing date `d` ends (the next Beijing midnight): a
+/// deadline "by day d" has passed when the clock reaches this.
+pub fn end_of_beijing_day_ms(d: NaiveDate) -> i64 {
+    let next = d.succ_opt().unwrap_or(d);
+    let midnight = next.and_time(chrono::NaiveTime::MIN);
+    midnight
+        .checked_sub_signed(TimeDelta::seconds(i64::from(BEIJING_OFFSET_SECS)))
+        .unwrap_or(midnight)
+        .and_utc()
+        .timestamp_millis()
+}
+
+/// A date as people type it in forms and the API: `YYYY-MM-DD`, surrounding spaces ignored.
+pub fn parse_ymd(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@
 //! (`backstop_core::role::grantable_roles`); the service checks every rule again.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,20 +21,22 @@ use crate::kernel::actor::Actor;
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::orgs::{self, Org};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(create))
-        .route("/users/new", get(new_form))
-        .route("/users/{id}", get(show).post(update))
-        .route("/users/{id}/unlock", post(unlock))
-        .route("/users/{id}/reset-password", post(reset_password))
-        .route("/account", get(account))
-        .route("/account/tokens", post(create_token))
-        .route("/account/tokens/{id}/revoke", post(revoke_token))
+pub fn routes() -> Routes {
+    vec![
+        ("/users", get(list).post(create)),
+        ("/users/new", get(new_form)),
+        ("/users/{id}", get(show).post(update)),
+        ("/users/{id}/unlock", post(unlock)),
+        ("/users/{id}/reset-password", post(reset_password)),
+        ("/account", get(account)),
+        ("/account/tokens", post(create_token)),
+        ("/account/tokens/{id}/revoke", post(revoke_token)),
+    ]
 }
 
 // --- form helpers ------------------------------------------------------------------------
@@ -57,10 +58,6 @@ fn values(pairs: &Pairs, name: &str) -> Vec<String> {
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
         .collect()
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
 }
 
 /// An optional organisation id as posted ("" = none).

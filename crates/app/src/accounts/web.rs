@@ -1,7 +1,6 @@
 //! Accounts API: login, logout, password change, TOTP enrolment, `me`, users, personal API
 //! tokens. Pages are in `accounts::pages`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -11,22 +10,24 @@ use super::{ApiTokenView, Me, NewUser, UserPatch, UserView};
 use crate::kernel::auth::{self, TotpEnrollment};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, ApiAnyStage, JsonBody, Source};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/password", post(change_password))
-        .route("/api/v1/auth/totp/enroll", post(totp_enroll))
-        .route("/api/v1/auth/totp/confirm", post(totp_confirm))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", get(get_user).patch(update_user))
-        .route("/api/v1/users/{id}/unlock", post(unlock_user))
-        .route("/api/v1/users/{id}/reset-password", post(reset_password))
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/auth/login", post(login)),
+        ("/api/v1/auth/logout", post(logout)),
+        ("/api/v1/auth/password", post(change_password)),
+        ("/api/v1/auth/totp/enroll", post(totp_enroll)),
+        ("/api/v1/auth/totp/confirm", post(totp_confirm)),
+        ("/api/v1/me", get(me)),
+        ("/api/v1/users", get(list_users).post(create_user)),
+        ("/api/v1/users/{id}", get(get_user).patch(update_user)),
+        ("/api/v1/users/{id}/unlock", post(unlock_user)),
+        ("/api/v1/users/{id}/reset-password", post(reset_password)),
+        ("/api/v1/tokens", get(list_tokens).post(create_token)),
+        ("/api/v1/tokens/{id}", axum::routing::delete(revoke_token)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -3,7 +3,6 @@
 //! Beijing time, and an "older" link that pages backwards with `before_id`.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use backstop_core::role::Permission;
@@ -11,14 +10,15 @@ use serde::Deserialize;
 
 use super::{AuditQuery, AuditRow};
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
 
 /// Entries per page.
 const PAGE_SIZE: i64 = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/audit", get(search))
+pub fn routes() -> Routes {
+    vec![("/audit", get(search))]
 }
 
 /// The filters as typed (all text, so a malformed value never rejects the request).
@@ -152,10 +152,6 @@ async fn search(State(s): State<AppState>, Page(a): Page, Query(f): Query<Filter
         older,
         base_query,
     }))
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
 }
 
 /// `k=v&…` of the non-empty pairs, percent-encoded.

@@ -1,16 +1,16 @@
 //! Audit API (`/api/v1/audit`). The page is in `audit::pages`.
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
 
 use super::{AuditQuery, AuditRow};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::Api;
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(search))
+pub fn api_routes() -> Routes {
+    vec![("/api/v1/audit", get(search))]
 }
 
 /// Search the audit log (auditor role). Newest first.

@@ -27,11 +27,11 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Entry, Who};
-use crate::inspections::end_of_day_ms;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::people;
 use crate::state::AppState;
+use backstop_core::clock::end_of_beijing_day_ms as end_of_day_ms;
 
 /// The groups (困难群众类别), with stable identifiers and Chinese labels.
 pub const CATEGORIES: [(&str, &str); 14] = [

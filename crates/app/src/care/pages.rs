@@ -6,7 +6,6 @@
 //! error re-shows the page with the Chinese message (422).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -21,24 +20,22 @@ use super::{
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/care", get(coverage))
-        .route("/care/persons/{id}", get(person))
-        .route("/care/persons/{id}/memberships", post(add_membership))
-        .route("/care/memberships/{id}/end", post(end_membership))
-        .route("/care/persons/{id}/carer", post(set_carer))
-        .route("/care/persons/{id}/checks", post(record_check))
-        .route("/care/persons/{id}/visits", post(add_visit))
-        .route("/care/visits/{id}/tasks", post(add_task))
-        .route("/care/tasks/{id}/close", post(close_task))
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.trim().chars().take(n).collect()
+pub fn routes() -> Routes {
+    vec![
+        ("/care", get(coverage)),
+        ("/care/persons/{id}", get(person)),
+        ("/care/persons/{id}/memberships", post(add_membership)),
+        ("/care/memberships/{id}/end", post(end_membership)),
+        ("/care/persons/{id}/carer", post(set_carer)),
+        ("/care/persons/{id}/checks", post(record_check)),
+        ("/care/persons/{id}/visits", post(add_visit)),
+        ("/care/visits/{id}/tasks", post(add_task)),
+        ("/care/tasks/{id}/close", post(close_task)),
+    ]
 }
 
 fn parse_id(s: &str) -> AppResult<i64> {

@@ -2,7 +2,6 @@
 //! memberships, the carer and daily checks, visits, follow-up tasks, coverage and the list of
 //! members not contacted. Thin handlers over the scoped service functions of `care`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -14,29 +13,31 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/care/categories", get(list_categories))
-        .route("/api/v1/care/persons/{id}", get(person_record))
-        .route(
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/care/categories", get(list_categories)),
+        ("/api/v1/care/persons/{id}", get(person_record)),
+        (
             "/api/v1/care/persons/{id}/memberships",
             post(add_membership),
-        )
-        .route(
+        ),
+        (
             "/api/v1/care/persons/{id}/carer",
             axum::routing::put(set_carer),
-        )
-        .route("/api/v1/care/memberships/{id}/end", post(end_membership))
-        .route("/api/v1/care/persons/{id}/checks", post(record_check))
-        .route("/api/v1/care/persons/{id}/visits", post(add_visit))
-        .route("/api/v1/care/visits/{id}", get(one_visit))
-        .route("/api/v1/care/visits/{id}/tasks", post(add_task))
-        .route("/api/v1/care/tasks", get(list_tasks))
-        .route("/api/v1/care/tasks/{id}/close", post(close_task))
-        .route("/api/v1/care/coverage", get(coverage))
-        .route("/api/v1/care/not-contacted", get(not_contacted))
+        ),
+        ("/api/v1/care/memberships/{id}/end", post(end_membership)),
+        ("/api/v1/care/persons/{id}/checks", post(record_check)),
+        ("/api/v1/care/persons/{id}/visits", post(add_visit)),
+        ("/api/v1/care/visits/{id}", get(one_visit)),
+        ("/api/v1/care/visits/{id}/tasks", post(add_task)),
+        ("/api/v1/care/tasks", get(list_tasks)),
+        ("/api/v1/care/tasks/{id}/close", post(close_task)),
+        ("/api/v1/care/coverage", get(coverage)),
+        ("/api/v1/care/not-contacted", get(not_contacted)),
+    ]
 }
 
 /// The group categories (stable identifiers and Chinese labels).

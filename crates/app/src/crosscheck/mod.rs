@@ -53,7 +53,6 @@ use std::collections::{HashMap, HashSet};
 
 use backstop_core::clock::{beijing_date, format_beijing, from_millis};
 use backstop_core::error::ErrorCode;
-use backstop_core::mask::mask_name;
 use backstop_core::region::RegionCode;
 use backstop_core::role::Permission;
 use serde::{Deserialize, Serialize};
@@ -65,7 +64,7 @@ use crate::care::category_label;
 use crate::kernel::actor::Actor;
 use crate::kernel::crypto::sha256_hex;
 use crate::kernel::error::{AppError, AppResult, FieldError};
-use crate::people::strict_mask;
+use crate::people::shown;
 use crate::state::AppState;
 
 /// Kinds of conflict, with stable identifiers and Chinese labels.
@@ -775,7 +774,6 @@ async fn views(
     let prow = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(state.db.pool())
         .await?;
-    let reveal = actor.can(Permission::PersonsRevealId);
     let mut persons: HashMap<i64, Vec<ConflictPerson>> = HashMap::new();
     for r in &prow {
         let region: String = r.try_get("region_code")?;
@@ -784,8 +782,8 @@ async fn views(
             let masked: String = r.try_get("id_masked")?;
             ConflictPerson {
                 id: Some(r.try_get("id")?),
-                name_masked: mask_name(&r.try_get::<String, _>("name")?),
-                id_number_masked: if reveal { masked } else { strict_mask(&masked) },
+                name_masked: shown::name_in_list(&r.try_get::<String, _>("name")?),
+                id_number_masked: shown::id_number(actor, &masked),
                 region_name: r
                     .try_get::<Option<String>, _>("region_name")?
                     .unwrap_or_default(),

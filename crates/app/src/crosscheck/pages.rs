@@ -6,7 +6,6 @@
 //! reads and writes go through the scoped service functions of `crosscheck`.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -18,18 +17,16 @@ use super::{ConflictList, ConflictQuery, KINDS, LastRun};
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/crosscheck", get(list))
-        .route("/crosscheck/run", post(run))
-        .route("/crosscheck/{id}/resolve", post(resolve))
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.trim().chars().take(n).collect()
+pub fn routes() -> Routes {
+    vec![
+        ("/crosscheck", get(list)),
+        ("/crosscheck/run", post(run)),
+        ("/crosscheck/{id}/resolve", post(resolve)),
+    ]
 }
 
 /// A status tab.

@@ -2,21 +2,22 @@
 //! `GET /api/v1/crosschecks/{id}`, `POST /api/v1/crosschecks/{id}/resolve`. Handlers only
 //! extract and call the scoped service functions of `crosscheck`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 
 use super::{Conflict, ConflictList, ConflictQuery, ResolveRequest, RunReport, RunRequest};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/crosschecks", get(list))
-        .route("/api/v1/crosschecks/run", post(run))
-        .route("/api/v1/crosschecks/{id}", get(one))
-        .route("/api/v1/crosschecks/{id}/resolve", post(resolve))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/crosschecks", get(list)),
+        ("/api/v1/crosschecks/run", post(run)),
+        ("/api/v1/crosschecks/{id}", get(one)),
+        ("/api/v1/crosschecks/{id}/resolve", post(resolve)),
+    ]
 }
 
 /// Run the cross-checks over the caller's scope (or a region inside it) and store the

@@ -7,7 +7,6 @@
 //! `entrance`.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,15 +19,17 @@ use super::{AckInput, Alert, DIRECTIONS, EntriesDay, EntryInput, EntryView, Gate
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/gates", get(list).post(create))
-        .route("/gates/{id}", get(show))
-        .route("/gates/{id}/entries", post(add_entry))
-        .route("/entrance-alerts/{id}/ack", post(ack))
+pub fn routes() -> Routes {
+    vec![
+        ("/gates", get(list).post(create)),
+        ("/gates/{id}", get(show)),
+        ("/gates/{id}/entries", post(add_entry)),
+        ("/entrance-alerts/{id}/ack", post(ack)),
+    ]
 }
 
 const AREA: &str = "/gates";

@@ -2,7 +2,6 @@
 //! rules live in the service functions of `entrance`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -11,19 +10,21 @@ use serde::Deserialize;
 use super::{AckInput, Alert, EntriesDay, EntryInput, EntryView, Gate, NewGate};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/gates", get(list_gates).post(create_gate))
-        .route("/api/v1/gates/{id}", get(gate))
-        .route(
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/gates", get(list_gates).post(create_gate)),
+        ("/api/v1/gates/{id}", get(gate)),
+        (
             "/api/v1/gates/{id}/entries",
             get(list_entries).post(add_entry),
-        )
-        .route("/api/v1/entrance-alerts", get(list_alerts))
-        .route("/api/v1/entrance-alerts/{id}", get(alert))
-        .route("/api/v1/entrance-alerts/{id}/ack", post(ack_alert))
+        ),
+        ("/api/v1/entrance-alerts", get(list_alerts)),
+        ("/api/v1/entrance-alerts/{id}", get(alert)),
+        ("/api/v1/entrance-alerts/{id}/ack", post(ack_alert)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -12,19 +12,19 @@
 //! Every change is one write transaction with its audit entry.
 
 pub mod pages;
+mod queries;
 pub mod web;
 
+use backstop_core::clock::end_of_beijing_day_ms;
 use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
 use backstop_core::role::{Permission, Role};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 
-use crate::audit::{self, Entry, Who};
+use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, text_field};
+use crate::kernel::error::{AppError, AppResult, date_field, text_field};
 use crate::state::AppState;
 
 /// How an inspection was made.
@@ -136,28 +136,6 @@ pub struct ReopenInput {
     pub reason: String,
 }
 
-fn rfc3339(ms: i64) -> String {
-    backstop_core::clock::from_millis(ms).to_rfc3339()
-}
-
-fn today(state: &AppState) -> NaiveDate {
-    backstop_core::clock::beijing_date(state.clock.now())
-}
-
-/// Unix milliseconds at which a Beijing date ends (the next Beijing midnight).
-pub fn end_of_day_ms(d: NaiveDate) -> i64 {
-    let next = d.succ_opt().unwrap_or(d);
-    let midnight = next.and_time(chrono::NaiveTime::MIN);
-    (midnight - chrono::Duration::hours(8))
-        .and_utc()
-        .timestamp_millis()
-}
-
-fn parse_date(field: &str, s: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::field(ErrorCode::Validation, field, "日期格式应为 YYYY-MM-DD"))
-}
-
 fn may_read(actor: &Actor) -> AppResult<()> {
     if actor.can(Permission::ReportsRead) || actor.can(Permission::InspectionsManage) {
         Ok(())
@@ -166,7 +144,7 @@ fn may_read(actor: &Actor) -> AppResult<()> {
     }
 }
 
-/// A unit resolved: (unit, name, region code, org id).
+/// A unit resolved: (unit, name, region code).
 async fn resolve_unit(
     state: &AppState,
     actor: &Actor,
@@ -181,18 +159,14 @@ async fn resolve_unit(
         return Ok((format!("org:{}", org.id), org.name, org.region_code));
     }
     let code = crate::regions::parse_code("unit", unit)?;
-    actor.check_region(&code)?;
+    actor.within(&code)?;
     let r = crate::regions::find(state, code.as_str())
         .await?
         .ok_or_else(|| AppError::field(ErrorCode::UnknownRegion, "unit", "区划不存在"))?;
     Ok((code.as_str().to_string(), r.name, code.as_str().to_string()))
 }
 
-fn new_problem(
-    state: &AppState,
-    i: usize,
-    p: &NewProblem,
-) -> AppResult<(String, String, String, i64)> {
+fn new_problem(state: &AppState, i: usize, p: &NewProblem) -> AppResult<queries::ProblemRow> {
     let description = text_field(
         &format!("problems[{i}].description"),
         &p.description,
@@ -206,8 +180,8 @@ fn new_problem(
         true,
     )?;
     let field = format!("problems[{i}].deadline");
-    let d = parse_date(&field, &p.deadline)?;
-    if d < today(state) {
+    let d = date_field(&field, &p.deadline)?;
+    if d < state.today() {
         return Err(AppError::field(
             ErrorCode::Validation,
             &field,
@@ -218,30 +192,8 @@ fn new_problem(
         description,
         requirement,
         d.format("%Y-%m-%d").to_string(),
-        end_of_day_ms(d),
+        end_of_beijing_day_ms(d),
     ))
-}
-
-async fn insert_problem(
-    w: &mut backstop_store::WriteTx,
-    inspection_id: i64,
-    region_code: &str,
-    p: &(String, String, String, i64),
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO inspection_problems (inspection_id, region_code, description, requirement, deadline, deadline_ms, \
-         status, response, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7, $7) RETURNING id",
-    )
-    .bind(inspection_id)
-    .bind(region_code)
-    .bind(&p.0)
-    .bind(&p.1)
-    .bind(&p.2)
-    .bind(p.3)
-    .bind(now)
-    .fetch_one(w.conn())
-    .await
 }
 
 /// Record an inspection with its problems.
@@ -265,10 +217,10 @@ pub async fn create(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        None => today(state),
-        Some(s) => parse_date("date", s)?,
+        None => state.today(),
+        Some(s) => date_field("date", s)?,
     };
-    if date > today(state) {
+    if date > state.today() {
         return Err(AppError::field(
             ErrorCode::Validation,
             "date",
@@ -289,45 +241,33 @@ pub async fn create(
         .enumerate()
         .map(|(i, p)| new_problem(state, i, p))
         .collect::<AppResult<Vec<_>>>()?;
-    let now = state.now_ms();
     let date = date.format("%Y-%m-%d").to_string();
-    let mut w = state.db.begin_write().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO inspections (unit, unit_name, region_code, mode, inspected_on, findings, inspector, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-    )
-    .bind(&unit)
-    .bind(&unit_name)
-    .bind(&region_code)
-    .bind(mode.as_str())
-    .bind(&date)
-    .bind(&findings)
-    .bind(&actor.username)
-    .bind(now)
-    .fetch_one(w.conn())
-    .await?;
-    let mut ids = Vec::new();
-    for p in &problems {
-        ids.push(insert_problem(&mut w, id, &region_code, p, now).await?);
-    }
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "inspection.create",
-            object_type: "inspection",
-            object_id: id.to_string(),
-            region_code: region_code.clone(),
-            outcome: "success",
-            detail: json!({"unit": {"before": null, "after": unit}, "mode": {"before": null, "after": mode.as_str()},
-                "date": {"before": null, "after": date}, "findings": {"before": null, "after": findings},
-                "problems": problems.iter().zip(&ids).map(|(p, id)| json!({"id": id, "requirement": p.1, "deadline": p.2})).collect::<Vec<_>>()}),
+    let mut tx = Tx::begin(state, actor).await?;
+    let id = queries::insert_inspection(
+        &mut tx,
+        &queries::NewRow {
+            unit: &unit,
+            unit_name: &unit_name,
+            region_code: &region_code,
+            mode,
+            date: &date,
+            findings: &findings,
+            inspector: &actor.username,
         },
     )
     .await?;
-    w.commit().await?;
+    let mut ids = Vec::new();
+    for p in &problems {
+        ids.push(queries::insert_problem(&mut tx, id, &region_code, p).await?);
+    }
+    tx.commit(
+        Change::new("inspection.create", "inspection", id, &region_code).detail(
+            json!({"unit": {"before": null, "after": unit}, "mode": {"before": null, "after": mode.as_str()},
+                "date": {"before": null, "after": date}, "findings": {"before": null, "after": findings},
+                "problems": problems.iter().zip(&ids).map(|(p, id)| json!({"id": id, "requirement": p.1, "deadline": p.2})).collect::<Vec<_>>()}),
+        ),
+    )
+    .await?;
     get(state, actor, id).await
 }
 
@@ -341,102 +281,21 @@ pub async fn add_problem(
     actor.require(Permission::InspectionsManage)?;
     let insp = get(state, actor, inspection_id).await?;
     let p = new_problem(state, 0, p)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let pid = insert_problem(&mut w, insp.id, &insp.region_code, &p, now).await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "rectification.create",
-            object_type: "rectification",
-            object_id: pid.to_string(),
-            region_code: insp.region_code.clone(),
-            outcome: "success",
-            detail: json!({"inspection_id": insp.id, "requirement": {"before": null, "after": p.1}, "deadline": {"before": null, "after": p.2}}),
-        },
+    let mut tx = Tx::begin(state, actor).await?;
+    let pid = queries::insert_problem(&mut tx, insp.id, &insp.region_code, &p).await?;
+    tx.commit(
+        Change::new("rectification.create", "rectification", pid, &insp.region_code).detail(
+            json!({"inspection_id": insp.id, "requirement": {"before": null, "after": p.1}, "deadline": {"before": null, "after": p.2}}),
+        ),
     )
     .await?;
-    w.commit().await?;
     get(state, actor, insp.id).await
 }
-
-const P_COLS: &str = "p.id, p.inspection_id, i.unit, i.unit_name, p.region_code, p.description, p.requirement, \
-    p.deadline, p.deadline_ms, p.status, p.response, p.responded_by, p.responded_at, p.closed_by, p.closed_at";
-
-fn problem_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<Problem, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    let deadline_ms: i64 = r.try_get("deadline_ms")?;
-    Ok(Problem {
-        id: r.try_get("id")?,
-        inspection_id: r.try_get("inspection_id")?,
-        unit: r.try_get("unit")?,
-        unit_name: r.try_get("unit_name")?,
-        region_code: r.try_get("region_code")?,
-        description: r.try_get("description")?,
-        requirement: r.try_get("requirement")?,
-        deadline: r.try_get("deadline")?,
-        overdue: status != "closed" && deadline_ms <= now,
-        status,
-        response: r.try_get("response")?,
-        responded_by: r.try_get("responded_by")?,
-        responded_at: r.try_get::<Option<i64>, _>("responded_at")?.map(rfc3339),
-        closed_by: r.try_get("closed_by")?,
-        closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(rfc3339),
-    })
-}
-
-fn inspection_from_row(r: &sqlx::any::AnyRow) -> Result<Inspection, sqlx::Error> {
-    let mode: String = r.try_get("mode")?;
-    Ok(Inspection {
-        id: r.try_get("id")?,
-        unit: r.try_get("unit")?,
-        unit_name: r.try_get("unit_name")?,
-        region_code: r.try_get("region_code")?,
-        mode_label: Mode::parse(&mode)
-            .map(|m| m.label_zh())
-            .unwrap_or("")
-            .to_string(),
-        mode,
-        date: r.try_get("inspected_on")?,
-        findings: r.try_get("findings")?,
-        inspector: r.try_get("inspector")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        problems: Vec::new(),
-    })
-}
-
-const I_COLS: &str =
-    "id, unit, unit_name, region_code, mode, inspected_on, findings, inspector, created_at";
 
 /// One inspection in scope, with its problems.
 pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Inspection> {
     may_read(actor)?;
-    let sql = format!("SELECT {I_COLS} FROM inspections WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let mut insp = inspection_from_row(&row)?;
-    let code = RegionCode::parse(&insp.region_code).map_err(|_| AppError::not_found())?;
-    actor.check_region(&code)?;
-    let sql = format!(
-        "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
-         WHERE p.inspection_id = $1 ORDER BY p.id"
-    );
-    let now = state.now_ms();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_all(state.db.pool())
-        .await?;
-    insp.problems = rows
-        .iter()
-        .map(|r| problem_from_row(r, now))
-        .collect::<Result<_, _>>()?;
-    Ok(insp)
+    queries::inspection(state, &actor.everywhere(), id).await
 }
 
 /// Inspections in the actor's scope (optionally one region of it), newest first; problems
@@ -444,52 +303,10 @@ pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Inspecti
 pub async fn list(
     state: &AppState,
     actor: &Actor,
-    region: Option<&str>,
+    region: Option<&RegionCode>,
 ) -> AppResult<Vec<Inspection>> {
     may_read(actor)?;
-    let (lo, hi) = bounds(actor, region)?;
-    let sql = format!(
-        "SELECT {I_COLS} FROM inspections WHERE region_code >= $1 AND region_code < $2 ORDER BY id DESC LIMIT 500"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    let mut out: Vec<Inspection> = rows
-        .iter()
-        .map(inspection_from_row)
-        .collect::<Result<_, _>>()?;
-    let sql = format!(
-        "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
-         WHERE p.region_code >= $1 AND p.region_code < $2 AND p.inspection_id >= $3 ORDER BY p.id"
-    );
-    let min_id = out.iter().map(|i| i.id).min().unwrap_or(0);
-    let now = state.now_ms();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&lo)
-        .bind(&hi)
-        .bind(min_id)
-        .fetch_all(state.db.pool())
-        .await?;
-    for r in &rows {
-        let p = problem_from_row(r, now)?;
-        if let Some(i) = out.iter_mut().find(|i| i.id == p.inspection_id) {
-            i.problems.push(p);
-        }
-    }
-    Ok(out)
-}
-
-fn bounds(actor: &Actor, region: Option<&str>) -> AppResult<(String, String)> {
-    Ok(match region.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(r) => {
-            let code = RegionCode::parse(r).map_err(|_| AppError::not_found())?;
-            actor.check_region(&code)?;
-            code.scope_bounds()
-        }
-        None => actor.scope_bounds(),
-    })
+    queries::inspections(state, &actor.within_opt(region)?).await
 }
 
 /// Rectifications in the actor's scope: all not closed, or with `overdue_only` only those past
@@ -497,63 +314,23 @@ fn bounds(actor: &Actor, region: Option<&str>) -> AppResult<(String, String)> {
 pub async fn rectifications(
     state: &AppState,
     actor: &Actor,
-    region: Option<&str>,
+    region: Option<&RegionCode>,
     overdue_only: bool,
 ) -> AppResult<Vec<Problem>> {
     may_read(actor)?;
-    let (lo, hi) = bounds(actor, region)?;
-    let now = state.now_ms();
-    let cond = if overdue_only {
-        " AND p.deadline_ms <= $3"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
-         WHERE p.region_code >= $1 AND p.region_code < $2 AND p.status <> 'closed'{cond} \
-         ORDER BY p.deadline_ms, p.id LIMIT 2000"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&lo).bind(&hi);
-    if overdue_only {
-        q = q.bind(now);
-    }
-    let rows = q.fetch_all(state.db.pool()).await?;
-    Ok(rows
-        .iter()
-        .map(|r| problem_from_row(r, now))
-        .collect::<Result<_, _>>()?)
+    queries::open_problems(state, &actor.within_opt(region)?, overdue_only).await
 }
 
 /// Number of overdue rectifications in the actor's scope.
 pub async fn overdue_count(state: &AppState, actor: &Actor) -> AppResult<i64> {
     may_read(actor)?;
-    let (lo, hi) = actor.scope_bounds();
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM inspection_problems WHERE region_code >= $1 AND region_code < $2 \
-         AND status <> 'closed' AND deadline_ms <= $3",
-    )
-    .bind(lo)
-    .bind(hi)
-    .bind(state.now_ms())
-    .fetch_one(state.db.pool())
-    .await?)
+    queries::overdue_count(state, &actor.everywhere()).await
 }
 
 /// One rectification in scope.
 pub async fn get_problem(state: &AppState, actor: &Actor, id: i64) -> AppResult<Problem> {
     may_read(actor)?;
-    let sql = format!(
-        "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id WHERE p.id = $1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let p = problem_from_row(&row, state.now_ms())?;
-    let code = RegionCode::parse(&p.region_code).map_err(|_| AppError::not_found())?;
-    actor.check_region(&code)?;
-    Ok(p)
+    queries::problem(state, &actor.everywhere(), id).await
 }
 
 /// May the actor answer for this unit? (`ReportsSubmit`, in scope — checked by the caller —
@@ -575,47 +352,19 @@ pub fn may_respond(actor: &Actor, unit: &str) -> bool {
     }
 }
 
-/// A bound value of a status update.
-enum Arg {
-    S(String),
-    I(i64),
-}
-
+/// Write a rectification's new status with its audit entry, and read it back.
 async fn set_status(
     state: &AppState,
     actor: &Actor,
     p: &Problem,
-    action: &str,
-    sql: &str,
-    args: Vec<Arg>,
+    action: &'static str,
+    status: queries::Status<'_>,
     detail: serde_json::Value,
 ) -> AppResult<Problem> {
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-    for a in args {
-        q = match a {
-            Arg::S(s) => q.bind(s),
-            Arg::I(i) => q.bind(i),
-        };
-    }
-    q.execute(w.conn()).await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action,
-            object_type: "rectification",
-            object_id: p.id.to_string(),
-            region_code: p.region_code.clone(),
-            outcome: "success",
-            detail,
-        },
-    )
-    .await?;
-    w.commit().await?;
+    let mut tx = Tx::begin(state, actor).await?;
+    queries::set_status(&mut tx, p.id, status).await?;
+    tx.commit(Change::new(action, "rectification", p.id, &p.region_code).detail(detail))
+        .await?;
     get_problem(state, actor, p.id).await
 }
 
@@ -635,21 +384,11 @@ pub async fn respond(
     }
     let response = text_field("response", response, 2000, true)?;
     let detail = json!({"status": {"before": p.status, "after": "answered"}, "response": {"before": p.response, "after": response}});
-    set_status(
-        state,
-        actor,
-        &p,
-        "rectification.respond",
-        "UPDATE inspection_problems SET status = 'answered', response = $1, responded_by = $2, responded_at = $3, updated_at = $3 WHERE id = $4",
-        vec![
-            Arg::S(response),
-            Arg::S(actor.username.clone()),
-            Arg::I(state.now_ms()),
-            Arg::I(p.id),
-        ],
-        detail,
-    )
-    .await
+    let status = queries::Status::Answered {
+        response: &response,
+        by: &actor.username,
+    };
+    set_status(state, actor, &p, "rectification.respond", status, detail).await
 }
 
 /// The inspector closes (销号) a rectification.
@@ -661,20 +400,10 @@ pub async fn close(state: &AppState, actor: &Actor, id: i64) -> AppResult<Proble
     }
     let detail =
         json!({"status": {"before": p.status, "after": "closed"}, "overdue_at_close": p.overdue});
-    set_status(
-        state,
-        actor,
-        &p,
-        "rectification.close",
-        "UPDATE inspection_problems SET status = 'closed', closed_by = $1, closed_at = $2, updated_at = $2 WHERE id = $3",
-        vec![
-            Arg::S(actor.username.clone()),
-            Arg::I(state.now_ms()),
-            Arg::I(p.id),
-        ],
-        detail,
-    )
-    .await
+    let status = queries::Status::Closed {
+        by: &actor.username,
+    };
+    set_status(state, actor, &p, "rectification.close", status, detail).await
 }
 
 /// The inspector reopens a rectification (not done as answered, or closed too early).
@@ -691,8 +420,7 @@ pub async fn reopen(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
         actor,
         &p,
         "rectification.reopen",
-        "UPDATE inspection_problems SET status = 'open', closed_by = NULL, closed_at = NULL, updated_at = $1 WHERE id = $2",
-        vec![Arg::I(state.now_ms()), Arg::I(p.id)],
+        queries::Status::Reopened,
         detail,
     )
     .await
@@ -701,6 +429,7 @@ pub async fn reopen(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     #[test]
     fn deadline_ends_at_beijing_midnight() {
@@ -711,7 +440,7 @@ mod tests {
             .expect("t")
             .and_utc()
             .timestamp_millis();
-        assert_eq!(end_of_day_ms(d), want);
+        assert_eq!(end_of_beijing_day_ms(d), want);
         assert_eq!(Mode::parse("unannounced"), Some(Mode::Unannounced));
         assert_eq!(Mode::parse("x"), None);
     }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -15,18 +14,20 @@ use serde::Deserialize;
 
 use super::{Inspection, NewInspection, NewProblem, Problem};
 use crate::kernel::extract::Page;
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/inspections", get(list).post(create))
-        .route("/inspections/rectifications", get(rectifications))
-        .route("/inspections/rectifications/{id}/respond", post(respond))
-        .route("/inspections/rectifications/{id}/close", post(close))
-        .route("/inspections/rectifications/{id}/reopen", post(reopen))
-        .route("/inspections/{id}", get(show))
-        .route("/inspections/{id}/problems", post(add_problem))
+pub fn routes() -> Routes {
+    vec![
+        ("/inspections", get(list).post(create)),
+        ("/inspections/rectifications", get(rectifications)),
+        ("/inspections/rectifications/{id}/respond", post(respond)),
+        ("/inspections/rectifications/{id}/close", post(close)),
+        ("/inspections/rectifications/{id}/reopen", post(reopen)),
+        ("/inspections/{id}", get(show)),
+        ("/inspections/{id}/problems", post(add_problem)),
+    ]
 }
 
 const AREA: &str = "/inspections";
@@ -89,7 +90,7 @@ async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
             .collect(),
         overdue,
         can_manage: a.actor.can(Permission::InspectionsManage),
-        today: super::today(&s).format("%Y-%m-%d").to_string(),
+        today: s.today().format("%Y-%m-%d").to_string(),
     }))
 }
 
@@ -146,7 +147,7 @@ async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> 
         rows: rows(problems, &a.actor),
         i,
         can_manage: a.actor.can(Permission::InspectionsManage),
-        today: super::today(&s).format("%Y-%m-%d").to_string(),
+        today: s.today().format("%Y-%m-%d").to_string(),
     }))
 }
 

@@ -2,7 +2,6 @@
 //! rules live in the service functions of `inspections`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -10,19 +9,21 @@ use serde::Deserialize;
 
 use super::{Inspection, NewInspection, NewProblem, Problem, ReopenInput, RespondInput};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/inspections", get(list).post(create))
-        .route("/api/v1/inspections/{id}", get(one))
-        .route("/api/v1/inspections/{id}/problems", post(add_problem))
-        .route("/api/v1/rectifications", get(rectifications))
-        .route("/api/v1/rectifications/{id}", get(one_rectification))
-        .route("/api/v1/rectifications/{id}/respond", post(respond))
-        .route("/api/v1/rectifications/{id}/close", post(close))
-        .route("/api/v1/rectifications/{id}/reopen", post(reopen))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/inspections", get(list).post(create)),
+        ("/api/v1/inspections/{id}", get(one)),
+        ("/api/v1/inspections/{id}/problems", post(add_problem)),
+        ("/api/v1/rectifications", get(rectifications)),
+        ("/api/v1/rectifications/{id}", get(one_rectification)),
+        ("/api/v1/rectifications/{id}/respond", post(respond)),
+        ("/api/v1/rectifications/{id}/close", post(close)),
+        ("/api/v1/rectifications/{id}/reopen", post(reopen)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -47,7 +48,9 @@ pub async fn list(
     Api(a): Api,
     Query(q): Query<InspectionQuery>,
 ) -> AppResult<Json<Vec<Inspection>>> {
-    Ok(Json(super::list(&s, &a.actor, q.region.as_deref()).await?))
+    Ok(Json(
+        super::list(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
+    ))
 }
 
 /// Record an inspection of a unit with the problems found.
@@ -106,7 +109,7 @@ pub async fn rectifications(
         super::rectifications(
             &s,
             &a.actor,
-            q.region.as_deref(),
+            region_param(q.region.as_deref())?.as_ref(),
             q.overdue.unwrap_or(false),
         )
         .await?,

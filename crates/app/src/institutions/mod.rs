@@ -581,11 +581,7 @@ pub struct ResidentInput {
 }
 
 fn shown_name(actor: &Actor, org_id: i64, name: &str) -> String {
-    if actor.org_id == Some(org_id) {
-        name.to_string()
-    } else {
-        mask_name(name)
-    }
+    crate::people::shown::name_for_org(actor, org_id, name)
 }
 
 /// Active residents of an institution.

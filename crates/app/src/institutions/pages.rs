@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -17,22 +16,24 @@ use serde::Deserialize;
 use super::{Closure, EntryView, Institution, Item, Round, RoundsView, Shortage, Supply};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/institutions", get(list))
-        .route("/institutions/shortages", get(shortages))
-        .route("/institutions/shortages/{id}/answer", post(answer))
-        .route("/institutions/shortages/{id}/close", post(close))
-        .route("/institutions/{id}", get(show))
-        .route("/institutions/{id}/closure", post(closure))
-        .route("/institutions/{id}/supplies", post(supplies))
-        .route("/institutions/{id}/shortages", post(raise))
-        .route("/institutions/{id}/entries", get(entries).post(add_entry))
-        .route("/institutions/{id}/rounds", get(rounds).post(record_round))
-        .route("/institutions/{id}/residents", post(add_resident))
+pub fn routes() -> Routes {
+    vec![
+        ("/institutions", get(list)),
+        ("/institutions/shortages", get(shortages)),
+        ("/institutions/shortages/{id}/answer", post(answer)),
+        ("/institutions/shortages/{id}/close", post(close)),
+        ("/institutions/{id}", get(show)),
+        ("/institutions/{id}/closure", post(closure)),
+        ("/institutions/{id}/supplies", post(supplies)),
+        ("/institutions/{id}/shortages", post(raise)),
+        ("/institutions/{id}/entries", get(entries).post(add_entry)),
+        ("/institutions/{id}/rounds", get(rounds).post(record_round)),
+        ("/institutions/{id}/residents", post(add_resident)),
+    ]
 }
 
 const AREA: &str = "/institutions";

@@ -2,7 +2,6 @@
 //! thin: the rules live in the service functions of `institutions`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -14,31 +13,33 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/institutions", get(list))
-        .route("/api/v1/institutions/{id}", get(one))
-        .route("/api/v1/institutions/{id}/closure", post(closure))
-        .route(
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/institutions", get(list)),
+        ("/api/v1/institutions/{id}", get(one)),
+        ("/api/v1/institutions/{id}/closure", post(closure)),
+        (
             "/api/v1/institutions/{id}/entries",
             get(list_entries).post(add_entry),
-        )
-        .route(
+        ),
+        (
             "/api/v1/institutions/{id}/residents",
             get(list_residents).post(add_resident),
-        )
-        .route(
+        ),
+        (
             "/api/v1/institutions/{id}/rounds",
             get(get_rounds).post(record_round),
-        )
-        .route("/api/v1/institutions/{id}/supplies", post(set_supplies))
-        .route("/api/v1/institutions/{id}/shortages", post(create_shortage))
-        .route("/api/v1/shortages", get(list_shortages))
-        .route("/api/v1/shortages/{id}", get(get_shortage))
-        .route("/api/v1/shortages/{id}/answer", post(answer_shortage))
-        .route("/api/v1/shortages/{id}/close", post(close_shortage))
+        ),
+        ("/api/v1/institutions/{id}/supplies", post(set_supplies)),
+        ("/api/v1/institutions/{id}/shortages", post(create_shortage)),
+        ("/api/v1/shortages", get(list_shortages)),
+        ("/api/v1/shortages/{id}", get(get_shortage)),
+        ("/api/v1/shortages/{id}/answer", post(answer_shortage)),
+        ("/api/v1/shortages/{id}/close", post(close_shortage)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -156,6 +156,12 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Parse a `YYYY-MM-DD` field, or a validation error naming it.
+pub fn date_field(field: &str, value: &str) -> AppResult<chrono::NaiveDate> {
+    backstop_core::clock::parse_ymd(value)
+        .ok_or_else(|| AppError::field(ErrorCode::Validation, field, "日期格式应为 YYYY-MM-DD"))
+}
+
 /// Check the length of a text field (in characters), trimming it.
 pub fn text_field(field: &str, value: &str, max_chars: usize, required: bool) -> AppResult<String> {
     let v = value.trim();

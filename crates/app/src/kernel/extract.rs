@@ -209,3 +209,17 @@ where
         }
     }
 }
+
+/// A region code from a query string (`?region=`), typed where the request enters: absent or
+/// empty is `None`; anything that is not a region code reads as *not found*, like a code
+/// outside the caller's scope.
+pub fn region_param(
+    value: Option<&str>,
+) -> Result<Option<backstop_core::region::RegionCode>, AppError> {
+    match value.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => backstop_core::region::RegionCode::parse(s)
+            .map(Some)
+            .map_err(|_| AppError::not_found()),
+    }
+}

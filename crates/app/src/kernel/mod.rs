@@ -2,6 +2,7 @@
 //! authentication and sessions, the web shell (layout, security headers, CSRF, assets) and
 //! operations endpoints. Kept small on purpose; anything about one area lives in that area.
 
+pub mod access;
 pub mod actor;
 pub mod auth;
 pub mod authcache;

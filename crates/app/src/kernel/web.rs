@@ -18,6 +18,11 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::state::AppState;
 
+/// An area's routes: `(path, handlers)` pairs. Areas return them as a list rather than a
+/// built `Router` so the application knows every path it serves ([`crate::route_table`]):
+/// the route-generated scope test calls each one.
+pub type Routes = Vec<(&'static str, axum::routing::MethodRouter<AppState>)>;
+
 /// One link of the navigation bar.
 #[derive(Debug, Clone)]
 pub struct NavLink {
@@ -75,6 +80,11 @@ impl Nav {
                 .collect(),
         }
     }
+}
+
+/// The first `n` characters of `s`, trimmed (form values, list cells, titles).
+pub fn clip(s: &str, n: usize) -> String {
+    s.trim().chars().take(n).collect()
 }
 
 /// Render a template to an HTML response.

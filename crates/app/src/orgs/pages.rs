@@ -4,7 +4,6 @@
 //! scoped service functions of `orgs`.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -16,14 +15,16 @@ use serde::Deserialize;
 use super::{NewOrg, Org, OrgKind};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/orgs", get(list).post(create))
-        .route("/orgs/new", get(new_form))
-        .route("/orgs/{id}", get(show))
+pub fn routes() -> Routes {
+    vec![
+        ("/orgs", get(list).post(create)),
+        ("/orgs/new", get(new_form)),
+        ("/orgs/{id}", get(show)),
+    ]
 }
 
 /// One `<option>` of a select.
@@ -191,10 +192,6 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<OrgForm>
 }
 
 /// At most `n` characters of what the visitor typed, to show it again.
-fn clip(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
 #[derive(Template)]
 #[template(path = "orgs_show.html")]
 struct ShowPage {

@@ -1,6 +1,5 @@
 //! Organisation API (`/api/v1/orgs…`). Pages are in `orgs::pages`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -9,12 +8,14 @@ use serde::Deserialize;
 use super::{NewOrg, Org};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orgs", get(list).post(create))
-        .route("/api/v1/orgs/{id}", get(one))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/orgs", get(list).post(create)),
+        ("/api/v1/orgs/{id}", get(one)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -28,7 +28,6 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{LazyLock, Mutex};
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -50,6 +49,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult, ErrorBody};
 use crate::kernel::extract::{Api, Page};
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
@@ -1217,19 +1217,20 @@ pub async fn rejects_xlsx(
 // ---------------------------------------------------------------------------------------
 // Pages.
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn routes() -> Routes {
+    vec![
+        (
             "/persons/import",
             get(upload_page)
                 .post(upload)
                 .layer(DefaultBodyLimit::disable()),
-        )
-        .route("/persons/import/{id}", get(job_page))
-        .route("/persons/import/{id}/start", post(start_page))
-        .route("/persons/import/{id}/discard", post(discard_page))
-        .route("/persons/import/{id}/progress", get(progress_fragment))
-        .route("/persons/import/{id}/rejects.xlsx", get(rejects_download))
+        ),
+        ("/persons/import/{id}", get(job_page)),
+        ("/persons/import/{id}/start", post(start_page)),
+        ("/persons/import/{id}/discard", post(discard_page)),
+        ("/persons/import/{id}/progress", get(progress_fragment)),
+        ("/persons/import/{id}/rejects.xlsx", get(rejects_download)),
+    ]
 }
 
 struct JobLine {
@@ -1658,17 +1659,18 @@ async fn rejects_download(
 // ---------------------------------------------------------------------------------------
 // API.
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn api_routes() -> Routes {
+    vec![
+        (
             "/api/v1/persons/imports",
             post(api_create).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/persons/imports/{id}", get(api_get))
-        .route(
+        ),
+        ("/api/v1/persons/imports/{id}", get(api_get)),
+        (
             "/api/v1/persons/imports/{id}/rejects.xlsx",
             get(api_rejects),
-        )
+        ),
+    ]
 }
 
 /// Multipart body of `POST /api/v1/persons/imports`.

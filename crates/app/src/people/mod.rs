@@ -18,6 +18,7 @@ pub mod import;
 pub mod import_pages;
 pub mod pages;
 pub mod pinyin;
+pub mod shown;
 pub mod web;
 pub mod xlsx;
 
@@ -377,15 +378,6 @@ pub(crate) fn seal(state: &AppState, id: Option<&CitizenId>, phone: Option<&str>
     s
 }
 
-/// `130110********1234` → `1****************4` (first 1 + 16 stars + last 1).
-pub fn strict_mask(masked: &str) -> String {
-    let chars: Vec<char> = masked.chars().collect();
-    match (chars.first(), chars.last()) {
-        (Some(f), Some(l)) if chars.len() > 2 => format!("{f}{}{l}", "*".repeat(16)),
-        _ => String::new(),
-    }
-}
-
 /// A person row as stored (masked forms only; ciphertext is read only by `reveal`).
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
@@ -435,11 +427,7 @@ fn stored_from_row(r: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
 impl Stored {
     /// The person as `actor` may see it.
     pub(crate) fn view(&self, actor: &Actor) -> Person {
-        let id_number_masked = if actor.can(Permission::PersonsRevealId) {
-            self.id_masked.clone()
-        } else {
-            strict_mask(&self.id_masked)
-        };
+        let id_number_masked = shown::id_number(actor, &self.id_masked);
         Person {
             id: self.id,
             region_code: self.region_code.clone(),
@@ -1297,8 +1285,6 @@ mod tests {
         assert!(normalise_phone("1381234567").is_err());
         assert!(normalise_phone("abc").is_err());
         assert_eq!(normalise_phone(""), Ok(None));
-        assert_eq!(strict_mask("130110********1234"), "1****************4");
-        assert_eq!(strict_mask(""), "");
         assert_eq!(parse_relationship("户主"), Some("head"));
         assert_eq!(parse_relationship("祖父母"), Some("grandparent"));
         assert_eq!(parse_relationship("child"), Some("child"));

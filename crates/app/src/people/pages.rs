@@ -9,7 +9,6 @@
 //! reads and writes go through the scoped service functions of `people`.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -21,22 +20,19 @@ use serde::Deserialize;
 use super::{Created, NewPerson, Person, PersonQuery, Revealed};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/persons", get(list).post(create))
-        .route("/persons/new", get(new_form))
-        .route("/persons/search", post(search))
-        .route("/persons/export", get(export_form).post(export))
-        .route("/persons/{id}", get(show))
-        .route("/persons/{id}/reveal", post(reveal))
-        .merge(super::import_pages::routes())
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.trim().chars().take(n).collect()
+pub fn routes() -> Routes {
+    vec![
+        ("/persons", get(list).post(create)),
+        ("/persons/new", get(new_form)),
+        ("/persons/search", post(search)),
+        ("/persons/export", get(export_form).post(export)),
+        ("/persons/{id}", get(show)),
+        ("/persons/{id}/reveal", post(reveal)),
+    ]
 }
 
 /// `%XX`-encode a query-string value.

@@ -1,7 +1,6 @@
 //! Person and household API (`/api/v1/persons…`, `/api/v1/households…`). ID numbers travel
 //! only in request bodies, never in URLs. Pages are in `people::pages`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,17 +14,19 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/persons", get(list).post(create))
-        .route("/api/v1/persons/search", post(search))
-        .route("/api/v1/persons/export", post(export))
-        .route("/api/v1/persons/{id}", get(one).patch(update))
-        .route("/api/v1/persons/{id}/reveal", post(reveal))
-        .route("/api/v1/households", post(create_household))
-        .route("/api/v1/households/{id}", get(household))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/persons", get(list).post(create)),
+        ("/api/v1/persons/search", post(search)),
+        ("/api/v1/persons/export", post(export)),
+        ("/api/v1/persons/{id}", get(one).patch(update)),
+        ("/api/v1/persons/{id}/reveal", post(reveal)),
+        ("/api/v1/households", post(create_household)),
+        ("/api/v1/households/{id}", get(household)),
+    ]
 }
 
 /// The 409 answer to a create whose ID number is already on record in the caller's scope.

@@ -4,7 +4,6 @@
 //! functions, so a region outside the visitor's scope is a 404 page.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -17,14 +16,16 @@ use super::Region;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/regions", get(top))
-        .route("/regions/{code}", get(show))
-        .route("/regions/{code}/grids", post(create_grid))
+pub fn routes() -> Routes {
+    vec![
+        ("/regions", get(top)),
+        ("/regions/{code}", get(show)),
+        ("/regions/{code}/grids", post(create_grid)),
+    ]
 }
 
 #[derive(Template)]

@@ -1,6 +1,5 @@
 //! Region API (`/api/v1/regions…`). Pages are in `regions::pages`.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -9,14 +8,16 @@ use serde::Deserialize;
 use super::Region;
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/regions", get(roots))
-        .route("/api/v1/regions/{code}", get(one))
-        .route("/api/v1/regions/{code}/children", get(children))
-        .route("/api/v1/regions/{code}/grids", post(create_grid))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/regions", get(roots)),
+        ("/api/v1/regions/{code}", get(one)),
+        ("/api/v1/regions/{code}/children", get(children)),
+        ("/api/v1/regions/{code}/grids", post(create_grid)),
+    ]
 }
 
 /// The top of the caller's tree (the provinces for national scope, else its own region).

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form as FormBody, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -19,25 +18,27 @@ use super::form::{FieldType, Form, Period, UnitType};
 use crate::kernel::crypto::random_token;
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/reports", get(hub))
-        .route("/reports/fill/{key}", get(fill_form).post(fill_submit))
-        .route("/reports/summary", get(summary_page))
-        .route("/reports/missing", get(missing_page))
-        .route("/reports/incidents", get(incidents_page))
-        .route("/reports/incidents/live", get(incidents_live))
-        .route("/reports/incidents/{id}/ack", post(ack))
-        .route("/reports/view/{id}", get(show))
-        .route("/reports/dashboard", get(super::dashboard::dashboard_page))
-        .route("/reports/forms", get(super::editor::list))
-        .route("/reports/forms/new", get(super::editor::new))
-        .route("/reports/forms/save", post(super::editor::save))
-        .route("/reports/forms/{key}/edit", get(super::editor::edit))
-        .route("/reports/export.xlsx", get(super::dashboard::export_page))
+pub fn routes() -> Routes {
+    vec![
+        ("/reports", get(hub)),
+        ("/reports/fill/{key}", get(fill_form).post(fill_submit)),
+        ("/reports/summary", get(summary_page)),
+        ("/reports/missing", get(missing_page)),
+        ("/reports/incidents", get(incidents_page)),
+        ("/reports/incidents/live", get(incidents_live)),
+        ("/reports/incidents/{id}/ack", post(ack)),
+        ("/reports/view/{id}", get(show)),
+        ("/reports/dashboard", get(super::dashboard::dashboard_page)),
+        ("/reports/forms", get(super::editor::list)),
+        ("/reports/forms/new", get(super::editor::new)),
+        ("/reports/forms/save", post(super::editor::save)),
+        ("/reports/forms/{key}/edit", get(super::editor::edit)),
+        ("/reports/export.xlsx", get(super::dashboard::export_page)),
+    ]
 }
 
 fn today(state: &AppState) -> String {

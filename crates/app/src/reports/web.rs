@@ -1,7 +1,6 @@
 //! Reports API: forms, submissions (with `Idempotency-Key`), summaries, missing lists, locks,
 //! notifications.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -11,23 +10,25 @@ use super::form::Form;
 use super::{MissingUnit, Notification, Outcome, Submission, SubmitInput, Summary};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/report-templates", get(list_forms).post(save_form))
-        .route("/api/v1/report-templates/{key}", get(get_form))
-        .route("/api/v1/reports", post(submit))
-        .route("/api/v1/reports/summary", get(summary))
-        .route("/api/v1/reports/missing", get(missing))
-        .route("/api/v1/reports/locks", post(lock))
-        .route("/api/v1/reports/{id}", get(get_submission))
-        .route("/api/v1/notifications", get(notifications))
-        .route("/api/v1/incidents", get(list_incidents))
-        .route("/api/v1/reports/trend", get(trend))
-        .route("/api/v1/notifications/outbox", get(outbox))
-        .route("/api/v1/notifications/{id}/delivered", post(delivered))
-        .route("/api/v1/incidents/{id}/ack", post(ack_incident))
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/report-templates", get(list_forms).post(save_form)),
+        ("/api/v1/report-templates/{key}", get(get_form)),
+        ("/api/v1/reports", post(submit)),
+        ("/api/v1/reports/summary", get(summary)),
+        ("/api/v1/reports/missing", get(missing)),
+        ("/api/v1/reports/locks", post(lock)),
+        ("/api/v1/reports/{id}", get(get_submission)),
+        ("/api/v1/notifications", get(notifications)),
+        ("/api/v1/incidents", get(list_incidents)),
+        ("/api/v1/reports/trend", get(trend)),
+        ("/api/v1/notifications/outbox", get(outbox)),
+        ("/api/v1/notifications/{id}/delivered", post(delivered)),
+        ("/api/v1/incidents/{id}/ack", post(ack_incident)),
+    ]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

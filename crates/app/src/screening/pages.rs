@@ -8,7 +8,6 @@
 //! the scoped service functions of `screening`; no inline style or script (CSP).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,35 +27,33 @@ use super::{
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::Page;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::Routes;
+use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::people::{self, Person};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/screening", get(list))
-        .route("/screening/campaigns", post(create_campaign))
-        .route("/screening/campaigns/{id}", get(campaign))
-        .route(
+pub fn routes() -> Routes {
+    vec![
+        ("/screening", get(list)),
+        ("/screening/campaigns", post(create_campaign)),
+        ("/screening/campaigns/{id}", get(campaign)),
+        (
             "/screening/campaigns/{id}/households/{hid}",
             get(visit_form).post(visit_submit),
-        )
-        .route("/observations", get(observations).post(start))
-        .route("/observations/new", get(new_observation))
-        .route("/observations/{id}", get(observation))
-        .route("/observations/{id}/checkin", post(checkin))
-        .route("/observations/{id}/extend", post(extend))
-        .route("/observations/{id}/close", post(close))
+        ),
+        ("/observations", get(observations).post(start)),
+        ("/observations/new", get(new_observation)),
+        ("/observations/{id}", get(observation)),
+        ("/observations/{id}/checkin", post(checkin)),
+        ("/observations/{id}/extend", post(extend)),
+        ("/observations/{id}/close", post(close)),
+    ]
 }
 
 const NAV: &str = "/screening";
 
 fn pid(s: &str) -> AppResult<i64> {
     s.parse().map_err(|_| AppError::not_found())
-}
-
-fn clip(s: &str, n: usize) -> String {
-    s.trim().chars().take(n).collect()
 }
 
 /// Re-render with a 422 on a validation error; other errors become error pages.

@@ -2,7 +2,6 @@
 //! Thin handlers over the scoped service functions of `screening`; pages are in
 //! `screening::pages`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -14,33 +13,35 @@ use super::{
 };
 use crate::kernel::error::{AppError, AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::web::Routes;
 use crate::state::AppState;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn api_routes() -> Routes {
+    vec![
+        (
             "/api/v1/screening/campaigns",
             get(list_campaigns).post(create_campaign),
-        )
-        .route("/api/v1/screening/campaigns/{id}", get(campaign))
-        .route("/api/v1/screening/campaigns/{id}/coverage", get(coverage))
-        .route(
+        ),
+        ("/api/v1/screening/campaigns/{id}", get(campaign)),
+        ("/api/v1/screening/campaigns/{id}/coverage", get(coverage)),
+        (
             "/api/v1/screening/campaigns/{id}/households",
             get(households),
-        )
-        .route(
+        ),
+        (
             "/api/v1/screening/campaigns/{id}/households/{household_id}",
             get(visit).post(record_visit),
-        )
-        .route(
+        ),
+        (
             "/api/v1/observations",
             get(list_observations).post(start_observation),
-        )
-        .route("/api/v1/observations/summary", get(summary))
-        .route("/api/v1/observations/{id}", get(observation))
-        .route("/api/v1/observations/{id}/extend", post(extend))
-        .route("/api/v1/observations/{id}/checkins", post(checkin))
-        .route("/api/v1/observations/{id}/close", post(close))
+        ),
+        ("/api/v1/observations/summary", get(summary)),
+        ("/api/v1/observations/{id}", get(observation)),
+        ("/api/v1/observations/{id}/extend", post(extend)),
+        ("/api/v1/observations/{id}/checkins", post(checkin)),
+        ("/api/v1/observations/{id}/close", post(close)),
+    ]
 }
 
 /// Open a screening campaign (an official above village level).

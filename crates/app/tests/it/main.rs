@@ -10,6 +10,7 @@ mod foundation;
 mod imports;
 mod inspections;
 mod institutions;
+mod layout;
 mod people;
 mod reports;
 mod reports_burst;
