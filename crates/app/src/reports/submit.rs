@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::form::{self, Form, Period};
 use super::periods::{deadline_ms, parse_period};
 use super::rollup::rollup_values;
-use super::units::{Unit, resolve_unit, unit_is_region, unit_name};
+use super::units::{Unit, may_report_for_org, resolve_unit, unit_is_region, unit_name};
 use super::{load_form, queries, require_reports};
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
@@ -372,6 +372,10 @@ async fn replay(
 pub async fn get_submission(state: &AppState, actor: &Actor, id: i64) -> AppResult<Submission> {
     require_reports(actor)?;
     let mut sub = queries::report(state, &actor.everywhere(), id).await?;
+    let org = sub.unit.strip_prefix("org:").and_then(|o| o.parse().ok());
+    if org.is_some_and(|o| !may_report_for_org(actor, o)) {
+        return Err(AppError::not_found());
+    }
     sub.unit_name = unit_name(state, &sub.unit).await?;
     Ok(sub)
 }

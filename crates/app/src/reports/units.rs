@@ -52,10 +52,7 @@ pub(super) async fn resolve_unit(
                 return Err(bad("该机构不需要填报此表"));
             }
             let region = RegionCode::parse(&org.region_code).map_err(|_| AppError::not_found())?;
-            if actor.roles.roles() == [Role::InstitutionReporter]
-                && actor.org_id.is_some()
-                && actor.org_id != Some(id)
-            {
+            if !may_report_for_org(actor, id) {
                 return Err(AppError::not_found());
             }
             Unit {
@@ -101,6 +98,15 @@ pub(super) async fn resolve_unit(
         return Err(bad("该单位不在此表的填报范围内"));
     }
     Ok(u)
+}
+
+/// An actor whose only role is institution reporter and who is tied to an organisation
+/// reports for that organisation only — and reads only its reports among the
+/// organisations' (`get_submission`).
+pub(super) fn may_report_for_org(actor: &Actor, org: i64) -> bool {
+    !(actor.roles.roles() == [Role::InstitutionReporter]
+        && actor.org_id.is_some()
+        && actor.org_id != Some(org))
 }
 
 /// The unit an actor asks to see or fill in on a page (`?unit=` of `/reports/fill/{key}`):

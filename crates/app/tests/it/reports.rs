@@ -739,3 +739,37 @@ async fn fill_page_opens_only_for_units_the_visitor_reports_for() {
     })
     .await;
 }
+
+/// An institution reporter tied to its organisation files and reads its organisation's
+/// reports only: another organisation's report in the same township is not found, on the
+/// page and in the API, and so is its fill-in page.
+#[tokio::test]
+async fn institution_reporters_read_only_their_own_organisations_reports() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off.o", &["official"], "130110").await;
+        let mut ids = Vec::new();
+        for name in ["获鹿镇敬老院", "获鹿镇福利院"] {
+            let (_, org) = t.post("/api/v1/orgs", &off, json!({"name": name, "kind": "elderly_care", "region_code": "130110100"})).await;
+            ids.push(org["id"].as_i64().expect("org id"));
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let rep_a = crate::institutions::org_user(&t, "rep.a", &["institution_reporter"], "130110100", a).await;
+        let vals = |n: i64| json!({"residents": n, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0,
+            "resident_fever": 0, "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 12});
+        let (s, mine) = submit(&t, &rep_a, json!({"template": "institution_daily", "unit": a, "period": DAY, "values": vals(101)}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{mine}");
+        let (s, theirs) = submit(&t, &off, json!({"template": "institution_daily", "unit": b, "period": DAY, "values": vals(5555)}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{theirs}");
+        let (s, e) = submit(&t, &rep_a, json!({"template": "institution_daily", "unit": b, "period": DAY, "values": vals(1)}), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "files for its own organisation only: {e}");
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", mine["id"]), &rep_a).await;
+        assert_eq!((s, got["values"]["residents"].as_i64()), (StatusCode::OK, Some(101)));
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", theirs["id"]), &rep_a).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{got}");
+        assert!(!got.to_string().contains("5555"));
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", theirs["id"]), &off).await;
+        assert_eq!((s, got["values"]["residents"].as_i64()), (StatusCode::OK, Some(5555)), "officials read every organisation's");
+    })
+    .await;
+}

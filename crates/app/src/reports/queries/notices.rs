@@ -75,6 +75,8 @@ pub(in crate::reports) async fn insert_reminders(
     Ok(())
 }
 
+const NOTE_COLS: &str = "id, kind, unit, region_code, title, body, created_at";
+
 fn notification_from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
     let at: i64 = r.try_get("created_at")?;
     Ok(Notification {
@@ -95,15 +97,15 @@ pub(in crate::reports) async fn addressed_to(
     scope: &Scoped<'_>,
     limit: i64,
 ) -> AppResult<Vec<Notification>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, unit, region_code, title, body, created_at FROM notifications WHERE region_code = $1 \
-         OR (unit = $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(scope.node().as_str())
-    .bind(scope.org().map(|o| format!("org:{o}")).unwrap_or_default())
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?;
+    let sql = format!(
+        "SELECT {NOTE_COLS} FROM notifications WHERE region_code = $1 OR (unit = $2) ORDER BY id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(scope.node().as_str())
+        .bind(scope.org().map(|o| format!("org:{o}")).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(state.db.pool())
+        .await?;
     Ok(rows
         .iter()
         .map(notification_from_row)
@@ -118,16 +120,17 @@ pub(in crate::reports) async fn undelivered(
     limit: i64,
 ) -> AppResult<Vec<Notification>> {
     let (lo, hi) = scope.range();
-    let rows = sqlx::query(
-        "SELECT id, kind, unit, region_code, title, body, created_at FROM notifications \
-         WHERE delivered_at IS NULL AND id > $1 AND region_code >= $2 AND region_code < $3 ORDER BY id LIMIT $4",
-    )
-    .bind(after_id)
-    .bind(lo)
-    .bind(hi)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?;
+    let sql = format!(
+        "SELECT {NOTE_COLS} FROM notifications \
+         WHERE delivered_at IS NULL AND id > $1 AND region_code >= $2 AND region_code < $3 ORDER BY id LIMIT $4"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(lo)
+        .bind(hi)
+        .bind(limit)
+        .fetch_all(state.db.pool())
+        .await?;
     Ok(rows
         .iter()
         .map(notification_from_row)
