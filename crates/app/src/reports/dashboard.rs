@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::form::{FieldType, Period};
-use crate::audit::{self, Entry, Who};
-use crate::kernel::access::Scoped;
+use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::Page;
 use crate::kernel::web::{Nav, PageResult, render};
@@ -181,19 +180,18 @@ pub async fn export_xlsx(
             .map_err(xerr)?;
     }
     let bytes = wb.save_to_buffer().map_err(xerr)?;
-    audit::append_alone(
-        state,
-        &Who::from(actor),
-        Entry {
-            action: "report.export",
-            object_type: "report_summary",
-            object_id: format!("{}/{}", sum.template, sum.period),
-            region_code: sum.code.clone(),
-            outcome: "success",
-            detail: json!({"rows": sum.children.len(), "format": "xlsx"}),
-        },
-    )
-    .await?;
+    Tx::begin(state, actor)
+        .await?
+        .commit(
+            Change::new(
+                "report.export",
+                "report_summary",
+                format!("{}/{}", sum.template, sum.period),
+                sum.code.clone(),
+            )
+            .detail(json!({"rows": sum.children.len(), "format": "xlsx"})),
+        )
+        .await?;
     Ok((
         format!("{}-{}-{}.xlsx", sum.template, sum.code, sum.period),
         bytes,

@@ -210,21 +210,9 @@ pub async fn submit(
                             changed.insert(k.clone(), json!({"before": b, "after": a}));
                         }
                     }
-                    audit::append(
-                        &mut *conn,
-                        backend,
-                        now,
-                        &who,
-                        Entry {
-                            action: "report.correct",
-                            object_type: "report",
-                            object_id: old.id.to_string(),
-                            region_code: unit.region.to_string(),
-                            outcome: "success",
-                            detail: json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed}),
-                        },
-                    )
-                    .await?;
+                    let detail = json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed});
+                    let entry = report_entry("report.correct", old.id, &unit, detail);
+                    audit::append(&mut *conn, backend, now, &who, entry).await?;
                     let sub = Submission {
                         values: values.clone(),
                         template_version: form.version,
@@ -258,21 +246,9 @@ pub async fn submit(
                         Some((1, i64::from(!late))),
                         &rollup_values(&form, &values),
                     );
-                    audit::append(
-                        &mut *conn,
-                        backend,
-                        now,
-                        &who,
-                        Entry {
-                            action: "report.submit",
-                            object_type: "report",
-                            object_id: id.to_string(),
-                            region_code: unit.region.to_string(),
-                            outcome: "success",
-                            detail: json!({"template": form.key, "unit": unit.key, "period": period, "late": late}),
-                        },
-                    )
-                    .await?;
+                    let detail = json!({"template": form.key, "unit": unit.key, "period": period, "late": late});
+                    let entry = report_entry("report.submit", id, &unit, detail);
+                    audit::append(&mut *conn, backend, now, &who, entry).await?;
                     if form.period == Period::Immediate {
                         queries::notify_incident(&mut *conn, &form, &unit, id, &values, now).await?;
                     }
@@ -310,6 +286,18 @@ pub async fn submit(
         })
     });
     Ok(job.await?)
+}
+
+/// The audit entry of a report written for `unit` (appended inside the submission's job).
+fn report_entry(action: &'static str, id: i64, unit: &Unit, detail: Value) -> Entry<'static> {
+    Entry {
+        action,
+        object_type: "report",
+        object_id: id.to_string(),
+        region_code: unit.region.to_string(),
+        outcome: "success",
+        detail,
+    }
 }
 
 /// A checked submission, ready to write.
