@@ -11,11 +11,9 @@ use backstop_core::role::Permission;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sqlx::Row;
 
 use super::form::{FieldType, Period};
-use crate::audit::{self, Entry, Who};
-use crate::kernel::actor::Actor;
+use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::Page;
 use crate::kernel::web::{Nav, PageResult, render};
@@ -39,16 +37,15 @@ pub struct Trend {
     pub points: Vec<TrendPoint>,
 }
 
-/// Daily figures of a form for a region over the last `days` days up to `until`.
+/// Daily figures of a form for the handle's region over the last `days` days up to `until`.
 pub async fn trend(
     state: &AppState,
-    actor: &Actor,
+    scope: &Scoped<'_>,
     template: &str,
-    region: &str,
     days: i64,
     until: Option<NaiveDate>,
 ) -> AppResult<Trend> {
-    actor.require(Permission::ReportsRead)?;
+    scope.require(Permission::ReportsRead)?;
     let form = super::load_form(state, template.trim(), None)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -59,67 +56,33 @@ pub async fn trend(
             "趋势只适用于日报",
         ));
     }
-    let code = super::region_in_scope(actor, region)?;
     let days = days.clamp(1, 120);
-    let end = until.unwrap_or_else(|| super::today(state));
+    let end = until.unwrap_or_else(|| state.today());
     let start = end - chrono::Duration::days(days - 1);
     let (lo, hi) = (
         start.format("%Y-%m-%d").to_string(),
         end.format("%Y-%m-%d").to_string(),
     );
-    let (expected, _) = super::expected(state, &form, &code, None).await?;
-    let counts = sqlx::query(
-        "SELECT period, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND code = $2 \
-         AND period >= $3 AND period <= $4",
-    )
-    .bind(&form.key)
-    .bind(&code)
-    .bind(&lo)
-    .bind(&hi)
-    .fetch_all(state.db.pool())
-    .await?;
-    let sums = sqlx::query(
-        "SELECT period, field, total FROM report_rollup_sums WHERE template_key = $1 AND code = $2 \
-         AND period >= $3 AND period <= $4",
-    )
-    .bind(&form.key)
-    .bind(&code)
-    .bind(&lo)
-    .bind(&hi)
-    .fetch_all(state.db.pool())
-    .await?;
+    let (expected, _) = super::summary::expected(state, &form, scope, None).await?;
+    let (counts, sums) = super::queries::rollups_over(state, scope, &form.key, &lo, &hi).await?;
     let mut points = Vec::new();
     let mut d = start;
     while d <= end {
         let p = d.format("%Y-%m-%d").to_string();
-        let (mut received, mut on_time) = (0, 0);
-        for r in &counts {
-            if r.try_get::<String, _>("period")? == p {
-                received = r.try_get("received")?;
-                on_time = r.try_get("on_time")?;
-            }
-        }
-        let mut rows = Vec::new();
-        for r in &sums {
-            if r.try_get::<String, _>("period")? == p {
-                rows.push((
-                    r.try_get::<String, _>("field")?,
-                    r.try_get::<i64, _>("total")?,
-                ));
-            }
-        }
+        let (received, on_time) = counts.get(&p).copied().unwrap_or((0, 0));
+        let rows = sums.get(&p).map(Vec::as_slice).unwrap_or(&[]);
         points.push(TrendPoint {
-            period: p,
             expected: Some(expected),
             received,
             on_time,
-            sums: super::sums_map(&form, &rows),
+            sums: super::sums_map(&form, rows),
+            period: p,
         });
         d = d.succ_opt().unwrap_or(end + chrono::Duration::days(1));
     }
     Ok(Trend {
         template: form.key,
-        code,
+        code: scope.node().as_str().to_string(),
         points,
     })
 }
@@ -128,13 +91,13 @@ pub async fn trend(
 /// a totals row. The export is audited.
 pub async fn export_xlsx(
     state: &AppState,
-    actor: &Actor,
+    scope: &Scoped<'_>,
     template: &str,
     period: &str,
-    region: &str,
 ) -> AppResult<(String, Vec<u8>)> {
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
-    let sum = super::summary(state, actor, template, period, region).await?;
+    let actor = scope.actor();
+    let sum = super::summary(state, scope, template, period).await?;
     let form = super::load_form(state, &sum.template, None)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -217,19 +180,18 @@ pub async fn export_xlsx(
             .map_err(xerr)?;
     }
     let bytes = wb.save_to_buffer().map_err(xerr)?;
-    audit::append_alone(
-        state,
-        &Who::from(actor),
-        Entry {
-            action: "report.export",
-            object_type: "report_summary",
-            object_id: format!("{}/{}", sum.template, sum.period),
-            region_code: sum.code.clone(),
-            outcome: "success",
-            detail: json!({"rows": sum.children.len(), "format": "xlsx"}),
-        },
-    )
-    .await?;
+    Tx::begin(state, actor)
+        .await?
+        .commit(
+            Change::new(
+                "report.export",
+                "report_summary",
+                format!("{}/{}", sum.template, sum.period),
+                sum.code.clone(),
+            )
+            .detail(json!({"rows": sum.children.len(), "format": "xlsx"})),
+        )
+        .await?;
     Ok((
         format!("{}-{}-{}.xlsx", sum.template, sum.code, sum.period),
         bytes,
@@ -250,15 +212,9 @@ pub async fn export_page(
 ) -> PageResult {
     let period = q
         .period
-        .unwrap_or_else(|| super::today(&s).format("%Y-%m-%d").to_string());
-    let (name, bytes) = export_xlsx(
-        &s,
-        &a.actor,
-        &q.template,
-        &period,
-        q.region.as_deref().unwrap_or(""),
-    )
-    .await?;
+        .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
+    let scope = super::area(&a.actor, q.region.as_deref())?;
+    let (name, bytes) = export_xlsx(&s, &scope, &q.template, &period).await?;
     let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
         [
@@ -336,14 +292,15 @@ async fn dashboard(
     let date = q
         .date
         .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| super::today(s).format("%Y-%m-%d").to_string());
-    let region = super::region_in_scope(actor, q.region.as_deref().unwrap_or(""))?;
+        .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
+    let scope = super::area(actor, q.region.as_deref())?;
+    let region = scope.node().as_str().to_string();
     let forms = super::list_forms(s, actor).await?;
     let mut cards = Vec::new();
     let mut map = Vec::new();
     let mut region_name = String::new();
     for f in forms.iter().filter(|f| f.period == Period::Daily) {
-        let sum = super::summary(s, actor, &f.key, &date, &region).await?;
+        let sum = super::summary(s, &scope, &f.key, &date).await?;
         region_name = sum.region_name.clone();
         let (rate, _) = super::pages_rate(sum.received, sum.expected);
         let shown: Vec<&super::form::Field> = f

@@ -42,9 +42,7 @@ pub fn routes() -> Routes {
 }
 
 fn today(state: &AppState) -> String {
-    backstop_core::clock::beijing_date(state.clock.now())
-        .format("%Y-%m-%d")
-        .to_string()
+    state.today().format("%Y-%m-%d").to_string()
 }
 
 /// A unit the visitor reports for, with today's status of one form.
@@ -120,6 +118,7 @@ async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
     } else {
         Vec::new()
     };
+    let mine = actor.everywhere();
     let mut todo = Vec::new();
     for f in forms.iter().filter(|f| f.period == Period::Daily) {
         for (unit, name, kind) in &units {
@@ -131,14 +130,9 @@ async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
             if !applies {
                 continue;
             }
-            let id: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0",
-            )
-            .bind(&f.key)
-            .bind(unit)
-            .bind(&day)
-            .fetch_optional(s.db.pool())
-            .await?;
+            let id = super::queries::current_report(&s, &mine, &f.key, unit, &day)
+                .await?
+                .map(|(id, _)| id);
             todo.push(TodoRow {
                 form_key: f.key.clone(),
                 form_name: f.name.clone(),
@@ -260,7 +254,21 @@ struct FillQuery {
 }
 
 async fn unit_display(s: &AppState, unit: &str) -> String {
-    super::unit_name(s, unit).await.unwrap_or_default()
+    super::units::unit_name(s, unit).await.unwrap_or_default()
+}
+
+/// The name of a unit sent back with a refused submission: only for a unit the visitor may
+/// report for, so a refusal tells nothing about others.
+async fn shown_unit_name(
+    s: &AppState,
+    actor: &crate::kernel::actor::Actor,
+    form: &Form,
+    unit: &str,
+) -> String {
+    match super::units::reporting_unit(s, actor, form, unit).await {
+        Ok(u) => unit_display(s, &u.key).await,
+        Err(_) => String::new(),
+    }
 }
 
 async fn fill_form(
@@ -271,19 +279,16 @@ async fn fill_form(
 ) -> PageResult {
     a.actor.require(Permission::ReportsSubmit)?;
     let form = super::get_form(&s, &a.actor, &key, None).await?;
+    // Only a unit the visitor may report for (the submission's rule); else not found.
+    let unit = super::units::reporting_unit(&s, &a.actor, &form, &q.unit).await?;
     let period = q.period.unwrap_or_else(|| today(&s));
     // Prefill with the unit's current report for a correction.
     let mut values = HashMap::new();
     if form.period != Period::Immediate {
-        let body: Option<String> = sqlx::query_scalar(
-            "SELECT body FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0",
-        )
-        .bind(&form.key)
-        .bind(&q.unit)
-        .bind(&period)
-        .fetch_optional(s.db.pool())
-        .await?;
-        if let Some(b) = body {
+        let here = a.actor.within(&unit.region)?;
+        let current =
+            super::queries::current_report(&s, &here, &form.key, &unit.key, &period).await?;
+        if let Some((_, b)) = current {
             let v: serde_json::Map<String, Value> = serde_json::from_str(&b).unwrap_or_default();
             for (k, v) in v {
                 let text = match v {
@@ -301,8 +306,8 @@ async fn fill_form(
         inputs: inputs(&form, &values, &HashMap::new()),
         form_key: form.key.clone(),
         form_name: form.name.clone(),
-        unit_name: unit_display(&s, &q.unit).await,
-        unit: q.unit,
+        unit_name: unit_display(&s, &unit.key).await,
+        unit: unit.key,
         period,
         idem: random_token("f_"),
         error: None,
@@ -347,7 +352,7 @@ async fn fill_submit(
                 inputs: inputs(&form, &body, &errors),
                 form_key: form.key.clone(),
                 form_name: form.name.clone(),
-                unit_name: unit_display(&s, &unit).await,
+                unit_name: shown_unit_name(&s, &a.actor, &form, &unit).await,
                 unit,
                 period,
                 idem: idem.unwrap_or_else(|| random_token("f_")),
@@ -504,8 +509,8 @@ async fn summary_page(
     Query(q): Query<SummaryQuery>,
 ) -> PageResult {
     let period = q.period.clone().unwrap_or_else(|| today(&s));
-    let region = q.region.clone().unwrap_or_default();
-    let sum = super::summary(&s, &a.actor, &q.template, &period, &region).await?;
+    let scope = super::area(&a.actor, q.region.as_deref())?;
+    let sum = super::summary(&s, &scope, &q.template, &period).await?;
     let form = super::get_form(&s, &a.actor, &q.template, None).await?;
     let shown: Vec<&super::form::Field> = form.summable().take(6).collect();
     let by_timeliness = q.sort.as_deref() == Some("timely");
@@ -557,18 +562,10 @@ async fn summary_page(
     }
     // At the bottom of the tree, list the single reports.
     let reports = if sum.children.is_empty() && sum.code != "0" {
-        let rows = sqlx::query_as::<_, (i64, String, String, i64)>(
-            "SELECT id, unit, period, late FROM report_submissions WHERE template_key = $1 AND period = $2 \
-             AND region_code = $3 ORDER BY id",
-        )
-        .bind(&sum.template)
-        .bind(&sum.period)
-        .bind(&sum.code)
-        .fetch_all(s.db.pool())
-        .await?;
+        let rows = super::queries::reports_at(&s, &scope, &sum.template, &sum.period).await?;
         let mut out = Vec::new();
         for (id, unit, period, late) in rows {
-            out.push((id, unit_display(&s, &unit).await, period, late != 0));
+            out.push((id, unit_display(&s, &unit).await, period, late));
         }
         out
     } else {
@@ -619,9 +616,9 @@ async fn missing_page(
     Query(q): Query<SummaryQuery>,
 ) -> PageResult {
     let period = q.period.clone().unwrap_or_else(|| today(&s));
-    let region = q.region.clone().unwrap_or_default();
-    let rows = super::missing(&s, &a.actor, &q.template, &period, &region).await?;
-    let sum = super::summary(&s, &a.actor, &q.template, &period, &region).await?;
+    let scope = super::area(&a.actor, q.region.as_deref())?;
+    let rows = super::missing(&s, &scope, &q.template, &period).await?;
+    let sum = super::summary(&s, &scope, &q.template, &period).await?;
     Ok(render(&MissingPage {
         nav: Some(Nav::for_actor(&a.actor, "/reports")),
         form_key: sum.template,

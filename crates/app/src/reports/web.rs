@@ -168,7 +168,13 @@ pub async fn summary(
     Query(q): Query<SummaryQuery>,
 ) -> AppResult<axum::Json<Summary>> {
     Ok(axum::Json(
-        super::summary(&s, &a.actor, &q.template, &q.period, &q.region).await?,
+        super::summary(
+            &s,
+            &super::area(&a.actor, Some(&q.region))?,
+            &q.template,
+            &q.period,
+        )
+        .await?,
     ))
 }
 
@@ -181,7 +187,13 @@ pub async fn missing(
     Query(q): Query<SummaryQuery>,
 ) -> AppResult<axum::Json<Vec<MissingUnit>>> {
     Ok(axum::Json(
-        super::missing(&s, &a.actor, &q.template, &q.period, &q.region).await?,
+        super::missing(
+            &s,
+            &super::area(&a.actor, Some(&q.region))?,
+            &q.template,
+            &q.period,
+        )
+        .await?,
     ))
 }
 
@@ -200,7 +212,13 @@ pub async fn lock(
     Api(a): Api,
     JsonBody(b): JsonBody<LockBody>,
 ) -> AppResult<StatusCode> {
-    super::lock(&s, &a.actor, &b.template, &b.period, &b.region).await?;
+    super::lock(
+        &s,
+        &super::area(&a.actor, Some(&b.region))?,
+        &b.template,
+        &b.period,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -234,9 +252,8 @@ pub async fn trend(
     Ok(axum::Json(
         super::dashboard::trend(
             &s,
-            &a.actor,
+            &super::area(&a.actor, Some(&q.region))?,
             &q.template,
-            &q.region,
             q.days.unwrap_or(28),
             None,
         )

@@ -679,3 +679,97 @@ async fn officials_edit_forms_in_the_ui_and_versions_are_kept() {
     })
     .await;
 }
+
+/// The fill-in page prefills the unit's current report, so it must only open for a unit the
+/// visitor may report for (its village, its organisation — the submission's rule). A
+/// community worker asking for a sibling village or for an organisation of another region
+/// gets 404 and none of that report's values (the leak of issue 12).
+#[tokio::test]
+async fn fill_page_opens_only_for_units_the_visitor_reports_for() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        // The sibling village's report, with values found nowhere else.
+        let sib = t.user("cw.sib", &["community_worker"], "130110100002").await;
+        let mut secret = village_values(777);
+        secret["notes"] = json!("邻村机密记录");
+        let (s, sib_report) = submit(&t, &sib, json!({"template": "village_daily", "unit": "130110100002", "period": DAY, "values": secret}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{sib_report}");
+        // An organisation of another province, with its report.
+        let gz = t.user("gz.off", &["official"], "440115").await;
+        let (_, home) = t.post("/api/v1/orgs", &gz, json!({"name": "南沙街敬老院", "kind": "elderly_care", "region_code": "440115001"})).await;
+        let home_id = home["id"].as_i64().expect("org id");
+        let vals = json!({"residents": 4321, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0,
+            "resident_fever": 0, "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 987});
+        let (s, org_report) = submit(&t, &gz, json!({"template": "institution_daily", "unit": home_id, "period": DAY, "values": vals}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{org_report}");
+        // The visitor's own village, reported too: its page opens prefilled.
+        t.make_user("cw.own", &["community_worker"], "130110100001").await;
+        let own_tok = t.login("cw.own").await;
+        let mut mine = village_values(3);
+        mine["notes"] = json!("本村记录");
+        let (s, _) = submit(&t, &own_tok, json!({"template": "village_daily", "unit": "130110100001", "period": DAY, "values": mine}), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let cw = web_login(&t, "cw.own").await;
+        let (s, _, page) = t.raw_form("GET", &format!("/reports/fill/village_daily?unit=130110100001&period={DAY}"), Some(&cw), "").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&page).contains("本村记录"), "own report prefilled");
+        let leaks = ["7770", "23310", "邻村机密记录", "4321", "987", "南沙街敬老院"];
+        for url in [
+            format!("/reports/fill/village_daily?unit=130110100002&period={DAY}"),
+            "/reports/fill/village_daily?unit=130110100002".to_string(),
+            format!("/reports/fill/institution_daily?unit=org:{home_id}&period={DAY}"),
+            format!("/reports/fill/village_daily?unit=org:{home_id}&period={DAY}"),
+            format!("/reports/fill/incident?unit=org:{home_id}&period={DAY}"),
+            format!("/reports/view/{}", sib_report["id"]),
+            format!("/reports/view/{}", org_report["id"]),
+        ] {
+            let (s, _, body) = t.raw_form("GET", &url, Some(&cw), "").await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{url}");
+            let body = String::from_utf8_lossy(&body);
+            for v in leaks {
+                assert!(!body.contains(v), "{url} shows {v}");
+            }
+        }
+        // A refused submission for another unit does not name it either.
+        let (s, _, body) = t
+            .raw_form("POST", "/reports/fill/village_daily", Some(&cw), "_unit=130110100002&_period=2026-03-02&people_screened=1")
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!String::from_utf8_lossy(&body).contains("镇宁社区"));
+    })
+    .await;
+}
+
+/// An institution reporter tied to its organisation files and reads its organisation's
+/// reports only: another organisation's report in the same township is not found, on the
+/// page and in the API, and so is its fill-in page.
+#[tokio::test]
+async fn institution_reporters_read_only_their_own_organisations_reports() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off.o", &["official"], "130110").await;
+        let mut ids = Vec::new();
+        for name in ["获鹿镇敬老院", "获鹿镇福利院"] {
+            let (_, org) = t.post("/api/v1/orgs", &off, json!({"name": name, "kind": "elderly_care", "region_code": "130110100"})).await;
+            ids.push(org["id"].as_i64().expect("org id"));
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let rep_a = crate::institutions::org_user(&t, "rep.a", &["institution_reporter"], "130110100", a).await;
+        let vals = |n: i64| json!({"residents": n, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0,
+            "resident_fever": 0, "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 12});
+        let (s, mine) = submit(&t, &rep_a, json!({"template": "institution_daily", "unit": a, "period": DAY, "values": vals(101)}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{mine}");
+        let (s, theirs) = submit(&t, &off, json!({"template": "institution_daily", "unit": b, "period": DAY, "values": vals(5555)}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{theirs}");
+        let (s, e) = submit(&t, &rep_a, json!({"template": "institution_daily", "unit": b, "period": DAY, "values": vals(1)}), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "files for its own organisation only: {e}");
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", mine["id"]), &rep_a).await;
+        assert_eq!((s, got["values"]["residents"].as_i64()), (StatusCode::OK, Some(101)));
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", theirs["id"]), &rep_a).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{got}");
+        assert!(!got.to_string().contains("5555"));
+        let (s, got) = t.get(&format!("/api/v1/reports/{}", theirs["id"]), &off).await;
+        assert_eq!((s, got["values"]["residents"].as_i64()), (StatusCode::OK, Some(5555)), "officials read every organisation's");
+    })
+    .await;
+}

@@ -1,0 +1,171 @@
+//! The live rollups (`report_rollup_counts`, `report_rollup_sums`, ADR 0005): the upserts a
+//! submission adds to its job's script, and the primary-key reads of summaries and trends.
+
+use std::collections::HashMap;
+
+use backstop_store::{Arg, Script, repeat_list};
+use sqlx::Row;
+
+use crate::kernel::access::Scoped;
+use crate::kernel::error::AppResult;
+use crate::reports::form::Form;
+use crate::reports::rollup::rollup_codes;
+use crate::state::AppState;
+use backstop_core::region::RegionCode;
+
+/// Add the rollup upserts of one submission to `script`: one multi-row upsert per table for
+/// every level at once. Rows are listed province first and the nation last, the same order in
+/// every transaction, so concurrent PostgreSQL writers cannot deadlock on them (ADR 0005).
+pub(in crate::reports) fn push_rollups(
+    script: &mut Script,
+    form: &Form,
+    period: &str,
+    region: &RegionCode,
+    counts: Option<(i64, i64)>,
+    deltas: &[(String, i64)],
+) {
+    let codes = rollup_codes(region);
+    if let Some((received, on_time)) = counts {
+        let mut sql = String::from(
+            "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES ",
+        );
+        sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len()));
+        sql.push_str(
+            " ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
+             on_time = report_rollup_counts.on_time + excluded.on_time",
+        );
+        let mut args = Vec::with_capacity(codes.len() * 5);
+        for code in &codes {
+            args.extend([
+                Arg::from(&form.key),
+                Arg::from(period),
+                Arg::from(code.as_str()),
+                Arg::Int(received),
+                Arg::Int(on_time),
+            ]);
+        }
+        script.push(sql, args);
+    }
+    let nonzero: Vec<&(String, i64)> = deltas.iter().filter(|(_, d)| *d != 0).collect();
+    if nonzero.is_empty() {
+        return;
+    }
+    let mut sql = String::from(
+        "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
+    );
+    sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len() * nonzero.len()));
+    sql.push_str(
+        " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
+    );
+    let mut args = Vec::with_capacity(codes.len() * nonzero.len() * 5);
+    for code in &codes {
+        for (field, d) in &nonzero {
+            args.extend([
+                Arg::from(&form.key),
+                Arg::from(period),
+                Arg::from(code.as_str()),
+                Arg::from(field.as_str()),
+                Arg::Int(*d),
+            ]);
+        }
+    }
+    script.push(sql, args);
+}
+
+/// Rollup rows of the given region codes, by primary key: `code → (received, on_time)` and
+/// `code → [(field, total)]`.
+pub(in crate::reports) type RollupRows = (
+    HashMap<String, (i64, i64)>,
+    HashMap<String, Vec<(String, i64)>>,
+);
+
+/// The rollup rows of `codes` (the handle's region and its children, which the caller took
+/// from the handle) for one form and period.
+pub(in crate::reports) async fn rollups_of(
+    state: &AppState,
+    template: &str,
+    period: &str,
+    codes: &[String],
+) -> AppResult<RollupRows> {
+    let mut counts = HashMap::new();
+    let mut sums: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for chunk in codes.chunks(500) {
+        let list = repeat_list("?", chunk.len());
+        let sql = state.db.sql(&format!(
+            "SELECT code, received, on_time FROM report_rollup_counts WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(template)
+            .bind(period);
+        for c in chunk {
+            q = q.bind(c.as_str());
+        }
+        for r in q.fetch_all(state.db.reader()).await? {
+            counts.insert(
+                r.try_get("code")?,
+                (r.try_get("received")?, r.try_get("on_time")?),
+            );
+        }
+        let sql = state.db.sql(&format!(
+            "SELECT code, field, total FROM report_rollup_sums WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(template)
+            .bind(period);
+        for c in chunk {
+            q = q.bind(c.as_str());
+        }
+        for r in q.fetch_all(state.db.reader()).await? {
+            sums.entry(r.try_get("code")?)
+                .or_default()
+                .push((r.try_get("field")?, r.try_get("total")?));
+        }
+    }
+    Ok((counts, sums))
+}
+
+/// The handle's own rollup rows of a form over the periods `from..=until` (daily periods):
+/// `period → (received, on_time)` and `period → [(field, total)]`.
+pub(in crate::reports) async fn rollups_over(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    from: &str,
+    until: &str,
+) -> AppResult<RollupRows> {
+    let code = scope.node().as_str();
+    let rows = sqlx::query(
+        "SELECT period, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND code = $2 \
+         AND period >= $3 AND period <= $4",
+    )
+    .bind(template)
+    .bind(code)
+    .bind(from)
+    .bind(until)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut counts = HashMap::new();
+    for r in rows {
+        counts.insert(
+            r.try_get("period")?,
+            (r.try_get("received")?, r.try_get("on_time")?),
+        );
+    }
+    let rows = sqlx::query(
+        "SELECT period, field, total FROM report_rollup_sums WHERE template_key = $1 AND code = $2 \
+         AND period >= $3 AND period <= $4",
+    )
+    .bind(template)
+    .bind(code)
+    .bind(from)
+    .bind(until)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut sums: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for r in rows {
+        sums.entry(r.try_get("period")?)
+            .or_default()
+            .push((r.try_get("field")?, r.try_get("total")?));
+    }
+    Ok((counts, sums))
+}

@@ -1,0 +1,351 @@
+//! Submissions (`report_submissions`), their idempotency records and the incident notices an
+//! immediate report sends. The write-side functions take the connection of the group-commit
+//! job (`Db::write`) and keep the statements ADR 0006 counts: one look-up, the insert (or one
+//! read of the report being corrected), one script, the audit entry (appended by the job).
+
+use backstop_store::{Arg, Backend, Script, repeat_list};
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
+
+use crate::kernel::access::Scoped;
+use crate::kernel::error::{AppError, AppResult};
+use crate::reports::form::{Form, Period};
+use crate::reports::rollup::rollup_codes;
+use crate::reports::submit::Submission;
+use crate::reports::units::{Unit, unit_is_region};
+use crate::state::AppState;
+
+const SUB_COLS: &str = "id, template_key, template_version, unit, region_code, period, body, late, submitted_at, \
+    submitted_by, corrections";
+
+fn submission_from_row(
+    r: &sqlx::any::AnyRow,
+    unit_name: String,
+) -> Result<Submission, sqlx::Error> {
+    let body: String = r.try_get("body")?;
+    let at: i64 = r.try_get("submitted_at")?;
+    Ok(Submission {
+        id: r.try_get("id")?,
+        template: r.try_get("template_key")?,
+        template_version: r.try_get("template_version")?,
+        unit: r.try_get("unit")?,
+        unit_name,
+        region_code: r.try_get("region_code")?,
+        period: r.try_get("period")?,
+        values: serde_json::from_str(&body).unwrap_or_default(),
+        late: r.try_get::<i64, _>("late")? != 0,
+        submitted_at: backstop_core::clock::from_millis(at).to_rfc3339(),
+        submitted_by: r.try_get("submitted_by")?,
+        corrections: r.try_get("corrections")?,
+    })
+}
+
+/// What the write must know before deciding, read in one statement.
+pub(in crate::reports) struct LookUp {
+    /// `(request_hash, response)` stored under the idempotency key.
+    pub idem: Option<(String, String)>,
+    /// The unit region's name (region units only; `None` when there is no such region).
+    pub region_name: Option<String>,
+    /// A lock on the period at the unit's level or above.
+    pub locked: bool,
+    /// The unit's report of the period (periodic forms).
+    pub existing: Option<i64>,
+    /// How many immediate reports the unit already made in the period (immediate forms).
+    pub immediate_count: Option<i64>,
+}
+
+pub(in crate::reports) async fn look_up(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    form: &Form,
+    unit: &Unit,
+    period: &str,
+    idem: Option<&(i64, String)>,
+) -> Result<LookUp, sqlx::Error> {
+    let mut sql = String::from("SELECT ");
+    let mut args: Vec<Arg> = Vec::new();
+    match idem {
+        Some((uid, k)) => {
+            sql.push_str(
+                "(SELECT request_hash FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_hash, \
+                 (SELECT response FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_response, ",
+            );
+            args.extend([Arg::Int(*uid), Arg::from(k), Arg::Int(*uid), Arg::from(k)]);
+        }
+        None => {
+            sql.push_str("CAST(NULL AS TEXT) AS idem_hash, CAST(NULL AS TEXT) AS idem_response, ")
+        }
+    }
+    if unit_is_region(unit) {
+        sql.push_str("(SELECT name FROM regions WHERE code = ?) AS region_name, ");
+        args.push(Arg::from(unit.region.as_str()));
+    } else {
+        sql.push_str("CAST(NULL AS TEXT) AS region_name, ");
+    }
+    let codes = rollup_codes(&unit.region);
+    sql.push_str(
+        "(SELECT region_code FROM report_locks WHERE template_key = ? AND period = ? AND region_code IN (",
+    );
+    sql.push_str(&repeat_list("?", codes.len()));
+    sql.push_str(") LIMIT 1) AS locked, ");
+    args.extend([Arg::from(&form.key), Arg::from(period)]);
+    args.extend(codes.into_iter().map(Arg::Text));
+    if form.period == Period::Immediate {
+        sql.push_str(
+            "CAST(NULL AS BIGINT) AS existing, (SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions \
+             WHERE template_key = ? AND unit = ? AND period = ?) AS immediate_count",
+        );
+    } else {
+        sql.push_str(
+            "(SELECT id FROM report_submissions WHERE template_key = ? AND unit = ? AND period = ? AND seq = 0) AS existing, \
+             CAST(NULL AS BIGINT) AS immediate_count",
+        );
+    }
+    args.extend([
+        Arg::from(&form.key),
+        Arg::from(&unit.key),
+        Arg::from(period),
+    ]);
+    let row = backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql))), args)
+        .fetch_one(&mut *conn)
+        .await?;
+    let hash: Option<String> = row.try_get("idem_hash")?;
+    let response: Option<String> = row.try_get("idem_response")?;
+    let locked: Option<String> = row.try_get("locked")?;
+    Ok(LookUp {
+        idem: hash.zip(response),
+        region_name: row.try_get("region_name")?,
+        locked: locked.is_some(),
+        existing: row.try_get("existing")?,
+        immediate_count: row.try_get("immediate_count")?,
+    })
+}
+
+/// The report a correction replaces, read inside the write (its id came from [`look_up`]).
+pub(in crate::reports) async fn existing_report(
+    conn: &mut AnyConnection,
+    id: i64,
+    unit_name: String,
+) -> Result<Submission, sqlx::Error> {
+    let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    submission_from_row(&row, unit_name)
+}
+
+/// A new submission row.
+pub(in crate::reports) struct NewReport<'a> {
+    pub form: &'a Form,
+    pub unit: &'a Unit,
+    pub period: &'a str,
+    pub body: &'a str,
+    pub late: bool,
+    pub now: i64,
+    pub by: &'a str,
+    pub seq: i64,
+}
+
+/// Insert a submission; returns its id.
+pub(in crate::reports) async fn insert_report(
+    conn: &mut AnyConnection,
+    n: &NewReport<'_>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
+         submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
+    )
+    .bind(&n.form.key)
+    .bind(n.form.version)
+    .bind(&n.unit.key)
+    .bind(n.unit.region.as_str())
+    .bind(n.period)
+    .bind(n.body)
+    .bind(i64::from(n.late))
+    .bind(n.now)
+    .bind(n.by)
+    .bind(n.seq)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Add the correction of report `id` to the job's script.
+pub(in crate::reports) fn push_correction(
+    script: &mut Script,
+    id: i64,
+    body: &str,
+    version: i64,
+    now: i64,
+    by: &str,
+) {
+    script.push(
+        "UPDATE report_submissions SET body = ?, template_version = ?, updated_at = ?, corrections = corrections + 1, \
+         submitted_by = ? WHERE id = ?",
+        vec![
+            Arg::from(body),
+            Arg::Int(version),
+            Arg::Int(now),
+            Arg::from(by),
+            Arg::Int(id),
+        ],
+    );
+}
+
+/// Add the idempotency record (the answer given, for a retry) to the job's script.
+pub(in crate::reports) fn push_idempotency(
+    script: &mut Script,
+    (uid, key): (i64, &str),
+    request_hash: &str,
+    status: i64,
+    response: &Submission,
+    now: i64,
+) {
+    script.push(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES (?,?,?,?,?,?)",
+        vec![
+            Arg::Int(uid),
+            Arg::from(key),
+            Arg::from(request_hash),
+            Arg::Int(status),
+            Arg::Text(serde_json::to_string(response).unwrap_or_default()),
+            Arg::Int(now),
+        ],
+    );
+}
+
+/// Run the job's script (one round trip on SQLite).
+pub(in crate::reports) async fn run_script(
+    conn: &mut AnyConnection,
+    script: Script,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    script.execute(conn, backend).await?;
+    Ok(())
+}
+
+/// An immediate report goes at once to every level above the unit (notification outbox).
+pub(in crate::reports) async fn notify_incident(
+    conn: &mut AnyConnection,
+    form: &Form,
+    unit: &Unit,
+    id: i64,
+    values: &Map<String, Value>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let kind = values
+        .get("event_kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let title = format!("即报：{}（{}）", unit.name, kind);
+    let body = format!("{} 报告编号 {id}", form.name);
+    for code in unit.region.ancestors() {
+        sqlx::query(
+            "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES ($1,$2,'incident',$3,$4,$5)",
+        )
+        .bind(code.as_str())
+        .bind(&unit.key)
+        .bind(&title)
+        .bind(&body)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// `(request_hash, response)` stored under a user's idempotency key.
+pub(in crate::reports) async fn idempotency_record(
+    state: &AppState,
+    user_id: i64,
+    key: &str,
+) -> AppResult<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((
+        row.try_get("request_hash")?,
+        row.try_get("response")?,
+    )))
+}
+
+/// One submission under the handle (else *not found*), without its unit's name.
+pub(in crate::reports) async fn report(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Submission> {
+    let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let region: String = row.try_get("region_code")?;
+    let row = scope.admit(&region, row)?;
+    Ok(submission_from_row(&row, String::new())?)
+}
+
+/// The current report `(id, body)` of a unit for a periodic form's period, if the unit's
+/// region is under the handle.
+pub(in crate::reports) async fn current_report(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    unit: &str,
+    period: &str,
+) -> AppResult<Option<(i64, String)>> {
+    let (lo, hi) = scope.range();
+    let row = sqlx::query(
+        "SELECT id, body FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0 \
+         AND region_code >= $4 AND region_code < $5",
+    )
+    .bind(template)
+    .bind(unit)
+    .bind(period)
+    .bind(lo)
+    .bind(hi)
+    .fetch_optional(state.db.pool())
+    .await?;
+    match row {
+        Some(r) => Ok(Some((r.try_get("id")?, r.try_get("body")?))),
+        None => Ok(None),
+    }
+}
+
+/// The single reports of a form and period filed in the handle's own region (the bottom of
+/// the summary's drill-down): `(id, unit, period, late)`.
+pub(in crate::reports) async fn reports_at(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    period: &str,
+) -> AppResult<Vec<(i64, String, String, bool)>> {
+    let rows = sqlx::query_as::<_, (i64, String, String, i64)>(
+        "SELECT id, unit, period, late FROM report_submissions WHERE template_key = $1 AND period = $2 \
+         AND region_code = $3 ORDER BY id",
+    )
+    .bind(template)
+    .bind(period)
+    .bind(scope.node().as_str())
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, unit, period, late)| (id, unit, period, late != 0))
+        .collect())
+}
+
+/// An organisation's name (empty when there is none).
+pub(in crate::reports) async fn org_name(state: &AppState, id: i64) -> AppResult<String> {
+    let n: Option<String> = sqlx::query_scalar("SELECT name FROM orgs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(n.unwrap_or_default())
+}

@@ -1,0 +1,369 @@
+//! Submitting a report: the checks before the write (form, unit and scope, period, values,
+//! lateness), idempotency (a retry gets its first answer), corrections until a lock, and the
+//! write itself — one job of the group commit (`Db::write`, ADR 0006) with the submission, its
+//! rollup deltas (ADR 0005), the idempotency record and the audit entry in one transaction.
+
+use backstop_core::error::ErrorCode;
+use backstop_core::role::Permission;
+use backstop_store::Script;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::form::{self, Form, Period};
+use super::periods::{deadline_ms, parse_period};
+use super::rollup::rollup_values;
+use super::units::{Unit, may_report_for_org, resolve_unit, unit_is_region, unit_name};
+use super::{load_form, queries, require_reports};
+use crate::audit::{self, Entry, Who};
+use crate::kernel::actor::Actor;
+use crate::kernel::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
+
+/// Body of `POST /api/v1/reports`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct SubmitInput {
+    /// Form key, e.g. `village_daily`.
+    pub template: String,
+    /// A 12-digit village code, or an organisation id, as the form requires.
+    #[schema(value_type = Object)]
+    pub unit: Value,
+    /// `YYYY-MM-DD` (daily, immediate), `YYYY-Www` (weekly), `YYYY-MM` (monthly).
+    pub period: String,
+    #[schema(value_type = Object)]
+    pub values: Value,
+}
+
+/// A stored submission.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Submission {
+    pub id: i64,
+    pub template: String,
+    pub template_version: i64,
+    pub unit: String,
+    pub unit_name: String,
+    pub region_code: String,
+    pub period: String,
+    #[schema(value_type = Object)]
+    pub values: Map<String, Value>,
+    pub late: bool,
+    /// UTC, RFC 3339.
+    pub submitted_at: String,
+    pub submitted_by: String,
+    pub corrections: i64,
+}
+
+/// What submitting did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Corrected,
+    /// A retry with a known idempotency key: the first answer, unchanged.
+    Replayed,
+}
+
+fn validation_error(problems: Vec<form::FieldProblem>) -> AppError {
+    let msg = problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect::<Vec<_>>()
+        .join("；");
+    AppError {
+        code: ErrorCode::Validation,
+        message: msg,
+        fields: problems
+            .into_iter()
+            .map(|p| FieldError {
+                field: p.field,
+                message: p.message,
+            })
+            .collect(),
+    }
+}
+
+/// Submit (or correct) a report. With an idempotency key, a retry returns the first answer
+/// and never creates a second submission; the key is stored in the same transaction.
+///
+/// The write is one job of the group commit (SQLite) or its own transaction (PostgreSQL), and
+/// on SQLite every statement in it is a round trip to the single writer's worker thread, so it
+/// is kept to a few: one read of everything the decision needs (idempotency key, lock, an
+/// existing report, the unit region's name), the insert, one script with both rollup upserts
+/// and the idempotency record, and the audit entry (ADR 0006).
+pub async fn submit(
+    state: &AppState,
+    actor: &Actor,
+    input: &SubmitInput,
+    idempotency_key: Option<&str>,
+) -> AppResult<(Outcome, Submission)> {
+    actor.require(Permission::ReportsSubmit)?;
+    let request_hash = crate::kernel::crypto::sha256_hex(
+        json!([input.template, input.unit, input.period, input.values])
+            .to_string()
+            .as_bytes(),
+    );
+    if let Some(k) = idempotency_key
+        && (k.is_empty() || k.len() > 200)
+    {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "Idempotency-Key",
+            "长度应为 1–200",
+        ));
+    }
+    let prepared = match prepare_submission(state, actor, input).await {
+        Ok(p) => p,
+        Err(e) => {
+            // A retry is answered with its first answer even if the request would no longer
+            // pass (the form changed, the unit left the form's scope, …); a key reused for
+            // another body is a conflict.
+            if let Some(k) = idempotency_key
+                && let Some(prev) = replay(state, actor, k, &request_hash).await?
+            {
+                return Ok((Outcome::Replayed, prev));
+            }
+            return Err(e);
+        }
+    };
+    let Prepared {
+        form,
+        mut unit,
+        period,
+        values,
+        late,
+        now,
+    } = prepared;
+    let body = Value::Object(values.clone()).to_string();
+    let st = state.clone();
+    let backend = state.db.backend();
+    let who = Who::from(actor);
+    let actor_name = actor.username.clone();
+    let idem = idempotency_key
+        .zip(actor.user_id)
+        .map(|(k, u)| (u, k.to_string()));
+    let job = state.db.write(move |conn| {
+        Box::pin(async move {
+            let look = queries::look_up(&mut *conn, backend, &form, &unit, &period, idem.as_ref()).await?;
+            // A concurrent retry with the same key may have committed since.
+            if let Some((hash, response)) = look.idem {
+                if hash != request_hash {
+                    return Err(AppError::msg(
+                        ErrorCode::Conflict,
+                        "该 Idempotency-Key 已用于另一份不同的报表",
+                    ));
+                }
+                if let Ok(sub) = serde_json::from_str::<Submission>(&response) {
+                    return Ok((Outcome::Replayed, sub));
+                }
+            }
+            if unit_is_region(&unit) {
+                unit.name = match look.region_name {
+                    Some(n) => n,
+                    None if unit.literal => {
+                        return Err(AppError::field(
+                            ErrorCode::Validation,
+                            "unit",
+                            "此表由村（社区）填报，请填写 12 位村（社区）代码",
+                        ));
+                    }
+                    None => return Err(AppError::not_found()),
+                };
+            }
+            if look.locked {
+                return Err(AppError::msg(
+                    ErrorCode::Conflict,
+                    "上级已锁定该时段的报表，不能再修改；如需更正请联系上级解锁",
+                ));
+            }
+            let mut script = Script::new();
+            let (outcome, sub) = match look.existing {
+                Some(existing_id) => {
+                    let old =
+                        queries::existing_report(&mut *conn, existing_id, unit.name.clone())
+                            .await?;
+                    // Rollups: subtract the old values (of the old version's fields) and add the new.
+                    let old_form = if old.template_version == form.version {
+                        form.clone()
+                    } else {
+                        load_form(&st, &form.key, Some(old.template_version))
+                            .await?
+                            .unwrap_or_else(|| form.clone())
+                    };
+                    let mut deltas = rollup_values(&form, &values);
+                    for (k, v) in rollup_values(&old_form, &old.values) {
+                        match deltas.iter_mut().find(|(f, _)| *f == k) {
+                            Some(d) => d.1 -= v,
+                            None => deltas.push((k, -v)),
+                        }
+                    }
+                    queries::push_correction(
+                        &mut script,
+                        old.id,
+                        &body,
+                        form.version,
+                        now,
+                        &actor_name,
+                    );
+                    queries::push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
+                    let mut changed = Map::new();
+                    for k in values.keys().chain(old.values.keys()) {
+                        let (b, a) = (old.values.get(k), values.get(k));
+                        if b != a {
+                            changed.insert(k.clone(), json!({"before": b, "after": a}));
+                        }
+                    }
+                    let detail = json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed});
+                    let entry = report_entry("report.correct", old.id, &unit, detail);
+                    audit::append(&mut *conn, backend, now, &who, entry).await?;
+                    let sub = Submission {
+                        values: values.clone(),
+                        template_version: form.version,
+                        submitted_by: actor_name.clone(),
+                        corrections: old.corrections + 1,
+                        ..old
+                    };
+                    (Outcome::Corrected, sub)
+                }
+                None => {
+                    let seq = look.immediate_count.map_or(0, |n| n + 1);
+                    let id = queries::insert_report(
+                        &mut *conn,
+                        &queries::NewReport {
+                            form: &form,
+                            unit: &unit,
+                            period: &period,
+                            body: &body,
+                            late,
+                            now,
+                            by: &actor_name,
+                            seq,
+                        },
+                    )
+                    .await?;
+                    queries::push_rollups(
+                        &mut script,
+                        &form,
+                        &period,
+                        &unit.region,
+                        Some((1, i64::from(!late))),
+                        &rollup_values(&form, &values),
+                    );
+                    let detail = json!({"template": form.key, "unit": unit.key, "period": period, "late": late});
+                    let entry = report_entry("report.submit", id, &unit, detail);
+                    audit::append(&mut *conn, backend, now, &who, entry).await?;
+                    if form.period == Period::Immediate {
+                        queries::notify_incident(&mut *conn, &form, &unit, id, &values, now).await?;
+                    }
+                    // What was just inserted; no need to read it back.
+                    let sub = Submission {
+                        id,
+                        template: form.key.clone(),
+                        template_version: form.version,
+                        unit: unit.key.clone(),
+                        unit_name: unit.name.clone(),
+                        region_code: unit.region.to_string(),
+                        period: period.clone(),
+                        values: values.clone(),
+                        late,
+                        submitted_at: backstop_core::clock::from_millis(now).to_rfc3339(),
+                        submitted_by: actor_name.clone(),
+                        corrections: 0,
+                    };
+                    (Outcome::Created, sub)
+                }
+            };
+            if let Some((uid, k)) = &idem {
+                let status: i64 = if outcome == Outcome::Created { 201 } else { 200 };
+                queries::push_idempotency(
+                    &mut script,
+                    (*uid, k),
+                    &request_hash,
+                    status,
+                    &sub,
+                    now,
+                );
+            }
+            queries::run_script(&mut *conn, script, backend).await?;
+            Ok::<_, AppError>((outcome, sub))
+        })
+    });
+    Ok(job.await?)
+}
+
+/// The audit entry of a report written for `unit` (appended inside the submission's job).
+fn report_entry(action: &'static str, id: i64, unit: &Unit, detail: Value) -> Entry<'static> {
+    Entry {
+        action,
+        object_type: "report",
+        object_id: id.to_string(),
+        region_code: unit.region.to_string(),
+        outcome: "success",
+        detail,
+    }
+}
+
+/// A checked submission, ready to write.
+struct Prepared {
+    form: Form,
+    unit: Unit,
+    period: String,
+    values: Map<String, Value>,
+    late: bool,
+    now: i64,
+}
+
+/// Everything checked before the write: the form, the unit (scope), the period, the values.
+async fn prepare_submission(
+    state: &AppState,
+    actor: &Actor,
+    input: &SubmitInput,
+) -> AppResult<Prepared> {
+    let form = load_form(state, input.template.trim(), None)
+        .await?
+        .ok_or_else(|| AppError::field(ErrorCode::Validation, "template", "没有这个报表"))?;
+    let unit = resolve_unit(state, actor, &form, &input.unit).await?;
+    let now = state.now_ms();
+    let (period, end) = parse_period(form.period, &input.period, state.today())
+        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    let values = form::validate(&form, &input.values).map_err(validation_error)?;
+    let late = deadline_ms(&form, end).is_some_and(|d| now > d);
+    Ok(Prepared {
+        form,
+        unit,
+        period,
+        values,
+        late,
+        now,
+    })
+}
+
+async fn replay(
+    state: &AppState,
+    actor: &Actor,
+    key: &str,
+    hash: &str,
+) -> AppResult<Option<Submission>> {
+    let Some(uid) = actor.user_id else {
+        return Ok(None);
+    };
+    let Some((stored_hash, body)) = queries::idempotency_record(state, uid, key).await? else {
+        return Ok(None);
+    };
+    if stored_hash != hash {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            "该 Idempotency-Key 已用于另一份不同的报表",
+        ));
+    }
+    Ok(serde_json::from_str(&body).ok())
+}
+
+/// One submission, if its unit is in scope.
+pub async fn get_submission(state: &AppState, actor: &Actor, id: i64) -> AppResult<Submission> {
+    require_reports(actor)?;
+    let mut sub = queries::report(state, &actor.everywhere(), id).await?;
+    let org = sub.unit.strip_prefix("org:").and_then(|o| o.parse().ok());
+    if org.is_some_and(|o| !may_report_for_org(actor, o)) {
+        return Err(AppError::not_found());
+    }
+    sub.unit_name = unit_name(state, &sub.unit).await?;
+    Ok(sub)
+}

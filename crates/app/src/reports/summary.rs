@@ -1,0 +1,143 @@
+//! Summaries: the live figures of a form for a period at one region and each of its children
+//! (expected units, received, on time, sums), read from the rollup rows by primary key, with
+//! the expected counts cached. The region is the node of a scoped handle.
+
+use backstop_core::error::ErrorCode;
+use backstop_core::region::RegionCode;
+use backstop_core::role::Permission;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::form::{Form, UnitType};
+use super::periods::parse_period;
+use super::rollup::sums_map;
+use super::{NATION, load_form, queries};
+use crate::kernel::access::Scoped;
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Figures for one region.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Figures {
+    pub code: String,
+    pub name: String,
+    /// Units that must report (null for immediate reports).
+    pub expected: Option<i64>,
+    pub received: i64,
+    pub on_time: i64,
+    #[schema(value_type = Object)]
+    pub sums: Map<String, Value>,
+}
+
+/// `GET /api/v1/reports/summary`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    pub template: String,
+    pub name: String,
+    pub period: String,
+    pub code: String,
+    pub region_name: String,
+    pub expected: Option<i64>,
+    pub received: i64,
+    pub on_time: i64,
+    #[schema(value_type = Object)]
+    pub sums: Map<String, Value>,
+    pub children: Vec<Figures>,
+}
+
+fn child_len(code: &str) -> Option<usize> {
+    if code == NATION {
+        return Some(2);
+    }
+    RegionCode::parse(code)
+        .ok()?
+        .level()
+        .child()
+        .map(|l| l.code_len())
+}
+
+/// Expected units under the handle (and in the form's scope), and per child prefix of
+/// length `clen`.
+pub(super) async fn expected(
+    state: &AppState,
+    form: &Form,
+    scope: &Scoped<'_>,
+    clen: Option<usize>,
+) -> AppResult<(i64, Vec<(String, i64)>)> {
+    let clen = clen.unwrap_or(99) as i64;
+    let (lo, hi) = scope.range();
+    let cache_key = format!(
+        "expected|{}|{}|{}|{lo}|{hi}|{clen}",
+        form.unit_type.as_str(),
+        form.org_kinds.join(","),
+        form.scope
+    );
+    if let Some(hit) = state.caches.get(&cache_key) {
+        return Ok(hit);
+    }
+    let mut total = 0;
+    let mut per = Vec::new();
+    for (p, n) in queries::expected_counts(state, form, scope, clen).await? {
+        total += n;
+        if p.len() as i64 == clen {
+            per.push((p, n));
+        }
+    }
+    state.caches.put(cache_key, (total, per.clone()));
+    Ok((total, per))
+}
+
+/// Live summary of a form for a period at the handle's region, with its children.
+pub async fn summary(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    period: &str,
+) -> AppResult<Summary> {
+    scope.require(Permission::ReportsRead)?;
+    let form = load_form(state, template.trim(), None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let code = scope.node().as_str().to_string();
+    let (period, _) = parse_period(form.period, period, state.today())
+        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    let (exp_total, exp_children) = expected(state, &form, scope, child_len(&code)).await?;
+    // The region's children, then their rollup rows and the region's own, by primary key
+    // (an exact code list: a range over codes would also walk every row below the children).
+    let children_regions = queries::child_regions(state, scope).await?;
+    let mut codes: Vec<String> = vec![code.clone()];
+    codes.extend(children_regions.iter().map(|(c, _)| c.clone()));
+    let (counts, sums) = queries::rollups_of(state, &form.key, &period, &codes).await?;
+    let has_expected = form.unit_type != UnitType::Any;
+    let mut children = Vec::new();
+    for (c, name) in children_regions {
+        let (received, on_time) = counts.get(&c).copied().unwrap_or((0, 0));
+        children.push(Figures {
+            expected: has_expected.then(|| {
+                exp_children
+                    .iter()
+                    .find(|(p, _)| *p == c)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0)
+            }),
+            received,
+            on_time,
+            sums: sums_map(&form, sums.get(&c).map(Vec::as_slice).unwrap_or(&[])),
+            name,
+            code: c,
+        });
+    }
+    let (received, on_time) = counts.get(&code).copied().unwrap_or((0, 0));
+    Ok(Summary {
+        template: form.key.clone(),
+        name: form.name.clone(),
+        period,
+        region_name: crate::regions::scope_name(state, &code).await?,
+        expected: has_expected.then_some(exp_total),
+        received,
+        on_time,
+        sums: sums_map(&form, sums.get(&code).map(Vec::as_slice).unwrap_or(&[])),
+        code,
+        children,
+    })
+}
