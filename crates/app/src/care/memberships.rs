@@ -106,13 +106,19 @@ pub async fn end_membership(
     actor.require(Permission::PersonsWrite)?;
     let end = ymd(date("end_date", &input.end_date)?);
     let mut tx = Tx::begin(state, actor).await?;
-    let (mut m, region) = queries::membership(tx.conn(), &actor.everywhere(), id).await?;
+    let (mut m, person) = queries::membership(tx.conn(), &actor.everywhere(), id).await?;
     if end < m.start_date {
         return Err(verr("end_date", "不能早于开始日期"));
     }
     queries::set_membership_end(&mut tx, id, &end).await?;
     tx.commit(
-        Change::new("care.membership.end", "care_membership", id, &region).detail(
+        Change::new(
+            "care.membership.end",
+            "care_membership",
+            id,
+            &person.region_code,
+        )
+        .detail(
             json!({"person_id": m.person_id, "end_date": {"before": m.end_date, "after": end}}),
         ),
     )

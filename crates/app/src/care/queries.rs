@@ -34,6 +34,26 @@ pub(super) struct Person {
     pub name: String,
 }
 
+/// The row of `sql` for `id` (bound as `$1`), or *not found*.
+async fn by_id(conn: &mut AnyConnection, sql: String, id: i64) -> AppResult<AnyRow> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The person of a row joined with `persons` (`person_id`, `region_code`, `name`), with what
+/// else was read, let through the handle.
+fn admit<T>(scope: &Scoped<'_>, row: &AnyRow, with: T) -> AppResult<(T, Person)> {
+    let p = Person {
+        id: row.try_get("person_id")?,
+        region_code: row.try_get("region_code")?,
+        name: row.try_get("name")?,
+    };
+    scope.admit(&p.region_code.clone(), (with, p))
+}
+
 /// The person `id`, if it exists and lies under the handle; on `conn` — the pool's or the
 /// open write's.
 pub(super) async fn person(
@@ -41,17 +61,9 @@ pub(super) async fn person(
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<Person> {
-    let row = sqlx::query("SELECT region_code, name FROM persons WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let p = Person {
-        id,
-        region_code: row.try_get("region_code")?,
-        name: row.try_get("name")?,
-    };
-    scope.admit(&p.region_code.clone(), p)
+    let sql = "SELECT id AS person_id, region_code, name FROM persons WHERE id = $1";
+    let row = by_id(conn, sql.to_string(), id).await?;
+    Ok(admit(scope, &row, ())?.1)
 }
 
 // ---------------------------------------------------------------- memberships
@@ -93,24 +105,18 @@ pub(super) async fn insert_membership(
     .await?)
 }
 
-/// The membership `id` with its person's region, if the person lies under the handle.
+/// The membership `id` and its person, if the person lies under the handle.
 pub(super) async fn membership(
     conn: &mut AnyConnection,
     scope: &Scoped<'_>,
     id: i64,
-) -> AppResult<(Membership, String)> {
+) -> AppResult<(Membership, Person)> {
     let sql = format!(
-        "SELECT {MEMBERSHIP_COLS}, p.region_code FROM care_memberships m \
+        "SELECT {MEMBERSHIP_COLS}, p.region_code, p.name FROM care_memberships m \
          JOIN persons p ON p.id = m.person_id WHERE m.id = $1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let region: String = row.try_get("region_code")?;
-    let m = membership_from_row(&row)?;
-    scope.admit(&region, (m, region.clone()))
+    let row = by_id(conn, sql, id).await?;
+    admit(scope, &row, membership_from_row(&row)?)
 }
 
 pub(super) async fn set_membership_end(tx: &mut Tx, id: i64, end: &str) -> AppResult<()> {
@@ -323,18 +329,8 @@ pub(super) async fn visit(
         "SELECT {VISIT_COLS}, p.region_code, p.name FROM care_visits v \
          JOIN persons p ON p.id = v.person_id WHERE v.id = $1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let v = visit_from_row(&row)?;
-    let p = Person {
-        id: v.person_id,
-        region_code: row.try_get("region_code")?,
-        name: row.try_get("name")?,
-    };
-    scope.admit(&p.region_code.clone(), (v, p))
+    let row = by_id(conn, sql, id).await?;
+    admit(scope, &row, visit_from_row(&row)?)
 }
 
 /// The visit `id` with its tasks, if its person lies under the handle.
@@ -436,15 +432,12 @@ pub(super) async fn insert_task(tx: &mut Tx, t: &NewTaskRow<'_>) -> AppResult<i6
 /// The task `id`, if its person lies under the handle.
 pub(super) async fn task(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Task> {
     let sql = format!(
-        "SELECT {TASK_COLS} FROM care_tasks t JOIN persons p ON p.id = t.person_id WHERE t.id = $1"
+        "SELECT {TASK_COLS}, p.name FROM care_tasks t JOIN persons p ON p.id = t.person_id \
+         WHERE t.id = $1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let t = task_from_row(&row, state.now_ms())?;
-    scope.admit(&t.region_code.clone(), t)
+    let mut conn = state.db.pool().acquire().await?;
+    let row = by_id(&mut conn, sql, id).await?;
+    Ok(admit(scope, &row, task_from_row(&row, state.now_ms())?)?.0)
 }
 
 /// The status of task `id` and its person, if the person lies under the handle (inside the
@@ -454,21 +447,10 @@ pub(super) async fn task_status(
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(String, Person)> {
-    let row = sqlx::query(
-        "SELECT t.status, t.person_id, p.region_code, p.name FROM care_tasks t \
-         JOIN persons p ON p.id = t.person_id WHERE t.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(AppError::not_found)?;
-    let p = Person {
-        id: row.try_get("person_id")?,
-        region_code: row.try_get("region_code")?,
-        name: row.try_get("name")?,
-    };
-    let status: String = row.try_get("status")?;
-    scope.admit(&p.region_code.clone(), (status, p))
+    let sql = "SELECT t.status, t.person_id, p.region_code, p.name FROM care_tasks t \
+         JOIN persons p ON p.id = t.person_id WHERE t.id = $1";
+    let row = by_id(conn, sql.to_string(), id).await?;
+    admit(scope, &row, row.try_get::<String, _>("status")?)
 }
 
 pub(super) async fn close_task(tx: &mut Tx, id: i64, note: &str, by: &str) -> AppResult<()> {
