@@ -5,6 +5,7 @@
 //! password policy, stable API error codes and the clock — and does no I/O, so each rule is
 //! tested once, here, and the store, the service and the CLI cannot disagree.
 
+pub mod care_category;
 pub mod citizen_id;
 pub mod clock;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod mask;
 pub mod password;
 pub mod region;
 pub mod role;
+pub mod temperature;
 
 pub use citizen_id::{CitizenId, CitizenIdError, Sex};
 pub use clock::{Clock, ManualClock, SystemClock, format_beijing, from_millis, to_millis};

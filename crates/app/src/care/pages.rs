@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     CareRecord, CarerInput, Category, CheckInput, CloseTask, Coverage, CoverageQuery,
-    EndMembership, NewMembership, NewTask, NewVisit, NotContacted, Task, TaskQuery,
+    EndMembership, NewMembership, NewTask, NewVisit, NotContacted, Task, TaskStatus,
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
@@ -85,22 +85,30 @@ async fn coverage(
     };
     let mut error = None;
     let mut status = StatusCode::OK;
-    let cov = match super::coverage(&s, actor, &q).await {
-        Ok(c) => Some(c),
+    let viewed = match q.period(super::today(&s)) {
+        Ok(p) => super::coverage(&s, actor, &p).await.map(|c| (p, c)),
+        Err(e) => Err(e),
+    };
+    let (period, cov) = match viewed {
+        Ok((p, c)) => (Some(p), Some(c)),
         Err(e) if e.status() == StatusCode::NOT_FOUND => {
             status = StatusCode::NOT_FOUND;
             error = Some("区划不存在或不在您的管辖范围内".to_string());
-            None
+            (None, None)
         }
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
             status = e.status();
             error = Some(e.message);
-            None
+            (None, None)
         }
         Err(e) => return Err(e.into()),
     };
-    let (missing, overdue) = if cov.is_some() {
-        let missing = match super::not_contacted(&s, actor, &q).await {
+    let (missing, overdue) = if let Some(p) = &period {
+        let listed = match q.category() {
+            Ok(c) => super::not_contacted(&s, actor, p, c).await,
+            Err(e) => Err(e),
+        };
+        let missing = match listed {
             Ok(m) => m,
             Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
                 status = e.status();
@@ -109,15 +117,7 @@ async fn coverage(
             }
             Err(e) => return Err(e.into()),
         };
-        let overdue = super::list_tasks(
-            &s,
-            actor,
-            &TaskQuery {
-                region: q.region.clone(),
-                status: Some("overdue".to_string()),
-            },
-        )
-        .await?;
+        let overdue = super::list_tasks(&s, actor, p.region.as_ref(), TaskStatus::Overdue).await?;
         (missing, overdue)
     } else {
         (Vec::new(), Vec::new())

@@ -12,7 +12,7 @@ use super::{
     TaskQuery, Visit,
 };
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -175,7 +175,11 @@ pub async fn list_tasks(
     Api(a): Api,
     Query(q): Query<TaskQuery>,
 ) -> AppResult<axum::Json<Vec<Task>>> {
-    Ok(axum::Json(super::list_tasks(&s, &a.actor, &q).await?))
+    let region = region_param(q.region.as_deref())?;
+    let status = super::TaskStatus::parse(q.status.as_deref())?;
+    Ok(axum::Json(
+        super::list_tasks(&s, &a.actor, region.as_ref(), status).await?,
+    ))
 }
 
 /// Close a task with a note (audited).
@@ -202,7 +206,8 @@ pub async fn coverage(
     Api(a): Api,
     Query(q): Query<CoverageQuery>,
 ) -> AppResult<axum::Json<Coverage>> {
-    Ok(axum::Json(super::coverage(&s, &a.actor, &q).await?))
+    let period = q.period(s.today())?;
+    Ok(axum::Json(super::coverage(&s, &a.actor, &period).await?))
 }
 
 /// Members active in the period who were not visited in it (names masked).
@@ -213,5 +218,9 @@ pub async fn not_contacted(
     Api(a): Api,
     Query(q): Query<CoverageQuery>,
 ) -> AppResult<axum::Json<Vec<NotContacted>>> {
-    Ok(axum::Json(super::not_contacted(&s, &a.actor, &q).await?))
+    let period = q.period(s.today())?;
+    let category = q.category()?;
+    Ok(axum::Json(
+        super::not_contacted(&s, &a.actor, &period, category).await?,
+    ))
 }

@@ -12,7 +12,6 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use backstop_core::clock::beijing_date;
 use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionLevel, Scope};
 use backstop_core::role::Permission;
@@ -21,8 +20,7 @@ use serde::Deserialize;
 
 use super::{
     Campaign, CloseObservation, Coverage, KEEPER_ROLES, KeeperInput, MemberInput, NewCampaign,
-    NewCheckin, NewObservation, Observation, ObservationQuery, ObservationSummary, RollHousehold,
-    Visit, VisitInput,
+    NewCheckin, NewObservation, Observation, ObservationSummary, RollHousehold, Visit, VisitInput,
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
@@ -87,7 +85,7 @@ struct ListPage {
 async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResult {
     let actor = &a.actor;
     let campaigns = super::list_campaigns(s, actor).await?;
-    let today = beijing_date(s.clock.now());
+    let today = s.today();
     let region = match &actor.scope {
         Scope::Region(c) => c.to_string(),
         Scope::National => String::new(),
@@ -200,8 +198,8 @@ async fn campaign(
     let id = pid(&id)?;
     let actor = &a.actor;
     let campaign = super::get_campaign(&s, actor, id).await?;
-    let region = q.region.map(|r| clip(&r, 20));
-    let coverage = super::coverage(&s, actor, id, region.as_deref()).await?;
+    let region = super::region_query(q.region.map(|r| clip(&r, 20)).as_deref())?;
+    let coverage = super::coverage(&s, actor, id, region.as_ref()).await?;
     let query = clip(&q.q.unwrap_or_default(), 50);
     let households = super::find_households(&s, actor, id, &query).await?;
     let rows = coverage
@@ -448,16 +446,10 @@ async fn observations(
 ) -> PageResult {
     let actor = &a.actor;
     let region = clip(&q.region.unwrap_or_default(), 20);
-    let summary = super::summary(&s, actor, Some(&region)).await?;
-    let observations = super::list_observations(
-        &s,
-        actor,
-        &ObservationQuery {
-            region: Some(region.clone()),
-            status: None,
-        },
-    )
-    .await?;
+    let code = super::region_query(Some(&region))?;
+    let summary = super::summary(&s, actor, code.as_ref()).await?;
+    let observations =
+        super::list_observations(&s, actor, code.as_ref(), super::Listed::Active).await?;
     Ok(render(&ObservationsPage {
         nav: Some(Nav::for_actor(actor, NAV)),
         region,
@@ -486,7 +478,7 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
     let actor = &a.actor;
     actor.require(Permission::PersonsWrite)?;
     let person = people::get(s, actor, person_id).await?;
-    let until = beijing_date(s.clock.now()) + Duration::days(super::DEFAULT_DAYS);
+    let until = s.today() + Duration::days(super::DEFAULT_DAYS);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -99,8 +99,9 @@ pub async fn coverage(
     Path(id): Path<i64>,
     Query(q): Query<RegionQuery>,
 ) -> AppResult<axum::Json<Coverage>> {
+    let region = super::region_query(q.region.as_deref())?;
     Ok(axum::Json(
-        super::coverage(&s, &a.actor, id, q.region.as_deref()).await?,
+        super::coverage(&s, &a.actor, id, region.as_ref()).await?,
     ))
 }
 
@@ -183,8 +184,10 @@ pub async fn list_observations(
     Api(a): Api,
     Query(q): Query<ObservationQuery>,
 ) -> AppResult<axum::Json<Vec<Observation>>> {
+    let region = super::region_query(q.region.as_deref())?;
+    let listed = super::Listed::parse(q.status.as_deref())?;
     Ok(axum::Json(
-        super::list_observations(&s, &a.actor, &q).await?,
+        super::list_observations(&s, &a.actor, region.as_ref(), listed).await?,
     ))
 }
 
@@ -197,8 +200,9 @@ pub async fn summary(
     Api(a): Api,
     Query(q): Query<RegionQuery>,
 ) -> AppResult<axum::Json<ObservationSummary>> {
+    let region = super::region_query(q.region.as_deref())?;
     Ok(axum::Json(
-        super::summary(&s, &a.actor, q.region.as_deref()).await?,
+        super::summary(&s, &a.actor, region.as_ref()).await?,
     ))
 }
 

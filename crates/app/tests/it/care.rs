@@ -359,6 +359,90 @@ async fn care_memberships_checks_visits_tasks_coverage() {
     .await;
 }
 
+/// Every `?region=` of the care lists goes through the caller's scope: another county, a
+/// region above the caller's, or a malformed code is *not found*, on the task list, the
+/// coverage and the not-contacted list alike, and the records by id of another county too.
+#[tokio::test]
+async fn care_query_regions_are_scoped() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("q_off", &["official"], "130110").await;
+        let cw = t.user("q_cw", &["community_worker"], V1).await;
+        let other = t.user("q_other", &["official"], "130111").await;
+        let p1 = person(&t, &off, &cid("130110", "19450101", 1), "王大山", V1).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/care/persons/{p1}/visits"),
+                &cw,
+                json!({"method": "home", "findings": "生活困难", "needs": ["修缮房屋"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let vid = b["id"].as_i64().expect("visit id");
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/care/visits/{vid}/tasks"),
+                &off,
+                json!({"need_index": 0, "owner": "q_cw", "due_date": "2026-12-31"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let tid = b["id"].as_i64().expect("task id");
+
+        for path in [
+            "/api/v1/care/tasks",
+            "/api/v1/care/coverage",
+            "/api/v1/care/not-contacted",
+        ] {
+            for region in ["130110", "1301", "13011x"] {
+                let (s, _) = t.get(&format!("{path}?region={region}"), &other).await;
+                assert_eq!(s, StatusCode::NOT_FOUND, "{path} {region}");
+            }
+            let (s, _) = t.get(&format!("{path}?region=130110"), &cw).await;
+            assert_eq!(
+                s,
+                StatusCode::NOT_FOUND,
+                "{path}: above the worker's village"
+            );
+            let (s, _) = t.get(&format!("{path}?region={V1}"), &cw).await;
+            assert_eq!(s, StatusCode::OK, "{path}: the worker's own village");
+        }
+        let (s, tasks) = t.get("/api/v1/care/tasks", &other).await;
+        assert_eq!(
+            (s, tasks.as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0))
+        );
+        let (s, tasks) = t
+            .get(&format!("/api/v1/care/tasks?region={V1}&status=all"), &cw)
+            .await;
+        assert_eq!(
+            (s, tasks.as_array().map(Vec::len)),
+            (StatusCode::OK, Some(1))
+        );
+        assert_eq!(tasks[0]["person_name_masked"], mask_name("王大山"));
+        let (s, _) = t.get(&format!("/api/v1/care/visits/{vid}"), &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/care/visits/{vid}/tasks"),
+                &other,
+                json!({"need_index": 0, "owner": "q_other", "due_date": "2026-12-31"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/care/tasks/{tid}/close"),
+                &other,
+                json!({"note": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(audit_count(&t, "care.task.close").await, 0);
+    })
+    .await;
+}
+
 async fn web_login(t: &T, username: &str) -> String {
     let pw: String = crate::support::PW
         .bytes()

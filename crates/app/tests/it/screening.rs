@@ -390,6 +390,63 @@ async fn home_observation_lifecycle_missed_checkins_and_rollup() {
     .await;
 }
 
+/// Every region or id from the path or the query string goes through the caller's scope: a
+/// campaign of a sibling county is not listed nor readable, and `?region=` of the observation
+/// list, the summary and coverage outside the scope (or above it, or malformed) is *not found*.
+#[tokio::test]
+async fn screening_query_regions_and_campaigns_are_scoped() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("q_off", &["official"], "130110").await;
+        let w1 = t.user("q_w1", &["community_worker"], V1).await;
+        let other = t.user("q_other", &["official"], "130111").await;
+        let camp = |region: &str| {
+            json!({"name": "排查", "starts_on": "2026-03-01", "ends_on": "2026-03-10", "region_code": region})
+        };
+        let (s, c) = t.post("/api/v1/screening/campaigns", &official, camp(TOWN)).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let mine = c["id"].as_i64().expect("id");
+        let (s, c) = t.post("/api/v1/screening/campaigns", &other, camp("130111")).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let theirs = c["id"].as_i64().expect("id");
+
+        // The village worker lists the township's campaign only, and cannot open the other.
+        let (s, list) = t.get("/api/v1/screening/campaigns", &w1).await;
+        assert_eq!(s, StatusCode::OK);
+        let ids: Vec<i64> = list.as_array().expect("list").iter().filter_map(|c| c["id"].as_i64()).collect();
+        assert_eq!(ids, vec![mine]);
+        let (s, _) = t.get(&format!("/api/v1/screening/campaigns/{theirs}"), &w1).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t.get(&format!("/api/v1/screening/campaigns/{theirs}/households"), &official).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Coverage of a region of the campaign the worker does not hold, or above it.
+        for region in [V2, TOWN, "x"] {
+            let (s, _) = t
+                .get(&format!("/api/v1/screening/campaigns/{mine}/coverage?region={region}"), &w1)
+                .await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{region}");
+        }
+        let (s, cov) = t.get(&format!("/api/v1/screening/campaigns/{mine}/coverage"), &w1).await;
+        assert_eq!((s, cov["region"].as_str()), (StatusCode::OK, Some(V1)), "{cov}");
+
+        // Observation list and summary: another county, above the scope, malformed: 404;
+        // empty or 0 is the caller's own scope.
+        for path in ["/api/v1/observations", "/api/v1/observations/summary"] {
+            for region in ["130110", "1301", "13011x"] {
+                let (s, _) = t.get(&format!("{path}?region={region}"), &other).await;
+                assert_eq!(s, StatusCode::NOT_FOUND, "{path} {region}");
+            }
+            let (s, _) = t.get(&format!("{path}?region={TOWN}"), &w1).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}: above the worker's village");
+        }
+        let (s, sum) = t.get("/api/v1/observations/summary?region=0", &other).await;
+        assert_eq!((s, sum["region"].as_str()), (StatusCode::OK, Some("130111")), "{sum}");
+        let (s, b) = t.get("/api/v1/observations?status=nope", &other).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    })
+    .await;
+}
+
 async fn web_login(t: &T, username: &str) -> String {
     let enc: String = PW
         .bytes()

@@ -1,0 +1,661 @@
+//! Every SQL statement of care, and the only place in the area that runs one.
+//!
+//! Everything in care belongs to a person and is scoped by that person's current region. So
+//! a read by id joins the person and lets the row through `Scoped::admit` on the person's
+//! region (outside the handle: *not found*), and [`Person`] — made only by [`person`] — is the
+//! proof the statements about one person's memberships, carer and checks take. Lists use the
+//! handle's range on `persons.region_code` in SQL. Writing functions take the open [`Tx`]; the
+//! service commits it with the audit entry.
+
+use std::collections::HashMap;
+
+use backstop_core::clock::end_of_beijing_day_ms;
+use chrono::NaiveDate;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::carers::check_status_label;
+use super::visits::method_label;
+use super::{
+    CareRecord, Carer, DailyCheck, Membership, NotContacted, Task, TaskStatus, Visit,
+    category_label, ymd,
+};
+use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::error::{AppError, AppResult};
+use crate::people::shown;
+use crate::state::AppState;
+
+// ---------------------------------------------------------------- persons
+
+/// A person let through a handle: only [`person`] makes one.
+pub(super) struct Person {
+    pub id: i64,
+    pub region_code: String,
+    pub name: String,
+}
+
+/// The row of `sql` for `id` (bound as `$1`), or *not found*.
+async fn by_id(conn: &mut AnyConnection, sql: String, id: i64) -> AppResult<AnyRow> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The person of a row joined with `persons` (`person_id`, `region_code`, `name`), with what
+/// else was read, let through the handle.
+fn admit<T>(scope: &Scoped<'_>, row: &AnyRow, with: T) -> AppResult<(T, Person)> {
+    let p = Person {
+        id: row.try_get("person_id")?,
+        region_code: row.try_get("region_code")?,
+        name: row.try_get("name")?,
+    };
+    scope.admit(&p.region_code.clone(), (with, p))
+}
+
+/// The person `id`, if it exists and lies under the handle; on `conn` — the pool's or the
+/// open write's.
+pub(super) async fn person(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Person> {
+    let sql = "SELECT id AS person_id, region_code, name FROM persons WHERE id = $1";
+    let row = by_id(conn, sql.to_string(), id).await?;
+    Ok(admit(scope, &row, ())?.1)
+}
+
+// ---------------------------------------------------------------- memberships
+
+const MEMBERSHIP_COLS: &str =
+    "m.id, m.person_id, m.category, m.start_date, m.end_date, m.deciding_body";
+
+fn membership_from_row(r: &AnyRow) -> Result<Membership, sqlx::Error> {
+    let category: String = r.try_get("category")?;
+    Ok(Membership {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        category_label: category_label(&category).to_string(),
+        category,
+        start_date: r.try_get("start_date")?,
+        end_date: r.try_get("end_date")?,
+        deciding_body: r.try_get("deciding_body")?,
+    })
+}
+
+pub(super) async fn insert_membership(
+    tx: &mut Tx,
+    m: &Membership,
+    created_by: &str,
+) -> AppResult<i64> {
+    let now = tx.now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
+         created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(m.person_id)
+    .bind(&m.category)
+    .bind(&m.start_date)
+    .bind(&m.end_date)
+    .bind(&m.deciding_body)
+    .bind(created_by)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The membership `id` and its person, if the person lies under the handle.
+pub(super) async fn membership(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<(Membership, Person)> {
+    let sql = format!(
+        "SELECT {MEMBERSHIP_COLS}, p.region_code, p.name FROM care_memberships m \
+         JOIN persons p ON p.id = m.person_id WHERE m.id = $1"
+    );
+    let row = by_id(conn, sql, id).await?;
+    admit(scope, &row, membership_from_row(&row)?)
+}
+
+pub(super) async fn set_membership_end(tx: &mut Tx, id: i64, end: &str) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query("UPDATE care_memberships SET end_date = $1, updated_at = $2 WHERE id = $3")
+        .bind(end)
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Is the person dispersed 特困 on `on` (`YYYY-MM-DD`)?
+pub(super) async fn dispersed_tekun(
+    conn: &mut AnyConnection,
+    p: &Person,
+    on: &str,
+) -> AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM care_memberships WHERE person_id = $1 \
+         AND category = 'tekun_dispersed' AND start_date <= $2 AND (end_date = '' OR end_date >= $2)",
+    )
+    .bind(p.id)
+    .bind(on)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+// ---------------------------------------------------------------- carer and daily checks
+
+/// The carer as stored: shown fields plus the sealed phone.
+pub(super) struct CarerRow<'a> {
+    pub carer: &'a Carer,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_index: Option<String>,
+}
+
+pub(super) async fn carer(conn: &mut AnyConnection, p: &Person) -> AppResult<Option<Carer>> {
+    let row = sqlx::query(
+        "SELECT name, phone_masked, relationship FROM care_carers WHERE person_id = $1",
+    )
+    .bind(p.id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some(Carer {
+            person_id: p.id,
+            name: r.try_get("name")?,
+            phone_masked: r.try_get("phone_masked")?,
+            relationship: r.try_get("relationship")?,
+        }),
+        None => None,
+    })
+}
+
+pub(super) async fn update_carer(tx: &mut Tx, c: &CarerRow<'_>) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE care_carers SET name = $1, phone_enc = $2, phone_index = $3, \
+         phone_masked = $4, relationship = $5, updated_at = $6 WHERE person_id = $7",
+    )
+    .bind(&c.carer.name)
+    .bind(c.phone_enc.clone())
+    .bind(c.phone_index.clone())
+    .bind(&c.carer.phone_masked)
+    .bind(&c.carer.relationship)
+    .bind(now)
+    .bind(c.carer.person_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_carer(tx: &mut Tx, c: &CarerRow<'_>) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "INSERT INTO care_carers (person_id, name, phone_enc, phone_index, phone_masked, \
+         relationship, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(c.carer.person_id)
+    .bind(&c.carer.name)
+    .bind(c.phone_enc.clone())
+    .bind(c.phone_index.clone())
+    .bind(&c.carer.phone_masked)
+    .bind(&c.carer.relationship)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+const CHECK_COLS: &str = "id, person_id, check_date, status, note, carer_name, recorded_by";
+
+fn check_from_row(r: &AnyRow) -> Result<DailyCheck, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(DailyCheck {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        date: r.try_get("check_date")?,
+        status_label: check_status_label(&status).to_string(),
+        status,
+        note: r.try_get("note")?,
+        carer_name: r.try_get("carer_name")?,
+        recorded_by: r.try_get("recorded_by")?,
+        updated: false,
+    })
+}
+
+/// The person's check of a day, if any.
+pub(super) async fn check_of_day(
+    conn: &mut AnyConnection,
+    p: &Person,
+    day: &str,
+) -> AppResult<Option<DailyCheck>> {
+    let sql = format!(
+        "SELECT {CHECK_COLS} FROM care_daily_checks WHERE person_id = $1 AND check_date = $2"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(p.id)
+        .bind(day)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(check_from_row).transpose()?)
+}
+
+pub(super) async fn update_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE care_daily_checks SET status = $1, note = $2, carer_name = $3, \
+         recorded_by = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(&c.status)
+    .bind(&c.note)
+    .bind(&c.carer_name)
+    .bind(&c.recorded_by)
+    .bind(now)
+    .bind(c.id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<i64> {
+    let now = tx.now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO care_daily_checks (person_id, check_date, status, note, carer_name, \
+         recorded_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+         RETURNING id",
+    )
+    .bind(c.person_id)
+    .bind(&c.date)
+    .bind(&c.status)
+    .bind(&c.note)
+    .bind(&c.carer_name)
+    .bind(&c.recorded_by)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+// ---------------------------------------------------------------- visits
+
+const VISIT_COLS: &str = "v.id, v.person_id, v.visited_by, v.visited_on, v.method, v.findings, \
+    v.needs, v.help_given";
+
+fn visit_from_row(r: &AnyRow) -> Result<Visit, sqlx::Error> {
+    let method: String = r.try_get("method")?;
+    let needs: String = r.try_get("needs")?;
+    Ok(Visit {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        visited_by: r.try_get("visited_by")?,
+        visited_on: r.try_get("visited_on")?,
+        method_label: method_label(&method).to_string(),
+        method,
+        findings: r.try_get("findings")?,
+        needs: serde_json::from_str(&needs).unwrap_or_default(),
+        help_given: r.try_get("help_given")?,
+        tasks: Vec::new(),
+    })
+}
+
+pub(super) async fn insert_visit(tx: &mut Tx, v: &Visit, needs_json: &str) -> AppResult<i64> {
+    let now = tx.now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO care_visits (person_id, visited_by, visited_on, method, findings, needs, \
+         help_given, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(v.person_id)
+    .bind(&v.visited_by)
+    .bind(&v.visited_on)
+    .bind(&v.method)
+    .bind(&v.findings)
+    .bind(needs_json)
+    .bind(&v.help_given)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The visit `id` (without tasks) and its person, if the person lies under the handle.
+pub(super) async fn visit(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<(Visit, Person)> {
+    let sql = format!(
+        "SELECT {VISIT_COLS}, p.region_code, p.name FROM care_visits v \
+         JOIN persons p ON p.id = v.person_id WHERE v.id = $1"
+    );
+    let row = by_id(conn, sql, id).await?;
+    admit(scope, &row, visit_from_row(&row)?)
+}
+
+/// The visit `id` with its tasks, if its person lies under the handle.
+pub(super) async fn visit_with_tasks(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Visit> {
+    let mut conn = state.db.pool().acquire().await?;
+    let (mut v, _) = visit(&mut conn, scope, id).await?;
+    v.tasks = tasks_of_visit(&mut conn, v.id, state.now_ms()).await?;
+    Ok(v)
+}
+
+// ---------------------------------------------------------------- tasks
+
+const TASK_COLS: &str = "t.id, t.visit_id, t.person_id, p.name AS person_name, p.region_code, \
+    t.need, t.owner, t.due_date, t.due_ms, t.status, t.close_note, t.closed_by";
+
+fn task_from_row(r: &AnyRow, now: i64) -> Result<Task, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    let due_ms: i64 = r.try_get("due_ms")?;
+    let name: String = r.try_get("person_name")?;
+    Ok(Task {
+        id: r.try_get("id")?,
+        visit_id: r.try_get("visit_id")?,
+        person_id: r.try_get("person_id")?,
+        person_name_masked: shown::name_in_list(&name),
+        region_code: r.try_get("region_code")?,
+        need: r.try_get("need")?,
+        owner: r.try_get("owner")?,
+        due_date: r.try_get("due_date")?,
+        overdue: status == "open" && due_ms <= now,
+        status,
+        close_note: r.try_get("close_note")?,
+        closed_by: r.try_get("closed_by")?,
+    })
+}
+
+/// Tasks of a visit already let through (its person's tasks are its person's).
+async fn tasks_of_visit(conn: &mut AnyConnection, visit_id: i64, now: i64) -> AppResult<Vec<Task>> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM care_tasks t JOIN persons p ON p.id = t.person_id \
+         WHERE t.visit_id = $1 ORDER BY t.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(visit_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| task_from_row(r, now))
+        .collect::<Result<_, _>>()?)
+}
+
+/// A user's stored scope and whether it is disabled, by username.
+pub(super) async fn user_scope(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> AppResult<Option<(String, bool)>> {
+    let row = sqlx::query("SELECT scope, disabled FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(u) => Some((u.try_get("scope")?, u.try_get::<i64, _>("disabled")? != 0)),
+        None => None,
+    })
+}
+
+/// A new task row.
+pub(super) struct NewTaskRow<'a> {
+    pub visit_id: i64,
+    pub person_id: i64,
+    pub need: &'a str,
+    pub owner: &'a str,
+    pub due: NaiveDate,
+    pub created_by: &'a str,
+}
+
+pub(super) async fn insert_task(tx: &mut Tx, t: &NewTaskRow<'_>) -> AppResult<i64> {
+    let now = tx.now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO care_tasks (visit_id, person_id, need, owner, due_date, due_ms, status, \
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id",
+    )
+    .bind(t.visit_id)
+    .bind(t.person_id)
+    .bind(t.need)
+    .bind(t.owner)
+    .bind(ymd(t.due))
+    .bind(end_of_beijing_day_ms(t.due))
+    .bind(t.created_by)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The task `id`, if its person lies under the handle.
+pub(super) async fn task(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Task> {
+    let sql = format!(
+        "SELECT {TASK_COLS}, p.name FROM care_tasks t JOIN persons p ON p.id = t.person_id \
+         WHERE t.id = $1"
+    );
+    let mut conn = state.db.pool().acquire().await?;
+    let row = by_id(&mut conn, sql, id).await?;
+    Ok(admit(scope, &row, task_from_row(&row, state.now_ms())?)?.0)
+}
+
+/// The status of task `id` and its person, if the person lies under the handle (inside the
+/// write that would change it).
+pub(super) async fn task_status(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<(String, Person)> {
+    let sql = "SELECT t.status, t.person_id, p.region_code, p.name FROM care_tasks t \
+         JOIN persons p ON p.id = t.person_id WHERE t.id = $1";
+    let row = by_id(conn, sql.to_string(), id).await?;
+    admit(scope, &row, row.try_get::<String, _>("status")?)
+}
+
+pub(super) async fn close_task(tx: &mut Tx, id: i64, note: &str, by: &str) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE care_tasks SET status = 'closed', close_note = $1, closed_by = $2, closed_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(note)
+    .bind(by)
+    .bind(now)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Tasks of persons under the handle, soonest due first, at most 2000.
+pub(super) async fn tasks(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    status: TaskStatus,
+) -> AppResult<Vec<Task>> {
+    let now = state.now_ms();
+    let filter = match status {
+        TaskStatus::Open => "t.status = 'open'",
+        TaskStatus::Overdue => "t.status = 'open' AND t.due_ms <= $3",
+        TaskStatus::Closed => "t.status = 'closed'",
+        TaskStatus::All => "1 = 1",
+    };
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM care_tasks t JOIN persons p ON p.id = t.person_id \
+         WHERE p.region_code >= $1 AND p.region_code < $2 AND {filter} \
+         ORDER BY t.due_ms, t.id LIMIT 2000"
+    );
+    let (lo, hi) = scope.range();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    if status == TaskStatus::Overdue {
+        q = q.bind(now);
+    }
+    let rows = q.fetch_all(state.db.pool()).await?;
+    Ok(rows
+        .iter()
+        .map(|r| task_from_row(r, now))
+        .collect::<Result<_, _>>()?)
+}
+
+// ---------------------------------------------------------------- a person's care record
+
+/// The care record of person `person_id` under the handle; `today` is `YYYY-MM-DD`.
+pub(super) async fn record(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    person_id: i64,
+    today: &str,
+) -> AppResult<CareRecord> {
+    let mut conn = state.db.pool().acquire().await?;
+    let p = person(&mut conn, scope, person_id).await?;
+    let sql = format!(
+        "SELECT {MEMBERSHIP_COLS} FROM care_memberships m WHERE m.person_id = $1 \
+         ORDER BY m.start_date DESC, m.id DESC"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(p.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let memberships = rows
+        .iter()
+        .map(membership_from_row)
+        .collect::<Result<_, _>>()?;
+    let carer = carer(&mut conn, &p).await?;
+    let sql = format!(
+        "SELECT {CHECK_COLS} FROM care_daily_checks WHERE person_id = $1 \
+         ORDER BY check_date DESC LIMIT 30"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(p.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let checks = rows.iter().map(check_from_row).collect::<Result<_, _>>()?;
+    let sql = format!(
+        "SELECT {VISIT_COLS} FROM care_visits v WHERE v.person_id = $1 \
+         ORDER BY v.visited_on DESC, v.id DESC LIMIT 200"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(p.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let now = state.now_ms();
+    let mut visits = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut v = visit_from_row(r)?;
+        v.tasks = tasks_of_visit(&mut conn, v.id, now).await?;
+        visits.push(v);
+    }
+    let dispersed_tekun = dispersed_tekun(&mut conn, &p, today).await?;
+    Ok(CareRecord {
+        person_id: p.id,
+        name: p.name,
+        region_code: p.region_code,
+        memberships,
+        carer,
+        checks,
+        visits,
+        dispersed_tekun,
+    })
+}
+
+// ---------------------------------------------------------------- coverage
+
+/// A membership active at some time in the period `$3`..`$4`.
+const ACTIVE: &str = "m.start_date <= $4 AND (m.end_date = '' OR m.end_date >= $3)";
+/// Its person visited in the period.
+const CONTACTED: &str = "EXISTS (SELECT 1 FROM care_visits v WHERE v.person_id = m.person_id \
+    AND v.visited_on >= $3 AND v.visited_on <= $4)";
+
+/// Per category under the handle: (members active in the period, of them contacted).
+pub(super) async fn coverage_counts(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    from: &str,
+    to: &str,
+) -> AppResult<HashMap<String, (i64, i64)>> {
+    let sql = format!(
+        "SELECT m.category, CAST(COUNT(DISTINCT m.person_id) AS BIGINT) AS members, \
+         CAST(COUNT(DISTINCT CASE WHEN {CONTACTED} THEN m.person_id END) AS BIGINT) AS contacted \
+         FROM care_memberships m JOIN persons p ON p.id = m.person_id \
+         WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE} GROUP BY m.category"
+    );
+    let (lo, hi) = scope.range();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lo)
+        .bind(hi)
+        .bind(from)
+        .bind(to)
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut counts = HashMap::new();
+    for r in &rows {
+        let c: String = r.try_get("category")?;
+        let m: i64 = r.try_get("members")?;
+        let k: i64 = r.try_get("contacted")?;
+        counts.insert(c, (m, k));
+    }
+    Ok(counts)
+}
+
+/// Members under the handle active in the period and not visited in it, optionally of one
+/// category; at most 5000 persons, by region and id, each with its categories.
+pub(super) async fn not_contacted(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    from: &str,
+    to: &str,
+    category: Option<&str>,
+) -> AppResult<Vec<NotContacted>> {
+    let cat_filter = if category.is_some() {
+        " AND m.category = $5"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT m.person_id, m.category, p.name, p.region_code, r.name AS region_name \
+         FROM care_memberships m JOIN persons p ON p.id = m.person_id \
+         LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE}{cat_filter} \
+         AND NOT {CONTACTED} ORDER BY p.region_code, m.person_id, m.category LIMIT 20000"
+    );
+    let (lo, hi) = scope.range();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lo)
+        .bind(hi)
+        .bind(from)
+        .bind(to);
+    if let Some(c) = category {
+        q = q.bind(c);
+    }
+    let rows = q.fetch_all(state.db.pool()).await?;
+    let mut out: Vec<NotContacted> = Vec::new();
+    for r in &rows {
+        let pid: i64 = r.try_get("person_id")?;
+        let cat: String = r.try_get("category")?;
+        let label = category_label(&cat).to_string();
+        match out.last_mut() {
+            Some(last) if last.person_id == pid => {
+                if !last.categories.contains(&label) {
+                    last.categories.push(label);
+                }
+            }
+            _ => {
+                if out.len() >= 5000 {
+                    break;
+                }
+                let name: String = r.try_get("name")?;
+                out.push(NotContacted {
+                    person_id: pid,
+                    name_masked: shown::name_in_list(&name),
+                    region_code: r.try_get("region_code")?,
+                    region_name: r
+                        .try_get::<Option<String>, _>("region_name")?
+                        .unwrap_or_default(),
+                    categories: vec![label],
+                });
+            }
+        }
+    }
+    Ok(out)
+}

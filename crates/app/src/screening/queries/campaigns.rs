@@ -1,0 +1,134 @@
+//! Campaign rows: insert, one by id, the list a caller may see.
+
+use backstop_core::region::{RegionCode, Scope};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::super::{Campaign, fmt_ms};
+use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+const CAMPAIGN_COLS: &str = "c.id, c.region_code, r.name AS region_name, c.name, c.purpose, \
+    c.starts_on, c.ends_on, c.ask_history, c.ask_symptoms, c.ask_temperature, c.created_by, \
+    c.created_at";
+
+fn campaign_from_row(r: &AnyRow) -> Result<Campaign, sqlx::Error> {
+    Ok(Campaign {
+        id: r.try_get("id")?,
+        region_code: r.try_get("region_code")?,
+        region_name: r
+            .try_get::<Option<String>, _>("region_name")?
+            .unwrap_or_default(),
+        name: r.try_get("name")?,
+        purpose: r.try_get("purpose")?,
+        starts_on: r.try_get("starts_on")?,
+        ends_on: r.try_get("ends_on")?,
+        ask_history: r.try_get::<i64, _>("ask_history")? != 0,
+        ask_symptoms: r.try_get::<i64, _>("ask_symptoms")? != 0,
+        ask_temperature: r.try_get::<i64, _>("ask_temperature")? != 0,
+        created_by: r.try_get("created_by")?,
+        created_at: fmt_ms(r.try_get("created_at")?),
+    })
+}
+
+/// Does a campaign of `region` overlap the handle: inside it, or one of its ancestors?
+pub(in crate::screening) fn overlaps(scope: &Scoped<'_>, region: &str) -> bool {
+    if scope.contains(region) {
+        return true;
+    }
+    match (scope.node(), RegionCode::parse(region)) {
+        (Scope::National, _) => true,
+        (Scope::Region(s), Ok(c)) => c.contains(s),
+        _ => false,
+    }
+}
+
+/// A new campaign row.
+pub(in crate::screening) struct NewCampaignRow<'a> {
+    pub region_code: &'a str,
+    pub name: &'a str,
+    pub purpose: &'a str,
+    pub starts_on: &'a str,
+    pub ends_on: &'a str,
+    /// Ask for history, symptoms, temperature.
+    pub ask: [bool; 3],
+    pub created_by: &'a str,
+}
+
+pub(in crate::screening) async fn insert_campaign(
+    tx: &mut Tx,
+    n: &NewCampaignRow<'_>,
+) -> AppResult<i64> {
+    let now = tx.now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO screening_campaigns (region_code, name, purpose, starts_on, ends_on, \
+         ask_history, ask_symptoms, ask_temperature, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(n.region_code)
+    .bind(n.name)
+    .bind(n.purpose)
+    .bind(n.starts_on)
+    .bind(n.ends_on)
+    .bind(i64::from(n.ask[0]))
+    .bind(i64::from(n.ask[1]))
+    .bind(i64::from(n.ask[2]))
+    .bind(n.created_by)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// One campaign overlapping the handle.
+pub(in crate::screening) async fn campaign(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Campaign> {
+    let sql = format!(
+        "SELECT {CAMPAIGN_COLS} FROM screening_campaigns c \
+         LEFT JOIN regions r ON r.code = c.region_code WHERE c.id = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let c = campaign_from_row(&row)?;
+    if overlaps(scope, &c.region_code) {
+        Ok(c)
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
+/// Campaigns overlapping the handle, newest first, at most 200: those inside its range and
+/// those of the regions above its node.
+pub(in crate::screening) async fn campaigns(
+    state: &AppState,
+    scope: &Scoped<'_>,
+) -> AppResult<Vec<Campaign>> {
+    let above: Vec<String> = match scope.node() {
+        Scope::National => Vec::new(),
+        Scope::Region(c) => c.ancestors().iter().map(|a| a.to_string()).collect(),
+    };
+    let mut cond = String::from("(c.region_code >= $1 AND c.region_code < $2)");
+    for i in 0..above.len() {
+        cond.push_str(&format!(" OR c.region_code = ${}", i + 3));
+    }
+    let sql = format!(
+        "SELECT {CAMPAIGN_COLS} FROM screening_campaigns c \
+         LEFT JOIN regions r ON r.code = c.region_code WHERE {cond} ORDER BY c.id DESC LIMIT 200"
+    );
+    let (lo, hi) = scope.range();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    for a in &above {
+        q = q.bind(a.as_str());
+    }
+    let rows = q.fetch_all(state.db.pool()).await?;
+    Ok(rows
+        .iter()
+        .map(campaign_from_row)
+        .collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,263 @@
+//! Observation rows: the observation admitted by the handle (with its four and check-ins),
+//! the scoped list, and the writes of starting, checking in, extending and closing.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::super::observation::{Checkin, Keeper, Listed, Observation};
+use super::super::{OUTCOMES, fmt_ms, label, slot_label};
+use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::error::{AppError, AppResult};
+use crate::people::shown;
+use crate::state::AppState;
+
+const OBS_COLS: &str = "o.id, o.person_id, p.name AS person_name, o.region_code, \
+    r.name AS region_name, o.reason, o.started_at, o.ends_on, o.status, o.closed_at, o.close_note";
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "active" => "观察中",
+        other => label(&OUTCOMES, other),
+    }
+}
+
+fn obs_from_row(r: &AnyRow) -> Result<Observation, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Observation {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        name_masked: shown::name_in_list(&r.try_get::<String, _>("person_name")?),
+        region_code: r.try_get("region_code")?,
+        region_name: r
+            .try_get::<Option<String>, _>("region_name")?
+            .unwrap_or_default(),
+        reason: r.try_get("reason")?,
+        started_at: fmt_ms(r.try_get("started_at")?),
+        ends_on: r.try_get("ends_on")?,
+        status_label: status_label(&status).to_string(),
+        status,
+        closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(fmt_ms),
+        close_note: r.try_get("close_note")?,
+        keepers: Vec::new(),
+        checkins: Vec::new(),
+    })
+}
+
+/// The observation `id` under the handle (without its four and check-ins), on `conn` — the
+/// pool's or the open write's.
+pub(in crate::screening) async fn observation(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Observation> {
+    let sql = format!(
+        "SELECT {OBS_COLS} FROM observations o JOIN persons p ON p.id = o.person_id \
+         LEFT JOIN regions r ON r.code = o.region_code WHERE o.id = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let o = obs_from_row(&row)?;
+    scope.admit(&o.region_code.clone(), o)
+}
+
+/// The observation `id` under the handle, with its four and its last 200 check-ins.
+pub(in crate::screening) async fn observation_full(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Observation> {
+    let mut conn = state.db.pool().acquire().await?;
+    let mut o = observation(&mut conn, scope, id).await?;
+    let rows = sqlx::query(
+        "SELECT role, name, phone_masked FROM observation_keepers WHERE observation_id = $1 \
+         ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        o.keepers.push(Keeper {
+            role: r.try_get("role")?,
+            name: r.try_get("name")?,
+            phone_masked: r.try_get("phone_masked")?,
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT slot, temperature, symptoms, note, recorded_by, recorded_at \
+         FROM observation_checkins WHERE observation_id = $1 ORDER BY id DESC LIMIT 200",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        o.checkins.push(Checkin {
+            slot: slot_label(r.try_get("slot")?),
+            temperature: r.try_get("temperature")?,
+            symptoms: r.try_get::<i64, _>("symptoms")? != 0,
+            note: r.try_get("note")?,
+            recorded_by: r.try_get("recorded_by")?,
+            recorded_at: fmt_ms(r.try_get("recorded_at")?),
+        });
+    }
+    Ok(o)
+}
+
+/// Observations under the handle, newest first, at most 500.
+pub(in crate::screening) async fn observations(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    listed: Listed,
+) -> AppResult<Vec<Observation>> {
+    let status = match listed {
+        Listed::Active => "o.status = 'active'",
+        Listed::Closed => "o.status <> 'active'",
+        Listed::All => "1 = 1",
+    };
+    let sql = format!(
+        "SELECT {OBS_COLS} FROM observations o JOIN persons p ON p.id = o.person_id \
+         LEFT JOIN regions r ON r.code = o.region_code \
+         WHERE {status} AND o.region_code >= $1 AND o.region_code < $2 ORDER BY o.id DESC LIMIT 500"
+    );
+    let (lo, hi) = scope.range();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(rows.iter().map(obs_from_row).collect::<Result<_, _>>()?)
+}
+
+/// The active observation of a person, if any (inside the write that would start another).
+pub(in crate::screening) async fn active_observation_of(
+    tx: &mut Tx,
+    person_id: i64,
+) -> AppResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT id FROM observations WHERE person_id = $1 AND status = 'active'",
+        )
+        .bind(person_id)
+        .fetch_optional(tx.conn())
+        .await?,
+    )
+}
+
+/// A new observation row.
+pub(in crate::screening) struct NewObservationRow<'a> {
+    pub person_id: i64,
+    pub region_code: &'a str,
+    pub reason: &'a str,
+    pub ends_on: &'a str,
+    pub created_by: &'a str,
+}
+
+/// One of the four, phone sealed.
+pub(in crate::screening) struct KeeperRow {
+    pub role: String,
+    pub name: String,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_masked: String,
+}
+
+/// Insert an observation (started now) and its four; returns its id.
+pub(in crate::screening) async fn insert_observation(
+    tx: &mut Tx,
+    n: &NewObservationRow<'_>,
+    keepers: &[KeeperRow],
+) -> AppResult<i64> {
+    let now = tx.now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO observations (person_id, region_code, reason, started_at, ends_on, status, \
+         close_note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'active', '', $6, $4) \
+         RETURNING id",
+    )
+    .bind(n.person_id)
+    .bind(n.region_code)
+    .bind(n.reason)
+    .bind(now)
+    .bind(n.ends_on)
+    .bind(n.created_by)
+    .fetch_one(tx.conn())
+    .await?;
+    for (i, k) in keepers.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO observation_keepers (observation_id, seq, role, name, phone_enc, \
+             phone_masked) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(i as i64 + 1)
+        .bind(&k.role)
+        .bind(&k.name)
+        .bind(k.phone_enc.clone())
+        .bind(&k.phone_masked)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(id)
+}
+
+pub(in crate::screening) async fn set_ends_on(
+    tx: &mut Tx,
+    id: i64,
+    ends_on: &str,
+) -> AppResult<()> {
+    sqlx::query("UPDATE observations SET ends_on = $1 WHERE id = $2")
+        .bind(ends_on)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A check-in row.
+pub(in crate::screening) struct CheckinRow<'a> {
+    pub slot: i64,
+    pub temperature: i64,
+    pub symptoms: bool,
+    pub note: &'a str,
+    pub recorded_by: &'a str,
+}
+
+pub(in crate::screening) async fn insert_checkin(
+    tx: &mut Tx,
+    id: i64,
+    c: &CheckinRow<'_>,
+) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "INSERT INTO observation_checkins (observation_id, slot, temperature, symptoms, note, \
+         recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(c.slot)
+    .bind(c.temperature)
+    .bind(i64::from(c.symptoms))
+    .bind(c.note)
+    .bind(c.recorded_by)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub(in crate::screening) async fn close_observation(
+    tx: &mut Tx,
+    id: i64,
+    outcome: &str,
+    note: &str,
+) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE observations SET status = $1, closed_at = $2, close_note = $3 WHERE id = $4",
+    )
+    .bind(outcome)
+    .bind(now)
+    .bind(note)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
