@@ -12,6 +12,7 @@ pub mod mask;
 pub mod password;
 pub mod region;
 pub mod role;
+pub mod temperature;
 
 pub use citizen_id::{CitizenId, CitizenIdError, Sex};
 pub use clock::{Clock, ManualClock, SystemClock, format_beijing, from_millis, to_millis};

@@ -1,0 +1,49 @@
+//! Body temperature: the range a reading may take and the fever threshold, one rule for every
+//! place that measures people (an institution's entrance log and resident rounds, the gates'
+//! entrance checks, door-to-door screening). Readings are kept in tenths of a degree Celsius
+//! so that comparisons are exact: 37.3 ℃ is 373.
+
+/// Fever threshold, tenths of a degree: 37.3 ℃ and above is a fever.
+pub const FEVER_TENTHS: i64 = 373;
+/// Lowest reading accepted, tenths of a degree (34.0 ℃).
+pub const MIN_TENTHS: i64 = 340;
+/// Highest reading accepted, tenths of a degree (43.0 ℃).
+pub const MAX_TENTHS: i64 = 430;
+
+/// Tenths of a degree from a reading in ℃ (rounded to one decimal), or `None` when it is
+/// not a number or outside 34.0–43.0 ℃.
+pub fn tenths(celsius: f64) -> Option<i64> {
+    if !celsius.is_finite() || !(34.0..=43.0).contains(&celsius) {
+        return None;
+    }
+    let t = (celsius * 10.0).round() as i64;
+    (MIN_TENTHS..=MAX_TENTHS).contains(&t).then_some(t)
+}
+
+/// ℃ from tenths.
+pub fn celsius(tenths: i64) -> f64 {
+    tenths as f64 / 10.0
+}
+
+/// Is a reading (tenths) a fever?
+pub fn is_fever(tenths: i64) -> bool {
+    tenths >= FEVER_TENTHS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_rounding_and_threshold() {
+        assert_eq!(tenths(36.5), Some(365));
+        assert_eq!(tenths(34.0), Some(MIN_TENTHS));
+        assert_eq!(tenths(43.0), Some(MAX_TENTHS));
+        assert_eq!(tenths(37.3), Some(FEVER_TENTHS));
+        assert_eq!(tenths(33.9), None);
+        assert_eq!(tenths(43.1), None);
+        assert_eq!(tenths(f64::NAN), None);
+        assert!(is_fever(373) && !is_fever(372));
+        assert_eq!(celsius(378), 37.8);
+    }
+}
