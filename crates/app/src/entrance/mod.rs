@@ -18,7 +18,8 @@
 //! (`people::shown::name_in_list`).
 //!
 //! Rules: reading needs `ReportsRead` and the gate's region inside the caller's scope (outside
-//! is *not found*); recording at a gate, creating one and acknowledging its alerts need
+//! is *not found*); the entries and alerts of an institution's gate are read, by anyone tied to
+//! an organisation, only for that organisation (as its own entrance log is); recording at a gate, creating one and acknowledging its alerts need
 //! `ReportsSubmit` and, for an institution's gate, the rule of
 //! [`crate::institutions::may_write`] (someone tied to an organisation writes only for it); an
 //! institution reporter never writes at a community gate. Linking an entry to a person record

@@ -1,7 +1,9 @@
 //! Every SQL statement of the entrance checks, and the only place in the area that runs one.
 //!
 //! Reading functions take a [`Scoped`] handle: lists are limited to its code range in SQL, and
-//! a gate or alert fetched by id is let through [`Scoped::admit`] (outside: *not found*).
+//! a gate or alert fetched by id is let through [`Scoped::admit`] (outside: *not found*); the
+//! records of people at an institution's gate also through [`Scoped::admit_org`] (an actor
+//! tied to an organisation reads only its own).
 //! Entries and alerts come out with their persons masked (`people::shown`). Writing functions
 //! take the [`Tx`] that commits them with their audit entries.
 
@@ -142,6 +144,16 @@ pub(super) async fn insert_gate(
 
 // ------------------------------------------------------------------------------------ entries
 
+/// Let a gate's records of people (entries, alerts) through the handle: its region, and for an
+/// institution's gate, that organisation for anyone tied to one.
+fn admit_records(scope: &Scoped<'_>, gate: &Gate) -> AppResult<()> {
+    scope.admit(&gate.region_code, ())?;
+    if let Some(o) = gate.org_id {
+        scope.admit_org(o, ())?;
+    }
+    Ok(())
+}
+
 /// A new entry row: the checked entry, its sealed phone, the fever flag and the link.
 pub(super) struct NewEntry<'a> {
     pub c: &'a CheckedEntry,
@@ -210,7 +222,7 @@ pub(super) async fn entries(
     gate: &Gate,
     day: &str,
 ) -> AppResult<Vec<EntryView>> {
-    scope.admit(&gate.region_code, ())?;
+    admit_records(scope, gate)?;
     let rows = sqlx::query(
         "SELECT e.id, e.gate_id, e.person_name, e.phone_masked, e.origin, e.reason, e.direction, \
          e.temp_tenths, e.fever, e.person_id, a.id AS alert_id, e.entered_at, e.day, e.recorded_by \
@@ -231,7 +243,7 @@ pub(super) async fn day_counts(
     gate: &Gate,
     day: &str,
 ) -> AppResult<(i64, i64, i64)> {
-    scope.admit(&gate.region_code, ())?;
+    admit_records(scope, gate)?;
     Ok(sqlx::query_as(
         "SELECT CAST(COUNT(*) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN direction = 'in' THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -369,10 +381,14 @@ pub(super) async fn alert(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppR
         .await?
         .ok_or_else(AppError::not_found)?;
     let a = alert_from_row(scope, &row)?;
+    if let Some(o) = a.org_id {
+        scope.admit_org(o, ())?;
+    }
     scope.admit(&a.region_code.clone(), a)
 }
 
-/// Alerts under the handle, newest first (at most 500); optionally one status or gate.
+/// Alerts under the handle, newest first (at most 500); optionally one status or gate. An
+/// actor tied to an organisation sees community gates' alerts and its own institution's.
 pub(super) async fn alerts(
     state: &AppState,
     scope: &Scoped<'_>,
@@ -382,13 +398,15 @@ pub(super) async fn alerts(
     let (lo, hi) = scope.range();
     let sql = format!(
         "{ALERT_SQL} WHERE a.region_code >= $1 AND a.region_code < $2 \
-         AND ($3 = '' OR a.status = $3) AND ($4 = 0 OR a.gate_id = $4) ORDER BY a.id DESC LIMIT 500"
+         AND ($3 = '' OR a.status = $3) AND ($4 = 0 OR a.gate_id = $4) \
+         AND ($5 = 0 OR a.org_id IS NULL OR a.org_id = $5) ORDER BY a.id DESC LIMIT 500"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(lo)
         .bind(hi)
         .bind(status.unwrap_or("").to_string())
         .bind(gate_id.unwrap_or(0))
+        .bind(scope.org().unwrap_or(0))
         .fetch_all(state.db.pool())
         .await?;
     Ok(rows
