@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{ConflictList, ConflictQuery, KINDS, LastRun};
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::extract::{Page, region_param};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
@@ -106,7 +106,11 @@ async fn list_page(
         limit: Some(100),
         offset: None,
     };
-    let (list, err) = match super::list(s, actor, &q).await {
+    let listed = match region_param(Some(&region)) {
+        Ok(r) => super::list(s, actor, r.as_ref(), &q).await,
+        Err(e) => Err(e),
+    };
+    let (list, err) = match listed {
         Ok(l) => (Some(l), None),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (
             None,
@@ -168,7 +172,11 @@ struct RunForm {
 
 async fn run(State(s): State<AppState>, Page(a): Page, Form(f): Form<RunForm>) -> PageResult {
     let region = clip(&f.region, 20);
-    match super::run(&s, &a.actor, Some(&region)).await {
+    let ran = match region_param(Some(&region)) {
+        Ok(r) => super::run_in(&s, &a.actor, r.as_ref()).await,
+        Err(e) => Err(e),
+    };
+    match ran {
         Ok(_) => Ok(Redirect::to("/crosscheck?ran=1").into_response()),
         Err(e)
             if e.status() == StatusCode::NOT_FOUND

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 
 use super::{Conflict, ConflictList, ConflictQuery, ResolveRequest, RunReport, RunRequest};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -30,7 +30,7 @@ pub async fn run(
     JsonBody(body): JsonBody<RunRequest>,
 ) -> AppResult<axum::Json<RunReport>> {
     Ok(axum::Json(
-        super::run(&s, &a.actor, body.region.as_deref()).await?,
+        super::run_in(&s, &a.actor, region_param(body.region.as_deref())?.as_ref()).await?,
     ))
 }
 
@@ -43,7 +43,15 @@ pub async fn list(
     Api(a): Api,
     Query(q): Query<ConflictQuery>,
 ) -> AppResult<axum::Json<ConflictList>> {
-    Ok(axum::Json(super::list(&s, &a.actor, &q).await?))
+    Ok(axum::Json(
+        super::list(
+            &s,
+            &a.actor,
+            region_param(q.region.as_deref())?.as_ref(),
+            &q,
+        )
+        .await?,
+    ))
 }
 
 /// One conflict.

@@ -243,7 +243,7 @@ async fn live(
         out_count,
         fevers,
         entries,
-    } = super::list_entries(s, &a.actor, id, date).await?;
+    } = super::list_entries(s, &a.actor, id, super::date_param(date)?).await?;
     let alerts = super::list_alerts(s, &a.actor, Some("open"), Some(gate.id)).await?;
     let today = super::today_str(s);
     let v = FormValues {

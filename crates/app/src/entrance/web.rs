@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{AckInput, Alert, EntriesDay, EntryInput, EntryView, Gate, NewGate};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -56,7 +56,7 @@ pub async fn list_gates(
     Query(q): Query<RegionQuery>,
 ) -> AppResult<Json<Vec<Gate>>> {
     Ok(Json(
-        super::list_gates(&s, &a.actor, q.region.as_deref()).await?,
+        super::list_gates(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
     ))
 }
 
@@ -96,7 +96,7 @@ pub async fn list_entries(
     Query(q): Query<DateQuery>,
 ) -> AppResult<Json<EntriesDay>> {
     Ok(Json(
-        super::list_entries(&s, &a.actor, id, q.date.as_deref()).await?,
+        super::list_entries(&s, &a.actor, id, super::date_param(q.date.as_deref())?).await?,
     ))
 }
 

@@ -151,7 +151,7 @@ async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> 
         shortages,
         can_write: d.can_write,
         can_answer: super::may_answer(&a.actor),
-        today: super::today(&s).format("%Y-%m-%d").to_string(),
+        today: super::ymd(s.today()),
         items: Item::ALL
             .into_iter()
             .map(|i| (i.as_str(), i.label_zh()))
@@ -362,8 +362,9 @@ async fn entries(
     Query(q): Query<DayQuery>,
 ) -> PageResult {
     let d = super::get(&s, &a.actor, id).await?;
-    let list = super::list_entries(&s, &a.actor, id, Some(&q.day)).await?;
-    let day = super::parse_day(&s, "day", Some(&q.day))?;
+    let day = super::day_param("day", Some(&q.day))?;
+    let list = super::list_entries(&s, &a.actor, id, day).await?;
+    let day = super::ymd(super::day_or_today(&s, "day", day)?);
     Ok(render(&EntriesPage {
         nav: nav(&a),
         inst: d.institution,
@@ -493,7 +494,7 @@ async fn rounds(
 ) -> PageResult {
     let d = super::get(&s, &a.actor, id).await?;
     let round = Round::parse(&q.round).unwrap_or_else(|| default_round(&s));
-    let v = super::rounds(&s, &a.actor, id, Some(&q.day)).await?;
+    let v = super::rounds(&s, &a.actor, id, super::day_param("day", Some(&q.day))?).await?;
     Ok(render(&RoundsPage {
         nav: nav(&a),
         inst: d.institution,

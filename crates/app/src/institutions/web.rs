@@ -12,7 +12,7 @@ use super::{
     ResidentInput, RoundsInput, RoundsView, Shortage, ShortageInput, SuppliesInput, Supply,
 };
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -70,7 +70,9 @@ pub async fn list(
     Api(a): Api,
     Query(q): Query<RegionQuery>,
 ) -> AppResult<Json<Vec<Institution>>> {
-    Ok(Json(super::list(&s, &a.actor, q.region.as_deref()).await?))
+    Ok(Json(
+        super::list(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
+    ))
 }
 
 /// One institution: closed-management history and supplies.
@@ -108,7 +110,7 @@ pub async fn list_entries(
     Query(q): Query<DayQuery>,
 ) -> AppResult<Json<Vec<EntryView>>> {
     Ok(Json(
-        super::list_entries(&s, &a.actor, id, q.day.as_deref()).await?,
+        super::list_entries(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?,
     ))
 }
 
@@ -167,7 +169,7 @@ pub async fn get_rounds(
     Query(q): Query<DayQuery>,
 ) -> AppResult<Json<RoundsView>> {
     Ok(Json(
-        super::rounds(&s, &a.actor, id, q.day.as_deref()).await?,
+        super::rounds(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?,
     ))
 }
 

@@ -454,3 +454,94 @@ async fn quick_entry_page_with_htmx() {
     })
     .await;
 }
+
+/// Leak closed (issue 12): staff tied to one institution read the entries and fever alerts of
+/// another institution's gate in their township (persons masked, but another organisation's
+/// visitors all the same). An institution's gate records are now read, by anyone tied to an
+/// organisation, only for that organisation, as its entrance log is; the gate itself stays
+/// listed, and officials read every gate's records.
+#[tokio::test]
+async fn tied_staff_read_only_their_own_institutions_gate_records() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off.g", &["official"], "130110").await;
+        let mut orgs = Vec::new();
+        for name in ["获鹿镇敬老院", "获鹿镇救助站"] {
+            let (s, o) = t
+                .post(
+                    "/api/v1/orgs",
+                    &off,
+                    json!({"name": name, "kind": "elderly_care", "region_code": "130110100"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{o}");
+            orgs.push(o["id"].as_i64().expect("org"));
+        }
+        let mine = org_user(
+            &t,
+            "rep.mine",
+            &["institution_reporter"],
+            "130110100",
+            orgs[0],
+        )
+        .await;
+        let theirs = org_user(
+            &t,
+            "rep.theirs",
+            &["institution_reporter"],
+            "130110100",
+            orgs[1],
+        )
+        .await;
+        let (s, g) = t
+            .post(
+                "/api/v1/gates",
+                &theirs,
+                json!({"name": "正门", "org_id": orgs[1]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let gate = g["id"].as_i64().expect("gate");
+        let en = format!("/api/v1/gates/{gate}/entries");
+        let (s, e) = t
+            .post(&en, &theirs, entry("郑十", "13300007777", 39.0))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let alert = e["alert_id"].as_i64().expect("alert");
+
+        assert_eq!(
+            t.get(&format!("/api/v1/gates/{gate}"), &mine).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(t.get(&en, &mine).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            t.get(&format!("/api/v1/entrance-alerts/{alert}"), &mine)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        let (s, l) = t.get("/api/v1/entrance-alerts", &mine).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!l.to_string().contains("郑*"), "{l}");
+        let c = web_login(&t, "rep.mine").await;
+        assert_eq!(
+            page(&t, &format!("/gates/{gate}"), &c).await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        for tok in [&theirs, &off] {
+            let (s, d) = t.get(&en, tok).await;
+            assert_eq!(s, StatusCode::OK, "{d}");
+            assert_eq!(d["count"], 1);
+            assert_eq!(
+                t.get(&format!("/api/v1/entrance-alerts/{alert}"), tok)
+                    .await
+                    .0,
+                StatusCode::OK
+            );
+            let (_, l) = t.get("/api/v1/entrance-alerts", tok).await;
+            assert!(l.to_string().contains("郑*"), "{l}");
+        }
+    })
+    .await;
+}

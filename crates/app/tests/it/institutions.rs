@@ -380,3 +380,42 @@ async fn institution_pages_mask_rounds_and_shortages() {
     })
     .await;
 }
+
+/// Leak closed (issue 12): someone tied to an organisation read the residents, the rounds and
+/// the entrance log of another institution of its township (names masked, but another
+/// organisation's people all the same). The people an institution keeps are now read, by
+/// anyone tied to an organisation, only for that organisation; the institution itself (status,
+/// supplies) stays readable in scope, and officials still read every institution's records.
+#[tokio::test]
+async fn tied_staff_read_only_their_own_institutions_people() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off.l", &["official"], "130110").await;
+        let home = make_org(&t, &off, "获鹿镇敬老院", "elderly_care", "130110100").await;
+        let other = make_org(&t, &off, "获鹿镇救助站", "relief_station", "130110100").await;
+        let rep = org_user(&t, "rep.l", &["institution_reporter"], "130110100", home).await;
+        let staff = org_user(&t, "rep.o", &["institution_reporter"], "130110100", other).await;
+        let (s, _) = t.post(&format!("/api/v1/institutions/{other}/residents"), &staff,
+            json!({"name": "王秀英", "room": "101"})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = t.post(&format!("/api/v1/institutions/{other}/entries"), &staff,
+            json!({"name": "张三丰", "phone": "13812345678", "reason": "送药", "temperature": 36.5})).await;
+        assert_eq!(s, StatusCode::CREATED);
+
+        assert_eq!(t.get(&format!("/api/v1/institutions/{other}"), &rep).await.0, StatusCode::OK);
+        for path in ["residents", "rounds", "entries"] {
+            let (s, b) = t.get(&format!("/api/v1/institutions/{other}/{path}"), &rep).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {b}");
+            let (s, b) = t.get(&format!("/api/v1/institutions/{home}/{path}"), &rep).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+            let (s, b) = t.get(&format!("/api/v1/institutions/{other}/{path}"), &off).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        }
+        let c = web_login(&t, "rep.l").await;
+        assert_eq!(page(&t, &format!("/institutions/{other}/rounds"), &c).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(page(&t, &format!("/institutions/{other}/entries"), &c).await.0, StatusCode::NOT_FOUND);
+        let (_, rs) = t.get(&format!("/api/v1/institutions/{other}/residents"), &staff).await;
+        assert_eq!(rs[0]["name"], "王秀英", "its own staff read names in full");
+    })
+    .await;
+}
