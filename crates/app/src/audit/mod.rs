@@ -109,4 +109,3 @@ pub async fn append_alone(state: &AppState, who: &Who, e: Entry<'_>) -> AppResul
     w.commit().await?;
     Ok(())
 }
-

@@ -13,9 +13,9 @@ use super::{MINUTE_MS, SESSION_PREFIX, Stage, UserAuth};
 use crate::audit::Who;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Via;
+use crate::kernel::auth::Authed;
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::auth::Authed;
 use crate::state::AppState;
 
 /// What a successful login gives.
@@ -79,7 +79,13 @@ pub async fn login(
     let locked = user.locked_until.is_some_and(|t| t > now);
     if user.disabled || locked {
         let reason = if user.disabled { "disabled" } else { "locked" };
-        refuse(state, user.who(source), json!({"reason": reason}), &user.scope).await?;
+        refuse(
+            state,
+            user.who(source),
+            json!({"reason": reason}),
+            &user.scope,
+        )
+        .await?;
         return Err(credentials_error());
     }
     if !password_ok {
@@ -122,8 +128,12 @@ pub async fn login(
         },
     )
     .await?;
-    tx.commit(login_change(false, json!({"totp": mfa_passed}), &user.scope))
-        .await?;
+    tx.commit(login_change(
+        false,
+        json!({"totp": mfa_passed}),
+        &user.scope,
+    ))
+    .await?;
     state.auth_cache.invalidate();
     let stage = user.stage(mfa_passed, now, policy.max_age_days);
     Ok(LoginResult {

@@ -37,8 +37,8 @@ pub use password::{change_password, generate_password, hash_password, verify_pas
 pub use queries::{load_user, load_user_by_name, revoke_all_sessions};
 pub use sessions::{Authed, authenticate, logout};
 pub use totp::{
-    TotpEnrollment, authenticate_stage_after_totp, begin_totp_enrollment,
-    confirm_totp_enrollment, pending_totp_enrollment, totp_code, totp_for,
+    TotpEnrollment, authenticate_stage_after_totp, begin_totp_enrollment, confirm_totp_enrollment,
+    pending_totp_enrollment, totp_code, totp_for,
 };
 
 pub const SESSION_PREFIX: &str = "s_";
@@ -144,4 +144,3 @@ impl UserAuth {
         }
     }
 }
-

@@ -183,7 +183,10 @@ pub(super) async fn failures(tx: &mut Tx, user_id: i64) -> AppResult<(i64, Optio
         .bind(user_id)
         .fetch_one(tx.conn())
         .await?;
-    Ok((row.try_get("failed_count")?, row.try_get("first_failed_at")?))
+    Ok((
+        row.try_get("failed_count")?,
+        row.try_get("first_failed_at")?,
+    ))
 }
 
 /// The window filled: lock until `until` and start counting afresh.
@@ -215,7 +218,11 @@ pub(super) async fn set_failures(
 
 /// Remember the TOTP step just used, unless it (or a later one) was used already; true when
 /// it was not. Its own transaction, not audited (as the login it belongs to is).
-pub(super) async fn consume_totp_step(state: &AppState, user_id: i64, step: i64) -> AppResult<bool> {
+pub(super) async fn consume_totp_step(
+    state: &AppState,
+    user_id: i64,
+    step: i64,
+) -> AppResult<bool> {
     let mut w = state.db.begin_write().await?;
     let done =
         sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
