@@ -10,12 +10,12 @@ pub mod audit;
 pub mod care;
 pub mod crosscheck;
 pub mod entrance;
+pub mod home;
 pub mod inspections;
 pub mod institutions;
 pub mod kernel;
 pub mod openapi;
 pub mod orgs;
-pub mod pages;
 pub mod people;
 pub mod regions;
 pub mod reports;
@@ -46,7 +46,7 @@ pub fn route_table() -> web::Routes {
         ("/assets/{*path}", get(web::asset)),
     ];
     for area in [
-        pages::routes(),
+        home::routes(),
         regions::web::api_routes(),
         regions::pages::routes(),
         orgs::web::api_routes(),

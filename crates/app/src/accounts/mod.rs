@@ -11,19 +11,22 @@
 //! - disabling, a password reset and a password change end every session of the account.
 
 pub mod pages;
+mod queries;
+mod tokens;
 pub mod web;
 
+pub use tokens::{ApiTokenView, create_token, list_tokens, revoke_token};
+
 use backstop_core::error::ErrorCode;
-use backstop_core::region::Scope;
+use backstop_core::region::{RegionCode, Scope};
 use backstop_core::role::{Permission, Role, RoleSet, check_grant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 
-use crate::audit::{self, Entry, Who, diff};
+use crate::audit::diff;
+use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::auth::{self, API_TOKEN_PREFIX, Authed};
-use crate::kernel::crypto::{random_token, token_hash};
+use crate::kernel::auth::{self, Authed};
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::state::AppState;
 use crate::{orgs, regions};
@@ -173,9 +176,7 @@ pub async fn create_user(state: &AppState, actor: &Actor, input: &NewUser) -> Ap
     check_roles(actor, &roles)?;
     let scope = check_scope_target(state, actor, &input.region_code).await?;
     if let Some(org_id) = input.org_id {
-        orgs::get(state, actor, org_id)
-            .await
-            .map_err(|_| AppError::field(ErrorCode::Validation, "org_id", "机构不存在"))?;
+        check_org(state, actor, org_id).await?;
     }
     state
         .config
@@ -183,154 +184,65 @@ pub async fn create_user(state: &AppState, actor: &Actor, input: &NewUser) -> Ap
         .check(&input.password, &[username.as_str(), display_name.as_str()])
         .map_err(|e| AppError::field(ErrorCode::WeakPassword, "password", e.to_string()))?;
     let hash = auth::hash_password(&input.password)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(&username)
-        .fetch_optional(w.conn())
-        .await?;
-    if exists.is_some() {
+    let mut tx = Tx::begin(state, actor).await?;
+    if queries::username_taken(&mut tx, &username).await? {
         return Err(AppError::field(
             ErrorCode::DuplicateUsername,
             "username",
             "用户名已被使用",
         ));
     }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, org_id, scope, roles, password_hash, \
-         password_changed_at, must_change_password, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $7, $7) RETURNING id",
-    )
-    .bind(&username)
-    .bind(&display_name)
-    .bind(input.org_id)
-    .bind(scope.as_str())
-    .bind(roles.to_csv())
-    .bind(&hash)
-    .bind(now)
-    .fetch_one(w.conn())
-    .await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "user.create",
-            object_type: "user",
-            object_id: id.to_string(),
-            region_code: scope.as_str().to_string(),
-            outcome: "success",
-            detail: json!({
-                "username": {"before": null, "after": username},
-                "roles": {"before": null, "after": roles.to_csv()},
-                "scope": {"before": null, "after": scope.as_str()},
-                "org_id": {"before": null, "after": input.org_id},
-            }),
+    let id = queries::insert_user(
+        &mut tx,
+        &queries::NewRow {
+            username: &username,
+            display_name: &display_name,
+            org_id: input.org_id,
+            scope: scope.as_str(),
+            roles: &roles.to_csv(),
+            password_hash: &hash,
         },
     )
     .await?;
-    w.commit().await?;
+    tx.commit(
+        Change::new("user.create", "user", id, scope.as_str()).detail(json!({
+            "username": {"before": null, "after": username},
+            "roles": {"before": null, "after": roles.to_csv()},
+            "scope": {"before": null, "after": scope.as_str()},
+            "org_id": {"before": null, "after": input.org_id},
+        })),
+    )
+    .await?;
     get_user(state, actor, id).await
 }
 
-const VIEW_COLS: &str = "u.id, u.username, u.display_name, u.roles, u.scope, u.org_id, u.disabled, \
-    u.locked_until, u.totp_enabled, u.must_change_password, r.name AS region_name";
-
-fn view_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<UserView, sqlx::Error> {
-    let roles: String = r.try_get("roles")?;
-    let scope: String = r.try_get("scope")?;
-    let locked: Option<i64> = r.try_get("locked_until")?;
-    Ok(UserView {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        display_name: r.try_get("display_name")?,
-        roles: roles
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        region_name: if scope == "0" {
-            "全国".to_string()
-        } else {
-            r.try_get::<Option<String>, _>("region_name")?
-                .unwrap_or_default()
-        },
-        region_code: scope,
-        org_id: r.try_get("org_id")?,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        locked: locked.is_some_and(|t| t > now),
-        totp_enabled: r.try_get::<i64, _>("totp_enabled")? != 0,
-        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
-    })
+/// The organisation given for an account must be one the actor can read.
+async fn check_org(state: &AppState, actor: &Actor, org_id: i64) -> AppResult<()> {
+    orgs::get(state, actor, org_id)
+        .await
+        .map(|_| ())
+        .map_err(|_| AppError::field(ErrorCode::Validation, "org_id", "机构不存在"))
 }
 
 /// One account, if in scope.
 pub async fn get_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<UserView> {
     actor.require(Permission::UsersRead)?;
-    let sql = format!(
-        "SELECT {VIEW_COLS} FROM users u LEFT JOIN regions r ON r.code = u.scope WHERE u.id = $1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let v = view_from_row(&row, state.now_ms())?;
-    if !actor.sees_scope_str(&v.region_code) {
-        return Err(AppError::not_found());
-    }
-    Ok(v)
+    queries::user(state, &actor.everywhere(), id).await
 }
 
 /// Accounts whose scope lies inside `region` (default: the actor's scope).
 pub async fn list_users(
     state: &AppState,
     actor: &Actor,
-    region: Option<&str>,
+    region: Option<&RegionCode>,
 ) -> AppResult<Vec<UserView>> {
     actor.require(Permission::UsersRead)?;
-    let region = region.map(str::trim).filter(|s| !s.is_empty());
-    let (lo, hi) = match region {
-        Some(r) => {
-            let code =
-                backstop_core::region::RegionCode::parse(r).map_err(|_| AppError::not_found())?;
-            actor.check_region(&code)?;
-            code.scope_bounds()
-        }
-        None => match actor.scope {
-            Scope::National => ("0".to_string(), "~".to_string()),
-            _ => actor.scope_bounds(),
-        },
-    };
-    let sql = format!(
-        "SELECT {VIEW_COLS} FROM users u LEFT JOIN regions r ON r.code = u.scope \
-         WHERE u.scope >= $1 AND u.scope < $2 ORDER BY u.scope, u.username LIMIT 2000"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    let now = state.now_ms();
-    Ok(rows
-        .iter()
-        .map(|r| view_from_row(r, now))
-        .collect::<Result<_, _>>()?)
+    queries::users(state, &actor.within_opt(region)?).await
 }
 
+/// Number of accounts in the actor's scope.
 pub async fn count_in_scope(state: &AppState, actor: &Actor) -> AppResult<i64> {
-    let (lo, hi) = match actor.scope {
-        Scope::National => ("0".to_string(), "~".to_string()),
-        _ => actor.scope_bounds(),
-    };
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE scope >= $1 AND scope < $2",
-    )
-    .bind(lo)
-    .bind(hi)
-    .fetch_one(state.db.pool())
-    .await?)
+    queries::count(state, &actor.everywhere()).await
 }
 
 /// Change an account's name, roles, scope, organisation or enabled state.
@@ -372,62 +284,50 @@ pub async fn update_user(
     };
     let org_id = match patch.org_id {
         Some(Some(o)) => {
-            orgs::get(state, actor, o)
-                .await
-                .map_err(|_| AppError::field(ErrorCode::Validation, "org_id", "机构不存在"))?;
+            check_org(state, actor, o).await?;
             Some(o)
         }
         Some(None) => None,
         None => before.org_id,
     };
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    sqlx::query(
-        "UPDATE users SET display_name = $1, roles = $2, scope = $3, org_id = $4, disabled = $5, updated_at = $6 WHERE id = $7",
-    )
-    .bind(&display_name)
-    .bind(roles.to_csv())
-    .bind(&scope_str)
-    .bind(org_id)
-    .bind(i64::from(disabled))
-    .bind(now)
-    .bind(id)
-    .execute(w.conn())
-    .await?;
-    if disabled && !before.disabled || scope_str != before.region_code || roles != before_roles {
-        auth::revoke_all_sessions(w.conn(), id, now).await?;
-    }
-    let permission_change = roles != before_roles || scope_str != before.region_code;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: if permission_change {
-                "user.permission_change"
-            } else {
-                "user.update"
-            },
-            object_type: "user",
-            object_id: id.to_string(),
-            region_code: scope_str.clone(),
-            outcome: "success",
-            detail: diff(&[
-                (
-                    "display_name",
-                    json!(before.display_name),
-                    json!(display_name),
-                ),
-                ("roles", json!(before_roles.to_csv()), json!(roles.to_csv())),
-                ("scope", json!(before.region_code), json!(scope_str)),
-                ("org_id", json!(before.org_id), json!(org_id)),
-                ("disabled", json!(before.disabled), json!(disabled)),
-            ]),
+    let roles_csv = roles.to_csv();
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    queries::update_user(
+        &mut tx,
+        id,
+        &queries::Admin {
+            display_name: &display_name,
+            roles: &roles_csv,
+            scope: &scope_str,
+            org_id,
+            disabled,
         },
     )
     .await?;
-    w.commit().await?;
+    if disabled && !before.disabled || scope_str != before.region_code || roles != before_roles {
+        auth::revoke_all_sessions(tx.conn(), id, now).await?;
+    }
+    let permission_change = roles != before_roles || scope_str != before.region_code;
+    let action = if permission_change {
+        "user.permission_change"
+    } else {
+        "user.update"
+    };
+    tx.commit(
+        Change::new(action, "user", id, scope_str.clone()).detail(diff(&[
+            (
+                "display_name",
+                json!(before.display_name),
+                json!(display_name),
+            ),
+            ("roles", json!(before_roles.to_csv()), json!(roles_csv)),
+            ("scope", json!(before.region_code), json!(scope_str)),
+            ("org_id", json!(before.org_id), json!(org_id)),
+            ("disabled", json!(before.disabled), json!(disabled)),
+        ])),
+    )
+    .await?;
     state.auth_cache.invalidate();
     get_user(state, actor, id).await
 }
@@ -436,28 +336,13 @@ pub async fn update_user(
 pub async fn unlock_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<UserView> {
     actor.require(Permission::SecurityManage)?;
     let target = get_user(state, actor, id).await?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    sqlx::query("UPDATE users SET locked_until = NULL, failed_count = 0, first_failed_at = NULL WHERE id = $1")
-        .bind(id)
-        .execute(w.conn())
-        .await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "user.unlock",
-            object_type: "user",
-            object_id: id.to_string(),
-            region_code: target.region_code.clone(),
-            outcome: "success",
-            detail: json!({"locked": {"before": target.locked, "after": false}}),
-        },
+    let mut tx = Tx::begin(state, actor).await?;
+    queries::unlock(&mut tx, id).await?;
+    tx.commit(
+        Change::new("user.unlock", "user", id, target.region_code.clone())
+            .detail(json!({"locked": {"before": target.locked, "after": false}})),
     )
     .await?;
-    w.commit().await?;
     state.auth_cache.invalidate();
     get_user(state, actor, id).await
 }
@@ -485,54 +370,31 @@ pub async fn reset_password(
         )
         .map_err(|e| AppError::field(ErrorCode::WeakPassword, "password", e.to_string()))?;
     let hash = auth::hash_password(&password)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    sqlx::query(
-        "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = 1, \
-         locked_until = NULL, failed_count = 0, first_failed_at = NULL, updated_at = $2 WHERE id = $3",
-    )
-    .bind(&hash)
-    .bind(now)
-    .bind(id)
-    .execute(w.conn())
-    .await?;
-    auth::revoke_all_sessions(w.conn(), id, now).await?;
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    queries::reset_password(&mut tx, id, &hash).await?;
+    auth::revoke_all_sessions(tx.conn(), id, now).await?;
     // A reset answers a lost or compromised password: personal API tokens end too.
-    let tokens_revoked = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(w.conn())
-    .await?
-    .rows_affected();
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "user.password_reset",
-            object_type: "user",
-            object_id: id.to_string(),
-            region_code: target.region_code.clone(),
-            outcome: "success",
-            detail: json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked}),
-        },
+    let tokens_revoked = queries::revoke_all_tokens(&mut tx, id).await?;
+    tx.commit(
+        Change::new(
+            "user.password_reset",
+            "user",
+            id,
+            target.region_code.clone(),
+        )
+        .detail(json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked})),
     )
     .await?;
-    w.commit().await?;
     state.auth_cache.invalidate();
     Ok(password)
 }
 
 /// Find a user id by username, in scope.
 pub async fn id_by_username(state: &AppState, actor: &Actor, username: &str) -> AppResult<i64> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username.trim())
-        .fetch_optional(state.db.pool())
-        .await?;
-    let id = id.ok_or_else(AppError::not_found)?;
+    let id = queries::id_by_username(state, username.trim())
+        .await?
+        .ok_or_else(AppError::not_found)?;
     get_user(state, actor, id).await?;
     Ok(id)
 }
@@ -578,150 +440,13 @@ pub async fn me(state: &AppState, authed: &Authed) -> AppResult<Me> {
     })
 }
 
-/// A personal API token as listed (the secret itself is shown only once, at creation).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApiTokenView {
-    pub id: i64,
-    pub name: String,
-    /// First characters, to recognise it.
-    pub prefix: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-    pub expires_at: Option<String>,
-    pub revoked: bool,
-}
-
-/// Create a personal API token (same roles and scope as the user). Returns the token once.
-pub async fn create_token(
-    state: &AppState,
-    actor: &Actor,
-    name: &str,
-    days: Option<i64>,
-) -> AppResult<(ApiTokenView, String)> {
-    let user_id = actor.user_id.ok_or_else(AppError::forbidden)?;
-    if !matches!(actor.via, crate::kernel::actor::Via::Session(_)) {
-        return Err(AppError::msg(
-            ErrorCode::Forbidden,
-            "只能在登录会话中创建令牌",
-        ));
-    }
-    let name = text_field("name", name, 50, true)?;
-    let days = days.unwrap_or(365);
-    if !(1..=3650).contains(&days) {
-        return Err(AppError::field(
-            ErrorCode::Validation,
-            "days",
-            "有效期应为 1–3650 天",
-        ));
-    }
-    let token = random_token(API_TOKEN_PREFIX);
-    let prefix: String = token.chars().take(10).collect();
-    let now = state.now_ms();
-    let expires = now + days * 24 * 3600 * 1000;
-    let mut w = state.db.begin_write().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_tokens (token_hash, user_id, name, prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(token_hash(&token))
-    .bind(user_id)
-    .bind(&name)
-    .bind(&prefix)
-    .bind(now)
-    .bind(expires)
-    .fetch_one(w.conn())
-    .await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "token.create",
-            object_type: "api_token",
-            object_id: id.to_string(),
-            region_code: actor.scope.as_str().to_string(),
-            outcome: "success",
-            detail: json!({"name": name, "days": days}),
-        },
-    )
-    .await?;
-    w.commit().await?;
-    let view = list_tokens(state, actor)
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(AppError::not_found)?;
-    Ok((view, token))
-}
-
-pub async fn list_tokens(state: &AppState, actor: &Actor) -> AppResult<Vec<ApiTokenView>> {
-    let user_id = actor.user_id.ok_or_else(AppError::forbidden)?;
-    let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at, expires_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
-    )
-    .bind(user_id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let fmt = |ms: i64| backstop_core::clock::format_beijing(backstop_core::clock::from_millis(ms));
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(ApiTokenView {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            prefix: r.try_get("prefix")?,
-            created_at: fmt(r.try_get("created_at")?),
-            last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(fmt),
-            expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(fmt),
-            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-        });
-    }
-    Ok(out)
-}
-
-pub async fn revoke_token(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
-    let user_id = actor.user_id.ok_or_else(AppError::forbidden)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .execute(w.conn())
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(AppError::not_found());
-    }
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "token.revoke",
-            object_type: "api_token",
-            object_id: id.to_string(),
-            region_code: actor.scope.as_str().to_string(),
-            outcome: "success",
-            detail: json!({}),
-        },
-    )
-    .await?;
-    w.commit().await?;
-    state.auth_cache.invalidate();
-    Ok(())
-}
-
 /// On an empty database, create `admin` (sysadmin, national). Returns the generated password
 /// when none was given (the caller prints it once), `None` otherwise or if users exist.
 pub async fn ensure_initial_admin(
     state: &AppState,
     given: Option<&str>,
 ) -> AppResult<Option<String>> {
-    let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users")
-        .fetch_one(state.db.pool())
-        .await?;
-    if n > 0 {
+    if queries::count_all(state).await? > 0 {
         return Ok(None);
     }
     let generated = given.is_none();
@@ -740,31 +465,11 @@ pub async fn ensure_initial_admin(
             )
         })?;
     let hash = auth::hash_password(&password)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, scope, roles, password_hash, password_changed_at, \
-         must_change_password, created_at, updated_at) VALUES ('admin', '系统管理员', '0', 'sysadmin', $1, $2, 1, $2, $2) RETURNING id",
-    )
-    .bind(&hash)
-    .bind(now)
-    .fetch_one(w.conn())
-    .await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(&Actor::operator()),
-        Entry {
-            action: "user.create",
-            object_type: "user",
-            object_id: id.to_string(),
-            region_code: "0".to_string(),
-            outcome: "success",
-            detail: json!({"username": {"before": null, "after": "admin"}, "roles": {"before": null, "after": "sysadmin"}, "initial": true}),
-        },
+    let mut tx = Tx::begin(state, &Actor::operator()).await?;
+    let id = queries::insert_initial_admin(&mut tx, &hash).await?;
+    tx.commit(
+        Change::new("user.create", "user", id, "0").detail(json!({"username": {"before": null, "after": "admin"}, "roles": {"before": null, "after": "sysadmin"}, "initial": true})),
     )
     .await?;
-    w.commit().await?;
     Ok(generated.then_some(password))
 }

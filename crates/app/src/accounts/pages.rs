@@ -20,7 +20,7 @@ use super::{ApiTokenView, NewUser, UserPatch, UserView};
 use crate::kernel::actor::Actor;
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::extract::Page;
+use crate::kernel::extract::{Page, region_param};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::orgs::{self, Org};
@@ -169,7 +169,11 @@ async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuer
     let actor = &a.actor;
     actor.require(Permission::UsersRead)?;
     let region = clip(q.region.unwrap_or_default().trim(), 20);
-    let (users, error) = match super::list_users(&s, actor, Some(&region)).await {
+    let listed = match region_param(Some(&region)) {
+        Ok(r) => super::list_users(&s, actor, r.as_ref()).await,
+        Err(e) => Err(e),
+    };
+    let (users, error) = match listed {
         Ok(v) => (v, None),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (
             Vec::new(),

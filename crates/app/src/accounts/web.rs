@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiTokenView, Me, NewUser, UserPatch, UserView};
 use crate::kernel::auth::{self, TotpEnrollment};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, ApiAnyStage, JsonBody, Source};
+use crate::kernel::extract::{Api, ApiAnyStage, JsonBody, Source, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -165,7 +165,7 @@ pub async fn list_users(
     Query(q): Query<UserQuery>,
 ) -> AppResult<axum::Json<Vec<UserView>>> {
     Ok(axum::Json(
-        super::list_users(&s, &a.actor, q.region.as_deref()).await?,
+        super::list_users(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
     ))
 }
 

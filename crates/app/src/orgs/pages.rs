@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{NewOrg, Org, OrgKind};
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::extract::{Page, region_param};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
@@ -75,7 +75,11 @@ async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuer
         .take(20)
         .collect();
     let kind: String = q.kind.unwrap_or_default().trim().chars().take(40).collect();
-    let (orgs, error) = match super::list(&s, actor, Some(&region), Some(&kind)).await {
+    let listed = match (region_param(Some(&region)), OrgKind::param(Some(&kind))) {
+        (Ok(r), Ok(k)) => super::list(&s, actor, r.as_ref(), k).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let (orgs, error) = match listed {
         Ok(v) => (v, None),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (
             Vec::new(),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{NewOrg, Org};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -35,7 +35,13 @@ pub async fn list(
     Query(q): Query<OrgQuery>,
 ) -> AppResult<axum::Json<Vec<Org>>> {
     Ok(axum::Json(
-        super::list(&s, &a.actor, q.region.as_deref(), q.kind.as_deref()).await?,
+        super::list(
+            &s,
+            &a.actor,
+            region_param(q.region.as_deref())?.as_ref(),
+            super::OrgKind::param(q.kind.as_deref())?,
+        )
+        .await?,
     ))
 }
 

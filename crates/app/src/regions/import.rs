@@ -12,8 +12,9 @@ use std::path::Path;
 use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionLevel;
 use serde_json::json;
-use sqlx::AnyConnection;
 
+pub use super::queries::insert_rows;
+use super::queries::{self, BATCH};
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -45,42 +46,7 @@ pub struct ImportStats {
     pub changed: u64,
 }
 
-const BATCH: usize = 1000;
 const MAX_ERRORS: usize = 50;
-
-/// Upsert rows in batches on an open transaction.
-pub async fn insert_rows(
-    conn: &mut AnyConnection,
-    backend: backstop_store::Backend,
-    rows: &[RegionRow],
-    now: i64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, sqlx::Error> {
-    let mut changed = 0;
-    let mut done = 0u64;
-    for chunk in rows.chunks(BATCH) {
-        let mut sql = String::from(
-            "INSERT INTO regions (code, name, level, parent_code, created_at) VALUES ",
-        );
-        sql.push_str(&backstop_store::repeat_list("(?,?,?,?,?)", chunk.len()));
-        sql.push_str(
-            " ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE regions.name <> excluded.name",
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
-        for r in chunk {
-            q = q
-                .bind(r.code.as_str())
-                .bind(r.name.as_str())
-                .bind(r.level.as_str())
-                .bind(r.parent.as_deref())
-                .bind(now);
-        }
-        changed += q.execute(&mut *conn).await?.rows_affected();
-        done += chunk.len() as u64;
-        progress(done);
-    }
-    Ok(changed)
-}
 
 struct FileSpec {
     file: &'static str,
@@ -227,10 +193,7 @@ pub async fn import_dir(
     progress: &mut dyn FnMut(Progress),
 ) -> AppResult<ImportStats> {
     actor.require(backstop_core::role::Permission::RegionsManage)?;
-    let counties: Vec<String> =
-        sqlx::query_scalar("SELECT code FROM regions WHERE level = 'county'")
-            .fetch_all(state.db.pool())
-            .await?;
+    let counties = queries::codes_of_level(state, RegionLevel::County).await?;
     let counties: HashSet<u64> = counties.iter().map(|c| code_key(c)).collect();
     let mut errors = Vec::new();
     let (streets, n_streets) = check_file(dir, &STREETS, &counties, &mut errors, progress)?;
@@ -238,10 +201,7 @@ pub async fn import_dir(
     let mut n_villages = 0;
     if has_villages {
         let mut parents = streets.clone();
-        let known: Vec<String> =
-            sqlx::query_scalar("SELECT code FROM regions WHERE level = 'township'")
-                .fetch_all(state.db.pool())
-                .await?;
+        let known = queries::codes_of_level(state, RegionLevel::Township).await?;
         parents.extend(known.iter().map(|c| code_key(c)));
         let (_, n) = check_file(dir, &VILLAGES, &parents, &mut errors, progress)?;
         n_villages = n;

@@ -9,6 +9,7 @@
 
 pub mod import;
 pub mod pages;
+mod queries;
 pub mod web;
 
 use backstop_core::error::ErrorCode;
@@ -16,9 +17,8 @@ use backstop_core::region::{RegionCode, RegionLevel, Scope};
 use backstop_core::role::Permission;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
-use crate::audit::{self, Entry, Who};
+use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::state::AppState;
@@ -41,15 +41,6 @@ impl Region {
     }
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Region, sqlx::Error> {
-    Ok(Region {
-        code: r.try_get("code")?,
-        name: r.try_get("name")?,
-        level: r.try_get("level")?,
-        parent: r.try_get("parent_code")?,
-    })
-}
-
 /// Parse a code given by a user (422 `invalid_region_code` if malformed).
 pub fn parse_code(field: &str, s: &str) -> AppResult<RegionCode> {
     RegionCode::parse(s)
@@ -58,11 +49,7 @@ pub fn parse_code(field: &str, s: &str) -> AppResult<RegionCode> {
 
 /// Look a region up without scope (internal use).
 pub async fn find(state: &AppState, code: &str) -> AppResult<Option<Region>> {
-    let row = sqlx::query("SELECT code, name, level, parent_code FROM regions WHERE code = $1")
-        .bind(code)
-        .fetch_optional(state.db.pool())
-        .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    queries::find(state, code).await
 }
 
 /// Name of a stored scope ('0' = 全国).
@@ -80,7 +67,7 @@ pub async fn scope_name(state: &AppState, scope: &str) -> AppResult<String> {
 pub async fn get(state: &AppState, actor: &Actor, code: &str) -> AppResult<Region> {
     actor.require(Permission::RegionsRead)?;
     let code = RegionCode::parse(code).map_err(|_| AppError::not_found())?;
-    actor.check_region(&code)?;
+    actor.within(&code)?;
     find(state, code.as_str())
         .await?
         .ok_or_else(AppError::not_found)
@@ -89,27 +76,15 @@ pub async fn get(state: &AppState, actor: &Actor, code: &str) -> AppResult<Regio
 /// The children of a region in scope, ordered by code.
 pub async fn children(state: &AppState, actor: &Actor, code: &str) -> AppResult<Vec<Region>> {
     let parent = get(state, actor, code).await?;
-    let rows = sqlx::query(
-        "SELECT code, name, level, parent_code FROM regions WHERE parent_code = $1 ORDER BY code",
-    )
-    .bind(&parent.code)
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    let code = RegionCode::parse(&parent.code).map_err(|_| AppError::not_found())?;
+    queries::children(state, &actor.within(&code)?).await
 }
 
 /// The top of the actor's tree: the provinces for national scope, else its own region.
 pub async fn roots(state: &AppState, actor: &Actor) -> AppResult<Vec<Region>> {
     actor.require(Permission::RegionsRead)?;
     match &actor.scope {
-        Scope::National => {
-            let rows = sqlx::query(
-                "SELECT code, name, level, parent_code FROM regions WHERE parent_code IS NULL ORDER BY code",
-            )
-            .fetch_all(state.db.pool())
-            .await?;
-            Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
-        }
+        Scope::National => queries::children(state, &actor.everywhere()).await,
         Scope::Region(c) => Ok(find(state, c.as_str()).await?.into_iter().collect()),
     }
 }
@@ -127,21 +102,14 @@ pub async fn trail(state: &AppState, actor: &Actor, code: &RegionCode) -> AppRes
     Ok(out)
 }
 
-/// Counts below a region (for the home page): regions by level.
-pub async fn count_below(state: &AppState, code: &RegionCode) -> AppResult<Vec<(String, i64)>> {
-    let (lo, hi) = code.scope_bounds();
-    let rows = sqlx::query(
-        "SELECT level, CAST(COUNT(*) AS BIGINT) AS n FROM regions WHERE code > $1 AND code < $2 GROUP BY level",
-    )
-    .bind(&lo)
-    .bind(&hi)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push((r.try_get::<String, _>("level")?, r.try_get::<i64, _>("n")?));
-    }
-    Ok(out)
+/// Regions by level in the actor's scope (for the home page): every level of the nation, in
+/// `levels` order, for national scope; else the regions below the actor's own.
+pub async fn count_by_level(
+    state: &AppState,
+    actor: &Actor,
+    levels: &[&str],
+) -> AppResult<Vec<(String, i64)>> {
+    queries::count_by_level(state, &actor.everywhere(), levels).await
 }
 
 /// Create a grid under a village or community.
@@ -161,13 +129,8 @@ pub async fn create_grid(
         ));
     }
     let name = text_field("name", name, 64, true)?;
-    let now = state.now_ms();
-    let mut w = state.db.begin_write().await?;
-    let max: Option<String> =
-        sqlx::query_scalar("SELECT MAX(code) FROM regions WHERE parent_code = $1")
-            .bind(&parent.code)
-            .fetch_one(w.conn())
-            .await?;
+    let mut tx = Tx::begin(state, actor).await?;
+    let max = queries::last_grid(&mut tx, &parent.code).await?;
     let next = max
         .as_deref()
         .and_then(|m| m.get(12..))
@@ -181,43 +144,19 @@ pub async fn create_grid(
         ));
     }
     let code = format!("{}{next:03}", parent.code);
-    let dup: Option<String> =
-        sqlx::query_scalar("SELECT code FROM regions WHERE parent_code = $1 AND name = $2")
-            .bind(&parent.code)
-            .bind(&name)
-            .fetch_optional(w.conn())
-            .await?;
-    if dup.is_some() {
+    if queries::grid_named(&mut tx, &parent.code, &name).await? {
         return Err(AppError::field(
             ErrorCode::Conflict,
             "name",
             "同名网格已存在",
         ));
     }
-    sqlx::query("INSERT INTO regions (code, name, level, parent_code, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&code)
-        .bind(&name)
-        .bind(RegionLevel::Grid.as_str())
-        .bind(&parent.code)
-        .bind(now)
-        .execute(w.conn())
-        .await?;
-    audit::append(
-        w.conn(),
-        state.db.backend(),
-        now,
-        &Who::from(actor),
-        Entry {
-            action: "region.grid_create",
-            object_type: "region",
-            object_id: code.clone(),
-            region_code: code.clone(),
-            outcome: "success",
-            detail: json!({"name": {"before": null, "after": name}}),
-        },
+    queries::insert_grid(&mut tx, &code, &name, &parent.code).await?;
+    tx.commit(
+        Change::new("region.grid_create", "region", &code, code.clone())
+            .detail(json!({"name": {"before": null, "after": name}})),
     )
     .await?;
-    w.commit().await?;
     state.caches.invalidate();
     Ok(Region {
         code,
@@ -229,11 +168,7 @@ pub async fn create_grid(
 
 /// Load the embedded provinces, cities and counties if they are not there yet. Idempotent.
 pub async fn load_embedded(state: &AppState) -> AppResult<usize> {
-    let have: i64 =
-        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE level = 'county'")
-            .fetch_one(state.db.pool())
-            .await?;
-    if have > 0 {
+    if queries::count_level(state, RegionLevel::County).await? > 0 {
         return Ok(0);
     }
     let mut rows = Vec::new();

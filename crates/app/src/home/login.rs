@@ -1,25 +1,23 @@
-//! The page routes: the login flow and home page of the web shell live here; every area adds
-//! its own pages through its `pages` module.
+//! The login flow of the web shell: the login form, the TOTP step, logout, the forced or
+//! voluntary password change and TOTP enrolment. Everything it decides is in `kernel::auth`;
+//! these handlers only show the step a session is in and carry its answer there.
 
 use askama::Template;
 use axum::extract::{Form, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use backstop_core::region::Scope;
 use serde::Deserialize;
 
 use crate::kernel::auth::{self, Stage};
-use crate::kernel::extract::{Page, PageAnyStage, Source, clear_cookie, session_cookie};
+use crate::kernel::extract::{PageAnyStage, Source, clear_cookie, session_cookie};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
-use crate::regions::Region;
 use crate::state::AppState;
-use crate::{accounts, orgs, regions};
 
-pub fn routes() -> Routes {
+/// The routes of the login flow.
+pub(super) fn routes() -> Routes {
     vec![
-        ("/", get(home)),
         ("/login", get(login_form).post(login_submit)),
         ("/login/totp", get(totp_form).post(totp_submit)),
         ("/logout", axum::routing::post(logout)),
@@ -302,84 +300,4 @@ async fn enroll_submit(
             Ok(r)
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    nav: Option<Nav>,
-    scope_name: String,
-    scope_code: String,
-    display: String,
-    roles: String,
-    orgs: i64,
-    users: i64,
-    region_counts: Vec<(&'static str, i64)>,
-    children: Vec<Region>,
-    entrance_alerts: Vec<crate::entrance::Alert>,
-}
-
-async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
-    let actor = &a.actor;
-    let nav = Nav::for_actor(actor, "/");
-    let scope_code = actor.scope.as_str().to_string();
-    let children = match &actor.scope {
-        Scope::National => regions::roots(&s, actor).await.unwrap_or_default(),
-        Scope::Region(c) => regions::children(&s, actor, c.as_str())
-            .await
-            .unwrap_or_default(),
-    };
-    let mut region_counts = Vec::new();
-    let counts = match &actor.scope {
-        Scope::National => {
-            let mut v = Vec::new();
-            for level in ["province", "city", "county", "township", "village", "grid"] {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT CAST(COUNT(*) AS BIGINT) FROM regions WHERE level = $1",
-                )
-                .bind(level)
-                .fetch_one(s.db.pool())
-                .await?;
-                v.push((level.to_string(), n));
-            }
-            v
-        }
-        Scope::Region(c) => regions::count_below(&s, c).await?,
-    };
-    for (level, n) in counts {
-        let label = match level.as_str() {
-            "province" => "省",
-            "city" => "市",
-            "county" => "县（区）",
-            "township" => "乡镇（街道）",
-            "village" => "村（社区）",
-            "grid" => "网格",
-            _ => continue,
-        };
-        if n > 0 {
-            region_counts.push((label, n));
-        }
-    }
-    Ok(render(&HomePage {
-        nav: Some(nav),
-        scope_name: regions::scope_name(&s, &scope_code).await?,
-        scope_code,
-        display: if a.user.display_name.is_empty() {
-            a.user.username.clone()
-        } else {
-            a.user.display_name.clone()
-        },
-        roles: actor
-            .roles
-            .roles()
-            .iter()
-            .map(|r| r.label_zh())
-            .collect::<Vec<_>>()
-            .join("、"),
-        orgs: orgs::count_in_scope(&s, actor).await?,
-        users: accounts::count_in_scope(&s, actor).await?,
-        region_counts,
-        children,
-        entrance_alerts: crate::entrance::alerts_to_handle(&s, actor).await?,
-    }))
 }

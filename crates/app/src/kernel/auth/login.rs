@@ -1,0 +1,219 @@
+//! The login procedure: a password (and, when the account has one, a TOTP code) gives a
+//! session; failures are counted and fill a window that locks the account; a session that
+//! has the password only gives its TOTP code later. Every attempt, successful or not, leaves
+//! an `auth.login` entry; a lock leaves `auth.lockout`.
+
+use backstop_core::error::ErrorCode;
+use serde_json::{Value, json};
+
+use super::password::{dummy_hash, verify_password};
+use super::queries::{self, NewSession};
+use super::totp::check_and_consume_totp;
+use super::{MINUTE_MS, SESSION_PREFIX, Stage, UserAuth};
+use crate::audit::Who;
+use crate::kernel::access::{Change, Tx};
+use crate::kernel::actor::Via;
+use crate::kernel::auth::Authed;
+use crate::kernel::crypto::{random_token, token_hash};
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// What a successful login gives.
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub token: String,
+    pub expires_at_ms: i64,
+    pub must_change_password: bool,
+    pub stage: Stage,
+    pub user_id: i64,
+}
+
+fn credentials_error() -> AppError {
+    AppError::new(ErrorCode::InvalidCredentials)
+}
+
+/// The `auth.login` entry (a session, no id yet), recorded where the account's scope is.
+fn login_change(failed: bool, detail: Value, scope: &str) -> Change {
+    let c = Change::new("auth.login", "session", "", scope).detail(detail);
+    if failed { c.failed() } else { c }
+}
+
+/// Record a refused login in its own transaction.
+async fn refuse(state: &AppState, who: Who, detail: Value, scope: &str) -> AppResult<()> {
+    Tx::begin_as(state, who)
+        .await?
+        .commit(login_change(true, detail, scope))
+        .await
+}
+
+/// Log in with a password and, if the account has TOTP, a code. With `allow_pending_totp`
+/// (web login) a missing code yields a session in `Stage::NeedTotp`; without it (API) a
+/// missing code is answered `totp_required` and no session is made.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+    allow_pending_totp: bool,
+    source: &str,
+) -> AppResult<LoginResult> {
+    let now = state.now_ms();
+    let username = username.trim();
+    let policy = &state.config.policy;
+    let user = if username.is_empty() || username.chars().count() > 64 {
+        None
+    } else {
+        queries::load_user_by_name(state, username).await?
+    };
+    let Some(user) = user else {
+        let _ = verify_password(dummy_hash(), password);
+        let who = Who {
+            user_id: None,
+            username: username.chars().take(64).collect(),
+            source: source.to_string(),
+        };
+        refuse(state, who, json!({"reason": "unknown_user"}), "0").await?;
+        return Err(credentials_error());
+    };
+    let password_ok = verify_password(&user.password_hash, password);
+    let locked = user.locked_until.is_some_and(|t| t > now);
+    if user.disabled || locked {
+        let reason = if user.disabled { "disabled" } else { "locked" };
+        refuse(
+            state,
+            user.who(source),
+            json!({"reason": reason}),
+            &user.scope,
+        )
+        .await?;
+        return Err(credentials_error());
+    }
+    if !password_ok {
+        register_failure(state, &user, source, "bad_password").await?;
+        return Err(credentials_error());
+    }
+    let mut mfa_passed = false;
+    if user.totp_enabled {
+        match totp.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(code) => {
+                if !check_and_consume_totp(state, &user, code).await? {
+                    register_failure(state, &user, source, "bad_totp").await?;
+                    return Err(AppError::new(ErrorCode::InvalidTotp));
+                }
+                mfa_passed = true;
+            }
+            None if !allow_pending_totp => {
+                return Err(AppError::new(ErrorCode::TotpRequired));
+            }
+            None => {}
+        }
+    }
+    let token = random_token(SESSION_PREFIX);
+    let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
+    let mut tx = Tx::begin_as(state, user.who(source)).await?;
+    // Only a complete login clears the failure count: a password-only (TOTP pending) session
+    // must not reset it, or TOTP codes could be guessed without ever reaching the lockout.
+    if !user.totp_enabled || mfa_passed {
+        queries::clear_failures_and_lock(&mut tx, user.id).await?;
+    }
+    queries::insert_session(
+        &mut tx,
+        &NewSession {
+            token_hash: &token_hash(&token),
+            user_id: user.id,
+            mfa_passed,
+            now,
+            expires_at,
+            source,
+        },
+    )
+    .await?;
+    tx.commit(login_change(
+        false,
+        json!({"totp": mfa_passed}),
+        &user.scope,
+    ))
+    .await?;
+    state.auth_cache.invalidate();
+    let stage = user.stage(mfa_passed, now, policy.max_age_days);
+    Ok(LoginResult {
+        token,
+        expires_at_ms: expires_at,
+        must_change_password: stage == Stage::NeedPasswordChange,
+        stage,
+        user_id: user.id,
+    })
+}
+
+/// Count a failed attempt; lock the account when the window fills.
+pub(super) async fn register_failure(
+    state: &AppState,
+    user: &UserAuth,
+    source: &str,
+    reason: &str,
+) -> AppResult<()> {
+    let now = state.now_ms();
+    let policy = &state.config.policy;
+    let window = policy.lockout_minutes * MINUTE_MS;
+    let mut tx = Tx::begin_as(state, user.who(source)).await?;
+    let (count, first) = queries::failures(&mut tx, user.id).await?;
+    let (count, first) = match first {
+        Some(f) if now - f <= window => (count + 1, f),
+        _ => (1, now),
+    };
+    let lock = count >= i64::from(policy.max_failures);
+    if lock {
+        queries::lock(&mut tx, user.id, now + window).await?;
+    } else {
+        queries::set_failures(&mut tx, user.id, count, first).await?;
+    }
+    let failure = login_change(
+        true,
+        json!({"reason": reason, "failures": count}),
+        &user.scope,
+    );
+    if lock {
+        tx.also(failure);
+        tx.commit(
+            Change::new("auth.lockout", "user", user.id, user.scope.clone())
+                .detail(json!({"minutes": policy.lockout_minutes})),
+        )
+        .await?;
+    } else {
+        tx.commit(failure).await?;
+    }
+    state.auth_cache.invalidate();
+    Ok(())
+}
+
+/// Give the TOTP code for a session that has the password only.
+pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) -> AppResult<()> {
+    let Via::Session(sid) = authed.actor.via else {
+        return Err(AppError::forbidden());
+    };
+    if authed.stage != Stage::NeedTotp {
+        return Ok(());
+    }
+    let now = state.now_ms();
+    let user = &authed.user;
+    // A locked account's pending session accepts no code (no guessing past the lockout).
+    if user.locked_until.is_some_and(|t| t > now) {
+        let who = user.who(&authed.actor.source);
+        refuse(state, who, json!({"reason": "locked"}), &user.scope).await?;
+        return Err(AppError::new(ErrorCode::InvalidTotp));
+    }
+    if !check_and_consume_totp(state, user, code.trim()).await? {
+        register_failure(state, user, &authed.actor.source, "bad_totp").await?;
+        return Err(AppError::new(ErrorCode::InvalidTotp));
+    }
+    let mut tx = Tx::begin(state, &authed.actor).await?;
+    queries::session_mfa_passed(&mut tx, sid).await?;
+    // The login is now complete: clear the failure count.
+    queries::clear_failures(&mut tx, user.id).await?;
+    tx.commit(
+        Change::new("auth.totp_verify", "session", sid, user.scope.clone()).detail(json!({})),
+    )
+    .await?;
+    state.auth_cache.invalidate();
+    Ok(())
+}
