@@ -26,13 +26,18 @@
 //!   to `xl/worksheets/sheet1.xml`); the 1904 date system is honoured.
 
 use std::borrow::Cow;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek};
 
-use chrono::NaiveDate;
 use quick_xml::events::Event;
 use zip::ZipArchive;
 
-use super::import::{FileError, FileErrorKind, Kind, Record, Refused, RowSource, refused_in};
+mod container;
+mod sheet;
+
+pub use sheet::{Sheet, column_of, excel_date};
+
+use super::import::{FileError, FileErrorKind, refused_in};
+use container::{Capped, check_directory};
 
 /// Caps on what an .xlsx may make us read.
 #[derive(Debug, Clone, Copy)]
@@ -67,34 +72,35 @@ impl Default for Limits {
 /// At most this many columns are kept per row.
 pub const MAX_COLUMNS: usize = 1024;
 /// Longest cell text kept (bytes).
-const MAX_CELL: usize = 64 * 1024;
+pub(super) const MAX_CELL: usize = 64 * 1024;
 /// Longest row (bytes of cell text).
-const MAX_ROW: usize = 1024 * 1024;
+pub(super) const MAX_ROW: usize = 1024 * 1024;
 /// Largest single XML event (bytes read from the part between two events).
-const MAX_EVENT: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_EVENT: u64 = 4 * 1024 * 1024;
 /// Ratio checks start after this many decompressed bytes.
-const RATIO_GRACE: u64 = 1024 * 1024;
+pub(super) const RATIO_GRACE: u64 = 1024 * 1024;
 
 /// Does the file start like a zip (`PK\x03\x04`)?
 pub fn is_zip(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
 }
 
-fn unreadable(m: impl Into<String>) -> FileError {
+pub(super) fn unreadable(m: impl Into<String>) -> FileError {
     FileError::new(FileErrorKind::Unreadable, m)
 }
 
-fn unsafe_file(m: impl Into<String>) -> FileError {
+pub(super) fn unsafe_file(m: impl Into<String>) -> FileError {
     FileError::new(FileErrorKind::Unsafe, m)
 }
 
-const BOMB: &str = "文件解压后的大小或压缩比异常（可能是恶意构造的压缩包），已拒绝，未导入任何数据";
+pub(super) const BOMB: &str =
+    "文件解压后的大小或压缩比异常（可能是恶意构造的压缩包），已拒绝，未导入任何数据";
 
-fn io_error(e: &io::Error, what: &str) -> FileError {
+pub(super) fn io_error(e: &io::Error, what: &str) -> FileError {
     refused_in(e).unwrap_or_else(|| unreadable(format!("无法读取 xlsx 文件的{what}：{e}")))
 }
 
-fn xml_error(e: &quick_xml::Error, what: &str) -> FileError {
+pub(super) fn xml_error(e: &quick_xml::Error, what: &str) -> FileError {
     if let quick_xml::Error::Io(io) = e
         && let Some(f) = refused_in(io)
     {
@@ -103,125 +109,15 @@ fn xml_error(e: &quick_xml::Error, what: &str) -> FileError {
     unreadable(format!("xlsx 文件的{what}格式错误，文件可能已损坏"))
 }
 
-/// Reads at most `cap` bytes from a part; refuses an expansion ratio beyond `max_ratio`
-/// against the declared compressed size, and an XML event larger than [`MAX_EVENT`].
-struct Capped<R> {
-    inner: R,
-    read: u64,
-    cap: u64,
-    compressed: u64,
-    max_ratio: u64,
-    since_mark: u64,
-    what: &'static str,
-}
-
-impl<R> Capped<R> {
-    fn mark(&mut self) {
-        self.since_mark = 0;
-    }
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // Never ask for more than one byte past the cap: enough to see it was passed.
-        let room = self.cap.saturating_sub(self.read).saturating_add(1);
-        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        self.read += n as u64;
-        self.since_mark += n as u64;
-        if self.read > self.cap {
-            return Err(io::Error::other(Refused(unsafe_file(format!(
-                "{}解压后超过 {} MB（与压缩包中声明的大小不符），已拒绝，未导入任何数据",
-                self.what,
-                self.cap / (1024 * 1024)
-            )))));
-        }
-        if self.read > RATIO_GRACE && self.read / self.compressed.max(1) > self.max_ratio {
-            return Err(io::Error::other(Refused(unsafe_file(BOMB))));
-        }
-        if self.since_mark > MAX_EVENT {
-            return Err(io::Error::other(Refused(unreadable(format!(
-                "{}中有超过 {} MB 的单个单元格或标记，文件可能已损坏",
-                self.what,
-                MAX_EVENT / (1024 * 1024)
-            )))));
-        }
-        Ok(n)
-    }
-}
-
-fn le16(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 2)
-        .map(|s| u64::from(u16::from_le_bytes([s[0], s[1]])))
-        .unwrap_or(0)
-}
-
-fn le32(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4)
-        .map(|s| u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])))
-        .unwrap_or(0)
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8)
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
-}
-
-/// Read the end-of-central-directory record and bound the directory before the zip crate
-/// builds it in memory. Returns the file length.
-fn check_directory<R: Read + Seek>(r: &mut R, limits: &Limits) -> Result<u64, FileError> {
-    let io = |e: io::Error| io_error(&e, "目录");
-    let len = r.seek(SeekFrom::End(0)).map_err(io)?;
-    let tail_len = len.min(22 + 65_535 + 20);
-    r.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
-    let mut tail = vec![0u8; usize::try_from(tail_len).unwrap_or(0)];
-    r.read_exact(&mut tail).map_err(io)?;
-    let pos = (0..=tail.len().saturating_sub(22))
-        .rev()
-        .find(|&i| tail.get(i..i + 4) == Some(&b"PK\x05\x06"[..]))
-        .ok_or_else(|| unreadable("不是有效的 xlsx 文件（找不到压缩包目录），文件可能已损坏"))?;
-    let mut entries = le16(&tail, pos + 10);
-    let mut dir_size = le32(&tail, pos + 12);
-    if entries == 0xFFFF || dir_size == 0xFFFF_FFFF {
-        // Zip64: the locator sits just before the record.
-        let loc = pos
-            .checked_sub(20)
-            .filter(|&l| tail.get(l..l + 4) == Some(&b"PK\x06\x07"[..]))
-            .ok_or_else(|| unreadable("xlsx 文件的压缩包目录损坏"))?;
-        let at = le64(&tail, loc + 8);
-        if at >= len {
-            return Err(unreadable("xlsx 文件的压缩包目录损坏"));
-        }
-        r.seek(SeekFrom::Start(at)).map_err(io)?;
-        let mut rec = [0u8; 56];
-        r.read_exact(&mut rec).map_err(io)?;
-        if rec[..4] != b"PK\x06\x06"[..] {
-            return Err(unreadable("xlsx 文件的压缩包目录损坏"));
-        }
-        entries = le64(&rec, 32);
-        dir_size = le64(&rec, 40);
-    }
-    if entries > limits.max_entries || dir_size > limits.max_directory {
-        return Err(unsafe_file(format!(
-            "压缩包中有 {entries} 个文件（目录 {} KB），超过上限，不像是正常的 Excel 文件，已拒绝",
-            dir_size / 1024
-        )));
-    }
-    r.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok(len)
-}
-
 /// Shared strings: one buffer and the end offset of each string.
 #[derive(Debug, Default)]
-struct Strings {
+pub(super) struct Strings {
     text: String,
     ends: Vec<u32>,
 }
 
 impl Strings {
-    fn get(&self, i: usize) -> Option<&str> {
+    pub(super) fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)? as usize;
         let start = if i == 0 {
             0
@@ -263,7 +159,10 @@ fn part_path(target: &str) -> String {
     parts.join("/")
 }
 
-fn attr<'a>(e: &'a quick_xml::events::BytesStart<'_>, name: &str) -> Option<Cow<'a, str>> {
+pub(super) fn attr<'a>(
+    e: &'a quick_xml::events::BytesStart<'_>,
+    name: &str,
+) -> Option<Cow<'a, str>> {
     e.attributes()
         .flatten()
         .find(|a| {
@@ -278,7 +177,7 @@ fn attr<'a>(e: &'a quick_xml::events::BytesStart<'_>, name: &str) -> Option<Cow<
 }
 
 /// Append the text of a general reference (`&amp;`, `&#x41;`).
-fn push_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) {
+pub(super) fn push_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) {
     if let Ok(Some(c)) = r.resolve_char_ref() {
         out.push(c);
     } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(r) {
@@ -535,239 +434,10 @@ impl<R: Read + Seek> Book<R> {
     }
 }
 
-/// Rows of a worksheet, one at a time.
-pub struct Sheet<'a, R: Read> {
-    xml: quick_xml::Reader<BufReader<Capped<zip::read::ZipFile<'a, R>>>>,
-    strings: &'a Strings,
-    date1904: bool,
-    size: u64,
-    file_len: u64,
-    buf: Vec<u8>,
-    last_row: u64,
-    done: bool,
-    text: String,
-}
-
-/// Column index (0-based) of a cell reference such as `C5` or `AB12`.
-pub fn column_of(reference: &str) -> Option<usize> {
-    let mut col: usize = 0;
-    let mut any = false;
-    for b in reference.bytes() {
-        if b.is_ascii_alphabetic() {
-            col = col
-                .checked_mul(26)?
-                .checked_add((b.to_ascii_uppercase() - b'A') as usize + 1)?;
-            any = true;
-            if col > 16_384 {
-                return None;
-            }
-        } else {
-            break;
-        }
-    }
-    any.then(|| col - 1)
-}
-
-/// Date of an Excel serial number (1900 system with its phantom 29 Feb 1900, or 1904).
-pub fn excel_date(serial: f64, date1904: bool) -> Option<NaiveDate> {
-    if !serial.is_finite() || !(1.0..3_000_000.0).contains(&serial) {
-        return None;
-    }
-    let days = serial.floor() as i64;
-    let (base, days) = if date1904 {
-        (NaiveDate::from_ymd_opt(1904, 1, 1)?, days)
-    } else if days < 60 {
-        (NaiveDate::from_ymd_opt(1899, 12, 31)?, days)
-    } else if days == 60 {
-        return None;
-    } else {
-        (NaiveDate::from_ymd_opt(1899, 12, 30)?, days)
-    };
-    base.checked_add_signed(chrono::Duration::days(days))
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CellType {
-    Shared,
-    Inline,
-    Str,
-    Bool,
-    Number,
-}
-
-fn cell_type(t: Option<&str>) -> CellType {
-    match t.unwrap_or("n") {
-        "s" => CellType::Shared,
-        "inlineStr" => CellType::Inline,
-        "b" => CellType::Bool,
-        "n" => CellType::Number,
-        // "str" (formula result), "e" (error value), "d" (ISO date): text as written.
-        _ => CellType::Str,
-    }
-}
-
-impl<R: Read> Sheet<'_, R> {
-    /// Decompressed bytes of the sheet read so far, scaled to the file's size (progress).
-    fn file_bytes(&self) -> u64 {
-        let read = self.xml.get_ref().get_ref().read;
-        if self.size == 0 {
-            return 0;
-        }
-        let frac = (read.min(self.size) as f64) / (self.size as f64);
-        (self.file_len as f64 * frac) as u64
-    }
-
-    /// Read the next `<row>` into `rec` (possibly with no cells); `false` at the end.
-    fn read_row(&mut self, rec: &mut Record) -> Result<bool, FileError> {
-        rec.clear();
-        if self.done {
-            return Ok(false);
-        }
-        let mut in_row = false;
-        let mut cell: Option<(usize, CellType)> = None;
-        let (mut in_v, mut in_is, mut in_t, mut in_rph) = (false, false, false, false);
-        let mut next_col = 0usize;
-        let mut row_bytes = 0usize;
-        loop {
-            self.xml.get_mut().get_mut().mark();
-            self.buf.clear();
-            let ev = self
-                .xml
-                .read_event_into(&mut self.buf)
-                .map_err(|e| xml_error(&e, "工作表"))?;
-            let capture = in_v || (in_t && !in_rph);
-            match ev {
-                Event::Start(e) => match e.local_name().as_ref() {
-                    "row" => {
-                        in_row = true;
-                        let r = attr(&e, "r").and_then(|v| v.trim().parse::<u64>().ok());
-                        rec.line = r.unwrap_or(self.last_row + 1);
-                        self.last_row = rec.line;
-                        next_col = 0;
-                    }
-                    "c" if in_row => {
-                        let col = attr(&e, "r")
-                            .and_then(|r| column_of(&r))
-                            .unwrap_or(next_col);
-                        cell = Some((col, cell_type(attr(&e, "t").as_deref())));
-                        self.text.clear();
-                    }
-                    "v" => in_v = cell.is_some(),
-                    "is" => in_is = cell.is_some(),
-                    "t" => in_t = in_is,
-                    "rPh" => in_rph = true,
-                    _ => {}
-                },
-                Event::Empty(e) => match e.local_name().as_ref() {
-                    "row" => {
-                        let r = attr(&e, "r").and_then(|v| v.trim().parse::<u64>().ok());
-                        self.last_row = r.unwrap_or(self.last_row + 1);
-                    }
-                    "c" if in_row => {
-                        let col = attr(&e, "r")
-                            .and_then(|r| column_of(&r))
-                            .unwrap_or(next_col);
-                        next_col = col.saturating_add(1);
-                    }
-                    _ => {}
-                },
-                Event::End(e) => match e.local_name().as_ref() {
-                    "v" => in_v = false,
-                    "t" => in_t = false,
-                    "is" => in_is = false,
-                    "rPh" => in_rph = false,
-                    "c" => {
-                        if let Some((col, t)) = cell.take() {
-                            next_col = col.saturating_add(1);
-                            row_bytes += self.text.len();
-                            if row_bytes > MAX_ROW {
-                                return Err(unreadable(format!(
-                                    "第 {} 行超过 {} KB，文件可能已损坏",
-                                    rec.line,
-                                    MAX_ROW / 1024
-                                )));
-                            }
-                            if col < MAX_COLUMNS {
-                                let v = self.text.trim();
-                                match t {
-                                    CellType::Shared => {
-                                        let s = v
-                                            .parse::<usize>()
-                                            .ok()
-                                            .and_then(|i| self.strings.get(i))
-                                            .ok_or_else(|| {
-                                                unreadable(format!(
-                                                    "第 {} 行引用了不存在的共享字符串，文件可能已损坏",
-                                                    rec.line
-                                                ))
-                                            })?;
-                                        rec.set(col, Kind::Text, s);
-                                    }
-                                    CellType::Inline | CellType::Str => {
-                                        rec.set(col, Kind::Text, &self.text)
-                                    }
-                                    CellType::Bool => rec.set(
-                                        col,
-                                        Kind::Text,
-                                        if v == "1" { "TRUE" } else { "FALSE" },
-                                    ),
-                                    CellType::Number => rec.set(col, Kind::Number, v),
-                                }
-                            }
-                        }
-                    }
-                    "row" if in_row => return Ok(true),
-                    "sheetData" => {
-                        self.done = true;
-                        return Ok(in_row);
-                    }
-                    _ => {}
-                },
-                Event::Text(t) if capture => {
-                    self.text.push_str(&t.xml10_content());
-                }
-                Event::CData(t) if capture => {
-                    self.text.push_str(&t);
-                }
-                Event::GeneralRef(r) if capture => push_ref(&mut self.text, &r),
-                Event::Eof => {
-                    self.done = true;
-                    return Ok(in_row);
-                }
-                _ => {}
-            }
-            if self.text.len() > MAX_CELL {
-                return Err(unreadable(format!(
-                    "第 {} 行有单元格超过 {} KB，文件可能已损坏",
-                    rec.line,
-                    MAX_CELL / 1024
-                )));
-            }
-        }
-    }
-}
-
-impl<R: Read> RowSource for Sheet<'_, R> {
-    fn next_record(&mut self, rec: &mut Record) -> Result<bool, FileError> {
-        self.read_row(rec)
-    }
-
-    fn bytes(&self) -> u64 {
-        self.file_bytes()
-    }
-
-    fn format(&self) -> &'static str {
-        "xlsx"
-    }
-
-    fn date1904(&self) -> bool {
-        self.date1904
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::people::import::{Kind, Record, RowSource};
     use proptest::prelude::*;
     use std::io::{Cursor, Write};
 
