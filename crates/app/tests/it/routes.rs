@@ -427,6 +427,7 @@ async fn build(t: &T) -> World {
         make_actor(t, &mut w, &format!("{fam}.c"), role, c, None).await;
     }
     make_actor(t, &mut w, "fin.a", "charity_finance", A, None).await;
+    make_actor(t, &mut w, "sw.a", "social_worker", A, None).await;
     // The account the user-management routes change (never used to call).
     make_actor(t, &mut w, "vic.a", "community_worker", V1, None).await;
 
@@ -1159,6 +1160,33 @@ fn denied(s: StatusCode) -> bool {
     s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN
 }
 
+/// A second actor of county A without the area's permission, beside the case's own
+/// (charity finance by default): a social worker holds persons but not reports; an
+/// inspector holds reports.read but not persons (entrance checks need reports.read); a
+/// village worker no cross-checks.
+fn area_noperm(route: &str) -> Option<&'static str> {
+    const AREAS: [(&str, &str); 14] = [
+        ("/reports", "sw.a"),
+        ("/incidents", "sw.a"),
+        ("/notifications", "sw.a"),
+        ("/institutions", "sw.a"),
+        ("/shortages", "sw.a"),
+        ("/persons", "insp.a"),
+        ("/households", "insp.a"),
+        ("/care", "insp.a"),
+        ("/observations", "insp.a"),
+        ("/screening", "insp.a"),
+        ("/crosscheck", "cw.a"),
+        ("/gates", "sw.a"),
+        ("/entrance-alerts", "sw.a"),
+        ("/inspections", "sw.a"),
+    ];
+    AREAS
+        .iter()
+        .find(|(p, _)| route.contains(p))
+        .map(|(_, who)| *who)
+}
+
 /// Families the reads are also probed with.
 const PROBES: [&str; 2] = ["ts", "cw"];
 
@@ -1275,6 +1303,9 @@ async fn every_route_holds_the_scope() {
             }
             if let Some(n) = c.noperm {
                 others.push(("noperm", n.to_string()));
+                if let Some(x) = area_noperm(c.route).filter(|x| *x != n && *x != c.who) {
+                    others.push(("noperm", x.to_string()));
+                }
             }
             for (kind, actor) in others {
                 if !c.skip.contains(&kind) {
