@@ -8,6 +8,12 @@
 //! found by asking the router (405 = not routed), so a route added later fails here until it
 //! has a row in [`cases`] or in [`UNSCOPED`]. A route that still leaks is in [`KNOWN_LEAKS`],
 //! and the test fails once it stops leaking, so that list only shrinks.
+//!
+//! Beyond the owner's family, lists are called again with `?region=<the records' township>`,
+//! reads are probed with the township and village families (where their owner sees the record,
+//! their sibling and child must not), writes are also tried by those families' outsiders, and
+//! each area has a second permissionless actor ([`area_noperm`]). `ROUTES_DUMP=<dir>` writes
+//! the owners' answers there, for choosing markers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -160,23 +166,26 @@ const KNOWN_LEAKS: &[(&str, &str, &str, &str)] = &[
         "GET",
         "/reports/fill/{key}",
         "child",
-        "a community worker of another village of the county opens /reports/fill/village_daily?unit=<V1> \
-         and the form comes back (200) filled with V1's submitted values (the marker note)",
+        "the fill page reads the unit from ?unit= without a scope check: a community worker (V2) or \
+         township staff (T2) of another part of the county opens /reports/fill/village_daily?unit=<V1> \
+         and gets 200 with V1's submitted values (note 报告标记甲); an institution reporter tied to \
+         another home of the county (rep.c), a worker of V2 or T2, opens \
+         /reports/fill/institution_daily?unit=org:<home> and gets that home's values (residents 987)",
     ),
     (
         "GET",
         "/reports/fill/{key}",
         "sibling",
-        "a community worker of the sibling county opens /reports/fill/village_daily?unit=<V1> and the \
-         form comes back (200) filled with V1's submitted values (the marker note)",
+        "the same from the sibling county: cw.b, ts.b and the reporter of a home in B (rep.b) get \
+         200 with V1's village_daily values and with org:<home>'s institution_daily values",
     ),
     (
         "GET",
         "/api/v1/notifications",
         "noperm",
-        "a charity_finance user scoped to the county (no reports.read) gets the county's incident \
-         notifications (200, titles \"即报：旱码头社区居民委员会（走失）\"): reports::notifications checks \
-         no permission, only region_code = the caller's scope",
+        "a charity_finance or social_worker user scoped to the county (neither holds reports.read) \
+         gets the county's incident notifications (200, titles \"即报：旱码头社区居民委员会（走失）\"): \
+         reports::notifications checks no permission, only region_code = the caller's scope",
     ),
 ];
 
@@ -222,7 +231,7 @@ struct Case {
     form_refusal: bool,
     /// A second call of a route already in the table (the `?region=` variant of a list).
     variant: bool,
-    /// Actors that are not tested, with the reason (e.g. child of a county-level record).
+    /// Kinds of denied actors not tried (`sibling`, `child`), with the reason at the row.
     skip: &'static [&'static str],
 }
 
