@@ -231,6 +231,9 @@ struct Case {
     form_refusal: bool,
     /// A second call of a route already in the table (the `?region=` variant of a list).
     variant: bool,
+    /// Something only its creator sees (a roster import, an API token): another user with the
+    /// same role and scope (`off.p`, a "peer") is refused too.
+    own: bool,
     /// Kinds of denied actors not tried (`sibling`, `child`), with the reason at the row.
     skip: &'static [&'static str],
 }
@@ -248,6 +251,7 @@ fn case(method: &'static str, route: &'static str, url: impl Into<String>) -> Ca
         ctype: None,
         form_refusal: false,
         variant: false,
+        own: false,
         skip: &[],
     }
 }
@@ -309,6 +313,10 @@ impl Case {
     /// Another call of a route that already has a row (e.g. with an id in the query string).
     fn again(mut self) -> Self {
         self.variant = true;
+        self
+    }
+    fn own(mut self) -> Self {
+        self.own = true;
         self
     }
     fn form_refusal(mut self) -> Self {
@@ -435,6 +443,7 @@ async fn build(t: &T) -> World {
         make_actor(t, &mut w, &format!("{fam}.b"), role, b, None).await;
         make_actor(t, &mut w, &format!("{fam}.c"), role, c, None).await;
     }
+    make_actor(t, &mut w, "off.p", "official", A, None).await;
     make_actor(t, &mut w, "fin.a", "charity_finance", A, None).await;
     make_actor(t, &mut w, "sw.a", "social_worker", A, None).await;
     // The account the user-management routes change (never used to call).
@@ -880,12 +889,12 @@ fn cases(w: &World) -> Vec<Case> {
         get("/gates", "/gates", "卡口标记甲").list(),
         get("/gates/{id}", format!("/gates/{gate}"), "卡口标记甲"),
         // ---- roster imports (a job is its starter's only: everyone else gets 404)
-        get("/api/v1/persons/imports/{id}", format!("/api/v1/persons/imports/{import}"), "导入标记甲"),
-        get("/api/v1/persons/imports/{id}/rejects.xlsx", format!("/api/v1/persons/imports/{import}/rejects.xlsx"), "xl/"),
-        get("/persons/import", "/persons/import", "上传标记甲").list(),
-        get("/persons/import/{id}", format!("/persons/import/{upload}"), "上传标记甲"),
-        get("/persons/import/{id}/progress", format!("/persons/import/{import}/progress"), "导入完成"),
-        get("/persons/import/{id}/rejects.xlsx", format!("/persons/import/{import}/rejects.xlsx"), "xl/"),
+        get("/api/v1/persons/imports/{id}", format!("/api/v1/persons/imports/{import}"), "导入标记甲").own(),
+        get("/api/v1/persons/imports/{id}/rejects.xlsx", format!("/api/v1/persons/imports/{import}/rejects.xlsx"), "xl/").own(),
+        get("/persons/import", "/persons/import", "上传标记甲").list().own(),
+        get("/persons/import/{id}", format!("/persons/import/{upload}"), "上传标记甲").own(),
+        get("/persons/import/{id}/progress", format!("/persons/import/{import}/progress"), "导入完成").own(),
+        get("/persons/import/{id}/rejects.xlsx", format!("/persons/import/{import}/rejects.xlsx"), "xl/").own(),
 
         // ==== writes: the denied actors try first, then the owner.
         // ---- orgs, regions, users
@@ -1008,18 +1017,18 @@ fn cases(w: &World) -> Vec<Case> {
         post("/api/v1/entrance-alerts/{id}/ack", format!("/api/v1/entrance-alerts/{alert}/ack"), json!({"disposition": "fever_clinic"})).by("cw"),
         post("/entrance-alerts/{id}/ack", format!("/entrance-alerts/{}/ack", w.id("alert2")), "disposition=fever_clinic&note=&back=/").by("cw"),
         // ---- the caller's own tokens: another user's token is not found
-        get("/api/v1/tokens", "/api/v1/tokens", "令牌标记甲").open(),
-        get("/account", "/account", "令牌标记甲").open(),
-        case("DELETE", "/api/v1/tokens/{id}", format!("/api/v1/tokens/{}", w.id("token"))),
-        post("/account/tokens/{id}/revoke", format!("/account/tokens/{}/revoke", w.id("token2")), ""),
+        get("/api/v1/tokens", "/api/v1/tokens", "令牌标记甲").open().own(),
+        get("/account", "/account", "令牌标记甲").open().own(),
+        case("DELETE", "/api/v1/tokens/{id}", format!("/api/v1/tokens/{}", w.id("token"))).own(),
+        post("/account/tokens/{id}/revoke", format!("/account/tokens/{}/revoke", w.id("token2")), "").own(),
         // ---- roster imports (last: they run in the background)
         post("/api/v1/persons/imports", "/api/v1/persons/imports",
             multipart(&[("region", V1), ("good_rows", "true")], "导入乙.csv", &roster())).multipart(),
         // An upload names no region (that is chosen at the start): another county's user
         // uploading makes a job of its own, so only the permissionless actor is denied here.
         post("/persons/import", "/persons/import", multipart(&[], "上传乙.csv", &roster())).multipart().skip(&["sibling", "child"]),
-        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&mode=good")),
-        post("/persons/import/{id}/discard", format!("/persons/import/{}/discard", w.id("upload2")), ""),
+        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&mode=good")).own(),
+        post("/persons/import/{id}/discard", format!("/persons/import/{}/discard", w.id("upload2")), "").own(),
     ]
 }
 
@@ -1199,7 +1208,7 @@ fn area_noperm(route: &str) -> Option<&'static str> {
 /// Families the reads are also probed with.
 const PROBES: [&str; 2] = ["ts", "cw"];
 
-/// Call `c` as a denied `actor` (`kind`: sibling, child, noperm): 403/404 (or what the case's
+/// Call `c` as a denied `actor` (`kind`: sibling, child, peer, noperm): 403/404 (or what the case's
 /// shape allows) and never the marker. A failure of a route in [`KNOWN_LEAKS`] is noted as
 /// still leaking; any other is pushed to `failures`.
 async fn refused(
@@ -1309,6 +1318,9 @@ async fn every_route_holds_the_scope() {
                     others.push(("sibling", format!("{fam}.b")));
                     others.push(("child", format!("{fam}.c")));
                 }
+            }
+            if c.own {
+                others.push(("peer", format!("{}.p", c.who)));
             }
             if let Some(n) = c.noperm {
                 others.push(("noperm", n.to_string()));
