@@ -14,6 +14,7 @@ mod layout;
 mod people;
 mod reports;
 mod reports_burst;
+mod routes;
 mod screening;
 mod security;
 mod support;
