@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use backstop_core::clock::{format_beijing, from_millis};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -50,6 +50,31 @@ pub(super) async fn lock_runs(tx: &mut Tx, backend: backstop_store::Backend) -> 
     Ok(())
 }
 
+/// A roll record (a home observation, a screening record) held in a region other than its
+/// person's: `id` names its fact prefix, id column and detail key; `extra` adds to the detail.
+fn misplaced(
+    r: &AnyRow,
+    kind: &'static str,
+    id: (&str, &str, &str),
+    extra: Value,
+) -> Result<Found, sqlx::Error> {
+    let (prefix, col, key) = id;
+    let rid: i64 = r.try_get(col)?;
+    let pid: i64 = r.try_get("person_id")?;
+    let roll: String = r.try_get("roll_region")?;
+    let home: String = r.try_get("person_region")?;
+    let mut detail = json!({key: rid, "roll_region": roll, "person_region": home});
+    if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    Ok(Found {
+        kind,
+        facts: format!("{prefix}{rid}|{roll}|{home}"),
+        persons: vec![(pid, home)],
+        detail,
+    })
+}
+
 /// Every conflict whose persons all lie under the handle (see the module doc for the rules).
 pub(super) async fn find_all(
     tx: &mut Tx,
@@ -75,17 +100,13 @@ pub(super) async fn find_all(
     )
     .await?;
     for r in &rows {
-        let oid: i64 = r.try_get("oid")?;
-        let pid: i64 = r.try_get("person_id")?;
-        let roll: String = r.try_get("roll_region")?;
-        let home: String = r.try_get("person_region")?;
-        out.push(Found {
-            kind: "observation_region",
-            facts: format!("o{oid}|{roll}|{home}"),
-            persons: vec![(pid, home.clone())],
-            detail: json!({"observation_id": oid, "roll_region": roll, "person_region": home,
-                           "ends_on": r.try_get::<String, _>("ends_on")?}),
-        });
+        let extra = json!({"ends_on": r.try_get::<String, _>("ends_on")?});
+        out.push(misplaced(
+            r,
+            "observation_region",
+            ("o", "oid", "observation_id"),
+            extra,
+        )?);
     }
 
     // (a) screening records of running campaigns made in another region.
@@ -104,18 +125,14 @@ pub(super) async fn find_all(
     )
     .await?;
     for r in &rows {
-        let sid: i64 = r.try_get("sid")?;
-        let pid: i64 = r.try_get("person_id")?;
-        let roll: String = r.try_get("roll_region")?;
-        let home: String = r.try_get("person_region")?;
-        out.push(Found {
-            kind: "screening_region",
-            facts: format!("s{sid}|{roll}|{home}"),
-            persons: vec![(pid, home.clone())],
-            detail: json!({"screening_id": sid, "campaign_id": r.try_get::<i64, _>("campaign_id")?,
-                           "campaign": r.try_get::<String, _>("campaign")?,
-                           "roll_region": roll, "person_region": home}),
-        });
+        let extra = json!({"campaign_id": r.try_get::<i64, _>("campaign_id")?,
+                           "campaign": r.try_get::<String, _>("campaign")?});
+        out.push(misplaced(
+            r,
+            "screening_region",
+            ("s", "sid", "screening_id"),
+            extra,
+        )?);
     }
 
     // (a) possible duplicates: same name and birth date, different regions, one without ID.
