@@ -136,9 +136,8 @@ async fn check_scope_target(
 ) -> AppResult<Scope> {
     let scope = Scope::parse(region_code)
         .map_err(|e| AppError::field(ErrorCode::InvalidRegionCode, "region_code", e.to_string()))?;
-    if !actor.scope.contains_scope(&scope) {
-        return Err(AppError::not_found());
-    }
+    // A national scope ("0") is under the handle of national actors only.
+    actor.everywhere().admit(scope.as_str(), ())?;
     if let Scope::Region(code) = &scope
         && regions::find(state, code.as_str()).await?.is_none()
     {

@@ -463,6 +463,78 @@ async fn audit_chain_verifies_and_detects_tampering() {
     .await;
 }
 
+/// The auditor's search and the region filters of the lists go through the scoped handle: a
+/// regional auditor reads the entries of its region only (not a sibling's, not the national
+/// ones), and a `?region=` outside the scope, or malformed, is *not found* — never a list.
+#[tokio::test]
+async fn audit_search_and_region_filters_stay_in_scope() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let admin = t.user("root", &["sysadmin"], "0").await;
+        for (name, code) in [("本区机构", "130110"), ("邻区机构", "130111")] {
+            let (s, _) = t
+                .post(
+                    "/api/v1/orgs",
+                    &admin,
+                    json!({"name": name, "kind": "charity", "region_code": code}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED);
+        }
+        // A failed login of an unknown account is recorded nationally ("0").
+        let (s, _) = t
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "nobody", "password": "wrong"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let national = t.user("aud.all", &["auditor"], "0").await;
+        let regional = t.user("aud.130110", &["auditor"], "130110").await;
+        let regions_of = |rows: &serde_json::Value| -> Vec<String> {
+            rows.as_array()
+                .expect("list")
+                .iter()
+                .filter_map(|r| r["region_code"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (s, rows) = t.get("/api/v1/audit?action=org.create", &national).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(regions_of(&rows), vec!["130111", "130110"]);
+        let (s, rows) = t.get("/api/v1/audit?action=org.create", &regional).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(regions_of(&rows), vec!["130110"]);
+        let (_, rows) = t
+            .get("/api/v1/audit?action=auth.login&outcome=failure", &national)
+            .await;
+        assert!(regions_of(&rows).contains(&"0".to_string()));
+        let (_, rows) = t.get("/api/v1/audit", &regional).await;
+        for rc in regions_of(&rows) {
+            assert!(rc.starts_with("130110"), "regional auditor sees {rc}");
+        }
+        // Region filters: outside the scope or malformed is not found; inside, a list.
+        let official = t.user("off.130110", &["official"], "130110").await;
+        for path in [
+            "/api/v1/orgs?region=130111",
+            "/api/v1/orgs?region=1301",
+            "/api/v1/orgs?region=13x",
+            "/api/v1/users?region=130111",
+            "/api/v1/users?region=13x",
+        ] {
+            let (s, _) = t.get(path, &official).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        }
+        let (s, l) = t.get("/api/v1/orgs?region=130110", &official).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(l.as_array().map(Vec::len), Some(1));
+        let (s, _) = t.get("/api/v1/orgs?kind=nonsense", &official).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn api_conventions_openapi_health_and_headers() {
     each_backend(|t: T| async move {

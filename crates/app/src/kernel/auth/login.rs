@@ -7,14 +7,14 @@ use backstop_core::error::ErrorCode;
 use serde_json::{Value, json};
 
 use super::password::{dummy_hash, verify_password};
-use super::queries::{self, NewSession};
+use super::queries;
+use super::sessions::open_session;
 use super::totp::check_and_consume_totp;
-use super::{MINUTE_MS, SESSION_PREFIX, Stage, UserAuth};
+use super::{MINUTE_MS, Stage, UserAuth};
 use crate::audit::Who;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Via;
 use crate::kernel::auth::Authed;
-use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -108,26 +108,14 @@ pub async fn login(
             None => {}
         }
     }
-    let token = random_token(SESSION_PREFIX);
-    let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
     let mut tx = Tx::begin_as(state, user.who(source)).await?;
     // Only a complete login clears the failure count: a password-only (TOTP pending) session
     // must not reset it, or TOTP codes could be guessed without ever reaching the lockout.
     if !user.totp_enabled || mfa_passed {
         queries::clear_failures_and_lock(&mut tx, user.id).await?;
     }
-    queries::insert_session(
-        &mut tx,
-        &NewSession {
-            token_hash: &token_hash(&token),
-            user_id: user.id,
-            mfa_passed,
-            now,
-            expires_at,
-            source,
-        },
-    )
-    .await?;
+    let (token, expires_at) =
+        open_session(state, &mut tx, user.id, mfa_passed, now, source).await?;
     tx.commit(login_change(
         false,
         json!({"totp": mfa_passed}),

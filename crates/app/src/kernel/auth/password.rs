@@ -11,11 +11,12 @@ use rand::RngCore;
 use serde_json::json;
 
 use super::login::{LoginResult, register_failure};
-use super::queries::{self, NewSession};
-use super::{Authed, MINUTE_MS, SESSION_PREFIX, Stage};
+use super::queries;
+use super::sessions::open_session;
+use super::{Authed, Stage};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Via;
-use crate::kernel::crypto::{random_token, token_hash};
+use crate::kernel::crypto::random_token;
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -99,21 +100,16 @@ pub async fn change_password(
         Via::Session(_) => authed.stage != Stage::NeedTotp,
         _ => false,
     };
-    let token = random_token(SESSION_PREFIX);
-    let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
     let mut tx = Tx::begin(state, &authed.actor).await?;
     queries::set_own_password(&mut tx, user.id, &hash, now).await?;
     let revoked = queries::revoke_all_sessions(tx.conn(), user.id, now).await?;
-    queries::insert_session(
+    let (token, expires_at) = open_session(
+        state,
         &mut tx,
-        &NewSession {
-            token_hash: &token_hash(&token),
-            user_id: user.id,
-            mfa_passed,
-            now,
-            expires_at,
-            source: &authed.actor.source,
-        },
+        user.id,
+        mfa_passed,
+        now,
+        &authed.actor.source,
     )
     .await?;
     tx.commit(

@@ -4,12 +4,12 @@
 use backstop_core::error::ErrorCode;
 use serde_json::json;
 
-use super::queries::{self, Used};
+use super::queries::{self, NewSession, Used};
 use super::{API_TOKEN_PREFIX, MINUTE_MS, SESSION_PREFIX, Stage, UserAuth};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::{Actor, Via};
 use crate::kernel::authcache::Credential;
-use crate::kernel::crypto::token_hash;
+use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -103,6 +103,34 @@ pub async fn authenticate(state: &AppState, token: &str, source: &str) -> AppRes
             })
         }
     }
+}
+
+/// Open a session for a user inside the transaction: a fresh token of 256 random bits,
+/// stored only as its hash, expiring `session_absolute_minutes` after `now`. Returns the token
+/// (shown once, in the cookie or the answer) and its expiry.
+pub(super) async fn open_session(
+    state: &AppState,
+    tx: &mut Tx,
+    user_id: i64,
+    mfa_passed: bool,
+    now: i64,
+    source: &str,
+) -> AppResult<(String, i64)> {
+    let token = random_token(SESSION_PREFIX);
+    let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
+    queries::insert_session(
+        tx,
+        &NewSession {
+            token_hash: &token_hash(&token),
+            user_id,
+            mfa_passed,
+            now,
+            expires_at,
+            source,
+        },
+    )
+    .await?;
+    Ok((token, expires_at))
 }
 
 /// End a session (logout).
