@@ -234,6 +234,9 @@ struct Case {
     /// Something only its creator sees (a roster import, an API token): another user with the
     /// same role and scope (`off.p`, a "peer") is refused too.
     own: bool,
+    /// The body names the records' village/township: the owner sending it with those of
+    /// county B instead (a write reaching out of scope) is refused too.
+    outward: bool,
     /// Kinds of denied actors not tried (`sibling`, `child`), with the reason at the row.
     skip: &'static [&'static str],
 }
@@ -252,6 +255,7 @@ fn case(method: &'static str, route: &'static str, url: impl Into<String>) -> Ca
         form_refusal: false,
         variant: false,
         own: false,
+        outward: false,
         skip: &[],
     }
 }
@@ -313,6 +317,10 @@ impl Case {
     /// Another call of a route that already has a row (e.g. with an id in the query string).
     fn again(mut self) -> Self {
         self.variant = true;
+        self
+    }
+    fn outward(mut self) -> Self {
+        self.outward = true;
         self
     }
     fn own(mut self) -> Self {
@@ -898,26 +906,26 @@ fn cases(w: &World) -> Vec<Case> {
 
         // ==== writes: the denied actors try first, then the owner.
         // ---- orgs, regions, users
-        post("/api/v1/orgs", "/api/v1/orgs", json!({"name": "新机构甲", "kind": "elderly_care", "region_code": T1})),
-        post("/orgs", "/orgs", format!("name={}&kind=elderly_care&region_code={T1}", enc("新机构乙"))).form_refusal(),
+        post("/api/v1/orgs", "/api/v1/orgs", json!({"name": "新机构甲", "kind": "elderly_care", "region_code": T1})).outward(),
+        post("/orgs", "/orgs", format!("name={}&kind=elderly_care&region_code={T1}", enc("新机构乙"))).form_refusal().outward(),
         post("/api/v1/regions/{code}/grids", format!("/api/v1/regions/{V1}/grids"), json!({"name": "网格甲"})).noperm(Some("cw.a")),
         post("/regions/{code}/grids", format!("/regions/{V1}/grids"), format!("name={}", enc("网格乙"))).noperm(Some("cw.a")),
         post("/api/v1/users", "/api/v1/users", json!({"username": "new.api", "password": crate::support::PW,
-            "roles": ["community_worker"], "region_code": V1})).noperm(Some("cw.a")),
+            "roles": ["community_worker"], "region_code": V1})).noperm(Some("cw.a")).outward(),
         post("/users", "/users", format!("username=new.page&display_name=&password={}&roles=community_worker&region_code={V1}&org_id=",
-            enc(crate::support::PW))).noperm(Some("cw.a")).form_refusal(),
-        case("PATCH", "/api/v1/users/{id}", format!("/api/v1/users/{victim}")).body(json!({"display_name": "改名甲"})).noperm(Some("cw.a")),
-        post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", enc("改名乙"))).noperm(Some("cw.a")),
+            enc(crate::support::PW))).noperm(Some("cw.a")).form_refusal().outward(),
+        case("PATCH", "/api/v1/users/{id}", format!("/api/v1/users/{victim}")).body(json!({"display_name": "改名甲", "region_code": V1})).noperm(Some("cw.a")).outward(),
+        post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", enc("改名乙"))).noperm(Some("cw.a")).outward().form_refusal(),
         post("/api/v1/users/{id}/unlock", format!("/api/v1/users/{victim}/unlock"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/unlock", format!("/users/{victim}/unlock"), "").by("sec").noperm(Some("off.a")),
         post("/api/v1/users/{id}/reset-password", format!("/api/v1/users/{victim}/reset-password"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/reset-password", format!("/users/{victim}/reset-password"), "").by("sec").noperm(Some("off.a")),
         // ---- reports
         post("/api/v1/reports", "/api/v1/reports", json!({"template": "incident", "unit": V1, "period": "2026-03-02",
-            "values": {"event_kind": "走失", "occurred_at": "08:10", "place": "村口", "people_affected": 1, "measures": "寻找"}})).by("cw"),
+            "values": {"event_kind": "走失", "occurred_at": "08:10", "place": "村口", "people_affected": 1, "measures": "寻找"}})).by("cw").outward(),
         post("/reports/fill/{key}", "/reports/fill/incident", format!("_unit={V1}&_period=2026-03-02&event_kind={}&occurred_at=08:20&place={}&people_affected=1&measures={}",
-            enc("走失"), enc("村口"), enc("寻找"))).by("cw"),
-        post("/api/v1/reports/locks", "/api/v1/reports/locks", json!({"template": "village_daily", "period": "2026-03-02", "region": T1})),
+            enc("走失"), enc("村口"), enc("寻找"))).by("cw").outward(),
+        post("/api/v1/reports/locks", "/api/v1/reports/locks", json!({"template": "village_daily", "period": "2026-03-02", "region": T1})).outward(),
         post("/api/v1/notifications/{id}/delivered", format!("/api/v1/notifications/{}/delivered", w.id("notification")), json!({})),
         post("/api/v1/incidents/{id}/ack", format!("/api/v1/incidents/{incident}/ack"), json!({"handling": "已处置"})),
         post("/reports/incidents/{id}/ack", format!("/reports/incidents/{}/ack", w.id("incident2")), format!("handling={}", enc("已处置"))),
@@ -944,8 +952,8 @@ fn cases(w: &World) -> Vec<Case> {
         post("/institutions/shortages/{id}/close", format!("/institutions/shortages/{}/close", w.id("shortage2")), "back="),
         // ---- inspections
         post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": V1, "mode": "open", "date": "2026-03-02", "findings": "督查乙",
-            "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})).by("insp"),
-        post("/inspections", "/inspections", format!("unit={V1}&mode=open&date=2026-03-02&findings={}&p1_description=d&p1_requirement=r&p1_deadline=2026-03-05", enc("督查丙"))).by("insp"),
+            "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})).by("insp").outward(),
+        post("/inspections", "/inspections", format!("unit={V1}&mode=open&date=2026-03-02&findings={}&p1_description=d&p1_requirement=r&p1_deadline=2026-03-05", enc("督查丙"))).by("insp").outward(),
         post("/api/v1/inspections/{id}/problems", format!("/api/v1/inspections/{inspection}/problems"),
             json!({"description": "d2", "requirement": "r2", "deadline": "2026-03-05"})).by("insp"),
         post("/inspections/{id}/problems", format!("/inspections/{inspection}/problems"), "description=d3&requirement=r3&deadline=2026-03-05").by("insp"),
@@ -956,20 +964,20 @@ fn cases(w: &World) -> Vec<Case> {
         post("/inspections/rectifications/{id}/close", format!("/inspections/rectifications/{}/close", w.id("rect2")), "").by("insp"),
         post("/inspections/rectifications/{id}/reopen", format!("/inspections/rectifications/{}/reopen", w.id("rect2")), format!("reason={}", enc("未落实"))).by("insp"),
         // ---- people
-        post("/api/v1/persons", "/api/v1/persons", json!({"name": "新人甲", "region_code": V1, "birth_date": "1990-01-01"})).by("cw"),
-        post("/persons", "/persons", format!("name={}&region_code={V1}&birth_date=1991-01-01", enc("新人乙"))).by("cw").form_refusal(),
+        post("/api/v1/persons", "/api/v1/persons", json!({"name": "新人甲", "region_code": V1, "birth_date": "1990-01-01"})).by("cw").outward(),
+        post("/persons", "/persons", format!("name={}&region_code={V1}&birth_date=1991-01-01", enc("新人乙"))).by("cw").form_refusal().outward(),
         post("/api/v1/persons/search", "/api/v1/persons/search", json!({"id_number": cid(A, "19500101", 1)})).by("cw").mark(format!("\"id\":{p1}")).list(),
         post("/persons/search", "/persons/search", format!("id_number={}", cid(A, "19500101", 1))).by("cw").mark(format!("/persons/{p1}")).list().form_refusal(),
-        post("/api/v1/persons/export", "/api/v1/persons/export", json!({"region": V1, "reason": "慰问"})).mark("xl/"),
-        post("/persons/export", "/persons/export", format!("region={V1}&name=&q=&masked=&group=&reason={}", enc("慰问"))).mark("xl/"),
-        case("PATCH", "/api/v1/persons/{id}", format!("/api/v1/persons/{p1}")).body(json!({"phone": "13900009999"})).by("cw"),
+        post("/api/v1/persons/export", "/api/v1/persons/export", json!({"region": V1, "reason": "慰问"})).mark("xl/").outward(),
+        post("/persons/export", "/persons/export", format!("region={V1}&name=&q=&masked=&group=&reason={}", enc("慰问"))).mark("xl/").outward(),
+        case("PATCH", "/api/v1/persons/{id}", format!("/api/v1/persons/{p1}")).body(json!({"phone": "13900009999", "region_code": V1})).by("cw").outward(),
         post("/api/v1/persons/{id}/reveal", format!("/api/v1/persons/{p1}/reveal"), json!({"reason": "核对身份"})).mark(cid(A, "19500101", 1)).noperm(Some("cw.a")),
         post("/persons/{id}/reveal", format!("/persons/{p1}/reveal"), format!("reason={}", enc("核对身份"))).mark(cid(A, "19500101", 1)).noperm(Some("cw.a")),
-        post("/api/v1/households", "/api/v1/households", json!({"region_code": V1, "members": [{"person_id": w.id("p3"), "relationship": "head"}]})).by("cw"),
+        post("/api/v1/households", "/api/v1/households", json!({"region_code": V1, "members": [{"person_id": w.id("p3"), "relationship": "head"}]})).by("cw").outward(),
         // ---- screening
         post("/api/v1/screening/campaigns", "/api/v1/screening/campaigns",
-            json!({"name": "排查乙", "starts_on": "2026-03-02", "ends_on": "2026-03-09", "region_code": T1})),
-        post("/screening/campaigns", "/screening/campaigns", format!("name={}&purpose=&starts_on=2026-03-02&ends_on=2026-03-09&region_code={T1}", enc("排查丙"))).form_refusal(),
+            json!({"name": "排查乙", "starts_on": "2026-03-02", "ends_on": "2026-03-09", "region_code": T1})).outward(),
+        post("/screening/campaigns", "/screening/campaigns", format!("name={}&purpose=&starts_on=2026-03-02&ends_on=2026-03-09&region_code={T1}", enc("排查丙"))).form_refusal().outward(),
         post("/api/v1/screening/campaigns/{id}/households/{household_id}", format!("/api/v1/screening/campaigns/{camp}/households/{hh}"),
             json!({"reached": true, "members": [{"person_id": p1, "at_home": true, "temperature": 366, "risk": "none"}]})).by("cw"),
         post("/screening/campaigns/{id}/households/{hid}", format!("/screening/campaigns/{camp}/households/{hh}"),
@@ -1003,13 +1011,13 @@ fn cases(w: &World) -> Vec<Case> {
         post("/api/v1/care/tasks/{id}/close", format!("/api/v1/care/tasks/{}/close", w.id("task")), json!({"note": "已办"})),
         post("/care/tasks/{id}/close", format!("/care/tasks/{}/close", w.id("task2")), format!("note={}", enc("已办"))),
         // ---- cross-checks
-        post("/api/v1/crosschecks/run", "/api/v1/crosschecks/run", json!({"region": T1})),
-        post("/crosscheck/run", "/crosscheck/run", format!("region={T1}")),
+        post("/api/v1/crosschecks/run", "/api/v1/crosschecks/run", json!({"region": T1})).outward(),
+        post("/crosscheck/run", "/crosscheck/run", format!("region={T1}")).outward(),
         post("/api/v1/crosschecks/{id}/resolve", format!("/api/v1/crosschecks/{conflict}/resolve"), json!({"note": "已核实"})),
         post("/crosscheck/{id}/resolve", format!("/crosscheck/{}/resolve", w.id("conflict2")), format!("note={}", enc("已核实"))),
         // ---- entrance
-        post("/api/v1/gates", "/api/v1/gates", json!({"name": "卡口乙", "region_code": V1})).by("cw"),
-        post("/gates", "/gates", format!("name={}&place=&region_code={V1}", enc("卡口丙"))).by("cw"),
+        post("/api/v1/gates", "/api/v1/gates", json!({"name": "卡口乙", "region_code": V1})).by("cw").outward(),
+        post("/gates", "/gates", format!("name={}&place=&region_code={V1}", enc("卡口丙"))).by("cw").outward(),
         post("/api/v1/gates/{id}/entries", format!("/api/v1/gates/{gate}/entries"),
             json!({"name": "入口乙", "phone": "13900004444", "from": "本村", "reason": "返乡", "direction": "in", "temperature": 36.5})).by("cw"),
         post("/gates/{id}/entries", format!("/gates/{gate}/entries"),
@@ -1023,11 +1031,11 @@ fn cases(w: &World) -> Vec<Case> {
         post("/account/tokens/{id}/revoke", format!("/account/tokens/{}/revoke", w.id("token2")), "").own(),
         // ---- roster imports (last: they run in the background)
         post("/api/v1/persons/imports", "/api/v1/persons/imports",
-            multipart(&[("region", V1), ("good_rows", "true")], "导入乙.csv", &roster())).multipart(),
+            multipart(&[("region", V1), ("good_rows", "true")], "导入乙.csv", &roster())).multipart().outward(),
         // An upload names no region (that is chosen at the start): another county's user
         // uploading makes a job of its own, so only the permissionless actor is denied here.
         post("/persons/import", "/persons/import", multipart(&[], "上传乙.csv", &roster())).multipart().skip(&["sibling", "child"]),
-        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&mode=good")).own(),
+        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&mode=good")).own().outward().form_refusal(),
         post("/persons/import/{id}/discard", format!("/persons/import/{}/discard", w.id("upload2")), "").own(),
     ]
 }
@@ -1163,9 +1171,13 @@ fn rand_key() -> String {
     format!("{:016x}", rand::rng().next_u64())
 }
 
-/// A short excerpt of an answer: a page from its `<main>`, an API body from the start.
+/// A short excerpt of an answer: a page from its error message or `<main>`, an API body
+/// from the start.
 fn excerpt(body: &str) -> String {
-    let from = body.find("<main").unwrap_or(0);
+    let from = body
+        .find("class=\"error\"")
+        .or_else(|| body.find("<main"))
+        .unwrap_or(0);
     body[from..].chars().take(400).collect()
 }
 
@@ -1205,10 +1217,13 @@ fn area_noperm(route: &str) -> Option<&'static str> {
         .map(|(_, who)| *who)
 }
 
+/// The message of a form refused for scope.
+const SCOPE_ERROR: &str = "不在您的管辖范围内";
+
 /// Families the reads are also probed with.
 const PROBES: [&str; 2] = ["ts", "cw"];
 
-/// Call `c` as a denied `actor` (`kind`: sibling, child, peer, noperm): 403/404 (or what the case's
+/// Call `c` as a denied `actor` (`kind`: sibling, child, peer, noperm, outward): 403/404 (or what the case's
 /// shape allows) and never the marker. A failure of a route in [`KNOWN_LEAKS`] is noted as
 /// still leaking; any other is pushed to `failures`.
 async fn refused(
@@ -1224,7 +1239,7 @@ async fn refused(
     let status_ok = match c.shape {
         // Every actor is signed in: sent to log in (again) is not a refusal.
         _ if bounced(&body) => false,
-        _ if c.form_refusal && s == StatusCode::UNPROCESSABLE_ENTITY => true,
+        _ if c.form_refusal && s == StatusCode::UNPROCESSABLE_ENTITY => body.contains(SCOPE_ERROR),
         Shape::One => denied(s),
         Shape::List if kind == "noperm" => denied(s),
         Shape::List | Shape::Open => denied(s) || s.is_success() || s == StatusCode::SEE_OTHER,
@@ -1332,6 +1347,13 @@ async fn every_route_holds_the_scope() {
                 if !c.skip.contains(&kind) {
                     refused(&t, &w, c, kind, &actor, &mut leaked, &mut failures).await;
                 }
+            }
+            if c.outward {
+                let body = c.body.as_ref().map(|b| b.replace(V1, VB).replace(T1, TB));
+                assert_ne!(body, c.body, "{} {}: no region to move out", c.method, c.route);
+                let out = Case { body, ..c.clone() };
+                let owner = format!("{}.a", c.who);
+                refused(&t, &w, &out, "outward", &owner, &mut leaked, &mut failures).await;
             }
             if let Some(before) = before {
                 let after = fingerprint(&t).await;
