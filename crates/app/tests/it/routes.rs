@@ -226,8 +226,9 @@ struct Case {
     shape: Shape,
     /// Content type of the body when not the default (JSON for the API, a form for pages).
     ctype: Option<&'static str>,
-    /// A page POST refused by re-rendering its form with the scope error ("不在您的管辖范围内")
-    /// answers 422 instead of 403/404; accepted as denied (nothing may change all the same).
+    /// A write refused on the field naming the region or organisation (a page re-rendering its
+    /// form, or the API naming the field) answers 422 with a [`SCOPE_ERRORS`] message instead
+    /// of 403/404; accepted as denied (nothing may change all the same).
     form_refusal: bool,
     /// A second call of a route already in the table (the `?region=` variant of a list).
     variant: bool,
@@ -237,6 +238,8 @@ struct Case {
     /// The body names the records' village/township: the owner sending it with those of
     /// county B instead (a write reaching out of scope) is refused too.
     outward: bool,
+    /// The same, with a body of its own (e.g. naming an organisation of county B).
+    outward_body: Option<String>,
     /// Kinds of denied actors not tried (`sibling`, `child`), with the reason at the row.
     skip: &'static [&'static str],
 }
@@ -256,6 +259,7 @@ fn case(method: &'static str, route: &'static str, url: impl Into<String>) -> Ca
         variant: false,
         own: false,
         outward: false,
+        outward_body: None,
         skip: &[],
     }
 }
@@ -321,6 +325,10 @@ impl Case {
     }
     fn outward(mut self) -> Self {
         self.outward = true;
+        self
+    }
+    fn outward_to(mut self, b: impl BodyText) -> Self {
+        self.outward_body = Some(b.text());
         self
     }
     fn own(mut self) -> Self {
@@ -486,6 +494,7 @@ async fn build(t: &T) -> World {
     w.ids.insert("home2", home2);
     make_actor(t, &mut w, "rep.a", "institution_reporter", T1, Some(home)).await;
     make_actor(t, &mut w, "rep.b", "institution_reporter", TB, Some(home_b)).await;
+    w.ids.insert("home_b", home_b);
     make_actor(t, &mut w, "rep.c", "institution_reporter", T2, Some(home2)).await;
     w.ids.insert("user_cw", t.user_id("cw.a").await);
     w.ids.insert("victim", t.user_id("vic.a").await);
@@ -774,6 +783,7 @@ async fn build(t: &T) -> World {
 /// The fixture table: one row per routed (method, path).
 fn cases(w: &World) -> Vec<Case> {
     let home = w.id("home");
+    let home_b = w.id("home_b");
     let report = w.id("report");
     let incident = w.id("incident");
     let shortage = w.id("shortage");
@@ -951,6 +961,23 @@ fn cases(w: &World) -> Vec<Case> {
         post("/institutions/shortages/{id}/answer", format!("/institutions/shortages/{}/answer", w.id("shortage2")), format!("answer={}&back=", enc("已调拨"))),
         post("/institutions/shortages/{id}/close", format!("/institutions/shortages/{}/close", w.id("shortage2")), "back="),
         // ---- inspections
+        // ---- writes naming an organisation: one of county B is out of reach
+        post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": format!("org:{home}"), "mode": "open", "findings": "机构督查",
+            "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})).by("insp").again()
+            .outward_to(json!({"unit": format!("org:{home_b}"), "mode": "open", "findings": "机构督查",
+            "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})),
+        post("/api/v1/users", "/api/v1/users", json!({"username": "new.org", "password": crate::support::PW,
+            "roles": ["institution_reporter"], "region_code": T1, "org_id": home})).noperm(Some("cw.a")).again()
+            .outward_to(json!({"username": "new.org", "password": crate::support::PW,
+            "roles": ["institution_reporter"], "region_code": T1, "org_id": home_b})).form_refusal(),
+        post("/api/v1/reports", "/api/v1/reports", json!({"template": "institution_daily", "unit": home, "period": "2026-03-02",
+            "values": {"residents": 100, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0, "resident_fever": 0,
+                       "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 12}})).by("off").again()
+            .outward_to(json!({"template": "institution_daily", "unit": home_b, "period": "2026-03-02",
+            "values": {"residents": 100, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0, "resident_fever": 0,
+                       "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 12}})),
+        post("/api/v1/gates", "/api/v1/gates", json!({"name": "机构卡口", "org_id": home})).by("rep").again()
+            .outward_to(json!({"name": "机构卡口", "org_id": home_b})),
         post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": V1, "mode": "open", "date": "2026-03-02", "findings": "督查乙",
             "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})).by("insp").outward(),
         post("/inspections", "/inspections", format!("unit={V1}&mode=open&date=2026-03-02&findings={}&p1_description=d&p1_requirement=r&p1_deadline=2026-03-05", enc("督查丙"))).by("insp").outward(),
@@ -1217,8 +1244,8 @@ fn area_noperm(route: &str) -> Option<&'static str> {
         .map(|(_, who)| *who)
 }
 
-/// The message of a form refused for scope.
-const SCOPE_ERROR: &str = "不在您的管辖范围内";
+/// Messages of a field refused for scope: "not in your jurisdiction", "does not exist".
+const SCOPE_ERRORS: [&str; 2] = ["不在您的管辖范围内", "不存在"];
 
 /// Families the reads are also probed with.
 const PROBES: [&str; 2] = ["ts", "cw"];
@@ -1239,7 +1266,9 @@ async fn refused(
     let status_ok = match c.shape {
         // Every actor is signed in: sent to log in (again) is not a refusal.
         _ if bounced(&body) => false,
-        _ if c.form_refusal && s == StatusCode::UNPROCESSABLE_ENTITY => body.contains(SCOPE_ERROR),
+        _ if c.form_refusal && s == StatusCode::UNPROCESSABLE_ENTITY => {
+            SCOPE_ERRORS.iter().any(|e| body.contains(e))
+        }
         Shape::One => denied(s),
         Shape::List if kind == "noperm" => denied(s),
         Shape::List | Shape::Open => denied(s) || s.is_success() || s == StatusCode::SEE_OTHER,
@@ -1295,7 +1324,7 @@ async fn every_route_holds_the_scope() {
         let routed = routed(&t).await;
         let mut have: BTreeSet<(&str, &str)> = BTreeSet::new();
         for c in &table {
-            if !have.insert((c.method, c.route)) && !c.variant {
+            if !c.variant && !have.insert((c.method, c.route)) {
                 failures.push(format!("{} {}: two fixture rows", c.method, c.route));
             }
         }
@@ -1352,6 +1381,11 @@ async fn every_route_holds_the_scope() {
                 let body = c.body.as_ref().map(|b| b.replace(V1, VB).replace(T1, TB));
                 assert_ne!(body, c.body, "{} {}: no region to move out", c.method, c.route);
                 let out = Case { body, ..c.clone() };
+                let owner = format!("{}.a", c.who);
+                refused(&t, &w, &out, "outward", &owner, &mut leaked, &mut failures).await;
+            }
+            if let Some(body) = &c.outward_body {
+                let out = Case { body: Some(body.clone()), ..c.clone() };
                 let owner = format!("{}.a", c.who);
                 refused(&t, &w, &out, "outward", &owner, &mut leaked, &mut failures).await;
             }
