@@ -1288,18 +1288,94 @@ async fn refused(
         );
         return;
     }
+    let marker = match (c.marker.is_empty(), body.contains(&c.marker)) {
+        (true, _) => String::new(),
+        (false, true) => format!(", marker {:?} SHOWN", c.marker),
+        (false, false) => format!(", marker {:?} absent", c.marker),
+    };
     failures.push(format!(
-        "{} {} as {kind} ({actor}): {s}, marker {:?} {}: {}",
+        "{} {} as {kind} ({actor}): {s}{marker}: {}",
         c.method,
         c.url,
-        c.marker,
-        if body.contains(&c.marker) {
-            "SHOWN"
-        } else {
-            "absent"
-        },
         excerpt(&body)
     ));
+}
+
+/// Problems with the table itself: a routed (method, path) without a row, one with two, a
+/// row for something not routed.
+fn coverage(table: &[Case], routed: &BTreeSet<(&'static str, &'static str)>) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut have: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for c in table {
+        if !c.variant && !have.insert((c.method, c.route)) {
+            failures.push(format!("{} {}: two fixture rows", c.method, c.route));
+        }
+    }
+    for (m, r, _) in UNSCOPED {
+        if !have.insert((m, r)) {
+            failures.push(format!("{m} {r}: both in the fixture table and UNSCOPED"));
+        }
+    }
+    for (m, r) in routed {
+        if !have.contains(&(*m, *r)) {
+            failures.push(format!(
+                "{m} {r}: a route without a fixture (add a row to routes.rs cases() or UNSCOPED)"
+            ));
+        }
+    }
+    for (m, r) in &have {
+        if !routed.contains(&(*m, *r)) {
+            failures.push(format!(
+                "{m} {r}: a fixture row for a route the router does not serve"
+            ));
+        }
+    }
+    failures
+}
+
+/// The actors that must be refused `c`, each with its kind: the owner family's sibling and
+/// child; for a write also the township and village families' (they are tried, not probed);
+/// a peer for what only its creator sees; the permissionless actors.
+fn denied_actors(c: &Case) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("sibling", format!("{}.b", c.who)),
+        ("child", format!("{}.c", c.who)),
+    ];
+    if c.method != "GET" {
+        for fam in PROBES.iter().filter(|f| **f != c.who) {
+            out.push(("sibling", format!("{fam}.b")));
+            out.push(("child", format!("{fam}.c")));
+        }
+    }
+    if c.own {
+        out.push(("peer", format!("{}.p", c.who)));
+    }
+    if let Some(n) = c.noperm {
+        out.push(("noperm", n.to_string()));
+        if let Some(x) = area_noperm(c.route).filter(|x| *x != n && *x != c.who) {
+            out.push(("noperm", x.to_string()));
+        }
+    }
+    out.retain(|(kind, _)| !c.skip.contains(kind));
+    out
+}
+
+/// Bodies the owner sends reaching out of scope: the case's own with county B's village and
+/// township for A's, and its explicit one.
+fn outward_bodies(c: &Case) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.outward {
+        let body = c.body.clone().unwrap_or_default();
+        let moved = body.replace(V1, VB).replace(T1, TB);
+        assert_ne!(
+            moved, body,
+            "{} {}: no region to move out",
+            c.method, c.route
+        );
+        out.push(moved);
+    }
+    out.extend(c.outward_body.clone());
+    out
 }
 
 #[tokio::test]
@@ -1319,31 +1395,9 @@ async fn every_route_holds_the_scope() {
             table.push(c);
             table.extend(variant);
         }
-        let mut failures: Vec<String> = Vec::new();
-
         // Every routed (method, path) has exactly one row, in the table or in UNSCOPED.
         let routed = routed(&t).await;
-        let mut have: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for c in &table {
-            if !c.variant && !have.insert((c.method, c.route)) {
-                failures.push(format!("{} {}: two fixture rows", c.method, c.route));
-            }
-        }
-        for (m, r, _) in UNSCOPED {
-            if !have.insert((m, r)) {
-                failures.push(format!("{m} {r}: both in the fixture table and UNSCOPED"));
-            }
-        }
-        for (m, r) in &routed {
-            if !have.contains(&(*m, *r)) {
-                failures.push(format!("{m} {r}: a route without a fixture (add a row to routes.rs cases() or UNSCOPED)"));
-            }
-        }
-        for (m, r) in &have {
-            if !routed.contains(&(*m, *r)) {
-                failures.push(format!("{m} {r}: a fixture row for a route the router does not serve"));
-            }
-        }
+        let mut failures = coverage(&table, &routed);
 
         let mut leaked: BTreeSet<(&'static str, &'static str, &'static str)> = BTreeSet::new();
         let mut probes = 0;
@@ -1353,41 +1407,12 @@ async fn every_route_holds_the_scope() {
                 t.clock.advance(chrono::Duration::seconds(1));
             }
             let before = if write { Some(fingerprint(&t).await) } else { None };
-            let mut others: Vec<(&str, String)> = vec![
-                ("sibling", format!("{}.b", c.who)),
-                ("child", format!("{}.c", c.who)),
-            ];
-            // A write is also tried by the township and village families' outsiders.
-            if write {
-                for fam in PROBES.iter().filter(|f| **f != c.who) {
-                    others.push(("sibling", format!("{fam}.b")));
-                    others.push(("child", format!("{fam}.c")));
-                }
+            for (kind, actor) in denied_actors(c) {
+                refused(&t, &w, c, kind, &actor, &mut leaked, &mut failures).await;
             }
-            if c.own {
-                others.push(("peer", format!("{}.p", c.who)));
-            }
-            if let Some(n) = c.noperm {
-                others.push(("noperm", n.to_string()));
-                if let Some(x) = area_noperm(c.route).filter(|x| *x != n && *x != c.who) {
-                    others.push(("noperm", x.to_string()));
-                }
-            }
-            for (kind, actor) in others {
-                if !c.skip.contains(&kind) {
-                    refused(&t, &w, c, kind, &actor, &mut leaked, &mut failures).await;
-                }
-            }
-            if c.outward {
-                let body = c.body.as_ref().map(|b| b.replace(V1, VB).replace(T1, TB));
-                assert_ne!(body, c.body, "{} {}: no region to move out", c.method, c.route);
-                let out = Case { body, ..c.clone() };
-                let owner = format!("{}.a", c.who);
-                refused(&t, &w, &out, "outward", &owner, &mut leaked, &mut failures).await;
-            }
-            if let Some(body) = &c.outward_body {
-                let out = Case { body: Some(body.clone()), ..c.clone() };
-                let owner = format!("{}.a", c.who);
+            let owner = format!("{}.a", c.who);
+            for body in outward_bodies(c) {
+                let out = Case { body: Some(body), ..c.clone() };
                 refused(&t, &w, &out, "outward", &owner, &mut leaked, &mut failures).await;
             }
             if let Some(before) = before {
@@ -1401,7 +1426,6 @@ async fn every_route_holds_the_scope() {
                     failures.push(format!("{} {}: denied calls changed {diff:?}", c.method, c.url));
                 }
             }
-            let owner = format!("{}.a", c.who);
             let (s, body) = send(&t, &w, &owner, c).await;
             if let Ok(dir) = std::env::var("ROUTES_DUMP") {
                 let name = format!("{} {}", c.method, c.url).replace(['/', '?', '&'], "_");
