@@ -11,9 +11,12 @@
 //!
 //! Beyond the owner's family, lists are called again with `?region=<the records' township>`,
 //! reads are probed with the township and village families (where their owner sees the record,
-//! their sibling and child must not), writes are also tried by those families' outsiders, and
-//! each area has a second permissionless actor ([`area_noperm`]). `ROUTES_DUMP=<dir>` writes
-//! the owners' answers there, for choosing markers.
+//! their sibling and child must not), writes are also tried by those families' outsiders, by
+//! the owner with a body naming county B's region or organisation ("outward"), and where it
+//! means something by the sibling with its own county's body for A's record ("foreign"); what
+//! only its creator sees is refused to a peer; each area has a second permissionless actor
+//! ([`area_noperm`]). `ROUTES_DUMP=<dir>` writes the owners' answers there, for choosing
+//! markers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
