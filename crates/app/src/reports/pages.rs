@@ -118,7 +118,6 @@ async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
     } else {
         Vec::new()
     };
-    let mine = actor.everywhere();
     let mut todo = Vec::new();
     for f in forms.iter().filter(|f| f.period == Period::Daily) {
         for (unit, name, kind) in &units {
@@ -130,9 +129,7 @@ async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
             if !applies {
                 continue;
             }
-            let id = super::queries::current_report(&s, &mine, &f.key, unit, &day)
-                .await?
-                .map(|(id, _)| id);
+            let id = super::units::current_id(&s, actor, &f.key, unit, &day).await?;
             todo.push(TodoRow {
                 form_key: f.key.clone(),
                 form_name: f.name.clone(),
@@ -253,24 +250,6 @@ struct FillQuery {
     period: Option<String>,
 }
 
-async fn unit_display(s: &AppState, unit: &str) -> String {
-    super::units::unit_name(s, unit).await.unwrap_or_default()
-}
-
-/// The name of a unit sent back with a refused submission: only for a unit the visitor may
-/// report for, so a refusal tells nothing about others.
-async fn shown_unit_name(
-    s: &AppState,
-    actor: &crate::kernel::actor::Actor,
-    form: &Form,
-    unit: &str,
-) -> String {
-    match super::units::reporting_unit(s, actor, form, unit).await {
-        Ok(u) => unit_display(s, &u.key).await,
-        Err(_) => String::new(),
-    }
-}
-
 async fn fill_form(
     State(s): State<AppState>,
     Page(a): Page,
@@ -279,35 +258,30 @@ async fn fill_form(
 ) -> PageResult {
     a.actor.require(Permission::ReportsSubmit)?;
     let form = super::get_form(&s, &a.actor, &key, None).await?;
-    // Only a unit the visitor may report for (the submission's rule); else not found.
-    let unit = super::units::reporting_unit(&s, &a.actor, &form, &q.unit).await?;
     let period = q.period.unwrap_or_else(|| today(&s));
-    // Prefill with the unit's current report for a correction.
-    let mut values = HashMap::new();
-    if form.period != Period::Immediate {
-        let here = a.actor.within(&unit.region)?;
-        let current =
-            super::queries::current_report(&s, &here, &form.key, &unit.key, &period).await?;
-        if let Some((_, b)) = current {
-            let v: serde_json::Map<String, Value> = serde_json::from_str(&b).unwrap_or_default();
-            for (k, v) in v {
-                let text = match v {
-                    Value::String(x) => x,
-                    Value::Bool(true) => "是".to_string(),
-                    Value::Bool(false) => "否".to_string(),
-                    other => other.to_string(),
-                };
-                values.insert(k, text);
-            }
-        }
-    }
+    // Only a unit the visitor may report for (the submission's rule), else not found; its
+    // current report prefills a correction.
+    let (unit, unit_name, current) =
+        super::units::current_values(&s, &a.actor, &form, &q.unit, &period).await?;
+    let values: HashMap<String, String> = current
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(x) => x,
+                Value::Bool(true) => "是".to_string(),
+                Value::Bool(false) => "否".to_string(),
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect();
     Ok(render(&FillPage {
         nav: Some(Nav::for_actor(&a.actor, "/reports")),
         inputs: inputs(&form, &values, &HashMap::new()),
         form_key: form.key.clone(),
         form_name: form.name.clone(),
-        unit_name: unit_display(&s, &unit.key).await,
-        unit: unit.key,
+        unit_name,
+        unit,
         period,
         idem: random_token("f_"),
         error: None,
@@ -352,7 +326,7 @@ async fn fill_submit(
                 inputs: inputs(&form, &body, &errors),
                 form_key: form.key.clone(),
                 form_name: form.name.clone(),
-                unit_name: shown_unit_name(&s, &a.actor, &form, &unit).await,
+                unit_name: super::units::reportable_name(&s, &a.actor, &form, &unit).await,
                 unit,
                 period,
                 idem: idem.unwrap_or_else(|| random_token("f_")),
@@ -562,12 +536,7 @@ async fn summary_page(
     }
     // At the bottom of the tree, list the single reports.
     let reports = if sum.children.is_empty() && sum.code != "0" {
-        let rows = super::queries::reports_at(&s, &scope, &sum.template, &sum.period).await?;
-        let mut out = Vec::new();
-        for (id, unit, period, late) in rows {
-            out.push((id, unit_display(&s, &unit).await, period, late));
-        }
-        out
+        super::summary::reports_here(&s, &scope, &sum.template, &sum.period).await?
     } else {
         Vec::new()
     };

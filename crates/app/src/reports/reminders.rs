@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::periods::deadline_ms;
-use super::{NATION, queries};
+use super::{NATION, queries, require_reports};
 use crate::audit::Who;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
@@ -77,12 +77,13 @@ pub struct Notification {
 }
 
 /// Notifications for the actor: those addressed to its own region (its unit's reminders,
-/// incidents reported below it), newest first.
+/// incidents reported below it), newest first. Only for actors who file or read reports.
 pub async fn notifications(
     state: &AppState,
     actor: &Actor,
     limit: i64,
 ) -> AppResult<Vec<Notification>> {
+    require_reports(actor)?;
     queries::addressed_to(state, &actor.everywhere(), limit.clamp(1, 500)).await
 }
 

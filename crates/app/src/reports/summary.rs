@@ -141,3 +141,21 @@ pub async fn summary(
         children,
     })
 }
+
+/// The single reports of a form's period filed at the handle's own region (the bottom of
+/// the drill-down): `(id, unit name, period, late)`.
+pub(super) async fn reports_here(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    period: &str,
+) -> AppResult<Vec<(i64, String, String, bool)>> {
+    let mut out = Vec::new();
+    for (id, unit, period, late) in queries::reports_at(state, scope, template, period).await? {
+        let name = super::units::unit_name(state, &unit)
+            .await
+            .unwrap_or_default();
+        out.push((id, name, period, late));
+    }
+    Ok(out)
+}

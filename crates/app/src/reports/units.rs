@@ -7,9 +7,9 @@
 use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionCode, RegionLevel, Scope};
 use backstop_core::role::Role;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::form::{Form, UnitType};
+use super::form::{Form, Period, UnitType};
 use super::queries;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -121,6 +121,61 @@ pub(super) async fn reporting_unit(
     resolve_unit(state, actor, form, &Value::from(unit))
         .await
         .map_err(|_| AppError::not_found())
+}
+
+/// The name of a unit the actor may report for, else empty (a refused submission sent back
+/// names no unit outside the rule).
+pub(super) async fn reportable_name(
+    state: &AppState,
+    actor: &Actor,
+    form: &Form,
+    unit: &str,
+) -> String {
+    match reporting_unit(state, actor, form, unit).await {
+        Ok(u) => unit_name(state, &u.key).await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The unit's current report of a period, to prefill a correction: `(unit key, unit name,
+/// values)` — values empty when there is none, or for an immediate form (each report is new).
+/// Only for a unit the actor may report for, else *not found*.
+pub(super) async fn current_values(
+    state: &AppState,
+    actor: &Actor,
+    form: &Form,
+    unit: &str,
+    period: &str,
+) -> AppResult<(String, String, Map<String, Value>)> {
+    let unit = reporting_unit(state, actor, form, unit).await?;
+    let mut values = Map::new();
+    if form.period != Period::Immediate {
+        let here = actor.within(&unit.region)?;
+        if let Some((_, body)) =
+            queries::current_report(state, &here, &form.key, &unit.key, period).await?
+        {
+            values = serde_json::from_str(&body).unwrap_or_default();
+        }
+    }
+    let name = unit_name(state, &unit.key).await.unwrap_or_default();
+    Ok((unit.key, name, values))
+}
+
+/// The id of the current report of one of the actor's own units (its village, its
+/// organisation) for a form's period, if it has reported.
+pub(super) async fn current_id(
+    state: &AppState,
+    actor: &Actor,
+    template: &str,
+    unit: &str,
+    period: &str,
+) -> AppResult<Option<i64>> {
+    let mine = actor.everywhere();
+    Ok(
+        queries::current_report(state, &mine, template, unit, period)
+            .await?
+            .map(|(id, _)| id),
+    )
 }
 
 /// A region unit (not an organisation): its name comes from the submission's look-up.

@@ -773,3 +773,27 @@ async fn institution_reporters_read_only_their_own_organisations_reports() {
     })
     .await;
 }
+
+/// Notifications (reminders, incidents) are for those who file or read reports: a social
+/// worker or a charity's accountant of the same county gets 403 and no incident title.
+#[tokio::test]
+async fn notifications_need_a_reports_permission() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let cw = t.user("cw.n", &["community_worker"], "130110100001").await;
+        let (s, inc) = submit(&t, &cw, json!({"template": "incident", "unit": "130110100001", "period": DAY, "values": {
+            "event_kind": "走失", "occurred_at": "08:30", "place": "村口", "people_affected": 1, "measures": "已寻回"}}), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{inc}");
+        let county = t.user("cty.n", &["official"], "130110").await;
+        let (s, notes) = t.get("/api/v1/notifications", &county).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(notes.to_string().contains("即报"), "{notes}");
+        for (name, role) in [("sw.n", "social_worker"), ("cf.n", "charity_finance")] {
+            let tok = t.user(name, &[role], "130110").await;
+            let (s, body) = t.get("/api/v1/notifications", &tok).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{role}: {body}");
+            assert!(!body.to_string().contains("即报"));
+        }
+    })
+    .await;
+}

@@ -136,31 +136,6 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
 /// leaks to that actor, and fails once it does not (then remove the row).
 const KNOWN_LEAKS: &[(&str, &str, &str, &str)] = &[
     (
-        "GET",
-        "/reports/fill/{key}",
-        "child",
-        "the fill page reads the unit from ?unit= without a scope check: a community worker (V2) or \
-         township staff (T2) of another part of the county opens /reports/fill/village_daily?unit=<V1> \
-         and gets 200 with V1's submitted values (note 报告标记甲); an institution reporter tied to \
-         another home of the county (rep.c), a worker of V2 or T2, opens \
-         /reports/fill/institution_daily?unit=org:<home> and gets that home's values (residents 987)",
-    ),
-    (
-        "GET",
-        "/reports/fill/{key}",
-        "sibling",
-        "the same from the sibling county: cw.b, ts.b and the reporter of a home in B (rep.b) get \
-         200 with V1's village_daily values and with org:<home>'s institution_daily values",
-    ),
-    (
-        "GET",
-        "/api/v1/notifications",
-        "noperm",
-        "a charity_finance or social_worker user scoped to the county (neither holds reports.read) \
-         gets the county's incident notifications (200, titles \"即报：旱码头社区居民委员会（走失）\"): \
-         reports::notifications checks no permission, only region_code = the caller's scope",
-    ),
-    (
         "POST",
         "/api/v1/report-templates",
         "sibling",

@@ -87,35 +87,30 @@ pub(in crate::reports) async fn rollups_of(
     period: &str,
     codes: &[String],
 ) -> AppResult<RollupRows> {
+    // One statement per table for up to 500 codes: `code IN (?, …)`.
+    let read = |cols: &'static str, table: &'static str, chunk: &[String]| {
+        let list = repeat_list("?", chunk.len());
+        let sql = state.db.sql(&format!(
+            "SELECT {cols} FROM {table} WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(template.to_string())
+            .bind(period.to_string());
+        for c in chunk {
+            q = q.bind(c.clone());
+        }
+        q.fetch_all(state.db.reader())
+    };
     let mut counts = HashMap::new();
     let mut sums: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     for chunk in codes.chunks(500) {
-        let list = repeat_list("?", chunk.len());
-        let sql = state.db.sql(&format!(
-            "SELECT code, received, on_time FROM report_rollup_counts WHERE template_key = ? AND period = ? AND code IN ({list})"
-        ));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(template)
-            .bind(period);
-        for c in chunk {
-            q = q.bind(c.as_str());
-        }
-        for r in q.fetch_all(state.db.reader()).await? {
+        for r in read("code, received, on_time", "report_rollup_counts", chunk).await? {
             counts.insert(
                 r.try_get("code")?,
                 (r.try_get("received")?, r.try_get("on_time")?),
             );
         }
-        let sql = state.db.sql(&format!(
-            "SELECT code, field, total FROM report_rollup_sums WHERE template_key = ? AND period = ? AND code IN ({list})"
-        ));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(template)
-            .bind(period);
-        for c in chunk {
-            q = q.bind(c.as_str());
-        }
-        for r in q.fetch_all(state.db.reader()).await? {
+        for r in read("code, field, total", "report_rollup_sums", chunk).await? {
             sums.entry(r.try_get("code")?)
                 .or_default()
                 .push((r.try_get("field")?, r.try_get("total")?));

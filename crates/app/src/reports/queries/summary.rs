@@ -118,42 +118,32 @@ pub(in crate::reports) async fn missing_units(
     limit: i64,
 ) -> AppResult<Vec<MissingUnit>> {
     let (lo, hi) = form_range(form, scope).unwrap_or_default();
-    let rows = match form.unit_type {
-        UnitType::Village => {
-            sqlx::query(
-                "SELECT r.code AS unit, r.name, r.code AS region_code FROM regions r WHERE r.level = 'village' \
-                 AND r.code >= $1 AND r.code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
-                 WHERE s.template_key = $3 AND s.period = $4 AND s.unit = r.code) ORDER BY r.code LIMIT $5",
-            )
-            .bind(&lo)
-            .bind(&hi)
-            .bind(&form.key)
-            .bind(period)
-            .bind(limit)
-            .fetch_all(state.db.pool())
-            .await?
-        }
+    let sql = match form.unit_type {
+        UnitType::Village => "SELECT r.code AS unit, r.name, r.code AS region_code FROM regions r WHERE r.level = 'village' \
+             AND r.code >= $1 AND r.code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
+             WHERE s.template_key = $3 AND s.period = $4 AND s.unit = r.code) ORDER BY r.code LIMIT $5"
+            .to_string(),
         UnitType::Org => {
             let Some(kinds) = kinds_list(form) else {
                 return Ok(Vec::new());
             };
-            let sql = format!(
+            format!(
                 "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code FROM orgs o WHERE o.kind IN ({kinds}) \
                  AND o.region_code >= $1 AND o.region_code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
                  WHERE s.template_key = $3 AND s.period = $4 AND s.unit = 'org:' || CAST(o.id AS TEXT)) \
                  ORDER BY o.region_code, o.id LIMIT $5"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&lo)
-                .bind(&hi)
-                .bind(&form.key)
-                .bind(period)
-                .bind(limit)
-                .fetch_all(state.db.pool())
-                .await?
+            )
         }
         UnitType::Any => return Ok(Vec::new()),
     };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&lo)
+        .bind(&hi)
+        .bind(&form.key)
+        .bind(period)
+        .bind(limit)
+        .fetch_all(state.db.pool())
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(MissingUnit {
