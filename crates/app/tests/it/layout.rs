@@ -16,7 +16,6 @@ const SQL_NOT_YET_IN_QUERIES: &[&str] = &[
     "kernel",
     "orgs",
     "pages.rs",
-    "people",
     "regions",
     "reports",
     "screening",
@@ -29,10 +28,6 @@ const TOO_LONG_NOT_YET_SPLIT: &[&str] = &[
     "entrance/mod.rs",
     "institutions/mod.rs",
     "kernel/auth.rs",
-    "people/import.rs",
-    "people/import_pages.rs",
-    "people/mod.rs",
-    "people/xlsx.rs",
     "reports/mod.rs",
     "screening/mod.rs",
 ];
