@@ -1,6 +1,7 @@
 //! Which column holds which field: header recognition (Chinese or English names, found among
 //! the first rows), an explicit mapping overriding it, and the check that a roster has the
-//! columns it needs. Saved mappings (templates) are kept per organisation in `templates`.
+//! columns it needs; and the saved mappings (templates, `person_import_templates`): a named
+//! mapping per organisation (or, for users without one, per scope), audited when saved.
 
 use super::queries;
 use super::*;

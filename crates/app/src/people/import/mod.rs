@@ -43,6 +43,14 @@
 //!   Each created or merged person gets its own audit entry, and the import one summary entry
 //!   (with the job id when run as a background job, whose result row is written in the same
 //!   transaction).
+//!
+//! Layout, one concern per file: the options, report and errors and the two entry points are
+//! here; `source` reads a file as rows of cells (CSV, or `people::xlsx`); `columns` decides
+//! which column is which field (recognition, explicit and saved mappings); `rows` checks a row
+//! without the database and builds the masked preview; `write` is the pipeline (ADR 0008)
+//! and `queries` every statement of the import, its jobs and templates. The upload side
+//! (formerly `import_pages`, still re-exported under that name): `storage` (encrypted files),
+//! `upload` (multipart), `jobs` (background jobs, progress, rejected rows), `pages`, `api`.
 
 pub(crate) mod api;
 pub(crate) mod columns;

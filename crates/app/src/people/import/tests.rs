@@ -1,3 +1,6 @@
+//! Unit tests of reading a roster: encodings, line numbers, header recognition and mappings,
+//! Excel cells, masking of previews, and that random bytes or cells never panic.
+
 use super::rows::*;
 use super::source::*;
 use super::*;
