@@ -21,10 +21,10 @@ use backstop_core::role::Permission;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 
-use super::{COLS, Filter, PersonQuery, Stored, filter, stored_from_row};
-use crate::audit::{self, Entry, Who};
+use super::queries::search::{self, ExportPages};
+use super::{PersonQuery, filter, open_sealed};
+use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -95,18 +95,6 @@ pub struct ExportPreview {
     pub max_rows: i64,
 }
 
-async fn total(state: &AppState, f: &Filter) -> AppResult<i64> {
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM persons p WHERE {}",
-        f.where_
-    );
-    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-    for a in &f.args {
-        q = q.bind(a.clone());
-    }
-    Ok(q.fetch_one(state.db.pool()).await?)
-}
-
 /// The filter in words: `区划：鹿泉区（130110）；姓名/拼音：zs；类别：低保`.
 async fn describe(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<String> {
     let opt = |v: &Option<String>| {
@@ -155,7 +143,7 @@ async fn describe(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult
 pub async fn preview(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<ExportPreview> {
     let f = filter(state, actor, q)?;
     Ok(ExportPreview {
-        count: total(state, &f).await?,
+        count: search::count(state, &f).await?,
         filter: describe(state, actor, q).await?,
         can_full: actor.can(Permission::PersonsRevealId),
         max_rows: MAX_ROWS,
@@ -183,20 +171,6 @@ fn check_reason(reason: &str) -> AppResult<String> {
         return Err(reason_error(ErrorCode::Validation, "不能超过 200 个字"));
     }
     Ok(r.to_string())
-}
-
-fn decrypt(state: &AppState, row: &sqlx::any::AnyRow, col: &str) -> AppResult<String> {
-    let enc: Option<Vec<u8>> = row.try_get(col)?;
-    match enc {
-        None => Ok(String::new()),
-        Some(b) => {
-            let plain = state
-                .keys
-                .decrypt(&b)
-                .ok_or_else(|| AppError::internal("decrypt", "ciphertext rejected"))?;
-            String::from_utf8(plain).map_err(|_| AppError::internal("decrypt", "not utf-8"))
-        }
-    }
 }
 
 fn xerr(e: XlsxError) -> AppError {
@@ -232,23 +206,20 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
         "region": q.region, "name": q.name, "q": q.q, "masked": q.masked, "group": q.group,
     });
     if req.full && !actor.can(Permission::PersonsRevealId) {
-        audit::append_alone(
-            state,
-            &Who::from(actor),
-            Entry {
-                action: "person.export",
-                object_type: "person_list",
-                object_id: String::new(),
-                region_code: scope_region,
-                outcome: "failure",
-                detail: json!({"reason": reason, "filter": filter_json, "numbers": "full",
-                               "refused": "无权限"}),
-            },
-        )
-        .await?;
+        Tx::begin(state, actor)
+            .await?
+            .commit(
+                Change::new("person.export", "person_list", "", scope_region)
+                    .failed()
+                    .detail(
+                        json!({"reason": reason, "filter": filter_json, "numbers": "full",
+                                   "refused": "无权限"}),
+                    ),
+            )
+            .await?;
         return Err(AppError::forbidden());
     }
-    let count = total(state, &f).await?;
+    let count = search::count(state, &f).await?;
     if count > MAX_ROWS {
         return Err(AppError::msg(
             ErrorCode::Validation,
@@ -299,36 +270,12 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
         ws.write_string_with_format(header_row, i as u16, *h, &head)
             .map_err(xerr)?;
     }
-    let extra = if req.full {
-        ", p.id_enc, p.phone_enc"
-    } else {
-        ""
-    };
-    let n = f.args.len();
-    let sql = format!(
-        "SELECT {COLS}{extra} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
-         WHERE {} AND (p.region_code > ${a} OR (p.region_code = ${a} AND (p.name > ${b} \
-         OR (p.name = ${b} AND p.id > ${c})))) \
-         ORDER BY p.region_code, p.name, p.id LIMIT {PAGE}",
-        f.where_,
-        a = n + 1,
-        b = n + 2,
-        c = n + 3,
-    );
+    let pages = ExportPages::new(&f, req.full, PAGE);
     let mut row_no = header_row + 1;
     let mut rows = 0i64;
     let mut after: (String, String, i64) = (String::new(), String::new(), 0);
     'pages: loop {
-        let mut lq = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-        for a in &f.args {
-            lq = lq.bind(a.clone());
-        }
-        let page = lq
-            .bind(after.0.clone())
-            .bind(after.1.clone())
-            .bind(after.2)
-            .fetch_all(state.db.pool())
-            .await?;
+        let page = pages.after(state, &after).await?;
         if page.is_empty() {
             break;
         }
@@ -336,12 +283,11 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
             if rows >= MAX_ROWS {
                 break 'pages;
             }
-            let s: Stored = stored_from_row(r)?;
-            let p = s.view(actor);
+            let p = r.stored.view(actor);
             let (id_number, phone) = if req.full {
                 (
-                    decrypt(state, r, "id_enc")?,
-                    decrypt(state, r, "phone_enc")?,
+                    open_sealed(state, r.id_enc.clone())?.unwrap_or_default(),
+                    open_sealed(state, r.phone_enc.clone())?.unwrap_or_default(),
                 )
             } else {
                 (p.id_number_masked.clone(), p.phone_masked.clone())
@@ -369,7 +315,11 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
                     .map_err(xerr)?;
             }
             row_no += 1;
-            after = (s.region_code, s.name, s.id);
+            after = (
+                r.stored.region_code.clone(),
+                r.stored.name.clone(),
+                r.stored.id,
+            );
         }
         if (page.len() as i64) < PAGE {
             break;
@@ -379,21 +329,16 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
         .await
         .map_err(|e| AppError::internal("xlsx", e))?
         .map_err(xerr)?;
-    audit::append_alone(
-        state,
-        &Who::from(actor),
-        Entry {
-            action: "person.export",
-            object_type: "person_list",
-            object_id: String::new(),
-            region_code: scope_region,
-            outcome: "success",
-            detail: json!({"reason": reason, "filter": filter_json, "rows": rows,
-                           "numbers": if req.full { "full" } else { "masked" },
-                           "format": "xlsx"}),
-        },
-    )
-    .await?;
+    Tx::begin(state, actor)
+        .await?
+        .commit(
+            Change::new("person.export", "person_list", "", scope_region).detail(
+                json!({"reason": reason, "filter": filter_json, "rows": rows,
+                       "numbers": if req.full { "full" } else { "masked" },
+                       "format": "xlsx"}),
+            ),
+        )
+        .await?;
     Ok(Exported {
         filename: format!(
             "persons-{}.xlsx",

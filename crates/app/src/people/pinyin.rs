@@ -18,7 +18,6 @@
 
 use backstop_store::Db;
 use pinyin::ToPinyin;
-use sqlx::Row;
 
 /// Compound surnames whose reading differs from their characters' common readings.
 const COMPOUND_SURNAMES: [(&str, &str, &str); 6] = [
@@ -130,30 +129,15 @@ pub async fn backfill(db: &Db) -> Result<u64, sqlx::Error> {
     let mut done = 0u64;
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT id, name FROM persons WHERE name_pinyin IS NULL AND id > $1 ORDER BY id LIMIT 500",
-        )
-        .bind(after)
-        .fetch_all(db.pool())
-        .await?;
+        let rows = super::queries::without_name_keys(db, after).await?;
         if rows.is_empty() {
             break;
         }
         let mut w = db.begin_write().await?;
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let name: String = r.try_get("name")?;
-            let (full, initials) = keys(&name);
-            sqlx::query(
-                "UPDATE persons SET name_pinyin = $1, name_initials = $2 \
-                 WHERE id = $3 AND name_pinyin IS NULL",
-            )
-            .bind(full)
-            .bind(initials)
-            .bind(id)
-            .execute(w.conn())
-            .await?;
-            after = id;
+        for (id, name) in &rows {
+            let (full, initials) = keys(name);
+            super::queries::set_name_keys(w.conn(), *id, &full, &initials).await?;
+            after = *id;
             done += 1;
         }
         w.commit().await?;

@@ -7,9 +7,11 @@
 //! `PersonsRevealId`, "1+1" (`4****************8`) for everyone else; names in full on the
 //! person's own record, masked (`张*`) in the lists of other areas; phones as `138****5678`.
 
-use backstop_core::mask::mask_name;
+use backstop_core::citizen_id::CitizenId;
+use backstop_core::mask::{mask_name, mask_phone};
 use backstop_core::role::Permission;
 
+use super::{Person, Stored, relationship_label};
 use crate::kernel::actor::Actor;
 
 /// `130110********1234` → `1****************4` (first 1 + 16 stars + last 1).
@@ -42,6 +44,68 @@ pub fn name_for_org(actor: &Actor, org_id: i64, name: &str) -> String {
         name.to_string()
     } else {
         mask_name(name)
+    }
+}
+
+/// An ID number cell as shown to the importer: first 6 + stars + last 4 for roles that may
+/// see that much, else first 1 + stars + last 1; short values all stars.
+pub fn id_text(s: &str, reveal: bool) -> String {
+    let chars: Vec<char> = s.trim().chars().collect();
+    let n = chars.len();
+    if n >= 15 && reveal {
+        let head: String = chars[..6].iter().collect();
+        let tail: String = chars[n - 4..].iter().collect();
+        format!("{head}{}{tail}", "*".repeat(n - 10))
+    } else if n >= 3 {
+        format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1])
+    } else {
+        "*".repeat(n)
+    }
+}
+
+/// A phone number as typed (a preview cell), as `138****5678`.
+pub fn phone_text(p: &str) -> String {
+    mask_phone(p)
+}
+
+/// A checked ID number shown to the one who typed it (a roster row's report): "6+4" when
+/// `reveal` (the actor holds `PersonsRevealId`), else "1+1".
+pub fn citizen_id(id: &CitizenId, reveal: bool) -> String {
+    if reveal {
+        id.masked()
+    } else {
+        id.masked_strict()
+    }
+}
+
+/// Every person read comes out of the access layer as a [`Stored`] row and is shown only
+/// through this view.
+impl Stored {
+    /// The person as `actor` may see it.
+    pub(crate) fn view(&self, actor: &Actor) -> Person {
+        let id_number_masked = id_number(actor, &self.id_masked);
+        Person {
+            id: self.id,
+            region_code: self.region_code.clone(),
+            region_name: self.region_name.clone(),
+            name: self.name.clone(),
+            sex_label: match self.sex.as_str() {
+                "male" => "男",
+                "female" => "女",
+                _ => "",
+            }
+            .to_string(),
+            sex: self.sex.clone(),
+            birth_date: self.birth_date.clone(),
+            id_number_masked,
+            phone_masked: self.phone_masked.clone(),
+            hukou_address: self.hukou_address.clone(),
+            address: self.address.clone(),
+            household_id: self.household_id,
+            relationship_label: relationship_label(&self.relationship).to_string(),
+            relationship: self.relationship.clone(),
+            deceased: self.deceased,
+        }
     }
 }
 

@@ -1,0 +1,492 @@
+//! Every SQL statement of the roster import, and the only place in `people::import` that runs
+//! one. The bulk pipeline (ADR 0008, `write`) hands its statements the connection of its one
+//! write transaction; what they are, how rows are batched into them and in which order they
+//! run is the pipeline's and is kept exactly. Jobs and templates read and write their own
+//! tables here too.
+
+use std::collections::{HashMap, HashSet};
+
+use backstop_store::repeat_list;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::ImportReport;
+use super::columns::SavedTemplate;
+use super::jobs::ImportJob;
+use super::upload::Upload;
+use super::write::Pending;
+use crate::audit::AppendQuery;
+use crate::kernel::access::Tx;
+use crate::kernel::error::AppResult;
+use crate::people::queries::{COLS, Stored, stored_from_row};
+use crate::people::{Sealed, date_str, pinyin, sex_str};
+use crate::state::AppState;
+
+/// A multi-row statement with its arguments bound, ready to run on the import's connection.
+pub(super) type Statement = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `INSERT` of the rows at `positions`, skipping any whose ID number is already on record or
+/// taken by an earlier row of the statement (`ON CONFLICT DO NOTHING`), returning the ids of
+/// the rows written.
+pub(super) fn insert_statement(
+    state: &AppState,
+    now: i64,
+    rows: &[Pending],
+    positions: impl ExactSizeIterator<Item = usize>,
+) -> Statement {
+    let mut sql = String::from(state.db.backend().bulk_insert());
+    sql.push_str(
+        " INTO persons (region_code, name, sex, birth_date, id_enc, id_index, \
+         id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, deceased, \
+         created_at, updated_at, name_pinyin, name_initials) VALUES ",
+    );
+    sql.push_str(&repeat_list(
+        "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
+        positions.len(),
+    ));
+    sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for p in positions {
+        let (r, s) = (&rows[p], &rows[p].sealed);
+        let (name_pinyin, name_initials) = pinyin::keys(&r.fields.name);
+        q = q
+            .bind(r.code.as_str().to_string())
+            .bind(r.fields.name.clone())
+            .bind(sex_str(r.fields.sex))
+            .bind(date_str(r.fields.birth))
+            .bind(s.id_enc.clone())
+            .bind(s.id_index.clone())
+            .bind(s.id_masked.clone())
+            .bind(s.phone_enc.clone())
+            .bind(s.phone_index.clone())
+            .bind(s.phone_masked.clone())
+            .bind(r.fields.hukou_address.clone())
+            .bind(r.fields.address.clone())
+            .bind(now)
+            .bind(now)
+            .bind(name_pinyin)
+            .bind(name_initials);
+    }
+    q
+}
+
+/// Run a batch's `INSERT` (built by [`insert_statement`]): the rows written, `id, id_index`.
+pub(super) async fn insert_rows(
+    conn: &mut AnyConnection,
+    insert: Statement,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    insert.fetch_all(conn).await
+}
+
+/// Run the audit chain's prepared appends, in order.
+pub(super) async fn append_prepared(
+    conn: &mut AnyConnection,
+    audit: Vec<AppendQuery>,
+) -> Result<(), sqlx::Error> {
+    for q in audit {
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Every region code in `[lo, hi)`.
+pub(super) async fn region_codes_in(
+    conn: &mut AnyConnection,
+    lo: &str,
+    hi: &str,
+) -> AppResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT code FROM regions WHERE code >= $1 AND code < $2")
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+/// Which of `codes` are regions, in one query.
+pub(super) async fn existing_regions(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    codes: &[&str],
+) -> AppResult<HashSet<String>> {
+    let sql = format!(
+        "SELECT code FROM regions WHERE code IN ({})",
+        repeat_list("?", codes.len())
+    );
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for c in codes {
+        q = q.bind(*c);
+    }
+    Ok(q.fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// The persons on record holding any of these (sorted, unique) blind indexes, whatever their
+/// region: the pipeline decides per row whether the holder is in the importer's scope.
+pub(super) async fn holders(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    idx: &[&str],
+) -> AppResult<HashMap<String, Stored>> {
+    let sql = format!(
+        "SELECT {COLS}, p.id_index FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.id_index IN ({})",
+        repeat_list("?", idx.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for i in idx {
+        q = q.bind(*i);
+    }
+    let mut out = HashMap::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let s = stored_from_row(&r)?;
+        let key: Option<String> = sqlx::Row::try_get(&r, "id_index")?;
+        if let Some(k) = key {
+            out.insert(k, s);
+        }
+    }
+    Ok(out)
+}
+
+/// Fill a person's empty fields from a merged row (the phone only when given, sealed).
+pub(super) async fn merge_fill(
+    conn: &mut AnyConnection,
+    id: i64,
+    phone: Option<&Sealed>,
+    phone_masked: &str,
+    address: &str,
+    hukou_address: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE persons SET phone_enc = COALESCE($1, phone_enc), \
+         phone_index = COALESCE($2, phone_index), phone_masked = $3, address = $4, \
+         hukou_address = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(phone.and_then(|s| s.phone_enc.clone()))
+    .bind(phone.and_then(|s| s.phone_index.clone()))
+    .bind(phone_masked)
+    .bind(address)
+    .bind(hukou_address)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Jobs (`person_import_jobs`): bookkeeping of one upload, read only by the user who made it.
+
+const JOB_COLS: &str = "id, user_id, token, file_name, format, region_code, good_rows, mapping, \
+    status, committed, bytes_total, bytes_done, rows_read, imported, merged, rejected, warnings, \
+    issues, error_code, error, created_at, finished_at";
+
+fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
+    let issues: String = r.try_get("issues")?;
+    Ok(ImportJob {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        token: r.try_get("token")?,
+        file_name: r.try_get("file_name")?,
+        format: r.try_get("format")?,
+        region_code: r.try_get("region_code")?,
+        good_rows: r.try_get::<i64, _>("good_rows")? != 0,
+        mapping: serde_json::from_str(&r.try_get::<String, _>("mapping")?).unwrap_or_default(),
+        status: r.try_get("status")?,
+        committed: r.try_get::<i64, _>("committed")? != 0,
+        bytes_total: r.try_get("bytes_total")?,
+        bytes_done: r.try_get("bytes_done")?,
+        rows: r.try_get("rows_read")?,
+        imported: r.try_get("imported")?,
+        merged: r.try_get("merged")?,
+        rejected: r.try_get("rejected")?,
+        warnings: r.try_get("warnings")?,
+        issues: serde_json::from_str(&issues).unwrap_or_default(),
+        error_code: r.try_get("error_code")?,
+        error: r.try_get("error")?,
+        created_at: r.try_get("created_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+/// A job by id, whoever it belongs to (the caller checks the owner).
+pub(super) async fn job(state: &AppState, id: i64) -> AppResult<Option<ImportJob>> {
+    let sql = format!("SELECT {JOB_COLS} FROM person_import_jobs WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(row.as_ref().map(job_from_row).transpose()?)
+}
+
+/// A user's latest 10 jobs.
+pub(super) async fn jobs_of(state: &AppState, user_id: i64) -> AppResult<Vec<ImportJob>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM person_import_jobs WHERE user_id = $1 ORDER BY id DESC LIMIT 10"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Write a finished import's result into its job row (`issues` as JSON).
+pub(super) async fn record_report(
+    conn: &mut AnyConnection,
+    job: i64,
+    report: &ImportReport,
+    issues: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE person_import_jobs SET status = $1, committed = $2, bytes_done = bytes_total, \
+         rows_read = $3, imported = $4, merged = $5, rejected = $6, warnings = $7, issues = $8, \
+         error_code = '', error = '', finished_at = $9 WHERE id = $10",
+    )
+    .bind(if report.committed {
+        "done"
+    } else {
+        "rolled_back"
+    })
+    .bind(i64::from(report.committed))
+    .bind(report.rows as i64)
+    .bind(report.imported as i64)
+    .bind(report.merged as i64)
+    .bind(report.rejected as i64)
+    .bind(report.warnings_total as i64)
+    .bind(issues)
+    .bind(now)
+    .bind(job)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Mark a job failed; the caller commits with the failure's audit entry.
+pub(super) async fn mark_failed(tx: &mut Tx, job: i64, code: &str, message: &str) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE person_import_jobs SET status = 'failed', committed = 0, error_code = $1, \
+         error = $2, finished_at = $3 WHERE id = $4",
+    )
+    .bind(code)
+    .bind(message.chars().take(2000).collect::<String>())
+    .bind(now)
+    .bind(job)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A new job row for a stored upload; returns its id. Bookkeeping only (the import and its
+/// outcome are audited), in a short transaction of its own.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_job(
+    state: &AppState,
+    user_id: i64,
+    up: &Upload,
+    status: &str,
+    region: &str,
+    good_rows: bool,
+    mapping: &str,
+    now: i64,
+) -> AppResult<i64> {
+    let mut w = state.db.begin_write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO person_import_jobs (user_id, token, file_name, format, region_code, \
+         good_rows, mapping, status, bytes_total, created_at, started_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&up.token)
+    .bind(&up.file_name)
+    .bind(up.format)
+    .bind(region)
+    .bind(i64::from(good_rows))
+    .bind(mapping)
+    .bind(status)
+    .bind(up.size as i64)
+    .bind(now)
+    .bind((status == "running").then_some(now))
+    .fetch_one(w.conn())
+    .await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// Write a rolled-back import's result into its job row, in a transaction of its own.
+pub(super) async fn record_report_alone(
+    state: &AppState,
+    job: i64,
+    report: &ImportReport,
+    issues: &str,
+) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    record_report(w.conn(), job, report, issues, state.now_ms()).await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// Jobs still `uploaded` or `running`: (id, token, status, created_at).
+pub(super) async fn open_jobs(state: &AppState) -> AppResult<Vec<(i64, String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, token, status, created_at FROM person_import_jobs \
+         WHERE status = 'uploaded' OR status = 'running'",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("token")?,
+                r.try_get("status")?,
+                r.try_get("created_at")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// End a job swept as abandoned or interrupted (only if still in `status`).
+pub(super) async fn end_job(
+    state: &AppState,
+    id: i64,
+    status: &str,
+    new_status: &str,
+    code: &str,
+    msg: &str,
+    now: i64,
+) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    sqlx::query(
+        "UPDATE person_import_jobs SET status = $1, error_code = $2, error = $3, \
+         finished_at = $4 WHERE id = $5 AND status = $6",
+    )
+    .bind(new_status)
+    .bind(code)
+    .bind(msg)
+    .bind(now)
+    .bind(id)
+    .bind(status)
+    .execute(w.conn())
+    .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// Start an uploaded job with its settings; `false` when it was no longer `uploaded`.
+pub(super) async fn start_job(
+    state: &AppState,
+    id: i64,
+    region: &str,
+    good_rows: bool,
+    mapping: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let mut w = state.db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE person_import_jobs SET status = 'running', region_code = $1, good_rows = $2, \
+         mapping = $3, started_at = $4 WHERE id = $5 AND status = 'uploaded'",
+    )
+    .bind(region)
+    .bind(i64::from(good_rows))
+    .bind(mapping)
+    .bind(now)
+    .bind(id)
+    .execute(w.conn())
+    .await?
+    .rows_affected();
+    w.commit().await?;
+    Ok(n > 0)
+}
+
+/// Give up an uploaded job.
+pub(super) async fn abandon_job(state: &AppState, id: i64, now: i64) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    sqlx::query(
+        "UPDATE person_import_jobs SET status = 'abandoned', finished_at = $1 \
+         WHERE id = $2 AND status = 'uploaded'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(w.conn())
+    .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Templates (`person_import_templates`): saved column mappings per owner.
+
+/// An owner's templates, newest first (at most 100).
+pub(super) async fn templates(state: &AppState, owner: &str) -> AppResult<Vec<SavedTemplate>> {
+    let rows = sqlx::query(
+        "SELECT id, name, header_key, mapping FROM person_import_templates WHERE owner = $1 \
+         ORDER BY updated_at DESC, id DESC LIMIT 100",
+    )
+    .bind(owner)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let m: String = r.try_get("mapping")?;
+        out.push(SavedTemplate {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            header_key: r.try_get("header_key")?,
+            mapping: serde_json::from_str(&m).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Save (or replace) an owner's named template; returns its id.
+pub(super) async fn save_template(
+    tx: &mut Tx,
+    owner: &str,
+    name: &str,
+    header_key: &str,
+    mapping: &str,
+    by: &str,
+) -> AppResult<i64> {
+    let now = tx.now();
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM person_import_templates WHERE owner = $1 AND name = $2")
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE person_import_templates SET header_key = $1, mapping = $2, \
+                 updated_at = $3 WHERE id = $4",
+            )
+            .bind(header_key)
+            .bind(mapping)
+            .bind(now)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+            id
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO person_import_templates (owner, name, header_key, mapping, \
+                 created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                 RETURNING id",
+            )
+            .bind(owner)
+            .bind(name)
+            .bind(header_key)
+            .bind(mapping)
+            .bind(by)
+            .bind(now)
+            .fetch_one(tx.conn())
+            .await?
+        }
+    })
+}

@@ -1,0 +1,752 @@
+//! The bulk write of a roster (ADR 0008): a two-step pipeline in one write transaction. While
+//! the engine writes one batch (region check, multi-row `INSERT … ON CONFLICT DO NOTHING`,
+//! merges, audit entries), the next batch is read, checked and sealed, and the last batch's
+//! audit entries are hashed. Its statements are in `queries`; their batching and overlap are
+//! here and must stay as they are (the import's throughput depends on them).
+
+use serde_json::json;
+
+use super::queries;
+use super::rows::*;
+use super::source::*;
+use super::*;
+use crate::kernel::access::Scoped;
+use crate::people::queries::{Stored, load_by_index};
+use crate::people::{Checked, Sealed, seal};
+
+/// Rows looked up, checked and written together (one `SELECT … IN`, one multi-row `INSERT`,
+/// one multi-row audit `INSERT` per batch instead of four statements per row).
+pub(super) const BATCH_ROWS: usize = 1000;
+
+/// A row that passed every check that needs no database, waiting for its batch.
+pub(super) struct Pending {
+    pub(super) line: u64,
+    pub(super) code: RegionCode,
+    pub(super) fields: Checked,
+    pub(super) sealed: Sealed,
+    /// The ID number masked for the importer (for row reports).
+    pub(super) id_masked: String,
+}
+
+impl Pending {
+    fn issue(&self, reason: String) -> RowIssue {
+        RowIssue {
+            line: self.line,
+            reason,
+            id_masked: self.id_masked.clone(),
+        }
+    }
+
+    fn index(&self) -> &str {
+        self.sealed.id_index.as_deref().unwrap_or("")
+    }
+}
+
+/// One batch of rows read and checked, with the statement inserting all of them (built by the
+/// reader while the engine was busy; rebuilt for fewer rows if some turn out unwritable).
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) rows: Vec<Pending>,
+    pub(super) insert: Option<queries::Statement>,
+}
+
+/// Counts and row issues from one step of the pipeline (reading a batch, or writing one). Each
+/// step keeps its own, and the import adds them to the report after both steps of a round
+/// have finished, so the two can run at the same time. At most one batch's worth of issues.
+#[derive(Default)]
+pub(super) struct Tally {
+    pub(super) imported: u64,
+    pub(super) merged: u64,
+    pub(super) rejects: Vec<RowIssue>,
+    pub(super) warnings: Vec<RowIssue>,
+}
+
+impl Tally {
+    /// Add to the report (the first [`MAX_ISSUES`] issues of each kind are kept) and pass
+    /// every issue to the progress callback.
+    fn apply(self, report: &mut ImportReport, progress: &mut dyn FnMut(Progress<'_>)) {
+        report.imported += self.imported;
+        report.merged += self.merged;
+        for issue in self.rejects {
+            report.rejected += 1;
+            progress(Progress::Rejected(&issue));
+            if report.rejects.len() < MAX_ISSUES {
+                report.rejects.push(issue);
+            }
+        }
+        for warning in self.warnings {
+            report.warnings_total += 1;
+            progress(Progress::Warning(&warning));
+            if report.warnings.len() < MAX_ISSUES {
+                report.warnings.push(warning);
+            }
+        }
+    }
+}
+
+/// How many rows the reader parses before letting the writer look at its statement (so the
+/// writer's next statement is sent as soon as the previous one is done).
+pub(super) const YIELD_ROWS: usize = 50;
+
+/// The reading side of the pipeline: rows parsed, checked without the database and sealed
+/// (encrypted, blind-indexed), a batch at a time.
+pub(super) struct BatchReader<'a, S: RowSource> {
+    pub(super) state: &'a AppState,
+    /// The actor's whole scope: rows outside it are rejected.
+    pub(super) scope: Scoped<'a>,
+    pub(super) rows: RowReader<S>,
+    pub(super) bound: Option<RegionCode>,
+    pub(super) now: i64,
+    /// Data rows read so far.
+    pub(super) read: u64,
+    /// The end of the file was reached.
+    pub(super) done: bool,
+}
+
+impl<S: RowSource> BatchReader<'_, S> {
+    /// Read up to [`BATCH_ROWS`] rows: the good ones into `out` (with their `INSERT`), the
+    /// bad ones into `t`. Nothing once the end of the file has been reached.
+    async fn fill(&mut self, out: &mut Batch, t: &mut Tally) -> Result<(), ImportError> {
+        if self.done {
+            return Ok(());
+        }
+        for n in 1..=BATCH_ROWS {
+            if n % YIELD_ROWS == 0 {
+                tokio::task::yield_now().await;
+            }
+            let next = self.rows.next_row().map_err(|f| {
+                FileError::new(
+                    f.kind,
+                    format!(
+                        "读取文件时出错（已读 {} 行，未导入任何数据）：{}",
+                        self.read, f.message
+                    ),
+                )
+            })?;
+            let Some(row) = next else {
+                self.done = true;
+                break;
+            };
+            self.read += 1;
+            match row {
+                Ok(row) => {
+                    if let Some(p) = self.check(row, t) {
+                        out.rows.push(p);
+                    }
+                }
+                Err(issue) => t.rejects.push(issue),
+            }
+        }
+        if !out.rows.is_empty() {
+            out.insert = Some(queries::insert_statement(
+                self.state,
+                self.now,
+                &out.rows,
+                0..out.rows.len(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The row's region (its own, else the default; inside the default and the actor's
+    /// scope) and its sealed ID number and phone; `None` (with the reason in `t`) when the
+    /// row cannot be imported.
+    fn check(&self, row: ParsedRow, t: &mut Tally) -> Option<Pending> {
+        let line = row.line;
+        let id_masked = row
+            .fields
+            .id
+            .as_ref()
+            .map(|c| crate::people::shown::citizen_id(c, self.rows.reveal))
+            .unwrap_or_default();
+        let mut refuse = |reason: String| {
+            t.rejects.push(RowIssue {
+                line,
+                reason,
+                id_masked: id_masked.clone(),
+            });
+            None
+        };
+        let code = match (row.region.is_empty(), &self.bound) {
+            (true, Some(b)) => b.clone(),
+            (true, None) => return refuse("缺少区划代码".to_string()),
+            (false, _) => match RegionCode::parse(&row.region) {
+                Ok(c) => c,
+                Err(e) => return refuse(format!("区划代码：{e}")),
+            },
+        };
+        if let Some(b) = &self.bound
+            && !b.contains(&code)
+        {
+            return refuse(format!(
+                "区划代码 {} 不在导入区划 {} 范围内",
+                code.as_str(),
+                b.as_str()
+            ));
+        }
+        if !self.scope.contains(code.as_str()) {
+            return refuse(format!("区划代码 {} 不在您的管辖范围内", code.as_str()));
+        }
+        let cid = row.fields.id.as_ref()?;
+        let sealed = seal(self.state, Some(cid), row.fields.phone.as_deref());
+        Some(Pending {
+            line,
+            code,
+            fields: row.fields,
+            sealed,
+            id_masked,
+        })
+    }
+}
+
+/// The writing side of the pipeline: the state of one import's write transaction.
+pub(super) struct Batcher<'a> {
+    pub(super) state: &'a AppState,
+    /// The actor's whole scope: a number on record outside it rejects the row.
+    pub(super) scope: Scoped<'a>,
+    pub(super) who: Who,
+    pub(super) now: i64,
+    /// Region codes already checked against the region table.
+    pub(super) known_regions: RegionCache,
+    /// The import's region (the `--region` bound, else the actor's scope) as a code range.
+    pub(super) region_bounds: (String, String),
+    /// The first person id this import created (to tell in-file duplicates from old records).
+    pub(super) first_new_id: Option<i64>,
+    /// The audit chain's head, read once for the whole transaction.
+    pub(super) chain: audit::Chain,
+    /// Creation entries of the last batch, appended while the engine inserts the next one.
+    pub(super) deferred: Vec<Entry<'static>>,
+}
+
+impl Batcher<'_> {
+    /// Check, write and merge one batch: rows with a new ID number are inserted in one
+    /// statement that skips numbers already on record (or earlier in the batch); the skipped
+    /// rows are then merged into the records holding their numbers, in file order.
+    ///
+    /// The engine is kept busy: while it inserts this batch, the audit entries of the last
+    /// one are chained and hashed; while it writes those, this batch's ids are matched to its
+    /// rows (its own entries wait for the next batch, or for the end of the import).
+    async fn flush(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        batch: &mut Batch,
+        t: &mut Tally,
+    ) -> AppResult<()> {
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut batch.rows);
+        let prebuilt = batch.insert.take();
+        self.check_regions(conn, &rows).await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for (pos, row) in rows.iter().enumerate() {
+            if self.known_regions.exists(row.code.as_str()) {
+                candidates.push(pos);
+            } else {
+                t.rejects
+                    .push(row.issue(format!("区划代码 {} 不存在", row.code.as_str())));
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let insert = match prebuilt {
+            Some(q) if candidates.len() == rows.len() => q,
+            _ => queries::insert_statement(self.state, self.now, &rows, candidates.iter().copied()),
+        };
+        let backend = self.state.db.backend();
+        let deferred = std::mem::take(&mut self.deferred);
+        let (chain, who, now) = (&mut self.chain, &self.who, self.now);
+        let (inserted, audit) = tokio::join!(biased; queries::insert_rows(&mut *conn, insert), async {
+            chain.prepare(backend, now, who, &deferred)
+        });
+        let (inserted, audit) = (inserted?, audit?);
+        let (written, matched) = tokio::join!(
+            biased;
+            queries::append_prepared(&mut *conn, audit),
+            async { self.match_ids(&rows, &candidates, &inserted) }
+        );
+        written?;
+        let (entries, skipped) = matched?;
+        t.imported += entries.len() as u64;
+        self.deferred = entries;
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        // A merge's entry must follow the creation it may merge into.
+        self.append_deferred(conn).await?;
+        let mut known = self
+            .load_indexed(conn, skipped.iter().map(|&p| rows[p].index()))
+            .await?;
+        for pos in skipped {
+            let row = &rows[pos];
+            let idx = row.index();
+            let Some(existing) = known.get(idx) else {
+                return Err(AppError::internal(
+                    "person import",
+                    "a row skipped as a duplicate has no record holding its number",
+                ));
+            };
+            if !self.scope.contains(&existing.region_code) {
+                t.rejects.push(
+                    row.issue(
+                        "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
+                            .to_string(),
+                    ),
+                );
+                continue;
+            }
+            let in_file = existing.created_at == self.now
+                && self.first_new_id.is_some_and(|f| existing.id >= f);
+            let existing_id = existing.id;
+            let (notes, changed) = merge(
+                self.state,
+                conn,
+                &mut self.chain,
+                &self.who,
+                self.now,
+                existing,
+                &row.fields,
+                row.code.as_str(),
+            )
+            .await?;
+            if changed && let Some(s) = load_by_index(conn, idx).await? {
+                known.insert(idx.to_string(), s);
+            }
+            t.merged += 1;
+            if !notes.is_empty() {
+                let whence = if in_file {
+                    "与文件中前面的行身份证号相同"
+                } else {
+                    "该身份证号已登记"
+                };
+                t.warnings.push(row.issue(format!(
+                    "{whence}，已合并到人员 {existing_id}；{}",
+                    notes.join("；")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Look up the batch's region codes not seen before, in one query; at the first full
+    /// batch (a file of more than one batch), load every code under the import's region once
+    /// instead.
+    async fn check_regions(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        rows: &[Pending],
+    ) -> AppResult<()> {
+        if rows.len() >= BATCH_ROWS && !self.known_regions.is_complete() {
+            let (lo, hi) = &self.region_bounds;
+            let codes = queries::region_codes_in(conn, lo, hi).await?;
+            self.known_regions
+                .complete(codes.iter().map(String::as_str));
+        }
+        let unknown = self
+            .known_regions
+            .unknown_of(rows.iter().map(|r| r.code.as_str()));
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let found = queries::existing_regions(self.state, conn, &unknown).await?;
+        for c in unknown {
+            self.known_regions.record(c, found.contains(c));
+        }
+        Ok(())
+    }
+
+    /// The persons on record holding any of these numbers, by blind index.
+    async fn load_indexed<'i>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        indexes: impl Iterator<Item = &'i str>,
+    ) -> AppResult<std::collections::HashMap<String, Stored>> {
+        let mut idx: Vec<&str> = indexes.collect();
+        idx.sort_unstable();
+        idx.dedup();
+        queries::holders(self.state, conn, &idx).await
+    }
+
+    /// The creation entries of the rows at `positions` the `INSERT` wrote (its rows give each
+    /// written number its new id), and the positions it skipped, in order.
+    fn match_ids(
+        &mut self,
+        rows: &[Pending],
+        positions: &[usize],
+        inserted: &[sqlx::any::AnyRow],
+    ) -> AppResult<(Vec<Entry<'static>>, Vec<usize>)> {
+        let mut ids = std::collections::HashMap::with_capacity(inserted.len());
+        for r in inserted {
+            let id: i64 = sqlx::Row::try_get(r, "id")?;
+            let idx: Option<String> = sqlx::Row::try_get(r, "id_index")?;
+            ids.insert(idx.unwrap_or_default(), id);
+        }
+        let mut entries = Vec::with_capacity(ids.len());
+        let mut skipped = Vec::new();
+        for &p in positions {
+            let r = &rows[p];
+            // The first row holding a number is the one inserted (rows go in in order).
+            let Some(id) = ids.remove(r.index()) else {
+                skipped.push(p);
+                continue;
+            };
+            self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
+            entries.push(crate::people::created_entry(
+                id,
+                r.code.as_str(),
+                &r.fields,
+                &r.sealed,
+                "import",
+            ));
+        }
+        if !ids.is_empty() {
+            return Err(AppError::internal(
+                "person import",
+                "an inserted row came back with a number not in its batch",
+            ));
+        }
+        Ok((entries, skipped))
+    }
+
+    /// Append the creation entries still waiting.
+    async fn append_deferred(&mut self, conn: &mut sqlx::AnyConnection) -> AppResult<()> {
+        let deferred = std::mem::take(&mut self.deferred);
+        self.chain
+            .append(
+                conn,
+                self.state.db.backend(),
+                self.now,
+                &self.who,
+                &deferred,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Which region codes exist, remembered for the import with a bound on memory.
+///
+/// A small file asks the region table about each batch's new codes (a cache of at most `cap`
+/// answers). A large one loads every code under the import's region once
+/// ([`RegionCache::complete`]): a roster spreads over many villages, and asking about each
+/// (about 9 µs a code) was 7 % of a national 1,000,000-row import. The whole table is 662,000
+/// codes, about 10 MB as a set of numbers, whatever the size of the file.
+pub(super) struct RegionCache {
+    pub(super) known: std::collections::HashMap<String, bool>,
+    pub(super) cap: usize,
+    /// Every code under the import's region, as [`RegionCache::number`]s.
+    pub(super) all: Option<std::collections::HashSet<u64>>,
+}
+
+impl RegionCache {
+    fn new(cap: usize) -> Self {
+        RegionCache {
+            known: std::collections::HashMap::new(),
+            cap,
+            all: None,
+        }
+    }
+
+    /// A code of up to 15 digits as one number, its length in the low 4 bits (so `11` and
+    /// `011` differ); `None` for anything else, which no region has.
+    fn number(code: &str) -> Option<u64> {
+        if code.is_empty() || code.len() > 15 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let v: u64 = code.parse().ok()?;
+        Some(v * 16 + code.len() as u64)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.all.is_some()
+    }
+
+    /// Know exactly `codes` (every code under the import's region) from now on.
+    fn complete<'c>(&mut self, codes: impl Iterator<Item = &'c str>) {
+        let all = codes.filter_map(Self::number).collect();
+        self.known = std::collections::HashMap::new();
+        self.all = Some(all);
+    }
+
+    /// The codes among `codes` not yet known, sorted and unique. When the cache is full it is
+    /// emptied first, so every code of this batch is either known or in the answer.
+    fn unknown_of<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
+        if self.all.is_some() {
+            return Vec::new();
+        }
+        if self.known.len() >= self.cap {
+            self.known.clear();
+        }
+        let mut out: Vec<&str> = codes.filter(|c| !self.known.contains_key(*c)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn record(&mut self, code: &str, exists: bool) {
+        self.known.insert(code.to_string(), exists);
+    }
+
+    fn exists(&self, code: &str) -> bool {
+        match &self.all {
+            Some(all) => Self::number(code).is_some_and(|n| all.contains(&n)),
+            None => self.known.get(code).copied().unwrap_or(false),
+        }
+    }
+}
+
+/// The shared validation, merge and commit path, as a two-step pipeline in one write
+/// transaction: while one batch of [`BATCH_ROWS`] rows is written (looked up, inserted,
+/// merged, audited — the database's work, on its own thread or server), the next is read,
+/// checked without the database and sealed. The two steps take turns on this task (the reader
+/// yields every [`YIELD_ROWS`] rows), so the engine's time and ours overlap instead of adding.
+pub(super) async fn run<S: RowSource>(
+    state: &AppState,
+    actor: &Actor,
+    rows: RowReader<S>,
+    bound: Option<RegionCode>,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ImportReport, ImportError> {
+    if bound.is_none() && !rows.has_region_column() {
+        return Err(FileError::new(
+            FileErrorKind::Columns,
+            "文件没有“区划代码”列：请指定导入区划（--region）",
+        )
+        .into());
+    }
+    let mut report = ImportReport {
+        encoding: rows.encoding.to_string(),
+        ignored_columns: rows.ignored.clone(),
+        ..ImportReport::default()
+    };
+    let now = state.now_ms();
+    let backend = state.db.backend();
+    let mut batcher = Batcher {
+        state,
+        scope: actor.everywhere(),
+        who: Who::from(actor),
+        now,
+        known_regions: RegionCache::new(100_000),
+        region_bounds: {
+            let import_scope = actor.within_opt(bound.as_ref())?;
+            let (lo, hi) = import_scope.range();
+            (lo.to_string(), hi.to_string())
+        },
+        first_new_id: None,
+        chain: audit::Chain::default(),
+        deferred: Vec::new(),
+    };
+    let mut reader = BatchReader {
+        state,
+        scope: actor.everywhere(),
+        rows,
+        bound: bound.clone(),
+        now,
+        read: 0,
+        done: false,
+    };
+    // One transaction for the whole file, on a connection set up for bulk inserts.
+    let mut w = state.db.begin_bulk_write().await?;
+    batcher.chain.start(w.conn(), backend).await?;
+    let mut batch = Batch::default();
+    loop {
+        if batch.rows.is_empty() && reader.done {
+            break;
+        }
+        let mut next = Batch {
+            rows: Vec::with_capacity(BATCH_ROWS),
+            insert: None,
+        };
+        let (mut written, mut read) = (Tally::default(), Tally::default());
+        let (w_result, r_result) = tokio::join!(
+            biased;
+            batcher.flush(w.conn(), &mut batch, &mut written),
+            reader.fill(&mut next, &mut read)
+        );
+        written.apply(&mut report, progress);
+        read.apply(&mut report, progress);
+        w_result?;
+        r_result?;
+        report.rows = reader.read;
+        progress(Progress::Rows {
+            rows: report.rows,
+            bytes: reader.rows.bytes(),
+            imported: report.imported,
+            merged: report.merged,
+            rejected: report.rejected,
+        });
+        batch = next;
+    }
+    batcher.append_deferred(w.conn()).await?;
+    // Rows are rejected when read or when their batch is written: report them in file order.
+    report.rejects.sort_by_key(|i| i.line);
+    report.warnings.sort_by_key(|i| i.line);
+    let commit = report.rejected == 0 || opts.good_rows;
+    let summary = |outcome: &'static str, r: &ImportReport| Entry {
+        action: "person.import",
+        object_type: "person",
+        object_id: opts.job_id.map(|j| format!("job:{j}")).unwrap_or_default(),
+        region_code: bound
+            .as_ref()
+            .map(|b| b.to_string())
+            .unwrap_or_else(|| actor.scope.as_str().to_string()),
+        outcome,
+        detail: json!({
+            "rows": r.rows, "imported": r.imported, "merged": r.merged, "rejected": r.rejected,
+            "good_rows": opts.good_rows, "encoding": r.encoding, "job": opts.job_id,
+        }),
+    };
+    if commit {
+        report.committed = true;
+        let entry = summary("success", &report);
+        batcher
+            .chain
+            .append(
+                w.conn(),
+                backend,
+                now,
+                &batcher.who,
+                std::slice::from_ref(&entry),
+            )
+            .await?;
+        if let Some(job) = opts.job_id {
+            super::jobs::record_report(w.conn(), job, &report, now).await?;
+        }
+        w.commit().await?;
+    } else {
+        w.rollback().await?;
+        audit::append_alone(state, &batcher.who, summary("failure", &report)).await?;
+        report.imported = 0;
+        report.merged = 0;
+    }
+    Ok(report)
+}
+
+/// Merge a row into an existing person (see the module docs); returns the warnings and
+/// whether the record was changed.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn merge(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    chain: &mut audit::Chain,
+    who: &Who,
+    now: i64,
+    cur: &Stored,
+    row: &Checked,
+    region: &str,
+) -> AppResult<(Vec<String>, bool)> {
+    let mut notes = Vec::new();
+    if row.name != cur.name {
+        notes.push(format!("姓名与已登记的“{}”不一致，保留已登记值", cur.name));
+    }
+    if region != cur.region_code {
+        notes.push(format!(
+            "区划代码与已登记的 {} 不一致，保留已登记值",
+            cur.region_code
+        ));
+    }
+    let mut phone = None;
+    if let Some(p) = row.phone.as_deref() {
+        if cur.phone_masked.is_empty() {
+            phone = Some(seal(state, None, Some(p)));
+        } else if cur.phone_index.as_deref() != Some(&state.keys.blind_index("phone", p)) {
+            notes.push("联系电话与已登记的不一致，保留已登记值".to_string());
+        }
+    }
+    let mut fill = |label: &str, new: &str, old: &str| -> Option<String> {
+        if new.is_empty() || new == old {
+            None
+        } else if old.is_empty() {
+            Some(new.to_string())
+        } else {
+            notes.push(format!("{label}与已登记的不一致，保留已登记值"));
+            None
+        }
+    };
+    let address = fill("现住址", &row.address, &cur.address);
+    let hukou = fill("户籍地址", &row.hukou_address, &cur.hukou_address);
+    if phone.is_none() && address.is_none() && hukou.is_none() {
+        return Ok((notes, false));
+    }
+    let phone_masked = phone
+        .as_ref()
+        .map(|s| s.phone_masked.clone())
+        .unwrap_or_else(|| cur.phone_masked.clone());
+    queries::merge_fill(
+        conn,
+        cur.id,
+        phone.as_ref(),
+        &phone_masked,
+        address.as_deref().unwrap_or(&cur.address),
+        hukou.as_deref().unwrap_or(&cur.hukou_address),
+        now,
+    )
+    .await?;
+    let detail = audit::diff(&[
+        ("phone", json!(cur.phone_masked), json!(phone_masked)),
+        (
+            "address",
+            json!(cur.address),
+            json!(address.as_deref().unwrap_or(&cur.address)),
+        ),
+        (
+            "hukou_address",
+            json!(cur.hukou_address),
+            json!(hukou.as_deref().unwrap_or(&cur.hukou_address)),
+        ),
+    ]);
+    let entry = Entry {
+        action: "person.merge",
+        object_type: "person",
+        object_id: cur.id.to_string(),
+        region_code: cur.region_code.clone(),
+        outcome: "success",
+        detail,
+    };
+    chain
+        .append(
+            conn,
+            state.db.backend(),
+            now,
+            who,
+            std::slice::from_ref(&entry),
+        )
+        .await?;
+    Ok((notes, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_cache_looks_up_every_code_again_after_it_is_emptied() {
+        let mut c = RegionCache::new(3);
+        assert_eq!(c.unknown_of(["b", "a", "b"].into_iter()), vec!["a", "b"]);
+        c.record("a", true);
+        c.record("b", false);
+        assert!(c.exists("a") && !c.exists("b") && !c.exists("z"));
+        assert_eq!(c.unknown_of(["a", "c"].into_iter()), vec!["c"]);
+        c.record("c", true);
+        // Full: the next batch must look up "a" again, not trust a forgotten answer.
+        assert_eq!(c.unknown_of(["a", "d"].into_iter()), vec!["a", "d"]);
+        c.record("a", true);
+        c.record("d", false);
+        assert!(c.exists("a") && !c.exists("d") && !c.exists("c"));
+    }
+
+    #[test]
+    fn region_cache_once_complete_knows_exactly_the_loaded_codes() {
+        let mut c = RegionCache::new(3);
+        c.record("110101001001", false);
+        c.complete(["110101001001", "11", "350527000000"].into_iter());
+        assert!(c.is_complete());
+        assert!(c.unknown_of(["999999999999", "11"].into_iter()).is_empty());
+        assert!(c.exists("110101001001") && c.exists("11") && c.exists("350527000000"));
+        // Same digits, other length; not loaded; not a code at all.
+        assert!(!c.exists("011") && !c.exists("110101001002") && !c.exists(""));
+        assert!(!c.exists("1234567890123456") && !c.exists("11a"));
+    }
+}

@@ -1,0 +1,367 @@
+//! Every SQL statement of people and households, and the only place in `people` (apart from
+//! the roster import's own `import::queries`) that runs one.
+//!
+//! Reading functions take a [`Scoped`] handle: a person or household fetched by id is let
+//! through [`Scoped::admit`] (outside the handle: *not found*), and lists are limited to the
+//! handle's code range in SQL (`search`). A person comes out as a [`Stored`] row — masked forms
+//! only — which is shown to an actor only through `Stored::view` (`people::shown`). Writing
+//! functions take the open [`Tx`]; the service commits it with its audit entry. Ciphertext is
+//! read only for the audited reveal and export, and for the ID number check of an update.
+
+pub(crate) mod search;
+
+use backstop_store::Db;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Checked, Sealed, date_str, pinyin, sex_str};
+use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A person row as stored (masked forms only; ciphertext is read only by `reveal`).
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub id: i64,
+    pub region_code: String,
+    pub region_name: String,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub id_masked: String,
+    pub phone_masked: String,
+    pub phone_index: Option<String>,
+    pub hukou_address: String,
+    pub address: String,
+    pub household_id: Option<i64>,
+    pub relationship: String,
+    pub deceased: bool,
+    pub created_at: i64,
+}
+
+pub(crate) const COLS: &str = "p.id, p.region_code, r.name AS region_name, p.name, p.sex, \
+    p.birth_date, p.id_masked, p.phone_masked, p.phone_index, p.hukou_address, p.address, \
+    p.household_id, p.relationship, p.deceased, p.created_at";
+
+pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
+    Ok(Stored {
+        id: r.try_get("id")?,
+        region_code: r.try_get("region_code")?,
+        region_name: r
+            .try_get::<Option<String>, _>("region_name")?
+            .unwrap_or_default(),
+        name: r.try_get("name")?,
+        sex: r.try_get("sex")?,
+        birth_date: r.try_get("birth_date")?,
+        id_masked: r.try_get("id_masked")?,
+        phone_masked: r.try_get("phone_masked")?,
+        phone_index: r.try_get("phone_index")?,
+        hukou_address: r.try_get("hukou_address")?,
+        address: r.try_get("address")?,
+        household_id: r.try_get("household_id")?,
+        relationship: r.try_get("relationship")?,
+        deceased: r.try_get::<i64, _>("deceased")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Let a stored person through the handle (outside it: *not found*).
+fn admit(scope: &Scoped<'_>, s: Stored) -> AppResult<Stored> {
+    let code = s.region_code.clone();
+    scope.admit(&code, s)
+}
+
+async fn load(conn: &mut AnyConnection, id: i64) -> AppResult<Option<Stored>> {
+    let sql = format!(
+        "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code WHERE p.id = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(stored_from_row).transpose()?)
+}
+
+/// One person under the handle, on `conn` (the pool's, or an open transaction's).
+pub(crate) async fn person(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<Stored> {
+    let s = load(conn, id).await?.ok_or_else(AppError::not_found)?;
+    admit(scope, s)
+}
+
+/// One person under the handle, read from the pool.
+pub(crate) async fn person_now(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Stored> {
+    let mut conn = state.db.pool().acquire().await?;
+    person(&mut conn, scope, id).await
+}
+
+/// The stored person holding a blind-indexed ID number, whatever the scope: only for the
+/// uniqueness of the number (the roster import's merge, which checks the scope per row).
+pub(crate) async fn load_by_index(
+    conn: &mut AnyConnection,
+    index: &str,
+) -> AppResult<Option<Stored>> {
+    let sql = format!(
+        "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.id_index = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(index)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(stored_from_row).transpose()?)
+}
+
+/// Who holds an ID number (by blind index), as the handle may know it.
+pub(crate) enum Holder {
+    Nobody,
+    /// Held by a person under the handle.
+    Here(Box<Stored>),
+    /// Held by a person outside it: the caller answers *not found*, never where.
+    Elsewhere,
+}
+
+pub(crate) async fn holder(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    index: &str,
+) -> AppResult<Holder> {
+    Ok(match load_by_index(conn, index).await? {
+        None => Holder::Nobody,
+        Some(s) if scope.contains(&s.region_code) => Holder::Here(Box::new(s)),
+        Some(_) => Holder::Elsewhere,
+    })
+}
+
+/// Insert a validated person; its audit entry goes with the transaction's commit.
+pub(crate) async fn insert(tx: &mut Tx, region: &str, c: &Checked, s: &Sealed) -> AppResult<i64> {
+    let now = tx.now();
+    let (name_pinyin, name_initials) = pinyin::keys(&c.name);
+    Ok(sqlx::query_scalar(
+        "INSERT INTO persons (region_code, name, sex, birth_date, id_enc, id_index, id_masked, \
+         phone_enc, phone_index, phone_masked, hukou_address, address, deceased, created_at, \
+         updated_at, name_pinyin, name_initials) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15) \
+         RETURNING id",
+    )
+    .bind(region)
+    .bind(&c.name)
+    .bind(sex_str(c.sex))
+    .bind(date_str(c.birth))
+    .bind(s.id_enc.clone())
+    .bind(s.id_index.clone())
+    .bind(&s.id_masked)
+    .bind(s.phone_enc.clone())
+    .bind(s.phone_index.clone())
+    .bind(&s.phone_masked)
+    .bind(&c.hukou_address)
+    .bind(&c.address)
+    .bind(now)
+    .bind(name_pinyin)
+    .bind(name_initials)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The ciphertexts of a person admitted earlier (`id_enc`, `phone_enc`), for the audited
+/// reveal and the update's ID number check.
+pub(crate) async fn ciphertexts(
+    conn: &mut AnyConnection,
+    admitted: &Stored,
+) -> AppResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    let row = sqlx::query("SELECT id_enc, phone_enc FROM persons WHERE id = $1")
+        .bind(admitted.id)
+        .fetch_one(conn)
+        .await?;
+    Ok((row.try_get("id_enc")?, row.try_get("phone_enc")?))
+}
+
+/// A person's new values, validated (`update`); phone and ID number only when they change.
+pub(crate) struct PersonUpdate<'a> {
+    pub name: &'a str,
+    pub region_code: &'a str,
+    pub sex: &'a str,
+    pub birth_date: &'a str,
+    pub address: &'a str,
+    pub hukou_address: &'a str,
+    pub deceased: bool,
+    pub phone: Option<&'a Sealed>,
+    pub id: Option<&'a Sealed>,
+}
+
+pub(crate) async fn update(tx: &mut Tx, id: i64, u: &PersonUpdate<'_>) -> AppResult<()> {
+    let now = tx.now();
+    let (name_pinyin, name_initials) = pinyin::keys(u.name);
+    let mut q_set = String::from(
+        "UPDATE persons SET name = $1, region_code = $2, sex = $3, birth_date = $4, \
+         address = $5, hukou_address = $6, deceased = $7, updated_at = $8, \
+         name_pinyin = $81, name_initials = $82",
+    );
+    if u.phone.is_some() {
+        q_set.push_str(", phone_enc = $9, phone_index = $10, phone_masked = $11");
+    }
+    if u.id.is_some() {
+        q_set.push_str(", id_enc = $12, id_index = $13, id_masked = $14");
+    }
+    q_set.push_str(" WHERE id = $15");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(renumber(&q_set)))
+        .bind(u.name)
+        .bind(u.region_code)
+        .bind(u.sex)
+        .bind(u.birth_date)
+        .bind(u.address)
+        .bind(u.hukou_address)
+        .bind(i64::from(u.deceased))
+        .bind(now)
+        .bind(name_pinyin)
+        .bind(name_initials);
+    if let Some(s) = u.phone {
+        q = q
+            .bind(s.phone_enc.clone())
+            .bind(s.phone_index.clone())
+            .bind(s.phone_masked.clone());
+    }
+    if let Some(s) = u.id {
+        q = q
+            .bind(s.id_enc.clone())
+            .bind(s.id_index.clone())
+            .bind(s.id_masked.clone());
+    }
+    q.bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// Renumber `$n` placeholders in order of appearance, so optional SET clauses can be written
+/// with fixed numbers and bound in the same order.
+fn renumber(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A new household with its members (already admitted); returns its id.
+pub(crate) async fn insert_household(
+    tx: &mut Tx,
+    region: &str,
+    address: &str,
+    members: &[(i64, &str)],
+) -> AppResult<i64> {
+    let now = tx.now();
+    let hid: i64 = sqlx::query_scalar(
+        "INSERT INTO households (region_code, address, created_at, updated_at) \
+         VALUES ($1, $2, $3, $3) RETURNING id",
+    )
+    .bind(region)
+    .bind(address)
+    .bind(now)
+    .fetch_one(tx.conn())
+    .await?;
+    for (pid, rel) in members {
+        sqlx::query(
+            "UPDATE persons SET household_id = $1, relationship = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(hid)
+        .bind(*rel)
+        .bind(now)
+        .bind(*pid)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(hid)
+}
+
+/// A household under the handle: (region code, address), and its members under the handle.
+pub(crate) async fn household(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+) -> AppResult<(String, String, Vec<Stored>)> {
+    let row = sqlx::query("SELECT id, region_code, address FROM households WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let region_code: String = row.try_get("region_code")?;
+    let address: String = row.try_get("address")?;
+    let (region_code, address) = scope.admit(&region_code, (region_code.clone(), address))?;
+    let sql = format!(
+        "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.household_id = $1 ORDER BY p.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut members = Vec::new();
+    for r in &rows {
+        let s = stored_from_row(r)?;
+        if scope.contains(&s.region_code) {
+            members.push(s);
+        }
+    }
+    Ok((region_code, address, members))
+}
+
+/// Persons written before the name keys existed (`name_pinyin IS NULL`), by id after `after`:
+/// (id, name), at most 500. Maintenance, no actor.
+pub(crate) async fn without_name_keys(
+    db: &Db,
+    after: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name FROM persons WHERE name_pinyin IS NULL AND id > $1 ORDER BY id LIMIT 500",
+    )
+    .bind(after)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
+}
+
+/// Set a person's name keys when still missing.
+pub(crate) async fn set_name_keys(
+    conn: &mut AnyConnection,
+    id: i64,
+    full: &str,
+    initials: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE persons SET name_pinyin = $1, name_initials = $2 \
+         WHERE id = $3 AND name_pinyin IS NULL",
+    )
+    .bind(full)
+    .bind(initials)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered() {
+        assert_eq!(
+            renumber("a = $1, b = $9 WHERE c = $15"),
+            "a = $1, b = $2 WHERE c = $3"
+        );
+    }
+}
