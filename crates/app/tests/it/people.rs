@@ -373,6 +373,22 @@ async fn persons_create_mask_reveal_scope_households() {
         let (_, p) = t.get(&format!("/api/v1/persons/{pid}"), &worker).await;
         assert_eq!(p["household_id"], hid);
         assert_eq!(p["relationship_label"], "户主");
+        // A household of the village with a member living elsewhere: the village worker sees
+        // the household, and of its members only those inside its own scope.
+        let (s, h2) = t
+            .post(
+                "/api/v1/households",
+                &official,
+                json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "other"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{h2}");
+        let h2 = h2["id"].as_i64().expect("id");
+        let (s, b) = t.get(&format!("/api/v1/households/{h2}"), &worker).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["members"].as_array().map(Vec::len), Some(0), "{b}");
+        let (_, b) = t.get(&format!("/api/v1/households/{h2}"), &official).await;
+        assert_eq!(b["members"][0]["id"], p2);
 
         // Pages: list, detail, reveal form, exact search form.
         let cookie = format!("backstop={official}");
