@@ -19,10 +19,21 @@ pub async fn ensure_builtin_forms(state: &AppState) -> AppResult<()> {
     queries::install_missing(state, &form::builtin_forms(), state.now_ms()).await
 }
 
-/// The latest version of every form.
+/// Does the actor see a form of scope `form_scope`? When the form covers the actor (the
+/// units below fill it in) or the actor covers the form (the offices above manage and read
+/// it) — never a sibling region's form.
+fn visible(actor: &Actor, form_scope: &str) -> bool {
+    Scope::parse(form_scope).is_ok_and(|f| {
+        actor.is_operator() || f.contains_scope(&actor.scope) || actor.scope.contains_scope(&f)
+    })
+}
+
+/// The latest version of every form the actor sees.
 pub async fn list_forms(state: &AppState, actor: &Actor) -> AppResult<Vec<Form>> {
     require_reports(actor)?;
-    queries::latest_forms(state, false).await
+    let mut forms = queries::latest_forms(state, false).await?;
+    forms.retain(|f| visible(actor, &f.scope));
+    Ok(forms)
 }
 
 /// One form: the latest version, or a given one.
@@ -35,6 +46,7 @@ pub async fn get_form(
     require_reports(actor)?;
     load_form(state, key, version)
         .await?
+        .filter(|f| visible(actor, &f.scope))
         .ok_or_else(AppError::not_found)
 }
 
@@ -142,6 +154,14 @@ pub async fn save_form(state: &AppState, actor: &Actor, input: &Form) -> AppResu
                 format!("规则“{}”无效", r.message),
             ));
         }
+    }
+    // A new version of an existing form only by someone who manages its present scope: a
+    // sibling region cannot take another's form over (it reads as not found).
+    if let Some(existing) = queries::form(state, key, None).await?
+        && !actor.is_operator()
+        && !Scope::parse(&existing.scope).is_ok_and(|s| actor.scope.contains_scope(&s))
+    {
+        return Err(AppError::not_found());
     }
     let mut tx = Tx::begin(state, actor).await?;
     let current = queries::max_version(&mut tx, key).await?;

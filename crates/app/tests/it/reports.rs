@@ -70,7 +70,12 @@ async fn forms_are_listed_with_fields() {
         let mut nf = f.clone();
         nf["name"] = json!("村（社区）疫情防控日报（第二版）");
         nf["scope"] = json!("13");
-        let (s, saved) = t.post("/api/v1/report-templates", &tok, nf).await;
+        // A province cannot take the national form over (it would stop every other province
+        // from being asked for it): the form it does not manage reads as not found.
+        let (s, _) = t.post("/api/v1/report-templates", &tok, nf.clone()).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let nat = t.user("nat", &["official"], "0").await;
+        let (s, saved) = t.post("/api/v1/report-templates", &nat, nf).await;
         assert_eq!(s, StatusCode::CREATED, "{saved}");
         assert_eq!(saved["version"], 2);
         let (_, v1) = t
@@ -635,7 +640,9 @@ async fn trend_dashboard_and_excel_export() {
 async fn officials_edit_forms_in_the_ui_and_versions_are_kept() {
     each_backend(|t: T| async move {
         t.import_fixture().await;
-        t.make_user("prov.f", &["official"], "13").await;
+        // The national form is versioned by the nation (a province editing it reads not found).
+        t.make_user("prov.f", &["official"], "0").await;
+        t.make_user("prov.g", &["official"], "13").await;
         t.make_user("cw.f", &["community_worker"], "130110100001").await;
         let off = web_login(&t, "prov.f").await;
         let (s, _, page) = t.raw_form("GET", "/reports/forms/village_daily/edit", Some(&off), "").await;
@@ -648,6 +655,9 @@ async fn officials_edit_forms_in_the_ui_and_versions_are_kept() {
         body.push_str("&f1_key=masks_given&f1_label=%E5%8F%91%E6%94%BE%E5%8F%A3%E7%BD%A9&f1_type=integer&f1_unit=&f1_min=0&f1_max=&f1_options=");
         body.push_str("&f2_key=&f2_label=&f2_type=integer&f2_unit=&f2_min=&f2_max=&f2_options=");
         body.push_str("&r0_left=masks_given&r0_op=%3C%3D&r0_right=100000&r0_message=too+many");
+        let province = web_login(&t, "prov.g").await;
+        let (s, _, _) = t.raw_form("POST", "/reports/forms/save", Some(&province), &body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "a province does not version the national form");
         let (s, h, _) = t.raw_form("POST", "/reports/forms/save", Some(&off), &body).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "saved");
         assert!(h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").contains("saved=2"));

@@ -134,48 +134,7 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
 
 /// Routes that still leak: `(method, route, actor, what leaks)`. The test asserts each still
 /// leaks to that actor, and fails once it does not (then remove the row).
-const KNOWN_LEAKS: &[(&str, &str, &str, &str)] = &[
-    (
-        "POST",
-        "/api/v1/report-templates",
-        "sibling",
-        "an official of county B takes over county A's form: POST /api/v1/report-templates with A's \
-         key (lq_form) and scope B answers 201 and stores version 2 scoped to B under B's name \
-         (reports::save_form checks the new scope against the caller, never the scope of the key's \
-         current version), so A's units are no longer asked for it",
-    ),
-    (
-        "POST",
-        "/reports/forms/save",
-        "sibling",
-        "the same through the form editor: 303 to /reports/forms/lq_form/edit?saved=<n>",
-    ),
-    (
-        "GET",
-        "/api/v1/report-templates",
-        "sibling",
-        "every county's forms are listed to everyone holding reports.read: users of county B \
-         (official, township, village) see county A's form (鹿泉区专报甲, scope 130110)",
-    ),
-    (
-        "GET",
-        "/api/v1/report-templates/{key}",
-        "sibling",
-        "users of county B read county A's form definition by its key (200)",
-    ),
-    (
-        "GET",
-        "/reports/forms",
-        "sibling",
-        "the form editor's list shows users of county B county A's form",
-    ),
-    (
-        "GET",
-        "/reports/forms/{key}/edit",
-        "sibling",
-        "an official of county B opens county A's form in the editor (200)",
-    ),
-];
+const KNOWN_LEAKS: &[(&str, &str, &str, &str)] = &[];
 
 fn cid(region: &str, ymd: &str, seq: u32) -> String {
     let body = format!("{region}{ymd}{seq:03}");
