@@ -1,9 +1,11 @@
 //! Backstop (兜底): the civil-affairs emergency platform as one service.
 //!
-//! Layout: `kernel` (auth, sessions, the actor and its scope, errors, web shell, operations)
-//! is shared; every area (`regions`, `orgs`, `accounts`, `audit`, …) owns its service
-//! functions (where permissions and scope are enforced), its API handlers (`web.rs`) and its
-//! pages (`pages.rs`). `router` puts them together; `openapi` documents the API.
+//! Layout: `kernel` (auth and sessions, the actor, the access layer with its scoped handles
+//! and audited transactions, errors, web shell, operations) is shared; every area (`regions`,
+//! `orgs`, `accounts`, `audit`, `home`, `reports`, …) owns its service functions (permissions,
+//! validation, writes), its queries module (the only SQL of the area, reading through a scoped
+//! handle), its API handlers (`web.rs`) and its pages (`pages.rs`). `route_table` lists every
+//! route, `router` builds the application from it; `openapi` documents the API.
 
 pub mod accounts;
 pub mod audit;

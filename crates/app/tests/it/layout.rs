@@ -148,3 +148,51 @@ fn no_source_file_is_over_the_limit() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `docs/ARCHITECTURE.md` walks a request and an import through the layers, naming files
+/// (`crates/app/src/reports/mod.rs`) and items in them (`…/queries.rs::insert`). Every one of
+/// those names must exist, so the walk-through cannot drift from the code.
+#[test]
+fn architecture_walkthrough_names_what_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).expect("read doc");
+    let Some(start) = doc.find("## Walk-through") else {
+        panic!("docs/ARCHITECTURE.md has no \"## Walk-through\" section");
+    };
+    let section = &doc[start..];
+    let section = match section[3..].find("\n## ") {
+        Some(end) => &section[..end + 3],
+        None => section,
+    };
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for token in section.split('`').skip(1).step_by(2) {
+        let (file, item) = match token.split_once(".rs") {
+            Some((f, rest)) => (format!("{f}.rs"), rest.strip_prefix("::")),
+            None => continue,
+        };
+        checked += 1;
+        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+            problems.push(format!("`{token}`: no file {file}"));
+            continue;
+        };
+        if let Some(item) = item {
+            let name = item.split("::").last().unwrap_or(item);
+            let found = [
+                "fn ", "struct ", "enum ", "type ", "const ", "trait ", "mod ",
+            ]
+            .iter()
+            .any(|kw| {
+                text.match_indices(&format!("{kw}{name}")).any(|(i, m)| {
+                    let next = text[i + m.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            });
+            if !found {
+                problems.push(format!("`{token}`: {file} defines no `{name}`"));
+            }
+        }
+    }
+    assert!(checked >= 10, "the walk-through names only {checked} files");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
