@@ -7,29 +7,15 @@
 
 use axum::http::StatusCode;
 use backstop_app::kernel::actor::Actor;
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, each_backend};
+use crate::support::{T, cid, count, each_backend};
 
 const V1: &str = "130110100001"; // 旱码头社区 (获鹿镇, 鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (获鹿镇, 鹿泉区)
 const V3: &str = "130111100003"; // 赵李庄社区 (栾城区)
 const TOWN: &str = "130110100";
-
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
-
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
-}
 
 async fn person(t: &T, token: &str, body: Value) -> i64 {
     let (s, b) = t.post("/api/v1/persons", token, body).await;
