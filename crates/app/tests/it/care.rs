@@ -8,22 +8,17 @@ use axum::http::StatusCode;
 use backstop_core::mask::mask_name;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, cid, count, each_backend, web_login};
+use crate::support::{
+    T, assert_audit_counts, audit_count, cid, count, created_id, each_backend, web_login,
+};
 
 const V1: &str = "130110100001";
 const V2: &str = "130110100002";
 const O1: &str = "130111100003";
 
 async fn person(t: &T, token: &str, id_number: &str, name: &str, region: &str) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/persons",
-            token,
-            json!({"id_number": id_number, "name": name, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body = json!({"id_number": id_number, "name": name, "region_code": region});
+    created_id(t, "/api/v1/persons", token, body).await
 }
 
 fn row<'a>(cov: &'a Value, category: &str) -> &'a Value {
@@ -321,7 +316,7 @@ async fn care_memberships_checks_visits_tasks_coverage() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
         // Audit entries, written with the changes.
-        for (action, n) in [
+        let audited = [
             ("care.membership.create", 5),
             ("care.carer.create", 1),
             ("care.check.create", 1),
@@ -330,9 +325,8 @@ async fn care_memberships_checks_visits_tasks_coverage() {
             ("care.task.create", 2),
             ("care.task.close", 1),
             ("care.membership.end", 1),
-        ] {
-            assert_eq!(audit_count(&t, action).await, n, "{action}");
-        }
+        ];
+        assert_audit_counts(&t, &audited).await;
     })
     .await;
 }

@@ -9,7 +9,7 @@ use backstop_app::accounts;
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
-use crate::support::{PW, T, count, each_backend};
+use crate::support::{PW, T, count, created_id, each_backend};
 pub use crate::support::{page, web_login};
 
 /// Make an institution reporter tied to an organisation and log it in (API token).
@@ -39,15 +39,8 @@ pub async fn org_user(t: &T, name: &str, roles: &[&str], region: &str, org_id: i
 }
 
 async fn make_org(t: &T, tok: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/orgs",
-            tok,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body = json!({"name": name, "kind": kind, "region_code": region});
+    created_id(t, "/api/v1/orgs", tok, body).await
 }
 
 fn ids(v: &Value) -> Vec<i64> {

@@ -7,7 +7,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, cid, count, each_backend, page, web_login};
+use crate::support::{
+    T, assert_audit_counts, audit_count, cid, count, created_id, each_backend, page, web_login,
+};
 
 const TOWN: &str = "130110100"; // 获鹿镇
 const V1: &str = "130110100001";
@@ -15,15 +17,9 @@ const V2: &str = "130110100002";
 
 /// Create a person through the API; returns its id.
 async fn person(t: &T, token: &str, name: &str, region: &str, seq: u32) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/persons",
-            token,
-            json!({"id_number": cid("130110", "19800101", seq), "name": name, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body =
+        json!({"id_number": cid("130110", "19800101", seq), "name": name, "region_code": region});
+    created_id(t, "/api/v1/persons", token, body).await
 }
 
 async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
@@ -34,15 +30,9 @@ async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
             |(i, p)| json!({"person_id": p, "relationship": if i == 0 { "head" } else { "child" }}),
         )
         .collect();
-    let (s, b) = t
-        .post(
-            "/api/v1/households",
-            token,
-            json!({"region_code": region, "address": format!("{region} 1 号"), "members": members}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body =
+        json!({"region_code": region, "address": format!("{region} 1 号"), "members": members});
+    created_id(t, "/api/v1/households", token, body).await
 }
 
 fn keepers(n: usize) -> Vec<Value> {
@@ -360,10 +350,9 @@ async fn home_observation_lifecycle_missed_checkins_and_rollup() {
         let (_, sum) = t.get("/api/v1/observations/summary", &town).await;
         assert_eq!(sum["under_observation"], 0);
 
-        for (action, n) in [("observation.start", 1), ("observation.extend", 1),
-                            ("observation.checkin", 1), ("observation.close", 1)] {
-            assert_eq!(audit_count(&t, action).await, n, "{action}");
-        }
+        let audited = [("observation.start", 1), ("observation.extend", 1),
+                       ("observation.checkin", 1), ("observation.close", 1)];
+        assert_audit_counts(&t, &audited).await;
     })
     .await;
 }

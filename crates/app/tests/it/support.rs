@@ -386,3 +386,19 @@ pub async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {
     let (s, _, b) = t.raw_form("GET", path, Some(cookie), "").await;
     (s, String::from_utf8_lossy(&b).to_string())
 }
+
+/// POST `body` to `path`, expect *201 Created*, and return the new record's `id`.
+#[allow(dead_code)]
+pub async fn created_id(t: &T, path: &str, token: &str, body: Value) -> i64 {
+    let (s, b) = t.post(path, token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["id"].as_i64().expect("id")
+}
+
+/// Assert how many audit entries each action has.
+#[allow(dead_code)]
+pub async fn assert_audit_counts(t: &T, expected: &[(&str, i64)]) {
+    for (action, n) in expected {
+        assert_eq!(audit_count(t, action).await, *n, "{action}");
+    }
+}
