@@ -54,6 +54,24 @@ fn admit<T>(scope: &Scoped<'_>, row: &AnyRow, with: T) -> AppResult<(T, Person)>
     scope.admit(&p.region_code.clone(), (with, p))
 }
 
+/// The row `id` of a care table (`table`, aliased `a`, with a `person_id`): its columns
+/// `cols` read by `from_row`, and its person, let through the handle.
+async fn of_person<T>(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    (table, a): (&str, &str),
+    cols: &str,
+    id: i64,
+    from_row: impl FnOnce(&AnyRow) -> Result<T, sqlx::Error>,
+) -> AppResult<(T, Person)> {
+    let sql = format!(
+        "SELECT {cols}, p.region_code, p.name FROM {table} {a} \
+         JOIN persons p ON p.id = {a}.person_id WHERE {a}.id = $1"
+    );
+    let row = by_id(conn, sql, id).await?;
+    admit(scope, &row, from_row(&row)?)
+}
+
 /// The person `id`, if it exists and lies under the handle; on `conn` — the pool's or the
 /// open write's.
 pub(super) async fn person(
@@ -111,12 +129,8 @@ pub(super) async fn membership(
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(Membership, Person)> {
-    let sql = format!(
-        "SELECT {MEMBERSHIP_COLS}, p.region_code, p.name FROM care_memberships m \
-         JOIN persons p ON p.id = m.person_id WHERE m.id = $1"
-    );
-    let row = by_id(conn, sql, id).await?;
-    admit(scope, &row, membership_from_row(&row)?)
+    let table = ("care_memberships", "m");
+    of_person(conn, scope, table, MEMBERSHIP_COLS, id, membership_from_row).await
 }
 
 pub(super) async fn set_membership_end(tx: &mut Tx, id: i64, end: &str) -> AppResult<()> {
@@ -325,12 +339,15 @@ pub(super) async fn visit(
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(Visit, Person)> {
-    let sql = format!(
-        "SELECT {VISIT_COLS}, p.region_code, p.name FROM care_visits v \
-         JOIN persons p ON p.id = v.person_id WHERE v.id = $1"
-    );
-    let row = by_id(conn, sql, id).await?;
-    admit(scope, &row, visit_from_row(&row)?)
+    of_person(
+        conn,
+        scope,
+        ("care_visits", "v"),
+        VISIT_COLS,
+        id,
+        visit_from_row,
+    )
+    .await
 }
 
 /// The visit `id` with its tasks, if its person lies under the handle.
@@ -447,10 +464,16 @@ pub(super) async fn task_status(
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(String, Person)> {
-    let sql = "SELECT t.status, t.person_id, p.region_code, p.name FROM care_tasks t \
-         JOIN persons p ON p.id = t.person_id WHERE t.id = $1";
-    let row = by_id(conn, sql.to_string(), id).await?;
-    admit(scope, &row, row.try_get::<String, _>("status")?)
+    let status = |r: &AnyRow| r.try_get::<String, _>("status");
+    of_person(
+        conn,
+        scope,
+        ("care_tasks", "t"),
+        "t.status, t.person_id",
+        id,
+        status,
+    )
+    .await
 }
 
 pub(super) async fn close_task(tx: &mut Tx, id: i64, note: &str, by: &str) -> AppResult<()> {

@@ -75,6 +75,18 @@ fn misplaced(
     })
 }
 
+/// [`misplaced`] for each row of a roll check; `extra` reads what a row adds to its detail.
+fn misplaced_rows(
+    rows: &[AnyRow],
+    kind: &'static str,
+    id: (&str, &str, &str),
+    extra: impl Fn(&AnyRow) -> Result<Value, sqlx::Error>,
+) -> Result<Vec<Found>, sqlx::Error> {
+    rows.iter()
+        .map(|r| misplaced(r, kind, id, extra(r)?))
+        .collect()
+}
+
 /// Every conflict whose persons all lie under the handle (see the module doc for the rules).
 pub(super) async fn find_all(
     tx: &mut Tx,
@@ -99,15 +111,12 @@ pub(super) async fn find_all(
         None,
     )
     .await?;
-    for r in &rows {
-        let extra = json!({"ends_on": r.try_get::<String, _>("ends_on")?});
-        out.push(misplaced(
-            r,
-            "observation_region",
-            ("o", "oid", "observation_id"),
-            extra,
-        )?);
-    }
+    out.extend(misplaced_rows(
+        &rows,
+        "observation_region",
+        ("o", "oid", "observation_id"),
+        |r| Ok(json!({"ends_on": r.try_get::<String, _>("ends_on")?})),
+    )?);
 
     // (a) screening records of running campaigns made in another region.
     let rows = scan(
@@ -124,16 +133,15 @@ pub(super) async fn find_all(
         Some(today),
     )
     .await?;
-    for r in &rows {
-        let extra = json!({"campaign_id": r.try_get::<i64, _>("campaign_id")?,
-                           "campaign": r.try_get::<String, _>("campaign")?});
-        out.push(misplaced(
-            r,
-            "screening_region",
-            ("s", "sid", "screening_id"),
-            extra,
-        )?);
-    }
+    out.extend(misplaced_rows(
+        &rows,
+        "screening_region",
+        ("s", "sid", "screening_id"),
+        |r| {
+            Ok(json!({"campaign_id": r.try_get::<i64, _>("campaign_id")?,
+                      "campaign": r.try_get::<String, _>("campaign")?}))
+        },
+    )?);
 
     // (a) possible duplicates: same name and birth date, different regions, one without ID.
     let rows = scan(

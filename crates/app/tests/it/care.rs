@@ -5,47 +5,20 @@
 //! recorded, audit entries, and the pages — on both backends.
 
 use axum::http::StatusCode;
-use backstop_core::citizen_id::check_char;
 use backstop_core::mask::mask_name;
 use serde_json::{Value, json};
 
-use crate::support::{T, each_backend};
-
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
+use crate::support::{
+    T, assert_audit_counts, audit_count, cid, count, created_id, each_backend, web_login,
+};
 
 const V1: &str = "130110100001";
 const V2: &str = "130110100002";
 const O1: &str = "130111100003";
 
 async fn person(t: &T, token: &str, id_number: &str, name: &str, region: &str) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/persons",
-            token,
-            json!({"id_number": id_number, "name": name, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
-}
-
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
-}
-
-async fn audit_count(t: &T, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = $1")
-        .bind(action)
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("audit")
+    let body = json!({"id_number": id_number, "name": name, "region_code": region});
+    created_id(t, "/api/v1/persons", token, body).await
 }
 
 fn row<'a>(cov: &'a Value, category: &str) -> &'a Value {
@@ -343,7 +316,7 @@ async fn care_memberships_checks_visits_tasks_coverage() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
         // Audit entries, written with the changes.
-        for (action, n) in [
+        let audited = [
             ("care.membership.create", 5),
             ("care.carer.create", 1),
             ("care.check.create", 1),
@@ -352,9 +325,8 @@ async fn care_memberships_checks_visits_tasks_coverage() {
             ("care.task.create", 2),
             ("care.task.close", 1),
             ("care.membership.end", 1),
-        ] {
-            assert_eq!(audit_count(&t, action).await, n, "{action}");
-        }
+        ];
+        assert_audit_counts(&t, &audited).await;
     })
     .await;
 }
@@ -442,36 +414,6 @@ async fn care_query_regions_are_scoped() {
     })
     .await;
 }
-
-async fn web_login(t: &T, username: &str) -> String {
-    let pw: String = crate::support::PW
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/login",
-            None,
-            &format!("username={username}&password={pw}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    h.get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_string()
-}
-
 #[tokio::test]
 async fn care_pages() {
     each_backend(|t: T| async move {

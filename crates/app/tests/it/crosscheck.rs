@@ -7,34 +7,18 @@
 
 use axum::http::StatusCode;
 use backstop_app::kernel::actor::Actor;
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, each_backend};
+use crate::support::{T, cid, count, created_id, each_backend};
 
 const V1: &str = "130110100001"; // 旱码头社区 (获鹿镇, 鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (获鹿镇, 鹿泉区)
 const V3: &str = "130111100003"; // 赵李庄社区 (栾城区)
 const TOWN: &str = "130110100";
 
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
-
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
-}
-
 async fn person(t: &T, token: &str, body: Value) -> i64 {
-    let (s, b) = t.post("/api/v1/persons", token, body).await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    created_id(t, "/api/v1/persons", token, body).await
 }
 
 async fn member(
@@ -45,15 +29,9 @@ async fn member(
     start: &str,
     end: Option<&str>,
 ) -> i64 {
-    let (s, b) = t
-        .post(
-            &format!("/api/v1/care/persons/{pid}/memberships"),
-            token,
-            json!({"category": category, "start_date": start, "end_date": end, "deciding_body": "鹿泉区民政局"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let path = format!("/api/v1/care/persons/{pid}/memberships");
+    let body = json!({"category": category, "start_date": start, "end_date": end, "deciding_body": "鹿泉区民政局"});
+    created_id(t, &path, token, body).await
 }
 
 async fn end_membership(t: &T, token: &str, mid: i64, end: &str) {

@@ -8,30 +8,16 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 use tower::ServiceExt;
 
-use crate::institutions::{org_user, page, web_login};
-use crate::support::{T, each_backend};
+use crate::institutions::org_user;
+use crate::support::{T, cid, count, each_backend, page, web_login};
 
 const V1: &str = "130110100001"; // 旱码头社区
 const V2: &str = "130110100002"; // 镇宁社区, the neighbour
 const V3: &str = "130110100003"; // 南苑社区, no community worker
-
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
-
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
-}
 
 /// `(region_code, unit)` of the fever notifications, in order.
 async fn fever_notes(t: &T) -> Vec<(String, String)> {
@@ -432,23 +418,10 @@ async fn quick_entry_page_with_htmx() {
         let (s, html) = page(&t, "/gates", &c).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("北门卡口") && html.contains(&format!("value=\"region:{V1}\"")));
-        let (s, _) = post_form(
-            &t,
-            "/gates",
-            &c,
-            &format!("name={}&place=region:{V1}", enc("南门")),
-            false,
-        )
-        .await;
+        let south = format!("name={}&place=region:{V1}", enc("南门"));
+        let (s, _) = post_form(&t, "/gates", &c, &south, false).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        let (s, html) = post_form(
-            &t,
-            "/gates",
-            &c,
-            &format!("name={}&place=region:{V1}", enc("南门")),
-            false,
-        )
-        .await;
+        let (s, html) = post_form(&t, "/gates", &c, &south, false).await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert!(html.contains("该处已有同名卡口"));
     })

@@ -9,7 +9,8 @@ use backstop_app::accounts;
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
-use crate::support::{PW, T, each_backend};
+use crate::support::{PW, T, count, created_id, each_backend};
+pub use crate::support::{page, web_login};
 
 /// Make an institution reporter tied to an organisation and log it in (API token).
 pub async fn org_user(t: &T, name: &str, roles: &[&str], region: &str, org_id: i64) -> String {
@@ -37,56 +38,9 @@ pub async fn org_user(t: &T, name: &str, roles: &[&str], region: &str, org_id: i
     t.login(name).await
 }
 
-/// Log in through the login page; returns the session cookie (`name=value`).
-pub async fn web_login(t: &T, username: &str) -> String {
-    let pw: String = PW
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/login",
-            None,
-            &format!("username={username}&password={pw}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    h.get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string()
-}
-
-pub async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {
-    let (s, _, b) = t.raw_form("GET", path, Some(cookie), "").await;
-    (s, String::from_utf8_lossy(&b).to_string())
-}
-
 async fn make_org(t: &T, tok: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/orgs",
-            tok,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
-}
-
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
+    let body = json!({"name": name, "kind": kind, "region_code": region});
+    created_id(t, "/api/v1/orgs", tok, body).await
 }
 
 fn ids(v: &Value) -> Vec<i64> {

@@ -5,47 +5,21 @@
 //! township on the injected clock, counts by region, the pages, and audit — on both backends.
 
 use axum::http::StatusCode;
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 
-use crate::support::{PW, T, each_backend};
-
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
+use crate::support::{
+    T, assert_audit_counts, audit_count, cid, count, created_id, each_backend, page, web_login,
+};
 
 const TOWN: &str = "130110100"; // 获鹿镇
 const V1: &str = "130110100001";
 const V2: &str = "130110100002";
 
-async fn count(t: &T, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
-}
-
-async fn audit_count(t: &T, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = $1")
-        .bind(action)
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("audit")
-}
-
 /// Create a person through the API; returns its id.
 async fn person(t: &T, token: &str, name: &str, region: &str, seq: u32) -> i64 {
-    let (s, b) = t
-        .post(
-            "/api/v1/persons",
-            token,
-            json!({"id_number": cid("130110", "19800101", seq), "name": name, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body =
+        json!({"id_number": cid("130110", "19800101", seq), "name": name, "region_code": region});
+    created_id(t, "/api/v1/persons", token, body).await
 }
 
 async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
@@ -56,15 +30,9 @@ async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
             |(i, p)| json!({"person_id": p, "relationship": if i == 0 { "head" } else { "child" }}),
         )
         .collect();
-    let (s, b) = t
-        .post(
-            "/api/v1/households",
-            token,
-            json!({"region_code": region, "address": format!("{region} 1 号"), "members": members}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    let body =
+        json!({"region_code": region, "address": format!("{region} 1 号"), "members": members});
+    created_id(t, "/api/v1/households", token, body).await
 }
 
 fn keepers(n: usize) -> Vec<Value> {
@@ -382,10 +350,9 @@ async fn home_observation_lifecycle_missed_checkins_and_rollup() {
         let (_, sum) = t.get("/api/v1/observations/summary", &town).await;
         assert_eq!(sum["under_observation"], 0);
 
-        for (action, n) in [("observation.start", 1), ("observation.extend", 1),
-                            ("observation.checkin", 1), ("observation.close", 1)] {
-            assert_eq!(audit_count(&t, action).await, n, "{action}");
-        }
+        let audited = [("observation.start", 1), ("observation.extend", 1),
+                       ("observation.checkin", 1), ("observation.close", 1)];
+        assert_audit_counts(&t, &audited).await;
     })
     .await;
 }
@@ -446,39 +413,6 @@ async fn screening_query_regions_and_campaigns_are_scoped() {
     })
     .await;
 }
-
-async fn web_login(t: &T, username: &str) -> String {
-    let enc: String = PW
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/login",
-            None,
-            &format!("username={username}&password={enc}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    h.get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string()
-}
-
-async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {
-    let (s, _, b) = t.raw_form("GET", path, Some(cookie), "").await;
-    (s, String::from_utf8(b).expect("utf8"))
-}
-
 #[tokio::test]
 async fn screening_pages_household_form_and_township_list() {
     each_backend(|t: T| async move {

@@ -320,3 +320,85 @@ pub fn totp_secret(username: &str) -> Vec<u8> {
 pub fn keyring() -> KeyRing {
     KeyRing::from_master([1u8; 32])
 }
+
+// --- Shared by the institutions, entrance, care, screening and crosscheck tests (added by the
+// --- dedup-instent helper).
+
+/// A valid 18-digit ID number: region, birth date, sequence and its check character.
+#[allow(dead_code)]
+pub fn cid(region: &str, ymd: &str, seq: u32) -> String {
+    let body = format!("{region}{ymd}{seq:03}");
+    let c = backstop_core::citizen_id::check_char(&body).expect("17 digits");
+    format!("{body}{c}")
+}
+
+/// Run a `SELECT CAST(COUNT(*) AS BIGINT) …` and return the count.
+#[allow(dead_code)]
+pub async fn count(t: &T, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("count")
+}
+
+/// How many audit entries have this action.
+#[allow(dead_code)]
+pub async fn audit_count(t: &T, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("audit")
+}
+
+/// Log in through the login page; returns the session cookie (`name=value`).
+#[allow(dead_code)]
+pub async fn web_login(t: &T, username: &str) -> String {
+    let pw: String = PW
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (s, h, _) = t
+        .raw_form(
+            "POST",
+            "/login",
+            None,
+            &format!("username={username}&password={pw}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
+    h.get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string()
+}
+
+/// GET a page with a session cookie; returns the status and the body as text.
+#[allow(dead_code)]
+pub async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {
+    let (s, _, b) = t.raw_form("GET", path, Some(cookie), "").await;
+    (s, String::from_utf8_lossy(&b).to_string())
+}
+
+/// POST `body` to `path`, expect *201 Created*, and return the new record's `id`.
+#[allow(dead_code)]
+pub async fn created_id(t: &T, path: &str, token: &str, body: Value) -> i64 {
+    let (s, b) = t.post(path, token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["id"].as_i64().expect("id")
+}
+
+/// Assert how many audit entries each action has.
+#[allow(dead_code)]
+pub async fn assert_audit_counts(t: &T, expected: &[(&str, i64)]) {
+    for (action, n) in expected {
+        assert_eq!(audit_count(t, action).await, *n, "{action}");
+    }
+}
