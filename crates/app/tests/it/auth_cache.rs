@@ -85,11 +85,10 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
         prime(&t, &disable).await;
         let id = t.user_id("w.disable").await;
         let (s, u) = t
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": true})),
+                &root,
+                json!({"disabled": true}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
@@ -103,11 +102,10 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
         prime(&t, &role).await;
         let id = t.user_id("w.role").await;
         let (s, u) = t
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"roles": ["community_worker"]})),
+                &root,
+                json!({"roles": ["community_worker"]}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");

@@ -466,11 +466,10 @@ async fn logout_password_change_and_disable_revoke() {
         assert_eq!(s, StatusCode::OK);
         let id = t.user_id("worker").await;
         let (s, u) = t
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": true})),
+                &root,
+                json!({"disabled": true}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
@@ -487,11 +486,10 @@ async fn logout_password_change_and_disable_revoke() {
         assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &unknown));
         // Re-enabled: old sessions stay dead, a new login works.
         let (s, _) = t
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": false})),
+                &root,
+                json!({"disabled": false}),
             )
             .await;
         assert_eq!(s, StatusCode::OK);
@@ -1416,7 +1414,7 @@ async fn user_management_limits() {
         let off_id = t.user_id("off").await;
         let patch = |tok: String, id: i64, body: Value| {
             let t = &t;
-            async move { t.call("PATCH", &format!("/api/v1/users/{id}"), Some(&tok), Some(body)).await }
+            async move { t.patch(&format!("/api/v1/users/{id}"), &tok, body).await }
         };
 
         // Nobody changes their own roles, scope or enabled state.

@@ -320,3 +320,22 @@ pub fn totp_secret(username: &str) -> Vec<u8> {
 pub fn keyring() -> KeyRing {
     KeyRing::from_master([1u8; 32])
 }
+
+// --- added by the dedup-screencare helper: shared request shapes ------------------------
+
+impl T {
+    /// `PATCH path` with a JSON body as `token`.
+    #[allow(dead_code)]
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    /// A JSON login with a wrong password for `username`; the status of the answer.
+    #[allow(dead_code)]
+    pub async fn failed_login(&self, username: &str) -> StatusCode {
+        let body = serde_json::json!({"username": username, "password": "wrong"});
+        self.call("POST", "/api/v1/auth/login", None, Some(body))
+            .await
+            .0
+    }
+}
