@@ -84,13 +84,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
         // Disabled by the system administrator: refused at once.
         prime(&t, &disable).await;
         let id = t.user_id("w.disable").await;
-        let (s, u) = t
-            .patch(
-                &format!("/api/v1/users/{id}"),
-                &root,
-                json!({"disabled": true}),
-            )
-            .await;
+        let (s, u) = t.patch_user(&root, id, json!({"disabled": true})).await;
         assert_eq!(s, StatusCode::OK, "{u}");
         assert_eq!(
             probe(&t, &disable).await,
@@ -102,11 +96,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
         prime(&t, &role).await;
         let id = t.user_id("w.role").await;
         let (s, u) = t
-            .patch(
-                &format!("/api/v1/users/{id}"),
-                &root,
-                json!({"roles": ["community_worker"]}),
-            )
+            .patch_user(&root, id, json!({"roles": ["community_worker"]}))
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
         assert_eq!(

@@ -332,11 +332,7 @@ async fn scope_matrix() {
                 }
                 // update user (needs users.manage; township_staff scope is 130110 here)
                 let (s, _) = t
-                    .patch(
-                        &format!("/api/v1/users/{uid}"),
-                        &tok,
-                        json!({"display_name": "改名"}),
-                    )
+                    .patch_user(&tok, *uid, json!({"display_name": "改名"}))
                     .await;
                 let can_manage = ["sysadmin", "official", "township_staff"].contains(&role);
                 if can_manage && visible {

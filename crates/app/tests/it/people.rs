@@ -9,18 +9,10 @@ use axum::http::StatusCode;
 use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import_csv};
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, each_backend, each_backend_with};
-
-/// A valid ID number from region, birth date and sequence.
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
+use crate::support::{T, cid, each_backend, each_backend_with};
 
 const V1: &str = "130110100001"; // 旱码头社区 (鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (鹿泉区)

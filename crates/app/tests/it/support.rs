@@ -330,6 +330,25 @@ impl T {
         self.call("PATCH", path, Some(token), Some(body)).await
     }
 
+    /// `PATCH /api/v1/users/{id}` with a JSON body as `token`.
+    #[allow(dead_code)]
+    pub async fn patch_user(&self, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
+        self.patch(&format!("/api/v1/users/{id}"), token, body)
+            .await
+    }
+
+    /// Send a built request to the app; status, headers and body bytes.
+    #[allow(dead_code)]
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
     /// A JSON login with a wrong password for `username`; the status of the answer.
     #[allow(dead_code)]
     pub async fn failed_login(&self, username: &str) -> StatusCode {
@@ -338,4 +357,12 @@ impl T {
             .await
             .0
     }
+}
+
+/// A valid ID number from region, birth date and sequence.
+#[allow(dead_code)]
+pub fn cid(region: &str, ymd: &str, seq: u32) -> String {
+    let body = format!("{region}{ymd}{seq:03}");
+    let c = backstop_core::citizen_id::check_char(&body).expect("17 digits");
+    format!("{body}{c}")
 }
