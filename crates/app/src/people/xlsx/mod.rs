@@ -271,15 +271,7 @@ impl<R: Read + Seek> Book<R> {
             ));
         }
         let compressed = f.compressed_size();
-        Ok(Capped {
-            inner: f,
-            read: 0,
-            cap,
-            compressed,
-            max_ratio,
-            since_mark: 0,
-            what,
-        })
+        Ok(Capped::new(f, cap, compressed, max_ratio, what))
     }
 
     /// Part `index` (at most `cap` bytes unpacked) event by event up to its end, each event
@@ -399,15 +391,7 @@ impl<R: Read + Seek> Book<R> {
             .archive
             .by_index(sheet)
             .map_err(|e| unreadable(format!("无法读取工作表（{e}）")))?;
-        let part = Capped {
-            inner: f,
-            read: 0,
-            cap,
-            compressed,
-            max_ratio,
-            since_mark: 0,
-            what: "工作表",
-        };
+        let part = Capped::new(f, cap, compressed, max_ratio, "工作表");
         Ok(Sheet {
             xml: quick_xml::Reader::from_reader(BufReader::with_capacity(64 * 1024, part)),
             strings: &self.strings,
