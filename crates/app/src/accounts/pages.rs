@@ -22,7 +22,7 @@ use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::{Page, region_param};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, clip, render};
+use crate::kernel::web::{Nav, PageResult, clip, render, with_status};
 use crate::orgs::{self, Org};
 use crate::state::AppState;
 
@@ -140,11 +140,6 @@ fn is_page_error(e: &AppError) -> bool {
         e.status(),
         StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::INTERNAL_SERVER_ERROR
     ) || e.status() == StatusCode::UNAUTHORIZED
-}
-
-fn with_status(mut resp: Response, status: StatusCode) -> Response {
-    *resp.status_mut() = status;
-    resp
 }
 
 // --- the user list -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{AuditQuery, AuditRow};
 use crate::kernel::extract::Page;
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, clip, render};
+use crate::kernel::web::{Nav, PageResult, clip, query_string, render};
 use crate::state::AppState;
 
 /// Entries per page.
@@ -152,39 +152,4 @@ async fn search(State(s): State<AppState>, Page(a): Page, Query(f): Query<Filter
         older,
         base_query,
     }))
-}
-
-/// `k=v&…` of the non-empty pairs, percent-encoded.
-fn query_string(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_are_encoded() {
-        assert_eq!(
-            query_string(&[("username", "a b"), ("action", ""), ("to", "审计&x")]),
-            "username=a%20b&to=%E5%AE%A1%E8%AE%A1%26x"
-        );
-    }
 }

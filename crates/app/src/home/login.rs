@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::kernel::auth::{self, Stage};
 use crate::kernel::extract::{PageAnyStage, Source, clear_cookie, session_cookie};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::{Nav, PageResult, render, render_status, with_status};
 use crate::state::AppState;
 
 /// The routes of the login flow.
@@ -75,13 +75,12 @@ async fn login_submit(
                 .into_response()
         }
         Err(e) => {
-            let mut resp = login_page(
+            let page = login_page(
                 &s,
                 Some(e.message.clone()),
                 f.username.chars().take(64).collect(),
             );
-            *resp.status_mut() = e.status();
-            resp
+            with_status(page, e.status())
         }
     }
 }
@@ -119,12 +118,11 @@ async fn totp_submit(
             Redirect::to(next.page()).into_response()
         }
         Err(e) => {
-            let mut r = render(&TotpPage {
+            let page = TotpPage {
                 nav: None,
                 error: Some(e.message.clone()),
-            });
-            *r.status_mut() = e.status();
-            r
+            };
+            render_status(&page, e.status())
         }
     }
 }
@@ -193,9 +191,8 @@ async fn password_submit(
         return Redirect::to(a.stage.page()).into_response();
     }
     if f.new_password != f.confirm {
-        let mut r = password_page(&s, &a, Some("两次输入的新密码不一致".to_string()), false);
-        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-        return r;
+        let page = password_page(&s, &a, Some("两次输入的新密码不一致".to_string()), false);
+        return with_status(page, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
     }
     match auth::change_password(&s, &a, &f.old_password, &f.new_password).await {
         Ok(r) => {
@@ -211,11 +208,10 @@ async fn password_submit(
                 ([(header::SET_COOKIE, cookie)], Redirect::to(r.stage.page())).into_response()
             }
         }
-        Err(e) => {
-            let mut r = password_page(&s, &a, Some(e.message.clone()), false);
-            *r.status_mut() = e.status();
-            r
-        }
+        Err(e) => with_status(
+            password_page(&s, &a, Some(e.message.clone()), false),
+            e.status(),
+        ),
     }
 }
 
@@ -286,7 +282,7 @@ async fn enroll_submit(
         Err(e) => {
             // Show the same secret again so the user can retry with the next code.
             let pending = auth::pending_totp_enrollment(&s, a.user.id).await?;
-            let mut r = render(&EnrollPage {
+            let page = EnrollPage {
                 nav: None,
                 required: a.stage == Stage::NeedTotpEnrollment,
                 error: Some(e.message.clone()),
@@ -295,9 +291,8 @@ async fn enroll_submit(
                     .map(|e| e.qr_svg.clone())
                     .unwrap_or_default(),
                 secret: pending.map(|e| e.secret_base32).unwrap_or_default(),
-            });
-            *r.status_mut() = e.status();
-            Ok(r)
+            };
+            Ok(render_status(&page, e.status()))
         }
     }
 }

@@ -76,13 +76,7 @@ async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
         } else {
             a.user.display_name.clone()
         },
-        roles: actor
-            .roles
-            .roles()
-            .iter()
-            .map(|r| r.label_zh())
-            .collect::<Vec<_>>()
-            .join("、"),
+        roles: actor.roles.labels_zh(),
         orgs: orgs::count_in_scope(&s, actor).await?,
         users: accounts::count_in_scope(&s, actor).await?,
         region_counts,

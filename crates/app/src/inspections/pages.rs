@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use backstop_core::role::Permission;
 use serde::Deserialize;
 
-use super::{Inspection, NewInspection, NewProblem, Problem};
+use super::{Inspection, NewInspection, NewProblem, Problem, ReopenInput, RespondInput};
 use crate::kernel::extract::Page;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
@@ -151,30 +151,13 @@ async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> 
     }))
 }
 
-#[derive(Deserialize)]
-struct ProblemForm {
-    description: String,
-    requirement: String,
-    deadline: String,
-}
-
 async fn add_problem(
     State(s): State<AppState>,
     Page(a): Page,
     Path(id): Path<i64>,
-    Form(f): Form<ProblemForm>,
+    Form(problem): Form<NewProblem>,
 ) -> PageResult {
-    super::add_problem(
-        &s,
-        &a.actor,
-        id,
-        &NewProblem {
-            description: f.description,
-            requirement: f.requirement,
-            deadline: f.deadline,
-        },
-    )
-    .await?;
+    super::add_problem(&s, &a.actor, id, &problem).await?;
     Ok(Redirect::to(&format!("/inspections/{id}")).into_response())
 }
 
@@ -208,16 +191,11 @@ async fn rectifications(
     }))
 }
 
-#[derive(Deserialize)]
-struct RespondForm {
-    response: String,
-}
-
 async fn respond(
     State(s): State<AppState>,
     Page(a): Page,
     Path(id): Path<i64>,
-    Form(f): Form<RespondForm>,
+    Form(f): Form<RespondInput>,
 ) -> PageResult {
     let p = super::respond(&s, &a.actor, id, &f.response).await?;
     Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
@@ -228,17 +206,11 @@ async fn close(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) ->
     Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ReopenForm {
-    #[serde(default)]
-    reason: String,
-}
-
 async fn reopen(
     State(s): State<AppState>,
     Page(a): Page,
     Path(id): Path<i64>,
-    Form(f): Form<ReopenForm>,
+    Form(f): Form<ReopenInput>,
 ) -> PageResult {
     let p = super::reopen(&s, &a.actor, id, &f.reason).await?;
     Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())

@@ -127,6 +127,14 @@ pub struct Page(pub Authed);
 
 pub struct PageRejection(Response);
 
+impl From<AppError> for PageRejection {
+    /// Not logged in: to the login page ([`crate::kernel::web::PageError`] sends it there);
+    /// any other failure: the error page.
+    fn from(e: AppError) -> Self {
+        PageRejection(crate::kernel::web::PageError(e).into_response())
+    }
+}
+
 impl IntoResponse for PageRejection {
     fn into_response(self) -> Response {
         self.0
@@ -142,12 +150,7 @@ impl FromRequestParts<AppState> for Page {
         match resolve(parts, state, false).await {
             Ok(a) if a.stage == Stage::Full => Ok(Page(a)),
             Ok(a) => Err(PageRejection(Redirect::to(a.stage.page()).into_response())),
-            Err(e) if e.code == ErrorCode::Unauthenticated => {
-                Err(PageRejection(Redirect::to("/login").into_response()))
-            }
-            Err(e) => Err(PageRejection(
-                crate::kernel::web::PageError(e).into_response(),
-            )),
+            Err(e) => Err(PageRejection::from(e)),
         }
     }
 }
@@ -161,15 +164,10 @@ impl FromRequestParts<AppState> for PageAnyStage {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, PageRejection> {
-        match resolve(parts, state, false).await {
-            Ok(a) => Ok(PageAnyStage(a)),
-            Err(e) if e.code == ErrorCode::Unauthenticated => {
-                Err(PageRejection(Redirect::to("/login").into_response()))
-            }
-            Err(e) => Err(PageRejection(
-                crate::kernel::web::PageError(e).into_response(),
-            )),
-        }
+        resolve(parts, state, false)
+            .await
+            .map(PageAnyStage)
+            .map_err(PageRejection::from)
     }
 }
 

@@ -62,13 +62,7 @@ impl Nav {
         links.push(("/account", "我的账户", None));
         Nav {
             username: actor.username.clone(),
-            roles: actor
-                .roles
-                .roles()
-                .iter()
-                .map(|r| r.label_zh())
-                .collect::<Vec<_>>()
-                .join("、"),
+            roles: actor.roles.labels_zh(),
             links: links
                 .into_iter()
                 .filter(|(_, _, p)| p.is_none_or(|p| actor.can(p)))
@@ -87,12 +81,47 @@ pub fn clip(s: &str, n: usize) -> String {
     s.trim().chars().take(n).collect()
 }
 
+/// `k=v&…` of the non-empty pairs, percent-encoded (links that carry a page's filters).
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `%XX`-encode a query-string value (everything but unreserved ASCII).
+pub fn encode_query_value(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Render a template to an HTML response.
 pub fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => AppError::internal("template", e).into_response(),
     }
+}
+
+/// A response with its status replaced.
+pub fn with_status(mut resp: Response, status: StatusCode) -> Response {
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Render a template with a status other than 200: a form shown again with the reason it was
+/// refused (usually 422), or an error page.
+pub fn render_status<T: Template>(t: &T, status: StatusCode) -> Response {
+    with_status(render(t), status)
 }
 
 #[derive(Template)]
@@ -139,9 +168,7 @@ impl IntoResponse for PageError {
             status: status.as_u16(),
             message: &self.0.message,
         };
-        let mut resp = render(&page);
-        *resp.status_mut() = status;
-        resp
+        render_status(&page, status)
     }
 }
 
@@ -299,5 +326,18 @@ pub async fn not_found_page(req: Request) -> Response {
         AppError::not_found().into_response()
     } else {
         PageError(AppError::not_found()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_encoded() {
+        assert_eq!(
+            query_string(&[("username", "a b"), ("action", ""), ("to", "审计&x")]),
+            "username=a%20b&to=%E5%AE%A1%E8%AE%A1%26x"
+        );
     }
 }

@@ -143,15 +143,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewOrg) -> AppResul
     let name = text_field("name", &input.name, 100, true)?;
     let kind = OrgKind::parse(&input.kind)
         .ok_or_else(|| AppError::field(ErrorCode::Validation, "kind", "未知的机构类型"))?;
-    let code = regions::parse_code("region_code", &input.region_code)?;
-    actor.within(&code)?;
-    if regions::find(state, code.as_str()).await?.is_none() {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划代码不存在",
-        ));
-    }
+    let code = regions::existing_in_scope(state, actor, "region_code", &input.region_code).await?;
     let contact_person = text_field("contact_person", &input.contact_person, 50, false)?;
     let contact_phone = check_phone(&input.contact_phone)?;
     let address = text_field("address", &input.address, 200, false)?;

@@ -16,7 +16,7 @@ use super::{NewOrg, Org, OrgKind};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::{Page, region_param};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, clip, render};
+use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -179,18 +179,18 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<OrgForm>
                 contact_phone: clip(&f.contact_phone, 20),
                 address: clip(&f.address, 200),
             };
-            let mut resp = render(&NewPage {
+            let page = NewPage {
                 nav: Some(Nav::for_actor(actor, "/orgs")),
                 kinds: kind_options(&form.kind),
                 form,
                 error: Some(message),
-            });
-            *resp.status_mut() = if status == StatusCode::NOT_FOUND {
+            };
+            let status = if status == StatusCode::NOT_FOUND {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {
                 status
             };
-            Ok(resp)
+            Ok(render_status(&page, status))
         }
     }
 }

@@ -21,7 +21,7 @@ use super::{Created, NewPerson, Person, PersonQuery, Revealed};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, clip, render};
+use crate::kernel::web::{Nav, PageResult, clip, query_string, render, render_status, with_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -33,19 +33,6 @@ pub fn routes() -> Routes {
         ("/persons/{id}", get(show)),
         ("/persons/{id}/reveal", post(reveal)),
     ]
-}
-
-/// `%XX`-encode a query-string value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Template)]
@@ -115,18 +102,13 @@ impl Filters {
     }
 
     fn query_string(&self) -> String {
-        [
+        query_string(&[
             ("region", &self.region),
             ("name", &self.name),
             ("q", &self.q),
             ("masked", &self.masked),
             ("group", &self.group),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 }
 
@@ -156,7 +138,7 @@ async fn list_page(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut resp = render(&ListPage {
+    let page = ListPage {
         nav: Some(Nav::for_actor(actor, "/persons")),
         filter_query: f.query_string(),
         region: f.region,
@@ -169,11 +151,12 @@ async fn list_page(
         persons,
         error: error.clone().or(err),
         can_create: actor.can(Permission::PersonsWrite),
-    });
-    if error.is_some() {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(resp)
+    };
+    Ok(if error.is_some() {
+        render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+    } else {
+        render(&page)
+    })
 }
 
 async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
@@ -296,14 +279,13 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
         address: clip(&f.address, 200),
         hukou_address: clip(&f.hukou_address, 200),
     };
-    let mut resp = render(&NewPage {
+    let page = NewPage {
         nav: Some(Nav::for_actor(actor, "/persons")),
         form,
         error: Some(message),
         existing_id,
-    });
-    *resp.status_mut() = status;
-    Ok(resp)
+    };
+    Ok(render_status(&page, status))
 }
 
 #[derive(Template)]
@@ -354,9 +336,8 @@ async fn reveal(
     match super::reveal(&s, &a.actor, id, &f.reason).await {
         Ok(r) => show_page(&s, &a, id, Some(r), None).await,
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            let mut resp = show_page(&s, &a, id, None, Some(e.message)).await?;
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(resp)
+            let page = show_page(&s, &a, id, None, Some(e.message)).await?;
+            Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(e) => Err(e.into()),
     }
@@ -407,7 +388,7 @@ async fn export_page(
         Some((st, m)) => (st, Some(m)),
         None => (StatusCode::OK, None),
     };
-    let mut resp = render(&ExportPage {
+    let page = ExportPage {
         nav: Some(Nav::for_actor(actor, "/persons")),
         back_query: f.query_string(),
         region: f.region,
@@ -419,9 +400,8 @@ async fn export_page(
         reason: clip(&reason, 200),
         full,
         error,
-    });
-    *resp.status_mut() = status;
-    Ok(resp)
+    };
+    Ok(render_status(&page, status))
 }
 
 /// The export form: the filters carried over from the list, the count, reason and options.

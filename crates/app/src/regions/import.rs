@@ -232,7 +232,8 @@ pub async fn import_dir(
     for spec in specs {
         let mut rdr = open(dir, spec)?;
         let mut batch = Vec::with_capacity(BATCH);
-        for rec in rdr.records() {
+        let mut records = rdr.records().peekable();
+        while let Some(rec) = records.next() {
             let rec = rec.map_err(|e| AppError::internal("region import", e))?;
             // Already validated: take the fields as they are.
             let code = rec.get(0).unwrap_or("").trim().to_string();
@@ -244,7 +245,8 @@ pub async fn import_dir(
                 level: spec.level,
                 parent: Some(parent),
             });
-            if batch.len() == BATCH {
+            // A full batch, or the file's last rows.
+            if batch.len() == BATCH || records.peek().is_none() {
                 let base = written;
                 changed += insert_rows(w.conn(), state.db.backend(), &batch, now, &mut |d| {
                     progress(Progress::Writing {
@@ -256,17 +258,6 @@ pub async fn import_dir(
                 written += batch.len() as u64;
                 batch.clear();
             }
-        }
-        if !batch.is_empty() {
-            let base = written;
-            changed += insert_rows(w.conn(), state.db.backend(), &batch, now, &mut |d| {
-                progress(Progress::Writing {
-                    done: base + d,
-                    total,
-                })
-            })
-            .await?;
-            written += batch.len() as u64;
         }
     }
     let stats = ImportStats {

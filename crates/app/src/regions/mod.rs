@@ -52,6 +52,26 @@ pub async fn find(state: &AppState, code: &str) -> AppResult<Option<Region>> {
     queries::find(state, code).await
 }
 
+/// The region a form or body names in `field`: a well-formed code (422), inside the actor's
+/// scope (404 otherwise, so existence never leaks) and on record (422 `unknown_region`).
+pub async fn existing_in_scope(
+    state: &AppState,
+    actor: &Actor,
+    field: &str,
+    raw: &str,
+) -> AppResult<RegionCode> {
+    let code = parse_code(field, raw)?;
+    actor.within(&code)?;
+    if find(state, code.as_str()).await?.is_none() {
+        return Err(AppError::field(
+            ErrorCode::UnknownRegion,
+            field,
+            "区划代码不存在",
+        ));
+    }
+    Ok(code)
+}
+
 /// Name of a stored scope ('0' = 全国).
 pub async fn scope_name(state: &AppState, scope: &str) -> AppResult<String> {
     if scope == "0" {

@@ -17,7 +17,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::{Nav, PageResult, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -142,9 +142,7 @@ async fn create_grid(
             let mut page = region_page(&s, &a.actor, &code).await?;
             page.grid_name = f.name.chars().take(64).collect();
             page.error = Some(e.message.clone());
-            let mut resp = render(&page);
-            *resp.status_mut() = e.status();
-            Ok(resp)
+            Ok(render_status(&page, e.status()))
         }
     }
 }

@@ -9,6 +9,11 @@ use serde_json::json;
 use crate::support::{PW, T, each_backend};
 
 /// A request that needs a complete login; its status.
+/// The token is refused (401) at once; `what` says after what.
+async fn assert_refused(t: &T, token: &str, what: &str) {
+    assert_eq!(probe(t, token).await, StatusCode::UNAUTHORIZED, "{what}");
+}
+
 async fn probe(t: &T, tok: &str) -> StatusCode {
     t.get("/api/v1/orgs", tok).await.0
 }
@@ -67,11 +72,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
             "served from the cache"
         );
         t.clock.advance(chrono::Duration::seconds(6));
-        assert_eq!(
-            probe(&t, &cached).await,
-            StatusCode::UNAUTHORIZED,
-            "entry expired"
-        );
+        assert_refused(&t, &cached, "entry expired").await;
 
         // Logout: refused at once.
         prime(&t, &logout).await;
@@ -79,43 +80,23 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
             .call("POST", "/api/v1/auth/logout", Some(&logout), None)
             .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
-        assert_eq!(probe(&t, &logout).await, StatusCode::UNAUTHORIZED, "logout");
+        assert_refused(&t, &logout, "logout").await;
 
         // Disabled by the system administrator: refused at once.
         prime(&t, &disable).await;
         let id = t.user_id("w.disable").await;
-        let (s, u) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": true})),
-            )
-            .await;
+        let (s, u) = t.patch_user(&root, id, json!({"disabled": true})).await;
         assert_eq!(s, StatusCode::OK, "{u}");
-        assert_eq!(
-            probe(&t, &disable).await,
-            StatusCode::UNAUTHORIZED,
-            "disabled"
-        );
+        assert_refused(&t, &disable, "disabled").await;
 
         // Role change: the old session ends at once.
         prime(&t, &role).await;
         let id = t.user_id("w.role").await;
         let (s, u) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"roles": ["community_worker"]})),
-            )
+            .patch_user(&root, id, json!({"roles": ["community_worker"]}))
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
-        assert_eq!(
-            probe(&t, &role).await,
-            StatusCode::UNAUTHORIZED,
-            "role change"
-        );
+        assert_refused(&t, &role, "role change").await;
 
         // Own password change: both sessions end at once; the fresh token works.
         prime(&t, &pass_a).await;
@@ -128,16 +109,8 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{r}");
-        assert_eq!(
-            probe(&t, &pass_a).await,
-            StatusCode::UNAUTHORIZED,
-            "password change (a)"
-        );
-        assert_eq!(
-            probe(&t, &pass_b).await,
-            StatusCode::UNAUTHORIZED,
-            "password change (b)"
-        );
+        assert_refused(&t, &pass_a, "password change (a)").await;
+        assert_refused(&t, &pass_b, "password change (b)").await;
         let fresh = r["token"].as_str().expect("fresh token");
         assert_eq!(probe(&t, fresh).await, StatusCode::OK);
 
@@ -152,11 +125,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{r}");
-        assert_eq!(
-            probe(&t, &reset).await,
-            StatusCode::UNAUTHORIZED,
-            "password reset"
-        );
+        assert_refused(&t, &reset, "password reset").await;
 
         // A revoked personal API token: refused at once.
         prime(&t, &api_token).await;
@@ -169,11 +138,7 @@ async fn cached_credentials_are_refused_at_once_after_a_change() {
             )
             .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
-        assert_eq!(
-            probe(&t, &api_token).await,
-            StatusCode::UNAUTHORIZED,
-            "token revoked"
-        );
+        assert_refused(&t, &api_token, "token revoked").await;
         assert_eq!(
             probe(&t, &tok_session).await,
             StatusCode::OK,

@@ -332,12 +332,7 @@ async fn scope_matrix() {
                 }
                 // update user (needs users.manage; township_staff scope is 130110 here)
                 let (s, _) = t
-                    .call(
-                        "PATCH",
-                        &format!("/api/v1/users/{uid}"),
-                        Some(&tok),
-                        Some(json!({"display_name": "改名"})),
-                    )
+                    .patch_user(&tok, *uid, json!({"display_name": "改名"}))
                     .await;
                 let can_manage = ["sysadmin", "official", "township_staff"].contains(&role);
                 if can_manage && visible {
@@ -373,6 +368,13 @@ async fn scope_matrix() {
     .await;
 }
 
+/// Create a charity named `name` in `region` as `token` (and see it created).
+async fn create_charity(t: &T, token: &str, name: &str, region: &str) {
+    let body = json!({"name": name, "kind": "charity", "region_code": region});
+    let (s, b) = t.post("/api/v1/orgs", token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
 #[tokio::test]
 async fn audit_chain_verifies_and_detects_tampering() {
     each_backend(|t: T| async move {
@@ -380,24 +382,10 @@ async fn audit_chain_verifies_and_detects_tampering() {
         let admin = t.user("root", &["sysadmin"], "0").await;
         let auditor = t.user("aud", &["auditor"], "0").await;
         for i in 0..3 {
-            let (s, _) = t
-                .post(
-                    "/api/v1/orgs",
-                    &admin,
-                    json!({"name": format!("机构{i}"), "kind": "charity", "region_code": "130110"}),
-                )
-                .await;
-            assert_eq!(s, StatusCode::CREATED);
+            create_charity(&t, &admin, &format!("机构{i}"), "130110").await;
         }
         // Failed login is recorded too.
-        let (s, _) = t
-            .call(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": "root", "password": "wrong"})),
-            )
-            .await;
+        let s = t.failed_login("root").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         let (s, rows) = t.get("/api/v1/audit?action=org.create", &auditor).await;
         assert_eq!(s, StatusCode::OK);
@@ -472,24 +460,10 @@ async fn audit_search_and_region_filters_stay_in_scope() {
         t.import_fixture().await;
         let admin = t.user("root", &["sysadmin"], "0").await;
         for (name, code) in [("本区机构", "130110"), ("邻区机构", "130111")] {
-            let (s, _) = t
-                .post(
-                    "/api/v1/orgs",
-                    &admin,
-                    json!({"name": name, "kind": "charity", "region_code": code}),
-                )
-                .await;
-            assert_eq!(s, StatusCode::CREATED);
+            create_charity(&t, &admin, name, code).await;
         }
         // A failed login of an unknown account is recorded nationally ("0").
-        let (s, _) = t
-            .call(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": "nobody", "password": "wrong"})),
-            )
-            .await;
+        let s = t.failed_login("nobody").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         let national = t.user("aud.all", &["auditor"], "0").await;
         let regional = t.user("aud.130110", &["auditor"], "130110").await;

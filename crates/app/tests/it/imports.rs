@@ -13,17 +13,9 @@ use axum::http::{Request, StatusCode, header};
 use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::people::import::{ImportOptions, import_file};
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{T, each_backend, each_backend_with};
-
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
+use crate::support::{T, cid, each_backend, each_backend_with};
 
 const V1: &str = "130110100001";
 const V2: &str = "130110100002";
@@ -83,18 +75,7 @@ async fn post_multipart(
             .header(header::COOKIE, c)
             .header(header::ORIGIN, "http://backstop.test");
     }
-    let resp = t
-        .app
-        .clone()
-        .oneshot(req.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
-        .await
-        .expect("body");
-    (status, headers, bytes.to_vec())
+    t.send(req.body(Body::from(body)).expect("request")).await
 }
 
 async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {

@@ -9,18 +9,10 @@ use axum::http::StatusCode;
 use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import_csv};
-use backstop_core::citizen_id::check_char;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, each_backend, each_backend_with};
-
-/// A valid ID number from region, birth date and sequence.
-fn cid(region: &str, ymd: &str, seq: u32) -> String {
-    let body = format!("{region}{ymd}{seq:03}");
-    let c = check_char(&body).expect("17 digits");
-    format!("{body}{c}")
-}
+use crate::support::{T, cid, each_backend, each_backend_with};
 
 const V1: &str = "130110100001"; // 旱码头社区 (鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (鹿泉区)
@@ -58,6 +50,26 @@ fn scoped_official(region: &str) -> Actor {
     }
 }
 
+/// `POST /api/v1/persons` as `token`.
+async fn post_person(t: &T, token: &str, body: Value) -> (StatusCode, Value) {
+    t.post("/api/v1/persons", token, body).await
+}
+
+/// `POST /api/v1/persons/search` as `token`.
+async fn search_person(t: &T, token: &str, body: Value) -> (StatusCode, Value) {
+    t.post("/api/v1/persons/search", token, body).await
+}
+
+/// `PATCH /api/v1/persons/{id}` as `token`.
+async fn patch_person(t: &T, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
+    t.patch(&format!("/api/v1/persons/{id}"), token, body).await
+}
+
+/// `POST /api/v1/households` as `token`.
+async fn post_household(t: &T, token: &str, body: Value) -> (StatusCode, Value) {
+    t.post("/api/v1/households", token, body).await
+}
+
 async fn person_count(t: &T) -> i64 {
     sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM persons")
         .fetch_one(t.state.db.pool())
@@ -75,14 +87,8 @@ async fn persons_create_mask_reveal_scope_households() {
         let staff = t.user("p_town", &["township_staff"], "130110100").await;
 
         let a = cid("130110", "19800101", 1); // male
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": a.to_lowercase(), "name": "张三", "region_code": V1,
-                       "phone": "138 1234-5678", "address": "旱码头 1 号"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"id_number": a.to_lowercase(), "name": "张三", "region_code": V1,
+                       "phone": "138 1234-5678", "address": "旱码头 1 号"})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let pid = b["id"].as_i64().expect("id");
         // The worker may not reveal: strict mask, first 1 + 16 stars + last 1.
@@ -93,92 +99,38 @@ async fn persons_create_mask_reveal_scope_households() {
         assert_eq!(b["phone_masked"], "138****5678");
 
         // Validation.
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": format!("{}{}", &a[..17], if a.ends_with('0') { '1' } else { '0' }), "name": "x", "region_code": V1}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"id_number": format!("{}{}", &a[..17], if a.ends_with('0') { '1' } else { '0' }), "name": "x", "region_code": V1})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert_eq!(b["code"], "invalid_id_number");
         assert!(b["message"].as_str().unwrap_or("").contains("身份证"), "{b}");
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": "12345", "name": "x", "region_code": V1}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"id_number": "12345", "name": "x", "region_code": V1})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number")));
         let b2 = cid("130110", "19900215", 2); // female
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": b2, "name": "李四", "region_code": V1, "sex": "男"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"id_number": b2, "name": "李四", "region_code": V1, "sex": "男"})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{b}");
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": b2, "name": "李四", "region_code": V1, "birth_date": "1990-02-16"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"id_number": b2, "name": "李四", "region_code": V1, "birth_date": "1990-02-16"})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{b}");
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &official,
-                json!({"id_number": b2, "name": "李四", "region_code": "130110100999"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &official, json!({"id_number": b2, "name": "李四", "region_code": "130110100999"})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_region")), "{b}");
         // A region outside the caller's scope does not exist for it.
-        let (s, _) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"id_number": b2, "name": "李四", "region_code": V2}),
-            )
-            .await;
+        let (s, _) = post_person(&t, &worker, json!({"id_number": b2, "name": "李四", "region_code": V2})).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         assert_eq!(person_count(&t).await, 1, "refused writes leave nothing");
 
         // Existing number: 409 with the id in scope (also given as the old 15 digits), 404 outside.
         let fifteen = format!("{}{}", &a[..6], &a[8..17]);
         for n in [a.clone(), fifteen] {
-            let (s, b) = t
-                .post(
-                    "/api/v1/persons",
-                    &official,
-                    json!({"id_number": n, "name": "张三", "region_code": V2}),
-                )
-                .await;
+            let (s, b) = post_person(&t, &official, json!({"id_number": n, "name": "张三", "region_code": V2})).await;
             assert_eq!(s, StatusCode::CONFLICT, "{b}");
             assert_eq!(b["code"], "conflict");
             assert_eq!(b["existing_id"], pid);
         }
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &other,
-                json!({"id_number": a, "name": "张三", "region_code": "130111"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &other, json!({"id_number": a, "name": "张三", "region_code": "130111"})).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
         assert!(b.get("existing_id").is_none());
 
         // More people: one in the other village (by the official), one without an ID number.
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &official,
-                json!({"id_number": b2, "name": "李四", "region_code": V2, "phone": "13900001111"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &official, json!({"id_number": b2, "name": "李四", "region_code": V2, "phone": "13900001111"})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let p2 = b["id"].as_i64().expect("id");
         // The official may see 6 + 8 stars + 4.
@@ -186,13 +138,7 @@ async fn persons_create_mask_reveal_scope_households() {
             b["id_number_masked"],
             format!("{}********{}", &b2[..6], &b2[14..]).as_str()
         );
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &worker,
-                json!({"name": "王小宝", "region_code": V1, "sex": "女", "birth_date": "2026-02-01"}),
-            )
-            .await;
+        let (s, b) = post_person(&t, &worker, json!({"name": "王小宝", "region_code": V1, "sex": "女", "birth_date": "2026-02-01"})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let baby = b["id"].as_i64().expect("id");
         assert_eq!(b["id_number_masked"], "");
@@ -239,18 +185,12 @@ async fn persons_create_mask_reveal_scope_households() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
         // Exact search by number in the body.
-        let (s, b) = t
-            .post("/api/v1/persons/search", &worker, json!({"id_number": a}))
-            .await;
+        let (s, b) = search_person(&t, &worker, json!({"id_number": a})).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["id"], pid);
-        let (s, _) = t
-            .post("/api/v1/persons/search", &other, json!({"id_number": a}))
-            .await;
+        let (s, _) = search_person(&t, &other, json!({"id_number": a})).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
-        let (s, b) = t
-            .post("/api/v1/persons/search", &worker, json!({"id_number": "1234"}))
-            .await;
+        let (s, b) = search_person(&t, &worker, json!({"id_number": "1234"})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number")));
 
         // Reveal: refused (and recorded) without the permission; needs a reason; audited.
@@ -288,43 +228,15 @@ async fn persons_create_mask_reveal_scope_households() {
 
         // PATCH: link an ID number later, change the phone; audit masked before → after.
         let c = cid("130110", "20260201", 4); // female, born on the given date
-        let (s, b) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/persons/{baby}"),
-                Some(&worker),
-                Some(json!({"id_number": c, "phone": "13700002222"})),
-            )
-            .await;
+        let (s, b) = patch_person(&t, &worker, baby, json!({"id_number": c, "phone": "13700002222"})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["id_number_masked"], format!("1{}{}", "*".repeat(16), &c[17..]).as_str());
         assert_eq!(b["phone_masked"], "137****2222");
-        let (s, b) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/persons/{baby}"),
-                Some(&worker),
-                Some(json!({"id_number": a})),
-            )
-            .await;
+        let (s, b) = patch_person(&t, &worker, baby, json!({"id_number": a})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a recorded number is not replaced: {b}");
-        let (s, _) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/persons/{p2}"),
-                Some(&worker),
-                Some(json!({"name": "x"})),
-            )
-            .await;
+        let (s, _) = patch_person(&t, &worker, p2, json!({"name": "x"})).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
-        let (s, b) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/persons/{pid}"),
-                Some(&worker),
-                Some(json!({"region_code": V2})),
-            )
-            .await;
+        let (s, b) = patch_person(&t, &worker, pid, json!({"region_code": V2})).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "cannot move someone out of one's scope: {b}");
         let updates = audit_rows(&t, "person.update").await;
         assert_eq!(updates.len(), 1);
@@ -336,34 +248,16 @@ async fn persons_create_mask_reveal_scope_households() {
         assert_eq!(audit_rows(&t, "person.create").await.len(), 3);
 
         // Households.
-        let (s, h) = t
-            .post(
-                "/api/v1/households",
-                &worker,
-                json!({"region_code": V1, "address": "旱码头 1 号",
+        let (s, h) = post_household(&t, &worker, json!({"region_code": V1, "address": "旱码头 1 号",
                        "members": [{"person_id": pid, "relationship": "户主"},
-                                   {"person_id": baby, "relationship": "child"}]}),
-            )
-            .await;
+                                   {"person_id": baby, "relationship": "child"}]})).await;
         assert_eq!(s, StatusCode::CREATED, "{h}");
         let hid = h["id"].as_i64().expect("id");
         assert_eq!(h["members"].as_array().map(Vec::len), Some(2));
         assert_eq!(h["members"][0]["relationship"], "head");
-        let (s, b) = t
-            .post(
-                "/api/v1/households",
-                &worker,
-                json!({"region_code": V1, "members": [{"person_id": pid, "relationship": "head"}]}),
-            )
-            .await;
+        let (s, b) = post_household(&t, &worker, json!({"region_code": V1, "members": [{"person_id": pid, "relationship": "head"}]})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "already in a household: {b}");
-        let (s, _) = t
-            .post(
-                "/api/v1/households",
-                &worker,
-                json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "head"}]}),
-            )
-            .await;
+        let (s, _) = post_household(&t, &worker, json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "head"}]})).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "a member out of scope");
         let (s, b) = t.get(&format!("/api/v1/households/{hid}"), &official).await;
         assert_eq!(s, StatusCode::OK);
@@ -375,13 +269,7 @@ async fn persons_create_mask_reveal_scope_households() {
         assert_eq!(p["relationship_label"], "户主");
         // A household of the village with a member living elsewhere: the village worker sees
         // the household, and of its members only those inside its own scope.
-        let (s, h2) = t
-            .post(
-                "/api/v1/households",
-                &official,
-                json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "other"}]}),
-            )
-            .await;
+        let (s, h2) = post_household(&t, &official, json!({"region_code": V1, "members": [{"person_id": p2, "relationship": "other"}]})).await;
         assert_eq!(s, StatusCode::CREATED, "{h2}");
         let h2 = h2["id"].as_i64().expect("id");
         let (s, b) = t.get(&format!("/api/v1/households/{h2}"), &worker).await;
@@ -455,6 +343,16 @@ async fn persons_create_mask_reveal_scope_households() {
     .await;
 }
 
+/// Import `bytes` as `actor`, not following its progress.
+async fn quiet_import(
+    t: &T,
+    actor: &Actor,
+    bytes: &[u8],
+    options: ImportOptions,
+) -> backstop_app::kernel::error::AppResult<ImportReport> {
+    import_csv(&t.state, actor, bytes, &options, &mut |_| {}).await
+}
+
 async fn run_import(
     t: &T,
     bytes: &[u8],
@@ -520,10 +418,10 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         assert!(r.warnings[0].reason.contains("现住址"), "{:?}", r.warnings);
         assert_eq!(person_count(&t).await, 3);
         let official = t.user("i_off", &["official"], "130110").await;
-        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(2)})).await;
+        let (_, b) = search_person(&t, &official, json!({"id_number": p(2)})).await;
         assert_eq!(b["phone_masked"], "138****0002", "empty phone filled: {b}");
         assert_eq!(b["address"], "二号", "recorded address kept");
-        let (_, b) = t.post("/api/v1/persons/search", &official, json!({"id_number": p(3)})).await;
+        let (_, b) = search_person(&t, &official, json!({"id_number": p(3)})).await;
         assert_eq!(b["phone_masked"], "138****0003", "in-file duplicate merged: {b}");
 
         // GBK, with bad rows: all or nothing leaves nothing, --good-rows keeps the good.
@@ -569,31 +467,15 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         // A number on record outside the importer's scope rejects the row.
         let out = cid("130111", "19700101", 21);
         let other = t.user("i_other", &["official"], "130111").await;
-        let (s, _) = t
-            .post("/api/v1/persons", &other, json!({"id_number": out, "name": "外区", "region_code": "130111"}))
-            .await;
+        let (s, _) = post_person(&t, &other, json!({"id_number": out, "name": "外区", "region_code": "130111"})).await;
         assert_eq!(s, StatusCode::CREATED);
         let text = format!("身份证号,姓名\n{out},外区\n");
-        let r = import_csv(
-            &t.state,
-            &scoped_official("130110"),
-            text.as_bytes(),
-            &ImportOptions { region: Some("130110".into()), ..ImportOptions::default() },
-            &mut |_| {},
-        )
-        .await
+        let r = quiet_import(&t, &scoped_official("130110"), text.as_bytes(), ImportOptions { region: Some("130110".into()), ..ImportOptions::default() }).await
         .expect("import");
         assert_eq!(r.rejected, 1);
         assert!(r.rejects[0].reason.contains("管辖范围以外"));
         // An import actor's scope bounds the default region.
-        let e = import_csv(
-            &t.state,
-            &scoped_official("130110"),
-            text.as_bytes(),
-            &ImportOptions { region: Some("130111".into()), ..ImportOptions::default() },
-            &mut |_| {},
-        )
-        .await
+        let e = quiet_import(&t, &scoped_official("130110"), text.as_bytes(), ImportOptions { region: Some("130111".into()), ..ImportOptions::default() }).await
         .expect_err("out of scope");
         assert_eq!(e.code.as_str(), "not_found");
 
@@ -601,14 +483,7 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         let before = person_count(&t).await;
         let e = run_import(&t, "姓名,电话\n张,1\n".as_bytes(), Some(V1), false).await.expect_err("columns");
         assert!(e.contains("身份证号"), "{e}");
-        let e = import_csv(
-            &t.state,
-            &Actor::operator(),
-            "姓名,电话\n张,1\n".as_bytes(),
-            &ImportOptions { region: Some(V1.into()), ..ImportOptions::default() },
-            &mut |_| {},
-        )
-        .await
+        let e = quiet_import(&t, &Actor::operator(), "姓名,电话\n张,1\n".as_bytes(), ImportOptions { region: Some(V1.into()), ..ImportOptions::default() }).await
         .expect_err("columns");
         assert_eq!((e.code.as_str(), e.code.http_status()), ("bad_columns", 422));
         let e = run_import(&t, "身份证号,姓名\n".as_bytes(), None, false).await.expect_err("region");
@@ -743,13 +618,12 @@ async fn blind_indexes_from_before_migration_0013_are_still_found() {
         t.import_fixture().await;
         let official = t.user("m_off", &["official"], "130110").await;
         let id = cid("130110", "19700101", 7);
-        let (s, b) = t
-            .post(
-                "/api/v1/persons",
-                &official,
-                json!({"id_number": id, "name": "旧档", "phone": "13800000007", "region_code": V1}),
-            )
-            .await;
+        let (s, b) = post_person(
+            &t,
+            &official,
+            json!({"id_number": id, "name": "旧档", "phone": "13800000007", "region_code": V1}),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         // The row as the service wrote it before 0013: the full 256-bit HMAC, whose first half
         // is what it computes now (kernel::crypto tests pin that).
@@ -762,13 +636,7 @@ async fn blind_indexes_from_before_migration_0013_are_still_found() {
         .execute(pool)
         .await
         .expect("old form");
-        let (s, _) = t
-            .post(
-                "/api/v1/persons/search",
-                &official,
-                json!({"id_number": id}),
-            )
-            .await;
+        let (s, _) = search_person(&t, &official, json!({"id_number": id})).await;
         assert_eq!(
             s,
             StatusCode::NOT_FOUND,
@@ -783,13 +651,7 @@ async fn blind_indexes_from_before_migration_0013_are_still_found() {
             .execute(pool)
             .await
             .expect("migration 13");
-        let (s, b) = t
-            .post(
-                "/api/v1/persons/search",
-                &official,
-                json!({"id_number": id}),
-            )
-            .await;
+        let (s, b) = search_person(&t, &official, json!({"id_number": id})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["name"], "旧档");
         let len: i64 =
@@ -815,22 +677,20 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         };
         // On file before: one in scope without a phone, one outside the importer's scope.
         let x = cid("130110", "19500101", 1);
-        let (s, _) = t
-            .post(
-                "/api/v1/persons",
-                &official,
-                json!({"id_number": x, "name": "老户", "region_code": V1}),
-            )
-            .await;
+        let (s, _) = post_person(
+            &t,
+            &official,
+            json!({"id_number": x, "name": "老户", "region_code": V1}),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
         let y = cid("130111", "19500101", 2);
-        let (s, _) = t
-            .post(
-                "/api/v1/persons",
-                &other,
-                json!({"id_number": y, "name": "外区", "region_code": "130111"}),
-            )
-            .await;
+        let (s, _) = post_person(
+            &t,
+            &other,
+            json!({"id_number": y, "name": "外区", "region_code": "130111"}),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
         let before = person_count(&t).await;
 
@@ -925,31 +785,13 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             (p(5), "138****0005"),
             (x.clone(), "138****0009"),
         ] {
-            let (s, b) = t
-                .post(
-                    "/api/v1/persons/search",
-                    &official,
-                    json!({"id_number": id}),
-                )
-                .await;
+            let (s, b) = search_person(&t, &official, json!({"id_number": id})).await;
             assert_eq!(s, StatusCode::OK, "{b}");
             assert_eq!(b["phone_masked"], phone, "{b}");
         }
-        let (_, b) = t
-            .post(
-                "/api/v1/persons/search",
-                &official,
-                json!({"id_number": p(5)}),
-            )
-            .await;
+        let (_, b) = search_person(&t, &official, json!({"id_number": p(5)})).await;
         assert_eq!(b["name"], "人员5", "the recorded name is kept");
-        let (_, b) = t
-            .post(
-                "/api/v1/persons/search",
-                &official,
-                json!({"id_number": p(2299)}),
-            )
-            .await;
+        let (_, b) = search_person(&t, &official, json!({"id_number": p(2299)})).await;
         assert_eq!(b["name"], "人员2299");
 
         // One creation entry per person, each naming its own id, and an intact chain.
@@ -999,15 +841,14 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             .collect();
         broken.push(format!("{},{},,{V1}", p(N + 1500), "长".repeat(600_000)));
         let text_broken = format!("身份证号,姓名,联系电话,区划代码\n{}\n", broken.join("\n"));
-        let e = import_csv(
-            &t.state,
+        let e = quiet_import(
+            &t,
             &Actor::operator(),
             text_broken.as_bytes(),
-            &ImportOptions {
+            ImportOptions {
                 good_rows: true,
                 ..ImportOptions::default()
             },
-            &mut |_| {},
         )
         .await
         .expect_err("broken file");
@@ -1043,13 +884,7 @@ async fn no_plaintext_id_or_phone_at_rest() {
         for i in 0..5u32 {
             let id = cid("130110", "19751230", 100 + i);
             let phone = format!("1390000{:04}", 1000 + i);
-            let (s, b) = t
-                .post(
-                    "/api/v1/persons",
-                    &official,
-                    json!({"id_number": id, "name": format!("测试{i}"), "region_code": V1, "phone": phone}),
-                )
-                .await;
+            let (s, b) = post_person(&t, &official, json!({"id_number": id, "name": format!("测试{i}"), "region_code": V1, "phone": phone})).await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
             let pid = b["id"].as_i64().expect("id");
             let (s, _) = t
@@ -1214,14 +1049,7 @@ async fn persons_pinyin_and_initials_search() {
         assert!(found(&t, &official, "q=z%25").await.is_empty());
 
         // A name change changes the keys.
-        let (s, b) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/persons/{zhang}"),
-                Some(&worker),
-                Some(json!({"name": "王五"})),
-            )
-            .await;
+        let (s, b) = patch_person(&t, &worker, zhang, json!({"name": "王五"})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert!(found(&t, &official, "q=zs").await.is_empty());
         assert_eq!(found(&t, &official, "q=ww").await, vec![zhang]);

@@ -465,14 +465,7 @@ async fn logout_password_change_and_disable_revoke() {
         let (s, _) = t.get("/api/v1/me", &api_token).await;
         assert_eq!(s, StatusCode::OK);
         let id = t.user_id("worker").await;
-        let (s, u) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": true})),
-            )
-            .await;
+        let (s, u) = t.patch_user(&root, id, json!({"disabled": true})).await;
         assert_eq!(s, StatusCode::OK, "{u}");
         assert_eq!(u["disabled"], true);
         for tok in [&c, &d, &api_token] {
@@ -486,14 +479,7 @@ async fn logout_password_change_and_disable_revoke() {
         let (_, unknown) = api_login(&t, "nobody.here", NEW_PW, None).await;
         assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &unknown));
         // Re-enabled: old sessions stay dead, a new login works.
-        let (s, _) = t
-            .call(
-                "PATCH",
-                &format!("/api/v1/users/{id}"),
-                Some(&root),
-                Some(json!({"disabled": false})),
-            )
-            .await;
+        let (s, _) = t.patch_user(&root, id, json!({"disabled": false})).await;
         assert_eq!(s, StatusCode::OK);
         let (s, _) = t.get("/api/v1/me", &d).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -1416,7 +1402,7 @@ async fn user_management_limits() {
         let off_id = t.user_id("off").await;
         let patch = |tok: String, id: i64, body: Value| {
             let t = &t;
-            async move { t.call("PATCH", &format!("/api/v1/users/{id}"), Some(&tok), Some(body)).await }
+            async move { t.patch_user(&tok, id, body).await }
         };
 
         // Nobody changes their own roles, scope or enabled state.

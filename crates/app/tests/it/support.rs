@@ -321,6 +321,44 @@ pub fn keyring() -> KeyRing {
     KeyRing::from_master([1u8; 32])
 }
 
+// --- added by the dedup-screencare helper: shared request shapes ------------------------
+
+impl T {
+    /// `PATCH path` with a JSON body as `token`.
+    #[allow(dead_code)]
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    /// `PATCH /api/v1/users/{id}` with a JSON body as `token`.
+    #[allow(dead_code)]
+    pub async fn patch_user(&self, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
+        self.patch(&format!("/api/v1/users/{id}"), token, body)
+            .await
+    }
+
+    /// Send a built request to the app; status, headers and body bytes.
+    #[allow(dead_code)]
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
+    /// A JSON login with a wrong password for `username`; the status of the answer.
+    #[allow(dead_code)]
+    pub async fn failed_login(&self, username: &str) -> StatusCode {
+        let body = serde_json::json!({"username": username, "password": "wrong"});
+        self.call("POST", "/api/v1/auth/login", None, Some(body))
+            .await
+            .0
+    }
+}
+
 // --- Shared by the institutions, entrance, care, screening and crosscheck tests (added by the
 // --- dedup-instent helper).
 

@@ -21,6 +21,26 @@ pub(super) struct Capped<R> {
 }
 
 impl<R> Capped<R> {
+    /// `inner` from its start: `cap` bytes at most, and a ratio of at most `max_ratio` to
+    /// its `compressed` size; `what` names it in errors.
+    pub(super) fn new(
+        inner: R,
+        cap: u64,
+        compressed: u64,
+        max_ratio: u64,
+        what: &'static str,
+    ) -> Self {
+        Capped {
+            inner,
+            read: 0,
+            cap,
+            compressed,
+            max_ratio,
+            since_mark: 0,
+            what,
+        }
+    }
+
     pub(super) fn mark(&mut self) {
         self.since_mark = 0;
     }

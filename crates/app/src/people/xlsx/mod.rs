@@ -271,15 +271,31 @@ impl<R: Read + Seek> Book<R> {
             ));
         }
         let compressed = f.compressed_size();
-        Ok(Capped {
-            inner: f,
-            read: 0,
-            cap,
-            compressed,
-            max_ratio,
-            since_mark: 0,
-            what,
-        })
+        Ok(Capped::new(f, cap, compressed, max_ratio, what))
+    }
+
+    /// Part `index` (at most `cap` bytes unpacked) event by event up to its end, each event
+    /// but the end given to `on`; a malformed part is an error naming `what`.
+    fn each_event(
+        &mut self,
+        index: usize,
+        cap: u64,
+        what: &'static str,
+        mut on: impl FnMut(Event<'_>),
+    ) -> Result<(), FileError> {
+        let part = self.part(index, cap, what)?;
+        let mut xml = quick_xml::Reader::from_reader(BufReader::new(part));
+        let mut buf = Vec::new();
+        loop {
+            xml.get_mut().get_mut().mark();
+            match xml.read_event_into(&mut buf) {
+                Ok(Event::Eof) => break,
+                Ok(ev) => on(ev),
+                Err(e) => return Err(xml_error(&e, what)),
+            }
+            buf.clear();
+        }
+        Ok(())
     }
 
     /// The first sheet's relationship id and the date system.
@@ -287,28 +303,19 @@ impl<R: Read + Seek> Book<R> {
         let Some(i) = self.archive.index_for_name("xl/workbook.xml") else {
             return Ok((None, false));
         };
-        let cap = self.limits.max_part;
-        let part = self.part(i, cap, "工作簿")?;
-        let mut xml = quick_xml::Reader::from_reader(BufReader::new(part));
-        let mut buf = Vec::new();
         let (mut rid, mut date1904) = (None, false);
-        loop {
-            xml.get_mut().get_mut().mark();
-            match xml.read_event_into(&mut buf) {
-                Ok(Event::Start(e) | Event::Empty(e)) => match e.local_name().as_ref() {
+        self.each_event(i, self.limits.max_part, "工作簿", |ev| {
+            if let Event::Start(e) | Event::Empty(e) = ev {
+                match e.local_name().as_ref() {
                     "workbookPr" => {
                         date1904 = attr(&e, "date1904")
                             .is_some_and(|v| v.as_ref() == "1" || v.as_ref() == "true");
                     }
                     "sheet" if rid.is_none() => rid = attr(&e, "id").map(Cow::into_owned),
                     _ => {}
-                },
-                Ok(Event::Eof) => break,
-                Ok(_) => {}
-                Err(e) => return Err(xml_error(&e, "工作簿")),
+                }
             }
-            buf.clear();
-        }
+        })?;
         Ok((rid, date1904))
     }
 
@@ -319,72 +326,50 @@ impl<R: Read + Seek> Book<R> {
         let Some(i) = self.archive.index_for_name("xl/_rels/workbook.xml.rels") else {
             return Ok((sheet, strings));
         };
-        let cap = self.limits.max_part;
-        let part = self.part(i, cap, "关系表")?;
-        let mut xml = quick_xml::Reader::from_reader(BufReader::new(part));
-        let mut buf = Vec::new();
-        loop {
-            xml.get_mut().get_mut().mark();
-            match xml.read_event_into(&mut buf) {
-                Ok(Event::Start(e) | Event::Empty(e))
-                    if e.local_name().as_ref() == "Relationship" =>
-                {
-                    let id = attr(&e, "Id");
-                    let target = attr(&e, "Target").unwrap_or_default();
-                    let kind = attr(&e, "Type").unwrap_or_default();
-                    if kind.ends_with("/sharedStrings") {
-                        strings = part_path(&target);
-                    } else if rid.is_some() && id.as_deref() == rid {
-                        sheet = part_path(&target);
-                    }
+        self.each_event(i, self.limits.max_part, "关系表", |ev| match ev {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Relationship" => {
+                let id = attr(&e, "Id");
+                let target = attr(&e, "Target").unwrap_or_default();
+                let kind = attr(&e, "Type").unwrap_or_default();
+                if kind.ends_with("/sharedStrings") {
+                    strings = part_path(&target);
+                } else if rid.is_some() && id.as_deref() == rid {
+                    sheet = part_path(&target);
                 }
-                Ok(Event::Eof) => break,
-                Ok(_) => {}
-                Err(e) => return Err(xml_error(&e, "关系表")),
             }
-            buf.clear();
-        }
+            _ => {}
+        })?;
         Ok((sheet, strings))
     }
 
     fn read_strings(&mut self, index: usize) -> Result<Strings, FileError> {
-        let cap = self.limits.max_shared_strings;
-        let part = self.part(index, cap, "共享字符串表")?;
-        let mut xml = quick_xml::Reader::from_reader(BufReader::new(part));
-        let mut buf = Vec::new();
         let mut strings = Strings::default();
         let (mut in_si, mut in_t, mut in_rph) = (false, false, false);
-        loop {
-            xml.get_mut().get_mut().mark();
-            let ev = xml.read_event_into(&mut buf);
-            match ev {
-                Ok(Event::Start(e)) => match e.local_name().as_ref() {
-                    "si" => in_si = true,
-                    "t" => in_t = in_si,
-                    "rPh" => in_rph = true,
-                    _ => {}
-                },
-                Ok(Event::Empty(e)) if e.local_name().as_ref() == "si" => {
+        let cap = self.limits.max_shared_strings;
+        self.each_event(index, cap, "共享字符串表", |ev| match ev {
+            Event::Start(e) => match e.local_name().as_ref() {
+                "si" => in_si = true,
+                "t" => in_t = in_si,
+                "rPh" => in_rph = true,
+                _ => {}
+            },
+            Event::Empty(e) if e.local_name().as_ref() == "si" => {
+                strings.ends.push(strings.text.len() as u32);
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                "si" => {
+                    in_si = false;
                     strings.ends.push(strings.text.len() as u32);
                 }
-                Ok(Event::End(e)) => match e.local_name().as_ref() {
-                    "si" => {
-                        in_si = false;
-                        strings.ends.push(strings.text.len() as u32);
-                    }
-                    "t" => in_t = false,
-                    "rPh" => in_rph = false,
-                    _ => {}
-                },
-                Ok(Event::Text(t)) if in_t && !in_rph => strings.text.push_str(&t.xml10_content()),
-                Ok(Event::CData(t)) if in_t && !in_rph => strings.text.push_str(&t),
-                Ok(Event::GeneralRef(r)) if in_t && !in_rph => push_ref(&mut strings.text, &r),
-                Ok(Event::Eof) => break,
-                Ok(_) => {}
-                Err(e) => return Err(xml_error(&e, "共享字符串表")),
-            }
-            buf.clear();
-        }
+                "t" => in_t = false,
+                "rPh" => in_rph = false,
+                _ => {}
+            },
+            Event::Text(t) if in_t && !in_rph => strings.text.push_str(&t.xml10_content()),
+            Event::CData(t) if in_t && !in_rph => strings.text.push_str(&t),
+            Event::GeneralRef(r) if in_t && !in_rph => push_ref(&mut strings.text, &r),
+            _ => {}
+        })?;
         if strings.text.len() > u32::MAX as usize {
             return Err(unsafe_file(BOMB));
         }
@@ -406,15 +391,7 @@ impl<R: Read + Seek> Book<R> {
             .archive
             .by_index(sheet)
             .map_err(|e| unreadable(format!("无法读取工作表（{e}）")))?;
-        let part = Capped {
-            inner: f,
-            read: 0,
-            cap,
-            compressed,
-            max_ratio,
-            since_mark: 0,
-            what: "工作表",
-        };
+        let part = Capped::new(f, cap, compressed, max_ratio, "工作表");
         Ok(Sheet {
             xml: quick_xml::Reader::from_reader(BufReader::with_capacity(64 * 1024, part)),
             strings: &self.strings,
