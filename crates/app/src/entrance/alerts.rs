@@ -91,7 +91,19 @@ pub(super) async fn raise(
         label_of(&DIRECTIONS, c.direction),
     );
     for (region, unit) in &targets {
-        queries::notify(tx, region, unit, &title, &body).await?;
+        let now = tx.now();
+        crate::reports::queue_notification(
+            tx,
+            &crate::reports::NewNotification {
+                region,
+                unit,
+                kind: "entrance_fever",
+                title: &title,
+                body: &body,
+            },
+            now,
+        )
+        .await?;
     }
     let change = Change::new(
         "entrance_alert.raise",

@@ -311,29 +311,6 @@ pub(super) async fn insert_alert(
     .await?)
 }
 
-/// Queue one notification row of a fever alert.
-pub(super) async fn notify(
-    tx: &mut Tx,
-    region: &str,
-    unit: &str,
-    title: &str,
-    body: &str,
-) -> AppResult<()> {
-    let now = tx.now();
-    sqlx::query(
-        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) \
-         VALUES ($1, $2, 'entrance_fever', $3, $4, $5)",
-    )
-    .bind(region)
-    .bind(unit)
-    .bind(title)
-    .bind(body)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
 const ALERT_SQL: &str = "SELECT a.id, a.gate_id, g.name AS gate_name, a.entry_id, a.region_code, a.org_id, \
     a.temp_tenths, a.status, a.disposition, a.note, a.notified, a.acked_by, a.acked_at, a.created_at, \
     e.person_name, e.phone_masked, e.origin \

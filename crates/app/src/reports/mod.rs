@@ -44,7 +44,10 @@ pub use forms::{FormCache, ensure_builtin_forms, get_form, list_forms, save_form
 pub use locks::lock;
 pub use missing::{MissingUnit, missing};
 pub use periods::{deadline_ms, parse_period};
-pub use reminders::{Notification, mark_delivered, notifications, outbox, run_deadlines};
+pub use reminders::{
+    NewNotification, Notification, mark_delivered, notifications, outbox, queue_notification,
+    run_deadlines,
+};
 pub(crate) use rollup::sums_map;
 pub use submit::{Outcome, Submission, SubmitInput, get_submission, submit};
 pub use summary::{Figures, Summary, summary};

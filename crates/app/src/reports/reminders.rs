@@ -106,3 +106,19 @@ pub async fn mark_delivered(state: &AppState, actor: &Actor, id: i64) -> AppResu
     actor.require(Permission::ReportsManage)?;
     queries::mark_delivered(state, &actor.everywhere(), id, state.now_ms()).await
 }
+
+/// A notification another area queues (a fever at a gate, a missed observation check-in).
+pub struct NewNotification<'a> {
+    pub region: &'a str,
+    pub unit: &'a str,
+    /// `entrance_fever`, `observation_missed`, …
+    pub kind: &'static str,
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
+/// Queue a notification in the caller's write transaction, created at `now`: the one way
+/// other areas reach the outbox.
+pub async fn queue_notification(tx: &mut Tx, n: &NewNotification<'_>, now: i64) -> AppResult<()> {
+    queries::queue(tx, n, now).await
+}

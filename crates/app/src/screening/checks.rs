@@ -127,7 +127,18 @@ async fn alert(
     };
     let mut sent = 0i64;
     for (to, unit, body) in &targets {
-        queries::notify(&mut tx, to, unit, &title, body, now).await?;
+        crate::reports::queue_notification(
+            &mut tx,
+            &crate::reports::NewNotification {
+                region: to,
+                unit,
+                kind: "observation_missed",
+                title: &title,
+                body,
+            },
+            now,
+        )
+        .await?;
         sent += 1;
     }
     tx.commit(

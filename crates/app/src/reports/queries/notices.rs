@@ -9,6 +9,29 @@ use crate::reports::missing::MissingUnit;
 use crate::reports::reminders::Notification;
 use crate::state::AppState;
 
+/// Queue one notification of `kind` to the people of `region` (and `unit`), inside the
+/// caller's write transaction. The notifications table is this module's; other areas queue
+/// through `reports::queue_notification`.
+pub(in crate::reports) async fn queue(
+    tx: &mut Tx,
+    n: &crate::reports::NewNotification<'_>,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(n.region)
+    .bind(n.unit)
+    .bind(n.kind)
+    .bind(n.title)
+    .bind(n.body)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Has the reminder of a form's period been sent?
 pub(in crate::reports) async fn reminded(
     state: &AppState,

@@ -106,26 +106,3 @@ pub(in crate::screening) async fn keepers_of(
     }
     Ok(out)
 }
-
-/// Queue one notification of a missed check-in.
-pub(in crate::screening) async fn notify(
-    tx: &mut Tx,
-    region: &str,
-    unit: &str,
-    title: &str,
-    body: &str,
-    now: i64,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) \
-         VALUES ($1, $2, 'observation_missed', $3, $4, $5)",
-    )
-    .bind(region)
-    .bind(unit)
-    .bind(title)
-    .bind(body)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
