@@ -130,6 +130,7 @@ pub async fn open(
         .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
+    people::privacy::seal_clear_rows(&state).await?;
     regions::load_embedded(&state).await?;
     reports::ensure_builtin_forms(&state).await?;
     Ok(state)

@@ -192,9 +192,12 @@ impl CitizenId {
         &self.id[..6]
     }
 
-    /// For roles permitted to see more: first 6 + `********` + last 4.
+    /// For roles permitted to see more: first 6 + 11 `*` + last 1. The birth date (8 digits)
+    /// and the sequence (3) are hidden together: with the birth year and sex that a list shows,
+    /// about 16,600 numbers fit what such a role sees (issue 13: never under 10,000). The old
+    /// "6+4" form hid exactly the birth date, so it plus a shown birth date was the number.
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.id[..6], &self.id[14..])
+        format!("{}{}{}", &self.id[..6], "*".repeat(11), &self.id[17..])
     }
 
     /// For everyone else: first 1 + 16 `*` + last 1.
@@ -257,7 +260,7 @@ mod tests {
         assert_eq!(id.birth_date(), date(1949, 12, 31));
         assert_eq!(id.sex(), Sex::Female); // 17th digit 2
         assert_eq!(id.region_prefix(), "110105");
-        assert_eq!(id.masked(), "110105********002X");
+        assert_eq!(id.masked(), "110105***********X");
         assert_eq!(id.masked_strict(), "1****************X");
         assert_eq!(id.masked_strict().chars().count(), 18);
         assert_eq!(id.age_on(date(2020, 1, 1)), 70);
@@ -383,7 +386,7 @@ mod tests {
         let dbg = format!("{id:?}");
         assert!(!dbg.contains(STD), "{dbg}");
         assert!(!dbg.contains("19491231"), "{dbg}");
-        assert!(dbg.contains("110105********002X"), "{dbg}");
+        assert!(dbg.contains("110105***********X"), "{dbg}");
         let wrapped = format!("{:?}", Some(&id));
         assert!(!wrapped.contains("19491231"));
     }

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "compact_indexes",
         include_str!("../migrations/0013_compact_indexes.sql"),
     ),
+    (
+        15,
+        "people_privacy",
+        include_str!("../migrations/0015_people_privacy.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

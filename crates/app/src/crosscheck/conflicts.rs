@@ -76,8 +76,11 @@ fn summary(kind: &str, d: &Value, regions: &HashMap<String, Region>) -> String {
             place(&s("person_region"))
         ),
         "possible_duplicate" => format!(
-            "两条人员记录姓名相同、出生日期同为 {}，分别登记在不同地区，{}；请核实是否同一人",
-            s("birth_date"),
+            "两条人员记录姓名相同、出生日期相同（{} 年出生），分别登记在不同地区，{}；请核实是否同一人",
+            d["birth_year"]
+                .as_i64()
+                .map(|y| y.to_string())
+                .unwrap_or_else(|| s("birth_date").chars().take(4).collect()),
             if d["ids_recorded"].as_i64() == Some(1) {
                 "其中一条未登记身份证号"
             } else {

@@ -147,11 +147,12 @@ pub(super) async fn find_all(
     let rows = scan(
         conn,
         "SELECT a.id AS a_id, a.region_code AS a_region, b.id AS b_id, b.region_code AS b_region, \
-         a.name, a.birth_date, \
+         a.name, a.birth_index, a.birth_year, \
          CAST(CASE WHEN b.id_index IS NULL THEN 0 ELSE 1 END AS BIGINT) AS b_has_id \
-         FROM persons a JOIN persons b ON b.name = a.name AND b.birth_date = a.birth_date \
-         WHERE a.id_index IS NULL AND (b.id_index IS NOT NULL OR a.id < b.id) \
-         AND a.birth_date <> '' AND a.region_code <> b.region_code \
+         FROM persons a JOIN persons b ON b.name = a.name AND b.birth_index = a.birth_index \
+         WHERE a.id_index IS NULL AND a.link_of IS NULL AND b.link_of IS NULL \
+         AND (b.id_index IS NOT NULL OR a.id < b.id) \
+         AND a.birth_index IS NOT NULL AND a.region_code <> b.region_code \
          AND a.region_code >= $1 AND a.region_code < $2 \
          AND b.region_code >= $1 AND b.region_code < $2 ORDER BY a.id, b.id"
             .to_string(),
@@ -166,14 +167,16 @@ pub(super) async fn find_all(
         let ar: String = r.try_get("a_region")?;
         let br: String = r.try_get("b_region")?;
         let name: String = r.try_get("name")?;
-        let birth: String = r.try_get("birth_date")?;
+        // The blind index names the shared birth date without saying it; the year is shown.
+        let birth: String = r.try_get("birth_index")?;
+        let year: Option<i64> = r.try_get("birth_year")?;
         let with_id = r.try_get::<i64, _>("b_has_id")? != 0;
         let mut persons = vec![(a, ar), (b, br)];
         persons.sort();
         out.push(Found {
             kind: "possible_duplicate",
             facts: format!("p{}|p{}|{name}|{birth}", persons[0].0, persons[1].0),
-            detail: json!({"birth_date": birth, "ids_recorded": if with_id { 1 } else { 0 },
+            detail: json!({"birth_year": year, "ids_recorded": if with_id { 1 } else { 0 },
                            "regions": persons.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()}),
             persons,
         });

@@ -136,8 +136,9 @@ async fn linked_person(
 ) -> AppResult<Option<i64>> {
     match id_number.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(n) => match people::find_by_id_number(state, actor, n).await {
-            Ok(p) => Ok(Some(p.id)),
+        // Unmetered (the entry is itself audited) and never shown: only the link is kept.
+        Some(n) => match people::links::person_id_for(state, actor, n).await {
+            Ok(p) => Ok(p),
             // Not on record in the caller's scope: the entry is kept without a link.
             Err(e) if e.code == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(relabel(e)),

@@ -1,13 +1,13 @@
 //! A person's fields as typed → checked → sealed: validation without the database (GB 11643
 //! ID number, sex and birth date checked against it, phone, texts) with errors that carry the
-//! Chinese field label, and the protection at rest of the ID number and phone (AES-256-GCM
-//! ciphertext, HMAC blind index, stored masked form). Shared by the person API and pages, the
+//! Chinese field label, and the protection at rest of the ID number, phone and birth date
+//! (AES-256-GCM ciphertext, HMAC blind index, stored masked form or birth year). Shared by the person API and pages, the
 //! roster import, and the areas that keep a phone of their own (care, screening, entrance).
 
 use backstop_core::citizen_id::{CitizenId, Sex};
 use backstop_core::error::ErrorCode;
 use backstop_core::mask::mask_phone;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::{Value, json};
 
 use crate::kernel::error::{AppError, AppResult, FieldError, text_field};
@@ -175,7 +175,8 @@ pub(crate) fn check_fields(raw: &RawFields<'_>, today: NaiveDate) -> AppResult<C
     })
 }
 
-/// What is stored for an ID number and a phone: ciphertext, blind index, masked form.
+/// What is stored for an ID number and a phone (ciphertext, blind index, masked form) and,
+/// for a whole person, the birth date ([`seal_person`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sealed {
     pub id_enc: Option<Vec<u8>>,
@@ -184,6 +185,7 @@ pub(crate) struct Sealed {
     pub phone_enc: Option<Vec<u8>>,
     pub phone_index: Option<String>,
     pub phone_masked: String,
+    pub birth: SealedBirth,
 }
 
 /// Blind index of a canonical ID number.
@@ -208,6 +210,37 @@ pub(crate) fn seal(state: &AppState, id: Option<&CitizenId>, phone: Option<&str>
         s.phone_masked = mask_phone(p);
     }
     s
+}
+
+/// What is stored for a birth date: ciphertext of `YYYY-MM-DD`, the year (what lists show),
+/// and a blind index (exact matching: the duplicate cross-check). All `None` when unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SealedBirth {
+    pub enc: Option<Vec<u8>>,
+    pub year: Option<i64>,
+    pub index: Option<String>,
+}
+
+pub(crate) fn seal_birth(state: &AppState, birth: Option<NaiveDate>) -> SealedBirth {
+    match birth {
+        None => SealedBirth::default(),
+        Some(d) => {
+            let text = date_str(Some(d));
+            SealedBirth {
+                enc: Some(state.keys.encrypt(text.as_bytes())),
+                year: Some(i64::from(d.year())),
+                index: Some(state.keys.blind_index("birth", &text)),
+            }
+        }
+    }
+}
+
+/// Everything of a checked person that is stored sealed: ID number, phone and birth date.
+pub(crate) fn seal_person(state: &AppState, c: &Checked) -> Sealed {
+    Sealed {
+        birth: seal_birth(state, c.birth),
+        ..seal(state, c.id.as_ref(), c.phone.as_deref())
+    }
 }
 
 pub(crate) fn sex_str(s: Option<Sex>) -> &'static str {

@@ -23,19 +23,22 @@ pub mod export;
 mod fields;
 mod households;
 pub mod import;
+pub mod links;
 pub mod pages;
 pub mod pinyin;
+pub mod privacy;
 pub(crate) mod queries;
 pub mod shown;
 pub mod web;
 pub mod xlsx;
 
 pub(crate) use fields::{
-    Checked, RawFields, Sealed, check_fields, created_detail, date_str, ferr, id_index, parse_id,
-    seal, sex_str, text,
+    Checked, RawFields, Sealed, SealedBirth, check_fields, created_detail, date_str, ferr,
+    id_index, parse_id, seal, seal_birth, seal_person, sex_str, text,
 };
 pub use fields::{normalise_phone, parse_date, parse_sex};
 pub use households::{Household, NewHousehold, NewMember, create_household, get_household};
+pub use links::{LinkKind, PersonLink, find_by_id_number};
 pub(crate) use queries::Stored;
 
 /// The roster upload (pages, API, background jobs), at the path other crates and the API
@@ -78,9 +81,10 @@ pub struct Person {
     /// `male`, `female` or empty when unknown.
     pub sex: String,
     pub sex_label: String,
-    /// `YYYY-MM-DD` or empty when unknown.
-    pub birth_date: String,
-    /// Masked for the caller (`130110********1234` with the reveal permission, else
+    /// The birth year (the full date is stored encrypted and shown only by the audited
+    /// reveal); `None` when unknown.
+    pub birth_year: Option<i64>,
+    /// Masked for the caller (`130110***********4` with the reveal permission, else
     /// `1****************4`); empty when no ID number is recorded.
     pub id_number_masked: String,
     /// `138****5678`; empty when none.
@@ -92,6 +96,12 @@ pub struct Person {
     pub relationship: String,
     pub relationship_label: String,
     pub deceased: bool,
+    /// For a region's own registration of a person whose record is held elsewhere:
+    /// `residence` (居住地) or `hukou` (户籍地); empty for a record of its own.
+    pub link_kind: String,
+    /// Where else this record's person is registered (on one person's read only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<PersonLink>,
 }
 
 /// Body of `POST /api/v1/persons`.
@@ -117,6 +127,11 @@ pub struct NewPerson {
     /// Household-registration address (户籍地址).
     #[serde(default)]
     pub hukou_address: Option<String>,
+    /// When the ID number turns out to be registered by another region: what this region is to
+    /// the person, `residence` (居住地, the default) or `hukou` (户籍地). The answer is the same
+    /// either way; the other region's data is never shown.
+    #[serde(default)]
+    pub link_kind: Option<String>,
 }
 
 /// Body of `PATCH /api/v1/persons/{id}`: only the fields given change. An empty `phone`
@@ -140,6 +155,8 @@ pub struct Revealed {
     pub id: i64,
     pub id_number: Option<String>,
     pub phone: Option<String>,
+    /// `YYYY-MM-DD`, when recorded.
+    pub birth_date: Option<String>,
 }
 
 /// Result of a create: the new person, or the id of the in-scope person already holding the
@@ -258,9 +275,11 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
         hukou_address: input.hukou_address.as_deref().unwrap_or(""),
     };
     let c = check_fields(&raw, today)?;
+    let kind = LinkKind::parse(input.link_kind.as_deref().unwrap_or(""))
+        .ok_or_else(|| ferr(ErrorCode::Validation, "link_kind", "应为“居住地”或“户籍地”"))?;
     let code = region_in_scope(state, actor, "region_code", &input.region_code).await?;
     let scope = actor.everywhere();
-    let sealed = seal(state, c.id.as_ref(), c.phone.as_deref());
+    let sealed = seal_person(state, &c);
     let mut tx = Tx::begin(state, actor).await?;
     if let Some(idx) = &sealed.id_index {
         match queries::holder(tx.conn(), &scope, idx).await? {
@@ -269,13 +288,39 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
                 tx.rollback().await?;
                 return Ok(Created::Existing(existing.id));
             }
-            Holder::Elsewhere => {
-                tx.rollback().await?;
-                return Err(AppError::not_found());
+            Holder::Elsewhere(holder) => {
+                if let Some(link) = queries::link_here(tx.conn(), &scope, holder.id).await? {
+                    tx.rollback().await?;
+                    return Ok(Created::Existing(link.id));
+                }
+                let region_name = regions::find(state, code.as_str())
+                    .await?
+                    .map(|r| r.name)
+                    .unwrap_or_default();
+                let now = tx.now();
+                let id = links::write_link(
+                    tx.conn(),
+                    now,
+                    code.as_str(),
+                    &region_name,
+                    &c,
+                    &sealed,
+                    &holder,
+                    kind,
+                )
+                .await?;
+                tx.commit(
+                    Change::new("person.link", "person", id, code.as_str()).detail(
+                        links::link_detail(code.as_str(), &c, &sealed, holder.id, "api"),
+                    ),
+                )
+                .await?;
+                return Ok(Created::New(Box::new(get(state, actor, id).await?)));
             }
         }
     }
-    let id = match queries::insert(&mut tx, code.as_str(), &c, &sealed).await {
+    let now = tx.now();
+    let id = match queries::insert(tx.conn(), now, code.as_str(), &c, &sealed, None).await {
         Ok(id) => id,
         Err(e) if e.code == ErrorCode::Conflict => {
             // Lost a race with a concurrent insert of the same number (PostgreSQL).
@@ -284,7 +329,10 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
             let mut conn = state.db.pool().acquire().await?;
             return match queries::holder(&mut conn, &scope, idx).await? {
                 Holder::Here(x) => Ok(Created::Existing(x.id)),
-                _ => Err(AppError::not_found()),
+                _ => Err(AppError::msg(
+                    ErrorCode::Conflict,
+                    "同一身份证号正在被同时登记，请稍后重试",
+                )),
             };
         }
         Err(e) => return Err(e),
@@ -301,28 +349,16 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
     Ok(Created::New(Box::new(get(state, actor, id).await?)))
 }
 
-/// One person, if in scope.
+/// One person, if in scope, with where else the person is registered (for the record that
+/// holds the ID number; a link shows nothing of the record it links to).
 pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Person> {
     actor.require(Permission::PersonsRead)?;
-    Ok(queries::person_now(state, &actor.everywhere(), id)
-        .await?
-        .view(actor))
-}
-
-/// Exact lookup by ID number through the blind index (the number travels only in a body).
-pub async fn find_by_id_number(
-    state: &AppState,
-    actor: &Actor,
-    id_number: &str,
-) -> AppResult<Person> {
-    actor.require(Permission::PersonsRead)?;
-    let today = beijing_date(state.clock.now());
-    let cid = parse_id(id_number, today)?;
-    let mut conn = state.db.pool().acquire().await?;
-    match queries::holder(&mut conn, &actor.everywhere(), &id_index(state, &cid)).await? {
-        Holder::Here(p) => Ok(p.view(actor)),
-        _ => Err(AppError::not_found()),
+    let stored = queries::person_now(state, &actor.everywhere(), id).await?;
+    let mut p = stored.view(actor);
+    if stored.link_of.is_none() {
+        p.links = links::links_of(state, id).await?;
     }
+    Ok(p)
 }
 
 /// The handle a search reads through: the query's region (404 when bad or outside the
@@ -436,7 +472,7 @@ pub async fn reveal(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
     let p = queries::person(&mut conn, &actor.everywhere(), id).await?;
     let change = |reason: &str| {
         Change::new("person.reveal", "person", id, p.region_code.clone())
-            .detail(json!({"reason": reason, "fields": ["id_number", "phone"]}))
+            .detail(json!({"reason": reason, "fields": ["id_number", "phone", "birth_date"]}))
     };
     if !actor.can(Permission::PersonsRevealId) {
         drop(conn);
@@ -450,12 +486,13 @@ pub async fn reveal(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
     if reason.chars().count() < 2 {
         return Err(ferr(ErrorCode::Validation, "reason", "请说明查看原因"));
     }
-    let (id_enc, phone_enc) = queries::ciphertexts(&mut conn, &p).await?;
+    let sealed = queries::ciphertexts(&mut conn, &p).await?;
     drop(conn);
     let out = Revealed {
         id,
-        id_number: open_sealed(state, id_enc)?,
-        phone: open_sealed(state, phone_enc)?,
+        id_number: open_sealed(state, sealed.id)?,
+        phone: open_sealed(state, sealed.phone)?,
+        birth_date: open_sealed(state, sealed.birth)?,
     };
     Tx::begin(state, actor)
         .await?
@@ -466,7 +503,7 @@ pub async fn reveal(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
 
 /// The stored ID number of an admitted person, decrypted (internal; for checks, never shown).
 async fn stored_id(state: &AppState, tx: &mut Tx, p: &Stored) -> AppResult<Option<CitizenId>> {
-    let (enc, _) = queries::ciphertexts(tx.conn(), p).await?;
+    let enc = queries::ciphertexts(tx.conn(), p).await?.id;
     Ok(enc
         .and_then(|b| state.keys.decrypt(&b))
         .and_then(|p| String::from_utf8(p).ok())
@@ -494,6 +531,8 @@ pub async fn update(
         _ => RegionCode::parse(&cur.region_code).map_err(|_| AppError::not_found())?,
     };
     let mut id_sealed: Option<Sealed> = None;
+    // Adding a number held by another region makes this record that region's link.
+    let mut link: Option<Box<Stored>> = None;
     let cid = match patch
         .id_number
         .as_deref()
@@ -513,17 +552,26 @@ pub async fn update(
                 }
                 old
             } else {
-                match queries::holder(tx.conn(), &scope, &id_index(state, &new)).await? {
-                    Holder::Nobody => {}
-                    Holder::Here(other) => {
-                        return Err(AppError::msg(
-                            ErrorCode::Conflict,
-                            format!("该身份证号已登记（人员编号 {}），请合并记录", other.id),
-                        ));
+                let here = match queries::holder(tx.conn(), &scope, &id_index(state, &new)).await? {
+                    Holder::Nobody => None,
+                    Holder::Here(other) => Some(other.id),
+                    Holder::Elsewhere(holder) => {
+                        let l = queries::link_here(tx.conn(), &scope, holder.id).await?;
+                        link = Some(holder);
+                        l.map(|l| l.id)
                     }
-                    Holder::Elsewhere => return Err(AppError::not_found()),
+                };
+                if let Some(other) = here {
+                    return Err(AppError::msg(
+                        ErrorCode::Conflict,
+                        format!("该身份证号已登记（人员编号 {other}），请合并记录"),
+                    ));
                 }
-                id_sealed = Some(seal(state, Some(&new), None));
+                let mut sealed = seal(state, Some(&new), None);
+                if link.is_some() {
+                    sealed.id_index = None;
+                }
+                id_sealed = Some(sealed);
                 Some(new)
             }
         }
@@ -540,18 +588,17 @@ pub async fn update(
         }
         None => cur.sex.clone(),
     };
-    let mut birth = match &patch.birth_date {
-        Some(d) => {
-            date_str(parse_date(d).map_err(|m| ferr(ErrorCode::Validation, "birth_date", m))?)
-        }
-        None => cur.birth_date.clone(),
+    let patch_birth = match &patch.birth_date {
+        Some(d) => Some(parse_date(d).map_err(|m| ferr(ErrorCode::Validation, "birth_date", m))?),
+        None => None,
     };
     if let Some(c) = &cid {
         if !sex.is_empty() && sex != c.sex().as_str() {
             return Err(ferr(ErrorCode::Validation, "sex", "与身份证号不符"));
         }
-        let b = date_str(Some(c.birth_date()));
-        if !birth.is_empty() && birth != b {
+        if let Some(Some(b)) = patch_birth
+            && b != c.birth_date()
+        {
             return Err(ferr(
                 ErrorCode::Validation,
                 "birth_date",
@@ -559,8 +606,15 @@ pub async fn update(
             ));
         }
         sex = c.sex().as_str().to_string();
-        birth = b;
     }
+    // The birth date is sealed again only when given or implied by a number being added.
+    let birth = match (&cid, patch_birth) {
+        (Some(c), Some(_)) => Some(seal_birth(state, Some(c.birth_date()))),
+        (Some(c), None) if id_sealed.is_some() => Some(seal_birth(state, Some(c.birth_date()))),
+        (None, Some(b)) => Some(seal_birth(state, b)),
+        _ => None,
+    };
+    let birth_year_after = birth.as_ref().map_or(cur.birth_year, |b| b.year);
     let address = match &patch.address {
         Some(a) => text("address", a, 200, false)?,
         None => cur.address.clone(),
@@ -584,15 +638,32 @@ pub async fn update(
             name: &name,
             region_code: new_region.as_str(),
             sex: &sex,
-            birth_date: &birth,
+            birth: birth.as_ref(),
             address: &address,
             hukou_address: &hukou,
             deceased,
             phone: phone_sealed.as_ref(),
             id: id_sealed.as_ref(),
+            link: link.as_ref().map(|h| (h.id, LinkKind::Residence)),
         },
     )
     .await?;
+    if let Some(holder) = &link {
+        let region_name = regions::find(state, new_region.as_str())
+            .await?
+            .map(|r| r.name)
+            .unwrap_or_default();
+        let now = tx.now();
+        links::notify_holder(
+            tx.conn(),
+            now,
+            new_region.as_str(),
+            &region_name,
+            holder,
+            LinkKind::Residence,
+        )
+        .await?;
+    }
     let phone_after = phone_sealed
         .as_ref()
         .map(|s| s.phone_masked.clone())
@@ -609,7 +680,7 @@ pub async fn update(
             json!(new_region.as_str()),
         ),
         ("sex", json!(cur.sex), json!(sex)),
-        ("birth_date", json!(cur.birth_date), json!(birth)),
+        ("birth_year", json!(cur.birth_year), json!(birth_year_after)),
         ("id_number", json!(cur.id_masked), json!(id_after)),
         ("phone", json!(cur.phone_masked), json!(phone_after)),
         ("address", json!(cur.address), json!(address)),

@@ -217,6 +217,8 @@ struct PersonForm {
     address: String,
     #[serde(default)]
     hukou_address: String,
+    #[serde(default)]
+    link_kind: String,
 }
 
 async fn new_form(Page(a): Page) -> PageResult {
@@ -250,6 +252,7 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
         phone: opt(&f.phone),
         address: opt(&f.address),
         hukou_address: opt(&f.hukou_address),
+        link_kind: opt(&f.link_kind),
     };
     let (status, message, existing_id) = match super::create(&s, actor, &input).await {
         Ok(Created::New(p)) => {
@@ -278,6 +281,7 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
         birth_date: clip(&f.birth_date, 10),
         address: clip(&f.address, 200),
         hukou_address: clip(&f.hukou_address, 200),
+        link_kind: clip(&f.link_kind, 20),
     };
     let page = NewPage {
         nav: Some(Nav::for_actor(actor, "/persons")),

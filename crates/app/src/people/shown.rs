@@ -3,9 +3,16 @@
 //! (people, care, screening, entrance, institutions, cross-checks) takes these functions;
 //! none masks on its own. A full value is one audited action away (`people::reveal`).
 //!
-//! Today's rules: the ID number as "6+4" (`440115********4418`) for roles holding
-//! `PersonsRevealId`, "1+1" (`4****************8`) for everyone else; names in full on the
-//! person's own record, masked (`张*`) in the lists of other areas; phones as `138****5678`.
+//! Today's rules: the ID number as "6+1" (`440115***********8`) for roles holding
+//! `PersonsRevealId`, "1+1" (`4****************8`) for everyone else; the birth year, never the
+//! date (the full date is part of the audited reveal); names in full on the person's own
+//! record, masked (`张*`) in the lists of other areas; phones as `138****5678`.
+//!
+//! Why "6+1" and a year: the 8 birth-date digits and the 3 sequence digits stay hidden
+//! together, so with everything a role sees (region, birth year, sex, the check character)
+//! about 16,600 numbers remain possible for each person — the test
+//! `people::id_candidates_per_role` counts them for every role and requires at least 10,000.
+//! The old "6+4" form hid exactly the birth date that lists showed.
 
 use backstop_core::citizen_id::CitizenId;
 use backstop_core::mask::{mask_name, mask_phone};
@@ -14,7 +21,7 @@ use backstop_core::role::Permission;
 use super::{Person, Stored, relationship_label};
 use crate::kernel::actor::Actor;
 
-/// `130110********1234` → `1****************4` (first 1 + 16 stars + last 1).
+/// `130110***********4` → `1****************4` (first 1 + 16 stars + last 1).
 pub fn strict_mask(masked: &str) -> String {
     let chars: Vec<char> = masked.chars().collect();
     match (chars.first(), chars.last()) {
@@ -23,7 +30,7 @@ pub fn strict_mask(masked: &str) -> String {
     }
 }
 
-/// The ID number as `actor` may see it, from the stored "6+4" masked form.
+/// The ID number as `actor` may see it, from the stored "6+1" masked form.
 pub fn id_number(actor: &Actor, stored_masked: &str) -> String {
     if actor.can(Permission::PersonsRevealId) {
         stored_masked.to_string()
@@ -47,15 +54,14 @@ pub fn name_for_org(actor: &Actor, org_id: i64, name: &str) -> String {
     }
 }
 
-/// An ID number cell as shown to the importer: first 6 + stars + last 4 for roles that may
+/// An ID number cell as shown to the importer: first 6 + stars + last 1 for roles that may
 /// see that much, else first 1 + stars + last 1; short values all stars.
 pub fn id_text(s: &str, reveal: bool) -> String {
     let chars: Vec<char> = s.trim().chars().collect();
     let n = chars.len();
     if n >= 15 && reveal {
         let head: String = chars[..6].iter().collect();
-        let tail: String = chars[n - 4..].iter().collect();
-        format!("{head}{}{tail}", "*".repeat(n - 10))
+        format!("{head}{}{}", "*".repeat(n - 7), chars[n - 1])
     } else if n >= 3 {
         format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1])
     } else {
@@ -68,7 +74,7 @@ pub fn phone_text(p: &str) -> String {
     mask_phone(p)
 }
 
-/// A checked ID number shown to the one who typed it (a roster row's report): "6+4" when
+/// A checked ID number shown to the one who typed it (a roster row's report): "6+1" when
 /// `reveal` (the actor holds `PersonsRevealId`), else "1+1".
 pub fn citizen_id(id: &CitizenId, reveal: bool) -> String {
     if reveal {
@@ -96,7 +102,7 @@ impl Stored {
             }
             .to_string(),
             sex: self.sex.clone(),
-            birth_date: self.birth_date.clone(),
+            birth_year: self.birth_year,
             id_number_masked,
             phone_masked: self.phone_masked.clone(),
             hukou_address: self.hukou_address.clone(),
@@ -105,6 +111,8 @@ impl Stored {
             relationship_label: relationship_label(&self.relationship).to_string(),
             relationship: self.relationship.clone(),
             deceased: self.deceased,
+            link_kind: self.link_kind.clone(),
+            links: Vec::new(),
         }
     }
 }
@@ -115,7 +123,7 @@ mod tests {
 
     #[test]
     fn strict_mask_keeps_one_and_one() {
-        assert_eq!(strict_mask("130110********1234"), "1****************4");
+        assert_eq!(strict_mask("130110***********4"), "1****************4");
         assert_eq!(strict_mask(""), "");
     }
 }

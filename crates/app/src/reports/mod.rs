@@ -46,7 +46,7 @@ pub use missing::{MissingUnit, missing};
 pub use periods::{deadline_ms, parse_period};
 pub use reminders::{
     NewNotification, Notification, mark_delivered, notifications, outbox, queue_notification,
-    run_deadlines,
+    queue_notification_on, run_deadlines,
 };
 pub(crate) use rollup::sums_map;
 pub use submit::{Outcome, Submission, SubmitInput, get_submission, submit};

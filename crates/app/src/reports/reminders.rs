@@ -120,5 +120,15 @@ pub struct NewNotification<'a> {
 /// Queue a notification in the caller's write transaction, created at `now`: the one way
 /// other areas reach the outbox.
 pub async fn queue_notification(tx: &mut Tx, n: &NewNotification<'_>, now: i64) -> AppResult<()> {
-    queries::queue(tx, n, now).await
+    queries::queue(tx.conn(), n, now).await
+}
+
+/// Queue a notification on a connection whose transaction is audited by other means (the
+/// roster import's own chain), or inside a [`Tx`] already borrowed for its connection.
+pub async fn queue_notification_on(
+    conn: &mut sqlx::AnyConnection,
+    n: &NewNotification<'_>,
+    now: i64,
+) -> AppResult<()> {
+    queries::queue(conn, n, now).await
 }

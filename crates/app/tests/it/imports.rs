@@ -210,7 +210,7 @@ async fn xlsx_import_end_to_end_with_numbers_and_dates() {
             .post("/api/v1/persons/search", &official, json!({"id_number": a}))
             .await;
         assert_eq!(s, StatusCode::OK, "{p}");
-        assert_eq!(p["birth_date"], "1980-01-01");
+        assert_eq!(p["birth_year"], 1980);
         assert_eq!(p["phone_masked"], "138****5678");
         assert_eq!(p["region_code"], V1);
         // All or nothing: the same file without --good-rows changes nothing.

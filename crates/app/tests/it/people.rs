@@ -95,7 +95,9 @@ async fn persons_create_mask_reveal_scope_households() {
         let strict = format!("1{}{}", "*".repeat(16), &a[17..]);
         assert_eq!(b["id_number_masked"], strict.as_str());
         assert_eq!(b["sex"], "male");
-        assert_eq!(b["birth_date"], "1980-01-01");
+        // The birth year, never the date (with the 6+1 mask that would narrow the number).
+        assert_eq!(b["birth_year"], 1980);
+        assert!(b.get("birth_date").is_none(), "{b}");
         assert_eq!(b["phone_masked"], "138****5678");
 
         // Validation.
@@ -125,18 +127,47 @@ async fn persons_create_mask_reveal_scope_households() {
             assert_eq!(b["code"], "conflict");
             assert_eq!(b["existing_id"], pid);
         }
-        let (s, b) = post_person(&t, &other, json!({"id_number": a, "name": "张三", "region_code": "130111"})).await;
-        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        // Held elsewhere: the same 201 as a new person, carrying only what this region typed
+        // (a made-up name stays made up: the number is not an oracle for the real one); the
+        // record stays one, with this region's registration as a link to it.
+        let before_link = person_count(&t).await;
+        let (s, b) = post_person(&t, &other, json!({"id_number": a, "name": "赵某", "region_code": "130111",
+                       "address": "外区某街"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
         assert!(b.get("existing_id").is_none());
+        let link = b["id"].as_i64().expect("id");
+        assert_ne!(link, pid);
+        assert_eq!((b["name"].as_str(), b["address"].as_str(), b["link_kind"].as_str()), (Some("赵某"), Some("外区某街"), Some("residence")));
+        assert_eq!(b["phone_masked"], "", "the holder's phone is not shown: {b}");
+        assert!(b.get("links").is_none(), "{b}");
+        assert_eq!(person_count(&t).await, before_link + 1);
+        // Registering again in the same region is the usual 409 with the link's id.
+        let (s, b) = post_person(&t, &other, json!({"id_number": a, "name": "赵某", "region_code": "130111"})).await;
+        assert_eq!((s, b["existing_id"].as_i64()), (StatusCode::CONFLICT, Some(link)), "{b}");
+        // The holder sees where else the person is registered, and was told.
+        let (_, h) = t.get(&format!("/api/v1/persons/{pid}"), &official).await;
+        assert_eq!(h["links"][0]["region_code"], "130111", "{h}");
+        assert_eq!(h["links"][0]["kind_label"], "居住地", "{h}");
+        let told: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM notifications WHERE kind = 'person_linked' AND region_code = $1",
+        )
+        .bind(V1)
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("notifications");
+        assert!(told.len() == 1 && told[0].contains("130111"), "{told:?}");
+        // The exact lookup answers with the link for the other region.
+        let (s, b) = t.post("/api/v1/persons/search", &other, json!({"id_number": a})).await;
+        assert_eq!((s, b["id"].as_i64()), (StatusCode::OK, Some(link)), "{b}");
 
         // More people: one in the other village (by the official), one without an ID number.
         let (s, b) = post_person(&t, &official, json!({"id_number": b2, "name": "李四", "region_code": V2, "phone": "13900001111"})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let p2 = b["id"].as_i64().expect("id");
-        // The official may see 6 + 8 stars + 4.
+        // The official may see 6 + 11 stars + 1.
         assert_eq!(
             b["id_number_masked"],
-            format!("{}********{}", &b2[..6], &b2[14..]).as_str()
+            format!("{}{}{}", &b2[..6], "*".repeat(11), &b2[17..]).as_str()
         );
         let (s, b) = post_person(&t, &worker, json!({"name": "王小宝", "region_code": V1, "sex": "女", "birth_date": "2026-02-01"})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -148,7 +179,7 @@ async fn persons_create_mask_reveal_scope_households() {
         assert_eq!(s, StatusCode::OK);
         assert_eq!(
             b["id_number_masked"],
-            format!("{}********{}", &a[..6], &a[14..]).as_str()
+            format!("{}{}{}", &a[..6], "*".repeat(11), &a[17..]).as_str()
         );
         let (s, _) = t.get(&format!("/api/v1/persons/{pid}"), &other).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
@@ -157,24 +188,27 @@ async fn persons_create_mask_reveal_scope_households() {
         let (_, l) = t.get("/api/v1/persons", &worker).await;
         assert_eq!(l["total"], 2, "{l}");
         let (_, l) = t.get("/api/v1/persons", &official).await;
-        assert_eq!(l["total"], 3);
+        assert_eq!(l["total"], 4, "the city sees both registrations of 张三: {l}");
         let (_, l) = t.get("/api/v1/persons", &staff).await;
         assert_eq!(l["total"], 3);
         let (_, l) = t.get("/api/v1/persons", &other).await;
-        assert_eq!(l["total"], 0);
-        assert_eq!(l["items"].as_array().map(Vec::len), Some(0));
+        assert_eq!(l["total"], 1, "only its own registration (the link): {l}");
+        assert_eq!(l["items"][0]["id"], link);
         let (s, _) = t.get("/api/v1/persons?region=130110", &other).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         // Name search, masked fragments.
         let (_, l) = t.get("/api/v1/persons?name=%E5%BC%A0", &official).await; // 张
         assert_eq!(l["total"], 1);
         assert_eq!(l["items"][0]["id"], pid);
+        // The last 4 characters are in no mask any more, so they find nobody (a search on
+        // them would tell the hidden sequence digits).
         let last4 = &b2[14..];
         let (_, l) = t
             .get(&format!("/api/v1/persons?masked={last4}"), &official)
             .await;
-        assert_eq!(l["total"], 1, "{l}");
-        assert_eq!(l["items"][0]["id"], p2);
+        assert_eq!(l["total"], 0, "{l}");
+        let (_, l) = t.get("/api/v1/persons?masked=130110", &official).await;
+        assert_eq!(l["total"], 3, "the shown region part still finds (the link too): {l}");
         let (_, l) = t.get("/api/v1/persons?masked=5678", &worker).await;
         assert_eq!(l["total"], 1, "phone fragment for everyone");
         let (_, l) = t
@@ -188,8 +222,21 @@ async fn persons_create_mask_reveal_scope_households() {
         let (s, b) = search_person(&t, &worker, json!({"id_number": a})).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["id"], pid);
-        let (s, _) = search_person(&t, &other, json!({"id_number": a})).await;
-        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Held elsewhere and held nowhere read the same: "not found in your area".
+        let v2_worker = t.user("p_cw2", &["community_worker"], V2).await;
+        let (s1, b1) = search_person(&t, &v2_worker, json!({"id_number": a})).await;
+        let (s2, b2_) = search_person(&t, &v2_worker, json!({"id_number": cid("130110", "19800101", 77)})).await;
+        assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+        assert_eq!(b1, b2_, "the same answer whether the number exists elsewhere or not");
+        let looked: Vec<(String, String)> = sqlx::query_as(
+            "SELECT outcome, detail FROM audit_log WHERE action = 'person.lookup' AND username = 'p_cw2' ORDER BY id",
+        )
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("lookups");
+        assert_eq!(looked.len(), 2, "every lookup audited: {looked:?}");
+        assert!(looked[0].1.contains("\"results\":0") && looked[0].1.contains("1****************"), "{looked:?}");
+        assert!(!looked[0].1.contains(&a), "never the number: {looked:?}");
         let (s, b) = search_person(&t, &worker, json!({"id_number": "1234"})).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number")));
 
@@ -243,7 +290,7 @@ async fn persons_create_mask_reveal_scope_households() {
         let d: Value = serde_json::from_str(&updates[0].2).expect("json");
         assert_eq!(d["phone"]["before"], "");
         assert_eq!(d["phone"]["after"], "137****2222");
-        assert_eq!(d["id_number"]["after"], format!("{}********{}", &c[..6], &c[14..]).as_str());
+        assert_eq!(d["id_number"]["after"], format!("{}{}{}", &c[..6], "*".repeat(11), &c[17..]).as_str());
         assert!(!updates[0].2.contains(&c) && !updates[0].2.contains("13700002222"));
         assert_eq!(audit_rows(&t, "person.create").await.len(), 3);
 
@@ -290,7 +337,7 @@ async fn persons_create_mask_reveal_scope_households() {
             .await;
         let html = String::from_utf8_lossy(&body);
         assert_eq!(s, StatusCode::OK);
-        assert!(html.contains(&format!("{}********{}", &a[..6], &a[14..])));
+        assert!(html.contains(&format!("{}{}{}", &a[..6], "*".repeat(11), &a[17..])));
         assert!(html.contains("查看完整证件号") && !html.contains(&a));
         assert!(!html.contains("style=") && !html.contains(" onclick"));
         let (s, _, body) = t
@@ -464,7 +511,8 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         assert_eq!((r.imported, r.rejected), (2, 5));
         assert_eq!(person_count(&t).await, before + 2);
 
-        // A number on record outside the importer's scope rejects the row.
+        // A number on record outside the importer's scope: the row becomes this region's link
+        // to that record, counted as imported (the file learns nothing of the other region).
         let out = cid("130111", "19700101", 21);
         let other = t.user("i_other", &["official"], "130111").await;
         let (s, _) = post_person(&t, &other, json!({"id_number": out, "name": "外区", "region_code": "130111"})).await;
@@ -472,8 +520,14 @@ async fn roster_import_encodings_merge_and_all_or_nothing() {
         let text = format!("身份证号,姓名\n{out},外区\n");
         let r = quiet_import(&t, &scoped_official("130110"), text.as_bytes(), ImportOptions { region: Some("130110".into()), ..ImportOptions::default() }).await
         .expect("import");
-        assert_eq!(r.rejected, 1);
-        assert!(r.rejects[0].reason.contains("管辖范围以外"));
+        assert_eq!((r.imported, r.rejected), (1, 0), "{r:?}");
+        let linked: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM persons WHERE link_of IS NOT NULL AND region_code >= '130110' AND region_code < '130111'",
+        )
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("links");
+        assert_eq!(linked, 1);
         // An import actor's scope bounds the default region.
         let e = quiet_import(&t, &scoped_official("130110"), text.as_bytes(), ImportOptions { region: Some("130111".into()), ..ImportOptions::default() }).await
         .expect_err("out of scope");
@@ -700,7 +754,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         let specials = [
             (1800, format!("{},无区,,130110100999", p(2000))), // unknown village
             (1500, format!("{},人员3,13800000003,{V1}", p(3))), // duplicate of batch 1, later batch
-            (1200, format!("{y},外区,,{V1}")),                 // on file outside scope
+            (1200, format!("{y},外区,,{V1}")),                 // on file outside scope: a link
             (700, format!("{x},老户,13800000009,{V1}")),       // on file in scope
             (10, format!("{},别名,13800000005,{V1}", p(5))),   // duplicate in the same batch
         ];
@@ -737,7 +791,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         assert_eq!(r.rows, u64::from(N) + 5);
         assert_eq!(
             (r.imported, r.merged, r.rejected),
-            (u64::from(N), 3, 2),
+            (u64::from(N) + 1, 3, 1),
             "{r:?}"
         );
         assert!(r.committed);
@@ -760,16 +814,8 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         }
         drop(held);
         let rejected: Vec<u64> = r.rejects.iter().map(|i| i.line).collect();
-        assert_eq!(
-            rejected,
-            vec![line_of(&specials[2].1), line_of(&specials[0].1)]
-        );
-        assert!(
-            r.rejects[0].reason.contains("管辖范围以外"),
-            "{:?}",
-            r.rejects
-        );
-        assert!(r.rejects[1].reason.contains("不存在"), "{:?}", r.rejects);
+        assert_eq!(rejected, vec![line_of(&specials[0].1)]);
+        assert!(r.rejects[0].reason.contains("不存在"), "{:?}", r.rejects);
         assert_eq!(r.warnings_total, 1, "{:?}", r.warnings);
         assert_eq!(r.warnings[0].line, line_of(&specials[4].1));
         assert!(
@@ -777,7 +823,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
             "{:?}",
             r.warnings
         );
-        assert_eq!(person_count(&t).await, before + i64::from(N));
+        assert_eq!(person_count(&t).await, before + i64::from(N) + 1);
 
         // Merges filled the empty phones, across batches and against the record on file.
         for (id, phone) in [
@@ -855,7 +901,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         assert!(e.message.contains("超过"), "{}", e.message);
         assert_eq!(
             person_count(&t).await,
-            before + i64::from(N),
+            before + i64::from(N) + 1,
             "nothing half-imported"
         );
 
@@ -863,10 +909,10 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         let r = import_as_township(text.into_bytes()).await;
         assert_eq!(
             (r.imported, r.merged, r.rejected),
-            (0, u64::from(N) + 3, 2),
+            (0, u64::from(N) + 4, 1),
             "{r:?}"
         );
-        assert_eq!(person_count(&t).await, before + i64::from(N));
+        assert_eq!(person_count(&t).await, before + i64::from(N) + 1);
         let report = backstop_app::audit::verify(&t.state.db)
             .await
             .expect("verify");
@@ -1180,11 +1226,11 @@ async fn persons_export_reason_masking_permission_audit() {
         let ex = audit_rows(&t, "person.export").await;
         assert_eq!((ex.len(), ex[1].1.as_str()), (2, "failure"));
 
-        // The official: 6+4 masking by default; full numbers only when asked; filters apply.
+        // The official: 6+1 masking by default; full numbers only when asked; filters apply.
         let (s, _, body) = export_call(&t, &official, json!({"reason": "核对", "q": "zs"})).await;
         assert_eq!(s, StatusCode::OK);
         let xml = sheet_xml(&body);
-        assert!(xml.contains(&format!("{}********{}", &a[..6], &a[14..])) && !xml.contains(&a));
+        assert!(xml.contains(&format!("{}{}{}", &a[..6], "*".repeat(11), &a[17..])) && !xml.contains(&a));
         assert!(xml.contains("张三") && !xml.contains("李四"), "filtered by initials");
         assert!(xml.contains("姓名/拼音/首字母：zs"), "the filter in the header");
         let (s, _, body) = export_call(&t, &official, json!({"reason": "发放临时救助需核对身份", "group": "dibao", "full": true})).await;

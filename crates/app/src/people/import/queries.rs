@@ -19,7 +19,7 @@ use crate::audit::AppendQuery;
 use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
 use crate::people::queries::{COLS, Stored, stored_from_row};
-use crate::people::{Sealed, date_str, pinyin, sex_str};
+use crate::people::{Sealed, pinyin, sex_str};
 use crate::state::AppState;
 
 /// A multi-row statement with its arguments bound, ready to run on the import's connection.
@@ -36,12 +36,12 @@ pub(super) fn insert_statement(
 ) -> Statement {
     let mut sql = String::from(state.db.backend().bulk_insert());
     sql.push_str(
-        " INTO persons (region_code, name, sex, birth_date, id_enc, id_index, \
-         id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, deceased, \
-         created_at, updated_at, name_pinyin, name_initials) VALUES ",
+        " INTO persons (region_code, name, sex, birth_enc, birth_year, birth_index, id_enc, \
+         id_index, id_masked, phone_enc, phone_index, phone_masked, hukou_address, address, \
+         deceased, created_at, updated_at, name_pinyin, name_initials) VALUES ",
     );
     sql.push_str(&repeat_list(
-        "(?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
         positions.len(),
     ));
     sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
@@ -53,7 +53,9 @@ pub(super) fn insert_statement(
             .bind(r.code.as_str().to_string())
             .bind(r.fields.name.clone())
             .bind(sex_str(r.fields.sex))
-            .bind(date_str(r.fields.birth))
+            .bind(s.birth.enc.clone())
+            .bind(s.birth.year)
+            .bind(s.birth.index.clone())
             .bind(s.id_enc.clone())
             .bind(s.id_index.clone())
             .bind(s.id_masked.clone())

@@ -11,8 +11,9 @@ use super::rows::*;
 use super::source::*;
 use super::*;
 use crate::kernel::access::Scoped;
+use crate::people::links::{LinkKind, link_detail, write_link};
 use crate::people::queries::{Stored, load_by_index};
-use crate::people::{Checked, Sealed, seal};
+use crate::people::{Checked, Sealed, seal, seal_person};
 
 /// Rows looked up, checked and written together (one `SELECT … IN`, one multi-row `INSERT`,
 /// one multi-row audit `INSERT` per batch instead of four statements per row).
@@ -187,8 +188,8 @@ impl<S: RowSource> BatchReader<'_, S> {
         if !self.scope.contains(code.as_str()) {
             return refuse(format!("区划代码 {} 不在您的管辖范围内", code.as_str()));
         }
-        let cid = row.fields.id.as_ref()?;
-        let sealed = seal(self.state, Some(cid), row.fields.phone.as_deref());
+        row.fields.id.as_ref()?;
+        let sealed = seal_person(self.state, &row.fields);
         Some(Pending {
             line,
             code,
@@ -288,12 +289,9 @@ impl Batcher<'_> {
                 ));
             };
             if !self.scope.contains(&existing.region_code) {
-                t.rejects.push(
-                    row.issue(
-                        "该身份证号已在您管辖范围以外登记，不能在此导入（请联系上级部门核实）"
-                            .to_string(),
-                    ),
-                );
+                // Held elsewhere: this region's own registration becomes a link, counted and
+                // worded as any new person (the file learns nothing of the other region).
+                self.link(conn, row, existing, t).await?;
                 continue;
             }
             let in_file = existing.created_at == self.now
@@ -326,6 +324,56 @@ impl Batcher<'_> {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Register a row whose number another region holds as this region's link to that record
+    /// (or count it into the link already made), audited in the import's chain.
+    async fn link(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        row: &Pending,
+        holder: &Stored,
+        t: &mut Tally,
+    ) -> AppResult<()> {
+        let code = row.code.as_str();
+        if crate::people::queries::link_here(conn, &self.scope, holder.id)
+            .await?
+            .is_some()
+        {
+            t.merged += 1;
+            return Ok(());
+        }
+        let id = write_link(
+            conn,
+            self.now,
+            code,
+            "",
+            &row.fields,
+            &row.sealed,
+            holder,
+            LinkKind::Residence,
+        )
+        .await?;
+        let entry = Entry {
+            action: "person.link",
+            object_type: "person",
+            object_id: id.to_string(),
+            region_code: code.to_string(),
+            outcome: "success",
+            detail: link_detail(code, &row.fields, &row.sealed, holder.id, "import"),
+        };
+        let backend = self.state.db.backend();
+        self.chain
+            .append(
+                conn,
+                backend,
+                self.now,
+                &self.who,
+                std::slice::from_ref(&entry),
+            )
+            .await?;
+        t.imported += 1;
         Ok(())
     }
 

@@ -8,15 +8,17 @@
 //! functions take the open [`Tx`]; the service commits it with its audit entry. Ciphertext is
 //! read only for the audited reveal and export, and for the ID number check of an update.
 
+pub(crate) mod privacy;
 pub(crate) mod search;
 
 use backstop_store::Db;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Checked, Sealed, date_str, pinyin, sex_str};
+use super::{Checked, Sealed, SealedBirth, pinyin, sex_str};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::people::links::LinkKind;
 use crate::state::AppState;
 
 /// A person row as stored (masked forms only; ciphertext is read only by `reveal`).
@@ -27,7 +29,7 @@ pub(crate) struct Stored {
     pub region_name: String,
     pub name: String,
     pub sex: String,
-    pub birth_date: String,
+    pub birth_year: Option<i64>,
     pub id_masked: String,
     pub phone_masked: String,
     pub phone_index: Option<String>,
@@ -37,11 +39,15 @@ pub(crate) struct Stored {
     pub relationship: String,
     pub deceased: bool,
     pub created_at: i64,
+    /// For a link: the record holding the ID number (never shown to the link's region).
+    pub link_of: Option<i64>,
+    /// `residence`, `hukou`, or empty for a record of its own.
+    pub link_kind: String,
 }
 
 pub(crate) const COLS: &str = "p.id, p.region_code, r.name AS region_name, p.name, p.sex, \
-    p.birth_date, p.id_masked, p.phone_masked, p.phone_index, p.hukou_address, p.address, \
-    p.household_id, p.relationship, p.deceased, p.created_at";
+    p.birth_year, p.id_masked, p.phone_masked, p.phone_index, p.hukou_address, p.address, \
+    p.household_id, p.relationship, p.deceased, p.created_at, p.link_of, p.link_kind";
 
 pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
     Ok(Stored {
@@ -52,7 +58,7 @@ pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
             .unwrap_or_default(),
         name: r.try_get("name")?,
         sex: r.try_get("sex")?,
-        birth_date: r.try_get("birth_date")?,
+        birth_year: r.try_get("birth_year")?,
         id_masked: r.try_get("id_masked")?,
         phone_masked: r.try_get("phone_masked")?,
         phone_index: r.try_get("phone_index")?,
@@ -62,6 +68,8 @@ pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
         relationship: r.try_get("relationship")?,
         deceased: r.try_get::<i64, _>("deceased")? != 0,
         created_at: r.try_get("created_at")?,
+        link_of: r.try_get("link_of")?,
+        link_kind: r.try_get("link_kind")?,
     })
 }
 
@@ -120,8 +128,9 @@ pub(crate) enum Holder {
     Nobody,
     /// Held by a person under the handle.
     Here(Box<Stored>),
-    /// Held by a person outside it: the caller answers *not found*, never where.
-    Elsewhere,
+    /// Held by a person outside it: the caller answers as if nobody held it (a link, or *not
+    /// found*), never shows this row, and never says where.
+    Elsewhere(Box<Stored>),
 }
 
 pub(crate) async fn holder(
@@ -132,27 +141,115 @@ pub(crate) async fn holder(
     Ok(match load_by_index(conn, index).await? {
         None => Holder::Nobody,
         Some(s) if scope.contains(&s.region_code) => Holder::Here(Box::new(s)),
-        Some(_) => Holder::Elsewhere,
+        Some(s) => Holder::Elsewhere(Box::new(s)),
     })
 }
 
-/// Insert a validated person; its audit entry goes with the transaction's commit.
-pub(crate) async fn insert(tx: &mut Tx, region: &str, c: &Checked, s: &Sealed) -> AppResult<i64> {
-    let now = tx.now();
-    let (name_pinyin, name_initials) = pinyin::keys(&c.name);
+/// The link under the handle to the record `holder` (a region's own registration of a person
+/// held elsewhere), if any.
+pub(crate) async fn link_here(
+    conn: &mut AnyConnection,
+    scope: &Scoped<'_>,
+    holder: i64,
+) -> AppResult<Option<Stored>> {
+    let (lo, hi) = scope.range();
+    let sql = format!(
+        "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.link_of = $1 AND p.region_code >= $2 AND p.region_code < $3 \
+         ORDER BY p.id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(holder)
+        .bind(lo)
+        .bind(hi)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(stored_from_row).transpose()?)
+}
+
+/// Where else the record `holder` (admitted by the caller) is registered: its links.
+pub(crate) async fn links_of(
+    conn: &mut AnyConnection,
+    holder: i64,
+) -> AppResult<Vec<crate::people::links::PersonLink>> {
+    let rows = sqlx::query(
+        "SELECT p.region_code, r.name AS region_name, p.link_kind, p.created_at \
+         FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
+         WHERE p.link_of = $1 ORDER BY p.created_at, p.id",
+    )
+    .bind(holder)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.try_get("link_kind")?;
+            Ok(crate::people::links::PersonLink {
+                region_code: r.try_get("region_code")?,
+                region_name: r
+                    .try_get::<Option<String>, _>("region_name")?
+                    .unwrap_or_default(),
+                kind_label: LinkKind::from_stored(&kind)
+                    .map(LinkKind::label)
+                    .unwrap_or("")
+                    .to_string(),
+                kind,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Exact ID lookups `username` made (or was refused) since `since`, from the audit log.
+pub(crate) async fn lookups_since(
+    conn: &mut AnyConnection,
+    username: &str,
+    since: i64,
+) -> AppResult<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO persons (region_code, name, sex, birth_date, id_enc, id_index, id_masked, \
-         phone_enc, phone_index, phone_masked, hukou_address, address, deceased, created_at, \
-         updated_at, name_pinyin, name_initials) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15) \
-         RETURNING id",
+        "SELECT COUNT(*) FROM audit_log WHERE username = $1 AND action = 'person.lookup' \
+         AND at >= $2",
+    )
+    .bind(username)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Insert a validated person; its audit entry goes with the transaction's commit.
+/// `link` is the record holding the ID number elsewhere and the link's kind, for a residence
+/// link (the ID number's ciphertext is kept on the link for its own region's audited reveal;
+/// its blind index is not, so the number still names one record).
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    now: i64,
+    region: &str,
+    c: &Checked,
+    s: &Sealed,
+    link: Option<(i64, LinkKind)>,
+) -> AppResult<i64> {
+    let b = &s.birth;
+    let (name_pinyin, name_initials) = pinyin::keys(&c.name);
+    let id_index = if link.is_some() {
+        None
+    } else {
+        s.id_index.clone()
+    };
+    Ok(sqlx::query_scalar(
+        "INSERT INTO persons (region_code, name, sex, birth_enc, birth_year, birth_index, \
+         id_enc, id_index, id_masked, phone_enc, phone_index, phone_masked, hukou_address, \
+         address, deceased, created_at, updated_at, name_pinyin, name_initials, link_of, \
+         link_kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15, $15, $16, \
+         $17, $18, $19) RETURNING id",
     )
     .bind(region)
     .bind(&c.name)
     .bind(sex_str(c.sex))
-    .bind(date_str(c.birth))
+    .bind(b.enc.clone())
+    .bind(b.year)
+    .bind(b.index.clone())
     .bind(s.id_enc.clone())
-    .bind(s.id_index.clone())
+    .bind(id_index)
     .bind(&s.id_masked)
     .bind(s.phone_enc.clone())
     .bind(s.phone_index.clone())
@@ -162,21 +259,34 @@ pub(crate) async fn insert(tx: &mut Tx, region: &str, c: &Checked, s: &Sealed) -
     .bind(now)
     .bind(name_pinyin)
     .bind(name_initials)
-    .fetch_one(tx.conn())
+    .bind(link.map(|(of, _)| of))
+    .bind(link.map(|(_, kind)| kind.as_str()).unwrap_or(""))
+    .fetch_one(conn)
     .await?)
 }
 
-/// The ciphertexts of a person admitted earlier (`id_enc`, `phone_enc`), for the audited
+/// The ciphertexts of a person admitted earlier (ID number, phone, birth date), for the audited
 /// reveal and the update's ID number check.
 pub(crate) async fn ciphertexts(
     conn: &mut AnyConnection,
     admitted: &Stored,
-) -> AppResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
-    let row = sqlx::query("SELECT id_enc, phone_enc FROM persons WHERE id = $1")
+) -> AppResult<Ciphertexts> {
+    let row = sqlx::query("SELECT id_enc, phone_enc, birth_enc FROM persons WHERE id = $1")
         .bind(admitted.id)
         .fetch_one(conn)
         .await?;
-    Ok((row.try_get("id_enc")?, row.try_get("phone_enc")?))
+    Ok(Ciphertexts {
+        id: row.try_get("id_enc")?,
+        phone: row.try_get("phone_enc")?,
+        birth: row.try_get("birth_enc")?,
+    })
+}
+
+/// A person's sealed values, read only for the audited reveal and the update's checks.
+pub(crate) struct Ciphertexts {
+    pub id: Option<Vec<u8>>,
+    pub phone: Option<Vec<u8>>,
+    pub birth: Option<Vec<u8>>,
 }
 
 /// A person's new values, validated (`update`); phone and ID number only when they change.
@@ -184,40 +294,51 @@ pub(crate) struct PersonUpdate<'a> {
     pub name: &'a str,
     pub region_code: &'a str,
     pub sex: &'a str,
-    pub birth_date: &'a str,
+    /// A new birth date, sealed; `None` keeps the stored one.
+    pub birth: Option<&'a SealedBirth>,
     pub address: &'a str,
     pub hukou_address: &'a str,
     pub deceased: bool,
     pub phone: Option<&'a Sealed>,
     pub id: Option<&'a Sealed>,
+    /// The record this one becomes a link to (a number added that another region holds).
+    pub link: Option<(i64, LinkKind)>,
 }
 
 pub(crate) async fn update(tx: &mut Tx, id: i64, u: &PersonUpdate<'_>) -> AppResult<()> {
     let now = tx.now();
     let (name_pinyin, name_initials) = pinyin::keys(u.name);
     let mut q_set = String::from(
-        "UPDATE persons SET name = $1, region_code = $2, sex = $3, birth_date = $4, \
+        "UPDATE persons SET name = $1, region_code = $2, sex = $3, \
          address = $5, hukou_address = $6, deceased = $7, updated_at = $8, \
          name_pinyin = $81, name_initials = $82",
     );
+    if u.birth.is_some() {
+        q_set.push_str(", birth_enc = $41, birth_year = $42, birth_index = $43");
+    }
     if u.phone.is_some() {
         q_set.push_str(", phone_enc = $9, phone_index = $10, phone_masked = $11");
     }
     if u.id.is_some() {
         q_set.push_str(", id_enc = $12, id_index = $13, id_masked = $14");
     }
+    if u.link.is_some() {
+        q_set.push_str(", link_of = $51, link_kind = $52");
+    }
     q_set.push_str(" WHERE id = $15");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(renumber(&q_set)))
         .bind(u.name)
         .bind(u.region_code)
         .bind(u.sex)
-        .bind(u.birth_date)
         .bind(u.address)
         .bind(u.hukou_address)
         .bind(i64::from(u.deceased))
         .bind(now)
         .bind(name_pinyin)
         .bind(name_initials);
+    if let Some(b) = u.birth {
+        q = q.bind(b.enc.clone()).bind(b.year).bind(b.index.clone());
+    }
     if let Some(s) = u.phone {
         q = q
             .bind(s.phone_enc.clone())
@@ -229,6 +350,9 @@ pub(crate) async fn update(tx: &mut Tx, id: i64, u: &PersonUpdate<'_>) -> AppRes
             .bind(s.id_enc.clone())
             .bind(s.id_index.clone())
             .bind(s.id_masked.clone());
+    }
+    if let Some((of, kind)) = u.link {
+        q = q.bind(of).bind(kind.as_str());
     }
     q.bind(id).execute(tx.conn()).await?;
     Ok(())

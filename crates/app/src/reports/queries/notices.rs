@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// caller's write transaction. The notifications table is this module's; other areas queue
 /// through `reports::queue_notification`.
 pub(in crate::reports) async fn queue(
-    tx: &mut Tx,
+    conn: &mut sqlx::AnyConnection,
     n: &crate::reports::NewNotification<'_>,
     now: i64,
 ) -> AppResult<()> {
@@ -27,7 +27,7 @@ pub(in crate::reports) async fn queue(
     .bind(n.title)
     .bind(n.body)
     .bind(now)
-    .execute(tx.conn())
+    .execute(conn)
     .await?;
     Ok(())
 }
