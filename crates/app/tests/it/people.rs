@@ -949,6 +949,10 @@ async fn no_plaintext_id_or_phone_at_rest() {
         run_import(&t, roster.as_bytes(), Some(V1), false).await.expect("import");
         secrets.push(cid("130110", "19751231", 201));
         secrets.push("13911112222".to_string());
+        // Nor a birth date (issue 13): it and the masks would give the number back.
+        for d in ["1975-12-30", "19751230", "1975-12-31", "19751231"] {
+            secrets.push(d.to_string());
+        }
 
         if t.backend == "sqlite" {
             let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
