@@ -182,7 +182,12 @@ async fn search(State(s): State<AppState>, Page(a): Page, Form(f): Form<SearchFo
             )
             .await
         }
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+        Err(e)
+            if matches!(
+                e.status(),
+                StatusCode::UNPROCESSABLE_ENTITY | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+        {
             list_page(&s, &a, ListQuery::default(), Some(e.message)).await
         }
         Err(e) => Err(e.into()),

@@ -80,9 +80,13 @@ pub struct IdSearch {
     pub id_number: String,
 }
 
-/// Exact lookup by ID number (in the body, never in the URL).
+/// Exact lookup by ID number (in the body, never in the URL). Every lookup is audited with the
+/// masked number and the result count; 60 an hour per user (then 429 `rate_limited`, and the
+/// security administrator is alerted). A number held by another region reads as not found,
+/// exactly as a number held nowhere.
 #[utoipa::path(post, path = "/api/v1/persons/search", tag = "people", request_body = IdSearch,
-    responses((status = 200, body = Person), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn search(
     State(s): State<AppState>,
     Api(a): Api,
