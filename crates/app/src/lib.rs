@@ -65,6 +65,7 @@ pub fn route_table() -> web::Routes {
         inspections::pages::routes(),
         people::web::api_routes(),
         people::pages::routes(),
+        people::household_pages::routes(),
         people::import_pages::api_routes(),
         people::import_pages::routes(),
         screening::web::api_routes(),

@@ -37,6 +37,8 @@ use crate::kernel::web::Routes;
         crate::inspections::web::close, crate::inspections::web::reopen,
         crate::people::web::create, crate::people::web::list, crate::people::web::search, crate::people::web::one,
         crate::people::web::update, crate::people::web::reveal, crate::people::web::create_household, crate::people::web::household,
+        crate::people::web::households, crate::people::web::update_household, crate::people::web::add_member,
+        crate::people::web::remove_member,
         crate::people::import_pages::api_create, crate::people::import_pages::api_get, crate::people::import_pages::api_rejects,
         crate::people::web::export,
         crate::crosscheck::web::run, crate::crosscheck::web::list, crate::crosscheck::web::one, crate::crosscheck::web::resolve,

@@ -1,16 +1,20 @@
 //! Households (家庭户): persons of the caller's scope grouped under a region and an address,
-//! each with a relationship to the head. A person belongs to at most one household; a
-//! household and its members are read through the caller's scope like persons.
+//! each with a relationship to the head. A person belongs to at most one household (moving one
+//! from another household is explicit and audited on both); a household has at most one head;
+//! a member lives in the household's region. A household and its members are read through the
+//! caller's scope like persons. Pages: `household_pages`; API: `web`.
 
 use backstop_core::error::ErrorCode;
 use backstop_core::role::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::queries::households as hq;
 use super::{Person, ferr, parse_relationship, queries, region_in_scope, text};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::AppResult;
+use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::extract::region_param;
 use crate::state::AppState;
 
 /// One member of a new household.
@@ -37,8 +41,66 @@ pub struct NewHousehold {
 pub struct Household {
     pub id: i64,
     pub region_code: String,
+    pub region_name: String,
     pub address: String,
     pub members: Vec<Person>,
+}
+
+/// A household in a list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HouseholdSummary {
+    pub id: i64,
+    pub region_code: String,
+    pub region_name: String,
+    pub address: String,
+    /// The head's name; empty when the household has none yet.
+    pub head_name: String,
+    pub members: i64,
+}
+
+/// A page of households with the total in scope.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HouseholdList {
+    pub total: i64,
+    pub items: Vec<HouseholdSummary>,
+}
+
+/// Filters of `GET /api/v1/households`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct HouseholdQuery {
+    /// Region code; default the caller's whole scope.
+    pub region: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Body of `PATCH /api/v1/households/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct HouseholdPatch {
+    pub address: Option<String>,
+}
+
+/// Body of `POST /api/v1/households/{id}/members`: add a person (or change a member's
+/// relationship).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct MemberInput {
+    pub person_id: i64,
+    /// As in [`NewMember`].
+    pub relationship: String,
+    /// Move the person out of the household they belong to now (refused otherwise).
+    #[serde(default)]
+    pub move_from_other: bool,
+}
+
+fn relationship(s: &str) -> AppResult<&'static str> {
+    parse_relationship(s).ok_or_else(|| {
+        ferr(
+            ErrorCode::Validation,
+            "relationship",
+            format!("未知的关系“{}”", s.chars().take(20).collect::<String>()),
+        )
+    })
 }
 
 /// Group persons of the caller's scope into a household. A person belongs to at most one
@@ -56,16 +118,7 @@ pub async fn create_household(
     }
     let mut members = Vec::with_capacity(input.members.len());
     for m in &input.members {
-        let rel = parse_relationship(&m.relationship).ok_or_else(|| {
-            ferr(
-                ErrorCode::Validation,
-                "relationship",
-                format!(
-                    "未知的关系“{}”",
-                    m.relationship.chars().take(20).collect::<String>()
-                ),
-            )
-        })?;
+        let rel = relationship(&m.relationship)?;
         if members.iter().any(|(id, _)| *id == m.person_id) {
             return Err(ferr(
                 ErrorCode::Validation,
@@ -89,8 +142,9 @@ pub async fn create_household(
                 format!("{}（人员 {}）已属于户 {h}", p.name, p.id),
             ));
         }
+        lives_in(&p, code.as_str())?;
     }
-    let hid = queries::insert_household(&mut tx, code.as_str(), &address, &members).await?;
+    let hid = hq::insert_household(&mut tx, code.as_str(), &address, &members).await?;
     let detail: Value = json!({
         "address": {"before": null, "after": address},
         "members": members.iter().map(|(p, r)| json!({"person_id": p, "relationship": r})).collect::<Vec<_>>(),
@@ -100,15 +154,182 @@ pub async fn create_household(
     get_household(state, actor, hid).await
 }
 
+/// A member must live in the household's region (its village, or a grid of it).
+fn lives_in(p: &queries::Stored, region: &str) -> AppResult<()> {
+    if p.region_code.starts_with(region) {
+        Ok(())
+    } else {
+        Err(ferr(
+            ErrorCode::Validation,
+            "members",
+            format!(
+                "{}（人员 {}）登记在 {}，不在本户所在区划 {region}",
+                p.name, p.id, p.region_name
+            ),
+        ))
+    }
+}
+
 /// A household in scope, with its members in scope.
 pub async fn get_household(state: &AppState, actor: &Actor, id: i64) -> AppResult<Household> {
     actor.require(Permission::PersonsRead)?;
-    let (region_code, address, members) =
-        queries::household(state, &actor.everywhere(), id).await?;
+    let (h, members) = hq::household(state, &actor.everywhere(), id).await?;
     Ok(Household {
         id,
-        region_code,
-        address,
+        region_code: h.region_code,
+        region_name: h.region_name,
+        address: h.address,
         members: members.iter().map(|s| s.view(actor)).collect(),
     })
+}
+
+/// Households in the caller's scope (or a region of it), newest first.
+pub async fn list_households(
+    state: &AppState,
+    actor: &Actor,
+    q: &HouseholdQuery,
+) -> AppResult<HouseholdList> {
+    actor.require(Permission::PersonsRead)?;
+    let scope = actor.within_opt(region_param(q.region.as_deref())?.as_ref())?;
+    let (total, lines) = hq::list(
+        state,
+        &scope,
+        q.limit.unwrap_or(50).clamp(1, 500),
+        q.offset.unwrap_or(0).max(0),
+    )
+    .await?;
+    Ok(HouseholdList {
+        total,
+        items: lines
+            .into_iter()
+            .map(|l| HouseholdSummary {
+                id: l.row.id,
+                region_code: l.row.region_code,
+                region_name: l.row.region_name,
+                address: l.row.address,
+                head_name: l.head,
+                members: l.members,
+            })
+            .collect(),
+    })
+}
+
+/// Change a household's address. Audited before → after.
+pub async fn update_household(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    patch: &HouseholdPatch,
+) -> AppResult<Household> {
+    actor.require(Permission::PersonsWrite)?;
+    let scope = actor.everywhere();
+    let mut tx = Tx::begin(state, actor).await?;
+    let h = hq::household_row(tx.conn(), &scope, id).await?;
+    if let Some(a) = &patch.address {
+        let address = text("address", a, 200, false)?;
+        hq::set_address(&mut tx, id, &address).await?;
+        tx.commit(
+            Change::new("household.update", "household", id, h.region_code.clone())
+                .detail(json!({"address": {"before": h.address, "after": address}})),
+        )
+        .await?;
+    } else {
+        tx.rollback().await?;
+    }
+    get_household(state, actor, id).await
+}
+
+/// Add a person to a household, or change a member's relationship. A person in another
+/// household is moved only when asked (`move_from_other`), audited on both households.
+pub async fn add_member(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    input: &MemberInput,
+) -> AppResult<Household> {
+    actor.require(Permission::PersonsWrite)?;
+    let rel = relationship(&input.relationship)?;
+    let scope = actor.everywhere();
+    let mut tx = Tx::begin(state, actor).await?;
+    let h = hq::household_row(tx.conn(), &scope, id).await?;
+    let p = queries::person(tx.conn(), &scope, input.person_id).await?;
+    lives_in(&p, &h.region_code)?;
+    let from = p.household_id.filter(|other| *other != id);
+    if let Some(other) = from
+        && !input.move_from_other
+    {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            format!("{}已属于户 {other}；如需移入本户，请勾选“从原户移出”", p.name),
+        ));
+    }
+    if rel == "head" {
+        let members = hq::members(tx.conn(), &scope, id).await?;
+        if let Some(head) = members
+            .iter()
+            .find(|m| m.relationship == "head" && m.id != p.id)
+        {
+            return Err(ferr(
+                ErrorCode::Validation,
+                "relationship",
+                format!("本户已有户主{}，一户只能有一个户主", head.name),
+            ));
+        }
+    }
+    hq::set_member(&mut tx, p.id, Some((id, rel))).await?;
+    if let Some(other) = from {
+        tx.also(
+            Change::new("household.remove_member", "household", other, p.region_code.clone())
+                .detail(json!({"person_id": p.id, "moved_to": id})),
+        );
+    }
+    tx.commit(
+        Change::new("household.add_member", "household", id, h.region_code.clone()).detail(json!({
+            "person_id": p.id,
+            "relationship": {"before": if p.household_id == Some(id) { json!(p.relationship) } else { json!(null) }, "after": rel},
+            "moved_from": from,
+        })),
+    )
+    .await?;
+    get_household(state, actor, id).await
+}
+
+/// Take a member out of a household (the person stays on record).
+pub async fn remove_member(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    person_id: i64,
+) -> AppResult<Household> {
+    actor.require(Permission::PersonsWrite)?;
+    let scope = actor.everywhere();
+    let mut tx = Tx::begin(state, actor).await?;
+    let h = hq::household_row(tx.conn(), &scope, id).await?;
+    let p = queries::person(tx.conn(), &scope, person_id).await?;
+    if p.household_id != Some(id) {
+        return Err(AppError::not_found());
+    }
+    hq::set_member(&mut tx, p.id, None).await?;
+    tx.commit(
+        Change::new("household.remove_member", "household", id, h.region_code).detail(json!({
+            "person_id": p.id,
+            "relationship": {"before": p.relationship, "after": null},
+        })),
+    )
+    .await?;
+    get_household(state, actor, id).await
+}
+
+/// Persons of the household's region in no household yet: whom the page offers to add.
+pub async fn candidates(state: &AppState, actor: &Actor, id: i64) -> AppResult<Vec<Person>> {
+    actor.require(Permission::PersonsRead)?;
+    let scope = actor.everywhere();
+    let mut conn = state.db.pool().acquire().await?;
+    let h = hq::household_row(&mut conn, &scope, id).await?;
+    drop(conn);
+    Ok(hq::without_household(state, &scope, &h.region_code, 200)
+        .await?
+        .iter()
+        .map(|s| s.view(actor))
+        .collect())
 }

@@ -21,6 +21,7 @@
 
 pub mod export;
 mod fields;
+pub mod household_pages;
 mod households;
 pub mod import;
 pub mod links;
@@ -37,7 +38,11 @@ pub(crate) use fields::{
     id_index, parse_id, seal, seal_birth, seal_person, sex_str, text,
 };
 pub use fields::{normalise_phone, parse_date, parse_sex};
-pub use households::{Household, NewHousehold, NewMember, create_household, get_household};
+pub use households::{
+    Household, HouseholdList, HouseholdPatch, HouseholdQuery, HouseholdSummary, MemberInput,
+    NewHousehold, NewMember, add_member, candidates, create_household, get_household,
+    list_households, remove_member, update_household,
+};
 pub use links::{LinkKind, PersonLink, find_by_id_number};
 pub(crate) use queries::Stored;
 

@@ -303,6 +303,7 @@ struct ShowPage {
     nav: Option<Nav>,
     person: Person,
     can_reveal: bool,
+    can_write: bool,
     revealed: Option<Revealed>,
     error: Option<String>,
 }
@@ -318,6 +319,7 @@ async fn show_page(
     Ok(render(&ShowPage {
         nav: Some(Nav::for_actor(&a.actor, "/persons")),
         can_reveal: a.actor.can(Permission::PersonsRevealId),
+        can_write: a.actor.can(Permission::PersonsWrite),
         person,
         revealed,
         error,

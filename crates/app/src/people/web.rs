@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::export::ExportRequest;
 use super::{
-    Created, Household, NewHousehold, NewPerson, Person, PersonList, PersonPatch, PersonQuery,
-    Revealed,
+    Created, Household, HouseholdList, HouseholdPatch, HouseholdQuery, MemberInput, NewHousehold,
+    NewPerson, Person, PersonList, PersonPatch, PersonQuery, Revealed,
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
@@ -24,8 +24,13 @@ pub fn api_routes() -> Routes {
         ("/api/v1/persons/export", post(export)),
         ("/api/v1/persons/{id}", get(one).patch(update)),
         ("/api/v1/persons/{id}/reveal", post(reveal)),
-        ("/api/v1/households", post(create_household)),
-        ("/api/v1/households/{id}", get(household)),
+        ("/api/v1/households", get(households).post(create_household)),
+        ("/api/v1/households/{id}", get(household).patch(update_household)),
+        ("/api/v1/households/{id}/members", post(add_member)),
+        (
+            "/api/v1/households/{id}/members/{person_id}",
+            axum::routing::delete(remove_member),
+        ),
     ]
 }
 
@@ -166,6 +171,61 @@ pub async fn household(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Household>> {
     Ok(axum::Json(super::get_household(&s, &a.actor, id).await?))
+}
+
+/// Households in the caller's scope (or a region of it), newest first.
+#[utoipa::path(get, path = "/api/v1/households", tag = "people", params(HouseholdQuery),
+    responses((status = 200, body = HouseholdList), (status = 404, body = ErrorBody)))]
+pub async fn households(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Query(q): Query<HouseholdQuery>,
+) -> AppResult<axum::Json<HouseholdList>> {
+    Ok(axum::Json(super::list_households(&s, &a.actor, &q).await?))
+}
+
+/// Correct a household's address.
+#[utoipa::path(patch, path = "/api/v1/households/{id}", tag = "people", params(("id" = i64, Path)),
+    request_body = HouseholdPatch,
+    responses((status = 200, body = Household), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_household(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<HouseholdPatch>,
+) -> AppResult<axum::Json<Household>> {
+    Ok(axum::Json(
+        super::update_household(&s, &a.actor, id, &body).await?,
+    ))
+}
+
+/// Add a person to a household (or change a member's relationship); a person of another
+/// household moves only with `move_from_other` (else 409).
+#[utoipa::path(post, path = "/api/v1/households/{id}/members", tag = "people", params(("id" = i64, Path)),
+    request_body = MemberInput,
+    responses((status = 200, body = Household), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn add_member(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<MemberInput>,
+) -> AppResult<axum::Json<Household>> {
+    Ok(axum::Json(super::add_member(&s, &a.actor, id, &body).await?))
+}
+
+/// Take a member out of a household (the person stays on record).
+#[utoipa::path(delete, path = "/api/v1/households/{id}/members/{person_id}", tag = "people",
+    params(("id" = i64, Path), ("person_id" = i64, Path)),
+    responses((status = 200, body = Household), (status = 404, body = ErrorBody)))]
+pub async fn remove_member(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path((id, person_id)): Path<(i64, i64)>,
+) -> AppResult<axum::Json<Household>> {
+    Ok(axum::Json(
+        super::remove_member(&s, &a.actor, id, person_id).await?,
+    ))
 }
 
 /// The .xlsx answer of an export (also used by the export page).

@@ -8,6 +8,7 @@
 //! functions take the open [`Tx`]; the service commits it with its audit entry. Ciphertext is
 //! read only for the audited reveal and export, and for the ID number check of an update.
 
+pub(crate) mod households;
 pub(crate) mod privacy;
 pub(crate) mod search;
 
@@ -376,69 +377,6 @@ fn renumber(sql: &str) -> String {
         }
     }
     out
-}
-
-/// A new household with its members (already admitted); returns its id.
-pub(crate) async fn insert_household(
-    tx: &mut Tx,
-    region: &str,
-    address: &str,
-    members: &[(i64, &str)],
-) -> AppResult<i64> {
-    let now = tx.now();
-    let hid: i64 = sqlx::query_scalar(
-        "INSERT INTO households (region_code, address, created_at, updated_at) \
-         VALUES ($1, $2, $3, $3) RETURNING id",
-    )
-    .bind(region)
-    .bind(address)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?;
-    for (pid, rel) in members {
-        sqlx::query(
-            "UPDATE persons SET household_id = $1, relationship = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(hid)
-        .bind(*rel)
-        .bind(now)
-        .bind(*pid)
-        .execute(tx.conn())
-        .await?;
-    }
-    Ok(hid)
-}
-
-/// A household under the handle: (region code, address), and its members under the handle.
-pub(crate) async fn household(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    id: i64,
-) -> AppResult<(String, String, Vec<Stored>)> {
-    let row = sqlx::query("SELECT id, region_code, address FROM households WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let region_code: String = row.try_get("region_code")?;
-    let address: String = row.try_get("address")?;
-    let (region_code, address) = scope.admit(&region_code, (region_code.clone(), address))?;
-    let sql = format!(
-        "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
-         WHERE p.household_id = $1 ORDER BY p.id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_all(state.db.pool())
-        .await?;
-    let mut members = Vec::new();
-    for r in &rows {
-        let s = stored_from_row(r)?;
-        if scope.contains(&s.region_code) {
-            members.push(s);
-        }
-    }
-    Ok((region_code, address, members))
 }
 
 /// Persons written before the name keys existed (`name_pinyin IS NULL`), by id after `after`:
