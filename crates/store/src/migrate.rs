@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "compact_indexes",
         include_str!("../migrations/0013_compact_indexes.sql"),
     ),
+    (
+        16,
+        "sensitive_data",
+        include_str!("../migrations/0016_sensitive_data.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
