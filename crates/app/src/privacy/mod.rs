@@ -190,7 +190,10 @@ const STEP: i64 = 1;
 /// ciphertext is present is left alone, and once a pass has completed it is recorded and
 /// later opens skip the walk. Returns how many values were sealed. One audited transaction
 /// per field that had rows to seal (a fresh database gets no entry), so a crash midway leaves
-/// whole fields sealed and the next open goes on.
+/// whole fields sealed and the next open goes on. When anything was sealed the old clear bytes
+/// are scrubbed from the files: SQLite is vacuumed and its WAL truncated; PostgreSQL's sealed
+/// tables are rewritten (`VACUUM FULL`). Backups and PostgreSQL WAL archives made before
+/// still hold them (`docs/PRIVACY.md`).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     if queries::step_done(state, STEP).await? {
         return Ok(0);
@@ -219,6 +222,11 @@ pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
             .detail(serde_json::json!({"rows": n})),
         )
         .await?;
+    }
+    if total > 0 {
+        // The clear values must not linger in free pages, the WAL or dead tuples.
+        let tables: Vec<&str> = SEALED.iter().map(|f| f.table).collect();
+        queries::scrub(state, &tables).await?;
     }
     queries::record_step(state, STEP).await?;
     if total > 0 {

@@ -3,6 +3,7 @@
 //! value blanked in the field's transaction). Table and column names come only from
 //! `privacy::SEALED` (constants), never from input.
 
+use backstop_store::Backend;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -33,6 +34,31 @@ pub(super) async fn record_step(state: &AppState, step: i64) -> AppResult<()> {
     .execute(w.conn())
     .await?;
     w.commit().await?;
+    Ok(())
+}
+
+/// Rewrite the storage so that values overwritten by the sealing leave no copy behind.
+pub(super) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
+    match state.db.backend() {
+        Backend::Sqlite => {
+            sqlx::raw_sql("VACUUM").execute(state.db.pool()).await?;
+            sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(state.db.pool())
+                .await?;
+        }
+        Backend::Postgres => {
+            let mut done: Vec<&str> = Vec::new();
+            for t in tables {
+                if done.contains(t) {
+                    continue;
+                }
+                done.push(t);
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM FULL {t}")))
+                    .execute(state.db.pool())
+                    .await?;
+            }
+        }
+    }
     Ok(())
 }
 
