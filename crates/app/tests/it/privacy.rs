@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::institutions::org_user;
-use crate::support::{T, cid, count, created_id, each_backend};
+use crate::support::{T, cid, count, created_id, each_backend, sqlite_file_bytes};
 
 const V1: &str = "130110100001";
 const TOWN: &str = "130110100";
@@ -271,16 +271,7 @@ async fn shown(t: &T, f: &Filled) -> Vec<String> {
 /// Markers found at rest: in the SQLite file and its WAL, or in any row of any PostgreSQL table.
 async fn markers_at_rest(t: &T) -> Vec<String> {
     let hay = if t.backend == "sqlite" {
-        let file: String =
-            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                .fetch_one(t.state.db.pool())
-                .await
-                .expect("db file");
-        let mut bytes = std::fs::read(&file).expect("read db");
-        if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
-            bytes.extend_from_slice(&wal);
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
+        String::from_utf8_lossy(&sqlite_file_bytes(t).await).into_owned()
     } else {
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables \
