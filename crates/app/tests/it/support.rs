@@ -457,3 +457,18 @@ pub async fn sqlite_file_bytes(t: &T) -> Vec<u8> {
     }
     bytes
 }
+
+impl T {
+    /// Open the same database with the same key file again, as the service does when it
+    /// starts (migrations, then the open-time steps); the caller closes it.
+    pub async fn reopen(&self) -> AppState {
+        backstop_app::open(
+            &self.url,
+            &self._keys.path().join("master.key"),
+            self.clock.clone(),
+            Config::default(),
+        )
+        .await
+        .expect("reopen app")
+    }
+}
