@@ -68,7 +68,7 @@ enum KeyValue {
     Text(String),
 }
 
-/// The ciphertext of a row's clear value and the blank the clear column gets.
+/// The ciphertext of a row's clear value, read as its kind.
 fn sealed_value(keys: &KeyRing, f: &Field, r: &AnyRow) -> Result<Vec<u8>, sqlx::Error> {
     let c = f.column;
     Ok(match f.kind {
