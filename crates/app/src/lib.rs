@@ -19,6 +19,7 @@ pub mod kernel;
 pub mod openapi;
 pub mod orgs;
 pub mod people;
+pub mod privacy;
 pub mod regions;
 pub mod reports;
 pub mod screening;
@@ -132,6 +133,7 @@ pub async fn open(
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
     people::privacy::seal_clear_rows(&state).await?;
+    privacy::seal_clear_rows(&state).await?;
     regions::load_embedded(&state).await?;
     reports::ensure_builtin_forms(&state).await?;
     Ok(state)

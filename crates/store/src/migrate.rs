@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "people_privacy",
         include_str!("../migrations/0015_people_privacy.sql"),
     ),
+    (
+        16,
+        "sensitive_data",
+        include_str!("../migrations/0016_sensitive_data.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

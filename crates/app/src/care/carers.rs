@@ -167,11 +167,11 @@ pub async fn record_check(
         recorded_by: actor.username.clone(),
         updated: false,
     };
-    let change = match queries::check_of_day(tx.conn(), &person, &check.date).await? {
+    let change = match queries::check_of_day(tx.conn(), &state.keys, &person, &check.date).await? {
         Some(old) => {
             check.id = old.id;
             check.updated = true;
-            queries::update_check(&mut tx, &check).await?;
+            queries::update_check(&mut tx, &state.keys, &check).await?;
             Change::new(
                 "care.check.update",
                 "care_check",
@@ -179,20 +179,21 @@ pub async fn record_check(
                 &person.region_code,
             )
             .detail(json!({"person_id": person_id, "date": check.date,
-            "changes": audit::diff(&[
+            // What changed, not the values: status and note are sealed in the row.
+            "changed": audit::diff(&[
                 ("status", json!(old.status), json!(check.status)),
                 ("note", json!(old.note), json!(check.note)),
-            ])}))
+            ]).as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()}))
         }
         None => {
-            check.id = queries::insert_check(&mut tx, &check).await?;
+            check.id = queries::insert_check(&mut tx, &state.keys, &check).await?;
             Change::new(
                 "care.check.create",
                 "care_check",
                 check.id,
                 &person.region_code,
             )
-            .detail(json!({"person_id": person_id, "date": check.date, "status": status}))
+            .detail(json!({"person_id": person_id, "date": check.date}))
         }
     };
     tx.commit(change).await?;

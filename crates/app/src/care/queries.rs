@@ -21,8 +21,10 @@ use super::{
     category_label, ymd,
 };
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 // ---------------------------------------------------------------- persons
@@ -224,17 +226,18 @@ pub(super) async fn insert_carer(tx: &mut Tx, c: &CarerRow<'_>) -> AppResult<()>
     Ok(())
 }
 
-const CHECK_COLS: &str = "id, person_id, check_date, status, note, carer_name, recorded_by";
+const CHECK_COLS: &str =
+    "id, person_id, check_date, status, status_enc, note, note_enc, carer_name, recorded_by";
 
-fn check_from_row(r: &AnyRow) -> Result<DailyCheck, sqlx::Error> {
-    let status: String = r.try_get("status")?;
+fn check_from_row(keys: &KeyRing, r: &AnyRow) -> Result<DailyCheck, sqlx::Error> {
+    let status = privacy::text(keys, r, "status")?;
     Ok(DailyCheck {
         id: r.try_get("id")?,
         person_id: r.try_get("person_id")?,
         date: r.try_get("check_date")?,
         status_label: check_status_label(&status).to_string(),
         status,
-        note: r.try_get("note")?,
+        note: privacy::text(keys, r, "note")?,
         carer_name: r.try_get("carer_name")?,
         recorded_by: r.try_get("recorded_by")?,
         updated: false,
@@ -244,6 +247,7 @@ fn check_from_row(r: &AnyRow) -> Result<DailyCheck, sqlx::Error> {
 /// The person's check of a day, if any.
 pub(super) async fn check_of_day(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     p: &Person,
     day: &str,
 ) -> AppResult<Option<DailyCheck>> {
@@ -255,17 +259,18 @@ pub(super) async fn check_of_day(
         .bind(day)
         .fetch_optional(conn)
         .await?;
-    Ok(row.as_ref().map(check_from_row).transpose()?)
+    Ok(row.as_ref().map(|r| check_from_row(keys, r)).transpose()?)
 }
 
-pub(super) async fn update_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<()> {
+/// Record a check again; its status and note sealed.
+pub(super) async fn update_check(tx: &mut Tx, keys: &KeyRing, c: &DailyCheck) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "UPDATE care_daily_checks SET status = $1, note = $2, carer_name = $3, \
-         recorded_by = $4, updated_at = $5 WHERE id = $6",
+        "UPDATE care_daily_checks SET status = '', status_enc = $1, note = '', note_enc = $2, \
+         carer_name = $3, recorded_by = $4, updated_at = $5 WHERE id = $6",
     )
-    .bind(&c.status)
-    .bind(&c.note)
+    .bind(privacy::seal(keys, &c.status))
+    .bind(privacy::seal(keys, &c.note))
     .bind(&c.carer_name)
     .bind(&c.recorded_by)
     .bind(now)
@@ -275,17 +280,18 @@ pub(super) async fn update_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<()> {
     Ok(())
 }
 
-pub(super) async fn insert_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<i64> {
+/// Record a check; its status and note sealed.
+pub(super) async fn insert_check(tx: &mut Tx, keys: &KeyRing, c: &DailyCheck) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO care_daily_checks (person_id, check_date, status, note, carer_name, \
-         recorded_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-         RETURNING id",
+        "INSERT INTO care_daily_checks (person_id, check_date, status, status_enc, note, \
+         note_enc, carer_name, recorded_by, created_at, updated_at) \
+         VALUES ($1, $2, '', $3, '', $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(c.person_id)
     .bind(&c.date)
-    .bind(&c.status)
-    .bind(&c.note)
+    .bind(privacy::seal(keys, &c.status))
+    .bind(privacy::seal(keys, &c.note))
     .bind(&c.carer_name)
     .bind(&c.recorded_by)
     .bind(now)
@@ -296,11 +302,11 @@ pub(super) async fn insert_check(tx: &mut Tx, c: &DailyCheck) -> AppResult<i64> 
 // ---------------------------------------------------------------- visits
 
 const VISIT_COLS: &str = "v.id, v.person_id, v.visited_by, v.visited_on, v.method, v.findings, \
-    v.needs, v.help_given";
+    v.findings_enc, v.needs, v.needs_enc, v.help_given, v.help_given_enc";
 
-fn visit_from_row(r: &AnyRow) -> Result<Visit, sqlx::Error> {
+fn visit_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Visit, sqlx::Error> {
     let method: String = r.try_get("method")?;
-    let needs: String = r.try_get("needs")?;
+    let needs = privacy::text(keys, r, "needs")?;
     Ok(Visit {
         id: r.try_get("id")?,
         person_id: r.try_get("person_id")?,
@@ -308,26 +314,33 @@ fn visit_from_row(r: &AnyRow) -> Result<Visit, sqlx::Error> {
         visited_on: r.try_get("visited_on")?,
         method_label: method_label(&method).to_string(),
         method,
-        findings: r.try_get("findings")?,
+        findings: privacy::text(keys, r, "findings")?,
         needs: serde_json::from_str(&needs).unwrap_or_default(),
-        help_given: r.try_get("help_given")?,
+        help_given: privacy::text(keys, r, "help_given")?,
         tasks: Vec::new(),
     })
 }
 
-pub(super) async fn insert_visit(tx: &mut Tx, v: &Visit, needs_json: &str) -> AppResult<i64> {
+/// Insert a visit; what was found, the needs and the help given sealed.
+pub(super) async fn insert_visit(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    v: &Visit,
+    needs_json: &str,
+) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
         "INSERT INTO care_visits (person_id, visited_by, visited_on, method, findings, needs, \
-         help_given, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         help_given, findings_enc, needs_enc, help_given_enc, created_at) \
+         VALUES ($1, $2, $3, $4, '', '', '', $5, $6, $7, $8) RETURNING id",
     )
     .bind(v.person_id)
     .bind(&v.visited_by)
     .bind(&v.visited_on)
     .bind(&v.method)
-    .bind(&v.findings)
-    .bind(needs_json)
-    .bind(&v.help_given)
+    .bind(privacy::seal(keys, &v.findings))
+    .bind(privacy::seal(keys, needs_json))
+    .bind(privacy::seal(keys, &v.help_given))
     .bind(now)
     .fetch_one(tx.conn())
     .await?)
@@ -336,17 +349,13 @@ pub(super) async fn insert_visit(tx: &mut Tx, v: &Visit, needs_json: &str) -> Ap
 /// The visit `id` (without tasks) and its person, if the person lies under the handle.
 pub(super) async fn visit(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(Visit, Person)> {
-    of_person(
-        conn,
-        scope,
-        ("care_visits", "v"),
-        VISIT_COLS,
-        id,
-        visit_from_row,
-    )
+    of_person(conn, scope, ("care_visits", "v"), VISIT_COLS, id, |r| {
+        visit_from_row(keys, r)
+    })
     .await
 }
 
@@ -357,17 +366,18 @@ pub(super) async fn visit_with_tasks(
     id: i64,
 ) -> AppResult<Visit> {
     let mut conn = state.db.pool().acquire().await?;
-    let (mut v, _) = visit(&mut conn, scope, id).await?;
-    v.tasks = tasks_of_visit(&mut conn, v.id, state.now_ms()).await?;
+    let (mut v, _) = visit(&mut conn, &state.keys, scope, id).await?;
+    v.tasks = tasks_of_visit(&mut conn, &state.keys, v.id, state.now_ms()).await?;
     Ok(v)
 }
 
 // ---------------------------------------------------------------- tasks
 
 const TASK_COLS: &str = "t.id, t.visit_id, t.person_id, p.name AS person_name, p.region_code, \
-    t.need, t.owner, t.due_date, t.due_ms, t.status, t.close_note, t.closed_by";
+    t.need, t.need_enc, t.owner, t.due_date, t.due_ms, t.status, t.close_note, t.close_note_enc, \
+    t.closed_by";
 
-fn task_from_row(r: &AnyRow, now: i64) -> Result<Task, sqlx::Error> {
+fn task_from_row(keys: &KeyRing, r: &AnyRow, now: i64) -> Result<Task, sqlx::Error> {
     let status: String = r.try_get("status")?;
     let due_ms: i64 = r.try_get("due_ms")?;
     let name: String = r.try_get("person_name")?;
@@ -377,18 +387,23 @@ fn task_from_row(r: &AnyRow, now: i64) -> Result<Task, sqlx::Error> {
         person_id: r.try_get("person_id")?,
         person_name_masked: shown::name_in_list(&name),
         region_code: r.try_get("region_code")?,
-        need: r.try_get("need")?,
+        need: privacy::text(keys, r, "need")?,
         owner: r.try_get("owner")?,
         due_date: r.try_get("due_date")?,
         overdue: status == "open" && due_ms <= now,
         status,
-        close_note: r.try_get("close_note")?,
+        close_note: privacy::text(keys, r, "close_note")?,
         closed_by: r.try_get("closed_by")?,
     })
 }
 
 /// Tasks of a visit already let through (its person's tasks are its person's).
-async fn tasks_of_visit(conn: &mut AnyConnection, visit_id: i64, now: i64) -> AppResult<Vec<Task>> {
+async fn tasks_of_visit(
+    conn: &mut AnyConnection,
+    keys: &KeyRing,
+    visit_id: i64,
+    now: i64,
+) -> AppResult<Vec<Task>> {
     let sql = format!(
         "SELECT {TASK_COLS} FROM care_tasks t JOIN persons p ON p.id = t.person_id \
          WHERE t.visit_id = $1 ORDER BY t.id"
@@ -399,7 +414,7 @@ async fn tasks_of_visit(conn: &mut AnyConnection, visit_id: i64, now: i64) -> Ap
         .await?;
     Ok(rows
         .iter()
-        .map(|r| task_from_row(r, now))
+        .map(|r| task_from_row(keys, r, now))
         .collect::<Result<_, _>>()?)
 }
 
@@ -428,15 +443,17 @@ pub(super) struct NewTaskRow<'a> {
     pub created_by: &'a str,
 }
 
-pub(super) async fn insert_task(tx: &mut Tx, t: &NewTaskRow<'_>) -> AppResult<i64> {
+/// Insert a task; the need sealed.
+pub(super) async fn insert_task(tx: &mut Tx, keys: &KeyRing, t: &NewTaskRow<'_>) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO care_tasks (visit_id, person_id, need, owner, due_date, due_ms, status, \
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id",
+        "INSERT INTO care_tasks (visit_id, person_id, need, need_enc, owner, due_date, due_ms, \
+         status, created_by, created_at) VALUES ($1, $2, '', $3, $4, $5, $6, 'open', $7, $8) \
+         RETURNING id",
     )
     .bind(t.visit_id)
     .bind(t.person_id)
-    .bind(t.need)
+    .bind(privacy::seal(keys, t.need))
     .bind(t.owner)
     .bind(ymd(t.due))
     .bind(end_of_beijing_day_ms(t.due))
@@ -454,7 +471,12 @@ pub(super) async fn task(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppRe
     );
     let mut conn = state.db.pool().acquire().await?;
     let row = by_id(&mut conn, sql, id).await?;
-    Ok(admit(scope, &row, task_from_row(&row, state.now_ms())?)?.0)
+    Ok(admit(
+        scope,
+        &row,
+        task_from_row(&state.keys, &row, state.now_ms())?,
+    )?
+    .0)
 }
 
 /// The status of task `id` and its person, if the person lies under the handle (inside the
@@ -476,13 +498,20 @@ pub(super) async fn task_status(
     .await
 }
 
-pub(super) async fn close_task(tx: &mut Tx, id: i64, note: &str, by: &str) -> AppResult<()> {
+/// Close a task; the note sealed.
+pub(super) async fn close_task(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    id: i64,
+    note: &str,
+    by: &str,
+) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "UPDATE care_tasks SET status = 'closed', close_note = $1, closed_by = $2, closed_at = $3 \
-         WHERE id = $4",
+        "UPDATE care_tasks SET status = 'closed', close_note = '', close_note_enc = $1, \
+         closed_by = $2, closed_at = $3 WHERE id = $4",
     )
-    .bind(note)
+    .bind(privacy::seal(keys, note))
     .bind(by)
     .bind(now)
     .bind(id)
@@ -517,7 +546,7 @@ pub(super) async fn tasks(
     let rows = q.fetch_all(state.db.pool()).await?;
     Ok(rows
         .iter()
-        .map(|r| task_from_row(r, now))
+        .map(|r| task_from_row(&state.keys, r, now))
         .collect::<Result<_, _>>()?)
 }
 
@@ -553,7 +582,10 @@ pub(super) async fn record(
         .bind(p.id)
         .fetch_all(&mut *conn)
         .await?;
-    let checks = rows.iter().map(check_from_row).collect::<Result<_, _>>()?;
+    let checks = rows
+        .iter()
+        .map(|r| check_from_row(&state.keys, r))
+        .collect::<Result<_, _>>()?;
     let sql = format!(
         "SELECT {VISIT_COLS} FROM care_visits v WHERE v.person_id = $1 \
          ORDER BY v.visited_on DESC, v.id DESC LIMIT 200"
@@ -565,8 +597,8 @@ pub(super) async fn record(
     let now = state.now_ms();
     let mut visits = Vec::with_capacity(rows.len());
     for r in &rows {
-        let mut v = visit_from_row(r)?;
-        v.tasks = tasks_of_visit(&mut conn, v.id, now).await?;
+        let mut v = visit_from_row(&state.keys, r)?;
+        v.tasks = tasks_of_visit(&mut conn, &state.keys, v.id, now).await?;
         visits.push(v);
     }
     let dispersed_tekun = dispersed_tekun(&mut conn, &p, today).await?;

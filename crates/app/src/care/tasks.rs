@@ -111,7 +111,7 @@ pub async fn add_task(
     }
     let owner = text("owner", &input.owner, 64, true)?;
     let mut tx = Tx::begin(state, actor).await?;
-    let (v, person) = queries::visit(tx.conn(), &actor.everywhere(), visit_id).await?;
+    let (v, person) = queries::visit(tx.conn(), &state.keys, &actor.everywhere(), visit_id).await?;
     let need = v
         .needs
         .get(input.need_index)
@@ -129,10 +129,11 @@ pub async fn add_task(
         due,
         created_by: &actor.username,
     };
-    let id = queries::insert_task(&mut tx, &row).await?;
+    let id = queries::insert_task(&mut tx, &state.keys, &row).await?;
     tx.commit(
         Change::new("care.task.create", "care_task", id, &person.region_code).detail(
-            json!({"visit_id": visit_id, "person_id": v.person_id, "need": need,
+            // The need is sealed in the row, not copied to the log.
+            json!({"visit_id": visit_id, "person_id": v.person_id,
                "owner": owner, "due_date": ymd(due)}),
         ),
     )
@@ -160,10 +161,10 @@ pub async fn close_task(
     if status != "open" {
         return Err(AppError::msg(ErrorCode::Conflict, "该任务已办结"));
     }
-    queries::close_task(&mut tx, id, &note, &actor.username).await?;
+    queries::close_task(&mut tx, &state.keys, id, &note, &actor.username).await?;
     tx.commit(
         Change::new("care.task.close", "care_task", id, &person.region_code)
-            .detail(json!({"status": {"before": "open", "after": "closed"}, "note": note})),
+            .detail(json!({"status": {"before": "open", "after": "closed"}})),
     )
     .await?;
     one_task(state, actor, id).await

@@ -98,7 +98,7 @@ pub async fn add_visit(
         help_given: help,
         tasks: Vec::new(),
     };
-    v.id = queries::insert_visit(&mut tx, &v, &needs_json).await?;
+    v.id = queries::insert_visit(&mut tx, &state.keys, &v, &needs_json).await?;
     tx.commit(
         Change::new("care.visit.create", "care_visit", v.id, &person.region_code).detail(
             json!({"person_id": person_id, "visited_on": v.visited_on, "method": method,

@@ -72,11 +72,12 @@ pub(super) async fn raise(
     gate: &Gate,
     entry_id: i64,
     c: &CheckedEntry,
+    temp_enc: &[u8],
     name_masked: &str,
 ) -> AppResult<(i64, Change)> {
     let now = tx.now();
     let targets = queries::recipients(tx, gate).await?;
-    let aid = queries::insert_alert(tx, gate, entry_id, c.temp, targets.len() as i64).await?;
+    let aid = queries::insert_alert(tx, gate, entry_id, temp_enc, targets.len() as i64).await?;
     let place = if gate.org_name.is_empty() {
         format!("{}{}", gate.region_name, gate.name)
     } else {
@@ -85,9 +86,9 @@ pub(super) async fn raise(
     let title = format!("发热预警：{place}");
     let when = backstop_core::clock::format_beijing(backstop_core::clock::from_millis(now));
     let body = format!(
-        "{when} {place}登记到发热人员 {name_masked}（{:.1} ℃，来自{}，{}），请立即到场处置，并在系统中登记处置结果（预警编号 {aid}）。",
+        // Where the person comes from (epidemic history) stays out of the clear outbox.
+        "{when} {place}登记到发热人员 {name_masked}（{:.1} ℃，{}），请立即到场处置，并在系统中登记处置结果（预警编号 {aid}）。",
         celsius(c.temp),
-        c.from,
         label_of(&DIRECTIONS, c.direction),
     );
     for (region, unit) in &targets {
@@ -113,7 +114,6 @@ pub(super) async fn raise(
     )
     .detail(json!({"gate_id": gate.id, "entry_id": entry_id,
             "status": {"before": null, "after": "open"},
-            "temperature": celsius(c.temp),
             "notified": targets.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>()}));
     Ok((aid, change))
 }
@@ -179,15 +179,25 @@ pub async fn ack_alert(
         return Err(AppError::msg(ErrorCode::Conflict, "该预警已处置"));
     }
     let mut tx = Tx::begin(state, actor).await?;
-    if !queries::ack_alert(&mut tx, id, disposition, &note, &actor.username).await? {
+    if !queries::ack_alert(
+        &mut tx,
+        &state.keys,
+        id,
+        disposition,
+        &note,
+        &actor.username,
+    )
+    .await?
+    {
         return Err(AppError::msg(ErrorCode::Conflict, "该预警已处置"));
     }
     tx.commit(
         Change::new("entrance_alert.ack", "entrance_alert", id, &a.region_code).detail(
             json!({"gate_id": a.gate_id,
+                // The disposition code stays in the log (what was done about an alert, from a
+                // fixed list); the free-text note is sealed in the row and not copied here.
                 "status": {"before": "open", "after": "closed"},
-                "disposition": {"before": null, "after": disposition},
-                "note": {"before": "", "after": note}}),
+                "disposition": {"before": null, "after": disposition}}),
         ),
     )
     .await?;

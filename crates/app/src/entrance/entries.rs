@@ -18,6 +18,7 @@ use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppResult;
 use crate::people::{self, shown};
+use crate::privacy;
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/gates/{id}/entries`.
@@ -161,6 +162,8 @@ pub async fn add_entry(
     let sealed = people::seal(state, None, Some(&c.phone));
     let day = today_str(state);
     let name_masked = shown::name_in_list(&c.name);
+    // Sealed before the write begins: one encryption per field, nothing more in the lock.
+    let temp_enc = privacy::seal_int(&state.keys, c.temp);
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
     let row = queries::NewEntry {
@@ -168,6 +171,9 @@ pub async fn add_entry(
         phone_enc: sealed.phone_enc.clone(),
         phone_index: sealed.phone_index.clone(),
         phone_masked: &sealed.phone_masked,
+        origin_enc: privacy::seal(&state.keys, &c.from),
+        reason_enc: privacy::seal(&state.keys, &c.reason),
+        temp_enc: &temp_enc,
         fever,
         person_id,
         day: &day,
@@ -178,15 +184,14 @@ pub async fn add_entry(
         json!({"gate_id": gate.id,
             "name": {"before": null, "after": name_masked},
             "phone": {"before": null, "after": sealed.phone_masked},
-            "from": {"before": null, "after": c.from},
-            "reason": {"before": null, "after": c.reason},
+            // Origin, reason and temperature are sealed in the row, not copied to the log.
             "direction": {"before": null, "after": c.direction},
-            "temperature": {"before": null, "after": celsius(c.temp)},
             "fever": fever, "person_id": person_id}),
     );
     let alert_id = if fever {
         tx.also(entry);
-        let (aid, raised) = super::alerts::raise(&mut tx, &gate, eid, &c, &name_masked).await?;
+        let (aid, raised) =
+            super::alerts::raise(&mut tx, &gate, eid, &c, &temp_enc, &name_masked).await?;
         tx.commit(raised).await?;
         Some(aid)
     } else {

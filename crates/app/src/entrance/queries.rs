@@ -17,8 +17,10 @@ use sqlx::any::AnyRow;
 use super::entries::CheckedEntry;
 use super::{Alert, DIRECTIONS, DISPOSITIONS, EntryView, Gate, label_of, may_write};
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 // -------------------------------------------------------------------------------------- gates
@@ -160,6 +162,10 @@ pub(super) struct NewEntry<'a> {
     pub phone_enc: Option<Vec<u8>>,
     pub phone_index: Option<String>,
     pub phone_masked: &'a str,
+    /// Sealed origin, reason and temperature (`privacy`).
+    pub origin_enc: Vec<u8>,
+    pub reason_enc: Vec<u8>,
+    pub temp_enc: &'a [u8],
     pub fever: bool,
     pub person_id: Option<i64>,
     pub day: &'a str,
@@ -171,7 +177,8 @@ pub(super) async fn insert_entry(tx: &mut Tx, gate: &Gate, e: &NewEntry<'_>) -> 
     Ok(sqlx::query_scalar(
         "INSERT INTO gate_entries (gate_id, region_code, person_name, phone_enc, phone_index, \
          phone_masked, origin, reason, direction, temp_tenths, fever, person_id, entered_at, day, \
-         recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         recorded_by, origin_enc, reason_enc, temp_tenths_enc) \
+         VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, 0, $8, $9, $10, $11, $12, $13, $14, $15) \
          RETURNING id",
     )
     .bind(gate.id)
@@ -180,29 +187,29 @@ pub(super) async fn insert_entry(tx: &mut Tx, gate: &Gate, e: &NewEntry<'_>) -> 
     .bind(e.phone_enc.clone())
     .bind(e.phone_index.clone())
     .bind(e.phone_masked)
-    .bind(&e.c.from)
-    .bind(&e.c.reason)
     .bind(e.c.direction)
-    .bind(e.c.temp)
     .bind(i64::from(e.fever))
     .bind(e.person_id)
     .bind(now)
     .bind(e.day)
     .bind(e.by)
+    .bind(e.origin_enc.clone())
+    .bind(e.reason_enc.clone())
+    .bind(e.temp_enc.to_vec())
     .fetch_one(tx.conn())
     .await?)
 }
 
-fn entry_from_row(r: &AnyRow) -> Result<EntryView, sqlx::Error> {
+fn entry_from_row(keys: &KeyRing, r: &AnyRow) -> Result<EntryView, sqlx::Error> {
     let direction: String = r.try_get("direction")?;
-    let temp: i64 = r.try_get("temp_tenths")?;
+    let temp = privacy::int(keys, r, "temp_tenths")?;
     Ok(EntryView {
         id: r.try_get("id")?,
         gate_id: r.try_get("gate_id")?,
         name_masked: shown::name_in_list(&r.try_get::<String, _>("person_name")?),
         phone_masked: r.try_get("phone_masked")?,
-        from: r.try_get("origin")?,
-        reason: r.try_get("reason")?,
+        from: privacy::text(keys, r, "origin")?,
+        reason: privacy::text(keys, r, "reason")?,
         direction_label: label_of(&DIRECTIONS, &direction).to_string(),
         direction,
         temperature: celsius(temp),
@@ -224,8 +231,8 @@ pub(super) async fn entries(
 ) -> AppResult<Vec<EntryView>> {
     admit_records(scope, gate)?;
     let rows = sqlx::query(
-        "SELECT e.id, e.gate_id, e.person_name, e.phone_masked, e.origin, e.reason, e.direction, \
-         e.temp_tenths, e.fever, e.person_id, a.id AS alert_id, e.entered_at, e.day, e.recorded_by \
+        "SELECT e.id, e.gate_id, e.person_name, e.phone_masked, e.origin, e.origin_enc, e.reason, \
+         e.reason_enc, e.direction, e.temp_tenths, e.temp_tenths_enc, e.fever, e.person_id, a.id AS alert_id, e.entered_at, e.day, e.recorded_by \
          FROM gate_entries e LEFT JOIN gate_alerts a ON a.entry_id = e.id \
          WHERE e.gate_id = $1 AND e.day = $2 ORDER BY e.id DESC LIMIT 2000",
     )
@@ -233,7 +240,10 @@ pub(super) async fn entries(
     .bind(day)
     .fetch_all(state.db.pool())
     .await?;
-    Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(|r| entry_from_row(&state.keys, r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The day's counts of a gate: (entries, of them in, fevers).
@@ -291,20 +301,20 @@ pub(super) async fn insert_alert(
     tx: &mut Tx,
     gate: &Gate,
     entry_id: i64,
-    temp: i64,
+    temp_enc: &[u8],
     notified: i64,
 ) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO gate_alerts (entry_id, gate_id, region_code, org_id, temp_tenths, status, \
-         disposition, note, notified, acked_by, acked_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'open', NULL, '', $6, NULL, NULL, $7) RETURNING id",
+        "INSERT INTO gate_alerts (entry_id, gate_id, region_code, org_id, temp_tenths, \
+         temp_tenths_enc, status, disposition, note, notified, acked_by, acked_at, created_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, 'open', NULL, '', $6, NULL, NULL, $7) RETURNING id",
     )
     .bind(entry_id)
     .bind(gate.id)
     .bind(&gate.region_code)
     .bind(gate.org_id)
-    .bind(temp)
+    .bind(temp_enc.to_vec())
     .bind(notified)
     .bind(now)
     .fetch_one(tx.conn())
@@ -312,14 +322,14 @@ pub(super) async fn insert_alert(
 }
 
 const ALERT_SQL: &str = "SELECT a.id, a.gate_id, g.name AS gate_name, a.entry_id, a.region_code, a.org_id, \
-    a.temp_tenths, a.status, a.disposition, a.note, a.notified, a.acked_by, a.acked_at, a.created_at, \
-    e.person_name, e.phone_masked, e.origin \
+    a.temp_tenths, a.temp_tenths_enc, a.status, a.disposition, a.disposition_enc, a.note, a.note_enc, \
+    a.notified, a.acked_by, a.acked_at, a.created_at, e.person_name, e.phone_masked, e.origin, e.origin_enc \
     FROM gate_alerts a JOIN gates g ON g.id = a.gate_id JOIN gate_entries e ON e.id = a.entry_id";
 
-fn alert_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Alert, sqlx::Error> {
+fn alert_from_row(keys: &KeyRing, scope: &Scoped<'_>, r: &AnyRow) -> Result<Alert, sqlx::Error> {
     let org_id: Option<i64> = r.try_get("org_id")?;
     let status: String = r.try_get("status")?;
-    let disposition: Option<String> = r.try_get("disposition")?;
+    let disposition = privacy::opt_text(keys, r, "disposition")?;
     let created_at: i64 = r.try_get("created_at")?;
     Ok(Alert {
         id: r.try_get("id")?,
@@ -330,8 +340,8 @@ fn alert_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Alert, sqlx::Error> 
         org_id,
         name_masked: shown::name_in_list(&r.try_get::<String, _>("person_name")?),
         phone_masked: r.try_get("phone_masked")?,
-        from: r.try_get("origin")?,
-        temperature: celsius(r.try_get("temp_tenths")?),
+        from: privacy::text(keys, r, "origin")?,
+        temperature: celsius(privacy::int(keys, r, "temp_tenths")?),
         can_ack: status == "open" && may_write(scope.actor(), org_id),
         status,
         disposition_label: disposition
@@ -340,7 +350,7 @@ fn alert_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Alert, sqlx::Error> 
             .unwrap_or("")
             .to_string(),
         disposition,
-        note: r.try_get("note")?,
+        note: privacy::text(keys, r, "note")?,
         notified: r.try_get("notified")?,
         acked_by: r.try_get("acked_by")?,
         acked_at: r.try_get::<Option<i64>, _>("acked_at")?.map(rfc3339),
@@ -357,7 +367,7 @@ pub(super) async fn alert(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppR
         .fetch_optional(state.db.pool())
         .await?
         .ok_or_else(AppError::not_found)?;
-    let a = alert_from_row(scope, &row)?;
+    let a = alert_from_row(&state.keys, scope, &row)?;
     if let Some(o) = a.org_id {
         scope.admit_org(o, ())?;
     }
@@ -388,13 +398,14 @@ pub(super) async fn alerts(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| alert_from_row(scope, r))
+        .map(|r| alert_from_row(&state.keys, scope, r))
         .collect::<Result<_, _>>()?)
 }
 
 /// Close an open alert with its disposition; `false` when it was no longer open.
 pub(super) async fn ack_alert(
     tx: &mut Tx,
+    keys: &KeyRing,
     id: i64,
     disposition: &str,
     note: &str,
@@ -402,11 +413,11 @@ pub(super) async fn ack_alert(
 ) -> AppResult<bool> {
     let now = tx.now();
     let changed = sqlx::query(
-        "UPDATE gate_alerts SET status = 'closed', disposition = $1, note = $2, acked_by = $3, \
-         acked_at = $4 WHERE id = $5 AND status = 'open'",
+        "UPDATE gate_alerts SET status = 'closed', disposition = NULL, disposition_enc = $1, \
+         note = '', note_enc = $2, acked_by = $3, acked_at = $4 WHERE id = $5 AND status = 'open'",
     )
-    .bind(disposition)
-    .bind(note)
+    .bind(privacy::seal(keys, disposition))
+    .bind(privacy::seal(keys, note))
     .bind(by)
     .bind(now)
     .bind(id)

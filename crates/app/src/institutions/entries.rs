@@ -13,6 +13,7 @@ use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/institutions/{id}/entries`.
@@ -81,8 +82,8 @@ pub async fn add_entry(
     let row = queries::NewEntry {
         name: &name,
         phone_enc: enc,
-        reason: &reason,
-        temp,
+        reason_enc: privacy::seal(&state.keys, &reason),
+        temp_enc: privacy::seal_int(&state.keys, temp),
         fever,
         day: &day,
         by: &actor.username,
@@ -99,7 +100,7 @@ pub async fn add_entry(
         .detail(
             json!({"org_id": org.id, "name": {"before": null, "after": name_masked},
                 "phone": {"before": null, "after": mask_phone(&phone)},
-                "temperature": {"before": null, "after": celsius(temp)}, "fever": fever}),
+                "fever": fever}),
         ),
     )
     .await?;

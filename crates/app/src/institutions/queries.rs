@@ -14,9 +14,11 @@ use sqlx::any::AnyRow;
 
 use super::{EntryView, INSTITUTION_KINDS, Institution, Resident, Shortage, celsius};
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::orgs::OrgKind;
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 fn kinds_sql() -> String {
@@ -190,8 +192,9 @@ pub(super) async fn end_closure(tx: &mut Tx, id: i64, date: &str, by: &str) -> A
 pub(super) struct NewEntry<'a> {
     pub name: &'a str,
     pub phone_enc: Vec<u8>,
-    pub reason: &'a str,
-    pub temp: i64,
+    /// Sealed reason and temperature (`privacy`).
+    pub reason_enc: Vec<u8>,
+    pub temp_enc: Vec<u8>,
     pub fever: bool,
     pub day: &'a str,
     pub by: &'a str,
@@ -204,15 +207,16 @@ pub(super) async fn insert_entry(
 ) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO inst_entries (org_id, region_code, person_name, phone_enc, reason, temp_tenths, fever, entered_at, day, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO inst_entries (org_id, region_code, person_name, phone_enc, reason, reason_enc, \
+         temp_tenths, temp_tenths_enc, fever, entered_at, day, recorded_by) \
+         VALUES ($1, $2, $3, $4, '', $5, 0, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(org.id)
     .bind(&org.region_code)
     .bind(e.name)
     .bind(e.phone_enc.clone())
-    .bind(e.reason)
-    .bind(e.temp)
+    .bind(e.reason_enc.clone())
+    .bind(e.temp_enc.clone())
     .bind(i64::from(e.fever))
     .bind(now)
     .bind(e.day)
@@ -230,7 +234,8 @@ pub(super) async fn entries(
 ) -> AppResult<Vec<EntryView>> {
     admit(scope, org, true)?;
     let rows = sqlx::query(
-        "SELECT id, person_name, phone_enc, reason, temp_tenths, fever, entered_at, day, recorded_by \
+        "SELECT id, person_name, phone_enc, reason, reason_enc, temp_tenths, temp_tenths_enc, fever, \
+         entered_at, day, recorded_by \
          FROM inst_entries WHERE org_id = $1 AND day = $2 ORDER BY id DESC LIMIT 1000",
     )
     .bind(org.id)
@@ -245,12 +250,12 @@ pub(super) async fn entries(
             .and_then(|e| state.keys.decrypt(&e))
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
-        let temp: i64 = r.try_get("temp_tenths")?;
+        let temp = privacy::int(&state.keys, &r, "temp_tenths")?;
         out.push(EntryView {
             id: r.try_get("id")?,
             name_masked: shown::name_in_list(&name),
             phone_masked: mask_phone(&phone),
-            reason: r.try_get("reason")?,
+            reason: privacy::text(&state.keys, &r, "reason")?,
             temperature: celsius(temp),
             fever: r.try_get::<i64, _>("fever")? != 0,
             entered_at: rfc3339(r.try_get("entered_at")?),
@@ -263,27 +268,30 @@ pub(super) async fn entries(
 
 // ----------------------------------------------------------------- residents and their rounds
 
-/// Active residents, by room; names as the actor may see them.
+/// Active residents, by room; names (sealed at rest) as the actor may see them.
 pub(super) async fn residents(
     state: &AppState,
     scope: &Scoped<'_>,
     org: &Institution,
 ) -> AppResult<Vec<Resident>> {
     admit(scope, org, true)?;
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, name, room FROM inst_residents WHERE org_id = $1 AND active = 1 ORDER BY room, id",
+    let rows = sqlx::query(
+        "SELECT id, name, name_enc, room FROM inst_residents WHERE org_id = $1 AND active = 1 \
+         ORDER BY room, id",
     )
     .bind(org.id)
     .fetch_all(state.db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, room)| Resident {
-            id,
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let name = privacy::text(&state.keys, &r, "name")?;
+        out.push(Resident {
+            id: r.try_get("id")?,
             name: shown::name_for_org(scope.actor(), org.id, &name),
-            room,
-        })
-        .collect())
+            room: r.try_get("room")?,
+        });
+    }
+    Ok(out)
 }
 
 /// Ids of the active residents.
@@ -301,18 +309,21 @@ pub(super) async fn resident_ids(
     )
 }
 
+/// Insert a resident, the name sealed (residents of a children's home are children).
 pub(super) async fn insert_resident(
     tx: &mut Tx,
+    keys: &KeyRing,
     org_id: i64,
     name: &str,
     room: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO inst_residents (org_id, name, room, active, created_at) VALUES ($1, $2, $3, 1, $4) RETURNING id",
+        "INSERT INTO inst_residents (org_id, name, name_enc, room, active, created_at) \
+         VALUES ($1, '', $2, $3, 1, $4) RETURNING id",
     )
     .bind(org_id)
-    .bind(name)
+    .bind(privacy::seal(keys, name))
     .bind(room)
     .bind(now)
     .fetch_one(tx.conn())
@@ -327,30 +338,51 @@ pub(super) async fn temps_of_day(
     day: &str,
 ) -> AppResult<Vec<(i64, String, i64, i64)>> {
     admit(scope, org, true)?;
-    Ok(sqlx::query_as(
-        "SELECT resident_id, round, temp_tenths, fever FROM inst_temps WHERE org_id = $1 AND day = $2",
+    let rows = sqlx::query(
+        "SELECT resident_id, round, temp_tenths, temp_tenths_enc, fever FROM inst_temps \
+         WHERE org_id = $1 AND day = $2",
     )
     .bind(org.id)
     .bind(day)
     .fetch_all(state.db.pool())
-    .await?)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get("resident_id")?,
+            r.try_get("round")?,
+            privacy::int(&state.keys, &r, "temp_tenths")?,
+            r.try_get("fever")?,
+        ));
+    }
+    Ok(out)
 }
 
 /// The readings of one round before it is recorded again: (resident id, tenths).
 pub(super) async fn round_before(
     tx: &mut Tx,
+    keys: &KeyRing,
     org_id: i64,
     day: &str,
     round: &str,
 ) -> AppResult<Vec<(i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT resident_id, temp_tenths FROM inst_temps WHERE org_id = $1 AND day = $2 AND round = $3",
+    let rows = sqlx::query(
+        "SELECT resident_id, temp_tenths, temp_tenths_enc FROM inst_temps \
+         WHERE org_id = $1 AND day = $2 AND round = $3",
     )
     .bind(org_id)
     .bind(day)
     .bind(round)
     .fetch_all(tx.conn())
-    .await?)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get("resident_id")?,
+            privacy::int(keys, &r, "temp_tenths")?,
+        ));
+    }
+    Ok(out)
 }
 
 /// One reading of a round.
@@ -358,7 +390,8 @@ pub(super) struct NewReading<'a> {
     pub resident_id: i64,
     pub day: &'a str,
     pub round: &'a str,
-    pub tenths: i64,
+    /// The sealed temperature (`privacy`).
+    pub tenths_enc: Vec<u8>,
     pub fever: bool,
     pub by: &'a str,
 }
@@ -366,16 +399,16 @@ pub(super) struct NewReading<'a> {
 pub(super) async fn upsert_reading(tx: &mut Tx, org_id: i64, r: &NewReading<'_>) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "INSERT INTO inst_temps (resident_id, org_id, day, round, temp_tenths, fever, recorded_by, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (resident_id, day, round) DO UPDATE SET temp_tenths = excluded.temp_tenths, \
-         fever = excluded.fever, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
+        "INSERT INTO inst_temps (resident_id, org_id, day, round, temp_tenths, temp_tenths_enc, \
+         fever, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8) \
+         ON CONFLICT (resident_id, day, round) DO UPDATE SET temp_tenths = 0, \
+         temp_tenths_enc = excluded.temp_tenths_enc, fever = excluded.fever, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
     )
     .bind(r.resident_id)
     .bind(org_id)
     .bind(r.day)
     .bind(r.round)
-    .bind(r.tenths)
+    .bind(r.tenths_enc.clone())
     .bind(i64::from(r.fever))
     .bind(r.by)
     .bind(now)

@@ -14,6 +14,7 @@ use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 /// A resident; the name is shown in full only to the institution's own staff.
@@ -51,7 +52,7 @@ pub async fn add_resident(
     let name = text_field("name", &input.name, 50, true)?;
     let room = text_field("room", &input.room, 30, false)?;
     let mut tx = Tx::begin(state, actor).await?;
-    let rid = queries::insert_resident(&mut tx, org.id, &name, &room).await?;
+    let rid = queries::insert_resident(&mut tx, &state.keys, org.id, &name, &room).await?;
     tx.commit(
         Change::new(
             "institution.resident_add",
@@ -274,33 +275,35 @@ pub async fn record_round(
     })?;
     let known = queries::resident_ids(state, &scope, &org).await?;
     let values = check_round(&known, &input.temperatures)?;
+    // Sealed before the write begins: one encryption per reading.
+    let sealed: Vec<(i64, i64, Vec<u8>)> = values
+        .iter()
+        .map(|(rid, v)| (*rid, *v, privacy::seal_int(&state.keys, *v)))
+        .collect();
     let mut tx = Tx::begin(state, actor).await?;
-    let before = queries::round_before(&mut tx, org.id, &day, round.as_str()).await?;
-    let mut changes = serde_json::Map::new();
+    let before = queries::round_before(&mut tx, &state.keys, org.id, &day, round.as_str()).await?;
+    // Which residents' readings changed; the readings themselves are sealed in the rows.
+    let mut changed = Vec::new();
     let mut fever_count = 0;
-    for (rid, v) in &values {
-        let fever = is_fever(*v);
+    for (rid, v, enc) in sealed {
+        let fever = is_fever(v);
         fever_count += i64::from(fever);
         let reading = queries::NewReading {
-            resident_id: *rid,
+            resident_id: rid,
             day: &day,
             round: round.as_str(),
-            tenths: *v,
+            tenths_enc: enc,
             fever,
             by: &actor.username,
         };
         queries::upsert_reading(&mut tx, org.id, &reading).await?;
-        let old = before.iter().find(|b| b.0 == *rid).map(|b| celsius(b.1));
-        if old != Some(celsius(*v)) {
-            changes.insert(
-                rid.to_string(),
-                json!({"before": old, "after": celsius(*v)}),
-            );
+        if before.iter().find(|b| b.0 == rid).map(|b| b.1) != Some(v) {
+            changed.push(rid);
         }
     }
     tx.commit(
         Change::new("institution.temperature_round", "institution", org.id, &org.region_code)
-            .detail(json!({"day": day, "round": round.as_str(), "recorded": values.len(), "fevers": fever_count, "changes": changes})),
+            .detail(json!({"day": day, "round": round.as_str(), "recorded": values.len(), "fevers": fever_count, "changed": changed})),
     )
     .await?;
     day_view(state, &scope, &org, day).await

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::{DEFAULT_DAYS, OUTCOMES, check_temperature, queries, slot_label, slot_of};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult, date_field, text_field};
 use crate::people;
 use crate::state::AppState;
@@ -197,7 +198,7 @@ pub async fn start_observation(
         ends_on: &ends_on,
         created_by: &actor.username,
     };
-    let id = queries::insert_observation(&mut tx, &new, &keepers).await?;
+    let id = queries::insert_observation(&mut tx, &state.keys, &new, &keepers).await?;
     tx.commit(
         Change::new("observation.start", "observation", id, &person.region_code).detail(json!({
             "person_id": person.id,
@@ -218,8 +219,8 @@ pub async fn get_observation(state: &AppState, actor: &Actor, id: i64) -> AppRes
 }
 
 /// An active observation in scope, read inside the write that changes it.
-async fn active(tx: &mut Tx, actor: &Actor, id: i64) -> AppResult<Observation> {
-    let o = queries::observation(tx.conn(), &actor.everywhere(), id).await?;
+async fn active(tx: &mut Tx, keys: &KeyRing, actor: &Actor, id: i64) -> AppResult<Observation> {
+    let o = queries::observation(tx.conn(), keys, &actor.everywhere(), id).await?;
     if o.status == "active" {
         Ok(o)
     } else {
@@ -237,7 +238,7 @@ pub async fn extend(
     actor.require(Permission::PersonsWrite)?;
     let new = date_field("ends_on", ends_on)?;
     let mut tx = Tx::begin(state, actor).await?;
-    let o = active(&mut tx, actor, id).await?;
+    let o = active(&mut tx, &state.keys, actor, id).await?;
     let cur = date_field("ends_on", &o.ends_on)?;
     if new <= cur {
         return Err(AppError::field(
@@ -268,7 +269,7 @@ pub async fn checkin(
     let note = text_field("note", &input.note, 200, false)?;
     let mut tx = Tx::begin(state, actor).await?;
     let slot = slot_of(tx.now());
-    let o = active(&mut tx, actor, id).await?;
+    let o = active(&mut tx, &state.keys, actor, id).await?;
     let row = queries::CheckinRow {
         slot,
         temperature,
@@ -276,11 +277,11 @@ pub async fn checkin(
         note: &note,
         recorded_by: &actor.username,
     };
-    queries::insert_checkin(&mut tx, id, &row).await?;
+    queries::insert_checkin(&mut tx, &state.keys, id, &row).await?;
     tx.commit(
         Change::new("observation.checkin", "observation", id, &o.region_code)
-            .detail(json!({"slot": slot_label(slot), "temperature": temperature,
-                   "symptoms": input.symptoms})),
+            // The temperature and symptoms are sealed in the row, not copied to the log.
+            .detail(json!({"slot": slot_label(slot)})),
     )
     .await?;
     get_observation(state, actor, id).await
@@ -301,11 +302,12 @@ pub async fn close(
         .ok_or_else(|| AppError::field(ErrorCode::Validation, "outcome", "未知的结束方式"))?;
     let note = text_field("note", &input.note, 500, false)?;
     let mut tx = Tx::begin(state, actor).await?;
-    let o = active(&mut tx, actor, id).await?;
-    queries::close_observation(&mut tx, id, outcome, &note).await?;
+    let o = active(&mut tx, &state.keys, actor, id).await?;
+    queries::close_observation(&mut tx, &state.keys, id, outcome, &note).await?;
     tx.commit(
         Change::new("observation.close", "observation", id, &o.region_code)
-            .detail(json!({"status": {"before": "active", "after": outcome}, "note": note})),
+            // The outcome and note are sealed in the row, not copied to the log.
+            .detail(json!({"status": {"before": "active", "after": "closed"}})),
     )
     .await?;
     get_observation(state, actor, id).await

@@ -162,6 +162,7 @@ pub async fn record_visit(
     let mut tx = Tx::begin(state, actor).await?;
     let before = queries::save_visit(
         &mut tx,
+        &state.keys,
         campaign_id,
         &household,
         &queries::VisitRow {
@@ -182,10 +183,8 @@ pub async fn record_visit(
         .detail(json!({
             "campaign_id": campaign_id,
             "reached": {"before": before, "after": input.reached},
-            "persons": checked.iter().map(|c| json!({
-                "person_id": c.person_id, "temperature": c.temperature, "risk": c.risk,
-                "disposition": c.disposition,
-            })).collect::<Vec<_>>(),
+            // Who was screened; what was found is sealed in the rows, not copied to the log.
+            "persons": checked.iter().map(|c| c.person_id).collect::<Vec<_>>(),
         })),
     )
     .await?;

@@ -13,6 +13,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod people;
+mod privacy;
 mod reports;
 mod reports_burst;
 mod routes;

@@ -440,3 +440,35 @@ pub async fn assert_audit_counts(t: &T, expected: &[(&str, i64)]) {
         assert_eq!(audit_count(t, action).await, *n, "{action}");
     }
 }
+
+// ---- issue 13 item 5 (sensitive data at rest): the raw bytes of a SQLite test database.
+
+/// The bytes of the SQLite database file followed by those of its WAL (what a copy of the
+/// data directory holds).
+pub async fn sqlite_file_bytes(t: &T) -> Vec<u8> {
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(t.state.db.pool())
+            .await
+            .expect("db file");
+    let mut bytes = std::fs::read(&file).expect("read db");
+    if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
+        bytes.extend_from_slice(&wal);
+    }
+    bytes
+}
+
+impl T {
+    /// Open the same database with the same key file again, as the service does when it
+    /// starts (migrations, then the open-time steps); the caller closes it.
+    pub async fn reopen(&self) -> AppState {
+        backstop_app::open(
+            &self.url,
+            &self._keys.path().join("master.key"),
+            self.clock.clone(),
+            Config::default(),
+        )
+        .await
+        .expect("reopen app")
+    }
+}

@@ -7,12 +7,15 @@ use sqlx::{AnyConnection, Row};
 use super::super::observation::{Checkin, Keeper, Listed, Observation};
 use super::super::{OUTCOMES, fmt_ms, label, slot_label};
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 const OBS_COLS: &str = "o.id, o.person_id, p.name AS person_name, o.region_code, \
-    r.name AS region_name, o.reason, o.started_at, o.ends_on, o.status, o.closed_at, o.close_note";
+    r.name AS region_name, o.reason, o.reason_enc, o.started_at, o.ends_on, o.status, o.status_enc, \
+    o.closed_at, o.close_note, o.close_note_enc";
 
 fn status_label(s: &str) -> &'static str {
     match s {
@@ -21,8 +24,10 @@ fn status_label(s: &str) -> &'static str {
     }
 }
 
-fn obs_from_row(r: &AnyRow) -> Result<Observation, sqlx::Error> {
-    let status: String = r.try_get("status")?;
+/// An observation row, its sealed fields opened (a closed one's outcome is sealed; the clear
+/// status keeps only `active` / `closed`).
+fn obs_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Observation, sqlx::Error> {
+    let status = privacy::text(keys, r, "status")?;
     Ok(Observation {
         id: r.try_get("id")?,
         person_id: r.try_get("person_id")?,
@@ -31,13 +36,13 @@ fn obs_from_row(r: &AnyRow) -> Result<Observation, sqlx::Error> {
         region_name: r
             .try_get::<Option<String>, _>("region_name")?
             .unwrap_or_default(),
-        reason: r.try_get("reason")?,
+        reason: privacy::text(keys, r, "reason")?,
         started_at: fmt_ms(r.try_get("started_at")?),
         ends_on: r.try_get("ends_on")?,
         status_label: status_label(&status).to_string(),
         status,
         closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(fmt_ms),
-        close_note: r.try_get("close_note")?,
+        close_note: privacy::text(keys, r, "close_note")?,
         keepers: Vec::new(),
         checkins: Vec::new(),
     })
@@ -47,6 +52,7 @@ fn obs_from_row(r: &AnyRow) -> Result<Observation, sqlx::Error> {
 /// pool's or the open write's.
 pub(in crate::screening) async fn observation(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<Observation> {
@@ -59,7 +65,7 @@ pub(in crate::screening) async fn observation(
         .fetch_optional(conn)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let o = obs_from_row(&row)?;
+    let o = obs_from_row(keys, &row)?;
     scope.admit(&o.region_code.clone(), o)
 }
 
@@ -70,7 +76,7 @@ pub(in crate::screening) async fn observation_full(
     id: i64,
 ) -> AppResult<Observation> {
     let mut conn = state.db.pool().acquire().await?;
-    let mut o = observation(&mut conn, scope, id).await?;
+    let mut o = observation(&mut conn, &state.keys, scope, id).await?;
     let rows = sqlx::query(
         "SELECT role, name, phone_masked FROM observation_keepers WHERE observation_id = $1 \
          ORDER BY seq",
@@ -86,7 +92,8 @@ pub(in crate::screening) async fn observation_full(
         });
     }
     let rows = sqlx::query(
-        "SELECT slot, temperature, symptoms, note, recorded_by, recorded_at \
+        "SELECT slot, temperature, temperature_enc, symptoms, symptoms_enc, note, note_enc, \
+         recorded_by, recorded_at \
          FROM observation_checkins WHERE observation_id = $1 ORDER BY id DESC LIMIT 200",
     )
     .bind(id)
@@ -95,9 +102,9 @@ pub(in crate::screening) async fn observation_full(
     for r in rows {
         o.checkins.push(Checkin {
             slot: slot_label(r.try_get("slot")?),
-            temperature: r.try_get("temperature")?,
-            symptoms: r.try_get::<i64, _>("symptoms")? != 0,
-            note: r.try_get("note")?,
+            temperature: privacy::int(&state.keys, &r, "temperature")?,
+            symptoms: privacy::flag(&state.keys, &r, "symptoms")?,
+            note: privacy::text(&state.keys, &r, "note")?,
             recorded_by: r.try_get("recorded_by")?,
             recorded_at: fmt_ms(r.try_get("recorded_at")?),
         });
@@ -127,7 +134,10 @@ pub(in crate::screening) async fn observations(
         .bind(hi)
         .fetch_all(state.db.pool())
         .await?;
-    Ok(rows.iter().map(obs_from_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(|r| obs_from_row(&state.keys, r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The active observation of a person, if any (inside the write that would start another).
@@ -162,21 +172,22 @@ pub(in crate::screening) struct KeeperRow {
     pub phone_masked: String,
 }
 
-/// Insert an observation (started now) and its four; returns its id.
+/// Insert an observation (started now) and its four; returns its id. The reason is sealed.
 pub(in crate::screening) async fn insert_observation(
     tx: &mut Tx,
+    keys: &KeyRing,
     n: &NewObservationRow<'_>,
     keepers: &[KeeperRow],
 ) -> AppResult<i64> {
     let now = tx.now();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO observations (person_id, region_code, reason, started_at, ends_on, status, \
-         close_note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'active', '', $6, $4) \
-         RETURNING id",
+        "INSERT INTO observations (person_id, region_code, reason, reason_enc, started_at, \
+         ends_on, status, close_note, created_by, created_at) \
+         VALUES ($1, $2, '', $3, $4, $5, 'active', '', $6, $4) RETURNING id",
     )
     .bind(n.person_id)
     .bind(n.region_code)
-    .bind(n.reason)
+    .bind(privacy::seal(keys, n.reason))
     .bind(now)
     .bind(n.ends_on)
     .bind(n.created_by)
@@ -221,21 +232,24 @@ pub(in crate::screening) struct CheckinRow<'a> {
     pub recorded_by: &'a str,
 }
 
+/// Insert a check-in, its temperature, symptoms and note sealed.
 pub(in crate::screening) async fn insert_checkin(
     tx: &mut Tx,
+    keys: &KeyRing,
     id: i64,
     c: &CheckinRow<'_>,
 ) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
         "INSERT INTO observation_checkins (observation_id, slot, temperature, symptoms, note, \
-         recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         temperature_enc, symptoms_enc, note_enc, recorded_by, recorded_at) \
+         VALUES ($1, $2, 0, 0, '', $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(c.slot)
-    .bind(c.temperature)
-    .bind(i64::from(c.symptoms))
-    .bind(c.note)
+    .bind(privacy::seal_int(keys, c.temperature))
+    .bind(privacy::seal_flag(keys, c.symptoms))
+    .bind(privacy::seal(keys, c.note))
     .bind(c.recorded_by)
     .bind(now)
     .execute(tx.conn())
@@ -243,19 +257,23 @@ pub(in crate::screening) async fn insert_checkin(
     Ok(())
 }
 
+/// Close an observation: the clear status becomes `closed`, the outcome and note are sealed.
 pub(in crate::screening) async fn close_observation(
     tx: &mut Tx,
+    keys: &KeyRing,
     id: i64,
     outcome: &str,
     note: &str,
 ) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "UPDATE observations SET status = $1, closed_at = $2, close_note = $3 WHERE id = $4",
+        "UPDATE observations SET status = $1, status_enc = $2, closed_at = $3, close_note = '', \
+         close_note_enc = $4 WHERE id = $5",
     )
-    .bind(outcome)
+    .bind(privacy::STATUS_CLOSED)
+    .bind(privacy::seal(keys, outcome))
     .bind(now)
-    .bind(note)
+    .bind(privacy::seal(keys, note))
     .bind(id)
     .execute(tx.conn())
     .await?;

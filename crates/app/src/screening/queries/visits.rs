@@ -6,7 +6,9 @@ use sqlx::Row;
 
 use super::super::{DISPOSITIONS, RISKS, RollHousehold, Visit, VisitMember, fmt_ms, label};
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
+use crate::privacy;
 use crate::state::AppState;
 
 /// A household let through a handle: only [`household`] makes one.
@@ -63,9 +65,11 @@ pub(in crate::screening) struct ScreenedRow {
 }
 
 /// Write the visit of a household (replacing an earlier one and its persons); returns whether
-/// the earlier one had reached the household (`None` when there was none).
+/// the earlier one had reached the household (`None` when there was none). The note and every
+/// person's health fields are sealed (`privacy`), one encryption per field.
 pub(in crate::screening) async fn save_visit(
     tx: &mut Tx,
+    keys: &KeyRing,
     campaign_id: i64,
     h: &Household,
     v: &VisitRow<'_>,
@@ -73,6 +77,7 @@ pub(in crate::screening) async fn save_visit(
 ) -> AppResult<Option<bool>> {
     let now = tx.now();
     let region = h.region.as_str();
+    let note_enc = privacy::seal(keys, v.note);
     let before: Option<(i64, i64)> = sqlx::query(
         "SELECT id, reached FROM screening_visits WHERE campaign_id = $1 AND household_id = $2",
     )
@@ -90,11 +95,11 @@ pub(in crate::screening) async fn save_visit(
                     .execute(tx.conn())
                     .await?;
                 sqlx::query(
-                    "UPDATE screening_visits SET reached = $1, note = $2, visited_by = $3, \
-                 visited_at = $4, region_code = $5 WHERE id = $6",
+                    "UPDATE screening_visits SET reached = $1, note = '', note_enc = $2, \
+                 visited_by = $3, visited_at = $4, region_code = $5 WHERE id = $6",
                 )
                 .bind(i64::from(v.reached))
-                .bind(v.note)
+                .bind(note_enc)
                 .bind(v.visited_by)
                 .bind(now)
                 .bind(region)
@@ -105,13 +110,14 @@ pub(in crate::screening) async fn save_visit(
             }
             None => sqlx::query_scalar(
                 "INSERT INTO screening_visits (campaign_id, household_id, region_code, reached, \
-                 note, visited_by, visited_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                 note, note_enc, visited_by, visited_at) \
+                 VALUES ($1, $2, $3, $4, '', $5, $6, $7) RETURNING id",
             )
             .bind(campaign_id)
             .bind(h.id)
             .bind(region)
             .bind(i64::from(v.reached))
-            .bind(v.note)
+            .bind(note_enc)
             .bind(v.visited_by)
             .bind(now)
             .fetch_one(tx.conn())
@@ -120,33 +126,35 @@ pub(in crate::screening) async fn save_visit(
     for p in persons {
         sqlx::query(
             "INSERT INTO screening_persons (visit_id, campaign_id, person_id, region_code, \
-             at_home, history, symptoms, temperature, risk, disposition) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             at_home, history, symptoms, temperature, risk, disposition, history_enc, \
+             symptoms_enc, temperature_enc, risk_enc, disposition_enc) \
+             VALUES ($1, $2, $3, $4, $5, '', 0, NULL, '', '', $6, $7, $8, $9, $10)",
         )
         .bind(visit_id)
         .bind(campaign_id)
         .bind(p.person_id)
         .bind(region)
         .bind(i64::from(p.at_home))
-        .bind(&p.history)
-        .bind(i64::from(p.symptoms))
-        .bind(p.temperature)
-        .bind(p.risk)
-        .bind(p.disposition)
+        .bind(privacy::seal(keys, &p.history))
+        .bind(privacy::seal_flag(keys, p.symptoms))
+        .bind(privacy::seal_opt_int(keys, p.temperature))
+        .bind(privacy::seal(keys, p.risk))
+        .bind(privacy::seal(keys, p.disposition))
         .execute(tx.conn())
         .await?;
     }
     Ok(before.map(|(_, r)| r != 0))
 }
 
-/// The recorded visit of an admitted household in a campaign, with its persons.
+/// The recorded visit of an admitted household in a campaign, with its persons (opened).
 pub(in crate::screening) async fn visit(
     state: &AppState,
     campaign_id: i64,
     h: &Household,
 ) -> AppResult<Option<Visit>> {
     let Some(v) = sqlx::query(
-        "SELECT id, region_code, reached, note, visited_by, visited_at FROM screening_visits \
+        "SELECT id, region_code, reached, note, note_enc, visited_by, visited_at \
+         FROM screening_visits \
          WHERE campaign_id = $1 AND household_id = $2",
     )
     .bind(campaign_id)
@@ -158,8 +166,9 @@ pub(in crate::screening) async fn visit(
     };
     let vid: i64 = v.try_get("id")?;
     let rows = sqlx::query(
-        "SELECT s.person_id, p.name, s.at_home, s.history, s.symptoms, s.temperature, s.risk, \
-         s.disposition FROM screening_persons s JOIN persons p ON p.id = s.person_id \
+        "SELECT s.person_id, p.name, s.at_home, s.history, s.history_enc, s.symptoms, \
+         s.symptoms_enc, s.temperature, s.temperature_enc, s.risk, s.risk_enc, s.disposition, \
+         s.disposition_enc FROM screening_persons s JOIN persons p ON p.id = s.person_id \
          WHERE s.visit_id = $1 ORDER BY s.person_id",
     )
     .bind(vid)
@@ -167,15 +176,16 @@ pub(in crate::screening) async fn visit(
     .await?;
     let mut members = Vec::with_capacity(rows.len());
     for r in rows {
-        let risk: String = r.try_get("risk")?;
-        let disposition: String = r.try_get("disposition")?;
+        let keys = &state.keys;
+        let risk = privacy::text(keys, &r, "risk")?;
+        let disposition = privacy::text(keys, &r, "disposition")?;
         members.push(VisitMember {
             person_id: r.try_get("person_id")?,
             name: r.try_get("name")?,
             at_home: r.try_get::<i64, _>("at_home")? != 0,
-            history: r.try_get("history")?,
-            symptoms: r.try_get::<i64, _>("symptoms")? != 0,
-            temperature: r.try_get("temperature")?,
+            history: privacy::text(keys, &r, "history")?,
+            symptoms: privacy::flag(keys, &r, "symptoms")?,
+            temperature: privacy::opt_int(keys, &r, "temperature")?,
             risk_label: label(&RISKS, &risk).to_string(),
             risk,
             disposition_label: label(&DISPOSITIONS, &disposition).to_string(),
@@ -187,7 +197,7 @@ pub(in crate::screening) async fn visit(
         household_id: h.id,
         region_code: v.try_get("region_code")?,
         reached: v.try_get::<i64, _>("reached")? != 0,
-        note: v.try_get("note")?,
+        note: privacy::text(&state.keys, &v, "note")?,
         visited_by: v.try_get("visited_by")?,
         visited_at: fmt_ms(v.try_get("visited_at")?),
         members,

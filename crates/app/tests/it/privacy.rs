@@ -1,0 +1,499 @@
+//! Sensitive personal data at rest (issue 13 item 5, `docs/PRIVACY.md`): every built area is
+//! filled through the API with recognisable marker values (a travel history, a symptom note,
+//! a visit finding, a temperature, a resident's name…); the API shows them back to those
+//! allowed, while the raw SQLite file (with its WAL) and, on PostgreSQL, every row of every
+//! table hold none of them, and every sealed column of `privacy::SEALED` is blank in clear.
+//! Rows written in clear before migration 0016 (rebuilt here from the ciphertexts) are sealed
+//! by the open-time step, idempotently, leaving the file clean and the API unchanged.
+
+use axum::http::StatusCode;
+use backstop_app::privacy::{self, Kind, SEALED};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::institutions::org_user;
+use crate::support::{T, cid, count, created_id, each_backend, sqlite_file_bytes};
+
+const V1: &str = "130110100001";
+const TOWN: &str = "130110100";
+
+/// Free-text markers: none may appear in the database's bytes.
+const MARKERS: &[&str] = &[
+    "隐私标记入户备注",
+    "隐私标记武汉旅居史",
+    "隐私标记观察原因",
+    "隐私标记打卡咳嗽",
+    "隐私标记解除说明",
+    "隐私标记照料发烧",
+    "隐私标记走访发现",
+    "隐私标记修缮需求",
+    "隐私标记帮助内容",
+    "隐私标记任务办结",
+    "隐私标记卡口来源",
+    "隐私标记卡口事由",
+    "隐私标记预警处置",
+    "隐私标记探视事由",
+    "隐私标记院民姓名",
+];
+
+/// The readable views of what was filled: (path, token) pairs read before and after.
+struct Filled {
+    reads: Vec<(String, String)>,
+}
+
+/// Fill every area through the API; returns the reads that show the values back.
+async fn fill(t: &T) -> Filled {
+    t.import_fixture().await;
+    let off = t.user("p_off", &["official"], "130110").await;
+    let cw = t.user("p_cw", &["community_worker"], V1).await;
+    let p = created_id(
+        t,
+        "/api/v1/persons",
+        &off,
+        json!({"id_number": cid("130110", "19450101", 71), "name": "赵甲", "region_code": V1}),
+    )
+    .await;
+    let h = created_id(
+        t,
+        "/api/v1/households",
+        &cw,
+        json!({"region_code": V1, "address": "一号院", "members": [{"person_id": p, "relationship": "head"}]}),
+    )
+    .await;
+    let mut reads = Vec::new();
+
+    // Screening: a visit with history, symptoms, temperature, risk; an observation.
+    let camp = created_id(
+        t,
+        "/api/v1/screening/campaigns",
+        &off,
+        json!({"name": "摸排", "starts_on": "2026-03-01", "ends_on": "2026-03-10", "region_code": TOWN}),
+    )
+    .await;
+    let visit = format!("/api/v1/screening/campaigns/{camp}/households/{h}");
+    let (s, v) = t
+        .post(
+            &visit,
+            &cw,
+            json!({"reached": true, "note": MARKERS[0], "members": [
+            {"person_id": p, "at_home": true, "history": MARKERS[1], "symptoms": true,
+             "temperature": 383, "risk": "suspected", "disposition": "fever_clinic"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["members"][0]["history"], MARKERS[1]);
+    assert_eq!(v["members"][0]["temperature"], 383);
+    reads.push((visit, cw.clone()));
+    let keepers: Vec<Value> = ["社区干部", "医生", "民警", "志愿者"]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000001{i}")}))
+        .collect();
+    let obs = created_id(
+        t,
+        "/api/v1/observations",
+        &cw,
+        json!({"person_id": p, "keepers": keepers, "reason": MARKERS[2]}),
+    )
+    .await;
+    let (s, o) = t
+        .post(
+            &format!("/api/v1/observations/{obs}/checkins"),
+            &cw,
+            json!({"temperature": 377, "symptoms": true, "note": MARKERS[3]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    let (s, o) = t
+        .post(
+            &format!("/api/v1/observations/{obs}/close"),
+            &cw,
+            json!({"outcome": "hospital", "note": MARKERS[4]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(
+        (o["status"].as_str(), o["close_note"].as_str()),
+        (Some("hospital"), Some(MARKERS[4]))
+    );
+    assert_eq!(o["checkins"][0]["note"], MARKERS[3]);
+    reads.push((format!("/api/v1/observations/{obs}"), cw.clone()));
+    reads.push(("/api/v1/observations?status=all".to_string(), cw.clone()));
+
+    // Care: a dispersed 特困 person's carer check, a visit, its tasks.
+    let care = |what: &str| format!("/api/v1/care/persons/{p}/{what}");
+    let (s, b) = t
+        .post(
+            &care("memberships"),
+            &off,
+            json!({"category": "tekun_dispersed",
+            "start_date": "2026-01-01", "deciding_body": "鹿泉区民政局"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = t
+        .call(
+            "PUT",
+            &care("carer"),
+            Some(&cw),
+            Some(json!({"name": "赵乙", "phone": "13912345670", "relationship": "侄子"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = t
+        .post(
+            &care("checks"),
+            &cw,
+            json!({"status": "needs_help", "note": MARKERS[5]}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    let (s, cv) = t
+        .post(
+            &care("visits"),
+            &cw,
+            json!({"method": "home", "findings": MARKERS[6],
+            "needs": [MARKERS[7]], "help_given": MARKERS[8]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cv}");
+    let vid = cv["id"].as_i64().expect("visit id");
+    let task = created_id(
+        t,
+        &format!("/api/v1/care/visits/{vid}/tasks"),
+        &off,
+        json!({"need_index": 0, "owner": "p_cw", "due_date": "2026-03-05"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/care/tasks/{task}/close"),
+            &cw,
+            json!({"note": MARKERS[9]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, rec) = t.get(&format!("/api/v1/care/persons/{p}"), &cw).await;
+    let text = rec.to_string();
+    for m in &MARKERS[5..10] {
+        assert!(text.contains(m), "{m} shown back: {text}");
+    }
+    reads.push((format!("/api/v1/care/persons/{p}"), cw.clone()));
+    reads.push((format!("/api/v1/care/visits/{vid}"), off.clone()));
+    reads.push(("/api/v1/care/tasks?status=all".to_string(), off.clone()));
+
+    // Entrance: a fever at a gate raises an alert, acknowledged with a note.
+    let gate = created_id(
+        t,
+        "/api/v1/gates",
+        &cw,
+        json!({"name": "东门", "region_code": V1}),
+    )
+    .await;
+    let entries = format!("/api/v1/gates/{gate}/entries");
+    let (s, e) = t
+        .post(
+            &entries,
+            &cw,
+            json!({"name": "钱丙", "phone": "13812340001", "from": MARKERS[10],
+            "reason": MARKERS[11], "direction": "in", "temperature": 38.4}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(
+        (e["from"].as_str(), e["temperature"].as_f64()),
+        (Some(MARKERS[10]), Some(38.4))
+    );
+    let alert = e["alert_id"].as_i64().expect("alert");
+    let (s, a) = t
+        .post(
+            &format!("/api/v1/entrance-alerts/{alert}/ack"),
+            &cw,
+            json!({"disposition": "other", "note": MARKERS[12]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(
+        (a["note"].as_str(), a["disposition"].as_str()),
+        (Some(MARKERS[12]), Some("other"))
+    );
+    reads.push((entries, cw.clone()));
+    reads.push((format!("/api/v1/entrance-alerts/{alert}"), cw.clone()));
+
+    // Institutions: an entrance, a resident (a child's name), a temperature round.
+    let org = created_id(
+        t,
+        "/api/v1/orgs",
+        &off,
+        json!({"name": "获鹿镇儿童福利院", "kind": "child_welfare", "region_code": TOWN}),
+    )
+    .await;
+    let rep = org_user(t, "p_rep", &["institution_reporter"], TOWN, org).await;
+    let ie = format!("/api/v1/institutions/{org}/entries");
+    let (s, b) = t
+        .post(&ie, &rep, json!({"name": "孙丁", "phone": "13812340002", "reason": MARKERS[13], "temperature": 37.6}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, r) = t
+        .post(
+            &format!("/api/v1/institutions/{org}/residents"),
+            &rep,
+            json!({"name": MARKERS[14], "room": "201"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["name"], MARKERS[14], "own staff see the name");
+    let rid = r["id"].as_i64().expect("resident");
+    let rounds = format!("/api/v1/institutions/{org}/rounds");
+    let (s, v) = t
+        .post(&rounds, &rep, json!({"round": "morning", "temperatures": [{"resident_id": rid, "temperature": 37.9}]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["rows"][0]["morning"]["temperature"], 37.9);
+    reads.push((ie, rep.clone()));
+    reads.push((format!("/api/v1/institutions/{org}/residents"), rep.clone()));
+    reads.push((rounds, rep.clone()));
+    reads.push(("/api/v1/institutions".to_string(), off.clone()));
+    Filled { reads }
+}
+
+/// What the API shows for every read.
+async fn shown(t: &T, f: &Filled) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, token) in &f.reads {
+        let (s, v) = t.get(path, token).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        out.push(v.to_string());
+    }
+    out
+}
+
+/// Markers found at rest: in the SQLite file and its WAL, or in any row of any PostgreSQL table.
+async fn markers_at_rest(t: &T) -> Vec<String> {
+    let hay = if t.backend == "sqlite" {
+        String::from_utf8_lossy(&sqlite_file_bytes(t).await).into_owned()
+    } else {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("tables");
+        let mut all = String::new();
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT row_to_json(x)::text FROM {table} x"
+            )))
+            .fetch_all(t.state.db.pool())
+            .await
+            .expect("rows");
+            all.push_str(&rows.join("\n"));
+        }
+        all
+    };
+    MARKERS
+        .iter()
+        .filter(|m| hay.contains(*m))
+        .map(|m| m.to_string())
+        .collect()
+}
+
+/// Rows of a sealed column whose clear value is not blank, or that lack the ciphertext.
+async fn clear_rows(t: &T) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in SEALED {
+        let c = f.column;
+        let not_blank = match f.kind {
+            Kind::Text => format!("{c} <> ''"),
+            Kind::OptText | Kind::OptInt => format!("{c} IS NOT NULL"),
+            Kind::Int => format!("{c} <> 0"),
+            Kind::Outcome => format!("{c} NOT IN ('active', 'closed')"),
+        };
+        let missing = if f.kind == Kind::Outcome {
+            format!("{c} = 'closed' AND {c}_enc IS NULL")
+        } else {
+            format!("{c}_enc IS NULL")
+        };
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE ({not_blank}) OR ({missing})",
+            f.table
+        );
+        let n = count(t, &sql).await;
+        let rows = count(
+            t,
+            &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {}", f.table),
+        )
+        .await;
+        assert!(rows > 0, "{}: the test must fill it", f.table);
+        if n > 0 {
+            out.push(format!("{}.{c}: {n}", f.table));
+        }
+    }
+    out
+}
+
+/// Put every sealed value back in clear and drop its ciphertext, as a database written
+/// before migration 0016 holds it; forget that the sealing step ran.
+async fn unseal_everything(t: &T) {
+    let keys = &t.state.keys;
+    let mut w = t.state.db.begin_write().await.expect("tx");
+    for f in SEALED {
+        let c = f.column;
+        let key_list = f.keys.join(", ");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {key_list}, {c}_enc FROM {} WHERE {c}_enc IS NOT NULL",
+            f.table
+        )))
+        .fetch_all(w.conn())
+        .await
+        .expect("sealed rows");
+        let key_match: Vec<String> = f
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} = ${}", i + 2))
+            .collect();
+        let update = format!(
+            "UPDATE {} SET {c} = $1, {c}_enc = NULL WHERE {}",
+            f.table,
+            key_match.join(" AND ")
+        );
+        for r in rows {
+            let enc: Vec<u8> = r.get(format!("{c}_enc").as_str());
+            let text = String::from_utf8(keys.decrypt(&enc).expect("opens")).expect("utf-8");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(update.clone()));
+            q = match f.kind {
+                Kind::Text | Kind::Outcome => q.bind(text),
+                Kind::OptText => q.bind(Some(text).filter(|s| !s.is_empty())),
+                Kind::Int => q.bind(text.parse::<i64>().expect("number")),
+                Kind::OptInt => q.bind(text.parse::<i64>().ok()),
+            };
+            for k in f.keys {
+                q = if f.text_keys.contains(k) {
+                    q.bind(r.get::<String, _>(*k))
+                } else {
+                    q.bind(r.get::<i64, _>(*k))
+                };
+            }
+            q.execute(w.conn()).await.expect("unseal");
+        }
+    }
+    sqlx::query("DELETE FROM privacy_sealing")
+        .execute(w.conn())
+        .await
+        .expect("forget the step");
+    w.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
+    each_backend(|t: T| async move {
+        let filled = fill(&t).await;
+        let before = shown(&t, &filled).await;
+        let all = before.join("\n");
+        for m in MARKERS {
+            assert!(all.contains(m), "{m} is shown back by the API");
+        }
+        assert_eq!(
+            clear_rows(&t).await,
+            Vec::<String>::new(),
+            "every sealed column blank in clear"
+        );
+        assert_eq!(
+            markers_at_rest(&t).await,
+            Vec::<String>::new(),
+            "no marker at rest"
+        );
+        // The derived fields keep counting: the fevers and the open/closed status.
+        let fevers = "SELECT CAST(COUNT(*) AS BIGINT) FROM gate_entries WHERE fever = 1";
+        assert_eq!(count(&t, fevers).await, 1);
+        assert_eq!(
+            count(
+                &t,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM observations WHERE status = 'closed'"
+            )
+            .await,
+            1
+        );
+        // A fresh database had nothing to seal at open: the step ran and left no entry.
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
+            1
+        );
+        assert_eq!(
+            count(
+                &t,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action LIKE 'privacy.%'"
+            )
+            .await,
+            0
+        );
+        // A value that does not open under the key reads as unreadable, not as garbage.
+        let mut w = t.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE care_visits SET findings_enc = $1")
+            .bind(privacy::seal(
+                &backstop_app::kernel::crypto::KeyRing::from_master([9; 32]),
+                "x",
+            ))
+            .execute(w.conn())
+            .await
+            .expect("foreign key");
+        w.commit().await.expect("commit");
+        let (_, v) = t.get(&filled.reads[4].0, &filled.reads[4].1).await;
+        assert_eq!(v["findings"], privacy::UNREADABLE, "{v}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rows_stored_in_clear_are_sealed_at_open_once() {
+    each_backend(|t: T| async move {
+        let filled = fill(&t).await;
+        let before = shown(&t, &filled).await;
+        unseal_everything(&t).await;
+        assert!(!clear_rows(&t).await.is_empty());
+        assert_eq!(
+            markers_at_rest(&t).await.len(),
+            MARKERS.len(),
+            "the check sees clear rows"
+        );
+        assert_eq!(shown(&t, &filled).await, before, "clear rows read the same");
+
+        // The service starts again on this database: the open-time step seals every row.
+        let reopened = t.reopen().await;
+        reopened.db.close().await;
+        assert_eq!(clear_rows(&t).await, Vec::<String>::new());
+        assert_eq!(
+            markers_at_rest(&t).await,
+            Vec::<String>::new(),
+            "no clear copy left behind"
+        );
+        assert_eq!(
+            shown(&t, &filled).await,
+            before,
+            "the API shows the same after sealing"
+        );
+        let audited =
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = 'privacy.seal'";
+        assert_eq!(
+            count(&t, audited).await,
+            SEALED.len() as i64,
+            "one audited entry per column"
+        );
+
+        // Idempotent: recorded, so the next open does nothing; and even without the record a
+        // second pass finds nothing to seal.
+        assert_eq!(privacy::seal_clear_rows(&t.state).await.expect("again"), 0);
+        let mut w = t.state.db.begin_write().await.expect("tx");
+        sqlx::query("DELETE FROM privacy_sealing")
+            .execute(w.conn())
+            .await
+            .expect("forget");
+        w.commit().await.expect("commit");
+        assert_eq!(privacy::seal_clear_rows(&t.state).await.expect("again"), 0);
+        assert_eq!(count(&t, audited).await, SEALED.len() as i64);
+        assert_eq!(shown(&t, &filled).await, before);
+    })
+    .await;
+}
