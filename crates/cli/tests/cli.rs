@@ -158,6 +158,40 @@ impl Env {
         run(self.cmd(args), Some(stdin))
     }
 
+    /// `backstop regions import` of the small fixture (130110, 130111, 440115).
+    fn import_fixture(&self) {
+        self.run(&["regions", "import", fixtures().to_str().expect("utf-8")])
+            .ok();
+    }
+
+    /// `backstop user create` with the password on standard input.
+    fn create_user(&self, username: &str, role: &str, region: &str, password: &str) -> Out {
+        let args = [
+            "user",
+            "create",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--region",
+            region,
+            "--password-stdin",
+        ];
+        self.run_stdin(&args, password)
+    }
+
+    /// `backstop user reset-password` with the new password on standard input.
+    fn reset_password(&self, username: &str, password: &str) -> Out {
+        let args = [
+            "user",
+            "reset-password",
+            "--username",
+            username,
+            "--password-stdin",
+        ];
+        self.run_stdin(&args, password)
+    }
+
     fn scalar(&self, sql: &str) -> i64 {
         let url = self.db_url();
         block_on(async {
@@ -726,18 +760,7 @@ fn user_create_and_reset_password() {
         );
 
         // Reset: a new hash, must change again.
-        let reset = |user: &str, pw: &str| {
-            env.run_stdin(
-                &[
-                    "user",
-                    "reset-password",
-                    "--username",
-                    user,
-                    "--password-stdin",
-                ],
-                pw,
-            )
-        };
+        let reset = |user: &str, pw: &str| env.reset_password(user, pw);
         let out = reset("zhang.san", &format!("{PW2}\r\n"));
         out.ok();
         assert!(out.stdout.contains("zhang.san"), "{l}: {out}");
@@ -872,34 +895,9 @@ fn serve_prints_admin_password_once_and_shuts_down_gracefully() {
 fn audit_verify_detects_tampering() {
     for env in envs() {
         let l = env.label();
-        env.run(&["regions", "import", fixtures().to_str().expect("utf-8")])
-            .ok();
-        env.run_stdin(
-            &[
-                "user",
-                "create",
-                "--username",
-                "wang.wu",
-                "--role",
-                "auditor",
-                "--region",
-                "0",
-                "--password-stdin",
-            ],
-            PW,
-        )
-        .ok();
-        env.run_stdin(
-            &[
-                "user",
-                "reset-password",
-                "--username",
-                "wang.wu",
-                "--password-stdin",
-            ],
-            PW2,
-        )
-        .ok();
+        env.import_fixture();
+        env.create_user("wang.wu", "auditor", "0", PW).ok();
+        env.reset_password("wang.wu", PW2).ok();
         let n = env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log");
         assert!(n >= 3, "{l}: {n} audit entries");
         let out = env.run(&["audit", "verify"]);
@@ -1020,23 +1018,8 @@ fn post_report(
 fn kill_9_during_a_report_burst_loses_no_acknowledged_submission() {
     for env in envs() {
         let label = env.label();
-        env.run(&["regions", "import", fixtures().to_str().expect("utf8")])
-            .ok();
-        env.run_stdin(
-            &[
-                "user",
-                "create",
-                "--username",
-                "county.k",
-                "--role",
-                "official",
-                "--region",
-                "130110",
-                "--password-stdin",
-            ],
-            PW,
-        )
-        .ok();
+        env.import_fixture();
+        env.create_user("county.k", "official", "130110", PW).ok();
         let villages: Vec<String> = block_on(async {
             let mut c = connect(&env.db_url()).await;
             sqlx::query_scalar("SELECT code FROM regions WHERE level = 'village' AND code >= '130110' AND code < '130110:' ORDER BY code")
@@ -1104,22 +1087,17 @@ fn kill_9_during_a_report_burst_loses_no_acknowledged_submission() {
             "{label}: the kill came too late to test anything"
         );
         // Every acknowledged submission is there, with the id it was given.
-        let (stored, rolled): (Vec<(String, i64)>, i64) = block_on(async {
+        let stored: Vec<(String, i64)> = block_on(async {
             let mut c = connect(&env.db_url()).await;
-            let stored = sqlx::query_as(
+            sqlx::query_as(
                 "SELECT unit, id FROM report_submissions WHERE template_key = 'village_daily'",
             )
             .fetch_all(&mut c)
             .await
-            .expect("stored");
-            let rolled: i64 = sqlx::query_scalar(
-                "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'",
-            )
-            .fetch_one(&mut c)
-            .await
-            .expect("rollup");
-            (stored, rolled)
+            .expect("stored")
         });
+        let rolled_sql = "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'";
+        let rolled = env.scalar(rolled_sql);
         for a in &acked {
             assert!(
                 stored.contains(a),
@@ -1158,21 +1136,8 @@ fn kill_9_during_a_report_burst_loses_no_acknowledged_submission() {
                 );
             }
         }
-        let (n, rolled): (i64, i64) = block_on(async {
-            let mut c = connect(&env.db_url()).await;
-            let n: i64 =
-                sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions")
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("n");
-            let r: i64 = sqlx::query_scalar(
-                "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'",
-            )
-            .fetch_one(&mut c)
-            .await
-            .expect("rollup");
-            (n, r)
-        });
+        let n = env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions");
+        let rolled = env.scalar(rolled_sql);
         assert_eq!(
             n,
             villages.len() as i64,

@@ -161,34 +161,28 @@ mod tests {
     #[test]
     fn beijing_display() {
         assert_eq!(
-            format_beijing(utc("2026-11-23T06:05:09Z")),
-            "2026-11-23 14:05"
-        );
-        assert_eq!(
             format_beijing_secs(utc("2026-11-23T06:05:09Z")),
             "2026-11-23 14:05:09"
         );
-        // Crosses midnight: 17:30 UTC is 01:30 next day in Beijing.
-        assert_eq!(
-            format_beijing(utc("2026-12-31T17:30:00Z")),
-            "2027-01-01 01:30"
-        );
-        assert_eq!(
-            beijing_date(utc("2026-12-31T17:30:00Z")),
-            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
-        );
-        assert_eq!(
-            beijing_date(utc("2026-12-31T15:59:59Z")),
-            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
-        );
-        // No DST: summer and winter both +8.
-        assert_eq!(
-            format_beijing(utc("2026-07-01T00:00:00Z")),
-            "2026-07-01 08:00"
-        );
-        assert_eq!(
-            format_beijing(utc("2026-01-01T00:00:00Z")),
-            "2026-01-01 08:00"
-        );
+        for (at, shown) in [
+            ("2026-11-23T06:05:09Z", "2026-11-23 14:05"),
+            // Crosses midnight: 17:30 UTC is 01:30 next day in Beijing.
+            ("2026-12-31T17:30:00Z", "2027-01-01 01:30"),
+            // No DST: summer and winter both +8.
+            ("2026-07-01T00:00:00Z", "2026-07-01 08:00"),
+            ("2026-01-01T00:00:00Z", "2026-01-01 08:00"),
+        ] {
+            assert_eq!(format_beijing(utc(at)), shown, "{at}");
+        }
+        for (at, (y, m, d)) in [
+            ("2026-12-31T17:30:00Z", (2027, 1, 1)),
+            ("2026-12-31T15:59:59Z", (2026, 12, 31)),
+        ] {
+            assert_eq!(
+                beijing_date(utc(at)),
+                NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+                "{at}"
+            );
+        }
     }
 }

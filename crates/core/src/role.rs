@@ -12,53 +12,96 @@
 
 use std::fmt;
 
-/// A role an account can hold.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Sysadmin,
-    Secadmin,
-    Auditor,
-    Official,
-    TownshipStaff,
-    CommunityWorker,
-    InstitutionReporter,
-    SocialWorker,
-    CharityFinance,
-    Inspector,
+/// An enum whose every value has a stable identifier and a Chinese label, declared from one
+/// table: the enum, `ALL` (every value, in declaration order), `as_str`, `label_zh` and
+/// `Display` (the identifier) are generated from it, so they cannot drift apart.
+macro_rules! labelled_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $v:ident => $id:literal, $zh:literal; )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $( $(#[$vmeta])* $v, )*
+        }
+
+        impl $name {
+            /// Every value, in declaration order (the matrix order).
+            pub const ALL: [$name; [$(stringify!($v)),*].len()] = [$($name::$v),*];
+
+            /// Stable identifier, e.g. `"township_staff"`, `"persons.reveal_id"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$v => $id, )*
+                }
+            }
+
+            /// Chinese label.
+            pub fn label_zh(self) -> &'static str {
+                match self {
+                    $( $name::$v => $zh, )*
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
 
-/// An action class the service layer checks. Region scope is checked separately.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    RegionsRead,
-    /// Import region tables, create grids.
-    RegionsManage,
-    OrgsRead,
-    OrgsManage,
-    UsersRead,
-    /// Create accounts, change org/region/roles, disable.
-    UsersManage,
-    /// Unlock, reset password, revoke sessions, password policy.
-    SecurityManage,
-    AuditRead,
-    ReportsSubmit,
-    ReportsRead,
-    /// Forms, locking.
-    ReportsManage,
-    PersonsRead,
-    PersonsWrite,
-    /// See a full ID number (an audited action).
-    PersonsRevealId,
-    /// Cross-checks (数据比对): run them, read and resolve the conflicts found.
-    CrosschecksManage,
-    InspectionsManage,
-    DonationsManage,
+labelled_enum! {
+    /// A role an account can hold (admin roles first).
+    pub enum Role {
+        Sysadmin => "sysadmin", "系统管理员";
+        Secadmin => "secadmin", "安全管理员";
+        Auditor => "auditor", "审计管理员";
+        Official => "official", "民政干部";
+        TownshipStaff => "township_staff", "乡镇（街道）工作人员";
+        CommunityWorker => "community_worker", "村（社区）工作人员";
+        InstitutionReporter => "institution_reporter", "机构填报员";
+        SocialWorker => "social_worker", "社会工作者";
+        CharityFinance => "charity_finance", "慈善财务";
+        Inspector => "inspector", "督导检查员";
+    }
+}
+
+labelled_enum! {
+    /// An action class the service layer checks. Region scope is checked separately.
+    pub enum Permission {
+        RegionsRead => "regions.read", "查看行政区划";
+        /// Import region tables, create grids.
+        RegionsManage => "regions.manage", "管理行政区划（导入、网格）";
+        OrgsRead => "orgs.read", "查看组织机构";
+        OrgsManage => "orgs.manage", "管理组织机构";
+        UsersRead => "users.read", "查看用户";
+        /// Create accounts, change org/region/roles, disable.
+        UsersManage => "users.manage", "管理用户账号（开通、调整、停用）";
+        /// Unlock, reset password, revoke sessions, password policy.
+        SecurityManage => "security.manage", "安全管理（解锁、重置密码、会话、密码策略）";
+        AuditRead => "audit.read", "查看审计日志";
+        ReportsSubmit => "reports.submit", "填报";
+        ReportsRead => "reports.read", "查看报表";
+        /// Forms, locking.
+        ReportsManage => "reports.manage", "管理报表（表单、锁定）";
+        PersonsRead => "persons.read", "查看人员信息";
+        PersonsWrite => "persons.write", "维护人员信息";
+        /// See a full ID number (an audited action).
+        PersonsRevealId => "persons.reveal_id", "查看完整身份证号";
+        /// Cross-checks (数据比对): run them, read and resolve the conflicts found.
+        CrosschecksManage => "crosschecks.manage", "数据比对（查看、处理冲突）";
+        InspectionsManage => "inspections.manage", "督导检查";
+        DonationsManage => "donations.manage", "管理慈善捐赠";
+    }
 }
 
 use Permission as P;
@@ -126,36 +169,6 @@ const INSPECTOR: &[Permission] = &[
 ];
 
 impl Role {
-    /// All roles, admin roles first.
-    pub const ALL: [Role; 10] = [
-        Role::Sysadmin,
-        Role::Secadmin,
-        Role::Auditor,
-        Role::Official,
-        Role::TownshipStaff,
-        Role::CommunityWorker,
-        Role::InstitutionReporter,
-        Role::SocialWorker,
-        Role::CharityFinance,
-        Role::Inspector,
-    ];
-
-    /// Stable identifier, e.g. `"township_staff"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Sysadmin => "sysadmin",
-            Role::Secadmin => "secadmin",
-            Role::Auditor => "auditor",
-            Role::Official => "official",
-            Role::TownshipStaff => "township_staff",
-            Role::CommunityWorker => "community_worker",
-            Role::InstitutionReporter => "institution_reporter",
-            Role::SocialWorker => "social_worker",
-            Role::CharityFinance => "charity_finance",
-            Role::Inspector => "inspector",
-        }
-    }
-
     /// Parse an identifier ([`Role::as_str`], ASCII case-insensitive, `-` accepted for `_`)
     /// or the Chinese label ([`Role::label_zh`]).
     pub fn parse(s: &str) -> Option<Role> {
@@ -164,22 +177,6 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == ident || r.label_zh() == t)
-    }
-
-    /// Chinese label.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Role::Sysadmin => "系统管理员",
-            Role::Secadmin => "安全管理员",
-            Role::Auditor => "审计管理员",
-            Role::Official => "民政干部",
-            Role::TownshipStaff => "乡镇（街道）工作人员",
-            Role::CommunityWorker => "村（社区）工作人员",
-            Role::InstitutionReporter => "机构填报员",
-            Role::SocialWorker => "社会工作者",
-            Role::CharityFinance => "慈善财务",
-            Role::Inspector => "督导检查员",
-        }
     }
 
     /// One of the three separation-of-duties admin roles (三权分立).
@@ -209,90 +206,11 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Permission {
-    /// All permissions, in matrix order.
-    pub const ALL: [Permission; 17] = [
-        P::RegionsRead,
-        P::RegionsManage,
-        P::OrgsRead,
-        P::OrgsManage,
-        P::UsersRead,
-        P::UsersManage,
-        P::SecurityManage,
-        P::AuditRead,
-        P::ReportsSubmit,
-        P::ReportsRead,
-        P::ReportsManage,
-        P::PersonsRead,
-        P::PersonsWrite,
-        P::PersonsRevealId,
-        P::CrosschecksManage,
-        P::InspectionsManage,
-        P::DonationsManage,
-    ];
-
-    /// Dotted identifier, e.g. `"persons.reveal_id"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            P::RegionsRead => "regions.read",
-            P::RegionsManage => "regions.manage",
-            P::OrgsRead => "orgs.read",
-            P::OrgsManage => "orgs.manage",
-            P::UsersRead => "users.read",
-            P::UsersManage => "users.manage",
-            P::SecurityManage => "security.manage",
-            P::AuditRead => "audit.read",
-            P::ReportsSubmit => "reports.submit",
-            P::ReportsRead => "reports.read",
-            P::ReportsManage => "reports.manage",
-            P::PersonsRead => "persons.read",
-            P::PersonsWrite => "persons.write",
-            P::PersonsRevealId => "persons.reveal_id",
-            P::CrosschecksManage => "crosschecks.manage",
-            P::InspectionsManage => "inspections.manage",
-            P::DonationsManage => "donations.manage",
-        }
-    }
-
     /// Parse [`Permission::as_str`] back.
     pub fn parse(s: &str) -> Option<Permission> {
         let s = s.trim();
         Permission::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Chinese label.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            P::RegionsRead => "查看行政区划",
-            P::RegionsManage => "管理行政区划（导入、网格）",
-            P::OrgsRead => "查看组织机构",
-            P::OrgsManage => "管理组织机构",
-            P::UsersRead => "查看用户",
-            P::UsersManage => "管理用户账号（开通、调整、停用）",
-            P::SecurityManage => "安全管理（解锁、重置密码、会话、密码策略）",
-            P::AuditRead => "查看审计日志",
-            P::ReportsSubmit => "填报",
-            P::ReportsRead => "查看报表",
-            P::ReportsManage => "管理报表（表单、锁定）",
-            P::PersonsRead => "查看人员信息",
-            P::PersonsWrite => "维护人员信息",
-            P::PersonsRevealId => "查看完整身份证号",
-            P::CrosschecksManage => "数据比对（查看、处理冲突）",
-            P::InspectionsManage => "督导检查",
-            P::DonationsManage => "管理慈善捐赠",
-        }
-    }
-}
-
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -585,28 +503,20 @@ mod tests {
         assert!(RoleSet::default().is_empty());
         assert!(set(&[Role::Auditor]).needs_totp());
 
-        assert_eq!(
-            RoleSet::parse_list(" official ， inspector,"),
-            Ok(set(&[Role::Official, Role::Inspector]))
-        );
-        assert_eq!(RoleSet::parse_list(""), Err(RoleError::Empty));
-        assert_eq!(RoleSet::parse_list(" , "), Err(RoleError::Empty));
-        assert_eq!(
-            RoleSet::parse_list("official,root"),
-            Err(RoleError::Unknown("root".to_owned()))
-        );
-        assert_eq!(
-            RoleSet::parse_list("sysadmin,official"),
-            Err(RoleError::AdminNotExclusive)
-        );
-        assert_eq!(
-            RoleSet::parse_list("secadmin,auditor"),
-            Err(RoleError::AdminNotExclusive)
-        );
-        assert_eq!(
-            RoleSet::parse_list("sysadmin,sysadmin"),
-            Ok(set(&[Role::Sysadmin]))
-        );
+        for (list, parsed) in [
+            (
+                " official ， inspector,",
+                Ok(set(&[Role::Official, Role::Inspector])),
+            ),
+            ("", Err(RoleError::Empty)),
+            (" , ", Err(RoleError::Empty)),
+            ("official,root", Err(RoleError::Unknown("root".to_owned()))),
+            ("sysadmin,official", Err(RoleError::AdminNotExclusive)),
+            ("secadmin,auditor", Err(RoleError::AdminNotExclusive)),
+            ("sysadmin,sysadmin", Ok(set(&[Role::Sysadmin]))),
+        ] {
+            assert_eq!(RoleSet::parse_list(list), parsed, "{list:?}");
+        }
         assert!(
             RoleError::NotGrantable(Role::Official)
                 .to_string()

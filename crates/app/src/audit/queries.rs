@@ -11,7 +11,7 @@ use crate::kernel::error::AppResult;
 use crate::state::AppState;
 
 /// A statement that appends entries to the chain, built by [`super::Chain::prepare`].
-pub type AppendQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+pub type AppendQuery = crate::kernel::queries::AnyQuery<'static>;
 
 /// Take the append lock (PostgreSQL; SQLite's writer lock is already held) and read the head.
 pub(super) async fn lock_and_read_head(

@@ -17,6 +17,7 @@ use super::rules::{Found, PAYMENT_GROUPS, exclusion, involved_groups, quoted};
 use super::{ConflictPerson, LastRun};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::{all, ranged};
 use crate::people::shown;
 use crate::state::AppState;
 
@@ -361,14 +362,12 @@ pub(super) async fn insert_run(
 
 /// The last run over the handle's region or a region inside it.
 pub(super) async fn last_run(state: &AppState, scope: &Scoped<'_>) -> AppResult<Option<LastRun>> {
-    let (lo, hi) = scope.range();
-    let row = sqlx::query(
+    let row = ranged(
+        scope,
         "SELECT region_code, run_by, run_at, found, created, reopened, cleared \
          FROM crosscheck_runs WHERE region_code >= $1 AND region_code < $2 \
          ORDER BY id DESC LIMIT 1",
     )
-    .bind(lo)
-    .bind(hi)
     .fetch_optional(state.db.pool())
     .await?;
     row.map(|r| {
@@ -404,21 +403,12 @@ pub(super) async fn counts(
     scope: &Scoped<'_>,
     f: &Filter<'_>,
 ) -> AppResult<HashMap<String, i64>> {
-    let (lo, hi) = scope.range();
     let status = if f.status == "all" { "" } else { f.status };
-    let rows = sqlx::query(
-        "SELECT c.kind, CAST(COUNT(*) AS BIGINT) AS n FROM crosschecks c \
-         WHERE c.region_code >= $1 AND c.region_code < $2 AND ($3 = '' OR c.status = $3) GROUP BY c.kind",
-    )
-    .bind(lo)
-    .bind(hi)
-    .bind(status)
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
-        .collect::<Result<_, sqlx::Error>>()?)
+    let sql = "SELECT c.kind, CAST(COUNT(*) AS BIGINT) AS n FROM crosschecks c \
+         WHERE c.region_code >= $1 AND c.region_code < $2 AND ($3 = '' OR c.status = $3) GROUP BY c.kind";
+    let q = ranged(scope, sql).bind(status);
+    let pairs = all(state, q, |r| Ok((r.try_get("kind")?, r.try_get("n")?))).await?;
+    Ok(pairs.into_iter().collect())
 }
 
 /// A page of conflicts under the handle, newest first.
@@ -427,7 +417,6 @@ pub(super) async fn conflicts(
     scope: &Scoped<'_>,
     f: &Filter<'_>,
 ) -> AppResult<Vec<AnyRow>> {
-    let (lo, hi) = scope.range();
     let status = if f.status == "all" { "" } else { f.status };
     let sql = format!(
         "SELECT {CONFLICT_COLS} FROM crosschecks c WHERE c.region_code >= $1 AND c.region_code < $2 \
@@ -435,13 +424,8 @@ pub(super) async fn conflicts(
          ORDER BY c.id DESC LIMIT {} OFFSET {}",
         f.limit, f.offset
     );
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(status)
-        .bind(f.kind.unwrap_or(""))
-        .fetch_all(state.db.pool())
-        .await?)
+    let q = ranged(scope, sql).bind(status).bind(f.kind.unwrap_or(""));
+    Ok(q.fetch_all(state.db.pool()).await?)
 }
 
 /// One stored conflict under the handle.

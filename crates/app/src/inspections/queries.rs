@@ -9,7 +9,8 @@ use sqlx::any::AnyRow;
 
 use super::{Inspection, Mode, Problem};
 use crate::kernel::access::{Scoped, Tx};
-use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::error::AppResult;
+use crate::kernel::queries::{admitted, all, ranged};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
@@ -122,26 +123,17 @@ pub(super) async fn inspection(
     id: i64,
 ) -> AppResult<Inspection> {
     let sql = format!("SELECT {I_COLS} FROM inspections WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let insp = inspection_from_row(&row)?;
-    let mut insp = scope.admit(&insp.region_code.clone(), insp)?;
+    let mut insp = admitted(state, scope, sql, id, inspection_from_row, |i| {
+        &i.region_code
+    })
+    .await?;
     let sql = format!(
         "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
          WHERE p.inspection_id = $1 ORDER BY p.id"
     );
     let now = state.now_ms();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_all(state.db.pool())
-        .await?;
-    insp.problems = rows
-        .iter()
-        .map(|r| problem_from_row(r, now))
-        .collect::<Result<_, _>>()?;
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+    insp.problems = all(state, q, |r| problem_from_row(r, now)).await?;
     Ok(insp)
 }
 
@@ -150,33 +142,18 @@ pub(super) async fn inspections(
     state: &AppState,
     scope: &Scoped<'_>,
 ) -> AppResult<Vec<Inspection>> {
-    let (lo, hi) = scope.range();
     let sql = format!(
         "SELECT {I_COLS} FROM inspections WHERE region_code >= $1 AND region_code < $2 ORDER BY id DESC LIMIT 500"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    let mut out: Vec<Inspection> = rows
-        .iter()
-        .map(inspection_from_row)
-        .collect::<Result<_, _>>()?;
+    let mut out = all(state, ranged(scope, sql), inspection_from_row).await?;
     let sql = format!(
         "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
          WHERE p.region_code >= $1 AND p.region_code < $2 AND p.inspection_id >= $3 ORDER BY p.id"
     );
     let min_id = out.iter().map(|i| i.id).min().unwrap_or(0);
     let now = state.now_ms();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(min_id)
-        .fetch_all(state.db.pool())
-        .await?;
-    for r in &rows {
-        let p = problem_from_row(r, now)?;
+    let q = ranged(scope, sql).bind(min_id);
+    for p in all(state, q, |r| problem_from_row(r, now)).await? {
         if let Some(i) = out.iter_mut().find(|i| i.id == p.inspection_id) {
             i.problems.push(p);
         }
@@ -191,7 +168,6 @@ pub(super) async fn open_problems(
     scope: &Scoped<'_>,
     overdue_only: bool,
 ) -> AppResult<Vec<Problem>> {
-    let (lo, hi) = scope.range();
     let now = state.now_ms();
     // Not overdue-only: every deadline is before the end of time.
     let until = if overdue_only { now } else { i64::MAX };
@@ -200,16 +176,10 @@ pub(super) async fn open_problems(
          WHERE p.region_code >= $1 AND p.region_code < $2 AND p.status <> 'closed' AND p.deadline_ms <= $3 \
          ORDER BY p.deadline_ms, p.id LIMIT 2000"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(until)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| problem_from_row(r, now))
-        .collect::<Result<_, _>>()?)
+    all(state, ranged(scope, sql).bind(until), |r| {
+        problem_from_row(r, now)
+    })
+    .await
 }
 
 /// How many rectifications under the handle are past their deadline and not closed.
@@ -231,13 +201,16 @@ pub(super) async fn problem(state: &AppState, scope: &Scoped<'_>, id: i64) -> Ap
     let sql = format!(
         "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id WHERE p.id = $1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let p = problem_from_row(&row, state.now_ms())?;
-    scope.admit(&p.region_code.clone(), p)
+    let now = state.now_ms();
+    admitted(
+        state,
+        scope,
+        sql,
+        id,
+        |r| problem_from_row(r, now),
+        |p| &p.region_code,
+    )
+    .await
 }
 
 /// The new state of a rectification.

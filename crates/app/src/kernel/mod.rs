@@ -10,4 +10,5 @@ pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod queries;
 pub mod web;

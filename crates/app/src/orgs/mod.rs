@@ -93,12 +93,14 @@ impl OrgKind {
     }
 }
 
-/// An organisation as shown by the API and pages.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An organisation as shown by the API and pages (read from a row of `orgs` with its region's
+/// name; the label is added from the kind).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Org {
     pub id: i64,
     pub name: String,
     pub kind: String,
+    #[sqlx(skip)]
     pub kind_label: String,
     pub region_code: String,
     pub region_name: String,

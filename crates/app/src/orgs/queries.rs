@@ -4,34 +4,22 @@
 //! in SQL and one fetched by id is let through [`Scoped::admit`] (outside: *not found*).
 //! Writing functions take the open [`Tx`]; the service commits it with its entry.
 
-use sqlx::Row;
-
 use super::{Org, OrgKind};
 use crate::kernel::access::{Scoped, Tx};
-use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::error::AppResult;
+use crate::kernel::queries::{admitted, all, number, ranged};
 use crate::state::AppState;
 
-const COLS: &str = "o.id, o.name, o.kind, o.region_code, r.name AS region_name, o.contact_person, \
-    o.contact_phone, o.address";
+const COLS: &str = "o.id, o.name, o.kind, o.region_code, COALESCE(r.name, '') AS region_name, \
+    o.contact_person, o.contact_phone, o.address";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Org, sqlx::Error> {
-    let kind: String = r.try_get("kind")?;
-    Ok(Org {
-        id: r.try_get("id")?,
-        kind_label: OrgKind::parse(&kind)
-            .map(|k| k.label_zh())
-            .unwrap_or("")
-            .to_string(),
-        kind,
-        name: r.try_get("name")?,
-        region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
-        contact_person: r.try_get("contact_person")?,
-        contact_phone: r.try_get("contact_phone")?,
-        address: r.try_get("address")?,
-    })
+    let mut org: Org = sqlx::FromRow::from_row(r)?;
+    org.kind_label = OrgKind::parse(&org.kind)
+        .map(|k| k.label_zh())
+        .unwrap_or("")
+        .to_string();
+    Ok(org)
 }
 
 /// A new organisation row; returns its id.
@@ -66,13 +54,7 @@ pub(super) async fn org(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppRes
     let sql = format!(
         "SELECT {COLS} FROM orgs o LEFT JOIN regions r ON r.code = o.region_code WHERE o.id = $1"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let org = from_row(&row)?;
-    scope.admit(&org.region_code.clone(), org)
+    admitted(state, scope, sql, id, from_row, |o| &o.region_code).await
 }
 
 /// Organisations under the handle, optionally of one kind, by region and id.
@@ -81,7 +63,6 @@ pub(super) async fn orgs(
     scope: &Scoped<'_>,
     kind: Option<OrgKind>,
 ) -> AppResult<Vec<Org>> {
-    let (lo, hi) = scope.range();
     let mut sql = format!(
         "SELECT {COLS} FROM orgs o LEFT JOIN regions r ON r.code = o.region_code \
          WHERE o.region_code >= $1 AND o.region_code < $2"
@@ -90,22 +71,16 @@ pub(super) async fn orgs(
         sql.push_str(" AND o.kind = $3");
     }
     sql.push_str(" ORDER BY o.region_code, o.id LIMIT 2000");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    let mut q = ranged(scope, sql);
     if let Some(k) = kind {
         q = q.bind(k.as_str());
     }
-    let rows = q.fetch_all(state.db.pool()).await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    all(state, q, from_row).await
 }
 
 /// Number of organisations under the handle.
 pub(super) async fn count(state: &AppState, scope: &Scoped<'_>) -> AppResult<i64> {
-    let (lo, hi) = scope.range();
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs WHERE region_code >= $1 AND region_code < $2",
-    )
-    .bind(lo)
-    .bind(hi)
-    .fetch_one(state.db.pool())
-    .await?)
+    let sql =
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs WHERE region_code >= $1 AND region_code < $2";
+    number(state, ranged(scope, sql)).await
 }

@@ -260,7 +260,15 @@ async fn update(
         Ok(_) => Ok(Redirect::to(&format!("/households/{id}")).into_response()),
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
             let kept = Some(clip(&f.address, 200));
-            show_page(&s, &a, id, kept, MemberForm::default(), Some((e.status(), e.message))).await
+            show_page(
+                &s,
+                &a,
+                id,
+                kept,
+                MemberForm::default(),
+                Some((e.status(), e.message)),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -276,7 +284,15 @@ async fn add(
     let id = id_of(&id)?;
     let refuse = |m: &str| Some((StatusCode::UNPROCESSABLE_ENTITY, m.to_string()));
     let Ok(person_id) = f.person_id.trim().parse::<i64>() else {
-        return show_page(&s, &a, id, None, f, refuse("人员编号：请填写人员编号（数字）")).await;
+        return show_page(
+            &s,
+            &a,
+            id,
+            None,
+            f,
+            refuse("人员编号：请填写人员编号（数字）"),
+        )
+        .await;
     };
     let input = MemberInput {
         person_id,
@@ -302,8 +318,15 @@ async fn add(
                 relationship: clip(&f.relationship, 20),
                 move_from_other: f.move_from_other.clone(),
             };
-            show_page(&s, &a, id, None, kept, Some((StatusCode::UNPROCESSABLE_ENTITY, message)))
-                .await
+            show_page(
+                &s,
+                &a,
+                id,
+                None,
+                kept,
+                Some((StatusCode::UNPROCESSABLE_ENTITY, message)),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -260,7 +260,10 @@ pub async fn add_member(
     {
         return Err(AppError::msg(
             ErrorCode::Conflict,
-            format!("{}已属于户 {other}；如需移入本户，请勾选“从原户移出”", p.name),
+            format!(
+                "{}已属于户 {other}；如需移入本户，请勾选“从原户移出”",
+                p.name
+            ),
         ));
     }
     if rel == "head" {
@@ -279,8 +282,13 @@ pub async fn add_member(
     hq::set_member(&mut tx, p.id, Some((id, rel))).await?;
     if let Some(other) = from {
         tx.also(
-            Change::new("household.remove_member", "household", other, p.region_code.clone())
-                .detail(json!({"person_id": p.id, "moved_to": id})),
+            Change::new(
+                "household.remove_member",
+                "household",
+                other,
+                p.region_code.clone(),
+            )
+            .detail(json!({"person_id": p.id, "moved_to": id})),
         );
     }
     tx.commit(

@@ -25,7 +25,10 @@ pub fn api_routes() -> Routes {
         ("/api/v1/persons/{id}", get(one).patch(update)),
         ("/api/v1/persons/{id}/reveal", post(reveal)),
         ("/api/v1/households", get(households).post(create_household)),
-        ("/api/v1/households/{id}", get(household).patch(update_household)),
+        (
+            "/api/v1/households/{id}",
+            get(household).patch(update_household),
+        ),
         ("/api/v1/households/{id}/members", post(add_member)),
         (
             "/api/v1/households/{id}/members/{person_id}",
@@ -211,7 +214,9 @@ pub async fn add_member(
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<MemberInput>,
 ) -> AppResult<axum::Json<Household>> {
-    Ok(axum::Json(super::add_member(&s, &a.actor, id, &body).await?))
+    Ok(axum::Json(
+        super::add_member(&s, &a.actor, id, &body).await?,
+    ))
 }
 
 /// Take a member out of a household (the person stays on record).

@@ -23,13 +23,14 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::state::AppState;
 
-/// A region as the API shows it: `{code, name, level, parent}`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A region as the API shows it: `{code, name, level, parent}` (read from a row of `regions`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Region {
     pub code: String,
     pub name: String,
     /// province, city, county, township, village or grid.
     pub level: String,
+    #[sqlx(rename = "parent_code")]
     pub parent: Option<String>,
 }
 

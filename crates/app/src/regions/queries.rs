@@ -16,12 +16,7 @@ use crate::kernel::error::AppResult;
 use crate::state::AppState;
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Region, sqlx::Error> {
-    Ok(Region {
-        code: r.try_get("code")?,
-        name: r.try_get("name")?,
-        level: r.try_get("level")?,
-        parent: r.try_get("parent_code")?,
-    })
+    sqlx::FromRow::from_row(r)
 }
 
 /// One region by code, without scope.

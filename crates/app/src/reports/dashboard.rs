@@ -147,38 +147,25 @@ pub async fn export_xlsx(
             .map_err(xerr)?;
     }
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
+    // One row: region name and code, expected, received, on time, then each field's sum.
+    let mut write = |row: u32, name: &str, f: &super::Figures, format: &Format| {
+        ws.write_string_with_format(row, 0, name, format)?;
+        ws.write_string_with_format(row, 1, &f.code, format)?;
+        let counts = [f.expected.unwrap_or(0), f.received, f.on_time];
+        for (col, n) in (2u16..).zip(counts) {
+            ws.write_number_with_format(row, col, n as f64, format)?;
+        }
+        for (col, field) in (5u16..).zip(&fields) {
+            ws.write_number_with_format(row, col, num(f.sums.get(&field.key)), format)?;
+        }
+        Ok::<(), rust_xlsxwriter::XlsxError>(())
+    };
     let mut row = 3u32;
     for c in &sum.children {
-        ws.write_string_with_format(row, 0, &c.name, &cell)
-            .map_err(xerr)?;
-        ws.write_string_with_format(row, 1, &c.code, &cell)
-            .map_err(xerr)?;
-        ws.write_number_with_format(row, 2, c.expected.unwrap_or(0) as f64, &cell)
-            .map_err(xerr)?;
-        ws.write_number_with_format(row, 3, c.received as f64, &cell)
-            .map_err(xerr)?;
-        ws.write_number_with_format(row, 4, c.on_time as f64, &cell)
-            .map_err(xerr)?;
-        for (i, f) in fields.iter().enumerate() {
-            ws.write_number_with_format(row, 5 + i as u16, num(c.sums.get(&f.key)), &cell)
-                .map_err(xerr)?;
-        }
+        write(row, &c.name, c, &cell).map_err(xerr)?;
         row += 1;
     }
-    ws.write_string_with_format(row, 0, "合计", &total)
-        .map_err(xerr)?;
-    ws.write_string_with_format(row, 1, &sum.code, &total)
-        .map_err(xerr)?;
-    ws.write_number_with_format(row, 2, sum.expected.unwrap_or(0) as f64, &total)
-        .map_err(xerr)?;
-    ws.write_number_with_format(row, 3, sum.received as f64, &total)
-        .map_err(xerr)?;
-    ws.write_number_with_format(row, 4, sum.on_time as f64, &total)
-        .map_err(xerr)?;
-    for (i, f) in fields.iter().enumerate() {
-        ws.write_number_with_format(row, 5 + i as u16, num(sum.sums.get(&f.key)), &total)
-            .map_err(xerr)?;
-    }
+    write(row, "合计", &sum.totals(), &total).map_err(xerr)?;
     let bytes = wb.save_to_buffer().map_err(xerr)?;
     Tx::begin(state, actor)
         .await?

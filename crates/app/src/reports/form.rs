@@ -377,141 +377,120 @@ fn other(key: &str, label: &str, kind: FieldType, required: bool) -> Field {
     }
 }
 
-fn rule(left: &str, op: &str, right: Value, message: &str) -> Rule {
+/// The rule `left <= right` between two fields, with its message.
+fn at_most(left: &str, right: &str, message: &str) -> Rule {
     Rule {
         left: left.to_string(),
-        op: op.to_string(),
-        right,
+        op: "<=".to_string(),
+        right: Value::from(right),
         message: message.to_string(),
+    }
+}
+
+/// A built-in form (version 1, national, no organisation kinds): daily ones are due at 10:00.
+fn builtin(
+    key: &str,
+    name: &str,
+    period: Period,
+    unit_type: UnitType,
+    fields: Vec<Field>,
+    rules: Vec<Rule>,
+) -> Form {
+    Form {
+        key: key.into(),
+        version: 1,
+        name: name.into(),
+        deadline: (period == Period::Daily).then(|| "10:00".into()),
+        period,
+        unit_type,
+        org_kinds: vec![],
+        scope: "0".into(),
+        spec: FormSpec { fields, rules },
     }
 }
 
 /// The four forms that ship with the system.
 pub fn builtin_forms() -> Vec<Form> {
-    let village_daily = Form {
-        key: "village_daily".into(),
-        version: 1,
-        name: "村（社区）疫情防控日报".into(),
-        period: Period::Daily,
-        deadline: Some("10:00".into()),
-        unit_type: UnitType::Village,
-        org_kinds: vec![],
-        scope: "0".into(),
-        spec: FormSpec {
-            fields: vec![
-                int("households_screened", "今日排查户数", "户", true),
-                int("people_screened", "今日排查人数", "人", true),
-                int("close_contacts", "新发现密切接触者", "人", true),
-                int("home_observation", "居家医学观察人数", "人", true),
-                int("released", "解除观察人数", "人", true),
-                int("fever_referred", "发热分流就诊人数", "人", true),
-                int("entrance_registrations", "出入登记人次", "人次", false),
-                int("volunteers_on_duty", "在岗志愿者", "人", false),
-                other("notes", "情况说明", FieldType::Text, false),
-            ],
-            rules: vec![
-                rule(
-                    "fever_referred",
-                    "<=",
-                    Value::from("people_screened"),
-                    "发热分流人数不能超过排查人数",
-                ),
-                rule(
-                    "close_contacts",
-                    "<=",
-                    Value::from("people_screened"),
-                    "密切接触者不能超过排查人数",
-                ),
-            ],
-        },
-    };
+    let village_daily = builtin(
+        "village_daily",
+        "村（社区）疫情防控日报",
+        Period::Daily,
+        UnitType::Village,
+        vec![
+            int("households_screened", "今日排查户数", "户", true),
+            int("people_screened", "今日排查人数", "人", true),
+            int("close_contacts", "新发现密切接触者", "人", true),
+            int("home_observation", "居家医学观察人数", "人", true),
+            int("released", "解除观察人数", "人", true),
+            int("fever_referred", "发热分流就诊人数", "人", true),
+            int("entrance_registrations", "出入登记人次", "人次", false),
+            int("volunteers_on_duty", "在岗志愿者", "人", false),
+            other("notes", "情况说明", FieldType::Text, false),
+        ],
+        vec![
+            at_most(
+                "fever_referred",
+                "people_screened",
+                "发热分流人数不能超过排查人数",
+            ),
+            at_most(
+                "close_contacts",
+                "people_screened",
+                "密切接触者不能超过排查人数",
+            ),
+        ],
+    );
     let mut closed = other("closed_management", "是否封闭管理", FieldType::YesNo, true);
     closed.unit = String::new();
-    let institution_daily = Form {
-        key: "institution_daily".into(),
-        version: 1,
-        name: "民政服务机构疫情防控日报".into(),
-        period: Period::Daily,
-        deadline: Some("10:00".into()),
-        unit_type: UnitType::Org,
-        org_kinds: vec![
-            "elderly_care".into(),
-            "child_welfare".into(),
-            "minor_protection".into(),
-            "relief_station".into(),
-            "mental_health".into(),
+    let mut institution_daily = builtin(
+        "institution_daily",
+        "民政服务机构疫情防控日报",
+        Period::Daily,
+        UnitType::Org,
+        vec![
+            int("residents", "在院（站）人数", "人", true),
+            int("staff_on_duty", "在岗工作人员", "人", true),
+            closed,
+            int("new_admissions", "新入住人数", "人", true),
+            int("resident_fever", "服务对象发热人数", "人", true),
+            int("staff_fever", "工作人员发热人数", "人", true),
+            int("suspected", "疑似病例", "人", true),
+            int("confirmed", "确诊病例", "人", true),
+            int("isolated", "隔离观察人数", "人", true),
+            int("mask_days", "口罩可用天数", "天", false),
+            int("disinfectant_days", "消毒用品可用天数", "天", false),
+            other("problems", "存在问题和困难", FieldType::Text, false),
         ],
-        scope: "0".into(),
-        spec: FormSpec {
-            fields: vec![
-                int("residents", "在院（站）人数", "人", true),
-                int("staff_on_duty", "在岗工作人员", "人", true),
-                closed,
-                int("new_admissions", "新入住人数", "人", true),
-                int("resident_fever", "服务对象发热人数", "人", true),
-                int("staff_fever", "工作人员发热人数", "人", true),
-                int("suspected", "疑似病例", "人", true),
-                int("confirmed", "确诊病例", "人", true),
-                int("isolated", "隔离观察人数", "人", true),
-                int("mask_days", "口罩可用天数", "天", false),
-                int("disinfectant_days", "消毒用品可用天数", "天", false),
-                other("problems", "存在问题和困难", FieldType::Text, false),
-            ],
-            rules: vec![
-                rule(
-                    "confirmed",
-                    "<=",
-                    Value::from("residents"),
-                    "确诊人数不能超过在院人数",
-                ),
-                rule(
-                    "resident_fever",
-                    "<=",
-                    Value::from("residents"),
-                    "发热人数不能超过在院人数",
-                ),
-                rule(
-                    "new_admissions",
-                    "<=",
-                    Value::from("residents"),
-                    "新入住人数不能超过在院人数",
-                ),
-            ],
-        },
-    };
-    let tekun = Form {
-        key: "tekun_care_daily".into(),
-        version: 1,
-        name: "散居特困人员疫情防控与照料服务情况表".into(),
-        period: Period::Daily,
-        deadline: Some("10:00".into()),
-        unit_type: UnitType::Village,
-        org_kinds: vec![],
-        scope: "0".into(),
-        spec: FormSpec {
-            fields: vec![
-                int("checked", "今日探访特困人员", "人", true),
-                int("fever", "其中发热", "人", true),
-                int("needing_help", "需要帮助", "人", true),
-                int("helped", "已提供帮助", "人", true),
-                other("notes", "情况说明", FieldType::Text, false),
-            ],
-            rules: vec![
-                rule(
-                    "fever",
-                    "<=",
-                    Value::from("checked"),
-                    "发热人数不能超过探访人数",
-                ),
-                rule(
-                    "helped",
-                    "<=",
-                    Value::from("needing_help"),
-                    "已帮助人数不能超过需要帮助人数",
-                ),
-            ],
-        },
-    };
+        vec![
+            at_most("confirmed", "residents", "确诊人数不能超过在院人数"),
+            at_most("resident_fever", "residents", "发热人数不能超过在院人数"),
+            at_most("new_admissions", "residents", "新入住人数不能超过在院人数"),
+        ],
+    );
+    institution_daily.org_kinds = vec![
+        "elderly_care".into(),
+        "child_welfare".into(),
+        "minor_protection".into(),
+        "relief_station".into(),
+        "mental_health".into(),
+    ];
+    let tekun = builtin(
+        "tekun_care_daily",
+        "散居特困人员疫情防控与照料服务情况表",
+        Period::Daily,
+        UnitType::Village,
+        vec![
+            int("checked", "今日探访特困人员", "人", true),
+            int("fever", "其中发热", "人", true),
+            int("needing_help", "需要帮助", "人", true),
+            int("helped", "已提供帮助", "人", true),
+            other("notes", "情况说明", FieldType::Text, false),
+        ],
+        vec![
+            at_most("fever", "checked", "发热人数不能超过探访人数"),
+            at_most("helped", "needing_help", "已帮助人数不能超过需要帮助人数"),
+        ],
+    );
     let mut kind = other("event_kind", "事件类型", FieldType::Choice, true);
     kind.options = vec![
         "疑似病例".into(),
@@ -520,27 +499,21 @@ pub fn builtin_forms() -> Vec<Form> {
         "物资短缺".into(),
         "其他".into(),
     ];
-    let incident = Form {
-        key: "incident".into(),
-        version: 1,
-        name: "即报（突发情况报告）".into(),
-        period: Period::Immediate,
-        deadline: None,
-        unit_type: UnitType::Any,
-        org_kinds: vec![],
-        scope: "0".into(),
-        spec: FormSpec {
-            fields: vec![
-                kind,
-                other("occurred_at", "发生时间", FieldType::Text, true),
-                other("place", "地点", FieldType::Text, true),
-                int("people_affected", "涉及人数", "人", true),
-                other("measures", "已采取措施", FieldType::Text, true),
-                other("help_needed", "需要支持", FieldType::Text, false),
-            ],
-            rules: vec![],
-        },
-    };
+    let incident = builtin(
+        "incident",
+        "即报（突发情况报告）",
+        Period::Immediate,
+        UnitType::Any,
+        vec![
+            kind,
+            other("occurred_at", "发生时间", FieldType::Text, true),
+            other("place", "地点", FieldType::Text, true),
+            int("people_affected", "涉及人数", "人", true),
+            other("measures", "已采取措施", FieldType::Text, true),
+            other("help_needed", "需要支持", FieldType::Text, false),
+        ],
+        vec![],
+    );
     vec![village_daily, institution_daily, tekun, incident]
 }
 

@@ -45,6 +45,20 @@ pub struct Summary {
     pub children: Vec<Figures>,
 }
 
+impl Summary {
+    /// The region's own figures (the totals row of a table of its children).
+    pub fn totals(&self) -> Figures {
+        Figures {
+            code: self.code.clone(),
+            name: self.region_name.clone(),
+            expected: self.expected,
+            received: self.received,
+            on_time: self.on_time,
+            sums: self.sums.clone(),
+        }
+    }
+}
+
 fn child_len(code: &str) -> Option<usize> {
     if code == NATION {
         return Some(2);

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use backstop_app::kernel::actor::Actor;
+use backstop_app::kernel::web::encode_query_value;
 use backstop_app::{Config, accounts};
-use tower::ServiceExt;
 
 use crate::support::{T, each_backend};
 use crate::webdriver::Driver;
@@ -404,17 +404,12 @@ impl<'a> Visitor<'a> {
                     .unwrap_or_else(Body::empty),
             )
             .expect("request");
-        let resp = self.t.app.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let location = resp
-            .headers()
+        let (status, headers, bytes) = self.t.send(req).await;
+        let location = headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
-            .await
-            .expect("body");
         (
             status,
             location,
@@ -462,23 +457,10 @@ impl<'a> Visitor<'a> {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -758,31 +740,33 @@ fn ready_user(server: &Server, username: &str, role: &str, region: &str, passwor
     });
 }
 
+/// A phone-sized and a desk-sized browser and a running server with two ready accounts
+/// (`(username, role, region)`): the phone's with [`OFFICIAL_INITIAL`], the desk's with
+/// [`OFFICIAL_NEW`]. `None` (the test skips) without a browser.
+fn phone_and_desk(
+    phone_user: (&str, &str, &str),
+    desk_user: (&str, &str, &str),
+) -> Option<(Driver, Driver, Server)> {
+    let phone = driver(390, 844)?;
+    let desk = driver(1280, 900)?;
+    let server = Server::start();
+    let (name, role, region) = phone_user;
+    ready_user(&server, name, role, region, OFFICIAL_INITIAL);
+    let (name, role, region) = desk_user;
+    ready_user(&server, name, role, region, OFFICIAL_NEW);
+    Some((phone, desk, server))
+}
+
 /// A community worker files the village daily report on a phone; the county official sees
 /// the township's sum change and the village leave the missing list.
 #[test]
 fn village_daily_report_in_a_real_browser() {
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, desk, server)) = phone_and_desk(
+        ("cw.browser", "community_worker", "130110100001"),
+        ("county.browser", "official", "130110"),
+    ) else {
         return;
     };
-    let Some(desk) = driver(1280, 900) else {
-        return;
-    };
-    let server = Server::start();
-    ready_user(
-        &server,
-        "cw.browser",
-        "community_worker",
-        "130110100001",
-        OFFICIAL_INITIAL,
-    );
-    ready_user(
-        &server,
-        "county.browser",
-        "official",
-        "130110",
-        OFFICIAL_NEW,
-    );
     let summary = "/reports/summary?template=village_daily&region=130110100";
     let missing = "/reports/missing?template=village_daily&region=130110100";
 
@@ -842,27 +826,12 @@ fn village_daily_report_in_a_real_browser() {
 #[test]
 fn screening_and_home_observation_in_a_real_browser() {
     use backstop_app::{people, screening};
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, desk, server)) = phone_and_desk(
+        ("grid.browser", "community_worker", "130110100001"),
+        ("town.browser", "township_staff", "130110100"),
+    ) else {
         return;
     };
-    let Some(desk) = driver(1280, 900) else {
-        return;
-    };
-    let server = Server::start();
-    ready_user(
-        &server,
-        "grid.browser",
-        "community_worker",
-        "130110100001",
-        OFFICIAL_INITIAL,
-    );
-    ready_user(
-        &server,
-        "town.browser",
-        "township_staff",
-        "130110100",
-        OFFICIAL_NEW,
-    );
     let Some(rt) = server.rt.as_ref() else { return };
     let state = server.state.clone();
     let (camp, hid, a, b) = rt.block_on(async move {

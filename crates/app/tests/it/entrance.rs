@@ -8,12 +8,13 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use backstop_app::kernel::web::encode_query_value;
 use serde_json::{Value, json};
 use sqlx::Row;
-use tower::ServiceExt;
 
-use crate::institutions::org_user;
-use crate::support::{T, cid, count, each_backend, page, web_login};
+use crate::support::{
+    T, cid, count, each_backend, org_user, page, pg_column_texts, sqlite_bytes, web_login,
+};
 
 const V1: &str = "130110100001"; // 旱码头社区
 const V2: &str = "130110100002"; // 镇宁社区, the neighbour
@@ -53,24 +54,8 @@ async fn post_form(
         req = req.header("HX-Request", "true");
     }
     let req = req.body(Body::from(body.to_string())).expect("request");
-    let resp = t.app.clone().oneshot(req).await.expect("response");
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
-        .await
-        .expect("body");
+    let (status, _, bytes) = t.send(req).await;
     (status, String::from_utf8_lossy(&bytes).to_string())
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'.' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -273,44 +258,17 @@ async fn gate_entries_fever_alerts_and_scope() {
         // No plaintext phone anywhere at rest.
         let secrets = ["13812345678", "13900002222", "13600004444", "13500005555", "13300007777"];
         if t.backend == "sqlite" {
-            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                .fetch_one(t.state.db.pool())
-                .await
-                .expect("db file");
-            let mut bytes = std::fs::read(&file).expect("read db");
-            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
-                bytes.extend_from_slice(&wal);
-            }
+            let bytes = sqlite_bytes(&t).await;
             let hay = String::from_utf8_lossy(&bytes);
             for s in secrets {
                 assert!(!hay.contains(s), "plaintext {s} in the SQLite file");
             }
             assert!(hay.contains("133****7777"), "the search looked at the data");
         } else {
-            for table in ["gate_entries", "gate_alerts", "notifications", "audit_log"] {
-                let cols: Vec<(String, String)> = sqlx::query(
-                    "SELECT column_name::text AS c, data_type::text AS d FROM information_schema.columns \
-                     WHERE table_schema = current_schema() AND table_name = $1",
-                )
-                .bind(table)
-                .fetch_all(t.state.db.pool())
-                .await
-                .expect("columns")
-                .iter()
-                .map(|r| (r.get::<String, _>("c"), r.get::<String, _>("d")))
-                .collect();
-                assert!(!cols.is_empty());
-                for (c, d) in cols {
-                    let expr = if d == "bytea" { format!("encode(\"{c}\", 'escape')") } else { format!("\"{c}\"::text") };
-                    let texts: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {expr} FROM {table}")))
-                        .fetch_all(t.state.db.pool())
-                        .await
-                        .expect("select");
-                    for v in texts.into_iter().flatten() {
-                        for s in secrets {
-                            assert!(!v.contains(s), "plaintext in {table}.{c}");
-                        }
-                    }
+            let tables = ["gate_entries", "gate_alerts", "notifications", "audit_log"];
+            for (col, v) in pg_column_texts(&t, &tables).await {
+                for s in secrets {
+                    assert!(!v.contains(s), "plaintext in {col}");
                 }
             }
         }
@@ -352,10 +310,10 @@ async fn quick_entry_page_with_htmx() {
         let form = |temp: &str| {
             format!(
                 "name={}&phone=13812340000&from={}&reason={}&direction=in&temperature={}",
-                enc("钱多多"),
-                enc("北京市"),
-                enc("送快递"),
-                enc(temp)
+                encode_query_value("钱多多"),
+                encode_query_value("北京市"),
+                encode_query_value("送快递"),
+                encode_query_value(temp)
             )
         };
         // htmx: a saved entry comes back as the fragment with an empty form and the list.
@@ -418,7 +376,7 @@ async fn quick_entry_page_with_htmx() {
         let (s, html) = page(&t, "/gates", &c).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("北门卡口") && html.contains(&format!("value=\"region:{V1}\"")));
-        let south = format!("name={}&place=region:{V1}", enc("南门"));
+        let south = format!("name={}&place=region:{V1}", encode_query_value("南门"));
         let (s, _) = post_form(&t, "/gates", &c, &south, false).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (s, html) = post_form(&t, "/gates", &c, &south, false).await;

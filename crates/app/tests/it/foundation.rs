@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use backstop_app::kernel::actor::Actor;
 use serde_json::json;
 
-use crate::support::{PW, T, each_backend};
+use crate::support::{PW, T, count, each_backend};
 
 #[tokio::test]
 async fn regions_api_and_grids() {
@@ -36,38 +36,24 @@ async fn regions_api_and_grids() {
         assert_eq!(s, StatusCode::NOT_FOUND);
         // Grids under a village (township staff may create them in their township).
         let tw = t.user("tw1", &["township_staff"], "130110100").await;
-        let (s, g) = t
-            .post(
-                "/api/v1/regions/130110100001/grids",
-                &tw,
-                json!({"name": "第一网格"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{g}");
-        assert_eq!(g["code"], "130110100001001");
-        assert_eq!(g["level"], "grid");
-        let (s, g2) = t
-            .post(
-                "/api/v1/regions/130110100001/grids",
-                &tw,
-                json!({"name": "第二网格"}),
-            )
-            .await;
-        assert_eq!(
-            (s, g2["code"].as_str()),
-            (StatusCode::CREATED, Some("130110100001002"))
-        );
-        let (s, e) = t
-            .post(
-                "/api/v1/regions/130110100001/grids",
-                &tw,
-                json!({"name": "第一网格"}),
-            )
-            .await;
-        assert_eq!(
-            (s, e["code"].as_str()),
-            (StatusCode::CONFLICT, Some("conflict"))
-        );
+        // Numbered in order; a name taken in the village is a conflict.
+        for (name, status, code) in [
+            ("第一网格", StatusCode::CREATED, "130110100001001"),
+            ("第二网格", StatusCode::CREATED, "130110100001002"),
+            ("第一网格", StatusCode::CONFLICT, "conflict"),
+        ] {
+            let (s, g) = t
+                .post(
+                    "/api/v1/regions/130110100001/grids",
+                    &tw,
+                    json!({"name": name}),
+                )
+                .await;
+            assert_eq!((s, g["code"].as_str()), (status, Some(code)), "{name}: {g}");
+            if s == StatusCode::CREATED {
+                assert_eq!(g["level"], "grid");
+            }
+        }
         // Not under a township: 422; outside scope: 404.
         let (s, _) = t
             .post("/api/v1/regions/130110100/grids", &tw, json!({"name": "x"}))
@@ -90,10 +76,7 @@ async fn regions_api_and_grids() {
 #[tokio::test]
 async fn embedded_regions_are_loaded() {
     each_backend(|t: T| async move {
-        let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions")
-            .fetch_one(t.state.db.pool())
-            .await
-            .expect("count");
+        let n: i64 = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM regions").await;
         assert_eq!(n, 31 + 342 + 2978);
         // Loading again changes nothing.
         assert_eq!(
@@ -123,10 +106,7 @@ async fn region_import_is_idempotent_and_all_or_nothing() {
             .await
             .expect("import again");
         assert_eq!(s.changed, 0, "second import changes nothing");
-        let before: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions")
-            .fetch_one(t.state.db.pool())
-            .await
-            .expect("count");
+        let before: i64 = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM regions").await;
         let err = backstop_app::regions::import::import_dir(
             &t.state,
             &op,
@@ -138,10 +118,7 @@ async fn region_import_is_idempotent_and_all_or_nothing() {
         assert_eq!(err.code.as_str(), "validation");
         assert!(err.message.contains("第 3 行"), "{}", err.message);
         assert!(err.message.contains("第 4 行"), "{}", err.message);
-        let after: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM regions")
-            .fetch_one(t.state.db.pool())
-            .await
-            .expect("count");
+        let after: i64 = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM regions").await;
         assert_eq!(before, after, "nothing half-written");
     })
     .await;
@@ -185,7 +162,7 @@ async fn orgs_create_get_list_scoped() {
         let cw = t.user("cw1", &["community_worker"], "130110100001").await;
         let (s, _) = t.post("/api/v1/orgs", &cw, json!({"name": "x", "kind": "charity", "region_code": "130110100001"})).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
-        let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orgs").fetch_one(t.state.db.pool()).await.expect("n");
+        let n = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs").await;
         assert_eq!(n, 1, "no refused write left a row");
     })
     .await;

@@ -5,18 +5,9 @@
 //! reopening, pages, audit entries.
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::institutions::{org_user, page, web_login};
-use crate::support::{T, each_backend};
-
-fn ids(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|x| x["id"].as_i64())
-        .collect()
-}
+use crate::support::{T, each_backend, ids, org_user, page, web_login};
 
 #[tokio::test]
 async fn inspections_rectifications_and_overdue() {

@@ -5,50 +5,13 @@
 //! rising to the county and answered there, closed-management history, audit entries.
 
 use axum::http::StatusCode;
-use backstop_app::accounts;
-use backstop_app::kernel::actor::Actor;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{PW, T, count, created_id, each_backend};
-pub use crate::support::{page, web_login};
-
-/// Make an institution reporter tied to an organisation and log it in (API token).
-pub async fn org_user(t: &T, name: &str, roles: &[&str], region: &str, org_id: i64) -> String {
-    let u = accounts::create_user(
-        &t.state,
-        &Actor::operator(),
-        &accounts::NewUser {
-            username: name.to_string(),
-            password: PW.to_string(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            region_code: region.to_string(),
-            org_id: Some(org_id),
-            display_name: String::new(),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("create {name}: {e}"));
-    let mut w = t.state.db.begin_write().await.expect("tx");
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
-        .bind(u.id)
-        .execute(w.conn())
-        .await
-        .expect("prepare user");
-    w.commit().await.expect("commit");
-    t.login(name).await
-}
+use crate::support::{T, count, created_id, each_backend, ids, org_user, page, web_login};
 
 async fn make_org(t: &T, tok: &str, name: &str, kind: &str, region: &str) -> i64 {
     let body = json!({"name": name, "kind": kind, "region_code": region});
     created_id(t, "/api/v1/orgs", tok, body).await
-}
-
-fn ids(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|x| x["id"].as_i64())
-        .collect()
 }
 
 #[tokio::test]

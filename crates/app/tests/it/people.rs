@@ -12,7 +12,7 @@ use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, cid, each_backend, each_backend_with};
+use crate::support::{T, cid, each_backend, each_backend_with, pg_column_texts, sqlite_bytes};
 
 const V1: &str = "130110100001"; // 旱码头社区 (鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (鹿泉区)
@@ -955,14 +955,7 @@ async fn no_plaintext_id_or_phone_at_rest() {
         }
 
         if t.backend == "sqlite" {
-            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                .fetch_one(t.state.db.pool())
-                .await
-                .expect("db file");
-            let mut bytes = std::fs::read(&file).expect("read db");
-            if let Ok(wal) = std::fs::read(format!("{file}-wal")) {
-                bytes.extend_from_slice(&wal);
-            }
+            let bytes = sqlite_bytes(&t).await;
             assert!(bytes.len() > 10_000);
             let hay = String::from_utf8_lossy(&bytes);
             for s in &secrets {
@@ -974,36 +967,9 @@ async fn no_plaintext_id_or_phone_at_rest() {
             // And the masked display forms are there, so the search above looked at data.
             assert!(hay.contains("139****1000"));
         } else {
-            for table in ["persons", "households", "audit_log"] {
-                let cols: Vec<(String, String)> = sqlx::query(
-                    "SELECT column_name::text AS c, data_type::text AS d FROM information_schema.columns \
-                     WHERE table_schema = current_schema() AND table_name = $1",
-                )
-                .bind(table)
-                .fetch_all(t.state.db.pool())
-                .await
-                .expect("columns")
-                .iter()
-                .map(|r| (r.get::<String, _>("c"), r.get::<String, _>("d")))
-                .collect();
-                assert!(!cols.is_empty());
-                for (c, d) in cols {
-                    let expr = if d == "bytea" {
-                        format!("encode(\"{c}\", 'escape')")
-                    } else {
-                        format!("\"{c}\"::text")
-                    };
-                    let texts: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "SELECT {expr} FROM {table}"
-                    )))
-                    .fetch_all(t.state.db.pool())
-                    .await
-                    .expect("select");
-                    for v in texts.into_iter().flatten() {
-                        for s in &secrets {
-                            assert!(!v.contains(s.as_str()), "plaintext in {table}.{c}");
-                        }
-                    }
+            for (col, v) in pg_column_texts(&t, &["persons", "households", "audit_log"]).await {
+                for s in &secrets {
+                    assert!(!v.contains(s.as_str()), "plaintext in {col}");
                 }
             }
         }
@@ -1016,9 +982,7 @@ async fn no_plaintext_id_or_phone_at_rest() {
 const V3: &str = "130111100003"; // 赵李庄社区 (栾城区)
 
 async fn new_person(t: &T, token: &str, body: Value) -> i64 {
-    let (s, b) = t.post("/api/v1/persons", token, body).await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["id"].as_i64().expect("id")
+    crate::support::created_id(t, "/api/v1/persons", token, body).await
 }
 
 /// Ids found by `GET /api/v1/persons?{query}`.

@@ -11,8 +11,7 @@ use backstop_app::privacy::{self, Kind, SEALED};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::institutions::org_user;
-use crate::support::{T, cid, count, created_id, each_backend, sqlite_file_bytes};
+use crate::support::{T, cid, count, created_id, each_backend, org_user, sqlite_bytes};
 
 const V1: &str = "130110100001";
 const TOWN: &str = "130110100";
@@ -271,7 +270,7 @@ async fn shown(t: &T, f: &Filled) -> Vec<String> {
 /// Markers found at rest: in the SQLite file and its WAL, or in any row of any PostgreSQL table.
 async fn markers_at_rest(t: &T) -> Vec<String> {
     let hay = if t.backend == "sqlite" {
-        String::from_utf8_lossy(&sqlite_file_bytes(t).await).into_owned()
+        String::from_utf8_lossy(&sqlite_bytes(t).await).into_owned()
     } else {
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables \

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
-use crate::support::{T, each_backend};
+use crate::support::{T, count, each_backend, page, web_login};
 
 /// 2026-03-02 in Beijing (the test clock starts at 09:00 Beijing).
 const DAY: &str = "2026-03-02";
@@ -30,10 +30,7 @@ async fn submit(t: &T, tok: &str, body: Value, key: Option<&str>) -> (StatusCode
 }
 
 async fn count_submissions(t: &T) -> i64 {
-    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions")
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count")
+    count(t, "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions").await
 }
 
 #[tokio::test]
@@ -389,33 +386,6 @@ async fn reminders_at_the_deadline() {
     .await;
 }
 
-/// Log in through the web form; returns the session cookie header value.
-async fn web_login(t: &T, username: &str) -> String {
-    let body = format!(
-        "username={username}&password={}",
-        urlencode(crate::support::PW)
-    );
-    let (s, h, _) = t.raw_form("POST", "/login", None, &body).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    let c = h
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("cookie");
-    c.split(';').next().expect("pair").to_string()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn report_pages_fill_and_summary() {
     each_backend(|t: T| async move {
@@ -424,12 +394,11 @@ async fn report_pages_fill_and_summary() {
             .await;
         t.make_user("cty.p", &["official"], "130110").await;
         let cw = web_login(&t, "cw.p").await;
-        let (s, _, page) = t.raw_form("GET", "/reports", Some(&cw), "").await;
-        let page = String::from_utf8(page).expect("utf8");
+        let (s, html) = page(&t, "/reports", &cw).await;
         assert_eq!(s, StatusCode::OK);
         assert!(
-            page.contains("村（社区）疫情防控日报") && page.contains("未报"),
-            "{page}"
+            html.contains("村（社区）疫情防控日报") && html.contains("未报"),
+            "{html}"
         );
         // A bad value re-shows the form with the Chinese message; nothing stored.
         let mut form = String::from("_unit=130110100001&_period=2026-03-02&_idem=abc123");
@@ -466,45 +435,23 @@ async fn report_pages_fill_and_summary() {
             .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         assert_eq!(count_submissions(&t).await, 1);
-        let (s, _, view) = t.raw_form("GET", &loc, Some(&cw), "").await;
+        let (s, view) = page(&t, &loc, &cw).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(String::from_utf8_lossy(&view).contains("已提交"));
+        assert!(view.contains("已提交"));
         // The county sees the number and the village gone from the missing list.
         let cty = web_login(&t, "cty.p").await;
-        let (s, _, sum) = t
-            .raw_form(
-                "GET",
-                "/reports/summary?template=village_daily&period=2026-03-02&region=130110100",
-                Some(&cty),
-                "",
-            )
-            .await;
+        let q = "template=village_daily&period=2026-03-02";
+        let (s, sum) = page(&t, &format!("/reports/summary?{q}&region=130110100"), &cty).await;
         assert_eq!(s, StatusCode::OK);
-        let sum = String::from_utf8(sum).expect("utf8");
         assert!(sum.contains("id=\"sum-received\">1<"), "{sum}");
-        let (_, _, miss) = t
-            .raw_form(
-                "GET",
-                "/reports/missing?template=village_daily&period=2026-03-02&region=130110100",
-                Some(&cty),
-                "",
-            )
-            .await;
-        let miss = String::from_utf8(miss).expect("utf8");
+        let (_, miss) = page(&t, &format!("/reports/missing?{q}&region=130110100"), &cty).await;
         assert!(
             !miss.contains("130110100001<"),
             "reported village is not missing"
         );
         assert!(miss.contains("130110100002"));
         // Out of scope: 404 page.
-        let (s, _, _) = t
-            .raw_form(
-                "GET",
-                "/reports/summary?template=village_daily&period=2026-03-02&region=130111",
-                Some(&cty),
-                "",
-            )
-            .await;
+        let (s, _) = page(&t, &format!("/reports/summary?{q}&region=130111"), &cty).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     })
     .await;
@@ -588,27 +535,16 @@ async fn trend_dashboard_and_excel_export() {
         assert_eq!(s, StatusCode::NOT_FOUND);
         // Dashboard page and the Excel export (audited).
         t.make_user("cty.e", &["official"], "130110").await;
-        let body = "username=cty.e&password=Zq7%23mK2p%21vR9";
-        let (s, h, _) = t.raw_form("POST", "/login", None, body).await;
-        assert_eq!(s, StatusCode::SEE_OTHER);
-        let cookie = h
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .expect("c")
-            .to_string();
-        let (s, _, page) = t
-            .raw_form(
-                "GET",
-                "/reports/dashboard?region=130110100&date=2026-03-02",
-                Some(&cookie),
-                "",
-            )
-            .await;
+        let cookie = web_login(&t, "cty.e").await;
+        let (s, html) = page(
+            &t,
+            "/reports/dashboard?region=130110100&date=2026-03-02",
+            &cookie,
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
-        let page = String::from_utf8(page).expect("utf8");
-        assert!(page.contains("class=\"chart\"") && page.contains("/assets/echarts.min.js"));
-        assert!(page.contains("2/"), "received count shown: {page}");
+        assert!(html.contains("class=\"chart\"") && html.contains("/assets/echarts.min.js"));
+        assert!(html.contains("2/"), "received count shown: {html}");
         let (s, h, xlsx) = t
             .raw_form(
                 "GET",
@@ -645,10 +581,9 @@ async fn officials_edit_forms_in_the_ui_and_versions_are_kept() {
         t.make_user("prov.g", &["official"], "13").await;
         t.make_user("cw.f", &["community_worker"], "130110100001").await;
         let off = web_login(&t, "prov.f").await;
-        let (s, _, page) = t.raw_form("GET", "/reports/forms/village_daily/edit", Some(&off), "").await;
+        let (s, html) = page(&t, "/reports/forms/village_daily/edit", &off).await;
         assert_eq!(s, StatusCode::OK);
-        let page = String::from_utf8(page).expect("utf8");
-        assert!(page.contains("value=\"households_screened\""));
+        assert!(html.contains("value=\"households_screened\""));
         // A new version: renamed, one field added, scoped to the province.
         let mut body = String::from("is_new=0&key=village_daily&name=%E6%9D%91%E6%97%A5%E6%8A%A5v2&period=daily&deadline=09%3A30&unit_type=village&scope=13");
         body.push_str("&f0_key=people_screened&f0_label=%E6%8E%92%E6%9F%A5%E4%BA%BA%E6%95%B0&f0_type=integer&f0_unit=&f0_required=1&f0_min=0&f0_max=100000&f0_options=");
@@ -720,9 +655,9 @@ async fn fill_page_opens_only_for_units_the_visitor_reports_for() {
         let (s, _) = submit(&t, &own_tok, json!({"template": "village_daily", "unit": "130110100001", "period": DAY, "values": mine}), None).await;
         assert_eq!(s, StatusCode::CREATED);
         let cw = web_login(&t, "cw.own").await;
-        let (s, _, page) = t.raw_form("GET", &format!("/reports/fill/village_daily?unit=130110100001&period={DAY}"), Some(&cw), "").await;
+        let (s, html) = page(&t, &format!("/reports/fill/village_daily?unit=130110100001&period={DAY}"), &cw).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(String::from_utf8_lossy(&page).contains("本村记录"), "own report prefilled");
+        assert!(html.contains("本村记录"), "own report prefilled");
         let leaks = ["7770", "23310", "邻村机密记录", "4321", "987", "南沙街敬老院"];
         for url in [
             format!("/reports/fill/village_daily?unit=130110100002&period={DAY}"),
@@ -733,9 +668,8 @@ async fn fill_page_opens_only_for_units_the_visitor_reports_for() {
             format!("/reports/view/{}", sib_report["id"]),
             format!("/reports/view/{}", org_report["id"]),
         ] {
-            let (s, _, body) = t.raw_form("GET", &url, Some(&cw), "").await;
+            let (s, body) = page(&t, &url, &cw).await;
             assert_eq!(s, StatusCode::NOT_FOUND, "{url}");
-            let body = String::from_utf8_lossy(&body);
             for v in leaks {
                 assert!(!body.contains(v), "{url} shows {v}");
             }
@@ -764,7 +698,7 @@ async fn institution_reporters_read_only_their_own_organisations_reports() {
             ids.push(org["id"].as_i64().expect("org id"));
         }
         let (a, b) = (ids[0], ids[1]);
-        let rep_a = crate::institutions::org_user(&t, "rep.a", &["institution_reporter"], "130110100", a).await;
+        let rep_a = crate::support::org_user(&t, "rep.a", &["institution_reporter"], "130110100", a).await;
         let vals = |n: i64| json!({"residents": n, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0,
             "resident_fever": 0, "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 0, "mask_days": 12});
         let (s, mine) = submit(&t, &rep_a, json!({"template": "institution_daily", "unit": a, "period": DAY, "values": vals(101)}), None).await;

@@ -182,13 +182,7 @@ impl T {
         let req = req
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .expect("request");
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
-            .await
-            .expect("body");
-        (status, headers, bytes.to_vec())
+        self.send(req).await
     }
 
     /// A browser-like request: optional session cookie (`name=value`), a form-encoded body
@@ -214,13 +208,7 @@ impl T {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         }
         let req = req.body(Body::from(body.to_string())).expect("request");
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
-            .await
-            .expect("body");
-        (status, headers, bytes.to_vec())
+        self.send(req).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -234,33 +222,7 @@ impl T {
     /// Create a user as the console operator, ready to log in (password change done; TOTP
     /// enrolled with a known secret for administrator roles). Returns its id.
     pub async fn make_user(&self, username: &str, roles: &[&str], region: &str) -> i64 {
-        let u = accounts::create_user(
-            &self.state,
-            &Actor::operator(),
-            &accounts::NewUser {
-                username: username.to_string(),
-                password: PW.to_string(),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-                region_code: region.to_string(),
-                org_id: None,
-                display_name: String::new(),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("make_user {username}: {e}"));
-        let admin = roles
-            .iter()
-            .any(|r| ["sysadmin", "secadmin", "auditor"].contains(r));
-        let mut w = self.state.db.begin_write().await.expect("tx");
-        sqlx::query("UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = $2 WHERE id = $3")
-            .bind(if admin { Some(self.state.keys.encrypt(&totp_secret(username))) } else { None })
-            .bind(i64::from(admin))
-            .bind(u.id)
-            .execute(w.conn())
-            .await
-            .expect("prepare user");
-        w.commit().await.expect("commit");
-        u.id
+        self.make_user_in(username, roles, region, None).await
     }
 
     /// Log in through the API (with a TOTP code when the user has one); returns the token.
@@ -441,11 +403,68 @@ pub async fn assert_audit_counts(t: &T, expected: &[(&str, i64)]) {
     }
 }
 
-// ---- issue 13 item 5 (sensitive data at rest): the raw bytes of a SQLite test database.
+// --- Added by the qdedup helper (issue 12, "repeated code halved"): test setup shared by the
+// --- institutions, inspections, entrance, people, reports and browser tests.
 
-/// The bytes of the SQLite database file followed by those of its WAL (what a copy of the
-/// data directory holds).
-pub async fn sqlite_file_bytes(t: &T) -> Vec<u8> {
+impl T {
+    /// [`T::make_user`] for a user tied to organisation `org_id` (or to none); returns its id.
+    pub async fn make_user_in(
+        &self,
+        username: &str,
+        roles: &[&str],
+        region: &str,
+        org_id: Option<i64>,
+    ) -> i64 {
+        let u = accounts::create_user(
+            &self.state,
+            &Actor::operator(),
+            &accounts::NewUser {
+                username: username.to_string(),
+                password: PW.to_string(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                region_code: region.to_string(),
+                org_id,
+                display_name: String::new(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("make_user {username}: {e}"));
+        let admin = roles
+            .iter()
+            .any(|r| ["sysadmin", "secadmin", "auditor"].contains(r));
+        let mut w = self.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = $2 WHERE id = $3")
+            .bind(if admin { Some(self.state.keys.encrypt(&totp_secret(username))) } else { None })
+            .bind(i64::from(admin))
+            .bind(u.id)
+            .execute(w.conn())
+            .await
+            .expect("prepare user");
+        w.commit().await.expect("commit");
+        u.id
+    }
+}
+
+/// Make a user tied to an organisation (an institution reporter) and log it in (API token).
+#[allow(dead_code)]
+pub async fn org_user(t: &T, name: &str, roles: &[&str], region: &str, org_id: i64) -> String {
+    t.make_user_in(name, roles, region, Some(org_id)).await;
+    t.login(name).await
+}
+
+/// The `id` of every element of a JSON array.
+#[allow(dead_code)]
+pub fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|x| x["id"].as_i64())
+        .collect()
+}
+
+/// The SQLite database as it lies on disk: the main file followed by its write-ahead log.
+#[allow(dead_code)]
+pub async fn sqlite_bytes(t: &T) -> Vec<u8> {
     let file: String =
         sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
             .fetch_one(t.state.db.pool())
@@ -457,6 +476,49 @@ pub async fn sqlite_file_bytes(t: &T) -> Vec<u8> {
     }
     bytes
 }
+
+/// On PostgreSQL, every non-null value of every column of `tables` as text (`bytea` read as
+/// escaped bytes), with `table.column`; each table must have columns.
+#[allow(dead_code)]
+pub async fn pg_column_texts(t: &T, tables: &[&str]) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let mut out = Vec::new();
+    for table in tables {
+        let cols: Vec<(String, String)> = sqlx::query(
+            "SELECT column_name::text AS c, data_type::text AS d FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+        )
+        .bind(table)
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("columns")
+        .iter()
+        .map(|r| (r.get::<String, _>("c"), r.get::<String, _>("d")))
+        .collect();
+        assert!(!cols.is_empty(), "{table} has no columns");
+        for (c, d) in cols {
+            let expr = if d == "bytea" {
+                format!("encode(\"{c}\", 'escape')")
+            } else {
+                format!("\"{c}\"::text")
+            };
+            let texts: Vec<Option<String>> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {expr} FROM {table}")))
+                    .fetch_all(t.state.db.pool())
+                    .await
+                    .expect("select");
+            out.extend(
+                texts
+                    .into_iter()
+                    .flatten()
+                    .map(|v| (format!("{table}.{c}"), v)),
+            );
+        }
+    }
+    out
+}
+
+// ---- issue 13 item 5 (sensitive data at rest): reopening a test database.
 
 impl T {
     /// Open the same database with the same key file again, as the service does when it

@@ -10,17 +10,18 @@
 //! Last line: `daily-reports: <N> submissions in <S> s = <R>/s, p99 <P> ms, noop-ratio <Q>,
 //! summary p99 <M> ms`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
-use backstop_app::{Config, accounts};
-use serde_json::{Value, json};
+use backstop_bench::{agent, login, percentile, ready_official, serve};
+use serde_json::json;
 
-const PASSWORD: &str = "Bench#Rp7!qZ2x";
+/// How long one request may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Args {
     database_url: Option<String>,
@@ -56,24 +57,6 @@ fn args() -> Args {
     a
 }
 
-fn percentile(v: &mut [u32], p: f64) -> u32 {
-    if v.is_empty() {
-        return 0;
-    }
-    v.sort_unstable();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i.min(v.len() - 1)]
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
 /// Run `clients` threads over `n` jobs; each job returns its latency in ms or an error text.
 fn burst<F>(clients: usize, n: usize, job: F) -> (Duration, Vec<u32>, Vec<String>)
 where
@@ -86,7 +69,7 @@ where
     for _ in 0..clients {
         let (job, next) = (job.clone(), next.clone());
         handles.push(std::thread::spawn(move || {
-            let agent = agent();
+            let agent = agent(TIMEOUT);
             let mut lat = Vec::new();
             let mut errs = Vec::new();
             loop {
@@ -144,48 +127,15 @@ fn main() {
             .await
             .unwrap_or_else(|e| panic!("import regions: {}", e.message));
         println!("regions imported in {:.1} s", t.elapsed().as_secs_f64());
-        let u = accounts::create_user(
-            &state,
-            &Actor::operator(),
-            &accounts::NewUser {
-                username: "bench.nation".into(),
-                password: PASSWORD.into(),
-                roles: vec!["official".into()],
-                region_code: "0".into(),
-                org_id: None,
-                display_name: String::new(),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("user: {e}"));
-        let mut w = state
-            .db
-            .begin_write()
+        ready_official(&state, "bench.nation", "0")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
-            .bind(u.id)
-            .execute(w.conn())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        w.commit().await.unwrap_or_else(|e| panic!("{e}"));
         let villages: Vec<String> =
             sqlx::query_scalar("SELECT code FROM regions WHERE level = 'village' ORDER BY code")
                 .fetch_all(state.db.pool())
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = backstop_app::router(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
+        let addr = serve(&state).await.unwrap_or_else(|e| panic!("serve: {e}"));
         let today = backstop_core::clock::beijing_date(backstop_core::clock::Clock::now(
             &backstop_core::clock::SystemClock,
         ))
@@ -199,18 +149,8 @@ fn main() {
         None => villages,
     });
     let n = villages.len();
-    let login = agent()
-        .post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"username": "bench.nation", "password": PASSWORD}));
-    let token = match login {
-        Ok(mut r) => r
-            .body_mut()
-            .read_json::<Value>()
-            .ok()
-            .and_then(|v| v["token"].as_str().map(str::to_string)),
-        Err(_) => None,
-    }
-    .unwrap_or_else(|| panic!("login failed"));
+    let token =
+        login(&agent(TIMEOUT), &base, "bench.nation").unwrap_or_else(|| panic!("login failed"));
 
     // 1. The same clients against a no-op endpoint.
     let noop_url = format!("{base}/healthz");
@@ -243,7 +183,7 @@ fn main() {
             today.clone(),
         );
         std::thread::spawn(move || {
-            let agent = agent();
+            let agent = agent(TIMEOUT);
             let mut i = 0u64;
             while !done.load(Ordering::Relaxed) {
                 let region = if i.is_multiple_of(2) { "0" } else { "44" };
@@ -320,11 +260,11 @@ fn main() {
     });
     let ok = lat.len();
     let rate = ok as f64 / time.as_secs_f64();
-    let p99 = percentile(&mut lat, 0.99);
-    let p50 = percentile(&mut lat, 0.50);
+    let p99 = percentile(&mut lat, 0.99, u32::cmp);
+    let p50 = percentile(&mut lat, 0.50, u32::cmp);
     let mut sl = summary_lat.lock().map(|l| l.clone()).unwrap_or_default();
-    let s99 = percentile(&mut sl, 0.99);
-    let s50 = percentile(&mut sl, 0.50);
+    let s99 = percentile(&mut sl, 0.99, u32::cmp);
+    let s50 = percentile(&mut sl, 0.50, u32::cmp);
     println!(
         "accepted {ok} of {n} (errors {}), national rollup received {received}; p50 {p50} ms; summary polls {} (p50 {s50} ms)",
         n - ok,

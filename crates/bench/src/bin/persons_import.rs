@@ -40,18 +40,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backstop_app::kernel::actor::Actor;
-use backstop_app::{Config, accounts};
+use backstop_app::Config;
+use backstop_bench::{agent, percentile, ready_official, serve};
 use backstop_core::citizen_id::check_char;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const PASSWORD: &str = "Bench#Rp7!qZ2x";
+/// How long one request may take.
+const TIMEOUT: Duration = Duration::from_secs(300);
 
 struct Args {
     rows: u64,
@@ -610,72 +610,14 @@ fn import_run(a: &Args, work: &Path, roster: &Path, rows: u64) -> Outcome {
 // ---------------------------------------------------------------------------------------------
 // Lookups at scale
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i.min(v.len() - 1)]
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .into()
-}
-
 async fn make_user(state: &backstop_app::AppState, name: &str, region: &str) {
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(name)
-        .fetch_optional(state.db.pool())
+    ready_official(state, name, region)
         .await
         .unwrap_or_else(|e| die(e));
-    let id = match exists {
-        Some(id) => id,
-        None => {
-            accounts::create_user(
-                state,
-                &Actor::operator(),
-                &accounts::NewUser {
-                    username: name.into(),
-                    password: PASSWORD.into(),
-                    roles: vec!["official".into()],
-                    region_code: region.into(),
-                    org_id: None,
-                    display_name: String::new(),
-                },
-            )
-            .await
-            .unwrap_or_else(|e| die(format!("user {name}: {e}")))
-            .id
-        }
-    };
-    let mut w = state.db.begin_write().await.unwrap_or_else(|e| die(e));
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
-        .bind(id)
-        .execute(w.conn())
-        .await
-        .unwrap_or_else(|e| die(e));
-    w.commit().await.unwrap_or_else(|e| die(e));
 }
 
 fn login(agent: &ureq::Agent, base: &str, user: &str) -> String {
-    let r = agent
-        .post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"username": user, "password": PASSWORD}));
-    match r {
-        Ok(mut r) => r
-            .body_mut()
-            .read_json::<Value>()
-            .ok()
-            .and_then(|v| v["token"].as_str().map(str::to_string)),
-        Err(_) => None,
-    }
-    .unwrap_or_else(|| die(format!("login {user} failed")))
+    backstop_bench::login(agent, base, user).unwrap_or_else(|| die(format!("login {user} failed")))
 }
 
 /// Time `n` requests made by `f` (sequential, one client); returns sorted-able latencies in
@@ -695,8 +637,8 @@ fn timed<F: FnMut(usize) -> bool>(n: usize, mut f: F) -> (Vec<f64>, usize) {
 
 fn report_latency(what: &str, mut lat: Vec<f64>, ok: usize) -> String {
     let n = lat.len();
-    let p50 = percentile(&mut lat, 0.50);
-    let p99 = percentile(&mut lat, 0.99);
+    let p50 = percentile(&mut lat, 0.50, f64::total_cmp);
+    let p99 = percentile(&mut lat, 0.99, f64::total_cmp);
     let max = lat.last().copied().unwrap_or(0.0);
     let line = format!(
         "{what}: {n} requests ({ok} as expected), p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"
@@ -785,22 +727,13 @@ fn lookup_mode(a: &Args, work: &Path, roster: &Roster, target: u64) {
         let probe = roster.person(0);
         make_user(&state, "bench.nation", "0").await;
         make_user(&state, "bench.county", &probe.county).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let addr = serve(&state)
             .await
-            .unwrap_or_else(|e| die(format!("bind: {e}")));
-        let addr = listener.local_addr().unwrap_or_else(|e| die(e));
-        let app = backstop_app::router(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
+            .unwrap_or_else(|e| die(format!("serve: {e}")));
         (state, addr)
     });
     let base_url = format!("http://{addr}");
-    let ag = agent();
+    let ag = agent(TIMEOUT);
     let nation = login(&ag, &base_url, "bench.nation");
     let county = login(&ag, &base_url, "bench.county");
     let probe_county = roster.person(0).county;
@@ -809,27 +742,22 @@ fn lookup_mode(a: &Args, work: &Path, roster: &Roster, target: u64) {
     let mut lines = Vec::new();
 
     // Exact ID: numbers on record (found) and valid numbers not on record (404).
-    let (lat, ok) = timed(a.lookups, |k| {
-        let p = roster.person(pick(k, 0xA1));
+    let exact = |id: &str, status: u16| {
         ag.post(&format!("{base_url}/api/v1/persons/search"))
             .header("Authorization", &auth(&nation))
-            .send_json(json!({"id_number": p.id}))
-            .map(|r| r.status().as_u16() == 200)
+            .send_json(json!({"id_number": id}))
+            .map(|r| r.status().as_u16() == status)
             .unwrap_or(false)
-    });
+    };
+    let (lat, ok) = timed(a.lookups, |k| exact(&roster.person(pick(k, 0xA1)).id, 200));
     lines.push(report_latency(
         "exact ID lookup (national official, on record)",
         lat,
         ok,
     ));
+    // Same county and date space, sequence numbers beyond the roster: not on record.
     let (lat, ok) = timed(a.lookups / 4, |k| {
-        // Same county and date space, sequence numbers beyond the roster: not on record.
-        let p = roster.person(target + pick(k, 0xA2));
-        ag.post(&format!("{base_url}/api/v1/persons/search"))
-            .header("Authorization", &auth(&nation))
-            .send_json(json!({"id_number": p.id}))
-            .map(|r| r.status().as_u16() == 404)
-            .unwrap_or(false)
+        exact(&roster.person(target + pick(k, 0xA2)).id, 404)
     });
     lines.push(report_latency(
         "exact ID lookup (not on record → 404)",

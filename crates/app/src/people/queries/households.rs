@@ -140,10 +140,7 @@ pub(crate) async fn members(
         .bind(hi)
         .fetch_all(conn)
         .await?;
-    Ok(rows
-        .iter()
-        .map(stored_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(stored_from_row).collect::<Result<_, _>>()?)
 }
 
 /// Households under the handle, newest first: (total, a page of lines).
@@ -209,8 +206,5 @@ pub(crate) async fn without_household(
         .bind(limit)
         .fetch_all(state.db.pool())
         .await?;
-    Ok(rows
-        .iter()
-        .map(stored_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(stored_from_row).collect::<Result<_, _>>()?)
 }

@@ -3,7 +3,8 @@
 use sqlx::Row;
 
 use crate::kernel::access::{Scoped, Tx};
-use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::error::AppResult;
+use crate::kernel::queries::{admitted, all, ranged};
 use crate::reports::incidents::{Ack, Incident};
 use crate::state::AppState;
 
@@ -52,7 +53,6 @@ pub(in crate::reports) async fn incidents(
     open_only: bool,
     limit: i64,
 ) -> AppResult<Vec<Incident>> {
-    let (lo, hi) = scope.range();
     let open = if open_only {
         " AND a.submission_id IS NULL"
     } else {
@@ -62,13 +62,7 @@ pub(in crate::reports) async fn incidents(
         "SELECT {COLS} {FROM} WHERE s.template_key = 'incident' AND s.region_code >= $1 AND s.region_code < $2{open} \
          ORDER BY s.id DESC LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(limit)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    all(state, ranged(scope, sql).bind(limit), from_row).await
 }
 
 /// One incident under the handle (else *not found*).
@@ -78,13 +72,7 @@ pub(in crate::reports) async fn incident(
     id: i64,
 ) -> AppResult<Incident> {
     let sql = format!("SELECT {COLS} {FROM} WHERE s.template_key = 'incident' AND s.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let inc = from_row(&row)?;
-    scope.admit(&inc.region_code.clone(), inc)
+    admitted(state, scope, sql, id, from_row, |i| &i.region_code).await
 }
 
 /// Record the acknowledgement of an incident by `by`.

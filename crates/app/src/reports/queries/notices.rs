@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::{all, ranged};
 use crate::reports::missing::MissingUnit;
 use crate::reports::reminders::Notification;
 use crate::state::AppState;
@@ -123,16 +124,11 @@ pub(in crate::reports) async fn addressed_to(
     let sql = format!(
         "SELECT {NOTE_COLS} FROM notifications WHERE region_code = $1 OR (unit = $2) ORDER BY id DESC LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(scope.node().as_str())
         .bind(scope.org().map(|o| format!("org:{o}")).unwrap_or_default())
-        .bind(limit)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(notification_from_row)
-        .collect::<Result<_, _>>()?)
+        .bind(limit);
+    all(state, q, notification_from_row).await
 }
 
 /// Undelivered notifications under the handle after `after_id`, oldest first.
@@ -142,22 +138,16 @@ pub(in crate::reports) async fn undelivered(
     after_id: i64,
     limit: i64,
 ) -> AppResult<Vec<Notification>> {
-    let (lo, hi) = scope.range();
     let sql = format!(
         "SELECT {NOTE_COLS} FROM notifications \
-         WHERE delivered_at IS NULL AND id > $1 AND region_code >= $2 AND region_code < $3 ORDER BY id LIMIT $4"
+         WHERE region_code >= $1 AND region_code < $2 AND delivered_at IS NULL AND id > $3 ORDER BY id LIMIT $4"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(after_id)
-        .bind(lo)
-        .bind(hi)
-        .bind(limit)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(notification_from_row)
-        .collect::<Result<_, _>>()?)
+    all(
+        state,
+        ranged(scope, sql).bind(after_id).bind(limit),
+        notification_from_row,
+    )
+    .await
 }
 
 /// Mark a notification under the handle delivered (idempotent; *not found* outside it). The

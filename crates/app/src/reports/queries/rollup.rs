@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use backstop_store::{Arg, Script, repeat_list};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
@@ -101,22 +102,36 @@ pub(in crate::reports) async fn rollups_of(
         }
         q.fetch_all(state.db.reader())
     };
-    let mut counts = HashMap::new();
-    let mut sums: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    let mut out: RollupRows = Default::default();
     for chunk in codes.chunks(500) {
-        for r in read("code, received, on_time", "report_rollup_counts", chunk).await? {
-            counts.insert(
-                r.try_get("code")?,
-                (r.try_get("received")?, r.try_get("on_time")?),
-            );
-        }
-        for r in read("code, field, total", "report_rollup_sums", chunk).await? {
-            sums.entry(r.try_get("code")?)
-                .or_default()
-                .push((r.try_get("field")?, r.try_get("total")?));
-        }
+        let counts = read("code, received, on_time", "report_rollup_counts", chunk).await?;
+        let sums = read("code, field, total", "report_rollup_sums", chunk).await?;
+        fold(&mut out, "code", &counts, &sums)?;
     }
-    Ok((counts, sums))
+    Ok(out)
+}
+
+/// Add rows of `report_rollup_counts` (`key`, received, on_time) and of `report_rollup_sums`
+/// (`key`, field, total) to `out`, by the column `key`.
+fn fold(
+    out: &mut RollupRows,
+    key: &str,
+    counts: &[AnyRow],
+    sums: &[AnyRow],
+) -> Result<(), sqlx::Error> {
+    for r in counts {
+        out.0.insert(
+            r.try_get(key)?,
+            (r.try_get("received")?, r.try_get("on_time")?),
+        );
+    }
+    for r in sums {
+        out.1
+            .entry(r.try_get(key)?)
+            .or_default()
+            .push((r.try_get("field")?, r.try_get("total")?));
+    }
+    Ok(())
 }
 
 /// The handle's own rollup rows of a form over the periods `from..=until` (daily periods):
@@ -129,38 +144,21 @@ pub(in crate::reports) async fn rollups_over(
     until: &str,
 ) -> AppResult<RollupRows> {
     let code = scope.node().as_str();
-    let rows = sqlx::query(
-        "SELECT period, received, on_time FROM report_rollup_counts WHERE template_key = $1 AND code = $2 \
-         AND period >= $3 AND period <= $4",
-    )
-    .bind(template)
-    .bind(code)
-    .bind(from)
-    .bind(until)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut counts = HashMap::new();
-    for r in rows {
-        counts.insert(
-            r.try_get("period")?,
-            (r.try_get("received")?, r.try_get("on_time")?),
+    let read = |cols: &'static str, table: &'static str| {
+        let sql = format!(
+            "SELECT {cols} FROM {table} WHERE template_key = $1 AND code = $2 \
+             AND period >= $3 AND period <= $4"
         );
-    }
-    let rows = sqlx::query(
-        "SELECT period, field, total FROM report_rollup_sums WHERE template_key = $1 AND code = $2 \
-         AND period >= $3 AND period <= $4",
-    )
-    .bind(template)
-    .bind(code)
-    .bind(from)
-    .bind(until)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut sums: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for r in rows {
-        sums.entry(r.try_get("period")?)
-            .or_default()
-            .push((r.try_get("field")?, r.try_get("total")?));
-    }
-    Ok((counts, sums))
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(template.to_string())
+            .bind(code.to_string())
+            .bind(from.to_string())
+            .bind(until.to_string())
+            .fetch_all(state.db.pool())
+    };
+    let counts = read("period, received, on_time", "report_rollup_counts").await?;
+    let sums = read("period, field, total", "report_rollup_sums").await?;
+    let mut out: RollupRows = Default::default();
+    fold(&mut out, "period", &counts, &sums)?;
+    Ok(out)
 }

@@ -5,10 +5,12 @@
 
 use backstop_store::{Arg, Backend, Script, repeat_list};
 use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::kernel::access::Scoped;
-use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::error::AppResult;
+use crate::kernel::queries::admitted;
 use crate::reports::form::{Form, Period};
 use crate::reports::rollup::rollup_codes;
 use crate::reports::submit::Submission;
@@ -18,10 +20,7 @@ use crate::state::AppState;
 const SUB_COLS: &str = "id, template_key, template_version, unit, region_code, period, body, late, submitted_at, \
     submitted_by, corrections";
 
-fn submission_from_row(
-    r: &sqlx::any::AnyRow,
-    unit_name: String,
-) -> Result<Submission, sqlx::Error> {
+fn submission_from_row(r: &AnyRow, unit_name: String) -> Result<Submission, sqlx::Error> {
     let body: String = r.try_get("body")?;
     let at: i64 = r.try_get("submitted_at")?;
     Ok(Submission {
@@ -281,14 +280,8 @@ pub(in crate::reports) async fn report(
     id: i64,
 ) -> AppResult<Submission> {
     let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let region: String = row.try_get("region_code")?;
-    let row = scope.admit(&region, row)?;
-    Ok(submission_from_row(&row, String::new())?)
+    let map = |r: &AnyRow| submission_from_row(r, String::new());
+    admitted(state, scope, sql, id, map, |s| &s.region_code).await
 }
 
 /// The current report `(id, body)` of a unit for a periodic form's period, if the unit's

@@ -1,0 +1,59 @@
+//! The query shapes every area's queries module repeats, run in one place: a list limited to a
+//! scoped handle's code range, every row of a query mapped by the module's own row function,
+//! and a row fetched by id and let through the handle ([`Scoped::admit`]). The SQL text stays
+//! in the area's queries module; these functions only bind, run and map it (which is why this
+//! file is named a queries module: `tests/it/layout.rs` allows SQL to run only in those).
+
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+
+use crate::kernel::access::Scoped;
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A query on the `Any` driver, still taking binds.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
+/// `sql` with the handle's code range `[lo, hi)` bound as `$1` and `$2`; further binds follow.
+pub fn ranged<'q>(scope: &Scoped<'_>, sql: impl Into<String>) -> AnyQuery<'q> {
+    let (lo, hi) = scope.range();
+    sqlx::query(sqlx::AssertSqlSafe(sql.into()))
+        .bind(lo)
+        .bind(hi)
+}
+
+/// Every row `q` returns from the pool, mapped by `map`.
+pub async fn all<T>(
+    state: &AppState,
+    q: AnyQuery<'_>,
+    map: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
+) -> AppResult<Vec<T>> {
+    let rows = q.fetch_all(state.db.pool()).await?;
+    Ok(rows.iter().map(map).collect::<Result<_, _>>()?)
+}
+
+/// The row `sql` selects by `id` (bound as `$1`), mapped by `map`, if the region `region`
+/// reads from it is under the handle; *not found* when there is no such row or it lies outside.
+pub async fn admitted<T>(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    sql: impl Into<String>,
+    id: i64,
+    map: impl FnOnce(&AnyRow) -> Result<T, sqlx::Error>,
+    region: impl FnOnce(&T) -> &str,
+) -> AppResult<T> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.into()))
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let found = map(&row)?;
+    let code = region(&found).to_string();
+    scope.admit(&code, found)
+}
+
+/// The one number `q` selects (a `CAST(COUNT(*) AS BIGINT)` or another `BIGINT`).
+pub async fn number(state: &AppState, q: AnyQuery<'_>) -> AppResult<i64> {
+    let row = q.fetch_one(state.db.pool()).await?;
+    Ok(sqlx::Row::try_get(&row, 0)?)
+}
