@@ -95,6 +95,7 @@ pub async fn export_xlsx(
     template: &str,
     period: &str,
 ) -> AppResult<(String, Vec<u8>)> {
+    use crate::kernel::cells::SafeCells;
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
     let actor = scope.actor();
     let sum = super::summary(state, scope, template, period).await?;
@@ -118,13 +119,13 @@ pub async fn export_xlsx(
     let cell = Format::new().set_border(FormatBorder::Thin);
     let total = Format::new().set_bold().set_border(FormatBorder::Thin);
     let ncols = (5 + fields.len()) as u16;
-    ws.merge_range(0, 0, 0, ncols - 1, &sum.name, &title)
+    ws.merged_text((0, 0), (0, ncols - 1), &sum.name, &title)
         .map_err(xerr)?;
     let sub = format!(
         "填报单位：{}    统计日期：{}    导出人：{}",
         sum.region_name, sum.period, actor.username
     );
-    ws.merge_range(1, 0, 1, ncols - 1, &sub, &Format::new())
+    ws.merged_text((1, 1), (0, ncols - 1), &sub, &Format::new())
         .map_err(xerr)?;
     let mut headers = vec![
         "区划".to_string(),
@@ -141,18 +142,15 @@ pub async fn export_xlsx(
         }
     }));
     for (i, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(2, i as u16, h, &head)
-            .map_err(xerr)?;
+        ws.text(2, i as u16, h, &head).map_err(xerr)?;
         ws.set_column_width(i as u16, if i == 0 { 22 } else { 12 })
             .map_err(xerr)?;
     }
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
     let mut row = 3u32;
     for c in &sum.children {
-        ws.write_string_with_format(row, 0, &c.name, &cell)
-            .map_err(xerr)?;
-        ws.write_string_with_format(row, 1, &c.code, &cell)
-            .map_err(xerr)?;
+        ws.text(row, 0, &c.name, &cell).map_err(xerr)?;
+        ws.text(row, 1, &c.code, &cell).map_err(xerr)?;
         ws.write_number_with_format(row, 2, c.expected.unwrap_or(0) as f64, &cell)
             .map_err(xerr)?;
         ws.write_number_with_format(row, 3, c.received as f64, &cell)
@@ -165,10 +163,8 @@ pub async fn export_xlsx(
         }
         row += 1;
     }
-    ws.write_string_with_format(row, 0, "合计", &total)
-        .map_err(xerr)?;
-    ws.write_string_with_format(row, 1, &sum.code, &total)
-        .map_err(xerr)?;
+    ws.text(row, 0, "合计", &total).map_err(xerr)?;
+    ws.text(row, 1, &sum.code, &total).map_err(xerr)?;
     ws.write_number_with_format(row, 2, sum.expected.unwrap_or(0) as f64, &total)
         .map_err(xerr)?;
     ws.write_number_with_format(row, 3, sum.received as f64, &total)
