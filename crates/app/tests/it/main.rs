@@ -7,6 +7,7 @@ mod care;
 mod crosscheck;
 mod entrance;
 mod foundation;
+mod hardening;
 mod imports;
 mod inspections;
 mod institutions;
