@@ -81,6 +81,13 @@ async fn files_are_private_and_an_exposed_key_file_stops_the_start() {
         if name == "sqlite" {
             assert_eq!(mode(&data), 0o700, "{name}: data dir");
             assert_eq!(mode(&data.join("backstop.db")), 0o600, "{name}: database");
+            // SQLite gives its journal files the database file's mode (while open).
+            for side in ["backstop.db-wal", "backstop.db-shm"] {
+                let p = data.join(side);
+                if p.exists() {
+                    assert_eq!(mode(&p), 0o600, "{name}: {side}");
+                }
+            }
         }
         assert_eq!(mode(&data.join("keys")), 0o700, "{name}: key dir");
         assert_eq!(mode(&key), 0o600, "{name}: key file");
