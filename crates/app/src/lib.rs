@@ -92,17 +92,32 @@ pub fn route_paths() -> Vec<&'static str> {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    web::warn_without_public_origin(&state);
     route_table()
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(web::not_found_page)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn(web::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::audit_denials,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            kernel::extract::utf8_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::csrf_guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::track,
         ))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_headers,
+        ))
         .with_state(state)
 }
 

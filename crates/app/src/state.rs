@@ -33,6 +33,13 @@ pub struct Config {
     /// import run from the command line beside the service) before the request is answered
     /// 503 `busy` with nothing written (default 10 s).
     pub sqlite_busy_timeout: std::time::Duration,
+    /// The address people reach the service at, as `scheme://host:port` (normalised by
+    /// `kernel::web::normalize_origin`; `--public-origin`). A state-changing browser request
+    /// must come from it (CSRF), and `https` turns HSTS on. Unset: the `Host` header is
+    /// compared instead (local use), with a warning at startup.
+    pub public_origin: Option<String>,
+    /// Bearer token `/metrics` requires (`--metrics-token`). Unset: `/metrics` is not served.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -46,6 +53,8 @@ impl Default for Config {
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
             sqlite_busy_timeout: std::time::Duration::from_secs(10),
+            public_origin: None,
+            metrics_token: None,
         }
     }
 }

@@ -95,6 +95,13 @@ struct ServeArgs {
     /// Largest roster upload accepted, MB.
     #[arg(long, env = "BACKSTOP_MAX_UPLOAD_MB", default_value_t = 200)]
     max_upload_mb: u64,
+    /// The address people reach the service at (e.g. https://mz.example.cn): the CSRF check
+    /// compares scheme, host and port with it; https turns on HSTS.
+    #[arg(long, env = "BACKSTOP_PUBLIC_ORIGIN")]
+    public_origin: Option<String>,
+    /// Bearer token /metrics requires; without it /metrics is not served.
+    #[arg(long, env = "BACKSTOP_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -442,6 +449,12 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     let mut config = args.policy.config(args.secure_cookies);
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     config.upload_dir = Some(common.data_dir.join("uploads"));
+    if let Some(o) = args.public_origin.as_deref().filter(|o| !o.is_empty()) {
+        let n = backstop_app::kernel::web::normalize_origin(o)
+            .ok_or_else(|| format!("--public-origin {o} 无效：应为 https://主机[:端口]"))?;
+        config.public_origin = Some(n);
+    }
+    config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(

@@ -799,7 +799,7 @@ fn serve_prints_admin_password_once_and_shuts_down_gracefully() {
             "{l}: {out}"
         );
 
-        let s = env.serve(&[], &[]);
+        let s = env.serve(&[], &[("BACKSTOP_METRICS_TOKEN", "scrape-token-1")]);
         let line = s
             .seen
             .iter()
@@ -831,7 +831,15 @@ fn serve_prints_admin_password_once_and_shuts_down_gracefully() {
             v["token"].as_str().is_some_and(|t| t.len() > 20),
             "{l}: {v}"
         );
-        let (st, metrics) = get(&a, &s.url("/metrics"));
+        // /metrics only for the configured token (hardening: not served publicly).
+        assert_eq!(get(&a, &s.url("/metrics")).0, 401, "{l}");
+        let mut r = a
+            .get(&s.url("/metrics"))
+            .header("Authorization", "Bearer scrape-token-1")
+            .call()
+            .unwrap_or_else(|e| panic!("{l}: GET /metrics: {e}"));
+        let st = r.status().as_u16();
+        let metrics = r.body_mut().read_to_string().unwrap_or_default();
         assert_eq!(st, 200, "{l}");
         let requests: u64 = metrics
             .lines()

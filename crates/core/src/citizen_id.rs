@@ -8,6 +8,18 @@
 //!
 //! Layout: 6-digit address code (GB/T 2260) + 8-digit birth date `YYYYMMDD` + 3-digit sequence
 //! (odd = male) + check character (ISO 7064 MOD 11-2).
+//!
+//! The foreign permanent-residence ID card issued since 1 December 2023 (新版外国人永久居留身份证)
+//! uses the same 18-character form with a leading `9` (no citizen number starts with 9): `9` +
+//! 2-digit province code of the issuing office + 3-digit nationality code + birth date +
+//! sequence + the same MOD 11-2 check character. Such numbers are accepted
+//! ([`CitizenId::is_foreign_permanent`]).
+//!
+//! Some valid numbers deserve a second look rather than a refusal ([`CitizenId::warnings`]): an
+//! address code whose county is not in the national table embedded here (the 2023 statistical
+//! table; a person keeps the code of a county renamed or merged since, so an old code is normal
+//! but worth checking), and a first-generation 15-digit number with sequence 996–999 (a block
+//! reserved for centenarians, often misused).
 
 use std::fmt;
 
@@ -74,11 +86,81 @@ impl Sex {
 
 /// A validated, canonical 18-character ID number. `Debug` shows the masked form only; there is
 /// deliberately no `Display` or `Serialize`: use [`CitizenId::as_str`] where the full value is
-/// truly needed (encryption, blind index).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// truly needed (encryption, blind index). Equal numbers are equal however they were typed.
+#[derive(Clone)]
 pub struct CitizenId {
     id: String,
     birth: NaiveDate,
+    /// Typed in the first-generation 15-digit form.
+    from15: bool,
+}
+
+impl PartialEq for CitizenId {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for CitizenId {}
+
+impl std::hash::Hash for CitizenId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+/// Why a valid number should be checked by a person (shown where the person is registered;
+/// the number is accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdWarning {
+    /// The county part of the address code is not in the national table (an old code of a
+    /// renamed or merged county, or a mistake).
+    CountyNotOnRecord,
+    /// A 15-digit number with sequence 996–999.
+    FifteenDigitReview,
+}
+
+impl IdWarning {
+    /// Stable identifier for the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdWarning::CountyNotOnRecord => "id_county_not_on_record",
+            IdWarning::FifteenDigitReview => "id_fifteen_digit_review",
+        }
+    }
+
+    /// The Chinese message for the user.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            IdWarning::CountyNotOnRecord => {
+                "身份证号码的地址码不在现行县级行政区划表中（可能是区划调整前的旧代码），号码已接受，请核对"
+            }
+            IdWarning::FifteenDigitReview => {
+                "15 位旧号码的顺序码为 996–999（百岁老人专用号段），号码已接受，请核实"
+            }
+        }
+    }
+}
+
+/// The county codes of the national table (2023 statistical table, `assets/regions/areas.csv`,
+/// the same file the service loads its counties from).
+fn counties() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        include_str!("../../../assets/regions/areas.csv")
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .map(str::trim)
+            .filter(|c| c.len() == 6)
+            .collect()
+    })
+}
+
+/// Is the 6-digit `code` a county of the national table?
+pub fn county_on_record(code: &str) -> bool {
+    counties().contains(code)
 }
 
 /// The ISO 7064 MOD 11-2 check character for the first 17 digits (`None` if `body17` is not
@@ -114,6 +196,7 @@ impl CitizenId {
     pub fn parse(s: &str) -> Result<CitizenId, CitizenIdError> {
         let s: String = s.trim().chars().map(normalise_char).collect();
         let n = s.chars().count();
+        let mut from15 = false;
         let full = match n {
             18 => {
                 // Any non-ASCII character left after normalising is not a digit (and would
@@ -135,11 +218,18 @@ impl CitizenId {
                 }
                 let body = format!("{}19{}", &s[..6], &s[6..]);
                 let c = check_char(&body).ok_or(CitizenIdError::BadCharacter)?;
+                from15 = true;
                 format!("{body}{c}")
             }
             _ => return Err(CitizenIdError::BadLength),
         };
-        if !PROVINCE_CODES.contains(&&full[..2]) {
+        // A leading 9 is the 2023 foreign permanent-residence card: the province of the
+        // issuing office follows (never in a 15-digit number).
+        let province = match full.strip_prefix('9') {
+            Some(rest) if !from15 => &rest[..2],
+            _ => &full[..2],
+        };
+        if !PROVINCE_CODES.contains(&province) {
             return Err(CitizenIdError::BadRegion);
         }
         let birth = parse_birth(&full[6..14]).ok_or(CitizenIdError::BadBirthDate)?;
@@ -147,7 +237,30 @@ impl CitizenId {
         if !full.ends_with(expected) {
             return Err(CitizenIdError::BadCheckDigit);
         }
-        Ok(CitizenId { id: full, birth })
+        Ok(CitizenId {
+            id: full,
+            birth,
+            from15,
+        })
+    }
+
+    /// A 2023 foreign permanent-residence ID (leading `9`).
+    pub fn is_foreign_permanent(&self) -> bool {
+        self.id.starts_with('9')
+    }
+
+    /// What a person should check about this (valid) number: see [`IdWarning`]. Foreign
+    /// numbers and Hong Kong, Macao and Taiwan codes (not in the table) have no county check.
+    pub fn warnings(&self) -> Vec<IdWarning> {
+        let mut out = Vec::new();
+        let outside_table = matches!(&self.id[..2], "71" | "81" | "82" | "83");
+        if !self.is_foreign_permanent() && !outside_table && !county_on_record(&self.id[..6]) {
+            out.push(IdWarning::CountyNotOnRecord);
+        }
+        if self.from15 && matches!(&self.id[14..17], "996" | "997" | "998" | "999") {
+            out.push(IdWarning::FifteenDigitReview);
+        }
+        out
     }
 
     /// Parse and also reject a birth date after `today` (use Beijing date).
@@ -187,7 +300,8 @@ impl CitizenId {
         }
     }
 
-    /// The 6-digit address code (county where first registered).
+    /// The 6-digit address code (county where first registered; for a foreign
+    /// permanent-residence number, `9`, the issuing province and the nationality code).
     pub fn region_prefix(&self) -> &str {
         &self.id[..6]
     }
@@ -310,6 +424,64 @@ mod tests {
             CitizenId::parse("110105490231002"),
             Err(CitizenIdError::BadBirthDate)
         );
+    }
+
+    #[test]
+    fn foreign_permanent_residence_2023() {
+        // 9 + issuing province 31 (上海) + nationality 156… + birth + sequence + check.
+        let f = make("931840", "19850615", "123");
+        let id = CitizenId::parse(&f).unwrap();
+        assert!(id.is_foreign_permanent());
+        assert_eq!(id.birth_date(), date(1985, 6, 15));
+        assert_eq!(id.sex(), Sex::Male);
+        assert!(
+            id.warnings().is_empty(),
+            "no county check for foreign numbers"
+        );
+        // Unknown issuing province, wrong check character: refused.
+        assert_eq!(
+            CitizenId::parse(&make("999840", "19850615", "123")),
+            Err(CitizenIdError::BadRegion)
+        );
+        let mut bad = f.clone();
+        let last = if f.ends_with('0') { '1' } else { '0' };
+        bad.replace_range(17.., &last.to_string());
+        assert_eq!(CitizenId::parse(&bad), Err(CitizenIdError::BadCheckDigit));
+        // A 15-digit number never starts with 9.
+        assert_eq!(
+            CitizenId::parse("931840850615123"),
+            Err(CitizenIdError::BadRegion)
+        );
+        assert!(!CitizenId::parse(STD).unwrap().is_foreign_permanent());
+    }
+
+    #[test]
+    fn county_codes_and_fifteen_digit_reviews_warn() {
+        assert!(CitizenId::parse(STD).unwrap().warnings().is_empty());
+        // 110103 崇文区, merged into 东城区 in 2010: still a valid number, with a warning.
+        let old = CitizenId::parse(&make("110103", "19600101", "011")).unwrap();
+        assert_eq!(old.warnings(), vec![IdWarning::CountyNotOnRecord]);
+        assert!(!county_on_record("110103") && county_on_record("110101"));
+        // Hong Kong codes are not in the table and are not flagged.
+        assert!(
+            CitizenId::parse(&make("810000", "19600101", "011"))
+                .unwrap()
+                .warnings()
+                .is_empty()
+        );
+        // 15 digits with sequence 996–999: review; the same number typed in 18 digits: not.
+        let fifteen = CitizenId::parse("110105191231997").unwrap();
+        assert_eq!(fifteen.warnings(), vec![IdWarning::FifteenDigitReview]);
+        let eighteen = CitizenId::parse(fifteen.as_str()).unwrap();
+        assert!(eighteen.warnings().is_empty());
+        assert_eq!(eighteen, fifteen);
+        assert!(
+            CitizenId::parse("110105491231002")
+                .unwrap()
+                .warnings()
+                .is_empty()
+        );
+        assert!(!IdWarning::CountyNotOnRecord.message_zh().is_empty());
     }
 
     #[test]

@@ -209,6 +209,52 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     }
 }
 
+/// Create `dir` and its missing parents, each new folder 0700 on Unix (a folder that exists
+/// keeps its mode: it may be a shared one such as `/var/lib`). Data, keys and uploads live in
+/// folders made by this.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Create an empty SQLite database file 0600 on Unix before SQLite opens it (SQLite would
+/// create it 0644 under the usual umask; it gives its `-wal` and `-shm` files the database
+/// file's mode). An existing file is left as it is, with a warning when others may read it.
+fn create_private_file(file: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(file)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        file = %file.display(),
+                        mode = format!("{mode:o}"),
+                        "the database file is readable by other users; run chmod 600 on it"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl Db {
     /// Connect (creating the SQLite file and its folder if needed). Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
@@ -229,8 +275,14 @@ impl Db {
                     .and_then(Path::parent)
                     .filter(|d| !d.as_os_str().is_empty())
                 {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                    create_private_dir(dir).map_err(|source| StoreError::DataDir {
                         path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
+                if let Some(file) = path.as_deref() {
+                    create_private_file(file).map_err(|source| StoreError::DataDir {
+                        path: file.to_path_buf(),
                         source,
                     })?;
                 }

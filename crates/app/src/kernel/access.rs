@@ -54,6 +54,7 @@ impl Actor {
                 region = region.as_str(),
                 "out-of-scope region refused"
             );
+            note_denial(self, region.as_str(), "region");
             return Err(AppError::not_found());
         }
         let (lo, hi) = region.scope_bounds();
@@ -118,6 +119,7 @@ impl<'a> Scoped<'a> {
                 region = region_code,
                 "out-of-scope record refused"
             );
+            note_denial(self.actor, region_code, "record");
             Err(AppError::not_found())
         }
     }
@@ -139,7 +141,10 @@ impl<'a> Scoped<'a> {
     /// the actor is not tied to an organisation, else only by that organisation's people.
     pub fn admit_org<T>(&self, owner: i64, row: T) -> AppResult<T> {
         match self.org() {
-            Some(mine) if mine != owner => Err(AppError::not_found()),
+            Some(mine) if mine != owner => {
+                note_denial(self.actor, self.node.as_str(), "organisation");
+                Err(AppError::not_found())
+            }
             _ => Ok(row),
         }
     }
@@ -152,6 +157,51 @@ impl<'a> Scoped<'a> {
         let case_bound = !roles.is_empty() && roles.iter().all(|r| *r == Role::SocialWorker);
         if case_bound { self.actor.user_id } else { None }
     }
+}
+
+/// An out-of-scope read refused while serving one request: who tried, where, and what kind of
+/// refusal (`region`, `record`, `organisation`). No record content, no personal data.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub who: Who,
+    /// The scope of the actor who tried (where its auditor looks).
+    pub scope: String,
+    /// The region code of what was refused.
+    pub region: String,
+    pub kind: &'static str,
+}
+
+type DenialSlot = std::sync::Arc<std::sync::Mutex<Option<Denial>>>;
+
+tokio::task_local! {
+    static DENIALS: DenialSlot;
+}
+
+/// Remember the first refusal of the request being served (outside
+/// [`recording_denials`] — unit tests, the CLI — nothing is kept).
+fn note_denial(actor: &Actor, region: &str, kind: &'static str) {
+    let _ = DENIALS.try_with(|slot| {
+        if let Ok(mut d) = slot.lock()
+            && d.is_none()
+        {
+            *d = Some(Denial {
+                who: Who::from(actor),
+                scope: actor.scope.as_str().to_string(),
+                region: region.to_string(),
+                kind,
+            });
+        }
+    });
+}
+
+/// Run `f` (a request's handling) and hand back the first out-of-scope refusal it met, so the
+/// web shell can audit refusals once for every area (`kernel::web::audit_denials`) instead of
+/// each area remembering to.
+pub async fn recording_denials<F: std::future::Future>(f: F) -> (F::Output, Option<Denial>) {
+    let slot = DenialSlot::default();
+    let out = DENIALS.scope(slot.clone(), f).await;
+    let denial = slot.lock().ok().and_then(|mut d| d.take());
+    (out, denial)
 }
 
 /// One audit entry for a change: what was done to which object where, with before → after
@@ -305,6 +355,26 @@ mod tests {
         // 13011 never contains 130111: fixed-length prefixes.
         let b = actor("130110", &[Role::Official], None);
         assert!(!b.everywhere().contains("130111"));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_recorded_for_the_request_only() {
+        let a = actor("440115", &[Role::Official], None);
+        let ((), none) = recording_denials(async {
+            assert!(a.within(&code("440115001")).is_ok());
+        })
+        .await;
+        assert!(none.is_none());
+        let ((), got) = recording_denials(async {
+            assert!(a.everywhere().admit("440116001002", ()).is_err());
+            assert!(a.within(&code("440117")).is_err());
+        })
+        .await;
+        let got = got.expect("recorded");
+        assert_eq!((got.kind, got.region.as_str()), ("record", "440116001002"));
+        assert_eq!(got.scope, "440115");
+        // Outside a request nothing is kept (and nothing fails).
+        assert!(a.within(&code("440116")).is_err());
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub enum KeyError {
     Io(String, std::io::Error),
     #[error("密钥文件 {0} 格式错误（应为 64 位十六进制）")]
     Format(String),
+    #[error(
+        "密钥文件 {0} 的权限为 {1:o}，同组或其他用户可以访问；服务拒绝启动。\
+         请执行 `chmod 600 {0}`（并确认只有运行服务的用户拥有它）后再启动"
+    )]
+    Exposed(String, u32),
 }
 
 /// Derived keys for encryption and blind indexes.
@@ -50,17 +55,23 @@ impl KeyRing {
     }
 
     /// Read the master key (hex) from `path`, creating it with fresh random bytes and mode
-    /// 0600 if it does not exist.
+    /// 0600 (in a folder created 0700) if it does not exist. On Unix an existing key file that
+    /// its group or other users can access is refused ([`KeyError::Exposed`]): the service does
+    /// not start on a key others may have copied.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
         let shown = path.display().to_string();
         if path.exists() {
+            check_private(path).map_err(|e| match e {
+                Private::Io(e) => KeyError::Io(shown.clone(), e),
+                Private::Exposed(mode) => KeyError::Exposed(shown.clone(), mode),
+            })?;
             let text = std::fs::read_to_string(path).map_err(|e| KeyError::Io(shown.clone(), e))?;
             let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format(shown.clone()))?;
             let master: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Format(shown))?;
             return Ok(Self::from_master(master));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(shown.clone(), e))?;
+            backstop_store::create_private_dir(dir).map_err(|e| KeyError::Io(shown.clone(), e))?;
         }
         let mut master = [0u8; 32];
         rand::rng().fill_bytes(&mut master);
@@ -103,6 +114,32 @@ impl KeyRing {
         mac.update(value.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
+}
+
+/// Why a file is not private.
+enum Private {
+    Io(std::io::Error),
+    /// Its permission bits (group or other users have some access).
+    Exposed(u32),
+}
+
+/// Is `path` accessible to its owner alone? (Always yes off Unix, where modes do not apply.)
+fn check_private(path: &Path) -> Result<(), Private> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(Private::Io)?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Private::Exposed(mode));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
@@ -163,6 +200,28 @@ mod tests {
         let short = k.blind_index("id", "110105194912310029");
         assert_eq!(short.len(), 32);
         assert_eq!(short, full[..32]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_created_private_and_refused_when_exposed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys").join("master.key");
+        let k = KeyRing::load_or_create(&path).expect("create");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("keys")), 0o700);
+        let again = KeyRing::load_or_create(&path).expect("reopen");
+        assert_eq!(again.blind_index("id", "x"), k.blind_index("id", "x"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = KeyRing::load_or_create(&path).expect_err("exposed key refused");
+        assert!(matches!(err, KeyError::Exposed(_, 0o644)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("chmod 600") && text.contains("master.key"),
+            "{text}"
+        );
     }
 
     #[test]

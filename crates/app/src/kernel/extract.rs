@@ -68,15 +68,23 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Source(pub String);
 
+impl Source {
+    /// The peer address recorded in a request's extensions (`local` without one: tests, the
+    /// in-process router).
+    pub fn of(extensions: &axum::http::Extensions) -> Source {
+        Source(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "local".to_string()),
+        )
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "local".to_string());
-        Ok(Source(ip))
+        Ok(Source::of(&parts.extensions))
     }
 }
 
@@ -219,5 +227,102 @@ pub fn region_param(
         Some(s) => backstop_core::region::RegionCode::parse(s)
             .map(Some)
             .map_err(|_| AppError::not_found()),
+    }
+}
+
+/// Page forms (and query strings) whose percent-decoded bytes are not UTF-8 are refused with
+/// 400 before any handler runs, as the API refuses a JSON body that is not UTF-8: axum's form
+/// and query parsing would otherwise turn the bad bytes into `�` and store that silently.
+/// Pages get a Chinese error page, `/api/` paths the JSON error; nothing is written.
+pub async fn utf8_guard(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let refuse = |e: AppError| {
+        if api {
+            e.into_response()
+        } else {
+            crate::kernel::web::PageError(e).into_response()
+        }
+    };
+    let bad = || {
+        AppError::msg(
+            ErrorCode::BadRequest,
+            "提交的内容不是有效的 UTF-8 编码文字，未保存",
+        )
+    };
+    if !req
+        .uri()
+        .query()
+        .is_none_or(|q| decodes_to_utf8(q.as_bytes()))
+    {
+        return refuse(bad());
+    }
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+        return refuse(AppError::new(ErrorCode::PayloadTooLarge));
+    };
+    if !decodes_to_utf8(&bytes) {
+        return refuse(bad());
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// Do the `application/x-www-form-urlencoded` bytes (`+` for space, `%XX` escapes) decode to
+/// UTF-8? A `%` not followed by two hex digits stays as it is, as the form parser keeps it.
+pub fn decodes_to_utf8(encoded: &[u8]) -> bool {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while i < encoded.len() {
+        let b = encoded[i];
+        let esc = (b == b'%')
+            .then(|| Some((hex(*encoded.get(i + 1)?)?, hex(*encoded.get(i + 2)?)?)))
+            .flatten();
+        match esc {
+            Some((h, l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(0));
+                i += 3;
+            }
+            None => {
+                out.push(if b == b'+' { b' ' } else { b });
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn malformed_utf8_in_forms_is_seen() {
+        assert!(decodes_to_utf8(b"name=%E5%BC%A0%E4%B8%89&x=a+b&y=100%"));
+        assert!(decodes_to_utf8("name=张三".as_bytes()));
+        assert!(!decodes_to_utf8(b"name=%E5%BC"));
+        assert!(!decodes_to_utf8(b"name=%FF"));
+        assert!(!decodes_to_utf8(b"a=%E4&b=%B8%AD"));
+        assert!(!decodes_to_utf8(b"name=\xff"));
     }
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod actor;
 pub mod auth;
 pub mod authcache;
+pub mod cells;
 pub mod crypto;
 pub mod error;
 pub mod extract;

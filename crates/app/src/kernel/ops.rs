@@ -1,11 +1,16 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers),
-//! and `/metrics` in the Prometheus text format, from a few counters kept here.
+//! and `/metrics` in the Prometheus text format, from a few counters kept here. `/metrics`
+//! answers only a scraper presenting the configured token (`--metrics-token` /
+//! `BACKSTOP_METRICS_TOKEN`, as `Authorization: Bearer …`); without one configured it is not
+//! served at all (404), so request counts and pool sizes never leak to the public.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::kernel::crypto::token_hash;
 
 use crate::state::AppState;
 
@@ -44,7 +49,36 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Does the request carry the configured metrics token? (Compared in constant time.)
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), StatusCode> {
+    let Some(want) = state.config.metrics_token.as_deref() else {
+        return Err(StatusCode::NOT_FOUND);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .unwrap_or("");
+    // Equal hashes, byte by byte without an early exit: no timing hint about the token.
+    let (a, b) = (token_hash(want), token_hash(given));
+    let same = a
+        .bytes()
+        .zip(b.bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(StatusCode::UNAUTHORIZED)
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(status) = metrics_allowed(&state, &headers) {
+        return (status, "").into_response();
+    }
     let m = &state.metrics;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let pool = state.db.pool();
@@ -80,5 +114,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         pool.size(),
         pool.num_idle(),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -1,7 +1,9 @@
 //! The web shell: the layout every page shares (navigation by area, in Chinese), the error
 //! page, the security headers (CSP without `unsafe-inline`, `nosniff`, `frame-ancestors
-//! 'none'`, `no-store`), the CSRF rule (a state-changing request from a foreign `Origin` or a
-//! cross-site fetch is refused with 403), request metrics, and the embedded static assets.
+//! 'none'`, `no-store`, HSTS when the public origin is `https`), the CSRF rule (a
+//! state-changing request whose `Origin`/`Referer` is not the configured public origin, or a
+//! cross-site fetch, is refused with 403 and audited), the audit of out-of-scope reads for
+//! every area, request metrics, and the embedded static assets.
 
 use std::time::Instant;
 
@@ -178,11 +180,19 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
-/// Security headers on every response; `no-store` on everything but the static assets.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// Security headers on every response; `no-store` on everything but the static assets;
+/// `Strict-Transport-Security` when the service is reached over HTTPS (an `https` public
+/// origin, or `--secure-cookies`, which says the same).
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_asset = req.uri().path().starts_with("/assets/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if serves_https(&state) {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -207,12 +217,77 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// CSRF: refuse a state-changing request whose `Origin` is not this server's, or that the
-/// browser marks as cross-site. Requests with no browser headers (API clients using bearer
-/// tokens) pass; they carry no ambient credentials.
-pub async fn csrf_guard(req: Request, next: Next) -> Response {
+/// Is the service reached over HTTPS?
+fn serves_https(state: &AppState) -> bool {
+    state.config.secure_cookies
+        || state
+            .config
+            .public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"))
+}
+
+/// `scheme://host:port` of an origin or URL (`Origin` or `Referer` value, or the configured
+/// public origin): scheme and host lower-cased, the port written out (80/443 by default);
+/// `None` for anything that is not an absolute `http`/`https` URL without user information.
+pub fn normalize_origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        (format!("[{h}]"), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    let port: u16 = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(format!("{scheme}://{}:{port}", host.to_ascii_lowercase()))
+}
+
+/// Log once, when the application is built, that the CSRF check falls back to the `Host`
+/// header because no public origin is configured.
+pub fn warn_without_public_origin(state: &AppState) {
+    if state.config.public_origin.is_none() {
+        tracing::warn!(
+            "no public origin configured (--public-origin / BACKSTOP_PUBLIC_ORIGIN): the CSRF \
+             check compares Origin with the Host header, which is only right for local use"
+        );
+    }
+}
+
+/// CSRF: refuse a state-changing request whose `Origin` (or, without one, `Referer`) is not
+/// the configured public origin — scheme, host and port — or that the browser marks as
+/// cross-site; without a configured origin the `Host` header stands in (local use). Requests
+/// with no browser headers (API clients using bearer tokens) pass; they carry no ambient
+/// credentials. A refusal is audited (the route, never the body).
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !same_origin(&req) {
+    if !safe && !same_origin(&req, state.config.public_origin.as_deref()) {
+        let who = crate::audit::Who {
+            user_id: None,
+            username: String::new(),
+            source: crate::kernel::extract::Source::of(req.extensions()).0,
+        };
+        let detail = serde_json::json!({"method": req.method().as_str(), "route": route_of(&req)});
+        audit_refusal(&state, &who, "request.csrf_rejected", "0", detail).await;
         let e = AppError::new(ErrorCode::CsrfRejected);
         return if req.uri().path().starts_with("/api/") {
             e.into_response()
@@ -223,7 +298,56 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn same_origin(req: &Request) -> bool {
+/// The matched route template (`/api/v1/persons/{id}`), else the path clipped: no query.
+fn route_of(req: &Request) -> String {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().chars().take(80).collect())
+}
+
+/// Append a refusal to the audit log in its own transaction; a failure to do so is logged
+/// and does not change the answer.
+async fn audit_refusal(
+    state: &AppState,
+    who: &crate::audit::Who,
+    action: &str,
+    region: &str,
+    detail: serde_json::Value,
+) {
+    let entry = crate::audit::Entry {
+        action,
+        object_type: "request",
+        object_id: String::new(),
+        region_code: region.to_string(),
+        outcome: "failure",
+        detail,
+    };
+    if let Err(e) = crate::audit::append_alone(state, who, entry).await {
+        tracing::warn!(action, code = e.code.as_str(), "auditing a refusal failed");
+    }
+}
+
+/// Audit every out-of-scope read refused by the access layer (`Actor::within`,
+/// `Scoped::admit`, `Scoped::admit_org`) whose request ends refused (403/404), for every area
+/// at once: who, the route, the kind of refusal and the region code asked for — no record
+/// content. The entry is filed under the actor's own scope, where its auditor looks.
+pub async fn audit_denials(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_string();
+    let route = route_of(&req);
+    let (resp, denial) = crate::kernel::access::recording_denials(next.run(req)).await;
+    if let Some(d) =
+        denial.filter(|_| matches!(resp.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN))
+    {
+        let detail = serde_json::json!({
+            "method": method, "route": route, "kind": d.kind, "region": d.region,
+        });
+        audit_refusal(&state, &d.who, "access.denied", &d.scope, detail).await;
+    }
+    resp
+}
+
+fn same_origin(req: &Request, public: Option<&str>) -> bool {
     let headers = req.headers();
     // A browser sends `Origin: null` for a same-origin form POST from a page under a strict
     // referrer policy (we send `same-origin`, older pages or proxies may send `no-referrer`):
@@ -237,7 +361,17 @@ fn same_origin(req: &Request) -> bool {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|site| site == "same-origin");
     }
-    if let Some(origin) = origin {
+    if let Some(public) = public {
+        // Configured: the Origin, else the Referer, must be the public origin exactly.
+        let claimed = origin.or_else(|| headers.get(header::REFERER));
+        if let Some(claimed) = claimed {
+            return claimed
+                .to_str()
+                .ok()
+                .and_then(normalize_origin)
+                .is_some_and(|o| o == public);
+        }
+    } else if let Some(origin) = origin {
         let Ok(origin) = origin.to_str() else {
             return false;
         };
@@ -339,5 +473,34 @@ mod tests {
             query_string(&[("username", "a b"), ("action", ""), ("to", "审计&x")]),
             "username=a%20b&to=%E5%AE%A1%E8%AE%A1%26x"
         );
+    }
+
+    #[test]
+    fn origins_are_normalised_with_scheme_host_and_port() {
+        let n = |s| normalize_origin(s);
+        assert_eq!(
+            n("https://MZ.example.cn"),
+            Some("https://mz.example.cn:443".into())
+        );
+        assert_eq!(
+            n("https://mz.example.cn:443/persons?x=1"),
+            n("https://mz.example.cn")
+        );
+        assert_eq!(
+            n("http://mz.example.cn"),
+            Some("http://mz.example.cn:80".into())
+        );
+        assert_eq!(n("http://[::1]:8080/x"), Some("http://[::1]:8080".into()));
+        assert_ne!(n("http://mz.example.cn"), n("https://mz.example.cn"));
+        assert_ne!(n("https://mz.example.cn:8443"), n("https://mz.example.cn"));
+        for bad in [
+            "mz.example.cn",
+            "ftp://x",
+            "https://",
+            "https://u@x",
+            "https://x:99999",
+        ] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
     }
 }

@@ -26,6 +26,7 @@ use super::queries::search::{self, ExportPages};
 use super::{PersonQuery, filter, open_sealed};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
+use crate::kernel::cells::SafeCells;
 use crate::kernel::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 
@@ -244,7 +245,7 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
     for (i, (_, w)) in HEADERS.iter().enumerate() {
         ws.set_column_width(i as u16, *w).map_err(xerr)?;
     }
-    ws.merge_range(0, 0, 0, last, "人员名单", &title)
+    ws.merged_text((0, 0), (0, last), "人员名单", &title)
         .map_err(xerr)?;
     let numbers = if req.full {
         "身份证号、联系电话：完整号码（导出已记入审计，请妥善保管，用后及时销毁）"
@@ -262,13 +263,12 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
         numbers.to_string(),
     ];
     for (i, l) in lines.iter().enumerate() {
-        ws.merge_range(1 + i as u32, 0, 1 + i as u32, last, l, &note)
-            .map_err(xerr)?;
+        let r = 1 + i as u32;
+        ws.merged_text((r, r), (0, last), l, &note).map_err(xerr)?;
     }
     let header_row = 1 + lines.len() as u32;
     for (i, (h, _)) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(header_row, i as u16, *h, &head)
-            .map_err(xerr)?;
+        ws.text(header_row, i as u16, h, &head).map_err(xerr)?;
     }
     let pages = ExportPages::new(&f, req.full, PAGE);
     let mut row_no = header_row + 1;
@@ -311,8 +311,7 @@ pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> App
                 },
             ];
             for (i, v) in values.iter().enumerate() {
-                ws.write_string_with_format(row_no, i as u16, v, &cell)
-                    .map_err(xerr)?;
+                ws.text(row_no, i as u16, v, &cell).map_err(xerr)?;
             }
             row_no += 1;
             after = (

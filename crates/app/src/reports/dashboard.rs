@@ -95,6 +95,7 @@ pub async fn export_xlsx(
     template: &str,
     period: &str,
 ) -> AppResult<(String, Vec<u8>)> {
+    use crate::kernel::cells::SafeCells;
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
     let actor = scope.actor();
     let sum = super::summary(state, scope, template, period).await?;
@@ -118,13 +119,13 @@ pub async fn export_xlsx(
     let cell = Format::new().set_border(FormatBorder::Thin);
     let total = Format::new().set_bold().set_border(FormatBorder::Thin);
     let ncols = (5 + fields.len()) as u16;
-    ws.merge_range(0, 0, 0, ncols - 1, &sum.name, &title)
+    ws.merged_text((0, 0), (0, ncols - 1), &sum.name, &title)
         .map_err(xerr)?;
     let sub = format!(
         "填报单位：{}    统计日期：{}    导出人：{}",
         sum.region_name, sum.period, actor.username
     );
-    ws.merge_range(1, 0, 1, ncols - 1, &sub, &Format::new())
+    ws.merged_text((1, 1), (0, ncols - 1), &sub, &Format::new())
         .map_err(xerr)?;
     let mut headers = vec![
         "区划".to_string(),
@@ -141,16 +142,15 @@ pub async fn export_xlsx(
         }
     }));
     for (i, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(2, i as u16, h, &head)
-            .map_err(xerr)?;
+        ws.text(2, i as u16, h, &head).map_err(xerr)?;
         ws.set_column_width(i as u16, if i == 0 { 22 } else { 12 })
             .map_err(xerr)?;
     }
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
     // One row: region name and code, expected, received, on time, then each field's sum.
     let mut write = |row: u32, name: &str, f: &super::Figures, format: &Format| {
-        ws.write_string_with_format(row, 0, name, format)?;
-        ws.write_string_with_format(row, 1, &f.code, format)?;
+        ws.text(row, 0, name, format)?;
+        ws.text(row, 1, &f.code, format)?;
         let counts = [f.expected.unwrap_or(0), f.received, f.on_time];
         for (col, n) in (2u16..).zip(counts) {
             ws.write_number_with_format(row, col, n as f64, format)?;

@@ -7,6 +7,7 @@ mod care;
 mod crosscheck;
 mod entrance;
 mod foundation;
+mod hardening;
 mod id_privacy;
 mod imports;
 mod inspections;

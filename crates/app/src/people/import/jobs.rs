@@ -449,6 +449,7 @@ pub async fn rejects_xlsx(
     actor: &Actor,
     id: i64,
 ) -> AppResult<(String, Vec<u8>)> {
+    use crate::kernel::cells::SafeCells;
     use rust_xlsxwriter::{Format, FormatBorder, Workbook};
     let job = get_job(state, actor, id).await?;
     if matches!(job.status.as_str(), "uploaded" | "running") {
@@ -476,8 +477,7 @@ pub async fn rejects_xlsx(
     ] {
         let ws = wb.add_worksheet();
         ws.set_name(sheet).map_err(xerr)?;
-        ws.write_string_with_format(0, 0, heading, &title)
-            .map_err(xerr)?;
+        ws.text(0, 0, heading, &title).map_err(xerr)?;
         let list: Vec<&JobIssue> = job.issues.iter().filter(|i| i.kind == kind).collect();
         let sub = format!(
             "文件：{}    导出人：{}    导出时间：{}    共 {} 行{}",
@@ -491,10 +491,9 @@ pub async fn rejects_xlsx(
                 String::new()
             }
         );
-        ws.write_string(1, 0, &sub).map_err(xerr)?;
+        ws.text_plain(1, 0, &sub).map_err(xerr)?;
         for (c, h) in ["行号", "原因", "身份证号（脱敏）"].iter().enumerate() {
-            ws.write_string_with_format(2, c as u16, *h, &head)
-                .map_err(xerr)?;
+            ws.text(2, c as u16, h, &head).map_err(xerr)?;
         }
         ws.set_column_width(0, 8).map_err(xerr)?;
         ws.set_column_width(1, 70).map_err(xerr)?;
@@ -503,10 +502,8 @@ pub async fn rejects_xlsx(
             let r = 3 + i as u32;
             ws.write_number_with_format(r, 0, issue.line as f64, &cell)
                 .map_err(xerr)?;
-            ws.write_string_with_format(r, 1, &issue.reason, &cell)
-                .map_err(xerr)?;
-            ws.write_string_with_format(r, 2, &issue.id_masked, &cell)
-                .map_err(xerr)?;
+            ws.text(r, 1, &issue.reason, &cell).map_err(xerr)?;
+            ws.text(r, 2, &issue.id_masked, &cell).map_err(xerr)?;
         }
     }
     let bytes = wb.save_to_buffer().map_err(xerr)?;

@@ -198,13 +198,25 @@ pub(super) fn file_path(state: &AppState, token: &str) -> PathBuf {
 }
 
 pub(super) async fn ensure_dir(dir: &FsPath) -> io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
+    let owned = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || backstop_store::create_private_dir(&owned))
+        .await
+        .map_err(io::Error::other)??;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
     }
     Ok(())
+}
+
+/// Create a new upload file, 0600 on Unix (only the service's user reads even the sealed bytes).
+pub(super) async fn create_file(path: &FsPath) -> io::Result<tokio::fs::File> {
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path).await
 }
 
 pub(super) async fn remove_file(state: &AppState, token: &str) {

