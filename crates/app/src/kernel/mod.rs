@@ -9,5 +9,6 @@ pub mod authcache;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod handler;
 pub mod ops;
 pub mod web;
