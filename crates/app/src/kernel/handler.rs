@@ -1,6 +1,7 @@
 //! What thin handlers share: one extractor for the state and the caller ([`ApiCaller`],
-//! [`PageCaller`]), the `?region=` query ([`RegionQuery`]), and [`api_handler!`], which writes
-//! a thin JSON API handler as one compact declaration.
+//! [`PageCaller`]), a page's numeric `{id}` ([`PageId`]), the `?region=` query
+//! ([`RegionQuery`]), and [`api_handler!`], which writes a thin JSON API handler as one compact
+//! declaration.
 //!
 //! Most API handlers do the same four things: take the application state and the calling
 //! user, take the path, query and JSON body, call one service function, and answer its value
@@ -119,5 +120,25 @@ impl FromRequestParts<AppState> for PageCaller {
     ) -> Result<Self, PageRejection> {
         let Page(a) = Page::from_request_parts(parts, state).await?;
         Ok(PageCaller(state.clone(), a))
+    }
+}
+
+/// A page's numeric id from its path or form: anything that is not a number reads as *not
+/// found*, like an id outside the caller's scope.
+pub fn page_id(s: &str) -> Result<i64, AppError> {
+    s.parse().map_err(|_| AppError::not_found())
+}
+
+/// A page's `{id}` path segment as a number ([`page_id`]; otherwise the *not found* page).
+pub struct PageId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageId {
+    type Rejection = PageRejection;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageRejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::not_found())?;
+        Ok(PageId(page_id(&id)?))
     }
 }

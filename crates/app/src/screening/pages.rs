@@ -8,7 +8,7 @@
 //! the scoped service functions of `screening`; no inline style or script (CSP).
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::people::{self, Person};
@@ -109,35 +109,24 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
     ))
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller) -> PageResult {
     list_page(&s, &a, None).await
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CampaignForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     purpose: String,
-    #[serde(default)]
     starts_on: String,
-    #[serde(default)]
     ends_on: String,
-    #[serde(default)]
     region_code: String,
-    #[serde(default)]
     ask_history: Option<String>,
-    #[serde(default)]
     ask_symptoms: Option<String>,
-    #[serde(default)]
     ask_temperature: Option<String>,
 }
 
-async fn create_campaign(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Form(f): Form<CampaignForm>,
-) -> PageResult {
+async fn create_campaign(PageCaller(s, a): PageCaller, Form(f): Form<CampaignForm>) -> PageResult {
     let input = NewCampaign {
         name: f.name,
         purpose: f.purpose,
@@ -182,16 +171,14 @@ struct CovRow {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CampaignQuery {
-    #[serde(default)]
     region: Option<String>,
-    #[serde(default)]
     q: Option<String>,
 }
 
 async fn campaign(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Query(q): Query<CampaignQuery>,
 ) -> PageResult {
@@ -333,8 +320,7 @@ async fn visit_page(
 }
 
 async fn visit_form(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path((id, hid)): Path<(String, String)>,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
@@ -365,8 +351,7 @@ fn parse_temp(s: &str) -> AppResult<Option<i64>> {
 }
 
 async fn visit_submit(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path((id, hid)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
@@ -439,11 +424,7 @@ struct RegionQuery {
     region: Option<String>,
 }
 
-async fn observations(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<RegionQuery>,
-) -> PageResult {
+async fn observations(PageCaller(s, a): PageCaller, Query(q): Query<RegionQuery>) -> PageResult {
     let actor = &a.actor;
     let region = clip(&q.region.unwrap_or_default(), 20);
     let code = super::region_query(Some(&region))?;
@@ -496,17 +477,12 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
     ))
 }
 
-async fn new_observation(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<PersonQuery>,
-) -> PageResult {
+async fn new_observation(PageCaller(s, a): PageCaller, Query(q): Query<PersonQuery>) -> PageResult {
     new_page(&s, &a, pid(q.person.as_deref().unwrap_or(""))?, None).await
 }
 
 async fn start(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let field = |k: &str| -> String {
@@ -569,11 +545,7 @@ async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> P
     ))
 }
 
-async fn observation(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
-) -> PageResult {
+async fn observation(PageCaller(s, a): PageCaller, Path(id): Path<String>) -> PageResult {
     obs_page(&s, &a, pid(&id)?, None).await
 }
 
@@ -589,18 +561,15 @@ async fn after(s: &AppState, a: &Authed, id: i64, r: AppResult<Observation>) -> 
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CheckinForm {
-    #[serde(default)]
     temperature: String,
-    #[serde(default)]
     symptoms: Option<String>,
-    #[serde(default)]
     note: String,
 }
 
 async fn checkin(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<CheckinForm>,
 ) -> PageResult {
@@ -631,8 +600,7 @@ struct ExtendForm {
 }
 
 async fn extend(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<ExtendForm>,
 ) -> PageResult {
@@ -642,16 +610,14 @@ async fn extend(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CloseForm {
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     note: String,
 }
 
 async fn close(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<CloseForm>,
 ) -> PageResult {
