@@ -19,7 +19,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppResult;
-use crate::kernel::handler::{PageCaller, PageId, page_id};
+use crate::kernel::handler::{PageCaller, PageId, page_id, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
@@ -222,12 +222,9 @@ async fn end_membership(
     let input = EndMembership {
         end_date: f.end_date,
     };
-    match super::end_membership(&s, &a.actor, id, &input).await {
+    match refusal(super::end_membership(&s, &a.actor, id, &input).await)? {
         Ok(m) => Ok(Redirect::to(&format!("/care/persons/{}", m.person_id)).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            person_page(&s, &a, person_id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => person_page(&s, &a, person_id, Some(reason)).await,
     }
 }
 

@@ -142,3 +142,26 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
         Ok(PageId(page_id(&id)?))
     }
 }
+
+/// The status of a page that shows a form: 422 when it shows the form again with the reason its
+/// input was refused (`error`), else 200.
+pub fn form_status(error: &Option<String>) -> axum::http::StatusCode {
+    if error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    }
+}
+
+/// A page form's write, split the way the page answers it: `Ok(Ok(value))` done;
+/// `Ok(Err(reason))` refused as invalid (422), for the form shown again with the input kept and
+/// the reason; `Err` any other failure, for the error page.
+pub fn refusal<T>(
+    result: crate::kernel::error::AppResult<T>,
+) -> Result<Result<T, String>, crate::kernel::web::PageError> {
+    match result {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY => Ok(Err(e.message)),
+        Err(e) => Err(e.into()),
+    }
+}

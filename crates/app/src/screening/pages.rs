@@ -24,7 +24,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::handler::PageCaller;
+use crate::kernel::handler::{PageCaller, form_status, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::people::{self, Person};
@@ -90,11 +90,7 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
         Scope::Region(c) => c.to_string(),
         Scope::National => String::new(),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&ListPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -295,11 +291,7 @@ async fn visit_page(
             }
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&VisitPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -395,15 +387,12 @@ async fn visit_submit(
         note: field("note").unwrap_or("").to_string(),
         members,
     };
-    match super::record_visit(&s, actor, id, hid, &input).await {
+    match refusal(super::record_visit(&s, actor, id, hid, &input).await)? {
         Ok(_) => Ok(Redirect::to(&format!(
             "/screening/campaigns/{id}/households/{hid}?saved=1"
         ))
         .into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            visit_page(&s, &a, id, hid, false, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => visit_page(&s, &a, id, hid, false, Some(reason)).await,
     }
 }
 
@@ -460,11 +449,7 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
     actor.require(Permission::PersonsWrite)?;
     let person = people::get(s, actor, person_id).await?;
     let until = s.today() + Duration::days(super::DEFAULT_DAYS);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&NewObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -528,11 +513,7 @@ struct ObservationPage {
 async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
     let actor = &a.actor;
     let o = super::get_observation(s, actor, id).await?;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&ObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -551,12 +532,9 @@ async fn observation(PageCaller(s, a): PageCaller, Path(id): Path<String>) -> Pa
 
 /// After a write: back to the page, or the page again with the message of a 422.
 async fn after(s: &AppState, a: &Authed, id: i64, r: AppResult<Observation>) -> PageResult {
-    match r {
+    match refusal(r)? {
         Ok(_) => Ok(Redirect::to(&format!("/observations/{id}")).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            obs_page(s, a, id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => obs_page(s, a, id, Some(reason)).await,
     }
 }
 
