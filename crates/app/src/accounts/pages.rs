@@ -8,7 +8,7 @@
 //! (`backstop_core::role::grantable_roles`); the service checks every rule again.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,8 @@ use super::{ApiTokenView, NewUser, UserPatch, UserView};
 use crate::kernel::actor::Actor;
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::extract::{Page, region_param};
+use crate::kernel::extract::region_param;
+use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render, with_status};
 use crate::orgs::{self, Org};
@@ -73,10 +74,6 @@ fn parse_org(s: &str) -> AppResult<Option<i64>> {
             "机构不存在",
         )
     })
-}
-
-fn parse_id(s: &str) -> AppResult<i64> {
-    s.parse().map_err(|_| AppError::not_found())
 }
 
 /// A role checkbox.
@@ -160,7 +157,7 @@ struct ListQuery {
     region: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller, Query(q): Query<ListQuery>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::UsersRead)?;
     let region = clip(q.region.unwrap_or_default().trim(), 20);
@@ -225,7 +222,7 @@ async fn new_page(
     })
 }
 
-async fn new_form(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn new_form(PageCaller(s, a): PageCaller) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::UsersManage)?;
     let form = UserForm {
@@ -238,7 +235,7 @@ async fn new_form(State(s): State<AppState>, Page(a): Page) -> PageResult {
     Ok(new_page(&s, actor, form, &[], None).await)
 }
 
-async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<Pairs>) -> PageResult {
+async fn create(PageCaller(s, a): PageCaller, Form(f): Form<Pairs>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::UsersManage)?;
     let form = UserForm {
@@ -363,12 +360,11 @@ struct ShowQuery {
 }
 
 async fn show(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Query(q): Query<ShowQuery>,
 ) -> PageResult {
-    let user = super::get_user(&s, &a.actor, parse_id(&id)?).await?;
+    let user = super::get_user(&s, &a.actor, id).await?;
     let notice = match q.done.as_deref() {
         Some("created") => Some("账户已创建。首次登录时须修改密码。"),
         Some("saved") => Some("已保存。"),
@@ -385,13 +381,11 @@ async fn show(
 }
 
 async fn update(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<Pairs>,
 ) -> PageResult {
     let actor = &a.actor;
-    let id = parse_id(&id)?;
     let before = super::get_user(&s, actor, id).await?;
     let form = UserForm {
         username: before.username.clone(),
@@ -448,18 +442,12 @@ async fn update(
     }
 }
 
-async fn unlock(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
-    let id = parse_id(&id)?;
+async fn unlock(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
     super::unlock_user(&s, &a.actor, id).await?;
     Ok(Redirect::to(&format!("/users/{id}?done=unlocked")).into_response())
 }
 
-async fn reset_password(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
-) -> PageResult {
-    let id = parse_id(&id)?;
+async fn reset_password(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
     let password = super::reset_password(&s, &a.actor, id, None).await?;
     let user = super::get_user(&s, &a.actor, id).await?;
     let args = ShowArgs {
@@ -519,11 +507,7 @@ async fn account_page(s: &AppState, a: &Authed, args: AccountArgs) -> PageResult
     }))
 }
 
-async fn account(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<ShowQuery>,
-) -> PageResult {
+async fn account(PageCaller(s, a): PageCaller, Query(q): Query<ShowQuery>) -> PageResult {
     let notice = match q.done.as_deref() {
         Some("revoked") => Some("令牌已吊销。"),
         _ => None,
@@ -539,18 +523,13 @@ async fn account(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct TokenForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     days: String,
 }
 
-async fn create_token(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Form(f): Form<TokenForm>,
-) -> PageResult {
+async fn create_token(PageCaller(s, a): PageCaller, Form(f): Form<TokenForm>) -> PageResult {
     let days_text = f.days.trim();
     let days = if days_text.is_empty() {
         Ok(None)
@@ -593,11 +572,7 @@ async fn create_token(
     }
 }
 
-async fn revoke_token(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
-) -> PageResult {
-    super::revoke_token(&s, &a.actor, parse_id(&id)?).await?;
+async fn revoke_token(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::revoke_token(&s, &a.actor, id).await?;
     Ok(Redirect::to("/account?done=revoked").into_response())
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::{ApiTokenView, Me, NewUser, UserPatch, UserView};
 use crate::kernel::auth::{self, TotpEnrollment};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, ApiAnyStage, JsonBody, Source, region_param};
+use crate::kernel::extract::{ApiAnyStage, JsonBody, Source, region_param};
+use crate::kernel::handler::{ApiCaller, api_handler};
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -156,65 +157,38 @@ pub struct UserQuery {
     pub region: Option<String>,
 }
 
-/// Accounts in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
-    responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
-pub async fn list_users(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<UserQuery>,
-) -> AppResult<axum::Json<Vec<UserView>>> {
-    Ok(axum::Json(
-        super::list_users(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
-    ))
+api_handler! {
+    /// Accounts in the caller's scope.
+    get "/api/v1/users", tag "users", ok(Vec<UserView>), params(UserQuery), errors(403);
+    fn list_users(s, a, Query(q): Query<UserQuery>) {
+        super::list_users(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?
+    }
 }
 
-/// Create an account (must change its password at first login).
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_user(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(b): JsonBody<NewUser>,
-) -> AppResult<(StatusCode, axum::Json<UserView>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::create_user(&s, &a.actor, &b).await?),
-    ))
+api_handler! {
+    /// Create an account (must change its password at first login).
+    post "/api/v1/users", tag "users", created(UserView), json(b: NewUser), errors(403, 409, 422);
+    fn create_user(s, a) { super::create_user(&s, &a.actor, &b).await? }
 }
 
-/// One account.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-pub async fn get_user(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<UserView>> {
-    Ok(axum::Json(super::get_user(&s, &a.actor, id).await?))
+api_handler! {
+    /// One account.
+    get "/api/v1/users/{id}", tag "users", ok(UserView), params(("id" = i64, Path)), errors(404);
+    fn get_user(s, a, Path(id): Path<i64>) { super::get_user(&s, &a.actor, id).await? }
 }
 
-/// Change an account's name, roles, scope, organisation or enabled state.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserPatch,
-    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn update_user(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(b): JsonBody<UserPatch>,
-) -> AppResult<axum::Json<UserView>> {
-    Ok(axum::Json(super::update_user(&s, &a.actor, id, &b).await?))
+api_handler! {
+    /// Change an account's name, roles, scope, organisation or enabled state.
+    patch "/api/v1/users/{id}", tag "users", ok(UserView), params(("id" = i64, Path)),
+        json(b: UserPatch), errors(403, 404);
+    fn update_user(s, a, Path(id): Path<i64>) { super::update_user(&s, &a.actor, id, &b).await? }
 }
 
-/// Unlock a locked account (security administrator).
-#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = UserView), (status = 403, body = ErrorBody)))]
-pub async fn unlock_user(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<UserView>> {
-    Ok(axum::Json(super::unlock_user(&s, &a.actor, id).await?))
+api_handler! {
+    /// Unlock a locked account (security administrator).
+    post "/api/v1/users/{id}/unlock", tag "users", ok(UserView), params(("id" = i64, Path)),
+        errors(403);
+    fn unlock_user(s, a, Path(id): Path<i64>) { super::unlock_user(&s, &a.actor, id).await? }
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
@@ -229,17 +203,14 @@ pub struct ResetResponse {
     pub password: String,
 }
 
-/// Reset an account's password (security administrator).
-#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)), request_body = ResetBody,
-    responses((status = 200, body = ResetResponse), (status = 403, body = ErrorBody)))]
-pub async fn reset_password(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(b): JsonBody<ResetBody>,
-) -> AppResult<axum::Json<ResetResponse>> {
-    let password = super::reset_password(&s, &a.actor, id, b.password.as_deref()).await?;
-    Ok(axum::Json(ResetResponse { password }))
+api_handler! {
+    /// Reset an account's password (security administrator).
+    post "/api/v1/users/{id}/reset-password", tag "users", ok(ResetResponse),
+        params(("id" = i64, Path)), json(b: ResetBody), errors(403);
+    fn reset_password(s, a, Path(id): Path<i64>) {
+        let password = super::reset_password(&s, &a.actor, id, b.password.as_deref()).await?;
+        ResetResponse { password }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -256,36 +227,26 @@ pub struct CreatedToken {
     pub info: ApiTokenView,
 }
 
-/// Personal API tokens of the caller.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<ApiTokenView>)))]
-pub async fn list_tokens(
-    State(s): State<AppState>,
-    Api(a): Api,
-) -> AppResult<axum::Json<Vec<ApiTokenView>>> {
-    Ok(axum::Json(super::list_tokens(&s, &a.actor).await?))
+api_handler! {
+    /// Personal API tokens of the caller.
+    get "/api/v1/tokens", tag "auth", ok(Vec<ApiTokenView>);
+    fn list_tokens(s, a) { super::list_tokens(&s, &a.actor).await? }
 }
 
-/// Create a personal API token (same roles and scope as the caller; from a login session).
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 403, body = ErrorBody)))]
-pub async fn create_token(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(b): JsonBody<NewToken>,
-) -> AppResult<(StatusCode, axum::Json<CreatedToken>)> {
-    let (info, token) = super::create_token(&s, &a.actor, &b.name, b.days).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(CreatedToken { token, info }),
-    ))
+api_handler! {
+    /// Create a personal API token (same roles and scope as the caller; from a login session).
+    post "/api/v1/tokens", tag "auth", created(CreatedToken), json(b: NewToken), errors(403);
+    fn create_token(s, a) {
+        let (info, token) = super::create_token(&s, &a.actor, &b.name, b.days).await?;
+        CreatedToken { token, info }
+    }
 }
 
 /// Revoke one of the caller's API tokens.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
-    State(s): State<AppState>,
-    Api(a): Api,
+    ApiCaller(s, a): ApiCaller,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
     super::revoke_token(&s, &a.actor, id).await?;

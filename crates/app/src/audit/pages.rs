@@ -3,16 +3,15 @@
 //! Beijing time, and an "older" link that pages backwards with `before_id`.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::routing::get;
 use backstop_core::role::Permission;
 use serde::Deserialize;
 
 use super::{AuditQuery, AuditRow};
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, query_string, render};
-use crate::state::AppState;
 
 /// Entries per page.
 const PAGE_SIZE: i64 = 50;
@@ -23,18 +22,13 @@ pub fn routes() -> Routes {
 
 /// The filters as typed (all text, so a malformed value never rejects the request).
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Filters {
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     before_id: String,
 }
 
@@ -99,7 +93,7 @@ struct SearchPage {
     base_query: String,
 }
 
-async fn search(State(s): State<AppState>, Page(a): Page, Query(f): Query<Filters>) -> PageResult {
+async fn search(PageCaller(s, a): PageCaller, Query(f): Query<Filters>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::AuditRead)?;
     let f = Filters {

@@ -6,7 +6,7 @@
 //! error re-shows the page with the Chinese message (422).
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -18,8 +18,8 @@ use super::{
     EndMembership, NewMembership, NewTask, NewVisit, NotContacted, Task, TaskStatus,
 };
 use crate::kernel::auth::Authed;
-use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::extract::Page;
+use crate::kernel::error::AppResult;
+use crate::kernel::handler::{PageCaller, PageId, page_id, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
@@ -38,10 +38,6 @@ pub fn routes() -> Routes {
     ]
 }
 
-fn parse_id(s: &str) -> AppResult<i64> {
-    s.parse().map_err(|_| AppError::not_found())
-}
-
 #[derive(Template)]
 #[template(path = "care_coverage.html")]
 struct CoveragePage {
@@ -58,22 +54,15 @@ struct CoveragePage {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CoverageForm {
-    #[serde(default)]
     region: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     category: String,
 }
 
-async fn coverage(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(f): Query<CoverageForm>,
-) -> PageResult {
+async fn coverage(PageCaller(s, a): PageCaller, Query(f): Query<CoverageForm>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::PersonsRead)?;
     let opt = |v: &str, n| Some(clip(v, n)).filter(|v: &String| !v.is_empty());
@@ -175,8 +164,8 @@ async fn person_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -
     Ok(resp)
 }
 
-async fn person(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
-    person_page(&s, &a, parse_id(&id)?, None).await
+async fn person(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    person_page(&s, &a, id, None).await
 }
 
 /// After a form post: back to the person's page, or the page again with the message.
@@ -194,24 +183,19 @@ async fn after<T>(s: &AppState, a: &Authed, person_id: i64, r: AppResult<T>) -> 
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct MembershipForm {
-    #[serde(default)]
     category: String,
-    #[serde(default)]
     start_date: String,
-    #[serde(default)]
     end_date: String,
-    #[serde(default)]
     deciding_body: String,
 }
 
 async fn add_membership(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<MembershipForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = NewMembership {
         category: f.category,
         start_date: f.start_date,
@@ -223,50 +207,40 @@ async fn add_membership(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct EndForm {
-    #[serde(default)]
     person_id: String,
-    #[serde(default)]
     end_date: String,
 }
 
 async fn end_membership(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<EndForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
-    let person_id = parse_id(&f.person_id)?;
+    let person_id = page_id(&f.person_id)?;
     let input = EndMembership {
         end_date: f.end_date,
     };
-    match super::end_membership(&s, &a.actor, id, &input).await {
+    match refusal(super::end_membership(&s, &a.actor, id, &input).await)? {
         Ok(m) => Ok(Redirect::to(&format!("/care/persons/{}", m.person_id)).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            person_page(&s, &a, person_id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => person_page(&s, &a, person_id, Some(reason)).await,
     }
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CarerForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     phone: String,
-    #[serde(default)]
     relationship: String,
 }
 
 async fn set_carer(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<CarerForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = CarerInput {
         name: f.name,
         phone: f.phone,
@@ -277,22 +251,18 @@ async fn set_carer(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CheckForm {
-    #[serde(default)]
     date: String,
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     note: String,
 }
 
 async fn record_check(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<CheckForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = CheckInput {
         date: Some(f.date),
         status: f.status,
@@ -303,27 +273,21 @@ async fn record_check(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct VisitForm {
-    #[serde(default)]
     method: String,
-    #[serde(default)]
     visited_on: String,
-    #[serde(default)]
     findings: String,
     /// One need per line.
-    #[serde(default)]
     needs: String,
-    #[serde(default)]
     help_given: String,
 }
 
 async fn add_visit(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<VisitForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = NewVisit {
         method: f.method,
         visited_on: Some(f.visited_on),
@@ -342,22 +306,18 @@ async fn add_visit(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct TaskForm {
-    #[serde(default)]
     need_index: String,
-    #[serde(default)]
     owner: String,
-    #[serde(default)]
     due_date: String,
 }
 
 async fn add_task(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(visit_id): PageId,
     Form(f): Form<TaskForm>,
 ) -> PageResult {
-    let visit_id = parse_id(&id)?;
     let visit = super::get_visit(&s, &a.actor, visit_id).await?;
     let input = NewTask {
         need_index: f.need_index.trim().parse().unwrap_or(usize::MAX),
@@ -375,12 +335,10 @@ struct CloseForm {
 }
 
 async fn close_task(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(task_id): PageId,
     Form(f): Form<CloseForm>,
 ) -> PageResult {
-    let task_id = parse_id(&id)?;
     let task = super::one_task(&s, &a.actor, task_id).await?;
     let r = super::close_task(&s, &a.actor, task_id, &CloseTask { note: f.note }).await;
     after(&s, &a, task.person_id, r).await

@@ -2,7 +2,7 @@
 //! memberships, the carer and daily checks, visits, follow-up tasks, coverage and the list of
 //! members not contacted. Thin handlers over the scoped service functions of `care`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
@@ -13,8 +13,8 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody, region_param};
+use crate::kernel::handler::{ApiCaller, api_handler};
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -49,59 +49,36 @@ pub async fn list_categories(Api(a): Api) -> AppResult<axum::Json<Vec<Category>>
     Ok(axum::Json(super::categories()))
 }
 
-/// A person's care record: memberships, carer, recent daily checks, visits with tasks.
-#[utoipa::path(get, path = "/api/v1/care/persons/{id}", tag = "care", params(("id" = i64, Path)),
-    responses((status = 200, body = CareRecord), (status = 404, body = ErrorBody)))]
-pub async fn person_record(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<CareRecord>> {
-    Ok(axum::Json(super::record(&s, &a.actor, id).await?))
+api_handler! {
+    /// A person's care record: memberships, carer, recent daily checks, visits with tasks.
+    get "/api/v1/care/persons/{id}", tag "care", ok(CareRecord), params(("id" = i64, Path)),
+        errors(404);
+    fn person_record(s, a, Path(id): Path<i64>) { super::record(&s, &a.actor, id).await? }
 }
 
-/// Record a group membership (audited).
-#[utoipa::path(post, path = "/api/v1/care/persons/{id}/memberships", tag = "care",
-    params(("id" = i64, Path)), request_body = NewMembership,
-    responses((status = 201, body = Membership), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_membership(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<NewMembership>,
-) -> AppResult<(StatusCode, axum::Json<Membership>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::add_membership(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Record a group membership (audited).
+    post "/api/v1/care/persons/{id}/memberships", tag "care", created(Membership),
+        params(("id" = i64, Path)), json(body: NewMembership), errors(404, 422);
+    fn add_membership(s, a, Path(id): Path<i64>) {
+        super::add_membership(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// Set or correct the end date of a membership (audited).
-#[utoipa::path(post, path = "/api/v1/care/memberships/{id}/end", tag = "care",
-    params(("id" = i64, Path)), request_body = EndMembership,
-    responses((status = 200, body = Membership), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn end_membership(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<EndMembership>,
-) -> AppResult<axum::Json<Membership>> {
-    Ok(axum::Json(
-        super::end_membership(&s, &a.actor, id, &body).await?,
-    ))
+api_handler! {
+    /// Set or correct the end date of a membership (audited).
+    post "/api/v1/care/memberships/{id}/end", tag "care", ok(Membership),
+        params(("id" = i64, Path)), json(body: EndMembership), errors(404, 422);
+    fn end_membership(s, a, Path(id): Path<i64>) {
+        super::end_membership(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// Name or replace the carer of a dispersed 特困 person (phone stored encrypted, shown masked).
-#[utoipa::path(put, path = "/api/v1/care/persons/{id}/carer", tag = "care",
-    params(("id" = i64, Path)), request_body = CarerInput,
-    responses((status = 200, body = Carer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_carer(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<CarerInput>,
-) -> AppResult<axum::Json<Carer>> {
-    Ok(axum::Json(super::set_carer(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Name or replace the carer of a dispersed 特困 person (phone stored encrypted, shown masked).
+    put "/api/v1/care/persons/{id}/carer", tag "care", ok(Carer), params(("id" = i64, Path)),
+        json(body: CarerInput), errors(404, 422);
+    fn set_carer(s, a, Path(id): Path<i64>) { super::set_carer(&s, &a.actor, id, &body).await? }
 }
 
 /// Record the carer's daily check: 201 for the day's first, 200 when it updates that one.
@@ -110,8 +87,7 @@ pub async fn set_carer(
     responses((status = 201, body = DailyCheck), (status = 200, body = DailyCheck),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_check(
-    State(s): State<AppState>,
-    Api(a): Api,
+    ApiCaller(s, a): ApiCaller,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<CheckInput>,
 ) -> AppResult<(StatusCode, axum::Json<DailyCheck>)> {
@@ -124,103 +100,59 @@ pub async fn record_check(
     Ok((status, axum::Json(c)))
 }
 
-/// Record a visit (phone or at home) by the calling user.
-#[utoipa::path(post, path = "/api/v1/care/persons/{id}/visits", tag = "care",
-    params(("id" = i64, Path)), request_body = NewVisit,
-    responses((status = 201, body = Visit), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_visit(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<NewVisit>,
-) -> AppResult<(StatusCode, axum::Json<Visit>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::add_visit(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Record a visit (phone or at home) by the calling user.
+    post "/api/v1/care/persons/{id}/visits", tag "care", created(Visit), params(("id" = i64, Path)),
+        json(body: NewVisit), errors(404, 422);
+    fn add_visit(s, a, Path(id): Path<i64>) { super::add_visit(&s, &a.actor, id, &body).await? }
 }
 
-/// One visit with its follow-up tasks.
-#[utoipa::path(get, path = "/api/v1/care/visits/{id}", tag = "care", params(("id" = i64, Path)),
-    responses((status = 200, body = Visit), (status = 404, body = ErrorBody)))]
-pub async fn one_visit(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<Visit>> {
-    Ok(axum::Json(super::get_visit(&s, &a.actor, id).await?))
+api_handler! {
+    /// One visit with its follow-up tasks.
+    get "/api/v1/care/visits/{id}", tag "care", ok(Visit), params(("id" = i64, Path)), errors(404);
+    fn one_visit(s, a, Path(id): Path<i64>) { super::get_visit(&s, &a.actor, id).await? }
 }
 
-/// Turn a need of a visit into a follow-up task (owner, due date).
-#[utoipa::path(post, path = "/api/v1/care/visits/{id}/tasks", tag = "care",
-    params(("id" = i64, Path)), request_body = NewTask,
-    responses((status = 201, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_task(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<NewTask>,
-) -> AppResult<(StatusCode, axum::Json<Task>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::add_task(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Turn a need of a visit into a follow-up task (owner, due date).
+    post "/api/v1/care/visits/{id}/tasks", tag "care", created(Task), params(("id" = i64, Path)),
+        json(body: NewTask), errors(404, 422);
+    fn add_task(s, a, Path(id): Path<i64>) { super::add_task(&s, &a.actor, id, &body).await? }
 }
 
-/// Follow-up tasks in a region (`status=open|overdue|closed|all`).
-#[utoipa::path(get, path = "/api/v1/care/tasks", tag = "care", params(TaskQuery),
-    responses((status = 200, body = [Task]), (status = 404, body = ErrorBody)))]
-pub async fn list_tasks(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<TaskQuery>,
-) -> AppResult<axum::Json<Vec<Task>>> {
-    let region = region_param(q.region.as_deref())?;
-    let status = super::TaskStatus::parse(q.status.as_deref())?;
-    Ok(axum::Json(
-        super::list_tasks(&s, &a.actor, region.as_ref(), status).await?,
-    ))
+api_handler! {
+    /// Follow-up tasks in a region (`status=open|overdue|closed|all`).
+    get "/api/v1/care/tasks", tag "care", ok(Vec<Task>), params(TaskQuery), errors(404);
+    fn list_tasks(s, a, Query(q): Query<TaskQuery>) {
+        let region = region_param(q.region.as_deref())?;
+        let status = super::TaskStatus::parse(q.status.as_deref())?;
+        super::list_tasks(&s, &a.actor, region.as_ref(), status).await?
+    }
 }
 
-/// Close a task with a note (audited).
-#[utoipa::path(post, path = "/api/v1/care/tasks/{id}/close", tag = "care",
-    params(("id" = i64, Path)), request_body = CloseTask,
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn close_task(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<CloseTask>,
-) -> AppResult<axum::Json<Task>> {
-    Ok(axum::Json(
-        super::close_task(&s, &a.actor, id, &body).await?,
-    ))
+api_handler! {
+    /// Close a task with a note (audited).
+    post "/api/v1/care/tasks/{id}/close", tag "care", ok(Task), params(("id" = i64, Path)),
+        json(body: CloseTask), errors(404, 409, 422);
+    fn close_task(s, a, Path(id): Path<i64>) { super::close_task(&s, &a.actor, id, &body).await? }
 }
 
-/// Per category, members in the period, how many were contacted and the share.
-#[utoipa::path(get, path = "/api/v1/care/coverage", tag = "care", params(CoverageQuery),
-    responses((status = 200, body = Coverage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn coverage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<CoverageQuery>,
-) -> AppResult<axum::Json<Coverage>> {
-    let period = q.period(s.today())?;
-    Ok(axum::Json(super::coverage(&s, &a.actor, &period).await?))
+api_handler! {
+    /// Per category, members in the period, how many were contacted and the share.
+    get "/api/v1/care/coverage", tag "care", ok(Coverage), params(CoverageQuery), errors(404, 422);
+    fn coverage(s, a, Query(q): Query<CoverageQuery>) {
+        let period = q.period(s.today())?;
+        super::coverage(&s, &a.actor, &period).await?
+    }
 }
 
-/// Members active in the period who were not visited in it (names masked).
-#[utoipa::path(get, path = "/api/v1/care/not-contacted", tag = "care", params(CoverageQuery),
-    responses((status = 200, body = [NotContacted]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn not_contacted(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<CoverageQuery>,
-) -> AppResult<axum::Json<Vec<NotContacted>>> {
-    let period = q.period(s.today())?;
-    let category = q.category()?;
-    Ok(axum::Json(
-        super::not_contacted(&s, &a.actor, &period, category).await?,
-    ))
+api_handler! {
+    /// Members active in the period who were not visited in it (names masked).
+    get "/api/v1/care/not-contacted", tag "care", ok(Vec<NotContacted>), params(CoverageQuery),
+        errors(404, 422);
+    fn not_contacted(s, a, Query(q): Query<CoverageQuery>) {
+        let period = q.period(s.today())?;
+        let category = q.category()?;
+        super::not_contacted(&s, &a.actor, &period, category).await?
+    }
 }

@@ -6,7 +6,7 @@
 //! reads and writes go through the scoped service functions of `crosscheck`.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::{ConflictList, ConflictQuery, KINDS, LastRun};
 use crate::kernel::auth::Authed;
-use crate::kernel::error::AppError;
-use crate::kernel::extract::{Page, region_param};
+use crate::kernel::extract::region_param;
+use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::state::AppState;
@@ -72,16 +72,12 @@ struct ListPage {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct ListForm {
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     region: String,
-    #[serde(default)]
     ran: String,
-    #[serde(default)]
     resolved: String,
 }
 
@@ -160,7 +156,7 @@ async fn list_page(
     Ok(resp)
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page, Query(f): Query<ListForm>) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller, Query(f): Query<ListForm>) -> PageResult {
     list_page(&s, &a, f, None).await
 }
 
@@ -170,7 +166,7 @@ struct RunForm {
     region: String,
 }
 
-async fn run(State(s): State<AppState>, Page(a): Page, Form(f): Form<RunForm>) -> PageResult {
+async fn run(PageCaller(s, a): PageCaller, Form(f): Form<RunForm>) -> PageResult {
     let region = clip(&f.region, 20);
     let ran = match region_param(Some(&region)) {
         Ok(r) => super::run_in(&s, &a.actor, r.as_ref()).await,
@@ -204,12 +200,10 @@ struct ResolveForm {
 }
 
 async fn resolve(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<ResolveForm>,
 ) -> PageResult {
-    let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
     match super::resolve(&s, &a.actor, id, &f.note).await {
         Ok(_) => Ok(Redirect::to(&format!("/crosscheck?resolved={id}")).into_response()),
         Err(e)

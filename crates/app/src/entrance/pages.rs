@@ -7,7 +7,7 @@
 //! `entrance`.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{AckInput, Alert, DIRECTIONS, EntriesDay, EntryInput, EntryView, Gate};
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::handler::{PageCaller, PageId, page_id};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
@@ -36,10 +36,6 @@ const AREA: &str = "/gates";
 
 fn nav(a: &Authed) -> Option<Nav> {
     Some(Nav::for_actor(&a.actor, AREA))
-}
-
-fn pid(s: &str) -> Result<i64, AppError> {
-    s.parse().map_err(|_| AppError::not_found())
 }
 
 fn with_status(mut resp: Response, status: StatusCode) -> Response {
@@ -128,7 +124,7 @@ async fn list_page(
     }))
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller) -> PageResult {
     Ok(list_page(&s, &a, None, String::new()).await?)
 }
 
@@ -141,13 +137,13 @@ struct CreateForm {
     region_code: String,
 }
 
-async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<CreateForm>) -> PageResult {
+async fn create(PageCaller(s, a): PageCaller, Form(f): Form<CreateForm>) -> PageResult {
     let mut input = super::NewGate {
         name: f.name.clone(),
         ..Default::default()
     };
     match f.place.trim().split_once(':') {
-        Some(("org", id)) => input.org_id = Some(pid(id)?),
+        Some(("org", id)) => input.org_id = Some(page_id(id)?),
         Some(("region", code)) => input.region_code = Some(code.to_string()),
         _ => input.region_code = Some(f.region_code.clone()),
     }
@@ -294,12 +290,10 @@ struct DateParam {
 }
 
 async fn show(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Query(q): Query<DateParam>,
 ) -> PageResult {
-    let id = pid(&id)?;
     let live = live(
         &s,
         &a,
@@ -332,13 +326,11 @@ struct EntryForm {
 }
 
 async fn add_entry(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     headers: HeaderMap,
     Form(f): Form<EntryForm>,
 ) -> PageResult {
-    let id = pid(&id)?;
     let htmx = is_htmx(&headers);
     let result = match super::parse_temperature_text(&f.temperature) {
         Ok(t) => {
@@ -414,12 +406,10 @@ fn back_to(back: &str) -> String {
 }
 
 async fn ack(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
     Form(f): Form<AckForm>,
 ) -> PageResult {
-    let id = pid(&id)?;
     super::ack_alert(
         &s,
         &a.actor,

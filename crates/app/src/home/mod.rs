@@ -6,15 +6,13 @@
 mod login;
 
 use askama::Template;
-use axum::extract::State;
 use axum::routing::get;
 use backstop_core::region::Scope;
 
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::regions::Region;
-use crate::state::AppState;
 use crate::{accounts, orgs, regions};
 
 /// The region levels counted on the home page of a national visitor, in the order shown.
@@ -41,7 +39,7 @@ struct HomePage {
     entrance_alerts: Vec<crate::entrance::Alert>,
 }
 
-async fn home(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn home(PageCaller(s, a): PageCaller) -> PageResult {
     let actor = &a.actor;
     let nav = Nav::for_actor(actor, "/");
     let scope_code = actor.scope.as_str().to_string();

@@ -6,17 +6,16 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use backstop_core::role::Permission;
 use serde::Deserialize;
 
 use super::{Inspection, NewInspection, NewProblem, Problem, ReopenInput, RespondInput};
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
-use crate::state::AppState;
 
 pub fn routes() -> Routes {
     vec![
@@ -74,7 +73,7 @@ struct ListPage {
     today: String,
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller) -> PageResult {
     let list = super::list(&s, &a.actor, None).await?;
     let overdue = super::overdue_count(&s, &a.actor).await?;
     Ok(render(&ListPage {
@@ -95,8 +94,7 @@ async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
 }
 
 async fn create(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Form(body): Form<HashMap<String, String>>,
 ) -> PageResult {
     let g = |k: &str| body.get(k).cloned().unwrap_or_default();
@@ -139,7 +137,7 @@ struct ShowPage {
     today: String,
 }
 
-async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
     let mut i = super::get(&s, &a.actor, id).await?;
     let problems = std::mem::take(&mut i.problems);
     Ok(render(&ShowPage {
@@ -152,8 +150,7 @@ async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> 
 }
 
 async fn add_problem(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(problem): Form<NewProblem>,
 ) -> PageResult {
@@ -176,11 +173,7 @@ struct RectQuery {
     overdue: String,
 }
 
-async fn rectifications(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<RectQuery>,
-) -> PageResult {
+async fn rectifications(PageCaller(s, a): PageCaller, Query(q): Query<RectQuery>) -> PageResult {
     let overdue_only = !q.overdue.is_empty() && q.overdue != "0";
     let list = super::rectifications(&s, &a.actor, None, overdue_only).await?;
     Ok(render(&RectificationsPage {
@@ -192,8 +185,7 @@ async fn rectifications(
 }
 
 async fn respond(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<RespondInput>,
 ) -> PageResult {
@@ -201,14 +193,13 @@ async fn respond(
     Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
 }
 
-async fn close(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+async fn close(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
     let p = super::close(&s, &a.actor, id).await?;
     Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
 }
 
 async fn reopen(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<ReopenInput>,
 ) -> PageResult {

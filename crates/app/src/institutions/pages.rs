@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use backstop_core::error::ErrorCode;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{Closure, EntryView, Institution, Item, Round, RoundsView, Shortage, Supply};
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
@@ -69,7 +69,7 @@ struct ListPage {
     open_shortages: usize,
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller) -> PageResult {
     let rows = super::list(&s, &a.actor, None).await?;
     let open_shortages = super::list_shortages(&s, &a.actor, Some("open"), None)
         .await?
@@ -125,7 +125,7 @@ struct ShowPage {
     items: Vec<(&'static str, &'static str)>,
 }
 
-async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<i64>) -> PageResult {
+async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
     let d = super::get(&s, &a.actor, id).await?;
     let supplies = Item::ALL
         .into_iter()
@@ -169,8 +169,7 @@ struct ClosureForm {
 }
 
 async fn closure(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<ClosureForm>,
 ) -> PageResult {
@@ -199,8 +198,7 @@ fn parse_int(body: &HashMap<String, String>, key: &str) -> Result<Option<i64>, A
 }
 
 async fn supplies(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(body): Form<HashMap<String, String>>,
 ) -> PageResult {
@@ -238,8 +236,7 @@ struct RaiseForm {
 }
 
 async fn raise(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<RaiseForm>,
 ) -> PageResult {
@@ -277,11 +274,7 @@ struct StatusQuery {
     status: String,
 }
 
-async fn shortages(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<StatusQuery>,
-) -> PageResult {
+async fn shortages(PageCaller(s, a): PageCaller, Query(q): Query<StatusQuery>) -> PageResult {
     let rows = shortage_rows(super::list_shortages(&s, &a.actor, Some(&q.status), None).await?);
     Ok(render(&ShortagesPage {
         nav: nav(&a),
@@ -308,8 +301,7 @@ fn back_to(back: &str) -> String {
 }
 
 async fn answer(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<AnswerForm>,
 ) -> PageResult {
@@ -324,8 +316,7 @@ struct CloseForm {
 }
 
 async fn close(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<CloseForm>,
 ) -> PageResult {
@@ -356,8 +347,7 @@ struct DayQuery {
 }
 
 async fn entries(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Query(q): Query<DayQuery>,
 ) -> PageResult {
@@ -391,8 +381,7 @@ struct EntryForm {
 }
 
 async fn add_entry(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<EntryForm>,
 ) -> PageResult {
@@ -439,10 +428,9 @@ struct RoundsPage {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct RoundsQuery {
-    #[serde(default)]
     day: String,
-    #[serde(default)]
     round: String,
 }
 
@@ -487,8 +475,7 @@ fn rounds_lines(v: &RoundsView, round: Round) -> Vec<RoundLine> {
 }
 
 async fn rounds(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Query(q): Query<RoundsQuery>,
 ) -> PageResult {
@@ -511,8 +498,7 @@ async fn rounds(
 }
 
 async fn record_round(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(body): Form<HashMap<String, String>>,
 ) -> PageResult {
@@ -561,8 +547,7 @@ struct ResidentForm {
 }
 
 async fn add_resident(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Form(f): Form<ResidentForm>,
 ) -> PageResult {

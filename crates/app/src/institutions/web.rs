@@ -1,9 +1,7 @@
 //! Institution monitoring API (`/api/v1/institutions…`, `/api/v1/shortages…`). Handlers are
 //! thin: the rules live in the service functions of `institutions`.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -11,10 +9,8 @@ use super::{
     AnswerInput, ClosureInput, EntryInput, EntryView, Institution, InstitutionDetail, Resident,
     ResidentInput, RoundsInput, RoundsView, Shortage, ShortageInput, SuppliesInput, Supply,
 };
-use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody, region_param};
+use crate::kernel::handler::{RegionQuery, api_handler};
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -43,12 +39,6 @@ pub fn api_routes() -> Routes {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct RegionQuery {
-    /// Region code; default the caller's whole scope.
-    pub region: Option<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DayQuery {
     /// `YYYY-MM-DD` (Beijing); default today.
     pub day: Option<String>,
@@ -62,210 +52,125 @@ pub struct ShortageQuery {
     pub org: Option<i64>,
 }
 
-/// Service institutions in the caller's scope with their status.
-#[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions", params(RegionQuery),
-    responses((status = 200, body = Vec<Institution>), (status = 404, body = ErrorBody)))]
-pub async fn list(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<RegionQuery>,
-) -> AppResult<Json<Vec<Institution>>> {
-    Ok(Json(
-        super::list(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?,
-    ))
+api_handler! {
+    /// Service institutions in the caller's scope with their status.
+    get "/api/v1/institutions", tag "institutions", ok(Vec<Institution>), params(RegionQuery),
+        errors(404);
+    fn list(s, a, Query(q): Query<RegionQuery>) {
+        super::list(&s, &a.actor, q.region()?.as_ref()).await?
+    }
 }
 
-/// One institution: closed-management history and supplies.
-#[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions", params(("id" = i64, Path)),
-    responses((status = 200, body = InstitutionDetail), (status = 404, body = ErrorBody)))]
-pub async fn one(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<Json<InstitutionDetail>> {
-    Ok(Json(super::get(&s, &a.actor, id).await?))
+api_handler! {
+    /// One institution: closed-management history and supplies.
+    get "/api/v1/institutions/{id}", tag "institutions", ok(InstitutionDetail),
+        params(("id" = i64, Path)), errors(404);
+    fn one(s, a, Path(id): Path<i64>) { super::get(&s, &a.actor, id).await? }
 }
 
-/// Begin (`start`) or lift (`end`) closed management.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/closure", tag = "institutions", params(("id" = i64, Path)),
-    request_body = ClosureInput,
-    responses((status = 200, body = InstitutionDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn closure(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<ClosureInput>,
-) -> AppResult<Json<InstitutionDetail>> {
-    Ok(Json(super::set_closure(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Begin (`start`) or lift (`end`) closed management.
+    post "/api/v1/institutions/{id}/closure", tag "institutions", ok(InstitutionDetail),
+        params(("id" = i64, Path)), json(body: ClosureInput), errors(403, 404, 409, 422);
+    fn closure(s, a, Path(id): Path<i64>) { super::set_closure(&s, &a.actor, id, &body).await? }
 }
 
-/// The entrance log of a day; names and phones masked.
-#[utoipa::path(get, path = "/api/v1/institutions/{id}/entries", tag = "institutions", params(("id" = i64, Path), DayQuery),
-    responses((status = 200, body = Vec<EntryView>), (status = 404, body = ErrorBody)))]
-pub async fn list_entries(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    Query(q): Query<DayQuery>,
-) -> AppResult<Json<Vec<EntryView>>> {
-    Ok(Json(
-        super::list_entries(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?,
-    ))
+api_handler! {
+    /// The entrance log of a day; names and phones masked.
+    get "/api/v1/institutions/{id}/entries", tag "institutions", ok(Vec<EntryView>),
+        params(("id" = i64, Path), DayQuery), errors(404);
+    fn list_entries(s, a, Path(id): Path<i64>, Query(q): Query<DayQuery>) {
+        super::list_entries(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?
+    }
 }
 
-/// Record an entrance with its temperature (fever ≥ 37.3 ℃ flagged).
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/entries", tag = "institutions", params(("id" = i64, Path)),
-    request_body = EntryInput,
-    responses((status = 201, body = EntryView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn add_entry(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<EntryInput>,
-) -> AppResult<(StatusCode, Json<EntryView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(super::add_entry(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Record an entrance with its temperature (fever ≥ 37.3 ℃ flagged).
+    post "/api/v1/institutions/{id}/entries", tag "institutions", created(EntryView),
+        params(("id" = i64, Path)), json(body: EntryInput), errors(403, 404, 422);
+    fn add_entry(s, a, Path(id): Path<i64>) { super::add_entry(&s, &a.actor, id, &body).await? }
 }
 
-/// Residents of an institution.
-#[utoipa::path(get, path = "/api/v1/institutions/{id}/residents", tag = "institutions", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<Resident>), (status = 404, body = ErrorBody)))]
-pub async fn list_residents(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Vec<Resident>>> {
-    Ok(Json(super::residents(&s, &a.actor, id).await?))
+api_handler! {
+    /// Residents of an institution.
+    get "/api/v1/institutions/{id}/residents", tag "institutions", ok(Vec<Resident>),
+        params(("id" = i64, Path)), errors(404);
+    fn list_residents(s, a, Path(id): Path<i64>) { super::residents(&s, &a.actor, id).await? }
 }
 
-/// Add a resident.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/residents", tag = "institutions", params(("id" = i64, Path)),
-    request_body = ResidentInput,
-    responses((status = 201, body = Resident), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn add_resident(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<ResidentInput>,
-) -> AppResult<(StatusCode, Json<Resident>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(super::add_resident(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Add a resident.
+    post "/api/v1/institutions/{id}/residents", tag "institutions", created(Resident),
+        params(("id" = i64, Path)), json(body: ResidentInput), errors(403, 404, 422);
+    fn add_resident(s, a, Path(id): Path<i64>) {
+        super::add_resident(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// The three temperature rounds of a day for all residents, fevers listed.
-#[utoipa::path(get, path = "/api/v1/institutions/{id}/rounds", tag = "institutions", params(("id" = i64, Path), DayQuery),
-    responses((status = 200, body = RoundsView), (status = 404, body = ErrorBody)))]
-pub async fn get_rounds(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    Query(q): Query<DayQuery>,
-) -> AppResult<Json<RoundsView>> {
-    Ok(Json(
-        super::rounds(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?,
-    ))
+api_handler! {
+    /// The three temperature rounds of a day for all residents, fevers listed.
+    get "/api/v1/institutions/{id}/rounds", tag "institutions", ok(RoundsView),
+        params(("id" = i64, Path), DayQuery), errors(404);
+    fn get_rounds(s, a, Path(id): Path<i64>, Query(q): Query<DayQuery>) {
+        super::rounds(&s, &a.actor, id, super::day_param("day", q.day.as_deref())?).await?
+    }
 }
 
-/// Record one round for all residents at once; one bad value refuses the whole round.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/rounds", tag = "institutions", params(("id" = i64, Path)),
-    request_body = RoundsInput,
-    responses((status = 200, body = RoundsView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn record_round(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<RoundsInput>,
-) -> AppResult<Json<RoundsView>> {
-    Ok(Json(super::record_round(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Record one round for all residents at once; one bad value refuses the whole round.
+    post "/api/v1/institutions/{id}/rounds", tag "institutions", ok(RoundsView),
+        params(("id" = i64, Path)), json(body: RoundsInput), errors(403, 404, 422);
+    fn record_round(s, a, Path(id): Path<i64>) {
+        super::record_round(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// Set the supplies stock (quantity and days left per item).
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/supplies", tag = "institutions", params(("id" = i64, Path)),
-    request_body = SuppliesInput,
-    responses((status = 200, body = Vec<Supply>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn set_supplies(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<SuppliesInput>,
-) -> AppResult<Json<Vec<Supply>>> {
-    Ok(Json(super::set_supplies(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Set the supplies stock (quantity and days left per item).
+    post "/api/v1/institutions/{id}/supplies", tag "institutions", ok(Vec<Supply>),
+        params(("id" = i64, Path)), json(body: SuppliesInput), errors(403, 404, 422);
+    fn set_supplies(s, a, Path(id): Path<i64>) {
+        super::set_supplies(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// Raise a shortage request to the levels above.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/shortages", tag = "institutions", params(("id" = i64, Path)),
-    request_body = ShortageInput,
-    responses((status = 201, body = Shortage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn create_shortage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<ShortageInput>,
-) -> AppResult<(StatusCode, Json<Shortage>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(super::create_shortage(&s, &a.actor, id, &body).await?),
-    ))
+api_handler! {
+    /// Raise a shortage request to the levels above.
+    post "/api/v1/institutions/{id}/shortages", tag "institutions", created(Shortage),
+        params(("id" = i64, Path)), json(body: ShortageInput), errors(403, 404, 422);
+    fn create_shortage(s, a, Path(id): Path<i64>) {
+        super::create_shortage(&s, &a.actor, id, &body).await?
+    }
 }
 
-/// Shortage requests in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/shortages", tag = "institutions", params(ShortageQuery),
-    responses((status = 200, body = Vec<Shortage>), (status = 422, body = ErrorBody)))]
-pub async fn list_shortages(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<ShortageQuery>,
-) -> AppResult<Json<Vec<Shortage>>> {
-    Ok(Json(
-        super::list_shortages(&s, &a.actor, q.status.as_deref(), q.org).await?,
-    ))
+api_handler! {
+    /// Shortage requests in the caller's scope.
+    get "/api/v1/shortages", tag "institutions", ok(Vec<Shortage>), params(ShortageQuery),
+        errors(422);
+    fn list_shortages(s, a, Query(q): Query<ShortageQuery>) {
+        super::list_shortages(&s, &a.actor, q.status.as_deref(), q.org).await?
+    }
 }
 
-/// One shortage request.
-#[utoipa::path(get, path = "/api/v1/shortages/{id}", tag = "institutions", params(("id" = i64, Path)),
-    responses((status = 200, body = Shortage), (status = 404, body = ErrorBody)))]
-pub async fn get_shortage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Shortage>> {
-    Ok(Json(super::get_shortage(&s, &a.actor, id).await?))
+api_handler! {
+    /// One shortage request.
+    get "/api/v1/shortages/{id}", tag "institutions", ok(Shortage), params(("id" = i64, Path)),
+        errors(404);
+    fn get_shortage(s, a, Path(id): Path<i64>) { super::get_shortage(&s, &a.actor, id).await? }
 }
 
-/// Answer a shortage request (county level or above).
-#[utoipa::path(post, path = "/api/v1/shortages/{id}/answer", tag = "institutions", params(("id" = i64, Path)),
-    request_body = AnswerInput,
-    responses((status = 200, body = Shortage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn answer_shortage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<AnswerInput>,
-) -> AppResult<Json<Shortage>> {
-    Ok(Json(
-        super::answer_shortage(&s, &a.actor, id, &body.answer).await?,
-    ))
+api_handler! {
+    /// Answer a shortage request (county level or above).
+    post "/api/v1/shortages/{id}/answer", tag "institutions", ok(Shortage),
+        params(("id" = i64, Path)), json(body: AnswerInput), errors(403, 404, 409, 422);
+    fn answer_shortage(s, a, Path(id): Path<i64>) {
+        super::answer_shortage(&s, &a.actor, id, &body.answer).await?
+    }
 }
 
-/// Close a shortage request.
-#[utoipa::path(post, path = "/api/v1/shortages/{id}/close", tag = "institutions", params(("id" = i64, Path)),
-    responses((status = 200, body = Shortage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
-pub async fn close_shortage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Shortage>> {
-    Ok(Json(super::close_shortage(&s, &a.actor, id).await?))
+api_handler! {
+    /// Close a shortage request.
+    post "/api/v1/shortages/{id}/close", tag "institutions", ok(Shortage),
+        params(("id" = i64, Path)), errors(403, 404, 409);
+    fn close_shortage(s, a, Path(id): Path<i64>) { super::close_shortage(&s, &a.actor, id).await? }
 }

@@ -4,7 +4,7 @@
 //! scoped service functions of `orgs`.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -13,11 +13,10 @@ use backstop_core::role::Permission;
 use serde::Deserialize;
 
 use super::{NewOrg, Org, OrgKind};
-use crate::kernel::error::AppError;
 use crate::kernel::extract::{Page, region_param};
+use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
-use crate::state::AppState;
 
 pub fn routes() -> Routes {
     vec![
@@ -57,14 +56,13 @@ struct ListPage {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct ListQuery {
-    #[serde(default)]
     region: Option<String>,
-    #[serde(default)]
     kind: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller, Query(q): Query<ListQuery>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::OrgsRead)?;
     let region: String = q
@@ -110,18 +108,13 @@ struct NewPage {
 /// The creation form as posted (every field optional so a partial post is a validation
 /// message, never a plain-text rejection).
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct OrgForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     region_code: String,
-    #[serde(default)]
     contact_person: String,
-    #[serde(default)]
     contact_phone: String,
-    #[serde(default)]
     address: String,
 }
 
@@ -150,7 +143,7 @@ async fn new_form(Page(a): Page, Query(q): Query<NewQuery>) -> PageResult {
     }))
 }
 
-async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<OrgForm>) -> PageResult {
+async fn create(PageCaller(s, a): PageCaller, Form(f): Form<OrgForm>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::OrgsManage)?;
     let input = NewOrg {
@@ -203,8 +196,7 @@ struct ShowPage {
     org: Org,
 }
 
-async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
-    let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
+async fn show(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
     let org = super::get(&s, &a.actor, id).await?;
     Ok(render(&ShowPage {
         nav: Some(Nav::for_actor(&a.actor, "/orgs")),

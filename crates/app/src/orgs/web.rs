@@ -1,15 +1,13 @@
 //! Organisation API (`/api/v1/orgs…`). Pages are in `orgs::pages`.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::{NewOrg, Org};
-use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody, region_param};
+use crate::kernel::extract::region_param;
+use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -26,46 +24,24 @@ pub struct OrgQuery {
     pub kind: Option<String>,
 }
 
-/// Organisations in a region of the caller's scope.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgQuery),
-    responses((status = 200, body = Vec<Org>), (status = 404, body = ErrorBody)))]
-pub async fn list(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<OrgQuery>,
-) -> AppResult<axum::Json<Vec<Org>>> {
-    Ok(axum::Json(
-        super::list(
-            &s,
-            &a.actor,
-            region_param(q.region.as_deref())?.as_ref(),
-            super::OrgKind::param(q.kind.as_deref())?,
-        )
-        .await?,
-    ))
+api_handler! {
+    /// Organisations in a region of the caller's scope.
+    get "/api/v1/orgs", tag "orgs", ok(Vec<Org>), params(OrgQuery), errors(404);
+    fn list(s, a, Query(q): Query<OrgQuery>) {
+        let region = region_param(q.region.as_deref())?;
+        let kind = super::OrgKind::param(q.kind.as_deref())?;
+        super::list(&s, &a.actor, region.as_ref(), kind).await?
+    }
 }
 
-/// Create an organisation.
-#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
-    responses((status = 201, body = Org), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(body): JsonBody<NewOrg>,
-) -> AppResult<(StatusCode, axum::Json<Org>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::create(&s, &a.actor, &body).await?),
-    ))
+api_handler! {
+    /// Create an organisation.
+    post "/api/v1/orgs", tag "orgs", created(Org), json(body: NewOrg), errors(404, 422);
+    fn create(s, a) { super::create(&s, &a.actor, &body).await? }
 }
 
-/// One organisation.
-#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)),
-    responses((status = 200, body = Org), (status = 404, body = ErrorBody)))]
-pub async fn one(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<Org>> {
-    Ok(axum::Json(super::get(&s, &a.actor, id).await?))
+api_handler! {
+    /// One organisation.
+    get "/api/v1/orgs/{id}", tag "orgs", ok(Org), params(("id" = i64, Path)), errors(404);
+    fn one(s, a, Path(id): Path<i64>) { super::get(&s, &a.actor, id).await? }
 }

@@ -4,7 +4,7 @@
 //! functions, so a region outside the visitor's scope is a 404 page.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::Region;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render, render_status};
 use crate::state::AppState;
@@ -68,7 +68,7 @@ impl RegionPage {
 }
 
 /// `/regions`: the provinces for a national visitor, else a redirect to its own region.
-async fn top(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn top(PageCaller(s, a): PageCaller) -> PageResult {
     let actor = &a.actor;
     match &actor.scope {
         Scope::Region(c) => Ok(Redirect::to(&format!("/regions/{}", c.as_str())).into_response()),
@@ -106,8 +106,7 @@ async fn region_page(s: &AppState, actor: &Actor, code: &str) -> Result<RegionPa
 }
 
 async fn show(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(code): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ShowQuery>,
 ) -> PageResult {
@@ -127,8 +126,7 @@ struct GridForm {
 }
 
 async fn create_grid(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(code): Path<String>,
     Form(f): Form<GridForm>,
 ) -> PageResult {

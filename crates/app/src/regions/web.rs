@@ -1,15 +1,12 @@
 //! Region API (`/api/v1/regions…`). Pages are in `regions::pages`.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::Path;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::Region;
-use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -20,35 +17,25 @@ pub fn api_routes() -> Routes {
     ]
 }
 
-/// The top of the caller's tree (the provinces for national scope, else its own region).
-#[utoipa::path(get, path = "/api/v1/regions", tag = "regions",
-    responses((status = 200, body = Vec<Region>), (status = 401, body = ErrorBody)))]
-pub async fn roots(State(s): State<AppState>, Api(a): Api) -> AppResult<axum::Json<Vec<Region>>> {
-    Ok(axum::Json(super::roots(&s, &a.actor).await?))
+api_handler! {
+    /// The top of the caller's tree (the provinces for national scope, else its own region).
+    get "/api/v1/regions", tag "regions", ok(Vec<Region>), errors(401);
+    fn roots(s, a) { super::roots(&s, &a.actor).await? }
 }
 
-/// One region: `{code, name, level, parent}`. Outside the caller's scope: 404.
-#[utoipa::path(get, path = "/api/v1/regions/{code}", tag = "regions",
-    params(("code" = String, Path, description = "区划代码 (2/4/6/9/12 位，网格 15 位)")),
-    responses((status = 200, body = Region), (status = 404, body = ErrorBody)))]
-pub async fn one(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(code): Path<String>,
-) -> AppResult<axum::Json<Region>> {
-    Ok(axum::Json(super::get(&s, &a.actor, &code).await?))
+api_handler! {
+    /// One region: `{code, name, level, parent}`. Outside the caller's scope: 404.
+    get "/api/v1/regions/{code}", tag "regions", ok(Region),
+        params(("code" = String, Path, description = "区划代码 (2/4/6/9/12 位，网格 15 位)")),
+        errors(404);
+    fn one(s, a, Path(code): Path<String>) { super::get(&s, &a.actor, &code).await? }
 }
 
-/// The children of a region.
-#[utoipa::path(get, path = "/api/v1/regions/{code}/children", tag = "regions",
-    params(("code" = String, Path)),
-    responses((status = 200, body = Vec<Region>), (status = 404, body = ErrorBody)))]
-pub async fn children(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(code): Path<String>,
-) -> AppResult<axum::Json<Vec<Region>>> {
-    Ok(axum::Json(super::children(&s, &a.actor, &code).await?))
+api_handler! {
+    /// The children of a region.
+    get "/api/v1/regions/{code}/children", tag "regions", ok(Vec<Region>),
+        params(("code" = String, Path)), errors(404);
+    fn children(s, a, Path(code): Path<String>) { super::children(&s, &a.actor, &code).await? }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -56,16 +43,12 @@ pub struct NewGrid {
     pub name: String,
 }
 
-/// Create a grid (网格) under a village or community.
-#[utoipa::path(post, path = "/api/v1/regions/{code}/grids", tag = "regions",
-    params(("code" = String, Path, description = "村（社区）代码")), request_body = NewGrid,
-    responses((status = 201, body = Region), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_grid(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(code): Path<String>,
-    JsonBody(body): JsonBody<NewGrid>,
-) -> AppResult<(StatusCode, axum::Json<Region>)> {
-    let r = super::create_grid(&s, &a.actor, &code, &body.name).await?;
-    Ok((StatusCode::CREATED, axum::Json(r)))
+api_handler! {
+    /// Create a grid (网格) under a village or community.
+    post "/api/v1/regions/{code}/grids", tag "regions", created(Region),
+        params(("code" = String, Path, description = "村（社区）代码")), json(body: NewGrid),
+        errors(404, 422);
+    fn create_grid(s, a, Path(code): Path<String>) {
+        super::create_grid(&s, &a.actor, &code, &body.name).await?
+    }
 }

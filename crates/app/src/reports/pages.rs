@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Form as FormBody, Path, Query, State};
+use axum::extract::{Form as FormBody, Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use backstop_core::region::{RegionCode, RegionLevel, Scope};
@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::form::{FieldType, Form, Period, UnitType};
 use crate::kernel::crypto::random_token;
 use crate::kernel::error::AppError;
-use crate::kernel::extract::Page;
+use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, render};
 use crate::state::AppState;
@@ -104,7 +104,7 @@ async fn my_units(
     out
 }
 
-async fn hub(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
     let actor = &a.actor;
     let can_submit = actor.can(Permission::ReportsSubmit);
     let can_read = actor.can(Permission::ReportsRead);
@@ -251,8 +251,7 @@ struct FillQuery {
 }
 
 async fn fill_form(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(key): Path<String>,
     Query(q): Query<FillQuery>,
 ) -> PageResult {
@@ -289,8 +288,7 @@ async fn fill_form(
 }
 
 async fn fill_submit(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(key): Path<String>,
     FormBody(body): FormBody<HashMap<String, String>>,
 ) -> PageResult {
@@ -378,8 +376,7 @@ struct SavedQuery {
 }
 
 async fn show(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
@@ -469,6 +466,11 @@ fn rate(received: i64, expected: Option<i64>) -> (String, &'static str) {
     super::pages_rate(received, expected)
 }
 
+/// How many reports are expected, or "—" where no unit is expected to report.
+fn expected_text(expected: Option<i64>) -> String {
+    expected.map_or_else(|| "—".into(), |e| e.to_string())
+}
+
 fn fmt_value(v: Option<&Value>) -> String {
     match v {
         Some(Value::Number(n)) => n.to_string(),
@@ -477,11 +479,7 @@ fn fmt_value(v: Option<&Value>) -> String {
     }
 }
 
-async fn summary_page(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<SummaryQuery>,
-) -> PageResult {
+async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery>) -> PageResult {
     let period = q.period.clone().unwrap_or_else(|| today(&s));
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let sum = super::summary(&s, &scope, &q.template, &period).await?;
@@ -496,10 +494,7 @@ async fn summary_page(
             ChildRow {
                 code: c.code.clone(),
                 name: c.name.clone(),
-                expected: c
-                    .expected
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "—".into()),
+                expected: expected_text(c.expected),
                 received: c.received,
                 on_time: c.on_time,
                 rate: r,
@@ -548,10 +543,7 @@ async fn summary_page(
         period: sum.period.clone(),
         code: sum.code.clone(),
         region_name: sum.region_name.clone(),
-        expected: sum
-            .expected
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "—".into()),
+        expected: expected_text(sum.expected),
         received: sum.received,
         on_time: sum.on_time,
         rate: r,
@@ -579,11 +571,7 @@ struct MissingPage {
     rows: Vec<super::MissingUnit>,
 }
 
-async fn missing_page(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<SummaryQuery>,
-) -> PageResult {
+async fn missing_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery>) -> PageResult {
     let period = q.period.clone().unwrap_or_else(|| today(&s));
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let rows = super::missing(&s, &scope, &q.template, &period).await?;
@@ -661,7 +649,7 @@ fn can_ack(a: &crate::kernel::actor::Actor) -> bool {
         }
 }
 
-async fn incidents_page(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn incidents_page(PageCaller(s, a): PageCaller) -> PageResult {
     let rows = incident_rows(super::incidents::list(&s, &a.actor, false, 200).await?);
     Ok(render(&IncidentsPage {
         nav: Some(Nav::for_actor(&a.actor, "/reports")),
@@ -671,7 +659,7 @@ async fn incidents_page(State(s): State<AppState>, Page(a): Page) -> PageResult 
     }))
 }
 
-async fn incidents_live(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn incidents_live(PageCaller(s, a): PageCaller) -> PageResult {
     let rows = incident_rows(super::incidents::list(&s, &a.actor, false, 200).await?);
     Ok(render(&IncidentsLive {
         rows,
@@ -685,8 +673,7 @@ struct AckForm {
 }
 
 async fn ack(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
     FormBody(f): FormBody<AckForm>,
 ) -> Response {

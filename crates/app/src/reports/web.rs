@@ -1,7 +1,7 @@
 //! Reports API: forms, submissions (with `Idempotency-Key`), summaries, missing lists, locks,
 //! notifications.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::form::Form;
 use super::{MissingUnit, Notification, Outcome, Submission, SubmitInput, Summary};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::extract::JsonBody;
+use crate::kernel::handler::{ApiCaller, api_handler};
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -38,17 +38,13 @@ pub struct IncidentQuery {
     pub open: bool,
 }
 
-/// Immediate reports in the caller's scope, newest first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "reports", params(IncidentQuery),
-    responses((status = 200, body = Vec<super::incidents::Incident>)))]
-pub async fn list_incidents(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<IncidentQuery>,
-) -> AppResult<axum::Json<Vec<super::incidents::Incident>>> {
-    Ok(axum::Json(
-        super::incidents::list(&s, &a.actor, q.open, 200).await?,
-    ))
+api_handler! {
+    /// Immediate reports in the caller's scope, newest first.
+    get "/api/v1/incidents", tag "reports", ok(Vec<super::incidents::Incident>),
+        params(IncidentQuery);
+    fn list_incidents(s, a, Query(q): Query<IncidentQuery>) {
+        super::incidents::list(&s, &a.actor, q.open, 200).await?
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -57,27 +53,19 @@ pub struct AckBody {
     pub handling: String,
 }
 
-/// Acknowledge an immediate report (county level or above) and record its handling.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/ack", tag = "reports", params(("id" = i64, Path)), request_body = AckBody,
-    responses((status = 200, body = super::incidents::Incident), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn ack_incident(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(b): JsonBody<AckBody>,
-) -> AppResult<axum::Json<super::incidents::Incident>> {
-    Ok(axum::Json(
-        super::incidents::acknowledge(&s, &a.actor, id, &b.handling).await?,
-    ))
+api_handler! {
+    /// Acknowledge an immediate report (county level or above) and record its handling.
+    post "/api/v1/incidents/{id}/ack", tag "reports", ok(super::incidents::Incident),
+        params(("id" = i64, Path)), json(b: AckBody), errors(403, 409);
+    fn ack_incident(s, a, Path(id): Path<i64>) {
+        super::incidents::acknowledge(&s, &a.actor, id, &b.handling).await?
+    }
 }
 
-/// Report forms (latest versions).
-#[utoipa::path(get, path = "/api/v1/report-templates", tag = "reports", responses((status = 200, body = Vec<Form>)))]
-pub async fn list_forms(
-    State(s): State<AppState>,
-    Api(a): Api,
-) -> AppResult<axum::Json<Vec<Form>>> {
-    Ok(axum::Json(super::list_forms(&s, &a.actor).await?))
+api_handler! {
+    /// Report forms (latest versions).
+    get "/api/v1/report-templates", tag "reports", ok(Vec<Form>);
+    fn list_forms(s, a) { super::list_forms(&s, &a.actor).await? }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -86,32 +74,19 @@ pub struct VersionQuery {
     pub version: Option<i64>,
 }
 
-/// One form: `{key, name, period, deadline, fields: [{key, label, type, required, min, max}], …}`.
-#[utoipa::path(get, path = "/api/v1/report-templates/{key}", tag = "reports", params(("key" = String, Path), VersionQuery),
-    responses((status = 200, body = Form), (status = 404, body = ErrorBody)))]
-pub async fn get_form(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(key): Path<String>,
-    Query(q): Query<VersionQuery>,
-) -> AppResult<axum::Json<Form>> {
-    Ok(axum::Json(
-        super::get_form(&s, &a.actor, &key, q.version).await?,
-    ))
+api_handler! {
+    /// One form: `{key, name, period, deadline, fields: [{key, label, type, required, min, max}], …}`.
+    get "/api/v1/report-templates/{key}", tag "reports", ok(Form),
+        params(("key" = String, Path), VersionQuery), errors(404);
+    fn get_form(s, a, Path(key): Path<String>, Query(q): Query<VersionQuery>) {
+        super::get_form(&s, &a.actor, &key, q.version).await?
+    }
 }
 
-/// Create a form or a new version of one (officials with reports.manage).
-#[utoipa::path(post, path = "/api/v1/report-templates", tag = "reports", request_body = Form,
-    responses((status = 201, body = Form), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn save_form(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(f): JsonBody<Form>,
-) -> AppResult<(StatusCode, axum::Json<Form>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::save_form(&s, &a.actor, &f).await?),
-    ))
+api_handler! {
+    /// Create a form or a new version of one (officials with reports.manage).
+    post "/api/v1/report-templates", tag "reports", created(Form), json(f: Form), errors(403, 422);
+    fn save_form(s, a) { super::save_form(&s, &a.actor, &f).await? }
 }
 
 /// Submit a report (201), or correct the unit's report for that period (200). Send an
@@ -121,8 +96,7 @@ pub async fn save_form(
     responses((status = 201, body = Submission), (status = 200, body = Submission), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn submit(
-    State(s): State<AppState>,
-    Api(a): Api,
+    ApiCaller(s, a): ApiCaller,
     headers: HeaderMap,
     JsonBody(input): JsonBody<SubmitInput>,
 ) -> AppResult<(StatusCode, axum::Json<Submission>)> {
@@ -139,15 +113,11 @@ pub async fn submit(
     Ok((status, axum::Json(sub)))
 }
 
-/// One submission.
-#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", params(("id" = i64, Path)),
-    responses((status = 200, body = Submission), (status = 404, body = ErrorBody)))]
-pub async fn get_submission(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<Submission>> {
-    Ok(axum::Json(super::get_submission(&s, &a.actor, id).await?))
+api_handler! {
+    /// One submission.
+    get "/api/v1/reports/{id}", tag "reports", ok(Submission), params(("id" = i64, Path)),
+        errors(404);
+    fn get_submission(s, a, Path(id): Path<i64>) { super::get_submission(&s, &a.actor, id).await? }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -159,42 +129,21 @@ pub struct SummaryQuery {
     pub region: String,
 }
 
-/// Live summary: `{expected, received, on_time, sums, children: […]}`.
-#[utoipa::path(get, path = "/api/v1/reports/summary", tag = "reports", params(SummaryQuery),
-    responses((status = 200, body = Summary), (status = 404, body = ErrorBody)))]
-pub async fn summary(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<SummaryQuery>,
-) -> AppResult<axum::Json<Summary>> {
-    Ok(axum::Json(
-        super::summary(
-            &s,
-            &super::area(&a.actor, Some(&q.region))?,
-            &q.template,
-            &q.period,
-        )
-        .await?,
-    ))
+api_handler! {
+    /// Live summary: `{expected, received, on_time, sums, children: […]}`.
+    get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404);
+    fn summary(s, a, Query(q): Query<SummaryQuery>) {
+        super::summary(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+    }
 }
 
-/// Units that have not reported.
-#[utoipa::path(get, path = "/api/v1/reports/missing", tag = "reports", params(SummaryQuery),
-    responses((status = 200, body = Vec<MissingUnit>), (status = 404, body = ErrorBody)))]
-pub async fn missing(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<SummaryQuery>,
-) -> AppResult<axum::Json<Vec<MissingUnit>>> {
-    Ok(axum::Json(
-        super::missing(
-            &s,
-            &super::area(&a.actor, Some(&q.region))?,
-            &q.template,
-            &q.period,
-        )
-        .await?,
-    ))
+api_handler! {
+    /// Units that have not reported.
+    get "/api/v1/reports/missing", tag "reports", ok(Vec<MissingUnit>), params(SummaryQuery),
+        errors(404);
+    fn missing(s, a, Query(q): Query<SummaryQuery>) {
+        super::missing(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -208,8 +157,7 @@ pub struct LockBody {
 #[utoipa::path(post, path = "/api/v1/reports/locks", tag = "reports", request_body = LockBody,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn lock(
-    State(s): State<AppState>,
-    Api(a): Api,
+    ApiCaller(s, a): ApiCaller,
     JsonBody(b): JsonBody<LockBody>,
 ) -> AppResult<StatusCode> {
     super::lock(
@@ -222,13 +170,10 @@ pub async fn lock(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Notifications addressed to the caller's region or organisation (reminders, incidents).
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "reports", responses((status = 200, body = Vec<Notification>)))]
-pub async fn notifications(
-    State(s): State<AppState>,
-    Api(a): Api,
-) -> AppResult<axum::Json<Vec<Notification>>> {
-    Ok(axum::Json(super::notifications(&s, &a.actor, 100).await?))
+api_handler! {
+    /// Notifications addressed to the caller's region or organisation (reminders, incidents).
+    get "/api/v1/notifications", tag "reports", ok(Vec<Notification>);
+    fn notifications(s, a) { super::notifications(&s, &a.actor, 100).await? }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -241,24 +186,15 @@ pub struct TrendQuery {
     pub days: Option<i64>,
 }
 
-/// Daily figures of a form for a region over the last weeks (for charts).
-#[utoipa::path(get, path = "/api/v1/reports/trend", tag = "reports", params(TrendQuery),
-    responses((status = 200, body = super::dashboard::Trend), (status = 404, body = ErrorBody)))]
-pub async fn trend(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<TrendQuery>,
-) -> AppResult<axum::Json<super::dashboard::Trend>> {
-    Ok(axum::Json(
-        super::dashboard::trend(
-            &s,
-            &super::area(&a.actor, Some(&q.region))?,
-            &q.template,
-            q.days.unwrap_or(28),
-            None,
-        )
-        .await?,
-    ))
+api_handler! {
+    /// Daily figures of a form for a region over the last weeks (for charts).
+    get "/api/v1/reports/trend", tag "reports", ok(super::dashboard::Trend), params(TrendQuery),
+        errors(404);
+    fn trend(s, a, Query(q): Query<TrendQuery>) {
+        let area = super::area(&a.actor, Some(&q.region))?;
+        let days = q.days.unwrap_or(28);
+        super::dashboard::trend(&s, &area, &q.template, days, None).await?
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -269,27 +205,19 @@ pub struct OutboxQuery {
     pub limit: Option<i64>,
 }
 
-/// Gateway outbox: undelivered notifications in the caller's scope, oldest first.
-#[utoipa::path(get, path = "/api/v1/notifications/outbox", tag = "reports", params(OutboxQuery),
-    responses((status = 200, body = Vec<Notification>), (status = 403, body = ErrorBody)))]
-pub async fn outbox(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<OutboxQuery>,
-) -> AppResult<axum::Json<Vec<Notification>>> {
-    Ok(axum::Json(
-        super::outbox(&s, &a.actor, q.after_id, q.limit.unwrap_or(100)).await?,
-    ))
+api_handler! {
+    /// Gateway outbox: undelivered notifications in the caller's scope, oldest first.
+    get "/api/v1/notifications/outbox", tag "reports", ok(Vec<Notification>), params(OutboxQuery),
+        errors(403);
+    fn outbox(s, a, Query(q): Query<OutboxQuery>) {
+        super::outbox(&s, &a.actor, q.after_id, q.limit.unwrap_or(100)).await?
+    }
 }
 
 /// Mark a notification delivered by the gateway.
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/delivered", tag = "reports", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delivered(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<StatusCode> {
+pub async fn delivered(ApiCaller(s, a): ApiCaller, Path(id): Path<i64>) -> AppResult<StatusCode> {
     super::mark_delivered(&s, &a.actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@
 //! the scoped service functions of `screening`; no inline style or script (CSP).
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::extract::Page;
+use crate::kernel::handler::{PageCaller, form_status, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::people::{self, Person};
@@ -90,11 +90,7 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
         Scope::Region(c) => c.to_string(),
         Scope::National => String::new(),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&ListPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -109,35 +105,24 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
     ))
 }
 
-async fn list(State(s): State<AppState>, Page(a): Page) -> PageResult {
+async fn list(PageCaller(s, a): PageCaller) -> PageResult {
     list_page(&s, &a, None).await
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CampaignForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     purpose: String,
-    #[serde(default)]
     starts_on: String,
-    #[serde(default)]
     ends_on: String,
-    #[serde(default)]
     region_code: String,
-    #[serde(default)]
     ask_history: Option<String>,
-    #[serde(default)]
     ask_symptoms: Option<String>,
-    #[serde(default)]
     ask_temperature: Option<String>,
 }
 
-async fn create_campaign(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Form(f): Form<CampaignForm>,
-) -> PageResult {
+async fn create_campaign(PageCaller(s, a): PageCaller, Form(f): Form<CampaignForm>) -> PageResult {
     let input = NewCampaign {
         name: f.name,
         purpose: f.purpose,
@@ -182,16 +167,14 @@ struct CovRow {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CampaignQuery {
-    #[serde(default)]
     region: Option<String>,
-    #[serde(default)]
     q: Option<String>,
 }
 
 async fn campaign(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Query(q): Query<CampaignQuery>,
 ) -> PageResult {
@@ -308,11 +291,7 @@ async fn visit_page(
             }
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&VisitPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -333,8 +312,7 @@ async fn visit_page(
 }
 
 async fn visit_form(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path((id, hid)): Path<(String, String)>,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
@@ -365,8 +343,7 @@ fn parse_temp(s: &str) -> AppResult<Option<i64>> {
 }
 
 async fn visit_submit(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path((id, hid)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
@@ -410,15 +387,12 @@ async fn visit_submit(
         note: field("note").unwrap_or("").to_string(),
         members,
     };
-    match super::record_visit(&s, actor, id, hid, &input).await {
+    match refusal(super::record_visit(&s, actor, id, hid, &input).await)? {
         Ok(_) => Ok(Redirect::to(&format!(
             "/screening/campaigns/{id}/households/{hid}?saved=1"
         ))
         .into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            visit_page(&s, &a, id, hid, false, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => visit_page(&s, &a, id, hid, false, Some(reason)).await,
     }
 }
 
@@ -439,11 +413,7 @@ struct RegionQuery {
     region: Option<String>,
 }
 
-async fn observations(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<RegionQuery>,
-) -> PageResult {
+async fn observations(PageCaller(s, a): PageCaller, Query(q): Query<RegionQuery>) -> PageResult {
     let actor = &a.actor;
     let region = clip(&q.region.unwrap_or_default(), 20);
     let code = super::region_query(Some(&region))?;
@@ -479,11 +449,7 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
     actor.require(Permission::PersonsWrite)?;
     let person = people::get(s, actor, person_id).await?;
     let until = s.today() + Duration::days(super::DEFAULT_DAYS);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&NewObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -496,17 +462,12 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
     ))
 }
 
-async fn new_observation(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Query(q): Query<PersonQuery>,
-) -> PageResult {
+async fn new_observation(PageCaller(s, a): PageCaller, Query(q): Query<PersonQuery>) -> PageResult {
     new_page(&s, &a, pid(q.person.as_deref().unwrap_or(""))?, None).await
 }
 
 async fn start(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let field = |k: &str| -> String {
@@ -552,11 +513,7 @@ struct ObservationPage {
 async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
     let actor = &a.actor;
     let o = super::get_observation(s, actor, id).await?;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     Ok(with_status(
         render(&ObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -569,38 +526,28 @@ async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> P
     ))
 }
 
-async fn observation(
-    State(s): State<AppState>,
-    Page(a): Page,
-    Path(id): Path<String>,
-) -> PageResult {
+async fn observation(PageCaller(s, a): PageCaller, Path(id): Path<String>) -> PageResult {
     obs_page(&s, &a, pid(&id)?, None).await
 }
 
 /// After a write: back to the page, or the page again with the message of a 422.
 async fn after(s: &AppState, a: &Authed, id: i64, r: AppResult<Observation>) -> PageResult {
-    match r {
+    match refusal(r)? {
         Ok(_) => Ok(Redirect::to(&format!("/observations/{id}")).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            obs_page(s, a, id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(reason) => obs_page(s, a, id, Some(reason)).await,
     }
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CheckinForm {
-    #[serde(default)]
     temperature: String,
-    #[serde(default)]
     symptoms: Option<String>,
-    #[serde(default)]
     note: String,
 }
 
 async fn checkin(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<CheckinForm>,
 ) -> PageResult {
@@ -631,8 +578,7 @@ struct ExtendForm {
 }
 
 async fn extend(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<ExtendForm>,
 ) -> PageResult {
@@ -642,16 +588,14 @@ async fn extend(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct CloseForm {
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     note: String,
 }
 
 async fn close(
-    State(s): State<AppState>,
-    Page(a): Page,
+    PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
     Form(f): Form<CloseForm>,
 ) -> PageResult {

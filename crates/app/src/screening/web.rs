@@ -2,8 +2,7 @@
 //! Thin handlers over the scoped service functions of `screening`; pages are in
 //! `screening::pages`.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -12,9 +11,8 @@ use super::{
     ObservationQuery, ObservationSummary, RollHousehold, Visit, VisitInput,
 };
 use crate::kernel::error::{AppError, AppResult, ErrorBody};
-use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::handler::{ApiCaller, api_handler};
 use crate::kernel::web::Routes;
-use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
@@ -44,42 +42,24 @@ pub fn api_routes() -> Routes {
     ]
 }
 
-/// Open a screening campaign (an official above village level).
-#[utoipa::path(post, path = "/api/v1/screening/campaigns", tag = "screening",
-    request_body = NewCampaign,
-    responses((status = 201, body = Campaign), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_campaign(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(body): JsonBody<NewCampaign>,
-) -> AppResult<(StatusCode, axum::Json<Campaign>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::create_campaign(&s, &a.actor, &body).await?),
-    ))
+api_handler! {
+    /// Open a screening campaign (an official above village level).
+    post "/api/v1/screening/campaigns", tag "screening", created(Campaign), json(body: NewCampaign),
+        errors(403, 404, 422);
+    fn create_campaign(s, a) { super::create_campaign(&s, &a.actor, &body).await? }
 }
 
-/// Campaigns whose region overlaps the caller's scope.
-#[utoipa::path(get, path = "/api/v1/screening/campaigns", tag = "screening",
-    responses((status = 200, body = Vec<Campaign>)))]
-pub async fn list_campaigns(
-    State(s): State<AppState>,
-    Api(a): Api,
-) -> AppResult<axum::Json<Vec<Campaign>>> {
-    Ok(axum::Json(super::list_campaigns(&s, &a.actor).await?))
+api_handler! {
+    /// Campaigns whose region overlaps the caller's scope.
+    get "/api/v1/screening/campaigns", tag "screening", ok(Vec<Campaign>);
+    fn list_campaigns(s, a) { super::list_campaigns(&s, &a.actor).await? }
 }
 
-/// One campaign.
-#[utoipa::path(get, path = "/api/v1/screening/campaigns/{id}", tag = "screening",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = Campaign), (status = 404, body = ErrorBody)))]
-pub async fn campaign(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<Campaign>> {
-    Ok(axum::Json(super::get_campaign(&s, &a.actor, id).await?))
+api_handler! {
+    /// One campaign.
+    get "/api/v1/screening/campaigns/{id}", tag "screening", ok(Campaign),
+        params(("id" = i64, Path)), errors(404);
+    fn campaign(s, a, Path(id): Path<i64>) { super::get_campaign(&s, &a.actor, id).await? }
 }
 
 /// `?region=` of coverage and summaries.
@@ -89,20 +69,14 @@ pub struct RegionQuery {
     pub region: Option<String>,
 }
 
-/// Households reached of households on the roll, by child region, furthest behind first.
-#[utoipa::path(get, path = "/api/v1/screening/campaigns/{id}/coverage", tag = "screening",
-    params(("id" = i64, Path), RegionQuery),
-    responses((status = 200, body = Coverage), (status = 404, body = ErrorBody)))]
-pub async fn coverage(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    Query(q): Query<RegionQuery>,
-) -> AppResult<axum::Json<Coverage>> {
-    let region = super::region_query(q.region.as_deref())?;
-    Ok(axum::Json(
-        super::coverage(&s, &a.actor, id, region.as_ref()).await?,
-    ))
+api_handler! {
+    /// Households reached of households on the roll, by child region, furthest behind first.
+    get "/api/v1/screening/campaigns/{id}/coverage", tag "screening", ok(Coverage),
+        params(("id" = i64, Path), RegionQuery), errors(404);
+    fn coverage(s, a, Path(id): Path<i64>, Query(q): Query<RegionQuery>) {
+        let region = super::region_query(q.region.as_deref())?;
+        super::coverage(&s, &a.actor, id, region.as_ref()).await?
+    }
 }
 
 /// `?q=` of the household finder.
@@ -112,19 +86,13 @@ pub struct FindQuery {
     pub q: Option<String>,
 }
 
-/// Households of the campaign in the caller's scope, not yet reached first.
-#[utoipa::path(get, path = "/api/v1/screening/campaigns/{id}/households", tag = "screening",
-    params(("id" = i64, Path), FindQuery),
-    responses((status = 200, body = Vec<RollHousehold>), (status = 404, body = ErrorBody)))]
-pub async fn households(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    Query(q): Query<FindQuery>,
-) -> AppResult<axum::Json<Vec<RollHousehold>>> {
-    Ok(axum::Json(
-        super::find_households(&s, &a.actor, id, q.q.as_deref().unwrap_or("")).await?,
-    ))
+api_handler! {
+    /// Households of the campaign in the caller's scope, not yet reached first.
+    get "/api/v1/screening/campaigns/{id}/households", tag "screening", ok(Vec<RollHousehold>),
+        params(("id" = i64, Path), FindQuery), errors(404);
+    fn households(s, a, Path(id): Path<i64>, Query(q): Query<FindQuery>) {
+        super::find_households(&s, &a.actor, id, q.q.as_deref().unwrap_or("")).await?
+    }
 }
 
 /// The recorded visit of a household (404 if none yet).
@@ -132,8 +100,7 @@ pub async fn households(
     tag = "screening", params(("id" = i64, Path), ("household_id" = i64, Path)),
     responses((status = 200, body = Visit), (status = 404, body = ErrorBody)))]
 pub async fn visit(
-    State(s): State<AppState>,
-    Api(a): Api,
+    ApiCaller(s, a): ApiCaller,
     Path((id, hid)): Path<(i64, i64)>,
 ) -> AppResult<axum::Json<Visit>> {
     super::get_visit(&s, &a.actor, id, hid)
@@ -142,80 +109,49 @@ pub async fn visit(
         .ok_or_else(AppError::not_found)
 }
 
-/// Record the visit of one household and every person in it (one write; audited).
-#[utoipa::path(post, path = "/api/v1/screening/campaigns/{id}/households/{household_id}",
-    tag = "screening", params(("id" = i64, Path), ("household_id" = i64, Path)),
-    request_body = VisitInput,
-    responses((status = 200, body = Visit), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn record_visit(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path((id, hid)): Path<(i64, i64)>,
-    JsonBody(body): JsonBody<VisitInput>,
-) -> AppResult<axum::Json<Visit>> {
-    Ok(axum::Json(
-        super::record_visit(&s, &a.actor, id, hid, &body).await?,
-    ))
+api_handler! {
+    /// Record the visit of one household and every person in it (one write; audited).
+    post "/api/v1/screening/campaigns/{id}/households/{household_id}", tag "screening", ok(Visit),
+        params(("id" = i64, Path), ("household_id" = i64, Path)), json(body: VisitInput),
+        errors(404, 422);
+    fn record_visit(s, a, Path((id, hid)): Path<(i64, i64)>) {
+        super::record_visit(&s, &a.actor, id, hid, &body).await?
+    }
 }
 
-/// Start a home observation with four responsible people.
-#[utoipa::path(post, path = "/api/v1/observations", tag = "screening",
-    request_body = NewObservation,
-    responses((status = 201, body = Observation), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn start_observation(
-    State(s): State<AppState>,
-    Api(a): Api,
-    JsonBody(body): JsonBody<NewObservation>,
-) -> AppResult<(StatusCode, axum::Json<Observation>)> {
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(super::start_observation(&s, &a.actor, &body).await?),
-    ))
+api_handler! {
+    /// Start a home observation with four responsible people.
+    post "/api/v1/observations", tag "screening", created(Observation), json(body: NewObservation),
+        errors(404, 409, 422);
+    fn start_observation(s, a) { super::start_observation(&s, &a.actor, &body).await? }
 }
 
-/// Observations in a region (names masked).
-#[utoipa::path(get, path = "/api/v1/observations", tag = "screening",
-    params(ObservationQuery),
-    responses((status = 200, body = Vec<Observation>), (status = 404, body = ErrorBody)))]
-pub async fn list_observations(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<ObservationQuery>,
-) -> AppResult<axum::Json<Vec<Observation>>> {
-    let region = super::region_query(q.region.as_deref())?;
-    let listed = super::Listed::parse(q.status.as_deref())?;
-    Ok(axum::Json(
-        super::list_observations(&s, &a.actor, region.as_ref(), listed).await?,
-    ))
+api_handler! {
+    /// Observations in a region (names masked).
+    get "/api/v1/observations", tag "screening", ok(Vec<Observation>), params(ObservationQuery),
+        errors(404);
+    fn list_observations(s, a, Query(q): Query<ObservationQuery>) {
+        let region = super::region_query(q.region.as_deref())?;
+        let listed = super::Listed::parse(q.status.as_deref())?;
+        super::list_observations(&s, &a.actor, region.as_ref(), listed).await?
+    }
 }
 
-/// People under observation, rolled up by child region.
-#[utoipa::path(get, path = "/api/v1/observations/summary", tag = "screening",
-    params(RegionQuery),
-    responses((status = 200, body = ObservationSummary), (status = 404, body = ErrorBody)))]
-pub async fn summary(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Query(q): Query<RegionQuery>,
-) -> AppResult<axum::Json<ObservationSummary>> {
-    let region = super::region_query(q.region.as_deref())?;
-    Ok(axum::Json(
-        super::summary(&s, &a.actor, region.as_ref()).await?,
-    ))
+api_handler! {
+    /// People under observation, rolled up by child region.
+    get "/api/v1/observations/summary", tag "screening", ok(ObservationSummary),
+        params(RegionQuery), errors(404);
+    fn summary(s, a, Query(q): Query<RegionQuery>) {
+        let region = super::region_query(q.region.as_deref())?;
+        super::summary(&s, &a.actor, region.as_ref()).await?
+    }
 }
 
-/// One observation with its four and its check-ins.
-#[utoipa::path(get, path = "/api/v1/observations/{id}", tag = "screening",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = Observation), (status = 404, body = ErrorBody)))]
-pub async fn observation(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-) -> AppResult<axum::Json<Observation>> {
-    Ok(axum::Json(super::get_observation(&s, &a.actor, id).await?))
+api_handler! {
+    /// One observation with its four and its check-ins.
+    get "/api/v1/observations/{id}", tag "screening", ok(Observation), params(("id" = i64, Path)),
+        errors(404);
+    fn observation(s, a, Path(id): Path<i64>) { super::get_observation(&s, &a.actor, id).await? }
 }
 
 /// Body of `POST /api/v1/observations/{id}/extend`.
@@ -225,46 +161,23 @@ pub struct ExtendBody {
     pub ends_on: String,
 }
 
-/// Extend an observation (never shorten: 422).
-#[utoipa::path(post, path = "/api/v1/observations/{id}/extend", tag = "screening",
-    params(("id" = i64, Path)), request_body = ExtendBody,
-    responses((status = 200, body = Observation), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn extend(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<ExtendBody>,
-) -> AppResult<axum::Json<Observation>> {
-    Ok(axum::Json(
-        super::extend(&s, &a.actor, id, &body.ends_on).await?,
-    ))
+api_handler! {
+    /// Extend an observation (never shorten: 422).
+    post "/api/v1/observations/{id}/extend", tag "screening", ok(Observation),
+        params(("id" = i64, Path)), json(body: ExtendBody), errors(404, 422);
+    fn extend(s, a, Path(id): Path<i64>) { super::extend(&s, &a.actor, id, &body.ends_on).await? }
 }
 
-/// Record a check-in (temperature, symptoms) in the current half-day.
-#[utoipa::path(post, path = "/api/v1/observations/{id}/checkins", tag = "screening",
-    params(("id" = i64, Path)), request_body = NewCheckin,
-    responses((status = 200, body = Observation), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn checkin(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<NewCheckin>,
-) -> AppResult<axum::Json<Observation>> {
-    Ok(axum::Json(super::checkin(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Record a check-in (temperature, symptoms) in the current half-day.
+    post "/api/v1/observations/{id}/checkins", tag "screening", ok(Observation),
+        params(("id" = i64, Path)), json(body: NewCheckin), errors(404, 422);
+    fn checkin(s, a, Path(id): Path<i64>) { super::checkin(&s, &a.actor, id, &body).await? }
 }
 
-/// Close an observation: release, central isolation or hospital.
-#[utoipa::path(post, path = "/api/v1/observations/{id}/close", tag = "screening",
-    params(("id" = i64, Path)), request_body = CloseObservation,
-    responses((status = 200, body = Observation), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn close(
-    State(s): State<AppState>,
-    Api(a): Api,
-    Path(id): Path<i64>,
-    JsonBody(body): JsonBody<CloseObservation>,
-) -> AppResult<axum::Json<Observation>> {
-    Ok(axum::Json(super::close(&s, &a.actor, id, &body).await?))
+api_handler! {
+    /// Close an observation: release, central isolation or hospital.
+    post "/api/v1/observations/{id}/close", tag "screening", ok(Observation),
+        params(("id" = i64, Path)), json(body: CloseObservation), errors(404, 422);
+    fn close(s, a, Path(id): Path<i64>) { super::close(&s, &a.actor, id, &body).await? }
 }
