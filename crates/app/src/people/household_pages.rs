@@ -282,6 +282,9 @@ async fn add(
     Form(f): Form<MemberForm>,
 ) -> PageResult {
     let id = id_of(&id)?;
+    // The household itself out of scope reads as not found; a person out of scope is a
+    // message on the form.
+    super::get_household(&s, &a.actor, id).await?;
     let refuse = |m: &str| Some((StatusCode::UNPROCESSABLE_ENTITY, m.to_string()));
     let Ok(person_id) = f.person_id.trim().parse::<i64>() else {
         return show_page(

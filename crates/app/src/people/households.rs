@@ -1,8 +1,10 @@
 //! Households (家庭户): persons of the caller's scope grouped under a region and an address,
 //! each with a relationship to the head. A person belongs to at most one household (moving one
-//! from another household is explicit and audited on both); a household has at most one head;
-//! a member lives in the household's region. A household and its members are read through the
-//! caller's scope like persons. Pages: `household_pages`; API: `web`.
+//! from another household is explicit and audited on both); a household has at most one head.
+//! A member may live elsewhere (人户分离: a son working in the city stays in the family's
+//! household); each reader sees only the members inside its own scope. A household and its
+//! members are read through the caller's scope like persons. Pages: `household_pages`; API:
+//! `web`.
 
 use backstop_core::error::ErrorCode;
 use backstop_core::role::Permission;
@@ -142,7 +144,6 @@ pub async fn create_household(
                 format!("{}（人员 {}）已属于户 {h}", p.name, p.id),
             ));
         }
-        lives_in(&p, code.as_str())?;
     }
     let hid = hq::insert_household(&mut tx, code.as_str(), &address, &members).await?;
     let detail: Value = json!({
@@ -152,22 +153,6 @@ pub async fn create_household(
     tx.commit(Change::new("household.create", "household", hid, code.to_string()).detail(detail))
         .await?;
     get_household(state, actor, hid).await
-}
-
-/// A member must live in the household's region (its village, or a grid of it).
-fn lives_in(p: &queries::Stored, region: &str) -> AppResult<()> {
-    if p.region_code.starts_with(region) {
-        Ok(())
-    } else {
-        Err(ferr(
-            ErrorCode::Validation,
-            "members",
-            format!(
-                "{}（人员 {}）登记在 {}，不在本户所在区划 {region}",
-                p.name, p.id, p.region_name
-            ),
-        ))
-    }
 }
 
 /// A household in scope, with its members in scope.
@@ -253,7 +238,6 @@ pub async fn add_member(
     let mut tx = Tx::begin(state, actor).await?;
     let h = hq::household_row(tx.conn(), &scope, id).await?;
     let p = queries::person(tx.conn(), &scope, input.person_id).await?;
-    lives_in(&p, &h.region_code)?;
     let from = p.household_id.filter(|other| *other != id);
     if let Some(other) = from
         && !input.move_from_other

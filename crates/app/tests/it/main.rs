@@ -8,6 +8,7 @@ mod crosscheck;
 mod entrance;
 mod foundation;
 mod hardening;
+mod households;
 mod id_privacy;
 mod imports;
 mod inspections;

@@ -469,6 +469,17 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("hh", hh);
+    let hh2 = created_id(
+        t,
+        &w,
+        "cw.a",
+        "/api/v1/households",
+        json!({"region_code": V1, "address": "旱码头标记户 2 号",
+               "members": [{"person_id": w.id("p4"), "relationship": "head"},
+                           {"person_id": w.id("p5"), "relationship": "child"}]}),
+    )
+    .await;
+    w.ids.insert("hh2", hh2);
 
     // Reports: a village daily report with a marker note, an incident.
     let id = report(t, &w, "cw.a", "scope-report-1", json!({"template": "village_daily", "unit": V1, "period": "2026-03-02",
@@ -959,6 +970,18 @@ fn cases(w: &World) -> Vec<Case> {
         post("/persons/export", "/persons/export", format!("region={V1}&name=&q=&masked=&group=&reason={}", encode_query_value("慰问"))).mark("xl/").outward(),
         case("PATCH", "/api/v1/persons/{id}", format!("/api/v1/persons/{p1}")).body(json!({"phone": "13900009999", "region_code": V1})).by("cw").outward(),
         post("/api/v1/persons/{id}/reveal", format!("/api/v1/persons/{p1}/reveal"), json!({"reason": "核对身份"})).mark(cid(A, "19500101", 1)).noperm(Some("cw.a")),
+        // ---- households
+        get("/api/v1/households", "/api/v1/households", "旱码头标记户").list(),
+        get("/households", "/households", "旱码头标记户").list(),
+        get("/households/new", format!("/households/new?person={}", w.id("p2")), "甲二").by("cw"),
+        get("/households/{id}", format!("/households/{}", w.id("hh2")), "旱码头标记户 2 号").by("cw"),
+        post("/households", "/households", format!("region_code={V1}&address={}", encode_query_value("新户乙"))).by("cw").outward(),
+        case("PATCH", "/api/v1/households/{id}", format!("/api/v1/households/{}", w.id("hh2"))).body(json!({"address": "旱码头标记户 2 号乙"})).by("cw"),
+        post("/households/{id}", format!("/households/{}", w.id("hh2")), format!("address={}", encode_query_value("旱码头标记户 2 号丙"))).by("cw"),
+        post("/api/v1/households/{id}/members", format!("/api/v1/households/{}/members", w.id("hh2")), json!({"person_id": w.id("p2"), "relationship": "spouse"})).by("cw"),
+        post("/households/{id}/members", format!("/households/{}/members", w.id("hh2")), format!("person_id={}&relationship=sibling", w.id("p2"))).by("cw"),
+        case("DELETE", "/api/v1/households/{id}/members/{person_id}", format!("/api/v1/households/{}/members/{}", w.id("hh2"), w.id("p5"))).by("cw"),
+        post("/households/{id}/members/{person_id}/remove", format!("/households/{}/members/{}/remove", w.id("hh2"), w.id("p4")), "").by("cw"),
         post("/persons/{id}/reveal", format!("/persons/{p1}/reveal"), format!("reason={}", encode_query_value("核对身份"))).mark(cid(A, "19500101", 1)).noperm(Some("cw.a")),
         post("/api/v1/households", "/api/v1/households", json!({"region_code": V1, "members": [{"person_id": w.id("p3"), "relationship": "head"}]})).by("cw").outward(),
         // ---- screening
