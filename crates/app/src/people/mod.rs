@@ -107,6 +107,40 @@ pub struct Person {
     /// Where else this record's person is registered (on one person's read only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<PersonLink>,
+    /// What to check about the ID number just registered (an old county code, a 15-digit
+    /// number of the centenarians' range): on the answer to a create only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<IdNotice>,
+}
+
+/// A warning about an accepted ID number: a stable code and the Chinese message.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IdNotice {
+    /// `id_county_not_on_record` or `id_fifteen_digit_review`.
+    pub code: String,
+    pub message: String,
+}
+
+impl IdNotice {
+    fn of(id: Option<&CitizenId>) -> Vec<IdNotice> {
+        id.map(CitizenId::warnings)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| IdNotice {
+                code: w.as_str().to_string(),
+                message: w.message_zh().to_string(),
+            })
+            .collect()
+    }
+
+    /// The message of a code (for a page reached by redirect after a create).
+    pub fn message_of(code: &str) -> Option<&'static str> {
+        use backstop_core::citizen_id::IdWarning;
+        [IdWarning::CountyNotOnRecord, IdWarning::FifteenDigitReview]
+            .into_iter()
+            .find(|w| w.as_str() == code)
+            .map(IdWarning::message_zh)
+    }
 }
 
 /// Body of `POST /api/v1/persons`.
@@ -320,7 +354,9 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
                     ),
                 )
                 .await?;
-                return Ok(Created::New(Box::new(get(state, actor, id).await?)));
+                let mut p = get(state, actor, id).await?;
+                p.warnings = IdNotice::of(c.id.as_ref());
+                return Ok(Created::New(Box::new(p)));
             }
         }
     }
@@ -351,7 +387,9 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
         )),
     )
     .await?;
-    Ok(Created::New(Box::new(get(state, actor, id).await?)))
+    let mut p = get(state, actor, id).await?;
+    p.warnings = IdNotice::of(c.id.as_ref());
+    Ok(Created::New(Box::new(p)))
 }
 
 /// One person, if in scope, with where else the person is registered (for the record that

@@ -261,7 +261,13 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
     };
     let (status, message, existing_id) = match super::create(&s, actor, &input).await {
         Ok(Created::New(p)) => {
-            return Ok(Redirect::to(&format!("/persons/{}", p.id)).into_response());
+            let warn: Vec<&str> = p.warnings.iter().map(|w| w.code.as_str()).collect();
+            let to = if warn.is_empty() {
+                format!("/persons/{}", p.id)
+            } else {
+                format!("/persons/{}?warn={}", p.id, warn.join(","))
+            };
+            return Ok(Redirect::to(&to).into_response());
         }
         Ok(Created::Existing(id)) => (
             StatusCode::CONFLICT,
@@ -302,6 +308,8 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
 struct ShowPage {
     nav: Option<Nav>,
     person: Person,
+    /// Warnings about the ID number just registered (after the create's redirect).
+    notices: Vec<&'static str>,
     can_reveal: bool,
     can_write: bool,
     revealed: Option<Revealed>,
@@ -315,9 +323,21 @@ async fn show_page(
     revealed: Option<Revealed>,
     error: Option<String>,
 ) -> PageResult {
+    show_with(s, a, id, revealed, error, Vec::new()).await
+}
+
+async fn show_with(
+    s: &AppState,
+    a: &crate::kernel::auth::Authed,
+    id: i64,
+    revealed: Option<Revealed>,
+    error: Option<String>,
+    notices: Vec<&'static str>,
+) -> PageResult {
     let person = super::get(s, &a.actor, id).await?;
     Ok(render(&ShowPage {
         nav: Some(Nav::for_actor(&a.actor, "/persons")),
+        notices,
         can_reveal: a.actor.can(Permission::PersonsRevealId),
         can_write: a.actor.can(Permission::PersonsWrite),
         person,
@@ -326,9 +346,25 @@ async fn show_page(
     }))
 }
 
-async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
+#[derive(Deserialize, Default)]
+struct ShowQuery {
+    #[serde(default)]
+    warn: String,
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Page(a): Page,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> PageResult {
     let id: i64 = id.parse().map_err(|_| AppError::not_found())?;
-    show_page(&s, &a, id, None, None).await
+    let notices = q
+        .warn
+        .split(',')
+        .filter_map(super::IdNotice::message_of)
+        .collect();
+    show_with(&s, &a, id, None, None, notices).await
 }
 
 #[derive(Deserialize, Default)]

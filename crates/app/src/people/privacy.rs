@@ -4,15 +4,17 @@
 //! the old "6+4" form (which hid exactly the birth date) becomes "6+1". Idempotent and batched;
 //! a database written by this version has nothing to seal and costs one indexed query.
 //!
-//! It is bookkeeping of the storage format, not a change to anyone's data, so it writes no
-//! audit entry (as the pinyin backfill does not). Audit entries written before it may hold a
-//! birth date in their before/after detail: the audit log is append-only and stays as it was
-//! (`docs/PRIVACY.md`).
+//! As `crate::privacy`'s step for the sensitive columns, each batch is one transaction with a
+//! `privacy.seal` audit entry (as the system, with the count), and when anything was sealed
+//! the old clear bytes are scrubbed from the database files. Audit entries written before it
+//! may hold a birth date in their before/after detail: the audit log is append-only and stays
+//! as it was (`docs/PRIVACY.md`).
 
 use chrono::NaiveDate;
 
 use super::queries::privacy as queries;
 use super::seal_birth;
+use crate::kernel::access::{Change, Tx};
 use crate::kernel::error::AppResult;
 use crate::state::AppState;
 
@@ -24,6 +26,9 @@ pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     loop {
         let rows = queries::clear_rows(state, BATCH).await?;
         if rows.is_empty() {
+            if done > 0 {
+                crate::privacy::scrub(state, &["persons"]).await?;
+            }
             return Ok(done);
         }
         let sealed: Vec<queries::Resealed> = rows
@@ -39,7 +44,13 @@ pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
             })
             .collect();
         done += sealed.len() as u64;
-        queries::write_sealed(state, &sealed).await?;
+        let mut tx = Tx::begin_as(state, crate::privacy::system()).await?;
+        queries::write_sealed(&mut tx, &sealed).await?;
+        tx.commit(
+            Change::new("privacy.seal", "column", "persons.birth_date", "0")
+                .detail(serde_json::json!({"rows": sealed.len()})),
+        )
+        .await?;
     }
 }
 

@@ -113,6 +113,7 @@ impl Stored {
             deceased: self.deceased,
             link_kind: self.link_kind.clone(),
             links: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

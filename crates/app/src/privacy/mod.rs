@@ -182,6 +182,21 @@ pub const STATUS_ACTIVE: &str = "active";
 /// The clear value of every closed observation (its outcome is sealed).
 pub const STATUS_CLOSED: &str = "closed";
 
+/// The account the open-time steps write their audit entries as.
+pub(crate) fn system() -> Who {
+    Who {
+        user_id: None,
+        username: "system".into(),
+        source: "open".into(),
+    }
+}
+
+/// Scrub the old clear bytes of `tables` from the database files (after an open-time step
+/// sealed values there): SQLite vacuumed and its WAL truncated, PostgreSQL's tables rewritten.
+pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
+    queries::scrub(state, tables).await
+}
+
 /// Version of the sealing step recorded in `privacy_sealing` once every row is sealed.
 const STEP: i64 = 1;
 
@@ -198,11 +213,7 @@ pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     if queries::step_done(state, STEP).await? {
         return Ok(0);
     }
-    let who = Who {
-        user_id: None,
-        username: "system".into(),
-        source: "open".into(),
-    };
+    let who = system();
     let mut total = 0u64;
     for field in SEALED {
         let mut tx = Tx::begin_as(state, who.clone()).await?;

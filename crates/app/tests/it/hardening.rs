@@ -351,7 +351,7 @@ async fn id_numbers_of_the_2023_foreign_format_and_old_counties_are_registered()
         let foreign = cid("913840", "19850615", 123);
         // 110103 (崇文区) was merged in 2010: the number keeps its code and is accepted.
         let old_county = cid("110103", "19600101", 11);
-        for (n, name) in [(foreign.as_str(), "史密斯"), (old_county.as_str(), "钱七")] {
+        for (n, name, warned) in [(foreign.as_str(), "史密斯", false), (old_county.as_str(), "钱七", true)] {
             let (s, b) = t
                 .post(
                     "/api/v1/persons",
@@ -360,7 +360,24 @@ async fn id_numbers_of_the_2023_foreign_format_and_old_counties_are_registered()
                 )
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
+            // The warning reaches the one who registered: a code and a Chinese message.
+            assert_eq!(
+                b["warnings"][0]["code"].as_str() == Some("id_county_not_on_record"),
+                warned,
+                "{b}"
+            );
         }
+        // On the pages: the create redirects to the person's page, which says it.
+        let cookie = crate::support::web_login(&t, "id_w").await;
+        let other_old = cid("110103", "19610101", 13);
+        let (s, h, _) = t
+            .raw_form("POST", "/persons", Some(&cookie), &format!("id_number={other_old}&name=%E5%AD%99%E5%85%AB&region_code={V1}"))
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let to = h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(to.contains("warn=id_county_not_on_record"), "{to}");
+        let (_, html) = crate::support::page(&t, &to, &cookie).await;
+        assert!(html.contains("地址码不在现行县级行政区划表中"), "{html}");
         // A leading 9 with an unknown issuing province is still refused.
         let (s, b) = t
             .post(

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
 use crate::people::SealedBirth;
 use crate::state::AppState;
@@ -43,9 +44,8 @@ pub(crate) async fn clear_rows(state: &AppState, limit: i64) -> AppResult<Vec<Cl
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
-/// Write a batch sealed, in one transaction.
-pub(crate) async fn write_sealed(state: &AppState, rows: &[Resealed]) -> AppResult<()> {
-    let mut tx = state.db.begin_write().await?;
+/// Write a batch sealed, in the caller's transaction.
+pub(crate) async fn write_sealed(tx: &mut Tx, rows: &[Resealed]) -> AppResult<()> {
     for r in rows {
         if r.keep_birth {
             sqlx::query("UPDATE persons SET id_masked = $1 WHERE id = $2")
@@ -67,6 +67,5 @@ pub(crate) async fn write_sealed(state: &AppState, rows: &[Resealed]) -> AppResu
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
