@@ -8,10 +8,12 @@
 //!   more than the actor holds, administrator roles exclusive) — both the roles the target has
 //!   now and the roles it will have;
 //! - nobody changes their own roles, scope or enabled state;
-//! - disabling, a password reset and a password change end every session of the account.
+//! - disabling, a password reset and a password change end every session and every personal
+//!   API token of the account (tokens stay revoked when it is enabled again).
 
 pub mod pages;
 mod queries;
+pub mod security_web;
 mod tokens;
 pub mod web;
 
@@ -307,6 +309,11 @@ pub async fn update_user(
     if disabled && !before.disabled || scope_str != before.region_code || roles != before_roles {
         auth::revoke_all_sessions(tx.conn(), id, now).await?;
     }
+    // Disabling ends the personal API tokens for good: enabling the account again does not
+    // bring them back.
+    if disabled && !before.disabled {
+        auth::revoke_all_tokens(tx.conn(), id, now).await?;
+    }
     let permission_change = roles != before_roles || scope_str != before.region_code;
     let action = if permission_change {
         "user.permission_change"
@@ -374,7 +381,7 @@ pub async fn reset_password(
     queries::reset_password(&mut tx, id, &hash).await?;
     auth::revoke_all_sessions(tx.conn(), id, now).await?;
     // A reset answers a lost or compromised password: personal API tokens end too.
-    let tokens_revoked = queries::revoke_all_tokens(&mut tx, id).await?;
+    let tokens_revoked = auth::revoke_all_tokens(tx.conn(), id, now).await?;
     tx.commit(
         Change::new(
             "user.password_reset",

@@ -97,6 +97,18 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "makes a token for the caller itself",
     ),
     ("POST", "/api/v1/auth/login", "logs in"),
+    // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
+    // (tested in admins::personal_token_lifetime_has_a_maximum).
+    (
+        "GET",
+        "/api/v1/security/settings",
+        "deployment-wide security settings",
+    ),
+    (
+        "PUT",
+        "/api/v1/security/settings",
+        "deployment-wide security settings",
+    ),
     (
         "POST",
         "/api/v1/auth/logout",

@@ -60,6 +60,19 @@ pub async fn login(
     let now = state.now_ms();
     let username = username.trim();
     let policy = &state.config.policy;
+    if let Some(why) = state.auth_cache.throttle.check(source, now) {
+        let who = Who {
+            user_id: None,
+            username: username.chars().take(64).collect(),
+            source: source.to_string(),
+        };
+        let reason = match why {
+            super::Throttled::Source => "rate_limited_source",
+            super::Throttled::Global => "rate_limited_global",
+        };
+        refuse(state, who, json!({"reason": reason}), "0").await?;
+        return Err(AppError::new(ErrorCode::RateLimited));
+    }
     let user = if username.is_empty() || username.chars().count() > 64 {
         None
     } else {
@@ -73,6 +86,7 @@ pub async fn login(
             source: source.to_string(),
         };
         refuse(state, who, json!({"reason": "unknown_user"}), "0").await?;
+        state.auth_cache.throttle.failed(source, now);
         return Err(credentials_error());
     };
     let password_ok = verify_password(&user.password_hash, password);
@@ -86,6 +100,7 @@ pub async fn login(
             &user.scope,
         )
         .await?;
+        state.auth_cache.throttle.failed(source, now);
         return Err(credentials_error());
     }
     if !password_ok {
@@ -141,6 +156,7 @@ pub(super) async fn register_failure(
     reason: &str,
 ) -> AppResult<()> {
     let now = state.now_ms();
+    state.auth_cache.throttle.failed(source, now);
     let policy = &state.config.policy;
     let window = policy.lockout_minutes * MINUTE_MS;
     let mut tx = Tx::begin_as(state, user.who(source)).await?;
@@ -184,6 +200,14 @@ pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) 
     }
     let now = state.now_ms();
     let user = &authed.user;
+    if state
+        .auth_cache
+        .throttle
+        .check(&authed.actor.source, now)
+        .is_some()
+    {
+        return Err(AppError::new(ErrorCode::RateLimited));
+    }
     // A locked account's pending session accepts no code (no guessing past the lockout).
     if user.locked_until.is_some_and(|t| t > now) {
         let who = user.who(&authed.actor.source);

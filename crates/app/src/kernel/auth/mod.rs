@@ -10,7 +10,9 @@
 //!   revoked by logout, by a password change (all sessions of the user) and by disabling;
 //! - a session that has the password but not yet the TOTP code, or must still change its
 //!   password or enrol TOTP (mandatory for the three administrator roles), is in a `Stage`
-//!   other than `Full` and can do nothing but finish that step or log out.
+//!   other than `Full` and can do nothing but finish that step or log out;
+//! - failed logins are also counted per source address and over the service (`throttle`),
+//!   and a full count answers 429 `rate_limited` before any password is checked.
 
 //!
 //! Where it lives: `login` (the password login, the failure count and lockout, the TOTP step of
@@ -22,6 +24,8 @@ mod login;
 mod password;
 mod queries;
 mod sessions;
+mod settings;
+mod throttle;
 mod totp;
 
 use backstop_core::error::ErrorCode;
@@ -34,8 +38,12 @@ use crate::kernel::error::AppError;
 
 pub use login::{LoginResult, login, verify_session_totp};
 pub use password::{change_password, generate_password, hash_password, verify_password};
-pub use queries::{load_user, load_user_by_name, revoke_all_sessions};
+pub use queries::{load_user, load_user_by_name, revoke_all_sessions, revoke_all_tokens};
 pub use sessions::{Authed, authenticate, logout};
+pub use settings::{
+    DEFAULT_TOKEN_MAX_DAYS, SecuritySettings, security_settings, set_security_settings,
+};
+pub use throttle::{LoginThrottle, ThrottleLimits, Throttled};
 pub use totp::{
     TotpEnrollment, authenticate_stage_after_totp, begin_totp_enrollment, confirm_totp_enrollment,
     pending_totp_enrollment, totp_code, totp_for,

@@ -315,3 +315,38 @@ pub(super) async fn set_own_password(
     .await?;
     Ok(())
 }
+
+/// Revoke every personal API token of a user (a password change or reset, disabling).
+pub async fn revoke_all_tokens(conn: &mut AnyConnection, user_id: i64, now: i64) -> AppResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// A deployment setting (`kv_settings`).
+pub(super) async fn setting(state: &AppState, key: &str) -> AppResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM kv_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(state.db.pool())
+            .await?,
+    )
+}
+
+/// Set a deployment setting (`kv_settings`), inside the caller's audited transaction.
+pub(super) async fn put_setting(tx: &mut Tx, key: &str, value: &str) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO kv_settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
