@@ -1,10 +1,12 @@
 //! Security administration API (issue 13): the deployment's security settings (the longest
-//! personal-token lifetime). Only the security administrator reaches them; every change is
-//! audited by the service function it calls.
+//! personal-token lifetime, the roles whose second factor is waived) and the reset of an
+//! account's second factor. Only the security administrator reaches them; every change is
+//! audited by the service functions they call.
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 
+use super::UserView;
 use crate::kernel::auth::{self, SecuritySettings};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
@@ -13,10 +15,13 @@ use crate::state::AppState;
 use backstop_core::role::Permission;
 
 pub fn api_routes() -> Routes {
-    vec![(
-        "/api/v1/security/settings",
-        get(get_settings).put(put_settings),
-    )]
+    vec![
+        (
+            "/api/v1/security/settings",
+            get(get_settings).put(put_settings),
+        ),
+        ("/api/v1/users/{id}/reset-totp", post(reset_totp)),
+    ]
 }
 
 /// The security settings in force (security administrator).
@@ -40,5 +45,19 @@ pub async fn put_settings(
 ) -> AppResult<axum::Json<SecuritySettings>> {
     Ok(axum::Json(
         auth::set_security_settings(&s, &a.actor, &b).await?,
+    ))
+}
+
+/// Forget an account's TOTP so it enrols again at its next login (security administrator,
+/// business accounts in scope; audited as `user.totp_reset`).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-totp", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reset_totp(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<UserView>> {
+    Ok(axum::Json(
+        super::reset_second_factor(&s, &a.actor, id).await?,
     ))
 }

@@ -1,6 +1,8 @@
-//! Issue 13, items 6 (tokens) and 7 (login throttling), on every backend: personal API tokens
-//! that die with the password and stay dead and are no page cookie, their longest lifetime set
-//! by the security administrator, and login throttling per source address and over the service.
+//! Issue 13, items 3, 4 (TOTP part), 6 (tokens) and 7 (login throttling), on every backend:
+//! the administrator matrix (who can create, reset, enrol and use whom), the second factor per
+//! role and its waiver, the security administrator's second-factor reset, personal API tokens
+//! that die with the password and stay dead and are no page cookie, their longest lifetime, and
+//! login throttling per source address and over the service.
 
 use std::net::SocketAddr;
 
@@ -22,28 +24,239 @@ fn code_of(v: &Value) -> &str {
 
 /// An account made by the operator, never logged in and without a second factor.
 async fn fresh_user(t: &T, username: &str, roles: &[&str], region: &str) -> i64 {
-    let u = accounts::create_user(
-        &t.state,
-        &Actor::operator(),
-        &accounts::NewUser {
-            username: username.to_string(),
-            password: PW.to_string(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            region_code: region.to_string(),
-            org_id: None,
-            display_name: String::new(),
-        },
-    )
-    .await
-    .expect("create");
+    let id = t.make_user(username, roles, region).await;
     let mut w = t.state.db.begin_write().await.expect("tx");
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
-        .bind(u.id)
+    sqlx::query("UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = $1")
+        .bind(id)
         .execute(w.conn())
         .await
-        .expect("prepare");
+        .expect("no second factor");
     w.commit().await.expect("commit");
-    u.id
+    t.state.auth_cache.invalidate();
+    id
+}
+
+/// A password-only API login: status and body.
+async fn password_login(t: &T, username: &str, password: &str) -> (StatusCode, Value) {
+    t.call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await
+}
+
+async fn user_flags(t: &T, id: i64) -> (bool, bool) {
+    let (m, e): (i64, i64) =
+        sqlx::query_as("SELECT must_change_password, totp_enabled FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(t.state.db.pool())
+            .await
+            .expect("flags");
+    (m != 0, e != 0)
+}
+
+#[tokio::test]
+async fn no_administrator_creates_resets_or_grants_anyone() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let sys = t.user("adm.sys", &["sysadmin"], "0").await;
+        let sec = t.user("adm.sec", &["secadmin"], "0").await;
+        let aud = t.user("adm.aud", &["auditor"], "0").await;
+        let nation = t.user("nat.off", &["official"], "0").await;
+        let county = t.user("cty.off", &["official"], "130110").await;
+        let cw = t.make_user("cw.one", &["community_worker"], "130110").await;
+        let cw_other = t.make_user("cw.two", &["community_worker"], "130111").await;
+        let auditor_id = t.user_id("adm.aud").await;
+        let nation_id = t.user_id("nat.off").await;
+        let users_before = crate::support::count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM users").await;
+
+        // Create: no administrator opens any account, administrator or business.
+        for (who, tok) in [("sysadmin", &sys), ("secadmin", &sec), ("auditor", &aud)] {
+            for role in ["auditor", "secadmin", "sysadmin", "official", "community_worker"] {
+                let (s, e) = t
+                    .post(
+                        "/api/v1/users",
+                        tok,
+                        json!({"username": format!("x.{role}"), "password": NEW_PW,
+                               "roles": [role], "region_code": "0"}),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{who} created {role}: {e}");
+            }
+        }
+        // An official never grants an administrator role either.
+        let (s, _) = t
+            .post(
+                "/api/v1/users",
+                &nation,
+                json!({"username": "x.aud", "password": NEW_PW, "roles": ["auditor"], "region_code": "0"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert_eq!(
+            crate::support::count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM users").await,
+            users_before
+        );
+
+        // Grant: no administrator changes anyone's roles.
+        for tok in [&sys, &sec, &aud] {
+            let (s, _) = t.patch_user(tok, cw, json!({"roles": ["official"]})).await;
+            assert_eq!(s, StatusCode::FORBIDDEN);
+            let (s, _) = t.patch_user(tok, nation_id, json!({"disabled": true})).await;
+            assert_eq!(s, StatusCode::FORBIDDEN);
+        }
+
+        // Reset: no administrator resets a password, of an administrator or of anyone.
+        for tok in [&sys, &sec, &aud] {
+            for id in [auditor_id, nation_id, cw] {
+                let (s, _) = t
+                    .post(&format!("/api/v1/users/{id}/reset-password"), tok, json!({}))
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "reset {id}");
+            }
+        }
+        // An official cannot reset an administrator, resets in its scope only.
+        let (s, _) = t
+            .post(&format!("/api/v1/users/{auditor_id}/reset-password"), &nation, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t
+            .post(&format!("/api/v1/users/{cw_other}/reset-password"), &county, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(audit_count(&t, "user.password_reset").await, 0);
+
+        // The official's reset forces the user's own password at the next login.
+        let (s, b) = t
+            .post(&format!("/api/v1/users/{cw}/reset-password"), &county, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let given = b["password"].as_str().expect("one-time password").to_string();
+        assert_eq!(user_flags(&t, cw).await, (true, true), "TOTP kept, password forced");
+        t.clock.advance(chrono::Duration::seconds(31));
+        let code = t.totp_now("cw.one");
+        let (s, l) = t
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "cw.one", "password": given, "totp": code})),
+            )
+            .await;
+        assert_eq!((s, l["stage"].as_str()), (StatusCode::OK, Some("need_password_change")));
+
+        // Administrator accounts are reset by the operator (CLI) only, and the reset forces a
+        // new second factor as well as a new password.
+        accounts::reset_password(&t.state, &Actor::operator(), auditor_id, Some(NEW_PW))
+            .await
+            .expect("operator reset");
+        assert_eq!(user_flags(&t, auditor_id).await, (true, false));
+        let (s, l) = password_login(&t, "adm.aud", NEW_PW).await;
+        assert_eq!((s, l["stage"].as_str()), (StatusCode::OK, Some("need_password_change")));
+        let (s, e) = t.get("/api/v1/audit", l["token"].as_str().expect("tok")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(audit_count(&t, "user.password_reset").await, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_second_factor_per_role_and_its_waiver() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let sec = t.user("sec.sf", &["secadmin"], "0").await;
+        for (name, role) in [
+            ("sf.off", "official"),
+            ("sf.cw", "community_worker"),
+            ("sf.town", "township_staff"),
+            ("sf.sw", "social_worker"),
+            ("sf.insp", "inspector"),
+            ("sf.inst", "institution_reporter"),
+        ] {
+            fresh_user(&t, name, &[role], "130110").await;
+            // Not enrolled: a password opens nothing but the enrolment.
+            let (s, l) = password_login(&t, name, PW).await;
+            assert_eq!(
+                (s, l["stage"].as_str()),
+                (StatusCode::OK, Some("need_totp_enrollment")),
+                "{role}"
+            );
+            let (s, e) = t.get("/api/v1/regions/130110", l["token"].as_str().expect("t")).await;
+            assert_eq!((s, code_of(&e)), (StatusCode::UNAUTHORIZED, "totp_required"), "{role}");
+        }
+        // Enrolled: the code is asked at every API login, for a field role too.
+        t.make_user("sf.cw2", &["community_worker"], "130110").await;
+        let (s, e) = password_login(&t, "sf.cw2", PW).await;
+        assert_eq!((s, code_of(&e)), (StatusCode::UNAUTHORIZED, "totp_required"));
+
+        // The waiver: only roles that see no personal data.
+        let (s, e) = t
+            .call("PUT", "/api/v1/security/settings", Some(&sec),
+                  Some(json!({"token_max_days": 90, "second_factor_waived_roles": ["community_worker"]})))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, e) = t
+            .call("PUT", "/api/v1/security/settings", Some(&sec),
+                  Some(json!({"token_max_days": 90, "second_factor_waived_roles": ["official"]})))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let off = t.user("sf.boss", &["official"], "0").await;
+        let (s, _) = t
+            .call("PUT", "/api/v1/security/settings", Some(&off),
+                  Some(json!({"token_max_days": 90, "second_factor_waived_roles": ["inspector"]})))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, b) = t
+            .call("PUT", "/api/v1/security/settings", Some(&sec),
+                  Some(json!({"token_max_days": 90, "second_factor_waived_roles": ["inspector"]})))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(audit_count(&t, "security.settings").await, 1);
+        let (s, l) = password_login(&t, "sf.insp", PW).await;
+        assert_eq!((s, l["stage"].as_str()), (StatusCode::OK, Some("full")));
+        for name in ["sf.inst", "sf.cw", "sf.off"] {
+            let (_, l) = password_login(&t, name, PW).await;
+            assert_eq!(l["stage"].as_str(), Some("need_totp_enrollment"), "{name}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_security_administrator_resets_business_second_factors_only() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let sec = t.user("sec.r", &["secadmin"], "0").await;
+        let sys = t.user("sys.r", &["sysadmin"], "0").await;
+        let cw = t.make_user("cw.r", &["community_worker"], "130110").await;
+        let aud = t.make_user("aud.r", &["auditor"], "0").await;
+        let (s, _) = t
+            .post(&format!("/api/v1/users/{cw}/reset-totp"), &sys, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t
+            .post(&format!("/api/v1/users/{aud}/reset-totp"), &sec, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert_eq!(user_flags(&t, aud).await, (false, true));
+        let (s, b) = t
+            .post(&format!("/api/v1/users/{cw}/reset-totp"), &sec, json!({}))
+            .await;
+        assert_eq!(
+            (s, b["totp_enabled"].as_bool()),
+            (StatusCode::OK, Some(false)),
+            "{b}"
+        );
+        assert_eq!(audit_count(&t, "user.totp_reset").await, 1);
+        let (s, l) = password_login(&t, "cw.r", PW).await;
+        assert_eq!(
+            (s, l["stage"].as_str()),
+            (StatusCode::OK, Some("need_totp_enrollment"))
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -106,11 +319,10 @@ async fn personal_tokens_die_with_the_password_and_stay_dead() {
             )
             .await;
         let tok = new_token(l["token"].as_str().expect("session").to_string()).await;
-        let sec = t.user("tok.sec", &["secadmin"], "0").await;
         let (s, _) = t
             .post(
                 &format!("/api/v1/users/{cw_id}/reset-password"),
-                &sec,
+                &county,
                 json!({}),
             )
             .await;

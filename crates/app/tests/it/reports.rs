@@ -389,32 +389,8 @@ async fn reminders_at_the_deadline() {
     .await;
 }
 
-/// Log in through the web form; returns the session cookie header value.
-async fn web_login(t: &T, username: &str) -> String {
-    let body = format!(
-        "username={username}&password={}",
-        urlencode(crate::support::PW)
-    );
-    let (s, h, _) = t.raw_form("POST", "/login", None, &body).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    let c = h
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("cookie");
-    c.split(';').next().expect("pair").to_string()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+/// Log in through the web form (with its TOTP step); the session cookie.
+use crate::support::web_login;
 
 #[tokio::test]
 async fn report_pages_fill_and_summary() {
@@ -588,15 +564,7 @@ async fn trend_dashboard_and_excel_export() {
         assert_eq!(s, StatusCode::NOT_FOUND);
         // Dashboard page and the Excel export (audited).
         t.make_user("cty.e", &["official"], "130110").await;
-        let body = "username=cty.e&password=Zq7%23mK2p%21vR9";
-        let (s, h, _) = t.raw_form("POST", "/login", None, body).await;
-        assert_eq!(s, StatusCode::SEE_OTHER);
-        let cookie = h
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .expect("c")
-            .to_string();
+        let cookie = web_login(&t, "cty.e").await;
         let (s, _, page) = t
             .raw_form(
                 "GET",

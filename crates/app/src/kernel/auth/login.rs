@@ -139,6 +139,7 @@ pub async fn login(
     .await?;
     state.auth_cache.invalidate();
     let stage = user.stage(mfa_passed, now, policy.max_age_days);
+    let stage = user.settle(state, stage).await;
     Ok(LoginResult {
         token,
         expires_at_ms: expires_at,

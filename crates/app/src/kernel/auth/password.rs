@@ -125,6 +125,7 @@ pub async fn change_password(
     fresh.must_change_password = false;
     fresh.password_changed_at = now;
     let stage = fresh.stage(mfa_passed, now, state.config.policy.max_age_days);
+    let stage = fresh.settle(state, stage).await;
     Ok(LoginResult {
         token,
         expires_at_ms: expires_at,

@@ -328,6 +328,20 @@ pub async fn revoke_all_tokens(conn: &mut AnyConnection, user_id: i64, now: i64)
     .rows_affected())
 }
 
+/// Forget a user's second factor: the TOTP secret, so the next login enrols a new one.
+pub async fn clear_second_factor(tx: &mut Tx, user_id: i64) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = 0, \
+         updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// A deployment setting (`kv_settings`).
 pub(super) async fn setting(state: &AppState, key: &str) -> AppResult<Option<String>> {
     Ok(
