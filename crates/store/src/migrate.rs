@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "compact_indexes",
         include_str!("../migrations/0013_compact_indexes.sql"),
     ),
+    (
+        14,
+        "account_security",
+        include_str!("../migrations/0014_account_security.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

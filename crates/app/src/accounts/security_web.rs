@@ -21,6 +21,7 @@ pub fn api_routes() -> Routes {
             get(get_settings).put(put_settings),
         ),
         ("/api/v1/users/{id}/reset-totp", post(reset_totp)),
+        ("/api/v1/auth/recovery-codes", post(recovery_codes)),
     ]
 }
 
@@ -60,4 +61,15 @@ pub async fn reset_totp(
     Ok(axum::Json(
         super::reset_second_factor(&s, &a.actor, id).await?,
     ))
+}
+
+/// Make ten new one-time recovery codes for the caller's TOTP (shown once; the old ones end).
+/// Each can stand in for a TOTP code at one login (a lost phone). Audited.
+#[utoipa::path(post, path = "/api/v1/auth/recovery-codes", tag = "auth",
+    responses((status = 200, body = auth::RecoveryCodes), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn recovery_codes(
+    State(s): State<AppState>,
+    Api(a): Api,
+) -> AppResult<axum::Json<auth::RecoveryCodes>> {
+    Ok(axum::Json(auth::new_recovery_codes(&s, &a).await?))
 }

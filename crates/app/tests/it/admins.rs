@@ -489,3 +489,100 @@ async fn logins_are_throttled_per_source_and_globally() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn recovery_codes_open_one_login_each() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let id = t.make_user("rc.off", &["official"], "130110").await;
+        let session = t.login("rc.off").await;
+        let (s, b) = t
+            .post("/api/v1/auth/recovery-codes", &session, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let codes: Vec<String> = b["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_string())
+            .collect();
+        assert_eq!(codes.len(), 10);
+        assert_eq!(audit_count(&t, "auth.recovery_codes").await, 1);
+        // Stored only as hashes.
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT code_hash FROM recovery_codes WHERE user_id = $1")
+                .bind(id)
+                .fetch_all(t.state.db.pool())
+                .await
+                .expect("hashes");
+        assert_eq!(stored.len(), 10);
+        assert!(
+            stored
+                .iter()
+                .all(|h| !codes.iter().any(|c| h.contains(c.as_str())))
+        );
+        // A code stands in for the TOTP code once; a second use fails like a wrong code.
+        let with = |code: String| {
+            let t = &t;
+            async move {
+                t.call(
+                    "POST",
+                    "/api/v1/auth/login",
+                    None,
+                    Some(json!({"username": "rc.off", "password": PW, "totp": code})),
+                )
+                .await
+            }
+        };
+        let (s, l) = with(codes[0].to_lowercase()).await;
+        assert_eq!(
+            (s, l["stage"].as_str()),
+            (StatusCode::OK, Some("full")),
+            "{l}"
+        );
+        let (s, e) = with(codes[0].clone()).await;
+        assert_eq!((s, code_of(&e)), (StatusCode::UNAUTHORIZED, "invalid_totp"));
+        let (s, e) = with("ABCD-EFGH".to_string()).await;
+        assert_eq!((s, code_of(&e)), (StatusCode::UNAUTHORIZED, "invalid_totp"));
+        // The web TOTP step takes one too.
+        let (s, h, _) = t
+            .raw_form(
+                "POST",
+                "/login",
+                None,
+                &format!("username=rc.off&password={}", "Zq7%23mK2p%21vR9"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let cookie = crate::support::set_cookie_pair(&h);
+        let (s, h, _) = t
+            .raw_form(
+                "POST",
+                "/login/totp",
+                Some(&cookie),
+                &format!("code={}", codes[1]),
+            )
+            .await;
+        assert_eq!(
+            (s, h.get("location").and_then(|v| v.to_str().ok())),
+            (StatusCode::SEE_OTHER, Some("/"))
+        );
+        assert_eq!(
+            backstop_app::kernel::auth::recovery_codes_left(&t.state, id)
+                .await
+                .expect("left"),
+            8
+        );
+        // A second-factor reset ends them.
+        accounts::reset_second_factor(&t.state, &Actor::operator(), id)
+            .await
+            .expect("reset");
+        assert_eq!(
+            backstop_app::kernel::auth::recovery_codes_left(&t.state, id)
+                .await
+                .expect("left"),
+            0
+        );
+    })
+    .await;
+}

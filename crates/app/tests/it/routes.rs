@@ -111,6 +111,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "POST",
+        "/api/v1/auth/recovery-codes",
+        "the caller's own recovery codes",
+    ),
+    (
+        "POST",
         "/api/v1/auth/logout",
         "ends the caller's own session",
     ),

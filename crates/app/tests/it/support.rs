@@ -443,12 +443,7 @@ pub async fn web_login(t: &T, username: &str) -> String {
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    let cookie = h
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string();
+    let cookie = set_cookie_pair(&h);
     // The second factor (issue 13): the login's TOTP step with the user's known code.
     if h.get("location").and_then(|v| v.to_str().ok()) == Some("/login/totp") {
         t.clock.advance(chrono::Duration::seconds(31));
@@ -492,4 +487,16 @@ pub async fn assert_audit_counts(t: &T, expected: &[(&str, i64)]) {
     for (action, n) in expected {
         assert_eq!(audit_count(t, action).await, *n, "{action}");
     }
+}
+
+// --- added by the wt-admins helper (issue 13): the second factor in test logins ------------
+
+/// `name=value` of the cookie a response sets.
+#[allow(dead_code)]
+pub fn set_cookie_pair(h: &axum::http::HeaderMap) -> String {
+    h.get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string()
 }

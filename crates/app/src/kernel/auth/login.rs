@@ -111,7 +111,7 @@ pub async fn login(
     if user.totp_enabled {
         match totp.map(str::trim).filter(|c| !c.is_empty()) {
             Some(code) => {
-                if !check_and_consume_totp(state, &user, code).await? {
+                if !second_factor_ok(state, &user, code).await? {
                     register_failure(state, &user, source, "bad_totp").await?;
                     return Err(AppError::new(ErrorCode::InvalidTotp));
                 }
@@ -147,6 +147,15 @@ pub async fn login(
         stage,
         user_id: user.id,
     })
+}
+
+/// A TOTP code, or one of the user's unused recovery codes (spent by this answer).
+async fn second_factor_ok(state: &AppState, user: &UserAuth, code: &str) -> AppResult<bool> {
+    if super::recovery::is_recovery_code(code) {
+        super::recovery::spend(state, user, code).await
+    } else {
+        check_and_consume_totp(state, user, code).await
+    }
 }
 
 /// Count a failed attempt; lock the account when the window fills.
@@ -215,7 +224,7 @@ pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) 
         refuse(state, who, json!({"reason": "locked"}), &user.scope).await?;
         return Err(AppError::new(ErrorCode::InvalidTotp));
     }
-    if !check_and_consume_totp(state, user, code.trim()).await? {
+    if !second_factor_ok(state, user, code.trim()).await? {
         register_failure(state, user, &authed.actor.source, "bad_totp").await?;
         return Err(AppError::new(ErrorCode::InvalidTotp));
     }

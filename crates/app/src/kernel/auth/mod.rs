@@ -14,7 +14,7 @@
 //! - every account enrols TOTP (`RoleSet::second_factor`): administrators and officials give
 //!   a code at every login, the other roles too (device credentials are not built yet), and
 //!   the security administrator may waive it only for roles that see no personal data
-//!   (`settings`);
+//!   (`settings`); ten one-time recovery codes (`recovery`) stand in for a lost phone;
 //! - failed logins are also counted per source address and over the service (`throttle`),
 //!   and a full count answers 429 `rate_limited` before any password is checked.
 
@@ -27,6 +27,7 @@
 mod login;
 mod password;
 mod queries;
+mod recovery;
 mod sessions;
 mod settings;
 mod throttle;
@@ -45,6 +46,7 @@ pub use password::{change_password, generate_password, hash_password, verify_pas
 pub use queries::{
     clear_second_factor, load_user, load_user_by_name, revoke_all_sessions, revoke_all_tokens,
 };
+pub use recovery::{RECOVERY_CODES, RecoveryCodes, new_recovery_codes, recovery_codes_left};
 pub use sessions::{Authed, authenticate, logout};
 pub use settings::{
     DEFAULT_TOKEN_MAX_DAYS, SecuritySettings, security_settings, set_security_settings,
