@@ -163,7 +163,10 @@ fn main() {
             .begin_write()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
+        sqlx::query(
+            "UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = 1 WHERE id = $2",
+        )
+        .bind(state.keys.encrypt(TOTP_SECRET))
             .bind(u.id)
             .execute(w.conn())
             .await
@@ -201,7 +204,7 @@ fn main() {
     let n = villages.len();
     let login = agent()
         .post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"username": "bench.nation", "password": PASSWORD}));
+        .send_json(json!({"username": "bench.nation", "password": PASSWORD, "totp": totp_now()}));
     let token = match login {
         Ok(mut r) => r
             .body_mut()
@@ -337,4 +340,16 @@ fn main() {
         rate / noop_rate
     );
     rt.block_on(async { state.db.close().await });
+}
+
+/// The bench accounts' TOTP secret (every account gives a second factor, issue 13).
+const TOTP_SECRET: &[u8; 20] = b"bench-totp-secret-20";
+
+/// The current TOTP code of the bench accounts.
+fn totp_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    backstop_app::kernel::auth::totp_code(TOTP_SECRET, now).unwrap_or_default()
 }

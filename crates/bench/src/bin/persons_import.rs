@@ -655,7 +655,10 @@ async fn make_user(state: &backstop_app::AppState, name: &str, region: &str) {
         }
     };
     let mut w = state.db.begin_write().await.unwrap_or_else(|e| die(e));
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
+    sqlx::query(
+        "UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = 1 WHERE id = $2",
+    )
+    .bind(state.keys.encrypt(TOTP_SECRET))
         .bind(id)
         .execute(w.conn())
         .await
@@ -666,7 +669,7 @@ async fn make_user(state: &backstop_app::AppState, name: &str, region: &str) {
 fn login(agent: &ureq::Agent, base: &str, user: &str) -> String {
     let r = agent
         .post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"username": user, "password": PASSWORD}));
+        .send_json(json!({"username": user, "password": PASSWORD, "totp": totp_now()}));
     match r {
         Ok(mut r) => r
             .body_mut()
@@ -960,4 +963,16 @@ fn main() {
         rate / raw_rate,
         o.peak_kb as f64 / 1024.0
     );
+}
+
+/// The bench accounts' TOTP secret (every account gives a second factor, issue 13).
+const TOTP_SECRET: &[u8; 20] = b"bench-totp-secret-20";
+
+/// The current TOTP code of the bench accounts.
+fn totp_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    backstop_app::kernel::auth::totp_code(TOTP_SECRET, now).unwrap_or_default()
 }
