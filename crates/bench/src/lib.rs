@@ -63,7 +63,11 @@ pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Resul
         }
     };
     let mut w = state.db.begin_write().await.map_err(|e| e.to_string())?;
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
+    // Every account gives a second factor (issue 13): the bench's known TOTP secret.
+    sqlx::query(
+        "UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = 1 WHERE id = $2",
+    )
+    .bind(state.keys.encrypt(TOTP_SECRET))
         .bind(id)
         .execute(w.conn())
         .await
@@ -75,7 +79,7 @@ pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Resul
 pub fn login(agent: &ureq::Agent, base: &str, user: &str) -> Option<String> {
     let r = agent
         .post(&format!("{base}/api/v1/auth/login"))
-        .send_json(json!({"username": user, "password": PASSWORD}));
+        .send_json(json!({"username": user, "password": PASSWORD, "totp": totp_now()}));
     match r {
         Ok(mut r) => r
             .body_mut()
@@ -84,6 +88,18 @@ pub fn login(agent: &ureq::Agent, base: &str, user: &str) -> Option<String> {
             .and_then(|v| v["token"].as_str().map(str::to_string)),
         Err(_) => None,
     }
+}
+
+/// The TOTP secret of the bench accounts.
+pub const TOTP_SECRET: &[u8; 20] = b"bench-totp-secret-20";
+
+/// The current TOTP code of the bench accounts.
+pub fn totp_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    backstop_app::kernel::auth::totp_code(TOTP_SECRET, now).unwrap_or_default()
 }
 
 /// Serve the application of `state` over HTTP on a free port of 127.0.0.1 (in the background

@@ -157,12 +157,19 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Set a new password (read from standard input) that must be changed at next login.
+    /// Set a new password (read from standard input) that must be changed at next login; for
+    /// an administrator account the second factor is reset too (administrator accounts are
+    /// created and reset only here, never in the application).
     ResetPassword {
         #[arg(long)]
         username: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Forget an account's TOTP second factor (a lost phone): it enrols again at next login.
+    ResetTotp {
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -347,7 +354,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     accounts::reset_password(&state, &actor, id, Some(&password))
                         .await
                         .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
-                    println!("已重置用户 {username} 的密码，下次登录须修改");
+                    let admin = accounts::get_user(&state, &actor, id)
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?
+                        .roles
+                        .iter()
+                        .any(|r| ["sysadmin", "secadmin", "auditor"].contains(&r.as_str()));
+                    if admin {
+                        println!(
+                            "已重置管理员 {username} 的密码和动态验证码，下次登录须修改密码并重新绑定"
+                        );
+                    } else {
+                        println!("已重置用户 {username} 的密码，下次登录须修改");
+                    }
+                }
+                UserCommand::ResetTotp { username } => {
+                    let id = accounts::id_by_username(&state, &actor, &username)
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+                    accounts::reset_second_factor(&state, &actor, id)
+                        .await
+                        .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+                    println!("已重置用户 {username} 的动态验证码，下次登录须重新绑定");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -5,10 +5,19 @@
 //! matrix from this code and fails if the document drifts.
 //!
 //! Separation of duties (三权分立, as required for graded protection of government systems):
-//! the system administrator opens accounts and configures regions and organisations, the
-//! security administrator unlocks accounts, resets passwords, revokes sessions and sets the
-//! password policy, and the auditor only reads the audit log. Each admin role is exclusive (an
-//! account holding one holds nothing else) and none holds business data permissions.
+//! the system administrator configures regions and organisations, the security administrator
+//! unlocks accounts, resets second factors, revokes sessions and device credentials and sets
+//! the security settings, and the auditor only reads the audit log. Each admin role is
+//! exclusive (an account holding one holds nothing else) and none holds business data
+//! permissions. No administrator creates, resets or grants any account through the
+//! application: administrator accounts are made and reset only with the CLI on the server (the
+//! operator), business accounts by officials within their scope ([`check_grant`]), so no
+//! administrator can open an account and act as another duty or read personal data.
+//!
+//! Second factor ([`RoleSet::second_factor`]): TOTP at every login for the administrators and
+//! for roles that can reveal ID numbers or export personal data (officials); a TOTP proof once
+//! per device, then a revocable device credential, for the other roles; a deployment setting
+//! may waive it only for roles that see no personal data.
 
 use std::fmt;
 
@@ -112,7 +121,6 @@ const SYSADMIN: &[Permission] = &[
     P::OrgsRead,
     P::OrgsManage,
     P::UsersRead,
-    P::UsersManage,
 ];
 const SECADMIN: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::UsersRead, P::SecurityManage];
 const AUDITOR: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::UsersRead, P::AuditRead];
@@ -214,6 +222,18 @@ impl Permission {
     }
 }
 
+/// The second factor an account must give at login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A TOTP code at every login.
+    EveryLogin,
+    /// A TOTP code at the first login on a device, which then holds a device credential.
+    PerDevice,
+    /// As `PerDevice`, unless the deployment waives it for every role of the account (roles
+    /// that see no personal data).
+    PerDeviceWaivable,
+}
+
 /// Why a role list is invalid or may not be granted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoleError {
@@ -270,9 +290,31 @@ impl RoleSet {
             .collect()
     }
 
-    /// Admin accounts must use a second factor.
-    pub fn needs_totp(&self) -> bool {
+    /// Holds one of the three administrator roles.
+    pub fn is_admin(&self) -> bool {
         self.0.iter().any(|r| r.is_admin())
+    }
+
+    /// Must give a TOTP code at every login: the administrators, and whoever can reveal ID
+    /// numbers or export personal data (officials).
+    pub fn needs_totp(&self) -> bool {
+        self.is_admin() || self.has(P::PersonsRevealId) || self.0.contains(&Role::Official)
+    }
+
+    /// Sees personal data (people's records) in some form.
+    pub fn sees_people(&self) -> bool {
+        self.has(P::PersonsRead) || self.has(P::PersonsRevealId)
+    }
+
+    /// Which second factor the account must give.
+    pub fn second_factor(&self) -> SecondFactor {
+        if self.needs_totp() {
+            SecondFactor::EveryLogin
+        } else if self.sees_people() {
+            SecondFactor::PerDevice
+        } else {
+            SecondFactor::PerDeviceWaivable
+        }
     }
 
     /// No roles at all.
@@ -285,7 +327,7 @@ impl RoleSet {
         if self.0.is_empty() {
             return Err(RoleError::Empty);
         }
-        if self.0.len() > 1 && self.needs_totp() {
+        if self.0.len() > 1 && self.is_admin() {
             return Err(RoleError::AdminNotExclusive);
         }
         Ok(())
@@ -335,17 +377,17 @@ impl FromIterator<Role> for RoleSet {
 /// May a holder of `grantor` give `target` to a new or changed account?
 ///
 /// * `target` must be valid ([`RoleSet::validate`]: non-empty, admin roles exclusive).
-/// * A system administrator may grant any valid set (provisioning is its duty).
+/// * An administrator grants nothing: administrator accounts are made with the CLI on the
+///   server (the operator, who is not bound by this rule), and no administrator may make or
+///   change an account that holds another duty or a business role.
 /// * Anyone else needs [`Permission::UsersManage`], may never grant an admin role, and may
 ///   grant a role only if it holds every permission of that role ("never grant more than you
 ///   hold"). The error names the first offending role.
 pub fn check_grant(grantor: &RoleSet, target: &RoleSet) -> Result<(), RoleError> {
     target.validate()?;
-    if grantor.has_role(Role::Sysadmin) {
-        return Ok(());
-    }
     for &role in target.roles() {
-        let ok = grantor.has(P::UsersManage)
+        let ok = !grantor.is_admin()
+            && grantor.has(P::UsersManage)
             && !role.is_admin()
             && role.permissions().iter().all(|p| grantor.has(*p));
         if !ok {
@@ -489,7 +531,7 @@ mod tests {
         assert!(s.has(P::PersonsRevealId));
         assert!(!s.has(P::AuditRead));
         assert!(s.has_role(Role::Official));
-        assert!(!s.needs_totp());
+        assert!(s.needs_totp());
         assert_eq!(s.to_csv(), "official,township_staff");
         assert_eq!(RoleSet::parse_list(&s.to_csv()), Ok(s.clone()));
         assert_eq!(
@@ -502,6 +544,18 @@ mod tests {
         assert_eq!(s.labels_zh(), "民政干部、乡镇（街道）工作人员");
         assert!(RoleSet::default().is_empty());
         assert!(set(&[Role::Auditor]).needs_totp());
+        assert_eq!(
+            set(&[Role::CommunityWorker]).second_factor(),
+            SecondFactor::PerDevice
+        );
+        assert_eq!(
+            set(&[Role::Official]).second_factor(),
+            SecondFactor::EveryLogin
+        );
+        assert_eq!(
+            set(&[Role::Inspector]).second_factor(),
+            SecondFactor::PerDeviceWaivable
+        );
 
         for (list, parsed) in [
             (
@@ -535,14 +589,7 @@ mod tests {
         let town = set(&[Role::TownshipStaff]);
         let comm = set(&[Role::CommunityWorker]);
 
-        // sysadmin provisions everything, one admin role at a time.
-        for r in Role::ALL {
-            assert_eq!(check_grant(&sys, &set(&[r])), Ok(()), "{r}");
-        }
-        assert_eq!(
-            check_grant(&sys, &set(&[Role::Official, Role::TownshipStaff])),
-            Ok(())
-        );
+        // No administrator grants anything (三权分立: admin accounts come from the CLI only).
         assert_eq!(
             check_grant(&sys, &set(&[Role::Secadmin, Role::Official])),
             Err(RoleError::AdminNotExclusive)
@@ -551,9 +598,7 @@ mod tests {
             check_grant(&sys, &RoleSet::default()),
             Err(RoleError::Empty)
         );
-
-        // secadmin and auditor grant nothing.
-        for g in [&sec, &aud] {
+        for g in [&sys, &sec, &aud] {
             for r in Role::ALL {
                 assert_eq!(
                     check_grant(g, &set(&[r])),
@@ -611,7 +656,7 @@ mod tests {
         assert_eq!(check_grant(&both, &comm), Ok(()));
         assert_eq!(check_grant(&both, &both), Ok(()));
 
-        assert_eq!(grantable_roles(&sys), Role::ALL.to_vec());
+        assert!(grantable_roles(&sys).is_empty());
         assert!(grantable_roles(&sec).is_empty());
         assert_eq!(
             grantable_roles(&town),
@@ -630,7 +675,7 @@ mod tests {
         for a in Role::ALL {
             for b in Role::ALL {
                 let grantor = set(&[a, b]);
-                if grantor.validate().is_err() || grantor.has_role(Role::Sysadmin) {
+                if grantor.validate().is_err() {
                     continue;
                 }
                 for t in Role::ALL {

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0013_compact_indexes.sql"),
     ),
     (
+        14,
+        "account_security",
+        include_str!("../migrations/0014_account_security.sql"),
+    ),
+    (
         15,
         "people_privacy",
         include_str!("../migrations/0015_people_privacy.sql"),

@@ -7,11 +7,19 @@
 //! - roles given must pass `backstop_core::role::check_grant` for the actor's roles (never
 //!   more than the actor holds, administrator roles exclusive) — both the roles the target has
 //!   now and the roles it will have;
-//! - nobody changes their own roles, scope or enabled state;
-//! - disabling, a password reset and a password change end every session of the account.
+//! - no administrator creates, resets or grants any account (三权分立): administrator accounts
+//!   are made and reset only by the operator with the CLI on the server, and a reset of one
+//!   forgets its second factor too, so the user sets both again at the next login;
+//! - a password reset is done by whoever may grant the account's roles in its scope (an
+//!   official, never more than it holds) and forces a new password at the next login; the
+//!   security administrator resets second factors (TOTP) of business accounts, audited;
+//! - nobody changes their own roles, scope or enabled state, nor resets their own password;
+//! - disabling, a password reset and a password change end every session and every personal
+//!   API token of the account (tokens stay revoked when it is enabled again).
 
 pub mod pages;
 mod queries;
+pub mod security_web;
 mod tokens;
 pub mod web;
 
@@ -119,14 +127,19 @@ fn grant_error(e: backstop_core::role::RoleError) -> AppError {
     }
 }
 
-/// May the actor give these roles? (The console operator may give any valid set.)
+/// May the actor give these roles, or reset an account holding them? The console operator may
+/// give any valid set; administrators none (`check_grant`).
 fn check_roles(actor: &Actor, target: &RoleSet) -> AppResult<()> {
-    let grantor = if actor.is_operator() {
-        RoleSet::new([Role::Sysadmin])
-    } else {
-        actor.roles.clone()
-    };
-    check_grant(&grantor, target).map_err(grant_error)
+    if actor.is_operator() {
+        return target.validate().map_err(grant_error);
+    }
+    check_grant(&actor.roles, target).map_err(grant_error)
+}
+
+/// [`check_roles`] as a yes/no, for pages that offer an action only to who may do it.
+pub(crate) fn may_manage(actor: &Actor, target_roles: &[String]) -> bool {
+    actor.can(Permission::UsersManage)
+        && parse_roles(target_roles).is_ok_and(|r| check_roles(actor, &r).is_ok())
 }
 
 async fn check_scope_target(
@@ -307,6 +320,11 @@ pub async fn update_user(
     if disabled && !before.disabled || scope_str != before.region_code || roles != before_roles {
         auth::revoke_all_sessions(tx.conn(), id, now).await?;
     }
+    // Disabling ends the personal API tokens for good: enabling the account again does not
+    // bring them back.
+    if disabled && !before.disabled {
+        auth::revoke_all_tokens(tx.conn(), id, now).await?;
+    }
     let permission_change = roles != before_roles || scope_str != before.region_code;
     let action = if permission_change {
         "user.permission_change"
@@ -346,16 +364,27 @@ pub async fn unlock_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<
     get_user(state, actor, id).await
 }
 
-/// Set a new password that must be changed at next login (security administrator, or the
-/// operator). Without a password one is generated and returned. Sessions are revoked.
+/// Set a new password that must be changed at next login: by whoever may grant the account's
+/// roles in its scope (an official), or the operator — never an administrator. Resetting an
+/// administrator account (operator only) also forgets its second factor. Without a password
+/// one is generated and returned. Sessions and personal API tokens are revoked.
 pub async fn reset_password(
     state: &AppState,
     actor: &Actor,
     id: i64,
     password: Option<&str>,
 ) -> AppResult<String> {
-    actor.require(Permission::SecurityManage)?;
+    actor.require(Permission::UsersManage)?;
     let target = get_user(state, actor, id).await?;
+    if actor.user_id == Some(id) {
+        return Err(AppError::msg(
+            ErrorCode::Forbidden,
+            "不能重置自己的密码，请使用“修改密码”",
+        ));
+    }
+    let target_roles = parse_roles(&target.roles).unwrap_or_default();
+    check_roles(actor, &target_roles)?;
+    let second_factor_reset = target_roles.is_admin();
     let password = match password {
         Some(p) => p.to_string(),
         None => auth::generate_password(),
@@ -374,7 +403,10 @@ pub async fn reset_password(
     queries::reset_password(&mut tx, id, &hash).await?;
     auth::revoke_all_sessions(tx.conn(), id, now).await?;
     // A reset answers a lost or compromised password: personal API tokens end too.
-    let tokens_revoked = queries::revoke_all_tokens(&mut tx, id).await?;
+    let tokens_revoked = auth::revoke_all_tokens(tx.conn(), id, now).await?;
+    if second_factor_reset {
+        auth::clear_second_factor(&mut tx, id).await?;
+    }
     tx.commit(
         Change::new(
             "user.password_reset",
@@ -382,11 +414,40 @@ pub async fn reset_password(
             id,
             target.region_code.clone(),
         )
-        .detail(json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked})),
+        .detail(
+            json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked,
+            "second_factor_reset": second_factor_reset}),
+        ),
     )
     .await?;
     state.auth_cache.invalidate();
     Ok(password)
+}
+
+/// Forget an account's second factor (TOTP), so that it enrols a new one at its next login:
+/// the security administrator for a business account in its scope (a lost phone), the
+/// operator for any. Administrator accounts are reset only by the operator. Sessions end.
+pub async fn reset_second_factor(state: &AppState, actor: &Actor, id: i64) -> AppResult<UserView> {
+    actor.require(Permission::SecurityManage)?;
+    let target = get_user(state, actor, id).await?;
+    let roles = parse_roles(&target.roles).unwrap_or_default();
+    if !actor.is_operator() && (roles.is_admin() || actor.user_id == Some(id)) {
+        return Err(AppError::msg(
+            ErrorCode::Forbidden,
+            "管理员账户的第二因素只能由运维人员在服务器上用命令行重置",
+        ));
+    }
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    auth::clear_second_factor(&mut tx, id).await?;
+    auth::revoke_all_sessions(tx.conn(), id, now).await?;
+    tx.commit(
+        Change::new("user.totp_reset", "user", id, target.region_code.clone())
+            .detail(json!({"totp_enabled": {"before": target.totp_enabled, "after": false}})),
+    )
+    .await?;
+    state.auth_cache.invalidate();
+    get_user(state, actor, id).await
 }
 
 /// Find a user id by username, in scope.

@@ -290,6 +290,8 @@ struct ShowPage {
     roles_beyond: bool,
     is_self: bool,
     can_security: bool,
+    /// May reset this account's password (an official over it; never an administrator).
+    can_reset: bool,
     form: UserForm,
     disabled_checked: bool,
     roles: Vec<RoleOpt>,
@@ -342,6 +344,7 @@ async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) 
         roles_beyond: manage && !grantable_now,
         is_self: actor.user_id == Some(user.id),
         can_security: actor.can(Permission::SecurityManage),
+        can_reset: actor.user_id != Some(user.id) && super::may_manage(actor, &user.roles),
         roles: role_options(actor, &checked),
         orgs: org_options(&orgs, &form.org_id),
         form,

@@ -208,19 +208,6 @@ pub(super) async fn reset_password(tx: &mut Tx, id: i64, hash: &str) -> AppResul
     Ok(())
 }
 
-/// End every personal API token of a user; returns how many were live.
-pub(super) async fn revoke_all_tokens(tx: &mut Tx, user_id: i64) -> AppResult<u64> {
-    let now = tx.now();
-    Ok(sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected())
-}
-
 /// A new personal API token row; returns its id.
 pub(super) struct NewToken<'a> {
     pub token_hash: &'a str,

@@ -1,5 +1,9 @@
 //! Personal API tokens: made in a login session with the same roles and scope as the user,
-//! shown once, stored only as their hash; listed and revoked by their owner alone.
+//! shown once, stored only as their hash; listed and revoked by their owner alone. Their
+//! lifetime is at most what the security administrator set (`security.token_max_days`,
+//! default 90 days); a password change or reset and disabling the account revoke them all,
+//! and they stay revoked when the account is enabled again. Only a session is accepted as a
+//! page cookie (`kernel::extract`), so a token cannot stand in for a login in a browser.
 
 use backstop_core::error::ErrorCode;
 use serde::Serialize;
@@ -8,7 +12,7 @@ use serde_json::json;
 use super::queries;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::{Actor, Via};
-use crate::kernel::auth::API_TOKEN_PREFIX;
+use crate::kernel::auth::{self, API_TOKEN_PREFIX};
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::state::AppState;
@@ -41,12 +45,15 @@ pub async fn create_token(
         ));
     }
     let name = text_field("name", name, 50, true)?;
-    let days = days.unwrap_or(365);
-    if !(1..=3650).contains(&days) {
+    // The security administrator sets the longest lifetime (default 90 days); no default
+    // beyond it, and a longer one asked for is refused, not cut.
+    let max_days = auth::security_settings(state).await?.token_max_days;
+    let days = days.unwrap_or(max_days);
+    if !(1..=max_days).contains(&days) {
         return Err(AppError::field(
             ErrorCode::Validation,
             "days",
-            "有效期应为 1–3650 天",
+            format!("有效期应为 1–{max_days} 天（安全管理员设定的上限）"),
         ));
     }
     let token = random_token(API_TOKEN_PREFIX);

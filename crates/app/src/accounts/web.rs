@@ -29,6 +29,9 @@ pub fn api_routes() -> Routes {
         ("/api/v1/tokens", get(list_tokens).post(create_token)),
         ("/api/v1/tokens/{id}", axum::routing::delete(revoke_token)),
     ]
+    .into_iter()
+    .chain(super::security_web::api_routes())
+    .collect()
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -216,7 +219,7 @@ api_handler! {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: String,
-    /// Days of validity (default 365).
+    /// Days of validity (default and maximum: the security setting, 90 days unless changed).
     pub days: Option<i64>,
 }
 

@@ -58,6 +58,9 @@ struct Entry {
 pub struct AuthCache {
     generation: AtomicU64,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Failed-login counts per source address and overall (`kernel::auth::throttle`); kept
+    /// here because this is the per-service memory of authentication.
+    pub throttle: crate::kernel::auth::LoginThrottle,
 }
 
 impl AuthCache {

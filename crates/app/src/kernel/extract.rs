@@ -54,6 +54,9 @@ fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
+        // Only a login session is a cookie: a personal API token is a bearer credential and
+        // is never accepted in its place (issue 13, item 6).
+        .filter(|v| v.starts_with(crate::kernel::auth::SESSION_PREFIX))
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {

@@ -172,7 +172,8 @@ async fn orgs_create_get_list_scoped() {
 async fn users_create_grant_rules_and_me() {
     each_backend(|t: T| async move {
         t.import_fixture().await;
-        let admin = t.user("root", &["sysadmin"], "0").await;
+        // Accounts are opened by officials (issue 13: no administrator opens any account).
+        let admin = t.user("root", &["official"], "0").await;
         let (s, u) = t
             .post("/api/v1/users", &admin, json!({"username": "zhang.wei", "password": "Lq9$vT3nW8e", "roles": ["official"], "region_code": "130110", "org_id": null}))
             .await;
@@ -311,7 +312,8 @@ async fn scope_matrix() {
                 let (s, _) = t
                     .patch_user(&tok, *uid, json!({"display_name": "改名"}))
                     .await;
-                let can_manage = ["sysadmin", "official", "township_staff"].contains(&role);
+                // No administrator manages accounts (issue 13, 三权分立).
+                let can_manage = ["official", "township_staff"].contains(&role);
                 if can_manage && visible {
                     assert_eq!(s, StatusCode::OK, "{role} update user {label}");
                 } else if can_manage {

@@ -1,6 +1,7 @@
 //! The app crate's one integration-test binary. Every test runs on SQLite and, when
 //! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too.
 
+mod admins;
 mod auth_cache;
 mod browser;
 mod care;

@@ -96,6 +96,23 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "makes a token for the caller itself",
     ),
     ("POST", "/api/v1/auth/login", "logs in"),
+    // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
+    // (tested in admins::personal_token_lifetime_has_a_maximum).
+    (
+        "GET",
+        "/api/v1/security/settings",
+        "deployment-wide security settings",
+    ),
+    (
+        "PUT",
+        "/api/v1/security/settings",
+        "deployment-wide security settings",
+    ),
+    (
+        "POST",
+        "/api/v1/auth/recovery-codes",
+        "the caller's own recovery codes",
+    ),
     (
         "POST",
         "/api/v1/auth/logout",
@@ -891,8 +908,11 @@ fn cases(w: &World) -> Vec<Case> {
         post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", encode_query_value("改名乙"))).noperm(Some("cw.a")).outward().form_refusal(),
         post("/api/v1/users/{id}/unlock", format!("/api/v1/users/{victim}/unlock"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/unlock", format!("/users/{victim}/unlock"), "").by("sec").noperm(Some("off.a")),
-        post("/api/v1/users/{id}/reset-password", format!("/api/v1/users/{victim}/reset-password"), json!({})).by("sec").noperm(Some("off.a")),
-        post("/users/{id}/reset-password", format!("/users/{victim}/reset-password"), "").by("sec").noperm(Some("off.a")),
+        // Issue 13: the account's official resets a password, never an administrator; the
+        // security administrator resets a business account's second factor.
+        post("/api/v1/users/{id}/reset-password", format!("/api/v1/users/{victim}/reset-password"), json!({})).noperm(Some("sec.a")),
+        post("/users/{id}/reset-password", format!("/users/{victim}/reset-password"), "").noperm(Some("sec.a")),
+        post("/api/v1/users/{id}/reset-totp", format!("/api/v1/users/{victim}/reset-totp"), json!({})).by("sec").noperm(Some("off.a")),
         // ---- report forms: a new version of county A's form; county B may not take it over
         post("/api/v1/report-templates", "/api/v1/report-templates", form_json(w, "鹿泉区专报乙", A))
             .outward_to(form_json(w, "鹿泉区专报乙", B))

@@ -220,25 +220,61 @@ impl T {
     }
 
     /// Create a user as the console operator, ready to log in (password change done; TOTP
-    /// enrolled with a known secret for administrator roles). Returns its id.
+    /// enrolled with a known secret — every role has a second factor, issue 13). Returns its id.
     pub async fn make_user(&self, username: &str, roles: &[&str], region: &str) -> i64 {
         self.make_user_in(username, roles, region, None).await
     }
 
-    /// Log in through the API (with a TOTP code when the user has one); returns the token.
+    /// Give an account the test's known TOTP secret of its username, enrolled (what a user
+    /// does once with an authenticator app), so logins can answer the second factor.
+    pub async fn enrol_known_totp(&self, id: i64, username: &str) {
+        let mut w = self.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = 1 WHERE id = $2")
+            .bind(self.state.keys.encrypt(&totp_secret(username)))
+            .bind(id)
+            .execute(w.conn())
+            .await
+            .expect("enrol totp");
+        w.commit().await.expect("commit");
+        self.state.auth_cache.invalidate();
+    }
+
+    /// Log in through the API (with a TOTP code when the user has one); returns the token. An
+    /// account made through the API that has not enrolled TOTP yet is enrolled with the test's
+    /// known secret first (as its user would at the first login), then logged in.
     pub async fn login(&self, username: &str) -> String {
-        self.clock.advance(chrono::Duration::seconds(31));
-        let code = self.totp_now(username);
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": username, "password": PW, "totp": code})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
-        body["token"].as_str().expect("token").to_string()
+        let mut enrolled = false;
+        loop {
+            self.clock.advance(chrono::Duration::seconds(31));
+            let code = self.totp_now(username);
+            let (status, body) = self
+                .call(
+                    "POST",
+                    "/api/v1/auth/login",
+                    None,
+                    Some(json!({"username": username, "password": PW, "totp": code})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+            let needs = body["stage"] == "need_totp_enrollment"
+                || (body["stage"] == "need_password_change" && !self.totp_enabled(username).await);
+            if needs && !enrolled {
+                enrolled = true;
+                let id = self.user_id(username).await;
+                self.enrol_known_totp(id, username).await;
+                continue;
+            }
+            return body["token"].as_str().expect("token").to_string();
+        }
+    }
+
+    async fn totp_enabled(&self, username: &str) -> bool {
+        let v: i64 = sqlx::query_scalar("SELECT totp_enabled FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_one(self.state.db.pool())
+            .await
+            .expect("totp_enabled");
+        v != 0
     }
 
     /// The TOTP code of a test user's known secret at the injected time.
@@ -373,11 +409,27 @@ pub async fn web_login(t: &T, username: &str) -> String {
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
-    h.get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string()
+    let cookie = set_cookie_pair(&h);
+    // The second factor (issue 13): the login's TOTP step with the user's known code.
+    if h.get("location").and_then(|v| v.to_str().ok()) == Some("/login/totp") {
+        t.clock.advance(chrono::Duration::seconds(31));
+        let code = t.totp_now(username);
+        let (s, h, _) = t
+            .raw_form(
+                "POST",
+                "/login/totp",
+                Some(&cookie),
+                &format!("code={code}"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}: TOTP step");
+        assert_ne!(
+            h.get("location").and_then(|v| v.to_str().ok()),
+            Some("/login/totp"),
+            "web login {username}: TOTP refused"
+        );
+    }
+    cookie
 }
 
 /// GET a page with a session cookie; returns the status and the body as text.
@@ -429,18 +481,14 @@ impl T {
         )
         .await
         .unwrap_or_else(|e| panic!("make_user {username}: {e}"));
-        let admin = roles
-            .iter()
-            .any(|r| ["sysadmin", "secadmin", "auditor"].contains(r));
         let mut w = self.state.db.begin_write().await.expect("tx");
-        sqlx::query("UPDATE users SET must_change_password = 0, totp_secret = $1, totp_enabled = $2 WHERE id = $3")
-            .bind(if admin { Some(self.state.keys.encrypt(&totp_secret(username))) } else { None })
-            .bind(i64::from(admin))
+        sqlx::query("UPDATE users SET must_change_password = 0 WHERE id = $1")
             .bind(u.id)
             .execute(w.conn())
             .await
             .expect("prepare user");
         w.commit().await.expect("commit");
+        self.enrol_known_totp(u.id, username).await;
         u.id
     }
 }
@@ -533,4 +581,16 @@ impl T {
         .await
         .expect("reopen app")
     }
+}
+
+// --- added by the wt-admins helper (issue 13): the second factor in test logins ------------
+
+/// `name=value` of the cookie a response sets.
+#[allow(dead_code)]
+pub fn set_cookie_pair(h: &axum::http::HeaderMap) -> String {
+    h.get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string()
 }

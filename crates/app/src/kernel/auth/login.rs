@@ -60,6 +60,19 @@ pub async fn login(
     let now = state.now_ms();
     let username = username.trim();
     let policy = &state.config.policy;
+    if let Some(why) = state.auth_cache.throttle.check(source, now) {
+        let who = Who {
+            user_id: None,
+            username: username.chars().take(64).collect(),
+            source: source.to_string(),
+        };
+        let reason = match why {
+            super::Throttled::Source => "rate_limited_source",
+            super::Throttled::Global => "rate_limited_global",
+        };
+        refuse(state, who, json!({"reason": reason}), "0").await?;
+        return Err(AppError::new(ErrorCode::RateLimited));
+    }
     let user = if username.is_empty() || username.chars().count() > 64 {
         None
     } else {
@@ -73,6 +86,7 @@ pub async fn login(
             source: source.to_string(),
         };
         refuse(state, who, json!({"reason": "unknown_user"}), "0").await?;
+        state.auth_cache.throttle.failed(source, now);
         return Err(credentials_error());
     };
     let password_ok = verify_password(&user.password_hash, password);
@@ -86,6 +100,7 @@ pub async fn login(
             &user.scope,
         )
         .await?;
+        state.auth_cache.throttle.failed(source, now);
         return Err(credentials_error());
     }
     if !password_ok {
@@ -96,7 +111,7 @@ pub async fn login(
     if user.totp_enabled {
         match totp.map(str::trim).filter(|c| !c.is_empty()) {
             Some(code) => {
-                if !check_and_consume_totp(state, &user, code).await? {
+                if !second_factor_ok(state, &user, code).await? {
                     register_failure(state, &user, source, "bad_totp").await?;
                     return Err(AppError::new(ErrorCode::InvalidTotp));
                 }
@@ -124,6 +139,7 @@ pub async fn login(
     .await?;
     state.auth_cache.invalidate();
     let stage = user.stage(mfa_passed, now, policy.max_age_days);
+    let stage = user.settle(state, stage).await;
     Ok(LoginResult {
         token,
         expires_at_ms: expires_at,
@@ -131,6 +147,15 @@ pub async fn login(
         stage,
         user_id: user.id,
     })
+}
+
+/// A TOTP code, or one of the user's unused recovery codes (spent by this answer).
+async fn second_factor_ok(state: &AppState, user: &UserAuth, code: &str) -> AppResult<bool> {
+    if super::recovery::is_recovery_code(code) {
+        super::recovery::spend(state, user, code).await
+    } else {
+        check_and_consume_totp(state, user, code).await
+    }
 }
 
 /// Count a failed attempt; lock the account when the window fills.
@@ -141,6 +166,7 @@ pub(super) async fn register_failure(
     reason: &str,
 ) -> AppResult<()> {
     let now = state.now_ms();
+    state.auth_cache.throttle.failed(source, now);
     let policy = &state.config.policy;
     let window = policy.lockout_minutes * MINUTE_MS;
     let mut tx = Tx::begin_as(state, user.who(source)).await?;
@@ -184,13 +210,21 @@ pub async fn verify_session_totp(state: &AppState, authed: &Authed, code: &str) 
     }
     let now = state.now_ms();
     let user = &authed.user;
+    if state
+        .auth_cache
+        .throttle
+        .check(&authed.actor.source, now)
+        .is_some()
+    {
+        return Err(AppError::new(ErrorCode::RateLimited));
+    }
     // A locked account's pending session accepts no code (no guessing past the lockout).
     if user.locked_until.is_some_and(|t| t > now) {
         let who = user.who(&authed.actor.source);
         refuse(state, who, json!({"reason": "locked"}), &user.scope).await?;
         return Err(AppError::new(ErrorCode::InvalidTotp));
     }
-    if !check_and_consume_totp(state, user, code.trim()).await? {
+    if !second_factor_ok(state, user, code.trim()).await? {
         register_failure(state, user, &authed.actor.source, "bad_totp").await?;
         return Err(AppError::new(ErrorCode::InvalidTotp));
     }

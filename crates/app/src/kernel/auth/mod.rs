@@ -9,8 +9,14 @@
 //!   `session_idle_minutes` without use and `session_absolute_minutes` after login, and is
 //!   revoked by logout, by a password change (all sessions of the user) and by disabling;
 //! - a session that has the password but not yet the TOTP code, or must still change its
-//!   password or enrol TOTP (mandatory for the three administrator roles), is in a `Stage`
-//!   other than `Full` and can do nothing but finish that step or log out.
+//!   password or enrol TOTP, is in a `Stage` other than `Full` and can do nothing but finish
+//!   that step or log out;
+//! - every account enrols TOTP (`RoleSet::second_factor`): administrators and officials give
+//!   a code at every login, the other roles too (device credentials are not built yet), and
+//!   the security administrator may waive it only for roles that see no personal data
+//!   (`settings`); ten one-time recovery codes (`recovery`) stand in for a lost phone;
+//! - failed logins are also counted per source address and over the service (`throttle`),
+//!   and a full count answers 429 `rate_limited` before any password is checked.
 
 //!
 //! Where it lives: `login` (the password login, the failure count and lockout, the TOTP step of
@@ -21,7 +27,10 @@
 mod login;
 mod password;
 mod queries;
+mod recovery;
 mod sessions;
+mod settings;
+mod throttle;
 mod totp;
 
 use backstop_core::error::ErrorCode;
@@ -34,8 +43,15 @@ use crate::kernel::error::AppError;
 
 pub use login::{LoginResult, login, verify_session_totp};
 pub use password::{change_password, generate_password, hash_password, verify_password};
-pub use queries::{load_user, load_user_by_name, revoke_all_sessions};
+pub use queries::{
+    clear_second_factor, load_user, load_user_by_name, revoke_all_sessions, revoke_all_tokens,
+};
+pub use recovery::{RECOVERY_CODES, RecoveryCodes, new_recovery_codes, recovery_codes_left};
 pub use sessions::{Authed, authenticate, logout};
+pub use settings::{
+    DEFAULT_TOKEN_MAX_DAYS, SecuritySettings, security_settings, set_security_settings,
+};
+pub use throttle::{LoginThrottle, ThrottleLimits, Throttled};
 pub use totp::{
     TotpEnrollment, authenticate_stage_after_totp, begin_totp_enrollment, confirm_totp_enrollment,
     pending_totp_enrollment, totp_code, totp_for,
@@ -70,10 +86,9 @@ impl Stage {
             Stage::Full => AppError::forbidden(),
             Stage::NeedTotp => AppError::new(ErrorCode::TotpRequired),
             Stage::NeedPasswordChange => AppError::new(ErrorCode::PasswordChangeRequired),
-            Stage::NeedTotpEnrollment => AppError::msg(
-                ErrorCode::TotpRequired,
-                "管理员账户必须先绑定动态验证码（TOTP）",
-            ),
+            Stage::NeedTotpEnrollment => {
+                AppError::msg(ErrorCode::TotpRequired, "必须先绑定动态验证码（TOTP）")
+            }
         }
     }
 }
@@ -114,10 +129,25 @@ impl UserAuth {
             Stage::NeedTotp
         } else if self.must_change_password || expired {
             Stage::NeedPasswordChange
-        } else if self.role_set().needs_totp() && !self.totp_enabled {
+        } else if !self.totp_enabled {
+            // Every role enrols; `settle` lifts this for roles whose second factor is waived.
             Stage::NeedTotpEnrollment
         } else {
             Stage::Full
+        }
+    }
+
+    /// The stage once the deployment's waiver is applied: a session that would have to enrol
+    /// TOTP is complete if the second factor is waived for all of the account's roles.
+    pub(crate) async fn settle(&self, state: &crate::state::AppState, stage: Stage) -> Stage {
+        if stage == Stage::NeedTotpEnrollment
+            && settings::waived_for(state, &self.role_set())
+                .await
+                .unwrap_or(false)
+        {
+            Stage::Full
+        } else {
+            stage
         }
     }
 

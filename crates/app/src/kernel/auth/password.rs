@@ -103,6 +103,9 @@ pub async fn change_password(
     let mut tx = Tx::begin(state, &authed.actor).await?;
     queries::set_own_password(&mut tx, user.id, &hash, now).await?;
     let revoked = queries::revoke_all_sessions(tx.conn(), user.id, now).await?;
+    // A changed password ends every personal API token too (a token must not outlive the
+    // password that made it).
+    let tokens_revoked = queries::revoke_all_tokens(tx.conn(), user.id, now).await?;
     let (token, expires_at) = open_session(
         state,
         &mut tx,
@@ -114,7 +117,7 @@ pub async fn change_password(
     .await?;
     tx.commit(
         Change::new("auth.password_change", "user", user.id, user.scope.clone())
-            .detail(json!({"sessions_revoked": revoked})),
+            .detail(json!({"sessions_revoked": revoked, "api_tokens_revoked": tokens_revoked})),
     )
     .await?;
     state.auth_cache.invalidate();
@@ -122,6 +125,7 @@ pub async fn change_password(
     fresh.must_change_password = false;
     fresh.password_changed_at = now;
     let stage = fresh.stage(mfa_passed, now, state.config.policy.max_age_days);
+    let stage = fresh.settle(state, stage).await;
     Ok(LoginResult {
         token,
         expires_at_ms: expires_at,

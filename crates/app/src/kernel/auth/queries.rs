@@ -315,3 +315,113 @@ pub(super) async fn set_own_password(
     .await?;
     Ok(())
 }
+
+/// Revoke every personal API token of a user (a password change or reset, disabling).
+pub async fn revoke_all_tokens(conn: &mut AnyConnection, user_id: i64, now: i64) -> AppResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Forget a user's second factor: the TOTP secret, so the next login enrols a new one.
+pub async fn clear_second_factor(tx: &mut Tx, user_id: i64) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = 0, \
+         updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Replace a user's recovery codes with new ones (their hashes), inside the audited change.
+pub(super) async fn replace_recovery_codes(
+    tx: &mut Tx,
+    user_id: i64,
+    hashes: &[String],
+) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    for h in hashes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user_id)
+        .bind(h)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Spend an unused recovery code of the user with this hash; whether one was spent. Its own
+/// small transaction (like a TOTP step), so a code opens at most one login even when two
+/// attempts race.
+pub(super) async fn spend_recovery_code(
+    state: &AppState,
+    user_id: i64,
+    hash: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let mut w = state.db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1          WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(hash)
+    .execute(w.conn())
+    .await?
+    .rows_affected();
+    w.commit().await?;
+    Ok(n > 0)
+}
+
+/// How many unused recovery codes a user has.
+pub(super) async fn recovery_codes_left(state: &AppState, user_id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(state.db.pool())
+    .await?)
+}
+
+/// A deployment setting (`kv_settings`).
+pub(super) async fn setting(state: &AppState, key: &str) -> AppResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM kv_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(state.db.pool())
+            .await?,
+    )
+}
+
+/// Set a deployment setting (`kv_settings`), inside the caller's audited transaction.
+pub(super) async fn put_setting(tx: &mut Tx, key: &str, value: &str) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO kv_settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -86,6 +86,7 @@ pub async fn authenticate(state: &AppState, token: &str, source: &str) -> AppRes
             let stage = found
                 .user
                 .stage(mfa_passed, now, state.config.policy.max_age_days);
+            let stage = found.user.settle(state, stage).await;
             // Only complete logins are remembered: a session in the middle of a login step
             // (TOTP, password change) is read afresh each time.
             if let Some(generation) = fresh
