@@ -56,6 +56,7 @@ pub fn route_table() -> web::Routes {
         orgs::pages::routes(),
         accounts::web::api_routes(),
         accounts::pages::routes(),
+        accounts::device_pages::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),
         reports::web::api_routes(),

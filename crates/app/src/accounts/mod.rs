@@ -17,12 +17,15 @@
 //! - disabling, a password reset and a password change end every session and every personal
 //!   API token of the account (tokens stay revoked when it is enabled again).
 
+pub mod device_pages;
+mod devices;
 pub mod pages;
 mod queries;
 pub mod security_web;
 mod tokens;
 pub mod web;
 
+pub use devices::{list_devices, revoke_device};
 pub use tokens::{ApiTokenView, create_token, list_tokens, revoke_token};
 
 use backstop_core::error::ErrorCode;
@@ -324,6 +327,7 @@ pub async fn update_user(
     // bring them back.
     if disabled && !before.disabled {
         auth::revoke_all_tokens(tx.conn(), id, now).await?;
+        auth::revoke_all_devices(&mut tx, id, "停用账户").await?;
     }
     let permission_change = roles != before_roles || scope_str != before.region_code;
     let action = if permission_change {
@@ -404,6 +408,9 @@ pub async fn reset_password(
     auth::revoke_all_sessions(tx.conn(), id, now).await?;
     // A reset answers a lost or compromised password: personal API tokens end too.
     let tokens_revoked = auth::revoke_all_tokens(tx.conn(), id, now).await?;
+    // …and so do the devices that skip the TOTP step: whoever holds the password may hold
+    // the phone too.
+    let devices_revoked = auth::revoke_all_devices(&mut tx, id, "重置密码").await?;
     if second_factor_reset {
         auth::clear_second_factor(&mut tx, id).await?;
     }
@@ -416,7 +423,7 @@ pub async fn reset_password(
         )
         .detail(
             json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked,
-            "second_factor_reset": second_factor_reset}),
+            "devices_revoked": devices_revoked, "second_factor_reset": second_factor_reset}),
         ),
     )
     .await?;
@@ -441,9 +448,12 @@ pub async fn reset_second_factor(state: &AppState, actor: &Actor, id: i64) -> Ap
     let now = tx.now();
     auth::clear_second_factor(&mut tx, id).await?;
     auth::revoke_all_sessions(tx.conn(), id, now).await?;
+    let devices_revoked = auth::revoke_all_devices(&mut tx, id, "重置第二因素").await?;
     tx.commit(
-        Change::new("user.totp_reset", "user", id, target.region_code.clone())
-            .detail(json!({"totp_enabled": {"before": target.totp_enabled, "after": false}})),
+        Change::new("user.totp_reset", "user", id, target.region_code.clone()).detail(
+            json!({"totp_enabled": {"before": target.totp_enabled, "after": false},
+                "devices_revoked": devices_revoked}),
+        ),
     )
     .await?;
     state.auth_cache.invalidate();

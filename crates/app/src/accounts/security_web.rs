@@ -1,13 +1,17 @@
 //! Security administration API (issue 13): the deployment's security settings (the longest
 //! personal-token lifetime, the roles whose second factor is waived) and the reset of an
 //! account's second factor. Only the security administrator reaches them; every change is
-//! audited by the service functions they call.
+//! audited by the service functions they call. Also the device credentials of field accounts
+//! (a TOTP proof once per browser): listed and revoked by their user, by the officials who
+//! manage the account and by the security administrator.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 
 use super::UserView;
-use crate::kernel::auth::{self, SecuritySettings};
+use crate::kernel::auth::{self, DeviceView, SecuritySettings};
+use crate::kernel::error::AppError;
+use crate::kernel::handler::api_handler;
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
 use crate::kernel::web::Routes;
@@ -22,6 +26,13 @@ pub fn api_routes() -> Routes {
         ),
         ("/api/v1/users/{id}/reset-totp", post(reset_totp)),
         ("/api/v1/auth/recovery-codes", post(recovery_codes)),
+        ("/api/v1/auth/devices", get(own_devices)),
+        ("/api/v1/auth/devices/{id}/revoke", post(revoke_own_device)),
+        ("/api/v1/users/{id}/devices", get(user_devices)),
+        (
+            "/api/v1/users/{id}/devices/{device_id}/revoke",
+            post(revoke_user_device),
+        ),
     ]
 }
 
@@ -72,4 +83,43 @@ pub async fn recovery_codes(
     Api(a): Api,
 ) -> AppResult<axum::Json<auth::RecoveryCodes>> {
     Ok(axum::Json(auth::new_recovery_codes(&s, &a).await?))
+}
+
+/// The caller's user id (a personal account, not the console operator).
+fn own_id(a: &auth::Authed) -> AppResult<i64> {
+    a.actor.user_id.ok_or_else(AppError::forbidden)
+}
+
+api_handler! {
+    /// The caller's device credentials (browsers that skip the TOTP step for 30 days).
+    get "/api/v1/auth/devices", tag "auth", ok(Vec<DeviceView>), errors(403);
+    fn own_devices(s, a) { super::list_devices(&s, &a.actor, own_id(&a)?).await? }
+}
+
+api_handler! {
+    /// Revoke one of the caller's device credentials (another's: not found). Audited.
+    post "/api/v1/auth/devices/{id}/revoke", tag "auth", ok(serde_json::Value),
+        params(("id" = i64, Path)), errors(403, 404);
+    fn revoke_own_device(s, a, Path(id): Path<i64>) {
+        super::revoke_device(&s, &a.actor, own_id(&a)?, id).await?;
+        serde_json::json!({"revoked": id})
+    }
+}
+
+api_handler! {
+    /// An account's device credentials: for the officials who manage it and the security
+    /// administrator (business accounts in scope).
+    get "/api/v1/users/{id}/devices", tag "users", ok(Vec<DeviceView>),
+        params(("id" = i64, Path)), errors(403, 404);
+    fn user_devices(s, a, Path(id): Path<i64>) { super::list_devices(&s, &a.actor, id).await? }
+}
+
+api_handler! {
+    /// Revoke one device credential of an account (its managers, the security administrator).
+    post "/api/v1/users/{id}/devices/{device_id}/revoke", tag "users", ok(serde_json::Value),
+        params(("id" = i64, Path), ("device_id" = i64, Path)), errors(403, 404);
+    fn revoke_user_device(s, a, Path((id, device_id)): Path<(i64, i64)>) {
+        super::revoke_device(&s, &a.actor, id, device_id).await?;
+        serde_json::json!({"revoked": device_id})
+    }
 }

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Form, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -63,9 +63,11 @@ struct LoginForm {
 async fn login_submit(
     State(s): State<AppState>,
     Source(src): Source,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    match auth::login(&s, &f.username, &f.password, None, true, &src).await {
+    let devices = auth::presented_devices(&headers);
+    match auth::login_web(&s, &f.username, &f.password, &devices, &src).await {
         Ok(r) => {
             start_enrollment_if_needed(&s, &r.token, r.stage).await;
             (
@@ -110,12 +112,13 @@ struct CodeForm {
 async fn totp_submit(
     State(s): State<AppState>,
     PageAnyStage(a): PageAnyStage,
+    headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
     match auth::verify_session_totp(&s, &a, &f.code).await {
         Ok(()) => {
             let next = auth::authenticate_stage_after_totp(&a);
-            Redirect::to(next.page()).into_response()
+            remembering_device(&s, &a, &headers, Redirect::to(next.page())).await
         }
         Err(e) => {
             let page = TotpPage {
@@ -272,13 +275,14 @@ async fn start_enrollment_if_needed(s: &AppState, token: &str, stage: Stage) {
 async fn enroll_submit(
     State(s): State<AppState>,
     PageAnyStage(a): PageAnyStage,
+    headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> PageResult {
     if matches!(a.stage, Stage::NeedTotp | Stage::NeedPasswordChange) {
         return Ok(Redirect::to(a.stage.page()).into_response());
     }
     match auth::confirm_totp_enrollment(&s, &a, &f.code).await {
-        Ok(()) => Ok(Redirect::to("/").into_response()),
+        Ok(()) => Ok(remembering_device(&s, &a, &headers, Redirect::to("/")).await),
         Err(e) => {
             // Show the same secret again so the user can retry with the next code.
             let pending = auth::pending_totp_enrollment(&s, a.user.id).await?;
@@ -295,4 +299,30 @@ async fn enroll_submit(
             Ok(render_status(&page, e.status()))
         }
     }
+}
+
+/// After a second-factor proof on this browser: the response, carrying a device credential
+/// when the account holds them (field roles), so that later logins here need no TOTP code.
+/// A failure to issue one is not the login's failure: the worker gives a code next time.
+async fn remembering_device(
+    s: &AppState,
+    a: &auth::Authed,
+    headers: &HeaderMap,
+    then: impl IntoResponse,
+) -> Response {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut resp = then.into_response();
+    match auth::remember_device(s, a, ua).await {
+        Ok(Some(d)) => {
+            if let Ok(v) = header::HeaderValue::from_str(&d.set_cookie) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(code = ?e.code, "device credential not issued"),
+    }
+    resp
 }

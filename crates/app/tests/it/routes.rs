@@ -435,6 +435,8 @@ async fn build(t: &T) -> World {
         make_actor(t, &mut w, &format!("{fam}.c"), role, c, None).await;
     }
     make_actor(t, &mut w, "off.p", "official", A, None).await;
+    // A peer of cw.a (what is only one's own, like one's devices, is refused to a peer).
+    make_actor(t, &mut w, "cw.p", "community_worker", V1, None).await;
     make_actor(t, &mut w, "fin.a", "charity_finance", A, None).await;
     make_actor(t, &mut w, "sw.a", "social_worker", A, None).await;
     // The account the user-management routes change (never used to call).
@@ -679,6 +681,33 @@ async fn build(t: &T) -> World {
         );
     }
 
+    // Device credentials (issue 13): two of the victim's (its official revokes them), two of
+    // cw.a's own (revoked by cw.a). Rows as the TOTP step would leave them.
+    for (k, user, label) in [
+        ("device", "vic.a", "设备标记甲"),
+        ("device2", "vic.a", "设备标记甲"),
+        ("device_own", "cw.a", "设备标记乙"),
+        ("device_own2", "cw.a", "设备标记乙"),
+    ] {
+        let uid = t.user_id(user).await;
+        let now = t.clock_now_ms();
+        let mut wr = t.state.db.begin_write().await.expect("tx");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO device_credentials (user_id, token_hash, label, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(uid)
+        .bind(format!("hash-{k}"))
+        .bind(label)
+        .bind(now)
+        .bind(now + 30 * 24 * 3600 * 1000)
+        .fetch_one(wr.conn())
+        .await
+        .expect("device");
+        wr.commit().await.expect("commit");
+        w.ids.insert(k, id);
+    }
+
     // A report form of county A (a copy of village_daily under its own key).
     let (_, mut form) = t
         .get("/api/v1/report-templates/village_daily", w.tok("off.a"))
@@ -908,6 +937,17 @@ fn cases(w: &World) -> Vec<Case> {
         post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", encode_query_value("改名乙"))).noperm(Some("cw.a")).outward().form_refusal(),
         post("/api/v1/users/{id}/unlock", format!("/api/v1/users/{victim}/unlock"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/unlock", format!("/users/{victim}/unlock"), "").by("sec").noperm(Some("off.a")),
+        // Issue 13: device credentials, listed and revoked by the account's official (and the
+        // security administrator), one's own by oneself (before the resets below revoke all).
+        get("/api/v1/users/{id}/devices", format!("/api/v1/users/{victim}/devices"), "设备标记甲").noperm(Some("cw.a")),
+        get("/users/{id}/devices", format!("/users/{victim}/devices"), "设备标记甲").noperm(Some("cw.a")),
+        post("/api/v1/users/{id}/devices/{device_id}/revoke", format!("/api/v1/users/{victim}/devices/{}/revoke", w.id("device")), json!({})).noperm(Some("cw.a")),
+        post("/users/{id}/devices/{device_id}/revoke", format!("/users/{victim}/devices/{}/revoke", w.id("device2")), "").noperm(Some("cw.a")),
+        get("/api/v1/auth/devices", "/api/v1/auth/devices", "设备标记乙").by("cw").open().own(),
+        get("/account/devices", "/account/devices", "设备标记乙").by("cw").open().own(),
+        post("/api/v1/auth/devices/{id}/revoke", format!("/api/v1/auth/devices/{}/revoke", w.id("device_own")), json!({})).by("cw").own(),
+        post("/account/devices/{id}/revoke", format!("/account/devices/{}/revoke", w.id("device_own2")), "").by("cw").own(),
+        post("/users/{id}/reset-totp", format!("/users/{victim}/reset-totp"), "").by("sec").noperm(Some("off.a")),
         // Issue 13: the account's official resets a password, never an administrator; the
         // security administrator resets a business account's second factor.
         post("/api/v1/users/{id}/reset-password", format!("/api/v1/users/{victim}/reset-password"), json!({})).noperm(Some("sec.a")),
@@ -1208,7 +1248,9 @@ fn excerpt(body: &str) -> String {
 
 /// Sent to the login or password page: the session was not accepted.
 fn bounced(body: &str) -> bool {
-    body.starts_with("Location: /login") || body.starts_with("Location: /account/")
+    ["/login", "/account/password", "/account/totp"]
+        .iter()
+        .any(|p| body.starts_with(&format!("Location: {p}")))
 }
 
 fn denied(s: StatusCode) -> bool {

@@ -57,6 +57,32 @@ pub async fn login(
     allow_pending_totp: bool,
     source: &str,
 ) -> AppResult<LoginResult> {
+    login_inner(state, username, password, totp, allow_pending_totp, &[], source).await
+}
+
+/// The web login: a password, and the device credentials the browser presents (cookies sent
+/// to `/login`). A live credential of the account stands in for the TOTP code when the
+/// account's roles need the second factor only once per device (`devices`); otherwise the
+/// session waits for the TOTP step.
+pub async fn login_web(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    devices: &[String],
+    source: &str,
+) -> AppResult<LoginResult> {
+    login_inner(state, username, password, None, true, devices, source).await
+}
+
+async fn login_inner(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+    allow_pending_totp: bool,
+    devices: &[String],
+    source: &str,
+) -> AppResult<LoginResult> {
     let now = state.now_ms();
     let username = username.trim();
     let policy = &state.config.policy;
@@ -108,8 +134,16 @@ pub async fn login(
         return Err(credentials_error());
     }
     let mut mfa_passed = false;
-    if user.totp_enabled {
-        match totp.map(str::trim).filter(|c| !c.is_empty()) {
+    let code = totp.map(str::trim).filter(|c| !c.is_empty());
+    let device = if user.totp_enabled && code.is_none() && !devices.is_empty() {
+        super::devices::admitted(state, &user, devices, now).await?
+    } else {
+        None
+    };
+    if device.is_some() {
+        mfa_passed = true;
+    } else if user.totp_enabled {
+        match code {
             Some(code) => {
                 if !second_factor_ok(state, &user, code).await? {
                     register_failure(state, &user, source, "bad_totp").await?;
@@ -129,14 +163,16 @@ pub async fn login(
     if !user.totp_enabled || mfa_passed {
         queries::clear_failures_and_lock(&mut tx, user.id).await?;
     }
+    if let Some(id) = device {
+        queries::device_used(&mut tx, id, now).await?;
+    }
     let (token, expires_at) =
         open_session(state, &mut tx, user.id, mfa_passed, now, source).await?;
-    tx.commit(login_change(
-        false,
-        json!({"totp": mfa_passed}),
-        &user.scope,
-    ))
-    .await?;
+    let detail = match device {
+        Some(id) => json!({"totp": false, "device": id}),
+        None => json!({"totp": mfa_passed}),
+    };
+    tx.commit(login_change(false, detail, &user.scope)).await?;
     state.auth_cache.invalidate();
     let stage = user.stage(mfa_passed, now, policy.max_age_days);
     let stage = user.settle(state, stage).await;

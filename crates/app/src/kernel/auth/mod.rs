@@ -12,9 +12,10 @@
 //!   password or enrol TOTP, is in a `Stage` other than `Full` and can do nothing but finish
 //!   that step or log out;
 //! - every account enrols TOTP (`RoleSet::second_factor`): administrators and officials give
-//!   a code at every login, the other roles too (device credentials are not built yet), and
-//!   the security administrator may waive it only for roles that see no personal data
-//!   (`settings`); ten one-time recovery codes (`recovery`) stand in for a lost phone;
+//!   a code at every login; the other roles give it once per browser, which then holds a
+//!   30-day revocable device credential (`devices`); the security administrator may waive it
+//!   only for roles that see no personal data (`settings`); ten one-time recovery codes
+//!   (`recovery`) stand in for a lost phone;
 //! - failed logins are also counted per source address and over the service (`throttle`),
 //!   and a full count answers 429 `rate_limited` before any password is checked.
 
@@ -24,6 +25,7 @@
 //! one's own), `totp` (codes, enrolment) and `queries` (every SQL statement, the only file here
 //! that runs one). Every audited change commits through `kernel::access::Tx`.
 
+mod devices;
 mod login;
 mod password;
 mod queries;
@@ -41,7 +43,11 @@ use crate::audit::Who;
 use crate::kernel::actor::{Actor, Via};
 use crate::kernel::error::AppError;
 
-pub use login::{LoginResult, login, verify_session_totp};
+pub use devices::{
+    DEVICE_DAYS, DeviceView, IssuedDevice, devices_of, per_device, presented as presented_devices, remember_device,
+    revoke_all_devices, revoke_device,
+};
+pub use login::{LoginResult, login, login_web, verify_session_totp};
 pub use password::{change_password, generate_password, hash_password, verify_password};
 pub use queries::{
     clear_second_factor, load_user, load_user_by_name, revoke_all_sessions, revoke_all_tokens,

@@ -425,3 +425,125 @@ pub(super) async fn put_setting(tx: &mut Tx, key: &str, value: &str) -> AppResul
     .await?;
     Ok(())
 }
+
+/// Has this session given its second factor?
+pub(super) async fn session_passed_mfa(state: &AppState, session_id: i64) -> AppResult<bool> {
+    let v: Option<i64> = sqlx::query_scalar(
+        "SELECT mfa_passed FROM sessions WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(session_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(v.is_some_and(|v| v != 0))
+}
+
+/// A live (not revoked, not expired) device credential of the user with this hash.
+pub(super) async fn live_device(
+    state: &AppState,
+    user_id: i64,
+    hash: &str,
+    now: i64,
+) -> AppResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM device_credentials WHERE token_hash = $1 AND user_id = $2 \
+         AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(hash)
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(state.db.pool())
+    .await?)
+}
+
+/// Record that a device credential opened a login.
+pub(super) async fn device_used(tx: &mut Tx, device_id: i64, now: i64) -> AppResult<()> {
+    sqlx::query("UPDATE device_credentials SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(device_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A new device credential (its hash), inside the caller's audited transaction.
+pub(super) async fn insert_device(
+    tx: &mut Tx,
+    user_id: i64,
+    hash: &str,
+    label: &str,
+    now: i64,
+    expires_at: i64,
+) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO device_credentials (user_id, token_hash, label, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(label)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The device credentials of a user, newest first.
+pub(super) async fn devices_of(
+    state: &AppState,
+    user_id: i64,
+    now: i64,
+) -> AppResult<Vec<super::devices::DeviceView>> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, label, created_at, expires_at, last_used_at, revoked_at, revoked_by \
+         FROM device_credentials WHERE user_id = $1 ORDER BY id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+            let expires_at: i64 = r.try_get("expires_at")?;
+            Ok(super::devices::DeviceView {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                label: r.try_get("label")?,
+                created_at: r.try_get("created_at")?,
+                expires_at,
+                last_used_at: r.try_get("last_used_at")?,
+                revoked_at,
+                revoked_by: r.try_get("revoked_by")?,
+                active: revoked_at.is_none() && expires_at > now,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Revoke one (`Some(id)`) or every live device credential of a user; how many were live.
+pub(super) async fn revoke_device(
+    tx: &mut Tx,
+    user_id: i64,
+    device_id: Option<i64>,
+    by: &str,
+    now: i64,
+) -> AppResult<u64> {
+    let q = match device_id {
+        Some(id) => sqlx::query(
+            "UPDATE device_credentials SET revoked_at = $1, revoked_by = $2 \
+             WHERE user_id = $3 AND id = $4 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(user_id)
+        .bind(id),
+        None => sqlx::query(
+            "UPDATE device_credentials SET revoked_at = $1, revoked_by = $2 \
+             WHERE user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(user_id),
+    };
+    Ok(q.execute(tx.conn()).await?.rows_affected())
+}
