@@ -288,14 +288,19 @@ async fn lockout_gives_one_answer_and_expires() {
             wrong, b_unknown,
             "wrong password and unknown user answer alike"
         );
-        // Locked: the right password gets exactly the same answer.
+        // Locked: a wrong password gets the answer of any wrong password (nothing for a
+        // guesser); the right one is told the account is locked and for how long (issue 14).
+        let (s, b) = api_login(&t, "lock.me", "Wrong#Pass9y", None).await;
+        assert_eq!((s, &b), (s_unknown, &wrong), "a guess while locked");
         let (s, b) = api_login(&t, "lock.me", PW, None).await;
-        assert_eq!(s, s_unknown);
-        assert_eq!(b, wrong, "locked account answers like a wrong password");
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
+        assert!(b["message"].as_str().is_some_and(|m| m.contains("15 分钟")), "{b}");
+        assert!(b.get("token").is_none());
         // Still locked 14 minutes later.
         t.clock.advance(Duration::minutes(14));
         let (s, b) = api_login(&t, "lock.me", PW, None).await;
-        assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong));
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
+        assert!(b["message"].as_str().is_some_and(|m| m.contains("1 分钟")), "{b}");
         // After the lockout period the right password works.
         t.clock.advance(Duration::minutes(1) + Duration::seconds(1));
         let tok = login_ok(&t, "lock.me", PW).await;
@@ -342,7 +347,15 @@ async fn lockout_gives_one_answer_and_expires() {
             assert_eq!(s, StatusCode::UNAUTHORIZED);
         }
         let (s, b) = api_login(&t, "slow.lock", PW, None).await;
-        assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong), "locked");
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "locked: {b}");
+        // A guesser who keeps going while the account is locked: once there have been as
+        // many guesses as the lockout allows, the right password is no longer told apart.
+        for _ in 0..5 {
+            let (s, b) = api_login(&t, "slow.lock", "Wrong#Pass9x", None).await;
+            assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong));
+        }
+        let (s, b) = api_login(&t, "slow.lock", PW, None).await;
+        assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong), "no oracle under attack");
 
         // Failures spread out beyond the window do not lock.
         t.make_user("spread", &["official"], "130110").await;
@@ -393,17 +406,10 @@ async fn lockout_policy_is_configurable() {
             assert_eq!(s, StatusCode::UNAUTHORIZED);
         }
         let (s, b) = api_login(&t, "three", PW, None).await;
-        assert_eq!(
-            (s, code_of(&b)),
-            (StatusCode::UNAUTHORIZED, "invalid_credentials")
-        );
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "locked after 3");
         t.clock.advance(Duration::minutes(4));
         let (s, _) = api_login(&t, "three", PW, None).await;
-        assert_eq!(
-            s,
-            StatusCode::UNAUTHORIZED,
-            "still locked after 4 of 5 minutes"
-        );
+        assert_eq!(s.as_u16(), 423, "still locked after 4 of 5 minutes");
         t.clock.advance(Duration::minutes(1) + Duration::seconds(1));
         login_ok(&t, "three", PW).await;
         let rows = audit_of(&t, "three").await;
@@ -818,10 +824,7 @@ async fn totp_required_checked_and_not_replayable() {
         }
         t.clock.advance(Duration::seconds(31));
         let (s, b) = api_login(&t, "adm.lock", PW, Some(&code_at(&t, "adm.lock", 0))).await;
-        assert_eq!(
-            (s, code_of(&b)),
-            (StatusCode::UNAUTHORIZED, "invalid_credentials")
-        );
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
     })
     .await;
 }
@@ -1104,10 +1107,7 @@ async fn web_totp_guessing_is_bounded_by_lockout() {
         assert_eq!(r.location(), "/login/totp");
         t.clock.advance(Duration::seconds(31));
         let (s, b) = api_login(&t, "sa.guess", PW, Some(&code_at(&t, "sa.guess", 0))).await;
-        assert_eq!(
-            (s, code_of(&b)),
-            (StatusCode::UNAUTHORIZED, "invalid_credentials")
-        );
+        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
         // After the lockout the normal login works again.
         t.clock
             .advance(Duration::minutes(15) + Duration::seconds(1));
@@ -1525,7 +1525,7 @@ async fn user_management_limits() {
         let (s, u) = t.get(&format!("/api/v1/users/{cw}"), &sec).await;
         assert_eq!((s, u["locked"].as_bool()), (StatusCode::OK, Some(true)));
         let (s, _) = api_login(&t, "cw.one", PW, None).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(s.as_u16(), 423, "locked");
         let (s, u) = t.call("POST", &format!("/api/v1/users/{cw}/unlock"), Some(&sec), None).await;
         assert_eq!((s, u["locked"].as_bool()), (StatusCode::OK, Some(false)), "{u}");
         let live = login_ok(&t, "cw.one", PW).await;

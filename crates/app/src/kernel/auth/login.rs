@@ -117,17 +117,20 @@ async fn login_inner(
     };
     let password_ok = verify_password(&user.password_hash, password);
     let locked = user.locked_until.is_some_and(|t| t > now);
-    if user.disabled || locked {
-        let reason = if user.disabled { "disabled" } else { "locked" };
+    if user.disabled {
         refuse(
             state,
             user.who(source),
-            json!({"reason": reason}),
+            json!({"reason": "disabled"}),
             &user.scope,
         )
         .await?;
         state.auth_cache.throttle.failed(source, now);
         return Err(credentials_error());
+    }
+    if locked {
+        state.auth_cache.throttle.failed(source, now);
+        return Err(locked_answer(state, &user, password_ok, source).await?);
     }
     if !password_ok {
         register_failure(state, &user, source, "bad_password").await?;
@@ -183,6 +186,43 @@ async fn login_inner(
         stage,
         user_id: user.id,
     })
+}
+
+/// The answer to a login of a locked account. Its own user (the right password) is told that
+/// the account is locked and for how long; a wrong password gets the answer of any wrong
+/// password, so a guesser learns nothing new. The guesses made during the lock are counted
+/// (the lock reset the failure count): once there have been as many as the lockout allows,
+/// the right password too gets the wrong-password answer until the lock ends, so the lock is
+/// never a faster oracle than the unlocked account.
+async fn locked_answer(
+    state: &AppState,
+    user: &UserAuth,
+    password_ok: bool,
+    source: &str,
+) -> AppResult<AppError> {
+    let max = i64::from(state.config.policy.max_failures);
+    let mut tx = Tx::begin_as(state, user.who(source)).await?;
+    let reason = if password_ok {
+        "locked"
+    } else {
+        queries::count_guess_while_locked(&mut tx, user.id).await?;
+        "guess_while_locked"
+    };
+    tx.commit(login_change(true, json!({"reason": reason}), &user.scope))
+        .await?;
+    state.auth_cache.invalidate();
+    if !password_ok || user.failed_count >= max {
+        return Ok(credentials_error());
+    }
+    let until = user.locked_until.unwrap_or(0);
+    let minutes = ((until - state.now_ms()) + MINUTE_MS - 1) / MINUTE_MS;
+    Ok(AppError::msg(
+        ErrorCode::AccountLocked,
+        format!(
+            "登录失败次数过多，账户已暂时锁定，请 {} 分钟后再试，或联系安全管理员解锁",
+            minutes.max(1)
+        ),
+    ))
 }
 
 /// A TOTP code, or one of the user's unused recovery codes (spent by this answer).

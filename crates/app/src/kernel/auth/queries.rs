@@ -547,3 +547,12 @@ pub(super) async fn revoke_device(
     };
     Ok(q.execute(tx.conn()).await?.rows_affected())
 }
+
+/// One more wrong password while the account is locked (the lock set the count to 0).
+pub(super) async fn count_guess_while_locked(tx: &mut Tx, user_id: i64) -> AppResult<()> {
+    sqlx::query("UPDATE users SET failed_count = failed_count + 1 WHERE id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
