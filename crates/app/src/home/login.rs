@@ -3,16 +3,16 @@
 //! these handlers only show the step a session is in and carry its answer there.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use crate::kernel::auth::{self, Stage};
-use crate::kernel::extract::{PageAnyStage, Source, clear_cookie, session_cookie};
+use crate::kernel::extract::{PageAnyStage, Source, clear_cookie, safe_next, session_cookie};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render, render_status, with_status};
+use crate::kernel::web::{Nav, PageResult, encode_query_value, render, render_status, with_status};
 use crate::state::AppState;
 
 /// The routes of the login flow.
@@ -36,28 +36,52 @@ struct LoginPage {
     nav: Option<Nav>,
     error: Option<String>,
     username: String,
+    /// The page to return to afterwards (already checked by `safe_next`), or empty.
+    next: String,
     max_failures: u32,
     lockout_minutes: i64,
 }
 
-fn login_page(state: &AppState, error: Option<String>, username: String) -> Response {
+fn login_page(state: &AppState, error: Option<String>, username: String, next: &str) -> Response {
     render(&LoginPage {
         nav: None,
         error,
         username,
+        next: safe_next(next).unwrap_or("").to_string(),
         max_failures: state.config.policy.max_failures,
         lockout_minutes: state.config.policy.lockout_minutes,
     })
 }
 
-async fn login_form(State(s): State<AppState>) -> Response {
-    login_page(&s, None, String::new())
+/// `?next=` of the login steps: where to go once logged in.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NextQuery {
+    next: String,
+}
+
+async fn login_form(State(s): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    login_page(&s, None, String::new(), &q.next)
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Where a login step leads: the page asked for once the login is complete, the TOTP step
+/// (carrying that page along) while the code is due, else the step the session is in.
+fn after_step(stage: Stage, next: &str) -> String {
+    match (stage, safe_next(next)) {
+        (Stage::Full, Some(n)) => n.to_string(),
+        (Stage::NeedTotp, Some(n)) => {
+            format!("/login/totp?next={}", encode_query_value(n))
+        }
+        _ => stage.page().to_string(),
+    }
 }
 
 async fn login_submit(
@@ -72,7 +96,7 @@ async fn login_submit(
             start_enrollment_if_needed(&s, &r.token, r.stage).await;
             (
                 [(header::SET_COOKIE, session_cookie(&s, &r.token))],
-                Redirect::to(r.stage.page()),
+                Redirect::to(&after_step(r.stage, &f.next)),
             )
                 .into_response()
         }
@@ -81,6 +105,7 @@ async fn login_submit(
                 &s,
                 Some(e.message.clone()),
                 f.username.chars().take(64).collect(),
+                &f.next,
             );
             with_status(page, e.status())
         }
@@ -92,21 +117,25 @@ async fn login_submit(
 struct TotpPage {
     nav: Option<Nav>,
     error: Option<String>,
+    next: String,
 }
 
-async fn totp_form(PageAnyStage(a): PageAnyStage) -> Response {
+async fn totp_form(PageAnyStage(a): PageAnyStage, Query(q): Query<NextQuery>) -> Response {
     if a.stage != Stage::NeedTotp {
         return Redirect::to(a.stage.page()).into_response();
     }
     render(&TotpPage {
         nav: None,
         error: None,
+        next: safe_next(&q.next).unwrap_or("").to_string(),
     })
 }
 
 #[derive(Deserialize)]
 struct CodeForm {
     code: String,
+    #[serde(default)]
+    next: String,
 }
 
 async fn totp_submit(
@@ -117,13 +146,15 @@ async fn totp_submit(
 ) -> Response {
     match auth::verify_session_totp(&s, &a, &f.code).await {
         Ok(()) => {
-            let next = auth::authenticate_stage_after_totp(&a);
-            remembering_device(&s, &a, &headers, Redirect::to(next.page())).await
+            let stage = auth::authenticate_stage_after_totp(&a);
+            let to = after_step(stage, &f.next);
+            remembering_device(&s, &a, &headers, Redirect::to(&to)).await
         }
         Err(e) => {
             let page = TotpPage {
                 nav: None,
                 error: Some(e.message.clone()),
+                next: safe_next(&f.next).unwrap_or("").to_string(),
             };
             render_status(&page, e.status())
         }

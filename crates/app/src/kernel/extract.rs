@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::kernel::auth::{self, Authed, Stage};
@@ -161,6 +161,11 @@ impl FromRequestParts<AppState> for Page {
         match resolve(parts, state, false).await {
             Ok(a) if a.stage == Stage::Full => Ok(Page(a)),
             Ok(a) => Err(PageRejection(Redirect::to(a.stage.page()).into_response())),
+            // Not logged in, asking for a page: to the login page, and back here afterwards.
+            Err(e) if e.code == ErrorCode::Unauthenticated && parts.method == Method::GET => {
+                let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                Err(PageRejection(Redirect::to(&login_then(here)).into_response()))
+            }
             Err(e) => Err(PageRejection::from(e)),
         }
     }
@@ -327,5 +332,28 @@ mod tests {
         assert!(!decodes_to_utf8(b"name=%FF"));
         assert!(!decodes_to_utf8(b"a=%E4&b=%B8%AD"));
         assert!(!decodes_to_utf8(b"name=\xff"));
+    }
+}
+
+/// The page to return to after logging in, if `next` is one: a path of this site (`/…`, not
+/// `//host` nor `/\\host`, no control characters), not a step of the login itself. Anything
+/// else is dropped, so the login page never sends anyone to another site.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 500
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        && !["/login", "/logout", "/account/password", "/account/totp"]
+            .iter()
+            .any(|p| next.starts_with(p));
+    (ok && next != "/").then_some(next)
+}
+
+/// The login page's address that returns to `next` afterwards.
+pub fn login_then(next: &str) -> String {
+    match safe_next(next) {
+        Some(n) => format!("/login?next={}", crate::kernel::web::encode_query_value(n)),
+        None => "/login".to_string(),
     }
 }

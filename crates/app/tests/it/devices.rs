@@ -299,3 +299,51 @@ async fn resets_and_disabling_revoke_every_device() {
     })
     .await;
 }
+
+/// Issue 14, item 9: after logging in, the person lands on the page they asked for — never on
+/// another site.
+#[tokio::test]
+async fn login_returns_to_the_page_asked_for() {
+    each_backend(|t| async move {
+        t.import_fixture().await;
+        t.make_user("off.back", &["official"], "130110").await;
+        // Asking for a page without a session: to the login page, carrying the page along.
+        let (s, h, _) = t.raw_form("GET", "/users?region=130110", None, "").await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(location(&h), "/login?next=%2Fusers%3Fregion%3D130110");
+        let (_, _, b) = t.raw_form("GET", &location(&h), None, "").await;
+        let html = String::from_utf8_lossy(&b);
+        assert!(html.contains(r#"name="next" value="/users?region=130110""#), "{html}");
+
+        // Password, then the TOTP step, then the page.
+        let next = "&next=%2Fusers%3Fregion%3D130110";
+        let (s, h, _) = t
+            .raw_form("POST", "/login", None, &format!("{}{next}", pw_form("off.back")))
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(location(&h), "/login/totp?next=%2Fusers%3Fregion%3D130110");
+        let session = set_cookie_pair(&h);
+        t.clock.advance(chrono::Duration::seconds(31));
+        let code = t.totp_now("off.back");
+        let (_, h, _) = t
+            .raw_form("POST", "/login/totp", Some(&session), &format!("code={code}{next}"))
+            .await;
+        assert_eq!(location(&h), "/users?region=130110");
+
+        // Another site, a protocol-relative address, a login step: home instead.
+        for evil in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2F%5Cevil.example", "%2Flogout"] {
+            let (_, h, _) = t
+                .raw_form("POST", "/login", None, &format!("{}&next={evil}", pw_form("off.back")))
+                .await;
+            assert_eq!(location(&h), "/login/totp", "{evil}");
+            let session = set_cookie_pair(&h);
+            t.clock.advance(chrono::Duration::seconds(31));
+            let code = t.totp_now("off.back");
+            let (_, h, _) = t
+                .raw_form("POST", "/login/totp", Some(&session), &format!("code={code}&next={evil}"))
+                .await;
+            assert_eq!(location(&h), "/", "{evil}");
+        }
+    })
+    .await;
+}
