@@ -57,6 +57,7 @@ pub fn route_table() -> web::Routes {
         accounts::web::api_routes(),
         accounts::pages::routes(),
         accounts::device_pages::routes(),
+        accounts::security_pages::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),
         reports::web::api_routes(),
@@ -148,6 +149,7 @@ pub async fn open(
         .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
+    kernel::auth::load_rules(&state).await?;
     people::privacy::seal_clear_rows(&state).await?;
     privacy::seal_clear_rows(&state).await?;
     regions::load_embedded(&state).await?;

@@ -70,6 +70,9 @@ pub struct Inner {
     pub forms: crate::reports::FormCache,
     /// Resolved credentials for a few seconds (see `kernel::authcache`).
     pub auth_cache: crate::kernel::authcache::AuthCache,
+    /// The login and session rules in force: `config` as changed by the security
+    /// administrator (see `kernel::auth::settings`).
+    pub live_rules: crate::kernel::auth::LiveRules,
 }
 
 /// Small in-process caches of slowly changing derived figures (e.g. how many villages must
@@ -135,11 +138,12 @@ impl AppState {
             db,
             clock,
             keys,
-            config,
             metrics: Metrics::default(),
             caches: Caches::default(),
             forms: crate::reports::FormCache::default(),
             auth_cache: Default::default(),
+            live_rules: crate::kernel::auth::LiveRules::new(&config),
+            config,
         }))
     }
 
@@ -150,6 +154,12 @@ impl AppState {
     /// Today's date in Beijing, from the injected clock.
     pub fn today(&self) -> chrono::NaiveDate {
         backstop_core::clock::beijing_date(self.clock.now())
+    }
+
+    /// The password, lockout and session rules in force (the configuration as changed by the
+    /// security administrator's settings).
+    pub fn rules(&self) -> crate::kernel::auth::Rules {
+        self.live_rules.get()
     }
 
     /// Current time in Unix milliseconds, from the injected clock.

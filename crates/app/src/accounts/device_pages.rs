@@ -84,15 +84,16 @@ struct DoneQuery {
 fn notice(q: &DoneQuery) -> Option<&'static str> {
     match q.done.as_deref() {
         Some("revoked") => Some("设备已注销：该浏览器下次登录须再输入动态验证码。"),
-        Some("totp_reset") => {
-            Some("动态验证码已重置：该用户的登录已失效，下次登录须重新绑定。")
-        }
+        Some("totp_reset") => Some("动态验证码已重置：该用户的登录已失效，下次登录须重新绑定。"),
         _ => None,
     }
 }
 
 async fn own(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageResult {
-    let id = a.actor.user_id.ok_or_else(crate::kernel::error::AppError::forbidden)?;
+    let id = a
+        .actor
+        .user_id
+        .ok_or_else(crate::kernel::error::AppError::forbidden)?;
     let list = super::list_devices(&s, &a.actor, id).await?;
     Ok(render(&DevicesPage {
         nav: Some(Nav::for_actor(&a.actor, "/account")),
@@ -106,7 +107,10 @@ async fn own(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageRe
 }
 
 async fn revoke_own(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
-    let me = a.actor.user_id.ok_or_else(crate::kernel::error::AppError::forbidden)?;
+    let me = a
+        .actor
+        .user_id
+        .ok_or_else(crate::kernel::error::AppError::forbidden)?;
     super::revoke_device(&s, &a.actor, me, id).await?;
     Ok(Redirect::to("/account/devices?done=revoked").into_response())
 }

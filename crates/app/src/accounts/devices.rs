@@ -57,7 +57,8 @@ pub async fn revoke_device(
         return Err(AppError::not_found());
     }
     tx.commit(
-        Change::new("auth.device_revoke", "user", user_id, scope).detail(json!({"device": device_id})),
+        Change::new("auth.device_revoke", "user", user_id, scope)
+            .detail(json!({"device": device_id})),
     )
     .await?;
     Ok(())

@@ -21,6 +21,7 @@ pub mod device_pages;
 mod devices;
 pub mod pages;
 mod queries;
+pub mod security_pages;
 pub mod security_web;
 mod tokens;
 pub mod web;
@@ -194,7 +195,7 @@ pub async fn create_user(state: &AppState, actor: &Actor, input: &NewUser) -> Ap
         check_org(state, actor, org_id).await?;
     }
     state
-        .config
+        .rules()
         .policy
         .check(&input.password, &[username.as_str(), display_name.as_str()])
         .map_err(|e| AppError::field(ErrorCode::WeakPassword, "password", e.to_string()))?;
@@ -394,7 +395,7 @@ pub async fn reset_password(
         None => auth::generate_password(),
     };
     state
-        .config
+        .rules()
         .policy
         .check(
             &password,
@@ -524,7 +525,7 @@ pub async fn ensure_initial_admin(
         .map(str::to_string)
         .unwrap_or_else(auth::generate_password);
     state
-        .config
+        .rules()
         .policy
         .check(&password, &["admin"])
         .map_err(|e| {

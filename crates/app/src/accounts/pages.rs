@@ -218,7 +218,7 @@ async fn new_page(
         orgs: org_options(&orgs, &form.org_id),
         form,
         error,
-        min_len: s.config.policy.min_len,
+        min_len: s.rules().policy.min_len,
     })
 }
 

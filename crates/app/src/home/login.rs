@@ -48,8 +48,8 @@ fn login_page(state: &AppState, error: Option<String>, username: String, next: &
         error,
         username,
         next: safe_next(next).unwrap_or("").to_string(),
-        max_failures: state.config.policy.max_failures,
-        lockout_minutes: state.config.policy.lockout_minutes,
+        max_failures: state.rules().policy.max_failures,
+        lockout_minutes: state.rules().policy.lockout_minutes,
     })
 }
 
@@ -185,7 +185,8 @@ struct PasswordPage {
 
 fn password_page(s: &AppState, a: &auth::Authed, error: Option<String>, done: bool) -> Response {
     let forced = a.stage == Stage::NeedPasswordChange;
-    let p = &s.config.policy;
+    let rules = s.rules();
+    let p = &rules.policy;
     render(&PasswordPage {
         nav: (a.stage == Stage::Full).then(|| Nav::for_actor(&a.actor, "/account")),
         forced,

@@ -164,7 +164,9 @@ impl FromRequestParts<AppState> for Page {
             // Not logged in, asking for a page: to the login page, and back here afterwards.
             Err(e) if e.code == ErrorCode::Unauthenticated && parts.method == Method::GET => {
                 let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                Err(PageRejection(Redirect::to(&login_then(here)).into_response()))
+                Err(PageRejection(
+                    Redirect::to(&login_then(here)).into_response(),
+                ))
             }
             Err(e) => Err(PageRejection::from(e)),
         }
@@ -320,21 +322,6 @@ pub fn decodes_to_utf8(encoded: &[u8]) -> bool {
     std::str::from_utf8(&out).is_ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::decodes_to_utf8;
-
-    #[test]
-    fn malformed_utf8_in_forms_is_seen() {
-        assert!(decodes_to_utf8(b"name=%E5%BC%A0%E4%B8%89&x=a+b&y=100%"));
-        assert!(decodes_to_utf8("name=张三".as_bytes()));
-        assert!(!decodes_to_utf8(b"name=%E5%BC"));
-        assert!(!decodes_to_utf8(b"name=%FF"));
-        assert!(!decodes_to_utf8(b"a=%E4&b=%B8%AD"));
-        assert!(!decodes_to_utf8(b"name=\xff"));
-    }
-}
-
 /// The page to return to after logging in, if `next` is one: a path of this site (`/…`, not
 /// `//host` nor `/\\host`, no control characters), not a step of the login itself. Anything
 /// else is dropped, so the login page never sends anyone to another site.
@@ -355,5 +342,20 @@ pub fn login_then(next: &str) -> String {
     match safe_next(next) {
         Some(n) => format!("/login?next={}", crate::kernel::web::encode_query_value(n)),
         None => "/login".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn malformed_utf8_in_forms_is_seen() {
+        assert!(decodes_to_utf8(b"name=%E5%BC%A0%E4%B8%89&x=a+b&y=100%"));
+        assert!(decodes_to_utf8("name=张三".as_bytes()));
+        assert!(!decodes_to_utf8(b"name=%E5%BC"));
+        assert!(!decodes_to_utf8(b"name=%FF"));
+        assert!(!decodes_to_utf8(b"a=%E4&b=%B8%AD"));
+        assert!(!decodes_to_utf8(b"name=\xff"));
     }
 }

@@ -61,6 +61,7 @@ impl Nav {
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));
+        links.push(("/security", "安全设置", Some(Permission::SecurityManage)));
         links.push(("/account", "我的账户", None));
         Nav {
             username: actor.username.clone(),

@@ -48,9 +48,7 @@ fn device_cookie(h: &HeaderMap) -> Option<(String, String)> {
 /// The password step of the web login, with the cookies the browser holds: where it leads
 /// and the session cookie.
 async fn password_step(t: &T, username: &str, held: Option<&str>) -> (String, String) {
-    let (s, h, _) = t
-        .raw_form("POST", "/login", held, &pw_form(username))
-        .await;
+    let (s, h, _) = t.raw_form("POST", "/login", held, &pw_form(username)).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "login {username}");
     (location(&h), set_cookie_pair(&h))
 }
@@ -60,7 +58,12 @@ async fn totp_step(t: &T, username: &str, session: &str) -> HeaderMap {
     t.clock.advance(chrono::Duration::seconds(31));
     let code = t.totp_now(username);
     let (s, h, _) = t
-        .raw_form("POST", "/login/totp", Some(session), &format!("code={code}"))
+        .raw_form(
+            "POST",
+            "/login/totp",
+            Some(session),
+            &format!("code={code}"),
+        )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "totp step {username}");
     assert_ne!(location(&h), "/login/totp", "totp refused");
@@ -70,7 +73,10 @@ async fn totp_step(t: &T, username: &str, session: &str) -> HeaderMap {
 /// A full first login on a new browser: the device cookie it receives, if any.
 async fn first_login(t: &T, username: &str) -> Option<(String, String)> {
     let (to, session) = password_step(t, username, None).await;
-    assert_eq!(to, "/login/totp", "{username}: first login on a browser asks for the code");
+    assert_eq!(
+        to, "/login/totp",
+        "{username}: first login on a browser asks for the code"
+    );
     device_cookie(&totp_step(t, username, &session).await)
 }
 
@@ -82,7 +88,11 @@ async fn skips_totp(t: &T, username: &str, device: &str) -> bool {
     }
     // The session is complete: a page answers.
     let (s, _) = page(t, "/account", &session).await;
-    assert_eq!(s, StatusCode::OK, "{username}: session after a device login");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "{username}: session after a device login"
+    );
     true
 }
 
@@ -107,8 +117,14 @@ async fn a_field_worker_gives_the_code_once_per_browser() {
         let (pair, attrs) = first_login(&t, "cw.dev").await.expect("a device cookie");
         // Sent back only to the login page, for 30 days, not to scripts.
         assert!(attrs.contains("Path=/login"), "{attrs}");
-        assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"), "{attrs}");
-        assert!(attrs.contains(&format!("Max-Age={}", 30 * 24 * 3600)), "{attrs}");
+        assert!(
+            attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
+            "{attrs}"
+        );
+        assert!(
+            attrs.contains(&format!("Max-Age={}", 30 * 24 * 3600)),
+            "{attrs}"
+        );
         assert_eq!(audit_count(&t, "auth.device_issue").await, 1);
         // Only the hash is stored.
         let token = pair.split_once('=').expect("pair").1.to_string();
@@ -147,13 +163,21 @@ async fn a_field_worker_gives_the_code_once_per_browser() {
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         // A wrong password with the credential is still a failure.
         let (s, _, _) = t
-            .raw_form("POST", "/login", Some(&pair), "username=cw.dev&password=wrong")
+            .raw_form(
+                "POST",
+                "/login",
+                Some(&pair),
+                "username=cw.dev&password=wrong",
+            )
             .await;
         assert_ne!(s, StatusCode::SEE_OTHER);
 
         // 30 days later it has expired.
         t.clock.advance(chrono::Duration::days(31));
-        assert!(!skips_totp(&t, "cw.dev", &pair).await, "expired after 30 days");
+        assert!(
+            !skips_totp(&t, "cw.dev", &pair).await,
+            "expired after 30 days"
+        );
     })
     .await;
 }
@@ -212,11 +236,19 @@ async fn devices_are_listed_and_revoked_by_the_user_the_official_and_the_secadmi
 
         // The user revokes the first; someone else's id is not found.
         let (s, _) = t
-            .post(&format!("/api/v1/auth/devices/{}/revoke", ids[0]), &peer, json!({}))
+            .post(
+                &format!("/api/v1/auth/devices/{}/revoke", ids[0]),
+                &peer,
+                json!({}),
+            )
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "another's device");
         let (s, b) = t
-            .post(&format!("/api/v1/auth/devices/{}/revoke", ids[0]), &me, json!({}))
+            .post(
+                &format!("/api/v1/auth/devices/{}/revoke", ids[0]),
+                &me,
+                json!({}),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert!(!skips_totp(&t, "cw.dev", &d1).await, "revoked by its user");
@@ -224,15 +256,24 @@ async fn devices_are_listed_and_revoked_by_the_user_the_official_and_the_secadmi
         let p2 = format!("/api/v1/users/{uid}/devices/{}/revoke", ids[1]);
         let (s, _) = t.post(&p2, &off_b, json!({})).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
-        assert!(skips_totp(&t, "cw.dev", &d2).await, "a refused revocation changed nothing");
+        assert!(
+            skips_totp(&t, "cw.dev", &d2).await,
+            "a refused revocation changed nothing"
+        );
         let (s, _) = t.post(&p2, &off, json!({})).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(!skips_totp(&t, "cw.dev", &d2).await, "revoked by the official");
+        assert!(
+            !skips_totp(&t, "cw.dev", &d2).await,
+            "revoked by the official"
+        );
         // The security administrator, from the page.
         let sec_cookie = crate::support::web_login(&t, "sec.a").await;
         let (s, html) = page(&t, &format!("/users/{uid}/devices"), &sec_cookie).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(html.contains(&format!("device-revoke-{}", ids[2])), "{html}");
+        assert!(
+            html.contains(&format!("device-revoke-{}", ids[2])),
+            "{html}"
+        );
         assert!(html.contains("user-reset-totp"));
         let (s, h, _) = t
             .raw_form(
@@ -244,7 +285,10 @@ async fn devices_are_listed_and_revoked_by_the_user_the_official_and_the_secadmi
             .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         assert!(location(&h).ends_with("done=revoked"));
-        assert!(!skips_totp(&t, "cw.dev", &d3).await, "revoked by the secadmin");
+        assert!(
+            !skips_totp(&t, "cw.dev", &d3).await,
+            "revoked by the secadmin"
+        );
         assert_eq!(audit_count(&t, "auth.device_revoke").await, 3);
         // The user's page shows them all as revoked.
         let cw_cookie = crate::support::web_login(&t, "cw.dev").await;
@@ -266,10 +310,17 @@ async fn resets_and_disabling_revoke_every_device() {
         // A password reset by the official.
         let (d, _) = first_login(&t, "cw.dev").await.expect("device");
         let (s, b) = t
-            .post(&format!("/api/v1/users/{uid}/reset-password"), &off, json!({"password": PW}))
+            .post(
+                &format!("/api/v1/users/{uid}/reset-password"),
+                &off,
+                json!({"password": PW}),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert!(device_ids(&t, "cw.dev").await.is_empty(), "reset revokes devices");
+        assert!(
+            device_ids(&t, "cw.dev").await.is_empty(),
+            "reset revokes devices"
+        );
         assert!(!skips_totp(&t, "cw.dev", &d).await);
 
         // A second-factor reset by the security administrator.
@@ -280,7 +331,10 @@ async fn resets_and_disabling_revoke_every_device() {
             .post(&format!("/api/v1/users/{uid}/reset-totp"), &sec, json!({}))
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert!(device_ids(&t, "cw.dev").await.is_empty(), "TOTP reset revokes devices");
+        assert!(
+            device_ids(&t, "cw.dev").await.is_empty(),
+            "TOTP reset revokes devices"
+        );
         let (to, _) = password_step(&t, "cw.dev", Some(&d)).await;
         assert_ne!(to, "/", "no complete login after a second-factor reset");
 
@@ -290,12 +344,22 @@ async fn resets_and_disabling_revoke_every_device() {
         let (d, _) = first_login(&t, "cw.dev").await.expect("device");
         for disabled in [true, false] {
             let (s, b) = t
-                .patch(&format!("/api/v1/users/{uid}"), &off, json!({"disabled": disabled}))
+                .patch(
+                    &format!("/api/v1/users/{uid}"),
+                    &off,
+                    json!({"disabled": disabled}),
+                )
                 .await;
             assert_eq!(s, StatusCode::OK, "{b}");
         }
-        assert!(device_ids(&t, "cw.dev").await.is_empty(), "disable revokes devices");
-        assert!(!skips_totp(&t, "cw.dev", &d).await, "and enabling does not bring them back");
+        assert!(
+            device_ids(&t, "cw.dev").await.is_empty(),
+            "disable revokes devices"
+        );
+        assert!(
+            !skips_totp(&t, "cw.dev", &d).await,
+            "and enabling does not bring them back"
+        );
     })
     .await;
 }
@@ -313,12 +377,20 @@ async fn login_returns_to_the_page_asked_for() {
         assert_eq!(location(&h), "/login?next=%2Fusers%3Fregion%3D130110");
         let (_, _, b) = t.raw_form("GET", &location(&h), None, "").await;
         let html = String::from_utf8_lossy(&b);
-        assert!(html.contains(r#"name="next" value="/users?region=130110""#), "{html}");
+        assert!(
+            html.contains(r#"name="next" value="/users?region=130110""#),
+            "{html}"
+        );
 
         // Password, then the TOTP step, then the page.
         let next = "&next=%2Fusers%3Fregion%3D130110";
         let (s, h, _) = t
-            .raw_form("POST", "/login", None, &format!("{}{next}", pw_form("off.back")))
+            .raw_form(
+                "POST",
+                "/login",
+                None,
+                &format!("{}{next}", pw_form("off.back")),
+            )
             .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         assert_eq!(location(&h), "/login/totp?next=%2Fusers%3Fregion%3D130110");
@@ -326,21 +398,41 @@ async fn login_returns_to_the_page_asked_for() {
         t.clock.advance(chrono::Duration::seconds(31));
         let code = t.totp_now("off.back");
         let (_, h, _) = t
-            .raw_form("POST", "/login/totp", Some(&session), &format!("code={code}{next}"))
+            .raw_form(
+                "POST",
+                "/login/totp",
+                Some(&session),
+                &format!("code={code}{next}"),
+            )
             .await;
         assert_eq!(location(&h), "/users?region=130110");
 
         // Another site, a protocol-relative address, a login step: home instead.
-        for evil in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2F%5Cevil.example", "%2Flogout"] {
+        for evil in [
+            "https%3A%2F%2Fevil.example%2F",
+            "%2F%2Fevil.example",
+            "%2F%5Cevil.example",
+            "%2Flogout",
+        ] {
             let (_, h, _) = t
-                .raw_form("POST", "/login", None, &format!("{}&next={evil}", pw_form("off.back")))
+                .raw_form(
+                    "POST",
+                    "/login",
+                    None,
+                    &format!("{}&next={evil}", pw_form("off.back")),
+                )
                 .await;
             assert_eq!(location(&h), "/login/totp", "{evil}");
             let session = set_cookie_pair(&h);
             t.clock.advance(chrono::Duration::seconds(31));
             let code = t.totp_now("off.back");
             let (_, h, _) = t
-                .raw_form("POST", "/login/totp", Some(&session), &format!("code={code}&next={evil}"))
+                .raw_form(
+                    "POST",
+                    "/login/totp",
+                    Some(&session),
+                    &format!("code={code}&next={evil}"),
+                )
                 .await;
             assert_eq!(location(&h), "/", "{evil}");
         }

@@ -23,5 +23,6 @@ mod reports_burst;
 mod routes;
 mod screening;
 mod security;
+mod settings;
 mod support;
 mod webdriver;

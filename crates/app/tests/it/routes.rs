@@ -113,6 +113,9 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/api/v1/auth/recovery-codes",
         "the caller's own recovery codes",
     ),
+    // The security settings page: deployment-wide, secadmin only (tests/it/settings.rs).
+    ("GET", "/security", "deployment-wide security settings"),
+    ("POST", "/security", "deployment-wide security settings"),
     (
         "POST",
         "/api/v1/auth/logout",

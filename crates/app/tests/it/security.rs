@@ -294,13 +294,19 @@ async fn lockout_gives_one_answer_and_expires() {
         assert_eq!((s, &b), (s_unknown, &wrong), "a guess while locked");
         let (s, b) = api_login(&t, "lock.me", PW, None).await;
         assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
-        assert!(b["message"].as_str().is_some_and(|m| m.contains("15 分钟")), "{b}");
+        assert!(
+            b["message"].as_str().is_some_and(|m| m.contains("15 分钟")),
+            "{b}"
+        );
         assert!(b.get("token").is_none());
         // Still locked 14 minutes later.
         t.clock.advance(Duration::minutes(14));
         let (s, b) = api_login(&t, "lock.me", PW, None).await;
         assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "{b}");
-        assert!(b["message"].as_str().is_some_and(|m| m.contains("1 分钟")), "{b}");
+        assert!(
+            b["message"].as_str().is_some_and(|m| m.contains("1 分钟")),
+            "{b}"
+        );
         // After the lockout period the right password works.
         t.clock.advance(Duration::minutes(1) + Duration::seconds(1));
         let tok = login_ok(&t, "lock.me", PW).await;
@@ -347,7 +353,11 @@ async fn lockout_gives_one_answer_and_expires() {
             assert_eq!(s, StatusCode::UNAUTHORIZED);
         }
         let (s, b) = api_login(&t, "slow.lock", PW, None).await;
-        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "locked: {b}");
+        assert_eq!(
+            (s.as_u16(), code_of(&b)),
+            (423, "account_locked"),
+            "locked: {b}"
+        );
         // A guesser who keeps going while the account is locked: once there have been as
         // many guesses as the lockout allows, the right password is no longer told apart.
         for _ in 0..5 {
@@ -355,7 +365,11 @@ async fn lockout_gives_one_answer_and_expires() {
             assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong));
         }
         let (s, b) = api_login(&t, "slow.lock", PW, None).await;
-        assert_eq!((s, &b), (StatusCode::UNAUTHORIZED, &wrong), "no oracle under attack");
+        assert_eq!(
+            (s, &b),
+            (StatusCode::UNAUTHORIZED, &wrong),
+            "no oracle under attack"
+        );
 
         // Failures spread out beyond the window do not lock.
         t.make_user("spread", &["official"], "130110").await;
@@ -406,7 +420,11 @@ async fn lockout_policy_is_configurable() {
             assert_eq!(s, StatusCode::UNAUTHORIZED);
         }
         let (s, b) = api_login(&t, "three", PW, None).await;
-        assert_eq!((s.as_u16(), code_of(&b)), (423, "account_locked"), "locked after 3");
+        assert_eq!(
+            (s.as_u16(), code_of(&b)),
+            (423, "account_locked"),
+            "locked after 3"
+        );
         t.clock.advance(Duration::minutes(4));
         let (s, _) = api_login(&t, "three", PW, None).await;
         assert_eq!(s.as_u16(), 423, "still locked after 4 of 5 minutes");

@@ -157,8 +157,15 @@ pub async fn remember_device(
     let label = label_of(user_agent);
     let expires_at = now + DEVICE_DAYS * DAY_MS;
     let mut tx = Tx::begin(state, &authed.actor).await?;
-    let id = queries::insert_device(&mut tx, user.id, &token_hash(&token), &label, now, expires_at)
-        .await?;
+    let id = queries::insert_device(
+        &mut tx,
+        user.id,
+        &token_hash(&token),
+        &label,
+        now,
+        expires_at,
+    )
+    .await?;
     tx.commit(
         Change::new("auth.device_issue", "user", user.id, user.scope.clone())
             .detail(json!({"device": id, "label": label, "days": DEVICE_DAYS})),
@@ -185,12 +192,7 @@ pub async fn devices_of(state: &AppState, user_id: i64) -> AppResult<Vec<DeviceV
 }
 
 /// Revoke one credential of an account in the caller's transaction; whether it was live.
-pub async fn revoke_device(
-    tx: &mut Tx,
-    user_id: i64,
-    device_id: i64,
-    by: &str,
-) -> AppResult<bool> {
+pub async fn revoke_device(tx: &mut Tx, user_id: i64, device_id: i64, by: &str) -> AppResult<bool> {
     let now = tx.now();
     queries::revoke_device(tx, user_id, Some(device_id), by, now)
         .await

@@ -57,7 +57,16 @@ pub async fn login(
     allow_pending_totp: bool,
     source: &str,
 ) -> AppResult<LoginResult> {
-    login_inner(state, username, password, totp, allow_pending_totp, &[], source).await
+    login_inner(
+        state,
+        username,
+        password,
+        totp,
+        allow_pending_totp,
+        &[],
+        source,
+    )
+    .await
 }
 
 /// The web login: a password, and the device credentials the browser presents (cookies sent
@@ -85,7 +94,9 @@ async fn login_inner(
 ) -> AppResult<LoginResult> {
     let now = state.now_ms();
     let username = username.trim();
-    let policy = &state.config.policy;
+    super::settings::refresh_rules_if_stale(state).await?;
+    let rules = state.rules();
+    let policy = &rules.policy;
     if let Some(why) = state.auth_cache.throttle.check(source, now) {
         let who = Who {
             user_id: None,
@@ -200,7 +211,7 @@ async fn locked_answer(
     password_ok: bool,
     source: &str,
 ) -> AppResult<AppError> {
-    let max = i64::from(state.config.policy.max_failures);
+    let max = i64::from(state.rules().policy.max_failures);
     let mut tx = Tx::begin_as(state, user.who(source)).await?;
     let reason = if password_ok {
         "locked"
@@ -243,7 +254,8 @@ pub(super) async fn register_failure(
 ) -> AppResult<()> {
     let now = state.now_ms();
     state.auth_cache.throttle.failed(source, now);
-    let policy = &state.config.policy;
+    let rules = state.rules();
+    let policy = &rules.policy;
     let window = policy.lockout_minutes * MINUTE_MS;
     let mut tx = Tx::begin_as(state, user.who(source)).await?;
     let (count, first) = queries::failures(&mut tx, user.id).await?;

@@ -44,8 +44,8 @@ use crate::kernel::actor::{Actor, Via};
 use crate::kernel::error::AppError;
 
 pub use devices::{
-    DEVICE_DAYS, DeviceView, IssuedDevice, devices_of, per_device, presented as presented_devices, remember_device,
-    revoke_all_devices, revoke_device,
+    DEVICE_DAYS, DeviceView, IssuedDevice, devices_of, per_device, presented as presented_devices,
+    remember_device, revoke_all_devices, revoke_device,
 };
 pub use login::{LoginResult, login, login_web, verify_session_totp};
 pub use password::{change_password, generate_password, hash_password, verify_password};
@@ -55,7 +55,8 @@ pub use queries::{
 pub use recovery::{RECOVERY_CODES, RecoveryCodes, new_recovery_codes, recovery_codes_left};
 pub use sessions::{Authed, authenticate, logout};
 pub use settings::{
-    DEFAULT_TOKEN_MAX_DAYS, SecuritySettings, security_settings, set_security_settings,
+    DEFAULT_TOKEN_MAX_DAYS, LiveRules, Rules, SecuritySettings, load_rules, rule_fields,
+    security_settings, set_security_settings,
 };
 pub use throttle::{LoginThrottle, ThrottleLimits, Throttled};
 pub use totp::{

@@ -90,7 +90,7 @@ pub async fn change_password(
     }
     let context = [user.username.as_str(), user.display_name.as_str()];
     state
-        .config
+        .rules()
         .policy
         .check(new_password, &context)
         .map_err(|e| AppError::field(ErrorCode::WeakPassword, "new_password", e.to_string()))?;
@@ -124,7 +124,7 @@ pub async fn change_password(
     let mut fresh = user.clone();
     fresh.must_change_password = false;
     fresh.password_changed_at = now;
-    let stage = fresh.stage(mfa_passed, now, state.config.policy.max_age_days);
+    let stage = fresh.stage(mfa_passed, now, state.rules().policy.max_age_days);
     let stage = fresh.settle(state, stage).await;
     Ok(LoginResult {
         token,

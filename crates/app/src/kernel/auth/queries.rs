@@ -428,12 +428,11 @@ pub(super) async fn put_setting(tx: &mut Tx, key: &str, value: &str) -> AppResul
 
 /// Has this session given its second factor?
 pub(super) async fn session_passed_mfa(state: &AppState, session_id: i64) -> AppResult<bool> {
-    let v: Option<i64> = sqlx::query_scalar(
-        "SELECT mfa_passed FROM sessions WHERE id = $1 AND revoked_at IS NULL",
-    )
-    .bind(session_id)
-    .fetch_optional(state.db.pool())
-    .await?;
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT mfa_passed FROM sessions WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .fetch_optional(state.db.pool())
+            .await?;
     Ok(v.is_some_and(|v| v != 0))
 }
 

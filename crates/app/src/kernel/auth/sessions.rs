@@ -79,13 +79,13 @@ pub async fn authenticate(state: &AppState, token: &str, source: &str) -> AppRes
             expires_at,
             last_seen_at,
         } => {
-            let idle = state.config.session_idle_minutes * MINUTE_MS;
+            let idle = state.rules().session_idle_minutes * MINUTE_MS;
             if now >= expires_at || now - last_seen_at > idle {
                 return Err(unauth());
             }
             let stage = found
                 .user
-                .stage(mfa_passed, now, state.config.policy.max_age_days);
+                .stage(mfa_passed, now, state.rules().policy.max_age_days);
             let stage = found.user.settle(state, stage).await;
             // Only complete logins are remembered: a session in the middle of a login step
             // (TOTP, password change) is read afresh each time.
@@ -118,7 +118,7 @@ pub(super) async fn open_session(
     source: &str,
 ) -> AppResult<(String, i64)> {
     let token = random_token(SESSION_PREFIX);
-    let expires_at = now + state.config.session_absolute_minutes * MINUTE_MS;
+    let expires_at = now + state.rules().session_absolute_minutes * MINUTE_MS;
     queries::insert_session(
         tx,
         &NewSession {
