@@ -16,6 +16,7 @@ pub mod home;
 pub mod inspections;
 pub mod institutions;
 pub mod kernel;
+pub mod notify;
 pub mod openapi;
 pub mod orgs;
 pub mod people;
@@ -55,6 +56,7 @@ pub fn route_table() -> web::Routes {
         orgs::web::api_routes(),
         orgs::pages::routes(),
         accounts::web::api_routes(),
+        notify::web::api_routes(),
         accounts::pages::routes(),
         accounts::device_pages::routes(),
         accounts::security_pages::routes(),

@@ -40,6 +40,8 @@ pub struct Config {
     pub public_origin: Option<String>,
     /// Bearer token `/metrics` requires (`--metrics-token`). Unset: `/metrics` is not served.
     pub metrics_token: Option<String>,
+    /// Where notifications are sent (SMS API, webhook); none by default (`notify`).
+    pub gateways: crate::notify::Gateways,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             sqlite_busy_timeout: std::time::Duration::from_secs(10),
             public_origin: None,
             metrics_token: None,
+            gateways: crate::notify::Gateways::default(),
         }
     }
 }

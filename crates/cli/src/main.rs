@@ -104,6 +104,62 @@ struct ServeArgs {
     metrics_token: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
+}
+
+/// Where notifications go (issue 15): an HTTP webhook and an SMS HTTP API (plain HTTP; reach
+/// a provider's HTTPS API through a local relay). Secrets come from the environment or a file
+/// and are never logged.
+#[derive(Args)]
+struct NotifyArgs {
+    /// Webhook receiving every notification as signed JSON.
+    #[arg(long, env = "BACKSTOP_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// HMAC-SHA256 secret of the webhook signature.
+    #[arg(long, env = "BACKSTOP_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// SMS HTTP API (POST JSON: phone, text and the stable key).
+    #[arg(long, env = "BACKSTOP_SMS_URL")]
+    sms_url: Option<String>,
+    /// Bearer token of the SMS API.
+    #[arg(long, env = "BACKSTOP_SMS_TOKEN", hide_env_values = true)]
+    sms_token: Option<String>,
+    /// Name of the phone-number field the SMS API expects.
+    #[arg(long, env = "BACKSTOP_SMS_PHONE_FIELD", default_value = "phone")]
+    sms_phone_field: String,
+    /// Name of the text field the SMS API expects.
+    #[arg(long, env = "BACKSTOP_SMS_TEXT_FIELD", default_value = "content")]
+    sms_text_field: String,
+    /// Development: record in the log that a message would be sent, send nothing.
+    #[arg(long, env = "BACKSTOP_NOTIFY_LOG_ONLY")]
+    notify_log_only: bool,
+}
+
+impl NotifyArgs {
+    fn gateways(self) -> Result<backstop_app::notify::Gateways, String> {
+        let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        let webhook = match nonempty(self.webhook_url) {
+            Some(url) => Some(backstop_app::notify::WebhookGateway {
+                url,
+                secret: nonempty(self.webhook_secret)
+                    .ok_or("--webhook-url 需要 BACKSTOP_WEBHOOK_SECRET（签名密钥）")?,
+            }),
+            None => None,
+        };
+        let sms = nonempty(self.sms_url).map(|url| backstop_app::notify::SmsGateway {
+            url,
+            token: nonempty(self.sms_token),
+            phone_field: self.sms_phone_field,
+            text_field: self.sms_text_field,
+        });
+        Ok(backstop_app::notify::Gateways {
+            webhook,
+            sms,
+            log_only: self.notify_log_only,
+            timeout: None,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -483,6 +539,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
         config.public_origin = Some(n);
     }
     config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
+    config.gateways = args.notify.gateways()?;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(
@@ -526,6 +583,10 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
             }
         }
     });
+    // Notifications out to the gateways (SMS, webhook), when any is configured.
+    if state.config.gateways.any() {
+        backstop_app::notify::spawn_worker(state.clone());
+    }
     let app = backstop_app::router(state.clone());
     axum::serve(
         listener,

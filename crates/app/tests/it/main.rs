@@ -16,6 +16,7 @@ mod imports;
 mod inspections;
 mod institutions;
 mod layout;
+mod notify;
 mod people;
 mod privacy;
 mod reports;

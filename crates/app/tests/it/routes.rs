@@ -711,6 +711,26 @@ async fn build(t: &T) -> World {
         w.ids.insert(k, id);
     }
 
+    // Notification deliveries in V1 (issue 15): one failed (sent again), one sent (delivered).
+    for (k, st) in [("dlv_failed", "failed"), ("dlv_sent", "sent")] {
+        let now = t.clock_now_ms();
+        let mut wr = t.state.db.begin_write().await.expect("tx");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notify_deliveries (province, notification_id, region_code, kind, channel, \
+             recipient, body, dedup_key, state, next_attempt_at, created_at) \
+             VALUES ('13', 1, $1, 'report_reminder', 'webhook', '投递标记甲', '催报', $2, $3, $4, $4) RETURNING id",
+        )
+        .bind(V1)
+        .bind(format!("key-{k}"))
+        .bind(st)
+        .bind(now)
+        .fetch_one(wr.conn())
+        .await
+        .expect("delivery");
+        wr.commit().await.expect("commit");
+        w.ids.insert(k, id);
+    }
+
     // A report form of county A (a copy of village_daily under its own key).
     let (_, mut form) = t
         .get("/api/v1/report-templates/village_daily", w.tok("off.a"))
@@ -940,6 +960,11 @@ fn cases(w: &World) -> Vec<Case> {
         post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", encode_query_value("改名乙"))).noperm(Some("cw.a")).outward().form_refusal(),
         post("/api/v1/users/{id}/unlock", format!("/api/v1/users/{victim}/unlock"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/unlock", format!("/users/{victim}/unlock"), "").by("sec").noperm(Some("off.a")),
+        // Issue 15: deliveries of notifications (reports.manage, by region).
+        get("/api/v1/notifications/deliveries", "/api/v1/notifications/deliveries", "投递标记甲").list().noperm(Some("cw.a")),
+        get("/api/v1/notifications/deliveries/summary", "/api/v1/notifications/deliveries/summary", "report_reminder").list().noperm(Some("cw.a")),
+        post("/api/v1/notifications/deliveries/{id}/retry", format!("/api/v1/notifications/deliveries/{}/retry", w.id("dlv_failed")), json!({})).noperm(Some("cw.a")),
+        post("/api/v1/notifications/deliveries/{id}/delivered", format!("/api/v1/notifications/deliveries/{}/delivered", w.id("dlv_sent")), json!({})).noperm(Some("cw.a")),
         // Issue 13: device credentials, listed and revoked by the account's official (and the
         // security administrator), one's own by oneself (before the resets below revoke all).
         get("/api/v1/users/{id}/devices", format!("/api/v1/users/{victim}/devices"), "设备标记甲").noperm(Some("cw.a")),

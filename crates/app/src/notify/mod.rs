@@ -1,0 +1,413 @@
+//! Delivery of notifications (issue 15, items 1–2): what makes a queued notification reach a
+//! phone or another system, and shows when it did not.
+//!
+//! Areas queue notifications as before (`reports::queue_notification`, in their own write
+//! transaction, so a notification exists before the request answers). This area hands them
+//! on, in two steps run by a background worker ([`spawn_worker`]) and callable directly (tests,
+//! the CLI):
+//!
+//! 1. [`dispatch`] reads notifications past its cursor and writes one delivery row per
+//!    configured channel and recipient — the webhook gets every notification; an SMS goes to
+//!    an institution's contact phone (sealed, stored masked) — and moves the cursor, in one
+//!    transaction, so a crash neither loses nor doubles a delivery.
+//! 2. [`send_due`] sends the deliveries that are due through the gateways (`gateway`):
+//!    `queued → sent` on a 2xx answer; a timeout, a 5xx or a 429 is retried with exponential
+//!    back-off (30 s, 1 min, 2 min … at most 1 h) up to [`MAX_ATTEMPTS`], then `failed`; other
+//!    4xx fail at once. Each request carries the row's `dedup_key`, stable across retries and
+//!    restarts: the hand-off is at-least-once and a gateway that deduplicates on the key sends
+//!    one message. `sent → delivered` when the gateway reports it (API).
+//!
+//! The body is the notification's text, which carries no health, case or amount detail (the
+//! areas write only a masked name and a reference). Lists of deliveries are scoped by region
+//! like every read, need `reports.manage`, and show phones masked. With no gateway configured
+//! nothing is dispatched and the outbox API stays the way an operator's own gateway reads.
+
+mod gateway;
+mod queries;
+pub mod web;
+
+use std::time::Duration;
+
+use backstop_core::error::ErrorCode;
+use backstop_core::role::Permission;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use gateway::{Gateways, SmsGateway, WebhookGateway, sign};
+
+use crate::kernel::access::{Change, Tx};
+use crate::kernel::actor::Actor;
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Attempts before a delivery is given up as failed.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// Notifications read per dispatch step, deliveries sent per send step.
+const BATCH: i64 = 500;
+const SECOND_MS: i64 = 1000;
+
+/// A channel a notification can go out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
+        }
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Channel::Sms => "短信",
+            Channel::Webhook => "接口推送",
+        }
+    }
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            DeliveryState::Queued,
+            DeliveryState::Sent,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "待发送",
+            DeliveryState::Sent => "已发送",
+            DeliveryState::Delivered => "已送达",
+            DeliveryState::Failed => "发送失败",
+        }
+    }
+}
+
+/// One delivery as listed (the phone masked, never the sealed value).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub notification_id: i64,
+    pub region_code: String,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub phone_masked: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+}
+
+/// Counts of deliveries by kind, channel and state under a region.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryCount {
+    pub kind: String,
+    pub channel: String,
+    pub state: String,
+    pub count: i64,
+}
+
+/// What one worker step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// Delivery rows written by dispatch.
+    pub dispatched: i64,
+    pub sent: i64,
+    pub retried: i64,
+    pub failed: i64,
+}
+
+/// A notification as dispatch reads it.
+pub(crate) struct Pending {
+    pub id: i64,
+    pub region_code: String,
+    pub unit: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// A delivery row to write.
+pub(crate) struct NewDelivery {
+    pub notification_id: i64,
+    pub region_code: String,
+    pub kind: String,
+    pub channel: Channel,
+    pub recipient: String,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_masked: String,
+    pub body: String,
+    pub dedup_key: String,
+}
+
+/// Step 1: turn notifications past the cursor into delivery rows for the configured
+/// channels, moving the cursor in the same transaction. Returns the rows written.
+pub async fn dispatch(state: &AppState) -> AppResult<i64> {
+    let gw = &state.config.gateways;
+    if !gw.any() {
+        return Ok(0);
+    }
+    let mut written = 0;
+    loop {
+        let cursor = queries::cursor(state).await?;
+        let batch = queries::pending(state, cursor, BATCH).await?;
+        let Some(last) = batch.last().map(|p| p.id) else {
+            return Ok(written);
+        };
+        let mut rows = Vec::new();
+        for n in &batch {
+            let text = format!("【{}】{}", n.title, n.body);
+            if gw.webhook.is_some() {
+                rows.push(NewDelivery {
+                    notification_id: n.id,
+                    region_code: n.region_code.clone(),
+                    kind: n.kind.clone(),
+                    channel: Channel::Webhook,
+                    recipient: format!("unit:{}", n.unit),
+                    phone_enc: None,
+                    phone_masked: String::new(),
+                    body: text.clone(),
+                    dedup_key: format!("n{}-webhook", n.id),
+                });
+            }
+            if gw.sms.is_some()
+                && let Some(org) = n
+                    .unit
+                    .strip_prefix("org:")
+                    .and_then(|o| o.parse::<i64>().ok())
+                && let Some(phone) = queries::org_phone(state, org).await?
+            {
+                rows.push(NewDelivery {
+                    notification_id: n.id,
+                    region_code: n.region_code.clone(),
+                    kind: n.kind.clone(),
+                    channel: Channel::Sms,
+                    recipient: format!("org:{org}"),
+                    phone_enc: Some(state.keys.encrypt(phone.as_bytes())),
+                    phone_masked: backstop_core::mask::mask_phone(&phone),
+                    body: text.clone(),
+                    dedup_key: format!("n{}-sms-org{org}", n.id),
+                });
+            }
+        }
+        let mut w = state.db.begin_write().await?;
+        let now = state.now_ms();
+        for r in &rows {
+            written += queries::insert_delivery(w.conn(), r, now).await?;
+        }
+        queries::set_cursor(w.conn(), cursor, last).await?;
+        w.commit().await?;
+    }
+}
+
+/// The wait after the `attempts`-th failed attempt: 30 s, doubled per attempt, at most an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from((attempts - 1).clamp(0, 7)).unwrap_or(7);
+    (30 * SECOND_MS * 2_i64.pow(exp)).min(3600 * SECOND_MS)
+}
+
+/// Step 2: send the deliveries that are due. Each is claimed (its next attempt moved past
+/// the gateway's timeout) before it is sent, so two workers never send it at once and a
+/// crash during the send only delays the retry.
+pub async fn send_due(state: &AppState) -> AppResult<StepReport> {
+    let gw = state.config.gateways.clone();
+    let mut report = StepReport::default();
+    let now = state.now_ms();
+    let due = queries::due(state, now, BATCH).await?;
+    for d in due {
+        let lease = now + gw.timeout_ms() * 2 + SECOND_MS;
+        if !queries::claim(state, d.id, d.next_attempt_at, lease).await? {
+            continue;
+        }
+        let phone = d
+            .phone_enc
+            .as_deref()
+            .and_then(|b| state.keys.decrypt(b))
+            .and_then(|b| String::from_utf8(b).ok());
+        let outcome = gw.send(&d, phone.as_deref()).await;
+        let now = state.now_ms();
+        let attempts = d.attempts + 1;
+        match outcome {
+            Ok(()) => {
+                queries::mark_sent(state, d.id, attempts, now).await?;
+                report.sent += 1;
+            }
+            Err(e) if e.retryable && attempts < MAX_ATTEMPTS => {
+                queries::retry_later(
+                    state,
+                    d.id,
+                    attempts,
+                    &e.message,
+                    now + backoff_ms(attempts),
+                )
+                .await?;
+                report.retried += 1;
+            }
+            Err(e) => {
+                queries::mark_failed(state, d.id, attempts, &e.message).await?;
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One worker step: dispatch, then send what is due.
+pub async fn step(state: &AppState) -> AppResult<StepReport> {
+    let dispatched = dispatch(state).await?;
+    let mut r = send_due(state).await?;
+    r.dispatched = dispatched;
+    Ok(r)
+}
+
+/// Run [`step`] every few seconds for as long as the service runs (started by `serve` when a
+/// gateway is configured). Errors are logged without personal data and the loop goes on.
+pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match step(&state).await {
+                Ok(r) if r.sent + r.failed + r.retried > 0 => {
+                    tracing::info!(
+                        sent = r.sent,
+                        retried = r.retried,
+                        failed = r.failed,
+                        "notify step"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = ?e.code, "notify step failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    })
+}
+
+/// Filter of the delivery list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct DeliveryFilter {
+    /// Region code (default: the caller's whole scope).
+    pub region: Option<String>,
+    /// queued, sent, delivered or failed.
+    pub state: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+use backstop_core::region::RegionCode;
+
+/// Deliveries under a region in the caller's scope, newest first.
+pub async fn deliveries(
+    state: &AppState,
+    actor: &Actor,
+    filter: &DeliveryFilter,
+) -> AppResult<Vec<Delivery>> {
+    actor.require(Permission::ReportsManage)?;
+    let region = crate::kernel::extract::region_param(filter.region.as_deref())?;
+    let scope = actor.within_opt(region.as_ref())?;
+    let st = match filter.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
+            AppError::field(
+                ErrorCode::Validation,
+                "state",
+                "状态应为 待发送、已发送、已送达 或 发送失败",
+            )
+        })?),
+        None => None,
+    };
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    queries::list(state, &scope, st, limit).await
+}
+
+/// Counts by kind, channel and state under a region in the caller's scope.
+pub async fn summary(
+    state: &AppState,
+    actor: &Actor,
+    region: Option<&RegionCode>,
+) -> AppResult<Vec<DeliveryCount>> {
+    actor.require(Permission::ReportsManage)?;
+    let scope = actor.within_opt(region)?;
+    queries::counts(state, &scope).await
+}
+
+/// The gateway reported a message delivered (`sent → delivered`, idempotent). Audited.
+pub async fn mark_delivered(state: &AppState, actor: &Actor, id: i64) -> AppResult<Delivery> {
+    actor.require(Permission::ReportsManage)?;
+    let d = queries::get(state, &actor.everywhere(), id).await?;
+    if d.state == "delivered" {
+        return Ok(d);
+    }
+    if d.state != "sent" {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            "只有已发送的消息才能标记为已送达",
+        ));
+    }
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    queries::mark_delivered(&mut tx, id, now).await?;
+    tx.commit(
+        Change::new("notify.delivered", "delivery", id, d.region_code.clone()).detail(json!({})),
+    )
+    .await?;
+    queries::get(state, &actor.everywhere(), id).await
+}
+
+/// Send a failed delivery again from the start (a person fixed the number or the gateway).
+pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> AppResult<Delivery> {
+    actor.require(Permission::ReportsManage)?;
+    let scope = actor.everywhere();
+    let d = queries::get(state, &scope, id).await?;
+    if d.state != "failed" {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            "只有发送失败的消息才能重新发送",
+        ));
+    }
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    queries::requeue(&mut tx, id, now).await?;
+    tx.commit(Change::new("notify.retry", "delivery", id, d.region_code.clone()).detail(json!({})))
+        .await?;
+    queries::get(state, &scope, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_from_half_a_minute_to_an_hour() {
+        let waits: Vec<i64> = (1..=9).map(|a| backoff_ms(a) / 1000).collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+}

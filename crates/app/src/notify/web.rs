@@ -1,0 +1,60 @@
+//! Delivery API: the deliveries of notifications under a region, their counts by kind, channel
+//! and state, a gateway's delivery receipt, and sending a failed one again.
+
+use axum::extract::{Path, Query};
+use serde::Deserialize;
+
+use super::{Delivery, DeliveryCount, DeliveryFilter};
+use crate::kernel::extract::region_param;
+use crate::kernel::handler::api_handler;
+use crate::kernel::web::Routes;
+use axum::routing::{get, post};
+
+pub fn api_routes() -> Routes {
+    vec![
+        ("/api/v1/notifications/deliveries", get(deliveries)),
+        ("/api/v1/notifications/deliveries/summary", get(summary)),
+        (
+            "/api/v1/notifications/deliveries/{id}/delivered",
+            post(delivered),
+        ),
+        ("/api/v1/notifications/deliveries/{id}/retry", post(retry)),
+    ]
+}
+
+/// `?region=` of the summary.
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[serde(default)]
+pub struct SummaryQuery {
+    pub region: Option<String>,
+}
+
+api_handler! {
+    /// Deliveries of notifications (SMS, webhook) under a region, newest first; phones masked.
+    get "/api/v1/notifications/deliveries", tag "reports", ok(Vec<Delivery>),
+        params(DeliveryFilter), errors(403, 404, 422);
+    fn deliveries(s, a, Query(q): Query<DeliveryFilter>) { super::deliveries(&s, &a.actor, &q).await? }
+}
+
+api_handler! {
+    /// How many deliveries are queued, sent, delivered and failed, by kind and channel.
+    get "/api/v1/notifications/deliveries/summary", tag "reports", ok(Vec<DeliveryCount>),
+        params(SummaryQuery), errors(403, 404);
+    fn summary(s, a, Query(q): Query<SummaryQuery>) {
+        super::summary(&s, &a.actor, region_param(q.region.as_deref())?.as_ref()).await?
+    }
+}
+
+api_handler! {
+    /// The gateway reports a sent message delivered (idempotent).
+    post "/api/v1/notifications/deliveries/{id}/delivered", tag "reports", ok(Delivery),
+        params(("id" = i64, Path)), errors(403, 404, 409);
+    fn delivered(s, a, Path(id): Path<i64>) { super::mark_delivered(&s, &a.actor, id).await? }
+}
+
+api_handler! {
+    /// Send a failed delivery again from its first attempt.
+    post "/api/v1/notifications/deliveries/{id}/retry", tag "reports", ok(Delivery),
+        params(("id" = i64, Path)), errors(403, 404, 409);
+    fn retry(s, a, Path(id): Path<i64>) { super::retry(&s, &a.actor, id).await? }
+}
