@@ -31,3 +31,11 @@ CREATE TABLE notify_deliveries (
 );
 CREATE INDEX notify_deliveries_due ON notify_deliveries(state, next_attempt_at);
 CREATE INDEX notify_deliveries_region ON notify_deliveries(region_code, created_at);
+
+-- Which notifications have been dispatched (their delivery rows written). A flag rather than
+-- a cursor over ids: on PostgreSQL two transactions can commit their ids out of order, and a
+-- cursor would step over the later-committed smaller id. Notifications older than this
+-- migration count as dispatched (they are not sent again on upgrade).
+ALTER TABLE notifications ADD COLUMN dispatched_at BIGINT;
+UPDATE notifications SET dispatched_at = created_at;
+CREATE INDEX notifications_undispatched ON notifications(id) WHERE dispatched_at IS NULL;

@@ -6,10 +6,11 @@
 //! on, in two steps run by a background worker ([`spawn_worker`]) and callable directly (tests,
 //! the CLI):
 //!
-//! 1. [`dispatch`] reads notifications past its cursor and writes one delivery row per
+//! 1. [`dispatch`] reads the notifications not yet dispatched and writes one delivery row per
 //!    configured channel and recipient — the webhook gets every notification; an SMS goes to
-//!    an institution's contact phone (sealed, stored masked) — and moves the cursor, in one
-//!    transaction, so a crash neither loses nor doubles a delivery.
+//!    an institution's contact phone (sealed, stored masked) — and marks them dispatched, in
+//!    one transaction, so a crash neither loses nor doubles a delivery (a flag, not a cursor
+//!    over ids: PostgreSQL may commit ids out of order).
 //! 2. [`send_due`] sends the deliveries that are due through the gateways (`gateway`):
 //!    `queued → sent` on a 2xx answer; a timeout, a 5xx or a 429 is retried with exponential
 //!    back-off (30 s, 1 min, 2 min … at most 1 h) up to [`MAX_ATTEMPTS`], then `failed`; other
@@ -154,7 +155,12 @@ pub(crate) struct Pending {
     pub kind: String,
     pub title: String,
     pub body: String,
+    pub created_at: i64,
 }
+
+/// A notification older than this when first dispatched (queued while no gateway was
+/// configured) is marked dispatched without being sent: news of last week is no news.
+const STALE_MS: i64 = 24 * 3600 * SECOND_MS;
 
 /// A delivery row to write.
 pub(crate) struct NewDelivery {
@@ -178,13 +184,13 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
     }
     let mut written = 0;
     loop {
-        let cursor = queries::cursor(state).await?;
-        let batch = queries::pending(state, cursor, BATCH).await?;
-        let Some(last) = batch.last().map(|p| p.id) else {
+        let batch = queries::pending(state, BATCH).await?;
+        if batch.is_empty() {
             return Ok(written);
-        };
+        }
         let mut rows = Vec::new();
-        for n in &batch {
+        let now = state.now_ms();
+        for n in batch.iter().filter(|n| now - n.created_at < STALE_MS) {
             let text = format!("【{}】{}", n.title, n.body);
             if gw.webhook.is_some() {
                 rows.push(NewDelivery {
@@ -220,11 +226,11 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
             }
         }
         let mut w = state.db.begin_write().await?;
-        let now = state.now_ms();
         for r in &rows {
             written += queries::insert_delivery(w.conn(), r, now).await?;
         }
-        queries::set_cursor(w.conn(), cursor, last).await?;
+        let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
+        queries::mark_dispatched(w.conn(), &ids, now).await?;
         w.commit().await?;
     }
 }

@@ -1,5 +1,4 @@
-//! Every SQL statement of notification delivery: the dispatch cursor (`kv_settings`), the
-//! notifications past it, an institution's contact phone, and the delivery rows.
+//! Every SQL statement of notification delivery: the notifications not yet dispatched, an institution's contact phone, and the delivery rows.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -10,41 +9,34 @@ use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
 use crate::state::AppState;
 
-const CURSOR: &str = "notify.cursor";
-
-/// The last notification id dispatched.
-pub(super) async fn cursor(state: &AppState) -> AppResult<i64> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv_settings WHERE key = $1")
-        .bind(CURSOR)
-        .fetch_optional(state.db.pool())
-        .await?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-/// Move the cursor from `from` to `to`, in the dispatch transaction.
-pub(super) async fn set_cursor(
+/// Mark notifications dispatched, in the dispatch transaction.
+pub(super) async fn mark_dispatched(
     conn: &mut sqlx::AnyConnection,
-    from: i64,
-    to: i64,
+    ids: &[i64],
+    now: i64,
 ) -> AppResult<()> {
-    let _ = from;
-    sqlx::query(
-        "INSERT INTO kv_settings (key, value) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(CURSOR)
-    .bind(to.to_string())
-    .execute(conn)
-    .await?;
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE notifications SET dispatched_at = $1 WHERE id IN ({list})"
+        )))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
-pub(super) async fn pending(state: &AppState, after: i64, limit: i64) -> AppResult<Vec<Pending>> {
+/// Notifications not yet dispatched, oldest first.
+pub(super) async fn pending(state: &AppState, limit: i64) -> AppResult<Vec<Pending>> {
     let rows = sqlx::query(
-        "SELECT id, region_code, unit, kind, title, body FROM notifications \
-         WHERE id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, region_code, unit, kind, title, body, created_at FROM notifications \
+         WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
     )
-    .bind(after)
     .bind(limit)
     .fetch_all(state.db.pool())
     .await?;
@@ -57,6 +49,7 @@ pub(super) async fn pending(state: &AppState, after: i64, limit: i64) -> AppResu
                 kind: r.try_get("kind")?,
                 title: r.try_get("title")?,
                 body: r.try_get("body")?,
+                created_at: r.try_get("created_at")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()

@@ -158,6 +158,15 @@ async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
             let r = notify::step(&t.state).await.expect("step");
             assert_eq!((r.dispatched, r.sent), (0, 0));
 
+            // A notification queued two days ago (while no gateway was set up) is not sent now.
+            t.clock.advance(chrono::Duration::days(-2));
+            queue(&t, "130110100001", "130110100001", "两天前").await;
+            t.clock.advance(chrono::Duration::days(2));
+            let r = notify::step(&t.state).await.expect("step");
+            assert_eq!((r.dispatched, r.sent), (0, 0), "stale: {r:?}");
+            assert!(fake.lock().expect("fake").seen.is_empty());
+            off = t.login("off.a").await;
+
             // 1. A village's reminder: the webhook, signed and keyed; no SMS (no phone).
             let n1 = queue(&t, "130110100001", "130110100001", "旱码头社区尚未报送").await;
             let r = notify::step(&t.state).await.expect("step");
