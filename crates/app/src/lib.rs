@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod orgs;
 pub mod people;
 pub mod privacy;
+pub mod public;
 pub mod regions;
 pub mod reports;
 pub mod screening;
@@ -60,6 +61,8 @@ pub fn route_table() -> web::Routes {
         accounts::pages::routes(),
         accounts::device_pages::routes(),
         accounts::security_pages::routes(),
+        public::routes(),
+        public::staff::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),
         reports::web::api_routes(),
@@ -113,6 +116,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            public::limit_public,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

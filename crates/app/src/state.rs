@@ -42,6 +42,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Where notifications are sent (SMS API, webhook); none by default (`notify`).
     pub gateways: crate::notify::Gateways,
+    /// Proxies whose `X-Forwarded-For` names the client of a public request
+    /// (`--trusted-proxy`); none by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             public_origin: None,
             metrics_token: None,
             gateways: crate::notify::Gateways::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct Inner {
     /// The login and session rules in force: `config` as changed by the security
     /// administrator (see `kernel::auth::settings`).
     pub live_rules: crate::kernel::auth::LiveRules,
+    /// Per-address limits of the public pages (`public::limits`).
+    pub public_limits: crate::public::PublicLimits,
 }
 
 /// Small in-process caches of slowly changing derived figures (e.g. how many villages must
@@ -146,6 +152,7 @@ impl AppState {
             forms: crate::reports::FormCache::default(),
             auth_cache: Default::default(),
             live_rules: crate::kernel::auth::LiveRules::new(&config),
+            public_limits: Default::default(),
             config,
         }))
     }

@@ -53,7 +53,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
     /// Region tables.
@@ -104,6 +104,10 @@ struct ServeArgs {
     metrics_token: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
+    /// Proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client of a
+    /// public page, for the public pages' per-address limits.
+    #[arg(long, env = "BACKSTOP_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     #[command(flatten)]
     notify: NotifyArgs,
 }
@@ -345,7 +349,7 @@ fn read_password_stdin() -> Result<String, String> {
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let common = cli.common;
     match cli.command {
-        Command::Serve(args) => serve(&common, args).await,
+        Command::Serve(args) => serve(&common, *args).await,
         Command::Migrate => {
             let url = common.database_url();
             let db = backstop_store::Db::connect(&url)
@@ -540,6 +544,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     }
     config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
     config.gateways = args.notify.gateways()?;
+    config.trusted_proxies = args.trusted_proxy;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(

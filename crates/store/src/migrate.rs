@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify_deliveries",
         include_str!("../migrations/0022_notify_deliveries.sql"),
     ),
+    (
+        23,
+        "public_face",
+        include_str!("../migrations/0023_public_face.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -80,7 +80,12 @@ impl Gateways {
     }
 
     /// Send one delivery through its channel's gateway.
-    pub(super) async fn send(&self, d: &DueRow, phone: Option<&str>) -> Result<(), SendError> {
+    pub(super) async fn send(
+        &self,
+        d: &DueRow,
+        phone: Option<&str>,
+        secret_text: Option<&str>,
+    ) -> Result<(), SendError> {
         if self.log_only {
             tracing::info!(kind = %d.kind, channel = %d.channel, key = %d.dedup_key, "notify (log-only)");
             return Ok(());
@@ -114,7 +119,7 @@ impl Gateways {
                 };
                 let mut m = serde_json::Map::new();
                 m.insert(s.phone_field.clone(), json!(phone));
-                m.insert(s.text_field.clone(), json!(d.body));
+                m.insert(s.text_field.clone(), json!(secret_text.unwrap_or(&d.body)));
                 m.insert("key".to_string(), json!(d.dedup_key));
                 let headers = s
                     .token

@@ -259,7 +259,12 @@ pub async fn send_due(state: &AppState) -> AppResult<StepReport> {
             .as_deref()
             .and_then(|b| state.keys.decrypt(b))
             .and_then(|b| String::from_utf8(b).ok());
-        let outcome = gw.send(&d, phone.as_deref()).await;
+        let secret = d
+            .body_enc
+            .as_deref()
+            .and_then(|b| state.keys.decrypt(b))
+            .and_then(|b| String::from_utf8(b).ok());
+        let outcome = gw.send(&d, phone.as_deref(), secret.as_deref()).await;
         let now = state.now_ms();
         let attempts = d.attempts + 1;
         match outcome {
@@ -416,4 +421,27 @@ mod tests {
         let waits: Vec<i64> = (1..=9).map(|a| backoff_ms(a) / 1000).collect();
         assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     }
+}
+
+/// Queue an SMS whose text is a secret (a one-time code) to a phone, in the caller's write
+/// transaction: the phone and the text are sealed, the row says only what kind it is. Sent
+/// by the next step like any delivery; `key` must be unique per message.
+pub async fn queue_secret_sms(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    phone: &str,
+    kind: &str,
+    text: &str,
+    key: &str,
+) -> AppResult<()> {
+    queries::insert_secret_sms(
+        conn,
+        state.keys.encrypt(phone.as_bytes()),
+        &backstop_core::mask::mask_phone(phone),
+        kind,
+        state.keys.encrypt(text.as_bytes()),
+        key,
+        state.now_ms(),
+    )
+    .await
 }

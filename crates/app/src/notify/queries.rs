@@ -105,6 +105,8 @@ pub(super) struct DueRow {
     pub recipient: String,
     pub phone_enc: Option<Vec<u8>>,
     pub body: String,
+    /// The sealed text of a secret message (a one-time code), sent instead of `body`.
+    pub body_enc: Option<Vec<u8>>,
     pub dedup_key: String,
     pub attempts: i64,
     pub next_attempt_at: i64,
@@ -113,7 +115,7 @@ pub(super) struct DueRow {
 pub(super) async fn due(state: &AppState, now: i64, limit: i64) -> AppResult<Vec<DueRow>> {
     let rows = sqlx::query(
         "SELECT id, notification_id, region_code, kind, channel, recipient, phone_enc, body, \
-         dedup_key, attempts, next_attempt_at FROM notify_deliveries \
+         body_enc, dedup_key, attempts, next_attempt_at FROM notify_deliveries \
          WHERE state = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
     )
     .bind(now)
@@ -131,6 +133,7 @@ pub(super) async fn due(state: &AppState, now: i64, limit: i64) -> AppResult<Vec
                 recipient: r.try_get("recipient")?,
                 phone_enc: r.try_get("phone_enc")?,
                 body: r.try_get("body")?,
+                body_enc: r.try_get("body_enc")?,
                 dedup_key: r.try_get("dedup_key")?,
                 attempts: r.try_get("attempts")?,
                 next_attempt_at: r.try_get("next_attempt_at")?,
@@ -310,4 +313,31 @@ pub(super) async fn counts(state: &AppState, scope: &Scoped<'_>) -> AppResult<Ve
         })
     })
     .await
+}
+
+/// A secret SMS (a one-time code) for a phone that is no user's or person's: written in the
+/// caller's transaction, sent by the next step. Returns its id.
+pub(super) async fn insert_secret_sms(
+    conn: &mut sqlx::AnyConnection,
+    phone_enc: Vec<u8>,
+    phone_masked: &str,
+    kind: &str,
+    body_enc: Vec<u8>,
+    dedup_key: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO notify_deliveries (province, notification_id, region_code, kind, channel, \
+         recipient, phone_enc, phone_masked, body, body_enc, dedup_key, state, next_attempt_at, created_at) \
+         VALUES ('', 0, '', $1, 'sms', 'public', $2, $3, '（验证码短信，内容已加密）', $4, $5, 'queued', $6, $6)",
+    )
+    .bind(kind)
+    .bind(phone_enc)
+    .bind(phone_masked)
+    .bind(body_enc)
+    .bind(dedup_key)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -101,6 +101,18 @@ pub async fn children(state: &AppState, actor: &Actor, code: &str) -> AppResult<
     queries::children(state, &actor.within(&code)?).await
 }
 
+/// The children of a region (the provinces for `None`), for the public pages: the region
+/// table is public information, so no account and no scope are involved. Grids (a
+/// community's internal division) are left out.
+pub async fn public_children(
+    state: &AppState,
+    parent: Option<&RegionCode>,
+) -> AppResult<Vec<Region>> {
+    let mut list = queries::children_of(state, parent.map(RegionCode::as_str)).await?;
+    list.retain(|r| r.level != "grid");
+    Ok(list)
+}
+
 /// The top of the actor's tree: the provinces for national scope, else its own region.
 pub async fn roots(state: &AppState, actor: &Actor) -> AppResult<Vec<Region>> {
     actor.require(Permission::RegionsRead)?;

@@ -30,16 +30,25 @@ pub(super) async fn find(state: &AppState, code: &str) -> AppResult<Option<Regio
 
 /// The children of the handle's region, by code (the provinces for a national handle).
 pub(super) async fn children(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec<Region>> {
-    let rows = match scope.node() {
-        Scope::Region(parent) => {
+    match scope.node() {
+        Scope::Region(parent) => children_of(state, Some(parent.as_str())).await,
+        Scope::National => children_of(state, None).await,
+    }
+}
+
+/// The children of a region (the provinces for `None`), by code. Region names and codes are
+/// public (the national table); the public pages list them without an account.
+pub(super) async fn children_of(state: &AppState, parent: Option<&str>) -> AppResult<Vec<Region>> {
+    let rows = match parent {
+        Some(parent) => {
             sqlx::query(
                 "SELECT code, name, level, parent_code FROM regions WHERE parent_code = $1 ORDER BY code",
             )
-            .bind(parent.as_str())
+            .bind(parent)
             .fetch_all(state.db.pool())
             .await?
         }
-        Scope::National => {
+        None => {
             sqlx::query(
                 "SELECT code, name, level, parent_code FROM regions WHERE parent_code IS NULL ORDER BY code",
             )

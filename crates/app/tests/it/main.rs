@@ -19,6 +19,7 @@ mod layout;
 mod notify;
 mod people;
 mod privacy;
+mod public;
 mod reports;
 mod reports_burst;
 mod routes;

@@ -22,17 +22,17 @@ const SECRET: &str = "test-webhook-secret";
 
 /// What the fake gateway answers next, and what it has received.
 #[derive(Default)]
-struct Fake {
+pub(crate) struct Fake {
     /// Answers in order (then 200): a status, or `0` for "take the message, then answer too
     /// late" (a timeout after the gateway already has it).
-    script: Vec<u16>,
+    pub(crate) script: Vec<u16>,
     /// Every request: path, key header, signature header, body.
-    seen: Vec<(String, String, String, Value)>,
+    pub(crate) seen: Vec<(String, String, String, Value)>,
     /// Messages taken, by key (a gateway that deduplicates sends each once).
-    taken: HashMap<String, Value>,
+    pub(crate) taken: HashMap<String, Value>,
 }
 
-type Shared = Arc<Mutex<Fake>>;
+pub(crate) type Shared = Arc<Mutex<Fake>>;
 
 async fn take(
     State(f): State<Shared>,
@@ -74,7 +74,7 @@ async fn take(
 }
 
 /// Start the fake gateway on a free local port: its state and base URL.
-async fn fake_gateway() -> (Shared, String) {
+pub(crate) async fn fake_gateway() -> (Shared, String) {
     let shared: Shared = Arc::default();
     let app = axum::Router::new()
         .route("/hook", post(take))
@@ -90,7 +90,7 @@ async fn fake_gateway() -> (Shared, String) {
     (shared, format!("http://{addr}"))
 }
 
-fn config(base: &str) -> Config {
+pub(crate) fn config(base: &str) -> Config {
     Config {
         gateways: Gateways {
             webhook: Some(WebhookGateway {

@@ -113,6 +113,26 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/api/v1/auth/recovery-codes",
         "the caller's own recovery codes",
     ),
+    // The public face (issue 15): no account, no region scope (tests/it/public.rs).
+    ("GET", "/public", "public: the list of provinces"),
+    (
+        "GET",
+        "/public/regions/{code}",
+        "public: what officials published for a region",
+    ),
+    ("GET", "/public/login", "public: the phone form"),
+    ("POST", "/public/login", "public: sends a one-time code"),
+    (
+        "POST",
+        "/public/login/verify",
+        "public: checks a one-time code",
+    ),
+    (
+        "GET",
+        "/public/me",
+        "public: the verified phone's own requests",
+    ),
+    ("POST", "/public/logout", "public: ends the public session"),
     // The security settings page: deployment-wide, secadmin only (tests/it/settings.rs).
     ("GET", "/security", "deployment-wide security settings"),
     ("POST", "/security", "deployment-wide security settings"),
@@ -960,6 +980,9 @@ fn cases(w: &World) -> Vec<Case> {
         post("/users/{id}", format!("/users/{victim}"), format!("display_name={}&region_code={V1}&org_id=&roles=community_worker", encode_query_value("改名乙"))).noperm(Some("cw.a")).outward().form_refusal(),
         post("/api/v1/users/{id}/unlock", format!("/api/v1/users/{victim}/unlock"), json!({})).by("sec").noperm(Some("off.a")),
         post("/users/{id}/unlock", format!("/users/{victim}/unlock"), "").by("sec").noperm(Some("off.a")),
+        // Issue 15: what the public pages show for a region, kept by officials (orgs.manage).
+        get("/regions/{code}/public-info", format!("/regions/{T1}/public-info"), "获鹿镇").noperm(Some("cw.a")),
+        post("/regions/{code}/public-info", format!("/regions/{T1}/public-info"), format!("hotlines={}&visiting=&assistance=", encode_query_value("热线甲"))).noperm(Some("cw.a")),
         // Issue 15: deliveries of notifications (reports.manage, by region).
         get("/api/v1/notifications/deliveries", "/api/v1/notifications/deliveries", "投递标记甲").list().noperm(Some("cw.a")),
         get("/api/v1/notifications/deliveries/summary", "/api/v1/notifications/deliveries/summary", "report_reminder").list().noperm(Some("cw.a")),
