@@ -14,6 +14,8 @@
 //! and the API (`web`). `queries/` holds every SQL statement of the area. Anything read for a
 //! region goes through a scoped handle ([`area`] for the region a request names).
 
+pub mod chase;
+mod corrections;
 pub mod dashboard;
 pub mod editor;
 pub mod form;
@@ -21,6 +23,7 @@ mod forms;
 pub mod incidents;
 mod locks;
 mod missing;
+mod missing_pages;
 pub mod pages;
 mod periods;
 mod queries;
@@ -29,6 +32,7 @@ mod rollup;
 mod submit;
 mod summary;
 mod units;
+mod view;
 pub mod web;
 
 use backstop_core::region::Scope;
@@ -39,10 +43,11 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
 
+pub use corrections::Correction;
 pub(crate) use forms::load_form;
 pub use forms::{FormCache, ensure_builtin_forms, get_form, list_forms, save_form};
 pub use locks::lock;
-pub use missing::{MissingUnit, missing};
+pub use missing::{MissingUnit, missing, missing_xlsx};
 pub use periods::{deadline_ms, parse_period};
 pub use reminders::{
     NewNotification, Notification, mark_delivered, notifications, outbox, queue_notification,

@@ -27,11 +27,19 @@ pub fn routes() -> Routes {
         ("/reports", get(hub)),
         ("/reports/fill/{key}", get(fill_form).post(fill_submit)),
         ("/reports/summary", get(summary_page)),
-        ("/reports/missing", get(missing_page)),
+        ("/reports/missing", get(super::missing_pages::missing_page)),
+        (
+            "/reports/missing/chase",
+            post(super::missing_pages::chase_page),
+        ),
+        (
+            "/reports/missing.xlsx",
+            get(super::missing_pages::missing_export),
+        ),
         ("/reports/incidents", get(incidents_page)),
         ("/reports/incidents/live", get(incidents_live)),
         ("/reports/incidents/{id}/ack", post(ack)),
-        ("/reports/view/{id}", get(show)),
+        ("/reports/view/{id}", get(super::view::show)),
         ("/reports/dashboard", get(super::dashboard::dashboard_page)),
         ("/reports/forms", get(super::editor::list)),
         ("/reports/forms/new", get(super::editor::new)),
@@ -336,31 +344,7 @@ async fn fill_submit(
     }
 }
 
-struct ValueRow {
-    label: String,
-    value: String,
-}
-
-#[derive(Template)]
-#[template(path = "reports_show.html")]
-struct ShowPage {
-    nav: Option<Nav>,
-    saved: bool,
-    id: i64,
-    form_name: String,
-    form_key: String,
-    unit: String,
-    unit_name: String,
-    period: String,
-    late: bool,
-    submitted_at: String,
-    submitted_by: String,
-    corrections: i64,
-    rows: Vec<ValueRow>,
-    can_correct: bool,
-}
-
-fn show_value(v: &Value) -> String {
+pub(super) fn show_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "是".to_string(),
@@ -371,57 +355,21 @@ fn show_value(v: &Value) -> String {
 }
 
 #[derive(Deserialize)]
-struct SavedQuery {
-    saved: Option<String>,
-}
-
-async fn show(
-    PageCaller(s, a): PageCaller,
-    Path(id): Path<i64>,
-    Query(q): Query<SavedQuery>,
-) -> PageResult {
-    let sub = super::get_submission(&s, &a.actor, id).await?;
-    let form = super::get_form(&s, &a.actor, &sub.template, Some(sub.template_version)).await?;
-    let rows = form
-        .spec
-        .fields
-        .iter()
-        .map(|f| ValueRow {
-            label: if f.unit.is_empty() {
-                f.label.clone()
-            } else {
-                format!("{}（{}）", f.label, f.unit)
-            },
-            value: sub.values.get(&f.key).map(show_value).unwrap_or_default(),
-        })
-        .collect();
-    let at = chrono::DateTime::parse_from_rfc3339(&sub.submitted_at)
-        .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
-        .unwrap_or_default();
-    Ok(render(&ShowPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
-        saved: q.saved.is_some(),
-        id: sub.id,
-        form_name: form.name.clone(),
-        can_correct: a.actor.can(Permission::ReportsSubmit) && form.period != Period::Immediate,
-        form_key: form.key,
-        unit: sub.unit,
-        unit_name: sub.unit_name,
-        period: sub.period,
-        late: sub.late,
-        submitted_at: at,
-        submitted_by: sub.submitted_by,
-        corrections: sub.corrections,
-        rows,
-    }))
-}
-
-#[derive(Deserialize)]
 struct SummaryQuery {
     template: String,
     period: Option<String>,
     region: Option<String>,
     sort: Option<String>,
+    /// First day of the cumulative (累计) range of a daily form; default the 1st of the month.
+    from: Option<String>,
+}
+
+/// One figure of a summary row: its column label (the card label on a phone), the day's
+/// value and, for a daily form, the cumulative value over the chosen range.
+struct Cell {
+    label: String,
+    day: String,
+    cum: String,
 }
 
 struct ChildRow {
@@ -432,7 +380,7 @@ struct ChildRow {
     on_time: i64,
     rate: String,
     rate_class: &'static str,
-    values: Vec<String>,
+    values: Vec<Cell>,
     drill: bool,
 }
 
@@ -455,8 +403,10 @@ struct SummaryPage {
     on_time: i64,
     rate: String,
     headers: Vec<String>,
-    totals: Vec<String>,
+    totals: Vec<Cell>,
     children: Vec<ChildRow>,
+    /// The cumulative range `(from, until)`, for a daily form.
+    cum_range: Option<(String, String)>,
     crumbs: Vec<Crumb>,
     by_timeliness: bool,
     reports: Vec<(i64, String, String, bool)>,
@@ -485,6 +435,36 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
     let sum = super::summary(&s, &scope, &q.template, &period).await?;
     let form = super::get_form(&s, &a.actor, &q.template, None).await?;
     let shown: Vec<&super::form::Field> = form.summable().take(6).collect();
+    // 累计: a daily form's sums from `from` (default the 1st of the month) to the day.
+    let day = chrono::NaiveDate::parse_from_str(&sum.period, "%Y-%m-%d").ok();
+    let (cum, cum_range) = match (form.period, day) {
+        (Period::Daily, Some(until)) => {
+            let from = match q.from.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                Some(f) => crate::kernel::error::date_field("from", f)?,
+                None => chrono::Datelike::with_day(&until, 1).unwrap_or(until),
+            };
+            let c = super::summary::cumulative(&s, &scope, &form.key, from, until).await?;
+            (
+                c,
+                Some((from.format("%Y-%m-%d").to_string(), sum.period.clone())),
+            )
+        }
+        _ => (Default::default(), None),
+    };
+    let cells = |code: &str, sums: &serde_json::Map<String, Value>| -> Vec<Cell> {
+        shown
+            .iter()
+            .map(|f| Cell {
+                label: f.label.clone(),
+                day: fmt_value(sums.get(&f.key)),
+                cum: if cum_range.is_some() {
+                    fmt_value(cum.get(code).and_then(|m| m.get(&f.key)))
+                } else {
+                    String::new()
+                },
+            })
+            .collect()
+    };
     let by_timeliness = q.sort.as_deref() == Some("timely");
     let mut children: Vec<ChildRow> = sum
         .children
@@ -499,10 +479,7 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
                 on_time: c.on_time,
                 rate: r,
                 rate_class: class,
-                values: shown
-                    .iter()
-                    .map(|f| fmt_value(c.sums.get(&f.key)))
-                    .collect(),
+                values: cells(&c.code, &c.sums),
                 drill: c.expected.unwrap_or(1) > 0 || c.received > 0,
             }
         })
@@ -548,42 +525,12 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
         on_time: sum.on_time,
         rate: r,
         headers: shown.iter().map(|f| f.label.clone()).collect(),
-        totals: shown
-            .iter()
-            .map(|f| fmt_value(sum.sums.get(&f.key)))
-            .collect(),
+        totals: cells(&sum.code, &sum.sums),
+        cum_range,
         children,
         crumbs,
         by_timeliness,
         reports,
-    }))
-}
-
-#[derive(Template)]
-#[template(path = "reports_missing.html")]
-struct MissingPage {
-    nav: Option<Nav>,
-    form_key: String,
-    form_name: String,
-    period: String,
-    code: String,
-    region_name: String,
-    rows: Vec<super::MissingUnit>,
-}
-
-async fn missing_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery>) -> PageResult {
-    let period = q.period.clone().unwrap_or_else(|| today(&s));
-    let scope = super::area(&a.actor, q.region.as_deref())?;
-    let rows = super::missing(&s, &scope, &q.template, &period).await?;
-    let sum = super::summary(&s, &scope, &q.template, &period).await?;
-    Ok(render(&MissingPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
-        form_key: sum.template,
-        form_name: sum.name,
-        period: sum.period,
-        code: sum.code,
-        region_name: sum.region_name,
-        rows,
     }))
 }
 

@@ -173,3 +173,42 @@ pub(super) async fn reports_here(
     }
     Ok(out)
 }
+
+/// Cumulative sums (累计) of a daily form from `from` to `until` at the handle's region and
+/// each of its children: `code → sums` (the same shape as a summary's `sums`). At most 366
+/// days; `from` after `until` is a field error.
+pub async fn cumulative(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    from: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> AppResult<std::collections::HashMap<String, Map<String, Value>>> {
+    scope.require(Permission::ReportsRead)?;
+    let form = load_form(state, template.trim(), None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if from > until || (until - from).num_days() > 366 {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "from",
+            "累计起始日期不能晚于统计日期，且区间不超过一年",
+        ));
+    }
+    let mut codes = vec![scope.node().as_str().to_string()];
+    codes.extend(
+        queries::child_regions(state, scope)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c),
+    );
+    let (f, u) = (
+        from.format("%Y-%m-%d").to_string(),
+        until.format("%Y-%m-%d").to_string(),
+    );
+    let sums = queries::sums_between(state, &form.key, (&f, &u), &codes).await?;
+    Ok(sums
+        .into_iter()
+        .map(|(code, rows)| (code, sums_map(&form, &rows)))
+        .collect())
+}

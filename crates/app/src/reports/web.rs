@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::chase::ChaseInput;
 use super::form::Form;
 use super::{MissingUnit, Notification, Outcome, Submission, SubmitInput, Summary};
 use crate::kernel::error::{AppResult, ErrorBody};
@@ -21,6 +22,7 @@ pub fn api_routes() -> Routes {
         ("/api/v1/reports/summary", get(summary)),
         ("/api/v1/reports/missing", get(missing)),
         ("/api/v1/reports/locks", post(lock)),
+        ("/api/v1/reports/chases", get(list_chases).post(chase)),
         ("/api/v1/reports/{id}", get(get_submission)),
         ("/api/v1/notifications", get(notifications)),
         ("/api/v1/incidents", get(list_incidents)),
@@ -143,6 +145,25 @@ api_handler! {
         errors(404);
     fn missing(s, a, Query(q): Query<SummaryQuery>) {
         super::missing(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+    }
+}
+
+api_handler! {
+    /// Chase (催报) one missing unit or every unit still missing under a region: a
+    /// notification to each unit, and a record of each chase (reports.read + users.manage).
+    post "/api/v1/reports/chases", tag "reports", created(Vec<super::chase::Chase>),
+        json(b: ChaseInput), errors(403, 404, 422);
+    fn chase(s, a) {
+        super::chase::chase(&s, &super::area(&a.actor, Some(&b.region))?, &b).await?
+    }
+}
+
+api_handler! {
+    /// The chases of a form's period under a region, newest first.
+    get "/api/v1/reports/chases", tag "reports", ok(Vec<super::chase::Chase>),
+        params(SummaryQuery), errors(404);
+    fn list_chases(s, a, Query(q): Query<SummaryQuery>) {
+        super::chase::chases(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
     }
 }
 
