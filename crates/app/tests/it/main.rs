@@ -17,6 +17,7 @@ mod institutions;
 mod layout;
 mod people;
 mod privacy;
+mod report_followup;
 mod reports;
 mod reports_burst;
 mod routes;
