@@ -31,6 +31,7 @@ mod reminders;
 mod rollup;
 mod submit;
 mod summary;
+pub mod todo;
 mod units;
 mod view;
 pub mod web;

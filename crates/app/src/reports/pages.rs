@@ -14,7 +14,7 @@ use backstop_core::role::Permission;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{FieldType, Form, Period, UnitType};
+use super::form::{FieldType, Form, Period};
 use crate::kernel::crypto::random_token;
 use crate::kernel::error::AppError;
 use crate::kernel::handler::PageCaller;
@@ -53,18 +53,6 @@ fn today(state: &AppState) -> String {
     state.today().format("%Y-%m-%d").to_string()
 }
 
-/// A unit the visitor reports for, with today's status of one form.
-struct TodoRow {
-    form_key: String,
-    form_name: String,
-    unit: String,
-    unit_name: String,
-    period: String,
-    done: bool,
-    report_id: i64,
-    deadline: String,
-}
-
 struct FormLink {
     key: String,
     name: String,
@@ -83,33 +71,13 @@ struct NoteRow {
 struct HubPage {
     nav: Option<Nav>,
     today: String,
-    todo: Vec<TodoRow>,
+    todo: Vec<super::todo::DueReport>,
     can_read: bool,
     can_submit: bool,
     incident_unit: String,
     forms: Vec<FormLink>,
     open_incidents: usize,
     notes: Vec<NoteRow>,
-}
-
-/// The units the visitor reports for: its village (a village-level scope) and its organisation.
-async fn my_units(
-    state: &AppState,
-    a: &crate::kernel::auth::Authed,
-) -> Vec<(String, String, Option<String>)> {
-    let mut out = Vec::new();
-    if let Scope::Region(c) = &a.actor.scope
-        && c.level() == RegionLevel::Village
-        && let Ok(Some(r)) = crate::regions::find(state, c.as_str()).await
-    {
-        out.push((c.as_str().to_string(), r.name, None));
-    }
-    if let Some(org_id) = a.actor.org_id
-        && let Ok(org) = crate::orgs::get(state, &a.actor, org_id).await
-    {
-        out.push((format!("org:{org_id}"), org.name, Some(org.kind)));
-    }
-    out
 }
 
 async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
@@ -121,35 +89,12 @@ async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
     }
     let forms = super::list_forms(&s, actor).await?;
     let day = today(&s);
+    let todo = super::todo::today_reports(&s, actor).await?;
     let units = if can_submit {
-        my_units(&s, &a).await
+        super::todo::my_units(&s, actor).await
     } else {
         Vec::new()
     };
-    let mut todo = Vec::new();
-    for f in forms.iter().filter(|f| f.period == Period::Daily) {
-        for (unit, name, kind) in &units {
-            let applies = match (f.unit_type, kind) {
-                (UnitType::Village, None) => true,
-                (UnitType::Org, Some(k)) => f.org_kinds.iter().any(|x| x == k),
-                _ => false,
-            };
-            if !applies {
-                continue;
-            }
-            let id = super::units::current_id(&s, actor, &f.key, unit, &day).await?;
-            todo.push(TodoRow {
-                form_key: f.key.clone(),
-                form_name: f.name.clone(),
-                unit: unit.clone(),
-                unit_name: name.clone(),
-                period: day.clone(),
-                done: id.is_some(),
-                report_id: id.unwrap_or(0),
-                deadline: f.deadline.clone().unwrap_or_default(),
-            });
-        }
-    }
     let open_incidents = if can_read {
         super::incidents::list(&s, actor, true, 1000).await?.len()
     } else {

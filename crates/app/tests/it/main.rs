@@ -9,6 +9,7 @@ mod crosscheck;
 mod entrance;
 mod foundation;
 mod hardening;
+mod home_todo;
 mod households;
 mod id_privacy;
 mod imports;
