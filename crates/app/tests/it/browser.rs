@@ -995,3 +995,171 @@ fn screening_and_home_observation_in_a_real_browser() {
     let list = desk.find("#observation-table").text();
     assert!(list.contains("赵**") && !list.contains("赵小六"), "{list}");
 }
+
+// --- phone layouts (issue 14, item 4) -----------------------------------------------------
+
+/// Every `<td>` of the tables on the page carries its column's label (the card label on a
+/// phone), and on a phone the header row is hidden while each cell shows its label.
+fn assert_cells_labelled(d: &Driver, page: &str) {
+    let v = d.execute(
+        "const tds = [...document.querySelectorAll('.table-wrap td')];\
+         const bare = tds.filter(td => !td.hasAttribute('data-label')).length;\
+         const shown = tds.filter(td => getComputedStyle(td, '::before').content.replace(/\"/g, '') === td.getAttribute('data-label')).length;\
+         return [tds.length, bare, shown];",
+        vec![],
+    );
+    let (n, bare, shown) = (
+        v[0].as_u64().unwrap_or(0),
+        v[1].as_u64().unwrap_or(0),
+        v[2].as_u64().unwrap_or(0),
+    );
+    assert!(n > 0, "{page}: no table cells");
+    assert_eq!(bare, 0, "{page}: {bare} of {n} cells have no data-label");
+    assert_eq!(shown, n, "{page}: only {shown} of {n} cells show their label on a phone");
+}
+
+/// A community worker with a pending fever alert walks the pages it uses on a phone 390 px
+/// wide (and the home and gate pages at 360 and 414 px too): none scrolls sideways, and the
+/// report summary's cells keep their column labels as cards.
+#[test]
+fn worker_pages_fit_a_phone_in_a_real_browser() {
+    use backstop_app::{entrance, people, screening};
+    let Some(phone) = driver(390, 844) else {
+        return;
+    };
+    let server = Server::start();
+    ready_user(&server, "cw.fit", "community_worker", "130110100001", OFFICIAL_INITIAL);
+    let Some(rt) = server.rt.as_ref() else { return };
+    let state = server.state.clone();
+    let (gate, obs, hh) = rt.block_on(async move {
+        let op = Actor::operator();
+        let gate = entrance::create_gate(
+            &state,
+            &op,
+            &entrance::NewGate {
+                name: "旱码头社区东门外来人员测温登记卡口DongmenKakouWaiLaiRenYuanCeWen".into(),
+                region_code: Some("130110100001".into()),
+                org_id: None,
+            },
+        )
+        .await
+        .expect("gate");
+        entrance::add_entry(
+            &state,
+            &op,
+            gate.id,
+            &entrance::EntryInput {
+                name: "欧阳娜娜娜".into(),
+                phone: "13800001111".into(),
+                // A long unbroken token (an address typed in pinyin) must wrap, not widen.
+                from: "湖北省武汉市HubeiWuhanJianghanHuananHaixianPifaShichangFujinXiaoqu".into(),
+                reason: "返乡探亲并居家观察".into(),
+                direction: None,
+                temperature: 38.6,
+                id_number: None,
+            },
+        )
+        .await
+        .expect("fever entry");
+        let p = match people::create(
+            &state,
+            &op,
+            &people::NewPerson {
+                name: "赵七".into(),
+                region_code: "130110100001".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("person")
+        {
+            people::Created::New(p) => p.id,
+            people::Created::Existing(id) => id,
+        };
+        let h = people::create_household(
+            &state,
+            &op,
+            &people::NewHousehold {
+                region_code: "130110100001".into(),
+                address: "旱码头社区第三居民小组幸福路一百二十八号院二单元".into(),
+                members: vec![people::NewMember {
+                    person_id: p,
+                    relationship: "head".into(),
+                }],
+            },
+        )
+        .await
+        .expect("household");
+        let keepers = ["社区干部", "医生", "民警", "志愿者"]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| screening::KeeperInput {
+                role: r.to_string(),
+                name: format!("责任人{i}"),
+                phone: format!("1390000000{i}"),
+            })
+            .collect();
+        let o = screening::start_observation(
+            &state,
+            &op,
+            &screening::NewObservation {
+                person_id: p,
+                keepers,
+                ends_on: None,
+                reason: "密切接触者".into(),
+            },
+        )
+        .await
+        .expect("observation");
+        (gate.id, o.id, h.id)
+    });
+
+    log_in(&phone, &server, "cw.fit", OFFICIAL_INITIAL);
+    let pages = [
+        "/".to_string(),
+        format!("/gates/{gate}"),
+        "/reports".to_string(),
+        "/reports/fill/village_daily?unit=130110100001".to_string(),
+        "/reports/summary?template=village_daily".to_string(),
+        "/reports/missing?template=village_daily".to_string(),
+        "/households".to_string(),
+        format!("/households/{hh}"),
+        "/observations".to_string(),
+        format!("/observations/{obs}"),
+    ];
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("#entrance-alerts", "发热预警");
+    // `BROWSER_SHOTS=<dir>` keeps a screenshot of each page, for looking at the layouts.
+    let shots = std::env::var_os("BROWSER_SHOTS").map(std::path::PathBuf::from);
+    for (i, p) in pages.iter().enumerate() {
+        phone.goto(&server.url(p));
+        if let Some(dir) = &shots {
+            std::fs::write(dir.join(format!("phone-{i}.png")), phone.screenshot_png())
+                .expect("write screenshot");
+        }
+        assert_fits(&phone, p);
+    }
+    // The check itself: something wider than the phone is caught.
+    phone.execute(
+        "const w = document.createElement('div'); w.style.width = '600px'; w.style.height = '1px'; \
+         document.querySelector('main').appendChild(w); return 0;",
+        vec![],
+    );
+    let v = phone.execute(
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+        vec![],
+    );
+    assert!(v[0].as_u64() > v[1].as_u64(), "the width check sees a wide element: {v}");
+    phone.goto(&server.url("/reports/summary?template=village_daily"));
+    assert_cells_labelled(&phone, "the summary");
+    phone.goto(&server.url("/reports/missing?template=village_daily"));
+    assert_cells_labelled(&phone, "the missing list");
+    // The narrowest and the widest phones, on every page again.
+    for width in [360, 414] {
+        phone.resize(width, 800);
+        for p in &pages {
+            phone.goto(&server.url(p));
+            assert_fits(&phone, &format!("{p} at {width} px"));
+        }
+    }
+}
