@@ -1015,7 +1015,10 @@ fn assert_cells_labelled(d: &Driver, page: &str) {
     );
     assert!(n > 0, "{page}: no table cells");
     assert_eq!(bare, 0, "{page}: {bare} of {n} cells have no data-label");
-    assert_eq!(shown, n, "{page}: only {shown} of {n} cells show their label on a phone");
+    assert_eq!(
+        shown, n,
+        "{page}: only {shown} of {n} cells show their label on a phone"
+    );
 }
 
 /// A community worker with a pending fever alert walks the pages it uses on a phone 390 px
@@ -1028,7 +1031,13 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
         return;
     };
     let server = Server::start();
-    ready_user(&server, "cw.fit", "community_worker", "130110100001", OFFICIAL_INITIAL);
+    ready_user(
+        &server,
+        "cw.fit",
+        "community_worker",
+        "130110100001",
+        OFFICIAL_INITIAL,
+    );
     let Some(rt) = server.rt.as_ref() else { return };
     let state = server.state.clone();
     let (gate, obs, hh) = rt.block_on(async move {
@@ -1149,7 +1158,10 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
         "return [document.documentElement.scrollWidth, window.innerWidth]",
         vec![],
     );
-    assert!(v[0].as_u64() > v[1].as_u64(), "the width check sees a wide element: {v}");
+    assert!(
+        v[0].as_u64() > v[1].as_u64(),
+        "the width check sees a wide element: {v}"
+    );
     phone.goto(&server.url("/reports/summary?template=village_daily"));
     assert_cells_labelled(&phone, "the summary");
     phone.goto(&server.url("/reports/missing?template=village_daily"));
