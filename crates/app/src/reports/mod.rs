@@ -9,10 +9,18 @@
 //! current the moment the submission commits; nothing is rebuilt in batch (DESIGN.md §7).
 //!
 //! The area's files, one concern each: `form` (what a form is, validation), `forms` (the form
-//! store), `periods`, `units` (who may report for what), `submit`, `rollup`, `summary`,
-//! `missing`, `locks`, `reminders`, `incidents`; the pages (`pages`, `dashboard`, `editor`)
-//! and the API (`web`). `queries/` holds every SQL statement of the area. Anything read for a
-//! region goes through a scoped handle ([`area`] for the region a request names).
+//! store), `periods`, `units` (who may report for what), `submit`, `corrections` (what each
+//! correction replaced, shown on the report and told to the unit), `rollup`, `summary` (with
+//! cumulative sums), `missing`, `chase` (催报 from the missing list, and who sees contacts),
+//! `locks`, `reminders`, `incidents`, `todo` (what needs doing now, for the hub and the home
+//! page); the pages (`pages`, `view`, `missing_pages`, `dashboard`, `editor`) and the API
+//! (`web`). `queries/` holds every SQL statement of the area. Anything read for a region goes
+//! through a scoped handle ([`area`] for the region a request names).
+//!
+//! Who may correct whose report: whoever may report for the unit (`units::resolve_unit`) —
+//! its own staff, and those above it with `reports.submit` whose scope holds it — until the
+//! level above locks the period; a correction from above is marked on the report and notifies
+//! the unit, and the unit's own submission stays readable (`corrections`, docs/PERMISSIONS.md).
 
 pub mod chase;
 mod corrections;
