@@ -1022,8 +1022,9 @@ fn assert_cells_labelled(d: &Driver, page: &str) {
 }
 
 /// A community worker with a pending fever alert walks the pages it uses on a phone 390 px
-/// wide (and the home and gate pages at 360 and 414 px too): none scrolls sideways, and the
-/// report summary's cells keep their column labels as cards.
+/// wide, then again at 360 and 414 px: none scrolls sideways, and the report summary's and
+/// missing list's cells keep their column labels as cards. A county official's pages are then
+/// walked at 390 px too.
 #[test]
 fn worker_pages_fit_a_phone_in_a_real_browser() {
     use backstop_app::{entrance, people, screening};
@@ -1173,5 +1174,41 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
             phone.goto(&server.url(p));
             assert_fits(&phone, &format!("{p} at {width} px"));
         }
+    }
+    // A county official's pages on the same phone.
+    ready_user(&server, "county.fit", "official", "130110", OFFICIAL_NEW);
+    phone.resize(390, 844);
+    phone.goto(&server.url("/"));
+    phone.find(".who button[type='submit']").click();
+    std::thread::sleep(Duration::from_millis(300));
+    log_in(&phone, &server, "county.fit", OFFICIAL_NEW);
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("main h1", "鹿泉区");
+    phone.wait_for_text("#todo", "今日未报单位");
+    let official_pages = [
+        "/",
+        "/reports/dashboard",
+        "/reports/summary?template=village_daily&region=130110100",
+        "/reports/missing?template=village_daily&region=130110100",
+        "/reports/incidents",
+        "/reports/forms",
+        "/persons",
+        "/households",
+        "/observations",
+        "/screening",
+        "/care",
+        "/inspections",
+        "/inspections/rectifications",
+        "/institutions",
+        "/gates",
+        "/orgs",
+        "/users",
+        "/regions/130110",
+        "/crosscheck",
+        "/persons/import",
+    ];
+    for p in official_pages {
+        phone.goto(&server.url(p));
+        assert_fits(&phone, p);
     }
 }
