@@ -64,7 +64,7 @@ pub use reminders::{
 };
 pub(crate) use rollup::sums_map;
 pub use submit::{Outcome, Submission, SubmitInput, get_submission, submit};
-pub use summary::{Figures, Summary, summary};
+pub use summary::{Cumulative, Figures, Summary, summary};
 
 /// The code of the nation in rollups, locks and the `region` parameter.
 const NATION: &str = Scope::NATIONAL_STR;

@@ -43,6 +43,21 @@ pub struct Summary {
     #[schema(value_type = Object)]
     pub sums: Map<String, Value>,
     pub children: Vec<Figures>,
+    /// Cumulative sums (累计) over `from..=until`, when asked for (`from` of the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cumulative: Option<Cumulative>,
+}
+
+/// Cumulative sums (累计) of a daily form over a date range: the region's and its children's.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Cumulative {
+    pub from: String,
+    pub until: String,
+    #[schema(value_type = Object)]
+    pub sums: Map<String, Value>,
+    /// Child region code → its sums.
+    #[schema(value_type = Object)]
+    pub children: Map<String, Value>,
 }
 
 impl Summary {
@@ -153,7 +168,37 @@ pub async fn summary(
         sums: sums_map(&form, sums.get(&code).map(Vec::as_slice).unwrap_or(&[])),
         code,
         children,
+        cumulative: None,
     })
+}
+
+/// Attach the cumulative sums from `from` to the summary's own day (a daily form's period).
+pub async fn with_cumulative(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    mut sum: Summary,
+    from: &str,
+) -> AppResult<Summary> {
+    let from = crate::kernel::error::date_field("from", from.trim())?;
+    let until = chrono::NaiveDate::parse_from_str(&sum.period, "%Y-%m-%d")
+        .map_err(|_| AppError::field(ErrorCode::Validation, "from", "只有日报可以累计"))?;
+    let mut by_code = cumulative(state, scope, &sum.template, from, until).await?;
+    let sums = by_code.remove(&sum.code).unwrap_or_default();
+    let children = sum
+        .children
+        .iter()
+        .map(|c| {
+            let m = by_code.remove(&c.code).unwrap_or_default();
+            (c.code.clone(), Value::Object(m))
+        })
+        .collect();
+    sum.cumulative = Some(Cumulative {
+        from: from.format("%Y-%m-%d").to_string(),
+        until: sum.period.clone(),
+        sums,
+        children,
+    });
+    Ok(sum)
 }
 
 /// The single reports of a form's period filed at the handle's own region (the bottom of

@@ -129,13 +129,23 @@ pub struct SummaryQuery {
     /// Region code ("0" = nation); default the caller's scope.
     #[serde(default)]
     pub region: String,
+    /// Summary only: first day of the cumulative sums (累计) of a daily form, up to `period`.
+    #[serde(default)]
+    pub from: String,
 }
 
 api_handler! {
-    /// Live summary: `{expected, received, on_time, sums, children: […]}`.
-    get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404);
+    /// Live summary: `{expected, received, on_time, sums, children: […]}`; with `from`, also
+    /// `cumulative: {from, until, sums, children}` (累计).
+    get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404, 422);
     fn summary(s, a, Query(q): Query<SummaryQuery>) {
-        super::summary(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+        let area = super::area(&a.actor, Some(&q.region))?;
+        let sum = super::summary(&s, &area, &q.template, &q.period).await?;
+        if q.from.trim().is_empty() {
+            sum
+        } else {
+            super::summary::with_cumulative(&s, &area, sum, &q.from).await?
+        }
     }
 }
 

@@ -214,6 +214,17 @@ async fn missing_list_chases_shows_contacts_exports_and_cumulates() {
         let (s, html) = page(&t, &format!("{sq}&from=2026-03-05"), &cookie).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("累计起始日期"));
+        // The same through the API (`from`), for the township and each village.
+        let (s, sum) = t.get(&format!("/api/v1/reports/summary?template=village_daily&period={DAY}&region=130110100&from=2026-03-01"), &off).await;
+        assert_eq!(s, StatusCode::OK, "{sum}");
+        assert_eq!(sum["sums"]["households_screened"], 20);
+        assert_eq!(sum["cumulative"]["from"], "2026-03-01");
+        assert_eq!(sum["cumulative"]["sums"]["households_screened"], 30);
+        assert_eq!(sum["cumulative"]["children"]["130110100001"]["households_screened"], 30);
+        let (s, e) = t.get(&format!("/api/v1/reports/summary?template=village_daily&period={DAY}&region=130110100&from=03-01"), &off).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("from")));
+        let (_, plain) = t.get(&format!("/api/v1/reports/summary?template=village_daily&period={DAY}&region=130110100"), &off).await;
+        assert!(plain.get("cumulative").is_none());
         // Cells carry their column's label (a card on a phone).
         let (_, html) = page(&t, &sq, &cookie).await;
         assert!(!html.contains("<td>"), "every summary cell has a data-label");
