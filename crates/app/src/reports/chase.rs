@@ -162,3 +162,34 @@ pub(super) fn show_contact(actor: &Actor, m: &mut MissingUnit) {
         m.contact_phone = crate::people::shown::phone_text(&m.contact_phone);
     }
 }
+
+/// For those who chase: a village's contact is its community workers' accounts (names; an
+/// account carries no phone), filled in for the village rows of a missing list. Read through
+/// `accounts::list_users` over the actor's scope (its first 2,000 accounts).
+pub(super) async fn village_contacts(
+    state: &AppState,
+    actor: &Actor,
+    rows: &mut [MissingUnit],
+) -> AppResult<()> {
+    if !may_chase(actor) || !rows.iter().any(|m| !m.unit.starts_with("org:")) {
+        return Ok(());
+    }
+    let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for u in crate::accounts::list_users(state, actor, None).await? {
+        if u.disabled || !u.roles.iter().any(|r| r == "community_worker") {
+            continue;
+        }
+        let name = if u.display_name.is_empty() {
+            u.username
+        } else {
+            u.display_name
+        };
+        names.entry(u.region_code).or_default().push(name);
+    }
+    for m in rows.iter_mut().filter(|m| !m.unit.starts_with("org:")) {
+        if let Some(list) = names.get(&m.unit) {
+            m.contact_person = list.iter().take(3).cloned().collect::<Vec<_>>().join("、");
+        }
+    }
+    Ok(())
+}

@@ -20,8 +20,9 @@ pub struct MissingUnit {
     pub unit: String,
     pub name: String,
     pub region_code: String,
-    /// The unit's contact person and phone (an organisation's; empty for a village): in full
-    /// for those who may chase, masked for everyone else (`chase::may_chase`).
+    /// The unit's contact person and phone (an organisation's; for a village, its community
+    /// workers' names, shown only to those who may chase): in full for those who may chase,
+    /// masked for everyone else (`chase::may_chase`).
     pub contact_person: String,
     pub contact_phone: String,
 }
@@ -40,6 +41,7 @@ pub async fn missing(
     let (period, _) = parse_period(form.period, period, state.today())
         .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
     let mut rows = queries::missing_units(state, &form, &period, scope, 10_000).await?;
+    super::chase::village_contacts(state, scope.actor(), &mut rows).await?;
     for m in &mut rows {
         super::chase::show_contact(scope.actor(), m);
     }

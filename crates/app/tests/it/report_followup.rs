@@ -139,6 +139,9 @@ async fn missing_list_chases_shows_contacts_exports_and_cumulates() {
         let vq = format!("template=village_daily&period={DAY}&region=130110100");
         let (_, missing) = t.get(&format!("/api/v1/reports/missing?{vq}"), &off).await;
         let n_missing = missing.as_array().expect("list").len();
+        // A village's contact: its community worker's account, for those who chase.
+        let v1 = missing.as_array().expect("list").iter().find(|m| m["unit"] == "130110100001").cloned().expect("V1 missing");
+        assert_eq!(v1["contact_person"], "cw.v", "{v1}");
         assert!(n_missing >= 2, "{missing}");
         let one = json!({"template": "village_daily", "period": DAY, "region": "130110100", "unit": "130110100001"});
         let (s, _) = t.post("/api/v1/reports/chases", &insp, one.clone()).await;
