@@ -1,6 +1,7 @@
 //! The home page of the web shell (`/`): first a to-do list of what needs doing now for the
 //! visitor's roles (issue 14, item 9) — today's reports not yet sent, fever alerts and
-//! immediate reports to acknowledge, observations whose check-in is due, rectifications due,
+//! immediate reports to acknowledge, reports corrected by the level above, observations whose
+//! check-in is due, rectifications due,
 //! units still to chase, roster imports finished — each a link with a count; then the
 //! visitor's scope, its regions by level, the organisations and accounts in it. In `login`,
 //! the login flow. This area reads only through the other areas' small named interfaces
@@ -53,7 +54,8 @@ struct TodoItem {
     href: String,
 }
 
-/// How long a finished roster import stays on its importer's to-do list.
+/// How long a finished roster import (or a correction by the level above) stays on the
+/// to-do list.
 const IMPORT_SHOWN_MS: i64 = 3 * 24 * 3600 * 1000;
 
 /// What needs doing now, for the visitor's roles; only lines with something to do.
@@ -105,6 +107,16 @@ async fn todo_list(
         incidents,
         "/reports/incidents".into(),
     );
+    let now = s.now_ms();
+    let corrected =
+        crate::reports::todo::notes_since(s, actor, "report_corrected", now - IMPORT_SHOWN_MS)
+            .await?;
+    add(
+        "todo-corrected".into(),
+        "本单位报表近日被上级更正，请核对".into(),
+        corrected,
+        "/reports".into(),
+    );
     let due = crate::screening::todo::checkins_due(s, actor).await?;
     add(
         "todo-checkins".into(),
@@ -127,7 +139,6 @@ async fn todo_list(
             format!("/reports/missing?template={}&period={period}", enc(&key)),
         );
     }
-    let now = s.now_ms();
     let finished = crate::people::import::jobs::my_jobs(s, actor)
         .await?
         .into_iter()

@@ -1,7 +1,8 @@
 //! What needs doing now in reports, for the reports hub and the home page's to-do list (issue
 //! 14, item 9): today's daily reports of the actor's own units (its village, its
 //! organisation) with whether each is sent, the open immediate reports it should acknowledge,
-//! and — for those who chase — how many units have not yet sent today's daily forms. Read
+//! its reports lately corrected by the level above, and — for those who chase — how many
+//! units have not yet sent today's daily forms. Read
 //! through this area's own service functions and queries.
 
 use backstop_core::region::{RegionLevel, Scope};
@@ -118,4 +119,23 @@ pub async fn missing_today(
         }
     }
     Ok(out)
+}
+
+/// How many notifications of `kind` addressed to the actor (its region, its organisation)
+/// arrived since `since_ms` — e.g. its reports corrected by the level above.
+pub async fn notes_since(
+    state: &AppState,
+    actor: &Actor,
+    kind: &str,
+    since_ms: i64,
+) -> AppResult<usize> {
+    if !(actor.can(Permission::ReportsRead) || actor.can(Permission::ReportsSubmit)) {
+        return Ok(0);
+    }
+    let since = backstop_core::clock::from_millis(since_ms).to_rfc3339();
+    Ok(super::notifications(state, actor, 100)
+        .await?
+        .iter()
+        .filter(|n| n.kind == kind && n.created_at >= since)
+        .count())
 }

@@ -57,6 +57,16 @@ async fn home_page_is_a_to_do_list_per_role() {
         assert_eq!(todo_count(&t, &cw_page, "todo-report-village_daily").await, None);
         assert_eq!(todo_count(&t, &off_page, "todo-missing-village_daily").await, Some(chase - 1));
 
+        // The township corrects the village's report: the village is asked to check it.
+        assert_eq!(todo_count(&t, &cw_page, "todo-corrected").await, None);
+        t.make_user("twn.h", &["township_staff"], "130110100").await;
+        let twn = t.login("twn.h").await;
+        let mut fixed = vals.clone();
+        fixed["households_screened"] = json!(12);
+        let (s, _) = t.post("/api/v1/reports", &twn, json!({"template": "village_daily", "unit": V1, "period": "2026-03-02", "values": fixed})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(todo_count(&t, &cw_page, "todo-corrected").await, Some(1));
+
         // An immediate report: for the county to acknowledge (not for the village).
         let (s, _) = t.post("/api/v1/reports", &cw, json!({"template": "incident", "unit": V1, "period": "2026-03-02",
             "values": {"event_kind": "走失", "occurred_at": "08:10", "place": "村口", "people_affected": 1, "measures": "寻找"}})).await;

@@ -193,6 +193,12 @@ async fn missing_list_chases_shows_contacts_exports_and_cumulates() {
         let back = h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let (_, html) = page(&t, &back, &cookie).await;
         assert!(html.contains("id=\"chased\""), "{back}");
+        // Chasing a unit that has reported, from the page: the list again, with the reason.
+        let (s, _, body) = t.raw_form("POST", "/reports/missing/chase", Some(&cookie),
+            &format!("template=village_daily&period={DAY}&region=130110100&unit=130110100001")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("id=\"chase-error\"") && body.contains("不在未报清单中") && body.contains("催报记录"), "{body}");
         let (s, h, bytes) = t.raw_form("GET", &format!("/reports/missing.xlsx?{q}"), Some(&cookie), "").await;
         assert_eq!(s, StatusCode::OK);
         assert!(h.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").contains("spreadsheetml"));
