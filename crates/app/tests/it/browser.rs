@@ -1021,6 +1021,34 @@ fn assert_cells_labelled(d: &Driver, page: &str) {
     );
 }
 
+/// No button of the page lies under another element: at the centre of each visible button
+/// (scrolled into view) the topmost element is that button (or something inside it).
+fn assert_buttons_clear(d: &Driver, page: &str) {
+    let bad = covered_buttons(d);
+    assert!(
+        bad.is_empty(),
+        "{page}: buttons covered by other elements: {bad:?}"
+    );
+}
+
+/// The buttons of the page (text and what covers each) that lie under another element.
+fn covered_buttons(d: &Driver) -> Vec<serde_json::Value> {
+    let v = d.execute(
+        "const bad = [];\
+         for (const b of document.querySelectorAll('main button, main a.button')) {\
+           const r0 = b.getBoundingClientRect();\
+           if (r0.width === 0 || r0.height === 0) continue;\
+           b.scrollIntoView({block: 'center'});\
+           const r = b.getBoundingClientRect();\
+           const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);\
+           if (!top || !(top === b || b.contains(top))) bad.push(b.textContent.trim() + ' under ' + (top ? top.tagName + '.' + top.className : 'nothing'));\
+         }\
+         return bad;",
+        vec![],
+    );
+    v.as_array().cloned().unwrap_or_default()
+}
+
 /// A community worker with a pending fever alert walks the pages it uses on a phone 390 px
 /// wide, then again at 360 and 414 px: none scrolls sideways, and the report summary's and
 /// missing list's cells keep their column labels as cards. A county official's pages are then
@@ -1148,6 +1176,7 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
                 .expect("write screenshot");
         }
         assert_fits(&phone, p);
+        assert_buttons_clear(&phone, p);
     }
     // The check itself: something wider than the phone is caught.
     phone.execute(
@@ -1163,6 +1192,17 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
         v[0].as_u64() > v[1].as_u64(),
         "the width check sees a wide element: {v}"
     );
+    // … and so is a button under another element.
+    phone.goto(&server.url("/"));
+    phone.execute(
+        "const c = document.createElement('div'); c.style.position = 'fixed'; c.style.inset = '0'; \
+         c.style.zIndex = '9999'; document.querySelector('main').appendChild(c); return 0;",
+        vec![],
+    );
+    assert!(
+        !covered_buttons(&phone).is_empty(),
+        "the button check sees a covered button"
+    );
     phone.goto(&server.url("/reports/summary?template=village_daily"));
     assert_cells_labelled(&phone, "the summary");
     phone.goto(&server.url("/reports/missing?template=village_daily"));
@@ -1173,6 +1213,7 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
         for p in &pages {
             phone.goto(&server.url(p));
             assert_fits(&phone, &format!("{p} at {width} px"));
+            assert_buttons_clear(&phone, &format!("{p} at {width} px"));
         }
     }
     // A county official's pages on the same phone.
