@@ -95,6 +95,40 @@ async fn home_page_is_a_to_do_list_per_role() {
         assert_eq!(todo_count(&t, &cw_page, "todo-rectifications").await, None);
         assert_eq!(todo_count(&t, &insp_page, "todo-rectifications").await, Some(1));
 
+        // A roster import that has finished: its importer is asked to look at the result.
+        assert_eq!(todo_count(&t, &off_page, "todo-imports").await, None);
+        let b = "homeTodoBoundary7MA4";
+        let body = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"region\"\r\n\r\n{V1}\r\n\
+             --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n身份证号,姓名\n{},导入甲\n\r\n--{b}--\r\n",
+            cid("130110", "19610101", 71)
+        );
+        let off = t.login("off.h").await;
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/v1/persons/imports")
+            .header("host", "backstop.test")
+            .header("authorization", format!("Bearer {off}"))
+            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let (s, _, job) = t.send(req).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&job));
+        let job: Value = serde_json::from_slice(&job).expect("job");
+        let mut done = false;
+        for _ in 0..600 {
+            let (_, j) = t.get(&format!("/api/v1/persons/imports/{}", job["id"]), &off).await;
+            if j["status"] != "running" {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(done, "the import finished");
+        assert_eq!(todo_count(&t, &off_page, "todo-imports").await, Some(1));
+        assert_eq!(todo_count(&t, &cw_page, "todo-imports").await, None, "only its importer's");
+
         // Nothing to do: the list says so.
         t.make_user("fin.h", &["charity_finance"], "130110").await;
         let fin_page = web_login(&t, "fin.h").await;
