@@ -45,9 +45,14 @@ pub struct Correction {
 /// Is the actor the unit's own staff: a village's worker (scope = the village) for a village
 /// unit, a user of the organisation for an organisation unit?
 pub(super) fn by_own_unit(actor: &Actor, unit: &Unit) -> bool {
-    match unit.key.strip_prefix("org:") {
+    own_unit_key(actor, &unit.key)
+}
+
+/// The same rule for a stored unit key (`org:ID` or a region code), for the fill-in page.
+pub(super) fn own_unit_key(actor: &Actor, key: &str) -> bool {
+    match key.strip_prefix("org:") {
         Some(org) => actor.org_id.is_some_and(|o| o.to_string() == org),
-        None => matches!(&actor.scope, Scope::Region(c) if *c == unit.region),
+        None => matches!(&actor.scope, Scope::Region(c) if c.as_str() == key),
     }
 }
 

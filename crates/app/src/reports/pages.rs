@@ -160,6 +160,8 @@ struct FillPage {
     idem: String,
     inputs: Vec<InputRow>,
     error: Option<String>,
+    /// Correcting another unit's report: it will be marked and the unit told.
+    for_other: bool,
 }
 
 fn inputs(
@@ -215,6 +217,7 @@ async fn fill_form(
     // current report prefills a correction.
     let (unit, unit_name, current) =
         super::units::current_values(&s, &a.actor, &form, &q.unit, &period).await?;
+    let for_other = !current.is_empty() && !super::corrections::own_unit_key(&a.actor, &unit);
     let values: HashMap<String, String> = current
         .into_iter()
         .map(|(k, v)| {
@@ -237,6 +240,7 @@ async fn fill_form(
         period,
         idem: random_token("f_"),
         error: None,
+        for_other,
     }))
 }
 
@@ -282,6 +286,7 @@ async fn fill_submit(
                 period,
                 idem: idem.unwrap_or_else(|| random_token("f_")),
                 error: Some(e.message.clone()),
+                for_other: false,
             });
             *resp.status_mut() = e.status();
             Ok(resp)

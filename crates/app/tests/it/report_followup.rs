@@ -92,6 +92,15 @@ async fn corrections_by_someone_else_are_visible_and_notified() {
             assert!(html.contains(want), "report page lacks {want}");
         }
 
+        // The fill-in page warns whoever corrects another unit's report, not the unit itself.
+        let fill = format!("/reports/fill/institution_daily?unit=org:{home_id}&period={DAY}");
+        let (_, html) = page(&t, &fill, &cookie).await;
+        assert!(!html.contains("id=\"correct-other\""));
+        let off_cookie = web_login(&t, "off").await;
+        let (s, html) = page(&t, &fill, &off_cookie).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("id=\"correct-other\""), "a warning for the official");
+
         // A village's report corrected by the township: the village's workers are told.
         let cw = t.user("cw.v", &["community_worker"], "130110100001").await;
         let ts = t.user("twn", &["township_staff"], "130110100").await;
