@@ -861,6 +861,34 @@ fn village_daily_report_in_a_real_browser() {
         "the village that reported is still missing: {list}"
     );
     assert!(list.contains("130110100002"), "{list}");
+
+    // The official chases every village still missing, and sees the chase in the history.
+    desk.find("#chase-all").click();
+    desk.wait_for_text("#chased", "已向");
+    desk.wait_for_text("#chase-history", "county.browser");
+
+    // The official corrects the village's report; the worker sees it marked on the phone,
+    // with the value before, and on the home page's to-do list.
+    desk.goto(&server.url("/reports/fill/village_daily?unit=130110100001"));
+    desk.wait_for_text("#correct-other", "上级更正");
+    fill(&desk, "#f-people_screened", "250");
+    desk.find("#report-submit").click();
+    wait_path(&desk, "the corrected report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    let view = desk.current_url();
+    let path = view
+        .find("/reports/view/")
+        .map(|at| view[at..].split('?').next().unwrap_or("").to_string())
+        .unwrap_or_else(|| panic!("not a report page: {view}"));
+    phone.goto(&server.url(&path));
+    phone.wait_for_text("#corrected-note", "上级");
+    phone.wait_for_text("#corrections", "240");
+    phone.wait_for_text("#corrections", "250");
+    phone.wait_for_text("#original", "240");
+    assert_fits(&phone, "the corrected report");
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("#todo", "被上级更正");
 }
 
 /// A grid worker on a phone records the screening of a household (ticks who is home, enters
