@@ -23,7 +23,7 @@ use crate::kernel::web::Routes;
         crate::audit::web::search,
         crate::reports::web::list_forms, crate::reports::web::get_form, crate::reports::web::save_form,
         crate::reports::web::submit, crate::reports::web::get_submission, crate::reports::web::summary,
-        crate::reports::web::missing, crate::reports::web::lock, crate::reports::web::notifications,
+        crate::reports::web::missing, crate::reports::web::chase, crate::reports::web::list_chases, crate::reports::web::lock, crate::reports::web::notifications,
         crate::reports::web::list_incidents, crate::reports::web::ack_incident, crate::reports::web::trend, crate::reports::web::outbox, crate::reports::web::delivered,
         crate::institutions::web::list, crate::institutions::web::one, crate::institutions::web::closure,
         crate::institutions::web::list_entries, crate::institutions::web::add_entry,

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0017_device_credentials.sql"),
     ),
     (
+        19,
+        "report_followup",
+        include_str!("../migrations/0019_report_followup.sql"),
+    ),
+    (
         22,
         "notify_deliveries",
         include_str!("../migrations/0022_notify_deliveries.sql"),

@@ -1,7 +1,12 @@
-//! The home page of the web shell (`/`: the visitor's scope, its regions by level, the
-//! organisations and accounts in it, the alerts to handle) and, in `login`, the login flow.
-//! Every area adds its own pages through its `pages` module; this area reads only through the
-//! other areas' scoped service functions, so it runs no SQL of its own.
+//! The home page of the web shell (`/`): first a to-do list of what needs doing now for the
+//! visitor's roles (issue 14, item 9) — today's reports not yet sent, fever alerts and
+//! immediate reports to acknowledge, reports corrected by the level above, observations whose
+//! check-in is due, rectifications due,
+//! units still to chase, roster imports finished — each a link with a count; then the
+//! visitor's scope, its regions by level, the organisations and accounts in it. In `login`,
+//! the login flow. This area reads only through the other areas' small named interfaces
+//! (`reports::todo`, `screening::todo`, `inspections::todo`, `entrance::alerts_to_handle`,
+//! the import jobs of the visitor), so it runs no SQL of its own.
 
 mod login;
 
@@ -37,6 +42,116 @@ struct HomePage {
     region_counts: Vec<(&'static str, i64)>,
     children: Vec<Region>,
     entrance_alerts: Vec<crate::entrance::Alert>,
+    todo: Vec<TodoItem>,
+}
+
+/// One line of the to-do list: what, how many, where to do it.
+struct TodoItem {
+    /// A stable id for the line (`todo-reports`, …).
+    id: String,
+    label: String,
+    count: usize,
+    href: String,
+}
+
+/// How long a finished roster import (or a correction by the level above) stays on the
+/// to-do list.
+const IMPORT_SHOWN_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// What needs doing now, for the visitor's roles; only lines with something to do.
+async fn todo_list(
+    s: &crate::state::AppState,
+    actor: &crate::kernel::actor::Actor,
+    alerts: usize,
+) -> crate::kernel::error::AppResult<Vec<TodoItem>> {
+    use crate::kernel::web::encode_query_value as enc;
+    let mut out = Vec::new();
+    let mut add = |id: String, label: String, count: usize, href: String| {
+        if count > 0 {
+            out.push(TodoItem {
+                id,
+                label,
+                count,
+                href,
+            });
+        }
+    };
+    for r in crate::reports::todo::today_reports(s, actor).await? {
+        if !r.done {
+            add(
+                format!("todo-report-{}", r.form_key),
+                format!(
+                    "今日待报：{} · {}（{} 截止）",
+                    r.form_name, r.unit_name, r.deadline
+                ),
+                1,
+                format!(
+                    "/reports/fill/{}?unit={}&period={}",
+                    enc(&r.form_key),
+                    enc(&r.unit),
+                    r.period
+                ),
+            );
+        }
+    }
+    add(
+        "todo-alerts".into(),
+        "发热预警待处置".into(),
+        alerts,
+        "#entrance-alerts".into(),
+    );
+    let incidents = crate::reports::todo::incidents_to_ack(s, actor).await?;
+    add(
+        "todo-incidents".into(),
+        "即报待确认处置".into(),
+        incidents,
+        "/reports/incidents".into(),
+    );
+    let now = s.now_ms();
+    let corrected =
+        crate::reports::todo::notes_since(s, actor, "report_corrected", now - IMPORT_SHOWN_MS)
+            .await?;
+    add(
+        "todo-corrected".into(),
+        "本单位报表近日被上级更正，请核对".into(),
+        corrected,
+        "/reports".into(),
+    );
+    let due = crate::screening::todo::checkins_due(s, actor).await?;
+    add(
+        "todo-checkins".into(),
+        "居家观察本时段待测温打卡".into(),
+        due.len(),
+        "/observations".into(),
+    );
+    let rect = crate::inspections::todo::rectifications_due(s, actor).await?;
+    add(
+        "todo-rectifications".into(),
+        "督导整改待办".into(),
+        rect.len(),
+        "/inspections/rectifications".into(),
+    );
+    for (key, name, period, n) in crate::reports::todo::missing_today(s, actor).await? {
+        add(
+            format!("todo-missing-{key}"),
+            format!("今日未报单位（{name}），可催报"),
+            n,
+            format!("/reports/missing?template={}&period={period}", enc(&key)),
+        );
+    }
+    let finished = crate::people::import::jobs::my_jobs(s, actor)
+        .await?
+        .into_iter()
+        .filter(|j| matches!(j.status.as_str(), "done" | "rolled_back" | "failed"))
+        .filter(|j| j.finished_at.is_some_and(|t| now - t < IMPORT_SHOWN_MS))
+        .count();
+    add(
+        "todo-imports".into(),
+        "名册导入已完成，请查看结果".into(),
+        finished,
+        "/persons/import".into(),
+    );
+    Ok(out)
 }
 
 async fn home(PageCaller(s, a): PageCaller) -> PageResult {
@@ -65,6 +180,7 @@ async fn home(PageCaller(s, a): PageCaller) -> PageResult {
             region_counts.push((label, n));
         }
     }
+    let entrance_alerts = crate::entrance::alerts_to_handle(&s, actor).await?;
     Ok(render(&HomePage {
         nav: Some(nav),
         scope_name: regions::scope_name(&s, &scope_code).await?,
@@ -79,6 +195,7 @@ async fn home(PageCaller(s, a): PageCaller) -> PageResult {
         users: accounts::count_in_scope(&s, actor).await?,
         region_counts,
         children,
-        entrance_alerts: crate::entrance::alerts_to_handle(&s, actor).await?,
+        todo: todo_list(&s, actor, entrance_alerts.len()).await?,
+        entrance_alerts,
     }))
 }

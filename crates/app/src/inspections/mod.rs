@@ -13,6 +13,7 @@
 
 pub mod pages;
 mod queries;
+pub mod todo;
 pub mod web;
 
 use backstop_core::clock::end_of_beijing_day_ms;

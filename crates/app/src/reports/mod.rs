@@ -9,11 +9,21 @@
 //! current the moment the submission commits; nothing is rebuilt in batch (DESIGN.md §7).
 //!
 //! The area's files, one concern each: `form` (what a form is, validation), `forms` (the form
-//! store), `periods`, `units` (who may report for what), `submit`, `rollup`, `summary`,
-//! `missing`, `locks`, `reminders`, `incidents`; the pages (`pages`, `dashboard`, `editor`)
-//! and the API (`web`). `queries/` holds every SQL statement of the area. Anything read for a
-//! region goes through a scoped handle ([`area`] for the region a request names).
+//! store), `periods`, `units` (who may report for what), `submit`, `corrections` (what each
+//! correction replaced, shown on the report and told to the unit), `rollup`, `summary` (with
+//! cumulative sums), `missing`, `chase` (催报 from the missing list, and who sees contacts),
+//! `locks`, `reminders`, `incidents`, `todo` (what needs doing now, for the hub and the home
+//! page); the pages (`pages`, `view`, `missing_pages`, `dashboard`, `editor`) and the API
+//! (`web`). `queries/` holds every SQL statement of the area. Anything read for a region goes
+//! through a scoped handle ([`area`] for the region a request names).
+//!
+//! Who may correct whose report: whoever may report for the unit (`units::resolve_unit`) —
+//! its own staff, and those above it with `reports.submit` whose scope holds it — until the
+//! level above locks the period; a correction from above is marked on the report and notifies
+//! the unit, and the unit's own submission stays readable (`corrections`, docs/PERMISSIONS.md).
 
+pub mod chase;
+mod corrections;
 pub mod dashboard;
 pub mod editor;
 pub mod form;
@@ -21,6 +31,7 @@ mod forms;
 pub mod incidents;
 mod locks;
 mod missing;
+mod missing_pages;
 pub mod pages;
 mod periods;
 mod queries;
@@ -28,7 +39,9 @@ mod reminders;
 mod rollup;
 mod submit;
 mod summary;
+pub mod todo;
 mod units;
+mod view;
 pub mod web;
 
 use backstop_core::region::Scope;
@@ -39,10 +52,11 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
 
+pub use corrections::Correction;
 pub(crate) use forms::load_form;
 pub use forms::{FormCache, ensure_builtin_forms, get_form, list_forms, save_form};
 pub use locks::lock;
-pub use missing::{MissingUnit, missing};
+pub use missing::{MissingUnit, missing, missing_xlsx};
 pub use periods::{deadline_ms, parse_period};
 pub use reminders::{
     NewNotification, Notification, mark_delivered, notifications, outbox, queue_notification,
@@ -50,7 +64,7 @@ pub use reminders::{
 };
 pub(crate) use rollup::sums_map;
 pub use submit::{Outcome, Submission, SubmitInput, get_submission, submit};
-pub use summary::{Figures, Summary, summary};
+pub use summary::{Cumulative, Figures, Summary, summary};
 
 /// The code of the nation in rollups, locks and the `region` parameter.
 const NATION: &str = Scope::NATIONAL_STR;

@@ -14,7 +14,7 @@ use backstop_core::role::Permission;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::form::{FieldType, Form, Period, UnitType};
+use super::form::{FieldType, Form, Period};
 use crate::kernel::crypto::random_token;
 use crate::kernel::error::AppError;
 use crate::kernel::handler::PageCaller;
@@ -27,11 +27,19 @@ pub fn routes() -> Routes {
         ("/reports", get(hub)),
         ("/reports/fill/{key}", get(fill_form).post(fill_submit)),
         ("/reports/summary", get(summary_page)),
-        ("/reports/missing", get(missing_page)),
+        ("/reports/missing", get(super::missing_pages::missing_page)),
+        (
+            "/reports/missing/chase",
+            post(super::missing_pages::chase_page),
+        ),
+        (
+            "/reports/missing.xlsx",
+            get(super::missing_pages::missing_export),
+        ),
         ("/reports/incidents", get(incidents_page)),
         ("/reports/incidents/live", get(incidents_live)),
         ("/reports/incidents/{id}/ack", post(ack)),
-        ("/reports/view/{id}", get(show)),
+        ("/reports/view/{id}", get(super::view::show)),
         ("/reports/dashboard", get(super::dashboard::dashboard_page)),
         ("/reports/forms", get(super::editor::list)),
         ("/reports/forms/new", get(super::editor::new)),
@@ -43,18 +51,6 @@ pub fn routes() -> Routes {
 
 fn today(state: &AppState) -> String {
     state.today().format("%Y-%m-%d").to_string()
-}
-
-/// A unit the visitor reports for, with today's status of one form.
-struct TodoRow {
-    form_key: String,
-    form_name: String,
-    unit: String,
-    unit_name: String,
-    period: String,
-    done: bool,
-    report_id: i64,
-    deadline: String,
 }
 
 struct FormLink {
@@ -75,33 +71,13 @@ struct NoteRow {
 struct HubPage {
     nav: Option<Nav>,
     today: String,
-    todo: Vec<TodoRow>,
+    todo: Vec<super::todo::DueReport>,
     can_read: bool,
     can_submit: bool,
     incident_unit: String,
     forms: Vec<FormLink>,
     open_incidents: usize,
     notes: Vec<NoteRow>,
-}
-
-/// The units the visitor reports for: its village (a village-level scope) and its organisation.
-async fn my_units(
-    state: &AppState,
-    a: &crate::kernel::auth::Authed,
-) -> Vec<(String, String, Option<String>)> {
-    let mut out = Vec::new();
-    if let Scope::Region(c) = &a.actor.scope
-        && c.level() == RegionLevel::Village
-        && let Ok(Some(r)) = crate::regions::find(state, c.as_str()).await
-    {
-        out.push((c.as_str().to_string(), r.name, None));
-    }
-    if let Some(org_id) = a.actor.org_id
-        && let Ok(org) = crate::orgs::get(state, &a.actor, org_id).await
-    {
-        out.push((format!("org:{org_id}"), org.name, Some(org.kind)));
-    }
-    out
 }
 
 async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
@@ -113,35 +89,12 @@ async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
     }
     let forms = super::list_forms(&s, actor).await?;
     let day = today(&s);
+    let todo = super::todo::today_reports(&s, actor).await?;
     let units = if can_submit {
-        my_units(&s, &a).await
+        super::todo::my_units(&s, actor).await
     } else {
         Vec::new()
     };
-    let mut todo = Vec::new();
-    for f in forms.iter().filter(|f| f.period == Period::Daily) {
-        for (unit, name, kind) in &units {
-            let applies = match (f.unit_type, kind) {
-                (UnitType::Village, None) => true,
-                (UnitType::Org, Some(k)) => f.org_kinds.iter().any(|x| x == k),
-                _ => false,
-            };
-            if !applies {
-                continue;
-            }
-            let id = super::units::current_id(&s, actor, &f.key, unit, &day).await?;
-            todo.push(TodoRow {
-                form_key: f.key.clone(),
-                form_name: f.name.clone(),
-                unit: unit.clone(),
-                unit_name: name.clone(),
-                period: day.clone(),
-                done: id.is_some(),
-                report_id: id.unwrap_or(0),
-                deadline: f.deadline.clone().unwrap_or_default(),
-            });
-        }
-    }
     let open_incidents = if can_read {
         super::incidents::list(&s, actor, true, 1000).await?.len()
     } else {
@@ -207,6 +160,8 @@ struct FillPage {
     idem: String,
     inputs: Vec<InputRow>,
     error: Option<String>,
+    /// Correcting another unit's report: it will be marked and the unit told.
+    for_other: bool,
 }
 
 fn inputs(
@@ -262,6 +217,7 @@ async fn fill_form(
     // current report prefills a correction.
     let (unit, unit_name, current) =
         super::units::current_values(&s, &a.actor, &form, &q.unit, &period).await?;
+    let for_other = !current.is_empty() && !super::corrections::own_unit_key(&a.actor, &unit);
     let values: HashMap<String, String> = current
         .into_iter()
         .map(|(k, v)| {
@@ -284,6 +240,7 @@ async fn fill_form(
         period,
         idem: random_token("f_"),
         error: None,
+        for_other,
     }))
 }
 
@@ -329,6 +286,7 @@ async fn fill_submit(
                 period,
                 idem: idem.unwrap_or_else(|| random_token("f_")),
                 error: Some(e.message.clone()),
+                for_other: false,
             });
             *resp.status_mut() = e.status();
             Ok(resp)
@@ -336,31 +294,7 @@ async fn fill_submit(
     }
 }
 
-struct ValueRow {
-    label: String,
-    value: String,
-}
-
-#[derive(Template)]
-#[template(path = "reports_show.html")]
-struct ShowPage {
-    nav: Option<Nav>,
-    saved: bool,
-    id: i64,
-    form_name: String,
-    form_key: String,
-    unit: String,
-    unit_name: String,
-    period: String,
-    late: bool,
-    submitted_at: String,
-    submitted_by: String,
-    corrections: i64,
-    rows: Vec<ValueRow>,
-    can_correct: bool,
-}
-
-fn show_value(v: &Value) -> String {
+pub(super) fn show_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "是".to_string(),
@@ -371,57 +305,21 @@ fn show_value(v: &Value) -> String {
 }
 
 #[derive(Deserialize)]
-struct SavedQuery {
-    saved: Option<String>,
-}
-
-async fn show(
-    PageCaller(s, a): PageCaller,
-    Path(id): Path<i64>,
-    Query(q): Query<SavedQuery>,
-) -> PageResult {
-    let sub = super::get_submission(&s, &a.actor, id).await?;
-    let form = super::get_form(&s, &a.actor, &sub.template, Some(sub.template_version)).await?;
-    let rows = form
-        .spec
-        .fields
-        .iter()
-        .map(|f| ValueRow {
-            label: if f.unit.is_empty() {
-                f.label.clone()
-            } else {
-                format!("{}（{}）", f.label, f.unit)
-            },
-            value: sub.values.get(&f.key).map(show_value).unwrap_or_default(),
-        })
-        .collect();
-    let at = chrono::DateTime::parse_from_rfc3339(&sub.submitted_at)
-        .map(|t| backstop_core::clock::format_beijing(t.with_timezone(&chrono::Utc)))
-        .unwrap_or_default();
-    Ok(render(&ShowPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
-        saved: q.saved.is_some(),
-        id: sub.id,
-        form_name: form.name.clone(),
-        can_correct: a.actor.can(Permission::ReportsSubmit) && form.period != Period::Immediate,
-        form_key: form.key,
-        unit: sub.unit,
-        unit_name: sub.unit_name,
-        period: sub.period,
-        late: sub.late,
-        submitted_at: at,
-        submitted_by: sub.submitted_by,
-        corrections: sub.corrections,
-        rows,
-    }))
-}
-
-#[derive(Deserialize)]
 struct SummaryQuery {
     template: String,
     period: Option<String>,
     region: Option<String>,
     sort: Option<String>,
+    /// First day of the cumulative (累计) range of a daily form; default the 1st of the month.
+    from: Option<String>,
+}
+
+/// One figure of a summary row: its column label (the card label on a phone), the day's
+/// value and, for a daily form, the cumulative value over the chosen range.
+struct Cell {
+    label: String,
+    day: String,
+    cum: String,
 }
 
 struct ChildRow {
@@ -432,7 +330,7 @@ struct ChildRow {
     on_time: i64,
     rate: String,
     rate_class: &'static str,
-    values: Vec<String>,
+    values: Vec<Cell>,
     drill: bool,
 }
 
@@ -455,8 +353,10 @@ struct SummaryPage {
     on_time: i64,
     rate: String,
     headers: Vec<String>,
-    totals: Vec<String>,
+    totals: Vec<Cell>,
     children: Vec<ChildRow>,
+    /// The cumulative range `(from, until)`, for a daily form.
+    cum_range: Option<(String, String)>,
     crumbs: Vec<Crumb>,
     by_timeliness: bool,
     reports: Vec<(i64, String, String, bool)>,
@@ -485,6 +385,36 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
     let sum = super::summary(&s, &scope, &q.template, &period).await?;
     let form = super::get_form(&s, &a.actor, &q.template, None).await?;
     let shown: Vec<&super::form::Field> = form.summable().take(6).collect();
+    // 累计: a daily form's sums from `from` (default the 1st of the month) to the day.
+    let day = chrono::NaiveDate::parse_from_str(&sum.period, "%Y-%m-%d").ok();
+    let (cum, cum_range) = match (form.period, day) {
+        (Period::Daily, Some(until)) => {
+            let from = match q.from.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                Some(f) => crate::kernel::error::date_field("from", f)?,
+                None => chrono::Datelike::with_day(&until, 1).unwrap_or(until),
+            };
+            let c = super::summary::cumulative(&s, &scope, &form.key, from, until).await?;
+            (
+                c,
+                Some((from.format("%Y-%m-%d").to_string(), sum.period.clone())),
+            )
+        }
+        _ => (Default::default(), None),
+    };
+    let cells = |code: &str, sums: &serde_json::Map<String, Value>| -> Vec<Cell> {
+        shown
+            .iter()
+            .map(|f| Cell {
+                label: f.label.clone(),
+                day: fmt_value(sums.get(&f.key)),
+                cum: if cum_range.is_some() {
+                    fmt_value(cum.get(code).and_then(|m| m.get(&f.key)))
+                } else {
+                    String::new()
+                },
+            })
+            .collect()
+    };
     let by_timeliness = q.sort.as_deref() == Some("timely");
     let mut children: Vec<ChildRow> = sum
         .children
@@ -499,10 +429,7 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
                 on_time: c.on_time,
                 rate: r,
                 rate_class: class,
-                values: shown
-                    .iter()
-                    .map(|f| fmt_value(c.sums.get(&f.key)))
-                    .collect(),
+                values: cells(&c.code, &c.sums),
                 drill: c.expected.unwrap_or(1) > 0 || c.received > 0,
             }
         })
@@ -548,42 +475,12 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
         on_time: sum.on_time,
         rate: r,
         headers: shown.iter().map(|f| f.label.clone()).collect(),
-        totals: shown
-            .iter()
-            .map(|f| fmt_value(sum.sums.get(&f.key)))
-            .collect(),
+        totals: cells(&sum.code, &sum.sums),
+        cum_range,
         children,
         crumbs,
         by_timeliness,
         reports,
-    }))
-}
-
-#[derive(Template)]
-#[template(path = "reports_missing.html")]
-struct MissingPage {
-    nav: Option<Nav>,
-    form_key: String,
-    form_name: String,
-    period: String,
-    code: String,
-    region_name: String,
-    rows: Vec<super::MissingUnit>,
-}
-
-async fn missing_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery>) -> PageResult {
-    let period = q.period.clone().unwrap_or_else(|| today(&s));
-    let scope = super::area(&a.actor, q.region.as_deref())?;
-    let rows = super::missing(&s, &scope, &q.template, &period).await?;
-    let sum = super::summary(&s, &scope, &q.template, &period).await?;
-    Ok(render(&MissingPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
-        form_key: sum.template,
-        form_name: sum.name,
-        period: sum.period,
-        code: sum.code,
-        region_name: sum.region_name,
-        rows,
     }))
 }
 

@@ -9,6 +9,7 @@ use backstop_store::Script;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::corrections::{self, Correction};
 use super::form::{self, Form, Period};
 use super::periods::{deadline_ms, parse_period};
 use super::rollup::rollup_values;
@@ -50,6 +51,10 @@ pub struct Submission {
     pub submitted_at: String,
     pub submitted_by: String,
     pub corrections: i64,
+    /// Every correction, oldest first, with the values it replaced (the first one's
+    /// `before` is the unit's own submission). Filled when one report is read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Correction>,
 }
 
 /// What submitting did.
@@ -136,6 +141,7 @@ pub async fn submit(
     let backend = state.db.backend();
     let who = Who::from(actor);
     let actor_name = actor.username.clone();
+    let by_unit = corrections::by_own_unit(actor, &unit);
     let idem = idempotency_key
         .zip(actor.user_id)
         .map(|(k, u)| (u, k.to_string()));
@@ -176,7 +182,7 @@ pub async fn submit(
             let mut script = Script::new();
             let (outcome, sub) = match look.existing {
                 Some(existing_id) => {
-                    let old =
+                    let (old, old_at) =
                         queries::existing_report(&mut *conn, existing_id, unit.name.clone())
                             .await?;
                     // Rollups: subtract the old values (of the old version's fields) and add the new.
@@ -203,6 +209,23 @@ pub async fn submit(
                         &actor_name,
                     );
                     queries::push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
+                    corrections::record(
+                        &mut script,
+                        &corrections::Recorded {
+                            form: &form,
+                            unit: &unit,
+                            report_id: old.id,
+                            n: old.corrections + 1,
+                            before: &old.values,
+                            before_by: &old.submitted_by,
+                            before_at: old_at,
+                            after: &body,
+                            by: &actor_name,
+                            by_unit,
+                            period: &period,
+                            now,
+                        },
+                    );
                     let mut changed = Map::new();
                     for k in values.keys().chain(old.values.keys()) {
                         let (b, a) = (old.values.get(k), values.get(k));
@@ -266,6 +289,7 @@ pub async fn submit(
                         submitted_at: backstop_core::clock::from_millis(now).to_rfc3339(),
                         submitted_by: actor_name.clone(),
                         corrections: 0,
+                        history: Vec::new(),
                     };
                     (Outcome::Created, sub)
                 }
@@ -365,5 +389,9 @@ pub async fn get_submission(state: &AppState, actor: &Actor, id: i64) -> AppResu
         return Err(AppError::not_found());
     }
     sub.unit_name = unit_name(state, &sub.unit).await?;
+    if sub.corrections > 0 {
+        let scope = actor.everywhere();
+        sub.history = corrections::history(state, &scope, sub.id, &sub.region_code).await?;
+    }
     Ok(sub)
 }

@@ -43,6 +43,21 @@ pub struct Summary {
     #[schema(value_type = Object)]
     pub sums: Map<String, Value>,
     pub children: Vec<Figures>,
+    /// Cumulative sums (累计) over `from..=until`, when asked for (`from` of the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cumulative: Option<Cumulative>,
+}
+
+/// Cumulative sums (累计) of a daily form over a date range: the region's and its children's.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Cumulative {
+    pub from: String,
+    pub until: String,
+    #[schema(value_type = Object)]
+    pub sums: Map<String, Value>,
+    /// Child region code → its sums.
+    #[schema(value_type = Object)]
+    pub children: Map<String, Value>,
 }
 
 impl Summary {
@@ -153,7 +168,37 @@ pub async fn summary(
         sums: sums_map(&form, sums.get(&code).map(Vec::as_slice).unwrap_or(&[])),
         code,
         children,
+        cumulative: None,
     })
+}
+
+/// Attach the cumulative sums from `from` to the summary's own day (a daily form's period).
+pub async fn with_cumulative(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    mut sum: Summary,
+    from: &str,
+) -> AppResult<Summary> {
+    let from = crate::kernel::error::date_field("from", from.trim())?;
+    let until = chrono::NaiveDate::parse_from_str(&sum.period, "%Y-%m-%d")
+        .map_err(|_| AppError::field(ErrorCode::Validation, "from", "只有日报可以累计"))?;
+    let mut by_code = cumulative(state, scope, &sum.template, from, until).await?;
+    let sums = by_code.remove(&sum.code).unwrap_or_default();
+    let children = sum
+        .children
+        .iter()
+        .map(|c| {
+            let m = by_code.remove(&c.code).unwrap_or_default();
+            (c.code.clone(), Value::Object(m))
+        })
+        .collect();
+    sum.cumulative = Some(Cumulative {
+        from: from.format("%Y-%m-%d").to_string(),
+        until: sum.period.clone(),
+        sums,
+        children,
+    });
+    Ok(sum)
 }
 
 /// The single reports of a form's period filed at the handle's own region (the bottom of
@@ -172,4 +217,43 @@ pub(super) async fn reports_here(
         out.push((id, name, period, late));
     }
     Ok(out)
+}
+
+/// Cumulative sums (累计) of a daily form from `from` to `until` at the handle's region and
+/// each of its children: `code → sums` (the same shape as a summary's `sums`). At most 366
+/// days; `from` after `until` is a field error.
+pub async fn cumulative(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    from: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> AppResult<std::collections::HashMap<String, Map<String, Value>>> {
+    scope.require(Permission::ReportsRead)?;
+    let form = load_form(state, template.trim(), None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if from > until || (until - from).num_days() > 366 {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "from",
+            "累计起始日期不能晚于统计日期，且区间不超过一年",
+        ));
+    }
+    let mut codes = vec![scope.node().as_str().to_string()];
+    codes.extend(
+        queries::child_regions(state, scope)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c),
+    );
+    let (f, u) = (
+        from.format("%Y-%m-%d").to_string(),
+        until.format("%Y-%m-%d").to_string(),
+    );
+    let sums = queries::sums_between(state, &form.key, (&f, &u), &codes).await?;
+    Ok(sums
+        .into_iter()
+        .map(|(code, rows)| (code, sums_map(&form, &rows)))
+        .collect())
 }

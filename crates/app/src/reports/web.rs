@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::chase::ChaseInput;
 use super::form::Form;
 use super::{MissingUnit, Notification, Outcome, Submission, SubmitInput, Summary};
 use crate::kernel::error::{AppResult, ErrorBody};
@@ -21,6 +22,7 @@ pub fn api_routes() -> Routes {
         ("/api/v1/reports/summary", get(summary)),
         ("/api/v1/reports/missing", get(missing)),
         ("/api/v1/reports/locks", post(lock)),
+        ("/api/v1/reports/chases", get(list_chases).post(chase)),
         ("/api/v1/reports/{id}", get(get_submission)),
         ("/api/v1/notifications", get(notifications)),
         ("/api/v1/incidents", get(list_incidents)),
@@ -127,13 +129,23 @@ pub struct SummaryQuery {
     /// Region code ("0" = nation); default the caller's scope.
     #[serde(default)]
     pub region: String,
+    /// Summary only: first day of the cumulative sums (累计) of a daily form, up to `period`.
+    #[serde(default)]
+    pub from: String,
 }
 
 api_handler! {
-    /// Live summary: `{expected, received, on_time, sums, children: […]}`.
-    get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404);
+    /// Live summary: `{expected, received, on_time, sums, children: […]}`; with `from`, also
+    /// `cumulative: {from, until, sums, children}` (累计).
+    get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404, 422);
     fn summary(s, a, Query(q): Query<SummaryQuery>) {
-        super::summary(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+        let area = super::area(&a.actor, Some(&q.region))?;
+        let sum = super::summary(&s, &area, &q.template, &q.period).await?;
+        if q.from.trim().is_empty() {
+            sum
+        } else {
+            super::summary::with_cumulative(&s, &area, sum, &q.from).await?
+        }
     }
 }
 
@@ -143,6 +155,25 @@ api_handler! {
         errors(404);
     fn missing(s, a, Query(q): Query<SummaryQuery>) {
         super::missing(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
+    }
+}
+
+api_handler! {
+    /// Chase (催报) one missing unit or every unit still missing under a region: a
+    /// notification to each unit, and a record of each chase (reports.read + users.manage).
+    post "/api/v1/reports/chases", tag "reports", created(Vec<super::chase::Chase>),
+        json(b: ChaseInput), errors(403, 404, 422);
+    fn chase(s, a) {
+        super::chase::chase(&s, &super::area(&a.actor, Some(&b.region))?, &b).await?
+    }
+}
+
+api_handler! {
+    /// The chases of a form's period under a region, newest first.
+    get "/api/v1/reports/chases", tag "reports", ok(Vec<super::chase::Chase>),
+        params(SummaryQuery), errors(404);
+    fn list_chases(s, a, Query(q): Query<SummaryQuery>) {
+        super::chase::chases(&s, &super::area(&a.actor, Some(&q.region))?, &q.template, &q.period).await?
     }
 }
 

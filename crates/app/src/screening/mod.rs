@@ -25,6 +25,7 @@ mod coverage;
 mod observation;
 pub mod pages;
 mod queries;
+pub mod todo;
 mod visits;
 pub mod web;
 

@@ -861,6 +861,34 @@ fn village_daily_report_in_a_real_browser() {
         "the village that reported is still missing: {list}"
     );
     assert!(list.contains("130110100002"), "{list}");
+
+    // The official chases every village still missing, and sees the chase in the history.
+    desk.find("#chase-all").click();
+    desk.wait_for_text("#chased", "已向");
+    desk.wait_for_text("#chase-history", "county.browser");
+
+    // The official corrects the village's report; the worker sees it marked on the phone,
+    // with the value before, and on the home page's to-do list.
+    desk.goto(&server.url("/reports/fill/village_daily?unit=130110100001"));
+    desk.wait_for_text("#correct-other", "上级更正");
+    fill(&desk, "#f-people_screened", "250");
+    desk.find("#report-submit").click();
+    wait_path(&desk, "the corrected report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    let view = desk.current_url();
+    let path = view
+        .find("/reports/view/")
+        .map(|at| view[at..].split('?').next().unwrap_or("").to_string())
+        .unwrap_or_else(|| panic!("not a report page: {view}"));
+    phone.goto(&server.url(&path));
+    phone.wait_for_text("#corrected-note", "上级");
+    phone.wait_for_text("#corrections", "240");
+    phone.wait_for_text("#corrections", "250");
+    phone.wait_for_text("#original", "240");
+    assert_fits(&phone, "the corrected report");
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("#todo", "被上级更正");
 }
 
 /// A grid worker on a phone records the screening of a household (ticks who is home, enters
@@ -994,4 +1022,262 @@ fn screening_and_home_observation_in_a_real_browser() {
     desk.wait_for_text("#observation-total", "1");
     let list = desk.find("#observation-table").text();
     assert!(list.contains("赵**") && !list.contains("赵小六"), "{list}");
+}
+
+// --- phone layouts (issue 14, item 4) -----------------------------------------------------
+
+/// Every `<td>` of the tables on the page carries its column's label (the card label on a
+/// phone), and on a phone the header row is hidden while each cell shows its label.
+fn assert_cells_labelled(d: &Driver, page: &str) {
+    let v = d.execute(
+        "const tds = [...document.querySelectorAll('.table-wrap td')];\
+         const bare = tds.filter(td => !td.hasAttribute('data-label')).length;\
+         const shown = tds.filter(td => getComputedStyle(td, '::before').content.replace(/\"/g, '') === td.getAttribute('data-label')).length;\
+         return [tds.length, bare, shown];",
+        vec![],
+    );
+    let (n, bare, shown) = (
+        v[0].as_u64().unwrap_or(0),
+        v[1].as_u64().unwrap_or(0),
+        v[2].as_u64().unwrap_or(0),
+    );
+    assert!(n > 0, "{page}: no table cells");
+    assert_eq!(bare, 0, "{page}: {bare} of {n} cells have no data-label");
+    assert_eq!(
+        shown, n,
+        "{page}: only {shown} of {n} cells show their label on a phone"
+    );
+}
+
+/// No button of the page lies under another element: at the centre of each visible button
+/// (scrolled into view) the topmost element is that button (or something inside it).
+fn assert_buttons_clear(d: &Driver, page: &str) {
+    let bad = covered_buttons(d);
+    assert!(
+        bad.is_empty(),
+        "{page}: buttons covered by other elements: {bad:?}"
+    );
+}
+
+/// The buttons of the page (text and what covers each) that lie under another element.
+fn covered_buttons(d: &Driver) -> Vec<serde_json::Value> {
+    let v = d.execute(
+        "const bad = [];\
+         for (const b of document.querySelectorAll('main button, main a.button')) {\
+           const r0 = b.getBoundingClientRect();\
+           if (r0.width === 0 || r0.height === 0) continue;\
+           b.scrollIntoView({block: 'center'});\
+           const r = b.getBoundingClientRect();\
+           const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);\
+           if (!top || !(top === b || b.contains(top))) bad.push(b.textContent.trim() + ' under ' + (top ? top.tagName + '.' + top.className : 'nothing'));\
+         }\
+         return bad;",
+        vec![],
+    );
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// A community worker with a pending fever alert walks the pages it uses on a phone 390 px
+/// wide, then again at 360 and 414 px: none scrolls sideways, and the report summary's and
+/// missing list's cells keep their column labels as cards. A county official's pages are then
+/// walked at 390 px too.
+#[test]
+fn worker_pages_fit_a_phone_in_a_real_browser() {
+    use backstop_app::{entrance, people, screening};
+    let Some(phone) = driver(390, 844) else {
+        return;
+    };
+    let server = Server::start();
+    ready_user(
+        &server,
+        "cw.fit",
+        "community_worker",
+        "130110100001",
+        OFFICIAL_INITIAL,
+    );
+    let Some(rt) = server.rt.as_ref() else { return };
+    let state = server.state.clone();
+    let (gate, obs, hh) = rt.block_on(async move {
+        let op = Actor::operator();
+        let gate = entrance::create_gate(
+            &state,
+            &op,
+            &entrance::NewGate {
+                name: "旱码头社区东门外来人员测温登记卡口DongmenKakouWaiLaiRenYuanCeWen".into(),
+                region_code: Some("130110100001".into()),
+                org_id: None,
+            },
+        )
+        .await
+        .expect("gate");
+        entrance::add_entry(
+            &state,
+            &op,
+            gate.id,
+            &entrance::EntryInput {
+                name: "欧阳娜娜娜".into(),
+                phone: "13800001111".into(),
+                // A long unbroken token (an address typed in pinyin) must wrap, not widen.
+                from: "湖北省武汉市HubeiWuhanJianghanHuananHaixianPifaShichangFujinXiaoqu".into(),
+                reason: "返乡探亲并居家观察".into(),
+                direction: None,
+                temperature: 38.6,
+                id_number: None,
+            },
+        )
+        .await
+        .expect("fever entry");
+        let p = match people::create(
+            &state,
+            &op,
+            &people::NewPerson {
+                name: "赵七".into(),
+                region_code: "130110100001".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("person")
+        {
+            people::Created::New(p) => p.id,
+            people::Created::Existing(id) => id,
+        };
+        let h = people::create_household(
+            &state,
+            &op,
+            &people::NewHousehold {
+                region_code: "130110100001".into(),
+                address: "旱码头社区第三居民小组幸福路一百二十八号院二单元".into(),
+                members: vec![people::NewMember {
+                    person_id: p,
+                    relationship: "head".into(),
+                }],
+            },
+        )
+        .await
+        .expect("household");
+        let keepers = ["社区干部", "医生", "民警", "志愿者"]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| screening::KeeperInput {
+                role: r.to_string(),
+                name: format!("责任人{i}"),
+                phone: format!("1390000000{i}"),
+            })
+            .collect();
+        let o = screening::start_observation(
+            &state,
+            &op,
+            &screening::NewObservation {
+                person_id: p,
+                keepers,
+                ends_on: None,
+                reason: "密切接触者".into(),
+            },
+        )
+        .await
+        .expect("observation");
+        (gate.id, o.id, h.id)
+    });
+
+    log_in(&phone, &server, "cw.fit", OFFICIAL_INITIAL);
+    let pages = [
+        "/".to_string(),
+        format!("/gates/{gate}"),
+        "/reports".to_string(),
+        "/reports/fill/village_daily?unit=130110100001".to_string(),
+        "/reports/summary?template=village_daily".to_string(),
+        "/reports/missing?template=village_daily".to_string(),
+        "/households".to_string(),
+        format!("/households/{hh}"),
+        "/observations".to_string(),
+        format!("/observations/{obs}"),
+    ];
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("#entrance-alerts", "发热预警");
+    // `BROWSER_SHOTS=<dir>` keeps a screenshot of each page, for looking at the layouts.
+    let shots = std::env::var_os("BROWSER_SHOTS").map(std::path::PathBuf::from);
+    for (i, p) in pages.iter().enumerate() {
+        phone.goto(&server.url(p));
+        if let Some(dir) = &shots {
+            std::fs::write(dir.join(format!("phone-{i}.png")), phone.screenshot_png())
+                .expect("write screenshot");
+        }
+        assert_fits(&phone, p);
+        assert_buttons_clear(&phone, p);
+    }
+    // The check itself: something wider than the phone is caught.
+    phone.execute(
+        "const w = document.createElement('div'); w.style.width = '600px'; w.style.height = '1px'; \
+         document.querySelector('main').appendChild(w); return 0;",
+        vec![],
+    );
+    let v = phone.execute(
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+        vec![],
+    );
+    assert!(
+        v[0].as_u64() > v[1].as_u64(),
+        "the width check sees a wide element: {v}"
+    );
+    // … and so is a button under another element.
+    phone.goto(&server.url("/"));
+    phone.execute(
+        "const c = document.createElement('div'); c.style.position = 'fixed'; c.style.inset = '0'; \
+         c.style.zIndex = '9999'; document.querySelector('main').appendChild(c); return 0;",
+        vec![],
+    );
+    assert!(
+        !covered_buttons(&phone).is_empty(),
+        "the button check sees a covered button"
+    );
+    phone.goto(&server.url("/reports/summary?template=village_daily"));
+    assert_cells_labelled(&phone, "the summary");
+    phone.goto(&server.url("/reports/missing?template=village_daily"));
+    assert_cells_labelled(&phone, "the missing list");
+    // The narrowest and the widest phones, on every page again.
+    for width in [360, 414] {
+        phone.resize(width, 800);
+        for p in &pages {
+            phone.goto(&server.url(p));
+            assert_fits(&phone, &format!("{p} at {width} px"));
+            assert_buttons_clear(&phone, &format!("{p} at {width} px"));
+        }
+    }
+    // A county official's pages on the same phone.
+    ready_user(&server, "county.fit", "official", "130110", OFFICIAL_NEW);
+    phone.resize(390, 844);
+    phone.goto(&server.url("/"));
+    phone.find(".who button[type='submit']").click();
+    std::thread::sleep(Duration::from_millis(300));
+    log_in(&phone, &server, "county.fit", OFFICIAL_NEW);
+    phone.goto(&server.url("/"));
+    phone.wait_for_text("main h1", "鹿泉区");
+    phone.wait_for_text("#todo", "今日未报单位");
+    let official_pages = [
+        "/",
+        "/reports/dashboard",
+        "/reports/summary?template=village_daily&region=130110100",
+        "/reports/missing?template=village_daily&region=130110100",
+        "/reports/incidents",
+        "/reports/forms",
+        "/persons",
+        "/households",
+        "/observations",
+        "/screening",
+        "/care",
+        "/inspections",
+        "/inspections/rectifications",
+        "/institutions",
+        "/gates",
+        "/orgs",
+        "/users",
+        "/regions/130110",
+        "/crosscheck",
+        "/persons/import",
+    ];
+    for p in official_pages {
+        phone.goto(&server.url(p));
+        assert_fits(&phone, p);
+    }
 }

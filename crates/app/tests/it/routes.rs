@@ -536,6 +536,10 @@ async fn build(t: &T) -> World {
         w.ids.insert(k, id);
     }
 
+    // A chase (催报) of the village that has not reported, by the county official.
+    created(t, &w, "off.a", "/api/v1/reports/chases",
+        json!({"template": "village_daily", "period": "2026-03-02", "region": T1, "unit": "130110100002"})).await;
+
     // The home's daily report (residents 987) by its reporter.
     report(t, &w, "rep.a", "scope-inst-1", json!({"template": "institution_daily", "unit": home, "period": "2026-03-02",
         "values": {"residents": 987, "staff_on_duty": 31, "closed_management": "是", "new_admissions": 0, "resident_fever": 1,
@@ -878,6 +882,8 @@ fn cases(w: &World) -> Vec<Case> {
         get("/reports/summary", format!("/reports/summary?template=village_daily&period=2026-03-02&region={T1}"), "旱码头"),
         get("/api/v1/reports/missing", format!("/api/v1/reports/missing?template=village_daily&period=2026-03-02&region={T1}"), "130110100002"),
         get("/reports/missing", format!("/reports/missing?template=village_daily&period=2026-03-02&region={T1}"), "130110100002"),
+        get("/api/v1/reports/chases", format!("/api/v1/reports/chases?template=village_daily&period=2026-03-02&region={T1}"), "\"unit\":\"130110100002\""),
+        get("/reports/missing.xlsx", format!("/reports/missing.xlsx?template=village_daily&period=2026-03-02&region={T1}"), "xl/"),
         get("/api/v1/reports/trend", format!("/api/v1/reports/trend?template=village_daily&field=households_screened&region={T1}&from=2026-03-01&to=2026-03-02"), "2026-03-02"),
         get("/reports/dashboard", format!("/reports/dashboard?region={T1}"), "获鹿镇"),
         get("/reports/export.xlsx", format!("/reports/export.xlsx?template=village_daily&period=2026-03-02&region={T1}"), "xl/"),
@@ -1017,6 +1023,8 @@ fn cases(w: &World) -> Vec<Case> {
             "values": {"event_kind": "走失", "occurred_at": "08:10", "place": "村口", "people_affected": 1, "measures": "寻找"}})).by("cw").outward(),
         post("/reports/fill/{key}", "/reports/fill/incident", format!("_unit={V1}&_period=2026-03-02&event_kind={}&occurred_at=08:20&place={}&people_affected=1&measures={}",
             encode_query_value("走失"), encode_query_value("村口"), encode_query_value("寻找"))).by("cw").outward(),
+        post("/api/v1/reports/chases", "/api/v1/reports/chases", json!({"template": "village_daily", "period": "2026-03-02", "region": T1, "unit": "130110100002"})).outward(),
+        post("/reports/missing/chase", "/reports/missing/chase", format!("template=village_daily&period=2026-03-02&region={T1}&unit=130110100002")).outward(),
         post("/api/v1/reports/locks", "/api/v1/reports/locks", json!({"template": "village_daily", "period": "2026-03-02", "region": T1})).outward(),
         post("/api/v1/notifications/{id}/delivered", format!("/api/v1/notifications/{}/delivered", w.id("notification")), json!({})),
         post("/api/v1/incidents/{id}/ack", format!("/api/v1/incidents/{incident}/ack"), json!({"handling": "已处置"})),

@@ -294,6 +294,19 @@ impl Driver {
         self.cmd_ok("POST", "/window/rect", Some(rect), "set window size");
     }
 
+    /// Resizes the window so that the viewport is `width` x `height` CSS pixels (another phone
+    /// size in the same session, without logging in again).
+    pub fn resize(&self, width: u32, height: u32) {
+        let inner = self.execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]",
+            vec![],
+        );
+        let extra = |i: usize| inner.get(i).and_then(Value::as_u64).unwrap_or(0);
+        let rect =
+            json!({ "width": u64::from(width) + extra(0), "height": u64::from(height) + extra(1) });
+        self.cmd_ok("POST", "/window/rect", Some(rect), "set window size");
+    }
+
     fn element(&self, v: &Value, css: &str) -> Element<'_> {
         let id = v
             .get(ELEMENT_KEY)

@@ -124,7 +124,7 @@ pub async fn get_job(state: &AppState, actor: &Actor, id: i64) -> AppResult<Impo
 }
 
 /// The actor's latest jobs.
-pub(super) async fn my_jobs(state: &AppState, actor: &Actor) -> AppResult<Vec<ImportJob>> {
+pub(crate) async fn my_jobs(state: &AppState, actor: &Actor) -> AppResult<Vec<ImportJob>> {
     let Some(uid) = actor.user_id else {
         return Ok(Vec::new());
     };

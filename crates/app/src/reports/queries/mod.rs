@@ -11,6 +11,7 @@
 //! [`Scoped::admit`]: crate::kernel::access::Scoped::admit
 //! [`Tx`]: crate::kernel::access::Tx
 
+mod chases;
 mod forms;
 mod incidents;
 mod notices;
@@ -18,6 +19,7 @@ mod rollup;
 mod submit;
 mod summary;
 
+pub(super) use chases::*;
 pub(super) use forms::*;
 pub(super) use incidents::*;
 pub(super) use notices::*;

@@ -162,3 +162,35 @@ pub(in crate::reports) async fn rollups_over(
     fold(&mut out, "period", &counts, &sums)?;
     Ok(out)
 }
+
+/// The sums of a form's rollup rows of `codes` over the daily periods `from..=until` (累计):
+/// `code → [(field, total)]`. The codes are the handle's region and its children (the
+/// caller took them from the handle, as for [`rollups_of`]).
+pub(in crate::reports) async fn sums_between(
+    state: &AppState,
+    template: &str,
+    (from, until): (&str, &str),
+    codes: &[String],
+) -> AppResult<HashMap<String, Vec<(String, i64)>>> {
+    let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for chunk in codes.chunks(500) {
+        let list = repeat_list("?", chunk.len());
+        let sql = state.db.sql(&format!(
+            "SELECT code, field, CAST(SUM(total) AS BIGINT) AS total FROM report_rollup_sums \
+             WHERE template_key = ? AND period >= ? AND period <= ? AND code IN ({list}) GROUP BY code, field"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(template.to_string())
+            .bind(from.to_string())
+            .bind(until.to_string());
+        for c in chunk {
+            q = q.bind(c.clone());
+        }
+        for r in q.fetch_all(state.db.reader()).await? {
+            out.entry(r.try_get("code")?)
+                .or_default()
+                .push((r.try_get("field")?, r.try_get("total")?));
+        }
+    }
+    Ok(out)
+}

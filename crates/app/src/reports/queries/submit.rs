@@ -36,6 +36,7 @@ fn submission_from_row(r: &AnyRow, unit_name: String) -> Result<Submission, sqlx
         submitted_at: backstop_core::clock::from_millis(at).to_rfc3339(),
         submitted_by: r.try_get("submitted_by")?,
         corrections: r.try_get("corrections")?,
+        history: Vec::new(),
     })
 }
 
@@ -120,18 +121,22 @@ pub(in crate::reports) async fn look_up(
     })
 }
 
-/// The report a correction replaces, read inside the write (its id came from [`look_up`]).
+/// The report a correction replaces, read inside the write (its id came from [`look_up`]),
+/// with the time its current values were written (`updated_at`).
 pub(in crate::reports) async fn existing_report(
     conn: &mut AnyConnection,
     id: i64,
     unit_name: String,
-) -> Result<Submission, sqlx::Error> {
-    let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
+) -> Result<(Submission, i64), sqlx::Error> {
+    let sql = format!("SELECT {SUB_COLS}, updated_at FROM report_submissions WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    submission_from_row(&row, unit_name)
+    Ok((
+        submission_from_row(&row, unit_name)?,
+        row.try_get("updated_at")?,
+    ))
 }
 
 /// A new submission row.
@@ -341,4 +346,89 @@ pub(in crate::reports) async fn org_name(state: &AppState, id: i64) -> AppResult
         .fetch_optional(state.db.pool())
         .await?;
     Ok(n.unwrap_or_default())
+}
+
+/// Add a correction's record (what it replaced, what it wrote) to the job's script.
+pub(in crate::reports) fn push_correction_record(
+    script: &mut Script,
+    r: &crate::reports::corrections::Recorded<'_>,
+) {
+    let region = r.unit.region.as_str();
+    script.push(
+        "INSERT INTO report_corrections (province, report_id, n, region_code, unit, before_body, before_by, \
+         before_at, after_body, corrected_by, corrected_at, by_unit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        vec![
+            Arg::from(&region[..2.min(region.len())]),
+            Arg::Int(r.report_id),
+            Arg::Int(r.n),
+            Arg::from(region),
+            Arg::from(&r.unit.key),
+            Arg::Text(Value::Object(r.before.clone()).to_string()),
+            Arg::from(r.before_by),
+            Arg::Int(r.before_at),
+            Arg::from(r.after),
+            Arg::from(r.by),
+            Arg::Int(r.now),
+            Arg::Int(i64::from(r.by_unit)),
+        ],
+    );
+}
+
+/// Add one notification to the job's script (the outbox of `notices`, written in the job).
+pub(in crate::reports) fn push_notification(
+    script: &mut Script,
+    region: &str,
+    unit: &str,
+    kind: &str,
+    title: &str,
+    body: &str,
+    now: i64,
+) {
+    script.push(
+        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES (?,?,?,?,?,?)",
+        vec![
+            Arg::from(region),
+            Arg::from(unit),
+            Arg::from(kind),
+            Arg::from(title),
+            Arg::from(body),
+            Arg::Int(now),
+        ],
+    );
+}
+
+/// The corrections of report `id` (whose region `region` the caller admitted under the
+/// handle), oldest first; limited to the handle's range all the same.
+pub(in crate::reports) async fn corrections_of(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    id: i64,
+    region: &str,
+) -> AppResult<Vec<crate::reports::corrections::Correction>> {
+    let sql = "SELECT n, before_body, before_by, before_at, after_body, corrected_by, corrected_at, by_unit \
+         FROM report_corrections WHERE region_code >= $1 AND region_code < $2 AND province = $3 AND report_id = $4 \
+         ORDER BY n";
+    let q = crate::kernel::queries::ranged(scope, sql)
+        .bind(region.get(..2).unwrap_or(region).to_string())
+        .bind(id);
+    crate::kernel::queries::all(state, q, |r| {
+        let body = |c: &str| -> Result<Map<String, Value>, sqlx::Error> {
+            let t: String = r.try_get(c)?;
+            Ok(serde_json::from_str(&t).unwrap_or_default())
+        };
+        let at = |c: &str| -> Result<String, sqlx::Error> {
+            Ok(backstop_core::clock::from_millis(r.try_get(c)?).to_rfc3339())
+        };
+        Ok(crate::reports::corrections::Correction {
+            n: r.try_get("n")?,
+            corrected_by: r.try_get("corrected_by")?,
+            corrected_at: at("corrected_at")?,
+            by_unit: r.try_get::<i64, _>("by_unit")? != 0,
+            before_by: r.try_get("before_by")?,
+            before_at: at("before_at")?,
+            before: body("before_body")?,
+            after: body("after_body")?,
+        })
+    })
+    .await
 }

@@ -119,7 +119,7 @@ pub(in crate::reports) async fn missing_units(
 ) -> AppResult<Vec<MissingUnit>> {
     let (lo, hi) = form_range(form, scope).unwrap_or_default();
     let sql = match form.unit_type {
-        UnitType::Village => "SELECT r.code AS unit, r.name, r.code AS region_code FROM regions r WHERE r.level = 'village' \
+        UnitType::Village => "SELECT r.code AS unit, r.name, r.code AS region_code, '' AS contact_person, '' AS contact_phone FROM regions r WHERE r.level = 'village' \
              AND r.code >= $1 AND r.code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
              WHERE s.template_key = $3 AND s.period = $4 AND s.unit = r.code) ORDER BY r.code LIMIT $5"
             .to_string(),
@@ -128,7 +128,7 @@ pub(in crate::reports) async fn missing_units(
                 return Ok(Vec::new());
             };
             format!(
-                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code FROM orgs o WHERE o.kind IN ({kinds}) \
+                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code, o.contact_person, o.contact_phone FROM orgs o WHERE o.kind IN ({kinds}) \
                  AND o.region_code >= $1 AND o.region_code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
                  WHERE s.template_key = $3 AND s.period = $4 AND s.unit = 'org:' || CAST(o.id AS TEXT)) \
                  ORDER BY o.region_code, o.id LIMIT $5"
@@ -150,6 +150,8 @@ pub(in crate::reports) async fn missing_units(
             unit: r.try_get("unit")?,
             name: r.try_get("name")?,
             region_code: r.try_get("region_code")?,
+            contact_person: r.try_get("contact_person")?,
+            contact_phone: r.try_get("contact_phone")?,
         });
     }
     Ok(out)
