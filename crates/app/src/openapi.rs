@@ -20,6 +20,7 @@ use crate::kernel::web::Routes;
         crate::accounts::security_web::get_settings, crate::accounts::security_web::put_settings, crate::accounts::security_web::reset_totp, crate::accounts::security_web::recovery_codes,
         crate::regions::web::roots, crate::regions::web::one, crate::regions::web::children, crate::regions::web::create_grid,
         crate::orgs::web::list, crate::orgs::web::create, crate::orgs::web::one,
+        crate::orgs::web::update, crate::orgs::web::disable, crate::orgs::web::enable,
         crate::audit::web::search,
         crate::reports::web::list_forms, crate::reports::web::get_form, crate::reports::web::save_form,
         crate::reports::web::submit, crate::reports::web::get_submission, crate::reports::web::summary,
