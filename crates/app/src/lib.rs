@@ -67,6 +67,7 @@ pub fn route_table() -> web::Routes {
         people::web::api_routes(),
         people::pages::routes(),
         people::household_pages::routes(),
+        people::edit_pages::routes(),
         people::import_pages::api_routes(),
         people::import_pages::routes(),
         screening::web::api_routes(),
