@@ -56,6 +56,7 @@ use crate::kernel::web::Routes;
         crate::care::web::one_visit, crate::care::web::add_task, crate::care::web::list_tasks,
         crate::care::web::close_task, crate::care::web::coverage, crate::care::web::not_contacted,
         crate::entrance::web::list_gates, crate::entrance::web::create_gate, crate::entrance::web::gate, crate::entrance::web::list_entries, crate::entrance::web::add_entry, crate::entrance::web::list_alerts, crate::entrance::web::alert, crate::entrance::web::ack_alert,
+        crate::entrance::web::update_gate, crate::entrance::web::disable_gate, crate::entrance::web::enable_gate,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
