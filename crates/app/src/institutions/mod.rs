@@ -19,6 +19,7 @@ mod closure;
 mod entries;
 pub mod pages;
 mod queries;
+mod resident_edit;
 mod residents;
 mod shortages;
 mod supplies;
@@ -36,6 +37,9 @@ pub use entries::{EntryInput, EntryView, add_entry, list_entries};
 pub use residents::{
     DayRow, FeverRow, Reading, Resident, ResidentInput, Round, RoundsInput, RoundsView, TempInput,
     add_resident, record_round, residents, rounds,
+};
+pub use resident_edit::{
+    ResidentPatch, ResidentState, get_resident, set_resident_active, update_resident,
 };
 pub use shortages::{
     AnswerInput, Shortage, ShortageInput, answer_shortage, close_shortage, create_shortage,
