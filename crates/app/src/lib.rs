@@ -19,6 +19,7 @@ pub mod kernel;
 pub mod openapi;
 pub mod orgs;
 pub mod people;
+pub mod pick;
 pub mod privacy;
 pub mod regions;
 pub mod reports;
@@ -78,6 +79,7 @@ pub fn route_table() -> web::Routes {
         crosscheck::pages::routes(),
         entrance::web::api_routes(),
         entrance::pages::routes(),
+        pick::web::api_routes(),
         openapi::routes(),
     ] {
         all.extend(area);
@@ -144,6 +146,9 @@ pub async fn open(
     .await?;
     db.migrate().await?;
     people::pinyin::backfill(&db)
+        .await
+        .map_err(AppError::from)?;
+    regions::backfill_initials(&db)
         .await
         .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;

@@ -59,6 +59,7 @@ use crate::kernel::web::Routes;
         crate::care::web::one_visit, crate::care::web::add_task, crate::care::web::list_tasks,
         crate::care::web::close_task, crate::care::web::coverage, crate::care::web::not_contacted,
         crate::entrance::web::list_gates, crate::entrance::web::create_gate, crate::entrance::web::gate, crate::entrance::web::list_entries, crate::entrance::web::add_entry, crate::entrance::web::list_alerts, crate::entrance::web::alert, crate::entrance::web::ack_alert,
+        crate::pick::web::regions, crate::pick::web::orgs, crate::pick::web::units, crate::pick::web::persons,
         crate::entrance::web::update_gate, crate::entrance::web::disable_gate, crate::entrance::web::enable_gate,
     ),
     modifiers(&BearerAuth),
@@ -76,6 +77,7 @@ use crate::kernel::web::Routes;
         (name = "screening", description = "摸排（入户覆盖）与居家医学观察（四包一、每日两次报告、漏报提醒）"),
         (name = "care", description = "困难群众：类别、照料责任人与每日探视、走访、帮扶任务、走访覆盖"),
         (name = "crosschecks", description = "数据比对：两地登记、疑似重复、互斥类别、已故仍在发放名单；运行、查看与处理"),
+        (name = "pick", description = "选择器：按名称或拼音首字母查找管辖范围内的区划、机构、填报单位和人员"),
         (name = "entrance", description = "卡口测温登记：村（社区）与机构卡口、来访登记（电话加密、脱敏显示）、发热预警与处置"),
     )
 )]
