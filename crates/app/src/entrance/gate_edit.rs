@@ -46,8 +46,11 @@ pub async fn update_gate(
     }
     queries::rename_gate(&mut tx, id, &name).await?;
     tx.commit(
-        Change::new("gate.update", "gate", id, &gate.region_code)
-            .detail(diff(&[("name", json!(gate.name), json!(name))])),
+        Change::new("gate.update", "gate", id, &gate.region_code).detail(diff(&[(
+            "name",
+            json!(gate.name),
+            json!(name),
+        )])),
     )
     .await?;
     get_gate(state, actor, id).await

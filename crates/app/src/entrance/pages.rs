@@ -389,11 +389,11 @@ async fn add_entry(
             } else {
                 Ok(with_status(
                     render(&GatePage {
-        nav: nav(&a),
-        edit_name: live.gate.name.clone(),
-        live,
-        edit_error: None,
-    }),
+                        nav: nav(&a),
+                        edit_name: live.gate.name.clone(),
+                        live,
+                        edit_error: None,
+                    }),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ))
             }

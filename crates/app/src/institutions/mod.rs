@@ -34,12 +34,12 @@ use serde::Serialize;
 
 pub use closure::{Closure, ClosureInput, set_closure};
 pub use entries::{EntryInput, EntryView, add_entry, list_entries};
+pub use resident_edit::{
+    ResidentPatch, ResidentState, get_resident, set_resident_active, update_resident,
+};
 pub use residents::{
     DayRow, FeverRow, Reading, Resident, ResidentInput, Round, RoundsInput, RoundsView, TempInput,
     add_resident, record_round, residents, rounds,
-};
-pub use resident_edit::{
-    ResidentPatch, ResidentState, get_resident, set_resident_active, update_resident,
 };
 pub use shortages::{
     AnswerInput, Shortage, ShortageInput, answer_shortage, close_shortage, create_shortage,

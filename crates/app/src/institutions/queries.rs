@@ -328,7 +328,11 @@ pub(super) async fn resident_row(
     .await?
     .ok_or_else(AppError::not_found)?;
     let name = privacy::text(&state.keys, &r, "name")?;
-    Ok((name, r.try_get("room")?, r.try_get::<i64, _>("active")? != 0))
+    Ok((
+        name,
+        r.try_get("room")?,
+        r.try_get::<i64, _>("active")? != 0,
+    ))
 }
 
 /// Every resident, active first, by room; with whether each is active.

@@ -46,8 +46,7 @@ async fn state_of(
     org: &Institution,
     rid: i64,
 ) -> AppResult<ResidentState> {
-    let (name, room, active) =
-        queries::resident_row(state, &actor.everywhere(), org, rid).await?;
+    let (name, room, active) = queries::resident_row(state, &actor.everywhere(), org, rid).await?;
     Ok(ResidentState {
         id: rid,
         name: shown::name_for_org(actor, org.id, &name),

@@ -1,9 +1,9 @@
 //! Institution monitoring API (`/api/v1/institutions…`, `/api/v1/shortages…`). Handlers are
 //! thin: the rules live in the service functions of `institutions`.
 
+use super::ResidentPatch;
 use axum::extract::{Path, Query};
 use axum::routing::{get, post};
-use super::ResidentPatch;
 use serde::Deserialize;
 
 use super::{

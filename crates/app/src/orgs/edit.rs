@@ -127,7 +127,11 @@ pub async fn set_disabled(
     }
     let mut tx = Tx::begin(state, actor).await?;
     queries::set_disabled(&mut tx, id, disabled).await?;
-    let action = if disabled { "org.disable" } else { "org.enable" };
+    let action = if disabled {
+        "org.disable"
+    } else {
+        "org.enable"
+    };
     tx.commit(
         Change::new(action, "org", id, cur.region_code.clone()).detail(diff(&[(
             "disabled",

@@ -265,7 +265,13 @@ async fn edit(
     match super::update(&s, actor, id, &patch).await {
         Ok(_) => Ok(Redirect::to(&format!("/orgs/{id}")).into_response()),
         Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
-        Err(e) => Ok(refused(actor, "编辑机构", format!("/orgs/{id}/edit"), &f, e)),
+        Err(e) => Ok(refused(
+            actor,
+            "编辑机构",
+            format!("/orgs/{id}/edit"),
+            &f,
+            e,
+        )),
     }
 }
 

@@ -85,7 +85,9 @@ pub async fn orgs(state: &AppState, actor: &Actor, q: &PickQuery) -> AppResult<V
     let Some(t) = typed(q.q.as_deref()) else {
         return Ok(Vec::new());
     };
-    let kinds: Vec<String> = kind.map(|k| vec![k.as_str().to_string()]).unwrap_or_default();
+    let kinds: Vec<String> = kind
+        .map(|k| vec![k.as_str().to_string()])
+        .unwrap_or_default();
     let found = org_picks(state, actor, &t, &kinds, false).await?;
     Ok(found)
 }
@@ -130,7 +132,12 @@ async fn org_picks(
 /// form (its unit type and organisation kinds).
 pub async fn units(state: &AppState, actor: &Actor, q: &PickQuery) -> AppResult<Vec<Pick>> {
     actor.require(Permission::ReportsRead)?;
-    let (unit_type, kinds) = match q.template.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let (unit_type, kinds) = match q
+        .template
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(key) => {
             let form = crate::reports::get_form(state, actor, key, None).await?;
             (form.unit_type, form.org_kinds)
@@ -145,7 +152,8 @@ pub async fn units(state: &AppState, actor: &Actor, q: &PickQuery) -> AppResult<
         out = queries::villages(state, &actor.everywhere(), &t).await?;
     }
     // An organisation form without kinds has no units.
-    let no_orgs = unit_type == UnitType::Village || (unit_type == UnitType::Org && kinds.is_empty());
+    let no_orgs =
+        unit_type == UnitType::Village || (unit_type == UnitType::Org && kinds.is_empty());
     if !no_orgs && out.len() < LIMIT {
         let mut orgs = org_picks(state, actor, &t, &kinds, true).await?;
         if let Some(mine) = actor.org_id {

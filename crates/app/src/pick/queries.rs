@@ -133,7 +133,9 @@ pub(super) async fn org_candidates(
         n += 1;
     }
     if !kinds.is_empty() {
-        let list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", n + 1 + i)).collect();
+        let list: Vec<String> = (0..kinds.len())
+            .map(|i| format!("${}", n + 1 + i))
+            .collect();
         sql.push_str(&format!(" AND o.kind IN ({})", list.join(", ")));
     }
     sql.push_str(" ORDER BY LENGTH(o.region_code), o.name, o.id LIMIT 5000");

@@ -6,6 +6,7 @@ mod auth_cache;
 mod browser;
 mod care;
 mod crosscheck;
+mod edit_disable;
 mod entrance;
 mod foundation;
 mod hardening;

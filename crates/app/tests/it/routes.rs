@@ -508,8 +508,14 @@ async fn build(t: &T) -> World {
     .await;
     w.ids.insert("hh2", hh2);
     // A person and a household disabled and enabled again (issue 14, item 5).
-    let p6 = created_id(t, &w, "cw.a", "/api/v1/persons",
-        json!({"name": "甲六", "region_code": V1, "birth_date": "1960-06-06"})).await;
+    let p6 = created_id(
+        t,
+        &w,
+        "cw.a",
+        "/api/v1/persons",
+        json!({"name": "甲六", "region_code": V1, "birth_date": "1960-06-06"}),
+    )
+    .await;
     w.ids.insert("p6", p6);
     let hh3 = created_id(t, &w, "cw.a", "/api/v1/households",
         json!({"region_code": V1, "address": "旱码头标记户 3 号", "members": [{"person_id": p6, "relationship": "head"}]})).await;
@@ -544,8 +550,14 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("resident", res["id"].as_i64().unwrap_or(0));
-    let res2 = created(t, &w, "rep.a", &format!("/api/v1/institutions/{home}/residents"),
-        json!({"name": "住养标记乙", "room": "202"})).await;
+    let res2 = created(
+        t,
+        &w,
+        "rep.a",
+        &format!("/api/v1/institutions/{home}/residents"),
+        json!({"name": "住养标记乙", "room": "202"}),
+    )
+    .await;
     w.ids.insert("resident2", res2["id"].as_i64().unwrap_or(0));
     for k in ["shortage", "shortage2"] {
         let id = created_id(
@@ -660,8 +672,14 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("gate", gate);
-    let gate2 = created_id(t, &w, "cw.a", "/api/v1/gates",
-        json!({"name": "卡口标记乙", "region_code": V1})).await;
+    let gate2 = created_id(
+        t,
+        &w,
+        "cw.a",
+        "/api/v1/gates",
+        json!({"name": "卡口标记乙", "region_code": V1}),
+    )
+    .await;
     w.ids.insert("gate2", gate2);
     for k in ["alert", "alert2"] {
         created(t, &w, "cw.a", &format!("/api/v1/gates/{gate}/entries"),

@@ -79,8 +79,11 @@ impl Filter {
 
     /// Only disabled persons (`true`) or only those in use (`false`).
     pub(crate) fn disabled(&mut self, disabled: bool) {
-        self.where_
-            .push_str(if disabled { " AND p.disabled = 1" } else { " AND p.disabled = 0" });
+        self.where_.push_str(if disabled {
+            " AND p.disabled = 1"
+        } else {
+            " AND p.disabled = 0"
+        });
     }
 
     /// A membership in `category` active on `today` (`YYYY-MM-DD`).
