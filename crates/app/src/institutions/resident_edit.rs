@@ -17,7 +17,7 @@ use super::{Institution, Resident, load, load_for_write, queries};
 use crate::audit::diff;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, text_field};
+use crate::kernel::error::{AppResult, text_field};
 use crate::kernel::handler::{PageCaller, page_id, refusal};
 use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
 use crate::people::shown;
@@ -249,9 +249,7 @@ pub(super) async fn edit_resident(
 
 async fn toggle(s: &AppState, actor: &Actor, id: &str, rid: &str, active: bool) -> PageResult {
     let (id, rid) = (page_id(id)?, page_id(rid)?);
-    set_resident_active(s, actor, id, rid, active)
-        .await
-        .map_err(AppError::from)?;
+    set_resident_active(s, actor, id, rid, active).await?;
     Ok(Redirect::to(&format!("/institutions/{id}/residents/{rid}")).into_response())
 }
 
