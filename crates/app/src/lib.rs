@@ -20,6 +20,7 @@ pub mod notify;
 pub mod openapi;
 pub mod orgs;
 pub mod people;
+pub mod pick;
 pub mod privacy;
 pub mod public;
 pub mod regions;
@@ -74,6 +75,7 @@ pub fn route_table() -> web::Routes {
         people::web::api_routes(),
         people::pages::routes(),
         people::household_pages::routes(),
+        people::edit_pages::routes(),
         people::import_pages::api_routes(),
         people::import_pages::routes(),
         screening::web::api_routes(),
@@ -84,6 +86,7 @@ pub fn route_table() -> web::Routes {
         crosscheck::pages::routes(),
         entrance::web::api_routes(),
         entrance::pages::routes(),
+        pick::web::api_routes(),
         openapi::routes(),
     ] {
         all.extend(area);
@@ -154,6 +157,9 @@ pub async fn open(
     .await?;
     db.migrate().await?;
     people::pinyin::backfill(&db)
+        .await
+        .map_err(AppError::from)?;
+    regions::backfill_initials(&db)
         .await
         .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;

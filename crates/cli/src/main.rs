@@ -362,6 +362,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             if filled > 0 {
                 println!("已为 {filled} 条人员记录生成姓名拼音检索键");
             }
+            let initials = backstop_app::regions::backfill_initials(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            if initials > 0 {
+                println!("已为 {initials} 个区划生成拼音首字母");
+            }
             if applied.is_empty() {
                 println!("数据库已是最新");
             } else {

@@ -354,6 +354,21 @@ pub async fn update_user(
     get_user(state, actor, id).await
 }
 
+/// Disable (`true`) or enable (`false`) an account: [`update_user`] with only the enabled
+/// state (same checks; disabling ends its sessions and tokens).
+pub async fn set_user_disabled(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    disabled: bool,
+) -> AppResult<UserView> {
+    let patch = UserPatch {
+        disabled: Some(disabled),
+        ..UserPatch::default()
+    };
+    update_user(state, actor, id, &patch).await
+}
+
 /// Unlock a locked account (security administrator).
 pub async fn unlock_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<UserView> {
     actor.require(Permission::SecurityManage)?;

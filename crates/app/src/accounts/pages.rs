@@ -33,6 +33,8 @@ pub fn routes() -> Routes {
         ("/users/new", get(new_form)),
         ("/users/{id}", get(show).post(update)),
         ("/users/{id}/unlock", post(unlock)),
+        ("/users/{id}/disable", post(disable)),
+        ("/users/{id}/enable", post(enable)),
         ("/users/{id}/reset-password", post(reset_password)),
         ("/account", get(account)),
         ("/account/tokens", post(create_token)),
@@ -443,6 +445,16 @@ async fn update(
             Ok(with_status(resp, status))
         }
     }
+}
+
+async fn disable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_user_disabled(&s, &a.actor, id, true).await?;
+    Ok(Redirect::to(&format!("/users/{id}?done=saved")).into_response())
+}
+
+async fn enable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_user_disabled(&s, &a.actor, id, false).await?;
+    Ok(Redirect::to(&format!("/users/{id}?done=saved")).into_response())
 }
 
 async fn unlock(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {

@@ -25,6 +25,8 @@ pub fn api_routes() -> Routes {
         ("/api/v1/users", get(list_users).post(create_user)),
         ("/api/v1/users/{id}", get(get_user).patch(update_user)),
         ("/api/v1/users/{id}/unlock", post(unlock_user)),
+        ("/api/v1/users/{id}/disable", post(disable_user)),
+        ("/api/v1/users/{id}/enable", post(enable_user)),
         ("/api/v1/users/{id}/reset-password", post(reset_password)),
         ("/api/v1/tokens", get(list_tokens).post(create_token)),
         ("/api/v1/tokens/{id}", axum::routing::delete(revoke_token)),
@@ -185,6 +187,20 @@ api_handler! {
     patch "/api/v1/users/{id}", tag "users", ok(UserView), params(("id" = i64, Path)),
         json(b: UserPatch), errors(403, 404);
     fn update_user(s, a, Path(id): Path<i64>) { super::update_user(&s, &a.actor, id, &b).await? }
+}
+
+api_handler! {
+    /// Disable an account: it can no longer log in; its sessions and tokens end.
+    post "/api/v1/users/{id}/disable", tag "users", ok(UserView), params(("id" = i64, Path)),
+        errors(403, 404);
+    fn disable_user(s, a, Path(id): Path<i64>) { super::set_user_disabled(&s, &a.actor, id, true).await? }
+}
+
+api_handler! {
+    /// Enable a disabled account again.
+    post "/api/v1/users/{id}/enable", tag "users", ok(UserView), params(("id" = i64, Path)),
+        errors(403, 404);
+    fn enable_user(s, a, Path(id): Path<i64>) { super::set_user_disabled(&s, &a.actor, id, false).await? }
 }
 
 api_handler! {

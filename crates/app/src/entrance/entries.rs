@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::gates::gate_for_write;
+use super::gates::open_gate;
 use super::{
     DIRECTIONS, Gate, check_temperature, ferr, get_gate, label_of, queries, relabel, text,
     today_str,
@@ -155,7 +155,7 @@ pub async fn add_entry(
     gate_id: i64,
     input: &EntryInput,
 ) -> AppResult<EntryView> {
-    let gate = gate_for_write(state, actor, gate_id).await?;
+    let gate = open_gate(state, actor, gate_id).await?;
     let c = check_entry(input)?;
     let person_id = linked_person(state, actor, input.id_number.as_deref()).await?;
     let fever = is_fever(c.temp);

@@ -38,6 +38,8 @@ pub struct Gate {
     pub open_alerts: i64,
     /// Whether the caller may record entries here.
     pub can_write: bool,
+    /// Disabled (停用): takes no entries; its records stay.
+    pub disabled: bool,
 }
 
 /// Body of `POST /api/v1/gates`: a village or community (`region_code`, 12 digits) or an
@@ -63,6 +65,19 @@ pub(super) async fn gate_for_write(state: &AppState, actor: &Actor, id: i64) -> 
     let gate = get_gate(state, actor, id).await?;
     if !gate.can_write {
         return Err(AppError::forbidden());
+    }
+    Ok(gate)
+}
+
+/// [`gate_for_write`] for recording an entry: a disabled gate takes none.
+pub(super) async fn open_gate(state: &AppState, actor: &Actor, id: i64) -> AppResult<Gate> {
+    let gate = gate_for_write(state, actor, id).await?;
+    if gate.disabled {
+        return Err(ferr(
+            ErrorCode::Validation,
+            "gate",
+            "该卡口已停用，不能登记；请先启用",
+        ));
     }
     Ok(gate)
 }

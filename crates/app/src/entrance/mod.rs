@@ -29,6 +29,7 @@
 
 mod alerts;
 mod entries;
+mod gate_edit;
 mod gates;
 pub mod pages;
 mod queries;
@@ -39,6 +40,7 @@ use backstop_core::role::{Permission, Role};
 
 pub use alerts::{AckInput, Alert, ack_alert, alerts_to_handle, get_alert, list_alerts};
 pub use entries::{EntriesDay, EntryInput, EntryView, add_entry, list_entries};
+pub use gate_edit::{GatePatch, set_gate_disabled, update_gate};
 pub use gates::{Gate, NewGate, create_gate, get_gate, list_gates};
 
 use crate::institutions;

@@ -27,6 +27,9 @@ pub fn routes() -> Routes {
     vec![
         ("/gates", get(list).post(create)),
         ("/gates/{id}", get(show)),
+        ("/gates/{id}/edit", post(rename)),
+        ("/gates/{id}/disable", post(disable)),
+        ("/gates/{id}/enable", post(enable)),
         ("/gates/{id}/entries", post(add_entry)),
         ("/entrance-alerts/{id}/ack", post(ack)),
     ]
@@ -204,6 +207,9 @@ struct Live {
 struct GatePage {
     nav: Option<Nav>,
     live: Live,
+    /// The rename form's value, and why it was refused.
+    edit_name: String,
+    edit_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -304,7 +310,12 @@ async fn show(
         FormValues::default(),
     )
     .await?;
-    Ok(render(&GatePage { nav: nav(&a), live }))
+    Ok(render(&GatePage {
+        nav: nav(&a),
+        edit_name: live.gate.name.clone(),
+        live,
+        edit_error: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -377,7 +388,12 @@ async fn add_entry(
                 Ok(render(&LiveFragment { live }))
             } else {
                 Ok(with_status(
-                    render(&GatePage { nav: nav(&a), live }),
+                    render(&GatePage {
+                        nav: nav(&a),
+                        edit_name: live.gate.name.clone(),
+                        live,
+                        edit_error: None,
+                    }),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ))
             }
@@ -421,4 +437,47 @@ async fn ack(
     )
     .await?;
     Ok(Redirect::to(&back_to(&f.back)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct RenameForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Rename a gate; refused: the gate page again with the name typed and the reason (422).
+async fn rename(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(f): Form<RenameForm>,
+) -> PageResult {
+    let patch = super::GatePatch {
+        name: Some(f.name.clone()),
+    };
+    match crate::kernel::handler::refusal(super::update_gate(&s, &a.actor, id, &patch).await)? {
+        Ok(_) => Ok(Redirect::to(&format!("/gates/{id}")).into_response()),
+        Err(message) => {
+            let live = live(&s, &a, id, None, None, None, FormValues::default()).await?;
+            let page = GatePage {
+                nav: nav(&a),
+                live,
+                edit_name: crate::kernel::web::clip(&f.name, 50),
+                edit_error: Some(message),
+            };
+            Ok(crate::kernel::web::render_status(
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+    }
+}
+
+async fn disable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_gate_disabled(&s, &a.actor, id, true).await?;
+    Ok(Redirect::to(&format!("/gates/{id}")).into_response())
+}
+
+async fn enable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_gate_disabled(&s, &a.actor, id, false).await?;
+    Ok(Redirect::to(&format!("/gates/{id}")).into_response())
 }

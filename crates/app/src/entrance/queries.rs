@@ -25,7 +25,7 @@ use crate::state::AppState;
 
 // -------------------------------------------------------------------------------------- gates
 
-const GATE_COLS: &str = "g.id, g.name, g.region_code, g.org_id, r.name AS region_name, o.name AS org_name, \
+const GATE_COLS: &str = "g.id, g.name, g.region_code, g.org_id, g.disabled, r.name AS region_name, o.name AS org_name, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM gate_entries e WHERE e.gate_id = g.id AND e.day = $1) AS today_entries, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM gate_entries e WHERE e.gate_id = g.id AND e.day = $1 AND e.fever = 1) AS today_fevers, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM gate_alerts a WHERE a.gate_id = g.id AND a.status = 'open') AS open_alerts";
@@ -61,6 +61,7 @@ fn gate_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Gate, sqlx::Error> {
         today_fevers: r.try_get("today_fevers")?,
         open_alerts: r.try_get("open_alerts")?,
         can_write: may_write(scope.actor(), org_id),
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
     })
 }
 
@@ -121,6 +122,26 @@ pub(super) async fn gate_named(
     .fetch_optional(tx.conn())
     .await?;
     Ok(dup.is_some())
+}
+
+/// A gate's new name.
+pub(super) async fn rename_gate(tx: &mut Tx, id: i64, name: &str) -> AppResult<()> {
+    sqlx::query("UPDATE gates SET name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Disable or enable a gate.
+pub(super) async fn set_gate_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
+    sqlx::query("UPDATE gates SET disabled = $1 WHERE id = $2")
+        .bind(i64::from(disabled))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn insert_gate(

@@ -5,14 +5,16 @@ use axum::extract::{Path, Query};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{AckInput, Alert, EntriesDay, EntryInput, EntryView, Gate, NewGate};
+use super::{AckInput, Alert, EntriesDay, EntryInput, EntryView, Gate, GatePatch, NewGate};
 use crate::kernel::handler::{RegionQuery, api_handler};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
     vec![
         ("/api/v1/gates", get(list_gates).post(create_gate)),
-        ("/api/v1/gates/{id}", get(gate)),
+        ("/api/v1/gates/{id}", get(gate).patch(update_gate)),
+        ("/api/v1/gates/{id}/disable", post(disable_gate)),
+        ("/api/v1/gates/{id}/enable", post(enable_gate)),
         (
             "/api/v1/gates/{id}/entries",
             get(list_entries).post(add_entry),
@@ -95,4 +97,22 @@ api_handler! {
     post "/api/v1/entrance-alerts/{id}/ack", tag "entrance", ok(Alert), params(("id" = i64, Path)),
         json(body: AckInput), errors(403, 404, 409, 422);
     fn ack_alert(s, a, Path(id): Path<i64>) { super::ack_alert(&s, &a.actor, id, &body).await? }
+}
+
+api_handler! {
+    /// Rename a gate (audited before → after).
+    patch "/api/v1/gates/{id}", tag "entrance", ok(Gate), params(("id" = i64, Path)), json(body: GatePatch), errors(403, 404, 409, 422);
+    fn update_gate(s, a, Path(id): Path<i64>) { super::update_gate(&s, &a.actor, id, &body).await? }
+}
+
+api_handler! {
+    /// Disable (停用) a gate: it takes no entries; its records stay.
+    post "/api/v1/gates/{id}/disable", tag "entrance", ok(Gate), params(("id" = i64, Path)), errors(403, 404);
+    fn disable_gate(s, a, Path(id): Path<i64>) { super::set_gate_disabled(&s, &a.actor, id, true).await? }
+}
+
+api_handler! {
+    /// Enable a disabled gate again.
+    post "/api/v1/gates/{id}/enable", tag "entrance", ok(Gate), params(("id" = i64, Path)), errors(403, 404);
+    fn enable_gate(s, a, Path(id): Path<i64>) { super::set_gate_disabled(&s, &a.actor, id, false).await? }
 }

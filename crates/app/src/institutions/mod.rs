@@ -19,6 +19,7 @@ mod closure;
 mod entries;
 pub mod pages;
 mod queries;
+mod resident_edit;
 mod residents;
 mod shortages;
 mod supplies;
@@ -33,6 +34,9 @@ use serde::Serialize;
 
 pub use closure::{Closure, ClosureInput, set_closure};
 pub use entries::{EntryInput, EntryView, add_entry, list_entries};
+pub use resident_edit::{
+    ResidentPatch, ResidentState, get_resident, set_resident_active, update_resident,
+};
 pub use residents::{
     DayRow, FeverRow, Reading, Resident, ResidentInput, Round, RoundsInput, RoundsView, TempInput,
     add_resident, record_round, residents, rounds,

@@ -32,7 +32,22 @@ pub fn routes() -> Routes {
         ("/institutions/{id}/shortages", post(raise)),
         ("/institutions/{id}/entries", get(entries).post(add_entry)),
         ("/institutions/{id}/rounds", get(rounds).post(record_round)),
-        ("/institutions/{id}/residents", post(add_resident)),
+        (
+            "/institutions/{id}/residents",
+            get(super::resident_edit::residents_page).post(add_resident),
+        ),
+        (
+            "/institutions/{id}/residents/{rid}",
+            get(super::resident_edit::show_resident).post(super::resident_edit::edit_resident),
+        ),
+        (
+            "/institutions/{id}/residents/{rid}/disable",
+            post(super::resident_edit::disable_resident),
+        ),
+        (
+            "/institutions/{id}/residents/{rid}/enable",
+            post(super::resident_edit::enable_resident),
+        ),
     ]
 }
 

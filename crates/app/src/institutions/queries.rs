@@ -309,6 +309,88 @@ pub(super) async fn resident_ids(
     )
 }
 
+/// One resident of the institution with its name in clear (for the service's checks and
+/// its masked audit entry only) and whether it is active; *not found* when not the
+/// institution's or not readable.
+pub(super) async fn resident_row(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    org: &Institution,
+    rid: i64,
+) -> AppResult<(String, String, bool)> {
+    admit(scope, org, true)?;
+    let r = sqlx::query(
+        "SELECT id, name, name_enc, room, active FROM inst_residents WHERE id = $1 AND org_id = $2",
+    )
+    .bind(rid)
+    .bind(org.id)
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    let name = privacy::text(&state.keys, &r, "name")?;
+    Ok((
+        name,
+        r.try_get("room")?,
+        r.try_get::<i64, _>("active")? != 0,
+    ))
+}
+
+/// Every resident, active first, by room; with whether each is active.
+pub(super) async fn all_residents(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    org: &Institution,
+) -> AppResult<Vec<(Resident, bool)>> {
+    admit(scope, org, true)?;
+    let rows = sqlx::query(
+        "SELECT id, name, name_enc, room, active FROM inst_residents WHERE org_id = $1 \
+         ORDER BY active DESC, room, id LIMIT 2000",
+    )
+    .bind(org.id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let name = privacy::text(&state.keys, &r, "name")?;
+        out.push((
+            Resident {
+                id: r.try_get("id")?,
+                name: shown::name_for_org(scope.actor(), org.id, &name),
+                room: r.try_get("room")?,
+            },
+            r.try_get::<i64, _>("active")? != 0,
+        ));
+    }
+    Ok(out)
+}
+
+/// A resident's new name (sealed) and room.
+pub(super) async fn update_resident(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    rid: i64,
+    name: &str,
+    room: &str,
+) -> AppResult<()> {
+    sqlx::query("UPDATE inst_residents SET name = '', name_enc = $1, room = $2 WHERE id = $3")
+        .bind(privacy::seal(keys, name))
+        .bind(room)
+        .bind(rid)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A resident active again, or not (退住/停用).
+pub(super) async fn set_resident_active(tx: &mut Tx, rid: i64, active: bool) -> AppResult<()> {
+    sqlx::query("UPDATE inst_residents SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(rid)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Insert a resident, the name sealed (residents of a children's home are children).
 pub(super) async fn insert_resident(
     tx: &mut Tx,

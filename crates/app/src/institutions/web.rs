@@ -1,6 +1,7 @@
 //! Institution monitoring API (`/api/v1/institutions…`, `/api/v1/shortages…`). Handlers are
 //! thin: the rules live in the service functions of `institutions`.
 
+use super::ResidentPatch;
 use axum::extract::{Path, Query};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -24,6 +25,18 @@ pub fn api_routes() -> Routes {
         (
             "/api/v1/institutions/{id}/residents",
             get(list_residents).post(add_resident),
+        ),
+        (
+            "/api/v1/institutions/{id}/residents/{rid}",
+            get(one_resident).patch(update_resident),
+        ),
+        (
+            "/api/v1/institutions/{id}/residents/{rid}/disable",
+            post(disable_resident),
+        ),
+        (
+            "/api/v1/institutions/{id}/residents/{rid}/enable",
+            post(enable_resident),
         ),
         (
             "/api/v1/institutions/{id}/rounds",
@@ -173,4 +186,40 @@ api_handler! {
     post "/api/v1/shortages/{id}/close", tag "institutions", ok(Shortage),
         params(("id" = i64, Path)), errors(403, 404, 409);
     fn close_shortage(s, a, Path(id): Path<i64>) { super::close_shortage(&s, &a.actor, id).await? }
+}
+
+api_handler! {
+    /// One resident (name masked unless the caller is the institution's staff).
+    get "/api/v1/institutions/{id}/residents/{rid}", tag "institutions", ok(super::ResidentState),
+        params(("id" = i64, Path), ("rid" = i64, Path)), errors(404);
+    fn one_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
+        super::get_resident(&s, &a.actor, id, rid).await?
+    }
+}
+
+api_handler! {
+    /// Correct a resident's name or room (audited, the name masked).
+    patch "/api/v1/institutions/{id}/residents/{rid}", tag "institutions", ok(super::ResidentState),
+        params(("id" = i64, Path), ("rid" = i64, Path)), json(body: ResidentPatch), errors(403, 404, 422);
+    fn update_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
+        super::update_resident(&s, &a.actor, id, rid, &body).await?
+    }
+}
+
+api_handler! {
+    /// Disable (停用, 退住) a resident: left out of the rounds; the records stay.
+    post "/api/v1/institutions/{id}/residents/{rid}/disable", tag "institutions", ok(super::ResidentState),
+        params(("id" = i64, Path), ("rid" = i64, Path)), errors(403, 404);
+    fn disable_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
+        super::set_resident_active(&s, &a.actor, id, rid, false).await?
+    }
+}
+
+api_handler! {
+    /// Enable a disabled resident again.
+    post "/api/v1/institutions/{id}/residents/{rid}/enable", tag "institutions", ok(super::ResidentState),
+        params(("id" = i64, Path), ("rid" = i64, Path)), errors(403, 404);
+    fn enable_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
+        super::set_resident_active(&s, &a.actor, id, rid, true).await?
+    }
 }

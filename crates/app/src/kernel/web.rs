@@ -423,6 +423,10 @@ pub async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Re
             include_bytes!("../../../../assets/app.js"),
             "text/javascript; charset=utf-8",
         ),
+        "picker.js" => (
+            include_bytes!("../../../../assets/picker.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "htmx.min.js" => (
             include_bytes!("../../../../assets/vendor/htmx/htmx.min.js"),
             "text/javascript; charset=utf-8",

@@ -1,7 +1,9 @@
 //! Organisations: civil-affairs departments at every level, service institutions, charities,
 //! social-work agencies and village/community committees. Each has a kind with a stable
 //! identifier, the region it belongs to, and contacts. Reads and lists are scoped by region.
+//! An organisation is corrected or disabled, never deleted (`edit`).
 
+mod edit;
 pub mod pages;
 mod queries;
 pub mod web;
@@ -17,6 +19,8 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::regions;
 use crate::state::AppState;
+
+pub use edit::{OrgPatch, set_disabled, update};
 
 /// Kinds of organisation, with stable identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -107,6 +111,9 @@ pub struct Org {
     pub contact_person: String,
     pub contact_phone: String,
     pub address: String,
+    /// Disabled: no longer a unit that must report; kept for the records pointing to it.
+    #[sqlx(skip)]
+    pub disabled: bool,
 }
 
 /// Body of `POST /api/v1/orgs`.

@@ -7,12 +7,12 @@ use askama::Template;
 use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
+use axum::routing::{get, post};
 use backstop_core::region::Scope;
 use backstop_core::role::Permission;
 use serde::Deserialize;
 
-use super::{NewOrg, Org, OrgKind};
+use super::{NewOrg, Org, OrgKind, OrgPatch};
 use crate::kernel::extract::{Page, region_param};
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
@@ -23,6 +23,9 @@ pub fn routes() -> Routes {
         ("/orgs", get(list).post(create)),
         ("/orgs/new", get(new_form)),
         ("/orgs/{id}", get(show)),
+        ("/orgs/{id}/edit", get(edit_form).post(edit)),
+        ("/orgs/{id}/disable", post(disable)),
+        ("/orgs/{id}/enable", post(enable)),
     ]
 }
 
@@ -100,6 +103,8 @@ async fn list(PageCaller(s, a): PageCaller, Query(q): Query<ListQuery>) -> PageR
 #[template(path = "orgs_new.html")]
 struct NewPage {
     nav: Option<Nav>,
+    heading: String,
+    action: String,
     kinds: Vec<Opt>,
     form: OrgForm,
     error: Option<String>,
@@ -134,6 +139,8 @@ async fn new_form(Page(a): Page, Query(q): Query<NewQuery>) -> PageResult {
     };
     Ok(render(&NewPage {
         nav: Some(Nav::for_actor(actor, "/orgs")),
+        heading: "新建机构".into(),
+        action: "/orgs".into(),
         kinds: kind_options(""),
         form: OrgForm {
             region_code,
@@ -156,36 +163,47 @@ async fn create(PageCaller(s, a): PageCaller, Form(f): Form<OrgForm>) -> PageRes
     };
     match super::create(&s, actor, &input).await {
         Ok(org) => Ok(Redirect::to(&format!("/orgs/{}", org.id)).into_response()),
-        Err(e) => {
-            let status = e.status();
-            // A region outside the scope answers "not found": say so next to the field.
-            let message = if status == StatusCode::NOT_FOUND {
-                "所属区划：区划不存在或不在您的管辖范围内".to_string()
-            } else {
-                e.message.clone()
-            };
-            let form = OrgForm {
-                name: clip(&f.name, 100),
-                kind: clip(&f.kind, 40),
-                region_code: clip(&f.region_code, 20),
-                contact_person: clip(&f.contact_person, 50),
-                contact_phone: clip(&f.contact_phone, 20),
-                address: clip(&f.address, 200),
-            };
-            let page = NewPage {
-                nav: Some(Nav::for_actor(actor, "/orgs")),
-                kinds: kind_options(&form.kind),
-                form,
-                error: Some(message),
-            };
-            let status = if status == StatusCode::NOT_FOUND {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                status
-            };
-            Ok(render_status(&page, status))
-        }
+        Err(e) => Ok(refused(actor, "新建机构", "/orgs".into(), &f, e)),
     }
+}
+
+/// The form shown again with what was typed and the reason it was refused.
+fn refused(
+    actor: &crate::kernel::actor::Actor,
+    heading: &str,
+    action: String,
+    f: &OrgForm,
+    e: crate::kernel::error::AppError,
+) -> axum::response::Response {
+    let status = e.status();
+    // A region outside the scope answers "not found": say so next to the field.
+    let message = if status == StatusCode::NOT_FOUND {
+        "所属区划：区划不存在或不在您的管辖范围内".to_string()
+    } else {
+        e.message.clone()
+    };
+    let form = OrgForm {
+        name: clip(&f.name, 100),
+        kind: clip(&f.kind, 40),
+        region_code: clip(&f.region_code, 20),
+        contact_person: clip(&f.contact_person, 50),
+        contact_phone: clip(&f.contact_phone, 20),
+        address: clip(&f.address, 200),
+    };
+    let page = NewPage {
+        nav: Some(Nav::for_actor(actor, "/orgs")),
+        heading: heading.to_string(),
+        action,
+        kinds: kind_options(&form.kind),
+        form,
+        error: Some(message),
+    };
+    let status = if status == StatusCode::NOT_FOUND {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        status
+    };
+    render_status(&page, status)
 }
 
 /// At most `n` characters of what the visitor typed, to show it again.
@@ -194,6 +212,7 @@ async fn create(PageCaller(s, a): PageCaller, Form(f): Form<OrgForm>) -> PageRes
 struct ShowPage {
     nav: Option<Nav>,
     org: Org,
+    can_manage: bool,
 }
 
 async fn show(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
@@ -201,5 +220,67 @@ async fn show(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
     Ok(render(&ShowPage {
         nav: Some(Nav::for_actor(&a.actor, "/orgs")),
         org,
+        can_manage: a.actor.can(Permission::OrgsManage),
     }))
+}
+
+async fn edit_form(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::OrgsManage)?;
+    let org = super::get(&s, actor, id).await?;
+    Ok(render(&NewPage {
+        nav: Some(Nav::for_actor(actor, "/orgs")),
+        heading: format!("编辑机构：{}", org.name),
+        action: format!("/orgs/{id}/edit"),
+        kinds: kind_options(&org.kind),
+        form: OrgForm {
+            name: org.name,
+            kind: org.kind,
+            region_code: org.region_code,
+            contact_person: org.contact_person,
+            contact_phone: org.contact_phone,
+            address: org.address,
+        },
+        error: None,
+    }))
+}
+
+async fn edit(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(f): Form<OrgForm>,
+) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::OrgsManage)?;
+    // The organisation itself out of scope is the not-found page, not a form message.
+    super::get(&s, actor, id).await?;
+    let patch = OrgPatch {
+        name: Some(f.name.clone()),
+        kind: Some(f.kind.clone()),
+        region_code: Some(f.region_code.trim().to_string()),
+        contact_person: Some(f.contact_person.clone()),
+        contact_phone: Some(f.contact_phone.clone()),
+        address: Some(f.address.clone()),
+    };
+    match super::update(&s, actor, id, &patch).await {
+        Ok(_) => Ok(Redirect::to(&format!("/orgs/{id}")).into_response()),
+        Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
+        Err(e) => Ok(refused(
+            actor,
+            "编辑机构",
+            format!("/orgs/{id}/edit"),
+            &f,
+            e,
+        )),
+    }
+}
+
+async fn disable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_disabled(&s, &a.actor, id, true).await?;
+    Ok(Redirect::to(&format!("/orgs/{id}")).into_response())
+}
+
+async fn enable(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
+    super::set_disabled(&s, &a.actor, id, false).await?;
+    Ok(Redirect::to(&format!("/orgs/{id}")).into_response())
 }

@@ -11,7 +11,7 @@ use crate::kernel::queries::{admitted, all, number, ranged};
 use crate::state::AppState;
 
 const COLS: &str = "o.id, o.name, o.kind, o.region_code, COALESCE(r.name, '') AS region_name, \
-    o.contact_person, o.contact_phone, o.address";
+    o.contact_person, o.contact_phone, o.address, o.disabled";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Org, sqlx::Error> {
     let mut org: Org = sqlx::FromRow::from_row(r)?;
@@ -19,6 +19,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Org, sqlx::Error> {
         .map(|k| k.label_zh())
         .unwrap_or("")
         .to_string();
+    org.disabled = sqlx::Row::try_get::<i64, _>(r, "disabled")? != 0;
     Ok(org)
 }
 
@@ -83,4 +84,36 @@ pub(super) async fn count(state: &AppState, scope: &Scoped<'_>) -> AppResult<i64
     let sql =
         "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs WHERE region_code >= $1 AND region_code < $2";
     number(state, ranged(scope, sql)).await
+}
+
+/// Overwrite an organisation's fields.
+pub(super) async fn update(tx: &mut Tx, id: i64, n: &NewRow<'_>) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE orgs SET name = $1, kind = $2, region_code = $3, contact_person = $4, \
+         contact_phone = $5, address = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(n.name)
+    .bind(n.kind.as_str())
+    .bind(n.region_code)
+    .bind(n.contact_person)
+    .bind(n.contact_phone)
+    .bind(n.address)
+    .bind(now)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Disable or enable an organisation.
+pub(super) async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query("UPDATE orgs SET disabled = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(disabled))
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

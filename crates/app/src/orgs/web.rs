@@ -1,10 +1,10 @@
 //! Organisation API (`/api/v1/orgs…`). Pages are in `orgs::pages`.
 
 use axum::extract::{Path, Query};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{NewOrg, Org};
+use super::{NewOrg, Org, OrgPatch};
 use crate::kernel::extract::region_param;
 use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
@@ -12,7 +12,9 @@ use crate::kernel::web::Routes;
 pub fn api_routes() -> Routes {
     vec![
         ("/api/v1/orgs", get(list).post(create)),
-        ("/api/v1/orgs/{id}", get(one)),
+        ("/api/v1/orgs/{id}", get(one).patch(update)),
+        ("/api/v1/orgs/{id}/disable", post(disable)),
+        ("/api/v1/orgs/{id}/enable", post(enable)),
     ]
 }
 
@@ -44,4 +46,22 @@ api_handler! {
     /// One organisation.
     get "/api/v1/orgs/{id}", tag "orgs", ok(Org), params(("id" = i64, Path)), errors(404);
     fn one(s, a, Path(id): Path<i64>) { super::get(&s, &a.actor, id).await? }
+}
+
+api_handler! {
+    /// Correct an organisation (the fields given; audited before → after).
+    patch "/api/v1/orgs/{id}", tag "orgs", ok(Org), params(("id" = i64, Path)), json(body: OrgPatch), errors(403, 404, 422);
+    fn update(s, a, Path(id): Path<i64>) { super::update(&s, &a.actor, id, &body).await? }
+}
+
+api_handler! {
+    /// Disable an organisation: no longer a unit that must report; its records stay.
+    post "/api/v1/orgs/{id}/disable", tag "orgs", ok(Org), params(("id" = i64, Path)), errors(403, 404);
+    fn disable(s, a, Path(id): Path<i64>) { super::set_disabled(&s, &a.actor, id, true).await? }
+}
+
+api_handler! {
+    /// Enable a disabled organisation again.
+    post "/api/v1/orgs/{id}/enable", tag "orgs", ok(Org), params(("id" = i64, Path)), errors(403, 404);
+    fn enable(s, a, Path(id): Path<i64>) { super::set_disabled(&s, &a.actor, id, false).await? }
 }

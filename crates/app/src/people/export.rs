@@ -69,6 +69,7 @@ impl ExportRequest {
             q: self.q.clone(),
             masked: self.masked.clone(),
             group: self.group.clone(),
+            disabled: None,
             limit: None,
             offset: None,
         }

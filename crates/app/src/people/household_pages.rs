@@ -45,6 +45,8 @@ struct ListPage {
     region: String,
     total: i64,
     households: Vec<HouseholdSummary>,
+    /// Listing the disabled households.
+    disabled: bool,
     can_create: bool,
     error: Option<String>,
 }
@@ -53,12 +55,16 @@ struct ListPage {
 struct ListQuery {
     #[serde(default)]
     region: String,
+    /// `1`: the disabled (停用) households.
+    #[serde(default)]
+    disabled: String,
 }
 
 async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuery>) -> PageResult {
     let region = clip(q.region.trim(), 20);
     let query = HouseholdQuery {
         region: Some(region.clone()).filter(|r| !r.is_empty()),
+        disabled: Some(q.disabled == "1"),
         limit: Some(200),
         offset: None,
     };
@@ -78,6 +84,7 @@ async fn list(State(s): State<AppState>, Page(a): Page, Query(q): Query<ListQuer
         region,
         total: list.total,
         households: list.items,
+        disabled: q.disabled == "1",
         can_create: a.actor.can(Permission::PersonsWrite),
         error,
     }))

@@ -45,6 +45,8 @@ pub struct Household {
     pub region_code: String,
     pub region_name: String,
     pub address: String,
+    /// Disabled (停用): left out of the default list; kept with its members.
+    pub disabled: bool,
     pub members: Vec<Person>,
 }
 
@@ -58,6 +60,7 @@ pub struct HouseholdSummary {
     /// The head's name; empty when the household has none yet.
     pub head_name: String,
     pub members: i64,
+    pub disabled: bool,
 }
 
 /// A page of households with the total in scope.
@@ -72,6 +75,8 @@ pub struct HouseholdList {
 pub struct HouseholdQuery {
     /// Region code; default the caller's whole scope.
     pub region: Option<String>,
+    /// `true`: only disabled (停用) households; default: only those in use.
+    pub disabled: Option<bool>,
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -164,6 +169,7 @@ pub async fn get_household(state: &AppState, actor: &Actor, id: i64) -> AppResul
         region_code: h.region_code,
         region_name: h.region_name,
         address: h.address,
+        disabled: h.disabled,
         members: members.iter().map(|s| s.view(actor)).collect(),
     })
 }
@@ -179,6 +185,7 @@ pub async fn list_households(
     let (total, lines) = hq::list(
         state,
         &scope,
+        q.disabled.unwrap_or(false),
         q.limit.unwrap_or(50).clamp(1, 500),
         q.offset.unwrap_or(0).max(0),
     )
@@ -194,6 +201,7 @@ pub async fn list_households(
                 address: l.row.address,
                 head_name: l.head,
                 members: l.members,
+                disabled: l.row.disabled,
             })
             .collect(),
     })

@@ -19,6 +19,7 @@
 //! households in `households`; the roster import in `import` (its upload pages, API and jobs
 //! under `import` too, re-exported as `import_pages`).
 
+pub mod edit_pages;
 pub mod export;
 mod fields;
 pub mod household_pages;
@@ -30,6 +31,7 @@ pub mod pinyin;
 pub mod privacy;
 pub(crate) mod queries;
 pub mod shown;
+pub mod status;
 pub mod web;
 pub mod xlsx;
 
@@ -101,6 +103,8 @@ pub struct Person {
     pub relationship: String,
     pub relationship_label: String,
     pub deceased: bool,
+    /// Disabled (停用): left out of the default lists; the record and what points to it stay.
+    pub disabled: bool,
     /// For a region's own registration of a person whose record is held elsewhere:
     /// `residence` (居住地) or `hukou` (户籍地); empty for a record of its own.
     pub link_kind: String,
@@ -231,6 +235,8 @@ pub struct PersonQuery {
     /// Fragment of the masked ID number (e.g. its last 4 characters, or `130110`; only for
     /// roles that may see the 6+4 form) or of the masked phone (e.g. its last 4 digits).
     pub masked: Option<String>,
+    /// `true`: only disabled (停用) persons; default: only those in use.
+    pub disabled: Option<bool>,
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -419,6 +425,7 @@ pub(crate) fn filter(
 ) -> AppResult<queries::search::Filter> {
     actor.require(Permission::PersonsRead)?;
     let mut f = queries::search::Filter::new(&search_scope(actor, q)?);
+    f.disabled(q.disabled.unwrap_or(false));
     let masked = |f: &mut queries::search::Filter, m: &str| -> AppResult<()> {
         let frag: String = m
             .chars()

@@ -44,6 +44,8 @@ struct ListPage {
     q: String,
     masked: String,
     group: String,
+    /// Listing the disabled persons.
+    disabled: bool,
     categories: Vec<crate::care::Category>,
     /// The list's filters as a query string, for the export link.
     filter_query: String,
@@ -66,15 +68,19 @@ struct ListQuery {
     masked: Option<String>,
     #[serde(default)]
     group: Option<String>,
+    /// `1`: the disabled (停用) persons instead of those in use.
+    #[serde(default)]
+    disabled: Option<String>,
 }
 
-/// Clipped filter values: region, name, q, masked, group.
+/// Clipped filter values: region, name, q, masked, group, disabled.
 struct Filters {
     region: String,
     name: String,
     q: String,
     masked: String,
     group: String,
+    disabled: String,
 }
 
 impl Filters {
@@ -86,6 +92,11 @@ impl Filters {
             q: c(&q.q, 50),
             masked: c(&q.masked, 20),
             group: c(&q.group, 40),
+            disabled: if q.disabled.as_deref() == Some("1") {
+                "1".into()
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -96,6 +107,7 @@ impl Filters {
             q: Some(self.q.clone()),
             masked: Some(self.masked.clone()),
             group: Some(self.group.clone()),
+            disabled: Some(self.disabled == "1"),
             limit: None,
             offset: None,
         }
@@ -108,6 +120,7 @@ impl Filters {
             ("q", &self.q),
             ("masked", &self.masked),
             ("group", &self.group),
+            ("disabled", &self.disabled),
         ])
     }
 }
@@ -146,6 +159,7 @@ async fn list_page(
         q: f.q,
         masked: f.masked,
         group: f.group,
+        disabled: f.disabled == "1",
         categories: crate::care::categories(),
         total,
         persons,
@@ -488,6 +502,7 @@ async fn export(State(s): State<AppState>, Page(a): Page, Form(f): Form<ExportFo
         q: Some(f.q),
         masked: Some(f.masked),
         group: Some(f.group),
+        disabled: None,
     };
     let fl = Filters::from(&lq);
     let req = super::export::ExportRequest {

@@ -100,6 +100,29 @@ pub fn keys(name: &str) -> (String, String) {
     (full, initials)
 }
 
+/// The pinyin initials of a place or organisation name (`南沙区` → `nsq`, `获鹿镇敬老院` →
+/// `hlzjly`): the common reading of every character (no surname readings: a place is not a
+/// person), Latin letters and digits kept one per word, other characters dropped. Used for the
+/// pickers' search (`regions.initials`, computed at region import).
+pub fn place_initials(name: &str) -> String {
+    let mut out = String::new();
+    let mut in_latin_word = false;
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            if !in_latin_word {
+                out.push(c.to_ascii_lowercase());
+            }
+            in_latin_word = true;
+            continue;
+        }
+        in_latin_word = false;
+        if let Some(i) = reading(c).and_then(|r| r.chars().next()) {
+            out.push(i);
+        }
+    }
+    out
+}
+
 /// The lookup key of a typed query if it is pinyin-like: ASCII letters (any case) with
 /// optional spaces, apostrophes, hyphens or dots between syllables (`Zhang San`, `xi'an`),
 /// `ü` typed as `v` or `ü`. `None` for anything containing a Han character, a digit or another
@@ -177,6 +200,14 @@ mod tests {
         assert_eq!(k("Tom Lee"), ("tomlee".into(), "tl".into()));
         assert_eq!(k("张3"), ("zhang3".into(), "z3".into()));
         assert_eq!(k(""), (String::new(), String::new()));
+    }
+
+    #[test]
+    fn places_become_initials() {
+        assert_eq!(place_initials("南沙区"), "nsq");
+        assert_eq!(place_initials("单县"), "dx");
+        assert_eq!(place_initials("旱码头社区"), "hmtsq");
+        assert_eq!(place_initials(""), "");
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl Stored {
             relationship_label: relationship_label(&self.relationship).to_string(),
             relationship: self.relationship.clone(),
             deceased: self.deceased,
+            disabled: self.disabled,
             link_kind: self.link_kind.clone(),
             links: Vec::new(),
             warnings: Vec::new(),

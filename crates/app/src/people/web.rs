@@ -14,6 +14,7 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody};
+use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
 use crate::state::AppState;
 
@@ -24,6 +25,10 @@ pub fn api_routes() -> Routes {
         ("/api/v1/persons/export", post(export)),
         ("/api/v1/persons/{id}", get(one).patch(update)),
         ("/api/v1/persons/{id}/reveal", post(reveal)),
+        ("/api/v1/persons/{id}/disable", post(disable_person)),
+        ("/api/v1/persons/{id}/enable", post(enable_person)),
+        ("/api/v1/households/{id}/disable", post(disable_household)),
+        ("/api/v1/households/{id}/enable", post(enable_household)),
         ("/api/v1/households", get(households).post(create_household)),
         (
             "/api/v1/households/{id}",
@@ -268,4 +273,36 @@ pub async fn export(
     Ok(xlsx_response(
         super::export::export(&s, &a.actor, &body).await?,
     ))
+}
+
+api_handler! {
+    /// Disable (停用) a person: left out of the default lists; the record stays.
+    post "/api/v1/persons/{id}/disable", tag "people", ok(Person), params(("id" = i64, Path)), errors(403, 404);
+    fn disable_person(s, a, Path(id): Path<i64>) {
+        super::status::set_person_disabled(&s, &a.actor, id, true).await?
+    }
+}
+
+api_handler! {
+    /// Enable a disabled person again.
+    post "/api/v1/persons/{id}/enable", tag "people", ok(Person), params(("id" = i64, Path)), errors(403, 404);
+    fn enable_person(s, a, Path(id): Path<i64>) {
+        super::status::set_person_disabled(&s, &a.actor, id, false).await?
+    }
+}
+
+api_handler! {
+    /// Disable (停用) a household: left out of the default list; its members stay in it.
+    post "/api/v1/households/{id}/disable", tag "people", ok(Household), params(("id" = i64, Path)), errors(403, 404);
+    fn disable_household(s, a, Path(id): Path<i64>) {
+        super::status::set_household_disabled(&s, &a.actor, id, true).await?
+    }
+}
+
+api_handler! {
+    /// Enable a disabled household again.
+    post "/api/v1/households/{id}/enable", tag "people", ok(Household), params(("id" = i64, Path)), errors(403, 404);
+    fn enable_household(s, a, Path(id): Path<i64>) {
+        super::status::set_household_disabled(&s, &a.actor, id, false).await?
+    }
 }

@@ -12,6 +12,8 @@ pub mod pages;
 mod queries;
 pub mod web;
 
+pub use queries::backfill_initials;
+
 use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionCode, RegionLevel, Scope};
 use backstop_core::role::Permission;

@@ -13,6 +13,7 @@ use super::Region;
 use super::import::RegionRow;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
+use crate::people::pinyin::place_initials;
 use crate::state::AppState;
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Region, sqlx::Error> {
@@ -170,11 +171,12 @@ pub async fn insert_rows(
     let mut done = 0u64;
     for chunk in rows.chunks(BATCH) {
         let mut sql = String::from(
-            "INSERT INTO regions (code, name, level, parent_code, created_at) VALUES ",
+            "INSERT INTO regions (code, name, level, parent_code, created_at, initials) VALUES ",
         );
-        sql.push_str(&backstop_store::repeat_list("(?,?,?,?,?)", chunk.len()));
+        sql.push_str(&backstop_store::repeat_list("(?,?,?,?,?,?)", chunk.len()));
         sql.push_str(
-            " ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE regions.name <> excluded.name",
+            " ON CONFLICT (code) DO UPDATE SET name = excluded.name, initials = excluded.initials \
+             WHERE regions.name <> excluded.name OR regions.initials IS NULL",
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)));
         for r in chunk {
@@ -183,11 +185,43 @@ pub async fn insert_rows(
                 .bind(r.name.as_str())
                 .bind(r.level.as_str())
                 .bind(r.parent.as_deref())
-                .bind(now);
+                .bind(now)
+                .bind(place_initials(&r.name));
         }
         changed += q.execute(&mut *conn).await?.rows_affected();
         done += chunk.len() as u64;
         progress(done);
     }
     Ok(changed)
+}
+
+/// Fill the pinyin initials of regions written before they existed (`initials IS NULL`:
+/// migration 0021), 1,000 rows per write transaction in code order. Idempotent. Returns the
+/// number of rows filled.
+pub async fn backfill_initials(db: &backstop_store::Db) -> Result<u64, sqlx::Error> {
+    let mut done = 0u64;
+    loop {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT code, name FROM regions WHERE initials IS NULL ORDER BY code LIMIT 1000",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut w = db.begin_write().await?;
+        for (code, name) in &rows {
+            sqlx::query("UPDATE regions SET initials = $1 WHERE code = $2")
+                .bind(place_initials(name))
+                .bind(code)
+                .execute(w.conn())
+                .await?;
+            done += 1;
+        }
+        w.commit().await?;
+    }
+    if done > 0 {
+        tracing::info!(rows = done, "region pinyin initials filled");
+    }
+    Ok(done)
 }

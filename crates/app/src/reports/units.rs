@@ -51,6 +51,9 @@ pub(super) async fn resolve_unit(
             if form.unit_type == UnitType::Org && !form.org_kinds.contains(&org.kind) {
                 return Err(bad("该机构不需要填报此表"));
             }
+            if org.disabled {
+                return Err(bad("该机构已停用，不再填报"));
+            }
             let region = RegionCode::parse(&org.region_code).map_err(|_| AppError::not_found())?;
             if !may_report_for_org(actor, id) {
                 return Err(AppError::not_found());

@@ -328,7 +328,16 @@ fn staff_pages_in_a_real_browser() {
     fill(&d, "#user-display-name", "鹿泉干部");
     fill(&d, "#user-password", OFFICIAL_INITIAL);
     d.find("#role-official").click();
-    fill(&d, "#user-region", "130110");
+    // The region by name through the picker (issue 14, item 7): typing lists the matches in
+    // scope; choosing one puts its code into the field and its name beside it.
+    fill(&d, "#user-region", "鹿泉");
+    d.wait_for_text("#user-region-choices", "鹿泉区");
+    d.find("#user-region-choices li.pick-item").click();
+    assert_eq!(
+        d.find("#user-region").prop("value").as_deref(),
+        Some("130110")
+    );
+    d.wait_for_text("#user-region-chosen", "鹿泉区");
     let org_id = org_path.trim_start_matches("/orgs/").to_string();
     d.find(&format!("#user-org option[value='{org_id}']"))
         .click();

@@ -7,6 +7,7 @@ mod browser;
 mod care;
 mod crosscheck;
 mod devices;
+mod edit_disable;
 mod entrance;
 mod foundation;
 mod hardening;

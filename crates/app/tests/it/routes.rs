@@ -464,6 +464,8 @@ async fn build(t: &T) -> World {
     make_actor(t, &mut w, "sw.a", "social_worker", A, None).await;
     // The account the user-management routes change (never used to call).
     make_actor(t, &mut w, "vic.a", "community_worker", V1, None).await;
+    // The account disabled and enabled again (issue 14, item 5).
+    make_actor(t, &mut w, "vic2.a", "community_worker", V1, None).await;
 
     // Organisations: the home in T1, one in T2 and one in B for the org-tied actors.
     for (key, who, name, region) in [
@@ -475,12 +477,20 @@ async fn build(t: &T) -> World {
         let id = created_id(t, &w, who, "/api/v1/orgs", body).await;
         w.ids.insert(key, id);
     }
+    // The organisation corrected, disabled and enabled again (issue 14, item 5).
+    {
+        let (key, who, name, region) = ("org_edit", "off.a", "获鹿镇社工站丁", T1);
+        let body = json!({"name": name, "kind": "social_work", "region_code": region});
+        let id = created_id(t, &w, who, "/api/v1/orgs", body).await;
+        w.ids.insert(key, id);
+    }
     let (home, home2, home_b) = (w.id("home"), w.id("home2"), w.id("home_b"));
     make_actor(t, &mut w, "rep.a", "institution_reporter", T1, Some(home)).await;
     make_actor(t, &mut w, "rep.b", "institution_reporter", TB, Some(home_b)).await;
     make_actor(t, &mut w, "rep.c", "institution_reporter", T2, Some(home2)).await;
     w.ids.insert("user_cw", t.user_id("cw.a").await);
     w.ids.insert("victim", t.user_id("vic.a").await);
+    w.ids.insert("victim2", t.user_id("vic2.a").await);
 
     // People.
     for (k, name, seq) in [
@@ -522,6 +532,19 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("hh2", hh2);
+    // A person and a household disabled and enabled again (issue 14, item 5).
+    let p6 = created_id(
+        t,
+        &w,
+        "cw.a",
+        "/api/v1/persons",
+        json!({"name": "甲六", "region_code": V1, "birth_date": "1960-06-06"}),
+    )
+    .await;
+    w.ids.insert("p6", p6);
+    let hh3 = created_id(t, &w, "cw.a", "/api/v1/households",
+        json!({"region_code": V1, "address": "旱码头标记户 3 号", "members": [{"person_id": p6, "relationship": "head"}]})).await;
+    w.ids.insert("hh3", hh3);
 
     // Reports: a village daily report with a marker note, an incident.
     let id = report(t, &w, "cw.a", "scope-report-1", json!({"template": "village_daily", "unit": V1, "period": "2026-03-02",
@@ -556,6 +579,15 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("resident", res["id"].as_i64().unwrap_or(0));
+    let res2 = created(
+        t,
+        &w,
+        "rep.a",
+        &format!("/api/v1/institutions/{home}/residents"),
+        json!({"name": "住养标记乙", "room": "202"}),
+    )
+    .await;
+    w.ids.insert("resident2", res2["id"].as_i64().unwrap_or(0));
     for k in ["shortage", "shortage2"] {
         let id = created_id(
             t,
@@ -669,6 +701,15 @@ async fn build(t: &T) -> World {
     )
     .await;
     w.ids.insert("gate", gate);
+    let gate2 = created_id(
+        t,
+        &w,
+        "cw.a",
+        "/api/v1/gates",
+        json!({"name": "卡口标记乙", "region_code": V1}),
+    )
+    .await;
+    w.ids.insert("gate2", gate2);
     for k in ["alert", "alert2"] {
         created(t, &w, "cw.a", &format!("/api/v1/gates/{gate}/entries"),
             json!({"name": "入口标记甲", "phone": "13900003333", "from": "武汉市", "reason": "返乡", "direction": "in", "temperature": 38.5})).await;
@@ -851,6 +892,9 @@ fn cases(w: &World) -> Vec<Case> {
     let victim = w.id("victim");
     let import = w.id("import");
     let upload = w.id("upload");
+    let org_edit = w.id("org_edit");
+    let (p6, hh3, gate2) = (w.id("p6"), w.id("hh3"), w.id("gate2"));
+    let (res2, victim2) = (w.id("resident2"), w.id("victim2"));
     vec![
         // ---- home, regions, orgs, users, audit
         get("/", "/", "卡口标记甲").by("cw").open(),
@@ -972,6 +1016,18 @@ fn cases(w: &World) -> Vec<Case> {
         get("/persons/import/{id}/progress", format!("/persons/import/{import}/progress"), "导入完成").own(),
         get("/persons/import/{id}/rejects.xlsx", format!("/persons/import/{import}/rejects.xlsx"), "xl/").own(),
 
+        // ---- issue 14: edit forms and pickers
+        get("/orgs/{id}/edit", format!("/orgs/{org_edit}/edit"), "获鹿镇社工站丁"),
+        get("/persons/{id}/edit", format!("/persons/{p6}/edit"), "甲六").by("cw"),
+        get("/api/v1/institutions/{id}/residents/{rid}", format!("/api/v1/institutions/{home}/residents/{res2}"), "202").by("rep"),
+        get("/institutions/{id}/residents", format!("/institutions/{home}/residents"), "住养标记乙").by("rep"),
+        get("/institutions/{id}/residents/{rid}", format!("/institutions/{home}/residents/{res2}"), "202").by("rep"),
+        // Every role holds regions.read and orgs.read: no permissionless actor for these.
+        get("/api/v1/pick/regions", format!("/api/v1/pick/regions?q={}", encode_query_value("旱码头")), "130110100001").list().noperm(None),
+        get("/api/v1/pick/regions", "/api/v1/pick/regions?q=hmt", "130110100001").list().noperm(None).again(),
+        get("/api/v1/pick/orgs", format!("/api/v1/pick/orgs?q={}", encode_query_value("敬老院甲")), "获鹿镇敬老院甲").list().noperm(None),
+        get("/api/v1/pick/units", format!("/api/v1/pick/units?q={}&template=village_daily", encode_query_value("旱码头")), "130110100001").list(),
+        get("/api/v1/pick/persons", format!("/api/v1/pick/persons?q={}", encode_query_value("甲一")), format!("\"value\":\"{p1}\"")).by("cw").list(),
         // ==== writes: the denied actors try first, then the owner.
         // ---- orgs, regions, users
         post("/api/v1/orgs", "/api/v1/orgs", json!({"name": "新机构甲", "kind": "elderly_care", "region_code": T1})).outward(),
@@ -1153,6 +1209,38 @@ fn cases(w: &World) -> Vec<Case> {
             format!("name={}&phone=13900005555&from={}&reason={}&direction=in&temperature=36.6", encode_query_value("入口丙"), encode_query_value("本村"), encode_query_value("返乡"))).by("cw"),
         post("/api/v1/entrance-alerts/{id}/ack", format!("/api/v1/entrance-alerts/{alert}/ack"), json!({"disposition": "fever_clinic"})).by("cw"),
         post("/entrance-alerts/{id}/ack", format!("/entrance-alerts/{}/ack", w.id("alert2")), "disposition=fever_clinic&note=&back=/").by("cw"),
+        // ---- issue 14: correct, disable, enable
+        case("PATCH", "/api/v1/orgs/{id}", format!("/api/v1/orgs/{org_edit}")).body(json!({"name": "获鹿镇社工站戊", "region_code": T1})).outward(),
+        post("/orgs/{id}/edit", format!("/orgs/{org_edit}/edit"), format!("name={}&kind=social_work&region_code={T1}&contact_person=&contact_phone=&address=", encode_query_value("获鹿镇社工站己"))).outward().form_refusal(),
+        post("/api/v1/orgs/{id}/disable", format!("/api/v1/orgs/{org_edit}/disable"), json!({})).mark("\"disabled\":true"),
+        post("/api/v1/orgs/{id}/enable", format!("/api/v1/orgs/{org_edit}/enable"), json!({})).mark("\"disabled\":false"),
+        post("/orgs/{id}/disable", format!("/orgs/{org_edit}/disable"), ""),
+        post("/orgs/{id}/enable", format!("/orgs/{org_edit}/enable"), ""),
+        post("/persons/{id}/edit", format!("/persons/{p6}/edit"), format!("name={}&region_code={V1}&sex=&birth_date=&phone=&address=&hukou_address=", encode_query_value("甲六改"))).by("cw").outward().form_refusal(),
+        post("/api/v1/persons/{id}/disable", format!("/api/v1/persons/{p6}/disable"), json!({})).by("cw").mark("\"disabled\":true"),
+        post("/api/v1/persons/{id}/enable", format!("/api/v1/persons/{p6}/enable"), json!({})).by("cw").mark("\"disabled\":false"),
+        post("/persons/{id}/disable", format!("/persons/{p6}/disable"), "").by("cw"),
+        post("/persons/{id}/enable", format!("/persons/{p6}/enable"), "").by("cw"),
+        post("/api/v1/households/{id}/disable", format!("/api/v1/households/{hh3}/disable"), json!({})).by("cw").mark("\"disabled\":true"),
+        post("/api/v1/households/{id}/enable", format!("/api/v1/households/{hh3}/enable"), json!({})).by("cw").mark("\"disabled\":false"),
+        post("/households/{id}/disable", format!("/households/{hh3}/disable"), "").by("cw"),
+        post("/households/{id}/enable", format!("/households/{hh3}/enable"), "").by("cw"),
+        case("PATCH", "/api/v1/gates/{id}", format!("/api/v1/gates/{gate2}")).body(json!({"name": "卡口标记丙"})).by("cw"),
+        post("/gates/{id}/edit", format!("/gates/{gate2}/edit"), format!("name={}", encode_query_value("卡口标记丁"))).by("cw"),
+        post("/api/v1/gates/{id}/disable", format!("/api/v1/gates/{gate2}/disable"), json!({})).by("cw").mark("\"disabled\":true"),
+        post("/api/v1/gates/{id}/enable", format!("/api/v1/gates/{gate2}/enable"), json!({})).by("cw").mark("\"disabled\":false"),
+        post("/gates/{id}/disable", format!("/gates/{gate2}/disable"), "").by("cw"),
+        post("/gates/{id}/enable", format!("/gates/{gate2}/enable"), "").by("cw"),
+        case("PATCH", "/api/v1/institutions/{id}/residents/{rid}", format!("/api/v1/institutions/{home}/residents/{res2}")).body(json!({"room": "203"})).by("rep"),
+        post("/institutions/{id}/residents/{rid}", format!("/institutions/{home}/residents/{res2}"), format!("name={}&room=204", encode_query_value("住养标记乙"))).by("rep"),
+        post("/api/v1/institutions/{id}/residents/{rid}/disable", format!("/api/v1/institutions/{home}/residents/{res2}/disable"), json!({})).by("rep").mark("\"active\":false"),
+        post("/api/v1/institutions/{id}/residents/{rid}/enable", format!("/api/v1/institutions/{home}/residents/{res2}/enable"), json!({})).by("rep").mark("\"active\":true"),
+        post("/institutions/{id}/residents/{rid}/disable", format!("/institutions/{home}/residents/{res2}/disable"), "").by("rep"),
+        post("/institutions/{id}/residents/{rid}/enable", format!("/institutions/{home}/residents/{res2}/enable"), "").by("rep"),
+        post("/api/v1/users/{id}/disable", format!("/api/v1/users/{victim2}/disable"), json!({})).noperm(Some("cw.a")).mark("\"disabled\":true"),
+        post("/api/v1/users/{id}/enable", format!("/api/v1/users/{victim2}/enable"), json!({})).noperm(Some("cw.a")).mark("\"disabled\":false"),
+        post("/users/{id}/disable", format!("/users/{victim2}/disable"), "").noperm(Some("cw.a")),
+        post("/users/{id}/enable", format!("/users/{victim2}/enable"), "").noperm(Some("cw.a")),
         // ---- the caller's own tokens: another user's token is not found
         get("/api/v1/tokens", "/api/v1/tokens", "令牌标记甲").open().own(),
         get("/account", "/account", "令牌标记甲").open().own(),

@@ -16,6 +16,7 @@ pub(crate) struct HouseholdRow {
     pub region_code: String,
     pub region_name: String,
     pub address: String,
+    pub disabled: bool,
 }
 
 /// A household in a list: its row, its head's name (empty when none) and how many members.
@@ -34,6 +35,7 @@ fn household_from(r: &sqlx::any::AnyRow) -> Result<HouseholdRow, sqlx::Error> {
             .try_get::<Option<String>, _>("region_name")?
             .unwrap_or_default(),
         address: r.try_get("address")?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
     })
 }
 
@@ -98,7 +100,7 @@ pub(crate) async fn household_row(
     id: i64,
 ) -> AppResult<HouseholdRow> {
     let row = sqlx::query(
-        "SELECT h.id, h.region_code, r.name AS region_name, h.address FROM households h \
+        "SELECT h.id, h.region_code, r.name AS region_name, h.address, h.disabled FROM households h \
          LEFT JOIN regions r ON r.code = h.region_code WHERE h.id = $1",
     )
     .bind(id)
@@ -147,26 +149,31 @@ pub(crate) async fn members(
 pub(crate) async fn list(
     state: &AppState,
     scope: &Scoped<'_>,
+    disabled: bool,
     limit: i64,
     offset: i64,
 ) -> AppResult<(i64, Vec<HouseholdLine>)> {
     let (lo, hi) = scope.range();
     let total: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM households WHERE region_code >= $1 AND region_code < $2",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM households WHERE region_code >= $1 AND region_code < $2 \
+         AND disabled = $3",
     )
     .bind(lo)
     .bind(hi)
+    .bind(i64::from(disabled))
     .fetch_one(state.db.pool())
     .await?;
     let rows = sqlx::query(
-        "SELECT h.id, h.region_code, r.name AS region_name, h.address, \
+        "SELECT h.id, h.region_code, r.name AS region_name, h.address, h.disabled, \
          (SELECT MIN(p.name) FROM persons p WHERE p.household_id = h.id AND p.relationship = 'head') AS head, \
          (SELECT CAST(COUNT(*) AS BIGINT) FROM persons p WHERE p.household_id = h.id) AS members \
          FROM households h LEFT JOIN regions r ON r.code = h.region_code \
-         WHERE h.region_code >= $1 AND h.region_code < $2 ORDER BY h.id DESC LIMIT $3 OFFSET $4",
+         WHERE h.region_code >= $1 AND h.region_code < $2 AND h.disabled = $3 \
+         ORDER BY h.id DESC LIMIT $4 OFFSET $5",
     )
     .bind(lo)
     .bind(hi)
+    .bind(i64::from(disabled))
     .bind(limit)
     .bind(offset)
     .fetch_all(state.db.pool())
@@ -195,7 +202,7 @@ pub(crate) async fn without_household(
     let (lo, hi) = scope.range();
     let sql = format!(
         "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
-         WHERE p.household_id IS NULL AND p.deceased = 0 \
+         WHERE p.household_id IS NULL AND p.deceased = 0 AND p.disabled = 0 \
          AND p.region_code >= $1 AND p.region_code < $2 AND p.region_code LIKE $3 \
          ORDER BY p.name, p.id LIMIT $4"
     );
@@ -207,4 +214,28 @@ pub(crate) async fn without_household(
         .fetch_all(state.db.pool())
         .await?;
     Ok(rows.iter().map(stored_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Disable or enable a household.
+pub(crate) async fn set_household_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query("UPDATE households SET disabled = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(disabled))
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Disable or enable a person.
+pub(crate) async fn set_person_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
+    let now = tx.now();
+    sqlx::query("UPDATE persons SET disabled = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(disabled))
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }

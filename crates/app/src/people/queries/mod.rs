@@ -39,6 +39,7 @@ pub(crate) struct Stored {
     pub household_id: Option<i64>,
     pub relationship: String,
     pub deceased: bool,
+    pub disabled: bool,
     pub created_at: i64,
     /// For a link: the record holding the ID number (never shown to the link's region).
     pub link_of: Option<i64>,
@@ -48,7 +49,7 @@ pub(crate) struct Stored {
 
 pub(crate) const COLS: &str = "p.id, p.region_code, r.name AS region_name, p.name, p.sex, \
     p.birth_year, p.id_masked, p.phone_masked, p.phone_index, p.hukou_address, p.address, \
-    p.household_id, p.relationship, p.deceased, p.created_at, p.link_of, p.link_kind";
+    p.household_id, p.relationship, p.deceased, p.disabled, p.created_at, p.link_of, p.link_kind";
 
 pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
     Ok(Stored {
@@ -68,6 +69,7 @@ pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
         household_id: r.try_get("household_id")?,
         relationship: r.try_get("relationship")?,
         deceased: r.try_get::<i64, _>("deceased")? != 0,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
         created_at: r.try_get("created_at")?,
         link_of: r.try_get("link_of")?,
         link_kind: r.try_get("link_kind")?,

@@ -77,6 +77,15 @@ impl Filter {
         ));
     }
 
+    /// Only disabled persons (`true`) or only those in use (`false`).
+    pub(crate) fn disabled(&mut self, disabled: bool) {
+        self.where_.push_str(if disabled {
+            " AND p.disabled = 1"
+        } else {
+            " AND p.disabled = 0"
+        });
+    }
+
     /// A membership in `category` active on `today` (`YYYY-MM-DD`).
     pub(crate) fn group(&mut self, category: &str, today: String) {
         let c = self.push(category.to_string());

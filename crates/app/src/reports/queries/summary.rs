@@ -81,7 +81,7 @@ pub(in crate::reports) async fn expected_counts(
                 return Ok(Vec::new());
             };
             (
-                "SELECT region_code AS c FROM orgs WHERE 1=1",
+                "SELECT region_code AS c FROM orgs WHERE disabled = 0",
                 format!(" AND kind IN ({kinds})"),
             )
         }
@@ -128,7 +128,7 @@ pub(in crate::reports) async fn missing_units(
                 return Ok(Vec::new());
             };
             format!(
-                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code, o.contact_person, o.contact_phone FROM orgs o WHERE o.kind IN ({kinds}) \
+                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code, o.contact_person, o.contact_phone FROM orgs o WHERE o.kind IN ({kinds}) AND o.disabled = 0 \
                  AND o.region_code >= $1 AND o.region_code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
                  WHERE s.template_key = $3 AND s.period = $4 AND s.unit = 'org:' || CAST(o.id AS TEXT)) \
                  ORDER BY o.region_code, o.id LIMIT $5"
