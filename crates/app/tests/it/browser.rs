@@ -39,7 +39,7 @@ fn fixtures_dir() -> std::path::PathBuf {
 // --- the real browser --------------------------------------------------------------------
 
 /// Start a driver or explain loudly why the test does not run.
-fn driver(width: u32, height: u32) -> Option<Driver> {
+pub(crate) fn driver(width: u32, height: u32) -> Option<Driver> {
     let d = Driver::start(width, height);
     if d.is_none() {
         if std::env::var("BACKSTOP_TEST_REQUIRE_BROWSER").as_deref() == Ok("1") {
@@ -56,16 +56,21 @@ fn driver(width: u32, height: u32) -> Option<Driver> {
 
 /// The application served on 127.0.0.1 by a multi-threaded runtime (its workers are the
 /// background threads; the blocking WebDriver calls stay on the test thread).
-struct Server {
-    base: String,
-    rt: Option<tokio::runtime::Runtime>,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) rt: Option<tokio::runtime::Runtime>,
     db: backstop_store::Db,
-    state: backstop_app::AppState,
+    pub(crate) state: backstop_app::AppState,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(Config::default())
+    }
+
+    /// The application with a configuration of the test's own (e.g. notification gateways).
+    pub(crate) fn start_with(config: Config) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -76,7 +81,7 @@ impl Server {
         let key = dir.path().join("keys").join("master.key");
         let (state, listener) = rt.block_on(async {
             let clock = Arc::new(backstop_core::clock::SystemClock);
-            let state = backstop_app::open(&url, &key, clock, Config::default())
+            let state = backstop_app::open(&url, &key, clock, config)
                 .await
                 .expect("open app");
             backstop_app::regions::import::import_dir(
@@ -115,7 +120,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
@@ -130,14 +135,14 @@ impl Drop for Server {
     }
 }
 
-fn fill(d: &Driver, css: &str, text: &str) {
+pub(crate) fn fill(d: &Driver, css: &str, text: &str) {
     let e = d.find(css);
     e.clear();
     e.send_keys(text);
 }
 
 /// Wait until the browser is on a page whose path satisfies `pred`.
-fn wait_path(d: &Driver, what: &str, pred: impl Fn(&str) -> bool) -> String {
+pub(crate) fn wait_path(d: &Driver, what: &str, pred: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let url = d.current_url();
@@ -227,7 +232,7 @@ fn change_password(d: &Driver, old: &str, new: &str) {
 }
 
 /// Nothing on the page is wider than the viewport (no sideways scrolling on a phone).
-fn assert_fits(d: &Driver, page: &str) {
+pub(crate) fn assert_fits(d: &Driver, page: &str) {
     let v = d.execute(
         "return [document.documentElement.scrollWidth, window.innerWidth]",
         vec![],
