@@ -412,17 +412,6 @@ pub async fn retry(state: &AppState, actor: &Actor, id: i64) -> AppResult<Delive
     queries::get(state, &scope, id).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::backoff_ms;
-
-    #[test]
-    fn backoff_doubles_from_half_a_minute_to_an_hour() {
-        let waits: Vec<i64> = (1..=9).map(|a| backoff_ms(a) / 1000).collect();
-        assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-    }
-}
-
 /// Queue an SMS whose text is a secret (a one-time code) to a phone, in the caller's write
 /// transaction: the phone and the text are sealed, the row says only what kind it is. Sent
 /// by the next step like any delivery; `key` must be unique per message.
@@ -444,4 +433,15 @@ pub async fn queue_secret_sms(
         state.now_ms(),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_from_half_a_minute_to_an_hour() {
+        let waits: Vec<i64> = (1..=9).map(|a| backoff_ms(a) / 1000).collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
 }

@@ -8,23 +8,9 @@
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PW, T, audit_count, each_backend, page, set_cookie_pair};
+use crate::support::{PW, T, audit_count, each_backend, login_form_body, page, set_cookie_pair};
 
 const V1: &str = "130110100001";
-
-fn pw_form(username: &str) -> String {
-    let pw: String = PW
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("username={username}&password={pw}")
-}
 
 fn location(h: &HeaderMap) -> String {
     h.get("location")
@@ -48,7 +34,9 @@ fn device_cookie(h: &HeaderMap) -> Option<(String, String)> {
 /// The password step of the web login, with the cookies the browser holds: where it leads
 /// and the session cookie.
 async fn password_step(t: &T, username: &str, held: Option<&str>) -> (String, String) {
-    let (s, h, _) = t.raw_form("POST", "/login", held, &pw_form(username)).await;
+    let (s, h, _) = t
+        .raw_form("POST", "/login", held, &login_form_body(username))
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "login {username}");
     (location(&h), set_cookie_pair(&h))
 }
@@ -389,7 +377,7 @@ async fn login_returns_to_the_page_asked_for() {
                 "POST",
                 "/login",
                 None,
-                &format!("{}{next}", pw_form("off.back")),
+                &format!("{}{next}", login_form_body("off.back")),
             )
             .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
@@ -419,7 +407,7 @@ async fn login_returns_to_the_page_asked_for() {
                     "POST",
                     "/login",
                     None,
-                    &format!("{}&next={evil}", pw_form("off.back")),
+                    &format!("{}&next={evil}", login_form_body("off.back")),
                 )
                 .await;
             assert_eq!(location(&h), "/login/totp", "{evil}");

@@ -151,7 +151,7 @@ async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
         let fake = fake2.clone();
         async move {
             t.import_fixture().await;
-            let mut off = t.user("off.a", &["official"], "130110").await;
+            t.make_user("off.a", &["official"], "130110").await;
             let off_b = t.user("off.b", &["official"], "130111").await;
             // Nothing queued: a step does nothing.
             reset(&fake, &[]);
@@ -165,7 +165,7 @@ async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
             let r = notify::step(&t.state).await.expect("step");
             assert_eq!((r.dispatched, r.sent), (0, 0), "stale: {r:?}");
             assert!(fake.lock().expect("fake").seen.is_empty());
-            off = t.login("off.a").await;
+            let mut off = t.login("off.a").await;
 
             // 1. A village's reminder: the webhook, signed and keyed; no SMS (no phone).
             let n1 = queue(&t, "130110100001", "130110100001", "旱码头社区尚未报送").await;

@@ -387,26 +387,19 @@ pub async fn audit_count(t: &T, action: &str) -> i64 {
         .expect("audit")
 }
 
+/// The login form's body for a test user with the test password.
+pub fn login_form_body(username: &str) -> String {
+    format!(
+        "username={username}&password={}",
+        backstop_app::kernel::web::encode_query_value(PW)
+    )
+}
+
 /// Log in through the login page; returns the session cookie (`name=value`).
 #[allow(dead_code)]
 pub async fn web_login(t: &T, username: &str) -> String {
-    let pw: String = PW
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
     let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/login",
-            None,
-            &format!("username={username}&password={pw}"),
-        )
+        .raw_form("POST", "/login", None, &login_form_body(username))
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}");
     let cookie = set_cookie_pair(&h);
