@@ -63,6 +63,7 @@ pub fn route_table() -> web::Routes {
         accounts::device_pages::routes(),
         accounts::security_pages::routes(),
         public::routes(),
+        notify::pages::routes(),
         public::staff::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),

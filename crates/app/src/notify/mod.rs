@@ -24,6 +24,7 @@
 //! nothing is dispatched and the outbox API stays the way an operator's own gateway reads.
 
 mod gateway;
+pub mod pages;
 mod queries;
 pub mod web;
 

@@ -308,6 +308,12 @@ async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
                 .await
                 .expect("count");
             assert_eq!(total, rows);
+            // The staff page: counts by kind and channel, the failed one listed to phone.
+            let (s, html) = crate::support::page(&t, "/notifications/deliveries", &crate::support::web_login(&t, "off.a").await).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(html.contains("报表催报（到期）") && html.contains("发送失败"), "{html}");
+            assert!(html.contains("delivery-retry-"), "the failed delivery is listed: {html}");
+            assert!(!html.contains("13912345678"));
             // A community worker may not read deliveries.
             let cw = t.user("cw.a", &["community_worker"], "130110100001").await;
             let (s, _) = t.get("/api/v1/notifications/deliveries", &cw).await;

@@ -777,7 +777,11 @@ async fn build(t: &T) -> World {
     }
 
     // Notification deliveries in V1 (issue 15): one failed (sent again), one sent (delivered).
-    for (k, st) in [("dlv_failed", "failed"), ("dlv_sent", "sent")] {
+    for (k, st) in [
+        ("dlv_failed", "failed"),
+        ("dlv_failed2", "failed"),
+        ("dlv_sent", "sent"),
+    ] {
         let now = t.clock_now_ms();
         let mut wr = t.state.db.begin_write().await.expect("tx");
         let id: i64 = sqlx::query_scalar(
@@ -1048,6 +1052,8 @@ fn cases(w: &World) -> Vec<Case> {
         // Issue 15: deliveries of notifications (reports.manage, by region).
         get("/api/v1/notifications/deliveries", "/api/v1/notifications/deliveries", "投递标记甲").list().noperm(Some("cw.a")),
         get("/api/v1/notifications/deliveries/summary", "/api/v1/notifications/deliveries/summary", "report_reminder").list().noperm(Some("cw.a")),
+        get("/notifications/deliveries", "/notifications/deliveries", "投递标记甲").list().noperm(Some("cw.a")),
+        post("/notifications/deliveries/{id}/retry", format!("/notifications/deliveries/{}/retry", w.id("dlv_failed2")), "").noperm(Some("cw.a")),
         post("/api/v1/notifications/deliveries/{id}/retry", format!("/api/v1/notifications/deliveries/{}/retry", w.id("dlv_failed")), json!({})).noperm(Some("cw.a")),
         post("/api/v1/notifications/deliveries/{id}/delivered", format!("/api/v1/notifications/deliveries/{}/delivered", w.id("dlv_sent")), json!({})).noperm(Some("cw.a")),
         // Issue 13: device credentials, listed and revoked by the account's official (and the
