@@ -37,6 +37,7 @@ pub mod web;
 use backstop_core::error::ErrorCode;
 use backstop_core::role::{Permission, Role};
 
+pub(crate) use alerts::raise_for_observation;
 pub use alerts::{AckInput, Alert, ack_alert, alerts_to_handle, get_alert, list_alerts};
 pub use entries::{EntriesDay, EntryInput, EntryView, add_entry, list_entries};
 pub use gates::{Gate, NewGate, create_gate, get_gate, list_gates};

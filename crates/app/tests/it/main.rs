@@ -7,6 +7,7 @@ mod browser;
 mod care;
 mod crosscheck;
 mod entrance;
+mod fever;
 mod foundation;
 mod hardening;
 mod households;
