@@ -55,8 +55,10 @@
 pub(crate) mod api;
 pub(crate) mod columns;
 pub(crate) mod jobs;
+mod merge;
 pub(crate) mod pages;
 mod queries;
+mod regions;
 mod rows;
 mod source;
 pub(crate) mod storage;

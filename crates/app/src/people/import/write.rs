@@ -6,14 +6,16 @@
 
 use serde_json::json;
 
+use super::merge::merge;
 use super::queries;
+use super::regions::RegionCache;
 use super::rows::*;
 use super::source::*;
 use super::*;
 use crate::kernel::access::Scoped;
 use crate::people::links::{LinkKind, link_detail, write_link};
 use crate::people::queries::{Stored, load_by_index};
-use crate::people::{Checked, Sealed, seal, seal_person};
+use crate::people::{Checked, Sealed, seal_person};
 
 /// Rows looked up, checked and written together (one `SELECT … IN`, one multi-row `INSERT`,
 /// one multi-row audit `INSERT` per batch instead of four statements per row).
@@ -473,77 +475,6 @@ impl Batcher<'_> {
     }
 }
 
-/// Which region codes exist, remembered for the import with a bound on memory.
-///
-/// A small file asks the region table about each batch's new codes (a cache of at most `cap`
-/// answers). A large one loads every code under the import's region once
-/// ([`RegionCache::complete`]): a roster spreads over many villages, and asking about each
-/// (about 9 µs a code) was 7 % of a national 1,000,000-row import. The whole table is 662,000
-/// codes, about 10 MB as a set of numbers, whatever the size of the file.
-pub(super) struct RegionCache {
-    pub(super) known: std::collections::HashMap<String, bool>,
-    pub(super) cap: usize,
-    /// Every code under the import's region, as [`RegionCache::number`]s.
-    pub(super) all: Option<std::collections::HashSet<u64>>,
-}
-
-impl RegionCache {
-    fn new(cap: usize) -> Self {
-        RegionCache {
-            known: std::collections::HashMap::new(),
-            cap,
-            all: None,
-        }
-    }
-
-    /// A code of up to 15 digits as one number, its length in the low 4 bits (so `11` and
-    /// `011` differ); `None` for anything else, which no region has.
-    fn number(code: &str) -> Option<u64> {
-        if code.is_empty() || code.len() > 15 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let v: u64 = code.parse().ok()?;
-        Some(v * 16 + code.len() as u64)
-    }
-
-    fn is_complete(&self) -> bool {
-        self.all.is_some()
-    }
-
-    /// Know exactly `codes` (every code under the import's region) from now on.
-    fn complete<'c>(&mut self, codes: impl Iterator<Item = &'c str>) {
-        let all = codes.filter_map(Self::number).collect();
-        self.known = std::collections::HashMap::new();
-        self.all = Some(all);
-    }
-
-    /// The codes among `codes` not yet known, sorted and unique. When the cache is full it is
-    /// emptied first, so every code of this batch is either known or in the answer.
-    fn unknown_of<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
-        if self.all.is_some() {
-            return Vec::new();
-        }
-        if self.known.len() >= self.cap {
-            self.known.clear();
-        }
-        let mut out: Vec<&str> = codes.filter(|c| !self.known.contains_key(*c)).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
-    fn record(&mut self, code: &str, exists: bool) {
-        self.known.insert(code.to_string(), exists);
-    }
-
-    fn exists(&self, code: &str) -> bool {
-        match &self.all {
-            Some(all) => Self::number(code).is_some_and(|n| all.contains(&n)),
-            None => self.known.get(code).copied().unwrap_or(false),
-        }
-    }
-}
-
 /// The shared validation, merge and commit path, as a two-step pipeline in one write
 /// transaction: while one batch of [`BATCH_ROWS`] rows is written (looked up, inserted,
 /// merged, audited — the database's work, on its own thread or server), the next is read,
@@ -670,131 +601,4 @@ pub(super) async fn run<S: RowSource>(
         report.merged = 0;
     }
     Ok(report)
-}
-
-/// Merge a row into an existing person (see the module docs); returns the warnings and
-/// whether the record was changed.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn merge(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    chain: &mut audit::Chain,
-    who: &Who,
-    now: i64,
-    cur: &Stored,
-    row: &Checked,
-    region: &str,
-) -> AppResult<(Vec<String>, bool)> {
-    let mut notes = Vec::new();
-    if row.name != cur.name {
-        notes.push(format!("姓名与已登记的“{}”不一致，保留已登记值", cur.name));
-    }
-    if region != cur.region_code {
-        notes.push(format!(
-            "区划代码与已登记的 {} 不一致，保留已登记值",
-            cur.region_code
-        ));
-    }
-    let mut phone = None;
-    if let Some(p) = row.phone.as_deref() {
-        if cur.phone_masked.is_empty() {
-            phone = Some(seal(state, None, Some(p)));
-        } else if cur.phone_index.as_deref() != Some(&state.keys.blind_index("phone", p)) {
-            notes.push("联系电话与已登记的不一致，保留已登记值".to_string());
-        }
-    }
-    let mut fill = |label: &str, new: &str, old: &str| -> Option<String> {
-        if new.is_empty() || new == old {
-            None
-        } else if old.is_empty() {
-            Some(new.to_string())
-        } else {
-            notes.push(format!("{label}与已登记的不一致，保留已登记值"));
-            None
-        }
-    };
-    let address = fill("现住址", &row.address, &cur.address);
-    let hukou = fill("户籍地址", &row.hukou_address, &cur.hukou_address);
-    if phone.is_none() && address.is_none() && hukou.is_none() {
-        return Ok((notes, false));
-    }
-    let phone_masked = phone
-        .as_ref()
-        .map(|s| s.phone_masked.clone())
-        .unwrap_or_else(|| cur.phone_masked.clone());
-    queries::merge_fill(
-        conn,
-        cur.id,
-        phone.as_ref(),
-        &phone_masked,
-        address.as_deref().unwrap_or(&cur.address),
-        hukou.as_deref().unwrap_or(&cur.hukou_address),
-        now,
-    )
-    .await?;
-    let detail = audit::diff(&[
-        ("phone", json!(cur.phone_masked), json!(phone_masked)),
-        (
-            "address",
-            json!(cur.address),
-            json!(address.as_deref().unwrap_or(&cur.address)),
-        ),
-        (
-            "hukou_address",
-            json!(cur.hukou_address),
-            json!(hukou.as_deref().unwrap_or(&cur.hukou_address)),
-        ),
-    ]);
-    let entry = Entry {
-        action: "person.merge",
-        object_type: "person",
-        object_id: cur.id.to_string(),
-        region_code: cur.region_code.clone(),
-        outcome: "success",
-        detail,
-    };
-    chain
-        .append(
-            conn,
-            state.db.backend(),
-            now,
-            who,
-            std::slice::from_ref(&entry),
-        )
-        .await?;
-    Ok((notes, true))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_cache_looks_up_every_code_again_after_it_is_emptied() {
-        let mut c = RegionCache::new(3);
-        assert_eq!(c.unknown_of(["b", "a", "b"].into_iter()), vec!["a", "b"]);
-        c.record("a", true);
-        c.record("b", false);
-        assert!(c.exists("a") && !c.exists("b") && !c.exists("z"));
-        assert_eq!(c.unknown_of(["a", "c"].into_iter()), vec!["c"]);
-        c.record("c", true);
-        // Full: the next batch must look up "a" again, not trust a forgotten answer.
-        assert_eq!(c.unknown_of(["a", "d"].into_iter()), vec!["a", "d"]);
-        c.record("a", true);
-        c.record("d", false);
-        assert!(c.exists("a") && !c.exists("d") && !c.exists("c"));
-    }
-
-    #[test]
-    fn region_cache_once_complete_knows_exactly_the_loaded_codes() {
-        let mut c = RegionCache::new(3);
-        c.record("110101001001", false);
-        c.complete(["110101001001", "11", "350527000000"].into_iter());
-        assert!(c.is_complete());
-        assert!(c.unknown_of(["999999999999", "11"].into_iter()).is_empty());
-        assert!(c.exists("110101001001") && c.exists("11") && c.exists("350527000000"));
-        // Same digits, other length; not loaded; not a code at all.
-        assert!(!c.exists("011") && !c.exists("110101001002") && !c.exists(""));
-        assert!(!c.exists("1234567890123456") && !c.exists("11a"));
-    }
 }
