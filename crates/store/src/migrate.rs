@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sensitive_data",
         include_str!("../migrations/0016_sensitive_data.sql"),
     ),
+    (
+        20,
+        "import_rejects",
+        include_str!("../migrations/0020_import_rejects.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -12,6 +12,7 @@ mod foundation;
 mod hardening;
 mod households;
 mod id_privacy;
+mod import_traps;
 mod imports;
 mod inspections;
 mod institutions;

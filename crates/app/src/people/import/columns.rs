@@ -18,10 +18,15 @@ pub enum Field {
     Region,
     Address,
     Hukou,
+    /// The village (community) by name (村、社区…), resolved to its code inside the import's
+    /// region when the row has no region code.
+    Village,
+    /// 困难群众类别 (低保, 特困…; several separated by 、 , ;), imported into care groups.
+    Category,
 }
 
 impl Field {
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 10] = [
         Field::Id,
         Field::Name,
         Field::Sex,
@@ -30,6 +35,8 @@ impl Field {
         Field::Region,
         Field::Address,
         Field::Hukou,
+        Field::Village,
+        Field::Category,
     ];
 
     fn idx(self) -> usize {
@@ -47,6 +54,8 @@ impl Field {
             Field::Region => "region_code",
             Field::Address => "address",
             Field::Hukou => "hukou_address",
+            Field::Village => "village",
+            Field::Category => "category",
         }
     }
 
@@ -60,6 +69,8 @@ impl Field {
             Field::Region => "区划代码",
             Field::Address => "现住址",
             Field::Hukou => "户籍地址",
+            Field::Village => "村（社区）",
+            Field::Category => "困难群众类别",
         }
     }
 
@@ -73,7 +84,10 @@ impl Field {
 
     /// Recognise a header cell.
     pub fn recognise(header: &str) -> Option<Field> {
-        let h = normalise_header(header).to_lowercase();
+        let h = normalise_header(header)
+            .to_lowercase()
+            .replace('(', "（")
+            .replace(')', "）");
         Some(match h.as_str() {
             "身份证号" | "身份证号码" | "公民身份号码" | "证件号码" | "身份证" | "id_number"
             | "idnumber" | "id_no" => Field::Id,
@@ -90,6 +104,32 @@ impl Field {
                 Field::Address
             }
             "户籍地址" | "户籍地" | "hukou_address" => Field::Hukou,
+            "村"
+            | "社区"
+            | "村（社区）"
+            | "社区（村）"
+            | "村（居）"
+            | "村居"
+            | "村社区"
+            | "村/社区"
+            | "村、社区"
+            | "所属社区"
+            | "所属村"
+            | "所属村（社区）"
+            | "行政村"
+            | "村委会"
+            | "居委会"
+            | "村（居）委会"
+            | "村名"
+            | "社区名称"
+            | "村（社区）名称"
+            | "所在村"
+            | "所在社区"
+            | "所在村（社区）"
+            | "village"
+            | "community" => Field::Village,
+            "类别" | "人员类别" | "困难群众类别" | "救助类别" | "保障类别" | "救助对象类别"
+            | "对象类别" | "category" => Field::Category,
             _ => return None,
         })
     }
@@ -116,7 +156,7 @@ pub fn header_key(headers: &[String]) -> String {
 /// Which column holds which field.
 #[derive(Debug, Clone, Default)]
 pub struct Columns {
-    pub(super) idx: [Option<usize>; 8],
+    pub(super) idx: [Option<usize>; 10],
     /// Header cells that were not recognised nor mapped (first 40 characters).
     pub ignored: Vec<String>,
 }
@@ -187,7 +227,7 @@ pub fn resolve_columns(headers: &[&str], mapping: Option<&Mapping>) -> Result<Co
         return Err(FileError::new(
             FileErrorKind::Columns,
             format!(
-                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、现住址、户籍地址；英文表头 id_number, name, sex, birth_date, phone, region_code, address, hukou_address 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
+                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、村（社区）、现住址、户籍地址、困难群众类别；英文表头 id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
                 missing.join("、"),
                 if found.is_empty() {
                     "（无）".to_string()
@@ -268,7 +308,7 @@ pub(super) fn parse_mapping(s: Option<&String>) -> AppResult<Option<Mapping>> {
                 ErrorCode::Validation,
                 "mapping",
                 format!(
-                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, address, hukou_address, ignore）",
+                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, ignore）",
                     v.chars().take(30).collect::<String>()
                 ),
             ));

@@ -65,6 +65,7 @@ pub(crate) mod storage;
 #[cfg(test)]
 mod tests;
 mod upload;
+mod villages;
 mod write;
 
 pub use crate::people::shown::id_text as mask_id_text;
@@ -137,13 +138,18 @@ impl Default for ImportOptions {
 
 /// A rejected row or a warning, by line number (the header is line 1 in a CSV file; in an
 /// .xlsx file the Excel row number).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowIssue {
     pub line: u64,
     pub reason: String,
     /// The row's ID number masked for the importer (empty when the row had none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id_masked: String,
+    /// A rejected row's original cells (joined by `rows::RAW_SEP`), for the rejected-rows
+    /// file only: never serialised, stored only sealed (`jobs::record_report`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub raw: String,
 }
 
 /// What an import did.
@@ -167,6 +173,9 @@ pub struct ImportReport {
     pub warnings_total: u64,
     /// Header cells that were not recognised.
     pub ignored_columns: Vec<String>,
+    /// The header row as in the file (for the rejected-rows file).
+    #[serde(skip)]
+    pub headers: Vec<String>,
 }
 
 /// Progress events.

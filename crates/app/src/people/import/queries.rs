@@ -106,6 +106,85 @@ pub(super) async fn region_codes_in(
     )
 }
 
+/// `(code, name)` of every village in `[lo, hi)` (the import's village column).
+pub(super) async fn villages_in(
+    state: &AppState,
+    lo: &str,
+    hi: &str,
+) -> AppResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT code, name FROM regions WHERE code >= $1 AND code < $2 AND level = 'village'",
+    )
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(state.db.pool())
+    .await?)
+}
+
+/// Who decided a membership recorded from a roster (the roster is the record of it).
+pub(super) const ROSTER_BODY: &str = "花名册导入";
+
+/// Care memberships (`care_memberships`, the care area's table: people ← care) of persons
+/// this import created, one multi-row statement per batch: `(person, category)`.
+pub(super) async fn insert_memberships(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(i64, &'static str)],
+    today: &str,
+    by: &str,
+    now: i64,
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
+         created_by, created_at, updated_at) VALUES {}",
+        repeat_list("(?,?,?,'',?,?,?,?)", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (p, c) in rows {
+        q = q
+            .bind(*p)
+            .bind(*c)
+            .bind(today)
+            .bind(ROSTER_BODY)
+            .bind(by)
+            .bind(now)
+            .bind(now);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A membership of a person already on record (a merged row), unless one in that category is
+/// still running; `true` when added.
+pub(super) async fn add_membership_if_absent(
+    conn: &mut AnyConnection,
+    person: i64,
+    category: &str,
+    today: &str,
+    by: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let n = sqlx::query(
+        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
+         created_by, created_at, updated_at) SELECT $1, $2, $3, '', $4, $5, $6, $6 \
+         WHERE NOT EXISTS (SELECT 1 FROM care_memberships WHERE person_id = $1 AND category = $2 \
+         AND (end_date = '' OR end_date >= $3))",
+    )
+    .bind(person)
+    .bind(category)
+    .bind(today)
+    .bind(ROSTER_BODY)
+    .bind(by)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
 /// Which of `codes` are regions, in one query.
 pub(super) async fn existing_regions(
     state: &AppState,
@@ -240,12 +319,13 @@ pub(super) async fn record_report(
     job: i64,
     report: &ImportReport,
     issues: &str,
+    rejected_enc: Option<Vec<u8>>,
     now: i64,
 ) -> AppResult<()> {
     sqlx::query(
         "UPDATE person_import_jobs SET status = $1, committed = $2, bytes_done = bytes_total, \
          rows_read = $3, imported = $4, merged = $5, rejected = $6, warnings = $7, issues = $8, \
-         error_code = '', error = '', finished_at = $9 WHERE id = $10",
+         error_code = '', error = '', finished_at = $9, rejected_enc = $11 WHERE id = $10",
     )
     .bind(if report.committed {
         "done"
@@ -261,6 +341,7 @@ pub(super) async fn record_report(
     .bind(issues)
     .bind(now)
     .bind(job)
+    .bind(rejected_enc)
     .execute(conn)
     .await?;
     Ok(())
@@ -324,9 +405,10 @@ pub(super) async fn record_report_alone(
     job: i64,
     report: &ImportReport,
     issues: &str,
+    rejected_enc: Option<Vec<u8>>,
 ) -> AppResult<()> {
     let mut w = state.db.begin_write().await?;
-    record_report(w.conn(), job, report, issues, state.now_ms()).await?;
+    record_report(w.conn(), job, report, issues, rejected_enc, state.now_ms()).await?;
     w.commit().await?;
     Ok(())
 }
@@ -418,6 +500,17 @@ pub(super) async fn abandon_job(state: &AppState, id: i64, now: i64) -> AppResul
     .await?;
     w.commit().await?;
     Ok(())
+}
+
+/// A job's sealed rejected rows (its owner is checked by the caller).
+pub(super) async fn rejected_rows(state: &AppState, id: i64) -> AppResult<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT rejected_enc FROM person_import_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?
+            .flatten(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use super::queries;
 use super::regions::RegionCache;
 use super::rows::*;
 use super::source::*;
+use super::villages::Villages;
 use super::*;
 use crate::kernel::access::Scoped;
 use crate::people::links::{LinkKind, link_detail, write_link};
@@ -29,6 +30,10 @@ pub(super) struct Pending {
     pub(super) sealed: Sealed,
     /// The ID number masked for the importer (for row reports).
     pub(super) id_masked: String,
+    /// Care categories to record (`care_memberships`).
+    pub(super) categories: Vec<&'static str>,
+    /// The original cells (for the rejected-rows file).
+    pub(super) raw: String,
 }
 
 impl Pending {
@@ -37,6 +42,7 @@ impl Pending {
             line: self.line,
             reason,
             id_masked: self.id_masked.clone(),
+            raw: self.raw.clone(),
         }
     }
 
@@ -99,6 +105,8 @@ pub(super) struct BatchReader<'a, S: RowSource> {
     pub(super) scope: Scoped<'a>,
     pub(super) rows: RowReader<S>,
     pub(super) bound: Option<RegionCode>,
+    /// The villages of the import's region, when the file has a village column.
+    pub(super) villages: Option<Villages>,
     pub(super) now: i64,
     /// Data rows read so far.
     pub(super) read: u64,
@@ -162,15 +170,39 @@ impl<S: RowSource> BatchReader<'_, S> {
             .as_ref()
             .map(|c| crate::people::shown::citizen_id(c, self.rows.reveal))
             .unwrap_or_default();
+        let raw = &row.raw;
         let mut refuse = |reason: String| {
             t.rejects.push(RowIssue {
                 line,
                 reason,
                 id_masked: id_masked.clone(),
+                raw: raw.clone(),
             });
             None
         };
+        let village = match (
+            &self.villages,
+            row.region.is_empty() && !row.village.is_empty(),
+        ) {
+            (Some(v), true) => {
+                let within = self
+                    .bound
+                    .as_ref()
+                    .map_or("（全部管辖范围）", |b| b.as_str());
+                match v.resolve(&row.village, within) {
+                    Ok(c) => Some(c),
+                    Err(reason) => return refuse(reason),
+                }
+            }
+            _ => None,
+        };
         let code = match (row.region.is_empty(), &self.bound) {
+            (true, _) if village.is_some() => {
+                match RegionCode::parse(village.as_deref().unwrap_or_default()) {
+                    Ok(c) => c,
+                    Err(e) => return refuse(format!("区划代码：{e}")),
+                }
+            }
             (true, Some(b)) => b.clone(),
             (true, None) => return refuse("缺少区划代码".to_string()),
             (false, _) => match RegionCode::parse(&row.region) {
@@ -198,6 +230,8 @@ impl<S: RowSource> BatchReader<'_, S> {
             fields: row.fields,
             sealed,
             id_masked,
+            categories: row.categories,
+            raw: row.raw,
         })
     }
 }
@@ -219,6 +253,10 @@ pub(super) struct Batcher<'a> {
     pub(super) chain: audit::Chain,
     /// Creation entries of the last batch, appended while the engine inserts the next one.
     pub(super) deferred: Vec<Entry<'static>>,
+    /// Care memberships of this batch's new persons: `(person, category)`.
+    pub(super) memberships: Vec<(i64, &'static str)>,
+    /// Today (Beijing), the start of a membership recorded from the roster.
+    pub(super) today: String,
 }
 
 impl Batcher<'_> {
@@ -271,6 +309,16 @@ impl Batcher<'_> {
         );
         written?;
         let (entries, skipped) = matched?;
+        let memberships = std::mem::take(&mut self.memberships);
+        queries::insert_memberships(
+            self.state,
+            conn,
+            &memberships,
+            &self.today,
+            &self.who.username,
+            self.now,
+        )
+        .await?;
         t.imported += entries.len() as u64;
         self.deferred = entries;
         if skipped.is_empty() {
@@ -314,6 +362,8 @@ impl Batcher<'_> {
                 known.insert(idx.to_string(), s);
             }
             t.merged += 1;
+            self.merge_categories(conn, existing_id, &row.categories, &row.code)
+                .await?;
             if !notes.is_empty() {
                 let whence = if in_file {
                     "与文件中前面的行身份证号相同"
@@ -326,6 +376,55 @@ impl Batcher<'_> {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// A merged row's care categories: each added unless the person already has it (running),
+    /// audited in the import's chain.
+    async fn merge_categories(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        person: i64,
+        categories: &[&'static str],
+        code: &RegionCode,
+    ) -> AppResult<()> {
+        let mut added = Vec::new();
+        for c in categories {
+            let today = &self.today;
+            if queries::add_membership_if_absent(
+                conn,
+                person,
+                c,
+                today,
+                &self.who.username,
+                self.now,
+            )
+            .await?
+            {
+                added.push(*c);
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let entry = Entry {
+            action: "care.membership.create",
+            object_type: "person",
+            object_id: person.to_string(),
+            region_code: code.to_string(),
+            outcome: "success",
+            detail: json!({"categories": added, "deciding_body": queries::ROSTER_BODY, "source": "import"}),
+        };
+        let backend = self.state.db.backend();
+        self.chain
+            .append(
+                conn,
+                backend,
+                self.now,
+                &self.who,
+                std::slice::from_ref(&entry),
+            )
+            .await?;
         Ok(())
     }
 
@@ -442,13 +541,16 @@ impl Batcher<'_> {
                 continue;
             };
             self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
-            entries.push(crate::people::created_entry(
-                id,
-                r.code.as_str(),
-                &r.fields,
-                &r.sealed,
-                "import",
-            ));
+            let mut entry =
+                crate::people::created_entry(id, r.code.as_str(), &r.fields, &r.sealed, "import");
+            if !r.categories.is_empty() {
+                self.memberships
+                    .extend(r.categories.iter().map(|c| (id, *c)));
+                if let Some(d) = entry.detail.as_object_mut() {
+                    d.insert("care_categories".into(), json!(r.categories));
+                }
+            }
+            entries.push(entry);
         }
         if !ids.is_empty() {
             return Err(AppError::internal(
@@ -488,16 +590,17 @@ pub(super) async fn run<S: RowSource>(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ImportReport, ImportError> {
-    if bound.is_none() && !rows.has_region_column() {
+    if bound.is_none() && !rows.has_region_column() && !rows.has_village_column() {
         return Err(FileError::new(
             FileErrorKind::Columns,
-            "文件没有“区划代码”列：请指定导入区划（--region）",
+            "文件没有“区划代码”或“村（社区）”列：请指定导入区划（--region）",
         )
         .into());
     }
     let mut report = ImportReport {
         encoding: rows.encoding.to_string(),
         ignored_columns: rows.ignored.clone(),
+        headers: rows.headers.clone(),
         ..ImportReport::default()
     };
     let now = state.now_ms();
@@ -516,12 +619,21 @@ pub(super) async fn run<S: RowSource>(
         first_new_id: None,
         chain: audit::Chain::default(),
         deferred: Vec::new(),
+        memberships: Vec::new(),
+        today: state.today().format("%Y-%m-%d").to_string(),
+    };
+    let villages = if rows.has_village_column() {
+        let (lo, hi) = &batcher.region_bounds;
+        Some(Villages::new(queries::villages_in(state, lo, hi).await?))
+    } else {
+        None
     };
     let mut reader = BatchReader {
         state,
         scope: actor.everywhere(),
         rows,
         bound: bound.clone(),
+        villages,
         now,
         read: 0,
         done: false,
@@ -591,7 +703,7 @@ pub(super) async fn run<S: RowSource>(
             )
             .await?;
         if let Some(job) = opts.job_id {
-            super::jobs::record_report(w.conn(), job, &report, now).await?;
+            super::jobs::record_report(w.conn(), &state.keys, job, &report, now).await?;
         }
         w.commit().await?;
     } else {
