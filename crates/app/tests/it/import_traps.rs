@@ -250,3 +250,85 @@ async fn preview_shows_region_codes_and_asks_when_no_village_column() {
     })
     .await;
 }
+
+/// Issue 14 item 1: households from the roster — by household number (户号) with the
+/// relationship to the head, by address when asked, and a later file joining a numbered
+/// household already on record.
+#[tokio::test]
+async fn households_from_the_roster_by_number_and_by_address() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let token = t.user("th_off", &["official"], "130110").await;
+        let id = |seq: u32| cid("130110", "19900101", seq);
+        let hh = |name: &'static str| {
+            let t = &t;
+            async move {
+                sqlx::query_as::<_, (Option<i64>, String)>(
+                    "SELECT household_id, relationship FROM persons WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("person")
+            }
+        };
+        let csv = format!(
+            "身份证号,姓名,村,户号,与户主关系,现住址\n\
+             {},李一,旱码头,H001,户主,一巷1号\n{},李二,旱码头,H001,配偶,一巷1号\n\
+             {},李三,镇宁,H002,户主,二巷2号\n{},李四,镇宁,H002,户主,二巷2号\n\
+             {},李五,旱码头,,,一巷9号\n{},李七,旱码头,H001,邻居,一巷1号\n",
+            id(1), id(2), id(3), id(4), id(5), id(6)
+        );
+        let (s, j) = api_import(&t, &token, &[("region", "130110"), ("good_rows", "1")], "户.csv", csv.as_bytes()).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{j}");
+        let job = wait_job(&t, &token, j["id"].as_i64().expect("id")).await;
+        assert_eq!((job["imported"].as_i64(), job["rejected"].as_i64()), (Some(5), Some(1)), "{job}");
+        assert!(job.to_string().contains("邻居"), "bad relationship named: {job}");
+        assert!(job.to_string().contains("同一户已有户主"), "second head warned: {job}");
+        let (h1, r1) = hh("李一").await;
+        let (h2, r2) = hh("李二").await;
+        assert!(h1.is_some() && h1 == h2, "one household by number");
+        assert_eq!((r1.as_str(), r2.as_str()), ("head", "spouse"));
+        let (h3, r3) = hh("李三").await;
+        let (h4, r4) = hh("李四").await;
+        assert!(h3.is_some() && h3 == h4 && h3 != h1);
+        assert_eq!((r3.as_str(), r4.as_str()), ("head", ""), "one head per household");
+        assert_eq!(hh("李五").await.0, None, "no number, no grouping asked");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM households").await, 2);
+        let (s, h) = t.get(&format!("/api/v1/households/{}", h1.unwrap_or(0)), &token).await;
+        assert_eq!(s, StatusCode::OK, "{h}");
+        assert_eq!(h["members"].as_array().map(Vec::len), Some(2), "{h}");
+        assert_eq!(h["region_code"], V1);
+        assert_eq!(audit_count(&t, "household.create").await, 2);
+
+        // One household per address, when asked (no household column).
+        let csv = format!(
+            "身份证号,姓名,村,与户主关系,现住址\n{},赵一,南苑,户主,三巷3号\n{},赵二,南苑,子女,三巷3号\n{},赵三,南苑,,四巷4号\n",
+            id(11), id(12), id(13)
+        );
+        let (_, j) = api_import(&t, &token, &[("region", "130110"), ("households", "address")], "址.csv", csv.as_bytes()).await;
+        let job = wait_job(&t, &token, j["id"].as_i64().expect("id")).await;
+        assert_eq!((job["imported"].as_i64(), job["rejected"].as_i64()), (Some(3), Some(0)), "{job}");
+        let (z1, _) = hh("赵一").await;
+        let (z2, zr2) = hh("赵二").await;
+        let (z3, _) = hh("赵三").await;
+        assert!(z1.is_some() && z1 == z2 && z3.is_some() && z3 != z1);
+        assert_eq!(zr2, "child");
+        let addr: String = sqlx::query_scalar("SELECT address FROM households WHERE id = $1")
+            .bind(z1.unwrap_or(0))
+            .fetch_one(t.state.db.pool())
+            .await
+            .expect("household");
+        assert_eq!(addr, "三巷3号");
+
+        // A later roster with a number on record joins that household.
+        let csv = format!("身份证号,姓名,村,户号,与户主关系\n{},李六,旱码头,H001,子女\n", id(21));
+        let (_, j) = api_import(&t, &token, &[("region", "130110")], "补.csv", csv.as_bytes()).await;
+        let job = wait_job(&t, &token, j["id"].as_i64().expect("id")).await;
+        assert_eq!(job["imported"].as_i64(), Some(1), "{job}");
+        assert_eq!(hh("李六").await, (h1, "child".to_string()));
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM households").await, 4);
+        assert_eq!(audit_count(&t, "household.add_member").await, 1);
+    })
+    .await;
+}

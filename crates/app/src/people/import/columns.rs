@@ -23,10 +23,14 @@ pub enum Field {
     Village,
     /// 困难群众类别 (低保, 特困…; several separated by 、 , ;), imported into care groups.
     Category,
+    /// The household number (户号): rows with the same number in a village are one household.
+    Household,
+    /// Relationship to the head of the household (与户主关系).
+    Relationship,
 }
 
 impl Field {
-    pub const ALL: [Field; 10] = [
+    pub const ALL: [Field; 12] = [
         Field::Id,
         Field::Name,
         Field::Sex,
@@ -37,6 +41,8 @@ impl Field {
         Field::Hukou,
         Field::Village,
         Field::Category,
+        Field::Household,
+        Field::Relationship,
     ];
 
     fn idx(self) -> usize {
@@ -56,6 +62,8 @@ impl Field {
             Field::Hukou => "hukou_address",
             Field::Village => "village",
             Field::Category => "category",
+            Field::Household => "household",
+            Field::Relationship => "relationship",
         }
     }
 
@@ -71,6 +79,8 @@ impl Field {
             Field::Hukou => "户籍地址",
             Field::Village => "村（社区）",
             Field::Category => "困难群众类别",
+            Field::Household => "户号",
+            Field::Relationship => "与户主关系",
         }
     }
 
@@ -130,6 +140,11 @@ impl Field {
             | "community" => Field::Village,
             "类别" | "人员类别" | "困难群众类别" | "救助类别" | "保障类别" | "救助对象类别"
             | "对象类别" | "category" => Field::Category,
+            "户号" | "家庭户编号" | "户编号" | "家庭户号" | "家庭编号" | "户籍户号"
+            | "household" | "household_no" => Field::Household,
+            "与户主关系" | "与户主的关系" | "家庭关系" | "户内关系" | "relationship" => {
+                Field::Relationship
+            }
             _ => return None,
         })
     }
@@ -156,7 +171,7 @@ pub fn header_key(headers: &[String]) -> String {
 /// Which column holds which field.
 #[derive(Debug, Clone, Default)]
 pub struct Columns {
-    pub(super) idx: [Option<usize>; 10],
+    pub(super) idx: [Option<usize>; 12],
     /// Header cells that were not recognised nor mapped (first 40 characters).
     pub ignored: Vec<String>,
 }
@@ -227,7 +242,7 @@ pub fn resolve_columns(headers: &[&str], mapping: Option<&Mapping>) -> Result<Co
         return Err(FileError::new(
             FileErrorKind::Columns,
             format!(
-                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、村（社区）、现住址、户籍地址、困难群众类别；英文表头 id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
+                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、村（社区）、现住址、户籍地址、困难群众类别、户号、与户主关系；英文表头 id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, household, relationship 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
                 missing.join("、"),
                 if found.is_empty() {
                     "（无）".to_string()
@@ -308,7 +323,7 @@ pub(super) fn parse_mapping(s: Option<&String>) -> AppResult<Option<Mapping>> {
                 ErrorCode::Validation,
                 "mapping",
                 format!(
-                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, ignore）",
+                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, household, relationship, ignore）",
                     v.chars().take(30).collect::<String>()
                 ),
             ));

@@ -68,6 +68,8 @@ pub struct ImportJob {
     pub(super) user_id: i64,
     #[serde(skip)]
     pub(super) token: String,
+    /// `address`: without a household column, one household per village and address.
+    pub households: String,
     /// The explicit column mapping used (header → field), empty when recognised.
     #[schema(value_type = Object)]
     pub mapping: Mapping,
@@ -395,6 +397,7 @@ pub(super) fn options(
     ImportOptions {
         region: Some(job.region_code.clone()).filter(|r| !r.is_empty()),
         good_rows: job.good_rows,
+        households_by_address: job.households == "address",
         max_bytes: state.config.max_upload_bytes,
         mapping,
         job_id: Some(job.id),
@@ -429,6 +432,18 @@ pub(super) async fn preview_job(
             "无法读取上传的文件",
         ))
     })
+}
+
+/// Record a job's household grouping (`address` or empty) before it runs.
+pub(super) async fn set_households(
+    state: &AppState,
+    job: &mut ImportJob,
+    by_address: bool,
+) -> AppResult<()> {
+    let mode = if by_address { "address" } else { "" };
+    queries::set_job_households(state, job.id, mode).await?;
+    job.households = mode.to_string();
+    Ok(())
 }
 
 /// Start an uploaded job with its settings.

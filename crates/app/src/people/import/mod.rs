@@ -54,6 +54,7 @@
 
 pub(crate) mod api;
 pub(crate) mod columns;
+mod households;
 pub(crate) mod jobs;
 mod merge;
 pub(crate) mod pages;
@@ -118,6 +119,9 @@ pub struct ImportOptions {
     pub mapping: Option<Mapping>,
     /// Limits on what an .xlsx may expand to.
     pub xlsx: xlsx::Limits,
+    /// Without a household column, group the rows of a village with the same current
+    /// address into one household.
+    pub households_by_address: bool,
     /// The background job this import runs for: its result row is written in the import's
     /// transaction and its id goes into the summary audit entry.
     pub job_id: Option<i64>,
@@ -132,6 +136,7 @@ impl Default for ImportOptions {
             mapping: None,
             xlsx: xlsx::Limits::default(),
             job_id: None,
+            households_by_address: false,
         }
     }
 }

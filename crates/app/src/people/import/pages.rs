@@ -446,6 +446,13 @@ pub(super) async fn start_page(
         save_template(&s, actor, &template_name, &preview.header_key, &mapping).await?;
     }
     let id = job.id;
+    let mut job = job;
+    set_households(
+        &s,
+        &mut job,
+        get("households").as_deref() == Some("address"),
+    )
+    .await?;
     start(&s, actor, job, region, good_rows, Some(mapping)).await?;
     Ok(Redirect::to(&format!("/persons/import/{id}")).into_response())
 }
@@ -513,6 +520,7 @@ mod tests {
             user_id: 1,
             token: String::new(),
             mapping: Mapping::new(),
+            households: String::new(),
         }
     }
 

@@ -121,6 +121,132 @@ pub(super) async fn villages_in(
     .await?)
 }
 
+/// The households of these keys already on record: `(id, (region, ref_no, address))` —
+/// matched by number, or (no number) by address among the households without one.
+pub(super) async fn find_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    keys: &[&super::households::Key],
+) -> AppResult<Vec<(i64, super::households::Key)>> {
+    let mut regions: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let refs: Vec<&str> = keys
+        .iter()
+        .filter(|k| !k.1.is_empty())
+        .map(|k| k.1.as_str())
+        .collect();
+    let addrs: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.1.is_empty())
+        .map(|k| k.2.as_str())
+        .collect();
+    let mut cond = Vec::new();
+    if !refs.is_empty() {
+        cond.push(format!("ref_no IN ({})", repeat_list("?", refs.len())));
+    }
+    if !addrs.is_empty() {
+        cond.push(format!(
+            "(ref_no = '' AND address IN ({}))",
+            repeat_list("?", addrs.len())
+        ));
+    }
+    let sql = format!(
+        "SELECT id, region_code, ref_no, address FROM households WHERE region_code IN ({}) AND ({})",
+        repeat_list("?", regions.len()),
+        cond.join(" OR ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for v in regions.iter().chain(refs.iter()).chain(addrs.iter()) {
+        q = q.bind(*v);
+    }
+    let wanted: HashSet<&super::households::Key> = keys.iter().copied().collect();
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let (region, ref_no, address): (String, String, String) = (
+            r.try_get("region_code")?,
+            r.try_get("ref_no")?,
+            r.try_get("address")?,
+        );
+        let key = if ref_no.is_empty() {
+            (region, String::new(), address)
+        } else {
+            (region, ref_no, String::new())
+        };
+        if wanted.contains(&key) {
+            out.push((r.try_get("id")?, key));
+        }
+    }
+    Ok(out)
+}
+
+/// New households `(region, ref_no, address)` in one statement: `(id, the same triple)`.
+pub(super) async fn insert_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(String, String, String)],
+    now: i64,
+) -> AppResult<Vec<(i64, super::households::Key)>> {
+    let sql = format!(
+        "INSERT INTO households (region_code, ref_no, address, created_at, updated_at) VALUES {} \
+         RETURNING id, region_code, ref_no, address",
+        repeat_list("(?,?,?,?,?)", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (region, ref_no, address) in rows {
+        q = q
+            .bind(region)
+            .bind(ref_no)
+            .bind(address)
+            .bind(now)
+            .bind(now);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in q.fetch_all(&mut *conn).await? {
+        out.push((
+            r.try_get("id")?,
+            (
+                r.try_get("region_code")?,
+                r.try_get("ref_no")?,
+                r.try_get("address")?,
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Put persons in households with their relationship, one statement: `(person, household,
+/// relationship)`.
+pub(super) async fn set_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(i64, i64, &str)],
+    now: i64,
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let when = repeat_list("WHEN ? THEN ?", rows.len()).replace(',', " ");
+    let sql = format!(
+        "UPDATE persons SET household_id = CASE id {when} END, relationship = CASE id {when} END, \
+         updated_at = ? WHERE id IN ({})",
+        repeat_list("?", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (p, h, _) in rows {
+        q = q.bind(*p).bind(*h);
+    }
+    for (p, _, r) in rows {
+        q = q.bind(*p).bind(r.to_string());
+    }
+    q = q.bind(now);
+    for (p, _, _) in rows {
+        q = q.bind(*p);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Who decided a membership recorded from a roster (the roster is the record of it).
 pub(super) const ROSTER_BODY: &str = "花名册导入";
 
@@ -261,7 +387,7 @@ pub(super) async fn merge_fill(
 
 const JOB_COLS: &str = "id, user_id, token, file_name, format, region_code, good_rows, mapping, \
     status, committed, bytes_total, bytes_done, rows_read, imported, merged, rejected, warnings, \
-    issues, error_code, error, created_at, finished_at";
+    issues, error_code, error, created_at, finished_at, households";
 
 fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
     let issues: String = r.try_get("issues")?;
@@ -288,6 +414,7 @@ fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
         error: r.try_get("error")?,
         created_at: r.try_get("created_at")?,
         finished_at: r.try_get("finished_at")?,
+        households: r.try_get("households")?,
     })
 }
 
@@ -485,6 +612,18 @@ pub(super) async fn start_job(
     .rows_affected();
     w.commit().await?;
     Ok(n > 0)
+}
+
+/// A job's household grouping (`address` or empty), before it runs.
+pub(super) async fn set_job_households(state: &AppState, id: i64, mode: &str) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    sqlx::query("UPDATE person_import_jobs SET households = $1 WHERE id = $2")
+        .bind(mode)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    w.commit().await?;
+    Ok(())
 }
 
 /// Give up an uploaded job.

@@ -31,6 +31,10 @@ pub(crate) struct ParsedRow {
     pub village: String,
     /// Care categories of the category cell.
     pub categories: Vec<&'static str>,
+    /// The household number cell (empty if none).
+    pub household: String,
+    /// Relationship to the head, when the row gives one.
+    pub relationship: Option<&'static str>,
     /// The original cells, joined by [`RAW_SEP`] (for the rejected-rows file).
     pub raw: String,
 }
@@ -295,13 +299,29 @@ impl<S: RowSource> RowReader<S> {
             let region = text(Field::Region).trim().to_string();
             let village = one_line(&text(Field::Village));
             let categories = backstop_core::care_category::parse_roster(&text(Field::Category));
+            let household = text(Field::Household).trim().chars().take(50).collect();
+            let rel_text = text(Field::Relationship).trim().to_string();
+            let relationship = match rel_text.as_str() {
+                "" => Ok(None),
+                r => crate::people::parse_relationship(r)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "与户主关系“{}”无法识别（如：户主、配偶、子女、父母）",
+                            r.chars().take(10).collect::<String>()
+                        )
+                    }),
+            };
+            let categories = categories.and_then(|c| relationship.map(|r| (c, r)));
             return Ok(Some(match (checked, categories) {
-                (Ok(fields), Ok(categories)) => Ok(ParsedRow {
+                (Ok(fields), Ok((categories, relationship))) => Ok(ParsedRow {
                     line,
                     fields,
                     region,
                     village,
                     categories,
+                    household,
+                    relationship,
                     raw,
                 }),
                 (Err(e), _) => Err(RowIssue {

@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use super::households::{Households, Placement};
 use super::merge::merge;
 use super::queries;
 use super::regions::RegionCache;
@@ -34,6 +35,9 @@ pub(super) struct Pending {
     pub(super) categories: Vec<&'static str>,
     /// The original cells (for the rejected-rows file).
     pub(super) raw: String,
+    /// The household number cell, and the relationship to the head.
+    pub(super) household: String,
+    pub(super) relationship: Option<&'static str>,
 }
 
 impl Pending {
@@ -232,6 +236,8 @@ impl<S: RowSource> BatchReader<'_, S> {
             id_masked,
             categories: row.categories,
             raw: row.raw,
+            household: row.household,
+            relationship: row.relationship,
         })
     }
 }
@@ -257,6 +263,8 @@ pub(super) struct Batcher<'a> {
     pub(super) memberships: Vec<(i64, &'static str)>,
     /// Today (Beijing), the start of a membership recorded from the roster.
     pub(super) today: String,
+    /// The households this import places its new persons in.
+    pub(super) households: Households,
 }
 
 impl Batcher<'_> {
@@ -321,6 +329,10 @@ impl Batcher<'_> {
         .await?;
         t.imported += entries.len() as u64;
         self.deferred = entries;
+        let (household_entries, household_warnings) =
+            self.households.flush(self.state, conn, self.now).await?;
+        self.deferred.extend(household_entries);
+        t.warnings.extend(household_warnings);
         if skipped.is_empty() {
             return Ok(());
         }
@@ -543,6 +555,18 @@ impl Batcher<'_> {
             self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
             let mut entry =
                 crate::people::created_entry(id, r.code.as_str(), &r.fields, &r.sealed, "import");
+            if let Some(key) = self
+                .households
+                .key(r.code.as_str(), &r.household, &r.fields.address)
+            {
+                self.households.pending.push(Placement {
+                    person: id,
+                    key,
+                    relationship: r.relationship,
+                    line: r.line,
+                    id_masked: r.id_masked.clone(),
+                });
+            }
             if !r.categories.is_empty() {
                 self.memberships
                     .extend(r.categories.iter().map(|c| (id, *c)));
@@ -621,6 +645,7 @@ pub(super) async fn run<S: RowSource>(
         deferred: Vec::new(),
         memberships: Vec::new(),
         today: state.today().format("%Y-%m-%d").to_string(),
+        households: Households::new(opts.households_by_address),
     };
     let villages = if rows.has_village_column() {
         let (lo, hi) = &batcher.region_bounds;
