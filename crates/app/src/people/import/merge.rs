@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::queries;
+use super::write::Batcher;
 use super::*;
 use crate::people::queries::Stored;
 use crate::people::seal;
@@ -100,4 +101,55 @@ pub(super) async fn merge(
         )
         .await?;
     Ok((notes, true))
+}
+
+impl Batcher<'_> {
+    /// A merged row's care categories: each added unless the person already has it (running),
+    /// audited in the import's chain.
+    pub(super) async fn merge_categories(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        person: i64,
+        categories: &[&'static str],
+        code: &RegionCode,
+    ) -> AppResult<()> {
+        let mut added = Vec::new();
+        for c in categories {
+            let today = &self.today;
+            if queries::add_membership_if_absent(
+                conn,
+                person,
+                c,
+                today,
+                &self.who.username,
+                self.now,
+            )
+            .await?
+            {
+                added.push(*c);
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let entry = Entry {
+            action: "care.membership.create",
+            object_type: "person",
+            object_id: person.to_string(),
+            region_code: code.to_string(),
+            outcome: "success",
+            detail: json!({"categories": added, "deciding_body": queries::ROSTER_BODY, "source": "import"}),
+        };
+        let backend = self.state.db.backend();
+        self.chain
+            .append(
+                conn,
+                backend,
+                self.now,
+                &self.who,
+                std::slice::from_ref(&entry),
+            )
+            .await?;
+        Ok(())
+    }
 }

@@ -391,55 +391,6 @@ impl Batcher<'_> {
         Ok(())
     }
 
-    /// A merged row's care categories: each added unless the person already has it (running),
-    /// audited in the import's chain.
-    async fn merge_categories(
-        &mut self,
-        conn: &mut sqlx::AnyConnection,
-        person: i64,
-        categories: &[&'static str],
-        code: &RegionCode,
-    ) -> AppResult<()> {
-        let mut added = Vec::new();
-        for c in categories {
-            let today = &self.today;
-            if queries::add_membership_if_absent(
-                conn,
-                person,
-                c,
-                today,
-                &self.who.username,
-                self.now,
-            )
-            .await?
-            {
-                added.push(*c);
-            }
-        }
-        if added.is_empty() {
-            return Ok(());
-        }
-        let entry = Entry {
-            action: "care.membership.create",
-            object_type: "person",
-            object_id: person.to_string(),
-            region_code: code.to_string(),
-            outcome: "success",
-            detail: json!({"categories": added, "deciding_body": queries::ROSTER_BODY, "source": "import"}),
-        };
-        let backend = self.state.db.backend();
-        self.chain
-            .append(
-                conn,
-                backend,
-                self.now,
-                &self.who,
-                std::slice::from_ref(&entry),
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Register a row whose number another region holds as this region's link to that record
     /// (or count it into the link already made), audited in the import's chain.
     async fn link(
