@@ -3,6 +3,10 @@
 //! check-ins, the scoped list, and the three changes of an active observation — a check-in in
 //! the current Beijing half-day, an end date moved later (never earlier), and closing it by
 //! release or transfer. The person's name is shown as in other areas' lists (`people::shown`).
+//! A check-in at or above the one fever rule (`backstop_core::temperature::is_fever`, the
+//! gates' and institutions' rule) raises the gates' alert (`entrance::raise_for_observation`):
+//! the village's community workers (else the township) and the four are notified, audited.
+//! The four's phones are in full only for the worker responsible (`responsible_for`).
 
 use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
