@@ -299,6 +299,7 @@ async fn households_from_the_roster_by_number_and_by_address() {
         assert_eq!(s, StatusCode::OK, "{h}");
         assert_eq!(h["members"].as_array().map(Vec::len), Some(2), "{h}");
         assert_eq!(h["region_code"], V1);
+        assert_eq!(h["address"], "一巷1号", "a numbered household takes its first member's address");
         assert_eq!(audit_count(&t, "household.create").await, 2);
 
         // One household per address, when asked (no household column).

@@ -23,6 +23,8 @@ pub(super) struct Placement {
     pub person: i64,
     pub key: Key,
     pub relationship: Option<&'static str>,
+    /// The row's current address (a numbered household takes its first member's).
+    pub address: String,
     pub line: u64,
     pub id_masked: String,
 }
@@ -94,7 +96,11 @@ impl Households {
                         let address = if k.1.is_empty() {
                             k.2.clone()
                         } else {
-                            String::new()
+                            pending
+                                .iter()
+                                .find(|p| &p.key == *k)
+                                .map(|p| p.address.clone())
+                                .unwrap_or_default()
                         };
                         (k.0.clone(), k.1.clone(), address)
                     })

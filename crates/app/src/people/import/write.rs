@@ -514,6 +514,7 @@ impl Batcher<'_> {
                     person: id,
                     key,
                     relationship: r.relationship,
+                    address: r.fields.address.clone(),
                     line: r.line,
                     id_masked: r.id_masked.clone(),
                 });
