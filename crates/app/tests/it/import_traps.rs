@@ -328,8 +328,14 @@ async fn households_from_the_roster_by_number_and_by_address() {
         let job = wait_job(&t, &token, j["id"].as_i64().expect("id")).await;
         assert_eq!(job["imported"].as_i64(), Some(1), "{job}");
         assert_eq!(hh("李六").await, (h1, "child".to_string()));
+        // A person on file without a household joins the one the row names (merged).
+        let csv = format!("身份证号,姓名,村,户号,与户主关系\n{},李五,旱码头,H001,子女\n", id(5));
+        let (_, j) = api_import(&t, &token, &[("region", "130110")], "并.csv", csv.as_bytes()).await;
+        let job = wait_job(&t, &token, j["id"].as_i64().expect("id")).await;
+        assert_eq!(job["merged"].as_i64(), Some(1), "{job}");
+        assert_eq!(hh("李五").await, (h1, "child".to_string()));
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM households").await, 4);
-        assert_eq!(audit_count(&t, "household.add_member").await, 1);
+        assert_eq!(audit_count(&t, "household.add_member").await, 2);
     })
     .await;
 }

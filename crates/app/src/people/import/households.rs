@@ -2,8 +2,9 @@
 //! village are one household — an existing one with that number, else a new one — and, when
 //! the file has no household column and the importer asked for it, rows of a village with the
 //! same current address. Each member gets its relationship to the head where a column gives
-//! one; a second head in one household keeps no relationship and the row gets a warning. Only
-//! persons the import creates are placed (a person on file keeps its household). Batched like
+//! one; a second head in one household keeps no relationship and the row gets a warning. New
+//! persons are placed, and persons on file without a household; one already in a household
+//! keeps it (moving is explicit, on the household page). Batched like
 //! the rest of the write (ADR 0008): per batch one lookup, one multi-row insert of the new
 //! households and one update of the members, with an audit entry per household touched.
 

@@ -359,6 +359,22 @@ impl Batcher<'_> {
             let in_file = existing.created_at == self.now
                 && self.first_new_id.is_some_and(|f| existing.id >= f);
             let existing_id = existing.id;
+            if existing.household_id.is_none()
+                && let Some(key) =
+                    self.households
+                        .key(&existing.region_code, &row.household, &existing.address)
+            {
+                // A person on file without a household joins the row's (placed with the next
+                // batch's, or at the end).
+                self.households.pending.push(Placement {
+                    person: existing_id,
+                    key,
+                    relationship: row.relationship,
+                    address: existing.address.clone(),
+                    line: row.line,
+                    id_masked: row.id_masked.clone(),
+                });
+            }
             let (notes, changed) = merge(
                 self.state,
                 conn,
@@ -647,6 +663,14 @@ pub(super) async fn run<S: RowSource>(
         });
         batch = next;
     }
+    // Households of the last batch's merged rows.
+    let (entries, warnings) = batcher.households.flush(state, w.conn(), now).await?;
+    batcher.deferred.extend(entries);
+    Tally {
+        warnings,
+        ..Tally::default()
+    }
+    .apply(&mut report, progress);
     batcher.append_deferred(w.conn()).await?;
     // Rows are rejected when read or when their batch is written: report them in file order.
     report.rejects.sort_by_key(|i| i.line);
