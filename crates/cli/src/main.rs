@@ -474,10 +474,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     file,
                     region,
                     good_rows,
+                    households_by_address,
                 },
         } => {
             let state = open(&common, Config::default()).await?;
-            import_persons(&state, &file, region, good_rows).await
+            import_persons(&state, &file, region, good_rows, households_by_address).await
         }
         Command::Crosscheck {
             command: CrosscheckCommand::Run { region },
@@ -643,6 +644,10 @@ enum PersonsCommand {
         /// Import the good rows even when some are rejected.
         #[arg(long)]
         good_rows: bool,
+        /// Without a household-number column (户号), group the rows of a village with the same
+        /// current address into one household.
+        #[arg(long)]
+        households_by_address: bool,
     },
 }
 
@@ -651,6 +656,7 @@ async fn import_persons(
     file: &Path,
     region: Option<String>,
     good_rows: bool,
+    households_by_address: bool,
 ) -> Result<ExitCode, String> {
     use backstop_app::people::import::{self, ImportOptions, Progress};
     use indicatif::{ProgressBar, ProgressStyle};
@@ -659,6 +665,7 @@ async fn import_persons(
     let opts = ImportOptions {
         region,
         good_rows,
+        households_by_address,
         ..ImportOptions::default()
     };
     if size > opts.max_bytes {

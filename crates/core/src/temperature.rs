@@ -37,6 +37,11 @@ pub fn label(tenths: i64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
+/// The threshold as pages show it (`37.3`): pages say what the rule does, from the rule.
+pub fn fever_label() -> String {
+    label(FEVER_TENTHS)
+}
+
 /// Is a reading (tenths) a fever?
 pub fn is_fever(tenths: i64) -> bool {
     tenths >= FEVER_TENTHS
@@ -61,5 +66,6 @@ mod tests {
         assert_eq!(celsius(378), 37.8);
         assert_eq!(label(365), "36.5");
         assert_eq!(label(400), "40.0");
+        assert_eq!(fever_label(), "37.3");
     }
 }

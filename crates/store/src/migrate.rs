@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0019_report_followup.sql"),
     ),
     (
+        20,
+        "import_rejects",
+        include_str!("../migrations/0020_import_rejects.sql"),
+    ),
+    (
         21,
         "edit_disable",
         include_str!("../migrations/0021_edit_disable.sql"),

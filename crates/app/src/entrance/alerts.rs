@@ -76,7 +76,7 @@ pub(super) async fn raise(
     name_masked: &str,
 ) -> AppResult<(i64, Change)> {
     let now = tx.now();
-    let targets = queries::recipients(tx, gate).await?;
+    let targets = queries::recipients(tx, &gate.region_code, gate.org_id).await?;
     let aid = queries::insert_alert(tx, gate, entry_id, temp_enc, targets.len() as i64).await?;
     let place = if gate.org_name.is_empty() {
         format!("{}{}", gate.region_name, gate.name)
@@ -91,21 +91,7 @@ pub(super) async fn raise(
         celsius(c.temp),
         label_of(&DIRECTIONS, c.direction),
     );
-    for (region, unit) in &targets {
-        let now = tx.now();
-        crate::reports::queue_notification(
-            tx,
-            &crate::reports::NewNotification {
-                region,
-                unit,
-                kind: "entrance_fever",
-                title: &title,
-                body: &body,
-            },
-            now,
-        )
-        .await?;
-    }
+    queue_fever(tx, &targets, "entrance_fever", &title, &body).await?;
     let change = Change::new(
         "entrance_alert.raise",
         "entrance_alert",
@@ -116,6 +102,49 @@ pub(super) async fn raise(
             "status": {"before": null, "after": "open"},
             "notified": targets.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>()}));
     Ok((aid, change))
+}
+
+/// Queue a fever alert's notifications (one per recipient) in the caller's transaction.
+async fn queue_fever(
+    tx: &mut Tx,
+    targets: &[(String, String)],
+    kind: &'static str,
+    title: &str,
+    body: &str,
+) -> AppResult<()> {
+    for (region, unit) in targets {
+        let now = tx.now();
+        crate::reports::queue_notification(
+            tx,
+            &crate::reports::NewNotification {
+                region,
+                unit,
+                kind,
+                title,
+                body,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The fever alert of a home observation's check-in (`temperature::is_fever`, the one rule
+/// gates and institutions use): the same recipients a gate in the person's village alerts —
+/// its community workers, else the township — plus `extra` (the observation's four
+/// responsible people), in the check-in's transaction. Returns the units notified.
+pub(crate) async fn raise_for_observation(
+    tx: &mut Tx,
+    region: &str,
+    extra: Vec<(String, String)>,
+    title: &str,
+    body: &str,
+) -> AppResult<Vec<String>> {
+    let mut targets = queries::recipients(tx, region, None).await?;
+    targets.extend(extra);
+    queue_fever(tx, &targets, "observation_fever", title, body).await?;
+    Ok(targets.into_iter().map(|(_, u)| u).collect())
 }
 
 /// One alert in scope.

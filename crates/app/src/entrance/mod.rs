@@ -38,6 +38,7 @@ pub mod web;
 use backstop_core::error::ErrorCode;
 use backstop_core::role::{Permission, Role};
 
+pub(crate) use alerts::raise_for_observation;
 pub use alerts::{AckInput, Alert, ack_alert, alerts_to_handle, get_alert, list_alerts};
 pub use entries::{EntriesDay, EntryInput, EntryView, add_entry, list_entries};
 pub use gate_edit::{GatePatch, set_gate_disabled, update_gate};

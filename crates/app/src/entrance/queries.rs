@@ -288,15 +288,20 @@ pub(super) async fn day_counts(
 
 // ------------------------------------------------------------------------------------- alerts
 
-/// Who a fever at a gate is addressed to: `(region_code, unit)` of each notification row.
-pub(super) async fn recipients(tx: &mut Tx, gate: &Gate) -> AppResult<Vec<(String, String)>> {
-    if let Some(org) = gate.org_id {
+/// Who a fever is addressed to — at a gate, in an institution's (`org`) or a village's, and at a
+/// home observation's check-in: `(region_code, unit)` of each notification row.
+pub(crate) async fn recipients(
+    tx: &mut Tx,
+    region: &str,
+    org: Option<i64>,
+) -> AppResult<Vec<(String, String)>> {
+    if let Some(org) = org {
         // The institution's users, as a group (the unit the notification list matches).
-        return Ok(vec![(gate.region_code.clone(), format!("org:{org}"))]);
+        return Ok(vec![(region.to_string(), format!("org:{org}"))]);
     }
     let rows: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, roles FROM users WHERE scope = $1 AND disabled = 0 ORDER BY id")
-            .bind(&gate.region_code)
+            .bind(region)
             .fetch_all(tx.conn())
             .await?;
     let workers: Vec<(String, String)> = rows
@@ -304,17 +309,17 @@ pub(super) async fn recipients(tx: &mut Tx, gate: &Gate) -> AppResult<Vec<(Strin
         .filter(|(_, roles)| {
             RoleSet::parse_list(roles).is_ok_and(|r| r.has_role(Role::CommunityWorker))
         })
-        .map(|(id, _)| (gate.region_code.clone(), format!("user:{id}")))
+        .map(|(id, _)| (region.to_string(), format!("user:{id}")))
         .collect();
     if !workers.is_empty() {
         return Ok(workers);
     }
     // No community worker on record: the township must not miss it.
-    let township = RegionCode::parse(&gate.region_code)
+    let township = RegionCode::parse(region)
         .ok()
         .and_then(|c| c.prefix_at(RegionLevel::Township))
         .map(|c| c.to_string())
-        .unwrap_or_else(|| gate.region_code.clone());
+        .unwrap_or_else(|| region.to_string());
     Ok(vec![(township.clone(), township)])
 }
 

@@ -3,10 +3,15 @@
 //! check-ins, the scoped list, and the three changes of an active observation — a check-in in
 //! the current Beijing half-day, an end date moved later (never earlier), and closing it by
 //! release or transfer. The person's name is shown as in other areas' lists (`people::shown`).
+//! A check-in at or above the one fever rule (`backstop_core::temperature::is_fever`, the
+//! gates' and institutions' rule) raises the gates' alert (`entrance::raise_for_observation`):
+//! the village's community workers (else the township) and the four are notified, audited.
+//! The four's phones are in full only for the worker responsible (`responsible_for`).
 
 use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
-use backstop_core::role::Permission;
+use backstop_core::role::{Permission, Role};
+use backstop_core::temperature;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -47,6 +52,10 @@ pub struct Keeper {
     pub role: String,
     pub name: String,
     pub phone_masked: String,
+    /// The full number, only for the worker responsible for the observation (see
+    /// [`responsible_for`]); absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// A check-in.
@@ -78,6 +87,8 @@ pub struct Observation {
     pub status_label: String,
     pub closed_at: Option<String>,
     pub close_note: String,
+    /// Username of the worker who started it (responsible for it).
+    pub started_by: String,
     /// The four (only on a single observation; empty in lists).
     pub keepers: Vec<Keeper>,
     /// Newest first (only on a single observation).
@@ -212,10 +223,26 @@ pub async fn start_observation(
     get_observation(state, actor, id).await
 }
 
-/// One observation in scope, with its four and its check-ins.
+/// Is `actor` the worker responsible for the observation — the one who started it, or a
+/// community worker of the observed person's own village? The four keepers' phones are for
+/// them (to call the four): in full for them, masked for everyone else.
+pub fn responsible_for(actor: &Actor, o: &Observation) -> bool {
+    actor.username == o.started_by
+        || (actor.roles.has_role(Role::CommunityWorker)
+            && actor.scope.as_str() == o.region_code.as_str())
+}
+
+/// One observation in scope, with its four (phones in full only for the responsible worker)
+/// and its check-ins.
 pub async fn get_observation(state: &AppState, actor: &Actor, id: i64) -> AppResult<Observation> {
     actor.require(Permission::PersonsRead)?;
-    queries::observation_full(state, &actor.everywhere(), id).await
+    let mut o = queries::observation_full(state, &actor.everywhere(), id).await?;
+    if !responsible_for(actor, &o) {
+        for k in &mut o.keepers {
+            k.phone = None;
+        }
+    }
+    Ok(o)
 }
 
 /// An active observation in scope, read inside the write that changes it.
@@ -278,6 +305,37 @@ pub async fn checkin(
         recorded_by: &actor.username,
     };
     queries::insert_checkin(&mut tx, &state.keys, id, &row).await?;
+    if temperature::is_fever(temperature) {
+        // The one fever rule of gates and institutions: the same alert a gate raises.
+        let keepers = queries::keepers_of(&mut tx, id)
+            .await?
+            .into_iter()
+            .map(|(seq, _, _)| {
+                (
+                    o.region_code.clone(),
+                    format!("observation:{id}:keeper:{seq}"),
+                )
+            })
+            .collect();
+        let when = slot_label(slot);
+        let notified = crate::entrance::raise_for_observation(
+            &mut tx,
+            &o.region_code,
+            keepers,
+            &format!("发热预警：居家观察人员 {}", o.name_masked),
+            &format!(
+                "居家医学观察人员 {}（观察编号 {id}，{}）{when} 报告体温 {} ℃，已达发热标准，请立即到场处置（送发热门诊或转运），并在系统中登记结果。",
+                o.name_masked,
+                o.region_name,
+                temperature::label(temperature),
+            ),
+        )
+        .await?;
+        tx.also(
+            Change::new("observation.fever_alert", "observation", id, &o.region_code)
+                .detail(json!({"slot": when, "notified": notified})),
+        );
+    }
     tx.commit(
         Change::new("observation.checkin", "observation", id, &o.region_code)
             // The temperature and symptoms are sealed in the row, not copied to the log.

@@ -442,6 +442,41 @@ struct NewObservationPage {
 struct PersonQuery {
     #[serde(default)]
     person: Option<String>,
+    /// Name, pinyin or initials: the person to observe, when none is chosen yet.
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// `/observations/new` without a person: find the person first (by name, within scope).
+#[derive(Template)]
+#[template(path = "screening_observation_pick.html")]
+struct PickPersonPage {
+    nav: Option<Nav>,
+    q: String,
+    found: Vec<Person>,
+    searched: bool,
+}
+
+async fn pick_person(s: &AppState, a: &Authed, q: Option<&str>) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::PersonsWrite)?;
+    let q: String = q.unwrap_or("").trim().chars().take(50).collect();
+    let found = if q.is_empty() {
+        Vec::new()
+    } else {
+        let query = people::PersonQuery {
+            q: Some(q.clone()),
+            limit: Some(50),
+            ..people::PersonQuery::default()
+        };
+        people::list(s, actor, &query).await?.items
+    };
+    Ok(render(&PickPersonPage {
+        nav: Some(Nav::for_actor(actor, NAV)),
+        searched: !q.is_empty(),
+        q,
+        found,
+    }))
 }
 
 async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String>) -> PageResult {
@@ -463,7 +498,10 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
 }
 
 async fn new_observation(PageCaller(s, a): PageCaller, Query(q): Query<PersonQuery>) -> PageResult {
-    new_page(&s, &a, pid(q.person.as_deref().unwrap_or(""))?, None).await
+    match q.person.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => new_page(&s, &a, pid(p)?, None).await,
+        None => pick_person(&s, &a, q.q.as_deref()).await,
+    }
 }
 
 async fn start(

@@ -1258,7 +1258,7 @@ fn cases(w: &World) -> Vec<Case> {
         // An upload names no region (that is chosen at the start): another county's user
         // uploading makes a job of its own, so only the permissionless actor is denied here.
         post("/persons/import", "/persons/import", multipart(&[], "上传乙.csv", &roster())).multipart().skip(&["sibling", "child"]),
-        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&mode=good")).own().outward().form_refusal(),
+        post("/persons/import/{id}/start", format!("/persons/import/{upload}/start"), format!("col_0=id_number&col_1=name&region={V1}&confirm_region=1&mode=good")).own().outward().form_refusal(),
         post("/persons/import/{id}/discard", format!("/persons/import/{}/discard", w.id("upload2")), "").own(),
     ]
 }

@@ -470,7 +470,8 @@ async fn screening_pages_household_form_and_township_list() {
         let loc = hd.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let (s, body) = page(&t, &loc, &cookie).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(body.contains("138****0001") && body.contains("checkin-form"));
+        // The worker who started it is responsible: the four's phones in full (item 14.10).
+        assert!(body.contains("tel:13800000001") && body.contains("checkin-form"));
         let oid = loc.rsplit('/').next().unwrap_or("").to_string();
         let (s, _, _) = t
             .raw_form("POST", &format!("/observations/{oid}/extend"), Some(&cookie), "ends_on=2026-03-05")

@@ -44,6 +44,8 @@ pub struct ImportUpload {
     pub region: Option<String>,
     /// `true` to import the good rows even when some are rejected (default all or nothing).
     pub good_rows: Option<bool>,
+    /// `address`: without a household column (户号), one household per village and address.
+    pub households: Option<String>,
     /// JSON object: header text in the file → `id_number`, `name`, `sex`, `birth_date`,
     /// `phone`, `region_code`, `address`, `hukou_address` or `ignore`.
     pub mapping: Option<String>,
@@ -97,7 +99,12 @@ pub async fn api_create(
             return Err(e);
         }
     };
-    let job = get_job(&s, actor, id).await?;
+    let mut job = get_job(&s, actor, id).await?;
+    let by_address = up
+        .fields
+        .get("households")
+        .is_some_and(|v| v.trim() == "address");
+    set_households(&s, &mut job, by_address).await?;
     let opts = options(&s, &job, mapping);
     spawn_job(s.clone(), actor.clone(), job, opts);
     Ok((

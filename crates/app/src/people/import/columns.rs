@@ -18,10 +18,19 @@ pub enum Field {
     Region,
     Address,
     Hukou,
+    /// The village (community) by name (村、社区…), resolved to its code inside the import's
+    /// region when the row has no region code.
+    Village,
+    /// 困难群众类别 (低保, 特困…; several separated by 、 , ;), imported into care groups.
+    Category,
+    /// The household number (户号): rows with the same number in a village are one household.
+    Household,
+    /// Relationship to the head of the household (与户主关系).
+    Relationship,
 }
 
 impl Field {
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 12] = [
         Field::Id,
         Field::Name,
         Field::Sex,
@@ -30,6 +39,10 @@ impl Field {
         Field::Region,
         Field::Address,
         Field::Hukou,
+        Field::Village,
+        Field::Category,
+        Field::Household,
+        Field::Relationship,
     ];
 
     fn idx(self) -> usize {
@@ -47,6 +60,10 @@ impl Field {
             Field::Region => "region_code",
             Field::Address => "address",
             Field::Hukou => "hukou_address",
+            Field::Village => "village",
+            Field::Category => "category",
+            Field::Household => "household",
+            Field::Relationship => "relationship",
         }
     }
 
@@ -60,6 +77,10 @@ impl Field {
             Field::Region => "区划代码",
             Field::Address => "现住址",
             Field::Hukou => "户籍地址",
+            Field::Village => "村（社区）",
+            Field::Category => "困难群众类别",
+            Field::Household => "户号",
+            Field::Relationship => "与户主关系",
         }
     }
 
@@ -73,7 +94,10 @@ impl Field {
 
     /// Recognise a header cell.
     pub fn recognise(header: &str) -> Option<Field> {
-        let h = normalise_header(header).to_lowercase();
+        let h = normalise_header(header)
+            .to_lowercase()
+            .replace('(', "（")
+            .replace(')', "）");
         Some(match h.as_str() {
             "身份证号" | "身份证号码" | "公民身份号码" | "证件号码" | "身份证" | "id_number"
             | "idnumber" | "id_no" => Field::Id,
@@ -90,6 +114,37 @@ impl Field {
                 Field::Address
             }
             "户籍地址" | "户籍地" | "hukou_address" => Field::Hukou,
+            "村"
+            | "社区"
+            | "村（社区）"
+            | "社区（村）"
+            | "村（居）"
+            | "村居"
+            | "村社区"
+            | "村/社区"
+            | "村、社区"
+            | "所属社区"
+            | "所属村"
+            | "所属村（社区）"
+            | "行政村"
+            | "村委会"
+            | "居委会"
+            | "村（居）委会"
+            | "村名"
+            | "社区名称"
+            | "村（社区）名称"
+            | "所在村"
+            | "所在社区"
+            | "所在村（社区）"
+            | "village"
+            | "community" => Field::Village,
+            "类别" | "人员类别" | "困难群众类别" | "救助类别" | "保障类别" | "救助对象类别"
+            | "对象类别" | "category" => Field::Category,
+            "户号" | "家庭户编号" | "户编号" | "家庭户号" | "家庭编号" | "户籍户号"
+            | "household" | "household_no" => Field::Household,
+            "与户主关系" | "与户主的关系" | "家庭关系" | "户内关系" | "relationship" => {
+                Field::Relationship
+            }
             _ => return None,
         })
     }
@@ -116,7 +171,7 @@ pub fn header_key(headers: &[String]) -> String {
 /// Which column holds which field.
 #[derive(Debug, Clone, Default)]
 pub struct Columns {
-    pub(super) idx: [Option<usize>; 8],
+    pub(super) idx: [Option<usize>; 12],
     /// Header cells that were not recognised nor mapped (first 40 characters).
     pub ignored: Vec<String>,
 }
@@ -187,7 +242,7 @@ pub fn resolve_columns(headers: &[&str], mapping: Option<&Mapping>) -> Result<Co
         return Err(FileError::new(
             FileErrorKind::Columns,
             format!(
-                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、现住址、户籍地址；英文表头 id_number, name, sex, birth_date, phone, region_code, address, hukou_address 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
+                "缺少必需的列：{}。文件中的列：{}。需要：身份证号、姓名（可选：性别、出生日期、联系电话、区划代码、村（社区）、现住址、户籍地址、困难群众类别、户号、与户主关系；英文表头 id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, household, relationship 也可识别）。请修改表头，或在导入页面为各列选择对应的字段",
                 missing.join("、"),
                 if found.is_empty() {
                     "（无）".to_string()
@@ -268,7 +323,7 @@ pub(super) fn parse_mapping(s: Option<&String>) -> AppResult<Option<Mapping>> {
                 ErrorCode::Validation,
                 "mapping",
                 format!(
-                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, address, hukou_address, ignore）",
+                    "未知的字段“{}”（可用：id_number, name, sex, birth_date, phone, region_code, village, address, hukou_address, category, household, relationship, ignore）",
                     v.chars().take(30).collect::<String>()
                 ),
             ));

@@ -68,6 +68,8 @@ pub struct ImportJob {
     pub(super) user_id: i64,
     #[serde(skip)]
     pub(super) token: String,
+    /// `address`: without a household column, one household per village and address.
+    pub households: String,
     /// The explicit column mapping used (header → field), empty when recognised.
     #[schema(value_type = Object)]
     pub mapping: Mapping,
@@ -152,15 +154,38 @@ pub(super) fn issues_json(report: &ImportReport) -> String {
     serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string())
 }
 
+/// The rejected rows with their original cells, sealed (`None` when none was rejected):
+/// JSON `{headers, rows: [[line, reason, cells…]]}` encrypted with the master key.
+pub(super) fn sealed_rejects(
+    keys: &crate::kernel::crypto::KeyRing,
+    report: &ImportReport,
+) -> Option<Vec<u8>> {
+    if report.rejects.is_empty() {
+        return None;
+    }
+    let rows: Vec<serde_json::Value> = report
+        .rejects
+        .iter()
+        .map(|i| {
+            let cells: Vec<&str> = i.raw.split(super::rows::RAW_SEP).collect();
+            json!([i.line, i.reason, cells])
+        })
+        .collect();
+    let text = json!({"headers": report.headers, "rows": rows}).to_string();
+    Some(keys.encrypt(text.as_bytes()))
+}
+
 /// Write a finished import's result into its job row (called in the import's transaction
 /// when it commits, else on its own).
 pub(crate) async fn record_report(
     conn: &mut sqlx::AnyConnection,
+    keys: &crate::kernel::crypto::KeyRing,
     job: i64,
     report: &ImportReport,
     now: i64,
 ) -> AppResult<()> {
-    queries::record_report(conn, job, report, &issues_json(report), now).await
+    let sealed = sealed_rejects(keys, report);
+    queries::record_report(conn, job, report, &issues_json(report), sealed, now).await
 }
 
 /// Mark a job failed (the file was refused): job row and one failure summary entry.
@@ -276,7 +301,9 @@ pub(super) async fn run_job(
     let outcome = match result {
         Ok(report) if report.committed => Ok(()),
         Ok(report) => {
-            queries::record_report_alone(state, job.id, &report, &issues_json(&report)).await
+            let sealed = sealed_rejects(&state.keys, &report);
+            queries::record_report_alone(state, job.id, &report, &issues_json(&report), sealed)
+                .await
         }
         Err(e) => {
             record_failure(
@@ -370,6 +397,7 @@ pub(super) fn options(
     ImportOptions {
         region: Some(job.region_code.clone()).filter(|r| !r.is_empty()),
         good_rows: job.good_rows,
+        households_by_address: job.households == "address",
         max_bytes: state.config.max_upload_bytes,
         mapping,
         job_id: Some(job.id),
@@ -404,6 +432,18 @@ pub(super) async fn preview_job(
             "无法读取上传的文件",
         ))
     })
+}
+
+/// Record a job's household grouping (`address` or empty) before it runs.
+pub(super) async fn set_households(
+    state: &AppState,
+    job: &mut ImportJob,
+    by_address: bool,
+) -> AppResult<()> {
+    let mode = if by_address { "address" } else { "" };
+    queries::set_job_households(state, job.id, mode).await?;
+    job.households = mode.to_string();
+    Ok(())
 }
 
 /// Start an uploaded job with its settings.
@@ -443,7 +483,16 @@ pub(super) async fn discard(state: &AppState, actor: &Actor, id: i64) -> AppResu
     Ok(())
 }
 
+/// The sealed rejected rows, opened.
+#[derive(Deserialize)]
+struct OriginalRows {
+    headers: Vec<String>,
+    rows: Vec<(u64, String, Vec<String>)>,
+}
+
 /// The rejected rows (and merge warnings) of a finished job as an Excel workbook; audited.
+/// The rejected rows carry every original cell (as uploaded, so the importer — the only one
+/// who can read the job — can fix them and upload the file again) with the reason.
 pub async fn rejects_xlsx(
     state: &AppState,
     actor: &Actor,
@@ -455,6 +504,10 @@ pub async fn rejects_xlsx(
     if matches!(job.status.as_str(), "uploaded" | "running") {
         return Err(AppError::msg(ErrorCode::Conflict, "导入尚未结束"));
     }
+    let original = queries::rejected_rows(state, id)
+        .await?
+        .and_then(|enc| state.keys.decrypt(&enc))
+        .and_then(|b| serde_json::from_slice::<OriginalRows>(&b).ok());
     let xerr = |e: rust_xlsxwriter::XlsxError| AppError::internal("xlsx", e);
     let when = backstop_core::clock::format_beijing(state.clock.now());
     let mut wb = Workbook::new();
@@ -492,6 +545,28 @@ pub async fn rejects_xlsx(
             }
         );
         ws.text_plain(1, 0, &sub).map_err(xerr)?;
+        if kind == "reject"
+            && let Some(orig) = &original
+        {
+            // The original rows (every column as uploaded), with the reason first: fix the
+            // cells and upload this file again (the two first columns are not imported).
+            let mut heads = vec!["原因".to_string(), "原行号".to_string()];
+            heads.extend(orig.headers.iter().cloned());
+            for (c, h) in heads.iter().enumerate() {
+                ws.text(2, c as u16, h, &head).map_err(xerr)?;
+            }
+            ws.set_column_width(0, 50).map_err(xerr)?;
+            for (i, (line, reason, cells)) in orig.rows.iter().enumerate() {
+                let r = 3 + i as u32;
+                ws.text(r, 0, reason, &cell).map_err(xerr)?;
+                ws.write_number_with_format(r, 1, *line as f64, &cell)
+                    .map_err(xerr)?;
+                for (c, v) in cells.iter().enumerate() {
+                    ws.text(r, 2 + c as u16, v, &cell).map_err(xerr)?;
+                }
+            }
+            continue;
+        }
         for (c, h) in ["行号", "原因", "身份证号（脱敏）"].iter().enumerate() {
             ws.text(2, c as u16, h, &head).map_err(xerr)?;
         }
@@ -516,7 +591,8 @@ pub async fn rejects_xlsx(
         .await?
         .commit(
             Change::new("person.import_rejects_export", "person_import_job", id, region).detail(
-                json!({"rows": job.issues.iter().filter(|i| i.kind == "reject").count(), "format": "xlsx"}),
+                json!({"rows": job.issues.iter().filter(|i| i.kind == "reject").count(), "format": "xlsx",
+                       "original_rows": original.as_ref().map_or(0, |o| o.rows.len())}),
             ),
         )
         .await?;

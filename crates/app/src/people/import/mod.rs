@@ -54,15 +54,19 @@
 
 pub(crate) mod api;
 pub(crate) mod columns;
+mod households;
 pub(crate) mod jobs;
+mod merge;
 pub(crate) mod pages;
 mod queries;
+mod regions;
 mod rows;
 mod source;
 pub(crate) mod storage;
 #[cfg(test)]
 mod tests;
 mod upload;
+mod villages;
 mod write;
 
 pub use crate::people::shown::id_text as mask_id_text;
@@ -115,6 +119,9 @@ pub struct ImportOptions {
     pub mapping: Option<Mapping>,
     /// Limits on what an .xlsx may expand to.
     pub xlsx: xlsx::Limits,
+    /// Without a household column, group the rows of a village with the same current
+    /// address into one household.
+    pub households_by_address: bool,
     /// The background job this import runs for: its result row is written in the import's
     /// transaction and its id goes into the summary audit entry.
     pub job_id: Option<i64>,
@@ -129,19 +136,25 @@ impl Default for ImportOptions {
             mapping: None,
             xlsx: xlsx::Limits::default(),
             job_id: None,
+            households_by_address: false,
         }
     }
 }
 
 /// A rejected row or a warning, by line number (the header is line 1 in a CSV file; in an
 /// .xlsx file the Excel row number).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowIssue {
     pub line: u64,
     pub reason: String,
     /// The row's ID number masked for the importer (empty when the row had none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id_masked: String,
+    /// A rejected row's original cells (joined by `rows::RAW_SEP`), for the rejected-rows
+    /// file only: never serialised, stored only sealed (`jobs::record_report`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub raw: String,
 }
 
 /// What an import did.
@@ -165,6 +178,9 @@ pub struct ImportReport {
     pub warnings_total: u64,
     /// Header cells that were not recognised.
     pub ignored_columns: Vec<String>,
+    /// The header row as in the file (for the rejected-rows file).
+    #[serde(skip)]
+    pub headers: Vec<String>,
 }
 
 /// Progress events.

@@ -156,7 +156,14 @@ pub(super) struct PreviewPage {
     pub(super) template_name: String,
     pub(super) region: String,
     pub(super) good_rows: bool,
+    /// No column is read as the region code or the village: every row would land on the
+    /// import's region, so the page says so and asks.
+    pub(super) no_place_column: bool,
 }
+
+/// Why a start is refused when no column says where each person lives and the importer has
+/// not confirmed that all of them belong to the import's region.
+pub(super) const NO_PLACE: &str = "没有识别出“村（社区）”或“区划代码”列：所有人员将登记到导入区划本身，而不是各自的村（社区）。如果文件中有村（社区）列，请在下表中为它选择“村（社区）”；如果确实都属于导入区划，请勾选“全部登记到导入区划”";
 
 #[derive(Template)]
 #[template(path = "people_import_job.html")]
@@ -322,6 +329,11 @@ pub(super) async fn preview_page(
         template_name,
         region,
         good_rows,
+        no_place_column: !preview
+            .fields
+            .iter()
+            .flatten()
+            .any(|f| *f == Field::Region.key() || *f == Field::Village.key()),
         job,
     });
     *resp.status_mut() = status;
@@ -410,8 +422,19 @@ pub(super) async fn start_page(
         }
         (_, Err(e)) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => Some(e.message.clone()),
         (_, Err(e)) => return Err(e.clone().into()),
-        (Ok(cols), Ok(r)) if r.is_empty() && cols.of(Field::Region).is_none() => {
-            Some("文件没有“区划代码”列：请填写导入区划".to_string())
+        (Ok(cols), Ok(r))
+            if r.is_empty()
+                && cols.of(Field::Region).is_none()
+                && cols.of(Field::Village).is_none() =>
+        {
+            Some("文件没有“区划代码”或“村（社区）”列：请填写导入区划".to_string())
+        }
+        (Ok(cols), Ok(_))
+            if cols.of(Field::Region).is_none()
+                && cols.of(Field::Village).is_none()
+                && get("confirm_region").is_none() =>
+        {
+            Some(NO_PLACE.to_string())
         }
         _ => None,
     };
@@ -423,6 +446,13 @@ pub(super) async fn start_page(
         save_template(&s, actor, &template_name, &preview.header_key, &mapping).await?;
     }
     let id = job.id;
+    let mut job = job;
+    set_households(
+        &s,
+        &mut job,
+        get("households").as_deref() == Some("address"),
+    )
+    .await?;
     start(&s, actor, job, region, good_rows, Some(mapping)).await?;
     Ok(Redirect::to(&format!("/persons/import/{id}")).into_response())
 }
@@ -490,6 +520,7 @@ mod tests {
             user_id: 1,
             token: String::new(),
             mapping: Mapping::new(),
+            households: String::new(),
         }
     }
 

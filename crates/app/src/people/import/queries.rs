@@ -106,6 +106,211 @@ pub(super) async fn region_codes_in(
     )
 }
 
+/// `(code, name)` of every village in `[lo, hi)` (the import's village column).
+pub(super) async fn villages_in(
+    state: &AppState,
+    lo: &str,
+    hi: &str,
+) -> AppResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT code, name FROM regions WHERE code >= $1 AND code < $2 AND level = 'village'",
+    )
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(state.db.pool())
+    .await?)
+}
+
+/// The households of these keys already on record: `(id, (region, ref_no, address))` —
+/// matched by number, or (no number) by address among the households without one.
+pub(super) async fn find_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    keys: &[&super::households::Key],
+) -> AppResult<Vec<(i64, super::households::Key)>> {
+    let mut regions: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let refs: Vec<&str> = keys
+        .iter()
+        .filter(|k| !k.1.is_empty())
+        .map(|k| k.1.as_str())
+        .collect();
+    let addrs: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.1.is_empty())
+        .map(|k| k.2.as_str())
+        .collect();
+    let mut cond = Vec::new();
+    if !refs.is_empty() {
+        cond.push(format!("ref_no IN ({})", repeat_list("?", refs.len())));
+    }
+    if !addrs.is_empty() {
+        cond.push(format!(
+            "(ref_no = '' AND address IN ({}))",
+            repeat_list("?", addrs.len())
+        ));
+    }
+    let sql = format!(
+        "SELECT id, region_code, ref_no, address FROM households WHERE region_code IN ({}) AND ({})",
+        repeat_list("?", regions.len()),
+        cond.join(" OR ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for v in regions.iter().chain(refs.iter()).chain(addrs.iter()) {
+        q = q.bind(*v);
+    }
+    let wanted: HashSet<&super::households::Key> = keys.iter().copied().collect();
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let (region, ref_no, address): (String, String, String) = (
+            r.try_get("region_code")?,
+            r.try_get("ref_no")?,
+            r.try_get("address")?,
+        );
+        let key = if ref_no.is_empty() {
+            (region, String::new(), address)
+        } else {
+            (region, ref_no, String::new())
+        };
+        if wanted.contains(&key) {
+            out.push((r.try_get("id")?, key));
+        }
+    }
+    Ok(out)
+}
+
+/// New households `(region, ref_no, address)` in one statement: `(id, the same triple)`.
+pub(super) async fn insert_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(String, String, String)],
+    now: i64,
+) -> AppResult<Vec<(i64, super::households::Key)>> {
+    let sql = format!(
+        "INSERT INTO households (region_code, ref_no, address, created_at, updated_at) VALUES {} \
+         RETURNING id, region_code, ref_no, address",
+        repeat_list("(?,?,?,?,?)", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (region, ref_no, address) in rows {
+        q = q
+            .bind(region)
+            .bind(ref_no)
+            .bind(address)
+            .bind(now)
+            .bind(now);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in q.fetch_all(&mut *conn).await? {
+        out.push((
+            r.try_get("id")?,
+            (
+                r.try_get("region_code")?,
+                r.try_get("ref_no")?,
+                r.try_get("address")?,
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Put persons in households with their relationship, one statement: `(person, household,
+/// relationship)`.
+pub(super) async fn set_households(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(i64, i64, &str)],
+    now: i64,
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let when = repeat_list("WHEN ? THEN ?", rows.len()).replace(',', " ");
+    let sql = format!(
+        "UPDATE persons SET household_id = CASE id {when} END, relationship = CASE id {when} END, \
+         updated_at = ? WHERE id IN ({})",
+        repeat_list("?", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (p, h, _) in rows {
+        q = q.bind(*p).bind(*h);
+    }
+    for (p, _, r) in rows {
+        q = q.bind(*p).bind(r.to_string());
+    }
+    q = q.bind(now);
+    for (p, _, _) in rows {
+        q = q.bind(*p);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Who decided a membership recorded from a roster (the roster is the record of it).
+pub(super) const ROSTER_BODY: &str = "花名册导入";
+
+/// Care memberships (`care_memberships`, the care area's table: people ← care) of persons
+/// this import created, one multi-row statement per batch: `(person, category)`.
+pub(super) async fn insert_memberships(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    rows: &[(i64, &'static str)],
+    today: &str,
+    by: &str,
+    now: i64,
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
+         created_by, created_at, updated_at) VALUES {}",
+        repeat_list("(?,?,?,'',?,?,?,?)", rows.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
+    for (p, c) in rows {
+        q = q
+            .bind(*p)
+            .bind(*c)
+            .bind(today)
+            .bind(ROSTER_BODY)
+            .bind(by)
+            .bind(now)
+            .bind(now);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A membership of a person already on record (a merged row), unless one in that category is
+/// still running; `true` when added.
+pub(super) async fn add_membership_if_absent(
+    conn: &mut AnyConnection,
+    person: i64,
+    category: &str,
+    today: &str,
+    by: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let n = sqlx::query(
+        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
+         created_by, created_at, updated_at) SELECT $1, $2, $3, '', $4, $5, $6, $6 \
+         WHERE NOT EXISTS (SELECT 1 FROM care_memberships WHERE person_id = $1 AND category = $2 \
+         AND (end_date = '' OR end_date >= $3))",
+    )
+    .bind(person)
+    .bind(category)
+    .bind(today)
+    .bind(ROSTER_BODY)
+    .bind(by)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
 /// Which of `codes` are regions, in one query.
 pub(super) async fn existing_regions(
     state: &AppState,
@@ -182,7 +387,7 @@ pub(super) async fn merge_fill(
 
 const JOB_COLS: &str = "id, user_id, token, file_name, format, region_code, good_rows, mapping, \
     status, committed, bytes_total, bytes_done, rows_read, imported, merged, rejected, warnings, \
-    issues, error_code, error, created_at, finished_at";
+    issues, error_code, error, created_at, finished_at, households";
 
 fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
     let issues: String = r.try_get("issues")?;
@@ -209,6 +414,7 @@ fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
         error: r.try_get("error")?,
         created_at: r.try_get("created_at")?,
         finished_at: r.try_get("finished_at")?,
+        households: r.try_get("households")?,
     })
 }
 
@@ -240,12 +446,13 @@ pub(super) async fn record_report(
     job: i64,
     report: &ImportReport,
     issues: &str,
+    rejected_enc: Option<Vec<u8>>,
     now: i64,
 ) -> AppResult<()> {
     sqlx::query(
         "UPDATE person_import_jobs SET status = $1, committed = $2, bytes_done = bytes_total, \
          rows_read = $3, imported = $4, merged = $5, rejected = $6, warnings = $7, issues = $8, \
-         error_code = '', error = '', finished_at = $9 WHERE id = $10",
+         error_code = '', error = '', finished_at = $9, rejected_enc = $11 WHERE id = $10",
     )
     .bind(if report.committed {
         "done"
@@ -261,6 +468,7 @@ pub(super) async fn record_report(
     .bind(issues)
     .bind(now)
     .bind(job)
+    .bind(rejected_enc)
     .execute(conn)
     .await?;
     Ok(())
@@ -324,9 +532,10 @@ pub(super) async fn record_report_alone(
     job: i64,
     report: &ImportReport,
     issues: &str,
+    rejected_enc: Option<Vec<u8>>,
 ) -> AppResult<()> {
     let mut w = state.db.begin_write().await?;
-    record_report(w.conn(), job, report, issues, state.now_ms()).await?;
+    record_report(w.conn(), job, report, issues, rejected_enc, state.now_ms()).await?;
     w.commit().await?;
     Ok(())
 }
@@ -405,6 +614,18 @@ pub(super) async fn start_job(
     Ok(n > 0)
 }
 
+/// A job's household grouping (`address` or empty), before it runs.
+pub(super) async fn set_job_households(state: &AppState, id: i64, mode: &str) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    sqlx::query("UPDATE person_import_jobs SET households = $1 WHERE id = $2")
+        .bind(mode)
+        .bind(id)
+        .execute(w.conn())
+        .await?;
+    w.commit().await?;
+    Ok(())
+}
+
 /// Give up an uploaded job.
 pub(super) async fn abandon_job(state: &AppState, id: i64, now: i64) -> AppResult<()> {
     let mut w = state.db.begin_write().await?;
@@ -418,6 +639,17 @@ pub(super) async fn abandon_job(state: &AppState, id: i64, now: i64) -> AppResul
     .await?;
     w.commit().await?;
     Ok(())
+}
+
+/// A job's sealed rejected rows (its owner is checked by the caller).
+pub(super) async fn rejected_rows(state: &AppState, id: i64) -> AppResult<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT rejected_enc FROM person_import_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?
+            .flatten(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------

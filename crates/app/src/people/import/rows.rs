@@ -27,7 +27,20 @@ pub(crate) struct ParsedRow {
     pub fields: Checked,
     /// The region code cell (empty if none).
     pub region: String,
+    /// The village (community) name cell (empty if none).
+    pub village: String,
+    /// Care categories of the category cell.
+    pub categories: Vec<&'static str>,
+    /// The household number cell (empty if none).
+    pub household: String,
+    /// Relationship to the head, when the row gives one.
+    pub relationship: Option<&'static str>,
+    /// The original cells, joined by [`RAW_SEP`] (for the rejected-rows file).
+    pub raw: String,
 }
+
+/// Separates the original cells of a row in [`ParsedRow::raw`] / [`RowIssue::raw`].
+pub(crate) const RAW_SEP: char = '\u{1f}';
 
 /// A preview cell: ID number and phone columns masked, and in other columns anything with
 /// seven or more digits (an ID, phone or bank number in a 备注 column).
@@ -39,7 +52,10 @@ pub(super) fn mask_cell(field: Option<Field>, text: &str, reveal: bool) -> Strin
         Some(_) => t.to_string(),
         None => {
             let digits = t.bytes().filter(u8::is_ascii_digit).count();
-            if digits >= 15 {
+            if is_region_code(t) {
+                // A region code is not personal data: shown as it is.
+                t.to_string()
+            } else if digits >= 15 {
                 shown::id_text(t, false)
             } else if digits >= 7 {
                 shown::phone_text(t)
@@ -48,6 +64,11 @@ pub(super) fn mask_cell(field: Option<Field>, text: &str, reveal: bool) -> Strin
             }
         }
     }
+}
+
+/// Digits only, of a region code's length (2, 4, 6, 9 or 12).
+fn is_region_code(t: &str) -> bool {
+    matches!(t.len(), 2 | 4 | 6 | 9 | 12) && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An integer-valued Excel number written out plainly (`13812345678`, not `1.38E10`);
@@ -115,6 +136,10 @@ pub(crate) struct RowReader<S: RowSource> {
     pub(super) pending: VecDeque<Record>,
     pub encoding: &'static str,
     pub ignored: Vec<String>,
+    /// The header row's cells (for the rejected-rows file).
+    pub headers: Vec<String>,
+    /// Columns of the header row.
+    pub(super) width: usize,
 }
 
 impl<S: RowSource> RowReader<S> {
@@ -128,7 +153,10 @@ impl<S: RowSource> RowReader<S> {
         let (header, pending) = find_header(&mut src, mapping)?;
         let cells: Vec<&str> = header.texts().collect();
         let cols = resolve_columns(&cells, mapping)?;
+        let headers: Vec<String> = cells.iter().map(|c| c.trim().to_string()).collect();
         Ok(RowReader {
+            width: headers.len(),
+            headers,
             encoding: src.format(),
             ignored: cols.ignored.clone(),
             src,
@@ -156,6 +184,37 @@ impl<S: RowSource> RowReader<S> {
         }
     }
 
+    pub fn has_village_column(&self) -> bool {
+        self.cols.of(Field::Village).is_some()
+    }
+
+    /// The current row's cells as the user typed them (Excel integers written out, dates as
+    /// dates), joined by [`RAW_SEP`], as many as the header has columns (or more).
+    fn raw(&self) -> String {
+        let n = self.width.max(self.rec.len());
+        let mut out = String::new();
+        for i in 0..n {
+            if i > 0 {
+                out.push(RAW_SEP);
+            }
+            let (k, t) = self.rec.get(i);
+            match (k, self.cols.field_at(i)) {
+                (Kind::Number, Some(Field::Birth)) => match t
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|v| xlsx::excel_date(v, self.src.date1904()))
+                {
+                    Some(d) => out.push_str(&d.format("%Y-%m-%d").to_string()),
+                    None => out.push_str(t),
+                },
+                (Kind::Number, _) => out.push_str(&number_text(t)),
+                _ => out.push_str(&t.replace(RAW_SEP, " ")),
+            }
+        }
+        out
+    }
+
     fn advance(&mut self) -> Result<bool, FileError> {
         if let Some(r) = self.pending.pop_front() {
             self.rec = r;
@@ -176,6 +235,7 @@ impl<S: RowSource> RowReader<S> {
                 continue;
             }
             let line = self.rec.line;
+            let raw = self.raw();
             let (id_kind, id_text) = self.cell(Field::Id);
             let reveal = self.reveal;
             let issue = |reason: &str| {
@@ -183,6 +243,7 @@ impl<S: RowSource> RowReader<S> {
                     line,
                     reason: reason.to_string(),
                     id_masked: mask_id_text(id_text, reveal),
+                    raw: raw.clone(),
                 })))
             };
             if self.encoding != "xlsx" && self.rec.texts().any(|c| c.contains('\u{fffd}')) {
@@ -225,7 +286,7 @@ impl<S: RowSource> RowReader<S> {
                 text(Field::Birth),
                 text(Field::Phone),
             );
-            let raw = RawFields {
+            let fields = RawFields {
                 id_number: id_trim,
                 name: &name,
                 sex: &sex,
@@ -234,18 +295,46 @@ impl<S: RowSource> RowReader<S> {
                 address: &address,
                 hukou_address: &hukou_address,
             };
-            let checked = check_fields(&raw, self.today);
+            let checked = check_fields(&fields, self.today);
             let region = text(Field::Region).trim().to_string();
-            return Ok(Some(match checked {
-                Ok(fields) => Ok(ParsedRow {
+            let village = one_line(&text(Field::Village));
+            let categories = backstop_core::care_category::parse_roster(&text(Field::Category));
+            let household = text(Field::Household).trim().chars().take(50).collect();
+            let rel_text = text(Field::Relationship).trim().to_string();
+            let relationship = match rel_text.as_str() {
+                "" => Ok(None),
+                r => crate::people::parse_relationship(r)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "与户主关系“{}”无法识别（如：户主、配偶、子女、父母）",
+                            r.chars().take(10).collect::<String>()
+                        )
+                    }),
+            };
+            let categories = categories.and_then(|c| relationship.map(|r| (c, r)));
+            return Ok(Some(match (checked, categories) {
+                (Ok(fields), Ok((categories, relationship))) => Ok(ParsedRow {
                     line,
                     fields,
                     region,
+                    village,
+                    categories,
+                    household,
+                    relationship,
+                    raw,
                 }),
-                Err(e) => Err(RowIssue {
+                (Err(e), _) => Err(RowIssue {
                     line,
                     reason: e.message,
                     id_masked: mask_id_text(id_trim, reveal),
+                    raw,
+                }),
+                (_, Err(reason)) => Err(RowIssue {
+                    line,
+                    reason,
+                    id_masked: mask_id_text(id_trim, reveal),
+                    raw,
                 }),
             }));
         }

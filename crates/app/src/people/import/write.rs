@@ -6,14 +6,18 @@
 
 use serde_json::json;
 
+use super::households::{Households, Placement};
+use super::merge::merge;
 use super::queries;
+use super::regions::RegionCache;
 use super::rows::*;
 use super::source::*;
+use super::villages::Villages;
 use super::*;
 use crate::kernel::access::Scoped;
 use crate::people::links::{LinkKind, link_detail, write_link};
 use crate::people::queries::{Stored, load_by_index};
-use crate::people::{Checked, Sealed, seal, seal_person};
+use crate::people::{Checked, Sealed, seal_person};
 
 /// Rows looked up, checked and written together (one `SELECT … IN`, one multi-row `INSERT`,
 /// one multi-row audit `INSERT` per batch instead of four statements per row).
@@ -27,6 +31,13 @@ pub(super) struct Pending {
     pub(super) sealed: Sealed,
     /// The ID number masked for the importer (for row reports).
     pub(super) id_masked: String,
+    /// Care categories to record (`care_memberships`).
+    pub(super) categories: Vec<&'static str>,
+    /// The original cells (for the rejected-rows file).
+    pub(super) raw: String,
+    /// The household number cell, and the relationship to the head.
+    pub(super) household: String,
+    pub(super) relationship: Option<&'static str>,
 }
 
 impl Pending {
@@ -35,6 +46,7 @@ impl Pending {
             line: self.line,
             reason,
             id_masked: self.id_masked.clone(),
+            raw: self.raw.clone(),
         }
     }
 
@@ -97,6 +109,8 @@ pub(super) struct BatchReader<'a, S: RowSource> {
     pub(super) scope: Scoped<'a>,
     pub(super) rows: RowReader<S>,
     pub(super) bound: Option<RegionCode>,
+    /// The villages of the import's region, when the file has a village column.
+    pub(super) villages: Option<Villages>,
     pub(super) now: i64,
     /// Data rows read so far.
     pub(super) read: u64,
@@ -160,15 +174,39 @@ impl<S: RowSource> BatchReader<'_, S> {
             .as_ref()
             .map(|c| crate::people::shown::citizen_id(c, self.rows.reveal))
             .unwrap_or_default();
+        let raw = &row.raw;
         let mut refuse = |reason: String| {
             t.rejects.push(RowIssue {
                 line,
                 reason,
                 id_masked: id_masked.clone(),
+                raw: raw.clone(),
             });
             None
         };
+        let village = match (
+            &self.villages,
+            row.region.is_empty() && !row.village.is_empty(),
+        ) {
+            (Some(v), true) => {
+                let within = self
+                    .bound
+                    .as_ref()
+                    .map_or("（全部管辖范围）", |b| b.as_str());
+                match v.resolve(&row.village, within) {
+                    Ok(c) => Some(c),
+                    Err(reason) => return refuse(reason),
+                }
+            }
+            _ => None,
+        };
         let code = match (row.region.is_empty(), &self.bound) {
+            (true, _) if village.is_some() => {
+                match RegionCode::parse(village.as_deref().unwrap_or_default()) {
+                    Ok(c) => c,
+                    Err(e) => return refuse(format!("区划代码：{e}")),
+                }
+            }
             (true, Some(b)) => b.clone(),
             (true, None) => return refuse("缺少区划代码".to_string()),
             (false, _) => match RegionCode::parse(&row.region) {
@@ -196,6 +234,10 @@ impl<S: RowSource> BatchReader<'_, S> {
             fields: row.fields,
             sealed,
             id_masked,
+            categories: row.categories,
+            raw: row.raw,
+            household: row.household,
+            relationship: row.relationship,
         })
     }
 }
@@ -217,6 +259,12 @@ pub(super) struct Batcher<'a> {
     pub(super) chain: audit::Chain,
     /// Creation entries of the last batch, appended while the engine inserts the next one.
     pub(super) deferred: Vec<Entry<'static>>,
+    /// Care memberships of this batch's new persons: `(person, category)`.
+    pub(super) memberships: Vec<(i64, &'static str)>,
+    /// Today (Beijing), the start of a membership recorded from the roster.
+    pub(super) today: String,
+    /// The households this import places its new persons in.
+    pub(super) households: Households,
 }
 
 impl Batcher<'_> {
@@ -269,8 +317,22 @@ impl Batcher<'_> {
         );
         written?;
         let (entries, skipped) = matched?;
+        let memberships = std::mem::take(&mut self.memberships);
+        queries::insert_memberships(
+            self.state,
+            conn,
+            &memberships,
+            &self.today,
+            &self.who.username,
+            self.now,
+        )
+        .await?;
         t.imported += entries.len() as u64;
         self.deferred = entries;
+        let (household_entries, household_warnings) =
+            self.households.flush(self.state, conn, self.now).await?;
+        self.deferred.extend(household_entries);
+        t.warnings.extend(household_warnings);
         if skipped.is_empty() {
             return Ok(());
         }
@@ -297,6 +359,22 @@ impl Batcher<'_> {
             let in_file = existing.created_at == self.now
                 && self.first_new_id.is_some_and(|f| existing.id >= f);
             let existing_id = existing.id;
+            if existing.household_id.is_none()
+                && let Some(key) =
+                    self.households
+                        .key(&existing.region_code, &row.household, &existing.address)
+            {
+                // A person on file without a household joins the row's (placed with the next
+                // batch's, or at the end).
+                self.households.pending.push(Placement {
+                    person: existing_id,
+                    key,
+                    relationship: row.relationship,
+                    address: existing.address.clone(),
+                    line: row.line,
+                    id_masked: row.id_masked.clone(),
+                });
+            }
             let (notes, changed) = merge(
                 self.state,
                 conn,
@@ -312,6 +390,8 @@ impl Batcher<'_> {
                 known.insert(idx.to_string(), s);
             }
             t.merged += 1;
+            self.merge_categories(conn, existing_id, &row.categories, &row.code)
+                .await?;
             if !notes.is_empty() {
                 let whence = if in_file {
                     "与文件中前面的行身份证号相同"
@@ -440,13 +520,29 @@ impl Batcher<'_> {
                 continue;
             };
             self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
-            entries.push(crate::people::created_entry(
-                id,
-                r.code.as_str(),
-                &r.fields,
-                &r.sealed,
-                "import",
-            ));
+            let mut entry =
+                crate::people::created_entry(id, r.code.as_str(), &r.fields, &r.sealed, "import");
+            if let Some(key) = self
+                .households
+                .key(r.code.as_str(), &r.household, &r.fields.address)
+            {
+                self.households.pending.push(Placement {
+                    person: id,
+                    key,
+                    relationship: r.relationship,
+                    address: r.fields.address.clone(),
+                    line: r.line,
+                    id_masked: r.id_masked.clone(),
+                });
+            }
+            if !r.categories.is_empty() {
+                self.memberships
+                    .extend(r.categories.iter().map(|c| (id, *c)));
+                if let Some(d) = entry.detail.as_object_mut() {
+                    d.insert("care_categories".into(), json!(r.categories));
+                }
+            }
+            entries.push(entry);
         }
         if !ids.is_empty() {
             return Err(AppError::internal(
@@ -473,77 +569,6 @@ impl Batcher<'_> {
     }
 }
 
-/// Which region codes exist, remembered for the import with a bound on memory.
-///
-/// A small file asks the region table about each batch's new codes (a cache of at most `cap`
-/// answers). A large one loads every code under the import's region once
-/// ([`RegionCache::complete`]): a roster spreads over many villages, and asking about each
-/// (about 9 µs a code) was 7 % of a national 1,000,000-row import. The whole table is 662,000
-/// codes, about 10 MB as a set of numbers, whatever the size of the file.
-pub(super) struct RegionCache {
-    pub(super) known: std::collections::HashMap<String, bool>,
-    pub(super) cap: usize,
-    /// Every code under the import's region, as [`RegionCache::number`]s.
-    pub(super) all: Option<std::collections::HashSet<u64>>,
-}
-
-impl RegionCache {
-    fn new(cap: usize) -> Self {
-        RegionCache {
-            known: std::collections::HashMap::new(),
-            cap,
-            all: None,
-        }
-    }
-
-    /// A code of up to 15 digits as one number, its length in the low 4 bits (so `11` and
-    /// `011` differ); `None` for anything else, which no region has.
-    fn number(code: &str) -> Option<u64> {
-        if code.is_empty() || code.len() > 15 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let v: u64 = code.parse().ok()?;
-        Some(v * 16 + code.len() as u64)
-    }
-
-    fn is_complete(&self) -> bool {
-        self.all.is_some()
-    }
-
-    /// Know exactly `codes` (every code under the import's region) from now on.
-    fn complete<'c>(&mut self, codes: impl Iterator<Item = &'c str>) {
-        let all = codes.filter_map(Self::number).collect();
-        self.known = std::collections::HashMap::new();
-        self.all = Some(all);
-    }
-
-    /// The codes among `codes` not yet known, sorted and unique. When the cache is full it is
-    /// emptied first, so every code of this batch is either known or in the answer.
-    fn unknown_of<'c>(&mut self, codes: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
-        if self.all.is_some() {
-            return Vec::new();
-        }
-        if self.known.len() >= self.cap {
-            self.known.clear();
-        }
-        let mut out: Vec<&str> = codes.filter(|c| !self.known.contains_key(*c)).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
-    fn record(&mut self, code: &str, exists: bool) {
-        self.known.insert(code.to_string(), exists);
-    }
-
-    fn exists(&self, code: &str) -> bool {
-        match &self.all {
-            Some(all) => Self::number(code).is_some_and(|n| all.contains(&n)),
-            None => self.known.get(code).copied().unwrap_or(false),
-        }
-    }
-}
-
 /// The shared validation, merge and commit path, as a two-step pipeline in one write
 /// transaction: while one batch of [`BATCH_ROWS`] rows is written (looked up, inserted,
 /// merged, audited — the database's work, on its own thread or server), the next is read,
@@ -557,16 +582,17 @@ pub(super) async fn run<S: RowSource>(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ImportReport, ImportError> {
-    if bound.is_none() && !rows.has_region_column() {
+    if bound.is_none() && !rows.has_region_column() && !rows.has_village_column() {
         return Err(FileError::new(
             FileErrorKind::Columns,
-            "文件没有“区划代码”列：请指定导入区划（--region）",
+            "文件没有“区划代码”或“村（社区）”列：请指定导入区划（--region）",
         )
         .into());
     }
     let mut report = ImportReport {
         encoding: rows.encoding.to_string(),
         ignored_columns: rows.ignored.clone(),
+        headers: rows.headers.clone(),
         ..ImportReport::default()
     };
     let now = state.now_ms();
@@ -585,12 +611,22 @@ pub(super) async fn run<S: RowSource>(
         first_new_id: None,
         chain: audit::Chain::default(),
         deferred: Vec::new(),
+        memberships: Vec::new(),
+        today: state.today().format("%Y-%m-%d").to_string(),
+        households: Households::new(opts.households_by_address),
+    };
+    let villages = if rows.has_village_column() {
+        let (lo, hi) = &batcher.region_bounds;
+        Some(Villages::new(queries::villages_in(state, lo, hi).await?))
+    } else {
+        None
     };
     let mut reader = BatchReader {
         state,
         scope: actor.everywhere(),
         rows,
         bound: bound.clone(),
+        villages,
         now,
         read: 0,
         done: false,
@@ -627,6 +663,14 @@ pub(super) async fn run<S: RowSource>(
         });
         batch = next;
     }
+    // Households of the last batch's merged rows.
+    let (entries, warnings) = batcher.households.flush(state, w.conn(), now).await?;
+    batcher.deferred.extend(entries);
+    Tally {
+        warnings,
+        ..Tally::default()
+    }
+    .apply(&mut report, progress);
     batcher.append_deferred(w.conn()).await?;
     // Rows are rejected when read or when their batch is written: report them in file order.
     report.rejects.sort_by_key(|i| i.line);
@@ -660,7 +704,7 @@ pub(super) async fn run<S: RowSource>(
             )
             .await?;
         if let Some(job) = opts.job_id {
-            super::jobs::record_report(w.conn(), job, &report, now).await?;
+            super::jobs::record_report(w.conn(), &state.keys, job, &report, now).await?;
         }
         w.commit().await?;
     } else {
@@ -670,131 +714,4 @@ pub(super) async fn run<S: RowSource>(
         report.merged = 0;
     }
     Ok(report)
-}
-
-/// Merge a row into an existing person (see the module docs); returns the warnings and
-/// whether the record was changed.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn merge(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    chain: &mut audit::Chain,
-    who: &Who,
-    now: i64,
-    cur: &Stored,
-    row: &Checked,
-    region: &str,
-) -> AppResult<(Vec<String>, bool)> {
-    let mut notes = Vec::new();
-    if row.name != cur.name {
-        notes.push(format!("姓名与已登记的“{}”不一致，保留已登记值", cur.name));
-    }
-    if region != cur.region_code {
-        notes.push(format!(
-            "区划代码与已登记的 {} 不一致，保留已登记值",
-            cur.region_code
-        ));
-    }
-    let mut phone = None;
-    if let Some(p) = row.phone.as_deref() {
-        if cur.phone_masked.is_empty() {
-            phone = Some(seal(state, None, Some(p)));
-        } else if cur.phone_index.as_deref() != Some(&state.keys.blind_index("phone", p)) {
-            notes.push("联系电话与已登记的不一致，保留已登记值".to_string());
-        }
-    }
-    let mut fill = |label: &str, new: &str, old: &str| -> Option<String> {
-        if new.is_empty() || new == old {
-            None
-        } else if old.is_empty() {
-            Some(new.to_string())
-        } else {
-            notes.push(format!("{label}与已登记的不一致，保留已登记值"));
-            None
-        }
-    };
-    let address = fill("现住址", &row.address, &cur.address);
-    let hukou = fill("户籍地址", &row.hukou_address, &cur.hukou_address);
-    if phone.is_none() && address.is_none() && hukou.is_none() {
-        return Ok((notes, false));
-    }
-    let phone_masked = phone
-        .as_ref()
-        .map(|s| s.phone_masked.clone())
-        .unwrap_or_else(|| cur.phone_masked.clone());
-    queries::merge_fill(
-        conn,
-        cur.id,
-        phone.as_ref(),
-        &phone_masked,
-        address.as_deref().unwrap_or(&cur.address),
-        hukou.as_deref().unwrap_or(&cur.hukou_address),
-        now,
-    )
-    .await?;
-    let detail = audit::diff(&[
-        ("phone", json!(cur.phone_masked), json!(phone_masked)),
-        (
-            "address",
-            json!(cur.address),
-            json!(address.as_deref().unwrap_or(&cur.address)),
-        ),
-        (
-            "hukou_address",
-            json!(cur.hukou_address),
-            json!(hukou.as_deref().unwrap_or(&cur.hukou_address)),
-        ),
-    ]);
-    let entry = Entry {
-        action: "person.merge",
-        object_type: "person",
-        object_id: cur.id.to_string(),
-        region_code: cur.region_code.clone(),
-        outcome: "success",
-        detail,
-    };
-    chain
-        .append(
-            conn,
-            state.db.backend(),
-            now,
-            who,
-            std::slice::from_ref(&entry),
-        )
-        .await?;
-    Ok((notes, true))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_cache_looks_up_every_code_again_after_it_is_emptied() {
-        let mut c = RegionCache::new(3);
-        assert_eq!(c.unknown_of(["b", "a", "b"].into_iter()), vec!["a", "b"]);
-        c.record("a", true);
-        c.record("b", false);
-        assert!(c.exists("a") && !c.exists("b") && !c.exists("z"));
-        assert_eq!(c.unknown_of(["a", "c"].into_iter()), vec!["c"]);
-        c.record("c", true);
-        // Full: the next batch must look up "a" again, not trust a forgotten answer.
-        assert_eq!(c.unknown_of(["a", "d"].into_iter()), vec!["a", "d"]);
-        c.record("a", true);
-        c.record("d", false);
-        assert!(c.exists("a") && !c.exists("d") && !c.exists("c"));
-    }
-
-    #[test]
-    fn region_cache_once_complete_knows_exactly_the_loaded_codes() {
-        let mut c = RegionCache::new(3);
-        c.record("110101001001", false);
-        c.complete(["110101001001", "11", "350527000000"].into_iter());
-        assert!(c.is_complete());
-        assert!(c.unknown_of(["999999999999", "11"].into_iter()).is_empty());
-        assert!(c.exists("110101001001") && c.exists("11") && c.exists("350527000000"));
-        // Same digits, other length; not loaded; not a code at all.
-        assert!(!c.exists("011") && !c.exists("110101001002") && !c.exists(""));
-        assert!(!c.exists("1234567890123456") && !c.exists("11a"));
-    }
 }

@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 const OBS_COLS: &str = "o.id, o.person_id, p.name AS person_name, o.region_code, \
     r.name AS region_name, o.reason, o.reason_enc, o.started_at, o.ends_on, o.status, o.status_enc, \
-    o.closed_at, o.close_note, o.close_note_enc";
+    o.closed_at, o.close_note, o.close_note_enc, o.created_by";
 
 fn status_label(s: &str) -> &'static str {
     match s {
@@ -43,6 +43,7 @@ fn obs_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Observation, sqlx::Error> 
         status,
         closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(fmt_ms),
         close_note: privacy::text(keys, r, "close_note")?,
+        started_by: r.try_get("created_by")?,
         keepers: Vec::new(),
         checkins: Vec::new(),
     })
@@ -69,7 +70,8 @@ pub(in crate::screening) async fn observation(
     scope.admit(&o.region_code.clone(), o)
 }
 
-/// The observation `id` under the handle, with its four and its last 200 check-ins.
+/// The observation `id` under the handle, with its four (each phone opened into
+/// `Keeper::phone`; the service decides who keeps it) and its last 200 check-ins.
 pub(in crate::screening) async fn observation_full(
     state: &AppState,
     scope: &Scoped<'_>,
@@ -78,7 +80,7 @@ pub(in crate::screening) async fn observation_full(
     let mut conn = state.db.pool().acquire().await?;
     let mut o = observation(&mut conn, &state.keys, scope, id).await?;
     let rows = sqlx::query(
-        "SELECT role, name, phone_masked FROM observation_keepers WHERE observation_id = $1 \
+        "SELECT role, name, phone_masked, phone_enc FROM observation_keepers WHERE observation_id = $1 \
          ORDER BY seq",
     )
     .bind(id)
@@ -89,6 +91,10 @@ pub(in crate::screening) async fn observation_full(
             role: r.try_get("role")?,
             name: r.try_get("name")?,
             phone_masked: r.try_get("phone_masked")?,
+            phone: r
+                .try_get::<Option<Vec<u8>>, _>("phone_enc")?
+                .and_then(|c| state.keys.decrypt(&c))
+                .and_then(|b| String::from_utf8(b).ok()),
         });
     }
     let rows = sqlx::query(
