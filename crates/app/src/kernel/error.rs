@@ -85,9 +85,28 @@ impl AppError {
     }
 }
 
-/// Chinese label of a common field name, for messages.
-pub fn field_label(field: &str) -> &str {
-    match field {
+/// Chinese label of a field name, for messages (issue 14, item 3: no field name ever reaches a
+/// person). A list element `problems[1].deadline` reads "第 2 条问题的整改期限" (counted from
+/// 1); a name without a label reads as "填写内容" rather than leaking the name — the test
+/// `every_validated_field_has_a_label` fails for a field used in the code without one.
+pub fn field_label(field: &str) -> String {
+    if let Some((list, rest)) = field.split_once('[')
+        && let Some((idx, sub)) = rest.split_once(']')
+    {
+        let n = idx.trim().parse::<usize>().map(|i| i + 1).unwrap_or(0);
+        let what = base_label(list).unwrap_or("项目");
+        let sub = sub.trim_start_matches('.');
+        return match base_label(sub) {
+            Some(l) if !sub.is_empty() => format!("第 {n} 条{what}的{l}"),
+            _ => format!("第 {n} 条{what}"),
+        };
+    }
+    base_label(field).unwrap_or("填写内容").to_string()
+}
+
+/// The label table behind [`field_label`]: every field name a validation message names.
+pub fn base_label(field: &str) -> Option<&'static str> {
+    Some(match field {
         "username" => "用户名",
         "password" | "new_password" => "密码",
         "old_password" => "原密码",
@@ -101,8 +120,65 @@ pub fn field_label(field: &str) -> &str {
         "contact_phone" => "联系电话",
         "address" => "地址",
         "totp" | "code" => "动态验证码",
-        other => other,
-    }
+        "action" => "操作",
+        "answer" => "答复",
+        "closed_management" => "封闭管理",
+        "date" => "日期",
+        "days" | "days_left" => "可用天数",
+        "deadline" => "整改期限",
+        "description" => "问题描述",
+        "requirement" => "整改要求",
+        "ends_on" => "结束日期",
+        "starts_on" => "开始日期",
+        "fields" => "字段",
+        "file" => "文件",
+        "findings" => "督导发现",
+        "handling" => "处置情况",
+        "history" => "流行病学史",
+        "item" | "items" => "物资",
+        "keeper_name" => "包保人姓名",
+        "keeper_phone" => "包保人电话",
+        "keeper_role" => "包保人职责",
+        "keepers" => "包保人",
+        "key" => "编号",
+        "mapping" => "列对应",
+        "members" => "家庭成员",
+        "mode" => "督导方式",
+        "note" => "说明",
+        "outcome" => "结果",
+        "person_id" => "人员",
+        "phone" => "联系电话",
+        "period" => "报告期",
+        "problems" => "问题",
+        "purpose" => "目的",
+        "quantity" => "数量",
+        "reached" => "是否入户",
+        "reason" => "原因",
+        "response" => "整改情况",
+        "room" => "房间",
+        "round" => "测温轮次",
+        "rules" => "校验规则",
+        "scope" => "管辖范围",
+        "second_factor_waived_roles" => "免动态验证码的角色",
+        "status" => "状态",
+        "temperature" | "temperatures" => "体温",
+        "template" => "模板",
+        "token_max_days" => "令牌最长有效天数",
+        "unit" => "单位",
+        "Idempotency-Key" => "提交编号",
+        "form" | "form_key" => "报表",
+        "id" => "编号",
+        "id_number" => "身份证号",
+        "birth_date" => "出生日期",
+        "gender" => "性别",
+        "relation" => "与户主关系",
+        "household_id" => "家庭户",
+        "category" => "类别",
+        "from" => "开始日期",
+        "to" => "结束日期",
+        "ack_note" => "处理说明",
+        _ => return None,
+    })
 }
 
 impl std::fmt::Display for AppError {

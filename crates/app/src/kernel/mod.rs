@@ -10,6 +10,7 @@ pub mod cells;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod handler;
 pub mod ops;
 pub mod queries;

@@ -7,6 +7,7 @@ mod browser;
 mod care;
 mod crosscheck;
 mod entrance;
+mod forms;
 mod foundation;
 mod hardening;
 mod households;

@@ -1,0 +1,161 @@
+//! Page forms never lose input (issue 14, item 2) and speak Chinese (item 3): a refused page
+//! form comes back inside the normal layout (422) with what was typed and the reason beside
+//! the field, counting list items from 1; nothing is stored by a refused form; a page-form post
+//! sent twice with the same idempotency key is saved once.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{T, count, each_backend, org_user, page, web_login};
+
+/// `application/x-www-form-urlencoded` of the pairs.
+pub fn enc(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let e: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={e}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        t.user("insp.f", &["inspector"], "130110").await;
+        let c = web_login(&t, "insp.f").await;
+        // Problem 2 of the page has a deadline in the past; problem 1 is left empty, so the
+        // service sees it as its first problem: the page must still say 第 2 条.
+        let body = enc(&[
+            ("unit", "130110100001"),
+            ("mode", "unannounced"),
+            ("date", "2026-03-02"),
+            ("findings", "入口未测温登记，值班表缺失"),
+            ("p1_description", ""),
+            ("p1_requirement", ""),
+            ("p1_deadline", ""),
+            ("p2_description", "入口无人值守"),
+            ("p2_requirement", "落实 24 小时值守"),
+            ("p2_deadline", "2026-03-01"),
+        ]);
+        let (s, _, b) = t.raw_form("POST", "/inspections", Some(&c), &body).await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("入口未测温登记，值班表缺失"), "findings kept");
+        assert!(
+            html.contains("落实 24 小时值守") && html.contains("value=\"2026-03-01\""),
+            "problem kept"
+        );
+        assert!(
+            html.contains("第 2 条问题的整改期限：整改期限不能早于今天"),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-field=\"p2_deadline\""),
+            "message beside the field"
+        );
+        assert!(
+            html.contains("<option value=\"unannounced\" selected"),
+            "choice kept"
+        );
+        assert!(
+            html.contains("我的账户") && html.contains("id=\"inspection-form\""),
+            "normal layout"
+        );
+        assert!(!html.contains("problems["), "no field name leaks");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inspections").await,
+            0
+        );
+
+        // A unit outside the scope: beside the unit field, write-up kept.
+        let body = enc(&[
+            ("unit", "130111100003"),
+            ("mode", "open"),
+            ("date", "2026-03-02"),
+            ("findings", "记录甲"),
+        ]);
+        let (s, _, b) = t.raw_form("POST", "/inspections", Some(&c), &body).await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            html.contains("记录甲") && html.contains("data-field=\"unit\""),
+            "{html}"
+        );
+
+        // Fixed, it is saved.
+        let body = enc(&[
+            ("unit", "130110100001"),
+            ("mode", "open"),
+            ("date", "2026-03-02"),
+            ("findings", "记录乙"),
+            ("p2_description", "入口无人值守"),
+            ("p2_requirement", "落实值守"),
+            ("p2_deadline", "2026-03-05"),
+        ]);
+        let (s, _, _) = t.raw_form("POST", "/inspections", Some(&c), &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(
+            count(
+                &t,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM inspection_problems"
+            )
+            .await,
+            1
+        );
+
+        // The shortage form of an institution.
+        let off = t.user("off.f", &["official"], "130110").await;
+        let (_, org) = t
+            .post(
+                "/api/v1/orgs",
+                &off,
+                json!({"name": "获鹿镇敬老院", "kind": "elderly_care", "region_code": "130110100"}),
+            )
+            .await;
+        let home = org["id"].as_i64().expect("org");
+        org_user(&t, "rep.f", &["institution_reporter"], "130110100", home).await;
+        let c = web_login(&t, "rep.f").await;
+        let path = format!("/institutions/{home}/shortages");
+        let body = enc(&[
+            ("item", "suits"),
+            ("quantity", "abc"),
+            ("note", "防护服告急，请尽快调拨"),
+        ]);
+        let (s, _, b) = t.raw_form("POST", &path, Some(&c), &body).await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(
+            html.contains("防护服告急，请尽快调拨") && html.contains("value=\"abc\""),
+            "{html}"
+        );
+        assert!(html.contains("数量：应为正整数") && html.contains("data-field=\"quantity\""));
+        assert!(html.contains("<option value=\"suits\" selected"));
+        assert!(html.contains("id=\"shortage-form\"") && html.contains("获鹿镇敬老院"));
+        assert!(!html.contains("quantity："));
+        let body = enc(&[("item", "suits"), ("quantity", "0"), ("note", "再试")]);
+        let (s, _, b) = t.raw_form("POST", &path, Some(&c), &body).await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("再试") && html.contains("数量："), "{html}");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inst_shortages").await,
+            0
+        );
+        let (s, html) = page(&t, &format!("/institutions/{home}"), &c).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!html.contains("再试"), "a fresh page starts empty");
+    })
+    .await;
+}
