@@ -162,7 +162,7 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "second_factor_waived_roles" => "免动态验证码的角色",
         "status" => "状态",
         "temperature" | "temperatures" => "体温",
-        "template" => "模板",
+        "template" => "报表",
         "token_max_days" => "令牌最长有效天数",
         "unit" => "单位",
         "Idempotency-Key" => "提交编号",

@@ -14,4 +14,5 @@ pub mod form;
 pub mod handler;
 pub mod ops;
 pub mod queries;
+pub mod rejection;
 pub mod web;

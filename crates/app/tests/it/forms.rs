@@ -159,3 +159,61 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn framework_rejections_are_chinese_with_a_stable_code() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("off.r", &["official"], "130110").await;
+        // A missing query parameter (API): 400, bad_request, the field's Chinese label.
+        let (s, b) = t
+            .get("/api/v1/reports/summary?template=village_daily", &off)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["code"], "bad_request");
+        assert_eq!(b["message"], "查询参数缺少“报告期”");
+        // A path segment that is not a number reads as not found, in the API's shape.
+        let (s, b) = t.get("/api/v1/inspections/abc", &off).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(b["code"], "not_found");
+        // A body that is not JSON.
+        let (s, _, body) = t
+            .raw(
+                "POST",
+                "/api/v1/inspections",
+                Some(&off),
+                Some("{oops".into()),
+                &[],
+            )
+            .await;
+        let b: serde_json::Value = serde_json::from_slice(&body).expect("json error body");
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(b["code"], "invalid_json");
+        let latin = |m: &str| m.chars().filter(|c| c.is_ascii_alphabetic()).count();
+        assert!(latin(b["message"].as_str().unwrap_or("x")) <= 4, "{b}");
+
+        // Pages: a missing query parameter and a form sent with the wrong type are Chinese pages.
+        t.make_user("off.rp", &["official"], "130110").await;
+        let c = web_login(&t, "off.rp").await;
+        let (s, html) = page(&t, "/reports/summary", &c).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(html.contains("查询参数缺少“报表”"), "{html}");
+        assert!(!html.contains("Failed to deserialize") && !html.contains("missing field"));
+        let (s, _, b) = t
+            .raw(
+                "POST",
+                "/inspections",
+                None,
+                Some("{}".into()),
+                &[("cookie", &c), ("origin", "http://backstop.test")],
+            )
+            .await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{html}");
+        assert!(
+            html.contains("提交的内容的格式不对") && !html.contains("Content-Type"),
+            "{html}"
+        );
+    })
+    .await;
+}
