@@ -103,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            kernel::replay::page_form_replay,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             web::audit_denials,
         ))
         .layer(axum::middleware::from_fn_with_state(

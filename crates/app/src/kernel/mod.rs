@@ -15,4 +15,5 @@ pub mod handler;
 pub mod ops;
 pub mod queries;
 pub mod rejection;
+pub mod replay;
 pub mod web;

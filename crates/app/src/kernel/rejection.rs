@@ -43,17 +43,20 @@ pub async fn chinese_rejections(req: Request, next: Next) -> Response {
     }
 }
 
-/// A 4xx answered as plain text: only the framework answers so (the service's own errors
-/// are JSON or pages).
+/// An extractor's status answered as plain text: only the framework answers so (the service's
+/// own errors are JSON or pages; `/metrics` answers its 401 itself).
 fn is_plain_rejection(resp: &Response) -> bool {
-    resp.status().is_client_error()
-        && resp.status() != StatusCode::NOT_FOUND
-        && resp.status() != StatusCode::METHOD_NOT_ALLOWED
-        && resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/plain"))
+    matches!(
+        resp.status(),
+        StatusCode::BAD_REQUEST
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    ) && resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"))
 }
 
 /// The text between the first pair of backticks after `after`.

@@ -327,3 +327,97 @@ async fn the_audit_page_is_chinese_searchable_in_chinese_and_exportable() {
     })
     .await;
 }
+
+/// POST a page form with a session cookie and an `Idempotency-Key`, as `assets/app.js` does.
+async fn post_keyed(
+    t: &T,
+    path: &str,
+    cookie: &str,
+    key: &str,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap) {
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", "backstop.test")
+        .header("origin", "http://backstop.test")
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("idempotency-key", key)
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request");
+    let (s, h, _) = t.send(req).await;
+    (s, h)
+}
+
+#[tokio::test]
+async fn a_page_form_sent_twice_with_one_key_is_saved_once() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        t.user("insp.k", &["inspector"], "130110").await;
+        let c = web_login(&t, "insp.k").await;
+        let body = enc(&[
+            ("unit", "130110100001"),
+            ("mode", "open"),
+            ("date", "2026-03-02"),
+            ("findings", "重发测试"),
+        ]);
+        let key = "0f3c9a52-5b7e-4d0e-9d61-2a7b8c9d0e1f";
+        let (s1, h1) = post_keyed(&t, "/inspections", &c, key, &body).await;
+        assert_eq!(s1, StatusCode::SEE_OTHER);
+        let (s2, h2) = post_keyed(&t, "/inspections", &c, key, &body).await;
+        assert_eq!(
+            s2,
+            StatusCode::SEE_OTHER,
+            "the resend is answered like the first"
+        );
+        assert_eq!(h1["location"], h2["location"]);
+        assert_eq!(h2["idempotent-replay"], "true");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inspections").await,
+            1,
+            "saved once"
+        );
+        // The same key with other content is refused, nothing saved.
+        let other = enc(&[
+            ("unit", "130110100001"),
+            ("mode", "open"),
+            ("date", "2026-03-02"),
+            ("findings", "另一份"),
+        ]);
+        let (s, _) = post_keyed(&t, "/inspections", &c, key, &other).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        // A refused form is not remembered: corrected, the same key saves it.
+        let bad = enc(&[
+            ("unit", "130110100001"),
+            ("mode", "open"),
+            ("date", "2026-03-02"),
+            ("findings", ""),
+        ]);
+        let key2 = "a1b2c3d4e5f6a7b8";
+        assert_eq!(
+            post_keyed(&t, "/inspections", &c, key2, &bad).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            post_keyed(&t, "/inspections", &c, key2, &other).await.0,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inspections").await,
+            2
+        );
+        // Another user's identical key is theirs alone.
+        t.user("insp.k2", &["inspector"], "130110").await;
+        let c2 = web_login(&t, "insp.k2").await;
+        assert_eq!(
+            post_keyed(&t, "/inspections", &c2, key, &body).await.0,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inspections").await,
+            3
+        );
+    })
+    .await;
+}
