@@ -14,7 +14,8 @@ document.addEventListener("DOMContentLoaded", function () {
 // A form marked data-resend is sent by fetch with an Idempotency-Key header. Until an answer
 // arrives it is kept in localStorage ("backstop.outbox"); when the connection drops it is sent
 // again with the same key once the phone is back online (or the next page of the app opens),
-// and the server (kernel::replay) saves it once however often it arrives.
+// and the server (kernel::replay) saves it once however often it arrives. Forms that carry ID
+// numbers (people_new, the reveal form) are not marked: nothing personal waits on the phone.
 var OUTBOX = "backstop.outbox";
 
 function newKey() {
@@ -70,6 +71,7 @@ function show(resp) {
 
 function resendForms() {
   document.querySelectorAll("form[data-resend]").forEach(function (f) {
+    if ((f.getAttribute("enctype") || "").indexOf("multipart") >= 0) { return; }
     f.addEventListener("submit", function (e) {
       if (!window.fetch || !window.localStorage || e.defaultPrevented) { return; }
       e.preventDefault();
