@@ -169,7 +169,7 @@ impl Kept {
     }
 
     /// A write's result, split the way the page answers it: `Ok(Ok(value))` done;
-    /// `Ok(Err(kept))` refused as invalid (422) — show the form again with `kept`; `Err` any
+    /// `Ok(Err(kept))` refused ([`is_refusal`]: 422 or 409) — show the form again with `kept`; `Err` any
     /// other failure (not found, forbidden, …), for the error page.
     pub fn outcome<T>(self, result: AppResult<T>) -> Result<Result<T, Kept>, PageError> {
         self.outcome_as(result, str::to_string)
@@ -190,8 +190,13 @@ impl Kept {
 }
 
 /// Is this error a refusal of the input (shown with the form again) rather than a failure?
+/// Invalid input (422) and a conflict with what is on record (409: a duplicate, an
+/// observation already running) both are: the person corrects the form and sends it again.
 pub fn is_refusal(e: &AppError) -> bool {
-    e.status() == StatusCode::UNPROCESSABLE_ENTITY
+    matches!(
+        e.status(),
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT
+    )
 }
 
 #[cfg(test)]

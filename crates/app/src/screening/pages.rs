@@ -24,6 +24,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, form_status, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
@@ -433,9 +434,20 @@ async fn observations(PageCaller(s, a): PageCaller, Query(q): Query<RegionQuery>
 struct NewObservationPage {
     nav: Option<Nav>,
     person: Person,
-    roles: Vec<&'static str>,
+    roles: Vec<KeeperSlot>,
     until: String,
-    error: Option<String>,
+    /// The form as typed and why it was refused, when it was.
+    form: Kept,
+}
+
+/// One of the four responsible people's rows of the start form: its number, default role and
+/// input names.
+struct KeeperSlot {
+    n: usize,
+    role: &'static str,
+    rn: String,
+    nn: String,
+    pn: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -444,59 +456,82 @@ struct PersonQuery {
     person: Option<String>,
 }
 
-async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String>) -> PageResult {
+async fn new_page(s: &AppState, a: &Authed, person_id: i64, form: Kept) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::PersonsWrite)?;
     let person = people::get(s, actor, person_id).await?;
     let until = s.today() + Duration::days(super::DEFAULT_DAYS);
-    let status = form_status(&error);
+    let status = form.status();
     Ok(with_status(
         render(&NewObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
             person,
-            roles: KEEPER_ROLES.to_vec(),
+            roles: (1..)
+                .zip(KEEPER_ROLES)
+                .map(|(n, role)| KeeperSlot {
+                    n,
+                    role,
+                    rn: format!("role_{n}"),
+                    nn: format!("name_{n}"),
+                    pn: format!("phone_{n}"),
+                })
+                .collect(),
             until: until.format("%Y-%m-%d").to_string(),
-            error,
+            form,
         }),
         status,
     ))
 }
 
 async fn new_observation(PageCaller(s, a): PageCaller, Query(q): Query<PersonQuery>) -> PageResult {
-    new_page(&s, &a, pid(q.person.as_deref().unwrap_or(""))?, None).await
+    new_page(
+        &s,
+        &a,
+        pid(q.person.as_deref().unwrap_or(""))?,
+        Kept::none(),
+    )
+    .await
+}
+
+/// The start form's input name of a service field: `keepers[i].name` → `name_{i+1}`.
+fn keeper_input(field: &str) -> String {
+    field
+        .strip_prefix("keepers[")
+        .and_then(|r| r.split_once("]."))
+        .and_then(|(i, what)| {
+            let n = i.parse::<usize>().ok()? + 1;
+            let what = match what {
+                "keeper_name" => "name",
+                w => w,
+            };
+            Some(format!("{what}_{n}"))
+        })
+        .unwrap_or_else(|| field.to_string())
 }
 
 async fn start(
     PageCaller(s, a): PageCaller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let field = |k: &str| -> String {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let person_id = pid(field("person_id").trim())?;
+    let form = Kept::input("observation", pairs);
+    let person_id = pid(form.get("person_id").trim())?;
     let keepers = (1..=4)
         .map(|i| KeeperInput {
-            role: field(&format!("role_{i}")),
-            name: field(&format!("name_{i}")),
-            phone: field(&format!("phone_{i}")),
+            role: form.get(&format!("role_{i}")).to_string(),
+            name: form.get(&format!("name_{i}")).to_string(),
+            phone: form.get(&format!("phone_{i}")).to_string(),
         })
         .collect();
     let input = NewObservation {
         person_id,
         keepers,
-        ends_on: Some(field("ends_on")),
-        reason: field("reason"),
+        ends_on: Some(form.get("ends_on").to_string()),
+        reason: form.get("reason").to_string(),
     };
-    match super::start_observation(&s, &a.actor, &input).await {
+    let r = super::start_observation(&s, &a.actor, &input).await;
+    match form.outcome_as(r, keeper_input)? {
         Ok(o) => Ok(Redirect::to(&format!("/observations/{}", o.id)).into_response()),
-        Err(e) if matches!(e.code, ErrorCode::Validation | ErrorCode::Conflict) => {
-            new_page(&s, &a, person_id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => new_page(&s, &a, person_id, form).await,
     }
 }
 

@@ -421,3 +421,54 @@ async fn a_page_form_sent_twice_with_one_key_is_saved_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let cw = t.user("cw.o", &["community_worker"], "130110100001").await;
+        let (s, p) = t
+            .post(
+                "/api/v1/persons",
+                &cw,
+                json!({"name": "王观察", "region_code": "130110100001"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        let pid = p["id"].as_i64().expect("id").to_string();
+        let c = web_login(&t, "cw.o").await;
+        let body = enc(&[
+            ("person_id", &pid),
+            ("ends_on", "2026-03-16"),
+            ("reason", "密切接触者"),
+            ("role_1", "社区干部"),
+            ("name_1", "甲责任人"),
+            ("phone_1", "13800000001"),
+            ("role_2", "医生"),
+            ("name_2", ""),
+            ("phone_2", "13800000002"),
+            ("role_3", "民警"),
+            ("name_3", "丙责任人"),
+            ("phone_3", "13800000003"),
+            ("role_4", "志愿者"),
+            ("name_4", "丁责任人"),
+            ("phone_4", "13800000004"),
+        ]);
+        let (s, _, b) = t.raw_form("POST", "/observations", Some(&c), &body).await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("第 2 条责任人的姓名：不能为空"), "{html}");
+        assert!(html.contains("data-field=\"name_2\""));
+        assert!(
+            html.contains("丁责任人")
+                && html.contains("13800000003")
+                && html.contains("密切接触者")
+        );
+        assert!(!html.contains("keeper_name"));
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM observations").await,
+            0
+        );
+    })
+    .await;
+}
