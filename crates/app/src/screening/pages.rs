@@ -80,10 +80,11 @@ struct ListPage {
     region: String,
     today: String,
     until: String,
-    error: Option<String>,
+    /// The opening form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
-async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResult {
+async fn list_page(s: &AppState, a: &Authed, form: Kept) -> PageResult {
     let actor = &a.actor;
     let campaigns = super::list_campaigns(s, actor).await?;
     let today = s.today();
@@ -91,7 +92,7 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
         Scope::Region(c) => c.to_string(),
         Scope::National => String::new(),
     };
-    let status = form_status(&error);
+    let status = form.status();
     Ok(with_status(
         render(&ListPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -100,49 +101,43 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
             region,
             today: today.format("%Y-%m-%d").to_string(),
             until: (today + Duration::days(7)).format("%Y-%m-%d").to_string(),
-            error,
+            form,
         }),
         status,
     ))
 }
 
 async fn list(PageCaller(s, a): PageCaller) -> PageResult {
-    list_page(&s, &a, None).await
+    list_page(&s, &a, Kept::none()).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CampaignForm {
-    name: String,
-    purpose: String,
-    starts_on: String,
-    ends_on: String,
-    region_code: String,
-    ask_history: Option<String>,
-    ask_symptoms: Option<String>,
-    ask_temperature: Option<String>,
-}
-
-async fn create_campaign(PageCaller(s, a): PageCaller, Form(f): Form<CampaignForm>) -> PageResult {
+async fn create_campaign(
+    PageCaller(s, a): PageCaller,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("campaign", pairs);
     let input = NewCampaign {
-        name: f.name,
-        purpose: f.purpose,
-        starts_on: f.starts_on,
-        ends_on: f.ends_on,
-        region_code: f.region_code,
-        ask_history: f.ask_history.is_some(),
-        ask_symptoms: f.ask_symptoms.is_some(),
-        ask_temperature: f.ask_temperature.is_some(),
+        name: form.get("name").to_string(),
+        purpose: form.get("purpose").to_string(),
+        starts_on: form.get("starts_on").to_string(),
+        ends_on: form.get("ends_on").to_string(),
+        region_code: form.get("region_code").to_string(),
+        ask_history: form.has("ask_history"),
+        ask_symptoms: form.has("ask_symptoms"),
+        ask_temperature: form.has("ask_temperature"),
     };
-    match super::create_campaign(&s, &a.actor, &input).await {
+    let r = match super::create_campaign(&s, &a.actor, &input).await {
+        // A region outside the scope: said beside the field, the form kept.
+        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(AppError::field(
+            ErrorCode::Validation,
+            "region_code",
+            "区划不存在或不在您的管辖范围内",
+        )),
+        r => r,
+    };
+    match form.outcome(r)? {
         Ok(c) => Ok(Redirect::to(&format!("/screening/campaigns/{}", c.id)).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            list_page(&s, &a, Some(e.message)).await
-        }
-        Err(e) if e.status() == StatusCode::NOT_FOUND => {
-            list_page(&s, &a, Some("区划不存在或不在您的管辖范围内".to_string())).await
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => list_page(&s, &a, form).await,
     }
 }
 
