@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use backstop_core::role::Permission;
 use serde::Deserialize;
 
-use super::{Inspection, NewInspection, NewProblem, Problem, ReopenInput, RespondInput};
+use super::{Inspection, NewInspection, NewProblem, Problem};
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
 use crate::kernel::form::Kept;
@@ -196,27 +196,58 @@ struct ShowPage {
     rows: Vec<ProblemRow>,
     can_manage: bool,
     today: String,
+    /// The form sent from this page (a new problem, a row's answer or reopening), kept with
+    /// its reason when refused.
+    form: Kept,
 }
 
 async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
-    let mut i = super::get(&s, &a.actor, id).await?;
+    show_page(&s, &a, id, Kept::none()).await
+}
+
+async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
+    let mut i = super::get(s, &a.actor, id).await?;
     let problems = std::mem::take(&mut i.problems);
-    Ok(render(&ShowPage {
-        nav: Some(Nav::for_actor(&a.actor, AREA)),
-        rows: rows(problems, &a.actor),
-        i,
-        can_manage: a.actor.can(Permission::InspectionsManage),
-        today: s.today().format("%Y-%m-%d").to_string(),
-    }))
+    let status = form.status();
+    Ok(render_status(
+        &ShowPage {
+            nav: Some(Nav::for_actor(&a.actor, AREA)),
+            rows: rows(problems, &a.actor),
+            i,
+            can_manage: a.actor.can(Permission::InspectionsManage),
+            today: s.today().format("%Y-%m-%d").to_string(),
+            form,
+        },
+        status,
+    ))
 }
 
 async fn add_problem(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(problem): Form<NewProblem>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::add_problem(&s, &a.actor, id, &problem).await?;
-    Ok(Redirect::to(&format!("/inspections/{id}")).into_response())
+    let form = Kept::input("problem", pairs);
+    let problem = NewProblem {
+        description: form.get("description").to_string(),
+        requirement: form.get("requirement").to_string(),
+        deadline: form.get("deadline").to_string(),
+    };
+    // The one problem of this form: its fields by their own names and labels.
+    let r = super::add_problem(&s, &a.actor, id, &problem)
+        .await
+        .map_err(|e| match e.fields.first() {
+            Some(f) if f.field.starts_with("problems[") => {
+                let name = input_name(&f.field);
+                let sub = name.split_once('_').map(|(_, s)| s).unwrap_or(&name);
+                AppError::field(e.code, sub, f.message.clone())
+            }
+            _ => e,
+        });
+    match form.outcome(r)? {
+        Ok(_) => Ok(Redirect::to(&format!("/inspections/{id}")).into_response()),
+        Err(form) => show_page(&s, &a, id, form).await,
+    }
 }
 
 #[derive(Template)]
@@ -226,6 +257,8 @@ struct RectificationsPage {
     rows: Vec<ProblemRow>,
     overdue_only: bool,
     can_manage: bool,
+    /// Forms of the rows are sent back to the inspection's page when refused: none here.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -242,28 +275,56 @@ async fn rectifications(PageCaller(s, a): PageCaller, Query(q): Query<RectQuery>
         rows: rows(list, &a.actor),
         overdue_only,
         can_manage: a.actor.can(Permission::InspectionsManage),
+        form: Kept::none(),
     }))
+}
+
+/// A row's write (answer, close, reopen): back to the problem's inspection, or its page again
+/// with the row's form kept and the reason.
+async fn row_write(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    form: Kept,
+    r: crate::kernel::error::AppResult<Problem>,
+) -> PageResult {
+    match form.outcome(r)? {
+        Ok(p) => Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response()),
+        Err(form) => {
+            let p = super::get_problem(s, &a.actor, id).await?;
+            show_page(s, a, p.inspection_id, form).await
+        }
+    }
 }
 
 async fn respond(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<RespondInput>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let p = super::respond(&s, &a.actor, id, &f.response).await?;
-    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+    let form = Kept::input(&format!("respond-{id}"), pairs);
+    let r = super::respond(&s, &a.actor, id, form.get("response")).await;
+    row_write(&s, &a, id, form, r).await
 }
 
 async fn close(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
-    let p = super::close(&s, &a.actor, id).await?;
-    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+    let r = super::close(&s, &a.actor, id).await;
+    row_write(
+        &s,
+        &a,
+        id,
+        Kept::input(&format!("close-{id}"), Vec::new()),
+        r,
+    )
+    .await
 }
 
 async fn reopen(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<ReopenInput>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let p = super::reopen(&s, &a.actor, id, &f.reason).await?;
-    Ok(Redirect::to(&format!("/inspections/{}", p.inspection_id)).into_response())
+    let form = Kept::input(&format!("reopen-{id}"), pairs);
+    let r = super::reopen(&s, &a.actor, id, form.get("reason")).await;
+    row_write(&s, &a, id, form, r).await
 }

@@ -115,6 +115,19 @@ impl Kept {
         if self.form == form { self } else { &EMPTY }
     }
 
+    /// This form's state if it is the form `form` of the list row `id` (a form per row, named
+    /// `form-id`: the answer form of one rectification among many), else the empty one.
+    pub fn row(&self, form: &str, id: &i64) -> &Kept {
+        match self
+            .form
+            .strip_prefix(form)
+            .and_then(|r| r.strip_prefix('-'))
+        {
+            Some(n) if n == id.to_string() => self,
+            _ => &EMPTY,
+        }
+    }
+
     /// Was the input refused?
     pub fn refused(&self) -> bool {
         self.message.is_some()

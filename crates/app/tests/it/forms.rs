@@ -114,6 +114,36 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
             .await,
             1
         );
+        // A problem added to it later: the same, on the inspection's page.
+        let iid = count(&t, "SELECT MAX(id) FROM inspections").await;
+        let body = enc(&[
+            ("description", "消毒记录缺失"),
+            ("requirement", "补记"),
+            ("deadline", "2026-02-01"),
+        ]);
+        let (s, _, b) = t
+            .raw_form(
+                "POST",
+                &format!("/inspections/{iid}/problems"),
+                Some(&c),
+                &body,
+            )
+            .await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(
+            html.contains("消毒记录缺失") && html.contains("整改期限：整改期限不能早于今天"),
+            "{html}"
+        );
+        assert!(html.contains("data-field=\"deadline\"") && html.contains("督导记录："));
+        assert_eq!(
+            count(
+                &t,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM inspection_problems"
+            )
+            .await,
+            1
+        );
 
         // The shortage form of an institution.
         let off = t.user("off.f", &["official"], "130110").await;
