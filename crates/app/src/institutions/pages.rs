@@ -357,6 +357,8 @@ struct EntriesPage {
     rows: Vec<EntryRow>,
     fevers: usize,
     can_write: bool,
+    /// The entry form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -370,58 +372,62 @@ async fn entries(
     Path(id): Path<i64>,
     Query(q): Query<DayQuery>,
 ) -> PageResult {
-    let d = super::get(&s, &a.actor, id).await?;
-    let day = super::day_param("day", Some(&q.day))?;
-    let list = super::list_entries(&s, &a.actor, id, day).await?;
-    let day = super::ymd(super::day_or_today(&s, "day", day)?);
-    Ok(render(&EntriesPage {
-        nav: nav(&a),
-        inst: d.institution,
-        day,
-        fevers: list.iter().filter(|e| e.fever).count(),
-        rows: list
-            .into_iter()
-            .map(|e| EntryRow {
-                at: fmt_at(&e.entered_at),
-                e,
-            })
-            .collect(),
-        can_write: d.can_write,
-    }))
+    entries_page(&s, &a, id, &q.day, Kept::none()).await
 }
 
-#[derive(Deserialize)]
-struct EntryForm {
-    name: String,
-    #[serde(default)]
-    phone: String,
-    reason: String,
-    temperature: String,
+/// The entrance log of a day, with the entry form (kept with its reason when refused).
+async fn entries_page(s: &AppState, a: &Authed, id: i64, day: &str, form: Kept) -> PageResult {
+    let d = super::get(s, &a.actor, id).await?;
+    let day = super::day_param("day", Some(day))?;
+    let list = super::list_entries(s, &a.actor, id, day).await?;
+    let day = super::ymd(super::day_or_today(s, "day", day)?);
+    let status = form.status();
+    Ok(render_status(
+        &EntriesPage {
+            nav: nav(a),
+            inst: d.institution,
+            day,
+            fevers: list.iter().filter(|e| e.fever).count(),
+            rows: list
+                .into_iter()
+                .map(|e| EntryRow {
+                    at: fmt_at(&e.entered_at),
+                    e,
+                })
+                .collect(),
+            can_write: d.can_write,
+            form,
+        },
+        status,
+    ))
 }
 
 async fn add_entry(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<EntryForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let temperature = f
-        .temperature
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| AppError::field(ErrorCode::Validation, "temperature", "应为数字"))?;
-    super::add_entry(
-        &s,
-        &a.actor,
-        id,
-        &super::EntryInput {
-            name: f.name,
-            phone: f.phone,
-            reason: f.reason,
-            temperature,
-        },
-    )
-    .await?;
-    see_other(&format!("/institutions/{id}/entries"))
+    let form = Kept::input("entry", pairs);
+    let r = match form.get("temperature").trim().parse::<f64>() {
+        Ok(temperature) => {
+            let input = super::EntryInput {
+                name: form.get("name").to_string(),
+                phone: form.get("phone").to_string(),
+                reason: form.get("reason").to_string(),
+                temperature,
+            };
+            super::add_entry(&s, &a.actor, id, &input).await
+        }
+        Err(_) => Err(AppError::field(
+            ErrorCode::Validation,
+            "temperature",
+            "应为数字，如 36.5",
+        )),
+    };
+    match form.outcome(r)? {
+        Ok(_) => see_other(&format!("/institutions/{id}/entries")),
+        Err(form) => entries_page(&s, &a, id, "", form).await,
+    }
 }
 
 /// One resident's line of the rounds screen.
