@@ -495,6 +495,29 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
                 && html.contains("密切接触者")
         );
         assert!(!html.contains("keeper_name"));
+        // A care visit's write-up survives a refusal too (an unknown way of visiting).
+        let body = enc(&[
+            ("method", "letter"),
+            ("visited_on", "2026-03-02"),
+            ("findings", "老人独居，行动不便"),
+            ("needs", "送药上门\n代购"),
+            ("help_given", ""),
+        ]);
+        let (s, _, b) = t
+            .raw_form(
+                "POST",
+                &format!("/care/persons/{pid}/visits"),
+                Some(&c),
+                &body,
+            )
+            .await;
+        let html = String::from_utf8_lossy(&b);
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(
+            html.contains("老人独居，行动不便") && html.contains("送药上门"),
+            "{html}"
+        );
+        assert!(html.contains("走访方式："), "{html}");
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM observations").await,
             0
