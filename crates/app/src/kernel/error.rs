@@ -261,3 +261,72 @@ pub fn text_field(field: &str, value: &str, max_chars: usize, required: bool) ->
     }
     Ok(v.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field name the source passes to a validation helper, read the way a reviewer
+    /// would grep for it.
+    fn validated_fields() -> std::collections::BTreeSet<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let calls = [
+            "AppError::field(ErrorCode::Validation,",
+            "AppError::field(ErrorCode::UnknownRegion,",
+            "AppError::field(ErrorCode::InvalidRegionCode,",
+            "text_field(",
+            "date_field(",
+            "parse_code(",
+        ];
+        let mut out = std::collections::BTreeSet::new();
+        for f in files {
+            let text: String = std::fs::read_to_string(&f)
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join("");
+            for call in calls {
+                let call: String = call.split_whitespace().collect();
+                for rest in text.split(&call).skip(1) {
+                    if let Some(lit) = rest.strip_prefix('"').and_then(|r| r.split('"').next())
+                        && lit.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        && !lit.is_empty()
+                    {
+                        out.insert(lit.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_validated_field_has_a_label() {
+        let fields = validated_fields();
+        assert!(
+            fields.contains("ends_on") && fields.contains("quantity"),
+            "{fields:?}"
+        );
+        let missing: Vec<&String> = fields.iter().filter(|f| base_label(f).is_none()).collect();
+        assert!(
+            missing.is_empty(),
+            "fields without a Chinese label: {missing:?}"
+        );
+        assert_eq!(field_label("problems[1].deadline"), "第 2 条问题的整改期限");
+        assert_eq!(field_label("no_such_field"), "填写内容");
+    }
+}
