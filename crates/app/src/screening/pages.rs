@@ -243,6 +243,8 @@ struct VisitPage {
     dispositions: Vec<(&'static str, &'static str)>,
     saved: bool,
     error: Option<String>,
+    /// The note as typed, when the form is shown again.
+    note: String,
     can_write: bool,
 }
 
@@ -258,8 +260,9 @@ async fn visit_page(
     id: i64,
     hid: i64,
     saved: bool,
-    error: Option<String>,
+    form: Kept,
 ) -> PageResult {
+    let error = form.message().map(str::to_string);
     let actor = &a.actor;
     let campaign = super::get_campaign(s, actor, id).await?;
     let visit = super::get_visit(s, actor, id, hid).await?;
@@ -268,6 +271,19 @@ async fn visit_page(
         .members
         .into_iter()
         .map(|p| {
+            // Refused: the rows as they were typed, not as stored.
+            if form.refused() {
+                let k = |what: &str| format!("{what}_{}", p.id);
+                return MemberRow {
+                    at_home: form.has(&k("home")),
+                    temperature: form.get(&k("temp")).to_string(),
+                    symptoms: form.has(&k("sym")),
+                    history: form.get(&k("hist")).to_string(),
+                    risk: form.get(&k("risk")).to_string(),
+                    disposition: form.get(&k("disp")).to_string(),
+                    person: p,
+                };
+            }
             let rec = visit
                 .as_ref()
                 .and_then(|v| v.members.iter().find(|m| m.person_id == p.id));
@@ -294,7 +310,12 @@ async fn visit_page(
             campaign,
             household_id: hid,
             address: household.address,
-            reached: visit.as_ref().is_none_or(|v| v.reached),
+            reached: if form.refused() {
+                form.has("reached")
+            } else {
+                visit.as_ref().is_none_or(|v| v.reached)
+            },
+            note: form.value("note").to_string(),
             rows,
             visit,
             risks: super::RISKS.to_vec(),
@@ -312,7 +333,15 @@ async fn visit_form(
     Path((id, hid)): Path<(String, String)>,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
-    visit_page(&s, &a, pid(&id)?, pid(&hid)?, q.saved.is_some(), None).await
+    visit_page(
+        &s,
+        &a,
+        pid(&id)?,
+        pid(&hid)?,
+        q.saved.is_some(),
+        Kept::none(),
+    )
+    .await
 }
 
 /// `36.5` → 365; empty is not measured.
@@ -345,6 +374,7 @@ async fn visit_submit(
 ) -> PageResult {
     let (id, hid) = (pid(&id)?, pid(&hid)?);
     let actor = &a.actor;
+    let form = Kept::input("visit", pairs.clone());
     let field =
         |k: &str| -> Option<&str> { pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()) };
     let reached = field("reached").is_some();
@@ -376,19 +406,19 @@ async fn visit_submit(
         }
     }
     if let Some(e) = parse_error {
-        return visit_page(&s, &a, id, hid, false, Some(e)).await;
+        return visit_page(&s, &a, id, hid, false, form.refuse_msg(None, &e)).await;
     }
     let input = VisitInput {
         reached,
         note: field("note").unwrap_or("").to_string(),
         members,
     };
-    match refusal(super::record_visit(&s, actor, id, hid, &input).await)? {
+    match form.outcome(super::record_visit(&s, actor, id, hid, &input).await)? {
         Ok(_) => Ok(Redirect::to(&format!(
             "/screening/campaigns/{id}/households/{hid}?saved=1"
         ))
         .into_response()),
-        Err(reason) => visit_page(&s, &a, id, hid, false, Some(reason)).await,
+        Err(form) => visit_page(&s, &a, id, hid, false, form).await,
     }
 }
 
