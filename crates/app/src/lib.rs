@@ -108,7 +108,14 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(web::not_found_page)
+        .layer(axum::middleware::from_fn(
+            kernel::rejection::chinese_rejections,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            kernel::replay::page_form_replay,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::audit_denials,

@@ -13,6 +13,7 @@
 //! scoped search) and `queries` (every SQL statement of the area).
 
 mod chain;
+pub mod labels;
 pub mod pages;
 mod queries;
 mod search;

@@ -33,7 +33,8 @@ pub struct AuditRow {
 pub struct AuditQuery {
     /// Exact username.
     pub username: Option<String>,
-    /// Action prefix, e.g. `auth.` or `user.create`.
+    /// Action prefix, e.g. `auth.` or `user.create`, or Chinese words of the action's label
+    /// (`登录`).
     pub action: Option<String>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
@@ -72,9 +73,25 @@ pub async fn search(state: &AppState, actor: &Actor, q: &AuditQuery) -> AppResul
         c.push((" AND username = ?", ArgVal::S(u)));
     }
     if let Some(a) = text(q.action.as_deref()) {
-        let hi = format!("{a}~");
-        c.push((" AND action >= ?", ArgVal::S(a)));
-        c.push((" AND action < ?", ArgVal::S(hi)));
+        if a.is_ascii() {
+            let hi = format!("{a}~");
+            c.push((" AND action >= ?", ArgVal::S(a)));
+            c.push((" AND action < ?", ArgVal::S(hi)));
+        } else {
+            // Chinese words: the actions whose label contains them (登录 → auth.login).
+            let codes = super::labels::actions_matching(&a);
+            match codes.as_slice() {
+                [] => c.push((" AND action = ?", ArgVal::S(String::new()))),
+                [one] => c.push((" AND action = ?", ArgVal::S(one.to_string()))),
+                [first, middle @ .., last] => {
+                    c.push((" AND (action = ?", ArgVal::S(first.to_string())));
+                    for m in middle {
+                        c.push((" OR action = ?", ArgVal::S(m.to_string())));
+                    }
+                    c.push((" OR action = ?)", ArgVal::S(last.to_string())));
+                }
+            }
+        }
     }
     if let Some(t) = text(q.object_type.as_deref()) {
         c.push((" AND object_type = ?", ArgVal::S(t)));

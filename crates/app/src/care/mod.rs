@@ -84,6 +84,7 @@ pub fn categories() -> Vec<Category> {
 /// A validation error whose message names the field in Chinese (`类别：…`).
 fn verr(field: &str, message: impl Into<String>) -> AppError {
     let message = message.into();
+    let fallback;
     let label = match field {
         "category" => "类别",
         "start_date" => "开始日期",
@@ -105,7 +106,10 @@ fn verr(field: &str, message: impl Into<String>) -> AppError {
         "due_date" => "完成期限",
         "from" => "开始日期",
         "to" => "结束日期",
-        other => other,
+        other => {
+            fallback = crate::kernel::error::field_label(other);
+            fallback.as_str()
+        }
     };
     AppError {
         code: ErrorCode::Validation,

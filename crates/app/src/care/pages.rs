@@ -19,9 +19,10 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppResult;
-use crate::kernel::handler::{PageCaller, PageId, page_id, refusal};
+use crate::kernel::form::Kept;
+use crate::kernel::handler::{PageCaller, PageId, page_id};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, clip, render};
+use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -144,41 +145,42 @@ struct PersonPage {
     categories: Vec<Category>,
     can_write: bool,
     today: String,
-    error: Option<String>,
+    /// The form sent from this page, kept with its reason when refused.
+    form: Kept,
 }
 
-async fn person_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
+async fn person_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
     let rec = super::record(s, &a.actor, id).await?;
-    let failed = error.is_some();
-    let mut resp = render(&PersonPage {
-        nav: Some(Nav::for_actor(&a.actor, "/care")),
-        rec,
-        categories: super::categories(),
-        can_write: a.actor.can(Permission::PersonsWrite),
-        today: super::ymd(super::today(s)),
-        error,
-    });
-    if failed {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(resp)
+    let status = form.status();
+    Ok(render_status(
+        &PersonPage {
+            nav: Some(Nav::for_actor(&a.actor, "/care")),
+            rec,
+            categories: super::categories(),
+            can_write: a.actor.can(Permission::PersonsWrite),
+            today: super::ymd(super::today(s)),
+            form,
+        },
+        status,
+    ))
 }
 
 async fn person(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
-    person_page(&s, &a, id, None).await
+    person_page(&s, &a, id, Kept::none()).await
 }
 
-/// After a form post: back to the person's page, or the page again with the message.
-async fn after<T>(s: &AppState, a: &Authed, person_id: i64, r: AppResult<T>) -> PageResult {
-    match r {
+/// After a form post: back to the person's page, or the page again with the form kept and
+/// the reason.
+async fn after<T>(
+    s: &AppState,
+    a: &Authed,
+    person_id: i64,
+    form: Kept,
+    r: AppResult<T>,
+) -> PageResult {
+    match form.outcome(r)? {
         Ok(_) => Ok(Redirect::to(&format!("/care/persons/{person_id}")).into_response()),
-        Err(e)
-            if e.status() == StatusCode::UNPROCESSABLE_ENTITY
-                || e.status() == StatusCode::CONFLICT =>
-        {
-            person_page(s, a, person_id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => person_page(s, a, person_id, form).await,
     }
 }
 
@@ -203,7 +205,7 @@ async fn add_membership(
         deciding_body: f.deciding_body,
     };
     let r = super::add_membership(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, r).await
+    after(&s, &a, id, Kept::input("membership", Vec::new()), r).await
 }
 
 #[derive(Deserialize, Default)]
@@ -222,9 +224,11 @@ async fn end_membership(
     let input = EndMembership {
         end_date: f.end_date,
     };
-    match refusal(super::end_membership(&s, &a.actor, id, &input).await)? {
+    match Kept::input("end", Vec::new())
+        .outcome(super::end_membership(&s, &a.actor, id, &input).await)?
+    {
         Ok(m) => Ok(Redirect::to(&format!("/care/persons/{}", m.person_id)).into_response()),
-        Err(reason) => person_page(&s, &a, person_id, Some(reason)).await,
+        Err(form) => person_page(&s, &a, person_id, form).await,
     }
 }
 
@@ -247,7 +251,7 @@ async fn set_carer(
         relationship: f.relationship,
     };
     let r = super::set_carer(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, r).await
+    after(&s, &a, id, Kept::input("carer", Vec::new()), r).await
 }
 
 #[derive(Deserialize, Default)]
@@ -269,40 +273,31 @@ async fn record_check(
         note: f.note,
     };
     let r = super::record_check(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, r).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct VisitForm {
-    method: String,
-    visited_on: String,
-    findings: String,
-    /// One need per line.
-    needs: String,
-    help_given: String,
+    after(&s, &a, id, Kept::input("check", Vec::new()), r).await
 }
 
 async fn add_visit(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<VisitForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = Kept::input("visit", pairs);
     let input = NewVisit {
-        method: f.method,
-        visited_on: Some(f.visited_on),
-        findings: f.findings,
-        needs: f
-            .needs
+        method: form.get("method").to_string(),
+        visited_on: Some(form.get("visited_on").to_string()),
+        findings: form.get("findings").to_string(),
+        // One need per line.
+        needs: form
+            .get("needs")
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect(),
-        help_given: f.help_given,
+        help_given: form.get("help_given").to_string(),
     };
     let r = super::add_visit(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, r).await
+    after(&s, &a, id, form, r).await
 }
 
 #[derive(Deserialize, Default)]
@@ -325,7 +320,7 @@ async fn add_task(
         due_date: f.due_date,
     };
     let r = super::add_task(&s, &a.actor, visit_id, &input).await;
-    after(&s, &a, visit.person_id, r).await
+    after(&s, &a, visit.person_id, Kept::input("task", Vec::new()), r).await
 }
 
 #[derive(Deserialize, Default)]
@@ -341,5 +336,5 @@ async fn close_task(
 ) -> PageResult {
     let task = super::one_task(&s, &a.actor, task_id).await?;
     let r = super::close_task(&s, &a.actor, task_id, &CloseTask { note: f.note }).await;
-    after(&s, &a, task.person_id, r).await
+    after(&s, &a, task.person_id, Kept::input("close", Vec::new()), r).await
 }

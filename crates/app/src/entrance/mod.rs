@@ -72,8 +72,8 @@ fn label_of(list: &[(&'static str, &'static str)], key: &str) -> &'static str {
 }
 
 /// Chinese label of a field of this area, for messages.
-fn field_label(field: &str) -> &str {
-    match field {
+fn field_label(field: &str) -> String {
+    let own = match field {
         "name" => "姓名",
         "gate_name" => "卡口名称",
         "phone" => "联系电话",
@@ -87,8 +87,9 @@ fn field_label(field: &str) -> &str {
         "region_code" => "村（社区）",
         "org_id" => "机构",
         "date" => "日期",
-        other => other,
-    }
+        other => return crate::kernel::error::field_label(other),
+    };
+    own.to_string()
 }
 
 /// A validation error on one field, with this area's Chinese label.

@@ -14,10 +14,12 @@ use backstop_core::error::ErrorCode;
 use serde::Deserialize;
 
 use super::{Closure, EntryView, Institution, Item, Round, RoundsView, Shortage, Supply};
+use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
+use crate::kernel::form::Kept;
 use crate::kernel::handler::PageCaller;
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::{Nav, PageResult, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -138,10 +140,17 @@ struct ShowPage {
     can_answer: bool,
     today: String,
     items: Vec<(&'static str, &'static str)>,
+    /// The form sent (closure, supplies or shortage), kept with its reason when refused.
+    form: Kept,
 }
 
 async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
-    let d = super::get(&s, &a.actor, id).await?;
+    show_page(&s, &a, id, Kept::none()).await
+}
+
+/// The institution page, with `form` shown again when it was refused.
+async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
+    let d = super::get(s, &a.actor, id).await?;
     let supplies = Item::ALL
         .into_iter()
         .map(|item| {
@@ -157,53 +166,59 @@ async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
             }
         })
         .collect();
-    let shortages = shortage_rows(super::list_shortages(&s, &a.actor, None, Some(id)).await?);
-    Ok(render(&ShowPage {
-        nav: nav(&a),
-        inst: d.institution,
-        closures: d.closures,
-        supplies,
-        shortages,
-        can_write: d.can_write,
-        can_answer: super::may_answer(&a.actor),
-        today: super::ymd(s.today()),
-        items: Item::ALL
-            .into_iter()
-            .map(|i| (i.as_str(), i.label_zh()))
-            .collect(),
-    }))
+    let shortages = shortage_rows(super::list_shortages(s, &a.actor, None, Some(id)).await?);
+    let status = form.status();
+    Ok(render_status(
+        &ShowPage {
+            nav: nav(a),
+            inst: d.institution,
+            closures: d.closures,
+            supplies,
+            shortages,
+            can_write: d.can_write,
+            can_answer: super::may_answer(&a.actor),
+            today: super::ymd(s.today()),
+            items: Item::ALL
+                .into_iter()
+                .map(|i| (i.as_str(), i.label_zh()))
+                .collect(),
+            form,
+        },
+        status,
+    ))
 }
 
-#[derive(Deserialize)]
-struct ClosureForm {
-    action: String,
-    #[serde(default)]
-    date: String,
-    #[serde(default)]
-    note: String,
+/// After a write from the institution page: back to it, or the page again with the form kept.
+async fn after<T>(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    form: Kept,
+    result: crate::kernel::error::AppResult<T>,
+) -> PageResult {
+    match form.outcome(result)? {
+        Ok(_) => see_other(&format!("/institutions/{id}")),
+        Err(form) => show_page(s, a, id, form).await,
+    }
 }
 
 async fn closure(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<ClosureForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::set_closure(
-        &s,
-        &a.actor,
-        id,
-        &super::ClosureInput {
-            action: f.action,
-            date: Some(f.date),
-            note: f.note,
-        },
-    )
-    .await?;
-    see_other(&format!("/institutions/{id}"))
+    let form = Kept::input("closure", pairs);
+    let input = super::ClosureInput {
+        action: form.get("action").to_string(),
+        date: Some(form.get("date").to_string()),
+        note: form.get("note").to_string(),
+    };
+    let r = super::set_closure(&s, &a.actor, id, &input).await;
+    after(&s, &a, id, form, r).await
 }
 
-fn parse_int(body: &HashMap<String, String>, key: &str) -> Result<Option<i64>, AppError> {
-    match body.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+fn parse_int(form: &Kept, key: &str) -> Result<Option<i64>, AppError> {
+    match Some(form.get(key).trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => v
             .parse::<i64>()
@@ -212,15 +227,12 @@ fn parse_int(body: &HashMap<String, String>, key: &str) -> Result<Option<i64>, A
     }
 }
 
-async fn supplies(
-    PageCaller(s, a): PageCaller,
-    Path(id): Path<i64>,
-    Form(body): Form<HashMap<String, String>>,
-) -> PageResult {
+/// The supplies form's items, or the first refusal (its field is the input's name).
+fn supply_items(form: &Kept) -> Result<Vec<super::SupplyInput>, AppError> {
     let mut items = Vec::new();
     for item in Item::ALL {
-        let q = parse_int(&body, &format!("{}_quantity", item.as_str()))?;
-        let d = parse_int(&body, &format!("{}_days", item.as_str()))?;
+        let q = parse_int(form, &format!("{}_quantity", item.as_str()))?;
+        let d = parse_int(form, &format!("{}_days", item.as_str()))?;
         match (q, d) {
             (Some(q), Some(d)) => items.push(super::SupplyInput {
                 item: item.as_str().to_string(),
@@ -228,50 +240,57 @@ async fn supplies(
                 days_left: d,
             }),
             (None, None) => {}
-            _ => {
-                return Err(AppError::field(
-                    ErrorCode::Validation,
-                    item.as_str(),
-                    "数量和可用天数须同时填写",
-                )
-                .into());
+            (None, _) | (_, None) => {
+                let missing = if q.is_none() { "quantity" } else { "days" };
+                return Err(AppError {
+                    message: format!("{}：数量和可用天数须同时填写", item.label_zh()),
+                    ..AppError::field(
+                        ErrorCode::Validation,
+                        &format!("{}_{missing}", item.as_str()),
+                        "数量和可用天数须同时填写",
+                    )
+                });
             }
         }
     }
-    super::set_supplies(&s, &a.actor, id, &super::SuppliesInput { items }).await?;
-    see_other(&format!("/institutions/{id}"))
+    Ok(items)
 }
 
-#[derive(Deserialize)]
-struct RaiseForm {
-    item: String,
-    quantity: String,
-    #[serde(default)]
-    note: String,
+async fn supplies(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("supplies", pairs);
+    let r = match supply_items(&form) {
+        Ok(items) => super::set_supplies(&s, &a.actor, id, &super::SuppliesInput { items }).await,
+        Err(e) => Err(e),
+    };
+    after(&s, &a, id, form, r).await
 }
 
 async fn raise(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<RaiseForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let quantity = f
-        .quantity
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| AppError::field(ErrorCode::Validation, "quantity", "应为整数"))?;
-    super::create_shortage(
-        &s,
-        &a.actor,
-        id,
-        &super::ShortageInput {
-            item: f.item,
-            quantity,
-            note: f.note,
-        },
-    )
-    .await?;
-    see_other(&format!("/institutions/{id}"))
+    let form = Kept::input("shortage", pairs);
+    let r = match form.get("quantity").trim().parse::<i64>() {
+        Ok(quantity) => {
+            let input = super::ShortageInput {
+                item: form.get("item").to_string(),
+                quantity,
+                note: form.get("note").to_string(),
+            };
+            super::create_shortage(&s, &a.actor, id, &input).await
+        }
+        Err(_) => Err(AppError::field(
+            ErrorCode::Validation,
+            "quantity",
+            "应为正整数",
+        )),
+    };
+    after(&s, &a, id, form, r).await
 }
 
 #[derive(Template)]
@@ -353,6 +372,8 @@ struct EntriesPage {
     rows: Vec<EntryRow>,
     fevers: usize,
     can_write: bool,
+    /// The entry form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -366,58 +387,62 @@ async fn entries(
     Path(id): Path<i64>,
     Query(q): Query<DayQuery>,
 ) -> PageResult {
-    let d = super::get(&s, &a.actor, id).await?;
-    let day = super::day_param("day", Some(&q.day))?;
-    let list = super::list_entries(&s, &a.actor, id, day).await?;
-    let day = super::ymd(super::day_or_today(&s, "day", day)?);
-    Ok(render(&EntriesPage {
-        nav: nav(&a),
-        inst: d.institution,
-        day,
-        fevers: list.iter().filter(|e| e.fever).count(),
-        rows: list
-            .into_iter()
-            .map(|e| EntryRow {
-                at: fmt_at(&e.entered_at),
-                e,
-            })
-            .collect(),
-        can_write: d.can_write,
-    }))
+    entries_page(&s, &a, id, &q.day, Kept::none()).await
 }
 
-#[derive(Deserialize)]
-struct EntryForm {
-    name: String,
-    #[serde(default)]
-    phone: String,
-    reason: String,
-    temperature: String,
+/// The entrance log of a day, with the entry form (kept with its reason when refused).
+async fn entries_page(s: &AppState, a: &Authed, id: i64, day: &str, form: Kept) -> PageResult {
+    let d = super::get(s, &a.actor, id).await?;
+    let day = super::day_param("day", Some(day))?;
+    let list = super::list_entries(s, &a.actor, id, day).await?;
+    let day = super::ymd(super::day_or_today(s, "day", day)?);
+    let status = form.status();
+    Ok(render_status(
+        &EntriesPage {
+            nav: nav(a),
+            inst: d.institution,
+            day,
+            fevers: list.iter().filter(|e| e.fever).count(),
+            rows: list
+                .into_iter()
+                .map(|e| EntryRow {
+                    at: fmt_at(&e.entered_at),
+                    e,
+                })
+                .collect(),
+            can_write: d.can_write,
+            form,
+        },
+        status,
+    ))
 }
 
 async fn add_entry(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<EntryForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let temperature = f
-        .temperature
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| AppError::field(ErrorCode::Validation, "temperature", "应为数字"))?;
-    super::add_entry(
-        &s,
-        &a.actor,
-        id,
-        &super::EntryInput {
-            name: f.name,
-            phone: f.phone,
-            reason: f.reason,
-            temperature,
-        },
-    )
-    .await?;
-    see_other(&format!("/institutions/{id}/entries"))
+    let form = Kept::input("entry", pairs);
+    let r = match form.get("temperature").trim().parse::<f64>() {
+        Ok(temperature) => {
+            let input = super::EntryInput {
+                name: form.get("name").to_string(),
+                phone: form.get("phone").to_string(),
+                reason: form.get("reason").to_string(),
+                temperature,
+            };
+            super::add_entry(&s, &a.actor, id, &input).await
+        }
+        Err(_) => Err(AppError::field(
+            ErrorCode::Validation,
+            "temperature",
+            "应为数字，如 36.5",
+        )),
+    };
+    match form.outcome(r)? {
+        Ok(_) => see_other(&format!("/institutions/{id}/entries")),
+        Err(form) => entries_page(&s, &a, id, "", form).await,
+    }
 }
 
 /// One resident's line of the rounds screen.

@@ -208,19 +208,11 @@ where
                 ErrorCode::InvalidJson,
                 "请求体必须是 JSON（Content-Type: application/json）",
             )),
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::msg(
-                ErrorCode::InvalidJson,
-                format!(
-                    "JSON 字段有误：{}",
-                    e.body_text().chars().take(200).collect::<String>()
-                ),
-            )),
-            Err(e) => Err(AppError::msg(
-                ErrorCode::InvalidJson,
-                format!(
-                    "JSON 格式错误：{}",
-                    e.body_text().chars().take(200).collect::<String>()
-                ),
+            // serde's own text is English: say it in Chinese, naming a missing field by its
+            // label (kernel::rejection, the same words as for every other rejection).
+            Err(e) => Err(crate::kernel::rejection::translate(
+                e.status(),
+                &e.body_text(),
             )),
         }
     }

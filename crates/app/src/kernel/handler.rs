@@ -144,7 +144,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageId {
 }
 
 /// The status of a page that shows a form: 422 when it shows the form again with the reason its
-/// input was refused (`error`), else 200.
+/// input was refused (`error`), else 200. New pages use [`crate::kernel::form::Kept`], which
+/// also keeps the input and puts the reason beside its field.
 pub fn form_status(error: &Option<String>) -> axum::http::StatusCode {
     if error.is_some() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY

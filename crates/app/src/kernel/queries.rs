@@ -57,3 +57,49 @@ pub async fn number(state: &AppState, q: AnyQuery<'_>) -> AppResult<i64> {
     let row = q.fetch_one(state.db.pool()).await?;
     Ok(sqlx::Row::try_get(&row, 0)?)
 }
+
+/// `(request_hash, location)` a page form sent under the user's idempotency key answered
+/// (`kernel::replay`; the API's report submissions share the table, their keys unprefixed).
+pub async fn page_replay(
+    state: &AppState,
+    user_id: i64,
+    key: &str,
+) -> AppResult<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((
+        sqlx::Row::try_get(&row, "request_hash")?,
+        sqlx::Row::try_get(&row, "response")?,
+    )))
+}
+
+/// Remember the answer (where it sent the browser) of a page form saved under a key.
+pub async fn save_page_replay(
+    state: &AppState,
+    user_id: i64,
+    key: &str,
+    request_hash: &str,
+    location: &str,
+    now_ms: i64,
+) -> AppResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \
+         VALUES ($1, $2, $3, 303, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(location)
+    .bind(now_ms)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

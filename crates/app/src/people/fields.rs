@@ -16,6 +16,7 @@ use crate::state::AppState;
 /// A validation error on a person field, with the Chinese field label.
 pub(crate) fn ferr(code: ErrorCode, field: &str, message: impl Into<String>) -> AppError {
     let message = message.into();
+    let fallback;
     let label = match field {
         "id_number" => "身份证号",
         "name" => "姓名",
@@ -30,7 +31,10 @@ pub(crate) fn ferr(code: ErrorCode, field: &str, message: impl Into<String>) -> 
         "members" => "家庭成员",
         "masked" => "证件号或电话片段",
         "group" => "类别",
-        other => other,
+        other => {
+            fallback = crate::kernel::error::field_label(other);
+            fallback.as_str()
+        }
     };
     AppError {
         code,

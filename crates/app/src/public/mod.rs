@@ -95,7 +95,7 @@ pub fn mobile(raw: &str) -> AppResult<String> {
 }
 
 fn phone_index(state: &AppState, phone: &str) -> String {
-    state.keys.blind_index("public.phone", phone)
+    state.keys.blind_index("public_phone", phone)
 }
 
 fn code_hash(index: &str, code: &str) -> String {

@@ -165,12 +165,13 @@ pub async fn start_observation(
         ));
     }
     let mut keepers = Vec::with_capacity(4);
-    for k in &input.keepers {
-        let role = text_field("keeper_role", &k.role, 20, true)?;
-        let name = text_field("keeper_name", &k.name, 50, true)?;
+    for (i, k) in input.keepers.iter().enumerate() {
+        let f = |what: &str| format!("keepers[{i}].{what}");
+        let role = text_field(&f("role"), &k.role, 20, true)?;
+        let name = text_field(&f("keeper_name"), &k.name, 50, true)?;
         let phone = people::normalise_phone(&k.phone)
-            .map_err(|m| AppError::field(ErrorCode::Validation, "keeper_phone", m))?
-            .ok_or_else(|| AppError::field(ErrorCode::Validation, "keeper_phone", "不能为空"))?;
+            .map_err(|m| AppError::field(ErrorCode::Validation, &f("phone"), m))?
+            .ok_or_else(|| AppError::field(ErrorCode::Validation, &f("phone"), "不能为空"))?;
         let sealed = people::seal(state, None, Some(&phone));
         keepers.push(queries::KeeperRow {
             role,

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, form_status, refusal};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
@@ -79,10 +80,11 @@ struct ListPage {
     region: String,
     today: String,
     until: String,
-    error: Option<String>,
+    /// The opening form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
-async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResult {
+async fn list_page(s: &AppState, a: &Authed, form: Kept) -> PageResult {
     let actor = &a.actor;
     let campaigns = super::list_campaigns(s, actor).await?;
     let today = s.today();
@@ -90,7 +92,7 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
         Scope::Region(c) => c.to_string(),
         Scope::National => String::new(),
     };
-    let status = form_status(&error);
+    let status = form.status();
     Ok(with_status(
         render(&ListPage {
             nav: Some(Nav::for_actor(actor, NAV)),
@@ -99,49 +101,43 @@ async fn list_page(s: &AppState, a: &Authed, error: Option<String>) -> PageResul
             region,
             today: today.format("%Y-%m-%d").to_string(),
             until: (today + Duration::days(7)).format("%Y-%m-%d").to_string(),
-            error,
+            form,
         }),
         status,
     ))
 }
 
 async fn list(PageCaller(s, a): PageCaller) -> PageResult {
-    list_page(&s, &a, None).await
+    list_page(&s, &a, Kept::none()).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CampaignForm {
-    name: String,
-    purpose: String,
-    starts_on: String,
-    ends_on: String,
-    region_code: String,
-    ask_history: Option<String>,
-    ask_symptoms: Option<String>,
-    ask_temperature: Option<String>,
-}
-
-async fn create_campaign(PageCaller(s, a): PageCaller, Form(f): Form<CampaignForm>) -> PageResult {
+async fn create_campaign(
+    PageCaller(s, a): PageCaller,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("campaign", pairs);
     let input = NewCampaign {
-        name: f.name,
-        purpose: f.purpose,
-        starts_on: f.starts_on,
-        ends_on: f.ends_on,
-        region_code: f.region_code,
-        ask_history: f.ask_history.is_some(),
-        ask_symptoms: f.ask_symptoms.is_some(),
-        ask_temperature: f.ask_temperature.is_some(),
+        name: form.get("name").to_string(),
+        purpose: form.get("purpose").to_string(),
+        starts_on: form.get("starts_on").to_string(),
+        ends_on: form.get("ends_on").to_string(),
+        region_code: form.get("region_code").to_string(),
+        ask_history: form.has("ask_history"),
+        ask_symptoms: form.has("ask_symptoms"),
+        ask_temperature: form.has("ask_temperature"),
     };
-    match super::create_campaign(&s, &a.actor, &input).await {
+    let r = match super::create_campaign(&s, &a.actor, &input).await {
+        // A region outside the scope: said beside the field, the form kept.
+        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(AppError::field(
+            ErrorCode::Validation,
+            "region_code",
+            "区划不存在或不在您的管辖范围内",
+        )),
+        r => r,
+    };
+    match form.outcome(r)? {
         Ok(c) => Ok(Redirect::to(&format!("/screening/campaigns/{}", c.id)).into_response()),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            list_page(&s, &a, Some(e.message)).await
-        }
-        Err(e) if e.status() == StatusCode::NOT_FOUND => {
-            list_page(&s, &a, Some("区划不存在或不在您的管辖范围内".to_string())).await
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => list_page(&s, &a, form).await,
     }
 }
 
@@ -247,6 +243,8 @@ struct VisitPage {
     dispositions: Vec<(&'static str, &'static str)>,
     saved: bool,
     error: Option<String>,
+    /// The note as typed, when the form is shown again.
+    note: String,
     can_write: bool,
 }
 
@@ -262,8 +260,9 @@ async fn visit_page(
     id: i64,
     hid: i64,
     saved: bool,
-    error: Option<String>,
+    form: Kept,
 ) -> PageResult {
+    let error = form.message().map(str::to_string);
     let actor = &a.actor;
     let campaign = super::get_campaign(s, actor, id).await?;
     let visit = super::get_visit(s, actor, id, hid).await?;
@@ -272,6 +271,19 @@ async fn visit_page(
         .members
         .into_iter()
         .map(|p| {
+            // Refused: the rows as they were typed, not as stored.
+            if form.refused() {
+                let k = |what: &str| format!("{what}_{}", p.id);
+                return MemberRow {
+                    at_home: form.has(&k("home")),
+                    temperature: form.get(&k("temp")).to_string(),
+                    symptoms: form.has(&k("sym")),
+                    history: form.get(&k("hist")).to_string(),
+                    risk: form.get(&k("risk")).to_string(),
+                    disposition: form.get(&k("disp")).to_string(),
+                    person: p,
+                };
+            }
             let rec = visit
                 .as_ref()
                 .and_then(|v| v.members.iter().find(|m| m.person_id == p.id));
@@ -298,7 +310,12 @@ async fn visit_page(
             campaign,
             household_id: hid,
             address: household.address,
-            reached: visit.as_ref().is_none_or(|v| v.reached),
+            reached: if form.refused() {
+                form.has("reached")
+            } else {
+                visit.as_ref().is_none_or(|v| v.reached)
+            },
+            note: form.value("note").to_string(),
             rows,
             visit,
             risks: super::RISKS.to_vec(),
@@ -316,7 +333,15 @@ async fn visit_form(
     Path((id, hid)): Path<(String, String)>,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
-    visit_page(&s, &a, pid(&id)?, pid(&hid)?, q.saved.is_some(), None).await
+    visit_page(
+        &s,
+        &a,
+        pid(&id)?,
+        pid(&hid)?,
+        q.saved.is_some(),
+        Kept::none(),
+    )
+    .await
 }
 
 /// `36.5` → 365; empty is not measured.
@@ -349,6 +374,7 @@ async fn visit_submit(
 ) -> PageResult {
     let (id, hid) = (pid(&id)?, pid(&hid)?);
     let actor = &a.actor;
+    let form = Kept::input("visit", pairs.clone());
     let field =
         |k: &str| -> Option<&str> { pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()) };
     let reached = field("reached").is_some();
@@ -380,19 +406,19 @@ async fn visit_submit(
         }
     }
     if let Some(e) = parse_error {
-        return visit_page(&s, &a, id, hid, false, Some(e)).await;
+        return visit_page(&s, &a, id, hid, false, form.refuse_msg(None, &e)).await;
     }
     let input = VisitInput {
         reached,
         note: field("note").unwrap_or("").to_string(),
         members,
     };
-    match refusal(super::record_visit(&s, actor, id, hid, &input).await)? {
+    match form.outcome(super::record_visit(&s, actor, id, hid, &input).await)? {
         Ok(_) => Ok(Redirect::to(&format!(
             "/screening/campaigns/{id}/households/{hid}?saved=1"
         ))
         .into_response()),
-        Err(reason) => visit_page(&s, &a, id, hid, false, Some(reason)).await,
+        Err(form) => visit_page(&s, &a, id, hid, false, form).await,
     }
 }
 
@@ -433,9 +459,20 @@ async fn observations(PageCaller(s, a): PageCaller, Query(q): Query<RegionQuery>
 struct NewObservationPage {
     nav: Option<Nav>,
     person: Person,
-    roles: Vec<&'static str>,
+    roles: Vec<KeeperSlot>,
     until: String,
-    error: Option<String>,
+    /// The form as typed and why it was refused, when it was.
+    form: Kept,
+}
+
+/// One of the four responsible people's rows of the start form: its number, default role and
+/// input names.
+struct KeeperSlot {
+    n: usize,
+    role: &'static str,
+    rn: String,
+    nn: String,
+    pn: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -479,19 +516,28 @@ async fn pick_person(s: &AppState, a: &Authed, q: Option<&str>) -> PageResult {
     }))
 }
 
-async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String>) -> PageResult {
+async fn new_page(s: &AppState, a: &Authed, person_id: i64, form: Kept) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::PersonsWrite)?;
     let person = people::get(s, actor, person_id).await?;
     let until = s.today() + Duration::days(super::DEFAULT_DAYS);
-    let status = form_status(&error);
+    let status = form.status();
     Ok(with_status(
         render(&NewObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
             person,
-            roles: KEEPER_ROLES.to_vec(),
+            roles: (1..)
+                .zip(KEEPER_ROLES)
+                .map(|(n, role)| KeeperSlot {
+                    n,
+                    role,
+                    rn: format!("role_{n}"),
+                    nn: format!("name_{n}"),
+                    pn: format!("phone_{n}"),
+                })
+                .collect(),
             until: until.format("%Y-%m-%d").to_string(),
-            error,
+            form,
         }),
         status,
     ))
@@ -499,42 +545,50 @@ async fn new_page(s: &AppState, a: &Authed, person_id: i64, error: Option<String
 
 async fn new_observation(PageCaller(s, a): PageCaller, Query(q): Query<PersonQuery>) -> PageResult {
     match q.person.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => new_page(&s, &a, pid(p)?, None).await,
+        Some(p) => new_page(&s, &a, pid(p)?, Kept::none()).await,
         None => pick_person(&s, &a, q.q.as_deref()).await,
     }
+}
+
+/// The start form's input name of a service field: `keepers[i].name` → `name_{i+1}`.
+fn keeper_input(field: &str) -> String {
+    field
+        .strip_prefix("keepers[")
+        .and_then(|r| r.split_once("]."))
+        .and_then(|(i, what)| {
+            let n = i.parse::<usize>().ok()? + 1;
+            let what = match what {
+                "keeper_name" => "name",
+                w => w,
+            };
+            Some(format!("{what}_{n}"))
+        })
+        .unwrap_or_else(|| field.to_string())
 }
 
 async fn start(
     PageCaller(s, a): PageCaller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let field = |k: &str| -> String {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let person_id = pid(field("person_id").trim())?;
+    let form = Kept::input("observation", pairs);
+    let person_id = pid(form.get("person_id").trim())?;
     let keepers = (1..=4)
         .map(|i| KeeperInput {
-            role: field(&format!("role_{i}")),
-            name: field(&format!("name_{i}")),
-            phone: field(&format!("phone_{i}")),
+            role: form.get(&format!("role_{i}")).to_string(),
+            name: form.get(&format!("name_{i}")).to_string(),
+            phone: form.get(&format!("phone_{i}")).to_string(),
         })
         .collect();
     let input = NewObservation {
         person_id,
         keepers,
-        ends_on: Some(field("ends_on")),
-        reason: field("reason"),
+        ends_on: Some(form.get("ends_on").to_string()),
+        reason: form.get("reason").to_string(),
     };
-    match super::start_observation(&s, &a.actor, &input).await {
+    let r = super::start_observation(&s, &a.actor, &input).await;
+    match form.outcome_as(r, keeper_input)? {
         Ok(o) => Ok(Redirect::to(&format!("/observations/{}", o.id)).into_response()),
-        Err(e) if matches!(e.code, ErrorCode::Validation | ErrorCode::Conflict) => {
-            new_page(&s, &a, person_id, Some(e.message)).await
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => new_page(&s, &a, person_id, form).await,
     }
 }
 

@@ -743,11 +743,9 @@ async fn staff_pages_in_process() {
         // The auditor.
         let aud = Visitor::new(&t, "aud1", &["auditor"], "0").await;
         let html = aud.page("/audit", ok).await;
-        assert!(html.contains("user.create") && html.contains("org.create"));
+        assert!(html.contains(">新建用户<") && html.contains(">新建机构<"));
         let html = aud.page("/audit?action=org.&outcome=success", ok).await;
-        assert!(
-            html.contains("<code>org.create</code>") && !html.contains("<code>user.create</code>")
-        );
+        assert!(html.contains(">新建机构<") && !html.contains(">新建用户<"));
         aud.page("/audit?before_id=abc&from=nonsense", ok).await;
         let html = aud.page("/audit?username=nobody", ok).await;
         assert!(html.contains("audit-empty"));

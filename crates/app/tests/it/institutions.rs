@@ -228,9 +228,12 @@ async fn institution_pages_mask_rounds_and_shortages() {
         let (s, _, _) = t.raw_form("POST", &format!("/institutions/{home}/entries"), Some(&c),
             "name=%E6%9D%8E%E5%9B%9B&phone=13900001111&reason=visit&temperature=36.6").await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        let (s, _, _) = t.raw_form("POST", &format!("/institutions/{home}/entries"), Some(&c),
-            "name=x&phone=&reason=visit&temperature=45").await;
+        let (s, _, b) = t.raw_form("POST", &format!("/institutions/{home}/entries"), Some(&c),
+            "name=%E6%9D%8E%E4%BA%94&phone=&reason=visit&temperature=45").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let html = String::from_utf8_lossy(&b);
+        assert!(html.contains("value=\"李五\"") && html.contains("value=\"45\"") && html.contains("体温："),
+            "the entry form is shown again with the input kept: {html}");
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inst_entries").await, 2);
 
         // Residents and the one-screen round.

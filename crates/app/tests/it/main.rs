@@ -11,6 +11,7 @@ mod devices;
 mod edit_disable;
 mod entrance;
 mod fever;
+mod forms;
 mod foundation;
 mod hardening;
 mod home_todo;

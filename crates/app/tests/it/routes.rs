@@ -920,6 +920,7 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/audit", "/api/v1/audit", "cw.a").by("aud").list().noperm(Some("off.a")),
         get("/api/v1/audit", format!("/api/v1/audit?object_type=person&object_id={p1}"), "person.create").by("aud").list().noperm(Some("off.a")).again(),
         get("/audit", "/audit", "cw.a").by("aud").list().noperm(Some("off.a")),
+        get("/audit/export", "/audit/export", format!("audit-{A}.xlsx")).by("aud").list().noperm(Some("off.a")),
         // ---- reports
         get("/api/v1/reports/{id}", format!("/api/v1/reports/{report}"), "报告标记甲"),
         get("/reports/view/{id}", format!("/reports/view/{report}"), "报告标记甲"),
@@ -1132,7 +1133,7 @@ fn cases(w: &World) -> Vec<Case> {
             .outward_to(json!({"name": "机构卡口", "org_id": home_b})),
         post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": V1, "mode": "open", "date": "2026-03-02", "findings": "督查乙",
             "problems": [{"description": "d", "requirement": "r", "deadline": "2026-03-05"}]})).by("insp").outward(),
-        post("/inspections", "/inspections", format!("unit={V1}&mode=open&date=2026-03-02&findings={}&p1_description=d&p1_requirement=r&p1_deadline=2026-03-05", encode_query_value("督查丙"))).by("insp").outward(),
+        post("/inspections", "/inspections", format!("unit={V1}&mode=open&date=2026-03-02&findings={}&p1_description=d&p1_requirement=r&p1_deadline=2026-03-05", encode_query_value("督查丙"))).by("insp").form_refusal().outward(),
         post("/api/v1/inspections/{id}/problems", format!("/api/v1/inspections/{inspection}/problems"),
             json!({"description": "d2", "requirement": "r2", "deadline": "2026-03-05"})).by("insp"),
         post("/inspections/{id}/problems", format!("/inspections/{inspection}/problems"), "description=d3&requirement=r3&deadline=2026-03-05").by("insp"),
@@ -1360,9 +1361,15 @@ async fn send(t: &T, w: &World, who: &str, c: &Case) -> (StatusCode, String) {
         .and_then(|v| v.to_str().ok())
         .map(|l| format!("Location: {l}\n"))
         .unwrap_or_default();
+    // A download's name says whose data it is (the audit export names the auditor's scope).
+    let download = headers
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .map(|d| format!("Content-Disposition: {d}\n"))
+        .unwrap_or_default();
     (
         status,
-        format!("{location}{}", String::from_utf8_lossy(&bytes)),
+        format!("{location}{download}{}", String::from_utf8_lossy(&bytes)),
     )
 }
 

@@ -445,9 +445,12 @@ async fn screening_pages_household_form_and_township_list() {
         assert!(body.contains(&format!("temp-{a}")) && !body.contains("style="));
 
         let path = format!("/screening/campaigns/{camp}/households/{h}");
-        let bad = format!("reached=1&home_{a}=1&temp_{a}=45.2&risk_{a}=none&disp_{a}=none");
-        let (s, _, _) = t.raw_form("POST", &path, Some(&cookie), &bad).await;
+        let bad = format!("reached=1&home_{a}=1&temp_{a}=45.2&risk_{a}=none&disp_{a}=none&temp_{b}=36.9&note=%E5%A4%87%E6%B3%A8%E4%B9%99");
+        let (s, _, rb) = t.raw_form("POST", &path, Some(&cookie), &bad).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let html = String::from_utf8_lossy(&rb);
+        assert!(html.contains("value=\"45.2\"") && html.contains("value=\"36.9\"") && html.contains("备注乙"),
+            "the household form is shown again as typed: {html}");
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM screening_visits").await, 0);
         let good = format!(
             "reached=1&home_{a}=1&temp_{a}=36.4&risk_{a}=none&disp_{a}=none&home_{b}=1&temp_{b}=37.9&sym_{b}=1&hist_{b}=%E6%AD%A6%E6%B1%89&risk_{b}=close_contact&disp_{b}=home_observation&note="
