@@ -135,7 +135,8 @@ struct NotifyArgs {
     /// Name of the text field the SMS API expects.
     #[arg(long, env = "BACKSTOP_SMS_TEXT_FIELD", default_value = "content")]
     sms_text_field: String,
-    /// Development: record in the log that a message would be sent, send nothing.
+    /// Development, with --webhook-url or --sms-url: record in the log that a message would
+    /// be sent (kind, channel, key), send nothing.
     #[arg(long, env = "BACKSTOP_NOTIFY_LOG_ONLY")]
     notify_log_only: bool,
 }

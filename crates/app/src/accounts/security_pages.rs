@@ -86,16 +86,10 @@ fn page(
 }
 
 fn in_force(s: &SecuritySettings, name: &str) -> String {
-    let v = match name {
-        "token_max_days" => Some(s.token_max_days),
-        "password_min_len" => s.password_min_len,
-        "password_min_classes" => s.password_min_classes,
-        "password_max_age_days" => s.password_max_age_days,
-        "max_failures" => s.max_failures,
-        "lockout_minutes" => s.lockout_minutes,
-        "session_idle_minutes" => s.session_idle_minutes,
-        "session_absolute_minutes" => s.session_absolute_minutes,
-        _ => None,
+    let v = if name == "token_max_days" {
+        Some(s.token_max_days)
+    } else {
+        s.rule(name)
     };
     v.map(|v| v.to_string()).unwrap_or_default()
 }

@@ -40,7 +40,8 @@ pub struct SmsGateway {
 pub struct Gateways {
     pub webhook: Option<WebhookGateway>,
     pub sms: Option<SmsGateway>,
-    /// Development: every channel "sends" to the log (kind, channel, key; no text or phone).
+    /// Development: the configured channels "send" to the log (kind, channel, key; no text
+    /// or phone). Without a configured channel nothing is dispatched.
     pub log_only: bool,
     /// How long one request may take (default 10 s).
     pub timeout: Option<Duration>,

@@ -58,16 +58,10 @@ pub struct PublicInfo {
 
 /// The information shown for a region: its own, else that of the nearest region above it.
 pub async fn info_for(state: &AppState, code: &RegionCode) -> AppResult<Option<PublicInfo>> {
-    let mut codes: Vec<String> = code
-        .ancestors()
-        .into_iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    codes.push(code.as_str().to_string());
-    codes.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    codes.dedup();
+    // The region itself first, then the regions above it, nearest first.
+    let codes = std::iter::once(code.clone()).chain(code.ancestors().into_iter().rev());
     for c in codes {
-        if let Some(i) = queries::info(state, &c).await? {
+        if let Some(i) = queries::info(state, c.as_str()).await? {
             return Ok(Some(i));
         }
     }

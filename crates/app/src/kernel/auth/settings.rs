@@ -119,7 +119,8 @@ pub struct SecuritySettings {
 }
 
 impl SecuritySettings {
-    fn rule(&self, field: &str) -> Option<i64> {
+    /// The value of a settable rule by its field name (`None` when left out).
+    pub fn rule(&self, field: &str) -> Option<i64> {
         match field {
             "password_min_len" => self.password_min_len,
             "password_min_classes" => self.password_min_classes,
@@ -246,7 +247,7 @@ pub async fn security_settings(state: &AppState) -> AppResult<SecuritySettings> 
         .await?
         .map(|v| waivable(&v))
         .unwrap_or_default();
-    load_rules(state).await?;
+    refresh_rules_if_stale(state).await?;
     let rules = state.rules();
     let mut out = SecuritySettings {
         token_max_days: days,
