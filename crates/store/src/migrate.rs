@@ -107,6 +107,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "public_face",
         include_str!("../migrations/0023_public_face.sql"),
     ),
+    (
+        24,
+        "assistance_base",
+        include_str!("../migrations/0024_assistance_base.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
