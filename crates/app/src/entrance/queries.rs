@@ -126,22 +126,22 @@ pub(super) async fn gate_named(
 
 /// A gate's new name.
 pub(super) async fn rename_gate(tx: &mut Tx, id: i64, name: &str) -> AppResult<()> {
-    sqlx::query("UPDATE gates SET name = $1 WHERE id = $2")
-        .bind(name)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE gates SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id),
+    )
+    .await
 }
 
 /// Disable or enable a gate.
 pub(super) async fn set_gate_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
-    sqlx::query("UPDATE gates SET disabled = $1 WHERE id = $2")
-        .bind(i64::from(disabled))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE gates SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id),
+    )
+    .await
 }
 
 pub(super) async fn insert_gate(
@@ -152,17 +152,18 @@ pub(super) async fn insert_gate(
     by: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO gates (region_code, org_id, name, created_by, created_at) \
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO gates (region_code, org_id, name, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(region_code)
+        .bind(org_id)
+        .bind(name)
+        .bind(by)
+        .bind(now),
     )
-    .bind(region_code)
-    .bind(org_id)
-    .bind(name)
-    .bind(by)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .await
 }
 
 // ------------------------------------------------------------------------------------ entries
@@ -195,30 +196,31 @@ pub(super) struct NewEntry<'a> {
 
 pub(super) async fn insert_entry(tx: &mut Tx, gate: &Gate, e: &NewEntry<'_>) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO gate_entries (gate_id, region_code, person_name, phone_enc, phone_index, \
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO gate_entries (gate_id, region_code, person_name, phone_enc, phone_index, \
          phone_masked, origin, reason, direction, temp_tenths, fever, person_id, entered_at, day, \
          recorded_by, origin_enc, reason_enc, temp_tenths_enc) \
          VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, 0, $8, $9, $10, $11, $12, $13, $14, $15) \
          RETURNING id",
+        )
+        .bind(gate.id)
+        .bind(&gate.region_code)
+        .bind(&e.c.name)
+        .bind(e.phone_enc.clone())
+        .bind(e.phone_index.clone())
+        .bind(e.phone_masked)
+        .bind(e.c.direction)
+        .bind(i64::from(e.fever))
+        .bind(e.person_id)
+        .bind(now)
+        .bind(e.day)
+        .bind(e.by)
+        .bind(e.origin_enc.clone())
+        .bind(e.reason_enc.clone())
+        .bind(e.temp_enc.to_vec()),
     )
-    .bind(gate.id)
-    .bind(&gate.region_code)
-    .bind(&e.c.name)
-    .bind(e.phone_enc.clone())
-    .bind(e.phone_index.clone())
-    .bind(e.phone_masked)
-    .bind(e.c.direction)
-    .bind(i64::from(e.fever))
-    .bind(e.person_id)
-    .bind(now)
-    .bind(e.day)
-    .bind(e.by)
-    .bind(e.origin_enc.clone())
-    .bind(e.reason_enc.clone())
-    .bind(e.temp_enc.to_vec())
-    .fetch_one(tx.conn())
-    .await?)
+    .await
 }
 
 fn entry_from_row(keys: &KeyRing, r: &AnyRow) -> Result<EntryView, sqlx::Error> {
@@ -331,20 +333,21 @@ pub(super) async fn insert_alert(
     notified: i64,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO gate_alerts (entry_id, gate_id, region_code, org_id, temp_tenths, \
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO gate_alerts (entry_id, gate_id, region_code, org_id, temp_tenths, \
          temp_tenths_enc, status, disposition, note, notified, acked_by, acked_at, created_at) \
          VALUES ($1, $2, $3, $4, 0, $5, 'open', NULL, '', $6, NULL, NULL, $7) RETURNING id",
+        )
+        .bind(entry_id)
+        .bind(gate.id)
+        .bind(&gate.region_code)
+        .bind(gate.org_id)
+        .bind(temp_enc.to_vec())
+        .bind(notified)
+        .bind(now),
     )
-    .bind(entry_id)
-    .bind(gate.id)
-    .bind(&gate.region_code)
-    .bind(gate.org_id)
-    .bind(temp_enc.to_vec())
-    .bind(notified)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .await
 }
 
 const ALERT_SQL: &str = "SELECT a.id, a.gate_id, g.name AS gate_name, a.entry_id, a.region_code, a.org_id, \

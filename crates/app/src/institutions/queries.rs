@@ -158,32 +158,24 @@ pub(super) async fn start_closure(
     by: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    tx.insert(sqlx::query(
         "INSERT INTO inst_closures (org_id, region_code, start_date, end_date, note, started_by, ended_by, created_at, updated_at) \
          VALUES ($1, $2, $3, NULL, $4, $5, NULL, $6, $6) RETURNING id",
-    )
-    .bind(org.id)
-    .bind(&org.region_code)
-    .bind(date)
-    .bind(note)
-    .bind(by)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    ).bind(org.id).bind(&org.region_code).bind(date).bind(note).bind(by).bind(now)).await
 }
 
 pub(super) async fn end_closure(tx: &mut Tx, id: i64, date: &str, by: &str) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "UPDATE inst_closures SET end_date = $1, ended_by = $2, updated_at = $3 WHERE id = $4",
+    tx.exec(
+        sqlx::query(
+            "UPDATE inst_closures SET end_date = $1, ended_by = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(date)
+        .bind(by)
+        .bind(now)
+        .bind(id),
     )
-    .bind(date)
-    .bind(by)
-    .bind(now)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 // ------------------------------------------------------------------------------ entrance log
@@ -206,23 +198,11 @@ pub(super) async fn insert_entry(
     e: &NewEntry<'_>,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    tx.insert(sqlx::query(
         "INSERT INTO inst_entries (org_id, region_code, person_name, phone_enc, reason, reason_enc, \
          temp_tenths, temp_tenths_enc, fever, entered_at, day, recorded_by) \
          VALUES ($1, $2, $3, $4, '', $5, 0, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(org.id)
-    .bind(&org.region_code)
-    .bind(e.name)
-    .bind(e.phone_enc.clone())
-    .bind(e.reason_enc.clone())
-    .bind(e.temp_enc.clone())
-    .bind(i64::from(e.fever))
-    .bind(now)
-    .bind(e.day)
-    .bind(e.by)
-    .fetch_one(tx.conn())
-    .await?)
+    ).bind(org.id).bind(&org.region_code).bind(e.name).bind(e.phone_enc.clone()).bind(e.reason_enc.clone()).bind(e.temp_enc.clone()).bind(i64::from(e.fever)).bind(now).bind(e.day).bind(e.by)).await
 }
 
 /// Entrances of one day, newest first (at most 1,000), persons masked.
@@ -372,23 +352,23 @@ pub(super) async fn update_resident(
     name: &str,
     room: &str,
 ) -> AppResult<()> {
-    sqlx::query("UPDATE inst_residents SET name = '', name_enc = $1, room = $2 WHERE id = $3")
-        .bind(privacy::seal(keys, name))
-        .bind(room)
-        .bind(rid)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE inst_residents SET name = '', name_enc = $1, room = $2 WHERE id = $3")
+            .bind(privacy::seal(keys, name))
+            .bind(room)
+            .bind(rid),
+    )
+    .await
 }
 
 /// A resident active again, or not (退住/停用).
 pub(super) async fn set_resident_active(tx: &mut Tx, rid: i64, active: bool) -> AppResult<()> {
-    sqlx::query("UPDATE inst_residents SET active = $1 WHERE id = $2")
-        .bind(i64::from(active))
-        .bind(rid)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE inst_residents SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
+            .bind(rid),
+    )
+    .await
 }
 
 /// Insert a resident, the name sealed (residents of a children's home are children).
@@ -400,16 +380,17 @@ pub(super) async fn insert_resident(
     room: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO inst_residents (org_id, name, name_enc, room, active, created_at) \
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO inst_residents (org_id, name, name_enc, room, active, created_at) \
          VALUES ($1, '', $2, $3, 1, $4) RETURNING id",
+        )
+        .bind(org_id)
+        .bind(privacy::seal(keys, name))
+        .bind(room)
+        .bind(now),
     )
-    .bind(org_id)
-    .bind(privacy::seal(keys, name))
-    .bind(room)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .await
 }
 
 /// The readings of a day: (resident id, round, tenths, fever).
@@ -480,23 +461,12 @@ pub(super) struct NewReading<'a> {
 
 pub(super) async fn upsert_reading(tx: &mut Tx, org_id: i64, r: &NewReading<'_>) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    tx.exec(sqlx::query(
         "INSERT INTO inst_temps (resident_id, org_id, day, round, temp_tenths, temp_tenths_enc, \
          fever, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8) \
          ON CONFLICT (resident_id, day, round) DO UPDATE SET temp_tenths = 0, \
          temp_tenths_enc = excluded.temp_tenths_enc, fever = excluded.fever, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
-    )
-    .bind(r.resident_id)
-    .bind(org_id)
-    .bind(r.day)
-    .bind(r.round)
-    .bind(r.tenths_enc.clone())
-    .bind(i64::from(r.fever))
-    .bind(r.by)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    ).bind(r.resident_id).bind(org_id).bind(r.day).bind(r.round).bind(r.tenths_enc.clone()).bind(i64::from(r.fever)).bind(r.by).bind(now)).await
 }
 
 // ----------------------------------------------------------------------------------- supplies
@@ -535,20 +505,11 @@ pub(super) async fn upsert_stock(
     by: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    tx.exec(sqlx::query(
         "INSERT INTO inst_supplies (org_id, item, quantity, days_left, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (org_id, item) DO UPDATE SET quantity = excluded.quantity, days_left = excluded.days_left, \
          updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-    )
-    .bind(org_id)
-    .bind(item)
-    .bind(quantity)
-    .bind(days_left)
-    .bind(by)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    ).bind(org_id).bind(item).bind(quantity).bind(days_left).bind(by).bind(now)).await
 }
 
 // --------------------------------------------------------------------------------- shortages
@@ -635,41 +596,25 @@ pub(super) async fn insert_shortage(
     n: &NewShortage<'_>,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    tx.insert(sqlx::query(
         "INSERT INTO inst_shortages (org_id, region_code, item, quantity, note, status, answer, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'open', '', $6, $7, $7) RETURNING id",
-    )
-    .bind(org.id)
-    .bind(&org.region_code)
-    .bind(n.item)
-    .bind(n.quantity)
-    .bind(n.note)
-    .bind(n.by)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    ).bind(org.id).bind(&org.region_code).bind(n.item).bind(n.quantity).bind(n.note).bind(n.by).bind(now)).await
 }
 
 pub(super) async fn answer_shortage(tx: &mut Tx, id: i64, answer: &str, by: &str) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    tx.exec(sqlx::query(
         "UPDATE inst_shortages SET status = 'answered', answer = $1, answered_by = $2, answered_at = $3, updated_at = $3 WHERE id = $4",
-    )
-    .bind(answer)
-    .bind(by)
-    .bind(now)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    ).bind(answer).bind(by).bind(now).bind(id)).await
 }
 
 pub(super) async fn close_shortage(tx: &mut Tx, id: i64) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query("UPDATE inst_shortages SET status = 'closed', updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE inst_shortages SET status = 'closed', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id),
+    )
+    .await
 }

@@ -32,6 +32,7 @@ use sqlx::AnyConnection;
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::AnyQuery;
 use crate::state::AppState;
 
 /// What an actor may read: a region node inside its scope, and the organisation and
@@ -289,6 +290,23 @@ impl Tx {
     /// The connection to run statements on.
     pub fn conn(&mut self) -> &mut AnyConnection {
         self.w.conn()
+    }
+
+    /// Run one write statement in the transaction.
+    pub async fn exec(&mut self, q: AnyQuery<'_>) -> AppResult<()> {
+        q.execute(self.w.conn()).await?;
+        Ok(())
+    }
+
+    /// Run one write statement in the transaction; how many rows it changed.
+    pub async fn changed(&mut self, q: AnyQuery<'_>) -> AppResult<u64> {
+        Ok(q.execute(self.w.conn()).await?.rows_affected())
+    }
+
+    /// Run an `INSERT … RETURNING id` in the transaction; the new row's id.
+    pub async fn insert(&mut self, q: AnyQuery<'_>) -> AppResult<i64> {
+        let row = q.fetch_one(self.w.conn()).await?;
+        Ok(sqlx::Row::try_get(&row, 0)?)
     }
 
     /// The transaction's time (Unix ms), for `created_at` / `updated_at` columns.

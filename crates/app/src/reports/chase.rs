@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::periods::parse_period;
-use super::{MissingUnit, load_form, queries};
+use super::{MissingUnit, form_and_period, load_form, queries};
 use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -140,12 +140,7 @@ pub async fn chases(
     template: &str,
     period: &str,
 ) -> AppResult<Vec<Chase>> {
-    scope.require(Permission::ReportsRead)?;
-    let form = load_form(state, template.trim(), None)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let (period, _) = parse_period(form.period, period, state.today())
-        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    let (form, period) = form_and_period(state, scope, template, period).await?;
     queries::chases_under(state, scope, &form.key, &period, 1000).await
 }
 

@@ -45,10 +45,7 @@ pub async fn trend(
     days: i64,
     until: Option<NaiveDate>,
 ) -> AppResult<Trend> {
-    scope.require(Permission::ReportsRead)?;
-    let form = super::load_form(state, template.trim(), None)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let form = super::form_to_read(state, scope, template).await?;
     if form.period != Period::Daily {
         return Err(AppError::field(
             backstop_core::error::ErrorCode::Validation,

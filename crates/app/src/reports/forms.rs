@@ -8,8 +8,9 @@ use backstop_core::role::Permission;
 use serde_json::json;
 
 use super::form::{self, Form, Period};
+use super::periods::parse_period;
 use super::{queries, require_reports};
-use crate::kernel::access::{Change, Tx};
+use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -78,6 +79,33 @@ impl FormCache {
             map.clear();
         }
     }
+}
+
+/// The latest form a reader of reports asks for by key (trimmed), after checking the handle's
+/// actor may read reports: *not found* when there is no such form.
+pub(crate) async fn form_to_read(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+) -> AppResult<Form> {
+    scope.require(Permission::ReportsRead)?;
+    load_form(state, template.trim(), None)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// [`form_to_read`] and the period asked for, parsed for the form's period type (a field
+/// error on `period` when it is not one).
+pub(crate) async fn form_and_period(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    period: &str,
+) -> AppResult<(Form, String)> {
+    let form = form_to_read(state, scope, template).await?;
+    let (period, _) = parse_period(form.period, period, state.today())
+        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    Ok((form, period))
 }
 
 /// A form by key: a given version, or the latest (from the cache when fresh).

@@ -2,13 +2,10 @@
 //! list officials chase, and the reminders' addressees), with each unit's contact, and the
 //! list as an Excel file.
 
-use backstop_core::error::ErrorCode;
-use backstop_core::role::Permission;
 use serde::Serialize;
 use serde_json::json;
 
-use super::periods::parse_period;
-use super::{load_form, queries};
+use super::{form_and_period, queries};
 use crate::kernel::access::{Change, Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -34,12 +31,7 @@ pub async fn missing(
     template: &str,
     period: &str,
 ) -> AppResult<Vec<MissingUnit>> {
-    scope.require(Permission::ReportsRead)?;
-    let form = load_form(state, template.trim(), None)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let (period, _) = parse_period(form.period, period, state.today())
-        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    let (form, period) = form_and_period(state, scope, template, period).await?;
     let mut rows = queries::missing_units(state, &form, &period, scope, 10_000).await?;
     super::chase::village_contacts(state, scope.actor(), &mut rows).await?;
     for m in &mut rows {

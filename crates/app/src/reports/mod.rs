@@ -53,8 +53,8 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
 
 pub use corrections::Correction;
-pub(crate) use forms::load_form;
 pub use forms::{FormCache, ensure_builtin_forms, get_form, list_forms, save_form};
+pub(crate) use forms::{form_and_period, form_to_read, load_form};
 pub use locks::lock;
 pub use missing::{MissingUnit, missing, missing_xlsx};
 pub use periods::{deadline_ms, parse_period};

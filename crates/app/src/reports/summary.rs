@@ -4,14 +4,12 @@
 
 use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
-use backstop_core::role::Permission;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::form::{Form, UnitType};
-use super::periods::parse_period;
 use super::rollup::sums_map;
-use super::{NATION, load_form, queries};
+use super::{NATION, form_and_period, form_to_read, queries};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -123,13 +121,8 @@ pub async fn summary(
     template: &str,
     period: &str,
 ) -> AppResult<Summary> {
-    scope.require(Permission::ReportsRead)?;
-    let form = load_form(state, template.trim(), None)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let (form, period) = form_and_period(state, scope, template, period).await?;
     let code = scope.node().as_str().to_string();
-    let (period, _) = parse_period(form.period, period, state.today())
-        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
     let (exp_total, exp_children) = expected(state, &form, scope, child_len(&code)).await?;
     // The region's children, then their rollup rows and the region's own, by primary key
     // (an exact code list: a range over codes would also walk every row below the children).
@@ -229,10 +222,7 @@ pub async fn cumulative(
     from: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> AppResult<std::collections::HashMap<String, Map<String, Value>>> {
-    scope.require(Permission::ReportsRead)?;
-    let form = load_form(state, template.trim(), None)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let form = form_to_read(state, scope, template).await?;
     if from > until || (until - from).num_days() > 366 {
         return Err(AppError::field(
             ErrorCode::Validation,
