@@ -32,7 +32,7 @@ use sqlx::AnyConnection;
 use crate::audit::{self, Entry, Who};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::AnyQuery;
+use crate::kernel::queries::{self, AnyQuery};
 use crate::state::AppState;
 
 /// What an actor may read: a region node inside its scope, and the organisation and
@@ -294,19 +294,17 @@ impl Tx {
 
     /// Run one write statement in the transaction.
     pub async fn exec(&mut self, q: AnyQuery<'_>) -> AppResult<()> {
-        q.execute(self.w.conn()).await?;
-        Ok(())
+        queries::exec(self.w.conn(), q).await
     }
 
     /// Run one write statement in the transaction; how many rows it changed.
     pub async fn changed(&mut self, q: AnyQuery<'_>) -> AppResult<u64> {
-        Ok(q.execute(self.w.conn()).await?.rows_affected())
+        queries::changed(self.w.conn(), q).await
     }
 
     /// Run an `INSERT … RETURNING id` in the transaction; the new row's id.
     pub async fn insert(&mut self, q: AnyQuery<'_>) -> AppResult<i64> {
-        let row = q.fetch_one(self.w.conn()).await?;
-        Ok(sqlx::Row::try_get(&row, 0)?)
+        queries::new_id(self.w.conn(), q).await
     }
 
     /// The transaction's time (Unix ms), for `created_at` / `updated_at` columns.

@@ -4,7 +4,7 @@
 //! in the area's queries module; these functions only bind, run and map it (which is why this
 //! file is named a queries module: `tests/it/layout.rs` allows SQL to run only in those).
 
-use sqlx::Any;
+use sqlx::{Any, AnyConnection};
 use sqlx::any::{AnyArguments, AnyRow};
 
 use crate::kernel::access::Scoped;
@@ -55,6 +55,23 @@ pub async fn admitted<T>(
 /// The one number `q` selects (a `CAST(COUNT(*) AS BIGINT)` or another `BIGINT`).
 pub async fn number(state: &AppState, q: AnyQuery<'_>) -> AppResult<i64> {
     let row = q.fetch_one(state.db.pool()).await?;
+    Ok(sqlx::Row::try_get(&row, 0)?)
+}
+
+/// Run one write statement on a write connection (`Tx::exec`).
+pub async fn exec(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<()> {
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// Run one write statement on a write connection; how many rows it changed (`Tx::changed`).
+pub async fn changed(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<u64> {
+    Ok(q.execute(conn).await?.rows_affected())
+}
+
+/// Run an `INSERT … RETURNING id` on a write connection; the new row's id (`Tx::insert`).
+pub async fn new_id(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<i64> {
+    let row = q.fetch_one(conn).await?;
     Ok(sqlx::Row::try_get(&row, 0)?)
 }
 
