@@ -4,10 +4,10 @@
 //! in the area's queries module; these functions only bind, run and map it (which is why this
 //! file is named a queries module: `tests/it/layout.rs` allows SQL to run only in those).
 
-use sqlx::{Any, AnyConnection};
 use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection};
 
-use crate::kernel::access::Scoped;
+use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -73,6 +73,25 @@ pub async fn changed(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<u64
 pub async fn new_id(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<i64> {
     let row = q.fetch_one(conn).await?;
     Ok(sqlx::Row::try_get(&row, 0)?)
+}
+
+/// Disable or enable the row `id` of `table` (one with `disabled` and `updated_at` columns),
+/// at the transaction's time: the one statement every area's disable/enable runs.
+pub async fn set_disabled(
+    tx: &mut Tx,
+    table: &'static str,
+    id: i64,
+    disabled: bool,
+) -> AppResult<()> {
+    let now = tx.now();
+    let sql = format!("UPDATE {table} SET disabled = $1, updated_at = $2 WHERE id = $3");
+    tx.exec(
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(id),
+    )
+    .await
 }
 
 /// `(request_hash, location)` a page form sent under the user's idempotency key answered

@@ -35,19 +35,10 @@ pub(super) struct NewRow<'a> {
 
 pub(super) async fn insert(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    tx.insert(sqlx::query(
         "INSERT INTO orgs (name, kind, region_code, contact_person, contact_phone, address, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(n.name)
-    .bind(n.kind.as_str())
-    .bind(n.region_code)
-    .bind(n.contact_person)
-    .bind(n.contact_phone)
-    .bind(n.address)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    ).bind(n.name).bind(n.kind.as_str()).bind(n.region_code).bind(n.contact_person).bind(n.contact_phone).bind(n.address).bind(now)).await
 }
 
 /// One organisation under the handle.
@@ -89,31 +80,24 @@ pub(super) async fn count(state: &AppState, scope: &Scoped<'_>) -> AppResult<i64
 /// Overwrite an organisation's fields.
 pub(super) async fn update(tx: &mut Tx, id: i64, n: &NewRow<'_>) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "UPDATE orgs SET name = $1, kind = $2, region_code = $3, contact_person = $4, \
+    tx.exec(
+        sqlx::query(
+            "UPDATE orgs SET name = $1, kind = $2, region_code = $3, contact_person = $4, \
          contact_phone = $5, address = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(n.name)
+        .bind(n.kind.as_str())
+        .bind(n.region_code)
+        .bind(n.contact_person)
+        .bind(n.contact_phone)
+        .bind(n.address)
+        .bind(now)
+        .bind(id),
     )
-    .bind(n.name)
-    .bind(n.kind.as_str())
-    .bind(n.region_code)
-    .bind(n.contact_person)
-    .bind(n.contact_phone)
-    .bind(n.address)
-    .bind(now)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Disable or enable an organisation.
 pub(super) async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
-    let now = tx.now();
-    sqlx::query("UPDATE orgs SET disabled = $1, updated_at = $2 WHERE id = $3")
-        .bind(i64::from(disabled))
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    crate::kernel::queries::set_disabled(tx, "orgs", id, disabled).await
 }

@@ -140,16 +140,6 @@ impl Batcher<'_> {
             outcome: "success",
             detail: json!({"categories": added, "deciding_body": queries::ROSTER_BODY, "source": "import"}),
         };
-        let backend = self.state.db.backend();
-        self.chain
-            .append(
-                conn,
-                backend,
-                self.now,
-                &self.who,
-                std::slice::from_ref(&entry),
-            )
-            .await?;
-        Ok(())
+        self.append(conn, std::slice::from_ref(&entry)).await
     }
 }

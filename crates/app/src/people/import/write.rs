@@ -443,16 +443,7 @@ impl Batcher<'_> {
             outcome: "success",
             detail: link_detail(code, &row.fields, &row.sealed, holder.id, "import"),
         };
-        let backend = self.state.db.backend();
-        self.chain
-            .append(
-                conn,
-                backend,
-                self.now,
-                &self.who,
-                std::slice::from_ref(&entry),
-            )
-            .await?;
+        self.append(conn, std::slice::from_ref(&entry)).await?;
         t.imported += 1;
         Ok(())
     }
@@ -556,14 +547,18 @@ impl Batcher<'_> {
     /// Append the creation entries still waiting.
     async fn append_deferred(&mut self, conn: &mut sqlx::AnyConnection) -> AppResult<()> {
         let deferred = std::mem::take(&mut self.deferred);
+        self.append(conn, &deferred).await
+    }
+
+    /// Append `entries` to the import's audit chain, at the import's time, by its actor.
+    pub(super) async fn append(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        entries: &[Entry<'_>],
+    ) -> AppResult<()> {
+        let backend = self.state.db.backend();
         self.chain
-            .append(
-                conn,
-                self.state.db.backend(),
-                self.now,
-                &self.who,
-                &deferred,
-            )
+            .append(conn, backend, self.now, &self.who, entries)
             .await?;
         Ok(())
     }
@@ -694,14 +689,7 @@ pub(super) async fn run<S: RowSource>(
         report.committed = true;
         let entry = summary("success", &report);
         batcher
-            .chain
-            .append(
-                w.conn(),
-                backend,
-                now,
-                &batcher.who,
-                std::slice::from_ref(&entry),
-            )
+            .append(w.conn(), std::slice::from_ref(&entry))
             .await?;
         if let Some(job) = opts.job_id {
             super::jobs::record_report(w.conn(), &state.keys, job, &report, now).await?;

@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::{COLS, Stored, stored_from_row};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::set_disabled;
 use crate::state::AppState;
 
 /// A household row as stored.
@@ -84,13 +85,13 @@ pub(crate) async fn set_member(
 /// A household's new address.
 pub(crate) async fn set_address(tx: &mut Tx, id: i64, address: &str) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query("UPDATE households SET address = $1, updated_at = $2 WHERE id = $3")
-        .bind(address)
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE households SET address = $1, updated_at = $2 WHERE id = $3")
+            .bind(address)
+            .bind(now)
+            .bind(id),
+    )
+    .await
 }
 
 /// A household under the handle (outside it: *not found*).
@@ -218,24 +219,10 @@ pub(crate) async fn without_household(
 
 /// Disable or enable a household.
 pub(crate) async fn set_household_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
-    let now = tx.now();
-    sqlx::query("UPDATE households SET disabled = $1, updated_at = $2 WHERE id = $3")
-        .bind(i64::from(disabled))
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    set_disabled(tx, "households", id, disabled).await
 }
 
 /// Disable or enable a person.
 pub(crate) async fn set_person_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
-    let now = tx.now();
-    sqlx::query("UPDATE persons SET disabled = $1, updated_at = $2 WHERE id = $3")
-        .bind(i64::from(disabled))
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    set_disabled(tx, "persons", id, disabled).await
 }
