@@ -19,6 +19,7 @@ use super::{Alert, DIRECTIONS, DISPOSITIONS, EntryView, Gate, label_of, may_writ
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::{all, ranged};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -94,16 +95,15 @@ pub(super) async fn gates(
         "SELECT {GATE_COLS} {GATE_FROM} WHERE g.region_code >= $2 AND g.region_code < $3 \
          ORDER BY g.region_code, g.org_id, g.name, g.id LIMIT 2000"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(today)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| gate_from_row(scope, r))
-        .collect::<Result<_, _>>()?)
+    all(
+        state,
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(today)
+            .bind(lo)
+            .bind(hi),
+        |r| gate_from_row(scope, r),
+    )
+    .await
 }
 
 /// Is there a gate of this name at this place already?
@@ -253,20 +253,15 @@ pub(super) async fn entries(
     day: &str,
 ) -> AppResult<Vec<EntryView>> {
     admit_records(scope, gate)?;
-    let rows = sqlx::query(
+    let q = sqlx::query(
         "SELECT e.id, e.gate_id, e.person_name, e.phone_masked, e.origin, e.origin_enc, e.reason, \
          e.reason_enc, e.direction, e.temp_tenths, e.temp_tenths_enc, e.fever, e.person_id, a.id AS alert_id, e.entered_at, e.day, e.recorded_by \
          FROM gate_entries e LEFT JOIN gate_alerts a ON a.entry_id = e.id \
          WHERE e.gate_id = $1 AND e.day = $2 ORDER BY e.id DESC LIMIT 2000",
     )
     .bind(gate.id)
-    .bind(day)
-    .fetch_all(state.db.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| entry_from_row(&state.keys, r))
-        .collect::<Result<_, _>>()?)
+    .bind(day);
+    all(state, q, |r| entry_from_row(&state.keys, r)).await
 }
 
 /// The day's counts of a gate: (entries, of them in, fevers).
@@ -411,24 +406,20 @@ pub(super) async fn alerts(
     status: Option<&str>,
     gate_id: Option<i64>,
 ) -> AppResult<Vec<Alert>> {
-    let (lo, hi) = scope.range();
     let sql = format!(
         "{ALERT_SQL} WHERE a.region_code >= $1 AND a.region_code < $2 \
          AND ($3 = '' OR a.status = $3) AND ($4 = 0 OR a.gate_id = $4) \
          AND ($5 = 0 OR a.org_id IS NULL OR a.org_id = $5) ORDER BY a.id DESC LIMIT 500"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(status.unwrap_or("").to_string())
-        .bind(gate_id.unwrap_or(0))
-        .bind(scope.org().unwrap_or(0))
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| alert_from_row(&state.keys, scope, r))
-        .collect::<Result<_, _>>()?)
+    all(
+        state,
+        ranged(scope, sql)
+            .bind(status.unwrap_or("").to_string())
+            .bind(gate_id.unwrap_or(0))
+            .bind(scope.org().unwrap_or(0)),
+        |r| alert_from_row(&state.keys, scope, r),
+    )
+    .await
 }
 
 /// Close an open alert with its disposition; `false` when it was no longer open.

@@ -16,6 +16,7 @@ use super::{EntryView, INSTITUTION_KINDS, Institution, Resident, Shortage, celsi
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::{all, ranged};
 use crate::orgs::OrgKind;
 use crate::people::shown;
 use crate::privacy;
@@ -69,13 +70,15 @@ pub(super) async fn institutions(
          ORDER BY o.region_code, o.id LIMIT 2000",
         kinds_sql()
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(today)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows.iter().map(inst_from_row).collect::<Result<_, _>>()?)
+    all(
+        state,
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(today)
+            .bind(lo)
+            .bind(hi),
+        inst_from_row,
+    )
+    .await
 }
 
 /// The institution `id` under the handle (not an institution, or outside: *not found*).
@@ -549,23 +552,19 @@ pub(super) async fn shortages(
     status: Option<&str>,
     org_id: Option<i64>,
 ) -> AppResult<Vec<Shortage>> {
-    let (lo, hi) = scope.range();
     let sql = format!(
         "SELECT {SH_COLS} FROM inst_shortages s LEFT JOIN orgs o ON o.id = s.org_id \
          WHERE s.region_code >= $1 AND s.region_code < $2 AND ($3 = '' OR s.status = $3) \
          AND ($4 = 0 OR s.org_id = $4) ORDER BY s.id DESC LIMIT 1000"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(status.unwrap_or("").to_string())
-        .bind(org_id.unwrap_or(0))
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(shortage_from_row)
-        .collect::<Result<_, _>>()?)
+    all(
+        state,
+        ranged(scope, sql)
+            .bind(status.unwrap_or("").to_string())
+            .bind(org_id.unwrap_or(0)),
+        shortage_from_row,
+    )
+    .await
 }
 
 /// One shortage request under the handle.

@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::{LIMIT, Pick, Typed};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::ranged;
 use crate::state::AppState;
 
 /// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.
@@ -46,7 +47,6 @@ async fn region_rows(
     t: &Typed,
     villages_only: bool,
 ) -> AppResult<Vec<Pick>> {
-    let (lo, hi) = scope.range();
     let (name, initials, code) = binds(t);
     let level = if villages_only {
         " AND r.level = 'village'"
@@ -60,9 +60,7 @@ async fn region_rows(
          AND (r.name LIKE $3 ESCAPE '\\' OR r.initials LIKE $4 OR r.code LIKE $5) \
          ORDER BY LENGTH(r.code), r.name, r.code LIMIT {LIMIT}"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
+    let rows = ranged(scope, sql)
         .bind(name)
         .bind(initials)
         .bind(code)
@@ -116,7 +114,6 @@ pub(super) async fn org_candidates(
     t: &Typed,
     kinds: &[String],
 ) -> AppResult<Vec<(i64, String, String)>> {
-    let (lo, hi) = scope.range();
     let mut sql = String::from(
         "SELECT o.id, o.name, COALESCE(r.name, '') AS region_name FROM orgs o \
          LEFT JOIN regions r ON r.code = o.region_code \
@@ -139,7 +136,7 @@ pub(super) async fn org_candidates(
         sql.push_str(&format!(" AND o.kind IN ({})", list.join(", ")));
     }
     sql.push_str(" ORDER BY LENGTH(o.region_code), o.name, o.id LIMIT 5000");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    let mut q = ranged(scope, sql);
     if by_name {
         q = q
             .bind(format!("%{}%", like_escape(&t.text)))

@@ -18,6 +18,7 @@ use super::write::Pending;
 use crate::audit::AppendQuery;
 use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::all;
 use crate::people::queries::{COLS, Stored, stored_from_row};
 use crate::people::{Sealed, pinyin, sex_str};
 use crate::state::AppState;
@@ -433,11 +434,12 @@ pub(super) async fn jobs_of(state: &AppState, user_id: i64) -> AppResult<Vec<Imp
     let sql = format!(
         "SELECT {JOB_COLS} FROM person_import_jobs WHERE user_id = $1 ORDER BY id DESC LIMIT 10"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(user_id)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+    all(
+        state,
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id),
+        job_from_row,
+    )
+    .await
 }
 
 /// Write a finished import's result into its job row (`issues` as JSON).

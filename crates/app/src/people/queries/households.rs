@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::{COLS, Stored, stored_from_row};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::set_disabled;
+use crate::kernel::queries::{all, ranged, set_disabled};
 use crate::state::AppState;
 
 /// A household row as stored.
@@ -200,21 +200,18 @@ pub(crate) async fn without_household(
     region: &str,
     limit: i64,
 ) -> AppResult<Vec<Stored>> {
-    let (lo, hi) = scope.range();
     let sql = format!(
         "SELECT {COLS} FROM persons p LEFT JOIN regions r ON r.code = p.region_code \
          WHERE p.household_id IS NULL AND p.deceased = 0 AND p.disabled = 0 \
          AND p.region_code >= $1 AND p.region_code < $2 AND p.region_code LIKE $3 \
          ORDER BY p.name, p.id LIMIT $4"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(format!("{region}%"))
-        .bind(limit)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows.iter().map(stored_from_row).collect::<Result<_, _>>()?)
+    all(
+        state,
+        ranged(scope, sql).bind(format!("{region}%")).bind(limit),
+        stored_from_row,
+    )
+    .await
 }
 
 /// Disable or enable a household.

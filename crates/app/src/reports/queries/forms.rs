@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::all;
 use crate::reports::form::{Form, FormSpec, Period, UnitType};
 use crate::state::AppState;
 
@@ -101,10 +102,7 @@ pub(in crate::reports) async fn latest_forms(
              (SELECT MAX(version) FROM report_templates u WHERE u.template_key = t.template_key) ORDER BY template_key"
         )
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows.iter().map(form_from_row).collect::<Result<_, _>>()?)
+    all(state, sqlx::query(sqlx::AssertSqlSafe(sql)), form_from_row).await
 }
 
 /// One form: a given version, or the latest.

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::super::{Campaign, fmt_ms};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::{all, ranged};
 use crate::state::AppState;
 
 const CAMPAIGN_COLS: &str = "c.id, c.region_code, r.name AS region_name, c.name, c.purpose, \
@@ -121,14 +122,9 @@ pub(in crate::screening) async fn campaigns(
         "SELECT {CAMPAIGN_COLS} FROM screening_campaigns c \
          LEFT JOIN regions r ON r.code = c.region_code WHERE {cond} ORDER BY c.id DESC LIMIT 200"
     );
-    let (lo, hi) = scope.range();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    let mut q = ranged(scope, sql);
     for a in &above {
         q = q.bind(a.as_str());
     }
-    let rows = q.fetch_all(state.db.pool()).await?;
-    Ok(rows
-        .iter()
-        .map(campaign_from_row)
-        .collect::<Result<_, _>>()?)
+    all(state, q, campaign_from_row).await
 }

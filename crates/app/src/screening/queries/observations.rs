@@ -9,6 +9,7 @@ use super::super::{OUTCOMES, fmt_ms, label, slot_label};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::{all, ranged};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -134,16 +135,7 @@ pub(in crate::screening) async fn observations(
          LEFT JOIN regions r ON r.code = o.region_code \
          WHERE {status} AND o.region_code >= $1 AND o.region_code < $2 ORDER BY o.id DESC LIMIT 500"
     );
-    let (lo, hi) = scope.range();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| obs_from_row(&state.keys, r))
-        .collect::<Result<_, _>>()?)
+    all(state, ranged(scope, sql), |r| obs_from_row(&state.keys, r)).await
 }
 
 /// The active observation of a person, if any (inside the write that would start another).

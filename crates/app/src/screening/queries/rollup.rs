@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::ranged;
 use crate::state::AppState;
 
 /// The child regions of the handle's node, with the length of their codes.
@@ -55,8 +56,7 @@ async fn counts_by_child(
         "SELECT SUBSTR(region_code, 1, {len}) AS c, CAST(COUNT(*) AS BIGINT) AS n {from_where} \
          GROUP BY SUBSTR(region_code, 1, {len})"
     );
-    let (lo, hi) = scope.range();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+    let mut q = ranged(scope, sql);
     if let Some(c) = campaign {
         q = q.bind(c);
     }
