@@ -17,7 +17,7 @@ use super::rules::{Found, PAYMENT_GROUPS, exclusion, involved_groups, quoted};
 use super::{ConflictPerson, LastRun};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, region_name};
 use crate::people::shown;
 use crate::state::AppState;
 
@@ -300,18 +300,18 @@ pub(super) async fn seen_again(
     detail: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "UPDATE crosschecks SET status = $1, region_code = $2, detail = $3, \
+    tx.exec(
+        sqlx::query(
+            "UPDATE crosschecks SET status = $1, region_code = $2, detail = $3, \
          last_seen_at = $4, cleared_at = NULL WHERE id = $5",
+        )
+        .bind(status)
+        .bind(region)
+        .bind(detail)
+        .bind(now)
+        .bind(id),
     )
-    .bind(status)
-    .bind(region)
-    .bind(detail)
-    .bind(now)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Ids of the open conflicts stored under the handle.
@@ -328,12 +328,12 @@ pub(super) async fn open_ids(tx: &mut Tx, scope: &Scoped<'_>) -> AppResult<Vec<i
 
 pub(super) async fn clear(tx: &mut Tx, id: i64) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query("UPDATE crosschecks SET status = 'cleared', cleared_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE crosschecks SET status = 'cleared', cleared_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id),
+    )
+    .await
 }
 
 /// Record a run and its counts.
@@ -344,20 +344,20 @@ pub(super) async fn insert_run(
     r: &super::RunReport,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "INSERT INTO crosscheck_runs (region_code, run_by, run_at, found, created, reopened, \
+    tx.exec(
+        sqlx::query(
+            "INSERT INTO crosscheck_runs (region_code, run_by, run_at, found, created, reopened, \
          cleared) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(region)
+        .bind(by)
+        .bind(now)
+        .bind(r.found)
+        .bind(r.created)
+        .bind(r.reopened)
+        .bind(r.cleared),
     )
-    .bind(region)
-    .bind(by)
-    .bind(now)
-    .bind(r.found)
-    .bind(r.created)
-    .bind(r.reopened)
-    .bind(r.cleared)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The last run over the handle's region or a region inside it.
@@ -458,17 +458,17 @@ pub(super) async fn conflict_for_update(
 
 pub(super) async fn set_resolved(tx: &mut Tx, id: i64, by: &str, note: &str) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "UPDATE crosschecks SET status = 'resolved', resolved_by = $1, resolved_at = $2, \
+    tx.exec(
+        sqlx::query(
+            "UPDATE crosschecks SET status = 'resolved', resolved_by = $1, resolved_at = $2, \
          resolve_note = $3 WHERE id = $4 AND status = 'open'",
+        )
+        .bind(by)
+        .bind(now)
+        .bind(note)
+        .bind(id),
     )
-    .bind(by)
-    .bind(now)
-    .bind(note)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The persons of the given conflicts (already let through the handle), by conflict then
@@ -503,9 +503,7 @@ pub(super) async fn persons_of(
                 id: Some(r.try_get("id")?),
                 name_masked: shown::name_in_list(&r.try_get::<String, _>("name")?),
                 id_number_masked: shown::id_number(scope.actor(), &masked),
-                region_name: r
-                    .try_get::<Option<String>, _>("region_name")?
-                    .unwrap_or_default(),
+                region_name: region_name(r)?,
                 region_code: region,
                 deceased: r.try_get::<i64, _>("deceased")? != 0,
             }

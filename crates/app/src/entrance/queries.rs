@@ -19,7 +19,7 @@ use super::{Alert, DIRECTIONS, DISPOSITIONS, EntryView, Gate, label_of, may_writ
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, region_name};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -51,9 +51,7 @@ fn gate_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Gate, sqlx::Error> {
         }
         .to_string(),
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         org_id,
         org_name: r
             .try_get::<Option<String>, _>("org_name")?

@@ -75,7 +75,7 @@ pub(super) struct NewRow<'a> {
 
 pub(super) async fn insert_inspection(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    let q = sqlx::query(
         "INSERT INTO inspections (unit, unit_name, region_code, mode, inspected_on, findings, inspector, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
     )
@@ -86,9 +86,8 @@ pub(super) async fn insert_inspection(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<
     .bind(n.date)
     .bind(n.findings)
     .bind(n.inspector)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .bind(now);
+    tx.insert(q).await
 }
 
 /// A validated problem: description, requirement, deadline (`YYYY-MM-DD`), deadline end (ms).
@@ -101,7 +100,7 @@ pub(super) async fn insert_problem(
     p: &ProblemRow,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
+    let q = sqlx::query(
         "INSERT INTO inspection_problems (inspection_id, region_code, description, requirement, deadline, deadline_ms, \
          status, response, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7, $7) RETURNING id",
     )
@@ -111,9 +110,8 @@ pub(super) async fn insert_problem(
     .bind(&p.1)
     .bind(&p.2)
     .bind(p.3)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .bind(now);
+    tx.insert(q).await
 }
 
 /// One inspection under the handle, with its problems.
@@ -227,23 +225,23 @@ pub(super) async fn set_status(tx: &mut Tx, id: i64, s: Status<'_>) -> AppResult
             "UPDATE inspection_problems SET status = 'answered', response = $1, responded_by = $2, \
              responded_at = $3, updated_at = $3 WHERE id = $4",
         )
-        .bind(response.to_string())
-        .bind(by.to_string())
-        .bind(now)
-        .bind(id),
+    .bind(response.to_string())
+    .bind(by.to_string())
+    .bind(now)
+    .bind(id),
         Status::Closed { by } => sqlx::query(
             "UPDATE inspection_problems SET status = 'closed', closed_by = $1, closed_at = $2, updated_at = $2 \
              WHERE id = $3",
         )
-        .bind(by.to_string())
-        .bind(now)
-        .bind(id),
+    .bind(by.to_string())
+    .bind(now)
+    .bind(id),
         Status::Reopened => sqlx::query(
             "UPDATE inspection_problems SET status = 'open', closed_by = NULL, closed_at = NULL, updated_at = $1 \
              WHERE id = $2",
         )
-        .bind(now)
-        .bind(id),
+    .bind(now)
+    .bind(id),
     };
     q.execute(tx.conn()).await?;
     Ok(())

@@ -16,7 +16,7 @@ use super::{EntryView, INSTITUTION_KINDS, Institution, Resident, Shortage, celsi
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, region_name};
 use crate::orgs::OrgKind;
 use crate::people::shown;
 use crate::privacy;
@@ -47,9 +47,7 @@ fn inst_from_row(r: &AnyRow) -> Result<Institution, sqlx::Error> {
             .to_string(),
         kind,
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         closed: closed_since.is_some(),
         closed_since,
         open_shortages: r.try_get("open_shortages")?,
@@ -161,10 +159,17 @@ pub(super) async fn start_closure(
     by: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
-    tx.insert(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO inst_closures (org_id, region_code, start_date, end_date, note, started_by, ended_by, created_at, updated_at) \
          VALUES ($1, $2, $3, NULL, $4, $5, NULL, $6, $6) RETURNING id",
-    ).bind(org.id).bind(&org.region_code).bind(date).bind(note).bind(by).bind(now)).await
+    )
+    .bind(org.id)
+    .bind(&org.region_code)
+    .bind(date)
+    .bind(note)
+    .bind(by)
+    .bind(now);
+    tx.insert(q).await
 }
 
 pub(super) async fn end_closure(tx: &mut Tx, id: i64, date: &str, by: &str) -> AppResult<()> {
@@ -201,11 +206,22 @@ pub(super) async fn insert_entry(
     e: &NewEntry<'_>,
 ) -> AppResult<i64> {
     let now = tx.now();
-    tx.insert(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO inst_entries (org_id, region_code, person_name, phone_enc, reason, reason_enc, \
          temp_tenths, temp_tenths_enc, fever, entered_at, day, recorded_by) \
          VALUES ($1, $2, $3, $4, '', $5, 0, $6, $7, $8, $9, $10) RETURNING id",
-    ).bind(org.id).bind(&org.region_code).bind(e.name).bind(e.phone_enc.clone()).bind(e.reason_enc.clone()).bind(e.temp_enc.clone()).bind(i64::from(e.fever)).bind(now).bind(e.day).bind(e.by)).await
+    )
+    .bind(org.id)
+    .bind(&org.region_code)
+    .bind(e.name)
+    .bind(e.phone_enc.clone())
+    .bind(e.reason_enc.clone())
+    .bind(e.temp_enc.clone())
+    .bind(i64::from(e.fever))
+    .bind(now)
+    .bind(e.day)
+    .bind(e.by);
+    tx.insert(q).await
 }
 
 /// Entrances of one day, newest first (at most 1,000), persons masked.
@@ -464,12 +480,21 @@ pub(super) struct NewReading<'a> {
 
 pub(super) async fn upsert_reading(tx: &mut Tx, org_id: i64, r: &NewReading<'_>) -> AppResult<()> {
     let now = tx.now();
-    tx.exec(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO inst_temps (resident_id, org_id, day, round, temp_tenths, temp_tenths_enc, \
          fever, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8) \
          ON CONFLICT (resident_id, day, round) DO UPDATE SET temp_tenths = 0, \
          temp_tenths_enc = excluded.temp_tenths_enc, fever = excluded.fever, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
-    ).bind(r.resident_id).bind(org_id).bind(r.day).bind(r.round).bind(r.tenths_enc.clone()).bind(i64::from(r.fever)).bind(r.by).bind(now)).await
+    )
+    .bind(r.resident_id)
+    .bind(org_id)
+    .bind(r.day)
+    .bind(r.round)
+    .bind(r.tenths_enc.clone())
+    .bind(i64::from(r.fever))
+    .bind(r.by)
+    .bind(now);
+    tx.exec(q).await
 }
 
 // ----------------------------------------------------------------------------------- supplies
@@ -508,11 +533,18 @@ pub(super) async fn upsert_stock(
     by: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    tx.exec(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO inst_supplies (org_id, item, quantity, days_left, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (org_id, item) DO UPDATE SET quantity = excluded.quantity, days_left = excluded.days_left, \
          updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-    ).bind(org_id).bind(item).bind(quantity).bind(days_left).bind(by).bind(now)).await
+    )
+    .bind(org_id)
+    .bind(item)
+    .bind(quantity)
+    .bind(days_left)
+    .bind(by)
+    .bind(now);
+    tx.exec(q).await
 }
 
 // --------------------------------------------------------------------------------- shortages
@@ -595,17 +627,30 @@ pub(super) async fn insert_shortage(
     n: &NewShortage<'_>,
 ) -> AppResult<i64> {
     let now = tx.now();
-    tx.insert(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO inst_shortages (org_id, region_code, item, quantity, note, status, answer, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'open', '', $6, $7, $7) RETURNING id",
-    ).bind(org.id).bind(&org.region_code).bind(n.item).bind(n.quantity).bind(n.note).bind(n.by).bind(now)).await
+    )
+    .bind(org.id)
+    .bind(&org.region_code)
+    .bind(n.item)
+    .bind(n.quantity)
+    .bind(n.note)
+    .bind(n.by)
+    .bind(now);
+    tx.insert(q).await
 }
 
 pub(super) async fn answer_shortage(tx: &mut Tx, id: i64, answer: &str, by: &str) -> AppResult<()> {
     let now = tx.now();
-    tx.exec(sqlx::query(
+    let q = sqlx::query(
         "UPDATE inst_shortages SET status = 'answered', answer = $1, answered_by = $2, answered_at = $3, updated_at = $3 WHERE id = $4",
-    ).bind(answer).bind(by).bind(now).bind(id)).await
+    )
+    .bind(answer)
+    .bind(by)
+    .bind(now)
+    .bind(id);
+    tx.exec(q).await
 }
 
 pub(super) async fn close_shortage(tx: &mut Tx, id: i64) -> AppResult<()> {

@@ -52,6 +52,23 @@ pub async fn admitted<T>(
     scope.admit(&code, found)
 }
 
+/// The `region_name` column of a row (a `LEFT JOIN regions r` may find none: empty then).
+pub fn region_name(r: &AnyRow) -> Result<String, sqlx::Error> {
+    Ok(sqlx::Row::try_get::<Option<String>, _>(r, "region_name")?.unwrap_or_default())
+}
+
+/// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.
+pub fn like_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
 /// The one number `q` selects (a `CAST(COUNT(*) AS BIGINT)` or another `BIGINT`).
 pub async fn number(state: &AppState, q: AnyQuery<'_>) -> AppResult<i64> {
     let row = q.fetch_one(state.db.pool()).await?;

@@ -35,10 +35,18 @@ pub(super) struct NewRow<'a> {
 
 pub(super) async fn insert(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<i64> {
     let now = tx.now();
-    tx.insert(sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO orgs (name, kind, region_code, contact_person, contact_phone, address, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    ).bind(n.name).bind(n.kind.as_str()).bind(n.region_code).bind(n.contact_person).bind(n.contact_phone).bind(n.address).bind(now)).await
+    )
+    .bind(n.name)
+    .bind(n.kind.as_str())
+    .bind(n.region_code)
+    .bind(n.contact_person)
+    .bind(n.contact_phone)
+    .bind(n.address)
+    .bind(now);
+    tx.insert(q).await
 }
 
 /// One organisation under the handle.

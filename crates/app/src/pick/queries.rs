@@ -8,20 +8,8 @@ use sqlx::Row;
 use super::{LIMIT, Pick, Typed};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::ranged;
+use crate::kernel::queries::{like_escape, ranged};
 use crate::state::AppState;
-
-/// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.
-fn like_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            o.push('\\');
-        }
-        o.push(c);
-    }
-    o
-}
 
 /// The name contains the text, the initials start with its pinyin key, or the code starts
 /// with it (digits): `$3` name pattern, `$4` initials pattern, `$5` code pattern.

@@ -125,15 +125,16 @@ pub(super) async fn insert_grid(
     village: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query("INSERT INTO regions (code, name, level, parent_code, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(code)
-        .bind(name)
-        .bind(RegionLevel::Grid.as_str())
-        .bind(village)
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    let q = sqlx::query(
+        "INSERT INTO regions (code, name, level, parent_code, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(code)
+    .bind(name)
+    .bind(RegionLevel::Grid.as_str())
+    .bind(village)
+    .bind(now);
+    tx.exec(q).await
 }
 
 /// The codes of every region of a level (the import's parent sets).

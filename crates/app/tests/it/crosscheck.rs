@@ -10,7 +10,7 @@ use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, cid, count, created_id, each_backend};
+use crate::support::{T, cid, count, created_id, each_backend, keepers};
 
 const V1: &str = "130110100001"; // 旱码头社区 (获鹿镇, 鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (获鹿镇, 鹿泉区)
@@ -55,14 +55,6 @@ async fn patch(t: &T, token: &str, pid: i64, body: Value) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-}
-
-fn keepers() -> Vec<Value> {
-    ["社区干部", "医生", "民警", "志愿者"]
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000000{i}")}))
-        .collect()
 }
 
 async fn observe(t: &T, token: &str, pid: i64) -> i64 {

@@ -8,7 +8,9 @@
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PW, T, audit_count, each_backend, login_form_body, page, set_cookie_pair};
+use crate::support::{
+    PW, T, audit_count, each_backend, login_form_body, page, set_cookie_pair, totp_step,
+};
 
 const V1: &str = "130110100001";
 
@@ -39,23 +41,6 @@ async fn password_step(t: &T, username: &str, held: Option<&str>) -> (String, St
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "login {username}");
     (location(&h), set_cookie_pair(&h))
-}
-
-/// The TOTP step: the headers of its answer.
-async fn totp_step(t: &T, username: &str, session: &str) -> HeaderMap {
-    t.clock.advance(chrono::Duration::seconds(31));
-    let code = t.totp_now(username);
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/login/totp",
-            Some(session),
-            &format!("code={code}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "totp step {username}");
-    assert_ne!(location(&h), "/login/totp", "totp refused");
-    h
 }
 
 /// A full first login on a new browser: the device cookie it receives, if any.

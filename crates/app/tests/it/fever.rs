@@ -8,17 +8,11 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, cid, count, created_id, each_backend, page, web_login};
+use crate::support::{
+    T, audit_count, cid, count, created_id, each_backend, keepers, page, web_login,
+};
 
 const V1: &str = "130110100001";
-
-fn keepers() -> Vec<Value> {
-    ["社区干部", "医生", "民警", "志愿者"]
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000000{i}")}))
-        .collect()
-}
 
 /// `(region_code, unit)` of the notifications of a kind, in order.
 async fn notes(t: &T, kind: &str) -> Vec<(String, String)> {

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, cid, created_id, each_backend, page, web_login};
+use crate::support::{T, cid, created_id, each_backend, keepers, page, web_login};
 
 const V1: &str = "130110100001";
 
@@ -19,14 +19,6 @@ async fn todo_count(t: &T, cookie: &str, id: &str) -> Option<i64> {
     let start = rest.find("todo-count\">")? + "todo-count\">".len();
     let end = rest[start..].find('<')?;
     rest[start..start + end].trim().parse().ok()
-}
-
-fn keepers() -> Vec<Value> {
-    ["社区干部", "医生", "民警", "志愿者"]
-        .iter()
-        .enumerate()
-        .map(|(i, r)| json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000000{i}")}))
-        .collect()
 }
 
 #[tokio::test]

@@ -178,6 +178,21 @@ async fn preview_shows_region_codes_and_asks_when_no_village_column() {
                     .expect("job id")
             }
         };
+        // Start an upload's import with the columns and region of `form`: status and body.
+        let start = |id: i64, form: &'static str| {
+            let (t, cookie) = (&t, cookie.clone());
+            async move {
+                let (s, _, body) = t
+                    .raw_form(
+                        "POST",
+                        &format!("/persons/import/{id}/start"),
+                        Some(&cookie),
+                        form,
+                    )
+                    .await;
+                (s, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
         // A village column by a usual header: read as the village, no question asked.
         let id = upload(format!(
             "身份证号,姓名,村（社区）,区划\n{a},王一,旱码头社区,{V1}\n"
@@ -212,16 +227,11 @@ async fn preview_shows_region_codes_and_asks_when_no_village_column() {
                 && html.contains("没有识别出“村（社区）”或“区划代码”列"),
             "{html}"
         );
-        let form = "col_0=id_number&col_1=name&col_2=ignore&region=130110&mode=all";
-        let (s, _, body) = t
-            .raw_form(
-                "POST",
-                &format!("/persons/import/{id}/start"),
-                Some(&cookie),
-                form,
-            )
-            .await;
-        let body = String::from_utf8_lossy(&body);
+        let (s, body) = start(
+            id,
+            "col_0=id_number&col_1=name&col_2=ignore&region=130110&mode=all",
+        )
+        .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.contains("全部登记到导入区划"), "{body}");
         assert_eq!(
@@ -229,15 +239,11 @@ async fn preview_shows_region_codes_and_asks_when_no_village_column() {
             0
         );
         // Choosing the village for the column imports each person into it.
-        let form = "col_0=id_number&col_1=name&col_2=village&region=130110&mode=all";
-        let (s, _, _) = t
-            .raw_form(
-                "POST",
-                &format!("/persons/import/{id}/start"),
-                Some(&cookie),
-                form,
-            )
-            .await;
+        let (s, _) = start(
+            id,
+            "col_0=id_number&col_1=name&col_2=village&region=130110&mode=all",
+        )
+        .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let job = wait_job(&t, &token, id).await;
         assert_eq!(job["status"], "done", "{job}");

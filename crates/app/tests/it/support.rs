@@ -405,24 +405,42 @@ pub async fn web_login(t: &T, username: &str) -> String {
     let cookie = set_cookie_pair(&h);
     // The second factor (issue 13): the login's TOTP step with the user's known code.
     if h.get("location").and_then(|v| v.to_str().ok()) == Some("/login/totp") {
-        t.clock.advance(chrono::Duration::seconds(31));
-        let code = t.totp_now(username);
-        let (s, h, _) = t
-            .raw_form(
-                "POST",
-                "/login/totp",
-                Some(&cookie),
-                &format!("code={code}"),
-            )
-            .await;
-        assert_eq!(s, StatusCode::SEE_OTHER, "web login {username}: TOTP step");
-        assert_ne!(
-            h.get("location").and_then(|v| v.to_str().ok()),
-            Some("/login/totp"),
-            "web login {username}: TOTP refused"
-        );
+        totp_step(t, username, &cookie).await;
     }
     cookie
+}
+
+/// The login's TOTP step for the session `session`, 31 s on, with the user's code: the
+/// headers of its answer (a redirect that is not back to the step).
+#[allow(dead_code)]
+pub async fn totp_step(t: &T, username: &str, session: &str) -> axum::http::HeaderMap {
+    t.clock.advance(chrono::Duration::seconds(31));
+    let code = t.totp_now(username);
+    let (s, h, _) = t
+        .raw_form(
+            "POST",
+            "/login/totp",
+            Some(session),
+            &format!("code={code}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "login {username}: TOTP step");
+    assert_ne!(
+        h.get("location").and_then(|v| v.to_str().ok()),
+        Some("/login/totp"),
+        "login {username}: TOTP refused"
+    );
+    h
+}
+
+/// The four keepers (包保责任人) of a home observation, as its API takes them.
+#[allow(dead_code)]
+pub fn keepers() -> Vec<serde_json::Value> {
+    ["社区干部", "医生", "民警", "志愿者"]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| serde_json::json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000000{i}")}))
+        .collect()
 }
 
 /// GET a page with a session cookie; returns the status and the body as text.

@@ -284,14 +284,7 @@ impl Driver {
             .to_owned();
         // --window-size is the outer size, and headless Chromium still reserves room for browser
         // chrome: grow the window by the difference so that the viewport is width x height.
-        let inner = self.execute(
-            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]",
-            vec![],
-        );
-        let extra = |i: usize| inner.get(i).and_then(Value::as_u64).unwrap_or(0);
-        let rect =
-            json!({ "width": u64::from(width) + extra(0), "height": u64::from(height) + extra(1) });
-        self.cmd_ok("POST", "/window/rect", Some(rect), "set window size");
+        self.resize(width, height);
     }
 
     /// Resizes the window so that the viewport is `width` x `height` CSS pixels (another phone

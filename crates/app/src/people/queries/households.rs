@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::{COLS, Stored, stored_from_row};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, set_disabled};
+use crate::kernel::queries::{all, ranged, region_name, set_disabled};
 use crate::state::AppState;
 
 /// A household row as stored.
@@ -32,9 +32,7 @@ fn household_from(r: &sqlx::any::AnyRow) -> Result<HouseholdRow, sqlx::Error> {
     Ok(HouseholdRow {
         id: r.try_get("id")?,
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         address: r.try_get("address")?,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
     })

@@ -19,6 +19,7 @@ use sqlx::{AnyConnection, Row};
 use super::{Checked, Sealed, SealedBirth, pinyin, sex_str};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::region_name;
 use crate::people::links::LinkKind;
 use crate::state::AppState;
 
@@ -55,9 +56,7 @@ pub(crate) fn stored_from_row(r: &AnyRow) -> Result<Stored, sqlx::Error> {
     Ok(Stored {
         id: r.try_get("id")?,
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         name: r.try_get("name")?,
         sex: r.try_get("sex")?,
         birth_year: r.try_get("birth_year")?,
@@ -188,9 +187,7 @@ pub(crate) async fn links_of(
             let kind: String = r.try_get("link_kind")?;
             Ok(crate::people::links::PersonLink {
                 region_code: r.try_get("region_code")?,
-                region_name: r
-                    .try_get::<Option<String>, _>("region_name")?
-                    .unwrap_or_default(),
+                region_name: region_name(r)?,
                 kind_label: LinkKind::from_stored(&kind)
                     .map(LinkKind::label)
                     .unwrap_or("")

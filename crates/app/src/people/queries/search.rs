@@ -8,19 +8,8 @@ use sqlx::any::AnyRow;
 use super::{COLS, Stored, stored_from_row};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::like_escape;
 use crate::state::AppState;
-
-/// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.
-fn like_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            o.push('\\');
-        }
-        o.push(c);
-    }
-    o
-}
 
 /// A person search as SQL: a `WHERE` clause over `persons p` (always inside the handle) and
 /// its text arguments, numbered `$1..`.

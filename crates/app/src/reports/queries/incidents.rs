@@ -83,15 +83,13 @@ pub(in crate::reports) async fn insert_ack(
     handling: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO incident_acks (submission_id, region_code, acked_by, acked_at, handling) VALUES ($1,$2,$3,$4,$5)",
     )
     .bind(inc.id)
     .bind(&inc.region_code)
     .bind(by)
     .bind(now)
-    .bind(handling)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .bind(handling);
+    tx.exec(q).await
 }

@@ -185,7 +185,7 @@ pub(in crate::reports) async fn insert_lock(
     period: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO report_locks (template_key, period, region_code, locked_by, locked_at) VALUES ($1,$2,$3,$4,$5) \
          ON CONFLICT (template_key, period, region_code) DO NOTHING",
     )
@@ -193,8 +193,6 @@ pub(in crate::reports) async fn insert_lock(
     .bind(period)
     .bind(scope.node().as_str())
     .bind(&scope.actor().username)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .bind(now);
+    tx.exec(q).await
 }

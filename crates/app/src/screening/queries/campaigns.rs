@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use super::super::{Campaign, fmt_ms};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, region_name};
 use crate::state::AppState;
 
 const CAMPAIGN_COLS: &str = "c.id, c.region_code, r.name AS region_name, c.name, c.purpose, \
@@ -18,9 +18,7 @@ fn campaign_from_row(r: &AnyRow) -> Result<Campaign, sqlx::Error> {
     Ok(Campaign {
         id: r.try_get("id")?,
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         name: r.try_get("name")?,
         purpose: r.try_get("purpose")?,
         starts_on: r.try_get("starts_on")?,
@@ -62,23 +60,24 @@ pub(in crate::screening) async fn insert_campaign(
     n: &NewCampaignRow<'_>,
 ) -> AppResult<i64> {
     let now = tx.now();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO screening_campaigns (region_code, name, purpose, starts_on, ends_on, \
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO screening_campaigns (region_code, name, purpose, starts_on, ends_on, \
          ask_history, ask_symptoms, ask_temperature, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(n.region_code)
+        .bind(n.name)
+        .bind(n.purpose)
+        .bind(n.starts_on)
+        .bind(n.ends_on)
+        .bind(i64::from(n.ask[0]))
+        .bind(i64::from(n.ask[1]))
+        .bind(i64::from(n.ask[2]))
+        .bind(n.created_by)
+        .bind(now),
     )
-    .bind(n.region_code)
-    .bind(n.name)
-    .bind(n.purpose)
-    .bind(n.starts_on)
-    .bind(n.ends_on)
-    .bind(i64::from(n.ask[0]))
-    .bind(i64::from(n.ask[1]))
-    .bind(i64::from(n.ask[2]))
-    .bind(n.created_by)
-    .bind(now)
-    .fetch_one(tx.conn())
-    .await?)
+    .await
 }
 
 /// One campaign overlapping the handle.

@@ -9,7 +9,7 @@ use super::super::{OUTCOMES, fmt_ms, label, slot_label};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, region_name};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -34,9 +34,7 @@ fn obs_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Observation, sqlx::Error> 
         person_id: r.try_get("person_id")?,
         name_masked: shown::name_in_list(&r.try_get::<String, _>("person_name")?),
         region_code: r.try_get("region_code")?,
-        region_name: r
-            .try_get::<Option<String>, _>("region_name")?
-            .unwrap_or_default(),
+        region_name: region_name(r)?,
         reason: privacy::text(keys, r, "reason")?,
         started_at: fmt_ms(r.try_get("started_at")?),
         ends_on: r.try_get("ends_on")?,
@@ -213,12 +211,12 @@ pub(in crate::screening) async fn set_ends_on(
     id: i64,
     ends_on: &str,
 ) -> AppResult<()> {
-    sqlx::query("UPDATE observations SET ends_on = $1 WHERE id = $2")
-        .bind(ends_on)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    tx.exec(
+        sqlx::query("UPDATE observations SET ends_on = $1 WHERE id = $2")
+            .bind(ends_on)
+            .bind(id),
+    )
+    .await
 }
 
 /// A check-in row.
@@ -238,21 +236,21 @@ pub(in crate::screening) async fn insert_checkin(
     c: &CheckinRow<'_>,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
-        "INSERT INTO observation_checkins (observation_id, slot, temperature, symptoms, note, \
+    tx.exec(
+        sqlx::query(
+            "INSERT INTO observation_checkins (observation_id, slot, temperature, symptoms, note, \
          temperature_enc, symptoms_enc, note_enc, recorded_by, recorded_at) \
          VALUES ($1, $2, 0, 0, '', $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(c.slot)
+        .bind(privacy::seal_int(keys, c.temperature))
+        .bind(privacy::seal_flag(keys, c.symptoms))
+        .bind(privacy::seal(keys, c.note))
+        .bind(c.recorded_by)
+        .bind(now),
     )
-    .bind(id)
-    .bind(c.slot)
-    .bind(privacy::seal_int(keys, c.temperature))
-    .bind(privacy::seal_flag(keys, c.symptoms))
-    .bind(privacy::seal(keys, c.note))
-    .bind(c.recorded_by)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Close an observation: the clear status becomes `closed`, the outcome and note are sealed.
@@ -264,7 +262,7 @@ pub(in crate::screening) async fn close_observation(
     note: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE observations SET status = $1, status_enc = $2, closed_at = $3, close_note = '', \
          close_note_enc = $4 WHERE id = $5",
     )
@@ -272,8 +270,6 @@ pub(in crate::screening) async fn close_observation(
     .bind(privacy::seal(keys, outcome))
     .bind(now)
     .bind(privacy::seal(keys, note))
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .bind(id);
+    tx.exec(q).await
 }
