@@ -19,7 +19,7 @@ use super::{Alert, DIRECTIONS, DISPOSITIONS, EntryView, Gate, label_of, may_writ
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, region_name};
+use crate::kernel::queries::{all, ranged, region_name, set_flag};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -134,12 +134,7 @@ pub(super) async fn rename_gate(tx: &mut Tx, id: i64, name: &str) -> AppResult<(
 
 /// Disable or enable a gate.
 pub(super) async fn set_gate_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
-    tx.exec(
-        sqlx::query("UPDATE gates SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(id),
-    )
-    .await
+    set_flag(tx, "gates", "disabled", id, disabled).await
 }
 
 pub(super) async fn insert_gate(

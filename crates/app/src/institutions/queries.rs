@@ -16,7 +16,7 @@ use super::{EntryView, INSTITUTION_KINDS, Institution, Resident, Shortage, celsi
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, region_name};
+use crate::kernel::queries::{all, ranged, region_name, set_flag};
 use crate::orgs::OrgKind;
 use crate::people::shown;
 use crate::privacy;
@@ -232,37 +232,34 @@ pub(super) async fn entries(
     day: &str,
 ) -> AppResult<Vec<EntryView>> {
     admit(scope, org, true)?;
-    let rows = sqlx::query(
+    let q = sqlx::query(
         "SELECT id, person_name, phone_enc, reason, reason_enc, temp_tenths, temp_tenths_enc, fever, \
          entered_at, day, recorded_by \
          FROM inst_entries WHERE org_id = $1 AND day = $2 ORDER BY id DESC LIMIT 1000",
     )
     .bind(org.id)
-    .bind(day)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
+    .bind(day);
+    all(state, q, |r| {
         let name: String = r.try_get("person_name")?;
         let enc: Option<Vec<u8>> = r.try_get("phone_enc")?;
         let phone = enc
             .and_then(|e| state.keys.decrypt(&e))
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
-        let temp = privacy::int(&state.keys, &r, "temp_tenths")?;
-        out.push(EntryView {
+        let temp = privacy::int(&state.keys, r, "temp_tenths")?;
+        Ok(EntryView {
             id: r.try_get("id")?,
             name_masked: shown::name_in_list(&name),
             phone_masked: mask_phone(&phone),
-            reason: privacy::text(&state.keys, &r, "reason")?,
+            reason: privacy::text(&state.keys, r, "reason")?,
             temperature: celsius(temp),
             fever: r.try_get::<i64, _>("fever")? != 0,
             entered_at: rfc3339(r.try_get("entered_at")?),
             day: r.try_get("day")?,
             recorded_by: r.try_get("recorded_by")?,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .await
 }
 
 // ----------------------------------------------------------------- residents and their rounds
@@ -274,23 +271,20 @@ pub(super) async fn residents(
     org: &Institution,
 ) -> AppResult<Vec<Resident>> {
     admit(scope, org, true)?;
-    let rows = sqlx::query(
+    let q = sqlx::query(
         "SELECT id, name, name_enc, room FROM inst_residents WHERE org_id = $1 AND active = 1 \
          ORDER BY room, id",
     )
-    .bind(org.id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let name = privacy::text(&state.keys, &r, "name")?;
-        out.push(Resident {
+    .bind(org.id);
+    all(state, q, |r| {
+        let name = privacy::text(&state.keys, r, "name")?;
+        Ok(Resident {
             id: r.try_get("id")?,
             name: shown::name_for_org(scope.actor(), org.id, &name),
             room: r.try_get("room")?,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .await
 }
 
 /// Ids of the active residents.
@@ -382,12 +376,7 @@ pub(super) async fn update_resident(
 
 /// A resident active again, or not (退住/停用).
 pub(super) async fn set_resident_active(tx: &mut Tx, rid: i64, active: bool) -> AppResult<()> {
-    tx.exec(
-        sqlx::query("UPDATE inst_residents SET active = $1 WHERE id = $2")
-            .bind(i64::from(active))
-            .bind(rid),
-    )
-    .await
+    set_flag(tx, "inst_residents", "active", rid, active).await
 }
 
 /// Insert a resident, the name sealed (residents of a children's home are children).

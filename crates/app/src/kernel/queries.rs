@@ -92,6 +92,23 @@ pub async fn new_id(conn: &mut AnyConnection, q: AnyQuery<'_>) -> AppResult<i64>
     Ok(sqlx::Row::try_get(&row, 0)?)
 }
 
+/// Set the 0/1 flag `column` of the row `id` of `table` (a table without `updated_at`).
+pub async fn set_flag(
+    tx: &mut Tx,
+    table: &'static str,
+    column: &'static str,
+    id: i64,
+    on: bool,
+) -> AppResult<()> {
+    let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
+    tx.exec(
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(on))
+            .bind(id),
+    )
+    .await
+}
+
 /// Disable or enable the row `id` of `table` (one with `disabled` and `updated_at` columns),
 /// at the transaction's time: the one statement every area's disable/enable runs.
 pub async fn set_disabled(

@@ -7,7 +7,7 @@
 use super::{Org, OrgKind};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{admitted, all, number, ranged};
+use crate::kernel::queries::{AnyQuery, admitted, all, number, ranged};
 use crate::state::AppState;
 
 const COLS: &str = "o.id, o.name, o.kind, o.region_code, COALESCE(r.name, '') AS region_name, \
@@ -38,15 +38,19 @@ pub(super) async fn insert(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<i64> {
     let q = sqlx::query(
         "INSERT INTO orgs (name, kind, region_code, contact_person, contact_phone, address, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(n.name)
-    .bind(n.kind.as_str())
-    .bind(n.region_code)
-    .bind(n.contact_person)
-    .bind(n.contact_phone)
-    .bind(n.address)
-    .bind(now);
-    tx.insert(q).await
+    );
+    tx.insert(with_fields(q, n).bind(now)).await
+}
+
+/// `q` with a row's six fields bound as `$1` to `$6` (name, kind, region, contact person and
+/// phone, address): the insert and the update write them alike.
+fn with_fields<'q>(q: AnyQuery<'q>, n: &NewRow<'q>) -> AnyQuery<'q> {
+    q.bind(n.name)
+        .bind(n.kind.as_str())
+        .bind(n.region_code)
+        .bind(n.contact_person)
+        .bind(n.contact_phone)
+        .bind(n.address)
 }
 
 /// One organisation under the handle.
@@ -88,21 +92,11 @@ pub(super) async fn count(state: &AppState, scope: &Scoped<'_>) -> AppResult<i64
 /// Overwrite an organisation's fields.
 pub(super) async fn update(tx: &mut Tx, id: i64, n: &NewRow<'_>) -> AppResult<()> {
     let now = tx.now();
-    tx.exec(
-        sqlx::query(
-            "UPDATE orgs SET name = $1, kind = $2, region_code = $3, contact_person = $4, \
+    let q = sqlx::query(
+        "UPDATE orgs SET name = $1, kind = $2, region_code = $3, contact_person = $4, \
          contact_phone = $5, address = $6, updated_at = $7 WHERE id = $8",
-        )
-        .bind(n.name)
-        .bind(n.kind.as_str())
-        .bind(n.region_code)
-        .bind(n.contact_person)
-        .bind(n.contact_phone)
-        .bind(n.address)
-        .bind(now)
-        .bind(id),
-    )
-    .await
+    );
+    tx.exec(with_fields(q, n).bind(now).bind(id)).await
 }
 
 /// Disable or enable an organisation.

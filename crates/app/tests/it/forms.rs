@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{T, count, each_backend, org_user, page, web_login};
+use crate::support::{T, count, each_backend, org_user, page, post_page, web_login};
 
 /// `application/x-www-form-urlencoded` of the pairs.
 pub fn enc(pairs: &[(&str, &str)]) -> String {
@@ -49,8 +49,7 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
             ("p2_requirement", "落实 24 小时值守"),
             ("p2_deadline", "2026-03-01"),
         ]);
-        let (s, _, b) = t.raw_form("POST", "/inspections", Some(&c), &body).await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, "/inspections", &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(html.contains("入口未测温登记，值班表缺失"), "findings kept");
         assert!(
@@ -86,8 +85,7 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
             ("date", "2026-03-02"),
             ("findings", "记录甲"),
         ]);
-        let (s, _, b) = t.raw_form("POST", "/inspections", Some(&c), &body).await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, "/inspections", &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
             html.contains("记录甲") && html.contains("data-field=\"unit\""),
@@ -121,15 +119,7 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
             ("requirement", "补记"),
             ("deadline", "2026-02-01"),
         ]);
-        let (s, _, b) = t
-            .raw_form(
-                "POST",
-                &format!("/inspections/{iid}/problems"),
-                Some(&c),
-                &body,
-            )
-            .await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, &format!("/inspections/{iid}/problems"), &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(
             html.contains("消毒记录缺失") && html.contains("整改期限：整改期限不能早于今天"),
@@ -163,8 +153,7 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
             ("quantity", "abc"),
             ("note", "防护服告急，请尽快调拨"),
         ]);
-        let (s, _, b) = t.raw_form("POST", &path, Some(&c), &body).await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, &path, &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(
             html.contains("防护服告急，请尽快调拨") && html.contains("value=\"abc\""),
@@ -175,8 +164,7 @@ async fn refused_page_forms_keep_the_input_and_say_why_beside_the_field() {
         assert!(html.contains("id=\"shortage-form\"") && html.contains("获鹿镇敬老院"));
         assert!(!html.contains("quantity："));
         let body = enc(&[("item", "suits"), ("quantity", "0"), ("note", "再试")]);
-        let (s, _, b) = t.raw_form("POST", &path, Some(&c), &body).await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, &path, &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("再试") && html.contains("数量："), "{html}");
         assert_eq!(
@@ -484,8 +472,7 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
             ("name_4", "丁责任人"),
             ("phone_4", "13800000004"),
         ]);
-        let (s, _, b) = t.raw_form("POST", "/observations", Some(&c), &body).await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, "/observations", &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(html.contains("第 2 条责任人的姓名：不能为空"), "{html}");
         assert!(html.contains("data-field=\"name_2\""));
@@ -503,15 +490,7 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
             ("needs", "送药上门\n代购"),
             ("help_given", ""),
         ]);
-        let (s, _, b) = t
-            .raw_form(
-                "POST",
-                &format!("/care/persons/{pid}/visits"),
-                Some(&c),
-                &body,
-            )
-            .await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, &format!("/care/persons/{pid}/visits"), &c, &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(
             html.contains("老人独居，行动不便") && html.contains("送药上门"),

@@ -12,7 +12,9 @@ use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{T, cid, each_backend, each_backend_with, pg_column_texts, sqlite_bytes};
+use crate::support::{
+    T, cid, each_backend, each_backend_with, page, pg_column_texts, sqlite_bytes,
+};
 
 const V1: &str = "130110100001"; // 旱码头社区 (鹿泉区)
 const V2: &str = "130110100002"; // 镇宁社区 (鹿泉区)
@@ -327,15 +329,11 @@ async fn persons_create_mask_reveal_scope_households() {
 
         // Pages: list, detail, reveal form, exact search form.
         let cookie = format!("backstop={official}");
-        let (s, _, body) = t.raw_form("GET", "/persons?name=%E6%9D%8E", Some(&cookie), "").await;
-        let html = String::from_utf8_lossy(&body);
+        let (s, html) = page(&t, "/persons?name=%E6%9D%8E", &cookie).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("李四") && !html.contains("张三"), "name filter");
         assert!(html.contains("href=\"/persons\""), "nav link");
-        let (s, _, body) = t
-            .raw_form("GET", &format!("/persons/{pid}"), Some(&cookie), "")
-            .await;
-        let html = String::from_utf8_lossy(&body);
+        let (s, html) = page(&t, &format!("/persons/{pid}"), &cookie).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains(&format!("{}{}{}", &a[..6], "*".repeat(11), &a[17..])));
         assert!(html.contains("查看完整证件号") && !html.contains(&a));

@@ -25,6 +25,18 @@ async fn body_of(
     (s, h, String::from_utf8_lossy(&b).to_string())
 }
 
+/// Send `code` for `phone` to the public login's verify step.
+async fn verify(t: &T, phone: &str, code: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    body_of(
+        t,
+        "POST",
+        "/public/login/verify",
+        None,
+        &format!("phone={phone}&code={code}"),
+    )
+    .await
+}
+
 /// The code the fake gateway received in the last SMS to `phone`.
 fn last_code(fake: &crate::notify::Shared, phone: &str) -> String {
     let g = fake.lock().expect("fake");
@@ -160,24 +172,10 @@ async fn the_public_face_without_an_account() {
 
             // Wrong code: one answer; the right one opens a public session.
             let wrong = if code == "000000" { "111111" } else { "000000" };
-            let (s, _, html) = body_of(
-                &t,
-                "POST",
-                "/public/login/verify",
-                None,
-                &format!("phone=13912345678&code={wrong}"),
-            )
-            .await;
+            let (s, _, html) = verify(&t, "13912345678", wrong).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
             assert!(html.contains("验证码错误或已失效"));
-            let (s, h, _) = body_of(
-                &t,
-                "POST",
-                "/public/login/verify",
-                None,
-                &format!("phone=13912345678&code={code}"),
-            )
-            .await;
+            let (s, h, _) = verify(&t, "13912345678", &code).await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             let set = h
                 .get("set-cookie")
@@ -206,14 +204,7 @@ async fn the_public_face_without_an_account() {
                     .is_some_and(|l| l.starts_with("/login"))
             );
             // The code is spent.
-            let (s, _, _) = body_of(
-                &t,
-                "POST",
-                "/public/login/verify",
-                None,
-                &format!("phone=13912345678&code={code}"),
-            )
-            .await;
+            let (s, _, _) = verify(&t, "13912345678", &code).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
             // Five wrong tries spend a code: then even the right one fails.
@@ -223,23 +214,9 @@ async fn the_public_face_without_an_account() {
             let code = last_code(&fake, "13700001111");
             let wrong = if code == "000000" { "111111" } else { "000000" };
             for _ in 0..5 {
-                body_of(
-                    &t,
-                    "POST",
-                    "/public/login/verify",
-                    None,
-                    &format!("phone=13700001111&code={wrong}"),
-                )
-                .await;
+                verify(&t, "13700001111", wrong).await;
             }
-            let (s, _, _) = body_of(
-                &t,
-                "POST",
-                "/public/login/verify",
-                None,
-                &format!("phone=13700001111&code={code}"),
-            )
-            .await;
+            let (s, _, _) = verify(&t, "13700001111", &code).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "over-tried");
 
             // A flood from one address: the public side answers 429, staff pages keep working.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::json;
 
-use crate::support::{PW, T, audit_count, each_backend, page, web_login};
+use crate::support::{PW, T, audit_count, each_backend, page, post_page, web_login};
 
 async fn api_login(t: &T, username: &str, password: &str) -> (StatusCode, serde_json::Value) {
     t.clock.advance(Duration::seconds(31));
@@ -44,15 +44,7 @@ async fn the_security_administrator_sets_the_login_rules_on_a_page() {
         assert_eq!(s, StatusCode::FORBIDDEN);
 
         // Out of bounds: refused in Chinese beside the field, what was typed kept, nothing saved.
-        let (s, _, b) = t
-            .raw_form(
-                "POST",
-                "/security",
-                Some(&sec),
-                "token_max_days=30&max_failures=20&lockout_minutes=7&session_idle_minutes=10",
-            )
-            .await;
-        let html = String::from_utf8_lossy(&b);
+        let (s, html) = post_page(&t, "/security", &sec, "token_max_days=30&max_failures=20&lockout_minutes=7&session_idle_minutes=10").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(html.contains("锁定前允许的连续失败次数应为 3–10"), "{html}");
         assert!(html.contains(r#"value="20" aria-invalid="true""#), "{html}");

@@ -450,6 +450,14 @@ pub async fn page(t: &T, path: &str, cookie: &str) -> (StatusCode, String) {
     (s, String::from_utf8_lossy(&b).to_string())
 }
 
+/// POST a page form (url-encoded `body`) with a session cookie; the status and the body as
+/// text (a refused form's page, or empty after a redirect).
+#[allow(dead_code)]
+pub async fn post_page(t: &T, path: &str, cookie: &str, body: &str) -> (StatusCode, String) {
+    let (s, _, b) = t.raw_form("POST", path, Some(cookie), body).await;
+    (s, String::from_utf8_lossy(&b).to_string())
+}
+
 /// POST `body` to `path`, expect *201 Created*, and return the new record's `id`.
 #[allow(dead_code)]
 pub async fn created_id(t: &T, path: &str, token: &str, body: Value) -> i64 {
