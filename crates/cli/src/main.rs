@@ -597,7 +597,11 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
             // The escalation engine (催报升级): repeated reminders, then the leaders.
             match backstop_app::notify::escalate::tick(&ticker).await {
                 Ok(r) if r.reminded + r.escalated > 0 => {
-                    tracing::info!(reminded = r.reminded, escalated = r.escalated, "escalation tick")
+                    tracing::info!(
+                        reminded = r.reminded,
+                        escalated = r.escalated,
+                        "escalation tick"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code.as_str(), "escalation tick failed"),

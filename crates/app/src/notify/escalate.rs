@@ -295,7 +295,10 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
     // Reports: every missing unit of a form moves together, so a step already run for a
     // form's period is not looked at again.
     for due in crate::reports::chase::deadlines_passed(state).await? {
-        let rule = match rules.iter().find(|r| r.kind == format!("report:{}", due.form)) {
+        let rule = match rules
+            .iter()
+            .find(|r| r.kind == format!("report:{}", due.form))
+        {
             Some(r) => r.clone(),
             None => rule_for("report"),
         };

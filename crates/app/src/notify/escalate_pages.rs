@@ -43,7 +43,10 @@ struct DoneQuery {
     done: Option<String>,
 }
 
-async fn rows(s: &crate::state::AppState, a: &crate::kernel::actor::Actor) -> crate::kernel::error::AppResult<Vec<Row>> {
+async fn rows(
+    s: &crate::state::AppState,
+    a: &crate::kernel::actor::Actor,
+) -> crate::kernel::error::AppResult<Vec<Row>> {
     Ok(escalate::rules(s, a)
         .await?
         .into_iter()
@@ -70,7 +73,8 @@ async fn show(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageR
         nav: Some(Nav::for_actor(&a.actor, "/reports")),
         rows,
         can_edit: escalate::may_edit(&a.actor),
-        notice: (q.done.as_deref() == Some("saved")).then_some("已保存，新的规则在下一次检查时生效。"),
+        notice: (q.done.as_deref() == Some("saved"))
+            .then_some("已保存，新的规则在下一次检查时生效。"),
     }))
 }
 

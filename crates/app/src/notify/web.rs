@@ -21,7 +21,10 @@ pub fn api_routes() -> Routes {
             post(delivered),
         ),
         ("/api/v1/notifications/deliveries/{id}/retry", post(retry)),
-        ("/api/v1/notifications/escalation-rules", get(escalation_rules)),
+        (
+            "/api/v1/notifications/escalation-rules",
+            get(escalation_rules),
+        ),
         (
             "/api/v1/notifications/escalation-rules/{kind}",
             put(put_escalation_rule),
