@@ -64,6 +64,7 @@ pub fn route_table() -> web::Routes {
         accounts::security_pages::routes(),
         public::routes(),
         notify::pages::routes(),
+        notify::escalate_pages::routes(),
         public::staff::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),

@@ -18,7 +18,7 @@ use crate::kernel::web::Routes;
         crate::accounts::web::update_user, crate::accounts::web::unlock_user,
         crate::accounts::web::disable_user, crate::accounts::web::enable_user, crate::accounts::web::reset_password,
         crate::accounts::web::list_tokens, crate::accounts::web::create_token, crate::accounts::web::revoke_token,
-        crate::accounts::security_web::get_settings, crate::accounts::security_web::put_settings, crate::accounts::security_web::reset_totp, crate::accounts::security_web::recovery_codes, crate::accounts::security_web::own_devices, crate::accounts::security_web::revoke_own_device, crate::accounts::security_web::user_devices, crate::accounts::security_web::revoke_user_device, crate::notify::web::deliveries, crate::notify::web::summary, crate::notify::web::delivered, crate::notify::web::retry,
+        crate::accounts::security_web::get_settings, crate::accounts::security_web::put_settings, crate::accounts::security_web::reset_totp, crate::accounts::security_web::recovery_codes, crate::accounts::security_web::own_devices, crate::accounts::security_web::revoke_own_device, crate::accounts::security_web::user_devices, crate::accounts::security_web::revoke_user_device, crate::notify::web::deliveries, crate::notify::web::summary, crate::notify::web::delivered, crate::notify::web::retry, crate::notify::web::escalation_rules, crate::notify::web::put_escalation_rule,
         crate::regions::web::roots, crate::regions::web::one, crate::regions::web::children, crate::regions::web::create_grid,
         crate::orgs::web::list, crate::orgs::web::create, crate::orgs::web::one,
         crate::orgs::web::update, crate::orgs::web::disable, crate::orgs::web::enable,

@@ -594,6 +594,18 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 Ok(n) => tracing::info!(notified = n, "observation alerts queued"),
                 Err(e) => tracing::warn!(code = e.code.as_str(), "observation checks failed"),
             }
+            // The escalation engine (催报升级): repeated reminders, then the leaders.
+            match backstop_app::notify::escalate::tick(&ticker).await {
+                Ok(r) if r.reminded + r.escalated > 0 => {
+                    tracing::info!(
+                        reminded = r.reminded,
+                        escalated = r.escalated,
+                        "escalation tick"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code.as_str(), "escalation tick failed"),
+            }
         }
     });
     // Notifications out to the gateways (SMS, webhook), when any is configured.

@@ -112,6 +112,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assistance_base",
         include_str!("../migrations/0024_assistance_base.sql"),
     ),
+    (
+        26,
+        "escalation",
+        include_str!("../migrations/0026_escalation.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -53,6 +53,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("institution.supplies", "更新防护物资库存"),
     ("institution.temperature_round", "登记在院人员体温"),
     ("notify.delivered", "消息已送达"),
+    ("notify.escalate", "催报升级（自动提醒、升级）"),
+    ("notify.escalation_rule", "修改升级规则"),
     ("notify.retry", "重新发送消息"),
     ("observation.checkin", "居家观察打卡"),
     ("observation.close", "结束居家观察"),

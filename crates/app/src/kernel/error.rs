@@ -174,6 +174,9 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "session_absolute_minutes" => "登录最长有效时间",
         "temperature" | "temperatures" => "体温",
         "template" => "报表",
+        // Escalation rules (notify::escalate).
+        "repeats" => "重复提醒",
+        "escalate_after_min" => "升级时间",
         "token_max_days" => "令牌最长有效天数",
         "unit" => "单位",
         "Idempotency-Key" => "提交编号",

@@ -23,6 +23,8 @@
 //! like every read, need `reports.manage`, and show phones masked. With no gateway configured
 //! nothing is dispatched and the outbox API stays the way an operator's own gateway reads.
 
+pub mod escalate;
+pub mod escalate_pages;
 mod gateway;
 pub mod pages;
 mod queries;
@@ -191,7 +193,19 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
         }
         let mut rows = Vec::new();
         let now = state.now_ms();
-        for n in batch.iter().filter(|n| now - n.created_at < STALE_MS) {
+        let fresh: Vec<&Pending> = batch
+            .iter()
+            .filter(|n| now - n.created_at < STALE_MS)
+            .collect();
+        // The phones of the whole batch in one lookup: an institution's contact for its own
+        // notifications, a unit's leader for an escalation (`leader:<unit>`).
+        let phones = if gw.sms.is_some() {
+            let units: Vec<String> = fresh.iter().filter_map(|n| sms_unit(&n.unit)).collect();
+            queries::leader_phones(state, &units).await?
+        } else {
+            Default::default()
+        };
+        for n in fresh {
             let text = format!("【{}】{}", n.title, n.body);
             if gw.webhook.is_some() {
                 rows.push(NewDelivery {
@@ -207,22 +221,25 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
                 });
             }
             if gw.sms.is_some()
-                && let Some(org) = n
-                    .unit
-                    .strip_prefix("org:")
-                    .and_then(|o| o.parse::<i64>().ok())
-                && let Some(phone) = queries::org_phone(state, org).await?
+                && let Some(unit) = sms_unit(&n.unit)
+                && let Some(phone) = phones.get(&unit)
             {
+                let recipient = if n.unit.starts_with("leader:") {
+                    format!("leader:{unit}")
+                } else {
+                    unit.clone()
+                };
+                let key = recipient.replace(':', "");
                 rows.push(NewDelivery {
                     notification_id: n.id,
                     region_code: n.region_code.clone(),
                     kind: n.kind.clone(),
                     channel: Channel::Sms,
-                    recipient: format!("org:{org}"),
+                    recipient,
                     phone_enc: Some(state.keys.encrypt(phone.as_bytes())),
-                    phone_masked: backstop_core::mask::mask_phone(&phone),
+                    phone_masked: backstop_core::mask::mask_phone(phone),
                     body: text.clone(),
-                    dedup_key: format!("n{}-sms-org{org}", n.id),
+                    dedup_key: format!("n{}-sms-{key}", n.id),
                 });
             }
         }
@@ -233,6 +250,15 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
         let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
         queries::mark_dispatched(w.conn(), &ids, now).await?;
         w.commit().await?;
+    }
+}
+
+/// The unit whose phone an SMS of a notification goes to: an institution (`org:ID`), or the
+/// leader of the unit an escalation names (`leader:org:ID`, `leader:<village code>`).
+fn sms_unit(unit: &str) -> Option<String> {
+    match unit.strip_prefix("leader:") {
+        Some(u) => Some(u.to_string()),
+        None => unit.starts_with("org:").then(|| unit.to_string()),
     }
 }
 

@@ -1,4 +1,6 @@
-//! Every SQL statement of notification delivery: the notifications not yet dispatched, an institution's contact phone, and the delivery rows.
+//! Every SQL statement of notification delivery and escalation: the notifications not yet
+//! dispatched, units' contact phones (in batches), the delivery rows, the escalation rules and
+//! progress, and the small reads of other areas' outstanding things the engine needs.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -54,15 +56,6 @@ pub(super) async fn pending(state: &AppState, limit: i64) -> AppResult<Vec<Pendi
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
-}
-
-/// An active institution's contact phone, if it has one.
-pub(super) async fn org_phone(state: &AppState, org: i64) -> AppResult<Option<String>> {
-    let p: Option<String> = sqlx::query_scalar("SELECT contact_phone FROM orgs WHERE id = $1")
-        .bind(org)
-        .fetch_optional(state.db.pool())
-        .await?;
-    Ok(p.filter(|p| !p.trim().is_empty()))
 }
 
 /// Write one delivery row (nothing if its key is already there); how many were written.
@@ -340,4 +333,299 @@ pub(super) async fn insert_secret_sms(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+// ---- The escalation engine (`escalate`): rules, progress, and the small reads of other
+// areas' outstanding things it needs.
+
+use std::collections::{HashMap, HashSet};
+
+use super::escalate::{Overdue, Progress, Rule, kind_label};
+
+/// The rules officials set (kinds without a row use the defaults).
+pub(super) async fn rules(state: &AppState) -> AppResult<Vec<Rule>> {
+    let rows = sqlx::query(
+        "SELECT kind, repeats, escalate_min, enabled, updated_by FROM escalation_rules ORDER BY kind",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.try_get("kind")?;
+            let repeats: String = r.try_get("repeats")?;
+            let enabled: i64 = r.try_get("enabled")?;
+            Ok(Rule {
+                label: kind_label(&kind),
+                kind,
+                repeats: repeats
+                    .split(',')
+                    .filter_map(|t| t.trim().parse().ok())
+                    .collect(),
+                escalate_after_min: r.try_get("escalate_min")?,
+                enabled: enabled != 0,
+                updated_by: r.try_get("updated_by")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+pub(super) async fn put_rule(tx: &mut Tx, rule: &Rule, now: i64) -> AppResult<()> {
+    let repeats = rule
+        .repeats
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(
+        "INSERT INTO escalation_rules (kind, repeats, escalate_min, enabled, updated_by, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind) DO UPDATE SET repeats = $2, \
+         escalate_min = $3, enabled = $4, updated_by = $5, updated_at = $6",
+    )
+    .bind(&rule.kind)
+    .bind(repeats)
+    .bind(rule.escalate_after_min)
+    .bind(i64::from(rule.enabled))
+    .bind(&rule.updated_by)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The step a report rule has run to for a form's period (0: none).
+pub(super) async fn run_step(state: &AppState, key: &str) -> AppResult<i64> {
+    let s: Option<i64> = sqlx::query_scalar("SELECT step FROM escalation_runs WHERE run_key = $1")
+        .bind(key)
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(s.unwrap_or(0))
+}
+
+pub(super) async fn set_run_step(
+    state: &AppState,
+    key: &str,
+    step: i64,
+    now: i64,
+) -> AppResult<()> {
+    let mut w = state.db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO escalation_runs (run_key, step, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (run_key) DO UPDATE SET step = $2, updated_at = $3",
+    )
+    .bind(key)
+    .bind(step)
+    .bind(now)
+    .execute(w.conn())
+    .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// The end of the range of subjects starting with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// Where each thing of a kind is, by subject (those starting with `prefix`).
+pub(super) async fn progress(
+    state: &AppState,
+    kind: &str,
+    prefix: &str,
+) -> AppResult<HashMap<String, Progress>> {
+    let rows = sqlx::query(
+        "SELECT subject, reminders, escalated_at FROM escalations \
+         WHERE kind = $1 AND subject >= $2 AND subject < $3",
+    )
+    .bind(kind)
+    .bind(prefix)
+    .bind(prefix_end(prefix))
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let at: Option<i64> = r.try_get("escalated_at")?;
+            Ok((
+                r.try_get("subject")?,
+                Progress {
+                    reminders: r.try_get("reminders")?,
+                    escalated: at.is_some(),
+                },
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+pub(super) async fn put_progress(
+    tx: &mut Tx,
+    kind: &str,
+    it: &Overdue,
+    reminders: i64,
+    escalated_at: Option<i64>,
+    leader_masked: &str,
+    now: i64,
+) -> AppResult<()> {
+    let province: String = it.region_code.chars().take(2).collect();
+    sqlx::query(
+        "INSERT INTO escalations (province, kind, subject, region_code, unit, due_at, reminders, \
+         last_at, escalated_at, leader_masked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (province, kind, subject) DO UPDATE SET reminders = $7, last_at = $8, \
+         escalated_at = COALESCE(escalations.escalated_at, $9), \
+         leader_masked = CASE WHEN $10 = '' THEN escalations.leader_masked ELSE $10 END",
+    )
+    .bind(province)
+    .bind(kind)
+    .bind(&it.subject)
+    .bind(&it.region_code)
+    .bind(&it.unit)
+    .bind(it.due_at)
+    .bind(reminders)
+    .bind(now)
+    .bind(escalated_at)
+    .bind(leader_masked)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The units whose thing of a kind escalated, among subjects starting with `prefix`.
+pub(super) async fn escalated_units(
+    state: &AppState,
+    kind: &str,
+    prefix: &str,
+) -> AppResult<HashSet<String>> {
+    let units: Vec<String> = sqlx::query_scalar(
+        "SELECT unit FROM escalations WHERE kind = $1 AND subject >= $2 AND subject < $3 \
+         AND escalated_at IS NOT NULL",
+    )
+    .bind(kind)
+    .bind(prefix)
+    .bind(prefix_end(prefix))
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(units.into_iter().collect())
+}
+
+/// Things only looked at this far back (an upgrade does not chase last year's tasks).
+const LOOK_BACK_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// The outstanding things of a kind other than reports, due by `now`: inspection problems
+/// open past their deadline, shortages unanswered, care tasks open past their due time. Only
+/// references and units' names are read (no description, need or quantity).
+pub(super) async fn overdue(state: &AppState, kind: &str, now: i64) -> AppResult<Vec<Overdue>> {
+    let sql = match kind {
+        "rectification" => {
+            "SELECT p.id, p.region_code, i.unit, i.unit_name AS name, p.deadline_ms AS due_at, \
+             p.deadline AS due_text FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id \
+             WHERE p.status = 'open' AND p.deadline_ms <= $1 AND p.deadline_ms > $2 ORDER BY p.id LIMIT 50000"
+        }
+        "shortage" => {
+            "SELECT s.id, s.region_code, s.region_code AS unit, o.name, s.created_at AS due_at, \
+             '' AS due_text FROM inst_shortages s JOIN orgs o ON o.id = s.org_id \
+             WHERE s.status = 'open' AND s.created_at <= $1 AND s.created_at > $2 ORDER BY s.id LIMIT 50000"
+        }
+        "care_task" => {
+            "SELECT t.id, p.region_code, p.region_code AS unit, '' AS name, t.due_ms AS due_at, \
+             t.due_date AS due_text FROM care_tasks t JOIN persons p ON p.id = t.person_id \
+             WHERE t.status = 'open' AND t.due_ms <= $1 AND t.due_ms > $2 ORDER BY t.id LIMIT 50000"
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let rows = sqlx::query(sql)
+        .bind(now)
+        .bind(now - LOOK_BACK_MS)
+        .fetch_all(state.db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            let name: String = r.try_get("name")?;
+            let due_text: String = r.try_get("due_text")?;
+            let (subject, unit_name, what) = match kind {
+                "rectification" => (
+                    format!("problem:{id}"),
+                    name,
+                    format!("督导问题（编号 {id}）已过整改期限 {due_text}"),
+                ),
+                "shortage" => (
+                    format!("shortage:{id}"),
+                    name,
+                    format!("物资缺口（编号 {id}）尚未答复"),
+                ),
+                _ => (
+                    format!("care_task:{id}"),
+                    "关爱任务".to_string(),
+                    format!("编号 {id} 的关爱任务已过期限 {due_text}"),
+                ),
+            };
+            Ok(Overdue {
+                subject,
+                region_code: r.try_get("region_code")?,
+                unit: r.try_get("unit")?,
+                unit_name,
+                due_at: r.try_get("due_at")?,
+                what,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// The phones of units, by unit, in two queries whatever their number: `org:ID` (or a bare
+/// id) is the organisation's contact; a region code is its 村（居）委会's contact (the first
+/// active one with a phone). Units of neither shape are left out.
+pub(super) async fn leader_phones(
+    state: &AppState,
+    units: &[String],
+) -> AppResult<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    let mut orgs: Vec<i64> = Vec::new();
+    let mut regions: Vec<&str> = Vec::new();
+    for u in units {
+        if let Some(id) = u.strip_prefix("org:").and_then(|o| o.parse::<i64>().ok()) {
+            orgs.push(id);
+        } else if !u.is_empty() && u.len() <= 12 && u.bytes().all(|b| b.is_ascii_digit()) {
+            regions.push(u);
+        }
+    }
+    orgs.sort_unstable();
+    orgs.dedup();
+    regions.sort_unstable();
+    regions.dedup();
+    for chunk in orgs.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, contact_phone FROM orgs WHERE id IN ({list}) AND contact_phone <> ''"
+        )))
+        .fetch_all(state.db.pool())
+        .await?;
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            out.insert(format!("org:{id}"), r.try_get("contact_phone")?);
+        }
+    }
+    for chunk in regions.chunks(500) {
+        // Digits only (checked above), so quoting them is safe.
+        let list = chunk
+            .iter()
+            .map(|c| format!("'{c}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT region_code, contact_phone FROM orgs WHERE kind = 'community_committee' \
+             AND disabled = 0 AND contact_phone <> '' AND region_code IN ({list}) ORDER BY id DESC"
+        )))
+        .fetch_all(state.db.pool())
+        .await?;
+        for r in rows {
+            // Newest first, so the oldest committee's phone is the one kept.
+            out.insert(r.try_get("region_code")?, r.try_get("contact_phone")?);
+        }
+    }
+    Ok(out)
 }

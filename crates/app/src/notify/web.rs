@@ -1,14 +1,16 @@
 //! Delivery API: the deliveries of notifications under a region, their counts by kind, channel
-//! and state, a gateway's delivery receipt, and sending a failed one again.
+//! and state, a gateway's delivery receipt, sending a failed one again; and the escalation
+//! rules (read by those who read reports, set by a national official).
 
 use axum::extract::{Path, Query};
 use serde::Deserialize;
 
+use super::escalate::{Rule, RuleInput};
 use super::{Delivery, DeliveryCount, DeliveryFilter};
 use crate::kernel::extract::region_param;
 use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub fn api_routes() -> Routes {
     vec![
@@ -19,6 +21,14 @@ pub fn api_routes() -> Routes {
             post(delivered),
         ),
         ("/api/v1/notifications/deliveries/{id}/retry", post(retry)),
+        (
+            "/api/v1/notifications/escalation-rules",
+            get(escalation_rules),
+        ),
+        (
+            "/api/v1/notifications/escalation-rules/{kind}",
+            put(put_escalation_rule),
+        ),
     ]
 }
 
@@ -57,4 +67,21 @@ api_handler! {
     post "/api/v1/notifications/deliveries/{id}/retry", tag "reports", ok(Delivery),
         params(("id" = i64, Path)), errors(403, 404, 409);
     fn retry(s, a, Path(id): Path<i64>) { super::retry(&s, &a.actor, id).await? }
+}
+
+api_handler! {
+    /// The escalation rules in force (催报升级): per kind, when reminders repeat and when a
+    /// thing still outstanding escalates to its leader and the level above.
+    get "/api/v1/notifications/escalation-rules", tag "reports", ok(Vec<Rule>), errors(403);
+    fn escalation_rules(s, a) { super::escalate::rules(&s, &a.actor).await? }
+}
+
+api_handler! {
+    /// Set the escalation rule of a kind (`report`, `report:<form key>`, `rectification`,
+    /// `shortage`, `care_task`): a national official (`reports.manage`). Audited.
+    put "/api/v1/notifications/escalation-rules/{kind}", tag "reports", ok(Rule),
+        params(("kind" = String, Path)), json(input: RuleInput), errors(403, 422);
+    fn put_escalation_rule(s, a, Path(kind): Path<String>) {
+        super::escalate::set_rule(&s, &a.actor, &kind, &input).await?
+    }
 }

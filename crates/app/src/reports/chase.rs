@@ -188,3 +188,83 @@ pub(super) async fn village_contacts(
     }
     Ok(())
 }
+
+// ---- What the escalation engine (`notify::escalate`) reads of reports.
+
+/// A daily form whose deadline today has passed: the engine's report rule runs from it.
+pub struct DueForm {
+    pub form: String,
+    pub name: String,
+    pub period: String,
+    pub due_at: i64,
+}
+
+/// Does a form with this key exist (for a form's own escalation rule)?
+pub async fn form_exists(state: &AppState, key: &str) -> AppResult<bool> {
+    Ok(load_form(state, key.trim(), None).await?.is_some())
+}
+
+/// Today's daily forms whose deadline has passed (today's only: a rule's steps run the same
+/// day as its deadline reminder, `reminders::run_deadlines`).
+pub async fn deadlines_passed(state: &AppState) -> AppResult<Vec<DueForm>> {
+    let now = state.now_ms();
+    let day = state.today();
+    let period = day.format("%Y-%m-%d").to_string();
+    let mut out = Vec::new();
+    for form in queries::latest_forms(state, true).await? {
+        let Some(due_at) = super::periods::deadline_ms(&form, day) else {
+            continue;
+        };
+        if now >= due_at {
+            out.push(DueForm {
+                form: form.key.clone(),
+                name: form.name.clone(),
+                period: period.clone(),
+                due_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every unit of the nation still missing a form's period, as the engine's things
+/// (subject `form/period/unit`).
+pub async fn overdue_units(
+    state: &AppState,
+    due: &DueForm,
+) -> AppResult<Vec<crate::notify::escalate::Overdue>> {
+    let Some(form) = load_form(state, &due.form, None).await? else {
+        return Ok(Vec::new());
+    };
+    let console = Actor::operator();
+    let nation = console.everywhere();
+    let missing = queries::missing_units(state, &form, &due.period, &nation, i64::MAX).await?;
+    Ok(missing
+        .into_iter()
+        .map(|m| crate::notify::escalate::Overdue {
+            subject: format!("{}/{}/{}", due.form, due.period, m.unit),
+            region_code: m.region_code,
+            unit: m.unit,
+            unit_name: m.name,
+            due_at: due.due_at,
+            what: format!("《{}》{} 尚未填报", due.name, due.period),
+        })
+        .collect())
+}
+
+/// Mark the rows of a missing list whose unit escalated (shown in red on the level above).
+pub(super) async fn mark_escalated(
+    state: &AppState,
+    form: &str,
+    period: &str,
+    rows: &mut [MissingUnit],
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let escalated = crate::notify::escalate::escalated_units(state, form, period).await?;
+    for m in rows.iter_mut() {
+        m.escalated = escalated.contains(&m.unit);
+    }
+    Ok(())
+}

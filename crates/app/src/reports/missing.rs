@@ -22,6 +22,9 @@ pub struct MissingUnit {
     /// masked for everyone else (`chase::may_chase`).
     pub contact_person: String,
     pub contact_phone: String,
+    /// Still missing after every reminder: escalated to its leader (`notify::escalate`),
+    /// shown in red.
+    pub escalated: bool,
 }
 
 /// Units under the handle's region that have not reported a form for a period.
@@ -34,6 +37,7 @@ pub async fn missing(
     let (form, period) = form_and_period(state, scope, template, period).await?;
     let mut rows = queries::missing_units(state, &form, &period, scope, 10_000).await?;
     super::chase::village_contacts(state, scope.actor(), &mut rows).await?;
+    super::chase::mark_escalated(state, &form.key, &period, &mut rows).await?;
     for m in &mut rows {
         super::chase::show_contact(scope.actor(), m);
     }

@@ -10,6 +10,7 @@ mod crosscheck;
 mod devices;
 mod edit_disable;
 mod entrance;
+mod escalation;
 mod fever;
 mod forms;
 mod foundation;

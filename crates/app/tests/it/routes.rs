@@ -133,6 +133,28 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "public: the verified phone's own requests",
     ),
     ("POST", "/public/logout", "public: ends the public session"),
+    // The escalation rules (issue 15 item 3): national, no region records; read by those who
+    // read reports, changed by a national official (tests/it/escalation.rs).
+    (
+        "GET",
+        "/api/v1/notifications/escalation-rules",
+        "national escalation rules",
+    ),
+    (
+        "PUT",
+        "/api/v1/notifications/escalation-rules/{kind}",
+        "national escalation rules",
+    ),
+    (
+        "GET",
+        "/notifications/escalation",
+        "national escalation rules",
+    ),
+    (
+        "POST",
+        "/notifications/escalation",
+        "national escalation rules",
+    ),
     // The security settings page: deployment-wide, secadmin only (tests/it/settings.rs).
     ("GET", "/security", "deployment-wide security settings"),
     ("POST", "/security", "deployment-wide security settings"),

@@ -152,6 +152,7 @@ pub(in crate::reports) async fn missing_units(
             region_code: r.try_get("region_code")?,
             contact_person: r.try_get("contact_person")?,
             contact_phone: r.try_get("contact_phone")?,
+            escalated: false,
         });
     }
     Ok(out)
