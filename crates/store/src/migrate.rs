@@ -112,6 +112,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assistance_base",
         include_str!("../migrations/0024_assistance_base.sql"),
     ),
+    (
+        28,
+        "payments",
+        include_str!("../migrations/0028_payments.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
