@@ -19,6 +19,7 @@ pub mod kernel;
 pub mod notify;
 pub mod openapi;
 pub mod orgs;
+pub mod payments;
 pub mod people;
 pub mod pick;
 pub mod privacy;
@@ -83,6 +84,7 @@ pub fn route_table() -> web::Routes {
         screening::web::api_routes(),
         screening::pages::routes(),
         care::web::api_routes(),
+        payments::web::api_routes(),
         care::pages::routes(),
         crosscheck::web::api_routes(),
         crosscheck::pages::routes(),

@@ -61,6 +61,11 @@ use crate::kernel::web::Routes;
         crate::entrance::web::list_gates, crate::entrance::web::create_gate, crate::entrance::web::gate, crate::entrance::web::list_entries, crate::entrance::web::add_entry, crate::entrance::web::list_alerts, crate::entrance::web::alert, crate::entrance::web::ack_alert,
         crate::pick::web::regions, crate::pick::web::orgs, crate::pick::web::units, crate::pick::web::persons,
         crate::entrance::web::update_gate, crate::entrance::web::disable_gate, crate::entrance::web::enable_gate,
+        crate::payments::web::list_rolls, crate::payments::web::generate, crate::payments::web::one_roll,
+        crate::payments::web::approve, crate::payments::web::export, crate::payments::web::reconcile,
+        crate::payments::web::person_accounts, crate::payments::web::enter_account, crate::payments::web::confirm_account,
+        crate::payments::web::create_grant, crate::payments::web::grant_roll, crate::payments::web::record_index,
+        crate::payments::web::set_rule, crate::payments::web::generate_subsidy,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -78,6 +83,7 @@ use crate::kernel::web::Routes;
         (name = "care", description = "困难群众：类别、照料责任人与每日探视、走访、帮扶任务、走访覆盖"),
         (name = "crosschecks", description = "数据比对：两地登记、疑似重复、互斥类别、已故仍在发放名单；运行、查看与处理"),
         (name = "pick", description = "选择器：按名称或拼音首字母查找管辖范围内的区划、机构、填报单位和人员"),
+        (name = "payments", description = "发放：名册生成、审批、银行代发文件导出与回盘对账、补发名册、收款账户（双人确认）、一次性生活补贴、价格临时补贴"),
         (name = "entrance", description = "卡口测温登记：村（社区）与机构卡口、来访登记（电话加密、脱敏显示）、发热预警与处置"),
     )
 )]

@@ -2,6 +2,8 @@
 //! commands (migrate, regions import, user create / reset-password, audit verify, backup,
 //! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
+mod payments;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,11 @@ enum Command {
     Crosscheck {
         #[command(subcommand)]
         command: CrosscheckCommand,
+    },
+    /// Payment rolls (发放名册): generate a county's monthly roll, export a bank file.
+    Payments {
+        #[command(subcommand)]
+        command: payments::PaymentsCommand,
     },
 }
 
@@ -486,6 +493,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let state = open(&common, Config::default()).await?;
             run_crosscheck(&state, region.as_deref()).await
+        }
+        Command::Payments { command } => {
+            let state = open(&common, Config::default()).await?;
+            payments::run(&state, command).await
         }
         Command::Backup { file } => {
             let db = connect_existing(&common).await?;

@@ -1289,3 +1289,89 @@ fn persons_import_reads_an_xlsx_roster() {
         );
     }
 }
+
+/// `backstop payments generate` makes the month's roll once (a second one is refused in
+/// Chinese), counting who was left out; `payments export` holds the operator to the same
+/// separation of duties (not the roll's generator, only once approved) and refuses a roll
+/// whose people have no confirmed account; nothing is overwritten.
+#[test]
+fn payments_generate_and_export() {
+    for env in envs() {
+        let l = env.label();
+        env.import_fixture();
+        for (id, name, status) in [
+            (1, "甲", "active"),
+            (2, "乙", "active"),
+            (3, "丙", "suspended"),
+        ] {
+            env.exec(&format!(
+                "INSERT INTO persons (id, region_code, name, created_at, updated_at) \
+                 VALUES ({id}, '130110100001', '{name}', 0, 0)"
+            ))
+            .expect("person");
+            env.exec(&format!(
+                "INSERT INTO assistance_beneficiaries (province, programme, county_code, \
+                 region_code, person_id, members, area_kind, monthly_amount_fen, status, \
+                 since_month, created_at, updated_at) VALUES ('13', 'dibao', '130110', \
+                 '130110100001', {id}, 1, 'urban', {}, '{status}', '2019-01', 0, 0)",
+                10_000 * id
+            ))
+            .expect("beneficiary");
+        }
+        let gen_args = [
+            "payments",
+            "generate",
+            "--county",
+            "130110",
+            "--programme",
+            "dibao",
+            "--month",
+            "2020-02",
+            "--pay-date",
+            "2020-01-21",
+        ];
+        let out = env.run(&gen_args);
+        out.ok();
+        assert!(
+            out.stdout.contains("2 笔") && out.stdout.contains("300.00"),
+            "{l}: {out}"
+        );
+        assert!(
+            out.stdout.contains("提前发放") && out.stdout.contains("暂停 1"),
+            "{l}: {out}"
+        );
+        let again = env.run(&gen_args);
+        again.failed();
+        assert!(again.stderr.contains("已经生成"), "{l}: {again}");
+        assert_eq!(
+            env.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM payment_rolls"),
+            1,
+            "{l}"
+        );
+        let roll = env.scalar("SELECT MAX(id) FROM payment_rolls").to_string();
+        let file = env.path().join("bank.csv");
+        let file_s = file.to_str().expect("utf-8");
+        let export = [
+            "payments",
+            "export",
+            "--roll",
+            roll.as_str(),
+            "--out",
+            file_s,
+        ];
+        let out = env.run(&export);
+        out.failed();
+        assert!(out.stderr.contains("不能由您导出"), "{l}: {out}");
+        env.exec("UPDATE payment_rolls SET generated_by = 'lq_off'")
+            .expect("update");
+        let out = env.run(&export);
+        out.failed();
+        assert!(out.stderr.contains("审批后"), "{l}: {out}");
+        env.exec("UPDATE payment_rolls SET status = 'approved'")
+            .expect("update");
+        let out = env.run(&export);
+        out.failed();
+        assert!(out.stderr.contains("收款账户"), "{l}: {out}");
+        assert!(!file.exists(), "{l}");
+    }
+}

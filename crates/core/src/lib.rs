@@ -12,6 +12,7 @@ pub mod error;
 pub mod mask;
 pub mod money;
 pub mod password;
+pub mod price_subsidy;
 pub mod programme;
 pub mod region;
 pub mod role;

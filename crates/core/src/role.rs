@@ -110,6 +110,18 @@ labelled_enum! {
         CrosschecksManage => "crosschecks.manage", "数据比对（查看、处理冲突）";
         InspectionsManage => "inspections.manage", "督导检查";
         DonationsManage => "donations.manage", "管理慈善捐赠";
+        // Payments (发放, issue 16 part B): rolls, bank files, reconciliation, accounts.
+        PaymentsRead => "payments.read", "查看发放名册";
+        /// Generate monthly, supplementary, grant and price-subsidy rolls; record price indices.
+        PaymentsGenerate => "payments.generate", "生成发放名册";
+        /// Approve a roll (not one the same user generated).
+        PaymentsApprove => "payments.approve", "审批发放名册";
+        /// Export the bank file with full account numbers (audited).
+        PaymentsExport => "payments.export", "导出银行代发文件（完整账号）";
+        /// Import the bank's return file and reconcile a roll.
+        PaymentsReconcile => "payments.reconcile", "导入银行回盘并对账";
+        /// Enter and confirm beneficiaries' bank accounts (a change needs a second person).
+        PaymentsAccounts => "payments.accounts", "维护收款账户";
     }
 }
 
@@ -139,6 +151,12 @@ const OFFICIAL: &[Permission] = &[
     P::PersonsRevealId,
     P::CrosschecksManage,
     P::InspectionsManage,
+    P::PaymentsRead,
+    P::PaymentsGenerate,
+    P::PaymentsApprove,
+    P::PaymentsExport,
+    P::PaymentsReconcile,
+    P::PaymentsAccounts,
 ];
 const TOWNSHIP_STAFF: &[Permission] = &[
     P::RegionsRead,
@@ -151,6 +169,8 @@ const TOWNSHIP_STAFF: &[Permission] = &[
     P::PersonsRead,
     P::PersonsWrite,
     P::CrosschecksManage,
+    P::PaymentsRead,
+    P::PaymentsAccounts,
 ];
 const COMMUNITY_WORKER: &[Permission] = &[
     P::RegionsRead,
@@ -455,7 +475,7 @@ mod tests {
             assert!(seen.insert(p.as_str()));
             assert!(p.as_str().contains('.'));
         }
-        assert_eq!(Permission::ALL.len(), 17);
+        assert_eq!(Permission::ALL.len(), 23);
         // ALL is in declaration (Ord) order.
         assert!(Role::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Permission::ALL.windows(2).all(|w| w[0] < w[1]));
@@ -502,7 +522,7 @@ mod tests {
         let business = Permission::ALL
             .into_iter()
             .skip_while(|p| *p != P::ReportsSubmit);
-        assert_eq!(business.clone().count(), 9);
+        assert_eq!(business.clone().count(), 15);
         for r in Role::ALL.into_iter().filter(|r| r.is_admin()) {
             for p in business.clone() {
                 assert!(!r.has(p), "{r} {p}");

@@ -117,6 +117,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "escalation",
         include_str!("../migrations/0026_escalation.sql"),
     ),
+    (
+        28,
+        "payments",
+        include_str!("../migrations/0028_payments.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -24,6 +24,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod notify;
+mod payments;
 mod people;
 mod privacy;
 mod public;
