@@ -112,6 +112,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assistance_base",
         include_str!("../migrations/0024_assistance_base.sql"),
     ),
+    (
+        27,
+        "assistance_applications",
+        include_str!("../migrations/0027_assistance_applications.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
