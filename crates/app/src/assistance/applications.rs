@@ -216,7 +216,7 @@ async fn member_rows(
                 return Err(AppError::field(
                     ErrorCode::Validation,
                     &f("person_id"),
-                    "人员库中没有这名成员，请先在人员信息中登记",
+                    "人员库中不存在这名成员，请先在人员信息中登记",
                 ));
             }
             Err(e) => return Err(e),
@@ -385,17 +385,8 @@ pub async fn create(
     }
     let programme = programme_field("programme", &input.programme)?;
     let area_kind = area_kind_field("area_kind", &input.area_kind)?;
-    let household = match crate::people::get_household(state, actor, input.household_id).await {
-        Ok(h) => h,
-        Err(e) if e.code == ErrorCode::NotFound => {
-            return Err(AppError::field(
-                ErrorCode::Validation,
-                "household_id",
-                "人员库中没有这个家庭",
-            ));
-        }
-        Err(e) => return Err(e),
-    };
+    // Out of scope or unknown: not found, like any record outside the caller's scope.
+    let household = crate::people::get_household(state, actor, input.household_id).await?;
     let region = crate::regions::parse_code("household_id", &household.region_code)?;
     actor.within(&region)?;
     let county = county_of(&region).ok_or_else(|| {

@@ -369,17 +369,8 @@ pub struct AidDecision {
 /// Grant temporary assistance at once (township staff, during a period with aid_first).
 pub async fn grant(state: &AppState, actor: &Actor, input: &NewAidGrant) -> AppResult<AidGrant> {
     actor.require(Permission::AssistanceReview)?;
-    let person = match crate::people::get(state, actor, input.person_id).await {
-        Ok(p) => p,
-        Err(e) if e.code == ErrorCode::NotFound => {
-            return Err(AppError::field(
-                ErrorCode::Validation,
-                "person_id",
-                "人员库中没有此人",
-            ));
-        }
-        Err(e) => return Err(e),
-    };
+    // Out of scope or unknown: not found.
+    let person = crate::people::get(state, actor, input.person_id).await?;
     let region = crate::regions::parse_code("person_id", &person.region_code)?;
     let county = county_of(&region).ok_or_else(|| {
         AppError::field(

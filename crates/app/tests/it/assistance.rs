@@ -186,7 +186,7 @@ async fn the_normal_path_with_due_times_amounts_and_scope() {
         bad.push((b, "电子授权"));
         let mut b = body.clone();
         b["members"][2]["person_id"] = json!(999_999);
-        bad.push((b, "人员库中没有这名成员"));
+        bad.push((b, "人员库中不存在这名成员"));
         let mut b = body.clone();
         b["members"][0]["earned_12m"] = json!("100.001");
         bad.push((b, "分"));
@@ -207,7 +207,7 @@ async fn the_normal_path_with_due_times_amounts_and_scope() {
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_applications").await, 0);
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_application_members").await, 0);
         // Scope and roles: another county's worker does not find the household; no permission.
-        assert_eq!(apply(&t, &cw_b, None, body.clone()).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(apply(&t, &cw_b, None, body.clone()).await.0, StatusCode::NOT_FOUND);
         assert_eq!(apply(&t, &fin, None, body.clone()).await.0, StatusCode::FORBIDDEN);
 
         // Entered on a phone, sent twice with one key: one application.
