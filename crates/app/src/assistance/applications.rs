@@ -270,17 +270,31 @@ async fn member_rows(
 
 /// The amount of an application under the standards in force on `date`, or a Chinese reason
 /// why none can be computed. `Ok(None)`: the household's income is not below the line.
+/// What an amount is computed from.
+pub(crate) struct AmountCase<'a> {
+    pub region: &'a RegionCode,
+    pub programme: Programme,
+    pub area_kind: &'a str,
+    pub covered: usize,
+    pub self_care: &'a str,
+    pub figures: &'a [Figures],
+    pub date: NaiveDate,
+}
+
 pub(crate) async fn compute_amount(
     state: &AppState,
-    region: &RegionCode,
-    programme: Programme,
-    area_kind: &str,
-    covered: usize,
-    self_care: &str,
-    figures: &[Figures],
-    date: NaiveDate,
+    c: &AmountCase<'_>,
 ) -> AppResult<Option<benefit::Amount>> {
     use super::standards::in_force;
+    let AmountCase {
+        region,
+        programme,
+        area_kind,
+        covered,
+        self_care,
+        figures,
+        date,
+    } = *c;
     let need = |c: &str| {
         AppError::msg(
             ErrorCode::Conflict,
@@ -450,13 +464,15 @@ pub async fn create(
     let figures: Vec<Figures> = members.iter().map(|m| m.figures.clone()).collect();
     let amount = compute_amount(
         state,
-        &region,
-        programme,
-        area_kind,
-        covered as usize,
-        self_care,
-        &figures,
-        applied_on,
+        &AmountCase {
+            region: &region,
+            programme,
+            area_kind,
+            covered: covered as usize,
+            self_care,
+            figures: &figures,
+            date: applied_on,
+        },
     )
     .await;
     let (amount_fen, detail) = match amount {

@@ -16,7 +16,7 @@ use chrono::{Datelike, Months};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::applications::{Application, Figures, compute_amount, get};
+use super::applications::{AmountCase, Application, Figures, compute_amount, get};
 use super::emergency::{Measure, measure_in_force, measures_label};
 use super::{DAY_MS, county_of, queries};
 use crate::kernel::access::{Change, Tx};
@@ -153,13 +153,15 @@ pub async fn step(
             let figures: Vec<Figures> = queries::member_figures(state, id).await?;
             let amount = compute_amount(
                 state,
-                &region,
-                programme,
-                &a.area_kind,
-                a.covered as usize,
-                &a.self_care,
-                &figures,
-                today,
+                &AmountCase {
+                    region: &region,
+                    programme,
+                    area_kind: &a.area_kind,
+                    covered: a.covered as usize,
+                    self_care: &a.self_care,
+                    figures: &figures,
+                    date: today,
+                },
             )
             .await?
             .ok_or_else(|| {
@@ -445,7 +447,7 @@ pub async fn set_beneficiary_status(
     if b.status == "exited" {
         return Err(AppError::msg(ErrorCode::Conflict, "该对象已退出"));
     }
-    if b.status == to && !(to == "exited") {
+    if b.status == to && to != "exited" {
         return Err(AppError::msg(ErrorCode::Conflict, "状态未变化"));
     }
     let region = crate::regions::parse_code("region_code", &b.region_code)?;
