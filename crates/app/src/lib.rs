@@ -8,6 +8,7 @@
 //! route, `router` builds the application from it; `openapi` documents the API.
 
 pub mod accounts;
+pub mod assistance;
 pub mod audit;
 pub mod care;
 pub mod crosscheck;
@@ -75,6 +76,8 @@ pub fn route_table() -> web::Routes {
         institutions::pages::routes(),
         inspections::web::api_routes(),
         inspections::pages::routes(),
+        assistance::web::api_routes(),
+        assistance::pages::routes(),
         people::web::api_routes(),
         people::pages::routes(),
         people::household_pages::routes(),

@@ -5,6 +5,7 @@
 //! password policy, stable API error codes and the clock — and does no I/O, so each rule is
 //! tested once, here, and the store, the service and the CLI cannot disagree.
 
+pub mod benefit;
 pub mod care_category;
 pub mod citizen_id;
 pub mod clock;

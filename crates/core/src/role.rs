@@ -122,6 +122,18 @@ labelled_enum! {
         PaymentsReconcile => "payments.reconcile", "导入银行回盘并对账";
         /// Enter and confirm beneficiaries' bank accounts (a change needs a second person).
         PaymentsAccounts => "payments.accounts", "维护收款账户";
+        // Social assistance (issue 16): applications, standards, emergency measures.
+        AssistanceRead => "assistance.read", "查看社会救助（申请、对象、标准）";
+        /// Enter an application, verify it (核查), record e-authorisation and close relatives.
+        AssistanceApply => "assistance.apply", "受理与核查救助申请";
+        /// Township review (审核), publicity, aid-first grants.
+        AssistanceReview => "assistance.review", "审核救助申请（乡镇）";
+        /// County approval (审批) or rejection, suspension and exit.
+        AssistanceApprove => "assistance.approve", "审批救助申请（县级）";
+        /// Declare, change and end emergency periods (应急状态).
+        AssistanceEmergency => "assistance.emergency", "宣布和结束应急状态";
+        /// Set assistance standards (救助标准).
+        AssistanceStandards => "assistance.standards", "设定救助标准";
     }
 }
 
@@ -157,6 +169,12 @@ const OFFICIAL: &[Permission] = &[
     P::PaymentsExport,
     P::PaymentsReconcile,
     P::PaymentsAccounts,
+    P::AssistanceRead,
+    P::AssistanceApply,
+    P::AssistanceReview,
+    P::AssistanceApprove,
+    P::AssistanceEmergency,
+    P::AssistanceStandards,
 ];
 const TOWNSHIP_STAFF: &[Permission] = &[
     P::RegionsRead,
@@ -171,6 +189,9 @@ const TOWNSHIP_STAFF: &[Permission] = &[
     P::CrosschecksManage,
     P::PaymentsRead,
     P::PaymentsAccounts,
+    P::AssistanceRead,
+    P::AssistanceApply,
+    P::AssistanceReview,
 ];
 const COMMUNITY_WORKER: &[Permission] = &[
     P::RegionsRead,
@@ -179,6 +200,8 @@ const COMMUNITY_WORKER: &[Permission] = &[
     P::ReportsRead,
     P::PersonsRead,
     P::PersonsWrite,
+    P::AssistanceRead,
+    P::AssistanceApply,
 ];
 const INSTITUTION_REPORTER: &[Permission] = &[
     P::RegionsRead,
@@ -475,7 +498,7 @@ mod tests {
             assert!(seen.insert(p.as_str()));
             assert!(p.as_str().contains('.'));
         }
-        assert_eq!(Permission::ALL.len(), 23);
+        assert_eq!(Permission::ALL.len(), 29);
         // ALL is in declaration (Ord) order.
         assert!(Role::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Permission::ALL.windows(2).all(|w| w[0] < w[1]));
@@ -522,7 +545,7 @@ mod tests {
         let business = Permission::ALL
             .into_iter()
             .skip_while(|p| *p != P::ReportsSubmit);
-        assert_eq!(business.clone().count(), 15);
+        assert_eq!(business.clone().count(), 21);
         for r in Role::ALL.into_iter().filter(|r| r.is_admin()) {
             for p in business.clone() {
                 assert!(!r.has(p), "{r} {p}");

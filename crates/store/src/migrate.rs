@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0026_escalation.sql"),
     ),
     (
+        27,
+        "assistance_applications",
+        include_str!("../migrations/0027_assistance_applications.sql"),
+    ),
+    (
         28,
         "payments",
         include_str!("../migrations/0028_payments.sql"),

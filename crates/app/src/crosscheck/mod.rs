@@ -67,6 +67,19 @@ pub use resolve::resolve;
 pub use rules::{EXCLUSIONS, KINDS, PAYMENT_GROUPS, common_region, exclusion, kind_label};
 pub use runs::{last_run, run, run_in};
 
+/// The open conflicts (数据比对 problems not resolved) involving any of these persons, as
+/// Chinese lines "编号 N：kind": social assistance refuses approval while one is open.
+pub async fn open_conflicts_of(
+    state: &crate::state::AppState,
+    persons: &[i64],
+) -> crate::kernel::error::AppResult<Vec<String>> {
+    Ok(queries::open_of_persons(state, persons)
+        .await?
+        .into_iter()
+        .map(|(id, kind)| format!("比对编号 {id}：{}", kind_label(&kind)))
+        .collect())
+}
+
 use crate::kernel::error::{AppError, FieldError};
 
 /// What a run did.

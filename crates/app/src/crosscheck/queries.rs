@@ -524,3 +524,29 @@ pub(super) async fn persons_of(
     }
     Ok(persons)
 }
+
+// ------------------------------------------------------------------ for other areas' rules
+
+/// `(id, kind)` of the open conflicts involving any of `persons` (assistance approval asks).
+pub(super) async fn open_of_persons(
+    state: &AppState,
+    persons: &[i64],
+) -> AppResult<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    for p in persons {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kind FROM crosschecks c JOIN crosscheck_persons cp ON cp.crosscheck_id = c.id \
+             WHERE cp.person_id = $1 AND c.status = 'open' ORDER BY c.id",
+        )
+        .bind(*p)
+        .fetch_all(state.db.pool())
+        .await?;
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            if !out.iter().any(|(i, _)| *i == id) {
+                out.push((id, r.try_get("kind")?));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -2,6 +2,7 @@
 //! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too.
 
 mod admins;
+mod assistance;
 mod auth_cache;
 mod browser;
 mod browser_public;

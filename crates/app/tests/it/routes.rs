@@ -880,6 +880,76 @@ async fn build(t: &T) -> World {
             .expect("job id");
         w.ids.insert(k, id);
     }
+
+    // Social assistance (issue 16): standards (the marker one set at the township, so the
+    // child regions of the county do not inherit it), applications, periods, grants.
+    for (region, programme, comp, amount) in [
+        (A, "dibao", "base", "750"),
+        (A, "temporary", "temporary_cap", "1000"),
+        (T1, "orphan_allowance", "scattered", "4321.09"),
+    ] {
+        created(t, &w, "off.a", "/api/v1/assistance/standards", json!({"region_code": region, "programme": programme,
+            "area_kind": "urban", "component": comp, "amount": amount, "effective_from": "2026-03-02"})).await;
+    }
+    for (k, name, starts, ends) in [
+        ("emergency", "应急标记甲", "2026-03-01", "2026-04-30"),
+        ("emergency2", "应急标记甲", "2026-03-01", "2026-04-30"),
+        ("emergency3", "应急标记甲", "2026-02-01", "2026-03-01"),
+    ] {
+        let id = created_id(
+            t,
+            &w,
+            "off.a",
+            "/api/v1/assistance/emergencies",
+            json!({"region_code": T1, "name": name,
+            "starts_on": starts, "ends_on": ends, "measures": ["aid_first", "commitment"]}),
+        )
+        .await;
+        w.ids.insert(k, id);
+    }
+    for (k, hh_key, p) in [("app", "hh", "p1"), ("app2", "hh2", "p4")] {
+        let id = created_id(
+            t,
+            &w,
+            "cw.a",
+            "/api/v1/assistance/applications",
+            json!({"programme": "dibao",
+            "household_id": w.id(hh_key), "area_kind": "urban", "note": "救助标记甲",
+            "members": [{"person_id": w.id(p), "other_12m": "1200", "authorised": true}]}),
+        )
+        .await;
+        w.ids.insert(k, id);
+    }
+    // The second is in publicity, overdue, and was made on a commitment in an ended period.
+    sqlx::query("UPDATE assistance_applications SET status = 'publicised', due_step = 'approve', due_at = 1, \
+        commitment = 1, emergency_id = $1 WHERE id = $2")
+        .bind(w.id("emergency3"))
+        .bind(w.id("app2"))
+        .execute(t.state.db.pool())
+        .await
+        .expect("app2");
+    let ben: i64 = sqlx::query_scalar("INSERT INTO assistance_beneficiaries (province, programme, county_code, region_code, \
+        household_id, person_id, members, area_kind, monthly_amount_fen, amount_detail, status, since_month, created_at, updated_at) \
+        VALUES ('13', 'dibao', $1, $2, $3, $4, 2, 'urban', 100000, '对象标记甲', 'active', '2026-03', 1, 1) RETURNING id")
+        .bind(A)
+        .bind(V1)
+        .bind(w.id("hh2"))
+        .bind(w.id("p4"))
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("beneficiary");
+    w.ids.insert("beneficiary", ben);
+    for k in ["grant", "grant2"] {
+        let id = created_id(
+            t,
+            &w,
+            "ts.a",
+            "/api/v1/assistance/aid-grants",
+            json!({"person_id": w.id("p1"), "amount": "300", "reason": "先行标记甲"}),
+        )
+        .await;
+        w.ids.insert(k, id);
+    }
     w
 }
 
@@ -1059,7 +1129,37 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/pick/orgs", format!("/api/v1/pick/orgs?q={}", encode_query_value("敬老院甲")), "获鹿镇敬老院甲").list().noperm(None),
         get("/api/v1/pick/units", format!("/api/v1/pick/units?q={}&template=village_daily", encode_query_value("旱码头")), "130110100001").list(),
         get("/api/v1/pick/persons", format!("/api/v1/pick/persons?q={}", encode_query_value("甲一")), format!("\"value\":\"{p1}\"")).by("cw").list(),
+        // ---- social assistance (issue 16)
+        get("/api/v1/assistance/standards", "/api/v1/assistance/standards", "4321.09").list(),
+        get("/api/v1/assistance/applications", "/api/v1/assistance/applications", "救助标记甲").list(),
+        get("/api/v1/assistance/applications/{id}", format!("/api/v1/assistance/applications/{}", w.id("app")), "救助标记甲"),
+        get("/api/v1/assistance/overdue", "/api/v1/assistance/overdue", "救助标记甲").list(),
+        get("/api/v1/assistance/publicity", "/api/v1/assistance/publicity", "\"household_size\":1").list(),
+        get("/api/v1/assistance/commitments", "/api/v1/assistance/commitments", "救助标记甲").list(),
+        get("/api/v1/assistance/beneficiaries", "/api/v1/assistance/beneficiaries", "对象标记甲").list(),
+        get("/api/v1/assistance/emergencies", "/api/v1/assistance/emergencies", "应急标记甲").list(),
+        get("/api/v1/assistance/emergencies/{id}", format!("/api/v1/assistance/emergencies/{}", w.id("emergency")), "应急标记甲"),
+        get("/api/v1/assistance/aid-grants", "/api/v1/assistance/aid-grants", "先行标记甲").list(),
         // ==== writes: the denied actors try first, then the owner.
+        // ---- social assistance: an application for A's household, its steps, the periods
+        post("/api/v1/assistance/standards", "/api/v1/assistance/standards", json!({"region_code": T1, "programme": "dibao",
+            "area_kind": "rural", "component": "base", "amount": "600", "effective_from": "2026-03-02"})).outward(),
+        post("/api/v1/assistance/applications", "/api/v1/assistance/applications", json!({"programme": "dibao",
+            "household_id": hh, "area_kind": "urban", "members": [{"person_id": p1, "authorised": true}]})).by("cw"),
+        post("/api/v1/assistance/applications/{id}/related", format!("/api/v1/assistance/applications/{}/related", w.id("app")),
+            json!({"staff_username": "vic.a"})).by("cw"),
+        post("/api/v1/assistance/applications/{id}/steps", format!("/api/v1/assistance/applications/{}/steps", w.id("app")),
+            json!({"step": "verify"})).by("cw"),
+        post("/api/v1/assistance/beneficiaries/{id}/status", format!("/api/v1/assistance/beneficiaries/{}/status", w.id("beneficiary")),
+            json!({"status": "suspended", "reason": "外出务工"})),
+        post("/api/v1/assistance/aid-grants", "/api/v1/assistance/aid-grants", json!({"person_id": w.id("p2"), "amount": "200", "reason": "急难"})).by("ts"),
+        post("/api/v1/assistance/aid-grants/{id}/decision", format!("/api/v1/assistance/aid-grants/{}/decision", w.id("grant2")),
+            json!({"decision": "confirm"})),
+        post("/api/v1/assistance/emergencies", "/api/v1/assistance/emergencies", json!({"region_code": T1, "name": "应急乙",
+            "starts_on": "2026-03-01", "ends_on": "2026-04-30", "measures": ["aid_first", "commitment"]})).outward(),
+        case("PUT", "/api/v1/assistance/emergencies/{id}", format!("/api/v1/assistance/emergencies/{}", w.id("emergency"))).body(
+            json!({"region_code": T1, "name": "应急标记甲", "starts_on": "2026-03-01", "ends_on": "2026-05-31", "measures": ["aid_first", "commitment"]})),
+        post("/api/v1/assistance/emergencies/{id}/end", format!("/api/v1/assistance/emergencies/{}/end", w.id("emergency2")), json!({})),
         // ---- orgs, regions, users
         post("/api/v1/orgs", "/api/v1/orgs", json!({"name": "新机构甲", "kind": "elderly_care", "region_code": T1})).outward(),
         post("/orgs", "/orgs", format!("name={}&kind=elderly_care&region_code={T1}", encode_query_value("新机构乙"))).form_refusal().outward(),
