@@ -112,6 +112,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assistance_base",
         include_str!("../migrations/0024_assistance_base.sql"),
     ),
+    (
+        25,
+        "privacy_rest",
+        include_str!("../migrations/0025_privacy_rest.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

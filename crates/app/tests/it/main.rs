@@ -31,6 +31,7 @@ mod reports;
 mod reports_burst;
 mod routes;
 mod screening;
+mod sealed_categories;
 mod security;
 mod settings;
 mod support;
