@@ -7,3 +7,12 @@
 
 ALTER TABLE care_memberships ADD COLUMN category_enc {{BLOB}};
 DROP INDEX care_memberships_category;
+
+-- Immediate reports (即报) carry free text about people (what happened to whom): the values of
+-- an immediate report (`seq > 0`) are sealed in `body_enc` (its `body` is ''), the handling
+-- text of its acknowledgement in `incident_acks.handling_enc`, and the answer kept for an
+-- idempotent retry (which repeats the values) in `idempotency_keys.response_enc`. Rows of
+-- earlier versions are sealed at open like the categories above.
+ALTER TABLE report_submissions ADD COLUMN body_enc {{BLOB}};
+ALTER TABLE incident_acks ADD COLUMN handling_enc {{BLOB}};
+ALTER TABLE idempotency_keys ADD COLUMN response_enc {{BLOB}};

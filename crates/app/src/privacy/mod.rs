@@ -118,7 +118,8 @@ pub enum Kind {
     Outcome,
 }
 
-/// One sealed column: table, key columns (`BIGINT` unless named in `text_keys`), column.
+/// One sealed column: table, key columns (`BIGINT` unless named in `text_keys`), column, and
+/// which rows are sealed (`only`: an SQL condition on the table's own columns, `""` for all).
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub table: &'static str,
@@ -126,6 +127,7 @@ pub struct Field {
     pub text_keys: &'static [&'static str],
     pub column: &'static str,
     pub kind: Kind,
+    pub only: &'static str,
 }
 
 const fn f(table: &'static str, column: &'static str, kind: Kind) -> Field {
@@ -135,6 +137,7 @@ const fn f(table: &'static str, column: &'static str, kind: Kind) -> Field {
         text_keys: &[],
         column,
         kind,
+        only: "",
     }
 }
 
@@ -167,6 +170,7 @@ pub const SEALED: &[Field] = &[
         text_keys: &["day", "round"],
         column: "temp_tenths",
         kind: Kind::Int,
+        only: "",
     },
     f("care_daily_checks", "status", Kind::Text),
     f("care_daily_checks", "note", Kind::Text),
@@ -177,8 +181,25 @@ pub const SEALED: &[Field] = &[
     f("care_tasks", "close_note", Kind::Text),
 ];
 
-/// Sealed by migration 0025 (issue 13, the rest): which vulnerable group a person is in.
-pub const SEALED_0025: &[Field] = &[f("care_memberships", "category", Kind::Text)];
+/// Sealed by migration 0025 (issue 13, the rest): which vulnerable group a person is in; the
+/// values of immediate reports (即报, `seq > 0`; periodic reports have `seq = 0`), the
+/// handling of their acknowledgement and the answers kept for idempotent retries.
+pub const SEALED_0025: &[Field] = &[
+    f("care_memberships", "category", Kind::Text),
+    Field {
+        only: "seq > 0",
+        ..f("report_submissions", "body", Kind::Text)
+    },
+    Field {
+        keys: &["submission_id"],
+        ..f("incident_acks", "handling", Kind::Text)
+    },
+    Field {
+        keys: &["user_id", "idem_key"],
+        text_keys: &["idem_key"],
+        ..f("idempotency_keys", "response", Kind::Text)
+    },
+];
 
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {

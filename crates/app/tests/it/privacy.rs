@@ -33,6 +33,9 @@ const MARKERS: &[&str] = &[
     "隐私标记预警处置",
     "隐私标记探视事由",
     "隐私标记院民姓名",
+    "隐私标记即报地点",
+    "隐私标记即报措施",
+    "隐私标记处置经过",
 ];
 
 /// The readable views of what was filled: (path, token) pairs read before and after.
@@ -253,6 +256,52 @@ async fn fill(t: &T) -> Filled {
     reads.push((format!("/api/v1/institutions/{org}/residents"), rep.clone()));
     reads.push((rounds, rep.clone()));
     reads.push(("/api/v1/institutions".to_string(), off.clone()));
+
+    // An immediate report (即报) sent with an idempotency key, acknowledged by the county.
+    let inc = json!({"template": "incident", "unit": V1, "period": "2026-03-01", "values": {
+        "event_kind": "走失", "occurred_at": "07:10", "place": MARKERS[15], "people_affected": 1,
+        "measures": MARKERS[16]}});
+    let (s, _, bytes) = t
+        .raw(
+            "POST",
+            "/api/v1/reports",
+            Some(&cw),
+            Some(inc.to_string()),
+            &[("idempotency-key", "inc-1")],
+        )
+        .await;
+    let sub: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    assert_eq!(sub["values"]["place"], MARKERS[15]);
+    let iid = sub["id"].as_i64().expect("incident id");
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/incidents/{iid}/ack"),
+            &off,
+            json!({"handling": MARKERS[17]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["ack"]["handling"], MARKERS[17]);
+    assert_eq!(b["values"]["measures"], MARKERS[16]);
+    reads.push(("/api/v1/incidents".to_string(), off.clone()));
+    reads.push((format!("/api/v1/reports/{iid}"), off.clone()));
+    // The retry is answered with the first answer, opened from its sealed record.
+    let (s, _, bytes) = t
+        .raw(
+            "POST",
+            "/api/v1/reports",
+            Some(&cw),
+            Some(inc.to_string()),
+            &[("idempotency-key", "inc-1")],
+        )
+        .await;
+    let again: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert!(s.is_success(), "{again}");
+    assert_eq!(
+        (again["id"].as_i64(), again["values"]["place"].as_str()),
+        (Some(iid), Some(MARKERS[15]))
+    );
     Filled { reads }
 }
 
@@ -314,8 +363,9 @@ async fn clear_rows(t: &T) -> Vec<String> {
         } else {
             format!("{c}_enc IS NULL")
         };
+        let only = if f.only.is_empty() { "1 = 1" } else { f.only };
         let sql = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE ({not_blank}) OR ({missing})",
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE (({not_blank}) OR ({missing})) AND ({only})",
             f.table
         );
         let n = count(t, &sql).await;
