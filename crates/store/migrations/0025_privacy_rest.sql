@@ -16,3 +16,8 @@ DROP INDEX care_memberships_category;
 ALTER TABLE report_submissions ADD COLUMN body_enc {{BLOB}};
 ALTER TABLE incident_acks ADD COLUMN handling_enc {{BLOB}};
 ALTER TABLE idempotency_keys ADD COLUMN response_enc {{BLOB}};
+
+-- A user's optional registered mobile phone (the one-time password of a reset goes there):
+-- sealed like persons' phones, with its masked form for display.
+ALTER TABLE users ADD COLUMN phone_enc {{BLOB}};
+ALTER TABLE users ADD COLUMN phone_masked TEXT NOT NULL DEFAULT '';

@@ -29,6 +29,7 @@ mod public;
 mod report_followup;
 mod reports;
 mod reports_burst;
+mod reset_sms;
 mod routes;
 mod screening;
 mod sealed_categories;

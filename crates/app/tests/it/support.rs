@@ -494,6 +494,7 @@ impl T {
                 region_code: region.to_string(),
                 org_id,
                 display_name: String::new(),
+                phone: String::new(),
             },
         )
         .await
