@@ -18,9 +18,12 @@ const MASKED: &str = "138****1234";
 /// The one-time passwords the fake SMS gateway received for `phone`, oldest first.
 fn codes_sent(fake: &Shared, phone: &str) -> Vec<String> {
     let g = fake.lock().expect("fake");
+    let mut keys = std::collections::HashSet::new();
     g.seen
         .iter()
-        .filter(|(path, _, _, body)| path == "/sms" && body["mobile"] == phone)
+        .filter(|(path, key, _, body)| {
+            path == "/sms" && body["mobile"] == phone && keys.insert(key.clone())
+        })
         .filter_map(|(_, _, _, body)| {
             let text = body["content"].as_str()?;
             let rest = text.split("一次性密码：").nth(1)?;
