@@ -55,6 +55,7 @@ pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Resul
                 region_code: region.into(),
                 org_id: None,
                 display_name: String::new(),
+                phone: String::new(),
             };
             accounts::create_user(state, &Actor::operator(), &user)
                 .await

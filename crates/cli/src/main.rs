@@ -221,6 +221,10 @@ enum UserCommand {
         org: Option<i64>,
         #[arg(long, default_value = "")]
         display_name: String,
+        /// Registered mobile phone (mainland, 11 digits): a reset's one-time password is sent
+        /// there when an official resets the account.
+        #[arg(long, default_value = "")]
+        phone: String,
         /// Read the password from standard input (required).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -401,6 +405,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     region,
                     org,
                     display_name,
+                    phone,
                     ..
                 } => {
                     let password = read_password_stdin()?;
@@ -411,6 +416,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         region_code: region,
                         org_id: org,
                         display_name,
+                        phone,
                     };
                     let u = accounts::create_user(&state, &actor, &input)
                         .await

@@ -150,6 +150,8 @@ pub enum Arg {
     Text(String),
     OptInt(Option<i64>),
     OptText(Option<String>),
+    /// Bytes (a sealed value).
+    Blob(Vec<u8>),
 }
 
 impl From<i64> for Arg {
@@ -266,6 +268,7 @@ pub fn bind_all<'q>(
             Arg::Text(v) => q.bind(v),
             Arg::OptInt(v) => q.bind(v),
             Arg::OptText(v) => q.bind(v),
+            Arg::Blob(v) => q.bind(v),
         };
     }
     q

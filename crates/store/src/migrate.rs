@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0024_assistance_base.sql"),
     ),
     (
+        25,
+        "privacy_rest",
+        include_str!("../migrations/0025_privacy_rest.sql"),
+    ),
+    (
         26,
         "escalation",
         include_str!("../migrations/0026_escalation.sql"),

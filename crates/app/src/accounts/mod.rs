@@ -15,12 +15,15 @@
 //!   security administrator resets second factors (TOTP) of business accounts, audited;
 //! - nobody changes their own roles, scope or enabled state, nor resets their own password;
 //! - disabling, a password reset and a password change end every session and every personal
-//!   API token of the account (tokens stay revoked when it is enabled again).
+//!   API token of the account (tokens stay revoked when it is enabled again);
+//! - an account may have a registered mobile phone (sealed, shown masked); an official's reset
+//!   of such an account sends the one-time password to it (`reset_sms`) and shows it to nobody.
 
 pub mod device_pages;
 mod devices;
 pub mod pages;
 mod queries;
+mod reset_sms;
 pub mod security_pages;
 pub mod security_web;
 mod tokens;
@@ -58,6 +61,8 @@ pub struct UserView {
     pub locked: bool,
     pub totp_enabled: bool,
     pub must_change_password: bool,
+    /// The registered mobile phone, masked (`138****1234`); empty when none.
+    pub phone_masked: String,
 }
 
 impl UserView {
@@ -83,6 +88,10 @@ pub struct NewUser {
     pub org_id: Option<i64>,
     #[serde(default)]
     pub display_name: String,
+    /// Optional registered mobile phone (mainland, 11 digits): a reset's one-time password
+    /// is sent there.
+    #[serde(default)]
+    pub phone: String,
 }
 
 /// Body of `PATCH /api/v1/users/{id}`: the fields to change.
@@ -93,6 +102,8 @@ pub struct UserPatch {
     pub region_code: Option<String>,
     pub org_id: Option<Option<i64>>,
     pub disabled: Option<bool>,
+    /// The registered mobile phone; an empty text removes it.
+    pub phone: Option<String>,
 }
 
 fn parse_roles(list: &[String]) -> AppResult<RoleSet> {
@@ -194,6 +205,7 @@ pub async fn create_user(state: &AppState, actor: &Actor, input: &NewUser) -> Ap
     if let Some(org_id) = input.org_id {
         check_org(state, actor, org_id).await?;
     }
+    let phone = reset_sms::parse(state, &input.phone)?;
     state
         .rules()
         .policy
@@ -220,8 +232,13 @@ pub async fn create_user(state: &AppState, actor: &Actor, input: &NewUser) -> Ap
         },
     )
     .await?;
+    let phone_masked = phone.as_ref().map(|(_, m)| m.clone());
+    if phone.is_some() {
+        queries::set_phone(&mut tx, id, phone).await?;
+    }
     tx.commit(
         Change::new("user.create", "user", id, scope.as_str()).detail(json!({
+            "phone": {"before": null, "after": phone_masked},
             "username": {"before": null, "after": username},
             "roles": {"before": null, "after": roles.to_csv()},
             "scope": {"before": null, "after": scope.as_str()},
@@ -306,9 +323,20 @@ pub async fn update_user(
         Some(None) => None,
         None => before.org_id,
     };
+    let phone = match &patch.phone {
+        Some(p) => Some(reset_sms::parse(state, p)?),
+        None => None,
+    };
+    let phone_after = match &phone {
+        Some(p) => p.as_ref().map(|(_, m)| m.clone()).unwrap_or_default(),
+        None => before.phone_masked.clone(),
+    };
     let roles_csv = roles.to_csv();
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
+    if let Some(p) = phone {
+        queries::set_phone(&mut tx, id, p).await?;
+    }
     queries::update_user(
         &mut tx,
         id,
@@ -347,6 +375,7 @@ pub async fn update_user(
             ("scope", json!(before.region_code), json!(scope_str)),
             ("org_id", json!(before.org_id), json!(org_id)),
             ("disabled", json!(before.disabled), json!(disabled)),
+            ("phone", json!(before.phone_masked), json!(phone_after)),
         ])),
     )
     .await?;
@@ -384,16 +413,27 @@ pub async fn unlock_user(state: &AppState, actor: &Actor, id: i64) -> AppResult<
     get_user(state, actor, id).await
 }
 
+/// What a reset gave: the one-time password to hand over, or the masked phone it was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reset {
+    /// Shown once to the resetter (no registered phone, or the operator's CLI).
+    Shown(String),
+    /// Sent to the account's registered phone (masked here); the resetter never sees it.
+    Sent(String),
+}
+
 /// Set a new password that must be changed at next login: by whoever may grant the account's
 /// roles in its scope (an official), or the operator — never an administrator. Resetting an
-/// administrator account (operator only) also forgets its second factor. Without a password
-/// one is generated and returned. Sessions and personal API tokens are revoked.
+/// administrator account (operator only) also forgets its second factor. When an official
+/// resets an account with a registered phone, a generated password goes to that phone by SMS
+/// ([`Reset::Sent`]; choosing one is refused); otherwise, without a password one is generated
+/// and returned. Sessions and personal API tokens are revoked.
 pub async fn reset_password(
     state: &AppState,
     actor: &Actor,
     id: i64,
     password: Option<&str>,
-) -> AppResult<String> {
+) -> AppResult<Reset> {
     actor.require(Permission::UsersManage)?;
     let target = get_user(state, actor, id).await?;
     if actor.user_id == Some(id) {
@@ -405,6 +445,14 @@ pub async fn reset_password(
     let target_roles = parse_roles(&target.roles).unwrap_or_default();
     check_roles(actor, &target_roles)?;
     let second_factor_reset = target_roles.is_admin();
+    let by_sms = !actor.is_operator() && !target.phone_masked.is_empty();
+    if by_sms && password.is_some() {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "password",
+            "该账户登记了手机号码，一次性密码将发送到该手机，不能由重置人指定",
+        ));
+    }
     let password = match password {
         Some(p) => p.to_string(),
         None => auth::generate_password(),
@@ -430,6 +478,10 @@ pub async fn reset_password(
     if second_factor_reset {
         auth::clear_second_factor(&mut tx, id).await?;
     }
+    if by_sms {
+        reset_sms::send(state, &mut tx, id, &password).await?;
+    }
+    let sent_to = by_sms.then(|| target.phone_masked.clone());
     tx.commit(
         Change::new(
             "user.password_reset",
@@ -439,12 +491,16 @@ pub async fn reset_password(
         )
         .detail(
             json!({"must_change_password": true, "api_tokens_revoked": tokens_revoked,
-            "devices_revoked": devices_revoked, "second_factor_reset": second_factor_reset}),
+            "devices_revoked": devices_revoked, "second_factor_reset": second_factor_reset,
+            "sent_to_phone": sent_to}),
         ),
     )
     .await?;
     state.auth_cache.invalidate();
-    Ok(password)
+    Ok(match sent_to {
+        Some(masked) => Reset::Sent(masked),
+        None => Reset::Shown(password),
+    })
 }
 
 /// Forget an account's second factor (TOTP), so that it enrols a new one at its next login:

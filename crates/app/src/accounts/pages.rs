@@ -193,6 +193,8 @@ struct UserForm {
     display_name: String,
     region_code: String,
     org_id: String,
+    /// The phone as typed (kept on a re-render); on the edit form, blank leaves it unchanged.
+    phone: String,
 }
 
 #[derive(Template)]
@@ -245,6 +247,7 @@ async fn create(PageCaller(s, a): PageCaller, Form(f): Form<Pairs>) -> PageResul
         display_name: clip(&value(&f, "display_name"), 50),
         region_code: clip(value(&f, "region_code").trim(), 20),
         org_id: clip(value(&f, "org_id").trim(), 20),
+        phone: clip(value(&f, "phone").trim(), 20),
     };
     let roles = values(&f, "roles");
     let result = async {
@@ -255,6 +258,7 @@ async fn create(PageCaller(s, a): PageCaller, Form(f): Form<Pairs>) -> PageResul
             region_code: form.region_code.clone(),
             org_id: parse_org(&form.org_id)?,
             display_name: form.display_name.clone(),
+            phone: form.phone.clone(),
         };
         super::create_user(&s, actor, &input).await
     }
@@ -301,6 +305,8 @@ struct ShowPage {
     error: Option<String>,
     notice: Option<&'static str>,
     new_password: Option<String>,
+    /// The masked phone a reset's one-time password was sent to.
+    sent_to: Option<String>,
 }
 
 struct ShowArgs {
@@ -308,6 +314,7 @@ struct ShowArgs {
     error: Option<String>,
     notice: Option<&'static str>,
     new_password: Option<String>,
+    sent_to: Option<String>,
 }
 
 async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) -> Response {
@@ -334,6 +341,7 @@ async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) 
                 display_name: user.display_name.clone(),
                 region_code: user.region_code.clone(),
                 org_id: user.org_id.map(|o| o.to_string()).unwrap_or_default(),
+                phone: String::new(),
             },
             user.roles.clone(),
             user.disabled,
@@ -355,6 +363,7 @@ async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) 
         error: args.error,
         notice: args.notice,
         new_password: args.new_password,
+        sent_to: args.sent_to,
     })
 }
 
@@ -381,6 +390,7 @@ async fn show(
         error: None,
         notice,
         new_password: None,
+        sent_to: None,
     };
     Ok(show_page(&s, &a.actor, user, args).await)
 }
@@ -397,7 +407,9 @@ async fn update(
         display_name: clip(&value(&f, "display_name"), 50),
         region_code: clip(value(&f, "region_code").trim(), 20),
         org_id: clip(value(&f, "org_id").trim(), 20),
+        phone: clip(value(&f, "phone").trim(), 20),
     };
+    let phone_clear = !value(&f, "phone_clear").is_empty();
     let roles = values(&f, "roles");
     let disabled = !value(&f, "disabled").is_empty();
     // Send only what changed, so an unchanged field never trips a rule (e.g. one's own roles).
@@ -415,6 +427,11 @@ async fn update(
                 Some(parse_org(&form.org_id)?)
             },
             disabled: (disabled != before.disabled).then_some(disabled),
+            phone: if phone_clear {
+                Some(String::new())
+            } else {
+                Some(form.phone.clone()).filter(|p| !p.is_empty())
+            },
         };
         super::update_user(&s, actor, id, &patch).await
     }
@@ -428,6 +445,7 @@ async fn update(
                 error: Some("管辖区划：区划不存在或不在您的管辖范围内".to_string()),
                 notice: None,
                 new_password: None,
+                sent_to: None,
             };
             let resp = show_page(&s, actor, before, args).await;
             Ok(with_status(resp, StatusCode::UNPROCESSABLE_ENTITY))
@@ -440,6 +458,7 @@ async fn update(
                 error: Some(e.message.clone()),
                 notice: None,
                 new_password: None,
+                sent_to: None,
             };
             let resp = show_page(&s, actor, before, args).await;
             Ok(with_status(resp, status))
@@ -463,13 +482,18 @@ async fn unlock(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult 
 }
 
 async fn reset_password(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
-    let password = super::reset_password(&s, &a.actor, id, None).await?;
+    let reset = super::reset_password(&s, &a.actor, id, None).await?;
     let user = super::get_user(&s, &a.actor, id).await?;
+    let (new_password, sent_to) = match reset {
+        super::Reset::Shown(p) => (Some(p), None),
+        super::Reset::Sent(m) => (None, Some(m)),
+    };
     let args = ShowArgs {
         form: None,
         error: None,
         notice: None,
-        new_password: Some(password),
+        new_password,
+        sent_to,
     };
     Ok(show_page(&s, &a.actor, user, args).await)
 }

@@ -13,7 +13,7 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
 const VIEW_COLS: &str = "u.id, u.username, u.display_name, u.roles, u.scope, u.org_id, u.disabled, \
-    u.locked_until, u.totp_enabled, u.must_change_password, r.name AS region_name";
+    u.locked_until, u.totp_enabled, u.must_change_password, u.phone_masked, r.name AS region_name";
 
 fn view_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<UserView, sqlx::Error> {
     let roles: String = r.try_get("roles")?;
@@ -40,6 +40,7 @@ fn view_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<UserView, sqlx::Erro
         locked: locked.is_some_and(|t| t > now),
         totp_enabled: r.try_get::<i64, _>("totp_enabled")? != 0,
         must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        phone_masked: r.try_get("phone_masked")?,
     })
 }
 
@@ -142,6 +143,35 @@ pub(super) async fn insert_user(tx: &mut Tx, n: &NewRow<'_>) -> AppResult<i64> {
     .bind(now)
     .fetch_one(tx.conn())
     .await?)
+}
+
+/// Set (`Some((ciphertext, masked))`) or clear (`None`) an account's registered phone.
+pub(super) async fn set_phone(
+    tx: &mut Tx,
+    id: i64,
+    phone: Option<(Vec<u8>, String)>,
+) -> AppResult<()> {
+    let (enc, masked) = match phone {
+        Some((e, m)) => (Some(e), m),
+        None => (None, String::new()),
+    };
+    sqlx::query("UPDATE users SET phone_enc = $1, phone_masked = $2 WHERE id = $3")
+        .bind(enc)
+        .bind(masked)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The sealed registered phone of an account, read inside the write that uses it.
+pub(super) async fn phone_enc(tx: &mut Tx, id: i64) -> AppResult<Option<Vec<u8>>> {
+    let row: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT phone_enc FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(row.flatten())
 }
 
 /// The first administrator (`admin`, sysadmin, national); returns its id.

@@ -218,8 +218,11 @@ pub struct ResetBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResetResponse {
-    /// The new password, to hand over; it must be changed at next login.
-    pub password: String,
+    /// The new password, to hand over; it must be changed at next login. Absent when it was
+    /// sent to the account's registered phone.
+    pub password: Option<String>,
+    /// The masked phone the one-time password was sent to, if it was.
+    pub sent_to: Option<String>,
 }
 
 api_handler! {
@@ -227,8 +230,10 @@ api_handler! {
     post "/api/v1/users/{id}/reset-password", tag "users", ok(ResetResponse),
         params(("id" = i64, Path)), json(b: ResetBody), errors(403);
     fn reset_password(s, a, Path(id): Path<i64>) {
-        let password = super::reset_password(&s, &a.actor, id, b.password.as_deref()).await?;
-        ResetResponse { password }
+        match super::reset_password(&s, &a.actor, id, b.password.as_deref()).await? {
+            super::Reset::Shown(p) => ResetResponse { password: Some(p), sent_to: None },
+            super::Reset::Sent(m) => ResetResponse { password: None, sent_to: Some(m) },
+        }
     }
 }
 

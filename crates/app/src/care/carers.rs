@@ -87,7 +87,7 @@ pub async fn set_carer(
     let today = ymd(today(state));
     let mut tx = Tx::begin(state, actor).await?;
     let person = queries::person(tx.conn(), &actor.everywhere(), person_id).await?;
-    if !queries::dispersed_tekun(tx.conn(), &person, &today).await? {
+    if !queries::dispersed_tekun(tx.conn(), &state.keys, &person, &today).await? {
         return Err(verr("name", "只有特困（分散供养）人员才需要指定照料责任人"));
     }
     let carer = Carer {

@@ -80,7 +80,7 @@ pub async fn add_membership(
         end_date: end,
         deciding_body: body,
     };
-    let id = queries::insert_membership(&mut tx, &m, &actor.username).await?;
+    let id = queries::insert_membership(&mut tx, &state.keys, &m, &actor.username).await?;
     tx.commit(
         Change::new(
             "care.membership.create",
@@ -88,7 +88,7 @@ pub async fn add_membership(
             id,
             &person.region_code,
         )
-        .detail(json!({"person_id": person_id, "category": category,
+        .detail(json!({"person_id": person_id,
                 "start_date": m.start_date, "end_date": m.end_date,
                 "deciding_body": m.deciding_body})),
     )
@@ -106,7 +106,8 @@ pub async fn end_membership(
     actor.require(Permission::PersonsWrite)?;
     let end = ymd(date("end_date", &input.end_date)?);
     let mut tx = Tx::begin(state, actor).await?;
-    let (mut m, person) = queries::membership(tx.conn(), &actor.everywhere(), id).await?;
+    let (mut m, person) =
+        queries::membership(tx.conn(), &state.keys, &actor.everywhere(), id).await?;
     if end < m.start_date {
         return Err(verr("end_date", "不能早于开始日期"));
     }

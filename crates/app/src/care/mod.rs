@@ -43,6 +43,7 @@ pub use coverage::{
     Coverage, CoverageQuery, CoverageRow, NotContacted, Period, coverage, not_contacted,
 };
 pub use memberships::{EndMembership, Membership, NewMembership, add_membership, end_membership};
+pub(crate) use queries::category_of;
 pub use record::{CareRecord, record};
 pub(crate) use tasks::one_task;
 pub use tasks::{

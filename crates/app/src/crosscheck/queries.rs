@@ -13,12 +13,14 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::rules::{Found, PAYMENT_GROUPS, exclusion, involved_groups, quoted};
+use super::rules::{Found, PAYMENT_GROUPS, exclusion};
 use super::{ConflictPerson, LastRun};
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::queries::{all, ranged, region_name};
 use crate::people::shown;
+use crate::privacy;
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------- the run
@@ -91,6 +93,7 @@ fn misplaced_rows(
 /// Every conflict whose persons all lie under the handle (see the module doc for the rules).
 pub(super) async fn find_all(
     tx: &mut Tx,
+    keys: &KeyRing,
     scope: &Scoped<'_>,
     today: &str,
 ) -> AppResult<Vec<Found>> {
@@ -183,25 +186,25 @@ pub(super) async fn find_all(
         });
     }
 
-    // (b) overlapping memberships of groups that exclude each other.
-    let involved = involved_groups();
-    let sql = format!(
-        "SELECT m1.id AS m1, m1.category AS c1, m1.start_date AS s1, m1.end_date AS e1, \
-         m2.id AS m2, m2.category AS c2, m2.start_date AS s2, m2.end_date AS e2, \
+    // (b) overlapping memberships of groups that exclude each other. The category is sealed
+    // (migration 0025): every overlapping pair under the range is read and its categories
+    // opened and compared here.
+    let sql = "SELECT m1.id AS m1, m1.category AS c1, m1.category_enc AS c1_enc, \
+         m1.start_date AS s1, m1.end_date AS e1, \
+         m2.id AS m2, m2.category AS c2, m2.category_enc AS c2_enc, \
+         m2.start_date AS s2, m2.end_date AS e2, \
          p.id AS pid, p.region_code \
          FROM care_memberships m1 \
          JOIN care_memberships m2 ON m2.person_id = m1.person_id AND m2.id > m1.id \
          JOIN persons p ON p.id = m1.person_id \
-         WHERE m1.category IN ({cats}) AND m2.category IN ({cats}) \
-         AND m1.start_date <= (CASE WHEN m2.end_date = '' THEN '9999-12-31' ELSE m2.end_date END) \
+         WHERE m1.start_date <= (CASE WHEN m2.end_date = '' THEN '9999-12-31' ELSE m2.end_date END) \
          AND m2.start_date <= (CASE WHEN m1.end_date = '' THEN '9999-12-31' ELSE m1.end_date END) \
-         AND p.region_code >= $1 AND p.region_code < $2 ORDER BY m1.id, m2.id",
-        cats = quoted(&involved)
-    );
+         AND p.region_code >= $1 AND p.region_code < $2 ORDER BY m1.id, m2.id"
+        .to_string();
     let rows = scan(conn, sql, lo, hi, None).await?;
     for r in &rows {
-        let c1: String = r.try_get("c1")?;
-        let c2: String = r.try_get("c2")?;
+        let c1 = privacy::text(keys, r, "c1")?;
+        let c2 = privacy::text(keys, r, "c2")?;
         let Some(rule) = exclusion(&c1, &c2) else {
             continue;
         };
@@ -225,19 +228,21 @@ pub(super) async fn find_all(
         });
     }
 
-    // (c) deceased persons still in a payment group.
-    let sql = format!(
-        "SELECT m.id AS mid, m.category, m.start_date, m.end_date, p.id AS pid, p.region_code \
+    // (c) deceased persons still in a payment group (the sealed category opened here).
+    let sql = "SELECT m.id AS mid, m.category, m.category_enc, m.start_date, m.end_date, \
+         p.id AS pid, p.region_code \
          FROM care_memberships m JOIN persons p ON p.id = m.person_id \
-         WHERE p.deceased = 1 AND m.category IN ({}) AND (m.end_date = '' OR m.end_date >= $3) \
-         AND p.region_code >= $1 AND p.region_code < $2 ORDER BY m.id",
-        quoted(&PAYMENT_GROUPS)
-    );
+         WHERE p.deceased = 1 AND (m.end_date = '' OR m.end_date >= $3) \
+         AND p.region_code >= $1 AND p.region_code < $2 ORDER BY m.id"
+        .to_string();
     let rows = scan(conn, sql, lo, hi, Some(today)).await?;
     for r in &rows {
+        let category = privacy::text(keys, r, "category")?;
+        if !PAYMENT_GROUPS.contains(&category.as_str()) {
+            continue;
+        }
         let mid: i64 = r.try_get("mid")?;
         let pid: i64 = r.try_get("pid")?;
-        let category: String = r.try_get("category")?;
         out.push(Found {
             kind: "deceased_paid",
             facts: format!("m{mid}|p{pid}"),

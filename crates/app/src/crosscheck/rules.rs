@@ -114,27 +114,6 @@ impl Found {
     }
 }
 
-/// `'a', 'b'` for an SQL `IN` list of fixed identifiers.
-pub(super) fn quoted(list: &[&str]) -> String {
-    list.iter()
-        .map(|c| format!("'{c}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Every group either rule looks at: the payment groups and both sides of each exclusion.
-pub(super) fn involved_groups() -> Vec<&'static str> {
-    let mut involved: Vec<&str> = PAYMENT_GROUPS.to_vec();
-    for (a, b, _) in EXCLUSIONS {
-        for c in [a, b] {
-            if !involved.contains(&c) {
-                involved.push(c);
-            }
-        }
-    }
-    involved
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ pub async fn run_in(
     let today = state.today().format("%Y-%m-%d").to_string();
     let mut tx = Tx::begin(state, actor).await?;
     queries::lock_runs(&mut tx, state.db.backend()).await?;
-    let found = queries::find_all(&mut tx, &scope, &today).await?;
+    let found = queries::find_all(&mut tx, &state.keys, &scope, &today).await?;
     let (mut created, mut reopened) = (0i64, 0i64);
     let mut seen: HashSet<i64> = HashSet::new();
     for f in &found {

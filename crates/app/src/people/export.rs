@@ -143,7 +143,7 @@ async fn describe(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult
 
 /// How many persons an export with these filters would hold, and the filter in words.
 pub async fn preview(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<ExportPreview> {
-    let f = filter(state, actor, q)?;
+    let f = filter(state, actor, q).await?;
     Ok(ExportPreview {
         count: search::count(state, &f).await?,
         filter: describe(state, actor, q).await?,
@@ -197,7 +197,7 @@ const HEADERS: [(&str, f64); 11] = [
 pub async fn export(state: &AppState, actor: &Actor, req: &ExportRequest) -> AppResult<Exported> {
     actor.require(Permission::PersonsRead)?;
     let q = req.query();
-    let f = filter(state, actor, &q)?;
+    let f = filter(state, actor, &q).await?;
     let reason = check_reason(&req.reason)?;
     let scope_region = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(r) => r.to_string(),

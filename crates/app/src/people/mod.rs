@@ -418,7 +418,7 @@ fn search_scope<'a>(actor: &'a Actor, q: &PersonQuery) -> AppResult<Scoped<'a>> 
 
 /// Build the search of `q` in the caller's scope (404 for a region outside it, 422 for a bad
 /// fragment or an unknown group). Shared by the list and the export.
-pub(crate) fn filter(
+pub(crate) async fn filter(
     state: &AppState,
     actor: &Actor,
     q: &PersonQuery,
@@ -471,7 +471,7 @@ pub(crate) fn filter(
                 format!("未知的类别“{}”", g.chars().take(30).collect::<String>()),
             )
         })?;
-        f.group(cat, date_str(Some(state.today())));
+        f.group(state, cat, &date_str(Some(state.today()))).await?;
     }
     Ok(f)
 }
@@ -479,7 +479,7 @@ pub(crate) fn filter(
 /// Search persons in the caller's scope by region, name part, pinyin or initials, masked
 /// fragment and group.
 pub async fn list(state: &AppState, actor: &Actor, q: &PersonQuery) -> AppResult<PersonList> {
-    let f = filter(state, actor, q)?;
+    let f = filter(state, actor, q).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let offset = q.offset.unwrap_or(0).max(0);
     let total = queries::search::count(state, &f).await?;

@@ -118,7 +118,8 @@ pub enum Kind {
     Outcome,
 }
 
-/// One sealed column: table, key columns (`BIGINT` unless named in `text_keys`), column.
+/// One sealed column: table, key columns (`BIGINT` unless named in `text_keys`), column, and
+/// which rows are sealed (`only`: an SQL condition on the table's own columns, `""` for all).
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub table: &'static str,
@@ -126,6 +127,7 @@ pub struct Field {
     pub text_keys: &'static [&'static str],
     pub column: &'static str,
     pub kind: Kind,
+    pub only: &'static str,
 }
 
 const fn f(table: &'static str, column: &'static str, kind: Kind) -> Field {
@@ -135,6 +137,7 @@ const fn f(table: &'static str, column: &'static str, kind: Kind) -> Field {
         text_keys: &[],
         column,
         kind,
+        only: "",
     }
 }
 
@@ -167,6 +170,7 @@ pub const SEALED: &[Field] = &[
         text_keys: &["day", "round"],
         column: "temp_tenths",
         kind: Kind::Int,
+        only: "",
     },
     f("care_daily_checks", "status", Kind::Text),
     f("care_daily_checks", "note", Kind::Text),
@@ -176,6 +180,35 @@ pub const SEALED: &[Field] = &[
     f("care_tasks", "need", Kind::Text),
     f("care_tasks", "close_note", Kind::Text),
 ];
+
+/// Sealed by migration 0025 (issue 13, the rest): which vulnerable group a person is in; the
+/// values of immediate reports (即报, `seq > 0`; periodic reports have `seq = 0`), the
+/// handling of their acknowledgement and the answers kept for idempotent retries.
+pub const SEALED_0025: &[Field] = &[
+    f("care_memberships", "category", Kind::Text),
+    Field {
+        only: "seq > 0",
+        ..f("report_submissions", "body", Kind::Text)
+    },
+    Field {
+        keys: &["submission_id"],
+        ..f("incident_acks", "handling", Kind::Text)
+    },
+    Field {
+        keys: &["user_id", "idem_key"],
+        text_keys: &["idem_key"],
+        ..f("idempotency_keys", "response", Kind::Text)
+    },
+];
+
+/// Every sealed column, of every step.
+pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
+    STEPS.iter().flat_map(|(_, fields)| fields.iter())
+}
+
+/// The sealing steps in order: the step recorded in `privacy_sealing` once all its fields
+/// are sealed, and those fields.
+const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025)];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -197,25 +230,30 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
     queries::scrub(state, tables).await
 }
 
-/// Version of the sealing step recorded in `privacy_sealing` once every row is sealed.
-const STEP: i64 = 1;
-
-/// Seal every row stored in clear before migration 0016 and blank its clear columns; run at
-/// open, after the SQL migrations (the key is not available to them). Idempotent: a row whose
-/// ciphertext is present is left alone, and once a pass has completed it is recorded and
-/// later opens skip the walk. Returns how many values were sealed. One audited transaction
-/// per field that had rows to seal (a fresh database gets no entry), so a crash midway leaves
-/// whole fields sealed and the next open goes on. When anything was sealed the old clear bytes
-/// are scrubbed from the files: SQLite is vacuumed and its WAL truncated; PostgreSQL's sealed
-/// tables are rewritten (`VACUUM FULL`). Backups and PostgreSQL WAL archives made before
-/// still hold them (`docs/PRIVACY.md`).
+/// Seal every row stored in clear before migrations 0016 and 0025 and blank its clear
+/// columns; run at open, after the SQL migrations (the key is not available to them).
+/// Idempotent: a row whose ciphertext is present is left alone, and once a step's pass has
+/// completed it is recorded and later opens skip it. Returns how many values were sealed. One
+/// audited transaction per field that had rows to seal (a fresh database gets no entry), so a
+/// crash midway leaves whole fields sealed and the next open goes on. When anything was sealed
+/// the old clear bytes are scrubbed from the files: SQLite is vacuumed and its WAL truncated;
+/// PostgreSQL's sealed tables are rewritten (`VACUUM FULL`). Backups and PostgreSQL WAL
+/// archives made before still hold them (`docs/PRIVACY.md`).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
-    if queries::step_done(state, STEP).await? {
+    let mut total = 0u64;
+    for (step, fields) in STEPS {
+        total += seal_step(state, *step, fields).await?;
+    }
+    Ok(total)
+}
+
+async fn seal_step(state: &AppState, step: i64, fields: &[Field]) -> AppResult<u64> {
+    if queries::step_done(state, step).await? {
         return Ok(0);
     }
     let who = system();
     let mut total = 0u64;
-    for field in SEALED {
+    for field in fields {
         let mut tx = Tx::begin_as(state, who.clone()).await?;
         let n = queries::seal_field(&mut tx, &state.keys, field).await?;
         if n == 0 {
@@ -236,12 +274,16 @@ pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     }
     if total > 0 {
         // The clear values must not linger in free pages, the WAL or dead tuples.
-        let tables: Vec<&str> = SEALED.iter().map(|f| f.table).collect();
+        let tables: Vec<&str> = fields.iter().map(|f| f.table).collect();
         queries::scrub(state, &tables).await?;
     }
-    queries::record_step(state, STEP).await?;
+    queries::record_step(state, step).await?;
     if total > 0 {
-        tracing::info!(values = total, "sealed sensitive values stored in clear");
+        tracing::info!(
+            values = total,
+            step,
+            "sealed sensitive values stored in clear"
+        );
     }
     Ok(total)
 }

@@ -97,6 +97,11 @@ pub(super) async fn seal_field(tx: &mut Tx, keys: &KeyRing, f: &Field) -> AppRes
         }
         _ => format!("{c}_enc IS NULL"),
     };
+    let pending = if f.only.is_empty() {
+        pending
+    } else {
+        format!("{pending} AND ({})", f.only)
+    };
     let key_list = f.keys.join(", ");
     let select = format!("SELECT {key_list}, {c} FROM {t} WHERE {pending} LIMIT {BATCH}");
     let key_match = f

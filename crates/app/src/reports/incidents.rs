@@ -79,7 +79,7 @@ pub async fn acknowledge(
     }
     let handling = text_field("handling", handling, 1000, true)?;
     let mut tx = Tx::begin(state, actor).await?;
-    queries::insert_ack(&mut tx, &inc, &actor.username, &handling).await?;
+    queries::insert_ack(&mut tx, &state.keys, &inc, &actor.username, &handling).await?;
     tx.commit(
         Change::new(
             "incident.acknowledge",
@@ -87,7 +87,8 @@ pub async fn acknowledge(
             id,
             inc.region_code.clone(),
         )
-        .detail(json!({"handling": {"before": null, "after": handling}})),
+        // The handling text is sealed at rest and not copied into the log (its length only).
+        .detail(json!({"handling_chars": handling.chars().count()})),
     )
     .await?;
     get(state, actor, id).await

@@ -147,7 +147,7 @@ pub async fn submit(
         .map(|(k, u)| (u, k.to_string()));
     let job = state.db.write(move |conn| {
         Box::pin(async move {
-            let look = queries::look_up(&mut *conn, backend, &form, &unit, &period, idem.as_ref()).await?;
+            let look = queries::look_up(&mut *conn, &st.keys, backend, &form, &unit, &period, idem.as_ref()).await?;
             // A concurrent retry with the same key may have committed since.
             if let Some((hash, response)) = look.idem {
                 if hash != request_hash {
@@ -183,7 +183,7 @@ pub async fn submit(
             let (outcome, sub) = match look.existing {
                 Some(existing_id) => {
                     let (old, old_at) =
-                        queries::existing_report(&mut *conn, existing_id, unit.name.clone())
+                        queries::existing_report(&mut *conn, &st.keys, existing_id, unit.name.clone())
                             .await?;
                     // Rollups: subtract the old values (of the old version's fields) and add the new.
                     let old_form = if old.template_version == form.version {
@@ -250,6 +250,7 @@ pub async fn submit(
                     let id = queries::insert_report(
                         &mut *conn,
                         &queries::NewReport {
+                            keys: &st.keys,
                             form: &form,
                             unit: &unit,
                             period: &period,
@@ -298,6 +299,7 @@ pub async fn submit(
                 let status: i64 = if outcome == Outcome::Created { 201 } else { 200 };
                 queries::push_idempotency(
                     &mut script,
+                    &st.keys,
                     (*uid, k),
                     &request_hash,
                     status,

@@ -777,6 +777,7 @@ fn ready_user(server: &Server, username: &str, role: &str, region: &str, passwor
                 region_code: region,
                 org_id: None,
                 display_name: String::new(),
+                phone: String::new(),
             },
         )
         .await

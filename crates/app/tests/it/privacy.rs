@@ -2,12 +2,12 @@
 //! filled through the API with recognisable marker values (a travel history, a symptom note,
 //! a visit finding, a temperature, a resident's name…); the API shows them back to those
 //! allowed, while the raw SQLite file (with its WAL) and, on PostgreSQL, every row of every
-//! table hold none of them, and every sealed column of `privacy::SEALED` is blank in clear.
+//! table hold none of them, and every sealed column of `privacy::every_sealed` is blank in clear.
 //! Rows written in clear before migration 0016 (rebuilt here from the ciphertexts) are sealed
 //! by the open-time step, idempotently, leaving the file clean and the API unchanged.
 
 use axum::http::StatusCode;
-use backstop_app::privacy::{self, Kind, SEALED};
+use backstop_app::privacy::{self, Kind, every_sealed};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -33,6 +33,9 @@ const MARKERS: &[&str] = &[
     "隐私标记预警处置",
     "隐私标记探视事由",
     "隐私标记院民姓名",
+    "隐私标记即报地点",
+    "隐私标记即报措施",
+    "隐私标记处置经过",
 ];
 
 /// The readable views of what was filled: (path, token) pairs read before and after.
@@ -253,6 +256,52 @@ async fn fill(t: &T) -> Filled {
     reads.push((format!("/api/v1/institutions/{org}/residents"), rep.clone()));
     reads.push((rounds, rep.clone()));
     reads.push(("/api/v1/institutions".to_string(), off.clone()));
+
+    // An immediate report (即报) sent with an idempotency key, acknowledged by the county.
+    let inc = json!({"template": "incident", "unit": V1, "period": "2026-03-01", "values": {
+        "event_kind": "走失", "occurred_at": "07:10", "place": MARKERS[15], "people_affected": 1,
+        "measures": MARKERS[16]}});
+    let (s, _, bytes) = t
+        .raw(
+            "POST",
+            "/api/v1/reports",
+            Some(&cw),
+            Some(inc.to_string()),
+            &[("idempotency-key", "inc-1")],
+        )
+        .await;
+    let sub: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    assert_eq!(sub["values"]["place"], MARKERS[15]);
+    let iid = sub["id"].as_i64().expect("incident id");
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/incidents/{iid}/ack"),
+            &off,
+            json!({"handling": MARKERS[17]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["ack"]["handling"], MARKERS[17]);
+    assert_eq!(b["values"]["measures"], MARKERS[16]);
+    reads.push(("/api/v1/incidents".to_string(), off.clone()));
+    reads.push((format!("/api/v1/reports/{iid}"), off.clone()));
+    // The retry is answered with the first answer, opened from its sealed record.
+    let (s, _, bytes) = t
+        .raw(
+            "POST",
+            "/api/v1/reports",
+            Some(&cw),
+            Some(inc.to_string()),
+            &[("idempotency-key", "inc-1")],
+        )
+        .await;
+    let again: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert!(s.is_success(), "{again}");
+    assert_eq!(
+        (again["id"].as_i64(), again["values"]["place"].as_str()),
+        (Some(iid), Some(MARKERS[15]))
+    );
     Filled { reads }
 }
 
@@ -301,7 +350,7 @@ async fn markers_at_rest(t: &T) -> Vec<String> {
 /// Rows of a sealed column whose clear value is not blank, or that lack the ciphertext.
 async fn clear_rows(t: &T) -> Vec<String> {
     let mut out = Vec::new();
-    for f in SEALED {
+    for f in every_sealed() {
         let c = f.column;
         let not_blank = match f.kind {
             Kind::Text => format!("{c} <> ''"),
@@ -314,8 +363,9 @@ async fn clear_rows(t: &T) -> Vec<String> {
         } else {
             format!("{c}_enc IS NULL")
         };
+        let only = if f.only.is_empty() { "1 = 1" } else { f.only };
         let sql = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE ({not_blank}) OR ({missing})",
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE (({not_blank}) OR ({missing})) AND ({only})",
             f.table
         );
         let n = count(t, &sql).await;
@@ -337,7 +387,7 @@ async fn clear_rows(t: &T) -> Vec<String> {
 async fn unseal_everything(t: &T) {
     let keys = &t.state.keys;
     let mut w = t.state.db.begin_write().await.expect("tx");
-    for f in SEALED {
+    for f in every_sealed() {
         let c = f.column;
         let key_list = f.keys.join(", ");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -415,10 +465,10 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
             .await,
             1
         );
-        // A fresh database had nothing to seal at open: the step ran and left no entry.
+        // A fresh database had nothing to seal at open: both steps ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            1
+            2
         );
         assert_eq!(
             count(
@@ -477,7 +527,7 @@ async fn rows_stored_in_clear_are_sealed_at_open_once() {
             "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = 'privacy.seal'";
         assert_eq!(
             count(&t, audited).await,
-            SEALED.len() as i64,
+            every_sealed().count() as i64,
             "one audited entry per column"
         );
 
@@ -491,7 +541,7 @@ async fn rows_stored_in_clear_are_sealed_at_open_once() {
             .expect("forget");
         w.commit().await.expect("commit");
         assert_eq!(privacy::seal_clear_rows(&t.state).await.expect("again"), 0);
-        assert_eq!(count(&t, audited).await, SEALED.len() as i64);
+        assert_eq!(count(&t, audited).await, every_sealed().count() as i64);
         assert_eq!(shown(&t, &filled).await, before);
     })
     .await;

@@ -717,9 +717,13 @@ async fn password_age_first_login_and_reset_force_a_change() {
         // An operator's reset: sessions end, the new password must be changed.
         let live = login_ok(&t, "old.pw", NEW_PW).await;
         let id = t.user_id("old.pw").await;
-        let given = backstop_app::accounts::reset_password(&t.state, &Actor::operator(), id, None)
-            .await
-            .expect("reset");
+        let backstop_app::accounts::Reset::Shown(given) =
+            backstop_app::accounts::reset_password(&t.state, &Actor::operator(), id, None)
+                .await
+                .expect("reset")
+        else {
+            panic!("the operator's reset shows the password")
+        };
         let (s, _) = t.get("/api/v1/me", &live).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "reset ends sessions");
         let (s, _) = api_login(&t, "old.pw", NEW_PW, None).await;

@@ -377,6 +377,30 @@ pub async fn count(t: &T, sql: &str) -> i64 {
         .expect("count")
 }
 
+/// The running memberships as (person name, category), categories opened with the key (they
+/// are sealed at rest, migration 0025), sorted.
+#[allow(dead_code)]
+pub async fn running_memberships(t: &T) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT p.name, m.category, m.category_enc FROM care_memberships m \
+         JOIN persons p ON p.id = m.person_id WHERE m.end_date = ''",
+    )
+    .fetch_all(t.state.db.pool())
+    .await
+    .expect("memberships");
+    let mut out: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.get("name");
+            let cat = backstop_app::privacy::text(&t.state.keys, r, "category").expect("opens");
+            (name, cat)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// How many audit entries have this action.
 #[allow(dead_code)]
 pub async fn audit_count(t: &T, action: &str) -> i64 {
@@ -496,6 +520,7 @@ impl T {
                 region_code: region.to_string(),
                 org_id,
                 display_name: String::new(),
+                phone: String::new(),
             },
         )
         .await

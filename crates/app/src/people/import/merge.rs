@@ -118,11 +118,11 @@ impl Batcher<'_> {
             let today = &self.today;
             if queries::add_membership_if_absent(
                 conn,
+                &self.state.keys,
                 person,
                 c,
                 today,
-                &self.who.username,
-                self.now,
+                (&self.who.username, self.now),
             )
             .await?
             {

@@ -17,6 +17,7 @@ use super::upload::Upload;
 use super::write::Pending;
 use crate::audit::AppendQuery;
 use crate::kernel::access::Tx;
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::all;
 use crate::people::queries::{COLS, Stored, stored_from_row};
@@ -265,15 +266,15 @@ pub(super) async fn insert_memberships(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
-         created_by, created_at, updated_at) VALUES {}",
-        repeat_list("(?,?,?,'',?,?,?,?)", rows.len())
+        "INSERT INTO care_memberships (person_id, category, category_enc, start_date, end_date, \
+         deciding_body, created_by, created_at, updated_at) VALUES {}",
+        repeat_list("(?,'',?,?,'',?,?,?,?)", rows.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
     for (p, c) in rows {
         q = q
             .bind(*p)
-            .bind(*c)
+            .bind(crate::privacy::seal(&state.keys, c))
             .bind(today)
             .bind(ROSTER_BODY)
             .bind(by)
@@ -285,31 +286,43 @@ pub(super) async fn insert_memberships(
 }
 
 /// A membership of a person already on record (a merged row), unless one in that category is
-/// still running; `true` when added.
+/// still running; `true` when added. The category is sealed (migration 0025): the person's
+/// running memberships are opened and compared here.
 pub(super) async fn add_membership_if_absent(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     person: i64,
     category: &str,
     today: &str,
-    by: &str,
-    now: i64,
+    (by, now): (&str, i64),
 ) -> AppResult<bool> {
-    let n = sqlx::query(
-        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
-         created_by, created_at, updated_at) SELECT $1, $2, $3, '', $4, $5, $6, $6 \
-         WHERE NOT EXISTS (SELECT 1 FROM care_memberships WHERE person_id = $1 AND category = $2 \
-         AND (end_date = '' OR end_date >= $3))",
+    let running = sqlx::query(
+        "SELECT category, category_enc FROM care_memberships WHERE person_id = $1 \
+         AND (end_date = '' OR end_date >= $2)",
     )
     .bind(person)
-    .bind(category)
+    .bind(today)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &running {
+        if crate::care::category_of(keys, r)? == category {
+            return Ok(false);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO care_memberships (person_id, category, category_enc, start_date, end_date, \
+         deciding_body, created_by, created_at, updated_at) \
+         VALUES ($1, '', $2, $3, '', $4, $5, $6, $6)",
+    )
+    .bind(person)
+    .bind(crate::privacy::seal(keys, category))
     .bind(today)
     .bind(ROSTER_BODY)
     .bind(by)
     .bind(now)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(n > 0)
+    .await?;
+    Ok(true)
 }
 
 /// Which of `codes` are regions, in one query.

@@ -75,15 +75,44 @@ impl Filter {
         });
     }
 
-    /// A membership in `category` active on `today` (`YYYY-MM-DD`).
-    pub(crate) fn group(&mut self, category: &str, today: String) {
-        let c = self.push(category.to_string());
-        let d = self.push(today);
-        self.where_.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM care_memberships m WHERE m.person_id = p.id \
-             AND m.category = ${c} AND m.start_date <= ${d} \
-             AND (m.end_date = '' OR m.end_date >= ${d}))"
-        ));
+    /// A membership in `category` active on `today` (`YYYY-MM-DD`). The category is sealed
+    /// (migration 0025): the memberships active on that day under the handle's range are
+    /// read, opened and matched here, and the persons found become an id list (integers
+    /// only) in the clause — a county's thousands, not millions.
+    pub(crate) async fn group(
+        &mut self,
+        state: &AppState,
+        category: &str,
+        today: &str,
+    ) -> AppResult<()> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT m.person_id, m.category, m.category_enc FROM care_memberships m \
+             JOIN persons p ON p.id = m.person_id \
+             WHERE p.region_code >= $1 AND p.region_code < $2 \
+             AND m.start_date <= $3 AND (m.end_date = '' OR m.end_date >= $3)",
+        )
+        .bind(self.args[0].clone())
+        .bind(self.args[1].clone())
+        .bind(today)
+        .fetch_all(state.db.pool())
+        .await?;
+        let mut ids: Vec<i64> = Vec::new();
+        for r in &rows {
+            if crate::care::category_of(&state.keys, r)? == category {
+                ids.push(r.try_get("person_id")?);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            self.where_.push_str(" AND 1 = 0");
+        } else {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            self.where_
+                .push_str(&format!(" AND p.id IN ({})", list.join(",")));
+        }
+        Ok(())
     }
 }
 

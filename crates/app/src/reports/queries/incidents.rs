@@ -1,21 +1,24 @@
-//! Immediate reports with their acknowledgement (`incident_acks`).
+//! Immediate reports with their acknowledgement (`incident_acks`). The report's values and
+//! the handling text are sealed (migration 0025) and opened here for those who may read them.
 
 use sqlx::Row;
 
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
+use crate::privacy;
 use crate::reports::incidents::{Ack, Incident};
 use crate::state::AppState;
 
-const COLS: &str = "s.id, s.unit, s.region_code, s.period, s.body, s.submitted_at, s.submitted_by, \
-    a.acked_by, a.acked_at, a.handling, COALESCE(o.name, r.name) AS unit_name";
+const COLS: &str = "s.id, s.unit, s.region_code, s.period, s.body, s.body_enc, s.submitted_at, s.submitted_by, \
+    a.acked_by, a.acked_at, a.handling, a.handling_enc, COALESCE(o.name, r.name) AS unit_name";
 const FROM: &str = "FROM report_submissions s LEFT JOIN incident_acks a ON a.submission_id = s.id \
     LEFT JOIN regions r ON r.code = s.unit \
     LEFT JOIN orgs o ON s.unit = 'org:' || CAST(o.id AS TEXT)";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
-    let body: String = r.try_get("body")?;
+fn from_row(keys: &KeyRing, r: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
+    let body = privacy::text(keys, r, "body")?;
     let at: i64 = r.try_get("submitted_at")?;
     let acked_by: Option<String> = r.try_get("acked_by")?;
     let ack = match acked_by {
@@ -25,9 +28,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
                 r.try_get::<Option<i64>, _>("acked_at")?.unwrap_or(0),
             )
             .to_rfc3339(),
-            handling: r
-                .try_get::<Option<String>, _>("handling")?
-                .unwrap_or_default(),
+            handling: privacy::opt_text(keys, r, "handling")?.unwrap_or_default(),
         }),
         None => None,
     };
@@ -62,7 +63,10 @@ pub(in crate::reports) async fn incidents(
         "SELECT {COLS} {FROM} WHERE s.template_key = 'incident' AND s.region_code >= $1 AND s.region_code < $2{open} \
          ORDER BY s.id DESC LIMIT $3"
     );
-    all(state, ranged(scope, sql).bind(limit), from_row).await
+    all(state, ranged(scope, sql).bind(limit), |r| {
+        from_row(&state.keys, r)
+    })
+    .await
 }
 
 /// One incident under the handle (else *not found*).
@@ -72,24 +76,27 @@ pub(in crate::reports) async fn incident(
     id: i64,
 ) -> AppResult<Incident> {
     let sql = format!("SELECT {COLS} {FROM} WHERE s.template_key = 'incident' AND s.id = $1");
-    admitted(state, scope, sql, id, from_row, |i| &i.region_code).await
+    let map = |r: &sqlx::any::AnyRow| from_row(&state.keys, r);
+    admitted(state, scope, sql, id, map, |i| &i.region_code).await
 }
 
 /// Record the acknowledgement of an incident by `by`.
 pub(in crate::reports) async fn insert_ack(
     tx: &mut Tx,
+    keys: &KeyRing,
     inc: &Incident,
     by: &str,
     handling: &str,
 ) -> AppResult<()> {
     let now = tx.now();
     let q = sqlx::query(
-        "INSERT INTO incident_acks (submission_id, region_code, acked_by, acked_at, handling) VALUES ($1,$2,$3,$4,$5)",
+        "INSERT INTO incident_acks (submission_id, region_code, acked_by, acked_at, handling, \
+         handling_enc) VALUES ($1,$2,$3,$4,'',$5)",
     )
     .bind(inc.id)
     .bind(&inc.region_code)
     .bind(by)
     .bind(now)
-    .bind(handling);
+    .bind(privacy::seal(keys, handling));
     tx.exec(q).await
 }

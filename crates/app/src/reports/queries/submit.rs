@@ -2,6 +2,11 @@
 //! immediate report sends. The write-side functions take the connection of the group-commit
 //! job (`Db::write`) and keep the statements ADR 0006 counts: one look-up, the insert (or one
 //! read of the report being corrected), one script, the audit entry (appended by the job).
+//!
+//! An immediate report's values (即报: what happened, to whom, what was done) are sealed
+//! (migration 0025): its `body` is `''` and `body_enc` holds the ciphertext; an idempotency
+//! record's stored answer (which repeats the values) is sealed the same way for every form.
+//! Readers open them with `privacy::text`, which also reads rows of earlier versions.
 
 use backstop_store::{Arg, Backend, Script, repeat_list};
 use serde_json::{Map, Value};
@@ -9,19 +14,25 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::kernel::access::Scoped;
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::admitted;
+use crate::privacy;
 use crate::reports::form::{Form, Period};
 use crate::reports::rollup::rollup_codes;
 use crate::reports::submit::Submission;
 use crate::reports::units::{Unit, unit_is_region};
 use crate::state::AppState;
 
-const SUB_COLS: &str = "id, template_key, template_version, unit, region_code, period, body, late, submitted_at, \
-    submitted_by, corrections";
+const SUB_COLS: &str = "id, template_key, template_version, unit, region_code, period, body, body_enc, \
+    late, submitted_at, submitted_by, corrections";
 
-fn submission_from_row(r: &AnyRow, unit_name: String) -> Result<Submission, sqlx::Error> {
-    let body: String = r.try_get("body")?;
+fn submission_from_row(
+    keys: &KeyRing,
+    r: &AnyRow,
+    unit_name: String,
+) -> Result<Submission, sqlx::Error> {
+    let body = privacy::text(keys, r, "body")?;
     let at: i64 = r.try_get("submitted_at")?;
     Ok(Submission {
         id: r.try_get("id")?,
@@ -56,6 +67,7 @@ pub(in crate::reports) struct LookUp {
 
 pub(in crate::reports) async fn look_up(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     backend: Backend,
     form: &Form,
     unit: &Unit,
@@ -68,9 +80,13 @@ pub(in crate::reports) async fn look_up(
         Some((uid, k)) => {
             sql.push_str(
                 "(SELECT request_hash FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_hash, \
-                 (SELECT response FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_response, ",
+                 (SELECT response FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_response, \
+                 (SELECT response_enc FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) \
+                 AS idem_response_enc, ",
             );
-            args.extend([Arg::Int(*uid), Arg::from(k), Arg::Int(*uid), Arg::from(k)]);
+            for _ in 0..3 {
+                args.extend([Arg::Int(*uid), Arg::from(k)]);
+            }
         }
         None => {
             sql.push_str("CAST(NULL AS TEXT) AS idem_hash, CAST(NULL AS TEXT) AS idem_response, ")
@@ -110,7 +126,10 @@ pub(in crate::reports) async fn look_up(
         .fetch_one(&mut *conn)
         .await?;
     let hash: Option<String> = row.try_get("idem_hash")?;
-    let response: Option<String> = row.try_get("idem_response")?;
+    let response: Option<String> = match (idem, &hash) {
+        (Some(_), Some(_)) => Some(privacy::text(keys, &row, "idem_response")?),
+        _ => None,
+    };
     let locked: Option<String> = row.try_get("locked")?;
     Ok(LookUp {
         idem: hash.zip(response),
@@ -125,6 +144,7 @@ pub(in crate::reports) async fn look_up(
 /// with the time its current values were written (`updated_at`).
 pub(in crate::reports) async fn existing_report(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     id: i64,
     unit_name: String,
 ) -> Result<(Submission, i64), sqlx::Error> {
@@ -134,13 +154,14 @@ pub(in crate::reports) async fn existing_report(
         .fetch_one(&mut *conn)
         .await?;
     Ok((
-        submission_from_row(&row, unit_name)?,
+        submission_from_row(keys, &row, unit_name)?,
         row.try_get("updated_at")?,
     ))
 }
 
 /// A new submission row.
 pub(in crate::reports) struct NewReport<'a> {
+    pub keys: &'a KeyRing,
     pub form: &'a Form,
     pub unit: &'a Unit,
     pub period: &'a str,
@@ -156,20 +177,29 @@ pub(in crate::reports) async fn insert_report(
     conn: &mut AnyConnection,
     n: &NewReport<'_>,
 ) -> Result<i64, sqlx::Error> {
+    // An immediate report's values are sealed; a periodic report's stay clear (corrections
+    // and rollups compare them).
+    let (clear, sealed) = if n.form.period == Period::Immediate {
+        ("", Some(privacy::seal(n.keys, n.body)))
+    } else {
+        (n.body, None)
+    };
     sqlx::query_scalar(
-        "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, late, \
-         submitted_at, submitted_by, updated_at, seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$8,$10) RETURNING id",
+        "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, \
+         body_enc, late, submitted_at, submitted_by, updated_at, seq) \
+         VALUES ($1,$2,$3,$4,$5,$6,$11,$7,$8,$9,$8,$10) RETURNING id",
     )
     .bind(&n.form.key)
     .bind(n.form.version)
     .bind(&n.unit.key)
     .bind(n.unit.region.as_str())
     .bind(n.period)
-    .bind(n.body)
+    .bind(clear)
     .bind(i64::from(n.late))
     .bind(n.now)
     .bind(n.by)
     .bind(n.seq)
+    .bind(sealed)
     .fetch_one(&mut *conn)
     .await
 }
@@ -199,6 +229,7 @@ pub(in crate::reports) fn push_correction(
 /// Add the idempotency record (the answer given, for a retry) to the job's script.
 pub(in crate::reports) fn push_idempotency(
     script: &mut Script,
+    keys: &KeyRing,
     (uid, key): (i64, &str),
     request_hash: &str,
     status: i64,
@@ -206,13 +237,17 @@ pub(in crate::reports) fn push_idempotency(
     now: i64,
 ) {
     script.push(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) VALUES (?,?,?,?,?,?)",
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, response_enc, \
+         created_at) VALUES (?,?,?,?,'',?,?)",
         vec![
             Arg::Int(uid),
             Arg::from(key),
             Arg::from(request_hash),
             Arg::Int(status),
-            Arg::Text(serde_json::to_string(response).unwrap_or_default()),
+            Arg::Blob(privacy::seal(
+                keys,
+                &serde_json::to_string(response).unwrap_or_default(),
+            )),
             Arg::Int(now),
         ],
     );
@@ -265,7 +300,8 @@ pub(in crate::reports) async fn idempotency_record(
     key: &str,
 ) -> AppResult<Option<(String, String)>> {
     let row = sqlx::query(
-        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+        "SELECT request_hash, response, response_enc FROM idempotency_keys \
+         WHERE user_id = $1 AND idem_key = $2",
     )
     .bind(user_id)
     .bind(key)
@@ -274,7 +310,7 @@ pub(in crate::reports) async fn idempotency_record(
     let Some(row) = row else { return Ok(None) };
     Ok(Some((
         row.try_get("request_hash")?,
-        row.try_get("response")?,
+        privacy::text(&state.keys, &row, "response")?,
     )))
 }
 
@@ -285,7 +321,7 @@ pub(in crate::reports) async fn report(
     id: i64,
 ) -> AppResult<Submission> {
     let sql = format!("SELECT {SUB_COLS} FROM report_submissions WHERE id = $1");
-    let map = |r: &AnyRow| submission_from_row(r, String::new());
+    let map = |r: &AnyRow| submission_from_row(&state.keys, r, String::new());
     admitted(state, scope, sql, id, map, |s| &s.region_code).await
 }
 

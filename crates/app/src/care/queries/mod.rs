@@ -6,8 +6,14 @@
 //! proof the statements about one person's memberships, carer and checks take. Lists use the
 //! handle's range on `persons.region_code` in SQL. Writing functions take the open [`Tx`]; the
 //! service commits it with the audit entry.
+//!
+//! A membership's category is sealed (migration 0025): it is written as ciphertext, opened
+//! by [`category_of`], and every filter or grouping by category happens in memory after the
+//! rows of the handle's range are read (`coverage` holds the coverage view's).
 
-use std::collections::HashMap;
+mod coverage;
+
+pub(super) use coverage::{coverage_counts, not_contacted};
 
 use backstop_core::clock::end_of_beijing_day_ms;
 use chrono::NaiveDate;
@@ -17,8 +23,7 @@ use sqlx::{AnyConnection, Row};
 use super::carers::check_status_label;
 use super::visits::method_label;
 use super::{
-    CareRecord, Carer, DailyCheck, Membership, NotContacted, Task, TaskStatus, Visit,
-    category_label, ymd,
+    CareRecord, Carer, DailyCheck, Membership, Task, TaskStatus, Visit, category_label, ymd,
 };
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
@@ -89,10 +94,16 @@ pub(super) async fn person(
 // ---------------------------------------------------------------- memberships
 
 const MEMBERSHIP_COLS: &str =
-    "m.id, m.person_id, m.category, m.start_date, m.end_date, m.deciding_body";
+    "m.id, m.person_id, m.category, m.category_enc, m.start_date, m.end_date, m.deciding_body";
 
-fn membership_from_row(r: &AnyRow) -> Result<Membership, sqlx::Error> {
-    let category: String = r.try_get("category")?;
+/// The category of a membership row (`category` and `category_enc` selected): opened, or the
+/// clear value of a row not yet sealed.
+pub(crate) fn category_of(keys: &KeyRing, r: &AnyRow) -> Result<String, sqlx::Error> {
+    privacy::text(keys, r, "category")
+}
+
+fn membership_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Membership, sqlx::Error> {
+    let category = category_of(keys, r)?;
     Ok(Membership {
         id: r.try_get("id")?,
         person_id: r.try_get("person_id")?,
@@ -106,16 +117,18 @@ fn membership_from_row(r: &AnyRow) -> Result<Membership, sqlx::Error> {
 
 pub(super) async fn insert_membership(
     tx: &mut Tx,
+    keys: &KeyRing,
     m: &Membership,
     created_by: &str,
 ) -> AppResult<i64> {
     let now = tx.now();
     Ok(sqlx::query_scalar(
-        "INSERT INTO care_memberships (person_id, category, start_date, end_date, deciding_body, \
-         created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO care_memberships (person_id, category, category_enc, start_date, end_date, \
+         deciding_body, created_by, created_at, updated_at) \
+         VALUES ($1, '', $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(m.person_id)
-    .bind(&m.category)
+    .bind(privacy::seal(keys, &m.category))
     .bind(&m.start_date)
     .bind(&m.end_date)
     .bind(&m.deciding_body)
@@ -128,11 +141,15 @@ pub(super) async fn insert_membership(
 /// The membership `id` and its person, if the person lies under the handle.
 pub(super) async fn membership(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     scope: &Scoped<'_>,
     id: i64,
 ) -> AppResult<(Membership, Person)> {
     let table = ("care_memberships", "m");
-    of_person(conn, scope, table, MEMBERSHIP_COLS, id, membership_from_row).await
+    of_person(conn, scope, table, MEMBERSHIP_COLS, id, |r| {
+        membership_from_row(keys, r)
+    })
+    .await
 }
 
 pub(super) async fn set_membership_end(tx: &mut Tx, id: i64, end: &str) -> AppResult<()> {
@@ -149,18 +166,24 @@ pub(super) async fn set_membership_end(tx: &mut Tx, id: i64, end: &str) -> AppRe
 /// Is the person dispersed 特困 on `on` (`YYYY-MM-DD`)?
 pub(super) async fn dispersed_tekun(
     conn: &mut AnyConnection,
+    keys: &KeyRing,
     p: &Person,
     on: &str,
 ) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM care_memberships WHERE person_id = $1 \
-         AND category = 'tekun_dispersed' AND start_date <= $2 AND (end_date = '' OR end_date >= $2)",
+    let rows = sqlx::query(
+        "SELECT category, category_enc FROM care_memberships WHERE person_id = $1 \
+         AND start_date <= $2 AND (end_date = '' OR end_date >= $2)",
     )
     .bind(p.id)
     .bind(on)
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(n > 0)
+    for r in &rows {
+        if category_of(keys, r)? == "tekun_dispersed" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 // ---------------------------------------------------------------- carer and daily checks
@@ -571,7 +594,7 @@ pub(super) async fn record(
         .await?;
     let memberships = rows
         .iter()
-        .map(membership_from_row)
+        .map(|r| membership_from_row(&state.keys, r))
         .collect::<Result<_, _>>()?;
     let carer = carer(&mut conn, &p).await?;
     let sql = format!(
@@ -601,7 +624,7 @@ pub(super) async fn record(
         v.tasks = tasks_of_visit(&mut conn, &state.keys, v.id, now).await?;
         visits.push(v);
     }
-    let dispersed_tekun = dispersed_tekun(&mut conn, &p, today).await?;
+    let dispersed_tekun = dispersed_tekun(&mut conn, &state.keys, &p, today).await?;
     Ok(CareRecord {
         person_id: p.id,
         name: p.name,
@@ -612,105 +635,4 @@ pub(super) async fn record(
         visits,
         dispersed_tekun,
     })
-}
-
-// ---------------------------------------------------------------- coverage
-
-/// A membership active at some time in the period `$3`..`$4`.
-const ACTIVE: &str = "m.start_date <= $4 AND (m.end_date = '' OR m.end_date >= $3)";
-/// Its person visited in the period.
-const CONTACTED: &str = "EXISTS (SELECT 1 FROM care_visits v WHERE v.person_id = m.person_id \
-    AND v.visited_on >= $3 AND v.visited_on <= $4)";
-
-/// Per category under the handle: (members active in the period, of them contacted).
-pub(super) async fn coverage_counts(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    from: &str,
-    to: &str,
-) -> AppResult<HashMap<String, (i64, i64)>> {
-    let sql = format!(
-        "SELECT m.category, CAST(COUNT(DISTINCT m.person_id) AS BIGINT) AS members, \
-         CAST(COUNT(DISTINCT CASE WHEN {CONTACTED} THEN m.person_id END) AS BIGINT) AS contacted \
-         FROM care_memberships m JOIN persons p ON p.id = m.person_id \
-         WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE} GROUP BY m.category"
-    );
-    let (lo, hi) = scope.range();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(from)
-        .bind(to)
-        .fetch_all(state.db.pool())
-        .await?;
-    let mut counts = HashMap::new();
-    for r in &rows {
-        let c: String = r.try_get("category")?;
-        let m: i64 = r.try_get("members")?;
-        let k: i64 = r.try_get("contacted")?;
-        counts.insert(c, (m, k));
-    }
-    Ok(counts)
-}
-
-/// Members under the handle active in the period and not visited in it, optionally of one
-/// category; at most 5000 persons, by region and id, each with its categories.
-pub(super) async fn not_contacted(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    from: &str,
-    to: &str,
-    category: Option<&str>,
-) -> AppResult<Vec<NotContacted>> {
-    let cat_filter = if category.is_some() {
-        " AND m.category = $5"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT m.person_id, m.category, p.name, p.region_code, r.name AS region_name \
-         FROM care_memberships m JOIN persons p ON p.id = m.person_id \
-         LEFT JOIN regions r ON r.code = p.region_code \
-         WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE}{cat_filter} \
-         AND NOT {CONTACTED} ORDER BY p.region_code, m.person_id, m.category LIMIT 20000"
-    );
-    let (lo, hi) = scope.range();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(from)
-        .bind(to);
-    if let Some(c) = category {
-        q = q.bind(c);
-    }
-    let rows = q.fetch_all(state.db.pool()).await?;
-    let mut out: Vec<NotContacted> = Vec::new();
-    for r in &rows {
-        let pid: i64 = r.try_get("person_id")?;
-        let cat: String = r.try_get("category")?;
-        let label = category_label(&cat).to_string();
-        match out.last_mut() {
-            Some(last) if last.person_id == pid => {
-                if !last.categories.contains(&label) {
-                    last.categories.push(label);
-                }
-            }
-            _ => {
-                if out.len() >= 5000 {
-                    break;
-                }
-                let name: String = r.try_get("name")?;
-                out.push(NotContacted {
-                    person_id: pid,
-                    name_masked: shown::name_in_list(&name),
-                    region_code: r.try_get("region_code")?,
-                    region_name: r
-                        .try_get::<Option<String>, _>("region_name")?
-                        .unwrap_or_default(),
-                    categories: vec![label],
-                });
-            }
-        }
-    }
-    Ok(out)
 }
