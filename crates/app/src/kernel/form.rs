@@ -61,6 +61,11 @@ impl Kept {
             .unwrap_or("")
     }
 
+    /// Every pair as sent, in order (forms whose input names carry ids: `t_12`).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.values
+    }
+
     /// Every value sent for `name` (multi-selects, checkbox lists).
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.values
@@ -125,6 +130,16 @@ impl Kept {
         {
             Some(n) if n == id.to_string() => self,
             _ => &EMPTY,
+        }
+    }
+
+    /// This form's state if the value sent for `name` is `value`, else the empty one (several
+    /// forms of one row told apart by a hidden input: the task form of one need of a visit).
+    pub fn when(&self, name: &str, value: impl std::fmt::Display) -> &Kept {
+        if self.get(name) == value.to_string() {
+            self
+        } else {
+            &EMPTY
         }
     }
 
