@@ -52,6 +52,12 @@ impl Kept {
         }
     }
 
+    /// The same input without `name` (a value never shown again, such as an ID number).
+    pub fn without(mut self, name: &str) -> Kept {
+        self.values.retain(|(k, _)| k != name);
+        self
+    }
+
     /// The value sent for `name` (the first, if sent more than once), else "".
     pub fn get(&self, name: &str) -> &str {
         self.values
