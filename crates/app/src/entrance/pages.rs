@@ -152,6 +152,7 @@ async fn create(
     // free `region_code` field.
     let free = form.get("place").is_empty();
     let name = |f: &str| match f {
+        "gate_name" => "name".to_string(),
         "org_id" => "place".to_string(),
         "region_code" if !free => "place".to_string(),
         o => o.to_string(),
@@ -381,7 +382,8 @@ async fn rename(
     let patch = super::GatePatch {
         name: Some(form.get("name").to_string()),
     };
-    match form.outcome(super::update_gate(&s, &a.actor, id, &patch).await)? {
+    let r = super::update_gate(&s, &a.actor, id, &patch).await;
+    match form.outcome_as(r, |f| f.replace("gate_name", "name"))? {
         Ok(_) => Ok(Redirect::to(&format!("/gates/{id}")).into_response()),
         Err(form) => gate_refused(&s, &a, id, form).await,
     }

@@ -25,6 +25,8 @@ pub struct Kept {
     message: Option<String>,
     field: Option<String>,
     field_message: String,
+    /// A conflict with what is on record (409) rather than invalid input (422).
+    conflict: bool,
 }
 
 /// The nothing-typed, nothing-refused form (what [`Kept::of`] gives for another form).
@@ -34,6 +36,7 @@ static EMPTY: Kept = Kept {
     message: None,
     field: None,
     field_message: String::new(),
+    conflict: false,
 };
 
 impl Kept {
@@ -167,9 +170,12 @@ impl Kept {
         }
     }
 
-    /// 422 when the form is shown again with its reason, else 200.
+    /// 422 when the form is shown again with its reason (409 when the reason is a conflict
+    /// with what is on record: a duplicate name), else 200.
     pub fn status(&self) -> StatusCode {
-        if self.refused() {
+        if self.conflict {
+            StatusCode::CONFLICT
+        } else if self.refused() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
@@ -180,6 +186,7 @@ impl Kept {
     /// input name by `input_name`, gets the message beside it).
     pub fn refuse_as(mut self, e: &AppError, input_name: impl Fn(&str) -> String) -> Kept {
         self.message = Some(e.message.clone());
+        self.conflict = e.status() == StatusCode::CONFLICT;
         if let Some(f) = e.fields.first() {
             self.field = Some(input_name(&f.field));
             self.field_message = f.message.clone();
