@@ -4,6 +4,7 @@
 mod admins;
 mod auth_cache;
 mod browser;
+mod browser_day;
 mod browser_public;
 mod care;
 mod crosscheck;
