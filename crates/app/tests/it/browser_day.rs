@@ -11,6 +11,8 @@ use crate::webdriver::Driver;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const V1: &str = "130110100001";
+/// The accounts' names, shown in the page header: typed data, not words of the page.
+const USERS: &[&str] = &["cw.day", "county.day", "cw.keep"];
 
 /// Latin words a person may read on a page, each for a reason:
 const ALLOWED: &[&str] = &[
@@ -18,8 +20,10 @@ const ALLOWED: &[&str] = &[
     "Backstop",
     // File kinds people know by these names (the roster file, its rejected rows).
     "Excel", "CSV", "xlsx", "csv",
-    // The second factor and units: no Chinese names in use.
-    "TOTP", "ID", "kg",
+    // Text encodings of an uploaded file (UTF-8, GBK): known only by these names.
+    "UTF", "GBK",
+    // The second factor and units (kg, MB): no Chinese names in use.
+    "TOTP", "ID", "kg", "MB",
 ];
 
 /// The Latin words in the visible text of the page, outside [`ALLOWED`] and `typed` (what the
@@ -33,7 +37,10 @@ fn latin_words(d: &Driver, typed: &[&str]) -> Vec<String> {
         .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .filter(|w| !ALLOWED.contains(&w.as_str()) && !typed.iter().any(|t| t.contains(w.as_str())))
+        .filter(|w| {
+            !ALLOWED.contains(&w.as_str())
+                && !typed.iter().chain(USERS).any(|t| t.contains(w.as_str()))
+        })
         .collect()
 }
 
@@ -90,4 +97,140 @@ fn the_phone_keeps_unsent_forms_only_for_their_account_and_a_day() {
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
     assert_eq!(outbox(&d), serde_json::Value::Null, "logout clears the phone");
     let _ = fill;
+}
+
+/// The id at the end of the current page's path (`/persons/12` → 12).
+fn id_in_path(d: &Driver) -> i64 {
+    let url = d.current_url();
+    let path = url.split('?').next().unwrap_or("");
+    path.rsplit('/')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {url}"))
+}
+
+/// Open `path`, then check it.
+fn visit(d: &Driver, server: &Server, path: &str, typed: &[&str]) {
+    d.goto(&server.url(path));
+    std::thread::sleep(Duration::from_millis(150));
+    check(d, path, typed);
+}
+
+/// A county's day at 390 px, through the pages only: a worker registers two people, makes a
+/// household from the first one's page and adds the second; the county opens a screening
+/// campaign; the worker screens the household and starts a home observation from the person's
+/// page; the report, missing-list and roster-import pages are opened. Every page fits and
+/// shows no English outside the allow-list.
+#[test]
+fn a_county_day_at_390px_through_the_pages() {
+    let Some(d) = driver(390, 844) else { return };
+    let server = Server::start_with(backstop_app::Config::default());
+    ready_user(&server, "cw.day", "community_worker", V1, PASSWORD);
+    ready_user(&server, "county.day", "official", "130110", PASSWORD);
+
+    // The county official opens the screening campaign for the township.
+    log_in(&d, &server, "county.day", PASSWORD);
+    check(&d, "the home page", &[]);
+    visit(&d, &server, "/screening", &[]);
+    fill(&d, "#campaign-name", "获鹿镇入户摸排");
+    d.find("#campaign-region").clear();
+    fill(&d, "#campaign-region", "130110100");
+    d.find("#campaign-submit").click();
+    wait_path(&d, "the campaign", |p| p.starts_with("/screening/campaigns/"));
+    let camp = id_in_path(&d);
+    check(&d, "the campaign", &[]);
+    d.find("#logout").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+    check(&d, "the login page", &[]);
+
+    // The worker: two people, a household from the first one's page, the second added.
+    log_in(&d, &server, "cw.day", PASSWORD);
+    check(&d, "the worker's home page", &[]);
+    let mut people = Vec::new();
+    for name in ["赵六", "赵小六"] {
+        visit(&d, &server, "/persons/new", &[]);
+        fill(&d, "#person-name", name);
+        d.find("#person-submit").click();
+        wait_path(&d, "the person", |p| {
+            p.starts_with("/persons/") && !p.starts_with("/persons/new")
+        });
+        check(&d, "the person", &[]);
+        people.push(id_in_path(&d));
+    }
+    d.goto(&server.url(&format!("/persons/{}", people[0])));
+    d.find(&format!("a[href='/households/new?person={}']", people[0]))
+        .click();
+    wait_path(&d, "the new household", |p| p.starts_with("/households/new"));
+    check(&d, "the new household", &[]);
+    fill(&d, "#household-address", "旱码头 8 号");
+    d.find("#household-submit").click();
+    wait_path(&d, "the household", |p| {
+        p.starts_with("/households/") && !p.starts_with("/households/new")
+    });
+    let hid = id_in_path(&d);
+    check(&d, "the household", &[]);
+    fill(&d, "#member-person", &people[1].to_string());
+    d.find("#member-relationship option[value=child]").click();
+    d.find("#member-submit").click();
+    std::thread::sleep(Duration::from_millis(400));
+    d.wait_for_text("main", "赵小六");
+    check(&d, "the household with its member", &[]);
+
+    // Screening: the household in the campaign, temperatures entered, saved.
+    visit(&d, &server, &format!("/screening/campaigns/{camp}"), &[]);
+    d.find(&format!("#household-{hid}")).click();
+    wait_path(&d, "the household form", |p| p.ends_with(&format!("/households/{hid}")));
+    check(&d, "the screening form", &[]);
+    fill(&d, &format!("#temp-{}", people[0]), "36.5");
+    fill(&d, &format!("#temp-{}", people[1]), "36.8");
+    d.find("#visit-submit").click();
+    wait_path(&d, "the saved household", |p| p.contains("saved=1"));
+    check(&d, "the saved screening", &[]);
+
+    // A home observation started from the person's page.
+    d.goto(&server.url(&format!("/persons/{}", people[1])));
+    d.find(&format!("a[href='/observations/new?person={}']", people[1]))
+        .click();
+    wait_path(&d, "the observation form", |p| p.starts_with("/observations/new"));
+    check(&d, "the observation form", &[]);
+    for i in 1..=4 {
+        fill(&d, &format!("#keeper-name-{i}"), &format!("责任人{i}"));
+        fill(&d, &format!("#keeper-phone-{i}"), &format!("1380000000{i}"));
+    }
+    d.find("#observation-submit").click();
+    wait_path(&d, "the observation", |p| {
+        p.starts_with("/observations/") && !p.starts_with("/observations/new")
+    });
+    check(&d, "the observation", &[]);
+
+    // The pages of the rest of the day, opened as the worker.
+    for path in [
+        "/",
+        "/persons",
+        "/observations",
+        "/care",
+        "/gates",
+        "/reports",
+        "/persons/import",
+    ] {
+        visit(&d, &server, path, &[]);
+    }
+    d.find("#logout").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+
+    // The county: summary, missing list, audit.
+    log_in(&d, &server, "county.day", PASSWORD);
+    for path in [
+        "/reports",
+        "/reports/summary?template=village_daily&region=130110",
+        "/reports/missing?template=village_daily&region=130110",
+        "/screening",
+        "/observations",
+        "/institutions",
+        "/orgs",
+        "/crosscheck",
+        "/inspections",
+    ] {
+        visit(&d, &server, path, &[]);
+    }
 }
