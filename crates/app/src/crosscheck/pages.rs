@@ -165,10 +165,7 @@ async fn list(PageCaller(s, a): PageCaller, Query(f): Query<ListForm>) -> PageRe
     list_page(&s, &a, f, None, Kept::none()).await
 }
 
-async fn run(
-    PageCaller(s, a): PageCaller,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> PageResult {
+async fn run(PageCaller(s, a): PageCaller, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
     let form = Kept::input("run", pairs);
     let region = clip(form.get("region"), 20);
     let ran = match region_param(Some(&region)) {

@@ -73,11 +73,7 @@ struct ListPage {
     form: Kept,
 }
 
-async fn list_page(
-    s: &AppState,
-    a: &Authed,
-    form: Kept,
-) -> Result<Response, AppError> {
+async fn list_page(s: &AppState, a: &Authed, form: Kept) -> Result<Response, AppError> {
     let actor = &a.actor;
     let gates = super::list_gates(s, actor, None).await?;
     let open_alerts = super::alerts_to_handle(s, actor).await?;
@@ -291,10 +287,7 @@ async fn show(
 async fn gate_refused(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
     let status = form.status();
     let live = live(s, a, id, None, None, form).await?;
-    Ok(with_status(
-        render(&GatePage { nav: nav(a), live }),
-        status,
-    ))
+    Ok(with_status(render(&GatePage { nav: nav(a), live }), status))
 }
 
 async fn add_entry(

@@ -4,7 +4,6 @@
 //! list of shortage requests with the answer form. Changes are POST forms; the rules are in the
 //! service functions of `institutions`.
 
-
 use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::response::{IntoResponse, Redirect};
@@ -524,13 +523,7 @@ async fn rounds(
 }
 
 /// The rounds screen of a day and round, with the form sent from it when it was refused.
-async fn rounds_page(
-    s: &AppState,
-    a: &Authed,
-    id: i64,
-    q: &RoundsQuery,
-    form: Kept,
-) -> PageResult {
+async fn rounds_page(s: &AppState, a: &Authed, id: i64, q: &RoundsQuery, form: Kept) -> PageResult {
     let d = super::get(s, &a.actor, id).await?;
     let round = Round::parse(&q.round).unwrap_or_else(|| default_round(s));
     let day = match super::day_param("day", Some(&q.day)) {

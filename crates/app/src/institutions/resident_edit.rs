@@ -182,13 +182,7 @@ struct ResidentPage {
     form: Kept,
 }
 
-async fn resident_page(
-    s: &AppState,
-    actor: &Actor,
-    id: i64,
-    rid: i64,
-    form: Kept,
-) -> PageResult {
+async fn resident_page(s: &AppState, actor: &Actor, id: i64, rid: i64, form: Kept) -> PageResult {
     let d = super::get(s, actor, id).await?;
     let resident = state_of(s, actor, &d.institution, rid).await?;
     let status = form.status();

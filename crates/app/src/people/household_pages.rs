@@ -253,7 +253,16 @@ async fn show_page(
 }
 
 async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
-    show_page(&s, &a, id_of(&id)?, None, MemberForm::default(), None, Kept::none()).await
+    show_page(
+        &s,
+        &a,
+        id_of(&id)?,
+        None,
+        MemberForm::default(),
+        None,
+        Kept::none(),
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]

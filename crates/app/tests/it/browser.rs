@@ -757,7 +757,13 @@ async fn staff_pages_in_process() {
 
 /// A ready account (password change done, TOTP enrolled with the test's known secret of its
 /// username) made by the console operator.
-pub(crate) fn ready_user(server: &Server, username: &str, role: &str, region: &str, password: &str) {
+pub(crate) fn ready_user(
+    server: &Server,
+    username: &str,
+    role: &str,
+    region: &str,
+    password: &str,
+) {
     let Some(rt) = server.rt.as_ref() else { return };
     let state = server.state.clone();
     let (username, role, region, password) = (

@@ -12,7 +12,7 @@ use crate::webdriver::Driver;
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const V1: &str = "130110100001";
 /// The accounts' names, shown in the page header: typed data, not words of the page.
-const USERS: &[&str] = &["cw.day", "county.day", "cw.keep"];
+const USERS: &[&str] = &["cw.day", "county.day", "county.eve", "cw.keep"];
 
 /// Latin words a person may read on a page, each for a reason:
 const ALLOWED: &[&str] = &[
@@ -21,8 +21,7 @@ const ALLOWED: &[&str] = &[
     // File kinds people know by these names (the roster file, its rejected rows).
     "Excel", "CSV", "xlsx", "csv",
     // Text encodings of an uploaded file (UTF-8, GBK): known only by these names.
-    "UTF", "GBK",
-    // The second factor and units (kg, MB): no Chinese names in use.
+    "UTF", "GBK", // The second factor and units (kg, MB): no Chinese names in use.
     "TOTP", "ID", "kg", "MB",
 ];
 
@@ -34,7 +33,11 @@ fn latin_words(d: &Driver, typed: &[&str]) -> Vec<String> {
         vec![],
     );
     v.as_array()
-        .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect::<Vec<_>>())
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| w.as_str().map(String::from))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
         .filter(|w| {
@@ -84,7 +87,10 @@ fn the_phone_keeps_unsent_forms_only_for_their_account_and_a_day() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(outbox(&d), json!("[]"), "dropped, not kept");
     let html = d.page_source();
-    assert!(!html.contains("别人") && !html.contains(">old<"), "neither was sent");
+    assert!(
+        !html.contains("别人") && !html.contains(">old<"),
+        "neither was sent"
+    );
 
     // One of the account's own, waiting when the worker logs out: gone after the logout.
     d.execute(
@@ -95,7 +101,11 @@ fn the_phone_keeps_unsent_forms_only_for_their_account_and_a_day() {
     assert!(outbox(&d).as_str().is_some_and(|s| s.contains("k-mine")));
     d.find("#logout").click();
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
-    assert_eq!(outbox(&d), serde_json::Value::Null, "logout clears the phone");
+    assert_eq!(
+        outbox(&d),
+        serde_json::Value::Null,
+        "logout clears the phone"
+    );
     let _ = fill;
 }
 
@@ -127,6 +137,8 @@ fn a_county_day_at_390px_through_the_pages() {
     let server = Server::start_with(backstop_app::Config::default());
     ready_user(&server, "cw.day", "community_worker", V1, PASSWORD);
     ready_user(&server, "county.day", "official", "130110", PASSWORD);
+    // A second county account for the evening: one TOTP code is accepted once.
+    ready_user(&server, "county.eve", "official", "130110", PASSWORD);
 
     // The county official opens the screening campaign for the township.
     log_in(&d, &server, "county.day", PASSWORD);
@@ -136,7 +148,9 @@ fn a_county_day_at_390px_through_the_pages() {
     d.find("#campaign-region").clear();
     fill(&d, "#campaign-region", "130110100");
     d.find("#campaign-submit").click();
-    wait_path(&d, "the campaign", |p| p.starts_with("/screening/campaigns/"));
+    wait_path(&d, "the campaign", |p| {
+        p.starts_with("/screening/campaigns/")
+    });
     let camp = id_in_path(&d);
     check(&d, "the campaign", &[]);
     d.find("#logout").click();
@@ -160,7 +174,9 @@ fn a_county_day_at_390px_through_the_pages() {
     d.goto(&server.url(&format!("/persons/{}", people[0])));
     d.find(&format!("a[href='/households/new?person={}']", people[0]))
         .click();
-    wait_path(&d, "the new household", |p| p.starts_with("/households/new"));
+    wait_path(&d, "the new household", |p| {
+        p.starts_with("/households/new")
+    });
     check(&d, "the new household", &[]);
     fill(&d, "#household-address", "旱码头 8 号");
     d.find("#household-submit").click();
@@ -179,7 +195,9 @@ fn a_county_day_at_390px_through_the_pages() {
     // Screening: the household in the campaign, temperatures entered, saved.
     visit(&d, &server, &format!("/screening/campaigns/{camp}"), &[]);
     d.find(&format!("#household-{hid}")).click();
-    wait_path(&d, "the household form", |p| p.ends_with(&format!("/households/{hid}")));
+    wait_path(&d, "the household form", |p| {
+        p.ends_with(&format!("/households/{hid}"))
+    });
     check(&d, "the screening form", &[]);
     fill(&d, &format!("#temp-{}", people[0]), "36.5");
     fill(&d, &format!("#temp-{}", people[1]), "36.8");
@@ -191,7 +209,9 @@ fn a_county_day_at_390px_through_the_pages() {
     d.goto(&server.url(&format!("/persons/{}", people[1])));
     d.find(&format!("a[href='/observations/new?person={}']", people[1]))
         .click();
-    wait_path(&d, "the observation form", |p| p.starts_with("/observations/new"));
+    wait_path(&d, "the observation form", |p| {
+        p.starts_with("/observations/new")
+    });
     check(&d, "the observation form", &[]);
     for i in 1..=4 {
         fill(&d, &format!("#keeper-name-{i}"), &format!("责任人{i}"));
@@ -219,7 +239,7 @@ fn a_county_day_at_390px_through_the_pages() {
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
 
     // The county: summary, missing list, audit.
-    log_in(&d, &server, "county.day", PASSWORD);
+    log_in(&d, &server, "county.eve", PASSWORD);
     for path in [
         "/reports",
         "/reports/summary?template=village_daily&region=130110",

@@ -527,7 +527,12 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
 }
 
 /// Post the pairs as a page form; the status and the page.
-async fn post_page(t: &T, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> (StatusCode, String) {
+async fn post_page(
+    t: &T,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+) -> (StatusCode, String) {
     let (s, _, b) = t.raw_form("POST", path, Some(cookie), &enc(pairs)).await;
     (s, String::from_utf8_lossy(&b).into_owned())
 }
@@ -536,7 +541,10 @@ async fn post_page(t: &T, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> (
 /// reason present and beside the field `field`, no English field name.
 fn assert_kept(s: StatusCode, html: &str, typed: &[&str], reason: &str, field: &str) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
-    assert!(html.contains("我的账户"), "inside the normal layout: {html}");
+    assert!(
+        html.contains("我的账户"),
+        "inside the normal layout: {html}"
+    );
     for v in typed {
         assert!(html.contains(v), "{v} kept: {html}");
     }
