@@ -21,7 +21,8 @@ const ALLOWED: &[&str] = &[
     // File kinds people know by these names (the roster file, its rejected rows).
     "Excel", "CSV", "xlsx", "csv",
     // Text encodings of an uploaded file (UTF-8, GBK): known only by these names.
-    "UTF", "GBK", // The second factor and units (kg, MB): no Chinese names in use.
+    "UTF", "GBK", "utf",
+    "gbk", // The second factor and units (kg, MB): no Chinese names in use.
     "TOTP", "ID", "kg", "MB",
 ];
 
@@ -223,6 +224,81 @@ fn a_county_day_at_390px_through_the_pages() {
     });
     check(&d, "the observation", &[]);
 
+    // The village's daily report, filled on the phone.
+    visit(&d, &server, "/reports", &[]);
+    d.find("#fill-village_daily").click();
+    wait_path(&d, "the report form", |p| {
+        p.starts_with("/reports/fill/village_daily")
+    });
+    check(&d, "the report form", &[]);
+    for (field, value) in [
+        ("households_screened", "86"),
+        ("people_screened", "240"),
+        ("close_contacts", "3"),
+        ("home_observation", "5"),
+        ("released", "1"),
+        ("fever_referred", "2"),
+        ("entrance_registrations", "57"),
+        ("volunteers_on_duty", "6"),
+    ] {
+        fill(&d, &format!("#f-{field}"), value);
+    }
+    d.find("#report-submit").click();
+    wait_path(&d, "the saved report", |p| p.starts_with("/reports/view/"));
+    d.wait_for_text("#saved", "已提交");
+    check(&d, "the saved report", &[]);
+
+    // The roster: one good row, one with a wrong ID number; the good one imported, the bad
+    // one downloaded, fixed and uploaded again.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = crate::support::cid("130110", "19800101", 21);
+    let fixed = crate::support::cid("130110", "19800101", 22);
+    let mut bad = fixed.clone();
+    bad.replace_range(17..18, if fixed.ends_with('1') { "2" } else { "1" });
+    let upload = |name: &str, csv: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, csv).expect("write roster");
+        visit(&d, &server, "/persons/import", &[]);
+        d.find("#import-file")
+            .send_keys(&file.display().to_string());
+        d.find("#import-submit").click();
+        wait_path(&d, "the preview", |p| {
+            p.starts_with("/persons/import/") && !p.ends_with("/import/")
+        });
+        check(&d, "the import preview", &[name]);
+        if d.exists("#import-mode-good") {
+            d.find("#import-mode-good").click();
+        }
+        d.find("#import-go").click();
+        std::thread::sleep(Duration::from_millis(500));
+        d.wait_for_text("#import-progress", "导入完成");
+        check(&d, "the import result", &[name]);
+    };
+    upload(
+        "roster.csv",
+        format!("身份证号,姓名,区划\n{good},钱一,{V1}\n{bad},钱二,{V1}\n"),
+    );
+    d.wait_for_text("#import-rejected", "1");
+    // The rejected rows, downloaded as the link gives them: an Excel file with the bad row.
+    let got = d.execute(
+        "var x = new XMLHttpRequest(); \
+         x.open('GET', document.querySelector('#import-rejects').href, false); \
+         x.overrideMimeType('text/plain; charset=x-user-defined'); x.send(); \
+         return [x.status, x.getResponseHeader('content-type') || '', x.responseText.length];",
+        vec![],
+    );
+    assert_eq!(got[0], json!(200), "{got}");
+    assert!(
+        got[1].as_str().is_some_and(|t| t.contains("spreadsheetml")),
+        "{got}"
+    );
+    assert!(got[2].as_u64().unwrap_or(0) > 100, "{got}");
+    upload(
+        "fixed.csv",
+        format!("身份证号,姓名,区划\n{fixed},钱二,{V1}\n"),
+    );
+    d.wait_for_text("#import-imported", "1");
+
     // The pages of the rest of the day, opened as the worker.
     for path in [
         "/",
@@ -240,6 +316,30 @@ fn a_county_day_at_390px_through_the_pages() {
 
     // The county: summary, missing list, audit.
     log_in(&d, &server, "county.eve", PASSWORD);
+    // The villages still missing are chased; the worker's report corrected, visibly.
+    let missing = "/reports/missing?template=village_daily&region=130110100";
+    visit(&d, &server, missing, &[]);
+    d.find("#chase-all").click();
+    d.wait_for_text("#chased", "已向");
+    d.wait_for_text("#chase-history", "county.eve");
+    check(&d, "the chased list", &[]);
+    visit(
+        &d,
+        &server,
+        &format!("/reports/fill/village_daily?unit={V1}"),
+        &[],
+    );
+    d.wait_for_text("#correct-other", "上级更正");
+    d.find("#f-people_screened").clear();
+    fill(&d, "#f-people_screened", "250");
+    d.find("#report-submit").click();
+    wait_path(&d, "the corrected report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    d.wait_for_text("#corrections", "240");
+    d.wait_for_text("#corrections", "250");
+    check(&d, "the corrected report", &[]);
+
     for path in [
         "/reports",
         "/reports/summary?template=village_daily&region=130110",
