@@ -6,6 +6,7 @@ document.addEventListener("DOMContentLoaded", function () {
       if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
     });
   });
+  clearOutboxOnLogout();
   resendForms();
   pauseRefreshWhileTyping();
 });
@@ -14,9 +15,37 @@ document.addEventListener("DOMContentLoaded", function () {
 // A form marked data-resend is sent by fetch with an Idempotency-Key header. Until an answer
 // arrives it is kept in localStorage ("backstop.outbox"); when the connection drops it is sent
 // again with the same key once the phone is back online (or the next page of the app opens),
-// and the server (kernel::replay) saves it once however often it arrives. Forms that carry ID
-// numbers (people_new, the reveal form) are not marked: nothing personal waits on the phone.
+// and the server (kernel::replay) saves it once however often it arrives.
+// What waits on a shared phone is the least that saves the worker's work (docs/PRIVACY.md,
+// "On the phone"): an entry is kept only until an answer arrives and at most KEEP_MS (24 h);
+// it belongs to the account that typed it and is sent only under that account (another
+// account's entries are dropped, never sent as someone else); logging out clears them all;
+// and a form with an ID-number field is never kept (it is sent as usual and, if the connection
+// drops, stays typed on the page instead).
 var OUTBOX = "backstop.outbox";
+var KEEP_MS = 24 * 3600 * 1000;
+var NEVER_KEPT = ["id_number"];
+
+// The account the page belongs to ("" on pages before login).
+function who() {
+  var el = document.querySelector("[data-who]");
+  return el ? el.getAttribute("data-who") : "";
+}
+
+function clearOutbox() {
+  try { window.localStorage.removeItem(OUTBOX); } catch (e) { /* no storage: nothing kept */ }
+}
+
+function clearOutboxOnLogout() {
+  document.querySelectorAll("form[data-logout]").forEach(function (f) {
+    f.addEventListener("submit", clearOutbox);
+  });
+}
+
+// Does the form carry a field never to be kept on the phone?
+function carriesId(f) {
+  return NEVER_KEPT.some(function (n) { return !!f.querySelector("[name='" + n + "']"); });
+}
 
 function newKey() {
   if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
@@ -72,6 +101,7 @@ function show(resp) {
 function resendForms() {
   document.querySelectorAll("form[data-resend]").forEach(function (f) {
     if ((f.getAttribute("enctype") || "").indexOf("multipart") >= 0) { return; }
+    if (carriesId(f)) { return; }
     f.addEventListener("submit", function (e) {
       if (!window.fetch || !window.localStorage || e.defaultPrevented) { return; }
       e.preventDefault();
@@ -79,7 +109,8 @@ function resendForms() {
         key: newKey(),
         action: f.getAttribute("action") || window.location.pathname,
         body: new URLSearchParams(new FormData(f)).toString(),
-        at: Date.now()
+        at: Date.now(),
+        who: who()
       };
       var list = readOutbox();
       list.push(entry);
@@ -96,9 +127,12 @@ function resendForms() {
     });
   });
   var flush = function () {
+    var me = who();
+    // Before login nothing is sent (nor dropped: the same person may be logging back in).
+    if (!me) { return; }
     readOutbox().forEach(function (entry) {
-      // Older than a week: the person has long since done it again.
-      if (Date.now() - entry.at > 7 * 24 * 3600 * 1000) { forget(entry.key); return; }
+      // Older than a day, or typed under another account: dropped, never sent.
+      if (!(Date.now() - entry.at <= KEEP_MS) || entry.who !== me) { forget(entry.key); return; }
       send(entry).then(function (resp) {
         forget(entry.key);
         if (resp.ok || resp.redirected) {

@@ -184,96 +184,72 @@ async fn after<T>(
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct MembershipForm {
-    category: String,
-    start_date: String,
-    end_date: String,
-    deciding_body: String,
+/// The pairs of a page form, kept as the form `name`.
+fn kept(name: &str, Form(pairs): Form<Vec<(String, String)>>) -> Kept {
+    Kept::input(name, pairs)
 }
 
 async fn add_membership(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<MembershipForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = kept("membership", f);
     let input = NewMembership {
-        category: f.category,
-        start_date: f.start_date,
-        end_date: Some(f.end_date),
-        deciding_body: f.deciding_body,
+        category: form.get("category").to_string(),
+        start_date: form.get("start_date").to_string(),
+        end_date: Some(form.get("end_date").to_string()),
+        deciding_body: form.get("deciding_body").to_string(),
     };
     let r = super::add_membership(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, Kept::input("membership", Vec::new()), r).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct EndForm {
-    person_id: String,
-    end_date: String,
+    after(&s, &a, id, form, r).await
 }
 
 async fn end_membership(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<EndForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let person_id = page_id(&f.person_id)?;
+    // One end form per membership: named by the membership, so only that one shows the input.
+    let form = kept(&format!("end-{id}"), f);
+    let person_id = page_id(form.get("person_id"))?;
     let input = EndMembership {
-        end_date: f.end_date,
+        end_date: form.get("end_date").to_string(),
     };
-    match Kept::input("end", Vec::new())
-        .outcome(super::end_membership(&s, &a.actor, id, &input).await)?
-    {
+    match form.outcome(super::end_membership(&s, &a.actor, id, &input).await)? {
         Ok(m) => Ok(Redirect::to(&format!("/care/persons/{}", m.person_id)).into_response()),
         Err(form) => person_page(&s, &a, person_id, form).await,
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CarerForm {
-    name: String,
-    phone: String,
-    relationship: String,
-}
-
 async fn set_carer(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<CarerForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = kept("carer", f);
     let input = CarerInput {
-        name: f.name,
-        phone: f.phone,
-        relationship: f.relationship,
+        name: form.get("name").to_string(),
+        phone: form.get("phone").to_string(),
+        relationship: form.get("relationship").to_string(),
     };
     let r = super::set_carer(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, Kept::input("carer", Vec::new()), r).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CheckForm {
-    date: String,
-    status: String,
-    note: String,
+    after(&s, &a, id, form, r).await
 }
 
 async fn record_check(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<CheckForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = kept("check", f);
     let input = CheckInput {
-        date: Some(f.date),
-        status: f.status,
-        note: f.note,
+        date: Some(form.get("date").to_string()),
+        status: form.get("status").to_string(),
+        note: form.get("note").to_string(),
     };
     let r = super::record_check(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, Kept::input("check", Vec::new()), r).await
+    after(&s, &a, id, form, r).await
 }
 
 async fn add_visit(
@@ -300,41 +276,33 @@ async fn add_visit(
     after(&s, &a, id, form, r).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TaskForm {
-    need_index: String,
-    owner: String,
-    due_date: String,
-}
-
 async fn add_task(
     PageCaller(s, a): PageCaller,
     PageId(visit_id): PageId,
-    Form(f): Form<TaskForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
     let visit = super::get_visit(&s, &a.actor, visit_id).await?;
+    // One task form per need of the visit: named by the visit, told apart by the need.
+    let form = kept(&format!("task-{visit_id}"), f);
     let input = NewTask {
-        need_index: f.need_index.trim().parse().unwrap_or(usize::MAX),
-        owner: f.owner,
-        due_date: f.due_date,
+        need_index: form.get("need_index").trim().parse().unwrap_or(usize::MAX),
+        owner: form.get("owner").to_string(),
+        due_date: form.get("due_date").to_string(),
     };
     let r = super::add_task(&s, &a.actor, visit_id, &input).await;
-    after(&s, &a, visit.person_id, Kept::input("task", Vec::new()), r).await
-}
-
-#[derive(Deserialize, Default)]
-struct CloseForm {
-    #[serde(default)]
-    note: String,
+    after(&s, &a, visit.person_id, form, r).await
 }
 
 async fn close_task(
     PageCaller(s, a): PageCaller,
     PageId(task_id): PageId,
-    Form(f): Form<CloseForm>,
+    f: Form<Vec<(String, String)>>,
 ) -> PageResult {
     let task = super::one_task(&s, &a.actor, task_id).await?;
-    let r = super::close_task(&s, &a.actor, task_id, &CloseTask { note: f.note }).await;
-    after(&s, &a, task.person_id, Kept::input("close", Vec::new()), r).await
+    let form = kept(&format!("close-{task_id}"), f);
+    let input = CloseTask {
+        note: form.get("note").to_string(),
+    };
+    let r = super::close_task(&s, &a.actor, task_id, &input).await;
+    after(&s, &a, task.person_id, form, r).await
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{ConflictList, ConflictQuery, KINDS, LastRun};
 use crate::kernel::auth::Authed;
 use crate::kernel::extract::region_param;
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
@@ -69,6 +70,8 @@ struct ListPage {
     last: Option<LastRun>,
     notice: Option<String>,
     error: Option<String>,
+    /// The run or resolve form sent from this page, kept with its reason when refused.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -86,6 +89,7 @@ async fn list_page(
     a: &Authed,
     f: ListForm,
     error: Option<(StatusCode, String)>,
+    form: Kept,
 ) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::CrosschecksManage)?;
@@ -151,23 +155,19 @@ async fn list_page(
         last: super::last_run(s, actor).await?,
         notice,
         error,
+        form,
     });
     *resp.status_mut() = code;
     Ok(resp)
 }
 
 async fn list(PageCaller(s, a): PageCaller, Query(f): Query<ListForm>) -> PageResult {
-    list_page(&s, &a, f, None).await
+    list_page(&s, &a, f, None, Kept::none()).await
 }
 
-#[derive(Deserialize, Default)]
-struct RunForm {
-    #[serde(default)]
-    region: String,
-}
-
-async fn run(PageCaller(s, a): PageCaller, Form(f): Form<RunForm>) -> PageResult {
-    let region = clip(&f.region, 20);
+async fn run(PageCaller(s, a): PageCaller, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+    let form = Kept::input("run", pairs);
+    let region = clip(form.get("region"), 20);
     let ran = match region_param(Some(&region)) {
         Ok(r) => super::run_in(&s, &a.actor, r.as_ref()).await,
         Err(e) => Err(e),
@@ -178,46 +178,28 @@ async fn run(PageCaller(s, a): PageCaller, Form(f): Form<RunForm>) -> PageResult
             if e.status() == StatusCode::NOT_FOUND
                 || e.status() == StatusCode::UNPROCESSABLE_ENTITY =>
         {
-            list_page(
-                &s,
-                &a,
-                ListForm::default(),
-                Some((
-                    e.status(),
-                    format!("区划“{region}”不存在或不在您的管辖范围内"),
-                )),
-            )
-            .await
+            let msg = format!("区划“{region}”不存在或不在您的管辖范围内");
+            let form = form.refuse_msg(Some("region"), &msg);
+            list_page(&s, &a, ListForm::default(), Some((e.status(), msg)), form).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-#[derive(Deserialize, Default)]
-struct ResolveForm {
-    #[serde(default)]
-    note: String,
-}
-
 async fn resolve(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<ResolveForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    match super::resolve(&s, &a.actor, id, &f.note).await {
+    let form = Kept::input(&format!("resolve-{id}"), pairs);
+    let note = form.get("note").to_string();
+    match form.outcome(super::resolve(&s, &a.actor, id, &note).await)? {
         Ok(_) => Ok(Redirect::to(&format!("/crosscheck?resolved={id}")).into_response()),
-        Err(e)
-            if e.status() == StatusCode::UNPROCESSABLE_ENTITY
-                || e.status() == StatusCode::CONFLICT =>
-        {
-            list_page(
-                &s,
-                &a,
-                ListForm::default(),
-                Some((e.status(), format!("冲突 {id}：{}", e.message))),
-            )
-            .await
+        Err(form) => {
+            let error = form
+                .message()
+                .map(|m| (StatusCode::UNPROCESSABLE_ENTITY, format!("冲突 {id}：{m}")));
+            list_page(&s, &a, ListForm::default(), error, form).await
         }
-        Err(e) => Err(e.into()),
     }
 }

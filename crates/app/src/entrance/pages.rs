@@ -18,9 +18,10 @@ use serde::Deserialize;
 use super::{AckInput, Alert, DIRECTIONS, EntriesDay, EntryInput, EntryView, Gate};
 use crate::kernel::auth::Authed;
 use crate::kernel::error::AppError;
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId, page_id};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render};
+use crate::kernel::web::{Nav, PageResult, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -68,16 +69,11 @@ struct ListPage {
     /// A free village code field for callers above the township.
     free_region: bool,
     can_create: bool,
-    error: Option<String>,
-    name: String,
+    /// The form sent from this page (the gate form or an alert's), kept with its reason.
+    form: Kept,
 }
 
-async fn list_page(
-    s: &AppState,
-    a: &Authed,
-    error: Option<String>,
-    name: String,
-) -> Result<Response, AppError> {
+async fn list_page(s: &AppState, a: &Authed, form: Kept) -> Result<Response, AppError> {
     let actor = &a.actor;
     let gates = super::list_gates(s, actor, None).await?;
     let open_alerts = super::alerts_to_handle(s, actor).await?;
@@ -115,66 +111,55 @@ async fn list_page(
         }
     }
     let can_create = free_region || !places.is_empty();
-    Ok(render(&ListPage {
-        nav: nav(a),
-        gates,
-        open_alerts,
-        places,
-        free_region,
-        can_create,
-        error,
-        name,
-    }))
+    let status = form.status();
+    Ok(render_status(
+        &ListPage {
+            nav: nav(a),
+            gates,
+            open_alerts,
+            places,
+            free_region,
+            can_create,
+            form,
+        },
+        status,
+    ))
 }
 
 async fn list(PageCaller(s, a): PageCaller) -> PageResult {
-    Ok(list_page(&s, &a, None, String::new()).await?)
+    Ok(list_page(&s, &a, Kept::none()).await?)
 }
 
-#[derive(Deserialize)]
-struct CreateForm {
-    name: String,
-    #[serde(default)]
-    place: String,
-    #[serde(default)]
-    region_code: String,
-}
-
-async fn create(PageCaller(s, a): PageCaller, Form(f): Form<CreateForm>) -> PageResult {
+async fn create(
+    PageCaller(s, a): PageCaller,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("gate", pairs);
     let mut input = super::NewGate {
-        name: f.name.clone(),
+        name: form.get("name").to_string(),
         ..Default::default()
     };
-    match f.place.trim().split_once(':') {
+    match form.get("place").trim().split_once(':') {
         Some(("org", id)) => input.org_id = Some(page_id(id)?),
         Some(("region", code)) => input.region_code = Some(code.to_string()),
-        _ => input.region_code = Some(f.region_code.clone()),
+        _ => input.region_code = Some(form.get("region_code").to_string()),
     }
-    match super::create_gate(&s, &a.actor, &input).await {
+    // The service names the place `org_id` or `region_code`; the page has `place` and the
+    // free `region_code` field.
+    let free = form.get("place").is_empty();
+    let name = |f: &str| match f {
+        "gate_name" => "name".to_string(),
+        "org_id" => "place".to_string(),
+        "region_code" if !free => "place".to_string(),
+        o => o.to_string(),
+    };
+    match form.outcome_as(super::create_gate(&s, &a.actor, &input).await, name)? {
         Ok(g) => Ok(Redirect::to(&format!("/gates/{}", g.id)).into_response()),
-        Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
-            let status = e.status();
-            Ok(with_status(
-                list_page(&s, &a, Some(e.message), f.name).await?,
-                status,
-            ))
-        }
-        Err(e) => Err(e.into()),
+        Err(form) => Ok(list_page(&s, &a, form).await?),
     }
 }
 
 // ------------------------------------------------------------------------------ quick entry
-
-/// What the entry form shows: empty after a save, as typed after an error.
-#[derive(Default)]
-struct FormValues {
-    name: String,
-    phone: String,
-    from: String,
-    reason: String,
-    direction: String,
-    temperature: String,
-}
 
 /// One row of the day's list.
 struct Row {
@@ -194,10 +179,11 @@ struct Live {
     rows: Vec<Row>,
     alerts: Vec<Alert>,
     can_link: bool,
-    error: Option<String>,
     saved: Option<String>,
     saved_fever: bool,
-    v: FormValues,
+    /// The form sent from the gate page (entry, rename or an alert's), kept with its reason;
+    /// after a save, empty.
+    form: Kept,
     /// (value, label, checked) of the in/out choice.
     directions: Vec<(&'static str, &'static str, bool)>,
 }
@@ -207,9 +193,6 @@ struct Live {
 struct GatePage {
     nav: Option<Nav>,
     live: Live,
-    /// The rename form's value, and why it was refused.
-    edit_name: String,
-    edit_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -233,9 +216,8 @@ async fn live(
     a: &Authed,
     id: i64,
     date: Option<&str>,
-    error: Option<String>,
     saved: Option<&EntryView>,
-    v: FormValues,
+    form: Kept,
 ) -> Result<Live, AppError> {
     let EntriesDay {
         gate,
@@ -248,13 +230,11 @@ async fn live(
     } = super::list_entries(s, &a.actor, id, super::date_param(date)?).await?;
     let alerts = super::list_alerts(s, &a.actor, Some("open"), Some(gate.id)).await?;
     let today = super::today_str(s);
-    let v = FormValues {
-        direction: if v.direction.is_empty() {
-            "in".to_string()
-        } else {
-            v.direction
-        },
-        ..v
+    // The in/out choice: as sent after a refusal, the last one after a save, else in.
+    let direction = match (form.of("entry").get("direction"), saved) {
+        ("", Some(e)) => e.direction.clone(),
+        ("", None) => "in".to_string(),
+        (d, _) => d.to_string(),
     };
     Ok(Live {
         is_today: date == today,
@@ -273,7 +253,6 @@ async fn live(
             .collect(),
         alerts,
         can_link: a.actor.can(Permission::PersonsRead),
-        error,
         saved: saved.map(|e| {
             format!(
                 "已登记：{}（{}，{:.1} ℃）",
@@ -283,9 +262,9 @@ async fn live(
         saved_fever: saved.is_some_and(|e| e.fever),
         directions: DIRECTIONS
             .iter()
-            .map(|(k, l)| (*k, *l, *k == v.direction))
+            .map(|(k, l)| (*k, *l, *k == direction))
             .collect(),
-        v,
+        form,
     })
 }
 
@@ -300,116 +279,59 @@ async fn show(
     PageId(id): PageId,
     Query(q): Query<DateParam>,
 ) -> PageResult {
-    let live = live(
-        &s,
-        &a,
-        id,
-        Some(q.date.as_str()),
-        None,
-        None,
-        FormValues::default(),
-    )
-    .await?;
-    Ok(render(&GatePage {
-        nav: nav(&a),
-        edit_name: live.gate.name.clone(),
-        live,
-        edit_error: None,
-    }))
+    let live = live(&s, &a, id, Some(q.date.as_str()), None, Kept::none()).await?;
+    Ok(render(&GatePage { nav: nav(&a), live }))
 }
 
-#[derive(Deserialize)]
-struct EntryForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    direction: String,
-    #[serde(default)]
-    temperature: String,
-    #[serde(default)]
-    id_number: String,
+/// The gate page again with a refused form (422), its input kept.
+async fn gate_refused(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
+    let status = form.status();
+    let live = live(s, a, id, None, None, form).await?;
+    Ok(with_status(render(&GatePage { nav: nav(a), live }), status))
 }
 
 async fn add_entry(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
     headers: HeaderMap,
-    Form(f): Form<EntryForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let htmx = is_htmx(&headers);
-    let result = match super::parse_temperature_text(&f.temperature) {
+    let mut form = Kept::input("entry", pairs);
+    let result = match super::parse_temperature_text(form.get("temperature")) {
         Ok(t) => {
             let input = EntryInput {
-                name: f.name.clone(),
-                phone: f.phone.clone(),
-                from: f.from.clone(),
-                reason: f.reason.clone(),
-                direction: Some(f.direction.clone()),
+                name: form.get("name").to_string(),
+                phone: form.get("phone").to_string(),
+                from: form.get("from").to_string(),
+                reason: form.get("reason").to_string(),
+                direction: Some(form.get("direction").to_string()),
                 temperature: t,
-                id_number: Some(f.id_number.clone()),
+                id_number: Some(form.get("id_number").to_string()),
             };
             super::add_entry(&s, &a.actor, id, &input).await
         }
         Err(e) => Err(e),
     };
-    match result {
+    // The ID number never comes back in the page, refused or not.
+    form = form.without("id_number");
+    match form.outcome(result)? {
         Ok(e) => {
             if htmx {
                 // A fresh form (the direction kept) for the next visitor.
-                let v = FormValues {
-                    direction: e.direction.clone(),
-                    ..Default::default()
-                };
-                let live = live(&s, &a, id, None, None, Some(&e), v).await?;
+                let live = live(&s, &a, id, None, Some(&e), Kept::none()).await?;
                 Ok(render(&LiveFragment { live }))
             } else {
                 Ok(Redirect::to(&format!("/gates/{id}")).into_response())
             }
         }
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            // The typed values come back (never the ID number) with the reason.
-            let v = FormValues {
-                name: f.name,
-                phone: f.phone,
-                from: f.from,
-                reason: f.reason,
-                direction: f.direction,
-                temperature: f.temperature,
-            };
-            let live = live(&s, &a, id, None, Some(e.message), None, v).await?;
-            if htmx {
-                // htmx swaps only 2xx answers: the error is shown inside the fragment.
-                Ok(render(&LiveFragment { live }))
-            } else {
-                Ok(with_status(
-                    render(&GatePage {
-                        nav: nav(&a),
-                        edit_name: live.gate.name.clone(),
-                        live,
-                        edit_error: None,
-                    }),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                ))
-            }
+        Err(form) if htmx => {
+            // htmx swaps only 2xx answers: the reason is shown inside the fragment.
+            let live = live(&s, &a, id, None, None, form).await?;
+            Ok(render(&LiveFragment { live }))
         }
-        Err(e) => Err(e.into()),
+        Err(form) => gate_refused(&s, &a, id, form).await,
     }
-}
-
-#[derive(Deserialize)]
-struct AckForm {
-    #[serde(default)]
-    disposition: String,
-    #[serde(default)]
-    note: String,
-    #[serde(default)]
-    back: String,
 }
 
 fn back_to(back: &str) -> String {
@@ -424,51 +346,39 @@ fn back_to(back: &str) -> String {
 async fn ack(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<AckForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::ack_alert(
-        &s,
-        &a.actor,
-        id,
-        &AckInput {
-            disposition: f.disposition,
-            note: f.note,
+    let form = Kept::input(&format!("ack-{id}"), pairs);
+    let back = back_to(form.get("back"));
+    let input = AckInput {
+        disposition: form.get("disposition").to_string(),
+        note: form.get("note").to_string(),
+    };
+    match form.outcome(super::ack_alert(&s, &a.actor, id, &input).await)? {
+        Ok(_) => Ok(Redirect::to(&back).into_response()),
+        // Refused: the gate page it was sent from, else the list (which shows every open
+        // alert), with the note kept beside the alert.
+        Err(form) => match back.strip_prefix("/gates/").and_then(|g| g.parse().ok()) {
+            Some(gate) => gate_refused(&s, &a, gate, form).await,
+            None => Ok(list_page(&s, &a, form).await?),
         },
-    )
-    .await?;
-    Ok(Redirect::to(&back_to(&f.back)).into_response())
-}
-
-#[derive(Deserialize, Default)]
-struct RenameForm {
-    #[serde(default)]
-    name: String,
+    }
 }
 
 /// Rename a gate; refused: the gate page again with the name typed and the reason (422).
 async fn rename(
     PageCaller(s, a): PageCaller,
     PageId(id): PageId,
-    Form(f): Form<RenameForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = Kept::input("rename", pairs);
     let patch = super::GatePatch {
-        name: Some(f.name.clone()),
+        name: Some(form.get("name").to_string()),
     };
-    match crate::kernel::handler::refusal(super::update_gate(&s, &a.actor, id, &patch).await)? {
+    let r = super::update_gate(&s, &a.actor, id, &patch).await;
+    match form.outcome_as(r, |f| f.replace("gate_name", "name"))? {
         Ok(_) => Ok(Redirect::to(&format!("/gates/{id}")).into_response()),
-        Err(message) => {
-            let live = live(&s, &a, id, None, None, None, FormValues::default()).await?;
-            let page = GatePage {
-                nav: nav(&a),
-                live,
-                edit_name: crate::kernel::web::clip(&f.name, 50),
-                edit_error: Some(message),
-            };
-            Ok(crate::kernel::web::render_status(
-                &page,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        }
+        Err(form) => gate_refused(&s, &a, id, form).await,
     }
 }
 

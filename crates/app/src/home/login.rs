@@ -163,8 +163,17 @@ async fn totp_submit(
 
 async fn logout(State(s): State<AppState>, PageAnyStage(a): PageAnyStage) -> PageResult {
     auth::logout(&s, &a).await?;
+    // The browser also forgets what the pages kept on the phone (unsent forms, assets/app.js;
+    // docs/PRIVACY.md "On the phone"); the logout form clears them itself as well, for
+    // browsers that ignore this header.
     Ok((
-        [(header::SET_COOKIE, clear_cookie(&s))],
+        [
+            (header::SET_COOKIE, clear_cookie(&s)),
+            (
+                header::HeaderName::from_static("clear-site-data"),
+                "\"storage\"".to_string(),
+            ),
+        ],
         Redirect::to("/login"),
     )
         .into_response())

@@ -154,7 +154,11 @@ async fn resolve_unit(
     let unit = unit.trim();
     if let Some(id) = unit.strip_prefix("org:") {
         let id: i64 = id.parse().map_err(|_| {
-            AppError::field(ErrorCode::Validation, "unit", "应为区划代码或 org:机构编号")
+            AppError::field(
+                ErrorCode::Validation,
+                "unit",
+                "请从列表中选择村（社区）或机构，或填写区划代码",
+            )
         })?;
         let org = crate::orgs::get(state, actor, id).await?;
         return Ok((format!("org:{}", org.id), org.name, org.region_code));

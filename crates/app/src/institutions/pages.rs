@@ -4,8 +4,6 @@
 //! list of shortage requests with the answer form. Changes are POST forms; the rules are in the
 //! service functions of `institutions`.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Form, Path, Query};
 use axum::response::{IntoResponse, Redirect};
@@ -465,6 +463,8 @@ struct RoundsPage {
     lines: Vec<RoundLine>,
     fevers: Vec<super::FeverRow>,
     can_write: bool,
+    /// The round or resident form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -519,33 +519,60 @@ async fn rounds(
     Path(id): Path<i64>,
     Query(q): Query<RoundsQuery>,
 ) -> PageResult {
-    let d = super::get(&s, &a.actor, id).await?;
-    let round = Round::parse(&q.round).unwrap_or_else(|| default_round(&s));
-    let v = super::rounds(&s, &a.actor, id, super::day_param("day", Some(&q.day))?).await?;
-    Ok(render(&RoundsPage {
-        nav: nav(&a),
-        inst: d.institution,
-        round: round.as_str(),
-        rounds: Round::ALL
-            .into_iter()
-            .map(|r| (r.as_str(), r.label_zh(), r == round))
-            .collect(),
-        lines: rounds_lines(&v, round),
-        fevers: v.fevers,
-        day: v.day,
-        can_write: d.can_write,
-    }))
+    rounds_page(&s, &a, id, &q, Kept::none()).await
+}
+
+/// The rounds screen of a day and round, with the form sent from it when it was refused.
+async fn rounds_page(s: &AppState, a: &Authed, id: i64, q: &RoundsQuery, form: Kept) -> PageResult {
+    let d = super::get(s, &a.actor, id).await?;
+    let round = Round::parse(&q.round).unwrap_or_else(|| default_round(s));
+    let day = match super::day_param("day", Some(&q.day)) {
+        Ok(d) => d,
+        // A day refused with the form: the page of today, the form still kept.
+        Err(_) if form.refused() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let v = super::rounds(s, &a.actor, id, day).await?;
+    let mut lines = rounds_lines(&v, round);
+    if form.of("round").refused() {
+        // The values as typed, not the ones on record.
+        for l in &mut lines {
+            l.value = form.get(&format!("t_{}", l.resident_id)).to_string();
+        }
+    }
+    let status = form.status();
+    Ok(render_status(
+        &RoundsPage {
+            nav: nav(a),
+            inst: d.institution,
+            round: round.as_str(),
+            rounds: Round::ALL
+                .into_iter()
+                .map(|r| (r.as_str(), r.label_zh(), r == round))
+                .collect(),
+            lines,
+            fevers: v.fevers,
+            day: v.day,
+            can_write: d.can_write,
+            form,
+        },
+        status,
+    ))
 }
 
 async fn record_round(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(body): Form<HashMap<String, String>>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let round = body.get("round").cloned().unwrap_or_default();
-    let day = body.get("day").cloned().unwrap_or_default();
+    let form = Kept::input("round", pairs);
+    let q = RoundsQuery {
+        day: form.get("day").to_string(),
+        round: form.get("round").to_string(),
+    };
     let mut temperatures = Vec::new();
-    for (k, v) in &body {
+    let mut bad = None;
+    for (k, v) in form.pairs() {
         let Some(rid) = k.strip_prefix("t_").and_then(|r| r.parse::<i64>().ok()) else {
             continue;
         };
@@ -553,53 +580,46 @@ async fn record_round(
         if v.is_empty() {
             continue;
         }
-        let t = v
-            .parse::<f64>()
-            .map_err(|_| AppError::field(ErrorCode::Validation, k, "应为数字"))?;
-        temperatures.push(super::TempInput {
-            resident_id: rid,
-            temperature: Some(t),
-        });
+        match v.parse::<f64>() {
+            Ok(t) => temperatures.push(super::TempInput {
+                resident_id: rid,
+                temperature: Some(t),
+            }),
+            Err(_) => bad = bad.or(Some(k.clone())),
+        }
+    }
+    if let Some(k) = bad {
+        let form = form.refuse_msg(Some(&k), "体温应为数字（如 36.5），本轮未保存");
+        return rounds_page(&s, &a, id, &q, form).await;
     }
     temperatures.sort_by_key(|t| t.resident_id);
-    super::record_round(
-        &s,
-        &a.actor,
-        id,
-        &super::RoundsInput {
-            day: Some(day.clone()),
-            round: round.clone(),
-            temperatures,
-        },
-    )
-    .await?;
-    see_other(&format!(
-        "/institutions/{id}/rounds?day={day}&round={}",
-        Round::parse(&round).map(|r| r.as_str()).unwrap_or("")
-    ))
-}
-
-#[derive(Deserialize)]
-struct ResidentForm {
-    name: String,
-    #[serde(default)]
-    room: String,
+    let input = super::RoundsInput {
+        day: Some(q.day.clone()),
+        round: q.round.clone(),
+        temperatures,
+    };
+    match form.outcome(super::record_round(&s, &a.actor, id, &input).await)? {
+        Ok(_) => see_other(&format!(
+            "/institutions/{id}/rounds?day={}&round={}",
+            q.day,
+            Round::parse(&q.round).map(|r| r.as_str()).unwrap_or("")
+        )),
+        Err(form) => rounds_page(&s, &a, id, &q, form).await,
+    }
 }
 
 async fn add_resident(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<ResidentForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::add_resident(
-        &s,
-        &a.actor,
-        id,
-        &super::ResidentInput {
-            name: f.name,
-            room: f.room,
-        },
-    )
-    .await?;
-    see_other(&format!("/institutions/{id}/rounds"))
+    let form = Kept::input("resident", pairs);
+    let input = super::ResidentInput {
+        name: form.get("name").to_string(),
+        room: form.get("room").to_string(),
+    };
+    match form.outcome(super::add_resident(&s, &a.actor, id, &input).await)? {
+        Ok(_) => see_other(&format!("/institutions/{id}/rounds")),
+        Err(form) => rounds_page(&s, &a, id, &RoundsQuery::default(), form).await,
+    }
 }

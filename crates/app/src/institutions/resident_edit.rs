@@ -8,7 +8,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Path};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,8 +17,9 @@ use crate::audit::diff;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppResult, text_field};
-use crate::kernel::handler::{PageCaller, page_id, refusal};
-use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
+use crate::kernel::form::Kept;
+use crate::kernel::handler::{PageCaller, page_id};
+use crate::kernel::web::{Nav, PageResult, render, render_status};
 use crate::people::shown;
 use crate::state::AppState;
 
@@ -178,38 +178,22 @@ struct ResidentPage {
     inst: Institution,
     resident: ResidentState,
     can_write: bool,
-    form_name: String,
-    form_room: String,
-    error: Option<String>,
+    /// The edit form as typed and why it was refused, when it was.
+    form: Kept,
 }
 
-async fn resident_page(
-    s: &AppState,
-    actor: &Actor,
-    id: i64,
-    rid: i64,
-    form: Option<(String, String, String)>,
-) -> PageResult {
+async fn resident_page(s: &AppState, actor: &Actor, id: i64, rid: i64, form: Kept) -> PageResult {
     let d = super::get(s, actor, id).await?;
     let resident = state_of(s, actor, &d.institution, rid).await?;
-    let (form_name, form_room, error) = match form {
-        Some((n, r, e)) => (n, r, Some(e)),
-        None => (resident.name.clone(), resident.room.clone(), None),
-    };
+    let status = form.status();
     let page = ResidentPage {
         nav: Some(Nav::for_actor(actor, "/institutions")),
         inst: d.institution,
         can_write: d.can_write,
         resident,
-        form_name,
-        form_room,
-        error,
+        form,
     };
-    Ok(if page.error.is_some() {
-        render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
-    } else {
-        render(&page)
-    })
+    Ok(render_status(&page, status))
 }
 
 /// `GET /institutions/{id}/residents/{rid}`.
@@ -217,33 +201,24 @@ pub(super) async fn show_resident(
     PageCaller(s, a): PageCaller,
     Path((id, rid)): Path<(String, String)>,
 ) -> PageResult {
-    resident_page(&s, &a.actor, page_id(&id)?, page_id(&rid)?, None).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct ResidentEditForm {
-    name: String,
-    room: String,
+    resident_page(&s, &a.actor, page_id(&id)?, page_id(&rid)?, Kept::none()).await
 }
 
 /// `POST /institutions/{id}/residents/{rid}`: the edit form.
 pub(super) async fn edit_resident(
     PageCaller(s, a): PageCaller,
     Path((id, rid)): Path<(String, String)>,
-    Form(f): Form<ResidentEditForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let (id, rid) = (page_id(&id)?, page_id(&rid)?);
+    let form = Kept::input("resident", pairs);
     let patch = ResidentPatch {
-        name: Some(f.name.clone()),
-        room: Some(f.room.clone()),
+        name: Some(form.get("name").to_string()),
+        room: Some(form.get("room").to_string()),
     };
-    match refusal(update_resident(&s, &a.actor, id, rid, &patch).await)? {
+    match form.outcome(update_resident(&s, &a.actor, id, rid, &patch).await)? {
         Ok(_) => Ok(Redirect::to(&format!("/institutions/{id}/residents/{rid}")).into_response()),
-        Err(m) => {
-            let form = (clip(&f.name, 50), clip(&f.room, 30), m);
-            resident_page(&s, &a.actor, id, rid, Some(form)).await
-        }
+        Err(form) => resident_page(&s, &a.actor, id, rid, form).await,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Kept {
     message: Option<String>,
     field: Option<String>,
     field_message: String,
+    /// A conflict with what is on record (409) rather than invalid input (422).
+    conflict: bool,
 }
 
 /// The nothing-typed, nothing-refused form (what [`Kept::of`] gives for another form).
@@ -34,6 +36,7 @@ static EMPTY: Kept = Kept {
     message: None,
     field: None,
     field_message: String::new(),
+    conflict: false,
 };
 
 impl Kept {
@@ -52,6 +55,12 @@ impl Kept {
         }
     }
 
+    /// The same input without `name` (a value never shown again, such as an ID number).
+    pub fn without(mut self, name: &str) -> Kept {
+        self.values.retain(|(k, _)| k != name);
+        self
+    }
+
     /// The value sent for `name` (the first, if sent more than once), else "".
     pub fn get(&self, name: &str) -> &str {
         self.values
@@ -59,6 +68,11 @@ impl Kept {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
+    }
+
+    /// Every pair as sent, in order (forms whose input names carry ids: `t_12`).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.values
     }
 
     /// Every value sent for `name` (multi-selects, checkbox lists).
@@ -128,6 +142,16 @@ impl Kept {
         }
     }
 
+    /// This form's state if the value sent for `name` is `value`, else the empty one (several
+    /// forms of one row told apart by a hidden input: the task form of one need of a visit).
+    pub fn when(&self, name: &str, value: impl std::fmt::Display) -> &Kept {
+        if self.get(name) == value.to_string() {
+            self
+        } else {
+            &EMPTY
+        }
+    }
+
     /// Was the input refused?
     pub fn refused(&self) -> bool {
         self.message.is_some()
@@ -146,9 +170,12 @@ impl Kept {
         }
     }
 
-    /// 422 when the form is shown again with its reason, else 200.
+    /// 422 when the form is shown again with its reason (409 when the reason is a conflict
+    /// with what is on record: a duplicate name), else 200.
     pub fn status(&self) -> StatusCode {
-        if self.refused() {
+        if self.conflict {
+            StatusCode::CONFLICT
+        } else if self.refused() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
@@ -159,6 +186,7 @@ impl Kept {
     /// input name by `input_name`, gets the message beside it).
     pub fn refuse_as(mut self, e: &AppError, input_name: impl Fn(&str) -> String) -> Kept {
         self.message = Some(e.message.clone());
+        self.conflict = e.status() == StatusCode::CONFLICT;
         if let Some(f) = e.fields.first() {
             self.field = Some(input_name(&f.field));
             self.field_message = f.message.clone();

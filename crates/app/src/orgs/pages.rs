@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{NewOrg, Org, OrgKind, OrgPatch};
 use crate::kernel::extract::{Page, region_param};
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render, render_status};
@@ -108,6 +109,8 @@ struct NewPage {
     kinds: Vec<Opt>,
     form: OrgForm,
     error: Option<String>,
+    /// Which field the refusal is about, for the reason beside it.
+    refusal: Kept,
 }
 
 /// The creation form as posted (every field optional so a partial post is a validation
@@ -147,6 +150,7 @@ async fn new_form(Page(a): Page, Query(q): Query<NewQuery>) -> PageResult {
             ..OrgForm::default()
         },
         error: None,
+        refusal: Kept::none(),
     }))
 }
 
@@ -196,6 +200,12 @@ fn refused(
         action,
         kinds: kind_options(&form.kind),
         form,
+        // The reason beside the field it is about (kernel::form::Kept).
+        refusal: if status == StatusCode::NOT_FOUND {
+            Kept::none().refuse_msg(Some("region_code"), "区划不存在或不在您的管辖范围内")
+        } else {
+            Kept::none().refuse(&e)
+        },
         error: Some(message),
     };
     let status = if status == StatusCode::NOT_FOUND {
@@ -242,6 +252,7 @@ async fn edit_form(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResu
             address: org.address,
         },
         error: None,
+        refusal: Kept::none(),
     }))
 }
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::status::{set_household_disabled, set_person_disabled};
 use super::{Person, PersonPatch};
+use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::{Nav, PageResult, Routes, clip, render, render_status};
 
@@ -59,6 +60,8 @@ struct EditPage {
     person: Person,
     form: Shown,
     error: Option<String>,
+    /// Which field the refusal is about, for the reason beside it (kernel::form::Kept).
+    refusal: Kept,
 }
 
 async fn edit_form(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResult {
@@ -78,6 +81,7 @@ async fn edit_form(PageCaller(s, a): PageCaller, PageId(id): PageId) -> PageResu
         person,
         form,
         error: None,
+        refusal: Kept::none(),
     }))
 }
 
@@ -102,14 +106,18 @@ async fn edit(
         deceased: Some(!f.deceased.is_empty()),
         id_number: opt(&f.id_number),
     };
-    let message = match super::update(&s, actor, id, &patch).await {
+    let (message, refusal) = match super::update(&s, actor, id, &patch).await {
         Ok(_) => return Ok(Redirect::to(&format!("/persons/{id}")).into_response()),
         // A region outside the scope answers "not found": say so next to the field.
-        Err(e) if e.status() == StatusCode::NOT_FOUND => {
-            "所在区划：区划不存在或不在您的管辖范围内".to_string()
-        }
+        Err(e) if e.status() == StatusCode::NOT_FOUND => (
+            "所在区划：区划不存在或不在您的管辖范围内".to_string(),
+            Kept::none().refuse_msg(Some("region_code"), "区划不存在或不在您的管辖范围内"),
+        ),
         Err(e) if e.status() == StatusCode::FORBIDDEN => return Err(e.into()),
-        Err(e) => e.message,
+        Err(e) => {
+            let refusal = Kept::none().refuse(&e);
+            (e.message, refusal)
+        }
     };
     let page = EditPage {
         nav: Some(Nav::for_actor(actor, "/persons")),
@@ -123,6 +131,7 @@ async fn edit(
             deceased: !f.deceased.is_empty(),
         },
         error: Some(message),
+        refusal,
     };
     Ok(render_status(&page, StatusCode::UNPROCESSABLE_ENTITY))
 }

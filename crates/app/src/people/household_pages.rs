@@ -21,6 +21,7 @@ use super::{
 };
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::form::Kept;
 use crate::kernel::web::{Nav, PageResult, Routes, clip, render, render_status};
 use crate::state::AppState;
 
@@ -109,6 +110,8 @@ struct NewPage {
     form: NewForm,
     head: Option<Person>,
     error: Option<String>,
+    /// Which field the refusal is about, for the reason beside it (kernel::form::Kept).
+    refusal: Kept,
 }
 
 async fn new_page(
@@ -116,6 +119,7 @@ async fn new_page(
     a: &crate::kernel::auth::Authed,
     form: NewForm,
     error: Option<(StatusCode, String)>,
+    refusal: Kept,
 ) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::PersonsWrite)?;
@@ -145,6 +149,7 @@ async fn new_page(
         form,
         head,
         error,
+        refusal,
     };
     Ok(render_status(&page, status))
 }
@@ -154,7 +159,7 @@ async fn new_form(
     Page(a): Page,
     Query(f): Query<NewForm>,
 ) -> PageResult {
-    new_page(&s, &a, f, None).await
+    new_page(&s, &a, f, None, Kept::none()).await
 }
 
 async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<NewForm>) -> PageResult {
@@ -178,7 +183,8 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<NewForm>
                 address: clip(&f.address, 200),
                 person: clip(&f.person, 20),
             };
-            new_page(&s, &a, form, Some((e.status(), e.message))).await
+            let refusal = Kept::none().refuse(&e);
+            new_page(&s, &a, form, Some((e.status(), e.message)), refusal).await
         }
         Err(e) => Err(e.into()),
     }
@@ -207,6 +213,8 @@ struct ShowPage {
     address: String,
     member: MemberForm,
     error: Option<String>,
+    /// Which field the refusal is about, for the reason beside it (kernel::form::Kept).
+    refusal: Kept,
 }
 
 async fn show_page(
@@ -216,6 +224,7 @@ async fn show_page(
     address: Option<String>,
     member: MemberForm,
     error: Option<(StatusCode, String)>,
+    refusal: Kept,
 ) -> PageResult {
     let actor = &a.actor;
     let household = super::get_household(s, actor, id).await?;
@@ -238,12 +247,22 @@ async fn show_page(
         can_write,
         member,
         error,
+        refusal,
     };
     Ok(render_status(&page, status))
 }
 
 async fn show(State(s): State<AppState>, Page(a): Page, Path(id): Path<String>) -> PageResult {
-    show_page(&s, &a, id_of(&id)?, None, MemberForm::default(), None).await
+    show_page(
+        &s,
+        &a,
+        id_of(&id)?,
+        None,
+        MemberForm::default(),
+        None,
+        Kept::none(),
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -273,7 +292,8 @@ async fn update(
                 id,
                 kept,
                 MemberForm::default(),
-                Some((e.status(), e.message)),
+                Some((e.status(), e.message.clone())),
+                Kept::none().refuse(&e),
             )
             .await
         }
@@ -301,6 +321,7 @@ async fn add(
             None,
             f,
             refuse("人员编号：请填写人员编号（数字）"),
+            Kept::none().refuse_msg(Some("person_id"), "请填写人员编号（数字）"),
         )
         .await;
     };
@@ -318,10 +339,12 @@ async fn add(
             ) =>
         {
             // A person out of scope reads as not found, as everywhere.
-            let message = if e.status() == StatusCode::NOT_FOUND {
-                format!("没有找到人员 {person_id}（或不在您的管辖范围内）")
+            let (message, refusal) = if e.status() == StatusCode::NOT_FOUND {
+                let m = format!("没有找到人员 {person_id}（或不在您的管辖范围内）");
+                let r = Kept::none().refuse_msg(Some("person_id"), &m);
+                (m, r)
             } else {
-                e.message
+                (e.message.clone(), Kept::none().refuse(&e))
             };
             let kept = MemberForm {
                 person_id: clip(&f.person_id, 20),
@@ -335,6 +358,7 @@ async fn add(
                 None,
                 kept,
                 Some((StatusCode::UNPROCESSABLE_ENTITY, message)),
+                refusal,
             )
             .await
         }

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::{Created, NewPerson, Person, PersonQuery, Revealed};
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
+use crate::kernel::form::Kept;
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, query_string, render, render_status, with_status};
 use crate::state::AppState;
@@ -215,6 +216,8 @@ struct NewPage {
     form: PersonForm,
     error: Option<String>,
     existing_id: Option<i64>,
+    /// Which field the refusal is about, for the reason beside it (kernel::form::Kept).
+    refusal: Kept,
 }
 
 /// The creation form as posted; every field optional so a partial post is a message.
@@ -255,6 +258,7 @@ async fn new_form(Page(a): Page) -> PageResult {
         },
         error: None,
         existing_id: None,
+        refusal: Kept::none(),
     }))
 }
 
@@ -273,7 +277,7 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
         hukou_address: opt(&f.hukou_address),
         link_kind: opt(&f.link_kind),
     };
-    let (status, message, existing_id) = match super::create(&s, actor, &input).await {
+    let (status, message, existing_id, refusal) = match super::create(&s, actor, &input).await {
         Ok(Created::New(p)) => {
             let warn: Vec<&str> = p.warnings.iter().map(|w| w.code.as_str()).collect();
             let to = if warn.is_empty() {
@@ -287,13 +291,18 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
             StatusCode::CONFLICT,
             "该身份证号已登记，请查看已有记录".to_string(),
             Some(id),
+            Kept::none().refuse_msg(Some("id_number"), "该身份证号已登记"),
         ),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "无法登记：区划不存在或不在您的管辖范围内，或该身份证号已在其他地区登记".to_string(),
             None,
+            Kept::none().refuse_msg(None, ""),
         ),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (e.status(), e.message, None),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let refusal = Kept::none().refuse(&e);
+            (e.status(), e.message, None, refusal)
+        }
         Err(e) => return Err(e.into()),
     };
     // The ID number and phone typed are not echoed back into the page.
@@ -313,6 +322,7 @@ async fn create(State(s): State<AppState>, Page(a): Page, Form(f): Form<PersonFo
         form,
         error: Some(message),
         existing_id,
+        refusal,
     };
     Ok(render_status(&page, status))
 }

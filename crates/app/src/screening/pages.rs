@@ -25,7 +25,7 @@ use super::{
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::form::Kept;
-use crate::kernel::handler::{PageCaller, form_status, refusal};
+use crate::kernel::handler::{PageCaller, form_status};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render};
 use crate::people::{self, Person};
@@ -599,57 +599,57 @@ struct ObservationPage {
     o: Observation,
     can_write: bool,
     outcomes: Vec<(&'static str, &'static str)>,
-    error: Option<String>,
+    /// The form sent from this page (checkin, extend or close), kept with its reason.
+    form: Kept,
 }
 
-async fn obs_page(s: &AppState, a: &Authed, id: i64, error: Option<String>) -> PageResult {
+async fn obs_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
     let actor = &a.actor;
     let o = super::get_observation(s, actor, id).await?;
-    let status = form_status(&error);
+    let status = form.status();
     Ok(with_status(
         render(&ObservationPage {
             nav: Some(Nav::for_actor(actor, NAV)),
             can_write: actor.can(Permission::PersonsWrite) && o.status == "active",
             o,
             outcomes: super::OUTCOMES.to_vec(),
-            error,
+            form,
         }),
         status,
     ))
 }
 
 async fn observation(PageCaller(s, a): PageCaller, Path(id): Path<String>) -> PageResult {
-    obs_page(&s, &a, pid(&id)?, None).await
+    obs_page(&s, &a, pid(&id)?, Kept::none()).await
 }
 
-/// After a write: back to the page, or the page again with the message of a 422.
-async fn after(s: &AppState, a: &Authed, id: i64, r: AppResult<Observation>) -> PageResult {
-    match refusal(r)? {
+/// After a write: back to the page, or the page again with the form kept and the reason.
+async fn after(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    form: Kept,
+    r: AppResult<Observation>,
+) -> PageResult {
+    match form.outcome(r)? {
         Ok(_) => Ok(Redirect::to(&format!("/observations/{id}")).into_response()),
-        Err(reason) => obs_page(s, a, id, Some(reason)).await,
+        Err(form) => obs_page(s, a, id, form).await,
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CheckinForm {
-    temperature: String,
-    symptoms: Option<String>,
-    note: String,
 }
 
 async fn checkin(
     PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
-    Form(f): Form<CheckinForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = pid(&id)?;
-    let r = match parse_temp(&f.temperature) {
+    let form = Kept::input("checkin", pairs);
+    let r = match parse_temp(form.get("temperature")) {
         Ok(Some(t)) => {
             let input = NewCheckin {
                 temperature: t,
-                symptoms: f.symptoms.is_some(),
-                note: f.note,
+                symptoms: form.has("symptoms"),
+                note: form.get("note").to_string(),
             };
             super::checkin(&s, &a.actor, id, &input).await
         }
@@ -660,42 +660,31 @@ async fn checkin(
         )),
         Err(e) => Err(e),
     };
-    after(&s, &a, id, r).await
-}
-
-#[derive(Deserialize, Default)]
-struct ExtendForm {
-    #[serde(default)]
-    ends_on: String,
+    after(&s, &a, id, form, r).await
 }
 
 async fn extend(
     PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
-    Form(f): Form<ExtendForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = pid(&id)?;
-    let r = super::extend(&s, &a.actor, id, &f.ends_on).await;
-    after(&s, &a, id, r).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CloseForm {
-    outcome: String,
-    note: String,
+    let form = Kept::input("extend", pairs);
+    let r = super::extend(&s, &a.actor, id, form.get("ends_on")).await;
+    after(&s, &a, id, form, r).await
 }
 
 async fn close(
     PageCaller(s, a): PageCaller,
     Path(id): Path<String>,
-    Form(f): Form<CloseForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = pid(&id)?;
+    let form = Kept::input("close", pairs);
     let input = CloseObservation {
-        outcome: f.outcome,
-        note: f.note,
+        outcome: form.get("outcome").to_string(),
+        note: form.get("note").to_string(),
     };
     let r = super::close(&s, &a.actor, id, &input).await;
-    after(&s, &a, id, r).await
+    after(&s, &a, id, form, r).await
 }

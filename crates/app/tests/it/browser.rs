@@ -179,7 +179,7 @@ fn totp_now(secret_base32: &str) -> String {
 }
 
 /// Log in with the form; returns once the browser left the login page.
-fn log_in(d: &Driver, server: &Server, username: &str, password: &str) {
+pub(crate) fn log_in(d: &Driver, server: &Server, username: &str, password: &str) {
     d.goto(&server.url("/login"));
     fill(d, "#username", username);
     fill(d, "#password", password);
@@ -757,7 +757,13 @@ async fn staff_pages_in_process() {
 
 /// A ready account (password change done, TOTP enrolled with the test's known secret of its
 /// username) made by the console operator.
-fn ready_user(server: &Server, username: &str, role: &str, region: &str, password: &str) {
+pub(crate) fn ready_user(
+    server: &Server,
+    username: &str,
+    role: &str,
+    region: &str,
+    password: &str,
+) {
     let Some(rt) = server.rt.as_ref() else { return };
     let state = server.state.clone();
     let (username, role, region, password) = (

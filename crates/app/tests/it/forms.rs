@@ -504,3 +504,235 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
     })
     .await;
 }
+
+/// Post the pairs as a page form; the status and the page.
+async fn post_page(
+    t: &T,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let (s, _, b) = t.raw_form("POST", path, Some(cookie), &enc(pairs)).await;
+    (s, String::from_utf8_lossy(&b).into_owned())
+}
+
+/// A refused page form: 422 inside the normal layout, what was typed shown again, the Chinese
+/// reason present and beside the field `field`, no English field name.
+fn assert_kept(s: StatusCode, html: &str, typed: &[&str], reason: &str, field: &str) {
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(
+        html.contains("我的账户"),
+        "inside the normal layout: {html}"
+    );
+    for v in typed {
+        assert!(html.contains(v), "{v} kept: {html}");
+    }
+    assert!(html.contains(reason), "reason {reason}: {html}");
+    assert!(
+        html.contains(&format!("data-field=\"{field}\"")),
+        "reason beside {field}: {html}"
+    );
+}
+
+#[tokio::test]
+async fn every_area_form_keeps_the_input_when_refused() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let v1 = "130110100001";
+        let cw = t.user("cw.a", &["community_worker"], v1).await;
+        let c = web_login(&t, "cw.a").await;
+        let pid = crate::support::created_id(
+            &t,
+            "/api/v1/persons",
+            &cw,
+            json!({"name": "李照护", "region_code": v1}),
+        )
+        .await;
+
+        // Care: a membership with an unknown category, its deciding body kept.
+        let (s, html) = post_page(
+            &t,
+            &format!("/care/persons/{pid}/memberships"),
+            &c,
+            &[
+                ("category", "dibao"),
+                ("start_date", "2026-13-40"),
+                ("end_date", ""),
+                ("deciding_body", "获鹿镇民政办公室"),
+            ],
+        )
+        .await;
+        assert_kept(s, &html, &["获鹿镇民政办公室", "2026-13-40"], "开始日期", "start_date");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM care_memberships").await,
+            0
+        );
+
+        // Screening: an observation's check-in with a temperature that is not a number.
+        let keepers: Vec<serde_json::Value> = ["社区干部", "医生", "民警", "志愿者"]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"role": r, "name": format!("责任人{i}"), "phone": format!("1390000000{i}")}))
+            .collect();
+        let oid = crate::support::created_id(
+            &t,
+            "/api/v1/observations",
+            &cw,
+            json!({"person_id": pid, "keepers": keepers, "reason": "密切接触者"}),
+        )
+        .await;
+        let (s, html) = post_page(
+            &t,
+            &format!("/observations/{oid}/checkin"),
+            &c,
+            &[("temperature", "三十七"), ("symptoms", "1"), ("note", "咳嗽两天")],
+        )
+        .await;
+        assert_kept(s, &html, &["三十七", "咳嗽两天"], "体温应为数字", "temperature");
+        assert!(html.contains("value=\"1\" checked"), "symptoms kept: {html}");
+        // Extend to a day in the past.
+        let (s, html) = post_page(
+            &t,
+            &format!("/observations/{oid}/extend"),
+            &c,
+            &[("ends_on", "2020-01-01")],
+        )
+        .await;
+        assert_kept(s, &html, &["2020-01-01"], "延长", "ends_on");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM observation_checkins").await,
+            0
+        );
+
+        // Entrance: a gate entry with a fever-range typo; the ID number never comes back.
+        let gate = crate::support::created_id(
+            &t,
+            "/api/v1/gates",
+            &cw,
+            json!({"name": "东门卡口", "region_code": v1}),
+        )
+        .await;
+        let (s, html) = post_page(
+            &t,
+            &format!("/gates/{gate}/entries"),
+            &c,
+            &[
+                ("name", "访客甲"),
+                ("phone", "13912345678"),
+                ("from", "石家庄市裕华区"),
+                ("reason", "探亲"),
+                ("direction", "out"),
+                ("temperature", "99"),
+                ("id_number", "130110198001010011"),
+            ],
+        )
+        .await;
+        assert_kept(s, &html, &["访客甲", "石家庄市裕华区", "探亲"], "体温", "temperature");
+        assert!(!html.contains("130110198001010011"), "no ID number echoed");
+        assert!(html.contains("value=\"out\" checked"), "direction kept");
+        // A gate with an empty name: the place stays chosen.
+        let (s, html) = post_page(&t, "/gates", &c, &[("name", " "), ("place", &format!("region:{v1}"))]).await;
+        assert_kept(s, &html, &[], "卡口名称", "name");
+        // Rename refused: the gate page, the name as typed.
+        let long = "门".repeat(60);
+        let (s, html) = post_page(&t, &format!("/gates/{gate}/edit"), &c, &[("name", &long)]).await;
+        assert_kept(s, &html, &[&long], "名称", "name");
+
+        // People: a person with a malformed birth date; a household member that is no number.
+        let (s, html) = post_page(
+            &t,
+            "/persons",
+            &c,
+            &[("name", "赵新人"), ("region_code", v1), ("birth_date", "1990-02-31"), ("address", "旱码头村 3 组")],
+        )
+        .await;
+        assert_kept(s, &html, &["赵新人", "旱码头村 3 组"], "出生日期", "birth_date");
+        let hid = crate::support::created_id(
+            &t,
+            "/api/v1/households",
+            &cw,
+            json!({"region_code": v1, "address": "旱码头村 1 号", "members": [{"person_id": pid, "relationship": "head"}]}),
+        )
+        .await;
+        let (s, html) = post_page(
+            &t,
+            &format!("/households/{hid}/members"),
+            &c,
+            &[("person_id", "张三丰"), ("relationship", "child")],
+        )
+        .await;
+        assert_kept(s, &html, &["张三丰"], "人员编号", "person_id");
+
+        // Organisations: a name too long, the contact kept.
+        let off = t.user("off.a", &["official"], "130110").await;
+        let oc = web_login(&t, "off.a").await;
+        let (s, html) = post_page(
+            &t,
+            "/orgs",
+            &oc,
+            &[
+                ("name", ""),
+                ("kind", "elderly_care"),
+                ("region_code", "130110100"),
+                ("contact_person", "钱院长"),
+                ("contact_phone", "13800001111"),
+                ("address", "获鹿镇北街 8 号"),
+            ],
+        )
+        .await;
+        assert_kept(s, &html, &["钱院长", "获鹿镇北街 8 号"], "名称", "name");
+
+        // Cross-check: a run over a region outside the scope, the region kept.
+        let (s, html) = post_page(&t, "/crosscheck/run", &oc, &[("region", "130111")]).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{html}");
+        assert!(html.contains("value=\"130111\"") && html.contains("data-field=\"region\""), "{html}");
+
+        // Institutions: a round with a temperature out of range; a resident without a name.
+        let home = crate::support::created_id(
+            &t,
+            "/api/v1/orgs",
+            &off,
+            json!({"name": "获鹿镇敬老院", "kind": "elderly_care", "region_code": "130110100"}),
+        )
+        .await;
+        let rep = org_user(&t, "rep.a", &["institution_reporter"], "130110100", home).await;
+        let rid = crate::support::created_id(
+            &t,
+            &format!("/api/v1/institutions/{home}/residents"),
+            &rep,
+            json!({"name": "王大明", "room": "101"}),
+        )
+        .await;
+        let rc = web_login(&t, "rep.a").await;
+        let field = format!("t_{rid}");
+        let (s, html) = post_page(
+            &t,
+            &format!("/institutions/{home}/rounds"),
+            &rc,
+            &[("day", ""), ("round", "morning"), (&field, "52.5")],
+        )
+        .await;
+        assert_kept(s, &html, &["value=\"52.5\""], "体温", &field);
+        let (s, html) = post_page(
+            &t,
+            &format!("/institutions/{home}/residents"),
+            &rc,
+            &[("name", ""), ("room", "203 室")],
+        )
+        .await;
+        assert_kept(s, &html, &["203 室"], "姓名", "name");
+        let (s, html) = post_page(
+            &t,
+            &format!("/institutions/{home}/residents/{rid}"),
+            &rc,
+            &[("name", ""), ("room", "305")],
+        )
+        .await;
+        assert_kept(s, &html, &["value=\"305\""], "姓名", "name");
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM inst_residents").await,
+            1
+        );
+    })
+    .await;
+}

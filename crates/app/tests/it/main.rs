@@ -5,6 +5,7 @@ mod admins;
 mod assistance;
 mod auth_cache;
 mod browser;
+mod browser_day;
 mod browser_public;
 mod care;
 mod crosscheck;
