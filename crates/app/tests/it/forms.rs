@@ -506,7 +506,7 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
 }
 
 /// Post the pairs as a page form; the status and the page.
-async fn post_page(
+async fn post_pairs(
     t: &T,
     path: &str,
     cookie: &str,
@@ -550,7 +550,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         .await;
 
         // Care: a membership with an unknown category, its deciding body kept.
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/care/persons/{pid}/memberships"),
             &c,
@@ -581,7 +581,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
             json!({"person_id": pid, "keepers": keepers, "reason": "密切接触者"}),
         )
         .await;
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/observations/{oid}/checkin"),
             &c,
@@ -591,7 +591,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         assert_kept(s, &html, &["三十七", "咳嗽两天"], "体温应为数字", "temperature");
         assert!(html.contains("value=\"1\" checked"), "symptoms kept: {html}");
         // Extend to a day in the past.
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/observations/{oid}/extend"),
             &c,
@@ -612,7 +612,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
             json!({"name": "东门卡口", "region_code": v1}),
         )
         .await;
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/gates/{gate}/entries"),
             &c,
@@ -631,15 +631,15 @@ async fn every_area_form_keeps_the_input_when_refused() {
         assert!(!html.contains("130110198001010011"), "no ID number echoed");
         assert!(html.contains("value=\"out\" checked"), "direction kept");
         // A gate with an empty name: the place stays chosen.
-        let (s, html) = post_page(&t, "/gates", &c, &[("name", " "), ("place", &format!("region:{v1}"))]).await;
+        let (s, html) = post_pairs(&t, "/gates", &c, &[("name", " "), ("place", &format!("region:{v1}"))]).await;
         assert_kept(s, &html, &[], "卡口名称", "name");
         // Rename refused: the gate page, the name as typed.
         let long = "门".repeat(60);
-        let (s, html) = post_page(&t, &format!("/gates/{gate}/edit"), &c, &[("name", &long)]).await;
+        let (s, html) = post_pairs(&t, &format!("/gates/{gate}/edit"), &c, &[("name", &long)]).await;
         assert_kept(s, &html, &[&long], "名称", "name");
 
         // People: a person with a malformed birth date; a household member that is no number.
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             "/persons",
             &c,
@@ -654,7 +654,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
             json!({"region_code": v1, "address": "旱码头村 1 号", "members": [{"person_id": pid, "relationship": "head"}]}),
         )
         .await;
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/households/{hid}/members"),
             &c,
@@ -666,7 +666,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         // Organisations: a name too long, the contact kept.
         let off = t.user("off.a", &["official"], "130110").await;
         let oc = web_login(&t, "off.a").await;
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             "/orgs",
             &oc,
@@ -683,7 +683,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         assert_kept(s, &html, &["钱院长", "获鹿镇北街 8 号"], "名称", "name");
 
         // Cross-check: a run over a region outside the scope, the region kept.
-        let (s, html) = post_page(&t, "/crosscheck/run", &oc, &[("region", "130111")]).await;
+        let (s, html) = post_pairs(&t, "/crosscheck/run", &oc, &[("region", "130111")]).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{html}");
         assert!(html.contains("value=\"130111\"") && html.contains("data-field=\"region\""), "{html}");
 
@@ -705,7 +705,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         .await;
         let rc = web_login(&t, "rep.a").await;
         let field = format!("t_{rid}");
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/institutions/{home}/rounds"),
             &rc,
@@ -713,7 +713,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         )
         .await;
         assert_kept(s, &html, &["value=\"52.5\""], "体温", &field);
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/institutions/{home}/residents"),
             &rc,
@@ -721,7 +721,7 @@ async fn every_area_form_keeps_the_input_when_refused() {
         )
         .await;
         assert_kept(s, &html, &["203 室"], "姓名", "name");
-        let (s, html) = post_page(
+        let (s, html) = post_pairs(
             &t,
             &format!("/institutions/{home}/residents/{rid}"),
             &rc,
