@@ -258,7 +258,8 @@ fn a_county_day_at_390px_through_the_pages() {
     let upload = |name: &str, csv: String| {
         let file = dir.path().join(name);
         std::fs::write(&file, csv).expect("write roster");
-        visit(&d, &server, "/persons/import", &[]);
+        // The import page lists the files uploaded before: their names are typed data.
+        visit(&d, &server, "/persons/import", &["roster.csv", "fixed.csv"]);
         d.find("#import-file")
             .send_keys(&file.display().to_string());
         d.find("#import-submit").click();
@@ -276,7 +277,7 @@ fn a_county_day_at_390px_through_the_pages() {
     };
     upload(
         "roster.csv",
-        format!("身份证号,姓名,区划\n{good},钱一,{V1}\n{bad},钱二,{V1}\n"),
+        format!("身份证号,姓名,区划代码\n{good},钱一,{V1}\n{bad},钱二,{V1}\n"),
     );
     d.wait_for_text("#import-rejected", "1");
     // The rejected rows, downloaded as the link gives them: an Excel file with the bad row.
@@ -295,7 +296,7 @@ fn a_county_day_at_390px_through_the_pages() {
     assert!(got[2].as_u64().unwrap_or(0) > 100, "{got}");
     upload(
         "fixed.csv",
-        format!("身份证号,姓名,区划\n{fixed},钱二,{V1}\n"),
+        format!("身份证号,姓名,区划代码\n{fixed},钱二,{V1}\n"),
     );
     d.wait_for_text("#import-imported", "1");
 
@@ -309,7 +310,7 @@ fn a_county_day_at_390px_through_the_pages() {
         "/reports",
         "/persons/import",
     ] {
-        visit(&d, &server, path, &[]);
+        visit(&d, &server, path, &["roster.csv", "fixed.csv"]);
     }
     d.find("#logout").click();
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
@@ -351,6 +352,6 @@ fn a_county_day_at_390px_through_the_pages() {
         "/crosscheck",
         "/inspections",
     ] {
-        visit(&d, &server, path, &[]);
+        visit(&d, &server, path, &["roster.csv", "fixed.csv"]);
     }
 }
