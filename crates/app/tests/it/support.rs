@@ -108,6 +108,30 @@ where
         // the next test's database, which then fails to open ("unable to open database file").
         db.close().await;
         drop(dir);
+        drop_pg_database(&name, &url).await;
+    }
+}
+
+/// Drop a test's PostgreSQL database once the test has passed (a failed test panics before
+/// this and leaves its database to look at). Keeps a long local run from filling the disk.
+pub async fn drop_pg_database(backend: &str, url: &str) {
+    if backend != "postgres" {
+        return;
+    }
+    let (Ok(admin), Some((_, name))) =
+        (std::env::var("BACKSTOP_TEST_PG_URL"), url.rsplit_once('/'))
+    else {
+        return;
+    };
+    if !name.starts_with("bt_") {
+        return;
+    }
+    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
 }
 
