@@ -78,6 +78,8 @@ pub fn route_table() -> web::Routes {
         inspections::pages::routes(),
         assistance::web::api_routes(),
         assistance::pages::routes(),
+        assistance::stats_web::api_routes(),
+        assistance::stats_pages::routes(),
         people::web::api_routes(),
         people::pages::routes(),
         people::household_pages::routes(),

@@ -74,6 +74,8 @@ use crate::kernel::web::Routes;
         crate::assistance::web::emergencies, crate::assistance::web::declare, crate::assistance::web::emergency,
         crate::assistance::web::change_emergency, crate::assistance::web::end_emergency,
         crate::assistance::web::aid_grants, crate::assistance::web::grant, crate::assistance::web::decide,
+        crate::assistance::stats_web::statistics, crate::assistance::stats_web::export, crate::assistance::stats_web::records,
+        crate::assistance::stats_web::due_times, crate::assistance::stats_web::set_due_times,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

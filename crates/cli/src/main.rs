@@ -623,6 +623,16 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code.as_str(), "escalation tick failed"),
             }
+            // Emergency periods whose end date has passed end themselves (应急期到期).
+            match backstop_app::assistance::emergency::end_lapsed(&ticker).await {
+                Ok(r) if r.ended > 0 => tracing::info!(
+                    ended = r.ended,
+                    exits_released = r.exits_released,
+                    "emergency periods ended"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code.as_str(), "emergency period ends failed"),
+            }
         }
     });
     // Notifications out to the gateways (SMS, webhook), when any is configured.

@@ -523,3 +523,54 @@ pub async fn decide(
     .await?;
     get_grant(state, actor, id).await
 }
+
+/// What one run of [`end_lapsed`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LapseReport {
+    /// Periods ended by this run.
+    pub ended: i64,
+    /// Held exits brought back for review.
+    pub exits_released: i64,
+    /// Applications on a personal commitment now due for verification.
+    pub commitments_to_verify: i64,
+}
+
+/// Periods that end themselves: every declared period whose end date has passed (the day
+/// after `ends_on`, Beijing date on the injected clock) is ended as [`end`] does it — held
+/// exits come back for review, its commitment applications join the list to verify — with
+/// one audit entry (`assistance.emergency_lapse`, by `system`). Run from the service's
+/// minute tick; idempotent: a period is ended only while still `declared` (a guarded UPDATE
+/// in the same transaction), so a repeated run, a restart or two processes end it once.
+pub async fn end_lapsed(state: &AppState) -> AppResult<LapseReport> {
+    let today = ymd(state.today());
+    let mut report = LapseReport::default();
+    for (id, region) in queries::lapsed_periods(state, &today).await? {
+        let mut tx = Tx::begin_as(
+            state,
+            crate::audit::Who {
+                user_id: None,
+                username: "system".into(),
+                source: "scheduler".into(),
+            },
+        )
+        .await?;
+        if !queries::end_period_if_declared(&mut tx, id, "system").await? {
+            // Ended meanwhile (by hand or by another process): nothing to do.
+            tx.rollback().await?;
+            continue;
+        }
+        let released = i64::try_from(queries::release_held(&mut tx, id).await?).unwrap_or(0);
+        let commitments = queries::commitments_of_period(&mut tx, id).await?;
+        tx.commit(
+            Change::new("assistance.emergency_lapse", "assistance_emergency", id, &region).detail(
+                json!({"status": {"before": "declared", "after": "ended"}, "ended_on": today,
+                    "exits_released": released, "commitments_to_verify": commitments}),
+            ),
+        )
+        .await?;
+        report.ended += 1;
+        report.exits_released += released;
+        report.commitments_to_verify += commitments;
+    }
+    Ok(report)
+}

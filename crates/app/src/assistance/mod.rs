@@ -10,14 +10,19 @@
 //! text exactly, and what an applicant declared (incomes, assets, notes) is sealed at rest.
 //!
 //! Due times: "working days" are counted as plain calendar days (a county that wants the
-//! stricter reading sets fewer days in `assistance_settings`); the defaults are verify 5,
-//! review 10, approve 10, publicity 7, aid-first approval 10.
+//! stricter reading sets fewer days, see [`due_times`]: per county, inherited from the city or
+//! province); the defaults are verify 5, review 10, approve 10, publicity 7, aid-first
+//! approval 10. Statistics per region and month are in [`stats`].
 
 pub mod applications;
+pub mod due_times;
 pub mod emergency;
 pub mod pages;
 mod queries;
 pub mod standards;
+pub mod stats;
+pub mod stats_pages;
+pub mod stats_web;
 pub mod steps;
 pub mod web;
 
@@ -36,7 +41,7 @@ use crate::state::AppState;
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// A county's due times in days.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Settings {
     pub verify_days: i64,
     pub review_days: i64,
@@ -111,9 +116,13 @@ pub fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// The county's due times (defaults when it set none).
+/// The county's due times: its own, else the nearest set by its city or province, else the
+/// defaults ([`due_times`]).
 pub async fn settings(state: &AppState, county: &str) -> AppResult<Settings> {
-    Ok(queries::settings(state, county).await?.unwrap_or_default())
+    match RegionCode::parse(county) {
+        Ok(code) => Ok(due_times::in_force(state, &code).await?.settings),
+        Err(_) => Ok(Settings::default()),
+    }
 }
 
 /// Remember an API write's answer under the caller's `Idempotency-Key` (in the same

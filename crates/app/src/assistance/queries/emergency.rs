@@ -60,11 +60,11 @@ pub(in crate::assistance) async fn insert_beneficiary(
     .await?)
 }
 
-const B_COLS: &str = "b.id, b.programme, b.region_code, b.person_id, p.name, b.members, b.monthly_amount_fen, \
+pub(super) const B_COLS: &str = "b.id, b.programme, b.region_code, b.person_id, p.name, b.members, b.monthly_amount_fen, \
     b.amount_detail, b.status, b.since_month, b.until_month, b.exit_held, b.exit_review, b.held_reason, \
     b.emergency_measures, b.application_id";
 
-fn beneficiary_from_row(r: &AnyRow) -> Result<Beneficiary, sqlx::Error> {
+pub(super) fn beneficiary_from_row(r: &AnyRow) -> Result<Beneficiary, sqlx::Error> {
     let measures: String = r.try_get("emergency_measures")?;
     let held = r.try_get::<i64, _>("exit_held")? != 0;
     let mut label = measures_label(&measures);
@@ -452,4 +452,44 @@ pub(in crate::assistance) async fn decide_grant(
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Declared periods whose end date is before `today` (`YYYY-MM-DD`): id and region.
+pub(in crate::assistance) async fn lapsed_periods(
+    state: &AppState,
+    today: &str,
+) -> AppResult<Vec<(i64, String)>> {
+    let q = sqlx::query(
+        "SELECT id, region_code FROM assistance_emergencies WHERE status = 'declared' AND ends_on < $1 ORDER BY id",
+    )
+    .bind(today.to_string());
+    all(state, q, |r| Ok((r.try_get("id")?, r.try_get("region_code")?))).await
+}
+
+/// End a period only while it is still declared; whether this call ended it.
+pub(in crate::assistance) async fn end_period_if_declared(
+    tx: &mut Tx,
+    id: i64,
+    by: &str,
+) -> AppResult<bool> {
+    let now = tx.now();
+    let q = sqlx::query(
+        "UPDATE assistance_emergencies SET status = 'ended', ended_by = $1, ended_at = $2, updated_at = $2 \
+         WHERE id = $3 AND status = 'declared'",
+    )
+    .bind(by.to_string())
+    .bind(now)
+    .bind(id);
+    Ok(tx.changed(q).await? == 1)
+}
+
+/// Applications made on a personal commitment under the period and not yet verified.
+pub(in crate::assistance) async fn commitments_of_period(tx: &mut Tx, id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_applications \
+         WHERE emergency_id = $1 AND commitment = 1 AND commitment_verified_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?)
 }

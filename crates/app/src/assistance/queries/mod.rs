@@ -14,9 +14,11 @@ use sqlx::any::AnyRow;
 use super::applications::{Application, Figures, Member, MemberRow, Step, status_label};
 use super::emergency::measures_label;
 use super::standards::{InForce, Standard, component_label};
-use super::{Settings, province_of};
+use super::province_of;
 
+mod due_times;
 mod emergency;
+mod stats;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
@@ -24,7 +26,9 @@ use crate::people::shown;
 use crate::state::AppState;
 use backstop_core::Programme;
 use backstop_core::money::Fen;
+pub(super) use due_times::*;
 pub(super) use emergency::*;
+pub(super) use stats::*;
 
 /// `$from, $from+1, …` placeholders for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
@@ -46,26 +50,6 @@ fn open_text(state: &AppState, enc: Option<Vec<u8>>) -> String {
 }
 
 // ------------------------------------------------------------------------ settings, replay
-
-pub(super) async fn settings(state: &AppState, county: &str) -> AppResult<Option<Settings>> {
-    let row = sqlx::query(
-        "SELECT verify_days, review_days, approve_days, publicity_days, aid_first_days \
-         FROM assistance_settings WHERE county_code = $1",
-    )
-    .bind(county.to_string())
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(match row {
-        None => None,
-        Some(r) => Some(Settings {
-            verify_days: r.try_get("verify_days")?,
-            review_days: r.try_get("review_days")?,
-            approve_days: r.try_get("approve_days")?,
-            publicity_days: r.try_get("publicity_days")?,
-            aid_first_days: r.try_get("aid_first_days")?,
-        }),
-    })
-}
 
 pub(super) async fn remember(tx: &mut Tx, uid: i64, key: &str, id: i64) -> AppResult<()> {
     let now = tx.now();
