@@ -49,6 +49,11 @@ async fn household(t: &T, tok: &str, region: &str, head: i64) -> i64 {
     b["id"].as_i64().expect("id")
 }
 
+/// A NULL bound as text (`{}`), where `null` binds a NULL integer: PostgreSQL checks the type.
+fn text_null() -> Value {
+    json!({})
+}
+
 async fn exec(t: &T, sql: &str, binds: Vec<Value>) {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
     for b in binds {
@@ -56,6 +61,7 @@ async fn exec(t: &T, sql: &str, binds: Vec<Value>) {
             Value::Null => q.bind(None::<i64>),
             Value::Number(n) => q.bind(n.as_i64().expect("int")),
             Value::String(s) => q.bind(s),
+            Value::Object(_) => q.bind(None::<String>),
             other => panic!("bind {other}"),
         };
     }
@@ -91,7 +97,7 @@ async fn insert_ben(t: &T, b: &Ben, emergency: Option<i64>) {
             json!(b.members),
             json!(b.status),
             json!(b.since),
-            b.until.map(|u| json!(u)).unwrap_or(Value::Null),
+            b.until.map(|u| json!(u)).unwrap_or_else(text_null),
             json!(i64::from(b.held)),
             emergency.map(|e| json!(e)).unwrap_or(Value::Null),
         ],
