@@ -1140,6 +1140,14 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/assistance/emergencies", "/api/v1/assistance/emergencies", "应急标记甲").list(),
         get("/api/v1/assistance/emergencies/{id}", format!("/api/v1/assistance/emergencies/{}", w.id("emergency")), "应急标记甲"),
         get("/api/v1/assistance/aid-grants", "/api/v1/assistance/aid-grants", "先行标记甲").list(),
+        // statistics (the two aid-first grants of 300 yuan awaiting the county), due times
+        get("/api/v1/assistance/statistics", format!("/api/v1/assistance/statistics?region={T1}&month=2026-03"), "\"aid_pending_fen\":60000"),
+        get("/api/v1/assistance/statistics/records", format!("/api/v1/assistance/statistics/records?region={T1}&month=2026-03"), "对象标记甲"),
+        get("/api/v1/assistance/statistics/export", format!("/api/v1/assistance/statistics/export?region={T1}&month=2026-03"), "xl/"),
+        get("/assistance/statistics", format!("/assistance/statistics?region={T1}&month=2026-03"), "（600.00 元）"),
+        get("/assistance/statistics/export.xlsx", format!("/assistance/statistics/export.xlsx?region={T1}&month=2026-03"), "xl/"),
+        get("/api/v1/assistance/settings", format!("/api/v1/assistance/settings?region={A}"), format!("\"region_code\":\"{A}\"")),
+        get("/assistance/settings", format!("/assistance/settings?region={A}"), format!("救助办理时限 · {A}")),
         // ==== writes: the denied actors try first, then the owner.
         // ---- social assistance: an application for A's household, its steps, the periods
         post("/api/v1/assistance/standards", "/api/v1/assistance/standards", json!({"region_code": T1, "programme": "dibao",
@@ -1160,6 +1168,10 @@ fn cases(w: &World) -> Vec<Case> {
         case("PUT", "/api/v1/assistance/emergencies/{id}", format!("/api/v1/assistance/emergencies/{}", w.id("emergency"))).body(
             json!({"region_code": T1, "name": "应急标记甲", "starts_on": "2026-03-01", "ends_on": "2026-05-31", "measures": ["aid_first", "commitment"]})),
         post("/api/v1/assistance/emergencies/{id}/end", format!("/api/v1/assistance/emergencies/{}/end", w.id("emergency2")), json!({})),
+        case("PUT", "/api/v1/assistance/settings", "/api/v1/assistance/settings").body(json!({"region_code": A, "verify_days": 3,
+            "review_days": 8, "publicity_days": 7, "approve_days": 6, "aid_first_days": 5})),
+        post("/assistance/settings", "/assistance/settings",
+            format!("region_code={A}&verify_days=4&review_days=8&publicity_days=7&approve_days=6&aid_first_days=5")).form_refusal(),
         // ---- orgs, regions, users
         post("/api/v1/orgs", "/api/v1/orgs", json!({"name": "新机构甲", "kind": "elderly_care", "region_code": T1})).outward(),
         post("/orgs", "/orgs", format!("name={}&kind=elderly_care&region_code={T1}", encode_query_value("新机构乙"))).form_refusal().outward(),
