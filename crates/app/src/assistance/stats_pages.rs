@@ -67,6 +67,17 @@ struct StatsPage {
 }
 
 impl StatsPage {
+    fn programme_label(&self, key: &str) -> &'static str {
+        backstop_core::Programme::parse(key).map(|p| p.label()).unwrap_or("")
+    }
+    fn status_label(&self, status: &str) -> &'static str {
+        match status {
+            "active" => "享受中",
+            "suspended" => "暂停",
+            "exited" => "已退出",
+            _ => "",
+        }
+    }
     fn yuan<T: std::borrow::Borrow<i64>>(&self, fen: T) -> String {
         backstop_core::money::Fen(*fen.borrow()).to_yuan_string()
     }

@@ -564,3 +564,46 @@ async fn periods_end_themselves_once() {
     })
     .await;
 }
+
+/// The statistics and settings pages on a phone-sized window: no sideways scrolling, no
+/// English words; drill down from the county to a township; set the county's due times.
+#[test]
+fn statistics_and_settings_pages_on_a_phone() {
+    use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user, wait_path};
+    const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
+    let Some(d) = driver(390, 844) else { return };
+    let server = Server::start_with(backstop_app::Config::default());
+    ready_user(&server, "county.stats", "official", A, PASSWORD);
+    log_in(&d, &server, "county.stats", PASSWORD);
+    let english = |d: &crate::webdriver::Driver, page: &str| {
+        let v = d.execute(
+            "return (document.body.innerText.match(/[A-Za-z][A-Za-z_]+/g) || [])",
+            vec![],
+        );
+        let words: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let words: Vec<&String> = words
+            .iter()
+            .filter(|w| !["Backstop", "Excel", "county", "stats"].contains(&w.as_str()))
+            .collect();
+        assert!(words.is_empty(), "{page}: English on the page: {words:?}");
+    };
+    d.goto(&server.url(&format!("/assistance/statistics?region={A}&month={M}")));
+    assert!(d.page_source().contains("id=\"chart-persons\""), "charts drawn");
+    assert_fits(&d, "statistics");
+    english(&d, "statistics");
+    d.find("#stats-lines a").click();
+    wait_path(&d, "township statistics", |p| p.contains(&format!("region={T1}")));
+    assert_fits(&d, "township statistics");
+    assert!(d.page_source().contains("stats-records"), "records at a township");
+    d.goto(&server.url(&format!("/assistance/settings?region={A}")));
+    assert_fits(&d, "settings");
+    english(&d, "settings");
+    fill(&d, "#settings-form input[name=verify_days]", "3");
+    d.find("#settings-form button[type=submit]").click();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(d.page_source().contains("本级已设定"), "saved");
+    assert_eq!(d.find("#days-verify_days").text(), "3");
+}
