@@ -103,11 +103,7 @@ pub async fn get(
     actor.require(Permission::AssistanceRead)?;
     let scope = actor.within_opt(region)?;
     let code = scope.node().region().cloned().ok_or_else(|| {
-        AppError::field(
-            ErrorCode::Validation,
-            "region",
-            "请选择省、市或县级区划",
-        )
+        AppError::field(ErrorCode::Validation, "region", "请选择省、市或县级区划")
     })?;
     in_force(state, &code).await
 }
@@ -127,8 +123,8 @@ fn days_field(field: &str, v: i64) -> AppResult<i64> {
 /// Set a province's, city's or county's own due times (audited with before and after).
 pub async fn set(state: &AppState, actor: &Actor, input: &DueTimesInput) -> AppResult<DueTimes> {
     actor.require(Permission::AssistanceStandards)?;
-    let code = crate::regions::existing_in_scope(state, actor, "region_code", &input.region_code)
-        .await?;
+    let code =
+        crate::regions::existing_in_scope(state, actor, "region_code", &input.region_code).await?;
     if code.level() > RegionLevel::County {
         return Err(AppError::field(
             ErrorCode::Validation,

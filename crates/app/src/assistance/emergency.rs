@@ -562,7 +562,13 @@ pub async fn end_lapsed(state: &AppState) -> AppResult<LapseReport> {
         let released = i64::try_from(queries::release_held(&mut tx, id).await?).unwrap_or(0);
         let commitments = queries::commitments_of_period(&mut tx, id).await?;
         tx.commit(
-            Change::new("assistance.emergency_lapse", "assistance_emergency", id, &region).detail(
+            Change::new(
+                "assistance.emergency_lapse",
+                "assistance_emergency",
+                id,
+                &region,
+            )
+            .detail(
                 json!({"status": {"before": "declared", "after": "ended"}, "ended_on": today,
                     "exits_released": released, "commitments_to_verify": commitments}),
             ),

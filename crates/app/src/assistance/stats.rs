@@ -58,7 +58,8 @@ pub const STEPS: [(&str, &str); 4] = [
 ];
 
 /// What "paid" means in these statistics (shown with them).
-pub const PAID_BASIS: &str = "支出金额：已对账名册中银行回盘为成功的明细；已报送：已导出或已对账名册的全部明细";
+pub const PAID_BASIS: &str =
+    "支出金额：已对账名册中银行回盘为成功的明细；已报送：已导出或已对账名册的全部明细";
 
 /// `?region=&month=` of the statistics.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -312,12 +313,20 @@ async fn compute(state: &AppState, scope: &Scoped<'_>, month: &str) -> AppResult
         }
     }
     for g in queries::stat_applications(state, scope, len, month).await? {
-        if let Some(a) = line(&mut lines, &g.key).applications.iter_mut().find(|a| a.key == g.sub) {
+        if let Some(a) = line(&mut lines, &g.key)
+            .applications
+            .iter_mut()
+            .find(|a| a.key == g.sub)
+        {
             a.count += g.a;
         }
     }
     for g in queries::stat_overdue(state, scope, len, state.now_ms()).await? {
-        if let Some(a) = line(&mut lines, &g.key).overdue.iter_mut().find(|a| a.key == g.sub) {
+        if let Some(a) = line(&mut lines, &g.key)
+            .overdue
+            .iter_mut()
+            .find(|a| a.key == g.sub)
+        {
             a.count += g.a;
         }
     }
@@ -412,8 +421,10 @@ fn workbook(st: &Statistics) -> AppResult<Vec<u8>> {
         &head,
     )
     .map_err(x)?;
-    ws.merged_text((1, 2), (0, 0), "区划代码", &head).map_err(x)?;
-    ws.merged_text((1, 2), (1, 1), "区划名称", &head).map_err(x)?;
+    ws.merged_text((1, 2), (0, 0), "区划代码", &head)
+        .map_err(x)?;
+    ws.merged_text((1, 2), (1, 1), "区划名称", &head)
+        .map_err(x)?;
     for (i, p) in Programme::ALL.iter().enumerate() {
         let c = u16::try_from(2 + i * 3).map_err(n)?;
         ws.merged_text((1, 1), (c, c + 2), p.label(), &head)
@@ -465,4 +476,3 @@ fn workbook(st: &Statistics) -> AppResult<Vec<u8>> {
     ws.set_column_width(1, 24).map_err(x)?;
     wb.save_to_buffer().map_err(x)
 }
-

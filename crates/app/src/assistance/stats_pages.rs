@@ -40,7 +40,11 @@ struct Bar {
     value: String,
 }
 
-fn bars(lines: &[StatLine], value: impl Fn(&StatLine) -> i64, shown: impl Fn(i64) -> String) -> Vec<Bar> {
+fn bars(
+    lines: &[StatLine],
+    value: impl Fn(&StatLine) -> i64,
+    shown: impl Fn(i64) -> String,
+) -> Vec<Bar> {
     let max = lines.iter().map(&value).max().unwrap_or(0).max(1);
     lines
         .iter()
@@ -68,7 +72,9 @@ struct StatsPage {
 
 impl StatsPage {
     fn programme_label(&self, key: &str) -> &'static str {
-        backstop_core::Programme::parse(key).map(|p| p.label()).unwrap_or("")
+        backstop_core::Programme::parse(key)
+            .map(|p| p.label())
+            .unwrap_or("")
     }
     fn status_label(&self, status: &str) -> &'static str {
         match status {
@@ -82,7 +88,10 @@ impl StatsPage {
         backstop_core::money::Fen(*fen.borrow()).to_yuan_string()
     }
     fn drill(&self, l: &StatLine) -> String {
-        format!("/assistance/statistics?region={}&month={}", l.region_code, self.st.month)
+        format!(
+            "/assistance/statistics?region={}&month={}",
+            l.region_code, self.st.month
+        )
     }
 }
 
@@ -155,7 +164,12 @@ struct SettingsPage {
     form: Kept,
 }
 
-async fn settings_page(s: &AppState, a: &Authed, region: Option<&RegionCode>, form: Kept) -> PageResult {
+async fn settings_page(
+    s: &AppState,
+    a: &Authed,
+    region: Option<&RegionCode>,
+    form: Kept,
+) -> PageResult {
     let due = due_times::get(s, &a.actor, region).await?;
     let steps = due_times::STEPS
         .iter()
@@ -201,7 +215,9 @@ async fn save_settings(
     };
     let r = due_times::set(&s, &a.actor, &input).await;
     match form.outcome(r)? {
-        Ok(d) => Ok(Redirect::to(&format!("/assistance/settings?region={}", d.region_code)).into_response()),
+        Ok(d) => Ok(
+            Redirect::to(&format!("/assistance/settings?region={}", d.region_code)).into_response(),
+        ),
         Err(form) => {
             let region = RegionCode::parse(form.get("region_code")).ok();
             settings_page(&s, &a, region.as_ref(), form).await

@@ -58,7 +58,10 @@ api_handler! {
     params(StatsQuery),
     responses((status = 200, description = "the workbook (.xlsx)"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn export(ApiCaller(s, a): ApiCaller, Query(q): Query<StatsQuery>) -> AppResult<Response> {
+pub async fn export(
+    ApiCaller(s, a): ApiCaller,
+    Query(q): Query<StatsQuery>,
+) -> AppResult<Response> {
     let region = region_param(q.region.as_deref())?;
     let (name, bytes) =
         super::stats::export_xlsx(&s, &a.actor, region.as_ref(), q.month.as_deref()).await?;

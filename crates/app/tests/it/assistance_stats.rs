@@ -582,7 +582,11 @@ fn statistics_and_settings_pages_on_a_phone() {
         );
         let words: Vec<String> = v
             .as_array()
-            .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let words: Vec<&String> = words
             .iter()
@@ -591,13 +595,21 @@ fn statistics_and_settings_pages_on_a_phone() {
         assert!(words.is_empty(), "{page}: English on the page: {words:?}");
     };
     d.goto(&server.url(&format!("/assistance/statistics?region={A}&month={M}")));
-    assert!(d.page_source().contains("id=\"chart-persons\""), "charts drawn");
+    assert!(
+        d.page_source().contains("id=\"chart-persons\""),
+        "charts drawn"
+    );
     assert_fits(&d, "statistics");
     english(&d, "statistics");
     d.find("#stats-lines a").click();
-    wait_path(&d, "township statistics", |p| p.contains(&format!("region={T1}")));
+    wait_path(&d, "township statistics", |p| {
+        p.contains(&format!("region={T1}"))
+    });
     assert_fits(&d, "township statistics");
-    assert!(d.page_source().contains("stats-records"), "records at a township");
+    assert!(
+        d.page_source().contains("stats-records"),
+        "records at a township"
+    );
     d.goto(&server.url(&format!("/assistance/settings?region={A}")));
     assert_fits(&d, "settings");
     english(&d, "settings");

@@ -463,7 +463,10 @@ pub(in crate::assistance) async fn lapsed_periods(
         "SELECT id, region_code FROM assistance_emergencies WHERE status = 'declared' AND ends_on < $1 ORDER BY id",
     )
     .bind(today.to_string());
-    all(state, q, |r| Ok((r.try_get("id")?, r.try_get("region_code")?))).await
+    all(state, q, |r| {
+        Ok((r.try_get("id")?, r.try_get("region_code")?))
+    })
+    .await
 }
 
 /// End a period only while it is still declared; whether this call ended it.

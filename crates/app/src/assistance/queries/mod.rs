@@ -13,8 +13,8 @@ use sqlx::any::AnyRow;
 
 use super::applications::{Application, Figures, Member, MemberRow, Step, status_label};
 use super::emergency::measures_label;
-use super::standards::{InForce, Standard, component_label};
 use super::province_of;
+use super::standards::{InForce, Standard, component_label};
 
 mod due_times;
 mod emergency;
