@@ -27,6 +27,7 @@ mod institutions;
 mod layout;
 mod notify;
 mod payments;
+mod payments_pages;
 mod people;
 mod privacy;
 mod public;
