@@ -54,6 +54,7 @@ async fn payments_pages_roll_through_reconciliation() {
         let gen_tok = t.user("pp_gen", &["official"], A).await;
         let appr_tok = t.user("pp_appr", &["official"], A).await;
         t.user("pp_other", &["official"], B).await;
+        let prov_tok = t.user("pp_prov", &["official"], "13").await;
         let p1 = person(&t, &gen_tok, 1, "王大山", V1).await;
         let p2 = person(&t, &gen_tok, 2, "李小花", V1).await;
         beneficiary(&t, &Ben { members: 2, ..ben("dibao", p1, 90_000, "active") }).await;
@@ -186,24 +187,28 @@ async fn payments_pages_roll_through_reconciliation() {
         let (_, html) = page(&t, &location(&h), &gen_).await;
         assert!(html.contains("id=\"roll-total\">1000.00<"), "two persons at 500: {html}");
 
-        // Prices: an index, a second one for the month refused in Chinese, why it triggers.
-        let (s, _) = post_page(&t, "/payments/prices/indices", &gen_, "region_code=13&month=2020-01&cpi=5.4&food_cpi=20.6").await;
+        // Prices (the province records them): an index, a second one for the month refused in
+        // Chinese, why each month did or did not trigger; a county sees its province's.
+        let prov = web_login(&t, "pp_prov").await;
+        let (s, _) = post_page(&t, "/payments/prices/indices", &prov, "region_code=13&month=2020-01&cpi=5.4&food_cpi=20.6").await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        let (s, html) = post_page(&t, "/payments/prices/indices", &gen_, "region_code=13&month=2020-01&cpi=5.0&food_cpi=2").await;
+        let (s, html) = post_page(&t, "/payments/prices/indices", &prov, "region_code=13&month=2020-01&cpi=5.0&food_cpi=2").await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert!(html.contains("不能重复录入"), "{html}");
-        let (s, html) = post_page(&t, "/payments/prices/rule", &gen_, "province=13&cpi=4&food_cpi=6&rounding=jiao&minimum=").await;
+        let (s, html) = post_page(&t, "/payments/prices/rule", &prov, "province=13&cpi=4&food_cpi=6&rounding=jiao&minimum=").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "higher than national: {html}");
-        let (s, _) = post_page(&t, "/payments/prices/indices", &gen_, "region_code=13&month=2020-03&cpi=1.0&food_cpi=2.0").await;
+        let (s, _) = post_page(&t, "/payments/prices/indices", &prov, "region_code=13&month=2020-03&cpi=1.0&food_cpi=2.0").await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        let (_, html) = page(&t, "/payments/prices", &gen_).await;
+        let (_, html) = page(&t, "/payments/prices", &prov).await;
         assert!(html.contains("id=\"price-chart\"") && html.contains("已触发") && html.contains("未触发"), "{html}");
-        let (s, html) = post_page(&t, "/payments/prices/subsidy", &gen_, "county=130110&month=2020-03&multiplier=1&pay_date=").await;
+        let (s, html) = post_page(&t, "/payments/prices/subsidy", &prov, "county=130110&month=2020-03&multiplier=1&pay_date=").await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("id=\"subsidy-outcome\"") && html.contains("未触发"), "{html}");
-        let (s, list) = t.get("/api/v1/payments/price-indices", &gen_tok).await;
+        let (s, list) = t.get("/api/v1/payments/price-indices", &prov_tok).await;
         assert_eq!((s, list.as_array().map(Vec::len)), (StatusCode::OK, Some(2)));
-        let (s, list) = t.get("/api/v1/payments/price-rules", &gen_tok).await;
+        let (s, list) = t.get("/api/v1/payments/price-indices", &gen_tok).await;
+        assert_eq!((s, list.as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "the county sees its province's");
+        let (s, list) = t.get("/api/v1/payments/price-rules", &prov_tok).await;
         assert_eq!((s, list.as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
     })
     .await;
