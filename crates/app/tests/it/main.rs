@@ -6,6 +6,7 @@ mod assistance;
 mod auth_cache;
 mod browser;
 mod browser_day;
+mod browser_payments;
 mod browser_public;
 mod care;
 mod crosscheck;
