@@ -26,8 +26,8 @@
 mod accounts;
 mod bankfile;
 mod grants;
-mod prices;
 pub mod pages;
+mod prices;
 mod queries;
 mod rolls;
 mod upload;

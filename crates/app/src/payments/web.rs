@@ -29,7 +29,10 @@ pub fn api_routes() -> Routes {
         ("/api/v1/payments/rolls/{id}/approve", post(approve)),
         ("/api/v1/payments/rolls/{id}/export", post(export)),
         ("/api/v1/payments/rolls/{id}/return", post(reconcile)),
-        ("/api/v1/payments/rolls/{id}/return-file", post(reconcile_file)),
+        (
+            "/api/v1/payments/rolls/{id}/return-file",
+            post(reconcile_file),
+        ),
         (
             "/api/v1/payments/persons/{id}/accounts",
             get(person_accounts).post(enter_account),
@@ -38,7 +41,10 @@ pub fn api_routes() -> Routes {
             "/api/v1/payments/accounts/{id}/confirm",
             post(confirm_account),
         ),
-        ("/api/v1/payments/grants", get(list_grants).post(create_grant)),
+        (
+            "/api/v1/payments/grants",
+            get(list_grants).post(create_grant),
+        ),
         ("/api/v1/payments/grants/{id}/rolls", post(grant_roll)),
         (
             "/api/v1/payments/price-indices",

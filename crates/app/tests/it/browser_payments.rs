@@ -153,7 +153,10 @@ fn a_month_paid_through_the_pages() {
     d.wait_for_text("#roll-status", "已审批");
     assert!(d.exists("#roll-export"));
     let csv = export_csv(&d, roll);
-    assert!(csv.contains("合计,2 笔") && csv.contains("6222000011110002"), "{csv}");
+    assert!(
+        csv.contains("合计,2 笔") && csv.contains("6222000011110002"),
+        "{csv}"
+    );
     d.goto(&server.url(&format!("/payments/rolls/{roll}")));
     std::thread::sleep(Duration::from_millis(150));
     let checksum = d.find("code").text();
@@ -162,7 +165,8 @@ fn a_month_paid_through_the_pages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("return.csv");
     std::fs::write(&file, bank_return(&csv, "李小花")).expect("write the return file");
-    d.find("#return-file").send_keys(&file.display().to_string());
+    d.find("#return-file")
+        .send_keys(&file.display().to_string());
     d.find("#return-submit").click();
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text("#reconciled", "对账结果");

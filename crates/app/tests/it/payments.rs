@@ -107,7 +107,10 @@ async fn lines_count(t: &T) -> i64 {
 }
 
 /// The export CSV turned into a return file: `result(line id)` gives (结果, 失败原因).
-pub(crate) fn return_file(csv: &str, result: impl Fn(&str) -> (&'static str, &'static str)) -> String {
+pub(crate) fn return_file(
+    csv: &str,
+    result: impl Fn(&str) -> (&'static str, &'static str),
+) -> String {
     let mut out = String::new();
     for (i, line) in csv.lines().enumerate() {
         if i == 0 {

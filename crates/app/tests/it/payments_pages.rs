@@ -16,8 +16,13 @@ use crate::support::{T, audit_count, count, each_backend, page, post_page, web_l
 
 /// A multipart upload of `content` as the field `file`, on the page (session cookie) or the
 /// API (bearer token).
-async fn upload(t: &T, path: &str, cookie: Option<&str>, token: Option<&str>, content: &str)
-    -> (StatusCode, axum::http::HeaderMap, String) {
+async fn upload(
+    t: &T,
+    path: &str,
+    cookie: Option<&str>,
+    token: Option<&str>,
+    content: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let b = "payBoundary7";
     let body = format!(
         "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"return.csv\"\r\n\
@@ -28,7 +33,10 @@ async fn upload(t: &T, path: &str, cookie: Option<&str>, token: Option<&str>, co
         .uri(path)
         .header(header::HOST, "backstop.test")
         .header(header::ORIGIN, "http://backstop.test")
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={b}"),
+        );
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
@@ -40,11 +48,18 @@ async fn upload(t: &T, path: &str, cookie: Option<&str>, token: Option<&str>, co
 }
 
 fn location(h: &axum::http::HeaderMap) -> String {
-    h.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    h.get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 async fn outcomes(t: &T) -> i64 {
-    count(t, "SELECT CAST(COUNT(*) AS BIGINT) FROM payment_roll_lines WHERE outcome <> ''").await
+    count(
+        t,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM payment_roll_lines WHERE outcome <> ''",
+    )
+    .await
 }
 
 #[tokio::test]
