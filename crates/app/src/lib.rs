@@ -90,6 +90,7 @@ pub fn route_table() -> web::Routes {
         screening::pages::routes(),
         care::web::api_routes(),
         payments::web::api_routes(),
+        payments::pages::routes(),
         care::pages::routes(),
         crosscheck::web::api_routes(),
         crosscheck::pages::routes(),

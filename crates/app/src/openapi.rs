@@ -63,6 +63,8 @@ use crate::kernel::web::Routes;
         crate::entrance::web::update_gate, crate::entrance::web::disable_gate, crate::entrance::web::enable_gate,
         crate::payments::web::list_rolls, crate::payments::web::generate, crate::payments::web::one_roll,
         crate::payments::web::approve, crate::payments::web::export, crate::payments::web::reconcile,
+        crate::payments::web::reconcile_file, crate::payments::web::list_grants,
+        crate::payments::web::list_indices, crate::payments::web::list_rules,
         crate::payments::web::person_accounts, crate::payments::web::enter_account, crate::payments::web::confirm_account,
         crate::payments::web::create_grant, crate::payments::web::grant_roll, crate::payments::web::record_index,
         crate::payments::web::set_rule, crate::payments::web::generate_subsidy,

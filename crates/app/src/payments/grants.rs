@@ -187,3 +187,10 @@ pub async fn generate_grant_roll(
         lines,
     })
 }
+
+/// Grants a caller may see: those of regions in scope and those above it (a province-wide
+/// grant its counties pay), newest first.
+pub async fn list_grants(state: &AppState, actor: &Actor) -> AppResult<Vec<Grant>> {
+    actor.require(Permission::PaymentsRead)?;
+    q::grants(state, &actor.everywhere()).await
+}

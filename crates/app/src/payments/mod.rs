@@ -26,9 +26,11 @@
 mod accounts;
 mod bankfile;
 mod grants;
+pub mod pages;
 mod prices;
 mod queries;
 mod rolls;
+mod upload;
 pub mod web;
 
 use backstop_core::error::ErrorCode;
@@ -41,10 +43,12 @@ use crate::kernel::error::{AppError, AppResult, FieldError};
 
 pub use accounts::{Account, NewAccount, confirm_account, enter_account, person_accounts};
 pub use bankfile::{BankFile, ExportRequest, Reconciled, ReturnFile, export, reconcile};
-pub use grants::{Grant, GrantRollRequest, NewGrant, create_grant, generate_grant_roll};
+pub use grants::{
+    Grant, GrantRollRequest, NewGrant, create_grant, generate_grant_roll, list_grants,
+};
 pub use prices::{
     NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, SubsidyOutcome, SubsidyRequest,
-    generate_subsidy, record_index, set_rule,
+    generate_subsidy, list_indices, list_rules, record_index, set_rule,
 };
 pub use rolls::{GenerateRequest, RollQuery, approve, generate, get_roll, list_rolls};
 
@@ -91,6 +95,11 @@ pub struct Roll {
     pub approved_by: Option<String>,
     pub exported_by: Option<String>,
     pub reconciled_by: Option<String>,
+    /// When each step was taken (Beijing time, `YYYY-MM-DD HH:MM`), for the state history.
+    pub generated_at: String,
+    pub approved_at: Option<String>,
+    pub exported_at: Option<String>,
+    pub reconciled_at: Option<String>,
 }
 
 /// One line of a roll, masked.

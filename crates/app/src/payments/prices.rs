@@ -359,6 +359,46 @@ pub async fn generate_subsidy(
     })
 }
 
+/// Indices a caller may see: of provinces and cities in scope or above it, newest first.
+pub async fn list_indices(state: &AppState, actor: &Actor) -> AppResult<Vec<PriceIndex>> {
+    actor.require(Permission::PaymentsRead)?;
+    q::indices(state, &actor.everywhere()).await
+}
+
+/// The provinces' own rules a caller may see (a province without one applies the national
+/// mechanism, [`Rule::default`]).
+pub async fn list_rules(state: &AppState, actor: &Actor) -> AppResult<Vec<PriceRule>> {
+    actor.require(Permission::PaymentsRead)?;
+    q::rules(state, &actor.everywhere()).await
+}
+
+/// The rule a province applies: its own when set, else the national one.
+pub(crate) fn rule_of(rules: &[PriceRule], province: &str) -> Rule {
+    rules
+        .iter()
+        .find(|r| r.province == province)
+        .map(|r| Rule {
+            cpi_tenths: r.cpi_tenths,
+            food_tenths: r.food_cpi_tenths,
+            rounding: Rounding::parse(&r.rounding).unwrap_or(Rounding::Jiao),
+            minimum: Fen(r.minimum_fen),
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a recorded month triggers under its province's rule, and why (or why not).
+pub(crate) fn explain(index: &PriceIndex, rules: &[PriceRule]) -> (bool, String) {
+    let rule = rule_of(rules, &province_of(&index.region_code));
+    let d = rule::decide(
+        Indices {
+            cpi_tenths: index.cpi_tenths,
+            food_tenths: index.food_cpi_tenths,
+        },
+        &rule,
+    );
+    (d.triggered(), d.reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

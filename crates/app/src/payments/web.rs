@@ -3,17 +3,19 @@
 //! rolls, price indices, the provinces' rules and the subsidy roll. Thin handlers over the
 //! service functions of `payments`, which check permissions, scope and separation of duties.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 use super::rolls::GenerateRequest;
 use super::{
-    Account, ExportRequest, Grant, GrantRollRequest, NewAccount, NewGrant, NewPriceIndex,
+    Account, BankFile, ExportRequest, Grant, GrantRollRequest, NewAccount, NewGrant, NewPriceIndex,
     PriceIndex, PriceRule, PriceRuleInput, Reconciled, ReturnFile, Roll, RollDetail, RollQuery,
     SubsidyOutcome, SubsidyRequest,
 };
+use backstop_core::role::Permission;
+
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{Api, JsonBody, region_param};
 use crate::kernel::handler::api_handler;
@@ -28,6 +30,10 @@ pub fn api_routes() -> Routes {
         ("/api/v1/payments/rolls/{id}/export", post(export)),
         ("/api/v1/payments/rolls/{id}/return", post(reconcile)),
         (
+            "/api/v1/payments/rolls/{id}/return-file",
+            post(reconcile_file),
+        ),
+        (
             "/api/v1/payments/persons/{id}/accounts",
             get(person_accounts).post(enter_account),
         ),
@@ -35,9 +41,16 @@ pub fn api_routes() -> Routes {
             "/api/v1/payments/accounts/{id}/confirm",
             post(confirm_account),
         ),
-        ("/api/v1/payments/grants", post(create_grant)),
+        (
+            "/api/v1/payments/grants",
+            get(list_grants).post(create_grant),
+        ),
         ("/api/v1/payments/grants/{id}/rolls", post(grant_roll)),
-        ("/api/v1/payments/price-indices", post(record_index)),
+        (
+            "/api/v1/payments/price-indices",
+            get(list_indices).post(record_index),
+        ),
+        ("/api/v1/payments/price-rules", get(list_rules)),
         ("/api/v1/payments/price-rules/{code}", put(set_rule)),
         ("/api/v1/payments/price-subsidies", post(generate_subsidy)),
     ]
@@ -89,7 +102,12 @@ pub async fn export(
     JsonBody(body): JsonBody<ExportRequest>,
 ) -> AppResult<Response> {
     let f = super::export(&s, &a.actor, id, &body).await?;
-    Ok((
+    Ok(bank_file_response(f))
+}
+
+/// A bank file as a download (never cached), its checksum also in `x-roll-checksum`.
+pub(crate) fn bank_file_response(f: BankFile) -> Response {
+    (
         [
             (header::CONTENT_TYPE, f.content_type.to_string()),
             (
@@ -104,7 +122,7 @@ pub async fn export(
         ],
         f.bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 api_handler! {
@@ -114,6 +132,53 @@ api_handler! {
     post "/api/v1/payments/rolls/{id}/return", tag "payments", ok(Reconciled),
         params(("id" = i64, Path)), json(body: ReturnFile), errors(403, 404, 409, 422);
     fn reconcile(s, a, Path(id): Path<i64>) { super::reconcile(&s, &a.actor, id, &body).await? }
+}
+
+/// Upload the bank's return file (multipart/form-data, field `file`: the CSV, UTF-8 or GBK)
+/// and reconcile the roll, as `POST …/return` does with the file in a JSON body.
+#[utoipa::path(post, path = "/api/v1/payments/rolls/{id}/return-file", tag = "payments",
+    params(("id" = i64, Path)),
+    request_body(content = ReturnUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = Reconciled), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reconcile_file(
+    State(s): State<AppState>,
+    Api(a): Api,
+    Path(id): Path<i64>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<axum::Json<Reconciled>> {
+    a.actor.require(Permission::PaymentsReconcile)?;
+    let file = super::upload::return_file(multipart).await?;
+    Ok(axum::Json(super::reconcile(&s, &a.actor, id, &file).await?))
+}
+
+/// The multipart form of `POST …/return-file`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReturnUpload {
+    /// The bank's return file: the exported CSV with `结果` and `失败原因` columns.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+api_handler! {
+    /// One-off grants of regions in scope and above it (a province-wide grant), newest first.
+    get "/api/v1/payments/grants", tag "payments", ok(Vec<Grant>), errors(403);
+    fn list_grants(s, a) { super::list_grants(&s, &a.actor).await? }
+}
+
+api_handler! {
+    /// Price indices of provinces and cities in scope and above it, newest month first.
+    get "/api/v1/payments/price-indices", tag "payments", ok(Vec<PriceIndex>), errors(403);
+    fn list_indices(s, a) { super::list_indices(&s, &a.actor).await? }
+}
+
+api_handler! {
+    /// The provinces' own price-subsidy rules in scope and above it (a province without one
+    /// applies the national mechanism: 3.5 % / 6 %).
+    get "/api/v1/payments/price-rules", tag "payments", ok(Vec<PriceRule>), errors(403);
+    fn list_rules(s, a) { super::list_rules(&s, &a.actor).await? }
 }
 
 api_handler! {

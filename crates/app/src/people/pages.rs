@@ -336,6 +336,8 @@ struct ShowPage {
     notices: Vec<&'static str>,
     can_reveal: bool,
     can_write: bool,
+    /// Sees the person's bank accounts (收款账户, payments).
+    can_payments: bool,
     revealed: Option<Revealed>,
     error: Option<String>,
 }
@@ -364,6 +366,7 @@ async fn show_with(
         notices,
         can_reveal: a.actor.can(Permission::PersonsRevealId),
         can_write: a.actor.can(Permission::PersonsWrite),
+        can_payments: a.actor.can(Permission::PaymentsRead),
         person,
         revealed,
         error,

@@ -28,7 +28,7 @@ const ALLOWED: &[&str] = &[
 
 /// The Latin words in the visible text of the page, outside [`ALLOWED`] and `typed` (what the
 /// test itself typed, e.g. a file name).
-fn latin_words(d: &Driver, typed: &[&str]) -> Vec<String> {
+pub(crate) fn latin_words(d: &Driver, typed: &[&str]) -> Vec<String> {
     let v = d.execute(
         "return (document.body.innerText.match(/[A-Za-z][A-Za-z_]+/g) || [])",
         vec![],
@@ -49,7 +49,7 @@ fn latin_words(d: &Driver, typed: &[&str]) -> Vec<String> {
 }
 
 /// The checks of every page of the day: fits 390 px, no English outside the allow-list.
-fn check(d: &Driver, page: &str, typed: &[&str]) {
+pub(crate) fn check(d: &Driver, page: &str, typed: &[&str]) {
     assert_fits(d, page);
     let words = latin_words(d, typed);
     assert!(words.is_empty(), "{page}: English on the page: {words:?}");

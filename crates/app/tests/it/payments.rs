@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 use crate::support::{T, audit_count, cid, count, created_id, each_backend};
 
-const A: &str = "130110";
-const B: &str = "130111";
-const V1: &str = "130110100001";
+pub(crate) const A: &str = "130110";
+pub(crate) const B: &str = "130111";
+pub(crate) const V1: &str = "130110100001";
 const VB: &str = "130111100003";
 
-async fn person(t: &T, token: &str, seq: u32, name: &str, region: &str) -> i64 {
+pub(crate) async fn person(t: &T, token: &str, seq: u32, name: &str, region: &str) -> i64 {
     let county = &region[..6];
     let body =
         json!({"id_number": cid(county, "19600101", seq), "name": name, "region_code": region});
@@ -24,21 +24,21 @@ async fn person(t: &T, token: &str, seq: u32, name: &str, region: &str) -> i64 {
 }
 
 /// A beneficiary row, as the applications of task ASSIST will make them.
-struct Ben<'a> {
-    programme: &'a str,
-    county: &'a str,
-    region: &'a str,
-    person: i64,
-    household: Option<i64>,
-    members: i64,
-    area: &'a str,
-    amount: i64,
-    status: &'a str,
-    held: bool,
-    until: Option<&'a str>,
+pub(crate) struct Ben<'a> {
+    pub(crate) programme: &'a str,
+    pub(crate) county: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) person: i64,
+    pub(crate) household: Option<i64>,
+    pub(crate) members: i64,
+    pub(crate) area: &'a str,
+    pub(crate) amount: i64,
+    pub(crate) status: &'a str,
+    pub(crate) held: bool,
+    pub(crate) until: Option<&'a str>,
 }
 
-fn ben<'a>(programme: &'a str, person: i64, amount: i64, status: &'a str) -> Ben<'a> {
+pub(crate) fn ben<'a>(programme: &'a str, person: i64, amount: i64, status: &'a str) -> Ben<'a> {
     Ben {
         programme,
         county: A,
@@ -54,7 +54,7 @@ fn ben<'a>(programme: &'a str, person: i64, amount: i64, status: &'a str) -> Ben
     }
 }
 
-async fn beneficiary(t: &T, b: &Ben<'_>) {
+pub(crate) async fn beneficiary(t: &T, b: &Ben<'_>) {
     sqlx::query(
         "INSERT INTO assistance_beneficiaries (province, programme, county_code, region_code, \
          household_id, person_id, members, area_kind, monthly_amount_fen, status, since_month, \
@@ -78,7 +78,7 @@ async fn beneficiary(t: &T, b: &Ben<'_>) {
 }
 
 /// Enter an account as `by` and confirm it as `confirmer`; the account id.
-async fn account(t: &T, by: &str, confirmer: &str, person: i64, number: &str) -> i64 {
+pub(crate) async fn account(t: &T, by: &str, confirmer: &str, person: i64, number: &str) -> i64 {
     let body = json!({"bank_name": "河北农信", "account_number": number, "holder": "本人"});
     let id = created_id(
         t,
@@ -107,7 +107,10 @@ async fn lines_count(t: &T) -> i64 {
 }
 
 /// The export CSV turned into a return file: `result(line id)` gives (结果, 失败原因).
-fn return_file(csv: &str, result: impl Fn(&str) -> (&'static str, &'static str)) -> String {
+pub(crate) fn return_file(
+    csv: &str,
+    result: impl Fn(&str) -> (&'static str, &'static str),
+) -> String {
     let mut out = String::new();
     for (i, line) in csv.lines().enumerate() {
         if i == 0 {

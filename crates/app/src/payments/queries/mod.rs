@@ -28,7 +28,14 @@ pub(super) struct Admitted(pub Roll);
 const ROLL_COLS: &str = "id, province, county_code, programme, month, batch, kind, \
      parent_roll_id, grant_id, pay_date, status, line_count, total_fen, held_count, \
      left_suspended, left_exited, left_deceased, note, checksum, paid_count, paid_fen, \
-     failed_count, failed_fen, generated_by, approved_by, exported_by, reconciled_by";
+     failed_count, failed_fen, generated_by, approved_by, exported_by, reconciled_by, \
+     generated_at, approved_at, exported_at, reconciled_at";
+
+/// A stored millisecond time as Beijing time text.
+fn when(ms: i64) -> String {
+    use backstop_core::clock::{format_beijing, from_millis};
+    format_beijing(from_millis(ms))
+}
 
 fn roll_from_row(r: &AnyRow) -> Result<Roll, sqlx::Error> {
     let programme: String = r.try_get("programme")?;
@@ -74,6 +81,10 @@ fn roll_from_row(r: &AnyRow) -> Result<Roll, sqlx::Error> {
         approved_by: r.try_get("approved_by")?,
         exported_by: r.try_get("exported_by")?,
         reconciled_by: r.try_get("reconciled_by")?,
+        generated_at: when(r.try_get("generated_at")?),
+        approved_at: r.try_get::<Option<i64>, _>("approved_at")?.map(when),
+        exported_at: r.try_get::<Option<i64>, _>("exported_at")?.map(when),
+        reconciled_at: r.try_get::<Option<i64>, _>("reconciled_at")?.map(when),
     })
 }
 

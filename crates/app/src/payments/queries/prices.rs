@@ -4,9 +4,11 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::super::{Grant, PriceIndex};
+use super::super::{Grant, PriceIndex, PriceRule};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::all;
+use crate::state::AppState;
 
 fn index_from_row(r: &AnyRow) -> Result<PriceIndex, sqlx::Error> {
     let cpi: i64 = r.try_get("cpi_tenths")?;
@@ -212,4 +214,64 @@ pub(in crate::payments) async fn grant(
     }
     let code = g.region_code.clone();
     scope.admit(&code, g)
+}
+
+/// `sql` with the handle's range as `$1`, `$2` and the province and city of its node as `$3`,
+/// `$4`: rows under the handle, or on the path above it (the province's index or rule a
+/// county applies; a province-wide grant a county pays).
+fn under_or_above<'q>(scope: &Scoped<'_>, sql: String) -> crate::kernel::queries::AnyQuery<'q> {
+    let node = scope.node().as_str();
+    let province: String = node.chars().take(2).collect();
+    let city: String = node.chars().take(4).collect();
+    crate::kernel::queries::ranged(scope, sql)
+        .bind(province)
+        .bind(city)
+}
+
+const UNDER_OR_ABOVE: &str =
+    "((region_code >= $1 AND region_code < $2) OR region_code = $3 OR region_code = $4)";
+
+/// Grants under the handle or above it, newest first.
+pub(in crate::payments) async fn grants(
+    state: &AppState,
+    scope: &Scoped<'_>,
+) -> AppResult<Vec<Grant>> {
+    let sql = format!(
+        "SELECT {GRANT_COLS} FROM payment_grants WHERE {UNDER_OR_ABOVE} ORDER BY as_of DESC, id DESC \
+         LIMIT 500"
+    );
+    all(state, under_or_above(scope, sql), grant_from_row).await
+}
+
+/// Indices under the handle or above it, newest month first.
+pub(in crate::payments) async fn indices(
+    state: &AppState,
+    scope: &Scoped<'_>,
+) -> AppResult<Vec<PriceIndex>> {
+    let sql = format!(
+        "SELECT id, region_code, month, cpi_tenths, food_cpi_tenths FROM price_indices \
+         WHERE {UNDER_OR_ABOVE} ORDER BY month DESC, region_code LIMIT 500"
+    );
+    all(state, under_or_above(scope, sql), index_from_row).await
+}
+
+/// The provinces' rules under the handle or above it.
+pub(in crate::payments) async fn rules(
+    state: &AppState,
+    scope: &Scoped<'_>,
+) -> AppResult<Vec<PriceRule>> {
+    let sql = format!(
+        "SELECT region_code, cpi_tenths, food_cpi_tenths, rounding, minimum_fen \
+         FROM price_subsidy_rules WHERE {UNDER_OR_ABOVE} ORDER BY region_code"
+    );
+    all(state, under_or_above(scope, sql), |r| {
+        Ok(PriceRule {
+            province: r.try_get("region_code")?,
+            cpi_tenths: r.try_get("cpi_tenths")?,
+            food_cpi_tenths: r.try_get("food_cpi_tenths")?,
+            rounding: r.try_get("rounding")?,
+            minimum_fen: r.try_get("minimum_fen")?,
+        })
+    })
+    .await
 }
