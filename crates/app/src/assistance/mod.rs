@@ -19,6 +19,7 @@ pub mod pages;
 mod queries;
 pub mod standards;
 pub mod steps;
+pub mod todo;
 pub mod web;
 
 use backstop_core::Programme;
