@@ -890,10 +890,8 @@ async fn change_emergency(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let form = Kept::input(&format!("change-{id}"), pairs);
-    let r = out_of_scope_as_field(
-        super::emergency::change(&s, &a.actor, id, &period_input(&form)).await,
-        "region_code",
-    );
+    // The region is the period's own (a hidden input): out of scope stays not found.
+    let r = super::emergency::change(&s, &a.actor, id, &period_input(&form)).await;
     match form.outcome(r)? {
         Ok(_) => Ok(Redirect::to("/assistance/emergencies").into_response()),
         Err(form) => emergencies_page(&s, &a, form).await,
