@@ -79,12 +79,12 @@ fn programmes() -> Vec<(&'static str, &'static str)> {
 
 /// The states of an application, `(key, label)`.
 const STATUSES: [(&str, &str); 6] = [
-    ("submitted", "已受理待核查"),
-    ("verified", "已核查待审核"),
-    ("reviewed", "已审核待公示"),
+    ("submitted", "已受理"),
+    ("verified", "已核查"),
+    ("reviewed", "已审核"),
     ("publicised", "公示中"),
-    ("approved", "已批准"),
-    ("rejected", "未批准"),
+    ("approved", "已审批"),
+    ("rejected", "不予批准"),
 ];
 
 /// The Chinese name of a step.
@@ -467,6 +467,8 @@ struct ShowPage {
     can_mark_related: bool,
     /// The actor is the recorded close relative: no step forms.
     related_to_me: bool,
+    /// A refusal of a form the page no longer shows (a step taken by someone else meanwhile).
+    stray_error: Option<String>,
     form: Kept,
 }
 
@@ -503,6 +505,26 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
         Vec::new()
     };
     let related_to_me = app.related_staff.as_deref() == Some(a.actor.username.as_str());
+    let acts = if related_to_me {
+        Vec::new()
+    } else {
+        actions(&a.actor, &app)
+    };
+    let can_reject = !related_to_me
+        && a.actor.can(Permission::AssistanceApprove)
+        && matches!(
+            app.status.as_str(),
+            "submitted" | "verified" | "reviewed" | "publicised"
+        );
+    let can_mark_related = a.actor.can(Permission::AssistanceApply);
+    let shown = acts
+        .iter()
+        .any(|(k, _)| form.of(&format!("step-{k}")).refused())
+        || (can_reject && form.of("step-reject").refused())
+        || (can_mark_related && form.of("related").refused());
+    let stray_error = (!shown)
+        .then(|| form.message().map(str::to_string))
+        .flatten();
     let status = form.status();
     Ok(render_status(
         &ShowPage {
@@ -544,18 +566,10 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
                 })
                 .collect(),
             blocks,
-            actions: if related_to_me {
-                Vec::new()
-            } else {
-                actions(&a.actor, &app)
-            },
-            can_reject: !related_to_me
-                && a.actor.can(Permission::AssistanceApprove)
-                && matches!(
-                    app.status.as_str(),
-                    "submitted" | "verified" | "reviewed" | "publicised"
-                ),
-            can_mark_related: a.actor.can(Permission::AssistanceApply),
+            actions: acts,
+            can_reject,
+            can_mark_related,
+            stray_error,
             related_to_me,
             a: app,
             form,

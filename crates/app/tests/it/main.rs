@@ -3,6 +3,7 @@
 
 mod admins;
 mod assistance;
+mod assistance_pages;
 mod auth_cache;
 mod browser;
 mod browser_day;
