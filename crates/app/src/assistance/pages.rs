@@ -52,7 +52,10 @@ pub fn routes() -> Routes {
         ("/assistance/emergencies/{id}/end", post(end_emergency)),
         ("/assistance/overdue", get(overdue)),
         ("/assistance/publicity", get(publicity)),
-        ("/assistance/standards", get(standards).post(create_standard)),
+        (
+            "/assistance/standards",
+            get(standards).post(create_standard),
+        ),
     ]
 }
 
@@ -74,7 +77,10 @@ fn programme_label(key: &str) -> &'static str {
 
 /// The programmes a form offers: `(key, label)`.
 fn programmes() -> Vec<(&'static str, &'static str)> {
-    Programme::ALL.iter().map(|p| (p.key(), p.label())).collect()
+    Programme::ALL
+        .iter()
+        .map(|p| (p.key(), p.label()))
+        .collect()
 }
 
 /// The states of an application, `(key, label)`.
@@ -271,7 +277,10 @@ async fn new_page(s: &AppState, a: &Authed, household: Option<i64>, form: Kept) 
 impl NewPage {
     /// The person id slot `n` starts with (from the household chosen), else empty.
     fn start_of(&self, n: &usize) -> &str {
-        self.start.get(n.wrapping_sub(1)).map(String::as_str).unwrap_or("")
+        self.start
+            .get(n.wrapping_sub(1))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -424,7 +433,9 @@ async fn create(
     };
     let household = form.get("household_id").trim().parse::<i64>().ok();
     match form.outcome_as(result, |f| member_input(f, &slots))? {
-        Ok(app) => Ok(Redirect::to(&format!("/assistance/applications/{}", app.id)).into_response()),
+        Ok(app) => {
+            Ok(Redirect::to(&format!("/assistance/applications/{}", app.id)).into_response())
+        }
         Err(form) => new_page(&s, &a, household, form).await,
     }
 }
@@ -733,13 +744,8 @@ struct ProgrammeQuery {
 
 async fn standards_page(s: &AppState, a: &Authed, programme: &str, form: Kept) -> PageResult {
     let programme = programme.trim();
-    let list = super::standards::list(
-        s,
-        &a.actor,
-        None,
-        Some(programme).filter(|p| !p.is_empty()),
-    )
-    .await?;
+    let list = super::standards::list(s, &a.actor, None, Some(programme).filter(|p| !p.is_empty()))
+        .await?;
     let today = super::ymd(s.today());
     let scope = a.actor.scope.as_str().to_string();
     // In force: per region, programme, area and component, the latest one started by today.
@@ -879,7 +885,11 @@ fn period_input(form: &Kept) -> PeriodInput {
         name: form.get("name").to_string(),
         starts_on: form.get("starts_on").to_string(),
         ends_on: form.get("ends_on").to_string(),
-        measures: form.all("measures").into_iter().map(str::to_string).collect(),
+        measures: form
+            .all("measures")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -990,7 +1000,10 @@ async fn grants(PageCaller(s, a): PageCaller, Query(q): Query<PendingQuery>) -> 
     grants_page(&s, &a, pending, Kept::none()).await
 }
 
-async fn grant(PageCaller(s, a): PageCaller, Form(pairs): Form<Vec<(String, String)>>) -> PageResult {
+async fn grant(
+    PageCaller(s, a): PageCaller,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
     let form = Kept::input("grant", pairs);
     let r = match form.get("person_id").trim().parse::<i64>() {
         Err(_) => Err(AppError::field(
@@ -1005,13 +1018,11 @@ async fn grant(PageCaller(s, a): PageCaller, Form(pairs): Form<Vec<(String, Stri
                 reason: form.get("reason").to_string(),
             };
             match super::emergency::grant(&s, &a.actor, &input).await {
-                Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
-                    Err(AppError::field(
-                        ErrorCode::Validation,
-                        "person_id",
-                        "人员不存在或不在您的管辖范围内",
-                    ))
-                }
+                Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => Err(AppError::field(
+                    ErrorCode::Validation,
+                    "person_id",
+                    "人员不存在或不在您的管辖范围内",
+                )),
                 r => r,
             }
         }

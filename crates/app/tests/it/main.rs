@@ -6,6 +6,7 @@ mod assistance;
 mod assistance_pages;
 mod auth_cache;
 mod browser;
+mod browser_assistance;
 mod browser_day;
 mod browser_public;
 mod care;

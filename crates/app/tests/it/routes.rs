@@ -908,7 +908,11 @@ async fn build(t: &T) -> World {
         .await;
         w.ids.insert(k, id);
     }
-    for (k, hh_key, p) in [("app", "hh", "p1"), ("app2", "hh2", "p4"), ("app3", "hh", "p1")] {
+    for (k, hh_key, p) in [
+        ("app", "hh", "p1"),
+        ("app2", "hh2", "p4"),
+        ("app3", "hh", "p1"),
+    ] {
         let id = created_id(
             t,
             &w,
