@@ -24,6 +24,7 @@ pub mod stats;
 pub mod stats_pages;
 pub mod stats_web;
 pub mod steps;
+pub mod todo;
 pub mod web;
 
 use backstop_core::Programme;

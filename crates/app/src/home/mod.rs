@@ -131,6 +131,12 @@ async fn todo_list(
         rect.len(),
         "/inspections/rectifications".into(),
     );
+    add(
+        "todo-assistance".into(),
+        "社会救助待办".into(),
+        crate::assistance::todo::due_total(s, actor).await?,
+        "/assistance".into(),
+    );
     for (key, name, period, n) in crate::reports::todo::missing_today(s, actor).await? {
         add(
             format!("todo-missing-{key}"),

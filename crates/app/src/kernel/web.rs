@@ -50,6 +50,7 @@ impl Nav {
         links.push(("/persons", "人员", Some(Permission::PersonsRead)));
         links.push(("/screening", "摸排与观察", Some(Permission::PersonsRead)));
         links.push(("/care", "困难群众", Some(Permission::PersonsRead)));
+        links.push(("/assistance", "社会救助", Some(Permission::AssistanceRead)));
         links.push((
             "/crosscheck",
             "数据比对",

@@ -12,7 +12,15 @@ use crate::webdriver::Driver;
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const V1: &str = "130110100001";
 /// The accounts' names, shown in the page header: typed data, not words of the page.
-const USERS: &[&str] = &["cw.day", "county.day", "county.eve", "cw.keep"];
+const USERS: &[&str] = &[
+    "cw.day",
+    "county.day",
+    "county.eve",
+    "cw.keep",
+    "cw.as",
+    "ts.as",
+    "county.as",
+];
 
 /// Latin words a person may read on a page, each for a reason:
 const ALLOWED: &[&str] = &[
@@ -111,7 +119,7 @@ fn the_phone_keeps_unsent_forms_only_for_their_account_and_a_day() {
 }
 
 /// The id at the end of the current page's path (`/persons/12` → 12).
-fn id_in_path(d: &Driver) -> i64 {
+pub(crate) fn id_in_path(d: &Driver) -> i64 {
     let url = d.current_url();
     let path = url.split('?').next().unwrap_or("");
     path.rsplit('/')
@@ -121,7 +129,7 @@ fn id_in_path(d: &Driver) -> i64 {
 }
 
 /// Open `path`, then check it.
-fn visit(d: &Driver, server: &Server, path: &str, typed: &[&str]) {
+pub(crate) fn visit(d: &Driver, server: &Server, path: &str, typed: &[&str]) {
     d.goto(&server.url(path));
     std::thread::sleep(Duration::from_millis(150));
     check(d, path, typed);

@@ -4,8 +4,10 @@
 mod admins;
 mod assistance;
 mod assistance_stats;
+mod assistance_pages;
 mod auth_cache;
 mod browser;
+mod browser_assistance;
 mod browser_day;
 mod browser_payments;
 mod browser_public;

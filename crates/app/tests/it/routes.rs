@@ -906,6 +906,7 @@ async fn build(t: &T) -> World {
         ("emergency", "应急标记甲", "2026-03-01", "2026-04-30"),
         ("emergency2", "应急标记甲", "2026-03-01", "2026-04-30"),
         ("emergency3", "应急标记甲", "2026-02-01", "2026-03-01"),
+        ("emergency4", "应急标记甲", "2026-03-01", "2026-04-30"),
     ] {
         let id = created_id(
             t,
@@ -918,7 +919,11 @@ async fn build(t: &T) -> World {
         .await;
         w.ids.insert(k, id);
     }
-    for (k, hh_key, p) in [("app", "hh", "p1"), ("app2", "hh2", "p4")] {
+    for (k, hh_key, p) in [
+        ("app", "hh", "p1"),
+        ("app2", "hh2", "p4"),
+        ("app3", "hh", "p1"),
+    ] {
         let id = created_id(
             t,
             &w,
@@ -950,7 +955,19 @@ async fn build(t: &T) -> World {
         .await
         .expect("beneficiary");
     w.ids.insert("beneficiary", ben);
-    for k in ["grant", "grant2"] {
+    // The pages' own beneficiary (the API's case suspends the first).
+    let ben2: i64 = sqlx::query_scalar("INSERT INTO assistance_beneficiaries (province, programme, county_code, region_code, \
+        household_id, person_id, members, area_kind, monthly_amount_fen, amount_detail, status, since_month, created_at, updated_at) \
+        VALUES ('13', 'dibao', $1, $2, $3, $4, 1, 'urban', 200000, '对象标记乙', 'active', '2026-03', 1, 1) RETURNING id")
+        .bind(A)
+        .bind(V1)
+        .bind(w.id("hh"))
+        .bind(w.id("p1"))
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("beneficiary2");
+    w.ids.insert("beneficiary2", ben2);
+    for k in ["grant", "grant2", "grant3"] {
         let id = created_id(
             t,
             &w,
@@ -1159,7 +1176,30 @@ fn cases(w: &World) -> Vec<Case> {
         get("/assistance/statistics/export.xlsx", format!("/assistance/statistics/export.xlsx?region={T1}&month=2026-03"), "xl/"),
         get("/api/v1/assistance/settings", format!("/api/v1/assistance/settings?region={A}"), format!("\"region_code\":\"{A}\"")),
         get("/assistance/settings", format!("/assistance/settings?region={A}"), format!("救助办理时限 · {A}")),
+        // ---- social assistance pages (issue 16)
+        get("/assistance", "/assistance", "应急标记甲").list(),
+        get("/assistance/applications", "/assistance/applications", format!("/assistance/applications/{}\"", w.id("app"))).list(),
+        get("/assistance/applications/new", format!("/assistance/applications/new?household={}", w.id("hh")), format!("value=\"{}\"", w.id("p1"))).by("cw"),
+        get("/assistance/applications/{id}", format!("/assistance/applications/{}", w.id("app")), "救助标记甲"),
+        get("/assistance/publicity", "/assistance/publicity", "650.00").list(),
+        get("/assistance/overdue", "/assistance/overdue", format!("/assistance/applications/{}\"", w.id("app2"))).list(),
+        get("/assistance/commitments", "/assistance/commitments", format!("/assistance/applications/{}\"", w.id("app2"))).list(),
+        get("/assistance/beneficiaries", "/assistance/beneficiaries", "2000.00").list(),
+        get("/assistance/emergencies", "/assistance/emergencies", "应急标记甲").list(),
+        get("/assistance/aid-grants", "/assistance/aid-grants", "先行标记甲").list(),
+        get("/assistance/standards", "/assistance/standards", "4321.09").list(),
         // ==== writes: the denied actors try first, then the owner.
+        // ---- social assistance pages: their own application, grant, period and beneficiary
+        post("/assistance/applications", "/assistance/applications", format!("programme=dibao&area_kind=urban&household_id={}&m1_person_id={}&m1_authorised=1", w.id("hh"), w.id("p1"))).by("cw").form_refusal(),
+        post("/assistance/applications/{id}/steps", format!("/assistance/applications/{}/steps", w.id("app3")), "step=verify").by("cw"),
+        post("/assistance/applications/{id}/related", format!("/assistance/applications/{}/related", w.id("app3")), "staff_username=vic.a").by("cw"),
+        post("/assistance/beneficiaries/{id}/status", format!("/assistance/beneficiaries/{}/status", w.id("beneficiary2")), format!("status=suspended&reason={}", encode_query_value("外出务工"))),
+        post("/assistance/aid-grants", "/assistance/aid-grants", format!("person_id={}&amount=200&reason={}", w.id("p2"), encode_query_value("急难"))).by("ts").form_refusal(),
+        post("/assistance/aid-grants/{id}/decision", format!("/assistance/aid-grants/{}/decision", w.id("grant3")), "decision=confirm"),
+        post("/assistance/emergencies", "/assistance/emergencies", format!("region_code={T1}&name={}&starts_on=2026-03-01&ends_on=2026-04-30&measures=aid_first", encode_query_value("应急丙"))).form_refusal().outward(),
+        post("/assistance/emergencies/{id}", format!("/assistance/emergencies/{}", w.id("emergency")), format!("region_code={T1}&name={}&starts_on=2026-03-01&ends_on=2026-05-31&measures=aid_first&measures=commitment", encode_query_value("应急标记甲"))),
+        post("/assistance/emergencies/{id}/end", format!("/assistance/emergencies/{}/end", w.id("emergency4")), ""),
+        post("/assistance/standards", "/assistance/standards", format!("region_code={T1}&programme=orphan_allowance&area_kind=urban&component=concentrated&amount=500&effective_from=2026-03-02")).form_refusal().outward(),
         // ---- social assistance: an application for A's household, its steps, the periods
         post("/api/v1/assistance/standards", "/api/v1/assistance/standards", json!({"region_code": T1, "programme": "dibao",
             "area_kind": "rural", "component": "base", "amount": "600", "effective_from": "2026-03-02"})).outward(),
