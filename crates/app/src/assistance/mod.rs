@@ -16,6 +16,7 @@
 pub mod applications;
 pub mod emergency;
 pub mod pages;
+pub mod public;
 mod queries;
 pub mod standards;
 pub mod steps;
