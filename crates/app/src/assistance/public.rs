@@ -360,7 +360,8 @@ pub async fn submit(
     if queries::already_covered(&mut tx, programme.key(), &ids).await? {
         flags.insert(0, "duplicate");
     }
-    let household = record_household(&mut tx, region.as_str(), &address, &household_members).await?;
+    let household =
+        record_household(&mut tx, region.as_str(), &address, &household_members).await?;
     let content = json!({"note": note}).to_string();
     let id = queries::insert_application(
         &mut tx,
@@ -443,9 +444,11 @@ pub async fn submit(
             id,
             region.as_str(),
         )
-        .detail(json!({"programme": programme.key(), "channel": "public", "members": rows.len(),
+        .detail(
+            json!({"programme": programme.key(), "channel": "public", "members": rows.len(),
             "status": {"before": null, "after": "submitted"}, "flags": flags,
-            "emergency_measures": measure_keys})),
+            "emergency_measures": measure_keys}),
+        ),
     )
     .await?;
     status(state, phone_index, &number).await

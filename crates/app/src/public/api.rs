@@ -236,9 +236,7 @@ pub async fn submit(
     JsonBody(body): JsonBody<PublicApplication>,
 ) -> AppResult<(StatusCode, Json<PublicStatus>)> {
     let c = caller(&s, &headers).await?;
-    let idem = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok());
+    let idem = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let st = apply::submit(&s, c.phone_enc, &c.phone_index, &addr, &body, idem).await?;
     Ok((StatusCode::CREATED, Json(st)))
 }

@@ -114,12 +114,19 @@ async fn form_page(
     let rows = (0..ROWS)
         .map(|i| {
             let v = |f: &str| form.value(&format!("m{i}_{f}")).to_string();
-            let error = ["name", "id_number", "relationship", "earned_12m", "other_12m", "assets"]
-                .iter()
-                .find_map(|f| {
-                    let n = format!("m{i}_{f}");
-                    form.error(&n).map(|m| (n, m.to_string()))
-                });
+            let error = [
+                "name",
+                "id_number",
+                "relationship",
+                "earned_12m",
+                "other_12m",
+                "assets",
+            ]
+            .iter()
+            .find_map(|f| {
+                let n = format!("m{i}_{f}");
+                form.error(&n).map(|m| (n, m.to_string()))
+            });
             RowView {
                 i,
                 name: v("name"),
@@ -240,7 +247,12 @@ async fn submit(
     let region = form.get("region_code").to_string();
     let c = match citizen_of(&s, &headers).await {
         Ok(Some(c)) => c,
-        Ok(None) => return to_login(&format!("/public/apply?region={}", encode_query_value(&region))),
+        Ok(None) => {
+            return to_login(&format!(
+                "/public/apply?region={}",
+                encode_query_value(&region)
+            ));
+        }
         Err(e) => return public_error(&e),
     };
     let (input, rows) = from_form(&form);

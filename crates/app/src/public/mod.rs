@@ -30,8 +30,8 @@ use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
 use rand::Rng;
 
-pub use limits::{PublicLimits, limit_public};
 pub use api::PublicApiDoc;
+pub use limits::{PublicLimits, limit_public};
 
 /// Every route of the public face: pages, the application pages, the public API.
 pub fn routes() -> crate::kernel::web::Routes {

@@ -104,7 +104,9 @@ pub(in crate::assistance) async fn public_by_phone(
         let programme: String = r.try_get("programme")?;
         let status: String = r.try_get("status")?;
         out.push(PublicStatus {
-            number: r.try_get::<Option<String>, _>("public_no")?.unwrap_or_default(),
+            number: r
+                .try_get::<Option<String>, _>("public_no")?
+                .unwrap_or_default(),
             programme_label: Programme::parse(&programme)
                 .map(|p| p.label())
                 .unwrap_or("")
