@@ -42,7 +42,7 @@ fn an_applicant_applies_on_a_phone() {
     phone.wait_for_text("#apply-regions", "");
     assert_fits(&phone, "/public/apply (villages)");
     phone.goto(&server.url("/public/apply?region=130110100001"));
-    phone.wait_for_text("#apply-authorisation", "电子授权");
+    phone.wait_for_text("#apply-authorisation", "授权民政部门");
     assert_fits(&phone, "/public/apply (form)");
 
     fill(&phone, "#apply-address", "一组 8 号");
