@@ -13,6 +13,9 @@ use crate::notify::{config, fake_gateway};
 use crate::public::last_code;
 use crate::support::{T, audit_count, cid, count, each_backend_with};
 
+/// A change made to a good body, for the bad-input cases.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 const A: &str = "130110";
 const V1: &str = "130110100001";
 const P1: &str = "13912345678";
@@ -142,7 +145,7 @@ async fn applying_without_an_account_through_the_public_api() {
             let mut bad_id = applicant.clone();
             let last = if bad_id.ends_with('0') { "1" } else { "0" };
             bad_id.replace_range(17.., last);
-            let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+            let cases: Vec<(Edit, &str, &str)> = vec![
                 (Box::new(move |b: &mut Value| b["members"][0]["id_number"] = json!(bad_id.clone())), "members[0].id_number", "身份证号"),
                 (Box::new(|b: &mut Value| b["members"][0]["earned_12m"] = json!("-5")), "members[0].earned_12m", "负数"),
                 (Box::new(|b: &mut Value| b["members"][1]["earned_12m"] = json!("1.001")), "members[1].earned_12m", "分"),
