@@ -132,6 +132,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/0028_payments.sql"),
     ),
+    (
+        31,
+        "public_applications",
+        include_str!("../migrations/0031_public_applications.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

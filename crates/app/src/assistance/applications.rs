@@ -147,6 +147,16 @@ pub struct Application {
     pub note: String,
     pub created_by: String,
     pub created_at: String,
+    /// `staff` (entered by a worker) or `public` (by the applicant, phone verified).
+    pub channel: String,
+    /// The number the applicant was given (public applications).
+    pub public_no: Option<String>,
+    /// For staff: `duplicate` (a member is already on an open application or the roll of
+    /// the programme), `registry` (members already on record: check the household),
+    /// `deceased`; comma-separated, never shown to the applicant.
+    pub public_flags: String,
+    /// The flags in Chinese.
+    pub public_flags_label: String,
     pub member_list: Vec<Member>,
     pub steps: Vec<Step>,
 }

@@ -18,6 +18,7 @@ pub mod applications;
 pub mod due_times;
 pub mod emergency;
 pub mod pages;
+pub mod public;
 mod queries;
 pub mod standards;
 pub mod stats;

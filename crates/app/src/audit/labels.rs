@@ -9,6 +9,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("assistance.aid_decide", "审批先行救助（确认或不予认可）"),
     ("assistance.aid_grant", "先行救助发放"),
     ("assistance.application_create", "受理社会救助申请"),
+    (
+        "assistance.application_public",
+        "申请人在线提交社会救助申请",
+    ),
     ("assistance.application_step", "办理社会救助申请环节"),
     ("assistance.beneficiary_status", "变更救助对象状态"),
     ("assistance.commitment_verify", "核实承诺制申请"),

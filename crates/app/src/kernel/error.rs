@@ -134,6 +134,8 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "exempt_12m" => "不计入收入的项目",
         "assets" => "家庭财产",
         "supplement_percent" => "分类施保比例",
+        "authorisation_version" => "授权书版本",
+        "relationship" => "与申请人关系",
         "authorised" => "电子授权",
         "password" | "new_password" => "密码",
         "old_password" => "原密码",

@@ -25,6 +25,7 @@ mod fields;
 pub mod household_pages;
 mod households;
 pub mod import;
+pub(crate) mod intake;
 pub mod links;
 pub mod pages;
 pub mod pinyin;

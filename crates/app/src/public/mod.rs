@@ -19,6 +19,8 @@
 //! The information texts are maintained by officials (`orgs.manage`) within their scope
 //! (`staff.rs`), audited like every change.
 
+mod api;
+mod apply;
 mod limits;
 mod pages;
 mod queries;
@@ -28,8 +30,16 @@ use backstop_core::error::ErrorCode;
 use backstop_core::region::RegionCode;
 use rand::Rng;
 
+pub use api::PublicApiDoc;
 pub use limits::{PublicLimits, limit_public};
-pub use pages::routes;
+
+/// Every route of the public face: pages, the application pages, the public API.
+pub fn routes() -> crate::kernel::web::Routes {
+    let mut r = pages::routes();
+    r.extend(apply::routes());
+    r.extend(api::routes());
+    r
+}
 
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
@@ -184,6 +194,8 @@ pub struct Citizen {
     /// The blind index of their phone: how their own requests are found.
     pub phone_index: String,
     pub phone_masked: String,
+    /// The phone, sealed as the session keeps it (what a public application stores).
+    pub phone_enc: Vec<u8>,
 }
 
 /// The public session a token names, if live.
@@ -205,6 +217,7 @@ pub async fn citizen(state: &AppState, token: &str) -> AppResult<Option<Citizen>
         session_id: id,
         phone_index: index,
         phone_masked: backstop_core::mask::mask_phone(&phone),
+        phone_enc: enc,
     }))
 }
 

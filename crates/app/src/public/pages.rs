@@ -2,7 +2,7 @@
 //! one-time code, and "my requests". They take no staff cookie and set only `backstop_pub`.
 
 use askama::Template;
-use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 const COOKIE: &str = "backstop_pub";
 
-pub fn routes() -> Routes {
+pub(super) fn routes() -> Routes {
     vec![
         ("/public", get(index)),
         ("/public/regions/{code}", get(region)),
@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for PublicAddr {
 }
 
 /// An error page of the public face (its own layout, never the staff one).
-fn public_error(e: &AppError) -> Response {
+pub(super) fn public_error(e: &AppError) -> Response {
     let page = PublicMessage {
         title: if e.status() == StatusCode::NOT_FOUND {
             "未找到"
@@ -137,13 +137,36 @@ struct LoginPage {
     /// The code step: the number a code was sent to, masked.
     sent_to: String,
     error: Option<String>,
+    /// Where to go once verified (see [`safe_next`]).
+    next: String,
 }
 
-async fn login_form() -> Response {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct NextQuery {
+    next: String,
+}
+
+/// Where a verified visitor may be sent on: the application page or one of their
+/// applications; anything else is "my requests".
+pub(super) fn safe_next(next: &str) -> &str {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 30 && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = next == "/public/apply"
+        || next
+            .strip_prefix("/public/apply?region=")
+            .is_some_and(digits)
+        || next
+            .strip_prefix("/public/applications/")
+            .is_some_and(digits);
+    if ok { next } else { "/public/me" }
+}
+
+async fn login_form(Query(q): Query<NextQuery>) -> Response {
     render(&LoginPage {
         phone: String::new(),
         sent_to: String::new(),
         error: None,
+        next: safe_next(&q.next).to_string(),
     })
 }
 
@@ -152,6 +175,7 @@ async fn login_form() -> Response {
 struct PhoneForm {
     phone: String,
     code: String,
+    next: String,
 }
 
 fn clip(s: &str) -> String {
@@ -170,6 +194,7 @@ async fn send_code(
                 sent_to: backstop_core::mask::mask_phone(&phone),
                 phone,
                 error: None,
+                next: safe_next(&f.next).to_string(),
             })
         }
         Err(e) => {
@@ -177,6 +202,7 @@ async fn send_code(
                 phone: clip(&f.phone),
                 sent_to: String::new(),
                 error: Some(e.message.clone()),
+                next: safe_next(&f.next).to_string(),
             });
             *r.status_mut() = e.status();
             r
@@ -200,7 +226,7 @@ async fn verify(
                     ""
                 }
             );
-            let mut r = Redirect::to("/public/me").into_response();
+            let mut r = Redirect::to(safe_next(&f.next)).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -212,6 +238,7 @@ async fn verify(
                 sent_to: backstop_core::mask::mask_phone(&phone),
                 phone,
                 error: Some(e.message.clone()),
+                next: safe_next(&f.next).to_string(),
             });
             *r.status_mut() = e.status();
             r
@@ -220,7 +247,7 @@ async fn verify(
 }
 
 /// The public session of a request, from its own cookie only.
-async fn citizen_of(s: &AppState, headers: &HeaderMap) -> AppResult<Option<Citizen>> {
+pub(super) async fn citizen_of(s: &AppState, headers: &HeaderMap) -> AppResult<Option<Citizen>> {
     let token = headers
         .get_all(header::COOKIE)
         .iter()
@@ -239,14 +266,20 @@ async fn citizen_of(s: &AppState, headers: &HeaderMap) -> AppResult<Option<Citiz
 #[template(path = "public_me.html")]
 struct MePage {
     phone_masked: String,
+    applications: Vec<crate::assistance::public::PublicStatus>,
 }
 
 async fn me(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    match citizen_of(&s, &headers).await {
-        Ok(Some(c)) => render(&MePage {
+    let c = match citizen_of(&s, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Redirect::to("/public/login").into_response(),
+        Err(e) => return public_error(&e),
+    };
+    match crate::assistance::public::mine(&s, &c.phone_index).await {
+        Ok(applications) => render(&MePage {
             phone_masked: c.phone_masked,
+            applications,
         }),
-        Ok(None) => Redirect::to("/public/login").into_response(),
         Err(e) => public_error(&e),
     }
 }

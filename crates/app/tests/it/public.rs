@@ -38,7 +38,7 @@ async fn verify(t: &T, phone: &str, code: &str) -> (StatusCode, axum::http::Head
 }
 
 /// The code the fake gateway received in the last SMS to `phone`.
-fn last_code(fake: &crate::notify::Shared, phone: &str) -> String {
+pub(crate) fn last_code(fake: &crate::notify::Shared, phone: &str) -> String {
     let g = fake.lock().expect("fake");
     let sms: &Value = &g
         .seen

@@ -133,6 +133,66 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "public: the verified phone's own requests",
     ),
     ("POST", "/public/logout", "public: ends the public session"),
+    // The public application (issue 16 item 7) and the public API (issue 15 item 5): no
+    // account, bounded by the verified phone (tests/it/public_apply.rs).
+    (
+        "GET",
+        "/public/apply",
+        "public: the application page (phone verified)",
+    ),
+    (
+        "POST",
+        "/public/apply",
+        "public: submits an application (phone verified)",
+    ),
+    (
+        "GET",
+        "/public/applications/{number}",
+        "public: the verified phone's own application",
+    ),
+    ("GET", "/public/track", "public: the follow-up form"),
+    (
+        "POST",
+        "/public/track",
+        "public: sends a code to follow an application",
+    ),
+    (
+        "GET",
+        "/public/api/openapi.json",
+        "public: the public API description",
+    ),
+    (
+        "GET",
+        "/public/api/programmes",
+        "public: programmes one may apply for",
+    ),
+    (
+        "GET",
+        "/public/api/authorisation",
+        "public: the e-authorisation text",
+    ),
+    ("GET", "/public/api/regions", "public: the region picker"),
+    ("POST", "/public/api/code", "public: sends a one-time code"),
+    (
+        "POST",
+        "/public/api/session",
+        "public: checks a one-time code",
+    ),
+    (
+        "GET",
+        "/public/api/applications",
+        "public: the verified phone's own applications",
+    ),
+    (
+        "POST",
+        "/public/api/applications",
+        "public: submits an application (phone verified)",
+    ),
+    (
+        "GET",
+        "/public/api/applications/{number}",
+        "public: the verified phone's own application",
+    ),
     // The escalation rules (issue 15 item 3): national, no region records; read by those who
     // read reports, changed by a national official (tests/it/escalation.rs).
     (

@@ -19,6 +19,7 @@ use super::standards::{InForce, Standard, component_label};
 mod due_times;
 mod emergency;
 mod stats;
+mod public;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
@@ -29,6 +30,7 @@ use backstop_core::money::Fen;
 pub(super) use due_times::*;
 pub(super) use emergency::*;
 pub(super) use stats::*;
+pub(super) use public::*;
 
 /// `$from, $from+1, …` placeholders for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
@@ -337,7 +339,7 @@ const A_COLS: &str = "a.id, a.programme, a.county_code, a.region_code, a.househo
     p.name AS applicant_name, a.area_kind, a.members, a.covered, a.self_care, a.status, a.applied_on, a.content_enc, \
     a.monthly_amount_fen, a.amount_detail, a.due_step, a.due_at, a.publicity_ends_at, a.reject_reason, \
     a.related_staff, a.emergency_id, a.emergency_measures, a.commitment, a.commitment_verified_at, a.beneficiary_id, \
-    a.created_by, a.created_at";
+    a.created_by, a.created_at, a.channel, a.public_no, a.public_flags";
 const A_FROM: &str = "assistance_applications a JOIN persons p ON p.id = a.applicant_person_id";
 
 fn application_from_row(
@@ -393,6 +395,12 @@ fn application_from_row(
         note,
         created_by: r.try_get("created_by")?,
         created_at: rfc3339(r.try_get("created_at")?),
+        channel: r.try_get("channel")?,
+        public_no: r.try_get("public_no")?,
+        public_flags_label: crate::assistance::public::flags_label(
+            &r.try_get::<String, _>("public_flags")?,
+        ),
+        public_flags: r.try_get("public_flags")?,
         status,
         member_list: Vec::new(),
         steps: Vec::new(),
