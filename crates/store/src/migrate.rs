@@ -132,6 +132,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/0028_payments.sql"),
     ),
+    (
+        33,
+        "notify_templates",
+        include_str!("../migrations/0033_notify_templates.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
