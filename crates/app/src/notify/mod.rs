@@ -225,7 +225,9 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
         // notifications, a unit's leader for an escalation (`leader:<unit>`).
         let phones = if gw.sms.is_some() {
             let units: Vec<String> = fresh.iter().filter_map(|n| sms_unit(&n.unit)).collect();
-            queries::leader_phones(state, &units).await?
+            let mut phones = queries::leader_phones(state, &units).await?;
+            phones.extend(queries::keeper_phones(state, &units).await?);
+            phones
         } else {
             Default::default()
         };
@@ -353,12 +355,14 @@ fn user_rows(
     out
 }
 
-/// The unit whose phone an SMS of a notification goes to: an institution (`org:ID`), or the
-/// leader of the unit an escalation names (`leader:org:ID`, `leader:<village code>`).
+/// The unit whose phone an SMS of a notification goes to: an institution (`org:ID`), one of
+/// the four keepers of a home observation (`observation:ID:keeper:N`), or the leader of the
+/// unit an escalation names (`leader:org:ID`, `leader:<village code>`).
 fn sms_unit(unit: &str) -> Option<String> {
     match unit.strip_prefix("leader:") {
         Some(u) => Some(u.to_string()),
-        None => unit.starts_with("org:").then(|| unit.to_string()),
+        None => (unit.starts_with("org:") || unit.starts_with("observation:"))
+            .then(|| unit.to_string()),
     }
 }
 

@@ -793,3 +793,45 @@ pub(super) async fn user_phone_masked(state: &AppState, user_id: i64) -> AppResu
         .await?;
     Ok(m.unwrap_or_default())
 }
+
+/// The phones of home observations' keepers (`observation:ID:keeper:N` units), unsealed, by
+/// unit, in one query per 500 observations.
+pub(super) async fn keeper_phones(
+    state: &AppState,
+    units: &[String],
+) -> AppResult<HashMap<String, String>> {
+    let mut ids: Vec<i64> = units
+        .iter()
+        .filter_map(|u| u.strip_prefix("observation:"))
+        .filter_map(|r| r.split(':').next().and_then(|id| id.parse().ok()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT observation_id, seq, phone_enc FROM observation_keepers \
+             WHERE observation_id IN ({list}) AND phone_enc IS NOT NULL"
+        )))
+        .fetch_all(state.db.pool())
+        .await?;
+        for r in rows {
+            let id: i64 = r.try_get("observation_id")?;
+            let seq: i64 = r.try_get("seq")?;
+            let enc: Vec<u8> = r.try_get("phone_enc")?;
+            if let Some(phone) = state
+                .keys
+                .decrypt(&enc)
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                out.insert(format!("observation:{id}:keeper:{seq}"), phone);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -26,6 +26,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod notify;
+mod notify_templates;
 mod payments;
 mod people;
 mod privacy;
