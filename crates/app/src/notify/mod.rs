@@ -238,9 +238,8 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
         for n in fresh {
             let text = format!("【{}】{}", n.title, n.body);
             let user = user_of(&n.unit).and_then(|id| users.get(&id).map(|u| (id, u)));
-            let accepts = |c: Channel| {
-                user.is_none_or(|(_, u)| accepted(u.channels.as_deref()).contains(&c))
-            };
+            let accepts =
+                |c: Channel| user.is_none_or(|(_, u)| accepted(u.channels.as_deref()).contains(&c));
             if let Some((uid, u)) = user {
                 rows.extend(user_rows(state, n, uid, u, &text));
             }
@@ -333,7 +332,9 @@ fn user_rows(
         channel,
         recipient: format!("user:{uid}"),
         phone_enc: phone.map(|p| state.keys.encrypt(p.as_bytes())),
-        phone_masked: phone.map(backstop_core::mask::mask_phone).unwrap_or_default(),
+        phone_masked: phone
+            .map(backstop_core::mask::mask_phone)
+            .unwrap_or_default(),
         body: text.to_string(),
         dedup_key: format!("n{}-{}-user{uid}", n.id, channel.as_str()),
     };
@@ -361,8 +362,9 @@ fn user_rows(
 fn sms_unit(unit: &str) -> Option<String> {
     match unit.strip_prefix("leader:") {
         Some(u) => Some(u.to_string()),
-        None => (unit.starts_with("org:") || unit.starts_with("observation:"))
-            .then(|| unit.to_string()),
+        None => {
+            (unit.starts_with("org:") || unit.starts_with("observation:")).then(|| unit.to_string())
+        }
     }
 }
 
@@ -610,12 +612,9 @@ pub fn channel_rows(p: &ChannelPrefs) -> Vec<ChannelRow> {
 }
 
 fn own_user(actor: &Actor) -> AppResult<i64> {
-    actor.user_id.ok_or_else(|| {
-        AppError::msg(
-            ErrorCode::Forbidden,
-            "只有登录的用户才能设置自己的接收渠道",
-        )
-    })
+    actor
+        .user_id
+        .ok_or_else(|| AppError::msg(ErrorCode::Forbidden, "只有登录的用户才能设置自己的接收渠道"))
 }
 
 /// The caller's own channels.

@@ -646,9 +646,15 @@ pub(super) async fn template_current(
     .bind(key)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| Ok((r.try_get("version")?, r.try_get("title")?, r.try_get("body")?)))
-        .transpose()
-        .map_err(|e: sqlx::Error| e.into())
+    row.map(|r| {
+        Ok((
+            r.try_get("version")?,
+            r.try_get("title")?,
+            r.try_get("body")?,
+        ))
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| e.into())
 }
 
 /// The stored versions (of one template, or all), newest first: (key, version).

@@ -395,8 +395,8 @@ pub async fn save(
     }
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
-    let version = queries::insert_template_version(&mut tx, b.key, title, body, &actor.username, now)
-        .await?;
+    let version =
+        queries::insert_template_version(&mut tx, b.key, title, body, &actor.username, now).await?;
     tx.commit(
         Change::new("notify.template", "notify_template", b.key, "0").detail(json!({
             "version": version,
@@ -422,9 +422,10 @@ mod tests {
 
     #[test]
     fn private_templates_offer_no_health_or_amount_field() {
-        for b in BUILTIN.iter().filter(|b| {
-            b.key.starts_with("observation") || b.key.starts_with("escalation")
-        }) {
+        for b in BUILTIN
+            .iter()
+            .filter(|b| b.key.starts_with("observation") || b.key.starts_with("escalation"))
+        {
             for (n, _) in b.fields {
                 assert!(!PRIVATE_FIELDS.contains(n), "{} offers {n}", b.key);
             }
@@ -444,7 +445,10 @@ mod tests {
 
     #[test]
     fn fields_are_filled() {
-        let f = [("form", "村日报".to_string()), ("period", "12-05".to_string())];
+        let f = [
+            ("form", "村日报".to_string()),
+            ("period", "12-05".to_string()),
+        ];
         assert_eq!(fill("《{form}》{period}{by}", &f), "《村日报》12-05");
     }
 }

@@ -109,7 +109,11 @@ async fn save(PageCaller(s, a): PageCaller, Form(f): Form<TemplateForm>) -> Page
             if let Some(c) = cards.iter_mut().find(|c| c.tpl.key == f.key) {
                 c.title = f.title.chars().take(templates::MAX_TITLE * 2).collect();
                 c.body = f.body.chars().take(templates::MAX_BODY * 2).collect();
-                c.error_field = e.fields.first().map(|x| x.field.clone()).unwrap_or_default();
+                c.error_field = e
+                    .fields
+                    .first()
+                    .map(|x| x.field.clone())
+                    .unwrap_or_default();
                 c.error = Some(e.message.clone());
             }
             Ok(with_status(

@@ -88,7 +88,10 @@ pub(in crate::reports) async fn insert_reminders(
             "INSERT INTO notifications (region_code, unit, kind, title, body, created_at, \
              template_key, template_version) VALUES ",
         );
-        sql.push_str(&repeat_list("(?,?,'report_reminder',?,?,?,?,?)", chunk.len()));
+        sql.push_str(&repeat_list(
+            "(?,?,'report_reminder',?,?,?,?,?)",
+            chunk.len(),
+        ));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
         for m in chunk {
             q = q
