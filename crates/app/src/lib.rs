@@ -67,6 +67,7 @@ pub fn route_table() -> web::Routes {
         public::routes(),
         notify::pages::routes(),
         notify::escalate_pages::routes(),
+        notify::templates_pages::routes(),
         public::staff::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),

@@ -142,6 +142,26 @@ struct NotifyArgs {
     /// Name of the text field the SMS API expects.
     #[arg(long, env = "BACKSTOP_SMS_TEXT_FIELD", default_value = "content")]
     sms_text_field: String,
+    /// WeChat template-message relay (POST JSON: recipient, template id, text and the stable
+    /// key). Plain HTTP: the operator's relay holds the WeChat credentials and maps a
+    /// registered mobile number to the official account's user.
+    #[arg(long, env = "BACKSTOP_WECHAT_URL")]
+    wechat_url: Option<String>,
+    /// Bearer token of the WeChat relay.
+    #[arg(long, env = "BACKSTOP_WECHAT_TOKEN", hide_env_values = true)]
+    wechat_token: Option<String>,
+    /// A file holding the WeChat relay's token (instead of BACKSTOP_WECHAT_TOKEN).
+    #[arg(long, env = "BACKSTOP_WECHAT_TOKEN_FILE")]
+    wechat_token_file: Option<std::path::PathBuf>,
+    /// The template id of the official account's template message.
+    #[arg(long, env = "BACKSTOP_WECHAT_TEMPLATE_ID", default_value = "")]
+    wechat_template_id: String,
+    /// Name of the recipient field the relay expects.
+    #[arg(long, env = "BACKSTOP_WECHAT_USER_FIELD", default_value = "touser")]
+    wechat_user_field: String,
+    /// Name of the text field the relay expects.
+    #[arg(long, env = "BACKSTOP_WECHAT_TEXT_FIELD", default_value = "content")]
+    wechat_text_field: String,
     /// Development, with --webhook-url or --sms-url: record in the log that a message would
     /// be sent (kind, channel, key), send nothing.
     #[arg(long, env = "BACKSTOP_NOTIFY_LOG_ONLY")]
@@ -165,9 +185,32 @@ impl NotifyArgs {
             phone_field: self.sms_phone_field,
             text_field: self.sms_text_field,
         });
+        let wechat = match nonempty(self.wechat_url) {
+            Some(url) => {
+                let token = match (nonempty(self.wechat_token), self.wechat_token_file) {
+                    (Some(t), _) => Some(t),
+                    (None, Some(path)) => nonempty(Some(
+                        std::fs::read_to_string(&path)
+                            .map_err(|_| "无法读取 --wechat-token-file 指定的文件".to_string())?
+                            .trim()
+                            .to_string(),
+                    )),
+                    (None, None) => None,
+                };
+                Some(backstop_app::notify::WechatGateway {
+                    url,
+                    token,
+                    template_id: self.wechat_template_id,
+                    user_field: self.wechat_user_field,
+                    text_field: self.wechat_text_field,
+                })
+            }
+            None => None,
+        };
         Ok(backstop_app::notify::Gateways {
             webhook,
             sms,
+            wechat,
             log_only: self.notify_log_only,
             timeout: None,
         })
@@ -605,13 +648,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 Ok(n) => tracing::info!(reminded = n, "report reminders queued"),
                 Err(e) => tracing::warn!(code = e.code.as_str(), "report reminders failed"),
             }
-            // Missed home-observation check-ins (居家观察漏报): the four, then the township.
-            match backstop_app::screening::run_observation_checks(&ticker).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(notified = n, "observation alerts queued"),
-                Err(e) => tracing::warn!(code = e.code.as_str(), "observation checks failed"),
-            }
-            // The escalation engine (催报升级): repeated reminders, then the leaders.
+            // The escalation engine (催报升级): repeated reminders, then the leaders; missed
+            // home-observation check-ins (居家观察漏报) under its `observation_checkin` rule.
             match backstop_app::notify::escalate::tick(&ticker).await {
                 Ok(r) if r.reminded + r.escalated > 0 => {
                     tracing::info!(

@@ -137,6 +137,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "public_applications",
         include_str!("../migrations/0031_public_applications.sql"),
     ),
+    (
+        33,
+        "notify_templates",
+        include_str!("../migrations/0033_notify_templates.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

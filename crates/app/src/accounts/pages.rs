@@ -513,6 +513,9 @@ struct AccountPage {
     token_days: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// The channels the user accepts (`notify`), a section of the page.
+    channels: crate::notify::ChannelPrefs,
+    channel_rows: Vec<crate::notify::ChannelRow>,
 }
 
 struct AccountArgs {
@@ -532,8 +535,11 @@ async fn account_page(s: &AppState, a: &Authed, args: AccountArgs) -> PageResult
             .map(|o| o.name)
             .unwrap_or_else(|_| format!("机构 #{id}")),
     };
+    let channels = crate::notify::my_channels(s, &a.actor).await?;
     Ok(render(&AccountPage {
         nav: Some(Nav::for_actor(&a.actor, "/account")),
+        channel_rows: crate::notify::channel_rows(&channels),
+        channels,
         role_labels: a.actor.roles.labels_zh(),
         org_name,
         tokens: super::list_tokens(s, &a.actor).await?,
@@ -549,6 +555,7 @@ async fn account_page(s: &AppState, a: &Authed, args: AccountArgs) -> PageResult
 async fn account(PageCaller(s, a): PageCaller, Query(q): Query<ShowQuery>) -> PageResult {
     let notice = match q.done.as_deref() {
         Some("revoked") => Some("令牌已吊销。"),
+        Some("channels") => Some("接收渠道已保存。"),
         _ => None,
     };
     let args = AccountArgs {

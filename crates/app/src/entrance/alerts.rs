@@ -83,15 +83,17 @@ pub(super) async fn raise(
     } else {
         format!("{}{}", gate.org_name, gate.name)
     };
-    let title = format!("发热预警：{place}");
     let when = backstop_core::clock::format_beijing(backstop_core::clock::from_millis(now));
-    let body = format!(
-        // Where the person comes from (epidemic history) stays out of the clear outbox.
-        "{when} {place}登记到发热人员 {name_masked}（{:.1} ℃，{}），请立即到场处置，并在系统中登记处置结果（预警编号 {aid}）。",
-        celsius(c.temp),
-        label_of(&DIRECTIONS, c.direction),
-    );
-    queue_fever(tx, &targets, "entrance_fever", &title, &body).await?;
+    // Where the person comes from (epidemic history) stays out of the clear outbox.
+    let fields = [
+        ("when", when),
+        ("place", place),
+        ("name", name_masked.to_string()),
+        ("temperature", format!("{:.1}", celsius(c.temp))),
+        ("direction", label_of(&DIRECTIONS, c.direction).to_string()),
+        ("id", aid.to_string()),
+    ];
+    queue_fever(tx, &targets, "entrance_fever", &fields).await?;
     let change = Change::new(
         "entrance_alert.raise",
         "entrance_alert",
@@ -109,8 +111,7 @@ async fn queue_fever(
     tx: &mut Tx,
     targets: &[(String, String)],
     kind: &'static str,
-    title: &str,
-    body: &str,
+    fields: &[(&str, String)],
 ) -> AppResult<()> {
     for (region, unit) in targets {
         let now = tx.now();
@@ -120,8 +121,8 @@ async fn queue_fever(
                 region,
                 unit,
                 kind,
-                title,
-                body,
+                template: kind,
+                fields,
             },
             now,
         )
@@ -138,12 +139,11 @@ pub(crate) async fn raise_for_observation(
     tx: &mut Tx,
     region: &str,
     extra: Vec<(String, String)>,
-    title: &str,
-    body: &str,
+    fields: &[(&str, String)],
 ) -> AppResult<Vec<String>> {
     let mut targets = queries::recipients(tx, region, None).await?;
     targets.extend(extra);
-    queue_fever(tx, &targets, "observation_fever", title, body).await?;
+    queue_fever(tx, &targets, "observation_fever", fields).await?;
     Ok(targets.into_iter().map(|(_, u)| u).collect())
 }
 

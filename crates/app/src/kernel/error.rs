@@ -206,6 +206,8 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         // Escalation rules (notify::escalate).
         "repeats" => "重复提醒",
         "escalate_after_min" => "升级时间",
+        // A user's channels (notify).
+        "channels" => "接收渠道",
         "token_max_days" => "令牌最长有效天数",
         "unit" => "单位",
         "Idempotency-Key" => "提交编号",

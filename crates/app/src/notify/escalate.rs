@@ -2,7 +2,10 @@
 //! one tick on the injected clock, for everything that waits on someone — a unit that has not
 //! reported (`report`, with optional per-form rules `report:<form key>`), an inspection
 //! problem past its rectification deadline (`rectification`), an institution's shortage not
-//! answered (`shortage`), a care task past its due date (`care_task`).
+//! answered (`shortage`), a care task past its due date (`care_task`), a home-observation
+//! check-in missed (`observation_checkin`, 四包一: the four keepers, then the community's
+//! leader; its slots are found and alerted by `screening::run_observation_checks`, which the
+//! tick runs under this rule).
 //!
 //! A rule says when the first notice repeats (minutes after the due time) and when a thing
 //! still outstanding after every reminder escalates: a notification to its leader (an
@@ -42,11 +45,12 @@ pub const MAX_MINUTES: i64 = 20_160;
 const CHUNK: usize = 1000;
 
 /// The kinds the engine serves, with their Chinese names.
-pub const KINDS: [(&str, &str); 4] = [
+pub const KINDS: [(&str, &str); 5] = [
     ("report", "报表未报"),
     ("rectification", "整改逾期"),
     ("shortage", "物资缺口未答复"),
     ("care_task", "关爱任务逾期"),
+    ("observation_checkin", "居家观察漏报"),
 ];
 
 /// The Chinese name of a rule's kind (`report:<form>` is a form's own report rule).
@@ -67,6 +71,12 @@ fn default_rule(kind: &str) -> (Vec<i64>, i64) {
         // At the deadline (the deadline reminder), again 2 h later, escalate an hour after.
         k if k == "report" || k.starts_with("report:") => (vec![120], 180),
         "shortage" => (vec![240], 480),
+        // The four at the missed slot's end; the leader 12 h later (or what
+        // BACKSTOP_OBSERVATION_ESCALATE_MINUTES says, until someone sets the rule).
+        "observation_checkin" => (
+            vec![],
+            crate::screening::escalate_after_ms().max(MINUTE_MS) / MINUTE_MS,
+        ),
         _ => (vec![1440], 2880),
     }
 }
@@ -166,6 +176,15 @@ pub async fn rules(state: &AppState, actor: &Actor) -> AppResult<Vec<Rule>> {
     all_rules(state).await
 }
 
+/// The rule in force for a kind (stored, else the default).
+pub async fn rule_in_force(state: &AppState, kind: &str) -> AppResult<Rule> {
+    Ok(queries::rules(state)
+        .await?
+        .into_iter()
+        .find(|r| r.kind == kind)
+        .unwrap_or_else(|| Rule::default_for(kind)))
+}
+
 async fn all_rules(state: &AppState) -> AppResult<Vec<Rule>> {
     let stored = queries::rules(state).await?;
     let mut out: Vec<Rule> = KINDS
@@ -209,7 +228,7 @@ pub async fn set_rule(
         return Err(AppError::field(
             ErrorCode::Validation,
             "kind",
-            "没有这种升级规则（可选：报表未报、整改逾期、物资缺口未答复、关爱任务逾期，或 report:报表代码）",
+            "没有这种升级规则（可选：报表未报、整改逾期、物资缺口未答复、关爱任务逾期、居家观察漏报，或 report:报表代码）",
         ));
     }
     validate(input)?;
@@ -328,6 +347,9 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
         report.reminded += r.reminded;
         report.escalated += r.escalated;
     }
+    // Missed home-observation check-ins: found and alerted per slot by screening, under the
+    // `observation_checkin` rule (which it reads itself).
+    report.reminded += crate::screening::run_observation_checks(state).await?;
     Ok(report)
 }
 
@@ -388,15 +410,19 @@ async fn advance(
         .await?;
         let (mut reminded, mut escalated) = (0, 0);
         for (it, reminders, remind, escalate) in &work {
+            let fields = [
+                ("label", label.clone()),
+                ("n", reminders.to_string()),
+                ("unit_name", it.unit_name.clone()),
+                ("what", it.what.clone()),
+            ];
             if *remind {
-                let title = format!("{label}提醒（第 {reminders} 次）");
-                let body = format!("{}：{}，请尽快处理。", it.unit_name, it.what);
                 let note = NewNotification {
                     region: &it.region_code,
                     unit: &it.unit,
                     kind: repeat_kind(kind),
-                    title: &title,
-                    body: &body,
+                    template: "escalation_repeat",
+                    fields: &fields,
                 };
                 queue_notification(&mut tx, &note, now).await?;
                 reminded += 1;
@@ -412,18 +438,13 @@ async fn advance(
                     .and_then(|r| r.parent())
                     .map(|r| r.as_str().to_string())
                     .unwrap_or_else(|| it.region_code.clone());
-                let title = format!("{label}升级");
-                let body = format!(
-                    "{}：{}，已提醒 {reminders} 次仍未处理，请督促。",
-                    it.unit_name, it.what
-                );
                 let unit = format!("leader:{}", it.unit);
                 let note = NewNotification {
                     region: &above,
                     unit: &unit,
                     kind: escalation_kind(kind),
-                    title: &title,
-                    body: &body,
+                    template: "escalation_notice",
+                    fields: &fields,
                 };
                 queue_notification(&mut tx, &note, now).await?;
                 escalated += 1;

@@ -8,6 +8,11 @@
 //! signs the body: `X-Backstop-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. The SMS body
 //! names its fields as the operator's API expects (`--sms-phone-field`, `--sms-text-field`,
 //! default `phone` and `content`), with `Authorization: Bearer <token>` when a token is set.
+//! The WeChat sender has the same shape: a template message posted to the operator's relay
+//! (`--wechat-url`), the recipient (the user's registered mobile, which the relay maps to
+//! the official account's user), the template id and the text under configurable field names
+//! (`--wechat-user-field`, `--wechat-text-field`, default `touser` and `content`), the token
+//! from the environment or a file, never logged.
 //! Plain HTTP only: a provider's HTTPS endpoint is reached through a local relay the operator
 //! runs (docs/OPERATIONS.md) — no TLS stack is built into the service.
 
@@ -35,11 +40,22 @@ pub struct SmsGateway {
     pub text_field: String,
 }
 
+/// The operator's WeChat template-message relay.
+#[derive(Debug, Clone)]
+pub struct WechatGateway {
+    pub url: String,
+    pub token: Option<String>,
+    pub template_id: String,
+    pub user_field: String,
+    pub text_field: String,
+}
+
 /// The gateways of this deployment (none by default).
 #[derive(Clone, Default)]
 pub struct Gateways {
     pub webhook: Option<WebhookGateway>,
     pub sms: Option<SmsGateway>,
+    pub wechat: Option<WechatGateway>,
     /// Development: the configured channels "send" to the log (kind, channel, key; no text
     /// or phone). Without a configured channel nothing is dispatched.
     pub log_only: bool,
@@ -53,6 +69,7 @@ impl std::fmt::Debug for Gateways {
         f.debug_struct("Gateways")
             .field("webhook", &self.webhook.as_ref().map(|w| &w.url))
             .field("sms", &self.sms.as_ref().map(|s| &s.url))
+            .field("wechat", &self.wechat.as_ref().map(|s| &s.url))
             .field("log_only", &self.log_only)
             .finish()
     }
@@ -69,7 +86,7 @@ pub struct SendError {
 impl Gateways {
     /// Is any channel configured?
     pub fn any(&self) -> bool {
-        self.webhook.is_some() || self.sms.is_some()
+        self.webhook.is_some() || self.sms.is_some() || self.wechat.is_some()
     }
 
     pub fn timeout_ms(&self) -> i64 {
@@ -87,6 +104,10 @@ impl Gateways {
         phone: Option<&str>,
         secret_text: Option<&str>,
     ) -> Result<(), SendError> {
+        if d.channel == "in_app" {
+            // Nothing to hand on: the message is in the recipient's list already.
+            return Ok(());
+        }
         if self.log_only {
             tracing::info!(kind = %d.kind, channel = %d.channel, key = %d.dedup_key, "notify (log-only)");
             return Ok(());
@@ -122,15 +143,31 @@ impl Gateways {
                 m.insert(s.phone_field.clone(), json!(phone));
                 m.insert(s.text_field.clone(), json!(secret_text.unwrap_or(&d.body)));
                 m.insert("key".to_string(), json!(d.dedup_key));
-                let headers = s
-                    .token
-                    .as_ref()
-                    .map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))])
-                    .unwrap_or_default();
                 (
                     s.url.clone(),
                     serde_json::Value::Object(m).to_string(),
-                    headers,
+                    bearer(s.token.as_deref()),
+                )
+            }
+            "wechat" => {
+                let Some(w) = &self.wechat else {
+                    return Err(not_configured());
+                };
+                let Some(phone) = phone else {
+                    return Err(SendError {
+                        retryable: false,
+                        message: "号码无法解密".to_string(),
+                    });
+                };
+                let mut m = serde_json::Map::new();
+                m.insert(w.user_field.clone(), json!(phone));
+                m.insert("template_id".to_string(), json!(w.template_id));
+                m.insert(w.text_field.clone(), json!(d.body));
+                m.insert("key".to_string(), json!(d.dedup_key));
+                (
+                    w.url.clone(),
+                    serde_json::Value::Object(m).to_string(),
+                    bearer(w.token.as_deref()),
                 )
             }
             _ => return Err(not_configured()),
@@ -146,6 +183,13 @@ impl Gateways {
                 })
             })
     }
+}
+
+/// The `Authorization` header of a token, if any.
+fn bearer(token: Option<&str>) -> Vec<(String, String)> {
+    token
+        .map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))])
+        .unwrap_or_default()
 }
 
 fn not_configured() -> SendError {

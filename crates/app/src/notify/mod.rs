@@ -18,8 +18,15 @@
 //!    restarts: the hand-off is at-least-once and a gateway that deduplicates on the key sends
 //!    one message. `sent → delivered` when the gateway reports it (API).
 //!
-//! The body is the notification's text, which carries no health, case or amount detail (the
-//! areas write only a masked name and a reference). Lists of deliveries are scoped by region
+//! A notification addressed to a user (`user:ID`) goes by SMS and WeChat to the user's
+//! registered phone, on the channels the user accepts ([`my_channels`], set on the security
+//! page): a user who refuses SMS is not texted, and when no channel outside Backstop remains
+//! the delivery list shows an `in_app` row (站内消息) for that user, so nobody wonders. Other
+//! recipients (an institution, a unit's leader) have no account and get what is configured.
+//!
+//! The body is the notification's text, from its template (`templates`, versioned), which
+//! carries no health, case or amount detail (the areas give only a masked name and a
+//! reference). Lists of deliveries are scoped by region
 //! like every read, need `reports.manage`, and show phones masked. With no gateway configured
 //! nothing is dispatched and the outbox API stays the way an operator's own gateway reads.
 
@@ -28,6 +35,8 @@ pub mod escalate_pages;
 mod gateway;
 pub mod pages;
 mod queries;
+pub mod templates;
+pub mod templates_pages;
 pub mod web;
 
 use std::time::Duration;
@@ -37,7 +46,7 @@ use backstop_core::role::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use gateway::{Gateways, SmsGateway, WebhookGateway, sign};
+pub use gateway::{Gateways, SmsGateway, WebhookGateway, WechatGateway, sign};
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
@@ -54,22 +63,37 @@ const SECOND_MS: i64 = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    InApp,
     Sms,
+    Wechat,
     Webhook,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::InApp,
+        Channel::Sms,
+        Channel::Wechat,
+        Channel::Webhook,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
+            Channel::InApp => "in_app",
             Channel::Sms => "sms",
+            Channel::Wechat => "wechat",
             Channel::Webhook => "webhook",
         }
     }
     pub fn label_zh(self) -> &'static str {
         match self {
+            Channel::InApp => "站内消息",
             Channel::Sms => "短信",
+            Channel::Wechat => "微信",
             Channel::Webhook => "接口推送",
         }
+    }
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s.trim())
     }
 }
 
@@ -201,13 +225,25 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
         // notifications, a unit's leader for an escalation (`leader:<unit>`).
         let phones = if gw.sms.is_some() {
             let units: Vec<String> = fresh.iter().filter_map(|n| sms_unit(&n.unit)).collect();
-            queries::leader_phones(state, &units).await?
+            let mut phones = queries::leader_phones(state, &units).await?;
+            phones.extend(queries::keeper_phones(state, &units).await?);
+            phones
         } else {
             Default::default()
         };
+        let users = {
+            let ids: Vec<i64> = fresh.iter().filter_map(|n| user_of(&n.unit)).collect();
+            queries::user_targets(state, &ids).await?
+        };
         for n in fresh {
             let text = format!("【{}】{}", n.title, n.body);
-            if gw.webhook.is_some() {
+            let user = user_of(&n.unit).and_then(|id| users.get(&id).map(|u| (id, u)));
+            let accepts =
+                |c: Channel| user.is_none_or(|(_, u)| accepted(u.channels.as_deref()).contains(&c));
+            if let Some((uid, u)) = user {
+                rows.extend(user_rows(state, n, uid, u, &text));
+            }
+            if gw.webhook.is_some() && accepts(Channel::Webhook) {
                 rows.push(NewDelivery {
                     notification_id: n.id,
                     region_code: n.region_code.clone(),
@@ -253,12 +289,82 @@ pub async fn dispatch(state: &AppState) -> AppResult<i64> {
     }
 }
 
-/// The unit whose phone an SMS of a notification goes to: an institution (`org:ID`), or the
-/// leader of the unit an escalation names (`leader:org:ID`, `leader:<village code>`).
+/// The user a notification is addressed to (`user:ID`).
+fn user_of(unit: &str) -> Option<i64> {
+    unit.strip_prefix("user:").and_then(|u| u.parse().ok())
+}
+
+/// The channels a stored preference accepts (every channel when never set); in-app always.
+fn accepted(stored: Option<&str>) -> Vec<Channel> {
+    match stored {
+        None => Channel::ALL.to_vec(),
+        Some(s) => {
+            let mut out: Vec<Channel> = s.split(',').filter_map(Channel::parse).collect();
+            if !out.contains(&Channel::InApp) {
+                out.insert(0, Channel::InApp);
+            }
+            out
+        }
+    }
+}
+
+/// The SMS and WeChat rows of a notification addressed to a user: to the user's registered
+/// phone on the channels the user accepts. When SMS or WeChat is configured but none of them
+/// reaches the user (refused, or no phone), an `in_app` row says so in the delivery list.
+fn user_rows(
+    state: &AppState,
+    n: &Pending,
+    uid: i64,
+    u: &queries::UserTarget,
+    text: &str,
+) -> Vec<NewDelivery> {
+    let gw = &state.config.gateways;
+    let ok = accepted(u.channels.as_deref());
+    let phone = u
+        .phone_enc
+        .as_deref()
+        .and_then(|b| state.keys.decrypt(b))
+        .and_then(|b| String::from_utf8(b).ok());
+    let row = |channel: Channel, phone: Option<&str>| NewDelivery {
+        notification_id: n.id,
+        region_code: n.region_code.clone(),
+        kind: n.kind.clone(),
+        channel,
+        recipient: format!("user:{uid}"),
+        phone_enc: phone.map(|p| state.keys.encrypt(p.as_bytes())),
+        phone_masked: phone
+            .map(backstop_core::mask::mask_phone)
+            .unwrap_or_default(),
+        body: text.to_string(),
+        dedup_key: format!("n{}-{}-user{uid}", n.id, channel.as_str()),
+    };
+    let mut out = Vec::new();
+    for (channel, configured) in [
+        (Channel::Sms, gw.sms.is_some()),
+        (Channel::Wechat, gw.wechat.is_some()),
+    ] {
+        if configured
+            && ok.contains(&channel)
+            && let Some(p) = phone.as_deref()
+        {
+            out.push(row(channel, Some(p)));
+        }
+    }
+    if out.is_empty() && (gw.sms.is_some() || gw.wechat.is_some()) {
+        out.push(row(Channel::InApp, None));
+    }
+    out
+}
+
+/// The unit whose phone an SMS of a notification goes to: an institution (`org:ID`), one of
+/// the four keepers of a home observation (`observation:ID:keeper:N`), or the leader of the
+/// unit an escalation names (`leader:org:ID`, `leader:<village code>`).
 fn sms_unit(unit: &str) -> Option<String> {
     match unit.strip_prefix("leader:") {
         Some(u) => Some(u.to_string()),
-        None => unit.starts_with("org:").then(|| unit.to_string()),
+        None => {
+            (unit.starts_with("org:") || unit.starts_with("observation:")).then(|| unit.to_string())
+        }
     }
 }
 
@@ -460,6 +566,111 @@ pub async fn queue_secret_sms(
         state.now_ms(),
     )
     .await
+}
+
+/// The channels a user accepts, as shown on the security page and the API.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChannelPrefs {
+    /// `in_app`, `sms`, `wechat`, `webhook` (in-app always).
+    pub channels: Vec<String>,
+    /// Has the user chosen (else every channel is accepted)?
+    pub chosen: bool,
+    /// No SMS or WeChat reaches the user (refused, or no registered phone): messages stay
+    /// in Backstop.
+    pub in_app_only: bool,
+    /// The registered phone, masked (empty: none).
+    pub phone_masked: String,
+}
+
+/// Body of `PUT /api/v1/notifications/channels`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ChannelInput {
+    /// Any of `in_app`, `sms`, `wechat`, `webhook`; in-app is kept whatever is sent.
+    pub channels: Vec<String>,
+}
+
+/// One checkbox of the channels section of the account page.
+pub struct ChannelRow {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+    /// In-app is always on (shown checked and disabled).
+    pub fixed: bool,
+}
+
+/// The checkboxes of the channels section.
+pub fn channel_rows(p: &ChannelPrefs) -> Vec<ChannelRow> {
+    Channel::ALL
+        .into_iter()
+        .map(|c| ChannelRow {
+            id: c.as_str(),
+            label: c.label_zh(),
+            checked: p.channels.iter().any(|x| x == c.as_str()),
+            fixed: c == Channel::InApp,
+        })
+        .collect()
+}
+
+fn own_user(actor: &Actor) -> AppResult<i64> {
+    actor
+        .user_id
+        .ok_or_else(|| AppError::msg(ErrorCode::Forbidden, "只有登录的用户才能设置自己的接收渠道"))
+}
+
+/// The caller's own channels.
+pub async fn my_channels(state: &AppState, actor: &Actor) -> AppResult<ChannelPrefs> {
+    let uid = own_user(actor)?;
+    let stored = queries::user_channels(state, uid).await?;
+    let phone_masked = queries::user_phone_masked(state, uid).await?;
+    let channels = accepted(stored.as_deref());
+    Ok(ChannelPrefs {
+        in_app_only: phone_masked.is_empty()
+            || !channels
+                .iter()
+                .any(|c| matches!(c, Channel::Sms | Channel::Wechat)),
+        channels: channels.iter().map(|c| c.as_str().to_string()).collect(),
+        chosen: stored.is_some(),
+        phone_masked,
+    })
+}
+
+/// Set the caller's own channels (audited); an unknown channel is refused in Chinese.
+pub async fn set_my_channels(
+    state: &AppState,
+    actor: &Actor,
+    input: &ChannelInput,
+) -> AppResult<ChannelPrefs> {
+    let uid = own_user(actor)?;
+    let mut chosen = vec![Channel::InApp];
+    for c in &input.channels {
+        let ch = Channel::parse(c).ok_or_else(|| {
+            AppError::field(
+                ErrorCode::Validation,
+                "channels",
+                format!("没有这种渠道：{c}（可选：站内消息 in_app、短信 sms、微信 wechat、接口推送 webhook）"),
+            )
+        })?;
+        if !chosen.contains(&ch) {
+            chosen.push(ch);
+        }
+    }
+    chosen.sort_by_key(|c| Channel::ALL.iter().position(|a| a == c));
+    let list = chosen
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let before = my_channels(state, actor).await?;
+    let mut tx = Tx::begin(state, actor).await?;
+    let now = tx.now();
+    queries::put_user_channels(&mut tx, uid, &list, now).await?;
+    tx.commit(
+        Change::new("notify.channels", "user", uid, actor.scope.as_str()).detail(json!({
+            "before": before.channels, "after": list.split(',').collect::<Vec<_>>(),
+        })),
+    )
+    .await?;
+    my_channels(state, actor).await
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! Delivery API: the deliveries of notifications under a region, their counts by kind, channel
 //! and state, a gateway's delivery receipt, sending a failed one again; and the escalation
-//! rules (read by those who read reports, set by a national official).
+//! rules (read by those who read reports, set by a national official); the message templates
+//! and their versions (the same); the caller's own channels.
 
 use axum::extract::{Path, Query};
 use serde::Deserialize;
 
 use super::escalate::{Rule, RuleInput};
-use super::{Delivery, DeliveryCount, DeliveryFilter};
+use super::templates::{Template, TemplateInput};
+use super::{ChannelInput, ChannelPrefs, Delivery, DeliveryCount, DeliveryFilter};
 use crate::kernel::extract::region_param;
 use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
@@ -28,6 +30,15 @@ pub fn api_routes() -> Routes {
         (
             "/api/v1/notifications/escalation-rules/{kind}",
             put(put_escalation_rule),
+        ),
+        (
+            "/api/v1/notifications/channels",
+            get(channels).put(put_channels),
+        ),
+        ("/api/v1/notifications/templates", get(templates)),
+        (
+            "/api/v1/notifications/templates/{key}",
+            get(template).put(put_template),
         ),
     ]
 }
@@ -83,5 +94,42 @@ api_handler! {
         params(("kind" = String, Path)), json(input: RuleInput), errors(403, 422);
     fn put_escalation_rule(s, a, Path(kind): Path<String>) {
         super::escalate::set_rule(&s, &a.actor, &kind, &input).await?
+    }
+}
+
+api_handler! {
+    /// The channels the caller accepts (in-app, SMS, WeChat, webhook) and whether only in-app
+    /// messages reach them.
+    get "/api/v1/notifications/channels", tag "reports", ok(ChannelPrefs), errors(403);
+    fn channels(s, a) { super::my_channels(&s, &a.actor).await? }
+}
+
+api_handler! {
+    /// Set the channels the caller accepts (in-app is always kept). Audited.
+    put "/api/v1/notifications/channels", tag "reports", ok(ChannelPrefs),
+        json(input: ChannelInput), errors(403, 422);
+    fn put_channels(s, a) { super::set_my_channels(&s, &a.actor, &input).await? }
+}
+
+api_handler! {
+    /// The message templates: the text in force, the fields each offers, every version.
+    get "/api/v1/notifications/templates", tag "reports", ok(Vec<Template>), errors(403);
+    fn templates(s, a) { super::templates::list(&s, &a.actor).await? }
+}
+
+api_handler! {
+    /// One message template with its versions, newest first.
+    get "/api/v1/notifications/templates/{key}", tag "reports", ok(Template),
+        params(("key" = String, Path)), errors(403, 404);
+    fn template(s, a, Path(key): Path<String>) { super::templates::get(&s, &a.actor, &key).await? }
+}
+
+api_handler! {
+    /// Save a new version of a template (a national official, `reports.manage`); a field the
+    /// template does not offer is refused. Audited.
+    put "/api/v1/notifications/templates/{key}", tag "reports", ok(Template),
+        params(("key" = String, Path)), json(input: TemplateInput), errors(403, 404, 422);
+    fn put_template(s, a, Path(key): Path<String>) {
+        super::templates::save(&s, &a.actor, &key, &input).await?
     }
 }

@@ -124,22 +124,21 @@ pub(crate) async fn notify_holder(
     } else {
         format!("{region_name}（{region}）")
     };
-    let body = format!(
-        "您辖区登记的人员 {}（{}，编号 {}）已在 {} 登记为{}。",
-        mask_name(&holder.name),
-        holder.id_masked,
-        holder.id,
-        whence,
-        kind.label()
-    );
+    let fields = [
+        ("name", mask_name(&holder.name)),
+        ("id_masked", holder.id_masked.clone()),
+        ("id", holder.id.to_string()),
+        ("whence", whence),
+        ("link", kind.label().to_string()),
+    ];
     queue_notification_on(
         conn,
         &NewNotification {
             region: &holder.region_code,
             unit: "",
             kind: "person_linked",
-            title: "辖区人员在外地登记",
-            body: &body,
+            template: "person_linked",
+            fields: &fields,
         },
         now,
     )
@@ -180,18 +179,18 @@ pub async fn find_by_id_number(
     };
     if used >= LOOKUPS_PER_HOUR {
         if used == LOOKUPS_PER_HOUR {
-            let body = format!(
-                "用户 {} 在一小时内按身份证号精确查询已达 {} 次，已暂停其查询。请核实是否存在批量试探。",
-                actor.username, LOOKUPS_PER_HOUR
-            );
+            let fields = [
+                ("user", actor.username.clone()),
+                ("limit", LOOKUPS_PER_HOUR.to_string()),
+            ];
             queue_notification_on(
                 tx.conn(),
                 &NewNotification {
                     region: actor.scope.as_str(),
                     unit: "",
                     kind: "security_lookup_burst",
-                    title: "身份证号查询过于频繁",
-                    body: &body,
+                    template: "security_lookup_burst",
+                    fields: &fields,
                 },
                 now,
             )

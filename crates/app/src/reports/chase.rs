@@ -92,11 +92,12 @@ pub async fn chase(
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
     let when = backstop_core::clock::format_beijing(backstop_core::clock::from_millis(now));
-    let title = format!("催报：{}", form.name);
-    let body = format!(
-        "{period} 的《{}》尚未填报，{} 于 {when} 催报，请尽快填报。",
-        form.name, actor.username
-    );
+    let fields = [
+        ("form", form.name.clone()),
+        ("period", period.clone()),
+        ("by", actor.username.clone()),
+        ("at", when),
+    ];
     let mut out = Vec::with_capacity(missing.len());
     for m in &missing {
         let seq = queries::insert_chase(&mut tx, &form.key, &period, m, &actor.username).await?;
@@ -104,8 +105,8 @@ pub async fn chase(
             region: &m.region_code,
             unit: &m.unit,
             kind: "report_chase",
-            title: &title,
-            body: &body,
+            template: "report_chase",
+            fields: &fields,
         };
         super::queue_notification(&mut tx, &note, now).await?;
         out.push(Chase {

@@ -42,13 +42,17 @@ pub async fn run_deadlines(state: &AppState) -> AppResult<i64> {
         if !queries::record_reminder_run(&mut tx, &form.key, &period, now, n).await? {
             continue;
         }
-        let title = format!("催报：{}", form.name);
-        let body = format!(
-            "{period} 的《{}》尚未填报，截止时间 {}，请尽快填报。",
-            form.name,
-            form.deadline.clone().unwrap_or_default()
-        );
-        queries::insert_reminders(state, &mut tx, &missing, &title, &body, now).await?;
+        let text = crate::notify::templates::render(
+            tx.conn(),
+            "report_reminder",
+            &[
+                ("form", form.name.clone()),
+                ("period", period.clone()),
+                ("deadline", form.deadline.clone().unwrap_or_default()),
+            ],
+        )
+        .await?;
+        queries::insert_reminders(state, &mut tx, &missing, &text, now).await?;
         tx.commit(
             Change::new(
                 "report.remind",
@@ -107,14 +111,16 @@ pub async fn mark_delivered(state: &AppState, actor: &Actor, id: i64) -> AppResu
     queries::mark_delivered(state, &actor.everywhere(), id, state.now_ms()).await
 }
 
-/// A notification another area queues (a fever at a gate, a missed observation check-in).
+/// A notification another area queues (a fever at a gate, a missed observation check-in):
+/// its text is the template in force (`notify::templates`) filled with the fields.
 pub struct NewNotification<'a> {
     pub region: &'a str,
     pub unit: &'a str,
     /// `entrance_fever`, `observation_missed`, …
     pub kind: &'static str,
-    pub title: &'a str,
-    pub body: &'a str,
+    /// The key of its template (`notify::templates::BUILTIN`).
+    pub template: &'static str,
+    pub fields: &'a [(&'a str, String)],
 }
 
 /// Queue a notification in the caller's write transaction, created at `now`: the one way

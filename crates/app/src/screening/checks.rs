@@ -1,7 +1,12 @@
-//! The missed check-in sweep (run by the CLI ticker): every half-day slot of an active
-//! observation that passed without a check-in notifies the four responsible people once, and —
-//! once the escalation delay has passed since the slot ended — the township once. It runs for
-//! the system (audit user `system`, source `scheduler`), over every active observation.
+//! The missed check-in sweep, run by the escalation engine's tick (`notify::escalate`, rule
+//! kind `observation_checkin` in the one rule table, shown on `/notifications/escalation`):
+//! every half-day slot of an active observation that passed without a check-in notifies the
+//! four responsible people once, again at each of the rule's repeats, and — once the rule's
+//! escalation time has passed since the slot ended — the leader of the person's community
+//! (its 村（居）委会's contact, by SMS when a gateway is configured), shown to the township. It
+//! runs for the system (audit user `system`, source `scheduler`), over every active
+//! observation. The texts are templates (`observation_missed`, `observation_missed_leader`):
+//! a masked name and a reference, no health detail.
 
 use backstop_core::region::{RegionCode, RegionLevel};
 use chrono::NaiveDate;
@@ -24,18 +29,30 @@ pub fn escalate_after_ms() -> i64 {
         .unwrap_or(DEFAULT_ESCALATE_MS)
 }
 
-/// Find missed check-ins with the configured escalation delay; returns notifications queued.
+/// Find missed check-ins under the `observation_checkin` escalation rule in force (none when
+/// it is switched off); returns notifications queued.
 pub async fn run_observation_checks(state: &AppState) -> AppResult<i64> {
-    run_observation_checks_with(state, escalate_after_ms()).await
+    let rule = crate::notify::escalate::rule_in_force(state, "observation_checkin").await?;
+    if !rule.enabled {
+        return Ok(0);
+    }
+    let repeats: Vec<i64> = rule.repeats.iter().map(|m| m * 60_000).collect();
+    run_observation_checks_with(state, &repeats, rule.escalate_after_min * 60_000).await
 }
+
+/// The level of a slot's alert: 1 the first notice to the four, 2 the escalation, 10 + i the
+/// four again at the rule's i-th repeat.
+const REPEAT_LEVEL: i64 = 10;
 
 /// Find every half-day slot of an active observation that has passed without a check-in
 /// (slots from the first one starting after the observation began, to the end of its last
-/// day). Each such slot notifies the four once (region = the person's region), and once
-/// `escalate_after_ms` has passed since the slot ended, the township once (region = its
-/// 9-digit code). Idempotent: a slot and level is alerted at most once.
+/// day). Each such slot notifies the four once (region = the person's region), again
+/// `repeats_ms[i]` after the slot ended, and once `escalate_after_ms` has passed since the
+/// slot ended, the community's leader once (shown to the township, region = its 9-digit code).
+/// Idempotent: a slot and level is alerted at most once.
 pub async fn run_observation_checks_with(
     state: &AppState,
+    repeats_ms: &[i64],
     escalate_after_ms: i64,
 ) -> AppResult<i64> {
     let now = state.now_ms();
@@ -60,10 +77,13 @@ pub async fn run_observation_checks_with(
                 continue;
             }
             let slot_end = slot_start(slot) + HALF_DAY_MS;
-            for level in [1i64, 2] {
-                if alerted.contains(&(slot, level))
-                    || (level == 2 && slot_end + escalate_after_ms > now)
-                {
+            let mut levels = vec![(1i64, 0i64)];
+            for (i, r) in repeats_ms.iter().enumerate() {
+                levels.push((REPEAT_LEVEL + i as i64, *r));
+            }
+            levels.push((2, escalate_after_ms));
+            for (level, after) in levels {
+                if alerted.contains(&(slot, level)) || slot_end + after > now {
                     continue;
                 }
                 queued += alert(state, now, &o, &name, slot, level).await?;
@@ -93,48 +113,57 @@ async fn alert(
         return Ok(0);
     }
     let when = slot_label(slot);
-    let (title, targets): (String, Vec<(String, String, String)>) = if level == 1 {
-        let t = queries::keepers_of(&mut tx, id)
+    // (region, unit, template, fields) of each notification.
+    type Target = (String, String, &'static str, Vec<(&'static str, String)>);
+    let targets: Vec<Target> = if level != 2 {
+        queries::keepers_of(&mut tx, id)
             .await?
             .into_iter()
             .map(|(seq, role, kname)| {
                 (
                     region.to_string(),
                     format!("observation:{id}:keeper:{seq}"),
-                    format!(
-                        "{role} {kname}：居家医学观察人员 {name}（观察编号 {id}）{when} 未按时报告体温和症状，请立即联系核实。"
-                    ),
+                    "observation_missed",
+                    vec![
+                        ("role", role),
+                        ("keeper", kname),
+                        ("name", name.to_string()),
+                        ("id", id.to_string()),
+                        ("when", when.clone()),
+                    ],
                 )
             })
-            .collect();
-        (format!("居家观察漏报：{name}"), t)
+            .collect()
     } else {
         let township = RegionCode::parse(region)
             .ok()
             .and_then(|c| c.prefix_at(RegionLevel::Township))
             .map(|c| c.to_string())
             .unwrap_or_else(|| region.to_string());
-        (
-            format!("居家观察漏报未处理：{name}"),
-            vec![(
-                township,
-                format!("observation:{id}"),
-                format!(
-                    "居家医学观察人员 {name}（观察编号 {id}，{region}）{when} 未报告，四包一责任人已通知但仍未补报，请乡镇（街道）督促处置。"
-                ),
-            )],
-        )
+        // The community's leader: its committee's contact (`leader:<village>`, see
+        // `notify::dispatch`), addressed to the township, which sees it in its list.
+        vec![(
+            township,
+            format!("leader:{region}"),
+            "observation_missed_leader",
+            vec![
+                ("name", name.to_string()),
+                ("id", id.to_string()),
+                ("region", region.to_string()),
+                ("when", when.clone()),
+            ],
+        )]
     };
     let mut sent = 0i64;
-    for (to, unit, body) in &targets {
+    for (to, unit, template, fields) in &targets {
         crate::reports::queue_notification(
             &mut tx,
             &crate::reports::NewNotification {
                 region: to,
                 unit,
                 kind: "observation_missed",
-                title: &title,
-                body,
+                template,
+                fields,
             },
             now,
         )

@@ -323,13 +323,13 @@ pub async fn checkin(
             &mut tx,
             &o.region_code,
             keepers,
-            &format!("发热预警：居家观察人员 {}", o.name_masked),
-            &format!(
-                "居家医学观察人员 {}（观察编号 {id}，{}）{when} 报告体温 {} ℃，已达发热标准，请立即到场处置（送发热门诊或转运），并在系统中登记结果。",
-                o.name_masked,
-                o.region_name,
-                temperature::label(temperature),
-            ),
+            // No temperature in the message (docs/PRIVACY.md): a reference and where.
+            &[
+                ("name", o.name_masked.clone()),
+                ("id", id.to_string()),
+                ("place", o.region_name.clone()),
+                ("when", when.clone()),
+            ],
         )
         .await?;
         tx.also(

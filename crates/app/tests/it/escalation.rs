@@ -30,6 +30,7 @@ fn sms_only(base: &str) -> Config {
                 phone_field: "mobile".to_string(),
                 text_field: "content".to_string(),
             }),
+            wechat: None,
             log_only: false,
             timeout: Some(std::time::Duration::from_millis(500)),
         },

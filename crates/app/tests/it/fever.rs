@@ -117,7 +117,8 @@ async fn observation_fever_alerts_like_a_gate_and_keeper_phones_for_the_responsi
         assert_eq!(mine.len(), 1, "{mine:?}");
         let text = mine[0]["body"].as_str().expect("body");
         assert!(
-            text.contains("37.9") && text.contains("王*") && !text.contains("王五"),
+            // No temperature in an observation's message (docs/PRIVACY.md).
+            !text.contains("37.9") && text.contains("王*") && !text.contains("王五"),
             "{text}"
         );
         assert_eq!(audit_count(&t, "observation.fever_alert").await, 1);

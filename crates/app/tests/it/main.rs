@@ -31,6 +31,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod notify;
+mod notify_templates;
 mod payments;
 mod payments_pages;
 mod people;

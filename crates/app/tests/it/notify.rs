@@ -79,6 +79,7 @@ pub(crate) async fn fake_gateway() -> (Shared, String) {
     let app = axum::Router::new()
         .route("/hook", post(take))
         .route("/sms", post(take))
+        .route("/wechat", post(take))
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -103,6 +104,7 @@ pub(crate) fn config(base: &str) -> Config {
                 phone_field: "mobile".to_string(),
                 text_field: "content".to_string(),
             }),
+            wechat: None,
             log_only: false,
             timeout: Some(Duration::from_millis(500)),
         },

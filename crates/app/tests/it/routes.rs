@@ -215,6 +215,44 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/notifications/escalation",
         "national escalation rules",
     ),
+    // Message templates: national, like the rules; channels: the caller's own account
+    // (tests/it/notify_templates.rs).
+    (
+        "GET",
+        "/api/v1/notifications/templates",
+        "national message templates",
+    ),
+    (
+        "GET",
+        "/api/v1/notifications/templates/{key}",
+        "national message templates",
+    ),
+    (
+        "PUT",
+        "/api/v1/notifications/templates/{key}",
+        "national message templates",
+    ),
+    (
+        "GET",
+        "/notifications/templates",
+        "national message templates",
+    ),
+    (
+        "POST",
+        "/notifications/templates",
+        "national message templates",
+    ),
+    (
+        "GET",
+        "/api/v1/notifications/channels",
+        "the caller's own channels",
+    ),
+    (
+        "PUT",
+        "/api/v1/notifications/channels",
+        "the caller's own channels",
+    ),
+    ("POST", "/account/channels", "the caller's own channels"),
     // The security settings page: deployment-wide, secadmin only (tests/it/settings.rs).
     ("GET", "/security", "deployment-wide security settings"),
     ("POST", "/security", "deployment-wide security settings"),

@@ -18,16 +18,19 @@ pub(in crate::reports) async fn queue(
     n: &crate::reports::NewNotification<'_>,
     now: i64,
 ) -> AppResult<()> {
+    let text = crate::notify::templates::render(&mut *conn, n.template, n.fields).await?;
     sqlx::query(
-        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at, \
+         template_key, template_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(n.region)
     .bind(n.unit)
     .bind(n.kind)
-    .bind(n.title)
-    .bind(n.body)
+    .bind(text.title)
+    .bind(text.body)
     .bind(now)
+    .bind(text.key)
+    .bind(text.version)
     .execute(conn)
     .await?;
     Ok(())
@@ -76,15 +79,19 @@ pub(in crate::reports) async fn insert_reminders(
     state: &AppState,
     tx: &mut Tx,
     missing: &[MissingUnit],
-    title: &str,
-    body: &str,
+    text: &crate::notify::templates::Rendered,
     now: i64,
 ) -> AppResult<()> {
+    let (title, body) = (text.title.as_str(), text.body.as_str());
     for chunk in missing.chunks(500) {
         let mut sql = String::from(
-            "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES ",
+            "INSERT INTO notifications (region_code, unit, kind, title, body, created_at, \
+             template_key, template_version) VALUES ",
         );
-        sql.push_str(&repeat_list("(?,?,'report_reminder',?,?,?)", chunk.len()));
+        sql.push_str(&repeat_list(
+            "(?,?,'report_reminder',?,?,?,?,?)",
+            chunk.len(),
+        ));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
         for m in chunk {
             q = q
@@ -92,7 +99,9 @@ pub(in crate::reports) async fn insert_reminders(
                 .bind(m.unit.as_str())
                 .bind(title)
                 .bind(body)
-                .bind(now);
+                .bind(now)
+                .bind(text.key)
+                .bind(text.version);
         }
         q.execute(tx.conn()).await?;
     }
