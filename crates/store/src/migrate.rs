@@ -132,6 +132,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/0028_payments.sql"),
     ),
+    (
+        34,
+        "crosscheck_detail",
+        include_str!("../migrations/0034_crosscheck_detail.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -9,6 +9,7 @@ mod browser_day;
 mod browser_public;
 mod care;
 mod crosscheck;
+mod crosscheck_sealed;
 mod devices;
 mod edit_disable;
 mod entrance;
