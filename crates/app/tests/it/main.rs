@@ -16,6 +16,7 @@ mod entrance;
 mod escalation;
 mod fever;
 mod forms;
+mod forms_rest;
 mod foundation;
 mod hardening;
 mod home_todo;
