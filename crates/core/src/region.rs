@@ -227,6 +227,14 @@ impl RegionCode {
         v
     }
 
+    /// [`RegionCode::lineage`] as code strings (what a query binds), province first.
+    pub fn lineage_strings(&self) -> Vec<String> {
+        self.lineage()
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect()
+    }
+
     /// True iff `other` is `self` or below it. Lengths are fixed per level, so this is an
     /// exact prefix test: `130110` never contains `130111`.
     pub fn contains(&self, other: &RegionCode) -> bool {
@@ -505,6 +513,10 @@ mod tests {
             ]
         );
         assert_eq!(g.lineage().len(), 6);
+        assert_eq!(
+            rc("440115").lineage_strings(),
+            vec!["44".to_string(), "4401".to_string(), "440115".to_string()]
+        );
         assert_eq!(rc("44").parent(), None);
         assert!(rc("44").ancestors().is_empty());
         assert_eq!(rc("4401").parent(), Some(rc("44")));

@@ -142,6 +142,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify_templates",
         include_str!("../migrations/0033_notify_templates.sql"),
     ),
+    (
+        34,
+        "crosscheck_detail",
+        include_str!("../migrations/0034_crosscheck_detail.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

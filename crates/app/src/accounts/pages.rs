@@ -21,6 +21,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::auth::Authed;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
+use crate::kernel::form::{Kept, is_refusal};
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
 use crate::kernel::web::{Nav, PageResult, clip, render, with_status};
@@ -47,7 +48,7 @@ pub fn routes() -> Routes {
 /// A posted form as name/value pairs (repeated names such as `roles` are kept).
 type Pairs = Vec<(String, String)>;
 
-fn value(pairs: &Pairs, name: &str) -> String {
+fn value(pairs: &[(String, String)], name: &str) -> String {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -55,7 +56,7 @@ fn value(pairs: &Pairs, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn values(pairs: &Pairs, name: &str) -> Vec<String> {
+fn values(pairs: &[(String, String)], name: &str) -> Vec<String> {
     pairs
         .iter()
         .filter(|(k, _)| k == name)
@@ -186,99 +187,124 @@ async fn list(PageCaller(s, a): PageCaller, Query(q): Query<ListQuery>) -> PageR
 
 // --- creating a user ---------------------------------------------------------------------
 
-/// What the visitor typed into the user form, to show it again.
+/// A user form's starting values (what the form shows before anything was typed).
 #[derive(Default)]
 struct UserForm {
-    username: String,
     display_name: String,
     region_code: String,
     org_id: String,
-    /// The phone as typed (kept on a re-render); on the edit form, blank leaves it unchanged.
-    phone: String,
+}
+
+/// The roles to tick: as sent when the form is shown again, else `initial`.
+fn checked_roles(form: &Kept, initial: &[String]) -> Vec<String> {
+    if form.refused() {
+        form.all("roles").into_iter().map(str::to_string).collect()
+    } else {
+        initial.to_vec()
+    }
+}
+
+/// A refused user form (issue 14: no form loses input): the input kept, the reason beside its
+/// field, and the status to answer. A region or organisation outside the visitor's scope
+/// answers "not found": said beside that field (422). `keep_forbidden`: a rule the visitor
+/// may not break on an account it manages (its own roles, a role beyond its own) keeps the
+/// form too, with its 403. `None`: not a refusal of the input (the error page).
+fn refusal(form: Kept, e: &AppError, keep_forbidden: bool) -> Option<(Kept, StatusCode)> {
+    match e.status() {
+        StatusCode::NOT_FOUND => {
+            let field = e
+                .fields
+                .first()
+                .map(|f| f.field.as_str())
+                .unwrap_or("region_code");
+            let message = if field == "org_id" {
+                "机构不存在或不在您的管辖范围内"
+            } else {
+                "区划不存在或不在您的管辖范围内"
+            };
+            let label = if field == "org_id" {
+                "所属机构"
+            } else {
+                "管辖区划"
+            };
+            let form = form.refuse_msg(Some(field), message);
+            let form = form.refuse_msg(None, &format!("{label}：{message}"));
+            Some((form, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        StatusCode::FORBIDDEN if keep_forbidden => Some((form.refuse(e), StatusCode::FORBIDDEN)),
+        _ if is_refusal(e) => {
+            let form = form.refuse(e);
+            let status = form.status();
+            Some((form, status))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Template)]
 #[template(path = "users_new.html")]
 struct NewPage {
     nav: Option<Nav>,
-    form: UserForm,
+    /// What was typed (never the password) and why it was refused, if it was.
+    form: Kept,
+    initial: UserForm,
     roles: Vec<RoleOpt>,
     orgs: Vec<OrgOpt>,
-    error: Option<String>,
     min_len: usize,
 }
 
-async fn new_page(
-    s: &AppState,
-    actor: &Actor,
-    form: UserForm,
-    roles: &[String],
-    error: Option<String>,
-) -> Response {
+/// The creation form, with `form` shown again when it was refused.
+async fn new_page(s: &AppState, actor: &Actor, form: Kept, status: StatusCode) -> Response {
     let orgs = scope_orgs(s, actor).await;
-    render(&NewPage {
-        nav: Some(Nav::for_actor(actor, "/users")),
-        roles: role_options(actor, roles),
-        orgs: org_options(&orgs, &form.org_id),
-        form,
-        error,
-        min_len: s.rules().policy.min_len,
-    })
-}
-
-async fn new_form(PageCaller(s, a): PageCaller) -> PageResult {
-    let actor = &a.actor;
-    actor.require(Permission::UsersManage)?;
-    let form = UserForm {
+    let initial = UserForm {
         region_code: match &actor.scope {
             Scope::Region(c) => c.as_str().to_string(),
             Scope::National => String::new(),
         },
         ..UserForm::default()
     };
-    Ok(new_page(&s, actor, form, &[], None).await)
+    let page = NewPage {
+        nav: Some(Nav::for_actor(actor, "/users")),
+        roles: role_options(actor, &checked_roles(&form, &[])),
+        orgs: org_options(&orgs, form.value_or("org_id", &initial.org_id)),
+        initial,
+        form,
+        min_len: s.rules().policy.min_len,
+    };
+    with_status(render(&page), status)
+}
+
+async fn new_form(PageCaller(s, a): PageCaller) -> PageResult {
+    let actor = &a.actor;
+    actor.require(Permission::UsersManage)?;
+    Ok(new_page(&s, actor, Kept::none(), StatusCode::OK).await)
 }
 
 async fn create(PageCaller(s, a): PageCaller, Form(f): Form<Pairs>) -> PageResult {
     let actor = &a.actor;
     actor.require(Permission::UsersManage)?;
-    let form = UserForm {
-        username: clip(value(&f, "username").trim(), 32),
-        display_name: clip(&value(&f, "display_name"), 50),
-        region_code: clip(value(&f, "region_code").trim(), 20),
-        org_id: clip(value(&f, "org_id").trim(), 20),
-        phone: clip(value(&f, "phone").trim(), 20),
-    };
-    let roles = values(&f, "roles");
+    let password = value(&f, "password");
+    // The password is never shown again.
+    let form = Kept::input("user", f).without("password");
     let result = async {
         let input = NewUser {
-            username: form.username.clone(),
-            password: value(&f, "password"),
-            roles: roles.clone(),
-            region_code: form.region_code.clone(),
-            org_id: parse_org(&form.org_id)?,
-            display_name: form.display_name.clone(),
-            phone: form.phone.clone(),
+            username: form.get("username").trim().to_string(),
+            password,
+            roles: values(form.pairs(), "roles"),
+            region_code: form.get("region_code").trim().to_string(),
+            org_id: parse_org(form.get("org_id"))?,
+            display_name: form.get("display_name").to_string(),
+            phone: form.get("phone").trim().to_string(),
         };
         super::create_user(&s, actor, &input).await
     }
     .await;
     match result {
         Ok(u) => Ok(Redirect::to(&format!("/users/{}?done=created", u.id)).into_response()),
-        Err(e) if e.status() == StatusCode::FORBIDDEN => Err(e.into()),
-        Err(e) => {
-            // A scope outside the visitor's answers "not found": say so next to the field.
-            let (message, status) = if e.status() == StatusCode::NOT_FOUND {
-                (
-                    "管辖区划：区划不存在或不在您的管辖范围内".to_string(),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            } else {
-                (e.message.clone(), e.status())
-            };
-            let resp = new_page(&s, actor, form, &roles, Some(message)).await;
-            Ok(with_status(resp, status))
-        }
+        Err(e) => match refusal(form, &e, false) {
+            Some((form, status)) => Ok(new_page(&s, actor, form, status).await),
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -298,11 +324,12 @@ struct ShowPage {
     can_security: bool,
     /// May reset this account's password (an official over it; never an administrator).
     can_reset: bool,
-    form: UserForm,
-    disabled_checked: bool,
+    /// The edit form's starting values (the account as it is).
+    initial: UserForm,
+    /// The edit form as sent and why it was refused, if it was.
+    form: Kept,
     roles: Vec<RoleOpt>,
     orgs: Vec<OrgOpt>,
-    error: Option<String>,
     notice: Option<&'static str>,
     new_password: Option<String>,
     /// The masked phone a reset's one-time password was sent to.
@@ -310,11 +337,23 @@ struct ShowPage {
 }
 
 struct ShowArgs {
-    form: Option<(UserForm, Vec<String>, bool)>,
-    error: Option<String>,
+    form: Kept,
+    status: StatusCode,
     notice: Option<&'static str>,
     new_password: Option<String>,
     sent_to: Option<String>,
+}
+
+impl ShowArgs {
+    fn plain() -> ShowArgs {
+        ShowArgs {
+            form: Kept::none(),
+            status: StatusCode::OK,
+            notice: None,
+            new_password: None,
+            sent_to: None,
+        }
+    }
 }
 
 async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) -> Response {
@@ -334,20 +373,13 @@ async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) 
     };
     let manage = actor.can(Permission::UsersManage);
     let grantable_now = check_grant(&grantor, &role_set(&user.roles)).is_ok();
-    let (form, checked, disabled_checked) = args.form.unwrap_or_else(|| {
-        (
-            UserForm {
-                username: user.username.clone(),
-                display_name: user.display_name.clone(),
-                region_code: user.region_code.clone(),
-                org_id: user.org_id.map(|o| o.to_string()).unwrap_or_default(),
-                phone: String::new(),
-            },
-            user.roles.clone(),
-            user.disabled,
-        )
-    });
-    render(&ShowPage {
+    let initial = UserForm {
+        display_name: user.display_name.clone(),
+        region_code: user.region_code.clone(),
+        org_id: user.org_id.map(|o| o.to_string()).unwrap_or_default(),
+    };
+    let form = args.form;
+    let page = ShowPage {
         nav: Some(Nav::for_actor(actor, "/users")),
         org_name,
         can_edit: manage && grantable_now,
@@ -355,16 +387,16 @@ async fn show_page(s: &AppState, actor: &Actor, user: UserView, args: ShowArgs) 
         is_self: actor.user_id == Some(user.id),
         can_security: actor.can(Permission::SecurityManage),
         can_reset: actor.user_id != Some(user.id) && super::may_manage(actor, &user.roles),
-        roles: role_options(actor, &checked),
-        orgs: org_options(&orgs, &form.org_id),
+        roles: role_options(actor, &checked_roles(&form, &user.roles)),
+        orgs: org_options(&orgs, form.value_or("org_id", &initial.org_id)),
+        initial,
         form,
-        disabled_checked,
         user,
-        error: args.error,
         notice: args.notice,
         new_password: args.new_password,
         sent_to: args.sent_to,
-    })
+    };
+    with_status(render(&page), args.status)
 }
 
 #[derive(Deserialize, Default)]
@@ -386,11 +418,8 @@ async fn show(
         _ => None,
     };
     let args = ShowArgs {
-        form: None,
-        error: None,
         notice,
-        new_password: None,
-        sent_to: None,
+        ..ShowArgs::plain()
     };
     Ok(show_page(&s, &a.actor, user, args).await)
 }
@@ -402,35 +431,31 @@ async fn update(
 ) -> PageResult {
     let actor = &a.actor;
     let before = super::get_user(&s, actor, id).await?;
-    let form = UserForm {
-        username: before.username.clone(),
-        display_name: clip(&value(&f, "display_name"), 50),
-        region_code: clip(value(&f, "region_code").trim(), 20),
-        org_id: clip(value(&f, "org_id").trim(), 20),
-        phone: clip(value(&f, "phone").trim(), 20),
-    };
-    let phone_clear = !value(&f, "phone_clear").is_empty();
-    let roles = values(&f, "roles");
-    let disabled = !value(&f, "disabled").is_empty();
+    let form = Kept::input("user", f);
+    let roles = values(form.pairs(), "roles");
+    let disabled = form.has("disabled");
+    let region_code = form.get("region_code").trim().to_string();
+    let org_id = form.get("org_id").trim().to_string();
+    let phone = form.get("phone").trim().to_string();
     // Send only what changed, so an unchanged field never trips a rule (e.g. one's own roles).
     let result = async {
         let before_org = before.org_id.map(|o| o.to_string()).unwrap_or_default();
         let patch = UserPatch {
-            display_name: Some(form.display_name.clone()),
+            display_name: Some(form.get("display_name").to_string()),
             roles: (role_set(&roles) != role_set(&before.roles)
                 || roles.iter().any(|r| Role::parse(r).is_none()))
             .then(|| roles.clone()),
-            region_code: (form.region_code != before.region_code).then(|| form.region_code.clone()),
-            org_id: if form.org_id == before_org {
+            region_code: (region_code != before.region_code).then(|| region_code.clone()),
+            org_id: if org_id == before_org {
                 None
             } else {
-                Some(parse_org(&form.org_id)?)
+                Some(parse_org(&org_id)?)
             },
             disabled: (disabled != before.disabled).then_some(disabled),
-            phone: if phone_clear {
+            phone: if form.has("phone_clear") {
                 Some(String::new())
             } else {
-                Some(form.phone.clone()).filter(|p| !p.is_empty())
+                Some(phone.clone()).filter(|p| !p.is_empty())
             },
         };
         super::update_user(&s, actor, id, &patch).await
@@ -438,31 +463,19 @@ async fn update(
     .await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/users/{id}?done=saved")).into_response()),
-        Err(e) if e.status() == StatusCode::NOT_FOUND && e.fields.is_empty() => {
-            // The account itself is in scope (read above): a "not found" is the new region.
-            let args = ShowArgs {
-                form: Some((form, roles, disabled)),
-                error: Some("管辖区划：区划不存在或不在您的管辖范围内".to_string()),
-                notice: None,
-                new_password: None,
-                sent_to: None,
-            };
-            let resp = show_page(&s, actor, before, args).await;
-            Ok(with_status(resp, StatusCode::UNPROCESSABLE_ENTITY))
-        }
-        Err(e) if is_page_error(&e) && e.status() != StatusCode::FORBIDDEN => Err(e.into()),
-        Err(e) => {
-            let status = e.status();
-            let args = ShowArgs {
-                form: Some((form, roles, disabled)),
-                error: Some(e.message.clone()),
-                notice: None,
-                new_password: None,
-                sent_to: None,
-            };
-            let resp = show_page(&s, actor, before, args).await;
-            Ok(with_status(resp, status))
-        }
+        // The account itself is in scope (read above): a "not found" is the new region or
+        // organisation, said beside it.
+        Err(e) => match refusal(form, &e, true) {
+            Some((form, status)) => {
+                let args = ShowArgs {
+                    form,
+                    status,
+                    ..ShowArgs::plain()
+                };
+                Ok(show_page(&s, actor, before, args).await)
+            }
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -489,11 +502,9 @@ async fn reset_password(PageCaller(s, a): PageCaller, PageId(id): PageId) -> Pag
         super::Reset::Sent(m) => (None, Some(m)),
     };
     let args = ShowArgs {
-        form: None,
-        error: None,
-        notice: None,
         new_password,
         sent_to,
+        ..ShowArgs::plain()
     };
     Ok(show_page(&s, &a.actor, user, args).await)
 }

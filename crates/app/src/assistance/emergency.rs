@@ -154,11 +154,7 @@ pub async fn in_force(
     region: &RegionCode,
     date: NaiveDate,
 ) -> AppResult<Option<Period>> {
-    let lineage: Vec<String> = region
-        .lineage()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let lineage = region.lineage_strings();
     queries::period_in_force(state, &lineage, &ymd(date)).await
 }
 

@@ -96,11 +96,7 @@ pub async fn in_force(
     component: &str,
     date: NaiveDate,
 ) -> AppResult<Option<InForce>> {
-    let lineage: Vec<String> = region
-        .lineage()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let lineage = region.lineage_strings();
     queries::standard_in_force(
         state,
         &lineage,

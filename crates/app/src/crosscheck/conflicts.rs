@@ -19,6 +19,7 @@ use crate::care::category_label;
 use crate::kernel::access::Scoped;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
+use crate::privacy;
 use crate::state::AppState;
 
 struct Region {
@@ -127,7 +128,8 @@ async fn views(state: &AppState, scope: &Scoped<'_>, rows: &[AnyRow]) -> AppResu
     let mut details = Vec::with_capacity(rows.len());
     let mut codes = HashSet::new();
     for r in rows {
-        let d: Value = serde_json::from_str(&r.try_get::<String, _>("detail")?).unwrap_or_default();
+        let d: Value =
+            serde_json::from_str(&privacy::text(&state.keys, r, "detail")?).unwrap_or_default();
         for k in ["roll_region", "person_region"] {
             if let Some(c) = d[k].as_str() {
                 codes.insert(c.to_string());

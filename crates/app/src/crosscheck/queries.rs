@@ -265,18 +265,19 @@ pub(super) async fn by_fingerprint(tx: &mut Tx, fp: &str) -> AppResult<Option<(i
     )
 }
 
-/// Store a newly found conflict with its persons; returns its id.
+/// Store a newly found conflict with its persons; returns its id. `detail` is the sealed
+/// facts (`detail_enc`; the clear `detail` stays '').
 pub(super) async fn insert_conflict(
     tx: &mut Tx,
     f: &Found,
     fp: &str,
     region: &str,
-    detail: &str,
+    detail: &[u8],
 ) -> AppResult<i64> {
     let now = tx.now();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO crosschecks (kind, fingerprint, region_code, status, detail, \
-         first_seen_at, last_seen_at) VALUES ($1, $2, $3, 'open', $4, $5, $5) \
+        "INSERT INTO crosschecks (kind, fingerprint, region_code, status, detail, detail_enc, \
+         first_seen_at, last_seen_at) VALUES ($1, $2, $3, 'open', '', $4, $5, $5) \
          RETURNING id",
     )
     .bind(f.kind)
@@ -296,18 +297,18 @@ pub(super) async fn insert_conflict(
     Ok(id)
 }
 
-/// A conflict found again: its status, region and detail as of now.
+/// A conflict found again: its status, region and (sealed) detail as of now.
 pub(super) async fn seen_again(
     tx: &mut Tx,
     id: i64,
     status: &str,
     region: &str,
-    detail: &str,
+    detail: &[u8],
 ) -> AppResult<()> {
     let now = tx.now();
     tx.exec(
         sqlx::query(
-            "UPDATE crosschecks SET status = $1, region_code = $2, detail = $3, \
+            "UPDATE crosschecks SET status = $1, region_code = $2, detail = '', detail_enc = $3, \
          last_seen_at = $4, cleared_at = NULL WHERE id = $5",
         )
         .bind(status)
@@ -391,7 +392,7 @@ pub(super) async fn last_run(state: &AppState, scope: &Scoped<'_>) -> AppResult<
 
 // ------------------------------------------------------------------------ stored conflicts
 
-pub(super) const CONFLICT_COLS: &str = "c.id, c.kind, c.status, c.detail, c.region_code, c.first_seen_at, \
+pub(super) const CONFLICT_COLS: &str = "c.id, c.kind, c.status, c.detail, c.detail_enc, c.region_code, c.first_seen_at, \
     c.last_seen_at, c.resolved_by, c.resolved_at, c.resolve_note";
 
 /// Filters of a list: status (`all` for any) and kind (empty for any).

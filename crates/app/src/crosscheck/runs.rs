@@ -50,7 +50,8 @@ pub async fn run_in(
     for f in &found {
         let fp = f.fingerprint();
         let region = f.region();
-        let detail = f.detail.to_string();
+        // The facts name care categories: sealed like the categories themselves.
+        let detail = crate::privacy::seal(&state.keys, &f.detail.to_string());
         match queries::by_fingerprint(&mut tx, &fp).await? {
             None => {
                 let id = queries::insert_conflict(&mut tx, f, &fp, &region, &detail).await?;

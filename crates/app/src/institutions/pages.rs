@@ -298,6 +298,11 @@ struct ShortagesPage {
     rows: Vec<ShortageRow>,
     can_answer: bool,
     status: String,
+    /// Where a row's answer or close form comes back to (this list, with its filter).
+    back: String,
+    /// The answer or close form of one row (`answer-{id}`, `close-{id}`), kept with its
+    /// reason when refused.
+    form: Kept,
 }
 
 #[derive(Deserialize, Default)]
@@ -307,53 +312,91 @@ struct StatusQuery {
 }
 
 async fn shortages(PageCaller(s, a): PageCaller, Query(q): Query<StatusQuery>) -> PageResult {
-    let rows = shortage_rows(super::list_shortages(&s, &a.actor, Some(&q.status), None).await?);
-    Ok(render(&ShortagesPage {
-        nav: nav(&a),
-        rows,
-        can_answer: super::may_answer(&a.actor),
-        status: q.status,
-    }))
+    shortages_page(&s, &a, &q.status, Kept::none()).await
 }
 
-#[derive(Deserialize)]
-struct AnswerForm {
-    answer: String,
-    #[serde(default)]
-    back: String,
+/// The county's list of shortage requests (filtered by `status`), with `form` shown again in
+/// its row when it was refused.
+async fn shortages_page(s: &AppState, a: &Authed, status: &str, form: Kept) -> PageResult {
+    let rows = shortage_rows(super::list_shortages(s, &a.actor, Some(status), None).await?);
+    let code = form.status();
+    Ok(render_status(
+        &ShortagesPage {
+            nav: nav(a),
+            rows,
+            can_answer: super::may_answer(&a.actor),
+            back: shortages_back(status),
+            status: status.to_string(),
+            form,
+        },
+        code,
+    ))
 }
 
-fn back_to(back: &str) -> String {
+/// The list of shortage requests with its status filter (a known one), as a row form's way
+/// back.
+fn shortages_back(status: &str) -> String {
+    match status {
+        "open" | "answered" | "closed" => format!("/institutions/shortages?status={status}"),
+        _ => "/institutions/shortages".to_string(),
+    }
+}
+
+/// Where a row's form comes back to: an institution's page or the list (with its filter).
+enum Back {
+    Institution(i64),
+    List(String),
+}
+
+fn back_to(back: &str) -> Back {
     // Only local institution pages: never an open redirect.
-    if back.starts_with("/institutions") && !back.starts_with("//") {
-        back.to_string()
-    } else {
-        "/institutions/shortages".to_string()
+    if let Some(id) = back
+        .strip_prefix("/institutions/")
+        .and_then(|r| r.parse::<i64>().ok())
+    {
+        return Back::Institution(id);
+    }
+    let status = back
+        .strip_prefix("/institutions/shortages?status=")
+        .unwrap_or("");
+    Back::List(status.to_string())
+}
+
+/// After a row's answer or close: back where it was sent from, or that page again with the
+/// row's form kept and its reason (issue 14: no form loses input).
+async fn after_row<T>(
+    s: &AppState,
+    a: &Authed,
+    form: Kept,
+    result: crate::kernel::error::AppResult<T>,
+) -> PageResult {
+    let back = back_to(form.get("back"));
+    match (form.outcome(result)?, back) {
+        (Ok(_), Back::Institution(id)) => see_other(&format!("/institutions/{id}")),
+        (Ok(_), Back::List(status)) => see_other(&shortages_back(&status)),
+        (Err(form), Back::Institution(id)) => show_page(s, a, id, form).await,
+        (Err(form), Back::List(status)) => shortages_page(s, a, &status, form).await,
     }
 }
 
 async fn answer(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<AnswerForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::answer_shortage(&s, &a.actor, id, &f.answer).await?;
-    see_other(&back_to(&f.back))
-}
-
-#[derive(Deserialize)]
-struct CloseForm {
-    #[serde(default)]
-    back: String,
+    let form = Kept::input(&format!("answer-{id}"), pairs);
+    let r = super::answer_shortage(&s, &a.actor, id, form.get("answer")).await;
+    after_row(&s, &a, form, r).await
 }
 
 async fn close(
     PageCaller(s, a): PageCaller,
     Path(id): Path<i64>,
-    Form(f): Form<CloseForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    super::close_shortage(&s, &a.actor, id).await?;
-    see_other(&back_to(&f.back))
+    let form = Kept::input(&format!("close-{id}"), pairs);
+    let r = super::close_shortage(&s, &a.actor, id).await;
+    after_row(&s, &a, form, r).await
 }
 
 struct EntryRow {

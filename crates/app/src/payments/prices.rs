@@ -242,12 +242,8 @@ pub async fn generate_subsidy(
     };
     actor.within(&county)?;
     let province = province_of(county.as_str());
-    let lineage: Vec<String> = county
-        .lineage()
-        .into_iter()
-        .rev()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let mut lineage = county.lineage_strings();
+    lineage.reverse();
     let mut tx = Tx::begin(state, actor).await?;
     let up: Vec<String> = lineage.iter().filter(|c| c.len() < 6).cloned().collect();
     let Some(index) = q::index_for(&mut tx, &up, &m).await? else {

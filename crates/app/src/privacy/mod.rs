@@ -1,7 +1,7 @@
 //! Sensitive personal data at rest (PIPL art. 28; issue 13 item 5): the one way the areas seal
 //! a health fact or a free-text note about a person (AES-256-GCM under the service's key
 //! ring, as `people` seals ID numbers and phones) and open it again on read, and the
-//! open-time step that seals rows written in clear before migration 0016.
+//! open-time steps that seal rows written in clear before migrations 0016, 0025 and 0034.
 //!
 //! Convention: a sealed column `x` has a companion `x_enc` (ciphertext of the value's text
 //! form) and `x` itself holds a blank (`''`, `0` or `NULL`). Readers go through [`text`],
@@ -201,6 +201,10 @@ pub const SEALED_0025: &[Field] = &[
     },
 ];
 
+/// Sealed by migration 0034: the facts of a cross-check conflict, which name the care
+/// categories a person is in (and the rule that names them), as the categories are sealed.
+pub const SEALED_0034: &[Field] = &[f("crosschecks", "detail", Kind::Text)];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
     STEPS.iter().flat_map(|(_, fields)| fields.iter())
@@ -208,7 +212,7 @@ pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
 
 /// The sealing steps in order: the step recorded in `privacy_sealing` once all its fields
 /// are sealed, and those fields.
-const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025)];
+const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_0034)];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -230,7 +234,7 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
     queries::scrub(state, tables).await
 }
 
-/// Seal every row stored in clear before migrations 0016 and 0025 and blank its clear
+/// Seal every row stored in clear before migrations 0016, 0025 and 0034 and blank its clear
 /// columns; run at open, after the SQL migrations (the key is not available to them).
 /// Idempotent: a row whose ciphertext is present is left alone, and once a step's pass has
 /// completed it is recorded and later opens skip it. Returns how many values were sealed. One

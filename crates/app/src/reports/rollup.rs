@@ -11,11 +11,7 @@ use super::form::{self, Form};
 
 /// The regions whose rollups a unit feeds: every level of its region, and the nation.
 pub(super) fn rollup_codes(region: &RegionCode) -> Vec<String> {
-    let mut v: Vec<String> = region
-        .lineage()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let mut v = region.lineage_strings();
     v.push(NATION.to_string());
     v
 }

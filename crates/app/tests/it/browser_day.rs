@@ -17,6 +17,7 @@ const USERS: &[&str] = &[
     "county.day",
     "county.eve",
     "cw.keep",
+    "home.day",
     "cw.as",
     "ts.as",
     "county.as",
@@ -128,6 +129,48 @@ pub(crate) fn id_in_path(d: &Driver) -> i64 {
         .unwrap_or_else(|| panic!("no id in {url}"))
 }
 
+/// 获鹿镇敬老院, a care institution of the township, and `username` its reporter, ready to
+/// log in; the institution's id.
+fn ready_home(server: &Server, username: &str) -> i64 {
+    ready_user(
+        server,
+        username,
+        "institution_reporter",
+        "130110100",
+        PASSWORD,
+    );
+    let Some(rt) = server.rt.as_ref() else {
+        return 0;
+    };
+    let state = server.state.clone();
+    let username = username.to_string();
+    rt.block_on(async move {
+        let org = backstop_app::orgs::create(
+            &state,
+            &backstop_app::kernel::actor::Actor::operator(),
+            &backstop_app::orgs::NewOrg {
+                name: "获鹿镇敬老院".into(),
+                kind: "elderly_care".into(),
+                region_code: "130110100".into(),
+                contact_person: "王院长".into(),
+                contact_phone: "13812345678".into(),
+                address: "获鹿镇北街 8 号".into(),
+            },
+        )
+        .await
+        .expect("create the institution");
+        let mut w = state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET org_id = $1 WHERE username = $2")
+            .bind(org.id)
+            .bind(&username)
+            .execute(w.conn())
+            .await
+            .expect("tie the reporter");
+        w.commit().await.expect("commit");
+        org.id
+    })
+}
+
 /// Open `path`, then check it.
 pub(crate) fn visit(d: &Driver, server: &Server, path: &str, typed: &[&str]) {
     d.goto(&server.url(path));
@@ -138,8 +181,10 @@ pub(crate) fn visit(d: &Driver, server: &Server, path: &str, typed: &[&str]) {
 /// A county's day at 390 px, through the pages only: a worker registers two people, makes a
 /// household from the first one's page and adds the second; the county opens a screening
 /// campaign; the worker screens the household and starts a home observation from the person's
-/// page; the report, missing-list and roster-import pages are opened. Every page fits and
-/// shows no English outside the allow-list.
+/// page; the village and the township's care institution (敬老院) send their daily reports;
+/// a bad roster row is fixed and uploaded again; the county chases the missing units and
+/// corrects the institution's report visibly (before → after on the report). Every page fits
+/// and shows no English outside the allow-list.
 #[test]
 fn a_county_day_at_390px_through_the_pages() {
     let Some(d) = driver(390, 844) else { return };
@@ -148,6 +193,7 @@ fn a_county_day_at_390px_through_the_pages() {
     ready_user(&server, "county.day", "official", "130110", PASSWORD);
     // A second county account for the evening: one TOTP code is accepted once.
     ready_user(&server, "county.eve", "official", "130110", PASSWORD);
+    let home = ready_home(&server, "home.day");
 
     // The county official opens the screening campaign for the township.
     log_in(&d, &server, "county.day", PASSWORD);
@@ -323,6 +369,40 @@ fn a_county_day_at_390px_through_the_pages() {
     d.find("#logout").click();
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
 
+    // The care institution's daily report, filled by its reporter on the phone.
+    log_in(&d, &server, "home.day", PASSWORD);
+    check(&d, "the institution's home page", &[]);
+    visit(&d, &server, "/reports", &[]);
+    d.find("#fill-institution_daily").click();
+    wait_path(&d, "the institution's report form", |p| {
+        p.starts_with("/reports/fill/institution_daily")
+    });
+    check(&d, "the institution's report form", &[]);
+    for (field, value) in [
+        ("residents", "48"),
+        ("staff_on_duty", "12"),
+        ("new_admissions", "0"),
+        ("resident_fever", "1"),
+        ("staff_fever", "0"),
+        ("suspected", "0"),
+        ("confirmed", "0"),
+        ("isolated", "0"),
+        ("mask_days", "9"),
+        ("disinfectant_days", "14"),
+    ] {
+        fill(&d, &format!("#f-{field}"), value);
+    }
+    d.find("#f-closed_management option[value='是']").click();
+    d.find("#report-submit").click();
+    wait_path(&d, "the institution's saved report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    d.wait_for_text("#saved", "已提交");
+    check(&d, "the institution's saved report", &[]);
+    visit(&d, &server, &format!("/institutions/{home}"), &[]);
+    d.find("#logout").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+
     // The county: summary, missing list, audit.
     log_in(&d, &server, "county.eve", PASSWORD);
     // The villages still missing are chased; the worker's report corrected, visibly.
@@ -348,6 +428,25 @@ fn a_county_day_at_390px_through_the_pages() {
     d.wait_for_text("#corrections", "240");
     d.wait_for_text("#corrections", "250");
     check(&d, "the corrected report", &[]);
+    // The care institution's report: sent, so not missing; corrected by the county, visibly.
+    let missing = "/reports/missing?template=institution_daily&region=130110100";
+    visit(&d, &server, missing, &[]);
+    visit(
+        &d,
+        &server,
+        &format!("/reports/fill/institution_daily?unit=org:{home}"),
+        &[],
+    );
+    d.wait_for_text("#correct-other", "上级更正");
+    d.find("#f-residents").clear();
+    fill(&d, "#f-residents", "47");
+    d.find("#report-submit").click();
+    wait_path(&d, "the institution's corrected report", |p| {
+        p.starts_with("/reports/view/")
+    });
+    d.wait_for_text("#corrections", "48");
+    d.wait_for_text("#corrections", "47");
+    check(&d, "the institution's corrected report", &[]);
 
     for path in [
         "/reports",

@@ -506,7 +506,7 @@ async fn the_observation_form_keeps_the_four_keepers_when_one_is_refused() {
 }
 
 /// Post the pairs as a page form; the status and the page.
-async fn post_pairs(
+pub async fn post_pairs(
     t: &T,
     path: &str,
     cookie: &str,
@@ -518,7 +518,7 @@ async fn post_pairs(
 
 /// A refused page form: 422 inside the normal layout, what was typed shown again, the Chinese
 /// reason present and beside the field `field`, no English field name.
-fn assert_kept(s: StatusCode, html: &str, typed: &[&str], reason: &str, field: &str) {
+pub fn assert_kept(s: StatusCode, html: &str, typed: &[&str], reason: &str, field: &str) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(
         html.contains("我的账户"),

@@ -302,6 +302,22 @@ async fn fill(t: &T) -> Filled {
         (again["id"].as_i64(), again["values"]["place"].as_str()),
         (Some(iid), Some(MARKERS[15]))
     );
+
+    // Cross-check: 低保 overlapping the dispersed 特困 above, a conflict whose facts name both.
+    let (s, b) = t
+        .post(
+            &care("memberships"),
+            &off,
+            json!({"category": "dibao", "start_date": "2026-01-01", "deciding_body": "鹿泉区民政局"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = t.post("/api/v1/crosschecks/run", &off, json!({})).await;
+    assert!(
+        s == StatusCode::OK && b["created"].as_i64() >= Some(1),
+        "{b}"
+    );
+    reads.push(("/api/v1/crosschecks".to_string(), off.clone()));
     Filled { reads }
 }
 
@@ -465,10 +481,10 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
             .await,
             1
         );
-        // A fresh database had nothing to seal at open: both steps ran and left no entry.
+        // A fresh database had nothing to seal at open: every step ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            2
+            3
         );
         assert_eq!(
             count(
