@@ -192,7 +192,7 @@ async fn accounts(state: &AppState, province: &str, entered: &str, confirmed: &s
     let cols = "(province, person_id, region_code, bank_name, holder, account_enc, \
                 account_masked, status, entered_by, confirmed_by, created_at, confirmed_at)";
     let row = "(?, ?, ?, '湖北农信', '本人', ?, ?, 'confirmed', ?, ?, 0, 0)";
-    let mut w = state.db.begin_bulk_write().await.unwrap_or_else(|e| die(e));
+    let mut w = state.db.begin_write().await.unwrap_or_else(|e| die(e));
     let (mut after, mut n) = (0_i64, 0_u64);
     loop {
         let rows = sqlx::query(
