@@ -1,6 +1,10 @@
-//! What both benchmark programs share: the benchmark account's password, a ready official
+//! What the benchmark programs share (the generated roster in `roster`, running and
+//! measuring in `run`): the benchmark account's password, a ready official
 //! account, logging in through the API, the HTTP client they measure with, and percentiles of
 //! latencies. One copy, so the two programs measure the same way.
+
+pub mod roster;
+pub mod run;
 
 use std::cmp::Ordering;
 use std::time::Duration;
@@ -8,6 +12,12 @@ use std::time::Duration;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::{AppState, accounts};
 use serde_json::{Value, json};
+
+/// Print `bench: MSG` and exit with status 1 (a benchmark cannot go on).
+pub fn die(msg: impl std::fmt::Display) -> ! {
+    eprintln!("bench: {msg}");
+    std::process::exit(1)
+}
 
 /// The password of every benchmark account.
 pub const PASSWORD: &str = "Bench#Rp7!qZ2x";

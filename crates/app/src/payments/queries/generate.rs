@@ -255,7 +255,14 @@ pub(in crate::payments) async fn subsidy_lines(
     Ok(q.execute(tx.conn()).await?.rows_affected())
 }
 
-/// Totals from the lines, the left-out counts, and the accounts first paid into by this roll.
+/// Totals from the lines, the left-out counts, and the replacing accounts first paid into by
+/// this roll (what ends their 账户变更 highlight, see `CHANGED`).
+///
+/// Only replacing accounts (`replaces_id` set) are stamped: `first_roll_id` is read nowhere
+/// else, and stamping every account a county's first roll pays into rewrote as many random
+/// rows of `payment_accounts` as the roll has lines — measured in the payment-roll benchmark
+/// (docs/BENCHMARKS.md) as more than the lines' own insert. The province (the roll's) bounds
+/// the accounts to its key on PostgreSQL.
 pub(in crate::payments) async fn finish_roll(
     tx: &mut Tx,
     roll_id: i64,
@@ -278,6 +285,8 @@ pub(in crate::payments) async fn finish_roll(
     .await?;
     sqlx::query(
         "UPDATE payment_accounts SET first_roll_id = $1 WHERE first_roll_id IS NULL \
+         AND replaces_id IS NOT NULL \
+         AND province = (SELECT province FROM payment_rolls WHERE id = $1) \
          AND id IN (SELECT account_id FROM payment_roll_lines \
             WHERE roll_id = $1 AND account_id IS NOT NULL)",
     )
