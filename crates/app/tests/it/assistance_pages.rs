@@ -104,7 +104,7 @@ async fn pages_take_an_application_through_by_role_with_refusals_kept() {
         assert!(html.contains("data-field=\"m2_other_12m\"") && html.contains("分"), "{html}");
         // An ID number typed whole that the registry does not hold: refused, never shown again.
         let (s, html) = post_page(&t, "/assistance/applications", &ccw,
-            &format!("programme=dibao&area_kind=urban&m1_person_id=110101199003070011&m1_authorised=1")).await;
+            "programme=dibao&area_kind=urban&m1_person_id=110101199003070011&m1_authorised=1").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(html.contains("data-field=\"m1_person_id\""), "{html}");
         assert!(!html.contains("110101199003070011"), "the ID number is not echoed");

@@ -3,8 +3,8 @@
 
 mod admins;
 mod assistance;
-mod assistance_stats;
 mod assistance_pages;
+mod assistance_stats;
 mod auth_cache;
 mod browser;
 mod browser_assistance;

@@ -18,8 +18,8 @@ use super::standards::{InForce, Standard, component_label};
 
 mod due_times;
 mod emergency;
-mod stats;
 mod public;
+mod stats;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
@@ -29,8 +29,8 @@ use backstop_core::Programme;
 use backstop_core::money::Fen;
 pub(super) use due_times::*;
 pub(super) use emergency::*;
-pub(super) use stats::*;
 pub(super) use public::*;
+pub(super) use stats::*;
 
 /// `$from, $from+1, …` placeholders for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
