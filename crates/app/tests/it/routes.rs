@@ -1266,11 +1266,11 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/assistance/emergencies", "/api/v1/assistance/emergencies", "应急标记甲").list(),
         get("/api/v1/assistance/emergencies/{id}", format!("/api/v1/assistance/emergencies/{}", w.id("emergency")), "应急标记甲"),
         get("/api/v1/assistance/aid-grants", "/api/v1/assistance/aid-grants", "先行标记甲").list(),
-        // statistics (the two aid-first grants of 300 yuan awaiting the county), due times
-        get("/api/v1/assistance/statistics", format!("/api/v1/assistance/statistics?region={T1}&month=2026-03"), "\"aid_pending_fen\":60000"),
+        // statistics (the three aid-first grants of 300 yuan awaiting the county), due times
+        get("/api/v1/assistance/statistics", format!("/api/v1/assistance/statistics?region={T1}&month=2026-03"), "\"aid_pending_fen\":90000"),
         get("/api/v1/assistance/statistics/records", format!("/api/v1/assistance/statistics/records?region={T1}&month=2026-03"), "对象标记甲"),
         get("/api/v1/assistance/statistics/export", format!("/api/v1/assistance/statistics/export?region={T1}&month=2026-03"), "xl/"),
-        get("/assistance/statistics", format!("/assistance/statistics?region={T1}&month=2026-03"), "（600.00 元）"),
+        get("/assistance/statistics", format!("/assistance/statistics?region={T1}&month=2026-03"), "（900.00 元）"),
         get("/assistance/statistics/export.xlsx", format!("/assistance/statistics/export.xlsx?region={T1}&month=2026-03"), "xl/"),
         get("/api/v1/assistance/settings", format!("/api/v1/assistance/settings?region={A}"), format!("\"region_code\":\"{A}\"")),
         get("/assistance/settings", format!("/assistance/settings?region={A}"), format!("救助办理时限 · {A}")),
