@@ -50,7 +50,9 @@ pub use prices::{
     NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, SubsidyOutcome, SubsidyRequest,
     generate_subsidy, list_indices, list_rules, record_index, set_rule,
 };
-pub use rolls::{GenerateRequest, RollQuery, approve, generate, get_roll, list_rolls, roll_lines_total};
+pub use rolls::{
+    GenerateRequest, RollQuery, approve, generate, get_roll, list_rolls, roll_lines_total,
+};
 
 /// A roll (发放名册) as the API and pages show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

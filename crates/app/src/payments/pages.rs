@@ -12,14 +12,14 @@ use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use backstop_core::Programme;
 use backstop_core::price_subsidy::{NATIONAL_CPI_TENTHS, NATIONAL_FOOD_TENTHS};
 use backstop_core::role::Permission;
-use backstop_core::Programme;
 use serde::Deserialize;
 
 use super::{
-    Account, ExportRequest, Grant, GrantRollRequest, Line, LinePage, NewAccount, NewGrant, NewPriceIndex,
-    PriceIndex, PriceRule, PriceRuleInput, Roll, SubsidyOutcome, SubsidyRequest,
+    Account, ExportRequest, Grant, GrantRollRequest, Line, LinePage, NewAccount, NewGrant,
+    NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, Roll, SubsidyOutcome, SubsidyRequest,
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::form::Kept;
@@ -215,10 +215,7 @@ async fn roll_page(
     after: Option<i64>,
     form: Kept,
 ) -> PageResult {
-    let page = LinePage {
-        after,
-        limit: None,
-    };
+    let page = LinePage { after, limit: None };
     let d = super::get_roll(s, &a.actor, id, &page).await?;
     let (lines_total, changed) = super::roll_lines_total(s, &a.actor, id).await?;
     let roll = d.roll;

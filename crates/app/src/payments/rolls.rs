@@ -1,13 +1,15 @@
 //! Monthly rolls: generated in one transaction from the beneficiaries (one `INSERT … SELECT`),
 //! approved by the county by someone other than who generated it, read and listed in scope.
 
-use backstop_core::{Fen, Programme};
 use backstop_core::role::Permission;
+use backstop_core::{Fen, Programme};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::queries::{self, generate as g};
-use super::{LinePage, RollDetail, conflict, county, month, pay_date, prev_month, province_of, verr};
+use super::{
+    LinePage, RollDetail, conflict, county, month, pay_date, prev_month, province_of, verr,
+};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};

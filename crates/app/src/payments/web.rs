@@ -10,9 +10,9 @@ use axum::routing::{get, post, put};
 
 use super::rolls::GenerateRequest;
 use super::{
-    Account, BankFile, ExportRequest, Grant, GrantRollRequest, NewAccount, NewGrant, NewPriceIndex,
-    LinePage, PriceIndex, PriceRule, PriceRuleInput, Reconciled, ReturnFile, Roll, RollDetail, RollQuery,
-    SubsidyOutcome, SubsidyRequest,
+    Account, BankFile, ExportRequest, Grant, GrantRollRequest, LinePage, NewAccount, NewGrant,
+    NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, Reconciled, ReturnFile, Roll, RollDetail,
+    RollQuery, SubsidyOutcome, SubsidyRequest,
 };
 use backstop_core::role::Permission;
 
