@@ -1067,6 +1067,8 @@ struct BeneficiariesPage {
     rows: Vec<BeneficiaryRow>,
     held: bool,
     can_change: bool,
+    /// Whether the rows link to the person's bank accounts (the roll is paid to them).
+    can_accounts: bool,
     form: Kept,
 }
 
@@ -1094,6 +1096,7 @@ async fn beneficiaries_page(s: &AppState, a: &Authed, held: bool, form: Kept) ->
             rows,
             held,
             can_change: a.actor.can(Permission::AssistanceApprove),
+            can_accounts: a.actor.can(Permission::PaymentsRead),
             form,
         },
         status,

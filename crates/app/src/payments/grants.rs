@@ -181,11 +181,7 @@ pub async fn generate_grant_roll(
         })),
     )
     .await?;
-    let lines = queries::lines(state, &roll).await?;
-    Ok(RollDetail {
-        roll: roll.0,
-        lines,
-    })
+    super::rolls::detail(state, roll, &super::LinePage::default()).await
 }
 
 /// Grants a caller may see: those of regions in scope and those above it (a province-wide

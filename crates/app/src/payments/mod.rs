@@ -37,7 +37,7 @@ use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionCode, RegionLevel};
 use backstop_core::{Fen, Programme};
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel::error::{AppError, AppResult, FieldError};
 
@@ -50,7 +50,9 @@ pub use prices::{
     NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, SubsidyOutcome, SubsidyRequest,
     generate_subsidy, list_indices, list_rules, record_index, set_rule,
 };
-pub use rolls::{GenerateRequest, RollQuery, approve, generate, get_roll, list_rolls};
+pub use rolls::{
+    GenerateRequest, RollQuery, approve, generate, get_roll, list_rolls, roll_lines_total,
+};
 
 /// A roll (发放名册) as the API and pages show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -126,11 +128,39 @@ pub struct Line {
     pub fail_reason: String,
 }
 
-/// A roll with its lines.
+/// A roll (its counts, totals and those left out by reason) with one page of its lines.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RollDetail {
     pub roll: Roll,
+    /// A page of the lines in line order: the first page (after generating or approving), or
+    /// the one asked for with `after` / `limit`.
     pub lines: Vec<Line>,
+    /// More lines follow: ask again with `after` = this line id. `null` on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// Which page of a roll's lines (`GET /api/v1/payments/rolls/{id}?after=&limit=`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct LinePage {
+    /// The lines after this line id (the previous page's `next_after`); default from the first.
+    pub after: Option<i64>,
+    /// At most this many lines, 1–1000; default 200.
+    pub limit: Option<i64>,
+}
+
+/// Lines on a page unless asked otherwise, and the most one page may hold.
+pub const LINES_PER_PAGE: i64 = 200;
+const MAX_LINES_PER_PAGE: i64 = 1000;
+
+impl LinePage {
+    /// `(after, limit)`, validated.
+    pub(crate) fn bounds(&self) -> AppResult<(i64, i64)> {
+        let limit = self.limit.unwrap_or(LINES_PER_PAGE);
+        if !(1..=MAX_LINES_PER_PAGE).contains(&limit) {
+            return Err(verr("limit", "应为 1 至 1000"));
+        }
+        Ok((self.after.unwrap_or(0).max(0), limit))
+    }
 }
 
 pub(crate) fn status_label(s: &str) -> &'static str {
@@ -192,6 +222,7 @@ pub(crate) fn verr(field: &str, message: impl Into<String>) -> AppError {
         "minimum" => "最低补贴额",
         "format" => "文件格式",
         "file" => "回盘文件",
+        "limit" => "每页条数",
         other => other,
     };
     AppError {

@@ -12,14 +12,14 @@ use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use backstop_core::Programme;
 use backstop_core::price_subsidy::{NATIONAL_CPI_TENTHS, NATIONAL_FOOD_TENTHS};
 use backstop_core::role::Permission;
-use backstop_core::{Fen, Programme};
 use serde::Deserialize;
 
 use super::{
-    Account, ExportRequest, Grant, GrantRollRequest, Line, NewAccount, NewGrant, NewPriceIndex,
-    PriceIndex, PriceRule, PriceRuleInput, Roll, SubsidyOutcome, SubsidyRequest,
+    Account, ExportRequest, Grant, GrantRollRequest, Line, LinePage, NewAccount, NewGrant,
+    NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, Roll, SubsidyOutcome, SubsidyRequest,
 };
 use crate::kernel::auth::Authed;
 use crate::kernel::form::Kept;
@@ -169,11 +169,17 @@ fn history(r: &Roll) -> Vec<Step> {
 struct RollPage {
     nav: Option<Nav>,
     roll: Roll,
+    /// A page of the lines (after line `after` of the query).
     lines: Vec<Line>,
+    /// The next page starts after this line.
+    next_after: Option<i64>,
+    /// Not the first page.
+    paged: bool,
+    per_page: i64,
     history: Vec<Step>,
-    /// Sum of the lines shown (equals the roll's total; shown beside it).
+    /// Sum of all the lines, recomputed (equals the roll's total; shown beside it).
     lines_total: String,
-    changed: usize,
+    changed: i64,
     /// The reader generated this roll: approve and export are someone else's.
     own: bool,
     can_approve: bool,
@@ -184,15 +190,37 @@ struct RollPage {
     form: Kept,
 }
 
-async fn show(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
-    show_page(&s, &a, id, Kept::none()).await
+#[derive(Deserialize, Default)]
+struct RollQuery {
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+async fn show(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Query(q): Query<RollQuery>,
+) -> PageResult {
+    roll_page(&s, &a, id, q.after, Kept::none()).await
 }
 
 async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
-    let d = super::get_roll(s, &a.actor, id).await?;
+    roll_page(s, a, id, None, form).await
+}
+
+async fn roll_page(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    after: Option<i64>,
+    form: Kept,
+) -> PageResult {
+    let page = LinePage { after, limit: None };
+    let d = super::get_roll(s, &a.actor, id, &page).await?;
+    let (lines_total, changed) = super::roll_lines_total(s, &a.actor, id).await?;
     let roll = d.roll;
     let own = roll.generated_by == a.actor.username;
-    let lines_total = Fen(d.lines.iter().map(|l| l.amount_fen).sum()).to_yuan_string();
+    let lines_total = lines_total.to_yuan_string();
     let supplementary = if roll.failed_count > 0 {
         super::list_rolls(s, &a.actor, None, Some(&roll.month))
             .await?
@@ -207,9 +235,12 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
         &RollPage {
             nav: nav(a),
             history: history(&roll),
-            changed: d.lines.iter().filter(|l| l.account_changed).count(),
+            changed,
             lines_total,
             lines: d.lines,
+            next_after: d.next_after,
+            paged: after.unwrap_or(0) > 0,
+            per_page: super::LINES_PER_PAGE,
             can_approve: !own && roll.status == "draft" && a.actor.can(Permission::PaymentsApprove),
             can_export: !own
                 && matches!(roll.status.as_str(), "approved" | "exported")

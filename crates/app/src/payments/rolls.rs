@@ -1,13 +1,15 @@
 //! Monthly rolls: generated in one transaction from the beneficiaries (one `INSERT … SELECT`),
 //! approved by the county by someone other than who generated it, read and listed in scope.
 
-use backstop_core::Programme;
 use backstop_core::role::Permission;
+use backstop_core::{Fen, Programme};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::queries::{self, generate as g};
-use super::{RollDetail, conflict, county, month, pay_date, prev_month, province_of, verr};
+use super::{
+    LinePage, RollDetail, conflict, county, month, pay_date, prev_month, province_of, verr,
+};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -125,10 +127,27 @@ pub async fn generate(
         })),
     )
     .await?;
-    let lines = queries::lines(state, &roll).await?;
+    detail(state, roll, &LinePage::default()).await
+}
+
+/// The roll with the page `page` of its lines.
+pub(super) async fn detail(
+    state: &AppState,
+    roll: queries::Admitted,
+    page: &LinePage,
+) -> AppResult<RollDetail> {
+    let (after, limit) = page.bounds()?;
+    let mut lines = queries::lines_page(state, &roll, after, limit + 1).await?;
+    let next_after = if lines.len() as i64 > limit {
+        lines.truncate(limit as usize);
+        lines.last().map(|l| l.id)
+    } else {
+        None
+    };
     Ok(RollDetail {
         roll: roll.0,
         lines,
+        next_after,
     })
 }
 
@@ -172,18 +191,28 @@ pub async fn approve(state: &AppState, actor: &Actor, id: i64) -> AppResult<Roll
         })),
     )
     .await?;
-    get_roll(state, actor, id).await
+    get_roll(state, actor, id, &LinePage::default()).await
 }
 
-/// A roll in scope with its lines (masked).
-pub async fn get_roll(state: &AppState, actor: &Actor, id: i64) -> AppResult<RollDetail> {
+/// A roll in scope with a page of its lines (masked).
+pub async fn get_roll(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    page: &LinePage,
+) -> AppResult<RollDetail> {
     actor.require(Permission::PaymentsRead)?;
     let roll = queries::roll(state, &actor.everywhere(), id).await?;
-    let lines = queries::lines(state, &roll).await?;
-    Ok(RollDetail {
-        roll: roll.0,
-        lines,
-    })
+    detail(state, roll, page).await
+}
+
+/// The sum of roll `id`'s lines recomputed from them, and how many pay into a changed
+/// account (the roll page sets them beside the roll's totals).
+pub async fn roll_lines_total(state: &AppState, actor: &Actor, id: i64) -> AppResult<(Fen, i64)> {
+    actor.require(Permission::PaymentsRead)?;
+    let roll = queries::roll(state, &actor.everywhere(), id).await?;
+    let (total, changed) = queries::line_sums(state, &roll).await?;
+    Ok((Fen(total), changed))
 }
 
 /// Rolls in scope (or under `region`), optionally of one month.

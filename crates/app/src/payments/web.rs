@@ -10,9 +10,9 @@ use axum::routing::{get, post, put};
 
 use super::rolls::GenerateRequest;
 use super::{
-    Account, BankFile, ExportRequest, Grant, GrantRollRequest, NewAccount, NewGrant, NewPriceIndex,
-    PriceIndex, PriceRule, PriceRuleInput, Reconciled, ReturnFile, Roll, RollDetail, RollQuery,
-    SubsidyOutcome, SubsidyRequest,
+    Account, BankFile, ExportRequest, Grant, GrantRollRequest, LinePage, NewAccount, NewGrant,
+    NewPriceIndex, PriceIndex, PriceRule, PriceRuleInput, Reconciled, ReturnFile, Roll, RollDetail,
+    RollQuery, SubsidyOutcome, SubsidyRequest,
 };
 use backstop_core::role::Permission;
 
@@ -74,10 +74,13 @@ api_handler! {
 }
 
 api_handler! {
-    /// A roll with its lines (names and accounts masked).
-    get "/api/v1/payments/rolls/{id}", tag "payments", ok(RollDetail), params(("id" = i64, Path)),
-        errors(403, 404);
-    fn one_roll(s, a, Path(id): Path<i64>) { super::get_roll(&s, &a.actor, id).await? }
+    /// A roll with a page of its lines (names and accounts masked): `after` the previous
+    /// page's `next_after`, `limit` 1–1000 (default 200).
+    get "/api/v1/payments/rolls/{id}", tag "payments", ok(RollDetail),
+        params(("id" = i64, Path), LinePage), errors(403, 404, 422);
+    fn one_roll(s, a, Path(id): Path<i64>, Query(p): Query<LinePage>) {
+        super::get_roll(&s, &a.actor, id, &p).await?
+    }
 }
 
 api_handler! {

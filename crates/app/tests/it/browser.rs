@@ -71,6 +71,15 @@ impl Server {
 
     /// The application with a configuration of the test's own (e.g. notification gateways).
     pub(crate) fn start_with(config: Config) -> Server {
+        Server::start_with_clock(config, Arc::new(backstop_core::clock::SystemClock))
+    }
+
+    /// The application on a clock of the test's own (a `ManualClock` a walk can move past a
+    /// publicity period); [`log_in`] answers the second factor on this clock.
+    pub(crate) fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn backstop_core::clock::Clock>,
+    ) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -80,7 +89,6 @@ impl Server {
         let url = format!("sqlite://{}", dir.path().join("b.db").display());
         let key = dir.path().join("keys").join("master.key");
         let (state, listener) = rt.block_on(async {
-            let clock = Arc::new(backstop_core::clock::SystemClock);
             let state = backstop_app::open(&url, &key, clock, config)
                 .await
                 .expect("open app");
@@ -195,10 +203,8 @@ pub(crate) fn log_in(d: &Driver, server: &Server, username: &str, password: &str
     // The second factor (issue 13): an enrolled test account answers with its known code.
     let path = wait_path(d, "a page after the password", |p| p != "/login");
     if path.starts_with("/login/totp") {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
+        // The server's clock decides the step (a walk may have moved it).
+        let now = u64::try_from(server.state.now_ms() / 1000).unwrap_or(0);
         let code =
             backstop_app::kernel::auth::totp_code(&crate::support::totp_secret(username), now)
                 .expect("totp code");

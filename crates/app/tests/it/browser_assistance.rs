@@ -18,24 +18,28 @@ const A: &str = "130110";
 const T1: &str = "130110100";
 const V1: &str = "130110100001";
 
-/// Two adults in one household of V1 and the county's urban dibao standard from today:
-/// `(first person, second person)`.
-fn seed(server: &Server) -> (i64, i64) {
+/// A household of V1 of the registry's persons `members` (`(name, birth date)`, the first the
+/// head, the others spouses): their ids.
+pub(crate) fn seed_household(server: &Server, members: &[(&str, &str)]) -> Vec<i64> {
     let Some(rt) = server.rt.as_ref() else {
         panic!("no runtime")
     };
     let state = server.state.clone();
+    let members: Vec<(String, String)> = members
+        .iter()
+        .map(|(n, b)| (n.to_string(), b.to_string()))
+        .collect();
     rt.block_on(async move {
         let op = Actor::operator();
         let mut ids = Vec::new();
-        for (name, birth) in [("王大", "1970-01-01"), ("李二", "1972-02-02")] {
+        for (name, birth) in members {
             let created = backstop_app::people::create(
                 &state,
                 &op,
                 &backstop_app::people::NewPerson {
-                    name: name.into(),
+                    name,
                     region_code: V1.into(),
-                    birth_date: Some(birth.into()),
+                    birth_date: Some(birth),
                     ..Default::default()
                 },
             )
@@ -46,29 +50,37 @@ fn seed(server: &Server) -> (i64, i64) {
                 backstop_app::people::Created::Existing(id) => id,
             });
         }
+        let members = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &person_id)| backstop_app::people::NewMember {
+                person_id,
+                relationship: if i == 0 { "head" } else { "spouse" }.into(),
+            })
+            .collect();
         backstop_app::people::create_household(
             &state,
             &op,
             &backstop_app::people::NewHousehold {
                 region_code: V1.into(),
-                address: "旱码头 9 号".into(),
-                members: vec![
-                    backstop_app::people::NewMember {
-                        person_id: ids[0],
-                        relationship: "head".into(),
-                    },
-                    backstop_app::people::NewMember {
-                        person_id: ids[1],
-                        relationship: "spouse".into(),
-                    },
-                ],
+                address: format!("旱码头 {} 号", ids[0]),
+                members,
             },
         )
         .await
         .expect("household");
+        ids
+    })
+}
+
+/// The county's urban dibao standard, 750 yuan from today (the server's clock).
+pub(crate) fn seed_standard(server: &Server) {
+    let Some(rt) = server.rt.as_ref() else { return };
+    let state = server.state.clone();
+    rt.block_on(async move {
         backstop_app::assistance::standards::create(
             &state,
-            &op,
+            &Actor::operator(),
             &backstop_app::assistance::standards::NewStandard {
                 region_code: A.into(),
                 programme: "dibao".into(),
@@ -80,8 +92,7 @@ fn seed(server: &Server) -> (i64, i64) {
         )
         .await
         .expect("standard");
-        (ids[0], ids[1])
-    })
+    });
 }
 
 /// The publicity of application `id` ended a minute ago (the browser server cannot advance
@@ -102,16 +113,84 @@ fn end_publicity(server: &Server, id: i64) {
     });
 }
 
-fn log_out(d: &Driver) {
+pub(crate) fn log_out(d: &Driver) {
     d.find("#logout").click();
     wait_path(d, "the login page", |p| p.starts_with("/login"));
 }
 
 /// Press the button of the step form `step` and wait for the application page again.
-fn take_step(d: &Driver, step: &str, after: &str) {
+pub(crate) fn take_step(d: &Driver, step: &str, after: &str) {
     d.find(&format!("#step-{step} button")).click();
     std::thread::sleep(Duration::from_millis(300));
     d.wait_for_text("#application-status", after);
+}
+
+/// From the hub to the new application's form (checked).
+pub(crate) fn open_new_application(d: &Driver, server: &Server) {
+    visit(d, server, "/assistance", &[]);
+    d.find("#new-application").click();
+    wait_path(d, "the new application", |p| {
+        p.starts_with("/assistance/applications/new")
+    });
+    check(d, "the new application", &[]);
+}
+
+/// Member `n` (1-based) of the form: the registry id, earned and other income of the past
+/// 12 months (yuan; empty for none), the e-authorisation ticked or not.
+pub(crate) fn fill_member(
+    d: &Driver,
+    n: usize,
+    person: i64,
+    earned: &str,
+    other: &str,
+    auth: bool,
+) {
+    fill(d, &format!("#m{n}-person"), &person.to_string());
+    if !earned.is_empty() {
+        fill(d, &format!("#m{n}-earned"), earned);
+    }
+    if !other.is_empty() {
+        fill(d, &format!("#m{n}-other"), other);
+    }
+    if auth {
+        d.find(&format!("#m{n}-auth")).click();
+    }
+}
+
+/// Submit the filled form; the new application's page (checked, its monthly amount
+/// `amount`): its id.
+pub(crate) fn submit_application(d: &Driver, amount: &str) -> i64 {
+    d.find("#app-submit").click();
+    wait_path(d, "the application", |p| {
+        p.starts_with("/assistance/applications/") && !p.ends_with("/new")
+    });
+    let id = id_in_path(d);
+    check(d, "the application", &[]);
+    d.wait_for_text("#amount", amount);
+    id
+}
+
+/// The township's review and publicity of each of `ids`, then its lists (logged in as
+/// township staff).
+pub(crate) fn review_and_publicise(d: &Driver, server: &Server, ids: &[i64], amount: &str) {
+    visit(d, server, "/assistance", &[]);
+    for id in ids {
+        visit(d, server, &format!("/assistance/applications/{id}"), &[]);
+        take_step(d, "review", "已审核");
+        take_step(d, "publicise", "公示中");
+        check(d, "the publicised application", &[]);
+    }
+    visit(d, server, "/assistance/publicity", &[]);
+    d.wait_for_text("#publicity", amount);
+    visit(d, server, "/assistance/applications", &[]);
+    visit(d, server, "/assistance/aid-grants", &[]);
+}
+
+/// The county's approval of application `id` on its page (the publicity over).
+pub(crate) fn approve(d: &Driver, server: &Server, id: i64) {
+    visit(d, server, &format!("/assistance/applications/{id}"), &[]);
+    take_step(d, "approve", "已审批");
+    check(d, "the approved application", &[]);
 }
 
 #[test]
@@ -121,50 +200,29 @@ fn an_application_from_a_phone_to_approval_in_a_real_browser() {
     ready_user(&server, "cw.as", "community_worker", V1, PASSWORD);
     ready_user(&server, "ts.as", "township_staff", T1, PASSWORD);
     ready_user(&server, "county.as", "official", A, PASSWORD);
-    let (p1, p2) = seed(&server);
+    let ids = seed_household(&server, &[("王大", "1970-01-01"), ("李二", "1972-02-02")]);
+    seed_standard(&server);
 
     // The community worker, on the phone: the hub, the new application, verify.
     log_in(&d, &server, "cw.as", PASSWORD);
-    visit(&d, &server, "/assistance", &[]);
-    d.find("#new-application").click();
-    wait_path(&d, "the new application", |p| {
-        p.starts_with("/assistance/applications/new")
-    });
-    check(&d, "the new application", &[]);
-    fill(&d, "#m1-person", &p1.to_string());
-    fill(&d, "#m1-earned", "12000");
-    d.find("#m1-auth").click();
-    fill(&d, "#m2-person", &p2.to_string());
-    fill(&d, "#m2-other", "600");
+    open_new_application(&d, &server);
+    fill_member(&d, 1, ids[0], "12000", "", true);
     // The spouse's authorisation forgotten: refused, beside her input, everything kept.
+    fill_member(&d, 2, ids[1], "", "600", false);
     d.find("#app-submit").click();
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text("#application-form", "成年家庭成员须签署电子授权");
     check(&d, "the refused application", &[]);
     assert_eq!(d.find("#m1-earned").prop("value").as_deref(), Some("12000"));
     d.find("#m2-auth").click();
-    d.find("#app-submit").click();
-    wait_path(&d, "the application", |p| {
-        p.starts_with("/assistance/applications/") && !p.ends_with("/new")
-    });
-    let id = id_in_path(&d);
-    check(&d, "the application", &[]);
-    d.wait_for_text("#amount", "450.00");
+    let id = submit_application(&d, "450.00");
     take_step(&d, "verify", "已核查");
     check(&d, "the verified application", &[]);
     log_out(&d);
 
     // The township: review and publicise, then the publicity list.
     log_in(&d, &server, "ts.as", PASSWORD);
-    visit(&d, &server, "/assistance", &[]);
-    visit(&d, &server, &format!("/assistance/applications/{id}"), &[]);
-    take_step(&d, "review", "已审核");
-    take_step(&d, "publicise", "公示中");
-    check(&d, "the publicised application", &[]);
-    visit(&d, &server, "/assistance/publicity", &[]);
-    d.wait_for_text("#publicity", "450.00");
-    visit(&d, &server, "/assistance/applications", &[]);
-    visit(&d, &server, "/assistance/aid-grants", &[]);
+    review_and_publicise(&d, &server, &[id], "450.00");
     log_out(&d);
 
     // The county approves once the publicity has ended; its pages at phone and desk width.
@@ -182,9 +240,7 @@ fn an_application_from_a_phone_to_approval_in_a_real_browser() {
     for p in &pages {
         visit(&d, &server, p, &[]);
     }
-    visit(&d, &server, &format!("/assistance/applications/{id}"), &[]);
-    take_step(&d, "approve", "已审批");
-    check(&d, "the approved application", &[]);
+    approve(&d, &server, id);
     visit(&d, &server, "/assistance/beneficiaries", &[]);
     d.wait_for_text("#beneficiaries", "450.00");
     d.resize(1280, 900);

@@ -21,6 +21,10 @@ const USERS: &[&str] = &[
     "cw.as",
     "ts.as",
     "county.as",
+    "cw.chain",
+    "ts.chain",
+    "county.chain",
+    "pay.chain",
 ];
 
 /// Latin words a person may read on a page, each for a reason:

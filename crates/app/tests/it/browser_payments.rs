@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use backstop_app::kernel::actor::Actor;
 
-use crate::browser::{Server, driver, log_in, ready_user, wait_path};
-use crate::browser_day::check;
+use crate::browser::{Server, driver, fill, log_in, ready_user, wait_path};
+use crate::browser_assistance::log_out;
+use crate::browser_day::{check, id_in_path};
 use crate::support::cid;
+use crate::webdriver::Driver;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const V1: &str = "130110100001";
@@ -82,7 +84,7 @@ fn beneficiaries(server: &Server) -> Vec<i64> {
 }
 
 /// The bank file exported through the roll page's own route, as the browser sends it.
-fn export_csv(d: &crate::webdriver::Driver, roll: i64) -> String {
+fn export_csv(d: &Driver, roll: i64) -> String {
     let v = d.execute(
         "var x = new XMLHttpRequest(); x.open('POST', arguments[0], false); \
          x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded'); \
@@ -94,7 +96,7 @@ fn export_csv(d: &crate::webdriver::Driver, roll: i64) -> String {
 }
 
 /// The export answered by the bank: the line of `failed_person`'s name failed.
-fn bank_return(csv: &str, failed_name: &str) -> String {
+pub(crate) fn bank_return(csv: &str, failed_name: &str) -> String {
     let mut out = String::new();
     for (i, line) in csv.lines().enumerate() {
         if i == 0 {
@@ -110,6 +112,68 @@ fn bank_return(csv: &str, failed_name: &str) -> String {
     out
 }
 
+/// February's… or any month's roll generated from the rolls page: its id (the roll page
+/// checked).
+pub(crate) fn generate(d: &Driver, server: &Server, month: &str, typed: &[&str]) -> i64 {
+    d.goto(&server.url("/payments"));
+    std::thread::sleep(Duration::from_millis(150));
+    check(d, "the rolls", typed);
+    fill(d, "#generate-month", month);
+    d.find("#generate-submit").click();
+    wait_path(d, "the roll", |p| p.starts_with("/payments/rolls/"));
+    let url = d.current_url();
+    let roll: i64 = url
+        .rsplit('/')
+        .next()
+        .and_then(|x| x.split('#').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no roll id in {url}"));
+    check(d, "the new roll", typed);
+    assert!(d.exists("#roll-own") && !d.exists("#roll-approve") && !d.exists("#roll-export"));
+    roll
+}
+
+/// Roll `roll` approved on its page by a second officer.
+pub(crate) fn approve_roll(d: &Driver, server: &Server, roll: i64, typed: &[&str]) {
+    d.goto(&server.url(&format!("/payments/rolls/{roll}")));
+    std::thread::sleep(Duration::from_millis(150));
+    check(d, "the roll to approve", typed);
+    d.execute("window.confirm = function () { return true; };", vec![]);
+    d.find("#roll-approve").click();
+    std::thread::sleep(Duration::from_millis(300));
+    d.wait_for_text("#roll-status", "已审批");
+    assert!(d.exists("#roll-export"));
+}
+
+/// The bank's answer to the exported `csv` uploaded on the roll's page, the line of
+/// `failed_name` failed: the reconciliation shown, then the supplementary roll opened
+/// (checked; `supplementary_total` its total).
+pub(crate) fn reconcile(
+    d: &Driver,
+    csv: &str,
+    failed_name: &str,
+    supplementary_total: &str,
+    typed: &[&str],
+) {
+    let roll = id_in_path(d);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("return.csv");
+    std::fs::write(&file, bank_return(csv, failed_name)).expect("write the return file");
+    d.find("#return-file")
+        .send_keys(&file.display().to_string());
+    d.find("#return-submit").click();
+    std::thread::sleep(Duration::from_millis(400));
+    d.wait_for_text("#reconciled", "对账结果");
+    assert_eq!(d.find("#failed-count").text(), "1");
+    check(d, "the reconciled roll", typed);
+    d.find("#supplementary-link").click();
+    wait_path(d, "the supplementary roll", |p| {
+        p.starts_with("/payments/rolls/") && !p.ends_with(&format!("/{roll}"))
+    });
+    assert_eq!(d.find("#roll-total").text(), supplementary_total);
+    check(d, "the supplementary roll", typed);
+}
+
 #[test]
 fn a_month_paid_through_the_pages() {
     let Some(d) = driver(390, 844) else { return };
@@ -120,38 +184,14 @@ fn a_month_paid_through_the_pages() {
 
     // The first officer, on the phone: February's roll generated.
     log_in(&d, &server, USERS[0], PASSWORD);
-    d.goto(&server.url("/payments"));
-    std::thread::sleep(Duration::from_millis(150));
-    check(&d, "the rolls", &USERS);
-    let month = d.find("#generate-month");
-    month.clear();
-    month.send_keys("2020-02");
-    d.find("#generate-submit").click();
-    wait_path(&d, "the roll", |p| p.starts_with("/payments/rolls/"));
-    let url = d.current_url();
-    let roll: i64 = url
-        .rsplit('/')
-        .next()
-        .and_then(|x| x.split('#').next())
-        .and_then(|x| x.parse().ok())
-        .unwrap_or_else(|| panic!("no roll id in {url}"));
-    check(&d, "the new roll", &USERS);
+    let roll = generate(&d, &server, "2020-02", &USERS);
     assert_eq!(d.find("#roll-total").text(), "1350.50");
-    assert!(d.exists("#roll-own") && !d.exists("#roll-approve") && !d.exists("#roll-export"));
-    d.find("#logout").click();
-    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+    log_out(&d);
 
     // The second officer, at the desk: approve, export, upload the return.
     d.resize(1280, 900);
     log_in(&d, &server, USERS[1], PASSWORD);
-    d.goto(&server.url(&format!("/payments/rolls/{roll}")));
-    std::thread::sleep(Duration::from_millis(150));
-    check(&d, "the roll to approve", &USERS);
-    d.execute("window.confirm = function () { return true; };", vec![]);
-    d.find("#roll-approve").click();
-    std::thread::sleep(Duration::from_millis(300));
-    d.wait_for_text("#roll-status", "已审批");
-    assert!(d.exists("#roll-export"));
+    approve_roll(&d, &server, roll, &USERS);
     let csv = export_csv(&d, roll);
     assert!(
         csv.contains("合计,2 笔") && csv.contains("6222000011110002"),
@@ -162,22 +202,7 @@ fn a_month_paid_through_the_pages() {
     let checksum = d.find("code").text();
     let typed = [USERS[0], USERS[1], checksum.as_str()];
     check(&d, "the exported roll", &typed);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("return.csv");
-    std::fs::write(&file, bank_return(&csv, "李小花")).expect("write the return file");
-    d.find("#return-file")
-        .send_keys(&file.display().to_string());
-    d.find("#return-submit").click();
-    std::thread::sleep(Duration::from_millis(400));
-    d.wait_for_text("#reconciled", "对账结果");
-    assert_eq!(d.find("#failed-count").text(), "1");
-    check(&d, "the reconciled roll", &typed);
-    d.find("#supplementary-link").click();
-    wait_path(&d, "the supplementary roll", |p| {
-        p.starts_with("/payments/rolls/") && !p.ends_with(&format!("/{roll}"))
-    });
-    assert_eq!(d.find("#roll-total").text(), "450.50");
-    check(&d, "the supplementary roll", &USERS);
+    reconcile(&d, &csv, "李小花", "450.50", &typed);
 
     // The same pages at 390 px.
     d.resize(390, 844);

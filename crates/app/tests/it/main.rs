@@ -7,6 +7,7 @@ mod assistance_pages;
 mod assistance_stats;
 mod auth_cache;
 mod browser;
+mod browser_assist_chain;
 mod browser_assistance;
 mod browser_day;
 mod browser_payments;

@@ -226,6 +226,19 @@ async fn monthly_roll_accounts_bank_file_and_reconciliation() {
         assert_eq!(roll["total_yuan"], "1650.50");
         let db_sum = count(&t, &format!("SELECT CAST(SUM(amount_fen) AS BIGINT) FROM payment_roll_lines WHERE roll_id = {id}")).await;
         assert_eq!(db_sum, expected);
+        assert!(d["next_after"].is_null(), "{d}");
+        // The lines paged: two then one, the same lines in line order; a limit out of range refused.
+        let (s, p1d) = t.get(&format!("/api/v1/payments/rolls/{id}?limit=2"), &gen_).await;
+        assert_eq!(s, StatusCode::OK, "{p1d}");
+        let after = p1d["next_after"].as_i64().expect("a next page");
+        let (_, p2d) = t.get(&format!("/api/v1/payments/rolls/{id}?limit=2&after={after}"), &gen_).await;
+        assert!(p2d["next_after"].is_null(), "{p2d}");
+        let paged: Vec<Value> = p1d["lines"].as_array().into_iter().chain(p2d["lines"].as_array()).flatten().cloned().collect();
+        assert_eq!(paged.len(), 3);
+        assert_eq!(paged.as_slice(), lines.as_slice());
+        assert_eq!(paged[1]["id"].as_i64(), Some(after));
+        let (s, e) = t.get(&format!("/api/v1/payments/rolls/{id}?limit=0"), &gen_).await;
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
         let line = |p: i64| lines.iter().find(|l| l["person_id"] == p).expect("line").clone();
         assert_eq!(line(p1)["account_changed"], true);
         assert_eq!(line(p2)["account_changed"], false);

@@ -264,6 +264,11 @@ impl Driver {
         if let Some(binary) = chromium {
             options["binary"] = json!(binary);
         }
+        // Downloads land in the session's own directory, without asking (see `downloaded`).
+        options["prefs"] = json!({
+            "download.default_directory": self.downloads().display().to_string(),
+            "download.prompt_for_download": false,
+        });
         let caps = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -285,6 +290,36 @@ impl Driver {
         // --window-size is the outer size, and headless Chromium still reserves room for browser
         // chrome: grow the window by the difference so that the viewport is width x height.
         self.resize(width, height);
+    }
+
+    /// Where this session's downloads are saved.
+    fn downloads(&self) -> PathBuf {
+        self.dir.join("downloads")
+    }
+
+    /// The file the browser finished downloading whose name ends with `suffix` (waits up to
+    /// ten seconds; Chromium writes `*.crdownload` until it is complete): its bytes.
+    pub fn downloaded(&self, suffix: &str) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = std::fs::read_dir(self.downloads())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.display().to_string().ends_with(suffix));
+            if let Some(path) = found {
+                return std::fs::read(&path)
+                    .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no download ending in {suffix} in {}",
+                    self.downloads().display()
+                );
+            }
+            sleep(POLL);
+        }
     }
 
     /// Resizes the window so that the viewport is `width` x `height` CSS pixels (another phone

@@ -261,8 +261,10 @@ pub(in crate::payments) async fn subsidy_lines(
 /// Only replacing accounts (`replaces_id` set) are stamped: `first_roll_id` is read nowhere
 /// else, and stamping every account a county's first roll pays into rewrote as many random
 /// rows of `payment_accounts` as the roll has lines — measured in the payment-roll benchmark
-/// (docs/BENCHMARKS.md) as more than the lines' own insert. The province (the roll's) bounds
-/// the accounts to its key on PostgreSQL.
+/// (docs/BENCHMARKS.md) as more than the lines' own insert. The lines marked `account_changed`
+/// are exactly those (see `CHANGED`, computed in the same write), so the statement is driven
+/// from them and reaches the accounts through their `(province, id)` key: with no changed
+/// account it touches no account row at all.
 pub(in crate::payments) async fn finish_roll(
     tx: &mut Tx,
     roll_id: i64,
@@ -286,9 +288,8 @@ pub(in crate::payments) async fn finish_roll(
     sqlx::query(
         "UPDATE payment_accounts SET first_roll_id = $1 WHERE first_roll_id IS NULL \
          AND replaces_id IS NOT NULL \
-         AND province = (SELECT province FROM payment_rolls WHERE id = $1) \
-         AND id IN (SELECT account_id FROM payment_roll_lines \
-            WHERE roll_id = $1 AND account_id IS NOT NULL)",
+         AND (province, id) IN (SELECT province, account_id FROM payment_roll_lines \
+            WHERE roll_id = $1 AND account_changed = 1)",
     )
     .bind(roll_id)
     .execute(tx.conn())

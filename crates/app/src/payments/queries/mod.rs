@@ -162,11 +162,34 @@ const LINE_SQL: &str = "SELECT l.id, l.person_id, p.name, l.household_id, l.regi
      LEFT JOIN payment_accounts a ON a.id = l.account_id AND a.province = l.province \
      WHERE l.roll_id = $1";
 
-/// The lines of an admitted roll (masked), in line order.
-pub(super) async fn lines(state: &AppState, roll: &Admitted) -> AppResult<Vec<Line>> {
-    let sql = format!("{LINE_SQL} ORDER BY l.id");
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(roll.0.id);
+/// A page of the lines of an admitted roll (masked), in line order: those after line `after`,
+/// at most `limit`.
+pub(super) async fn lines_page(
+    state: &AppState,
+    roll: &Admitted,
+    after: i64,
+    limit: i64,
+) -> AppResult<Vec<Line>> {
+    let sql = format!("{LINE_SQL} AND l.id > $2 ORDER BY l.id LIMIT $3");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(roll.0.id)
+        .bind(after)
+        .bind(limit);
     all(state, q, line_from_row).await
+}
+
+/// Recomputed from an admitted roll's lines: (the sum of their amounts, how many pay into a
+/// changed account) — what the roll page sets beside the roll's own totals.
+pub(super) async fn line_sums(state: &AppState, roll: &Admitted) -> AppResult<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS total, \
+         CAST(COALESCE(SUM(account_changed), 0) AS BIGINT) AS changed \
+         FROM payment_roll_lines WHERE roll_id = $1",
+    )
+    .bind(roll.0.id)
+    .fetch_one(state.db.pool())
+    .await?;
+    Ok((row.try_get("total")?, row.try_get("changed")?))
 }
 
 /// One line of the bank file: full account number (decrypted by the caller), never shown.
