@@ -14,6 +14,7 @@ mod browser_public;
 mod browser_public_apply;
 mod care;
 mod crosscheck;
+mod crosscheck_keyed;
 mod crosscheck_sealed;
 mod devices;
 mod edit_disable;
