@@ -212,6 +212,7 @@ pub async fn submit(
                     );
                     queries::push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
                     corrections::record(
+                        &mut *conn,
                         &mut script,
                         &corrections::Recorded {
                             form: &form,
@@ -227,7 +228,8 @@ pub async fn submit(
                             period: &period,
                             now,
                         },
-                    );
+                    )
+                    .await?;
                     let mut changed = Map::new();
                     for k in values.keys().chain(old.values.keys()) {
                         let (b, a) = (old.values.get(k), values.get(k));

@@ -34,6 +34,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod notify;
+mod notify_nav;
 mod notify_templates;
 mod payments;
 mod payments_pages;
