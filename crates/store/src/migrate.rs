@@ -147,6 +147,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "crosscheck_detail",
         include_str!("../migrations/0034_crosscheck_detail.sql"),
     ),
+    (
+        37,
+        "notify_due_order",
+        include_str!("../migrations/0037_notify_due_order.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -107,6 +107,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("person.reveal", "查看完整证件号或电话"),
     ("person.update", "修改人员信息"),
     ("person_import_template.save", "保存导入列对应"),
+    ("privacy.rekey", "比对指纹改为加密索引"),
     ("privacy.seal", "加密保存敏感信息"),
     ("public.info", "发布公众服务信息"),
     ("rectification.close", "整改销号"),

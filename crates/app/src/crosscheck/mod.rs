@@ -24,9 +24,10 @@
 //!   ([`PAYMENT_GROUPS`]: 低保, 特困 (both), 孤儿 (both), 事实无人抚养儿童, 困难残疾人生活补贴,
 //!   重度残疾人护理补贴) that has not ended (no end date, or one today or later).
 //!
-//! **Idempotent storage.** Each conflict has a fingerprint, SHA-256 of its kind and the facts
-//! that make it (the ids of the records involved, and for duplicates the shared name and birth
-//! date). A rerun that finds the same facts updates the row (last seen, detail) instead of
+//! **Idempotent storage.** Each conflict has a fingerprint, a keyed blind index (HMAC under
+//! the service key, [`rules::fingerprint_of`]) of its kind and the facts that make it (the ids
+//! of the records involved, and for duplicates the shared name and birth date): without the
+//! key file it cannot be tested against guesses. A rerun that finds the same facts updates the row (last seen, detail) instead of
 //! adding one; an *open* conflict that a run covering it no longer finds becomes `cleared`; a
 //! cleared one found again reopens; a `resolved` one stays resolved as long as the same facts
 //! are found. Changed facts (another membership, another observation, a renamed person) are a

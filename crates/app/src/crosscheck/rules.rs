@@ -5,7 +5,7 @@
 use backstop_core::region::RegionCode;
 use serde_json::Value;
 
-use crate::kernel::crypto::sha256_hex;
+use crate::kernel::crypto::{KeyRing, sha256_hex};
 
 /// Kinds of conflict, with stable identifiers and Chinese labels.
 pub const KINDS: [(&str, &str); 5] = [
@@ -93,19 +93,36 @@ pub fn common_region(codes: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The stored fingerprint of a conflict: the HMAC blind index (under the key that indexes ID
+/// numbers, purpose `crosscheck`) of the SHA-256 of `kind|facts`. The facts of a duplicate
+/// name a person and a birth date, so a plain hash would let anyone with the database test
+/// guesses; keyed, it tells nothing without the key file. Built on the SHA-256 so that rows
+/// stored before (which kept that hash) are rekeyed at open without their facts
+/// ([`crate::privacy::seal_clear_rows`], step 4). 32 hex characters (the old ones had 64).
+pub fn fingerprint_of(keys: &KeyRing, sha256: &str) -> String {
+    keys.blind_index(FINGERPRINT_PURPOSE, sha256)
+}
+
+/// The blind-index purpose of conflict fingerprints.
+const FINGERPRINT_PURPOSE: &str = "crosscheck";
+
 /// One conflict found by a run.
 #[derive(Debug, Clone)]
 pub(super) struct Found {
     pub kind: &'static str,
-    /// Canonical facts; the fingerprint is SHA-256 of `kind|facts`.
+    /// Canonical facts; the fingerprint is the keyed blind index of their SHA-256
+    /// ([`fingerprint_of`]).
     pub facts: String,
     pub persons: Vec<(i64, String)>,
     pub detail: Value,
 }
 
 impl Found {
-    pub fn fingerprint(&self) -> String {
-        sha256_hex(format!("{}|{}", self.kind, self.facts).as_bytes())
+    pub fn fingerprint(&self, keys: &KeyRing) -> String {
+        fingerprint_of(
+            keys,
+            &sha256_hex(format!("{}|{}", self.kind, self.facts).as_bytes()),
+        )
     }
 
     pub fn region(&self) -> String {

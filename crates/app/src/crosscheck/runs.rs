@@ -48,7 +48,7 @@ pub async fn run_in(
     let (mut created, mut reopened) = (0i64, 0i64);
     let mut seen: HashSet<i64> = HashSet::new();
     for f in &found {
-        let fp = f.fingerprint();
+        let fp = f.fingerprint(&state.keys);
         let region = f.region();
         // The facts name care categories: sealed like the categories themselves.
         let detail = crate::privacy::seal(&state.keys, &f.detail.to_string());

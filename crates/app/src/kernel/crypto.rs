@@ -107,12 +107,28 @@ impl KeyRing {
     /// Blind index: HMAC-SHA256 of a normalised value under a purpose label, its first 128
     /// bits as 32 hex characters (migration 0013 says why 128 bits are enough).
     pub fn blind_index(&self, purpose: &str, value: &str) -> String {
+        self.blind_index_bytes(purpose, value.as_bytes())
+    }
+
+    /// [`Self::blind_index`] of raw bytes (a request body that may not be text).
+    pub fn blind_index_bytes(&self, purpose: &str, value: &[u8]) -> String {
+        hex::encode(&self.index_mac(purpose, value)[..16])
+    }
+
+    /// The full keyed hash (HMAC-SHA256 under the index key and a purpose label, 64 hex
+    /// characters): for a checksum that must stay as long as SHA-256 but must not let anyone
+    /// with the database test guesses of the personal data it covers.
+    pub fn keyed_hash(&self, purpose: &str, value: &[u8]) -> String {
+        hex::encode(self.index_mac(purpose, value))
+    }
+
+    fn index_mac(&self, purpose: &str, value: &[u8]) -> [u8; 32] {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.index).unwrap_or_else(|_| unreachable!());
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
-        mac.update(value.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        mac.update(value);
+        mac.finalize().into_bytes().into()
     }
 }
 

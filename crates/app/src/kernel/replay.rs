@@ -17,7 +17,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use backstop_core::error::ErrorCode;
-use sha2::{Digest, Sha256};
 
 use crate::kernel::error::AppError;
 use crate::kernel::extract::Page;
@@ -72,12 +71,10 @@ pub async fn page_form_replay(State(state): State<AppState>, req: Request, next:
     let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
         return PageError(AppError::new(ErrorCode::PayloadTooLarge)).into_response();
     };
-    let hash = hex::encode(
-        Sha256::new()
-            .chain_update(parts.uri.path().as_bytes())
-            .chain_update([0u8])
-            .chain_update(&bytes)
-            .finalize(),
+    // Keyed: the body of a person's form holds an ID number, a phone, a name.
+    let hash = state.keys.keyed_hash(
+        "page_replay",
+        &[parts.uri.path().as_bytes(), &[0u8], &bytes].concat(),
     );
     let stored_key = format!("page:{key}");
     match crate::kernel::queries::page_replay(&state, uid, &stored_key).await {

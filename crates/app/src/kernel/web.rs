@@ -60,6 +60,17 @@ impl Nav {
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
         links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
+        links.push((
+            "/notifications/deliveries",
+            "消息送达",
+            Some(Permission::ReportsManage),
+        ));
+        // The escalation rules and the message templates (one entry; the pages link each other).
+        links.push((
+            "/notifications/escalation",
+            "通知设置",
+            Some(Permission::ReportsRead),
+        ));
         links.push(("/payments", "资金发放", Some(Permission::PaymentsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));

@@ -70,7 +70,7 @@ async fn rows(
 async fn show(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageResult {
     let rows = rows(&s, &a.actor).await?;
     Ok(render(&EscalationPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        nav: Some(Nav::for_actor(&a.actor, "/notifications/escalation")),
         rows,
         can_edit: escalate::may_edit(&a.actor),
         notice: (q.done.as_deref() == Some("saved"))
@@ -117,7 +117,7 @@ async fn save(PageCaller(s, a): PageCaller, Form(f): Form<RuleForm>) -> PageResu
             }
             Ok(with_status(
                 render(&EscalationPage {
-                    nav: Some(Nav::for_actor(&a.actor, "/reports")),
+                    nav: Some(Nav::for_actor(&a.actor, "/notifications/escalation")),
                     rows,
                     can_edit: escalate::may_edit(&a.actor),
                     notice: None,

@@ -128,7 +128,7 @@ async fn page(PageCaller(s, a): PageCaller, Query(q): Query<PageQuery>) -> PageR
     .await?;
     let at = |ms: i64| backstop_core::clock::format_beijing(backstop_core::clock::from_millis(ms));
     Ok(render(&DeliveriesPage {
-        nav: Some(Nav::for_actor(&a.actor, "/reports")),
+        nav: Some(Nav::for_actor(&a.actor, "/notifications/deliveries")),
         region: region.map(|r| r.as_str().to_string()).unwrap_or_default(),
         total: counts.iter().map(|c| c.count).sum(),
         lines,

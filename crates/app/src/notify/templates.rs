@@ -69,6 +69,31 @@ pub const BUILTIN: &[Builtin] = &[
         body: "{period} 的《{form}》尚未填报，{by} 于 {at} 催报，请尽快填报。",
     },
     Builtin {
+        key: "incident_report",
+        label: "即报送达上级",
+        fields: &[
+            ("unit", "填报单位"),
+            ("event", "事件类别"),
+            ("form", "报表名称"),
+            ("id", "报告编号"),
+        ],
+        title: "即报：{unit}（{event}）",
+        body: "{form} 报告编号 {id}",
+    },
+    Builtin {
+        key: "report_corrected",
+        label: "报表被上级更正",
+        fields: &[
+            ("form", "报表名称"),
+            ("period", "期次"),
+            ("id", "报告编号"),
+            ("by", "更正人账号"),
+            ("changed", "更正项（仅项目名称）"),
+        ],
+        title: "报表已被上级更正：{form}",
+        body: "{period} 的《{form}》（报告编号 {id}）由 {by} 更正，更正项：{changed}。原填报内容仍可在报表页查看。",
+    },
+    Builtin {
         key: "escalation_repeat",
         label: "逾期重复提醒",
         fields: ESCALATION_FIELDS,

@@ -75,7 +75,7 @@ fn page(
     notice: Option<&'static str>,
 ) -> TemplatesPage {
     TemplatesPage {
-        nav: Some(Nav::for_actor(a, "/reports")),
+        nav: Some(Nav::for_actor(a, "/notifications/escalation")),
         cards,
         can_edit: super::escalate::may_edit(a),
         notice,

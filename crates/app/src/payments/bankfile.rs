@@ -1,5 +1,5 @@
 //! The bank file (银行代发文件) and its return (回盘): export with full account numbers, a totals
-//! row and the SHA-256 checksum of the canonical lines (stored on the roll; needs
+//! row and the keyed checksum of the canonical lines ([`checksum`]; stored on the roll; needs
 //! `payments.export`, audited, not by the roll's generator); the return must match the export
 //! line by line, in totals and checksum, or is refused naming the mismatch; reconciliation
 //! records each line paid or failed and puts the failed ones on a supplementary roll (补发名册)
@@ -65,6 +65,13 @@ const HEADER: [&str; 7] = [
 struct Open {
     line: BankLine,
     account: String,
+}
+
+/// The checksum of the canonical lines: HMAC-SHA256 under the service's index key (64 hex
+/// characters). Keyed, as the lines hold full account numbers: a plain SHA-256 of a short
+/// roll would let anyone with the database test guesses of an account.
+fn checksum(state: &AppState, canonical: &str) -> String {
+    state.keys.keyed_hash("bankfile", canonical.as_bytes())
 }
 
 /// `id|account|amount_fen` per line, in line order: what the checksum covers.
@@ -205,13 +212,13 @@ pub async fn export(
         )));
     }
     let lines = open_lines(state, &mut tx, &roll).await?;
-    let checksum = sha256_hex(
-        canonical(
+    let checksum = checksum(
+        state,
+        &canonical(
             lines
                 .iter()
                 .map(|o| (o.line.id, o.account.as_str(), o.line.amount_fen)),
-        )
-        .as_bytes(),
+        ),
     );
     let total = Fen::checked_sum(lines.iter().map(|o| Fen(o.line.amount_fen)))
         .ok_or_else(|| AppError::internal("sum", "overflow"))?;
@@ -361,6 +368,7 @@ fn parse_return(text: &str) -> AppResult<Parsed> {
 
 /// Does the return match the export? The first mismatch, named, or `Ok`.
 fn check_match(
+    state: &AppState,
     ret: &[Returned],
     totals: Option<(i64, Fen)>,
     sum: Option<&str>,
@@ -421,15 +429,15 @@ fn check_match(
     }
     let mut sorted: Vec<&Returned> = ret.iter().collect();
     sorted.sort_by_key(|r| r.id);
-    let recomputed = sha256_hex(
-        canonical(
-            sorted
-                .iter()
-                .map(|r| (r.id, r.account.as_str(), r.amount.0)),
-        )
-        .as_bytes(),
+    let lines = canonical(
+        sorted
+            .iter()
+            .map(|r| (r.id, r.account.as_str(), r.amount.0)),
     );
-    if sum != Some(roll.checksum.as_str()) || recomputed != roll.checksum {
+    // A roll exported before the checksum was keyed kept a plain SHA-256.
+    let matches =
+        checksum(state, &lines) == roll.checksum || sha256_hex(lines.as_bytes()) == roll.checksum;
+    if sum != Some(roll.checksum.as_str()) || !matches {
         return Err(bad(
             "回盘与导出文件不一致：校验码不符（文件不是本名册导出的文件，或已被改动）",
         ));
@@ -456,7 +464,7 @@ pub async fn reconcile(
         )));
     }
     let exp = open_lines(state, &mut tx, &roll).await?;
-    check_match(&ret, totals, sum.as_deref(), &exp, &roll.0)?;
+    check_match(state, &ret, totals, sum.as_deref(), &exp, &roll.0)?;
     let failed: Vec<(i64, String)> = ret
         .iter()
         .filter(|r| !r.paid)

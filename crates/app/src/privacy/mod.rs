@@ -1,7 +1,8 @@
 //! Sensitive personal data at rest (PIPL art. 28; issue 13 item 5): the one way the areas seal
 //! a health fact or a free-text note about a person (AES-256-GCM under the service's key
 //! ring, as `people` seals ID numbers and phones) and open it again on read, and the
-//! open-time steps that seal rows written in clear before migrations 0016, 0025 and 0034.
+//! open-time steps that seal rows written in clear before migrations 0016, 0025 and 0034 and
+//! key the cross-check fingerprints stored as plain SHA-256 before.
 //!
 //! Convention: a sealed column `x` has a companion `x_enc` (ciphertext of the value's text
 //! form) and `x` itself holds a blank (`''`, `0` or `NULL`). Readers go through [`text`],
@@ -243,12 +244,42 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
 /// the old clear bytes are scrubbed from the files: SQLite is vacuumed and its WAL truncated;
 /// PostgreSQL's sealed tables are rewritten (`VACUUM FULL`). Backups and PostgreSQL WAL
 /// archives made before still hold them (`docs/PRIVACY.md`).
+///
+/// Step 4 ([`REKEY_STEP`]) replaces the plain SHA-256 fingerprints of cross-check conflicts
+/// stored before by their keyed blind index ([`crate::crosscheck::rules::fingerprint_of`]),
+/// in one audited transaction (`privacy.rekey`) when there were any; the count returned
+/// includes them.
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     let mut total = 0u64;
     for (step, fields) in STEPS {
         total += seal_step(state, *step, fields).await?;
     }
+    total += rekey_fingerprints(state).await?;
     Ok(total)
+}
+
+/// The step recorded once every cross-check fingerprint is keyed.
+pub const REKEY_STEP: i64 = 4;
+
+async fn rekey_fingerprints(state: &AppState) -> AppResult<u64> {
+    if queries::step_done(state, REKEY_STEP).await? {
+        return Ok(0);
+    }
+    let mut tx = Tx::begin_as(state, system()).await?;
+    let n = queries::rekey_fingerprints(&mut tx, &state.keys).await?;
+    if n == 0 {
+        tx.rollback().await?;
+    } else {
+        tx.commit(
+            Change::new("privacy.rekey", "column", "crosschecks.fingerprint", "0")
+                .detail(serde_json::json!({"rows": n})),
+        )
+        .await?;
+        queries::scrub(state, &["crosschecks"]).await?;
+        tracing::info!(rows = n, "cross-check fingerprints keyed");
+    }
+    queries::record_step(state, REKEY_STEP).await?;
+    Ok(n)
 }
 
 async fn seal_step(state: &AppState, step: i64, fields: &[Field]) -> AppResult<u64> {

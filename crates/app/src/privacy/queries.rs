@@ -1,7 +1,8 @@
 //! SQL of the open-time sealing step: whether it has completed, its record, and the sealing
 //! of one column's clear rows (read in batches, each row's ciphertext written and its clear
-//! value blanked in the field's transaction). Table and column names come only from
-//! `privacy::SEALED` (constants), never from input.
+//! value blanked in the field's transaction), and the keying of the cross-check fingerprints
+//! stored unkeyed. Table and column names come only from `privacy::SEALED` (constants), never
+//! from input.
 
 use backstop_store::Backend;
 use sqlx::Row;
@@ -147,4 +148,28 @@ pub(super) async fn seal_field(tx: &mut Tx, keys: &KeyRing, f: &Field) -> AppRes
             return Ok(total);
         }
     }
+}
+
+/// Replace every unkeyed (64 hex characters, SHA-256) cross-check fingerprint by its keyed
+/// blind index (32); returns how many rows changed. A keyed one is never touched again.
+pub(super) async fn rekey_fingerprints(tx: &mut Tx, keys: &KeyRing) -> AppResult<u64> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, fingerprint FROM crosschecks WHERE LENGTH(fingerprint) = 64 ORDER BY id",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let mut total = 0u64;
+    for (id, old) in rows {
+        let keyed = crate::crosscheck::rules::fingerprint_of(keys, &old);
+        total += sqlx::query(
+            "UPDATE crosschecks SET fingerprint = $1 WHERE id = $2 AND fingerprint = $3",
+        )
+        .bind(keyed)
+        .bind(id)
+        .bind(old)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    }
+    Ok(total)
 }

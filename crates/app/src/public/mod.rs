@@ -102,8 +102,11 @@ fn phone_index(state: &AppState, phone: &str) -> String {
     state.keys.blind_index("public_phone", phone)
 }
 
-fn code_hash(index: &str, code: &str) -> String {
-    token_hash(&format!("{index}:{code}"))
+/// Keyed: six digits are a million guesses, too few for a plain hash.
+fn code_hash(state: &AppState, index: &str, code: &str) -> String {
+    state
+        .keys
+        .keyed_hash("public_code", format!("{index}:{code}").as_bytes())
 }
 
 /// Send a one-time code to a phone (through an SMS delivery). The same answer whatever the
@@ -127,7 +130,7 @@ pub async fn request_code(state: &AppState, raw_phone: &str, addr: &str) -> AppR
     let id = queries::insert_code(
         w.conn(),
         &index,
-        &code_hash(&index, &code),
+        &code_hash(state, &index, &code),
         now,
         now + CODE_MINUTES * MINUTE_MS,
         addr,
@@ -167,7 +170,7 @@ pub async fn verify_code(
     let mut w = state.db.begin_write().await?;
     queries::count_try(w.conn(), id).await?;
     let code = code.trim();
-    let ok = tries < CODE_TRIES && code.len() == 6 && code_hash(&index, code) == hash;
+    let ok = tries < CODE_TRIES && code.len() == 6 && code_hash(state, &index, code) == hash;
     if !ok {
         w.commit().await?;
         return Err(wrong());

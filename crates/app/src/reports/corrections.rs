@@ -74,11 +74,16 @@ pub(super) struct Recorded<'a> {
     pub now: i64,
 }
 
-/// Add the correction's record (and the unit's notification) to the job's script.
-pub(super) fn record(script: &mut backstop_store::Script, r: &Recorded<'_>) {
+/// Add the correction's record (and the unit's notification, its text the template
+/// `report_corrected` in force, read on the job's connection) to the job's script.
+pub(super) async fn record(
+    conn: &mut sqlx::AnyConnection,
+    script: &mut backstop_store::Script,
+    r: &Recorded<'_>,
+) -> AppResult<()> {
     queries::push_correction_record(script, r);
     if r.by_unit {
-        return;
+        return Ok(());
     }
     let after: Map<String, Value> = serde_json::from_str(r.after).unwrap_or_default();
     let changed: Vec<String> = r
@@ -89,25 +94,28 @@ pub(super) fn record(script: &mut backstop_store::Script, r: &Recorded<'_>) {
         .filter(|f| r.before.get(&f.key) != after.get(&f.key))
         .map(|f| f.label.clone())
         .collect();
-    let title = format!("报表已被上级更正：{}", r.form.name);
     let changed = if changed.is_empty() {
         "无数值变化".to_string()
     } else {
         changed.join("、")
     };
-    let body = format!(
-        "{} 的《{}》（报告编号 {}）由 {} 更正，更正项：{changed}。原填报内容仍可在报表页查看。",
-        r.period, r.form.name, r.report_id, r.by
-    );
+    let fields = [
+        ("form", r.form.name.clone()),
+        ("period", r.period.to_string()),
+        ("id", r.report_id.to_string()),
+        ("by", r.by.to_string()),
+        ("changed", changed),
+    ];
+    let text = crate::notify::templates::render(conn, "report_corrected", &fields).await?;
     queries::push_notification(
         script,
         r.unit.region.as_str(),
         &r.unit.key,
         "report_corrected",
-        &title,
-        &body,
+        &text,
         r.now,
     );
+    Ok(())
 }
 
 /// The corrections of a report already admitted under `scope`, oldest first.

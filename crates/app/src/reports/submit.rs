@@ -100,7 +100,9 @@ pub async fn submit(
     idempotency_key: Option<&str>,
 ) -> AppResult<(Outcome, Submission)> {
     actor.require(Permission::ReportsSubmit)?;
-    let request_hash = crate::kernel::crypto::sha256_hex(
+    // Keyed: an immediate report's values are sealed at rest, their hash must not be a test.
+    let request_hash = state.keys.keyed_hash(
+        "report_request",
         json!([input.template, input.unit, input.period, input.values])
             .to_string()
             .as_bytes(),
@@ -210,6 +212,7 @@ pub async fn submit(
                     );
                     queries::push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
                     corrections::record(
+                        &mut *conn,
                         &mut script,
                         &corrections::Recorded {
                             form: &form,
@@ -225,7 +228,8 @@ pub async fn submit(
                             period: &period,
                             now,
                         },
-                    );
+                    )
+                    .await?;
                     let mut changed = Map::new();
                     for k in values.keys().chain(old.values.keys()) {
                         let (b, a) = (old.values.get(k), values.get(k));

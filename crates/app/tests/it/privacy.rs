@@ -481,10 +481,11 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
             .await,
             1
         );
-        // A fresh database had nothing to seal at open: every step ran and left no entry.
+        // A fresh database had nothing to seal or rekey at open: every step ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            3
+            4,
+            "three sealing steps and the keying of cross-check fingerprints"
         );
         assert_eq!(
             count(

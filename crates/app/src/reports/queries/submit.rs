@@ -263,7 +263,8 @@ pub(in crate::reports) async fn run_script(
     Ok(())
 }
 
-/// An immediate report goes at once to every level above the unit (notification outbox).
+/// An immediate report goes at once to every level above the unit (notification outbox), its
+/// text the template `incident_report` in force (recorded with its key and version).
 pub(in crate::reports) async fn notify_incident(
     conn: &mut AnyConnection,
     form: &Form,
@@ -271,22 +272,30 @@ pub(in crate::reports) async fn notify_incident(
     id: i64,
     values: &Map<String, Value>,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> AppResult<()> {
     let kind = values
         .get("event_kind")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let title = format!("即报：{}（{}）", unit.name, kind);
-    let body = format!("{} 报告编号 {id}", form.name);
+    let fields = [
+        ("unit", unit.name.clone()),
+        ("event", kind.to_string()),
+        ("form", form.name.clone()),
+        ("id", id.to_string()),
+    ];
+    let text = crate::notify::templates::render(&mut *conn, "incident_report", &fields).await?;
     for code in unit.region.ancestors() {
         sqlx::query(
-            "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES ($1,$2,'incident',$3,$4,$5)",
+            "INSERT INTO notifications (region_code, unit, kind, title, body, created_at, \
+             template_key, template_version) VALUES ($1,$2,'incident',$3,$4,$5,$6,$7)",
         )
         .bind(code.as_str())
         .bind(&unit.key)
-        .bind(&title)
-        .bind(&body)
+        .bind(&text.title)
+        .bind(&text.body)
         .bind(now)
+        .bind(text.key)
+        .bind(text.version)
         .execute(&mut *conn)
         .await?;
     }
@@ -410,25 +419,28 @@ pub(in crate::reports) fn push_correction_record(
     );
 }
 
-/// Add one notification to the job's script (the outbox of `notices`, written in the job).
+/// Add one notification to the job's script (the outbox of `notices`, written in the job),
+/// its text rendered from a template (recorded with its key and version).
 pub(in crate::reports) fn push_notification(
     script: &mut Script,
     region: &str,
     unit: &str,
     kind: &str,
-    title: &str,
-    body: &str,
+    text: &crate::notify::templates::Rendered,
     now: i64,
 ) {
     script.push(
-        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at) VALUES (?,?,?,?,?,?)",
+        "INSERT INTO notifications (region_code, unit, kind, title, body, created_at, \
+         template_key, template_version) VALUES (?,?,?,?,?,?,?,?)",
         vec![
             Arg::from(region),
             Arg::from(unit),
             Arg::from(kind),
-            Arg::from(title),
-            Arg::from(body),
+            Arg::from(text.title.as_str()),
+            Arg::from(text.body.as_str()),
             Arg::Int(now),
+            Arg::from(text.key),
+            Arg::Int(text.version),
         ],
     );
 }

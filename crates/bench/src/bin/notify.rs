@@ -1,0 +1,334 @@
+//! The 10:00 deadline for the whole country (issue 15): load the real village table, move the
+//! clock to 10:01 Beijing time, run the deadline step the scheduler runs
+//! (`reports::run_deadlines`: one `report_reminder` per village that has not reported, through
+//! the template in force, in one audited transaction) and hand every reminder to a local fake
+//! gateway through the notification worker's own steps (`notify::dispatch` into delivery
+//! rows, then `notify::send_due`: claim, send and mark each one). Then the public pages are flooded by many
+//! clients while a staff request is timed, compared with the same staff requests alone.
+//!
+//! ```sh
+//! cargo run --release -p backstop-bench --bin notify -- [--database-url URL] \
+//!     [--data ../shared/data/regions] [--send-secs 0] [--flood-clients 64] [--flood-secs 20] \
+//!     [--staff 400]
+//! ```
+//! `--send-secs N` stops the hand-off after N seconds (0: until every reminder is sent) and
+//! reports the rate over what was sent. Last line: `notify: <N> messages queued in <S> s, sent
+//! <R>/s; staff p99 under public flood <P> ms (vs <Q> ms quiet)`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use backstop_app::Config;
+use backstop_app::kernel::actor::Actor;
+use backstop_app::notify::{Gateways, WebhookGateway};
+use backstop_bench::{agent, die, login, percentile, ready_official, serve};
+use backstop_core::clock::Clock;
+use chrono::{DateTime, TimeDelta, Utc};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Args {
+    database_url: Option<String>,
+    data: PathBuf,
+    send_secs: u64,
+    flood_clients: usize,
+    flood_secs: u64,
+    staff: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        database_url: None,
+        data: PathBuf::from("../shared/data/regions"),
+        send_secs: 0,
+        flood_clients: 64,
+        flood_secs: 20,
+        staff: 400,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--database-url" => a.database_url = Some(v),
+            "--data" => a.data = PathBuf::from(v),
+            "--send-secs" => a.send_secs = v.parse().unwrap_or(0),
+            "--flood-clients" => a.flood_clients = v.parse().unwrap_or(64),
+            "--flood-secs" => a.flood_secs = v.parse().unwrap_or(20),
+            "--staff" => a.staff = v.parse().unwrap_or(400),
+            other => die(format!("unknown argument {other}")),
+        }
+    }
+    a
+}
+
+/// The real clock moved by an offset the benchmark sets (to reach the deadline, then back).
+#[derive(Default)]
+struct ShiftedClock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + TimeDelta::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// The fake gateway: answers 200 to every POST and counts the requests and distinct keys.
+#[derive(Default)]
+struct Fake {
+    requests: AtomicUsize,
+    keys: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+async fn fake_gateway() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake::default());
+    let shared = fake.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: axum::http::HeaderMap| {
+            let shared = shared.clone();
+            async move {
+                shared.requests.fetch_add(1, Ordering::Relaxed);
+                if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok())
+                    && let Ok(mut keys) = shared.keys.lock()
+                {
+                    keys.insert(k.to_string());
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| die(format!("bind: {e}")));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| die(format!("addr: {e}")));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (fake, format!("http://{addr}/hook"))
+}
+
+/// `clients` threads call `job` until `stop`; the latencies (ms) of the answers that passed.
+fn timed_loop<F>(
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    job: F,
+) -> Vec<std::thread::JoinHandle<Vec<u32>>>
+where
+    F: Fn(&ureq::Agent, u64) -> bool + Send + Sync + 'static,
+{
+    let job = Arc::new(job);
+    (0..clients)
+        .map(|c| {
+            let (job, stop) = (job.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = agent(TIMEOUT);
+                let mut lat = Vec::new();
+                let mut i = c as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if job(&agent, i) {
+                        lat.push(t.elapsed().as_millis().min(u32::MAX as u128) as u32);
+                    }
+                    i += clients as u64;
+                }
+                lat
+            })
+        })
+        .collect()
+}
+
+/// `n` staff requests one after another; their latencies (ms).
+fn staff_requests(agent: &ureq::Agent, url: &str, token: &str, n: usize) -> Vec<u32> {
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let ok = agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map(|r| r.status().as_u16() == 200)
+            .unwrap_or(false);
+        if !ok {
+            die(format!("staff request refused: {url}"));
+        }
+        lat.push(t.elapsed().as_millis().min(u32::MAX as u128) as u32);
+    }
+    lat
+}
+
+fn p99(v: &mut [u32]) -> u32 {
+    percentile(v, 0.99, |a, b| a.cmp(b))
+}
+
+fn main() {
+    let a = args();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| die(format!("tempdir: {e}")));
+    let url = a
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| die(format!("runtime: {e}")));
+    println!("database: {}", backstop_store::redact_url(&url));
+    let clock = Arc::new(ShiftedClock::default());
+    let (fake, hook) = rt.block_on(fake_gateway());
+    let config = Config {
+        gateways: Gateways {
+            webhook: Some(WebhookGateway {
+                url: hook,
+                secret: "bench-webhook-secret".into(),
+            }),
+            timeout: Some(Duration::from_secs(10)),
+            ..Gateways::default()
+        },
+        ..Config::default()
+    };
+    let state = rt.block_on(async {
+        let t = Instant::now();
+        let state = backstop_app::open(
+            &url,
+            &dir.path().join("keys/master.key"),
+            clock.clone(),
+            config,
+        )
+        .await
+        .unwrap_or_else(|e| die(format!("open: {e}")));
+        backstop_app::regions::import::import_dir(&state, &Actor::operator(), &a.data, &mut |_| {})
+            .await
+            .unwrap_or_else(|e| die(format!("import regions: {}", e.message)));
+        println!("regions imported in {:.1} s", t.elapsed().as_secs_f64());
+        ready_official(&state, "bench.nation", "0")
+            .await
+            .unwrap_or_else(|e| die(e));
+        state
+    });
+
+    // 1. The deadline: 10:01 Beijing time today (02:01 UTC), the scheduler's step.
+    let now = Utc::now();
+    let target = now
+        .date_naive()
+        .and_hms_opt(2, 1, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    let target =
+        if backstop_core::clock::beijing_date(now) != backstop_core::clock::beijing_date(target) {
+            target + TimeDelta::days(1)
+        } else {
+            target
+        };
+    clock
+        .offset_ms
+        .store((target - now).num_milliseconds(), Ordering::Relaxed);
+    let t = Instant::now();
+    let queued = rt
+        .block_on(backstop_app::reports::run_deadlines(&state))
+        .unwrap_or_else(|e| die(format!("deadlines: {e}")));
+    let queue_secs = t.elapsed().as_secs_f64();
+    println!("queued {queued} reminders in {queue_secs:.1} s");
+
+    // 2. The hand-off, the worker's two steps: dispatch every reminder into a delivery row,
+    //    then send (claim, POST, mark) until nothing is due (or the time given is up).
+    let t = Instant::now();
+    let dispatched = rt
+        .block_on(backstop_app::notify::dispatch(&state))
+        .unwrap_or_else(|e| die(format!("dispatch: {e}")));
+    let dispatch_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (mut sent, mut failed) = (0i64, 0i64);
+    loop {
+        let r = rt
+            .block_on(backstop_app::notify::send_due(&state))
+            .unwrap_or_else(|e| die(format!("send: {e}")));
+        sent += r.sent;
+        failed += r.failed + r.retried;
+        if r.sent == 0 && r.failed == 0 && r.retried == 0 {
+            break;
+        }
+        if a.send_secs > 0 && t.elapsed().as_secs() >= a.send_secs {
+            break;
+        }
+    }
+    let send_secs = t.elapsed().as_secs_f64();
+    let rate = sent as f64 / send_secs.max(1e-9);
+    let distinct = fake.keys.lock().map(|k| k.len()).unwrap_or(0);
+    println!(
+        "handed off: {dispatched} deliveries written in {dispatch_secs:.1} s; {sent} sent in {send_secs:.1} s = {rate:.0}/s, {failed} failed or retried; gateway saw {} requests, {distinct} distinct keys",
+        fake.requests.load(Ordering::Relaxed)
+    );
+    clock.offset_ms.store(0, Ordering::Relaxed);
+
+    // 3. Staff requests quiet, then under a flood of the public pages.
+    let addr = rt
+        .block_on(serve(&state))
+        .unwrap_or_else(|e| die(format!("serve: {e}")));
+    let base = format!("http://{addr}");
+    let staff_agent = agent(TIMEOUT);
+    let token = login(&staff_agent, &base, "bench.nation").unwrap_or_else(|| die("login failed"));
+    let staff_url = format!("{base}/api/v1/notifications/deliveries?region=44");
+    let _ = staff_requests(&staff_agent, &staff_url, &token, 20);
+    let mut quiet = staff_requests(&staff_agent, &staff_url, &token, a.staff);
+    let stop = Arc::new(AtomicBool::new(false));
+    let public = [
+        format!("{base}/public"),
+        format!("{base}/public/regions/44"),
+        format!("{base}/public/regions/440115"),
+        format!("{base}/public/login"),
+    ];
+    let answered = Arc::new(AtomicUsize::new(0));
+    let limited = Arc::new(AtomicUsize::new(0));
+    let flooders = {
+        let (answered, limited) = (answered.clone(), limited.clone());
+        timed_loop(a.flood_clients, stop.clone(), move |agent, i| {
+            // Many clients: each request from its own forwarded address is not trusted (no
+            // proxy configured), so the per-address limit applies to the bench's one address.
+            let url = &public[(i as usize) % public.len()];
+            match agent.get(url).call() {
+                Ok(r) if r.status().as_u16() == 200 => {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Ok(r) if r.status().as_u16() == 429 => {
+                    limited.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let flood_start = Instant::now();
+    let mut flooded = Vec::new();
+    while flood_start.elapsed().as_secs() < a.flood_secs || flooded.len() < a.staff {
+        flooded.extend(staff_requests(&staff_agent, &staff_url, &token, 10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flood_secs = flood_start.elapsed().as_secs_f64() + 2.0;
+    let mut public_lat: Vec<u32> = flooders
+        .into_iter()
+        .filter_map(|h| h.join().ok())
+        .flatten()
+        .collect();
+    let (ok, lim) = (
+        answered.load(Ordering::Relaxed),
+        limited.load(Ordering::Relaxed),
+    );
+    println!(
+        "public flood: {} clients, {:.0} requests/s ({ok} answered 200, {lim} answered 429), public p99 {} ms; staff {} requests",
+        a.flood_clients,
+        (ok + lim) as f64 / flood_secs,
+        p99(&mut public_lat),
+        flooded.len()
+    );
+    let (p, q) = (p99(&mut flooded), p99(&mut quiet));
+    println!(
+        "notify: {queued} messages queued in {queue_secs:.1} s, sent {rate:.0}/s; staff p99 under public flood {p} ms (vs {q} ms quiet)"
+    );
+}
