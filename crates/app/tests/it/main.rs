@@ -13,6 +13,7 @@ mod browser_payments;
 mod browser_public;
 mod browser_public_apply;
 mod care;
+mod children;
 mod crosscheck;
 mod crosscheck_sealed;
 mod devices;
