@@ -63,6 +63,7 @@ use crate::kernel::web::Routes;
         crate::children::web::plan, crate::children::web::contact, crate::children::web::task,
         crate::children::web::task_done, crate::children::web::handover, crate::children::web::close,
         crate::children::web::link_person, crate::children::web::assistance,
+        crate::children::web::statistics, crate::children::web::export,
         crate::entrance::web::list_gates, crate::entrance::web::create_gate, crate::entrance::web::gate, crate::entrance::web::list_entries, crate::entrance::web::add_entry, crate::entrance::web::list_alerts, crate::entrance::web::alert, crate::entrance::web::ack_alert,
         crate::pick::web::regions, crate::pick::web::orgs, crate::pick::web::units, crate::pick::web::persons,
         crate::entrance::web::update_gate, crate::entrance::web::disable_gate, crate::entrance::web::enable_gate,

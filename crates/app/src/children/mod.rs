@@ -25,6 +25,7 @@
 mod actions;
 pub mod leads;
 mod queries;
+pub mod stats;
 pub mod web;
 
 use backstop_core::error::ErrorCode;

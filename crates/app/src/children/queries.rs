@@ -726,3 +726,58 @@ pub(super) async fn classifications_due(
     .fetch_all(state.db.pool())
     .await?)
 }
+
+/// One group of the statistics: a region prefix and a placement, with its counts.
+pub(super) struct StatGroup {
+    pub key: String,
+    pub placement: String,
+    pub opened: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub closed: i64,
+    pub leads_overdue: i64,
+    /// Classified in the period (`on_time + late`), under this placement.
+    pub placed: i64,
+}
+
+/// Counts per region prefix of `len` characters and placement, under the handle: opened,
+/// classified on time / late and closed in `[start, end)`, leads overdue at `now`.
+pub(super) async fn stat_groups(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    len: usize,
+    start: i64,
+    end: i64,
+    now: i64,
+) -> AppResult<Vec<StatGroup>> {
+    let within = "BETWEEN $3 AND $4";
+    let sql = format!(
+        "SELECT SUBSTR(region_code, 1, {len}) AS k, placement, \
+         CAST(SUM(CASE WHEN created_at {within} THEN 1 ELSE 0 END) AS BIGINT) AS opened, \
+         CAST(SUM(CASE WHEN classified_at {within} AND classified_at <= classify_due_at THEN 1 ELSE 0 END) AS BIGINT) AS on_time, \
+         CAST(SUM(CASE WHEN classified_at {within} AND classified_at > classify_due_at THEN 1 ELSE 0 END) AS BIGINT) AS late, \
+         CAST(SUM(CASE WHEN closed_at {within} THEN 1 ELSE 0 END) AS BIGINT) AS closed, \
+         CAST(SUM(CASE WHEN status = 'lead' AND lead_due_at <= $5 THEN 1 ELSE 0 END) AS BIGINT) AS leads_overdue \
+         FROM child_cases WHERE region_code >= $1 AND region_code < $2 GROUP BY SUBSTR(region_code, 1, {len}), placement"
+    );
+    // BETWEEN is inclusive: the period's end is the last millisecond inside it.
+    let q = crate::kernel::queries::ranged(scope, sql)
+        .bind(start)
+        .bind(end - 1)
+        .bind(now);
+    all(state, q, |r| {
+        let on_time: i64 = r.try_get("on_time")?;
+        let late: i64 = r.try_get("late")?;
+        Ok(StatGroup {
+            key: r.try_get("k")?,
+            placement: r.try_get("placement")?,
+            opened: r.try_get("opened")?,
+            on_time,
+            late,
+            closed: r.try_get("closed")?,
+            leads_overdue: r.try_get("leads_overdue")?,
+            placed: on_time + late,
+        })
+    })
+    .await
+}

@@ -2,9 +2,11 @@
 //! service functions of `children`. Roles without `children.read` get 404 everywhere.
 
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::stats::{Statistics, StatsQuery};
 use super::{
     AssignInput, AssistInput, CaseLine, CaseQuery, ChildCase, ClassifyInput, CloseInput,
     ContactInput, HandoverInput, LinkInput, NewCase, PlanInput, TaskInput, ViewQuery,
@@ -18,6 +20,8 @@ use crate::kernel::web::Routes;
 pub fn api_routes() -> Routes {
     vec![
         ("/api/v1/child-cases", get(list).post(open)),
+        ("/api/v1/child-cases/statistics", get(statistics)),
+        ("/api/v1/child-cases/statistics/export", get(export)),
         ("/api/v1/child-cases/{id}", get(one)),
         ("/api/v1/child-cases/{id}/take", post(take)),
         ("/api/v1/child-cases/{id}/classify", post(classify)),
@@ -159,4 +163,50 @@ pub async fn assistance(
 ) -> AppResult<(StatusCode, axum::Json<ChildCase>)> {
     let case = super::start_assistance(&s, &a.actor, id, &body, idem(&headers)).await?;
     Ok((StatusCode::OK, axum::Json(case)))
+}
+
+api_handler! {
+    /// Statistics per region below the one asked and per day or week: cases opened, classified
+    /// on time and late, by placement, closed, leads overdue; counts 1–4 below county level
+    /// shown as "<5".
+    get "/api/v1/child-cases/statistics", tag "children", ok(Statistics), params(StatsQuery),
+        errors(404, 422);
+    fn statistics(s, a, Query(q): Query<StatsQuery>) {
+        let region = region_param(q.region.as_deref())?;
+        super::stats::statistics(&s, &a.actor, region.as_ref(), q.period.as_deref(), q.date.as_deref()).await?
+    }
+}
+
+/// The statistics as Excel (masked as shown).
+#[utoipa::path(get, path = "/api/v1/child-cases/statistics/export", tag = "children",
+    params(StatsQuery),
+    responses((status = 200, description = "the workbook (.xlsx)"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn export(
+    ApiCaller(s, a): ApiCaller,
+    Query(q): Query<StatsQuery>,
+) -> AppResult<Response> {
+    let region = region_param(q.region.as_deref())?;
+    let (name, bytes) = super::stats::export_xlsx(
+        &s,
+        &a.actor,
+        region.as_ref(),
+        q.period.as_deref(),
+        q.date.as_deref(),
+    )
+    .await?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -490,3 +490,110 @@ async fn handover_assistance_hotline_and_confidentiality() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn statistics_equal_an_independent_count_and_mask_small_counts() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let official = t.user("st_off", &["official"], COUNTY).await;
+        let d1 = t.user("st_d1", &["children_director"], V1).await;
+        let v2 = "130110100002";
+        let d2 = t.user("st_d2", &["children_director"], v2).await;
+        let sup = t.user("st_sup", &["child_supervisor"], TOWN).await;
+        let mut first = 0;
+        for (tok, region, n) in [(&d1, V1, 6), (&d2, v2, 2)] {
+            for i in 0..n {
+                let (s, c) = t
+                    .post(
+                        "/api/v1/child-cases",
+                        tok,
+                        json!({"name": format!("统计{i}"), "region_code": region,
+                    "where_now": "家中", "reason": "parent_isolated"}),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::CREATED, "{c}");
+                if first == 0 {
+                    first = c["id"].as_i64().expect("id");
+                }
+            }
+        }
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/child-cases/{first}/classify"),
+                &sup,
+                json!({"guardianship": "parents", "placement": "kin"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // The township's lines are below county level: 1–4 shown as "<5".
+        let (s, st) = t
+            .get(
+                &format!("/api/v1/child-cases/statistics?region={TOWN}"),
+                &official,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{st}");
+        let line = |st: &Value, code: &str| {
+            st["lines"]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["region_code"] == code).cloned())
+                .expect("line")
+        };
+        let l1 = line(&st, V1);
+        assert_eq!(l1["shown"][0], "6");
+        assert_eq!(l1["shown"][1], "<5", "one classified on time");
+        assert_eq!(
+            l1["figures"]["opened"], 0,
+            "no exact figures below county level"
+        );
+        assert_eq!(line(&st, v2)["shown"][0], "<5");
+        assert_eq!(st["total"]["shown"][0], "8");
+        // The county's total is exact and equals an independent count.
+        let (s, st) = t
+            .get(
+                &format!("/api/v1/child-cases/statistics?region={COUNTY}&period=week"),
+                &official,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{st}");
+        let independent = count(
+            &t,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases WHERE region_code LIKE '130110%'",
+        )
+        .await;
+        assert_eq!(st["total"]["figures"]["opened"].as_i64(), Some(independent));
+        assert_eq!(st["total"]["figures"]["classified_on_time"], 1);
+        assert_eq!(st["total"]["figures"]["by_placement"][1], 1, "kin");
+        assert_eq!(line(&st, TOWN)["shown"][0], "8");
+        assert_eq!(line(&st, TOWN)["masked"], true);
+        // Yesterday: nothing.
+        let (_, st) = t
+            .get(
+                &format!("/api/v1/child-cases/statistics?region={COUNTY}&date=2026-03-01"),
+                &official,
+            )
+            .await;
+        assert_eq!(st["total"]["figures"]["opened"], 0);
+        let (s, _) = t
+            .get("/api/v1/child-cases/statistics?period=month", &official)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        // Excel, and nothing for roles without children.read.
+        let (s, _, b) = t
+            .raw(
+                "GET",
+                &format!("/api/v1/child-cases/statistics/export?region={TOWN}"),
+                Some(&official),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(b.starts_with(b"PK"));
+        let insp = t.user("st_insp", &["inspector"], COUNTY).await;
+        let (s, _) = t.get("/api/v1/child-cases/statistics", &insp).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

@@ -1322,6 +1322,8 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/pick/persons", format!("/api/v1/pick/persons?q={}", encode_query_value("甲一")), format!("\"value\":\"{p1}\"")).by("cw").list(),
         // ---- children's cases (issue 17)
         get("/api/v1/child-cases", "/api/v1/child-cases", "\"source\":\"report\"").list(),
+        get("/api/v1/child-cases/statistics", format!("/api/v1/child-cases/statistics?region={T1}"), "旱码头"),
+        get("/api/v1/child-cases/statistics/export", format!("/api/v1/child-cases/statistics/export?region={T1}"), "xl/"),
         get("/api/v1/child-cases/{id}", format!("/api/v1/child-cases/{}?reason=scope", w.id("child_case")), "儿童住处标记甲"),
         // ---- social assistance (issue 16)
         get("/api/v1/assistance/standards", "/api/v1/assistance/standards", "4321.09").list(),
