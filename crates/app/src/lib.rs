@@ -92,6 +92,7 @@ pub fn route_table() -> web::Routes {
         screening::pages::routes(),
         care::web::api_routes(),
         children::web::api_routes(),
+        children::pages::routes(),
         payments::web::api_routes(),
         payments::pages::routes(),
         care::pages::routes(),

@@ -24,6 +24,7 @@
 
 mod actions;
 pub mod leads;
+pub mod pages;
 mod queries;
 pub mod stats;
 pub mod web;

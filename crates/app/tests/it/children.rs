@@ -597,3 +597,34 @@ async fn statistics_equal_an_independent_count_and_mask_small_counts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_hub_page_lists_leads_and_takes_a_report() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        t.make_user("pg_dir", &["children_director"], V1).await;
+        let c = crate::support::web_login(&t, "pg_dir").await;
+        let (s, html) = crate::support::page(&t, "/children", &c).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("报告一名儿童") && html.contains("困境儿童"), "{html}");
+        // Refused: the input is kept and the reason shown beside the field; nothing written.
+        let body = format!("name=%E5%BC%A0%E5%B0%8F%E8%8A%B1&region_code={V1}&where_now=%E5%A5%B6%E5%A5%B6%E5%AE%B6&reason=");
+        let (s, html) = crate::support::post_page(&t, "/children", &c, &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("张小花") && html.contains("奶奶家"), "input kept");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, 0);
+        let body = format!("name=%E5%BC%A0%E5%B0%8F%E8%8A%B1&region_code={V1}&where_now=%E5%A5%B6%E5%A5%B6%E5%AE%B6&reason=parent_infected");
+        let (s, _) = crate::support::post_page(&t, "/children", &c, &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, 1);
+        let (_, html) = crate::support::page(&t, "/children", &c).await;
+        assert!(html.contains("张*"), "the list masks the name");
+        assert!(!html.contains("奶奶家"), "no sealed text on the list");
+        // No children.read: the page does not exist.
+        t.make_user("pg_insp", &["inspector"], COUNTY).await;
+        let ci = crate::support::web_login(&t, "pg_insp").await;
+        let (s, _) = crate::support::page(&t, "/children", &ci).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

@@ -1141,6 +1141,19 @@ async fn build_children(t: &T, w: &mut World) {
         .await
         .expect("lead");
     w.ids.insert("child_lead", id);
+    let mut lead2 = backstop_app::children::HotlineChildLead {
+        region_code: V1.into(),
+        child_name: "儿童标记己".into(),
+        where_now: "家中".into(),
+        reason: "other".into(),
+        urgent: false,
+        call_ref: "CALL-2".into(),
+    };
+    lead2.urgent = true;
+    let id = backstop_app::children::open_from_hotline(&t.state, &operator, lead2)
+        .await
+        .expect("lead");
+    w.ids.insert("child_lead2", id);
     w.ids.insert("user_off", t.user_id("off.a").await);
 }
 
@@ -1322,6 +1335,7 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/pick/persons", format!("/api/v1/pick/persons?q={}", encode_query_value("甲一")), format!("\"value\":\"{p1}\"")).by("cw").list(),
         // ---- children's cases (issue 17)
         get("/api/v1/child-cases", "/api/v1/child-cases", "\"source\":\"report\"").list(),
+        get("/children", "/children", format!("/children/cases/{}/take", w.id("child_lead2"))).by("cw").list(),
         get("/api/v1/child-cases/statistics", format!("/api/v1/child-cases/statistics?region={T1}"), "旱码头"),
         get("/api/v1/child-cases/statistics/export", format!("/api/v1/child-cases/statistics/export?region={T1}"), "xl/"),
         get("/api/v1/child-cases/{id}", format!("/api/v1/child-cases/{}?reason=scope", w.id("child_case")), "儿童住处标记甲"),
@@ -1497,6 +1511,8 @@ fn cases(w: &World) -> Vec<Case> {
         // ---- children's cases (issue 17): manage by the village worker, supervise by the county
         post("/api/v1/child-cases", "/api/v1/child-cases", json!({"name": "儿童标记乙", "region_code": V1,
             "where_now": "家中", "reason": "other"})).by("cw").outward(),
+        post("/children", "/children", format!("name=%E5%84%BF%E7%AB%A5%E6%A0%87%E8%AE%B0%E5%BA%9A&region_code={V1}&where_now=%E5%AE%B6&reason=other")).by("cw").outward(),
+        post("/children/cases/{id}/take", format!("/children/cases/{}/take", w.id("child_lead2")), "").by("cw"),
         post("/api/v1/child-cases/{id}/take", format!("/api/v1/child-cases/{}/take", w.id("child_lead")), json!({})).by("cw"),
         post("/api/v1/child-cases/{id}/classify", format!("/api/v1/child-cases/{}/classify", w.id("child_case")),
             json!({"guardianship": "parents", "placement": "kin", "carer_name": "亲属"})),
