@@ -352,6 +352,19 @@ pub async fn list(
     queries::cases(state, &actor.within_opt(region)?, status).await
 }
 
+/// What waits on the actor now, for the home page's to-do line: leads to take, and open cases
+/// with the classification or the next contact overdue (0 for roles without `children.read`).
+pub async fn due_total(state: &AppState, actor: &Actor) -> AppResult<usize> {
+    if !actor.can(Permission::ChildrenRead) {
+        return Ok(0);
+    }
+    Ok(queries::cases(state, &actor.everywhere(), None)
+        .await?
+        .iter()
+        .filter(|c| c.status == "lead" || c.classify_overdue || c.contact_overdue)
+        .count())
+}
+
 /// A case as a service reads it (no view audited): for the actions.
 pub(crate) async fn line(state: &AppState, actor: &Actor, id: i64) -> AppResult<CaseLine> {
     may_read(actor)?;

@@ -619,6 +619,14 @@ async fn the_hub_page_lists_leads_and_takes_a_report() {
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, 1);
         let (_, html) = crate::support::page(&t, "/children", &c).await;
         assert!(html.contains("张*"), "the list masks the name");
+        // The home page's to-do line: nothing waits yet (the report's worker is the reporter,
+        // classification due in 12 h); a lead from the hotline does.
+        let op = backstop_app::kernel::actor::Actor::operator();
+        let lead = HotlineChildLead { region_code: V1.into(), child_name: "周小红".into(), where_now: "家".into(),
+            reason: "other".into(), urgent: false, call_ref: String::new() };
+        open_from_hotline(&t.state, &op, lead).await.expect("lead");
+        let (_, home) = crate::support::page(&t, "/", &c).await;
+        assert!(home.contains("todo-children") && home.contains("/children"), "{home}");
         assert!(!html.contains("奶奶家"), "no sealed text on the list");
         // No children.read: the page does not exist.
         t.make_user("pg_insp", &["inspector"], COUNTY).await;
