@@ -8,6 +8,7 @@ mod assistance_stats;
 mod auth_cache;
 mod browser;
 mod browser_assistance;
+mod browser_children;
 mod browser_day;
 mod browser_payments;
 mod browser_public;
