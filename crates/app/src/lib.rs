@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod assistance;
 pub mod audit;
 pub mod care;
+pub mod children;
 pub mod crosscheck;
 pub mod entrance;
 pub mod home;
@@ -90,6 +91,8 @@ pub fn route_table() -> web::Routes {
         screening::web::api_routes(),
         screening::pages::routes(),
         care::web::api_routes(),
+        children::web::api_routes(),
+        children::pages::routes(),
         payments::web::api_routes(),
         payments::pages::routes(),
         care::pages::routes(),

@@ -148,6 +148,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0034_crosscheck_detail.sql"),
     ),
     (
+        35,
+        "child_cases",
+        include_str!("../migrations/0035_child_cases.sql"),
+    ),
+    (
         37,
         "notify_due_order",
         include_str!("../migrations/0037_notify_due_order.sql"),

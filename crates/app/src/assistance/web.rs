@@ -58,7 +58,7 @@ pub fn api_routes() -> Routes {
     ]
 }
 
-fn idem(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn idem(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

@@ -192,6 +192,19 @@ pub async fn add_entry(
         tx.also(entry);
         let (aid, raised) =
             super::alerts::raise(&mut tx, &gate, eid, &c, &temp_enc, &name_masked).await?;
+        if let Some(pid) = person_id {
+            // A fever alert on a registry person: a lead for each child of the household.
+            let source_ref = format!("entrance_alert:{aid}");
+            crate::children::leads::for_parent(
+                &mut tx,
+                state,
+                pid,
+                "parent_suspected",
+                "entrance_alert",
+                &source_ref,
+            )
+            .await?;
+        }
         tx.commit(raised).await?;
         Some(aid)
     } else {

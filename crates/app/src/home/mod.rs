@@ -132,6 +132,12 @@ async fn todo_list(
         "/inspections/rectifications".into(),
     );
     add(
+        "todo-children".into(),
+        "困境儿童：待接收线索与逾期事项".into(),
+        crate::children::due_total(s, actor).await?,
+        "/children".into(),
+    );
+    add(
         "todo-assistance".into(),
         "社会救助待办".into(),
         crate::assistance::todo::due_total(s, actor).await?,

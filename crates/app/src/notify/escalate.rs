@@ -45,12 +45,13 @@ pub const MAX_MINUTES: i64 = 20_160;
 const CHUNK: usize = 1000;
 
 /// The kinds the engine serves, with their Chinese names.
-pub const KINDS: [(&str, &str); 5] = [
+pub const KINDS: [(&str, &str); 6] = [
     ("report", "报表未报"),
     ("rectification", "整改逾期"),
     ("shortage", "物资缺口未答复"),
     ("care_task", "关爱任务逾期"),
     ("observation_checkin", "居家观察漏报"),
+    ("child_lead", "困境儿童线索未接收或未分类"),
 ];
 
 /// The Chinese name of a rule's kind (`report:<form>` is a form's own report rule).
@@ -77,6 +78,9 @@ fn default_rule(kind: &str) -> (Vec<i64>, i64) {
             vec![],
             crate::screening::escalate_after_ms().max(MINUTE_MS) / MINUTE_MS,
         ),
+        // A child's lead: the village at its due time, the township 30 min later, the
+        // county 30 min after that (`children::leads::overdue`).
+        "child_lead" => (vec![], 30),
         _ => (vec![1440], 2880),
     }
 }
@@ -337,12 +341,18 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
         report.escalated += r.escalated;
         queries::set_run_step(state, &run_key, step, now).await?;
     }
-    for kind in ["rectification", "shortage", "care_task"] {
+    for kind in ["rectification", "shortage", "care_task", "child_lead"] {
         let rule = rule_for(kind);
         if !rule.enabled {
             continue;
         }
-        let items = queries::overdue(state, kind, now).await?;
+        let items = match kind {
+            "child_lead" => {
+                crate::children::leads::overdue(state, now, rule.escalate_after_min * MINUTE_MS)
+                    .await?
+            }
+            _ => queries::overdue(state, kind, now).await?,
+        };
         let r = advance(state, kind, &rule, false, &items, "", now).await?;
         report.reminded += r.reminded;
         report.escalated += r.escalated;
@@ -476,6 +486,7 @@ fn repeat_kind(kind: &str) -> &'static str {
         "report" => "report_repeat",
         "rectification" => "rectification_repeat",
         "shortage" => "shortage_repeat",
+        "child_lead" => "child_lead_repeat",
         _ => "care_task_repeat",
     }
 }
@@ -485,6 +496,7 @@ fn escalation_kind(kind: &str) -> &'static str {
         "report" => "report_escalation",
         "rectification" => "rectification_escalation",
         "shortage" => "shortage_escalation",
+        "child_lead" => "child_lead_escalation",
         _ => "care_task_escalation",
     }
 }

@@ -211,6 +211,17 @@ pub async fn start_observation(
         created_by: &actor.username,
     };
     let id = queries::insert_observation(&mut tx, &state.keys, &new, &keepers).await?;
+    // Each child of the household: a lead at once (issue 17).
+    let source_ref = format!("observation:{id}");
+    crate::children::leads::for_parent(
+        &mut tx,
+        state,
+        person.id,
+        "parent_observation",
+        "observation",
+        &source_ref,
+    )
+    .await?;
     tx.commit(
         Change::new("observation.start", "observation", id, &person.region_code).detail(json!({
             "person_id": person.id,

@@ -173,6 +173,27 @@ pub async fn record_visit(
         &checked,
     )
     .await?;
+    // A parent confirmed, suspected or sent to isolation or observation: a lead for each child
+    // of the household (issue 17).
+    for c in &checked {
+        let reason = match (c.risk, c.disposition) {
+            ("confirmed", _) => "parent_infected",
+            ("suspected", _) => "parent_suspected",
+            (_, "central_isolation") => "parent_isolated",
+            (_, "home_observation") => "parent_observation",
+            _ => continue,
+        };
+        let source_ref = format!("screening:{campaign_id}/{}", household.id);
+        crate::children::leads::for_parent(
+            &mut tx,
+            state,
+            c.person_id,
+            reason,
+            "screening",
+            &source_ref,
+        )
+        .await?;
+    }
     tx.commit(
         Change::new(
             "screening.visit",

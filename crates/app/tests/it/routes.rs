@@ -1076,7 +1076,85 @@ async fn build(t: &T) -> World {
         .await;
         w.ids.insert(k, id);
     }
+    build_children(t, &mut w).await;
     w
+}
+
+/// Children's cases (issue 17): cases reported by the village worker (a quick record for the
+/// detail, one to link, one to close, one of a registry child with a household for the
+/// assistance route), a task, and a lead from the hotline hook.
+async fn build_children(t: &T, w: &mut World) {
+    let quick = |name: &str| json!({"name": name, "region_code": V1, "where_now": "儿童住处标记甲", "reason": "parent_frontline"});
+    for (k, name) in [
+        ("child_case", "儿童标记甲"),
+        ("child_case_link", "儿童标记丙"),
+        ("child_case_close", "儿童标记丁"),
+    ] {
+        let id = created_id(t, w, "cw.a", "/api/v1/child-cases", quick(name)).await;
+        w.ids.insert(k, id);
+    }
+    let kid = created_id(
+        t,
+        w,
+        "cw.a",
+        "/api/v1/persons",
+        json!({"name": "甲七", "region_code": V1, "birth_date": "2016-06-06"}),
+    )
+    .await;
+    created_id(t, w, "cw.a", "/api/v1/households",
+        json!({"region_code": V1, "address": "旱码头标记户 7 号", "members": [{"person_id": kid, "relationship": "head"}]})).await;
+    let id = created_id(
+        t,
+        w,
+        "cw.a",
+        "/api/v1/child-cases",
+        json!({"person_id": kid, "where_now": "家中", "reason": "parent_isolated"}),
+    )
+    .await;
+    w.ids.insert("child_case_assist", id);
+    let user_cw = w.id("user_cw");
+    let cc = w.id("child_case");
+    created(
+        t,
+        w,
+        "cw.a",
+        &format!("/api/v1/child-cases/{cc}/tasks"),
+        json!({"need": "food", "owner_id": user_cw, "due_date": "2026-12-31"}),
+    )
+    .await;
+    let task: i64 = sqlx::query_scalar("SELECT id FROM child_case_tasks WHERE case_id = $1")
+        .bind(cc)
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("task");
+    w.ids.insert("child_task", task);
+    let lead = backstop_app::children::HotlineChildLead {
+        region_code: V1.into(),
+        child_name: "儿童标记戊".into(),
+        where_now: "家中".into(),
+        reason: "other".into(),
+        urgent: false,
+        call_ref: "CALL-1".into(),
+    };
+    let operator = backstop_app::kernel::actor::Actor::operator();
+    let id = backstop_app::children::open_from_hotline(&t.state, &operator, lead)
+        .await
+        .expect("lead");
+    w.ids.insert("child_lead", id);
+    let mut lead2 = backstop_app::children::HotlineChildLead {
+        region_code: V1.into(),
+        child_name: "儿童标记己".into(),
+        where_now: "家中".into(),
+        reason: "other".into(),
+        urgent: false,
+        call_ref: "CALL-2".into(),
+    };
+    lead2.urgent = true;
+    let id = backstop_app::children::open_from_hotline(&t.state, &operator, lead2)
+        .await
+        .expect("lead");
+    w.ids.insert("child_lead2", id);
+    w.ids.insert("user_off", t.user_id("off.a").await);
 }
 
 /// County A's form under another name and scope (API body).
@@ -1255,6 +1333,12 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/pick/orgs", format!("/api/v1/pick/orgs?q={}", encode_query_value("敬老院甲")), "获鹿镇敬老院甲").list().noperm(None),
         get("/api/v1/pick/units", format!("/api/v1/pick/units?q={}&template=village_daily", encode_query_value("旱码头")), "130110100001").list(),
         get("/api/v1/pick/persons", format!("/api/v1/pick/persons?q={}", encode_query_value("甲一")), format!("\"value\":\"{p1}\"")).by("cw").list(),
+        // ---- children's cases (issue 17)
+        get("/api/v1/child-cases", "/api/v1/child-cases", "\"source\":\"report\"").list(),
+        get("/children", "/children", format!("/children/cases/{}/take", w.id("child_lead2"))).by("cw").list(),
+        get("/api/v1/child-cases/statistics", format!("/api/v1/child-cases/statistics?region={T1}"), "旱码头"),
+        get("/api/v1/child-cases/statistics/export", format!("/api/v1/child-cases/statistics/export?region={T1}"), "xl/"),
+        get("/api/v1/child-cases/{id}", format!("/api/v1/child-cases/{}?reason=scope", w.id("child_case")), "儿童住处标记甲"),
         // ---- social assistance (issue 16)
         get("/api/v1/assistance/standards", "/api/v1/assistance/standards", "4321.09").list(),
         get("/api/v1/assistance/applications", "/api/v1/assistance/applications", "救助标记甲").list(),
@@ -1424,6 +1508,32 @@ fn cases(w: &World) -> Vec<Case> {
         post("/api/v1/inspections/{id}/problems", format!("/api/v1/inspections/{inspection}/problems"),
             json!({"description": "d2", "requirement": "r2", "deadline": "2026-03-05"})).by("insp"),
         post("/inspections/{id}/problems", format!("/inspections/{inspection}/problems"), "description=d3&requirement=r3&deadline=2026-03-05").by("insp"),
+        // ---- children's cases (issue 17): manage by the village worker, supervise by the county
+        post("/api/v1/child-cases", "/api/v1/child-cases", json!({"name": "儿童标记乙", "region_code": V1,
+            "where_now": "家中", "reason": "other"})).by("cw").outward(),
+        post("/children", "/children", format!("name=%E5%84%BF%E7%AB%A5%E6%A0%87%E8%AE%B0%E5%BA%9A&region_code={V1}&where_now=%E5%AE%B6&reason=other")).by("cw").outward(),
+        post("/children/cases/{id}/take", format!("/children/cases/{}/take", w.id("child_lead2")), "").by("cw"),
+        post("/api/v1/child-cases/{id}/take", format!("/api/v1/child-cases/{}/take", w.id("child_lead")), json!({})).by("cw"),
+        post("/api/v1/child-cases/{id}/classify", format!("/api/v1/child-cases/{}/classify", w.id("child_case")),
+            json!({"guardianship": "parents", "placement": "kin", "carer_name": "亲属"})),
+        post("/api/v1/child-cases/{id}/assign", format!("/api/v1/child-cases/{}/assign", w.id("child_case")),
+            json!({"supervisor_id": w.id("user_off")})),
+        post("/api/v1/child-cases/{id}/plan", format!("/api/v1/child-cases/{}/plan", w.id("child_case")),
+            json!({"care_plan": "每日电话"})).by("cw"),
+        post("/api/v1/child-cases/{id}/contacts", format!("/api/v1/child-cases/{}/contacts", w.id("child_case")),
+            json!({"kind": "visit", "note": "探访", "next_due": "2026-12-31"})).by("cw"),
+        post("/api/v1/child-cases/{id}/tasks", format!("/api/v1/child-cases/{}/tasks", w.id("child_case")),
+            json!({"need": "medicine", "owner_id": w.id("user_cw"), "due_date": "2026-12-31"})).by("cw"),
+        post("/api/v1/child-cases/{id}/tasks/{task_id}/done",
+            format!("/api/v1/child-cases/{}/tasks/{}/done", w.id("child_case"), w.id("child_task")), json!({})).by("cw"),
+        post("/api/v1/child-cases/{id}/handover", format!("/api/v1/child-cases/{}/handover", w.id("child_case")),
+            json!({"to": T1})),
+        post("/api/v1/child-cases/{id}/person", format!("/api/v1/child-cases/{}/person", w.id("child_case_link")),
+            json!({"person_id": w.id("p3")})).by("cw"),
+        post("/api/v1/child-cases/{id}/close", format!("/api/v1/child-cases/{}/close", w.id("child_case_close")),
+            json!({"reason": "父母返家"})),
+        post("/api/v1/child-cases/{id}/assistance", format!("/api/v1/child-cases/{}/assistance", w.id("child_case_assist")),
+            json!({"programme": "dibao", "area_kind": "urban", "authorised": true})),
         post("/api/v1/rectifications/{id}/respond", format!("/api/v1/rectifications/{rect}/respond"), json!({"response": "已整改"})).by("cw"),
         post("/api/v1/rectifications/{id}/close", format!("/api/v1/rectifications/{rect}/close"), json!({})).by("insp"),
         post("/api/v1/rectifications/{id}/reopen", format!("/api/v1/rectifications/{rect}/reopen"), json!({"reason": "未落实"})).by("insp"),
@@ -2068,7 +2178,8 @@ fn denied(s: StatusCode) -> bool {
 /// inspector holds reports.read but not persons (entrance checks need reports.read); a
 /// village worker no cross-checks.
 fn area_noperm(route: &str) -> Option<&'static str> {
-    const AREAS: [(&str, &str); 15] = [
+    const AREAS: [(&str, &str); 16] = [
+        ("/child-cases", "insp.a"),
         ("/reports", "sw.a"),
         ("/incidents", "sw.a"),
         ("/notifications", "sw.a"),
