@@ -147,6 +147,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "crosscheck_detail",
         include_str!("../migrations/0034_crosscheck_detail.sql"),
     ),
+    (
+        36,
+        "hotline",
+        include_str!("../migrations/0036_hotline.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

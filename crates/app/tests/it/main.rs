@@ -25,6 +25,7 @@ mod forms_rest;
 mod foundation;
 mod hardening;
 mod home_todo;
+mod hotline;
 mod households;
 mod id_privacy;
 mod import_traps;

@@ -1,0 +1,7 @@
+//! Hotline pages (phone-first for hotline staff).
+
+use crate::kernel::web::Routes;
+
+pub fn routes() -> Routes {
+    vec![]
+}
