@@ -32,6 +32,11 @@ const REFERRAL_KINDS: [OrgKind; 7] = [
     OrgKind::ReliefStation,
 ];
 
+/// Does an organisation of this kind take referrals?
+pub fn takes_referrals(kind: &str) -> bool {
+    REFERRAL_KINDS.iter().any(|k| k.as_str() == kind)
+}
+
 /// Statuses of a referral.
 pub const REFERRAL_STATUS: super::Labels = &[
     ("open", "待接收"),
@@ -136,7 +141,7 @@ pub(crate) async fn validate_referral(
     r: &NewReferral,
 ) -> AppResult<ReferralRow> {
     let org = crate::orgs::get(state, actor, r.org_id).await?;
-    if !REFERRAL_KINDS.iter().any(|k| k.as_str() == org.kind) {
+    if !takes_referrals(&org.kind) {
         return Err(AppError::field(
             ErrorCode::Validation,
             "org_id",
@@ -366,4 +371,23 @@ pub async fn complete(
     )
     .await?;
     followup(state, actor, id).await
+}
+
+/// The home page's to-do line: follow-ups past due (hotline staff in scope) and referrals
+/// waiting for a decision (those of the lines in scope, or addressed to the actor's
+/// organisation).
+pub async fn todo_count(state: &AppState, actor: &Actor) -> AppResult<usize> {
+    let staff = super::hotline_staff(actor);
+    let mut n = 0;
+    if staff {
+        n += followups(state, actor, true).await?.len();
+    }
+    if staff || actor.org_id.is_some() {
+        n += referrals(state, actor, true)
+            .await?
+            .iter()
+            .filter(|r| r.status == "open")
+            .count();
+    }
+    Ok(n)
 }

@@ -60,6 +60,7 @@ impl Nav {
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
         links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
+        links.push(("/hotline", "热线", Some(Permission::HotlineAnswer)));
         links.push(("/payments", "资金发放", Some(Permission::PaymentsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));

@@ -595,3 +595,81 @@ async fn statistics_equal_independent_counts_with_small_counts_masked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pages_call_form_refusal_note_view_and_inbox() {
+    use crate::support::{page, post_page, web_login};
+    use backstop_app::kernel::web::encode_query_value as enc;
+    each_backend(|t: T| async move {
+        let w = world(&t).await;
+        let hw = web_login(&t, "hw.a").await;
+        let (s, hub) = page(&t, "/hotline", &hw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(hub.contains("今日来电") && hub.contains("href=\"/hotline\""), "nav entry 热线");
+        let (s, form) = page(&t, "/hotline/calls/new", &hw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(form.contains("鹿泉区心理援助热线") && form.contains("鹿泉区阳光社工站"));
+        // A red flag without the report: 422, the input kept, the reason beside the field.
+        let body = format!(
+            "line_id={}&caller_category=resident&issues=anxiety&risk=red_flag&flag_kind=suicide&duration_min=12&referral_reason={}",
+            w.line,
+            enc("需要陪伴标记")
+        );
+        let (s, html) = post_page(&t, "/hotline/calls", &hw, &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("强制报告") && html.contains("需要陪伴标记") && html.contains("data-field=\"report_to\""));
+        assert_eq!(calls(&t).await, 0);
+        // Saved with a referral: on to the call's page.
+        let body = format!(
+            "line_id={}&caller_category=resident&issues=anxiety&actions=referral&risk=medium&duration_min=12&referral_org={}&referral_reason={}",
+            w.line, w.sw_org, enc("需要陪伴")
+        );
+        let (s, _) = post_page(&t, "/hotline/calls", &hw, &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, list) = t.get("/api/v1/hotline/calls", &w.hw).await;
+        let id = list[0]["id"].as_i64().expect("call");
+        let (s, n) = t.post(&format!("/api/v1/hotline/calls/{id}/notes"), &w.hw, json!({"text": "页面保密记录"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{n}");
+        let nid = n["id"].as_i64().expect("note");
+        let (s, html) = page(&t, &format!("/hotline/calls/{id}"), &hw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("查看记录") && !html.contains("页面保密记录"));
+        // Viewing needs a reason; with one, the note is shown and the view audited.
+        let view = format!("/hotline/notes/{nid}/view");
+        let (s, html) = post_page(&t, &view, &hw, &format!("call_id={id}&reason=")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!html.contains("页面保密记录"));
+        let (s, html) = post_page(&t, &view, &hw, &format!("call_id={id}&reason={}", enc("回访准备"))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("页面保密记录"));
+        assert_eq!(audit_count(&t, "hotline.note_view").await, 1);
+        let hw2 = web_login(&t, "hw.b").await;
+        let (s, html) = post_page(&t, &view, &hw2, &format!("call_id={id}&reason={}", enc("好奇"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!html.contains("页面保密记录"));
+        assert_eq!(audit_count(&t, "hotline.note_denied").await, 1);
+        // The receiving organisation's inbox: decline without a reason is refused, then accept.
+        let sw = web_login(&t, "sw.a").await;
+        let (s, inbox) = page(&t, "/hotline/referrals", &sw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(inbox.contains("需要陪伴") && inbox.contains("接收"));
+        let (_, refs) = t.get("/api/v1/hotline/referrals", &w.sw).await;
+        let rid = refs[0]["id"].as_i64().expect("referral");
+        let (s, html) = post_page(&t, &format!("/hotline/referrals/{rid}/decision"), &sw, "accept=0&reason=").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        let (s, _) = post_page(&t, &format!("/hotline/referrals/{rid}/decision"), &sw, "accept=1&reason=").await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        // Statistics page with its chart; other roles find no hotline page.
+        let off = web_login(&t, "off.a").await;
+        let (s, html) = page(&t, &format!("/hotline/statistics?region={A}"), &off).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("chart-calls") && html.contains("<svg"));
+        let cw = web_login(&t, "cw.a").await;
+        for p in ["/hotline", "/hotline/calls/new", "/hotline/statistics", &format!("/hotline/calls/{id}")] {
+            assert_eq!(page(&t, p, &cw).await.0, StatusCode::NOT_FOUND, "{p}");
+        }
+        let (_, home) = page(&t, "/", &cw).await;
+        assert!(!home.contains("href=\"/hotline\""));
+    })
+    .await;
+}

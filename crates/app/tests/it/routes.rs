@@ -1634,6 +1634,15 @@ async fn build_hotline(t: &T, w: &mut World) {
     )
     .await;
     w.ids.insert("hl_note", note);
+    let open2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &path,
+        json!({"org_id": org, "reason": "热线转介标记丙"}),
+    )
+    .await;
+    w.ids.insert("hl_ref_open2", open2);
     let open: Value = t
         .get(&format!("/api/v1/hotline/calls/{call}"), w.tok("hw.a"))
         .await
@@ -1684,6 +1693,18 @@ fn hotline_cases(w: &World) -> Vec<Case> {
             json!({"outcome": "已提供三次陪伴"})).by("swo"),
         post("/api/v1/hotline/followups/{id}/done", format!("/api/v1/hotline/followups/{fu}/done"),
             json!({"outcome": "情绪平稳", "score": 4})).by("hw"),
+        // Pages.
+        get("/hotline", "/hotline", format!("/hotline/calls/{call}\"")).by("hw").list(),
+        get("/hotline/calls/new", "/hotline/calls/new", "热线线路标记甲").by("hw").list(),
+        get("/hotline/calls/{id}", format!("/hotline/calls/{call}"), "热线转介标记").by("hw"),
+        get("/hotline/referrals", "/hotline/referrals", "热线转介标记").list(),
+        get("/hotline/statistics", format!("/hotline/statistics?region={A}"), "热线线路标记甲").list(),
+        post("/hotline/calls", "/hotline/calls",
+            format!("line_id={line}&caller_category=resident&issues=anxiety&risk=low&duration_min=3")).by("hw").form_refusal(),
+        post("/hotline/notes/{id}/view", format!("/hotline/notes/{note}/view"),
+            format!("call_id={call}&reason={}", encode_query_value("复核"))).by("hw").mark("保密记录标记"),
+        post("/hotline/referrals/{id}/decision", format!("/hotline/referrals/{}/decision", w.id("hl_ref_open2")),
+            format!("accept=0&reason={}", encode_query_value("本周满员"))).by("swo"),
     ]
 }
 
