@@ -332,13 +332,12 @@ pub async fn export_xlsx(
         let col = u16::try_from(i).map_err(|e| AppError::internal("xlsx", e))?;
         ws.write_string_with_format(2, col, c, &head).map_err(x)?;
     }
-    let mut r = 3u32;
-    for row in st
-        .regions
-        .iter()
-        .chain(st.lines.iter())
-        .chain(std::iter::once(&st.total))
-    {
+    for (r, row) in (3u32..).zip(
+        st.regions
+            .iter()
+            .chain(st.lines.iter())
+            .chain(std::iter::once(&st.total)),
+    ) {
         let mut cells = vec![row.key.clone(), row.name.clone(), row.calls.clone()];
         cells.extend(row.by_category.iter().map(|c| c.value.clone()));
         cells.extend(row.by_risk.iter().map(|c| c.value.clone()));
@@ -366,7 +365,6 @@ pub async fn export_xlsx(
                     .map_err(x)?,
             };
         }
-        r += 1;
     }
     let bytes = wb.save_to_buffer().map_err(x)?;
     Ok((
