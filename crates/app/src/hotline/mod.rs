@@ -112,7 +112,8 @@ pub(crate) fn pick(field: &str, value: &str, table: Labels) -> AppResult<&'stati
         .find(|(k, _)| *k == v)
         .map(|(k, _)| *k)
         .ok_or_else(|| {
-            let allowed: Vec<String> = table.iter().map(|(k, l)| format!("{k}（{l}）")).collect();
+            // Labels only: the message is shown on pages too (the keys are in docs/API.md).
+            let allowed: Vec<&str> = table.iter().map(|(_, l)| *l).collect();
             AppError::field(
                 ErrorCode::Validation,
                 field,

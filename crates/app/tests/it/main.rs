@@ -9,6 +9,7 @@ mod auth_cache;
 mod browser;
 mod browser_assistance;
 mod browser_day;
+mod browser_hotline;
 mod browser_payments;
 mod browser_public;
 mod browser_public_apply;
