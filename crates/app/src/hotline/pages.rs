@@ -13,9 +13,11 @@ use axum::routing::{get, post};
 use backstop_core::role::Permission;
 
 use super::notes::{Note, NoteRef, ViewInput};
-use super::referrals::{Decision, NewReferral};
+use super::referrals::{Decision, FollowupDone, NewReferral};
 use super::stats::{Row, Stats, StatsQuery};
-use super::{Call, Followup, Labels, Line, NewCall, NewChildLead, Referral, Shift};
+use super::{
+    Call, Followup, Labels, Line, NewCall, NewChildLead, NewLine, NewShift, Referral, Shift,
+};
 use crate::kernel::auth::Authed;
 use crate::kernel::form::Kept;
 use crate::kernel::handler::PageCaller;
@@ -28,9 +30,13 @@ pub fn routes() -> Routes {
         ("/hotline/calls", post(create_call)),
         ("/hotline/calls/new", get(new_call)),
         ("/hotline/calls/{id}", get(show_call)),
+        ("/hotline/followups/{id}/done", post(followup_done)),
+        ("/hotline/lines", get(lines).post(create_line)),
+        ("/hotline/lines/{id}/shifts", post(add_shift)),
         ("/hotline/notes/{id}/view", post(view_note)),
         ("/hotline/referrals", get(referrals)),
         ("/hotline/referrals/{id}/decision", post(decide)),
+        ("/hotline/referrals/{id}/outcome", post(outcome)),
         ("/hotline/statistics", get(statistics)),
     ]
 }
@@ -343,4 +349,120 @@ async fn statistics(PageCaller(s, a): PageCaller, Query(q): Query<StatsQuery>) -
         period,
         date,
     }))
+}
+
+async fn outcome(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input(&format!("outcome-{id}"), pairs);
+    let r = super::referrals::record_outcome(&s, &a.actor, id, form.get("outcome")).await;
+    match form.outcome(r)? {
+        Ok(_) => Ok(Redirect::to("/hotline/referrals").into_response()),
+        Err(form) => referrals_page(&s, &a, form).await,
+    }
+}
+
+async fn followup_done(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input(&format!("done-{id}"), pairs);
+    let input = FollowupDone {
+        outcome: form.get("outcome").to_string(),
+        score: form.get("score").trim().parse().unwrap_or(0),
+    };
+    let f = super::referrals::followup(&s, &a.actor, id).await?;
+    match form.outcome(super::referrals::complete(&s, &a.actor, id, &input).await)? {
+        Ok(_) => Ok(Redirect::to(&format!("/hotline/calls/{}", f.call_id)).into_response()),
+        Err(form) => call_page(&s, &a, f.call_id, None, form).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "hotline_lines.html")]
+struct LinesPage {
+    nav: Option<Nav>,
+    lines: Vec<(Line, Vec<Shift>)>,
+    kinds: Labels,
+    orgs: Vec<(i64, String)>,
+    can_supervise: bool,
+    form: Kept,
+}
+
+async fn lines_page(s: &AppState, a: &Authed, form: Kept) -> PageResult {
+    let mut lines = Vec::new();
+    for l in super::lines(s, &a.actor).await? {
+        let shifts = super::shifts(s, &a.actor, l.id).await?;
+        lines.push((l, shifts));
+    }
+    let status = form.status();
+    Ok(render_status(
+        &LinesPage {
+            nav: Some(Nav::for_actor(&a.actor, AREA)),
+            lines,
+            kinds: super::LINE_KINDS,
+            orgs: crate::orgs::list(s, &a.actor, None, None)
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o.name))
+                .collect(),
+            can_supervise: a.actor.can(Permission::HotlineSupervise),
+            form,
+        },
+        status,
+    ))
+}
+
+async fn lines(PageCaller(s, a): PageCaller) -> PageResult {
+    lines_page(&s, &a, Kept::none()).await
+}
+
+async fn create_line(
+    PageCaller(s, a): PageCaller,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("line", pairs);
+    let input = NewLine {
+        region_code: form.get("region_code").to_string(),
+        name: form.get("name").to_string(),
+        number: form.get("number").to_string(),
+        kind: form.get("kind").to_string(),
+        org_id: form.get("org_id").trim().parse().unwrap_or(0),
+        hours: form.get("hours").to_string(),
+    };
+    // A region or organisation out of scope reads as not found: say so beside the field.
+    let r = match super::create_line(&s, &a.actor, &input).await {
+        Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
+            Err(crate::kernel::error::AppError::field(
+                backstop_core::error::ErrorCode::Validation,
+                "region_code",
+                "区划或运营机构不存在或不在您的管辖范围内",
+            ))
+        }
+        r => r,
+    };
+    match form.outcome(r)? {
+        Ok(_) => Ok(Redirect::to("/hotline/lines").into_response()),
+        Err(form) => lines_page(&s, &a, form).await,
+    }
+}
+
+async fn add_shift(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input(&format!("shift-{id}"), pairs);
+    let input = NewShift {
+        username: form.get("username").to_string(),
+        starts_at: form.get("starts_at").to_string(),
+        ends_at: form.get("ends_at").to_string(),
+    };
+    match form.outcome(super::add_shift(&s, &a.actor, id, &input).await)? {
+        Ok(_) => Ok(Redirect::to("/hotline/lines").into_response()),
+        Err(form) => lines_page(&s, &a, form).await,
+    }
 }

@@ -659,8 +659,33 @@ async fn pages_call_form_refusal_note_view_and_inbox() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         let (s, _) = post_page(&t, &format!("/hotline/referrals/{rid}/decision"), &sw, "accept=1&reason=").await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        // Statistics page with its chart; other roles find no hotline page.
+        // The organisation records the outcome; the worker completes a follow-up on the call.
+        let (s, _) = post_page(&t, &format!("/hotline/referrals/{rid}/outcome"), &sw, &format!("outcome={}", enc("已陪伴三次"))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, r) = t.get(&format!("/api/v1/hotline/referrals/{rid}"), &w.sw).await;
+        assert_eq!(r["status"], "closed");
+        let (_, f) = t.post(&format!("/api/v1/hotline/calls/{id}/followups"), &w.hw, json!({"due_at": "2026-03-03 09:00"})).await;
+        let fid = f["id"].as_i64().expect("followup");
+        let (s, html) = post_page(&t, &format!("/hotline/followups/{fid}/done"), &hw, "outcome=&score=4").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains(&format!("id=\"done-{fid}\"")));
+        let (s, _) = post_page(&t, &format!("/hotline/followups/{fid}/done"), &hw, &format!("outcome={}&score=4", enc("好转"))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        // Lines and shifts: the supervisor adds a line and a shift; a shift for a community
+        // worker is refused beside the field.
         let off = web_login(&t, "off.a").await;
+        let body = format!("region_code={T1}&name={}&number=0311-1&kind=civil_affairs&org_id={}", enc("获鹿镇民政热线"), w.sw_org);
+        let (s, _) = post_page(&t, "/hotline/lines", &off, &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let shift = format!("/hotline/lines/{}/shifts", w.line);
+        let (s, html) = post_page(&t, &shift, &off, "username=cw.a&starts_at=2026-03-02T08:00&ends_at=2026-03-02T20:00").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("data-field=\"username\""));
+        let (s, _) = post_page(&t, &shift, &off, "username=hw.a&starts_at=2026-03-02T08:00&ends_at=2026-03-02T20:00").await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = page(&t, "/hotline/lines", &hw).await;
+        assert!(html.contains("获鹿镇民政热线") && html.contains("hw.a") && !html.contains("新建线路"));
+        // Statistics page with its chart; other roles find no hotline page.
         let (s, html) = page(&t, &format!("/hotline/statistics?region={A}"), &off).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("chart-calls") && html.contains("<svg"));

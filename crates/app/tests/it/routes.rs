@@ -1634,6 +1634,32 @@ async fn build_hotline(t: &T, w: &mut World) {
     )
     .await;
     w.ids.insert("hl_note", note);
+    let acc2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &path,
+        json!({"org_id": org, "reason": "热线转介标记丁"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/hotline/referrals/{acc2}/decision"),
+            w.tok("swo.a"),
+            json!({"accept": true}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    w.ids.insert("hl_ref_accepted2", acc2);
+    let fu2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &format!("/api/v1/hotline/calls/{call}/followups"),
+        json!({"due_at": "2026-03-09 10:00"}),
+    )
+    .await;
+    w.ids.insert("hl_followup2", fu2);
     let open2 = created_id(
         t,
         w,
@@ -1703,6 +1729,17 @@ fn hotline_cases(w: &World) -> Vec<Case> {
             format!("line_id={line}&caller_category=resident&issues=anxiety&risk=low&duration_min=3")).by("hw").form_refusal(),
         post("/hotline/notes/{id}/view", format!("/hotline/notes/{note}/view"),
             format!("call_id={call}&reason={}", encode_query_value("复核"))).by("hw").mark("保密记录标记"),
+        get("/hotline/lines", "/hotline/lines", "热线线路标记甲").by("hw").list(),
+        // A region out of scope is refused beside the field (422), as the other page forms.
+        post("/hotline/lines", "/hotline/lines",
+            format!("region_code={T1}&name={}&number=0311-1&kind=civil_affairs&org_id={org}", encode_query_value("获鹿镇民政热线")))
+            .form_refusal().outward(),
+        post("/hotline/lines/{id}/shifts", format!("/hotline/lines/{line}/shifts"),
+            "username=hw.a&starts_at=2026-03-04T08:00&ends_at=2026-03-04T20:00"),
+        post("/hotline/referrals/{id}/outcome", format!("/hotline/referrals/{}/outcome", w.id("hl_ref_accepted2")),
+            format!("outcome={}", encode_query_value("已陪伴"))).by("swo"),
+        post("/hotline/followups/{id}/done", format!("/hotline/followups/{}/done", w.id("hl_followup2")),
+            format!("outcome={}&score=5", encode_query_value("好转"))).by("hw"),
         post("/hotline/referrals/{id}/decision", format!("/hotline/referrals/{}/decision", w.id("hl_ref_open2")),
             format!("accept=0&reason={}", encode_query_value("本周满员"))).by("swo"),
     ]
