@@ -57,14 +57,16 @@ struct HubPage {
 }
 
 async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
-    let shifts = super::my_shifts(&s, &a.actor).await?;
+    let mut shifts = super::my_shifts(&s, &a.actor).await?;
+    bj_shifts(&mut shifts);
     let today = s.today().format("%Y-%m-%d").to_string();
     let calls: Vec<Call> = super::calls(&s, &a.actor, None)
         .await?
         .into_iter()
         .filter(|c| beijing_day(&c.called_at) == today)
         .collect();
-    let due = super::referrals::followups(&s, &a.actor, true).await?;
+    let mut due = super::referrals::followups(&s, &a.actor, true).await?;
+    bj_followups(&mut due);
     let open = super::referrals::referrals(&s, &a.actor, true).await?;
     Ok(render(&HubPage {
         nav: Some(Nav::for_actor(&a.actor, AREA)),
@@ -76,6 +78,26 @@ async fn hub(PageCaller(s, a): PageCaller) -> PageResult {
         can_answer: a.actor.can(Permission::HotlineAnswer),
         can_supervise: a.actor.can(Permission::HotlineSupervise),
     }))
+}
+
+/// An RFC 3339 time of the API as pages show it: Beijing, `YYYY-MM-DD HH:MM`.
+fn bj(t: &mut String) {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        *t = backstop_core::clock::format_beijing(d.with_timezone(&chrono::Utc));
+    }
+}
+
+fn bj_shifts(list: &mut [Shift]) {
+    for sh in list {
+        bj(&mut sh.starts_at);
+        bj(&mut sh.ends_at);
+    }
+}
+
+fn bj_followups(list: &mut [Followup]) {
+    for f in list {
+        bj(&mut f.due_at);
+    }
 }
 
 /// The Beijing date of an RFC 3339 time.
@@ -216,8 +238,20 @@ async fn call_page(
     opened: Option<Note>,
     form: Kept,
 ) -> PageResult {
-    let c = super::call(s, &a.actor, id).await?;
-    let notes = super::notes::list(s, &a.actor, id).await?;
+    let mut c = super::call(s, &a.actor, id).await?;
+    bj(&mut c.called_at);
+    if let Some(r) = c.red_flag.as_mut() {
+        bj(&mut r.report_at);
+    }
+    bj_followups(&mut c.followups);
+    let mut notes = super::notes::list(s, &a.actor, id).await?;
+    for n in &mut notes {
+        bj(&mut n.created_at);
+    }
+    let opened = opened.map(|mut n| {
+        bj(&mut n.created_at);
+        n
+    });
     let status = form.status();
     Ok(render_status(
         &CallPage {
@@ -395,7 +429,8 @@ struct LinesPage {
 async fn lines_page(s: &AppState, a: &Authed, form: Kept) -> PageResult {
     let mut lines = Vec::new();
     for l in super::lines(s, &a.actor).await? {
-        let shifts = super::shifts(s, &a.actor, l.id).await?;
+        let mut shifts = super::shifts(s, &a.actor, l.id).await?;
+        bj_shifts(&mut shifts);
         lines.push((l, shifts));
     }
     let status = form.status();
