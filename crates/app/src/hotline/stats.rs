@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CALLER_CATEGORIES, Labels, RISKS, label, queries, staff_only};
 use crate::kernel::actor::Actor;
+use crate::kernel::cells::SafeCells;
 use crate::kernel::error::{AppError, AppResult, date_field};
 use crate::state::AppState;
 
@@ -309,8 +310,7 @@ pub async fn export_xlsx(
         "热线工作报告（{}，{} 至 {}）",
         st.region_name, st.from, st.to
     );
-    ws.write_string_with_format(0, 0, crate::kernel::cells::neutralise(&title), &head)
-        .map_err(x)?;
+    ws.text(0, 0, &title, &head).map_err(x)?;
     let mut cols: Vec<String> = vec!["代码".into(), "名称".into(), "来电".into()];
     cols.extend(CALLER_CATEGORIES.iter().map(|(_, l)| (*l).to_string()));
     cols.extend(RISKS.iter().map(|(_, l)| format!("风险：{l}")));
@@ -330,7 +330,7 @@ pub async fn export_xlsx(
     );
     for (i, c) in cols.iter().enumerate() {
         let col = u16::try_from(i).map_err(|e| AppError::internal("xlsx", e))?;
-        ws.write_string_with_format(2, col, c, &head).map_err(x)?;
+        ws.text(2, col, c, &head).map_err(x)?;
     }
     for (r, row) in (3u32..).zip(
         st.regions
@@ -358,12 +358,10 @@ pub async fn export_xlsx(
                     // Counts are small integers: exact as f64.
                     #[allow(clippy::cast_precision_loss)]
                     let f = n as f64;
-                    ws.write_number(r, col, f).map_err(x)?
+                    ws.write_number(r, col, f).map_err(x)?;
                 }
-                _ => ws
-                    .write_string(r, col, crate::kernel::cells::neutralise(v))
-                    .map_err(x)?,
-            };
+                _ => ws.text_plain(r, col, v).map_err(x)?,
+            }
         }
     }
     let bytes = wb.save_to_buffer().map_err(x)?;
