@@ -150,12 +150,20 @@ pub async fn view(state: &AppState, actor: &Actor, id: i64, input: &ViewInput) -
     })
 }
 
-/// The notes of a call without their text (id, writer, time) for a reader of the call, so the
-/// page can offer "查看记录"; the text is only ever opened by [`view`].
+/// The notes of a call without their text (id, writer, time) for a reader of the call — or for
+/// the assignee of an accepted referral of it, who reads no call but may open its notes — so
+/// the page can offer "查看记录"; the text is only ever opened by [`view`].
 pub async fn list(state: &AppState, actor: &Actor, call_id: i64) -> AppResult<Vec<NoteRef>> {
-    let c = super::call(state, actor, call_id).await?;
-    Ok(queries::notes_of(state, &actor.everywhere(), c.id)
-        .await?
+    let metas = match super::call(state, actor, call_id).await {
+        Ok(c) => queries::notes_of(state, &actor.everywhere(), c.id).await?,
+        Err(e) => match actor.user_id {
+            Some(uid) if queries::is_assignee(state, call_id, uid).await? => {
+                queries::notes_assigned(state, call_id, uid).await?
+            }
+            _ => return Err(e),
+        },
+    };
+    Ok(metas
         .into_iter()
         .map(|n| NoteRef {
             id: n.id,

@@ -471,6 +471,8 @@ async fn counselling_notes_are_confidential() {
             t.post(&view, &w.sw, why.clone()).await.0,
             StatusCode::NOT_FOUND
         );
+        let notes_path = format!("/api/v1/hotline/calls/{id}/notes");
+        assert_eq!(t.get(&notes_path, &w.sw).await.0, StatusCode::NOT_FOUND);
         let rid = r["id"].as_i64().expect("referral");
         let dec = t
             .post(
@@ -480,6 +482,17 @@ async fn counselling_notes_are_confidential() {
             )
             .await;
         assert_eq!(dec.0, StatusCode::OK);
+        // The assignee finds the call's notes (not the call) and opens one.
+        let (s, refs) = t.get(&notes_path, &w.sw).await;
+        assert_eq!(
+            (s, refs[0]["id"].as_i64()),
+            (StatusCode::OK, Some(nid)),
+            "{refs}"
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/hotline/calls/{id}"), &w.sw).await.0,
+            StatusCode::NOT_FOUND
+        );
         let (s, v) = t.post(&view, &w.sw, why.clone()).await;
         assert_eq!((s, v["text"].as_str()), (StatusCode::OK, Some(secret)));
         assert_eq!(audit_count(&t, "hotline.note_view").await, 3);

@@ -724,6 +724,23 @@ pub(super) async fn notes_of(
     all(state, ranged(scope, sql).bind(call_id), note_meta_from_row).await
 }
 
+/// The notes of a call for the assignee `uid` of one of its referrals (decided by the
+/// service from [`is_assignee`]; the condition is repeated in SQL).
+pub(super) async fn notes_assigned(
+    state: &AppState,
+    call_id: i64,
+    uid: i64,
+) -> AppResult<Vec<NoteMeta>> {
+    let sql = format!(
+        "SELECT {N_COLS} FROM hotline_notes WHERE call_id = $1 AND EXISTS (SELECT 1 FROM hotline_referrals r \
+         WHERE r.call_id = $1 AND r.assignee_id = $2 AND r.status IN ('accepted', 'closed')) ORDER BY id"
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(call_id)
+        .bind(uid);
+    all(state, q, note_meta_from_row).await
+}
+
 /// Is `uid` the assignee of an accepted (or closed) referral of the call?
 pub(super) async fn is_assignee(state: &AppState, call_id: i64, uid: i64) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
