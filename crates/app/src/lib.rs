@@ -15,6 +15,7 @@ pub mod children;
 pub mod crosscheck;
 pub mod entrance;
 pub mod home;
+pub mod hotline;
 pub mod inspections;
 pub mod institutions;
 pub mod kernel;
@@ -76,6 +77,8 @@ pub fn route_table() -> web::Routes {
         reports::pages::routes(),
         institutions::web::api_routes(),
         institutions::pages::routes(),
+        hotline::web::api_routes(),
+        hotline::pages::routes(),
         inspections::web::api_routes(),
         inspections::pages::routes(),
         assistance::web::api_routes(),

@@ -153,6 +153,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0035_child_cases.sql"),
     ),
     (
+        36,
+        "hotline",
+        include_str!("../migrations/0036_hotline.sql"),
+    ),
+    (
         37,
         "notify_due_order",
         include_str!("../migrations/0037_notify_due_order.sql"),

@@ -138,6 +138,17 @@ async fn todo_list(
         "/children".into(),
     );
     add(
+        "todo-hotline".into(),
+        "热线待办（逾期回访、待接收转介）".into(),
+        crate::hotline::referrals::todo_count(s, actor).await?,
+        if crate::hotline::hotline_staff(actor) {
+            "/hotline"
+        } else {
+            "/hotline/referrals"
+        }
+        .into(),
+    );
+    add(
         "todo-assistance".into(),
         "社会救助待办".into(),
         crate::assistance::todo::due_total(s, actor).await?,

@@ -145,6 +145,17 @@ pub const BUILTIN: &[Builtin] = &[
         body: "居家医学观察人员 {name}（观察编号 {id}，{place}）{when} 的报告需要立即处置，请到场核实（送发热门诊或转运），并在系统中登记结果。",
     },
     Builtin {
+        key: "hotline_red_flag",
+        label: "热线红色预警",
+        fields: &[
+            ("line", "热线线路"),
+            ("kind", "预警类型"),
+            ("id", "来电编号"),
+        ],
+        title: "热线红色预警：{line}",
+        body: "{line}接到{kind}来电（来电编号 {id}），已登记强制报告并发起紧急转介，请立即督导跟进。",
+    },
+    Builtin {
         key: "entrance_fever",
         label: "卡口发热预警",
         fields: &[

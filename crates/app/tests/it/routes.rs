@@ -934,6 +934,7 @@ async fn build(t: &T) -> World {
     }
 
     build_payments(t, &mut w).await;
+    build_hotline(t, &mut w).await;
 
     // A report form of county A (a copy of village_daily under its own key).
     let (_, mut form) = t
@@ -1661,7 +1662,197 @@ fn cases(w: &World) -> Vec<Case> {
     ]
     .into_iter()
     .chain(payment_cases(w))
+    .chain(hotline_cases(w))
     .collect()
+}
+
+/// Hotlines (issue 17): a social-work agency in T1 with its social workers (`swo`, tied to an
+/// organisation; `.b` and `.c` to organisations of B and T2), hotline workers (`hw`), county
+/// A's line with a shift, a call with an open and an accepted referral, a follow-up and a note.
+async fn build_hotline(t: &T, w: &mut World) {
+    let org = created_id(
+        t,
+        w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "热线社工站标记", "kind": "social_work", "region_code": T1}),
+    )
+    .await;
+    w.ids.insert("hl_org", org);
+    let (home_b, home2) = (w.id("home_b"), w.id("home2"));
+    make_actor(t, w, "swo.a", "social_worker", T1, Some(org)).await;
+    make_actor(t, w, "swo.b", "social_worker", TB, Some(home_b)).await;
+    make_actor(t, w, "swo.c", "social_worker", T2, Some(home2)).await;
+    make_actor(t, w, "hw.a", "hotline_worker", A, None).await;
+    make_actor(t, w, "hw.b", "hotline_worker", B, None).await;
+    make_actor(t, w, "hw.c", "hotline_worker", V2, None).await;
+    let line = created_id(t, w, "off.a", "/api/v1/hotline/lines",
+        json!({"region_code": A, "name": "热线线路标记甲", "number": "0311-82012345", "kind": "psychological", "org_id": org})).await;
+    w.ids.insert("hl_line", line);
+    created(
+        t,
+        w,
+        "off.a",
+        &format!("/api/v1/hotline/lines/{line}/shifts"),
+        json!({"username": "hw.a", "starts_at": "2026-03-02 08:00", "ends_at": "2026-03-02 20:00"}),
+    )
+    .await;
+    let call = created_id(
+        t,
+        w,
+        "hw.a",
+        "/api/v1/hotline/calls",
+        json!({"line_id": line, "caller_category": "resident",
+        "issues": ["anxiety"], "risk": "medium", "actions": ["referral"], "duration_s": 300,
+        "referral": {"org_id": org, "reason": "热线转介标记"}}),
+    )
+    .await;
+    w.ids.insert("hl_call", call);
+    let path = format!("/api/v1/hotline/calls/{call}/referrals");
+    let acc = created_id(
+        t,
+        w,
+        "hw.a",
+        &path,
+        json!({"org_id": org, "reason": "热线转介标记乙"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/hotline/referrals/{acc}/decision"),
+            w.tok("swo.a"),
+            json!({"accept": true}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    w.ids.insert("hl_ref_accepted", acc);
+    let fu = created_id(
+        t,
+        w,
+        "hw.a",
+        &format!("/api/v1/hotline/calls/{call}/followups"),
+        json!({"due_at": "2026-03-09 09:00"}),
+    )
+    .await;
+    w.ids.insert("hl_followup", fu);
+    let note = created_id(
+        t,
+        w,
+        "hw.a",
+        &format!("/api/v1/hotline/calls/{call}/notes"),
+        json!({"text": "保密记录标记"}),
+    )
+    .await;
+    w.ids.insert("hl_note", note);
+    let acc2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &path,
+        json!({"org_id": org, "reason": "热线转介标记丁"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/hotline/referrals/{acc2}/decision"),
+            w.tok("swo.a"),
+            json!({"accept": true}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    w.ids.insert("hl_ref_accepted2", acc2);
+    let fu2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &format!("/api/v1/hotline/calls/{call}/followups"),
+        json!({"due_at": "2026-03-09 10:00"}),
+    )
+    .await;
+    w.ids.insert("hl_followup2", fu2);
+    let open2 = created_id(
+        t,
+        w,
+        "hw.a",
+        &path,
+        json!({"org_id": org, "reason": "热线转介标记丙"}),
+    )
+    .await;
+    w.ids.insert("hl_ref_open2", open2);
+    let open: Value = t
+        .get(&format!("/api/v1/hotline/calls/{call}"), w.tok("hw.a"))
+        .await
+        .1;
+    let first = open["referrals"][0]["id"].as_i64().expect("referral");
+    w.ids.insert("hl_ref_open", first);
+}
+
+/// The hotline routes (the line is county A's, so the lists that take a region name A rather
+/// than the township variant): reads by their owners (hotline workers, the county official, the
+/// receiving organisation), then the writes.
+fn hotline_cases(w: &World) -> Vec<Case> {
+    let (line, call, org) = (w.id("hl_line"), w.id("hl_call"), w.id("hl_org"));
+    let (open, accepted) = (w.id("hl_ref_open"), w.id("hl_ref_accepted"));
+    let (fu, note) = (w.id("hl_followup"), w.id("hl_note"));
+    let home_b = w.id("home_b");
+    vec![
+        get("/api/v1/hotline/lines", "/api/v1/hotline/lines", "热线线路标记甲").by("hw").list(),
+        get("/api/v1/hotline/lines/{id}", format!("/api/v1/hotline/lines/{line}"), "热线线路标记甲").by("hw"),
+        get("/api/v1/hotline/lines/{id}/shifts", format!("/api/v1/hotline/lines/{line}/shifts"), "\"username\":\"hw.a\""),
+        get("/api/v1/hotline/calls", format!("/api/v1/hotline/calls?region={A}"), "热线线路标记甲").by("hw").list(),
+        get("/api/v1/hotline/calls/{id}", format!("/api/v1/hotline/calls/{call}"), "热线转介标记").by("hw"),
+        get("/api/v1/hotline/calls/{id}/notes", format!("/api/v1/hotline/calls/{call}/notes"), "\"written_by\":\"hw.a\"").by("hw"),
+        get("/api/v1/hotline/referrals", "/api/v1/hotline/referrals", "热线转介标记").list(),
+        get("/api/v1/hotline/referrals/{id}", format!("/api/v1/hotline/referrals/{open}"), "热线转介标记"),
+        get("/api/v1/hotline/followups", "/api/v1/hotline/followups", format!("\"id\":{fu}")).list(),
+        get("/api/v1/hotline/statistics", format!("/api/v1/hotline/statistics?region={A}"), "热线线路标记甲").list(),
+        get("/api/v1/hotline/statistics/export", format!("/api/v1/hotline/statistics/export?region={A}"), "").list(),
+        post("/api/v1/hotline/lines", "/api/v1/hotline/lines",
+            json!({"region_code": T1, "name": "获鹿镇热线", "number": "0311-82010000", "kind": "child_protection", "org_id": org}))
+            .outward(),
+        post("/api/v1/hotline/lines/{id}/shifts", format!("/api/v1/hotline/lines/{line}/shifts"),
+            json!({"username": "hw.a", "starts_at": "2026-03-03 08:00", "ends_at": "2026-03-03 20:00"})),
+        // The sibling county's worker names A's line: refused on the field (not in its scope).
+        post("/api/v1/hotline/calls", "/api/v1/hotline/calls", json!({"line_id": line, "caller_category": "child",
+            "issues": ["child_care"], "risk": "low", "actions": ["advice"], "duration_s": 120})).by("hw").form_refusal(),
+        post("/api/v1/hotline/calls/{id}/referrals", format!("/api/v1/hotline/calls/{call}/referrals"),
+            json!({"org_id": org, "reason": "再次转介"})).by("hw").outward_to(json!({"org_id": home_b})),
+        post("/api/v1/hotline/calls/{id}/followups", format!("/api/v1/hotline/calls/{call}/followups"),
+            json!({"due_at": "2026-03-10 09:00"})).by("hw"),
+        post("/api/v1/hotline/calls/{id}/notes", format!("/api/v1/hotline/calls/{call}/notes"),
+            json!({"text": "第二条保密记录"})).by("hw"),
+        post("/api/v1/hotline/notes/{id}/view", format!("/api/v1/hotline/notes/{note}/view"),
+            json!({"reason": "复核"})).by("hw").mark("保密记录标记"),
+        post("/api/v1/hotline/referrals/{id}/decision", format!("/api/v1/hotline/referrals/{open}/decision"),
+            json!({"accept": true})).by("swo"),
+        post("/api/v1/hotline/referrals/{id}/outcome", format!("/api/v1/hotline/referrals/{accepted}/outcome"),
+            json!({"outcome": "已提供三次陪伴"})).by("swo"),
+        post("/api/v1/hotline/followups/{id}/done", format!("/api/v1/hotline/followups/{fu}/done"),
+            json!({"outcome": "情绪平稳", "score": 4})).by("hw"),
+        // Pages.
+        get("/hotline", "/hotline", format!("/hotline/calls/{call}\"")).by("hw").list(),
+        get("/hotline/calls/new", "/hotline/calls/new", "热线线路标记甲").by("hw").list(),
+        get("/hotline/calls/{id}", format!("/hotline/calls/{call}"), "热线转介标记").by("hw"),
+        get("/hotline/referrals", "/hotline/referrals", "热线转介标记").list(),
+        get("/hotline/statistics", format!("/hotline/statistics?region={A}"), "热线线路标记甲").list(),
+        post("/hotline/calls", "/hotline/calls",
+            format!("line_id={line}&caller_category=resident&issues=anxiety&risk=low&duration_min=3")).by("hw").form_refusal(),
+        post("/hotline/notes/{id}/view", format!("/hotline/notes/{note}/view"),
+            format!("call_id={call}&reason={}", encode_query_value("复核"))).by("hw").mark("保密记录标记"),
+        get("/hotline/lines", "/hotline/lines", "热线线路标记甲").by("hw").list(),
+        // A region out of scope is refused beside the field (422), as the other page forms.
+        post("/hotline/lines", "/hotline/lines",
+            format!("region_code={T1}&name={}&number=0311-1&kind=civil_affairs&org_id={org}", encode_query_value("获鹿镇民政热线")))
+            .form_refusal().outward(),
+        post("/hotline/lines/{id}/shifts", format!("/hotline/lines/{line}/shifts"),
+            "username=hw.a&starts_at=2026-03-04T08:00&ends_at=2026-03-04T20:00"),
+        post("/hotline/referrals/{id}/outcome", format!("/hotline/referrals/{}/outcome", w.id("hl_ref_accepted2")),
+            format!("outcome={}", encode_query_value("已陪伴"))).by("swo"),
+        post("/hotline/followups/{id}/done", format!("/hotline/followups/{}/done", w.id("hl_followup2")),
+            format!("outcome={}&score=5", encode_query_value("好转"))).by("hw"),
+        post("/hotline/referrals/{id}/decision", format!("/hotline/referrals/{}/decision", w.id("hl_ref_open2")),
+            format!("accept=0&reason={}", encode_query_value("本周满员"))).by("swo"),
+    ]
 }
 
 /// Payments (issue 16 part B): beneficiaries p1 (dibao) and p2 (tekun) of V1 with confirmed
