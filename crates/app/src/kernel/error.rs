@@ -265,7 +265,6 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "follow_up_days" => "回访天数",
         "birth_year" => "出生年份",
         "sex" => "性别",
-        "child_name" => "儿童姓名",
         "call_ref" => "来电编号",
         _ => return None,
     })
