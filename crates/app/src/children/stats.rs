@@ -234,6 +234,7 @@ pub async fn export_xlsx(
     period: Option<&str>,
     date: Option<&str>,
 ) -> AppResult<(String, Vec<u8>)> {
+    use crate::kernel::cells::SafeCells;
     use rust_xlsxwriter::{Format, Workbook};
     let st = statistics(state, actor, region, period, date).await?;
     let x = |e: rust_xlsxwriter::XlsxError| AppError::internal("xlsx", e);
@@ -241,18 +242,16 @@ pub async fn export_xlsx(
     let ws = wb.add_worksheet();
     ws.set_name("困境儿童个案统计").map_err(x)?;
     let bold = Format::new().set_bold();
-    ws.write_string_with_format(
+    ws.text(
         0,
         0,
-        format!("{} {} 至 {}", st.region_name, st.from, st.to),
+        &format!("{} {} 至 {}", st.region_name, st.from, st.to),
         &bold,
     )
     .map_err(x)?;
-    ws.write_string_with_format(1, 0, "区划", &bold)
-        .map_err(x)?;
+    ws.text(1, 0, "区划", &bold).map_err(x)?;
     for (i, c) in st.columns.iter().enumerate() {
-        ws.write_string_with_format(1, (i + 1) as u16, c, &bold)
-            .map_err(x)?;
+        ws.text(1, (i + 1) as u16, c, &bold).map_err(x)?;
     }
     for (r, l) in st
         .lines
@@ -261,16 +260,15 @@ pub async fn export_xlsx(
         .enumerate()
     {
         let row = (r + 2) as u32;
-        ws.write_string(
-            row,
-            0,
-            crate::kernel::cells::neutralise(&l.region_name).as_ref(),
-        )
-        .map_err(x)?;
+        ws.text_plain(row, 0, &l.region_name).map_err(x)?;
         for (i, v) in l.shown.iter().enumerate() {
             match v.parse::<f64>() {
-                Ok(n) => ws.write_number(row, (i + 1) as u16, n).map_err(x)?,
-                Err(_) => ws.write_string(row, (i + 1) as u16, v).map_err(x)?,
+                Ok(n) => ws
+                    .write_number(row, (i + 1) as u16, n)
+                    .map(|_| ())
+                    .map_err(x)?,
+                // "<5": a masked count, written as text.
+                Err(_) => ws.text_plain(row, (i + 1) as u16, v).map_err(x)?,
             };
         }
     }
