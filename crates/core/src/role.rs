@@ -84,6 +84,7 @@ labelled_enum! {
         ChildrenDirector => "children_director", "儿童主任";
         ChildSupervisor => "child_supervisor", "儿童督导员";
         HotlineWorker => "hotline_worker", "热线接线员";
+        ServiceStaff => "service_staff", "婚姻登记/殡葬服务窗口人员";
     }
 }
 
@@ -113,6 +114,12 @@ labelled_enum! {
         CrosschecksManage => "crosschecks.manage", "数据比对（查看、处理冲突）";
         InspectionsManage => "inspections.manage", "督导检查";
         DonationsManage => "donations.manage", "管理慈善捐赠";
+        // Donations (issue 18): reading the ledger of the region's charities, and confirming
+        // a delivery or posting a need as a recipient.
+        /// Read the donation ledger, needs and rule breaches of the charities in scope.
+        DonationsRead => "donations.read", "查看慈善捐赠台账（本辖区）";
+        /// As a recipient: post needs (需求) and confirm deliveries (签收).
+        DonationsConfirm => "donations.confirm", "发布物资需求与签收";
         // Payments (发放, issue 16 part B): rolls, bank files, reconciliation, accounts.
         PaymentsRead => "payments.read", "查看发放名册";
         /// Generate monthly, supplementary, grant and price-subsidy rolls; record price indices.
@@ -150,6 +157,15 @@ labelled_enum! {
         HotlineAnswer => "hotline.answer", "热线接听与记录";
         /// Run the lines: lines and shifts, open referrals, overdue follow-ups, reports.
         HotlineSupervise => "hotline.supervise", "热线督导（线路、班次、转介、回访、统计）";
+        // Bookings at marriage registries and funeral homes, volunteers (issue 19).
+        /// See bookable services, slots and bookings in scope.
+        BookingsRead => "bookings.read", "查看预约（婚姻登记、殡葬服务）";
+        /// Run services: opening hours, slots, resources, check-in, rebooking.
+        BookingsManage => "bookings.manage", "管理预约服务（时段、资源、签到、改约）";
+        /// Switch a region's registries or funeral homes into epidemic mode (caps, blocked dates).
+        BookingsEmergency => "bookings.emergency", "宣布预约应急措施（限流、停办日）";
+        /// Volunteers and social organisations: registration, tasks, hours.
+        VolunteersManage => "volunteers.manage", "管理志愿者与社会组织任务";
     }
 }
 
@@ -179,6 +195,8 @@ const OFFICIAL: &[Permission] = &[
     P::PersonsRevealId,
     P::CrosschecksManage,
     P::InspectionsManage,
+    P::DonationsRead,
+    P::DonationsConfirm,
     P::PaymentsRead,
     P::PaymentsGenerate,
     P::PaymentsApprove,
@@ -196,6 +214,10 @@ const OFFICIAL: &[Permission] = &[
     P::ChildrenSupervise,
     P::HotlineAnswer,
     P::HotlineSupervise,
+    P::BookingsRead,
+    P::BookingsManage,
+    P::BookingsEmergency,
+    P::VolunteersManage,
 ];
 const TOWNSHIP_STAFF: &[Permission] = &[
     P::RegionsRead,
@@ -208,6 +230,7 @@ const TOWNSHIP_STAFF: &[Permission] = &[
     P::PersonsRead,
     P::PersonsWrite,
     P::CrosschecksManage,
+    P::DonationsConfirm,
     P::PaymentsRead,
     P::PaymentsAccounts,
     P::AssistanceRead,
@@ -216,6 +239,7 @@ const TOWNSHIP_STAFF: &[Permission] = &[
     P::ChildrenRead,
     P::ChildrenManage,
     P::ChildrenSupervise,
+    P::VolunteersManage,
 ];
 const COMMUNITY_WORKER: &[Permission] = &[
     P::RegionsRead,
@@ -224,6 +248,7 @@ const COMMUNITY_WORKER: &[Permission] = &[
     P::ReportsRead,
     P::PersonsRead,
     P::PersonsWrite,
+    P::DonationsConfirm,
     P::AssistanceRead,
     P::AssistanceApply,
     P::ChildrenRead,
@@ -234,6 +259,7 @@ const INSTITUTION_REPORTER: &[Permission] = &[
     P::OrgsRead,
     P::ReportsSubmit,
     P::ReportsRead,
+    P::DonationsConfirm,
 ];
 const SOCIAL_WORKER: &[Permission] = &[
     P::RegionsRead,
@@ -243,7 +269,12 @@ const SOCIAL_WORKER: &[Permission] = &[
     P::ChildrenRead,
     P::ChildrenManage,
 ];
-const CHARITY_FINANCE: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::DonationsManage];
+const CHARITY_FINANCE: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::DonationsManage,
+    P::DonationsRead,
+];
 const INSPECTOR: &[Permission] = &[
     P::RegionsRead,
     P::OrgsRead,
@@ -269,6 +300,14 @@ const CHILD_SUPERVISOR: &[Permission] = &[
 ];
 /// 热线接线员: answers a hotline; sees the calls of the lines in scope, not the registry.
 const HOTLINE_WORKER: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::HotlineAnswer];
+/// 婚姻登记员 / 殡仪服务人员: the window staff of a registry or funeral home, who run its bookings
+/// (couples' and families' names and ID numbers: personal data).
+const SERVICE_STAFF: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::BookingsRead,
+    P::BookingsManage,
+];
 
 impl Role {
     /// Parse an identifier ([`Role::as_str`], ASCII case-insensitive, `-` accepted for `_`)
@@ -302,6 +341,7 @@ impl Role {
             Role::ChildrenDirector => CHILDREN_DIRECTOR,
             Role::ChildSupervisor => CHILD_SUPERVISOR,
             Role::HotlineWorker => HOTLINE_WORKER,
+            Role::ServiceStaff => SERVICE_STAFF,
         }
     }
 
@@ -404,6 +444,7 @@ impl RoleSet {
             || self.has(P::PersonsRevealId)
             || self.has(P::ChildrenRead)
             || self.has(P::HotlineAnswer)
+            || self.has(P::BookingsRead)
     }
 
     /// Which second factor the account must give.
@@ -555,7 +596,7 @@ mod tests {
             assert!(seen.insert(p.as_str()));
             assert!(p.as_str().contains('.'));
         }
-        assert_eq!(Permission::ALL.len(), 34);
+        assert_eq!(Permission::ALL.len(), 40);
         // ALL is in declaration (Ord) order.
         assert!(Role::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Permission::ALL.windows(2).all(|w| w[0] < w[1]));
@@ -602,7 +643,7 @@ mod tests {
         let business = Permission::ALL
             .into_iter()
             .skip_while(|p| *p != P::ReportsSubmit);
-        assert_eq!(business.clone().count(), 26);
+        assert_eq!(business.clone().count(), 32);
         for r in Role::ALL.into_iter().filter(|r| r.is_admin()) {
             for p in business.clone() {
                 assert!(!r.has(p), "{r} {p}");
@@ -616,6 +657,18 @@ mod tests {
         assert!(Role::TownshipStaff.has(P::RegionsManage));
         assert!(Role::Inspector.has(P::InspectionsManage));
         assert!(Role::CharityFinance.has(P::DonationsManage));
+        // Only a charity keeps a ledger; officials read it; recipients confirm deliveries.
+        for r in Role::ALL {
+            assert_eq!(r.has(P::DonationsManage), r == Role::CharityFinance, "{r}");
+            assert_eq!(
+                r.has(P::BookingsEmergency),
+                r == Role::Official,
+                "{r}: only an official switches bookings into epidemic mode"
+            );
+        }
+        assert!(Role::InstitutionReporter.has(P::DonationsConfirm));
+        assert!(Role::ServiceStaff.has(P::BookingsManage));
+        assert!(!Role::ServiceStaff.has(P::PersonsRead));
         assert_eq!(
             Role::ALL.iter().filter(|r| r.is_admin()).count(),
             3,

@@ -37,10 +37,12 @@ pub enum OrgKind {
     Charity,
     SocialWork,
     CommunityCommittee,
+    Hospital,
+    SocialOrganisation,
 }
 
 impl OrgKind {
-    pub const ALL: [OrgKind; 11] = [
+    pub const ALL: [OrgKind; 13] = [
         OrgKind::CivilAffairs,
         OrgKind::ElderlyCare,
         OrgKind::ChildWelfare,
@@ -52,6 +54,8 @@ impl OrgKind {
         OrgKind::Charity,
         OrgKind::SocialWork,
         OrgKind::CommunityCommittee,
+        OrgKind::Hospital,
+        OrgKind::SocialOrganisation,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +70,8 @@ impl OrgKind {
             OrgKind::Charity => "charity",
             OrgKind::SocialWork => "social_work",
             OrgKind::CommunityCommittee => "community_committee",
+            OrgKind::Hospital => "hospital",
+            OrgKind::SocialOrganisation => "social_organisation",
         }
     }
     pub fn label_zh(self) -> &'static str {
@@ -81,6 +87,8 @@ impl OrgKind {
             OrgKind::Charity => "慈善组织（红十字会、慈善会、基金会）",
             OrgKind::SocialWork => "社会工作服务机构",
             OrgKind::CommunityCommittee => "村（居）委会",
+            OrgKind::Hospital => "医疗机构（接收捐赠物资）",
+            OrgKind::SocialOrganisation => "社会组织（志愿服务）",
         }
     }
     pub fn parse(s: &str) -> Option<OrgKind> {
