@@ -547,8 +547,7 @@ pub async fn record_call(
         "phone": if phone_masked.is_empty() { serde_json::Value::Null } else { json!(phone_masked) },
     });
     if let Some(f) = &row.flag {
-        detail["red_flag"] =
-            json!({"kind": f.kind, "report_to": f.report_to, "report_ref": f.report_ref});
+        detail["red_flag"] = json!({"kind": f.kind, "report_to": f.report_to, "report_ref_chars": f.report_ref.chars().count()});
         if let Some(c) = &f.child {
             let lead = HotlineChildLead {
                 call_ref: format!("hotline_call:{id}"),
@@ -560,11 +559,22 @@ pub async fn record_call(
     }
     if let Some(r) = &referral {
         let urgent = row.flag.is_some();
-        let rid = referrals::insert(&mut tx, id, &row.line, r, urgent, &actor.username).await?;
+        let rid = referrals::insert(
+            &mut tx,
+            &state.keys,
+            id,
+            &row.line,
+            r,
+            urgent,
+            &actor.username,
+        )
+        .await?;
         detail["referral"] = json!({"id": rid, "org_id": r.org_id, "urgent": urgent});
     }
     if let Some(due) = followup_due {
-        let fid = queries::insert_followup(&mut tx, id, &row.line, due, &actor.username).await?;
+        let fid =
+            queries::insert_followup(&mut tx, &state.keys, id, &row.line, due, &actor.username)
+                .await?;
         detail["followup"] = json!({"id": fid, "due_at": backstop_core::clock::rfc3339(due)});
     }
     if let Some(f) = &row.flag {

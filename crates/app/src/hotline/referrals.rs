@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{Line, queries, staff_only, supervises, text_field, time_field};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::orgs::OrgKind;
 use crate::state::AppState;
@@ -157,13 +158,14 @@ pub(crate) async fn validate_referral(
 
 pub(crate) async fn insert(
     tx: &mut Tx,
+    keys: &KeyRing,
     call_id: i64,
     line: &Line,
     r: &ReferralRow,
     urgent: bool,
     by: &str,
 ) -> AppResult<i64> {
-    queries::insert_referral(tx, call_id, line, r, urgent, by).await
+    queries::insert_referral(tx, keys, call_id, line, r, urgent, by).await
 }
 
 /// Refer a call after it was recorded (hotline.answer on the call's line).
@@ -180,7 +182,16 @@ pub async fn refer(
     let r = validate_referral(state, actor, &line, input).await?;
     let urgent = c.risk == "red_flag";
     let mut tx = Tx::begin(state, actor).await?;
-    let id = insert(&mut tx, c.id, &line, &r, urgent, &actor.username).await?;
+    let id = insert(
+        &mut tx,
+        &state.keys,
+        c.id,
+        &line,
+        &r,
+        urgent,
+        &actor.username,
+    )
+    .await?;
     tx.commit(
         Change::new("hotline.referral_create", "hotline_referral", id, &line.region_code).detail(
             json!({"call_id": c.id, "org_id": r.org_id, "urgent": urgent, "status": {"before": null, "after": "open"}}),
@@ -247,9 +258,16 @@ pub async fn decide(state: &AppState, actor: &Actor, id: i64, d: &Decision) -> A
     let reason = text_field("reason", &d.reason, 500, !d.accept)?;
     let status = if d.accept { "accepted" } else { "declined" };
     let mut tx = Tx::begin(state, actor).await?;
-    let changed =
-        queries::decide_referral(&mut tx, id, status, &actor.username, actor.user_id, &reason)
-            .await?;
+    let changed = queries::decide_referral(
+        &mut tx,
+        &state.keys,
+        id,
+        status,
+        &actor.username,
+        actor.user_id,
+        &reason,
+    )
+    .await?;
     if changed == 0 {
         return Err(AppError::msg(ErrorCode::Conflict, "该转介已处理"));
     }
@@ -260,7 +278,7 @@ pub async fn decide(state: &AppState, actor: &Actor, id: i64, d: &Decision) -> A
             id,
             &a.region_code,
         )
-        .detail(json!({"status": {"before": "open", "after": status}, "reason": reason})),
+        .detail(json!({"status": {"before": "open", "after": status}, "reason_chars": reason.chars().count()})),
     )
     .await?;
     referral(state, actor, id).await
@@ -285,7 +303,7 @@ pub async fn record_outcome(
     }
     let outcome = text_field("outcome", outcome, 1000, true)?;
     let mut tx = Tx::begin(state, actor).await?;
-    queries::close_referral(&mut tx, id, &outcome).await?;
+    queries::close_referral(&mut tx, &state.keys, id, &outcome).await?;
     tx.commit(
         Change::new(
             "hotline.referral_outcome",
@@ -293,7 +311,7 @@ pub async fn record_outcome(
             id,
             &a.region_code,
         )
-        .detail(json!({"status": {"before": "accepted", "after": "closed"}, "outcome": outcome})),
+        .detail(json!({"status": {"before": "accepted", "after": "closed"}, "outcome_chars": outcome.chars().count()})),
     )
     .await?;
     referral(state, actor, id).await
@@ -317,7 +335,8 @@ pub async fn schedule(
         ));
     }
     let mut tx = Tx::begin(state, actor).await?;
-    let id = queries::insert_followup(&mut tx, c.id, &line, due, &actor.username).await?;
+    let id =
+        queries::insert_followup(&mut tx, &state.keys, c.id, &line, due, &actor.username).await?;
     tx.commit(
         Change::new("hotline.followup_schedule", "hotline_followup", id, &line.region_code).detail(
             json!({"call_id": c.id, "due_at": {"before": null, "after": backstop_core::clock::rfc3339(due)}}),
@@ -363,7 +382,15 @@ pub async fn complete(
         ));
     }
     let mut tx = Tx::begin(state, actor).await?;
-    queries::complete_followup(&mut tx, id, &outcome, input.score, &actor.username).await?;
+    queries::complete_followup(
+        &mut tx,
+        &state.keys,
+        id,
+        &outcome,
+        input.score,
+        &actor.username,
+    )
+    .await?;
     tx.commit(
         Change::new("hotline.followup_done", "hotline_followup", id, &f.region_code).detail(json!({
             "status": {"before": "scheduled", "after": "done"}, "score": input.score, "overdue_at_done": f.overdue,

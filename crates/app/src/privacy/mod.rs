@@ -1,8 +1,8 @@
 //! Sensitive personal data at rest (PIPL art. 28; issue 13 item 5): the one way the areas seal
 //! a health fact or a free-text note about a person (AES-256-GCM under the service's key
 //! ring, as `people` seals ID numbers and phones) and open it again on read, and the
-//! open-time steps that seal rows written in clear before migrations 0016, 0025 and 0034 and
-//! key the cross-check fingerprints stored as plain SHA-256 before.
+//! open-time steps that seal rows written in clear before migrations 0016, 0025, 0034 and 0039
+//! and key the cross-check fingerprints stored as plain SHA-256 before.
 //!
 //! Convention: a sealed column `x` has a companion `x_enc` (ciphertext of the value's text
 //! form) and `x` itself holds a blank (`''`, `0` or `NULL`). Readers go through [`text`],
@@ -206,14 +206,31 @@ pub const SEALED_0025: &[Field] = &[
 /// categories a person is in (and the rule that names them), as the categories are sealed.
 pub const SEALED_0034: &[Field] = &[f("crosschecks", "detail", Kind::Text)];
 
+/// Sealed by migration 0039: the hotline's free text besides the counselling notes (sealed
+/// from the start) — a referral's reason, decline reason and outcome, a follow-up's outcome,
+/// and the reference of a red flag's mandatory report.
+pub const SEALED_0039: &[Field] = &[
+    f("hotline_referrals", "reason", Kind::Text),
+    f("hotline_referrals", "decline_reason", Kind::Text),
+    f("hotline_referrals", "outcome", Kind::Text),
+    f("hotline_followups", "outcome", Kind::Text),
+    f("hotline_calls", "report_ref", Kind::Text),
+];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
-    STEPS.iter().flat_map(|(_, fields)| fields.iter())
+    STEPS
+        .iter()
+        .chain(std::iter::once(&HOTLINE_STEP))
+        .flat_map(|(_, fields)| fields.iter())
 }
 
 /// The sealing steps in order: the step recorded in `privacy_sealing` once all its fields
 /// are sealed, and those fields.
 const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_0034)];
+
+/// The hotline's step ([`SEALED_0039`]), after the keying of the fingerprints (step 4).
+const HOTLINE_STEP: (i64, &[Field]) = (5, SEALED_0039);
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -235,7 +252,7 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
     queries::scrub(state, tables).await
 }
 
-/// Seal every row stored in clear before migrations 0016, 0025 and 0034 and blank its clear
+/// Seal every row stored in clear before migrations 0016, 0025, 0034 and 0039 and blank its clear
 /// columns; run at open, after the SQL migrations (the key is not available to them).
 /// Idempotent: a row whose ciphertext is present is left alone, and once a step's pass has
 /// completed it is recorded and later opens skip it. Returns how many values were sealed. One
@@ -248,13 +265,14 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
 /// Step 4 ([`REKEY_STEP`]) replaces the plain SHA-256 fingerprints of cross-check conflicts
 /// stored before by their keyed blind index ([`crate::crosscheck::rules::fingerprint_of`]),
 /// in one audited transaction (`privacy.rekey`) when there were any; the count returned
-/// includes them.
+/// includes them. Step 5 seals the hotline's free text of migration 0039 ([`SEALED_0039`]).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     let mut total = 0u64;
     for (step, fields) in STEPS {
         total += seal_step(state, *step, fields).await?;
     }
     total += rekey_fingerprints(state).await?;
+    total += seal_step(state, HOTLINE_STEP.0, HOTLINE_STEP.1).await?;
     Ok(total)
 }
 

@@ -13,10 +13,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::notes::NoteMeta;
-use super::referrals::{REFERRAL_STATUS, ReferralRow};
 use super::{
-    CALLER_CATEGORIES, Call, CallRow, ChildLead, FLAG_KINDS, Followup, LINE_KINDS, Line, REPORT_TO,
-    RISKS, RedFlag, Referral, Shift, label, province_of,
+    CALLER_CATEGORIES, Call, CallRow, ChildLead, FLAG_KINDS, LINE_KINDS, Line, REPORT_TO, RISKS,
+    RedFlag, Shift, label, province_of,
 };
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::actor::Actor;
@@ -24,7 +23,13 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::queries::{admitted, all, ranged};
 use crate::state::AppState;
 
+mod referrals;
 mod stats;
+pub(crate) use referrals::ReferralAccess;
+pub(super) use referrals::{
+    call_followups, call_referrals, close_referral, complete_followup, decide_referral, followup,
+    insert_followup, insert_referral, open_followups, referral, referral_access, referrals,
+};
 pub(super) use stats::{call_tallies, followup_facts, referral_tallies};
 
 // ------------------------------------------------------------------------------- lines
@@ -204,7 +209,7 @@ pub(super) async fn my_shifts(
 
 const C_COLS: &str = "c.id, c.line_id, l.name AS line_name, c.region_code, c.called_at, c.caller_category, c.issues, \
     c.risk, c.actions, c.duration_s, c.caller_region, c.anonymous, c.phone_masked, c.flag_kind, c.report_to, \
-    c.report_at, c.report_ref, c.child_region, c.child_name_enc, c.child_lead_status, c.answered_by, \
+    c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.answered_by, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_notes n WHERE n.call_id = c.id) AS notes";
 
 fn list_of(s: &str) -> Vec<String> {
@@ -232,7 +237,7 @@ fn call_from_row(state: &AppState, r: &AnyRow) -> Result<Call, sqlx::Error> {
                 .try_get::<Option<i64>, _>("report_at")?
                 .map(rfc3339)
                 .unwrap_or_default(),
-            report_ref: r.try_get("report_ref")?,
+            report_ref: crate::privacy::text(&state.keys, r, "report_ref")?,
         })
     };
     let child_lead = match r.try_get::<Option<String>, _>("child_region")? {
@@ -275,7 +280,7 @@ fn call_from_row(state: &AppState, r: &AnyRow) -> Result<Call, sqlx::Error> {
 
 pub(super) async fn insert_call(
     tx: &mut Tx,
-    _state: &AppState,
+    state: &AppState,
     c: &CallRow,
     phone_enc: Option<&[u8]>,
     phone_masked: &str,
@@ -289,8 +294,8 @@ pub(super) async fn insert_call(
     let q = sqlx::query(
         "INSERT INTO hotline_calls (province, line_id, region_code, called_at, caller_category, issues, risk, actions, \
          duration_s, caller_region, anonymous, phone_enc, phone_masked, flag_kind, report_to, report_at, report_ref, \
-         answered_by, answered_by_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+         report_ref_enc, answered_by, answered_by_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, '', $17, $18, $19, $20) RETURNING id",
     )
     .bind(province_of(&c.line.region_code))
     .bind(c.line.id)
@@ -308,7 +313,7 @@ pub(super) async fn insert_call(
     .bind(kind)
     .bind(to)
     .bind(at)
-    .bind(reference)
+    .bind(crate::privacy::seal(&state.keys, &reference))
     .bind(actor.username.clone())
     .bind(actor.user_id)
     .bind(now);
@@ -357,298 +362,6 @@ pub(super) async fn calls(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec
          WHERE c.region_code >= $1 AND c.region_code < $2 ORDER BY c.called_at DESC, c.id DESC LIMIT 500"
     );
     all(state, ranged(scope, sql), |r| call_from_row(state, r)).await
-}
-
-// --------------------------------------------------------------------------- referrals
-
-const R_COLS: &str = "r.id, r.call_id, r.line_id, r.region_code, r.org_id, o.name AS org_name, r.urgent, r.reason, \
-    r.status, r.decided_by, r.decided_at, r.decline_reason, r.outcome, r.created_by, r.created_at";
-
-fn referral_from_row(r: &AnyRow) -> Result<Referral, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    Ok(Referral {
-        id: r.try_get("id")?,
-        call_id: r.try_get("call_id")?,
-        line_id: r.try_get("line_id")?,
-        region_code: r.try_get("region_code")?,
-        org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
-        urgent: r.try_get::<i64, _>("urgent")? != 0,
-        reason: r.try_get("reason")?,
-        status_label: label(REFERRAL_STATUS, &status),
-        status,
-        decided_by: r.try_get("decided_by")?,
-        decided_at: r.try_get::<Option<i64>, _>("decided_at")?.map(rfc3339),
-        decline_reason: r.try_get("decline_reason")?,
-        outcome: r.try_get("outcome")?,
-        created_by: r.try_get("created_by")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-    })
-}
-
-pub(super) async fn insert_referral(
-    tx: &mut Tx,
-    call_id: i64,
-    line: &Line,
-    r: &ReferralRow,
-    urgent: bool,
-    by: &str,
-) -> AppResult<i64> {
-    let now = tx.now();
-    let q = sqlx::query(
-        "INSERT INTO hotline_referrals (province, call_id, line_id, region_code, org_id, org_region, urgent, reason, \
-         status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10) RETURNING id",
-    )
-    .bind(province_of(&line.region_code))
-    .bind(call_id)
-    .bind(line.id)
-    .bind(line.region_code.clone())
-    .bind(r.org_id)
-    .bind(r.org_region.clone())
-    .bind(i64::from(urgent))
-    .bind(r.reason.clone())
-    .bind(by.to_string())
-    .bind(now);
-    tx.insert(q).await
-}
-
-/// What decides who may read and act on a referral.
-pub(crate) struct ReferralAccess {
-    pub region_code: String,
-    pub org_id: i64,
-    pub org_region: String,
-    pub status: String,
-}
-
-pub(super) async fn referral_access(
-    state: &AppState,
-    id: i64,
-) -> AppResult<Option<ReferralAccess>> {
-    let row: Option<(String, i64, String, String)> = sqlx::query_as(
-        "SELECT region_code, org_id, org_region, status FROM hotline_referrals WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(
-        row.map(|(region_code, org_id, org_region, status)| ReferralAccess {
-            region_code,
-            org_id,
-            org_region,
-            status,
-        }),
-    )
-}
-
-/// One referral whose access the service has decided from [`referral_access`].
-pub(super) async fn referral(
-    state: &AppState,
-    _decided: &ReferralAccess,
-    id: i64,
-) -> AppResult<Referral> {
-    let sql = format!(
-        "SELECT {R_COLS} FROM hotline_referrals r LEFT JOIN orgs o ON o.id = r.org_id WHERE r.id = $1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    Ok(referral_from_row(&row)?)
-}
-
-pub(super) async fn call_referrals(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    call_id: i64,
-) -> AppResult<Vec<Referral>> {
-    let sql = format!(
-        "SELECT {R_COLS} FROM hotline_referrals r LEFT JOIN orgs o ON o.id = r.org_id \
-         WHERE r.region_code >= $1 AND r.region_code < $2 AND r.call_id = $3 ORDER BY r.id"
-    );
-    all(state, ranged(scope, sql).bind(call_id), referral_from_row).await
-}
-
-/// Referrals of the lines under the handle (`staff`) and/or addressed to `org`.
-pub(super) async fn referrals(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    staff: bool,
-    org: Option<i64>,
-    open_only: bool,
-) -> AppResult<Vec<Referral>> {
-    let open = if open_only {
-        " AND r.status IN ('open', 'accepted')"
-    } else {
-        ""
-    };
-    let tail = " ORDER BY r.urgent DESC, r.created_at, r.id LIMIT 500";
-    let base = format!(
-        "SELECT {R_COLS} FROM hotline_referrals r LEFT JOIN orgs o ON o.id = r.org_id WHERE "
-    );
-    let q = match (staff, org) {
-        (true, Some(o)) => ranged(
-            scope,
-            format!(
-                "{base}((r.region_code >= $1 AND r.region_code < $2) OR r.org_id = $3){open}{tail}"
-            ),
-        )
-        .bind(o),
-        (true, None) => ranged(
-            scope,
-            format!("{base}r.region_code >= $1 AND r.region_code < $2{open}{tail}"),
-        ),
-        (false, Some(o)) => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{base}r.org_id = $1{open}{tail}"
-        )))
-        .bind(o),
-        (false, None) => return Ok(Vec::new()),
-    };
-    all(state, q, referral_from_row).await
-}
-
-pub(super) async fn decide_referral(
-    tx: &mut Tx,
-    id: i64,
-    status: &str,
-    by: &str,
-    by_id: Option<i64>,
-    reason: &str,
-) -> AppResult<u64> {
-    let now = tx.now();
-    let assignee = if status == "accepted" { by_id } else { None };
-    let q = sqlx::query(
-        "UPDATE hotline_referrals SET status = $1, decided_by = $2, assignee_id = $3, decided_at = $4, \
-         decline_reason = $5 WHERE id = $6 AND status = 'open'",
-    )
-    .bind(status.to_string())
-    .bind(by.to_string())
-    .bind(assignee)
-    .bind(now)
-    .bind(if status == "declined" { reason.to_string() } else { String::new() })
-    .bind(id);
-    tx.changed(q).await
-}
-
-pub(super) async fn close_referral(tx: &mut Tx, id: i64, outcome: &str) -> AppResult<()> {
-    let now = tx.now();
-    let q = sqlx::query("UPDATE hotline_referrals SET status = 'closed', outcome = $1, outcome_at = $2 WHERE id = $3")
-        .bind(outcome.to_string())
-        .bind(now)
-        .bind(id);
-    tx.exec(q).await
-}
-
-// --------------------------------------------------------------------------- follow-ups
-
-const F_COLS: &str =
-    "id, call_id, line_id, region_code, due_at, status, outcome, score, done_at, done_by";
-
-fn followup_from_row(r: &AnyRow, now: i64) -> Result<Followup, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    let due: i64 = r.try_get("due_at")?;
-    Ok(Followup {
-        id: r.try_get("id")?,
-        call_id: r.try_get("call_id")?,
-        line_id: r.try_get("line_id")?,
-        region_code: r.try_get("region_code")?,
-        due_at: rfc3339(due),
-        overdue: status != "done" && due <= now,
-        status,
-        outcome: r.try_get("outcome")?,
-        score: r.try_get("score")?,
-        done_at: r.try_get::<Option<i64>, _>("done_at")?.map(rfc3339),
-        done_by: r.try_get("done_by")?,
-    })
-}
-
-pub(super) async fn insert_followup(
-    tx: &mut Tx,
-    call_id: i64,
-    line: &Line,
-    due: i64,
-    by: &str,
-) -> AppResult<i64> {
-    let now = tx.now();
-    let q = sqlx::query(
-        "INSERT INTO hotline_followups (province, call_id, line_id, region_code, due_at, status, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7) RETURNING id",
-    )
-    .bind(province_of(&line.region_code))
-    .bind(call_id)
-    .bind(line.id)
-    .bind(line.region_code.clone())
-    .bind(due)
-    .bind(by.to_string())
-    .bind(now);
-    tx.insert(q).await
-}
-
-pub(super) async fn followup(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Followup> {
-    let sql = format!("SELECT {F_COLS} FROM hotline_followups WHERE id = $1");
-    let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| followup_from_row(r, now),
-        |f| &f.region_code,
-    )
-    .await
-}
-
-pub(super) async fn call_followups(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    call_id: i64,
-) -> AppResult<Vec<Followup>> {
-    let sql = format!(
-        "SELECT {F_COLS} FROM hotline_followups WHERE region_code >= $1 AND region_code < $2 AND call_id = $3 ORDER BY due_at, id"
-    );
-    let now = state.now_ms();
-    all(state, ranged(scope, sql).bind(call_id), |r| {
-        followup_from_row(r, now)
-    })
-    .await
-}
-
-pub(super) async fn open_followups(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    overdue_only: bool,
-) -> AppResult<Vec<Followup>> {
-    let now = state.now_ms();
-    let until = if overdue_only { now } else { i64::MAX };
-    let sql = format!(
-        "SELECT {F_COLS} FROM hotline_followups WHERE region_code >= $1 AND region_code < $2 \
-         AND status = 'scheduled' AND due_at <= $3 ORDER BY due_at, id LIMIT 1000"
-    );
-    all(state, ranged(scope, sql).bind(until), |r| {
-        followup_from_row(r, now)
-    })
-    .await
-}
-
-pub(super) async fn complete_followup(
-    tx: &mut Tx,
-    id: i64,
-    outcome: &str,
-    score: i64,
-    by: &str,
-) -> AppResult<()> {
-    let now = tx.now();
-    let q = sqlx::query(
-        "UPDATE hotline_followups SET status = 'done', outcome = $1, score = $2, done_at = $3, done_by = $4 WHERE id = $5",
-    )
-    .bind(outcome.to_string())
-    .bind(score)
-    .bind(now)
-    .bind(by.to_string())
-    .bind(id);
-    tx.exec(q).await
 }
 
 // -------------------------------------------------------------------------------- notes
