@@ -46,6 +46,8 @@ pub struct NewLine {
 pub struct Shift {
     pub id: i64,
     pub line_id: i64,
+    /// The line's name.
+    pub line_name: String,
     pub username: String,
     pub starts_at: String,
     pub ends_at: String,
@@ -149,6 +151,7 @@ pub async fn add_shift(
     Ok(Shift {
         id,
         line_id: l.id,
+        line_name: l.name,
         username: user.1,
         starts_at: backstop_core::clock::rfc3339(starts),
         ends_at: backstop_core::clock::rfc3339(ends),

@@ -172,3 +172,39 @@ pub async fn list(state: &AppState, actor: &Actor, call_id: i64) -> AppResult<Ve
         })
         .collect())
 }
+
+/// The notes of a referral's call without their text, for a reader of the referral (its
+/// page): what [`list`] gives a reader of the call or an assignee of a referral of it; nothing
+/// for the others (the receiving organisation before it accepts). A referral the actor may
+/// not read is *not found*.
+pub async fn of_referral(
+    state: &AppState,
+    actor: &Actor,
+    referral_id: i64,
+) -> AppResult<(super::Referral, Vec<NoteRef>)> {
+    let r = super::referrals::referral(state, actor, referral_id).await?;
+    match list(state, actor, r.call_id).await {
+        Ok(notes) => Ok((r, notes)),
+        Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => Ok((r, Vec::new())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Open a note of a referral's call from the referral's page: the referral must be readable
+/// (else *not found*) and the note one of its call's; then the rule of [`view`] (its writer,
+/// the line's supervisors, the referral's assignee; anyone else *not found*, the attempt
+/// audited), each view audited with its reason.
+pub async fn view_for_referral(
+    state: &AppState,
+    actor: &Actor,
+    referral_id: i64,
+    id: i64,
+    input: &ViewInput,
+) -> AppResult<Note> {
+    let r = super::referrals::referral(state, actor, referral_id).await?;
+    match queries::note_meta(state, id).await? {
+        Some(meta) if meta.call_id == r.call_id => view(state, actor, id, input).await,
+        Some(meta) => Err(refuse(state, actor, id, &meta.region_code, input.reason.trim()).await),
+        None => Err(AppError::not_found()),
+    }
+}

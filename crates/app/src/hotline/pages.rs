@@ -2,7 +2,9 @@
 //! today, follow-ups due, open referrals), the one-screen call form (`/hotline/calls/new`), a
 //! call (`/hotline/calls/{id}`: its referrals and follow-ups, and each note behind a "查看记录"
 //! form that asks why), the referrals inbox of the receiving organisation and the supervisor
-//! (`/hotline/referrals`: accept or decline), and the statistics with a chart
+//! (`/hotline/referrals`: accept or decline), a referral with the notes of its call behind the
+//! same "查看记录" form (`/hotline/referrals/{id}`, for the receiving organisation's assignee,
+//! who reads no call), and the statistics with a chart
 //! (`/hotline/statistics`). Forms are kept and shown again with the reason when refused; the
 //! rules live in the service functions of `hotline`.
 
@@ -35,7 +37,12 @@ pub fn routes() -> Routes {
         ("/hotline/lines/{id}/shifts", post(add_shift)),
         ("/hotline/notes/{id}/view", post(view_note)),
         ("/hotline/referrals", get(referrals)),
+        ("/hotline/referrals/{id}", get(show_referral)),
         ("/hotline/referrals/{id}/decision", post(decide)),
+        (
+            "/hotline/referrals/{id}/notes/{note}/view",
+            post(view_referral_note),
+        ),
         ("/hotline/referrals/{id}/outcome", post(outcome)),
         ("/hotline/statistics", get(statistics)),
     ]
@@ -309,6 +316,68 @@ async fn referrals_page(s: &AppState, a: &Authed, form: Kept) -> PageResult {
         },
         status,
     ))
+}
+
+#[derive(Template)]
+#[template(path = "hotline_referral.html")]
+struct ReferralPage {
+    nav: Option<Nav>,
+    r: Referral,
+    notes: Vec<NoteRef>,
+    opened: Option<Note>,
+    form: Kept,
+}
+
+async fn referral_page(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    opened: Option<Note>,
+    form: Kept,
+) -> PageResult {
+    let (mut r, mut notes) = super::notes::of_referral(s, &a.actor, id).await?;
+    bj(&mut r.created_at);
+    if let Some(t) = r.decided_at.as_mut() {
+        bj(t);
+    }
+    for n in &mut notes {
+        bj(&mut n.created_at);
+    }
+    let opened = opened.map(|mut n| {
+        bj(&mut n.created_at);
+        n
+    });
+    let status = form.status();
+    Ok(render_status(
+        &ReferralPage {
+            nav: Some(Nav::for_actor(&a.actor, AREA)),
+            r,
+            notes,
+            opened,
+            form,
+        },
+        status,
+    ))
+}
+
+async fn show_referral(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
+    referral_page(&s, &a, id, None, Kept::none()).await
+}
+
+async fn view_referral_note(
+    PageCaller(s, a): PageCaller,
+    Path((id, note)): Path<(i64, i64)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input(&format!("view-{note}"), pairs);
+    let input = ViewInput {
+        reason: form.get("reason").to_string(),
+    };
+    let r = super::notes::view_for_referral(&s, &a.actor, id, note, &input).await;
+    match form.outcome(r)? {
+        Ok(n) => referral_page(&s, &a, id, Some(n), Kept::none()).await,
+        Err(form) => referral_page(&s, &a, id, None, form).await,
+    }
 }
 
 async fn referrals(PageCaller(s, a): PageCaller) -> PageResult {

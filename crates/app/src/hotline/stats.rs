@@ -1,6 +1,6 @@
 //! Reporting (心理援助工作报告制度, issue 17 item 5): for a region of the caller's scope and a
 //! day or a week (Beijing, weeks from Monday): calls by caller category and risk, referrals
-//! made and what became of them, follow-ups due and done on time, average handling time and
+//! made and what became of them, calls that opened a lead about a child, follow-ups due and done on time, average handling time and
 //! the mean effect score — one row per region below (rolled up the region tree from the lines'
 //! regions), one per line, and the total. Counts from 1 to 4 are shown as `<5` in rows below
 //! county level, so a village's figures do not identify a caller; those rows' averages are
@@ -50,6 +50,8 @@ pub struct Row {
     pub calls: String,
     pub by_category: Vec<Count>,
     pub by_risk: Vec<Count>,
+    /// Calls that opened a lead about a child (from the call's own child-lead record).
+    pub child_leads: String,
     pub referrals: String,
     pub referrals_accepted: String,
     pub referrals_declined: String,
@@ -85,6 +87,7 @@ struct Tally {
     calls: i64,
     by_category: BTreeMap<String, i64>,
     by_risk: BTreeMap<String, i64>,
+    child_leads: i64,
     duration: i64,
     referrals: i64,
     accepted: i64,
@@ -137,6 +140,7 @@ impl Tally {
             calls: shown(self.calls, masked),
             by_category: counts(CALLER_CATEGORIES, &self.by_category, masked),
             by_risk: counts(RISKS, &self.by_risk, masked),
+            child_leads: shown(self.child_leads, masked),
             referrals: shown(self.referrals, masked),
             referrals_accepted: shown(self.accepted, masked),
             referrals_declined: shown(self.declined, masked),
@@ -217,10 +221,12 @@ pub async fn report(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResul
         f(lines.entry(line).or_default());
         f(&mut total);
     };
-    for (code, line, cat, risk, n, d) in queries::call_tallies(state, &scope, start, end).await? {
+    for (code, line, cat, risk, n, d, k) in queries::call_tallies(state, &scope, start, end).await?
+    {
         each(&code, line, &|t: &mut Tally| {
             t.calls += n;
             t.duration += d;
+            t.child_leads += k;
             *t.by_category.entry(cat.clone()).or_default() += n;
             *t.by_risk.entry(risk.clone()).or_default() += n;
         });
@@ -316,6 +322,7 @@ pub async fn export_xlsx(
     cols.extend(RISKS.iter().map(|(_, l)| format!("风险：{l}")));
     cols.extend(
         [
+            "儿童线索",
             "转介",
             "已接收",
             "已拒绝",
@@ -342,6 +349,7 @@ pub async fn export_xlsx(
         cells.extend(row.by_category.iter().map(|c| c.value.clone()));
         cells.extend(row.by_risk.iter().map(|c| c.value.clone()));
         cells.extend([
+            row.child_leads.clone(),
             row.referrals.clone(),
             row.referrals_accepted.clone(),
             row.referrals_declined.clone(),

@@ -1834,6 +1834,10 @@ fn hotline_cases(w: &World) -> Vec<Case> {
         get("/hotline/calls/new", "/hotline/calls/new", "热线线路标记甲").by("hw").list(),
         get("/hotline/calls/{id}", format!("/hotline/calls/{call}"), "热线转介标记").by("hw"),
         get("/hotline/referrals", "/hotline/referrals", "热线转介标记").list(),
+        get("/hotline/referrals/{id}", format!("/hotline/referrals/{accepted}"), "热线转介标记乙"),
+        // The receiving organisation's assignee reads the call's note from the referral's page.
+        post("/hotline/referrals/{id}/notes/{note}/view", format!("/hotline/referrals/{accepted}/notes/{note}/view"),
+            format!("reason={}", encode_query_value("复核"))).by("swo").mark("保密记录标记"),
         get("/hotline/statistics", format!("/hotline/statistics?region={A}"), "热线线路标记甲").list(),
         post("/hotline/calls", "/hotline/calls",
             format!("line_id={line}&caller_category=resident&issues=anxiety&risk=low&duration_min=3")).by("hw").form_refusal(),

@@ -144,10 +144,17 @@ pub(super) async fn supervisors(tx: &mut Tx, scopes: &[String]) -> AppResult<Vec
 
 // ------------------------------------------------------------------------------ shifts
 
+/// A shift with its line's name.
+const S_SELECT: &str = "SELECT s.id, s.line_id, l.name AS line_name, s.username, s.starts_at, s.ends_at \
+    FROM hotline_shifts s LEFT JOIN hotline_lines l ON l.id = s.line_id";
+
 fn shift_from_row(r: &AnyRow) -> Result<Shift, sqlx::Error> {
     Ok(Shift {
         id: r.try_get("id")?,
         line_id: r.try_get("line_id")?,
+        line_name: r
+            .try_get::<Option<String>, _>("line_name")?
+            .unwrap_or_default(),
         username: r.try_get("username")?,
         starts_at: rfc3339(r.try_get("starts_at")?),
         ends_at: rfc3339(r.try_get("ends_at")?),
@@ -185,8 +192,10 @@ pub(super) async fn shifts(
     scope: &Scoped<'_>,
     line: &Line,
 ) -> AppResult<Vec<Shift>> {
-    let sql = "SELECT id, line_id, username, starts_at, ends_at FROM hotline_shifts \
-               WHERE region_code >= $1 AND region_code < $2 AND line_id = $3 ORDER BY starts_at DESC LIMIT 200";
+    let sql = format!(
+        "{S_SELECT} WHERE s.region_code >= $1 AND s.region_code < $2 AND s.line_id = $3 \
+         ORDER BY s.starts_at DESC LIMIT 200"
+    );
     all(state, ranged(scope, sql).bind(line.id), shift_from_row).await
 }
 
@@ -195,8 +204,10 @@ pub(super) async fn my_shifts(
     scope: &Scoped<'_>,
     uid: i64,
 ) -> AppResult<Vec<Shift>> {
-    let sql = "SELECT id, line_id, username, starts_at, ends_at FROM hotline_shifts \
-               WHERE region_code >= $1 AND region_code < $2 AND user_id = $3 AND ends_at > $4 ORDER BY starts_at LIMIT 20";
+    let sql = format!(
+        "{S_SELECT} WHERE s.region_code >= $1 AND s.region_code < $2 AND s.user_id = $3 AND s.ends_at > $4 \
+         ORDER BY s.starts_at LIMIT 20"
+    );
     all(
         state,
         ranged(scope, sql).bind(uid).bind(state.now_ms()),

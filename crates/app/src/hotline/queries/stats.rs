@@ -9,15 +9,17 @@ use crate::kernel::queries::{all, ranged};
 use crate::state::AppState;
 
 /// Calls of a period under the handle, counted by (region, line, caller category, risk), with
-/// the summed duration.
+/// the summed duration and how many opened a lead about a child (a red flag for a child in
+/// danger, or a child lead recorded on the call: the hotline's own records, not the cases).
 pub(in crate::hotline) async fn call_tallies(
     state: &AppState,
     scope: &Scoped<'_>,
     from: i64,
     to: i64,
-) -> AppResult<Vec<(String, i64, String, String, i64, i64)>> {
+) -> AppResult<Vec<(String, i64, String, String, i64, i64, i64)>> {
     let sql = "SELECT region_code, line_id, caller_category, risk, CAST(COUNT(*) AS BIGINT) AS n, \
-               CAST(SUM(duration_s) AS BIGINT) AS d FROM hotline_calls \
+               CAST(SUM(duration_s) AS BIGINT) AS d, CAST(SUM(CASE WHEN flag_kind = 'child_danger' \
+               OR child_region IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS k FROM hotline_calls \
                WHERE region_code >= $1 AND region_code < $2 AND called_at >= $3 AND called_at < $4 \
                GROUP BY region_code, line_id, caller_category, risk";
     all(state, ranged(scope, sql).bind(from).bind(to), |r| {
@@ -28,6 +30,7 @@ pub(in crate::hotline) async fn call_tallies(
             r.try_get("risk")?,
             r.try_get("n")?,
             r.try_get::<Option<i64>, _>("d")?.unwrap_or(0),
+            r.try_get::<Option<i64>, _>("k")?.unwrap_or(0),
         ))
     })
     .await
