@@ -538,6 +538,7 @@ pub async fn create(
     }
     queries::insert_step(
         &mut tx,
+        &state.keys,
         region.as_str(),
         id,
         "submit",

@@ -409,6 +409,7 @@ pub async fn submit(
     }
     queries::insert_step(
         &mut tx,
+        &state.keys,
         region.as_str(),
         id,
         "submit",

@@ -222,9 +222,20 @@ pub async fn step(
         queries::set_amount(&mut tx, id, monthly, &detail, bid).await?;
         ben_id = Some(bid);
     }
-    queries::set_status(&mut tx, id, to, due_step, due_at, publicity_ends, &reason).await?;
+    queries::set_status(
+        &mut tx,
+        &state.keys,
+        id,
+        to,
+        due_step,
+        due_at,
+        publicity_ends,
+        &reason,
+    )
+    .await?;
     queries::insert_step(
         &mut tx,
+        &state.keys,
         &a.region_code,
         id,
         step,
@@ -244,7 +255,7 @@ pub async fn step(
         )
         .detail(
             json!({"step": step, "status": {"before": a.status, "after": to},
-                "reason": reason, "beneficiary_id": ben_id}),
+                "reason_chars": reason.chars().count(), "beneficiary_id": ben_id}),
         ),
     )
     .await?;
@@ -267,6 +278,7 @@ async fn verify_commitment(
     queries::verify_commitment(&mut tx, a.id, &actor.username).await?;
     queries::insert_step(
         &mut tx,
+        &state.keys,
         &a.region_code,
         a.id,
         "verify_commitment",

@@ -191,9 +191,9 @@ pub async fn of_referral(
 }
 
 /// Open a note of a referral's call from the referral's page: the referral must be readable
-/// (else *not found*) and the note one of its call's; then the rule of [`view`] (its writer,
-/// the line's supervisors, the referral's assignee; anyone else *not found*, the attempt
-/// audited), each view audited with its reason.
+/// and the note one of its call's; then the rule of [`view`] (its writer, the line's
+/// supervisors, the referral's assignee), each view audited with its reason. Anyone else gets
+/// *not found*, and the attempt on an existing note is audited (`hotline.note_denied`).
 pub async fn view_for_referral(
     state: &AppState,
     actor: &Actor,
@@ -201,10 +201,16 @@ pub async fn view_for_referral(
     id: i64,
     input: &ViewInput,
 ) -> AppResult<Note> {
-    let r = super::referrals::referral(state, actor, referral_id).await?;
-    match queries::note_meta(state, id).await? {
-        Some(meta) if meta.call_id == r.call_id => view(state, actor, id, input).await,
-        Some(meta) => Err(refuse(state, actor, id, &meta.region_code, input.reason.trim()).await),
-        None => Err(AppError::not_found()),
+    let Some(meta) = queries::note_meta(state, id).await? else {
+        return Err(AppError::not_found());
+    };
+    let of_referral = match super::referrals::referral(state, actor, referral_id).await {
+        Ok(r) => r.call_id == meta.call_id,
+        Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => false,
+        Err(e) => return Err(e),
+    };
+    if !of_referral {
+        return Err(refuse(state, actor, id, &meta.region_code, input.reason.trim()).await);
     }
+    view(state, actor, id, input).await
 }

@@ -208,8 +208,15 @@ pub const SEALED_0034: &[Field] = &[f("crosschecks", "detail", Kind::Text)];
 
 /// Sealed by migration 0039: the hotline's free text besides the counselling notes (sealed
 /// from the start) — a referral's reason, decline reason and outcome, a follow-up's outcome,
-/// and the reference of a red flag's mandatory report.
+/// and the reference of a red flag's mandatory report; and the opinions written at the steps
+/// of an assistance application and a rejection's reason (only rows that hold one: the
+/// applications inserted without a step have no ciphertext until their first step).
 pub const SEALED_0039: &[Field] = &[
+    f("assistance_application_steps", "note", Kind::Text),
+    Field {
+        only: "reject_reason <> ''",
+        ..f("assistance_applications", "reject_reason", Kind::Text)
+    },
     f("hotline_referrals", "reason", Kind::Text),
     f("hotline_referrals", "decline_reason", Kind::Text),
     f("hotline_referrals", "outcome", Kind::Text),

@@ -711,3 +711,153 @@ async fn pages_call_form_refusal_note_view_and_inbox() {
     })
     .await;
 }
+
+/// The hotline's free text besides the notes (a referral's reason, decline reason and outcome,
+/// a follow-up's outcome, the mandatory report's reference) is sealed: shown back by the API
+/// and pages to those who read the referral or the call, nowhere at rest (the audit log
+/// included). A referral's page lists its call's notes to the assignee once accepted and opens
+/// one with a reason (audited); before, and for anyone else entitled to the page but not to
+/// the note, the view is *not found* and audited. The hub names the lines of the shifts, and
+/// the report counts the calls that opened a child lead, "<5" below county level.
+#[tokio::test]
+async fn referral_texts_sealed_referral_page_shift_names_and_child_leads() {
+    use crate::support::{page, post_page, text_at_rest, web_login};
+    use backstop_app::kernel::web::encode_query_value as enc;
+    const MARKS: [&str; 6] = [
+        "转介原因封存标记",
+        "再转介原因封存标记",
+        "拒绝原因封存标记",
+        "转介结果封存标记",
+        "回访结果封存标记",
+        "JJ-封存标记-01",
+    ];
+    each_backend(|t: T| async move {
+        let w = world(&t).await;
+        // The hub names the line of a shift, not its number.
+        let shift = json!({"username": "hw.a", "starts_at": "2026-03-03 08:00", "ends_at": "2026-03-03 20:00"});
+        let (s, b) = t.post(&format!("/api/v1/hotline/lines/{}/shifts", w.line), &w.off, shift).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let hw = web_login(&t, "hw.a").await;
+        let (_, hub) = page(&t, "/hotline", &hw).await;
+        assert!(hub.contains("<td data-label=\"线路\">鹿泉区心理援助热线</td>"), "{hub}");
+
+        // A red flag with its report's reference and a referral; a second referral, declined.
+        let mut red = call_body(w.line, "red_flag");
+        red["flag_kind"] = json!("suicide");
+        red["report_to"] = json!("police");
+        red["report_ref"] = json!(MARKS[5]);
+        red["referral"] = json!({"org_id": w.sw_org, "reason": MARKS[0]});
+        let c = record(&t, &w.hw, red).await;
+        let id = c["id"].as_i64().expect("call");
+        assert_eq!(c["red_flag"]["report_ref"], MARKS[5]);
+        assert_eq!(c["referrals"][0]["reason"], MARKS[0]);
+        let rid = c["referrals"][0]["id"].as_i64().expect("referral");
+        let (s, r2) = t.post(&format!("/api/v1/hotline/calls/{id}/referrals"), &w.hw, json!({"org_id": w.sw_org, "reason": MARKS[1]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{r2}");
+        let r2 = r2["id"].as_i64().expect("referral 2");
+        let (s, d) = t.post(&format!("/api/v1/hotline/referrals/{r2}/decision"), &w.sw, json!({"accept": false, "reason": MARKS[2]})).await;
+        assert_eq!((s, d["decline_reason"].as_str()), (StatusCode::OK, Some(MARKS[2])), "{d}");
+        let (s, n) = t.post(&format!("/api/v1/hotline/calls/{id}/notes"), &w.hw, json!({"text": "咨询记录封存标记"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{n}");
+        let nid = n["id"].as_i64().expect("note");
+
+        // The referral's page: the receiving organisation reads the referral; before it
+        // accepts, no note is offered and a view is not found (audited).
+        let sw = web_login(&t, "sw.a").await;
+        let rpage = format!("/hotline/referrals/{rid}");
+        let view = format!("{rpage}/notes/{nid}/view");
+        let (s, html) = page(&t, &rpage, &sw).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(html.contains(MARKS[0]) && html.contains("id=\"no-notes\"") && !html.contains("咨询记录封存标记"));
+        let (s, html) = post_page(&t, &view, &sw, &format!("reason={}", enc("复核"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!html.contains("咨询记录封存标记"));
+        assert_eq!(audit_count(&t, "hotline.note_denied").await, 1);
+        let (s, inbox) = page(&t, "/hotline/referrals", &sw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(inbox.contains(&format!("href=\"{rpage}\"")), "the inbox links the referral's page");
+        // Accepted: the assignee is offered the note, needs a reason, and the view is audited.
+        let (s, _) = t.post(&format!("/api/v1/hotline/referrals/{rid}/decision"), &w.sw, json!({"accept": true})).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, html) = page(&t, &rpage, &sw).await;
+        assert!(html.contains(&format!("id=\"view-{nid}\"")) && !html.contains("咨询记录封存标记"), "{html}");
+        let (s, html) = post_page(&t, &view, &sw, "reason=").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!html.contains("咨询记录封存标记"));
+        let (s, html) = post_page(&t, &view, &sw, &format!("reason={}", enc("承办跟进"))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("咨询记录封存标记") && html.contains("id=\"note-opened\""));
+        assert_eq!(audit_count(&t, "hotline.note_view").await, 1);
+        // Another hotline worker of the county reads the referral but not the note; the
+        // sibling county's official and a community worker find no page at all.
+        let hw2 = web_login(&t, "hw.b").await;
+        assert_eq!(page(&t, &rpage, &hw2).await.0, StatusCode::OK);
+        let (s, html) = post_page(&t, &view, &hw2, &format!("reason={}", enc("好奇"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!html.contains("咨询记录封存标记"));
+        assert_eq!(audit_count(&t, "hotline.note_denied").await, 2);
+        for who in ["off.b", "cw.a", "fin.a"] {
+            let cookie = web_login(&t, who).await;
+            assert_eq!(page(&t, &rpage, &cookie).await.0, StatusCode::NOT_FOUND, "{who}");
+            assert_eq!(post_page(&t, &view, &cookie, "reason=x").await.0, StatusCode::NOT_FOUND, "{who}");
+        }
+        // A note of another call through this referral: not found, audited.
+        let other = record(&t, &w.hw, call_body(w.line, "low")).await;
+        let (_, n2) = t.post(&format!("/api/v1/hotline/calls/{}/notes", other["id"]), &w.hw, json!({"text": "别的来电记录"})).await;
+        let n2 = n2["id"].as_i64().expect("note 2");
+        let (s, html) = post_page(&t, &format!("{rpage}/notes/{n2}/view"), &sw, &format!("reason={}", enc("复核"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!html.contains("别的来电记录"));
+        assert_eq!(audit_count(&t, "hotline.note_denied").await, 3 + 3);
+
+        // The outcome and a follow-up's outcome; shown back to those who read them.
+        let (s, o) = t.post(&format!("/api/v1/hotline/referrals/{rid}/outcome"), &w.sw, json!({"outcome": MARKS[3]})).await;
+        assert_eq!((s, o["outcome"].as_str()), (StatusCode::OK, Some(MARKS[3])), "{o}");
+        let (_, f) = t.post(&format!("/api/v1/hotline/calls/{id}/followups"), &w.hw, json!({"due_at": "2026-03-09 09:00"})).await;
+        let fid = f["id"].as_i64().expect("followup");
+        let (s, f) = t.post(&format!("/api/v1/hotline/followups/{fid}/done"), &w.hw, json!({"outcome": MARKS[4], "score": 4})).await;
+        assert_eq!((s, f["outcome"].as_str()), (StatusCode::OK, Some(MARKS[4])), "{f}");
+        let (_, call) = t.get(&format!("/api/v1/hotline/calls/{id}"), &w.hw).await;
+        let shown = call.to_string();
+        for m in MARKS {
+            assert!(shown.contains(m), "{m} shown on the call: {shown}");
+        }
+        let (_, html) = page(&t, &rpage, &sw).await;
+        assert!(html.contains(MARKS[3]), "the outcome on the referral's page");
+        // At rest: none of them, nor the note, anywhere (the audit entries carry lengths).
+        let hay = text_at_rest(&t).await;
+        for m in MARKS.iter().chain(["咨询记录封存标记", "别的来电记录"].iter()) {
+            assert!(!hay.contains(m), "{m} at rest");
+        }
+        let (s, _) = t.get(&format!("/api/v1/hotline/referrals/{r2}"), &w.sw).await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Child leads on the report: a child in danger on the county's line and on a township's.
+        let body = json!({"region_code": T1, "name": "获鹿镇儿童保护热线", "number": "0311-82010001",
+            "kind": "child_protection", "org_id": w.sw_org});
+        let (s, l) = t.post("/api/v1/hotline/lines", &w.off, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{l}");
+        let town_line = l["id"].as_i64().expect("line");
+        for line in [w.line, town_line] {
+            let mut b = call_body(line, "red_flag");
+            b["flag_kind"] = json!("child_danger");
+            b["report_to"] = json!("civil_affairs");
+            b["report_ref"] = json!("MZ-1");
+            b["child"] = json!({"region_code": V1, "child_name": "王小明", "where_now": "家中", "reason": "父母隔离"});
+            record(&t, &w.hw, b).await;
+        }
+        let (s, st) = t.get(&format!("/api/v1/hotline/statistics?region={A}&period=week"), &w.off).await;
+        assert_eq!(s, StatusCode::OK, "{st}");
+        let independent = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_calls WHERE flag_kind = 'child_danger'").await;
+        assert_eq!(st["total"]["child_leads"], independent.to_string());
+        assert_eq!(st["total"]["child_leads"], "2");
+        let row = |key: &str| st["regions"].as_array().expect("rows").iter().find(|r| r["key"] == key).cloned().unwrap_or(Value::Null);
+        assert_eq!(row(A)["child_leads"], "1", "the county's own line, shown as is");
+        assert_eq!(row(T1)["child_leads"], "<5", "the township's: masked");
+        let line_row = st["lines"].as_array().expect("lines").iter().find(|r| r["key"] == format!("line:{}", w.line)).cloned().unwrap_or(Value::Null);
+        assert_eq!(line_row["child_leads"], "1");
+        let (_, html) = page(&t, &format!("/hotline/statistics?region={A}&period=week"), &web_login(&t, "off.a").await).await;
+        assert!(html.contains("id=\"total-child-leads\">2<"), "{html}");
+    })
+    .await;
+}

@@ -662,3 +662,54 @@ pub fn set_cookie_pair(h: &axum::http::HeaderMap) -> String {
         .expect("cookie")
         .to_string()
 }
+
+// --- added by the wt-hotseal helper (issue 13, "done when"): everything stored, as text -------
+
+/// Everything the database holds at rest, to search for markers: on SQLite the file with its
+/// WAL (bytes, read as lossy UTF-8); on PostgreSQL every non-null value of every column of
+/// every table of the schema, found through `information_schema` (text-like columns cast to
+/// text, `bytea` read as raw bytes so that clear bytes in a ciphertext column would show).
+#[allow(dead_code)]
+pub async fn text_at_rest(t: &T) -> String {
+    if t.backend == "sqlite" {
+        return String::from_utf8_lossy(&sqlite_bytes(t).await).into_owned();
+    }
+    let cols: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text, c.data_type::text \
+         FROM information_schema.columns c JOIN information_schema.tables tb \
+         ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name \
+         WHERE c.table_schema = current_schema() AND tb.table_type = 'BASE TABLE' \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(t.state.db.pool())
+    .await
+    .expect("columns");
+    assert!(cols.len() > 100, "the schema's columns: {}", cols.len());
+    let mut all = String::new();
+    for (table, col, ty) in cols {
+        if ty == "bytea" {
+            let values: Vec<Option<Vec<u8>>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT \"{col}\" FROM \"{table}\""
+            )))
+            .fetch_all(t.state.db.pool())
+            .await
+            .expect("bytes");
+            for v in values.into_iter().flatten() {
+                all.push_str(&String::from_utf8_lossy(&v));
+                all.push('\n');
+            }
+        } else {
+            let values: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(\"{col}\" AS TEXT) FROM \"{table}\""
+            )))
+            .fetch_all(t.state.db.pool())
+            .await
+            .expect("texts");
+            for v in values.into_iter().flatten() {
+                all.push_str(&v);
+                all.push('\n');
+            }
+        }
+    }
+    all
+}

@@ -21,6 +21,7 @@ mod emergency;
 mod public;
 mod stats;
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
 use crate::kernel::queries::{admitted, all, ranged};
 use crate::people::shown;
@@ -309,6 +310,7 @@ pub(super) async fn insert_member(
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_step(
     tx: &mut Tx,
+    keys: &KeyRing,
     region: &str,
     app_id: i64,
     step: &str,
@@ -319,8 +321,8 @@ pub(super) async fn insert_step(
 ) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "INSERT INTO assistance_application_steps (province, application_id, step, from_status, to_status, actor, at, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO assistance_application_steps (province, application_id, step, from_status, to_status, actor, at, note, \
+         note_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8)",
     )
     .bind(province_of(region))
     .bind(app_id)
@@ -329,7 +331,7 @@ pub(super) async fn insert_step(
     .bind(to.to_string())
     .bind(actor.to_string())
     .bind(now)
-    .bind(note.to_string())
+    .bind(crate::privacy::seal(keys, note))
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -337,7 +339,7 @@ pub(super) async fn insert_step(
 
 const A_COLS: &str = "a.id, a.programme, a.county_code, a.region_code, a.household_id, a.applicant_person_id, \
     p.name AS applicant_name, a.area_kind, a.members, a.covered, a.self_care, a.status, a.applied_on, a.content_enc, \
-    a.monthly_amount_fen, a.amount_detail, a.due_step, a.due_at, a.publicity_ends_at, a.reject_reason, \
+    a.monthly_amount_fen, a.amount_detail, a.due_step, a.due_at, a.publicity_ends_at, a.reject_reason, a.reject_reason_enc, \
     a.related_staff, a.emergency_id, a.emergency_measures, a.commitment, a.commitment_verified_at, a.beneficiary_id, \
     a.created_by, a.created_at, a.channel, a.public_no, a.public_flags";
 const A_FROM: &str = "assistance_applications a JOIN persons p ON p.id = a.applicant_person_id";
@@ -382,7 +384,7 @@ fn application_from_row(
         publicity_ends_at: r
             .try_get::<Option<i64>, _>("publicity_ends_at")?
             .map(rfc3339),
-        reject_reason: r.try_get("reject_reason")?,
+        reject_reason: crate::privacy::text(&state.keys, r, "reject_reason")?,
         related_staff: r.try_get("related_staff")?,
         emergency_id: r.try_get("emergency_id")?,
         emergency_label: measures_label(&measures),
@@ -447,7 +449,7 @@ pub(super) async fn application(
     })
     .await?;
     let q = sqlx::query(
-        "SELECT step, from_status, to_status, actor, at, note FROM assistance_application_steps \
+        "SELECT step, from_status, to_status, actor, at, note, note_enc FROM assistance_application_steps \
          WHERE application_id = $1 ORDER BY id",
     )
     .bind(id);
@@ -458,7 +460,7 @@ pub(super) async fn application(
             to_status: r.try_get("to_status")?,
             actor: r.try_get("actor")?,
             at: rfc3339(r.try_get("at")?),
-            note: r.try_get("note")?,
+            note: crate::privacy::text(&state.keys, r, "note")?,
         })
     })
     .await?;
@@ -555,6 +557,7 @@ pub(super) async fn member_figures(state: &AppState, id: i64) -> AppResult<Vec<F
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn set_status(
     tx: &mut Tx,
+    keys: &KeyRing,
     id: i64,
     to: &str,
     due_step: &str,
@@ -566,13 +569,13 @@ pub(super) async fn set_status(
     let reject = if to == "rejected" { reason } else { "" };
     sqlx::query(
         "UPDATE assistance_applications SET status = $1, due_step = $2, due_at = $3, \
-         publicity_ends_at = COALESCE($4, publicity_ends_at), reject_reason = $5, updated_at = $6 WHERE id = $7",
+         publicity_ends_at = COALESCE($4, publicity_ends_at), reject_reason = '', reject_reason_enc = $5, updated_at = $6 WHERE id = $7",
     )
     .bind(to.to_string())
     .bind(due_step.to_string())
     .bind(due_at)
     .bind(publicity_ends)
-    .bind(reject.to_string())
+    .bind(crate::privacy::seal(keys, reject))
     .bind(now)
     .bind(id)
     .execute(tx.conn())

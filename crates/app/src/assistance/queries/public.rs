@@ -86,7 +86,7 @@ pub(in crate::assistance) async fn public_by_phone(
     number: Option<&str>,
 ) -> AppResult<Vec<PublicStatus>> {
     let mut sql = String::from(
-        "SELECT a.public_no, a.programme, r.name AS region_name, a.status, a.applied_on, a.reject_reason \
+        "SELECT a.public_no, a.programme, r.name AS region_name, a.status, a.applied_on, a.reject_reason, a.reject_reason_enc \
          FROM assistance_applications a LEFT JOIN regions r ON r.code = a.region_code \
          WHERE a.phone_index = $1 AND a.channel = 'public'",
     );
@@ -116,7 +116,7 @@ pub(in crate::assistance) async fn public_by_phone(
             status_label: public_status_label(&status).to_string(),
             status,
             applied_on: r.try_get("applied_on")?,
-            reject_reason: r.try_get("reject_reason")?,
+            reject_reason: crate::privacy::text(&state.keys, r, "reject_reason")?,
         });
     }
     Ok(out)
