@@ -107,6 +107,17 @@ fn bj_followups(list: &mut [Followup]) {
     }
 }
 
+/// The times of listed notes and of the note just opened, in Beijing.
+fn bj_notes(notes: &mut [NoteRef], opened: Option<Note>) -> Option<Note> {
+    for n in notes {
+        bj(&mut n.created_at);
+    }
+    opened.map(|mut n| {
+        bj(&mut n.created_at);
+        n
+    })
+}
+
 /// The Beijing date of an RFC 3339 time.
 fn beijing_day(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
@@ -235,6 +246,8 @@ struct CallPage {
     c: Call,
     notes: Vec<NoteRef>,
     opened: Option<Note>,
+    note_action: String,
+    note_call: i64,
     form: Kept,
 }
 
@@ -252,17 +265,13 @@ async fn call_page(
     }
     bj_followups(&mut c.followups);
     let mut notes = super::notes::list(s, &a.actor, id).await?;
-    for n in &mut notes {
-        bj(&mut n.created_at);
-    }
-    let opened = opened.map(|mut n| {
-        bj(&mut n.created_at);
-        n
-    });
+    let opened = bj_notes(&mut notes, opened);
     let status = form.status();
     Ok(render_status(
         &CallPage {
             nav: Some(Nav::for_actor(&a.actor, AREA)),
+            note_action: "/hotline/notes".to_string(),
+            note_call: c.id,
             c,
             notes,
             opened,
@@ -325,6 +334,8 @@ struct ReferralPage {
     r: Referral,
     notes: Vec<NoteRef>,
     opened: Option<Note>,
+    note_action: String,
+    note_call: i64,
     form: Kept,
 }
 
@@ -340,17 +351,13 @@ async fn referral_page(
     if let Some(t) = r.decided_at.as_mut() {
         bj(t);
     }
-    for n in &mut notes {
-        bj(&mut n.created_at);
-    }
-    let opened = opened.map(|mut n| {
-        bj(&mut n.created_at);
-        n
-    });
+    let opened = bj_notes(&mut notes, opened);
     let status = form.status();
     Ok(render_status(
         &ReferralPage {
             nav: Some(Nav::for_actor(&a.actor, AREA)),
+            note_action: format!("/hotline/referrals/{id}/notes"),
+            note_call: r.call_id,
             r,
             notes,
             opened,
