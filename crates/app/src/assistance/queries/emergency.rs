@@ -266,20 +266,13 @@ pub(in crate::assistance) async fn periods(
     scope: &Scoped<'_>,
     above: &[String],
 ) -> AppResult<Vec<Period>> {
-    let mut sql = format!(
-        "SELECT {E_COLS} FROM assistance_emergencies WHERE ((region_code >= $1 AND region_code < $2)"
+    let q = super::under_or_above(
+        scope,
+        E_COLS,
+        "assistance_emergencies",
+        above,
+        " ORDER BY id DESC LIMIT 500",
     );
-    if !above.is_empty() {
-        sql.push_str(&format!(
-            " OR region_code IN ({})",
-            placeholders(3, above.len())
-        ));
-    }
-    sql.push_str(") ORDER BY id DESC LIMIT 500");
-    let mut q = ranged(scope, sql);
-    for c in above {
-        q = q.bind(c.clone());
-    }
     all(state, q, period_from_row).await
 }
 

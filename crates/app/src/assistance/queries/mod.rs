@@ -23,7 +23,7 @@ mod stats;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{AnyQuery, admitted, all, ranged};
 use crate::people::shown;
 use crate::state::AppState;
 use backstop_core::Programme;
@@ -39,6 +39,34 @@ fn placeholders(from: usize, n: usize) -> String {
         .map(|i| format!("${}", from + i))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The rows of `table` under the handle's range or at one of the regions `above` it (what a
+/// region inherits: standards, emergency periods): `SELECT {cols} FROM {table} WHERE ((range)
+/// OR region_code IN (…))` and then `rest`, whose own parameters start at `$3 + above.len()`.
+/// The codes are bound after the range; the caller binds what `rest` names.
+fn under_or_above<'q>(
+    scope: &Scoped<'_>,
+    cols: &str,
+    table: &str,
+    above: &[String],
+    rest: &str,
+) -> AnyQuery<'q> {
+    let mut sql =
+        format!("SELECT {cols} FROM {table} WHERE ((region_code >= $1 AND region_code < $2)");
+    if !above.is_empty() {
+        sql.push_str(&format!(
+            " OR region_code IN ({})",
+            placeholders(3, above.len())
+        ));
+    }
+    sql.push(')');
+    sql.push_str(rest);
+    let mut q = ranged(scope, sql);
+    for c in above {
+        q = q.bind(c.clone());
+    }
+    q
 }
 
 fn open_text(state: &AppState, enc: Option<Vec<u8>>) -> String {
@@ -145,24 +173,12 @@ pub(super) async fn standards(
     above: &[String],
     programme: Option<&str>,
 ) -> AppResult<Vec<Standard>> {
-    let mut sql = format!(
-        "SELECT {S_COLS} FROM assistance_standards WHERE ((region_code >= $1 AND region_code < $2)"
-    );
-    if !above.is_empty() {
-        sql.push_str(&format!(
-            " OR region_code IN ({})",
-            placeholders(3, above.len())
-        ));
-    }
-    sql.push(')');
+    let mut rest = String::new();
     if programme.is_some() {
-        sql.push_str(&format!(" AND programme = ${}", 3 + above.len()));
+        rest.push_str(&format!(" AND programme = ${}", 3 + above.len()));
     }
-    sql.push_str(" ORDER BY effective_from DESC, id DESC LIMIT 1000");
-    let mut q = ranged(scope, sql);
-    for c in above {
-        q = q.bind(c.clone());
-    }
+    rest.push_str(" ORDER BY effective_from DESC, id DESC LIMIT 1000");
+    let mut q = under_or_above(scope, S_COLS, "assistance_standards", above, &rest);
     if let Some(p) = programme {
         q = q.bind(p.to_string());
     }
