@@ -520,34 +520,13 @@ pub async fn create(
         },
     )
     .await?;
-    for (pos, m) in members.iter().enumerate() {
-        let sealed = crate::privacy::seal(
-            &state.keys,
-            &serde_json::to_string(&m.figures).unwrap_or_default(),
-        );
-        queries::insert_member(
-            &mut tx,
-            region.as_str(),
-            id,
-            m,
-            pos as i64,
-            sealed,
-            m.authorised.then_some(AUTHORISATION_VERSION),
-        )
-        .await?;
-    }
-    queries::insert_step(
-        &mut tx,
-        &state.keys,
-        region.as_str(),
+    let submitted = Submitted {
+        region: region.as_str(),
         id,
-        "submit",
-        "",
-        "submitted",
-        &actor.username,
-        "",
-    )
-    .await?;
+        by: &actor.username,
+        note: "",
+    };
+    insert_members_and_submit(&mut tx, state, &submitted, &members, |m| m.authorised).await?;
     super::remember(&mut tx, actor, idem, "applications", id).await?;
     tx.commit(
         Change::new("assistance.application_create", "assistance_application", id, region.as_str())
@@ -584,4 +563,51 @@ pub async fn list(
         ));
     }
     queries::applications(state, &actor.within_opt(region)?, status).await
+}
+
+/// Who submitted a new application, and the note of its first step.
+pub(super) struct Submitted<'a> {
+    pub region: &'a str,
+    pub id: i64,
+    pub by: &'a str,
+    pub note: &'a str,
+}
+
+/// The members of a new application (each one's figures sealed; the e-authorisation version
+/// recorded for those `authorised` says agreed) and its first step, `submit`.
+pub(super) async fn insert_members_and_submit(
+    tx: &mut Tx,
+    state: &AppState,
+    s: &Submitted<'_>,
+    members: &[MemberRow],
+    authorised: impl Fn(&MemberRow) -> bool,
+) -> AppResult<()> {
+    for (pos, m) in members.iter().enumerate() {
+        let sealed = crate::privacy::seal(
+            &state.keys,
+            &serde_json::to_string(&m.figures).unwrap_or_default(),
+        );
+        queries::insert_member(
+            tx,
+            s.region,
+            s.id,
+            m,
+            pos as i64,
+            sealed,
+            authorised(m).then_some(AUTHORISATION_VERSION),
+        )
+        .await?;
+    }
+    queries::insert_step(
+        tx,
+        &state.keys,
+        s.region,
+        s.id,
+        "submit",
+        "",
+        "submitted",
+        s.by,
+        s.note,
+    )
+    .await
 }

@@ -391,34 +391,14 @@ pub async fn submit(
         },
     )
     .await?;
-    for (pos, m) in rows.iter().enumerate() {
-        let sealed = crate::privacy::seal(
-            &state.keys,
-            &serde_json::to_string(&m.figures).unwrap_or_default(),
-        );
-        queries::insert_member(
-            &mut tx,
-            region.as_str(),
-            id,
-            m,
-            pos as i64,
-            sealed,
-            m.adult.then_some(AUTHORISATION_VERSION),
-        )
-        .await?;
-    }
-    queries::insert_step(
-        &mut tx,
-        &state.keys,
-        region.as_str(),
+    let submitted = super::applications::Submitted {
+        region: region.as_str(),
         id,
-        "submit",
-        "",
-        "submitted",
-        "public",
-        "申请人在线提交（手机已验证）",
-    )
-    .await?;
+        by: "public",
+        note: "申请人在线提交（手机已验证）",
+    };
+    super::applications::insert_members_and_submit(&mut tx, state, &submitted, &rows, |m| m.adult)
+        .await?;
     let mut number = new_number(&province, today);
     for _ in 0..5 {
         if !queries::number_taken(&mut tx, &province, &number).await? {
