@@ -134,10 +134,7 @@ impl Gateways {
                     return Err(not_configured());
                 };
                 let Some(phone) = phone else {
-                    return Err(SendError {
-                        retryable: false,
-                        message: "号码无法解密".to_string(),
-                    });
+                    return Err(no_phone());
                 };
                 let mut m = serde_json::Map::new();
                 m.insert(s.phone_field.clone(), json!(phone));
@@ -154,10 +151,7 @@ impl Gateways {
                     return Err(not_configured());
                 };
                 let Some(phone) = phone else {
-                    return Err(SendError {
-                        retryable: false,
-                        message: "号码无法解密".to_string(),
-                    });
+                    return Err(no_phone());
                 };
                 let mut m = serde_json::Map::new();
                 m.insert(w.user_field.clone(), json!(phone));
@@ -196,6 +190,14 @@ fn not_configured() -> SendError {
     SendError {
         retryable: false,
         message: "该渠道未配置网关".to_string(),
+    }
+}
+
+/// The delivery's phone did not open under the key: never retried.
+fn no_phone() -> SendError {
+    SendError {
+        retryable: false,
+        message: "号码无法解密".to_string(),
     }
 }
 

@@ -133,21 +133,23 @@ pub(in crate::notify) struct UserTarget {
     pub channels: Option<String>,
 }
 
+/// Ids (sorted, each once) as comma-separated lists of at most 500, for `IN (…)`: numbers
+/// only, nothing from input reaches the SQL text.
+fn id_lists(mut ids: Vec<i64>) -> Vec<String> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.chunks(500)
+        .map(|c| c.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
 /// The users of `user:ID` units, by id, in one query per 500.
 pub(in crate::notify) async fn user_targets(
     state: &AppState,
     ids: &[i64],
 ) -> AppResult<HashMap<i64, UserTarget>> {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
     let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+    for list in id_lists(ids.to_vec()) {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT u.id, u.phone_enc, c.channels FROM users u \
              LEFT JOIN user_channels c ON c.user_id = u.id \
@@ -186,20 +188,13 @@ pub(in crate::notify) async fn keeper_phones(
     state: &AppState,
     units: &[String],
 ) -> AppResult<HashMap<String, String>> {
-    let mut ids: Vec<i64> = units
+    let ids: Vec<i64> = units
         .iter()
         .filter_map(|u| u.strip_prefix("observation:"))
         .filter_map(|r| r.split(':').next().and_then(|id| id.parse().ok()))
         .collect();
-    ids.sort_unstable();
-    ids.dedup();
     let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+    for list in id_lists(ids) {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT observation_id, seq, phone_enc FROM observation_keepers \
              WHERE observation_id IN ({list}) AND phone_enc IS NOT NULL"
