@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use gateway::{Gateways, SmsGateway, WebhookGateway, WechatGateway, sign};
-pub use send::{SendSettings, send_due};
+pub use send::{SendSettings, send_due, send_with};
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;

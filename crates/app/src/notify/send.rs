@@ -58,9 +58,15 @@ struct Claimed {
     secret: Option<String>,
 }
 
-/// Send one batch of the deliveries that are due (see the module documentation).
+/// Send one batch of the deliveries that are due (see the module documentation), with the
+/// service's settings (`Config::sender`).
 pub async fn send_due(state: &AppState) -> AppResult<StepReport> {
-    let settings = state.config.sender.sane();
+    send_with(state, state.config.sender).await
+}
+
+/// [`send_due`] with other settings (the benchmark compares them in one run).
+pub async fn send_with(state: &AppState, settings: SendSettings) -> AppResult<StepReport> {
+    let settings = settings.sane();
     let gw = Arc::new(state.config.gateways.clone());
     let mut report = StepReport::default();
     let now = state.now_ms();
