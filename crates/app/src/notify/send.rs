@@ -12,7 +12,7 @@
 //! after [`backoff_ms`](super::backoff_ms) up to [`MAX_ATTEMPTS`](super::MAX_ATTEMPTS), then
 //! `failed`; other 4xx `failed` at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -74,27 +74,13 @@ pub async fn send_with(state: &AppState, settings: SendSettings) -> AppResult<St
     if due.is_empty() {
         return Ok(report);
     }
-    // The lease covers the batch's worst case: every request of the busiest channel timing
-    // out, `concurrency` at a time, and one timeout more.
-    let mut per_channel: HashMap<&str, i64> = HashMap::new();
-    for d in &due {
-        *per_channel.entry(d.channel.as_str()).or_default() += 1;
-    }
-    let busiest = per_channel.values().copied().max().unwrap_or(1);
-    let conc = i64::try_from(settings.concurrency).unwrap_or(i64::MAX);
-    let waves = (busiest + conc - 1) / conc;
-    let lease = now + gw.timeout_ms() * (waves + 1) + SECOND_MS;
-    let held: std::collections::HashSet<i64> = queries::claim(state, &due, now, lease)
-        .await?
-        .into_iter()
-        .collect();
-
     // Messages to one recipient on one channel go out one after the other, in the order they
     // fell due (a second one-time code arrives after the first); different recipients in
     // parallel.
     let mut groups: Vec<Vec<Claimed>> = Vec::new();
     let mut group_of: HashMap<(String, String), usize> = HashMap::new();
-    for d in due.into_iter().filter(|d| held.contains(&d.id)) {
+    let mut per_channel: HashMap<String, i64> = HashMap::new();
+    for d in due {
         let open = |b: &Option<Vec<u8>>| {
             b.as_deref()
                 .and_then(|b| state.keys.decrypt(b))
@@ -102,6 +88,7 @@ pub async fn send_with(state: &AppState, settings: SendSettings) -> AppResult<St
         };
         let phone = open(&d.phone_enc);
         let secret = open(&d.body_enc);
+        *per_channel.entry(d.channel.clone()).or_default() += 1;
         let who = (
             d.channel.clone(),
             phone.clone().unwrap_or_else(|| d.recipient.clone()),
@@ -111,6 +98,26 @@ pub async fn send_with(state: &AppState, settings: SendSettings) -> AppResult<St
             groups.len() - 1
         });
         groups[i].push(Claimed { d, phone, secret });
+    }
+    // The lease covers the batch's worst case: every request timing out, the busiest channel
+    // `concurrency` at a time (or its longest line of messages to one recipient), and one
+    // timeout more.
+    let conc = i64::try_from(settings.concurrency).unwrap_or(i64::MAX);
+    let busiest = per_channel.values().copied().max().unwrap_or(1);
+    let longest = groups
+        .iter()
+        .map(|g| i64::try_from(g.len()).unwrap_or(i64::MAX))
+        .max()
+        .unwrap_or(1);
+    let waves = ((busiest + conc - 1) / conc).max(longest);
+    let lease = now + gw.timeout_ms().saturating_mul(waves + 1) + SECOND_MS;
+    let rows: Vec<&queries::DueRow> = groups.iter().flatten().map(|c| &c.d).collect();
+    let held: HashSet<i64> = queries::claim(state, &rows, now, lease)
+        .await?
+        .into_iter()
+        .collect();
+    for g in &mut groups {
+        g.retain(|c| held.contains(&c.d.id));
     }
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();

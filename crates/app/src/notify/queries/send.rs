@@ -67,7 +67,7 @@ pub(in crate::notify) async fn due(
 /// has a next attempt after `now` (or is no longer queued) and is left alone.
 pub(in crate::notify) async fn claim(
     state: &AppState,
-    rows: &[DueRow],
+    rows: &[&DueRow],
     now: i64,
     lease: i64,
 ) -> AppResult<Vec<i64>> {
