@@ -20,7 +20,9 @@
 //! measured in the same run on the same rows. `--flood-addresses N` (N > 0) makes the flood
 //! come through a configured trusted proxy (127.0.0.1, `--trusted-proxy`) with
 //! `X-Forwarded-For` naming one of N client addresses in turn, as a flood from many clients
-//! behind a load balancer reaches the public face; 0 floods from the bench's one address. On
+//! behind a load balancer reaches the public face, after a first flood from the bench's one
+//! address (the last line then reports the many-address flood); 0 floods from the one
+//! address only. On
 //! PostgreSQL the run ends with the plans of the send step's statements (`EXPLAIN ANALYZE`,
 //! rolled back). Last line: `notify: <N> messages queued in <S> s, sent
 //! <R>/s; staff p99 under public flood <P> ms (vs <Q> ms quiet)`.
@@ -309,72 +311,27 @@ fn main() {
     let staff_url = format!("{base}/api/v1/notifications/deliveries?region=44");
     let _ = staff_requests(&staff_agent, &staff_url, &token, 20);
     let mut quiet = staff_requests(&staff_agent, &staff_url, &token, a.staff);
-    let stop = Arc::new(AtomicBool::new(false));
-    let public = [
+    let public = Arc::new([
         format!("{base}/public"),
         format!("{base}/public/regions/44"),
         format!("{base}/public/regions/440115"),
         format!("{base}/public/login"),
-    ];
-    let answered = Arc::new(AtomicUsize::new(0));
-    let limited = Arc::new(AtomicUsize::new(0));
-    let flooders = {
-        let (answered, limited) = (answered.clone(), limited.clone());
-        let addresses = a.flood_addresses;
-        timed_loop(a.flood_clients, stop.clone(), move |agent, i| {
-            // Without --flood-addresses every request comes from the bench's one address (no
-            // proxy configured): the per-address limit answers most of them 429. With it, the
-            // trusted proxy 127.0.0.1 forwards for one of N addresses in turn (10.x.y.z).
-            let url = &public[(i as usize) % public.len()];
-            let mut req = agent.get(url);
-            if addresses > 0 {
-                let k = (i % u64::from(addresses)) as u32;
-                let ip = std::net::Ipv4Addr::from(0x0a00_0000 | (k & 0x00ff_ffff));
-                req = req.header("X-Forwarded-For", &ip.to_string());
-            }
-            match req.call() {
-                Ok(r) if r.status().as_u16() == 200 => {
-                    answered.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Ok(r) if r.status().as_u16() == 429 => {
-                    limited.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                _ => false,
-            }
-        })
-    };
-    std::thread::sleep(Duration::from_secs(2));
-    let flood_start = Instant::now();
-    let mut flooded = Vec::new();
-    while flood_start.elapsed().as_secs() < a.flood_secs || flooded.len() < a.staff {
-        flooded.extend(staff_requests(&staff_agent, &staff_url, &token, 10));
+    ]);
+    let staff = (&staff_agent, staff_url.as_str(), token.as_str());
+    // From the bench's one address first; then, with --flood-addresses, through the proxy.
+    let mut flooded = flood(&a, &public, staff, 0);
+    if a.flood_addresses > 0 {
+        let mut one = flooded;
+        println!("staff p99 under the one-address flood {} ms", p99(&mut one));
+        flooded = flood(&a, &public, staff, a.flood_addresses);
     }
-    stop.store(true, Ordering::Relaxed);
-    let flood_secs = flood_start.elapsed().as_secs_f64() + 2.0;
-    let mut public_lat: Vec<u32> = flooders
-        .into_iter()
-        .filter_map(|h| h.join().ok())
-        .flatten()
-        .collect();
-    let (ok, lim) = (
-        answered.load(Ordering::Relaxed),
-        limited.load(Ordering::Relaxed),
-    );
-    println!(
-        "public flood: {} clients from {}, {:.0} requests/s ({ok} answered 200, {lim} answered 429), public p99 {} ms; staff {} requests",
-        a.flood_clients,
-        if a.flood_addresses > 0 {
-            format!("{} forwarded addresses", a.flood_addresses)
-        } else {
-            "one address".to_string()
-        },
-        (ok + lim) as f64 / flood_secs,
-        p99(&mut public_lat),
-        flooded.len()
-    );
     let (p, q) = (p99(&mut flooded), p99(&mut quiet));
+    if a.flood_addresses > 0 {
+        println!(
+            "(the last line's flood: {} forwarded addresses)",
+            a.flood_addresses
+        );
+    }
     println!(
         "notify: {queued} messages queued in {queue_secs:.1} s, sent {rate:.0}/s; staff p99 under public flood {p} ms (vs {q} ms quiet)"
     );
@@ -462,4 +419,74 @@ async fn explain_send(state: &backstop_app::AppState) {
             println!("    {l}");
         }
     }
+}
+
+/// Flood the public pages from `a.flood_clients` threads — from the bench's one address
+/// (`addresses` 0) or through the trusted proxy for one of `addresses` forwarded addresses in
+/// turn (10.x.y.z) — while staff requests are timed one after another for at least
+/// `a.flood_secs`; their latencies (ms).
+fn flood(
+    a: &Args,
+    public: &Arc<[String; 4]>,
+    (staff_agent, staff_url, token): (&ureq::Agent, &str, &str),
+    addresses: u32,
+) -> Vec<u32> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let limited = Arc::new(AtomicUsize::new(0));
+    let flooders = {
+        let (answered, limited, public) = (answered.clone(), limited.clone(), public.clone());
+        timed_loop(a.flood_clients, stop.clone(), move |agent, i| {
+            let url = &public[(i as usize) % public.len()];
+            let mut req = agent.get(url);
+            if addresses > 0 {
+                let k = (i % u64::from(addresses)) as u32;
+                let ip = std::net::Ipv4Addr::from(0x0a00_0000 | (k & 0x00ff_ffff));
+                req = req.header("X-Forwarded-For", &ip.to_string());
+            }
+            match req.call() {
+                Ok(r) if r.status().as_u16() == 200 => {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Ok(r) if r.status().as_u16() == 429 => {
+                    limited.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let flood_start = Instant::now();
+    let mut flooded = Vec::new();
+    while flood_start.elapsed().as_secs() < a.flood_secs || flooded.len() < a.staff {
+        flooded.extend(staff_requests(staff_agent, staff_url, token, 10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flood_secs = flood_start.elapsed().as_secs_f64() + 2.0;
+    let mut public_lat: Vec<u32> = flooders
+        .into_iter()
+        .filter_map(|h| h.join().ok())
+        .flatten()
+        .collect();
+    let (ok, lim) = (
+        answered.load(Ordering::Relaxed),
+        limited.load(Ordering::Relaxed),
+    );
+    let mut sorted = flooded.clone();
+    println!(
+        "public flood: {} clients from {}, {:.0} requests/s ({ok} answered 200, {lim} answered 429), public p99 {} ms; staff {} requests, p99 {} ms",
+        a.flood_clients,
+        if addresses > 0 {
+            format!("{addresses} forwarded addresses")
+        } else {
+            "one address".to_string()
+        },
+        (ok + lim) as f64 / flood_secs,
+        p99(&mut public_lat),
+        flooded.len(),
+        p99(&mut sorted)
+    );
+    flooded
 }
