@@ -42,6 +42,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Where notifications are sent (SMS API, webhook); none by default (`notify`).
     pub gateways: crate::notify::Gateways,
+    /// How the sender batches and how many requests it has in flight per channel
+    /// (`--notify-batch`, `--notify-concurrency`; `notify::SendSettings`).
+    pub sender: crate::notify::SendSettings,
     /// Proxies whose `X-Forwarded-For` names the client of a public request
     /// (`--trusted-proxy`); none by default: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -61,6 +64,7 @@ impl Default for Config {
             public_origin: None,
             metrics_token: None,
             gateways: crate::notify::Gateways::default(),
+            sender: crate::notify::SendSettings::default(),
             trusted_proxies: Vec::new(),
         }
     }

@@ -166,6 +166,12 @@ struct NotifyArgs {
     /// be sent (kind, channel, key), send nothing.
     #[arg(long, env = "BACKSTOP_NOTIFY_LOG_ONLY")]
     notify_log_only: bool,
+    /// Deliveries the sender claims, sends and records together.
+    #[arg(long, env = "BACKSTOP_NOTIFY_BATCH", default_value_t = 500)]
+    notify_batch: i64,
+    /// Requests the sender has in flight at once per channel (webhook, SMS, WeChat).
+    #[arg(long, env = "BACKSTOP_NOTIFY_CONCURRENCY", default_value_t = 8)]
+    notify_concurrency: usize,
 }
 
 impl NotifyArgs {
@@ -611,6 +617,10 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
         config.public_origin = Some(n);
     }
     config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
+    config.sender = backstop_app::notify::SendSettings {
+        batch: args.notify.notify_batch,
+        concurrency: args.notify.notify_concurrency,
+    };
     config.gateways = args.notify.gateways()?;
     config.trusted_proxies = args.trusted_proxy;
     let state = open(common, config).await?;

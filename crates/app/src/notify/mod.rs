@@ -11,7 +11,9 @@
 //!    an institution's contact phone (sealed, stored masked) — and marks them dispatched, in
 //!    one transaction, so a crash neither loses nor doubles a delivery (a flag, not a cursor
 //!    over ids: PostgreSQL may commit ids out of order).
-//! 2. [`send_due`] sends the deliveries that are due through the gateways (`gateway`):
+//! 2. [`send_due`] sends the deliveries that are due through the gateways (`gateway`), a
+//!    batch at a time: claimed in one write transaction, sent with a bounded number of
+//!    requests in flight per channel, recorded in one write transaction (`send`):
 //!    `queued → sent` on a 2xx answer; a timeout, a 5xx or a 429 is retried with exponential
 //!    back-off (30 s, 1 min, 2 min … at most 1 h) up to [`MAX_ATTEMPTS`], then `failed`; other
 //!    4xx fail at once. Each request carries the row's `dedup_key`, stable across retries and
@@ -35,6 +37,7 @@ pub mod escalate_pages;
 mod gateway;
 pub mod pages;
 mod queries;
+mod send;
 pub mod templates;
 pub mod templates_pages;
 pub mod web;
@@ -47,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use gateway::{Gateways, SmsGateway, WebhookGateway, WechatGateway, sign};
+pub use send::{SendSettings, send_due, send_with};
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
@@ -55,7 +59,7 @@ use crate::state::AppState;
 
 /// Attempts before a delivery is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// Notifications read per dispatch step, deliveries sent per send step.
+/// Notifications read per dispatch step (the send step's batch is [`SendSettings::batch`]).
 const BATCH: i64 = 500;
 const SECOND_MS: i64 = 1000;
 
@@ -372,57 +376,6 @@ fn sms_unit(unit: &str) -> Option<String> {
 pub fn backoff_ms(attempts: i64) -> i64 {
     let exp = u32::try_from((attempts - 1).clamp(0, 7)).unwrap_or(7);
     (30 * SECOND_MS * 2_i64.pow(exp)).min(3600 * SECOND_MS)
-}
-
-/// Step 2: send the deliveries that are due. Each is claimed (its next attempt moved past
-/// the gateway's timeout) before it is sent, so two workers never send it at once and a
-/// crash during the send only delays the retry.
-pub async fn send_due(state: &AppState) -> AppResult<StepReport> {
-    let gw = state.config.gateways.clone();
-    let mut report = StepReport::default();
-    let now = state.now_ms();
-    let due = queries::due(state, now, BATCH).await?;
-    for d in due {
-        let lease = now + gw.timeout_ms() * 2 + SECOND_MS;
-        if !queries::claim(state, d.id, d.next_attempt_at, lease).await? {
-            continue;
-        }
-        let phone = d
-            .phone_enc
-            .as_deref()
-            .and_then(|b| state.keys.decrypt(b))
-            .and_then(|b| String::from_utf8(b).ok());
-        let secret = d
-            .body_enc
-            .as_deref()
-            .and_then(|b| state.keys.decrypt(b))
-            .and_then(|b| String::from_utf8(b).ok());
-        let outcome = gw.send(&d, phone.as_deref(), secret.as_deref()).await;
-        let now = state.now_ms();
-        let attempts = d.attempts + 1;
-        match outcome {
-            Ok(()) => {
-                queries::mark_sent(state, d.id, attempts, now).await?;
-                report.sent += 1;
-            }
-            Err(e) if e.retryable && attempts < MAX_ATTEMPTS => {
-                queries::retry_later(
-                    state,
-                    d.id,
-                    attempts,
-                    &e.message,
-                    now + backoff_ms(attempts),
-                )
-                .await?;
-                report.retried += 1;
-            }
-            Err(e) => {
-                queries::mark_failed(state, d.id, attempts, &e.message).await?;
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
 }
 
 /// One worker step: dispatch, then send what is due.

@@ -88,123 +88,6 @@ pub(super) async fn insert_delivery(
     Ok(i64::try_from(n).unwrap_or(0))
 }
 
-/// A delivery due to be sent.
-pub(super) struct DueRow {
-    pub id: i64,
-    pub notification_id: i64,
-    pub region_code: String,
-    pub kind: String,
-    pub channel: String,
-    pub recipient: String,
-    pub phone_enc: Option<Vec<u8>>,
-    pub body: String,
-    /// The sealed text of a secret message (a one-time code), sent instead of `body`.
-    pub body_enc: Option<Vec<u8>>,
-    pub dedup_key: String,
-    pub attempts: i64,
-    pub next_attempt_at: i64,
-}
-
-pub(super) async fn due(state: &AppState, now: i64, limit: i64) -> AppResult<Vec<DueRow>> {
-    let rows = sqlx::query(
-        "SELECT id, notification_id, region_code, kind, channel, recipient, phone_enc, body, \
-         body_enc, dedup_key, attempts, next_attempt_at FROM notify_deliveries \
-         WHERE state = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DueRow {
-                id: r.try_get("id")?,
-                notification_id: r.try_get("notification_id")?,
-                region_code: r.try_get("region_code")?,
-                kind: r.try_get("kind")?,
-                channel: r.try_get("channel")?,
-                recipient: r.try_get("recipient")?,
-                phone_enc: r.try_get("phone_enc")?,
-                body: r.try_get("body")?,
-                body_enc: r.try_get("body_enc")?,
-                dedup_key: r.try_get("dedup_key")?,
-                attempts: r.try_get("attempts")?,
-                next_attempt_at: r.try_get("next_attempt_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
-}
-
-/// Claim a due delivery by moving its next attempt to `lease` (only if nobody moved it since
-/// it was read); whether this worker has it.
-pub(super) async fn claim(state: &AppState, id: i64, seen: i64, lease: i64) -> AppResult<bool> {
-    let mut w = state.db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE notify_deliveries SET next_attempt_at = $1 \
-         WHERE id = $2 AND state = 'queued' AND next_attempt_at = $3",
-    )
-    .bind(lease)
-    .bind(id)
-    .bind(seen)
-    .execute(w.conn())
-    .await?
-    .rows_affected();
-    w.commit().await?;
-    Ok(n == 1)
-}
-
-async fn update(
-    state: &AppState,
-    sql: &'static str,
-    bind: impl FnOnce(crate::kernel::queries::AnyQuery<'_>) -> crate::kernel::queries::AnyQuery<'_>,
-) -> AppResult<()> {
-    let mut w = state.db.begin_write().await?;
-    bind(sqlx::query(sql)).execute(w.conn()).await?;
-    w.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn mark_sent(state: &AppState, id: i64, attempts: i64, now: i64) -> AppResult<()> {
-    update(
-        state,
-        "UPDATE notify_deliveries SET state = 'sent', attempts = $1, sent_at = $2, last_error = '' WHERE id = $3",
-        |q| q.bind(attempts).bind(now).bind(id),
-    )
-    .await
-}
-
-pub(super) async fn retry_later(
-    state: &AppState,
-    id: i64,
-    attempts: i64,
-    error: &str,
-    at: i64,
-) -> AppResult<()> {
-    let error = error.to_string();
-    update(
-        state,
-        "UPDATE notify_deliveries SET attempts = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4",
-        move |q| q.bind(attempts).bind(error).bind(at).bind(id),
-    )
-    .await
-}
-
-pub(super) async fn mark_failed(
-    state: &AppState,
-    id: i64,
-    attempts: i64,
-    error: &str,
-) -> AppResult<()> {
-    let error = error.to_string();
-    update(
-        state,
-        "UPDATE notify_deliveries SET state = 'failed', attempts = $1, last_error = $2 WHERE id = $3",
-        move |q| q.bind(attempts).bind(error).bind(id),
-    )
-    .await
-}
-
 pub(super) async fn mark_delivered(tx: &mut Tx, id: i64, now: i64) -> AppResult<()> {
     sqlx::query(
         "UPDATE notify_deliveries SET state = 'delivered', delivered_at = $1 WHERE id = $2 AND state = 'sent'",
@@ -631,4 +514,6 @@ pub(super) async fn leader_phones(
 }
 
 mod people;
+mod send;
 pub(super) use people::*;
+pub(super) use send::*;

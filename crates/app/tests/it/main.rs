@@ -40,6 +40,7 @@ mod inspections;
 mod institutions;
 mod layout;
 mod notify;
+mod notify_batch;
 mod notify_nav;
 mod notify_templates;
 mod payments;

@@ -24,10 +24,13 @@
 //! Timed: for each county, `payments::generate` (February 2020, paid early on 21 January),
 //! `payments::approve` by a second official, `payments::export` (CSV, full account numbers,
 //! totals row and checksum) by the approver. Then the raw baseline: per county, one
-//! `INSERT … SELECT` of the same lines (same join of beneficiaries, persons and confirmed
-//! accounts, same conditions) into a copy of `payment_roll_lines` with the same keys and
-//! indexes, each in its own committed write transaction on the service's own pool. Both sides
-//! are checked against each other and against an independent sum over the beneficiaries.
+//! `INSERT … SELECT` of the same lines (same join of beneficiaries and persons, the confirmed
+//! account looked up per line through its index, same conditions) into a copy of
+//! `payment_roll_lines` with the same keys and indexes, each in its own committed write
+//! transaction on the service's own pool; before it, untimed in the ratio, the same with the
+//! accounts joined (as the service did before 2026-12-06) into another copy, for comparison.
+//! Both sides are checked against each other and against an independent sum over the
+//! beneficiaries.
 //!
 //! Last line: `payment-roll: <N> lines in <S> s, raw-ratio <Q>, peak RSS <M> MB` (raw-ratio =
 //! raw seconds ÷ Backstop seconds, higher is better; peak RSS = `VmHWM` of this process).
@@ -313,12 +316,14 @@ async fn backstop_rolls(
     b
 }
 
-/// A copy of `payment_roll_lines` (columns, keys, indexes) named `raw_roll_lines`.
-async fn raw_table(state: &AppState) {
+/// A copy of `payment_roll_lines` (columns, keys, indexes) named `name`.
+async fn raw_table(state: &AppState, name: &str) {
     let pool = state.db.pool();
-    let mut ddl: Vec<String> = vec!["DROP TABLE IF EXISTS raw_roll_lines".into()];
+    let mut ddl: Vec<String> = vec![format!("DROP TABLE IF EXISTS {name}")];
     if state.db.backend() == backstop_store::Backend::Postgres {
-        ddl.push("CREATE TABLE raw_roll_lines (LIKE payment_roll_lines INCLUDING ALL)".into());
+        ddl.push(format!(
+            "CREATE TABLE {name} (LIKE payment_roll_lines INCLUDING ALL)"
+        ));
     } else {
         let src: Vec<String> = sqlx::query_scalar(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'payment_roll_lines' \
@@ -327,10 +332,14 @@ async fn raw_table(state: &AppState) {
         .fetch_all(pool)
         .await
         .unwrap_or_else(|e| die(format!("DDL: {e}")));
-        ddl.extend(
-            src.into_iter()
-                .map(|d| d.replace("payment_roll_lines", "raw_roll_lines")),
-        );
+        ddl.extend(src.into_iter().map(|d| {
+            d.replace("payment_roll_lines", name)
+                .replace("CREATE INDEX ", &format!("CREATE INDEX {name}_"))
+                .replace(
+                    "CREATE UNIQUE INDEX ",
+                    &format!("CREATE UNIQUE INDEX {name}_"),
+                )
+        }));
     }
     for sql in ddl {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
@@ -340,27 +349,57 @@ async fn raw_table(state: &AppState) {
     }
 }
 
-/// The raw engine: per county, one `INSERT … SELECT` of the same lines the service generates
-/// (same join and conditions as `payments/queries/generate.rs`), each committed.
-async fn raw_rolls(state: &AppState, province: &str, counties: &[String]) -> (f64, u64) {
-    let sql = "INSERT INTO raw_roll_lines (province, roll_id, programme, month, batch, \
+/// The account columns of a raw line: looked up per line through the
+/// `payment_accounts_confirmed` index, as `payments/queries/generate.rs` does since
+/// 2026-12-06 (`lookup`), or joined, as it did before (PostgreSQL hashes the province's
+/// accounts for each county).
+fn account_cols(lookup: bool) -> (String, String) {
+    let on = "a.province = b.province AND a.person_id = b.person_id AND a.status = 'confirmed'";
+    let changed =
+        "CASE WHEN a.replaces_id IS NOT NULL AND a.first_roll_id IS NULL THEN 1 ELSE 0 END";
+    if lookup {
+        (
+            format!(
+                "(SELECT a.id FROM payment_accounts a WHERE {on}), \
+                 COALESCE((SELECT {changed} FROM payment_accounts a WHERE {on}), 0)"
+            ),
+            String::new(),
+        )
+    } else {
+        (
+            format!("a.id, {changed}"),
+            format!("LEFT JOIN payment_accounts a ON {on}"),
+        )
+    }
+}
+
+/// The raw engine: per county, one `INSERT … SELECT` into `table` of the same lines the
+/// service generates (same conditions as `payments/queries/generate.rs`; the accounts looked
+/// up or joined, see [`account_cols`]), each committed.
+async fn raw_rolls(
+    state: &AppState,
+    (table, lookup): (&str, bool),
+    province: &str,
+    counties: &[String],
+) -> (f64, u64) {
+    let (cols, join) = account_cols(lookup);
+    let sql = format!(
+        "INSERT INTO {table} (province, roll_id, programme, month, batch, \
          person_id, household_id, beneficiary_id, region_code, members, amount_fen, account_id, \
          account_changed, exit_held) \
          SELECT b.province, $1, b.programme, $2, '', b.person_id, b.household_id, b.id, \
-         b.region_code, b.members, b.monthly_amount_fen, a.id, \
-         CASE WHEN a.replaces_id IS NOT NULL AND a.first_roll_id IS NULL THEN 1 ELSE 0 END, \
+         b.region_code, b.members, b.monthly_amount_fen, {cols}, \
          CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
-         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id \
-         LEFT JOIN payment_accounts a ON a.province = b.province AND a.person_id = b.person_id \
-            AND a.status = 'confirmed' \
+         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id {join} \
          WHERE b.province = $3 AND b.county_code = $4 AND b.programme = 'dibao' \
          AND b.since_month <= $2 AND p.deceased = 0 \
-         AND (b.status = 'active' OR (b.status = 'exited' AND b.exit_held = 1))";
+         AND (b.status = 'active' OR (b.status = 'exited' AND b.exit_held = 1))"
+    );
     let t = Instant::now();
     let mut n = 0;
     for (i, county) in counties.iter().enumerate() {
         let mut w = state.db.begin_write().await.unwrap_or_else(|e| die(e));
-        n += sqlx::query(sql)
+        n += sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(i as i64 + 1)
             .bind(MONTH)
             .bind(province)
@@ -502,9 +541,17 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         let peak = peak_rss_kb();
         eprintln!("    {secs:.2} s");
-        eprintln!("==> raw: one INSERT … SELECT per county");
-        raw_table(&state).await;
-        let (raw_secs, raw_n) = raw_rolls(&state, &province, &counties).await;
+        eprintln!("==> raw: one INSERT … SELECT per county, the accounts joined (as before)");
+        raw_table(&state, "raw_join_lines").await;
+        let (join_secs, _) =
+            raw_rolls(&state, ("raw_join_lines", false), &province, &counties).await;
+        eprintln!("    {join_secs:.2} s");
+        eprintln!(
+            "==> raw: one INSERT … SELECT per county, the accounts looked up (as the service)"
+        );
+        raw_table(&state, "raw_roll_lines").await;
+        let (raw_secs, raw_n) =
+            raw_rolls(&state, ("raw_roll_lines", true), &province, &counties).await;
         eprintln!("    {raw_secs:.2} s");
         let raw_fen = one_i64(
             &state,
@@ -538,7 +585,7 @@ fn main() {
         );
         println!(
             "backstop {secs:.2} s: generate {:.2} s, approve {:.2} s, export {:.2} s; \
-             raw INSERT … SELECT {raw_secs:.2} s",
+             raw INSERT … SELECT {raw_secs:.2} s (accounts joined instead: {join_secs:.2} s)",
             b.generate, b.approve, b.export
         );
         println!(

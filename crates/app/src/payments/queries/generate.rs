@@ -65,12 +65,16 @@ const LINE_INTO: &str = "INSERT INTO payment_roll_lines (province, roll_id, prog
      batch, person_id, household_id, beneficiary_id, region_code, members, amount_fen, \
      account_id, account_changed, exit_held) ";
 
-/// The confirmed account of the beneficiary `b` and whether it replaced an earlier one that
-/// no roll has paid into yet (highlighted).
-const ACCOUNT_JOIN: &str = "LEFT JOIN payment_accounts a ON a.province = b.province \
-     AND a.person_id = b.person_id AND a.status = 'confirmed'";
-const CHANGED: &str =
-    "CASE WHEN a.replaces_id IS NOT NULL AND a.first_roll_id IS NULL THEN 1 ELSE 0 END";
+/// The confirmed account of the beneficiary `b`, looked up per line through the
+/// `payment_accounts_confirmed` index (province, person) — not joined: joined, PostgreSQL
+/// hashes every confirmed account of the province for each county's roll (a sequential scan
+/// of the province's accounts per county; docs/BENCHMARKS.md, "Payment rolls").
+const ACCOUNT_ID: &str = "(SELECT a.id FROM payment_accounts a WHERE a.province = b.province \
+     AND a.person_id = b.person_id AND a.status = 'confirmed')";
+/// Whether that account replaced an earlier one that no roll has paid into yet (highlighted).
+const CHANGED: &str = "COALESCE((SELECT CASE WHEN a.replaces_id IS NOT NULL \
+     AND a.first_roll_id IS NULL THEN 1 ELSE 0 END FROM payment_accounts a \
+     WHERE a.province = b.province AND a.person_id = b.person_id AND a.status = 'confirmed'), 0)";
 
 /// Who is paid in the month bound as `m`: active since that month or before, or an exit held
 /// by an emergency period (marked), and alive.
@@ -99,9 +103,9 @@ pub(in crate::payments) async fn monthly_lines(
 ) -> AppResult<u64> {
     let sql = format!(
         "{LINE_INTO}SELECT b.province, $1, b.programme, $5, '', b.person_id, b.household_id, \
-         b.id, b.region_code, b.members, b.monthly_amount_fen, a.id, {CHANGED}, \
+         b.id, b.region_code, b.members, b.monthly_amount_fen, {ACCOUNT_ID}, {CHANGED}, \
          CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
-         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id {ACCOUNT_JOIN} \
+         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id \
          WHERE b.province = $2 AND b.county_code = $3 AND b.programme = $4 AND {}",
         paid_who("$5")
     );
@@ -155,8 +159,8 @@ pub(in crate::payments) async fn supplementary_lines(
 ) -> AppResult<u64> {
     let sql = format!(
         "{LINE_INTO}SELECT b.province, $1, b.programme, b.month, $3, b.person_id, \
-         b.household_id, b.beneficiary_id, b.region_code, b.members, b.amount_fen, a.id, \
-         {CHANGED}, b.exit_held FROM payment_roll_lines b {ACCOUNT_JOIN} \
+         b.household_id, b.beneficiary_id, b.region_code, b.members, b.amount_fen, {ACCOUNT_ID}, \
+         {CHANGED}, b.exit_held FROM payment_roll_lines b \
          WHERE b.roll_id = $2 AND b.outcome = 'failed'"
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -192,9 +196,9 @@ pub(in crate::payments) async fn grant_lines(
     };
     let sql = format!(
         "{LINE_INTO}SELECT b.province, $1, 'grant', $2, $3, b.person_id, b.household_id, b.id, \
-         b.region_code, b.members, CASE WHEN $4 = 1 THEN $5 ELSE $5 * b.members END, a.id, \
-         {CHANGED}, CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
-         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id {ACCOUNT_JOIN} \
+         b.region_code, b.members, CASE WHEN $4 = 1 THEN $5 ELSE $5 * b.members END, \
+         {ACCOUNT_ID}, {CHANGED}, CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
+         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id \
          WHERE b.id IN (SELECT MIN(b.id) FROM assistance_beneficiaries b \
             JOIN persons p ON p.id = b.person_id \
             WHERE b.province = $7 AND b.county_code = $8 AND b.programme IN ({list}) \
@@ -233,9 +237,9 @@ pub(in crate::payments) async fn subsidy_lines(
     let sql = format!(
         "{LINE_INTO}SELECT b.province, $1, 'price_subsidy', $6, '', b.person_id, \
          b.household_id, b.id, b.region_code, b.members, \
-         (CASE WHEN b.area_kind = 'urban' THEN $4 ELSE $5 END) * b.members, a.id, {CHANGED}, \
-         CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
-         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id {ACCOUNT_JOIN} \
+         (CASE WHEN b.area_kind = 'urban' THEN $4 ELSE $5 END) * b.members, {ACCOUNT_ID}, \
+         {CHANGED}, CASE WHEN b.status = 'exited' THEN 1 ELSE 0 END \
+         FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id \
          WHERE b.id IN (SELECT MIN(b.id) FROM assistance_beneficiaries b \
             JOIN persons p ON p.id = b.person_id \
             WHERE b.province = $2 AND b.county_code = $3 AND b.programme IN ({list}) \
