@@ -162,6 +162,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify_due_order",
         include_str!("../migrations/0037_notify_due_order.sql"),
     ),
+    (
+        38,
+        "children_links",
+        include_str!("../migrations/0038_children_links.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -460,6 +460,7 @@ async fn handover_assistance_hotline_and_confidentiality() {
             reason: reason.into(),
             urgent: true,
             call_ref: "CALL-0001".into(),
+            ..Default::default()
         };
         let before = notes(&t, "child_lead", V1).await;
         let lid = open_from_hotline(&t.state, &hotline, lead(V1, "parent_isolated"))
@@ -623,7 +624,7 @@ async fn the_hub_page_lists_leads_and_takes_a_report() {
         // classification due in 12 h); a lead from the hotline does.
         let op = backstop_app::kernel::actor::Actor::operator();
         let lead = HotlineChildLead { region_code: V1.into(), child_name: "周小红".into(), where_now: "家".into(),
-            reason: "other".into(), urgent: false, call_ref: String::new() };
+            reason: "other".into(), urgent: false, call_ref: String::new(), ..Default::default() };
         open_from_hotline(&t.state, &op, lead).await.expect("lead");
         let (_, home) = crate::support::page(&t, "/", &c).await;
         assert!(home.contains("todo-children") && home.contains("/children"), "{home}");
@@ -633,6 +634,60 @@ async fn the_hub_page_lists_leads_and_takes_a_report() {
         let ci = crate::support::web_login(&t, "pg_insp").await;
         let (s, _) = crate::support::page(&t, "/children", &ci).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+/// A hotline red flag about a child in a village outside the line's region scope still opens
+/// the lead there, notifies that village, and shows the case reference on the call; the
+/// hotline worker cannot read the case. A failure in the lead write rolls back the call.
+#[tokio::test]
+async fn hotline_red_flag_opens_the_lead_in_any_village_with_the_call() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        const VB: &str = "130111100003";
+        let off = t.user("hl_off", &["official"], COUNTY).await;
+        let hw = t.user("hl_hw", &["hotline_worker"], COUNTY).await;
+        let dir_b = t.user("hl_dir_b", &["children_director"], VB).await;
+        let org = created_id(&t, "/api/v1/orgs", &off,
+            json!({"name": "鹿泉区社工站", "kind": "social_work", "region_code": TOWN})).await;
+        let line = created_id(&t, "/api/v1/hotline/lines", &off,
+            json!({"region_code": COUNTY, "name": "鹿泉区儿童热线", "number": "0311-1", "kind": "child_protection", "org_id": org})).await;
+        let call = |name: &str| json!({"line_id": line, "caller_category": "child", "issues": ["anxiety"],
+            "risk": "red_flag", "actions": ["referral"], "duration_s": 300, "flag_kind": "child_danger",
+            "report_to": "civil_affairs", "report_ref": "MZ-9",
+            "child": {"region_code": VB, "child_name": name, "where_now": "家中独自一人", "reason": "父母均在隔离点"}});
+        let before = notes(&t, "child_lead", VB).await;
+        let (s, c) = t.post("/api/v1/hotline/calls", &hw, call("赵小明")).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(c["child_lead"]["status"], "handed");
+        let case_id = c["child_lead"]["case_id"].as_i64().expect("case reference");
+        assert!(notes(&t, "child_lead", VB).await > before, "the child's village is told");
+        // The case: a lead in that village, urgent, the caller's words sealed in its history.
+        let (s, l) = t.get("/api/v1/child-cases?status=lead", &dir_b).await;
+        assert_eq!(s, StatusCode::OK, "{l}");
+        assert_eq!(ids(&l), vec![case_id]);
+        assert_eq!(l[0]["reason"], "other");
+        assert_eq!(l[0]["source"], "hotline");
+        let (s, full) = t.get(&format!("/api/v1/child-cases/{case_id}?reason=核实"), &dir_b).await;
+        assert_eq!(s, StatusCode::OK, "{full}");
+        assert!(full["contact_history"].as_str().is_some_and(|h| h.contains("隔离点")), "{full}");
+        // The hotline worker: the reference on the call page, the case itself not found.
+        let call_id = c["id"].as_i64().expect("call id");
+        let page = crate::support::web_login(&t, "hl_hw").await;
+        let (s, html) = crate::support::page(&t, &format!("/hotline/calls/{call_id}"), &page).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains(&format!("<span id=\"child-case-ref\">{case_id}</span>")), "{html}");
+        let (s, _) = t.get(&format!("/api/v1/child-cases/{case_id}?reason=看看"), &hw).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // The lead write fails (its history table gone): the call is not written either.
+        let calls = "SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_calls";
+        let (n_calls, n_cases) = (count(&t, calls).await, count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await);
+        sqlx::query("DROP TABLE child_case_events").execute(t.state.db.pool()).await.expect("drop");
+        let (s, _) = t.post("/api/v1/hotline/calls", &hw, call("钱小红")).await;
+        assert!(s.is_server_error(), "{s}");
+        assert_eq!(count(&t, calls).await, n_calls, "the call rolled back with the lead");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, n_cases);
     })
     .await;
 }
