@@ -23,6 +23,7 @@
 //! viewer is neither the worker nor the supervisor.
 
 mod actions;
+pub mod forms;
 pub mod leads;
 pub mod pages;
 mod queries;
@@ -185,6 +186,8 @@ pub struct CaseLine {
     pub contact_overdue: bool,
     pub follow_up_due_at: Option<String>,
     pub application_id: Option<i64>,
+    /// The aid-first grant (先行救助) started from the case.
+    pub aid_grant_id: Option<i64>,
     pub created_at: String,
     /// Beijing time opened, for pages.
     #[serde(skip)]
@@ -242,6 +245,18 @@ pub struct LinkedApplication {
     pub status_label: String,
 }
 
+/// The aid-first grant (先行救助: temporary assistance paid at once) started from the case.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LinkedGrant {
+    pub id: i64,
+    pub amount_fen: i64,
+    /// The amount in yuan (`300.00`), for pages.
+    pub amount_yuan: String,
+    /// `granted`, `confirmed` or `refused`.
+    pub status: String,
+    pub status_label: String,
+}
+
 /// A case as its detail shows it (every view audited).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChildCase {
@@ -264,6 +279,7 @@ pub struct ChildCase {
     pub close_reason: String,
     pub opened_by: String,
     pub application: Option<LinkedApplication>,
+    pub grant: Option<LinkedGrant>,
     pub events: Vec<CaseEvent>,
     pub contacts: Vec<Contact>,
     pub tasks: Vec<Task>,
@@ -350,6 +366,39 @@ pub async fn list(
         Some(s) => Some(choice(&STATUSES, "status", s)?),
     };
     queries::cases(state, &actor.within_opt(region)?, status).await
+}
+
+/// Filters of the case list page (`/children/cases`).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// `lead`, `open`, `closed`, or empty for all but closed.
+    pub status: String,
+    /// One of [`REASONS`], or empty.
+    pub reason: String,
+    /// Only leads, classifications or contacts past due.
+    pub overdue: bool,
+    /// Only cases naming the actor as worker or supervisor.
+    pub mine: bool,
+}
+
+/// Cases in the actor's scope matching `f`, newest first (names masked, no sealed text).
+pub async fn filtered(
+    state: &AppState,
+    actor: &Actor,
+    region: Option<&RegionCode>,
+    f: &ListFilter,
+) -> AppResult<Vec<CaseLine>> {
+    let reason = match f.reason.trim() {
+        "" => None,
+        r => Some(choice(&REASONS, "reason", r)?),
+    };
+    let all = list(state, actor, region, Some(f.status.as_str())).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| reason.is_none_or(|r| c.reason == r))
+        .filter(|c| !f.overdue || c.lead_overdue || c.classify_overdue || c.contact_overdue)
+        .filter(|c| !f.mine || is_mine(actor, c))
+        .collect())
 }
 
 /// What waits on the actor now, for the home page's to-do line: leads to take, and open cases

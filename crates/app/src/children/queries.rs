@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use super::{
     CONTACT_KINDS, CaseEvent, CaseLine, ChildCase, Contact, GUARDIANSHIPS, HEALTH,
-    LinkedApplication, NEEDS, PLACEMENTS, REASONS, STATUSES, Task, label, province_of,
+    LinkedApplication, LinkedGrant, NEEDS, PLACEMENTS, REASONS, STATUSES, Task, label, province_of,
 };
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
@@ -24,7 +24,7 @@ const COLS: &str = "c.id, c.region_code, COALESCE(r.name, '') AS region_name, c.
     c.person_id, c.name_masked, c.sex, c.birth_year, c.reason, c.guardianship, c.placement, \
     c.worker_id, COALESCE(w.username, '') AS worker, c.supervisor_id, COALESCE(s.username, '') AS supervisor, \
     c.source, c.lead_due_at, c.classify_due_at, c.classified_at, c.next_contact_at, c.follow_up_due_at, \
-    c.application_id, c.created_at";
+    c.application_id, c.aid_grant_id, c.created_at";
 
 const FROM: &str = "FROM child_cases c LEFT JOIN regions r ON r.code = c.region_code \
     LEFT JOIN users w ON w.id = c.worker_id LEFT JOIN users s ON s.id = c.supervisor_id";
@@ -74,6 +74,7 @@ fn line_from_row(r: &AnyRow, now: i64) -> Result<CaseLine, sqlx::Error> {
         next_contact_at: opt_time(next_contact),
         follow_up_due_at: opt_time(r.try_get("follow_up_due_at")?),
         application_id: r.try_get("application_id")?,
+        aid_grant_id: r.try_get("aid_grant_id")?,
         created_at: rfc3339(created),
         shown_at: backstop_core::clock::format_beijing(backstop_core::clock::from_millis(created)),
     })
@@ -164,9 +165,11 @@ pub(super) async fn case_full(
     let row = sqlx::query(
         "SELECT c.name_enc, c.where_enc, c.health_enc, c.history_enc, c.carer_enc, c.plan_enc, \
          c.close_reason_enc, c.placement_org_id, COALESCE(o.name, '') AS org_name, c.source_ref, \
-         c.taken_at, c.closed_at, c.opened_by, a.programme AS app_programme, a.status AS app_status \
+         c.taken_at, c.closed_at, c.opened_by, a.programme AS app_programme, a.status AS app_status, \
+         g.amount_fen AS grant_fen, g.status AS grant_status \
          FROM child_cases c LEFT JOIN orgs o ON o.id = c.placement_org_id \
-         LEFT JOIN assistance_applications a ON a.id = c.application_id WHERE c.id = $1",
+         LEFT JOIN assistance_applications a ON a.id = c.application_id \
+         LEFT JOIN assistance_aid_grants g ON g.id = c.aid_grant_id WHERE c.id = $1",
     )
     .bind(id)
     .fetch_one(state.db.pool())
@@ -183,6 +186,20 @@ pub(super) async fn case_full(
                 .try_get::<Option<String>, _>("app_programme")?
                 .unwrap_or_default(),
             status_label: application_status_label(&st).to_string(),
+            status: st,
+        }),
+        _ => None,
+    };
+    let grant = match (
+        line.aid_grant_id,
+        row.try_get::<Option<String>, _>("grant_status")?,
+    ) {
+        (Some(gid), Some(st)) => Some(LinkedGrant {
+            id: gid,
+            amount_fen: row.try_get::<Option<i64>, _>("grant_fen")?.unwrap_or(0),
+            amount_yuan: backstop_core::Fen(row.try_get::<Option<i64>, _>("grant_fen")?.unwrap_or(0))
+                .to_yuan_string(),
+            status_label: grant_status_label(&st).to_string(),
             status: st,
         }),
         _ => None,
@@ -237,12 +254,22 @@ pub(super) async fn case_full(
         close_reason: opened(keys, &row, "close_reason_enc")?,
         opened_by: row.try_get("opened_by")?,
         application,
+        grant,
         events,
         contacts,
         tasks,
         mine,
         line,
     })
+}
+
+fn grant_status_label(s: &str) -> &'static str {
+    match s {
+        "granted" => "已发放，待县级确认",
+        "confirmed" => "县级已确认",
+        "refused" => "县级未确认",
+        _ => "",
+    }
 }
 
 fn application_status_label(s: &str) -> &'static str {
@@ -620,6 +647,16 @@ pub(super) async fn link_person(tx: &mut Tx, id: i64, l: &LinkRow<'_>, now: i64)
     .await
 }
 
+pub(super) async fn link_grant(tx: &mut Tx, id: i64, grant: i64, now: i64) -> AppResult<()> {
+    tx.exec(
+        sqlx::query("UPDATE child_cases SET aid_grant_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(grant)
+            .bind(now)
+            .bind(id),
+    )
+    .await
+}
+
 pub(super) async fn link_application(tx: &mut Tx, id: i64, app: i64, now: i64) -> AppResult<()> {
     tx.exec(
         sqlx::query("UPDATE child_cases SET application_id = $1, updated_at = $2 WHERE id = $3")
@@ -780,4 +817,40 @@ pub(super) async fn stat_groups(
         })
     })
     .await
+}
+
+/// An active user whose scope is one of `scopes` (for the case page's pickers).
+pub(super) struct PickUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: String,
+    pub scope: String,
+}
+
+pub(super) async fn users_in(state: &AppState, scopes: &[String]) -> AppResult<Vec<PickUser>> {
+    let marks = (1..=scopes.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT id, username, display_name, roles, scope FROM users \
+         WHERE disabled = 0 AND scope IN ({marks}) ORDER BY username"
+    );
+    // Only `$n` placeholders are formatted in; the scopes are bound.
+    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(sqlx::AssertSqlSafe(sql));
+    for s in scopes {
+        q = q.bind(s.clone());
+    }
+    let rows = q.fetch_all(state.db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, display_name, roles, scope)| PickUser {
+            id,
+            username,
+            display_name,
+            roles,
+            scope,
+        })
+        .collect())
 }
