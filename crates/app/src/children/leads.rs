@@ -124,7 +124,7 @@ pub(crate) async fn for_parent(
         if !is_child(birth.as_deref(), kid.birth_year, today) {
             continue;
         }
-        if queries::has_active_case(tx, kid.id, reason).await? {
+        if queries::has_active_case(tx, kid.id, super::reason_group(reason)).await? {
             continue;
         }
         let now = tx.now();
@@ -139,6 +139,7 @@ pub(crate) async fn for_parent(
             birth_year: kid.birth_year,
             where_enc: None,
             reason,
+            reason_enc: seal(&state.keys, reason),
             health_enc: None,
             history_enc: None,
             classify_due_at: due + super::CLASSIFY_DUE_MS,
@@ -233,6 +234,7 @@ async fn write_lead(
         birth_year: None,
         where_enc: Some(seal(&state.keys, &where_now)),
         reason,
+        reason_enc: seal(&state.keys, reason),
         health_enc: None,
         history_enc: Some(note)
             .filter(|n| !n.is_empty())
@@ -247,12 +249,11 @@ async fn write_lead(
     let id = queries::insert_case(tx, &row).await?;
     queries::insert_event(tx, region.as_str(), id, "open", "", "hotline", by).await?;
     notify_village(tx, region.as_str(), id, due).await?;
-    let change =
-        Change::new("child_case.lead", "child_case", id, region.as_str()).detail(json!({
-            "source": "hotline", "source_ref": call_ref, "reason": reason,
-            "urgent": lead.urgent, "lead_due_at": due,
-            "name": {"before": null, "after": row.name_masked},
-        }));
+    let change = Change::new("child_case.lead", "child_case", id, region.as_str()).detail(json!({
+        "source": "hotline", "source_ref": call_ref, "reason": reason,
+        "urgent": lead.urgent, "lead_due_at": due,
+        "name": {"before": null, "after": row.name_masked},
+    }));
     Ok((id, change))
 }
 

@@ -61,6 +61,28 @@ pub const REASONS: [(&str, &str); 7] = [
     ("other", "其他原因"),
 ];
 
+/// The coarse group of a reason, kept in clear for lists, filters and the one-lead rule: it
+/// does not tell a parent infected from suspected, isolated or observed (the reason itself is
+/// sealed).
+pub const REASON_GROUPS: [(&str, &str); 4] = [
+    ("parent_health", "父母（监护人）因疫情无法照料"),
+    ("parent_frontline", "父母（监护人）在一线工作"),
+    ("parent_deceased", "父母（监护人）去世"),
+    ("other", "其他原因"),
+];
+
+/// The group of a reason key (see [`REASON_GROUPS`]).
+pub fn reason_group(reason: &str) -> &'static str {
+    match reason {
+        "parent_infected" | "parent_suspected" | "parent_isolated" | "parent_observation" => {
+            "parent_health"
+        }
+        "parent_frontline" => "parent_frontline",
+        "parent_deceased" => "parent_deceased",
+        _ => "other",
+    }
+}
+
 /// The child's own health status.
 pub const HEALTH: [(&str, &str); 6] = [
     ("healthy", "健康"),
@@ -163,8 +185,13 @@ pub struct CaseLine {
     pub name_masked: String,
     pub sex: String,
     pub birth_year: Option<i64>,
+    /// Why care is missing: only on a case's detail (sealed at rest; empty in lists).
     pub reason: String,
     pub reason_label: String,
+    /// The coarse group of the reason (lists and filters): `parent_health`,
+    /// `parent_frontline`, `parent_deceased`, `other`.
+    pub reason_group: String,
+    pub reason_group_label: String,
     pub guardianship: String,
     pub guardianship_label: String,
     pub placement: String,
@@ -373,7 +400,7 @@ pub async fn list(
 pub struct ListFilter {
     /// `lead`, `open`, `closed`, or empty for all but closed.
     pub status: String,
-    /// One of [`REASONS`], or empty.
+    /// One of [`REASON_GROUPS`], or empty.
     pub reason: String,
     /// Only leads, classifications or contacts past due.
     pub overdue: bool,
@@ -390,12 +417,12 @@ pub async fn filtered(
 ) -> AppResult<Vec<CaseLine>> {
     let reason = match f.reason.trim() {
         "" => None,
-        r => Some(choice(&REASONS, "reason", r)?),
+        r => Some(choice(&REASON_GROUPS, "reason", r)?),
     };
     let all = list(state, actor, region, Some(f.status.as_str())).await?;
     Ok(all
         .into_iter()
-        .filter(|c| reason.is_none_or(|r| c.reason == r))
+        .filter(|c| reason.is_none_or(|r| c.reason_group == r))
         .filter(|c| !f.overdue || c.lead_overdue || c.classify_overdue || c.contact_overdue)
         .filter(|c| !f.mine || is_mine(actor, c))
         .collect())
@@ -502,6 +529,7 @@ pub async fn open(
         birth_year: child.birth_year,
         where_enc: Some(crate::privacy::seal(keys, &where_now)),
         reason,
+        reason_enc: crate::privacy::seal(keys, reason),
         health_enc: Some(crate::privacy::seal(keys, health)),
         history_enc: Some(crate::privacy::seal(keys, &history)),
         classify_due_at: now + CLASSIFY_DUE_MS,

@@ -20,8 +20,8 @@ use super::{
     ContactInput, GUARDIANSHIPS, HEALTH, HandoverInput, LinkInput, NEEDS, NewCase, PLACEMENTS,
     PlanInput, REASONS, TaskInput,
 };
-use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::auth::Authed;
+use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
@@ -225,8 +225,16 @@ fn shown_event(e: &super::CaseEvent) -> ShownEvent {
     ShownEvent {
         at: e.at.clone(),
         what,
-        change: if from.is_empty() { to } else { format!("{from} → {to}") },
-        actor: if e.actor == "system" { "系统".to_string() } else { e.actor.clone() },
+        change: if from.is_empty() {
+            to
+        } else {
+            format!("{from} → {to}")
+        },
+        actor: if e.actor == "system" {
+            "系统".to_string()
+        } else {
+            e.actor.clone()
+        },
     }
 }
 
@@ -319,9 +327,21 @@ async fn case_page(
     ))
 }
 
-async fn case(PageCaller(s, a): PageCaller, PageId(id): PageId, Query(q): Query<CaseQuery>) -> PageResult {
+async fn case(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Query(q): Query<CaseQuery>,
+) -> PageResult {
     let done = q.done.as_deref().and_then(done_label);
-    case_page(&s, &a, id, q.reason.as_deref().unwrap_or(""), done, Kept::none()).await
+    case_page(
+        &s,
+        &a,
+        id,
+        q.reason.as_deref().unwrap_or(""),
+        done,
+        Kept::none(),
+    )
+    .await
 }
 
 /// Answer a case form: after the write, the case page again (the same reason); refused, the
@@ -365,7 +385,11 @@ fn number(form: &Kept, k: &str, what: &str) -> AppResult<Option<i64>> {
 
 type Pairs = Form<Vec<(String, String)>>;
 
-async fn classify(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn classify(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("classify", pairs);
     let result = async {
         let input = ClassifyInput {
@@ -380,7 +404,11 @@ async fn classify(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs):
     answer(&s, &a, id, "classify", form, result).await
 }
 
-async fn assign(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn assign(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("assign", pairs);
     let result = async {
         let input = AssignInput {
@@ -402,7 +430,11 @@ async fn plan(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pai
     answer(&s, &a, id, "plan", form, result).await
 }
 
-async fn contact(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn contact(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("contact", pairs);
     let input = ContactInput {
         kind: form.get("kind").to_string(),
@@ -437,7 +469,11 @@ async fn task_done(
     answer(&s, &a, id, "task_done", form, result).await
 }
 
-async fn handover(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn handover(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("handover", pairs);
     let input = HandoverInput {
         to: form.get("to").to_string(),
@@ -445,8 +481,9 @@ async fn handover(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs):
     };
     match super::hand_over(&s, &a.actor, id, &input).await {
         // Handed out of the viewer's reach: written; back to the hub.
-        Err(e) if e.code == backstop_core::error::ErrorCode::NotFound
-            && e.message.contains("已移交") =>
+        Err(e)
+            if e.code == backstop_core::error::ErrorCode::NotFound
+                && e.message.contains("已移交") =>
         {
             Ok(Redirect::to(AREA).into_response())
         }
@@ -467,7 +504,11 @@ async fn close(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pa
     answer(&s, &a, id, "close", form, result).await
 }
 
-async fn link_person(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn link_person(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("person", pairs);
     let result = async {
         let input = LinkInput {
@@ -479,7 +520,11 @@ async fn link_person(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pair
     answer(&s, &a, id, "person", form, result).await
 }
 
-async fn assistance(PageCaller(s, a): PageCaller, PageId(id): PageId, Form(pairs): Pairs) -> PageResult {
+async fn assistance(
+    PageCaller(s, a): PageCaller,
+    PageId(id): PageId,
+    Form(pairs): Pairs,
+) -> PageResult {
     let form = Kept::input("assist", pairs);
     let input = AssistInput {
         programme: opt(&form, "programme"),
@@ -561,7 +606,7 @@ async fn cases(PageCaller(s, a): PageCaller, Query(q): Query<ListQuery>) -> Page
         pages,
         q,
         statuses: &super::STATUSES,
-        reasons: &REASONS,
+        reasons: &super::REASON_GROUPS,
         query,
     }))
 }

@@ -347,11 +347,7 @@ fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-async fn red_flag(
-    state: &AppState,
-    input: &NewCall,
-    called_at: i64,
-) -> AppResult<FlagRow> {
+async fn red_flag(state: &AppState, input: &NewCall, called_at: i64) -> AppResult<FlagRow> {
     let kind = pick("flag_kind", opt(&input.flag_kind).unwrap_or(""), FLAG_KINDS)?;
     let (Some(to), Some(reference)) = (opt(&input.report_to), opt(&input.report_ref)) else {
         return Err(AppError::field(

@@ -206,6 +206,10 @@ pub const SEALED_0025: &[Field] = &[
 /// categories a person is in (and the rule that names them), as the categories are sealed.
 pub const SEALED_0034: &[Field] = &[f("crosschecks", "detail", Kind::Text)];
 
+/// Sealed by migration 0038: why a child's care is missing (a parent infected, suspected,
+/// isolated), the clear column left empty; lists keep the coarse `reason_group`.
+pub const SEALED_0038: &[Field] = &[f("child_cases", "reason", Kind::Text)];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
     STEPS.iter().flat_map(|(_, fields)| fields.iter())
@@ -213,7 +217,12 @@ pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
 
 /// The sealing steps in order: the step recorded in `privacy_sealing` once all its fields
 /// are sealed, and those fields.
-const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_0034)];
+const STEPS: &[(i64, &[Field])] = &[
+    (1, SEALED),
+    (2, SEALED_0025),
+    (3, SEALED_0034),
+    (5, SEALED_0038),
+];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";

@@ -87,7 +87,7 @@ async fn observation_opens_a_lead_per_child_that_escalates_until_taken() {
         persons.sort_unstable();
         assert_eq!(persons, vec![kid1, kid2]);
         for l in &leads_v {
-            assert_eq!(l["reason"], "parent_observation");
+            assert_eq!(l["reason_group"], "parent_health", "the reason itself is sealed");
             assert_eq!(l["source"], "observation");
             assert!(l["lead_due_at"].is_string());
             assert!(l["name_masked"].as_str().is_some_and(|n| n.contains('*')), "{l}");
@@ -667,7 +667,7 @@ async fn hotline_red_flag_opens_the_lead_in_any_village_with_the_call() {
         let (s, l) = t.get("/api/v1/child-cases?status=lead", &dir_b).await;
         assert_eq!(s, StatusCode::OK, "{l}");
         assert_eq!(ids(&l), vec![case_id]);
-        assert_eq!(l[0]["reason"], "other");
+        assert_eq!(l[0]["reason_group"], "other");
         assert_eq!(l[0]["source"], "hotline");
         let (s, full) = t.get(&format!("/api/v1/child-cases/{case_id}?reason=核实"), &dir_b).await;
         assert_eq!(s, StatusCode::OK, "{full}");
@@ -769,7 +769,7 @@ async fn the_case_page_forms_list_and_statistics() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
         // The list: filters, masked names, links to the case.
-        let (s, html) = crate::support::page(&t, "/children/cases?reason=parent_infected&mine=1", &sup).await;
+        let (s, html) = crate::support::page(&t, "/children/cases?reason=parent_health&mine=1", &sup).await;
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("孙*") && !html.contains("孙小雨") && html.contains(&format!("/children/cases/{id}")), "{html}");
         let (_, html) = crate::support::page(&t, "/children/cases?reason=parent_deceased", &sup).await;
