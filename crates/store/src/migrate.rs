@@ -163,6 +163,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0037_notify_due_order.sql"),
     ),
     (
+        38,
+        "children_links",
+        include_str!("../migrations/0038_children_links.sql"),
+    ),
+    (
         39,
         "hotline_sealed",
         include_str!("../migrations/0039_hotline_sealed.sql"),

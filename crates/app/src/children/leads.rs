@@ -44,6 +44,9 @@ pub struct HotlineChildLead {
     pub urgent: bool,
     /// The call's reference, kept on the case.
     pub call_ref: String,
+    /// What the caller said (sealed into the case's contact history).
+    #[serde(default)]
+    pub note: String,
 }
 
 /// Is a person born on `birth` (sealed `YYYY-MM-DD`) or in `year` under 18 on `today`?
@@ -121,7 +124,7 @@ pub(crate) async fn for_parent(
         if !is_child(birth.as_deref(), kid.birth_year, today) {
             continue;
         }
-        if queries::has_active_case(tx, kid.id, reason).await? {
+        if queries::has_active_case(tx, kid.id, super::reason_group(reason)).await? {
             continue;
         }
         let now = tx.now();
@@ -136,6 +139,7 @@ pub(crate) async fn for_parent(
             birth_year: kid.birth_year,
             where_enc: None,
             reason,
+            reason_enc: seal(&state.keys, reason),
             health_enc: None,
             history_enc: None,
             classify_due_at: due + super::CLASSIFY_DUE_MS,
@@ -174,6 +178,35 @@ pub async fn open_from_hotline(
     }
     let region = crate::regions::parse_code("region_code", &lead.region_code)?;
     actor.within(&region)?;
+    let mut tx = Tx::begin(state, actor).await?;
+    let (id, change) = write_lead(&mut tx, state, &lead, &actor.username).await?;
+    tx.commit(change).await?;
+    Ok(id)
+}
+
+/// Open a lead about a child in the caller's transaction (its Change queued with
+/// [`Tx::also`]): checked, written, the village notified. No scope check: a red flag must
+/// reach the child's village whatever the reporting line's scope (the hotline's own call
+/// write checks its line). Returns the case id.
+pub async fn open_lead_in(
+    tx: &mut Tx,
+    state: &AppState,
+    lead: &HotlineChildLead,
+    by: &str,
+) -> AppResult<i64> {
+    let (id, change) = write_lead(tx, state, lead, by).await?;
+    tx.also(change);
+    Ok(id)
+}
+
+/// The lead's rows and notifications, and its audit Change (for the caller to record).
+async fn write_lead(
+    tx: &mut Tx,
+    state: &AppState,
+    lead: &HotlineChildLead,
+    by: &str,
+) -> AppResult<(i64, Change)> {
+    let region = crate::regions::parse_code("region_code", &lead.region_code)?;
     if crate::regions::find(state, region.as_str())
         .await?
         .is_none()
@@ -188,7 +221,7 @@ pub async fn open_from_hotline(
     let where_now = text_field("where_now", &lead.where_now, 200, true)?;
     let reason = choice(&REASONS, "reason", &lead.reason)?;
     let call_ref = text_field("call_ref", &lead.call_ref, 60, false)?;
-    let mut tx = Tx::begin(state, actor).await?;
+    let note = text_field("note", &lead.note, 2000, false)?;
     let now = tx.now();
     let due = now + if lead.urgent { HOUR_MS } else { LEAD_DUE_MS };
     let row = queries::NewCaseRow {
@@ -201,36 +234,27 @@ pub async fn open_from_hotline(
         birth_year: None,
         where_enc: Some(seal(&state.keys, &where_now)),
         reason,
+        reason_enc: seal(&state.keys, reason),
         health_enc: None,
-        history_enc: None,
+        history_enc: Some(note)
+            .filter(|n| !n.is_empty())
+            .map(|n| seal(&state.keys, &n)),
         classify_due_at: due + super::CLASSIFY_DUE_MS,
         worker_id: None,
         source: "hotline",
         source_ref: call_ref.clone(),
         lead_due_at: Some(due),
-        opened_by: &actor.username,
+        opened_by: by,
     };
-    let id = queries::insert_case(&mut tx, &row).await?;
-    queries::insert_event(
-        &mut tx,
-        region.as_str(),
-        id,
-        "open",
-        "",
-        "hotline",
-        &actor.username,
-    )
-    .await?;
-    notify_village(&mut tx, region.as_str(), id, due).await?;
-    tx.commit(
-        Change::new("child_case.lead", "child_case", id, region.as_str()).detail(json!({
-            "source": "hotline", "source_ref": call_ref, "reason": reason,
-            "urgent": lead.urgent, "lead_due_at": due,
-            "name": {"before": null, "after": row.name_masked},
-        })),
-    )
-    .await?;
-    Ok(id)
+    let id = queries::insert_case(tx, &row).await?;
+    queries::insert_event(tx, region.as_str(), id, "open", "", "hotline", by).await?;
+    notify_village(tx, region.as_str(), id, due).await?;
+    let change = Change::new("child_case.lead", "child_case", id, region.as_str()).detail(json!({
+        "source": "hotline", "source_ref": call_ref, "reason": reason,
+        "urgent": lead.urgent, "lead_due_at": due,
+        "name": {"before": null, "after": row.name_masked},
+    }));
+    Ok((id, change))
 }
 
 /// What the escalation engine chases under `child_lead` (see the module documentation).

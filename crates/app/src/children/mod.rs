@@ -23,6 +23,7 @@
 //! viewer is neither the worker nor the supervisor.
 
 mod actions;
+pub mod forms;
 pub mod leads;
 pub mod pages;
 mod queries;
@@ -59,6 +60,28 @@ pub const REASONS: [(&str, &str); 7] = [
     ("parent_deceased", "父母（监护人）去世"),
     ("other", "其他原因"),
 ];
+
+/// The coarse group of a reason, kept in clear for lists, filters and the one-lead rule: it
+/// does not tell a parent infected from suspected, isolated or observed (the reason itself is
+/// sealed).
+pub const REASON_GROUPS: [(&str, &str); 4] = [
+    ("parent_health", "父母（监护人）因疫情无法照料"),
+    ("parent_frontline", "父母（监护人）在一线工作"),
+    ("parent_deceased", "父母（监护人）去世"),
+    ("other", "其他原因"),
+];
+
+/// The group of a reason key (see [`REASON_GROUPS`]).
+pub fn reason_group(reason: &str) -> &'static str {
+    match reason {
+        "parent_infected" | "parent_suspected" | "parent_isolated" | "parent_observation" => {
+            "parent_health"
+        }
+        "parent_frontline" => "parent_frontline",
+        "parent_deceased" => "parent_deceased",
+        _ => "other",
+    }
+}
 
 /// The child's own health status.
 pub const HEALTH: [(&str, &str); 6] = [
@@ -162,8 +185,13 @@ pub struct CaseLine {
     pub name_masked: String,
     pub sex: String,
     pub birth_year: Option<i64>,
+    /// Why care is missing: only on a case's detail (sealed at rest; empty in lists).
     pub reason: String,
     pub reason_label: String,
+    /// The coarse group of the reason (lists and filters): `parent_health`,
+    /// `parent_frontline`, `parent_deceased`, `other`.
+    pub reason_group: String,
+    pub reason_group_label: String,
     pub guardianship: String,
     pub guardianship_label: String,
     pub placement: String,
@@ -185,6 +213,8 @@ pub struct CaseLine {
     pub contact_overdue: bool,
     pub follow_up_due_at: Option<String>,
     pub application_id: Option<i64>,
+    /// The aid-first grant (先行救助) started from the case.
+    pub aid_grant_id: Option<i64>,
     pub created_at: String,
     /// Beijing time opened, for pages.
     #[serde(skip)]
@@ -242,6 +272,18 @@ pub struct LinkedApplication {
     pub status_label: String,
 }
 
+/// The aid-first grant (先行救助: temporary assistance paid at once) started from the case.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LinkedGrant {
+    pub id: i64,
+    pub amount_fen: i64,
+    /// The amount in yuan (`300.00`), for pages.
+    pub amount_yuan: String,
+    /// `granted`, `confirmed` or `refused`.
+    pub status: String,
+    pub status_label: String,
+}
+
 /// A case as its detail shows it (every view audited).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChildCase {
@@ -264,6 +306,7 @@ pub struct ChildCase {
     pub close_reason: String,
     pub opened_by: String,
     pub application: Option<LinkedApplication>,
+    pub grant: Option<LinkedGrant>,
     pub events: Vec<CaseEvent>,
     pub contacts: Vec<Contact>,
     pub tasks: Vec<Task>,
@@ -350,6 +393,39 @@ pub async fn list(
         Some(s) => Some(choice(&STATUSES, "status", s)?),
     };
     queries::cases(state, &actor.within_opt(region)?, status).await
+}
+
+/// Filters of the case list page (`/children/cases`).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// `lead`, `open`, `closed`, or empty for all but closed.
+    pub status: String,
+    /// One of [`REASON_GROUPS`], or empty.
+    pub reason: String,
+    /// Only leads, classifications or contacts past due.
+    pub overdue: bool,
+    /// Only cases naming the actor as worker or supervisor.
+    pub mine: bool,
+}
+
+/// Cases in the actor's scope matching `f`, newest first (names masked, no sealed text).
+pub async fn filtered(
+    state: &AppState,
+    actor: &Actor,
+    region: Option<&RegionCode>,
+    f: &ListFilter,
+) -> AppResult<Vec<CaseLine>> {
+    let reason = match f.reason.trim() {
+        "" => None,
+        r => Some(choice(&REASON_GROUPS, "reason", r)?),
+    };
+    let all = list(state, actor, region, Some(f.status.as_str())).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| reason.is_none_or(|r| c.reason_group == r))
+        .filter(|c| !f.overdue || c.lead_overdue || c.classify_overdue || c.contact_overdue)
+        .filter(|c| !f.mine || is_mine(actor, c))
+        .collect())
 }
 
 /// What waits on the actor now, for the home page's to-do line: leads to take, and open cases
@@ -453,6 +529,7 @@ pub async fn open(
         birth_year: child.birth_year,
         where_enc: Some(crate::privacy::seal(keys, &where_now)),
         reason,
+        reason_enc: crate::privacy::seal(keys, reason),
         health_enc: Some(crate::privacy::seal(keys, health)),
         history_enc: Some(crate::privacy::seal(keys, &history)),
         classify_due_at: now + CLASSIFY_DUE_MS,

@@ -11,7 +11,8 @@ use sqlx::any::AnyRow;
 
 use super::{
     CONTACT_KINDS, CaseEvent, CaseLine, ChildCase, Contact, GUARDIANSHIPS, HEALTH,
-    LinkedApplication, NEEDS, PLACEMENTS, REASONS, STATUSES, Task, label, province_of,
+    LinkedApplication, LinkedGrant, NEEDS, PLACEMENTS, REASON_GROUPS, REASONS, STATUSES, Task,
+    label, province_of,
 };
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
@@ -21,10 +22,10 @@ use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
 const COLS: &str = "c.id, c.region_code, COALESCE(r.name, '') AS region_name, c.holder_code, c.status, \
-    c.person_id, c.name_masked, c.sex, c.birth_year, c.reason, c.guardianship, c.placement, \
+    c.person_id, c.name_masked, c.sex, c.birth_year, c.reason_group, c.guardianship, c.placement, \
     c.worker_id, COALESCE(w.username, '') AS worker, c.supervisor_id, COALESCE(s.username, '') AS supervisor, \
     c.source, c.lead_due_at, c.classify_due_at, c.classified_at, c.next_contact_at, c.follow_up_due_at, \
-    c.application_id, c.created_at";
+    c.application_id, c.aid_grant_id, c.created_at";
 
 const FROM: &str = "FROM child_cases c LEFT JOIN regions r ON r.code = c.region_code \
     LEFT JOIN users w ON w.id = c.worker_id LEFT JOIN users s ON s.id = c.supervisor_id";
@@ -35,7 +36,7 @@ fn opt_time(ms: Option<i64>) -> Option<String> {
 
 fn line_from_row(r: &AnyRow, now: i64) -> Result<CaseLine, sqlx::Error> {
     let status: String = r.try_get("status")?;
-    let reason: String = r.try_get("reason")?;
+    let group: String = r.try_get("reason_group")?;
     let guardianship: String = r.try_get("guardianship")?;
     let placement: String = r.try_get("placement")?;
     let lead_due: Option<i64> = r.try_get("lead_due_at")?;
@@ -57,8 +58,10 @@ fn line_from_row(r: &AnyRow, now: i64) -> Result<CaseLine, sqlx::Error> {
         name_masked: r.try_get("name_masked")?,
         sex: r.try_get("sex")?,
         birth_year: r.try_get("birth_year")?,
-        reason_label: label(&REASONS, &reason).to_string(),
-        reason,
+        reason: String::new(),
+        reason_label: String::new(),
+        reason_group_label: label(&REASON_GROUPS, &group).to_string(),
+        reason_group: group,
         guardianship_label: label(&GUARDIANSHIPS, &guardianship).to_string(),
         guardianship,
         placement_label: label(&PLACEMENTS, &placement).to_string(),
@@ -74,6 +77,7 @@ fn line_from_row(r: &AnyRow, now: i64) -> Result<CaseLine, sqlx::Error> {
         next_contact_at: opt_time(next_contact),
         follow_up_due_at: opt_time(r.try_get("follow_up_due_at")?),
         application_id: r.try_get("application_id")?,
+        aid_grant_id: r.try_get("aid_grant_id")?,
         created_at: rfc3339(created),
         shown_at: backstop_core::clock::format_beijing(backstop_core::clock::from_millis(created)),
     })
@@ -163,15 +167,25 @@ pub(super) async fn case_full(
     let line = case_line(state, scope, id).await?;
     let row = sqlx::query(
         "SELECT c.name_enc, c.where_enc, c.health_enc, c.history_enc, c.carer_enc, c.plan_enc, \
-         c.close_reason_enc, c.placement_org_id, COALESCE(o.name, '') AS org_name, c.source_ref, \
-         c.taken_at, c.closed_at, c.opened_by, a.programme AS app_programme, a.status AS app_status \
+         c.close_reason_enc, c.reason_enc, c.reason AS clear_reason, c.placement_org_id, COALESCE(o.name, '') AS org_name, c.source_ref, \
+         c.taken_at, c.closed_at, c.opened_by, a.programme AS app_programme, a.status AS app_status, \
+         g.amount_fen AS grant_fen, g.status AS grant_status \
          FROM child_cases c LEFT JOIN orgs o ON o.id = c.placement_org_id \
-         LEFT JOIN assistance_applications a ON a.id = c.application_id WHERE c.id = $1",
+         LEFT JOIN assistance_applications a ON a.id = c.application_id \
+         LEFT JOIN assistance_aid_grants g ON g.id = c.aid_grant_id WHERE c.id = $1",
     )
     .bind(id)
     .fetch_one(state.db.pool())
     .await?;
     let keys = &state.keys;
+    let mut line = line;
+    // Sealed; a row written before migration 0038 until the startup step seals it.
+    let reason = match opened(keys, &row, "reason_enc")? {
+        r if r.is_empty() => row.try_get::<String, _>("clear_reason")?,
+        r => r,
+    };
+    line.reason_label = label(&REASONS, &reason).to_string();
+    line.reason = reason;
     let health = opened(keys, &row, "health_enc")?;
     let application = match (
         line.application_id,
@@ -183,6 +197,22 @@ pub(super) async fn case_full(
                 .try_get::<Option<String>, _>("app_programme")?
                 .unwrap_or_default(),
             status_label: application_status_label(&st).to_string(),
+            status: st,
+        }),
+        _ => None,
+    };
+    let grant = match (
+        line.aid_grant_id,
+        row.try_get::<Option<String>, _>("grant_status")?,
+    ) {
+        (Some(gid), Some(st)) => Some(LinkedGrant {
+            id: gid,
+            amount_fen: row.try_get::<Option<i64>, _>("grant_fen")?.unwrap_or(0),
+            amount_yuan: backstop_core::Fen(
+                row.try_get::<Option<i64>, _>("grant_fen")?.unwrap_or(0),
+            )
+            .to_yuan_string(),
+            status_label: grant_status_label(&st).to_string(),
             status: st,
         }),
         _ => None,
@@ -237,12 +267,22 @@ pub(super) async fn case_full(
         close_reason: opened(keys, &row, "close_reason_enc")?,
         opened_by: row.try_get("opened_by")?,
         application,
+        grant,
         events,
         contacts,
         tasks,
         mine,
         line,
     })
+}
+
+fn grant_status_label(s: &str) -> &'static str {
+    match s {
+        "granted" => "已发放，待县级确认",
+        "confirmed" => "县级已确认",
+        "refused" => "县级未确认",
+        _ => "",
+    }
 }
 
 fn application_status_label(s: &str) -> &'static str {
@@ -300,6 +340,8 @@ pub(super) struct NewCaseRow<'a> {
     pub birth_year: Option<i64>,
     pub where_enc: Option<Vec<u8>>,
     pub reason: &'static str,
+    /// The reason sealed (the clear column stays empty).
+    pub reason_enc: Vec<u8>,
     pub health_enc: Option<Vec<u8>>,
     pub history_enc: Option<Vec<u8>>,
     pub classify_due_at: i64,
@@ -312,8 +354,8 @@ pub(super) struct NewCaseRow<'a> {
 
 const INSERT: &str = "INSERT INTO child_cases (province, region_code, holder_code, status, person_id, name_enc, \
     name_masked, sex, birth_year, where_enc, reason, health_enc, history_enc, classify_due_at, worker_id, \
-    source, source_ref, lead_due_at, taken_at, opened_by, created_at, updated_at) \
-    VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)";
+    source, source_ref, lead_due_at, taken_at, opened_by, created_at, updated_at, reason_group, reason_enc) \
+    VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)";
 
 fn bind_case<'q>(n: &NewCaseRow<'_>, tail: &str, now: i64) -> crate::kernel::queries::AnyQuery<'q> {
     let taken = (n.status == "open").then_some(now);
@@ -327,7 +369,6 @@ fn bind_case<'q>(n: &NewCaseRow<'_>, tail: &str, now: i64) -> crate::kernel::que
         .bind(n.sex.clone())
         .bind(n.birth_year)
         .bind(n.where_enc.clone())
-        .bind(n.reason)
         .bind(n.health_enc.clone())
         .bind(n.history_enc.clone())
         .bind(n.classify_due_at)
@@ -338,6 +379,8 @@ fn bind_case<'q>(n: &NewCaseRow<'_>, tail: &str, now: i64) -> crate::kernel::que
         .bind(taken)
         .bind(n.opened_by.to_string())
         .bind(now)
+        .bind(super::reason_group(n.reason))
+        .bind(n.reason_enc.clone())
 }
 
 pub(super) async fn insert_case(tx: &mut Tx, n: &NewCaseRow<'_>) -> AppResult<i64> {
@@ -620,6 +663,16 @@ pub(super) async fn link_person(tx: &mut Tx, id: i64, l: &LinkRow<'_>, now: i64)
     .await
 }
 
+pub(super) async fn link_grant(tx: &mut Tx, id: i64, grant: i64, now: i64) -> AppResult<()> {
+    tx.exec(
+        sqlx::query("UPDATE child_cases SET aid_grant_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(grant)
+            .bind(now)
+            .bind(id),
+    )
+    .await
+}
+
 pub(super) async fn link_application(tx: &mut Tx, id: i64, app: i64, now: i64) -> AppResult<()> {
     tx.exec(
         sqlx::query("UPDATE child_cases SET application_id = $1, updated_at = $2 WHERE id = $3")
@@ -688,7 +741,7 @@ pub(super) async fn household_children(tx: &mut Tx, person_id: i64) -> AppResult
 /// Has the child a lead or open case for this reason?
 pub(super) async fn has_active_case(tx: &mut Tx, person_id: i64, reason: &str) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases WHERE person_id = $1 AND reason = $2 AND status <> 'closed'",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases WHERE person_id = $1 AND reason_group = $2 AND status <> 'closed'",
     )
     .bind(person_id)
     .bind(reason.to_string())
@@ -780,4 +833,41 @@ pub(super) async fn stat_groups(
         })
     })
     .await
+}
+
+/// An active user whose scope is one of `scopes` (for the case page's pickers).
+pub(super) struct PickUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: String,
+    pub scope: String,
+}
+
+pub(super) async fn users_in(state: &AppState, scopes: &[String]) -> AppResult<Vec<PickUser>> {
+    let marks = (1..=scopes.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT id, username, display_name, roles, scope FROM users \
+         WHERE disabled = 0 AND scope IN ({marks}) ORDER BY username"
+    );
+    // Only `$n` placeholders are formatted in; the scopes are bound.
+    let mut q =
+        sqlx::query_as::<_, (i64, String, String, String, String)>(sqlx::AssertSqlSafe(sql));
+    for s in scopes {
+        q = q.bind(s.clone());
+    }
+    let rows = q.fetch_all(state.db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, display_name, roles, scope)| PickUser {
+            id,
+            username,
+            display_name,
+            roles,
+            scope,
+        })
+        .collect())
 }

@@ -217,8 +217,11 @@ pub struct RedFlag {
 pub struct ChildLead {
     pub region_code: String,
     pub child_name: String,
-    /// `pending_children` until the children's cases take it.
+    /// `handed`: a lead opened in the child's village (`pending_children` on calls recorded
+    /// before the hand-over was wired).
     pub status: String,
+    /// The child case opened (its reference; readable only with `children.read`).
+    pub case_id: Option<i64>,
 }
 
 /// A call record.
@@ -344,12 +347,7 @@ fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-async fn red_flag(
-    state: &AppState,
-    actor: &Actor,
-    input: &NewCall,
-    called_at: i64,
-) -> AppResult<FlagRow> {
+async fn red_flag(state: &AppState, input: &NewCall, called_at: i64) -> AppResult<FlagRow> {
     let kind = pick("flag_kind", opt(&input.flag_kind).unwrap_or(""), FLAG_KINDS)?;
     let (Some(to), Some(reference)) = (opt(&input.report_to), opt(&input.report_ref)) else {
         return Err(AppError::field(
@@ -366,9 +364,18 @@ async fn red_flag(
     };
     let child = match (kind, &input.child) {
         ("child_danger", Some(c)) => {
-            let region =
-                crate::regions::existing_in_scope(state, actor, "child_region", &c.region_code)
-                    .await?;
+            // The child's village, whatever the line's scope: a red flag must reach it.
+            let region = crate::regions::parse_code("child_region", &c.region_code)?;
+            if crate::regions::find(state, region.as_str())
+                .await?
+                .is_none()
+            {
+                return Err(AppError::field(
+                    ErrorCode::UnknownRegion,
+                    "child_region",
+                    "区划代码不存在",
+                ));
+            }
             Some(HotlineChildLead {
                 region_code: region.as_str().to_string(),
                 child_name: text_field("child_name", &c.child_name, 50, true)?,
@@ -459,7 +466,7 @@ async fn validate_call(state: &AppState, actor: &Actor, input: &NewCall) -> AppR
         }
     };
     let flag = if risk == "red_flag" {
-        Some(red_flag(state, actor, input, called_at).await?)
+        Some(red_flag(state, input, called_at).await?)
     } else {
         if opt(&input.flag_kind).is_some() || input.child.is_some() {
             return Err(AppError::field(
@@ -553,8 +560,9 @@ pub async fn record_call(
                 call_ref: format!("hotline_call:{id}"),
                 ..c.clone()
             };
-            hand_child_lead_to_children(&mut tx, state, id, &lead).await?;
-            detail["child_lead"] = json!({"region_code": lead.region_code, "child_name": mask_name(&lead.child_name), "status": "pending_children"});
+            let case_id =
+                hand_child_lead_to_children(&mut tx, state, id, &lead, &actor.username).await?;
+            detail["child_lead"] = json!({"region_code": lead.region_code, "child_name": mask_name(&lead.child_name), "status": "handed", "case_id": case_id});
         }
     }
     if let Some(r) = &referral {
@@ -595,18 +603,31 @@ pub async fn record_call(
     call(state, actor, id).await
 }
 
-/// Hand a pending lead about a child in danger to the children's cases.
-///
-/// WIRING POINT (issue 17): once `crate::children` is merged this becomes one call,
-/// `crate::children::open_from_hotline(state, actor, HotlineChildLead { … })`, and the status
-/// `handed`. Until then the lead is recorded on the call as `pending_children` (sealed), and
-/// the red flag's urgent referral and the supervisors' notification carry it meanwhile.
+/// Hand a lead about a child in danger to the children's cases: a lead opened in the child's
+/// village (notified) in the call's own transaction — the call and the lead commit together
+/// or not at all — whatever the line's scope. The call keeps the lead (sealed), the status
+/// `handed` and the case's id (its reference); the case stays behind `children.read`.
 pub(crate) async fn hand_child_lead_to_children(
     tx: &mut Tx,
     state: &AppState,
     call_id: i64,
     lead: &HotlineChildLead,
-) -> AppResult<()> {
+    by: &str,
+) -> AppResult<i64> {
+    // The caller's words on why become the case's reason when they name one, else `other`
+    // with the words kept (sealed) in the case's contact history.
+    let reason = crate::children::choice(&crate::children::REASONS, "child_reason", &lead.reason)
+        .unwrap_or("other");
+    let child = crate::children::HotlineChildLead {
+        region_code: lead.region_code.clone(),
+        child_name: lead.child_name.clone(),
+        where_now: lead.where_now.clone(),
+        reason: reason.to_string(),
+        urgent: lead.urgent,
+        call_ref: lead.call_ref.clone(),
+        note: format!("来电所述原因：{}", lead.reason),
+    };
+    let case_id = crate::children::leads::open_lead_in(tx, state, &child, by).await?;
     let seal = |v: &str| crate::privacy::seal(&state.keys, v);
     queries::set_child_lead(
         tx,
@@ -617,9 +638,11 @@ pub(crate) async fn hand_child_lead_to_children(
             seal(&lead.where_now),
             seal(&lead.reason),
         ],
-        "pending_children",
+        "handed",
+        case_id,
     )
-    .await
+    .await?;
+    Ok(case_id)
 }
 
 /// Notify the line's supervisors (users with hotline.supervise whose scope covers the line)

@@ -224,11 +224,15 @@ pub const SEALED_0039: &[Field] = &[
     f("hotline_calls", "report_ref", Kind::Text),
 ];
 
+/// Sealed by migration 0038: why a child's care is missing (a parent infected, suspected,
+/// isolated), the clear column left empty; lists keep the coarse `reason_group`.
+pub const SEALED_0038: &[Field] = &[f("child_cases", "reason", Kind::Text)];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
     STEPS
         .iter()
-        .chain(std::iter::once(&HOTLINE_STEP))
+        .chain(LATER_STEPS.iter())
         .flat_map(|(_, fields)| fields.iter())
 }
 
@@ -236,8 +240,9 @@ pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
 /// are sealed, and those fields.
 const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_0034)];
 
-/// The hotline's step ([`SEALED_0039`]), after the keying of the fingerprints (step 4).
-const HOTLINE_STEP: (i64, &[Field]) = (5, SEALED_0039);
+/// The steps after the keying of the fingerprints (step 4): the hotline's and the assistance
+/// steps' free text ([`SEALED_0039`]), then a child case's reason ([`SEALED_0038`]).
+const LATER_STEPS: &[(i64, &[Field])] = &[(5, SEALED_0039), (6, SEALED_0038)];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -272,14 +277,17 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
 /// Step 4 ([`REKEY_STEP`]) replaces the plain SHA-256 fingerprints of cross-check conflicts
 /// stored before by their keyed blind index ([`crate::crosscheck::rules::fingerprint_of`]),
 /// in one audited transaction (`privacy.rekey`) when there were any; the count returned
-/// includes them. Step 5 seals the hotline's free text of migration 0039 ([`SEALED_0039`]).
+/// includes them. Step 5 seals the hotline's free text of migration 0039 ([`SEALED_0039`]),
+/// step 6 a child case's reason ([`SEALED_0038`]).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     let mut total = 0u64;
     for (step, fields) in STEPS {
         total += seal_step(state, *step, fields).await?;
     }
     total += rekey_fingerprints(state).await?;
-    total += seal_step(state, HOTLINE_STEP.0, HOTLINE_STEP.1).await?;
+    for (step, fields) in LATER_STEPS {
+        total += seal_step(state, *step, fields).await?;
+    }
     Ok(total)
 }
 

@@ -1,13 +1,67 @@
-//! Children's cases in a real browser (issue 17): a children's director reports a child on a
-//! 390 px phone — the short form sent — and the township's child supervisor sees it on the hub at desk width. Every page
-//! fits and shows no English outside the allow-list (`browser_day`'s checks).
+//! Children's cases in a real browser (issue 17, the issue's walk): a children's director
+//! reports a child on a 390 px phone; the township's child supervisor opens the case page
+//! (the reason form first: not yet the supervisor of the case), classifies and places the
+//! child on the phone, and at desk width assigns the director as the case worker from the
+//! picker; a hotline worker logs a red-flag call about a child in danger and the call's page
+//! shows the reference of the case it opened in the child's village. Every page fits and
+//! shows no English outside the allow-list (`browser_day`'s checks).
+
+use backstop_app::kernel::actor::Actor;
+use serde_json::json;
 
 use crate::browser::{Server, driver, fill, log_in, ready_user, wait_path};
-use crate::browser_day::{check, visit};
+use crate::browser_day::{check, id_in_path, visit};
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
+const A: &str = "130110";
 const T1: &str = "130110100";
 const V1: &str = "130110100001";
+const TYPED: &[&str] = &["cw.ch", "ts.ch", "hw.ch", "刘小雨", "MZ-2026-17"];
+
+/// The county's child-protection line, run by the township's social-work agency.
+fn seed_line(server: &Server) {
+    let Some(rt) = server.rt.as_ref() else {
+        panic!("no runtime")
+    };
+    let state = server.state.clone();
+    rt.block_on(async move {
+        let op = Actor::operator();
+        let org = backstop_app::orgs::create(
+            &state,
+            &op,
+            &backstop_app::orgs::NewOrg {
+                name: "鹿泉区阳光社工站".into(),
+                kind: "social_work".into(),
+                region_code: T1.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("org");
+        backstop_app::hotline::create_line(
+            &state,
+            &op,
+            &backstop_app::hotline::NewLine {
+                region_code: A.into(),
+                name: "鹿泉区儿童保护热线".into(),
+                number: "0311-82012346".into(),
+                kind: "child_protection".into(),
+                org_id: org.id,
+                hours: "24 小时".into(),
+            },
+        )
+        .await
+        .expect("line");
+    });
+}
+
+/// Set a select's value by script (the phone's native pickers are not clickable by driver).
+fn pick(d: &crate::webdriver::Driver, css: &str, value: &str) {
+    d.execute(
+        "document.querySelector(arguments[0]).value = arguments[1];",
+        vec![json!(css), json!(value)],
+    );
+}
 
 #[test]
 fn a_director_reports_a_child_on_a_phone() {
@@ -15,9 +69,11 @@ fn a_director_reports_a_child_on_a_phone() {
     let server = Server::start_with(backstop_app::Config::default());
     ready_user(&server, "cw.ch", "children_director", V1, PASSWORD);
     ready_user(&server, "ts.ch", "child_supervisor", T1, PASSWORD);
+    ready_user(&server, "hw.ch", "hotline_worker", A, PASSWORD);
+    seed_line(&server);
 
     log_in(&d, &server, "cw.ch", PASSWORD);
-    visit(&d, &server, "/children", &["cw.ch"]);
+    visit(&d, &server, "/children", TYPED);
     fill(&d, "#child-name", "刘小雨");
     fill(&d, "#child-birth-year", "2017");
     fill(&d, "#child-where", "邻居王奶奶家");
@@ -28,14 +84,82 @@ fn a_director_reports_a_child_on_a_phone() {
         p.starts_with("/children")
     });
     d.wait_for_text("#child-reported", "已报告");
-    check(&d, "the hub after the report", &["刘小雨", "cw.ch"]);
+    check(&d, "the hub after the report", TYPED);
     d.wait_for_text("#child-open", "刘*");
     d.find("#logout").click();
     wait_path(&d, "the login page", |p| p.starts_with("/login"));
 
-    // The township's supervisor at desk width sees the case to classify.
-    d.resize(1280, 900);
+    // The township's supervisor, on the phone: the case from the hub, the reason first.
     log_in(&d, &server, "ts.ch", PASSWORD);
-    visit(&d, &server, "/children", &["ts.ch"]);
+    visit(&d, &server, "/children", TYPED);
     d.wait_for_text("#child-open", "待分类安置");
+    d.find("#child-open a").click();
+    wait_path(&d, "the case", |p| p.starts_with("/children/cases/"));
+    let case = id_in_path(&d);
+    check(&d, "the reason form", TYPED);
+    fill(&d, "#case-reason", "督导核实分类");
+    d.find("#case-reason-submit").click();
+    d.wait_for_text("#case-facts", "邻居王奶奶家");
+    check(&d, "the case page at 390 px", TYPED);
+    // Classify and place: temporary guardianship, with kin.
+    pick(&d, "#classify-guardianship", "temporary");
+    pick(&d, "#classify-placement", "kin");
+    d.find("#classify-submit").click();
+    d.wait_for_text("#case-done", "已保存分类安置");
+    d.wait_for_text("#case-placement", "亲属照料");
+    d.wait_for_text("#case-guardianship", "民政部门临时监护");
+    check(&d, "the classified case at 390 px", TYPED);
+
+    // At desk width: assign the director from the picker.
+    d.resize(1280, 900);
+    let director = d
+        .execute(
+            "return [...document.querySelectorAll('#assign-worker option')].find(o => o.textContent.includes('cw.ch')).value",
+            vec![],
+        )
+        .as_str()
+        .map(String::from)
+        .expect("the director in the picker");
+    pick(&d, "#assign-worker", &director);
+    d.find("#assign-submit").click();
+    d.wait_for_text("#case-done", "已保存指派");
+    d.wait_for_text("#case-worker", "cw.ch");
+    d.wait_for_text("#case-events", "指派");
+    check(&d, "the assigned case at desk width", TYPED);
+    d.goto(&server.url("/children/cases"));
+    d.wait_for_text("#cases-list", "刘*");
+    check(&d, "the list", TYPED);
+    d.goto(&server.url("/children/stats"));
+    d.wait_for_text("#stats-table", "合计");
+    check(&d, "the statistics", TYPED);
+    d.find("#logout").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+
+    // The hotline worker on the phone: a red flag about a child in danger; the call's page
+    // shows the case it opened.
+    d.resize(390, 844);
+    log_in(&d, &server, "hw.ch", PASSWORD);
+    visit(&d, &server, "/hotline/calls/new", TYPED);
+    d.find("#issue-anxiety").click();
+    d.find("#action-emotional_support").click();
+    fill(&d, "#call-duration", "12");
+    pick(&d, "#call-risk", "red_flag");
+    pick(&d, "select[name=flag_kind]", "child_danger");
+    pick(&d, "select[name=report_to]", "civil_affairs");
+    fill(&d, "input[name=report_ref]", "MZ-2026-17");
+    fill(&d, "input[name=child_region]", V1);
+    fill(&d, "input[name=child_name]", "刘小雨");
+    fill(&d, "input[name=child_where]", "邻居王奶奶家");
+    fill(&d, "input[name=child_reason]", "父母隔离，无人照看");
+    d.find("#call-save").click();
+    wait_path(&d, "the call", |p| {
+        p.starts_with("/hotline/calls/") && !p.ends_with("/new")
+    });
+    d.wait_for_text("#child-lead", "已转儿童个案");
+    let reference = d.find("#child-case-ref").text();
+    assert!(
+        reference.trim().parse::<i64>().is_ok_and(|r| r > case),
+        "the call's case reference: {reference}"
+    );
+    check(&d, "the call with the case reference", TYPED);
 }

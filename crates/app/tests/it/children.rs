@@ -87,7 +87,7 @@ async fn observation_opens_a_lead_per_child_that_escalates_until_taken() {
         persons.sort_unstable();
         assert_eq!(persons, vec![kid1, kid2]);
         for l in &leads_v {
-            assert_eq!(l["reason"], "parent_observation");
+            assert_eq!(l["reason_group"], "parent_health", "the reason itself is sealed");
             assert_eq!(l["source"], "observation");
             assert!(l["lead_due_at"].is_string());
             assert!(l["name_masked"].as_str().is_some_and(|n| n.contains('*')), "{l}");
@@ -460,6 +460,7 @@ async fn handover_assistance_hotline_and_confidentiality() {
             reason: reason.into(),
             urgent: true,
             call_ref: "CALL-0001".into(),
+            ..Default::default()
         };
         let before = notes(&t, "child_lead", V1).await;
         let lid = open_from_hotline(&t.state, &hotline, lead(V1, "parent_isolated"))
@@ -623,7 +624,7 @@ async fn the_hub_page_lists_leads_and_takes_a_report() {
         // classification due in 12 h); a lead from the hotline does.
         let op = backstop_app::kernel::actor::Actor::operator();
         let lead = HotlineChildLead { region_code: V1.into(), child_name: "周小红".into(), where_now: "家".into(),
-            reason: "other".into(), urgent: false, call_ref: String::new() };
+            reason: "other".into(), urgent: false, call_ref: String::new(), ..Default::default() };
         open_from_hotline(&t.state, &op, lead).await.expect("lead");
         let (_, home) = crate::support::page(&t, "/", &c).await;
         assert!(home.contains("todo-children") && home.contains("/children"), "{home}");
@@ -633,6 +634,208 @@ async fn the_hub_page_lists_leads_and_takes_a_report() {
         let ci = crate::support::web_login(&t, "pg_insp").await;
         let (s, _) = crate::support::page(&t, "/children", &ci).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+/// A hotline red flag about a child in a village outside the line's region scope still opens
+/// the lead there, notifies that village, and shows the case reference on the call; the
+/// hotline worker cannot read the case. A failure in the lead write rolls back the call.
+#[tokio::test]
+async fn hotline_red_flag_opens_the_lead_in_any_village_with_the_call() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        const VB: &str = "130111100003";
+        let off = t.user("hl_off", &["official"], COUNTY).await;
+        let hw = t.user("hl_hw", &["hotline_worker"], COUNTY).await;
+        let dir_b = t.user("hl_dir_b", &["children_director"], VB).await;
+        let org = created_id(&t, "/api/v1/orgs", &off,
+            json!({"name": "鹿泉区社工站", "kind": "social_work", "region_code": TOWN})).await;
+        let line = created_id(&t, "/api/v1/hotline/lines", &off,
+            json!({"region_code": COUNTY, "name": "鹿泉区儿童热线", "number": "0311-1", "kind": "child_protection", "org_id": org})).await;
+        let call = |name: &str| json!({"line_id": line, "caller_category": "child", "issues": ["anxiety"],
+            "risk": "red_flag", "actions": ["referral"], "duration_s": 300, "flag_kind": "child_danger",
+            "report_to": "civil_affairs", "report_ref": "MZ-9",
+            "child": {"region_code": VB, "child_name": name, "where_now": "家中独自一人", "reason": "父母均在隔离点"}});
+        let before = notes(&t, "child_lead", VB).await;
+        let (s, c) = t.post("/api/v1/hotline/calls", &hw, call("赵小明")).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(c["child_lead"]["status"], "handed");
+        let case_id = c["child_lead"]["case_id"].as_i64().expect("case reference");
+        assert!(notes(&t, "child_lead", VB).await > before, "the child's village is told");
+        // The case: a lead in that village, urgent, the caller's words sealed in its history.
+        let (s, l) = t.get("/api/v1/child-cases?status=lead", &dir_b).await;
+        assert_eq!(s, StatusCode::OK, "{l}");
+        assert_eq!(ids(&l), vec![case_id]);
+        assert_eq!(l[0]["reason_group"], "other");
+        assert_eq!(l[0]["source"], "hotline");
+        let (s, full) = t.get(&format!("/api/v1/child-cases/{case_id}?reason=核实"), &dir_b).await;
+        assert_eq!(s, StatusCode::OK, "{full}");
+        assert!(full["contact_history"].as_str().is_some_and(|h| h.contains("隔离点")), "{full}");
+        // The hotline worker: the reference on the call page, the case itself not found.
+        let call_id = c["id"].as_i64().expect("call id");
+        let page = crate::support::web_login(&t, "hl_hw").await;
+        let (s, html) = crate::support::page(&t, &format!("/hotline/calls/{call_id}"), &page).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains(&format!("<span id=\"child-case-ref\">{case_id}</span>")), "{html}");
+        let (s, _) = t.get(&format!("/api/v1/child-cases/{case_id}?reason=看看"), &hw).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // The lead write fails (its history table gone): the call is not written either.
+        let calls = "SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_calls";
+        let (n_calls, n_cases) = (count(&t, calls).await, count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await);
+        sqlx::query("DROP TABLE child_case_events").execute(t.state.db.pool()).await.expect("drop");
+        let (s, _) = t.post("/api/v1/hotline/calls", &hw, call("钱小红")).await;
+        assert!(s.is_server_error(), "{s}");
+        assert_eq!(count(&t, calls).await, n_calls, "the call rolled back with the lead");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, n_cases);
+    })
+    .await;
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", backstop_app::kernel::web::encode_query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The case page: the reason form first for a reader who is neither worker nor supervisor
+/// (each view audited), then the supervisor's forms — classify and place with the institution
+/// picker (a refusal keeps the input, 422), assign from the user pickers, care plan, contact,
+/// task and done — and the list (filters, masked names) and statistics pages.
+#[tokio::test]
+async fn the_case_page_forms_list_and_statistics() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("cp_off", &["official"], COUNTY).await;
+        let dir = t.user("cp_dir", &["children_director"], V1).await;
+        t.make_user("cp_sup", &["child_supervisor"], TOWN).await;
+        let org = created_id(&t, "/api/v1/orgs", &off,
+            json!({"name": "鹿泉区未成年人救助保护中心", "kind": "minor_protection", "region_code": TOWN})).await;
+        let id = created_id(&t, "/api/v1/child-cases", &dir, json!({"name": "孙小雨", "region_code": V1,
+            "where_now": "邻居家", "reason": "parent_infected"})).await;
+        let sup = crate::support::web_login(&t, "cp_sup").await;
+        let path = format!("/children/cases/{id}");
+        // Not the worker: the reason form, no case text, nothing audited.
+        let views = audit_count(&t, "children.view").await;
+        let (s, html) = crate::support::page(&t, &path, &sup).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("case-reason-form") && !html.contains("邻居家"), "{html}");
+        assert_eq!(audit_count(&t, "children.view").await, views);
+        let (s, html) = crate::support::page(&t, &format!("{path}?reason=%E6%A0%B8%E5%AE%9E"), &sup).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert_eq!(audit_count(&t, "children.view").await, views + 1);
+        assert!(html.contains("邻居家") && html.contains("孙小雨"), "the case in full");
+        assert!(html.contains("鹿泉区未成年人救助保护中心"), "the institution picker");
+        assert!(html.contains("cp_dir") && html.contains("cp_sup"), "the user pickers");
+        // An institution placement without its institution: refused beside the field, kept.
+        let body = form(&[("view_reason", "核实"), ("guardianship", "temporary"),
+            ("placement", "minor_protection_institution"), ("carer_name", "李照料")]);
+        let (s, html) = crate::support::post_page(&t, &format!("{path}/classify"), &sup, &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("data-field=\"org_id\"") && html.contains("李照料"), "{html}");
+        let body = form(&[("view_reason", "核实"), ("guardianship", "temporary"),
+            ("placement", "minor_protection_institution"), ("org_id", &org.to_string())]);
+        let (s, _) = crate::support::post_page(&t, &format!("{path}/classify"), &sup, &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        // Assign from the pickers: the director works it, the supervisor supervises it.
+        let (dir_id, sup_id) = (t.user_id("cp_dir").await, t.user_id("cp_sup").await);
+        let body = form(&[("view_reason", "核实"), ("worker_id", &dir_id.to_string()), ("supervisor_id", &sup_id.to_string())]);
+        let (s, _) = crate::support::post_page(&t, &format!("{path}/assign"), &sup, &body).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        // Now the supervisor's own case: no reason needed.
+        let (s, html) = crate::support::page(&t, &path, &sup).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("未成年人救助保护机构") && html.contains("民政部门临时监护"), "{html}");
+        assert!(html.contains("case-events") && html.contains("指派"), "the timeline");
+        for (what, body) in [
+            ("plan", form(&[("care_plan", "每日电话，周末探访")])),
+            ("contacts", form(&[("kind", "phone"), ("note", "孩子情绪稳定"), ("next_due", "2026-12-31")])),
+            ("tasks", form(&[("need", "food"), ("owner_id", &dir_id.to_string()), ("due_date", "2026-12-31")])),
+        ] {
+            let (s, html) = crate::support::post_page(&t, &format!("{path}/{what}"), &sup, &body).await;
+            assert_eq!(s, StatusCode::SEE_OTHER, "{what}: {html}");
+        }
+        let task: i64 = sqlx::query_scalar("SELECT id FROM child_case_tasks WHERE case_id = $1")
+            .bind(id).fetch_one(t.state.db.pool()).await.expect("task");
+        let (s, _) = crate::support::post_page(&t, &format!("{path}/tasks/{task}/done"), &sup, "").await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = crate::support::page(&t, &path, &sup).await;
+        assert!(html.contains("每日电话") && html.contains("孩子情绪稳定") && html.contains("已完成"), "{html}");
+        // A bad task: kept, 422.
+        let body = form(&[("need", "toys"), ("owner_id", &dir_id.to_string()), ("due_date", "2026-12-31")]);
+        let (s, _) = crate::support::post_page(&t, &format!("{path}/tasks"), &sup, &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The list: filters, masked names, links to the case.
+        let (s, html) = crate::support::page(&t, "/children/cases?reason=parent_health&mine=1", &sup).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("孙*") && !html.contains("孙小雨") && html.contains(&format!("/children/cases/{id}")), "{html}");
+        let (_, html) = crate::support::page(&t, "/children/cases?reason=parent_deceased", &sup).await;
+        assert!(!html.contains("孙*"), "filtered out");
+        let (s, _) = crate::support::page(&t, "/children/cases?reason=lost", &sup).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        // The statistics: the chart and the Excel link.
+        let (s, html) = crate::support::page(&t, "/children/stats", &sup).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(html.contains("chart-opened") && html.contains("/api/v1/child-cases/statistics/export"), "{html}");
+        // No children.read: none of it exists.
+        t.make_user("cp_insp", &["inspector"], COUNTY).await;
+        let ci = crate::support::web_login(&t, "cp_insp").await;
+        for p in [path.clone(), "/children/cases".into(), "/children/stats".into()] {
+            assert_eq!(crate::support::page(&t, &p, &ci).await.0, StatusCode::NOT_FOUND, "{p}");
+        }
+    })
+    .await;
+}
+
+/// Money today: with an emergency period with aid_first over the child's village, starting
+/// assistance from the case grants temporary assistance at once (within the cap, township
+/// staff) and links the grant; without one the page says an application will be started.
+#[tokio::test]
+async fn money_today_is_an_aid_first_grant_in_an_emergency() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("m_off", &["official"], COUNTY).await;
+        let ts = t.user("m_ts", &["township_staff"], TOWN).await;
+        let cw = t.user("m_cw", &["community_worker"], V1).await;
+        let kid = created_id(&t, "/api/v1/persons", &cw,
+            json!({"id_number": cid(COUNTY, "20160301", 21), "name": "吴小宝", "region_code": V1})).await;
+        let id = created_id(&t, "/api/v1/child-cases", &ts, json!({"person_id": kid,
+            "where_now": "村委会", "reason": "parent_isolated"})).await;
+        let detail = format!("/api/v1/child-cases/{id}");
+        let page = crate::support::web_login(&t, "m_ts").await;
+        let (_, html) = crate::support::page(&t, &format!("/children/cases/{id}"), &page).await;
+        assert!(html.contains("id=\"assist-route\"") && html.contains("不在“先行救助”应急期内"), "{html}");
+        // The period and the county's cap.
+        let (s, b) = t.post("/api/v1/assistance/standards", &off, json!({"region_code": COUNTY, "programme": "temporary",
+            "area_kind": "urban", "component": "temporary_cap", "amount": "1000", "effective_from": "2026-03-02"})).await;
+        assert!(s.is_success(), "{b}");
+        let (s, b) = t.post("/api/v1/assistance/emergencies", &off, json!({"region_code": COUNTY, "name": "疫情应急期",
+            "starts_on": "2026-03-01", "ends_on": "2026-04-30", "measures": ["aid_first"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (_, html) = crate::support::page(&t, &format!("/children/cases/{id}"), &page).await;
+        assert!(html.contains("在启用“先行救助”的应急期内") && html.contains("assist-amount"), "{html}");
+        // No amount, or over the cap: refused, nothing granted.
+        let (s, e) = t.post(&format!("{detail}/assistance"), &ts, json!({})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, e) = t.post(&format!("{detail}/assistance"), &ts, json!({"amount": "1000.01"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let grants = "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_aid_grants";
+        assert_eq!(count(&t, grants).await, 0);
+        // Granted at once, the case linked; no application.
+        let (s, c) = t.post(&format!("{detail}/assistance"), &ts, json!({"amount": "600", "note": "生活费"})).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["grant"]["amount_fen"], 60_000);
+        assert_eq!(c["grant"]["status"], "granted");
+        assert!(c["application"].is_null());
+        assert_eq!(count(&t, grants).await, 1);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_applications").await, 0);
+        let (s, _) = t.post(&format!("{detail}/assistance"), &ts, json!({"amount": "100"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "once per case");
+        let (_, html) = crate::support::page(&t, &format!("/children/cases/{id}"), &page).await;
+        assert!(html.contains("先行救助") && html.contains("600.00 元"), "{html}");
     })
     .await;
 }

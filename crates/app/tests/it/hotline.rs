@@ -1,6 +1,6 @@
 //! Hotlines (issue 17 items 2–5): lines and shifts; a call with each risk; a red flag refused
 //! without its mandatory report, and with it opening an urgent referral, notifying the line's
-//! supervisors and (a child in danger) recording a pending child lead; an unknown line 422 with
+//! supervisors and (a child in danger) handing the lead to the children's cases; an unknown line 422 with
 //! nothing written; idempotent retries; referrals accepted and declined by the receiving
 //! organisation, one out of reach refused; follow-ups overdue on the injected clock;
 //! confidential notes for every role (each view and each refused attempt audited); roles
@@ -197,12 +197,13 @@ async fn lines_calls_red_flags_and_retries() {
         child["child"] = json!({"region_code": V1, "child_name": "王小明", "where_now": "家中独自一人",
             "reason": "父母均在隔离点"});
         let c = record(&t, &w.hw, child).await;
-        assert_eq!(c["child_lead"]["status"], "pending_children");
+        assert_eq!(c["child_lead"]["status"], "handed");
+        assert!(c["child_lead"]["case_id"].is_i64(), "{c}");
         assert_eq!(c["child_lead"]["region_code"], V1);
         assert_eq!(c["child_lead"]["child_name"], "王**");
         assert!(!c.to_string().contains("王小明") && !c.to_string().contains("隔离点"), "{c}");
         assert_eq!(c["referrals"][0]["urgent"], true);
-        let pending = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_calls WHERE child_lead_status = 'pending_children' AND child_name_enc IS NOT NULL").await;
+        let pending = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_calls WHERE child_lead_status = 'handed' AND child_case_id IS NOT NULL AND child_name_enc IS NOT NULL").await;
         assert_eq!(pending, 1);
 
         // Idempotency: a retry with the same key is one call.

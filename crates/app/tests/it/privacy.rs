@@ -352,6 +352,15 @@ async fn fill(t: &T) -> Filled {
     reads.extend(fill_hotline(t, &off).await);
     reads.extend(fill_assistance(t, &off, &cw).await);
     fill_sealed_at_write(t, &off, &cw, p).await;
+
+    // A child case: why the child's care is missing is a health fact about the parent.
+    let dir = t.user("p_kdir", &["children_director"], V1).await;
+    let kid = created_id(t, "/api/v1/child-cases", &dir,
+        json!({"name": "钱小童", "region_code": V1, "where_now": "家中", "reason": "parent_suspected"})).await;
+    reads.push((
+        format!("/api/v1/child-cases/{kid}?reason=%E6%A0%B8%E5%AE%9E"),
+        dir,
+    ));
     Filled { reads }
 }
 
@@ -727,8 +736,8 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
         // A fresh database had nothing to seal or rekey at open: every step ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            5,
-            "four sealing steps and the keying of cross-check fingerprints"
+            6,
+            "five sealing steps and the keying of cross-check fingerprints"
         );
         assert_eq!(
             count(

@@ -1136,6 +1136,7 @@ async fn build_children(t: &T, w: &mut World) {
         reason: "other".into(),
         urgent: false,
         call_ref: "CALL-1".into(),
+        ..Default::default()
     };
     let operator = backstop_app::kernel::actor::Actor::operator();
     let id = backstop_app::children::open_from_hotline(&t.state, &operator, lead)
@@ -1149,6 +1150,7 @@ async fn build_children(t: &T, w: &mut World) {
         reason: "other".into(),
         urgent: false,
         call_ref: "CALL-2".into(),
+        ..Default::default()
     };
     lead2.urgent = true;
     let id = backstop_app::children::open_from_hotline(&t.state, &operator, lead2)

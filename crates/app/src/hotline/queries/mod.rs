@@ -220,7 +220,7 @@ pub(super) async fn my_shifts(
 
 const C_COLS: &str = "c.id, c.line_id, l.name AS line_name, c.region_code, c.called_at, c.caller_category, c.issues, \
     c.risk, c.actions, c.duration_s, c.caller_region, c.anonymous, c.phone_masked, c.flag_kind, c.report_to, \
-    c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.answered_by, \
+    c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.child_case_id, c.answered_by, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_notes n WHERE n.call_id = c.id) AS notes";
 
 fn list_of(s: &str) -> Vec<String> {
@@ -259,6 +259,7 @@ fn call_from_row(state: &AppState, r: &AnyRow) -> Result<Call, sqlx::Error> {
                 region_code,
                 child_name: backstop_core::mask::mask_name(&name),
                 status: r.try_get("child_lead_status")?,
+                case_id: r.try_get("child_case_id")?,
             })
         }
     };
@@ -337,18 +338,20 @@ pub(super) async fn set_child_lead(
     region: &str,
     sealed: [Vec<u8>; 3],
     status: &str,
+    case_id: i64,
 ) -> AppResult<()> {
     let [name, place, reason] = sealed;
     let q = sqlx::query(
         "UPDATE hotline_calls SET child_region = $1, child_name_enc = $2, child_where_enc = $3, \
-         child_reason_enc = $4, child_lead_status = $5 WHERE id = $6",
+         child_reason_enc = $4, child_lead_status = $5, child_case_id = $7 WHERE id = $6",
     )
     .bind(region.to_string())
     .bind(name)
     .bind(place)
     .bind(reason)
     .bind(status.to_string())
-    .bind(call_id);
+    .bind(call_id)
+    .bind(case_id);
     tx.exec(q).await
 }
 
