@@ -1113,6 +1113,26 @@ async fn build_children(t: &T, w: &mut World) {
     )
     .await;
     w.ids.insert("child_case_assist", id);
+    // The same again for the case page's forms (an action done once answers 409 the second time).
+    for (k, name) in [
+        ("child_case_pg", "儿童标记庚"),
+        ("child_case_pg_link", "儿童标记辛"),
+        ("child_case_pg_close", "儿童标记壬"),
+    ] {
+        let id = created_id(t, w, "cw.a", "/api/v1/child-cases", quick(name)).await;
+        w.ids.insert(k, id);
+    }
+    for (k, name, birth) in [("child_pg_kid", "甲八", "2015-05-05"), ("child_pg_link_kid", "甲九", "2014-04-04")] {
+        let kid = created_id(t, w, "cw.a", "/api/v1/persons",
+            json!({"name": name, "region_code": V1, "birth_date": birth})).await;
+        w.ids.insert(k, kid);
+    }
+    let kid = w.id("child_pg_kid");
+    created_id(t, w, "cw.a", "/api/v1/households",
+        json!({"region_code": V1, "address": "旱码头标记户 8 号", "members": [{"person_id": kid, "relationship": "head"}]})).await;
+    let id = created_id(t, w, "cw.a", "/api/v1/child-cases",
+        json!({"person_id": kid, "where_now": "家中", "reason": "parent_isolated"})).await;
+    w.ids.insert("child_case_pg_assist", id);
     let user_cw = w.id("user_cw");
     let cc = w.id("child_case");
     created(
@@ -1129,6 +1149,21 @@ async fn build_children(t: &T, w: &mut World) {
         .await
         .expect("task");
     w.ids.insert("child_task", task);
+    let pg = w.id("child_case_pg");
+    created(
+        t,
+        w,
+        "cw.a",
+        &format!("/api/v1/child-cases/{pg}/tasks"),
+        json!({"need": "food", "owner_id": user_cw, "due_date": "2026-12-31"}),
+    )
+    .await;
+    let task: i64 = sqlx::query_scalar("SELECT id FROM child_case_tasks WHERE case_id = $1")
+        .bind(pg)
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("task");
+    w.ids.insert("child_task_pg", task);
     let lead = backstop_app::children::HotlineChildLead {
         region_code: V1.into(),
         child_name: "儿童标记戊".into(),
@@ -1342,6 +1377,9 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/child-cases/statistics", format!("/api/v1/child-cases/statistics?region={T1}"), "旱码头"),
         get("/api/v1/child-cases/statistics/export", format!("/api/v1/child-cases/statistics/export?region={T1}"), "xl/"),
         get("/api/v1/child-cases/{id}", format!("/api/v1/child-cases/{}?reason=scope", w.id("child_case")), "儿童住处标记甲"),
+        get("/children/cases", "/children/cases", format!("href=\"/children/cases/{}\"", w.id("child_case"))).list(),
+        get("/children/stats", format!("/children/stats?region={T1}"), "旱码头"),
+        get("/children/cases/{id}", format!("/children/cases/{}?reason=scope", w.id("child_case")), "儿童住处标记甲"),
         // ---- social assistance (issue 16)
         get("/api/v1/assistance/standards", "/api/v1/assistance/standards", "4321.09").list(),
         get("/api/v1/assistance/applications", "/api/v1/assistance/applications", "救助标记甲").list(),
@@ -1537,6 +1575,27 @@ fn cases(w: &World) -> Vec<Case> {
             json!({"reason": "父母返家"})),
         post("/api/v1/child-cases/{id}/assistance", format!("/api/v1/child-cases/{}/assistance", w.id("child_case_assist")),
             json!({"programme": "dibao", "area_kind": "urban", "authorised": true})),
+        // The case page's forms (the same actions, on cases of their own).
+        post("/children/cases/{id}/classify", format!("/children/cases/{}/classify", w.id("child_case_pg")),
+            "view_reason=scope&guardianship=parents&placement=kin&carer_name=%E4%BA%B2%E5%B1%9E"),
+        post("/children/cases/{id}/assign", format!("/children/cases/{}/assign", w.id("child_case_pg")),
+            format!("view_reason=scope&supervisor_id={}", w.id("user_off"))),
+        post("/children/cases/{id}/plan", format!("/children/cases/{}/plan", w.id("child_case_pg")),
+            "view_reason=scope&care_plan=%E6%AF%8F%E6%97%A5%E7%94%B5%E8%AF%9D").by("cw"),
+        post("/children/cases/{id}/contacts", format!("/children/cases/{}/contacts", w.id("child_case_pg")),
+            "view_reason=scope&kind=visit&note=%E6%8E%A2%E8%AE%BF&next_due=2026-12-31").by("cw"),
+        post("/children/cases/{id}/tasks", format!("/children/cases/{}/tasks", w.id("child_case_pg")),
+            format!("view_reason=scope&need=medicine&owner_id={}&due_date=2026-12-31", w.id("user_cw"))).by("cw"),
+        post("/children/cases/{id}/tasks/{task_id}/done",
+            format!("/children/cases/{}/tasks/{}/done", w.id("child_case_pg"), w.id("child_task_pg")), "view_reason=scope").by("cw"),
+        post("/children/cases/{id}/handover", format!("/children/cases/{}/handover", w.id("child_case_pg")),
+            format!("view_reason=scope&to={T1}")),
+        post("/children/cases/{id}/person", format!("/children/cases/{}/person", w.id("child_case_pg_link")),
+            format!("view_reason=scope&person_id={}", w.id("child_pg_link_kid"))).by("cw"),
+        post("/children/cases/{id}/close", format!("/children/cases/{}/close", w.id("child_case_pg_close")),
+            "view_reason=scope&reason=%E7%88%B6%E6%AF%8D%E8%BF%94%E5%AE%B6"),
+        post("/children/cases/{id}/assistance", format!("/children/cases/{}/assistance", w.id("child_case_pg_assist")),
+            "view_reason=scope&programme=dibao&area_kind=urban&authorised=on"),
         post("/api/v1/rectifications/{id}/respond", format!("/api/v1/rectifications/{rect}/respond"), json!({"response": "已整改"})).by("cw"),
         post("/api/v1/rectifications/{id}/close", format!("/api/v1/rectifications/{rect}/close"), json!({})).by("insp"),
         post("/api/v1/rectifications/{id}/reopen", format!("/api/v1/rectifications/{rect}/reopen"), json!({"reason": "未落实"})).by("insp"),
