@@ -162,6 +162,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify_due_order",
         include_str!("../migrations/0037_notify_due_order.sql"),
     ),
+    (
+        41,
+        "donations",
+        include_str!("../migrations/0041_donations.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

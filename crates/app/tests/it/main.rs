@@ -22,6 +22,7 @@ mod crosscheck;
 mod crosscheck_keyed;
 mod crosscheck_sealed;
 mod devices;
+mod donations;
 mod edit_disable;
 mod entrance;
 mod escalation;
