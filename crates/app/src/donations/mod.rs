@@ -338,3 +338,17 @@ pub async fn receivers(state: &AppState, actor: &Actor) -> AppResult<Vec<Receive
     may_touch(actor)?;
     queries::receivers(state, &actor.everywhere()).await
 }
+
+/// Organisations in the actor's scope a charity may allocate to: (id, name).
+pub async fn recipients(state: &AppState, actor: &Actor) -> AppResult<Vec<(i64, String)>> {
+    actor.require(Permission::DonationsManage)?;
+    queries::recipients(state, &actor.everywhere()).await
+}
+
+/// How many deliveries wait for the actor's organisation to sign (the home to-do line).
+pub async fn pending_count(state: &AppState, actor: &Actor) -> AppResult<usize> {
+    if !actor.can(Permission::DonationsConfirm) || actor.org_id.is_none() {
+        return Ok(0);
+    }
+    Ok(ledger::pending(state, actor).await?.len())
+}

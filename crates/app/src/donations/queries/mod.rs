@@ -534,3 +534,14 @@ pub(crate) async fn next_seq(tx: &mut Tx, prov: &str, campaign_id: i64) -> AppRe
     .bind(campaign_id);
     tx.insert(q).await
 }
+
+/// Organisations under the handle a charity may allocate to (everything but charities, not
+/// disabled), by name (at most 500): (id, name).
+pub(crate) async fn recipients(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec<(i64, String)>> {
+    let q = ranged(
+        scope,
+        "SELECT id, name FROM orgs WHERE region_code >= $1 AND region_code < $2 AND kind <> 'charity' \
+         AND disabled = 0 ORDER BY name LIMIT 500",
+    );
+    all(state, q, |r| Ok((r.try_get("id")?, r.try_get("name")?))).await
+}
