@@ -318,7 +318,9 @@ async fn back_to_campaign(
     r: crate::kernel::error::AppResult<Allocation>,
 ) -> PageResult {
     match form.outcome(r)? {
-        Ok(al) => Ok(Redirect::to(&format!("/donations/campaigns/{}", al.campaign_id)).into_response()),
+        Ok(al) => {
+            Ok(Redirect::to(&format!("/donations/campaigns/{}", al.campaign_id)).into_response())
+        }
         Err(form) => {
             let al = ledger::allocation(s, &a.actor, id).await?;
             show_page(s, a, al.campaign_id, form).await

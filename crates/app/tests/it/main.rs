@@ -11,6 +11,7 @@ mod browser_assist_chain;
 mod browser_assistance;
 mod browser_children;
 mod browser_day;
+mod browser_donations;
 mod browser_hotline;
 mod browser_notify;
 mod browser_payments;

@@ -537,7 +537,10 @@ pub(crate) async fn next_seq(tx: &mut Tx, prov: &str, campaign_id: i64) -> AppRe
 
 /// Organisations under the handle a charity may allocate to (everything but charities, not
 /// disabled), by name (at most 500): (id, name).
-pub(crate) async fn recipients(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec<(i64, String)>> {
+pub(crate) async fn recipients(
+    state: &AppState,
+    scope: &Scoped<'_>,
+) -> AppResult<Vec<(i64, String)>> {
     let q = ranged(
         scope,
         "SELECT id, name FROM orgs WHERE region_code >= $1 AND region_code < $2 AND kind <> 'charity' \
