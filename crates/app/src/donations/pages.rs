@@ -149,6 +149,25 @@ struct CampaignPage {
     can_manage: bool,
     today: String,
     form: Kept,
+    /// The reason a form was refused when that form is not on the page for this reader (a
+    /// line or an allocation it does not see): shown at the top instead.
+    orphan: Option<String>,
+}
+
+/// Is the refused form one the page shows (so its reason appears beside it)?
+fn shown(form: &Kept, can_manage: bool, receipts: &[Receipt], allocations: &[Allocation]) -> bool {
+    if !can_manage {
+        return false;
+    }
+    form.of("receipt").refused()
+        || receipts
+            .iter()
+            .flat_map(|r| &r.lines)
+            .any(|l| l.in_stock > 0 && form.row("alloc", &l.id).refused())
+        || allocations.iter().any(|a| {
+            (a.status == "allocated" && form.row("dispatch", &a.id).refused())
+                || (a.status == "dispatched" && form.row("note", &a.id).refused())
+        })
 }
 
 impl CampaignPage {
@@ -165,12 +184,17 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
     let d = super::campaign_detail(s, &a.actor, id, None).await?;
     let can_manage = a.actor.can(Permission::DonationsManage);
     let status = form.status();
+    let receipts = receipts::list(s, &a.actor, id).await?;
+    let allocations = ledger::allocations(s, &a.actor, id).await?;
+    let orphan = (form.refused() && !shown(&form, can_manage, &receipts, &allocations))
+        .then(|| form.message().unwrap_or_default().to_string());
     Ok(render_status(
         &CampaignPage {
             nav: Some(Nav::for_actor(&a.actor, AREA)),
             bars: bars(&d),
-            receipts: receipts::list(s, &a.actor, id).await?,
-            allocations: ledger::allocations(s, &a.actor, id).await?,
+            receipts,
+            allocations,
+            orphan,
             recipients: if can_manage {
                 super::recipients(s, &a.actor).await?
             } else {
