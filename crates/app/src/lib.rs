@@ -13,6 +13,7 @@ pub mod audit;
 pub mod care;
 pub mod children;
 pub mod crosscheck;
+pub mod donations;
 pub mod entrance;
 pub mod home;
 pub mod hotline;
@@ -77,6 +78,8 @@ pub fn route_table() -> web::Routes {
         reports::pages::routes(),
         institutions::web::api_routes(),
         institutions::pages::routes(),
+        donations::web::api_routes(),
+        donations::pages::routes(),
         hotline::web::api_routes(),
         hotline::pages::routes(),
         inspections::web::api_routes(),

@@ -2,6 +2,7 @@
 //! commands (migrate, regions import, user create / reset-password, audit verify, backup,
 //! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
+mod ledger;
 mod payments;
 
 use std::io::Read;
@@ -89,6 +90,11 @@ enum Command {
     Payments {
         #[command(subcommand)]
         command: payments::PaymentsCommand,
+    },
+    /// The donation ledger (捐赠台账): verify every balance and rule.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
     },
 }
 
@@ -552,6 +558,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Payments { command } => {
             let state = open(&common, Config::default()).await?;
             payments::run(&state, command).await
+        }
+        Command::Ledger { command } => {
+            let state = open(&common, Config::default()).await?;
+            ledger::run(&state, command).await
         }
         Command::Backup { file } => {
             let db = connect_existing(&common).await?;

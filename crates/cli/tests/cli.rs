@@ -1375,3 +1375,42 @@ fn payments_generate_and_export() {
         assert!(!file.exists(), "{l}");
     }
 }
+
+/// `backstop ledger verify` (issue 18): a small consistent donation ledger verifies; a
+/// deliberately corrupted ledger line makes it exit 2 naming the unbalanced entry.
+#[test]
+fn ledger_verify_detects_a_corrupted_line() {
+    for env in envs() {
+        let l = env.label();
+        env.import_fixture();
+        for sql in [
+            "INSERT INTO donation_campaigns (id, region_code, name, starts_on, ends_on, no_fee, directed_only, \
+             created_by, created_at, updated_at) VALUES (1, '130110', '抗疫', '2026-01-01', '2026-12-31', 1, 1, 't', 0, 0)",
+            "INSERT INTO donation_receipts (province, id, campaign_id, org_id, region_code, receipt_no, received_on, \
+             donor_kind, publish_consent, money_fen, goods_value_fen, created_by, created_at) \
+             VALUES ('13', 1, 1, 1, '130110', 'R1', '2026-03-01', 'anonymous', 0, 0, 35000, 't', 0)",
+            "INSERT INTO donation_lines (province, id, receipt_id, campaign_id, org_id, region_code, kind, category, \
+             quantity, unit, unit_value_fen, value_fen, created_at) \
+             VALUES ('13', 1, 1, 1, 1, '130110', 'goods', 'mask_n95', 100, '只', 350, 35000, 0)",
+            "INSERT INTO ledger_entries (province, id, campaign_id, seq, org_id, region_code, kind, receipt_id, \
+             entered_by, created_at) VALUES ('13', 1, 1, 1, 1, '130110', 'receive', 1, 't', 0)",
+            "INSERT INTO ledger_lines (province, id, entry_id, line_id, account, quantity, value_fen) \
+             VALUES ('13', 1, 1, 1, 'donor', -100, -35000)",
+            "INSERT INTO ledger_lines (province, id, entry_id, line_id, account, quantity, value_fen) \
+             VALUES ('13', 2, 1, 1, 'stock', 100, 35000)",
+        ] {
+            env.exec(sql).unwrap_or_else(|e| panic!("{l}: {sql}: {e}"));
+        }
+        let out = env.run(&["ledger", "verify"]);
+        out.ok();
+        assert!(out.stdout.contains("核验通过"), "{l}: {out}");
+        assert_eq!(
+            env.exec("UPDATE ledger_lines SET quantity = 190 WHERE id = 2"),
+            Ok(1),
+            "{l}"
+        );
+        let out = env.run(&["ledger", "verify"]);
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(out.stdout.contains("记账不平"), "{l}: {out}");
+    }
+}

@@ -172,6 +172,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "hotline_sealed",
         include_str!("../migrations/0039_hotline_sealed.sql"),
     ),
+    (
+        41,
+        "donations",
+        include_str!("../migrations/0041_donations.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -132,6 +132,12 @@ async fn todo_list(
         "/inspections/rectifications".into(),
     );
     add(
+        "todo-donations".into(),
+        "捐赠款物待签收".into(),
+        crate::donations::pending_count(s, actor).await?,
+        "/donations/pending".into(),
+    );
+    add(
         "todo-children".into(),
         "困境儿童：待接收线索与逾期事项".into(),
         crate::children::due_total(s, actor).await?,

@@ -74,6 +74,7 @@ impl Nav {
         links.push(("/children", "困境儿童", Some(Permission::ChildrenRead)));
         links.push(("/hotline", "热线", Some(Permission::HotlineAnswer)));
         links.push(("/payments", "资金发放", Some(Permission::PaymentsRead)));
+        links.push(("/donations", "慈善捐赠", Some(Permission::DonationsRead)));
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));
         links.push(("/security", "安全设置", Some(Permission::SecurityManage)));

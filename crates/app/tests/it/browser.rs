@@ -770,6 +770,18 @@ pub(crate) fn ready_user(
     region: &str,
     password: &str,
 ) {
+    ready_user_in(server, username, role, region, None, password);
+}
+
+/// [`ready_user`] for an account tied to organisation `org` (or to none).
+pub(crate) fn ready_user_in(
+    server: &Server,
+    username: &str,
+    role: &str,
+    region: &str,
+    org: Option<i64>,
+    password: &str,
+) {
     let Some(rt) = server.rt.as_ref() else { return };
     let state = server.state.clone();
     let (username, role, region, password) = (
@@ -787,7 +799,7 @@ pub(crate) fn ready_user(
                 password,
                 roles: vec![role],
                 region_code: region,
-                org_id: None,
+                org_id: org,
                 display_name: String::new(),
                 phone: String::new(),
             },

@@ -96,6 +96,13 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "makes a token for the caller itself",
     ),
     ("POST", "/api/v1/auth/login", "logs in"),
+    // Donations (issue 18): the page registers the caller's own charity (no org to name), so
+    // there is no record of county A to reach; the API route names the org and is scoped.
+    (
+        "POST",
+        "/donations/receiver",
+        "registers the caller's own charity",
+    ),
     // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
     // (tested in admins::personal_token_lifetime_has_a_maximum).
     (
@@ -935,6 +942,7 @@ async fn build(t: &T) -> World {
 
     build_payments(t, &mut w).await;
     build_hotline(t, &mut w).await;
+    build_donations(t, &mut w).await;
 
     // A report form of county A (a copy of village_daily under its own key).
     let (_, mut form) = t
@@ -1724,6 +1732,7 @@ fn cases(w: &World) -> Vec<Case> {
     .into_iter()
     .chain(payment_cases(w))
     .chain(hotline_cases(w))
+    .chain(donation_cases(w))
     .collect()
 }
 
@@ -1917,6 +1926,162 @@ fn hotline_cases(w: &World) -> Vec<Case> {
             format!("outcome={}&score=5", encode_query_value("好转"))).by("hw"),
         post("/hotline/referrals/{id}/decision", format!("/hotline/referrals/{}/decision", w.id("hl_ref_open2")),
             format!("accept=0&reason={}", encode_query_value("本周满员"))).by("swo"),
+    ]
+}
+
+/// Donations (issue 18): charities of A (`chf.a`), B and T2 with their finance officers; a
+/// campaign of A; one receipt of masks (spec 口罩规格标记) and money; allocations to the home
+/// of T1 (whose reporter `rep.a` signs): two allocated (API and page dispatch, one more to
+/// reverse), four dispatched (API and page confirmation and delivery note).
+async fn build_donations(t: &T, w: &mut World) {
+    for (key, who, name, region) in [
+        ("ch_a", "off.a", "慈善会标记甲", T1),
+        ("ch_b", "off.b", "慈善会标记乙", B),
+        ("ch_c", "off.a", "慈善会标记丙", T2),
+    ] {
+        let body = json!({"name": name, "kind": "charity", "region_code": region});
+        let id = created_id(t, w, who, "/api/v1/orgs", body).await;
+        w.ids.insert(key, id);
+    }
+    let (ch_a, ch_b, ch_c) = (w.id("ch_a"), w.id("ch_b"), w.id("ch_c"));
+    make_actor(t, w, "chf.a", "charity_finance", A, Some(ch_a)).await;
+    make_actor(t, w, "chf.b", "charity_finance", B, Some(ch_b)).await;
+    make_actor(t, w, "chf.c", "charity_finance", T2, Some(ch_c)).await;
+    let c = created_id(t, w, "chf.a", "/api/v1/donations/campaigns",
+        json!({"name": "捐赠活动标记", "region_code": A, "starts_on": "2026-01-01", "ends_on": "2026-12-31"})).await;
+    w.ids.insert("dn_campaign", c);
+    let (s, b) = t
+        .post(
+            "/api/v1/donations/receivers",
+            w.tok("chf.a"),
+            json!({"credit_code": "53130100MJ0000001X"}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    let r = created(t, w, "chf.a", "/api/v1/donations/receipts", json!({"campaign_id": c, "receipt_no": "收据标记甲",
+        "donor_kind": "org", "donor_name": "捐赠单位标记", "money": {"amount": "100.00"},
+        "goods": [{"category": "mask_n95", "spec": "口罩规格标记", "quantity": 1000, "unit_value": "3.50"}]})).await;
+    w.ids
+        .insert("dn_receipt", r["id"].as_i64().expect("receipt"));
+    let lines = r["lines"].as_array().expect("lines");
+    let line_of = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["kind"] == kind)
+            .and_then(|l| l["id"].as_i64())
+            .expect("line")
+    };
+    let (money, masks) = (line_of("money"), line_of("goods"));
+    w.ids.insert("dn_money", money);
+    w.ids.insert("dn_masks", masks);
+    let home = w.id("home");
+    for key in [
+        "dn_al_dispatch",
+        "dn_al_dispatch_page",
+        "dn_al_reverse",
+        "dn_al_confirm",
+        "dn_al_confirm_page",
+        "dn_al_note",
+        "dn_al_note_page",
+    ] {
+        let id = created_id(t, w, "chf.a", "/api/v1/donations/allocations",
+            json!({"receipt_line_id": masks, "recipient_org_id": home, "quantity": 10, "purpose": "防护"})).await;
+        w.ids.insert(key, id);
+        if key.contains("confirm") || key.contains("note") {
+            created(
+                t,
+                w,
+                "chf.a",
+                &format!("/api/v1/donations/allocations/{id}/dispatch"),
+                json!({"vehicle": "冀A·00001"}),
+            )
+            .await;
+        }
+    }
+    let entries = t
+        .get(
+            &format!("/api/v1/ledger/entries?campaign_id={c}"),
+            w.tok("chf.a"),
+        )
+        .await
+        .1;
+    let rev = w.id("dn_al_reverse");
+    let entry = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["kind"] == "allocate" && e["allocation_id"] == rev)
+        .and_then(|e| e["id"].as_i64())
+        .expect("entry");
+    w.ids.insert("dn_entry", entry);
+}
+
+/// The donation routes: reads by the county official (campaigns are seen by regions inside
+/// their region too — a county's campaign by its villages' charities — so the child is not
+/// tried on the campaign lists), the recipient's reporter for its waiting deliveries; the
+/// writes by the charity's finance officer (and the recipient's reporter signing).
+fn donation_cases(w: &World) -> Vec<Case> {
+    let (c, receipt, money, masks) = (
+        w.id("dn_campaign"),
+        w.id("dn_receipt"),
+        w.id("dn_money"),
+        w.id("dn_masks"),
+    );
+    let (home, home_b, ch_a) = (w.id("home"), w.id("home_b"), w.id("ch_a"));
+    let al = |k: &str| w.id(k);
+    let sw = Some("sw.a");
+    let rng = format!("?campaign_id={c}");
+    vec![
+        get("/api/v1/donations/campaigns", "/api/v1/donations/campaigns", "捐赠活动标记").list().noperm(sw).skip(&["child"]),
+        get("/api/v1/donations/campaigns/{id}", format!("/api/v1/donations/campaigns/{c}"), "\"received_fen\":360000").list().noperm(sw),
+        get("/api/v1/donations/receivers", "/api/v1/donations/receivers", "慈善会标记甲").list().noperm(sw),
+        get("/api/v1/donations/receipts", format!("/api/v1/donations/receipts{rng}"), "收据标记甲").list().noperm(sw),
+        get("/api/v1/donations/receipts/{id}", format!("/api/v1/donations/receipts/{receipt}"), "收据标记甲").noperm(sw),
+        get("/api/v1/donations/allocations", format!("/api/v1/donations/allocations{rng}"), "口罩规格标记").list().noperm(sw),
+        get("/api/v1/donations/allocations/{id}", format!("/api/v1/donations/allocations/{}", al("dn_al_confirm")), "口罩规格标记").noperm(sw),
+        get("/api/v1/donations/pending", "/api/v1/donations/pending", "口罩规格标记").by("rep").list().noperm(sw),
+        get("/api/v1/ledger/entries", format!("/api/v1/ledger/entries{rng}"), "\"kind\":\"receive\"").list().noperm(sw),
+        get("/api/v1/ledger/entries/{id}", format!("/api/v1/ledger/entries/{}", w.id("dn_entry")), "\"kind\":\"allocate\"").noperm(sw),
+        get("/api/v1/ledger/verify", "/api/v1/ledger/verify", "\"receipts\":1,").list().noperm(sw),
+        get("/donations", "/donations", "捐赠活动标记").list().noperm(sw).skip(&["child"]),
+        get("/donations/campaigns/{id}", format!("/donations/campaigns/{c}"), "收据标记甲").list().noperm(sw),
+        get("/donations/pending", "/donations/pending", "口罩规格标记").by("rep").list().noperm(sw),
+        // Writes.
+        post("/api/v1/donations/campaigns", "/api/v1/donations/campaigns",
+            json!({"name": "镇募捐", "region_code": T1, "starts_on": "2026-01-01", "ends_on": "2026-12-31"})).by("chf").noperm(sw).outward(),
+        post("/api/v1/donations/receivers", "/api/v1/donations/receivers",
+            json!({"org_id": ch_a, "credit_code": "53130100MJ0000002X"})).by("chf").noperm(sw),
+        post("/api/v1/donations/receipts", "/api/v1/donations/receipts", json!({"campaign_id": c, "org_id": ch_a,
+            "receipt_no": "收据二", "donor_kind": "anonymous", "money": {"amount": "5.00"}})).by("chf").noperm(sw),
+        post("/api/v1/donations/allocations", "/api/v1/donations/allocations",
+            json!({"receipt_line_id": masks, "recipient_org_id": home, "quantity": 5}))
+            .by("chf").noperm(sw).form_refusal().outward_to(json!({"receipt_line_id": masks, "recipient_org_id": home_b, "quantity": 5})),
+        post("/api/v1/donations/allocations/{id}/dispatch", format!("/api/v1/donations/allocations/{}/dispatch", al("dn_al_dispatch")),
+            json!({"vehicle": "冀A·00002"})).by("chf").noperm(sw),
+        post("/api/v1/donations/allocations/{id}/confirm", format!("/api/v1/donations/allocations/{}/confirm", al("dn_al_confirm")),
+            json!({"received_qty": 10})).by("rep").noperm(sw),
+        post("/api/v1/donations/allocations/{id}/delivery-note", format!("/api/v1/donations/allocations/{}/delivery-note", al("dn_al_note")),
+            json!({"received_qty": 10, "note_ref": "QS-1"})).by("chf").noperm(sw),
+        post("/api/v1/ledger/entries/{id}/reverse", format!("/api/v1/ledger/entries/{}/reverse", w.id("dn_entry")),
+            json!({"reason": "录错"})).by("chf").noperm(sw),
+        post("/api/v1/ledger/fees", "/api/v1/ledger/fees", json!({"receipt_line_id": money, "amount_fen": 100}))
+            .by("chf").noperm(sw).form_refusal(),
+        post("/donations", "/donations",
+            format!("name={}&region_code={T1}&starts_on=2026-01-01&ends_on=2026-12-31", encode_query_value("镇募捐页")))
+            .by("chf").noperm(sw).outward(),
+        // A charity of a village may enter its own receipts into its county's campaign (it sees
+        // the campaign): the child is not tried.
+        post("/donations/campaigns/{id}/receipts", format!("/donations/campaigns/{c}/receipts"),
+            format!("receipt_no={}&donor_kind=anonymous&amount=5.00", encode_query_value("收据三")))
+            .by("chf").noperm(sw).form_refusal().skip(&["child"]),
+        post("/donations/campaigns/{id}/allocations", format!("/donations/campaigns/{c}/allocations"),
+            format!("receipt_line_id={masks}&recipient_org_id={home}&quantity=5")).by("chf").noperm(sw).form_refusal(),
+        post("/donations/allocations/{id}/dispatch", format!("/donations/allocations/{}/dispatch", al("dn_al_dispatch_page")),
+            format!("vehicle={}", encode_query_value("冀A·00003"))).by("chf").noperm(sw),
+        post("/donations/allocations/{id}/note", format!("/donations/allocations/{}/note", al("dn_al_note_page")),
+            "received_qty=10&note_ref=QS-2").by("chf").noperm(sw),
+        post("/donations/allocations/{id}/confirm", format!("/donations/allocations/{}/confirm", al("dn_al_confirm_page")),
+            "received_qty=10").by("rep").noperm(sw),
     ]
 }
 
