@@ -162,6 +162,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify_due_order",
         include_str!("../migrations/0037_notify_due_order.sql"),
     ),
+    (
+        43,
+        "bookings",
+        include_str!("../migrations/0043_bookings.sql"),
+    ),
+    (
+        44,
+        "booking_rebookings",
+        include_str!("../migrations/0044_booking_rebookings.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -6,6 +6,7 @@ mod assistance;
 mod assistance_pages;
 mod assistance_stats;
 mod auth_cache;
+mod bookings;
 mod browser;
 mod browser_assist_chain;
 mod browser_assistance;

@@ -1,0 +1,7 @@
+//! Staff pages of bookings.
+
+use crate::kernel::web::Routes;
+
+pub fn routes() -> Routes {
+    vec![]
+}
