@@ -461,3 +461,76 @@ pub fn resource_label(kind: &str) -> &'static str {
 pub fn date_label(kind: &str) -> &'static str {
     label_of(DATE_KINDS, kind)
 }
+
+/// One slot of a day as offered: start time and places left.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SlotView {
+    pub starts: String,
+    pub left: i64,
+}
+
+/// What a service offers on a day: open or not (and why; the notice of an emergency setting in
+/// force), the slots with places left (at most what the day's cap leaves), and the rule.
+pub struct Offer {
+    pub open: bool,
+    pub reason: String,
+    pub slots: Vec<SlotView>,
+    pub rule: rules::DayRule,
+}
+
+/// The offer of `service` of `org` on `day` (public: the organisation's bookable services are
+/// public, counts only).
+pub async fn offer(
+    state: &AppState,
+    org: &OrgInfo,
+    service: &Service,
+    day: chrono::NaiveDate,
+) -> AppResult<Offer> {
+    let dates = queries::dates(state, org.id).await?;
+    let emergencies = queries::emergencies_for(state, &org.region_code, &org.kind).await?;
+    let rule = rules::rule(service, &org.kind, day, &dates, &emergencies);
+    let day_s = day.format("%Y-%m-%d").to_string();
+    let (taken, day_booked) =
+        queries::slot_counts(state, org, &rules::lane(service), &day_s).await?;
+    let day_left = rule.day_cap.map_or(i64::MAX, |c| (c - day_booked).max(0));
+    let slots = rules::starts(service)
+        .into_iter()
+        .map(|s| {
+            let used = taken.iter().find(|(t, _)| *t == s).map_or(0, |(_, n)| *n);
+            SlotView {
+                left: (rule.places - used).max(0).min(day_left),
+                starts: s,
+            }
+        })
+        .collect();
+    let today = state.today();
+    let in_window = day > today && (day - today).num_days() <= service.window_days;
+    Ok(Offer {
+        open: rule.open && in_window,
+        reason: if in_window {
+            rule.reason.clone()
+        } else {
+            format!("可预约明天起 {} 天内的日期", service.window_days)
+        },
+        slots,
+        rule,
+    })
+}
+
+/// A bookable organisation and its setup, for the public pages (*not found* for anything
+/// else).
+pub async fn public_setup(state: &AppState, org_id: i64) -> AppResult<Setup> {
+    let org = queries::org_public(state, org_id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    setup_of(state, org).await
+}
+
+/// The bookable organisations of a region (public).
+pub async fn public_orgs(
+    state: &AppState,
+    region: &backstop_core::region::RegionCode,
+) -> AppResult<Vec<OrgInfo>> {
+    let (lo, hi) = region.scope_bounds();
+    queries::orgs_public(state, &lo, &hi).await
+}
