@@ -2,6 +2,7 @@
 //! commands (migrate, regions import, user create / reset-password, audit verify, backup,
 //! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
+mod bookings;
 mod payments;
 
 use std::io::Read;
@@ -84,6 +85,11 @@ enum Command {
     Crosscheck {
         #[command(subcommand)]
         command: CrosscheckCommand,
+    },
+    /// Bookings (预约): block a day and rebook its bookings.
+    Bookings {
+        #[command(subcommand)]
+        command: bookings::BookingsCommand,
     },
     /// Payment rolls (发放名册): generate a county's monthly roll, export a bank file.
     Payments {
@@ -542,6 +548,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let state = open(&common, Config::default()).await?;
             run_crosscheck(&state, region.as_deref()).await
+        }
+        Command::Bookings { command } => {
+            let state = open(&common, Config::default()).await?;
+            bookings::run(&state, command).await
         }
         Command::Payments { command } => {
             let state = open(&common, Config::default()).await?;
