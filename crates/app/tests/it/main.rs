@@ -7,6 +7,7 @@ mod assistance_pages;
 mod assistance_stats;
 mod auth_cache;
 mod bookings;
+mod bookings_pages;
 mod browser;
 mod browser_assist_chain;
 mod browser_assistance;

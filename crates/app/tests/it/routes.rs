@@ -151,6 +151,49 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "public: the verified phone's own application",
     ),
     ("GET", "/public/track", "public: the follow-up form"),
+    // Public bookings (issue 19): no account; a booking is read and changed only by the phone
+    // that made it (tests/it/bookings.rs).
+    (
+        "GET",
+        "/public/bookings",
+        "public: regions and bookable organisations",
+    ),
+    ("GET", "/public/bookings/find", "public: the follow-up form"),
+    (
+        "POST",
+        "/public/bookings/find",
+        "public: sends a code to follow a booking",
+    ),
+    (
+        "GET",
+        "/public/bookings/orgs/{id}",
+        "public: an organisation's services and places left",
+    ),
+    (
+        "POST",
+        "/public/bookings/orgs/{id}",
+        "public: books (phone verified)",
+    ),
+    (
+        "GET",
+        "/public/bookings/{number}",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/change",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/cancel",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/accept",
+        "public: the verified phone's own booking",
+    ),
     (
         "POST",
         "/public/track",
