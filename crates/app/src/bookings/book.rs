@@ -249,21 +249,21 @@ fn check_emergency(
     }
     for q in &rule.questions {
         let Some(yes) = input.answers.get(&q.key) else {
-            return Err(bad(&format!("answers.{}", q.key), "请回答健康问题"));
+            return Err(bad(&format!("answers_{}", q.key), "请回答健康问题"));
         };
         if !yes {
             continue;
         }
         if q.action == "refuse" {
             return Err(bad(
-                &format!("answers.{}", q.key),
+                &format!("answers_{}", q.key),
                 "有上述情况暂不能预约，请先到发热门诊就诊，康复后再预约",
             ));
         }
         let earliest = state.today() + chrono::Duration::days(q.days);
         if day < earliest {
             return Err(bad(
-                &format!("answers.{}", q.key),
+                &format!("answers_{}", q.key),
                 format!(
                     "有上述情况请推迟办理：最早可预约 {}",
                     earliest.format("%Y-%m-%d")

@@ -247,7 +247,7 @@ async fn emergency_settings_by_region_and_date() {
         // Health questions: unanswered, fever (refused), contact (deferred 14 days).
         let mut b = couple("2026-03-05", "09:00", sid, 10);
         let (s, e) = t.post("/api/v1/bookings", &staff, b.clone()).await;
-        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("answers.fever")), "{e}");
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("answers_fever")), "{e}");
         b["answers"] = json!({"fever": true, "contact": false});
         let (s, e) = t.post("/api/v1/bookings", &staff, b.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
