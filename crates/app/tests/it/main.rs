@@ -11,6 +11,7 @@ mod bookings_pages;
 mod browser;
 mod browser_assist_chain;
 mod browser_assistance;
+mod browser_bookings;
 mod browser_children;
 mod browser_day;
 mod browser_hotline;
