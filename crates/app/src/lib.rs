@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod assistance;
 pub mod audit;
+pub mod bookings;
 pub mod care;
 pub mod children;
 pub mod crosscheck;
@@ -74,6 +75,9 @@ pub fn route_table() -> web::Routes {
         public::staff::routes(),
         audit::web::api_routes(),
         audit::pages::routes(),
+        bookings::web::api_routes(),
+        bookings::pages::routes(),
+        bookings::public_pages::routes(),
         reports::web::api_routes(),
         reports::pages::routes(),
         institutions::web::api_routes(),

@@ -3,6 +3,7 @@
 //! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
 mod ledger;
+mod bookings;
 mod payments;
 
 use std::io::Read;
@@ -85,6 +86,11 @@ enum Command {
     Crosscheck {
         #[command(subcommand)]
         command: CrosscheckCommand,
+    },
+    /// Bookings (预约): block a day and rebook its bookings.
+    Bookings {
+        #[command(subcommand)]
+        command: bookings::BookingsCommand,
     },
     /// Payment rolls (发放名册): generate a county's monthly roll, export a bank file.
     Payments {
@@ -554,6 +560,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let state = open(&common, Config::default()).await?;
             run_crosscheck(&state, region.as_deref()).await
+        }
+        Command::Bookings { command } => {
+            let state = open(&common, Config::default()).await?;
+            bookings::run(&state, command).await
         }
         Command::Payments { command } => {
             let state = open(&common, Config::default()).await?;

@@ -177,6 +177,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "donations",
         include_str!("../migrations/0041_donations.sql"),
     ),
+    (
+        43,
+        "bookings",
+        include_str!("../migrations/0043_bookings.sql"),
+    ),
+    (
+        44,
+        "booking_rebookings",
+        include_str!("../migrations/0044_booking_rebookings.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -60,6 +60,7 @@ impl Nav {
         links.push(("/institutions", "机构监测", Some(Permission::ReportsRead)));
         links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
+        links.push(("/bookings", "预约", Some(Permission::BookingsRead)));
         links.push((
             "/notifications/deliveries",
             "消息送达",

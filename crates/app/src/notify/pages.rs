@@ -32,6 +32,7 @@ pub fn kind_label(kind: &str) -> &str {
         "person_linked" => "人员关联",
         "security_lookup_burst" => "查询异常",
         "public_code" => "公众验证码",
+        "booking_rebook" => "预约改约通知",
         other => other,
     }
 }

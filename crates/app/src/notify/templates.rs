@@ -183,6 +183,19 @@ pub const BUILTIN: &[Builtin] = &[
         body: "您辖区登记的人员 {name}（{id_masked}，编号 {id}）已在 {whence} 登记为{link}。",
     },
     Builtin {
+        key: "booking_rebook",
+        label: "预约停办改约通知",
+        fields: &[
+            ("org", "办理机构"),
+            ("number", "预约编号"),
+            ("old", "原预约时段"),
+            ("reason", "停办原因"),
+            ("proposal", "新时段安排"),
+        ],
+        title: "预约改约：{org}",
+        body: "您在{org}的预约（编号 {number}，{old}）因{reason}无法办理，{proposal}。请凭预约编号和手机验证码确认、另选时段或取消。",
+    },
+    Builtin {
         key: "security_lookup_burst",
         label: "身份证号查询过于频繁",
         fields: &[("user", "账号"), ("limit", "每小时上限")],

@@ -32,6 +32,7 @@ use rand::Rng;
 
 pub use api::PublicApiDoc;
 pub use limits::{PublicLimits, limit_public};
+pub(crate) use pages::{PublicAddr, citizen_of, public_error};
 
 /// Every route of the public face: pages, the application pages, the public API.
 pub fn routes() -> crate::kernel::web::Routes {

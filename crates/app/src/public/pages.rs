@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for PublicAddr {
 }
 
 /// An error page of the public face (its own layout, never the staff one).
-pub(super) fn public_error(e: &AppError) -> Response {
+pub(crate) fn public_error(e: &AppError) -> Response {
     let page = PublicMessage {
         title: if e.status() == StatusCode::NOT_FOUND {
             "未找到"
@@ -157,6 +157,10 @@ pub(super) fn safe_next(next: &str) -> &str {
             .is_some_and(digits)
         || next
             .strip_prefix("/public/applications/")
+            .is_some_and(digits)
+        || next.strip_prefix("/public/bookings/").is_some_and(digits)
+        || next
+            .strip_prefix("/public/bookings/orgs/")
             .is_some_and(digits);
     if ok { next } else { "/public/me" }
 }
@@ -247,7 +251,7 @@ async fn verify(
 }
 
 /// The public session of a request, from its own cookie only.
-pub(super) async fn citizen_of(s: &AppState, headers: &HeaderMap) -> AppResult<Option<Citizen>> {
+pub(crate) async fn citizen_of(s: &AppState, headers: &HeaderMap) -> AppResult<Option<Citizen>> {
     let token = headers
         .get_all(header::COOKIE)
         .iter()

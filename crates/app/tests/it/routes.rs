@@ -158,6 +158,49 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "public: the verified phone's own application",
     ),
     ("GET", "/public/track", "public: the follow-up form"),
+    // Public bookings (issue 19): no account; a booking is read and changed only by the phone
+    // that made it (tests/it/bookings.rs).
+    (
+        "GET",
+        "/public/bookings",
+        "public: regions and bookable organisations",
+    ),
+    ("GET", "/public/bookings/find", "public: the follow-up form"),
+    (
+        "POST",
+        "/public/bookings/find",
+        "public: sends a code to follow a booking",
+    ),
+    (
+        "GET",
+        "/public/bookings/orgs/{id}",
+        "public: an organisation's services and places left",
+    ),
+    (
+        "POST",
+        "/public/bookings/orgs/{id}",
+        "public: books (phone verified)",
+    ),
+    (
+        "GET",
+        "/public/bookings/{number}",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/change",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/cancel",
+        "public: the verified phone's own booking",
+    ),
+    (
+        "POST",
+        "/public/bookings/{number}/accept",
+        "public: the verified phone's own booking",
+    ),
     (
         "POST",
         "/public/track",
@@ -755,6 +798,59 @@ async fn build(t: &T) -> World {
             .insert(k, insp["problems"][i]["id"].as_i64().expect("pid"));
     }
 
+    // Bookings: a registry at T1 with a service, bookings, a blocked day (a rebooking) and two
+    // emergency settings.
+    let reg = created_id(
+        t,
+        &w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "登记处标记甲", "kind": "marriage_registry", "region_code": T1}),
+    )
+    .await;
+    w.ids.insert("registry", reg);
+    let svc = created_id(t, &w, "off.a", &format!("/api/v1/bookings/orgs/{reg}/services"),
+        json!({"kind": "marriage_registration", "opens": "09:00", "closes": "11:00", "slot_minutes": 60, "per_slot": 50})).await;
+    w.ids.insert("booking_service", svc);
+    for (k, n) in [
+        ("booking", 1u32),
+        ("booking2", 2),
+        ("booking3", 3),
+        ("booking4", 4),
+    ] {
+        let day = if k == "booking4" {
+            "2026-03-04"
+        } else {
+            "2026-03-03"
+        };
+        let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": svc, "day": day, "starts": "09:00",
+            "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19900101", 2 * n + 1)},
+            {"name": "乙", "id_number": cid("130110", "19950101", 2 * n + 2)}]})).await;
+        w.ids.insert(k, b["id"].as_i64().expect("id"));
+        if k == "booking" {
+            w.ids.insert(
+                "booking_no",
+                b["number"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("number"),
+            );
+        }
+    }
+    created(
+        t,
+        &w,
+        "off.a",
+        &format!("/api/v1/bookings/orgs/{reg}/block"),
+        json!({"day": "2026-03-04", "reason": "改约标记甲"}),
+    )
+    .await;
+    for k in ["booking_emergency", "booking_emergency2"] {
+        let id = created_id(t, &w, "off.a", "/api/v1/bookings/emergencies", json!({"region_code": T1,
+            "org_kind": "marriage_registry", "starts_on": "2026-04-01", "ends_on": "2026-04-02", "reason": "防控标记甲"})).await;
+        w.ids.insert(k, id);
+    }
+
     // Screening: a campaign at T1, a visit of the household, observations.
     let camp = created_id(t, &w, "off.a", "/api/v1/screening/campaigns",
         json!({"name": "排查标记甲", "starts_on": "2026-03-01", "ends_on": "2026-03-10", "region_code": T1})).await;
@@ -1307,6 +1403,15 @@ fn cases(w: &World) -> Vec<Case> {
         get("/institutions/{id}", format!("/institutions/{home}"), "获鹿镇敬老院甲"),
         get("/institutions/{id}/entries", format!("/institutions/{home}/entries"), "探视"),
         get("/institutions/{id}/rounds", format!("/institutions/{home}/rounds"), "101"),
+        // ---- bookings
+        get("/api/v1/bookings/orgs", "/api/v1/bookings/orgs", "登记处标记甲").list(),
+        get("/api/v1/bookings/orgs/{id}", format!("/api/v1/bookings/orgs/{}", w.id("registry")), "登记处标记甲"),
+        get("/api/v1/bookings/orgs/{id}/day", format!("/api/v1/bookings/orgs/{}/day?day=2026-03-03", w.id("registry")), w.id("booking_no")),
+        get("/api/v1/bookings/orgs/{id}/rebookings", format!("/api/v1/bookings/orgs/{}/rebookings", w.id("registry")), "改约标记甲"),
+        get("/api/v1/bookings/{id}", format!("/api/v1/bookings/{}", w.id("booking")), w.id("booking_no")),
+        get("/api/v1/bookings/emergencies", "/api/v1/bookings/emergencies", "防控标记甲").list(),
+        get("/bookings", "/bookings", "登记处标记甲").list(),
+        get("/bookings/orgs/{id}", format!("/bookings/orgs/{}?day=2026-03-03", w.id("registry")), w.id("booking_no")),
         // ---- inspections
         get("/api/v1/inspections", "/api/v1/inspections", "督查标记甲").list(),
         get("/api/v1/inspections/{id}", format!("/api/v1/inspections/{inspection}"), "督查标记甲"),
@@ -1533,6 +1638,32 @@ fn cases(w: &World) -> Vec<Case> {
         post("/api/v1/shortages/{id}/close", format!("/api/v1/shortages/{shortage}/close"), json!({})),
         post("/institutions/shortages/{id}/answer", format!("/institutions/shortages/{}/answer", w.id("shortage2")), format!("answer={}&back=", encode_query_value("已调拨"))),
         post("/institutions/shortages/{id}/close", format!("/institutions/shortages/{}/close", w.id("shortage2")), "back="),
+        // ---- bookings
+        post("/api/v1/bookings", "/api/v1/bookings", json!({"service_id": w.id("booking_service"), "day": "2026-03-05", "starts": "10:00",
+            "phone": "13900003333", "parties": [{"name": "丙", "id_number": cid("130110", "19900101", 41)},
+            {"name": "丁", "id_number": cid("130110", "19950101", 42)}]})),
+        post("/api/v1/bookings/orgs/{id}/services", format!("/api/v1/bookings/orgs/{}/services", w.id("registry")),
+            json!({"kind": "divorce_registration", "opens": "09:00", "closes": "11:00", "slot_minutes": 60, "per_slot": 5})),
+        post("/api/v1/bookings/orgs/{id}/resources", format!("/api/v1/bookings/orgs/{}/resources", w.id("registry")),
+            json!({"kind": "window", "name": "窗口", "units": 2})),
+        post("/api/v1/bookings/orgs/{id}/dates", format!("/api/v1/bookings/orgs/{}/dates", w.id("registry")),
+            json!({"day": "2026-03-20", "kind": "closed", "reason": "休息"})),
+        post("/api/v1/bookings/orgs/{id}/block", format!("/api/v1/bookings/orgs/{}/block", w.id("registry")),
+            json!({"day": "2026-03-21", "reason": "停办"})),
+        post("/api/v1/bookings/{id}/change", format!("/api/v1/bookings/{}/change", w.id("booking2")), json!({"day": "2026-03-05", "starts": "09:00"})),
+        post("/api/v1/bookings/{id}/cancel", format!("/api/v1/bookings/{}/cancel", w.id("booking3")), json!({})),
+        post("/api/v1/bookings/{id}/accept", format!("/api/v1/bookings/{}/accept", w.id("booking4")), json!({})),
+        post("/api/v1/bookings/emergencies", "/api/v1/bookings/emergencies", json!({"region_code": T1, "org_kind": "funeral_home",
+            "starts_on": "2026-04-01", "ends_on": "2026-04-02", "reason": "防控"})),
+        post("/api/v1/bookings/emergencies/{id}/end", format!("/api/v1/bookings/emergencies/{}/end", w.id("booking_emergency")), json!({})),
+        post("/bookings/emergencies", "/bookings/emergencies", format!("region_code={T1}&org_kind=funeral_home&starts_on=2026-04-03&ends_on=2026-04-04&reason=x")),
+        post("/bookings/emergencies/{id}/end", format!("/bookings/emergencies/{}/end", w.id("booking_emergency2")), ""),
+        post("/bookings/orgs/{id}/services", format!("/bookings/orgs/{}/services", w.id("registry")),
+            "kind=certificate_replacement&opens=09:00&closes=11:00&slot_minutes=60&per_slot=5&window_days=30&open_days=12345&name=&resource_id="),
+        post("/bookings/orgs/{id}/resources", format!("/bookings/orgs/{}/resources", w.id("registry")), "kind=window&name=w2&units=3"),
+        post("/bookings/orgs/{id}/dates", format!("/bookings/orgs/{}/dates", w.id("registry")), "day=2026-03-22&kind=closed&reason=x&day_cap="),
+        post("/bookings/orgs/{id}/block", format!("/bookings/orgs/{}/block", w.id("registry")), "day=2026-03-23&reason=x"),
+        post("/bookings/{id}/cancel", format!("/bookings/{}/cancel", w.id("booking")), ""),
         // ---- inspections
         // ---- writes naming an organisation: one of county B is out of reach
         post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": format!("org:{home}"), "mode": "open", "findings": "机构督查",
