@@ -2,8 +2,8 @@
 //! commands (migrate, regions import, user create / reset-password, audit verify, backup,
 //! crosscheck run) work on the same database and keys, by default under `./backstop-data/`.
 
-mod ledger;
 mod bookings;
+mod ledger;
 mod payments;
 
 use std::io::Read;

@@ -25,6 +25,7 @@
 mod actions;
 pub mod forms;
 pub mod leads;
+mod money;
 pub mod pages;
 mod queries;
 pub mod stats;
@@ -38,6 +39,7 @@ use serde_json::json;
 
 pub use actions::*;
 pub use leads::{HotlineChildLead, open_from_hotline};
+pub use money::*;
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;

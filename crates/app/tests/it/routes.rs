@@ -1226,16 +1226,31 @@ async fn build_children(t: &T, w: &mut World) {
         let id = created_id(t, w, "cw.a", "/api/v1/child-cases", quick(name)).await;
         w.ids.insert(k, id);
     }
-    for (k, name, birth) in [("child_pg_kid", "甲八", "2015-05-05"), ("child_pg_link_kid", "甲九", "2014-04-04")] {
-        let kid = created_id(t, w, "cw.a", "/api/v1/persons",
-            json!({"name": name, "region_code": V1, "birth_date": birth})).await;
+    for (k, name, birth) in [
+        ("child_pg_kid", "甲八", "2015-05-05"),
+        ("child_pg_link_kid", "甲九", "2014-04-04"),
+    ] {
+        let kid = created_id(
+            t,
+            w,
+            "cw.a",
+            "/api/v1/persons",
+            json!({"name": name, "region_code": V1, "birth_date": birth}),
+        )
+        .await;
         w.ids.insert(k, kid);
     }
     let kid = w.id("child_pg_kid");
     created_id(t, w, "cw.a", "/api/v1/households",
         json!({"region_code": V1, "address": "旱码头标记户 8 号", "members": [{"person_id": kid, "relationship": "head"}]})).await;
-    let id = created_id(t, w, "cw.a", "/api/v1/child-cases",
-        json!({"person_id": kid, "where_now": "家中", "reason": "parent_isolated"})).await;
+    let id = created_id(
+        t,
+        w,
+        "cw.a",
+        "/api/v1/child-cases",
+        json!({"person_id": kid, "where_now": "家中", "reason": "parent_isolated"}),
+    )
+    .await;
     w.ids.insert("child_case_pg_assist", id);
     let user_cw = w.id("user_cw");
     let cc = w.id("child_case");
