@@ -4,7 +4,9 @@
 //! - When a person enters home observation, is recorded confirmed or suspected (or sent to
 //!   isolation or observation) in screening, or raises a fever alert at a gate, [`for_parent`]
 //!   opens — in that write's own transaction — a lead for each child (under 18 by the sealed
-//!   birth date, else the birth year) of the person's household, due in two hours, addressed
+//!   birth date, else the birth year) of the person's household, and for each child whose
+//!   recorded carer (照料责任人 of a dispersed 特困 child, matched by the carer's phone) the
+//!   person is, due in two hours, addressed
 //!   to the child's village: its children's directors and community workers are notified
 //!   (the township when the village has neither). Never two open leads for the same child and
 //!   reason (checked, and a partial unique index).
@@ -101,7 +103,8 @@ async fn notify_village(tx: &mut Tx, region: &str, id: i64, due_at: i64) -> AppR
     Ok(())
 }
 
-/// Open a lead for each child of `person_id`'s household, in the caller's transaction (the
+/// Open a lead for each child of `person_id`'s household and each child whose recorded carer
+/// the person is (see `queries::dependants`), in the caller's transaction (the
 /// audit entries queued with [`Tx::also`]). `reason` is one of [`REASONS`]; `source` says
 /// what opened it (`observation`, `screening`, `entrance_alert`). Returns the leads' ids.
 pub(crate) async fn for_parent(
@@ -113,7 +116,7 @@ pub(crate) async fn for_parent(
     source_ref: &str,
 ) -> AppResult<Vec<i64>> {
     let today = state.today();
-    let children = queries::household_children(tx, person_id).await?;
+    let children = queries::dependants(tx, person_id).await?;
     let mut out = Vec::new();
     for kid in children {
         let birth = kid

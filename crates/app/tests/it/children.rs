@@ -1,5 +1,6 @@
 //! Children without care (issue 17, item 1 and the children's part of 4): leads opened by the
-//! system for each child of a person put under home observation, escalating on the injected
+//! system for each child of a person put under home observation (and each dependant whose
+//! recorded carer the person is), escalating on the injected
 //! clock when nobody takes them; a case from the report to closure through every placement; the
 //! wrong kind of institution refused with nothing written; the classification deadline
 //! escalating; hand-over between levels moving who may read the case; temporary assistance
@@ -147,6 +148,50 @@ async fn observation_opens_a_lead_per_child_that_escalates_until_taken() {
         let (s, list) = t.get("/api/v1/child-cases?status=open", &director).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(list[0]["classify_overdue"], true, "{list}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_child_whose_recorded_carer_enters_observation_gets_a_lead() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let off = t.user("d_off", &["official"], COUNTY).await;
+        let cw = t.user("d_cw", &["community_worker"], V1).await;
+        let director = t.user("d_dir", &["children_director"], V1).await;
+        // The carer: a registry person with a phone, in no household with the child.
+        let carer = created_id(&t, "/api/v1/persons", &cw, json!({"id_number": cid(COUNTY, "19700101", 21),
+            "name": "赵婶", "region_code": V1, "phone": "13912345678"})).await;
+        let other = created_id(&t, "/api/v1/persons", &cw, json!({"id_number": cid(COUNTY, "19710101", 22),
+            "name": "钱叔", "region_code": V1, "phone": "13987654321"})).await;
+        let kid = created_id(&t, "/api/v1/persons", &cw, json!({"id_number": cid(COUNTY, "20160101", 23),
+            "name": "孙小", "region_code": V1})).await;
+        let head = created_id(&t, "/api/v1/persons", &cw, json!({"id_number": cid(COUNTY, "19500101", 24),
+            "name": "孙爷", "region_code": V1})).await;
+        household(&t, &cw, &[head, kid]).await;
+        // A dispersed 特困 child with its carer recorded by name and phone.
+        let (s, b) = t.post(&format!("/api/v1/care/persons/{kid}/memberships"), &off,
+            json!({"category": "tekun_dispersed", "start_date": "2020-01-01", "deciding_body": "鹿泉区民政局"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (s, b) = t.call("PUT", &format!("/api/v1/care/persons/{kid}/carer"), Some(&cw),
+            Some(json!({"name": "赵婶", "phone": "139 1234 5678", "relationship": "邻居"}))).await;
+        assert!(s.is_success(), "{s} {b}");
+
+        // Someone else under observation: no lead for the child.
+        let (s, o) = t.post("/api/v1/observations", &cw, json!({"person_id": other, "keepers": keepers()})).await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases").await, 0);
+
+        // The recorded carer under observation: a lead for the child at once, in its village.
+        let (s, o) = t.post("/api/v1/observations", &cw, json!({"person_id": carer, "keepers": keepers()})).await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+        let (s, leads) = t.get("/api/v1/child-cases?status=lead", &director).await;
+        assert_eq!(s, StatusCode::OK, "{leads}");
+        let persons: Vec<i64> = leads.as_array().expect("list").iter().filter_map(|l| l["person_id"].as_i64()).collect();
+        assert_eq!(persons, vec![kid], "{leads}");
+        assert_eq!(leads[0]["source"], "observation");
+        assert_eq!(audit_count(&t, "child_case.lead").await, 1);
+        assert_eq!(notes(&t, "child_lead", V1).await, 2, "director and community worker");
     })
     .await;
 }

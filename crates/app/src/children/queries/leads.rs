@@ -43,16 +43,21 @@ pub(in crate::children) struct Kid {
 }
 
 /// The living members of `person_id`'s household other than the person (none when the person
-/// has no household).
-pub(in crate::children) async fn household_children(
-    tx: &mut Tx,
-    person_id: i64,
-) -> AppResult<Vec<Kid>> {
+/// has no household), and the living persons whose recorded carer (照料责任人, `care_carers`)
+/// is this person — the carer's phone's blind index equals the person's (a carer is a name and
+/// a phone, not a registry link). Each once, by id.
+pub(in crate::children) async fn dependants(tx: &mut Tx, person_id: i64) -> AppResult<Vec<Kid>> {
     let rows = sqlx::query(
         "SELECT m.id, m.region_code, m.name, m.sex, m.birth_enc, m.birth_year FROM persons p \
          JOIN persons m ON m.household_id = p.household_id \
-         WHERE p.id = $1 AND m.id <> p.id AND m.deceased = 0 ORDER BY m.id",
+         WHERE p.id = $1 AND m.id <> p.id AND m.deceased = 0 \
+         UNION \
+         SELECT m.id, m.region_code, m.name, m.sex, m.birth_enc, m.birth_year FROM persons p \
+         JOIN care_carers c ON c.phone_index = p.phone_index \
+         JOIN persons m ON m.id = c.person_id \
+         WHERE p.id = $2 AND m.id <> p.id AND m.deceased = 0 ORDER BY 1",
     )
+    .bind(person_id)
     .bind(person_id)
     .fetch_all(tx.conn())
     .await?;
