@@ -187,6 +187,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "booking_rebookings",
         include_str!("../migrations/0044_booking_rebookings.sql"),
     ),
+    (
+        45,
+        "held_reason_sealed",
+        include_str!("../migrations/0045_held_reason_sealed.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -477,7 +477,7 @@ pub async fn set_beneficiary_status(
                 "该对象的退出已暂缓，待应急期结束后复核",
             ));
         }
-        queries::hold_exit(&mut tx, id, p.id, &reason).await?;
+        queries::hold_exit(&mut tx, &state.keys, id, p.id, &reason).await?;
         ("assistance.exit_held", "held")
     } else {
         let until = (to == "exited").then(|| format!("{:04}-{:02}", today.year(), today.month()));
@@ -486,7 +486,7 @@ pub async fn set_beneficiary_status(
     };
     tx.commit(
         Change::new(action, "assistance_beneficiary", id, &b.region_code).detail(
-            json!({"status": {"before": b.status, "after": after}, "reason": reason,
+            json!({"status": {"before": b.status, "after": after}, "reason_chars": reason.chars().count(),
                    "emergency_id": freeze.as_ref().map(|p| p.id),
                    "emergency": freeze.as_ref().map(|p| measures_label(&super::emergency::measure_keys(&p.measures)))}),
         ),

@@ -1,8 +1,8 @@
 //! Sensitive personal data at rest (PIPL art. 28; issue 13 item 5): the one way the areas seal
 //! a health fact or a free-text note about a person (AES-256-GCM under the service's key
 //! ring, as `people` seals ID numbers and phones) and open it again on read, and the
-//! open-time steps that seal rows written in clear before migrations 0016, 0025, 0034 and 0039
-//! and key the cross-check fingerprints stored as plain SHA-256 before.
+//! open-time steps that seal rows written in clear before migrations 0016, 0025, 0034, 0039 and
+//! 0045 and key the cross-check fingerprints stored as plain SHA-256 before.
 //!
 //! Convention: a sealed column `x` has a companion `x_enc` (ciphertext of the value's text
 //! form) and `x` itself holds a blank (`''`, `0` or `NULL`). Readers go through [`text`],
@@ -228,6 +228,13 @@ pub const SEALED_0039: &[Field] = &[
 /// isolated), the clear column left empty; lists keep the coarse `reason_group`.
 pub const SEALED_0038: &[Field] = &[f("child_cases", "reason", Kind::Text)];
 
+/// Sealed by migration 0045: why a beneficiary's exit is held during an emergency (a note about
+/// the household's case; only rows that hold one, as for a rejection's reason).
+pub const SEALED_0045: &[Field] = &[Field {
+    only: "held_reason <> ''",
+    ..f("assistance_beneficiaries", "held_reason", Kind::Text)
+}];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
     STEPS
@@ -241,8 +248,9 @@ pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
 const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_0034)];
 
 /// The steps after the keying of the fingerprints (step 4): the hotline's and the assistance
-/// steps' free text ([`SEALED_0039`]), then a child case's reason ([`SEALED_0038`]).
-const LATER_STEPS: &[(i64, &[Field])] = &[(5, SEALED_0039), (6, SEALED_0038)];
+/// steps' free text ([`SEALED_0039`]), a child case's reason ([`SEALED_0038`]), then why an
+/// exit is held ([`SEALED_0045`]).
+const LATER_STEPS: &[(i64, &[Field])] = &[(5, SEALED_0039), (6, SEALED_0038), (7, SEALED_0045)];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -264,7 +272,7 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
     queries::scrub(state, tables).await
 }
 
-/// Seal every row stored in clear before migrations 0016, 0025, 0034 and 0039 and blank its clear
+/// Seal every row stored in clear before migrations 0016, 0025, 0034, 0039 and 0045 and blank its clear
 /// columns; run at open, after the SQL migrations (the key is not available to them).
 /// Idempotent: a row whose ciphertext is present is left alone, and once a step's pass has
 /// completed it is recorded and later opens skip it. Returns how many values were sealed. One
@@ -278,7 +286,7 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
 /// stored before by their keyed blind index ([`crate::crosscheck::rules::fingerprint_of`]),
 /// in one audited transaction (`privacy.rekey`) when there were any; the count returned
 /// includes them. Step 5 seals the hotline's free text of migration 0039 ([`SEALED_0039`]),
-/// step 6 a child case's reason ([`SEALED_0038`]).
+/// step 6 a child case's reason ([`SEALED_0038`]), step 7 why an exit is held ([`SEALED_0045`]).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     let mut total = 0u64;
     for (step, fields) in STEPS {

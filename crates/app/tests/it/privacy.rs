@@ -43,6 +43,7 @@ const MARKERS: &[&str] = &[
     "隐私标记报告编号",
     "隐私标记核查意见",
     "隐私标记不予批准",
+    "隐私标记暂缓退出",
 ];
 
 /// Values sealed when written, with no clear column to fall back to (issue 13's "done when":
@@ -452,7 +453,8 @@ async fn fill_hotline(t: &T, off: &str) -> Vec<(String, String)> {
 }
 
 /// Assistance: an application with a note (sealed at write) verified with an opinion, and a
-/// second one rejected with a reason; the applicant's birth date.
+/// second one rejected with a reason; the applicant's birth date; a beneficiary's exit held
+/// by an emergency period, with its reason.
 async fn fill_assistance(t: &T, off: &str, cw: &str) -> Vec<(String, String)> {
     let (s, b) = t
         .post("/api/v1/assistance/standards", off, json!({"region_code": "130110", "programme": "dibao",
@@ -501,8 +503,50 @@ async fn fill_assistance(t: &T, off: &str, cw: &str) -> Vec<(String, String)> {
             format!("/api/v1/assistance/applications/{app}"),
             off.to_string(),
         ));
+        if i == 0 {
+            reads.push(hold_an_exit(t, off, person).await);
+        }
     }
     reads
+}
+
+/// A beneficiary (rolled in directly: the approval's publicity takes a week) whose exit,
+/// asked for during a period that freezes exits, is held with a reason.
+async fn hold_an_exit(t: &T, off: &str, person: i64) -> (String, String) {
+    let mut w = t.state.db.begin_write().await.expect("tx");
+    let bid: i64 = sqlx::query_scalar(
+        "INSERT INTO assistance_beneficiaries (province, programme, county_code, region_code, person_id, \
+         area_kind, monthly_amount_fen, status, since_month, created_at, updated_at) \
+         VALUES ('13', 'dibao', '130110', $1, $2, 'rural', 60000, 'active', '2026-03', 0, 0) RETURNING id",
+    )
+    .bind(V1)
+    .bind(person)
+    .fetch_one(w.conn())
+    .await
+    .expect("a beneficiary");
+    w.commit().await.expect("commit");
+    let (s, b) = t
+        .post(
+            "/api/v1/assistance/emergencies",
+            off,
+            json!({"region_code": "130110", "name": "应急期", "starts_on": "2026-03-01",
+            "ends_on": "2026-04-30", "measures": ["freeze_exits"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/assistance/beneficiaries/{bid}/status"),
+            off,
+            json!({"status": "exited", "reason": MARKERS[25]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["exit_held"], true, "{b}");
+    (
+        "/api/v1/assistance/beneficiaries?held=true".to_string(),
+        off.to_string(),
+    )
 }
 
 /// The rest of the areas, sealed when written: a bank account, a child's case (its reason a
@@ -736,8 +780,8 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
         // A fresh database had nothing to seal or rekey at open: every step ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            6,
-            "five sealing steps and the keying of cross-check fingerprints"
+            7,
+            "six sealing steps and the keying of cross-check fingerprints"
         );
         assert_eq!(
             count(

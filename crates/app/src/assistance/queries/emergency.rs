@@ -9,6 +9,7 @@ use super::{open_text, placeholders, province_of};
 use crate::assistance::emergency::{AidGrant, Period, measures_label};
 use crate::assistance::steps::Beneficiary;
 use crate::kernel::access::{Scoped, Tx};
+use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::queries::{admitted, all, ranged};
 use crate::people::shown;
@@ -62,9 +63,9 @@ pub(in crate::assistance) async fn insert_beneficiary(
 
 pub(super) const B_COLS: &str = "b.id, b.programme, b.region_code, b.person_id, p.name, b.members, b.monthly_amount_fen, \
     b.amount_detail, b.status, b.since_month, b.until_month, b.exit_held, b.exit_review, b.held_reason, \
-    b.emergency_measures, b.application_id";
+    b.held_reason_enc, b.emergency_measures, b.application_id";
 
-pub(super) fn beneficiary_from_row(r: &AnyRow) -> Result<Beneficiary, sqlx::Error> {
+pub(super) fn beneficiary_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Beneficiary, sqlx::Error> {
     let measures: String = r.try_get("emergency_measures")?;
     let held = r.try_get::<i64, _>("exit_held")? != 0;
     let mut label = measures_label(&measures);
@@ -91,7 +92,7 @@ pub(super) fn beneficiary_from_row(r: &AnyRow) -> Result<Beneficiary, sqlx::Erro
         until_month: r.try_get("until_month")?,
         exit_held: held,
         exit_to_review: r.try_get::<i64, _>("exit_review")? != 0,
-        held_reason: r.try_get("held_reason")?,
+        held_reason: crate::privacy::text(keys, r, "held_reason")?,
         emergency_label: label,
         application_id: r.try_get("application_id")?,
     })
@@ -110,7 +111,10 @@ pub(in crate::assistance) async fn beneficiaries(
         sql.push_str(" AND (b.exit_held = 1 OR b.exit_review = 1)");
     }
     sql.push_str(" ORDER BY b.id DESC LIMIT 2000");
-    all(state, ranged(scope, sql), beneficiary_from_row).await
+    all(state, ranged(scope, sql), |r| {
+        beneficiary_from_row(&state.keys, r)
+    })
+    .await
 }
 
 pub(in crate::assistance) async fn beneficiary(
@@ -121,25 +125,32 @@ pub(in crate::assistance) async fn beneficiary(
     let sql = format!(
         "SELECT {B_COLS} FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id WHERE b.id = $1"
     );
-    admitted(state, scope, sql, id, beneficiary_from_row, |b| {
-        &b.region_code
-    })
+    let keys = &state.keys;
+    admitted(
+        state,
+        scope,
+        sql,
+        id,
+        |r| beneficiary_from_row(keys, r),
+        |b| &b.region_code,
+    )
     .await
 }
 
 pub(in crate::assistance) async fn hold_exit(
     tx: &mut Tx,
+    keys: &KeyRing,
     id: i64,
     period: i64,
     reason: &str,
 ) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "UPDATE assistance_beneficiaries SET exit_held = 1, exit_review = 0, held_emergency_id = $1, held_reason = $2, \
-         updated_at = $3 WHERE id = $4",
+        "UPDATE assistance_beneficiaries SET exit_held = 1, exit_review = 0, held_emergency_id = $1, held_reason = '', \
+         held_reason_enc = $2, updated_at = $3 WHERE id = $4",
     )
     .bind(period)
-    .bind(reason.to_string())
+    .bind(crate::privacy::seal(keys, reason))
     .bind(now)
     .bind(id)
     .execute(tx.conn())

@@ -171,7 +171,7 @@ pub(in crate::assistance) async fn covered_records(
     if let Some(p) = programme {
         q = q.bind(p.to_string());
     }
-    all(state, q, beneficiary_from_row).await
+    all(state, q, |r| beneficiary_from_row(&state.keys, r)).await
 }
 
 /// The regions directly below `parent` (the provinces for `None`): code and name.
