@@ -24,7 +24,8 @@ const SECRET: &str = "test-webhook-secret";
 #[derive(Default)]
 pub(crate) struct Fake {
     /// Answers in order (then 200): a status, or `0` for "take the message, then answer too
-    /// late" (a timeout after the gateway already has it).
+    /// late" (a timeout after the gateway already has it), or `1` for "take it and never
+    /// answer" (the sender is cut off by the test, not by its timeout).
     pub(crate) script: Vec<u16>,
     /// Every request: path, key header, signature header, body.
     pub(crate) seen: Vec<(String, String, String, Value)>,
@@ -61,13 +62,18 @@ async fn take(
         } else {
             g.script.remove(0)
         };
-        if next == 0 || (200..300).contains(&next) {
+        if next <= 1 || (200..300).contains(&next) {
             g.taken.entry(h("idempotency-key")).or_insert(v);
         }
         next
     };
     if next == 0 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        return StatusCode::OK;
+    }
+    if next == 1 {
+        // Taken, and never answered while the test runs.
+        tokio::time::sleep(Duration::from_secs(600)).await;
         return StatusCode::OK;
     }
     StatusCode::from_u16(next).unwrap_or(StatusCode::OK)

@@ -31,7 +31,11 @@ async fn queue(t: &T, village: &str, body: &str) {
 async fn a_batch_cut_off_mid_send_is_sent_once_after_its_lease() {
     let (fake, base) = fake_gateway().await;
     let f2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
+    // The gateway never answers the first sends, and the client would wait for it: the cut is
+    // the test's to make, not a timeout's (a loaded machine must not change what is in flight).
+    let mut cfg = config(&base);
+    cfg.gateways.timeout = Some(Duration::from_secs(300));
+    each_backend_with(cfg, move |t| {
         let fake = f2.clone();
         async move {
             t.import_fixture().await;
@@ -39,8 +43,8 @@ async fn a_batch_cut_off_mid_send_is_sent_once_after_its_lease() {
                 let mut g = fake.lock().expect("fake");
                 g.seen.clear();
                 g.taken.clear();
-                // Every request is taken by the gateway, then answered too late.
-                g.script = vec![0; 40];
+                // Every request is taken by the gateway, then never answered.
+                g.script = vec![1; 40];
             }
             // Twenty villages: twenty recipients, sent in parallel up to the bound.
             let csv = std::fs::read_to_string(
@@ -63,21 +67,30 @@ async fn a_batch_cut_off_mid_send_is_sent_once_after_its_lease() {
             // The service dies while the first requests are at the gateway.
             let state = t.state.clone();
             let step = tokio::spawn(async move { notify::send_due(&state).await });
+            // Wait until the sender has filled its bound, then a little more: no request can
+            // finish, so none beyond the bound may start.
+            let bound = backstop_app::notify::SendSettings::default().concurrency;
+            let seen = || fake.lock().expect("fake").seen.len();
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while seen() < bound && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             tokio::time::sleep(Duration::from_millis(300)).await;
             step.abort();
             let _ = step.await;
-            let in_flight = fake.lock().expect("fake").seen.len();
-            let bound = backstop_app::notify::SendSettings::default().concurrency;
-            assert!(
-                (1..=bound).contains(&in_flight),
-                "{in_flight} requests in flight, at most {bound}"
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let in_flight = seen();
+            assert_eq!(
+                in_flight, bound,
+                "requests in flight, at most {bound} per channel"
             );
             // Claimed: the next step (the restarted service) leaves them alone for now.
             let r = notify::send_due(&t.state).await.expect("step");
             assert_eq!(r.sent + r.retried + r.failed, 0, "{r:?}");
             // After the lease every one goes out again with its key: one message each.
             fake.lock().expect("fake").script.clear();
-            t.clock.advance(chrono::Duration::minutes(1));
+            // The lease covers every wave of the batch timing out: 300 s × (20/8 waves + 1).
+            t.clock.advance(chrono::Duration::hours(1));
             let r = notify::send_due(&t.state).await.expect("step");
             assert_eq!((r.sent, r.retried, r.failed), (20, 0, 0), "{r:?}");
             {
