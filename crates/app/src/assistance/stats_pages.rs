@@ -7,7 +7,6 @@
 
 use askama::Template;
 use axum::extract::{Form, Query};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use backstop_core::region::{RegionCode, RegionLevel};
@@ -137,20 +136,7 @@ async fn export(PageCaller(s, a): PageCaller, Query(q): Query<StatsQuery>) -> Pa
     let region = region_param(q.region.as_deref())?;
     let (name, bytes) =
         super::stats::export_xlsx(&s, &a.actor, region.as_ref(), q.month.as_deref()).await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }
 
 #[derive(Template)]

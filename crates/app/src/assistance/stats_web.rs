@@ -3,8 +3,7 @@
 //! [`super::due_times`].
 
 use axum::extract::Query;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use super::due_times::{DueTimes, DueTimesInput};
@@ -65,20 +64,7 @@ pub async fn export(
     let region = region_param(q.region.as_deref())?;
     let (name, bytes) =
         super::stats::export_xlsx(&s, &a.actor, region.as_ref(), q.month.as_deref()).await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }
 
 api_handler! {

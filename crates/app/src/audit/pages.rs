@@ -12,8 +12,6 @@ use backstop_core::role::Permission;
 use serde::Deserialize;
 
 use super::{AuditQuery, AuditRow};
-use axum::http::header;
-use axum::response::IntoResponse;
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::error::AppError;
@@ -226,18 +224,8 @@ async fn export(PageCaller(s, a): PageCaller, Query(f): Query<Filters>) -> PageR
                 .detail(serde_json::json!({"rows": n, "format": "xlsx"})),
         )
         .await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"audit-{scope}.xlsx\""),
-            ),
-        ],
+    Ok(crate::kernel::cells::xlsx_download(
+        &format!("audit-{scope}.xlsx"),
         bytes,
-    )
-        .into_response())
+    ))
 }

@@ -2,8 +2,8 @@
 //! service functions of `children`. Roles without `children.read` get 404 everywhere.
 
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::stats::{Statistics, StatsQuery};
@@ -195,18 +195,5 @@ pub async fn export(
         q.date.as_deref(),
     )
     .await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }

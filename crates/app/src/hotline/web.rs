@@ -3,8 +3,8 @@
 //! retry): a retry with the same key answers the first record, nothing is written twice.
 
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -233,18 +233,5 @@ pub async fn export(
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
     let (name, bytes) = super::stats::export_xlsx(&s, &a.actor, &q).await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }

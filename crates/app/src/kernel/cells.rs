@@ -72,3 +72,26 @@ mod tests {
         }
     }
 }
+
+/// The media type of an .xlsx file.
+pub const XLSX_MEDIA_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The answer that downloads an .xlsx file named `name`: the media type, an attachment
+/// disposition, and `no-store` (exports may carry personal data; no cache keeps them).
+pub fn xlsx_download(name: &str, bytes: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, XLSX_MEDIA_TYPE.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}

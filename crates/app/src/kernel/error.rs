@@ -340,7 +340,9 @@ impl From<sqlx::Error> for AppError {
                 return AppError::msg(ErrorCode::Validation, "引用的记录不存在");
             }
         }
-        if backstop_store::is_busy(&e) {
+        // A lock held elsewhere, or no connection free within the pool's wait (a burst on a
+        // loaded machine): the request wrote nothing and may be retried with its key.
+        if backstop_store::is_busy(&e) || matches!(e, sqlx::Error::PoolTimedOut) {
             tracing::warn!(error = %e, "database busy; the request wrote nothing");
             return AppError::new(ErrorCode::Busy);
         }

@@ -2,7 +2,7 @@
 //! only in request bodies, never in URLs. Pages are in `people::pages`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -240,21 +240,7 @@ pub async fn remove_member(
 
 /// The .xlsx answer of an export (also used by the export page).
 pub(crate) fn xlsx_response(x: super::export::Exported) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", x.filename),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        x.bytes,
-    )
-        .into_response()
+    crate::kernel::cells::xlsx_download(&x.filename, x.bytes)
 }
 
 /// Export the filtered list as an Excel file. A reason is required (422 `reason_required`);

@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use backstop_core::role::Permission;
 use chrono::NaiveDate;
@@ -199,18 +198,7 @@ pub async fn export_page(
         .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let (name, bytes) = export_xlsx(&s, &scope, &q.template, &period).await?;
-    let disposition = format!("attachment; filename=\"{name}\"");
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }
 
 struct FormCard {

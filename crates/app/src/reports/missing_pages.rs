@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::extract::{Form as FormBody, Query};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
@@ -159,18 +158,5 @@ pub(super) async fn missing_export(
         .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let (name, bytes) = super::missing_xlsx(&s, &scope, &q.template, &period).await?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }

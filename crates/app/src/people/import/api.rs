@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::columns::*;
 use super::jobs::*;
-use super::pages::xlsx_response;
 use super::storage::*;
 use super::upload::*;
 
@@ -139,5 +138,5 @@ pub async fn api_rejects(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let (name, bytes) = rejects_xlsx(&s, &a.actor, id).await?;
-    Ok(xlsx_response(&name, bytes))
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }

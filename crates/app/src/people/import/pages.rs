@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use backstop_core::error::ErrorCode;
 use backstop_core::region::Scope;
@@ -466,30 +466,13 @@ pub(super) async fn discard_page(
     Ok(Redirect::to("/persons/import").into_response())
 }
 
-pub(super) fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 pub(super) async fn rejects_download(
     State(s): State<AppState>,
     Page(a): Page,
     Path(id): Path<String>,
 ) -> PageResult {
     let (name, bytes) = rejects_xlsx(&s, &a.actor, page_id(&id)?).await?;
-    Ok(xlsx_response(&name, bytes))
+    Ok(crate::kernel::cells::xlsx_download(&name, bytes))
 }
 
 #[cfg(test)]
