@@ -513,8 +513,9 @@ pub async fn decide(
     queries::decide_grant(&mut tx, id, status, &reason, settlement, &actor.username).await?;
     tx.commit(
         Change::new("assistance.aid_decide", "assistance_aid_grant", id, &g.region_code).detail(
-            json!({"status": {"before": "granted", "after": status}, "reason": reason, "settlement": settlement}),
-        ),
+            json!({"status": {"before": "granted", "after": status}, "settlement": settlement}),
+        )
+        .free_text("reason", &reason),
     )
     .await?;
     get_grant(state, actor, id).await

@@ -440,7 +440,8 @@ pub async fn set_date(
     };
     tx.commit(
         Change::new("booking.date_set", "booking_date", format!("{}:{day_s}", o.id), &o.region_code)
-            .detail(json!({"org_id": o.id, "day": day_s, "kind": kind, "day_cap": cap, "reason": reason, "moved": moved})),
+            .detail(json!({"org_id": o.id, "day": day_s, "kind": kind, "day_cap": cap, "moved": moved}))
+            .free_text("reason", &reason),
     )
     .await?;
     Ok(SpecialDate {

@@ -92,9 +92,10 @@ pub async fn block(
             &o.region_code,
         )
         .detail(
-            json!({"org_id": o.id, "day": day_s, "reason": reason, "moved": moved,
+            json!({"org_id": o.id, "day": day_s, "moved": moved,
                 "proposed": proposed, "unplaced": unplaced}),
-        ),
+        )
+        .free_text("reason", &reason),
     )
     .await?;
     Ok(BlockOutcome {

@@ -39,8 +39,9 @@ pub async fn resolve(state: &AppState, actor: &Actor, id: i64, note: &str) -> Ap
     };
     tx.commit(
         Change::new("crosscheck.resolve", "crosscheck", id, region).detail(
-            json!({"kind": kind, "note": note, "status": {"before": "open", "after": "resolved"}}),
-        ),
+            json!({"kind": kind, "status": {"before": "open", "after": "resolved"}}),
+        )
+        .free_text("note", note),
     )
     .await?;
     get(state, actor, id).await

@@ -71,7 +71,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::kernel::access::{Change, Scoped, Tx};
+use crate::kernel::access::{Change, Scoped, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
@@ -724,7 +724,7 @@ pub async fn update(
         .map(|s| s.id_masked.clone())
         .unwrap_or_else(|| cur.id_masked.clone());
     let detail = audit::diff(&[
-        ("name", json!(cur.name), json!(name)),
+        ("name", json!(shown::name_in_list(&cur.name)), json!(shown::name_in_list(&name))),
         (
             "region_code",
             json!(cur.region_code),
@@ -734,8 +734,8 @@ pub async fn update(
         ("birth_year", json!(cur.birth_year), json!(birth_year_after)),
         ("id_number", json!(cur.id_masked), json!(id_after)),
         ("phone", json!(cur.phone_masked), json!(phone_after)),
-        ("address", json!(cur.address), json!(address)),
-        ("hukou_address", json!(cur.hukou_address), json!(hukou)),
+        ("address", text_len(&cur.address), text_len(&address)),
+        ("hukou_address", text_len(&cur.hukou_address), text_len(&hukou)),
         ("deceased", json!(cur.deceased), json!(deceased)),
     ]);
     tx.commit(Change::new("person.update", "person", id, new_region.to_string()).detail(detail))
