@@ -108,7 +108,11 @@ pub async fn set_carer(
             (
                 "care.carer.update",
                 audit::diff(&[
-                    ("name", json!(name_in_list(&b.name)), json!(name_in_list(&carer.name))),
+                    (
+                        "name",
+                        json!(name_in_list(&b.name)),
+                        json!(name_in_list(&carer.name)),
+                    ),
                     ("phone", json!(b.phone_masked), json!(carer.phone_masked)),
                     (
                         "relationship",

@@ -559,8 +559,7 @@ pub async fn hand_over(
     }
     let note = text_field("note", input.note.as_deref().unwrap_or(""), 500, false)?;
     let who = actor.username.clone();
-    let detail =
-        json!({"holder_code": {"before": c.holder_code, "after": to.as_str()}, "note": text_len(&note)});
+    let detail = json!({"holder_code": {"before": c.holder_code, "after": to.as_str()}, "note": text_len(&note)});
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
     queries::hand_over(&mut tx, id, to.as_str(), now).await?;

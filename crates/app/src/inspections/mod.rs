@@ -419,7 +419,8 @@ pub async fn reopen(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
         return Err(AppError::msg(ErrorCode::Conflict, "该整改尚未答复或销号"));
     }
     let reason = text_field("reason", reason, 1000, false)?;
-    let detail = json!({"status": {"before": p.status, "after": "open"}, "reason": text_len(&reason)});
+    let detail =
+        json!({"status": {"before": p.status, "after": "open"}, "reason": text_len(&reason)});
     set_status(
         state,
         actor,

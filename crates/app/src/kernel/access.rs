@@ -279,7 +279,9 @@ impl Change {
         let mut map = match &self.detail {
             Value::Object(m) => m.clone(),
             Value::Null => Default::default(),
-            other => [("detail".to_string(), other.clone())].into_iter().collect(),
+            other => [("detail".to_string(), other.clone())]
+                .into_iter()
+                .collect(),
         };
         for (k, v) in &self.free {
             map.insert((*k).to_string(), v.clone());

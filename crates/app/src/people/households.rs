@@ -222,8 +222,9 @@ pub async fn update_household(
         let address = text("address", a, 200, false)?;
         hq::set_address(&mut tx, id, &address).await?;
         tx.commit(
-            Change::new("household.update", "household", id, h.region_code.clone())
-                .detail(json!({"address": {"before": text_len(&h.address), "after": text_len(&address)}})),
+            Change::new("household.update", "household", id, h.region_code.clone()).detail(
+                json!({"address": {"before": text_len(&h.address), "after": text_len(&address)}}),
+            ),
         )
         .await?;
     } else {

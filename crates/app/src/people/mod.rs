@@ -724,7 +724,11 @@ pub async fn update(
         .map(|s| s.id_masked.clone())
         .unwrap_or_else(|| cur.id_masked.clone());
     let detail = audit::diff(&[
-        ("name", json!(shown::name_in_list(&cur.name)), json!(shown::name_in_list(&name))),
+        (
+            "name",
+            json!(shown::name_in_list(&cur.name)),
+            json!(shown::name_in_list(&name)),
+        ),
         (
             "region_code",
             json!(cur.region_code),
@@ -735,7 +739,11 @@ pub async fn update(
         ("id_number", json!(cur.id_masked), json!(id_after)),
         ("phone", json!(cur.phone_masked), json!(phone_after)),
         ("address", text_len(&cur.address), text_len(&address)),
-        ("hukou_address", text_len(&cur.hukou_address), text_len(&hukou)),
+        (
+            "hukou_address",
+            text_len(&cur.hukou_address),
+            text_len(&hukou),
+        ),
         ("deceased", json!(cur.deceased), json!(deceased)),
     ]);
     tx.commit(Change::new("person.update", "person", id, new_region.to_string()).detail(detail))

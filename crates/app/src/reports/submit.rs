@@ -329,7 +329,11 @@ fn report_entry(action: &'static str, id: i64, unit: &Unit, detail: Value) -> En
 
 /// What a correction changed, for its audit entry: before → after of each changed field; a
 /// text field (a remark, free text about people, sealed in the row) only by its length.
-fn changed_values(form: &Form, before: &Map<String, Value>, after: &Map<String, Value>) -> Map<String, Value> {
+fn changed_values(
+    form: &Form,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Map<String, Value> {
     let text_fields: Vec<&str> = form
         .spec
         .fields
@@ -347,8 +351,12 @@ fn changed_values(form: &Form, before: &Map<String, Value>, after: &Map<String, 
         let (b, a) = (before.get(k), after.get(k));
         if b != a {
             // Unknown keys are not in the form; treat them as text, to be safe.
-            let text = text_fields.contains(&k.as_str()) || !form.spec.fields.iter().any(|f| &f.key == k);
-            changed.insert(k.clone(), json!({"before": shown(b, text), "after": shown(a, text)}));
+            let text =
+                text_fields.contains(&k.as_str()) || !form.spec.fields.iter().any(|f| &f.key == k);
+            changed.insert(
+                k.clone(),
+                json!({"before": shown(b, text), "after": shown(a, text)}),
+            );
         }
     }
     changed

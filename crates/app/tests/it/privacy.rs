@@ -432,7 +432,10 @@ async fn fill_periodic_report(t: &T, off: &str, cw: &str) -> Vec<(String, String
         json!({"before": len(MARKERS[26]), "after": len(MARKERS[27])}),
         "{d}"
     );
-    assert_eq!(d["changes"]["people_screened"], json!({"before": 5, "after": 6}));
+    assert_eq!(
+        d["changes"]["people_screened"],
+        json!({"before": 5, "after": 6})
+    );
     // The village's figures stay readable where the rollups keep them.
     let people = count(
         t,
@@ -918,7 +921,11 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
         // The audit log (clear, hash-chained) holds none of the free text, sealed or not, and
         // no person's name in full.
         for list in [MARKERS, SEALED_AT_WRITE, NOT_IN_AUDIT] {
-            assert_eq!(in_audit(&t, list).await, Vec::<String>::new(), "no free text in the audit log");
+            assert_eq!(
+                in_audit(&t, list).await,
+                Vec::<String>::new(),
+                "no free text in the audit log"
+            );
         }
         assert_eq!(
             in_audit(&t, &["parent_suspected", "parent_isolated"]).await,
