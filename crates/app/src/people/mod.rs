@@ -724,11 +724,7 @@ pub async fn update(
         .map(|s| s.id_masked.clone())
         .unwrap_or_else(|| cur.id_masked.clone());
     let detail = audit::diff(&[
-        (
-            "name",
-            json!(shown::name_in_list(&cur.name)),
-            json!(shown::name_in_list(&name)),
-        ),
+        ("name", json!(cur.name), json!(name)),
         (
             "region_code",
             json!(cur.region_code),
