@@ -512,9 +512,14 @@ pub async fn decide(
     let mut tx = Tx::begin(state, actor).await?;
     queries::decide_grant(&mut tx, id, status, &reason, settlement, &actor.username).await?;
     tx.commit(
-        Change::new("assistance.aid_decide", "assistance_aid_grant", id, &g.region_code).detail(
-            json!({"status": {"before": "granted", "after": status}, "reason": reason, "settlement": settlement}),
-        ),
+        Change::new(
+            "assistance.aid_decide",
+            "assistance_aid_grant",
+            id,
+            &g.region_code,
+        )
+        .detail(json!({"status": {"before": "granted", "after": status}, "settlement": settlement}))
+        .free_text("reason", &reason),
     )
     .await?;
     get_grant(state, actor, id).await

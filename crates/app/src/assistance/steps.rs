@@ -255,8 +255,9 @@ pub async fn step(
         )
         .detail(
             json!({"step": step, "status": {"before": a.status, "after": to},
-                "reason_chars": reason.chars().count(), "beneficiary_id": ben_id}),
-        ),
+                "beneficiary_id": ben_id}),
+        )
+        .free_text("reason", &reason),
     )
     .await?;
     get(state, actor, id).await
@@ -486,7 +487,7 @@ pub async fn set_beneficiary_status(
     };
     tx.commit(
         Change::new(action, "assistance_beneficiary", id, &b.region_code).detail(
-            json!({"status": {"before": b.status, "after": after}, "reason_chars": reason.chars().count(),
+            json!({"status": {"before": b.status, "after": after}, "reason": crate::kernel::access::text_len(&reason),
                    "emergency_id": freeze.as_ref().map(|p| p.id),
                    "emergency": freeze.as_ref().map(|p| measures_label(&super::emergency::measure_keys(&p.measures)))}),
         ),

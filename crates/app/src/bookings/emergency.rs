@@ -150,7 +150,8 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewEmergency) -> Ap
         Change::new("booking.emergency_create", "booking_emergency", id, code.as_str()).detail(json!({
             "org_kind": kind, "starts_on": row.starts_on, "ends_on": row.ends_on,
             "daily_cap": input.daily_cap, "suspended": row.suspended, "no_ceremony": input.no_ceremony,
-            "attendance_cap": input.attendance_cap, "questions": questions, "reason": reason, "moved": moved})),
+            "attendance_cap": input.attendance_cap, "questions": questions, "moved": moved}))
+        .free_text("reason", &reason),
     )
     .await?;
     get(state, actor, id).await

@@ -439,8 +439,14 @@ pub async fn set_date(
         None => 0,
     };
     tx.commit(
-        Change::new("booking.date_set", "booking_date", format!("{}:{day_s}", o.id), &o.region_code)
-            .detail(json!({"org_id": o.id, "day": day_s, "kind": kind, "day_cap": cap, "reason": reason, "moved": moved})),
+        Change::new(
+            "booking.date_set",
+            "booking_date",
+            format!("{}:{day_s}", o.id),
+            &o.region_code,
+        )
+        .detail(json!({"org_id": o.id, "day": day_s, "kind": kind, "day_cap": cap, "moved": moved}))
+        .free_text("reason", &reason),
     )
     .await?;
     Ok(SpecialDate {

@@ -91,10 +91,9 @@ pub async fn block(
             format!("{}:{day_s}", o.id),
             &o.region_code,
         )
-        .detail(
-            json!({"org_id": o.id, "day": day_s, "reason": reason, "moved": moved,
-                "proposed": proposed, "unplaced": unplaced}),
-        ),
+        .detail(json!({"org_id": o.id, "day": day_s, "moved": moved,
+                "proposed": proposed, "unplaced": unplaced}))
+        .free_text("reason", &reason),
     )
     .await?;
     Ok(BlockOutcome {

@@ -13,6 +13,7 @@ use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppResult;
 use crate::people;
+use crate::people::shown::name_in_list;
 use crate::state::AppState;
 
 /// The carer of a dispersed 特困 person (phone masked).
@@ -107,7 +108,11 @@ pub async fn set_carer(
             (
                 "care.carer.update",
                 audit::diff(&[
-                    ("name", json!(b.name), json!(carer.name)),
+                    (
+                        "name",
+                        json!(name_in_list(&b.name)),
+                        json!(name_in_list(&carer.name)),
+                    ),
                     ("phone", json!(b.phone_masked), json!(carer.phone_masked)),
                     (
                         "relationship",
@@ -121,7 +126,7 @@ pub async fn set_carer(
             queries::insert_carer(&mut tx, &row).await?;
             (
                 "care.carer.create",
-                json!({"name": {"before": null, "after": carer.name},
+                json!({"name": {"before": null, "after": name_in_list(&carer.name)},
                        "phone": {"before": null, "after": carer.phone_masked},
                        "relationship": {"before": null, "after": carer.relationship}}),
             )

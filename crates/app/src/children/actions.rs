@@ -15,7 +15,7 @@ use super::{
     CLASSIFY_DUE_MS, CONTACT_KINDS, CaseLine, ChildCase, GUARDIANSHIPS, NEEDS, PLACEMENTS,
     after_write, choice, institution_kind, line, may, queries,
 };
-use crate::kernel::access::{Change, Tx};
+use crate::kernel::access::{Change, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, date_field, text_field};
 use crate::privacy::seal;
@@ -559,8 +559,7 @@ pub async fn hand_over(
     }
     let note = text_field("note", input.note.as_deref().unwrap_or(""), 500, false)?;
     let who = actor.username.clone();
-    let detail =
-        json!({"holder_code": {"before": c.holder_code, "after": to.as_str()}, "note": note});
+    let detail = json!({"holder_code": {"before": c.holder_code, "after": to.as_str()}, "note": text_len(&note)});
     let mut tx = Tx::begin(state, actor).await?;
     let now = tx.now();
     queries::hand_over(&mut tx, id, to.as_str(), now).await?;

@@ -159,7 +159,7 @@ pub(crate) async fn for_parent(
         notify_village(tx, &kid.region_code, id, due).await?;
         tx.also(
             Change::new("child_case.lead", "child_case", id, &kid.region_code).detail(json!({
-                "person_id": kid.id, "parent_person_id": person_id, "reason": reason,
+                "person_id": kid.id, "parent_person_id": person_id, "reason_group": super::reason_group(reason),
                 "source": source, "source_ref": source_ref, "lead_due_at": due,
             })),
         );
@@ -253,7 +253,7 @@ async fn write_lead(
     queries::insert_event(tx, region.as_str(), id, "open", "", "hotline", by).await?;
     notify_village(tx, region.as_str(), id, due).await?;
     let change = Change::new("child_case.lead", "child_case", id, region.as_str()).detail(json!({
-        "source": "hotline", "source_ref": call_ref, "reason": reason,
+        "source": "hotline", "source_ref": call_ref, "reason_group": super::reason_group(reason),
         "urgent": lead.urgent, "lead_due_at": due,
         "name": {"before": null, "after": row.name_masked},
     }));

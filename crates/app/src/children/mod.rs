@@ -558,7 +558,7 @@ pub async fn open(
         Change::new("child_case.open", "child_case", id, &child.region).detail(json!({
             "person_id": child.person_id,
             "name": {"before": null, "after": row.name_masked},
-            "reason": {"before": null, "after": reason},
+            "reason_group": {"before": null, "after": reason_group(reason)},
             // Where the child is, health and history are sealed in the row, not copied here.
         })),
     )

@@ -38,9 +38,9 @@ pub async fn resolve(state: &AppState, actor: &Actor, id: i64, note: &str) -> Ap
         region
     };
     tx.commit(
-        Change::new("crosscheck.resolve", "crosscheck", id, region).detail(
-            json!({"kind": kind, "note": note, "status": {"before": "open", "after": "resolved"}}),
-        ),
+        Change::new("crosscheck.resolve", "crosscheck", id, region)
+            .detail(json!({"kind": kind, "status": {"before": "open", "after": "resolved"}}))
+            .free_text("note", note),
     )
     .await?;
     get(state, actor, id).await

@@ -354,8 +354,9 @@ pub async fn allocate(
         )
         .detail(json!({
             "line_id": line.id, "recipient_org_id": recipient.id, "quantity": input.quantity,
-            "value_fen": value, "purpose": purpose, "entry_id": entry,
-        })),
+            "value_fen": value, "entry_id": entry,
+        }))
+        .free_text("purpose", &purpose),
     )
     .await?;
     allocation(state, actor, aid).await
@@ -624,7 +625,8 @@ pub async fn fee(state: &AppState, actor: &Actor, input: &FeeInput) -> AppResult
     let id = post(&mut tx, actor, &m, seq, &postings).await?;
     tx.commit(
         Change::new("ledger.fee", "ledger_entry", id, &line.region_code)
-            .detail(json!({"line_id": line.id, "amount_fen": input.amount_fen, "memo": memo})),
+            .detail(json!({"line_id": line.id, "amount_fen": input.amount_fen}))
+            .free_text("memo", &memo),
     )
     .await?;
     entry(state, actor, id).await
@@ -700,7 +702,8 @@ pub async fn reverse(
     let rid = post(&mut tx, actor, &m, seq, &postings).await?;
     tx.commit(
         Change::new("ledger.reverse", "ledger_entry", rid, &e.region_code)
-            .detail(json!({"reverses": e.id, "kind": e.kind, "reason": reason})),
+            .detail(json!({"reverses": e.id, "kind": e.kind}))
+            .free_text("reason", &reason),
     )
     .await?;
     entry(state, actor, rid).await

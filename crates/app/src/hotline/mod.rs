@@ -554,7 +554,7 @@ pub async fn record_call(
         "phone": if phone_masked.is_empty() { serde_json::Value::Null } else { json!(phone_masked) },
     });
     if let Some(f) = &row.flag {
-        detail["red_flag"] = json!({"kind": f.kind, "report_to": f.report_to, "report_ref_chars": f.report_ref.chars().count()});
+        detail["red_flag"] = json!({"kind": f.kind, "report_to": f.report_to, "report_ref": crate::kernel::access::text_len(&f.report_ref)});
         if let Some(c) = &f.child {
             let lead = HotlineChildLead {
                 call_ref: format!("hotline_call:{id}"),

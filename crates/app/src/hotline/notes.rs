@@ -75,7 +75,8 @@ pub async fn add(
     // The audit entry says a note was written, never what it says.
     tx.commit(
         Change::new("hotline.note_create", "hotline_note", id, &c.region_code)
-            .detail(json!({"call_id": c.id, "chars": text.chars().count()})),
+            .detail(json!({"call_id": c.id}))
+            .free_text("text", &text),
     )
     .await?;
     Ok(Note {

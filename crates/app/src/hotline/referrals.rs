@@ -278,7 +278,8 @@ pub async fn decide(state: &AppState, actor: &Actor, id: i64, d: &Decision) -> A
             id,
             &a.region_code,
         )
-        .detail(json!({"status": {"before": "open", "after": status}, "reason_chars": reason.chars().count()})),
+        .detail(json!({"status": {"before": "open", "after": status}}))
+        .free_text("reason", &reason),
     )
     .await?;
     referral(state, actor, id).await
@@ -311,7 +312,8 @@ pub async fn record_outcome(
             id,
             &a.region_code,
         )
-        .detail(json!({"status": {"before": "accepted", "after": "closed"}, "outcome_chars": outcome.chars().count()})),
+        .detail(json!({"status": {"before": "accepted", "after": "closed"}}))
+        .free_text("outcome", &outcome),
     )
     .await?;
     referral(state, actor, id).await

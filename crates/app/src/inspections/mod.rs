@@ -23,7 +23,7 @@ use backstop_core::role::{Permission, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::kernel::access::{Change, Tx};
+use crate::kernel::access::{Change, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, date_field, text_field};
 use crate::state::AppState;
@@ -268,8 +268,8 @@ pub async fn create(
     tx.commit(
         Change::new("inspection.create", "inspection", id, &region_code).detail(
             json!({"unit": {"before": null, "after": unit}, "mode": {"before": null, "after": mode.as_str()},
-                "date": {"before": null, "after": date}, "findings": {"before": null, "after": findings},
-                "problems": problems.iter().zip(&ids).map(|(p, id)| json!({"id": id, "requirement": p.1, "deadline": p.2})).collect::<Vec<_>>()}),
+                "date": {"before": null, "after": date}, "findings": {"before": null, "after": text_len(&findings)},
+                "problems": problems.iter().zip(&ids).map(|(p, id)| json!({"id": id, "requirement": text_len(&p.1), "deadline": p.2})).collect::<Vec<_>>()}),
         ),
     )
     .await?;
@@ -290,7 +290,7 @@ pub async fn add_problem(
     let pid = queries::insert_problem(&mut tx, insp.id, &insp.region_code, &p).await?;
     tx.commit(
         Change::new("rectification.create", "rectification", pid, &insp.region_code).detail(
-            json!({"inspection_id": insp.id, "requirement": {"before": null, "after": p.1}, "deadline": {"before": null, "after": p.2}}),
+            json!({"inspection_id": insp.id, "requirement": {"before": null, "after": text_len(&p.1)}, "deadline": {"before": null, "after": p.2}}),
         ),
     )
     .await?;
@@ -388,7 +388,7 @@ pub async fn respond(
         return Err(AppError::msg(ErrorCode::Conflict, "该整改已销号"));
     }
     let response = text_field("response", response, 2000, true)?;
-    let detail = json!({"status": {"before": p.status, "after": "answered"}, "response": {"before": p.response, "after": response}});
+    let detail = json!({"status": {"before": p.status, "after": "answered"}, "response": {"before": text_len(&p.response), "after": text_len(&response)}});
     let status = queries::Status::Answered {
         response: &response,
         by: &actor.username,
@@ -419,7 +419,8 @@ pub async fn reopen(state: &AppState, actor: &Actor, id: i64, reason: &str) -> A
         return Err(AppError::msg(ErrorCode::Conflict, "该整改尚未答复或销号"));
     }
     let reason = text_field("reason", reason, 1000, false)?;
-    let detail = json!({"status": {"before": p.status, "after": "open"}, "reason": reason});
+    let detail =
+        json!({"status": {"before": p.status, "after": "open"}, "reason": text_len(&reason)});
     set_status(
         state,
         actor,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Item, county_or_above, load_for_write, may_write, queries};
-use crate::kernel::access::{Change, Tx};
+use crate::kernel::access::{Change, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
 use crate::state::AppState;
@@ -135,7 +135,7 @@ pub async fn answer_shortage(
     queries::answer_shortage(&mut tx, id, &answer, &actor.username).await?;
     tx.commit(
         Change::new("shortage.answer", "shortage", id, &s.region_code).detail(
-            json!({"status": {"before": s.status, "after": "answered"}, "answer": {"before": s.answer, "after": answer}}),
+            json!({"status": {"before": s.status, "after": "answered"}, "answer": {"before": text_len(&s.answer), "after": text_len(&answer)}}),
         ),
     )
     .await?;

@@ -22,6 +22,11 @@
 //!   transaction. Dropping a `Tx` rolls it back. The group-commit path (`Db::write`, the daily
 //!   report burst) and the bulk import keep their own transactions and append with
 //!   `audit::append` / `audit::Chain` inside them, as ADRs 0006–0008 describe.
+//! - **No free text in the log.** Audit entries are stored in clear and hash-chained: a note,
+//!   reason, remark, answer or description copied into a [`Change`]'s detail could never be
+//!   removed and would defeat the sealing of its row. Free text is recorded by its length only,
+//!   through [`Change::free_text`] (or [`text_len`] inside a before → after); persons' names
+//!   and phones by their masked forms (`people::shown`). `docs/PRIVACY.md` ("audit log").
 
 use backstop_core::region::{RegionCode, Scope};
 use backstop_core::role::{Permission, Role};
@@ -205,8 +210,16 @@ pub async fn recording_denials<F: std::future::Future>(f: F) -> (F::Output, Opti
     (out, denial)
 }
 
+/// Free text as the audit log may hold it: its length in characters, `{"len": n}`, never the
+/// text (see "No free text in the log" above). For a before → after of a text field:
+/// `{"before": text_len(old), "after": text_len(new)}`.
+pub fn text_len(text: &str) -> Value {
+    serde_json::json!({ "len": text.chars().count() })
+}
+
 /// One audit entry for a change: what was done to which object where, with before → after
-/// of the changed fields (masked) in `detail`.
+/// of the changed fields (masked) in `detail`, and free text only by its length
+/// ([`Change::free_text`]).
 #[derive(Debug, Clone)]
 pub struct Change {
     action: &'static str,
@@ -215,6 +228,8 @@ pub struct Change {
     region_code: String,
     outcome: &'static str,
     detail: Value,
+    /// Free-text fields, by length, merged into `detail` (whatever order the calls came in).
+    free: Vec<(&'static str, Value)>,
 }
 
 impl Change {
@@ -233,7 +248,15 @@ impl Change {
             region_code: region_code.into(),
             outcome: "success",
             detail: Value::Object(Default::default()),
+            free: Vec::new(),
         }
+    }
+
+    /// Record the free text `text` (a note, a reason, a remark, an answer…) under `key` by its
+    /// length only: `"key": {"len": n}` in the detail, never the text.
+    pub fn free_text(mut self, key: &'static str, text: &str) -> Change {
+        self.free.push((key, text_len(text)));
+        self
     }
 
     /// Before → after of changed fields (see `audit::diff`), or other context.
@@ -248,6 +271,24 @@ impl Change {
         self
     }
 
+    /// The detail with the free-text lengths merged in.
+    fn full_detail(&self) -> Value {
+        if self.free.is_empty() {
+            return self.detail.clone();
+        }
+        let mut map = match &self.detail {
+            Value::Object(m) => m.clone(),
+            Value::Null => Default::default(),
+            other => [("detail".to_string(), other.clone())]
+                .into_iter()
+                .collect(),
+        };
+        for (k, v) in &self.free {
+            map.insert((*k).to_string(), v.clone());
+        }
+        Value::Object(map)
+    }
+
     fn entry(&self) -> Entry<'_> {
         Entry {
             action: self.action,
@@ -255,7 +296,7 @@ impl Change {
             object_id: self.object_id.clone(),
             region_code: self.region_code.clone(),
             outcome: self.outcome,
-            detail: self.detail.clone(),
+            detail: self.full_detail(),
         }
     }
 }

@@ -260,7 +260,7 @@ pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
 pub(crate) fn created_detail(region: &str, c: &Checked, s: &Sealed, via: &str) -> Value {
     json!({
         "via": via,
-        "name": {"before": null, "after": c.name},
+        "name": {"before": null, "after": super::shown::name_in_list(&c.name)},
         "id_number": {"before": null, "after": s.id_masked},
         "phone": {"before": null, "after": s.phone_masked},
         "region_code": {"before": null, "after": region},

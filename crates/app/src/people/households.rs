@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::queries::households as hq;
 use super::{Person, ferr, parse_relationship, queries, region_in_scope, text};
-use crate::kernel::access::{Change, Tx};
+use crate::kernel::access::{Change, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
@@ -152,7 +152,7 @@ pub async fn create_household(
     }
     let hid = hq::insert_household(&mut tx, code.as_str(), &address, &members).await?;
     let detail: Value = json!({
-        "address": {"before": null, "after": address},
+        "address": {"before": null, "after": text_len(&address)},
         "members": members.iter().map(|(p, r)| json!({"person_id": p, "relationship": r})).collect::<Vec<_>>(),
     });
     tx.commit(Change::new("household.create", "household", hid, code.to_string()).detail(detail))
@@ -222,8 +222,9 @@ pub async fn update_household(
         let address = text("address", a, 200, false)?;
         hq::set_address(&mut tx, id, &address).await?;
         tx.commit(
-            Change::new("household.update", "household", id, h.region_code.clone())
-                .detail(json!({"address": {"before": h.address, "after": address}})),
+            Change::new("household.update", "household", id, h.region_code.clone()).detail(
+                json!({"address": {"before": text_len(&h.address), "after": text_len(&address)}}),
+            ),
         )
         .await?;
     } else {

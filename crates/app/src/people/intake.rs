@@ -72,7 +72,7 @@ pub(crate) async fn record_household(
 ) -> AppResult<i64> {
     let hid = hq::insert_household(tx, region, address, members).await?;
     let detail: Value = json!({
-        "address": {"before": null, "after": address},
+        "address": {"before": null, "after": crate::kernel::access::text_len(address)},
         "members": members.iter().map(|(p, r)| json!({"person_id": p, "relationship": r})).collect::<Vec<_>>(),
         "via": "public",
     });

@@ -71,7 +71,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::kernel::access::{Change, Scoped, Tx};
+use crate::kernel::access::{Change, Scoped, Tx, text_len};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
@@ -734,8 +734,12 @@ pub async fn update(
         ("birth_year", json!(cur.birth_year), json!(birth_year_after)),
         ("id_number", json!(cur.id_masked), json!(id_after)),
         ("phone", json!(cur.phone_masked), json!(phone_after)),
-        ("address", json!(cur.address), json!(address)),
-        ("hukou_address", json!(cur.hukou_address), json!(hukou)),
+        ("address", text_len(&cur.address), text_len(&address)),
+        (
+            "hukou_address",
+            text_len(&cur.hukou_address),
+            text_len(&hukou),
+        ),
         ("deceased", json!(cur.deceased), json!(deceased)),
     ]);
     tx.commit(Change::new("person.update", "person", id, new_region.to_string()).detail(detail))

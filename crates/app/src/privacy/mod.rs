@@ -1,8 +1,8 @@
 //! Sensitive personal data at rest (PIPL art. 28; issue 13 item 5): the one way the areas seal
 //! a health fact or a free-text note about a person (AES-256-GCM under the service's key
 //! ring, as `people` seals ID numbers and phones) and open it again on read, and the
-//! open-time steps that seal rows written in clear before migrations 0016, 0025, 0034, 0039 and
-//! 0045 and key the cross-check fingerprints stored as plain SHA-256 before.
+//! open-time steps that seal rows written in clear before migrations 0016, 0025, 0034, 0039,
+//! 0045 and 0047 and key the cross-check fingerprints stored as plain SHA-256 before.
 //!
 //! Convention: a sealed column `x` has a companion `x_enc` (ciphertext of the value's text
 //! form) and `x` itself holds a blank (`''`, `0` or `NULL`). Readers go through [`text`],
@@ -235,6 +235,27 @@ pub const SEALED_0045: &[Field] = &[Field {
     ..f("assistance_beneficiaries", "held_reason", Kind::Text)
 }];
 
+/// Sealed by migration 0047: a periodic report's values (its remarks — 情况说明, 存在问题和困难
+/// — are free text about the people of a village or an institution; the figures rollups need
+/// are kept in the rollup tables) and the before/after bodies of its corrections, which repeat
+/// them.
+pub const SEALED_0047: &[Field] = &[
+    Field {
+        only: "seq = 0",
+        ..f("report_submissions", "body", Kind::Text)
+    },
+    Field {
+        keys: &["province", "report_id", "n"],
+        text_keys: &["province"],
+        ..f("report_corrections", "before_body", Kind::Text)
+    },
+    Field {
+        keys: &["province", "report_id", "n"],
+        text_keys: &["province"],
+        ..f("report_corrections", "after_body", Kind::Text)
+    },
+];
+
 /// Every sealed column, of every step.
 pub fn every_sealed() -> impl Iterator<Item = &'static Field> {
     STEPS
@@ -249,8 +270,14 @@ const STEPS: &[(i64, &[Field])] = &[(1, SEALED), (2, SEALED_0025), (3, SEALED_00
 
 /// The steps after the keying of the fingerprints (step 4): the hotline's and the assistance
 /// steps' free text ([`SEALED_0039`]), a child case's reason ([`SEALED_0038`]), then why an
-/// exit is held ([`SEALED_0045`]).
-const LATER_STEPS: &[(i64, &[Field])] = &[(5, SEALED_0039), (6, SEALED_0038), (7, SEALED_0045)];
+/// exit is held ([`SEALED_0045`]), then a periodic report's values and its corrections
+/// ([`SEALED_0047`]).
+const LATER_STEPS: &[(i64, &[Field])] = &[
+    (5, SEALED_0039),
+    (6, SEALED_0038),
+    (7, SEALED_0045),
+    (8, SEALED_0047),
+];
 
 /// The clear value of the open observation statuses, kept for lists and counts.
 pub const STATUS_ACTIVE: &str = "active";
@@ -272,7 +299,7 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
     queries::scrub(state, tables).await
 }
 
-/// Seal every row stored in clear before migrations 0016, 0025, 0034, 0039 and 0045 and blank its clear
+/// Seal every row stored in clear before migrations 0016, 0025, 0034, 0039, 0045 and 0047 and blank its clear
 /// columns; run at open, after the SQL migrations (the key is not available to them).
 /// Idempotent: a row whose ciphertext is present is left alone, and once a step's pass has
 /// completed it is recorded and later opens skip it. Returns how many values were sealed. One
@@ -286,7 +313,8 @@ pub(crate) async fn scrub(state: &AppState, tables: &[&str]) -> AppResult<()> {
 /// stored before by their keyed blind index ([`crate::crosscheck::rules::fingerprint_of`]),
 /// in one audited transaction (`privacy.rekey`) when there were any; the count returned
 /// includes them. Step 5 seals the hotline's free text of migration 0039 ([`SEALED_0039`]),
-/// step 6 a child case's reason ([`SEALED_0038`]), step 7 why an exit is held ([`SEALED_0045`]).
+/// step 6 a child case's reason ([`SEALED_0038`]), step 7 why an exit is held ([`SEALED_0045`]),
+/// step 8 a periodic report's values and its corrections ([`SEALED_0047`]).
 pub async fn seal_clear_rows(state: &AppState) -> AppResult<u64> {
     let mut total = 0u64;
     for (step, fields) in STEPS {

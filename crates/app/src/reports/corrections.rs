@@ -1,5 +1,5 @@
 //! Corrections made visible (issue 14, item 6): every correction of a report keeps what it
-//! replaced (values, author, time) in `report_corrections`, written in the submission's own
+//! replaced (values, author, time) in `report_corrections` (the values sealed, migration 0047), written in the submission's own
 //! group-commit job, so the report page shows who corrected it, when, and the value before —
 //! and the unit's own first submission stays readable after any number of corrections. A
 //! correction by anyone other than the unit's own staff also notifies the unit (outbox).
@@ -79,9 +79,10 @@ pub(super) struct Recorded<'a> {
 pub(super) async fn record(
     conn: &mut sqlx::AnyConnection,
     script: &mut backstop_store::Script,
+    keys: &crate::kernel::crypto::KeyRing,
     r: &Recorded<'_>,
 ) -> AppResult<()> {
-    queries::push_correction_record(script, r);
+    queries::push_correction_record(script, keys, r);
     if r.by_unit {
         return Ok(());
     }

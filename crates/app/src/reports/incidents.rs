@@ -7,7 +7,7 @@ use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionLevel, Scope};
 use backstop_core::role::Permission;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::queries;
 use crate::kernel::access::{Change, Tx};
@@ -88,7 +88,7 @@ pub async fn acknowledge(
             inc.region_code.clone(),
         )
         // The handling text is sealed at rest and not copied into the log (its length only).
-        .detail(json!({"handling_chars": handling.chars().count()})),
+        .free_text("handling", &handling),
     )
     .await?;
     get(state, actor, id).await

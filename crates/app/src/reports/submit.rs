@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::corrections::{self, Correction};
-use super::form::{self, Form, Period};
+use super::form::{self, FieldType, Form, Period};
 use super::periods::{deadline_ms, parse_period};
 use super::rollup::rollup_values;
 use super::units::{Unit, may_report_for_org, resolve_unit, unit_is_region, unit_name};
 use super::{load_form, queries, require_reports};
 use crate::audit::{self, Entry, Who};
+use crate::kernel::access::text_len;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -204,6 +205,7 @@ pub async fn submit(
                     }
                     queries::push_correction(
                         &mut script,
+                        &st.keys,
                         old.id,
                         &body,
                         form.version,
@@ -214,6 +216,7 @@ pub async fn submit(
                     corrections::record(
                         &mut *conn,
                         &mut script,
+                        &st.keys,
                         &corrections::Recorded {
                             form: &form,
                             unit: &unit,
@@ -230,13 +233,7 @@ pub async fn submit(
                         },
                     )
                     .await?;
-                    let mut changed = Map::new();
-                    for k in values.keys().chain(old.values.keys()) {
-                        let (b, a) = (old.values.get(k), values.get(k));
-                        if b != a {
-                            changed.insert(k.clone(), json!({"before": b, "after": a}));
-                        }
-                    }
+                    let changed = changed_values(&form, &old.values, &values);
                     let detail = json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed});
                     let entry = report_entry("report.correct", old.id, &unit, detail);
                     audit::append(&mut *conn, backend, now, &who, entry).await?;
@@ -328,6 +325,41 @@ fn report_entry(action: &'static str, id: i64, unit: &Unit, detail: Value) -> En
         outcome: "success",
         detail,
     }
+}
+
+/// What a correction changed, for its audit entry: before → after of each changed field; a
+/// text field (a remark, free text about people, sealed in the row) only by its length.
+fn changed_values(
+    form: &Form,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Map<String, Value> {
+    let text_fields: Vec<&str> = form
+        .spec
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldType::Text)
+        .map(|f| f.key.as_str())
+        .collect();
+    let shown = |v: Option<&Value>, text: bool| match v {
+        Some(Value::String(s)) if text => text_len(s),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    };
+    let mut changed = Map::new();
+    for k in after.keys().chain(before.keys()) {
+        let (b, a) = (before.get(k), after.get(k));
+        if b != a {
+            // Unknown keys are not in the form; treat them as text, to be safe.
+            let text =
+                text_fields.contains(&k.as_str()) || !form.spec.fields.iter().any(|f| &f.key == k);
+            changed.insert(
+                k.clone(),
+                json!({"before": shown(b, text), "after": shown(a, text)}),
+            );
+        }
+    }
+    changed
 }
 
 /// A checked submission, ready to write.

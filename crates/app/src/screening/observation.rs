@@ -227,7 +227,7 @@ pub async fn start_observation(
             "person_id": person.id,
             "ends_on": {"before": null, "after": ends_on},
             "keepers": keepers.iter().map(|k| json!({
-                "role": k.role, "name": k.name, "phone": k.phone_masked,
+                "role": k.role, "name": crate::people::shown::name_in_list(&k.name), "phone": k.phone_masked,
             })).collect::<Vec<_>>(),
         })),
     )

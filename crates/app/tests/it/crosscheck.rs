@@ -268,7 +268,8 @@ async fn crosschecks_rules_idempotence_scope_and_resolution() {
             .collect();
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].0, "x_town");
-        assert!(audit[0].1.contains("已核实，停发低保"));
+        // The note is free text: the log records its length only (`Change::free_text`).
+        assert!(!audit[0].1.contains("已核实，停发低保") && audit[0].1.contains(r#""note":{"len":8}"#), "{}", audit[0].1);
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action = 'crosscheck.run'").await,
             5

@@ -44,6 +44,25 @@ const MARKERS: &[&str] = &[
     "隐私标记核查意见",
     "隐私标记不予批准",
     "隐私标记暂缓退出",
+    "隐私标记日报说明",
+    "隐私标记更正说明",
+];
+
+/// Free text a row may keep readable (a household's address, an inspection's findings and
+/// requirement, a shortage's answer, a conflict's resolution note, a hand-over note) and
+/// persons' names, shown in clear or masked: none may reach the audit log, which is stored in
+/// clear and hash-chained (`kernel::access::Change::free_text`: lengths only; names masked).
+/// Checked against `audit_log` only, with every marker above.
+const NOT_IN_AUDIT: &[&str] = &[
+    "隐私标记户籍住址",
+    "隐私标记督导发现",
+    "隐私标记整改要求",
+    "隐私标记短缺答复",
+    "隐私标记比对说明",
+    "隐私标记移交说明",
+    "赵甲",
+    "赵乙",
+    "责任人0",
 ];
 
 /// Values sealed when written, with no clear column to fall back to (issue 13's "done when":
@@ -91,7 +110,7 @@ async fn fill(t: &T) -> Filled {
         t,
         "/api/v1/households",
         &cw,
-        json!({"region_code": V1, "address": "一号院", "members": [{"person_id": p, "relationship": "head"}]}),
+        json!({"region_code": V1, "address": NOT_IN_AUDIT[0], "members": [{"person_id": p, "relationship": "head"}]}),
     )
     .await;
     let mut reads = Vec::new();
@@ -350,6 +369,22 @@ async fn fill(t: &T) -> Filled {
         "{b}"
     );
     reads.push(("/api/v1/crosschecks".to_string(), off.clone()));
+    let (_, list) = t.get("/api/v1/crosschecks", &off).await;
+    let conflict = list["items"]
+        .as_array()
+        .and_then(|l| l.first())
+        .and_then(|c| c["id"].as_i64())
+        .expect("a conflict");
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/crosschecks/{conflict}/resolve"),
+            &off,
+            json!({"note": NOT_IN_AUDIT[4]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    reads.extend(fill_periodic_report(t, &off, &cw).await);
+    fill_audit_free_text(t, &off).await;
     reads.extend(fill_hotline(t, &off).await);
     reads.extend(fill_assistance(t, &off, &cw).await);
     fill_sealed_at_write(t, &off, &cw, p).await;
@@ -363,6 +398,123 @@ async fn fill(t: &T) -> Filled {
         dir,
     ));
     Filled { reads }
+}
+
+/// A village's daily report with a remark (情况说明), corrected by the county with another:
+/// the body, the correction's before and after bodies are sealed; the audit entry of the
+/// correction records the remark's length.
+async fn fill_periodic_report(t: &T, off: &str, cw: &str) -> Vec<(String, String)> {
+    let values = |notes: &str, people: i64| {
+        json!({"template": "village_daily", "unit": V1, "period": "2026-03-01", "values": {
+            "households_screened": 3, "people_screened": people, "close_contacts": 0,
+            "home_observation": 0, "released": 0, "fever_referred": 0, "notes": notes}})
+    };
+    let (s, b) = t.post("/api/v1/reports", cw, values(MARKERS[26], 5)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let id = b["id"].as_i64().expect("report id");
+    let (s, b) = t.post("/api/v1/reports", off, values(MARKERS[27], 6)).await;
+    assert!(s.is_success(), "{b}");
+    let (s, r) = t.get(&format!("/api/v1/reports/{id}"), off).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["values"]["notes"], MARKERS[27], "{r}");
+    assert_eq!(r["history"][0]["before"]["notes"], MARKERS[26], "{r}");
+    assert_eq!(r["history"][0]["after"]["notes"], MARKERS[27], "{r}");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'report.correct' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(t.state.db.pool())
+    .await
+    .expect("the correction's entry");
+    let d: Value = serde_json::from_str(&detail).expect("json");
+    let len = |m: &str| json!({"len": m.chars().count()});
+    assert_eq!(
+        d["changes"]["notes"],
+        json!({"before": len(MARKERS[26]), "after": len(MARKERS[27])}),
+        "{d}"
+    );
+    assert_eq!(
+        d["changes"]["people_screened"],
+        json!({"before": 5, "after": 6})
+    );
+    // The village's figures stay readable where the rollups keep them.
+    let people = count(
+        t,
+        &format!(
+            "SELECT total FROM report_rollup_sums WHERE template_key = 'village_daily' \
+             AND period = '2026-03-01' AND code = '{V1}' AND field = 'people_screened'"
+        ),
+    )
+    .await;
+    assert_eq!(people, 6);
+    vec![(format!("/api/v1/reports/{id}"), off.to_string())]
+}
+
+/// Areas whose free text stays readable in its own row but must reach the audit log only by
+/// its length ([`NOT_IN_AUDIT`]): an inspection's findings and requirement, a shortage's
+/// answer, a child case's hand-over note.
+async fn fill_audit_free_text(t: &T, off: &str) {
+    let insp = t.user("p_insp", &["inspector"], "130110").await;
+    let (s, b) = t
+        .post(
+            "/api/v1/inspections",
+            &insp,
+            json!({"unit": V1, "mode": "unannounced", "date": "2026-03-02", "findings": NOT_IN_AUDIT[1],
+            "problems": [{"description": "入口无人值守", "requirement": NOT_IN_AUDIT[2], "deadline": "2026-03-04"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let org = created_id(
+        t,
+        "/api/v1/orgs",
+        off,
+        json!({"name": "获鹿镇敬老院", "kind": "elderly_care", "region_code": TOWN}),
+    )
+    .await;
+    let rep = org_user(t, "p_rep2", &["institution_reporter"], TOWN, org).await;
+    let sh = created_id(
+        t,
+        &format!("/api/v1/institutions/{org}/shortages"),
+        &rep,
+        json!({"item": "masks", "quantity": 500, "note": "口罩仅够两天"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/shortages/{sh}/answer"),
+            off,
+            json!({"answer": NOT_IN_AUDIT[3]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let ts = t.user("p_ts", &["township_staff"], TOWN).await;
+    let kid = created_id(
+        t,
+        "/api/v1/child-cases",
+        &ts,
+        json!({"name": "孙小童", "region_code": V1, "where_now": "家中", "reason": "parent_isolated"}),
+    )
+    .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/child-cases/{kid}/handover"),
+            &ts,
+            json!({"to": "130110", "note": NOT_IN_AUDIT[5]}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+}
+
+/// The markers found in any audit entry's detail (the log is stored in clear).
+async fn in_audit(t: &T, list: &[&str]) -> Vec<String> {
+    let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log")
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("audit");
+    let all = details.join("\n");
+    list.iter()
+        .filter(|m| all.contains(*m))
+        .map(|m| m.to_string())
+        .collect()
 }
 
 /// Hotlines: a red flag with its report's reference and a referral (accepted, closed with an
@@ -766,6 +918,20 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
             Vec::<String>::new()
         );
         child_reason_in_clear(&t).await;
+        // The audit log (clear, hash-chained) holds none of the free text, sealed or not, and
+        // no person's name in full.
+        for list in [MARKERS, SEALED_AT_WRITE, NOT_IN_AUDIT] {
+            assert_eq!(
+                in_audit(&t, list).await,
+                Vec::<String>::new(),
+                "no free text in the audit log"
+            );
+        }
+        assert_eq!(
+            in_audit(&t, &["parent_suspected", "parent_isolated"]).await,
+            Vec::<String>::new(),
+            "a child case's sealed reason is not copied to the log"
+        );
         // The derived fields keep counting: the fevers and the open/closed status.
         let fevers = "SELECT CAST(COUNT(*) AS BIGINT) FROM gate_entries WHERE fever = 1";
         assert_eq!(count(&t, fevers).await, 1);
@@ -780,8 +946,8 @@ async fn sensitive_values_are_sealed_at_rest_and_shown_to_those_allowed() {
         // A fresh database had nothing to seal or rekey at open: every step ran and left no entry.
         assert_eq!(
             count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM privacy_sealing").await,
-            7,
-            "six sealing steps and the keying of cross-check fingerprints"
+            8,
+            "seven sealing steps and the keying of cross-check fingerprints"
         );
         assert_eq!(
             count(

@@ -194,12 +194,19 @@ async fn rollups_match_independent_sums_at_every_level() {
                     .expect("correct");
             }
         }
-        // Independent sums from the stored submissions.
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT unit, body, late FROM report_submissions")
+        // Independent sums from the stored submissions (their values sealed: opened here).
+        let rows: Vec<(String, Vec<u8>, i64)> =
+            sqlx::query_as("SELECT unit, body_enc, late FROM report_submissions")
                 .fetch_all(t.state.db.pool())
                 .await
                 .expect("rows");
+        let rows: Vec<(String, String, i64)> = rows
+            .into_iter()
+            .map(|(u, enc, l)| {
+                let body = t.state.keys.decrypt(&enc).expect("opens");
+                (u, String::from_utf8(body).expect("utf-8"), l)
+            })
+            .collect();
         let tok = t.user("nat", &["official"], "0").await;
         for code in [
             "0",

@@ -148,12 +148,17 @@ async fn concurrent_submissions_keep_rollups_exact() {
         assert_eq!(ids.len(), accepted);
 
         // Independent sums of what is stored, at every level above each village.
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT unit, body FROM report_submissions WHERE period = $1")
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT unit, body_enc FROM report_submissions WHERE period = $1")
                 .bind(DAY)
                 .fetch_all(t.state.db.pool())
                 .await
                 .expect("rows");
+        // The values are sealed at rest (migration 0047): opened with the key.
+        let rows: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|(u, enc)| (u, String::from_utf8(t.state.keys.decrypt(&enc).expect("opens")).expect("utf-8")))
+            .collect();
         assert_eq!(rows.len(), accepted);
         let mut want_counts: BTreeMap<String, i64> = BTreeMap::new();
         let mut want_sums: BTreeMap<(String, String), i64> = BTreeMap::new();

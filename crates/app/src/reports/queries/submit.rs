@@ -3,10 +3,13 @@
 //! job (`Db::write`) and keep the statements ADR 0006 counts: one look-up, the insert (or one
 //! read of the report being corrected), one script, the audit entry (appended by the job).
 //!
-//! An immediate report's values (即报: what happened, to whom, what was done) are sealed
-//! (migration 0025): its `body` is `''` and `body_enc` holds the ciphertext; an idempotency
-//! record's stored answer (which repeats the values) is sealed the same way for every form.
-//! Readers open them with `privacy::text`, which also reads rows of earlier versions.
+//! A report's values are sealed: an immediate report's (即报: what happened, to whom, what was
+//! done) since migration 0025, a periodic report's (its remarks are free text about people)
+//! and a correction's before/after bodies since migration 0047 — `body` is `''` and
+//! `body_enc` holds the ciphertext. The figures the rollups need are in the rollup tables,
+//! never read back from the body. An idempotency record's stored answer (which repeats the
+//! values) is sealed the same way for every form. Readers open them with `privacy::text`,
+//! which also reads rows of earlier versions.
 
 use backstop_store::{Arg, Backend, Script, repeat_list};
 use serde_json::{Map, Value};
@@ -177,36 +180,30 @@ pub(in crate::reports) async fn insert_report(
     conn: &mut AnyConnection,
     n: &NewReport<'_>,
 ) -> Result<i64, sqlx::Error> {
-    // An immediate report's values are sealed; a periodic report's stay clear (corrections
-    // and rollups compare them).
-    let (clear, sealed) = if n.form.period == Period::Immediate {
-        ("", Some(privacy::seal(n.keys, n.body)))
-    } else {
-        (n.body, None)
-    };
+    // Every report's values are sealed (the rollups keep their own figures).
     sqlx::query_scalar(
         "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, \
          body_enc, late, submitted_at, submitted_by, updated_at, seq) \
-         VALUES ($1,$2,$3,$4,$5,$6,$11,$7,$8,$9,$8,$10) RETURNING id",
+         VALUES ($1,$2,$3,$4,$5,'',$10,$6,$7,$8,$7,$9) RETURNING id",
     )
     .bind(&n.form.key)
     .bind(n.form.version)
     .bind(&n.unit.key)
     .bind(n.unit.region.as_str())
     .bind(n.period)
-    .bind(clear)
     .bind(i64::from(n.late))
     .bind(n.now)
     .bind(n.by)
     .bind(n.seq)
-    .bind(sealed)
+    .bind(privacy::seal(n.keys, n.body))
     .fetch_one(&mut *conn)
     .await
 }
 
-/// Add the correction of report `id` to the job's script.
+/// Add the correction of report `id` to the job's script (its values sealed).
 pub(in crate::reports) fn push_correction(
     script: &mut Script,
+    keys: &KeyRing,
     id: i64,
     body: &str,
     version: i64,
@@ -214,10 +211,10 @@ pub(in crate::reports) fn push_correction(
     by: &str,
 ) {
     script.push(
-        "UPDATE report_submissions SET body = ?, template_version = ?, updated_at = ?, corrections = corrections + 1, \
-         submitted_by = ? WHERE id = ?",
+        "UPDATE report_submissions SET body = '', body_enc = ?, template_version = ?, updated_at = ?, \
+         corrections = corrections + 1, submitted_by = ? WHERE id = ?",
         vec![
-            Arg::from(body),
+            Arg::Blob(privacy::seal(keys, body)),
             Arg::Int(version),
             Arg::Int(now),
             Arg::from(by),
@@ -335,7 +332,7 @@ pub(in crate::reports) async fn report(
 }
 
 /// The current report `(id, body)` of a unit for a periodic form's period, if the unit's
-/// region is under the handle.
+/// region is under the handle (the body opened).
 pub(in crate::reports) async fn current_report(
     state: &AppState,
     scope: &Scoped<'_>,
@@ -345,7 +342,7 @@ pub(in crate::reports) async fn current_report(
 ) -> AppResult<Option<(i64, String)>> {
     let (lo, hi) = scope.range();
     let row = sqlx::query(
-        "SELECT id, body FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0 \
+        "SELECT id, body, body_enc FROM report_submissions WHERE template_key = $1 AND unit = $2 AND period = $3 AND seq = 0 \
          AND region_code >= $4 AND region_code < $5",
     )
     .bind(template)
@@ -356,7 +353,10 @@ pub(in crate::reports) async fn current_report(
     .fetch_optional(state.db.pool())
     .await?;
     match row {
-        Some(r) => Ok(Some((r.try_get("id")?, r.try_get("body")?))),
+        Some(r) => Ok(Some((
+            r.try_get("id")?,
+            privacy::text(&state.keys, &r, "body")?,
+        ))),
         None => Ok(None),
     }
 }
@@ -393,25 +393,31 @@ pub(in crate::reports) async fn org_name(state: &AppState, id: i64) -> AppResult
     Ok(n.unwrap_or_default())
 }
 
-/// Add a correction's record (what it replaced, what it wrote) to the job's script.
+/// Add a correction's record (what it replaced, what it wrote, both sealed) to the job's
+/// script.
 pub(in crate::reports) fn push_correction_record(
     script: &mut Script,
+    keys: &KeyRing,
     r: &crate::reports::corrections::Recorded<'_>,
 ) {
     let region = r.unit.region.as_str();
     script.push(
-        "INSERT INTO report_corrections (province, report_id, n, region_code, unit, before_body, before_by, \
-         before_at, after_body, corrected_by, corrected_at, by_unit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO report_corrections (province, report_id, n, region_code, unit, before_body, \
+         before_body_enc, before_by, before_at, after_body, after_body_enc, corrected_by, corrected_at, \
+         by_unit) VALUES (?,?,?,?,?,'',?,?,?,'',?,?,?,?)",
         vec![
             Arg::from(&region[..2.min(region.len())]),
             Arg::Int(r.report_id),
             Arg::Int(r.n),
             Arg::from(region),
             Arg::from(&r.unit.key),
-            Arg::Text(Value::Object(r.before.clone()).to_string()),
+            Arg::Blob(privacy::seal(
+                keys,
+                &Value::Object(r.before.clone()).to_string(),
+            )),
             Arg::from(r.before_by),
             Arg::Int(r.before_at),
-            Arg::from(r.after),
+            Arg::Blob(privacy::seal(keys, r.after)),
             Arg::from(r.by),
             Arg::Int(r.now),
             Arg::Int(i64::from(r.by_unit)),
@@ -453,7 +459,8 @@ pub(in crate::reports) async fn corrections_of(
     id: i64,
     region: &str,
 ) -> AppResult<Vec<crate::reports::corrections::Correction>> {
-    let sql = "SELECT n, before_body, before_by, before_at, after_body, corrected_by, corrected_at, by_unit \
+    let sql = "SELECT n, before_body, before_body_enc, before_by, before_at, after_body, after_body_enc, \
+         corrected_by, corrected_at, by_unit \
          FROM report_corrections WHERE region_code >= $1 AND region_code < $2 AND province = $3 AND report_id = $4 \
          ORDER BY n";
     let q = crate::kernel::queries::ranged(scope, sql)
@@ -461,7 +468,7 @@ pub(in crate::reports) async fn corrections_of(
         .bind(id);
     crate::kernel::queries::all(state, q, |r| {
         let body = |c: &str| -> Result<Map<String, Value>, sqlx::Error> {
-            let t: String = r.try_get(c)?;
+            let t = privacy::text(&state.keys, r, c)?;
             Ok(serde_json::from_str(&t).unwrap_or_default())
         };
         let at = |c: &str| -> Result<String, sqlx::Error> {
