@@ -192,6 +192,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "held_reason_sealed",
         include_str!("../migrations/0045_held_reason_sealed.sql"),
     ),
+    (
+        46,
+        "health_events",
+        include_str!("../migrations/0046_health_events.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
