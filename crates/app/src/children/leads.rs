@@ -221,18 +221,27 @@ pub(crate) async fn note_hotline_call(
         .await?
         .ok_or_else(unknown)?;
     let reach = RegionCode::parse(&region).is_ok_and(|c| {
-        actor.sees(&c)
-            && RegionCode::parse(line_region).is_ok_and(|l| l.contains(&c))
+        actor.sees(&c) && RegionCode::parse(line_region).is_ok_and(|l| l.contains(&c))
     });
     if !reach {
         return Err(unknown());
     }
     let at = backstop_core::clock::format_beijing(backstop_core::clock::from_millis(called_at));
     let to = format!("{call_id}|{at}");
-    queries::insert_event(tx, &region, case_id, "hotline_call", "", &to, &actor.username).await?;
+    queries::insert_event(
+        tx,
+        &region,
+        case_id,
+        "hotline_call",
+        "",
+        &to,
+        &actor.username,
+    )
+    .await?;
     tx.also(
-        Change::new("child_case.hotline_call", "child_case", case_id, &region)
-            .detail(json!({"call_id": call_id, "called_at": backstop_core::clock::rfc3339(called_at)})),
+        Change::new("child_case.hotline_call", "child_case", case_id, &region).detail(
+            json!({"call_id": call_id, "called_at": backstop_core::clock::rfc3339(called_at)}),
+        ),
     );
     Ok(region)
 }

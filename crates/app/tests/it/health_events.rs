@@ -18,7 +18,9 @@ async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
     let members: Vec<Value> = members
         .iter()
         .enumerate()
-        .map(|(i, p)| json!({"person_id": p, "relationship": if i == 0 { "head" } else { "child" }}))
+        .map(
+            |(i, p)| json!({"person_id": p, "relationship": if i == 0 { "head" } else { "child" }}),
+        )
         .collect();
     created_id(
         t,
@@ -30,7 +32,11 @@ async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
 }
 
 async fn leads(t: &T) -> i64 {
-    count(t, "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases WHERE status = 'lead'").await
+    count(
+        t,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM child_cases WHERE status = 'lead'",
+    )
+    .await
 }
 
 async fn events(t: &T) -> i64 {
