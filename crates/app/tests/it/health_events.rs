@@ -14,23 +14,6 @@ const COUNTY: &str = "130110";
 const V1: &str = "130110100001";
 const VB: &str = "130111100003";
 
-async fn household(t: &T, token: &str, region: &str, members: &[i64]) -> i64 {
-    let members: Vec<Value> = members
-        .iter()
-        .enumerate()
-        .map(
-            |(i, p)| json!({"person_id": p, "relationship": if i == 0 { "head" } else { "child" }}),
-        )
-        .collect();
-    created_id(
-        t,
-        "/api/v1/households",
-        token,
-        json!({"region_code": region, "address": "旱码头 8 号", "members": members}),
-    )
-    .await
-}
-
 async fn leads(t: &T) -> i64 {
     count(
         t,
@@ -64,7 +47,7 @@ async fn a_hospital_reports_a_parent_confirmed_and_the_child_gets_a_lead() {
         };
         let parent = created_id(&t, "/api/v1/persons", &cw, p("赵父", "19800101", 21, V1)).await;
         let kid = created_id(&t, "/api/v1/persons", &cw, p("赵一", "20160101", 22, V1)).await;
-        household(&t, &cw, V1, &[parent, kid]).await;
+        crate::children::household(&t, &cw, &[parent, kid]).await;
         let far = created_id(&t, "/api/v1/persons", &cw_b, p("钱某", "19810101", 23, VB)).await;
         let url = format!("/api/v1/institutions/{hospital}/health-events");
 
