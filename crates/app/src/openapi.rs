@@ -36,6 +36,7 @@ use crate::kernel::web::Routes;
         crate::institutions::web::set_supplies, crate::institutions::web::create_shortage,
         crate::institutions::web::list_shortages, crate::institutions::web::get_shortage,
         crate::institutions::web::answer_shortage, crate::institutions::web::close_shortage,
+        crate::institutions::web::list_health_events, crate::institutions::web::record_health_event,
         crate::bookings::web::create, crate::bookings::web::orgs, crate::bookings::web::setup,
         crate::bookings::web::add_service, crate::bookings::web::add_resource,
         crate::bookings::web::set_date, crate::bookings::web::block, crate::bookings::web::day,

@@ -193,6 +193,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0045_held_reason_sealed.sql"),
     ),
     (
+        46,
+        "health_events",
+        include_str!("../migrations/0046_health_events.sql"),
+    ),
+    (
         47,
         "report_bodies_sealed",
         include_str!("../migrations/0047_report_bodies_sealed.sql"),

@@ -202,6 +202,50 @@ pub async fn open_lead_in(
     Ok(id)
 }
 
+/// A hotline call that refers to an existing case (关联个案编号), in the call's transaction:
+/// accepted only when the case exists and the child's village lies inside the line's region
+/// and the actor's scope — the rule the hotline's own leads follow — else 422 on
+/// `related_case_id` with one answer, "个案不存在", whether the case exists elsewhere or not.
+/// Writes the case's timeline entry (`hotline_call`: the call's id and time, no call text)
+/// and queues the case's audit Change. Returns the case's village.
+pub(crate) async fn note_hotline_call(
+    tx: &mut Tx,
+    actor: &Actor,
+    case_id: i64,
+    line_region: &str,
+    call_id: i64,
+    called_at: i64,
+) -> AppResult<String> {
+    let unknown = || AppError::field(ErrorCode::Validation, "related_case_id", "个案不存在");
+    let region = queries::case_region(tx, case_id)
+        .await?
+        .ok_or_else(unknown)?;
+    let reach = RegionCode::parse(&region).is_ok_and(|c| {
+        actor.sees(&c) && RegionCode::parse(line_region).is_ok_and(|l| l.contains(&c))
+    });
+    if !reach {
+        return Err(unknown());
+    }
+    let at = backstop_core::clock::format_beijing(backstop_core::clock::from_millis(called_at));
+    let to = format!("{call_id}|{at}");
+    queries::insert_event(
+        tx,
+        &region,
+        case_id,
+        "hotline_call",
+        "",
+        &to,
+        &actor.username,
+    )
+    .await?;
+    tx.also(
+        Change::new("child_case.hotline_call", "child_case", case_id, &region).detail(
+            json!({"call_id": call_id, "called_at": backstop_core::clock::rfc3339(called_at)}),
+        ),
+    );
+    Ok(region)
+}
+
 /// The lead's rows and notifications, and its audit Change (for the caller to record).
 async fn write_lead(
     tx: &mut Tx,

@@ -202,7 +202,8 @@ pub struct CaseLine {
     pub worker: String,
     pub supervisor_id: Option<i64>,
     pub supervisor: String,
-    /// `report`, `observation`, `screening`, `entrance_alert` or `hotline`.
+    /// `report`, `observation`, `screening`, `entrance_alert`, `hotline` or `health_event`
+    /// (an institution's or hospital's report of a parent's health).
     pub source: String,
     /// RFC 3339: when a lead must be taken.
     pub lead_due_at: Option<String>,
@@ -227,7 +228,8 @@ pub struct CaseLine {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseEvent {
     /// `open`, `take`, `guardianship`, `placement`, `assign`, `handover`, `link_person`,
-    /// `assistance`, `close`.
+    /// `assistance`, `aid_grant`, `hotline_call` (a call that refers to the case: `call|time`),
+    /// `close`.
     pub kind: String,
     pub from_value: String,
     pub to_value: String,

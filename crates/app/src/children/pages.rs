@@ -172,12 +172,13 @@ struct ShownEvent {
     actor: String,
 }
 
-const SOURCES: [(&str, &str); 5] = [
+const SOURCES: [(&str, &str); 6] = [
     ("report", "报告"),
     ("observation", "医学观察"),
     ("screening", "排查"),
     ("entrance_alert", "卡口预警"),
     ("hotline", "热线"),
+    ("health_event", "机构/医院报告"),
 ];
 
 /// `Some(12)` / `None` of an assignment entry, as words.
@@ -205,6 +206,10 @@ fn shown_event(e: &super::CaseEvent) -> ShownEvent {
             "link_person" if !v.is_empty() => format!("人员 {v}"),
             "assistance" if !v.is_empty() => format!("救助申请 {v}"),
             "aid_grant" if !v.is_empty() => format!("先行救助 {v}"),
+            "hotline_call" => match v.split_once('|') {
+                Some((call, at)) => format!("来电 {call}（{at}）"),
+                None => v.to_string(),
+            },
             _ => v.to_string(),
         }
     };
@@ -218,6 +223,7 @@ fn shown_event(e: &super::CaseEvent) -> ShownEvent {
         "link_person" => "关联人员库",
         "assistance" => "救助",
         "aid_grant" => "先行救助",
+        "hotline_call" => "热线来电关联",
         "close" => "结案",
         _ => "其他",
     };

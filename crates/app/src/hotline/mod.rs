@@ -246,6 +246,9 @@ pub struct Call {
     pub phone: Option<String>,
     pub red_flag: Option<RedFlag>,
     pub child_lead: Option<ChildLead>,
+    /// The existing child case the call refers to (关联个案编号; readable only with
+    /// `children.read`).
+    pub related_case_id: Option<i64>,
     pub answered_by: String,
     /// How many counselling notes the call has (the notes themselves: `notes.rs`).
     pub notes: i64,
@@ -305,6 +308,10 @@ pub struct NewCall {
     /// Schedule a follow-up at this time.
     #[serde(default)]
     pub followup_due: Option<String>,
+    /// An existing child case the call refers to (关联个案编号): the child's village must lie
+    /// inside the line's region and the caller's scope, else 422 "个案不存在".
+    #[serde(default)]
+    pub related_case_id: Option<i64>,
 }
 
 /// A validated red flag.
@@ -564,6 +571,19 @@ pub async fn record_call(
                 hand_child_lead_to_children(&mut tx, state, id, &lead, &actor.username).await?;
             detail["child_lead"] = json!({"region_code": lead.region_code, "child_name": mask_name(&lead.child_name), "status": "handed", "case_id": case_id});
         }
+    }
+    if let Some(case_id) = input.related_case_id {
+        crate::children::leads::note_hotline_call(
+            &mut tx,
+            actor,
+            case_id,
+            &row.line.region_code,
+            id,
+            row.called_at,
+        )
+        .await?;
+        queries::set_related_case(&mut tx, id, case_id).await?;
+        detail["related_case_id"] = json!(case_id);
     }
     if let Some(r) = &referral {
         let urgent = row.flag.is_some();

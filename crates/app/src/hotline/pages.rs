@@ -226,6 +226,11 @@ async fn create_call(
             reason: form.get("referral_reason").to_string(),
         }),
         followup_due: opt(form.get("followup_due")),
+        related_case_id: match form.get("related_case_id").trim() {
+            "" => None,
+            // Not a number: no case has it (the same answer as an unknown one).
+            v => Some(v.parse().unwrap_or(-1)),
+        },
     };
     let r = super::record_call(&s, &a.actor, &input, None).await;
     let name = |f: &str| match f {

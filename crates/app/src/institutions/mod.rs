@@ -13,10 +13,13 @@
 //! organisation (an institution reporter), that organisation. Answering a shortage request
 //! needs `ReportsManage` at county level or above. Every change is one write transaction with
 //! its audit entry (persons masked in the audit detail). Temperatures are stored in tenths of
-//! a degree (`backstop_core::temperature`).
+//! a degree (`backstop_core::temperature`). Person-level health events recorded by an
+//! institution's or a hospital's staff, each opening leads for the person's children, are in
+//! [`health`].
 
 mod closure;
 mod entries;
+pub mod health;
 pub mod pages;
 mod queries;
 mod resident_edit;
@@ -34,6 +37,7 @@ use serde::Serialize;
 
 pub use closure::{Closure, ClosureInput, set_closure};
 pub use entries::{EntryInput, EntryView, add_entry, list_entries};
+pub use health::{HealthEvent, NewHealthEvent};
 pub use resident_edit::{
     ResidentPatch, ResidentState, get_resident, set_resident_active, update_resident,
 };

@@ -33,6 +33,10 @@ pub fn routes() -> Routes {
         ("/institutions/{id}/entries", get(entries).post(add_entry)),
         ("/institutions/{id}/rounds", get(rounds).post(record_round)),
         (
+            "/institutions/{id}/health-events",
+            get(health_events).post(record_health_event),
+        ),
+        (
             "/institutions/{id}/residents",
             get(super::resident_edit::residents_page).post(add_resident),
         ),
@@ -82,6 +86,8 @@ struct ListPage {
     nav: Option<Nav>,
     rows: Vec<Institution>,
     open_shortages: usize,
+    /// The organisation the user works for (its health events: institutions and hospitals).
+    own_org: Option<i64>,
 }
 
 async fn list(PageCaller(s, a): PageCaller) -> PageResult {
@@ -93,6 +99,7 @@ async fn list(PageCaller(s, a): PageCaller) -> PageResult {
         nav: nav(&a),
         rows,
         open_shortages,
+        own_org: a.actor.org_id,
     }))
 }
 
@@ -664,5 +671,66 @@ async fn add_resident(
     match form.outcome(super::add_resident(&s, &a.actor, id, &input).await)? {
         Ok(_) => see_other(&format!("/institutions/{id}/rounds")),
         Err(form) => rounds_page(&s, &a, id, &RoundsQuery::default(), form).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "institutions_health.html")]
+struct HealthPage {
+    nav: Option<Nav>,
+    org: crate::orgs::Org,
+    rows: Vec<super::HealthEvent>,
+    statuses: [(&'static str, &'static str); 5],
+    today: String,
+    can_write: bool,
+    form: Kept,
+}
+
+async fn health_events(PageCaller(s, a): PageCaller, Path(id): Path<i64>) -> PageResult {
+    health_page(&s, &a, id, Kept::none()).await
+}
+
+/// An institution's or hospital's health events, with the form (kept with its reason when
+/// refused).
+async fn health_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
+    let (org, can_write) = super::health::page_org(s, &a.actor, id).await?;
+    let rows = super::health::list(s, &a.actor, id).await?;
+    let status = form.status();
+    Ok(render_status(
+        &HealthPage {
+            nav: nav(a),
+            org,
+            rows,
+            statuses: super::health::STATUSES,
+            today: super::ymd(s.today()),
+            can_write,
+            form,
+        },
+        status,
+    ))
+}
+
+async fn record_health_event(
+    PageCaller(s, a): PageCaller,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = Kept::input("health", pairs);
+    // The picker gives a person id; typed, an ID number (18 characters) is looked up.
+    let person = form.get("person").trim().to_string();
+    let input = super::NewHealthEvent {
+        person_id: person.parse().ok().filter(|_| person.len() < 15),
+        id_number: (!person.is_empty() && person.len() >= 15).then(|| person.clone()),
+        status: form.get("status").to_string(),
+        day: Some(form.get("day").to_string()),
+    };
+    let r = super::health::record(&s, &a.actor, id, &input, None).await;
+    let name = |f: &str| match f {
+        "person_id" | "id_number" => "person".to_string(),
+        other => other.to_string(),
+    };
+    match form.outcome_as(r, name)? {
+        Ok(_) => see_other(&format!("/institutions/{id}/health-events")),
+        Err(form) => health_page(&s, &a, id, form).await,
     }
 }

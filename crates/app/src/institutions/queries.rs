@@ -651,3 +651,75 @@ pub(super) async fn close_shortage(tx: &mut Tx, id: i64) -> AppResult<()> {
     )
     .await
 }
+
+// ------------------------------------------------------------------------- health events
+
+/// A new health event (the status sealed by the service).
+pub(super) struct HealthEventRow<'a> {
+    pub org_id: i64,
+    pub org_region: &'a str,
+    pub person_id: i64,
+    pub region_code: &'a str,
+    pub day: &'a str,
+    pub status_enc: Vec<u8>,
+    pub by: &'a str,
+}
+
+pub(super) async fn insert_health_event(tx: &mut Tx, e: &HealthEventRow<'_>) -> AppResult<i64> {
+    let now = tx.now();
+    let q = sqlx::query(
+        "INSERT INTO health_events (province, org_id, org_region, person_id, region_code, day, \
+         status_enc, leads, recorded_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
+    )
+    .bind(crate::hotline::province_of(e.org_region))
+    .bind(e.org_id)
+    .bind(e.org_region.to_string())
+    .bind(e.person_id)
+    .bind(e.region_code.to_string())
+    .bind(e.day.to_string())
+    .bind(e.status_enc.clone())
+    .bind(e.by.to_string())
+    .bind(now);
+    tx.insert(q).await
+}
+
+/// How many child leads the event opened.
+pub(super) async fn set_health_event_leads(tx: &mut Tx, id: i64, leads: i64) -> AppResult<()> {
+    let q = sqlx::query("UPDATE health_events SET leads = $1 WHERE id = $2")
+        .bind(leads)
+        .bind(id);
+    tx.exec(q).await
+}
+
+/// The health events of organisation `org_id` under the handle (the organisation's region in
+/// the handle's range), newest first (at most 500); the status opened, the name masked.
+pub(super) async fn health_events(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    org_id: i64,
+) -> AppResult<Vec<super::HealthEvent>> {
+    let sql = "SELECT e.id, e.org_id, e.person_id, e.region_code, e.day, e.status_enc, e.leads, \
+        e.recorded_by, e.created_at, COALESCE(p.name, '') AS person_name \
+        FROM health_events e LEFT JOIN persons p ON p.id = e.person_id \
+        WHERE e.org_region >= $1 AND e.org_region < $2 AND e.org_id = $3 \
+        ORDER BY e.id DESC LIMIT 500";
+    all(state, ranged(scope, sql.to_string()).bind(org_id), |r| {
+        let status = privacy::text(&state.keys, r, "status")?;
+        let name: String = r.try_get("person_name")?;
+        Ok(super::HealthEvent {
+            id: r.try_get("id")?,
+            org_id: r.try_get("org_id")?,
+            person_id: r.try_get("person_id")?,
+            person_name: shown::name_in_list(&name),
+            region_code: r.try_get("region_code")?,
+            day: r.try_get("day")?,
+            status_label: super::health::status_label(&status).to_string(),
+            status,
+            leads: r.try_get("leads")?,
+            recorded_by: r.try_get("recorded_by")?,
+            created_at: rfc3339(r.try_get("created_at")?),
+        })
+    })
+    .await
+}

@@ -3,6 +3,7 @@
 
 use super::ResidentPatch;
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -10,7 +11,10 @@ use super::{
     AnswerInput, ClosureInput, EntryInput, EntryView, Institution, InstitutionDetail, Resident,
     ResidentInput, RoundsInput, RoundsView, Shortage, ShortageInput, SuppliesInput, Supply,
 };
-use crate::kernel::handler::{RegionQuery, api_handler};
+use super::{HealthEvent, NewHealthEvent};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::JsonBody;
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -41,6 +45,10 @@ pub fn api_routes() -> Routes {
         (
             "/api/v1/institutions/{id}/rounds",
             get(get_rounds).post(record_round),
+        ),
+        (
+            "/api/v1/institutions/{id}/health-events",
+            get(list_health_events).post(record_health_event),
         ),
         ("/api/v1/institutions/{id}/supplies", post(set_supplies)),
         ("/api/v1/institutions/{id}/shortages", post(create_shortage)),
@@ -222,4 +230,39 @@ api_handler! {
     fn enable_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
         super::set_resident_active(&s, &a.actor, id, rid, true).await?
     }
+}
+
+fn idem(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+api_handler! {
+    /// Health events an institution or hospital recorded (its own staff and officials in
+    /// scope; the person masked).
+    get "/api/v1/institutions/{id}/health-events", tag "institutions",
+        ok(Vec<HealthEvent>), params(("id" = i64, Path)), errors(404);
+    fn list_health_events(s, a, Path(id): Path<i64>) { super::health::list(&s, &a.actor, id).await? }
+}
+
+/// Record a person's health event (确诊/疑似/隔离/住院/死亡; the status sealed at rest): a lead
+/// opens at once for each of the person's children and dependants. Send an `Idempotency-Key`
+/// header: a retry answers the first event.
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/health-events", tag = "institutions",
+    request_body = NewHealthEvent,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = HealthEvent), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn record_health_event(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<NewHealthEvent>,
+) -> AppResult<(StatusCode, axum::Json<HealthEvent>)> {
+    let e = super::health::record(&s, &a.actor, id, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(e)))
 }

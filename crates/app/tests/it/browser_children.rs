@@ -3,7 +3,9 @@
 //! (the reason form first: not yet the supervisor of the case), classifies and places the
 //! child on the phone, and at desk width assigns the director as the case worker from the
 //! picker; a hotline worker logs a red-flag call about a child in danger and the call's page
-//! shows the reference of the case it opened in the child's village. Every page fits and
+//! shows the reference of the case it opened in the child's village; a second call refers to
+//! the director's case (关联个案编号), its page shows the reference, and the supervisor finds
+//! the call on the case's timeline ("热线来电关联"). Every page fits and
 //! shows no English outside the allow-list (`browser_day`'s checks).
 
 use backstop_app::kernel::actor::Actor;
@@ -162,4 +164,38 @@ fn a_director_reports_a_child_on_a_phone() {
         "the call's case reference: {reference}"
     );
     check(&d, "the call with the case reference", TYPED);
+
+    // A second call that refers to the case the director reported (关联个案编号): the call's
+    // page shows the reference.
+    visit(&d, &server, "/hotline/calls/new", TYPED);
+    d.find("#issue-child_care").click();
+    d.find("#action-advice").click();
+    fill(&d, "#call-duration", "6");
+    pick(&d, "#call-risk", "low");
+    fill(&d, "#call-related-case", &case.to_string());
+    check(&d, "the call form with the case reference at 390 px", TYPED);
+    d.find("#call-save").click();
+    wait_path(&d, "the referring call", |p| {
+        p.starts_with("/hotline/calls/") && !p.ends_with("/new")
+    });
+    d.wait_for_text("#related-case", &format!("关联个案 {case}"));
+    let call = id_in_path(&d);
+    check(&d, "the call referring to the case at 390 px", TYPED);
+    d.find("#logout").click();
+    wait_path(&d, "the login page", |p| p.starts_with("/login"));
+
+    // The supervisor sees the call on the case's timeline.
+    log_in(&d, &server, "ts.ch", PASSWORD);
+    d.goto(&server.url(&format!("/children/cases/{case}")));
+    let asks_reason = d
+        .execute("return !!document.querySelector('#case-reason');", vec![])
+        .as_bool()
+        .unwrap_or(false);
+    if asks_reason {
+        fill(&d, "#case-reason", "督导查看来电关联");
+        d.find("#case-reason-submit").click();
+    }
+    d.wait_for_text("#case-events", "热线来电关联");
+    d.wait_for_text("#case-events", &format!("来电 {call}"));
+    check(&d, "the case with the hotline call on its timeline", TYPED);
 }

@@ -21,7 +21,7 @@ const COUNTY: &str = "130110";
 const TOWN: &str = "130110100";
 const V1: &str = "130110100001";
 
-async fn household(t: &T, token: &str, members: &[i64]) -> i64 {
+pub(crate) async fn household(t: &T, token: &str, members: &[i64]) -> i64 {
     let members: Vec<Value> = members
         .iter()
         .enumerate()

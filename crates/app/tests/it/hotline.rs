@@ -862,3 +862,80 @@ async fn referral_texts_sealed_referral_page_shift_names_and_child_leads() {
     })
     .await;
 }
+
+/// 关联个案编号 (issue 17): a call may refer to an existing child case whose village lies in the
+/// line's region and the worker's scope — the case gets a timeline entry ("热线来电关联", the
+/// call's id and time, no call text), audited; a case out of reach and one that does not exist
+/// get the same 422 "个案不存在", nothing written; the call page shows the reference.
+#[tokio::test]
+async fn a_call_refers_to_a_child_case_in_reach_only() {
+    use crate::support::{created_id, page, post_page, web_login};
+    each_backend(|t: T| async move {
+        let w = world(&t).await;
+        const VB: &str = "130111100003";
+        let dir = t.user("dir.a", &["children_director"], V1).await;
+        let dir_b = t.user("dir.b", &["children_director"], VB).await;
+        let case = |region: &str| {
+            json!({"name": "李小明", "sex": "男", "birth_year": 2016, "region_code": region,
+                "where_now": "邻居张家", "reason": "parent_frontline"})
+        };
+        let here = created_id(&t, "/api/v1/child-cases", &dir, case(V1)).await;
+        let there = created_id(&t, "/api/v1/child-cases", &dir_b, case(VB)).await;
+        let linked = |id: i64| {
+            format!("SELECT CAST(COUNT(*) AS BIGINT) FROM child_case_events WHERE case_id = {id} AND kind = 'hotline_call'")
+        };
+        // Out of reach (another county's village) and nonexistent: one answer, nothing written.
+        let mut answers = Vec::new();
+        for id in [there, here + there + 1000] {
+            let mut b = call_body(w.line, "low");
+            b["related_case_id"] = json!(id);
+            let (s, e) = t.post("/api/v1/hotline/calls", &w.hw, b).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+            assert_eq!(e["fields"][0]["field"], "related_case_id", "{e}");
+            answers.push((e["code"].clone(), e["message"].clone(), e["fields"].clone()));
+        }
+        assert_eq!(answers[0], answers[1], "the same answer whether the case exists elsewhere or not");
+        assert_eq!(answers[0].1, "个案不存在");
+        assert_eq!(calls(&t).await, 0);
+        assert_eq!(count(&t, &linked(there)).await, 0);
+        assert_eq!(audit_count(&t, "child_case.hotline_call").await, 0);
+
+        // In reach: stored on the call, a timeline entry on the case, audited.
+        let mut b = call_body(w.line, "medium");
+        b["related_case_id"] = json!(here);
+        let c = record(&t, &w.hw, b).await;
+        assert_eq!(c["related_case_id"], here, "{c}");
+        let call_id = c["id"].as_i64().expect("call id");
+        assert_eq!(count(&t, &linked(here)).await, 1);
+        assert_eq!(audit_count(&t, "child_case.hotline_call").await, 1);
+        let (s, detail) = t.get(&format!("/api/v1/child-cases/{here}"), &dir).await;
+        assert_eq!(s, StatusCode::OK, "{detail}");
+        let ev = detail["events"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["kind"] == "hotline_call").cloned())
+            .expect("timeline entry");
+        assert!(ev["to_value"].as_str().is_some_and(|v| v.starts_with(&format!("{call_id}|"))), "{ev}");
+        let (s, again) = t.get(&format!("/api/v1/hotline/calls/{call_id}"), &w.hw).await;
+        assert_eq!((s, again["related_case_id"].as_i64()), (StatusCode::OK, Some(here)));
+
+        // Pages: the form refuses an unknown case with the input kept; the call page links the
+        // case; the case page shows the entry.
+        let hw = web_login(&t, "hw.a").await;
+        let body = format!(
+            "line_id={}&caller_category=resident&issues=anxiety&risk=low&duration_min=5&related_case_id={there}",
+            w.line
+        );
+        let (s, html) = post_page(&t, "/hotline/calls", &hw, &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("个案不存在") && html.contains("data-field=\"related_case_id\""), "{html}");
+        assert_eq!(calls(&t).await, 1);
+        let (s, html) = page(&t, &format!("/hotline/calls/{call_id}"), &hw).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains(&format!("href=\"/children/cases/{here}\"")) && html.contains(&format!("关联个案 {here}")), "{html}");
+        let d = web_login(&t, "dir.a").await;
+        let (s, html) = page(&t, &format!("/children/cases/{here}"), &d).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("热线来电关联") && html.contains(&format!("来电 {call_id}（")), "case timeline");
+    })
+    .await;
+}

@@ -35,6 +35,7 @@ mod forms;
 mod forms_rest;
 mod foundation;
 mod hardening;
+mod health_events;
 mod home_todo;
 mod hotline;
 mod households;

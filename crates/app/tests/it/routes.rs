@@ -752,6 +752,15 @@ async fn build(t: &T) -> World {
                    "staff_fever": 0, "suspected": 0, "confirmed": 0, "isolated": 1, "mask_days": 12}}))
     .await;
 
+    // A health event the home recorded for a person of V1 (its list's marker: the status).
+    created(
+        t,
+        &w,
+        "rep.a",
+        &format!("/api/v1/institutions/{home}/health-events"),
+        json!({"person_id": w.id("p1"), "status": "confirmed"}),
+    )
+    .await;
     // Institutions: a resident, two shortages (API and page), an entry.
     let res = created(
         t,
@@ -1418,6 +1427,8 @@ fn cases(w: &World) -> Vec<Case> {
         get("/institutions/{id}", format!("/institutions/{home}"), "获鹿镇敬老院甲"),
         get("/institutions/{id}/entries", format!("/institutions/{home}/entries"), "探视"),
         get("/institutions/{id}/rounds", format!("/institutions/{home}/rounds"), "101"),
+        get("/api/v1/institutions/{id}/health-events", format!("/api/v1/institutions/{home}/health-events"), "确诊").by("rep"),
+        get("/institutions/{id}/health-events", format!("/institutions/{home}/health-events"), "确诊").by("rep"),
         // ---- bookings
         get("/api/v1/bookings/orgs", "/api/v1/bookings/orgs", "登记处标记甲").list(),
         get("/api/v1/bookings/orgs/{id}", format!("/api/v1/bookings/orgs/{}", w.id("registry")), "登记处标记甲"),
@@ -1644,6 +1655,9 @@ fn cases(w: &World) -> Vec<Case> {
         post("/api/v1/institutions/{id}/rounds", format!("/api/v1/institutions/{home}/rounds"),
             json!({"round": "morning", "temperatures": [{"resident_id": w.id("resident"), "temperature": 36.5}]})).by("rep"),
         post("/institutions/{id}/rounds", format!("/institutions/{home}/rounds"), format!("day=2026-03-02&round=noon&t_{}=36.8", w.id("resident"))).by("rep"),
+        post("/api/v1/institutions/{id}/health-events", format!("/api/v1/institutions/{home}/health-events"),
+            json!({"person_id": w.id("p2"), "status": "suspected"})).by("rep"),
+        post("/institutions/{id}/health-events", format!("/institutions/{home}/health-events"), format!("person={}&status=isolated&day=", w.id("p3"))).by("rep"),
         post("/api/v1/institutions/{id}/supplies", format!("/api/v1/institutions/{home}/supplies"),
             json!({"items": [{"item": "masks", "quantity": 500, "days_left": 2}]})).by("rep"),
         post("/institutions/{id}/supplies", format!("/institutions/{home}/supplies"), "food_quantity=80&food_days=3").by("rep"),

@@ -219,3 +219,14 @@ pub(in crate::children) async fn users_in(
         })
         .collect())
 }
+
+/// The child's village of case `id`, read in the caller's transaction whatever the scope
+/// (the service decides who may refer to it); `None` when there is no such case.
+pub(in crate::children) async fn case_region(tx: &mut Tx, id: i64) -> AppResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT region_code FROM child_cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?,
+    )
+}

@@ -220,7 +220,7 @@ pub(super) async fn my_shifts(
 
 const C_COLS: &str = "c.id, c.line_id, l.name AS line_name, c.region_code, c.called_at, c.caller_category, c.issues, \
     c.risk, c.actions, c.duration_s, c.caller_region, c.anonymous, c.phone_masked, c.flag_kind, c.report_to, \
-    c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.child_case_id, c.answered_by, \
+    c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.child_case_id, c.related_case_id, c.answered_by, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_notes n WHERE n.call_id = c.id) AS notes";
 
 fn list_of(s: &str) -> Vec<String> {
@@ -283,6 +283,7 @@ fn call_from_row(state: &AppState, r: &AnyRow) -> Result<Call, sqlx::Error> {
         phone: Some(phone).filter(|p| !p.is_empty()),
         red_flag,
         child_lead,
+        related_case_id: r.try_get("related_case_id")?,
         answered_by: r.try_get("answered_by")?,
         notes: r.try_get("notes")?,
         referrals: Vec::new(),
@@ -352,6 +353,14 @@ pub(super) async fn set_child_lead(
     .bind(status.to_string())
     .bind(call_id)
     .bind(case_id);
+    tx.exec(q).await
+}
+
+/// The existing child case a call refers to (关联个案编号).
+pub(super) async fn set_related_case(tx: &mut Tx, call_id: i64, case_id: i64) -> AppResult<()> {
+    let q = sqlx::query("UPDATE hotline_calls SET related_case_id = $1 WHERE id = $2")
+        .bind(case_id)
+        .bind(call_id);
     tx.exec(q).await
 }
 
