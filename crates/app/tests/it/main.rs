@@ -64,4 +64,5 @@ mod sealed_categories;
 mod security;
 mod settings;
 mod support;
+mod volunteers;
 mod webdriver;
