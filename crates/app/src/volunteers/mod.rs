@@ -343,7 +343,7 @@ pub async fn register(
     if !(input.no_fever && input.no_contact) {
         return Err(AppError::field(
             ErrorCode::Validation,
-            "health",
+            "health_declaration",
             "健康申报未通过：有发热或接触史的，请先居家观察，暂不参加志愿服务",
         ));
     }

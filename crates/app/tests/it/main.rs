@@ -20,6 +20,7 @@ mod browser_notify;
 mod browser_payments;
 mod browser_public;
 mod browser_public_apply;
+mod browser_volunteers;
 mod care;
 mod children;
 mod crosscheck;
