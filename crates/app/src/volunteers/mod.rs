@@ -481,7 +481,10 @@ async fn own_shift(state: &AppState, v: &queries::VolunteerRow, task_id: i64) ->
 }
 
 fn not_on_task() -> AppError {
-    AppError::msg(ErrorCode::Conflict, "您未报名或未被指派该任务，不能签到签退")
+    AppError::msg(
+        ErrorCode::Conflict,
+        "您未报名或未被指派该任务，不能签到签退",
+    )
 }
 
 /// Clip the phone's location text (coarse: what the phone or the volunteer gives).
@@ -525,8 +528,13 @@ pub async fn check_in(
         return own_shift(state, &v, task_id).await;
     }
     tx.commit(
-        Change::new("volunteer.checkin", "volunteer_shift", s.id, &task.region_code)
-            .detail(json!({"task_id": task.id, "volunteer": masked(&v), "place": place})),
+        Change::new(
+            "volunteer.checkin",
+            "volunteer_shift",
+            s.id,
+            &task.region_code,
+        )
+        .detail(json!({"task_id": task.id, "volunteer": masked(&v), "place": place})),
     )
     .await?;
     own_shift(state, &v, task_id).await
@@ -548,10 +556,7 @@ pub async fn check_out(
         .ok_or_else(not_on_task)?;
     match s.status.as_str() {
         "signed" => {
-            return Err(AppError::msg(
-                ErrorCode::Conflict,
-                "尚未签到，不能签退",
-            ));
+            return Err(AppError::msg(ErrorCode::Conflict, "尚未签到，不能签退"));
         }
         "checked_in" => {}
         _ => return own_shift(state, &v, task_id).await,
@@ -786,7 +791,10 @@ mod tests {
         assert_eq!(hours_text(120), "2 小时");
         assert_eq!(skill_labels("screening,driving"), "测温排查、驾驶");
         let raw = vec!["宣传".to_string(), "publicity".to_string(), " ".to_string()];
-        assert_eq!(skills_field("skills", &raw).ok().as_deref(), Some("publicity"));
+        assert_eq!(
+            skills_field("skills", &raw).ok().as_deref(),
+            Some("publicity")
+        );
         assert!(skills_field("skills", &["x".to_string()]).is_err());
     }
 

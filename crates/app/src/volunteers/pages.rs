@@ -226,7 +226,13 @@ struct TotalsPage {
 
 async fn totals(PageCaller(s, a): PageCaller, Query(q): Query<RegionQuery>) -> PageResult {
     let t = super::totals::totals(&s, &a.actor, q.region()?.as_ref()).await?;
-    let max = t.regions.iter().map(|l| l.minutes).max().unwrap_or(0).max(1);
+    let max = t
+        .regions
+        .iter()
+        .map(|l| l.minutes)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let bars = t
         .regions
         .iter()

@@ -26,7 +26,10 @@ use crate::state::AppState;
 pub fn routes() -> Routes {
     vec![
         ("/public/volunteers", get(home)),
-        ("/public/volunteers/register", get(register_page).post(register)),
+        (
+            "/public/volunteers/register",
+            get(register_page).post(register),
+        ),
         ("/public/volunteers/certificate", get(certificate)),
         ("/public/volunteers/tasks/{id}/signup", post(sign_up)),
         ("/public/volunteers/tasks/{id}/checkin", post(check_in)),
@@ -136,12 +139,7 @@ struct RegisterPage {
     form: Kept,
 }
 
-async fn register_form(
-    s: &AppState,
-    c: &Citizen,
-    region: &str,
-    form: Kept,
-) -> AppResult<Response> {
+async fn register_form(s: &AppState, c: &Citizen, region: &str, form: Kept) -> AppResult<Response> {
     let code = match region.trim() {
         "" => None,
         r => Some(RegionCode::parse(r).map_err(|_| AppError::not_found())?),
@@ -162,7 +160,9 @@ async fn register_form(
         }
         chosen = trail
             .last()
-            .filter(|r| r.code == code.as_str() && matches!(r.level.as_str(), "township" | "village"))
+            .filter(|r| {
+                r.code == code.as_str() && matches!(r.level.as_str(), "township" | "village")
+            })
             .cloned();
     }
     let children = if chosen.as_ref().is_some_and(|r| r.level == "village") {
@@ -245,11 +245,9 @@ async fn register(
 async fn answer(s: &AppState, c: &Citizen, form: Kept, r: AppResult<Shift>) -> Response {
     match r {
         Ok(_) => Redirect::to("/public/volunteers").into_response(),
-        Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
-            home_page(s, c, form.refuse(&e))
-                .await
-                .unwrap_or_else(|e| public_error(&e))
-        }
+        Err(e) if matches!(e.status().as_u16(), 409 | 422) => home_page(s, c, form.refuse(&e))
+            .await
+            .unwrap_or_else(|e| public_error(&e)),
         Err(e) => public_error(&e),
     }
 }

@@ -69,8 +69,7 @@ impl VolunteerRow {
 
 const V_COLS: &str = "v.id, v.region_code, r.name AS region_name, v.phone_enc, v.name_enc, v.skills, \
     v.availability, v.health_ok_on, v.org_id, o.name AS org_name, v.created_at";
-const V_FROM: &str =
-    "volunteers v LEFT JOIN regions r ON r.code = v.region_code LEFT JOIN orgs o ON o.id = v.org_id";
+const V_FROM: &str = "volunteers v LEFT JOIN regions r ON r.code = v.region_code LEFT JOIN orgs o ON o.id = v.org_id";
 
 fn open(state: &AppState, enc: &[u8]) -> String {
     state
@@ -105,7 +104,8 @@ pub(super) async fn volunteer_by_phone(
     state: &AppState,
     index: &str,
 ) -> AppResult<Option<VolunteerRow>> {
-    let sql = format!("SELECT {V_COLS} FROM {V_FROM} WHERE v.phone_index = $1 ORDER BY v.id LIMIT 1");
+    let sql =
+        format!("SELECT {V_COLS} FROM {V_FROM} WHERE v.phone_index = $1 ORDER BY v.id LIMIT 1");
     let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(index.to_string());
     Ok(all(state, q, |r| volunteer_from_row(state, r))
         .await?

@@ -61,14 +61,15 @@ fn line(key: String, name: String, rows: &[&Credited]) -> TotalLine {
 }
 
 /// Group `rows` by `key`, one line each, most minutes first.
-fn grouped(
-    rows: &[Credited],
-    key: impl Fn(&Credited) -> (String, String),
-) -> Vec<TotalLine> {
+fn grouped(rows: &[Credited], key: impl Fn(&Credited) -> (String, String)) -> Vec<TotalLine> {
     let mut groups: BTreeMap<String, (String, Vec<&Credited>)> = BTreeMap::new();
     for c in rows {
         let (k, name) = key(c);
-        groups.entry(k).or_insert_with(|| (name, Vec::new())).1.push(c);
+        groups
+            .entry(k)
+            .or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(c);
     }
     let mut out: Vec<TotalLine> = groups
         .into_iter()
@@ -105,7 +106,10 @@ pub async fn totals(
     let children = crate::regions::public_children(state, code.as_ref()).await?;
     let regions = {
         let mut lines = Vec::new();
-        let own: Vec<&Credited> = rows.iter().filter(|c| c.region_code == region_code).collect();
+        let own: Vec<&Credited> = rows
+            .iter()
+            .filter(|c| c.region_code == region_code)
+            .collect();
         if !own.is_empty() {
             lines.push(line(region_code.clone(), "本级".to_string(), &own));
         }
@@ -124,7 +128,9 @@ pub async fn totals(
                 .iter()
                 .filter(|c| {
                     c.region_code != region_code
-                        && !children.iter().any(|ch| c.region_code.starts_with(&ch.code))
+                        && !children
+                            .iter()
+                            .any(|ch| c.region_code.starts_with(&ch.code))
                 })
                 .collect();
             lines.push(line(String::new(), "其他".to_string(), &rest));
@@ -168,7 +174,10 @@ pub async fn export_xlsx(
         ("志愿者", &t.volunteers),
     ] {
         ws.text(r, 0, section, &head).map_err(x)?;
-        for (c, h) in ["名称", "时长（分钟）", "时长", "人次", "人数"].iter().enumerate() {
+        for (c, h) in ["名称", "时长（分钟）", "时长", "人次", "人数"]
+            .iter()
+            .enumerate()
+        {
             let col = u16::try_from(c + 1).map_err(|e| AppError::internal("xlsx", e))?;
             ws.text(r, col, h, &head).map_err(x)?;
         }

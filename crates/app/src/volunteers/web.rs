@@ -101,8 +101,7 @@ pub async fn export(
     ApiCaller(s, a): ApiCaller,
     Query(q): Query<RegionQuery>,
 ) -> AppResult<Response> {
-    let (name, bytes) =
-        super::totals::export_xlsx(&s, &a.actor, q.region()?.as_ref()).await?;
+    let (name, bytes) = super::totals::export_xlsx(&s, &a.actor, q.region()?.as_ref()).await?;
     Ok((
         [
             (

@@ -80,7 +80,11 @@ fn a_volunteer_signs_up_checks_in_and_out_and_gets_the_hours_confirmed() {
     assert_fits(&d, "/public/volunteers (open tasks)");
     d.find(&format!("#vol-signup-{}", task.id)).click();
     d.wait_for_text(&format!("#vol-shift-status-{}", task.id), "已报名");
-    fill(&d, &format!("#vol-shift-{} input[name=place]", task.id), "东门岗亭");
+    fill(
+        &d,
+        &format!("#vol-shift-{} input[name=place]", task.id),
+        "东门岗亭",
+    );
     d.find(&format!("#vol-checkin-{}", task.id)).click();
     d.wait_for_text(&format!("#vol-shift-status-{}", task.id), "已签到");
     clock.advance(chrono::Duration::minutes(90));
@@ -92,7 +96,11 @@ fn a_volunteer_signs_up_checks_in_and_out_and_gets_the_hours_confirmed() {
     d.resize(1280, 900);
     log_in(&d, &server, "ts.vol", PASSWORD);
     let shift = rt
-        .block_on(backstop_app::volunteers::get_task(&server.state, &op, task.id))
+        .block_on(backstop_app::volunteers::get_task(
+            &server.state,
+            &op,
+            task.id,
+        ))
         .expect("task")
         .shifts[0]
         .id;

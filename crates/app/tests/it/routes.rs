@@ -203,13 +203,41 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     // Volunteers (issue 19 item 7): no account; a volunteer reads and writes only their own
     // record and shifts, by the verified phone (tests/it/volunteers.rs).
-    ("GET", "/public/volunteers", "public: the verified phone's own volunteer page"),
-    ("GET", "/public/volunteers/register", "public: the registration form (phone verified)"),
-    ("POST", "/public/volunteers/register", "public: registers the verified phone"),
-    ("GET", "/public/volunteers/certificate", "public: the verified phone's own certificate"),
-    ("POST", "/public/volunteers/tasks/{id}/signup", "public: signs the verified phone's volunteer up"),
-    ("POST", "/public/volunteers/tasks/{id}/checkin", "public: the verified phone's own shift"),
-    ("POST", "/public/volunteers/tasks/{id}/checkout", "public: the verified phone's own shift"),
+    (
+        "GET",
+        "/public/volunteers",
+        "public: the verified phone's own volunteer page",
+    ),
+    (
+        "GET",
+        "/public/volunteers/register",
+        "public: the registration form (phone verified)",
+    ),
+    (
+        "POST",
+        "/public/volunteers/register",
+        "public: registers the verified phone",
+    ),
+    (
+        "GET",
+        "/public/volunteers/certificate",
+        "public: the verified phone's own certificate",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/signup",
+        "public: signs the verified phone's volunteer up",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/checkin",
+        "public: the verified phone's own shift",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/checkout",
+        "public: the verified phone's own shift",
+    ),
     (
         "POST",
         "/public/track",
@@ -1898,10 +1926,21 @@ fn cases(w: &World) -> Vec<Case> {
 /// with two of them assigned, checked in and out, one shift confirmed (for the totals) and one
 /// not (for the confirm writes).
 async fn build_volunteers(t: &T, w: &mut World) {
-    let org = created_id(t, w, "off.a", "/api/v1/orgs",
-        json!({"name": "社会组织标记甲", "kind": "social_organisation", "region_code": T1})).await;
+    let org = created_id(
+        t,
+        w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "社会组织标记甲", "kind": "social_organisation", "region_code": T1}),
+    )
+    .await;
     let mut people = Vec::new();
-    for (k, phone) in [("vol1", "13600000001"), ("vol2", "13600000002"), ("vol3", "13600000003"), ("vol4", "13600000004")] {
+    for (k, phone) in [
+        ("vol1", "13600000001"),
+        ("vol2", "13600000002"),
+        ("vol3", "13600000003"),
+        ("vol4", "13600000004"),
+    ] {
         let c = backstop_app::public::Citizen {
             session_id: 0,
             phone_index: t.state.keys.blind_index("public_phone", phone),
@@ -1917,7 +1956,9 @@ async fn build_volunteers(t: &T, w: &mut World) {
             no_contact: true,
             org_id: Some(org),
         };
-        let v = backstop_app::volunteers::register(&t.state, &c, "test", &input).await.expect("volunteer");
+        let v = backstop_app::volunteers::register(&t.state, &c, "test", &input)
+            .await
+            .expect("volunteer");
         w.ids.insert(k, v.id);
         people.push(c);
     }
@@ -1926,19 +1967,43 @@ async fn build_volunteers(t: &T, w: &mut World) {
         "title": "任务标记甲", "address": "东门", "day": today, "starts": "00:00", "ends": "23:59", "needed": 10})).await;
     w.ids.insert("vtask", task);
     for (k, c) in [("vshift1", &people[0]), ("vshift2", &people[1])] {
-        let v = if k == "vshift1" { w.id("vol1") } else { w.id("vol2") };
-        let sh = created_id(t, w, "off.a", &format!("/api/v1/volunteers/tasks/{task}/assign"), json!({"volunteer_id": v})).await;
+        let v = if k == "vshift1" {
+            w.id("vol1")
+        } else {
+            w.id("vol2")
+        };
+        let sh = created_id(
+            t,
+            w,
+            "off.a",
+            &format!("/api/v1/volunteers/tasks/{task}/assign"),
+            json!({"volunteer_id": v}),
+        )
+        .await;
         w.ids.insert(k, sh);
-        backstop_app::volunteers::check_in(&t.state, c, "test", task, "").await.expect("in");
-        backstop_app::volunteers::check_out(&t.state, c, "test", task, "").await.expect("out");
+        backstop_app::volunteers::check_in(&t.state, c, "test", task, "")
+            .await
+            .expect("in");
+        backstop_app::volunteers::check_out(&t.state, c, "test", task, "")
+            .await
+            .expect("out");
     }
-    created(t, w, "off.a", &format!("/api/v1/volunteers/shifts/{}/confirm", w.id("vshift1")), json!({"minutes": 0})).await;
+    created(
+        t,
+        w,
+        "off.a",
+        &format!("/api/v1/volunteers/shifts/{}/confirm", w.id("vshift1")),
+        json!({"minutes": 0}),
+    )
+    .await;
 }
 
 fn volunteer_cases(w: &World) -> Vec<Case> {
     let (task, vol1) = (w.id("vtask"), w.id("vol1"));
-    let new_task = |title: &str| json!({"region_code": V1, "kind": "publicity", "title": title, "address": "广场",
-        "day": "2026-12-31", "starts": "08:00", "ends": "10:00", "needed": 2});
+    let new_task = |title: &str| {
+        json!({"region_code": V1, "kind": "publicity", "title": title, "address": "广场",
+        "day": "2026-12-31", "starts": "08:00", "ends": "10:00", "needed": 2})
+    };
     vec![
         get("/api/v1/volunteers", "/api/v1/volunteers", "志愿标记甲").list(),
         get("/api/v1/volunteers/{id}/certificate", format!("/api/v1/volunteers/{vol1}/certificate"), "志愿标记甲"),

@@ -13,15 +13,27 @@ use serde_json::{Value, json};
 
 use crate::notify::{config, fake_gateway};
 use crate::public::last_code;
-use crate::support::{T, audit_count, count, each_backend, each_backend_with, set_cookie_pair, web_login};
+use crate::support::{
+    T, audit_count, count, each_backend, each_backend_with, set_cookie_pair, web_login,
+};
 
 fn enc(s: &str) -> String {
     backstop_app::kernel::web::encode_query_value(s)
 }
 
-async fn form(t: &T, method: &str, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, String, String) {
+async fn form(
+    t: &T,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (StatusCode, String, String) {
     let (s, h, b) = t.raw_form(method, path, cookie, body).await;
-    let loc = h.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let loc = h
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     (s, loc, String::from_utf8_lossy(&b).to_string())
 }
 
@@ -31,7 +43,14 @@ async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> Str
     assert_eq!(s, StatusCode::OK);
     backstop_app::notify::step(&t.state).await.expect("step");
     let code = last_code(fake, phone);
-    let (s, h, _) = t.raw_form("POST", "/public/login/verify", None, &format!("phone={phone}&code={code}")).await;
+    let (s, h, _) = t
+        .raw_form(
+            "POST",
+            "/public/login/verify",
+            None,
+            &format!("phone={phone}&code={code}"),
+        )
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     set_cookie_pair(&h)
 }
@@ -56,7 +75,9 @@ async fn register(t: &T, c: &Citizen, region: &str, name: &str, org: Option<i64>
         no_contact: true,
         org_id: org,
     };
-    backstop_app::volunteers::register(&t.state, c, "test", &input).await.expect("register");
+    backstop_app::volunteers::register(&t.state, c, "test", &input)
+        .await
+        .expect("register");
 }
 
 fn task_body(region: &str, needed: i64) -> Value {
@@ -303,7 +324,7 @@ async fn sign_ups_never_exceed_the_places_and_totals_add_up() {
         let late_id = vl3.as_array().expect("v").iter().find(|v| v["id"].as_i64() != Some(v2)).and_then(|v| v["id"].as_i64()).expect("late");
         let (s, _) = t.post(&format!("/api/v1/volunteers/tasks/{tid2}/assign"), &off, json!({"volunteer_id": late_id})).await;
         assert_eq!(s, StatusCode::CREATED);
-        t.clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T05:01:00Z").expect("t").to_utc());
+        t.clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T05:01:00Z").expect("t").with_timezone(&chrono::Utc));
         let e = vol::check_in(&t.state, &late, "test", tid2, "").await.expect_err("late");
         assert_eq!(e.status(), StatusCode::CONFLICT);
         assert!(e.message.contains("不在任务时间内"), "{}", e.message);
