@@ -33,6 +33,7 @@ pub mod regions;
 pub mod reports;
 pub mod screening;
 pub mod state;
+pub mod volunteers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,6 +112,9 @@ pub fn route_table() -> web::Routes {
         entrance::web::api_routes(),
         entrance::pages::routes(),
         pick::web::api_routes(),
+        volunteers::web::api_routes(),
+        volunteers::pages::routes(),
+        volunteers::public_pages::routes(),
         openapi::routes(),
     ] {
         all.extend(area);

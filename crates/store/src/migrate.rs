@@ -202,6 +202,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "report_bodies_sealed",
         include_str!("../migrations/0047_report_bodies_sealed.sql"),
     ),
+    (
+        52,
+        "volunteers",
+        include_str!("../migrations/0052_volunteers.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

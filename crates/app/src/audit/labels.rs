@@ -208,6 +208,13 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.totp_reset", "重置动态验证码"),
     ("user.unlock", "解锁用户"),
     ("user.update", "修改用户"),
+    ("volunteer.assign", "指派志愿者"),
+    ("volunteer.checkin", "志愿者签到"),
+    ("volunteer.checkout", "志愿者签退"),
+    ("volunteer.hours_confirm", "确认志愿服务时长"),
+    ("volunteer.register", "登记志愿者"),
+    ("volunteer.signup", "志愿者报名任务"),
+    ("volunteer_task.create", "发布志愿服务任务"),
 ];
 
 /// The Chinese label of an action code (the code itself for one written by an older version).
@@ -267,6 +274,9 @@ pub fn object_label(kind: &str) -> &str {
         "import" | "person_import" => "人员导入",
         "incident" => "即报事件",
         "settings" => "设置",
+        "volunteer" => "志愿者",
+        "volunteer_task" => "志愿服务任务",
+        "volunteer_shift" => "志愿服务记录",
         other => other,
     }
 }

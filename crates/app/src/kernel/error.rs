@@ -318,6 +318,15 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "note_ref" => "签收单编号",
         "amount_fen" => "金额（分）",
         "memo" => "摘要",
+        "skills" => "技能",
+        "availability" => "可服务时间",
+        "health_declaration" => "健康申报",
+        "title" => "任务名称",
+        "ends" => "结束时间",
+        "needed" => "需要人数",
+        "volunteer_id" => "志愿者",
+        "minutes" => "时长（分钟）",
+        "place" => "所在位置",
         _ => return None,
     })
 }

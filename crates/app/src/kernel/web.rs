@@ -61,6 +61,7 @@ impl Nav {
         links.push(("/gates", "卡口登记", Some(Permission::ReportsRead)));
         links.push(("/inspections", "督导", Some(Permission::ReportsRead)));
         links.push(("/bookings", "预约", Some(Permission::BookingsRead)));
+        links.push(("/volunteers", "志愿者", Some(Permission::VolunteersManage)));
         links.push((
             "/notifications/deliveries",
             "消息送达",

@@ -158,6 +158,10 @@ pub(super) fn safe_next(next: &str) -> &str {
         || next
             .strip_prefix("/public/applications/")
             .is_some_and(digits)
+        || matches!(
+            next,
+            "/public/volunteers" | "/public/volunteers/register" | "/public/volunteers/certificate"
+        )
         || next.strip_prefix("/public/bookings/").is_some_and(digits)
         || next
             .strip_prefix("/public/bookings/orgs/")

@@ -201,6 +201,43 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/public/bookings/{number}/accept",
         "public: the verified phone's own booking",
     ),
+    // Volunteers (issue 19 item 7): no account; a volunteer reads and writes only their own
+    // record and shifts, by the verified phone (tests/it/volunteers.rs).
+    (
+        "GET",
+        "/public/volunteers",
+        "public: the verified phone's own volunteer page",
+    ),
+    (
+        "GET",
+        "/public/volunteers/register",
+        "public: the registration form (phone verified)",
+    ),
+    (
+        "POST",
+        "/public/volunteers/register",
+        "public: registers the verified phone",
+    ),
+    (
+        "GET",
+        "/public/volunteers/certificate",
+        "public: the verified phone's own certificate",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/signup",
+        "public: signs the verified phone's volunteer up",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/checkin",
+        "public: the verified phone's own shift",
+    ),
+    (
+        "POST",
+        "/public/volunteers/tasks/{id}/checkout",
+        "public: the verified phone's own shift",
+    ),
     (
         "POST",
         "/public/track",
@@ -1048,6 +1085,7 @@ async fn build(t: &T) -> World {
     build_payments(t, &mut w).await;
     build_hotline(t, &mut w).await;
     build_donations(t, &mut w).await;
+    build_volunteers(t, &mut w).await;
 
     // A report form of county A (a copy of village_daily under its own key).
     let (_, mut form) = t
@@ -1893,7 +1931,113 @@ fn cases(w: &World) -> Vec<Case> {
     .chain(payment_cases(w))
     .chain(hotline_cases(w))
     .chain(donation_cases(w))
+    .chain(volunteer_cases(w))
     .collect()
+}
+
+/// Volunteers (issue 19 item 7): a social organisation at T1; four volunteers of V1 (they
+/// register on the public face; here through the service, with a sealed phone); a task at V1
+/// with two of them assigned, checked in and out, one shift confirmed (for the totals) and one
+/// not (for the confirm writes).
+async fn build_volunteers(t: &T, w: &mut World) {
+    let org = created_id(
+        t,
+        w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "社会组织标记甲", "kind": "social_organisation", "region_code": T1}),
+    )
+    .await;
+    let mut people = Vec::new();
+    for (k, phone) in [
+        ("vol1", "13600000001"),
+        ("vol2", "13600000002"),
+        ("vol3", "13600000003"),
+        ("vol4", "13600000004"),
+    ] {
+        let c = backstop_app::public::Citizen {
+            session_id: 0,
+            phone_index: t.state.keys.blind_index("public_phone", phone),
+            phone_masked: String::new(),
+            phone_enc: t.state.keys.encrypt(phone.as_bytes()),
+        };
+        let input = backstop_app::volunteers::NewVolunteer {
+            region_code: V1.to_string(),
+            name: "志愿标记甲".to_string(),
+            skills: vec!["screening".to_string()],
+            availability: "志愿标记甲".to_string(),
+            no_fever: true,
+            no_contact: true,
+            org_id: Some(org),
+        };
+        let v = backstop_app::volunteers::register(&t.state, &c, "test", &input)
+            .await
+            .expect("volunteer");
+        w.ids.insert(k, v.id);
+        people.push(c);
+    }
+    let today = t.state.today().format("%Y-%m-%d").to_string();
+    let task = created_id(t, w, "off.a", "/api/v1/volunteers/tasks", json!({"region_code": V1, "kind": "screening",
+        "title": "任务标记甲", "address": "东门", "day": today, "starts": "00:00", "ends": "23:59", "needed": 10})).await;
+    w.ids.insert("vtask", task);
+    for (k, c) in [("vshift1", &people[0]), ("vshift2", &people[1])] {
+        let v = if k == "vshift1" {
+            w.id("vol1")
+        } else {
+            w.id("vol2")
+        };
+        let sh = created_id(
+            t,
+            w,
+            "off.a",
+            &format!("/api/v1/volunteers/tasks/{task}/assign"),
+            json!({"volunteer_id": v}),
+        )
+        .await;
+        w.ids.insert(k, sh);
+        backstop_app::volunteers::check_in(&t.state, c, "test", task, "")
+            .await
+            .expect("in");
+        backstop_app::volunteers::check_out(&t.state, c, "test", task, "")
+            .await
+            .expect("out");
+    }
+    created(
+        t,
+        w,
+        "off.a",
+        &format!("/api/v1/volunteers/shifts/{}/confirm", w.id("vshift1")),
+        json!({"minutes": 0}),
+    )
+    .await;
+}
+
+fn volunteer_cases(w: &World) -> Vec<Case> {
+    let (task, vol1) = (w.id("vtask"), w.id("vol1"));
+    let new_task = |title: &str| {
+        json!({"region_code": V1, "kind": "publicity", "title": title, "address": "广场",
+        "day": "2026-12-31", "starts": "08:00", "ends": "10:00", "needed": 2})
+    };
+    vec![
+        get("/api/v1/volunteers", "/api/v1/volunteers", "志愿标记甲").list(),
+        get("/api/v1/volunteers/{id}/certificate", format!("/api/v1/volunteers/{vol1}/certificate"), "志愿标记甲"),
+        get("/api/v1/volunteers/tasks", "/api/v1/volunteers/tasks", "任务标记甲").list(),
+        get("/api/v1/volunteers/tasks/{id}", format!("/api/v1/volunteers/tasks/{task}"), "任务标记甲"),
+        get("/api/v1/volunteers/totals", "/api/v1/volunteers/totals", "社会组织标记甲").list(),
+        get("/api/v1/volunteers/totals/export", format!("/api/v1/volunteers/totals/export?region={A}"), "").list(),
+        get("/volunteers", "/volunteers", "任务标记甲").list(),
+        get("/volunteers/tasks/{id}", format!("/volunteers/tasks/{task}"), "任务标记甲"),
+        get("/volunteers/people", "/volunteers/people", "志愿标记甲").list(),
+        get("/volunteers/people/{id}/certificate", format!("/volunteers/people/{vol1}/certificate"), "志愿标记甲"),
+        get("/volunteers/totals", "/volunteers/totals", "社会组织标记甲").list(),
+        post("/api/v1/volunteers/tasks", "/api/v1/volunteers/tasks", new_task("任务标记乙")).outward(),
+        post("/api/v1/volunteers/tasks/{id}/assign", format!("/api/v1/volunteers/tasks/{task}/assign"), json!({"volunteer_id": w.id("vol3")})),
+        post("/api/v1/volunteers/shifts/{id}/confirm", format!("/api/v1/volunteers/shifts/{}/confirm", w.id("vshift2")), json!({})),
+        post("/volunteers/tasks", "/volunteers/tasks",
+            format!("region_code={V1}&kind=publicity&title=x&address=y&day=2026-12-31&starts=08:00&ends=10:00&needed=2")).outward(),
+        post("/volunteers/tasks/{id}/assign", format!("/volunteers/tasks/{task}/assign"), format!("volunteer_id={}", w.id("vol4"))),
+        post("/volunteers/shifts/{id}/confirm", format!("/volunteers/shifts/{}/confirm", w.id("vshift1")), "minutes=&reason="),
+    ]
 }
 
 /// Hotlines (issue 17): a social-work agency in T1 with its social workers (`swo`, tied to an
