@@ -154,7 +154,7 @@ impl Pages {
     }
 }
 
-fn head_of(path: &PathBuf, province: &str) -> Result<SignedHead, String> {
+fn head_of(path: &std::path::Path, province: &str) -> Result<SignedHead, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("无法读取链头文件 {}：{e}", path.display()))?;
     if let Ok(h) = serde_json::from_str::<SignedHead>(&text) {
@@ -172,7 +172,7 @@ fn head_of(path: &PathBuf, province: &str) -> Result<SignedHead, String> {
         .ok_or_else(|| format!("链头文件中没有省 {province} 的链头"))
 }
 
-fn verify_feed(feed: &str, head: &PathBuf, key: Option<&str>) -> Result<ExitCode, String> {
+fn verify_feed(feed: &str, head: &std::path::Path, key: Option<&str>) -> Result<ExitCode, String> {
     let mut pages = Pages::open(feed)?;
     let first = pages.next()?.ok_or("公开数据为空")?;
     let head = head_of(head, &first.province)?;
