@@ -41,9 +41,7 @@ use crate::state::AppState;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A campaign's running totals (fen), derived from the entries' lines.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunningTotals {
     /// Received: minus the donor account.
     pub received_fen: i64,
@@ -226,7 +224,12 @@ pub(crate) async fn append(
     Ok(())
 }
 
-async fn link(tx: &mut Tx, prov: &str, entry_id: i64, prev: Option<&ChainRow>) -> AppResult<ChainRow> {
+async fn link(
+    tx: &mut Tx,
+    prov: &str,
+    entry_id: i64,
+    prev: Option<&ChainRow>,
+) -> AppResult<ChainRow> {
     let e = queries::entry_ctx(tx, prov, entry_id).await?;
     let lines = queries::entry_lines_ctx(tx, prov, entry_id).await?;
     let (obj, delta) = entry_object(prov, &e, &lines);
@@ -289,8 +292,13 @@ pub async fn catch_up(
         }
         n += done;
         tx.commit(
-            Change::new("ledger.chain_publish", "donation_campaign", campaign_id, prov)
-                .detail(json!({"province": prov, "published": done})),
+            Change::new(
+                "ledger.chain_publish",
+                "donation_campaign",
+                campaign_id,
+                prov,
+            )
+            .detail(json!({"province": prov, "published": done})),
         )
         .await?;
     }
@@ -472,9 +480,10 @@ pub async fn sign_due(state: &AppState, through_day: &str) -> AppResult<usize> {
                 period: row.totals.minus(&base),
                 cumulative: row.totals,
             };
-            let text = canonical(&serde_json::to_value(&payload).map_err(|_| {
-                AppError::internal("disclosure", "head payload not serialisable")
-            })?);
+            let text =
+                canonical(&serde_json::to_value(&payload).map_err(|_| {
+                    AppError::internal("disclosure", "head payload not serialisable")
+                })?);
             let sig = key.sign(text.as_bytes());
             let h = HeadRow {
                 province: prov.clone(),
@@ -627,7 +636,11 @@ pub(crate) async fn published(state: &AppState, rows: &[ChainRow]) -> AppResult<
     let mut names: HashMap<(String, i64, String), String> = HashMap::new();
     for ((prov, org), nos) in wanted {
         for (no, sealed) in queries::consented_names(state, &prov, org, &nos).await? {
-            if let Some(n) = state.keys.decrypt(&sealed).and_then(|b| String::from_utf8(b).ok()) {
+            if let Some(n) = state
+                .keys
+                .decrypt(&sealed)
+                .and_then(|b| String::from_utf8(b).ok())
+            {
                 names.insert((prov.clone(), org, no), n);
             }
         }
@@ -661,8 +674,10 @@ pub async fn withdraw_consent(state: &AppState, actor: &Actor, receipt_id: i64) 
             r.id,
             &r.region_code,
         )
-        .detail(json!({"publish_consent": {"before": r.publish_consent, "after": false},
-            "donor_name": "deleted", "donor_salt": "deleted"})),
+        .detail(
+            json!({"publish_consent": {"before": r.publish_consent, "after": false},
+            "donor_name": "deleted", "donor_salt": "deleted"}),
+        ),
     )
     .await?;
     state.disclosure.invalidate();
@@ -913,10 +928,7 @@ pub(crate) async fn verify_chains(state: &AppState) -> AppResult<Vec<String>> {
                     ));
                 }
                 if c.totals != totals {
-                    out.push(format!(
-                        "{at}：第 {} 条后的累计数与记账明细之和不符",
-                        c.seq
-                    ));
+                    out.push(format!("{at}：第 {} 条后的累计数与记账明细之和不符", c.seq));
                 }
             }
         }
@@ -936,7 +948,10 @@ mod tests {
     #[test]
     fn canonical_text_sorts_keys_and_keeps_utf8() {
         let v = json!({"b": 1, "a": {"z": "口罩", "y": null}, "c": [2, 1]});
-        assert_eq!(canonical(&v), r#"{"a":{"y":null,"z":"口罩"},"b":1,"c":[2,1]}"#);
+        assert_eq!(
+            canonical(&v),
+            r#"{"a":{"y":null,"z":"口罩"},"b":1,"c":[2,1]}"#
+        );
         assert_eq!(chain_hash(GENESIS, "x").len(), 64);
         assert_ne!(chain_hash(GENESIS, "x"), chain_hash(GENESIS, "y"));
     }
@@ -993,8 +1008,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-                .expect("chmod");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
             assert!(Disclosure::default().load_or_create(&path).is_err());
         }
     }

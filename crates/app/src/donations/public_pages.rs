@@ -232,8 +232,7 @@ async fn campaign_page(s: &AppState, id: i64, q: &PageQuery) -> AppResult<Arc<St
         return Ok(html);
     }
     let top = i64::MAX;
-    let rchain =
-        queries::of_kind(s, id, &["receive"], q.r.unwrap_or(top), PAGE + 1).await?;
+    let rchain = queries::of_kind(s, id, &["receive"], q.r.unwrap_or(top), PAGE + 1).await?;
     let achain = queries::of_kind(
         s,
         id,

@@ -160,9 +160,17 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ("GET", "/public/track", "public: the follow-up form"),
     // The public donation disclosure (issue 18 item 6): published by design, no account,
     // nothing personal (tests/it/donations_disclosure.rs).
-    ("GET", "/public/donations", "public: campaigns with a disclosure"),
+    (
+        "GET",
+        "/public/donations",
+        "public: campaigns with a disclosure",
+    ),
     ("GET", "/public/donations/key", "public: the disclosure key"),
-    ("GET", "/public/donations/key.pem", "public: the disclosure key"),
+    (
+        "GET",
+        "/public/donations/key.pem",
+        "public: the disclosure key",
+    ),
     (
         "GET",
         "/public/donations/charities/{id}",

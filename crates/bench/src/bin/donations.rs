@@ -79,7 +79,10 @@ async fn main() {
     let a = args();
     let dir = tempfile::tempdir().unwrap_or_else(|e| die(e));
     let url = a.database_url.clone().unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
     });
     let config = Config {
         trusted_proxies: vec!["127.0.0.1".parse().unwrap_or_else(|e| die(e))],
@@ -204,9 +207,15 @@ async fn main() {
                     "('{PROV}', {e2}, {big}, {}, {charity}, '{PROV}', 'allocate', {rid}, 'bench', {now})",
                     2 * k + 2
                 ));
-                lls.push(format!("('{PROV}', {e1}, {rid}, 'donor', NULL, {}, {})", -q, -v));
+                lls.push(format!(
+                    "('{PROV}', {e1}, {rid}, 'donor', NULL, {}, {})",
+                    -q, -v
+                ));
                 lls.push(format!("('{PROV}', {e1}, {rid}, 'stock', NULL, {q}, {v})"));
-                lls.push(format!("('{PROV}', {e2}, {rid}, 'stock', NULL, {}, {})", -aq, -av));
+                lls.push(format!(
+                    "('{PROV}', {e2}, {rid}, 'stock', NULL, {}, {})",
+                    -aq, -av
+                ));
                 lls.push(format!(
                     "('{PROV}', {e2}, {rid}, 'allocated', {hospital}, {aq}, {av})"
                 ));
@@ -236,7 +245,10 @@ async fn main() {
     }
     let rows_s = t1.elapsed().as_secs_f64();
     let entries = 2 * a.receipts;
-    println!("bulk rows: {} receipts, {entries} entries in {rows_s:.1} s", a.receipts);
+    println!(
+        "bulk rows: {} receipts, {entries} entries in {rows_s:.1} s",
+        a.receipts
+    );
     let t2 = Instant::now();
     let published = disclosure::catch_up(&state, PROV, big, 20_000)
         .await
@@ -328,11 +340,11 @@ async fn main() {
             .read_to_string()
             .unwrap_or_else(|e| die(e))
     };
-    let hv: serde_json::Value = serde_json::from_str(&get(format!(
-        "{base}/public/donations/{big}/heads"
-    )))
-    .unwrap_or_else(|e| die(e));
-    let head: SignedHead = serde_json::from_value(hv["heads"][0].clone()).unwrap_or_else(|e| die(e));
+    let hv: serde_json::Value =
+        serde_json::from_str(&get(format!("{base}/public/donations/{big}/heads")))
+            .unwrap_or_else(|e| die(e));
+    let head: SignedHead =
+        serde_json::from_value(hv["heads"][0].clone()).unwrap_or_else(|e| die(e));
     let key = disclosure::parse_public_key(&get(format!("{base}/public/donations/key")))
         .unwrap_or_else(|| die("key"));
     let mut v = FeedVerifier::new(&head, &key);

@@ -430,8 +430,7 @@ pub(crate) async fn withdraw_consent(tx: &mut Tx, prov: &str, id: i64) -> AppRes
 
 // --- signed heads ---
 
-const HEAD_COLS: &str =
-    "province, campaign_id, seq, day, hash, payload, signature, key_id, signed_at FROM ledger_heads";
+const HEAD_COLS: &str = "province, campaign_id, seq, day, hash, payload, signature, key_id, signed_at FROM ledger_heads";
 
 fn head_from_row(r: &AnyRow) -> Result<HeadRow, sqlx::Error> {
     Ok(HeadRow {
@@ -448,7 +447,11 @@ fn head_from_row(r: &AnyRow) -> Result<HeadRow, sqlx::Error> {
 }
 
 /// Signed heads of a campaign, oldest first (at most `limit`, the latest ones).
-pub(crate) async fn heads(state: &AppState, campaign_id: i64, limit: i64) -> AppResult<Vec<HeadRow>> {
+pub(crate) async fn heads(
+    state: &AppState,
+    campaign_id: i64,
+    limit: i64,
+) -> AppResult<Vec<HeadRow>> {
     let q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {HEAD_COLS} WHERE province IN (SELECT province FROM ledger_seqs WHERE campaign_id = $1) \
          AND campaign_id = $1 ORDER BY signed_at DESC, province, seq DESC LIMIT $2"
@@ -481,7 +484,10 @@ pub(crate) async fn chains(state: &AppState) -> AppResult<Vec<(String, i64, i64)
     let q = sqlx::query(
         "SELECT province, campaign_id, last_seq FROM ledger_seqs ORDER BY province, campaign_id",
     );
-    all(state, q, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).await
+    all(state, q, |r| {
+        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+    })
+    .await
 }
 
 /// The last chain row of a campaign's province on or before `day` and after `after`.
