@@ -85,6 +85,7 @@ pub fn route_table() -> web::Routes {
         institutions::pages::routes(),
         donations::web::api_routes(),
         donations::pages::routes(),
+        donations::public_pages::routes(),
         hotline::web::api_routes(),
         hotline::pages::routes(),
         inspections::web::api_routes(),
@@ -175,6 +176,11 @@ pub fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("master.key")
 }
 
+/// Where the disclosure key (Ed25519) lives: next to the master key file.
+pub fn disclosure_key_path(key_file: &Path) -> PathBuf {
+    key_file.with_file_name("disclosure.key")
+}
+
 /// Connect, migrate, load the embedded regions: a state ready to serve.
 pub async fn open(
     database_url: &str,
@@ -199,6 +205,9 @@ pub async fn open(
         .map_err(AppError::from)?;
     let keys = KeyRing::load_or_create(key_file)?;
     let state = AppState::new(db, clock, keys, config);
+    state
+        .disclosure
+        .load_or_create(&disclosure_key_path(key_file))?;
     kernel::auth::load_rules(&state).await?;
     people::privacy::seal_clear_rows(&state).await?;
     privacy::seal_clear_rows(&state).await?;

@@ -52,7 +52,7 @@ use crate::kernel::web::Routes;
         crate::hotline::web::followup_done, crate::hotline::web::statistics, crate::hotline::web::export,
         crate::donations::web::campaigns, crate::donations::web::create_campaign, crate::donations::web::campaign,
         crate::donations::web::receivers, crate::donations::web::set_receiver, crate::donations::web::list_receipts,
-        crate::donations::web::create_receipt, crate::donations::web::receipt, crate::donations::web::allocations,
+        crate::donations::web::create_receipt, crate::donations::web::receipt, crate::donations::web::withdraw_consent, crate::donations::web::allocations,
         crate::donations::web::allocate, crate::donations::web::allocation, crate::donations::web::dispatch,
         crate::donations::web::confirm, crate::donations::web::delivery_note, crate::donations::web::pending,
         crate::donations::web::entries, crate::donations::web::entry, crate::donations::web::reverse,

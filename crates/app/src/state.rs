@@ -86,6 +86,8 @@ pub struct Inner {
     pub live_rules: crate::kernel::auth::LiveRules,
     /// Per-address limits of the public pages (`public::limits`).
     pub public_limits: crate::public::PublicLimits,
+    /// The disclosure key and the public donation pages' cache (`donations::disclosure`).
+    pub disclosure: crate::donations::disclosure::Disclosure,
 }
 
 /// Small in-process caches of slowly changing derived figures (e.g. how many villages must
@@ -157,6 +159,7 @@ impl AppState {
             auth_cache: Default::default(),
             live_rules: crate::kernel::auth::LiveRules::new(&config),
             public_limits: Default::default(),
+            disclosure: Default::default(),
             config,
         }))
     }

@@ -570,6 +570,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             payments::run(&state, command).await
         }
         Command::Ledger { command } => {
+            if let Some(done) = ledger::offline(&command) {
+                return done;
+            }
             let state = open(&common, Config::default()).await?;
             ledger::run(&state, command).await
         }
@@ -671,6 +674,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     let ticker = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut signed_through = String::new();
         loop {
             every.tick().await;
             match backstop_app::reports::run_deadlines(&ticker).await {
@@ -690,6 +694,22 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code.as_str(), "escalation tick failed"),
+            }
+            // The public donation chain's heads (签名链头): every day that ended with entries
+            // not yet signed — on start (catching up) and then once a day.
+            let yesterday = (ticker.today() - chrono::Duration::days(1))
+                .format("%Y-%m-%d")
+                .to_string();
+            if yesterday != signed_through {
+                match backstop_app::donations::disclosure::sign_due(&ticker, &yesterday).await {
+                    Ok(n) => {
+                        signed_through = yesterday;
+                        if n > 0 {
+                            tracing::info!(heads = n, "disclosure heads signed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(code = e.code.as_str(), "disclosure heads failed"),
+                }
             }
             // Emergency periods whose end date has passed end themselves (应急期到期).
             match backstop_app::assistance::emergency::end_lapsed(&ticker).await {

@@ -207,6 +207,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "volunteers",
         include_str!("../migrations/0052_volunteers.sql"),
     ),
+    (
+        48,
+        "ledger_chain",
+        include_str!("../migrations/0048_ledger_chain.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -235,6 +235,7 @@ pub(crate) async fn post(
     {
         queries::insert_entry_line(tx, meta.province, id, p).await?;
     }
+    super::disclosure::append(tx, meta.province, meta.campaign_id, seq, id).await?;
     Ok(id)
 }
 

@@ -13,8 +13,10 @@
 //! campaign, nothing expired allocated) are checked inside the write transaction after the
 //! campaign's sequence row is locked (the ledger's shape: docs/adr/0013-donation-ledger.md).
 
+pub mod disclosure;
 pub mod ledger;
 pub mod pages;
+pub mod public_pages;
 mod queries;
 pub mod receipts;
 pub mod verify;

@@ -131,5 +131,9 @@ pub async fn verify(state: &AppState, actor: &Actor) -> AppResult<LedgerReport> 
             ));
         }
     }
+    if actor.is_operator() {
+        r.breaches
+            .extend(super::disclosure::verify_chains(state).await?);
+    }
     Ok(r)
 }

@@ -36,6 +36,10 @@ pub fn api_routes() -> Routes {
         ),
         ("/api/v1/donations/receipts/{id}", get(receipt)),
         (
+            "/api/v1/donations/receipts/{id}/withdraw-consent",
+            post(withdraw_consent),
+        ),
+        (
             "/api/v1/donations/allocations",
             get(allocations).post(allocate),
         ),
@@ -229,6 +233,17 @@ api_handler! {
     post "/api/v1/ledger/fees", tag "donations", created(Entry), json(body: FeeInput),
         errors(403, 404, 409, 422);
     fn fee(s, a) { ledger::fee(&s, &a.actor, &body).await? }
+}
+
+api_handler! {
+    /// The donor withdraws consent to publication: the name and its salt are deleted, the
+    /// public chain (which holds only the salted hash) stays intact; 爱心人士 is shown.
+    post "/api/v1/donations/receipts/{id}/withdraw-consent", tag "donations", ok(Receipt),
+        params(("id" = i64, Path)), errors(403, 404);
+    fn withdraw_consent(s, a, Path(id): Path<i64>) {
+        super::disclosure::withdraw_consent(&s, &a.actor, id).await?;
+        receipts::get(&s, &a.actor, id).await?
+    }
 }
 
 api_handler! {

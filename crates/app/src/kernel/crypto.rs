@@ -59,23 +59,11 @@ impl KeyRing {
     /// its group or other users can access is refused ([`KeyError::Exposed`]): the service does
     /// not start on a key others may have copied.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
-        let shown = path.display().to_string();
-        if path.exists() {
-            check_private(path).map_err(|e| match e {
-                Private::Io(e) => KeyError::Io(shown.clone(), e),
-                Private::Exposed(mode) => KeyError::Exposed(shown.clone(), mode),
-            })?;
-            let text = std::fs::read_to_string(path).map_err(|e| KeyError::Io(shown.clone(), e))?;
-            let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format(shown.clone()))?;
-            let master: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Format(shown))?;
-            return Ok(Self::from_master(master));
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            backstop_store::create_private_dir(dir).map_err(|e| KeyError::Io(shown.clone(), e))?;
-        }
-        let mut master = [0u8; 32];
-        rand::rng().fill_bytes(&mut master);
-        write_private(path, &hex::encode(master)).map_err(|e| KeyError::Io(shown, e))?;
+        let master = load_or_create_secret(path, || {
+            let mut master = [0u8; 32];
+            rand::rng().fill_bytes(&mut master);
+            master
+        })?;
         Ok(Self::from_master(master))
     }
 
@@ -130,6 +118,31 @@ impl KeyRing {
         mac.update(value);
         mac.finalize().into_bytes().into()
     }
+}
+
+/// Read a 32-byte secret (hex) from `path`, creating it from `fresh` with mode 0600 (in a
+/// folder created 0700) if it does not exist; an existing file its group or other users can
+/// access is refused, as the master key is (the disclosure key uses this).
+pub fn load_or_create_secret(
+    path: &Path,
+    fresh: impl FnOnce() -> [u8; 32],
+) -> Result<[u8; 32], KeyError> {
+    let shown = path.display().to_string();
+    if path.exists() {
+        check_private(path).map_err(|e| match e {
+            Private::Io(e) => KeyError::Io(shown.clone(), e),
+            Private::Exposed(mode) => KeyError::Exposed(shown.clone(), mode),
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Io(shown.clone(), e))?;
+        let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format(shown.clone()))?;
+        return bytes.try_into().map_err(|_| KeyError::Format(shown));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        backstop_store::create_private_dir(dir).map_err(|e| KeyError::Io(shown.clone(), e))?;
+    }
+    let secret = fresh();
+    write_private(path, &hex::encode(secret)).map_err(|e| KeyError::Io(shown, e))?;
+    Ok(secret)
 }
 
 /// Why a file is not private.

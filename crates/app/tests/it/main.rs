@@ -28,6 +28,7 @@ mod crosscheck_keyed;
 mod crosscheck_sealed;
 mod devices;
 mod donations;
+mod donations_disclosure;
 mod edit_disable;
 mod entrance;
 mod escalation;

@@ -158,6 +158,39 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "public: the verified phone's own application",
     ),
     ("GET", "/public/track", "public: the follow-up form"),
+    // The public donation disclosure (issue 18 item 6): published by design, no account,
+    // nothing personal (tests/it/donations_disclosure.rs).
+    (
+        "GET",
+        "/public/donations",
+        "public: campaigns with a disclosure",
+    ),
+    ("GET", "/public/donations/key", "public: the disclosure key"),
+    (
+        "GET",
+        "/public/donations/key.pem",
+        "public: the disclosure key",
+    ),
+    (
+        "GET",
+        "/public/donations/charities/{id}",
+        "public: a charity's disclosure",
+    ),
+    (
+        "GET",
+        "/public/donations/{campaign}",
+        "public: a campaign's disclosure",
+    ),
+    (
+        "GET",
+        "/public/donations/{campaign}/feed",
+        "public: the hash-chained feed",
+    ),
+    (
+        "GET",
+        "/public/donations/{campaign}/heads",
+        "public: the signed heads",
+    ),
     // Public bookings (issue 19): no account; a booking is read and changed only by the phone
     // that made it (tests/it/bookings.rs).
     (
@@ -2370,6 +2403,8 @@ fn donation_cases(w: &World) -> Vec<Case> {
             json!({"reason": "录错"})).by("chf").noperm(sw),
         post("/api/v1/ledger/fees", "/api/v1/ledger/fees", json!({"receipt_line_id": money, "amount_fen": 100}))
             .by("chf").noperm(sw).form_refusal(),
+        post("/api/v1/donations/receipts/{id}/withdraw-consent", format!("/api/v1/donations/receipts/{receipt}/withdraw-consent"),
+            json!({})).by("chf").noperm(sw),
         post("/donations", "/donations",
             format!("name={}&region_code={T1}&starts_on=2026-01-01&ends_on=2026-12-31", encode_query_value("镇募捐页")))
             .by("chf").noperm(sw).outward(),

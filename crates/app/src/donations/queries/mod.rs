@@ -7,8 +7,10 @@
 //! through the handle or is *not found*. Writing functions take the open [`Tx`]. Sums are cast
 //! to BIGINT (PostgreSQL's SUM of a BIGINT is NUMERIC).
 
+mod disclosure;
 mod ledger;
 
+pub(super) use disclosure::*;
 pub(super) use ledger::*;
 
 use std::collections::HashMap;
