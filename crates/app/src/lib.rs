@@ -84,6 +84,8 @@ pub fn route_table() -> web::Routes {
         institutions::pages::routes(),
         donations::web::api_routes(),
         donations::pages::routes(),
+        donations::needs_pages::routes(),
+        donations::needs_web::api_routes(),
         hotline::web::api_routes(),
         hotline::pages::routes(),
         inspections::web::api_routes(),

@@ -192,6 +192,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "held_reason_sealed",
         include_str!("../migrations/0045_held_reason_sealed.sql"),
     ),
+    (
+        49,
+        "donation_needs",
+        include_str!("../migrations/0049_donation_needs.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

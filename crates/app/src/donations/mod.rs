@@ -14,6 +14,9 @@
 //! campaign's sequence row is locked (the ledger's shape: docs/adr/0013-donation-ledger.md).
 
 pub mod ledger;
+pub mod needs;
+pub mod needs_pages;
+pub mod needs_web;
 pub mod pages;
 mod queries;
 pub mod receipts;

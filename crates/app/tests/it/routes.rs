@@ -2160,6 +2160,13 @@ async fn build_donations(t: &T, w: &mut World) {
         .and_then(|e| e["id"].as_i64())
         .expect("entry");
     w.ids.insert("dn_entry", entry);
+    // Needs of the township home (rep.a): one read and accepted, one per page accept and
+    // per cancel.
+    for key in ["dn_need", "dn_need_page", "dn_need_cancel", "dn_need_cancel_page"] {
+        let id = created_id(t, w, "rep.a", "/api/v1/needs", json!({"campaign_id": c, "category": "mask_n95",
+            "spec": "需求规格标记", "quantity": 50, "urgency": "urgent", "needed_by": "2026-12-31"})).await;
+        w.ids.insert(key, id);
+    }
 }
 
 /// The donation routes: reads by the county official (campaigns are seen by regions inside
@@ -2228,6 +2235,25 @@ fn donation_cases(w: &World) -> Vec<Case> {
             "received_qty=10&note_ref=QS-2").by("chf").noperm(sw),
         post("/donations/allocations/{id}/confirm", format!("/donations/allocations/{}/confirm", al("dn_al_confirm_page")),
             "received_qty=10").by("rep").noperm(sw),
+        // Needs (供需对接): read by the county official, posted and cancelled by the home's
+        // reporter, accepted by the charity's finance officer. A recipient of a township of the
+        // county may post its own needs into the county's campaign: the child is not tried.
+        get("/api/v1/needs", format!("/api/v1/needs{rng}"), "需求规格标记").list().noperm(sw),
+        get("/api/v1/needs/unmet", format!("/api/v1/needs/unmet{rng}"), "\"category\":\"mask_n95\"").list().noperm(sw),
+        get("/api/v1/needs/{id}", format!("/api/v1/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),
+        get("/api/v1/needs/{id}/proposals", format!("/api/v1/needs/{}/proposals", al("dn_need")), "口罩规格标记").by("chf").noperm(sw),
+        get("/donations/campaigns/{id}/needs", format!("/donations/campaigns/{c}/needs"), "需求规格标记").list().noperm(sw),
+        get("/donations/needs/{id}", format!("/donations/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),
+        post("/api/v1/needs", "/api/v1/needs", json!({"campaign_id": c, "category": "gloves", "quantity": 5,
+            "urgency": "normal", "needed_by": "2026-12-31"})).by("rep").noperm(sw).skip(&["child"]),
+        post("/api/v1/needs/{id}/accept", format!("/api/v1/needs/{}/accept", al("dn_need")),
+            json!({"receipt_line_id": masks, "quantity": 1})).by("chf").noperm(sw),
+        post("/api/v1/needs/{id}/cancel", format!("/api/v1/needs/{}/cancel", al("dn_need_cancel")), json!({})).by("rep").noperm(sw),
+        post("/donations/campaigns/{id}/needs", format!("/donations/campaigns/{c}/needs"),
+            "category=gloves&quantity=5&urgency=normal&needed_by=2026-12-31").by("rep").noperm(sw).skip(&["child"]),
+        post("/donations/needs/{id}/accept", format!("/donations/needs/{}/accept", al("dn_need_page")),
+            format!("receipt_line_id={masks}&quantity=1")).by("chf").noperm(sw),
+        post("/donations/needs/{id}/cancel", format!("/donations/needs/{}/cancel", al("dn_need_cancel_page")), "").by("rep").noperm(sw),
     ]
 }
 
