@@ -84,6 +84,8 @@ pub fn route_table() -> web::Routes {
         institutions::pages::routes(),
         donations::web::api_routes(),
         donations::pages::routes(),
+        donations::dashboard_pages::routes(),
+        donations::dashboard_web::api_routes(),
         donations::needs_pages::routes(),
         donations::needs_web::api_routes(),
         hotline::web::api_routes(),

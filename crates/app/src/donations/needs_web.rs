@@ -8,9 +8,8 @@ use serde::Deserialize;
 
 use super::ledger::Allocation;
 use super::needs::{self, AcceptInput, Need, NewNeed, Proposal, RegionNeeds};
-use crate::kernel::error::AppResult;
-use crate::kernel::extract::{JsonBody, region_param};
-use crate::kernel::handler::{ApiCaller, api_handler};
+use crate::kernel::extract::region_param;
+use crate::kernel::handler::api_handler;
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {

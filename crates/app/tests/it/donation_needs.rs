@@ -304,3 +304,147 @@ async fn two_charities_accept_matches_for_the_last_stock() {
     })
     .await;
 }
+
+fn sheet_text(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
+    let mut out = String::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let name = f.name().to_string();
+        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
+            f.read_to_string(&mut out).expect("read");
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn dashboard_days_in_stock_and_a_safe_export() {
+    each_backend(|t| async move {
+        let w = world(&t).await;
+        let c = w.campaign;
+        // A donor who consents to publication, named like a formula; a person who does not.
+        let (s, r) = t.post("/api/v1/donations/receipts", &w.fin, json!({"campaign_id": c, "receipt_no": "R-F",
+            "donor_kind": "org", "donor_name": "=HYPERLINK(\"http://x/\",\"点击\")", "publish_consent": true,
+            "money": {"amount": "500.00"},
+            "goods": [{"category": "mask_n95", "spec": "KN95", "quantity": 100, "unit_value": "3.50", "expiry_on": "2028-12-31"}]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let (s, r2) = t.post("/api/v1/donations/receipts", &w.fin, json!({"campaign_id": c, "receipt_no": "R-P",
+            "donor_kind": "person", "donor_name": "李四光", "publish_consent": false,
+            "goods": [{"category": "mask_n95", "spec": "KN95", "quantity": 300, "unit_value": "3.50", "expiry_on": "2028-12-31"}]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{r2}");
+        post_need(&t, &w.hosp, need_body(c, 50, "urgent")).await;
+        t.clock.advance(chrono::Duration::days(8));
+        let off = t.login("off.a").await;
+        let (s, d) = t.get(&format!("/api/v1/donations/campaigns/{c}/dashboard"), &off).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        assert_eq!(d["totals"]["received_fen"], 50_000 + 400 * 350);
+        let age = d["stock_age"].as_array().expect("ages").iter().find(|a| a["category"] == "mask_n95").cloned().expect("masks");
+        assert_eq!((age["in_stock"].as_i64(), age["oldest_days"].as_i64(), age["average_days"].as_i64()), (Some(400), Some(8), Some(8)));
+        assert_eq!(d["unmet"][0]["urgent"], 1);
+        let (s, d) = t.get(&format!("/api/v1/donations/campaigns/{c}/dashboard?region={T1}"), &off).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        assert_eq!(d["totals"]["received_fen"], 0, "the charity is of the county, not the township");
+        let (s, _) = t.get(&format!("/api/v1/donations/campaigns/{c}/dashboard"), &t.login("off.b").await).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        let (s, _, bytes) = t.raw("GET", &format!("/api/v1/donations/campaigns/{c}/export"), Some(&off), None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        let text = sheet_text(&bytes);
+        assert!(text.contains("'=HYPERLINK"), "formula neutralised");
+        assert!(!text.contains(">=HYPERLINK"), "never a bare formula");
+        assert!(text.contains("爱心人士"), "no consent: not named");
+        assert!(!text.contains("李四光") && !text.contains("李**"));
+        assert!(text.contains("接收明细") || text.contains("500.00"));
+        let hosp = t.login("hosp.a").await;
+        let (s, _, _) = t.raw("GET", &format!("/api/v1/donations/campaigns/{c}/export"), Some(&hosp), None, &[]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a recipient does not read the ledger");
+    })
+    .await;
+}
+
+/// An .xlsx of rows under the template's header.
+fn sheet(rows: &[&[&str]]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in backstop_app::donations::import::COLUMNS.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).expect("head");
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(r as u32 + 1, c as u16, *v).expect("cell");
+            }
+        }
+    }
+    wb.save_to_buffer().expect("xlsx")
+}
+
+async fn upload(t: &T, path: &str, tok: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", "backstop.test")
+        .header("authorization", format!("Bearer {tok}"))
+        .header("content-type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .body(axum::body::Body::from(bytes))
+        .expect("request");
+    let (s, _, b) = t.send(req).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn bulk_entry_all_or_nothing() {
+    each_backend(|t| async move {
+        let w = world(&t).await;
+        let c = w.campaign;
+        let path = format!("/api/v1/donations/campaigns/{c}/import");
+        // A file with bad rows: nothing written, each error with its row number.
+        let bad = sheet(&[
+            &["2026-03-01", "X-1", "", "单位", "某公司", "是", "", "医用防护口罩（N95）", "KN95", "100", "", "3.50", "2028-12-31", "一号仓库", ""],
+            &["2026-03-01", "X-2", "", "单位", "某公司", "是", "", "火箭", "", "5", "", "1", "", "", ""],
+            &["2026-03-01", "X-3", "", "个人", "", "否", "100.00", "", "", "", "", "", "", "", ""],
+            &["2026-03-01", "X-4", "", "匿名", "", "", "", "医用外科口罩", "", "-5", "", "1", "", "", ""],
+        ]);
+        let (s, r) = upload(&t, &path, &w.fin, bad).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["written"], 0, "{r}");
+        let rows: Vec<i64> = r["errors"].as_array().expect("errors").iter().map(|e| e["row"].as_i64().unwrap_or(0)).collect();
+        assert!(rows.contains(&3) && rows.contains(&4) && rows.contains(&5), "{r}");
+        assert!(!rows.contains(&2), "{r}");
+        assert!(r["errors"].as_array().expect("e").iter().all(|e| e["message"].as_str().is_some_and(|m| !m.is_ascii())), "{r}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 0);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries").await, 0);
+
+        // A good file: two rows of one receipt (money and goods) and one of another.
+        let good = sheet(&[
+            &["2026-03-01", "G-1", "冀捐票 001", "单位", "某某医疗器械公司", "是", "500.00", "", "", "", "", "", "", "", ""],
+            &["2026-03-01", "G-1", "", "", "", "", "", "医用防护口罩（N95）", "KN95", "1000", "", "3.50", "2028-12-31", "一号仓库", ""],
+            &["2026-03-02", "G-2", "", "个人", "王五", "否", "", "protective_suit", "", "20", "件", "45.00", "", "", "一线医护"],
+        ]);
+        let (s, r) = upload(&t, &path, &w.fin, good.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!((r["written"].as_i64(), r["errors"].as_array().map(Vec::len)), (Some(2), Some(0)), "{r}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines").await, 3);
+        let sum = count(&t, "SELECT CAST(SUM(money_fen + goods_value_fen) AS BIGINT) FROM donation_receipts").await;
+        assert_eq!(sum, 50_000 + 1000 * 350 + 20 * 4500);
+        assert_eq!(audit_count(&t, "donation.receipt_create").await, 2);
+        // The same file again: skipped by receipt number, nothing doubled.
+        let (_, r) = upload(&t, &path, &w.fin, good).await;
+        assert_eq!((r["written"].as_i64(), r["skipped"].as_array().map(Vec::len)), (Some(0), Some(2)), "{r}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
+        // Not an .xlsx: a clear refusal; officials and recipients do not enter receipts.
+        let (s, _) = upload(&t, &path, &w.fin, b"not a workbook".to_vec()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _) = upload(&t, &path, &w.off, sheet(&[])).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = upload(&t, &path, &w.off_b, sheet(&[])).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, tpl) = t.raw("GET", "/api/v1/donations/import-template", Some(&w.fin), None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(sheet_text(&tpl).contains("收据编号"));
+    })
+    .await;
+}

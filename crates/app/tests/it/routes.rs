@@ -103,6 +103,19 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/donations/receiver",
         "registers the caller's own charity",
     ),
+    // Bulk entry (issue 18 item 2): a binary .xlsx body the fixture's text bodies cannot
+    // carry; it writes only into the caller's own charity (own_charity) in a campaign it sees,
+    // scope tested in donation_needs::bulk_entry_all_or_nothing. The template is blank.
+    (
+        "POST",
+        "/api/v1/donations/campaigns/{id}/import",
+        "writes into the caller's own charity only",
+    ),
+    (
+        "GET",
+        "/api/v1/donations/import-template",
+        "a blank template, no records",
+    ),
     // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
     // (tested in admins::personal_token_lifetime_has_a_maximum).
     (
@@ -2238,6 +2251,10 @@ fn donation_cases(w: &World) -> Vec<Case> {
         // Needs (供需对接): read by the county official, posted and cancelled by the home's
         // reporter, accepted by the charity's finance officer. A recipient of a township of the
         // county may post its own needs into the county's campaign: the child is not tried.
+        get("/api/v1/donations/campaigns/{id}/dashboard", format!("/api/v1/donations/campaigns/{c}/dashboard?region={A}"), "\"received_fen\":360000").list().noperm(sw),
+        get("/api/v1/donations/campaigns/{id}/export", format!("/api/v1/donations/campaigns/{c}/export?region={A}"), "xl/").list().noperm(sw),
+        get("/donations/campaigns/{id}/dashboard", format!("/donations/campaigns/{c}/dashboard?region={A}"), "捐赠活动标记").list().noperm(sw),
+        get("/donations/campaigns/{id}/dashboard.xlsx", format!("/donations/campaigns/{c}/dashboard.xlsx?region={A}"), "xl/").list().noperm(sw),
         get("/api/v1/needs", format!("/api/v1/needs{rng}"), "需求规格标记").list().noperm(sw),
         get("/api/v1/needs/unmet", format!("/api/v1/needs/unmet{rng}"), "\"category\":\"mask_n95\"").list().noperm(sw),
         get("/api/v1/needs/{id}", format!("/api/v1/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),

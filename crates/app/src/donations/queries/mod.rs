@@ -7,9 +7,11 @@
 //! through the handle or is *not found*. Writing functions take the open [`Tx`]. Sums are cast
 //! to BIGINT (PostgreSQL's SUM of a BIGINT is NUMERIC).
 
+mod import;
 mod ledger;
 mod needs;
 
+pub(super) use import::*;
 pub(super) use ledger::*;
 pub(super) use needs::*;
 

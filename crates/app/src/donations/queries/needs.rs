@@ -265,3 +265,29 @@ pub(crate) async fn candidate_lines(
     })
     .await
 }
+
+/// Stock of a campaign under the handle grouped by category, unit and the receipt's date (the
+/// dashboard's days in stock): `(category, unit, received_on, quantity)`.
+pub(crate) async fn stock_by_receipt_date(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    campaign_id: i64,
+) -> AppResult<Vec<(String, String, String, i64)>> {
+    let sql = "SELECT l.category, l.unit, r.received_on, CAST(SUM(ll.quantity) AS BIGINT) AS q \
+        FROM ledger_lines ll JOIN donation_lines l ON l.province = ll.province AND l.id = ll.line_id \
+        JOIN donation_receipts r ON r.province = l.province AND r.id = l.receipt_id \
+        WHERE l.region_code >= $1 AND l.region_code < $2 AND l.campaign_id = $3 AND ($4 = 0 OR l.org_id = $4) \
+        AND ll.account = 'stock' GROUP BY l.category, l.unit, r.received_on ORDER BY l.category, r.received_on";
+    let q = ranged(scope, sql)
+        .bind(campaign_id)
+        .bind(super::org_bind(scope));
+    all(state, q, |r| {
+        Ok((
+            r.try_get("category")?,
+            r.try_get("unit")?,
+            r.try_get("received_on")?,
+            r.try_get("q")?,
+        ))
+    })
+    .await
+}
