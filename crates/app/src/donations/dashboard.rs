@@ -136,8 +136,13 @@ pub async fn export_xlsx(
 
     let ws = wb.add_worksheet();
     ws.set_name("汇总").map_err(x)?;
-    ws.text(0, 0, &format!("{}（{}）捐赠款物收支情况", d.campaign.name, d.region_code), &head)
-        .map_err(x)?;
+    ws.text(
+        0,
+        0,
+        &format!("{}（{}）捐赠款物收支情况", d.campaign.name, d.region_code),
+        &head,
+    )
+    .map_err(x)?;
     let t = &d.totals;
     for (r, (label, fen)) in (2u32..).zip([
         ("接收捐赠（含物资折款，元）", t.received_fen),
@@ -149,12 +154,24 @@ pub async fn export_xlsx(
         ws.text(r, 0, label, &head).map_err(x)?;
         ws.text_plain(r, 1, &yuan(fen)).map_err(x)?;
     }
-    let heads = ["类别", "单位", "接收", "已拨付", "已签收", "库存", "库存最长天数", "库存平均天数"];
+    let heads = [
+        "类别",
+        "单位",
+        "接收",
+        "已拨付",
+        "已签收",
+        "库存",
+        "库存最长天数",
+        "库存平均天数",
+    ];
     for (i, h) in heads.iter().enumerate() {
         ws.text(8, col(i)?, h, &head).map_err(x)?;
     }
     for (r, c) in (9u32..).zip(&t.categories) {
-        let age = d.stock_age.iter().find(|a| a.category == c.category && a.unit == c.unit);
+        let age = d
+            .stock_age
+            .iter()
+            .find(|a| a.category == c.category && a.unit == c.unit);
         let cells = [
             c.label.clone(),
             c.unit.clone(),
@@ -173,8 +190,19 @@ pub async fn export_xlsx(
     let ws = wb.add_worksheet();
     ws.set_name("接收明细").map_err(x)?;
     let heads = [
-        "接收日期", "收据编号", "捐赠票据号", "捐赠人", "资金（元）", "物资", "规格", "数量", "单位",
-        "折款（元）", "有效期", "定向", "接收单位",
+        "接收日期",
+        "收据编号",
+        "捐赠票据号",
+        "捐赠人",
+        "资金（元）",
+        "物资",
+        "规格",
+        "数量",
+        "单位",
+        "折款（元）",
+        "有效期",
+        "定向",
+        "接收单位",
     ];
     for (i, h) in heads.iter().enumerate() {
         ws.text(0, col(i)?, h, &head).map_err(x)?;
@@ -189,7 +217,10 @@ pub async fn export_xlsx(
         let directed = match rc.directed_kind.as_str() {
             "" => "非定向".to_string(),
             "purpose" => format!("定向用途：{}", rc.directed_purpose),
-            "region" => format!("定向地区：{}", rc.directed_region.clone().unwrap_or_default()),
+            "region" => format!(
+                "定向地区：{}",
+                rc.directed_region.clone().unwrap_or_default()
+            ),
             _ => "定向单位".to_string(),
         };
         for l in &rc.lines {
@@ -199,12 +230,28 @@ pub async fn export_xlsx(
                 rc.receipt_no.clone(),
                 rc.bill_no.clone(),
                 donor.clone(),
-                if money { yuan(l.value_fen) } else { String::new() },
-                if money { String::new() } else { l.category_label.clone() },
+                if money {
+                    yuan(l.value_fen)
+                } else {
+                    String::new()
+                },
+                if money {
+                    String::new()
+                } else {
+                    l.category_label.clone()
+                },
                 l.spec.clone(),
-                if money { String::new() } else { l.quantity.to_string() },
+                if money {
+                    String::new()
+                } else {
+                    l.quantity.to_string()
+                },
                 if money { String::new() } else { l.unit.clone() },
-                if money { String::new() } else { yuan(l.value_fen) },
+                if money {
+                    String::new()
+                } else {
+                    yuan(l.value_fen)
+                },
                 l.expiry_on.clone().unwrap_or_default(),
                 directed.clone(),
                 rc.org_name.clone(),
@@ -219,7 +266,16 @@ pub async fn export_xlsx(
     let ws = wb.add_worksheet();
     ws.set_name("拨付明细").map_err(x)?;
     let heads = [
-        "拨付日期", "拨付单位", "受赠单位", "物资", "规格", "数量", "单位", "价值（元）", "用途", "状态",
+        "拨付日期",
+        "拨付单位",
+        "受赠单位",
+        "物资",
+        "规格",
+        "数量",
+        "单位",
+        "价值（元）",
+        "用途",
+        "状态",
         "实收数量",
     ];
     for (i, h) in heads.iter().enumerate() {
@@ -237,7 +293,10 @@ pub async fn export_xlsx(
             yuan(a.value_fen),
             a.purpose.clone(),
             a.status_label.clone(),
-            a.delivery.as_ref().map(|d| d.received_qty.to_string()).unwrap_or_default(),
+            a.delivery
+                .as_ref()
+                .map(|d| d.received_qty.to_string())
+                .unwrap_or_default(),
         ];
         for (i, v) in cells.iter().enumerate() {
             ws.text_plain(r, col(i)?, v).map_err(x)?;
@@ -246,7 +305,10 @@ pub async fn export_xlsx(
 
     let ws = wb.add_worksheet();
     ws.set_name("未满足需求").map_err(x)?;
-    for (i, h) in ["地区", "未满足需求", "其中紧急", "尚缺"].iter().enumerate() {
+    for (i, h) in ["地区", "未满足需求", "其中紧急", "尚缺"]
+        .iter()
+        .enumerate()
+    {
         ws.text(0, col(i)?, h, &head).map_err(x)?;
     }
     for (r, u) in (1u32..).zip(&d.unmet) {
@@ -255,13 +317,21 @@ pub async fn export_xlsx(
             .iter()
             .map(|q| format!("{} {}{}", q.label, q.quantity, q.unit))
             .collect();
-        let cells = [u.region_name.clone(), u.needs.to_string(), u.urgent.to_string(), rest.join("；")];
+        let cells = [
+            u.region_name.clone(),
+            u.needs.to_string(),
+            u.urgent.to_string(),
+            rest.join("；"),
+        ];
         for (i, v) in cells.iter().enumerate() {
             ws.text_plain(r, col(i)?, v).map_err(x)?;
         }
     }
     let bytes = wb.save_to_buffer().map_err(x)?;
-    Ok((format!("donations-{}-{}.xlsx", d.campaign.id, d.region_code), bytes))
+    Ok((
+        format!("donations-{}-{}.xlsx", d.campaign.id, d.region_code),
+        bytes,
+    ))
 }
 
 #[cfg(test)]
@@ -272,12 +342,30 @@ mod tests {
     fn days_in_stock_weighted_by_quantity() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 11).expect("date");
         let rows = vec![
-            ("mask_n95".to_string(), "只".to_string(), "2026-03-01".to_string(), 100),
-            ("mask_n95".to_string(), "只".to_string(), "2026-03-09".to_string(), 300),
-            ("gloves".to_string(), "副".to_string(), "2026-03-01".to_string(), 0),
+            (
+                "mask_n95".to_string(),
+                "只".to_string(),
+                "2026-03-01".to_string(),
+                100,
+            ),
+            (
+                "mask_n95".to_string(),
+                "只".to_string(),
+                "2026-03-09".to_string(),
+                300,
+            ),
+            (
+                "gloves".to_string(),
+                "副".to_string(),
+                "2026-03-01".to_string(),
+                0,
+            ),
         ];
         let a = stock_age(&rows, today);
         assert_eq!(a.len(), 1);
-        assert_eq!((a[0].in_stock, a[0].oldest_days, a[0].average_days), (400, 10, 4));
+        assert_eq!(
+            (a[0].in_stock, a[0].oldest_days, a[0].average_days),
+            (400, 10, 4)
+        );
     }
 }

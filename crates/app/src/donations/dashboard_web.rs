@@ -2,10 +2,10 @@
 //! `…/export`, `…/import`, `/api/v1/donations/import-template`): thin handlers over
 //! [`super::dashboard`] and [`super::import`].
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
 use axum::routing::{get, post};
 
 use super::dashboard::{self, Dashboard};
@@ -82,13 +82,16 @@ pub async fn import(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> AppResult<axum::Json<ImportReport>> {
-    Ok(axum::Json(import::import_xlsx(&s, &a.actor, id, &body).await?))
+    Ok(axum::Json(
+        import::import_xlsx(&s, &a.actor, id, &body).await?,
+    ))
 }
 
 /// The sheet template for bulk entry (.xlsx).
 #[utoipa::path(get, path = "/api/v1/donations/import-template", tag = "donations",
     responses((status = 200, description = "the template (.xlsx)"), (status = 403, body = ErrorBody)))]
 pub async fn template(ApiCaller(_s, a): ApiCaller) -> AppResult<Response> {
-    a.actor.require(backstop_core::role::Permission::DonationsManage)?;
+    a.actor
+        .require(backstop_core::role::Permission::DonationsManage)?;
     Ok(xlsx("donation-receipts-template.xlsx", import::template()?))
 }

@@ -113,7 +113,8 @@ fn category_key(s: &str) -> String {
 /// even be read (a quantity that is not a number).
 fn read_groups(bytes: &[u8], campaign_id: i64) -> AppResult<(Vec<Group>, usize, Vec<RowError>)> {
     let file = |m: String| AppError::field(ErrorCode::Validation, "file", m);
-    let mut book = Book::open(Cursor::new(bytes), Limits::default()).map_err(|e| file(e.message))?;
+    let mut book =
+        Book::open(Cursor::new(bytes), Limits::default()).map_err(|e| file(e.message))?;
     let date1904 = book.date1904();
     let mut sheet = book.rows().map_err(|e| file(e.message))?;
     let mut rec = Record::default();
@@ -128,7 +129,9 @@ fn read_groups(bytes: &[u8], campaign_id: i64) -> AppResult<(Vec<Group>, usize, 
         if header {
             header = false;
             if cell(&rec, 1, false) != COLUMNS[1] {
-                return Err(file("表头应与模板一致（第二列为“收据编号”），请下载模板填写".into()));
+                return Err(file(
+                    "表头应与模板一致（第二列为“收据编号”），请下载模板填写".into(),
+                ));
             }
             continue;
         }
@@ -163,7 +166,9 @@ fn read_groups(bytes: &[u8], campaign_id: i64) -> AppResult<(Vec<Group>, usize, 
                 message: "数量应为正整数".into(),
             });
         }
-        let pos = groups.iter().position(|g| g.input.receipt_no == no && !no.is_empty());
+        let pos = groups
+            .iter()
+            .position(|g| g.input.receipt_no == no && !no.is_empty());
         match pos {
             Some(p) => {
                 let g = &mut groups[p];
@@ -197,7 +202,11 @@ fn read_groups(bytes: &[u8], campaign_id: i64) -> AppResult<(Vec<Group>, usize, 
                         donor_kind: donor_kind(&c(3)),
                         donor_name: c(4),
                         publish_consent: matches!(c(5).as_str(), "是" | "同意" | "Y" | "y"),
-                        directed_kind: if purpose.is_empty() { String::new() } else { "purpose".into() },
+                        directed_kind: if purpose.is_empty() {
+                            String::new()
+                        } else {
+                            "purpose".into()
+                        },
                         directed_org_id: None,
                         directed_region: None,
                         directed_purpose: purpose,
@@ -322,8 +331,21 @@ pub fn template() -> AppResult<Vec<u8>> {
         ws.text(0, col, h, &head).map_err(x)?;
     }
     let example = [
-        "2026-03-02", "JZ-0001", "", "单位", "某某医疗器械公司", "是", "", "医用防护口罩（N95）", "KN95",
-        "1000", "只", "3.50", "2028-12-31", "一号仓库", "",
+        "2026-03-02",
+        "JZ-0001",
+        "",
+        "单位",
+        "某某医疗器械公司",
+        "是",
+        "",
+        "医用防护口罩（N95）",
+        "KN95",
+        "1000",
+        "只",
+        "3.50",
+        "2028-12-31",
+        "一号仓库",
+        "",
     ];
     for (i, v) in example.iter().enumerate() {
         let col = u16::try_from(i).map_err(|e| AppError::internal("xlsx", e))?;

@@ -43,7 +43,10 @@ pub fn urgency_label(key: &str) -> &'static str {
 
 /// Sort rank of an urgency key (0 most urgent).
 fn urgency_rank(key: &str) -> usize {
-    URGENCY.iter().position(|(k, _)| *k == key).unwrap_or(URGENCY.len())
+    URGENCY
+        .iter()
+        .position(|(k, _)| *k == key)
+        .unwrap_or(URGENCY.len())
 }
 
 /// A posted need.
@@ -414,8 +417,7 @@ pub(crate) fn rank(
                 "org" if c.directed_org_id == Some(need.recipient_org_id) => true,
                 "org" => return None,
                 "region"
-                    if c
-                        .directed_region
+                    if c.directed_region
                         .as_deref()
                         .is_some_and(|r| recipient_region.starts_with(r)) =>
                 {
@@ -550,8 +552,15 @@ pub(crate) async fn link(
             format!("该需求尚缺 {}，不能对接 {quantity}", (qty - met).max(0)),
         ));
     }
-    queries::insert_match(tx, &l.province, l.need_id, allocation_id, quantity, &actor.username)
-        .await?;
+    queries::insert_match(
+        tx,
+        &l.province,
+        l.need_id,
+        allocation_id,
+        quantity,
+        &actor.username,
+    )
+    .await?;
     tx.also(
         Change::new("donation.need_match", "donation_need", l.need_id, &region).detail(json!({
             "allocation_id": allocation_id, "quantity": quantity,
@@ -582,8 +591,13 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<Need>
         return Err(AppError::msg(ErrorCode::Conflict, "该需求已撤销"));
     }
     tx.commit(
-        Change::new("donation.need_cancel", "donation_need", id, &need.region_code)
-            .detail(json!({"status": {"before": "open", "after": "cancelled"}, "met": need.met})),
+        Change::new(
+            "donation.need_cancel",
+            "donation_need",
+            id,
+            &need.region_code,
+        )
+        .detail(json!({"status": {"before": "open", "after": "cancelled"}, "met": need.met})),
     )
     .await?;
     get(state, actor, id).await
@@ -621,7 +635,13 @@ mod tests {
         .derive()
     }
 
-    fn cand(id: i64, spec: &str, region: &str, expiry: Option<&str>, dk: &str) -> queries::Candidate {
+    fn cand(
+        id: i64,
+        spec: &str,
+        region: &str,
+        expiry: Option<&str>,
+        dk: &str,
+    ) -> queries::Candidate {
         queries::Candidate {
             line_id: id,
             receipt_id: id,
@@ -636,7 +656,11 @@ mod tests {
             warehouse: String::new(),
             directed_kind: dk.into(),
             directed_org_id: if dk == "org" { Some(id) } else { None },
-            directed_region: if dk == "region" { Some("1301".into()) } else { None },
+            directed_region: if dk == "region" {
+                Some("1301".into())
+            } else {
+                None
+            },
             in_stock: 1000,
         }
     }
@@ -661,7 +685,10 @@ mod tests {
         // 7 is directed to this recipient (org 7); 6 elsewhere (never proposed); 5 to the
         // recipient's city; then by closeness and expiry; the other spec last.
         assert_eq!(got, vec![7, 5, 4, 3, 2, 1]);
-        assert_eq!(rank(&n, "130110100", vec![cand(9, "KN95", "13", None, "")])[0].suggested, 400);
+        assert_eq!(
+            rank(&n, "130110100", vec![cand(9, "KN95", "13", None, "")])[0].suggested,
+            400
+        );
     }
 
     #[test]

@@ -21,10 +21,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Routes {
     vec![
-        (
-            "/donations/campaigns/{id}/needs",
-            get(list).post(create),
-        ),
+        ("/donations/campaigns/{id}/needs", get(list).post(create)),
         ("/donations/needs/{id}", get(show)),
         ("/donations/needs/{id}/accept", post(accept)),
         ("/donations/needs/{id}/cancel", post(cancel)),
@@ -122,7 +119,8 @@ struct NeedPage {
 
 async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult {
     let n = needs::get(s, &a.actor, id).await?;
-    let readers = a.actor.can(Permission::DonationsRead) || a.actor.can(Permission::DonationsManage);
+    let readers =
+        a.actor.can(Permission::DonationsRead) || a.actor.can(Permission::DonationsManage);
     let proposals = if readers {
         needs::propose(s, &a.actor, id).await?
     } else {

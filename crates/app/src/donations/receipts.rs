@@ -521,7 +521,13 @@ pub(crate) async fn write(
     let entry = ledger::post(tx, actor, &meta, seq, &postings).await?;
     Ok((
         id,
-        Change::new("donation.receipt_create", "donation_receipt", id, &row.region_code).detail(json!({
+        Change::new(
+            "donation.receipt_create",
+            "donation_receipt",
+            id,
+            &row.region_code,
+        )
+        .detail(json!({
             "campaign_id": row.campaign_id, "receipt_no": row.receipt_no, "bill_no": row.bill_no,
             "donor_kind": row.donor_kind, "donor": name.map(|n| donor_shown(&row.donor_kind, n)),
             "directed_kind": row.directed_kind, "money_fen": row.money_fen,

@@ -69,15 +69,33 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     let Some((charity, hospital, c)) = setup(&server) else {
         return;
     };
-    ready_user_in(&server, "fin.need", "charity_finance", A, Some(charity), PASSWORD);
-    ready_user_in(&server, "hosp.need", "institution_reporter", T1, Some(hospital), PASSWORD);
+    ready_user_in(
+        &server,
+        "fin.need",
+        "charity_finance",
+        A,
+        Some(charity),
+        PASSWORD,
+    );
+    ready_user_in(
+        &server,
+        "hosp.need",
+        "institution_reporter",
+        T1,
+        Some(hospital),
+        PASSWORD,
+    );
     let campaign = server.url(&format!("/donations/campaigns/{c}"));
 
     // The charity enters a goods donation.
     log_in(&d, &server, "fin.need", PASSWORD);
     d.goto(&campaign);
     fill(&d, "#receipt-form input[name=receipt_no]", "JZ-2020-0002");
-    fill(&d, "#receipt-form input[name=donor_name]", "某某医疗器械公司");
+    fill(
+        &d,
+        "#receipt-form input[name=donor_name]",
+        "某某医疗器械公司",
+    );
     d.execute(
         "document.querySelector('#g1_category').value = 'mask_n95'; \
          document.querySelector('#receipt-form input[name=g1_expiry_on]').value = '2099-12-31';",
@@ -136,8 +154,13 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     d.goto(&campaign);
     d.wait_for_text(".status", "已拨付待发运");
     assert_eq!(d.find(".in-stock").text(), "400");
-    fill(&d, "form[id^=dispatch-form] input[name=vehicle]", "冀A·12345");
-    d.find("form[id^=dispatch-form] button[type=submit]").click();
+    fill(
+        &d,
+        "form[id^=dispatch-form] input[name=vehicle]",
+        "冀A·12345",
+    );
+    d.find("form[id^=dispatch-form] button[type=submit]")
+        .click();
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text(".status", "已发运待签收");
     settle(&d, "the campaign after dispatch");
@@ -149,7 +172,9 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     settle(&d, "the deliveries waiting");
     fill(&d, "form[id^=confirm-form] input[name=received_qty]", "600");
     d.find("form[id^=confirm-form] button[type=submit]").click();
-    wait_path(&d, "the pending list", |p| p.starts_with("/donations/pending"));
+    wait_path(&d, "the pending list", |p| {
+        p.starts_with("/donations/pending")
+    });
     std::thread::sleep(Duration::from_millis(200));
     assert!(d.exists("#pending-empty"));
     settle(&d, "the pending list, signed");

@@ -79,7 +79,17 @@ async fn world(t: &T) -> World {
 }
 
 /// A receipt of one goods line; `extra` merged into the body; the line's id.
-async fn goods(t: &T, who: &str, c: i64, no: &str, qty: i64, spec: &str, expiry: &str, extra: Value) -> i64 {
+#[allow(clippy::too_many_arguments)]
+async fn goods(
+    t: &T,
+    who: &str,
+    c: i64,
+    no: &str,
+    qty: i64,
+    spec: &str,
+    expiry: &str,
+    extra: Value,
+) -> i64 {
     let mut body = json!({"campaign_id": c, "receipt_no": no, "donor_kind": "anonymous",
         "goods": [{"category": "mask_n95", "spec": spec, "quantity": qty, "unit_value": "3.50",
             "expiry_on": expiry, "warehouse": "一号仓库"}]});
@@ -311,7 +321,7 @@ fn sheet_text(bytes: &[u8]) -> String {
     let mut out = String::new();
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().to_string();
+        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
         if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
             f.read_to_string(&mut out).expect("read");
         }
@@ -387,7 +397,10 @@ async fn upload(t: &T, path: &str, tok: &str, bytes: Vec<u8>) -> (StatusCode, Va
         .uri(path)
         .header("host", "backstop.test")
         .header("authorization", format!("Bearer {tok}"))
-        .header("content-type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
         .body(axum::body::Body::from(bytes))
         .expect("request");
     let (s, _, b) = t.send(req).await;
@@ -402,39 +415,193 @@ async fn bulk_entry_all_or_nothing() {
         let path = format!("/api/v1/donations/campaigns/{c}/import");
         // A file with bad rows: nothing written, each error with its row number.
         let bad = sheet(&[
-            &["2026-03-01", "X-1", "", "单位", "某公司", "是", "", "医用防护口罩（N95）", "KN95", "100", "", "3.50", "2028-12-31", "一号仓库", ""],
-            &["2026-03-01", "X-2", "", "单位", "某公司", "是", "", "火箭", "", "5", "", "1", "", "", ""],
-            &["2026-03-01", "X-3", "", "个人", "", "否", "100.00", "", "", "", "", "", "", "", ""],
-            &["2026-03-01", "X-4", "", "匿名", "", "", "", "医用外科口罩", "", "-5", "", "1", "", "", ""],
+            &[
+                "2026-03-01",
+                "X-1",
+                "",
+                "单位",
+                "某公司",
+                "是",
+                "",
+                "医用防护口罩（N95）",
+                "KN95",
+                "100",
+                "",
+                "3.50",
+                "2028-12-31",
+                "一号仓库",
+                "",
+            ],
+            &[
+                "2026-03-01",
+                "X-2",
+                "",
+                "单位",
+                "某公司",
+                "是",
+                "",
+                "火箭",
+                "",
+                "5",
+                "",
+                "1",
+                "",
+                "",
+                "",
+            ],
+            &[
+                "2026-03-01",
+                "X-3",
+                "",
+                "个人",
+                "",
+                "否",
+                "100.00",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+            &[
+                "2026-03-01",
+                "X-4",
+                "",
+                "匿名",
+                "",
+                "",
+                "",
+                "医用外科口罩",
+                "",
+                "-5",
+                "",
+                "1",
+                "",
+                "",
+                "",
+            ],
         ]);
         let (s, r) = upload(&t, &path, &w.fin, bad).await;
         assert_eq!(s, StatusCode::OK, "{r}");
         assert_eq!(r["written"], 0, "{r}");
-        let rows: Vec<i64> = r["errors"].as_array().expect("errors").iter().map(|e| e["row"].as_i64().unwrap_or(0)).collect();
-        assert!(rows.contains(&3) && rows.contains(&4) && rows.contains(&5), "{r}");
+        let rows: Vec<i64> = r["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["row"].as_i64().unwrap_or(0))
+            .collect();
+        assert!(
+            rows.contains(&3) && rows.contains(&4) && rows.contains(&5),
+            "{r}"
+        );
         assert!(!rows.contains(&2), "{r}");
-        assert!(r["errors"].as_array().expect("e").iter().all(|e| e["message"].as_str().is_some_and(|m| !m.is_ascii())), "{r}");
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 0);
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries").await, 0);
+        assert!(
+            r["errors"]
+                .as_array()
+                .expect("e")
+                .iter()
+                .all(|e| e["message"].as_str().is_some_and(|m| !m.is_ascii())),
+            "{r}"
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await,
+            0
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM ledger_entries").await,
+            0
+        );
 
         // A good file: two rows of one receipt (money and goods) and one of another.
         let good = sheet(&[
-            &["2026-03-01", "G-1", "冀捐票 001", "单位", "某某医疗器械公司", "是", "500.00", "", "", "", "", "", "", "", ""],
-            &["2026-03-01", "G-1", "", "", "", "", "", "医用防护口罩（N95）", "KN95", "1000", "", "3.50", "2028-12-31", "一号仓库", ""],
-            &["2026-03-02", "G-2", "", "个人", "王五", "否", "", "protective_suit", "", "20", "件", "45.00", "", "", "一线医护"],
+            &[
+                "2026-03-01",
+                "G-1",
+                "冀捐票 001",
+                "单位",
+                "某某医疗器械公司",
+                "是",
+                "500.00",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+            &[
+                "2026-03-01",
+                "G-1",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "医用防护口罩（N95）",
+                "KN95",
+                "1000",
+                "",
+                "3.50",
+                "2028-12-31",
+                "一号仓库",
+                "",
+            ],
+            &[
+                "2026-03-02",
+                "G-2",
+                "",
+                "个人",
+                "王五",
+                "否",
+                "",
+                "protective_suit",
+                "",
+                "20",
+                "件",
+                "45.00",
+                "",
+                "",
+                "一线医护",
+            ],
         ]);
         let (s, r) = upload(&t, &path, &w.fin, good.clone()).await;
         assert_eq!(s, StatusCode::OK, "{r}");
-        assert_eq!((r["written"].as_i64(), r["errors"].as_array().map(Vec::len)), (Some(2), Some(0)), "{r}");
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines").await, 3);
-        let sum = count(&t, "SELECT CAST(SUM(money_fen + goods_value_fen) AS BIGINT) FROM donation_receipts").await;
+        assert_eq!(
+            (r["written"].as_i64(), r["errors"].as_array().map(Vec::len)),
+            (Some(2), Some(0)),
+            "{r}"
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await,
+            2
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines").await,
+            3
+        );
+        let sum = count(
+            &t,
+            "SELECT CAST(SUM(money_fen + goods_value_fen) AS BIGINT) FROM donation_receipts",
+        )
+        .await;
         assert_eq!(sum, 50_000 + 1000 * 350 + 20 * 4500);
         assert_eq!(audit_count(&t, "donation.receipt_create").await, 2);
         // The same file again: skipped by receipt number, nothing doubled.
         let (_, r) = upload(&t, &path, &w.fin, good).await;
-        assert_eq!((r["written"].as_i64(), r["skipped"].as_array().map(Vec::len)), (Some(0), Some(2)), "{r}");
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
+        assert_eq!(
+            (r["written"].as_i64(), r["skipped"].as_array().map(Vec::len)),
+            (Some(0), Some(2)),
+            "{r}"
+        );
+        assert_eq!(
+            count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await,
+            2
+        );
         // Not an .xlsx: a clear refusal; officials and recipients do not enter receipts.
         let (s, _) = upload(&t, &path, &w.fin, b"not a workbook".to_vec()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -442,7 +609,15 @@ async fn bulk_entry_all_or_nothing() {
         assert_eq!(s, StatusCode::FORBIDDEN);
         let (s, _) = upload(&t, &path, &w.off_b, sheet(&[])).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
-        let (s, _, tpl) = t.raw("GET", "/api/v1/donations/import-template", Some(&w.fin), None, &[]).await;
+        let (s, _, tpl) = t
+            .raw(
+                "GET",
+                "/api/v1/donations/import-template",
+                Some(&w.fin),
+                None,
+                &[],
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert!(sheet_text(&tpl).contains("收据编号"));
     })

@@ -2175,7 +2175,12 @@ async fn build_donations(t: &T, w: &mut World) {
     w.ids.insert("dn_entry", entry);
     // Needs of the township home (rep.a): one read and accepted, one per page accept and
     // per cancel.
-    for key in ["dn_need", "dn_need_page", "dn_need_cancel", "dn_need_cancel_page"] {
+    for key in [
+        "dn_need",
+        "dn_need_page",
+        "dn_need_cancel",
+        "dn_need_cancel_page",
+    ] {
         let id = created_id(t, w, "rep.a", "/api/v1/needs", json!({"campaign_id": c, "category": "mask_n95",
             "spec": "需求规格标记", "quantity": 50, "urgency": "urgent", "needed_by": "2026-12-31"})).await;
         w.ids.insert(key, id);
