@@ -212,6 +212,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ledger_chain",
         include_str!("../migrations/0048_ledger_chain.sql"),
     ),
+    (
+        49,
+        "donation_needs",
+        include_str!("../migrations/0049_donation_needs.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

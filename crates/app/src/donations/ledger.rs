@@ -245,6 +245,17 @@ pub async fn allocate(
     actor: &Actor,
     input: &NewAllocation,
 ) -> AppResult<Allocation> {
+    allocate_linked(state, actor, input, None).await
+}
+
+/// [`allocate`], and when `need` is given record the accepted match in the same transaction
+/// (after the lock; [`super::needs::link`]).
+pub(crate) async fn allocate_linked(
+    state: &AppState,
+    actor: &Actor,
+    input: &NewAllocation,
+    need: Option<&super::needs::NeedLink>,
+) -> AppResult<Allocation> {
     actor.require(Permission::DonationsManage)?;
     let line = queries::line(state, &actor.everywhere(), input.receipt_line_id)
         .await
@@ -346,6 +357,9 @@ pub async fn allocate(
     };
     let entry = post(&mut tx, actor, &meta, seq, &postings).await?;
     queries::set_allocation_entry(&mut tx, &prov, aid, entry).await?;
+    if let Some(link) = need {
+        super::needs::link(&mut tx, actor, link, aid, input.quantity).await?;
+    }
     tx.commit(
         Change::new(
             "donation.allocate",

@@ -14,7 +14,14 @@
 //! campaign's sequence row is locked (the ledger's shape: docs/adr/0013-donation-ledger.md).
 
 pub mod disclosure;
+pub mod dashboard;
+pub mod dashboard_pages;
+pub mod dashboard_web;
+pub mod import;
 pub mod ledger;
+pub mod needs;
+pub mod needs_pages;
+pub mod needs_web;
 pub mod pages;
 pub mod public_pages;
 mod queries;

@@ -152,6 +152,9 @@ struct CampaignPage {
     /// The reason a form was refused when that form is not on the page for this reader (a
     /// line or an allocation it does not see): shown at the top instead.
     orphan: Option<String>,
+    /// Unmet needs by region, next to the allocation forms (issue 18 item 4).
+    unmet: Vec<super::needs::RegionNeeds>,
+    unmet_campaign: i64,
 }
 
 /// Is the refused form one the page shows (so its reason appears beside it)?
@@ -192,6 +195,8 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
         &CampaignPage {
             nav: Some(Nav::for_actor(&a.actor, AREA)),
             bars: bars(&d),
+            unmet: super::needs::unmet_by_region(s, &a.actor, id).await?,
+            unmet_campaign: id,
             receipts,
             allocations,
             orphan,

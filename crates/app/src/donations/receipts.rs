@@ -323,7 +323,7 @@ fn goods_line(state: &AppState, i: usize, g: &GoodsInput, designated: bool) -> A
 }
 
 /// Check a receipt entirely; nothing is written.
-async fn validate(
+pub(crate) async fn validate(
     state: &AppState,
     actor: &Actor,
     input: &NewReceipt,
@@ -474,20 +474,36 @@ pub async fn create(
         return get(state, actor, id).await;
     }
     let (row, lines, name) = validate(state, actor, input).await?;
-    let prov = province(&row.region_code);
     let mut tx = Tx::begin(state, actor).await?;
-    let seq = queries::next_seq(&mut tx, &prov, row.campaign_id).await?;
-    if queries::receipt_no_taken(&mut tx, &prov, row.org_id, &row.receipt_no).await? {
+    let (id, change) = write(&mut tx, actor, &row, &lines, name.as_deref()).await?;
+    crate::assistance::remember(&mut tx, actor, idem, "donation_receipt", id).await?;
+    tx.commit(change).await?;
+    get(state, actor, id).await
+}
+
+/// Write a validated receipt, its lines and its receive entry into `tx` (refused when the
+/// receipt number is taken): its id and the audit change to commit (the bulk import writes
+/// many in one transaction).
+pub(crate) async fn write(
+    tx: &mut Tx,
+    actor: &Actor,
+    row: &ReceiptRow,
+    lines: &[LineRow],
+    name: Option<&str>,
+) -> AppResult<(i64, Change)> {
+    let prov = province(&row.region_code);
+    let seq = queries::next_seq(tx, &prov, row.campaign_id).await?;
+    if queries::receipt_no_taken(tx, &prov, row.org_id, &row.receipt_no).await? {
         return Err(AppError::field(
             ErrorCode::Conflict,
             "receipt_no",
             "该收据编号已经登记，请勿重复录入",
         ));
     }
-    let id = queries::insert_receipt(&mut tx, &prov, &row, &actor.username).await?;
+    let id = queries::insert_receipt(tx, &prov, row, &actor.username).await?;
     let mut postings = Vec::new();
-    for l in &lines {
-        let lid = queries::insert_line(&mut tx, &prov, id, &row, l).await?;
+    for l in lines {
+        let lid = queries::insert_line(tx, &prov, id, row, l).await?;
         postings.push(Posting::new(lid, "donor", None, -l.quantity, -l.value_fen));
         postings.push(Posting::new(lid, "stock", None, l.quantity, l.value_fen));
     }
@@ -502,18 +518,22 @@ pub async fn create(
         reverses_id: None,
         memo: "",
     };
-    let entry = ledger::post(&mut tx, actor, &meta, seq, &postings).await?;
-    crate::assistance::remember(&mut tx, actor, idem, "donation_receipt", id).await?;
-    tx.commit(
-        Change::new("donation.receipt_create", "donation_receipt", id, &row.region_code).detail(json!({
+    let entry = ledger::post(tx, actor, &meta, seq, &postings).await?;
+    Ok((
+        id,
+        Change::new(
+            "donation.receipt_create",
+            "donation_receipt",
+            id,
+            &row.region_code,
+        )
+        .detail(json!({
             "campaign_id": row.campaign_id, "receipt_no": row.receipt_no, "bill_no": row.bill_no,
-            "donor_kind": row.donor_kind, "donor": name.as_deref().map(|n| donor_shown(&row.donor_kind, n)),
+            "donor_kind": row.donor_kind, "donor": name.map(|n| donor_shown(&row.donor_kind, n)),
             "directed_kind": row.directed_kind, "money_fen": row.money_fen,
             "goods_value_fen": row.goods_value_fen, "lines": lines.len(), "entry_id": entry,
         })),
-    )
-    .await?;
-    get(state, actor, id).await
+    ))
 }
 
 /// One receipt the actor reads, with its lines and their balances.

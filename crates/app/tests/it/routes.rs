@@ -103,6 +103,19 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/donations/receiver",
         "registers the caller's own charity",
     ),
+    // Bulk entry (issue 18 item 2): a binary .xlsx body the fixture's text bodies cannot
+    // carry; it writes only into the caller's own charity (own_charity) in a campaign it sees,
+    // scope tested in donation_needs::bulk_entry_all_or_nothing. The template is blank.
+    (
+        "POST",
+        "/api/v1/donations/campaigns/{id}/import",
+        "writes into the caller's own charity only",
+    ),
+    (
+        "GET",
+        "/api/v1/donations/import-template",
+        "a blank template, no records",
+    ),
     // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
     // (tested in admins::personal_token_lifetime_has_a_maximum).
     (
@@ -2351,6 +2364,18 @@ async fn build_donations(t: &T, w: &mut World) {
         .and_then(|e| e["id"].as_i64())
         .expect("entry");
     w.ids.insert("dn_entry", entry);
+    // Needs of the township home (rep.a): one read and accepted, one per page accept and
+    // per cancel.
+    for key in [
+        "dn_need",
+        "dn_need_page",
+        "dn_need_cancel",
+        "dn_need_cancel_page",
+    ] {
+        let id = created_id(t, w, "rep.a", "/api/v1/needs", json!({"campaign_id": c, "category": "mask_n95",
+            "spec": "需求规格标记", "quantity": 50, "urgency": "urgent", "needed_by": "2026-12-31"})).await;
+        w.ids.insert(key, id);
+    }
 }
 
 /// The donation routes: reads by the county official (campaigns are seen by regions inside
@@ -2421,6 +2446,29 @@ fn donation_cases(w: &World) -> Vec<Case> {
             "received_qty=10&note_ref=QS-2").by("chf").noperm(sw),
         post("/donations/allocations/{id}/confirm", format!("/donations/allocations/{}/confirm", al("dn_al_confirm_page")),
             "received_qty=10").by("rep").noperm(sw),
+        // Needs (供需对接): read by the county official, posted and cancelled by the home's
+        // reporter, accepted by the charity's finance officer. A recipient of a township of the
+        // county may post its own needs into the county's campaign: the child is not tried.
+        get("/api/v1/donations/campaigns/{id}/dashboard", format!("/api/v1/donations/campaigns/{c}/dashboard?region={A}"), "\"received_fen\":360000").list().noperm(sw),
+        get("/api/v1/donations/campaigns/{id}/export", format!("/api/v1/donations/campaigns/{c}/export?region={A}"), "xl/").list().noperm(sw),
+        get("/donations/campaigns/{id}/dashboard", format!("/donations/campaigns/{c}/dashboard?region={A}"), "捐赠活动标记").list().noperm(sw),
+        get("/donations/campaigns/{id}/dashboard.xlsx", format!("/donations/campaigns/{c}/dashboard.xlsx?region={A}"), "xl/").list().noperm(sw),
+        get("/api/v1/needs", format!("/api/v1/needs{rng}"), "需求规格标记").list().noperm(sw),
+        get("/api/v1/needs/unmet", format!("/api/v1/needs/unmet{rng}"), "\"category\":\"mask_n95\"").list().noperm(sw),
+        get("/api/v1/needs/{id}", format!("/api/v1/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),
+        get("/api/v1/needs/{id}/proposals", format!("/api/v1/needs/{}/proposals", al("dn_need")), "口罩规格标记").by("chf").noperm(sw),
+        get("/donations/campaigns/{id}/needs", format!("/donations/campaigns/{c}/needs"), "需求规格标记").list().noperm(sw),
+        get("/donations/needs/{id}", format!("/donations/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),
+        post("/api/v1/needs", "/api/v1/needs", json!({"campaign_id": c, "category": "gloves", "quantity": 5,
+            "urgency": "normal", "needed_by": "2026-12-31"})).by("rep").noperm(sw).skip(&["child"]),
+        post("/api/v1/needs/{id}/accept", format!("/api/v1/needs/{}/accept", al("dn_need")),
+            json!({"receipt_line_id": masks, "quantity": 1})).by("chf").noperm(sw),
+        post("/api/v1/needs/{id}/cancel", format!("/api/v1/needs/{}/cancel", al("dn_need_cancel")), json!({})).by("rep").noperm(sw),
+        post("/donations/campaigns/{id}/needs", format!("/donations/campaigns/{c}/needs"),
+            "category=gloves&quantity=5&urgency=normal&needed_by=2026-12-31").by("rep").noperm(sw).skip(&["child"]),
+        post("/donations/needs/{id}/accept", format!("/donations/needs/{}/accept", al("dn_need_page")),
+            format!("receipt_line_id={masks}&quantity=1")).by("chf").noperm(sw),
+        post("/donations/needs/{id}/cancel", format!("/donations/needs/{}/cancel", al("dn_need_cancel_page")), "").by("rep").noperm(sw),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! Every SQL statement of donations, and the only place in the area that runs one: campaigns,
 //! receivers, organisations looked up, receipts and their lines (this file), the ledger,
-//! allocations and verification ([`ledger`]).
+//! allocations and verification ([`ledger`]), needs and their matches ([`needs`]).
 //!
 //! Reading functions take a [`Scoped`] handle: lists are limited to its code range (and, for
 //! an actor tied to an organisation, to that organisation) in SQL; a row fetched by id is let
@@ -8,10 +8,14 @@
 //! to BIGINT (PostgreSQL's SUM of a BIGINT is NUMERIC).
 
 mod disclosure;
+mod import;
 mod ledger;
+mod needs;
 
 pub(super) use disclosure::*;
+pub(super) use import::*;
 pub(super) use ledger::*;
+pub(super) use needs::*;
 
 use std::collections::HashMap;
 
