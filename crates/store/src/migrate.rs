@@ -192,6 +192,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "held_reason_sealed",
         include_str!("../migrations/0045_held_reason_sealed.sql"),
     ),
+    (
+        50,
+        "funeral",
+        include_str!("../migrations/0050_funeral.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.
