@@ -273,7 +273,7 @@ async fn epidemic_flow_plan_cremation_marks_deceased_and_rollup() {
         assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, _) = t.get(&format!("/api/v1/bookings/funeral/orgs/{o2}/plan"), &h.off).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
-        assert_eq!(audit_count(&t, "funeral.request").await, 4);
+        assert_eq!(audit_count(&t, "funeral.request").await, 3);
     })
     .await;
 }
@@ -320,7 +320,15 @@ async fn two_schedulers_never_double_book_a_vehicle() {
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM funeral_claims").await, 2);
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM funeral_requests WHERE status = 'scheduled'").await, 1);
         // The other hours of the vehicle are still free.
-        let (s, r) = t.post(&format!("/api/v1/bookings/funeral/requests/{}/collection", ids[23]), &h.staff,
+        let mut free = 0;
+        for id in &ids {
+            let (_, r) = t.get(&format!("/api/v1/bookings/funeral/requests/{id}"), &h.staff).await;
+            if r["status"] == "requested" {
+                free = *id;
+                break;
+            }
+        }
+        let (s, r) = t.post(&format!("/api/v1/bookings/funeral/requests/{free}/collection"), &h.staff,
             json!({"resource_id": h.vehicle, "day": TOMORROW, "hour": 14})).await;
         assert_eq!(s, StatusCode::OK, "{r}");
     })
@@ -343,42 +351,44 @@ async fn outcomes_late_cancels_and_statistics() {
         assert_eq!(s, StatusCode::CREATED, "{v}");
         let sid = v["id"].as_i64().expect("service");
         let mut ids = Vec::new();
-        for i in 0..6u32 {
-            let (s, b) = t.post("/api/v1/bookings", &staff, json!({"service_id": sid, "day": TOMORROW,
+        for i in 0..7u32 {
+            let day = if i == 6 { "2026-03-04" } else { TOMORROW };
+            let (s, b) = t.post("/api/v1/bookings", &staff, json!({"service_id": sid, "day": day,
                 "starts": "10:00", "phone": "13912345678",
                 "parties": [{"name": "王五", "id_number": cid("130110", "19800101", 200 + i)}]})).await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
             ids.push(b["id"].as_i64().expect("booking"));
         }
-        // Late cancel setting: 2 hours; two cancelled now (25 h before the slot): early; with 48 h
-        // they would be late.
+        // Late cancel within 26 hours: tomorrow 10:00 is 25 hours away (late), the day after's
+        // 49 (not late).
         let (s, b) = t.post(&format!("/api/v1/bookings/orgs/{org}/late-cancel"), &staff, json!({"hours": 999})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        let (s, _) = t.post(&format!("/api/v1/bookings/orgs/{org}/late-cancel"), &staff, json!({"hours": 2})).await;
+        let (s, _) = t.post(&format!("/api/v1/bookings/orgs/{org}/late-cancel"), &staff, json!({"hours": 26})).await;
         assert_eq!(s, StatusCode::OK);
-        for id in &ids[..2] {
+        for id in [ids[0], ids[6]] {
             let (s, _) = t.post(&format!("/api/v1/bookings/{id}/cancel"), &staff, json!({})).await;
             assert_eq!(s, StatusCode::OK);
         }
         // Not before the day.
         let (s, b) = t.post(&format!("/api/v1/bookings/{}/outcome", ids[2]), &staff, json!({"outcome": "done"})).await;
         assert_eq!(s, StatusCode::CONFLICT, "{b}");
-        // The next day, 09:30: one more cancelled (late), two done, one no-show.
-        t.clock.advance(chrono::Duration::minutes(24 * 60 + 30));
-        let (s, _) = t.post(&format!("/api/v1/bookings/{}/cancel", ids[2]), &staff, json!({})).await;
-        assert_eq!(s, StatusCode::OK);
-        for (id, oc) in [(ids[3], "done"), (ids[4], "done"), (ids[5], "no_show")] {
+        // Four bookings of today (moved there in the database): two done, one no-show, one open.
+        for id in &ids[2..6] {
+            sqlx::query("UPDATE bookings SET day = $1 WHERE id = $2")
+                .bind(TODAY).bind(*id).execute(t.state.db.pool()).await.expect("today");
+        }
+        for (id, oc) in [(ids[2], "done"), (ids[3], "done"), (ids[4], "no_show")] {
             let (s, b) = t.post(&format!("/api/v1/bookings/{id}/outcome"), &staff, json!({"outcome": oc})).await;
             assert_eq!(s, StatusCode::OK, "{b}");
             assert_eq!(b["status"], oc);
         }
-        let (s, b) = t.post(&format!("/api/v1/bookings/{}/outcome", ids[5]), &staff, json!({"outcome": "done"})).await;
+        let (s, b) = t.post(&format!("/api/v1/bookings/{}/outcome", ids[4]), &staff, json!({"outcome": "done"})).await;
         assert_eq!(s, StatusCode::CONFLICT, "{b}");
         let (s, b) = t.post(&format!("/api/v1/bookings/{}/outcome", ids[0]), &staff, json!({"outcome": "gone"})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert_eq!(audit_count(&t, "booking.outcome").await, 3);
 
-        let (s, st) = t.get(&format!("/api/v1/bookings/stats?region=130110&from={TOMORROW}"), &off).await;
+        let (s, st) = t.get(&format!("/api/v1/bookings/stats?region=130110&from={TODAY}&to=2026-03-04"), &off).await;
         assert_eq!(s, StatusCode::OK, "{st}");
         let tot = &st["total"];
         let n = |sql: &str| count(&t, sql);
@@ -389,22 +399,24 @@ async fn outcomes_late_cancels_and_statistics() {
         assert_eq!(
             (tot["booked"].as_i64(), tot["done"].as_i64(), tot["cancelled"].as_i64(), tot["no_show"].as_i64()),
             (Some(booked), Some(done), Some(cancelled), Some(no_show)), "{st}");
-        assert_eq!((booked, done, cancelled, no_show), (6, 2, 3, 1));
+        assert_eq!((booked, done, cancelled, no_show), (7, 2, 2, 1));
         assert_eq!(tot["late_cancelled"], 1, "{st}");
         let town = st["regions"].as_array().and_then(|a| a.iter().find(|r| r["key"] == "130110100")).cloned().expect("town");
-        assert_eq!(town["booked"], 6);
+        assert_eq!(town["booked"], 7);
         let row = st["orgs"].as_array().and_then(|a| a.first()).cloned().expect("org row");
-        assert_eq!((row["day"].as_str(), row["name"].as_str(), row["done"].as_i64()), (Some(TOMORROW), Some("鹿泉区婚姻登记处"), Some(2)));
+        assert_eq!((row["day"].as_str(), row["name"].as_str(), row["done"].as_i64(), row["no_show"].as_i64()),
+            (Some(TODAY), Some("鹿泉区婚姻登记处"), Some(2), Some(1)), "{st}");
+        assert_eq!(st["orgs"].as_array().map(Vec::len), Some(3), "one row per day");
         // The registry's staff see their own; another county's official none of it.
-        let (s, mine) = t.get(&format!("/api/v1/bookings/stats?from={TOMORROW}"), &staff).await;
+        let (s, mine) = t.get(&format!("/api/v1/bookings/stats?from={TODAY}&to=2026-03-04"), &staff).await;
         assert_eq!(s, StatusCode::OK, "{mine}");
-        assert_eq!(mine["total"]["booked"], 6);
+        assert_eq!(mine["total"]["booked"], 7);
         let other = t.user("off.y", &["official"], "130111").await;
         let (s, _) = t.get("/api/v1/bookings/stats?region=130110", &other).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, e) = t.get(&format!("/api/v1/bookings/stats?from={TOMORROW}&to={TODAY}"), &off).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-        let req = Request::builder().uri(format!("/api/v1/bookings/stats/export?region=130110&from={TOMORROW}"))
+        let req = Request::builder().uri(format!("/api/v1/bookings/stats/export?region=130110&from={TODAY}"))
             .header(header::HOST, "backstop.test").header(header::AUTHORIZATION, format!("Bearer {off}"))
             .body(Body::empty()).expect("request");
         let (s, _, bytes) = t.send(req).await;
