@@ -436,14 +436,18 @@ async fn book_job(
     hours: i64,
 ) -> AppResult<i64> {
     let mut tx = Tx::begin(state, actor).await?;
-    let job = queries::insert_job(&mut tx, r, u.id, kind, day, hour, hours, &actor.username).await?;
+    let job =
+        queries::insert_job(&mut tx, r, u.id, kind, day, hour, hours, &actor.username).await?;
     for h in hour..hour + hours {
         if !queries::claim(&mut tx, &r.region_code, u.id, day, h, job).await? {
             tx.rollback().await?;
             return Err(AppError::field(
                 ErrorCode::Conflict,
                 "hour",
-                format!("{}在 {day} {h:02}:00 已有安排，请另选时间或{}", u.name, u.kind_label),
+                format!(
+                    "{}在 {day} {h:02}:00 已有安排，请另选时间或{}",
+                    u.name, u.kind_label
+                ),
             ));
         }
     }
@@ -495,7 +499,12 @@ pub async fn schedule_collection(
                 "疫情死亡遗体须由专用车辆接运，请选择专用车辆",
             ));
         }
-        let day = match input.day.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let day = match input
+            .day
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(d) => date_field("day", d)?,
             None => today,
         };
@@ -508,11 +517,10 @@ pub async fn schedule_collection(
         }
         (day, hour)
     } else {
-        let day = date_field(
-            "day",
-            input.day.as_deref().unwrap_or("").trim(),
-        )?;
-        let hour = input.hour.ok_or_else(|| bad("hour", "请填写接运时间（0–23 点）"))?;
+        let day = date_field("day", input.day.as_deref().unwrap_or("").trim())?;
+        let hour = input
+            .hour
+            .ok_or_else(|| bad("hour", "请填写接运时间（0–23 点）"))?;
         if day < today || (day == today && hour < this_hour) {
             return Err(bad("day", "接运时间不能早于现在"));
         }
@@ -548,7 +556,12 @@ pub async fn schedule_cremation(
         ));
     }
     let u = usable_unit(state, &r, input.resource_id, "cremator").await?;
-    let day = match input.day.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let day = match input
+        .day
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(d) => date_field("day", d)?,
         None if r.epidemic => date_field("day", &collection.day)?,
         None => return Err(bad("day", "请填写火化日期")),
@@ -563,7 +576,9 @@ pub async fn schedule_cremation(
     if day_s < collection.day {
         return Err(bad("day", "火化日期不能早于接运日期"));
     }
-    let hour = input.hour.ok_or_else(|| bad("hour", "请填写火化时间（0–23 点）"))?;
+    let hour = input
+        .hour
+        .ok_or_else(|| bad("hour", "请填写火化时间（0–23 点）"))?;
     let (hour, hours) = hour_window(hour, input.hours.unwrap_or(1), 4)?;
     if day_s == collection.day && hour < collection.hour + collection.hours {
         return Err(bad(

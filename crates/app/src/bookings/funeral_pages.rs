@@ -136,7 +136,9 @@ async fn schedule(
     };
     let day = form.get("day").to_string();
     match form.outcome(done)? {
-        Ok(_) => Ok(Redirect::to(&format!("/bookings/funeral/{}?day={day}", r.org_id)).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/bookings/funeral/{}?day={day}", r.org_id)).into_response())
+        }
         Err(form) => plan_page(&s, &a, r.org_id, &day, form).await,
     }
 }

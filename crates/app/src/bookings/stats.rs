@@ -114,12 +114,7 @@ fn bad(field: &str, m: impl Into<String>) -> AppError {
 }
 
 /// Mark a booked booking done or a no-show (bookings.manage, on or after its day).
-pub async fn mark(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-    input: &Outcome,
-) -> AppResult<Booking> {
+pub async fn mark(state: &AppState, actor: &Actor, id: i64, input: &Outcome) -> AppResult<Booking> {
     actor.require(Permission::BookingsManage)?;
     let b = super::book::get(state, actor, id).await?;
     let outcome = input.outcome.trim();
@@ -187,7 +182,12 @@ async fn frame<'a>(state: &AppState, actor: &'a Actor, q: &StatsQuery) -> AppRes
     super::may_read(actor)?;
     let region = crate::kernel::extract::region_param(q.region.as_deref())?;
     let scope = actor.within_opt(region.as_ref())?;
-    let pick = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let pick = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let from = match pick(&q.from) {
         Some(d) => date_field("from", &d)?,
         None => state.today(),
@@ -264,7 +264,8 @@ fn below_county(code: &str) -> bool {
 
 /// Unix ms of `day` `HH:MM` in Beijing.
 fn slot_ms(day: &str, starts: &str) -> Option<i64> {
-    let t = chrono::NaiveDateTime::parse_from_str(&format!("{day} {starts}"), "%Y-%m-%d %H:%M").ok()?;
+    let t =
+        chrono::NaiveDateTime::parse_from_str(&format!("{day} {starts}"), "%Y-%m-%d %H:%M").ok()?;
     Some(t.and_utc().timestamp_millis() - 8 * 3_600_000)
 }
 
@@ -410,7 +411,12 @@ pub async fn funeral(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResu
         .collect();
     let name = region_name(state, &f.node).await?;
     Ok(FuneralStats {
-        total: total.row(f.node.clone(), name.clone(), String::new(), below_county(&f.node)),
+        total: total.row(
+            f.node.clone(),
+            name.clone(),
+            String::new(),
+            below_county(&f.node),
+        ),
         region_code: f.node,
         region_name: name,
         from: f.from,
@@ -475,7 +481,17 @@ pub async fn bookings_xlsx(
     let bytes = workbook(
         "预约统计",
         &title,
-        &["代码", "名称", "日期", "预约", "已办理", "取消", "临近取消", "改约", "未到"],
+        &[
+            "代码",
+            "名称",
+            "日期",
+            "预约",
+            "已办理",
+            "取消",
+            "临近取消",
+            "改约",
+            "未到",
+        ],
         &rows,
     )?;
     Ok((
@@ -508,11 +524,22 @@ pub async fn funeral_xlsx(
             ]
         })
         .collect();
-    let title = format!("殡葬服务统计（{}，{} 至 {}）", st.region_name, st.from, st.to);
+    let title = format!(
+        "殡葬服务统计（{}，{} 至 {}）",
+        st.region_name, st.from, st.to
+    );
     let bytes = workbook(
         "殡葬服务统计",
         &title,
-        &["代码", "名称", "日期", "处理遗体", "其中疫情相关", "车辆使用(小时)", "火化炉使用(炉次)"],
+        &[
+            "代码",
+            "名称",
+            "日期",
+            "处理遗体",
+            "其中疫情相关",
+            "车辆使用(小时)",
+            "火化炉使用(炉次)",
+        ],
         &rows,
     )?;
     Ok((

@@ -54,7 +54,11 @@ fn the_day_plan_of_an_epidemic_death_on_a_phone() {
         )
         .await
         .expect("org");
-        for (kind, name) in [("vehicle", "专用车"), ("vehicle", "殡仪车"), ("cremator", "一号炉")] {
+        for (kind, name) in [
+            ("vehicle", "专用车"),
+            ("vehicle", "殡仪车"),
+            ("cremator", "一号炉"),
+        ] {
             let r = backstop_app::bookings::add_resource(
                 &server.state,
                 &op,
@@ -83,7 +87,14 @@ fn the_day_plan_of_an_epidemic_death_on_a_phone() {
         }
         o.id
     });
-    ready_user_in(&server, "fh.day", "service_staff", "130110100", Some(org), PASSWORD);
+    ready_user_in(
+        &server,
+        "fh.day",
+        "service_staff",
+        "130110100",
+        Some(org),
+        PASSWORD,
+    );
     log_in(&phone, &server, "fh.day", PASSWORD);
 
     phone.goto(&server.url(&format!("/bookings/funeral/{org}")));
@@ -105,7 +116,10 @@ fn the_day_plan_of_an_epidemic_death_on_a_phone() {
     fits_in_chinese(&phone, "/bookings/funeral/{id} (a request)", &[]);
     // The collection: only the designated vehicle is offered; this hour is the default.
     let unit = phone.find(".plan-request select[name=resource_id]").text();
-    assert!(unit.contains("专用车") && !unit.contains("殡仪车"), "{unit}");
+    assert!(
+        unit.contains("专用车") && !unit.contains("殡仪车"),
+        "{unit}"
+    );
     phone.find(".plan-request button[type=submit]").click();
     phone.wait_for_text(".plan-request button[type=submit]", "安排火化");
     let plan = phone.find("main").text();
@@ -119,7 +133,9 @@ fn the_day_plan_of_an_epidemic_death_on_a_phone() {
         vec![],
     );
     phone.find(".plan-request button[type=submit]").click();
-    wait_path(&phone, "the plan again", |p| p.starts_with("/bookings/funeral/"));
+    wait_path(&phone, "the plan again", |p| {
+        p.starts_with("/bookings/funeral/")
+    });
     phone.wait_for_text("main", "11:00–12:00");
     // The collection done.
     phone.find("button[id^=job-][id$=-done]").click();

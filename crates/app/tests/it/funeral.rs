@@ -48,12 +48,20 @@ async fn home(t: &T) -> Home {
     t.import_fixture().await;
     let off = t.user("off.f", &["official"], "130110").await;
     let (s, o) = t
-        .post("/api/v1/orgs", &off, json!({"name": "鹿泉区殡仪馆", "kind": "funeral_home", "region_code": "130110100"}))
+        .post(
+            "/api/v1/orgs",
+            &off,
+            json!({"name": "鹿泉区殡仪馆", "kind": "funeral_home", "region_code": "130110100"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{o}");
     let org = o["id"].as_i64().expect("org");
     let (s, h) = t
-        .post("/api/v1/orgs", &off, json!({"name": "鹿泉区人民医院", "kind": "hospital", "region_code": "130110100"}))
+        .post(
+            "/api/v1/orgs",
+            &off,
+            json!({"name": "鹿泉区人民医院", "kind": "hospital", "region_code": "130110100"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{h}");
     let hid = h["id"].as_i64().expect("hospital");
@@ -64,11 +72,24 @@ async fn home(t: &T) -> Home {
     let special = resource(t, &staff, org, "vehicle", "专用车").await;
     let cremator = resource(t, &staff, org, "cremator", "一号炉").await;
     let (s, u) = t
-        .post(&format!("/api/v1/bookings/funeral/resources/{special}"), &staff, json!({"designated": true}))
+        .post(
+            &format!("/api/v1/bookings/funeral/resources/{special}"),
+            &staff,
+            json!({"designated": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{u}");
     assert_eq!(u["designated"], true);
-    Home { off, org, staff, staff2, hospital, vehicle, special, cremator }
+    Home {
+        off,
+        org,
+        staff,
+        staff2,
+        hospital,
+        vehicle,
+        special,
+        cremator,
+    }
 }
 
 fn family(org: i64, seq: u32, epidemic: bool) -> Value {
@@ -78,7 +99,9 @@ fn family(org: i64, seq: u32, epidemic: bool) -> Value {
 }
 
 async fn new_request(t: &T, token: &str, body: Value) -> i64 {
-    let (s, r) = t.post("/api/v1/bookings/funeral/requests", token, body).await;
+    let (s, r) = t
+        .post("/api/v1/bookings/funeral/requests", token, body)
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     r["id"].as_i64().expect("request")
 }
@@ -86,7 +109,10 @@ async fn new_request(t: &T, token: &str, body: Value) -> i64 {
 fn job_id(r: &Value, kind: &str) -> i64 {
     r["jobs"]
         .as_array()
-        .and_then(|a| a.iter().find(|j| j["kind"] == kind && j["status"] != "cancelled"))
+        .and_then(|a| {
+            a.iter()
+                .find(|j| j["kind"] == kind && j["status"] != "cancelled")
+        })
         .and_then(|j| j["id"].as_i64())
         .expect("job")
 }

@@ -854,24 +854,62 @@ async fn build(t: &T) -> World {
     // Funeral capacity (issue 19 items 5, 6): a funeral home at T1 with a vehicle and a
     // cremator; requests (to schedule, to cremate, with planned jobs to record); two bookings
     // moved to today (to mark done / no-show).
-    let fh = created_id(t, &w, "off.a", "/api/v1/orgs",
-        json!({"name": "殡仪馆标记甲", "kind": "funeral_home", "region_code": T1})).await;
+    let fh = created_id(
+        t,
+        &w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "殡仪馆标记甲", "kind": "funeral_home", "region_code": T1}),
+    )
+    .await;
     w.ids.insert("funeral_home", fh);
-    for (k, kind, name) in [("funeral_vehicle", "vehicle", "车辆标记甲"), ("funeral_cremator", "cremator", "火化炉标记甲")] {
-        let id = created_id(t, &w, "off.a", &format!("/api/v1/bookings/orgs/{fh}/resources"),
-            json!({"kind": kind, "name": name, "units": 1})).await;
+    for (k, kind, name) in [
+        ("funeral_vehicle", "vehicle", "车辆标记甲"),
+        ("funeral_cremator", "cremator", "火化炉标记甲"),
+    ] {
+        let id = created_id(
+            t,
+            &w,
+            "off.a",
+            &format!("/api/v1/bookings/orgs/{fh}/resources"),
+            json!({"kind": kind, "name": name, "units": 1}),
+        )
+        .await;
         w.ids.insert(k, id);
     }
-    for (k, n) in [("funeral_req", 1u32), ("funeral_req2", 2), ("funeral_req3", 3), ("funeral_req4", 4),
-        ("funeral_req5", 5), ("funeral_req6", 6)] {
-        let id = created_id(t, &w, "off.a", "/api/v1/bookings/funeral/requests", json!({"org_id": fh,
+    for (k, n) in [
+        ("funeral_req", 1u32),
+        ("funeral_req2", 2),
+        ("funeral_req3", 3),
+        ("funeral_req4", 4),
+        ("funeral_req5", 5),
+        ("funeral_req6", 6),
+    ] {
+        let id = created_id(
+            t,
+            &w,
+            "off.a",
+            "/api/v1/bookings/funeral/requests",
+            json!({"org_id": fh,
             "name": "逝者甲", "id_number": cid("130110", "19300101", n), "place": "家中",
-            "died_at": "2026-03-02 06:00", "phone": "13900004444"})).await;
+            "died_at": "2026-03-02 06:00", "phone": "13900004444"}),
+        )
+        .await;
         w.ids.insert(k, id);
     }
-    for (k, job, hour) in [("funeral_req3", "", 10), ("funeral_req4", "funeral_job", 13), ("funeral_req5", "funeral_job2", 15)] {
-        let r = created(t, &w, "off.a", &format!("/api/v1/bookings/funeral/requests/{}/collection", w.id(k)),
-            json!({"resource_id": w.id("funeral_vehicle"), "day": "2026-03-02", "hour": hour})).await;
+    for (k, job, hour) in [
+        ("funeral_req3", "", 10),
+        ("funeral_req4", "funeral_job", 13),
+        ("funeral_req5", "funeral_job2", 15),
+    ] {
+        let r = created(
+            t,
+            &w,
+            "off.a",
+            &format!("/api/v1/bookings/funeral/requests/{}/collection", w.id(k)),
+            json!({"resource_id": w.id("funeral_vehicle"), "day": "2026-03-02", "hour": hour}),
+        )
+        .await;
         if !job.is_empty() {
             w.ids.insert(job, r["jobs"][0]["id"].as_i64().expect("job"));
         }
@@ -882,7 +920,10 @@ async fn build(t: &T) -> World {
             {"name": "乙", "id_number": cid("130110", "19950101", 2 * n + 2)}]})).await;
         let id = b["id"].as_i64().expect("id");
         sqlx::query("UPDATE bookings SET day = '2026-03-02' WHERE id = $1")
-            .bind(id).execute(t.state.db.pool()).await.expect("today");
+            .bind(id)
+            .execute(t.state.db.pool())
+            .await
+            .expect("today");
         w.ids.insert(k, id);
     }
 

@@ -106,10 +106,7 @@ pub(in crate::bookings) struct RequestRow<'a> {
 }
 
 /// Insert a request (status `requested`).
-pub(in crate::bookings) async fn insert_request(
-    tx: &mut Tx,
-    r: &RequestRow<'_>,
-) -> AppResult<i64> {
+pub(in crate::bookings) async fn insert_request(tx: &mut Tx, r: &RequestRow<'_>) -> AppResult<i64> {
     let now = tx.now();
     let q = sqlx::query(
         "INSERT INTO funeral_requests (province, number, org_id, region_code, source, from_org_id, person_id, \
@@ -154,7 +151,9 @@ fn request_from_row(r: &AnyRow) -> Result<Request, sqlx::Error> {
         id: r.try_get("id")?,
         number: r.try_get("number")?,
         org_id: r.try_get("org_id")?,
-        org_name: r.try_get::<Option<String>, _>("org_name")?.unwrap_or_default(),
+        org_name: r
+            .try_get::<Option<String>, _>("org_name")?
+            .unwrap_or_default(),
         region_code: r.try_get("region_code")?,
         source: r.try_get("source")?,
         from_org_id: r.try_get("from_org_id")?,
@@ -194,13 +193,15 @@ pub(in crate::bookings) async fn request_by_key(
     by: &str,
     key: &str,
 ) -> AppResult<Option<i64>> {
-    Ok(sqlx::query("SELECT id FROM funeral_requests WHERE created_by = $1 AND idem = $2")
-        .bind(by.to_string())
-        .bind(key.to_string())
-        .fetch_optional(state.db.pool())
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?)
+    Ok(
+        sqlx::query("SELECT id FROM funeral_requests WHERE created_by = $1 AND idem = $2")
+            .bind(by.to_string())
+            .bind(key.to_string())
+            .fetch_optional(state.db.pool())
+            .await?
+            .map(|r| r.try_get("id"))
+            .transpose()?,
+    )
 }
 
 /// The open requests of a funeral home (not yet cremated or cancelled), oldest first.
@@ -332,7 +333,9 @@ fn job_from_row(r: &AnyRow) -> Result<Job, sqlx::Error> {
         epidemic: r.try_get::<i64, _>("epidemic")? != 0,
         status_label: crate::bookings::funeral::job_status_label(&status).to_string(),
         status,
-        number: r.try_get::<Option<String>, _>("number")?.unwrap_or_default(),
+        number: r
+            .try_get::<Option<String>, _>("number")?
+            .unwrap_or_default(),
         name: r
             .try_get::<Option<String>, _>("name_masked")?
             .unwrap_or_default(),
@@ -385,7 +388,11 @@ pub(in crate::bookings) async fn jobs_on(
 }
 
 /// Set a job's status.
-pub(in crate::bookings) async fn set_job_status(tx: &mut Tx, id: i64, status: &str) -> AppResult<()> {
+pub(in crate::bookings) async fn set_job_status(
+    tx: &mut Tx,
+    id: i64,
+    status: &str,
+) -> AppResult<()> {
     let now = tx.now();
     tx.exec(
         sqlx::query("UPDATE funeral_jobs SET status = $2, updated_at = $3 WHERE id = $1")
@@ -432,9 +439,11 @@ pub(in crate::bookings) async fn person_state(
 pub(in crate::bookings) async fn mark_deceased(tx: &mut Tx, id: i64) -> AppResult<u64> {
     let now = tx.now();
     tx.changed(
-        sqlx::query("UPDATE persons SET deceased = 1, updated_at = $2 WHERE id = $1 AND deceased = 0")
-            .bind(id)
-            .bind(now),
+        sqlx::query(
+            "UPDATE persons SET deceased = 1, updated_at = $2 WHERE id = $1 AND deceased = 0",
+        )
+        .bind(id)
+        .bind(now),
     )
     .await
 }
@@ -480,7 +489,9 @@ pub(in crate::bookings) async fn used(
          GROUP BY region_code, org_id, day, kind";
     all(
         state,
-        ranged(scope, sql).bind(from.to_string()).bind(to.to_string()),
+        ranged(scope, sql)
+            .bind(from.to_string())
+            .bind(to.to_string()),
         |r| {
             Ok((
                 r.try_get("region_code")?,

@@ -32,9 +32,11 @@ pub(in crate::bookings) async fn mark_outcome(
         )
         .await?;
     tx.exec(
-        sqlx::query("UPDATE booking_parties SET active = 0 WHERE booking_id = $1 AND province = $2")
-            .bind(b.id)
-            .bind(province_of(&b.region_code)),
+        sqlx::query(
+            "UPDATE booking_parties SET active = 0 WHERE booking_id = $1 AND province = $2",
+        )
+        .bind(b.id)
+        .bind(province_of(&b.region_code)),
     )
     .await?;
     Ok(n)
@@ -99,7 +101,9 @@ pub(in crate::bookings) async fn booking_facts(
          WHERE region_code >= $1 AND region_code < $2 AND day >= $3 AND day <= $4";
     all(
         state,
-        ranged(scope, sql).bind(from.to_string()).bind(to.to_string()),
+        ranged(scope, sql)
+            .bind(from.to_string())
+            .bind(to.to_string()),
         |r| {
             Ok(BookingFact {
                 region_code: r.try_get("region_code")?,
@@ -126,7 +130,9 @@ pub(in crate::bookings) async fn rebooked(
          GROUP BY region_code, org_id, old_day";
     all(
         state,
-        ranged(scope, sql).bind(from.to_string()).bind(to.to_string()),
+        ranged(scope, sql)
+            .bind(from.to_string())
+            .bind(to.to_string()),
         |r| {
             Ok((
                 r.try_get("region_code")?,
