@@ -417,11 +417,10 @@ async fn outcomes_late_cancels_and_statistics() {
         let (s, st) = t.get(&format!("/api/v1/bookings/stats?region=130110&from={TODAY}&to=2026-03-04"), &off).await;
         assert_eq!(s, StatusCode::OK, "{st}");
         let tot = &st["total"];
-        let n = |sql: &str| count(&t, sql);
-        let booked = n("SELECT CAST(COUNT(*) AS BIGINT) FROM bookings").await;
-        let done = n("SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'done'").await;
-        let cancelled = n("SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'cancelled'").await;
-        let no_show = n("SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'no_show'").await;
+        let booked = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings").await;
+        let done = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'done'").await;
+        let cancelled = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'cancelled'").await;
+        let no_show = count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE status = 'no_show'").await;
         assert_eq!(
             (tot["booked"].as_i64(), tot["done"].as_i64(), tot["cancelled"].as_i64(), tot["no_show"].as_i64()),
             (Some(booked), Some(done), Some(cancelled), Some(no_show)), "{st}");
