@@ -77,6 +77,8 @@ pub fn route_table() -> web::Routes {
         audit::web::api_routes(),
         audit::pages::routes(),
         bookings::web::api_routes(),
+        bookings::funeral_web::api_routes(),
+        bookings::funeral_pages::routes(),
         bookings::pages::routes(),
         bookings::public_pages::routes(),
         reports::web::api_routes(),

@@ -217,6 +217,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "donation_needs",
         include_str!("../migrations/0049_donation_needs.sql"),
     ),
+    (
+        50,
+        "funeral",
+        include_str!("../migrations/0050_funeral.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -99,7 +99,7 @@ pub struct Booking {
     pub service_label: String,
     pub day: String,
     pub starts: String,
-    /// `booked`, `rebooking`, `cancelled`.
+    /// `booked`, `rebooking`, `cancelled`, `done`, `no_show`.
     pub status: String,
     pub status_label: String,
     /// `staff` or `public`.
@@ -119,6 +119,8 @@ pub fn status_label(s: &str) -> &'static str {
         "booked" => "已预约",
         "rebooking" => "待改约",
         "cancelled" => "已取消",
+        "done" => "已办理",
+        "no_show" => "未到",
         _ => "",
     }
 }

@@ -4,7 +4,8 @@
 //! (holidays, specially opened days, lower caps, blocked days); bookings made by staff on the
 //! phone or by the public with a verified phone ([`book`]); emergency settings an official
 //! puts in force for a region's registries or funeral homes ([`emergency`]); blocked dates and
-//! mass rebooking ([`rebook`]).
+//! mass rebooking ([`rebook`]); funeral capacity — body collection, vehicles and cremators, the
+//! day's plan ([`funeral`]); outcomes, no-shows and statistics with the funeral rollup ([`stats`]).
 //!
 //! Rules: setting up needs `bookings.manage` and the organisation in scope (an actor tied to an
 //! organisation: that one only); reading needs `bookings.read`; emergency settings need
@@ -15,11 +16,15 @@
 
 pub mod book;
 pub mod emergency;
+pub mod funeral;
+pub mod funeral_pages;
+pub mod funeral_web;
 pub mod pages;
 pub mod public_pages;
 mod queries;
 pub mod rebook;
 pub mod rules;
+pub mod stats;
 pub mod web;
 
 use backstop_core::error::ErrorCode;

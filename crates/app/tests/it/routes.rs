@@ -943,6 +943,82 @@ async fn build(t: &T) -> World {
         w.ids.insert(k, id);
     }
 
+    // Funeral capacity (issue 19 items 5, 6): a funeral home at T1 with a vehicle and a
+    // cremator; requests (to schedule, to cremate, with planned jobs to record); two bookings
+    // moved to today (to mark done / no-show).
+    let fh = created_id(
+        t,
+        &w,
+        "off.a",
+        "/api/v1/orgs",
+        json!({"name": "殡仪馆标记甲", "kind": "funeral_home", "region_code": T1}),
+    )
+    .await;
+    w.ids.insert("funeral_home", fh);
+    for (k, kind, name) in [
+        ("funeral_vehicle", "vehicle", "车辆标记甲"),
+        ("funeral_cremator", "cremator", "火化炉标记甲"),
+    ] {
+        let id = created_id(
+            t,
+            &w,
+            "off.a",
+            &format!("/api/v1/bookings/orgs/{fh}/resources"),
+            json!({"kind": kind, "name": name, "units": 1}),
+        )
+        .await;
+        w.ids.insert(k, id);
+    }
+    for (k, n) in [
+        ("funeral_req", 1u32),
+        ("funeral_req2", 2),
+        ("funeral_req3", 3),
+        ("funeral_req4", 4),
+        ("funeral_req5", 5),
+        ("funeral_req6", 6),
+    ] {
+        let id = created_id(
+            t,
+            &w,
+            "off.a",
+            "/api/v1/bookings/funeral/requests",
+            json!({"org_id": fh,
+            "name": "逝者甲", "id_number": cid("130110", "19300101", n), "place": "家中",
+            "died_at": "2026-03-02 06:00", "phone": "13900004444"}),
+        )
+        .await;
+        w.ids.insert(k, id);
+    }
+    for (k, job, hour) in [
+        ("funeral_req3", "", 10),
+        ("funeral_req4", "funeral_job", 13),
+        ("funeral_req5", "funeral_job2", 15),
+    ] {
+        let r = created(
+            t,
+            &w,
+            "off.a",
+            &format!("/api/v1/bookings/funeral/requests/{}/collection", w.id(k)),
+            json!({"resource_id": w.id("funeral_vehicle"), "day": "2026-03-02", "hour": hour}),
+        )
+        .await;
+        if !job.is_empty() {
+            w.ids.insert(job, r["jobs"][0]["id"].as_i64().expect("job"));
+        }
+    }
+    for (k, n) in [("booking5", 5u32), ("booking6", 6)] {
+        let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": svc, "day": "2026-03-03", "starts": "10:00",
+            "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19900101", 2 * n + 1)},
+            {"name": "乙", "id_number": cid("130110", "19950101", 2 * n + 2)}]})).await;
+        let id = b["id"].as_i64().expect("id");
+        sqlx::query("UPDATE bookings SET day = '2026-03-02' WHERE id = $1")
+            .bind(id)
+            .execute(t.state.db.pool())
+            .await
+            .expect("today");
+        w.ids.insert(k, id);
+    }
+
     // Screening: a campaign at T1, a visit of the household, observations.
     let camp = created_id(t, &w, "off.a", "/api/v1/screening/campaigns",
         json!({"name": "排查标记甲", "starts_on": "2026-03-01", "ends_on": "2026-03-10", "region_code": T1})).await;
@@ -1522,6 +1598,15 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/bookings/emergencies", "/api/v1/bookings/emergencies", "防控标记甲").list(),
         get("/bookings", "/bookings", "登记处标记甲").list(),
         get("/bookings/orgs/{id}", format!("/bookings/orgs/{}?day=2026-03-03", w.id("registry")), w.id("booking_no")),
+        get("/api/v1/bookings/funeral/orgs/{id}/plan", format!("/api/v1/bookings/funeral/orgs/{}/plan?day=2026-03-02", w.id("funeral_home")), "车辆标记甲"),
+        get("/api/v1/bookings/funeral/requests/{id}", format!("/api/v1/bookings/funeral/requests/{}", w.id("funeral_req")), "殡仪馆标记甲"),
+        get("/api/v1/bookings/funeral/rollup", format!("/api/v1/bookings/funeral/rollup?region={A}&from=2026-03-02"), "殡仪馆标记甲").list(),
+        get("/api/v1/bookings/funeral/rollup/export", format!("/api/v1/bookings/funeral/rollup/export?region={A}&from=2026-03-02"), "").list(),
+        get("/api/v1/bookings/stats", format!("/api/v1/bookings/stats?region={A}&from=2026-03-03"), "登记处标记甲").list(),
+        get("/api/v1/bookings/stats/export", format!("/api/v1/bookings/stats/export?region={A}&from=2026-03-03"), "").list(),
+        get("/bookings/funeral/{id}", format!("/bookings/funeral/{}?day=2026-03-02", w.id("funeral_home")), "车辆标记甲"),
+        get("/bookings/funeral-rollup", format!("/bookings/funeral-rollup?region={A}&from=2026-03-02"), "殡仪馆标记甲").list(),
+        get("/bookings/stats", format!("/bookings/stats?region={A}&from=2026-03-03"), "登记处标记甲").list(),
         // ---- inspections
         get("/api/v1/inspections", "/api/v1/inspections", "督查标记甲").list(),
         get("/api/v1/inspections/{id}", format!("/api/v1/inspections/{inspection}"), "督查标记甲"),
@@ -1777,6 +1862,24 @@ fn cases(w: &World) -> Vec<Case> {
         post("/bookings/orgs/{id}/dates", format!("/bookings/orgs/{}/dates", w.id("registry")), "day=2026-03-22&kind=closed&reason=x&day_cap="),
         post("/bookings/orgs/{id}/block", format!("/bookings/orgs/{}/block", w.id("registry")), "day=2026-03-23&reason=x"),
         post("/bookings/{id}/cancel", format!("/bookings/{}/cancel", w.id("booking")), ""),
+        post("/api/v1/bookings/funeral/requests", "/api/v1/bookings/funeral/requests", json!({"org_id": w.id("funeral_home"),
+            "name": "逝者乙", "id_number": cid("130110", "19300101", 9), "place": "家中", "died_at": "2026-03-02 06:00", "phone": "13900004444"})),
+        post("/api/v1/bookings/funeral/requests/{id}/collection", format!("/api/v1/bookings/funeral/requests/{}/collection", w.id("funeral_req2")),
+            json!({"resource_id": w.id("funeral_vehicle"), "day": "2026-03-03", "hour": 8})),
+        post("/api/v1/bookings/funeral/requests/{id}/cremation", format!("/api/v1/bookings/funeral/requests/{}/cremation", w.id("funeral_req3")),
+            json!({"resource_id": w.id("funeral_cremator"), "day": "2026-03-02", "hour": 14})),
+        post("/api/v1/bookings/funeral/jobs/{id}", format!("/api/v1/bookings/funeral/jobs/{}", w.id("funeral_job")), json!({"status": "cancelled"})),
+        post("/api/v1/bookings/funeral/resources/{id}", format!("/api/v1/bookings/funeral/resources/{}", w.id("funeral_vehicle")), json!({"designated": true})),
+        post("/api/v1/bookings/orgs/{id}/late-cancel", format!("/api/v1/bookings/orgs/{}/late-cancel", w.id("registry")), json!({"hours": 12})),
+        post("/api/v1/bookings/{id}/outcome", format!("/api/v1/bookings/{}/outcome", w.id("booking5")), json!({"outcome": "done"})),
+        post("/bookings/funeral/{id}/requests", format!("/bookings/funeral/{}/requests", w.id("funeral_home")),
+            format!("name=x&id_number={}&place=x&died_at=2026-03-02T06:00&phone=13900004444&attendance=0", cid("130110", "19300101", 10))),
+        post("/bookings/funeral/requests/{id}/schedule", format!("/bookings/funeral/requests/{}/schedule", w.id("funeral_req6")),
+            format!("kind=collection&resource_id={}&day=2026-03-04&hour=8&hours=2", w.id("funeral_vehicle"))),
+        post("/bookings/funeral/jobs/{id}", format!("/bookings/funeral/jobs/{}", w.id("funeral_job2")), "status=cancelled"),
+        post("/bookings/funeral/resources/{id}", format!("/bookings/funeral/resources/{}", w.id("funeral_cremator")),
+            format!("org_id={}&note=", w.id("funeral_home"))),
+        post("/bookings/{id}/outcome", format!("/bookings/{}/outcome", w.id("booking6")), "outcome=no_show"),
         // ---- inspections
         // ---- writes naming an organisation: one of county B is out of reach
         post("/api/v1/inspections", "/api/v1/inspections", json!({"unit": format!("org:{home}"), "mode": "open", "findings": "机构督查",

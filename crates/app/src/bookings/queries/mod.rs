@@ -7,10 +7,14 @@
 //! services and notices) is public by nature. Writing functions take the open [`Tx`].
 
 mod book;
+mod funeral;
 mod rebook;
+mod stats;
 
 pub(super) use book::*;
+pub(super) use funeral::*;
 pub(super) use rebook::*;
+pub(super) use stats::*;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
