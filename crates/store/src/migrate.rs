@@ -203,11 +203,6 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0047_report_bodies_sealed.sql"),
     ),
     (
-        52,
-        "volunteers",
-        include_str!("../migrations/0052_volunteers.sql"),
-    ),
-    (
         48,
         "ledger_chain",
         include_str!("../migrations/0048_ledger_chain.sql"),
@@ -221,6 +216,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         50,
         "funeral",
         include_str!("../migrations/0050_funeral.sql"),
+    ),
+    (
+        52,
+        "volunteers",
+        include_str!("../migrations/0052_volunteers.sql"),
     ),
 ];
 
