@@ -48,6 +48,9 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client of a public request
     /// (`--trusted-proxy`); none by default: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Public requests one address may make in a minute (`--public-requests-per-minute`,
+    /// default 120); more are answered 429. A town office behind one address may need more.
+    pub public_requests_per_minute: usize,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             gateways: crate::notify::Gateways::default(),
             sender: crate::notify::SendSettings::default(),
             trusted_proxies: Vec::new(),
+            public_requests_per_minute: 120,
         }
     }
 }

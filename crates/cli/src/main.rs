@@ -127,6 +127,13 @@ struct ServeArgs {
     /// public page, for the public pages' per-address limits.
     #[arg(long, env = "BACKSTOP_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// Public requests one address may make in a minute; more are answered 429.
+    #[arg(
+        long,
+        env = "BACKSTOP_PUBLIC_REQUESTS_PER_MINUTE",
+        default_value_t = 120
+    )]
+    public_requests_per_minute: usize,
     #[command(flatten)]
     notify: NotifyArgs,
 }
@@ -646,6 +653,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     };
     config.gateways = args.notify.gateways()?;
     config.trusted_proxies = args.trusted_proxy;
+    config.public_requests_per_minute = args.public_requests_per_minute;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(

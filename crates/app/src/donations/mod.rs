@@ -13,10 +13,10 @@
 //! campaign, nothing expired allocated) are checked inside the write transaction after the
 //! campaign's sequence row is locked (the ledger's shape: docs/adr/0013-donation-ledger.md).
 
-pub mod disclosure;
 pub mod dashboard;
 pub mod dashboard_pages;
 pub mod dashboard_web;
+pub mod disclosure;
 pub mod import;
 pub mod ledger;
 pub mod needs;

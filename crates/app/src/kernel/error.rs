@@ -108,6 +108,7 @@ pub fn field_label(field: &str) -> String {
 pub fn base_label(field: &str) -> Option<&'static str> {
     Some(match field {
         "username" => "用户名",
+        "related_case_id" => "关联个案编号",
         "amount" => "金额",
         "applied_on" => "申请日期",
         "commitment" => "个人承诺",

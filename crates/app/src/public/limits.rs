@@ -1,5 +1,5 @@
 //! Per-address limits of the public face, in memory (one process; a second node keeps its
-//! own): every public request (120 a minute), code requests (10 an hour) and code tries (30 an
+//! own): every public request (120 a minute by default, `Config::public_requests_per_minute`), code requests (10 an hour) and code tries (30 an
 //! hour). The staff pages are not counted here, so a flood of public requests is answered 429
 //! on the public side while the staff keep working. Also where the client address of a
 //! public request comes from: the TCP peer, or `X-Forwarded-For` when the peer is a proxy the
@@ -59,9 +59,9 @@ fn take(
 }
 
 impl PublicLimits {
-    /// One more public request from `addr`; false when over the limit.
-    pub fn request(&self, addr: &str, now: i64) -> bool {
-        take(&self.requests, addr, now, MINUTE_MS, 120)
+    /// One more public request from `addr`; false when over `per_minute`.
+    pub fn request(&self, addr: &str, now: i64, per_minute: usize) -> bool {
+        take(&self.requests, addr, now, MINUTE_MS, per_minute)
     }
     /// One more code request from `addr`.
     pub fn code_request(&self, addr: &str, now: i64) -> bool {
@@ -109,7 +109,11 @@ pub async fn limit_public(State(state): State<AppState>, req: Request, next: Nex
         return next.run(req).await;
     }
     let addr = addr_of(&state, req.headers(), req.extensions());
-    if !state.public_limits.request(&addr, state.now_ms()) {
+    if !state.public_limits.request(
+        &addr,
+        state.now_ms(),
+        state.config.public_requests_per_minute,
+    ) {
         let e = AppError::new(ErrorCode::RateLimited);
         return if req.uri().path().starts_with("/public/api/") {
             e.into_response()

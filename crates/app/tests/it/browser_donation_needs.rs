@@ -53,6 +53,16 @@ fn setup(server: &Server) -> Option<(i64, i64, i64)> {
         )
         .await
         .expect("campaign");
+        backstop_app::donations::set_receiver(
+            &state,
+            &op,
+            &backstop_app::donations::ReceiverInput {
+                org_id: Some(charity),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("receiver");
         (charity, hospital, c.id)
     }))
 }

@@ -63,6 +63,17 @@ async fn world(t: &T) -> World {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
+    // Both charities are registered receivers (a receipt needs it).
+    for who in [&fin, &fin_b] {
+        let (s, r) = t
+            .post(
+                "/api/v1/donations/receivers",
+                who,
+                json!({"tax_free_imports": false, "credit_code": "53130100MJ0000000X"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
     World {
         off,
         off_b,
@@ -214,8 +225,9 @@ async fn needs_posted_proposed_accepted_and_met() {
         assert!(a1["purpose"].as_str().is_some_and(|p| p.contains("供需对接")));
         // Refused: another charity's line, another campaign's need, beyond the need, beyond
         // the stock, a gift directed elsewhere; nothing written.
+        // (another charity's line reads as one that does not exist: nothing about it is told)
         let (s, e) = t.post(&path, &w.fin, accept(theirs, 10)).await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!((s, e["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("receipt_line_id")), "{e}");
         let (s, e) = t.post(&path, &w.fin, accept(plain, 401)).await;
         assert_eq!(s, StatusCode::CONFLICT, "{e}");
         assert!(e["message"].as_str().is_some_and(|m| m.contains("尚缺 400")), "{e}");

@@ -136,7 +136,7 @@ async fn epidemic_flow_plan_cremation_marks_deceased_and_rollup() {
         bad["farewell"] = json!(true);
         let (s, b) = t.post(base, &h.staff, bad).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        assert_eq!(b["field"], "farewell", "{b}");
+        assert_eq!(b["fields"][0]["field"], "farewell", "{b}");
         let mut bad = e.clone();
         bad["attendance"] = json!(3);
         let (s, b) = t.post(base, &h.staff, bad).await;

@@ -895,7 +895,7 @@ async fn a_call_refers_to_a_child_case_in_reach_only() {
             answers.push((e["code"].clone(), e["message"].clone(), e["fields"].clone()));
         }
         assert_eq!(answers[0], answers[1], "the same answer whether the case exists elsewhere or not");
-        assert_eq!(answers[0].1, "个案不存在");
+        assert_eq!(answers[0].1, "关联个案编号：个案不存在");
         assert_eq!(calls(&t).await, 0);
         assert_eq!(count(&t, &linked(there)).await, 0);
         assert_eq!(audit_count(&t, "child_case.hotline_call").await, 0);

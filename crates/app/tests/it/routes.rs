@@ -25,7 +25,7 @@ use axum::http::{Request, StatusCode, header};
 use backstop_app::kernel::web::encode_query_value;
 use serde_json::{Value, json};
 
-use crate::support::{T, cid, each_backend};
+use crate::support::{T, cid, each_backend_with};
 
 /// County A (鹿泉区) holds every record; B (栾城区) is its sibling.
 const A: &str = "130110";
@@ -2552,7 +2552,7 @@ fn donation_cases(w: &World) -> Vec<Case> {
         // Needs (供需对接): read by the county official, posted and cancelled by the home's
         // reporter, accepted by the charity's finance officer. A recipient of a township of the
         // county may post its own needs into the county's campaign: the child is not tried.
-        get("/api/v1/donations/campaigns/{id}/dashboard", format!("/api/v1/donations/campaigns/{c}/dashboard?region={A}"), "\"received_fen\":360000").list().noperm(sw),
+        get("/api/v1/donations/campaigns/{id}/dashboard", format!("/api/v1/donations/campaigns/{c}/dashboard?region={A}"), "\"totals\":{\"received_fen\":").list().noperm(sw),
         get("/api/v1/donations/campaigns/{id}/export", format!("/api/v1/donations/campaigns/{c}/export?region={A}"), "xl/").list().noperm(sw),
         get("/donations/campaigns/{id}/dashboard", format!("/donations/campaigns/{c}/dashboard?region={A}"), "捐赠活动标记").list().noperm(sw),
         get("/donations/campaigns/{id}/dashboard.xlsx", format!("/donations/campaigns/{c}/dashboard.xlsx?region={A}"), "xl/").list().noperm(sw),
@@ -3248,7 +3248,13 @@ fn outward_bodies(c: &Case) -> Vec<String> {
 
 #[tokio::test]
 async fn every_route_holds_the_scope() {
-    each_backend(|t: T| async move {
+    // Every path is tried with every method: the public face's per-address limit would answer
+    // 429 for the later public paths instead of their router's 405.
+    let config = backstop_app::Config {
+        public_requests_per_minute: 1_000_000,
+        ..Default::default()
+    };
+    each_backend_with(config, |t: T| async move {
         let w = build(&t).await;
         // Lists are called a second time, right after, naming the records' township in the
         // query string (`?region=`), which the sibling and child actors must not open.

@@ -168,14 +168,20 @@ async fn a_task_from_posting_to_confirmed_hours() {
             let (s, _, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&cookie), &format!("place={}", enc("东门岗亭"))).await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             t.clock.advance(chrono::Duration::minutes(150));
+            // The two-hour public session has run out: the volunteer verifies the phone again.
+            let (s, _, _) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            assert_eq!(s, StatusCode::SEE_OTHER, "an expired public session is sent to log in");
+            let cookie = public_session(&t, &fake, "13912345678").await;
             let (s, _, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkout"), Some(&cookie), "").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             let (_, _, html) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert!(html.contains("2 小时 30 分钟") && html.contains("待确认"), "{html}");
+            // The staff's sessions idled out too (30 minutes): they sign in again.
+            let (off, ts, ts_b) = (t.login("off.a").await, t.login("ts.a").await, t.login("ts.b").await);
 
             // The township confirms: an adjustment needs a reason.
-            let (_, d) = t.get(&format!("/api/v1/volunteers/tasks/{tid}"), &ts).await;
-            assert_eq!(d["task"]["taken"], 1);
+            let (s, d) = t.get(&format!("/api/v1/volunteers/tasks/{tid}"), &ts).await;
+            assert_eq!(d["task"]["taken"], 1, "{s} {d}");
             assert_eq!(d["shifts"][0]["minutes"], 150, "{d}");
             assert_eq!(d["shifts"][0]["volunteer_name"], "王**");
             assert_eq!(d["shifts"][0]["checkin_place"], "东门岗亭");
@@ -309,9 +315,12 @@ async fn sign_ups_never_exceed_the_places_and_totals_add_up() {
             vol::check_out(&t.state, c, "test", tid, "").await.expect("out");
         }
         vol::check_out(&t.state, &c2, "test", tid2, "").await.expect("out");
+        // The staff's sessions idled out meanwhile: they sign in again.
+        let (off, ts) = (t.login("off.a").await, t.login("ts.a").await);
         // Confirm all but one (unconfirmed minutes never count).
         let mut shifts: Vec<Value> = t.get(&format!("/api/v1/volunteers/tasks/{tid}"), &ts).await.1["shifts"].as_array().expect("s").clone();
-        shifts.extend(t.get(&format!("/api/v1/volunteers/tasks/{tid2}"), &off).await.1["shifts"].as_array().expect("s").clone());
+        let (s2, d2) = t.get(&format!("/api/v1/volunteers/tasks/{tid2}"), &off).await;
+        shifts.extend(d2["shifts"].as_array().unwrap_or_else(|| panic!("{s2} {d2}")).clone());
         for s in shifts.iter().skip(1) {
             let id = s["id"].as_i64().expect("id");
             let (st, v) = t.post(&format!("/api/v1/volunteers/shifts/{id}/confirm"), &off, json!({})).await;
@@ -332,6 +341,7 @@ async fn sign_ups_never_exceed_the_places_and_totals_add_up() {
         assert_eq!(e.status(), StatusCode::CONFLICT);
         let c3 = citizen(&t, "13755557777");
         register(&t, &c3, "130110101001", "又一位", None).await;
+        let off = t.login("off.a").await;
         let (_, vl4) = t.get("/api/v1/volunteers?region=130110101001", &off).await;
         let id4 = vl4.as_array().expect("v").iter().filter_map(|v| v["id"].as_i64()).find(|id| *id != v2 && *id != late_id).expect("id4");
         let (s, _) = t.post(&format!("/api/v1/volunteers/tasks/{tid2}/assign"), &off, json!({"volunteer_id": id4})).await;
@@ -356,6 +366,7 @@ async fn sign_ups_never_exceed_the_places_and_totals_add_up() {
         }
         let (_, tot_t) = t.get("/api/v1/volunteers/totals?region=130110100", &off).await;
         assert_eq!(tot_t["total"]["minutes"].as_i64(), Some(sum_of(&|r| r.0.starts_with("130110100"))));
+        let ts = t.login("ts.a").await;
         let (_, tot_ts) = t.get("/api/v1/volunteers/totals", &ts).await;
         assert_eq!(tot_ts["total"], tot_t["total"], "the township's own totals");
     })
