@@ -79,14 +79,14 @@ fn cell(rec: &Record, i: usize, date1904: bool) -> String {
     let (kind, text) = rec.get(i);
     let text = text.trim();
     // A date column written as an Excel date serial.
-    if kind == Kind::Number && matches!(i, 0 | 12) {
-        if let Some(d) = text
+    if kind == Kind::Number
+        && matches!(i, 0 | 12)
+        && let Some(d) = text
             .parse::<f64>()
             .ok()
             .and_then(|f| crate::people::xlsx::excel_date(f, date1904))
-        {
-            return d.format("%Y-%m-%d").to_string();
-        }
+    {
+        return d.format("%Y-%m-%d").to_string();
     }
     text.to_string()
 }

@@ -58,21 +58,6 @@ impl SafeCells for Worksheet {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formula_leads_are_quoted() {
-        for s in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\t=1", "\r=1"] {
-            assert_eq!(neutralise(s), format!("'{s}"), "{s:?}");
-        }
-        for s in ["张三", "", "1=1", "'=x", "440115"] {
-            assert_eq!(neutralise(s), s, "{s:?}");
-        }
-    }
-}
-
 /// The media type of an .xlsx file.
 pub const XLSX_MEDIA_TYPE: &str =
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -94,4 +79,19 @@ pub fn xlsx_download(name: &str, bytes: Vec<u8>) -> axum::response::Response {
         bytes,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_leads_are_quoted() {
+        for s in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralise(s), format!("'{s}"), "{s:?}");
+        }
+        for s in ["张三", "", "1=1", "'=x", "440115"] {
+            assert_eq!(neutralise(s), s, "{s:?}");
+        }
+    }
 }

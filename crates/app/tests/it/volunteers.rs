@@ -356,7 +356,8 @@ async fn sign_ups_never_exceed_the_places_and_totals_add_up() {
         let (_, tot) = t.get("/api/v1/volunteers/totals", &off).await;
         assert_eq!(tot["total"]["minutes"].as_i64(), Some(total), "{tot}");
         let line = |list: &str, key: &str| tot[list].as_array().expect("l").iter().find(|l| l["key"] == key).map(|l| l["minutes"].as_i64().unwrap_or(0)).unwrap_or(0);
-        let sum_of = |f: &dyn Fn(&(String, i64, Option<i64>, i64)) -> bool| rows.iter().filter(|r| f(r)).map(|r| r.3).sum::<i64>();
+        type ShiftRow = (String, i64, Option<i64>, i64);
+        let sum_of = |f: &dyn Fn(&ShiftRow) -> bool| rows.iter().filter(|r| f(r)).map(|r| r.3).sum::<i64>();
         assert_eq!(line("regions", "130110100"), sum_of(&|r| r.0.starts_with("130110100")));
         assert_eq!(line("regions", "130110101"), sum_of(&|r| r.0.starts_with("130110101")));
         assert_eq!(line("orgs", &org.to_string()), sum_of(&|r| r.2 == Some(org)));

@@ -289,7 +289,7 @@ async fn main() {
             let mut n = 0_u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let path = if n % 2 == 0 {
+                let path = if n.is_multiple_of(2) {
                     format!("{base}/public/donations/{big}")
                 } else {
                     format!("{base}/public/donations/{big}/heads")
