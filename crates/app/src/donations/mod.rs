@@ -17,6 +17,7 @@ pub mod dashboard;
 pub mod dashboard_pages;
 pub mod dashboard_web;
 pub mod disclosure;
+pub mod feed_verify;
 pub mod import;
 pub mod ledger;
 pub mod needs;

@@ -109,6 +109,8 @@ pub fn base_label(field: &str) -> Option<&'static str> {
     Some(match field {
         "username" => "用户名",
         "related_case_id" => "关联个案编号",
+        "needed_by" => "需要日期",
+        "province" => "省份",
         "amount" => "金额",
         "applied_on" => "申请日期",
         "commitment" => "个人承诺",
