@@ -247,21 +247,6 @@ impl Frame<'_> {
     }
 }
 
-async fn region_name(state: &AppState, code: &str) -> AppResult<String> {
-    if code == "0" {
-        return Ok("全国".to_string());
-    }
-    Ok(crate::regions::find(state, code)
-        .await?
-        .map(|r| r.name)
-        .unwrap_or_else(|| code.to_string()))
-}
-
-/// Is a region code below county level (epidemic counts masked)?
-fn below_county(code: &str) -> bool {
-    RegionCode::parse(code).is_ok_and(|c| c.level() > RegionLevel::County)
-}
-
 /// Unix ms of `day` `HH:MM` in Beijing.
 fn slot_ms(day: &str, starts: &str) -> Option<i64> {
     let t =
@@ -308,7 +293,7 @@ pub async fn bookings(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppRes
     }
     let mut region_rows = Vec::new();
     for (code, mut r) in regions {
-        r.name = region_name(state, &code).await?;
+        r.name = crate::regions::scope_name(state, &code).await?;
         r.key = code;
         region_rows.push(r);
     }
@@ -321,7 +306,7 @@ pub async fn bookings(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppRes
             r
         })
         .collect();
-    let name = region_name(state, &f.node).await?;
+    let name = crate::regions::scope_name(state, &f.node).await?;
     total.key = f.node.clone();
     total.name = name.clone();
     Ok(BookingStats {
@@ -395,8 +380,13 @@ pub async fn funeral(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResu
     }
     let mut region_rows = Vec::new();
     for (code, t) in &regions {
-        let name = region_name(state, code).await?;
-        region_rows.push(t.row(code.clone(), name, String::new(), below_county(code)));
+        let name = crate::regions::scope_name(state, code).await?;
+        region_rows.push(t.row(
+            code.clone(),
+            name,
+            String::new(),
+            crate::regions::below_county(code),
+        ));
     }
     let home_rows = homes
         .iter()
@@ -405,17 +395,17 @@ pub async fn funeral(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResu
                 format!("org:{org}:{day}"),
                 f.org_name(*org),
                 day.clone(),
-                below_county(code),
+                crate::regions::below_county(code),
             )
         })
         .collect();
-    let name = region_name(state, &f.node).await?;
+    let name = crate::regions::scope_name(state, &f.node).await?;
     Ok(FuneralStats {
         total: total.row(
             f.node.clone(),
             name.clone(),
             String::new(),
-            below_county(&f.node),
+            crate::regions::below_county(&f.node),
         ),
         region_code: f.node,
         region_name: name,

@@ -112,13 +112,8 @@ pub fn shown(n: i64, masked: bool) -> String {
     }
 }
 
-/// Is a region code below county level (its lines masked)?
-fn below_county(code: &str) -> bool {
-    RegionCode::parse(code).is_ok_and(|c| c.level() > RegionLevel::County)
-}
-
 fn finish(code: &str, name: &str, own: bool, f: Figures) -> StatLine {
-    let masked = below_county(code);
+    let masked = crate::regions::below_county(code);
     let shown = f.values().iter().map(|n| shown(*n, masked)).collect();
     StatLine {
         region_code: code.to_string(),
@@ -289,7 +284,7 @@ mod tests {
         assert_eq!(shown(0, true), "0");
         assert_eq!(shown(5, true), "5");
         assert_eq!(shown(3, false), "3");
-        assert!(below_county("130110100"));
-        assert!(!below_county("130110"));
+        assert!(crate::regions::below_county("130110100"));
+        assert!(!crate::regions::below_county("130110"));
     }
 }

@@ -154,11 +154,6 @@ impl Tally {
     }
 }
 
-/// Is a row of this region below county level (its small counts masked)?
-fn below_county(code: &str) -> bool {
-    RegionCode::parse(code).is_ok_and(|c| c.level() > RegionLevel::County)
-}
-
 /// The period asked for: (`day`|`week`, first day, start ms, end ms).
 fn period_of(
     state: &AppState,
@@ -257,8 +252,8 @@ pub async fn report(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResul
     }
     let mut region_rows = Vec::new();
     for (code, t) in &regions {
-        let name = region_name(state, code).await?;
-        region_rows.push(t.row(code.clone(), name, below_county(code)));
+        let name = crate::regions::scope_name(state, code).await?;
+        region_rows.push(t.row(code.clone(), name, crate::regions::below_county(code)));
     }
     let names: BTreeMap<i64, (String, String)> = queries::lines(state, &scope)
         .await?
@@ -272,12 +267,20 @@ pub async fn report(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResul
                 .get(id)
                 .cloned()
                 .unwrap_or_else(|| (format!("线路 {id}"), node.clone()));
-            t.row(format!("line:{id}"), name, below_county(&code))
+            t.row(
+                format!("line:{id}"),
+                name,
+                crate::regions::below_county(&code),
+            )
         })
         .collect();
-    let region_name_ = region_name(state, &node).await?;
+    let region_name_ = crate::regions::scope_name(state, &node).await?;
     Ok(Stats {
-        total: total.row(node.clone(), region_name_.clone(), below_county(&node)),
+        total: total.row(
+            node.clone(),
+            region_name_.clone(),
+            crate::regions::below_county(&node),
+        ),
         region_code: node,
         region_name: region_name_,
         period: period.to_string(),
@@ -288,16 +291,6 @@ pub async fn report(state: &AppState, actor: &Actor, q: &StatsQuery) -> AppResul
         regions: region_rows,
         lines: line_rows,
     })
-}
-
-async fn region_name(state: &AppState, code: &str) -> AppResult<String> {
-    if code == "0" {
-        return Ok("全国".to_string());
-    }
-    Ok(crate::regions::find(state, code)
-        .await?
-        .map(|r| r.name)
-        .unwrap_or_else(|| code.to_string()))
 }
 
 /// The report as an Excel workbook: (file name, bytes). Counts only, masked as on screen.

@@ -86,6 +86,11 @@ pub async fn scope_name(state: &AppState, scope: &str) -> AppResult<String> {
         .unwrap_or_else(|| scope.to_string()))
 }
 
+/// Is a region code below county level? Statistics show small counts there as "<5".
+pub fn below_county(code: &str) -> bool {
+    RegionCode::parse(code).is_ok_and(|c| c.level() > backstop_core::region::RegionLevel::County)
+}
+
 /// One region, if it is in the actor's scope.
 pub async fn get(state: &AppState, actor: &Actor, code: &str) -> AppResult<Region> {
     actor.require(Permission::RegionsRead)?;
