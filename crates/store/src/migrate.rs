@@ -222,6 +222,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "volunteers",
         include_str!("../migrations/0052_volunteers.sql"),
     ),
+    (
+        53,
+        "booking_registration",
+        include_str!("../migrations/0053_booking_registration.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use backstop_core::citizen_id::Sex;
 use backstop_core::error::ErrorCode;
 use backstop_core::role::Permission;
 use chrono::NaiveDate;
@@ -18,19 +17,33 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::register::{self, CheckedParty};
 use super::rules::{self, DayRule};
 use super::{OrgInfo, Service, queries};
 use crate::audit::Who;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, date_field, text_field};
+use crate::kernel::error::{AppError, AppResult, date_field};
 use crate::state::AppState;
 
 /// A party as typed.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewParty {
     pub name: String,
+    /// The document number (a resident ID number unless `id_type` says otherwise).
     pub id_number: String,
+    /// `resident` (default), `hmt` (Hong Kong, Macao, Taiwan) or `foreign`.
+    #[serde(default)]
+    pub id_type: String,
+    /// `male` / `female`: required for `hmt` and `foreign` (a resident's comes from the ID).
+    #[serde(default)]
+    pub sex: String,
+    /// `YYYY-MM-DD`: required for `hmt` and `foreign`.
+    #[serde(default)]
+    pub birth_date: String,
+    /// The household-registration county (6 digits); default the ID number's first six.
+    #[serde(default)]
+    pub household_region: String,
 }
 
 /// Body of `POST /api/v1/bookings` (and what the public page sends).
@@ -64,6 +77,8 @@ pub struct Party {
     pub id_number: String,
     /// `male` / `female`.
     pub sex: String,
+    /// `resident`, `hmt` or `foreign`.
+    pub id_type: String,
 }
 
 /// A pending rebooking of a booking.
@@ -129,13 +144,7 @@ fn bad(field: &str, m: impl Into<String>) -> AppError {
     AppError::field(ErrorCode::Validation, field, m)
 }
 
-/// A checked party, ready to seal.
-pub(super) struct CheckedParty {
-    pub name: String,
-    pub id: backstop_core::citizen_id::CitizenId,
-}
-
-/// The parties of a booking for `service` on `day`, checked.
+/// The parties of a booking for `service` on `day`, checked (identity, marriage age).
 fn check_parties(
     state: &AppState,
     service: &Service,
@@ -143,7 +152,7 @@ fn check_parties(
     parties: &[NewParty],
 ) -> AppResult<Vec<CheckedParty>> {
     let (min, max) = match service.kind.as_str() {
-        "marriage_registration" | "divorce_registration" => (2, 2),
+        "marriage_registration" | "divorce_registration" | "divorce_certificate" => (2, 2),
         "certificate_replacement" => (1, 2),
         _ => (1, 1),
     };
@@ -160,38 +169,14 @@ fn check_parties(
     let today = state.today();
     let mut out: Vec<CheckedParty> = Vec::new();
     for (i, p) in parties.iter().enumerate() {
-        let f = |n: &str| format!("parties[{i}].{n}");
-        let name = text_field(&f("name"), &p.name, 50, true)?;
-        let id = crate::people::parse_id(&p.id_number, today).map_err(|e| {
-            let m = e
-                .fields
-                .first()
-                .map(|x| x.message.clone())
-                .unwrap_or_default();
-            AppError::field(ErrorCode::InvalidIdNumber, &f("id_number"), m)
-        })?;
-        if out.iter().any(|o| o.id.as_str() == id.as_str()) {
-            return Err(bad(&f("id_number"), "双方身份证号不能相同"));
+        let c = register::check_party(state, i, p, today)?;
+        if out.iter().any(|o| o.index == c.index) {
+            return Err(bad(&format!("parties[{i}].id_number"), "双方证件号码不能相同"));
         }
-        out.push(CheckedParty { name, id });
+        out.push(c);
     }
     if service.kind == "marriage_registration" {
-        let men = out.iter().filter(|p| p.id.sex() == Sex::Male).count();
-        if men != 1 {
-            return Err(bad("parties", "结婚登记须为一男一女"));
-        }
-        for (i, p) in out.iter().enumerate() {
-            let (age, label) = match p.id.sex() {
-                Sex::Male => (22, "男方"),
-                Sex::Female => (20, "女方"),
-            };
-            if p.id.age_on(day) < age {
-                return Err(bad(
-                    &format!("parties[{i}].id_number"),
-                    format!("{label}登记当日须年满 {age} 周岁（法定婚龄）"),
-                ));
-            }
-        }
+        register::check_age(&out, day)?;
     }
     Ok(out)
 }
@@ -335,6 +320,11 @@ pub(crate) async fn place(
     let starts = input.starts.trim().to_string();
     let (day, rule) = check_slot(state, org, service, &input.day, &starts).await?;
     let parties = check_parties(state, service, day, &input.parties)?;
+    register::check_place(state, org, service, &parties).await?;
+    let divorce = match service.kind.as_str() {
+        "divorce_certificate" => Some(super::divorce::for_certificate(state, org, day, &parties).await?),
+        _ => None,
+    };
     check_emergency(state, &rule, day, input)?;
     if let Some(n) = input.attendance
         && !(0..=10_000).contains(&n)
@@ -347,10 +337,12 @@ pub(crate) async fn place(
         .map(|p| queries::PartyRow {
             name_enc: state.keys.encrypt(p.name.as_bytes()),
             name_masked: backstop_core::mask::mask_name(&p.name),
-            id_enc: state.keys.encrypt(p.id.as_str().as_bytes()),
-            id_index: crate::people::id_index(state, &p.id),
-            id_masked: p.id.masked_strict(),
-            sex: p.id.sex().as_str().to_string(),
+            id_enc: state.keys.encrypt(p.number.as_bytes()),
+            id_index: p.index.clone(),
+            id_masked: p.masked.clone(),
+            sex: p.sex.as_str().to_string(),
+            id_type: p.id_type.clone(),
+            household_region: p.household_region.clone(),
         })
         .collect();
     for (i, p) in sealed.iter().enumerate() {
@@ -393,6 +385,9 @@ pub(crate) async fn place(
                 _ => e,
             })?;
     }
+    if let Some(d) = &divorce {
+        super::divorce::link(&mut tx, d, id).await?;
+    }
     if let Some(a) = &booker.staff {
         let key = booker.idem.as_deref().and_then(|k| k.rsplit(':').next());
         crate::assistance::remember(&mut tx, a, key, "booking", id).await?;
@@ -401,7 +396,7 @@ pub(crate) async fn place(
         Change::new("booking.create", "booking", id, &org.region_code).detail(json!({
             "number": number, "org_id": org.id, "service": service.kind, "day": day_s, "starts": starts,
             "channel": booker.channel, "parties": sealed.iter().map(|p| &p.id_masked).collect::<Vec<_>>(),
-            "emergency": rule.emergency.as_ref().map(|e| e.0)})),
+            "emergency": rule.emergency.as_ref().map(|e| e.0), "divorce": divorce.as_ref().map(|d| d.id)})),
     )
     .await?;
     Ok(id)
@@ -568,6 +563,11 @@ pub(crate) async fn change(
         .ok_or_else(AppError::not_found)?;
     let starts = starts.trim();
     let (d, rule) = check_slot(state, &org, &service, day, starts).await?;
+    if service.kind == "divorce_certificate"
+        && let Some(divorce) = queries::divorce_of_booking(state, b.id).await?
+    {
+        super::divorce::check_window(&divorce, d)?;
+    }
     let day_s = d.format("%Y-%m-%d").to_string();
     let mut tx = Tx::begin_as(state, who).await?;
     release_of(&mut tx, b, &service).await?;

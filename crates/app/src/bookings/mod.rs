@@ -5,7 +5,10 @@
 //! phone or by the public with a verified phone ([`book`]); emergency settings an official
 //! puts in force for a region's registries or funeral homes ([`emergency`]); blocked dates and
 //! mass rebooking ([`rebook`]); funeral capacity — body collection, vehicles and cremators, the
-//! day's plan ([`funeral`]); outcomes, no-shows and statistics with the funeral rollup ([`stats`]).
+//! day's plan ([`funeral`]); outcomes, no-shows and statistics with the funeral rollup ([`stats`]);
+//! the registration rules — identity documents, marriage age, where a couple may register,
+//! the designated registries ([`register`]) — the divorce cooling-off period ([`divorce`]) and
+//! the online pre-check of the registration data and documents ([`precheck`]).
 //!
 //! Rules: setting up needs `bookings.manage` and the organisation in scope (an actor tied to an
 //! organisation: that one only); reading needs `bookings.read`; emergency settings need
@@ -15,14 +18,17 @@
 //! one write transaction with its audit entry.
 
 pub mod book;
+pub mod divorce;
 pub mod emergency;
 pub mod funeral;
 pub mod funeral_pages;
 pub mod funeral_web;
 pub mod pages;
+pub mod precheck;
 pub mod public_pages;
 mod queries;
 pub mod rebook;
+pub mod register;
 pub mod rules;
 pub mod stats;
 pub mod web;
@@ -40,7 +46,12 @@ use crate::state::AppState;
 /// The kinds of service, with the organisation kind that offers them and the Chinese name.
 pub const SERVICE_KINDS: &[(&str, &str, &str)] = &[
     ("marriage_registration", "marriage_registry", "结婚登记"),
-    ("divorce_registration", "marriage_registry", "离婚登记"),
+    ("divorce_registration", "marriage_registry", "离婚登记（申请）"),
+    (
+        "divorce_certificate",
+        "marriage_registry",
+        "离婚登记（冷静期满领证）",
+    ),
     (
         "certificate_replacement",
         "marriage_registry",

@@ -128,7 +128,12 @@ async fn org_page(
         None => None,
     };
     let n = match service.as_ref().map(|v| v.kind.as_str()) {
-        Some("marriage_registration" | "divorce_registration" | "certificate_replacement") => 2,
+        Some(
+            "marriage_registration"
+            | "divorce_registration"
+            | "divorce_certificate"
+            | "certificate_replacement",
+        ) => 2,
         _ => 1,
     };
     let questions = offer
@@ -190,7 +195,14 @@ fn from_form(f: &Kept) -> NewBooking {
         if i > 0 && name.trim().is_empty() && id_number.trim().is_empty() {
             continue;
         }
-        parties.push(NewParty { name, id_number });
+        parties.push(NewParty {
+            name,
+            id_number,
+            id_type: f.get(&format!("p{i}_id_type")).to_string(),
+            sex: f.get(&format!("p{i}_sex")).to_string(),
+            birth_date: f.get(&format!("p{i}_birth_date")).to_string(),
+            household_region: f.get(&format!("p{i}_household_region")).to_string(),
+        });
     }
     let answers = super::rules::QUESTIONS
         .iter()

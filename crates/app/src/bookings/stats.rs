@@ -134,9 +134,13 @@ pub async fn mark(state: &AppState, actor: &Actor, id: i64, input: &Outcome) -> 
     if queries::mark_outcome(&mut tx, &b, outcome).await? != 1 {
         return Err(AppError::msg(ErrorCode::Conflict, "该预约状态已变化"));
     }
+    let divorce = match outcome {
+        "done" => super::divorce::on_done(state, &mut tx, &b).await?,
+        _ => None,
+    };
     tx.commit(
         Change::new("booking.outcome", "booking", b.id, &b.region_code)
-            .detail(json!({"status": {"before": b.status, "after": outcome}})),
+            .detail(json!({"status": {"before": b.status, "after": outcome}, "divorce": divorce})),
     )
     .await?;
     super::book::get(state, actor, id).await

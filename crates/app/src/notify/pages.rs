@@ -33,6 +33,8 @@ pub fn kind_label(kind: &str) -> &str {
         "security_lookup_burst" => "查询异常",
         "public_code" => "公众验证码",
         "booking_rebook" => "预约改约通知",
+        "booking_divorce" => "离婚冷静期提醒",
+        "booking_precheck" => "婚姻登记预审结果",
         other => other,
     }
 }

@@ -196,6 +196,30 @@ pub const BUILTIN: &[Builtin] = &[
         body: "您在{org}的预约（编号 {number}，{old}）因{reason}无法办理，{proposal}。请凭预约编号和手机验证码确认、另选时段或取消。",
     },
     Builtin {
+        key: "booking_divorce",
+        label: "离婚冷静期提醒",
+        fields: &[
+            ("org", "婚姻登记机关"),
+            ("number", "申请预约编号"),
+            ("earliest", "可领证起始日"),
+            ("latest", "可领证截止日"),
+            ("state", "提醒内容"),
+        ],
+        title: "离婚登记冷静期提醒：{org}",
+        body: "您在{org}提交的离婚登记申请（预约编号 {number}）{state}。可领证期间：{earliest} 至 {latest}，须双方共同预约并亲自到场；逾期未申请的，视为撤回离婚登记申请。",
+    },
+    Builtin {
+        key: "booking_precheck",
+        label: "婚姻登记预审结果",
+        fields: &[
+            ("org", "婚姻登记机关"),
+            ("number", "预约编号"),
+            ("result", "预审结果"),
+        ],
+        title: "预审结果：{org}",
+        body: "您在{org}的预约（编号 {number}）预审结果：{result}。请凭预约编号和手机验证码查看详情。",
+    },
+    Builtin {
         key: "security_lookup_burst",
         label: "身份证号查询过于频繁",
         fields: &[("user", "账号"), ("limit", "每小时上限")],

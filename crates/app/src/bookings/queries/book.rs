@@ -158,6 +158,8 @@ pub(in crate::bookings) struct PartyRow {
     pub id_index: String,
     pub id_masked: String,
     pub sex: String,
+    pub id_type: String,
+    pub household_region: String,
 }
 
 /// A new booking's fields.
@@ -215,7 +217,7 @@ pub(in crate::bookings) async fn insert_party(
 ) -> AppResult<()> {
     let q = sqlx::query(
         "INSERT INTO booking_parties (province, booking_id, position, name_enc, name_masked, id_enc, id_index, \
-         id_masked, sex, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)",
+         id_masked, sex, id_type, household_region, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)",
     )
     .bind(province_of(&org.region_code))
     .bind(booking_id)
@@ -225,7 +227,9 @@ pub(in crate::bookings) async fn insert_party(
     .bind(p.id_enc.clone())
     .bind(p.id_index.clone())
     .bind(p.id_masked.clone())
-    .bind(p.sex.clone());
+    .bind(p.sex.clone())
+    .bind(p.id_type.clone())
+    .bind(p.household_region.clone());
     tx.exec(q).await
 }
 
@@ -293,6 +297,7 @@ fn party_from_row(r: &AnyRow) -> Result<(i64, Party), sqlx::Error> {
             name: r.try_get("name_masked")?,
             id_number: r.try_get("id_masked")?,
             sex: r.try_get("sex")?,
+            id_type: r.try_get("id_type")?,
         },
     ))
 }
@@ -307,7 +312,7 @@ pub(in crate::bookings) async fn booking(state: &AppState, id: i64) -> AppResult
         .ok_or_else(AppError::not_found)?;
     let mut b = booking_from_row(&row)?;
     let q = sqlx::query(
-        "SELECT booking_id, name_masked, id_masked, sex FROM booking_parties WHERE booking_id = $1 ORDER BY position",
+        "SELECT booking_id, name_masked, id_masked, sex, id_type FROM booking_parties WHERE booking_id = $1 ORDER BY position",
     )
     .bind(id);
     b.parties = all(state, q, party_from_row)
@@ -364,7 +369,7 @@ pub(in crate::bookings) async fn bookings_on(
         .bind(day.to_string());
     let mut list = all(state, q, booking_from_row).await?;
     let q = sqlx::query(
-        "SELECT p.booking_id, p.name_masked, p.id_masked, p.sex FROM booking_parties p JOIN bookings b ON b.id = p.booking_id \
+        "SELECT p.booking_id, p.name_masked, p.id_masked, p.sex, p.id_type FROM booking_parties p JOIN bookings b ON b.id = p.booking_id \
          WHERE b.org_id = $1 AND b.day = $2 ORDER BY p.booking_id, p.position",
     )
     .bind(org_id)

@@ -9,11 +9,13 @@
 mod book;
 mod funeral;
 mod rebook;
+mod register;
 mod stats;
 
 pub(super) use book::*;
 pub(super) use funeral::*;
 pub(super) use rebook::*;
+pub(super) use register::*;
 pub(super) use stats::*;
 
 use sqlx::Row;
