@@ -78,6 +78,7 @@ pub fn route_table() -> web::Routes {
         audit::pages::routes(),
         bookings::web::api_routes(),
         bookings::funeral_web::api_routes(),
+        bookings::register_web::api_routes(),
         bookings::funeral_pages::routes(),
         bookings::pages::routes(),
         bookings::public_pages::routes(),

@@ -729,6 +729,16 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code.as_str(), "emergency period ends failed"),
             }
+            // Divorce cooling-off periods (离婚冷静期): reminders and lapses.
+            match backstop_app::bookings::divorce::tick(&ticker).await {
+                Ok(r) if r.lapsed + r.reminded > 0 => tracing::info!(
+                    lapsed = r.lapsed,
+                    reminded = r.reminded,
+                    "divorce cooling-off tick"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code.as_str(), "divorce cooling-off tick failed"),
+            }
         }
     });
     // Notifications out to the gateways (SMS, webhook), when any is configured.

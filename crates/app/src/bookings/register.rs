@@ -323,7 +323,7 @@ pub async fn set_place_rule(
 }
 
 /// Body of `PUT /api/v1/bookings/orgs/{id}/designation`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Designation {
     /// Designated for marriages involving foreigners or residents of Hong Kong, Macao and
     /// Taiwan.
