@@ -83,7 +83,10 @@ pub async fn run(state: &AppState, command: BookingsCommand) -> Result<ExitCode,
             )
             .await
             .map_err(failed)?;
-            println!("{}（{}）婚姻登记地：{}", r.region_name, r.region_code, r.rule_label);
+            println!(
+                "{}（{}）婚姻登记地：{}",
+                r.region_name, r.region_code, r.rule_label
+            );
             Ok(ExitCode::SUCCESS)
         }
         BookingsCommand::Designate { org, withdraw } => {

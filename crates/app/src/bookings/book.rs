@@ -171,7 +171,10 @@ fn check_parties(
     for (i, p) in parties.iter().enumerate() {
         let c = register::check_party(state, i, p, today)?;
         if out.iter().any(|o| o.index == c.index) {
-            return Err(bad(&format!("parties[{i}].id_number"), "双方证件号码不能相同"));
+            return Err(bad(
+                &format!("parties[{i}].id_number"),
+                "双方证件号码不能相同",
+            ));
         }
         out.push(c);
     }
@@ -322,7 +325,9 @@ pub(crate) async fn place(
     let parties = check_parties(state, service, day, &input.parties)?;
     register::check_place(state, org, service, &parties).await?;
     let divorce = match service.kind.as_str() {
-        "divorce_certificate" => Some(super::divorce::for_certificate(state, org, day, &parties).await?),
+        "divorce_certificate" => {
+            Some(super::divorce::for_certificate(state, org, day, &parties).await?)
+        }
         _ => None,
     };
     check_emergency(state, &rule, day, input)?;

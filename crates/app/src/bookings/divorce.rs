@@ -82,15 +82,8 @@ pub(super) async fn on_done(
                 .ok_or_else(AppError::not_found)?;
             let applied = crate::kernel::error::date_field("day", &b.day)?;
             let (earliest, latest) = window(applied);
-            let id = queries::insert_divorce(
-                tx,
-                &org,
-                b.id,
-                &b.day,
-                &ymd(earliest),
-                &ymd(latest),
-            )
-            .await?;
+            let id = queries::insert_divorce(tx, &org, b.id, &b.day, &ymd(earliest), &ymd(latest))
+                .await?;
             Ok(Some(
                 json!({"divorce": id, "earliest": ymd(earliest), "latest": ymd(latest)}),
             ))
@@ -195,7 +188,13 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: i64) -> AppResult<Div
         return Err(AppError::msg(ErrorCode::Conflict, "该申请状态已变化"));
     }
     tx.commit(
-        Change::new("booking.divorce_withdraw", "booking_divorce", d.id, &d.region_code).detail(
+        Change::new(
+            "booking.divorce_withdraw",
+            "booking_divorce",
+            d.id,
+            &d.region_code,
+        )
+        .detail(
             json!({"status": {"before": "cooling", "after": "withdrawn"},
                 "certificate_cancelled": certificate.map(|c| c.id)}),
         ),
@@ -286,8 +285,15 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
             }
             remind(state, &mut tx, &d, "lapsed", "已超过领证期限，视为撤回").await?;
             tx.commit(
-                Change::new("booking.divorce_lapse", "booking_divorce", d.id, &d.region_code)
-                    .detail(json!({"status": {"before": "cooling", "after": "lapsed"}, "latest": d.latest})),
+                Change::new(
+                    "booking.divorce_lapse",
+                    "booking_divorce",
+                    d.id,
+                    &d.region_code,
+                )
+                .detail(
+                    json!({"status": {"before": "cooling", "after": "lapsed"}, "latest": d.latest}),
+                ),
             )
             .await?;
             report.lapsed += 1;
@@ -296,10 +302,10 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
         if booked {
             continue;
         }
-        let opens_eve = crate::kernel::error::date_field("earliest", &d.earliest)?
-            - chrono::Duration::days(1);
-        let closing = crate::kernel::error::date_field("latest", &d.latest)?
-            - chrono::Duration::days(5);
+        let opens_eve =
+            crate::kernel::error::date_field("earliest", &d.earliest)? - chrono::Duration::days(1);
+        let closing =
+            crate::kernel::error::date_field("latest", &d.latest)? - chrono::Duration::days(5);
         let due = if today >= ymd(closing) && !d.reminded.contains("closing,") {
             Some(("closing", "领证期限将于 5 日内届满，尚未预约领证"))
         } else if today >= ymd(opens_eve) && !d.reminded.contains("opens,") {
@@ -315,8 +321,13 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
         let reminded = format!("{}{what},", d.reminded);
         queries::divorce_reminded(&mut tx, &d, &reminded).await?;
         tx.commit(
-            Change::new("booking.divorce_remind", "booking_divorce", d.id, &d.region_code)
-                .detail(json!({"reminder": what})),
+            Change::new(
+                "booking.divorce_remind",
+                "booking_divorce",
+                d.id,
+                &d.region_code,
+            )
+            .detail(json!({"reminder": what})),
         )
         .await?;
         report.reminded += 1;

@@ -47,7 +47,11 @@ use crate::state::AppState;
 /// The kinds of service, with the organisation kind that offers them and the Chinese name.
 pub const SERVICE_KINDS: &[(&str, &str, &str)] = &[
     ("marriage_registration", "marriage_registry", "结婚登记"),
-    ("divorce_registration", "marriage_registry", "离婚登记（申请）"),
+    (
+        "divorce_registration",
+        "marriage_registry",
+        "离婚登记（申请）",
+    ),
     (
         "divorce_certificate",
         "marriage_registry",

@@ -278,7 +278,10 @@ pub async fn answer(
         .ok_or_else(|| AppError::msg(ErrorCode::NotFound, "该预约尚未提交预审"))?;
     let missing = text_field("missing", &input.missing, 300, !input.approved)?;
     let (status, result) = if input.approved {
-        ("approved", "已通过，请按预约时间携带所列材料原件到场".to_string())
+        (
+            "approved",
+            "已通过，请按预约时间携带所列材料原件到场".to_string(),
+        )
     } else {
         ("missing", format!("需补充或更正：{missing}"))
     };

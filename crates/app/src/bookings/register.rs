@@ -230,8 +230,7 @@ pub(super) async fn check_place(
     }
     if parties.iter().any(CheckedParty::from_outside) && !queries::designated(state, org.id).await?
     {
-        let names =
-            queries::designated_names(state, &super::province_of(&org.region_code)).await?;
+        let names = queries::designated_names(state, &super::province_of(&org.region_code)).await?;
         let hint = if names.is_empty() {
             "请咨询省级民政部门".to_string()
         } else {
@@ -302,7 +301,9 @@ pub async fn set_place_rule(
     input: &SetPlaceRule,
 ) -> AppResult<PlaceRule> {
     actor.require(Permission::BookingsEmergency)?;
-    let code = crate::regions::existing_in_scope(state, actor, "region_code", input.region_code.trim()).await?;
+    let code =
+        crate::regions::existing_in_scope(state, actor, "region_code", input.region_code.trim())
+            .await?;
     let rule = input.rule.trim();
     if place_label(rule).is_empty() {
         return Err(bad("rule", "应为一方常住户口所在地或全国通办"));

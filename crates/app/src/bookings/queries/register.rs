@@ -5,10 +5,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::bookings::province_of;
 use crate::bookings::OrgInfo;
 use crate::bookings::divorce::Divorce;
 use crate::bookings::precheck::Precheck;
+use crate::bookings::province_of;
 use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
 use crate::state::AppState;
@@ -16,9 +16,10 @@ use backstop_core::clock::rfc3339;
 
 /// Every place rule: (region, rule).
 pub(in crate::bookings) async fn place_rules(state: &AppState) -> AppResult<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT region_code, rule FROM booking_place_rules ORDER BY region_code")
-        .fetch_all(state.db.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT region_code, rule FROM booking_place_rules ORDER BY region_code")
+            .fetch_all(state.db.pool())
+            .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("region_code")?, r.try_get("rule")?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()
@@ -149,10 +150,12 @@ pub(in crate::bookings) async fn insert_divorce(
 
 /// One divorce application by id (the caller admits it).
 pub(in crate::bookings) async fn divorce(state: &AppState, id: i64) -> AppResult<Option<Divorce>> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {D_COLS} FROM booking_divorces WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {D_COLS} FROM booking_divorces WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(state.db.pool())
+    .await?;
     Ok(r.as_ref().map(divorce_from_row).transpose()?)
 }
 
