@@ -8,6 +8,7 @@ mod assistance_stats;
 mod auth_cache;
 mod bookings;
 mod bookings_pages;
+mod bookings_register;
 mod browser;
 mod browser_assist_chain;
 mod browser_assistance;
