@@ -207,6 +207,21 @@ pub(crate) async fn submit(
     Ok(p)
 }
 
+/// The couple's data is opened only for the registry's own staff (organisation scope): an
+/// official of the region with `bookings.manage` sees the status and the answer, not the data.
+fn may_open(actor: &Actor, org_id: i64) -> bool {
+    actor.can(Permission::BookingsManage) && actor.org_id == Some(org_id)
+}
+
+/// Opened for the registry's own staff, else the status alone.
+fn shown(state: &AppState, actor: &Actor, org_id: i64, row: (Precheck, Vec<u8>)) -> Precheck {
+    if may_open(actor, org_id) {
+        opened(state, row)
+    } else {
+        row.0
+    }
+}
+
 fn opened(state: &AppState, (mut p, enc): (Precheck, Vec<u8>)) -> Precheck {
     p.data = state
         .keys
@@ -220,13 +235,7 @@ fn opened(state: &AppState, (mut p, enc): (Precheck, Vec<u8>)) -> Precheck {
 pub async fn get(state: &AppState, actor: &Actor, booking_id: i64) -> AppResult<Option<Precheck>> {
     let b = super::book::get(state, actor, booking_id).await?;
     let found = queries::precheck(state, b.id).await?;
-    Ok(found.map(|row| {
-        if actor.can(Permission::BookingsManage) {
-            opened(state, row)
-        } else {
-            row.0
-        }
-    }))
+    Ok(found.map(|row| shown(state, actor, b.org_id, row)))
 }
 
 /// The pre-check of a public booking (no data: the person entered it).
@@ -244,8 +253,10 @@ pub async fn staff_submit(
     actor.require(Permission::BookingsManage)?;
     let b = super::book::get(state, actor, booking_id).await?;
     submit(state, Who::from(actor), &b, input).await?;
-    Ok(opened(
+    Ok(shown(
         state,
+        actor,
+        b.org_id,
         queries::precheck(state, b.id)
             .await?
             .ok_or_else(AppError::not_found)?,
@@ -259,7 +270,7 @@ pub async fn waiting(state: &AppState, actor: &Actor, org_id: i64) -> AppResult<
     Ok(queries::prechecks_at(state, o.id, "submitted")
         .await?
         .into_iter()
-        .map(|r| opened(state, r))
+        .map(|r| shown(state, actor, o.id, r))
         .collect())
 }
 
@@ -289,8 +300,10 @@ pub async fn answer(
     if queries::answer_precheck(&mut tx, &p, status, &missing, &actor.username).await? != 1 {
         return Err(AppError::msg(ErrorCode::Conflict, "该预审已答复"));
     }
+    // One answer per submission: the status tells a "missing" answer from the approval that
+    // may follow it within the same instant.
     let key = format!(
-        "precheck-{}-{}-{}",
+        "precheck-{}-{}-{status}-{}",
         super::province_of(&b.region_code),
         p.id,
         tx.now()
@@ -322,8 +335,10 @@ pub async fn answer(
             .free_text("missing", &missing),
     )
     .await?;
-    Ok(opened(
+    Ok(shown(
         state,
+        actor,
+        b.org_id,
         queries::precheck(state, b.id)
             .await?
             .ok_or_else(AppError::not_found)?,

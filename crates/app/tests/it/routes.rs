@@ -669,6 +669,12 @@ async fn created_id(t: &T, w: &World, who: &str, path: &str, body: Value) -> i64
     b["id"].as_i64().unwrap_or_else(|| panic!("id in {b}"))
 }
 
+/// A marriage booking's pre-check: the registration data of both parties and the documents.
+fn precheck_body() -> Value {
+    let party = json!({"nationality": "中国", "ethnicity": "汉族", "occupation": "职员", "education": "大学本科", "address": "获鹿镇"});
+    json!({"parties": [party, party], "documents": ["hukou", "id_card", "photos"]})
+}
+
 /// Submit a report as `who` with an idempotency key; its id.
 async fn report(t: &T, w: &World, who: &str, key: &str, body: Value) -> i64 {
     let headers = [("idempotency-key", key)];
@@ -1016,6 +1022,40 @@ async fn build(t: &T) -> World {
             .execute(t.state.db.pool())
             .await
             .expect("today");
+        w.ids.insert(k, id);
+    }
+    // Registration rules (issue 19 item 3): a place rule at T1, two divorce applications done
+    // today (their cooling-off periods run), two marriage bookings with a pre-check each.
+    t.call("PUT", "/api/v1/bookings/place-rules", Some(w.tok("off.a")), Some(json!({"region_code": T1, "rule": "anywhere"})))
+        .await;
+    let dsvc = created_id(t, &w, "off.a", &format!("/api/v1/bookings/orgs/{reg}/services"),
+        json!({"kind": "divorce_registration", "opens": "09:00", "closes": "11:00", "slot_minutes": 60, "per_slot": 5})).await;
+    for (k, n) in [("divorce", 7u32), ("divorce2", 8)] {
+        let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": dsvc, "day": "2026-03-03", "starts": "09:00",
+            "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19800101", 2 * n + 1)},
+            {"name": "乙", "id_number": cid("130110", "19820101", 2 * n + 2)}]})).await;
+        let id = b["id"].as_i64().expect("id");
+        sqlx::query("UPDATE bookings SET day = '2026-03-02' WHERE id = $1")
+            .bind(id)
+            .execute(t.state.db.pool())
+            .await
+            .expect("today");
+        created(t, &w, "off.a", &format!("/api/v1/bookings/{id}/outcome"), json!({"outcome": "done"})).await;
+        let d: i64 = sqlx::query_scalar("SELECT id FROM booking_divorces WHERE application_id = $1")
+            .bind(id)
+            .fetch_one(t.state.db.pool())
+            .await
+            .expect("divorce");
+        w.ids.insert(k, d);
+        w.ids.insert(if k == "divorce" { "divorce_app" } else { "divorce_app2" }, id);
+    }
+    for (k, n) in [("precheck", 9u32), ("precheck2", 10)] {
+        let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": svc, "day": "2026-03-03", "starts": "10:00",
+            "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19900101", 2 * n + 1)},
+            {"name": "乙", "id_number": cid("130110", "19950101", 2 * n + 2)}]})).await;
+        let id = b["id"].as_i64().expect("id");
+        let (s, p) = t.call("PUT", &format!("/api/v1/bookings/{id}/precheck"), Some(w.tok("off.a")), Some(precheck_body())).await;
+        assert!(s.is_success(), "precheck: {s} {p}");
         w.ids.insert(k, id);
     }
 
@@ -1590,6 +1630,11 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/institutions/{id}/health-events", format!("/api/v1/institutions/{home}/health-events"), "确诊").by("rep"),
         get("/institutions/{id}/health-events", format!("/institutions/{home}/health-events"), "确诊").by("rep"),
         // ---- bookings
+        get("/api/v1/bookings/place-rules", "/api/v1/bookings/place-rules", format!("\"region_code\":\"{T1}\"")).list(),
+        get("/api/v1/bookings/orgs/{id}/designation", format!("/api/v1/bookings/orgs/{}/designation", w.id("registry")), "designated"),
+        get("/api/v1/bookings/orgs/{id}/divorces", format!("/api/v1/bookings/orgs/{}/divorces", w.id("registry")), format!("\"application_id\":{}", w.id("divorce_app"))),
+        get("/api/v1/bookings/orgs/{id}/prechecks", format!("/api/v1/bookings/orgs/{}/prechecks", w.id("registry")), format!("\"booking_id\":{}", w.id("precheck"))),
+        get("/api/v1/bookings/{id}/precheck", format!("/api/v1/bookings/{}/precheck", w.id("precheck")), "待预审"),
         get("/api/v1/bookings/orgs", "/api/v1/bookings/orgs", "登记处标记甲").list(),
         get("/api/v1/bookings/orgs/{id}", format!("/api/v1/bookings/orgs/{}", w.id("registry")), "登记处标记甲"),
         get("/api/v1/bookings/orgs/{id}/day", format!("/api/v1/bookings/orgs/{}/day?day=2026-03-03", w.id("registry")), w.id("booking_no")),
@@ -1850,6 +1895,11 @@ fn cases(w: &World) -> Vec<Case> {
             json!({"day": "2026-03-21", "reason": "停办"})),
         post("/api/v1/bookings/{id}/change", format!("/api/v1/bookings/{}/change", w.id("booking2")), json!({"day": "2026-03-05", "starts": "09:00"})),
         post("/api/v1/bookings/{id}/cancel", format!("/api/v1/bookings/{}/cancel", w.id("booking3")), json!({})),
+        case("PUT", "/api/v1/bookings/place-rules", "/api/v1/bookings/place-rules").body(json!({"region_code": T1, "rule": "anywhere"})),
+        case("PUT", "/api/v1/bookings/orgs/{id}/designation", format!("/api/v1/bookings/orgs/{}/designation", w.id("registry"))).body(json!({"designated": false})),
+        case("PUT", "/api/v1/bookings/{id}/precheck", format!("/api/v1/bookings/{}/precheck", w.id("precheck"))).body(precheck_body()),
+        post("/api/v1/bookings/{id}/precheck/answer", format!("/api/v1/bookings/{}/precheck/answer", w.id("precheck2")), json!({"approved": true})),
+        post("/api/v1/bookings/divorces/{id}/withdraw", format!("/api/v1/bookings/divorces/{}/withdraw", w.id("divorce2")), json!({})),
         post("/api/v1/bookings/{id}/accept", format!("/api/v1/bookings/{}/accept", w.id("booking4")), json!({})),
         post("/api/v1/bookings/emergencies", "/api/v1/bookings/emergencies", json!({"region_code": T1, "org_kind": "funeral_home",
             "starts_on": "2026-04-01", "ends_on": "2026-04-02", "reason": "防控"})),
