@@ -81,6 +81,7 @@ pub fn route_table() -> web::Routes {
         bookings::register_web::api_routes(),
         bookings::funeral_pages::routes(),
         bookings::pages::routes(),
+        bookings::register_pages::routes(),
         bookings::public_pages::routes(),
         reports::web::api_routes(),
         reports::pages::routes(),

@@ -81,6 +81,17 @@ pub struct Party {
     pub id_type: String,
 }
 
+impl Party {
+    /// The Chinese name of the party's document.
+    pub fn id_type_label(&self) -> &'static str {
+        super::register::ID_TYPES
+            .iter()
+            .find(|(k, _)| *k == self.id_type)
+            .map(|(_, l)| *l)
+            .unwrap_or("")
+    }
+}
+
 /// A pending rebooking of a booking.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rebooking {

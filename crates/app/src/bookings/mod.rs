@@ -29,6 +29,7 @@ pub mod public_pages;
 mod queries;
 pub mod rebook;
 pub mod register;
+pub mod register_pages;
 pub mod register_web;
 pub mod rules;
 pub mod stats;

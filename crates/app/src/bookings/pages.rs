@@ -2,7 +2,8 @@
 //! settings (`/bookings`, the declaring form for `bookings.emergency`), and one organisation
 //! (`/bookings/orgs/{id}`): its services, resources and special dates with the forms to set
 //! them up, the bookings of a day (`?day=`), blocking a day, and the rebookings not answered
-//! yet (who to call). Changes are POST forms, refused ones shown again through [`Kept`]; the
+//! yet (who to call), and booking on behalf of a couple on the phone (the form posts to
+//! [`super::register_pages`]). Changes are POST forms, refused ones shown again through [`Kept`]; the
 //! rules live in `bookings`.
 
 use askama::Template;
@@ -137,10 +138,22 @@ struct OrgPage {
     waiting: Vec<Rebooking>,
     kinds: Vec<(&'static str, &'static str)>,
     can_manage: bool,
+    /// The services staff may book on behalf of someone (marriage, divorce, certificates).
+    bookable: Vec<super::Service>,
+    id_types: &'static [(&'static str, &'static str)],
+    /// The key of the booking-on-behalf form (a resent form answers the first booking).
+    idem: String,
     form: Kept,
 }
 
-async fn org_page(s: &AppState, a: &Authed, id: i64, day: &str, form: Kept) -> PageResult {
+/// The registry's page again (the booking-on-behalf form's refusals come back here too).
+pub(super) async fn org_page(
+    s: &AppState,
+    a: &Authed,
+    id: i64,
+    day: &str,
+    form: Kept,
+) -> PageResult {
     let setup = super::setup(s, &a.actor, id).await?;
     let day = match crate::kernel::error::date_field("day", day) {
         Ok(d) => d,
@@ -160,6 +173,14 @@ async fn org_page(s: &AppState, a: &Authed, id: i64, day: &str, form: Kept) -> P
                 .map(|(k, _, l)| (*k, *l))
                 .collect(),
             can_manage: a.actor.can(Permission::BookingsManage),
+            bookable: setup
+                .services
+                .iter()
+                .filter(|_| setup.org.kind == "marriage_registry")
+                .cloned()
+                .collect(),
+            id_types: super::register::ID_TYPES,
+            idem: crate::kernel::crypto::random_token("bk"),
             setup,
             day,
             form,

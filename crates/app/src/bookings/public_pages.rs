@@ -35,6 +35,7 @@ pub fn routes() -> Routes {
         ("/public/bookings/{number}/change", post(change)),
         ("/public/bookings/{number}/cancel", post(cancel)),
         ("/public/bookings/{number}/accept", post(accept)),
+        ("/public/bookings/{number}/precheck", post(precheck)),
     ]
 }
 
@@ -178,7 +179,7 @@ async fn org(
 }
 
 /// The page's input for a service field (`parties[1].id_number` → `p1_id_number`).
-fn input_name(field: &str) -> String {
+pub(super) fn input_name(field: &str) -> String {
     if let Some(rest) = field.strip_prefix("parties[")
         && let Some((k, sub)) = rest.split_once("].")
     {
@@ -187,7 +188,7 @@ fn input_name(field: &str) -> String {
     field.replace('.', "_")
 }
 
-fn from_form(f: &Kept) -> NewBooking {
+pub(super) fn from_form(f: &Kept) -> NewBooking {
     let mut parties = Vec::new();
     for i in 0..2 {
         let name = f.get(&format!("p{i}_name")).to_string();
@@ -267,6 +268,10 @@ struct BookingPage {
     b: Booking,
     /// The service's start times (for the change form).
     starts: Vec<String>,
+    /// The pre-check's documents for the service (empty: no pre-check for it).
+    documents: &'static [(&'static str, &'static str)],
+    /// The pre-check's status and answer (never the data: it is not shown back).
+    precheck: Option<super::precheck::Precheck>,
     form: Kept,
 }
 
@@ -276,8 +281,16 @@ async fn booking_page(s: &AppState, b: Booking, form: Kept) -> AppResult<Respons
         .map(|v| super::rules::starts(&v))
         .unwrap_or_default();
     let status = form.status();
+    let documents = super::precheck::documents_for(&b.service_kind);
+    let precheck = super::precheck::public_get(s, &b).await?;
     Ok(with_status(
-        render(&BookingPage { b, starts, form }),
+        render(&BookingPage {
+            b,
+            starts,
+            documents,
+            precheck,
+            form,
+        }),
         status,
     ))
 }
@@ -393,6 +406,48 @@ async fn accept(
     };
     let r = super::rebook::accept(&s, public_who(&addr), &b).await;
     answer(&s, &number, Kept::input("accept", Vec::new()), r).await
+}
+
+/// The couple's registration data and the documents they will bring, for the registry to
+/// check before they come (`pN_nationality`, …, `documents`).
+async fn precheck(
+    State(s): State<AppState>,
+    PublicAddr(addr): PublicAddr,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let (_, b) = match mine(&s, &headers, &number).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let form = Kept::input("precheck", pairs);
+    let input = super::precheck::PrecheckInput {
+        parties: (0..b.parties.len())
+            .map(|i| super::precheck::PartyData {
+                nationality: form.get(&format!("p{i}_nationality")).to_string(),
+                ethnicity: form.get(&format!("p{i}_ethnicity")).to_string(),
+                occupation: form.get(&format!("p{i}_occupation")).to_string(),
+                education: form.get(&format!("p{i}_education")).to_string(),
+                address: form.get(&format!("p{i}_address")).to_string(),
+            })
+            .collect(),
+        documents: form
+            .all("documents")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    };
+    let r = super::precheck::submit(&s, public_who(&addr), &b, &input).await;
+    match r {
+        Ok(_) => Redirect::to(&format!("/public/bookings/{}", b.number)).into_response(),
+        Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
+            booking_page(&s, b, form.refuse_as(&e, input_name))
+                .await
+                .unwrap_or_else(|e| public_error(&e))
+        }
+        Err(e) => public_error(&e),
+    }
 }
 
 #[derive(Template)]

@@ -10,11 +10,11 @@ use crate::notify::{config, fake_gateway};
 use crate::public::last_code;
 use crate::support::{T, cid, each_backend_with, org_user, set_cookie_pair, web_login};
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     backstop_app::kernel::web::encode_query_value(s)
 }
 
-async fn form(
+pub(crate) async fn form(
     t: &T,
     method: &str,
     path: &str,
@@ -26,7 +26,7 @@ async fn form(
 }
 
 /// A public session for `phone` (code through the fake SMS gateway).
-async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
+pub(crate) async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
     let (s, _, _) = form(t, "POST", "/public/login", None, &format!("phone={phone}")).await;
     assert_eq!(s, StatusCode::OK);
     backstop_app::notify::step(&t.state).await.expect("step");
@@ -43,7 +43,7 @@ async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> Str
     set_cookie_pair(&h)
 }
 
-fn location(h: &axum::http::HeaderMap) -> String {
+pub(crate) fn location(h: &axum::http::HeaderMap) -> String {
     h.get("location")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")

@@ -247,6 +247,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/public/bookings/{number}/accept",
         "public: the verified phone's own booking",
     ),
+    (
+        "POST",
+        "/public/bookings/{number}/precheck",
+        "public: the verified phone's own booking (tests/it/bookings_register.rs)",
+    ),
     // Volunteers (issue 19 item 7): no account; a volunteer reads and writes only their own
     // record and shifts, by the verified phone (tests/it/volunteers.rs).
     (
@@ -1026,11 +1031,16 @@ async fn build(t: &T) -> World {
     }
     // Registration rules (issue 19 item 3): a place rule at T1, two divorce applications done
     // today (their cooling-off periods run), two marriage bookings with a pre-check each.
-    t.call("PUT", "/api/v1/bookings/place-rules", Some(w.tok("off.a")), Some(json!({"region_code": T1, "rule": "anywhere"})))
-        .await;
+    t.call(
+        "PUT",
+        "/api/v1/bookings/place-rules",
+        Some(w.tok("off.a")),
+        Some(json!({"region_code": T1, "rule": "anywhere"})),
+    )
+    .await;
     let dsvc = created_id(t, &w, "off.a", &format!("/api/v1/bookings/orgs/{reg}/services"),
         json!({"kind": "divorce_registration", "opens": "09:00", "closes": "11:00", "slot_minutes": 60, "per_slot": 5})).await;
-    for (k, n) in [("divorce", 7u32), ("divorce2", 8)] {
+    for (k, n) in [("divorce", 7u32), ("divorce2", 8), ("divorce3", 9)] {
         let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": dsvc, "day": "2026-03-03", "starts": "09:00",
             "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19800101", 2 * n + 1)},
             {"name": "乙", "id_number": cid("130110", "19820101", 2 * n + 2)}]})).await;
@@ -1040,21 +1050,38 @@ async fn build(t: &T) -> World {
             .execute(t.state.db.pool())
             .await
             .expect("today");
-        created(t, &w, "off.a", &format!("/api/v1/bookings/{id}/outcome"), json!({"outcome": "done"})).await;
-        let d: i64 = sqlx::query_scalar("SELECT id FROM booking_divorces WHERE application_id = $1")
-            .bind(id)
-            .fetch_one(t.state.db.pool())
-            .await
-            .expect("divorce");
+        created(
+            t,
+            &w,
+            "off.a",
+            &format!("/api/v1/bookings/{id}/outcome"),
+            json!({"outcome": "done"}),
+        )
+        .await;
+        let d: i64 =
+            sqlx::query_scalar("SELECT id FROM booking_divorces WHERE application_id = $1")
+                .bind(id)
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("divorce");
         w.ids.insert(k, d);
-        w.ids.insert(if k == "divorce" { "divorce_app" } else { "divorce_app2" }, id);
+        if k == "divorce" {
+            w.ids.insert("divorce_app", id);
+        }
     }
-    for (k, n) in [("precheck", 9u32), ("precheck2", 10)] {
+    for (k, n) in [("precheck", 9u32), ("precheck2", 10), ("precheck3", 11)] {
         let b = created(t, &w, "off.a", "/api/v1/bookings", json!({"service_id": svc, "day": "2026-03-03", "starts": "10:00",
             "phone": "13900003333", "parties": [{"name": "甲", "id_number": cid("130110", "19900101", 2 * n + 1)},
             {"name": "乙", "id_number": cid("130110", "19950101", 2 * n + 2)}]})).await;
         let id = b["id"].as_i64().expect("id");
-        let (s, p) = t.call("PUT", &format!("/api/v1/bookings/{id}/precheck"), Some(w.tok("off.a")), Some(precheck_body())).await;
+        let (s, p) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/bookings/{id}/precheck"),
+                Some(w.tok("off.a")),
+                Some(precheck_body()),
+            )
+            .await;
         assert!(s.is_success(), "precheck: {s} {p}");
         w.ids.insert(k, id);
     }
@@ -1635,6 +1662,7 @@ fn cases(w: &World) -> Vec<Case> {
         get("/api/v1/bookings/orgs/{id}/divorces", format!("/api/v1/bookings/orgs/{}/divorces", w.id("registry")), format!("\"application_id\":{}", w.id("divorce_app"))),
         get("/api/v1/bookings/orgs/{id}/prechecks", format!("/api/v1/bookings/orgs/{}/prechecks", w.id("registry")), format!("\"booking_id\":{}", w.id("precheck"))),
         get("/api/v1/bookings/{id}/precheck", format!("/api/v1/bookings/{}/precheck", w.id("precheck")), "待预审"),
+        get("/bookings/orgs/{id}/register", format!("/bookings/orgs/{}/register", w.id("registry")), format!("divorce-{}-status", w.id("divorce"))),
         get("/api/v1/bookings/orgs", "/api/v1/bookings/orgs", "登记处标记甲").list(),
         get("/api/v1/bookings/orgs/{id}", format!("/api/v1/bookings/orgs/{}", w.id("registry")), "登记处标记甲"),
         get("/api/v1/bookings/orgs/{id}/day", format!("/api/v1/bookings/orgs/{}/day?day=2026-03-03", w.id("registry")), w.id("booking_no")),
@@ -1912,6 +1940,13 @@ fn cases(w: &World) -> Vec<Case> {
         post("/bookings/orgs/{id}/dates", format!("/bookings/orgs/{}/dates", w.id("registry")), "day=2026-03-22&kind=closed&reason=x&day_cap="),
         post("/bookings/orgs/{id}/block", format!("/bookings/orgs/{}/block", w.id("registry")), "day=2026-03-23&reason=x"),
         post("/bookings/{id}/cancel", format!("/bookings/{}/cancel", w.id("booking")), ""),
+        post("/bookings/orgs/{id}/book", format!("/bookings/orgs/{}/book", w.id("registry")), format!(
+            "service_id={}&day=2026-03-06&starts=10:00&phone=13900003333&p0_name=%E4%B8%99&p0_id_number={}&p1_name=%E4%B8%81&p1_id_number={}&idem=routes-page-book",
+            w.id("booking_service"), cid("130110", "19900101", 51), cid("130110", "19950101", 52))),
+        post("/bookings/orgs/{id}/designation", format!("/bookings/orgs/{}/designation", w.id("registry")), "designated=0"),
+        post("/bookings/orgs/{id}/place-rules", format!("/bookings/orgs/{}/place-rules", w.id("registry")), format!("region_code={T1}&rule=anywhere")),
+        post("/bookings/{id}/precheck/answer", format!("/bookings/{}/precheck/answer", w.id("precheck3")), "missing=x"),
+        post("/bookings/divorces/{id}/withdraw", format!("/bookings/divorces/{}/withdraw", w.id("divorce3")), ""),
         post("/api/v1/bookings/funeral/requests", "/api/v1/bookings/funeral/requests", json!({"org_id": w.id("funeral_home"),
             "name": "逝者乙", "id_number": cid("130110", "19300101", 9), "place": "家中", "died_at": "2026-03-02 06:00", "phone": "13900004444"})),
         post("/api/v1/bookings/funeral/requests/{id}/collection", format!("/api/v1/bookings/funeral/requests/{}/collection", w.id("funeral_req2")),
