@@ -253,6 +253,9 @@ const COMMUNITY_WORKER: &[Permission] = &[
     P::AssistanceApply,
     P::ChildrenRead,
     P::ChildrenManage,
+    // Issue 19 item 7: a community posts volunteer tasks (entrance duty, deliveries) and
+    // confirms the hours, within its village.
+    P::VolunteersManage,
 ];
 const INSTITUTION_REPORTER: &[Permission] = &[
     P::RegionsRead,

@@ -119,14 +119,15 @@ async fn a_task_from_posting_to_confirmed_hours() {
             let (s, _, html) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert!(s == StatusCode::OK && html.contains("王志愿") && html.contains("vol-open-empty"), "{html}");
 
-            // Staff see the volunteer masked; a community worker has no permission.
+            // Staff see the volunteer masked; a community worker sees its own village's.
             let (s, l) = t.get("/api/v1/volunteers", &ts).await;
             assert_eq!(s, StatusCode::OK);
             assert_eq!(l[0]["name"], "王**", "{l}");
             assert_eq!(l[0]["phone_masked"], "139****5678");
             assert_eq!(l[0]["org_name"], "鹿泉区青年志愿者协会");
             let vid = l[0]["id"].as_i64().expect("vid");
-            assert_eq!(t.get("/api/v1/volunteers", &cw).await.0, StatusCode::FORBIDDEN);
+            let (s, l) = t.get("/api/v1/volunteers", &cw).await;
+            assert_eq!((s, l[0]["name"].as_str()), (StatusCode::OK, Some("王**")), "{l}");
             assert!(t.get("/api/v1/volunteers", &ts_b).await.1.as_array().expect("list").is_empty());
 
             // The township posts a task; bad input refused, nothing written.
@@ -134,7 +135,8 @@ async fn a_task_from_posting_to_confirmed_hours() {
             bad["ends"] = json!("08:00");
             assert_eq!(t.post("/api/v1/volunteers/tasks", &ts, bad).await.0, StatusCode::UNPROCESSABLE_ENTITY);
             assert_eq!(t.post("/api/v1/volunteers/tasks", &ts, task_body("130111100003", 2)).await.0, StatusCode::NOT_FOUND);
-            assert_eq!(t.post("/api/v1/volunteers/tasks", &cw, task_body("130110100001", 2)).await.0, StatusCode::FORBIDDEN);
+            // A community worker posts for its own village only (the township's level is not its).
+            assert_eq!(t.post("/api/v1/volunteers/tasks", &cw, task_body("130110100", 2)).await.0, StatusCode::NOT_FOUND);
             assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM volunteer_tasks").await, 0);
             let (s, task) = t.post("/api/v1/volunteers/tasks", &ts, task_body("130110100001", 2)).await;
             assert_eq!(s, StatusCode::CREATED, "{task}");
@@ -230,10 +232,19 @@ async fn a_task_from_posting_to_confirmed_hours() {
             let (s, loc, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&web), "").await;
             assert!(s == StatusCode::SEE_OTHER && loc.starts_with("/public/login"), "{s} {loc}");
 
+            // The community posts its own entrance duty and reads it; the township sees it too.
+            let cw = t.login("cw.a").await;
+            let (s, own) = t.post("/api/v1/volunteers/tasks", &cw, task_body("130110100001", 1)).await;
+            assert_eq!(s, StatusCode::CREATED, "{own}");
+            let own_id = own["id"].as_i64().expect("tid");
+            assert_eq!(t.get(&format!("/api/v1/volunteers/tasks/{own_id}"), &cw).await.0, StatusCode::OK);
+            assert_eq!(t.get(&format!("/api/v1/volunteers/tasks/{own_id}"), &ts).await.0, StatusCode::OK);
+            assert_eq!(t.get(&format!("/api/v1/volunteers/tasks/{other_id}"), &cw).await.0, StatusCode::NOT_FOUND, "the township's own task");
+
             // Personal data sealed at rest; every change audited.
             let n: Vec<u8> = sqlx::query_scalar("SELECT name_enc FROM volunteers").fetch_one(t.state.db.pool()).await.expect("row");
             assert!(!String::from_utf8_lossy(&n).contains("王志愿"));
-            for (action, n) in [("volunteer.register", 1), ("volunteer_task.create", 2), ("volunteer.signup", 1),
+            for (action, n) in [("volunteer.register", 1), ("volunteer_task.create", 3), ("volunteer.signup", 1),
                 ("volunteer.checkin", 1), ("volunteer.checkout", 1), ("volunteer.hours_confirm", 1)] {
                 assert_eq!(audit_count(&t, action).await, n, "{action}");
             }
