@@ -123,6 +123,45 @@ fn a_couple_books_the_registry_blocks_the_couple_accepts() {
     phone.wait_for_text("#booking-status", "已预约");
     assert!(!phone.exists("#booking-accept"));
     assert_fits(&phone, "/public/bookings/{number} (accepted)");
+
+    // The couple enters the registration data for the pre-check on the same page.
+    for i in 0..2 {
+        fill(&phone, &format!("#precheck-p{i}_ethnicity"), "汉族");
+        fill(&phone, &format!("#precheck-p{i}_occupation"), "教师");
+        fill(&phone, &format!("#precheck-p{i}_education"), "大学本科");
+        fill(
+            &phone,
+            &format!("#precheck-p{i}_address"),
+            "获鹿镇向阳街 12 号",
+        );
+    }
+    phone.find("#precheck-doc-hukou").click();
+    phone.find("#precheck-doc-id_card").click();
+    assert_fits(&phone, "/public/bookings/{number} (pre-check form)");
+    phone.find("#precheck-submit").click();
+    phone.wait_for_text("#precheck-status", "待预审");
+    // The registry answers; the couple sees it.
+    let number: String = path.rsplit('/').next().unwrap_or("").to_string();
+    let bid: i64 = rt
+        .block_on(
+            sqlx::query_scalar::<_, i64>("SELECT id FROM bookings WHERE number = $1")
+                .bind(number)
+                .fetch_one(server.state.db.pool()),
+        )
+        .expect("booking id");
+    rt.block_on(backstop_app::bookings::precheck::answer(
+        &server.state,
+        &op,
+        bid,
+        &backstop_app::bookings::precheck::PrecheckAnswer {
+            approved: true,
+            missing: String::new(),
+        },
+    ))
+    .expect("answer");
+    phone.goto(&server.url(&path));
+    phone.wait_for_text("#precheck-status", "预审通过");
+    assert_fits(&phone, "/public/bookings/{number} (pre-check approved)");
     drop(server);
     drop(gw_rt);
 }
