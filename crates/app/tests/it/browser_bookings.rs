@@ -1,17 +1,21 @@
 //! Issue 19 in a real browser at a phone's width (390 px): a couple opens the registry's public
 //! page, verifies the phone (the code read from the fake SMS gateway), books tomorrow 09:00
 //! with both ID numbers, sees the booking; the registry blocks the day; the couple opens the
-//! booking again, sees the proposed slot with the reason and accepts it — with no horizontal
-//! scrolling on any page. Skipped (loudly, by `driver`) without Chromium.
+//! booking again, sees the proposed slot with the reason and accepts it; fills the pre-check
+//! (registration data, documents) on the phone; the window staff read it on the registration
+//! desk (at 390 px and at a desk) and approve; the couple sees the approval — with no
+//! horizontal scrolling on any page. Skipped (loudly, by `driver`) without Chromium.
 
 use backstop_app::bookings::NewService;
 use backstop_app::bookings::rebook::BlockInput;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::orgs::NewOrg;
 
-use crate::browser::{Server, assert_fits, driver, fill, wait_path};
+use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
 use crate::notify::{config, fake_gateway};
 use crate::support::cid;
+
+const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 
 #[test]
 fn a_couple_books_the_registry_blocks_the_couple_accepts() {
@@ -140,25 +144,30 @@ fn a_couple_books_the_registry_blocks_the_couple_accepts() {
     assert_fits(&phone, "/public/bookings/{number} (pre-check form)");
     phone.find("#precheck-submit").click();
     phone.wait_for_text("#precheck-status", "待预审");
-    // The registry answers; the couple sees it.
-    let number: String = path.rsplit('/').next().unwrap_or("").to_string();
-    let bid: i64 = rt
-        .block_on(
-            sqlx::query_scalar::<_, i64>("SELECT id FROM bookings WHERE number = $1")
-                .bind(number)
-                .fetch_one(server.state.db.pool()),
-        )
-        .expect("booking id");
-    rt.block_on(backstop_app::bookings::precheck::answer(
-        &server.state,
-        &op,
-        bid,
-        &backstop_app::bookings::precheck::PrecheckAnswer {
-            approved: true,
-            missing: String::new(),
-        },
-    ))
-    .expect("answer");
+    // The registry's window staff answer on the registration desk: at the phone's width and
+    // at a desk.
+    ready_user_in(
+        &server,
+        "win.day",
+        "service_staff",
+        "130110100",
+        Some(org),
+        PASSWORD,
+    );
+    log_in(&phone, &server, "win.day", PASSWORD);
+    phone.goto(&server.url(&format!("/bookings/orgs/{org}/register")));
+    phone.wait_for_text("#precheck-count", "1");
+    assert_fits(&phone, "/bookings/orgs/{id}/register (390 px)");
+    let desk = phone.find("main").text();
+    assert!(
+        desk.contains("教师") && desk.contains("获鹿镇向阳街"),
+        "{desk}"
+    );
+    phone.resize(1280, 900);
+    assert_fits(&phone, "/bookings/orgs/{id}/register (desk)");
+    phone.find("button[id$='-approve']").click();
+    phone.wait_for_text("#precheck-count", "0");
+    phone.resize(390, 844);
     phone.goto(&server.url(&path));
     phone.wait_for_text("#precheck-status", "预审通过");
     assert_fits(&phone, "/public/bookings/{number} (pre-check approved)");
