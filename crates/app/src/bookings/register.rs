@@ -64,7 +64,7 @@ impl CheckedParty {
     /// Does this party make the marriage one involving foreigners or residents of Hong Kong,
     /// Macao or Taiwan? (Their residence permits carry 81/82/83; foreigners' permanent
     /// residence IDs begin with 9.)
-    pub fn from_outside(&self) -> bool {
+    pub fn is_from_outside(&self) -> bool {
         self.id_type != "resident"
             || self.number.starts_with("81")
             || self.number.starts_with("82")
@@ -228,7 +228,8 @@ pub(super) async fn check_place(
     ) {
         return Ok(());
     }
-    if parties.iter().any(CheckedParty::from_outside) && !queries::designated(state, org.id).await?
+    if parties.iter().any(CheckedParty::is_from_outside)
+        && !queries::designated(state, org.id).await?
     {
         let names = queries::designated_names(state, &super::province_of(&org.region_code)).await?;
         let hint = if names.is_empty() {
