@@ -16,6 +16,7 @@ pub mod children;
 pub mod crosscheck;
 pub mod donations;
 pub mod entrance;
+pub mod federation;
 pub mod home;
 pub mod hotline;
 pub mod inspections;

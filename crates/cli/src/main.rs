@@ -4,6 +4,7 @@
 
 mod bookings;
 mod ledger;
+mod node;
 mod payments;
 
 use std::io::Read;
@@ -91,6 +92,11 @@ enum Command {
     Bookings {
         #[command(subcommand)]
         command: bookings::BookingsCommand,
+    },
+    /// Federation (上下级部署): the child nodes this deployment accepts data from.
+    Node {
+        #[command(subcommand)]
+        command: node::NodeCommand,
     },
     /// Payment rolls (发放名册): generate a county's monthly roll, export a bank file.
     Payments {
@@ -571,6 +577,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bookings { command } => {
             let state = open(&common, Config::default()).await?;
             bookings::run(&state, command).await
+        }
+        Command::Node { command } => {
+            let state = open(&common, Config::default()).await?;
+            node::run(&state, command).await
         }
         Command::Payments { command } => {
             let state = open(&common, Config::default()).await?;

@@ -227,6 +227,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "booking_registration",
         include_str!("../migrations/0053_booking_registration.sql"),
     ),
+    (
+        54,
+        "federation_nodes",
+        include_str!("../migrations/0054_federation_nodes.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -36,6 +36,7 @@ mod donations_disclosure;
 mod edit_disable;
 mod entrance;
 mod escalation;
+mod federation;
 mod fever;
 mod forms;
 mod forms_rest;

@@ -1,0 +1,168 @@
+//! The SQL of federation: the nodes a parent accepts data from (`fed_nodes`, migration 0054).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Node, status_label};
+use crate::kernel::access::Tx;
+use crate::kernel::error::AppResult;
+use crate::state::AppState;
+use backstop_core::clock::rfc3339;
+
+const COLS: &str = "n.id, n.region_code, r.name AS region_name, n.name, n.status, n.issued_by, \
+    n.created_at, n.rotated_at, n.revoked_at, n.last_seen_at";
+
+fn opt_time(r: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(r.try_get::<Option<i64>, _>(col)?.map(rfc3339))
+}
+
+fn node_from_row(r: &AnyRow) -> Result<Node, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Node {
+        id: r.try_get("id")?,
+        region_code: r.try_get("region_code")?,
+        region_name: r.try_get("region_name")?,
+        name: r.try_get("name")?,
+        status_label: status_label(&status).to_string(),
+        status,
+        issued_by: r.try_get("issued_by")?,
+        created_at: rfc3339(r.try_get("created_at")?),
+        rotated_at: opt_time(r, "rotated_at")?,
+        revoked_at: opt_time(r, "revoked_at")?,
+        last_seen_at: opt_time(r, "last_seen_at")?,
+    })
+}
+
+/// Is there an active node for the region?
+pub(super) async fn active_in(tx: &mut Tx, region: &str) -> AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM fed_nodes WHERE region_code = $1 AND status = 'active'",
+    )
+    .bind(region.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn insert(
+    tx: &mut Tx,
+    region: &str,
+    name: &str,
+    secret_hash: &str,
+    by: &str,
+) -> AppResult<i64> {
+    let now = tx.now();
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO fed_nodes (region_code, name, secret_hash, status, issued_by, created_at) \
+             VALUES ($1, $2, $3, 'active', $4, $5) RETURNING id",
+        )
+        .bind(region.to_string())
+        .bind(name.to_string())
+        .bind(secret_hash.to_string())
+        .bind(by.to_string())
+        .bind(now),
+    )
+    .await
+}
+
+/// Set the node's secret; with `prev`, the old hash and until when it still works.
+pub(super) async fn set_secret(
+    tx: &mut Tx,
+    id: i64,
+    hash: &str,
+    prev: Option<&str>,
+    prev_valid_until: Option<i64>,
+) -> AppResult<()> {
+    let rotated = prev.map(|_| tx.now());
+    tx.exec(
+        sqlx::query(
+            "UPDATE fed_nodes SET secret_hash = $1, prev_secret_hash = $2, prev_valid_until = $3, \
+             rotated_at = COALESCE($4, rotated_at) WHERE id = $5",
+        )
+        .bind(hash.to_string())
+        .bind(prev.map(str::to_string))
+        .bind(prev_valid_until)
+        .bind(rotated)
+        .bind(id),
+    )
+    .await
+}
+
+pub(super) async fn secret_hash(tx: &mut Tx, id: i64) -> AppResult<String> {
+    Ok(
+        sqlx::query_scalar("SELECT secret_hash FROM fed_nodes WHERE id = $1")
+            .bind(id)
+            .fetch_one(tx.conn())
+            .await?,
+    )
+}
+
+/// Revoke an active node; rows changed (0: already revoked).
+pub(super) async fn revoke(tx: &mut Tx, id: i64, by: &str) -> AppResult<u64> {
+    let now = tx.now();
+    tx.changed(
+        sqlx::query(
+            "UPDATE fed_nodes SET status = 'revoked', revoked_at = $1, revoked_by = $2 \
+             WHERE id = $3 AND status = 'active'",
+        )
+        .bind(now)
+        .bind(by.to_string())
+        .bind(id),
+    )
+    .await
+}
+
+pub(super) async fn node(state: &AppState, id: i64) -> AppResult<Option<Node>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM fed_nodes n JOIN regions r ON r.code = n.region_code WHERE n.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(r.as_ref().map(node_from_row).transpose()?)
+}
+
+pub(super) async fn nodes(state: &AppState) -> AppResult<Vec<Node>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM fed_nodes n JOIN regions r ON r.code = n.region_code \
+         ORDER BY n.region_code, n.id"
+    )))
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(node_from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// The active node `id` if `hash` is its current secret's, or its previous one's within the
+/// grace period.
+pub(super) async fn valid(
+    state: &AppState,
+    id: i64,
+    hash: &str,
+    now: i64,
+) -> AppResult<Option<Node>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM fed_nodes n JOIN regions r ON r.code = n.region_code \
+         WHERE n.id = $1 AND n.status = 'active' AND (n.secret_hash = $2 \
+         OR (n.prev_secret_hash = $2 AND n.prev_valid_until > $3))"
+    )))
+    .bind(id)
+    .bind(hash.to_string())
+    .bind(now)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(r.as_ref().map(node_from_row).transpose()?)
+}
+
+/// Record the node's last authenticated contact (no audit entry: not a change of data).
+pub(super) async fn seen(state: &AppState, id: i64, now: i64) -> AppResult<()> {
+    sqlx::query("UPDATE fed_nodes SET last_seen_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
