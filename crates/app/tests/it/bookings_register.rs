@@ -35,9 +35,12 @@ async fn registry(t: &T) -> (String, i64, String) {
 
 async fn service(t: &T, staff: &str, org: i64, kind: &str) -> i64 {
     let (s, v) = t
-        .post(&format!("/api/v1/bookings/orgs/{org}/services"), staff,
+        .post(
+            &format!("/api/v1/bookings/orgs/{org}/services"),
+            staff,
             json!({"kind": kind, "open_days": "1234567", "opens": "09:00", "closes": "11:00",
-                "slot_minutes": 60, "per_slot": 5, "window_days": 90}))
+                "slot_minutes": 60, "per_slot": 5, "window_days": 90}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["id"].as_i64().expect("service")
@@ -45,7 +48,12 @@ async fn service(t: &T, staff: &str, org: i64, kind: &str) -> i64 {
 
 fn set_day(t: &T, y: i32, m: u32, d: u32) {
     // 10:00 in Beijing.
-    t.clock.set(chrono::Utc.with_ymd_and_hms(y, m, d, 2, 0, 0).single().expect("t"));
+    t.clock.set(
+        chrono::Utc
+            .with_ymd_and_hms(y, m, d, 2, 0, 0)
+            .single()
+            .expect("t"),
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Supply–demand matching in a real browser at 390 px (issue 18): the charity's finance
 //! officer enters a goods donation; the hospital's user posts a need for it on the phone; the
 //! charity opens the need, accepts the proposed stock line (an allocation) and dispatches it;
-//! the hospital signs for it and sees its need met. Every page is checked for fit and English
-//! words.
+//! the hospital signs for it and sees its need met. Last, with the session's cookies deleted
+//! (a visitor without an account), the public campaign page shows the delivery to the
+//! hospital and that no fee was taken, and no personal data (the donor without consent reads
+//! 爱心人士; no user name, no phone). Every page is checked for fit and English words.
 
 use std::time::Duration;
 
@@ -191,4 +193,39 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     d.goto(&need_url);
     d.wait_for_text("#need-state", "已满足");
     settle(&d, "the need, delivered");
+
+    // Anyone, without an account: the public campaign page, in a fresh cookie jar.
+    log_out(&d);
+    d.delete_all_cookies();
+    assert!(d.cookie_names().is_empty(), "{:?}", d.cookie_names());
+    d.goto(&server.url(&format!("/public/donations/{c}")));
+    d.wait_for_text("#public-campaign-name", "抗击新冠肺炎疫情");
+    assert!(
+        d.cookie_names().is_empty(),
+        "the public page sets no session"
+    );
+    d.wait_for_text("#public-moves", "签收");
+    let moves = d.find("#public-moves").text();
+    assert!(moves.contains("获鹿镇卫生院"), "{moves}");
+    assert!(moves.contains("600"), "{moves}");
+    assert!(
+        d.find("#public-campaign-name")
+            .text()
+            .contains("抗击新冠肺炎疫情")
+            && d.page_source().contains("本活动不提取管理费"),
+        "the no-fee rule shown"
+    );
+    assert_eq!(d.find("#total-fee").text(), "0.00 元");
+    assert_eq!(
+        d.find("#total-delivered").text(),
+        "2100.00 元",
+        "600 × 3.50"
+    );
+    let receipts = d.find("#public-receipts").text();
+    assert!(receipts.contains("爱心人士"), "{receipts}");
+    let source = d.page_source();
+    for personal in ["某某医疗器械公司", "fin.need", "hosp.need", "id=\"logout\""] {
+        assert!(!source.contains(personal), "{personal} on the public page");
+    }
+    settle(&d, "the public campaign page");
 }
