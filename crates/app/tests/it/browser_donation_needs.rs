@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use backstop_app::kernel::actor::Actor;
 
-use crate::browser::{Server, driver, fill, log_in, ready_user_in, wait_path};
+use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
 use crate::browser_assistance::log_out;
-use crate::browser_day::check;
+use crate::browser_day::{check, latin_words};
 use crate::webdriver::Driver;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
@@ -227,5 +227,17 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     for personal in ["某某医疗器械公司", "fin.need", "hosp.need", "id=\"logout\""] {
         assert!(!source.contains(personal), "{personal} on the public page");
     }
-    settle(&d, "the public campaign page");
+    // At 390 px; the only Latin words are the verification command and the feed's format,
+    // and hex fragments of the key id.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_fits(&d, "the public campaign page");
+    let words: Vec<String> = latin_words(&d, &TYPED)
+        .into_iter()
+        .filter(|w| !["JSON", "backstop", "ledger", "verify", "feed"].contains(&w.as_str()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(
+        words.is_empty(),
+        "the public campaign page: English {words:?}"
+    );
 }
