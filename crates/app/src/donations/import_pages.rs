@@ -120,6 +120,17 @@ fn job_of(actor: &Actor, key: &str) -> Result<Job, AppError> {
         .ok_or_else(AppError::not_found)
 }
 
+/// How many imports are running (tests wait for them to end).
+pub fn running() -> usize {
+    JOBS.lock()
+        .map(|m| {
+            m.values()
+                .filter(|j| !matches!(j.state, State::Done(_) | State::Failed(_)))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// The actor's jobs for a campaign, newest first.
 fn jobs_of(actor: &Actor, campaign_id: i64) -> Vec<(String, Job)> {
     let mut out: Vec<(String, Job)> = JOBS
@@ -304,11 +315,8 @@ async fn upload(
             return render_upload(&s, &a, id, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let key = hex::encode({
-        let mut b = [0u8; 16];
-        rand::rng().fill_bytes(&mut b);
-        b
-    });
+    // A random positive number (63 bits): not guessable, and only its owner opens it anyway.
+    let key = (rand::rng().next_u64() >> 1).max(1).to_string();
     insert_job(
         &key,
         Job {
