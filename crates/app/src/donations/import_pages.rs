@@ -146,7 +146,7 @@ fn jobs_of(actor: &Actor, campaign_id: i64) -> Vec<(String, Job)> {
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by(|a, b| b.1.started.cmp(&a.1.started));
+    out.sort_by_key(|x| std::cmp::Reverse(x.1.started));
     out
 }
 
