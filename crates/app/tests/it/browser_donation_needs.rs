@@ -1,5 +1,6 @@
 //! Supply–demand matching in a real browser at 390 px (issue 18): the charity's finance
-//! officer enters a goods donation; the hospital's user posts a need for it on the phone; the
+//! officer enters a goods donation, then tries the bulk entry (a sheet with a bad row: the job
+//! page's progress ends with the row refused and nothing written); the hospital's user posts a need for it on the phone; the
 //! charity opens the need, accepts the proposed stock line (an allocation) and dispatches it;
 //! the hospital signs for it and sees its need met. Last, with the session's cookies deleted
 //! (a visitor without an account), the public campaign page shows the delivery to the
@@ -120,6 +121,39 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text(".in-stock", "1000");
     settle(&d, "the campaign with the receipt");
+
+    // Bulk entry on the phone: the upload page, a sheet with a bad row, the job page's
+    // progress ending with the refused row listed and nothing written.
+    d.find("#import-link").click();
+    wait_path(&d, "the upload page", |p| p.ends_with("/import"));
+    assert!(d.exists("#import-template"));
+    settle(&d, "the bulk-entry page");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet = dir.path().join("接收登记.csv");
+    std::fs::write(
+        &sheet,
+        format!(
+            "{}\n2026-03-01,JZ-2020-0009,,匿名,,,,火箭,,5,,1,,,\n",
+            backstop_app::donations::import::COLUMNS.join(",")
+        ),
+    )
+    .expect("sheet");
+    d.find("#import-file")
+        .send_keys(sheet.to_str().expect("utf-8 path"));
+    d.find("#import-submit").click();
+    wait_path(&d, "the import job", |p| {
+        p.starts_with("/donations/imports/")
+    });
+    d.wait_for_text("#import-status", "有错误，未导入");
+    d.wait_for_text("#import-errors", "物资类别");
+    assert_eq!(d.find("#import-errors td[data-label=行号]").text(), "2");
+    settle(&d, "the import job, refused");
+    d.goto(&campaign);
+    assert_eq!(
+        d.find_all("article[id^=receipt-]").len(),
+        1,
+        "nothing written"
+    );
     log_out(&d);
 
     // The hospital posts a need on the phone, from the campaign list.
