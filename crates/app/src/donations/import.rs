@@ -6,7 +6,10 @@
 //! refused nothing is written; otherwise every receipt is written in one transaction.
 //! Idempotent per receipt number: a receipt number the charity has already entered is skipped
 //! (reported), so uploading the same file twice writes it once. The workbook is read by the
-//! roster import's bounded reader (`people::xlsx`: zip-bomb safe, bounded memory).
+//! roster import's bounded reader (`people::xlsx`: zip-bomb safe, bounded memory); a file that
+//! is not a zip is read as CSV (`people::import::CsvSource`: UTF-8 with or without BOM, or
+//! GBK). [`import_with_progress`] reports its steps to the upload page's job
+//! (`import_pages`).
 
 use std::io::Cursor;
 
