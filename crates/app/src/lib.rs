@@ -93,6 +93,7 @@ pub fn route_table() -> web::Routes {
         donations::public_pages::routes(),
         donations::dashboard_pages::routes(),
         donations::dashboard_web::api_routes(),
+        donations::import_pages::routes(),
         donations::needs_pages::routes(),
         donations::needs_web::api_routes(),
         hotline::web::api_routes(),

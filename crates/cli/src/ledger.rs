@@ -33,8 +33,9 @@ pub enum LedgerCommand {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Sign the public chain heads now (every chain that moved since its last head, through
-    /// today); the service does this daily and on start.
+    /// Publish entries not yet on the public chain (loaded in bulk), then sign the public
+    /// chain heads now (every chain that moved since its last head, through today); the
+    /// service signs daily and on start.
     SignHead,
 }
 
@@ -55,6 +56,12 @@ pub async fn run(state: &AppState, command: LedgerCommand) -> Result<ExitCode, S
         LedgerCommand::Verify { .. } => verify_db(state).await,
         LedgerCommand::SignHead => {
             let today = state.today().format("%Y-%m-%d").to_string();
+            let published = disclosure::publish_pending(state)
+                .await
+                .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;
+            if published > 0 {
+                println!("已公开 {published} 条尚未公开的记账（批量导入的记账）");
+            }
             let n = disclosure::sign_due(state, &today)
                 .await
                 .map_err(|e| format!("{}（{}）", e.message, e.code.as_str()))?;

@@ -1521,3 +1521,136 @@ fn ledger_verify_detects_a_corrupted_line() {
         assert!(out.stdout.contains("记账不平"), "{l}: {out}");
     }
 }
+
+/// `backstop ledger verify --feed … --head …` (issue 18 item 6): from the public feed alone
+/// (no database), an intact feed — fetched from the server's URL, or saved to a file —
+/// verifies against the head signed by `ledger sign-head` (which first publishes the entries
+/// loaded in bulk); a saved feed with a published entry altered, or one removed, exits 2
+/// naming the entry.
+#[test]
+fn ledger_verify_feed_detects_an_altered_or_removed_entry() {
+    for env in envs() {
+        let l = env.label();
+        env.import_fixture();
+        let mut sqls = vec![
+            "INSERT INTO orgs (id, name, kind, region_code, created_at, updated_at) \
+             VALUES (1, '鹿泉区红十字会', 'charity', '130110', 0, 0)"
+                .to_string(),
+            "INSERT INTO donation_campaigns (id, region_code, name, starts_on, ends_on, no_fee, directed_only, \
+             created_by, created_at, updated_at) VALUES (1, '130110', '抗疫', '2026-01-01', '2026-12-31', 1, 1, 't', 0, 0)"
+                .to_string(),
+            "INSERT INTO ledger_seqs (province, campaign_id, last_seq) VALUES ('13', 1, 2)".to_string(),
+        ];
+        for (n, qty) in [(1, 100), (2, 40)] {
+            let value = qty * 350;
+            sqls.extend([
+                format!(
+                    "INSERT INTO donation_receipts (province, id, campaign_id, org_id, region_code, receipt_no, \
+                     received_on, donor_kind, publish_consent, money_fen, goods_value_fen, created_by, created_at) \
+                     VALUES ('13', {n}, 1, 1, '130110', 'R{n}', '2026-03-01', 'anonymous', 0, 0, {value}, 't', 0)"
+                ),
+                format!(
+                    "INSERT INTO donation_lines (province, id, receipt_id, campaign_id, org_id, region_code, kind, \
+                     category, quantity, unit, unit_value_fen, value_fen, created_at) \
+                     VALUES ('13', {n}, {n}, 1, 1, '130110', 'goods', 'mask_n95', {qty}, '只', 350, {value}, 0)"
+                ),
+                format!(
+                    "INSERT INTO ledger_entries (province, id, campaign_id, seq, org_id, region_code, kind, \
+                     receipt_id, entered_by, created_at) VALUES ('13', {n}, 1, {n}, 1, '130110', 'receive', {n}, 't', 0)"
+                ),
+                format!(
+                    "INSERT INTO ledger_lines (province, id, entry_id, line_id, account, quantity, value_fen) \
+                     VALUES ('13', {}, {n}, {n}, 'donor', -{qty}, -{value})",
+                    2 * n - 1
+                ),
+                format!(
+                    "INSERT INTO ledger_lines (province, id, entry_id, line_id, account, quantity, value_fen) \
+                     VALUES ('13', {}, {n}, {n}, 'stock', {qty}, {value})",
+                    2 * n
+                ),
+            ]);
+        }
+        for sql in &sqls {
+            env.exec(sql).unwrap_or_else(|e| panic!("{l}: {sql}: {e}"));
+        }
+        let out = env.run(&["ledger", "sign-head"]);
+        out.ok();
+        assert!(out.stdout.contains("已公开 2 条"), "{l}: {out}");
+        let server = env.serve(&[], &[]);
+        let agent = agent();
+        let feed_url = server.url("/public/donations/1/feed");
+        let (s, feed) = get(&agent, &feed_url);
+        assert_eq!(s, 200, "{l}: {feed}");
+        let (s, heads) = get(&agent, &server.url("/public/donations/1/heads"));
+        assert_eq!(s, 200, "{l}: {heads}");
+        let (s, key) = get(&agent, &server.url("/public/donations/key"));
+        assert_eq!(s, 200, "{l}: {key}");
+        let write = |name: &str, text: &str| -> String {
+            let p = env.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            p.to_str().expect("utf-8").to_string()
+        };
+        let head_file = write("head.json", &heads);
+        let key_file = write("key.json", &key);
+        // Intact, from the URL (the key fetched from the same server) and from a saved file.
+        let out = env.run(&[
+            "ledger", "verify", "--feed", &feed_url, "--head", &head_file,
+        ]);
+        out.ok();
+        assert!(
+            out.stdout.contains("核验通过") && out.stdout.contains("2 条记账"),
+            "{l}: {out}"
+        );
+        let saved = write("feed.json", &feed);
+        let args = |f: &str| -> Vec<String> {
+            [
+                "ledger", "verify", "--feed", f, "--head", &head_file, "--key", &key_file,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let run = |f: &str| {
+            let a = args(f);
+            env.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let out = run(&saved);
+        out.ok();
+        assert!(out.stdout.contains("核验通过"), "{l}: {out}");
+        let feed: Value = serde_json::from_str(&feed).expect("feed json");
+        assert_eq!(
+            feed["entries"].as_array().map(Vec::len),
+            Some(2),
+            "{l}: {feed}"
+        );
+        // A published quantity quietly changed: exit 2 naming entry 1.
+        let mut altered = feed.clone();
+        altered["entries"][0]["entry"]["lines"][1]["quantity"] = json!(1000);
+        let out = run(&write("altered.json", &altered.to_string()));
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(
+            out.stdout.contains("第 1 条记账内容与其哈希不符"),
+            "{l}: {out}"
+        );
+        // Entry 1 removed: exit 2 naming it as missing.
+        let mut removed = feed.clone();
+        if let Some(a) = removed["entries"].as_array_mut() {
+            a.remove(0);
+        }
+        let out = run(&write("removed.json", &removed.to_string()));
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(out.stdout.contains("第 1 条记账缺失"), "{l}: {out}");
+        // The last entry removed (the feed stops short of the signed head): exit 2.
+        let mut cut = feed.clone();
+        if let Some(a) = cut["entries"].as_array_mut() {
+            a.pop();
+        }
+        let out = run(&write("cut.json", &cut.to_string()));
+        assert_eq!(out.code(), Some(2), "{l}: {out}");
+        assert!(
+            out.stdout.contains("第 2 条") && out.stdout.contains("删除"),
+            "{l}: {out}"
+        );
+        drop(server);
+    }
+}

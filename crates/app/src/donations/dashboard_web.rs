@@ -70,9 +70,10 @@ pub(crate) fn xlsx(name: &str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// Enter receipts in bulk from the charity's sheet (the body is the .xlsx file; columns as in
-/// the template): row-level errors and nothing written when any row is refused; receipt
-/// numbers already entered are skipped.
+/// Enter receipts in bulk from the charity's sheet (the body is the .xlsx file, or the sheet
+/// saved as CSV in UTF-8 or GBK; columns as in the template): row-level errors and nothing
+/// written when any row is refused; receipt numbers already entered are skipped. Own charity
+/// only; another region's campaign is 404.
 #[utoipa::path(post, path = "/api/v1/donations/campaigns/{id}/import", tag = "donations",
     params(("id" = i64, Path)), request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     responses((status = 200, body = ImportReport), (status = 403, body = ErrorBody),

@@ -6,7 +6,10 @@
 //! refused nothing is written; otherwise every receipt is written in one transaction.
 //! Idempotent per receipt number: a receipt number the charity has already entered is skipped
 //! (reported), so uploading the same file twice writes it once. The workbook is read by the
-//! roster import's bounded reader (`people::xlsx`: zip-bomb safe, bounded memory).
+//! roster import's bounded reader (`people::xlsx`: zip-bomb safe, bounded memory); a file that
+//! is not a zip is read as CSV (`people::import::CsvSource`: UTF-8 with or without BOM, or
+//! GBK). [`import_with_progress`] reports its steps to the upload page's job
+//! (`import_pages`).
 
 use std::io::Cursor;
 
@@ -20,7 +23,7 @@ use crate::kernel::access::Tx;
 use crate::kernel::actor::Actor;
 use crate::kernel::cells::SafeCells;
 use crate::kernel::error::{AppError, AppResult, field_label};
-use crate::people::import::{Kind, Record, RowSource};
+use crate::people::import::{CsvSource, Kind, Record, RowSource};
 use crate::people::xlsx::{Book, Limits};
 use crate::state::AppState;
 use backstop_core::error::ErrorCode;
@@ -109,14 +112,35 @@ fn category_key(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-/// Read the sheet into receipts grouped by receipt number; row-level errors for what cannot
-/// even be read (a quantity that is not a number).
+fn file_error(m: String) -> AppError {
+    AppError::field(ErrorCode::Validation, "file", m)
+}
+
+/// Read the file into receipts grouped by receipt number; row-level errors for what cannot
+/// even be read (a quantity that is not a number). An .xlsx (its first worksheet) is told
+/// from its first bytes (a zip); anything else is read as CSV (UTF-8, with or without BOM, or
+/// GBK), as in the roster import.
 fn read_groups(bytes: &[u8], campaign_id: i64) -> AppResult<(Vec<Group>, usize, Vec<RowError>)> {
-    let file = |m: String| AppError::field(ErrorCode::Validation, "file", m);
-    let mut book =
-        Book::open(Cursor::new(bytes), Limits::default()).map_err(|e| file(e.message))?;
-    let date1904 = book.date1904();
-    let mut sheet = book.rows().map_err(|e| file(e.message))?;
+    if crate::people::xlsx::is_zip(bytes) {
+        let mut book =
+            Book::open(Cursor::new(bytes), Limits::default()).map_err(|e| file_error(e.message))?;
+        let date1904 = book.date1904();
+        let mut sheet = book.rows().map_err(|e| file_error(e.message))?;
+        read_rows(&mut sheet, date1904, campaign_id)
+    } else {
+        let max = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        let mut csv = CsvSource::open(Cursor::new(bytes), max.saturating_add(1))
+            .map_err(|e| file_error(e.message))?;
+        read_rows(&mut csv, false, campaign_id)
+    }
+}
+
+fn read_rows(
+    sheet: &mut dyn RowSource,
+    date1904: bool,
+    campaign_id: i64,
+) -> AppResult<(Vec<Group>, usize, Vec<RowError>)> {
+    let file = file_error;
     let mut rec = Record::default();
     let mut groups: Vec<Group> = Vec::new();
     let mut errors = Vec::new();
@@ -256,23 +280,59 @@ fn locate(g: &Group, field: &str) -> (u64, String) {
     (row, col.to_string())
 }
 
-/// Import a sheet into a campaign (`DonationsManage`, own charity): all or nothing.
+/// May the actor import into this campaign? `DonationsManage`, an own charity, and the
+/// campaign in scope (another region's campaign is *not found*). Checked again by the import.
+pub async fn may_import(state: &AppState, actor: &Actor, campaign_id: i64) -> AppResult<()> {
+    actor.require(Permission::DonationsManage)?;
+    super::campaign(state, actor, campaign_id).await?;
+    super::own_charity(state, actor, None).await?;
+    Ok(())
+}
+
+/// Import a sheet (.xlsx or CSV) into a campaign (`DonationsManage`, own charity): all or
+/// nothing.
 pub async fn import_xlsx(
     state: &AppState,
     actor: &Actor,
     campaign_id: i64,
     bytes: &[u8],
 ) -> AppResult<ImportReport> {
-    actor.require(Permission::DonationsManage)?;
-    super::campaign(state, actor, campaign_id).await?;
+    import_with_progress(state, actor, campaign_id, bytes, &|_| {}).await
+}
+
+/// Where an import stands, for the upload page's progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The file is read: this many receipts (groups of rows) to check.
+    Read { receipts: usize, rows: usize },
+    /// This many receipts checked.
+    Checked(usize),
+    /// Writing the receipts (one transaction).
+    Writing,
+}
+
+/// [`import_xlsx`], reporting each step to `progress`.
+pub async fn import_with_progress(
+    state: &AppState,
+    actor: &Actor,
+    campaign_id: i64,
+    bytes: &[u8],
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> AppResult<ImportReport> {
+    may_import(state, actor, campaign_id).await?;
     let (groups, rows, mut errors) = read_groups(bytes, campaign_id)?;
+    progress(Step::Read {
+        receipts: groups.len(),
+        rows,
+    });
     let mut report = ImportReport {
         rows,
         ..Default::default()
     };
     let mut valid = Vec::new();
-    for g in &groups {
-        let org = super::own_charity(state, actor, None).await?;
+    let org = super::own_charity(state, actor, None).await?;
+    for (k, g) in groups.iter().enumerate() {
+        progress(Step::Checked(k));
         if !g.input.receipt_no.is_empty()
             && queries::receipt_no_entered(state, org.id, &g.input.receipt_no).await?
         {
@@ -304,6 +364,7 @@ pub async fn import_xlsx(
     if valid.is_empty() {
         return Ok(report);
     }
+    progress(Step::Writing);
     let mut tx = Tx::begin(state, actor).await?;
     let mut last = None;
     for (row, lines, name) in &valid {

@@ -19,6 +19,7 @@ pub mod dashboard_web;
 pub mod disclosure;
 pub mod feed_verify;
 pub mod import;
+pub mod import_pages;
 pub mod ledger;
 pub mod needs;
 pub mod needs_pages;

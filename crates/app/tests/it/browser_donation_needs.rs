@@ -1,16 +1,19 @@
 //! Supply–demand matching in a real browser at 390 px (issue 18): the charity's finance
-//! officer enters a goods donation; the hospital's user posts a need for it on the phone; the
+//! officer enters a goods donation, then tries the bulk entry (a sheet with a bad row: the job
+//! page's progress ends with the row refused and nothing written); the hospital's user posts a need for it on the phone; the
 //! charity opens the need, accepts the proposed stock line (an allocation) and dispatches it;
-//! the hospital signs for it and sees its need met. Every page is checked for fit and English
-//! words.
+//! the hospital signs for it and sees its need met. Last, with the session's cookies deleted
+//! (a visitor without an account), the public campaign page shows the delivery to the
+//! hospital and that no fee was taken, and no personal data (the donor without consent reads
+//! 爱心人士; no user name, no phone). Every page is checked for fit and English words.
 
 use std::time::Duration;
 
 use backstop_app::kernel::actor::Actor;
 
-use crate::browser::{Server, driver, fill, log_in, ready_user_in, wait_path};
+use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
 use crate::browser_assistance::log_out;
-use crate::browser_day::check;
+use crate::browser_day::{check, latin_words};
 use crate::webdriver::Driver;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
@@ -118,6 +121,39 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text(".in-stock", "1000");
     settle(&d, "the campaign with the receipt");
+
+    // Bulk entry on the phone: the upload page, a sheet with a bad row, the job page's
+    // progress ending with the refused row listed and nothing written.
+    d.find("#import-link").click();
+    wait_path(&d, "the upload page", |p| p.ends_with("/import"));
+    assert!(d.exists("#import-template"));
+    settle(&d, "the bulk-entry page");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet = dir.path().join("接收登记.csv");
+    std::fs::write(
+        &sheet,
+        format!(
+            "{}\n2026-03-01,JZ-2020-0009,,匿名,,,,火箭,,5,,1,,,\n",
+            backstop_app::donations::import::COLUMNS.join(",")
+        ),
+    )
+    .expect("sheet");
+    d.find("#import-file")
+        .send_keys(sheet.to_str().expect("utf-8 path"));
+    d.find("#import-submit").click();
+    wait_path(&d, "the import job", |p| {
+        p.starts_with("/donations/imports/")
+    });
+    d.wait_for_text("#import-status", "有错误，未导入");
+    d.wait_for_text("#import-errors", "物资类别");
+    assert_eq!(d.find("#import-errors td[data-label=行号]").text(), "2");
+    settle(&d, "the import job, refused");
+    d.goto(&campaign);
+    assert_eq!(
+        d.find_all("article[id^=receipt-]").len(),
+        1,
+        "nothing written"
+    );
     log_out(&d);
 
     // The hospital posts a need on the phone, from the campaign list.
@@ -191,4 +227,51 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     d.goto(&need_url);
     d.wait_for_text("#need-state", "已满足");
     settle(&d, "the need, delivered");
+
+    // Anyone, without an account: the public campaign page, in a fresh cookie jar.
+    log_out(&d);
+    d.delete_all_cookies();
+    assert!(d.cookie_names().is_empty(), "{:?}", d.cookie_names());
+    d.goto(&server.url(&format!("/public/donations/{c}")));
+    d.wait_for_text("#public-campaign-name", "抗击新冠肺炎疫情");
+    assert!(
+        d.cookie_names().is_empty(),
+        "the public page sets no session"
+    );
+    d.wait_for_text("#public-moves", "签收");
+    let moves = d.find("#public-moves").text();
+    assert!(moves.contains("获鹿镇卫生院"), "{moves}");
+    assert!(moves.contains("600"), "{moves}");
+    assert!(
+        d.find("#public-campaign-name")
+            .text()
+            .contains("抗击新冠肺炎疫情")
+            && d.page_source().contains("本活动不提取管理费"),
+        "the no-fee rule shown"
+    );
+    assert_eq!(d.find("#total-fee").text(), "0.00 元");
+    assert_eq!(
+        d.find("#total-delivered").text(),
+        "2100.00 元",
+        "600 × 3.50"
+    );
+    let receipts = d.find("#public-receipts").text();
+    assert!(receipts.contains("爱心人士"), "{receipts}");
+    let source = d.page_source();
+    for personal in ["某某医疗器械公司", "fin.need", "hosp.need", "id=\"logout\""] {
+        assert!(!source.contains(personal), "{personal} on the public page");
+    }
+    // At 390 px; the only Latin words are the verification command and the feed's format,
+    // and hex fragments of the key id.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_fits(&d, "the public campaign page");
+    let words: Vec<String> = latin_words(&d, &TYPED)
+        .into_iter()
+        .filter(|w| !["JSON", "backstop", "ledger", "verify", "feed"].contains(&w.as_str()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(
+        words.is_empty(),
+        "the public campaign page: English {words:?}"
+    );
 }

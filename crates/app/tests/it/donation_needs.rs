@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user};
+use crate::support::{T, audit_count, count, each_backend, org_user, page, web_login};
 
 const A: &str = "130110";
 const B: &str = "130111";
@@ -276,6 +276,16 @@ async fn needs_posted_proposed_accepted_and_met() {
         assert_eq!(u[1]["region_code"], A);
         let (s, _) = t.get(&format!("/api/v1/needs/unmet?campaign_id={c}"), &w.off_b).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "the sibling county does not see the campaign");
+        // The same figures on the allocation page, next to the allocation forms (item 4).
+        let cookie = web_login(&t, "fin.a").await;
+        let (s, html) = page(&t, &format!("/donations/campaigns/{c}"), &cookie).await;
+        assert_eq!(s, StatusCode::OK);
+        let unmet = html.find("id=\"unmet\"").expect("the unmet needs table");
+        let alloc = html.find("class=\"stack alloc-form\"").expect("an allocation form");
+        let table = &html[unmet..html[unmet..].find("</table>").map_or(html.len(), |e| unmet + e)];
+        assert!(table.contains("获鹿镇") && table.contains("医用防护口罩（N95） 400只"), "{table}");
+        assert!(table.contains("鹿泉区"), "the county's need too: {table}");
+        assert!(unmet < alloc, "shown before the allocation choice");
 
         // Cancel: only the need's own organisation (or an official); then never proposed.
         let (s, _) = t.post(&format!("/api/v1/needs/{nid}/cancel"), &w.hosp2, json!({})).await;

@@ -33,6 +33,7 @@ mod devices;
 mod donation_needs;
 mod donations;
 mod donations_disclosure;
+mod donations_import;
 mod edit_disable;
 mod entrance;
 mod escalation;

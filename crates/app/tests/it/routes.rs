@@ -66,6 +66,14 @@ fn roster() -> String {
     )
 }
 
+/// The donations bulk-entry sheet as CSV: one row naming the fixture's receipt (skipped).
+fn donation_sheet() -> String {
+    format!(
+        "{}\n2026-03-01,收据标记甲,,匿名,,,5.00,,,,,,,,\n",
+        backstop_app::donations::import::COLUMNS.join(",")
+    )
+}
+
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Routes that have no region scope to test, each with the reason.
@@ -103,17 +111,16 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "/donations/receiver",
         "registers the caller's own charity",
     ),
-    // Bulk entry (issue 18 item 2): a binary .xlsx body the fixture's text bodies cannot
-    // carry; it writes only into the caller's own charity (own_charity) in a campaign it sees,
-    // scope tested in donation_needs::bulk_entry_all_or_nothing. The template is blank.
-    (
-        "POST",
-        "/api/v1/donations/campaigns/{id}/import",
-        "writes into the caller's own charity only",
-    ),
+    // Bulk entry (issue 18 item 2): the templates are blank (the import routes themselves
+    // take the sheet as CSV here and have rows in donation_cases).
     (
         "GET",
         "/api/v1/donations/import-template",
+        "a blank template, no records",
+    ),
+    (
+        "GET",
+        "/donations/import-template.xlsx",
         "a blank template, no records",
     ),
     // Added by the wt-admins helper (issue 13): deployment-wide, no region; secadmin only
@@ -2485,6 +2492,8 @@ async fn build_donations(t: &T, w: &mut World) {
     make_actor(t, w, "chf.a", "charity_finance", A, Some(ch_a)).await;
     make_actor(t, w, "chf.b", "charity_finance", B, Some(ch_b)).await;
     make_actor(t, w, "chf.c", "charity_finance", T2, Some(ch_c)).await;
+    // A second finance officer of A's charity: an import job is its starter's only.
+    make_actor(t, w, "chf.p", "charity_finance", A, Some(ch_a)).await;
     let c = created_id(t, w, "chf.a", "/api/v1/donations/campaigns",
         json!({"name": "捐赠活动标记", "region_code": A, "starts_on": "2026-01-01", "ends_on": "2026-12-31"})).await;
     w.ids.insert("dn_campaign", c);
@@ -2501,6 +2510,29 @@ async fn build_donations(t: &T, w: &mut World) {
         "goods": [{"category": "mask_n95", "spec": "口罩规格标记", "quantity": 1000, "unit_value": "3.50"}]})).await;
     w.ids
         .insert("dn_receipt", r["id"].as_i64().expect("receipt"));
+    // A bulk-entry job on the upload page (its one row names the receipt above, so it is
+    // skipped and nothing is written).
+    let (s, b) = send(
+        t,
+        w,
+        "chf.a",
+        &post(
+            "/donations/campaigns/{id}/import",
+            format!("/donations/campaigns/{c}/import"),
+            multipart(&[], "捐赠导入标记甲.csv", &donation_sheet()),
+        )
+        .multipart(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{b}");
+    let job = b
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|x| x.trim().parse().ok())
+        .expect("job id");
+    w.ids.insert("dn_import_job", job);
+    settle(t).await;
     let lines = r["lines"].as_array().expect("lines");
     let line_of = |kind: &str| {
         lines
@@ -2621,6 +2653,21 @@ fn donation_cases(w: &World) -> Vec<Case> {
         post("/donations", "/donations",
             format!("name={}&region_code={T1}&starts_on=2026-01-01&ends_on=2026-12-31", encode_query_value("镇募捐页")))
             .by("chf").noperm(sw).outward(),
+        // Bulk entry (the sheet as CSV; its row names A's receipt, so the owner's import skips
+        // it and writes nothing, while a denied actor's would write into its own charity). A
+        // charity of a village may enter its own receipts into its county's campaign (it sees
+        // the campaign): the child is not tried; a job is its starter's only (the peer).
+        post("/api/v1/donations/campaigns/{id}/import", format!("/api/v1/donations/campaigns/{c}/import"), donation_sheet())
+            .mark("\"skipped\":[\"收据标记甲\"]").by("chf").noperm(sw).skip(&["child"]),
+        get("/donations/campaigns/{id}/import", format!("/donations/campaigns/{c}/import"), "捐赠导入标记甲")
+            .by("chf").noperm(sw).skip(&["child"]),
+        post("/donations/campaigns/{id}/import", format!("/donations/campaigns/{c}/import"),
+            multipart(&[], "捐赠导入标记乙.csv", &donation_sheet()))
+            .multipart().mark("/donations/imports/").by("chf").noperm(sw).skip(&["child"]),
+        get("/donations/imports/{job}", format!("/donations/imports/{}", w.id("dn_import_job")), "捐赠导入标记甲")
+            .by("chf").noperm(sw).own(),
+        get("/donations/imports/{job}/progress", format!("/donations/imports/{}/progress", w.id("dn_import_job")), "导入完成")
+            .by("chf").noperm(sw).own(),
         // A charity of a village may enter its own receipts into its county's campaign (it sees
         // the campaign): the child is not tried.
         post("/donations/campaigns/{id}/receipts", format!("/donations/campaigns/{c}/receipts"),
@@ -3135,7 +3182,7 @@ async fn settle(t: &T) {
         .fetch_one(t.state.db.pool())
         .await
         .expect("jobs");
-        if n == 0 {
+        if n == 0 && backstop_app::donations::import_pages::running() == 0 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -322,6 +322,24 @@ impl Driver {
         }
     }
 
+    /// Deletes every cookie of the current page's origin: the next page is seen as by a
+    /// visitor without a session.
+    pub fn delete_all_cookies(&self) {
+        self.cmd_ok("DELETE", "/cookie", None, "delete all cookies");
+    }
+
+    /// The names of the cookies the browser holds for the current page.
+    pub fn cookie_names(&self) -> Vec<String> {
+        self.cmd_ok("GET", "/cookie", None, "get cookies")
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Resizes the window so that the viewport is `width` x `height` CSS pixels (another phone
     /// size in the same session, without logging in again).
     pub fn resize(&self, width: u32, height: u32) {
