@@ -1376,6 +1376,66 @@ fn payments_generate_and_export() {
     }
 }
 
+/// `backstop node …` (issue 20, first slice): a parent issues a child node for a county (the
+/// credential printed once, only its hash stored), lists it, refuses a second for the same
+/// county, rotates and revokes it; an unknown region is refused in Chinese.
+#[test]
+fn node_issue_list_rotate_revoke() {
+    for env in envs() {
+        let l = env.label();
+        env.import_fixture();
+        let out = env.run(&[
+            "node",
+            "issue",
+            "--region",
+            "130110",
+            "--name",
+            "鹿泉区民政局",
+        ]);
+        out.ok();
+        let cred = out
+            .stdout
+            .split_whitespace()
+            .find_map(|w| w.split('：').find(|p| p.starts_with("bsn_")))
+            .unwrap_or_else(|| panic!("{l}: no credential in {out}"))
+            .to_string();
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM fed_nodes WHERE secret_hash = '{cred}'"
+            )),
+            0,
+            "{l}: the credential itself is not stored"
+        );
+        let out = env.run(&["node", "list"]);
+        out.ok();
+        assert!(
+            out.stdout.contains("鹿泉区民政局") && out.stdout.contains("从未"),
+            "{l}: {out}"
+        );
+        let out = env.run(&["node", "issue", "--region", "130110", "--name", "再一个"]);
+        out.failed();
+        assert!(out.stderr.contains("已有有效的下级节点"), "{l}: {out}");
+        env.run(&["node", "issue", "--region", "999999", "--name", "x"])
+            .failed();
+        let out = env.run(&["node", "rotate", "--id", "1"]);
+        out.ok();
+        assert!(
+            out.stdout.contains("bsn_1_") && !out.stdout.contains(&cred),
+            "{l}: {out}"
+        );
+        env.run(&["node", "revoke", "--id", "1"]).ok();
+        env.run(&["node", "revoke", "--id", "1"]).failed();
+        assert!(env.run(&["node", "list"]).stdout.contains("已吊销"), "{l}");
+        assert_eq!(
+            env.scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE action LIKE 'federation.node_%'"
+            ),
+            3,
+            "{l}"
+        );
+    }
+}
+
 /// `backstop bookings …` (issue 19): an operator blocks a registry's day (the second time is
 /// refused in Chinese), designates the registry for marriages involving foreigners or residents
 /// of Hong Kong, Macao and Taiwan and withdraws it, and sets where couples may register in a
