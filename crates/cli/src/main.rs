@@ -719,6 +719,12 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
                 .format("%Y-%m-%d")
                 .to_string();
             if yesterday != signed_through {
+                // Entries written outside the service's own posting (a bulk load) are
+                // published first, so the heads cover them (as `ledger sign-head` does).
+                if let Err(e) = backstop_app::donations::disclosure::publish_pending(&ticker).await
+                {
+                    tracing::warn!(code = e.code.as_str(), "disclosure catch-up failed");
+                }
                 match backstop_app::donations::disclosure::sign_due(&ticker, &yesterday).await {
                     Ok(n) => {
                         signed_through = yesterday;
