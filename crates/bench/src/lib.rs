@@ -50,6 +50,19 @@ pub fn percentile<T: Copy + Default>(
 /// Make the official `name` of `region` (unless it exists) with [`PASSWORD`], its password
 /// change done, as the console operator.
 pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Result<(), String> {
+    ready_user(state, name, "official", region, None).await
+}
+
+/// Make the account `name` with `role` in `region` (tied to `org`, if given) unless it exists,
+/// with [`PASSWORD`] and the bench's TOTP secret, its password change done, as the console
+/// operator.
+pub async fn ready_user(
+    state: &AppState,
+    name: &str,
+    role: &str,
+    region: &str,
+    org: Option<i64>,
+) -> Result<(), String> {
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(name)
         .fetch_optional(state.db.pool())
@@ -61,9 +74,9 @@ pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Resul
             let user = accounts::NewUser {
                 username: name.into(),
                 password: PASSWORD.into(),
-                roles: vec!["official".into()],
+                roles: vec![role.into()],
                 region_code: region.into(),
-                org_id: None,
+                org_id: org,
                 display_name: String::new(),
                 phone: String::new(),
             };
@@ -84,6 +97,55 @@ pub async fn ready_official(state: &AppState, name: &str, region: &str) -> Resul
         .await
         .map_err(|e| e.to_string())?;
     w.commit().await.map_err(|e| e.to_string())
+}
+
+/// What [`burst`] measured: the wall time of the whole burst and, per job, its latency in
+/// milliseconds with its outcome (in no particular order).
+pub struct Burst<T> {
+    pub wall: Duration,
+    pub results: Vec<(u32, T)>,
+}
+
+/// Run `n` jobs from `clients` threads, each thread with its own keep-alive HTTP client
+/// (timeout `timeout`); a job is given the client and its index and returns its outcome.
+pub fn burst<T, F>(clients: usize, n: usize, timeout: Duration, job: F) -> Burst<T>
+where
+    T: Send + 'static,
+    F: Fn(&ureq::Agent, usize) -> T + Send + Sync + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..clients.max(1) {
+        let (job, next) = (job.clone(), next.clone());
+        handles.push(std::thread::spawn(move || {
+            let agent = agent(timeout);
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = std::time::Instant::now();
+                let r = job(&agent, i);
+                out.push((t.elapsed().as_millis().min(u32::MAX as u128) as u32, r));
+            }
+            out
+        }));
+    }
+    let mut results = Vec::with_capacity(n);
+    for h in handles {
+        if let Ok(v) = h.join() {
+            results.extend(v);
+        }
+    }
+    Burst {
+        wall: start.elapsed(),
+        results,
+    }
 }
 
 /// Log `user` in through the API at `base` with [`PASSWORD`]; its token, `None` if refused.

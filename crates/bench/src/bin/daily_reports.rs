@@ -11,7 +11,7 @@
 //! summary p99 <M> ms`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,48 +57,23 @@ fn args() -> Args {
     a
 }
 
-/// Run `clients` threads over `n` jobs; each job returns its latency in ms or an error text.
+/// Run `clients` threads over `n` jobs (the shared [`backstop_bench::burst`]); the latencies
+/// of the jobs that succeeded and at most five error texts per client.
 fn burst<F>(clients: usize, n: usize, job: F) -> (Duration, Vec<u32>, Vec<String>)
 where
     F: Fn(&ureq::Agent, usize) -> Result<(), String> + Send + Sync + 'static,
 {
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for _ in 0..clients {
-        let (job, next) = (job.clone(), next.clone());
-        handles.push(std::thread::spawn(move || {
-            let agent = agent(TIMEOUT);
-            let mut lat = Vec::new();
-            let mut errs = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let t = Instant::now();
-                match job(&agent, i) {
-                    Ok(()) => lat.push(t.elapsed().as_millis().min(u32::MAX as u128) as u32),
-                    Err(e) => {
-                        if errs.len() < 5 {
-                            errs.push(e);
-                        }
-                    }
-                }
-            }
-            (lat, errs)
-        }));
-    }
-    let mut lat = Vec::with_capacity(n);
+    let b = backstop_bench::burst(clients, n, TIMEOUT, job);
+    let mut lat = Vec::with_capacity(b.results.len());
     let mut errs = Vec::new();
-    for h in handles {
-        if let Ok((l, e)) = h.join() {
-            lat.extend(l);
-            errs.extend(e);
+    for (ms, r) in b.results {
+        match r {
+            Ok(()) => lat.push(ms),
+            Err(e) if errs.len() < 5 * clients.max(1) => errs.push(e),
+            Err(_) => {}
         }
     }
-    (start.elapsed(), lat, errs)
+    (b.wall, lat, errs)
 }
 
 fn main() {
