@@ -45,6 +45,11 @@ pub const COLUMNS: &[&str] = &[
     "有效期",
     "仓库",
     "定向用途",
+    "币种",
+    "汇率",
+    "免税进口",
+    "定向地区代码",
+    "定向单位编号",
 ];
 
 /// At most this many data rows per file.
@@ -112,6 +117,11 @@ fn category_key(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
+/// A yes/no cell: 是 / 同意 / Y.
+fn yes(s: &str) -> bool {
+    matches!(s.trim(), "是" | "同意" | "Y" | "y")
+}
+
 fn file_error(m: String) -> AppError {
     AppError::field(ErrorCode::Validation, "file", m)
 }
@@ -177,7 +187,7 @@ fn read_rows(
                 unit: c(10),
                 unit_value: c(11),
                 expiry_on: Some(c(12)),
-                tax_free_import: false,
+                tax_free_import: yes(&c(17)),
                 warehouse: c(13),
             }
         });
@@ -207,13 +217,37 @@ fn read_rows(
                     }
                     g.input.money = Some(MoneyInput {
                         amount,
-                        ..Default::default()
+                        currency: c(15),
+                        rate: c(16),
                     });
                 }
                 g.input.goods.extend(goods);
             }
             None => {
                 let purpose = c(14);
+                let (region, org) = (c(18), c(19));
+                // A gift directed to an organisation, else to a region, else to a purpose.
+                let directed_kind = if !org.is_empty() {
+                    "org"
+                } else if !region.is_empty() {
+                    "region"
+                } else if !purpose.is_empty() {
+                    "purpose"
+                } else {
+                    ""
+                };
+                let directed_org_id = match org.parse::<i64>() {
+                    Ok(id) => Some(id),
+                    Err(_) if org.is_empty() => None,
+                    Err(_) => {
+                        errors.push(RowError {
+                            row: line,
+                            field: "定向单位编号".into(),
+                            message: "定向单位编号应为机构编号（数字）".into(),
+                        });
+                        None
+                    }
+                };
                 groups.push(Group {
                     first_row: line,
                     rows: vec![line],
@@ -225,18 +259,15 @@ fn read_rows(
                         received_on: Some(c(0)).filter(|s| !s.is_empty()),
                         donor_kind: donor_kind(&c(3)),
                         donor_name: c(4),
-                        publish_consent: matches!(c(5).as_str(), "是" | "同意" | "Y" | "y"),
-                        directed_kind: if purpose.is_empty() {
-                            String::new()
-                        } else {
-                            "purpose".into()
-                        },
-                        directed_org_id: None,
-                        directed_region: None,
+                        publish_consent: yes(&c(5)),
+                        directed_kind: directed_kind.into(),
+                        directed_org_id,
+                        directed_region: Some(region).filter(|r| !r.is_empty()),
                         directed_purpose: purpose,
                         money: (!amount.is_empty()).then(|| MoneyInput {
                             amount,
-                            ..Default::default()
+                            currency: c(15),
+                            rate: c(16),
                         }),
                         goods: goods.into_iter().collect(),
                     },
@@ -262,7 +293,12 @@ fn locate(g: &Group, field: &str) -> (u64, String) {
         "bill_no" => "捐赠票据号",
         "donor_kind" => "捐赠人类型",
         "donor_name" => "捐赠人",
-        "amount" | "currency" | "rate" => "资金金额（元）",
+        "amount" => "资金金额（元）",
+        "currency" => "币种",
+        "rate" => "汇率",
+        "tax_free_import" => "免税进口",
+        "directed_region" => "定向地区代码",
+        "directed_org_id" | "directed_kind" => "定向单位编号",
         "category" => "物资类别",
         "spec" => "规格",
         "quantity" => "数量",
@@ -406,6 +442,11 @@ pub fn template() -> AppResult<Vec<u8>> {
         "3.50",
         "2028-12-31",
         "一号仓库",
+        "",
+        "",
+        "",
+        "否",
+        "",
         "",
     ];
     for (i, v) in example.iter().enumerate() {

@@ -302,6 +302,8 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "missing" => "需补充的材料",
         "rule" => "婚姻登记地规则",
         "designated" => "涉外婚姻登记指定",
+        "earliest" => "最早可领证日期",
+        "latest" => "最晚可领证日期",
         "call_ref" => "来电编号",
         "licence_no" => "免税进口批准文号",
         "credit_code" => "统一社会信用代码",

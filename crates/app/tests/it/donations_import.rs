@@ -103,7 +103,8 @@ async fn bulk_entry_page_shows_progress_row_errors_and_is_scoped() {
                 .post(
                     "/api/v1/donations/receivers",
                     who,
-                    json!({"credit_code": "53130100MJ0000000X"}),
+                    json!({"credit_code": "53130100MJ0000000X", "tax_free_imports": true,
+                        "licence_no": "冀民函〔2026〕5号"}),
                 )
                 .await;
             assert_eq!(s, StatusCode::OK, "{r}");
@@ -154,18 +155,26 @@ async fn bulk_entry_page_shows_progress_row_errors_and_is_scoped() {
             "2026-03-01,G-1,冀捐票 001,单位,某某医疗器械公司,是,500.00,,,,,,,,",
             "2026-03-01,G-1,,,,,,医用防护口罩（N95）,KN95,1000,,3.50,2028-12-31,一号仓库,",
             "2026-03-02,G-2,,个人,王五,否,,protective_suit,,20,件,45.00,,,一线医护",
+            // Money in US dollars at the rate used; tax-free imported goods for a region.
+            "2026-03-02,G-3,,单位,海外华侨联合会,是,1000.00,,,,,,,,,USD,7.1000,,130110100,",
+            "2026-03-02,G-3,,,,,,ventilator,X5,2,台,80000.00,,,,,,是,,",
         ]);
         let (s, job2, _) = upload(&t, c, &cookie, &good).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let html = finished(&t, &job2, &cookie).await;
-        assert!(html.contains("data-status=\"done\"") && html.contains("写入 2 张收据"), "{html}");
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines").await, 3);
+        assert!(html.contains("data-status=\"done\"") && html.contains("写入 3 张收据"), "{html}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 3);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines").await, 5);
+        // 1,000 USD at 7.1 = 7,100 yuan; the ventilators tax-free; directed to 获鹿镇.
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts WHERE receipt_no = 'G-3' \
+            AND money_fen = 710000 AND directed_kind = 'region' AND directed_region = '130110100'").await, 1);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_lines WHERE category = 'ventilator' \
+            AND tax_free_import = 1").await, 1);
         // Again: skipped by receipt number, nothing doubled.
         let (_, job3, _) = upload(&t, c, &cookie, &good).await;
         let html = finished(&t, &job3, &cookie).await;
         assert!(html.contains("写入 0 张收据") && html.contains("G-1") && html.contains("G-2"), "{html}");
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 3);
         // The upload page lists the user's imports.
         let (_, html) = page(&t, &format!("/donations/campaigns/{c}/import"), &cookie).await;
         assert!(html.contains(&job2) && html.contains("已完成"), "{html}");
@@ -203,7 +212,7 @@ async fn bulk_entry_page_shows_progress_row_errors_and_is_scoped() {
         assert_eq!(s, StatusCode::FORBIDDEN);
         let (s, _) = page(&t, &job2, &cookie_off).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
-        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 2);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM donation_receipts").await, 3);
     })
     .await;
 }
