@@ -311,12 +311,12 @@ pub(crate) async fn public_campaigns(state: &AppState) -> AppResult<Vec<(i64, St
 /// join order: one index lookup per province instead of a scan of every chain row of the
 /// campaign (the donations bench: public page p99 4,172 ms → 17 ms at 600,000 entries).
 pub(crate) async fn tips(state: &AppState, campaign_id: i64) -> AppResult<Vec<ChainRow>> {
-    let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let q = sqlx::query(
         "SELECT c.province, c.campaign_id, c.seq, c.entry_id, c.kind, c.org_id, c.day, c.prev_hash, c.hash, \
          c.canonical, c.received_fen, c.allocated_fen, c.delivered_fen, c.fee_fen, c.in_stock_fen, c.created_at \
          FROM ledger_seqs s CROSS JOIN ledger_chain c WHERE c.province = s.province \
-         AND c.campaign_id = s.campaign_id AND c.seq = s.last_seq AND s.campaign_id = $1 ORDER BY c.province"
-    )))
+         AND c.campaign_id = s.campaign_id AND c.seq = s.last_seq AND s.campaign_id = $1 ORDER BY c.province",
+    )
     .bind(campaign_id);
     all(state, q, chain_from_row).await
 }
