@@ -97,12 +97,16 @@ impl Gateways {
         self.timeout.unwrap_or(Duration::from_secs(10))
     }
 
-    /// Send one delivery through its channel's gateway.
+    /// Send one delivery through its channel's gateway. `permit` is the channel's concurrency
+    /// slot: it moves into the blocking request and is released when the request ends, not
+    /// when this future is dropped — a sender cancelled mid-request (a shutdown, an aborted
+    /// step) must not free a slot while its request is still at the gateway.
     pub(super) async fn send(
         &self,
         d: &DueRow,
         phone: Option<&str>,
         secret_text: Option<&str>,
+        permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<(), SendError> {
         if d.channel == "in_app" {
             // Nothing to hand on: the message is in the recipient's list already.
@@ -168,14 +172,17 @@ impl Gateways {
         };
         let key = d.dedup_key.clone();
         let timeout = self.timeout();
-        tokio::task::spawn_blocking(move || post(&url, &body, &key, &headers, timeout))
-            .await
-            .unwrap_or_else(|_| {
-                Err(SendError {
-                    retryable: true,
-                    message: "发送中断".to_string(),
-                })
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            post(&url, &body, &key, &headers, timeout)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(SendError {
+                retryable: true,
+                message: "发送中断".to_string(),
             })
+        })
     }
 }
 

@@ -135,7 +135,10 @@ pub async fn send_with(state: &AppState, settings: SendSettings) -> AppResult<St
             let mut out = Vec::with_capacity(group.len());
             for c in group {
                 let outcome = match limit.clone().acquire_owned().await {
-                    Ok(_permit) => gw.send(&c.d, c.phone.as_deref(), c.secret.as_deref()).await,
+                    Ok(permit) => {
+                        gw.send(&c.d, c.phone.as_deref(), c.secret.as_deref(), permit)
+                            .await
+                    }
                     Err(_) => Err(super::gateway::SendError {
                         retryable: true,
                         message: "发送中断".to_string(),
