@@ -50,15 +50,6 @@ pub enum BookingsCommand {
     },
 }
 
-fn failed(e: backstop_app::kernel::error::AppError) -> String {
-    let field = e
-        .fields
-        .first()
-        .map(|f| format!("：{}", f.message))
-        .unwrap_or_default();
-    format!("{}{field}（{}）", e.message, e.code.as_str())
-}
-
 pub async fn run(state: &AppState, command: BookingsCommand) -> Result<ExitCode, String> {
     let actor = Actor::operator();
     match command {
@@ -82,7 +73,7 @@ pub async fn run(state: &AppState, command: BookingsCommand) -> Result<ExitCode,
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(crate::failed)?;
             println!(
                 "{}（{}）婚姻登记地：{}",
                 r.region_name, r.region_code, r.rule_label
@@ -99,7 +90,7 @@ pub async fn run(state: &AppState, command: BookingsCommand) -> Result<ExitCode,
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(crate::failed)?;
             println!(
                 "机构 {org}：{}",
                 if d.designated {

@@ -369,6 +369,17 @@ impl PolicyArgs {
     }
 }
 
+/// A service's refusal as the console shows it: the message, the first field's reason, the
+/// stable code (`backstop bookings …`, `backstop node …`).
+pub(crate) fn failed(e: backstop_app::kernel::error::AppError) -> String {
+    let field = e
+        .fields
+        .first()
+        .map(|f| format!("：{}", f.message))
+        .unwrap_or_default();
+    format!("{}{field}（{}）", e.message, e.code.as_str())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.common.log_format);

@@ -36,15 +36,6 @@ pub enum NodeCommand {
     },
 }
 
-fn failed(e: backstop_app::kernel::error::AppError) -> String {
-    let field = e
-        .fields
-        .first()
-        .map(|f| format!("：{}", f.message))
-        .unwrap_or_default();
-    format!("{}{field}（{}）", e.message, e.code.as_str())
-}
-
 pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, String> {
     let actor = Actor::operator();
     match command {
@@ -58,7 +49,7 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(crate::failed)?;
             println!(
                 "已签发下级节点 {}：{}（{}）",
                 n.node.id, n.node.name, n.node.region_name
@@ -70,7 +61,10 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
             Ok(ExitCode::SUCCESS)
         }
         NodeCommand::List => {
-            for n in federation::list(state, &actor).await.map_err(failed)? {
+            for n in federation::list(state, &actor)
+                .await
+                .map_err(crate::failed)?
+            {
                 println!(
                     "{}\t{}\t{}（{}）\t{}\t最近联系：{}",
                     n.id,
@@ -86,7 +80,7 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
         NodeCommand::Rotate { id } => {
             let n = federation::rotate(state, &actor, id)
                 .await
-                .map_err(failed)?;
+                .map_err(crate::failed)?;
             println!(
                 "节点 {id} 的新凭据（旧凭据 24 小时内仍有效）：{}",
                 n.credential
@@ -96,7 +90,7 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
         NodeCommand::Revoke { id } => {
             let n = federation::revoke(state, &actor, id)
                 .await
-                .map_err(failed)?;
+                .map_err(crate::failed)?;
             println!("已吊销节点 {}：{}", n.id, n.name);
             Ok(ExitCode::SUCCESS)
         }

@@ -436,6 +436,20 @@ async fn service_for(
     Ok((service, org))
 }
 
+/// Refused (422 on `service_id`) unless the service is one of organisation `org_id`'s: the
+/// pages book at an organisation named in the path, and must not write a booking elsewhere
+/// before finding out.
+pub(crate) async fn service_at(state: &AppState, org_id: i64, service_id: i64) -> AppResult<()> {
+    match queries::service(state, service_id).await? {
+        Some(v) if v.org_id == org_id => Ok(()),
+        _ => Err(AppError::field(
+            ErrorCode::Validation,
+            "service_id",
+            "请选择本机构提供的服务",
+        )),
+    }
+}
+
 /// Staff book on behalf of someone (on the phone). A retry with the same `Idempotency-Key`
 /// answers the first booking.
 pub async fn create(

@@ -244,12 +244,12 @@ async fn book(
     };
     let input = from_form(&form);
     let idem = form.get("idem").to_string();
-    let result = super::book::create_public(&s, &c, &addr, &input, Some(&idem)).await;
+    let result = match super::book::service_at(&s, id, input.service_id).await {
+        Ok(()) => super::book::create_public(&s, &c, &addr, &input, Some(&idem)).await,
+        Err(e) => Err(e),
+    };
     match result {
-        Ok(b) if b.org_id == id => {
-            Redirect::to(&format!("/public/bookings/{}", b.number)).into_response()
-        }
-        Ok(_) => public_error(&AppError::not_found()),
+        Ok(b) => Redirect::to(&format!("/public/bookings/{}", b.number)).into_response(),
         Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
             let service = form.get("service_id").to_string();
             let day = form.get("day").to_string();
@@ -347,7 +347,7 @@ async fn answer(s: &AppState, number: &str, form: Kept, r: AppResult<Booking>) -
         Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
             let n: String = number.chars().filter(char::is_ascii_digit).collect();
             match super::queries::booking_by_number(s, &n).await {
-                Ok(Some(b)) => booking_page(s, b, form.refuse(&e))
+                Ok(Some(b)) => booking_page(s, b, form.refuse_as(&e, input_name))
                     .await
                     .unwrap_or_else(|e| public_error(&e)),
                 _ => public_error(&e),
@@ -438,16 +438,10 @@ async fn precheck(
             .map(str::to_string)
             .collect(),
     };
-    let r = super::precheck::submit(&s, public_who(&addr), &b, &input).await;
-    match r {
-        Ok(_) => Redirect::to(&format!("/public/bookings/{}", b.number)).into_response(),
-        Err(e) if matches!(e.status().as_u16(), 409 | 422) => {
-            booking_page(&s, b, form.refuse_as(&e, input_name))
-                .await
-                .unwrap_or_else(|e| public_error(&e))
-        }
-        Err(e) => public_error(&e),
-    }
+    let r = super::precheck::submit(&s, public_who(&addr), &b, &input)
+        .await
+        .map(|_| b);
+    answer(&s, &number, form, r).await
 }
 
 #[derive(Template)]

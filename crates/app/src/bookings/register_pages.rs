@@ -49,14 +49,12 @@ async fn book(
     let idem = form.get("idem").to_string();
     let idem = Some(idem.as_str()).filter(|k| !k.trim().is_empty());
     let day = input.day.clone();
-    match form.outcome_as(
-        super::book::create(&s, &a.actor, &input, idem).await,
-        super::public_pages::input_name,
-    )? {
-        Ok(b) if b.org_id == id => {
-            Ok(Redirect::to(&format!("/bookings/orgs/{id}?day={}", b.day)).into_response())
-        }
-        Ok(_) => Err(crate::kernel::error::AppError::not_found().into()),
+    let created = match super::book::service_at(&s, id, input.service_id).await {
+        Ok(()) => super::book::create(&s, &a.actor, &input, idem).await,
+        Err(e) => Err(e),
+    };
+    match form.outcome_as(created, super::public_pages::input_name)? {
+        Ok(b) => Ok(Redirect::to(&format!("/bookings/orgs/{id}?day={}", b.day)).into_response()),
         Err(form) => super::pages::org_page(&s, &a, id, &day, form).await,
     }
 }

@@ -319,6 +319,13 @@ async fn the_registration_desk_on_the_pages() {
                 assert_eq!(location(&h), format!("/bookings/orgs/{org}?day=2026-03-10"));
             }
             assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE channel = 'staff'").await, 1, "sent twice, booked once");
+            // Another registry's page with this registry's service: refused before anything is written.
+            let (_, o2) = t.post("/api/v1/orgs", &off, json!({"name": "鹿泉区第二婚姻登记处", "kind": "marriage_registry", "region_code": "130110100"})).await;
+            let org2 = o2["id"].as_i64().expect("org2");
+            let other = format!("p0_name={}&p0_id_number={}", enc("吴十"), cid("130110", "19900101", 11));
+            let (s, _, html) = form(&t, "POST", &format!("/bookings/orgs/{org2}/book"), Some(&off_web), &body(&other, "bk_page_0009", 12)).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+            assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE channel = 'staff'").await, 1, "nothing written");
             let (_, _, html) = form(&t, "GET", &format!("/bookings/orgs/{org}?day=2026-03-10"), Some(&staff_web), "").await;
             assert!(html.contains("张*") || html.contains("张三"), "{html}");
 
