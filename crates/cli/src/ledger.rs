@@ -199,16 +199,12 @@ fn verify_feed(feed: &str, head: &std::path::Path, key: Option<&str>) -> Result<
     let key = disclosure::parse_public_key(&key_text)
         .ok_or_else(|| format!("公开密钥格式错误：{key_src}"))?;
     let mut v = disclosure::FeedVerifier::new(&head, &key);
-    let mut page = Some(first);
-    'pages: while let Some(p) = page {
-        for e in &p.entries {
-            if !v.push(e) {
-                break 'pages;
-            }
-        }
-        page = pages.next()?;
-    }
-    let r = v.finish();
+    let whole = first.entries.iter().all(|e| v.push(e));
+    let r = if whole {
+        disclosure::verify_pages(v, || pages.next())?
+    } else {
+        v.finish()
+    };
     if r.ok() {
         println!(
             "公开数据核验通过：{} 条记账的哈希链完整；签名链头（{}，第 {} 条，密钥 {}）签名有效；由记账重新计算的累计数相符：接收 {} 元、拨付 {} 元、签收 {} 元、管理费 {} 元、库存 {} 元",

@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use backstop_core::error::ErrorCode;
 use backstop_core::role::Permission;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand::RngCore;
@@ -315,7 +314,9 @@ pub async fn publish_pending(state: &AppState) -> AppResult<usize> {
 }
 
 pub(crate) use super::feed_verify::verify_chains;
-pub use super::feed_verify::{FeedReport, FeedVerifier, parse_public_key, verify_feed};
+pub use super::feed_verify::{
+    FeedReport, FeedVerifier, parse_public_key, verify_feed, verify_pages,
+};
 
 // --- the disclosure key ---
 
@@ -582,91 +583,78 @@ pub const ANONYMOUS_DONOR: &str = "爱心人士";
 /// At most this many entries per feed page.
 pub const FEED_PAGE: i64 = 1000;
 
-/// A page of a campaign's feed (`province` default: the only or first chain).
-pub async fn feed(
-    state: &AppState,
-    campaign_id: i64,
-    province_opt: Option<&str>,
-    after: i64,
-    limit: i64,
-) -> AppResult<Feed> {
-    let (_, _, region, ..) = queries::public_campaign(state, campaign_id).await?;
-    let tips = queries::tips(state, campaign_id).await?;
-    let provinces: Vec<String> = tips.iter().map(|t| t.province.clone()).collect();
-    let prov = match province_opt.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) if p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()) => p.to_string(),
-        Some(_) => {
-            return Err(AppError::field(
-                ErrorCode::Validation,
-                "province",
-                "省份应为两位数字代码",
-            ));
-        }
-        None => provinces
-            .first()
-            .cloned()
-            .unwrap_or_else(|| province(&region)),
-    };
-    let limit = limit.clamp(1, FEED_PAGE);
-    let rows = queries::feed(state, &prov, campaign_id, after.max(0), limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<ChainRow> = rows.into_iter().take(limit as usize).collect();
-    let entries = published(state, &rows).await?;
-    Ok(Feed {
-        campaign_id,
-        province: prov,
-        after: after.max(0),
-        next_after: more.then(|| entries.last().map_or(after, |e| e.seq)),
-        entries,
-        provinces,
-    })
-}
-
 /// Chain rows as published: the object, and on receipts the donor as shown.
 pub(crate) async fn published(state: &AppState, rows: &[ChainRow]) -> AppResult<Vec<FeedEntry>> {
-    let mut out = Vec::with_capacity(rows.len());
-    let mut wanted: HashMap<(String, i64), Vec<String>> = HashMap::new();
-    for r in rows {
-        let entry: Value = serde_json::from_str(&r.canonical)
-            .map_err(|_| AppError::internal("disclosure", "stored entry unreadable"))?;
-        if r.kind == "receive"
-            && let Some(no) = entry["receipt"]["no"].as_str()
-        {
+    let names = donor_names(state, rows).await?;
+    rows.iter()
+        .map(|r| {
+            let entry: Value = serde_json::from_str(&r.canonical)
+                .map_err(|_| AppError::internal("disclosure", "stored entry unreadable"))?;
+            Ok(FeedEntry {
+                seq: r.seq,
+                prev_hash: r.prev_hash.clone(),
+                hash: r.hash.clone(),
+                donor: donor_shown(r, &names),
+                entry,
+                totals: r.totals,
+            })
+        })
+        .collect()
+}
+
+/// The names of the consenting donors of the receipts among `rows`, by chain position
+/// (province, seq). Only the receipt number is read from each stored entry.
+pub(crate) async fn donor_names(
+    state: &AppState,
+    rows: &[ChainRow],
+) -> AppResult<HashMap<(String, i64), String>> {
+    #[derive(Deserialize)]
+    struct Receipt {
+        no: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Only {
+        receipt: Option<Receipt>,
+    }
+    let mut wanted: HashMap<(String, i64), Vec<(String, i64)>> = HashMap::new();
+    for r in rows.iter().filter(|r| r.kind == "receive") {
+        let no = serde_json::from_str::<Only>(&r.canonical)
+            .ok()
+            .and_then(|o| o.receipt)
+            .and_then(|x| x.no);
+        if let Some(no) = no {
             wanted
                 .entry((r.province.clone(), r.org_id))
                 .or_default()
-                .push(no.to_string());
+                .push((no, r.seq));
         }
-        out.push(FeedEntry {
-            seq: r.seq,
-            prev_hash: r.prev_hash.clone(),
-            hash: r.hash.clone(),
-            donor: (r.kind == "receive").then(|| ANONYMOUS_DONOR.to_string()),
-            entry,
-            totals: r.totals,
-        });
     }
-    let mut names: HashMap<(String, i64, String), String> = HashMap::new();
+    let mut out = HashMap::new();
     for ((prov, org), nos) in wanted {
-        for (no, sealed) in queries::consented_names(state, &prov, org, &nos).await? {
-            if let Some(n) = state
+        let list: Vec<String> = nos.iter().map(|(n, _)| n.clone()).collect();
+        for (no, sealed) in queries::consented_names(state, &prov, org, &list).await? {
+            let name = state
                 .keys
                 .decrypt(&sealed)
-                .and_then(|b| String::from_utf8(b).ok())
-            {
-                names.insert((prov.clone(), org, no), n);
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some(name) = name {
+                for (_, seq) in nos.iter().filter(|(n, _)| *n == no) {
+                    out.insert((prov.clone(), *seq), name.clone());
+                }
             }
         }
     }
-    for (e, r) in out.iter_mut().zip(rows) {
-        if let Some(no) = e.entry["receipt"]["no"].as_str()
-            && let Some(n) = names.get(&(r.province.clone(), r.org_id, no.to_string()))
-            && e.donor.is_some()
-        {
-            e.donor = Some(n.clone());
-        }
-    }
     Ok(out)
+}
+
+/// The donor shown for a chain row: on a receipt, the consenting donor's name, else 爱心人士.
+pub(crate) fn donor_shown(r: &ChainRow, names: &HashMap<(String, i64), String>) -> Option<String> {
+    (r.kind == "receive").then(|| {
+        names
+            .get(&(r.province.clone(), r.seq))
+            .cloned()
+            .unwrap_or_else(|| ANONYMOUS_DONOR.to_string())
+    })
 }
 
 /// A receipt's donor withdraws consent to publication (`DonationsManage`, own charity): the

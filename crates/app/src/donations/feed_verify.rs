@@ -1,7 +1,7 @@
 //! Verifying the public disclosure (issue 18 item 6, docs/DISCLOSURE.md): from the published
 //! feed alone — every hash recomputed from the entry's canonical text, the links, the running
 //! totals and a saved signed head with its signature ([`verify_feed`], [`FeedVerifier`] a page at
-//! a time) — and, for the operator's `backstop ledger verify`, each province's chain against the
+//! a time; [`verify_pages`] reading the next page while one is checked) — and, for the operator's `backstop ledger verify`, each province's chain against the
 //! ledger's lines now ([`verify_chains`]). Split from `disclosure` (which writes the chain).
 
 use std::collections::HashMap;
@@ -183,6 +183,44 @@ impl FeedVerifier {
         }
         self.r
     }
+}
+
+/// Feed pages verified while the next is being read: `next` (reading and parsing a page, the
+/// slow half over HTTP) runs on a thread of its own, at most two pages ahead, so reading and
+/// hashing overlap. Stops at the first `Err` of `next` (returned) or when the verifier cannot
+/// go on (an entry missing).
+pub fn verify_pages<F>(v: FeedVerifier, mut next: F) -> Result<FeedReport, String>
+where
+    F: FnMut() -> Result<Option<Feed>, String> + Send,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Feed, String>>(2);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            loop {
+                let page = match next() {
+                    Ok(Some(p)) => Ok(p),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                };
+                let stop = page.is_err();
+                if tx.send(page).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        // The receiver is dropped on every way out, so a reader blocked on a full channel ends.
+        let check = move |mut v: FeedVerifier| {
+            for page in rx {
+                for e in &page?.entries {
+                    if !v.push(e) {
+                        return Ok(v.finish());
+                    }
+                }
+            }
+            Ok(v.finish())
+        };
+        check(v)
+    })
 }
 
 /// Read a published key from its JSON (`/public/donations/key`), PEM or 64 hex characters.

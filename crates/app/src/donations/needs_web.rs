@@ -1,5 +1,6 @@
 //! Needs API (`/api/v1/needs/…`): post, list and cancel needs, the stock lines proposed for a
-//! need, accepting one (an ordinary allocation), and the unmet needs by region. Handlers are
+//! need, accepting one (an ordinary allocation), the unmet needs by region and the
+//! institutions' reported figures by region beside them. Handlers are
 //! thin: the rules live in [`super::needs`].
 
 use axum::extract::{Path, Query};
@@ -7,6 +8,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::ledger::Allocation;
+use super::need_figures::{self, RegionReportFigures};
 use super::needs::{self, AcceptInput, Need, NewNeed, Proposal, RegionNeeds};
 use crate::kernel::extract::region_param;
 use crate::kernel::handler::api_handler;
@@ -16,6 +18,7 @@ pub fn api_routes() -> Routes {
     vec![
         ("/api/v1/needs", get(list).post(create)),
         ("/api/v1/needs/unmet", get(unmet)),
+        ("/api/v1/needs/report-figures", get(report_figures)),
         ("/api/v1/needs/{id}", get(one)),
         ("/api/v1/needs/{id}/proposals", get(proposals)),
         ("/api/v1/needs/{id}/accept", post(accept)),
@@ -60,6 +63,17 @@ api_handler! {
         errors(403, 404);
     fn unmet(s, a, Query(q): Query<UnmetQuery>) {
         needs::unmet_by_region(&s, &a.actor, q.campaign_id).await?
+    }
+}
+
+api_handler! {
+    /// The institutions' daily reports of the day by child region of the campaign's region
+    /// (reported, residents, fever, cases, isolated, days of masks and disinfectant left):
+    /// the figures from reports an allocator ranks regions by, beside the unmet needs.
+    get "/api/v1/needs/report-figures", tag "donations", ok(Vec<RegionReportFigures>),
+        params(UnmetQuery), errors(403, 404);
+    fn report_figures(s, a, Query(q): Query<UnmetQuery>) {
+        need_figures::by_region(&s, &a.actor, q.campaign_id).await?
     }
 }
 

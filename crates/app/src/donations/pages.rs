@@ -155,6 +155,8 @@ struct CampaignPage {
     /// Unmet needs by region, next to the allocation forms (issue 18 item 4).
     unmet: Vec<super::needs::RegionNeeds>,
     unmet_campaign: i64,
+    /// The institutions' reported figures by region, beside them.
+    report_figures: Vec<super::need_figures::RegionReportFigures>,
 }
 
 /// Is the refused form one the page shows (so its reason appears beside it)?
@@ -197,6 +199,7 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
             bars: bars(&d),
             unmet: super::needs::unmet_by_region(s, &a.actor, id).await?,
             unmet_campaign: id,
+            report_figures: super::need_figures::by_region(s, &a.actor, id).await?,
             receipts,
             allocations,
             orphan,

@@ -354,7 +354,7 @@ async fn feed(
     Path(id): Path<i64>,
     Query(q): Query<FeedQuery>,
 ) -> Response {
-    match disclosure::feed(
+    let page = super::feed::feed(
         &s,
         id,
         q.province.as_deref(),
@@ -362,8 +362,13 @@ async fn feed(
         q.limit.unwrap_or(disclosure::FEED_PAGE),
     )
     .await
-    {
-        Ok(f) => Json(f).into_response(),
+    .and_then(|p| p.to_json());
+    match page {
+        Ok(body) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Err(e) => json_error(&e),
     }
 }

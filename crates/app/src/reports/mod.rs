@@ -64,6 +64,7 @@ pub use reminders::{
 };
 pub(crate) use rollup::sums_map;
 pub use submit::{Outcome, Submission, SubmitInput, get_submission, submit};
+pub(crate) use summary::region_sums;
 pub use summary::{Cumulative, Figures, Summary, summary};
 
 /// The code of the nation in rollups, locks and the `region` parameter.

@@ -122,6 +122,34 @@ pub async fn summary(
     period: &str,
 ) -> AppResult<Summary> {
     let (form, period) = form_and_period(state, scope, template, period).await?;
+    summary_of(state, scope, form, period).await
+}
+
+/// The region sums of a form for a period under the handle (the same figures as [`summary`]:
+/// expected, received and sums per child region, never a unit's own report), for another
+/// area's own permission: the donations allocation shows institutions' daily figures to a
+/// charity's allocator, who holds no `reports.read` (issue 18 item 4, docs/PERMISSIONS.md).
+/// The region scope still holds through the handle.
+pub(crate) async fn region_sums(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    template: &str,
+    period: &str,
+) -> AppResult<Summary> {
+    let form = super::load_form(state, template, None)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let (period, _) = super::parse_period(form.period, period, state.today())
+        .map_err(|m| AppError::field(ErrorCode::Validation, "period", m))?;
+    summary_of(state, scope, form, period).await
+}
+
+async fn summary_of(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    form: Form,
+    period: String,
+) -> AppResult<Summary> {
     let code = scope.node().as_str().to_string();
     let (exp_total, exp_children) = expected(state, &form, scope, child_len(&code)).await?;
     // The region's children, then their rollup rows and the region's own, by primary key

@@ -337,6 +337,53 @@ async fn two_charities_accept_matches_for_the_last_stock() {
     .await;
 }
 
+/// The figures from reports beside the allocation choice (item 4): the institutions' daily
+/// reports of the day by township — most pressing first — read by the charity's allocator,
+/// who still reads no report; the sibling county's official sees nothing of the campaign.
+#[tokio::test]
+async fn report_figures_beside_the_allocation_choice() {
+    each_backend(|t| async move {
+        let w = world(&t).await;
+        let c = w.campaign;
+        // Two homes in 获鹿镇 (one case, masks for 2 and 5 days), one in 铜冶镇 (12 days).
+        let day = t.state.today().format("%Y-%m-%d").to_string();
+        for (i, region, mask_days, suspected) in [(1, T1, 2, 1), (2, T1, 5, 0), (3, "130110101", 12, 0)] {
+            let home = org(&t, &w.off, &format!("敬老院{i}"), "elderly_care", region).await;
+            let rep = org_user(&t, &format!("rep.{i}"), &["institution_reporter"], region, home).await;
+            let values = json!({"residents": 40, "staff_on_duty": 10, "closed_management": "是",
+                "new_admissions": 0, "resident_fever": suspected, "staff_fever": 0, "suspected": suspected,
+                "confirmed": 0, "isolated": suspected, "mask_days": mask_days, "disinfectant_days": 30});
+            let (s, r) = t.post("/api/v1/reports", &rep, json!({"template": "institution_daily",
+                "unit": home, "period": day, "values": values})).await;
+            assert_eq!(s, StatusCode::CREATED, "{r}");
+        }
+        let url = format!("/api/v1/needs/report-figures?campaign_id={c}");
+        let (s, f) = t.get(&url, &w.fin).await;
+        assert_eq!(s, StatusCode::OK, "{f}");
+        let rows = f.as_array().expect("rows");
+        assert_eq!(rows.len(), 2, "{f}");
+        assert_eq!(rows[0]["region_code"], T1, "the township with a case first: {f}");
+        assert_eq!((rows[0]["reported"].as_i64(), rows[0]["expected"].as_i64()), (Some(2), Some(2)));
+        assert_eq!((rows[0]["cases"].as_i64(), rows[0]["fever"].as_i64(), rows[0]["residents"].as_i64()), (Some(1), Some(1), Some(80)));
+        assert_eq!(rows[0]["mask_days_avg_tenths"], 35, "(2 + 5) / 2 days");
+        assert_eq!(rows[1]["mask_days_avg_tenths"], 120);
+        // The allocator reads region sums only, never a report.
+        let (s, _) = t.get(&format!("/api/v1/reports/summary?template=institution_daily&period={day}&region={A}"), &w.fin).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t.get(&url, &w.off_b).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t.get(&url, &w.hosp).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a recipient does not read the allocation figures");
+        // On the campaign page, beside the unmet needs.
+        let cookie = web_login(&t, "fin.a").await;
+        let (s, html) = page(&t, &format!("/donations/campaigns/{c}"), &cookie).await;
+        assert_eq!(s, StatusCode::OK);
+        let at = html.find("各地机构今日报告").expect("the report figures");
+        assert!(html[at..].contains("获鹿镇") && html[at..].contains("3.5"), "the township and its mask days");
+    })
+    .await;
+}
+
 fn sheet_text(bytes: &[u8]) -> String {
     use std::io::Read;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");

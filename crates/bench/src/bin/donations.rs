@@ -11,7 +11,7 @@
 //!
 //! ```sh
 //! cargo run --release -p backstop-bench --bin donations -- [--receipts 1000000] \
-//!     [--service 100000] [--readers 32] [--read-secs 20] [--database-url URL]
+//!     [--service 100000] [--readers 32] [--read-secs 20] [--database-url URL] [--verify-baseline]
 //! ```
 //! Last line: `donations: <N> entries in <S> s = <R>/s, public page p99 <P> ms, verify <V> s`
 //! (N, S: the bulk load with its chain).
@@ -36,6 +36,8 @@ struct Args {
     readers: usize,
     read_secs: u64,
     database_url: Option<String>,
+    /// Also verify one page at a time first (the baseline of the pipelined verifier).
+    verify_baseline: bool,
 }
 
 fn args() -> Args {
@@ -45,9 +47,14 @@ fn args() -> Args {
         readers: 32,
         read_secs: 20,
         database_url: None,
+        verify_baseline: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--verify-baseline" {
+            a.verify_baseline = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         let num = |v: &str| -> i64 {
             v.replace('_', "")
@@ -351,13 +358,11 @@ async fn main() {
     );
 
     // 4. Verify the whole feed over HTTP against the signed head.
-    let t4 = Instant::now();
     // Each request from its own address (the public limit is per address and per minute: a
     // whole feed from one address would be answered 429 after 120 pages).
-    let fetched = std::cell::Cell::new(0_u64);
+    let fetched = std::sync::atomic::AtomicU64::new(0);
     let get = |path: String| -> String {
-        let k = fetched.get();
-        fetched.set(k + 1);
+        let k = fetched.fetch_add(1, Ordering::Relaxed);
         let ip = format!("10.251.{}.{}", (k / 250) % 250, k % 250);
         let mut resp = ag
             .get(&path)
@@ -386,22 +391,53 @@ async fn main() {
         serde_json::from_value(hv["heads"][0].clone()).unwrap_or_else(|e| die(e));
     let key = disclosure::parse_public_key(&get(format!("{base}/public/donations/key")))
         .unwrap_or_else(|| die("key"));
-    let mut v = FeedVerifier::new(&head, &key);
-    let mut after = 0;
-    loop {
+    let page = |after: &mut Option<i64>| -> Result<Option<Feed>, String> {
+        let Some(a) = *after else { return Ok(None) };
         let f: Feed = serde_json::from_str(&get(format!(
-            "{base}/public/donations/{big}/feed?after={after}&limit=1000"
+            "{base}/public/donations/{big}/feed?after={a}&limit={}",
+            disclosure::FEED_PAGE
         )))
-        .unwrap_or_else(|e| die(e));
-        for e in &f.entries {
-            v.push(e);
+        .map_err(|e| e.to_string())?;
+        *after = f.next_after.filter(|n| *n > a);
+        Ok(Some(f))
+    };
+    if a.verify_baseline {
+        // The baseline: each page read, parsed and checked in turn on one thread.
+        let t = Instant::now();
+        let mut v = FeedVerifier::new(&head, &key);
+        let mut after = Some(0);
+        let (mut fetch, mut parse, mut check) = (0.0, 0.0, 0.0);
+        while let Some(a) = after {
+            let t0 = Instant::now();
+            let text = get(format!(
+                "{base}/public/donations/{big}/feed?after={a}&limit={}",
+                disclosure::FEED_PAGE
+            ));
+            let t1 = Instant::now();
+            let f: Feed = serde_json::from_str(&text).unwrap_or_else(|e| die(e));
+            let t2 = Instant::now();
+            for e in &f.entries {
+                v.push(e);
+            }
+            after = f.next_after.filter(|n| *n > a);
+            fetch += (t1 - t0).as_secs_f64();
+            parse += (t2 - t1).as_secs_f64();
+            check += t2.elapsed().as_secs_f64();
         }
-        match f.next_after {
-            Some(n) if n > after => after = n,
-            _ => break,
-        }
+        let r = v.finish();
+        println!(
+            "verify (baseline, one page at a time): {} entries in {:.1} s (server and transfer {fetch:.1} s, \
+             parse {parse:.1} s, hashes and totals {check:.1} s){}",
+            r.entries,
+            t.elapsed().as_secs_f64(),
+            if r.ok() { "" } else { " — FAILED" }
+        );
     }
-    let r = v.finish();
+    let t4 = Instant::now();
+    // Read and parsed on one thread while the verifier hashes on this one, as the CLI does.
+    let mut after = Some(0);
+    let r = disclosure::verify_pages(FeedVerifier::new(&head, &key), || page(&mut after))
+        .unwrap_or_else(|e| die(e));
     let verify_s = t4.elapsed().as_secs_f64();
     if !r.ok() {
         die(format!("verification failed: {:?}", r.problems));

@@ -403,18 +403,22 @@ pub(crate) async fn consented_names(
     org_id: i64,
     receipt_nos: &[String],
 ) -> AppResult<Vec<(String, Vec<u8>)>> {
+    // One query per 500 numbers (a feed page names up to 1,000 receipts): a query per receipt
+    // made the feed page cost ~70 ms at 1,000 entries.
     let mut out = Vec::new();
-    for no in receipt_nos {
-        let r = sqlx::query(
-            "SELECT receipt_no, donor_name_enc FROM donation_receipts WHERE province = $1 AND org_id = $2 \
-             AND receipt_no = $3 AND publish_consent = 1 AND donor_name_enc IS NOT NULL",
-        )
-        .bind(prov.to_string())
-        .bind(org_id)
-        .bind(no.clone())
-        .fetch_optional(state.db.pool())
-        .await?;
-        if let Some(r) = r {
+    for chunk in receipt_nos.chunks(500) {
+        let sql = format!(
+            "SELECT receipt_no, donor_name_enc FROM donation_receipts WHERE province = ? AND org_id = ? \
+             AND receipt_no IN ({}) AND publish_consent = 1 AND donor_name_enc IS NOT NULL",
+            backstop_store::repeat_list("?", chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.backend().sql(&sql)))
+            .bind(prov.to_string())
+            .bind(org_id);
+        for no in chunk {
+            q = q.bind(no.clone());
+        }
+        for r in q.fetch_all(state.db.pool()).await? {
             out.push((r.try_get(0)?, r.try_get(1)?));
         }
     }
