@@ -96,6 +96,8 @@ pub fn route_table() -> web::Routes {
         donations::import_pages::routes(),
         donations::needs_pages::routes(),
         donations::needs_web::api_routes(),
+        federation::web::api_routes(),
+        federation::pages::routes(),
         hotline::web::api_routes(),
         hotline::pages::routes(),
         inspections::web::api_routes(),

@@ -93,7 +93,8 @@ enum Command {
         #[command(subcommand)]
         command: bookings::BookingsCommand,
     },
-    /// Federation (上下级部署): the child nodes this deployment accepts data from.
+    /// Federation (上下级部署): the child nodes this deployment accepts data from and, at a
+    /// child, the parent it reports to.
     Node {
         #[command(subcommand)]
         command: node::NodeCommand,
@@ -768,6 +769,8 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
             }
         }
     });
+    // Up to the parent deployment (issue 20), while one is registered.
+    backstop_app::federation::child::spawn_sync(state.clone());
     // Notifications out to the gateways (SMS, webhook), when any is configured.
     if state.config.gateways.any() {
         backstop_app::notify::spawn_worker(state.clone());

@@ -1,13 +1,15 @@
 //! `backstop node …` at a parent deployment (issue 20, ADR 0015, first slice): issue a child
 //! node for a region (the credential is printed once, for the child's operator), list the
 //! nodes with their last contact, rotate a credential (the old one keeps working for a day),
-//! revoke one. Through `backstop_app::federation`, so the rules and audit entries are the
-//! service's. The child's side (`register`, `status`, `sync`) follows with the sync client.
+//! revoke one. At a child: register the parent with that credential (checked with the parent
+//! first), show the link's state (queue, last success, last error, rejected events), and sync
+//! now (the service also syncs every 30 s). Through `backstop_app::federation`, so the rules
+//! and audit entries are the service's.
 
 use std::process::ExitCode;
 
 use backstop_app::AppState;
-use backstop_app::federation::{self, NewNode};
+use backstop_app::federation::{self, NewNode, child};
 use backstop_app::kernel::actor::Actor;
 use clap::Subcommand;
 
@@ -34,6 +36,19 @@ pub enum NodeCommand {
         #[arg(long)]
         id: i64,
     },
+    /// At a child: register the parent deployment with the credential it issued.
+    Register {
+        /// The parent's address, `http://host:port` (an HTTPS parent through a local TLS proxy).
+        #[arg(long)]
+        parent: String,
+        /// The node credential (`bsn_…`) the parent's security administrator issued.
+        #[arg(long)]
+        credential: String,
+    },
+    /// At a child: the link to the parent — queue length, last success, last error.
+    Status,
+    /// At a child: send what is pending to the parent now.
+    Sync,
 }
 
 pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, String> {
@@ -93,6 +108,63 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
                 .map_err(crate::failed)?;
             println!("已吊销节点 {}：{}", n.id, n.name);
             Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Register { parent, credential } => {
+            let l = child::register(state, &actor, &parent, &credential)
+                .await
+                .map_err(crate::failed)?;
+            println!(
+                "已登记上级部署 {}：本部署为其下级节点 {}（{}，{}）；待上报 {} 条",
+                l.parent_url, l.node_id, l.node_name, l.region_code, l.pending
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Status => {
+            let l = child::status(state, &actor).await.map_err(crate::failed)?;
+            if !l.registered {
+                println!("未登记上级部署（本部署不向上级上报）");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "上级部署：{}（节点 {}，{}，{}）",
+                l.parent_url, l.node_id, l.node_name, l.region_code
+            );
+            println!(
+                "待上报 {} 条，已上报 {} 条，被拒绝 {} 条",
+                l.pending, l.sent, l.rejected
+            );
+            println!(
+                "最近成功：{}",
+                l.last_success_at.as_deref().unwrap_or("从未")
+            );
+            if let Some(e) = &l.last_error {
+                println!(
+                    "最近错误（{}）：{e}",
+                    l.last_error_at.as_deref().unwrap_or("")
+                );
+            }
+            for r in &l.rejected_recent {
+                println!("被拒绝：{}\t{}\t{}", r.event_key, r.code, r.message);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Sync => {
+            let r = child::sync_once(state).await.map_err(crate::failed)?;
+            if !r.registered {
+                println!("未登记上级部署，无需同步");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "已同步：{} 批，受理 {} 条，重复 {} 条，拒绝 {} 条；待上报 {} 条",
+                r.batches, r.applied, r.duplicate, r.rejected, r.pending
+            );
+            match r.error {
+                Some(e) => {
+                    println!("同步中断：{e}");
+                    Ok(ExitCode::from(2))
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
         }
     }
 }

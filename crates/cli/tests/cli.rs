@@ -1436,6 +1436,86 @@ fn node_issue_list_rotate_revoke() {
     }
 }
 
+/// `backstop node register|status|sync` at a child (issue 20): a county on SQLite registers
+/// the parent (this backend, served) with the credential the parent issued — a wrong one or an
+/// `https://` address refused in Chinese, nothing stored — then shows the link and syncs. The
+/// data flow itself (reports up, an outage, nothing counted twice) is tested in the app's
+/// `federation` tests.
+#[test]
+fn node_register_status_sync_at_a_child() {
+    for parent in envs() {
+        let l = parent.label();
+        parent.import_fixture();
+        let out = parent.run(&[
+            "node",
+            "issue",
+            "--region",
+            "130110",
+            "--name",
+            "鹿泉区民政局",
+        ]);
+        out.ok();
+        let cred = out
+            .stdout
+            .split_whitespace()
+            .find_map(|w| w.split('：').find(|p| p.starts_with("bsn_")))
+            .unwrap_or_else(|| panic!("{l}: no credential in {out}"))
+            .to_string();
+        let server = parent.serve(&[], &[]);
+        let url = format!("http://127.0.0.1:{}", server.port);
+        let county = Env::new(Kind::Sqlite, None);
+        county.import_fixture();
+        let out = county.run(&["node", "status"]);
+        out.ok();
+        assert!(out.stdout.contains("未登记上级部署"), "{l}: {out}");
+        let out = county.run(&[
+            "node",
+            "register",
+            "--parent",
+            "https://province.example",
+            "--credential",
+            &cred,
+        ]);
+        out.failed();
+        assert!(out.stderr.contains("TLS"), "{l}: {out}");
+        let mut wrong = cred.clone();
+        wrong.pop();
+        wrong.push('x');
+        let out = county.run(&["node", "register", "--parent", &url, "--credential", &wrong]);
+        out.failed();
+        assert!(out.stderr.contains("节点凭据无效"), "{l}: {out}");
+        assert_eq!(
+            county.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM fed_parent"),
+            0,
+            "{l}"
+        );
+        let out = county.run(&["node", "register", "--parent", &url, "--credential", &cred]);
+        out.ok();
+        assert!(
+            out.stdout.contains("已登记上级部署") && out.stdout.contains("鹿泉区民政局"),
+            "{l}: {out}"
+        );
+        let out = county.run(&["node", "status"]);
+        out.ok();
+        assert!(
+            out.stdout.contains(&url) && out.stdout.contains("待上报 0 条"),
+            "{l}: {out}"
+        );
+        let out = county.run(&["node", "sync"]);
+        out.ok();
+        assert!(
+            out.stdout.contains("已同步") && out.stdout.contains("待上报 0 条"),
+            "{l}: {out}"
+        );
+        let out = county.run(&["node", "status"]);
+        assert!(
+            !out.stdout.contains("最近成功：从未"),
+            "{l}: a successful sync is recorded: {out}"
+        );
+        drop(server);
+    }
+}
+
 /// `backstop bookings …` (issue 19): an operator blocks a registry's day (the second time is
 /// refused in Chinese), designates the registry for marriages involving foreigners or residents
 /// of Hong Kong, Macao and Taiwan and withdraws it, and sets where couples may register in a

@@ -85,6 +85,9 @@ labelled_enum! {
         ChildSupervisor => "child_supervisor", "儿童督导员";
         HotlineWorker => "hotline_worker", "热线接线员";
         ServiceStaff => "service_staff", "婚姻登记/殡葬服务窗口人员";
+        /// The service account of a child deployment (issue 20): never signs in, never granted
+        /// by a person; its events are applied through the ordinary services in its region.
+        FederationNode => "federation_node", "下级部署节点（服务账号）";
     }
 }
 
@@ -312,6 +315,10 @@ const SERVICE_STAFF: &[Permission] = &[
     P::BookingsManage,
 ];
 
+/// 下级部署节点: what a child deployment's events may do at the parent (ADR 0015) — submit and
+/// correct the reports of the units in its region (read regions and organisations to name them).
+const FEDERATION_NODE: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::ReportsSubmit];
+
 impl Role {
     /// Parse an identifier ([`Role::as_str`], ASCII case-insensitive, `-` accepted for `_`)
     /// or the Chinese label ([`Role::label_zh`]).
@@ -326,6 +333,12 @@ impl Role {
     /// One of the three separation-of-duties admin roles (三权分立).
     pub fn is_admin(self) -> bool {
         matches!(self, Role::Sysadmin | Role::Secadmin | Role::Auditor)
+    }
+
+    /// A service account's role (a child deployment): created only with its node, never
+    /// granted to a person, never signing in.
+    pub fn is_service(self) -> bool {
+        matches!(self, Role::FederationNode)
     }
 
     /// The permissions this role grants, in [`Permission::ALL`] order.
@@ -345,6 +358,7 @@ impl Role {
             Role::ChildSupervisor => CHILD_SUPERVISOR,
             Role::HotlineWorker => HOTLINE_WORKER,
             Role::ServiceStaff => SERVICE_STAFF,
+            Role::FederationNode => FEDERATION_NODE,
         }
     }
 
@@ -433,6 +447,11 @@ impl RoleSet {
     /// Holds one of the three administrator roles.
     pub fn is_admin(&self) -> bool {
         self.0.iter().any(|r| r.is_admin())
+    }
+
+    /// Holds a service account's role (never signs in).
+    pub fn is_service(&self) -> bool {
+        self.0.iter().any(|r| r.is_service())
     }
 
     /// Must give a TOTP code at every login: the administrators, and whoever can reveal ID
@@ -533,6 +552,7 @@ pub fn check_grant(grantor: &RoleSet, target: &RoleSet) -> Result<(), RoleError>
         let ok = !grantor.is_admin()
             && grantor.has(P::UsersManage)
             && !role.is_admin()
+            && !role.is_service()
             && role.permissions().iter().all(|p| grantor.has(*p));
         if !ok {
             return Err(RoleError::NotGrantable(role));

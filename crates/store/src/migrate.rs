@@ -232,6 +232,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_nodes",
         include_str!("../migrations/0054_federation_nodes.sql"),
     ),
+    (
+        55,
+        "federation_outbox",
+        include_str!("../migrations/0055_federation_outbox.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

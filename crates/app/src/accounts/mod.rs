@@ -34,7 +34,7 @@ pub use tokens::{ApiTokenView, create_token, list_tokens, revoke_token};
 
 use backstop_core::error::ErrorCode;
 use backstop_core::region::{RegionCode, Scope};
-use backstop_core::role::{Permission, Role, RoleSet, check_grant};
+use backstop_core::role::{Permission, Role, RoleError, RoleSet, check_grant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -129,7 +129,6 @@ fn parse_roles(list: &[String]) -> AppResult<RoleSet> {
 }
 
 fn grant_error(e: backstop_core::role::RoleError) -> AppError {
-    use backstop_core::role::RoleError;
     match e {
         RoleError::AdminNotExclusive => {
             AppError::field(ErrorCode::Validation, "roles", e.to_string())
@@ -145,6 +144,10 @@ fn grant_error(e: backstop_core::role::RoleError) -> AppError {
 /// May the actor give these roles, or reset an account holding them? The console operator may
 /// give any valid set; administrators none (`check_grant`).
 fn check_roles(actor: &Actor, target: &RoleSet) -> AppResult<()> {
+    // A service account's role comes only with its node (federation::issue), for no one else.
+    if let Some(r) = target.roles().iter().find(|r| r.is_service()) {
+        return Err(grant_error(RoleError::NotGrantable(*r)));
+    }
     if actor.is_operator() {
         return target.validate().map_err(grant_error);
     }

@@ -72,7 +72,10 @@ fn page(
         token_max_days: values("token_max_days"),
         roles: Role::ALL
             .iter()
-            .filter(|r| RoleSet::new([**r]).second_factor() == SecondFactor::PerDeviceWaivable)
+            .filter(|r| {
+                !r.is_service()
+                    && RoleSet::new([**r]).second_factor() == SecondFactor::PerDeviceWaivable
+            })
             .map(|r| RoleBox {
                 id: r.as_str(),
                 label: r.label_zh(),

@@ -5,17 +5,25 @@
 //! working for a grace period so the child switches without a gap) and revoked. A request from
 //! a node is authenticated by [`authenticate`], which answers the node and its region — the
 //! scope every event it sends will be held to. Every change is audited (`federation.node_*`).
-//! The outbox, the sync client and the owned documents going down follow in later slices.
+//! Each node has a service account (`node:<id>`, role `federation_node`, scope = its region)
+//! created with it and disabled on revocation: [`events`] applies what the node sends as that
+//! actor through the ordinary services. The outbox, the sync client and the owned documents
+//! going down follow in later slices.
 
+pub mod child;
+pub mod events;
+pub mod pages;
 mod queries;
+pub mod web;
 
 use backstop_core::error::ErrorCode;
-use backstop_core::role::Permission;
+use backstop_core::region::Scope;
+use backstop_core::role::{Permission, Role, RoleSet};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kernel::access::{Change, Tx};
-use crate::kernel::actor::Actor;
+use crate::kernel::actor::{Actor, Via};
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -67,6 +75,30 @@ pub fn status_label(s: &str) -> &'static str {
     }
 }
 
+/// The username of a node's service account (`:` is never in a person's username).
+pub(crate) fn service_username(node_id: i64) -> String {
+    format!("node:{node_id}")
+}
+
+/// The actor a node's events are applied as: its service account, scoped to the node's region,
+/// holding only `federation_node` (ADR 0015). An account missing or disabled is *unauthenticated*.
+pub async fn node_actor(state: &AppState, node: &Node, source: &str) -> AppResult<Actor> {
+    let uid = queries::service_user(state, node.id)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated))?;
+    let scope = Scope::parse(&node.region_code)
+        .map_err(|_| AppError::internal("federation", "node region unreadable"))?;
+    Ok(Actor {
+        user_id: Some(uid),
+        username: service_username(node.id),
+        roles: RoleSet::new([Role::FederationNode]),
+        scope,
+        org_id: None,
+        source: source.to_string(),
+        via: Via::Node(node.id),
+    })
+}
+
 fn credential(id: i64) -> String {
     format!("bsn_{id}_{}", random_token(""))
 }
@@ -108,9 +140,11 @@ pub async fn issue(state: &AppState, actor: &Actor, input: &NewNode) -> AppResul
     let id = queries::insert(&mut tx, code.as_str(), name, &placeholder, &actor.username).await?;
     let cred = credential(id);
     queries::set_secret(&mut tx, id, &token_hash(&cred), None, None).await?;
+    let user_id = queries::insert_service_user(&mut tx, id, code.as_str()).await?;
     tx.commit(
         Change::new("federation.node_issue", "fed_node", id, code.as_str())
-            .detail(json!({"name": name})),
+            .detail(json!({"name": name, "service_account": {"id": user_id,
+                "username": service_username(id), "roles": "federation_node"}})),
     )
     .await?;
     Ok(IssuedNode {
@@ -180,6 +214,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> AppResult<Node>
     if queries::revoke(&mut tx, id, &actor.username).await? != 1 {
         return Err(AppError::msg(ErrorCode::Conflict, "该节点已吊销"));
     }
+    queries::disable_service_user(&mut tx, id).await?;
     tx.commit(Change::new(
         "federation.node_revoke",
         "fed_node",

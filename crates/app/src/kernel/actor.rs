@@ -18,6 +18,8 @@ pub enum Via {
     ApiToken(i64),
     /// The `backstop` command run by an operator on the server itself.
     Cli,
+    /// A child deployment's events, under its node's service account (issue 20).
+    Node(i64),
 }
 
 #[derive(Debug, Clone)]

@@ -80,6 +80,11 @@ impl Nav {
         links.push(("/users", "用户", Some(Permission::UsersRead)));
         links.push(("/audit", "审计日志", Some(Permission::AuditRead)));
         links.push(("/security", "安全设置", Some(Permission::SecurityManage)));
+        links.push((
+            "/federation",
+            "上下级部署",
+            Some(Permission::SecurityManage),
+        ));
         links.push(("/account", "我的账户", None));
         Nav {
             username: actor.username.clone(),

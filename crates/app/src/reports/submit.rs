@@ -296,6 +296,19 @@ pub async fn submit(
                     (Outcome::Created, sub)
                 }
             };
+            // Up to the parent deployment, when there is one (issue 20): in this same job.
+            crate::federation::child::push_report(
+                &mut script,
+                &st.keys,
+                sub.id,
+                sub.corrections,
+                &sub.template,
+                &sub.unit,
+                &sub.region_code,
+                &sub.period,
+                &sub.values,
+                now,
+            );
             if let Some((uid, k)) = &idem {
                 let status: i64 = if outcome == Outcome::Created { 201 } else { 200 };
                 queries::push_idempotency(

@@ -3,10 +3,17 @@
 //! active node per region; a node authenticates with its credential (a wrong, malformed or
 //! revoked one is refused without saying which); a rotated credential keeps the old one for a
 //! day; out of scope reads as not found, other roles are refused; every change is audited.
+//! Second slice: a node's events (`POST /api/v1/federation/events`) are applied at the parent
+//! as the node's service account within its region — another county's unit is rejected, a
+//! batch sent again counts nothing twice, a correction replaces — and the service account can
+//! neither sign in nor be granted to a person.
 
 use backstop_app::federation::{self, NewNode};
 use backstop_app::kernel::error::AppError;
 use backstop_core::error::ErrorCode;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
 
 use crate::support::{T, audit_count, count, each_backend};
 
@@ -90,6 +97,381 @@ async fn nodes_are_issued_authenticated_rotated_and_revoked() {
         assert_eq!(audit_count(&t, "federation.node_rotate").await, 1);
         assert_eq!(audit_count(&t, "federation.node_revoke").await, 1);
         assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE detail LIKE '%bsn_%'").await, 0, "no credential in the audit log");
+    })
+    .await;
+}
+
+/// POST a batch with `Authorization: Node <cred>`.
+async fn send(t: &T, cred: &str, events: Value) -> (StatusCode, Value) {
+    let auth = format!("Node {cred}");
+    let (s, _, body) = t
+        .raw(
+            "POST",
+            "/api/v1/federation/events",
+            None,
+            Some(json!({"events": events}).to_string()),
+            &[("authorization", auth.as_str())],
+        )
+        .await;
+    (s, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn village(unit: &str, screened: i64, key: &str) -> Value {
+    json!({"key": key, "kind": "report.submit", "created_at": "2026-03-02T08:00:00Z",
+        "body": {"template": "village_daily", "unit": unit, "period": "2026-03-02",
+        "values": {"households_screened": screened, "people_screened": screened * 3, "close_contacts": 0,
+            "home_observation": 1, "released": 0, "fever_referred": 0}}})
+}
+
+fn statuses(a: &Value) -> Vec<String> {
+    a["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["status"].as_str().unwrap_or(""),
+                r["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn node_events_apply_within_the_node_region_and_never_twice() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let sec = actor("sec.a", "secadmin", "13");
+        let issued = federation::issue(&t.state, &sec, &NewNode { region_code: "130110".into(), name: "鹿泉区民政局".into() })
+            .await.expect("issue");
+        let cred = issued.credential.clone();
+        let id = issued.node.id;
+        let off = t.user("off.a", &["official"], "130110").await;
+        let summary = "/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110";
+
+        // A batch: one village of the county, the same event twice, a village of the sibling
+        // county, an unknown kind, an organisation unit.
+        let batch = json!([
+            village("130110100001", 10, "e1"),
+            village("130110100001", 10, "e1"),
+            village("130111100003", 7, "e2"),
+            {"key": "e3", "kind": "person.create", "body": {}},
+            {"key": "e4", "kind": "report.submit", "body": {"template": "institution_daily", "unit": 5,
+                "period": "2026-03-02", "values": {}}},
+        ]);
+        let (s, a) = send(&t, &cred, batch.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{a}");
+        assert_eq!(statuses(&a), ["applied:", "duplicate:", "rejected:not_found", "rejected:validation", "rejected:validation"], "{a}");
+        assert_eq!((a["applied"].as_i64(), a["duplicate"].as_i64(), a["rejected"].as_i64()), (Some(1), Some(1), Some(3)));
+        let report_id = a["results"][0]["object_id"].as_i64().expect("report id");
+        assert_eq!(a["results"][1]["object_id"].as_i64(), Some(report_id));
+        let (_, sm) = t.get(summary, &off).await;
+        assert_eq!((sm["received"].as_i64(), sm["sums"]["households_screened"].as_i64()), (Some(1), Some(10)), "{sm}");
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE unit = '130111100003'").await, 0, "never another county's figures");
+
+        // The whole batch again (a cut connection): nothing counted twice.
+        let (_, a2) = send(&t, &cred, batch).await;
+        assert_eq!(statuses(&a2)[..3], ["duplicate:", "duplicate:", "rejected:not_found"], "{a2}");
+        let (_, sm) = t.get(summary, &off).await;
+        assert_eq!((sm["received"].as_i64(), sm["sums"]["households_screened"].as_i64()), (Some(1), Some(10)), "{sm}");
+
+        // A correction at the county goes up as a new event and replaces the figures.
+        let (_, a3) = send(&t, &cred, json!([village("130110100001", 12, "e5")])).await;
+        assert_eq!(statuses(&a3), ["applied:"], "{a3}");
+        let (_, sm) = t.get(summary, &off).await;
+        assert_eq!((sm["received"].as_i64(), sm["sums"]["households_screened"].as_i64()), (Some(1), Some(12)), "{sm}");
+        let (_, r) = t.get(&format!("/api/v1/reports/{report_id}"), &off).await;
+        assert_eq!((r["corrections"].as_i64(), r["submitted_by"].as_str()), (Some(1), Some(format!("node:{id}").as_str())), "{r}");
+
+        // Bad batches and bad credentials: refused whole, nothing written.
+        let (s, e) = send(&t, &cred, json!([])).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{e}");
+        let (s, e) = send(&t, &cred, json!([{"key": "", "kind": "report.submit", "body": {}}])).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let mut wrong = cred.clone();
+        wrong.pop();
+        wrong.push('x');
+        let (s, e) = send(&t, &wrong, json!([village("130110100002", 3, "w1")])).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{e}");
+        assert!(e["message"].as_str().is_some_and(|m| m.contains("节点凭据")));
+        // A person's token is not a node credential.
+        let (s, _, _) = t.raw("POST", "/api/v1/federation/events", Some(&off),
+            Some(json!({"events": [village("130110100002", 3, "w2")]}).to_string()), &[]).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE unit = '130110100002'").await, 0);
+
+        // The service account never signs in and is granted to no one.
+        let (s, e) = t.call("POST", "/api/v1/auth/login", None,
+            Some(json!({"username": format!("node:{id}"), "password": "!"}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{e}");
+        let (s, e) = t.post("/api/v1/users", &off, json!({"username": "fake.node", "display_name": "假节点",
+            "roles": ["federation_node"], "region_code": "130110", "password": "Correct-Horse-9-Battery"})).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("role_not_grantable")), "{e}");
+
+        // Revoked: refused at once, the service account disabled.
+        federation::revoke(&t.state, &sec, id).await.expect("revoke");
+        let (s, _) = send(&t, &cred, json!([village("130110100002", 3, "r1")])).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(count(&t, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE username = 'node:{id}' AND disabled = 1")).await, 1);
+
+        assert_eq!(audit_count(&t, "federation.events_rejected").await, 2, "one entry per batch with rejections");
+        assert_eq!(audit_count(&t, "report.submit").await, 1);
+        assert_eq!(audit_count(&t, "report.correct").await, 1);
+    })
+    .await;
+}
+
+/// Serve a deployment on 127.0.0.1 (`port` 0 for any); the task is the deployment being up.
+async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = backstop_app::router(t.state.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    (port, task)
+}
+
+/// A county's summary of the day: (received, households screened, people screened).
+async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
+    let (s, sm) = t
+        .get(
+            "/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110",
+            tok,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sm}");
+    let n = |k: &str| sm["sums"][k].as_i64().unwrap_or(-1);
+    (
+        sm["received"].as_i64().unwrap_or(-1),
+        n("households_screened"),
+        n("people_screened"),
+    )
+}
+
+/// Issue 20 end to end, two deployments: the province (this backend) issues a node for 鹿泉区;
+/// the county runs its own deployment on SQLite, registers the province with that credential
+/// and its villages report there. The sync brings the county's figures to the province exactly;
+/// while the province is down the county keeps working and queues, and catches up after; an
+/// acknowledgement lost (everything sent again) counts nothing twice; a correction after the
+/// province locked the day is rejected by the province's rule and shown at the county.
+#[tokio::test]
+async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
+    each_backend(|parent: T| async move {
+        parent.import_fixture().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("county.db").display());
+        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
+        county.import_fixture().await;
+
+        let issued = federation::issue(
+            &parent.state,
+            &actor("sec.p", "secadmin", "13"),
+            &NewNode {
+                region_code: "130110".into(),
+                name: "鹿泉区民政局".into(),
+            },
+        )
+        .await
+        .expect("issue");
+        let (port, up) = serve_on(&parent, 0).await;
+        let parent_url = format!("http://127.0.0.1:{port}");
+        let sec_c = actor("sec.c", "secadmin", "130110");
+
+        // Registration checks the credential with the parent first; a wrong one stores nothing.
+        let mut wrong = issued.credential.clone();
+        wrong.pop();
+        wrong.push('x');
+        let e = federation::child::register(&county.state, &sec_c, &parent_url, &wrong)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code, ErrorCode::Validation);
+        assert!(
+            !federation::child::status(&county.state, &sec_c)
+                .await
+                .expect("status")
+                .registered
+        );
+        let e = federation::child::register(
+            &county.state,
+            &sec_c,
+            "https://province.example",
+            &issued.credential,
+        )
+        .await
+        .expect_err("no TLS");
+        assert!(e.message.contains("TLS"), "{}", e.message);
+        let link =
+            federation::child::register(&county.state, &sec_c, &parent_url, &issued.credential)
+                .await
+                .expect("register");
+        assert_eq!(
+            (link.node_id, link.region_code.as_str()),
+            (issued.node.id, "130110")
+        );
+
+        let off_c = county.user("off.c", &["official"], "130110").await;
+        let off_p = parent.user("off.p", &["official"], "130110").await;
+        let submit = |unit: &str, n: i64| {
+            let body = json!({"template": "village_daily", "unit": unit, "period": "2026-03-02",
+                "values": {"households_screened": n, "people_screened": n * 3, "close_contacts": 0,
+                    "home_observation": 0, "released": 0, "fever_referred": 0}});
+            let (c, tok) = (&county, off_c.clone());
+            async move {
+                let (s, r) = c.post("/api/v1/reports", &tok, body).await;
+                assert!(s == StatusCode::CREATED || s == StatusCode::OK, "{r}");
+            }
+        };
+        for (i, v) in ["130110100001", "130110100002", "130110100003"]
+            .iter()
+            .enumerate()
+        {
+            submit(v, 10 + i as i64).await;
+        }
+        assert_eq!(
+            federation::child::status(&county.state, &sec_c)
+                .await
+                .expect("status")
+                .pending,
+            3
+        );
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (
+                r.applied,
+                r.duplicate,
+                r.rejected,
+                r.pending,
+                r.error.is_none()
+            ),
+            (3, 0, 0, 0, true),
+            "{r:?}"
+        );
+        let at_county = county_figures(&county, &off_c).await;
+        assert_eq!(at_county, (3, 33, 99));
+        assert_eq!(
+            county_figures(&parent, &off_p).await,
+            at_county,
+            "the province sees the county's figures exactly"
+        );
+
+        // The province goes down: the county keeps working and queues.
+        up.abort();
+        let _ = up.await;
+        submit("130110100001", 20).await; // a correction
+        submit("130110100004", 5).await;
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.pending), (0, 2), "{r:?}");
+        let st = federation::child::status(&county.state, &sec_c)
+            .await
+            .expect("status");
+        assert!(
+            st.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("无法连接上级部署")),
+            "{st:?}"
+        );
+        assert_eq!(
+            county_figures(&parent, &off_p).await,
+            (3, 33, 99),
+            "nothing arrived while down"
+        );
+
+        // Back up: the county catches up from its queue.
+        let (_, up) = serve_on(&parent, port).await;
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.applied, r.pending, r.error.is_none()),
+            (2, 0, true),
+            "{r:?}"
+        );
+        let at_county = county_figures(&county, &off_c).await;
+        assert_eq!(at_county, (4, 48, 144));
+        assert_eq!(county_figures(&parent, &off_p).await, at_county);
+
+        // An acknowledgement lost: everything is sent again and nothing counts twice.
+        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
+            .execute(county.state.db.pool())
+            .await
+            .expect("lose the acknowledgements");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.duplicate), (0, 5), "{r:?}");
+        assert_eq!(county_figures(&parent, &off_p).await, at_county);
+
+        // The province locks the day; a later correction at the county is rejected there by
+        // the province's rule, kept and shown at the county, and not sent again.
+        let (s, e) = parent
+            .post(
+                "/api/v1/reports/locks",
+                &off_p,
+                json!({"template": "village_daily", "period": "2026-03-02", "region": "130110"}),
+            )
+            .await;
+        assert!(s.is_success(), "{e}");
+        submit("130110100002", 30).await;
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.rejected, r.pending), (1, 0), "{r:?}");
+        let st = federation::child::status(&county.state, &sec_c)
+            .await
+            .expect("status");
+        assert_eq!((st.rejected, st.rejected_recent.len()), (1, 1));
+        assert_eq!(st.rejected_recent[0].code, "conflict");
+        assert!(
+            st.rejected_recent[0].message.contains("锁定"),
+            "{:?}",
+            st.rejected_recent[0]
+        );
+        assert_eq!(
+            county_figures(&parent, &off_p).await,
+            at_county,
+            "the locked day unchanged at the province"
+        );
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(r.batches, 0, "a rejected event is not sent again");
+
+        // The province's page shows the node's last contact; the county's shows the link.
+        assert!(
+            federation::get(
+                &parent.state,
+                &actor("sec.p", "secadmin", "13"),
+                issued.node.id
+            )
+            .await
+            .expect("node")
+            .last_seen_at
+            .is_some()
+        );
+        assert_eq!(audit_count(&county, "federation.parent_register").await, 1);
+        assert_eq!(
+            count(
+                &county,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log WHERE detail LIKE '%bsn_%'"
+            )
+            .await,
+            0,
+            "no credential in the audit log"
+        );
+        up.abort();
+        county.state.db.close().await;
     })
     .await;
 }

@@ -104,6 +104,34 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "makes a token for the caller itself",
     ),
     ("POST", "/api/v1/auth/login", "logs in"),
+    // Federation (issue 20): no person's session or token is accepted (401 for every actor of
+    // this walk); a node's credential is scoped to its region by the service account it acts
+    // as — tested in `federation::node_events_apply_within_the_node_region_and_never_twice`.
+    (
+        "POST",
+        "/api/v1/federation/events",
+        "node credentials only; scope by the node's region, tested in federation.rs",
+    ),
+    (
+        "GET",
+        "/api/v1/federation/whoami",
+        "node credentials only: answers the node's own id and region",
+    ),
+    (
+        "GET",
+        "/federation",
+        "security admins only (no actor of this walk); nodes filtered by scope, tested in federation.rs",
+    ),
+    (
+        "POST",
+        "/federation/register",
+        "security admins only: this deployment's own parent, no record of a region",
+    ),
+    (
+        "POST",
+        "/federation/sync",
+        "security admins only: sends this deployment's own queue",
+    ),
     // Donations (issue 18): the page registers the caller's own charity (no org to name), so
     // there is no record of county A to reach; the API route names the org and is scoped.
     (
@@ -2690,6 +2718,8 @@ fn donation_cases(w: &World) -> Vec<Case> {
         get("/donations/campaigns/{id}/dashboard.xlsx", format!("/donations/campaigns/{c}/dashboard.xlsx?region={A}"), "xl/").list().noperm(sw),
         get("/api/v1/needs", format!("/api/v1/needs{rng}"), "需求规格标记").list().noperm(sw),
         get("/api/v1/needs/unmet", format!("/api/v1/needs/unmet{rng}"), "\"category\":\"mask_n95\"").list().noperm(sw),
+        // The institutions' figures of the day (the home in T1 must report): by township.
+        get("/api/v1/needs/report-figures", format!("/api/v1/needs/report-figures{rng}"), format!("\"region_code\":\"{T1}\"")).list().noperm(sw),
         get("/api/v1/needs/{id}", format!("/api/v1/needs/{}", al("dn_need")), "需求规格标记").noperm(sw),
         get("/api/v1/needs/{id}/proposals", format!("/api/v1/needs/{}/proposals", al("dn_need")), "口罩规格标记").by("chf").noperm(sw),
         get("/donations/campaigns/{id}/needs", format!("/donations/campaigns/{c}/needs"), "需求规格标记").list().noperm(sw),

@@ -1,4 +1,7 @@
-//! The SQL of federation: the nodes a parent accepts data from (`fed_nodes`, migration 0054).
+//! The SQL of federation: the nodes a parent accepts data from (`fed_nodes`, migration 0054)
+//! and their service accounts; the child's side (its parent and outbox) in [`child`].
+
+pub(super) mod child;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -165,4 +168,52 @@ pub(super) async fn seen(state: &AppState, id: i64, now: i64) -> AppResult<()> {
         .execute(state.db.pool())
         .await?;
     Ok(())
+}
+
+/// The node's service account (ADR 0015): `node:<id>`, role `federation_node`, scope = the
+/// node's region, no usable password (and login refuses the role whatever the password).
+pub(super) async fn insert_service_user(tx: &mut Tx, node_id: i64, region: &str) -> AppResult<i64> {
+    let now = tx.now();
+    tx.insert(
+        sqlx::query(
+            "INSERT INTO users (username, display_name, scope, roles, password_hash, \
+             password_changed_at, must_change_password, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'federation_node', '!', $4, 0, $4, $4) RETURNING id",
+        )
+        .bind(super::service_username(node_id))
+        .bind(format!("下级部署节点 {node_id}"))
+        .bind(region.to_string())
+        .bind(now),
+    )
+    .await
+}
+
+/// Disable the node's service account (revocation).
+pub(super) async fn disable_service_user(tx: &mut Tx, node_id: i64) -> AppResult<()> {
+    let now = tx.now();
+    tx.exec(
+        sqlx::query("UPDATE users SET disabled = 1, updated_at = $1 WHERE username = $2")
+            .bind(now)
+            .bind(super::service_username(node_id)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The id of the node's service account, if it exists and is enabled.
+pub(super) async fn service_user(state: &AppState, node_id: i64) -> AppResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM users WHERE username = $1 AND disabled = 0 AND roles = 'federation_node'",
+    )
+    .bind(super::service_username(node_id))
+    .fetch_optional(state.db.pool())
+    .await?)
+}
+
+/// A node's last contact in milliseconds (the page's late warning), from its RFC 3339 text.
+pub(super) fn last_seen_ms(n: &Node) -> Option<i64> {
+    n.last_seen_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis())
 }

@@ -128,11 +128,14 @@ async fn login_inner(
     };
     let password_ok = verify_password(&user.password_hash, password);
     let locked = user.locked_until.is_some_and(|t| t > now);
-    if user.disabled {
+    // A child deployment's service account never signs in (issue 20), whatever its password.
+    let service =
+        backstop_core::role::RoleSet::parse_list(&user.roles).is_ok_and(|r| r.is_service());
+    if user.disabled || service {
         refuse(
             state,
             user.who(source),
-            json!({"reason": "disabled"}),
+            json!({"reason": if service { "service_account" } else { "disabled" }}),
             &user.scope,
         )
         .await?;

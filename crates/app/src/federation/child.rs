@@ -1,0 +1,390 @@
+//! The child's side of federation (issue 20 items 1, 2 and 5; ADR 0015): registering the
+//! parent with the credential its security administrator issued ([`register`], checked against
+//! the parent's `whoami` before anything is stored), the outbox that other areas append to in
+//! their own write job ([`push_report`], only while a parent is registered), and the sync that
+//! sends it up in batches of [`BATCH`] ([`sync_once`]: run by the service every
+//! [`SYNC_EVERY_MS`] and by `backstop node sync`). An outage leaves events pending — the sync
+//! resumes from them, and the parent's idempotency keys make a batch sent twice count once;
+//! a rejected event is kept with the parent's reason and not sent again.
+//!
+//! The child always calls; the binary carries no TLS (ADR 0011), so an `https://` parent is
+//! reached through the machine's TLS terminator (docs/OPERATIONS.md): the URL given is `http://`.
+
+use std::time::Duration;
+
+use backstop_core::clock::rfc3339;
+use backstop_core::error::ErrorCode;
+use backstop_core::role::Permission;
+use backstop_store::Script;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::events::{BatchAnswer, EventResult};
+use super::queries::child as q;
+use crate::kernel::access::{Change, Tx};
+use crate::kernel::actor::Actor;
+use crate::kernel::crypto::KeyRing;
+use crate::kernel::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Events per batch sent up.
+pub const BATCH: i64 = 500;
+/// How often the service syncs while a parent is registered.
+pub const SYNC_EVERY_MS: i64 = 30_000;
+/// A request to the parent gives up after this long (the next sync tries again).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `whoami` answers: the node a credential belongs to at the parent.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    pub node_id: i64,
+    pub region_code: String,
+    pub region_name: String,
+    pub name: String,
+}
+
+/// An event the parent rejected, as the child shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RejectedEvent {
+    pub event_key: String,
+    pub kind: String,
+    pub created_at: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// The state of the link to the parent.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct LinkStatus {
+    pub registered: bool,
+    pub parent_url: String,
+    pub node_id: i64,
+    pub region_code: String,
+    pub node_name: String,
+    pub registered_by: String,
+    pub registered_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    /// Events waiting to go up, acknowledged, and rejected by the parent.
+    pub pending: i64,
+    pub sent: i64,
+    pub rejected: i64,
+    /// The most recent rejected events (at most 50).
+    pub rejected_recent: Vec<RejectedEvent>,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub registered: bool,
+    pub batches: usize,
+    pub applied: usize,
+    pub duplicate: usize,
+    pub rejected: usize,
+    /// Still pending after the sync.
+    pub pending: i64,
+    /// Why the sync stopped early (the parent unreachable, the credential refused…).
+    pub error: Option<String>,
+}
+
+fn field(f: &str, m: impl Into<String>) -> AppError {
+    AppError::field(ErrorCode::Validation, f, m)
+}
+
+fn check_url(url: &str) -> AppResult<String> {
+    let u = url.trim().trim_end_matches('/');
+    if u.starts_with("https://") {
+        return Err(field(
+            "parent_url",
+            "本程序不含 TLS：请在本机配置 TLS 代理连接上级的 HTTPS 地址，并填写代理的 http:// 地址（见 docs/OPERATIONS.md）",
+        ));
+    }
+    if !u.starts_with("http://") || u.len() <= "http://".len() || u.chars().count() > 300 {
+        return Err(field("parent_url", "上级部署的地址应为 http://主机:端口"));
+    }
+    Ok(u.to_string())
+}
+
+/// One blocking HTTP call to the parent, off the async threads.
+async fn call(
+    method: &'static str,
+    url: String,
+    credential: String,
+    body: Option<Value>,
+) -> Result<(u16, String), String> {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let auth = format!("Node {credential}");
+        let resp = match (method, body) {
+            ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
+            _ => agent.get(&url).header("Authorization", &auth).call(),
+        };
+        let mut resp = resp.map_err(|e| format!("无法连接上级部署：{e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| format!("读取上级部署的回复失败：{e}"))?;
+        Ok((status, text))
+    })
+    .await
+    .map_err(|e| format!("同步任务失败：{e}"))?
+}
+
+/// The parent's message in an error answer, else the status.
+fn refusal(status: u16, text: &str) -> String {
+    let msg = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("上级部署拒绝（HTTP {status}）：{msg}")
+}
+
+/// Register the parent (`security.manage`): the credential is checked with the parent's
+/// `whoami` first, and the node's region must be one this deployment knows and the actor sees.
+/// Replaces a previous registration; the outbox is kept.
+pub async fn register(
+    state: &AppState,
+    actor: &Actor,
+    parent_url: &str,
+    credential: &str,
+) -> AppResult<LinkStatus> {
+    actor.require(Permission::SecurityManage)?;
+    let url = check_url(parent_url)?;
+    let cred = credential.trim();
+    if !cred.starts_with("bsn_") || cred.len() > 200 {
+        return Err(field("credential", "节点凭据格式错误（应以 bsn_ 开头）"));
+    }
+    let (status, text) = call(
+        "GET",
+        format!("{url}/api/v1/federation/whoami"),
+        cred.to_string(),
+        None,
+    )
+    .await
+    .map_err(|e| field("parent_url", e))?;
+    if status != 200 {
+        return Err(field("credential", refusal(status, &text)));
+    }
+    let who: WhoAmI = serde_json::from_str(&text)
+        .map_err(|_| field("parent_url", "该地址不是 Backstop 上级部署"))?;
+    crate::regions::existing_in_scope(state, actor, "credential", &who.region_code).await?;
+    let mut tx = Tx::begin(state, actor).await?;
+    let parent = q::NewParent {
+        url: &url,
+        node_id: who.node_id,
+        credential: cred,
+        region: &who.region_code,
+        name: &who.name,
+        by: &actor.username,
+    };
+    q::set_parent(&mut tx, &state.keys, &parent).await?;
+    tx.commit(
+        Change::new(
+            "federation.parent_register",
+            "fed_parent",
+            1,
+            &who.region_code,
+        )
+        .detail(json!({"parent_url": url, "node_id": who.node_id, "node_name": who.name})),
+    )
+    .await?;
+    status_of(state).await
+}
+
+/// The link's state (`security.manage`).
+pub async fn status(state: &AppState, actor: &Actor) -> AppResult<LinkStatus> {
+    actor.require(Permission::SecurityManage)?;
+    status_of(state).await
+}
+
+async fn status_of(state: &AppState) -> AppResult<LinkStatus> {
+    let (pending, sent, rejected) = q::counts(state).await?;
+    let rejected_recent = q::rejected(state, 50)
+        .await?
+        .into_iter()
+        .map(|r| RejectedEvent {
+            event_key: r.event_key,
+            kind: r.kind,
+            created_at: rfc3339(r.created_at),
+            code: r.result_code.unwrap_or_default(),
+            message: r.result_message.unwrap_or_default(),
+        })
+        .collect();
+    let base = LinkStatus {
+        pending,
+        sent,
+        rejected,
+        rejected_recent,
+        ..LinkStatus::default()
+    };
+    Ok(match q::parent(state).await? {
+        None => base,
+        Some(p) => LinkStatus {
+            registered: true,
+            parent_url: p.parent_url,
+            node_id: p.node_id,
+            region_code: p.region_code,
+            node_name: p.node_name,
+            registered_by: p.registered_by,
+            registered_at: Some(rfc3339(p.registered_at)),
+            last_attempt_at: p.last_attempt_at.map(rfc3339),
+            last_success_at: p.last_success_at.map(rfc3339),
+            last_error: p.last_error,
+            last_error_at: p.last_error_at.map(rfc3339),
+            ..base
+        },
+    })
+}
+
+/// Append a report submitted or corrected here to the outbox, inside the submission's own
+/// write job (`event_key` `report:<id>:<n>`, n the correction count). Reports of organisations
+/// stay here for now (organisation ids are each deployment's own; see [`super::events`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_report(
+    script: &mut Script,
+    keys: &KeyRing,
+    report_id: i64,
+    corrections: i64,
+    template: &str,
+    unit: &str,
+    region: &str,
+    period: &str,
+    values: &serde_json::Map<String, Value>,
+    now: i64,
+) {
+    if unit.starts_with("org:") {
+        return;
+    }
+    let body = json!({"template": template, "unit": unit, "period": period, "values": values});
+    q::push_outbox(
+        script,
+        keys,
+        region.get(..2).unwrap_or("00"),
+        &format!("report:{report_id}:{corrections}"),
+        "report.submit",
+        &body.to_string(),
+        now,
+    );
+}
+
+/// Send what is pending, oldest first, in batches of [`BATCH`], until nothing is left or the
+/// parent cannot be reached. Each acknowledged event is marked `sent` (applied or duplicate) or
+/// `rejected` with the parent's reason; a failure leaves the rest pending for the next sync.
+pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
+    let Some(p) = q::parent(state).await? else {
+        return Ok(SyncReport::default());
+    };
+    let mut r = SyncReport {
+        registered: true,
+        ..SyncReport::default()
+    };
+    let url = format!("{}/api/v1/federation/events", p.parent_url);
+    loop {
+        let rows = q::pending(state, BATCH).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let events: Vec<Value> = rows
+            .iter()
+            .map(|e| {
+                json!({"key": e.event_key, "kind": e.kind, "created_at": rfc3339(e.created_at),
+                    "body": serde_json::from_str::<Value>(&e.body).unwrap_or(Value::Null)})
+            })
+            .collect();
+        let sent = call(
+            "POST",
+            url.clone(),
+            p.credential.clone(),
+            Some(json!({ "events": events })),
+        )
+        .await
+        .and_then(|(status, text)| {
+            if status == 200 {
+                serde_json::from_str::<BatchAnswer>(&text)
+                    .map_err(|e| format!("上级部署的回复无法解析：{e}"))
+            } else {
+                Err(refusal(status, &text))
+            }
+        });
+        let answer = match sent {
+            Ok(a) => a,
+            Err(e) => {
+                r.error = Some(e);
+                break;
+            }
+        };
+        let now = state.now_ms();
+        let by_key =
+            |k: &str| -> Option<&EventResult> { answer.results.iter().find(|x| x.key == k) };
+        for row in &rows {
+            let Some(res) = by_key(&row.event_key) else {
+                continue;
+            };
+            match res.status.as_str() {
+                "applied" | "duplicate" => {
+                    q::mark(state, &row.province, row.id, "sent", None, None, now).await?;
+                }
+                "rejected" => {
+                    q::mark(
+                        state,
+                        &row.province,
+                        row.id,
+                        "rejected",
+                        res.code.as_deref(),
+                        res.message.as_deref(),
+                        now,
+                    )
+                    .await?;
+                }
+                _ => {}
+            }
+        }
+        r.batches += 1;
+        r.applied += answer.applied;
+        r.duplicate += answer.duplicate;
+        r.rejected += answer.rejected;
+        if (rows.len() as i64) < BATCH {
+            break;
+        }
+    }
+    q::attempted(state, state.now_ms(), r.error.as_deref()).await?;
+    r.pending = q::counts(state).await?.0;
+    Ok(r)
+}
+
+/// The service's own sync: every [`SYNC_EVERY_MS`], while a parent is registered (checked each
+/// time, so a registration by `backstop node register` is picked up without a restart).
+pub fn spawn_sync(state: AppState) {
+    tokio::spawn(async move {
+        let every = Duration::from_millis(SYNC_EVERY_MS.unsigned_abs());
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match sync_once(&state).await {
+                Ok(r) if r.error.is_some() => tracing::warn!(
+                    pending = r.pending,
+                    error = r.error.as_deref().unwrap_or_default(),
+                    "federation sync stopped"
+                ),
+                Ok(r) if r.batches > 0 => tracing::info!(
+                    applied = r.applied,
+                    duplicate = r.duplicate,
+                    rejected = r.rejected,
+                    pending = r.pending,
+                    "federation sync"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code.as_str(), "federation sync failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,204 @@
+//! Events up from a child deployment (issue 20 item 2, ADR 0015 §4): a batch of at most
+//! [`MAX_BATCH`] events, each applied at the parent through the parent's own service as the
+//! node's actor ([`super::node_actor`]: scope = the node's region, role `federation_node`), so
+//! the access layer refuses a unit outside the node's region exactly as it refuses a person, and
+//! rollups, missing lists, corrections after a lock and the audit entry are the parent's own.
+//! Each event's key becomes the idempotency key `node:<id>:<key>` of the service account: a
+//! batch sent again (a cut connection, a retry after days offline) answers `duplicate` for what
+//! was applied and counts nothing twice. The answer is per event — `applied`, `duplicate` or
+//! `rejected` with a stable code and a Chinese message — and the rejected ones of a batch are
+//! recorded in one audit entry at the parent (`federation.events_rejected`); one bad event
+//! never stops the others.
+//!
+//! Kinds so far: `report.submit` (a report submitted or corrected at the child). A report whose
+//! unit is an organisation is rejected for now: organisation ids are each deployment's own, and
+//! the mapping (by unified social credit code, or organisations owned by the parent and sent
+//! down) comes with the documents going down.
+
+use backstop_core::error::ErrorCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Node;
+use crate::kernel::access::{Change, Tx};
+use crate::kernel::actor::Actor;
+use crate::kernel::error::{AppError, AppResult};
+use crate::reports::{self, Outcome, SubmitInput};
+use crate::state::AppState;
+
+/// At most this many events in one batch.
+pub const MAX_BATCH: usize = 500;
+
+/// Body of `POST /api/v1/federation/events`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct EventBatch {
+    pub events: Vec<Event>,
+}
+
+/// One event from the child's outbox.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    /// Unique per node and never reused (the child's outbox key); 1–120 characters.
+    pub key: String,
+    /// `report.submit`.
+    pub kind: String,
+    /// When the child recorded it (RFC 3339), kept for the record beside the parent's own time.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// The kind's body: for `report.submit`, the body of `POST /api/v1/reports`.
+    #[schema(value_type = Object)]
+    pub body: Value,
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventResult {
+    pub key: String,
+    /// `applied`, `duplicate` (applied before: nothing done again) or `rejected`.
+    pub status: String,
+    /// The record the event wrote at the parent (a report's id), when applied or duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<i64>,
+    /// A rejected event's stable error code and Chinese message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The answer to a batch, in the batch's order.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchAnswer {
+    pub node_id: i64,
+    pub region_code: String,
+    pub applied: usize,
+    pub duplicate: usize,
+    pub rejected: usize,
+    pub results: Vec<EventResult>,
+}
+
+fn result(key: &str, status: &str, object_id: Option<i64>, e: Option<&AppError>) -> EventResult {
+    EventResult {
+        key: key.to_string(),
+        status: status.to_string(),
+        object_id,
+        code: e.map(|e| e.code.as_str().to_string()),
+        message: e.map(|e| e.message.clone()),
+    }
+}
+
+/// Apply a batch from `node` as `actor` (its service account). The batch itself is refused
+/// (nothing applied) when it is empty, too long, or a key is malformed.
+pub async fn apply(
+    state: &AppState,
+    node: &Node,
+    actor: &Actor,
+    batch: &EventBatch,
+) -> AppResult<BatchAnswer> {
+    if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "events",
+            format!("每批应有 1–{MAX_BATCH} 条事件"),
+        ));
+    }
+    if let Some(bad) = batch
+        .events
+        .iter()
+        .position(|e| e.key.trim().is_empty() || e.key.chars().count() > 120)
+    {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "events",
+            format!("第 {} 条事件的 key 应为 1–120 个字符", bad + 1),
+        ));
+    }
+    let mut results = Vec::with_capacity(batch.events.len());
+    for e in &batch.events {
+        let r = match apply_one(state, node, actor, e).await {
+            Ok((Outcome::Replayed, id)) => result(&e.key, "duplicate", Some(id), None),
+            Ok((_, id)) => result(&e.key, "applied", Some(id), None),
+            // A fault of the parent (not of the event) fails the batch: the child sends it again
+            // and what was applied answers `duplicate`.
+            Err(err) if matches!(err.code, ErrorCode::Internal | ErrorCode::Busy) => {
+                return Err(err);
+            }
+            Err(err) => result(&e.key, "rejected", None, Some(&err)),
+        };
+        results.push(r);
+    }
+    let rejected: Vec<Value> = batch
+        .events
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.status == "rejected")
+        .map(|(e, r)| {
+            json!({"key": e.key, "kind": e.kind, "created_at": e.created_at,
+            "code": r.code, "message": r.message})
+        })
+        .collect();
+    if !rejected.is_empty() {
+        let tx = Tx::begin(state, actor).await?;
+        tx.commit(
+            Change::new(
+                "federation.events_rejected",
+                "fed_node",
+                node.id,
+                &node.region_code,
+            )
+            .detail(json!({"rejected": rejected})),
+        )
+        .await?;
+    }
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    Ok(BatchAnswer {
+        node_id: node.id,
+        region_code: node.region_code.clone(),
+        applied: count("applied"),
+        duplicate: count("duplicate"),
+        rejected: count("rejected"),
+        results,
+    })
+}
+
+async fn apply_one(
+    state: &AppState,
+    node: &Node,
+    actor: &Actor,
+    e: &Event,
+) -> AppResult<(Outcome, i64)> {
+    match e.kind.as_str() {
+        "report.submit" => {
+            let input: SubmitInput = serde_json::from_value(e.body.clone()).map_err(|err| {
+                AppError::field(
+                    ErrorCode::Validation,
+                    "body",
+                    format!("报表事件格式错误：{err}"),
+                )
+            })?;
+            let is_org = input.unit.is_number()
+                || input
+                    .unit
+                    .as_str()
+                    .is_some_and(|u| u.trim().starts_with("org:"));
+            if is_org {
+                return Err(AppError::field(
+                    ErrorCode::Validation,
+                    "unit",
+                    "暂只接收以村（社区）或区划为填报单位的报表：机构编号两级部署各自不同，机构报表待机构对应后上报",
+                ));
+            }
+            let key = format!("node:{}:{}", node.id, e.key.trim());
+            let (outcome, sub) = reports::submit(state, actor, &input, Some(&key)).await?;
+            Ok((outcome, sub.id))
+        }
+        other => Err(AppError::field(
+            ErrorCode::Validation,
+            "kind",
+            format!(
+                "不支持的事件类型：{}",
+                other.chars().take(40).collect::<String>()
+            ),
+        )),
+    }
+}
