@@ -178,15 +178,24 @@ pub fn totp_now() -> String {
 /// Serve the application of `state` over HTTP on a free port of 127.0.0.1 (in the background
 /// of the current Tokio runtime); the address it listens on.
 pub async fn serve(state: &AppState) -> std::io::Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    Ok(serve_on(state, 0).await?.0)
+}
+
+/// [`serve`] on a given port of 127.0.0.1 (0: any), with the server's task (aborting it takes
+/// the deployment off the network, as the federation bench's outage does).
+pub async fn serve_on(
+    state: &AppState,
+    port: u16,
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let app = backstop_app::router(state.clone());
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .await;
     });
-    Ok(addr)
+    Ok((addr, task))
 }

@@ -1376,6 +1376,24 @@ fn payments_generate_and_export() {
     }
 }
 
+/// `backstop node issue` for 鹿泉区; the credential it printed once.
+fn issue_node(env: &Env) -> String {
+    let out = env.run(&[
+        "node",
+        "issue",
+        "--region",
+        "130110",
+        "--name",
+        "鹿泉区民政局",
+    ]);
+    out.ok();
+    out.stdout
+        .split_whitespace()
+        .find_map(|w| w.split('：').find(|p| p.starts_with("bsn_")))
+        .unwrap_or_else(|| panic!("{}: no credential in {out}", env.label()))
+        .to_string()
+}
+
 /// `backstop node …` (issue 20, first slice): a parent issues a child node for a county (the
 /// credential printed once, only its hash stored), lists it, refuses a second for the same
 /// county, rotates and revokes it; an unknown region is refused in Chinese.
@@ -1384,21 +1402,7 @@ fn node_issue_list_rotate_revoke() {
     for env in envs() {
         let l = env.label();
         env.import_fixture();
-        let out = env.run(&[
-            "node",
-            "issue",
-            "--region",
-            "130110",
-            "--name",
-            "鹿泉区民政局",
-        ]);
-        out.ok();
-        let cred = out
-            .stdout
-            .split_whitespace()
-            .find_map(|w| w.split('：').find(|p| p.starts_with("bsn_")))
-            .unwrap_or_else(|| panic!("{l}: no credential in {out}"))
-            .to_string();
+        let cred = issue_node(&env);
         assert_eq!(
             env.scalar(&format!(
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM fed_nodes WHERE secret_hash = '{cred}'"
@@ -1446,21 +1450,7 @@ fn node_register_status_sync_at_a_child() {
     for parent in envs() {
         let l = parent.label();
         parent.import_fixture();
-        let out = parent.run(&[
-            "node",
-            "issue",
-            "--region",
-            "130110",
-            "--name",
-            "鹿泉区民政局",
-        ]);
-        out.ok();
-        let cred = out
-            .stdout
-            .split_whitespace()
-            .find_map(|w| w.split('：').find(|p| p.starts_with("bsn_")))
-            .unwrap_or_else(|| panic!("{l}: no credential in {out}"))
-            .to_string();
+        let cred = issue_node(&parent);
         let server = parent.serve(&[], &[]);
         let url = format!("http://127.0.0.1:{}", server.port);
         let county = Env::new(Kind::Sqlite, None);

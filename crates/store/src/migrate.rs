@@ -237,6 +237,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_outbox",
         include_str!("../migrations/0055_federation_outbox.sql"),
     ),
+    (
+        56,
+        "federation_owned_forms",
+        include_str!("../migrations/0056_federation_owned_forms.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

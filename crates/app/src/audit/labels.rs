@@ -200,6 +200,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("report.submit", "报送报表"),
     ("report_form.create", "新建报表表样"),
     ("report_form.version", "修改报表表样"),
+    ("report_form.from_parent", "接收上级下发的报表"),
     ("request.csrf_rejected", "跨站请求被拒绝"),
     ("screening.campaign_create", "发起摸排"),
     ("screening.visit", "登记入户摸排"),

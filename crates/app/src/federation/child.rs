@@ -85,6 +85,8 @@ pub struct SyncReport {
     pub rejected: usize,
     /// Still pending after the sync.
     pub pending: i64,
+    /// Report form versions taken from the parent.
+    pub forms: usize,
     /// Why the sync stopped early (the parent unreachable, the credential refused…).
     pub error: Option<String>,
 }
@@ -287,8 +289,12 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
         registered: true,
         ..SyncReport::default()
     };
+    // Down first: the forms the parent owns (a submission then uses the parent's latest).
+    if let Err(e) = take_forms(state, &p, &mut r).await {
+        r.error = Some(e);
+    }
     let url = format!("{}/api/v1/federation/events", p.parent_url);
-    loop {
+    while r.error.is_none() {
         let rows = q::pending(state, BATCH).await?;
         if rows.is_empty() {
             break;
@@ -387,4 +393,38 @@ pub fn spawn_sync(state: AppState) {
             }
         }
     });
+}
+
+/// Take the parent's form versions made since the last time; a version that conflicts with
+/// one made here stops the sync with the reason (nothing else is taken past it).
+async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
+    let (status, text) = call(
+        "GET",
+        format!(
+            "{}/api/v1/federation/forms?since={}",
+            p.parent_url, p.forms_since
+        ),
+        p.credential.clone(),
+        None,
+    )
+    .await?;
+    if status != 200 {
+        return Err(refusal(status, &text));
+    }
+    let forms: Vec<crate::reports::OwnedForm> =
+        serde_json::from_str(&text).map_err(|e| format!("上级部署的表单无法解析：{e}"))?;
+    let mut since = p.forms_since;
+    for f in &forms {
+        match crate::reports::take_from_parent(state, &f.form).await {
+            Ok(taken) => r.forms += usize::from(taken),
+            Err(e) => return Err(e.message),
+        }
+        since = since.max(f.created_at);
+    }
+    if since != p.forms_since {
+        q::set_forms_since(state, since)
+            .await
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The federation API a child deployment calls (ADR 0015): `POST /api/v1/federation/events`
-//! and `GET /api/v1/federation/whoami` (the node a credential names, checked at registration),
+//! and `GET /api/v1/federation/whoami` (the node a credential names, checked at registration)
+//! and `GET /api/v1/federation/forms` (the report forms going down),
 //! authenticated by the node's credential (`Authorization: Node bsn_<id>_<secret>`), never by a
 //! person's session or token. A missing, malformed, unknown, revoked or expired credential is
 //! 401 `unauthenticated` without saying which. The rules live in [`super::events`].
@@ -15,12 +16,14 @@ use super::events::{self, BatchAnswer, EventBatch};
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::{JsonBody, Source};
 use crate::kernel::web::Routes;
+use crate::reports::OwnedForm;
 use crate::state::AppState;
 
 pub fn api_routes() -> Routes {
     vec![
         ("/api/v1/federation/events", post(post_events)),
         ("/api/v1/federation/whoami", get(whoami)),
+        ("/api/v1/federation/forms", get(forms)),
     ]
 }
 
@@ -29,6 +32,31 @@ async fn node_of(s: &AppState, headers: &HeaderMap) -> AppResult<super::Node> {
     let refused = || AppError::msg(ErrorCode::Unauthenticated, "节点凭据无效、已吊销或已过期");
     let cred = node_credential(headers).ok_or_else(refused)?;
     super::authenticate(s, cred).await?.ok_or_else(refused)
+}
+
+/// `?since=` (ms) of the forms sent down.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct FormsQuery {
+    /// The child's cursor: versions made at or after this time (ms).
+    pub since: i64,
+}
+
+/// The report form versions the parent owns that concern the node's region (the nation's, its
+/// ancestors', its own and those inside it), made at or after `since`, oldest first: what the
+/// child takes on each sync and cannot edit.
+#[utoipa::path(get, path = "/api/v1/federation/forms", tag = "federation", params(FormsQuery),
+    responses((status = 200, body = Vec<OwnedForm>),
+        (status = 401, body = crate::kernel::error::ErrorBody)))]
+pub async fn forms(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<FormsQuery>,
+) -> AppResult<Json<Vec<OwnedForm>>> {
+    let n = node_of(&s, &headers).await?;
+    Ok(Json(
+        crate::reports::owned_since(&s, &n.region_code, q.since).await?,
+    ))
 }
 
 /// The node a credential belongs to: what a child checks before it stores the credential.

@@ -191,6 +191,13 @@ pub async fn save_form(state: &AppState, actor: &Actor, input: &Form) -> AppResu
     {
         return Err(AppError::not_found());
     }
+    // A form the parent deployment sent down is the parent's (issue 20): not edited here.
+    if queries::latest_origin(state, key).await?.as_deref() == Some("parent") {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            "该表由上级部署下发，不能在本级修改；如需调整请联系上级",
+        ));
+    }
     let mut tx = Tx::begin(state, actor).await?;
     let current = queries::max_version(&mut tx, key).await?;
     let mut f = input.clone();
@@ -211,4 +218,65 @@ pub async fn save_form(state: &AppState, actor: &Actor, input: &Form) -> AppResu
     .await?;
     state.forms.clear();
     Ok(f)
+}
+
+/// A form version with when it was made (what a parent sends down).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct OwnedForm {
+    pub form: Form,
+    /// When the version was made at the parent (ms): the child's cursor.
+    pub created_at: i64,
+}
+
+/// The form versions made here at or after `since` (ms) that concern `region` — the nation's,
+/// those of a region above it, and those of a region inside it — for a child deployment of
+/// that region (issue 20 item 3). The caller has authenticated the node.
+pub async fn owned_since(state: &AppState, region: &str, since: i64) -> AppResult<Vec<OwnedForm>> {
+    Ok(queries::versions_since(state, since)
+        .await?
+        .into_iter()
+        .filter(|(f, _)| {
+            f.scope == "0" || region.starts_with(&f.scope) || f.scope.starts_with(region)
+        })
+        .map(|(form, created_at)| OwnedForm { form, created_at })
+        .collect())
+}
+
+/// Take a form version sent down by the parent (the federation sync, as the system): added
+/// and marked as the parent's; `false` when this very version is here already (taking it twice
+/// changes nothing); a conflict when a different version of that number was made here.
+pub async fn take_from_parent(state: &AppState, f: &Form) -> AppResult<bool> {
+    if let Some(have) = queries::form(state, &f.key, Some(f.version)).await? {
+        let same = serde_json::to_value(&have).ok() == serde_json::to_value(f).ok();
+        return if same {
+            Ok(false)
+        } else {
+            Err(AppError::msg(
+                ErrorCode::Conflict,
+                format!(
+                    "本级已有报表“{}”第 {} 版，与上级下发的不同",
+                    f.key, f.version
+                ),
+            ))
+        };
+    }
+    let system = crate::audit::Who {
+        user_id: None,
+        username: "system".into(),
+        source: "federation".into(),
+    };
+    let mut tx = Tx::begin_as(state, system).await?;
+    queries::insert_from_parent(&mut tx, f, "parent").await?;
+    tx.commit(
+        Change::new(
+            "report_form.from_parent",
+            "report_form",
+            format!("{}@{}", f.key, f.version),
+            f.scope.clone(),
+        )
+        .detail(json!({"version": f.version, "fields": f.spec.fields.len()})),
+    )
+    .await?;
+    state.forms.clear();
+    Ok(true)
 }

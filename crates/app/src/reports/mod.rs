@@ -53,7 +53,10 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::region_param;
 
 pub use corrections::Correction;
-pub use forms::{FormCache, ensure_builtin_forms, get_form, list_forms, save_form};
+pub use forms::{
+    FormCache, OwnedForm, ensure_builtin_forms, get_form, list_forms, owned_since, save_form,
+    take_from_parent,
+};
 pub(crate) use forms::{form_and_period, form_to_read, load_form};
 pub use locks::lock;
 pub use missing::{MissingUnit, missing, missing_xlsx};

@@ -260,7 +260,9 @@ async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
 /// the county runs its own deployment on SQLite, registers the province with that credential
 /// and its villages report there. The sync brings the county's figures to the province exactly;
 /// while the province is down the county keeps working and queues, and catches up after; an
-/// acknowledgement lost (everything sent again) counts nothing twice; a correction after the
+/// acknowledgement lost (everything sent again) counts nothing twice; an incident queued in the
+/// outage arrives; a form the province makes for the province reaches the county, which cannot
+/// edit it, and the sibling county's form does not; a correction after the
 /// province locked the day is rejected by the province's rule and shown at the county.
 #[tokio::test]
 async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
@@ -364,15 +366,52 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             "the province sees the county's figures exactly"
         );
 
+        // Down: a form the province makes for the whole province reaches the county, which
+        // cannot edit it; a form of the sibling county does not.
+        let off_prov = parent.user("off.prov", &["official"], "13").await;
+        let off_b = parent.user("off.b", &["official"], "130111").await;
+        let (_, template) = parent.get("/api/v1/report-templates/village_daily", &off_p).await;
+        for (who, key, name, scope) in [(&off_prov, "hb_supplies", "河北省防疫物资日报", "13"),
+            (&off_b, "lc_only", "栾城区专报", "130111")] {
+            let mut f = template.clone();
+            f["key"] = json!(key);
+            f["name"] = json!(name);
+            f["scope"] = json!(scope);
+            let (s, e) = parent.post("/api/v1/report-templates", who, f).await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+        }
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!((r.forms, r.error.is_none()), (1, true), "{r:?}");
+        let (s, f) = county.get("/api/v1/report-templates/hb_supplies", &off_c).await;
+        assert_eq!((s, f["name"].as_str()), (StatusCode::OK, Some("河北省防疫物资日报")), "{f}");
+        let (s, _) = county.get("/api/v1/report-templates/lc_only", &off_c).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Not even the county's operator edits it (a county official does not see its scope).
+        let mut edit: backstop_app::reports::form::Form =
+            serde_json::from_value(f.clone()).expect("form");
+        edit.name = "县里改的名字".into();
+        let op = backstop_app::kernel::actor::Actor::operator();
+        let e = backstop_app::reports::save_form(&county.state, &op, &edit).await.expect_err("the province's");
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert!(e.message.contains("上级部署下发"), "{}", e.message);
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!(r.forms, 0, "taking the same versions again changes nothing");
+        assert_eq!(audit_count(&county, "report_form.from_parent").await, 1);
+
         // The province goes down: the county keeps working and queues.
         up.abort();
         let _ = up.await;
         submit("130110100001", 20).await; // a correction
         submit("130110100004", 5).await;
+        let (s, e) = county.post("/api/v1/reports", &off_c, json!({"template": "incident",
+            "unit": "130110100003", "period": "2026-03-02", "values": {"event_kind": "物资短缺",
+            "occurred_at": "2026-03-02 09:00", "place": "村委会", "people_affected": 3,
+            "measures": "已联系乡镇"}})).await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");
-        assert_eq!((r.applied, r.pending), (0, 2), "{r:?}");
+        assert_eq!((r.applied, r.pending), (0, 3), "{r:?}");
         let st = federation::child::status(&county.state, &sec_c)
             .await
             .expect("status");
@@ -395,8 +434,13 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             .expect("sync");
         assert_eq!(
             (r.applied, r.pending, r.error.is_none()),
-            (2, 0, true),
+            (3, 0, true),
             "{r:?}"
+        );
+        assert_eq!(
+            count(&parent, "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions WHERE template_key = 'incident' AND unit = '130110100003'").await,
+            1,
+            "the incident reached the province"
         );
         let at_county = county_figures(&county, &off_c).await;
         assert_eq!(at_county, (4, 48, 144));
@@ -410,7 +454,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");
-        assert_eq!((r.applied, r.duplicate), (0, 5), "{r:?}");
+        assert_eq!((r.applied, r.duplicate), (0, 6), "{r:?}");
         assert_eq!(county_figures(&parent, &off_p).await, at_county);
 
         // The province locks the day; a later correction at the county is rejected there by

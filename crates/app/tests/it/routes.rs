@@ -119,6 +119,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/federation/forms",
+        "node credentials only: the report forms concerning the node's own region",
+    ),
+    (
+        "GET",
         "/federation",
         "security admins only (no actor of this walk); nodes filtered by scope, tested in federation.rs",
     ),

@@ -120,19 +120,10 @@ async fn open(url: &str, dir: &Path, clock: Arc<dyn Clock>, regions: &Path) -> A
 
 /// Serve on 127.0.0.1:`port` (0: any); the task is the deployment being up.
 async fn serve_on(state: &AppState, port: u16) -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    let (addr, task) = backstop_bench::serve_on(state, port)
         .await
-        .unwrap_or_else(|e| die(format!("bind: {e}")));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    let app = backstop_app::router(state.clone());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    (port, task)
+        .unwrap_or_else(|e| die(format!("serve: {e}")));
+    (addr.port(), task)
 }
 
 /// (received, households screened, people screened) of the county on a day.

@@ -26,6 +26,8 @@ pub(crate) struct ParentRow {
     pub last_success_at: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
+    /// The parent's forms are taken up to this time (ms, the parent's clock).
+    pub forms_since: i64,
 }
 
 /// One event waiting to go up.
@@ -79,13 +81,14 @@ fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error>
         last_success_at: r.try_get("last_success_at")?,
         last_error: r.try_get("last_error")?,
         last_error_at: r.try_get("last_error_at")?,
+        forms_since: r.try_get("forms_since")?,
     })
 }
 
 pub(crate) async fn parent(state: &AppState) -> AppResult<Option<ParentRow>> {
     let r = sqlx::query(
         "SELECT parent_url, node_id, credential_enc, region_code, node_name, registered_by, \
-         registered_at, last_attempt_at, last_success_at, last_error, last_error_at \
+         registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since \
          FROM fed_parent WHERE id = 1",
     )
     .fetch_optional(state.db.pool())
@@ -219,4 +222,13 @@ pub(crate) async fn counts(state: &AppState) -> AppResult<(i64, i64, i64)> {
         }
     }
     Ok(out)
+}
+
+/// Remember up to when the parent's forms are taken.
+pub(crate) async fn set_forms_since(state: &AppState, since: i64) -> AppResult<()> {
+    sqlx::query("UPDATE fed_parent SET forms_since = $1 WHERE id = 1")
+        .bind(since)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
 }

@@ -41,10 +41,12 @@ async fn insert_form(
     builtin: bool,
     now: i64,
     by: &str,
+    origin: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO report_templates (template_key, version, name, period, deadline_minutes, unit_type, \
-         org_kinds, scope, spec, builtin, created_at, created_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+         org_kinds, scope, spec, builtin, created_at, created_by, origin) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
     )
     .bind(&f.key)
     .bind(f.version)
@@ -58,6 +60,7 @@ async fn insert_form(
     .bind(i64::from(builtin))
     .bind(now)
     .bind(by)
+    .bind(origin)
     .execute(conn)
     .await?;
     Ok(())
@@ -79,7 +82,7 @@ pub(in crate::reports) async fn install_missing(
         .fetch_optional(w.conn())
         .await?;
         if have.is_none() {
-            insert_form(w.conn(), f, true, now, "system").await?;
+            insert_form(w.conn(), f, true, now, "system", "local").await?;
         }
     }
     w.commit().await?;
@@ -140,6 +143,49 @@ pub(in crate::reports) async fn max_version(tx: &mut Tx, key: &str) -> AppResult
 /// Add a version made by `by`.
 pub(in crate::reports) async fn insert_version(tx: &mut Tx, f: &Form, by: &str) -> AppResult<()> {
     let now = tx.now();
-    insert_form(tx.conn(), f, false, now, by).await?;
+    insert_form(tx.conn(), f, false, now, by, "local").await?;
+    Ok(())
+}
+
+/// Every version made at or after `since` (ms), oldest first, with when it was made: what a
+/// parent sends down to its child deployments (issue 20).
+pub(in crate::reports) async fn versions_since(
+    state: &AppState,
+    since: i64,
+) -> AppResult<Vec<(Form, i64)>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {FORM_COLS}, created_at FROM report_templates WHERE created_at >= $1 \
+         ORDER BY created_at, template_key, version"
+    )))
+    .bind(since)
+    .fetch_all(state.db.pool())
+    .await?;
+    let row = |r: &sqlx::any::AnyRow| -> Result<(Form, i64), sqlx::Error> {
+        Ok((form_from_row(r)?, r.try_get("created_at")?))
+    };
+    Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+}
+
+/// Where a key's latest version came from (`local` or `parent`), if the key exists.
+pub(in crate::reports) async fn latest_origin(
+    state: &AppState,
+    key: &str,
+) -> AppResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT origin FROM report_templates WHERE template_key = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(state.db.pool())
+    .await?)
+}
+
+/// Add a version sent down by the parent, marked as the parent's.
+pub(in crate::reports) async fn insert_from_parent(
+    tx: &mut Tx,
+    f: &Form,
+    by: &str,
+) -> AppResult<()> {
+    let now = tx.now();
+    insert_form(tx.conn(), f, false, now, by, "parent").await?;
     Ok(())
 }
