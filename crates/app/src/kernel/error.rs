@@ -108,6 +108,10 @@ pub fn field_label(field: &str) -> String {
 pub fn base_label(field: &str) -> Option<&'static str> {
     Some(match field {
         "username" => "用户名",
+        "events" => "上报事件",
+        "body" => "事件内容",
+        "parent_url" => "上级部署地址",
+        "credential" => "节点凭据",
         "related_case_id" => "关联个案编号",
         "needed_by" => "需要日期",
         "province" => "省份",
