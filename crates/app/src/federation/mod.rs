@@ -49,6 +49,48 @@ pub struct Node {
     pub last_seen_at: Option<String>,
 }
 
+/// A child deployment reporting (part of) a region, as the parent's summaries show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NodeSync {
+    pub node_id: i64,
+    pub region_code: String,
+    pub region_name: String,
+    /// Its last synchronisation (authenticated request); none yet when never.
+    pub last_seen_at: Option<String>,
+    /// No contact for longer than [`LATE_AFTER_MS`] (or never).
+    pub late: bool,
+}
+
+/// A child not heard from for longer than this is late (滞后).
+pub const LATE_AFTER_MS: i64 = 2 * 3600 * 1000;
+
+/// Is an active node late at `now`?
+pub fn is_late(n: &Node, now: i64) -> bool {
+    n.status == "active" && queries::last_seen_ms(n).is_none_or(|t| now - t > LATE_AFTER_MS)
+}
+
+/// The active nodes through which (part of) `region` reports — inside it, or the node whose
+/// region contains it — with their last synchronisation (issue 20 item 4: the only thing that
+/// tells a summary fed by a node from one fed directly). `region` is one the caller may read.
+pub async fn syncs_for(state: &AppState, region: &str) -> AppResult<Vec<NodeSync>> {
+    let now = state.now_ms();
+    let inside = |n: &Node| {
+        region == "0" || n.region_code.starts_with(region) || region.starts_with(&n.region_code)
+    };
+    Ok(queries::nodes(state)
+        .await?
+        .into_iter()
+        .filter(|n| n.status == "active" && inside(n))
+        .map(|n| NodeSync {
+            late: is_late(&n, now),
+            node_id: n.id,
+            region_code: n.region_code,
+            region_name: n.region_name,
+            last_seen_at: n.last_seen_at,
+        })
+        .collect())
+}
+
 /// A node just issued or rotated, with its credential — shown this once.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedNode {

@@ -24,9 +24,6 @@ pub fn routes() -> Routes {
     ]
 }
 
-/// A child not heard from for longer than this is shown as late (滞后).
-pub const LATE_AFTER_MS: i64 = 2 * 3600 * 1000;
-
 struct NodeRow {
     n: Node,
     late: bool,
@@ -63,8 +60,7 @@ async fn page(
         .await?
         .into_iter()
         .map(|n| NodeRow {
-            late: n.status == "active"
-                && super::queries::last_seen_ms(&n).is_none_or(|t| now - t > LATE_AFTER_MS),
+            late: super::is_late(&n, now),
             n,
         })
         .collect();

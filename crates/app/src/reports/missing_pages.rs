@@ -43,6 +43,8 @@ struct MissingPage {
     chased: Option<i64>,
     error: Option<String>,
     history: Vec<ChaseRow>,
+    /// Child deployments reporting (part of) the region (issue 20): a late one explains gaps.
+    nodes: Vec<crate::federation::NodeSync>,
 }
 
 fn chase_rows(list: Vec<Chase>) -> Vec<ChaseRow> {
@@ -72,11 +74,13 @@ async fn render_missing(
     let rows = super::missing(s, &scope, &q.template, &period).await?;
     let sum = super::summary(s, &scope, &q.template, &period).await?;
     let history = chase_rows(super::chase::chases(s, &scope, &q.template, &period).await?);
+    let nodes = crate::federation::syncs_for(s, &sum.code).await?;
     let status = error
         .as_ref()
         .map_or(axum::http::StatusCode::OK, |e| e.status());
     Ok(render_status(
         &MissingPage {
+            nodes,
             nav: Some(Nav::for_actor(&a.actor, "/reports")),
             form_key: sum.template,
             form_name: sum.name,

@@ -360,6 +360,8 @@ struct SummaryPage {
     crumbs: Vec<Crumb>,
     by_timeliness: bool,
     reports: Vec<(i64, String, String, bool)>,
+    /// Child deployments reporting (part of) the region (issue 20).
+    nodes: Vec<crate::federation::NodeSync>,
 }
 
 fn rate(received: i64, expected: Option<i64>) -> (String, &'static str) {
@@ -463,7 +465,9 @@ async fn summary_page(PageCaller(s, a): PageCaller, Query(q): Query<SummaryQuery
         Vec::new()
     };
     let (r, _) = rate(sum.received, sum.expected);
+    let nodes = crate::federation::syncs_for(&s, &sum.code).await?;
     Ok(render(&SummaryPage {
+        nodes,
         nav: Some(Nav::for_actor(&a.actor, "/reports")),
         form_key: sum.template.clone(),
         form_name: sum.name.clone(),

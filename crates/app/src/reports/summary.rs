@@ -44,6 +44,10 @@ pub struct Summary {
     /// Cumulative sums (累计) over `from..=until`, when asked for (`from` of the API).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cumulative: Option<Cumulative>,
+    /// Child deployments through which (part of) the region reports, with their last
+    /// synchronisation and whether they are late (issue 20); filled by the summary API and page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::federation::NodeSync>,
 }
 
 /// Cumulative sums (累计) of a daily form over a date range: the region's and its children's.
@@ -190,6 +194,7 @@ async fn summary_of(
         code,
         children,
         cumulative: None,
+        nodes: Vec::new(),
     })
 }
 

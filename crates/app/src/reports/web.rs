@@ -140,7 +140,8 @@ api_handler! {
     get "/api/v1/reports/summary", tag "reports", ok(Summary), params(SummaryQuery), errors(404, 422);
     fn summary(s, a, Query(q): Query<SummaryQuery>) {
         let area = super::area(&a.actor, Some(&q.region))?;
-        let sum = super::summary(&s, &area, &q.template, &q.period).await?;
+        let mut sum = super::summary(&s, &area, &q.template, &q.period).await?;
+        sum.nodes = crate::federation::syncs_for(&s, &sum.code).await?;
         if q.from.trim().is_empty() {
             sum
         } else {

@@ -15,7 +15,7 @@ use backstop_core::error::ErrorCode;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend};
+use crate::support::{T, audit_count, count, each_backend, page, web_login};
 
 fn code<R>(r: Result<R, AppError>) -> Option<ErrorCode> {
     r.err().map(|e| e.code)
@@ -491,6 +491,24 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             .await
             .expect("sync");
         assert_eq!(r.batches, 0, "a rejected event is not sent again");
+
+        // The province's summary and missing list say the county reports through a node, when it
+        // last synchronised, and warn once it is late.
+        let url = "/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110";
+        let (_, sm) = parent.get(url, &off_p).await;
+        assert_eq!((sm["nodes"][0]["region_code"].as_str(), sm["nodes"][0]["late"].as_bool()), (Some("130110"), Some(false)), "{sm}");
+        let (_, sm) = parent.get("/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130111", &off_b).await;
+        assert!(sm.get("nodes").is_none(), "the sibling county reports directly: {sm}");
+        let cookie = web_login(&parent, "off.p").await;
+        let (_, html) = page(&parent, "/reports/summary?template=village_daily&period=2026-03-02&region=130110", &cookie).await;
+        assert!(html.contains("经下级部署") && !html.contains("滞后"), "summary page");
+        parent.clock.advance(chrono::Duration::hours(3));
+        let off_p = parent.login("off.p").await;
+        let (_, sm) = parent.get(url, &off_p).await;
+        assert_eq!(sm["nodes"][0]["late"].as_bool(), Some(true), "{sm}");
+        let cookie = web_login(&parent, "off.p").await;
+        let (_, html) = page(&parent, "/reports/missing?template=village_daily&period=2026-03-02&region=130110", &cookie).await;
+        assert!(html.contains("经下级部署") && html.contains("滞后"), "missing list");
 
         // The province's page shows the node's last contact; the county's shows the link.
         assert!(
