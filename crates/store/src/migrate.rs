@@ -242,6 +242,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_owned_forms",
         include_str!("../migrations/0056_federation_owned_forms.sql"),
     ),
+    (
+        57,
+        "federation_received",
+        include_str!("../migrations/0057_federation_received.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -8,7 +8,8 @@
 //! was applied and counts nothing twice. The answer is per event — `applied`, `duplicate` or
 //! `rejected` with a stable code and a Chinese message — and the rejected ones of a batch are
 //! recorded in one audit entry at the parent (`federation.events_rejected`); one bad event
-//! never stops the others.
+//! never stops the others. Every event applied or rejected is logged once (`fed_received`,
+//! migration 0057) with the child's stated time beside the parent's receive time.
 //!
 //! Kinds so far: `report.submit` (a report submitted or corrected at the child). A report whose
 //! unit is an organisation is rejected for now: organisation ids are each deployment's own, and
@@ -125,6 +126,19 @@ pub async fn apply(
             }
             Err(err) => result(&e.key, "rejected", None, Some(&err)),
         };
+        if r.status != "duplicate" {
+            super::queries::received(
+                state,
+                node,
+                e.key.trim(),
+                &e.kind,
+                &r.status,
+                r.object_id,
+                r.code.as_deref(),
+                e.created_at.as_deref(),
+            )
+            .await?;
+        }
         results.push(r);
     }
     let rejected: Vec<Value> = batch

@@ -216,6 +216,14 @@ async fn node_events_apply_within_the_node_region_and_never_twice() {
         assert_eq!(count(&t, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE username = 'node:{id}' AND disabled = 1")).await, 1);
 
         assert_eq!(audit_count(&t, "federation.events_rejected").await, 2, "one entry per batch with rejections");
+        // The parent's log: each event once (a duplicate is not logged again), the child's time
+        // beside the parent's.
+        assert_eq!(count(&t, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM fed_received WHERE node_id = {id}")).await, 5);
+        assert_eq!(count(&t, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM fed_received WHERE node_id = {id} \
+            AND event_key = 'e1' AND status = 'applied' AND object_id = {report_id} \
+            AND child_created_at = '2026-03-02T08:00:00Z' AND received_at > 0")).await, 1);
+        assert_eq!(count(&t, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM fed_received WHERE node_id = {id} \
+            AND event_key = 'e2' AND status = 'rejected' AND code = 'not_found'")).await, 1);
         assert_eq!(audit_count(&t, "report.submit").await, 1);
         assert_eq!(audit_count(&t, "report.correct").await, 1);
     })

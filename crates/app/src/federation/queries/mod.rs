@@ -217,3 +217,34 @@ pub(super) fn last_seen_ms(n: &Node) -> Option<i64> {
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.timestamp_millis())
 }
+
+/// Log what an event from a node became (once: a duplicate changes nothing).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn received(
+    state: &AppState,
+    node: &Node,
+    event_key: &str,
+    kind: &str,
+    status: &str,
+    object_id: Option<i64>,
+    code: Option<&str>,
+    child_created_at: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO fed_received (province, node_id, event_key, kind, status, object_id, code, \
+         child_created_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (province, node_id, event_key) DO NOTHING",
+    )
+    .bind(node.region_code.get(..2).unwrap_or("00").to_string())
+    .bind(node.id)
+    .bind(event_key.to_string())
+    .bind(kind.chars().take(40).collect::<String>())
+    .bind(status.to_string())
+    .bind(object_id)
+    .bind(code.map(str::to_string))
+    .bind(child_created_at.map(|t| t.chars().take(40).collect::<String>()))
+    .bind(state.now_ms())
+    .execute(state.db.pool())
+    .await?;
+    Ok(())
+}
