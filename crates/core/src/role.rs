@@ -316,8 +316,14 @@ const SERVICE_STAFF: &[Permission] = &[
 ];
 
 /// 下级部署节点: what a child deployment's events may do at the parent (ADR 0015) — submit and
-/// correct the reports of the units in its region (read regions and organisations to name them).
-const FEDERATION_NODE: &[Permission] = &[P::RegionsRead, P::OrgsRead, P::ReportsSubmit];
+/// correct the reports of the units in its region and acknowledge their incidents (read regions,
+/// organisations and the region's reports to name them and find the incident).
+const FEDERATION_NODE: &[Permission] = &[
+    P::RegionsRead,
+    P::OrgsRead,
+    P::ReportsSubmit,
+    P::ReportsRead,
+];
 
 impl Role {
     /// Parse an identifier ([`Role::as_str`], ASCII case-insensitive, `-` accepted for `_`)

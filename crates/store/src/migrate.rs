@@ -247,6 +247,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_received",
         include_str!("../migrations/0057_federation_received.sql"),
     ),
+    (
+        58,
+        "federation_assistance_down",
+        include_str!("../migrations/0058_federation_assistance_down.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -124,6 +124,9 @@ pub struct Period {
     pub status: String,
     pub declared_by: String,
     pub ended_by: Option<String>,
+    /// `local` (declared here) or `parent` (sent down by the parent deployment, which owns
+    /// it: changed and ended there only).
+    pub origin: String,
 }
 
 impl Period {
@@ -257,6 +260,7 @@ pub async fn change(
 ) -> AppResult<Period> {
     actor.require(Permission::AssistanceEmergency)?;
     let before = get(state, actor, id).await?;
+    super::federated::refuse_parent_owned(&before.origin, "应急期")?;
     if before.status != "declared" {
         return Err(AppError::msg(
             ErrorCode::Conflict,
@@ -295,6 +299,7 @@ pub async fn change(
 pub async fn end(state: &AppState, actor: &Actor, id: i64) -> AppResult<Period> {
     actor.require(Permission::AssistanceEmergency)?;
     let before = get(state, actor, id).await?;
+    super::federated::refuse_parent_owned(&before.origin, "应急期")?;
     if before.status != "declared" {
         return Err(AppError::msg(ErrorCode::Conflict, "该应急期已结束"));
     }

@@ -17,6 +17,7 @@
 pub mod applications;
 pub mod due_times;
 pub mod emergency;
+pub mod federated;
 pub mod pages;
 pub mod public;
 mod queries;

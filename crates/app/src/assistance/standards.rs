@@ -61,6 +61,8 @@ pub struct Standard {
     /// `YYYY-MM-DD`.
     pub effective_from: String,
     pub created_by: String,
+    /// `local` (set here) or `parent` (sent down by the parent deployment, which owns it).
+    pub origin: String,
 }
 
 /// Body of `POST /api/v1/assistance/standards`.

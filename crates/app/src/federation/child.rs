@@ -87,6 +87,9 @@ pub struct SyncReport {
     pub pending: i64,
     /// Report form versions taken from the parent.
     pub forms: usize,
+    /// Assistance standards and emergency periods taken (new or changed) from the parent.
+    pub standards: usize,
+    pub emergencies: usize,
     /// Why the sync stopped early (the parent unreachable, the credential refused…).
     pub error: Option<String>,
 }
@@ -278,6 +281,32 @@ pub(crate) fn push_report(
     );
 }
 
+/// Append the acknowledgement of an incident made here to the outbox, in the acknowledgement's
+/// own transaction (`event_key` `incident_ack:<id>`): the parent finds the incident by its unit
+/// and period (ids differ between deployments) and records the handling with who did it here.
+pub(crate) async fn push_incident_ack(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    inc: &crate::reports::incidents::Incident,
+    by: &str,
+    handling: &str,
+) -> AppResult<()> {
+    if inc.unit.starts_with("org:") {
+        return Ok(());
+    }
+    let body = json!({"unit": inc.unit, "period": inc.period, "handling": handling, "by": by,
+        "at": rfc3339(tx.now())});
+    q::push_outbox_tx(
+        tx,
+        keys,
+        inc.region_code.get(..2).unwrap_or("00"),
+        &format!("incident_ack:{}", inc.id),
+        "incident.acknowledge",
+        &body.to_string(),
+    )
+    .await
+}
+
 /// Send what is pending, oldest first, in batches of [`BATCH`], until nothing is left or the
 /// parent cannot be reached. Each acknowledged event is marked `sent` (applied or duplicate) or
 /// `rejected` with the parent's reason; a failure leaves the rest pending for the next sync.
@@ -291,6 +320,11 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
     };
     // Down first: the forms the parent owns (a submission then uses the parent's latest).
     if let Err(e) = take_forms(state, &p, &mut r).await {
+        r.error = Some(e);
+    }
+    if r.error.is_none()
+        && let Err(e) = take_policy(state, &p, &mut r).await
+    {
         r.error = Some(e);
     }
     let url = format!("{}/api/v1/federation/events", p.parent_url);
@@ -423,6 +457,38 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
     }
     if since != p.forms_since {
         q::set_forms_since(state, since)
+            .await
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+/// Take the parent's assistance standards and emergency periods changed since the last time
+/// (they take effect here with their own dates; see [`crate::assistance::federated`]).
+async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
+    let (status, text) = call(
+        "GET",
+        format!(
+            "{}/api/v1/federation/assistance?since={}",
+            p.parent_url, p.assistance_since
+        ),
+        p.credential.clone(),
+        None,
+    )
+    .await?;
+    if status != 200 {
+        return Err(refusal(status, &text));
+    }
+    let policy: crate::assistance::federated::OwnedPolicy =
+        serde_json::from_str(&text).map_err(|e| format!("上级部署的救助标准无法解析：{e}"))?;
+    let taken = crate::assistance::federated::take(state, &policy)
+        .await
+        .map_err(|e| e.message)?;
+    r.standards += taken.standards;
+    r.emergencies += taken.emergencies;
+    let since = policy.until(p.assistance_since);
+    if since != p.assistance_since {
+        q::set_assistance_since(state, since)
             .await
             .map_err(|e| e.message)?;
     }

@@ -11,7 +11,9 @@
 //! never stops the others. Every event applied or rejected is logged once (`fed_received`,
 //! migration 0057) with the child's stated time beside the parent's receive time.
 //!
-//! Kinds so far: `report.submit` (a report submitted or corrected at the child). A report whose
+//! Kinds: `report.submit` (a report submitted or corrected at the child) and `incident.acknowledge`
+//! (an incident acknowledged at the child, with its handling: found at the parent by unit and
+//! period, recorded as the node's with the child's handler named in the text). A report whose
 //! unit is an organisation is rejected for now: organisation ids are each deployment's own, and
 //! the mapping (by unified social credit code, or organisations owned by the parent and sent
 //! down) comes with the documents going down.
@@ -41,7 +43,7 @@ pub struct EventBatch {
 pub struct Event {
     /// Unique per node and never reused (the child's outbox key); 1–120 characters.
     pub key: String,
-    /// `report.submit`.
+    /// `report.submit` or `incident.acknowledge`.
     pub kind: String,
     /// When the child recorded it (RFC 3339), kept for the record beside the parent's own time.
     #[serde(default)]
@@ -49,6 +51,18 @@ pub struct Event {
     /// The kind's body: for `report.submit`, the body of `POST /api/v1/reports`.
     #[schema(value_type = Object)]
     pub body: Value,
+}
+
+/// The body of an `incident.acknowledge` event.
+#[derive(Debug, Clone, Deserialize)]
+struct AckBody {
+    unit: String,
+    period: String,
+    handling: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    at: String,
 }
 
 /// What became of one event.
@@ -205,6 +219,29 @@ async fn apply_one(
             let key = format!("node:{}:{}", node.id, e.key.trim());
             let (outcome, sub) = reports::submit(state, actor, &input, Some(&key)).await?;
             Ok((outcome, sub.id))
+        }
+        "incident.acknowledge" => {
+            let body: AckBody = serde_json::from_value(e.body.clone()).map_err(|err| {
+                AppError::field(
+                    ErrorCode::Validation,
+                    "body",
+                    format!("即报确认事件格式错误：{err}"),
+                )
+            })?;
+            let inc = reports::incidents::get_at(state, actor, &body.unit, &body.period).await?;
+            if inc.ack.as_ref().is_some_and(|a| a.by == actor.username) {
+                return Ok((Outcome::Replayed, inc.id));
+            }
+            let handling = format!(
+                "{}（{}，{}，经{}上报）",
+                body.handling.trim(),
+                body.by,
+                body.at,
+                node.name
+            );
+            let handling: String = handling.chars().take(1000).collect();
+            let inc = reports::incidents::acknowledge(state, actor, inc.id, &handling).await?;
+            Ok((Outcome::Created, inc.id))
         }
         other => Err(AppError::field(
             ErrorCode::Validation,

@@ -1,6 +1,7 @@
 //! The federation API a child deployment calls (ADR 0015): `POST /api/v1/federation/events`
 //! and `GET /api/v1/federation/whoami` (the node a credential names, checked at registration)
-//! and `GET /api/v1/federation/forms` (the report forms going down),
+//! and `GET /api/v1/federation/forms` and `…/assistance` (the report forms, and the assistance
+//! standards and emergency periods, going down),
 //! authenticated by the node's credential (`Authorization: Node bsn_<id>_<secret>`), never by a
 //! person's session or token. A missing, malformed, unknown, revoked or expired credential is
 //! 401 `unauthenticated` without saying which. The rules live in [`super::events`].
@@ -13,6 +14,7 @@ use backstop_core::error::ErrorCode;
 
 use super::child::WhoAmI;
 use super::events::{self, BatchAnswer, EventBatch};
+use crate::assistance::federated::{OwnedPolicy, owned_since};
 use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::extract::{JsonBody, Source};
 use crate::kernel::web::Routes;
@@ -24,6 +26,7 @@ pub fn api_routes() -> Routes {
         ("/api/v1/federation/events", post(post_events)),
         ("/api/v1/federation/whoami", get(whoami)),
         ("/api/v1/federation/forms", get(forms)),
+        ("/api/v1/federation/assistance", get(assistance)),
     ]
 }
 
@@ -57,6 +60,23 @@ pub async fn forms(
     Ok(Json(
         crate::reports::owned_since(&s, &n.region_code, q.since).await?,
     ))
+}
+
+/// The assistance standards and emergency periods the parent owns that concern the node's
+/// region (set at it, above it or inside it), changed at or after `since`, oldest first: what
+/// the child takes on each sync and cannot change.
+#[utoipa::path(get, path = "/api/v1/federation/assistance", tag = "federation", params(FormsQuery),
+    responses((status = 200, body = OwnedPolicy),
+        (status = 401, body = crate::kernel::error::ErrorBody)))]
+pub async fn assistance(
+    State(s): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<FormsQuery>,
+) -> AppResult<Json<OwnedPolicy>> {
+    let node = node_of(&s, &headers).await?;
+    let actor = super::node_actor(&s, &node, &source).await?;
+    Ok(Json(owned_since(&s, &actor, q.since).await?))
 }
 
 /// The node a credential belongs to: what a child checks before it stores the credential.

@@ -56,6 +56,18 @@ pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Incident
     queries::incident(state, &actor.everywhere(), id).await
 }
 
+/// The incident of `unit` for `period` in scope (how a parent deployment finds the incident a
+/// child's acknowledgement names: ids differ between deployments).
+pub async fn get_at(
+    state: &AppState,
+    actor: &Actor,
+    unit: &str,
+    period: &str,
+) -> AppResult<Incident> {
+    actor.require(Permission::ReportsRead)?;
+    queries::incident_at(state, &actor.everywhere(), unit, period).await
+}
+
 /// Acknowledge an incident and record how it was handled (county level or above).
 pub async fn acknowledge(
     state: &AppState,
@@ -80,6 +92,15 @@ pub async fn acknowledge(
     let handling = text_field("handling", handling, 1000, true)?;
     let mut tx = Tx::begin(state, actor).await?;
     queries::insert_ack(&mut tx, &state.keys, &inc, &actor.username, &handling).await?;
+    // Up to the parent deployment, when there is one (issue 20): in this same transaction.
+    crate::federation::child::push_incident_ack(
+        &mut tx,
+        &state.keys,
+        &inc,
+        &actor.username,
+        &handling,
+    )
+    .await?;
     tx.commit(
         Change::new(
             "incident.acknowledge",

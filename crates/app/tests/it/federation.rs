@@ -22,7 +22,7 @@ fn code<R>(r: Result<R, AppError>) -> Option<ErrorCode> {
 }
 
 /// An actor with one role and a scope, for calling the service directly.
-fn actor(name: &str, role: &str, scope: &str) -> backstop_app::kernel::actor::Actor {
+pub(crate) fn actor(name: &str, role: &str, scope: &str) -> backstop_app::kernel::actor::Actor {
     use backstop_app::kernel::actor::{Actor, Via};
     use backstop_core::region::Scope;
     use backstop_core::role::{Role, RoleSet};
@@ -231,7 +231,7 @@ async fn node_events_apply_within_the_node_region_and_never_twice() {
 }
 
 /// Serve a deployment on 127.0.0.1 (`port` 0 for any); the task is the deployment being up.
-async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<()>) {
+pub(crate) async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");

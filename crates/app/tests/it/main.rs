@@ -38,6 +38,7 @@ mod edit_disable;
 mod entrance;
 mod escalation;
 mod federation;
+mod federation_down;
 mod fever;
 mod forms;
 mod forms_rest;

@@ -124,6 +124,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/federation/assistance",
+        "node credentials only: the standards and periods concerning the node's own region, tested in federation_down.rs",
+    ),
+    (
+        "GET",
         "/federation",
         "security admins only (no actor of this walk); nodes filtered by scope, tested in federation.rs",
     ),

@@ -181,7 +181,7 @@ pub(in crate::assistance) async fn set_beneficiary_status(
 // ------------------------------------------------------------------------------ emergencies
 
 const E_COLS: &str =
-    "id, region_code, name, starts_on, ends_on, measures, status, declared_by, ended_by";
+    "id, region_code, name, starts_on, ends_on, measures, status, declared_by, ended_by, origin";
 
 fn period_from_row(r: &AnyRow) -> Result<Period, sqlx::Error> {
     let measures: String = r.try_get("measures")?;
@@ -197,6 +197,7 @@ fn period_from_row(r: &AnyRow) -> Result<Period, sqlx::Error> {
         status: r.try_get("status")?,
         declared_by: r.try_get("declared_by")?,
         ended_by: r.try_get("ended_by")?,
+        origin: r.try_get("origin")?,
     }
     .with_measures(&measures))
 }

@@ -18,6 +18,7 @@ use super::standards::{InForce, Standard, component_label};
 
 mod due_times;
 mod emergency;
+mod federated;
 mod public;
 mod stats;
 use crate::kernel::access::{Scoped, Tx};
@@ -30,6 +31,7 @@ use backstop_core::Programme;
 use backstop_core::money::Fen;
 pub(super) use due_times::*;
 pub(super) use emergency::*;
+pub(super) use federated::*;
 pub(super) use public::*;
 pub(super) use stats::*;
 
@@ -110,8 +112,7 @@ pub(super) async fn replayed(state: &AppState, uid: i64, key: &str) -> AppResult
 
 // ------------------------------------------------------------------------------ standards
 
-const S_COLS: &str =
-    "id, region_code, programme, area_kind, component, amount_fen, effective_from, created_by";
+const S_COLS: &str = "id, region_code, programme, area_kind, component, amount_fen, effective_from, created_by, origin";
 
 fn standard_from_row(r: &AnyRow) -> Result<Standard, sqlx::Error> {
     let programme: String = r.try_get("programme")?;
@@ -132,6 +133,7 @@ fn standard_from_row(r: &AnyRow) -> Result<Standard, sqlx::Error> {
         amount_yuan: Fen(amount).to_yuan_string(),
         effective_from: r.try_get("effective_from")?,
         created_by: r.try_get("created_by")?,
+        origin: r.try_get("origin")?,
     })
 }
 

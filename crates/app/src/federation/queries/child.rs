@@ -28,6 +28,8 @@ pub(crate) struct ParentRow {
     pub last_error_at: Option<i64>,
     /// The parent's forms are taken up to this time (ms, the parent's clock).
     pub forms_since: i64,
+    /// The parent's assistance standards and emergency periods likewise.
+    pub assistance_since: i64,
 }
 
 /// One event waiting to go up.
@@ -68,6 +70,28 @@ pub(crate) fn push_outbox(
     );
 }
 
+/// [`push_outbox`] in an open transaction (a write that goes through [`Tx`], not a job).
+pub(crate) async fn push_outbox_tx(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    province: &str,
+    event_key: &str,
+    kind: &str,
+    body: &str,
+) -> AppResult<()> {
+    let now = tx.now();
+    let q = sqlx::query(
+        "INSERT INTO fed_outbox (province, event_key, kind, body_enc, created_at, status) \
+         SELECT $1, $2, $3, $4, $5, 'pending' WHERE EXISTS (SELECT 1 FROM fed_parent)",
+    )
+    .bind(province.to_string())
+    .bind(event_key.to_string())
+    .bind(kind.to_string())
+    .bind(privacy::seal(keys, body))
+    .bind(now);
+    tx.exec(q).await
+}
+
 fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error> {
     Ok(ParentRow {
         parent_url: r.try_get("parent_url")?,
@@ -82,14 +106,15 @@ fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error>
         last_error: r.try_get("last_error")?,
         last_error_at: r.try_get("last_error_at")?,
         forms_since: r.try_get("forms_since")?,
+        assistance_since: r.try_get("assistance_since")?,
     })
 }
 
 pub(crate) async fn parent(state: &AppState) -> AppResult<Option<ParentRow>> {
     let r = sqlx::query(
         "SELECT parent_url, node_id, credential_enc, region_code, node_name, registered_by, \
-         registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since \
-         FROM fed_parent WHERE id = 1",
+         registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since, \
+         assistance_since FROM fed_parent WHERE id = 1",
     )
     .fetch_optional(state.db.pool())
     .await?;
@@ -227,6 +252,15 @@ pub(crate) async fn counts(state: &AppState) -> AppResult<(i64, i64, i64)> {
 /// Remember up to when the parent's forms are taken.
 pub(crate) async fn set_forms_since(state: &AppState, since: i64) -> AppResult<()> {
     sqlx::query("UPDATE fed_parent SET forms_since = $1 WHERE id = 1")
+        .bind(since)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Remember up to when the parent's assistance policy is taken.
+pub(crate) async fn set_assistance_since(state: &AppState, since: i64) -> AppResult<()> {
+    sqlx::query("UPDATE fed_parent SET assistance_since = $1 WHERE id = 1")
         .bind(since)
         .execute(state.db.pool())
         .await?;

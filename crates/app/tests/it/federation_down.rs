@@ -1,0 +1,272 @@
+//! Issue 20, on every backend (the province) with a county on SQLite, linked over HTTP: an
+//! incident's handling at the county goes up and is recorded at the province once, however
+//! often it is sent; the province's assistance standard and emergency period for the province
+//! come down, take effect at the county (the standard in force, the period listed and in
+//! force), cannot be changed there, and the province's later end of the period reaches it; the
+//! sibling county's period does not come down.
+
+use axum::http::StatusCode;
+use backstop_app::federation::{self, NewNode};
+use serde_json::json;
+
+use crate::federation::{actor, serve_on};
+use crate::support::{T, audit_count, count, each_backend};
+
+#[tokio::test]
+async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
+    each_backend(|parent: T| async move {
+        parent.import_fixture().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("county.db").display());
+        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
+        county.import_fixture().await;
+        let issued = federation::issue(
+            &parent.state,
+            &actor("sec.p", "secadmin", "13"),
+            &NewNode {
+                region_code: "130110".into(),
+                name: "鹿泉区民政局".into(),
+            },
+        )
+        .await
+        .expect("issue");
+        let (port, up) = serve_on(&parent, 0).await;
+        let sec_c = actor("sec.c", "secadmin", "130110");
+        federation::child::register(
+            &county.state,
+            &sec_c,
+            &format!("http://127.0.0.1:{port}"),
+            &issued.credential,
+        )
+        .await
+        .expect("register");
+        let off_c = county.user("off.c", &["official"], "130110").await;
+        let off_p = parent.user("off.p", &["official"], "130110").await;
+
+        // Up: an incident and, later, its handling at the county.
+        let (s, inc) = county
+            .post(
+                "/api/v1/reports",
+                &off_c,
+                json!({"template": "incident",
+                "unit": "130110100003", "period": "2026-03-02", "values": {"event_kind": "物资短缺",
+                "occurred_at": "2026-03-02 09:00", "place": "村委会", "people_affected": 3,
+                "measures": "已联系乡镇"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{inc}");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.error.as_deref()), (1, None), "{r:?}");
+        let (_, open) = parent.get("/api/v1/incidents?open=true", &off_p).await;
+        assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+        assert!(open[0]["ack"].is_null(), "{open}");
+        let (s, acked) = county
+            .post(
+                &format!("/api/v1/incidents/{}/ack", inc["id"]),
+                &off_c,
+                json!({"handling": "已调拨口罩两箱"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{acked}");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.rejected, r.pending), (1, 0, 0), "{r:?}");
+        let (_, all) = parent.get("/api/v1/incidents", &off_p).await;
+        let handling = all[0]["ack"]["handling"].as_str().unwrap_or_default();
+        assert!(
+            handling.contains("已调拨口罩两箱")
+                && handling.contains("off.c")
+                && handling.contains("鹿泉区民政局"),
+            "{all}"
+        );
+        assert_eq!(
+            all[0]["ack"]["by"].as_str(),
+            Some(format!("node:{}", issued.node.id).as_str())
+        );
+        // Everything sent again: the handling is recorded once, answered duplicate.
+        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
+            .execute(county.state.db.pool())
+            .await
+            .expect("lose the acknowledgements");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.duplicate, r.rejected), (0, 2, 0), "{r:?}");
+        assert_eq!(
+            count(
+                &parent,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM incident_acks"
+            )
+            .await,
+            1
+        );
+        assert_eq!(audit_count(&parent, "incident.acknowledge").await, 1);
+
+        // Down: the province's standard and emergency period for the whole province reach the
+        // county; the sibling county's period does not.
+        let prov = parent.user("off.prov", &["official"], "13").await;
+        let off_b = parent.user("off.b", &["official"], "130111").await;
+        let today = parent.state.today().format("%Y-%m-%d").to_string();
+        let (s, st) = parent
+            .post(
+                "/api/v1/assistance/standards",
+                &prov,
+                json!({"region_code": "13",
+                "programme": "dibao", "area_kind": "rural", "component": "base",
+                "amount": "612.00", "effective_from": today}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{st}");
+        let period = |name: &str, region: &str| {
+            json!({"region_code": region, "name": name,
+            "starts_on": today, "ends_on": "2099-12-31", "measures": ["aid_first", "freeze_exits"]})
+        };
+        let (s, ep) = parent
+            .post(
+                "/api/v1/assistance/emergencies",
+                &prov,
+                period("河北省疫情应急期", "13"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{ep}");
+        let (s, e) = parent
+            .post(
+                "/api/v1/assistance/emergencies",
+                &off_b,
+                period("栾城区应急期", "130111"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.standards, r.emergencies, r.error.as_deref()),
+            (1, 1, None),
+            "{r:?}"
+        );
+
+        let (_, stds) = county
+            .get("/api/v1/assistance/standards?region=130110", &off_c)
+            .await;
+        let std = stds
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["region_code"] == "13"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (std["amount_fen"].as_i64(), std["origin"].as_str()),
+            (Some(61_200), Some("parent")),
+            "{stds}"
+        );
+        let region = backstop_core::region::RegionCode::parse("130110100003").expect("code");
+        let in_force = backstop_app::assistance::standards::in_force(
+            &county.state,
+            &region,
+            backstop_core::Programme::Dibao,
+            "rural",
+            "base",
+            county.state.today(),
+        )
+        .await
+        .expect("in force");
+        assert_eq!(
+            in_force.map(|f| f.amount.0),
+            Some(61_200),
+            "the county computes with the province's standard"
+        );
+        let (_, eps) = county.get("/api/v1/assistance/emergencies", &off_c).await;
+        let names: Vec<&str> = eps
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, vec!["河北省疫情应急期"], "{eps}");
+        assert_eq!(eps[0]["origin"].as_str(), Some("parent"));
+        let force = backstop_app::assistance::emergency::in_force(
+            &county.state,
+            &region,
+            county.state.today(),
+        )
+        .await
+        .expect("in force");
+        assert_eq!(force.map(|p| p.name), Some("河北省疫情应急期".to_string()));
+        // The county cannot change or end it.
+        let local = eps[0]["id"].as_i64().unwrap_or_default();
+        let (s, e) = county
+            .call(
+                "PUT",
+                &format!("/api/v1/assistance/emergencies/{local}"),
+                Some(&off_c),
+                Some(period("县里改的", "13")),
+            )
+            .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict")),
+            "{e}"
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("上级部署下发"),
+            "{e}"
+        );
+        let (s, _) = county
+            .post(
+                &format!("/api/v1/assistance/emergencies/{local}/end"),
+                &off_c,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.standards, r.emergencies),
+            (0, 0),
+            "taking the same again changes nothing"
+        );
+
+        // The province ends it; the end reaches the county.
+        let (s, e) = parent
+            .post(
+                &format!("/api/v1/assistance/emergencies/{}/end", ep["id"]),
+                &prov,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(r.emergencies, 1, "{r:?}");
+        let (_, eps) = county.get("/api/v1/assistance/emergencies", &off_c).await;
+        assert_eq!(eps[0]["status"].as_str(), Some("ended"), "{eps}");
+        assert!(
+            backstop_app::assistance::emergency::in_force(
+                &county.state,
+                &region,
+                county.state.today()
+            )
+            .await
+            .expect("in force")
+            .is_none()
+        );
+        assert_eq!(
+            audit_count(&county, "assistance.emergency_from_parent").await,
+            2
+        );
+        assert_eq!(
+            audit_count(&county, "assistance.standard_from_parent").await,
+            1
+        );
+        up.abort();
+        county.state.db.close().await;
+    })
+    .await;
+}
