@@ -38,12 +38,17 @@ pub enum NodeCommand {
     },
     /// At a child: register the parent deployment with the credential it issued.
     Register {
-        /// The parent's address, `http://host:port` (an HTTPS parent through a local TLS proxy).
+        /// The parent's address, `https://host[:port]` (`http://` for a parent on this
+        /// machine or behind a local TLS proxy).
         #[arg(long)]
         parent: String,
         /// The node credential (`bsn_…`) the parent's security administrator issued.
         #[arg(long)]
         credential: String,
+        /// The parent's root certificate (PEM), when its HTTPS certificate comes from a CA of
+        /// its own; without it the public roots are used.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
     },
     /// At a child: the link to the parent — queue length, last success, last error.
     Status,
@@ -109,8 +114,19 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
             println!("已吊销节点 {}：{}", n.id, n.name);
             Ok(ExitCode::SUCCESS)
         }
-        NodeCommand::Register { parent, credential } => {
-            let l = child::register(state, &actor, &parent, &credential)
+        NodeCommand::Register {
+            parent,
+            credential,
+            ca_file,
+        } => {
+            let ca = match &ca_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("无法读取根证书文件 {}：{e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let l = child::register(state, &actor, &parent, &credential, ca.as_deref())
                 .await
                 .map_err(crate::failed)?;
             println!(
@@ -128,6 +144,14 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
             println!(
                 "上级部署：{}（节点 {}，{}，{}）",
                 l.parent_url, l.node_id, l.node_name, l.region_code
+            );
+            println!(
+                "连接：{}",
+                match (l.tls, l.custom_ca) {
+                    (true, true) => "HTTPS，按登记的根证书验证",
+                    (true, false) => "HTTPS，按公共根证书验证",
+                    _ => "HTTP 明文（仅限本机或本机 TLS 代理）",
+                }
             );
             println!(
                 "待上报 {} 条，已上报 {} 条，被拒绝 {} 条",

@@ -1441,8 +1441,8 @@ fn node_issue_list_rotate_revoke() {
 }
 
 /// `backstop node register|status|sync` at a child (issue 20): a county on SQLite registers
-/// the parent (this backend, served) with the credential the parent issued — a wrong one or an
-/// `https://` address refused in Chinese, nothing stored — then shows the link and syncs. The
+/// the parent (this backend, served) with the credential the parent issued — a wrong one, an
+/// unreadable or non-PEM root certificate refused in Chinese, nothing stored — then shows the link and syncs. The
 /// data flow itself (reports up, an outage, nothing counted twice) is tested in the app's
 /// `federation` tests.
 #[test]
@@ -1465,9 +1465,25 @@ fn node_register_status_sync_at_a_child() {
             "https://province.example",
             "--credential",
             &cred,
+            "--ca-file",
+            "/nonexistent/ca.pem",
         ]);
         out.failed();
-        assert!(out.stderr.contains("TLS"), "{l}: {out}");
+        assert!(out.stderr.contains("无法读取根证书文件"), "{l}: {out}");
+        let not_pem = county.dir.path().join("not-a-ca.pem");
+        std::fs::write(&not_pem, "这不是证书").expect("write");
+        let out = county.run(&[
+            "node",
+            "register",
+            "--parent",
+            &url,
+            "--credential",
+            &cred,
+            "--ca-file",
+            &not_pem.display().to_string(),
+        ]);
+        out.failed();
+        assert!(out.stderr.contains("PEM"), "{l}: {out}");
         let mut wrong = cred.clone();
         wrong.pop();
         wrong.push('x');

@@ -9,3 +9,7 @@ ALTER TABLE assistance_emergencies ADD COLUMN origin TEXT NOT NULL DEFAULT 'loca
 ALTER TABLE assistance_emergencies ADD COLUMN origin_id BIGINT;
 CREATE UNIQUE INDEX assistance_emergencies_origin ON assistance_emergencies(origin_id) WHERE origin_id IS NOT NULL;
 ALTER TABLE fed_parent ADD COLUMN assistance_since BIGINT NOT NULL DEFAULT 0;
+
+-- The parent's root certificate (PEM), when the parent's HTTPS certificate is issued by a CA of
+-- its own rather than one of the public roots the binary carries; NULL: the public roots.
+ALTER TABLE fed_parent ADD COLUMN ca_pem TEXT;

@@ -7,8 +7,11 @@
 //! resumes from them, and the parent's idempotency keys make a batch sent twice count once;
 //! a rejected event is kept with the parent's reason and not sent again.
 //!
-//! The child always calls; the binary carries no TLS (ADR 0011), so an `https://` parent is
-//! reached through the machine's TLS terminator (docs/OPERATIONS.md): the URL given is `http://`.
+//! The child always calls, so a node behind a proxy or without inbound access works. Between
+//! deployments the link is HTTPS: the client carries rustls with the public roots, and a
+//! province whose certificate comes from its own CA gives that CA's certificate (PEM) at
+//! registration (`--ca-file`), which is then the only root trusted for the parent. Plain
+//! `http://` stays accepted for a parent on the same machine or behind a local TLS proxy.
 
 use std::time::Duration;
 
@@ -73,6 +76,10 @@ pub struct LinkStatus {
     pub rejected: i64,
     /// The most recent rejected events (at most 50).
     pub rejected_recent: Vec<RejectedEvent>,
+    /// The parent is reached over HTTPS; `custom_ca`: checked against the CA given at
+    /// registration rather than the public roots.
+    pub tls: bool,
+    pub custom_ca: bool,
 }
 
 /// What one sync did.
@@ -100,29 +107,51 @@ fn field(f: &str, m: impl Into<String>) -> AppError {
 
 fn check_url(url: &str) -> AppResult<String> {
     let u = url.trim().trim_end_matches('/');
-    if u.starts_with("https://") {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .unwrap_or_default();
+    if rest.is_empty() || rest.contains(char::is_whitespace) || u.chars().count() > 300 {
         return Err(field(
             "parent_url",
-            "本程序不含 TLS：请在本机配置 TLS 代理连接上级的 HTTPS 地址，并填写代理的 http:// 地址（见 docs/OPERATIONS.md）",
+            "上级部署的地址应为 https://主机[:端口]（本机或本机 TLS 代理可用 http://）",
         ));
-    }
-    if !u.starts_with("http://") || u.len() <= "http://".len() || u.chars().count() > 300 {
-        return Err(field("parent_url", "上级部署的地址应为 http://主机:端口"));
     }
     Ok(u.to_string())
 }
 
-/// One blocking HTTP call to the parent, off the async threads.
+/// The certificates of a PEM text (a CA the parent's HTTPS is checked against).
+fn ca_certs(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let certs: Vec<_> = ureq::tls::parse_pem(pem.as_bytes())
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err("根证书应为 PEM 格式的证书（-----BEGIN CERTIFICATE-----）".to_string());
+    }
+    Ok(certs)
+}
+
+/// One blocking HTTP call to the parent, off the async threads; over HTTPS the parent's
+/// certificate is checked against `ca` (PEM) when given, else the public roots.
 async fn call(
     method: &'static str,
     url: String,
     credential: String,
     body: Option<Value>,
+    ca: Option<String>,
 ) -> Result<(u16, String), String> {
     tokio::task::spawn_blocking(move || {
+        let roots = match ca.as_deref() {
+            Some(pem) => ureq::tls::RootCerts::new_with_certs(&ca_certs(pem)?),
+            None => ureq::tls::RootCerts::WebPki,
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
             .http_status_as_error(false)
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .into();
         let auth = format!("Node {credential}");
@@ -130,7 +159,15 @@ async fn call(
             ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
             _ => agent.get(&url).header("Authorization", &auth).call(),
         };
-        let mut resp = resp.map_err(|e| format!("无法连接上级部署：{e}"))?;
+        let mut resp = resp.map_err(|e| {
+            let e = e.to_string();
+            let hint = if e.contains("certificate") || e.contains("Certificate") {
+                "（上级部署的证书不受信任：上级使用自建 CA 时，登记时须提供其根证书）"
+            } else {
+                ""
+            };
+            format!("无法连接上级部署：{e}{hint}")
+        })?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
@@ -161,6 +198,7 @@ pub async fn register(
     actor: &Actor,
     parent_url: &str,
     credential: &str,
+    ca_pem: Option<&str>,
 ) -> AppResult<LinkStatus> {
     actor.require(Permission::SecurityManage)?;
     let url = check_url(parent_url)?;
@@ -168,11 +206,19 @@ pub async fn register(
     if !cred.starts_with("bsn_") || cred.len() > 200 {
         return Err(field("credential", "节点凭据格式错误（应以 bsn_ 开头）"));
     }
+    let ca = ca_pem.map(str::trim).filter(|p| !p.is_empty());
+    if let Some(pem) = ca {
+        if pem.len() > 64 * 1024 {
+            return Err(field("ca_pem", "根证书过大（不超过 64 KB）"));
+        }
+        ca_certs(pem).map_err(|e| field("ca_pem", e))?;
+    }
     let (status, text) = call(
         "GET",
         format!("{url}/api/v1/federation/whoami"),
         cred.to_string(),
         None,
+        ca.map(str::to_string),
     )
     .await
     .map_err(|e| field("parent_url", e))?;
@@ -190,6 +236,7 @@ pub async fn register(
         region: &who.region_code,
         name: &who.name,
         by: &actor.username,
+        ca_pem: ca,
     };
     q::set_parent(&mut tx, &state.keys, &parent).await?;
     tx.commit(
@@ -199,7 +246,10 @@ pub async fn register(
             1,
             &who.region_code,
         )
-        .detail(json!({"parent_url": url, "node_id": who.node_id, "node_name": who.name})),
+        .detail(
+            json!({"parent_url": url, "node_id": who.node_id, "node_name": who.name,
+            "custom_ca": ca.is_some()}),
+        ),
     )
     .await?;
     status_of(state).await
@@ -235,6 +285,8 @@ async fn status_of(state: &AppState) -> AppResult<LinkStatus> {
         None => base,
         Some(p) => LinkStatus {
             registered: true,
+            tls: p.parent_url.starts_with("https://"),
+            custom_ca: p.ca_pem.is_some(),
             parent_url: p.parent_url,
             node_id: p.node_id,
             region_code: p.region_code,
@@ -345,6 +397,7 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
             url.clone(),
             p.credential.clone(),
             Some(json!({ "events": events })),
+            p.ca_pem.clone(),
         )
         .await
         .and_then(|(status, text)| {
@@ -440,6 +493,7 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
         ),
         p.credential.clone(),
         None,
+        p.ca_pem.clone(),
     )
     .await?;
     if status != 200 {
@@ -474,6 +528,7 @@ async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
         ),
         p.credential.clone(),
         None,
+        p.ca_pem.clone(),
     )
     .await?;
     if status != 200 {

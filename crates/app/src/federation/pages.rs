@@ -93,10 +93,11 @@ async fn show(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageR
 struct RegisterForm {
     parent_url: String,
     credential: String,
+    ca_pem: String,
 }
 
 async fn register(PageCaller(s, a): PageCaller, Form(f): Form<RegisterForm>) -> PageResult {
-    match child::register(&s, &a.actor, &f.parent_url, &f.credential).await {
+    match child::register(&s, &a.actor, &f.parent_url, &f.credential, Some(&f.ca_pem)).await {
         Ok(_) => Ok(Redirect::to("/federation?done=registered").into_response()),
         Err(e) if matches!(e.code.http_status(), 404 | 409 | 422) => {
             let status = e.status();

@@ -112,6 +112,7 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "body" => "事件内容",
         "parent_url" => "上级部署地址",
         "credential" => "节点凭据",
+        "ca_pem" => "上级部署的根证书",
         "related_case_id" => "关联个案编号",
         "needed_by" => "需要日期",
         "province" => "省份",

@@ -248,7 +248,7 @@ pub(crate) async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<
 }
 
 /// A county's summary of the day: (received, households screened, people screened).
-async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
+pub(crate) async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
     let (s, sm) = t
         .get(
             "/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110",
@@ -299,7 +299,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         let mut wrong = issued.credential.clone();
         wrong.pop();
         wrong.push('x');
-        let e = federation::child::register(&county.state, &sec_c, &parent_url, &wrong)
+        let e = federation::child::register(&county.state, &sec_c, &parent_url, &wrong, None)
             .await
             .expect_err("refused");
         assert_eq!(e.code, ErrorCode::Validation);
@@ -312,16 +312,22 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         let e = federation::child::register(
             &county.state,
             &sec_c,
-            "https://province.example",
+            "ftp://province.example",
             &issued.credential,
+            None,
         )
         .await
-        .expect_err("no TLS");
-        assert!(e.message.contains("TLS"), "{}", e.message);
-        let link =
-            federation::child::register(&county.state, &sec_c, &parent_url, &issued.credential)
-                .await
-                .expect("register");
+        .expect_err("not http(s)");
+        assert_eq!(e.fields[0].field, "parent_url", "{e:?}");
+        let link = federation::child::register(
+            &county.state,
+            &sec_c,
+            &parent_url,
+            &issued.credential,
+            None,
+        )
+        .await
+        .expect("register");
         assert_eq!(
             (link.node_id, link.region_code.as_str()),
             (issued.node.id, "130110")

@@ -37,6 +37,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             &sec_c,
             &format!("http://127.0.0.1:{port}"),
             &issued.credential,
+            None,
         )
         .await
         .expect("register");

@@ -39,6 +39,7 @@ mod entrance;
 mod escalation;
 mod federation;
 mod federation_down;
+mod federation_tls;
 mod fever;
 mod forms;
 mod forms_rest;

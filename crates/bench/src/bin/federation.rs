@@ -203,6 +203,7 @@ async fn main() {
         &op,
         &format!("http://127.0.0.1:{port}"),
         &node.credential,
+        None,
     )
     .await
     .unwrap_or_else(|e| die(e.message));

@@ -30,6 +30,8 @@ pub(crate) struct ParentRow {
     pub forms_since: i64,
     /// The parent's assistance standards and emergency periods likewise.
     pub assistance_since: i64,
+    /// The root certificate (PEM) the parent's HTTPS is checked against, else the public roots.
+    pub ca_pem: Option<String>,
 }
 
 /// One event waiting to go up.
@@ -107,6 +109,7 @@ fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error>
         last_error_at: r.try_get("last_error_at")?,
         forms_since: r.try_get("forms_since")?,
         assistance_since: r.try_get("assistance_since")?,
+        ca_pem: r.try_get("ca_pem")?,
     })
 }
 
@@ -114,7 +117,7 @@ pub(crate) async fn parent(state: &AppState) -> AppResult<Option<ParentRow>> {
     let r = sqlx::query(
         "SELECT parent_url, node_id, credential_enc, region_code, node_name, registered_by, \
          registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since, \
-         assistance_since FROM fed_parent WHERE id = 1",
+         assistance_since, ca_pem FROM fed_parent WHERE id = 1",
     )
     .fetch_optional(state.db.pool())
     .await?;
@@ -131,6 +134,7 @@ pub(crate) struct NewParent<'a> {
     pub region: &'a str,
     pub name: &'a str,
     pub by: &'a str,
+    pub ca_pem: Option<&'a str>,
 }
 
 /// Register (or replace) the parent.
@@ -140,7 +144,7 @@ pub(crate) async fn set_parent(tx: &mut Tx, keys: &KeyRing, p: &NewParent<'_>) -
     tx.exec(
         sqlx::query(
             "INSERT INTO fed_parent (id, parent_url, node_id, credential_enc, region_code, \
-             node_name, registered_by, registered_at) VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+             node_name, registered_by, registered_at, ca_pem) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(p.url.to_string())
         .bind(p.node_id)
@@ -148,7 +152,8 @@ pub(crate) async fn set_parent(tx: &mut Tx, keys: &KeyRing, p: &NewParent<'_>) -
         .bind(p.region.to_string())
         .bind(p.name.to_string())
         .bind(p.by.to_string())
-        .bind(now),
+        .bind(now)
+        .bind(p.ca_pem.map(str::to_string)),
     )
     .await
 }
