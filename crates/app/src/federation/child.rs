@@ -312,6 +312,7 @@ pub(crate) fn push_report(
     report_id: i64,
     corrections: i64,
     template: &str,
+    version: i64,
     unit: &str,
     region: &str,
     period: &str,
@@ -321,7 +322,10 @@ pub(crate) fn push_report(
     if unit.starts_with("org:") {
         return;
     }
-    let body = json!({"template": template, "unit": unit, "period": period, "values": values});
+    // The version it was filled against: the parent accepts it against that version even if it
+    // has a newer one the child has not yet received (and says so).
+    let body = json!({"template": template, "unit": unit, "period": period, "values": values,
+        "version": version});
     q::push_outbox(
         script,
         keys,
@@ -424,7 +428,9 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
             };
             match res.status.as_str() {
                 "applied" | "duplicate" => {
-                    q::mark(state, &row.province, row.id, "sent", None, None, now).await?;
+                    // A note (accepted against an older form version) is kept with the row.
+                    let note = res.note.as_deref();
+                    q::mark(state, &row.province, row.id, "sent", None, note, now).await?;
                 }
                 "rejected" => {
                     q::mark(

@@ -79,6 +79,10 @@ pub struct EventResult {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Said of an applied event worth knowing about: a report accepted against an older form
+    /// version than the parent's latest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The answer to a batch, in the batch's order.
@@ -99,6 +103,7 @@ fn result(key: &str, status: &str, object_id: Option<i64>, e: Option<&AppError>)
         object_id,
         code: e.map(|e| e.code.as_str().to_string()),
         message: e.map(|e| e.message.clone()),
+        note: None,
     }
 }
 
@@ -131,8 +136,11 @@ pub async fn apply(
     let mut results = Vec::with_capacity(batch.events.len());
     for e in &batch.events {
         let r = match apply_one(state, node, actor, e).await {
-            Ok((Outcome::Replayed, id)) => result(&e.key, "duplicate", Some(id), None),
-            Ok((_, id)) => result(&e.key, "applied", Some(id), None),
+            Ok((Outcome::Replayed, id, _)) => result(&e.key, "duplicate", Some(id), None),
+            Ok((_, id, note)) => EventResult {
+                note,
+                ..result(&e.key, "applied", Some(id), None)
+            },
             // A fault of the parent (not of the event) fails the batch: the child sends it again
             // and what was applied answers `duplicate`.
             Err(err) if matches!(err.code, ErrorCode::Internal | ErrorCode::Busy) => {
@@ -194,7 +202,7 @@ async fn apply_one(
     node: &Node,
     actor: &Actor,
     e: &Event,
-) -> AppResult<(Outcome, i64)> {
+) -> AppResult<(Outcome, i64, Option<String>)> {
     match e.kind.as_str() {
         "report.submit" => {
             let input: SubmitInput = serde_json::from_value(e.body.clone()).map_err(|err| {
@@ -218,7 +226,16 @@ async fn apply_one(
             }
             let key = format!("node:{}:{}", node.id, e.key.trim());
             let (outcome, sub) = reports::submit(state, actor, &input, Some(&key)).await?;
-            Ok((outcome, sub.id))
+            let latest = reports::load_form(state, &sub.template, None)
+                .await?
+                .map_or(sub.template_version, |f| f.version);
+            let note = (sub.template_version < latest).then(|| {
+                format!(
+                    "按下级所用的第 {} 版表单受理（本级现行第 {latest} 版）",
+                    sub.template_version
+                )
+            });
+            Ok((outcome, sub.id, note))
         }
         "incident.acknowledge" => {
             let body: AckBody = serde_json::from_value(e.body.clone()).map_err(|err| {
@@ -230,7 +247,7 @@ async fn apply_one(
             })?;
             let inc = reports::incidents::get_at(state, actor, &body.unit, &body.period).await?;
             if inc.ack.as_ref().is_some_and(|a| a.by == actor.username) {
-                return Ok((Outcome::Replayed, inc.id));
+                return Ok((Outcome::Replayed, inc.id, None));
             }
             let handling = format!(
                 "{}（{}，{}，经{}上报）",
@@ -241,7 +258,7 @@ async fn apply_one(
             );
             let handling: String = handling.chars().take(1000).collect();
             let inc = reports::incidents::acknowledge(state, actor, inc.id, &handling).await?;
-            Ok((Outcome::Created, inc.id))
+            Ok((Outcome::Created, inc.id, None))
         }
         other => Err(AppError::field(
             ErrorCode::Validation,

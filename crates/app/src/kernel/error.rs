@@ -113,6 +113,7 @@ pub fn base_label(field: &str) -> Option<&'static str> {
         "parent_url" => "上级部署地址",
         "credential" => "节点凭据",
         "ca_pem" => "上级部署的根证书",
+        "version" => "表单版本",
         "related_case_id" => "关联个案编号",
         "needed_by" => "需要日期",
         "province" => "省份",

@@ -264,6 +264,7 @@ async fn fill_submit(
         unit: Value::from(unit.clone()),
         period: period.clone(),
         values: Value::Object(values),
+        version: None,
     };
     match super::submit(&s, &a.actor, &input, idem.as_deref()).await {
         Ok((_, sub)) => {

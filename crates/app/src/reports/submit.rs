@@ -33,6 +33,11 @@ pub struct SubmitInput {
     pub period: String,
     #[schema(value_type = Object)]
     pub values: Value,
+    /// The form version the values were filled against; default the latest. An older version
+    /// (a phone or a child deployment that had not yet received the new one) is validated and
+    /// stored against that version, and the submission says which (`template_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 /// A stored submission.
@@ -102,12 +107,13 @@ pub async fn submit(
 ) -> AppResult<(Outcome, Submission)> {
     actor.require(Permission::ReportsSubmit)?;
     // Keyed: an immediate report's values are sealed at rest, their hash must not be a test.
-    let request_hash = state.keys.keyed_hash(
-        "report_request",
-        json!([input.template, input.unit, input.period, input.values])
-            .to_string()
-            .as_bytes(),
-    );
+    let mut request = json!([input.template, input.unit, input.period, input.values]);
+    if let (Some(v), Some(a)) = (input.version, request.as_array_mut()) {
+        a.push(json!(v));
+    }
+    let request_hash = state
+        .keys
+        .keyed_hash("report_request", request.to_string().as_bytes());
     if let Some(k) = idempotency_key
         && (k.is_empty() || k.len() > 200)
     {
@@ -303,6 +309,7 @@ pub async fn submit(
                 sub.id,
                 sub.corrections,
                 &sub.template,
+                sub.template_version,
                 &sub.unit,
                 &sub.region_code,
                 &sub.period,
@@ -391,9 +398,21 @@ async fn prepare_submission(
     actor: &Actor,
     input: &SubmitInput,
 ) -> AppResult<Prepared> {
-    let form = load_form(state, input.template.trim(), None)
+    let mut form = load_form(state, input.template.trim(), None)
         .await?
         .ok_or_else(|| AppError::field(ErrorCode::Validation, "template", "没有这个报表"))?;
+    if let Some(v) = input.version.filter(|v| *v != form.version) {
+        form = load_form(state, &form.key, Some(v))
+            .await?
+            .filter(|f| f.version < form.version)
+            .ok_or_else(|| {
+                AppError::field(
+                    ErrorCode::Validation,
+                    "version",
+                    format!("没有该报表的第 {v} 版"),
+                )
+            })?;
+    }
     let unit = resolve_unit(state, actor, &form, &input.unit).await?;
     let now = state.now_ms();
     let (period, end) = parse_period(form.period, &input.period, state.today())

@@ -3,7 +3,8 @@
 //! often it is sent; the province's assistance standard and emergency period for the province
 //! come down, take effect at the county (the standard in force, the period listed and in
 //! force), cannot be changed there, and the province's later end of the period reaches it; the
-//! sibling county's period does not come down.
+//! sibling county's period does not come down. A report made at the county on a form version the
+//! province has since replaced is accepted against the version it used, and marked.
 
 use axum::http::StatusCode;
 use backstop_app::federation::{self, NewNode};
@@ -106,9 +107,50 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
         );
         assert_eq!(audit_count(&parent, "incident.acknowledge").await, 1);
 
+        // A form version the county has not yet received: the province's own form comes down
+        // (version 1), the county reports on it while the province adds a required field
+        // (version 2); the sync takes version 2 first, then sends the report, which the province
+        // accepts against version 1 and says so.
+        let prov = parent.user("off.prov", &["official"], "13").await;
+        let (_, mut form) = parent.get("/api/v1/report-templates/village_daily", &prov).await;
+        form["key"] = json!("hb_daily");
+        form["name"] = json!("河北省村（社区）日报");
+        form["scope"] = json!("13");
+        let (s, v1) = parent.post("/api/v1/report-templates", &prov, form.clone()).await;
+        assert_eq!((s, v1["version"].as_i64()), (StatusCode::CREATED, Some(1)), "{v1}");
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!(r.forms, 1, "{r:?}");
+        let (s, e) = county
+            .post("/api/v1/reports", &off_c, json!({"template": "hb_daily",
+                "unit": "130110100001", "period": "2026-03-02", "values": {
+                "households_screened": 4, "people_screened": 12, "close_contacts": 0,
+                "home_observation": 0, "released": 0, "fever_referred": 0}}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        form["fields"]
+            .as_array_mut()
+            .expect("fields")
+            .push(json!({"key": "masks_days", "label": "口罩可用天数", "type": "integer",
+                "required": true}));
+        let (s, v2) = parent.post("/api/v1/report-templates", &prov, form).await;
+        assert_eq!((s, v2["version"].as_i64()), (StatusCode::CREATED, Some(2)), "{v2}");
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!((r.forms, r.applied, r.rejected), (1, 1, 0), "{r:?}");
+        assert_eq!(
+            count(&parent, "SELECT template_version FROM report_submissions WHERE template_key = 'hb_daily'").await,
+            1,
+            "accepted against the version the county used"
+        );
+        let note: Option<String> = sqlx::query_scalar(
+            "SELECT result_message FROM fed_outbox WHERE event_key LIKE 'report:%' AND result_message IS NOT NULL",
+        )
+        .fetch_optional(county.state.db.pool())
+        .await
+        .expect("note");
+        assert!(note.as_deref().is_some_and(|n| n.contains("第 1 版")), "{note:?}");
+
         // Down: the province's standard and emergency period for the whole province reach the
         // county; the sibling county's period does not.
-        let prov = parent.user("off.prov", &["official"], "13").await;
         let off_b = parent.user("off.b", &["official"], "130111").await;
         let today = parent.state.today().format("%Y-%m-%d").to_string();
         let (s, st) = parent

@@ -180,6 +180,7 @@ async fn rollups_match_independent_sums_at_every_level() {
                 unit: json!(v),
                 period: DAY.into(),
                 values: village_values((i % 7) as i64 + 1),
+                version: None,
             };
             backstop_app::reports::submit(&t.state, &op, &input, None)
                 .await
@@ -187,6 +188,7 @@ async fn rollups_match_independent_sums_at_every_level() {
             if i % 9 == 0 {
                 let input = backstop_app::reports::SubmitInput {
                     values: village_values(2),
+                    version: None,
                     ..input
                 };
                 backstop_app::reports::submit(&t.state, &op, &input, None)
@@ -510,6 +512,7 @@ async fn trend_dashboard_and_excel_export() {
                     unit: json!(v),
                     period: day.into(),
                     values: village_values(n),
+                    version: None,
                 };
                 backstop_app::reports::submit(&t.state, &op, &input, None)
                     .await

@@ -76,6 +76,7 @@ async fn concurrent_submissions_keep_rollups_exact() {
                     unit: json!(unit),
                     period: DAY.into(),
                     values: values(n),
+                    version: None,
                 };
                 let r = submit(&state, &actor, &input, key.as_deref()).await;
                 (tag, unit, key, r.map(|(o, s)| (o, s.id)).map_err(|e| e.code.as_str().to_string()))

@@ -301,6 +301,7 @@ async fn submit(state: &AppState, village: &str, day: &str, n: i64) {
         unit: json!(village),
         period: day.to_string(),
         values: values(n),
+        version: None,
     };
     reports::submit(state, &Actor::operator(), &input, None)
         .await
