@@ -225,6 +225,8 @@ struct MapRow {
 #[derive(Template)]
 #[template(path = "reports_dashboard.html")]
 struct DashboardPage {
+    /// Child deployments this region reports through (issue 20), with a warning when late.
+    nodes: Vec<crate::federation::NodeSync>,
     nav: Option<Nav>,
     region: String,
     region_name: String,
@@ -358,7 +360,9 @@ async fn dashboard(
         .await
         .map(|v| v.len())
         .unwrap_or(0);
+    let nodes = crate::federation::syncs_for(s, &region).await?;
     Ok(render(&DashboardPage {
+        nodes,
         nav: Some(Nav::for_actor(actor, "/reports")),
         overdue_rectifications,
         open_shortages,

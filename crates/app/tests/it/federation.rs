@@ -523,6 +523,8 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         let cookie = web_login(&parent, "off.p").await;
         let (_, html) = page(&parent, "/reports/missing?template=village_daily&period=2026-03-02&region=130110", &cookie).await;
         assert!(html.contains("经下级部署") && html.contains("滞后"), "missing list");
+        let (_, html) = page(&parent, "/reports/dashboard?region=130110&date=2026-03-02", &cookie).await;
+        assert!(html.contains("经下级部署") && html.contains("滞后"), "trend dashboard");
 
         // The province's page shows the node's last contact; the county's shows the link.
         assert!(
