@@ -338,8 +338,9 @@ pub(crate) fn push_report(
 }
 
 /// Append the acknowledgement of an incident made here to the outbox, in the acknowledgement's
-/// own transaction (`event_key` `incident_ack:<id>`): the parent finds the incident by its unit
-/// and period (ids differ between deployments) and records the handling with who did it here.
+/// own transaction (`event_key` `incident_ack:<id>`): the parent finds the incident by the key
+/// of the event that brought it (ids differ between deployments) and records the handling with
+/// who did it here.
 pub(crate) async fn push_incident_ack(
     tx: &mut Tx,
     keys: &KeyRing,
@@ -350,8 +351,9 @@ pub(crate) async fn push_incident_ack(
     if inc.unit.starts_with("org:") {
         return Ok(());
     }
-    let body = json!({"unit": inc.unit, "period": inc.period, "handling": handling, "by": by,
-        "at": rfc3339(tx.now())});
+    // The incident's own event key (an immediate report is never corrected: `:0`).
+    let body = json!({"report_key": format!("report:{}:0", inc.id), "unit": inc.unit,
+        "period": inc.period, "handling": handling, "by": by, "at": rfc3339(tx.now())});
     q::push_outbox_tx(
         tx,
         keys,

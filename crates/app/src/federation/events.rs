@@ -12,8 +12,9 @@
 //! migration 0057) with the child's stated time beside the parent's receive time.
 //!
 //! Kinds: `report.submit` (a report submitted or corrected at the child) and `incident.acknowledge`
-//! (an incident acknowledged at the child, with its handling: found at the parent by unit and
-//! period, recorded as the node's with the child's handler named in the text). A report whose
+//! (an incident acknowledged at the child, with its handling: found at the parent through the
+//! key of the event that brought it, recorded as the node's with the child's handler named in
+//! the text). A report whose
 //! unit is an organisation is rejected for now: organisation ids are each deployment's own, and
 //! the mapping (by unified social credit code, or organisations owned by the parent and sent
 //! down) comes with the documents going down.
@@ -56,8 +57,8 @@ pub struct Event {
 /// The body of an `incident.acknowledge` event.
 #[derive(Debug, Clone, Deserialize)]
 struct AckBody {
-    unit: String,
-    period: String,
+    /// The child's event key of the incident's own `report.submit`.
+    report_key: String,
     handling: String,
     #[serde(default)]
     by: String,
@@ -245,7 +246,8 @@ async fn apply_one(
                     format!("即报确认事件格式错误：{err}"),
                 )
             })?;
-            let inc = reports::incidents::get_at(state, actor, &body.unit, &body.period).await?;
+            let key = format!("node:{}:{}", node.id, body.report_key.trim());
+            let inc = reports::incidents::get_by_key(state, actor, &key).await?;
             if inc.ack.as_ref().is_some_and(|a| a.by == actor.username) {
                 return Ok((Outcome::Replayed, inc.id, None));
             }

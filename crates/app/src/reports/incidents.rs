@@ -56,16 +56,18 @@ pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Incident
     queries::incident(state, &actor.everywhere(), id).await
 }
 
-/// The incident of `unit` for `period` in scope (how a parent deployment finds the incident a
-/// child's acknowledgement names: ids differ between deployments).
-pub async fn get_at(
-    state: &AppState,
-    actor: &Actor,
-    unit: &str,
-    period: &str,
-) -> AppResult<Incident> {
+/// The incident the caller itself submitted with idempotency key `key`, in scope: how a parent
+/// deployment finds the incident a child's acknowledgement names (ids differ between
+/// deployments, and a unit may make several immediate reports in one day).
+pub async fn get_by_key(state: &AppState, actor: &Actor, key: &str) -> AppResult<Incident> {
     actor.require(Permission::ReportsRead)?;
-    queries::incident_at(state, &actor.everywhere(), unit, period).await
+    let uid = actor.user_id.ok_or_else(AppError::not_found)?;
+    let (_, response) = queries::idempotency_record(state, uid, key)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let sub: super::Submission =
+        serde_json::from_str(&response).map_err(|_| AppError::not_found())?;
+    get(state, actor, sub.id).await
 }
 
 /// Acknowledge an incident and record how it was handled (county level or above).

@@ -45,25 +45,23 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
         let off_c = county.user("off.c", &["official"], "130110").await;
         let off_p = parent.user("off.p", &["official"], "130110").await;
 
-        // Up: an incident and, later, its handling at the county.
-        let (s, inc) = county
-            .post(
-                "/api/v1/reports",
-                &off_c,
-                json!({"template": "incident",
-                "unit": "130110100003", "period": "2026-03-02", "values": {"event_kind": "物资短缺",
-                "occurred_at": "2026-03-02 09:00", "place": "村委会", "people_affected": 3,
-                "measures": "已联系乡镇"}}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{inc}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
-        assert_eq!((r.applied, r.error.as_deref()), (1, None), "{r:?}");
+        // Up: two incidents of one village on one day and, later, the second one's handling.
+        let mut incs = Vec::new();
+        for (place, n) in [("村委会", 3), ("卫生室", 5)] {
+            let (s, inc) = county
+                .post("/api/v1/reports", &off_c, json!({"template": "incident",
+                    "unit": "130110100003", "period": "2026-03-02", "values": {"event_kind": "物资短缺",
+                    "occurred_at": "2026-03-02 09:00", "place": place, "people_affected": n,
+                    "measures": "已联系乡镇"}}))
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{inc}");
+            incs.push(inc);
+        }
+        let inc = &incs[1];
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!((r.applied, r.error.as_deref()), (2, None), "{r:?}");
         let (_, open) = parent.get("/api/v1/incidents?open=true", &off_p).await;
-        assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
-        assert!(open[0]["ack"].is_null(), "{open}");
+        assert_eq!(open.as_array().map(Vec::len), Some(2), "{open}");
         let (s, acked) = county
             .post(
                 &format!("/api/v1/incidents/{}/ack", inc["id"]),
@@ -76,13 +74,29 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             .await
             .expect("sync");
         assert_eq!((r.applied, r.rejected, r.pending), (1, 0, 0), "{r:?}");
+        let (_, open) = parent.get("/api/v1/incidents?open=true", &off_p).await;
+        assert_eq!(
+            open.as_array().map(Vec::len),
+            Some(1),
+            "the first incident of the day is still open: {open}"
+        );
+        assert_eq!(open[0]["values"]["place"].as_str(), Some("村委会"), "{open}");
         let (_, all) = parent.get("/api/v1/incidents", &off_p).await;
+        let all: Vec<serde_json::Value> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| !i["ack"].is_null())
+            .cloned()
+            .collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0]["values"]["place"].as_str(), Some("卫生室"), "the one acknowledged");
         let handling = all[0]["ack"]["handling"].as_str().unwrap_or_default();
         assert!(
             handling.contains("已调拨口罩两箱")
                 && handling.contains("off.c")
                 && handling.contains("鹿泉区民政局"),
-            "{all}"
+            "{all:?}"
         );
         assert_eq!(
             all[0]["ack"]["by"].as_str(),
@@ -96,7 +110,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");
-        assert_eq!((r.applied, r.duplicate, r.rejected), (0, 2, 0), "{r:?}");
+        assert_eq!((r.applied, r.duplicate, r.rejected), (0, 3, 0), "{r:?}");
         assert_eq!(
             count(
                 &parent,

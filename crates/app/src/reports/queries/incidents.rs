@@ -80,27 +80,6 @@ pub(in crate::reports) async fn incident(
     admitted(state, scope, sql, id, map, |i| &i.region_code).await
 }
 
-/// The incident of `unit` for `period` under the handle (else *not found*).
-pub(in crate::reports) async fn incident_at(
-    state: &AppState,
-    scope: &Scoped<'_>,
-    unit: &str,
-    period: &str,
-) -> AppResult<Incident> {
-    let sql = format!(
-        "SELECT {COLS} {FROM} WHERE s.template_key = 'incident' AND s.region_code >= $1 AND s.region_code < $2 \
-         AND s.unit = $3 AND s.period = $4"
-    );
-    let q = ranged(scope, sql)
-        .bind(unit.to_string())
-        .bind(period.to_string());
-    all(state, q, |r| from_row(&state.keys, r))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(crate::kernel::error::AppError::not_found)
-}
-
 /// Record the acknowledgement of an incident by `by`.
 pub(in crate::reports) async fn insert_ack(
     tx: &mut Tx,
