@@ -401,6 +401,12 @@ impl From<RegionCode> for Scope {
     }
 }
 
+/// The province (the 2-digit prefix) of a region code: the first column of every growing
+/// table's keys, so the nation can distribute them by province (ADR 0003).
+pub fn province_of(code: &str) -> String {
+    code.chars().take(2).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

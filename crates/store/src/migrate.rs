@@ -252,6 +252,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_assistance_down",
         include_str!("../migrations/0058_federation_assistance_down.sql"),
     ),
+    (
+        59,
+        "federation_orgs",
+        include_str!("../migrations/0059_federation_orgs.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

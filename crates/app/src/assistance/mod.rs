@@ -71,10 +71,7 @@ pub fn county_of(code: &RegionCode) -> Option<RegionCode> {
     code.prefix_at(RegionLevel::County)
 }
 
-/// The province column of a row (the code's first two digits).
-pub fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+pub use backstop_core::region::province_of;
 
 /// A programme key, or a Chinese error on `field`.
 pub fn programme_field(field: &str, s: &str) -> AppResult<Programme> {

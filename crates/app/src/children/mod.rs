@@ -379,10 +379,7 @@ pub(crate) fn may(actor: &Actor, p: Permission) -> AppResult<()> {
     actor.require(p)
 }
 
-/// The province column of a row.
-pub(crate) fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+pub(crate) use backstop_core::region::province_of;
 
 /// Cases in the actor's scope (optionally one region of it), newest first.
 pub async fn list(

@@ -228,6 +228,7 @@ pub async fn register(
     let who: WhoAmI = serde_json::from_str(&text)
         .map_err(|_| field("parent_url", "该地址不是 Backstop 上级部署"))?;
     crate::regions::existing_in_scope(state, actor, "credential", &who.region_code).await?;
+    let orgs = crate::orgs::federated::all_in(state, actor, &who.region_code).await?;
     let mut tx = Tx::begin(state, actor).await?;
     let parent = q::NewParent {
         url: &url,
@@ -239,6 +240,11 @@ pub async fn register(
         ca_pem: ca,
     };
     q::set_parent(&mut tx, &state.keys, &parent).await?;
+    // The organisations kept so far go up first, so that their reports find them.
+    for o in &orgs {
+        let body = serde_json::to_string(o).unwrap_or_default();
+        push_org(&mut tx, &state.keys, o.id, &o.region_code, &body).await?;
+    }
     tx.commit(
         Change::new(
             "federation.parent_register",
@@ -303,8 +309,9 @@ async fn status_of(state: &AppState) -> AppResult<LinkStatus> {
 }
 
 /// Append a report submitted or corrected here to the outbox, inside the submission's own
-/// write job (`event_key` `report:<id>:<n>`, n the correction count). Reports of organisations
-/// stay here for now (organisation ids are each deployment's own; see [`super::events`]).
+/// write job (`event_key` `report:<id>:<n>`, n the correction count). An organisation's report
+/// names it by this deployment's id; the parent turns it into its own
+/// ([`crate::orgs::federated`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn push_report(
     script: &mut Script,
@@ -319,9 +326,6 @@ pub(crate) fn push_report(
     values: &serde_json::Map<String, Value>,
     now: i64,
 ) {
-    if unit.starts_with("org:") {
-        return;
-    }
     // The version it was filled against: the parent accepts it against that version even if it
     // has a newer one the child has not yet received (and says so).
     let body = json!({"template": template, "unit": unit, "period": period, "values": values,
@@ -329,7 +333,7 @@ pub(crate) fn push_report(
     q::push_outbox(
         script,
         keys,
-        region.get(..2).unwrap_or("00"),
+        &backstop_core::region::province_of(region),
         &format!("report:{report_id}:{corrections}"),
         "report.submit",
         &body.to_string(),
@@ -348,19 +352,38 @@ pub(crate) async fn push_incident_ack(
     by: &str,
     handling: &str,
 ) -> AppResult<()> {
-    if inc.unit.starts_with("org:") {
-        return Ok(());
-    }
     // The incident's own event key (an immediate report is never corrected: `:0`).
     let body = json!({"report_key": format!("report:{}:0", inc.id), "unit": inc.unit,
         "period": inc.period, "handling": handling, "by": by, "at": rfc3339(tx.now())});
     q::push_outbox_tx(
         tx,
         keys,
-        inc.region_code.get(..2).unwrap_or("00"),
+        &backstop_core::region::province_of(&inc.region_code),
         &format!("incident_ack:{}", inc.id),
         "incident.acknowledge",
         &body.to_string(),
+    )
+    .await
+}
+
+/// Append an organisation made, corrected or disabled here to the outbox, in the change's own
+/// transaction (`event_key` `org:<id>:<time>:<random>`: one per change; see
+/// [`crate::orgs::federated`]).
+pub(crate) async fn push_org(
+    tx: &mut Tx,
+    keys: &KeyRing,
+    id: i64,
+    region: &str,
+    body: &str,
+) -> AppResult<()> {
+    let key = format!("org:{id}:{}:{:08x}", tx.now(), rand::random::<u32>());
+    q::push_outbox_tx(
+        tx,
+        keys,
+        &backstop_core::region::province_of(region),
+        &key,
+        "org.upsert",
+        body,
     )
     .await
 }

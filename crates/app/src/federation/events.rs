@@ -11,13 +11,13 @@
 //! never stops the others. Every event applied or rejected is logged once (`fed_received`,
 //! migration 0057) with the child's stated time beside the parent's receive time.
 //!
-//! Kinds: `report.submit` (a report submitted or corrected at the child) and `incident.acknowledge`
+//! Kinds: `org.upsert` (an organisation of the child, made, corrected or disabled: mapped to
+//! one of the parent's, [`crate::orgs::federated`]), `report.submit` (a report submitted or
+//! corrected at the child; an organisation's report names the child's id, turned into the
+//! parent's) and `incident.acknowledge`
 //! (an incident acknowledged at the child, with its handling: found at the parent through the
 //! key of the event that brought it, recorded as the node's with the child's handler named in
-//! the text). A report whose
-//! unit is an organisation is rejected for now: organisation ids are each deployment's own, and
-//! the mapping (by unified social credit code, or organisations owned by the parent and sent
-//! down) comes with the documents going down.
+//! the text).
 
 use backstop_core::error::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -213,17 +213,24 @@ async fn apply_one(
                     format!("报表事件格式错误：{err}"),
                 )
             })?;
-            let is_org = input.unit.is_number()
-                || input
-                    .unit
-                    .as_str()
-                    .is_some_and(|u| u.trim().starts_with("org:"));
-            if is_org {
-                return Err(AppError::field(
-                    ErrorCode::Validation,
-                    "unit",
-                    "暂只接收以村（社区）或区划为填报单位的报表：机构编号两级部署各自不同，机构报表待机构对应后上报",
-                ));
+            let mut input = input;
+            // An organisation is named by the child's id: the parent's own is the one it became.
+            let child_org = match &input.unit {
+                Value::Number(n) => n.as_i64(),
+                Value::String(u) => u.trim().strip_prefix("org:").and_then(|x| x.parse().ok()),
+                _ => None,
+            };
+            if let Some(child_org) = child_org {
+                let org = super::queries::org_map(state, node, child_org)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::field(
+                            ErrorCode::Validation,
+                            "unit",
+                            "该机构尚未同步到上级部署（机构信息先于其报表上报）",
+                        )
+                    })?;
+                input.unit = Value::from(format!("org:{org}"));
             }
             let key = format!("node:{}:{}", node.id, e.key.trim());
             let (outcome, sub) = reports::submit(state, actor, &input, Some(&key)).await?;
@@ -261,6 +268,28 @@ async fn apply_one(
             let handling: String = handling.chars().take(1000).collect();
             let inc = reports::incidents::acknowledge(state, actor, inc.id, &handling).await?;
             Ok((Outcome::Created, inc.id, None))
+        }
+        "org.upsert" => {
+            let o: crate::orgs::federated::NodeOrg = serde_json::from_value(e.body.clone())
+                .map_err(|err| {
+                    AppError::field(
+                        ErrorCode::Validation,
+                        "body",
+                        format!("机构事件格式错误：{err}"),
+                    )
+                })?;
+            let mapped = super::queries::org_map(state, node, o.id).await?;
+            let (org, changed) =
+                crate::orgs::federated::take_from_node(state, actor, &o, mapped).await?;
+            if mapped.is_none() {
+                super::queries::map_org(state, node, o.id, org).await?;
+            }
+            let outcome = if changed {
+                Outcome::Created
+            } else {
+                Outcome::Replayed
+            };
+            Ok((outcome, org, None))
         }
         other => Err(AppError::field(
             ErrorCode::Validation,

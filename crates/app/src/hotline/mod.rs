@@ -165,10 +165,7 @@ pub(crate) fn time_field(field: &str, value: &str) -> AppResult<i64> {
     ))
 }
 
-/// The province (2-digit prefix) of a region code: part of every growing table's keys.
-pub(crate) fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+pub(crate) use backstop_core::region::province_of;
 
 /// Does the actor work on hotlines at all? Anyone else gets *not found* from every hotline
 /// route (nothing is seen to exist).

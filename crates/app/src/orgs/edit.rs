@@ -34,6 +34,16 @@ pub struct OrgPatch {
 /// Correct an organisation of the actor's scope; moving it needs the new region in scope too.
 pub async fn update(state: &AppState, actor: &Actor, id: i64, patch: &OrgPatch) -> AppResult<Org> {
     actor.require(Permission::OrgsManage)?;
+    update_in_scope(state, actor, id, patch).await
+}
+
+/// [`update`] once the permission is settled (also a child deployment's node, `federated`).
+pub(super) async fn update_in_scope(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    patch: &OrgPatch,
+) -> AppResult<Org> {
     let cur = super::get(state, actor, id).await?;
     let name = match &patch.name {
         Some(n) => text_field("name", n, 100, true)?,
@@ -106,6 +116,17 @@ pub async fn update(state: &AppState, actor: &Actor, id: i64, patch: &OrgPatch) 
         },
     )
     .await?;
+    let snapshot = super::federated::NodeOrg {
+        id,
+        name,
+        kind,
+        region_code: region.clone(),
+        contact_person: person,
+        contact_phone: phone,
+        address,
+        disabled: cur.disabled,
+    };
+    super::federated::push(&mut tx, &state.keys, &snapshot).await?;
     tx.commit(Change::new("org.update", "org", id, region).detail(detail))
         .await?;
     state.caches.invalidate();
@@ -121,12 +142,27 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> AppResult<Org> {
     actor.require(Permission::OrgsManage)?;
+    set_disabled_in_scope(state, actor, id, disabled).await
+}
+
+/// [`set_disabled`] once the permission is settled (also a child deployment's node).
+pub(super) async fn set_disabled_in_scope(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    disabled: bool,
+) -> AppResult<Org> {
     let cur = super::get(state, actor, id).await?;
     if cur.disabled == disabled {
         return Ok(cur);
     }
     let mut tx = Tx::begin(state, actor).await?;
     queries::set_disabled(&mut tx, id, disabled).await?;
+    let snapshot = super::federated::NodeOrg {
+        disabled,
+        ..super::federated::NodeOrg::of(&cur)
+    };
+    super::federated::push(&mut tx, &state.keys, &snapshot).await?;
     let action = if disabled {
         "org.disable"
     } else {

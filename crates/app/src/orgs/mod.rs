@@ -4,6 +4,7 @@
 //! An organisation is corrected or disabled, never deleted (`edit`).
 
 mod edit;
+pub mod federated;
 pub mod pages;
 mod queries;
 pub mod web;
@@ -157,6 +158,12 @@ fn check_phone(p: &str) -> AppResult<String> {
 /// Create an organisation in a region of the actor's scope.
 pub async fn create(state: &AppState, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
     actor.require(Permission::OrgsManage)?;
+    create_in_scope(state, actor, input).await
+}
+
+/// [`create`] once the permission is settled: the region must be in the actor's scope (a child
+/// deployment's organisation arrives through here as its node, [`federated`]).
+async fn create_in_scope(state: &AppState, actor: &Actor, input: &NewOrg) -> AppResult<Org> {
     let name = text_field("name", &input.name, 100, true)?;
     let kind = OrgKind::parse(&input.kind)
         .ok_or_else(|| AppError::field(ErrorCode::Validation, "kind", "未知的机构类型"))?;
@@ -177,6 +184,18 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewOrg) -> AppResul
         },
     )
     .await?;
+    // Up to the parent deployment, when there is one (issue 20).
+    let snapshot = federated::NodeOrg {
+        id,
+        name: name.clone(),
+        kind: kind.as_str().to_string(),
+        region_code: code.as_str().to_string(),
+        contact_person: contact_person.clone(),
+        contact_phone: contact_phone.clone(),
+        address: address.clone(),
+        disabled: false,
+    };
+    federated::push(&mut tx, &state.keys, &snapshot).await?;
     tx.commit(
         Change::new("org.create", "org", id, code.as_str()).detail(
             json!({"name": {"before": null, "after": name}, "kind": {"before": null, "after": kind.as_str()}}),

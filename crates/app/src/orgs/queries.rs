@@ -103,3 +103,21 @@ pub(super) async fn update(tx: &mut Tx, id: i64, n: &NewRow<'_>) -> AppResult<()
 pub(super) async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> AppResult<()> {
     crate::kernel::queries::set_disabled(tx, "orgs", id, disabled).await
 }
+
+/// The organisations under the handle in `region` exactly with this name and kind (how a child
+/// deployment's organisation is matched to one the parent already keeps).
+pub(super) async fn same(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    region: &str,
+    name: &str,
+    kind: &str,
+) -> AppResult<Vec<i64>> {
+    let sql = "SELECT id FROM orgs WHERE region_code >= $1 AND region_code < $2 \
+               AND region_code = $3 AND name = $4 AND kind = $5 ORDER BY id LIMIT 2";
+    let q = ranged(scope, sql)
+        .bind(region.to_string())
+        .bind(name.to_string())
+        .bind(kind.to_string());
+    all(state, q, |r| sqlx::Row::try_get::<i64, _>(r, "id")).await
+}

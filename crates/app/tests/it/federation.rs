@@ -102,7 +102,7 @@ async fn nodes_are_issued_authenticated_rotated_and_revoked() {
 }
 
 /// POST a batch with `Authorization: Node <cred>`.
-async fn send(t: &T, cred: &str, events: Value) -> (StatusCode, Value) {
+pub(crate) async fn send(t: &T, cred: &str, events: Value) -> (StatusCode, Value) {
     let auth = format!("Node {cred}");
     let (s, _, body) = t
         .raw(

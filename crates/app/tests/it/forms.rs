@@ -259,6 +259,8 @@ fn action_codes_in_source() -> std::collections::BTreeSet<String> {
         "persons.birth_date",
         "b.person_id",
         "crosschecks.fingerprint",
+        // A federation event kind (the parent applies it through org.create/org.update).
+        "org.upsert",
     ];
     let mut codes = std::collections::BTreeSet::new();
     for f in files {

@@ -248,3 +248,41 @@ pub(super) async fn received(
     .await?;
     Ok(())
 }
+
+/// The parent's organisation that the node's organisation `child_org` became, if any.
+pub(super) async fn org_map(
+    state: &AppState,
+    node: &Node,
+    child_org: i64,
+) -> AppResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT org_id FROM fed_org_map WHERE province = $1 AND node_id = $2 AND child_org_id = $3",
+    )
+    .bind(backstop_core::region::province_of(&node.region_code))
+    .bind(node.id)
+    .bind(child_org)
+    .fetch_optional(state.db.pool())
+    .await?)
+}
+
+/// Remember that the node's organisation `child_org` is the parent's `org` (a replay keeps the
+/// first).
+pub(super) async fn map_org(
+    state: &AppState,
+    node: &Node,
+    child_org: i64,
+    org: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO fed_org_map (province, node_id, child_org_id, org_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(backstop_core::region::province_of(&node.region_code))
+    .bind(node.id)
+    .bind(child_org)
+    .bind(org)
+    .bind(state.now_ms())
+    .execute(state.db.pool())
+    .await?;
+    Ok(())
+}
