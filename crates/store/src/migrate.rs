@@ -257,6 +257,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_orgs",
         include_str!("../migrations/0059_federation_orgs.sql"),
     ),
+    (
+        60,
+        "federation_figures",
+        include_str!("../migrations/0060_federation_figures.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -73,7 +73,7 @@ pub struct StatsQuery {
 }
 
 /// One programme's figures on a line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgrammeFigures {
     pub programme: String,
     pub programme_label: String,
@@ -86,7 +86,7 @@ pub struct ProgrammeFigures {
 }
 
 /// A count under a key (a state or a level).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyCount {
     pub key: String,
     pub label: String,
@@ -94,7 +94,7 @@ pub struct KeyCount {
 }
 
 /// One line of the statistics: a region below the one asked for (or the region itself).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatLine {
     pub region_code: String,
     pub region_name: String,
@@ -194,6 +194,22 @@ impl StatLine {
         self.exits_held += o.exits_held;
         self.exits_to_review += o.exits_to_review;
         self.finish();
+    }
+
+    /// Nothing on the line at all.
+    pub fn is_zero(&self) -> bool {
+        self.households == 0
+            && self.persons == 0
+            && self.paid_fen == 0
+            && self.sent_fen == 0
+            && self.other_paid_fen == 0
+            && self.other_sent_fen == 0
+            && self.applications.iter().all(|a| a.count == 0)
+            && self.overdue_total == 0
+            && self.aid_pending == 0
+            && self.aid_pending_fen == 0
+            && self.exits_held == 0
+            && self.exits_to_review == 0
     }
 
     /// The line's own totals from its programmes and levels.
@@ -337,6 +353,15 @@ async fn compute(state: &AppState, scope: &Scoped<'_>, month: &str) -> AppResult
         l.exits_held += g.c;
         l.exits_to_review += g.d;
     }
+    // Figures of child deployments whose records stay with them (issue 20): each of their
+    // finest lines onto the line of the region it lies in, as a local record would be.
+    for f in crate::federation::figures_under(state, FIGURES_KIND, month, scope.range()).await? {
+        let Ok(fl) = serde_json::from_str::<StatLine>(&f.body) else {
+            continue;
+        };
+        let key = f.region_code.get(..len).unwrap_or(&code).to_string();
+        line(&mut lines, &key).add(&fl);
+    }
     let mut own = Vec::new();
     let mut rest = Vec::new();
     for (_, mut l) in lines {
@@ -361,6 +386,33 @@ async fn compute(state: &AppState, scope: &Scoped<'_>, month: &str) -> AppResult
         lines: own,
         total,
     })
+}
+
+/// The kind of the assistance figures a child deployment sends up.
+pub const FIGURES_KIND: &str = "assistance";
+
+/// What a child deployment sends up for `region` (its node's) and `month`: the finest lines —
+/// each village's, and the records kept at each township and at the region itself (本级) — as
+/// this deployment's own statistics compute them, lines of nothing left out (issue 20; the
+/// system reads, no personal data).
+pub async fn node_lines(
+    state: &AppState,
+    region: &RegionCode,
+    month: &str,
+) -> AppResult<Vec<StatLine>> {
+    let system = Actor::operator();
+    let top = compute(state, &system.within(region)?, month).await?;
+    let mut out = Vec::new();
+    for l in top.lines.into_iter().filter(|l| !l.is_zero()) {
+        match RegionCode::parse(&l.region_code) {
+            Ok(c) if !l.own_level && l.has_children => {
+                let below = compute(state, &system.within(&c)?, month).await?.lines;
+                out.extend(below.into_iter().filter(|l| !l.is_zero()));
+            }
+            _ => out.push(l),
+        }
+    }
+    Ok(out)
 }
 
 /// The records behind the coverage figures of a region (drill-down to the records): the

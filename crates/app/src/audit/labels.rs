@@ -230,6 +230,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.totp_reset", "重置动态验证码"),
     ("user.unlock", "解锁用户"),
     ("user.update", "修改用户"),
+    ("federation.figures", "接收下级部署的汇总数字"),
     ("federation.node_issue", "签发下级部署节点凭据"),
     ("federation.node_revoke", "吊销下级部署节点"),
     ("federation.node_rotate", "轮换下级部署节点凭据"),

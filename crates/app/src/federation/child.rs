@@ -408,6 +408,10 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
     {
         r.error = Some(e);
     }
+    // The aggregate figures of this month, queued when they changed, go up with the events.
+    if let Err(e) = super::figures::queue_snapshots(state, &p.region_code).await {
+        tracing::warn!(code = e.code.as_str(), "federation figures not computed");
+    }
     let url = format!("{}/api/v1/federation/events", p.parent_url);
     while r.error.is_none() {
         let rows = q::pending(state, BATCH).await?;

@@ -17,7 +17,8 @@
 //! parent's) and `incident.acknowledge`
 //! (an incident acknowledged at the child, with its handling: found at the parent through the
 //! key of the event that brought it, recorded as the node's with the child's handler named in
-//! the text).
+//! the text), and `figures` (a snapshot of aggregate figures whose records stay at the child:
+//! [`super::figures`]).
 
 use backstop_core::error::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -268,6 +269,15 @@ async fn apply_one(
             let handling: String = handling.chars().take(1000).collect();
             let inc = reports::incidents::acknowledge(state, actor, inc.id, &handling).await?;
             Ok((Outcome::Created, inc.id, None))
+        }
+        "figures" => {
+            let changed = super::figures::apply(state, node, actor, &e.body).await?;
+            let outcome = if changed {
+                Outcome::Created
+            } else {
+                Outcome::Replayed
+            };
+            Ok((outcome, node.id, None))
         }
         "org.upsert" => {
             let o: crate::orgs::federated::NodeOrg = serde_json::from_value(e.body.clone())

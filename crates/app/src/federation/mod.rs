@@ -12,6 +12,7 @@
 
 pub mod child;
 pub mod events;
+pub mod figures;
 pub mod pages;
 mod queries;
 pub mod web;
@@ -27,6 +28,8 @@ use crate::kernel::actor::{Actor, Via};
 use crate::kernel::crypto::{random_token, token_hash};
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
+
+pub use figures::figures_under;
 
 /// How long a rotated-out secret keeps working (the child's next sync picks up the new one).
 pub const ROTATION_GRACE_MS: i64 = 24 * 3600 * 1000;

@@ -39,6 +39,7 @@ mod entrance;
 mod escalation;
 mod federation;
 mod federation_down;
+mod federation_figures;
 mod federation_orgs;
 mod federation_tls;
 mod fever;

@@ -2,6 +2,7 @@
 //! and their service accounts; the child's side (its parent and outbox) in [`child`].
 
 pub(super) mod child;
+pub(super) mod figures;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

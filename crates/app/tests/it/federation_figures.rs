@@ -1,0 +1,186 @@
+//! Issue 20, on every backend (the province) with a county on SQLite: the assistance totals of a
+//! county whose beneficiaries stay on its own laptop reach the province as figures (no person
+//! goes up), and the province's statistics then equal the county's at the county, at each
+//! township and village inside it, and in the city line above it; a change replaces the
+//! figures rather than adding to them, and everything sent again changes nothing.
+
+use axum::http::StatusCode;
+use backstop_app::federation::{self, NewNode};
+use serde_json::{Value, json};
+
+use crate::federation::{actor, serve_on};
+use crate::support::{T, audit_count, count, each_backend};
+
+/// (households, persons, paid fen) of a statistics line.
+fn figures(l: &Value) -> (i64, i64, i64) {
+    (
+        l["households"].as_i64().unwrap_or(-1),
+        l["persons"].as_i64().unwrap_or(-1),
+        l["paid_fen"].as_i64().unwrap_or(-1),
+    )
+}
+
+/// The total and each line's figures of the statistics of `region` for `month`.
+async fn stats(t: &T, tok: &str, region: &str, month: &str) -> Vec<(String, (i64, i64, i64))> {
+    let (s, st) = t
+        .get(
+            &format!("/api/v1/assistance/statistics?region={region}&month={month}"),
+            tok,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{st}");
+    let mut out = vec![("total".to_string(), figures(&st["total"]))];
+    for l in st["lines"].as_array().into_iter().flatten() {
+        let f = figures(l);
+        if f != (0, 0, 0) {
+            out.push((l["region_code"].as_str().unwrap_or("").to_string(), f));
+        }
+    }
+    out
+}
+
+async fn beneficiary(t: &T, region: &str, programme: &str, person: i64, members: i64, month: &str) {
+    sqlx::query(
+        "INSERT INTO assistance_beneficiaries (province, programme, county_code, region_code, \
+         person_id, members, area_kind, monthly_amount_fen, status, since_month, exit_held, \
+         created_at, updated_at) VALUES ('13', $1, '130110', $2, $3, $4, 'rural', 61200, 'active', $5, 0, 0, 0)",
+    )
+    .bind(programme.to_string())
+    .bind(region.to_string())
+    .bind(person)
+    .bind(members)
+    .bind(month.to_string())
+    .execute(t.state.db.pool())
+    .await
+    .expect("beneficiary");
+}
+
+#[tokio::test]
+async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
+    each_backend(|parent: T| async move {
+        parent.import_fixture().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("county.db").display());
+        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
+        county.import_fixture().await;
+        let issued = federation::issue(
+            &parent.state,
+            &actor("sec.p", "secadmin", "13"),
+            &NewNode {
+                region_code: "130110".into(),
+                name: "鹿泉区民政局".into(),
+            },
+        )
+        .await
+        .expect("issue");
+        let (port, up) = serve_on(&parent, 0).await;
+        federation::child::register(
+            &county.state,
+            &actor("sec.c", "secadmin", "130110"),
+            &format!("http://127.0.0.1:{port}"),
+            &issued.credential,
+            None,
+        )
+        .await
+        .expect("register");
+        // Nothing to report yet: no snapshot goes.
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.error.as_deref()), (0, None), "{r:?}");
+
+        let month = county.state.today().format("%Y-%m").to_string();
+        let off_c = county.user("off.c", &["official"], "130110").await;
+        let cw = county.user("cw.c", &["community_worker"], "130110").await;
+        let mut people = Vec::new();
+        for (name, region) in [
+            ("赵一", "130110100001"),
+            ("钱二", "130110100002"),
+            ("孙三", "130110101001"),
+        ] {
+            let (s, p) = county
+                .post(
+                    "/api/v1/persons",
+                    &cw,
+                    json!({"name": name, "region_code": region,
+                    "birth_date": "1950-01-01"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{p}");
+            people.push((p["id"].as_i64().expect("id"), region));
+        }
+        beneficiary(&county, people[0].1, "dibao", people[0].0, 3, &month).await;
+        beneficiary(&county, people[1].1, "tekun", people[1].0, 1, &month).await;
+        beneficiary(&county, people[2].1, "dibao", people[2].0, 2, &month).await;
+        // Kept at the township itself (本级 of 获鹿镇).
+        beneficiary(&county, "130110100", "tekun", people[2].0, 1, &month).await;
+
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.rejected), (1, 0), "one snapshot: {r:?}");
+        let off_p = parent.user("off.p", &["official"], "130110").await;
+        for region in ["130110", "130110100", "130110100001", "130110101"] {
+            let at_county = stats(&county, &off_c, region, &month).await;
+            assert_ne!(at_county[0].1, (0, 0, 0), "{region}: something to compare");
+            assert_eq!(
+                stats(&parent, &off_p, region, &month).await,
+                at_county,
+                "{region}"
+            );
+        }
+        let prov = parent.user("off.prov", &["official"], "13").await;
+        let at_province = stats(&parent, &prov, "13", &month).await;
+        let at_county = stats(&county, &off_c, "130110", &month).await;
+        assert_eq!(at_province[0].1, at_county[0].1, "the province's total");
+        assert_eq!(
+            at_province.iter().find(|(c, _)| c == "1301").map(|l| l.1),
+            Some(at_county[0].1),
+            "石家庄市's line carries the county"
+        );
+        assert_eq!(
+            count(
+                &parent,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM assistance_beneficiaries"
+            )
+            .await,
+            0,
+            "no person went up"
+        );
+
+        // Unchanged: nothing queued; changed: replaced, not added.
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(r.applied, 0, "{r:?}");
+        beneficiary(
+            &county,
+            people[0].1,
+            "orphan_allowance",
+            people[1].0,
+            1,
+            &month,
+        )
+        .await;
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(r.applied, 1, "{r:?}");
+        let at_county = stats(&county, &off_c, "130110", &month).await;
+        assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
+        // Everything sent again: the older snapshot does not overwrite the newer one.
+        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
+            .execute(county.state.db.pool())
+            .await
+            .expect("lose the acknowledgements");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.duplicate, r.rejected), (0, 2, 0), "{r:?}");
+        assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
+        assert_eq!(audit_count(&parent, "federation.figures").await, 2);
+        up.abort();
+        county.state.db.close().await;
+    })
+    .await;
+}
