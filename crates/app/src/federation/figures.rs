@@ -1,6 +1,7 @@
 //! Aggregate figures up (issue 20 item 2, ADR 0015): what the parent needs from a child whose
-//! records stay with the child — assistance totals so far ([`crate::assistance::stats`]). At
-//! the child, [`queue_snapshots`] (each sync, before the events go) computes the month's finest
+//! records stay with the child — assistance totals ([`crate::assistance::stats`], per month)
+//! and the people under home observation ([`crate::screening`], as they stand now). At the
+//! child, [`queue_snapshots`] (each sync, before the events go) computes each kind's finest
 //! lines for the node's region and queues a `figures` event when they differ from the last one
 //! queued. At the parent, [`apply`] replaces the node's lines for that kind and period (every
 //! line inside the node's region, else the event is rejected; an older snapshot than the one
@@ -20,8 +21,32 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// The kinds of figures a child sends, with the area that computes and reads them.
-pub const KINDS: [&str; 1] = [crate::assistance::stats::FIGURES_KIND];
+/// The kinds of figures a child sends: the areas compute and read them.
+pub const KINDS: [&str; 2] = [
+    crate::assistance::stats::FIGURES_KIND,
+    crate::screening::FIGURES_KIND,
+];
+
+/// A kind's current period and its finest lines for the node's region, as JSON.
+async fn lines_of(
+    state: &AppState,
+    kind: &str,
+    code: &RegionCode,
+) -> AppResult<(String, Vec<Value>)> {
+    fn json<T: Serialize>(v: &[T]) -> Vec<Value> {
+        v.iter()
+            .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
+            .collect()
+    }
+    if kind == crate::screening::FIGURES_KIND {
+        // As it stands now.
+        let lines = crate::screening::node_lines(state, code).await?;
+        return Ok(("current".to_string(), json(&lines)));
+    }
+    let month = state.today().format("%Y-%m").to_string();
+    let lines = crate::assistance::stats::node_lines(state, code, &month).await?;
+    Ok((month, json(&lines)))
+}
 
 /// The body of a `figures` event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,14 +137,9 @@ pub(super) async fn apply(
 /// snapshot queued (nothing without a parent). Returns how many were queued.
 pub(super) async fn queue_snapshots(state: &AppState, region: &str) -> AppResult<usize> {
     let code = crate::regions::parse_code("region_code", region)?;
-    let month = state.today().format("%Y-%m").to_string();
     let mut queued = 0;
     for kind in KINDS {
-        let lines = crate::assistance::stats::node_lines(state, &code, &month).await?;
-        let lines: Vec<Value> = lines
-            .iter()
-            .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
-            .collect();
+        let (month, lines) = lines_of(state, kind, &code).await?;
         let hash = state.keys.keyed_hash(
             "federation_figures",
             Value::Array(lines.clone()).to_string().as_bytes(),

@@ -3,12 +3,13 @@
 //! people under home observation (children with most first). The region asked for must be in
 //! the caller's scope (and, for coverage, in the campaign), else *not found*.
 
-use backstop_core::region::RegionCode;
+use backstop_core::region::{RegionCode, RegionLevel};
 use backstop_core::role::Permission;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::visits::campaign_scope;
 use super::{get_campaign, queries};
+use crate::kernel::access::Scoped;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -109,12 +110,72 @@ pub async fn summary(
 ) -> AppResult<ObservationSummary> {
     actor.require(Permission::PersonsRead)?;
     let scope = actor.within_opt(region)?;
-    let total = queries::observations_active(state, &scope).await?;
-    let mut children: Vec<SummaryChild> = queries::observations_by_child(state, &scope)
+    summary_of(state, &scope).await
+}
+
+/// The kind of the observation counts a child deployment sends up (issue 20).
+pub const FIGURES_KIND: &str = "observation";
+
+/// One line a child deployment sends up: people under observation in a region (a village, or
+/// those kept at a township or the node's region itself, `own_level`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservationLine {
+    pub region_code: String,
+    pub own_level: bool,
+    pub count: i64,
+}
+
+/// What a child deployment sends up for its node's `region`: the counts per village, and those
+/// kept above the villages, lines of nothing left out (the system reads, no personal data).
+pub async fn node_lines(state: &AppState, region: &RegionCode) -> AppResult<Vec<ObservationLine>> {
+    let system = Actor::operator();
+    let mut out = Vec::new();
+    let mut todo = vec![region.clone()];
+    while let Some(code) = todo.pop() {
+        let s = summary_of(state, &system.within(&code)?).await?;
+        let below: i64 = s.children.iter().map(|c| c.count).sum();
+        if s.under_observation > below {
+            out.push(ObservationLine {
+                region_code: code.to_string(),
+                own_level: true,
+                count: s.under_observation - below,
+            });
+        }
+        for c in s.children.into_iter().filter(|c| c.count > 0) {
+            match RegionCode::parse(&c.code) {
+                Ok(r) if r.level() < RegionLevel::Village => todo.push(r),
+                _ => out.push(ObservationLine {
+                    region_code: c.code,
+                    own_level: false,
+                    count: c.count,
+                }),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.region_code.cmp(&b.region_code));
+    Ok(out)
+}
+
+async fn summary_of(state: &AppState, scope: &Scoped<'_>) -> AppResult<ObservationSummary> {
+    let mut total = queries::observations_active(state, scope).await?;
+    let mut children: Vec<SummaryChild> = queries::observations_by_child(state, scope)
         .await?
         .into_iter()
         .map(|(code, name, count)| SummaryChild { code, name, count })
         .collect();
+    // Child deployments' counts (issue 20), onto the child region each lies in.
+    let len = children.first().map(|c| c.code.len());
+    for f in crate::federation::figures_under(state, FIGURES_KIND, "current", scope.range()).await?
+    {
+        let Ok(l) = serde_json::from_str::<ObservationLine>(&f.body) else {
+            continue;
+        };
+        total += l.count;
+        let key = len.and_then(|n| l.region_code.get(..n));
+        if let Some(c) = children.iter_mut().find(|c| Some(c.code.as_str()) == key) {
+            c.count += l.count;
+        }
+    }
     children.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
     Ok(ObservationSummary {
         region: scope.node().as_str().to_string(),

@@ -38,7 +38,10 @@ use crate::kernel::error::{AppError, AppResult};
 
 pub use campaigns::{Campaign, NewCampaign, create_campaign, get_campaign, list_campaigns};
 pub use checks::{escalate_after_ms, run_observation_checks, run_observation_checks_with};
-pub use coverage::{Coverage, CoverageChild, ObservationSummary, SummaryChild, coverage, summary};
+pub use coverage::{
+    Coverage, CoverageChild, FIGURES_KIND, ObservationLine, ObservationSummary, SummaryChild,
+    coverage, node_lines, summary,
+};
 pub use observation::{
     Checkin, CloseObservation, Keeper, KeeperInput, Listed, NewCheckin, NewObservation,
     Observation, ObservationQuery, checkin, close, extend, get_observation, list_observations,

@@ -2,7 +2,8 @@
 //! county whose beneficiaries stay on its own laptop reach the province as figures (no person
 //! goes up), and the province's statistics then equal the county's at the county, at each
 //! township and village inside it, and in the city line above it; a change replaces the
-//! figures rather than adding to them, and everything sent again changes nothing.
+//! figures rather than adding to them, and everything sent again changes nothing. The same for
+//! the people under home observation, in the province's roll-up by region.
 
 use axum::http::StatusCode;
 use backstop_app::federation::{self, NewNode};
@@ -179,6 +180,58 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
         assert_eq!((r.applied, r.duplicate, r.rejected), (0, 2, 0), "{r:?}");
         assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
         assert_eq!(audit_count(&parent, "federation.figures").await, 2);
+
+        // People under home observation at the county: the province's roll-up counts them.
+        for (person, region) in [
+            (people[0].0, "130110100001"),
+            (people[1].0, "130110100002"),
+            (people[2].0, "130110101"),
+        ] {
+            sqlx::query(
+                "INSERT INTO observations (person_id, region_code, started_at, ends_on, status, \
+                 created_by, created_at) VALUES ($1, $2, 0, '2099-01-01', 'active', 'cw.c', 0)",
+            )
+            .bind(person)
+            .bind(region.to_string())
+            .execute(county.state.db.pool())
+            .await
+            .expect("observation");
+        }
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.applied, r.rejected),
+            (1, 0),
+            "one observation snapshot: {r:?}"
+        );
+        for region in ["130110", "130110100", "130110101"] {
+            let path = format!("/api/v1/observations/summary?region={region}");
+            let (_, at_county) = county.get(&path, &off_c).await;
+            let (_, at_parent) = parent.get(&path, &off_p).await;
+            assert!(
+                at_county["under_observation"].as_i64() > Some(0),
+                "{at_county}"
+            );
+            assert_eq!(
+                at_parent["under_observation"], at_county["under_observation"],
+                "{region}"
+            );
+            assert_eq!(at_parent["children"], at_county["children"], "{region}");
+        }
+        let (_, nation) = parent
+            .get("/api/v1/observations/summary?region=13", &prov)
+            .await;
+        let city = nation["children"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["code"] == "1301"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (nation["under_observation"].as_i64(), city["count"].as_i64()),
+            (Some(3), Some(3)),
+            "{nation}"
+        );
         up.abort();
         county.state.db.close().await;
     })
