@@ -262,6 +262,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_figures",
         include_str!("../migrations/0060_federation_figures.sql"),
     ),
+    (
+        61,
+        "federation_public_info",
+        include_str!("../migrations/0061_federation_public_info.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -187,6 +187,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("privacy.rekey", "比对指纹改为加密索引"),
     ("privacy.seal", "加密保存敏感信息"),
     ("public.info", "发布公众服务信息"),
+    ("public.info_from_parent", "接收上级下发的公开信息"),
     ("rectification.close", "整改销号"),
     ("rectification.create", "新增整改事项"),
     ("rectification.reopen", "退回重新整改"),

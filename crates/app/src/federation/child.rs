@@ -97,6 +97,8 @@ pub struct SyncReport {
     /// Assistance standards and emergency periods taken (new or changed) from the parent.
     pub standards: usize,
     pub emergencies: usize,
+    /// Public information pages taken (new or changed) from the parent.
+    pub public_pages: usize,
     /// Why the sync stopped early (the parent unreachable, the credential refused…).
     pub error: Option<String>,
 }
@@ -408,6 +410,11 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
     {
         r.error = Some(e);
     }
+    if r.error.is_none()
+        && let Err(e) = take_public(state, &p, &mut r).await
+    {
+        r.error = Some(e);
+    }
     // The aggregate figures of this month, queued when they changed, go up with the events.
     if let Err(e) = super::figures::queue_snapshots(state, &p.region_code).await {
         tracing::warn!(code = e.code.as_str(), "federation figures not computed");
@@ -579,6 +586,39 @@ async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
     let since = policy.until(p.assistance_since);
     if since != p.assistance_since {
         q::set_assistance_since(state, since)
+            .await
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+/// Take the parent's public information pages written since the last time.
+async fn take_public(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
+    let (status, text) = call(
+        "GET",
+        format!(
+            "{}/api/v1/federation/public-info?since={}",
+            p.parent_url, p.public_since
+        ),
+        p.credential.clone(),
+        None,
+        p.ca_pem.clone(),
+    )
+    .await?;
+    if status != 200 {
+        return Err(refusal(status, &text));
+    }
+    let rows: Vec<crate::public::federated::OwnedInfo> =
+        serde_json::from_str(&text).map_err(|e| format!("上级部署的公开信息无法解析：{e}"))?;
+    r.public_pages += crate::public::federated::take(state, &rows)
+        .await
+        .map_err(|e| e.message)?;
+    let since = rows
+        .iter()
+        .map(|o| o.updated_at)
+        .fold(p.public_since, i64::max);
+    if since != p.public_since {
+        q::set_public_since(state, since)
             .await
             .map_err(|e| e.message)?;
     }

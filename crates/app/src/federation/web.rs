@@ -1,7 +1,8 @@
 //! The federation API a child deployment calls (ADR 0015): `POST /api/v1/federation/events`
 //! and `GET /api/v1/federation/whoami` (the node a credential names, checked at registration)
-//! and `GET /api/v1/federation/forms` and `…/assistance` (the report forms, and the assistance
-//! standards and emergency periods, going down),
+//! and `GET /api/v1/federation/forms`, `…/assistance` and `…/public-info` (the report forms,
+//! the assistance standards and emergency periods, and the public information pages going
+//! down),
 //! authenticated by the node's credential (`Authorization: Node bsn_<id>_<secret>`), never by a
 //! person's session or token. A missing, malformed, unknown, revoked or expired credential is
 //! 401 `unauthenticated` without saying which. The rules live in [`super::events`].
@@ -27,6 +28,7 @@ pub fn api_routes() -> Routes {
         ("/api/v1/federation/whoami", get(whoami)),
         ("/api/v1/federation/forms", get(forms)),
         ("/api/v1/federation/assistance", get(assistance)),
+        ("/api/v1/federation/public-info", get(public_info)),
     ]
 }
 
@@ -77,6 +79,24 @@ pub async fn assistance(
     let node = node_of(&s, &headers).await?;
     let actor = super::node_actor(&s, &node, &source).await?;
     Ok(Json(owned_since(&s, &actor, q.since).await?))
+}
+
+/// The public information pages the parent publishes for the node's region, the regions above
+/// it and those inside it, written at or after `since`, oldest first.
+#[utoipa::path(get, path = "/api/v1/federation/public-info", tag = "federation", params(FormsQuery),
+    responses((status = 200, body = Vec<crate::public::federated::OwnedInfo>),
+        (status = 401, body = crate::kernel::error::ErrorBody)))]
+pub async fn public_info(
+    State(s): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<FormsQuery>,
+) -> AppResult<Json<Vec<crate::public::federated::OwnedInfo>>> {
+    let node = node_of(&s, &headers).await?;
+    let actor = super::node_actor(&s, &node, &source).await?;
+    Ok(Json(
+        crate::public::federated::owned_since(&s, &actor, q.since).await?,
+    ))
 }
 
 /// The node a credential belongs to: what a child checks before it stores the credential.

@@ -21,6 +21,7 @@
 
 mod api;
 mod apply;
+pub mod federated;
 mod limits;
 mod pages;
 mod queries;
@@ -57,7 +58,9 @@ const MINUTE_MS: i64 = 60_000;
 const PUBLIC_PREFIX: &str = "p_";
 
 /// The texts officials publish for a region.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct PublicInfo {
     /// Where the text was set (the region itself or the nearest one above it).
     #[serde(default)]

@@ -52,6 +52,83 @@ pub(super) async fn put_info(tx: &mut Tx, i: &PublicInfo, by: &str) -> AppResult
     Ok(())
 }
 
+/// A region's texts as they go down a federation link, with who wrote them and when.
+pub(super) struct InfoRow {
+    pub info: PublicInfo,
+    pub origin: String,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
+fn info_row(r: &sqlx::any::AnyRow) -> Result<InfoRow, sqlx::Error> {
+    Ok(InfoRow {
+        info: PublicInfo {
+            region_code: r.try_get("region_code")?,
+            hotlines: r.try_get("hotlines")?,
+            visiting: r.try_get("visiting")?,
+            assistance: r.try_get("assistance")?,
+        },
+        origin: r.try_get("origin")?,
+        updated_by: r.try_get("updated_by")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const INFO_COLS: &str =
+    "region_code, hotlines, visiting, assistance, origin, updated_by, updated_at";
+
+/// A region's row with its origin, if any.
+pub(super) async fn info_with_origin(state: &AppState, code: &str) -> AppResult<Option<InfoRow>> {
+    let sql =
+        format!("SELECT {INFO_COLS} FROM public_info WHERE province = $1 AND region_code = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(code.chars().take(2).collect::<String>())
+        .bind(code.to_string())
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(row.as_ref().map(info_row).transpose()?)
+}
+
+/// Rows under the handle or at a region `above` it, written at or after `since`, oldest first.
+pub(super) async fn infos_since(
+    state: &AppState,
+    scope: &crate::kernel::access::Scoped<'_>,
+    above: &[String],
+    since: i64,
+) -> AppResult<Vec<InfoRow>> {
+    let mut sql = format!(
+        "SELECT {INFO_COLS} FROM public_info WHERE updated_at >= $3 AND ((region_code >= $1 AND region_code < $2)"
+    );
+    for i in 0..above.len() {
+        sql.push_str(&format!(" OR region_code = ${}", 4 + i));
+    }
+    sql.push_str(") ORDER BY updated_at, region_code LIMIT 5000");
+    let mut q = crate::kernel::queries::ranged(scope, sql).bind(since);
+    for a in above {
+        q = q.bind(a.clone());
+    }
+    crate::kernel::queries::all(state, q, info_row).await
+}
+
+/// Store a region's texts sent down by the parent (`origin = 'parent'`).
+pub(super) async fn put_parent_info(tx: &mut Tx, r: &InfoRow) -> AppResult<()> {
+    let q = sqlx::query(
+        "INSERT INTO public_info (province, region_code, hotlines, visiting, assistance, updated_by, updated_at, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'parent') \
+         ON CONFLICT (province, region_code) DO UPDATE SET hotlines = excluded.hotlines, \
+         visiting = excluded.visiting, assistance = excluded.assistance, \
+         updated_by = excluded.updated_by, updated_at = excluded.updated_at, origin = 'parent'",
+    )
+    .bind(r.info.region_code.chars().take(2).collect::<String>())
+    .bind(r.info.region_code.clone())
+    .bind(r.info.hotlines.clone())
+    .bind(r.info.visiting.clone())
+    .bind(r.info.assistance.clone())
+    .bind(r.updated_by.clone())
+    .bind(tx.now());
+    tx.exec(q).await
+}
+
 /// Codes sent to a phone in the last minute and the last hour.
 pub(super) async fn recent_codes(state: &AppState, index: &str, now: i64) -> AppResult<(i64, i64)> {
     let row = sqlx::query(

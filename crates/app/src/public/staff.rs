@@ -45,9 +45,14 @@ pub async fn set_info(
             "请至少填写一项",
         ));
     }
-    let before = super::queries::info(state, code.as_str())
-        .await?
-        .unwrap_or_default();
+    let had = super::queries::info_with_origin(state, code.as_str()).await?;
+    if had.as_ref().is_some_and(|h| h.origin == "parent") {
+        return Err(AppError::msg(
+            ErrorCode::Conflict,
+            "该区划的公开信息由上级部署发布，本级不能修改；如需调整请联系上级",
+        ));
+    }
+    let before = had.map(|h| h.info).unwrap_or_default();
     let mut tx = Tx::begin(state, actor).await?;
     super::queries::put_info(&mut tx, &clean, &actor.username).await?;
     tx.commit(
@@ -69,6 +74,8 @@ struct InfoPage {
     info: PublicInfo,
     error: Option<String>,
     saved: bool,
+    /// Published by the parent deployment (issue 20): shown, not editable here.
+    from_parent: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -84,16 +91,16 @@ async fn show(
 ) -> PageResult {
     a.actor.require(Permission::OrgsManage)?;
     let region = crate::regions::get(&s, &a.actor, &code).await?;
-    let info = super::queries::info(&s, &region.code)
-        .await?
-        .unwrap_or_default();
+    let row = super::queries::info_with_origin(&s, &region.code).await?;
+    let from_parent = row.as_ref().is_some_and(|r| r.origin == "parent");
     Ok(render(&InfoPage {
         nav: Some(Nav::for_actor(&a.actor, "/regions")),
         code: region.code,
         name: region.name,
-        info,
+        info: row.map(|r| r.info).unwrap_or_default(),
         error: None,
         saved: q.saved.is_some(),
+        from_parent,
     }))
 }
 
@@ -111,7 +118,7 @@ async fn save(
         Ok(_) => Ok(
             Redirect::to(&format!("/regions/{}/public-info?saved=1", region.code)).into_response(),
         ),
-        Err(e) if e.status().as_u16() == 422 => Ok(with_status(
+        Err(e) if matches!(e.status().as_u16(), 409 | 422) => Ok(with_status(
             render(&InfoPage {
                 nav: Some(Nav::for_actor(&a.actor, "/regions")),
                 code: region.code,
@@ -119,6 +126,7 @@ async fn save(
                 info: input,
                 error: Some(e.message.clone()),
                 saved: false,
+                from_parent: e.status().as_u16() == 409,
             }),
             e.status(),
         )),

@@ -4,7 +4,10 @@
 //! come down, take effect at the county (the standard in force, the period listed and in
 //! force), cannot be changed there, and the province's later end of the period reaches it; the
 //! sibling county's period does not come down. A report made at the county on a form version the
-//! province has since replaced is accepted against the version it used, and marked.
+//! province has since replaced is accepted against the version it used, and marked. The
+//! province's public information pages for the province and the county come down, show on the
+//! county's public pages (the county's staff page shows them read-only) and cannot be edited
+//! there.
 
 use axum::http::StatusCode;
 use backstop_app::federation::{self, NewNode};
@@ -322,6 +325,52 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             audit_count(&county, "assistance.standard_from_parent").await,
             1
         );
+
+        // Public information pages: the province's for the province and for the county come
+        // down (the sibling county's does not); the county's villages show them; the county
+        // cannot edit the one the province wrote for it, and keeps writing its towns' own.
+        use backstop_app::public::{PublicInfo, info_for, staff::set_info};
+        let text = |region: &str, hotlines: &str| PublicInfo {
+            region_code: region.into(),
+            hotlines: hotlines.into(),
+            visiting: String::new(),
+            assistance: String::new(),
+        };
+        let prov_actor = actor("off.prov", "official", "13");
+        for (region, hotlines) in [("13", "河北省民政厅 0311-87654321"), ("130110", "鹿泉区民政局 0311-82012345"),
+            ("130111", "栾城区民政局 0311-85000000")] {
+            set_info(&parent.state, &prov_actor, &text(region, hotlines)).await.expect("set info");
+        }
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!((r.public_pages, r.error.as_deref()), (2, None), "{r:?}");
+        let shown = |code: &str| {
+            let state = county.state.clone();
+            let code = backstop_core::region::RegionCode::parse(code).expect("code");
+            async move { info_for(&state, &code).await.expect("info").map(|i| i.hotlines) }
+        };
+        assert_eq!(shown("130110100001").await.as_deref(), Some("鹿泉区民政局 0311-82012345"));
+        assert_eq!(shown("130111100003").await.as_deref(), Some("河北省民政厅 0311-87654321"), "not the sibling's");
+        let county_actor = actor("off.c", "official", "130110");
+        let e = set_info(&county.state, &county_actor, &text("130110", "县里改的"))
+            .await
+            .expect_err("the province's");
+        assert_eq!(e.code, backstop_core::error::ErrorCode::Conflict, "{e:?}");
+        set_info(&county.state, &county_actor, &text("130110100", "获鹿镇 0311-82000000"))
+            .await
+            .expect("the county's own town");
+        assert_eq!(shown("130110100001").await.as_deref(), Some("获鹿镇 0311-82000000"));
+        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        assert_eq!(r.public_pages, 0, "taking the same again changes nothing");
+        county.make_user("off.cp", &["official"], "130110").await;
+        let cookie = crate::support::web_login(&county, "off.cp").await;
+        let (s, html) = crate::support::page(&county, "/regions/130110/public-info", &cookie).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("public-info-from-parent") && !html.contains("public-info-form"),
+            "read-only at the county"
+        );
+        let (_, html) = crate::support::page(&county, "/regions/130110100/public-info", &cookie).await;
+        assert!(html.contains("public-info-form"), "its own town stays editable");
         up.abort();
         county.state.db.close().await;
     })

@@ -124,6 +124,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/federation/public-info",
+        "node credentials only: the public pages concerning the node's own region, tested in federation_down.rs",
+    ),
+    (
+        "GET",
         "/api/v1/federation/assistance",
         "node credentials only: the standards and periods concerning the node's own region, tested in federation_down.rs",
     ),

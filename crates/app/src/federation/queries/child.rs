@@ -32,6 +32,8 @@ pub(crate) struct ParentRow {
     pub assistance_since: i64,
     /// The root certificate (PEM) the parent's HTTPS is checked against, else the public roots.
     pub ca_pem: Option<String>,
+    /// The parent's public information pages are taken up to this time (ms, its clock).
+    pub public_since: i64,
 }
 
 /// One event waiting to go up.
@@ -110,6 +112,7 @@ fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error>
         forms_since: r.try_get("forms_since")?,
         assistance_since: r.try_get("assistance_since")?,
         ca_pem: r.try_get("ca_pem")?,
+        public_since: r.try_get("public_since")?,
     })
 }
 
@@ -117,7 +120,7 @@ pub(crate) async fn parent(state: &AppState) -> AppResult<Option<ParentRow>> {
     let r = sqlx::query(
         "SELECT parent_url, node_id, credential_enc, region_code, node_name, registered_by, \
          registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since, \
-         assistance_since, ca_pem FROM fed_parent WHERE id = 1",
+         assistance_since, ca_pem, public_since FROM fed_parent WHERE id = 1",
     )
     .fetch_optional(state.db.pool())
     .await?;
@@ -266,6 +269,15 @@ pub(crate) async fn set_forms_since(state: &AppState, since: i64) -> AppResult<(
 /// Remember up to when the parent's assistance policy is taken.
 pub(crate) async fn set_assistance_since(state: &AppState, since: i64) -> AppResult<()> {
     sqlx::query("UPDATE fed_parent SET assistance_since = $1 WHERE id = 1")
+        .bind(since)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Remember up to when the parent's public information pages are taken.
+pub(crate) async fn set_public_since(state: &AppState, since: i64) -> AppResult<()> {
+    sqlx::query("UPDATE fed_parent SET public_since = $1 WHERE id = 1")
         .bind(since)
         .execute(state.db.pool())
         .await?;
