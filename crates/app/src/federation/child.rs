@@ -456,10 +456,13 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
             }
         };
         let now = state.now_ms();
-        let by_key =
-            |k: &str| -> Option<&EventResult> { answer.results.iter().find(|x| x.key == k) };
+        let by_key: std::collections::HashMap<&str, &EventResult> = answer
+            .results
+            .iter()
+            .map(|x| (x.key.as_str(), x))
+            .collect();
         for row in &rows {
-            let Some(res) = by_key(&row.event_key) else {
+            let Some(res) = by_key.get(row.event_key.as_str()) else {
                 continue;
             };
             match res.status.as_str() {
