@@ -240,14 +240,7 @@ pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Period> 
 pub async fn list(state: &AppState, actor: &Actor) -> AppResult<Vec<Period>> {
     actor.require(Permission::AssistanceRead)?;
     let scope = actor.everywhere();
-    let above: Vec<String> = match scope.node().region() {
-        Some(r) => r
-            .ancestors()
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect(),
-        None => Vec::new(),
-    };
+    let above = scope.above();
     queries::periods(state, &scope, &above).await
 }
 

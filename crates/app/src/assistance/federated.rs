@@ -13,7 +13,6 @@
 //! releases the exits it held here exactly as a local end does.
 
 use backstop_core::error::ErrorCode;
-use backstop_core::region::RegionCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -77,14 +76,7 @@ impl OwnedPolicy {
 /// authenticated the credential): its scope is the node's region.
 pub async fn owned_since(state: &AppState, node: &Actor, since: i64) -> AppResult<OwnedPolicy> {
     let scope = node.everywhere();
-    let above: Vec<String> = scope
-        .node()
-        .region()
-        .map(RegionCode::ancestors)
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let above = scope.above();
     Ok(OwnedPolicy {
         standards: queries::standards_since(state, &scope, &above, since).await?,
         emergencies: queries::periods_since(state, &scope, &above, since).await?,

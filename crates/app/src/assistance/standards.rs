@@ -123,14 +123,7 @@ pub async fn list(
         Some(p) => Some(programme_field("programme", p)?.key()),
         None => None,
     };
-    let above: Vec<String> = match scope.node().region() {
-        Some(r) => r
-            .ancestors()
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect(),
-        None => Vec::new(),
-    };
+    let above = scope.above();
     queries::standards(state, &scope, &above, programme).await
 }
 

@@ -456,11 +456,8 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
             }
         };
         let now = state.now_ms();
-        let by_key: std::collections::HashMap<&str, &EventResult> = answer
-            .results
-            .iter()
-            .map(|x| (x.key.as_str(), x))
-            .collect();
+        let by_key: std::collections::HashMap<&str, &EventResult> =
+            answer.results.iter().map(|x| (x.key.as_str(), x)).collect();
         for row in &rows {
             let Some(res) = by_key.get(row.event_key.as_str()) else {
                 continue;
@@ -527,15 +524,16 @@ pub fn spawn_sync(state: AppState) {
     });
 }
 
-/// Take the parent's form versions made since the last time; a version that conflicts with
-/// one made here stops the sync with the reason (nothing else is taken past it).
-async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
+/// What the parent owns and sends down at `path`, changed at or after `since` (its clock).
+async fn fetch_down<T: serde::de::DeserializeOwned>(
+    p: &q::ParentRow,
+    path: &str,
+    since: i64,
+    what: &str,
+) -> Result<T, String> {
     let (status, text) = call(
         "GET",
-        format!(
-            "{}/api/v1/federation/forms?since={}",
-            p.parent_url, p.forms_since
-        ),
+        format!("{}/api/v1/federation/{path}?since={since}", p.parent_url),
         p.credential.clone(),
         None,
         p.ca_pem.clone(),
@@ -544,8 +542,14 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
     if status != 200 {
         return Err(refusal(status, &text));
     }
+    serde_json::from_str(&text).map_err(|e| format!("上级部署的{what}无法解析：{e}"))
+}
+
+/// Take the parent's form versions made since the last time; a version that conflicts with
+/// one made here stops the sync with the reason (nothing else is taken past it).
+async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
     let forms: Vec<crate::reports::OwnedForm> =
-        serde_json::from_str(&text).map_err(|e| format!("上级部署的表单无法解析：{e}"))?;
+        fetch_down(p, "forms", p.forms_since, "表单").await?;
     let mut since = p.forms_since;
     for f in &forms {
         match crate::reports::take_from_parent(state, &f.form).await {
@@ -555,7 +559,7 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
         since = since.max(f.created_at);
     }
     if since != p.forms_since {
-        q::set_forms_since(state, since)
+        q::set_since(state, q::Down::Forms, since)
             .await
             .map_err(|e| e.message)?;
     }
@@ -565,22 +569,8 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
 /// Take the parent's assistance standards and emergency periods changed since the last time
 /// (they take effect here with their own dates; see [`crate::assistance::federated`]).
 async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
-    let (status, text) = call(
-        "GET",
-        format!(
-            "{}/api/v1/federation/assistance?since={}",
-            p.parent_url, p.assistance_since
-        ),
-        p.credential.clone(),
-        None,
-        p.ca_pem.clone(),
-    )
-    .await?;
-    if status != 200 {
-        return Err(refusal(status, &text));
-    }
     let policy: crate::assistance::federated::OwnedPolicy =
-        serde_json::from_str(&text).map_err(|e| format!("上级部署的救助标准无法解析：{e}"))?;
+        fetch_down(p, "assistance", p.assistance_since, "救助标准").await?;
     let taken = crate::assistance::federated::take(state, &policy)
         .await
         .map_err(|e| e.message)?;
@@ -588,7 +578,7 @@ async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
     r.emergencies += taken.emergencies;
     let since = policy.until(p.assistance_since);
     if since != p.assistance_since {
-        q::set_assistance_since(state, since)
+        q::set_since(state, q::Down::Assistance, since)
             .await
             .map_err(|e| e.message)?;
     }
@@ -597,22 +587,8 @@ async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
 
 /// Take the parent's public information pages written since the last time.
 async fn take_public(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> Result<(), String> {
-    let (status, text) = call(
-        "GET",
-        format!(
-            "{}/api/v1/federation/public-info?since={}",
-            p.parent_url, p.public_since
-        ),
-        p.credential.clone(),
-        None,
-        p.ca_pem.clone(),
-    )
-    .await?;
-    if status != 200 {
-        return Err(refusal(status, &text));
-    }
     let rows: Vec<crate::public::federated::OwnedInfo> =
-        serde_json::from_str(&text).map_err(|e| format!("上级部署的公开信息无法解析：{e}"))?;
+        fetch_down(p, "public-info", p.public_since, "公开信息").await?;
     r.public_pages += crate::public::federated::take(state, &rows)
         .await
         .map_err(|e| e.message)?;
@@ -621,7 +597,7 @@ async fn take_public(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
         .map(|o| o.updated_at)
         .fold(p.public_since, i64::max);
     if since != p.public_since {
-        q::set_public_since(state, since)
+        q::set_since(state, q::Down::Public, since)
             .await
             .map_err(|e| e.message)?;
     }

@@ -109,6 +109,18 @@ impl<'a> Scoped<'a> {
         (&self.lo, &self.hi)
     }
 
+    /// The codes of the regions above the handle's node (none for the nation): where what a
+    /// region inherits is set — standards, emergency periods, public texts.
+    pub fn above(&self) -> Vec<String> {
+        self.node
+            .region()
+            .map(RegionCode::ancestors)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect()
+    }
+
     /// Is the stored region code `code` under the handle?
     pub fn contains(&self, code: &str) -> bool {
         self.lo.as_str() <= code && code < self.hi.as_str()

@@ -4,7 +4,6 @@
 //! pages like its own (a village shows the nearest region's text), and cannot be edited at the
 //! child ([`super::staff::set_info`] refuses it, 409).
 
-use backstop_core::region::RegionCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -31,14 +30,7 @@ pub struct OwnedInfo {
 /// is the node's service account (the caller authenticated the credential).
 pub async fn owned_since(state: &AppState, node: &Actor, since: i64) -> AppResult<Vec<OwnedInfo>> {
     let scope = node.everywhere();
-    let above: Vec<String> = scope
-        .node()
-        .region()
-        .map(RegionCode::ancestors)
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
+    let above = scope.above();
     Ok(queries::infos_since(state, &scope, &above, since)
         .await?
         .into_iter()

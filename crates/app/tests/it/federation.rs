@@ -247,6 +247,54 @@ pub(crate) async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<
     (port, task)
 }
 
+/// A county deployment on SQLite beside `parent` (fixture imported on both) and the node the
+/// province issued for it (鹿泉区, 130110).
+pub(crate) async fn county_for(parent: &T) -> (T, federation::IssuedNode) {
+    parent.import_fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("county.db").display());
+    let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
+    county.import_fixture().await;
+    let issued = federation::issue(
+        &parent.state,
+        &actor("sec.p", "secadmin", "13"),
+        &NewNode {
+            region_code: "130110".into(),
+            name: "鹿泉区民政局".into(),
+        },
+    )
+    .await
+    .expect("issue");
+    (county, issued)
+}
+
+/// `parent` served on 127.0.0.1 and registered at `county` as its parent over HTTP.
+pub(crate) async fn linked(
+    parent: &T,
+    county: &T,
+    issued: &federation::IssuedNode,
+) -> tokio::task::JoinHandle<()> {
+    let (port, up) = serve_on(parent, 0).await;
+    federation::child::register(
+        &county.state,
+        &actor("sec.c", "secadmin", "130110"),
+        &format!("http://127.0.0.1:{port}"),
+        &issued.credential,
+        None,
+    )
+    .await
+    .expect("register");
+    up
+}
+
+/// Every event of `county`'s outbox pending again, as if the parent's answers were lost.
+pub(crate) async fn lose_answers(county: &T) {
+    sqlx::query("UPDATE fed_outbox SET status = 'pending'")
+        .execute(county.state.db.pool())
+        .await
+        .expect("lose the acknowledgements");
+}
+
 /// A county's summary of the day: (received, households screened, people screened).
 pub(crate) async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
     let (s, sm) = t
@@ -275,22 +323,7 @@ pub(crate) async fn county_figures(t: &T, tok: &str) -> (i64, i64, i64) {
 #[tokio::test]
 async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
     each_backend(|parent: T| async move {
-        parent.import_fixture().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("county.db").display());
-        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
-        county.import_fixture().await;
-
-        let issued = federation::issue(
-            &parent.state,
-            &actor("sec.p", "secadmin", "13"),
-            &NewNode {
-                region_code: "130110".into(),
-                name: "鹿泉区民政局".into(),
-            },
-        )
-        .await
-        .expect("issue");
+        let (county, issued) = county_for(&parent).await;
         let (port, up) = serve_on(&parent, 0).await;
         let parent_url = format!("http://127.0.0.1:{port}");
         let sec_c = actor("sec.c", "secadmin", "130110");
@@ -461,10 +494,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         assert_eq!(county_figures(&parent, &off_p).await, at_county);
 
         // An acknowledgement lost: everything is sent again and nothing counts twice.
-        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
-            .execute(county.state.db.pool())
-            .await
-            .expect("lose the acknowledgements");
+        lose_answers(&county).await;
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");

@@ -10,41 +10,17 @@
 //! there.
 
 use axum::http::StatusCode;
-use backstop_app::federation::{self, NewNode};
+use backstop_app::federation;
 use serde_json::json;
 
-use crate::federation::{actor, serve_on};
+use crate::federation::{actor, county_for, linked, lose_answers};
 use crate::support::{T, audit_count, count, each_backend};
 
 #[tokio::test]
 async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
     each_backend(|parent: T| async move {
-        parent.import_fixture().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("county.db").display());
-        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
-        county.import_fixture().await;
-        let issued = federation::issue(
-            &parent.state,
-            &actor("sec.p", "secadmin", "13"),
-            &NewNode {
-                region_code: "130110".into(),
-                name: "鹿泉区民政局".into(),
-            },
-        )
-        .await
-        .expect("issue");
-        let (port, up) = serve_on(&parent, 0).await;
-        let sec_c = actor("sec.c", "secadmin", "130110");
-        federation::child::register(
-            &county.state,
-            &sec_c,
-            &format!("http://127.0.0.1:{port}"),
-            &issued.credential,
-            None,
-        )
-        .await
-        .expect("register");
+        let (county, issued) = county_for(&parent).await;
+        let up = linked(&parent, &county, &issued).await;
         let off_c = county.user("off.c", &["official"], "130110").await;
         let off_p = parent.user("off.p", &["official"], "130110").await;
 
@@ -106,10 +82,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             Some(format!("node:{}", issued.node.id).as_str())
         );
         // Everything sent again: the handling is recorded once, answered duplicate.
-        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
-            .execute(county.state.db.pool())
-            .await
-            .expect("lose the acknowledgements");
+        lose_answers(&county).await;
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");

@@ -6,10 +6,10 @@
 //! the people under home observation, in the province's roll-up by region.
 
 use axum::http::StatusCode;
-use backstop_app::federation::{self, NewNode};
+use backstop_app::federation;
 use serde_json::{Value, json};
 
-use crate::federation::{actor, serve_on};
+use crate::federation::{county_for, linked, lose_answers};
 use crate::support::{T, audit_count, count, each_backend};
 
 /// (households, persons, paid fen) of a statistics line.
@@ -59,31 +59,8 @@ async fn beneficiary(t: &T, region: &str, programme: &str, person: i64, members:
 #[tokio::test]
 async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
     each_backend(|parent: T| async move {
-        parent.import_fixture().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("county.db").display());
-        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
-        county.import_fixture().await;
-        let issued = federation::issue(
-            &parent.state,
-            &actor("sec.p", "secadmin", "13"),
-            &NewNode {
-                region_code: "130110".into(),
-                name: "鹿泉区民政局".into(),
-            },
-        )
-        .await
-        .expect("issue");
-        let (port, up) = serve_on(&parent, 0).await;
-        federation::child::register(
-            &county.state,
-            &actor("sec.c", "secadmin", "130110"),
-            &format!("http://127.0.0.1:{port}"),
-            &issued.credential,
-            None,
-        )
-        .await
-        .expect("register");
+        let (county, issued) = county_for(&parent).await;
+        let up = linked(&parent, &county, &issued).await;
         // Nothing to report yet: no snapshot goes.
         let r = federation::child::sync_once(&county.state)
             .await
@@ -170,10 +147,7 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
         let at_county = stats(&county, &off_c, "130110", &month).await;
         assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
         // Everything sent again: the older snapshot does not overwrite the newer one.
-        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
-            .execute(county.state.db.pool())
-            .await
-            .expect("lose the acknowledgements");
+        lose_answers(&county).await;
         let r = federation::child::sync_once(&county.state)
             .await
             .expect("sync");

@@ -7,10 +7,10 @@
 //! not received is rejected with the reason.
 
 use axum::http::StatusCode;
-use backstop_app::federation::{self, NewNode};
+use backstop_app::federation;
 use serde_json::{Value, json};
 
-use crate::federation::{actor, send, serve_on};
+use crate::federation::{actor, county_for, linked, lose_answers, send};
 use crate::support::{T, audit_count, count, each_backend};
 
 /// (received, expected, residents) of the institutions' daily report for 鹿泉区.
@@ -37,11 +37,7 @@ fn org(name: &str, kind: &str, region: &str) -> Value {
 #[tokio::test]
 async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
     each_backend(|parent: T| async move {
-        parent.import_fixture().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("county.db").display());
-        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
-        county.import_fixture().await;
+        let (county, issued) = county_for(&parent).await;
         let off_p = parent.user("off.p", &["official"], "130110").await;
         let off_c = county.user("off.c", &["official"], "130110").await;
         // The province already keeps the town's old people's home.
@@ -65,27 +61,11 @@ async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
             assert_eq!(s, StatusCode::CREATED, "{o}");
             ids.push(o["id"].as_i64().expect("id"));
         }
-        let issued = federation::issue(
-            &parent.state,
-            &actor("sec.p", "secadmin", "13"),
-            &NewNode {
-                region_code: "130110".into(),
-                name: "鹿泉区民政局".into(),
-            },
-        )
-        .await
-        .expect("issue");
-        let (port, up) = serve_on(&parent, 0).await;
+        let up = linked(&parent, &county, &issued).await;
         let sec_c = actor("sec.c", "secadmin", "130110");
-        let link = federation::child::register(
-            &county.state,
-            &sec_c,
-            &format!("http://127.0.0.1:{port}"),
-            &issued.credential,
-            None,
-        )
-        .await
-        .expect("register");
+        let link = federation::child::status(&county.state, &sec_c)
+            .await
+            .expect("status");
         assert_eq!(link.pending, 2, "the organisations kept so far are queued");
         let (s, o) = county
             .post(
@@ -181,10 +161,7 @@ async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
         assert_eq!(institutions(&parent, &off_p).await, at_county);
 
         // Everything sent again: nothing changes.
-        sqlx::query("UPDATE fed_outbox SET status = 'pending'")
-            .execute(county.state.db.pool())
-            .await
-            .expect("lose the acknowledgements");
+        lose_answers(&county).await;
         let orgs_before = count(&parent, "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs").await;
         let r = federation::child::sync_once(&county.state)
             .await

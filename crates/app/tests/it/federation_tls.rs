@@ -8,12 +8,12 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
-use backstop_app::federation::{self, NewNode};
+use backstop_app::federation;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 
-use crate::federation::{actor, county_figures, serve_on};
+use crate::federation::{actor, county_figures, county_for, serve_on};
 use crate::support::{T, each_backend};
 
 const CA_PEM: &str = include_str!("tls/ca.pem");
@@ -105,21 +105,7 @@ fn pass_one(
 #[tokio::test]
 async fn a_county_reports_to_its_province_over_https_with_the_province_ca() {
     each_backend(|parent: T| async move {
-        parent.import_fixture().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("county.db").display());
-        let county = T::open("sqlite", &url, Some(dir), backstop_app::Config::default()).await;
-        county.import_fixture().await;
-        let issued = federation::issue(
-            &parent.state,
-            &actor("sec.p", "secadmin", "13"),
-            &NewNode {
-                region_code: "130110".into(),
-                name: "鹿泉区民政局".into(),
-            },
-        )
-        .await
-        .expect("issue");
+        let (county, issued) = county_for(&parent).await;
         let (port, up) = serve_on(&parent, 0).await;
         let https = format!("https://127.0.0.1:{}", tls_front(port));
         let sec_c = actor("sec.c", "secadmin", "130110");

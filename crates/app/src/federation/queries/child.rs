@@ -257,27 +257,22 @@ pub(crate) async fn counts(state: &AppState) -> AppResult<(i64, i64, i64)> {
     Ok(out)
 }
 
-/// Remember up to when the parent's forms are taken.
-pub(crate) async fn set_forms_since(state: &AppState, since: i64) -> AppResult<()> {
-    sqlx::query("UPDATE fed_parent SET forms_since = $1 WHERE id = 1")
-        .bind(since)
-        .execute(state.db.pool())
-        .await?;
-    Ok(())
+/// What the child takes from the parent, each with its cursor column in `fed_parent`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Down {
+    Forms,
+    Assistance,
+    Public,
 }
 
-/// Remember up to when the parent's assistance policy is taken.
-pub(crate) async fn set_assistance_since(state: &AppState, since: i64) -> AppResult<()> {
-    sqlx::query("UPDATE fed_parent SET assistance_since = $1 WHERE id = 1")
-        .bind(since)
-        .execute(state.db.pool())
-        .await?;
-    Ok(())
-}
-
-/// Remember up to when the parent's public information pages are taken.
-pub(crate) async fn set_public_since(state: &AppState, since: i64) -> AppResult<()> {
-    sqlx::query("UPDATE fed_parent SET public_since = $1 WHERE id = 1")
+/// Remember up to when (the parent's clock, ms) `what` is taken.
+pub(crate) async fn set_since(state: &AppState, what: Down, since: i64) -> AppResult<()> {
+    let sql = match what {
+        Down::Forms => "UPDATE fed_parent SET forms_since = $1 WHERE id = 1",
+        Down::Assistance => "UPDATE fed_parent SET assistance_since = $1 WHERE id = 1",
+        Down::Public => "UPDATE fed_parent SET public_since = $1 WHERE id = 1",
+    };
+    sqlx::query(sql)
         .bind(since)
         .execute(state.db.pool())
         .await?;
