@@ -544,15 +544,7 @@ pub async fn end_lapsed(state: &AppState) -> AppResult<LapseReport> {
     let today = ymd(state.today());
     let mut report = LapseReport::default();
     for (id, region) in queries::lapsed_periods(state, &today).await? {
-        let mut tx = Tx::begin_as(
-            state,
-            crate::audit::Who {
-                user_id: None,
-                username: "system".into(),
-                source: "scheduler".into(),
-            },
-        )
-        .await?;
+        let mut tx = Tx::begin_as(state, crate::audit::Who::system("scheduler")).await?;
         if !queries::end_period_if_declared(&mut tx, id, "system").await? {
             // Ended meanwhile (by hand or by another process): nothing to do.
             tx.rollback().await?;

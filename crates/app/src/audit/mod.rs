@@ -39,6 +39,17 @@ pub struct Who {
     pub source: String,
 }
 
+impl Who {
+    /// The service itself (`system`), acting for `source` (a scheduler, the federation sync…).
+    pub fn system(source: &str) -> Who {
+        Who {
+            user_id: None,
+            username: "system".into(),
+            source: source.into(),
+        }
+    }
+}
+
 impl From<&Actor> for Who {
     fn from(a: &Actor) -> Self {
         Who {

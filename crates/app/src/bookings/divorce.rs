@@ -213,11 +213,7 @@ pub struct TickReport {
 }
 
 fn system() -> Who {
-    Who {
-        user_id: None,
-        username: "system".into(),
-        source: "scheduler".into(),
-    }
+    Who::system("scheduler")
 }
 
 /// Queue a reminder to the application's phone (sealed SMS through the outbox).

@@ -271,11 +271,7 @@ pub async fn catch_up(
 ) -> AppResult<usize> {
     let mut n = 0;
     loop {
-        let system = crate::audit::Who {
-            user_id: None,
-            username: "system".into(),
-            source: "disclosure".into(),
-        };
+        let system = crate::audit::Who::system("disclosure");
         let mut tx = Tx::begin_as(state, system).await?;
         let mut prev = queries::last_chain(&mut tx, prov, campaign_id).await?;
         let after = prev.as_ref().map_or(0, |c| c.seq);
@@ -462,11 +458,7 @@ pub async fn sign_due(state: &AppState, through_day: &str) -> AppResult<usize> {
     let key = state.disclosure.signing()?.clone();
     let mut n = 0;
     for (prov, campaign_id, _) in queries::chains(state).await? {
-        let system = crate::audit::Who {
-            user_id: None,
-            username: "system".into(),
-            source: "scheduler".into(),
-        };
+        let system = crate::audit::Who::system("scheduler");
         let mut tx = Tx::begin_as(state, system).await?;
         let last = queries::last_head(&mut tx, &prov, campaign_id).await?;
         let (mut since, mut base) = match &last {

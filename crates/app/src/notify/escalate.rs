@@ -409,15 +409,7 @@ async fn advance(
         } else {
             HashMap::new()
         };
-        let mut tx = Tx::begin_as(
-            state,
-            Who {
-                user_id: None,
-                username: "system".into(),
-                source: "escalation".into(),
-            },
-        )
-        .await?;
+        let mut tx = Tx::begin_as(state, Who::system("escalation")).await?;
         let (mut reminded, mut escalated) = (0, 0);
         for (it, reminders, remind, escalate) in &work {
             let fields = [

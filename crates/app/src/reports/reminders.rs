@@ -32,11 +32,7 @@ pub async fn run_deadlines(state: &AppState) -> AppResult<i64> {
             continue;
         }
         let missing = queries::missing_units(state, &form, &period, &nation, i64::MAX).await?;
-        let system = Who {
-            user_id: None,
-            username: "system".into(),
-            source: "scheduler".into(),
-        };
+        let system = Who::system("scheduler");
         let mut tx = Tx::begin_as(state, system).await?;
         let n = missing.len() as i64;
         if !queries::record_reminder_run(&mut tx, &form.key, &period, now, n).await? {

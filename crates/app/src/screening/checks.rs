@@ -102,11 +102,7 @@ async fn alert(
     slot: i64,
     level: i64,
 ) -> AppResult<i64> {
-    let system = Who {
-        user_id: None,
-        username: "system".into(),
-        source: "scheduler".into(),
-    };
+    let system = Who::system("scheduler");
     let (id, region) = (o.id, o.region_code.as_str());
     let mut tx = Tx::begin_as(state, system).await?;
     if !queries::claim_alert(&mut tx, id, slot, level, now).await? {
