@@ -12,7 +12,6 @@
 //! parent's id (`origin_id`); its later changes and its end come down the same way, and ending
 //! releases the exits it held here exactly as a local end does.
 
-use backstop_core::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -90,14 +89,6 @@ pub struct Taken {
     pub emergencies: usize,
 }
 
-fn system() -> crate::audit::Who {
-    crate::audit::Who {
-        user_id: None,
-        username: "system".into(),
-        source: "federation".into(),
-    }
-}
-
 /// Take the parent's policy (the federation sync, as the system); each row that changes
 /// anything is one transaction with its audit entry.
 pub async fn take(state: &AppState, policy: &OwnedPolicy) -> AppResult<Taken> {
@@ -109,7 +100,7 @@ pub async fn take(state: &AppState, policy: &OwnedPolicy) -> AppResult<Taken> {
         }) {
             continue;
         }
-        let mut tx = Tx::begin_as(state, system()).await?;
+        let mut tx = Tx::begin_as(state, crate::audit::Who::system("federation")).await?;
         let (id, before) = match had {
             Some((id, amount, _)) => {
                 queries::standard_to_parent(&mut tx, id, s.amount_fen).await?;
@@ -140,7 +131,7 @@ pub async fn take(state: &AppState, policy: &OwnedPolicy) -> AppResult<Taken> {
         if same {
             continue;
         }
-        let mut tx = Tx::begin_as(state, system()).await?;
+        let mut tx = Tx::begin_as(state, crate::audit::Who::system("federation")).await?;
         let id = match &had {
             Some(h) => {
                 queries::update_parent_period(&mut tx, h.id, p).await?;
@@ -175,10 +166,7 @@ pub async fn take(state: &AppState, policy: &OwnedPolicy) -> AppResult<Taken> {
 /// Refuse a local change to what the parent deployment owns (409).
 pub(super) fn refuse_parent_owned(origin: &str, what: &str) -> AppResult<()> {
     if origin == "parent" {
-        return Err(AppError::msg(
-            ErrorCode::Conflict,
-            format!("该{what}由上级部署下发，本级不能修改；如需调整请联系上级"),
-        ));
+        return Err(AppError::parent_owned(what));
     }
     Ok(())
 }

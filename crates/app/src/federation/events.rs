@@ -199,6 +199,15 @@ pub async fn apply(
     })
 }
 
+/// An event that changed something is `applied`; one that changed nothing, `duplicate`.
+fn changed_or_replayed(changed: bool) -> Outcome {
+    if changed {
+        Outcome::Created
+    } else {
+        Outcome::Replayed
+    }
+}
+
 async fn apply_one(
     state: &AppState,
     node: &Node,
@@ -235,9 +244,13 @@ async fn apply_one(
             }
             let key = format!("node:{}:{}", node.id, e.key.trim());
             let (outcome, sub) = reports::submit(state, actor, &input, Some(&key)).await?;
-            let latest = reports::load_form(state, &sub.template, None)
-                .await?
-                .map_or(sub.template_version, |f| f.version);
+            // Without a version named the latest was used: nothing to say.
+            let latest = match input.version {
+                Some(_) => reports::load_form(state, &sub.template, None)
+                    .await?
+                    .map_or(sub.template_version, |f| f.version),
+                None => sub.template_version,
+            };
             let note = (sub.template_version < latest).then(|| {
                 format!(
                     "按下级所用的第 {} 版表单受理（本级现行第 {latest} 版）",
@@ -272,12 +285,7 @@ async fn apply_one(
         }
         "figures" => {
             let changed = super::figures::apply(state, node, actor, &e.body).await?;
-            let outcome = if changed {
-                Outcome::Created
-            } else {
-                Outcome::Replayed
-            };
-            Ok((outcome, node.id, None))
+            Ok((changed_or_replayed(changed), node.id, None))
         }
         "org.upsert" => {
             let o: crate::orgs::federated::NodeOrg = serde_json::from_value(e.body.clone())
@@ -294,12 +302,7 @@ async fn apply_one(
             if mapped.is_none() {
                 super::queries::map_org(state, node, o.id, org).await?;
             }
-            let outcome = if changed {
-                Outcome::Created
-            } else {
-                Outcome::Replayed
-            };
-            Ok((outcome, org, None))
+            Ok((changed_or_replayed(changed), org, None))
         }
         other => Err(AppError::field(
             ErrorCode::Validation,

@@ -36,6 +36,15 @@ pub struct ErrorBody {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
+    /// A local change to what the parent deployment sent down (issue 20): 409, the same words
+    /// in every area; `what` names it (`表`, `应急期`, `区划的公开信息`).
+    pub fn parent_owned(what: &str) -> AppError {
+        AppError::msg(
+            ErrorCode::Conflict,
+            format!("该{what}由上级部署下发，本级不能修改；如需调整请联系上级"),
+        )
+    }
+
     pub fn new(code: ErrorCode) -> Self {
         AppError {
             code,

@@ -103,29 +103,16 @@ pub(super) async fn update_in_scope(
         return Ok(cur);
     }
     let mut tx = Tx::begin(state, actor).await?;
-    queries::update(
-        &mut tx,
-        id,
-        &queries::NewRow {
-            name: &name,
-            kind: OrgKind::parse(&kind).unwrap_or(OrgKind::CivilAffairs),
-            region_code: &region,
-            contact_person: &person,
-            contact_phone: &phone,
-            address: &address,
-        },
-    )
-    .await?;
-    let snapshot = super::federated::NodeOrg {
-        id,
-        name,
-        kind,
-        region_code: region.clone(),
-        contact_person: person,
-        contact_phone: phone,
-        address,
-        disabled: cur.disabled,
+    let row = queries::NewRow {
+        name: &name,
+        kind: OrgKind::parse(&kind).unwrap_or(OrgKind::CivilAffairs),
+        region_code: &region,
+        contact_person: &person,
+        contact_phone: &phone,
+        address: &address,
     };
+    queries::update(&mut tx, id, &row).await?;
+    let snapshot = super::federated::NodeOrg::written(id, &row, cur.disabled);
     super::federated::push(&mut tx, &state.keys, &snapshot).await?;
     tx.commit(Change::new("org.update", "org", id, region).detail(detail))
         .await?;

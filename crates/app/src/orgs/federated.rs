@@ -37,6 +37,20 @@ pub struct NodeOrg {
 }
 
 impl NodeOrg {
+    /// The organisation `id` as just written (`row`).
+    pub(super) fn written(id: i64, row: &queries::NewRow<'_>, disabled: bool) -> NodeOrg {
+        NodeOrg {
+            id,
+            name: row.name.to_string(),
+            kind: row.kind.as_str().to_string(),
+            region_code: row.region_code.to_string(),
+            contact_person: row.contact_person.to_string(),
+            contact_phone: row.contact_phone.to_string(),
+            address: row.address.to_string(),
+            disabled,
+        }
+    }
+
     pub fn of(o: &Org) -> NodeOrg {
         NodeOrg {
             id: o.id,

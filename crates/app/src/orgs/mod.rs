@@ -172,29 +172,17 @@ async fn create_in_scope(state: &AppState, actor: &Actor, input: &NewOrg) -> App
     let contact_phone = check_phone(&input.contact_phone)?;
     let address = text_field("address", &input.address, 200, false)?;
     let mut tx = Tx::begin(state, actor).await?;
-    let id = queries::insert(
-        &mut tx,
-        &queries::NewRow {
-            name: &name,
-            kind,
-            region_code: code.as_str(),
-            contact_person: &contact_person,
-            contact_phone: &contact_phone,
-            address: &address,
-        },
-    )
-    .await?;
-    // Up to the parent deployment, when there is one (issue 20).
-    let snapshot = federated::NodeOrg {
-        id,
-        name: name.clone(),
-        kind: kind.as_str().to_string(),
-        region_code: code.as_str().to_string(),
-        contact_person: contact_person.clone(),
-        contact_phone: contact_phone.clone(),
-        address: address.clone(),
-        disabled: false,
+    let row = queries::NewRow {
+        name: &name,
+        kind,
+        region_code: code.as_str(),
+        contact_person: &contact_person,
+        contact_phone: &contact_phone,
+        address: &address,
     };
+    let id = queries::insert(&mut tx, &row).await?;
+    // Up to the parent deployment, when there is one (issue 20).
+    let snapshot = federated::NodeOrg::written(id, &row, false);
     federated::push(&mut tx, &state.keys, &snapshot).await?;
     tx.commit(
         Change::new("org.create", "org", id, code.as_str()).detail(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::PublicInfo;
-use super::queries::{self, InfoRow};
+use super::queries;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppResult;
@@ -63,19 +63,9 @@ pub async fn take(state: &AppState, rows: &[OwnedInfo]) -> AppResult<usize> {
         {
             continue;
         }
-        let system = crate::audit::Who {
-            user_id: None,
-            username: "system".into(),
-            source: "federation".into(),
-        };
+        let system = crate::audit::Who::system("federation");
         let mut tx = Tx::begin_as(state, system).await?;
-        let row = InfoRow {
-            info,
-            origin: "parent".into(),
-            updated_by: o.updated_by.clone(),
-            updated_at: o.updated_at,
-        };
-        queries::put_parent_info(&mut tx, &row).await?;
+        queries::put_info(&mut tx, &info, &o.updated_by, "parent").await?;
         tx.commit(
             Change::new(
                 "public.info_from_parent",

@@ -10,46 +10,28 @@ use crate::state::AppState;
 const MINUTE_MS: i64 = 60_000;
 
 pub(super) async fn info(state: &AppState, code: &str) -> AppResult<Option<PublicInfo>> {
-    let row = sqlx::query(
-        "SELECT region_code, hotlines, visiting, assistance FROM public_info \
-         WHERE province = $1 AND region_code = $2",
-    )
-    .bind(code.chars().take(2).collect::<String>())
-    .bind(code)
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(row
-        .map(|r| {
-            Ok::<_, sqlx::Error>(PublicInfo {
-                region_code: r.try_get("region_code")?,
-                hotlines: r.try_get("hotlines")?,
-                visiting: r.try_get("visiting")?,
-                assistance: r.try_get("assistance")?,
-            })
-        })
-        .transpose()?)
+    Ok(info_with_origin(state, code).await?.map(|r| r.info))
 }
 
-/// Set a region's texts, in the official's audited transaction.
-pub(super) async fn put_info(tx: &mut Tx, i: &PublicInfo, by: &str) -> AppResult<()> {
-    let now = tx.now();
-    sqlx::query(
-        "INSERT INTO public_info (province, region_code, hotlines, visiting, assistance, updated_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+/// Set a region's texts in an audited transaction: by an official here (`origin` `local`) or
+/// as sent down by the parent deployment (`parent`).
+pub(super) async fn put_info(tx: &mut Tx, i: &PublicInfo, by: &str, origin: &str) -> AppResult<()> {
+    let q = sqlx::query(
+        "INSERT INTO public_info (province, region_code, hotlines, visiting, assistance, updated_by, updated_at, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (province, region_code) DO UPDATE SET hotlines = excluded.hotlines, \
          visiting = excluded.visiting, assistance = excluded.assistance, \
-         updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+         updated_by = excluded.updated_by, updated_at = excluded.updated_at, origin = excluded.origin",
     )
     .bind(i.region_code.chars().take(2).collect::<String>())
-    .bind(&i.region_code)
-    .bind(&i.hotlines)
-    .bind(&i.visiting)
-    .bind(&i.assistance)
-    .bind(by)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    .bind(i.region_code.clone())
+    .bind(i.hotlines.clone())
+    .bind(i.visiting.clone())
+    .bind(i.assistance.clone())
+    .bind(by.to_string())
+    .bind(tx.now())
+    .bind(origin.to_string());
+    tx.exec(q).await
 }
 
 /// A region's texts as they go down a federation link, with who wrote them and when.
@@ -108,25 +90,6 @@ pub(super) async fn infos_since(
         q = q.bind(a.clone());
     }
     crate::kernel::queries::all(state, q, info_row).await
-}
-
-/// Store a region's texts sent down by the parent (`origin = 'parent'`).
-pub(super) async fn put_parent_info(tx: &mut Tx, r: &InfoRow) -> AppResult<()> {
-    let q = sqlx::query(
-        "INSERT INTO public_info (province, region_code, hotlines, visiting, assistance, updated_by, updated_at, origin) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'parent') \
-         ON CONFLICT (province, region_code) DO UPDATE SET hotlines = excluded.hotlines, \
-         visiting = excluded.visiting, assistance = excluded.assistance, \
-         updated_by = excluded.updated_by, updated_at = excluded.updated_at, origin = 'parent'",
-    )
-    .bind(r.info.region_code.chars().take(2).collect::<String>())
-    .bind(r.info.region_code.clone())
-    .bind(r.info.hotlines.clone())
-    .bind(r.info.visiting.clone())
-    .bind(r.info.assistance.clone())
-    .bind(r.updated_by.clone())
-    .bind(tx.now());
-    tx.exec(q).await
 }
 
 /// Codes sent to a phone in the last minute and the last hour.

@@ -47,14 +47,11 @@ pub async fn set_info(
     }
     let had = super::queries::info_with_origin(state, code.as_str()).await?;
     if had.as_ref().is_some_and(|h| h.origin == "parent") {
-        return Err(AppError::msg(
-            ErrorCode::Conflict,
-            "该区划的公开信息由上级部署发布，本级不能修改；如需调整请联系上级",
-        ));
+        return Err(AppError::parent_owned("区划的公开信息"));
     }
     let before = had.map(|h| h.info).unwrap_or_default();
     let mut tx = Tx::begin(state, actor).await?;
-    super::queries::put_info(&mut tx, &clean, &actor.username).await?;
+    super::queries::put_info(&mut tx, &clean, &actor.username, "local").await?;
     tx.commit(
         Change::new("public.info", "region", code.as_str(), code.as_str()).detail(json!({
             "before": {"hotlines": before.hotlines, "visiting": before.visiting, "assistance": before.assistance},

@@ -193,10 +193,7 @@ pub async fn save_form(state: &AppState, actor: &Actor, input: &Form) -> AppResu
     }
     // A form the parent deployment sent down is the parent's (issue 20): not edited here.
     if queries::latest_origin(state, key).await?.as_deref() == Some("parent") {
-        return Err(AppError::msg(
-            ErrorCode::Conflict,
-            "该表由上级部署下发，不能在本级修改；如需调整请联系上级",
-        ));
+        return Err(AppError::parent_owned("表"));
     }
     let mut tx = Tx::begin(state, actor).await?;
     let current = queries::max_version(&mut tx, key).await?;
@@ -260,11 +257,7 @@ pub async fn take_from_parent(state: &AppState, f: &Form) -> AppResult<bool> {
             ))
         };
     }
-    let system = crate::audit::Who {
-        user_id: None,
-        username: "system".into(),
-        source: "federation".into(),
-    };
+    let system = crate::audit::Who::system("federation");
     let mut tx = Tx::begin_as(state, system).await?;
     queries::insert_from_parent(&mut tx, f, "parent").await?;
     tx.commit(

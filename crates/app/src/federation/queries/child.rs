@@ -74,6 +74,11 @@ pub(crate) fn push_outbox(
     );
 }
 
+/// The outbox row of an event, written only while a parent is registered ($1 province, $2 key,
+/// $3 kind, $4 sealed body, $5 time).
+pub(crate) const PUSH_OUTBOX: &str = "INSERT INTO fed_outbox (province, event_key, kind, body_enc, created_at, status) \
+     SELECT $1, $2, $3, $4, $5, 'pending' WHERE EXISTS (SELECT 1 FROM fed_parent)";
+
 /// [`push_outbox`] in an open transaction (a write that goes through [`Tx`], not a job).
 pub(crate) async fn push_outbox_tx(
     tx: &mut Tx,
@@ -84,15 +89,12 @@ pub(crate) async fn push_outbox_tx(
     body: &str,
 ) -> AppResult<()> {
     let now = tx.now();
-    let q = sqlx::query(
-        "INSERT INTO fed_outbox (province, event_key, kind, body_enc, created_at, status) \
-         SELECT $1, $2, $3, $4, $5, 'pending' WHERE EXISTS (SELECT 1 FROM fed_parent)",
-    )
-    .bind(province.to_string())
-    .bind(event_key.to_string())
-    .bind(kind.to_string())
-    .bind(privacy::seal(keys, body))
-    .bind(now);
+    let q = sqlx::query(PUSH_OUTBOX)
+        .bind(province.to_string())
+        .bind(event_key.to_string())
+        .bind(kind.to_string())
+        .bind(privacy::seal(keys, body))
+        .bind(now);
     tx.exec(q).await
 }
 

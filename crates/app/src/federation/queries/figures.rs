@@ -128,17 +128,15 @@ pub(in crate::federation) async fn queue(
     now: i64,
 ) -> AppResult<()> {
     let pool = state.db.pool();
-    let inserted = sqlx::query(
-        "INSERT INTO fed_outbox (province, event_key, kind, body_enc, created_at, status) \
-         SELECT $1, $2, 'figures', $3, $4, 'pending' WHERE EXISTS (SELECT 1 FROM fed_parent)",
-    )
-    .bind(province_of(region))
-    .bind(format!("figures:{kind}:{period}:{now}"))
-    .bind(privacy::seal(&state.keys, body))
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected();
+    let inserted = sqlx::query(super::child::PUSH_OUTBOX)
+        .bind(province_of(region))
+        .bind(format!("figures:{kind}:{period}:{now}"))
+        .bind("figures")
+        .bind(privacy::seal(&state.keys, body))
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
     if inserted > 0 {
         sqlx::query("DELETE FROM fed_snapshots WHERE kind = $1 AND period = $2")
             .bind(kind.to_string())
