@@ -70,6 +70,7 @@ use crate::kernel::web::Routes;
         crate::donations::web::entries, crate::donations::web::entry, crate::donations::web::reverse,
         crate::donations::web::fee, crate::donations::web::verify,
         crate::donations::needs_web::list, crate::donations::needs_web::create, crate::donations::needs_web::unmet, crate::donations::needs_web::report_figures, crate::federation::web::post_events, crate::federation::web::whoami, crate::federation::web::forms,
+        crate::federation::web::assistance, crate::federation::web::public_info, crate::federation::web::campaigns,
         crate::donations::needs_web::one, crate::donations::needs_web::proposals, crate::donations::needs_web::accept,
         crate::donations::needs_web::cancel, crate::donations::dashboard_web::show, crate::donations::dashboard_web::export,
         crate::donations::dashboard_web::import, crate::donations::dashboard_web::template,

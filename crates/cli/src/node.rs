@@ -182,6 +182,13 @@ pub async fn run(state: &AppState, command: NodeCommand) -> Result<ExitCode, Str
                 "已同步：{} 批，受理 {} 条，重复 {} 条，拒绝 {} 条；待上报 {} 条",
                 r.batches, r.applied, r.duplicate, r.rejected, r.pending
             );
+            let down = r.forms + r.standards + r.emergencies + r.public_pages + r.campaigns;
+            if down > 0 {
+                println!(
+                    "已接收上级下发：表单版本 {} 个，救助标准 {} 条，应急期 {} 个，公开信息 {} 篇，摸排活动 {} 个",
+                    r.forms, r.standards, r.emergencies, r.public_pages, r.campaigns
+                );
+            }
             match r.error {
                 Some(e) => {
                     println!("同步中断：{e}");

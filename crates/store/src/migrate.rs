@@ -267,6 +267,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_public_info",
         include_str!("../migrations/0061_federation_public_info.sql"),
     ),
+    (
+        62,
+        "federation_campaigns",
+        include_str!("../migrations/0062_federation_campaigns.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

@@ -206,6 +206,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("report_form.from_parent", "接收上级下发的报表"),
     ("request.csrf_rejected", "跨站请求被拒绝"),
     ("screening.campaign_create", "发起摸排"),
+    ("screening.campaign_from_parent", "接收上级摸排活动"),
     ("screening.visit", "登记入户摸排"),
     ("security.lockout_minutes", "设置锁定时长"),
     ("security.max_failures", "设置锁定前允许的失败次数"),

@@ -99,6 +99,8 @@ pub struct SyncReport {
     pub emergencies: usize,
     /// Public information pages taken (new or changed) from the parent.
     pub public_pages: usize,
+    /// Screening campaigns taken (new) from the parent.
+    pub campaigns: usize,
     /// Why the sync stopped early (the parent unreachable, the credential refused…).
     pub error: Option<String>,
 }
@@ -415,6 +417,11 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
     {
         r.error = Some(e);
     }
+    if r.error.is_none()
+        && let Err(e) = take_campaigns(state, &p, &mut r).await
+    {
+        r.error = Some(e);
+    }
     // The aggregate figures of this month, queued when they changed, go up with the events.
     if let Err(e) = super::figures::queue_snapshots(state, &p.region_code).await {
         tracing::warn!(code = e.code.as_str(), "federation figures not computed");
@@ -598,6 +605,30 @@ async fn take_public(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
         .fold(p.public_since, i64::max);
     if since != p.public_since {
         q::set_since(state, q::Down::Public, since)
+            .await
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+/// Take the parent's screening campaigns opened since the last time (see
+/// [`crate::screening::federated`]).
+async fn take_campaigns(
+    state: &AppState,
+    p: &q::ParentRow,
+    r: &mut SyncReport,
+) -> Result<(), String> {
+    let rows: Vec<crate::screening::federated::OwnedCampaign> =
+        fetch_down(p, "campaigns", p.campaigns_since, "摸排活动").await?;
+    r.campaigns += crate::screening::federated::take(state, &rows)
+        .await
+        .map_err(|e| e.message)?;
+    let since = rows
+        .iter()
+        .map(|c| c.created_at)
+        .fold(p.campaigns_since, i64::max);
+    if since != p.campaigns_since {
+        q::set_since(state, q::Down::Campaigns, since)
             .await
             .map_err(|e| e.message)?;
     }

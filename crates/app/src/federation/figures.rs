@@ -1,6 +1,7 @@
 //! Aggregate figures up (issue 20 item 2, ADR 0015): what the parent needs from a child whose
-//! records stay with the child — assistance totals ([`crate::assistance::stats`], per month)
-//! and the people under home observation ([`crate::screening`], as they stand now). At the
+//! records stay with the child — assistance totals ([`crate::assistance::stats`], per month),
+//! the people under home observation ([`crate::screening`], as they stand now) and the
+//! coverage of the parent's screening campaigns ([`crate::screening::federated`], per campaign). At the
 //! child, [`queue_snapshots`] (each sync, before the events go) computes each kind's finest
 //! lines for the node's region and queues a `figures` event when they differ from the last one
 //! queued. At the parent, [`apply`] replaces the node's lines for that kind and period (every
@@ -22,17 +23,18 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// The kinds of figures a child sends: the areas compute and read them.
-pub const KINDS: [&str; 2] = [
+pub const KINDS: [&str; 3] = [
     crate::assistance::stats::FIGURES_KIND,
     crate::screening::FIGURES_KIND,
+    crate::screening::federated::COVERAGE_KIND,
 ];
 
-/// A kind's current period and its finest lines for the node's region, as JSON.
+/// A kind's current periods and each one's finest lines for the node's region, as JSON.
 async fn lines_of(
     state: &AppState,
     kind: &str,
     code: &RegionCode,
-) -> AppResult<(String, Vec<Value>)> {
+) -> AppResult<Vec<(String, Vec<Value>)>> {
     fn json<T: Serialize>(v: &[T]) -> Vec<Value> {
         v.iter()
             .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
@@ -41,18 +43,24 @@ async fn lines_of(
     if kind == crate::screening::FIGURES_KIND {
         // As it stands now.
         let lines = crate::screening::node_lines(state, code).await?;
-        return Ok(("current".to_string(), json(&lines)));
+        return Ok(vec![("current".to_string(), json(&lines))]);
+    }
+    if kind == crate::screening::federated::COVERAGE_KIND {
+        // Per campaign the parent opened, under the parent's id.
+        let per = crate::screening::federated::node_lines(state, code).await?;
+        return Ok(per.into_iter().map(|(p, l)| (p, json(&l))).collect());
     }
     let month = state.today().format("%Y-%m").to_string();
     let lines = crate::assistance::stats::node_lines(state, code, &month).await?;
-    Ok((month, json(&lines)))
+    Ok(vec![(month, json(&lines))])
 }
 
 /// The body of a `figures` event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub kind: String,
-    /// The area's period (`YYYY-MM` for assistance).
+    /// The area's period (`YYYY-MM` for assistance, `current` for observation, the parent's
+    /// campaign id for coverage).
     pub period: String,
     /// When the child computed it (ms, the child's clock).
     pub as_of: i64,
@@ -100,8 +108,12 @@ pub(super) async fn apply(
             s.kind.chars().take(40).collect::<String>()
         )));
     }
-    if s.period.is_empty() || s.period.len() > 10 || s.lines.len() > 20_000 {
+    if s.period.is_empty() || s.period.len() > 20 || s.lines.len() > 20_000 {
         return Err(invalid("汇总数字的时段或行数不合规"));
+    }
+    if s.kind == crate::screening::federated::COVERAGE_KIND {
+        // A campaign here that concerns the node.
+        crate::screening::federated::check_period(state, actor, &s.period).await?;
     }
     let mut lines = Vec::with_capacity(s.lines.len());
     for l in &s.lines {
@@ -133,36 +145,50 @@ pub(super) async fn apply(
     Ok(true)
 }
 
-/// At a child: queue this month's figures of every kind whose lines changed since the last
-/// snapshot queued (nothing without a parent). Returns how many were queued.
+/// At a child: queue the current figures of every kind and period whose lines changed since
+/// the last snapshot queued (nothing without a parent). Returns how many were queued.
 pub(super) async fn queue_snapshots(state: &AppState, region: &str) -> AppResult<usize> {
     let code = crate::regions::parse_code("region_code", region)?;
     let mut queued = 0;
     for kind in KINDS {
-        let (month, lines) = lines_of(state, kind, &code).await?;
-        let hash = state.keys.keyed_hash(
-            "federation_figures",
-            Value::Array(lines.clone()).to_string().as_bytes(),
-        );
-        let last = q::last(state, kind, &month).await?;
-        // Nothing to say and nothing said before: no snapshot (a county without assistance
-        // records sends none); the same as last time: none either.
-        if (lines.is_empty() && last.is_none()) || last.as_ref().is_some_and(|(h, _)| *h == hash) {
-            continue;
+        for (period, lines) in lines_of(state, kind, &code).await? {
+            if queue_one(state, region, kind, &period, lines).await? {
+                queued += 1;
+            }
         }
-        // Strictly after the last one, even within one millisecond: the parent keeps the newest.
-        let now = last
-            .map(|(_, at)| at + 1)
-            .unwrap_or_default()
-            .max(state.now_ms());
-        let body = json!(Snapshot {
-            kind: kind.to_string(),
-            period: month.clone(),
-            as_of: now,
-            lines,
-        });
-        q::queue(state, region, kind, &month, &hash, &body.to_string(), now).await?;
-        queued += 1;
     }
     Ok(queued)
+}
+
+/// Queue the snapshot of `kind` and `period` if its lines changed since the last one queued.
+async fn queue_one(
+    state: &AppState,
+    region: &str,
+    kind: &str,
+    period: &str,
+    lines: Vec<Value>,
+) -> AppResult<bool> {
+    let hash = state.keys.keyed_hash(
+        "federation_figures",
+        Value::Array(lines.clone()).to_string().as_bytes(),
+    );
+    let last = q::last(state, kind, period).await?;
+    // Nothing to say and nothing said before: no snapshot (a county without assistance
+    // records sends none); the same as last time: none either.
+    if (lines.is_empty() && last.is_none()) || last.as_ref().is_some_and(|(h, _)| *h == hash) {
+        return Ok(false);
+    }
+    // Strictly after the last one, even within one millisecond: the parent keeps the newest.
+    let now = last
+        .map(|(_, at)| at + 1)
+        .unwrap_or_default()
+        .max(state.now_ms());
+    let body = json!(Snapshot {
+        kind: kind.to_string(),
+        period: period.to_string(),
+        as_of: now,
+        lines,
+    });
+    q::queue(state, region, kind, period, &hash, &body.to_string(), now).await?;
+    Ok(true)
 }

@@ -1,8 +1,8 @@
 //! The federation API a child deployment calls (ADR 0015): `POST /api/v1/federation/events`
 //! and `GET /api/v1/federation/whoami` (the node a credential names, checked at registration)
-//! and `GET /api/v1/federation/forms`, `…/assistance` and `…/public-info` (the report forms,
-//! the assistance standards and emergency periods, and the public information pages going
-//! down),
+//! and `GET /api/v1/federation/forms`, `…/assistance`, `…/public-info` and `…/campaigns` (the
+//! report forms, the assistance standards and emergency periods, the public information pages
+//! and the screening campaigns going down),
 //! authenticated by the node's credential (`Authorization: Node bsn_<id>_<secret>`), never by a
 //! person's session or token. A missing, malformed, unknown, revoked or expired credential is
 //! 401 `unauthenticated` without saying which. The rules live in [`super::events`].
@@ -29,6 +29,7 @@ pub fn api_routes() -> Routes {
         ("/api/v1/federation/forms", get(forms)),
         ("/api/v1/federation/assistance", get(assistance)),
         ("/api/v1/federation/public-info", get(public_info)),
+        ("/api/v1/federation/campaigns", get(campaigns)),
     ]
 }
 
@@ -96,6 +97,25 @@ pub async fn public_info(
     let actor = super::node_actor(&s, &node, &source).await?;
     Ok(Json(
         crate::public::federated::owned_since(&s, &actor, q.since).await?,
+    ))
+}
+
+/// The screening campaigns the parent opened at the node's region, above it or inside it,
+/// opened at or after `since`, oldest first: the child opens them as the parent's and sends
+/// their coverage up.
+#[utoipa::path(get, path = "/api/v1/federation/campaigns", tag = "federation", params(FormsQuery),
+    responses((status = 200, body = Vec<crate::screening::federated::OwnedCampaign>),
+        (status = 401, body = crate::kernel::error::ErrorBody)))]
+pub async fn campaigns(
+    State(s): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<FormsQuery>,
+) -> AppResult<Json<Vec<crate::screening::federated::OwnedCampaign>>> {
+    let node = node_of(&s, &headers).await?;
+    let actor = super::node_actor(&s, &node, &source).await?;
+    Ok(Json(
+        crate::screening::federated::owned_since(&s, &actor, q.since).await?,
     ))
 }
 

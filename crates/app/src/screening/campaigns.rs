@@ -33,6 +33,8 @@ pub struct Campaign {
     pub created_by: String,
     /// Beijing time.
     pub created_at: String,
+    /// Opened at the parent deployment and sent down (issue 20): shown as such.
+    pub from_parent: bool,
 }
 
 fn default_true() -> bool {

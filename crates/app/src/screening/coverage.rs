@@ -7,6 +7,7 @@ use backstop_core::region::{RegionCode, RegionLevel};
 use backstop_core::role::Permission;
 use serde::{Deserialize, Serialize};
 
+use super::federated::{COVERAGE_KIND, CoverageLine};
 use super::visits::campaign_scope;
 use super::{get_campaign, queries};
 use crate::kernel::access::Scoped;
@@ -71,8 +72,19 @@ pub async fn coverage(
         }
         None => campaign_scope(actor, &campaign)?,
     };
-    let (households, reached) = queries::campaign_totals(state, &scope, campaign_id).await?;
-    let mut children: Vec<CoverageChild> = queries::campaign_by_child(state, &scope, campaign_id)
+    coverage_of(state, &scope, campaign_id).await
+}
+
+/// Coverage of campaign `campaign_id` under the handle: the households here and, for a campaign
+/// that child deployments report on (issue 20), the counts they sent, onto the child region
+/// each lies in.
+pub(super) async fn coverage_of(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    campaign_id: i64,
+) -> AppResult<Coverage> {
+    let (mut households, mut reached) = queries::campaign_totals(state, scope, campaign_id).await?;
+    let mut children: Vec<CoverageChild> = queries::campaign_by_child(state, scope, campaign_id)
         .await?
         .into_iter()
         .map(|(code, name, households, reached)| CoverageChild {
@@ -82,6 +94,20 @@ pub async fn coverage(
             reached,
         })
         .collect();
+    let len = children.first().map(|c| c.code.len());
+    let period = campaign_id.to_string();
+    for f in crate::federation::figures_under(state, COVERAGE_KIND, &period, scope.range()).await? {
+        let Ok(l) = serde_json::from_str::<CoverageLine>(&f.body) else {
+            continue;
+        };
+        households += l.households;
+        reached += l.reached;
+        let key = len.and_then(|n| l.region_code.get(..n));
+        if let Some(c) = children.iter_mut().find(|c| Some(c.code.as_str()) == key) {
+            c.households += l.households;
+            c.reached += l.reached;
+        }
+    }
     // Furthest behind first: lowest share reached (regions with nobody on the roll last),
     // then most households still to reach.
     children.sort_by(|a, b| {

@@ -17,11 +17,13 @@
 //! Files: `campaigns` (opening and reading campaigns), `visits` (the one-write household
 //! visit and the household finder), `coverage` (roll-ups by child region), `observation`
 //! (居家观察 四包一: start, check-ins, extend, close, lists), `checks` (the missed check-in
-//! sweep), `queries` (every statement); the API is in `web`, the pages in `pages`.
+//! sweep), `federated` (campaigns from a parent deployment, their coverage going up), `queries`
+//! (every statement); the API is in `web`, the pages in `pages`.
 
 mod campaigns;
 mod checks;
 mod coverage;
+pub mod federated;
 mod observation;
 pub mod pages;
 mod queries;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use backstop_app::federation;
 use serde_json::{Value, json};
 
-use crate::federation::{county_for, linked, lose_answers};
+use crate::federation::{county_for, linked, lose_answers, send};
 use crate::support::{T, audit_count, count, each_backend};
 
 /// (households, persons, paid fen) of a statistics line.
@@ -206,6 +206,241 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
             (Some(3), Some(3)),
             "{nation}"
         );
+        up.abort();
+        county.state.db.close().await;
+    })
+    .await;
+}
+
+/// (households, reached, children with something) of a campaign's coverage.
+async fn coverage(t: &T, tok: &str, camp: i64, region: &str) -> (i64, i64, Vec<Value>) {
+    let path = format!("/api/v1/screening/campaigns/{camp}/coverage?region={region}");
+    let (s, c) = t.get(&path, tok).await;
+    assert_eq!(s, StatusCode::OK, "{path}: {c}");
+    let kids = c["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["households"] != 0 || k["reached"] != 0)
+        .cloned()
+        .collect();
+    (
+        c["households"].as_i64().unwrap_or(-1),
+        c["reached"].as_i64().unwrap_or(-1),
+        kids,
+    )
+}
+
+/// Issue 20, the "four full coverages": a campaign the province opens comes down to the county
+/// (one for another county does not), the county's workers visit its households against it,
+/// and the province's coverage of the campaign then equals the county's at every level, with
+/// no household going up; a later visit replaces the figures; a coverage snapshot naming a
+/// campaign the node has no business with is refused.
+#[tokio::test]
+async fn a_province_campaign_comes_down_and_its_coverage_goes_back_up() {
+    each_backend(|parent: T| async move {
+        let (county, issued) = county_for(&parent).await;
+        let up = linked(&parent, &county, &issued).await;
+        let prov = parent.user("off.prov", &["official"], "13").await;
+        let campaign = |name: &str, region: &str| {
+            json!({"name": name, "purpose": "四个全覆盖", "starts_on": "2026-03-01",
+                "ends_on": "2026-03-10", "region_code": region})
+        };
+        let (s, c) = parent
+            .post(
+                "/api/v1/screening/campaigns",
+                &prov,
+                campaign("全省拉网式排查", "13"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let camp = c["id"].as_i64().expect("id");
+        let (s, other) = parent
+            .post(
+                "/api/v1/screening/campaigns",
+                &prov,
+                campaign("邻县排查", "130111"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{other}");
+
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.campaigns, r.error.as_deref()), (1, None), "{r:?}");
+        let off_c = county.user("off.c", &["official"], "130110").await;
+        let (_, list) = county.get("/api/v1/screening/campaigns", &off_c).await;
+        let list = list.as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            list.len(),
+            1,
+            "only the campaign concerning the county: {list:?}"
+        );
+        assert_eq!(
+            (list[0]["name"].as_str(), list[0]["from_parent"].as_bool()),
+            (Some("全省拉网式排查"), Some(true))
+        );
+        let here = list[0]["id"].as_i64().expect("id");
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(r.campaigns, 0, "taken once: {r:?}");
+        assert_eq!(
+            audit_count(&county, "screening.campaign_from_parent").await,
+            1
+        );
+
+        // Four households in three villages of two townships, visited against it at the county.
+        let cw = county.user("cw.c", &["community_worker"], "130110").await;
+        let mut homes = Vec::new();
+        for (i, region) in [
+            "130110100001",
+            "130110100001",
+            "130110100002",
+            "130110101001",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (s, p) = county
+                .post(
+                    "/api/v1/persons",
+                    &cw,
+                    json!({"name": format!("户主{i}"), "region_code": region,
+                        "birth_date": "1960-01-01"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{p}");
+            let (s, h) = county
+                .post(
+                    "/api/v1/households",
+                    &cw,
+                    json!({"region_code": region, "address": format!("{region} {i} 号"),
+                        "members": [{"person_id": p["id"], "relationship": "head"}]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{h}");
+            homes.push(h["id"].as_i64().expect("household"));
+        }
+        let visit = |home: i64, reached: bool| {
+            let path = format!("/api/v1/screening/campaigns/{here}/households/{home}");
+            (path, json!({"reached": reached}))
+        };
+        for (home, reached) in [(homes[0], true), (homes[2], true), (homes[3], false)] {
+            let (path, body) = visit(home, reached);
+            let (s, v) = county.post(&path, &cw, body).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        // A campaign of the county's own, visited too: it stays at the county.
+        let (s, own) = county
+            .post(
+                "/api/v1/screening/campaigns",
+                &off_c,
+                campaign("区内复查", "130110"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{own}");
+        let own_path = format!(
+            "/api/v1/screening/campaigns/{}/households/{}",
+            own["id"], homes[1]
+        );
+        let (s, _) = county.post(&own_path, &cw, json!({"reached": true})).await;
+        assert_eq!(s, StatusCode::OK);
+
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!(
+            (r.applied, r.rejected),
+            (1, 0),
+            "one coverage snapshot: {r:?}"
+        );
+        let off_p = parent.user("off.p", &["official"], "130110").await;
+        for region in ["130110", "130110100", "130110100001", "130110101"] {
+            let at_county = coverage(&county, &off_c, here, region).await;
+            assert!(at_county.0 > 0, "{region}: something to compare");
+            assert_eq!(
+                coverage(&parent, &off_p, camp, region).await,
+                at_county,
+                "{region}"
+            );
+        }
+        let (h, reached, _) = coverage(&county, &off_c, here, "130110").await;
+        assert_eq!(
+            (h, reached),
+            (4, 2),
+            "four households, two reached, at the county"
+        );
+        let (h, reached, kids) = coverage(&parent, &prov, camp, "13").await;
+        assert_eq!((h, reached), (4, 2), "the province's whole campaign");
+        assert_eq!(
+            kids.iter()
+                .find(|k| k["code"] == "1301")
+                .map(|k| (k["households"].as_i64(), k["reached"].as_i64())),
+            Some((Some(4), Some(2))),
+            "石家庄市's line carries the county: {kids:?}"
+        );
+        assert_eq!(
+            count(&parent, "SELECT CAST(COUNT(*) AS BIGINT) FROM households").await,
+            0,
+            "no household went up"
+        );
+        assert_eq!(
+            count(
+                &parent,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM fed_figures WHERE kind = 'coverage'"
+            )
+            .await,
+            3,
+            "three villages, the county's own campaign not among them"
+        );
+
+        // A later visit: replaced, not added.
+        let (path, body) = visit(homes[3], true);
+        let (s, _) = county.post(&path, &cw, body).await;
+        assert_eq!(s, StatusCode::OK);
+        let r = federation::child::sync_once(&county.state)
+            .await
+            .expect("sync");
+        assert_eq!((r.applied, r.rejected), (1, 0), "{r:?}");
+        let (h, reached, _) = coverage(&parent, &prov, camp, "13").await;
+        assert_eq!(
+            (h, reached),
+            (4, 3),
+            "the newer snapshot replaced the older"
+        );
+
+        // Coverage of a campaign of another county, or of none: refused, nothing kept.
+        for period in [other["id"].to_string(), "999999".to_string()] {
+            let (s, a) = send(
+                &parent,
+                &issued.credential,
+                json!([{"key": format!("cov-{period}"), "kind": "figures",
+                    "created_at": "2026-03-02T08:00:00Z",
+                    "body": {"kind": "coverage", "period": period, "as_of": 1,
+                        "lines": [{"region_code": "130110100001", "own_level": false,
+                            "households": 9, "reached": 9}]}}]),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{a}");
+            assert_eq!(a["results"][0]["status"], "rejected", "{period}: {a}");
+        }
+        assert_eq!(
+            count(
+                &parent,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM fed_figures WHERE kind = 'coverage'"
+            )
+            .await,
+            3
+        );
+        let (_, doc) = parent.call("GET", "/api/v1/openapi.json", None, None).await;
+        for p in [
+            "/api/v1/federation/campaigns",
+            "/api/v1/federation/assistance",
+            "/api/v1/federation/public-info",
+        ] {
+            assert!(doc["paths"][p].is_object(), "openapi lacks {p}");
+        }
         up.abort();
         county.state.db.close().await;
     })

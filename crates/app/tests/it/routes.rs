@@ -134,6 +134,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/federation/campaigns",
+        "node credentials only: the screening campaigns concerning the node's own region, tested in federation_figures.rs",
+    ),
+    (
+        "GET",
         "/federation",
         "security admins only (no actor of this walk); nodes filtered by scope, tested in federation.rs",
     ),

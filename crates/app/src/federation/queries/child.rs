@@ -34,6 +34,8 @@ pub(crate) struct ParentRow {
     pub ca_pem: Option<String>,
     /// The parent's public information pages are taken up to this time (ms, its clock).
     pub public_since: i64,
+    /// The parent's screening campaigns likewise.
+    pub campaigns_since: i64,
 }
 
 /// One event waiting to go up.
@@ -115,6 +117,7 @@ fn parent_from_row(keys: &KeyRing, r: &AnyRow) -> Result<ParentRow, sqlx::Error>
         assistance_since: r.try_get("assistance_since")?,
         ca_pem: r.try_get("ca_pem")?,
         public_since: r.try_get("public_since")?,
+        campaigns_since: r.try_get("campaigns_since")?,
     })
 }
 
@@ -122,7 +125,7 @@ pub(crate) async fn parent(state: &AppState) -> AppResult<Option<ParentRow>> {
     let r = sqlx::query(
         "SELECT parent_url, node_id, credential_enc, region_code, node_name, registered_by, \
          registered_at, last_attempt_at, last_success_at, last_error, last_error_at, forms_since, \
-         assistance_since, ca_pem, public_since FROM fed_parent WHERE id = 1",
+         assistance_since, ca_pem, public_since, campaigns_since FROM fed_parent WHERE id = 1",
     )
     .fetch_optional(state.db.pool())
     .await?;
@@ -265,6 +268,7 @@ pub(crate) enum Down {
     Forms,
     Assistance,
     Public,
+    Campaigns,
 }
 
 /// Remember up to when (the parent's clock, ms) `what` is taken.
@@ -273,6 +277,7 @@ pub(crate) async fn set_since(state: &AppState, what: Down, since: i64) -> AppRe
         Down::Forms => "UPDATE fed_parent SET forms_since = $1 WHERE id = 1",
         Down::Assistance => "UPDATE fed_parent SET assistance_since = $1 WHERE id = 1",
         Down::Public => "UPDATE fed_parent SET public_since = $1 WHERE id = 1",
+        Down::Campaigns => "UPDATE fed_parent SET campaigns_since = $1 WHERE id = 1",
     };
     sqlx::query(sql)
         .bind(since)
