@@ -551,11 +551,21 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let db = connect_existing(&common).await?;
             let report = audit::verify(&db).await.map_err(|e| e.to_string())?;
+            for (chain, n, head) in &report.chains {
+                let name = match chain.as_str() {
+                    "00" => "全国链".to_string(),
+                    "" => "旧审计链（按省分链之前）".to_string(),
+                    p => format!("省链 {p}"),
+                };
+                println!("{name}：{n} 条记录，链头 {head}");
+            }
             match report.first_broken {
                 None => {
                     println!(
-                        "审计链完整：{} 条记录，链头 {}",
-                        report.entries, report.head
+                        "审计链完整：共 {} 条记录，{} 条链，全国链链头 {}",
+                        report.entries,
+                        report.chains.len(),
+                        report.head
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -705,8 +715,18 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         let mut signed_through = String::new();
+        let mut minutes = 0u64;
         loop {
             every.tick().await;
+            // The national audit chain pins every province chain's head (every 10 minutes).
+            if minutes % 10 == 0 {
+                match backstop_app::audit::record_heads(&ticker).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(chains = n, "audit chain heads recorded"),
+                    Err(e) => tracing::warn!(code = e.code.as_str(), "audit chain heads failed"),
+                }
+            }
+            minutes += 1;
             match backstop_app::reports::run_deadlines(&ticker).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reminded = n, "report reminders queued"),

@@ -272,6 +272,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "federation_campaigns",
         include_str!("../migrations/0062_federation_campaigns.sql"),
     ),
+    (
+        63,
+        "audit_chains",
+        include_str!("../migrations/0063_audit_chains.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it.

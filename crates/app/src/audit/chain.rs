@@ -1,6 +1,15 @@
-//! The hash chain: the canonical form of an entry and its hash, the chain's head carried
-//! through one write transaction ([`Chain`], the bulk path's prepared statements included), and
-//! the walk that verifies the whole chain. The statements themselves are in `queries`.
+//! The hash chains (issue 21 item 4): one per province, the national one, and the single chain
+//! from before them. The canonical form of an entry and its hash, the heads carried through one
+//! write transaction ([`Chain`], the bulk path's prepared statements included), the national
+//! chain's periodic record of every province chain's head, and the walk that verifies all of
+//! it. The statements themselves are in `queries`.
+//!
+//! An entry goes to the chain of its region's province ([`chain_of`]); appends to one chain
+//! are serialised (SQLite's writer lock; on PostgreSQL an advisory lock per chain, so the
+//! provinces append side by side), and inside a chain the id order is the chain's order. A
+//! province chain alone could be cut back at its tail unnoticed; the national chain's
+//! `audit.chain_heads` entries ([`super::record_heads`]) pin each chain's head as it was, so
+//! `verify` finds a chain that no longer holds a head once recorded.
 
 use backstop_store::Backend;
 use serde::Serialize;
@@ -51,36 +60,83 @@ fn entry_hash(
     Ok(sha256_hex(buf))
 }
 
-/// The chain's head carried from one append to the next inside one write transaction, so a
-/// bulk path that appends a batch at a time (the roster import) reads the head once, not once
-/// a batch. Valid only while the transaction that made the first append is open: that
-/// transaction holds the append lock (SQLite's writer lock, the PostgreSQL advisory lock), so
-/// nobody else can move the head — but every append in it must then go through this `Chain`.
+/// The chain an entry of `region_code` is appended to: its province (the 2-digit prefix), or
+/// [`NATIONAL`] for national-level objects (`0`) and anything without a province.
+pub fn chain_of(region_code: &str) -> &str {
+    match region_code.get(..2) {
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p != "00" => p,
+        _ => NATIONAL,
+    }
+}
+
+/// The national chain: national-level actions, and the periodic record of every province
+/// chain's head ([`record_heads`]).
+pub const NATIONAL: &str = "00";
+
+/// The chain every entry before migration 0063 belongs to (one chain for everything, frozen:
+/// nothing is appended to it any more, it is verified as it was).
+pub(super) const LEGACY: &str = "";
+
+/// The action of the national chain's record of the province chains' heads.
+pub const HEADS_ACTION: &str = "audit.chain_heads";
+
+/// The lock number of a chain (its province code; 0 national).
+fn lock_key(chain: &str) -> i64 {
+    chain.parse().unwrap_or(0)
+}
+
+/// The heads of the chains carried from one append to the next inside one write transaction,
+/// so a bulk path that appends a batch at a time (the roster import) reads a head once, not
+/// once a batch. Valid only while the transaction that made the first append to a chain is
+/// open: that transaction holds the chain's append lock (SQLite's writer lock, a PostgreSQL
+/// advisory lock per chain), so nobody else can move its head — but every append in it must
+/// then go through this `Chain`.
 #[derive(Debug, Default)]
 pub struct Chain {
-    head: Option<String>,
+    heads: std::collections::BTreeMap<String, String>,
+    /// Every entry on this chain whatever its region (a bulk job is one action of one place).
+    pinned: Option<String>,
 }
 
 impl Chain {
-    /// Take the append lock (PostgreSQL; SQLite's writer lock is already held) and read the
-    /// head, once per transaction.
+    /// A `Chain` that appends every entry to the chain of `region_code` (a roster import
+    /// records its rows on the chain of the region it was run for).
+    pub fn pinned(region_code: &str) -> Chain {
+        Chain {
+            heads: Default::default(),
+            pinned: Some(chain_of(region_code).to_string()),
+        }
+    }
+
+    fn chain_for<'e>(&'e self, e: &'e Entry<'_>) -> &'e str {
+        self.pinned
+            .as_deref()
+            .unwrap_or_else(|| chain_of(&e.region_code))
+    }
+
+    /// Take `chain`'s append lock (PostgreSQL; SQLite's writer lock is already held) and read
+    /// its head, once per transaction. For a pinned `Chain`, `chain` is ignored.
     pub async fn start(
         &mut self,
         conn: &mut AnyConnection,
         backend: Backend,
+        chain: &str,
     ) -> Result<(), sqlx::Error> {
-        if self.head.is_some() {
+        let chain = self.pinned.clone().unwrap_or_else(|| chain.to_string());
+        if self.heads.contains_key(&chain) {
             return Ok(());
         }
-        let head = queries::lock_and_read_head(conn, backend).await?;
-        self.head = Some(head.unwrap_or_else(|| GENESIS.to_string()));
+        let head = queries::lock_and_read_head(conn, backend, &chain, lock_key(&chain)).await?;
+        self.heads
+            .insert(chain, head.unwrap_or_else(|| GENESIS.to_string()));
         Ok(())
     }
 
-    /// Build the statements that append `entries` after the head (one per 1,000 entries) and
-    /// move the head past them, without touching the database — so a bulk path can build them
-    /// while the engine is busy with something else. They must be executed, in order, before
-    /// anything else is appended. Needs [`Chain::start`] first.
+    /// Build the statements that append `entries` after their chains' heads (one per 1,000
+    /// entries) and move the heads past them, without touching the database — so a bulk path
+    /// can build them while the engine is busy with something else. They must be executed, in
+    /// order, before anything else is appended. Every chain the entries go to must have been
+    /// started ([`Chain::start`]).
     pub fn prepare(
         &mut self,
         backend: Backend,
@@ -88,20 +144,21 @@ impl Chain {
         who: &Who,
         entries: &[Entry<'_>],
     ) -> Result<Vec<AppendQuery>, sqlx::Error> {
-        let Some(mut prev) = self.head.take() else {
-            return Err(sqlx::Error::Protocol(
-                "audit chain used before its head was read".to_string(),
-            ));
-        };
         let mut canonical = Vec::with_capacity(512);
         let mut out = Vec::with_capacity(entries.len().div_ceil(1000));
         for chunk in entries.chunks(1000) {
             let mut q = queries::insert_entries(backend, chunk.len());
             for e in chunk {
+                let chain = self.chain_for(e).to_string();
+                let Some(prev) = self.heads.get_mut(&chain) else {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "audit chain {chain} used before its head was read"
+                    )));
+                };
                 let detail = e.detail.to_string();
                 let hash = entry_hash(
                     &mut canonical,
-                    &prev,
+                    prev,
                     at_ms,
                     who.user_id,
                     &who.username,
@@ -114,7 +171,7 @@ impl Chain {
                     &detail,
                 )
                 .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-                let prev_hash = std::mem::replace(&mut prev, hash.clone());
+                let prev_hash = std::mem::replace(prev, hash.clone());
                 q = q
                     .bind(at_ms)
                     .bind(who.user_id)
@@ -127,15 +184,16 @@ impl Chain {
                     .bind(e.outcome.to_string())
                     .bind(detail)
                     .bind(prev_hash)
-                    .bind(hash);
+                    .bind(hash)
+                    .bind(chain);
             }
             out.push(q);
         }
-        self.head = Some(prev);
         Ok(out)
     }
 
-    /// Append `entries`, chained in order, after the head (read and locked on first use).
+    /// Append `entries`, chained in order on their chains, after the heads (each chain locked
+    /// and read on first use, in the chains' order so two writers never wait on each other).
     pub async fn append(
         &mut self,
         conn: &mut AnyConnection,
@@ -147,29 +205,59 @@ impl Chain {
         if entries.is_empty() {
             return Ok(());
         }
-        self.start(conn, backend).await?;
+        let chains: std::collections::BTreeSet<String> =
+            entries.iter().map(|e| self.chain_for(e).to_string()).collect();
+        for c in &chains {
+            self.start(conn, backend, c).await?;
+        }
         let statements = self.prepare(backend, at_ms, who, entries)?;
         queries::run_appends(conn, statements).await
     }
 }
 
-/// Result of walking the chain.
+/// Result of walking every chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    /// Entries verified, over all chains.
     pub entries: i64,
+    /// The national chain's head.
     pub head: String,
-    /// The first entry whose hash or link is wrong, with the reason.
+    /// Each chain: its name (`00` national, a province code, `""` the chain before per-province
+    /// chains), its entries and its head.
+    pub chains: Vec<(String, i64, String)>,
+    /// The first entry (lowest id) whose hash or link is wrong, or a head the national chain
+    /// recorded that its chain no longer holds, with the reason.
     pub first_broken: Option<(i64, String)>,
 }
 
-/// Walk the whole chain in id order, in pages, recomputing every hash.
-pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error> {
-    let mut prev = GENESIS.to_string();
+/// One chain walked: entries, head, and the first broken entry.
+struct Walked {
+    entries: i64,
+    head: String,
+    broken: Option<(i64, String)>,
+    /// The heads of other chains this chain recorded: (chain, id, hash, the recording entry).
+    recorded: Vec<(String, i64, String, i64)>,
+}
+
+/// Walk one chain in id order, in pages, recomputing every hash; stop at the first broken
+/// entry. `check` gives (id → hash) recorded for this chain by the national chain: each must be
+/// an entry of it with that hash.
+async fn walk(
+    db: &backstop_store::Db,
+    chain: &str,
+    check: &std::collections::HashMap<i64, (String, i64)>,
+) -> Result<Walked, sqlx::Error> {
+    let mut w = Walked {
+        entries: 0,
+        head: GENESIS.to_string(),
+        broken: None,
+        recorded: Vec::new(),
+    };
     let mut canonical = Vec::with_capacity(512);
     let mut last_id = 0i64;
-    let mut count = 0i64;
+    let mut seen = 0usize;
     loop {
-        let rows = queries::chain_page(db, last_id).await?;
+        let rows = queries::chain_page(db, chain, last_id).await?;
         if rows.is_empty() {
             break;
         }
@@ -177,16 +265,15 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
             let id: i64 = r.try_get("id")?;
             let stored_prev: String = r.try_get("prev_hash")?;
             let stored_hash: String = r.try_get("hash")?;
-            if stored_prev != prev {
-                return Ok(VerifyReport {
-                    entries: count,
-                    head: prev,
-                    first_broken: Some((
-                        id,
-                        "与前一条记录的链接不符（前一条记录被修改或删除）".to_string(),
-                    )),
-                });
+            if stored_prev != w.head {
+                w.broken = Some((
+                    id,
+                    "与前一条记录的链接不符（前一条记录被修改或删除）".to_string(),
+                ));
+                return Ok(w);
             }
+            let action: String = r.try_get("action")?;
+            let detail: String = r.try_get("detail")?;
             let h = entry_hash(
                 &mut canonical,
                 &stored_prev,
@@ -194,31 +281,127 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
                 r.try_get("user_id")?,
                 &r.try_get::<String, _>("username")?,
                 &r.try_get::<String, _>("source")?,
-                &r.try_get::<String, _>("action")?,
+                &action,
                 &r.try_get::<String, _>("object_type")?,
                 &r.try_get::<String, _>("object_id")?,
                 &r.try_get::<String, _>("region_code")?,
                 &r.try_get::<String, _>("outcome")?,
-                &r.try_get::<String, _>("detail")?,
+                &detail,
             )
             .map_err(|err| sqlx::Error::Decode(Box::new(err)))?;
             if h != stored_hash {
-                return Ok(VerifyReport {
-                    entries: count,
-                    head: prev,
-                    first_broken: Some((id, "内容与哈希不符（记录被修改）".to_string())),
-                });
+                w.broken = Some((id, "内容与哈希不符（记录被修改）".to_string()));
+                return Ok(w);
             }
-            prev = stored_hash;
+            if let Some((want, by)) = check.get(&id) {
+                seen += 1;
+                if *want != stored_hash {
+                    w.broken = Some((
+                        *by,
+                        format!("全国链记录的{}链头（第 {id} 条）与该链不符", name(chain)),
+                    ));
+                    return Ok(w);
+                }
+            }
+            if action == HEADS_ACTION && chain == NATIONAL {
+                w.recorded.extend(recorded_heads(&detail, id));
+            }
+            w.head = stored_hash;
             last_id = id;
-            count += 1;
+            w.entries += 1;
         }
     }
-    Ok(VerifyReport {
-        entries: count,
-        head: prev,
-        first_broken: None,
-    })
+    if seen < check.len() {
+        // A head the national chain recorded is gone: the chain was cut back.
+        let by = check
+            .iter()
+            .filter(|(id, _)| **id > last_id)
+            .map(|(_, (_, by))| *by)
+            .min()
+            .unwrap_or_default();
+        w.broken = Some((
+            by,
+            format!("{}在全国链记录的链头之后被截断（记录被删除）", name(chain)),
+        ));
+    }
+    Ok(w)
+}
+
+fn name(chain: &str) -> String {
+    match chain {
+        NATIONAL => "全国链".to_string(),
+        LEGACY => "旧审计链".to_string(),
+        p => format!("省链 {p}"),
+    }
+}
+
+/// The heads a national `audit.chain_heads` entry recorded: (chain, id, hash, that entry's id).
+fn recorded_heads(detail: &str, by: i64) -> Vec<(String, i64, String, i64)> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(detail) else {
+        return Vec::new();
+    };
+    v["heads"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(chain, h)| {
+            Some((
+                chain.clone(),
+                h["id"].as_i64()?,
+                h["hash"].as_str()?.to_string(),
+                by,
+            ))
+        })
+        .collect()
+}
+
+/// Walk every chain: the national one first (it records the others' heads), then each
+/// province's and the chain from before per-province chains, each checked link by link and
+/// against the heads the national chain recorded for it.
+pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error> {
+    let none = std::collections::HashMap::new();
+    let national = walk(db, NATIONAL, &none).await?;
+    let mut report = VerifyReport {
+        entries: national.entries,
+        head: national.head.clone(),
+        chains: vec![(
+            NATIONAL.to_string(),
+            national.entries,
+            national.head.clone(),
+        )],
+        first_broken: national.broken.clone(),
+    };
+    let mut by_chain: std::collections::HashMap<String, std::collections::HashMap<i64, (String, i64)>> =
+        std::collections::HashMap::new();
+    for (chain, id, hash, by) in national.recorded {
+        by_chain.entry(chain).or_default().insert(id, (hash, by));
+    }
+    for chain in queries::chains(db).await? {
+        if chain == NATIONAL {
+            continue;
+        }
+        let check = by_chain.remove(&chain).unwrap_or_default();
+        let w = walk(db, &chain, &check).await?;
+        report.entries += w.entries;
+        report.chains.push((chain, w.entries, w.head));
+        if let Some(b) = w.broken
+            && report.first_broken.as_ref().is_none_or(|f| b.0 < f.0)
+        {
+            report.first_broken = Some(b);
+        }
+    }
+    // Heads recorded for a chain that has no entry at all any more.
+    for (chain, check) in by_chain {
+        if let Some(by) = check.values().map(|(_, by)| *by).min()
+            && report.first_broken.as_ref().is_none_or(|f| by < f.0)
+        {
+            report.first_broken = Some((
+                by,
+                format!("{}在全国链记录的链头之后被截断（记录被删除）", name(&chain)),
+            ));
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

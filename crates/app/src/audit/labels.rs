@@ -205,6 +205,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("report_form.version", "修改报表表样"),
     ("report_form.from_parent", "接收上级下发的报表"),
     ("request.csrf_rejected", "跨站请求被拒绝"),
+    ("audit.chain_heads", "记录各省审计链链头"),
     ("screening.campaign_create", "发起摸排"),
     ("screening.campaign_from_parent", "接收上级摸排活动"),
     ("screening.visit", "登记入户摸排"),

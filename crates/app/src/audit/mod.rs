@@ -2,9 +2,12 @@
 //! change and every create/update/delete in any area.
 //!
 //! Each entry's `hash` is SHA-256 over the previous entry's hash and this entry's fields, so
-//! changing or removing any row breaks the chain at that row; `verify` walks the whole chain.
-//! Appends are serialised (the SQLite writer lock, a PostgreSQL advisory lock) and happen in
-//! the same transaction as the change they record, so there is no change without its entry.
+//! changing or removing any row breaks the chain at that row; `verify` walks every chain.
+//! There is one chain per province and one national chain (issue 21 item 4, ADR 0016): an
+//! entry goes to its region's province's chain, appends to one chain are serialised (the
+//! SQLite writer lock, a PostgreSQL advisory lock per chain) and happen in the same transaction
+//! as the change they record, so there is no change without its entry and the provinces never
+//! wait for each other; [`record_heads`] pins every province chain's head in the national chain.
 //! The database also refuses UPDATE/DELETE on the table (triggers in migration 0001).
 //! Personal data in `detail` is masked by the caller before it gets here.
 //!
@@ -19,7 +22,7 @@ mod queries;
 mod search;
 pub mod web;
 
-pub use chain::{Chain, VerifyReport, verify};
+pub use chain::{Chain, HEADS_ACTION, NATIONAL, VerifyReport, chain_of, verify};
 pub use queries::AppendQuery;
 pub use search::{AuditQuery, AuditRow, search};
 
@@ -120,4 +123,50 @@ pub async fn append_alone(state: &AppState, who: &Who, e: Entry<'_>) -> AppResul
     append(w.conn(), state.db.backend(), state.now_ms(), who, e).await?;
     w.commit().await?;
     Ok(())
+}
+
+/// Record in the national chain the head (last id and hash) of every other chain that moved
+/// since the last record, as the system; `verify` then finds a chain cut back below a recorded
+/// head. Run every few minutes by the service. Returns how many heads were recorded.
+pub async fn record_heads(state: &AppState) -> AppResult<usize> {
+    let who = Who::system("audit");
+    let mut w = state.db.begin_write().await?;
+    let mut chain = Chain::default();
+    chain
+        .start(w.conn(), state.db.backend(), NATIONAL)
+        .await?;
+    let heads = queries::heads(w.conn(), NATIONAL).await?;
+    let last: serde_json::Value = queries::last_detail(w.conn(), NATIONAL, HEADS_ACTION)
+        .await?
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or_default();
+    let mut moved = serde_json::Map::new();
+    for (c, id, hash) in heads {
+        if last["heads"][&c]["id"].as_i64() != Some(id) {
+            moved.insert(c, serde_json::json!({"id": id, "hash": hash}));
+        }
+    }
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    let n = moved.len();
+    let entry = Entry {
+        action: HEADS_ACTION,
+        object_type: "audit_chain",
+        object_id: String::new(),
+        region_code: "0".to_string(),
+        outcome: "success",
+        detail: serde_json::json!({ "heads": moved }),
+    };
+    chain
+        .append(
+            w.conn(),
+            state.db.backend(),
+            state.now_ms(),
+            &who,
+            std::slice::from_ref(&entry),
+        )
+        .await?;
+    w.commit().await?;
+    Ok(n)
 }

@@ -13,31 +13,78 @@ use crate::state::AppState;
 /// A statement that appends entries to the chain, built by [`super::Chain::prepare`].
 pub type AppendQuery = crate::kernel::queries::AnyQuery<'static>;
 
-/// Take the append lock (PostgreSQL; SQLite's writer lock is already held) and read the head.
+/// Take `chain`'s append lock (PostgreSQL: advisory lock `(7261002, key)` until the
+/// transaction ends; SQLite's writer lock is already held) and then read its head — in two
+/// statements, so the read's snapshot is taken after the lock is granted.
 pub(super) async fn lock_and_read_head(
     conn: &mut AnyConnection,
     backend: Backend,
+    chain: &str,
+    key: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+        sqlx::query("SELECT pg_advisory_xact_lock(7261002, CAST($1 AS INTEGER))")
+            .bind(key)
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    sqlx::query_scalar("SELECT hash FROM audit_log WHERE chain = $1 ORDER BY id DESC LIMIT 1")
+        .bind(chain.to_string())
         .fetch_optional(&mut *conn)
         .await
 }
 
-/// The statement appending `rows` entries (12 values each, bound by the caller in order).
+/// Every chain that has entries.
+pub(super) async fn chains(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT chain FROM audit_log ORDER BY chain")
+        .fetch_all(db.pool())
+        .await
+}
+
+/// The last entry (id, hash) of every chain but `except`.
+pub(super) async fn heads(
+    conn: &mut AnyConnection,
+    except: &str,
+) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT a.chain, a.id, a.hash FROM audit_log a \
+         JOIN (SELECT chain, MAX(id) AS id FROM audit_log WHERE chain <> $1 GROUP BY chain) m \
+         ON a.id = m.id ORDER BY a.chain",
+    )
+    .bind(except.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("chain")?, r.try_get("id")?, r.try_get("hash")?)))
+        .collect()
+}
+
+/// The detail of the last entry with `action` on `chain`.
+pub(super) async fn last_detail(
+    conn: &mut AnyConnection,
+    chain: &str,
+    action: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE chain = $1 AND action = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(chain.to_string())
+    .bind(action.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The statement appending `rows` entries (13 values each, bound by the caller in order).
 pub(super) fn insert_entries(backend: Backend, rows: usize) -> AppendQuery {
     let mut sql = String::with_capacity(200 + rows * 30);
     sql.push_str(backend.bulk_insert());
     sql.push_str(
         " INTO audit_log (at, user_id, username, source, action, object_type, \
-         object_id, region_code, outcome, detail, prev_hash, hash) VALUES ",
+         object_id, region_code, outcome, detail, prev_hash, hash, chain) VALUES ",
     );
     sql.push_str(&backstop_store::repeat_list(
-        "(?,?,?,?,?,?,?,?,?,?,?,?)",
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     ));
     sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)))
@@ -54,13 +101,18 @@ pub(super) async fn run_appends(
     Ok(())
 }
 
-/// Up to 5,000 entries after `last_id`, in id order, every column the hash covers.
-pub(super) async fn chain_page(db: &Db, last_id: i64) -> Result<Vec<AnyRow>, sqlx::Error> {
+/// Up to 5,000 entries of `chain` after `last_id`, in id order, every column the hash covers.
+pub(super) async fn chain_page(
+    db: &Db,
+    chain: &str,
+    last_id: i64,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
     sqlx::query(
         "SELECT id, at, user_id, username, source, action, object_type, object_id, \
          region_code, outcome, detail, prev_hash, hash FROM audit_log \
-         WHERE id > $1 ORDER BY id LIMIT 5000",
+         WHERE chain = $1 AND id > $2 ORDER BY id LIMIT 5000",
     )
+    .bind(chain.to_string())
     .bind(last_id)
     .fetch_all(db.pool())
     .await

@@ -5,6 +5,7 @@ mod admins;
 mod assistance;
 mod assistance_pages;
 mod assistance_stats;
+mod audit_chains;
 mod auth_cache;
 mod bookings;
 mod bookings_pages;

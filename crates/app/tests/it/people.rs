@@ -634,7 +634,8 @@ async fn a_write_meeting_a_lock_held_elsewhere_is_busy_and_loses_nothing() {
             t.raw("POST", "/api/v1/persons", Some(&worker), Some(body), &[])
                 .await
         } else {
-            sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(7261002)")
+            // Hebei's audit chain (issue 21: one lock per province chain).
+            sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(7261002, 13)")
                 .execute(&mut other)
                 .await
                 .expect("lock");

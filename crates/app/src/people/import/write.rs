@@ -604,7 +604,14 @@ pub(super) async fn run<S: RowSource>(
             (lo.to_string(), hi.to_string())
         },
         first_new_id: None,
-        chain: audit::Chain::default(),
+        // The whole import is one action of the region it was run for: its entries go to that
+        // region's chain (a national import's to the national chain).
+        chain: audit::Chain::pinned(
+            &bound
+                .as_ref()
+                .or(actor.scope.region())
+                .map_or_else(|| "0".to_string(), |r| r.to_string()),
+        ),
         deferred: Vec::new(),
         memberships: Vec::new(),
         today: state.today().format("%Y-%m-%d").to_string(),
@@ -628,7 +635,10 @@ pub(super) async fn run<S: RowSource>(
     };
     // One transaction for the whole file, on a connection set up for bulk inserts.
     let mut w = state.db.begin_bulk_write().await?;
-    batcher.chain.start(w.conn(), backend).await?;
+    batcher
+        .chain
+        .start(w.conn(), backend, audit::NATIONAL)
+        .await?;
     let mut batch = Batch::default();
     loop {
         if batch.rows.is_empty() && reader.done {
