@@ -204,6 +204,7 @@ pub async fn open(
         database_url,
         backstop_store::DbOptions {
             busy_timeout: config.sqlite_busy_timeout,
+            pg_group_commit: config.pg_group_commit,
             ..backstop_store::DbOptions::default()
         },
     )

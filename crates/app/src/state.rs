@@ -33,6 +33,9 @@ pub struct Config {
     /// import run from the command line beside the service) before the request is answered
     /// 503 `busy` with nothing written (default 10 s).
     pub sqlite_busy_timeout: std::time::Duration,
+    /// PostgreSQL: write jobs share transactions (group commit, default on;
+    /// `--pg-group-commit false`; ADR 0016).
+    pub pg_group_commit: bool,
     /// The address people reach the service at, as `scheme://host:port` (normalised by
     /// `kernel::web::normalize_origin`; `--public-origin`). A state-changing browser request
     /// must come from it (CSRF), and `https` turns HSTS on. Unset: the `Host` header is
@@ -64,6 +67,7 @@ impl Default for Config {
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
             sqlite_busy_timeout: std::time::Duration::from_secs(10),
+            pg_group_commit: true,
             public_origin: None,
             metrics_token: None,
             gateways: crate::notify::Gateways::default(),

@@ -6,3 +6,12 @@
 -- every province chain's head periodically (action audit.chain_heads).
 ALTER TABLE audit_log ADD COLUMN chain TEXT NOT NULL DEFAULT '';
 CREATE INDEX audit_log_chain ON audit_log(chain, id);
+
+-- Each chain's head (the hash of its last entry), moved in the same statement batch as the
+-- append. Taking a chain's head is an upsert of its row: the row lock is the chain's append
+-- lock (released at commit), and after waiting for it the upsert returns the head as the
+-- previous appender committed it — one round trip for the lock and the read.
+CREATE TABLE audit_heads (
+    chain TEXT PRIMARY KEY,
+    hash TEXT NOT NULL
+);

@@ -7,8 +7,10 @@
 //! waiting (up to `MAX_BATCH`), runs each inside its own `SAVEPOINT` (a failing job is rolled
 //! back alone), commits once, and only then answers each caller. So a caller still hears
 //! "done" only after its data is on disk, and a job never sees another's half-done work.
-//! On PostgreSQL, `Db::write` runs the job in its own transaction (the server already groups
-//! concurrent commits).
+//! On PostgreSQL the same (issue 21, ADR 0016): there each job in its own transaction held a
+//! pooled connection and its province's audit-chain lock through its commit, so the jobs of
+//! one province committed one after another; in one batch they share the lock and the commit.
+//! (`DbOptions::pg_group_commit` turns it off.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -87,7 +89,12 @@ where
 }
 
 /// The writer task: batches jobs into transactions until the channel closes.
-pub(crate) async fn writer(pool: AnyPool, lock: Arc<Mutex<()>>, mut rx: mpsc::Receiver<Job>) {
+pub(crate) async fn writer(
+    pool: AnyPool,
+    backend: crate::Backend,
+    lock: Arc<Mutex<()>>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -97,19 +104,24 @@ pub(crate) async fn writer(pool: AnyPool, lock: Arc<Mutex<()>>, mut rx: mpsc::Re
             }
         }
         let _guard = lock.lock().await;
-        let outcome = run_batch(&pool, &mut batch).await;
+        let outcome = run_batch(&pool, backend, &mut batch).await;
         for j in batch {
             let _ = j.done.send(outcome.clone());
         }
     }
 }
 
-async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), Failed> {
+async fn run_batch(
+    pool: &AnyPool,
+    backend: crate::Backend,
+    batch: &mut Vec<Job>,
+) -> Result<(), Failed> {
     // IMMEDIATE: see `Db::begin_write`.
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(Failed::from)?;
+    let begin = match backend {
+        crate::Backend::Sqlite => "BEGIN IMMEDIATE",
+        crate::Backend::Postgres => "BEGIN",
+    };
+    let mut tx = pool.begin_with(begin).await.map_err(Failed::from)?;
     let jobs = std::mem::take(batch);
     let mut dones = Vec::with_capacity(jobs.len());
     // Every statement is a round trip to sqlx's SQLite worker thread, so the savepoint of one
@@ -122,14 +134,15 @@ async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Result<(), Failed> {
         } else {
             "SAVEPOINT job"
         };
-        sqlx::query(boundary)
+        // Two statements in one text: PostgreSQL takes that only in the simple protocol.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(boundary))
             .execute(&mut *tx)
             .await
             .map_err(Failed::from)?;
         open = true;
         let ok = (j.run)(&mut tx).await;
         if !ok {
-            sqlx::query("ROLLBACK TO SAVEPOINT job")
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT job")
                 .execute(&mut *tx)
                 .await
                 .map_err(Failed::from)?;
@@ -185,17 +198,22 @@ impl From<Option<String>> for Arg {
     }
 }
 
-/// Several write statements sent as one round trip where the engine allows it.
+/// Several write statements sent as one round trip.
 ///
 /// On SQLite every statement is a message to sqlx's per-connection worker thread and a
 /// wake-up back; inside the single writer that hand-off, not SQLite, is what a statement costs
 /// (ADR 0006). sqlx's SQLite driver runs a text of several `;`-separated statements in one
 /// call, binding anonymous `?` parameters across them in order, so a `Script` joins its
 /// statements into one text there. PostgreSQL's extended protocol takes one statement per
-/// prepared query, so there they run one after another (numbered `$N` each). Either way they
-/// run in order on the caller's connection (inside its transaction); rows are not returned.
+/// query, so there the statements become one statement of data-modifying `WITH` parts (the
+/// last statement is the main one; ADR 0016): one round trip instead of one per statement.
+/// Either way they run on the caller's connection, inside its transaction, all or nothing;
+/// rows are not returned.
 ///
-/// Statements use anonymous `?` placeholders only (see `Db::sql`).
+/// **The statements must not read what another statement of the same script writes**: on
+/// PostgreSQL they see one snapshot and cannot see one another's effects, nor may two of them
+/// change the same row. (A submission's rollup upserts, idempotency record, outbox event and
+/// audit entry are such a set.) Statements use anonymous `?` placeholders only (see `Db::sql`).
 #[derive(Debug, Default)]
 pub struct Script {
     statements: Vec<(String, Vec<Arg>)>,
@@ -216,44 +234,49 @@ impl Script {
         self.statements.is_empty()
     }
 
-    /// Run every statement in order on `conn`: one call on SQLite, one per statement on
-    /// PostgreSQL. Returns the rows changed in total.
+    /// The one text the statements are sent as, and its arguments in order.
+    fn text(self, backend: crate::Backend) -> (String, Vec<Arg>) {
+        let n = self.statements.len();
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        for (i, (s, a)) in self.statements.into_iter().enumerate() {
+            match backend {
+                crate::Backend::Sqlite => {
+                    if i > 0 {
+                        sql.push_str(";\n");
+                    }
+                    sql.push_str(&s);
+                }
+                crate::Backend::Postgres if i + 1 < n => {
+                    sql.push_str(if i == 0 { "WITH " } else { ", " });
+                    sql.push_str(&format!("s{i} AS ({s})"));
+                }
+                crate::Backend::Postgres => {
+                    if i > 0 {
+                        sql.push(' ');
+                    }
+                    sql.push_str(&s);
+                }
+            }
+            args.extend(a);
+        }
+        (backend.sql(&sql), args)
+    }
+
+    /// Run every statement, in one round trip, on `conn`.
     pub async fn execute(
         self,
         conn: &mut AnyConnection,
         backend: crate::Backend,
-    ) -> Result<u64, sqlx::Error> {
-        match backend {
-            crate::Backend::Sqlite => {
-                if self.statements.is_empty() {
-                    return Ok(0);
-                }
-                let mut sql = String::new();
-                let mut args = Vec::new();
-                for (s, a) in self.statements {
-                    if !sql.is_empty() {
-                        sql.push_str(";\n");
-                    }
-                    sql.push_str(&s);
-                    args.extend(a);
-                }
-                Ok(bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected())
-            }
-            crate::Backend::Postgres => {
-                let mut n = 0;
-                for (s, a) in self.statements {
-                    let sql = crate::number_placeholders(&s);
-                    n += bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), a)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                }
-                Ok(n)
-            }
+    ) -> Result<(), sqlx::Error> {
+        if self.statements.is_empty() {
+            return Ok(());
         }
+        let (sql, args) = self.text(backend);
+        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 }
 
@@ -272,4 +295,36 @@ pub fn bind_all<'q>(
         };
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On PostgreSQL the statements become one: the first ones as `WITH` parts, the last the
+    /// main statement, placeholders numbered across all of them; on SQLite one `;` text.
+    #[test]
+    fn a_script_is_one_statement_on_postgres() {
+        let mut s = Script::new();
+        s.push("INSERT INTO a (x) VALUES (?)", vec![Arg::Int(1)]);
+        s.push(
+            "UPDATE b SET y = ? WHERE z = ?",
+            vec![Arg::Int(2), Arg::Int(3)],
+        );
+        s.push("INSERT INTO c (w) VALUES (?)", vec![Arg::Int(4)]);
+        let (sql, args) = std::mem::take(&mut s).text(crate::Backend::Postgres);
+        assert_eq!(
+            sql,
+            "WITH s0 AS (INSERT INTO a (x) VALUES ($1)), s1 AS (UPDATE b SET y = $2 WHERE z = $3) \
+             INSERT INTO c (w) VALUES ($4)"
+        );
+        assert_eq!(args.len(), 4);
+        s.push("INSERT INTO a (x) VALUES (?)", vec![Arg::Int(1)]);
+        s.push("INSERT INTO c (w) VALUES (?)", vec![Arg::Int(4)]);
+        let (sql, _) = s.text(crate::Backend::Sqlite);
+        assert_eq!(
+            sql,
+            "INSERT INTO a (x) VALUES (?);\nINSERT INTO c (w) VALUES (?)"
+        );
+    }
 }

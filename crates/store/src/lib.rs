@@ -110,6 +110,10 @@ pub struct DbOptions {
     /// [`is_busy`] recognises (default 10 s). Writers of this process never wait on it: they
     /// queue on [`Db`]'s writer lock first.
     pub busy_timeout: Duration,
+    /// PostgreSQL: run [`Db::write`] jobs through the group commit as on SQLite (one
+    /// transaction, one commit for the jobs waiting together) rather than each in its own
+    /// transaction (default on; measured in `docs/BENCHMARKS.md`, ADR 0016).
+    pub pg_group_commit: bool,
 }
 
 impl Default for DbOptions {
@@ -117,6 +121,7 @@ impl Default for DbOptions {
         DbOptions {
             max_connections: 16,
             busy_timeout: Duration::from_secs(10),
+            pg_group_commit: true,
         }
     }
 }
@@ -337,12 +342,12 @@ impl Db {
         };
         let writer = Arc::new(Mutex::new(()));
         let batch = match backend {
-            Backend::Sqlite => {
+            Backend::Postgres if !o.pg_group_commit => None,
+            _ => {
                 let (tx, rx) = tokio::sync::mpsc::channel(4096);
-                tokio::spawn(batch::writer(pool.clone(), writer.clone(), rx));
+                tokio::spawn(batch::writer(pool.clone(), backend, writer.clone(), rx));
                 Some(tx)
             }
-            Backend::Postgres => None,
         };
         Ok(Db {
             pool,
@@ -426,9 +431,9 @@ impl Db {
         })
     }
 
-    /// Run a write job and commit it. On SQLite jobs from concurrent callers share one
-    /// transaction and one fsync (group commit, see `batch`), each inside its own savepoint;
-    /// on PostgreSQL the job has its own transaction. Returns only after the commit: `Ok` means
+    /// Run a write job and commit it. Jobs from concurrent callers share one transaction and
+    /// one commit (group commit, see `batch`), each inside its own savepoint — on PostgreSQL
+    /// too unless [`DbOptions::pg_group_commit`] is off, when the job has its own transaction. Returns only after the commit: `Ok` means
     /// durable. A job that returns `Err` is rolled back alone.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
     where

@@ -5,13 +5,14 @@
 //! it. The statements themselves are in `queries`.
 //!
 //! An entry goes to the chain of its region's province ([`chain_of`]); appends to one chain
-//! are serialised (SQLite's writer lock; on PostgreSQL an advisory lock per chain, so the
-//! provinces append side by side), and inside a chain the id order is the chain's order. A
+//! are serialised (SQLite's writer lock; on PostgreSQL the row lock of the chain's head in
+//! `audit_heads`, so the provinces append side by side), and inside a chain the id order is the
+//! chain's order. A
 //! province chain alone could be cut back at its tail unnoticed; the national chain's
 //! `audit.chain_heads` entries ([`super::record_heads`]) pin each chain's head as it was, so
 //! `verify` finds a chain that no longer holds a head once recorded.
 
-use backstop_store::Backend;
+use backstop_store::{Arg, Backend, Script};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -19,7 +20,7 @@ use super::queries::{self, AppendQuery};
 use super::{Entry, Who};
 use crate::kernel::crypto::sha256_hex;
 
-pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of one entry: SHA-256 over its canonical form, a compact JSON array
 /// `[prev, at, user_id, username, source, action, object_type, object_id, region_code,
@@ -80,17 +81,12 @@ pub(super) const LEGACY: &str = "";
 /// The action of the national chain's record of the province chains' heads.
 pub const HEADS_ACTION: &str = "audit.chain_heads";
 
-/// The lock number of a chain (its province code; 0 national).
-fn lock_key(chain: &str) -> i64 {
-    chain.parse().unwrap_or(0)
-}
-
 /// The heads of the chains carried from one append to the next inside one write transaction,
 /// so a bulk path that appends a batch at a time (the roster import) reads a head once, not
 /// once a batch. Valid only while the transaction that made the first append to a chain is
-/// open: that transaction holds the chain's append lock (SQLite's writer lock, a PostgreSQL
-/// advisory lock per chain), so nobody else can move its head — but every append in it must
-/// then go through this `Chain`.
+/// open: that transaction holds the chain's append lock (SQLite's writer lock; on PostgreSQL
+/// the row lock of the chain's `audit_heads` row), so nobody else can move its head — but every
+/// append in it must then go through this `Chain`.
 #[derive(Debug, Default)]
 pub struct Chain {
     heads: std::collections::BTreeMap<String, String>,
@@ -108,46 +104,50 @@ impl Chain {
         }
     }
 
+    /// A `Chain` whose `chain` was locked and read by the caller's own statement (the
+    /// submission's look-up folds [`queries::LOCK_HEAD`] in, PostgreSQL).
+    pub fn locked(chain: &str, head: String) -> Chain {
+        let mut c = Chain::default();
+        c.heads.insert(chain.to_string(), head);
+        c
+    }
+
     fn chain_for<'e>(&'e self, e: &'e Entry<'_>) -> &'e str {
         self.pinned
             .as_deref()
             .unwrap_or_else(|| chain_of(&e.region_code))
     }
 
-    /// Take `chain`'s append lock (PostgreSQL; SQLite's writer lock is already held) and read
-    /// its head, once per transaction. For a pinned `Chain`, `chain` is ignored.
+    /// Take `chain`'s append lock and read its head (one statement), once per transaction.
+    /// For a pinned `Chain`, `chain` is ignored.
     pub async fn start(
         &mut self,
         conn: &mut AnyConnection,
-        backend: Backend,
         chain: &str,
     ) -> Result<(), sqlx::Error> {
         let chain = self.pinned.clone().unwrap_or_else(|| chain.to_string());
         if self.heads.contains_key(&chain) {
             return Ok(());
         }
-        let head = queries::lock_and_read_head(conn, backend, &chain, lock_key(&chain)).await?;
-        self.heads
-            .insert(chain, head.unwrap_or_else(|| GENESIS.to_string()));
+        let head = queries::lock_and_read_head(conn, &chain, GENESIS).await?;
+        self.heads.insert(chain, head);
         Ok(())
     }
 
-    /// Build the statements that append `entries` after their chains' heads (one per 1,000
-    /// entries) and move the heads past them, without touching the database — so a bulk path
-    /// can build them while the engine is busy with something else. They must be executed, in
-    /// order, before anything else is appended. Every chain the entries go to must have been
-    /// started ([`Chain::start`]).
-    pub fn prepare(
+    /// The statements (`?` placeholders) that append `entries` after their chains' heads (one
+    /// per 1,000 entries) and move the heads in `audit_heads`; the heads here move past them.
+    fn statements(
         &mut self,
         backend: Backend,
         at_ms: i64,
         who: &Who,
         entries: &[Entry<'_>],
-    ) -> Result<Vec<AppendQuery>, sqlx::Error> {
+    ) -> Result<Vec<(String, Vec<Arg>)>, sqlx::Error> {
         let mut canonical = Vec::with_capacity(512);
-        let mut out = Vec::with_capacity(entries.len().div_ceil(1000));
+        let mut out = Vec::with_capacity(entries.len().div_ceil(1000) + 1);
+        let mut moved = std::collections::BTreeSet::new();
         for chunk in entries.chunks(1000) {
-            let mut q = queries::insert_entries(backend, chunk.len());
+            let mut args = Vec::with_capacity(chunk.len() * 13);
             for e in chunk {
                 let chain = self.chain_for(e).to_string();
                 let Some(prev) = self.heads.get_mut(&chain) else {
@@ -172,28 +172,79 @@ impl Chain {
                 )
                 .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
                 let prev_hash = std::mem::replace(prev, hash.clone());
-                q = q
-                    .bind(at_ms)
-                    .bind(who.user_id)
-                    .bind(who.username.clone())
-                    .bind(who.source.clone())
-                    .bind(e.action.to_string())
-                    .bind(e.object_type.to_string())
-                    .bind(e.object_id.clone())
-                    .bind(e.region_code.clone())
-                    .bind(e.outcome.to_string())
-                    .bind(detail)
-                    .bind(prev_hash)
-                    .bind(hash)
-                    .bind(chain);
+                args.extend([
+                    Arg::Int(at_ms),
+                    Arg::OptInt(who.user_id),
+                    Arg::from(&who.username),
+                    Arg::from(&who.source),
+                    Arg::from(e.action),
+                    Arg::from(e.object_type),
+                    Arg::from(&e.object_id),
+                    Arg::from(&e.region_code),
+                    Arg::from(e.outcome),
+                    Arg::Text(detail),
+                    Arg::Text(prev_hash),
+                    Arg::Text(hash),
+                ]);
+                args.push(Arg::from(&chain));
+                moved.insert(chain);
             }
-            out.push(q);
+            out.push((queries::insert_entries(backend, chunk.len()), args));
+        }
+        for chain in moved {
+            if let Some(head) = self.heads.get(&chain) {
+                out.push(queries::move_head(&chain, head));
+            }
         }
         Ok(out)
     }
 
+    /// Build the statements that append `entries` after their chains' heads (one per 1,000
+    /// entries, and the heads' move) without touching the database — so a bulk path can build
+    /// them while the engine is busy with something else. They must be executed, in order,
+    /// before anything else is appended. Every chain the entries go to must have been started
+    /// ([`Chain::start`]).
+    pub fn prepare(
+        &mut self,
+        backend: Backend,
+        at_ms: i64,
+        who: &Who,
+        entries: &[Entry<'_>],
+    ) -> Result<Vec<AppendQuery>, sqlx::Error> {
+        Ok(self
+            .statements(backend, at_ms, who, entries)?
+            .into_iter()
+            .map(|(sql, args)| queries::bound(backend, &sql, args))
+            .collect())
+    }
+
+    /// Add the statements appending `entries` to a [`Script`] of the caller's (run with its
+    /// other statements in one round trip). The chains must have been started or locked.
+    pub fn push(
+        &mut self,
+        script: &mut Script,
+        backend: Backend,
+        at_ms: i64,
+        who: &Who,
+        entries: &[Entry<'_>],
+    ) -> Result<(), sqlx::Error> {
+        for (sql, args) in self.statements(backend, at_ms, who, entries)? {
+            script.push(sql, args);
+        }
+        Ok(())
+    }
+
+    /// The chains `entries` go to, in order (the order locks are taken in, so two writers
+    /// never wait on each other).
+    pub fn chains_of(&self, entries: &[Entry<'_>]) -> std::collections::BTreeSet<String> {
+        entries
+            .iter()
+            .map(|e| self.chain_for(e).to_string())
+            .collect()
+    }
+
     /// Append `entries`, chained in order on their chains, after the heads (each chain locked
-    /// and read on first use, in the chains' order so two writers never wait on each other).
+    /// and read on first use, in the chains' order).
     pub async fn append(
         &mut self,
         conn: &mut AnyConnection,
@@ -205,13 +256,12 @@ impl Chain {
         if entries.is_empty() {
             return Ok(());
         }
-        let chains: std::collections::BTreeSet<String> =
-            entries.iter().map(|e| self.chain_for(e).to_string()).collect();
-        for c in &chains {
-            self.start(conn, backend, c).await?;
+        for c in &self.chains_of(entries) {
+            self.start(conn, c).await?;
         }
-        let statements = self.prepare(backend, at_ms, who, entries)?;
-        queries::run_appends(conn, statements).await
+        let mut script = Script::new();
+        self.push(&mut script, backend, at_ms, who, entries)?;
+        script.execute(conn, backend).await
     }
 }
 
@@ -371,8 +421,10 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
         )],
         first_broken: national.broken.clone(),
     };
-    let mut by_chain: std::collections::HashMap<String, std::collections::HashMap<i64, (String, i64)>> =
-        std::collections::HashMap::new();
+    let mut by_chain: std::collections::HashMap<
+        String,
+        std::collections::HashMap<i64, (String, i64)>,
+    > = std::collections::HashMap::new();
     for (chain, id, hash, by) in national.recorded {
         by_chain.entry(chain).or_default().insert(id, (hash, by));
     }
@@ -388,6 +440,24 @@ pub async fn verify(db: &backstop_store::Db) -> Result<VerifyReport, sqlx::Error
             && report.first_broken.as_ref().is_none_or(|f| b.0 < f.0)
         {
             report.first_broken = Some(b);
+        }
+    }
+    // The head each chain's row in `audit_heads` holds is its last entry's: a chain whose tail
+    // was cut no longer ends there (even after the national chain last recorded it).
+    for (chain, kept) in queries::kept_heads(db).await? {
+        let walked = report.chains.iter().find(|c| c.0 == chain);
+        if walked.is_some_and(|c| c.2 == kept) {
+            continue;
+        }
+        let last = queries::last_id(db, &chain).await?.unwrap_or_default();
+        if report.first_broken.as_ref().is_none_or(|f| last < f.0) {
+            report.first_broken = Some((
+                last,
+                format!(
+                    "{}的最后一条记录不是记下的链头（其后的记录被删除）",
+                    name(&chain)
+                ),
+            ));
         }
     }
     // Heads recorded for a chain that has no entry at all any more.

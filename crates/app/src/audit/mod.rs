@@ -22,8 +22,9 @@ mod queries;
 mod search;
 pub mod web;
 
-pub use chain::{Chain, HEADS_ACTION, NATIONAL, VerifyReport, chain_of, verify};
+pub use chain::{Chain, GENESIS, HEADS_ACTION, NATIONAL, VerifyReport, chain_of, verify};
 pub use queries::AppendQuery;
+pub use queries::LOCK_HEAD;
 pub use search::{AuditQuery, AuditRow, search};
 
 use backstop_store::Backend;
@@ -132,9 +133,7 @@ pub async fn record_heads(state: &AppState) -> AppResult<usize> {
     let who = Who::system("audit");
     let mut w = state.db.begin_write().await?;
     let mut chain = Chain::default();
-    chain
-        .start(w.conn(), state.db.backend(), NATIONAL)
-        .await?;
+    chain.start(w.conn(), NATIONAL).await?;
     let heads = queries::heads(w.conn(), NATIONAL).await?;
     let last: serde_json::Value = queries::last_detail(w.conn(), NATIONAL, HEADS_ACTION)
         .await?

@@ -2,7 +2,7 @@
 //! append lock and the chain's head, the multi-row append statement, the pages of the chain
 //! for verification, and the scoped search.
 
-use backstop_store::{Backend, Db};
+use backstop_store::{Arg, Backend, Db};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
@@ -13,24 +13,52 @@ use crate::state::AppState;
 /// A statement that appends entries to the chain, built by [`super::Chain::prepare`].
 pub type AppendQuery = crate::kernel::queries::AnyQuery<'static>;
 
-/// Take `chain`'s append lock (PostgreSQL: advisory lock `(7261002, key)` until the
-/// transaction ends; SQLite's writer lock is already held) and then read its head — in two
-/// statements, so the read's snapshot is taken after the lock is granted.
+/// Take `chain`'s append lock and read its head, in one statement: the upsert of the chain's
+/// row in `audit_heads` locks the row until the transaction ends (SQLite: its writer lock is
+/// already held), and after waiting for another appender it returns the head as that one
+/// committed it. A chain's first append finds no row and starts from `genesis`.
 pub(super) async fn lock_and_read_head(
     conn: &mut AnyConnection,
-    backend: Backend,
     chain: &str,
-    key: i64,
-) -> Result<Option<String>, sqlx::Error> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7261002, CAST($1 AS INTEGER))")
-            .bind(key)
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query_scalar("SELECT hash FROM audit_log WHERE chain = $1 ORDER BY id DESC LIMIT 1")
+    genesis: &str,
+) -> Result<String, sqlx::Error> {
+    let sql = backstop_store::number_placeholders(LOCK_HEAD);
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(chain.to_string())
-        .fetch_optional(&mut *conn)
+        .bind(genesis.to_string())
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// The statement of [`lock_and_read_head`] (`?` placeholders: the chain, the genesis hash), for
+/// a caller that folds it into a statement of its own (PostgreSQL, as a `WITH` part).
+pub const LOCK_HEAD: &str = "INSERT INTO audit_heads (chain, hash) VALUES (?, ?) \
+    ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain RETURNING hash";
+
+/// The statement moving `chain`'s head to `hash` after its entries (`?` placeholders).
+pub(super) fn move_head(chain: &str, hash: &str) -> (String, Vec<Arg>) {
+    (
+        "UPDATE audit_heads SET hash = ? WHERE chain = ?".to_string(),
+        vec![Arg::from(hash), Arg::from(chain)],
+    )
+}
+
+/// The head `audit_heads` holds for every chain.
+pub(super) async fn kept_heads(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT chain, hash FROM audit_heads ORDER BY chain")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("chain")?, r.try_get("hash")?)))
+        .collect()
+}
+
+/// The id of `chain`'s last entry.
+pub(super) async fn last_id(db: &Db, chain: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MAX(id) FROM audit_log WHERE chain = $1")
+        .bind(chain.to_string())
+        .fetch_one(db.pool())
         .await
 }
 
@@ -75,8 +103,8 @@ pub(super) async fn last_detail(
     .await
 }
 
-/// The statement appending `rows` entries (13 values each, bound by the caller in order).
-pub(super) fn insert_entries(backend: Backend, rows: usize) -> AppendQuery {
+/// The statement appending `rows` entries (13 values each, in order; `?` placeholders).
+pub(super) fn insert_entries(backend: Backend, rows: usize) -> String {
     let mut sql = String::with_capacity(200 + rows * 30);
     sql.push_str(backend.bulk_insert());
     sql.push_str(
@@ -87,18 +115,12 @@ pub(super) fn insert_entries(backend: Backend, rows: usize) -> AppendQuery {
         "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     ));
-    sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql)))
+    sql
 }
 
-/// Execute prepared append statements, in order.
-pub(super) async fn run_appends(
-    conn: &mut AnyConnection,
-    statements: Vec<AppendQuery>,
-) -> Result<(), sqlx::Error> {
-    for q in statements {
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
+/// A prepared statement of `sql` (`?` placeholders) with its arguments.
+pub(super) fn bound(backend: Backend, sql: &str, args: Vec<Arg>) -> AppendQuery {
+    backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(sql))), args)
 }
 
 /// Up to 5,000 entries of `chain` after `last_id`, in id order, every column the hash covers.

@@ -94,11 +94,14 @@ fn validation_error(problems: Vec<form::FieldProblem>) -> AppError {
 /// Submit (or correct) a report. With an idempotency key, a retry returns the first answer
 /// and never creates a second submission; the key is stored in the same transaction.
 ///
-/// The write is one job of the group commit (SQLite) or its own transaction (PostgreSQL), and
-/// on SQLite every statement in it is a round trip to the single writer's worker thread, so it
-/// is kept to a few: one read of everything the decision needs (idempotency key, lock, an
-/// existing report, the unit region's name), the insert, one script with both rollup upserts
-/// and the idempotency record, and the audit entry (ADR 0006).
+/// The write is one job of the group commit (ADR 0006; on PostgreSQL too, ADR 0016), and every
+/// statement in it is a round trip (to the single writer's worker thread on SQLite, to the
+/// server on PostgreSQL), so it is kept to a few: one read of everything the decision needs
+/// (idempotency key, lock, an existing report, the unit region's name — on PostgreSQL also the
+/// audit chain's lock and head and the new report's id), then one script with the rest — the
+/// insert, the rollup upserts at every level, the outbox event, the idempotency record and the
+/// audit entry — sent as one statement on PostgreSQL. On SQLite the insert (for its id) and
+/// the chain's head are a statement each.
 pub async fn submit(
     state: &AppState,
     actor: &Actor,
@@ -189,6 +192,17 @@ pub async fn submit(
                 ));
             }
             let mut script = Script::new();
+            // The audit chain of the unit's province: locked and read by the look-up on
+            // PostgreSQL, here on SQLite (under its writer lock); the entry goes in the script.
+            let chain_name = audit::chain_of(unit.region.as_str()).to_string();
+            let mut chain = match look.chain_head {
+                Some(head) => audit::Chain::locked(&chain_name, head),
+                None => {
+                    let mut c = audit::Chain::default();
+                    c.start(&mut *conn, &chain_name).await?;
+                    c
+                }
+            };
             let (outcome, sub) = match look.existing {
                 Some(existing_id) => {
                     let (old, old_at) =
@@ -242,7 +256,7 @@ pub async fn submit(
                     let changed = changed_values(&form, &old.values, &values);
                     let detail = json!({"template": form.key, "unit": unit.key, "period": period, "changes": changed});
                     let entry = report_entry("report.correct", old.id, &unit, detail);
-                    audit::append(&mut *conn, backend, now, &who, entry).await?;
+                    chain.push(&mut script, backend, now, &who, &[entry])?;
                     let sub = Submission {
                         values: values.clone(),
                         template_version: form.version,
@@ -254,21 +268,25 @@ pub async fn submit(
                 }
                 None => {
                     let seq = look.immediate_count.map_or(0, |n| n + 1);
-                    let id = queries::insert_report(
-                        &mut *conn,
-                        &queries::NewReport {
-                            keys: &st.keys,
-                            form: &form,
-                            unit: &unit,
-                            period: &period,
-                            body: &body,
-                            late,
-                            now,
-                            by: &actor_name,
-                            seq,
-                        },
-                    )
-                    .await?;
+                    let new = queries::NewReport {
+                        keys: &st.keys,
+                        form: &form,
+                        unit: &unit,
+                        period: &period,
+                        body: &body,
+                        late,
+                        now,
+                        by: &actor_name,
+                        seq,
+                    };
+                    // PostgreSQL: the id is known, the insert goes with the rest in one statement.
+                    let id = match look.next_id {
+                        Some(id) => {
+                            queries::push_report(&mut script, &new, id);
+                            id
+                        }
+                        None => queries::insert_report(&mut *conn, &new).await?,
+                    };
                     queries::push_rollups(
                         &mut script,
                         &form,
@@ -279,7 +297,7 @@ pub async fn submit(
                     );
                     let detail = json!({"template": form.key, "unit": unit.key, "period": period, "late": late});
                     let entry = report_entry("report.submit", id, &unit, detail);
-                    audit::append(&mut *conn, backend, now, &who, entry).await?;
+                    chain.push(&mut script, backend, now, &who, &[entry])?;
                     if form.period == Period::Immediate {
                         queries::notify_incident(&mut *conn, &form, &unit, id, &values, now).await?;
                     }

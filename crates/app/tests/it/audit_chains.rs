@@ -91,6 +91,24 @@ async fn one_chain_per_province_verified_with_the_national_record_of_heads() {
         .execute(t.state.db.pool())
         .await
         .expect("cut");
+        let last_44: i64 =
+            sqlx::query_scalar("SELECT MAX(id) FROM audit_log WHERE chain = '44'")
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("last");
+        let r = audit::verify(&t.state.db).await.expect("verify");
+        let (id, why) = r.first_broken.clone().expect("broken");
+        assert_eq!(id, last_44, "the chain no longer ends at its kept head: {r:?}");
+        assert!(why.contains("44"), "{why}");
+        // Its kept head moved back too: the national chain's record still names the cut.
+        sqlx::query(
+            "UPDATE audit_heads SET hash = (SELECT hash FROM audit_log WHERE id = $1) \
+             WHERE chain = '44'",
+        )
+        .bind(last_44)
+        .execute(t.state.db.pool())
+        .await
+        .expect("move the head back");
         let r = audit::verify(&t.state.db).await.expect("verify");
         let (id, why) = r.first_broken.clone().expect("broken");
         assert_eq!(id, recorded, "{r:?}");
@@ -132,28 +150,27 @@ async fn provinces_append_without_waiting_for_each_other() {
         )
         .await
         .expect("append 13");
-        let other = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            append(&t, "440103", 2),
-        )
-        .await;
+        let other =
+            tokio::time::timeout(std::time::Duration::from_secs(10), append(&t, "440103", 2)).await;
         assert!(other.is_ok(), "Guangdong waited for Hebei's transaction");
         let state = t.state.clone();
         let same = tokio::spawn(async move {
             audit::append_alone(&state, &Who::system("test"), entry("130111", 3)).await
         });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(!same.is_finished(), "Hebei's second append waits for the first");
+        assert!(
+            !same.is_finished(),
+            "Hebei's second append waits for the first"
+        );
         held.commit().await.expect("commit");
         same.await.expect("join").expect("append");
         let r = audit::verify(&t.state.db).await.expect("verify");
         assert!(r.first_broken.is_none(), "{r:?}");
-        let hebei: Vec<String> = sqlx::query_scalar(
-            "SELECT object_id FROM audit_log WHERE chain = '13' ORDER BY id",
-        )
-        .fetch_all(t.state.db.pool())
-        .await
-        .expect("hebei");
+        let hebei: Vec<String> =
+            sqlx::query_scalar("SELECT object_id FROM audit_log WHERE chain = '13' ORDER BY id")
+                .fetch_all(t.state.db.pool())
+                .await
+                .expect("hebei");
         assert_eq!(hebei, ["1", "3"]);
     })
     .await;

@@ -635,10 +635,13 @@ async fn a_write_meeting_a_lock_held_elsewhere_is_busy_and_loses_nothing() {
                 .await
         } else {
             // Hebei's audit chain (issue 21: one lock per province chain).
-            sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(7261002, 13)")
-                .execute(&mut other)
-                .await
-                .expect("lock");
+            sqlx::raw_sql(
+                "BEGIN; INSERT INTO audit_heads (chain, hash) VALUES ('13', 'x') \
+                 ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain",
+            )
+            .execute(&mut other)
+            .await
+            .expect("lock");
             let release = async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 // Still waiting: nothing written yet.

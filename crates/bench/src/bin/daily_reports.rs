@@ -29,6 +29,7 @@ struct Args {
     clients: usize,
     limit: Option<usize>,
     noop: usize,
+    pg_group_commit: bool,
 }
 
 fn args() -> Args {
@@ -38,6 +39,7 @@ fn args() -> Args {
         clients: 32,
         limit: None,
         noop: 20_000,
+        pg_group_commit: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +50,7 @@ fn args() -> Args {
             "--clients" => a.clients = v.parse().unwrap_or(32),
             "--limit" => a.limit = v.parse().ok(),
             "--noop" => a.noop = v.parse().unwrap_or(20_000),
+            "--pg-group-commit" => a.pg_group_commit = v != "off" && v != "false",
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -94,7 +97,10 @@ fn main() {
             &url,
             &dir.path().join("keys/master.key"),
             Arc::new(backstop_core::clock::SystemClock),
-            Config::default(),
+            Config {
+                pg_group_commit: a.pg_group_commit,
+                ..Config::default()
+            },
         )
         .await
         .unwrap_or_else(|e| panic!("open: {e}"));

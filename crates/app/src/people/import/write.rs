@@ -591,7 +591,6 @@ pub(super) async fn run<S: RowSource>(
         ..ImportReport::default()
     };
     let now = state.now_ms();
-    let backend = state.db.backend();
     let mut batcher = Batcher {
         state,
         scope: actor.everywhere(),
@@ -635,10 +634,7 @@ pub(super) async fn run<S: RowSource>(
     };
     // One transaction for the whole file, on a connection set up for bulk inserts.
     let mut w = state.db.begin_bulk_write().await?;
-    batcher
-        .chain
-        .start(w.conn(), backend, audit::NATIONAL)
-        .await?;
+    batcher.chain.start(w.conn(), audit::NATIONAL).await?;
     let mut batch = Batch::default();
     loop {
         if batch.rows.is_empty() && reader.done {

@@ -66,6 +66,11 @@ pub(in crate::reports) struct LookUp {
     pub existing: Option<i64>,
     /// How many immediate reports the unit already made in the period (immediate forms).
     pub immediate_count: Option<i64>,
+    /// PostgreSQL: the head of the unit's province's audit chain, locked by this statement
+    /// (ADR 0016), and the id a new report will take — so the rest of the write is one
+    /// statement ([`push_report`]). `None` on SQLite.
+    pub chain_head: Option<String>,
+    pub next_id: Option<i64>,
 }
 
 pub(in crate::reports) async fn look_up(
@@ -77,8 +82,23 @@ pub(in crate::reports) async fn look_up(
     period: &str,
     idem: Option<&(i64, String)>,
 ) -> Result<LookUp, sqlx::Error> {
-    let mut sql = String::from("SELECT ");
+    let mut sql = String::new();
     let mut args: Vec<Arg> = Vec::new();
+    if backend == Backend::Postgres {
+        // The chain's lock and head, and the new report's id, in the same round trip.
+        sql.push_str("WITH h AS (");
+        sql.push_str(crate::audit::LOCK_HEAD);
+        sql.push_str(
+            ") SELECT (SELECT hash FROM h) AS chain_head, \
+             nextval(pg_get_serial_sequence('report_submissions', 'id')) AS next_id, ",
+        );
+        args.extend([
+            Arg::from(crate::audit::chain_of(unit.region.as_str())),
+            Arg::from(crate::audit::GENESIS),
+        ]);
+    } else {
+        sql.push_str("SELECT CAST(NULL AS TEXT) AS chain_head, CAST(NULL AS BIGINT) AS next_id, ");
+    }
     match idem {
         Some((uid, k)) => {
             sql.push_str(
@@ -140,6 +160,8 @@ pub(in crate::reports) async fn look_up(
         locked: locked.is_some(),
         existing: row.try_get("existing")?,
         immediate_count: row.try_get("immediate_count")?,
+        chain_head: row.try_get("chain_head")?,
+        next_id: row.try_get("next_id")?,
     })
 }
 
@@ -173,6 +195,30 @@ pub(in crate::reports) struct NewReport<'a> {
     pub now: i64,
     pub by: &'a str,
     pub seq: i64,
+}
+
+/// Add the insert of a submission with the id it takes (`id`, from [`LookUp::next_id`]) to the
+/// job's script (PostgreSQL: one statement with the rest of the write).
+pub(in crate::reports) fn push_report(script: &mut Script, n: &NewReport<'_>, id: i64) {
+    script.push(
+        "INSERT INTO report_submissions (id, template_key, template_version, unit, region_code, \
+         period, body, body_enc, late, submitted_at, submitted_by, updated_at, seq) \
+         VALUES (?,?,?,?,?,?,'',?,?,?,?,?,?)",
+        vec![
+            Arg::Int(id),
+            Arg::from(&n.form.key),
+            Arg::Int(n.form.version),
+            Arg::from(&n.unit.key),
+            Arg::from(n.unit.region.as_str()),
+            Arg::from(n.period),
+            Arg::Blob(privacy::seal(n.keys, n.body)),
+            Arg::Int(i64::from(n.late)),
+            Arg::Int(n.now),
+            Arg::from(n.by),
+            Arg::Int(n.now),
+            Arg::Int(n.seq),
+        ],
+    );
 }
 
 /// Insert a submission; returns its id.
