@@ -83,11 +83,12 @@ pg_throwaway_start() {
 
     local fsync=${BACKSTOP_TEST_PG_FSYNC:-off} port=${BACKSTOP_TEST_PG_PORT:-55432}
     local buffers=${BACKSTOP_TEST_PG_SHARED_BUFFERS:-128MB}
+    # BACKSTOP_TEST_PG_OPTS: further server settings ("-c name=value ..."), for measurements.
     local last=$((port + 200)) attempts=0
     while (( port <= last )); do
         if _pgt_port_busy "$port"; then port=$((port + 1)); continue; fi
         if _pgt_run "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-                -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=300 -c shared_buffers=$buffers -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" \
+                -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c max_connections=300 -c shared_buffers=$buffers -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync ${BACKSTOP_TEST_PG_OPTS:-}" \
                 >"$dir/pg_ctl.log" 2>&1; then
             PG_THROWAWAY_PORT=$port
             export BACKSTOP_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"

@@ -98,17 +98,18 @@ pub struct Inner {
     pub disclosure: crate::donations::disclosure::Disclosure,
 }
 
-/// Small in-process caches of slowly changing derived figures (e.g. how many villages must
-/// report under a region). Entries expire after a minute, and writers that change what they
-/// count (region import, new organisations) call `invalidate`, so a cached figure is never
-/// more than a minute behind a change made by another process (the CLI).
+/// Small in-process caches of slowly changing derived values (how many villages must report
+/// under a region, a region's children and name, the federation nodes). Entries expire after a
+/// minute, and writers that change what they count (region import, new organisations) call
+/// `invalidate`, so a cached value is never more than a minute behind a change made by another
+/// process (the CLI); a writer of one kind of value forgets just its keys (`forget`).
 #[derive(Default)]
 pub struct Caches {
     generation: std::sync::atomic::AtomicU64,
-    entries: std::sync::Mutex<
-        std::collections::HashMap<String, (u64, std::time::Instant, CachedCounts)>,
-    >,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant, Cached)>>,
 }
+
+type Cached = Arc<dyn std::any::Any + Send + Sync>;
 
 /// A total and per-child counts.
 pub type CachedCounts = (i64, Vec<(String, i64)>);
@@ -116,20 +117,41 @@ pub type CachedCounts = (i64, Vec<(String, i64)>);
 impl Caches {
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-    pub fn get(&self, key: &str) -> Option<CachedCounts> {
+    /// The value kept under `key`, if fresh and of type `T`.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<T> {
         let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let map = self.entries.lock().ok()?;
         let (g, at, v) = map.get(key)?;
-        (*g == generation && at.elapsed() < Self::TTL).then(|| v.clone())
+        (*g == generation && at.elapsed() < Self::TTL)
+            .then(|| v.downcast_ref::<T>().cloned())
+            .flatten()
     }
 
-    pub fn put(&self, key: String, value: CachedCounts) {
+    /// The value kept under `key` even past its minute (`false`: stale), unless invalidated
+    /// since — for a value worth answering at once while it is recounted in the background.
+    pub fn get_aged<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<(T, bool)> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let map = self.entries.lock().ok()?;
+        let (g, at, v) = map.get(key)?;
+        (*g == generation)
+            .then(|| {
+                v.downcast_ref::<T>()
+                    .cloned()
+                    .map(|v| (v, at.elapsed() < Self::TTL))
+            })
+            .flatten()
+    }
+
+    pub fn put<T: Send + Sync + 'static>(&self, key: String, value: T) {
         let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         if let Ok(mut map) = self.entries.lock() {
             if map.len() > 10_000 {
                 map.clear();
             }
-            map.insert(key, (generation, std::time::Instant::now(), value));
+            map.insert(
+                key,
+                (generation, std::time::Instant::now(), Arc::new(value)),
+            );
         }
     }
 
@@ -137,6 +159,13 @@ impl Caches {
     pub fn invalidate(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Forget the entries whose key starts with `prefix`.
+    pub fn forget(&self, prefix: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.retain(|k, _| !k.starts_with(prefix));
+        }
     }
 }
 

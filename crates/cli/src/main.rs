@@ -141,6 +141,9 @@ struct ServeArgs {
         default_value_t = 120
     )]
     public_requests_per_minute: usize,
+    /// PostgreSQL: write jobs share transactions (group commit); `false` only to compare.
+    #[arg(long, env = "BACKSTOP_PG_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pg_group_commit: bool,
     #[command(flatten)]
     notify: NotifyArgs,
 }
@@ -686,6 +689,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     config.gateways = args.notify.gateways()?;
     config.trusted_proxies = args.trusted_proxy;
     config.public_requests_per_minute = args.public_requests_per_minute;
+    config.pg_group_commit = args.pg_group_commit;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(
@@ -719,7 +723,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
         loop {
             every.tick().await;
             // The national audit chain pins every province chain's head (every 10 minutes).
-            if minutes % 10 == 0 {
+            if minutes.is_multiple_of(10) {
                 match backstop_app::audit::record_heads(&ticker).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(chains = n, "audit chain heads recorded"),

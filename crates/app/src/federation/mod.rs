@@ -75,13 +75,24 @@ pub fn is_late(n: &Node, now: i64) -> bool {
 /// The active nodes through which (part of) `region` reports — inside it, or the node whose
 /// region contains it — with their last synchronisation (issue 20 item 4: the only thing that
 /// tells a summary fed by a node from one fed directly). `region` is one the caller may read.
+/// The nodes as [`syncs_for`] last read them (every summary asks; forgotten on every change
+/// to a node, its last contact included).
+const NODES_CACHE: &str = "fed_nodes";
+
 pub async fn syncs_for(state: &AppState, region: &str) -> AppResult<Vec<NodeSync>> {
     let now = state.now_ms();
     let inside = |n: &Node| {
         region == "0" || n.region_code.starts_with(region) || region.starts_with(&n.region_code)
     };
-    Ok(queries::nodes(state)
-        .await?
+    let nodes = match state.caches.get::<Vec<Node>>(NODES_CACHE) {
+        Some(n) => n,
+        None => {
+            let n = queries::nodes(state).await?;
+            state.caches.put(NODES_CACHE.to_string(), n.clone());
+            n
+        }
+    };
+    Ok(nodes
         .into_iter()
         .filter(|n| n.status == "active" && inside(n))
         .map(|n| NodeSync {
@@ -192,6 +203,7 @@ pub async fn issue(state: &AppState, actor: &Actor, input: &NewNode) -> AppResul
                 "username": service_username(id), "roles": "federation_node"}})),
     )
     .await?;
+    state.caches.forget(NODES_CACHE);
     Ok(IssuedNode {
         node: get(state, actor, id).await?,
         credential: cred,
@@ -246,6 +258,7 @@ pub async fn rotate(state: &AppState, actor: &Actor, id: i64) -> AppResult<Issue
         &n.region_code,
     ))
     .await?;
+    state.caches.forget(NODES_CACHE);
     Ok(IssuedNode {
         node: get(state, actor, id).await?,
         credential: cred,
@@ -267,6 +280,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> AppResult<Node>
         &n.region_code,
     ))
     .await?;
+    state.caches.forget(NODES_CACHE);
     get(state, actor, id).await
 }
 
@@ -284,6 +298,7 @@ pub async fn authenticate(state: &AppState, credential: &str) -> AppResult<Optio
         return Ok(None);
     };
     queries::seen(state, id, now).await?;
+    state.caches.forget(NODES_CACHE);
     Ok(Some(n))
 }
 

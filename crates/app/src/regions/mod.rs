@@ -80,10 +80,17 @@ pub async fn scope_name(state: &AppState, scope: &str) -> AppResult<String> {
     if scope == "0" {
         return Ok("全国".to_string());
     }
-    Ok(find(state, scope)
+    // Asked by every summary; regions change only through this module (which invalidates).
+    let key = format!("name|{scope}");
+    if let Some(name) = state.caches.get::<String>(&key) {
+        return Ok(name);
+    }
+    let name = find(state, scope)
         .await?
         .map(|r| r.name)
-        .unwrap_or_else(|| scope.to_string()))
+        .unwrap_or_else(|| scope.to_string());
+    state.caches.put(key, name.clone());
+    Ok(name)
 }
 
 /// Is a region code below county level? Statistics show small counts there as "<5".

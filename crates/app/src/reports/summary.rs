@@ -103,9 +103,44 @@ pub(super) async fn expected(
         form.org_kinds.join(","),
         form.scope
     );
-    if let Some(hit) = state.caches.get(&cache_key) {
-        return Ok(hit);
+    match state
+        .caches
+        .get_aged::<crate::state::CachedCounts>(&cache_key)
+    {
+        Some((hit, true)) => return Ok(hit),
+        Some((hit, false)) => {
+            // Past its minute: answered at once and recounted in the background (counting the
+            // villages under the nation takes long enough to show in a summary's p99 while
+            // the morning's reports pour in). Kept fresh meanwhile so only one recount runs.
+            state.caches.put(cache_key.clone(), hit.clone());
+            let (st, form, node) = (state.clone(), form.clone(), scope.node().clone());
+            tokio::spawn(async move {
+                let op = crate::kernel::actor::Actor::operator();
+                let scope = match &node {
+                    backstop_core::region::Scope::Region(c) => op.within(c),
+                    backstop_core::region::Scope::National => Ok(op.everywhere()),
+                };
+                if let Ok(scope) = scope
+                    && let Ok(v) = count_expected(&st, &form, &scope, clen).await
+                {
+                    st.caches.put(cache_key, v);
+                }
+            });
+            return Ok(hit);
+        }
+        None => {}
     }
+    let v = count_expected(state, form, scope, clen).await?;
+    state.caches.put(cache_key, v.clone());
+    Ok(v)
+}
+
+async fn count_expected(
+    state: &AppState,
+    form: &Form,
+    scope: &Scoped<'_>,
+    clen: i64,
+) -> AppResult<crate::state::CachedCounts> {
     let mut total = 0;
     let mut per = Vec::new();
     for (p, n) in queries::expected_counts(state, form, scope, clen).await? {
@@ -114,7 +149,6 @@ pub(super) async fn expected(
             per.push((p, n));
         }
     }
-    state.caches.put(cache_key, (total, per.clone()));
     Ok((total, per))
 }
 
@@ -158,7 +192,16 @@ async fn summary_of(
     let (exp_total, exp_children) = expected(state, &form, scope, child_len(&code)).await?;
     // The region's children, then their rollup rows and the region's own, by primary key
     // (an exact code list: a range over codes would also walk every row below the children).
-    let children_regions = queries::child_regions(state, scope).await?;
+    // The children change only with the regions (which invalidate the caches).
+    let key = format!("children|{code}");
+    let children_regions = match state.caches.get::<Vec<(String, String)>>(&key) {
+        Some(c) => c,
+        None => {
+            let c = queries::child_regions(state, scope).await?;
+            state.caches.put(key, c.clone());
+            c
+        }
+    };
     let mut codes: Vec<String> = vec![code.clone()];
     codes.extend(children_regions.iter().map(|(c, _)| c.clone()));
     let (counts, sums) = queries::rollups_of(state, &form.key, &period, &codes).await?;

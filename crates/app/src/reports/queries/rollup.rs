@@ -88,25 +88,35 @@ pub(in crate::reports) async fn rollups_of(
     period: &str,
     codes: &[String],
 ) -> AppResult<RollupRows> {
-    // One statement per table for up to 500 codes: `code IN (?, …)`.
-    let read = |cols: &'static str, table: &'static str, chunk: &[String]| {
-        let list = repeat_list("?", chunk.len());
-        let sql = state.db.sql(&format!(
-            "SELECT {cols} FROM {table} WHERE template_key = ? AND period = ? AND code IN ({list})"
-        ));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(template.to_string())
-            .bind(period.to_string());
-        for c in chunk {
-            q = q.bind(c.clone());
-        }
-        q.fetch_all(state.db.reader())
-    };
+    // One statement for both tables for up to 500 codes (`code IN (?, …)`): a summary is
+    // read while the morning's reports pour in, and every round trip then waits its turn.
+    // Counts come as rows with an empty `field`.
     let mut out: RollupRows = Default::default();
     for chunk in codes.chunks(500) {
-        let counts = read("code, received, on_time", "report_rollup_counts", chunk).await?;
-        let sums = read("code, field, total", "report_rollup_sums", chunk).await?;
-        fold(&mut out, "code", &counts, &sums)?;
+        let list = repeat_list("?", chunk.len());
+        let sql = state.db.sql(&format!(
+            "SELECT code, '' AS field, received, on_time FROM report_rollup_counts \
+             WHERE template_key = ? AND period = ? AND code IN ({list}) \
+             UNION ALL SELECT code, field, total AS received, 0 AS on_time FROM report_rollup_sums \
+             WHERE template_key = ? AND period = ? AND code IN ({list})"
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for _ in 0..2 {
+            q = q.bind(template.to_string()).bind(period.to_string());
+            for c in chunk {
+                q = q.bind(c.clone());
+            }
+        }
+        for r in q.fetch_all(state.db.reader()).await? {
+            let code: String = r.try_get("code")?;
+            let field: String = r.try_get("field")?;
+            let (a, b): (i64, i64) = (r.try_get("received")?, r.try_get("on_time")?);
+            if field.is_empty() {
+                out.0.insert(code, (a, b));
+            } else {
+                out.1.entry(code).or_default().push((field, a));
+            }
+        }
     }
     Ok(out)
 }
