@@ -53,7 +53,10 @@ impl From<sqlx::Error> for Failed {
 pub(crate) const MAX_BATCH: usize = 256;
 
 type RunFn = Box<
-    dyn for<'c> FnOnce(&'c mut AnyConnection) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>
+    dyn for<'c> FnOnce(
+            &'c mut AnyConnection,
+            &'c mut Deferred,
+        ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>
         + Send,
 >;
 
@@ -70,13 +73,15 @@ pub(crate) fn job<T, E, F>(f: F) -> (Job, oneshot::Receiver<Result<(), Failed>>,
 where
     T: Send + 'static,
     E: Send + 'static,
-    F: for<'c> FnOnce(&'c mut AnyConnection) -> JobFuture<'c, T, E> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut AnyConnection, &'c mut Deferred) -> JobFuture<'c, T, E>
+        + Send
+        + 'static,
 {
     let slot = Arc::new(std::sync::Mutex::new(None));
     let out = slot.clone();
-    let run: RunFn = Box::new(move |conn| {
+    let run: RunFn = Box::new(move |conn, deferred| {
         Box::pin(async move {
-            let r = f(conn).await;
+            let r = f(conn, deferred).await;
             let ok = r.is_ok();
             if let Ok(mut s) = out.lock() {
                 *s = Some(r);
@@ -124,6 +129,8 @@ async fn run_batch(
     let mut tx = pool.begin_with(begin).await.map_err(Failed::from)?;
     let jobs = std::mem::take(batch);
     let mut dones = Vec::with_capacity(jobs.len());
+    // What the jobs left to the end of the batch (only the jobs that succeeded).
+    let mut deferred = Deferred::default();
     // Every statement is a round trip to sqlx's SQLite worker thread, so the savepoint of one
     // job is released and the next one opened in the same call; the last savepoint is left
     // open for the COMMIT, which keeps its changes.
@@ -140,20 +147,107 @@ async fn run_batch(
             .await
             .map_err(Failed::from)?;
         open = true;
-        let ok = (j.run)(&mut tx).await;
-        if !ok {
+        let mut own = Deferred::default();
+        let ok = (j.run)(&mut tx, &mut own).await;
+        if ok {
+            deferred.absorb(own);
+        } else {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT job")
                 .execute(&mut *tx)
                 .await
                 .map_err(Failed::from)?;
         }
         dones.push(Job {
-            run: Box::new(|_| Box::pin(async { true })),
+            run: Box::new(|_, _| Box::pin(async { true })),
             done: j.done,
         });
     }
+    deferred
+        .flush(&mut tx, backend)
+        .await
+        .map_err(Failed::from)?;
     *batch = dones;
     tx.commit().await.map_err(Failed::from)
+}
+
+/// An additive upsert a job leaves to the end of its batch ([`Deferred`]): `head`, then one
+/// `row` per distinct key, then `tail`, which adds the amounts to a row already there.
+#[derive(Debug)]
+pub struct Upsert {
+    /// `INSERT INTO t (k1, k2, n1) VALUES`
+    pub head: &'static str,
+    /// `(?,?,?)`: the keys' placeholders, then the amounts'.
+    pub row: &'static str,
+    /// `ON CONFLICT (k1, k2) DO UPDATE SET n1 = t.n1 + excluded.n1`
+    pub tail: &'static str,
+}
+
+/// What the jobs of one batch leave to its end: additive upserts, summed per row over the
+/// batch's jobs that succeeded (a failed job's go with it) and written once per row just
+/// before the commit, in key order. A row every job of a batch touches — the nation's rollup of
+/// the day — is then written once a batch instead of once a job: fewer writes, shorter chains
+/// of row versions for its readers, and its row lock held only from the end of the batch to
+/// the commit (ADR 0016). A job must not read what it leaves here.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    rows: std::collections::BTreeMap<(&'static str, Vec<String>), (&'static Upsert, Vec<i64>)>,
+}
+
+impl Deferred {
+    /// Add `amounts` to the row of `keys` of `upsert`.
+    pub fn add(&mut self, upsert: &'static Upsert, keys: Vec<String>, amounts: &[i64]) {
+        let (_, sum) = self
+            .rows
+            .entry((upsert.head, keys))
+            .or_insert_with(|| (upsert, vec![0; amounts.len()]));
+        for (s, a) in sum.iter_mut().zip(amounts) {
+            *s += a;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn absorb(&mut self, other: Deferred) {
+        for ((_, keys), (upsert, amounts)) in other.rows {
+            self.add(upsert, keys, &amounts);
+        }
+    }
+
+    /// Write every row whose amounts are not all zero: one statement per upsert and 500 rows.
+    pub async fn flush(
+        self,
+        conn: &mut AnyConnection,
+        backend: crate::Backend,
+    ) -> Result<(), sqlx::Error> {
+        let mut by: std::collections::BTreeMap<&'static str, Vec<_>> = Default::default();
+        for ((head, keys), (upsert, amounts)) in self.rows {
+            if amounts.iter().any(|a| *a != 0) {
+                by.entry(head).or_default().push((upsert, keys, amounts));
+            }
+        }
+        for rows in by.into_values() {
+            for chunk in rows.chunks(500) {
+                let upsert = chunk[0].0;
+                let sql = format!(
+                    "{} {} {}",
+                    upsert.head,
+                    crate::repeat_list(upsert.row, chunk.len()),
+                    upsert.tail
+                );
+                let mut args = Vec::new();
+                for (_, keys, amounts) in chunk {
+                    args.extend(keys.iter().cloned().map(Arg::Text));
+                    args.extend(amounts.iter().copied().map(Arg::Int));
+                }
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql))), args)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A value bound to a [`Script`] statement.

@@ -23,7 +23,7 @@ pub use sqlx;
 
 mod batch;
 mod migrate;
-pub use batch::{Arg, JobFuture, Script, WriteError, bind_all};
+pub use batch::{Arg, Deferred, JobFuture, Script, Upsert, WriteError, bind_all};
 pub use migrate::{MIGRATIONS, render as render_migration};
 
 /// Errors of this crate.
@@ -433,19 +433,28 @@ impl Db {
 
     /// Run a write job and commit it. Jobs from concurrent callers share one transaction and
     /// one commit (group commit, see `batch`), each inside its own savepoint — on PostgreSQL
-    /// too unless [`DbOptions::pg_group_commit`] is off, when the job has its own transaction. Returns only after the commit: `Ok` means
+    /// too unless [`DbOptions::pg_group_commit`] is off, when the job has its own transaction.
+    /// A job may leave additive upserts to the end of its batch ([`Deferred`]): written once
+    /// per row for the whole batch, just before the commit, if the job succeeded. Returns only after the commit: `Ok` means
     /// durable. A job that returns `Err` is rolled back alone.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
     where
         T: Send + 'static,
         E: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> JobFuture<'c, T, E> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection, &'c mut Deferred) -> JobFuture<'c, T, E>
+            + Send
+            + 'static,
     {
         let Some(queue) = &self.batch else {
             let mut tx = self.pool.begin().await.map_err(WriteError::Db)?;
-            let r = f(&mut tx).await;
+            let mut deferred = Deferred::default();
+            let r = f(&mut tx, &mut deferred).await;
             return match r {
                 Ok(v) => {
+                    deferred
+                        .flush(&mut tx, self.backend)
+                        .await
+                        .map_err(WriteError::Db)?;
                     tx.commit().await.map_err(WriteError::Db)?;
                     Ok(v)
                 }

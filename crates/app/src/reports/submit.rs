@@ -157,7 +157,7 @@ pub async fn submit(
     let idem = idempotency_key
         .zip(actor.user_id)
         .map(|(k, u)| (u, k.to_string()));
-    let job = state.db.write(move |conn| {
+    let job = state.db.write(move |conn, deferred| {
         Box::pin(async move {
             let look = queries::look_up(&mut *conn, &st.keys, backend, &form, &unit, &period, idem.as_ref()).await?;
             // A concurrent retry with the same key may have committed since.
@@ -232,7 +232,7 @@ pub async fn submit(
                         now,
                         &actor_name,
                     );
-                    queries::push_rollups(&mut script, &form, &period, &unit.region, None, &deltas);
+                    queries::push_rollups(deferred, &form, &period, &unit.region, None, &deltas);
                     corrections::record(
                         &mut *conn,
                         &mut script,
@@ -288,7 +288,7 @@ pub async fn submit(
                         None => queries::insert_report(&mut *conn, &new).await?,
                     };
                     queries::push_rollups(
-                        &mut script,
+                        deferred,
                         &form,
                         &period,
                         &unit.region,

@@ -115,7 +115,7 @@ pub(super) async fn record_use(state: &AppState, used: Used, now: i64) -> AppRes
     };
     state
         .db
-        .write(move |conn| {
+        .write(move |conn, _deferred| {
             Box::pin(async move {
                 sqlx::query(sql)
                     .bind(now)

@@ -1,9 +1,10 @@
 //! The live rollups (`report_rollup_counts`, `report_rollup_sums`, ADR 0005): the upserts a
-//! submission adds to its job's script, and the primary-key reads of summaries and trends.
+//! submission leaves to the end of its group-commit batch, and the primary-key reads of
+//! summaries and trends.
 
 use std::collections::HashMap;
 
-use backstop_store::{Arg, Script, repeat_list};
+use backstop_store::{Deferred, Upsert, repeat_list};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -14,63 +15,47 @@ use crate::reports::rollup::rollup_codes;
 use crate::state::AppState;
 use backstop_core::region::RegionCode;
 
-/// Add the rollup upserts of one submission to `script`: one multi-row upsert per table for
-/// every level at once. Rows are listed province first and the nation last, the same order in
-/// every transaction, so concurrent PostgreSQL writers cannot deadlock on them (ADR 0005).
+/// The rollup counts' additive upsert (received, on time) of a (form, period, code) row.
+static COUNTS: Upsert = Upsert {
+    head: "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES",
+    row: "(?,?,?,?,?)",
+    tail: "ON CONFLICT (template_key, period, code) DO UPDATE SET \
+           received = report_rollup_counts.received + excluded.received, \
+           on_time = report_rollup_counts.on_time + excluded.on_time",
+};
+
+/// The rollup sums' additive upsert of a (form, period, code, field) row.
+static SUMS: Upsert = Upsert {
+    head: "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES",
+    row: "(?,?,?,?,?)",
+    tail: "ON CONFLICT (template_key, period, code, field) DO UPDATE SET \
+           total = report_rollup_sums.total + excluded.total",
+};
+
+/// Leave the rollup deltas of one submission, at every level, to the end of its group-commit
+/// batch ([`Deferred`], ADR 0016): the batch writes each row once, summed over its jobs, in
+/// key order (so concurrent writers cannot deadlock on them, ADR 0005).
 pub(in crate::reports) fn push_rollups(
-    script: &mut Script,
+    deferred: &mut Deferred,
     form: &Form,
     period: &str,
     region: &RegionCode,
     counts: Option<(i64, i64)>,
     deltas: &[(String, i64)],
 ) {
-    let codes = rollup_codes(region);
-    if let Some((received, on_time)) = counts {
-        let mut sql = String::from(
-            "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES ",
-        );
-        sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len()));
-        sql.push_str(
-            " ON CONFLICT (template_key, period, code) DO UPDATE SET received = report_rollup_counts.received + excluded.received, \
-             on_time = report_rollup_counts.on_time + excluded.on_time",
-        );
-        let mut args = Vec::with_capacity(codes.len() * 5);
-        for code in &codes {
-            args.extend([
-                Arg::from(&form.key),
-                Arg::from(period),
-                Arg::from(code.as_str()),
-                Arg::Int(received),
-                Arg::Int(on_time),
-            ]);
+    for code in rollup_codes(region) {
+        let key = |more: &[&str]| {
+            let mut k = vec![form.key.clone(), period.to_string(), code.to_string()];
+            k.extend(more.iter().map(|s| s.to_string()));
+            k
+        };
+        if let Some((received, on_time)) = counts {
+            deferred.add(&COUNTS, key(&[]), &[received, on_time]);
         }
-        script.push(sql, args);
-    }
-    let nonzero: Vec<&(String, i64)> = deltas.iter().filter(|(_, d)| *d != 0).collect();
-    if nonzero.is_empty() {
-        return;
-    }
-    let mut sql = String::from(
-        "INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES ",
-    );
-    sql.push_str(&repeat_list("(?,?,?,?,?)", codes.len() * nonzero.len()));
-    sql.push_str(
-        " ON CONFLICT (template_key, period, code, field) DO UPDATE SET total = report_rollup_sums.total + excluded.total",
-    );
-    let mut args = Vec::with_capacity(codes.len() * nonzero.len() * 5);
-    for code in &codes {
-        for (field, d) in &nonzero {
-            args.extend([
-                Arg::from(&form.key),
-                Arg::from(period),
-                Arg::from(code.as_str()),
-                Arg::from(field.as_str()),
-                Arg::Int(*d),
-            ]);
+        for (field, d) in deltas.iter().filter(|(_, d)| *d != 0) {
+            deferred.add(&SUMS, key(&[field.as_str()]), &[*d]);
         }
     }
-    script.push(sql, args);
 }
 
 /// Rollup rows of the given region codes, by primary key: `code → (received, on_time)` and
