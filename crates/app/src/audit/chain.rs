@@ -261,7 +261,7 @@ impl Chain {
         }
         let mut script = Script::new();
         self.push(&mut script, backend, at_ms, who, entries)?;
-        script.execute(conn, backend).await
+        queries::run_script(conn, script, backend).await
     }
 }
 

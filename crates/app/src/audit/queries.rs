@@ -118,6 +118,15 @@ pub(super) fn insert_entries(backend: Backend, rows: usize) -> String {
     sql
 }
 
+/// Run an append's statements (the entries and the heads' move) in one round trip.
+pub(super) async fn run_script(
+    conn: &mut AnyConnection,
+    script: backstop_store::Script,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    script.execute(conn, backend).await
+}
+
 /// A prepared statement of `sql` (`?` placeholders) with its arguments.
 pub(super) fn bound(backend: Backend, sql: &str, args: Vec<Arg>) -> AppendQuery {
     backstop_store::bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(sql))), args)
