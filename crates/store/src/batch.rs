@@ -190,8 +190,11 @@ pub struct Upsert {
 /// the commit (ADR 0016). A job must not read what it leaves here.
 #[derive(Debug, Default)]
 pub struct Deferred {
-    rows: std::collections::BTreeMap<(&'static str, Vec<String>), (&'static Upsert, Vec<i64>)>,
+    rows: std::collections::BTreeMap<RowKey, (&'static Upsert, Vec<i64>)>,
 }
+
+/// A deferred row: its upsert (by its head) and its keys.
+type RowKey = (&'static str, Vec<String>);
 
 impl Deferred {
     /// Add `amounts` to the row of `keys` of `upsert`.
