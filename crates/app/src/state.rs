@@ -119,12 +119,21 @@ impl Caches {
 
     /// The value kept under `key`, if fresh and of type `T`.
     pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<T> {
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
-        let map = self.entries.lock().ok()?;
-        let (g, at, v) = map.get(key)?;
-        (*g == generation && at.elapsed() < Self::TTL)
-            .then(|| v.downcast_ref::<T>().cloned())
-            .flatten()
+        self.get_aged(key).and_then(|(v, fresh)| fresh.then_some(v))
+    }
+
+    /// The value kept under `key`, else `load`'s, kept for the next caller.
+    pub async fn get_or_load<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        load: impl AsyncFnOnce() -> crate::kernel::error::AppResult<T>,
+    ) -> crate::kernel::error::AppResult<T> {
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let v = load().await?;
+        self.put(key.to_string(), v.clone());
+        Ok(v)
     }
 
     /// The value kept under `key` even past its minute (`false`: stale), unless invalidated

@@ -403,23 +403,15 @@ pub async fn sync_once(state: &AppState) -> AppResult<SyncReport> {
         registered: true,
         ..SyncReport::default()
     };
-    // Down first: the forms the parent owns (a submission then uses the parent's latest).
-    if let Err(e) = take_forms(state, &p, &mut r).await {
-        r.error = Some(e);
-    }
-    if r.error.is_none()
-        && let Err(e) = take_policy(state, &p, &mut r).await
-    {
-        r.error = Some(e);
-    }
-    if r.error.is_none()
-        && let Err(e) = take_public(state, &p, &mut r).await
-    {
-        r.error = Some(e);
-    }
-    if r.error.is_none()
-        && let Err(e) = take_campaigns(state, &p, &mut r).await
-    {
+    // Down first: the forms the parent owns (a submission then uses the parent's latest), then
+    // its policy, public pages and campaigns; the first failure stops the rest.
+    let down = async {
+        take_forms(state, &p, &mut r).await?;
+        take_policy(state, &p, &mut r).await?;
+        take_public(state, &p, &mut r).await?;
+        take_campaigns(state, &p, &mut r).await
+    };
+    if let Err(e) = down.await {
         r.error = Some(e);
     }
     // The aggregate figures of this month, queued when they changed, go up with the events.
@@ -565,12 +557,7 @@ async fn take_forms(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> R
         }
         since = since.max(f.created_at);
     }
-    if since != p.forms_since {
-        q::set_since(state, q::Down::Forms, since)
-            .await
-            .map_err(|e| e.message)?;
-    }
-    Ok(())
+    advance(state, q::Down::Forms, p.forms_since, since).await
 }
 
 /// Take the parent's assistance standards and emergency periods changed since the last time
@@ -584,12 +571,7 @@ async fn take_policy(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
     r.standards += taken.standards;
     r.emergencies += taken.emergencies;
     let since = policy.until(p.assistance_since);
-    if since != p.assistance_since {
-        q::set_since(state, q::Down::Assistance, since)
-            .await
-            .map_err(|e| e.message)?;
-    }
-    Ok(())
+    advance(state, q::Down::Assistance, p.assistance_since, since).await
 }
 
 /// Take the parent's public information pages written since the last time.
@@ -603,12 +585,7 @@ async fn take_public(state: &AppState, p: &q::ParentRow, r: &mut SyncReport) -> 
         .iter()
         .map(|o| o.updated_at)
         .fold(p.public_since, i64::max);
-    if since != p.public_since {
-        q::set_since(state, q::Down::Public, since)
-            .await
-            .map_err(|e| e.message)?;
-    }
-    Ok(())
+    advance(state, q::Down::Public, p.public_since, since).await
 }
 
 /// Take the parent's screening campaigns opened since the last time (see
@@ -627,10 +604,15 @@ async fn take_campaigns(
         .iter()
         .map(|c| c.created_at)
         .fold(p.campaigns_since, i64::max);
-    if since != p.campaigns_since {
-        q::set_since(state, q::Down::Campaigns, since)
-            .await
-            .map_err(|e| e.message)?;
+    advance(state, q::Down::Campaigns, p.campaigns_since, since).await
+}
+
+/// Move the cursor of `what` from `was` to `until` (the parent's latest time taken), if it moved.
+async fn advance(state: &AppState, what: q::Down, was: i64, until: i64) -> Result<(), String> {
+    if until == was {
+        return Ok(());
     }
-    Ok(())
+    q::set_since(state, what, until)
+        .await
+        .map_err(|e| e.message)
 }

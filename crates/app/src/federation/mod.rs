@@ -84,14 +84,10 @@ pub async fn syncs_for(state: &AppState, region: &str) -> AppResult<Vec<NodeSync
     let inside = |n: &Node| {
         region == "0" || n.region_code.starts_with(region) || region.starts_with(&n.region_code)
     };
-    let nodes = match state.caches.get::<Vec<Node>>(NODES_CACHE) {
-        Some(n) => n,
-        None => {
-            let n = queries::nodes(state).await?;
-            state.caches.put(NODES_CACHE.to_string(), n.clone());
-            n
-        }
-    };
+    let nodes = state
+        .caches
+        .get_or_load(NODES_CACHE, async || queries::nodes(state).await)
+        .await?;
     Ok(nodes
         .into_iter()
         .filter(|n| n.status == "active" && inside(n))

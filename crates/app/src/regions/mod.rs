@@ -82,15 +82,15 @@ pub async fn scope_name(state: &AppState, scope: &str) -> AppResult<String> {
     }
     // Asked by every summary; regions change only through this module (which invalidates).
     let key = format!("name|{scope}");
-    if let Some(name) = state.caches.get::<String>(&key) {
-        return Ok(name);
-    }
-    let name = find(state, scope)
-        .await?
-        .map(|r| r.name)
-        .unwrap_or_else(|| scope.to_string());
-    state.caches.put(key, name.clone());
-    Ok(name)
+    state
+        .caches
+        .get_or_load(&key, async || {
+            Ok(find(state, scope)
+                .await?
+                .map(|r| r.name)
+                .unwrap_or_else(|| scope.to_string()))
+        })
+        .await
 }
 
 /// Is a region code below county level? Statistics show small counts there as "<5".

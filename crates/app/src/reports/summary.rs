@@ -194,14 +194,10 @@ async fn summary_of(
     // (an exact code list: a range over codes would also walk every row below the children).
     // The children change only with the regions (which invalidate the caches).
     let key = format!("children|{code}");
-    let children_regions = match state.caches.get::<Vec<(String, String)>>(&key) {
-        Some(c) => c,
-        None => {
-            let c = queries::child_regions(state, scope).await?;
-            state.caches.put(key, c.clone());
-            c
-        }
-    };
+    let children_regions = state
+        .caches
+        .get_or_load(&key, async || queries::child_regions(state, scope).await)
+        .await?;
     let mut codes: Vec<String> = vec![code.clone()];
     codes.extend(children_regions.iter().map(|(c, _)| c.clone()));
     let (counts, sums) = queries::rollups_of(state, &form.key, &period, &codes).await?;
