@@ -190,6 +190,10 @@ pub async fn serve_on(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let app = backstop_app::router(state.clone());
+    // As `backstop serve` does (PostgreSQL only).
+    state
+        .db
+        .spawn_analyze_grown(std::time::Duration::from_secs(10));
     let task = tokio::spawn(async move {
         let _ = axum::serve(
             listener,

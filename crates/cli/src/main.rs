@@ -793,6 +793,10 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
             }
         }
     });
+    // Planner statistics of the tables that grew fast (PostgreSQL; a first morning, a restore).
+    state
+        .db
+        .spawn_analyze_grown(std::time::Duration::from_secs(10));
     // Up to the parent deployment (issue 20), while one is registered.
     backstop_app::federation::child::spawn_sync(state.clone());
     // Notifications out to the gateways (SMS, webhook), when any is configured.

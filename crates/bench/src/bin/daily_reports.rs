@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --release -p backstop-bench --bin daily_reports -- [--database-url URL] \
-//!     [--data ../shared/data/regions] [--clients 32] [--limit N] [--noop 20000]
+//!     [--data ../shared/data/regions] [--clients 32] [--limit N] [--noop 20000] [--history 1]
 //! ```
 //! Last line: `daily-reports: <N> submissions in <S> s = <R>/s, p99 <P> ms, noop-ratio <Q>,
 //! summary p99 <M> ms`.
@@ -30,6 +30,9 @@ struct Args {
     limit: Option<usize>,
     noop: usize,
     pg_group_commit: bool,
+    /// Days of earlier reports already on file (a province's ordinary morning, statistics
+    /// gathered); 0 = the first morning of a fresh database.
+    history: u32,
 }
 
 fn args() -> Args {
@@ -40,6 +43,7 @@ fn args() -> Args {
         limit: None,
         noop: 20_000,
         pg_group_commit: true,
+        history: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -51,6 +55,7 @@ fn args() -> Args {
             "--limit" => a.limit = v.parse().ok(),
             "--noop" => a.noop = v.parse().unwrap_or(20_000),
             "--pg-group-commit" => a.pg_group_commit = v != "off" && v != "false",
+            "--history" => a.history = v.parse().unwrap_or(1),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -77,6 +82,37 @@ where
         }
     }
     (b.wall, lat, errs)
+}
+
+/// One village's report of `period` per job, as a phone sends it (with its Idempotency-Key).
+fn submit(
+    base: &str,
+    token: &str,
+    villages: &Arc<Vec<String>>,
+    period: &str,
+) -> impl Fn(&ureq::Agent, usize) -> Result<(), String> + Send + Sync + 'static {
+    let url = format!("{base}/api/v1/reports");
+    let (vs, tok, day) = (villages.clone(), token.to_string(), period.to_string());
+    move |agent, i| {
+        let v = &vs[i];
+        let body = json!({"template": "village_daily", "unit": v, "period": day, "values": {
+            "households_screened": 40 + (i % 60), "people_screened": 120 + (i % 200), "close_contacts": i % 3,
+            "home_observation": i % 5, "released": i % 2, "fever_referred": i % 2, "entrance_registrations": 30,
+            "volunteers_on_duty": 4}});
+        let mut r = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {tok}"))
+            .header("Idempotency-Key", &format!("bench-{v}-{day}"))
+            .send_json(body)
+            .map_err(|e| e.to_string())?;
+        if r.status().as_u16() == 201 {
+            Ok(())
+        } else {
+            // The answer's body says why (`{code, message, fields}`).
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            Err(format!("village {v}: status {}: {text}", r.status()))
+        }
+    }
 }
 
 fn main() {
@@ -119,9 +155,7 @@ fn main() {
         let addr = serve(&state).await.unwrap_or_else(|e| panic!("serve: {e}"));
         let today = backstop_core::clock::beijing_date(backstop_core::clock::Clock::now(
             &backstop_core::clock::SystemClock,
-        ))
-        .format("%Y-%m-%d")
-        .to_string();
+        ));
         (state, villages, addr, today)
     });
     let base = format!("http://{addr}");
@@ -132,6 +166,36 @@ fn main() {
     let n = villages.len();
     let token =
         login(&agent(TIMEOUT), &base, "bench.nation").unwrap_or_else(|| panic!("login failed"));
+
+    let day = |back: i64| {
+        (today - chrono::Duration::days(back))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    // 0. Earlier mornings, through the same path, then the statistics autovacuum would have
+    // gathered overnight: a province's ordinary morning. Without them PostgreSQL plans the
+    // burst's look-ups on tables it believes empty and keeps those plans until autovacuum
+    // next analyses them (`--history 0` measures that first morning; ADR 0016).
+    if a.history > 0 {
+        let t = Instant::now();
+        for back in (1..=i64::from(a.history)).rev() {
+            let (_, ok, errs) = burst(a.clients, n, submit(&base, &token, &villages, &day(back)));
+            if ok.len() != n {
+                panic!(
+                    "history day -{back}: {} of {n} accepted: {:?}",
+                    ok.len(),
+                    errs.first()
+                );
+            }
+        }
+        rt.block_on(sqlx::query("ANALYZE").execute(state.db.pool()))
+            .unwrap_or_else(|e| panic!("analyze: {e}"));
+        println!(
+            "history: {} earlier day(s) of {n} reports submitted and analysed in {:.1} s",
+            a.history,
+            t.elapsed().as_secs_f64()
+        );
+    }
 
     // 1. The same clients against a no-op endpoint.
     let noop_url = format!("{base}/healthz");
@@ -161,7 +225,7 @@ fn main() {
             summary_lat.clone(),
             base.clone(),
             token.clone(),
-            today.clone(),
+            day(0),
         );
         std::thread::spawn(move || {
             let agent = agent(TIMEOUT);
@@ -199,28 +263,7 @@ fn main() {
             }
         })
     };
-    let url = format!("{base}/api/v1/reports");
-    let (vs, tok, day) = (villages.clone(), token.clone(), today.clone());
-    let (time, mut lat, errs) = burst(a.clients, n, move |agent, i| {
-        let v = &vs[i];
-        let body = json!({"template": "village_daily", "unit": v, "period": day, "values": {
-            "households_screened": 40 + (i % 60), "people_screened": 120 + (i % 200), "close_contacts": i % 3,
-            "home_observation": i % 5, "released": i % 2, "fever_referred": i % 2, "entrance_registrations": 30,
-            "volunteers_on_duty": 4}});
-        let mut r = agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {tok}"))
-            .header("Idempotency-Key", &format!("bench-{v}"))
-            .send_json(body)
-            .map_err(|e| e.to_string())?;
-        if r.status().as_u16() == 201 {
-            Ok(())
-        } else {
-            // The answer's body says why (`{code, message, fields}`).
-            let text = r.body_mut().read_to_string().unwrap_or_default();
-            Err(format!("village {v}: status {}: {text}", r.status()))
-        }
-    });
+    let (time, mut lat, errs) = burst(a.clients, n, submit(&base, &token, &villages, &day(0)));
     done.store(true, Ordering::Relaxed);
     let _ = reader.join();
     let _ = progress.join();
@@ -233,7 +276,7 @@ fn main() {
         let r: Option<i64> = sqlx::query_scalar(
             "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND period = $1 AND code = '0'",
         )
-        .bind(&today)
+        .bind(day(0))
         .fetch_optional(state.db.pool())
         .await
         .unwrap_or(None);

@@ -73,23 +73,31 @@ pub(in crate::reports) async fn rollups_of(
     period: &str,
     codes: &[String],
 ) -> AppResult<RollupRows> {
-    // One statement for both tables for up to 500 codes (`code IN (?, …)`): a summary is
-    // read while the morning's reports pour in, and every round trip then waits its turn.
-    // Counts come as rows with an empty `field`.
+    // One statement for both tables (a read while the morning's reports pour in, when every
+    // round trip waits its turn), one `UNION ALL` branch per code and table with the whole
+    // key prefix as equalities. Not `code IN (…)`: on PostgreSQL today's period is never in
+    // the statistics (it is new every morning), the planner expects one row for it and scans
+    // the whole day of the primary key filtering on `code` — 180,000 rows and 50–80 ms for
+    // the nation at 10:00 (ADR 0016). Counts come as rows with an empty `field`. 100 codes
+    // = 200 branches, under SQLite's 500-term limit on a compound select.
+    const COUNTS: &str = "SELECT code, '' AS field, received, on_time FROM report_rollup_counts \
+         WHERE template_key = ? AND period = ? AND code = ?";
+    const SUMS: &str = "SELECT code, field, total AS received, 0 AS on_time FROM report_rollup_sums \
+         WHERE template_key = ? AND period = ? AND code = ?";
     let mut out: RollupRows = Default::default();
-    for chunk in codes.chunks(500) {
-        let list = repeat_list("?", chunk.len());
-        let sql = state.db.sql(&format!(
-            "SELECT code, '' AS field, received, on_time FROM report_rollup_counts \
-             WHERE template_key = ? AND period = ? AND code IN ({list}) \
-             UNION ALL SELECT code, field, total AS received, 0 AS on_time FROM report_rollup_sums \
-             WHERE template_key = ? AND period = ? AND code IN ({list})"
-        ));
+    for chunk in codes.chunks(100) {
+        let branches: Vec<&str> = [COUNTS, SUMS]
+            .into_iter()
+            .flat_map(|b| std::iter::repeat_n(b, chunk.len()))
+            .collect();
+        let sql = state.db.sql(&branches.join(" UNION ALL "));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for _ in 0..2 {
-            q = q.bind(template.to_string()).bind(period.to_string());
             for c in chunk {
-                q = q.bind(c.clone());
+                q = q
+                    .bind(template.to_string())
+                    .bind(period.to_string())
+                    .bind(c.clone());
             }
         }
         for r in q.fetch_all(state.db.reader()).await? {
