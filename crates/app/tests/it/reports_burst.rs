@@ -262,3 +262,58 @@ async fn placeholder_villages_can_report() {
     })
     .await;
 }
+
+/// PostgreSQL plans a table that was empty at dawn as an empty table until its statistics are
+/// gathered (a new deployment's first morning, a restore): the service gathers them for every
+/// table that has doubled since its last analysis (`Db::analyze_grown`, every 10 s under
+/// `serve`), and leaves a table alone once they are fresh. SQLite has nothing to gather.
+#[tokio::test]
+async fn tables_that_doubled_get_fresh_statistics() {
+    each_backend(|t: T| async move {
+        let db = &t.state.db;
+        let rows = backstop_store::GROWN_ROWS + 500;
+        if t.backend == "postgres" {
+            // Autovacuum must not get there first (this is the service's own doing).
+            sqlx::query("ALTER TABLE report_rollup_counts SET (autovacuum_enabled = false)")
+                .execute(db.pool())
+                .await
+                .expect("autovacuum off");
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
+             SELECT 'village_daily', '{DAY}', CAST(i AS TEXT), 1, 1 FROM n"
+        )))
+        .execute(db.pool())
+        .await
+        .expect("insert");
+        if t.backend == "sqlite" {
+            assert_eq!(db.analyze_grown().await.expect("analyze"), Vec::<String>::new());
+            return;
+        }
+        let reltuples = || async {
+            sqlx::query_scalar::<_, f64>(
+                "SELECT CAST(reltuples AS DOUBLE PRECISION) FROM pg_class WHERE relname = 'report_rollup_counts'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("reltuples")
+        };
+        assert!(reltuples().await < 1.0, "not analysed before");
+        // The writer's counts reach pg_stat_user_tables within a second or so of its commit.
+        let mut analysed = Vec::new();
+        for _ in 0..150 {
+            analysed = db.analyze_grown().await.expect("analyze");
+            if analysed.iter().any(|n| n == "report_rollup_counts") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(analysed.iter().any(|n| n == "report_rollup_counts"), "{analysed:?}");
+        assert_eq!(reltuples().await, rows as f64, "statistics gathered");
+        // Fresh now: not analysed again.
+        let again = db.analyze_grown().await.expect("analyze");
+        assert!(!again.iter().any(|n| n == "report_rollup_counts"), "{again:?}");
+    })
+    .await;
+}
