@@ -172,10 +172,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             public::limit_public,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            web::track,
-        ))
+        .layer(axum::middleware::from_fn(web::track))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::security_headers,

@@ -9,7 +9,6 @@ use backstop_core::password::PasswordPolicy;
 use backstop_store::Db;
 
 use crate::kernel::crypto::KeyRing;
-use crate::kernel::ops::Metrics;
 
 /// Settings of the running service.
 #[derive(Debug, Clone)]
@@ -83,7 +82,6 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
     pub config: Config,
-    pub metrics: Metrics,
     pub caches: Caches,
     /// Latest report forms (see `reports::FormCache`).
     pub forms: crate::reports::FormCache,
@@ -195,11 +193,12 @@ pub fn default_data_dir() -> PathBuf {
 
 impl AppState {
     pub fn new(db: Db, clock: Arc<dyn Clock>, keys: KeyRing, config: Config) -> Self {
+        // The process's metrics recorder, before anything records (kernel::ops).
+        let _ = crate::kernel::ops::recorder();
         AppState(Arc::new(Inner {
             db,
             clock,
             keys,
-            metrics: Metrics::default(),
             caches: Caches::default(),
             forms: crate::reports::FormCache::default(),
             auth_cache: Default::default(),

@@ -108,8 +108,18 @@ pub(crate) async fn writer(
                 Err(_) => break,
             }
         }
+        // What an operator watches in the morning (docs/OPERATIONS.md, "Metrics"): how many
+        // jobs still wait, how many share a commit, and how long the batch takes.
+        metrics::gauge!("backstop_write_queue_jobs", "backend" => backend.as_str())
+            .set(rx.len() as f64);
+        metrics::histogram!("backstop_write_batch_jobs", "backend" => backend.as_str())
+            .record(batch.len() as f64);
         let _guard = lock.lock().await;
+        let started = std::time::Instant::now();
         let outcome = run_batch(&pool, backend, &mut batch).await;
+        metrics::histogram!("backstop_write_batch_seconds", "backend" => backend.as_str(),
+            "outcome" => if outcome.is_ok() { "committed" } else { "failed" })
+        .record(started.elapsed().as_secs_f64());
         for j in batch {
             let _ = j.done.send(outcome.clone());
         }

@@ -1,41 +1,96 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the database answers),
-//! and `/metrics` in the Prometheus text format, from a few counters kept here. `/metrics`
-//! answers only a scraper presenting the configured token (`--metrics-token` /
+//! and `/metrics` in the Prometheus text format. The figures are kept by the `metrics` facade
+//! and rendered by `metrics-exporter-prometheus` (one recorder for the process, installed by
+//! [`recorder`] when the first state is built): request latency histograms per route, method
+//! and status (recorded by `kernel::web::track`), the database pools (read at each scrape), the
+//! group commit's queue, batch size and batch time (`backstop_store::batch`), and the business
+//! counters of the areas (submissions, imports, notifications), each labelled with the backend.
+//! `/metrics` answers only a scraper presenting the configured token (`--metrics-token` /
 //! `BACKSTOP_METRICS_TOKEN`, as `Authorization: Bearer …`); without one configured it is not
 //! served at all (404), so request counts and pool sizes never leak to the public.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::kernel::crypto::token_hash;
 
 use crate::state::AppState;
 
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub requests: AtomicU64,
-    pub responses_2xx: AtomicU64,
-    pub responses_3xx: AtomicU64,
-    pub responses_4xx: AtomicU64,
-    pub responses_5xx: AtomicU64,
-    pub in_flight: AtomicU64,
-    pub duration_ms_total: AtomicU64,
+/// Latency buckets (seconds) of every `*_seconds` histogram: a submission's 10 ms to an
+/// export's 10 s.
+const BUCKETS: [f64; 12] = [
+    0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Jobs per group commit.
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder, installed on first use; `None` if another recorder was installed
+/// first (an embedding program's own), in which case `/metrics` renders nothing of ours.
+pub fn recorder() -> Option<&'static PrometheusHandle> {
+    RECORDER
+        .get_or_init(|| {
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("backstop_write_batch_jobs".into()),
+                        &BATCH_BUCKETS,
+                    )
+                })
+                .map(|b| b.build_recorder());
+            match built {
+                Ok(recorder) => {
+                    let handle = recorder.handle();
+                    match metrics::set_global_recorder(recorder) {
+                        Ok(()) => {
+                            // Histograms buffer their samples until drained: drain them every
+                            // few seconds whether or not anyone scrapes.
+                            let upkeep = handle.clone();
+                            let spawned = std::thread::Builder::new()
+                                .name("metrics-upkeep".into())
+                                .spawn(move || {
+                                    loop {
+                                        std::thread::sleep(std::time::Duration::from_secs(5));
+                                        upkeep.run_upkeep();
+                                    }
+                                });
+                            if spawned.is_err() {
+                                tracing::warn!("metrics upkeep thread not started");
+                            }
+                            Some(handle)
+                        }
+                        Err(_) => {
+                            tracing::warn!("a metrics recorder was already installed");
+                            None
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not built");
+                    None
+                }
+            }
+        })
+        .as_ref()
 }
 
-impl Metrics {
-    pub fn record(&self, status: u16, millis: u64) {
-        let c = match status {
-            200..=299 => &self.responses_2xx,
-            300..=399 => &self.responses_3xx,
-            400..=499 => &self.responses_4xx,
-            _ => &self.responses_5xx,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-        self.duration_ms_total.fetch_add(millis, Ordering::Relaxed);
-    }
+/// Count one finished request (the `track` middleware): by method, route template (never the
+/// path with its codes and ids) and status.
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("backstop_http_requests_total", &labels).increment(1);
+    metrics::histogram!("backstop_http_request_duration_seconds", &labels).record(seconds);
 }
 
 pub async fn healthz() -> &'static str {
@@ -79,40 +134,12 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if let Err(status) = metrics_allowed(&state, &headers) {
         return (status, "").into_response();
     }
-    let m = &state.metrics;
-    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let pool = state.db.pool();
-    let body = format!(
-        "# HELP backstop_http_requests_total HTTP requests received.\n\
-         # TYPE backstop_http_requests_total counter\n\
-         backstop_http_requests_total {}\n\
-         # HELP backstop_http_responses_total HTTP responses by status class.\n\
-         # TYPE backstop_http_responses_total counter\n\
-         backstop_http_responses_total{{class=\"2xx\"}} {}\n\
-         backstop_http_responses_total{{class=\"3xx\"}} {}\n\
-         backstop_http_responses_total{{class=\"4xx\"}} {}\n\
-         backstop_http_responses_total{{class=\"5xx\"}} {}\n\
-         # HELP backstop_http_in_flight Requests being served.\n\
-         # TYPE backstop_http_in_flight gauge\n\
-         backstop_http_in_flight {}\n\
-         # HELP backstop_http_duration_milliseconds_total Time spent serving requests.\n\
-         # TYPE backstop_http_duration_milliseconds_total counter\n\
-         backstop_http_duration_milliseconds_total {}\n\
-         # HELP backstop_db_connections Open database connections.\n\
-         # TYPE backstop_db_connections gauge\n\
-         backstop_db_connections {}\n\
-         # HELP backstop_db_connections_idle Idle database connections.\n\
-         # TYPE backstop_db_connections_idle gauge\n\
-         backstop_db_connections_idle {}\n",
-        g(&m.requests),
-        g(&m.responses_2xx),
-        g(&m.responses_3xx),
-        g(&m.responses_4xx),
-        g(&m.responses_5xx),
-        g(&m.in_flight),
-        g(&m.duration_ms_total),
-        pool.size(),
-        pool.num_idle(),
-    );
+    let backend = state.db.backend().as_str();
+    for (name, pool) in [("main", state.db.pool()), ("reader", state.db.reader())] {
+        let labels = [("backend", backend), ("pool", name)];
+        metrics::gauge!("backstop_db_connections", &labels).set(f64::from(pool.size()));
+        metrics::gauge!("backstop_db_connections_idle", &labels).set(pool.num_idle() as f64);
+    }
+    let body = recorder().map(|r| r.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

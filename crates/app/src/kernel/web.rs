@@ -415,23 +415,33 @@ fn same_origin(req: &Request, public: Option<&str>) -> bool {
     }
 }
 
-/// Count requests and log one line per request (method, route, status, time; never the query).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    use std::sync::atomic::Ordering;
+/// Count requests (`kernel::ops`: per route, method and status, with their latency) and log one
+/// line per request (method, route, status, time; never the query).
+pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
+    // The route's template, never the path itself (its codes and ids would make a series per
+    // village); a path no route matched is counted as one.
+    let matched = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().chars().take(80).collect());
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        .map(|m| m.as_str().to_string());
+    let in_flight = metrics::gauge!("backstop_http_in_flight");
+    in_flight.increment(1.0);
+    let path: String = req.uri().path().chars().take(80).collect();
     let resp = next.run(req).await;
-    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    state.metrics.record(resp.status().as_u16(), ms);
-    tracing::info!(%method, route, status = resp.status().as_u16(), ms, "request");
+    in_flight.decrement(1.0);
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    crate::kernel::ops::record_request(
+        method.as_str(),
+        matched.as_deref().unwrap_or("(unmatched)"),
+        status,
+        elapsed.as_secs_f64(),
+    );
+    let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let route = matched.as_deref().unwrap_or(&path);
+    tracing::info!(%method, route, status, ms, "request");
     resp
 }
 

@@ -383,6 +383,16 @@ pub async fn step(state: &AppState) -> AppResult<StepReport> {
     let dispatched = dispatch(state).await?;
     let mut r = send_due(state).await?;
     r.dispatched = dispatched;
+    // `/metrics`: what the gateways took, what waits for another try, what was given up.
+    let backend = state.db.backend().as_str();
+    for (result, n) in [
+        ("sent", r.sent),
+        ("retried", r.retried),
+        ("failed", r.failed),
+    ] {
+        metrics::counter!("backstop_notifications_total", "backend" => backend, "result" => result)
+            .increment(u64::try_from(n).unwrap_or(0));
+    }
     Ok(r)
 }
 

@@ -102,7 +102,28 @@ fn validation_error(problems: Vec<form::FieldProblem>) -> AppError {
 /// insert, the rollup upserts at every level, the outbox event, the idempotency record and the
 /// audit entry — sent as one statement on PostgreSQL. On SQLite the insert (for its id) and
 /// the chain's head are a statement each.
+///
+/// Counted in `/metrics` as `backstop_reports_submitted_total` by backend and outcome.
 pub async fn submit(
+    state: &AppState,
+    actor: &Actor,
+    input: &SubmitInput,
+    idempotency_key: Option<&str>,
+) -> AppResult<(Outcome, Submission)> {
+    let r = submit_once(state, actor, input, idempotency_key).await;
+    let outcome = match &r {
+        Ok((Outcome::Created, _)) => "created",
+        Ok((Outcome::Corrected, _)) => "corrected",
+        Ok((Outcome::Replayed, _)) => "replayed",
+        Err(_) => "refused",
+    };
+    metrics::counter!("backstop_reports_submitted_total",
+        "backend" => state.db.backend().as_str(), "outcome" => outcome)
+    .increment(1);
+    r
+}
+
+async fn submit_once(
     state: &AppState,
     actor: &Actor,
     input: &SubmitInput,

@@ -196,3 +196,46 @@ fn architecture_walkthrough_names_what_exists() {
     assert!(checked >= 10, "the walk-through names only {checked} files");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Every series the Grafana dashboard in `docs/` queries is one the service records (a metric
+/// renamed in the code breaks this test, not the operator's dashboard at 10:00).
+#[test]
+fn grafana_dashboard_uses_only_recorded_series() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text =
+        std::fs::read_to_string(root.join("docs/grafana-dashboard.json")).expect("dashboard");
+    let dash: serde_json::Value = serde_json::from_str(&text).expect("dashboard is JSON");
+    let mut code = String::new();
+    for dir in ["crates/app/src", "crates/store/src"] {
+        let mut files = Vec::new();
+        rust_files(&root.join(dir), &mut files);
+        for f in files {
+            code.push_str(&std::fs::read_to_string(f).expect("read"));
+        }
+    }
+    let mut seen = 0;
+    for panel in dash["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let mut rest = expr;
+            while let Some(i) = rest.find("backstop_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                let base = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(&name);
+                assert!(
+                    code.contains(&format!("\"{base}\"")),
+                    "{base} (panel {}) is recorded nowhere",
+                    panel["title"]
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "the dashboard queries {seen} series");
+}

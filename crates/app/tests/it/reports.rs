@@ -751,3 +751,69 @@ async fn notifications_need_a_reports_permission() {
     })
     .await;
 }
+
+/// The value of one series in a Prometheus text answer (0 when absent).
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `/metrics` (issue 22 item 6): submissions counted by backend and outcome, requests by route
+/// template (never the path with its ids), the pools and the group commit, all in the
+/// Prometheus text format. The recorder is the process's, shared by the tests running beside
+/// this one, so counts are compared as "grew by at least".
+#[tokio::test]
+async fn metrics_count_submissions_routes_pools_and_batches() {
+    let config = backstop_app::Config {
+        metrics_token: Some("m-token-0123456789".into()),
+        ..backstop_app::Config::default()
+    };
+    crate::support::each_backend_with(config, |t: T| async move {
+        t.import_fixture().await;
+        let b = t.backend.clone();
+        let scrape = || async {
+            let (s, _, m) = t
+                .raw("GET", "/metrics", Some("m-token-0123456789"), None, &[])
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            String::from_utf8_lossy(&m).to_string()
+        };
+        let created = format!("backstop_reports_submitted_total{{backend=\"{b}\",outcome=\"created\"}}");
+        let replayed = format!("backstop_reports_submitted_total{{backend=\"{b}\",outcome=\"replayed\"}}");
+        let refused = format!("backstop_reports_submitted_total{{backend=\"{b}\",outcome=\"refused\"}}");
+        let before = scrape().await;
+        let cw = t.user("cw.m", &["community_worker"], "130110100001").await;
+        let body = json!({"template": "village_daily", "unit": "130110100001", "period": DAY, "values": village_values(1)});
+        let (s, first) = submit(&t, &cw, body.clone(), Some("m-1")).await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let (s, _) = submit(&t, &cw, body.clone(), Some("m-1")).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut bad = body.clone();
+        bad["values"]["fever_referred"] = json!(1000);
+        let (s, _) = submit(&t, &cw, bad, None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let id = first["id"].as_i64().expect("id");
+        let (s, _) = t.get(&format!("/api/v1/reports/{id}"), &cw).await;
+        assert_eq!(s, StatusCode::OK);
+        let after = scrape().await;
+        for (series_name, grew) in [(&created, 1.0), (&replayed, 1.0), (&refused, 1.0)] {
+            assert!(
+                series(&after, series_name) >= series(&before, series_name) + grew,
+                "{series_name} did not grow:\n{after}"
+            );
+        }
+        // Requests by route template and status, with their latency histogram.
+        assert!(
+            after.contains("backstop_http_requests_total{method=\"POST\",route=\"/api/v1/reports\",status=\"201\"}"),
+            "{after}"
+        );
+        assert!(after.contains("backstop_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/reports/{id}\",status=\"200\",le=\"0.002\"}"), "{after}");
+        assert!(!after.contains(&format!("/api/v1/reports/{id}\"")), "a path with its id became a label");
+        // The pools, and the group commit that carried the submission.
+        assert!(after.contains(&format!("backstop_db_connections{{backend=\"{b}\",pool=\"main\"}}")), "{after}");
+        assert!(after.contains(&format!("backstop_write_batch_jobs_count{{backend=\"{b}\"}}")), "{after}");
+        assert!(after.contains(&format!("backstop_write_batch_seconds_bucket{{backend=\"{b}\",outcome=\"committed\",le=\"0.002\"}}")), "{after}");
+    })
+    .await;
+}

@@ -376,7 +376,7 @@ pub async fn import_file<R: Read + Seek>(
     let bound = check_bound(state, actor, opts).await?;
     let today = beijing_date(state.clock.now());
     let reveal = actor.can(Permission::PersonsRevealId);
-    if sniff_zip(&mut input)? {
+    let r = if sniff_zip(&mut input)? {
         let mut book = xlsx::Book::open(input, opts.xlsx)?;
         let sheet = book.rows()?;
         let rows = RowReader::open(sheet, opts.mapping.as_ref(), today, reveal)?;
@@ -385,5 +385,23 @@ pub async fn import_file<R: Read + Seek>(
         let src = CsvSource::open(input, opts.max_bytes)?;
         let rows = RowReader::open(src, opts.mapping.as_ref(), today, reveal)?;
         run(state, actor, rows, bound, opts, progress).await
+    };
+    // `/metrics`: imports by how they ended, and the rows they brought in.
+    let backend = state.db.backend().as_str();
+    let outcome = match &r {
+        Ok(report) if report.committed => "committed",
+        Ok(_) => "rolled_back",
+        Err(_) => "failed",
+    };
+    metrics::counter!("backstop_person_imports_total", "backend" => backend, "outcome" => outcome)
+        .increment(1);
+    if let Ok(report) = &r
+        && report.committed
+    {
+        for (kind, n) in [("imported", report.imported), ("merged", report.merged)] {
+            metrics::counter!("backstop_person_import_rows_total", "backend" => backend, "kind" => kind)
+                .increment(n);
+        }
     }
+    r
 }
