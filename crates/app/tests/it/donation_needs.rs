@@ -9,7 +9,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user, page, web_login};
+use crate::support::{
+    T, audit_count, count, each_backend, org, org_user, page, web_login, xlsx_text,
+};
 
 const A: &str = "130110";
 const B: &str = "130111";
@@ -27,18 +29,6 @@ struct World {
     civil: i64,
     charity: i64,
     campaign: i64,
-}
-
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
 }
 
 async fn world(t: &T) -> World {
@@ -384,20 +374,6 @@ async fn report_figures_beside_the_allocation_choice() {
     .await;
 }
 
-fn sheet_text(bytes: &[u8]) -> String {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
-    let mut out = String::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
-        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
-            f.read_to_string(&mut out).expect("read");
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn dashboard_days_in_stock_and_a_safe_export() {
     each_backend(|t| async move {
@@ -430,7 +406,7 @@ async fn dashboard_days_in_stock_and_a_safe_export() {
 
         let (s, _, bytes) = t.raw("GET", &format!("/api/v1/donations/campaigns/{c}/export"), Some(&off), None, &[]).await;
         assert_eq!(s, StatusCode::OK);
-        let text = sheet_text(&bytes);
+        let text = xlsx_text(&bytes);
         assert!(text.contains("'=HYPERLINK"), "formula neutralised");
         assert!(!text.contains(">=HYPERLINK"), "never a bare formula");
         assert!(text.contains("爱心人士"), "no consent: not named");
@@ -688,7 +664,7 @@ async fn bulk_entry_all_or_nothing() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        assert!(sheet_text(&tpl).contains("收据编号"));
+        assert!(xlsx_text(&tpl).contains("收据编号"));
     })
     .await;
 }

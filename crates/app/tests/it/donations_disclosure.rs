@@ -10,22 +10,10 @@ use backstop_app::donations::disclosure::{self, Feed, SignedHead};
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user};
+use crate::support::{T, audit_count, count, each_backend, org, org_user};
 
 const A: &str = "130110";
 const T1: &str = "130110100";
-
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
-}
 
 async fn public(t: &T, path: &str) -> (StatusCode, String) {
     let (s, _, b) = t.raw("GET", path, None, None, &[]).await;
