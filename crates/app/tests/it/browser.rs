@@ -38,6 +38,28 @@ fn fixtures_dir() -> std::path::PathBuf {
 
 // --- the real browser --------------------------------------------------------------------
 
+/// A phone-sized browser and the application, on `clock`, sending through a fake SMS gateway
+/// that runs on a runtime of its own for the whole test (keep the runtime until the test ends):
+/// (browser, gateway runtime, gateway record, application); `None` without a browser.
+pub(crate) fn phone_with_gateway(
+    clock: Arc<dyn backstop_core::clock::Clock>,
+) -> Option<(
+    Driver,
+    tokio::runtime::Runtime,
+    crate::notify::Shared,
+    Server,
+)> {
+    let d = driver(390, 844)?;
+    let gw_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (fake, base) = gw_rt.block_on(crate::notify::fake_gateway());
+    let server = Server::start_with_clock(crate::notify::config(&base), clock);
+    Some((d, gw_rt, fake, server))
+}
+
 /// Start a driver or explain loudly why the test does not run.
 pub(crate) fn driver(width: u32, height: u32) -> Option<Driver> {
     let d = Driver::start(width, height);

@@ -11,24 +11,20 @@ use backstop_app::bookings::rebook::BlockInput;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::orgs::NewOrg;
 
-use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
-use crate::notify::{config, fake_gateway};
+use std::sync::Arc;
+
+use backstop_core::clock::SystemClock;
+
+use crate::browser::{assert_fits, fill, log_in, phone_with_gateway, ready_user_in, wait_path};
 use crate::support::cid;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 
 #[test]
 fn a_couple_books_the_registry_blocks_the_couple_accepts() {
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, gw_rt, fake, server)) = phone_with_gateway(Arc::new(SystemClock)) else {
         return;
     };
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let server = Server::start_with(config(&base));
     let rt = server.rt.as_ref().expect("runtime");
     let op = Actor::operator();
     let (org, tomorrow) = rt.block_on(async {

@@ -5,22 +5,18 @@
 //! number with its status; "my requests" lists it — with no horizontal scrolling on any page.
 //! Skipped (loudly, by `driver`) without Chromium.
 
-use crate::browser::{Server, assert_fits, driver, fill, wait_path};
-use crate::notify::{config, fake_gateway};
+use std::sync::Arc;
+
+use backstop_core::clock::SystemClock;
+
+use crate::browser::{assert_fits, fill, phone_with_gateway, wait_path};
 use crate::support::cid;
 
 #[test]
 fn an_applicant_applies_on_a_phone() {
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, gw_rt, fake, server)) = phone_with_gateway(Arc::new(SystemClock)) else {
         return;
     };
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let server = Server::start_with(config(&base));
     let rt = server.rt.as_ref().expect("runtime");
 
     phone.goto(&server.url("/public/apply"));

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use crate::notify::{config, each_backend_with_gateway};
-use crate::support::{T, audit_count, enc, form_text, page, web_login};
+use crate::support::{T, audit_count, deliveries_containing, enc, form_text, page, web_login};
 
 /// Send `code` for `phone` to the public login's verify step.
 async fn verify(t: &T, phone: &str, code: &str) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -139,14 +139,7 @@ async fn the_public_face_without_an_account() {
         backstop_app::notify::step(&t.state).await.expect("step");
         let code = last_code(&fake, "13912345678");
         assert_eq!(code.len(), 6);
-        let clear: i64 = sqlx::query_scalar(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM notify_deliveries WHERE body LIKE $1",
-        )
-        .bind(format!("%{code}%"))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count");
-        assert_eq!(clear, 0);
+        assert_eq!(deliveries_containing(&t, &code).await, 0);
         // Another code within the minute: limited, the same for any number.
         let (s, _, _) = form_text(&t, "POST", "/public/login", None, "phone=13912345678").await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);

@@ -6,11 +6,11 @@
 
 use axum::http::StatusCode;
 use backstop_app::notify;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::notify::{Shared, config, each_backend_with_gateway};
-use crate::support::{api_login, audit_count, page, web_login};
+use crate::support::{T, api_login, audit_count, deliveries_containing, page, web_login};
 
 const PHONE: &str = "13800131234";
 const MASKED: &str = "138****1234";
@@ -30,6 +30,12 @@ fn codes_sent(fake: &Shared, phone: &str) -> Vec<String> {
             Some(rest.split('。').next()?.to_string())
         })
         .collect()
+}
+
+/// The official `by` resets user `id`'s password through the API.
+async fn reset(t: &T, by: &str, id: i64, body: Value) -> (StatusCode, Value) {
+    t.post(&format!("/api/v1/users/{id}/reset-password"), by, body)
+        .await
 }
 
 #[tokio::test]
@@ -63,36 +69,18 @@ async fn a_reset_sends_the_code_to_the_registered_phone_and_not_to_the_resetter(
         assert!(!String::from_utf8_lossy(&enc).contains("0013"), "sealed");
         assert_eq!(row.get::<String, _>("phone_masked"), MASKED);
         // The user sets its own password and second factor (the test's known ones).
-        let (s, b) = t
-            .post(
-                &format!("/api/v1/users/{cw}/reset-password"),
-                &county,
-                json!({}),
-            )
-            .await;
+        let (s, b) = reset(&t, &county, cw, json!({})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         notify::step(&t.state).await.expect("step");
         let first = codes_sent(&fake, PHONE);
         assert_eq!(first.len(), 1, "the first reset's code arrived");
 
         // A resetter may not choose the password of an account with a phone.
-        let (s, b) = t
-            .post(
-                &format!("/api/v1/users/{cw}/reset-password"),
-                &county,
-                json!({"password": "Ab3$dEf6!hJk9"}),
-            )
-            .await;
+        let (s, b) = reset(&t, &county, cw, json!({"password": "Ab3$dEf6!hJk9"})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
 
         // The reset: the answer names the masked phone, never the code.
-        let (s, b) = t
-            .post(
-                &format!("/api/v1/users/{cw}/reset-password"),
-                &county,
-                json!({}),
-            )
-            .await;
+        let (s, b) = reset(&t, &county, cw, json!({})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["sent_to"], MASKED, "{b}");
         assert!(b["password"].is_null(), "{b}");
@@ -119,14 +107,7 @@ async fn a_reset_sends_the_code_to_the_registered_phone_and_not_to_the_resetter(
             );
         }
         // Neither the outbox nor the audit log holds the code in clear.
-        let clear: i64 = sqlx::query_scalar(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM notify_deliveries WHERE body LIKE $1",
-        )
-        .bind(format!("%{code}%"))
-        .fetch_one(t.state.db.pool())
-        .await
-        .expect("count");
-        assert_eq!(clear, 0);
+        assert_eq!(deliveries_containing(&t, &code).await, 0);
         assert_eq!(audit_count(&t, "user.password_reset").await, 2);
 
         // The user logs in with the code and must set a new password.
@@ -164,13 +145,7 @@ async fn a_reset_sends_the_code_to_the_registered_phone_and_not_to_the_resetter(
         let (s, b) = t.patch_user(&county, cw, json!({"phone": ""})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["phone_masked"], "");
-        let (s, b) = t
-            .post(
-                &format!("/api/v1/users/{cw}/reset-password"),
-                &county,
-                json!({}),
-            )
-            .await;
+        let (s, b) = reset(&t, &county, cw, json!({})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let shown_pw = b["password"].as_str().expect("shown once").to_string();
         assert!(b["sent_to"].is_null());

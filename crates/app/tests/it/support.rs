@@ -786,3 +786,13 @@ pub fn location(h: &axum::http::HeaderMap) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// How many notifications in the outbox hold `text` in their body.
+#[allow(dead_code)]
+pub async fn deliveries_containing(t: &T, text: &str) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM notify_deliveries WHERE body LIKE $1")
+        .bind(format!("%{text}%"))
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("count")
+}

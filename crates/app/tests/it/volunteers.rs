@@ -11,29 +11,9 @@ use axum::http::StatusCode;
 use backstop_app::public::Citizen;
 use serde_json::{Value, json};
 
+use crate::bookings_pages::public_session;
 use crate::notify::{config, each_backend_with_gateway};
-use crate::public::last_code;
-use crate::support::{
-    T, audit_count, count, each_backend, enc, form_text, location, set_cookie_pair, web_login,
-};
-
-/// A public session for `phone` (code through the fake SMS gateway).
-async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
-    let (s, _, _) = form_text(t, "POST", "/public/login", None, &format!("phone={phone}")).await;
-    assert_eq!(s, StatusCode::OK);
-    backstop_app::notify::step(&t.state).await.expect("step");
-    let code = last_code(fake, phone);
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/public/login/verify",
-            None,
-            &format!("phone={phone}&code={code}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    set_cookie_pair(&h)
-}
+use crate::support::{T, audit_count, count, each_backend, enc, form_text, location, web_login};
 
 /// A verified member of the public without going through the code (for the service calls).
 fn citizen(t: &T, phone: &str) -> Citizen {
