@@ -20,6 +20,13 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::state::AppState;
 
+/// The `?done=…` a page is sent back to after a form succeeds (which notice it shows).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}
+
 /// An area's routes: `(path, handlers)` pairs. Areas return them as a list rather than a
 /// built `Router` so the application knows every path it serves ([`crate::route_table`]):
 /// the route-generated scope test calls each one.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::queries::{self, generate as g, prices as q};
 use super::rolls::on_twice;
-use super::{Roll, conflict, county, month, month_end, pay_date, province_of, verr};
+use super::{Roll, conflict, county, month, month_end, pay_date_or, province_of, verr};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -231,15 +231,7 @@ pub async fn generate_subsidy(
     if !(1..=3).contains(&multiplier) {
         return Err(verr("multiplier", "应为 1 至 3 的整数"));
     }
-    let pay = match req
-        .pay_date
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => pay_date(s, first)?,
-        None => month_end(first),
-    };
+    let pay = pay_date_or(req.pay_date.as_deref(), first, month_end(first))?;
     actor.within(&county)?;
     let province = province_of(county.as_str());
     let mut lineage = county.lineage_strings();
