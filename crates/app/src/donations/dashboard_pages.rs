@@ -13,13 +13,6 @@ use crate::kernel::extract::region_param;
 use crate::kernel::handler::PageCaller;
 use crate::kernel::web::{Nav, PageResult, Routes, render};
 
-pub fn routes() -> Routes {
-    vec![
-        ("/donations/campaigns/{id}/dashboard", get(show)),
-        ("/donations/campaigns/{id}/dashboard.xlsx", get(export)),
-    ]
-}
-
 #[derive(Template)]
 #[template(path = "donations_dashboard.html")]
 struct DashboardPage {
@@ -29,6 +22,13 @@ struct DashboardPage {
     unmet: Vec<super::needs::RegionNeeds>,
     unmet_campaign: i64,
     region: String,
+}
+
+pub fn routes() -> Routes {
+    vec![
+        ("/donations/campaigns/{id}/dashboard", get(show)),
+        ("/donations/campaigns/{id}/dashboard.xlsx", get(export)),
+    ]
 }
 
 async fn show(
