@@ -168,7 +168,7 @@ pub async fn generate_grant_roll(
     g::finish_roll(&mut tx, id, (0, 0, 0)).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
     tx.commit(
-        Change::new("payments.roll.generate", "payment_roll", id, county.as_str()).detail(json!({
+        super::roll_generated(id, county.as_str()).detail(json!({
             "kind": "grant", "grant": grant_id, "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
         })),
     )

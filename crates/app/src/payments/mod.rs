@@ -286,6 +286,11 @@ pub(crate) fn prev_month(first: NaiveDate) -> String {
 
 /// A pay date for the month: a date from the first day of the previous month (early payment,
 /// e.g. February paid on 21 January) to the month's last day.
+/// The audit entry of a roll generated for `county`.
+pub(crate) fn roll_generated(id: i64, county: &str) -> crate::kernel::access::Change {
+    crate::kernel::access::Change::new("payments.roll.generate", "payment_roll", id, county)
+}
+
 /// [`pay_date`] of an optional field: blank or missing is `default`.
 pub(crate) fn pay_date_or(
     s: Option<&str>,

@@ -324,19 +324,11 @@ pub async fn generate_subsidy(
     .map_err(on_twice)?;
     g::finish_roll(&mut tx, id, (0, 0, 0)).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
-    tx.commit(
-        Change::new(
-            "payments.roll.generate",
-            "payment_roll",
-            id,
-            county.as_str(),
-        )
-        .detail(json!({
-            "kind": "price_subsidy", "month": m, "rise_tenths": d.rise_tenths,
-            "multiplier": multiplier, "urban_fen": per[0], "rural_fen": per[1],
-            "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
-        })),
-    )
+    tx.commit(super::roll_generated(id, county.as_str()).detail(json!({
+        "kind": "price_subsidy", "month": m, "rise_tenths": d.rise_tenths,
+        "multiplier": multiplier, "urban_fen": per[0], "rural_fen": per[1],
+        "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
+    })))
     .await?;
     Ok(SubsidyOutcome {
         triggered: true,

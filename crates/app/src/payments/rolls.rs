@@ -105,19 +105,11 @@ pub async fn generate(
     g::finish_roll(&mut tx, id, left).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
     let r = &roll.0;
-    tx.commit(
-        Change::new(
-            "payments.roll.generate",
-            "payment_roll",
-            id,
-            county.as_str(),
-        )
-        .detail(json!({
-            "programme": r.programme, "month": r.month, "pay_date": r.pay_date,
-            "lines": r.line_count, "total_fen": r.total_fen, "held": r.held_count,
-            "left_out": r.left_summary,
-        })),
-    )
+    tx.commit(super::roll_generated(id, county.as_str()).detail(json!({
+        "programme": r.programme, "month": r.month, "pay_date": r.pay_date,
+        "lines": r.line_count, "total_fen": r.total_fen, "held": r.held_count,
+        "left_out": r.left_summary,
+    })))
     .await?;
     detail(state, roll, &LinePage::default()).await
 }

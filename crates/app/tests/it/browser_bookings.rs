@@ -65,14 +65,7 @@ fn a_couple_books_the_registry_blocks_the_couple_accepts() {
     assert_fits(&phone, "/public/bookings/orgs/{id} (not verified)");
     phone.find("#booking-login").click();
     wait_path(&phone, "/public/login", |p| p.starts_with("/public/login"));
-    fill(&phone, "#public-phone", "13912345678");
-    phone.find("#public-send").click();
-    phone.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&phone, "#public-code", &code);
-    phone.find("#public-verify").click();
+    crate::browser::verify_phone(&phone, &server, rt, &fake);
     wait_path(&phone, "/public/bookings/orgs/{id}", |p| {
         p.starts_with("/public/bookings/orgs/")
     });

@@ -17,6 +17,8 @@ const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const A: &str = "130110";
 const T1: &str = "130110100";
 const V1: &str = "130110100001";
+/// The county's child-protection line: name, number, kind.
+const LINE: (&str, &str, &str) = ("鹿泉区儿童保护热线", "0311-82012346", "child_protection");
 const TYPED: &[&str] = &["cw.ch", "ts.ch", "hw.ch", "刘小雨", "MZ-2026-17"];
 
 /// Set a select's value by script (the phone's native pickers are not clickable by driver).
@@ -35,12 +37,7 @@ fn a_director_reports_a_child_on_a_phone() {
     ready_user(&server, "ts.ch", "child_supervisor", T1, PASSWORD);
     ready_user(&server, "hw.ch", "hotline_worker", A, PASSWORD);
     // The county's child-protection line, run by the township's social-work agency.
-    crate::browser_hotline::seed_line(
-        &server,
-        "鹿泉区儿童保护热线",
-        "0311-82012346",
-        "child_protection",
-    );
+    crate::browser_hotline::seed_line(&server, LINE);
 
     log_in(&d, &server, "cw.ch", PASSWORD);
     visit(&d, &server, "/children", TYPED);

@@ -16,9 +16,11 @@ const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const A: &str = "130110";
 const T1: &str = "130110100";
 const TYPED: &[&str] = &["hw.br", "off.br"];
+/// The line of the walk: name, number, kind.
+const LINE: (&str, &str, &str) = ("鹿泉区心理援助热线", "0311-82012345", "psychological");
 
 /// The county's social-work agency and its line `name` (`number`, of `kind`): the agency's id.
-pub(crate) fn seed_line(server: &Server, name: &str, number: &str, kind: &str) -> i64 {
+pub(crate) fn seed_line(server: &Server, (name, number, kind): (&str, &str, &str)) -> i64 {
     let Some(rt) = server.rt.as_ref() else {
         panic!("no runtime")
     };
@@ -62,12 +64,7 @@ fn a_hotline_call_with_a_referral_from_a_phone_reaches_the_supervisor() {
     let server = Server::start_with(backstop_app::Config::default());
     ready_user(&server, "hw.br", "hotline_worker", A, PASSWORD);
     ready_user(&server, "off.br", "official", A, PASSWORD);
-    let org = seed_line(
-        &server,
-        "鹿泉区心理援助热线",
-        "0311-82012345",
-        "psychological",
-    );
+    let org = seed_line(&server, LINE);
 
     // The hotline worker, on the phone: the hub, then the call form.
     log_in(&d, &server, "hw.br", PASSWORD);

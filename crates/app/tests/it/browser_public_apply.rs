@@ -23,14 +23,7 @@ fn an_applicant_applies_on_a_phone() {
     wait_path(&phone, "/public/login", |p| {
         p.starts_with("/public/login?next=")
     });
-    fill(&phone, "#public-phone", "13912345678");
-    phone.find("#public-send").click();
-    phone.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&phone, "#public-code", &code);
-    phone.find("#public-verify").click();
+    crate::browser::verify_phone(&phone, &server, rt, &fake);
     wait_path(&phone, "/public/apply", |p| p == "/public/apply");
     phone.wait_for_text("#apply-regions", "河北");
     assert_fits(&phone, "/public/apply (provinces)");

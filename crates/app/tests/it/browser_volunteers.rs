@@ -46,14 +46,7 @@ fn a_volunteer_signs_up_checks_in_and_out_and_gets_the_hours_confirmed() {
     // The phone: verify, register, sign up.
     d.goto(&server.url("/public/volunteers"));
     wait_path(&d, "/public/login", |p| p.starts_with("/public/login"));
-    fill(&d, "#public-phone", "13912345678");
-    d.find("#public-send").click();
-    d.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&d, "#public-code", &code);
-    d.find("#public-verify").click();
+    crate::browser::verify_phone(&d, &server, rt, &fake);
     wait_path(&d, "/public/volunteers/register", |p| {
         p.starts_with("/public/volunteers/register")
     });

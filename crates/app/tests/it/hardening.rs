@@ -444,12 +444,7 @@ async fn exports_neutralise_formula_cells() {
         t.make_user("fx_off", &["official"], "130110").await;
         let cookie = web_login(&t, "fx_off").await;
         let (s, _, xlsx) = t
-            .raw_form(
-                "GET",
-                "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100",
-                Some(&cookie),
-                "",
-            )
+            .raw_form("GET", crate::reports::VILLAGE_EXPORT, Some(&cookie), "")
             .await;
         assert_eq!(s, StatusCode::OK);
         assert_neutralised(&xlsx_text(&xlsx), "report export");
