@@ -9,6 +9,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::donations::{new_campaign, receiver};
 use crate::support::{
     T, audit_count, count, each_backend, org, org_user, page, web_login, xlsx_text,
 };
@@ -44,25 +45,15 @@ async fn world(t: &T) -> World {
     let fin_b = org_user(t, "fin.b", &["charity_finance"], A, charity_b).await;
     let hosp = org_user(t, "hosp.a", &["institution_reporter"], T1, hospital).await;
     let hosp2 = org_user(t, "hosp.b", &["institution_reporter"], A, hospital2).await;
-    let (s, c) = t
-        .post(
-            "/api/v1/donations/campaigns",
-            &fin,
-            json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                "ends_on": "2026-06-30", "no_fee": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let c = new_campaign(t, &fin, "2026-06-30", true).await;
     // Both charities are registered receivers (a receipt needs it).
     for who in [&fin, &fin_b] {
-        let (s, r) = t
-            .post(
-                "/api/v1/donations/receivers",
-                who,
-                json!({"tax_free_imports": false, "credit_code": "53130100MJ0000000X"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        receiver(
+            t,
+            who,
+            json!({"tax_free_imports": false, "credit_code": "53130100MJ0000000X"}),
+        )
+        .await;
     }
     World {
         off,
@@ -75,7 +66,7 @@ async fn world(t: &T) -> World {
         hospital2,
         civil,
         charity,
-        campaign: c["id"].as_i64().expect("campaign"),
+        campaign: c,
     }
 }
 

@@ -10,6 +10,7 @@ use backstop_app::donations::disclosure::{self, Feed, SignedHead};
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
+use crate::donations::{new_campaign, receiver};
 use crate::support::{T, audit_count, count, each_backend, org, org_user};
 
 const A: &str = "130110";
@@ -64,24 +65,8 @@ async fn the_public_feed_verifies_shows_nothing_personal_and_detects_any_change(
         let hospital = org(&t, &off, "获鹿镇卫生院", "hospital", T1).await;
         let fin = org_user(&t, "fin.a", &["charity_finance"], A, charity).await;
         let hosp = org_user(&t, "hosp.a", &["institution_reporter"], T1, hospital).await;
-        let (s, c) = t
-            .post(
-                "/api/v1/donations/campaigns",
-                &fin,
-                json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                    "ends_on": "2026-12-31", "no_fee": true}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-        let c = c["id"].as_i64().expect("campaign");
-        let (s, r) = t
-            .post(
-                "/api/v1/donations/receivers",
-                &fin,
-                json!({"credit_code": "53130100MJ0000000X", "filing_no": "53130100MJ0000000X-2026-001"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        let c = new_campaign(&t, &fin, "2026-12-31", true).await;
+        receiver(&t, &fin, json!({"credit_code": "53130100MJ0000000X", "filing_no": "53130100MJ0000000X-2026-001"})).await;
         // Three receipts: a person who consents, a person who does not, a company.
         let mut ids = Vec::new();
         for body in [
