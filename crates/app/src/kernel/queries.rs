@@ -22,6 +22,18 @@ pub fn ranged<'q>(scope: &Scoped<'_>, sql: impl Into<String>) -> AnyQuery<'q> {
         .bind(hi)
 }
 
+/// [`ranged`] with the days (or other bounds) `from` and `to` bound as `$3` and `$4`.
+pub fn ranged_between<'q>(
+    scope: &Scoped<'_>,
+    sql: impl Into<String>,
+    from: &str,
+    to: &str,
+) -> AnyQuery<'q> {
+    ranged(scope, sql)
+        .bind(from.to_string())
+        .bind(to.to_string())
+}
+
 /// Every row `q` returns from the pool, mapped by `map`.
 pub async fn all<T>(
     state: &AppState,

@@ -9,7 +9,7 @@ use crate::bookings::funeral::{Job, Request, Unit};
 use crate::bookings::province_of;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, ranged_between};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
@@ -487,21 +487,15 @@ pub(in crate::bookings) async fn used(
          CAST(SUM(hours) AS BIGINT) AS h FROM funeral_jobs \
          WHERE region_code >= $1 AND region_code < $2 AND day >= $3 AND day <= $4 AND status <> 'cancelled' \
          GROUP BY region_code, org_id, day, kind";
-    all(
-        state,
-        ranged(scope, sql)
-            .bind(from.to_string())
-            .bind(to.to_string()),
-        |r| {
-            Ok((
-                r.try_get("region_code")?,
-                r.try_get("org_id")?,
-                r.try_get("day")?,
-                r.try_get("kind")?,
-                r.try_get("n")?,
-                r.try_get("h")?,
-            ))
-        },
-    )
+    all(state, ranged_between(scope, sql, from, to), |r| {
+        Ok((
+            r.try_get("region_code")?,
+            r.try_get("org_id")?,
+            r.try_get("day")?,
+            r.try_get("kind")?,
+            r.try_get("n")?,
+            r.try_get("h")?,
+        ))
+    })
     .await
 }
