@@ -12,20 +12,28 @@ use crate::support::{T, cid, enc, form_text, location, org_user, set_cookie_pair
 
 /// A public session for `phone` (code through the fake SMS gateway).
 pub(crate) async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
-    let (s, _, _) = form_text(t, "POST", "/public/login", None, &format!("phone={phone}")).await;
-    assert_eq!(s, StatusCode::OK);
+    let ask = format!("phone={phone}");
+    set_cookie_pair(&code_login(t, fake, phone, ("/public/login", &ask), "").await)
+}
+
+/// Ask for a code for `phone` by posting `ask.1` to the page `ask.0`, then send the code the
+/// fake SMS gateway received (and `then`, e.g. `&next=…`) to the verify step: its answer's
+/// headers (a redirect).
+pub(crate) async fn code_login(
+    t: &T,
+    fake: &crate::notify::Shared,
+    phone: &str,
+    ask: (&str, &str),
+    then: &str,
+) -> axum::http::HeaderMap {
+    let (s, _, html) = form_text(t, "POST", ask.0, None, ask.1).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
     backstop_app::notify::step(&t.state).await.expect("step");
     let code = last_code(fake, phone);
-    let (s, h, _) = form_text(
-        t,
-        "POST",
-        "/public/login/verify",
-        None,
-        &format!("phone={phone}&code={code}"),
-    )
-    .await;
+    let body = format!("phone={phone}&code={code}{then}");
+    let (s, h, _) = form_text(t, "POST", "/public/login/verify", None, &body).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    set_cookie_pair(&h)
+    h
 }
 
 #[tokio::test]

@@ -298,19 +298,9 @@ async fn page_verify(
     extra: &str,
 ) -> (String, String) {
     t.clock.advance(chrono::Duration::seconds(61));
-    let (s, _, html) = form_text(t, "POST", via, None, &format!("phone={phone}&{extra}")).await;
-    assert_eq!(s, StatusCode::OK, "{html}");
-    backstop_app::notify::step(&t.state).await.expect("step");
-    let code = last_code(fake, phone);
-    let (s, h, _) = form_text(
-        t,
-        "POST",
-        "/public/login/verify",
-        None,
-        &format!("phone={phone}&code={code}&next={}", enc(next)),
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
+    let ask = format!("phone={phone}&{extra}");
+    let then = format!("&next={}", enc(next));
+    let h = crate::bookings_pages::code_login(t, fake, phone, (via, &ask), &then).await;
     (crate::support::set_cookie_pair(&h), location(&h))
 }
 
