@@ -20,6 +20,30 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::state::AppState;
 
+/// The filter of a day or week statistics page (region, period, date) with its Excel link.
+pub struct PeriodFilter {
+    pub region: String,
+    pub period: String,
+    pub date: String,
+    pub export: String,
+}
+
+impl PeriodFilter {
+    /// The filter as the page shows it; the export link is `export_path` with the same three.
+    pub fn new(export_path: &str, region: String, period: String, date: String) -> PeriodFilter {
+        let export = format!(
+            "{export_path}?{}",
+            query_string(&[("region", &region), ("period", &period), ("date", &date)])
+        );
+        PeriodFilter {
+            region,
+            period,
+            date,
+            export,
+        }
+    }
+}
+
 /// The `?done=…` a page is sent back to after a form succeeds (which notice it shows).
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
