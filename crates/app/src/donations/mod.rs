@@ -238,7 +238,7 @@ pub async fn create_campaign(
     let code = crate::regions::parse_code("region_code", &input.region_code)?;
     actor.within(&code)?;
     let (starts, ends) = date_range(&input.starts_on, &input.ends_on)?;
-    let row = queries::CampaignRow {
+    let row = NewCampaign {
         region_code: code.as_str().to_string(),
         name,
         starts_on: starts.format("%Y-%m-%d").to_string(),

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use chrono::TimeZone;
 use serde_json::{Value, json};
 
+use crate::bookings::registry;
 use crate::bookings_pages::public_session;
 use crate::notify::{config, each_backend_with_gateway};
 use crate::support::{
-    T, audit_count, cid, count, each_backend, enc, form_text, location, org_user, web_login,
+    T, audit_count, cid, count, each_backend, enc, form_text, location, web_login,
 };
 
 fn party(name: &str, id: &str) -> Value {
@@ -24,30 +25,11 @@ fn booking(service: i64, day: &str, parties: Vec<Value>) -> Value {
     json!({"service_id": service, "day": day, "starts": "09:00", "phone": "13912345678", "parties": parties})
 }
 
-/// An official of 鹿泉区, a registry in 获鹿镇 and its staff.
-async fn registry(t: &T) -> (String, i64, String) {
-    t.import_fixture().await;
-    let off = t.user("off.a", &["official"], "130110").await;
-    let (s, o) = t
-        .post("/api/v1/orgs", &off, json!({"name": "鹿泉区婚姻登记处", "kind": "marriage_registry", "region_code": "130110100"}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    let org = o["id"].as_i64().expect("org");
-    let staff = org_user(t, "win.a", &["service_staff"], "130110100", org).await;
-    (off, org, staff)
-}
-
+/// A service of `kind`, 09:00–11:00 every day, five places an hour, 90 days ahead.
 async fn service(t: &T, staff: &str, org: i64, kind: &str) -> i64 {
-    let (s, v) = t
-        .post(
-            &format!("/api/v1/bookings/orgs/{org}/services"),
-            staff,
-            json!({"kind": kind, "open_days": "1234567", "opens": "09:00", "closes": "11:00",
-                "slot_minutes": 60, "per_slot": 5, "window_days": 90}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().expect("service")
+    let body = json!({"kind": kind, "open_days": "1234567", "opens": "09:00", "closes": "11:00",
+        "slot_minutes": 60, "per_slot": 5, "window_days": 90});
+    crate::bookings::service(t, staff, org, body).await
 }
 
 fn set_day(t: &T, y: i32, m: u32, d: u32) {

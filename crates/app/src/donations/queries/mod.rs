@@ -64,17 +64,12 @@ pub(super) fn org_bind(scope: &Scoped<'_>) -> i64 {
     scope.org().unwrap_or(0)
 }
 
-/// A validated campaign.
-pub(crate) struct CampaignRow {
-    pub region_code: String,
-    pub name: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    pub no_fee: bool,
-    pub directed_only: bool,
-}
-
-pub(crate) async fn insert_campaign(tx: &mut Tx, c: &CampaignRow, by: &str) -> AppResult<i64> {
+/// Insert a campaign (`c` validated: the region's code and the dates in their stored form).
+pub(crate) async fn insert_campaign(
+    tx: &mut Tx,
+    c: &crate::donations::NewCampaign,
+    by: &str,
+) -> AppResult<i64> {
     let now = tx.now();
     let q = sqlx::query(
         "INSERT INTO donation_campaigns (region_code, name, starts_on, ends_on, no_fee, directed_only, \
