@@ -66,7 +66,12 @@ pub async fn admitted<T>(
 
 /// The `region_name` column of a row (a `LEFT JOIN regions r` may find none: empty then).
 pub fn region_name(r: &AnyRow) -> Result<String, sqlx::Error> {
-    Ok(sqlx::Row::try_get::<Option<String>, _>(r, "region_name")?.unwrap_or_default())
+    text_or_empty(r, "region_name")
+}
+
+/// A text column of a row that may be NULL (a `LEFT JOIN` that found nothing): empty then.
+pub fn text_or_empty(r: &AnyRow, column: &str) -> Result<String, sqlx::Error> {
+    Ok(sqlx::Row::try_get::<Option<String>, _>(r, column)?.unwrap_or_default())
 }
 
 /// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use super::{Shift, Task, Volunteer, beijing, kind_label, province_of, skill_labels};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{admitted, all, ranged, region_name};
+use crate::kernel::queries::{admitted, all, ranged, region_name, text_or_empty};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 use backstop_core::mask::{mask_name, mask_phone};
@@ -92,9 +92,7 @@ fn volunteer_from_row(state: &AppState, r: &AnyRow) -> Result<VolunteerRow, sqlx
         availability: r.try_get("availability")?,
         health_ok_on: r.try_get("health_ok_on")?,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -566,9 +564,7 @@ pub(super) async fn credited(state: &AppState, scope: &Scoped<'_>) -> AppResult<
             volunteer_id: r.try_get("volunteer_id")?,
             volunteer_name: open(state, &name),
             org_id: r.try_get("org_id")?,
-            org_name: r
-                .try_get::<Option<String>, _>("org_name")?
-                .unwrap_or_default(),
+            org_name: text_or_empty(r, "org_name")?,
             minutes: r
                 .try_get::<Option<i64>, _>("confirmed_minutes")?
                 .unwrap_or(0),

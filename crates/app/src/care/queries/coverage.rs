@@ -12,6 +12,7 @@ use super::category_of;
 use crate::care::{NotContacted, category_label};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::text_or_empty;
 use crate::people::shown;
 use crate::state::AppState;
 
@@ -106,9 +107,7 @@ pub(in crate::care) async fn not_contacted(
             person_id: r.try_get("person_id")?,
             category: cat,
             name: r.try_get("name")?,
-            region_name: r
-                .try_get::<Option<String>, _>("region_name")?
-                .unwrap_or_default(),
+            region_name: text_or_empty(r, "region_name")?,
         });
     }
     listed.sort_by(|a, b| {
