@@ -64,6 +64,34 @@ pub async fn admitted<T>(
     scope.admit(&code, found)
 }
 
+/// A record that lies in a region: [`admitted_row`] admits it by its `region_code`.
+pub trait Regional {
+    fn region_code(&self) -> &str;
+}
+
+/// Implement [`Regional`] for record types with a `region_code` field.
+macro_rules! regional {
+    ($($t:ty),+) => {
+        $(impl $crate::kernel::queries::Regional for $t {
+            fn region_code(&self) -> &str {
+                &self.region_code
+            }
+        })+
+    };
+}
+pub(crate) use regional;
+
+/// [`admitted`] for a [`Regional`] record.
+pub async fn admitted_row<T: Regional>(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    sql: impl Into<String>,
+    id: i64,
+    map: impl FnOnce(&AnyRow) -> Result<T, sqlx::Error>,
+) -> AppResult<T> {
+    admitted(state, scope, sql, id, map, T::region_code).await
+}
+
 /// The `region_name` column of a row (a `LEFT JOIN regions r` may find none: empty then).
 pub fn region_name(r: &AnyRow) -> Result<String, sqlx::Error> {
     text_or_empty(r, "region_name")

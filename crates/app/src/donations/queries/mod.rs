@@ -26,9 +26,11 @@ use super::receipts::{LineRow, ReceiptRow, donor_shown};
 use super::{Campaign, CategoryTotals, Line, Receipt, Receiver, Totals, category_label};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted, admitted_row, all, ranged, regional};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
+
+regional!(Receipt);
 
 /// An organisation as the ledger needs it.
 #[derive(Debug, Clone)]
@@ -458,15 +460,7 @@ async fn with_lines(
 /// One receipt under the handle, with its lines and their balances.
 pub(crate) async fn receipt(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Receipt> {
     let sql = format!("SELECT {RC_COLS} WHERE r.id = $1");
-    let r = admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| receipt_from_row(state, r),
-        |r| &r.region_code,
-    )
-    .await?;
+    let r = admitted_row(state, scope, sql, id, |r| receipt_from_row(state, r)).await?;
     let r = scope.admit_org(r.org_id, r)?;
     let prov = super::province(&r.region_code);
     let mut one = [r];

@@ -20,8 +20,10 @@ use super::{
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged, text_or_empty};
+use crate::kernel::queries::{admitted, admitted_row, all, ranged, regional, text_or_empty};
 use crate::state::AppState;
+
+regional!(Call);
 
 mod referrals;
 mod stats;
@@ -362,15 +364,7 @@ pub(super) async fn call(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppRe
     let sql = format!(
         "SELECT {C_COLS} FROM hotline_calls c LEFT JOIN hotline_lines l ON l.id = c.line_id WHERE c.id = $1"
     );
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| call_from_row(state, r),
-        |c| &c.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| call_from_row(state, r)).await
 }
 
 pub(super) async fn calls(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec<Call>> {

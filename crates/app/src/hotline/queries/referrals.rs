@@ -11,9 +11,11 @@ use super::super::{Followup, Line, Referral, label, province_of};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged, text_or_empty};
+use crate::kernel::queries::{admitted_row, all, ranged, regional, text_or_empty};
 use crate::privacy::{seal, text};
 use crate::state::AppState;
+
+regional!(Followup);
 
 // --------------------------------------------------------------------------- referrals
 
@@ -269,14 +271,9 @@ pub(in crate::hotline) async fn followup(
 ) -> AppResult<Followup> {
     let sql = format!("SELECT {F_COLS} FROM hotline_followups WHERE id = $1");
     let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| followup_from_row(&state.keys, r, now),
-        |f| &f.region_code,
-    )
+    admitted_row(state, scope, sql, id, |r| {
+        followup_from_row(&state.keys, r, now)
+    })
     .await
 }
 
