@@ -4,6 +4,7 @@
 //! is not made twice.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -11,8 +12,9 @@ use super::applications::{Application, NewApplication};
 use super::emergency::{AidDecision, AidGrant, NewAidGrant, Period, PeriodInput};
 use super::standards::{NewStandard, Standard};
 use super::steps::{Beneficiary, PublicityLine, RelatedInput, StatusInput, StepInput};
-use crate::kernel::extract::region_param;
-use crate::kernel::handler::{RegionQuery, api_handler};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::{JsonBody, region_param};
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -99,12 +101,19 @@ api_handler! {
     }
 }
 
-api_handler! {
-    /// Enter an application. Send an `Idempotency-Key` header: a retry answers the first record.
-    post "/api/v1/assistance/applications", tag "assistance", created(Application),
-        idempotent(key), json(body: NewApplication),
-        errors(403, 404, 409, 422);
-    fn create_application(s, a) { super::applications::create(&s, &a.actor, &body, key).await? }
+/// Enter an application. Send an `Idempotency-Key` header: a retry answers the first record.
+#[utoipa::path(post, path = "/api/v1/assistance/applications", tag = "assistance",
+    request_body = NewApplication,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = Application), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_application(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewApplication>,
+) -> AppResult<(StatusCode, axum::Json<Application>)> {
+    let app = super::applications::create(&s, &a.actor, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(app)))
 }
 
 api_handler! {
@@ -114,13 +123,21 @@ api_handler! {
     fn application(s, a, Path(id): Path<i64>) { super::applications::get(&s, &a.actor, id).await? }
 }
 
-api_handler! {
-    /// Take a step: verify (核查), review (审核), publicise (公示), approve (审批), reject, or
-    /// verify_commitment. Send an `Idempotency-Key` header: a retry is not taken twice.
-    post "/api/v1/assistance/applications/{id}/steps", tag "assistance", ok(Application),
-        idempotent(key), params(("id" = i64, Path)), json(body: StepInput),
-        errors(403, 404, 409, 422);
-    fn step(s, a, Path(id): Path<i64>) { super::steps::step(&s, &a.actor, id, &body, key).await? }
+/// Take a step: verify (核查), review (审核), publicise (公示), approve (审批), reject, or
+/// verify_commitment. Send an `Idempotency-Key` header: a retry is not taken twice.
+#[utoipa::path(post, path = "/api/v1/assistance/applications/{id}/steps", tag = "assistance",
+    request_body = StepInput,
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 200, body = Application), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn step(
+    ApiCaller(s, a): ApiCaller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<StepInput>,
+) -> AppResult<(StatusCode, axum::Json<Application>)> {
+    let app = super::steps::step(&s, &a.actor, id, &body, idem(&headers)).await?;
+    Ok((StatusCode::OK, axum::Json(app)))
 }
 
 api_handler! {

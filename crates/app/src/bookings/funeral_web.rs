@@ -4,6 +4,7 @@
 //! `Idempotency-Key` (a phone may retry): a retry answers the first request.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -11,6 +12,7 @@ use super::book::Booking;
 use super::funeral::{Job, JobOutcome, NewJob, NewRequest, Plan, Request, Unit, UnitState};
 use super::stats::{BookingStats, FuneralStats, LateCancel, Outcome, StatsQuery};
 use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::JsonBody;
 use crate::kernel::handler::{ApiCaller, api_handler};
 use crate::kernel::web::Routes;
 
@@ -56,14 +58,26 @@ pub(crate) fn xlsx(name: String, bytes: Vec<u8>) -> Response {
     })
 }
 
-api_handler! {
-    /// Take a body collection request (a hospital's staff or the funeral home's on the phone).
-    /// Send an `Idempotency-Key`: a retry answers the first request. An epidemic death with a
-    /// farewell or people attending is refused (422).
-    post "/api/v1/bookings/funeral/requests", tag "bookings", created(Request),
-        idempotent(key), json(body: NewRequest),
-        errors(403, 404, 409, 422);
-    fn request(s, a) { super::funeral::request(&s, &a.actor, &body, key).await? }
+/// Take a body collection request (a hospital's staff or the funeral home's on the phone).
+/// Send an `Idempotency-Key`: a retry answers the first request. An epidemic death with a
+/// farewell or people attending is refused (422).
+#[utoipa::path(post, path = "/api/v1/bookings/funeral/requests", tag = "bookings",
+    request_body = NewRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = Request), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn request(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewRequest>,
+) -> AppResult<(StatusCode, axum::Json<Request>)> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let r = super::funeral::request(&s, &a.actor, &body, key).await?;
+    Ok((StatusCode::CREATED, axum::Json(r)))
 }
 
 api_handler! {

@@ -3,6 +3,7 @@
 //! retry with the same key answers the first booking, nothing is booked twice.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -10,7 +11,9 @@ use super::book::{Booking, NewBooking, Rebooking};
 use super::emergency::{Emergency, NewEmergency};
 use super::rebook::{BlockInput, BlockOutcome};
 use super::{NewDate, NewResource, NewService, OrgInfo, Resource, Service, Setup, SpecialDate};
-use crate::kernel::handler::{RegionQuery, api_handler};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::JsonBody;
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -52,13 +55,19 @@ pub struct DayQuery {
     pub day: String,
 }
 
-api_handler! {
-    /// Book on behalf of someone (bookings.manage). Send an `Idempotency-Key` header: a retry
-    /// answers the first booking. A full slot is 409 `conflict`.
-    post "/api/v1/bookings", tag "bookings", created(Booking),
-        idempotent(key), json(body: NewBooking),
-        errors(403, 404, 409, 422);
-    fn create(s, a) { super::book::create(&s, &a.actor, &body, key).await? }
+/// Book on behalf of someone (bookings.manage). Send an `Idempotency-Key` header: a retry
+/// answers the first booking. A full slot is 409 `conflict`.
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = NewBooking,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = Booking), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewBooking>,
+) -> AppResult<(StatusCode, axum::Json<Booking>)> {
+    let b = super::book::create(&s, &a.actor, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(b)))
 }
 
 api_handler! {

@@ -2,6 +2,7 @@
 //! service functions of `children`. Roles without `children.read` get 404 everywhere.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -11,8 +12,8 @@ use super::{
     ContactInput, HandoverInput, LinkInput, NewCase, PlanInput, TaskInput, ViewQuery,
 };
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::extract::region_param;
-use crate::kernel::handler::{ApiCaller, api_handler};
+use crate::kernel::extract::{JsonBody, region_param};
+use crate::kernel::handler::{ApiCaller, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -47,13 +48,19 @@ api_handler! {
     }
 }
 
-api_handler! {
-    /// Report a child (open a case). Send an `Idempotency-Key` header: a retry answers the first
-    /// case.
-    post "/api/v1/child-cases", tag "children", created(ChildCase),
-        idempotent(key), json(body: NewCase),
-        errors(403, 404, 422);
-    fn open(s, a) { super::open(&s, &a.actor, &body, key).await? }
+/// Report a child (open a case). Send an `Idempotency-Key` header: a retry answers the first
+/// case.
+#[utoipa::path(post, path = "/api/v1/child-cases", tag = "children", request_body = NewCase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = ChildCase), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn open(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewCase>,
+) -> AppResult<(StatusCode, axum::Json<ChildCase>)> {
+    let case = super::open(&s, &a.actor, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(case)))
 }
 
 api_handler! {
@@ -140,13 +147,21 @@ api_handler! {
     fn link_person(s, a, Path(id): Path<i64>) { super::link_person(&s, &a.actor, id, &body).await? }
 }
 
-api_handler! {
-    /// Start an assistance application for the child's household (default the child allowance
-    /// 事实无人抚养儿童基本生活补贴); the case links it. Needs `assistance.apply` as well. Send an `Idempotency-Key` header.
-    post "/api/v1/child-cases/{id}/assistance", tag "children", ok(ChildCase),
-        idempotent(key), params(("id" = i64, Path)), json(body: AssistInput),
-        errors(403, 404, 409, 422);
-    fn assistance(s, a, Path(id): Path<i64>) { super::start_assistance(&s, &a.actor, id, &body, key).await? }
+/// Start an assistance application for the child's household (default the child allowance
+/// 事实无人抚养儿童基本生活补贴); the case links it. Needs `assistance.apply` as well. Send an `Idempotency-Key` header.
+#[utoipa::path(post, path = "/api/v1/child-cases/{id}/assistance", tag = "children",
+    request_body = AssistInput,
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 200, body = ChildCase), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn assistance(
+    ApiCaller(s, a): ApiCaller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<AssistInput>,
+) -> AppResult<(StatusCode, axum::Json<ChildCase>)> {
+    let case = super::start_assistance(&s, &a.actor, id, &body, idem(&headers)).await?;
+    Ok((StatusCode::OK, axum::Json(case)))
 }
 
 api_handler! {

@@ -3,6 +3,7 @@
 //! `Idempotency-Key` header: a retry with the same key answers the first receipt.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -13,8 +14,9 @@ use super::{
     Campaign, CampaignDetail, LedgerReport, NewCampaign, NewReceipt, Receipt, Receiver,
     ReceiverInput, receipts,
 };
-use crate::kernel::extract::region_param;
-use crate::kernel::handler::api_handler;
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::{JsonBody, region_param};
+use crate::kernel::handler::{ApiCaller, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -119,13 +121,19 @@ api_handler! {
     }
 }
 
-api_handler! {
-    /// Enter a receipt of money and/or goods with its receive entry (donations.manage, own
-    /// charity). Send an `Idempotency-Key` header: a retry answers the first receipt.
-    post "/api/v1/donations/receipts", tag "donations", created(Receipt),
-        idempotent(key), json(body: NewReceipt),
-        errors(403, 409, 422);
-    fn create_receipt(s, a) { receipts::create(&s, &a.actor, &body, key).await? }
+/// Enter a receipt of money and/or goods with its receive entry (donations.manage, own
+/// charity). Send an `Idempotency-Key` header: a retry answers the first receipt.
+#[utoipa::path(post, path = "/api/v1/donations/receipts", tag = "donations", request_body = NewReceipt,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = Receipt), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_receipt(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewReceipt>,
+) -> AppResult<(StatusCode, axum::Json<Receipt>)> {
+    let r = receipts::create(&s, &a.actor, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(r)))
 }
 
 api_handler! {

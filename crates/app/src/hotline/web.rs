@@ -3,6 +3,7 @@
 //! retry): a retry with the same key answers the first record, nothing is written twice.
 
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -12,7 +13,8 @@ use super::referrals::{Decision, FollowupDone, NewFollowup, NewReferral, Outcome
 use super::stats::{Stats, StatsQuery};
 use super::{Call, Followup, Line, NewCall, NewLine, NewShift, Referral, Shift};
 use crate::kernel::error::{AppResult, ErrorBody};
-use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
+use crate::kernel::extract::JsonBody;
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -85,14 +87,20 @@ api_handler! {
     }
 }
 
-api_handler! {
-    /// Record a call (hotline.answer). `risk = red_flag` requires the mandatory report and opens
-    /// an urgent referral at once. Send an `Idempotency-Key` header: a retry answers the first
-    /// record.
-    post "/api/v1/hotline/calls", tag "hotline", created(Call),
-        idempotent(key), json(body: NewCall),
-        errors(403, 404, 422);
-    fn record_call(s, a) { super::record_call(&s, &a.actor, &body, key).await? }
+/// Record a call (hotline.answer). `risk = red_flag` requires the mandatory report and opens
+/// an urgent referral at once. Send an `Idempotency-Key` header: a retry answers the first
+/// record.
+#[utoipa::path(post, path = "/api/v1/hotline/calls", tag = "hotline", request_body = NewCall,
+    params(("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = Call), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_call(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewCall>,
+) -> AppResult<(StatusCode, axum::Json<Call>)> {
+    let c = super::record_call(&s, &a.actor, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
 api_handler! {

@@ -3,6 +3,7 @@
 
 use super::ResidentPatch;
 use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -11,7 +12,9 @@ use super::{
     ResidentInput, RoundsInput, RoundsView, Shortage, ShortageInput, SuppliesInput, Supply,
 };
 use super::{HealthEvent, NewHealthEvent};
-use crate::kernel::handler::{RegionQuery, api_handler};
+use crate::kernel::error::{AppResult, ErrorBody};
+use crate::kernel::extract::JsonBody;
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -237,12 +240,21 @@ api_handler! {
     fn list_health_events(s, a, Path(id): Path<i64>) { super::health::list(&s, &a.actor, id).await? }
 }
 
-api_handler! {
-    /// Record a person's health event (确诊/疑似/隔离/住院/死亡; the status sealed at rest): a lead
-    /// opens at once for each of the person's children and dependants. Send an `Idempotency-Key`
-    /// header: a retry answers the first event.
-    post "/api/v1/institutions/{id}/health-events", tag "institutions", created(HealthEvent),
-        idempotent(key), params(("id" = i64, Path)), json(body: NewHealthEvent),
-        errors(404, 422);
-    fn record_health_event(s, a, Path(id): Path<i64>) { super::health::record(&s, &a.actor, id, &body, key).await? }
+/// Record a person's health event (确诊/疑似/隔离/住院/死亡; the status sealed at rest): a lead
+/// opens at once for each of the person's children and dependants. Send an `Idempotency-Key`
+/// header: a retry answers the first event.
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/health-events", tag = "institutions",
+    request_body = NewHealthEvent,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "重试时保持不变的唯一键")),
+    responses((status = 201, body = HealthEvent), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn record_health_event(
+    ApiCaller(s, a): ApiCaller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<NewHealthEvent>,
+) -> AppResult<(StatusCode, axum::Json<HealthEvent>)> {
+    let e = super::health::record(&s, &a.actor, id, &body, idem(&headers)).await?;
+    Ok((StatusCode::CREATED, axum::Json(e)))
 }

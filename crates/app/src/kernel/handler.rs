@@ -21,9 +21,7 @@
 //! }
 //! ```
 //!
-//! `ok(T)` answers 200, `created(T)` 201; `idempotent(key)` adds the `Idempotency-Key` header
-//! (after the other parameters), bound to `key` ([`idem`]); `json(body: T)` adds the request
-//! body `T` (parsed by
+//! `ok(T)` answers 200, `created(T)` 201; `json(body: T)` adds the request body `T` (parsed by
 //! [`crate::kernel::extract::JsonBody`], bound to `body`) and its `request_body` annotation.
 //! `s` and `a` name the state and the authenticated caller ([`ApiCaller`]):
 //! scope and roles are decided by the service function, as in every handler.
@@ -52,32 +50,6 @@ macro_rules! api_handler {
     ) => {
         $crate::kernel::handler::api_handler! {
             @emit 201, CREATED; [$($doc)*] $method $path, $tag, [$($ok)+] $($rest)*
-        }
-    };
-    (
-        @emit $code:literal, $status:ident; [$($doc:literal)*] $method:ident $path:literal,
-        $tag:literal, [$($ok:tt)+], idempotent($key:ident)
-        $(, params($($param:tt)*))?
-        $(, json($body:ident: $req:ident))?
-        $(, errors($($err:literal),*))?;
-        fn $name:ident($s:ident, $a:ident $(, $ext:ident($($bind:tt)*): $wrap:ident<$inner:ty>)*)
-            $call:block
-    ) => {
-        $(#[doc = $doc])*
-        #[utoipa::path($method, path = $path, tag = $tag,
-            params($($($param)*,)? ("Idempotency-Key" = Option<String>, Header,
-                description = "重试时保持不变的唯一键")),
-            $(request_body = $req,)?
-            responses((status = $code, body = $($ok)+)
-                $($(, (status = $err, body = $crate::kernel::error::ErrorBody))*)?))]
-        pub async fn $name(
-            $crate::kernel::handler::ApiCaller($s, $a): $crate::kernel::handler::ApiCaller,
-            $($ext($($bind)*): $wrap<$inner>,)*
-            headers: axum::http::HeaderMap,
-            $($crate::kernel::extract::JsonBody($body): $crate::kernel::extract::JsonBody<$req>,)?
-        ) -> $crate::kernel::error::AppResult<(axum::http::StatusCode, axum::Json<$($ok)+>)> {
-            let $key = $crate::kernel::handler::idem(&headers);
-            Ok((axum::http::StatusCode::$status, axum::Json($call)))
         }
     };
     (
