@@ -373,6 +373,20 @@ impl Scope {
         }
     }
 
+    /// The code length of the lines a statistics table shows below this node: provinces below
+    /// the country, else the next level down (not grids: below a village, the village's own).
+    pub fn child_code_len(&self) -> usize {
+        match self.region() {
+            None => RegionLevel::Province.code_len(),
+            Some(r) => r
+                .level()
+                .child()
+                .filter(|l| *l != RegionLevel::Grid)
+                .map(RegionLevel::code_len)
+                .unwrap_or_else(|| r.as_str().len()),
+        }
+    }
+
     /// Chinese label of the scope's level ("全国" for National).
     pub fn level_label_zh(&self) -> &'static str {
         match self {

@@ -9,11 +9,10 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use backstop_core::role::Permission;
-use serde::Deserialize;
 
 use crate::kernel::auth::{DeviceView, per_device};
 use crate::kernel::handler::{PageCaller, PageId, page_id};
-use crate::kernel::web::{Nav, PageResult, Routes, render};
+use crate::kernel::web::{DoneQuery, Nav, PageResult, Routes, render};
 
 pub fn routes() -> Routes {
     vec![
@@ -73,12 +72,6 @@ struct DevicesPage {
     reset_totp_for: Option<i64>,
     rows: Vec<Row>,
     notice: Option<&'static str>,
-}
-
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
 }
 
 fn notice(q: &DoneQuery) -> Option<&'static str> {

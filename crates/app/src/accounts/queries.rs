@@ -10,6 +10,7 @@ use sqlx::Row;
 use super::{ApiTokenView, UserView};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
+use crate::kernel::queries::text_or_empty;
 use crate::state::AppState;
 
 const VIEW_COLS: &str = "u.id, u.username, u.display_name, u.roles, u.scope, u.org_id, u.disabled, \
@@ -31,8 +32,7 @@ fn view_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<UserView, sqlx::Erro
         region_name: if scope == "0" {
             "全国".to_string()
         } else {
-            r.try_get::<Option<String>, _>("region_name")?
-                .unwrap_or_default()
+            text_or_empty(r, "region_name")?
         },
         region_code: scope,
         org_id: r.try_get("org_id")?,

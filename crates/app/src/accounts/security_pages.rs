@@ -9,11 +9,10 @@ use axum::extract::{Form, Query};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use backstop_core::role::{Permission, Role, RoleSet, SecondFactor};
-use serde::Deserialize;
 
 use crate::kernel::auth::{self, SecuritySettings};
 use crate::kernel::handler::PageCaller;
-use crate::kernel::web::{Nav, PageResult, Routes, render, with_status};
+use crate::kernel::web::{DoneQuery, Nav, PageResult, Routes, render, with_status};
 
 pub fn routes() -> Routes {
     vec![("/security", get(show).post(save))]
@@ -95,12 +94,6 @@ fn in_force(s: &SecuritySettings, name: &str) -> String {
         s.rule(name)
     };
     v.map(|v| v.to_string()).unwrap_or_default()
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn show(PageCaller(s, a): PageCaller, Query(q): Query<DoneQuery>) -> PageResult {

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::{DAY_MS, amount_field, county_of, queries, ymd};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, date_field, text_field};
+use crate::kernel::error::{AppError, AppResult, date_range, text_field};
 use crate::state::AppState;
 
 /// A measure a period may switch on.
@@ -178,15 +178,7 @@ fn validated(
 ) -> AppResult<(RegionCode, String, NaiveDate, NaiveDate, Vec<Measure>)> {
     let code = crate::regions::parse_code("region_code", &input.region_code)?;
     let name = text_field("name", &input.name, 200, true)?;
-    let starts = date_field("starts_on", &input.starts_on)?;
-    let ends = date_field("ends_on", &input.ends_on)?;
-    if ends < starts {
-        return Err(AppError::field(
-            ErrorCode::Validation,
-            "ends_on",
-            "结束日期不能早于开始日期",
-        ));
-    }
+    let (starts, ends) = date_range(&input.starts_on, &input.ends_on)?;
     Ok((code, name, starts, ends, parse_measures(&input.measures)?))
 }
 
@@ -195,13 +187,7 @@ pub async fn declare(state: &AppState, actor: &Actor, input: &PeriodInput) -> Ap
     actor.require(Permission::AssistanceEmergency)?;
     let (code, name, starts, ends, measures) = validated(input)?;
     actor.within(&code)?;
-    if crate::regions::find(state, code.as_str()).await?.is_none() {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划不存在",
-        ));
-    }
+    crate::regions::on_record(state, &code, "region_code", "区划不存在").await?;
     let keys = measure_keys(&measures);
     let mut tx = Tx::begin(state, actor).await?;
     let id = queries::insert_period(

@@ -132,13 +132,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewStandard) -> App
     actor.require(Permission::AssistanceStandards)?;
     let code = crate::regions::parse_code("region_code", &input.region_code)?;
     actor.within(&code)?;
-    if crate::regions::find(state, code.as_str()).await?.is_none() {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划不存在",
-        ));
-    }
+    crate::regions::on_record(state, &code, "region_code", "区划不存在").await?;
     let programme = programme_field("programme", &input.programme)?;
     let area_kind = area_kind_field("area_kind", &input.area_kind)?;
     let component = input.component.trim();

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use backstop_core::Programme;
 use backstop_core::error::ErrorCode;
 use backstop_core::money::Fen;
-use backstop_core::region::{RegionCode, RegionLevel, Scope};
+use backstop_core::region::{RegionCode, RegionLevel};
 use backstop_core::role::Permission;
 use rust_xlsxwriter::{Format, FormatAlign, Workbook};
 use serde::{Deserialize, Serialize};
@@ -257,19 +257,6 @@ fn month_or_now(state: &AppState, m: Option<&str>) -> AppResult<String> {
     }
 }
 
-/// The code length of the lines below a scope node (provinces below the country).
-fn child_len(node: &Scope) -> usize {
-    match node.region() {
-        None => RegionLevel::Province.code_len(),
-        Some(r) => r
-            .level()
-            .child()
-            .filter(|l| *l != RegionLevel::Grid)
-            .map(RegionLevel::code_len)
-            .unwrap_or_else(|| r.as_str().len()),
-    }
-}
-
 /// The line of a region prefix: a child's, else the asked region's own (本级).
 fn line<'a>(lines: &'a mut BTreeMap<String, StatLine>, key: &str) -> &'a mut StatLine {
     lines.entry(key.to_string()).or_insert_with(|| {
@@ -296,7 +283,7 @@ async fn compute(state: &AppState, scope: &Scoped<'_>, month: &str) -> AppResult
     let node = scope.node().clone();
     let code = node.as_str().to_string();
     let region_name = crate::regions::scope_name(state, &code).await?;
-    let len = child_len(&node);
+    let len = node.child_code_len();
     let children = queries::child_regions(state, node.region().map(RegionCode::as_str)).await?;
     let mut lines: BTreeMap<String, StatLine> = BTreeMap::new();
     for (c, n) in &children {

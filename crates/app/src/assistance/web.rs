@@ -14,7 +14,7 @@ use super::standards::{NewStandard, Standard};
 use super::steps::{Beneficiary, PublicityLine, RelatedInput, StatusInput, StepInput};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{JsonBody, region_param};
-use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -56,14 +56,6 @@ pub fn api_routes() -> Routes {
         ("/api/v1/assistance/aid-grants", get(aid_grants).post(grant)),
         ("/api/v1/assistance/aid-grants/{id}/decision", post(decide)),
     ]
-}
-
-pub(crate) fn idem(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -16,7 +16,7 @@ use super::queries;
 use super::rules::{QUESTIONS, Question};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, date_field, text_field};
+use crate::kernel::error::{AppError, AppResult, date_range, text_field};
 use crate::state::AppState;
 
 /// An emergency setting.
@@ -76,11 +76,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewEmergency) -> Ap
     if !matches!(kind, "marriage_registry" | "funeral_home") {
         return Err(bad("org_kind", "应为婚姻登记机关或殡仪馆"));
     }
-    let from = date_field("starts_on", &input.starts_on)?;
-    let to = date_field("ends_on", &input.ends_on)?;
-    if to < from {
-        return Err(bad("ends_on", "结束日期不能早于开始日期"));
-    }
+    let (from, to) = date_range(&input.starts_on, &input.ends_on)?;
     if (to - from).num_days() > 366 {
         return Err(bad("ends_on", "一次最长一年"));
     }

@@ -441,13 +441,7 @@ pub async fn set_date(
     };
     let reason = text_field("reason", &input.reason, 200, kind != "open")?;
     let day_s = day.format("%Y-%m-%d").to_string();
-    if queries::dates(state, o.id)
-        .await?
-        .iter()
-        .any(|d| d.day == day_s && d.kind == "blocked")
-    {
-        return Err(AppError::msg(ErrorCode::Conflict, "该日已停办"));
-    }
+    refuse_blocked(state, o.id, &day_s).await?;
     let mut tx = Tx::begin(state, actor).await?;
     queries::upsert_date(&mut tx, &o, &day_s, kind, cap, &reason, &actor.username).await?;
     // Closed: every booking of the day goes; a cap: those over it.
@@ -561,4 +555,16 @@ pub async fn public_orgs(
 ) -> AppResult<Vec<OrgInfo>> {
     let (lo, hi) = region.scope_bounds();
     queries::orgs_public(state, &lo, &hi).await
+}
+
+/// 409 if the organisation's day (`YYYY-MM-DD`) is blocked (停办) already.
+pub(crate) async fn refuse_blocked(state: &AppState, org_id: i64, day: &str) -> AppResult<()> {
+    if queries::dates(state, org_id)
+        .await?
+        .iter()
+        .any(|d| d.day == day && d.kind == "blocked")
+    {
+        return Err(AppError::msg(ErrorCode::Conflict, "该日已停办"));
+    }
+    Ok(())
 }

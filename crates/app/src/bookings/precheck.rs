@@ -243,6 +243,18 @@ pub(crate) async fn public_get(state: &AppState, b: &Booking) -> AppResult<Optio
     Ok(queries::precheck(state, b.id).await?.map(|r| r.0))
 }
 
+/// The booking's pre-check as staff see it.
+async fn current(state: &AppState, actor: &Actor, b: &Booking) -> AppResult<Precheck> {
+    Ok(shown(
+        state,
+        actor,
+        b.org_id,
+        queries::precheck(state, b.id)
+            .await?
+            .ok_or_else(AppError::not_found)?,
+    ))
+}
+
 /// Staff enter the pre-check on behalf of the couple (on the phone).
 pub async fn staff_submit(
     state: &AppState,
@@ -253,14 +265,7 @@ pub async fn staff_submit(
     actor.require(Permission::BookingsManage)?;
     let b = super::book::get(state, actor, booking_id).await?;
     submit(state, Who::from(actor), &b, input).await?;
-    Ok(shown(
-        state,
-        actor,
-        b.org_id,
-        queries::precheck(state, b.id)
-            .await?
-            .ok_or_else(AppError::not_found)?,
-    ))
+    current(state, actor, &b).await
 }
 
 /// The pre-checks of a registry waiting for an answer, oldest first (`bookings.manage`).
@@ -335,12 +340,5 @@ pub async fn answer(
             .free_text("missing", &missing),
     )
     .await?;
-    Ok(shown(
-        state,
-        actor,
-        b.org_id,
-        queries::precheck(state, b.id)
-            .await?
-            .ok_or_else(AppError::not_found)?,
-    ))
+    current(state, actor, &b).await
 }

@@ -64,13 +64,7 @@ pub async fn block(
     }
     let reason = text_field("reason", &input.reason, 200, true)?;
     let day_s = day.format("%Y-%m-%d").to_string();
-    if queries::dates(state, o.id)
-        .await?
-        .iter()
-        .any(|d| d.day == day_s && d.kind == "blocked")
-    {
-        return Err(AppError::msg(ErrorCode::Conflict, "该日已停办"));
-    }
+    super::refuse_blocked(state, o.id, &day_s).await?;
     let mut tx = Tx::begin(state, actor).await?;
     queries::upsert_date(
         &mut tx,

@@ -13,7 +13,7 @@ use super::rebook::{BlockInput, BlockOutcome};
 use super::{NewDate, NewResource, NewService, OrgInfo, Resource, Service, Setup, SpecialDate};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::JsonBody;
-use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -53,14 +53,6 @@ pub struct ChangeInput {
 pub struct DayQuery {
     /// `YYYY-MM-DD`.
     pub day: String,
-}
-
-fn idem(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 /// Book on behalf of someone (bookings.manage). Send an `Idempotency-Key` header: a retry

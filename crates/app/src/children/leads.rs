@@ -254,16 +254,7 @@ async fn write_lead(
     by: &str,
 ) -> AppResult<(i64, Change)> {
     let region = crate::regions::parse_code("region_code", &lead.region_code)?;
-    if crate::regions::find(state, region.as_str())
-        .await?
-        .is_none()
-    {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划不存在",
-        ));
-    }
+    crate::regions::on_record(state, &region, "region_code", "区划不存在").await?;
     let name = text_field("child_name", &lead.child_name, 50, true)?;
     let where_now = text_field("where_now", &lead.where_now, 200, true)?;
     let reason = choice(&REASONS, "reason", &lead.reason)?;

@@ -628,16 +628,7 @@ async fn child_of(state: &AppState, actor: &Actor, input: &NewCase) -> AppResult
         true,
     )?;
     let region = crate::regions::parse_code("region_code", &region)?;
-    if crate::regions::find(state, region.as_str())
-        .await?
-        .is_none()
-    {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划不存在",
-        ));
-    }
+    crate::regions::on_record(state, &region, "region_code", "区划不存在").await?;
     Ok(Child {
         person_id: None,
         name,

@@ -122,9 +122,22 @@ async fn grant_aid(
         },
     )
     .await?;
-    let who = actor.username.clone();
     let detail = json!({"aid_grant_id": {"before": null, "after": grant.id},
         "amount_fen": grant.amount_fen, "emergency_id": grant.emergency_id});
+    linked(state, actor, c, detail, "aid_grant", grant.id).await
+}
+
+/// Link what the case got (`kind`: an `aid_grant` or an `assistance` application, `linked`
+/// its id) to the case, with its event and the audit `detail`.
+async fn linked(
+    state: &AppState,
+    actor: &Actor,
+    c: &CaseLine,
+    detail: serde_json::Value,
+    kind: &'static str,
+    linked: i64,
+) -> AppResult<ChildCase> {
+    let who = actor.username.clone();
     let id = c.id;
     write(
         state,
@@ -133,17 +146,12 @@ async fn grant_aid(
         change("child_case.assistance", c).detail(detail),
         async |tx| {
             let now = tx.now();
-            queries::link_grant(tx, id, grant.id, now).await?;
-            queries::insert_event(
-                tx,
-                &c.region_code,
-                id,
-                "aid_grant",
-                "",
-                &grant.id.to_string(),
-                &who,
-            )
-            .await
+            if kind == "aid_grant" {
+                queries::link_grant(tx, id, linked, now).await?;
+            } else {
+                queries::link_application(tx, id, linked, now).await?;
+            }
+            queries::insert_event(tx, &c.region_code, id, kind, "", &linked.to_string(), &who).await
         },
     )
     .await
@@ -158,7 +166,6 @@ async fn start_application(
     input: &AssistInput,
     idem: Option<&str>,
 ) -> AppResult<ChildCase> {
-    let id = c.id;
     let child = super::registry_person(state, actor, pid).await?;
     let Some(hid) = child.household_id else {
         return Err(AppError::field(
@@ -199,28 +206,7 @@ async fn start_application(
         ..Default::default()
     };
     let app = crate::assistance::applications::create(state, actor, &app_input, idem).await?;
-    let who = actor.username.clone();
     let detail =
         json!({"application_id": {"before": null, "after": app.id}, "programme": app.programme});
-    write(
-        state,
-        actor,
-        c,
-        change("child_case.assistance", c).detail(detail),
-        async |tx| {
-            let now = tx.now();
-            queries::link_application(tx, id, app.id, now).await?;
-            queries::insert_event(
-                tx,
-                &c.region_code,
-                id,
-                "assistance",
-                "",
-                &app.id.to_string(),
-                &who,
-            )
-            .await
-        },
-    )
-    .await
+    linked(state, actor, c, detail, "assistance", app.id).await
 }

@@ -25,7 +25,7 @@ use crate::kernel::error::{AppError, AppResult};
 use crate::kernel::form::Kept;
 use crate::kernel::handler::{PageCaller, PageId};
 use crate::kernel::web::Routes;
-use crate::kernel::web::{Nav, PageResult, render, render_status};
+use crate::kernel::web::{Nav, PageResult, PeriodFilter, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -630,10 +630,7 @@ struct StatsPage {
     nav: Option<Nav>,
     st: super::stats::Statistics,
     bars: Vec<Bar>,
-    export: String,
-    region: String,
-    period: String,
-    date: String,
+    filter: PeriodFilter,
 }
 
 /// The chart's bars: cases opened per region; a masked "<5" drawn as a sliver.
@@ -667,23 +664,16 @@ async fn statistics(
         q.date.as_deref(),
     )
     .await?;
-    let period = st.period.clone();
-    let date = q.date.clone().unwrap_or_default();
-    let export = format!(
-        "/api/v1/child-cases/statistics/export?{}",
-        crate::kernel::web::query_string(&[
-            ("region", &region),
-            ("period", &period),
-            ("date", &date)
-        ])
+    let filter = PeriodFilter::new(
+        "/api/v1/child-cases/statistics/export",
+        region,
+        st.period.clone(),
+        q.date.clone().unwrap_or_default(),
     );
     Ok(render(&StatsPage {
         nav: Some(Nav::for_actor(&a.actor, AREA)),
         bars: bars(&st.lines),
         st,
-        export,
-        region,
-        period,
-        date,
+        filter,
     }))
 }

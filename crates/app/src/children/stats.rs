@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use backstop_core::clock::end_of_beijing_day_ms;
-use backstop_core::region::{RegionCode, RegionLevel, Scope};
+use backstop_core::region::{RegionCode, Scope};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -158,15 +158,7 @@ pub async fn statistics(
     let node = scope.node().clone();
     let code = node.as_str().to_string();
     let region_name = crate::regions::scope_name(state, &code).await?;
-    let len = match node.region() {
-        None => RegionLevel::Province.code_len(),
-        Some(r) => r
-            .level()
-            .child()
-            .filter(|l| *l != RegionLevel::Grid)
-            .map(RegionLevel::code_len)
-            .unwrap_or_else(|| r.as_str().len()),
-    };
+    let len = node.child_code_len();
     let children = match &node {
         Scope::National => crate::regions::roots(state, actor).await?,
         Scope::Region(r) => crate::regions::children(state, actor, r.as_str()).await?,

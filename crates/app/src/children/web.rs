@@ -11,10 +11,9 @@ use super::{
     AssignInput, AssistInput, CaseLine, CaseQuery, ChildCase, ClassifyInput, CloseInput,
     ContactInput, HandoverInput, LinkInput, NewCase, PlanInput, TaskInput, ViewQuery,
 };
-use crate::assistance::web::idem;
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{JsonBody, region_param};
-use crate::kernel::handler::{ApiCaller, api_handler};
+use crate::kernel::handler::{ApiCaller, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {

@@ -7,24 +7,11 @@ use axum::extract::{Path, Query};
 use axum::routing::get;
 
 use super::dashboard::{self, Dashboard};
+use super::pages::{Bar, bars};
 use super::web::TotalsQuery;
 use crate::kernel::extract::region_param;
 use crate::kernel::handler::PageCaller;
 use crate::kernel::web::{Nav, PageResult, Routes, render};
-
-pub fn routes() -> Routes {
-    vec![
-        ("/donations/campaigns/{id}/dashboard", get(show)),
-        ("/donations/campaigns/{id}/dashboard.xlsx", get(export)),
-    ]
-}
-
-/// One bar: label, yuan text, width 0–100.
-struct Bar {
-    label: &'static str,
-    value: String,
-    width: i64,
-}
 
 #[derive(Template)]
 #[template(path = "donations_dashboard.html")]
@@ -37,22 +24,11 @@ struct DashboardPage {
     region: String,
 }
 
-fn bars(d: &Dashboard) -> Vec<Bar> {
-    let t = &d.totals;
-    let rows = [
-        ("接收", t.received_fen),
-        ("已拨付", t.allocated_fen),
-        ("已签收", t.delivered_fen),
-        ("库存", t.in_stock_fen),
-    ];
-    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
-    rows.iter()
-        .map(|(label, v)| Bar {
-            label,
-            value: backstop_core::money::Fen(*v).to_yuan_string(),
-            width: (*v).max(0) * 100 / max,
-        })
-        .collect()
+pub fn routes() -> Routes {
+    vec![
+        ("/donations/campaigns/{id}/dashboard", get(show)),
+        ("/donations/campaigns/{id}/dashboard.xlsx", get(export)),
+    ]
 }
 
 async fn show(
@@ -64,7 +40,7 @@ async fn show(
     let d = dashboard::dashboard(&s, &a.actor, id, region.as_ref()).await?;
     Ok(render(&DashboardPage {
         nav: Some(Nav::for_actor(&a.actor, "/donations")),
-        bars: bars(&d),
+        bars: bars(&d.totals),
         unmet: d.unmet.clone(),
         unmet_campaign: id,
         region: q.region.unwrap_or_default(),

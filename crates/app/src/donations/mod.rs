@@ -41,7 +41,7 @@ use serde_json::json;
 
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, date_field, text_field};
+use crate::kernel::error::{AppError, AppResult, date_range, text_field};
 use crate::state::AppState;
 
 pub use ledger::{Allocation, Delivery, Dispatch, Entry, EntryLine};
@@ -237,16 +237,8 @@ pub async fn create_campaign(
     let name = text_field("name", &input.name, 100, true)?;
     let code = crate::regions::parse_code("region_code", &input.region_code)?;
     actor.within(&code)?;
-    let starts = date_field("starts_on", &input.starts_on)?;
-    let ends = date_field("ends_on", &input.ends_on)?;
-    if ends < starts {
-        return Err(AppError::field(
-            ErrorCode::Validation,
-            "ends_on",
-            "结束日期不能早于开始日期",
-        ));
-    }
-    let row = queries::CampaignRow {
+    let (starts, ends) = date_range(&input.starts_on, &input.ends_on)?;
+    let row = NewCampaign {
         region_code: code.as_str().to_string(),
         name,
         starts_on: starts.format("%Y-%m-%d").to_string(),

@@ -112,14 +112,14 @@ async fn set_receiver(
 }
 
 /// One bar of the totals chart: label, value (yuan text) and width (0–100).
-struct Bar {
-    label: &'static str,
-    value: String,
-    width: i64,
+pub(super) struct Bar {
+    pub(super) label: &'static str,
+    pub(super) value: String,
+    pub(super) width: i64,
 }
 
-fn bars(d: &CampaignDetail) -> Vec<Bar> {
-    let t = &d.totals;
+/// The totals chart of a campaign (its page and its dashboard).
+pub(super) fn bars(t: &super::Totals) -> Vec<Bar> {
     let rows = [
         ("接收", t.received_fen),
         ("已拨付", t.allocated_fen),
@@ -196,7 +196,7 @@ async fn show_page(s: &AppState, a: &Authed, id: i64, form: Kept) -> PageResult 
     Ok(render_status(
         &CampaignPage {
             nav: Some(Nav::for_actor(&a.actor, AREA)),
-            bars: bars(&d),
+            bars: bars(&d.totals),
             unmet: super::needs::unmet_by_region(s, &a.actor, id).await?,
             unmet_campaign: id,
             report_figures: super::need_figures::by_region(s, &a.actor, id).await?,

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::{JsonBody, region_param};
-use crate::kernel::handler::{ApiCaller, api_handler};
+use crate::kernel::handler::{ApiCaller, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -119,14 +119,6 @@ api_handler! {
     fn list_receipts(s, a, Query(q): Query<CampaignQuery>) {
         receipts::list(&s, &a.actor, q.campaign_id).await?
     }
-}
-
-fn idem(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 /// Enter a receipt of money and/or goods with its receive entry (donations.manage, own

@@ -19,7 +19,7 @@ use super::{Alert, DIRECTIONS, DISPOSITIONS, EntryView, Gate, label_of, may_writ
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, region_name, set_flag};
+use crate::kernel::queries::{all, ranged, region_name, set_flag, text_or_empty};
 use crate::people::shown;
 use crate::privacy;
 use crate::state::AppState;
@@ -53,9 +53,7 @@ fn gate_from_row(scope: &Scoped<'_>, r: &AnyRow) -> Result<Gate, sqlx::Error> {
         region_code: r.try_get("region_code")?,
         region_name: region_name(r)?,
         org_id,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         today_entries: r.try_get("today_entries")?,
         today_fevers: r.try_get("today_fevers")?,
         open_alerts: r.try_get("open_alerts")?,

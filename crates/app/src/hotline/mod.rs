@@ -29,6 +29,7 @@ use backstop_core::role::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::children::HotlineChildLead;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult, text_field};
@@ -320,19 +321,6 @@ pub(crate) struct FlagRow {
     pub child: Option<HotlineChildLead>,
 }
 
-/// A pending lead about a child, as the children's cases will take it
-/// (`crate::children::open_from_hotline`).
-#[derive(Debug, Clone)]
-pub struct HotlineChildLead {
-    pub region_code: String,
-    pub child_name: String,
-    pub where_now: String,
-    pub reason: String,
-    pub urgent: bool,
-    /// `hotline_call:ID`.
-    pub call_ref: String,
-}
-
 /// A validated call (what the insert needs).
 pub(crate) struct CallRow {
     pub line: Line,
@@ -370,16 +358,7 @@ async fn red_flag(state: &AppState, input: &NewCall, called_at: i64) -> AppResul
         ("child_danger", Some(c)) => {
             // The child's village, whatever the line's scope: a red flag must reach it.
             let region = crate::regions::parse_code("child_region", &c.region_code)?;
-            if crate::regions::find(state, region.as_str())
-                .await?
-                .is_none()
-            {
-                return Err(AppError::field(
-                    ErrorCode::UnknownRegion,
-                    "child_region",
-                    "区划代码不存在",
-                ));
-            }
+            crate::regions::on_record(state, &region, "child_region", "区划代码不存在").await?;
             Some(HotlineChildLead {
                 region_code: region.as_str().to_string(),
                 child_name: text_field("child_name", &c.child_name, 50, true)?,
@@ -387,6 +366,7 @@ async fn red_flag(state: &AppState, input: &NewCall, called_at: i64) -> AppResul
                 reason: text_field("child_reason", &c.reason, 500, true)?,
                 urgent: true,
                 call_ref: String::new(),
+                note: String::new(),
             })
         }
         ("child_danger", None) => {
@@ -584,7 +564,7 @@ pub async fn record_call(
     }
     if let Some(r) = &referral {
         let urgent = row.flag.is_some();
-        let rid = referrals::insert(
+        let rid = queries::insert_referral(
             &mut tx,
             &state.keys,
             id,
@@ -635,7 +615,7 @@ pub(crate) async fn hand_child_lead_to_children(
     // with the words kept (sealed) in the case's contact history.
     let reason = crate::children::choice(&crate::children::REASONS, "child_reason", &lead.reason)
         .unwrap_or("other");
-    let child = crate::children::HotlineChildLead {
+    let child = HotlineChildLead {
         region_code: lead.region_code.clone(),
         child_name: lead.child_name.clone(),
         where_now: lead.where_now.clone(),

@@ -23,7 +23,7 @@ use super::{
 use crate::kernel::auth::Authed;
 use crate::kernel::form::Kept;
 use crate::kernel::handler::PageCaller;
-use crate::kernel::web::{Nav, PageResult, Routes, render, render_status};
+use crate::kernel::web::{Nav, PageResult, PeriodFilter, Routes, render, render_status};
 use crate::state::AppState;
 
 pub fn routes() -> Routes {
@@ -425,10 +425,7 @@ struct StatsPage {
     nav: Option<Nav>,
     st: Stats,
     bars: Vec<Bar>,
-    export: String,
-    region: String,
-    period: String,
-    date: String,
+    filter: PeriodFilter,
 }
 
 fn bars(rows: &[Row]) -> Vec<Bar> {
@@ -445,24 +442,17 @@ fn bars(rows: &[Row]) -> Vec<Bar> {
 async fn statistics(PageCaller(s, a): PageCaller, Query(q): Query<StatsQuery>) -> PageResult {
     let st = super::stats::report(&s, &a.actor, &q).await?;
     let region = q.region.clone().unwrap_or_default();
-    let period = st.period.clone();
-    let date = q.date.clone().unwrap_or_default();
-    let export = format!(
-        "/api/v1/hotline/statistics/export?{}",
-        crate::kernel::web::query_string(&[
-            ("region", &region),
-            ("period", &period),
-            ("date", &date)
-        ])
+    let filter = PeriodFilter::new(
+        "/api/v1/hotline/statistics/export",
+        region,
+        st.period.clone(),
+        q.date.clone().unwrap_or_default(),
     );
     Ok(render(&StatsPage {
         nav: Some(Nav::for_actor(&a.actor, AREA)),
         bars: bars(&st.regions),
         st,
-        export,
-        region,
-        period,
-        date,
+        filter,
     }))
 }
 

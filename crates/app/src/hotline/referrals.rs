@@ -17,7 +17,6 @@ use serde_json::json;
 use super::{Line, queries, staff_only, supervises, text_field, time_field};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
 use crate::orgs::OrgKind;
 use crate::state::AppState;
@@ -156,18 +155,6 @@ pub(crate) async fn validate_referral(
     })
 }
 
-pub(crate) async fn insert(
-    tx: &mut Tx,
-    keys: &KeyRing,
-    call_id: i64,
-    line: &Line,
-    r: &ReferralRow,
-    urgent: bool,
-    by: &str,
-) -> AppResult<i64> {
-    queries::insert_referral(tx, keys, call_id, line, r, urgent, by).await
-}
-
 /// Refer a call after it was recorded (hotline.answer on the call's line).
 pub async fn refer(
     state: &AppState,
@@ -182,7 +169,7 @@ pub async fn refer(
     let r = validate_referral(state, actor, &line, input).await?;
     let urgent = c.risk == "red_flag";
     let mut tx = Tx::begin(state, actor).await?;
-    let id = insert(
+    let id = queries::insert_referral(
         &mut tx,
         &state.keys,
         c.id,

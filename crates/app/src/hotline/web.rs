@@ -14,7 +14,7 @@ use super::stats::{Stats, StatsQuery};
 use super::{Call, Followup, Line, NewCall, NewLine, NewShift, Referral, Shift};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::JsonBody;
-use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -43,14 +43,6 @@ pub fn api_routes() -> Routes {
         ("/api/v1/hotline/statistics", get(statistics)),
         ("/api/v1/hotline/statistics/export", get(export)),
     ]
-}
-
-fn idem(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 api_handler! {

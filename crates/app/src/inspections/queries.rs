@@ -10,9 +10,11 @@ use sqlx::any::AnyRow;
 use super::{Inspection, Mode, Problem};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted, admitted_row, all, ranged, regional};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
+
+regional!(Problem);
 
 const P_COLS: &str = "p.id, p.inspection_id, i.unit, i.unit_name, p.region_code, p.description, p.requirement, \
     p.deadline, p.deadline_ms, p.status, p.response, p.responded_by, p.responded_at, p.closed_by, p.closed_at";
@@ -200,15 +202,7 @@ pub(super) async fn problem(state: &AppState, scope: &Scoped<'_>, id: i64) -> Ap
         "SELECT {P_COLS} FROM inspection_problems p JOIN inspections i ON i.id = p.inspection_id WHERE p.id = $1"
     );
     let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| problem_from_row(r, now),
-        |p| &p.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| problem_from_row(r, now)).await
 }
 
 /// The new state of a rectification.

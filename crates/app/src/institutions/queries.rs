@@ -16,7 +16,7 @@ use super::{EntryView, INSTITUTION_KINDS, Institution, Resident, Shortage, celsi
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, region_name, set_flag};
+use crate::kernel::queries::{all, ranged, region_name, set_flag, text_or_empty};
 use crate::orgs::OrgKind;
 use crate::people::shown;
 use crate::privacy;
@@ -547,9 +547,7 @@ fn shortage_from_row(r: &AnyRow) -> Result<Shortage, sqlx::Error> {
     Ok(Shortage {
         id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         region_code: r.try_get("region_code")?,
         item_label: it.map(|i| i.label_zh()).unwrap_or("").to_string(),
         unit: it.map(|i| i.unit_zh()).unwrap_or("").to_string(),

@@ -14,7 +14,7 @@ use super::{
 use super::{HealthEvent, NewHealthEvent};
 use crate::kernel::error::{AppResult, ErrorBody};
 use crate::kernel::extract::JsonBody;
-use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler};
+use crate::kernel::handler::{ApiCaller, RegionQuery, api_handler, idem};
 use crate::kernel::web::Routes;
 
 pub fn api_routes() -> Routes {
@@ -230,14 +230,6 @@ api_handler! {
     fn enable_resident(s, a, Path((id, rid)): Path<(i64, i64)>) {
         super::set_resident_active(&s, &a.actor, id, rid, true).await?
     }
-}
-
-fn idem(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 api_handler! {

@@ -421,6 +421,23 @@ pub fn date_field(field: &str, value: &str) -> AppResult<chrono::NaiveDate> {
         .ok_or_else(|| AppError::field(ErrorCode::Validation, field, "日期格式应为 YYYY-MM-DD"))
 }
 
+/// Parse a `starts_on`–`ends_on` pair of `YYYY-MM-DD` fields, the end not before the start.
+pub fn date_range(
+    starts_on: &str,
+    ends_on: &str,
+) -> AppResult<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let starts = date_field("starts_on", starts_on)?;
+    let ends = date_field("ends_on", ends_on)?;
+    if ends < starts {
+        return Err(AppError::field(
+            ErrorCode::Validation,
+            "ends_on",
+            "结束日期不能早于开始日期",
+        ));
+    }
+    Ok((starts, ends))
+}
+
 /// Check the length of a text field (in characters), trimming it.
 pub fn text_field(field: &str, value: &str, max_chars: usize, required: bool) -> AppResult<String> {
     let v = value.trim();

@@ -78,6 +78,15 @@ macro_rules! api_handler {
 
 pub(crate) use api_handler;
 
+/// The request's `Idempotency-Key` header, trimmed; `None` when absent or blank.
+pub fn idem(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
 /// `?region=` of a list over the caller's scope (one definition, so every such list describes
 /// the parameter alike in the OpenAPI document).
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]

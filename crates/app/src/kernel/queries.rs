@@ -22,6 +22,18 @@ pub fn ranged<'q>(scope: &Scoped<'_>, sql: impl Into<String>) -> AnyQuery<'q> {
         .bind(hi)
 }
 
+/// [`ranged`] with the days (or other bounds) `from` and `to` bound as `$3` and `$4`.
+pub fn ranged_between<'q>(
+    scope: &Scoped<'_>,
+    sql: impl Into<String>,
+    from: &str,
+    to: &str,
+) -> AnyQuery<'q> {
+    ranged(scope, sql)
+        .bind(from.to_string())
+        .bind(to.to_string())
+}
+
 /// Every row `q` returns from the pool, mapped by `map`.
 pub async fn all<T>(
     state: &AppState,
@@ -52,9 +64,42 @@ pub async fn admitted<T>(
     scope.admit(&code, found)
 }
 
+/// A record that lies in a region: [`admitted_row`] admits it by its `region_code`.
+pub trait Regional {
+    fn region_code(&self) -> &str;
+}
+
+/// Implement [`Regional`] for record types with a `region_code` field.
+macro_rules! regional {
+    ($($t:ty),+) => {
+        $(impl $crate::kernel::queries::Regional for $t {
+            fn region_code(&self) -> &str {
+                &self.region_code
+            }
+        })+
+    };
+}
+pub(crate) use regional;
+
+/// [`admitted`] for a [`Regional`] record.
+pub async fn admitted_row<T: Regional>(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    sql: impl Into<String>,
+    id: i64,
+    map: impl FnOnce(&AnyRow) -> Result<T, sqlx::Error>,
+) -> AppResult<T> {
+    admitted(state, scope, sql, id, map, T::region_code).await
+}
+
 /// The `region_name` column of a row (a `LEFT JOIN regions r` may find none: empty then).
 pub fn region_name(r: &AnyRow) -> Result<String, sqlx::Error> {
-    Ok(sqlx::Row::try_get::<Option<String>, _>(r, "region_name")?.unwrap_or_default())
+    text_or_empty(r, "region_name")
+}
+
+/// A text column of a row that may be NULL (a `LEFT JOIN` that found nothing): empty then.
+pub fn text_or_empty(r: &AnyRow, column: &str) -> Result<String, sqlx::Error> {
+    Ok(sqlx::Row::try_get::<Option<String>, _>(r, column)?.unwrap_or_default())
 }
 
 /// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`.

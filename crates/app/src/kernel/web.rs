@@ -20,6 +20,37 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::AppError;
 use crate::state::AppState;
 
+/// The filter of a day or week statistics page (region, period, date) with its Excel link.
+pub struct PeriodFilter {
+    pub region: String,
+    pub period: String,
+    pub date: String,
+    pub export: String,
+}
+
+impl PeriodFilter {
+    /// The filter as the page shows it; the export link is `export_path` with the same three.
+    pub fn new(export_path: &str, region: String, period: String, date: String) -> PeriodFilter {
+        let export = format!(
+            "{export_path}?{}",
+            query_string(&[("region", &region), ("period", &period), ("date", &date)])
+        );
+        PeriodFilter {
+            region,
+            period,
+            date,
+            export,
+        }
+    }
+}
+
+/// The `?done=…` a page is sent back to after a form succeeds (which notice it shows).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}
+
 /// An area's routes: `(path, handlers)` pairs. Areas return them as a list rather than a
 /// built `Router` so the application knows every path it serves ([`crate::route_table`]):
 /// the route-generated scope test calls each one.

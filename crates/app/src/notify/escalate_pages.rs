@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::escalate::{self, RuleInput};
 use crate::kernel::handler::PageCaller;
-use crate::kernel::web::{Nav, PageResult, Routes, render, with_status};
+use crate::kernel::web::{DoneQuery, Nav, PageResult, Routes, render, with_status};
 
 pub fn routes() -> Routes {
     vec![("/notifications/escalation", get(show).post(save))]
@@ -35,12 +35,6 @@ struct EscalationPage {
     rows: Vec<Row>,
     can_edit: bool,
     notice: Option<&'static str>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn rows(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::templates::{self, TemplateInput};
 use crate::kernel::error::AppResult;
 use crate::kernel::handler::PageCaller;
-use crate::kernel::web::{Nav, PageResult, Routes, render, with_status};
+use crate::kernel::web::{DoneQuery, Nav, PageResult, Routes, render, with_status};
 
 pub fn routes() -> Routes {
     vec![
@@ -38,12 +38,6 @@ struct TemplatesPage {
     cards: Vec<Card>,
     can_edit: bool,
     notice: Option<&'static str>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn cards(

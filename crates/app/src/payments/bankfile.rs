@@ -505,17 +505,9 @@ pub async fn reconcile(
         let sid = g::insert_roll(&mut tx, &new).await?;
         g::supplementary_lines(&mut tx, sid, id, &batch).await?;
         g::finish_roll(&mut tx, sid, (0, 0, 0)).await?;
-        tx.also(
-            Change::new(
-                "payments.roll.generate",
-                "payment_roll",
-                sid,
-                &r.county_code,
-            )
-            .detail(json!({
-                "kind": "supplementary", "parent": id, "lines": failed.len(),
-            })),
-        );
+        tx.also(super::roll_generated(sid, &r.county_code).detail(json!({
+            "kind": "supplementary", "parent": id, "lines": failed.len(),
+        })));
         supp_id = Some(sid);
     }
     let done = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;

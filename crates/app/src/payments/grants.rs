@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::queries::{self, generate as g, prices as q};
 use super::rolls::on_twice;
-use super::{RollDetail, amount, conflict, county, pay_date, province_of, verr};
+use super::{RollDetail, amount, conflict, county, pay_date_or, province_of, verr};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::AppResult;
@@ -135,15 +135,7 @@ pub async fn generate_grant_roll(
     let month = as_of.format("%Y-%m").to_string();
     let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map_err(|_| verr("as_of", "认定日期不正确"))?;
-    let pay = match req
-        .pay_date
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => pay_date(s, first)?,
-        None => as_of,
-    };
+    let pay = pay_date_or(req.pay_date.as_deref(), first, as_of)?;
     let province = province_of(county.as_str());
     let batch = format!("grant:{grant_id}");
     let pay_s = pay.format("%Y-%m-%d").to_string();
@@ -176,7 +168,7 @@ pub async fn generate_grant_roll(
     g::finish_roll(&mut tx, id, (0, 0, 0)).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
     tx.commit(
-        Change::new("payments.roll.generate", "payment_roll", id, county.as_str()).detail(json!({
+        super::roll_generated(id, county.as_str()).detail(json!({
             "kind": "grant", "grant": grant_id, "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
         })),
     )

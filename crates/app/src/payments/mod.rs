@@ -286,6 +286,23 @@ pub(crate) fn prev_month(first: NaiveDate) -> String {
 
 /// A pay date for the month: a date from the first day of the previous month (early payment,
 /// e.g. February paid on 21 January) to the month's last day.
+/// The audit entry of a roll generated for `county`.
+pub(crate) fn roll_generated(id: i64, county: &str) -> crate::kernel::access::Change {
+    crate::kernel::access::Change::new("payments.roll.generate", "payment_roll", id, county)
+}
+
+/// [`pay_date`] of an optional field: blank or missing is `default`.
+pub(crate) fn pay_date_or(
+    s: Option<&str>,
+    first: NaiveDate,
+    default: NaiveDate,
+) -> AppResult<NaiveDate> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => pay_date(s, first),
+        None => Ok(default),
+    }
+}
+
 pub(crate) fn pay_date(s: &str, first: NaiveDate) -> AppResult<NaiveDate> {
     let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| verr("pay_date", "格式应为 YYYY-MM-DD"))?;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::queries::{self, generate as g, prices as q};
 use super::rolls::on_twice;
-use super::{Roll, conflict, county, month, month_end, pay_date, province_of, verr};
+use super::{Roll, conflict, county, month, month_end, pay_date_or, province_of, verr};
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
@@ -231,15 +231,7 @@ pub async fn generate_subsidy(
     if !(1..=3).contains(&multiplier) {
         return Err(verr("multiplier", "应为 1 至 3 的整数"));
     }
-    let pay = match req
-        .pay_date
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => pay_date(s, first)?,
-        None => month_end(first),
-    };
+    let pay = pay_date_or(req.pay_date.as_deref(), first, month_end(first))?;
     actor.within(&county)?;
     let province = province_of(county.as_str());
     let mut lineage = county.lineage_strings();
@@ -332,19 +324,11 @@ pub async fn generate_subsidy(
     .map_err(on_twice)?;
     g::finish_roll(&mut tx, id, (0, 0, 0)).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
-    tx.commit(
-        Change::new(
-            "payments.roll.generate",
-            "payment_roll",
-            id,
-            county.as_str(),
-        )
-        .detail(json!({
-            "kind": "price_subsidy", "month": m, "rise_tenths": d.rise_tenths,
-            "multiplier": multiplier, "urban_fen": per[0], "rural_fen": per[1],
-            "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
-        })),
-    )
+    tx.commit(super::roll_generated(id, county.as_str()).detail(json!({
+        "kind": "price_subsidy", "month": m, "rise_tenths": d.rise_tenths,
+        "multiplier": multiplier, "urban_fen": per[0], "rural_fen": per[1],
+        "lines": roll.0.line_count, "total_fen": roll.0.total_fen,
+    })))
     .await?;
     Ok(SubsidyOutcome {
         triggered: true,

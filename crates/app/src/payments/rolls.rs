@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::queries::{self, generate as g};
 use super::{
-    LinePage, RollDetail, conflict, county, month, pay_date, prev_month, province_of, verr,
+    LinePage, RollDetail, conflict, county, month, pay_date_or, prev_month, province_of, verr,
 };
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
@@ -63,15 +63,7 @@ pub async fn generate(
         .filter(|p| p.monthly())
         .ok_or_else(|| verr("programme", "未知的救助项目，或该项目没有按月发放名册"))?;
     let (m, first) = month("month", &req.month)?;
-    let pay = match req
-        .pay_date
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => pay_date(s, first)?,
-        None => first,
-    };
+    let pay = pay_date_or(req.pay_date.as_deref(), first, first)?;
     actor.within(&county)?;
     let province = province_of(county.as_str());
     let pay_s = pay.format("%Y-%m-%d").to_string();
@@ -113,19 +105,11 @@ pub async fn generate(
     g::finish_roll(&mut tx, id, left).await?;
     let roll = queries::roll_in(tx.conn(), &actor.everywhere(), id).await?;
     let r = &roll.0;
-    tx.commit(
-        Change::new(
-            "payments.roll.generate",
-            "payment_roll",
-            id,
-            county.as_str(),
-        )
-        .detail(json!({
-            "programme": r.programme, "month": r.month, "pay_date": r.pay_date,
-            "lines": r.line_count, "total_fen": r.total_fen, "held": r.held_count,
-            "left_out": r.left_summary,
-        })),
-    )
+    tx.commit(super::roll_generated(id, county.as_str()).detail(json!({
+        "programme": r.programme, "month": r.month, "pay_date": r.pay_date,
+        "lines": r.line_count, "total_fen": r.total_fen, "held": r.held_count,
+        "left_out": r.left_summary,
+    })))
     .await?;
     detail(state, roll, &LinePage::default()).await
 }

@@ -133,23 +133,14 @@ pub(super) async fn live_code(
     index: &str,
     now: i64,
 ) -> AppResult<Option<(i64, String, i64)>> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, code_hash, tries FROM public_codes WHERE phone_index = $1 \
          AND used_at IS NULL AND expires_at > $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(index)
     .bind(now)
     .fetch_optional(state.db.pool())
-    .await?;
-    Ok(row
-        .map(|r| {
-            Ok::<_, sqlx::Error>((
-                r.try_get("id")?,
-                r.try_get("code_hash")?,
-                r.try_get("tries")?,
-            ))
-        })
-        .transpose()?)
+    .await?)
 }
 
 pub(super) async fn count_try(conn: &mut sqlx::AnyConnection, id: i64) -> AppResult<()> {
@@ -197,23 +188,14 @@ pub(super) async fn live_session(
     hash: &str,
     now: i64,
 ) -> AppResult<Option<(i64, String, Vec<u8>)>> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, phone_index, phone_enc FROM public_sessions WHERE token_hash = $1 \
          AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(hash)
     .bind(now)
     .fetch_optional(state.db.pool())
-    .await?;
-    Ok(row
-        .map(|r| {
-            Ok::<_, sqlx::Error>((
-                r.try_get("id")?,
-                r.try_get("phone_index")?,
-                r.try_get("phone_enc")?,
-            ))
-        })
-        .transpose()?)
+    .await?)
 }
 
 pub(super) async fn end_session(

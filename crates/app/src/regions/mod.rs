@@ -65,14 +65,22 @@ pub async fn existing_in_scope(
 ) -> AppResult<RegionCode> {
     let code = parse_code(field, raw)?;
     actor.within(&code)?;
-    if find(state, code.as_str()).await?.is_none() {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            field,
-            "区划代码不存在",
-        ));
-    }
+    on_record(state, &code, field, "区划代码不存在").await?;
     Ok(code)
+}
+
+/// A region that must be on record: 422 `unknown_region` on `field`, saying `message`,
+/// otherwise.
+pub async fn on_record(
+    state: &AppState,
+    code: &RegionCode,
+    field: &str,
+    message: &'static str,
+) -> AppResult<()> {
+    if find(state, code.as_str()).await?.is_none() {
+        return Err(AppError::field(ErrorCode::UnknownRegion, field, message));
+    }
+    Ok(())
 }
 
 /// Name of a stored scope ('0' = 全国).

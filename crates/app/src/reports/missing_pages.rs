@@ -21,6 +21,15 @@ pub(super) struct MissingQuery {
     chased: Option<i64>,
 }
 
+impl MissingQuery {
+    /// The day asked for, default today.
+    fn period_or_today(&self, s: &crate::state::AppState) -> String {
+        self.period
+            .clone()
+            .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string())
+    }
+}
+
 /// One chase as the page lists it.
 struct ChaseRow {
     unit_name: String,
@@ -66,10 +75,7 @@ async fn render_missing(
     q: &MissingQuery,
     error: Option<crate::kernel::error::AppError>,
 ) -> PageResult {
-    let period = q
-        .period
-        .clone()
-        .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
+    let period = q.period_or_today(s);
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let rows = super::missing(s, &scope, &q.template, &period).await?;
     let sum = super::summary(s, &scope, &q.template, &period).await?;
@@ -156,10 +162,7 @@ pub(super) async fn missing_export(
     PageCaller(s, a): PageCaller,
     Query(q): Query<MissingQuery>,
 ) -> PageResult {
-    let period = q
-        .period
-        .clone()
-        .unwrap_or_else(|| s.today().format("%Y-%m-%d").to_string());
+    let period = q.period_or_today(&s);
     let scope = super::area(&a.actor, q.region.as_deref())?;
     let (name, bytes) = super::missing_xlsx(&s, &scope, &q.template, &period).await?;
     Ok(crate::kernel::cells::xlsx_download(&name, bytes))

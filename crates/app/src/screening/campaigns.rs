@@ -11,7 +11,7 @@ use serde_json::json;
 use super::queries;
 use crate::kernel::access::{Change, Tx};
 use crate::kernel::actor::Actor;
-use crate::kernel::error::{AppError, AppResult, date_field, text_field};
+use crate::kernel::error::{AppError, AppResult, date_range, text_field};
 use crate::regions;
 use crate::state::AppState;
 
@@ -77,24 +77,8 @@ pub async fn create_campaign(
     }
     let name = text_field("name", &input.name, 100, true)?;
     let purpose = text_field("purpose", &input.purpose, 500, false)?;
-    let starts = date_field("starts_on", &input.starts_on)?;
-    let ends = date_field("ends_on", &input.ends_on)?;
-    if ends < starts {
-        return Err(AppError::field(
-            ErrorCode::Validation,
-            "ends_on",
-            "结束日期不能早于开始日期",
-        ));
-    }
-    let code = regions::parse_code("region_code", &input.region_code)?;
-    actor.within(&code)?;
-    if regions::find(state, code.as_str()).await?.is_none() {
-        return Err(AppError::field(
-            ErrorCode::UnknownRegion,
-            "region_code",
-            "区划代码不存在",
-        ));
-    }
+    let (starts, ends) = date_range(&input.starts_on, &input.ends_on)?;
+    let code = regions::existing_in_scope(state, actor, "region_code", &input.region_code).await?;
     let row = queries::NewCampaignRow {
         region_code: code.as_str(),
         name: &name,

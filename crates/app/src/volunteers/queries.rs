@@ -12,10 +12,14 @@ use sqlx::any::AnyRow;
 use super::{Shift, Task, Volunteer, beijing, kind_label, province_of, skill_labels};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{admitted, all, ranged, region_name};
+use crate::kernel::queries::{
+    admitted, admitted_row, all, ranged, region_name, regional, text_or_empty,
+};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 use backstop_core::mask::{mask_name, mask_phone};
+
+regional!(VolunteerRow, Task);
 
 /// `[prefix, prefix + ':')`: every code that begins with `prefix` (`:` sorts after digits).
 fn prefix_range(prefix: &str) -> (String, String) {
@@ -92,9 +96,7 @@ fn volunteer_from_row(state: &AppState, r: &AnyRow) -> Result<VolunteerRow, sqlx
         availability: r.try_get("availability")?,
         health_ok_on: r.try_get("health_ok_on")?,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -120,15 +122,7 @@ pub(super) async fn volunteer_scoped(
     id: i64,
 ) -> AppResult<VolunteerRow> {
     let sql = format!("SELECT {V_COLS} FROM {V_FROM} WHERE v.id = $1");
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| volunteer_from_row(state, r),
-        |v| &v.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| volunteer_from_row(state, r)).await
 }
 
 /// Volunteers under the handle, newest first (at most 2,000).
@@ -288,15 +282,7 @@ pub(super) async fn task(state: &AppState, id: i64) -> AppResult<Option<Task>> {
 pub(super) async fn task_scoped(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Task> {
     let sql = format!("SELECT {T_COLS} FROM {T_FROM} WHERE t.id = $1");
     let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| task_from_row(r, now),
-        |t| &t.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| task_from_row(r, now)).await
 }
 
 /// Tasks under the handle, latest start first (at most 500).
@@ -566,9 +552,7 @@ pub(super) async fn credited(state: &AppState, scope: &Scoped<'_>) -> AppResult<
             volunteer_id: r.try_get("volunteer_id")?,
             volunteer_name: open(state, &name),
             org_id: r.try_get("org_id")?,
-            org_name: r
-                .try_get::<Option<String>, _>("org_name")?
-                .unwrap_or_default(),
+            org_name: text_or_empty(r, "org_name")?,
             minutes: r
                 .try_get::<Option<i64>, _>("confirmed_minutes")?
                 .unwrap_or(0),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, page, post_page, web_login};
+use crate::support::{T, audit_count, count, each_backend, page, post_page, web_login, xlsx_text};
 
 const A: &str = "130110";
 const T1: &str = "130110100";
@@ -381,7 +381,7 @@ async fn statistics_add_up_drill_down_and_stay_in_scope() {
         let (s, h, x) = t.raw("GET", &format!("/api/v1/assistance/statistics/export?region={A}&month={M}"), Some(&off), None, &[]).await;
         assert_eq!(s, StatusCode::OK);
         assert!(h.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").contains("spreadsheetml"));
-        let text = sheet_text(&x);
+        let text = xlsx_text(&x);
         for want in ["社会救助统计月报", "最低生活保障", "户数", "人数", "支出金额(元)", "合计", "获鹿镇", "1045.68"] {
             assert!(text.contains(want), "{want} in the workbook");
         }
@@ -406,20 +406,6 @@ async fn statistics_add_up_drill_down_and_stay_in_scope() {
         assert_eq!(s, StatusCode::OK);
     })
     .await;
-}
-
-fn sheet_text(bytes: &[u8]) -> String {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
-    let mut out = String::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
-        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
-            f.read_to_string(&mut out).expect("read");
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ fn couple(day: &str, starts: &str, service: i64, n: u32) -> Value {
 }
 
 /// An official, a registry in 获鹿镇 with a window resource, and its staff (tied to it).
-async fn registry(t: &T) -> (String, i64, String) {
+pub(crate) async fn registry(t: &T) -> (String, i64, String) {
     t.import_fixture().await;
     let off = t.user("off.a", &["official"], "130110").await;
     let (s, o) = t
@@ -37,7 +37,8 @@ async fn registry(t: &T) -> (String, i64, String) {
     (off, org, staff)
 }
 
-async fn service(t: &T, staff: &str, org: i64, body: Value) -> i64 {
+/// As `staff`, a service of the registry `org` (`body`); its id.
+pub(crate) async fn service(t: &T, staff: &str, org: i64, body: Value) -> i64 {
     let (s, v) = t
         .post(
             &format!("/api/v1/bookings/orgs/{org}/services"),

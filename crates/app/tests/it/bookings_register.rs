@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use chrono::TimeZone;
 use serde_json::{Value, json};
 
-use crate::bookings_pages::{enc, form, location, public_session};
-use crate::notify::{config, fake_gateway};
+use crate::bookings::registry;
+use crate::bookings_pages::public_session;
+use crate::notify::{config, each_backend_with_gateway};
 use crate::support::{
-    T, audit_count, cid, count, each_backend, each_backend_with, org_user, web_login,
+    T, audit_count, cid, count, each_backend, enc, form_text, location, web_login,
 };
 
 fn party(name: &str, id: &str) -> Value {
@@ -24,30 +25,11 @@ fn booking(service: i64, day: &str, parties: Vec<Value>) -> Value {
     json!({"service_id": service, "day": day, "starts": "09:00", "phone": "13912345678", "parties": parties})
 }
 
-/// An official of 鹿泉区, a registry in 获鹿镇 and its staff.
-async fn registry(t: &T) -> (String, i64, String) {
-    t.import_fixture().await;
-    let off = t.user("off.a", &["official"], "130110").await;
-    let (s, o) = t
-        .post("/api/v1/orgs", &off, json!({"name": "鹿泉区婚姻登记处", "kind": "marriage_registry", "region_code": "130110100"}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    let org = o["id"].as_i64().expect("org");
-    let staff = org_user(t, "win.a", &["service_staff"], "130110100", org).await;
-    (off, org, staff)
-}
-
+/// A service of `kind`, 09:00–11:00 every day, five places an hour, 90 days ahead.
 async fn service(t: &T, staff: &str, org: i64, kind: &str) -> i64 {
-    let (s, v) = t
-        .post(
-            &format!("/api/v1/bookings/orgs/{org}/services"),
-            staff,
-            json!({"kind": kind, "open_days": "1234567", "opens": "09:00", "closes": "11:00",
-                "slot_minutes": 60, "per_slot": 5, "window_days": 90}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().expect("service")
+    let body = json!({"kind": kind, "open_days": "1234567", "opens": "09:00", "closes": "11:00",
+        "slot_minutes": 60, "per_slot": 5, "window_days": 90});
+    crate::bookings::service(t, staff, org, body).await
 }
 
 fn set_day(t: &T, y: i32, m: u32, d: u32) {
@@ -290,11 +272,7 @@ async fn precheck_of_the_registration_data() {
 /// and sets the place rule; a divorce application withdrawn on the page.
 #[tokio::test]
 async fn the_registration_desk_on_the_pages() {
-    let (fake, base) = fake_gateway().await;
-    let f2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
-        let fake = f2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             let (off, org, staff) = registry(&t).await;
             let sid = service(&t, &staff, org, "marriage_registration").await;
             let dsid = service(&t, &staff, org, "divorce_registration").await;
@@ -303,18 +281,18 @@ async fn the_registration_desk_on_the_pages() {
 
             // Booking on behalf: a foreigner at a registry not designated is refused, the
             // form comes back with the reason and the input.
-            let (s, _, html) = form(&t, "GET", &format!("/bookings/orgs/{org}"), Some(&staff_web), "").await;
+            let (s, _, html) = form_text(&t, "GET", &format!("/bookings/orgs/{org}"), Some(&staff_web), "").await;
             assert!(s == StatusCode::OK && html.contains("staff-book-form") && html.contains("register-link"), "{html}");
             let body = |p0: &str, idem: &str, seq: u32| format!(
                 "service_id={sid}&day=2026-03-10&starts=09:00&phone=13912345678&idem={idem}&{p0}&p1_name={}&p1_id_number={}",
                 enc("王芳"), cid("130110", "19960101", seq));
             let foreign = format!("p0_name={}&p0_id_type=foreign&p0_id_number=E12345678&p0_sex=male&p0_birth_date=1990-05-01", enc("John Smith"));
-            let (s, _, html) = form(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&foreign, "bk_page_0001", 2)).await;
+            let (s, _, html) = form_text(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&foreign, "bk_page_0001", 2)).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert!(html.contains("指定") && html.contains("John Smith") && html.contains("staff-book-error"), "{html}");
             let resident = format!("p0_name={}&p0_id_number={}", enc("张三"), cid("130110", "19900101", 1));
             for _ in 0..2 {
-                let (s, h, html) = form(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&resident, "bk_page_0002", 2)).await;
+                let (s, h, html) = form_text(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&resident, "bk_page_0002", 2)).await;
                 assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
                 assert_eq!(location(&h), format!("/bookings/orgs/{org}?day=2026-03-10"));
             }
@@ -323,74 +301,74 @@ async fn the_registration_desk_on_the_pages() {
             let (_, o2) = t.post("/api/v1/orgs", &off, json!({"name": "鹿泉区第二婚姻登记处", "kind": "marriage_registry", "region_code": "130110100"})).await;
             let org2 = o2["id"].as_i64().expect("org2");
             let other = format!("p0_name={}&p0_id_number={}", enc("吴十"), cid("130110", "19900101", 11));
-            let (s, _, html) = form(&t, "POST", &format!("/bookings/orgs/{org2}/book"), Some(&off_web), &body(&other, "bk_page_0009", 12)).await;
+            let (s, _, html) = form_text(&t, "POST", &format!("/bookings/orgs/{org2}/book"), Some(&off_web), &body(&other, "bk_page_0009", 12)).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM bookings WHERE channel = 'staff'").await, 1, "nothing written");
-            let (_, _, html) = form(&t, "GET", &format!("/bookings/orgs/{org}?day=2026-03-10"), Some(&staff_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &format!("/bookings/orgs/{org}?day=2026-03-10"), Some(&staff_web), "").await;
             assert!(html.contains("张*") || html.contains("张三"), "{html}");
 
             // The couple books on the public page and fills the pre-check there.
             let cookie = public_session(&t, &fake, "13800001111").await;
-            let (s, h, html) = form(&t, "POST", &format!("/public/bookings/orgs/{org}"), Some(&cookie), &format!(
+            let (s, h, html) = form_text(&t, "POST", &format!("/public/bookings/orgs/{org}"), Some(&cookie), &format!(
                 "service_id={sid}&day=2026-03-11&idem=bk_pub_0001&starts=10:00&p0_name={}&p0_id_number={}&p1_name={}&p1_id_number={}",
                 enc("赵六"), cid("130110", "19910101", 3), enc("钱七"), cid("130110", "19930101", 4))).await;
             assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
             let mine = location(&h);
-            let (_, _, html) = form(&t, "GET", &mine, Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", &mine, Some(&cookie), "").await;
             assert!(html.contains("precheck-form") && html.contains("本人的户口簿"), "{html}");
             let pre = |job: &str, docs: &str| format!(
                 "p0_nationality={cn}&p0_ethnicity={han}&p0_occupation={}&p0_education={}&p0_address={}&p1_nationality={cn}&p1_ethnicity={han}&p1_occupation={}&p1_education={}&p1_address={}{docs}",
                 enc("教师"), enc("大学本科"), enc("向阳街 12 号"), enc(job), enc("大专"), enc("向阳街 12 号"), cn = enc("中国"), han = enc("汉族"));
-            let (s, _, html) = form(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("", "&documents=hukou")).await;
+            let (s, _, html) = form_text(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("", "&documents=hukou")).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert!(html.contains("data-field=\"p1_occupation\"") && html.contains("向阳街"), "{html}");
-            let (s, _, html) = form(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("护士", "&documents=hukou&documents=id_card")).await;
+            let (s, _, html) = form_text(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("护士", "&documents=hukou&documents=id_card")).await;
             assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
-            let (_, _, html) = form(&t, "GET", &mine, Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", &mine, Some(&cookie), "").await;
             assert!(html.contains("待预审") && !html.contains("向阳街"), "the data is not shown back: {html}");
 
             // The registry's staff see the data; the official sees the queue without it.
             let bid: i64 = t.get(&format!("/api/v1/bookings/orgs/{org}/prechecks"), &staff).await.1[0]["booking_id"].as_i64().expect("id");
             let desk = format!("/bookings/orgs/{org}/register");
-            let (s, _, html) = form(&t, "GET", &desk, Some(&staff_web), "").await;
+            let (s, _, html) = form_text(&t, "GET", &desk, Some(&staff_web), "").await;
             assert!(s == StatusCode::OK && html.contains(&format!("precheck-{bid}")) && html.contains("护士") && html.contains("本人的居民身份证"), "{html}");
-            let (s, _, html) = form(&t, "GET", &desk, Some(&off_web), "").await;
+            let (s, _, html) = form_text(&t, "GET", &desk, Some(&off_web), "").await;
             assert!(s == StatusCode::OK && html.contains(&format!("precheck-{bid}")) && !html.contains("护士") && html.contains("仅本机构工作人员可见"), "{html}");
             // What is missing, then approved after the couple resubmits.
             let answer = format!("/bookings/{bid}/precheck/answer");
-            let (s, _, html) = form(&t, "POST", &answer, Some(&staff_web), "missing=").await;
+            let (s, _, html) = form_text(&t, "POST", &answer, Some(&staff_web), "missing=").await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert!(html.contains("需补充的材料"), "{html}");
-            let (s, h, _) = form(&t, "POST", &answer, Some(&staff_web), &format!("missing={}", enc("缺少合影照片"))).await;
+            let (s, h, _) = form_text(&t, "POST", &answer, Some(&staff_web), &format!("missing={}", enc("缺少合影照片"))).await;
             assert_eq!((s, location(&h)), (StatusCode::SEE_OTHER, desk.clone()));
-            let (_, _, html) = form(&t, "GET", &mine, Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", &mine, Some(&cookie), "").await;
             assert!(html.contains("需补充材料") && html.contains("缺少合影照片"), "{html}");
-            let (s, _, _) = form(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("护士", "&documents=hukou&documents=id_card&documents=photos")).await;
+            let (s, _, _) = form_text(&t, "POST", &format!("{mine}/precheck"), Some(&cookie), &pre("护士", "&documents=hukou&documents=id_card&documents=photos")).await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (s, _, _) = form(&t, "POST", &answer, Some(&staff_web), "approved=1").await;
+            let (s, _, _) = form_text(&t, "POST", &answer, Some(&staff_web), "approved=1").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, _, html) = form(&t, "GET", &mine, Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", &mine, Some(&cookie), "").await;
             assert!(html.contains("预审通过"), "{html}");
 
             // The official designates the registry and sets the place rule (refused first).
-            let (_, _, html) = form(&t, "GET", &desk, Some(&staff_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &desk, Some(&staff_web), "").await;
             assert!(html.contains("不办理涉外") && !html.contains("designation-toggle") && !html.contains("place-rule-form"), "{html}");
-            let (s, _, _) = form(&t, "POST", &format!("/bookings/orgs/{org}/designation"), Some(&off_web), "designated=1").await;
+            let (s, _, _) = form_text(&t, "POST", &format!("/bookings/orgs/{org}/designation"), Some(&off_web), "designated=1").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, _, html) = form(&t, "GET", &desk, Some(&off_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &desk, Some(&off_web), "").await;
             assert!(html.contains("本机关为指定的涉外") && html.contains("取消指定"), "{html}");
             let rules = format!("/bookings/orgs/{org}/place-rules");
-            let (s, _, html) = form(&t, "POST", &rules, Some(&off_web), "region_code=130110&rule=province").await;
+            let (s, _, html) = form_text(&t, "POST", &rules, Some(&off_web), "region_code=130110&rule=province").await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert!(html.contains("婚姻登记地规则") && html.contains("place-rule-error"), "{html}");
-            let (s, _, html) = form(&t, "POST", &rules, Some(&off_web), "region_code=130111&rule=household").await;
+            let (s, _, html) = form_text(&t, "POST", &rules, Some(&off_web), "region_code=130111&rule=household").await;
             assert_eq!(s, StatusCode::NOT_FOUND, "another county: {html}");
-            let (s, _, _) = form(&t, "POST", &rules, Some(&off_web), "region_code=130110&rule=household").await;
+            let (s, _, _) = form_text(&t, "POST", &rules, Some(&off_web), "region_code=130110&rule=household").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, _, html) = form(&t, "GET", &desk, Some(&staff_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &desk, Some(&staff_web), "").await;
             assert!(html.contains("一方常住户口所在地") && html.contains("130110"), "{html}");
             // The foreigner's booking now goes through on the page.
-            let (s, _, html) = form(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&foreign, "bk_page_0003", 8)).await;
+            let (s, _, html) = form_text(&t, "POST", &format!("/bookings/orgs/{org}/book"), Some(&staff_web), &body(&foreign, "bk_page_0003", 8)).await;
             assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
 
             // A divorce application done today; withdrawn on the desk.
@@ -401,15 +379,14 @@ async fn the_registration_desk_on_the_pages() {
             let staff_web = web_login(&t, "win.a").await;
             let (s, _) = t.post(&format!("/api/v1/bookings/{}/outcome", b["id"]), &staff, json!({"outcome": "done"})).await;
             assert_eq!(s, StatusCode::OK);
-            let (_, _, html) = form(&t, "GET", &desk, Some(&staff_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &desk, Some(&staff_web), "").await;
             assert!(html.contains("2026-04-03 至 2026-05-02") && html.contains("冷静期中"), "{html}");
             let did: i64 = t.get(&format!("/api/v1/bookings/orgs/{org}/divorces"), &staff).await.1[0]["id"].as_i64().expect("id");
-            let (s, _, _) = form(&t, "POST", &format!("/bookings/divorces/{did}/withdraw"), Some(&staff_web), "").await;
+            let (s, _, _) = form_text(&t, "POST", &format!("/bookings/divorces/{did}/withdraw"), Some(&staff_web), "").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, _, html) = form(&t, "GET", &desk, Some(&staff_web), "").await;
+            let (_, _, html) = form_text(&t, "GET", &desk, Some(&staff_web), "").await;
             assert!(html.contains(&format!("id=\"divorce-{did}-status\">已撤回")), "{html}");
             let _ = off;
-        }
     })
     .await;
 }

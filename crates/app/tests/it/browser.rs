@@ -38,6 +38,28 @@ fn fixtures_dir() -> std::path::PathBuf {
 
 // --- the real browser --------------------------------------------------------------------
 
+/// A phone-sized browser and the application, on `clock`, sending through a fake SMS gateway
+/// that runs on a runtime of its own for the whole test (keep the runtime until the test ends):
+/// (browser, gateway runtime, gateway record, application); `None` without a browser.
+pub(crate) fn phone_with_gateway(
+    clock: Arc<dyn backstop_core::clock::Clock>,
+) -> Option<(
+    Driver,
+    tokio::runtime::Runtime,
+    crate::notify::Shared,
+    Server,
+)> {
+    let d = driver(390, 844)?;
+    let gw_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (fake, base) = gw_rt.block_on(crate::notify::fake_gateway());
+    let server = Server::start_with_clock(crate::notify::config(&base), clock);
+    Some((d, gw_rt, fake, server))
+}
+
 /// Start a driver or explain loudly why the test does not run.
 pub(crate) fn driver(width: u32, height: u32) -> Option<Driver> {
     let d = Driver::start(width, height);
@@ -867,19 +889,7 @@ fn village_daily_report_in_a_real_browser() {
         p.starts_with("/reports/fill/village_daily")
     });
     assert_fits(&phone, "the report form");
-    for (field, value) in [
-        ("households_screened", "86"),
-        ("people_screened", "240"),
-        ("close_contacts", "3"),
-        ("home_observation", "5"),
-        ("released", "1"),
-        ("fever_referred", "2"),
-        ("entrance_registrations", "57"),
-        ("volunteers_on_duty", "6"),
-    ] {
-        fill(&phone, &format!("#f-{field}"), value);
-    }
-    phone.find("#report-submit").click();
+    fill_village_daily(&phone);
     wait_path(&phone, "the saved report", |p| {
         p.starts_with("/reports/view/")
     });
@@ -1318,4 +1328,39 @@ fn worker_pages_fit_a_phone_in_a_real_browser() {
         phone.goto(&server.url(p));
         assert_fits(&phone, p);
     }
+}
+
+/// Fill the village's daily report form with the walk's figures and submit it.
+pub(crate) fn fill_village_daily(d: &Driver) {
+    for (field, value) in [
+        ("households_screened", "86"),
+        ("people_screened", "240"),
+        ("close_contacts", "3"),
+        ("home_observation", "5"),
+        ("released", "1"),
+        ("fever_referred", "2"),
+        ("entrance_registrations", "57"),
+        ("volunteers_on_duty", "6"),
+    ] {
+        fill(d, &format!("#f-{field}"), value);
+    }
+    d.find("#report-submit").click();
+}
+
+/// On the public login page, the phone 13912345678 asks for a code and enters the one the
+/// fake SMS gateway received.
+pub(crate) fn verify_phone(
+    d: &Driver,
+    server: &Server,
+    rt: &tokio::runtime::Runtime,
+    fake: &crate::notify::Shared,
+) {
+    fill(d, "#public-phone", "13912345678");
+    d.find("#public-send").click();
+    d.wait_for_text("#public-sent", "139****5678");
+    rt.block_on(backstop_app::notify::step(&server.state))
+        .expect("send the code");
+    let code = crate::public::last_code(fake, "13912345678");
+    fill(d, "#public-code", &code);
+    d.find("#public-verify").click();
 }

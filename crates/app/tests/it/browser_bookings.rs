@@ -11,24 +11,20 @@ use backstop_app::bookings::rebook::BlockInput;
 use backstop_app::kernel::actor::Actor;
 use backstop_app::orgs::NewOrg;
 
-use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
-use crate::notify::{config, fake_gateway};
+use std::sync::Arc;
+
+use backstop_core::clock::SystemClock;
+
+use crate::browser::{assert_fits, fill, log_in, phone_with_gateway, ready_user_in, wait_path};
 use crate::support::cid;
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 
 #[test]
 fn a_couple_books_the_registry_blocks_the_couple_accepts() {
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, gw_rt, fake, server)) = phone_with_gateway(Arc::new(SystemClock)) else {
         return;
     };
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let server = Server::start_with(config(&base));
     let rt = server.rt.as_ref().expect("runtime");
     let op = Actor::operator();
     let (org, tomorrow) = rt.block_on(async {
@@ -69,14 +65,7 @@ fn a_couple_books_the_registry_blocks_the_couple_accepts() {
     assert_fits(&phone, "/public/bookings/orgs/{id} (not verified)");
     phone.find("#booking-login").click();
     wait_path(&phone, "/public/login", |p| p.starts_with("/public/login"));
-    fill(&phone, "#public-phone", "13912345678");
-    phone.find("#public-send").click();
-    phone.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&phone, "#public-code", &code);
-    phone.find("#public-verify").click();
+    crate::browser::verify_phone(&phone, &server, rt, &fake);
     wait_path(&phone, "/public/bookings/orgs/{id}", |p| {
         p.starts_with("/public/bookings/orgs/")
     });

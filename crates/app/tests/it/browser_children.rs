@@ -8,7 +8,6 @@
 //! the call on the case's timeline ("热线来电关联"). Every page fits and
 //! shows no English outside the allow-list (`browser_day`'s checks).
 
-use backstop_app::kernel::actor::Actor;
 use serde_json::json;
 
 use crate::browser::{Server, driver, fill, log_in, ready_user, wait_path};
@@ -18,44 +17,9 @@ const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const A: &str = "130110";
 const T1: &str = "130110100";
 const V1: &str = "130110100001";
+/// The county's child-protection line: name, number, kind.
+const LINE: (&str, &str, &str) = ("鹿泉区儿童保护热线", "0311-82012346", "child_protection");
 const TYPED: &[&str] = &["cw.ch", "ts.ch", "hw.ch", "刘小雨", "MZ-2026-17"];
-
-/// The county's child-protection line, run by the township's social-work agency.
-fn seed_line(server: &Server) {
-    let Some(rt) = server.rt.as_ref() else {
-        panic!("no runtime")
-    };
-    let state = server.state.clone();
-    rt.block_on(async move {
-        let op = Actor::operator();
-        let org = backstop_app::orgs::create(
-            &state,
-            &op,
-            &backstop_app::orgs::NewOrg {
-                name: "鹿泉区阳光社工站".into(),
-                kind: "social_work".into(),
-                region_code: T1.into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("org");
-        backstop_app::hotline::create_line(
-            &state,
-            &op,
-            &backstop_app::hotline::NewLine {
-                region_code: A.into(),
-                name: "鹿泉区儿童保护热线".into(),
-                number: "0311-82012346".into(),
-                kind: "child_protection".into(),
-                org_id: org.id,
-                hours: "24 小时".into(),
-            },
-        )
-        .await
-        .expect("line");
-    });
-}
 
 /// Set a select's value by script (the phone's native pickers are not clickable by driver).
 fn pick(d: &crate::webdriver::Driver, css: &str, value: &str) {
@@ -72,7 +36,8 @@ fn a_director_reports_a_child_on_a_phone() {
     ready_user(&server, "cw.ch", "children_director", V1, PASSWORD);
     ready_user(&server, "ts.ch", "child_supervisor", T1, PASSWORD);
     ready_user(&server, "hw.ch", "hotline_worker", A, PASSWORD);
-    seed_line(&server);
+    // The county's child-protection line, run by the township's social-work agency.
+    crate::browser_hotline::seed_line(&server, LINE);
 
     log_in(&d, &server, "cw.ch", PASSWORD);
     visit(&d, &server, "/children", TYPED);

@@ -289,19 +289,7 @@ fn a_county_day_at_390px_through_the_pages() {
         p.starts_with("/reports/fill/village_daily")
     });
     check(&d, "the report form", &[]);
-    for (field, value) in [
-        ("households_screened", "86"),
-        ("people_screened", "240"),
-        ("close_contacts", "3"),
-        ("home_observation", "5"),
-        ("released", "1"),
-        ("fever_referred", "2"),
-        ("entrance_registrations", "57"),
-        ("volunteers_on_duty", "6"),
-    ] {
-        fill(&d, &format!("#f-{field}"), value);
-    }
-    d.find("#report-submit").click();
+    crate::browser::fill_village_daily(&d);
     wait_path(&d, "the saved report", |p| p.starts_with("/reports/view/"));
     d.wait_for_text("#saved", "已提交");
     check(&d, "the saved report", &[]);

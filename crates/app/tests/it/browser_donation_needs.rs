@@ -9,118 +9,31 @@
 
 use std::time::Duration;
 
-use backstop_app::kernel::actor::Actor;
-
-use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user_in, wait_path};
+use crate::browser::{Server, assert_fits, driver, fill, log_in, wait_path};
 use crate::browser_assistance::log_out;
-use crate::browser_day::{check, latin_words};
+use crate::browser_day::latin_words;
+use crate::browser_donations::{PASSWORD, dispatch, enter_masks, setup, sign};
 use crate::webdriver::Driver;
 
-const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
-const A: &str = "130110";
-const T1: &str = "130110100";
 const TYPED: [&str; 4] = ["fin.need", "hosp.need", "KN95", "JZ-2020-0002"];
 
-/// The charity, the hospital and a no-fee campaign: (charity, hospital, campaign).
-fn setup(server: &Server) -> Option<(i64, i64, i64)> {
-    let rt = server.rt.as_ref()?;
-    let state = server.state.clone();
-    Some(rt.block_on(async move {
-        let op = Actor::operator();
-        let org = |name: &str, kind: &str, region: &str| backstop_app::orgs::NewOrg {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            region_code: region.to_string(),
-            ..Default::default()
-        };
-        let charity = backstop_app::orgs::create(&state, &op, &org("鹿泉区红十字会", "charity", A))
-            .await
-            .expect("charity")
-            .id;
-        let hospital =
-            backstop_app::orgs::create(&state, &op, &org("获鹿镇卫生院", "hospital", T1))
-                .await
-                .expect("hospital")
-                .id;
-        let c = backstop_app::donations::create_campaign(
-            &state,
-            &op,
-            &backstop_app::donations::NewCampaign {
-                name: "抗击新冠肺炎疫情".into(),
-                region_code: A.into(),
-                starts_on: "2020-01-01".into(),
-                ends_on: "2099-12-31".into(),
-                no_fee: true,
-                directed_only: true,
-            },
-        )
-        .await
-        .expect("campaign");
-        backstop_app::donations::set_receiver(
-            &state,
-            &op,
-            &backstop_app::donations::ReceiverInput {
-                org_id: Some(charity),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("receiver");
-        (charity, hospital, c.id)
-    }))
-}
-
 fn settle(d: &Driver, what: &str) {
-    std::thread::sleep(Duration::from_millis(200));
-    check(d, what, &TYPED);
+    crate::browser_donations::settle(d, what, &TYPED);
 }
 
 #[test]
 fn a_hospitals_need_met_from_the_charitys_stock() {
     let Some(d) = driver(390, 844) else { return };
     let server = Server::start_with(backstop_app::Config::default());
-    let Some((charity, hospital, c)) = setup(&server) else {
+    let Some((_, _, c)) = setup(&server, "鹿泉区红十字会", "fin.need", "hosp.need") else {
         return;
     };
-    ready_user_in(
-        &server,
-        "fin.need",
-        "charity_finance",
-        A,
-        Some(charity),
-        PASSWORD,
-    );
-    ready_user_in(
-        &server,
-        "hosp.need",
-        "institution_reporter",
-        T1,
-        Some(hospital),
-        PASSWORD,
-    );
     let campaign = server.url(&format!("/donations/campaigns/{c}"));
 
     // The charity enters a goods donation.
     log_in(&d, &server, "fin.need", PASSWORD);
     d.goto(&campaign);
-    fill(&d, "#receipt-form input[name=receipt_no]", "JZ-2020-0002");
-    fill(
-        &d,
-        "#receipt-form input[name=donor_name]",
-        "某某医疗器械公司",
-    );
-    d.execute(
-        "document.querySelector('#g1_category').value = 'mask_n95'; \
-         document.querySelector('#receipt-form input[name=g1_expiry_on]').value = '2099-12-31';",
-        vec![],
-    );
-    fill(&d, "#receipt-form input[name=g1_spec]", "KN95");
-    fill(&d, "#receipt-form input[name=g1_quantity]", "1000");
-    fill(&d, "#receipt-form input[name=g1_unit_value]", "3.50");
-    d.find("#receipt-form button[type=submit]").click();
-    std::thread::sleep(Duration::from_millis(400));
-    d.wait_for_text(".in-stock", "1000");
-    settle(&d, "the campaign with the receipt");
+    enter_masks(&d, "JZ-2020-0002", &TYPED);
 
     // Bulk entry on the phone: the upload page, a sheet with a bad row, the job page's
     // progress ending with the refused row listed and nothing written.
@@ -198,32 +111,14 @@ fn a_hospitals_need_met_from_the_charitys_stock() {
     d.wait_for_text("#need-state", "已满足");
     settle(&d, "the need met");
     d.goto(&campaign);
-    d.wait_for_text(".status", "已拨付待发运");
-    assert_eq!(d.find(".in-stock").text(), "400");
-    fill(
-        &d,
-        "form[id^=dispatch-form] input[name=vehicle]",
-        "冀A·12345",
-    );
-    d.find("form[id^=dispatch-form] button[type=submit]")
-        .click();
-    std::thread::sleep(Duration::from_millis(400));
-    d.wait_for_text(".status", "已发运待签收");
-    settle(&d, "the campaign after dispatch");
-    log_out(&d);
+    dispatch(&d, &TYPED);
 
     // The hospital signs for it on the phone.
     log_in(&d, &server, "hosp.need", PASSWORD);
     d.goto(&server.url("/donations/pending"));
     settle(&d, "the deliveries waiting");
     fill(&d, "form[id^=confirm-form] input[name=received_qty]", "600");
-    d.find("form[id^=confirm-form] button[type=submit]").click();
-    wait_path(&d, "the pending list", |p| {
-        p.starts_with("/donations/pending")
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(d.exists("#pending-empty"));
-    settle(&d, "the pending list, signed");
+    sign(&d, &TYPED);
     d.goto(&need_url);
     d.wait_for_text("#need-state", "已满足");
     settle(&d, "the need, delivered");

@@ -13,16 +13,24 @@ use crate::browser_assistance::log_out;
 use crate::browser_day::check;
 use crate::webdriver::Driver;
 
-const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
+pub(crate) const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const A: &str = "130110";
 const T1: &str = "130110100";
 const TYPED: [&str; 4] = ["fin.walk", "hosp.walk", "KN95", "JZ-2020-0001"];
 
-/// The charity, the hospital and a no-fee campaign: (charity, hospital, campaign).
-fn setup(server: &Server) -> Option<(i64, i64, i64)> {
+/// The charity (named `charity_name`), the hospital and a no-fee campaign, and the charity's
+/// finance officer `fin` and the hospital's user `hosp` (password [`PASSWORD`]): (charity,
+/// hospital, campaign).
+pub(crate) fn setup(
+    server: &Server,
+    charity_name: &str,
+    fin: &str,
+    hosp: &str,
+) -> Option<(i64, i64, i64)> {
     let rt = server.rt.as_ref()?;
     let state = server.state.clone();
-    Some(rt.block_on(async move {
+    let charity_name = charity_name.to_string();
+    let (charity, hospital, c) = rt.block_on(async move {
         let op = Actor::operator();
         let org = |name: &str, kind: &str, region: &str| backstop_app::orgs::NewOrg {
             name: name.to_string(),
@@ -30,7 +38,7 @@ fn setup(server: &Server) -> Option<(i64, i64, i64)> {
             region_code: region.to_string(),
             ..Default::default()
         };
-        let charity = backstop_app::orgs::create(&state, &op, &org("鹿泉区慈善总会", "charity", A))
+        let charity = backstop_app::orgs::create(&state, &op, &org(&charity_name, "charity", A))
             .await
             .expect("charity")
             .id;
@@ -64,48 +72,24 @@ fn setup(server: &Server) -> Option<(i64, i64, i64)> {
         .await
         .expect("receiver");
         (charity, hospital, c.id)
-    }))
-}
-
-fn settle(d: &Driver, what: &str) {
-    std::thread::sleep(Duration::from_millis(200));
-    check(d, what, &TYPED);
-}
-
-#[test]
-fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
-    let Some(d) = driver(390, 844) else { return };
-    let server = Server::start_with(backstop_app::Config::default());
-    let Some((charity, hospital, c)) = setup(&server) else {
-        return;
-    };
+    });
+    ready_user_in(server, fin, "charity_finance", A, Some(charity), PASSWORD);
     ready_user_in(
-        &server,
-        "fin.walk",
-        "charity_finance",
-        A,
-        Some(charity),
-        PASSWORD,
-    );
-    ready_user_in(
-        &server,
-        "hosp.walk",
+        server,
+        hosp,
         "institution_reporter",
         T1,
         Some(hospital),
         PASSWORD,
     );
-    let campaign = server.url(&format!("/donations/campaigns/{c}"));
+    Some((charity, hospital, c))
+}
 
-    // The charity enters a goods donation on the phone.
-    log_in(&d, &server, "fin.walk", PASSWORD);
-    d.goto(&server.url("/donations"));
-    settle(&d, "the campaigns");
-    d.goto(&campaign);
-    settle(&d, "the campaign");
-    fill(&d, "#receipt-form input[name=receipt_no]", "JZ-2020-0001");
+/// On the campaign's page, the charity enters a goods donation: 1000 KN95 masks at 3.50.
+pub(crate) fn enter_masks(d: &Driver, receipt_no: &str, typed: &[&str]) {
+    fill(d, "#receipt-form input[name=receipt_no]", receipt_no);
     fill(
-        &d,
+        d,
         "#receipt-form input[name=donor_name]",
         "某某医疗器械公司",
     );
@@ -114,23 +98,21 @@ fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
          document.querySelector('#receipt-form input[name=g1_expiry_on]').value = '2099-12-31';",
         vec![],
     );
-    fill(&d, "#receipt-form input[name=g1_spec]", "KN95");
-    fill(&d, "#receipt-form input[name=g1_quantity]", "1000");
-    fill(&d, "#receipt-form input[name=g1_unit_value]", "3.50");
+    fill(d, "#receipt-form input[name=g1_spec]", "KN95");
+    fill(d, "#receipt-form input[name=g1_quantity]", "1000");
+    fill(d, "#receipt-form input[name=g1_unit_value]", "3.50");
     d.find("#receipt-form button[type=submit]").click();
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text(".in-stock", "1000");
-    settle(&d, "the campaign with the receipt");
+    settle(d, "the campaign with the receipt", typed);
+}
 
-    // Allocate 600 to the hospital, then dispatch.
-    fill(&d, ".alloc-form input[name=quantity]", "600");
-    fill(&d, ".alloc-form input[name=purpose]", "一线医护防护");
-    d.find(".alloc-form button[type=submit]").click();
-    std::thread::sleep(Duration::from_millis(400));
+/// With 600 allocated, the charity dispatches them, and logs out.
+pub(crate) fn dispatch(d: &Driver, typed: &[&str]) {
     d.wait_for_text(".status", "已拨付待发运");
     assert_eq!(d.find(".in-stock").text(), "400");
     fill(
-        &d,
+        d,
         "form[id^=dispatch-form] input[name=vehicle]",
         "冀A·12345",
     );
@@ -138,16 +120,58 @@ fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
         .click();
     std::thread::sleep(Duration::from_millis(400));
     d.wait_for_text(".status", "已发运待签收");
-    settle(&d, "the campaign after dispatch");
-    log_out(&d);
+    settle(d, "the campaign after dispatch", typed);
+    log_out(d);
+}
+
+/// The hospital signs the (filled-in) confirmation form: back on an empty pending list.
+pub(crate) fn sign(d: &Driver, typed: &[&str]) {
+    d.find("form[id^=confirm-form] button[type=submit]").click();
+    wait_path(d, "the pending list", |p| {
+        p.starts_with("/donations/pending")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(d.exists("#pending-empty"));
+    settle(d, "the pending list, signed", typed);
+}
+
+/// A moment for the page, then its fit and words.
+pub(crate) fn settle(d: &Driver, what: &str, typed: &[&str]) {
+    std::thread::sleep(Duration::from_millis(200));
+    check(d, what, typed);
+}
+
+#[test]
+fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
+    let Some(d) = driver(390, 844) else { return };
+    let server = Server::start_with(backstop_app::Config::default());
+    let Some((_, _, c)) = setup(&server, "鹿泉区慈善总会", "fin.walk", "hosp.walk") else {
+        return;
+    };
+    let campaign = server.url(&format!("/donations/campaigns/{c}"));
+
+    // The charity enters a goods donation on the phone.
+    log_in(&d, &server, "fin.walk", PASSWORD);
+    d.goto(&server.url("/donations"));
+    settle(&d, "the campaigns", &TYPED);
+    d.goto(&campaign);
+    settle(&d, "the campaign", &TYPED);
+    enter_masks(&d, "JZ-2020-0001", &TYPED);
+
+    // Allocate 600 to the hospital, then dispatch.
+    fill(&d, ".alloc-form input[name=quantity]", "600");
+    fill(&d, ".alloc-form input[name=purpose]", "一线医护防护");
+    d.find(".alloc-form button[type=submit]").click();
+    std::thread::sleep(Duration::from_millis(400));
+    dispatch(&d, &TYPED);
 
     // The hospital's user finds it on the home page and signs for it.
     log_in(&d, &server, "hosp.walk", PASSWORD);
     d.goto(&server.url("/"));
     d.wait_for_text("#todo-donations", "捐赠款物待签收");
-    settle(&d, "the hospital's home");
+    settle(&d, "the hospital's home", &TYPED);
     d.goto(&server.url("/donations/pending"));
-    settle(&d, "the deliveries waiting");
+    settle(&d, "the deliveries waiting", &TYPED);
     fill(&d, "form[id^=confirm-form] input[name=received_qty]", "590");
     d.find("form[id^=confirm-form] button[type=submit]").click();
     std::thread::sleep(Duration::from_millis(400));
@@ -158,19 +182,13 @@ fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
             .attr("value"),
         Some("590".to_string())
     );
-    settle(&d, "the refused signature");
+    settle(&d, "the refused signature", &TYPED);
     fill(
         &d,
         "form[id^=confirm-form] input[name=discrepancy]",
         "一箱破损",
     );
-    d.find("form[id^=confirm-form] button[type=submit]").click();
-    wait_path(&d, "the pending list", |p| {
-        p.starts_with("/donations/pending")
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(d.exists("#pending-empty"));
-    settle(&d, "the pending list, signed");
+    sign(&d, &TYPED);
     log_out(&d);
 
     // The charity sees it delivered, with the discrepancy.
@@ -178,5 +196,5 @@ fn a_box_of_masks_from_receipt_to_the_hospitals_signature() {
     d.goto(&campaign);
     d.wait_for_text(".status", "已签收");
     assert!(d.page_source().contains("一箱破损"));
-    settle(&d, "the campaign, delivered");
+    settle(&d, "the campaign, delivered", &TYPED);
 }

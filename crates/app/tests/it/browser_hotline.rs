@@ -16,13 +16,23 @@ const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 const A: &str = "130110";
 const T1: &str = "130110100";
 const TYPED: &[&str] = &["hw.br", "off.br"];
+/// The line of the walk: name, number, kind.
+const LINE: (&str, &str, &str) = ("鹿泉区心理援助热线", "0311-82012345", "psychological");
 
-/// The county's social-work agency and its psychological line: the agency's id.
-fn seed(server: &Server) -> i64 {
+/// The county's social-work agency and its line `name` (`number`, of `kind`): the agency's id.
+pub(crate) fn seed_line(server: &Server, (name, number, kind): (&str, &str, &str)) -> i64 {
     let Some(rt) = server.rt.as_ref() else {
         panic!("no runtime")
     };
     let state = server.state.clone();
+    let line = backstop_app::hotline::NewLine {
+        region_code: A.into(),
+        name: name.into(),
+        number: number.into(),
+        kind: kind.into(),
+        org_id: 0,
+        hours: "24 小时".into(),
+    };
     rt.block_on(async move {
         let op = Actor::operator();
         let org = backstop_app::orgs::create(
@@ -37,20 +47,13 @@ fn seed(server: &Server) -> i64 {
         )
         .await
         .expect("org");
-        backstop_app::hotline::create_line(
-            &state,
-            &op,
-            &backstop_app::hotline::NewLine {
-                region_code: A.into(),
-                name: "鹿泉区心理援助热线".into(),
-                number: "0311-82012345".into(),
-                kind: "psychological".into(),
-                org_id: org.id,
-                hours: "24 小时".into(),
-            },
-        )
-        .await
-        .expect("line");
+        let line = backstop_app::hotline::NewLine {
+            org_id: org.id,
+            ..line
+        };
+        backstop_app::hotline::create_line(&state, &op, &line)
+            .await
+            .expect("line");
         org.id
     })
 }
@@ -61,7 +64,7 @@ fn a_hotline_call_with_a_referral_from_a_phone_reaches_the_supervisor() {
     let server = Server::start_with(backstop_app::Config::default());
     ready_user(&server, "hw.br", "hotline_worker", A, PASSWORD);
     ready_user(&server, "off.br", "official", A, PASSWORD);
-    let org = seed(&server);
+    let org = seed_line(&server, LINE);
 
     // The hotline worker, on the phone: the hub, then the call form.
     log_in(&d, &server, "hw.br", PASSWORD);

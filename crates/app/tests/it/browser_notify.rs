@@ -60,8 +60,7 @@ fn templates_and_channels_at_390px() {
         "#template-report_reminder input[name=title]",
         "截止催报：{form}",
     );
-    d.find("#template-report_reminder button[type=submit]")
-        .click();
+    save_template(&d);
     d.wait_for_text("#templates-notice", "已保存为新版本");
     check(&d, "the templates after a save", &typed);
     assert!(
@@ -79,8 +78,7 @@ fn templates_and_channels_at_390px() {
     // A field the template does not offer: refused, the input kept, the reason beside it.
     let wrong = "{form} 的金额 {amount}";
     fill(&d, "#template-report_reminder textarea[name=body]", wrong);
-    d.find("#template-report_reminder button[type=submit]")
-        .click();
+    save_template(&d);
     d.wait_for_text("#template-error", "未知字段");
     check(&d, "the refused template", &typed);
     assert_eq!(
@@ -132,4 +130,10 @@ fn templates_and_channels_at_390px() {
         "told that only in-app messages remain"
     );
     std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Send the report reminder's template form.
+fn save_template(d: &crate::webdriver::Driver) {
+    d.find("#template-report_reminder button[type=submit]")
+        .click();
 }

@@ -97,19 +97,13 @@ fn export_csv(d: &Driver, roll: i64) -> String {
 
 /// The export answered by the bank: the line of `failed_person`'s name failed.
 pub(crate) fn bank_return(csv: &str, failed_name: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in csv.lines().enumerate() {
-        if i == 0 {
-            out.push_str(&format!("{line},结果,失败原因\n"));
-        } else if line.starts_with("合计") || line.starts_with("校验码") {
-            out.push_str(&format!("{line},,\n"));
-        } else if line.contains(failed_name) {
-            out.push_str(&format!("{line},失败,账户已冻结\n"));
+    crate::payments::return_lines(csv, |line| {
+        if line.contains(failed_name) {
+            ("失败", "账户已冻结")
         } else {
-            out.push_str(&format!("{line},成功,\n"));
+            ("成功", "")
         }
-    }
-    out
+    })
 }
 
 /// February's… or any month's roll generated from the rolls page: its id (the roll page

@@ -3,22 +3,18 @@
 //! from the fake SMS gateway, verifies the phone and sees an empty "my requests" page — with
 //! no horizontal scrolling on any of them. Skipped (loudly, by `driver`) without Chromium.
 
-use crate::browser::{Server, assert_fits, driver, fill, wait_path};
-use crate::notify::{config, fake_gateway};
+use std::sync::Arc;
+
+use backstop_core::clock::SystemClock;
+
+use crate::browser::{assert_fits, fill, phone_with_gateway, wait_path};
 
 #[test]
 fn a_member_of_the_public_on_a_phone() {
-    let Some(phone) = driver(390, 844) else {
+    // The fake gateway runs on a runtime of its own for the whole test.
+    let Some((phone, gw_rt, fake, server)) = phone_with_gateway(Arc::new(SystemClock)) else {
         return;
     };
-    // The fake gateway runs on a runtime of its own for the whole test.
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let server = Server::start_with(config(&base));
     let rt = server.rt.as_ref().expect("runtime");
     // The county publishes its texts (as an official would on /regions/130110/public-info).
     rt.block_on(async {

@@ -5,36 +5,25 @@
 //! number with its status; "my requests" lists it — with no horizontal scrolling on any page.
 //! Skipped (loudly, by `driver`) without Chromium.
 
-use crate::browser::{Server, assert_fits, driver, fill, wait_path};
-use crate::notify::{config, fake_gateway};
+use std::sync::Arc;
+
+use backstop_core::clock::SystemClock;
+
+use crate::browser::{assert_fits, fill, phone_with_gateway, wait_path};
 use crate::support::cid;
 
 #[test]
 fn an_applicant_applies_on_a_phone() {
-    let Some(phone) = driver(390, 844) else {
+    let Some((phone, gw_rt, fake, server)) = phone_with_gateway(Arc::new(SystemClock)) else {
         return;
     };
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let server = Server::start_with(config(&base));
     let rt = server.rt.as_ref().expect("runtime");
 
     phone.goto(&server.url("/public/apply"));
     wait_path(&phone, "/public/login", |p| {
         p.starts_with("/public/login?next=")
     });
-    fill(&phone, "#public-phone", "13912345678");
-    phone.find("#public-send").click();
-    phone.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&phone, "#public-code", &code);
-    phone.find("#public-verify").click();
+    crate::browser::verify_phone(&phone, &server, rt, &fake);
     wait_path(&phone, "/public/apply", |p| p == "/public/apply");
     phone.wait_for_text("#apply-regions", "河北");
     assert_fits(&phone, "/public/apply (provinces)");

@@ -10,24 +10,16 @@ use backstop_app::kernel::actor::Actor;
 use backstop_app::volunteers::NewTask;
 use backstop_core::clock::ManualClock;
 
-use crate::browser::{Server, assert_fits, driver, fill, log_in, ready_user, wait_path};
-use crate::notify::{config, fake_gateway};
+use crate::browser::{assert_fits, fill, log_in, phone_with_gateway, ready_user, wait_path};
 
 const PASSWORD: &str = "Tq8#Rv2!mZ5pW";
 
 #[test]
 fn a_volunteer_signs_up_checks_in_and_out_and_gets_the_hours_confirmed() {
-    let Some(d) = driver(390, 844) else {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let Some((d, gw_rt, fake, server)) = phone_with_gateway(clock.clone()) else {
         return;
     };
-    let gw_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (fake, base) = gw_rt.block_on(fake_gateway());
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let server = Server::start_with_clock(config(&base), clock.clone());
     let rt = server.rt.as_ref().expect("runtime");
     let op = Actor::operator();
     let today = server.state.today().format("%Y-%m-%d").to_string();
@@ -54,14 +46,7 @@ fn a_volunteer_signs_up_checks_in_and_out_and_gets_the_hours_confirmed() {
     // The phone: verify, register, sign up.
     d.goto(&server.url("/public/volunteers"));
     wait_path(&d, "/public/login", |p| p.starts_with("/public/login"));
-    fill(&d, "#public-phone", "13912345678");
-    d.find("#public-send").click();
-    d.wait_for_text("#public-sent", "139****5678");
-    rt.block_on(backstop_app::notify::step(&server.state))
-        .expect("send the code");
-    let code = crate::public::last_code(&fake, "13912345678");
-    fill(&d, "#public-code", &code);
-    d.find("#public-verify").click();
+    crate::browser::verify_phone(&d, &server, rt, &fake);
     wait_path(&d, "/public/volunteers/register", |p| {
         p.starts_with("/public/volunteers/register")
     });

@@ -9,17 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{
-    PW, T, audit_count, each_backend, login_form_body, page, set_cookie_pair, totp_step,
+    PW, T, audit_count, each_backend, location, login_form_body, page, set_cookie_pair, totp_step,
 };
 
 const V1: &str = "130110100001";
-
-fn location(h: &HeaderMap) -> String {
-    h.get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
 
 /// The `name=value` of the device cookie a response sets, with its attributes.
 fn device_cookie(h: &HeaderMap) -> Option<(String, String)> {

@@ -9,7 +9,10 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user, page, web_login};
+use crate::donations::{new_campaign, receiver};
+use crate::support::{
+    T, audit_count, count, each_backend, org, org_user, page, web_login, xlsx_text,
+};
 
 const A: &str = "130110";
 const B: &str = "130111";
@@ -29,18 +32,6 @@ struct World {
     campaign: i64,
 }
 
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
-}
-
 async fn world(t: &T) -> World {
     t.import_fixture().await;
     let off = t.user("off.a", &["official"], A).await;
@@ -54,25 +45,15 @@ async fn world(t: &T) -> World {
     let fin_b = org_user(t, "fin.b", &["charity_finance"], A, charity_b).await;
     let hosp = org_user(t, "hosp.a", &["institution_reporter"], T1, hospital).await;
     let hosp2 = org_user(t, "hosp.b", &["institution_reporter"], A, hospital2).await;
-    let (s, c) = t
-        .post(
-            "/api/v1/donations/campaigns",
-            &fin,
-            json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                "ends_on": "2026-06-30", "no_fee": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let c = new_campaign(t, &fin, "2026-06-30", true).await;
     // Both charities are registered receivers (a receipt needs it).
     for who in [&fin, &fin_b] {
-        let (s, r) = t
-            .post(
-                "/api/v1/donations/receivers",
-                who,
-                json!({"tax_free_imports": false, "credit_code": "53130100MJ0000000X"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        receiver(
+            t,
+            who,
+            json!({"tax_free_imports": false, "credit_code": "53130100MJ0000000X"}),
+        )
+        .await;
     }
     World {
         off,
@@ -85,7 +66,7 @@ async fn world(t: &T) -> World {
         hospital2,
         civil,
         charity,
-        campaign: c["id"].as_i64().expect("campaign"),
+        campaign: c,
     }
 }
 
@@ -384,20 +365,6 @@ async fn report_figures_beside_the_allocation_choice() {
     .await;
 }
 
-fn sheet_text(bytes: &[u8]) -> String {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
-    let mut out = String::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
-        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
-            f.read_to_string(&mut out).expect("read");
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn dashboard_days_in_stock_and_a_safe_export() {
     each_backend(|t| async move {
@@ -430,7 +397,7 @@ async fn dashboard_days_in_stock_and_a_safe_export() {
 
         let (s, _, bytes) = t.raw("GET", &format!("/api/v1/donations/campaigns/{c}/export"), Some(&off), None, &[]).await;
         assert_eq!(s, StatusCode::OK);
-        let text = sheet_text(&bytes);
+        let text = xlsx_text(&bytes);
         assert!(text.contains("'=HYPERLINK"), "formula neutralised");
         assert!(!text.contains(">=HYPERLINK"), "never a bare formula");
         assert!(text.contains("爱心人士"), "no consent: not named");
@@ -688,7 +655,7 @@ async fn bulk_entry_all_or_nothing() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        assert!(sheet_text(&tpl).contains("收据编号"));
+        assert!(xlsx_text(&tpl).contains("收据编号"));
     })
     .await;
 }

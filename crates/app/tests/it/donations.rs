@@ -10,7 +10,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user};
+use crate::support::{T, audit_count, count, created_id, each_backend, org, org_user};
 
 const A: &str = "130110";
 const B: &str = "130111";
@@ -26,18 +26,6 @@ struct World {
     charity: i64,
     hospital: i64,
     hospital2: i64,
-}
-
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
 }
 
 async fn world(t: &T) -> World {
@@ -64,25 +52,28 @@ async fn world(t: &T) -> World {
     }
 }
 
-async fn campaign(t: &T, w: &World, no_fee: bool) -> i64 {
-    let (s, c) = t
-        .post(
-            "/api/v1/donations/campaigns",
-            &w.fin,
-            json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                "ends_on": "2026-06-30", "no_fee": no_fee}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
-    let (s, r) = t
-        .post(
-            "/api/v1/donations/receivers",
-            &w.fin,
-            json!({"tax_free_imports": true, "licence_no": "冀民函〔2026〕5号", "credit_code": "53130100MJ0000000X"}),
-        )
-        .await;
+/// As `fin`, a campaign in the county from 20 January 2026 to `ends_on`; its id.
+pub(crate) async fn new_campaign(t: &T, fin: &str, ends_on: &str, no_fee: bool) -> i64 {
+    created_id(
+        t,
+        "/api/v1/donations/campaigns",
+        fin,
+        json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
+            "ends_on": ends_on, "no_fee": no_fee}),
+    )
+    .await
+}
+
+/// `who`'s charity registered as a receiver (`body`: its licence and codes).
+pub(crate) async fn receiver(t: &T, who: &str, body: Value) {
+    let (s, r) = t.post("/api/v1/donations/receivers", who, body).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    c["id"].as_i64().expect("campaign id")
+}
+
+async fn campaign(t: &T, w: &World, no_fee: bool) -> i64 {
+    let c = new_campaign(t, &w.fin, "2026-06-30", no_fee).await;
+    receiver(t, &w.fin, json!({"tax_free_imports": true, "licence_no": "冀民函〔2026〕5号", "credit_code": "53130100MJ0000000X"})).await;
+    c
 }
 
 async fn receipt(t: &T, who: &str, body: Value) -> Value {

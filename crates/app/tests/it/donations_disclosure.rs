@@ -10,22 +10,11 @@ use backstop_app::donations::disclosure::{self, Feed, SignedHead};
 use backstop_app::kernel::actor::Actor;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user};
+use crate::donations::{new_campaign, receiver};
+use crate::support::{T, audit_count, count, each_backend, org, org_user};
 
 const A: &str = "130110";
 const T1: &str = "130110100";
-
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
-}
 
 async fn public(t: &T, path: &str) -> (StatusCode, String) {
     let (s, _, b) = t.raw("GET", path, None, None, &[]).await;
@@ -76,24 +65,8 @@ async fn the_public_feed_verifies_shows_nothing_personal_and_detects_any_change(
         let hospital = org(&t, &off, "获鹿镇卫生院", "hospital", T1).await;
         let fin = org_user(&t, "fin.a", &["charity_finance"], A, charity).await;
         let hosp = org_user(&t, "hosp.a", &["institution_reporter"], T1, hospital).await;
-        let (s, c) = t
-            .post(
-                "/api/v1/donations/campaigns",
-                &fin,
-                json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                    "ends_on": "2026-12-31", "no_fee": true}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-        let c = c["id"].as_i64().expect("campaign");
-        let (s, r) = t
-            .post(
-                "/api/v1/donations/receivers",
-                &fin,
-                json!({"credit_code": "53130100MJ0000000X", "filing_no": "53130100MJ0000000X-2026-001"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        let c = new_campaign(&t, &fin, "2026-12-31", true).await;
+        receiver(&t, &fin, json!({"credit_code": "53130100MJ0000000X", "filing_no": "53130100MJ0000000X-2026-001"})).await;
         // Three receipts: a person who consents, a person who does not, a company.
         let mut ids = Vec::new();
         for body in [

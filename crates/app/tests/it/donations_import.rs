@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 
+use crate::donations::{new_campaign, receiver};
 use crate::support::{T, count, each_backend, org_user, page, web_login};
 
 const A: &str = "130110";
@@ -88,26 +89,10 @@ async fn bulk_entry_page_shows_progress_row_errors_and_is_scoped() {
         }
         let fin = org_user(&t, "fin.a", &["charity_finance"], A, orgs[0]).await;
         let fin_b = org_user(&t, "fin.b", &["charity_finance"], B, orgs[1]).await;
-        let (s, c) = t
-            .post(
-                "/api/v1/donations/campaigns",
-                &fin,
-                json!({"name": "抗击新冠肺炎疫情", "region_code": A, "starts_on": "2026-01-20",
-                    "ends_on": "2026-06-30", "no_fee": true}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-        let c = c["id"].as_i64().expect("campaign");
+        let c = new_campaign(&t, &fin, "2026-06-30", true).await;
         for who in [&fin, &fin_b] {
-            let (s, r) = t
-                .post(
-                    "/api/v1/donations/receivers",
-                    who,
-                    json!({"credit_code": "53130100MJ0000000X", "tax_free_imports": true,
-                        "licence_no": "冀民函〔2026〕5号"}),
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK, "{r}");
+            receiver(&t, who, json!({"credit_code": "53130100MJ0000000X", "tax_free_imports": true,
+                        "licence_no": "冀民函〔2026〕5号"})).await;
         }
         let cookie = web_login(&t, "fin.a").await;
 

@@ -9,33 +9,21 @@
 
 use axum::http::StatusCode;
 use backstop_app::Config;
+use backstop_app::notify;
 use backstop_app::notify::escalate::tick;
-use backstop_app::notify::{self, Gateways, SmsGateway};
 use serde_json::{Value, json};
 
-use crate::notify::{Shared, fake_gateway};
-use crate::support::{T, count, each_backend_with, page, web_login};
+use crate::notify::{Shared, each_backend_with_gateway};
+use crate::support::{T, count, page, web_login};
 
 const DAY: &str = "2026-03-02";
 const V1: &str = "130110100001";
 const V2: &str = "130110100002";
 
 fn sms_only(base: &str) -> Config {
-    Config {
-        gateways: Gateways {
-            webhook: None,
-            sms: Some(SmsGateway {
-                url: format!("{base}/sms"),
-                token: Some("sms-token".to_string()),
-                phone_field: "mobile".to_string(),
-                text_field: "content".to_string(),
-            }),
-            wechat: None,
-            log_only: false,
-            timeout: Some(std::time::Duration::from_millis(500)),
-        },
-        ..Config::default()
-    }
+    let mut c = crate::notify::config(base);
+    c.gateways.webhook = None;
+    c
 }
 
 async fn notes(t: &T, kind: &str, unit: &str) -> i64 {
@@ -59,11 +47,7 @@ fn sms_to(fake: &Shared, phone: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn a_missing_village_is_reminded_again_then_escalated_to_its_leader() {
-    let (fake, base) = fake_gateway().await;
-    let fake2 = fake.clone();
-    each_backend_with(sms_only(&base), move |t: T| {
-        let fake = fake2.clone();
-        async move {
+    each_backend_with_gateway(sms_only, |t, fake| async move {
             t.import_fixture().await;
             fake.lock().expect("fake").seen.clear();
             let nat = t.user("nat.esc", &["official"], "0").await;
@@ -157,18 +141,13 @@ async fn a_missing_village_is_reminded_again_then_escalated_to_its_leader() {
             let (s, html) = page(&t, "/notifications/escalation", &cookie).await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("催报升级规则") && html.contains("只有全国范围的民政干部可以修改"));
-        }
     })
     .await;
 }
 
 #[tokio::test]
 async fn an_overdue_rectification_is_repeated_then_escalated_until_answered() {
-    let (fake, base) = fake_gateway().await;
-    let fake2 = fake.clone();
-    each_backend_with(sms_only(&base), move |t: T| {
-        let fake = fake2.clone();
-        async move {
+    each_backend_with_gateway(sms_only, |t, fake| async move {
             t.import_fixture().await;
             let off = t.user("off.rect", &["official"], "130110").await;
             let insp = t.user("insp.rect", &["inspector"], "130110").await;
@@ -222,7 +201,6 @@ async fn an_overdue_rectification_is_repeated_then_escalated_until_answered() {
             assert_eq!(sms.len(), 3, "{sms:?}");
             assert!(sms.iter().any(|(k, _)| k.ends_with(&format!("-sms-leaderorg{home}"))));
             assert!(sms.iter().all(|(_, b)| !b["content"].as_str().unwrap_or("").contains("消防通道")), "a reference, not the finding");
-        }
     })
     .await;
 }

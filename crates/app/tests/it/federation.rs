@@ -249,6 +249,13 @@ pub(crate) async fn serve_on(t: &T, port: u16) -> (u16, tokio::task::JoinHandle<
 
 /// A county deployment on SQLite beside `parent` (fixture imported on both) and the node the
 /// province issued for it (鹿泉区, 130110).
+/// One sync round of the county with its parent (it must not fail).
+pub(crate) async fn sync(county: &T) -> federation::child::SyncReport {
+    federation::child::sync_once(&county.state)
+        .await
+        .expect("sync")
+}
+
 pub(crate) async fn county_for(parent: &T) -> (T, federation::IssuedNode) {
     parent.import_fixture().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -391,9 +398,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
                 .pending,
             3
         );
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (
                 r.applied,
@@ -427,7 +432,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             let (s, e) = parent.post("/api/v1/report-templates", who, f).await;
             assert_eq!(s, StatusCode::CREATED, "{e}");
         }
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.forms, r.error.is_none()), (1, true), "{r:?}");
         let (s, f) = county.get("/api/v1/report-templates/hb_supplies", &off_c).await;
         assert_eq!((s, f["name"].as_str()), (StatusCode::OK, Some("河北省防疫物资日报")), "{f}");
@@ -441,7 +446,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
         let e = backstop_app::reports::save_form(&county.state, &op, &edit).await.expect_err("the province's");
         assert_eq!(e.code, ErrorCode::Conflict);
         assert!(e.message.contains("上级部署下发"), "{}", e.message);
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.forms, 0, "taking the same versions again changes nothing");
         assert_eq!(audit_count(&county, "report_form.from_parent").await, 1);
 
@@ -455,9 +460,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             "occurred_at": "2026-03-02 09:00", "place": "村委会", "people_affected": 3,
             "measures": "已联系乡镇"}})).await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.pending), (0, 3), "{r:?}");
         let st = federation::child::status(&county.state, &sec_c)
             .await
@@ -476,9 +479,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
 
         // Back up: the county catches up from its queue.
         let (_, up) = serve_on(&parent, port).await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.applied, r.pending, r.error.is_none()),
             (3, 0, true),
@@ -495,9 +496,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
 
         // An acknowledgement lost: everything is sent again and nothing counts twice.
         lose_answers(&county).await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.duplicate), (0, 6), "{r:?}");
         assert_eq!(county_figures(&parent, &off_p).await, at_county);
 
@@ -512,9 +511,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             .await;
         assert!(s.is_success(), "{e}");
         submit("130110100002", 30).await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.rejected, r.pending), (1, 0), "{r:?}");
         let st = federation::child::status(&county.state, &sec_c)
             .await
@@ -531,9 +528,7 @@ async fn a_county_reports_up_resumes_after_an_outage_and_counts_once() {
             at_county,
             "the locked day unchanged at the province"
         );
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.batches, 0, "a rejected event is not sent again");
 
         // The province's summary and missing list say the county reports through a node, when it

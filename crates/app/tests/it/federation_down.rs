@@ -10,10 +10,9 @@
 //! there.
 
 use axum::http::StatusCode;
-use backstop_app::federation;
 use serde_json::json;
 
-use crate::federation::{actor, county_for, linked, lose_answers};
+use crate::federation::{actor, county_for, linked, lose_answers, sync};
 use crate::support::{T, audit_count, count, each_backend};
 
 #[tokio::test]
@@ -37,7 +36,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             incs.push(inc);
         }
         let inc = &incs[1];
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.error.as_deref()), (2, None), "{r:?}");
         let (_, open) = parent.get("/api/v1/incidents?open=true", &off_p).await;
         assert_eq!(open.as_array().map(Vec::len), Some(2), "{open}");
@@ -49,9 +48,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{acked}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.rejected, r.pending), (1, 0, 0), "{r:?}");
         let (_, open) = parent.get("/api/v1/incidents?open=true", &off_p).await;
         assert_eq!(
@@ -83,9 +80,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
         );
         // Everything sent again: the handling is recorded once, answered duplicate.
         lose_answers(&county).await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.duplicate, r.rejected), (0, 3, 0), "{r:?}");
         assert_eq!(
             count(
@@ -108,7 +103,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
         form["scope"] = json!("13");
         let (s, v1) = parent.post("/api/v1/report-templates", &prov, form.clone()).await;
         assert_eq!((s, v1["version"].as_i64()), (StatusCode::CREATED, Some(1)), "{v1}");
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.forms, 1, "{r:?}");
         let (s, e) = county
             .post("/api/v1/reports", &off_c, json!({"template": "hb_daily",
@@ -124,7 +119,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
                 "required": true}));
         let (s, v2) = parent.post("/api/v1/report-templates", &prov, form).await;
         assert_eq!((s, v2["version"].as_i64()), (StatusCode::CREATED, Some(2)), "{v2}");
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.forms, r.applied, r.rejected), (1, 1, 0), "{r:?}");
         assert_eq!(
             count(&parent, "SELECT template_version FROM report_submissions WHERE template_key = 'hb_daily'").await,
@@ -173,9 +168,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.standards, r.emergencies, r.error.as_deref()),
             (1, 1, None),
@@ -256,9 +249,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             )
             .await;
         assert_eq!(s, StatusCode::CONFLICT);
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.standards, r.emergencies),
             (0, 0),
@@ -274,9 +265,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{e}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.emergencies, 1, "{r:?}");
         let (_, eps) = county.get("/api/v1/assistance/emergencies", &off_c).await;
         assert_eq!(eps[0]["status"].as_str(), Some("ended"), "{eps}");
@@ -314,7 +303,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             ("130111", "栾城区民政局 0311-85000000")] {
             set_info(&parent.state, &prov_actor, &text(region, hotlines)).await.expect("set info");
         }
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.public_pages, r.error.as_deref()), (2, None), "{r:?}");
         let shown = |code: &str| {
             let state = county.state.clone();
@@ -332,7 +321,7 @@ async fn incident_handling_goes_up_and_assistance_policy_comes_down() {
             .await
             .expect("the county's own town");
         assert_eq!(shown("130110100001").await.as_deref(), Some("获鹿镇 0311-82000000"));
-        let r = federation::child::sync_once(&county.state).await.expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.public_pages, 0, "taking the same again changes nothing");
         county.make_user("off.cp", &["official"], "130110").await;
         let cookie = crate::support::web_login(&county, "off.cp").await;

@@ -6,10 +6,9 @@
 //! the people under home observation, in the province's roll-up by region.
 
 use axum::http::StatusCode;
-use backstop_app::federation;
 use serde_json::{Value, json};
 
-use crate::federation::{county_for, linked, lose_answers, send};
+use crate::federation::{county_for, linked, lose_answers, send, sync};
 use crate::support::{T, audit_count, count, each_backend};
 
 /// (households, persons, paid fen) of a statistics line.
@@ -62,9 +61,7 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
         let (county, issued) = county_for(&parent).await;
         let up = linked(&parent, &county, &issued).await;
         // Nothing to report yet: no snapshot goes.
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.error.as_deref()), (0, None), "{r:?}");
 
         let month = county.state.today().format("%Y-%m").to_string();
@@ -93,9 +90,7 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
         // Kept at the township itself (本级 of 获鹿镇).
         beneficiary(&county, "130110100", "tekun", people[2].0, 1, &month).await;
 
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.rejected), (1, 0), "one snapshot: {r:?}");
         let off_p = parent.user("off.p", &["official"], "130110").await;
         for region in ["130110", "130110100", "130110100001", "130110101"] {
@@ -127,9 +122,7 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
         );
 
         // Unchanged: nothing queued; changed: replaced, not added.
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.applied, 0, "{r:?}");
         beneficiary(
             &county,
@@ -140,17 +133,13 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
             &month,
         )
         .await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.applied, 1, "{r:?}");
         let at_county = stats(&county, &off_c, "130110", &month).await;
         assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
         // Everything sent again: the older snapshot does not overwrite the newer one.
         lose_answers(&county).await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.duplicate, r.rejected), (0, 2, 0), "{r:?}");
         assert_eq!(stats(&parent, &off_p, "130110", &month).await, at_county);
         assert_eq!(audit_count(&parent, "federation.figures").await, 2);
@@ -171,9 +160,7 @@ async fn assistance_totals_of_a_county_reach_its_province_as_figures() {
             .await
             .expect("observation");
         }
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.applied, r.rejected),
             (1, 0),
@@ -264,9 +251,7 @@ async fn a_province_campaign_comes_down_and_its_coverage_goes_back_up() {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{other}");
 
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.campaigns, r.error.as_deref()), (1, None), "{r:?}");
         let off_c = county.user("off.c", &["official"], "130110").await;
         let (_, list) = county.get("/api/v1/screening/campaigns", &off_c).await;
@@ -281,9 +266,7 @@ async fn a_province_campaign_comes_down_and_its_coverage_goes_back_up() {
             (Some("全省拉网式排查"), Some(true))
         );
         let here = list[0]["id"].as_i64().expect("id");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.campaigns, 0, "taken once: {r:?}");
         assert_eq!(
             audit_count(&county, "screening.campaign_from_parent").await,
@@ -347,9 +330,7 @@ async fn a_province_campaign_comes_down_and_its_coverage_goes_back_up() {
         let (s, _) = county.post(&own_path, &cw, json!({"reached": true})).await;
         assert_eq!(s, StatusCode::OK);
 
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.applied, r.rejected),
             (1, 0),
@@ -399,9 +380,7 @@ async fn a_province_campaign_comes_down_and_its_coverage_goes_back_up() {
         let (path, body) = visit(homes[3], true);
         let (s, _) = county.post(&path, &cw, body).await;
         assert_eq!(s, StatusCode::OK);
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.rejected), (1, 0), "{r:?}");
         let (h, reached, _) = coverage(&parent, &prov, camp, "13").await;
         assert_eq!(

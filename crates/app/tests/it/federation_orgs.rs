@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use backstop_app::federation;
 use serde_json::{Value, json};
 
-use crate::federation::{actor, county_for, linked, lose_answers, send};
+use crate::federation::{actor, county_for, linked, lose_answers, send, sync};
 use crate::support::{T, audit_count, count, each_backend};
 
 /// (received, expected, residents) of the institutions' daily report for 鹿泉区.
@@ -93,9 +93,7 @@ async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{r}");
         }
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(
             (r.applied, r.rejected, r.error.as_deref()),
             (5, 0, None),
@@ -141,9 +139,7 @@ async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{e}");
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!((r.applied, r.rejected), (2, 0), "{r:?}");
         assert_eq!(
             count(
@@ -163,9 +159,7 @@ async fn organisations_go_up_and_their_institutions_report_as_if_direct() {
         // Everything sent again: nothing changes.
         lose_answers(&county).await;
         let orgs_before = count(&parent, "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs").await;
-        let r = federation::child::sync_once(&county.state)
-            .await
-            .expect("sync");
+        let r = sync(&county).await;
         assert_eq!(r.rejected, 0, "{r:?}");
         assert_eq!(
             count(&parent, "SELECT CAST(COUNT(*) AS BIGINT) FROM orgs").await,

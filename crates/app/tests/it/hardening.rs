@@ -10,7 +10,7 @@ use backstop_app::Config;
 use serde_json::{Value, json};
 
 use crate::support::{
-    T, audit_count, backends, cid, count, each_backend, each_backend_with, web_login,
+    T, audit_count, backends, cid, count, each_backend, each_backend_with, web_login, xlsx_text,
 };
 
 const V1: &str = "130110100001";
@@ -392,21 +392,6 @@ async fn id_numbers_of_the_2023_foreign_format_and_old_counties_are_registered()
     .await;
 }
 
-/// The text of every worksheet of an xlsx file.
-fn sheets_text(bytes: &[u8]) -> String {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
-    let mut out = String::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
-        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
-            f.read_to_string(&mut out).expect("read");
-        }
-    }
-    out
-}
-
 fn assert_neutralised(xml: &str, what: &str) {
     assert!(
         xml.contains("'=HYPERLINK") || xml.contains("&apos;=HYPERLINK"),
@@ -441,7 +426,7 @@ async fn exports_neutralise_formula_cells() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        let xml = sheets_text(&xlsx);
+        let xml = xlsx_text(&xlsx);
         assert_neutralised(&xml, "persons export");
         assert!(
             xml.contains("'+86 @x") || xml.contains("&apos;+86 @x"),
@@ -459,15 +444,10 @@ async fn exports_neutralise_formula_cells() {
         t.make_user("fx_off", &["official"], "130110").await;
         let cookie = web_login(&t, "fx_off").await;
         let (s, _, xlsx) = t
-            .raw_form(
-                "GET",
-                "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100",
-                Some(&cookie),
-                "",
-            )
+            .raw_form("GET", crate::reports::VILLAGE_EXPORT, Some(&cookie), "")
             .await;
         assert_eq!(s, StatusCode::OK);
-        assert_neutralised(&sheets_text(&xlsx), "report export");
+        assert_neutralised(&xlsx_text(&xlsx), "report export");
         assert_eq!(audit_count(&t, "report.export").await, 1);
     })
     .await;

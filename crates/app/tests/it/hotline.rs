@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{T, audit_count, count, each_backend, org_user};
+use crate::support::{T, audit_count, count, each_backend, org, org_user};
 
 const A: &str = "130110";
 const T1: &str = "130110100";
@@ -32,18 +32,6 @@ struct World {
     mh_org: i64,
     org_b: i64,
     funeral: i64,
-}
-
-async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
-    let (s, o) = t
-        .post(
-            "/api/v1/orgs",
-            who,
-            json!({"name": name, "kind": kind, "region_code": region}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{o}");
-    o["id"].as_i64().expect("org id")
 }
 
 async fn world(t: &T) -> World {

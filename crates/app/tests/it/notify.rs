@@ -97,6 +97,17 @@ pub(crate) async fn fake_gateway() -> (Shared, String) {
     (shared, format!("http://{addr}"))
 }
 
+/// Run `f` on every backend against one fake gateway (started here), the server configured for
+/// it by `config`; `f` gets the gateway's record.
+pub(crate) async fn each_backend_with_gateway<F, Fut>(config: fn(&str) -> Config, f: F)
+where
+    F: Fn(T, Shared) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (fake, base) = fake_gateway().await;
+    each_backend_with(config(&base), move |t| f(t, fake.clone())).await
+}
+
 pub(crate) fn config(base: &str) -> Config {
     Config {
         gateways: Gateways {
@@ -153,11 +164,7 @@ fn reset(f: &Shared, script: &[u16]) {
 
 #[tokio::test]
 async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
-    let (fake, base) = fake_gateway().await;
-    let fake2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
-        let fake = fake2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             t.import_fixture().await;
             t.make_user("off.a", &["official"], "130110").await;
             let off_b = t.user("off.b", &["official"], "130111").await;
@@ -326,7 +333,6 @@ async fn notifications_reach_the_gateways_once_and_failures_are_listed() {
             let cw = t.user("cw.a", &["community_worker"], "130110100001").await;
             let (s, _) = t.get("/api/v1/notifications/deliveries", &cw).await;
             assert_eq!(s, StatusCode::FORBIDDEN);
-        }
     })
     .await;
 }

@@ -12,10 +12,8 @@ use backstop_app::Config;
 use backstop_app::notify::{self, Gateways, SmsGateway, WebhookGateway, WechatGateway};
 use serde_json::{Value, json};
 
-use crate::notify::{Shared, fake_gateway};
-use crate::support::{
-    T, audit_count, cid, count, created_id, each_backend_with, keepers, page, post_page, web_login,
-};
+use crate::notify::{Shared, each_backend_with_gateway};
+use crate::support::{T, audit_count, cid, count, created_id, keepers, page, post_page, web_login};
 
 const V1: &str = "130110100001";
 const TOWN: &str = "130110100";
@@ -85,10 +83,7 @@ async fn queue_to_user(t: &T, uid: i64) {
 
 #[tokio::test]
 async fn templates_are_versioned_and_refuse_unknown_fields() {
-    let (fake, base) = fake_gateway().await;
-    each_backend_with(config(&base), move |t: T| {
-        let _keep = fake.clone();
-        async move {
+    each_backend_with_gateway(config, |t, _fake| async move {
             t.import_fixture().await;
             let nat = t.user("nat.tpl", &["official"], "0").await;
             let county = t.user("cty.tpl", &["official"], "130110").await;
@@ -155,161 +150,149 @@ async fn templates_are_versioned_and_refuse_unknown_fields() {
             for p in ["/api/v1/notifications/templates", "/api/v1/notifications/templates/{key}", "/api/v1/notifications/channels"] {
                 assert!(doc["paths"][p].is_object(), "openapi lacks {p}");
             }
-        }
     })
     .await;
 }
 
 #[tokio::test]
 async fn users_channels_decide_sms_and_wechat_and_in_app_only_is_visible() {
-    let (fake, base) = fake_gateway().await;
-    let fake2 = fake.clone();
-    each_backend_with(config(&base), move |t: T| {
-        let fake = fake2.clone();
-        async move {
-            fake.lock().expect("fake").seen.clear();
-            t.import_fixture().await;
-            let county = t.user("cty.ch", &["official"], "130110").await;
-            let uid = t.make_user("cw.ch", &["community_worker"], V1).await;
-            let mut w = t.state.db.begin_write().await.expect("tx");
-            sqlx::query(
-                "UPDATE users SET phone_enc = $1, phone_masked = '138****8000' WHERE id = $2",
-            )
+    each_backend_with_gateway(config, |t, fake| async move {
+        fake.lock().expect("fake").seen.clear();
+        t.import_fixture().await;
+        let county = t.user("cty.ch", &["official"], "130110").await;
+        let uid = t.make_user("cw.ch", &["community_worker"], V1).await;
+        let mut w = t.state.db.begin_write().await.expect("tx");
+        sqlx::query("UPDATE users SET phone_enc = $1, phone_masked = '138****8000' WHERE id = $2")
             .bind(t.state.keys.encrypt(PHONE.as_bytes()))
             .bind(uid)
             .execute(w.conn())
             .await
             .expect("phone");
-            w.commit().await.expect("commit");
-            let cw = t.login("cw.ch").await;
+        w.commit().await.expect("commit");
+        let cw = t.login("cw.ch").await;
 
-            // Never chosen: every channel.
-            let (s, p) = t.get("/api/v1/notifications/channels", &cw).await;
-            assert_eq!(s, StatusCode::OK, "{p}");
-            assert_eq!(p["channels"], json!(["in_app", "sms", "wechat", "webhook"]));
-            assert_eq!(
-                (p["chosen"].as_bool(), p["in_app_only"].as_bool()),
-                (Some(false), Some(false))
-            );
-            queue_to_user(&t, uid).await;
-            drain(&t).await;
-            let sms = seen(&fake, "/sms");
-            assert_eq!(sms.len(), 1, "{sms:?}");
-            assert_eq!(sms[0].1["mobile"], PHONE);
-            let wx = seen(&fake, "/wechat");
-            assert_eq!(wx.len(), 1, "{wx:?}");
-            assert_eq!(
-                (wx[0].1["touser"].as_str(), wx[0].1["template_id"].as_str()),
-                (Some(PHONE), Some("TPL-1"))
-            );
-            assert!(wx[0].0.contains("-wechat-user"), "keyed: {}", wx[0].0);
-            assert_eq!(wx[0].1["key"].as_str(), Some(wx[0].0.as_str()));
+        // Never chosen: every channel.
+        let (s, p) = t.get("/api/v1/notifications/channels", &cw).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["channels"], json!(["in_app", "sms", "wechat", "webhook"]));
+        assert_eq!(
+            (p["chosen"].as_bool(), p["in_app_only"].as_bool()),
+            (Some(false), Some(false))
+        );
+        queue_to_user(&t, uid).await;
+        drain(&t).await;
+        let sms = seen(&fake, "/sms");
+        assert_eq!(sms.len(), 1, "{sms:?}");
+        assert_eq!(sms[0].1["mobile"], PHONE);
+        let wx = seen(&fake, "/wechat");
+        assert_eq!(wx.len(), 1, "{wx:?}");
+        assert_eq!(
+            (wx[0].1["touser"].as_str(), wx[0].1["template_id"].as_str()),
+            (Some(PHONE), Some("TPL-1"))
+        );
+        assert!(wx[0].0.contains("-wechat-user"), "keyed: {}", wx[0].0);
+        assert_eq!(wx[0].1["key"].as_str(), Some(wx[0].0.as_str()));
 
-            // Refuses SMS: not texted, WeChat still.
-            let (s, e) = t
-                .call(
-                    "PUT",
-                    "/api/v1/notifications/channels",
-                    Some(&cw),
-                    Some(json!({"channels": ["sms", "pigeon"]})),
-                )
-                .await;
-            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-            assert!(
-                e["message"].as_str().unwrap_or("").contains("没有这种渠道"),
-                "{e}"
-            );
-            let (s, p) = t
-                .call(
-                    "PUT",
-                    "/api/v1/notifications/channels",
-                    Some(&cw),
-                    Some(json!({"channels": ["wechat"]})),
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK, "{p}");
-            assert_eq!(
-                p["channels"],
-                json!(["in_app", "wechat"]),
-                "in-app always kept"
-            );
-            queue_to_user(&t, uid).await;
-            drain(&t).await;
-            assert_eq!(seen(&fake, "/sms").len(), 1, "no second SMS");
-            assert_eq!(seen(&fake, "/wechat").len(), 2);
-
-            // Nothing outside Backstop: in-app only, shown to the user and in the delivery list.
-            let (_, p) = t
-                .call(
-                    "PUT",
-                    "/api/v1/notifications/channels",
-                    Some(&cw),
-                    Some(json!({"channels": []})),
-                )
-                .await;
-            assert_eq!(p["in_app_only"], true);
-            queue_to_user(&t, uid).await;
-            drain(&t).await;
-            assert_eq!(
-                (seen(&fake, "/sms").len(), seen(&fake, "/wechat").len()),
-                (1, 2)
-            );
-            let (s, list) = t
-                .get(
-                    &format!("/api/v1/notifications/deliveries?region={V1}"),
-                    &county,
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK, "{list}");
-            let in_app: Vec<&Value> = list
-                .as_array()
-                .expect("list")
-                .iter()
-                .filter(|d| d["channel"] == "in_app" && d["recipient"] == format!("user:{uid}"))
-                .collect();
-            assert_eq!(in_app.len(), 1, "{list}");
-            assert_eq!(in_app[0]["state"], "sent");
-            // The user's own messages are still there.
-            let (_, mine) = t.get("/api/v1/notifications", &cw).await;
-            assert!(mine.as_array().is_some_and(|m| m.len() >= 3), "{mine}");
-            assert!(
-                !list.to_string().contains(PHONE),
-                "phones masked in the list"
-            );
-
-            // The account page's section: the state shown, the form saves (audited).
-            let cookie = web_login(&t, "cw.ch").await;
-            let (s, html) = page(&t, "/account", &cookie).await;
-            assert_eq!(s, StatusCode::OK);
-            assert!(
-                html.contains("接收消息的渠道")
-                    && html.contains("仅站内消息")
-                    && html.contains("138****8000"),
-                "section shown"
-            );
-            let (s, _) = post_page(
-                &t,
-                "/account/channels",
-                &cookie,
-                "channels=sms&channels=webhook",
+        // Refuses SMS: not texted, WeChat still.
+        let (s, e) = t
+            .call(
+                "PUT",
+                "/api/v1/notifications/channels",
+                Some(&cw),
+                Some(json!({"channels": ["sms", "pigeon"]})),
             )
             .await;
-            assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, p) = t.get("/api/v1/notifications/channels", &cw).await;
-            assert_eq!(p["channels"], json!(["in_app", "sms", "webhook"]));
-            assert_eq!(audit_count(&t, "notify.channels").await, 3);
-        }
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(
+            e["message"].as_str().unwrap_or("").contains("没有这种渠道"),
+            "{e}"
+        );
+        let (s, p) = t
+            .call(
+                "PUT",
+                "/api/v1/notifications/channels",
+                Some(&cw),
+                Some(json!({"channels": ["wechat"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(
+            p["channels"],
+            json!(["in_app", "wechat"]),
+            "in-app always kept"
+        );
+        queue_to_user(&t, uid).await;
+        drain(&t).await;
+        assert_eq!(seen(&fake, "/sms").len(), 1, "no second SMS");
+        assert_eq!(seen(&fake, "/wechat").len(), 2);
+
+        // Nothing outside Backstop: in-app only, shown to the user and in the delivery list.
+        let (_, p) = t
+            .call(
+                "PUT",
+                "/api/v1/notifications/channels",
+                Some(&cw),
+                Some(json!({"channels": []})),
+            )
+            .await;
+        assert_eq!(p["in_app_only"], true);
+        queue_to_user(&t, uid).await;
+        drain(&t).await;
+        assert_eq!(
+            (seen(&fake, "/sms").len(), seen(&fake, "/wechat").len()),
+            (1, 2)
+        );
+        let (s, list) = t
+            .get(
+                &format!("/api/v1/notifications/deliveries?region={V1}"),
+                &county,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        let in_app: Vec<&Value> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|d| d["channel"] == "in_app" && d["recipient"] == format!("user:{uid}"))
+            .collect();
+        assert_eq!(in_app.len(), 1, "{list}");
+        assert_eq!(in_app[0]["state"], "sent");
+        // The user's own messages are still there.
+        let (_, mine) = t.get("/api/v1/notifications", &cw).await;
+        assert!(mine.as_array().is_some_and(|m| m.len() >= 3), "{mine}");
+        assert!(
+            !list.to_string().contains(PHONE),
+            "phones masked in the list"
+        );
+
+        // The account page's section: the state shown, the form saves (audited).
+        let cookie = web_login(&t, "cw.ch").await;
+        let (s, html) = page(&t, "/account", &cookie).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("接收消息的渠道")
+                && html.contains("仅站内消息")
+                && html.contains("138****8000"),
+            "section shown"
+        );
+        let (s, _) = post_page(
+            &t,
+            "/account/channels",
+            &cookie,
+            "channels=sms&channels=webhook",
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, p) = t.get("/api/v1/notifications/channels", &cw).await;
+        assert_eq!(p["channels"], json!(["in_app", "sms", "webhook"]));
+        assert_eq!(audit_count(&t, "notify.channels").await, 3);
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_missed_checkin_alerts_the_four_then_the_communitys_leader_under_the_rule() {
-    let (fake, base) = fake_gateway().await;
-    let fake2 = fake.clone();
-    each_backend_with(config(&base), move |t: T| {
-        let fake = fake2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             fake.lock().expect("fake").seen.clear();
             t.import_fixture().await;
             let nat = t.user("nat.obs", &["official"], "0").await;
@@ -372,7 +355,6 @@ async fn a_missed_checkin_alerts_the_four_then_the_communitys_leader_under_the_r
             t.clock.advance(chrono::Duration::hours(24));
             assert_eq!(backstop_app::screening::run_observation_checks(&t.state).await.expect("sweep"), 0);
             assert_eq!(count(&t, missed).await, 9);
-        }
     })
     .await;
 }

@@ -111,6 +111,14 @@ pub(crate) fn return_file(
     csv: &str,
     result: impl Fn(&str) -> (&'static str, &'static str),
 ) -> String {
+    return_lines(csv, |line| result(line.split(',').next().unwrap_or("")))
+}
+
+/// The export CSV turned into a return file: `result(line)` gives (结果, 失败原因).
+pub(crate) fn return_lines(
+    csv: &str,
+    result: impl Fn(&str) -> (&'static str, &'static str),
+) -> String {
     let mut out = String::new();
     for (i, line) in csv.lines().enumerate() {
         if i == 0 {
@@ -118,8 +126,7 @@ pub(crate) fn return_file(
         } else if line.starts_with("合计") || line.starts_with("校验码") {
             out.push_str(&format!("{line},,\n"));
         } else {
-            let id = line.split(',').next().unwrap_or("");
-            let (r, why) = result(id);
+            let (r, why) = result(line);
             out.push_str(&format!("{line},{r},{why}\n"));
         }
     }

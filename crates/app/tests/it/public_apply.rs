@@ -9,9 +9,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::notify::{config, fake_gateway};
+use crate::notify::{config, each_backend_with_gateway};
 use crate::public::last_code;
-use crate::support::{T, audit_count, cid, count, each_backend_with};
+use crate::support::{T, audit_count, cid, count, enc, form_text};
 
 /// A change made to a good body, for the bad-input cases.
 type Edit = Box<dyn Fn(&mut Value)>;
@@ -20,10 +20,6 @@ const A: &str = "130110";
 const V1: &str = "130110100001";
 const P1: &str = "13912345678";
 const P2: &str = "13700001111";
-
-fn enc(s: &str) -> String {
-    backstop_app::kernel::web::encode_query_value(s)
-}
 
 /// A public session token for `phone` through the API (code from the fake gateway).
 async fn session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
@@ -100,11 +96,7 @@ async fn staff_view(t: &T, tok: &str, no: &str) -> Option<Value> {
 
 #[tokio::test]
 async fn applying_without_an_account_through_the_public_api() {
-    let (fake, base) = fake_gateway().await;
-    let f2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
-        let fake = f2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             t.import_fixture().await;
             let off = t.user("off.a", &["official"], A).await;
             let ts = t.user("ts.a", &["township_staff"], "130110100").await;
@@ -285,20 +277,8 @@ async fn applying_without_an_account_through_the_public_api() {
             assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
             let (s, _) = t.get("/api/v1/assistance/applications", &ts).await;
             assert_eq!(s, StatusCode::OK);
-        }
     })
     .await;
-}
-
-async fn form(
-    t: &T,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let (s, h, b) = t.raw_form(method, path, cookie, body).await;
-    (s, h, String::from_utf8_lossy(&b).to_string())
 }
 
 fn location(h: &axum::http::HeaderMap) -> String {
@@ -318,51 +298,37 @@ async fn page_verify(
     extra: &str,
 ) -> (String, String) {
     t.clock.advance(chrono::Duration::seconds(61));
-    let (s, _, html) = form(t, "POST", via, None, &format!("phone={phone}&{extra}")).await;
-    assert_eq!(s, StatusCode::OK, "{html}");
-    backstop_app::notify::step(&t.state).await.expect("step");
-    let code = last_code(fake, phone);
-    let (s, h, _) = form(
-        t,
-        "POST",
-        "/public/login/verify",
-        None,
-        &format!("phone={phone}&code={code}&next={}", enc(next)),
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
+    let ask = format!("phone={phone}&{extra}");
+    let then = format!("&next={}", enc(next));
+    let h = crate::bookings_pages::code_login(t, fake, phone, (via, &ask), &then).await;
     (crate::support::set_cookie_pair(&h), location(&h))
 }
 
 #[tokio::test]
 async fn the_application_page_keeps_input_and_follows_up() {
-    let (fake, base) = fake_gateway().await;
-    let f2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
-        let fake = f2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             t.import_fixture().await;
             // Without a session: to the phone check, coming back to the page.
-            let (s, h, _) = form(&t, "GET", "/public/apply", None, "").await;
+            let (s, h, _) = form_text(&t, "GET", "/public/apply", None, "").await;
             assert_eq!((s, location(&h).as_str()), (StatusCode::SEE_OTHER, "/public/login?next=%2Fpublic%2Fapply"));
-            let (s, _, html) = form(&t, "GET", "/public/login?next=%2Fpublic%2Fapply", None, "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/login?next=%2Fpublic%2Fapply", None, "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("value=\"/public/apply\""), "{html}");
             let (cookie, to) = page_verify(&t, &fake, P1, "/public/apply", "/public/login", "next=%2Fpublic%2Fapply").await;
             assert_eq!(to, "/public/apply");
             // A foreign `next` is not followed.
-            let (s, _, html) = form(&t, "GET", "/public/login?next=https%3A%2F%2Fevil.example", None, "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/login?next=https%3A%2F%2Fevil.example", None, "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(!html.contains("evil.example"), "{html}");
 
             // The picker, down to the village; then the form.
-            let (s, _, html) = form(&t, "GET", "/public/apply", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/apply", Some(&cookie), "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("/public/apply?region=13"), "{html}");
-            let (s, _, html) = form(&t, "GET", "/public/apply?region=130110100", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/apply?region=130110100", Some(&cookie), "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains(&format!("/public/apply?region={V1}")), "{html}");
-            let (s, _, html) = form(&t, "GET", &format!("/public/apply?region={V1}"), Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", &format!("/public/apply?region={V1}"), Some(&cookie), "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("apply-form") && html.contains("电子授权书 2026 版 v1") && html.contains("139****5678"), "{html}");
             let idem = html.split("name=\"idem\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("key").to_string();
@@ -376,7 +342,7 @@ async fn the_application_page_keeps_input_and_follows_up() {
                 "region_code={V1}&idem={idem}&programme=dibao&area_kind=rural&address={}&m0_name={}&m0_id_number={applicant}&m0_earned_12m=1200&authorised=1&authorisation_version={}&note=",
                 enc("二组 5 号"), enc("周大"), enc("电子授权书 2026 版 v1"));
             let before = written(&t).await;
-            let (s, _, html) = form(&t, "POST", "/public/apply", Some(&cookie),
+            let (s, _, html) = form_text(&t, "POST", "/public/apply", Some(&cookie),
                 &format!("{base_form}&m2_name={}&m2_id_number={bad}&m2_relationship=spouse", enc("吴二"))).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
             assert!(html.contains("data-field=\"m2_id_number\"") && html.contains("吴二") && html.contains("二组 5 号"), "{html}");
@@ -384,43 +350,42 @@ async fn the_application_page_keeps_input_and_follows_up() {
             assert_eq!(written(&t).await, before);
             // Corrected: the application's page with its number.
             let spouse = cid(A, "19820909", 32);
-            let (s, h, _) = form(&t, "POST", "/public/apply", Some(&cookie),
+            let (s, h, _) = form_text(&t, "POST", "/public/apply", Some(&cookie),
                 &format!("{base_form}&m2_name={}&m2_id_number={spouse}&m2_relationship=spouse", enc("吴二"))).await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             let to = location(&h);
             let no = to.strip_prefix("/public/applications/").expect("number").to_string();
             // The form sent twice (a phone retrying): the same application.
-            let (s, h, _) = form(&t, "POST", "/public/apply", Some(&cookie),
+            let (s, h, _) = form_text(&t, "POST", "/public/apply", Some(&cookie),
                 &format!("{base_form}&m2_name={}&m2_id_number={spouse}&m2_relationship=spouse", enc("吴二"))).await;
             assert_eq!((s, location(&h)), (StatusCode::SEE_OTHER, to.clone()));
             assert_eq!(written(&t).await.0, before.0 + 1);
-            let (s, _, html) = form(&t, "GET", &to, Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", &to, Some(&cookie), "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains(&no) && html.contains("已受理") && html.contains("最低生活保障"), "{html}");
-            let (_, _, html) = form(&t, "GET", "/public/me", Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", "/public/me", Some(&cookie), "").await;
             assert!(html.contains(&no) && !html.contains("public-me-empty"), "{html}");
 
             // Following it up later: the number and a new code to the same phone.
-            let (s, _, html) = form(&t, "GET", "/public/track", None, "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/track", None, "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("track-form"));
             let next = format!("/public/applications/{no}");
             let (c2, to2) = page_verify(&t, &fake, P1, &next, "/public/track", &format!("number={no}")).await;
             assert_eq!(to2, next);
-            let (s, _, html) = form(&t, "GET", &next, Some(&c2), "").await;
+            let (s, _, html) = form_text(&t, "GET", &next, Some(&c2), "").await;
             assert_eq!(s, StatusCode::OK);
             assert!(html.contains("已受理"), "{html}");
             // Another phone with the same number: the code step looks the same; the page is
             // not found.
             let (c3, _) = page_verify(&t, &fake, P2, &next, "/public/track", &format!("number={no}")).await;
-            let (s, _, _) = form(&t, "GET", &next, Some(&c3), "").await;
+            let (s, _, _) = form_text(&t, "GET", &next, Some(&c3), "").await;
             assert_eq!(s, StatusCode::NOT_FOUND);
             // A staff cookie is no public session.
             t.make_user("cw.a", &["community_worker"], V1).await;
             let staff = crate::support::web_login(&t, "cw.a").await;
-            let (s, h, _) = form(&t, "GET", &next, Some(&staff), "").await;
+            let (s, h, _) = form_text(&t, "GET", &next, Some(&staff), "").await;
             assert_eq!((s, location(&h).as_str()), (StatusCode::SEE_OTHER, "/public/track"));
-        }
     })
     .await;
 }

@@ -33,6 +33,10 @@ async fn count_submissions(t: &T) -> i64 {
     count(t, "SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions").await
 }
 
+/// The village daily report of 2 March 2026 for the township, as Excel.
+pub(crate) const VILLAGE_EXPORT: &str =
+    "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100";
+
 #[tokio::test]
 async fn forms_are_listed_with_fields() {
     each_backend(|t: T| async move {
@@ -555,14 +559,7 @@ async fn trend_dashboard_and_excel_export() {
         assert_eq!(s, StatusCode::OK);
         assert!(html.contains("class=\"chart\"") && html.contains("/assets/echarts.min.js"));
         assert!(html.contains("2/"), "received count shown: {html}");
-        let (s, h, xlsx) = t
-            .raw_form(
-                "GET",
-                "/reports/export.xlsx?template=village_daily&period=2026-03-02&region=130110100",
-                Some(&cookie),
-                "",
-            )
-            .await;
+        let (s, h, xlsx) = t.raw_form("GET", VILLAGE_EXPORT, Some(&cookie), "").await;
         assert_eq!(s, StatusCode::OK);
         assert!(
             h.get("content-type")

@@ -7,19 +7,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::json;
 
-use crate::support::{PW, T, audit_count, each_backend, page, post_page, web_login};
-
-async fn api_login(t: &T, username: &str, password: &str) -> (StatusCode, serde_json::Value) {
-    t.clock.advance(Duration::seconds(31));
-    let code = t.totp_now(username);
-    t.call(
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": username, "password": password, "totp": code})),
-    )
-    .await
-}
+use crate::support::{PW, api_login, audit_count, each_backend, page, post_page, web_login};
 
 #[tokio::test]
 async fn the_security_administrator_sets_the_login_rules_on_a_page() {

@@ -713,3 +713,86 @@ pub async fn text_at_rest(t: &T) -> String {
     }
     all
 }
+
+/// Make an organisation through the API as `who`; returns its id.
+#[allow(dead_code)]
+pub async fn org(t: &T, who: &str, name: &str, kind: &str, region: &str) -> i64 {
+    let (s, o) = t
+        .post(
+            "/api/v1/orgs",
+            who,
+            json!({"name": name, "kind": kind, "region_code": region}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    o["id"].as_i64().expect("org id")
+}
+
+/// The text of every worksheet (and the shared strings) of an xlsx file.
+#[allow(dead_code)]
+pub fn xlsx_text(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
+    let mut out = String::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
+        if name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml" {
+            f.read_to_string(&mut out).expect("read");
+        }
+    }
+    out
+}
+
+/// A value encoded for a query string or a form body.
+#[allow(dead_code)]
+pub fn enc(s: &str) -> String {
+    backstop_app::kernel::web::encode_query_value(s)
+}
+
+/// Send a form (or a bare request) with [`T::raw_form`]; the answer's body as text.
+#[allow(dead_code)]
+pub async fn form_text(
+    t: &T,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let (s, h, b) = t.raw_form(method, path, cookie, body).await;
+    (s, h, String::from_utf8_lossy(&b).to_string())
+}
+
+/// Log in through the API with `password` and the user's current one-time code, the clock
+/// moved on past the last code first.
+#[allow(dead_code)]
+pub async fn api_login(t: &T, username: &str, password: &str) -> (StatusCode, Value) {
+    t.clock.advance(chrono::Duration::seconds(31));
+    let code = t.totp_now(username);
+    t.call(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": username, "password": password, "totp": code})),
+    )
+    .await
+}
+
+/// The `Location` header of an answer, or "" without one.
+#[allow(dead_code)]
+pub fn location(h: &axum::http::HeaderMap) -> String {
+    h.get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// How many notifications in the outbox hold `text` in their body.
+#[allow(dead_code)]
+pub async fn deliveries_containing(t: &T, text: &str) -> i64 {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM notify_deliveries WHERE body LIKE $1")
+        .bind(format!("%{text}%"))
+        .fetch_one(t.state.db.pool())
+        .await
+        .expect("count")
+}

@@ -11,49 +11,9 @@ use axum::http::StatusCode;
 use backstop_app::public::Citizen;
 use serde_json::{Value, json};
 
-use crate::notify::{config, fake_gateway};
-use crate::public::last_code;
-use crate::support::{
-    T, audit_count, count, each_backend, each_backend_with, set_cookie_pair, web_login,
-};
-
-fn enc(s: &str) -> String {
-    backstop_app::kernel::web::encode_query_value(s)
-}
-
-async fn form(
-    t: &T,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> (StatusCode, String, String) {
-    let (s, h, b) = t.raw_form(method, path, cookie, body).await;
-    let loc = h
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    (s, loc, String::from_utf8_lossy(&b).to_string())
-}
-
-/// A public session for `phone` (code through the fake SMS gateway).
-async fn public_session(t: &T, fake: &crate::notify::Shared, phone: &str) -> String {
-    let (s, _, _) = form(t, "POST", "/public/login", None, &format!("phone={phone}")).await;
-    assert_eq!(s, StatusCode::OK);
-    backstop_app::notify::step(&t.state).await.expect("step");
-    let code = last_code(fake, phone);
-    let (s, h, _) = t
-        .raw_form(
-            "POST",
-            "/public/login/verify",
-            None,
-            &format!("phone={phone}&code={code}"),
-        )
-        .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    set_cookie_pair(&h)
-}
+use crate::bookings_pages::public_session;
+use crate::notify::{config, each_backend_with_gateway};
+use crate::support::{T, audit_count, count, each_backend, enc, form_text, location, web_login};
 
 /// A verified member of the public without going through the code (for the service calls).
 fn citizen(t: &T, phone: &str) -> Citizen {
@@ -88,11 +48,7 @@ fn task_body(region: &str, needed: i64) -> Value {
 
 #[tokio::test]
 async fn a_task_from_posting_to_confirmed_hours() {
-    let (fake, base) = fake_gateway().await;
-    let f2 = fake.clone();
-    each_backend_with(config(&base), move |t| {
-        let fake = f2.clone();
-        async move {
+    each_backend_with_gateway(config, |t, fake| async move {
             t.import_fixture().await;
             let off = t.user("off.a", &["official"], "130110").await;
             let ts = t.user("ts.a", &["township_staff"], "130110100").await;
@@ -104,19 +60,21 @@ async fn a_task_from_posting_to_confirmed_hours() {
 
             // The volunteer registers on the public face.
             let cookie = public_session(&t, &fake, "13912345678").await;
-            let (s, loc, _) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let (s, h, _) = form_text(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let loc = location(&h);
             assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "/public/volunteers/register"));
-            let (s, _, html) = form(&t, "GET", "/public/volunteers/register?region=130110100001", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/volunteers/register?region=130110100001", Some(&cookie), "").await;
             assert!(s == StatusCode::OK && html.contains("vol-register") && html.contains("鹿泉区青年志愿者协会"), "{html}");
             let reg = |health: &str| format!("region_code=130110100001&name={}&skills=screening&skills=driving&availability={}&org_id={org}{health}",
                 enc("王志愿"), enc("周末全天"));
-            let (s, _, html) = form(&t, "POST", "/public/volunteers/register", Some(&cookie), &reg("&no_fever=1")).await;
+            let (s, _, html) = form_text(&t, "POST", "/public/volunteers/register", Some(&cookie), &reg("&no_fever=1")).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
             assert!(html.contains("健康申报未通过") && html.contains("王志愿"), "{html}");
             assert_eq!(count(&t, "SELECT CAST(COUNT(*) AS BIGINT) FROM volunteers").await, 0);
-            let (s, loc, _) = form(&t, "POST", "/public/volunteers/register", Some(&cookie), &reg("&no_fever=1&no_contact=1")).await;
+            let (s, h, _) = form_text(&t, "POST", "/public/volunteers/register", Some(&cookie), &reg("&no_fever=1&no_contact=1")).await;
+            let loc = location(&h);
             assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "/public/volunteers"));
-            let (s, _, html) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert!(s == StatusCode::OK && html.contains("王志愿") && html.contains("vol-open-empty"), "{html}");
 
             // Staff see the volunteer masked; a community worker sees its own village's.
@@ -153,30 +111,30 @@ async fn a_task_from_posting_to_confirmed_hours() {
             assert!(t.get("/api/v1/volunteers/tasks", &ts_b).await.1.as_array().expect("list").is_empty());
 
             // Check-in on a task not signed up for; check-out before check-in.
-            let (s, _, html) = form(&t, "POST", &format!("/public/volunteers/tasks/{other_id}/checkin"), Some(&cookie), "place=x").await;
+            let (s, _, html) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{other_id}/checkin"), Some(&cookie), "place=x").await;
             assert_eq!(s, StatusCode::CONFLICT);
             assert!(html.contains("未报名或未被指派"), "{html}");
-            let (s, _, html) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert!(s == StatusCode::OK && html.contains(&format!("vol-signup-{tid}")) && html.contains("每班 3 小时"), "{html}");
-            let (s, _, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/signup"), Some(&cookie), "").await;
+            let (s, _, _) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/signup"), Some(&cookie), "").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             // Signing up again changes nothing.
-            assert_eq!(form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/signup"), Some(&cookie), "").await.0, StatusCode::SEE_OTHER);
-            let (s, _, html) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkout"), Some(&cookie), "").await;
+            assert_eq!(form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/signup"), Some(&cookie), "").await.0, StatusCode::SEE_OTHER);
+            let (s, _, html) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkout"), Some(&cookie), "").await;
             assert_eq!(s, StatusCode::CONFLICT);
             assert!(html.contains("尚未签到"), "{html}");
             // Check in at 09:10, out at 11:40: 150 minutes.
             t.clock.advance(chrono::Duration::minutes(10));
-            let (s, _, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&cookie), &format!("place={}", enc("东门岗亭"))).await;
+            let (s, _, _) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&cookie), &format!("place={}", enc("东门岗亭"))).await;
             assert_eq!(s, StatusCode::SEE_OTHER);
             t.clock.advance(chrono::Duration::minutes(150));
             // The two-hour public session has run out: the volunteer verifies the phone again.
-            let (s, _, _) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let (s, _, _) = form_text(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert_eq!(s, StatusCode::SEE_OTHER, "an expired public session is sent to log in");
             let cookie = public_session(&t, &fake, "13912345678").await;
-            let (s, _, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkout"), Some(&cookie), "").await;
+            let (s, _, _) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkout"), Some(&cookie), "").await;
             assert_eq!(s, StatusCode::SEE_OTHER);
-            let (_, _, html) = form(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
+            let (_, _, html) = form_text(&t, "GET", "/public/volunteers", Some(&cookie), "").await;
             assert!(html.contains("2 小时 30 分钟") && html.contains("待确认"), "{html}");
             // The staff's sessions idled out too (30 minutes): they sign in again.
             let (off, ts, ts_b) = (t.login("off.a").await, t.login("ts.a").await, t.login("ts.b").await);
@@ -210,7 +168,7 @@ async fn a_task_from_posting_to_confirmed_hours() {
             assert_eq!(cert["total_minutes"], 120);
             assert_eq!(cert["lines"][0]["region_name"], "旱码头社区居民委员会");
             assert_eq!(t.get(&format!("/api/v1/volunteers/{vid}/certificate"), &ts_b).await.0, StatusCode::NOT_FOUND);
-            let (s, _, html) = form(&t, "GET", "/public/volunteers/certificate", Some(&cookie), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/public/volunteers/certificate", Some(&cookie), "").await;
             assert!(s == StatusCode::OK && html.contains("王志愿") && html.contains("2 小时") && html.contains("旱码头社区居民委员会"), "{html}");
             let (s, h, bytes) = t.raw("GET", "/api/v1/volunteers/totals/export", Some(&ts), None, &[]).await;
             assert_eq!(s, StatusCode::OK, "{h:?}");
@@ -218,18 +176,21 @@ async fn a_task_from_posting_to_confirmed_hours() {
 
             // Staff pages; the public session is no staff login, the staff cookie no public one.
             let web = web_login(&t, "ts.a").await;
-            let (s, _, html) = form(&t, "GET", &format!("/volunteers/tasks/{tid}"), Some(&web), "").await;
+            let (s, _, html) = form_text(&t, "GET", &format!("/volunteers/tasks/{tid}"), Some(&web), "").await;
             assert!(s == StatusCode::OK && html.contains("已确认 120 分钟") && html.contains("中途离岗"), "{html}");
-            let (s, _, html) = form(&t, "GET", "/volunteers/totals", Some(&web), "").await;
+            let (s, _, html) = form_text(&t, "GET", "/volunteers/totals", Some(&web), "").await;
             assert!(s == StatusCode::OK && html.contains("chart-hours") && html.contains("2 小时"), "{html}");
-            let (s, _, html) = form(&t, "POST", &format!("/volunteers/shifts/{sid}/confirm"), Some(&web), "minutes=90&reason=").await;
+            let (s, _, html) = form_text(&t, "POST", &format!("/volunteers/shifts/{sid}/confirm"), Some(&web), "minutes=90&reason=").await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
             assert!(html.contains("调整时长须填写理由"), "{html}");
-            let (s, loc, _) = form(&t, "GET", "/volunteers", Some(&cookie), "").await;
+            let (s, h, _) = form_text(&t, "GET", "/volunteers", Some(&cookie), "").await;
+            let loc = location(&h);
             assert!(s == StatusCode::SEE_OTHER && loc.starts_with("/login"), "{s} {loc}");
-            let (s, loc, _) = form(&t, "GET", "/public/volunteers", Some(&web), "").await;
+            let (s, h, _) = form_text(&t, "GET", "/public/volunteers", Some(&web), "").await;
+            let loc = location(&h);
             assert!(s == StatusCode::SEE_OTHER && loc.starts_with("/public/login"), "{s} {loc}");
-            let (s, loc, _) = form(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&web), "").await;
+            let (s, h, _) = form_text(&t, "POST", &format!("/public/volunteers/tasks/{tid}/checkin"), Some(&web), "").await;
+            let loc = location(&h);
             assert!(s == StatusCode::SEE_OTHER && loc.starts_with("/public/login"), "{s} {loc}");
 
             // The community posts its own entrance duty and reads it; the township sees it too.
@@ -248,7 +209,6 @@ async fn a_task_from_posting_to_confirmed_hours() {
                 ("volunteer.checkin", 1), ("volunteer.checkout", 1), ("volunteer.hours_confirm", 1)] {
                 assert_eq!(audit_count(&t, action).await, n, "{action}");
             }
-        }
     })
     .await;
 }

@@ -11,10 +11,12 @@ use crate::assistance::steps::Beneficiary;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted_row, all, ranged, regional};
 use crate::people::shown;
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
+
+regional!(Beneficiary, AidGrant);
 
 // -------------------------------------------------------------------------- beneficiaries
 
@@ -126,15 +128,7 @@ pub(in crate::assistance) async fn beneficiary(
         "SELECT {B_COLS} FROM assistance_beneficiaries b JOIN persons p ON p.id = b.person_id WHERE b.id = $1"
     );
     let keys = &state.keys;
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| beneficiary_from_row(keys, r),
-        |b| &b.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| beneficiary_from_row(keys, r)).await
 }
 
 pub(in crate::assistance) async fn hold_exit(
@@ -407,15 +401,7 @@ pub(in crate::assistance) async fn grant(
         "SELECT {G_COLS} FROM assistance_aid_grants g JOIN persons p ON p.id = g.person_id WHERE g.id = $1"
     );
     let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| grant_from_row(state, r, now),
-        |g| &g.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| grant_from_row(state, r, now)).await
 }
 
 pub(in crate::assistance) async fn grants(

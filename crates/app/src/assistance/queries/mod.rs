@@ -24,11 +24,13 @@ mod stats;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{AnyQuery, admitted, all, ranged};
+use crate::kernel::queries::{AnyQuery, admitted, admitted_row, all, ranged, regional};
 use crate::people::shown;
 use crate::state::AppState;
 use backstop_core::Programme;
 use backstop_core::money::Fen;
+
+regional!(Application);
 pub(super) use due_times::*;
 pub(super) use emergency::*;
 pub(super) use federated::*;
@@ -434,14 +436,9 @@ pub(super) async fn application(
 ) -> AppResult<Application> {
     let sql = format!("SELECT {A_COLS} FROM {A_FROM} WHERE a.id = $1");
     let now = state.now_ms();
-    let mut a = admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| application_from_row(state, r, now),
-        |a| &a.region_code,
-    )
+    let mut a = admitted_row(state, scope, sql, id, |r| {
+        application_from_row(state, r, now)
+    })
     .await?;
     let q = sqlx::query(
         "SELECT m.person_id, p.name, m.adult, m.income_enc, m.authorised_at, m.authorisation_version \

@@ -8,7 +8,7 @@ use super::province_of;
 use crate::assistance::public::{PublicStatus, public_status_label};
 use crate::kernel::access::Tx;
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::region_name;
+use crate::kernel::queries::{region_name, text_or_empty};
 use crate::state::AppState;
 use backstop_core::Programme;
 
@@ -104,9 +104,7 @@ pub(in crate::assistance) async fn public_by_phone(
         let programme: String = r.try_get("programme")?;
         let status: String = r.try_get("status")?;
         out.push(PublicStatus {
-            number: r
-                .try_get::<Option<String>, _>("public_no")?
-                .unwrap_or_default(),
+            number: text_or_empty(r, "public_no")?,
             programme_label: Programme::parse(&programme)
                 .map(|p| p.label())
                 .unwrap_or("")

@@ -430,6 +430,11 @@ pub(in crate::bookings) async fn cancel_booking(tx: &mut Tx, b: &Booking) -> App
             .bind(b.id),
     )
     .await?;
+    release_parties(tx, b).await
+}
+
+/// Release a booking's parties' hold (they may book again).
+pub(in crate::bookings) async fn release_parties(tx: &mut Tx, b: &Booking) -> AppResult<()> {
     tx.exec(
         sqlx::query(
             "UPDATE booking_parties SET active = 0 WHERE booking_id = $1 AND province = $2",

@@ -9,7 +9,7 @@ use crate::bookings::funeral::{Job, Request, Unit};
 use crate::bookings::province_of;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, ranged_between, text_or_empty};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
@@ -151,9 +151,7 @@ fn request_from_row(r: &AnyRow) -> Result<Request, sqlx::Error> {
         id: r.try_get("id")?,
         number: r.try_get("number")?,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         region_code: r.try_get("region_code")?,
         source: r.try_get("source")?,
         from_org_id: r.try_get("from_org_id")?,
@@ -322,9 +320,7 @@ fn job_from_row(r: &AnyRow) -> Result<Job, sqlx::Error> {
         org_id: r.try_get("org_id")?,
         region_code: r.try_get("region_code")?,
         resource_id: r.try_get("resource_id")?,
-        resource_name: r
-            .try_get::<Option<String>, _>("resource_name")?
-            .unwrap_or_default(),
+        resource_name: text_or_empty(r, "resource_name")?,
         kind_label: crate::bookings::funeral::job_kind_label(&kind).to_string(),
         kind,
         day: r.try_get("day")?,
@@ -333,12 +329,8 @@ fn job_from_row(r: &AnyRow) -> Result<Job, sqlx::Error> {
         epidemic: r.try_get::<i64, _>("epidemic")? != 0,
         status_label: crate::bookings::funeral::job_status_label(&status).to_string(),
         status,
-        number: r
-            .try_get::<Option<String>, _>("number")?
-            .unwrap_or_default(),
-        name: r
-            .try_get::<Option<String>, _>("name_masked")?
-            .unwrap_or_default(),
+        number: text_or_empty(r, "number")?,
+        name: text_or_empty(r, "name_masked")?,
     })
 }
 
@@ -487,21 +479,15 @@ pub(in crate::bookings) async fn used(
          CAST(SUM(hours) AS BIGINT) AS h FROM funeral_jobs \
          WHERE region_code >= $1 AND region_code < $2 AND day >= $3 AND day <= $4 AND status <> 'cancelled' \
          GROUP BY region_code, org_id, day, kind";
-    all(
-        state,
-        ranged(scope, sql)
-            .bind(from.to_string())
-            .bind(to.to_string()),
-        |r| {
-            Ok((
-                r.try_get("region_code")?,
-                r.try_get("org_id")?,
-                r.try_get("day")?,
-                r.try_get("kind")?,
-                r.try_get("n")?,
-                r.try_get("h")?,
-            ))
-        },
-    )
+    all(state, ranged_between(scope, sql, from, to), |r| {
+        Ok((
+            r.try_get("region_code")?,
+            r.try_get("org_id")?,
+            r.try_get("day")?,
+            r.try_get("kind")?,
+            r.try_get("n")?,
+            r.try_get("h")?,
+        ))
+    })
     .await
 }

@@ -9,7 +9,7 @@ use crate::bookings::book::Booking;
 use crate::bookings::province_of;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::AppResult;
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged_between};
 use crate::state::AppState;
 
 /// Mark a booked booking `done` or `no_show` (its parties' hold released); rows changed.
@@ -31,14 +31,7 @@ pub(in crate::bookings) async fn mark_outcome(
             .bind(province_of(&b.region_code)),
         )
         .await?;
-    tx.exec(
-        sqlx::query(
-            "UPDATE booking_parties SET active = 0 WHERE booking_id = $1 AND province = $2",
-        )
-        .bind(b.id)
-        .bind(province_of(&b.region_code)),
-    )
-    .await?;
+    super::book::release_parties(tx, b).await?;
     Ok(n)
 }
 
@@ -99,22 +92,16 @@ pub(in crate::bookings) async fn booking_facts(
 ) -> AppResult<Vec<BookingFact>> {
     let sql = "SELECT region_code, org_id, day, starts, status, updated_at FROM bookings \
          WHERE region_code >= $1 AND region_code < $2 AND day >= $3 AND day <= $4";
-    all(
-        state,
-        ranged(scope, sql)
-            .bind(from.to_string())
-            .bind(to.to_string()),
-        |r| {
-            Ok(BookingFact {
-                region_code: r.try_get("region_code")?,
-                org_id: r.try_get("org_id")?,
-                day: r.try_get("day")?,
-                starts: r.try_get("starts")?,
-                status: r.try_get("status")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        },
-    )
+    all(state, ranged_between(scope, sql, from, to), |r| {
+        Ok(BookingFact {
+            region_code: r.try_get("region_code")?,
+            org_id: r.try_get("org_id")?,
+            day: r.try_get("day")?,
+            starts: r.try_get("starts")?,
+            status: r.try_get("status")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    })
     .await
 }
 
@@ -128,19 +115,13 @@ pub(in crate::bookings) async fn rebooked(
     let sql = "SELECT region_code, org_id, old_day, CAST(COUNT(*) AS BIGINT) AS n FROM booking_rebookings \
          WHERE region_code >= $1 AND region_code < $2 AND old_day >= $3 AND old_day <= $4 \
          GROUP BY region_code, org_id, old_day";
-    all(
-        state,
-        ranged(scope, sql)
-            .bind(from.to_string())
-            .bind(to.to_string()),
-        |r| {
-            Ok((
-                r.try_get("region_code")?,
-                r.try_get("org_id")?,
-                r.try_get("old_day")?,
-                r.try_get("n")?,
-            ))
-        },
-    )
+    all(state, ranged_between(scope, sql, from, to), |r| {
+        Ok((
+            r.try_get("region_code")?,
+            r.try_get("org_id")?,
+            r.try_get("old_day")?,
+            r.try_get("n")?,
+        ))
+    })
     .await
 }

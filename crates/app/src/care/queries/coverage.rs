@@ -12,6 +12,7 @@ use super::category_of;
 use crate::care::{NotContacted, category_label};
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::kernel::queries::text_or_empty;
 use crate::people::shown;
 use crate::state::AppState;
 
@@ -20,6 +21,24 @@ const ACTIVE: &str = "m.start_date <= $4 AND (m.end_date = '' OR m.end_date >= $
 /// Its person visited in the period.
 const CONTACTED: &str = "EXISTS (SELECT 1 FROM care_visits v WHERE v.person_id = m.person_id \
     AND v.visited_on >= $3 AND v.visited_on <= $4)";
+
+/// The rows of `sql` (`$1`–`$2` the handle's range, `$3`–`$4` the period).
+async fn in_period(
+    state: &AppState,
+    scope: &Scoped<'_>,
+    sql: String,
+    from: &str,
+    to: &str,
+) -> AppResult<Vec<sqlx::any::AnyRow>> {
+    let (lo, hi) = scope.range();
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lo)
+        .bind(hi)
+        .bind(from)
+        .bind(to)
+        .fetch_all(state.db.pool())
+        .await?)
+}
 
 /// Per category under the handle: (members active in the period, of them contacted).
 pub(in crate::care) async fn coverage_counts(
@@ -34,14 +53,7 @@ pub(in crate::care) async fn coverage_counts(
          FROM care_memberships m JOIN persons p ON p.id = m.person_id \
          WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE}"
     );
-    let (lo, hi) = scope.range();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(from)
-        .bind(to)
-        .fetch_all(state.db.pool())
-        .await?;
+    let rows = in_period(state, scope, sql, from, to).await?;
     let mut sets: HashMap<String, (HashSet<i64>, HashSet<i64>)> = HashMap::new();
     for r in &rows {
         let pid: i64 = r.try_get("person_id")?;
@@ -83,14 +95,7 @@ pub(in crate::care) async fn not_contacted(
          LEFT JOIN regions r ON r.code = p.region_code \
          WHERE p.region_code >= $1 AND p.region_code < $2 AND {ACTIVE} AND NOT {CONTACTED}"
     );
-    let (lo, hi) = scope.range();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(hi)
-        .bind(from)
-        .bind(to)
-        .fetch_all(state.db.pool())
-        .await?;
+    let rows = in_period(state, scope, sql, from, to).await?;
     let mut listed = Vec::with_capacity(rows.len());
     for r in &rows {
         let cat = category_of(&state.keys, r)?;
@@ -102,9 +107,7 @@ pub(in crate::care) async fn not_contacted(
             person_id: r.try_get("person_id")?,
             category: cat,
             name: r.try_get("name")?,
-            region_name: r
-                .try_get::<Option<String>, _>("region_name")?
-                .unwrap_or_default(),
+            region_name: text_or_empty(r, "region_name")?,
         });
     }
     listed.sort_by(|a, b| {

@@ -17,7 +17,7 @@ use super::{
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::all;
+use crate::kernel::queries::{all, text_or_empty};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
@@ -196,9 +196,7 @@ pub(super) async fn case_full(
     ) {
         (Some(aid), Some(st)) => Some(LinkedApplication {
             id: aid,
-            programme: row
-                .try_get::<Option<String>, _>("app_programme")?
-                .unwrap_or_default(),
+            programme: text_or_empty(&row, "app_programme")?,
             status_label: application_status_label(&st).to_string(),
             status: st,
         }),

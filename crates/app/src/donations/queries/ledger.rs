@@ -12,7 +12,7 @@ use crate::donations::ledger::{
 use crate::donations::verify::LineBalances;
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, text_or_empty};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
 
@@ -134,9 +134,7 @@ pub(crate) async fn receipt_directions(
         Directions {
             kind: r.try_get("directed_kind")?,
             org_id: r.try_get("directed_org_id")?,
-            org_name: r
-                .try_get::<Option<String>, _>("org_name")?
-                .unwrap_or_default(),
+            org_name: text_or_empty(&r, "org_name")?,
             region: r.try_get("directed_region")?,
         },
     )

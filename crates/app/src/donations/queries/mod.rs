@@ -26,9 +26,11 @@ use super::receipts::{LineRow, ReceiptRow, donor_shown};
 use super::{Campaign, CategoryTotals, Line, Receipt, Receiver, Totals, category_label};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted, admitted_row, all, ranged, regional};
 use crate::state::AppState;
 use backstop_core::clock::rfc3339;
+
+regional!(Receipt);
 
 /// An organisation as the ledger needs it.
 #[derive(Debug, Clone)]
@@ -64,17 +66,12 @@ pub(super) fn org_bind(scope: &Scoped<'_>) -> i64 {
     scope.org().unwrap_or(0)
 }
 
-/// A validated campaign.
-pub(crate) struct CampaignRow {
-    pub region_code: String,
-    pub name: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    pub no_fee: bool,
-    pub directed_only: bool,
-}
-
-pub(crate) async fn insert_campaign(tx: &mut Tx, c: &CampaignRow, by: &str) -> AppResult<i64> {
+/// Insert a campaign (`c` validated: the region's code and the dates in their stored form).
+pub(crate) async fn insert_campaign(
+    tx: &mut Tx,
+    c: &crate::donations::NewCampaign,
+    by: &str,
+) -> AppResult<i64> {
     let now = tx.now();
     let q = sqlx::query(
         "INSERT INTO donation_campaigns (region_code, name, starts_on, ends_on, no_fee, directed_only, \
@@ -463,15 +460,7 @@ async fn with_lines(
 /// One receipt under the handle, with its lines and their balances.
 pub(crate) async fn receipt(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppResult<Receipt> {
     let sql = format!("SELECT {RC_COLS} WHERE r.id = $1");
-    let r = admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| receipt_from_row(state, r),
-        |r| &r.region_code,
-    )
-    .await?;
+    let r = admitted_row(state, scope, sql, id, |r| receipt_from_row(state, r)).await?;
     let r = scope.admit_org(r.org_id, r)?;
     let prov = super::province(&r.region_code);
     let mut one = [r];

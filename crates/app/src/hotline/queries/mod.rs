@@ -20,8 +20,10 @@ use super::{
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted, admitted_row, all, ranged, regional, text_or_empty};
 use crate::state::AppState;
+
+regional!(Call);
 
 mod referrals;
 mod stats;
@@ -47,9 +49,7 @@ fn line_from_row(r: &AnyRow) -> Result<Line, sqlx::Error> {
         kind_label: label(LINE_KINDS, &kind),
         kind,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         hours: r.try_get("hours")?,
     })
 }
@@ -152,9 +152,7 @@ fn shift_from_row(r: &AnyRow) -> Result<Shift, sqlx::Error> {
     Ok(Shift {
         id: r.try_get("id")?,
         line_id: r.try_get("line_id")?,
-        line_name: r
-            .try_get::<Option<String>, _>("line_name")?
-            .unwrap_or_default(),
+        line_name: text_or_empty(r, "line_name")?,
         username: r.try_get("username")?,
         starts_at: rfc3339(r.try_get("starts_at")?),
         ends_at: rfc3339(r.try_get("ends_at")?),
@@ -266,9 +264,7 @@ fn call_from_row(state: &AppState, r: &AnyRow) -> Result<Call, sqlx::Error> {
     Ok(Call {
         id: r.try_get("id")?,
         line_id: r.try_get("line_id")?,
-        line_name: r
-            .try_get::<Option<String>, _>("line_name")?
-            .unwrap_or_default(),
+        line_name: text_or_empty(r, "line_name")?,
         region_code: r.try_get("region_code")?,
         called_at: rfc3339(r.try_get("called_at")?),
         caller_category_label: label(CALLER_CATEGORIES, &caller_category),
@@ -368,15 +364,7 @@ pub(super) async fn call(state: &AppState, scope: &Scoped<'_>, id: i64) -> AppRe
     let sql = format!(
         "SELECT {C_COLS} FROM hotline_calls c LEFT JOIN hotline_lines l ON l.id = c.line_id WHERE c.id = $1"
     );
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| call_from_row(state, r),
-        |c| &c.region_code,
-    )
-    .await
+    admitted_row(state, scope, sql, id, |r| call_from_row(state, r)).await
 }
 
 pub(super) async fn calls(state: &AppState, scope: &Scoped<'_>) -> AppResult<Vec<Call>> {

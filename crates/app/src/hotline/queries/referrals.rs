@@ -11,9 +11,11 @@ use super::super::{Followup, Line, Referral, label, province_of};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::crypto::KeyRing;
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{admitted, all, ranged};
+use crate::kernel::queries::{admitted_row, all, ranged, regional, text_or_empty};
 use crate::privacy::{seal, text};
 use crate::state::AppState;
+
+regional!(Followup);
 
 // --------------------------------------------------------------------------- referrals
 
@@ -29,9 +31,7 @@ fn referral_from_row(keys: &KeyRing, r: &AnyRow) -> Result<Referral, sqlx::Error
         line_id: r.try_get("line_id")?,
         region_code: r.try_get("region_code")?,
         org_id: r.try_get("org_id")?,
-        org_name: r
-            .try_get::<Option<String>, _>("org_name")?
-            .unwrap_or_default(),
+        org_name: text_or_empty(r, "org_name")?,
         urgent: r.try_get::<i64, _>("urgent")? != 0,
         reason: text(keys, r, "reason")?,
         status_label: label(REFERRAL_STATUS, &status),
@@ -271,14 +271,9 @@ pub(in crate::hotline) async fn followup(
 ) -> AppResult<Followup> {
     let sql = format!("SELECT {F_COLS} FROM hotline_followups WHERE id = $1");
     let now = state.now_ms();
-    admitted(
-        state,
-        scope,
-        sql,
-        id,
-        |r| followup_from_row(&state.keys, r, now),
-        |f| &f.region_code,
-    )
+    admitted_row(state, scope, sql, id, |r| {
+        followup_from_row(&state.keys, r, now)
+    })
     .await
 }
 

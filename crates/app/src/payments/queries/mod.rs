@@ -19,7 +19,7 @@ use sqlx::{AnyConnection, Row};
 use super::{Line, Roll, left_summary, programme_label, status_label};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged};
+use crate::kernel::queries::{all, ranged, text_or_empty};
 use crate::state::AppState;
 
 /// A roll let through a handle: only [`roll`] and [`roll_in`] make one.
@@ -143,12 +143,8 @@ fn line_from_row(r: &AnyRow) -> Result<Line, sqlx::Error> {
         members: r.try_get("members")?,
         amount_fen: amount,
         amount_yuan: Fen(amount).to_yuan_string(),
-        bank_name: r
-            .try_get::<Option<String>, _>("bank_name")?
-            .unwrap_or_default(),
-        account_masked: r
-            .try_get::<Option<String>, _>("account_masked")?
-            .unwrap_or_default(),
+        bank_name: text_or_empty(r, "bank_name")?,
+        account_masked: text_or_empty(r, "account_masked")?,
         account_changed: r.try_get::<i64, _>("account_changed")? != 0,
         exit_held: r.try_get::<i64, _>("exit_held")? != 0,
         outcome: r.try_get("outcome")?,
@@ -221,12 +217,8 @@ pub(super) async fn bank_lines(tx: &mut Tx, roll: &Admitted) -> AppResult<Vec<Ba
             Ok(BankLine {
                 id: r.try_get("id")?,
                 name: r.try_get("name")?,
-                bank_name: r
-                    .try_get::<Option<String>, _>("bank_name")?
-                    .unwrap_or_default(),
-                holder: r
-                    .try_get::<Option<String>, _>("holder")?
-                    .unwrap_or_default(),
+                bank_name: text_or_empty(r, "bank_name")?,
+                holder: text_or_empty(r, "holder")?,
                 account_enc: r.try_get("account_enc")?,
                 amount_fen: r.try_get("amount_fen")?,
                 account_changed: r.try_get::<i64, _>("account_changed")? != 0,

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::{COLS, Stored, stored_from_row};
 use crate::kernel::access::{Scoped, Tx};
 use crate::kernel::error::{AppError, AppResult};
-use crate::kernel::queries::{all, ranged, region_name, set_disabled};
+use crate::kernel::queries::{all, ranged, region_name, set_disabled, text_or_empty};
 use crate::state::AppState;
 
 /// A household row as stored.
@@ -182,7 +182,7 @@ pub(crate) async fn list(
         .map(|r| {
             Ok(HouseholdLine {
                 row: household_from(r)?,
-                head: r.try_get::<Option<String>, _>("head")?.unwrap_or_default(),
+                head: text_or_empty(r, "head")?,
                 members: r.try_get("members")?,
             })
         })
