@@ -19,6 +19,36 @@ pub fn die(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
+/// A flag's number (`--villages 40_000`: underscores allowed); anything else ends the run.
+pub fn number<T: std::str::FromStr>(flag: &str, v: &str) -> T {
+    v.replace('_', "")
+        .parse()
+        .unwrap_or_else(|_| die(format!("{flag}: not a number: {v}")))
+}
+
+/// The working folder of a benchmark that runs the release `backstop` binary at `bin`: `work`
+/// if given (created), else a temporary folder removed when the returned guard is dropped.
+pub fn work_dir(
+    bin: &std::path::Path,
+    work: Option<&std::path::PathBuf>,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    if !bin.exists() {
+        die(format!(
+            "no backstop binary at {} (cargo build --release -p backstop, or --bin)",
+            bin.display()
+        ));
+    }
+    let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap_or_else(|e| die(e));
+    let dir = match work {
+        Some(w) => {
+            std::fs::create_dir_all(w).unwrap_or_else(|e| die(format!("{}: {e}", w.display())));
+            w.clone()
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    (tmp, dir)
+}
+
 /// The password of every benchmark account.
 pub const PASSWORD: &str = "Bench#Rp7!qZ2x";
 

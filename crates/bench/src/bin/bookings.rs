@@ -66,11 +66,7 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
-        let num = |v: &str| -> usize {
-            v.replace('_', "")
-                .parse()
-                .unwrap_or_else(|_| die(format!("{k}: not a number: {v}")))
-        };
+        let num = |v: &str| -> usize { backstop_bench::number(&k, v) };
         match k.as_str() {
             "--requests" => a.requests = num(&v),
             "--places" => a.places = num(&v),

@@ -56,11 +56,7 @@ fn args() -> Args {
             continue;
         }
         let v = it.next().unwrap_or_default();
-        let num = |v: &str| -> i64 {
-            v.replace('_', "")
-                .parse()
-                .unwrap_or_else(|_| die(format!("{k}: not a number: {v}")))
-        };
+        let num = |v: &str| -> i64 { backstop_bench::number(&k, v) };
         match k.as_str() {
             "--receipts" => a.receipts = num(&v),
             "--service" => a.service = num(&v),

@@ -52,11 +52,7 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
-        let num = |v: &str| -> usize {
-            v.replace('_', "")
-                .parse()
-                .unwrap_or_else(|_| die(format!("{k}: not a number: {v}")))
-        };
+        let num = |v: &str| -> usize { backstop_bench::number(&k, v) };
         match k.as_str() {
             "--county" => a.county = v,
             "--villages" => a.villages = num(&v),

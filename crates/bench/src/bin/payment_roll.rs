@@ -85,11 +85,7 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
-        let num = |v: &str| -> u64 {
-            v.replace('_', "")
-                .parse()
-                .unwrap_or_else(|_| die(format!("{k}: not a number: {v}")))
-        };
+        let num = |v: &str| -> u64 { backstop_bench::number(&k, v) };
         match k.as_str() {
             "--persons" => a.persons = num(&v),
             "--province" => a.province = v,
@@ -422,20 +418,7 @@ async fn one_i64(state: &AppState, sql: &str) -> i64 {
 
 fn main() {
     let a = args();
-    if !a.bin.exists() {
-        die(format!(
-            "no backstop binary at {} (cargo build --release -p backstop, or --bin)",
-            a.bin.display()
-        ));
-    }
-    let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap_or_else(|e| die(e));
-    let work = match &a.work {
-        Some(w) => {
-            std::fs::create_dir_all(w).unwrap_or_else(|e| die(format!("{}: {e}", w.display())));
-            w.clone()
-        }
-        None => tmp.path().to_path_buf(),
-    };
+    let (_tmp, work) = backstop_bench::work_dir(&a.bin, a.work.as_ref());
     let bs_dir = work.join("bs");
     if bs_dir.exists() {
         die(format!(

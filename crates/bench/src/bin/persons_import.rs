@@ -534,20 +534,7 @@ fn lookup_mode(a: &Args, work: &Path, roster: &Roster, target: u64) {
 
 fn main() {
     let a = args();
-    if !a.bin.exists() {
-        die(format!(
-            "no backstop binary at {} (cargo build --release -p backstop, or --bin)",
-            a.bin.display()
-        ));
-    }
-    let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap_or_else(|e| die(e));
-    let work = match &a.work {
-        Some(w) => {
-            std::fs::create_dir_all(w).unwrap_or_else(|e| die(format!("{}: {e}", w.display())));
-            w.clone()
-        }
-        None => tmp.path().to_path_buf(),
-    };
+    let (_tmp, work) = backstop_bench::work_dir(&a.bin, a.work.as_ref());
     let t = Instant::now();
     let roster = Roster::new(load_regions(&a.data, ""), a.seed);
     eprintln!(
