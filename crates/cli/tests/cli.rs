@@ -916,12 +916,17 @@ fn serve_prints_admin_password_once_and_shuts_down_gracefully() {
         let st = r.status().as_u16();
         let metrics = r.body_mut().read_to_string().unwrap_or_default();
         assert_eq!(st, 200, "{l}");
+        // One series per route, method and status: their sum is every request answered.
         let requests: u64 = metrics
             .lines()
-            .find_map(|x| x.strip_prefix("backstop_http_requests_total "))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{l}: no backstop_http_requests_total in {metrics}"));
+            .filter(|x| x.starts_with("backstop_http_requests_total{"))
+            .filter_map(|x| x.rsplit_once(' ')?.1.trim().parse::<u64>().ok())
+            .sum();
         assert!(requests >= 4, "{l}: {metrics}");
+        assert!(
+            metrics.contains("backstop_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"200\"}"),
+            "{l}: {metrics}"
+        );
 
         let (status, lines, stderr) = s.stop();
         assert!(status.success(), "{l}: {status:?}\n{stderr}");
