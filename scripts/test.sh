@@ -5,8 +5,14 @@
 #   BACKSTOP_TEST_PG_URL (superuser URL; tests CREATE DATABASE one per test). Removed on exit.
 # - Exports BACKSTOP_TEST_CHROMEDRIVER / BACKSTOP_TEST_CHROMIUM if chromium + chromedriver exist.
 # - Runs `cargo test --workspace --locked "$@"`.
+# - Then the Citus pass: starts a 3-node Citus cluster (coordinator + 2 workers, 4 shards) with
+#   ../shared/tools/citus-cluster.sh (building Citus from ../shared/vendor/citus/ on first use),
+#   exports BACKSTOP_TEST_CITUS_URL and runs the app's integration suite on it alone
+#   (BACKSTOP_TEST_BACKENDS=citus; the browser walks are not repeated), printing its time.
+#   Needs root (the tool runs the servers as the postgres user). Removed on exit.
 #
-# BACKSTOP_TEST_REQUIRE_PG=1 / BACKSTOP_TEST_REQUIRE_BROWSER=1 turn a skip into a failure (CI).
+# BACKSTOP_TEST_REQUIRE_PG=1 / BACKSTOP_TEST_REQUIRE_BROWSER=1 / BACKSTOP_TEST_REQUIRE_CITUS=1
+# turn a skip into a failure (CI). BACKSTOP_TEST_CITUS=0 skips the Citus pass (when not required).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -24,11 +30,18 @@ banner() { # colour, lines...
 }
 
 child=""
+citus_dir=""
+citus_tool=../shared/tools/citus-cluster.sh
+citus_cluster() { # the test cluster: its own folder and ports, 3 nodes, 4 shards
+    CITUS_DIR=$citus_dir CITUS_BASE_PORT=${BACKSTOP_TEST_CITUS_PORT:-9750} CITUS_NODES=3 \
+        CITUS_SHARD_COUNT=4 "$citus_tool" "$@"
+}
 cleanup() {
     local rc=$?
     # cargo runs in its own process group (set -m below): stop it and the test binaries.
     [[ -n "$child" ]] && kill -TERM -- "-$child" 2>/dev/null && wait "$child" 2>/dev/null
     pg_throwaway_stop
+    [[ -n "$citus_dir" ]] && citus_cluster destroy >/dev/null 2>&1
     exit "$rc"
 }
 trap cleanup EXIT
@@ -98,6 +111,46 @@ wait "$child"
 rc=$?
 child=""
 
+# --- Citus ----------------------------------------------------------------------------------
+# The integration suite again, on a real cluster. Only after the rest passed: a failure above
+# is the one to read first.
+citus_tarball=$(ls ../shared/vendor/citus/citus-*.tar.gz 2>/dev/null | sort | tail -1)
+citus_skip=""
+if [[ "${BACKSTOP_TEST_CITUS:-1}" == 0 && "${BACKSTOP_TEST_REQUIRE_CITUS:-0}" != 1 ]]; then
+    citus_skip="BACKSTOP_TEST_CITUS=0"
+elif [[ ! -x "$citus_tool" || -z "$citus_tarball" ]]; then
+    citus_skip="no $citus_tool or no Citus source tarball in ../shared/vendor/citus/"
+elif [[ $(id -u) -ne 0 ]]; then
+    citus_skip="not root ($citus_tool runs the servers as the postgres user)"
+fi
+if [[ $rc -eq 0 && -z "$citus_skip" ]]; then
+    citus_started=$SECONDS
+    citus_dir=$(mktemp -u -d "${TMPDIR:-/tmp}/backstop-citus.XXXXXX")
+    say "Starting a 3-node Citus cluster, 4 shards ($citus_dir)"
+    if ! BACKSTOP_TEST_CITUS_URL=$(citus_cluster start "$citus_tarball"); then
+        banner "$R" "FAILED to start the Citus cluster (see above)."
+        exit 1
+    fi
+    export BACKSTOP_TEST_CITUS_URL
+    say "BACKSTOP_TEST_CITUS_URL=$BACKSTOP_TEST_CITUS_URL"
+    say "Citus pass: cargo test -p backstop-app --test it --locked $* (BACKSTOP_TEST_BACKENDS=citus)"
+    set -m
+    BACKSTOP_TEST_BACKENDS=citus BACKSTOP_TEST_REQUIRE_BROWSER=0 BACKSTOP_TEST_CHROMEDRIVER= \
+        cargo test -p backstop-app --test it --locked "$@" &
+    child=$!
+    set +m
+    wait "$child"
+    rc=$?
+    child=""
+    say "Citus step: $((SECONDS - citus_started)) s (cluster start and the suite)"
+elif [[ -n "$citus_skip" ]]; then
+    banner "$Y" "Citus NOT RUN — the Citus pass was SKIPPED" "" "$citus_skip"
+    if [[ "${BACKSTOP_TEST_REQUIRE_CITUS:-0}" == 1 ]]; then
+        echo "BACKSTOP_TEST_REQUIRE_CITUS=1: refusing to pass without Citus." >&2
+        exit 1
+    fi
+fi
+
 if [[ $rc -eq 0 ]]; then
     summary="${G}cargo test passed${N}"
 else
@@ -106,5 +159,6 @@ fi
 echo
 say "$summary"
 [[ -n "${BACKSTOP_TEST_PG_URL:-}" ]] || printf '%s    (PostgreSQL tests were SKIPPED: PostgreSQL not found)%s\n' "$Y" "$N"
+[[ -z "$citus_skip" ]] || printf '%s    (Citus pass was SKIPPED: %s)%s\n' "$Y" "$citus_skip" "$N"
 [[ -n "${BACKSTOP_TEST_CHROMEDRIVER:-}" ]] || printf '%s    (browser test was SKIPPED: chromium/chromedriver not found)%s\n' "$Y" "$N"
 exit "$rc"

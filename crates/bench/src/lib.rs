@@ -26,6 +26,14 @@ pub fn number<T: std::str::FromStr>(flag: &str, v: &str) -> T {
         .unwrap_or_else(|_| die(format!("{flag}: not a number: {v}")))
 }
 
+/// The release `backstop` binary beside this benchmark's own (`--bin` overrides it).
+pub fn backstop_bin() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("backstop")))
+        .unwrap_or_else(|| std::path::PathBuf::from("target/release/backstop"))
+}
+
 /// The working folder of a benchmark that runs the release `backstop` binary at `bin`: `work`
 /// if given (created), else a temporary folder removed when the returned guard is dropped.
 pub fn work_dir(

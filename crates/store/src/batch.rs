@@ -93,10 +93,12 @@ where
     (Job { run, done: tx }, rx, slot)
 }
 
-/// The writer task: batches jobs into transactions until the channel closes.
+/// The writer task: batches jobs into transactions until the channel closes. `engine` names
+/// the backend in the metrics (`Db::engine`).
 pub(crate) async fn writer(
     pool: AnyPool,
     backend: crate::Backend,
+    engine: &'static str,
     lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<Job>,
 ) {
@@ -110,14 +112,13 @@ pub(crate) async fn writer(
         }
         // What an operator watches in the morning (docs/OPERATIONS.md, "Metrics"): how many
         // jobs still wait, how many share a commit, and how long the batch takes.
-        metrics::gauge!("backstop_write_queue_jobs", "backend" => backend.as_str())
-            .set(rx.len() as f64);
-        metrics::histogram!("backstop_write_batch_jobs", "backend" => backend.as_str())
+        metrics::gauge!("backstop_write_queue_jobs", "backend" => engine).set(rx.len() as f64);
+        metrics::histogram!("backstop_write_batch_jobs", "backend" => engine)
             .record(batch.len() as f64);
         let _guard = lock.lock().await;
         let started = std::time::Instant::now();
         let outcome = run_batch(&pool, backend, &mut batch).await;
-        metrics::histogram!("backstop_write_batch_seconds", "backend" => backend.as_str(),
+        metrics::histogram!("backstop_write_batch_seconds", "backend" => engine,
             "outcome" => if outcome.is_ok() { "committed" } else { "failed" })
         .record(started.elapsed().as_secs_f64());
         for j in batch {

@@ -22,6 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use sqlx;
 
 mod batch;
+pub mod citus;
 mod migrate;
 pub use batch::{Arg, Deferred, JobFuture, Script, Upsert, WriteError, bind_all};
 pub use migrate::{MIGRATIONS, render as render_migration};
@@ -40,6 +41,8 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("迁移 {version} 失败: {source}")]
     Migration { version: i64, source: sqlx::Error },
+    #[error("Citus 分布表失败（{sql}）: {source}")]
+    Citus { sql: String, source: sqlx::Error },
 }
 
 /// Which engine is behind the pool.
@@ -98,6 +101,9 @@ pub struct Db {
     /// A few connections of their own for reads that must stay fast while writers hold the
     /// main pool (PostgreSQL only), see [`Db::reader`].
     reader: Option<AnyPool>,
+    /// The PostgreSQL server is a Citus coordinator (the `citus` extension is installed in
+    /// this database): the migrations then distribute the tables (`citus`).
+    citus: bool,
 }
 
 /// How [`Db::connect_opts`] opens the pool.
@@ -315,6 +321,19 @@ impl Db {
                 .await?;
             sqlx::Connection::close(first).await?;
         }
+        let citus = match backend {
+            Backend::Postgres => {
+                let mut first = opts.connect().await?;
+                let citus = sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                )
+                .fetch_one(&mut first)
+                .await?;
+                sqlx::Connection::close(first).await?;
+                citus
+            }
+            Backend::Sqlite => false,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
@@ -327,6 +346,13 @@ impl Db {
                              PRAGMA foreign_keys=ON;"
                         )))
                         .await?;
+                    }
+                    if citus {
+                        // A transaction that wrote several shards may then write a reference
+                        // table (users, orgs) or a table on the coordinator only over one
+                        // connection per node; without this Citus refuses the later write.
+                        conn.execute("SET citus.multi_shard_modify_mode TO 'sequential'")
+                            .await?;
                     }
                     Ok(())
                 })
@@ -349,7 +375,14 @@ impl Db {
             Backend::Postgres if !o.pg_group_commit => None,
             _ => {
                 let (tx, rx) = tokio::sync::mpsc::channel(4096);
-                tokio::spawn(batch::writer(pool.clone(), backend, writer.clone(), rx));
+                let engine = if citus { "citus" } else { backend.as_str() };
+                tokio::spawn(batch::writer(
+                    pool.clone(),
+                    backend,
+                    engine,
+                    writer.clone(),
+                    rx,
+                ));
                 Some(tx)
             }
         };
@@ -359,6 +392,7 @@ impl Db {
             writer,
             batch,
             reader,
+            citus,
         })
     }
 
@@ -376,6 +410,21 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether this is a Citus coordinator (a PostgreSQL backend with the `citus` extension):
+    /// the same SQL, with the large tables distributed by province (`citus`, ADR 0003).
+    pub fn is_citus(&self) -> bool {
+        self.citus
+    }
+
+    /// The engine's name for metrics and health: `sqlite`, `postgres` or `citus`.
+    pub fn engine(&self) -> &'static str {
+        if self.citus {
+            "citus"
+        } else {
+            self.backend.as_str()
+        }
     }
 
     /// Begin a write transaction (serialised on SQLite, see the type's docs).

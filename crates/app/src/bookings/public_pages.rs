@@ -32,10 +32,7 @@ pub fn routes() -> Routes {
         ("/public/bookings/find", get(find_form).post(find)),
         ("/public/bookings/orgs/{id}", get(org).post(book)),
         ("/public/bookings/{number}", get(one)),
-        ("/public/bookings/{number}/change", post(change)),
-        ("/public/bookings/{number}/cancel", post(cancel)),
-        ("/public/bookings/{number}/accept", post(accept)),
-        ("/public/bookings/{number}/precheck", post(precheck)),
+        ("/public/bookings/{number}/{action}", post(act)),
     ]
 }
 
@@ -357,72 +354,46 @@ async fn answer(s: &AppState, number: &str, form: Kept, r: AppResult<Booking>) -
     }
 }
 
-async fn change(
+/// The writes a visitor makes on their own booking, by the path's last segment.
+const ACTIONS: [&str; 4] = ["change", "cancel", "accept", "precheck"];
+
+/// A write on the verified visitor's own booking: `change` (`day`, `starts`), `cancel`,
+/// `accept` (the new slot offered after a block) or `precheck` (the couple's registration data
+/// and the documents they will bring: `pN_nationality`, …, `documents`); anything else is not
+/// found.
+async fn act(
     State(s): State<AppState>,
     PublicAddr(addr): PublicAddr,
     headers: HeaderMap,
-    Path(number): Path<String>,
+    Path((number, action)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    if !ACTIONS.contains(&action.as_str()) {
+        return public_error(&AppError::not_found());
+    }
     let (_, b) = match mine(&s, &headers, &number).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let form = Kept::input("change", pairs);
-    let r = super::book::change(
-        &s,
-        public_who(&addr),
-        &b,
-        form.get("day"),
-        form.get("starts"),
-    )
-    .await;
+    let who = public_who(&addr);
+    let form = Kept::input(&action, pairs);
+    let r = match action.as_str() {
+        "change" => super::book::change(&s, who, &b, form.get("day"), form.get("starts")).await,
+        "cancel" => super::book::cancel(&s, who, &b).await,
+        "accept" => super::rebook::accept(&s, who, &b).await,
+        _ => {
+            let input = precheck_input(&b, &form);
+            super::precheck::submit(&s, who, &b, &input)
+                .await
+                .map(|_| b)
+        }
+    };
     answer(&s, &number, form, r).await
 }
 
-async fn cancel(
-    State(s): State<AppState>,
-    PublicAddr(addr): PublicAddr,
-    headers: HeaderMap,
-    Path(number): Path<String>,
-) -> Response {
-    let (_, b) = match mine(&s, &headers, &number).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let r = super::book::cancel(&s, public_who(&addr), &b).await;
-    answer(&s, &number, Kept::input("cancel", Vec::new()), r).await
-}
-
-async fn accept(
-    State(s): State<AppState>,
-    PublicAddr(addr): PublicAddr,
-    headers: HeaderMap,
-    Path(number): Path<String>,
-) -> Response {
-    let (_, b) = match mine(&s, &headers, &number).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let r = super::rebook::accept(&s, public_who(&addr), &b).await;
-    answer(&s, &number, Kept::input("accept", Vec::new()), r).await
-}
-
-/// The couple's registration data and the documents they will bring, for the registry to
-/// check before they come (`pN_nationality`, …, `documents`).
-async fn precheck(
-    State(s): State<AppState>,
-    PublicAddr(addr): PublicAddr,
-    headers: HeaderMap,
-    Path(number): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let (_, b) = match mine(&s, &headers, &number).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let form = Kept::input("precheck", pairs);
-    let input = super::precheck::PrecheckInput {
+/// The pre-check form as entered: one party's data per `pN_…` field group.
+fn precheck_input(b: &Booking, form: &Kept) -> super::precheck::PrecheckInput {
+    super::precheck::PrecheckInput {
         parties: (0..b.parties.len())
             .map(|i| super::precheck::PartyData {
                 nationality: form.get(&format!("p{i}_nationality")).to_string(),
@@ -437,11 +408,7 @@ async fn precheck(
             .into_iter()
             .map(str::to_string)
             .collect(),
-    };
-    let r = super::precheck::submit(&s, public_who(&addr), &b, &input)
-        .await
-        .map(|_| b);
-    answer(&s, &number, form, r).await
+    }
 }
 
 #[derive(Template)]

@@ -452,46 +452,22 @@ pub async fn bookings_xlsx(
     q: &StatsQuery,
 ) -> AppResult<(String, Vec<u8>)> {
     let st = bookings(state, actor, q).await?;
-    let rows: Vec<Vec<String>> = st
-        .regions
-        .iter()
-        .chain(st.orgs.iter())
-        .chain(std::iter::once(&st.total))
-        .map(|r| {
-            vec![
-                r.key.clone(),
-                r.name.clone(),
-                r.day.clone(),
-                r.booked.to_string(),
-                r.done.to_string(),
-                r.cancelled.to_string(),
-                r.late_cancelled.to_string(),
-                r.rebooked.to_string(),
-                r.no_show.to_string(),
-            ]
-        })
-        .collect();
-    let title = format!("预约统计（{}，{} 至 {}）", st.region_name, st.from, st.to);
-    let bytes = workbook(
-        "预约统计",
-        &title,
-        &[
-            "代码",
-            "名称",
-            "日期",
-            "预约",
-            "已办理",
-            "取消",
-            "临近取消",
-            "改约",
-            "未到",
-        ],
-        &rows,
-    )?;
-    Ok((
-        format!("bookings-{}-{}-{}.xlsx", st.region_code, st.from, st.to),
-        bytes,
-    ))
+    let lines = st.regions.iter().chain(&st.orgs).chain([&st.total]);
+    let span = [&st.region_code, &st.region_name, &st.from, &st.to];
+    let head = "代码 名称 日期 预约 已办理 取消 临近取消 改约 未到";
+    download("bookings", "预约统计", span, head, lines, |r| {
+        let counts = [
+            r.booked,
+            r.done,
+            r.cancelled,
+            r.late_cancelled,
+            r.rebooked,
+            r.no_show,
+        ];
+        let mut cells = vec![r.key.clone(), r.name.clone(), r.day.clone()];
+        cells.extend(counts.iter().map(i64::to_string));
+        cells
+    })
 }
 
 /// The funeral rollup as a workbook: (file name, bytes), masked as on screen.
@@ -501,43 +477,40 @@ pub async fn funeral_xlsx(
     q: &StatsQuery,
 ) -> AppResult<(String, Vec<u8>)> {
     let st = funeral(state, actor, q).await?;
-    let rows: Vec<Vec<String>> = st
-        .regions
-        .iter()
-        .chain(st.homes.iter())
-        .chain(std::iter::once(&st.total))
-        .map(|r| {
-            vec![
-                r.key.clone(),
-                r.name.clone(),
-                r.day.clone(),
-                r.deaths.to_string(),
-                r.epidemic.clone(),
-                r.vehicle_hours.to_string(),
-                r.cremator_slots.to_string(),
-            ]
-        })
-        .collect();
-    let title = format!(
-        "殡葬服务统计（{}，{} 至 {}）",
-        st.region_name, st.from, st.to
-    );
+    let lines = st.regions.iter().chain(&st.homes).chain([&st.total]);
+    let span = [&st.region_code, &st.region_name, &st.from, &st.to];
+    let head = "代码 名称 日期 处理遗体 其中疫情相关 车辆使用(小时) 火化炉使用(炉次)";
+    download("funeral", "殡葬服务统计", span, head, lines, |r| {
+        vec![
+            r.key.clone(),
+            r.name.clone(),
+            r.day.clone(),
+            r.deaths.to_string(),
+            r.epidemic.clone(),
+            r.vehicle_hours.to_string(),
+            r.cremator_slots.to_string(),
+        ]
+    })
+}
+
+/// One statistics table as a download: a row per line through `cells`, titled
+/// "<sheet>（<region name>，<from> 至 <to>）" and named `<file>-<region>-<from>-<to>.xlsx`;
+/// `span` is (region code, region name, from, to), `head` the column titles between spaces.
+fn download<'a, R: 'a>(
+    file: &str,
+    sheet: &str,
+    span: [&String; 4],
+    head: &str,
+    lines: impl Iterator<Item = &'a R>,
+    cells: impl Fn(&R) -> Vec<String>,
+) -> AppResult<(String, Vec<u8>)> {
+    let [code, name, from, to] = span;
+    let rows: Vec<Vec<String>> = lines.map(cells).collect();
     let bytes = workbook(
-        "殡葬服务统计",
-        &title,
-        &[
-            "代码",
-            "名称",
-            "日期",
-            "处理遗体",
-            "其中疫情相关",
-            "车辆使用(小时)",
-            "火化炉使用(炉次)",
-        ],
+        sheet,
+        &format!("{sheet}（{name}，{from} 至 {to}）"),
+        &head.split(' ').collect::<Vec<_>>(),
         &rows,
     )?;
-    Ok((
-        format!("funeral-{}-{}-{}.xlsx", st.region_code, st.from, st.to),
-        bytes,
-    ))
+    Ok((format!("{file}-{code}-{from}-{to}.xlsx"), bytes))
 }

@@ -247,7 +247,7 @@ pub async fn register(
     // The organisations kept so far go up first, so that their reports find them.
     for o in &orgs {
         let body = serde_json::to_string(o).unwrap_or_default();
-        push_org(&mut tx, &state.keys, o.id, &o.region_code, &body).await?;
+        push_org(&mut tx, &state.keys, o.id, &o.org.region_code, &body).await?;
     }
     tx.commit(
         Change::new(

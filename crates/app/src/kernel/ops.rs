@@ -134,7 +134,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if let Err(status) = metrics_allowed(&state, &headers) {
         return (status, "").into_response();
     }
-    let backend = state.db.backend().as_str();
+    let backend = state.db.engine();
     for (name, pool) in [("main", state.db.pool()), ("reader", state.db.reader())] {
         let labels = [("backend", backend), ("pool", name)];
         metrics::gauge!("backstop_db_connections", &labels).set(f64::from(pool.size()));

@@ -384,7 +384,7 @@ pub async fn step(state: &AppState) -> AppResult<StepReport> {
     let mut r = send_due(state).await?;
     r.dispatched = dispatched;
     // `/metrics`: what the gateways took, what waits for another try, what was given up.
-    let backend = state.db.backend().as_str();
+    let backend = state.db.engine();
     for (result, n) in [
         ("sent", r.sent),
         ("retried", r.retried),

@@ -23,15 +23,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeOrg {
     pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub region_code: String,
-    #[serde(default)]
-    pub contact_person: String,
-    #[serde(default)]
-    pub contact_phone: String,
-    #[serde(default)]
-    pub address: String,
+    /// The fields as they are entered (flattened: the event's JSON has them at the top).
+    #[serde(flatten)]
+    pub org: NewOrg,
     #[serde(default)]
     pub disabled: bool,
 }
@@ -39,27 +33,29 @@ pub struct NodeOrg {
 impl NodeOrg {
     /// The organisation `id` as just written (`row`).
     pub(super) fn written(id: i64, row: &queries::NewRow<'_>, disabled: bool) -> NodeOrg {
-        NodeOrg {
-            id,
+        let org = NewOrg {
             name: row.name.to_string(),
             kind: row.kind.as_str().to_string(),
             region_code: row.region_code.to_string(),
             contact_person: row.contact_person.to_string(),
             contact_phone: row.contact_phone.to_string(),
             address: row.address.to_string(),
-            disabled,
-        }
+        };
+        NodeOrg { id, org, disabled }
     }
 
     pub fn of(o: &Org) -> NodeOrg {
-        NodeOrg {
-            id: o.id,
+        let org = NewOrg {
             name: o.name.clone(),
             kind: o.kind.clone(),
             region_code: o.region_code.clone(),
             contact_person: o.contact_person.clone(),
             contact_phone: o.contact_phone.clone(),
             address: o.address.clone(),
+        };
+        NodeOrg {
+            id: o.id,
+            org,
             disabled: o.disabled,
         }
     }
@@ -68,7 +64,7 @@ impl NodeOrg {
 /// Append `o` to the outbox in the change's transaction (nothing without a parent).
 pub(crate) async fn push(tx: &mut Tx, keys: &KeyRing, o: &NodeOrg) -> AppResult<()> {
     let body = serde_json::to_string(o).unwrap_or_default();
-    crate::federation::child::push_org(tx, keys, o.id, &o.region_code, &body).await
+    crate::federation::child::push_org(tx, keys, o.id, &o.org.region_code, &body).await
 }
 
 /// Every organisation in `region` under the actor's scope, as it goes up (at registration).
@@ -94,27 +90,20 @@ pub async fn take_from_node(
     let id = match mapped {
         Some(id) => id,
         None => {
-            let code = crate::regions::parse_code("region_code", &o.region_code)?;
+            let n = &o.org;
+            let code = crate::regions::parse_code("region_code", &n.region_code)?;
             let same = queries::same(
                 state,
                 &actor.within(&code)?,
-                &o.region_code,
-                &o.name,
-                &o.kind,
+                &n.region_code,
+                &n.name,
+                &n.kind,
             )
             .await?;
             if let [id] = same.as_slice() {
                 *id
             } else {
-                let input = NewOrg {
-                    name: o.name.clone(),
-                    kind: o.kind.clone(),
-                    region_code: o.region_code.clone(),
-                    contact_person: o.contact_person.clone(),
-                    contact_phone: o.contact_phone.clone(),
-                    address: o.address.clone(),
-                };
-                let made = create_in_scope(state, actor, &input).await?;
+                let made = create_in_scope(state, actor, &o.org).await?;
                 if o.disabled {
                     set_disabled_in_scope(state, actor, made.id, true).await?;
                 }
@@ -123,13 +112,14 @@ pub async fn take_from_node(
         }
     };
     let before = super::get(state, actor, id).await?;
+    let n = o.org.clone();
     let patch = OrgPatch {
-        name: Some(o.name.clone()),
-        kind: Some(o.kind.clone()),
-        region_code: Some(o.region_code.clone()),
-        contact_person: Some(o.contact_person.clone()),
-        contact_phone: Some(o.contact_phone.clone()),
-        address: Some(o.address.clone()),
+        name: Some(n.name),
+        kind: Some(n.kind),
+        region_code: Some(n.region_code),
+        contact_person: Some(n.contact_person),
+        contact_phone: Some(n.contact_phone),
+        address: Some(n.address),
     };
     update_in_scope(state, actor, id, &patch).await?;
     let after = set_disabled_in_scope(state, actor, id, o.disabled).await?;

@@ -126,7 +126,7 @@ pub struct Org {
 }
 
 /// Body of `POST /api/v1/orgs`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewOrg {
     pub name: String,
     /// One of the stable kind identifiers, e.g. `elderly_care`.

@@ -118,7 +118,7 @@ pub async fn submit(
         Err(_) => "refused",
     };
     metrics::counter!("backstop_reports_submitted_total",
-        "backend" => state.db.backend().as_str(), "outcome" => outcome)
+        "backend" => state.db.engine(), "outcome" => outcome)
     .increment(1);
     r
 }

@@ -31,9 +31,7 @@ pub fn routes() -> Routes {
             get(register_page).post(register),
         ),
         ("/public/volunteers/certificate", get(certificate)),
-        ("/public/volunteers/tasks/{id}/signup", post(sign_up)),
-        ("/public/volunteers/tasks/{id}/checkin", post(check_in)),
-        ("/public/volunteers/tasks/{id}/checkout", post(check_out)),
+        ("/public/volunteers/tasks/{id}/{action}", post(act)),
     ]
 }
 
@@ -252,49 +250,28 @@ async fn answer(s: &AppState, c: &Citizen, form: Kept, r: AppResult<Shift>) -> R
     }
 }
 
-async fn sign_up(
+/// A write on a task by the verified volunteer: `signup`, `checkin` or `checkout` (both with
+/// the `place` they are at); anything else is not found.
+async fn act(
     State(s): State<AppState>,
     PublicAddr(addr): PublicAddr,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let c = match visitor(&s, &headers, "/public/volunteers").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = super::sign_up(&s, &c, &addr, id).await;
-    answer(&s, &c, Kept::input(&format!("task-{id}"), Vec::new()), r).await
-}
-
-async fn check_in(
-    State(s): State<AppState>,
-    PublicAddr(addr): PublicAddr,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    if !["signup", "checkin", "checkout"].contains(&action.as_str()) {
+        return public_error(&AppError::not_found());
+    }
     let c = match visitor(&s, &headers, "/public/volunteers").await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let form = Kept::input(&format!("task-{id}"), pairs);
-    let r = super::check_in(&s, &c, &addr, id, form.get("place")).await;
-    answer(&s, &c, form, r).await
-}
-
-async fn check_out(
-    State(s): State<AppState>,
-    PublicAddr(addr): PublicAddr,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let c = match visitor(&s, &headers, "/public/volunteers").await {
-        Ok(c) => c,
-        Err(r) => return r,
+    let r = match action.as_str() {
+        "signup" => super::sign_up(&s, &c, &addr, id).await,
+        "checkin" => super::check_in(&s, &c, &addr, id, form.get("place")).await,
+        _ => super::check_out(&s, &c, &addr, id, form.get("place")).await,
     };
-    let form = Kept::input(&format!("task-{id}"), pairs);
-    let r = super::check_out(&s, &c, &addr, id, form.get("place")).await;
     answer(&s, &c, form, r).await
 }
 

@@ -239,21 +239,7 @@ async fn framework_rejections_are_chinese_with_a_stable_code() {
 /// Every action code the source writes, found the way a reviewer would grep for it: string
 /// literals shaped `area.verb` (file names and the two non-actions excepted).
 fn action_codes_in_source() -> std::collections::BTreeSet<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).expect("src").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    let files = crate::layout::app_sources();
     let not_actions = [
         "mz.example.cn",
         "persons.birth_date",

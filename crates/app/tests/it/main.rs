@@ -1,5 +1,7 @@
 //! The app crate's one integration-test binary. Every test runs on SQLite and, when
-//! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too.
+//! `BACKSTOP_TEST_PG_URL` is set (scripts/test.sh), on PostgreSQL too; when
+//! `BACKSTOP_TEST_CITUS_URL` is set, on a Citus cluster (`support::backends`,
+//! `citus_pool`). `BACKSTOP_TEST_BACKENDS=citus` runs the Citus pass alone.
 
 mod admins;
 mod assistance;
@@ -27,6 +29,8 @@ mod browser_public_apply;
 mod browser_volunteers;
 mod care;
 mod children;
+mod citus;
+mod citus_pool;
 mod crosscheck;
 mod crosscheck_keyed;
 mod crosscheck_sealed;

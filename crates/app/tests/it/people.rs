@@ -698,11 +698,17 @@ async fn blind_indexes_from_before_migration_0013_are_still_found() {
             StatusCode::NOT_FOUND,
             "a 64-character index must not match"
         );
+        if t.backend == "citus" {
+            // No Citus deployment predates 0013 (Citus came with 0063), and statement scripts
+            // cannot be sent to a Citus local table's placement as one prepared statement.
+            return;
+        }
         let (_, _, sql) = backstop_store::MIGRATIONS
             .iter()
             .find(|(n, _, _)| *n == 13)
             .expect("migration 13");
-        let sql = backstop_store::render_migration(sql, t.state.db.backend());
+        let sql =
+            backstop_store::render_migration(sql, t.state.db.backend(), t.state.db.is_citus());
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(pool)
             .await

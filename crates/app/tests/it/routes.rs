@@ -289,23 +289,9 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "POST",
-        "/public/bookings/{number}/change",
-        "public: the verified phone's own booking",
-    ),
-    (
-        "POST",
-        "/public/bookings/{number}/cancel",
-        "public: the verified phone's own booking",
-    ),
-    (
-        "POST",
-        "/public/bookings/{number}/accept",
-        "public: the verified phone's own booking",
-    ),
-    (
-        "POST",
-        "/public/bookings/{number}/precheck",
-        "public: the verified phone's own booking (tests/it/bookings_register.rs)",
+        "/public/bookings/{number}/{action}",
+        "public: the verified phone's own booking: change, cancel, accept, precheck \
+         (tests/it/bookings_pages.rs, bookings_register.rs)",
     ),
     // Volunteers (issue 19 item 7): no account; a volunteer reads and writes only their own
     // record and shifts, by the verified phone (tests/it/volunteers.rs).
@@ -331,18 +317,8 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "POST",
-        "/public/volunteers/tasks/{id}/signup",
-        "public: signs the verified phone's volunteer up",
-    ),
-    (
-        "POST",
-        "/public/volunteers/tasks/{id}/checkin",
-        "public: the verified phone's own shift",
-    ),
-    (
-        "POST",
-        "/public/volunteers/tasks/{id}/checkout",
-        "public: the verified phone's own shift",
+        "/public/volunteers/tasks/{id}/{action}",
+        "public: the verified phone's own volunteer: signup, checkin, checkout",
     ),
     (
         "POST",

@@ -21,20 +21,41 @@ pub const PW: &str = "Zq7#mK2p!vR9";
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Database URLs to run a test against: a fresh SQLite file, and a fresh PostgreSQL database
-/// if a server is configured.
-pub async fn backends() -> Vec<(String, String, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+/// What keeps a test's database alive until the test ends: its SQLite folder, or its lease
+/// of a Citus database (PostgreSQL's is dropped by name).
+pub enum Hold {
+    Nothing,
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Citus(#[allow(dead_code)] crate::citus_pool::Lease),
+}
+
+/// Whether `backend` is among `BACKSTOP_TEST_BACKENDS` (comma-separated; all when unset).
+fn wanted(backend: &str) -> bool {
+    match std::env::var("BACKSTOP_TEST_BACKENDS") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|b| b.trim() == backend),
+        _ => true,
+    }
+}
+
+/// Database URLs to run a test against: a fresh SQLite file, a fresh PostgreSQL database if a
+/// server is configured, and a clean database of the Citus pool if a cluster is
+/// (`BACKSTOP_TEST_BACKENDS` narrows the list, e.g. `citus` for the suite's Citus pass).
+pub async fn backends() -> Vec<(String, String, Hold)> {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("warn")
         .try_init();
-    let mut out = vec![("sqlite".to_string(), url, Some(dir))];
+    sqlx::any::install_default_drivers();
+    let mut out = Vec::new();
+    if wanted("sqlite") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        out.push(("sqlite".to_string(), url, Hold::Dir(dir)));
+    }
     match std::env::var("BACKSTOP_TEST_PG_URL") {
+        _ if !wanted("postgres") => {}
         Ok(admin) if !admin.is_empty() => {
             let name = format!("bt_{}", uuidish());
-            sqlx::any::install_default_drivers();
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
                 .await
                 .expect("connect to BACKSTOP_TEST_PG_URL");
@@ -46,7 +67,11 @@ pub async fn backends() -> Vec<(String, String, Option<tempfile::TempDir>)> {
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_string())
                 .unwrap_or(admin.clone());
-            out.push(("postgres".to_string(), format!("{base}/{name}"), None));
+            out.push((
+                "postgres".to_string(),
+                format!("{base}/{name}"),
+                Hold::Nothing,
+            ));
         }
         _ => {
             if std::env::var("BACKSTOP_TEST_REQUIRE_PG").as_deref() == Ok("1") {
@@ -60,6 +85,18 @@ pub async fn backends() -> Vec<(String, String, Option<tempfile::TempDir>)> {
             }
         }
     }
+    match std::env::var("BACKSTOP_TEST_CITUS_URL") {
+        _ if !wanted("citus") => {}
+        Ok(admin) if !admin.is_empty() => {
+            let (url, lease) = crate::citus_pool::lease(&admin).await;
+            out.push(("citus".to_string(), url, Hold::Citus(lease)));
+        }
+        _ => {
+            if std::env::var("BACKSTOP_TEST_REQUIRE_CITUS").as_deref() == Ok("1") {
+                panic!("BACKSTOP_TEST_REQUIRE_CITUS=1 but BACKSTOP_TEST_CITUS_URL is not set");
+            }
+        }
+    }
     out
 }
 
@@ -68,6 +105,15 @@ fn uuidish() -> String {
     let mut b = [0u8; 8];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
+}
+
+/// The clock every test starts at (2026-03-02 09:00 in Beijing).
+pub fn start_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0)
+            .single()
+            .expect("date"),
+    ))
 }
 
 /// One application on one backend.
@@ -147,11 +193,7 @@ impl T {
 
     pub async fn open(name: &str, url: &str, dir: Option<tempfile::TempDir>, config: Config) -> T {
         let keys = tempfile::tempdir().expect("tempdir");
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0)
-                .single()
-                .expect("date"),
-        ));
+        let clock = start_clock();
         let state = backstop_app::open(url, &keys.path().join("master.key"), clock.clone(), config)
             .await
             .expect("open app");

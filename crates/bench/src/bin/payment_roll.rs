@@ -69,15 +69,11 @@ struct Args {
 }
 
 fn args() -> Args {
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("backstop")))
-        .unwrap_or_else(|| PathBuf::from("target/release/backstop"));
     let mut a = Args {
         persons: 1_000_000,
         province: "42".into(),
         data: PathBuf::from("../shared/data/regions"),
-        bin,
+        bin: backstop_bench::backstop_bin(),
         database_url: None,
         work: None,
         seed: 20_200_121,

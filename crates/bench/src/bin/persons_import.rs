@@ -66,14 +66,10 @@ struct Args {
 }
 
 fn args() -> Args {
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("backstop")))
-        .unwrap_or_else(|| PathBuf::from("target/release/backstop"));
     let mut a = Args {
         rows: 1_000_000,
         data: PathBuf::from("../shared/data/regions"),
-        bin,
+        bin: backstop_bench::backstop_bin(),
         database_url: None,
         work: None,
         lookup_persons: None,

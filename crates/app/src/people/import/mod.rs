@@ -387,7 +387,7 @@ pub async fn import_file<R: Read + Seek>(
         run(state, actor, rows, bound, opts, progress).await
     };
     // `/metrics`: imports by how they ended, and the rows they brought in.
-    let backend = state.db.backend().as_str();
+    let backend = state.db.engine();
     let outcome = match &r {
         Ok(report) if report.committed => "committed",
         Ok(_) => "rolled_back",

@@ -1,0 +1,126 @@
+//! Where each table lives on a Citus cluster (ADR 0003, issue 22).
+//!
+//! The migrations run on the coordinator as on PostgreSQL (with `BIGSERIAL` ids, see
+//! `migrate::render`); then [`distribute`] places the tables: the small, read-mostly ones become
+//! *reference tables* (a copy on every node), the large ones that carry `province` in every key
+//! are *distributed* by it (all co-located, so a province's rows of every table sit on one shard
+//! and join there). Everything else stays on the coordinator (Citus turns a table with a foreign
+//! key to a reference table into a "Citus local table" there): correct, not yet spread out; each
+//! area moves into [`DISTRIBUTED`] once its tables carry the province (ADR 0003's order of work).
+//!
+//! Citus cannot distribute a table while a foreign key ties it to one that is not distributed
+//! yet (in either direction), so the foreign keys around the tables being placed are dropped,
+//! the tables placed, and the same keys added again, in one transaction. It runs after every
+//! migration run and does only what is not done yet, so a later migration's new table is
+//! placed by adding its name here.
+
+use sqlx::Row;
+
+use crate::{Db, StoreError};
+
+/// Small, read-mostly tables copied to every node. A reference table may only point at
+/// reference tables.
+pub const REFERENCE: &[&str] = &[
+    "regions",
+    "orgs",
+    "users",
+    "kv_settings",
+    "report_templates",
+];
+
+/// Tables distributed by `province`: every primary key and unique constraint includes it, and
+/// each foreign key goes to a reference table or, with the province, to another table here
+/// (`tests/it/citus.rs` checks both against the migrations, on PostgreSQL too).
+///
+/// Not yet here, though they carry the province in every key (ADR 0003 lists why and what
+/// each needs): bookings, funeral, volunteers and hotline tables (joins without the province,
+/// which Citus would have to repartition), donations, payments, the ledger and assistance
+/// beneficiaries (joined with tables still on the coordinator in statements Citus cannot plan
+/// that way), report chases and corrections and the federation's tables (written in one
+/// statement script with tables on the coordinator), and the assistance and child-case tables
+/// that point at `persons`, which has no province yet.
+pub const DISTRIBUTED: &[&str] = &[
+    "assistance_application_steps",
+    "child_case_contacts",
+    "child_case_events",
+    "child_case_tasks",
+    "escalations",
+    "health_events",
+    "notify_deliveries",
+    "public_info",
+];
+
+/// `'a', 'b', …` for an `IN` list of our own table names (constants, never input).
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Place the tables not yet placed; returns what was done (`reference regions`,
+/// `distributed bookings`, …), empty when the cluster already matches the plan.
+pub(crate) async fn distribute(db: &Db) -> Result<Vec<String>, StoreError> {
+    let mut tx = db.pool().begin().await?;
+    let placed: Vec<(String, String)> =
+        sqlx::query("SELECT table_name::text, citus_table_type FROM citus_tables")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+    let is = |table: &str, kind: &str| placed.iter().any(|(t, k)| t == table && k == kind);
+    let refs: Vec<&str> = REFERENCE
+        .iter()
+        .copied()
+        .filter(|t| !is(t, "reference"))
+        .collect();
+    let dists: Vec<&str> = DISTRIBUTED
+        .iter()
+        .copied()
+        .filter(|t| !is(t, "distributed"))
+        .collect();
+    if refs.is_empty() && dists.is_empty() {
+        return Ok(Vec::new());
+    }
+    let todo = quoted(&[refs.as_slice(), dists.as_slice()].concat());
+    let keys: Vec<(String, String, String)> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT conname::text, conrelid::regclass::text, pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE contype = 'f' \
+         AND (conrelid::regclass::text IN ({todo}) OR confrelid::regclass::text IN ({todo})) \
+         ORDER BY conrelid::regclass::text, conname"
+    )))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    // Placing tables that foreign keys tie to reference tables must use one connection per
+    // node, or Citus refuses the later steps of the transaction.
+    let mut run = vec!["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'".to_string()];
+    for (name, table, _) in &keys {
+        run.push(format!("ALTER TABLE {table} DROP CONSTRAINT {name}"));
+    }
+    for t in &refs {
+        run.push(format!("SELECT create_reference_table('{t}')"));
+    }
+    for t in &dists {
+        run.push(format!(
+            "SELECT create_distributed_table('{t}', 'province', colocate_with => 'default')"
+        ));
+    }
+    for (name, table, def) in &keys {
+        run.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+    }
+    for sql in run {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|source| StoreError::Citus { sql, source })?;
+    }
+    tx.commit().await?;
+    let mut done: Vec<String> = refs.iter().map(|t| format!("reference {t}")).collect();
+    done.extend(dists.iter().map(|t| format!("distributed {t}")));
+    Ok(done)
+}
