@@ -26,6 +26,11 @@ pub const REFERENCE: &[&str] = &[
     "users",
     "kv_settings",
     "report_templates",
+    // The hotline numbers: a few per county, read with every call.
+    "hotline_lines",
+    // What a registry or funeral home offers and with what: set up once, read with every booking.
+    "booking_resources",
+    "booking_services",
 ];
 
 /// Tables distributed by `province`: every primary key and unique constraint includes it, and
@@ -33,19 +38,35 @@ pub const REFERENCE: &[&str] = &[
 /// (`tests/it/citus.rs` checks both against the migrations, on PostgreSQL too).
 ///
 /// Not yet here, though they carry the province in every key (ADR 0003 lists why and what
-/// each needs): bookings, funeral, volunteers and hotline tables (joins without the province,
-/// which Citus would have to repartition), donations, payments, the ledger and assistance
+/// each needs): volunteers (a volunteer of one province may serve in another: the join needs
+/// a decision, not only the province), donations, payments, the ledger and assistance
 /// beneficiaries (joined with tables still on the coordinator in statements Citus cannot plan
 /// that way), report chases and corrections and the federation's tables (written in one
 /// statement script with tables on the coordinator), and the assistance and child-case tables
 /// that point at `persons`, which has no province yet.
 pub const DISTRIBUTED: &[&str] = &[
     "assistance_application_steps",
+    "booking_dates",
+    "booking_days",
+    "booking_divorces",
+    "booking_parties",
+    "booking_prechecks",
+    "booking_rebookings",
+    "booking_slots",
+    "bookings",
     "child_case_contacts",
     "child_case_events",
     "child_case_tasks",
     "escalations",
+    "funeral_claims",
+    "funeral_jobs",
+    "funeral_requests",
     "health_events",
+    "hotline_calls",
+    "hotline_followups",
+    "hotline_notes",
+    "hotline_referrals",
+    "hotline_shifts",
     "notify_deliveries",
     "public_info",
 ];

@@ -369,7 +369,7 @@ pub(in crate::bookings) async fn bookings_on(
         .bind(day.to_string());
     let mut list = all(state, q, booking_from_row).await?;
     let q = sqlx::query(
-        "SELECT p.booking_id, p.name_masked, p.id_masked, p.sex, p.id_type FROM booking_parties p JOIN bookings b ON b.id = p.booking_id \
+        "SELECT p.booking_id, p.name_masked, p.id_masked, p.sex, p.id_type FROM booking_parties p JOIN bookings b ON b.id = p.booking_id AND b.province = p.province \
          WHERE b.org_id = $1 AND b.day = $2 ORDER BY p.booking_id, p.position",
     )
     .bind(org_id)

@@ -108,7 +108,7 @@ pub(in crate::bookings) async fn pending_rebooking(
     booking_id: i64,
 ) -> AppResult<Option<Rebooking>> {
     let sql = format!(
-        "SELECT {R_COLS} FROM booking_rebookings r JOIN bookings b ON b.id = r.booking_id \
+        "SELECT {R_COLS} FROM booking_rebookings r JOIN bookings b ON b.id = r.booking_id AND b.province = r.province \
          WHERE r.booking_id = $1 AND r.status IN ('proposed', 'unplaced') ORDER BY r.id DESC LIMIT 1"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -152,7 +152,7 @@ pub(in crate::bookings) async fn waiting(
     org_id: i64,
 ) -> AppResult<Vec<Rebooking>> {
     let sql = format!(
-        "SELECT {R_COLS} FROM booking_rebookings r JOIN bookings b ON b.id = r.booking_id \
+        "SELECT {R_COLS} FROM booking_rebookings r JOIN bookings b ON b.id = r.booking_id AND b.province = r.province \
          WHERE r.org_id = $1 AND r.status IN ('proposed', 'unplaced') ORDER BY b.created_at, b.id LIMIT 5000"
     );
     all(

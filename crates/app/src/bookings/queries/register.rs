@@ -185,8 +185,8 @@ pub(in crate::bookings) async fn divorces_of_parties(
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {D_COLS} FROM booking_divorces d WHERE d.org_id = $1 AND d.status = 'cooling' \
-         AND EXISTS (SELECT 1 FROM booking_parties p WHERE p.booking_id = d.application_id AND p.id_index = $2) \
-         AND EXISTS (SELECT 1 FROM booking_parties p WHERE p.booking_id = d.application_id AND p.id_index = $3) \
+         AND EXISTS (SELECT 1 FROM booking_parties p WHERE p.booking_id = d.application_id AND p.province = d.province AND p.id_index = $2) \
+         AND EXISTS (SELECT 1 FROM booking_parties p WHERE p.booking_id = d.application_id AND p.province = d.province AND p.id_index = $3) \
          ORDER BY d.id DESC"
     )))
     .bind(org_id)

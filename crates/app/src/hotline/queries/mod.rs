@@ -219,7 +219,7 @@ pub(super) async fn my_shifts(
 const C_COLS: &str = "c.id, c.line_id, l.name AS line_name, c.region_code, c.called_at, c.caller_category, c.issues, \
     c.risk, c.actions, c.duration_s, c.caller_region, c.anonymous, c.phone_masked, c.flag_kind, c.report_to, \
     c.report_at, c.report_ref, c.report_ref_enc, c.child_region, c.child_name_enc, c.child_lead_status, c.child_case_id, c.related_case_id, c.answered_by, \
-    (SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_notes n WHERE n.call_id = c.id) AS notes";
+    (SELECT CAST(COUNT(*) AS BIGINT) FROM hotline_notes n WHERE n.call_id = c.id AND n.province = c.province) AS notes";
 
 fn list_of(s: &str) -> Vec<String> {
     s.split(',')
