@@ -1185,7 +1185,7 @@ fn kill_9_during_a_report_burst_loses_no_acknowledged_submission() {
             .await
             .expect("stored")
         });
-        let rolled_sql = "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'";
+        let rolled_sql = "SELECT CAST(SUM(received) AS BIGINT) FROM report_rollup_counts WHERE template_key = 'village_daily' AND code = '0'";
         let rolled = env.scalar(rolled_sql);
         for a in &acked {
             assert!(

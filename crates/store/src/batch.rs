@@ -371,6 +371,36 @@ impl Script {
         (backend.sql(&sql), args)
     }
 
+    /// Run every statement on `db`'s kind of server: in one round trip ([`Script::execute`]),
+    /// or on Citus one statement at a time ([`Script::execute_each`]), where a statement whose
+    /// `WITH` parts write tables of different kinds (a distributed one and one kept on the
+    /// coordinator) is refused ("relation with oid 0 is not a Citus table", ADR 0003).
+    pub async fn execute_on(
+        self,
+        conn: &mut AnyConnection,
+        db: &crate::Db,
+    ) -> Result<(), sqlx::Error> {
+        if db.is_citus() {
+            self.execute_each(conn, db.backend()).await
+        } else {
+            self.execute(conn, db.backend()).await
+        }
+    }
+
+    /// Run the statements one by one, in order, on `conn` (one round trip each).
+    pub async fn execute_each(
+        self,
+        conn: &mut AnyConnection,
+        backend: crate::Backend,
+    ) -> Result<(), sqlx::Error> {
+        for (sql, args) in self.statements {
+            bind_all(sqlx::query(sqlx::AssertSqlSafe(backend.sql(&sql))), args)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Run every statement, in one round trip, on `conn`.
     pub async fn execute(
         self,

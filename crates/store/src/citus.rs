@@ -31,6 +31,8 @@ pub const REFERENCE: &[&str] = &[
     // What a registry or funeral home offers and with what: set up once, read with every booking.
     "booking_resources",
     "booking_services",
+    // Who locked which period of a form at which level: read with every submission.
+    "report_locks",
 ];
 
 /// Tables distributed by `province`: every primary key and unique constraint includes it, and
@@ -41,9 +43,14 @@ pub const REFERENCE: &[&str] = &[
 /// each needs): volunteers (a volunteer of one province may serve in another: the join needs
 /// a decision, not only the province), donations, payments, the ledger and assistance
 /// beneficiaries (joined with tables still on the coordinator in statements Citus cannot plan
-/// that way), report chases and corrections and the federation's tables (written in one
-/// statement script with tables on the coordinator), and the assistance and child-case tables
-/// that point at `persons`, which has no province yet.
+/// that way), the federation's tables, and the assistance and child-case tables that point at
+/// `persons`, which has no province yet.
+///
+/// Reports (migration 0064): a submission, its incident acknowledgement, corrections and
+/// chases, and the rollup rows all carry the unit's province; the nation's rollup row is one
+/// row per province, added up when read. A submission's statement script, which also writes
+/// the audit log and idempotency record kept on the coordinator, runs one statement at a time
+/// there (`Script::execute_on`).
 pub const DISTRIBUTED: &[&str] = &[
     "assistance_application_steps",
     "booking_dates",
@@ -67,8 +74,14 @@ pub const DISTRIBUTED: &[&str] = &[
     "hotline_notes",
     "hotline_referrals",
     "hotline_shifts",
+    "incident_acks",
     "notify_deliveries",
     "public_info",
+    "report_chases",
+    "report_corrections",
+    "report_rollup_counts",
+    "report_rollup_sums",
+    "report_submissions",
 ];
 
 /// `'a', 'b', …` for an `IN` list of our own table names (constants, never input).

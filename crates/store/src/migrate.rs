@@ -277,6 +277,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_chains",
         include_str!("../migrations/0063_audit_chains.sql"),
     ),
+    (
+        64,
+        "reports_province",
+        include_str!("../migrations/0064_reports_province.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it; `citus` when the PostgreSQL

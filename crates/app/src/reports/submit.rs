@@ -227,7 +227,7 @@ async fn submit_once(
             let (outcome, sub) = match look.existing {
                 Some(existing_id) => {
                     let (old, old_at) =
-                        queries::existing_report(&mut *conn, &st.keys, existing_id, unit.name.clone())
+                        queries::existing_report(&mut *conn, &st.keys, (queries::province_of(&unit), existing_id), unit.name.clone())
                             .await?;
                     // Rollups: subtract the old values (of the old version's fields) and add the new.
                     let old_form = if old.template_version == form.version {
@@ -247,7 +247,7 @@ async fn submit_once(
                     queries::push_correction(
                         &mut script,
                         &st.keys,
-                        old.id,
+                        (queries::province_of(&unit), old.id),
                         &body,
                         form.version,
                         now,
@@ -367,7 +367,7 @@ async fn submit_once(
                     now,
                 );
             }
-            queries::run_script(&mut *conn, script, backend).await?;
+            queries::run_script(&mut *conn, script, &st.db).await?;
             Ok::<_, AppError>((outcome, sub))
         })
     });

@@ -134,3 +134,112 @@ async fn a_province_s_query_goes_to_one_shard_and_the_nation_s_to_all() {
     })
     .await;
 }
+
+/// A counter of every shard of `table` from the workers' own statistics (`pg_stat_user_tables`
+/// of the shard's table): shard id → value of `expr`.
+async fn shard_counters(t: &T, table: &str, expr: &str) -> std::collections::BTreeMap<i64, i64> {
+    let sql = format!(
+        "SELECT shardid, result FROM run_command_on_shards('{table}', \
+         $cmd$SELECT COALESCE((SELECT {expr} FROM pg_stat_user_tables WHERE relname = '%s'), 0)$cmd$)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("shard counters")
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let v: String = r.get(1);
+            (id, v.parse().expect("number"))
+        })
+        .collect()
+}
+
+/// The shard of `table` that holds province `p`.
+async fn shard_of(t: &T, table: &str, p: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT get_shard_id_for_distribution_column('{table}', '{p}')"
+    )))
+    .fetch_one(t.state.db.pool())
+    .await
+    .expect("shard")
+}
+
+/// How far each shard's counter moved while `act` ran: the workers flush their statistics a
+/// moment after each statement, so this waits (at most 20 s) until the home shard's moved
+/// and then reads every shard once more.
+async fn moved<F: std::future::Future<Output = ()>>(
+    t: &T,
+    table: &str,
+    expr: &str,
+    home: i64,
+    act: F,
+) -> std::collections::BTreeMap<i64, i64> {
+    let before = shard_counters(t, table, expr).await;
+    act.await;
+    let delta = |after: &std::collections::BTreeMap<i64, i64>| {
+        after
+            .iter()
+            .map(|(id, v)| (*id, v - before.get(id).copied().unwrap_or(0)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    for _ in 0..200 {
+        let d = delta(&shard_counters(t, table, expr).await);
+        if d.get(&home).copied().unwrap_or(0) > 0 {
+            // One more second for any other shard's flush to land, then the final reading.
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            return delta(&shard_counters(t, table, expr).await);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{table}: the home shard {home} never moved");
+}
+
+/// Issue 22 item 2, on the service's own statements: a village's submission writes its report
+/// and all six of its rollup rows (village, town, county, city, province and its share of the
+/// nation's) on its province's shard and nowhere else, and a county's summary reads the
+/// rollups of that shard alone — read from the workers' statistics, not from a hand-written
+/// copy of the statements.
+#[tokio::test]
+async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
+    each_backend(|t: T| async move {
+        if t.backend != "citus" {
+            return;
+        }
+        t.import_fixture().await;
+        let off = t.user("off.citus", &["official"], "0").await;
+        let home = shard_of(&t, "report_submissions", "13").await;
+        let rollup_home = shard_of(&t, "report_rollup_counts", "13").await;
+        let values = serde_json::json!({"households_screened": 3, "people_screened": 9, "close_contacts": 0,
+            "home_observation": 0, "released": 0, "fever_referred": 0, "entrance_registrations": 1,
+            "volunteers_on_duty": 1});
+        let body = serde_json::json!({"template": "village_daily", "unit": "130110100001",
+            "period": "2026-03-02", "values": values});
+        let rollups_before = shard_counters(&t, "report_rollup_counts", "n_tup_ins + n_tup_upd").await;
+        let inserted = moved(&t, "report_submissions", "n_tup_ins", home, async {
+            let (s, r) = t.post("/api/v1/reports", &off, body).await;
+            assert_eq!(s, axum::http::StatusCode::CREATED, "{r}");
+        })
+        .await;
+        for (shard, d) in &inserted {
+            assert_eq!(*d, i64::from(*shard == home), "report_submissions shard {shard}: {inserted:?}");
+        }
+        let rollups_after = shard_counters(&t, "report_rollup_counts", "n_tup_ins + n_tup_upd").await;
+        for (shard, v) in &rollups_after {
+            let d = v - rollups_before.get(shard).copied().unwrap_or(0);
+            assert_eq!(d, if *shard == rollup_home { 6 } else { 0 }, "rollup shard {shard}");
+        }
+        let read = moved(&t, "report_rollup_counts", "COALESCE(idx_scan, 0) + COALESCE(seq_scan, 0)", rollup_home, async {
+            let (s, sum) = t
+                .get("/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110", &off)
+                .await;
+            assert_eq!(s, axum::http::StatusCode::OK, "{sum}");
+            assert_eq!(sum["received"], 1, "{sum}");
+        })
+        .await;
+        for (shard, d) in &read {
+            assert!((*shard == rollup_home) == (*d > 0), "summary read shard {shard}: {read:?}");
+        }
+    })
+    .await;
+}

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 const COLS: &str = "s.id, s.unit, s.region_code, s.period, s.body, s.body_enc, s.submitted_at, s.submitted_by, \
     a.acked_by, a.acked_at, a.handling, a.handling_enc, COALESCE(o.name, r.name) AS unit_name";
-const FROM: &str = "FROM report_submissions s LEFT JOIN incident_acks a ON a.submission_id = s.id \
+const FROM: &str = "FROM report_submissions s LEFT JOIN incident_acks a ON a.province = s.province AND a.submission_id = s.id \
     LEFT JOIN regions r ON r.code = s.unit \
     LEFT JOIN orgs o ON s.unit = 'org:' || CAST(o.id AS TEXT)";
 
@@ -91,12 +91,13 @@ pub(in crate::reports) async fn insert_ack(
     let now = tx.now();
     let q = sqlx::query(
         "INSERT INTO incident_acks (submission_id, region_code, acked_by, acked_at, handling, \
-         handling_enc) VALUES ($1,$2,$3,$4,'',$5)",
+         handling_enc, province) VALUES ($1,$2,$3,$4,'',$5,$6)",
     )
     .bind(inc.id)
     .bind(&inc.region_code)
     .bind(by)
     .bind(now)
-    .bind(privacy::seal(keys, handling));
+    .bind(privacy::seal(keys, handling))
+    .bind(crate::audit::chain_of(&inc.region_code).to_string());
     tx.exec(q).await
 }

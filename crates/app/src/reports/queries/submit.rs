@@ -132,15 +132,17 @@ pub(in crate::reports) async fn look_up(
     if form.period == Period::Immediate {
         sql.push_str(
             "CAST(NULL AS BIGINT) AS existing, (SELECT CAST(COUNT(*) AS BIGINT) FROM report_submissions \
-             WHERE template_key = ? AND unit = ? AND period = ?) AS immediate_count",
+             WHERE province = ? AND template_key = ? AND unit = ? AND period = ?) AS immediate_count",
         );
     } else {
         sql.push_str(
-            "(SELECT id FROM report_submissions WHERE template_key = ? AND unit = ? AND period = ? AND seq = 0) AS existing, \
+            "(SELECT id FROM report_submissions WHERE province = ? AND template_key = ? AND unit = ? \
+             AND period = ? AND seq = 0) AS existing, \
              CAST(NULL AS BIGINT) AS immediate_count",
         );
     }
     args.extend([
+        Arg::from(province_of(unit)),
         Arg::from(&form.key),
         Arg::from(&unit.key),
         Arg::from(period),
@@ -165,16 +167,25 @@ pub(in crate::reports) async fn look_up(
     })
 }
 
+/// The province a unit's reports, rollup rows and audit entries belong to (migration 0064):
+/// its region's 2-digit prefix, `00` for a national unit.
+pub(in crate::reports) fn province_of(unit: &Unit) -> &str {
+    crate::audit::chain_of(unit.region.as_str())
+}
+
 /// The report a correction replaces, read inside the write (its id came from [`look_up`]),
 /// with the time its current values were written (`updated_at`).
 pub(in crate::reports) async fn existing_report(
     conn: &mut AnyConnection,
     keys: &KeyRing,
-    id: i64,
+    (province, id): (&str, i64),
     unit_name: String,
 ) -> Result<(Submission, i64), sqlx::Error> {
-    let sql = format!("SELECT {SUB_COLS}, updated_at FROM report_submissions WHERE id = $1");
+    let sql = format!(
+        "SELECT {SUB_COLS}, updated_at FROM report_submissions WHERE province = $1 AND id = $2"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(province.to_string())
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
@@ -201,11 +212,12 @@ pub(in crate::reports) struct NewReport<'a> {
 /// job's script (PostgreSQL: one statement with the rest of the write).
 pub(in crate::reports) fn push_report(script: &mut Script, n: &NewReport<'_>, id: i64) {
     script.push(
-        "INSERT INTO report_submissions (id, template_key, template_version, unit, region_code, \
-         period, body, body_enc, late, submitted_at, submitted_by, updated_at, seq) \
-         VALUES (?,?,?,?,?,?,'',?,?,?,?,?,?)",
+        "INSERT INTO report_submissions (id, province, template_key, template_version, unit, \
+         region_code, period, body, body_enc, late, submitted_at, submitted_by, updated_at, seq) \
+         VALUES (?,?,?,?,?,?,?,'',?,?,?,?,?,?)",
         vec![
             Arg::Int(id),
+            Arg::from(province_of(n.unit)),
             Arg::from(&n.form.key),
             Arg::Int(n.form.version),
             Arg::from(&n.unit.key),
@@ -229,8 +241,8 @@ pub(in crate::reports) async fn insert_report(
     // Every report's values are sealed (the rollups keep their own figures).
     sqlx::query_scalar(
         "INSERT INTO report_submissions (template_key, template_version, unit, region_code, period, body, \
-         body_enc, late, submitted_at, submitted_by, updated_at, seq) \
-         VALUES ($1,$2,$3,$4,$5,'',$10,$6,$7,$8,$7,$9) RETURNING id",
+         body_enc, late, submitted_at, submitted_by, updated_at, seq, province) \
+         VALUES ($1,$2,$3,$4,$5,'',$10,$6,$7,$8,$7,$9,$11) RETURNING id",
     )
     .bind(&n.form.key)
     .bind(n.form.version)
@@ -242,6 +254,7 @@ pub(in crate::reports) async fn insert_report(
     .bind(n.by)
     .bind(n.seq)
     .bind(privacy::seal(n.keys, n.body))
+    .bind(province_of(n.unit).to_string())
     .fetch_one(&mut *conn)
     .await
 }
@@ -250,7 +263,7 @@ pub(in crate::reports) async fn insert_report(
 pub(in crate::reports) fn push_correction(
     script: &mut Script,
     keys: &KeyRing,
-    id: i64,
+    (province, id): (&str, i64),
     body: &str,
     version: i64,
     now: i64,
@@ -258,12 +271,13 @@ pub(in crate::reports) fn push_correction(
 ) {
     script.push(
         "UPDATE report_submissions SET body = '', body_enc = ?, template_version = ?, updated_at = ?, \
-         corrections = corrections + 1, submitted_by = ? WHERE id = ?",
+         corrections = corrections + 1, submitted_by = ? WHERE province = ? AND id = ?",
         vec![
             Arg::Blob(privacy::seal(keys, body)),
             Arg::Int(version),
             Arg::Int(now),
             Arg::from(by),
+            Arg::from(province),
             Arg::Int(id),
         ],
     );
@@ -296,14 +310,13 @@ pub(in crate::reports) fn push_idempotency(
     );
 }
 
-/// Run the job's script (one round trip on SQLite).
+/// Run the job's script (one round trip, but on Citus: see `Script::execute_on`).
 pub(in crate::reports) async fn run_script(
     conn: &mut AnyConnection,
     script: Script,
-    backend: Backend,
+    db: &backstop_store::Db,
 ) -> Result<(), sqlx::Error> {
-    script.execute(conn, backend).await?;
-    Ok(())
+    script.execute_on(conn, db).await
 }
 
 /// An immediate report goes at once to every level above the unit (notification outbox), its

@@ -7,6 +7,7 @@ use backstop_core::region::Scope;
 
 use crate::kernel::access::Scoped;
 use crate::kernel::error::AppResult;
+use crate::reports::NATION;
 use crate::reports::form::{Form, UnitType};
 use crate::reports::missing::MissingUnit;
 use crate::state::AppState;
@@ -118,19 +119,34 @@ pub(in crate::reports) async fn missing_units(
     limit: i64,
 ) -> AppResult<Vec<MissingUnit>> {
     let (lo, hi) = form_range(form, scope).unwrap_or_default();
+    // The reports of the period in the range, as a sub-query the units are anti-joined with
+    // (`LEFT JOIN … IS NULL`): one hash anti-join on PostgreSQL, and on Citus a sub-query it
+    // runs on the shards (the province's one when the handle lies in a province) before
+    // joining the reference table `regions`/`orgs` on the coordinator — a correlated
+    // `NOT EXISTS` beside a reference table is refused there.
+    let province = match scope.node().as_str() {
+        NATION => String::new(),
+        code => format!(" AND province = '{}'", crate::audit::chain_of(code)),
+    };
+    let filed = format!(
+        "(SELECT unit FROM report_submissions WHERE template_key = $3 AND period = $4 \
+         AND region_code >= $1 AND region_code < $2{province}) s"
+    );
     let sql = match form.unit_type {
-        UnitType::Village => "SELECT r.code AS unit, r.name, r.code AS region_code, '' AS contact_person, '' AS contact_phone FROM regions r WHERE r.level = 'village' \
-             AND r.code >= $1 AND r.code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
-             WHERE s.template_key = $3 AND s.period = $4 AND s.unit = r.code) ORDER BY r.code LIMIT $5"
-            .to_string(),
+        UnitType::Village => format!(
+            "SELECT r.code AS unit, r.name, r.code AS region_code, '' AS contact_person, '' AS contact_phone \
+             FROM regions r LEFT JOIN {filed} ON s.unit = r.code WHERE r.level = 'village' \
+             AND r.code >= $1 AND r.code < $2 AND s.unit IS NULL ORDER BY r.code LIMIT $5"
+        ),
         UnitType::Org => {
             let Some(kinds) = kinds_list(form) else {
                 return Ok(Vec::new());
             };
             format!(
-                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code, o.contact_person, o.contact_phone FROM orgs o WHERE o.kind IN ({kinds}) AND o.disabled = 0 \
-                 AND o.region_code >= $1 AND o.region_code < $2 AND NOT EXISTS (SELECT 1 FROM report_submissions s \
-                 WHERE s.template_key = $3 AND s.period = $4 AND s.unit = 'org:' || CAST(o.id AS TEXT)) \
+                "SELECT 'org:' || CAST(o.id AS TEXT) AS unit, o.name, o.region_code, o.contact_person, o.contact_phone \
+                 FROM orgs o LEFT JOIN {filed} ON s.unit = 'org:' || CAST(o.id AS TEXT) \
+                 WHERE o.kind IN ({kinds}) AND o.disabled = 0 \
+                 AND o.region_code >= $1 AND o.region_code < $2 AND s.unit IS NULL \
                  ORDER BY o.region_code, o.id LIMIT $5"
             )
         }
