@@ -28,10 +28,15 @@ pub fn number<T: std::str::FromStr>(flag: &str, v: &str) -> T {
 
 /// The release `backstop` binary beside this benchmark's own (`--bin` overrides it).
 pub fn backstop_bin() -> std::path::PathBuf {
+    sibling_bin("backstop")
+}
+
+/// The binary `name` beside this benchmark's own (`target/release/NAME` if that is unknown).
+pub fn sibling_bin(name: &str) -> std::path::PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|p| p.parent().map(|d| d.join("backstop")))
-        .unwrap_or_else(|| std::path::PathBuf::from("target/release/backstop"))
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+        .unwrap_or_else(|| std::path::PathBuf::from("target/release").join(name))
 }
 
 /// The working folder of a benchmark that runs the release `backstop` binary at `bin`: `work`

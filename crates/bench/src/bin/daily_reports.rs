@@ -5,8 +5,12 @@
 //!
 //! ```sh
 //! cargo run --release -p backstop-bench --bin daily_reports -- [--database-url URL] \
-//!     [--data ../shared/data/regions] [--clients 32] [--limit N] [--noop 20000] [--history 1]
+//!     [--data ../shared/data/regions] [--clients 32] [--limit N [--spread]] [--noop 20000] \
+//!     [--history 1]
 //! ```
+//! `--limit N` takes the first N villages by code (all in the first provinces); with `--spread`
+//! it takes N villages evenly spaced over the whole national list (about every k-th), so every
+//! province reports in proportion to its villages (what a distributed database needs to see).
 //! Last line: `daily-reports: <N> submissions in <S> s = <R>/s, p99 <P> ms, noop-ratio <Q>,
 //! summary p99 <M> ms`.
 
@@ -28,6 +32,8 @@ struct Args {
     data: PathBuf,
     clients: usize,
     limit: Option<usize>,
+    /// `--limit` picks villages evenly over the national list instead of the first N.
+    spread: bool,
     noop: usize,
     pg_group_commit: bool,
     /// Days of earlier reports already on file (a province's ordinary morning, statistics
@@ -41,12 +47,17 @@ fn args() -> Args {
         data: PathBuf::from("../shared/data/regions"),
         clients: 32,
         limit: None,
+        spread: false,
         noop: 20_000,
         pg_group_commit: true,
         history: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--spread" {
+            a.spread = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         match k.as_str() {
             "--database-url" => a.database_url = Some(v),
@@ -82,6 +93,27 @@ where
         }
     }
     (b.wall, lat, errs)
+}
+
+/// `n` of `all` evenly spaced over the whole list (the `i·len/n`-th for i in 0..n: every k-th
+/// when `n` divides the length), in their order; all of them if `n` is not smaller.
+fn spread(all: Vec<String>, n: usize) -> Vec<String> {
+    let len = all.len();
+    if n >= len {
+        return all;
+    }
+    let mut picks = (0..n).map(|i| i * len / n).peekable();
+    all.into_iter()
+        .enumerate()
+        .filter_map(|(j, v)| {
+            if picks.peek() == Some(&j) {
+                picks.next();
+                Some(v)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// One village's report of `period` per job, as a phone sends it (with its Idempotency-Key).
@@ -163,10 +195,14 @@ fn main() {
     });
     let base = format!("http://{addr}");
     let villages: Arc<Vec<String>> = Arc::new(match a.limit {
+        Some(n) if a.spread => spread(villages, n),
         Some(n) => villages.into_iter().take(n).collect(),
         None => villages,
     });
     let n = villages.len();
+    let provinces: std::collections::BTreeSet<&str> =
+        villages.iter().filter_map(|v| v.get(..2)).collect();
+    println!("villages: {n} in {} province(s)", provinces.len());
     let token =
         login(&agent(TIMEOUT), &base, "bench.nation").unwrap_or_else(|| panic!("login failed"));
 
@@ -283,15 +319,19 @@ fn main() {
     for e in errs.iter().take(5) {
         eprintln!("error: {e}");
     }
-    // Correctness: the national summary counts every accepted submission.
+    // Correctness: the national summary counts every accepted submission. Summed: since
+    // migration 0064 the nation's rollup is one row per province (one row before it).
     let received = rt.block_on(async {
         let r: Option<i64> = sqlx::query_scalar(
-            "SELECT received FROM report_rollup_counts WHERE template_key = 'village_daily' AND period = $1 AND code = '0'",
+            "SELECT CAST(COALESCE(SUM(received), 0) AS BIGINT) FROM report_rollup_counts WHERE template_key = 'village_daily' AND period = $1 AND code = '0'",
         )
         .bind(day(0))
         .fetch_optional(state.db.pool())
         .await
-        .unwrap_or(None);
+        .unwrap_or_else(|e| {
+            eprintln!("error: national rollup: {e}");
+            None
+        });
         r.unwrap_or(0)
     });
     let ok = lat.len();
