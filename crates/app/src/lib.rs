@@ -202,6 +202,7 @@ pub async fn open(
         backstop_store::DbOptions {
             busy_timeout: config.sqlite_busy_timeout,
             pg_group_commit: config.pg_group_commit,
+            write_lanes: config.write_lanes,
             ..backstop_store::DbOptions::default()
         },
     )

@@ -35,6 +35,9 @@ pub struct Config {
     /// PostgreSQL: write jobs share transactions (group commit, default on;
     /// `--pg-group-commit false`; ADR 0016).
     pub pg_group_commit: bool,
+    /// PostgreSQL: group-commit writers side by side, a province's reports always in the same
+    /// one (`--write-lanes`; 0 = one; `DbOptions::write_lanes`, ADR 0003).
+    pub write_lanes: usize,
     /// The address people reach the service at, as `scheme://host:port` (normalised by
     /// `kernel::web::normalize_origin`; `--public-origin`). A state-changing browser request
     /// must come from it (CSRF), and `https` turns HSTS on. Unset: the `Host` header is
@@ -67,6 +70,7 @@ impl Default for Config {
             upload_dir: None,
             sqlite_busy_timeout: std::time::Duration::from_secs(10),
             pg_group_commit: true,
+            write_lanes: 0,
             public_origin: None,
             metrics_token: None,
             gateways: crate::notify::Gateways::default(),

@@ -144,6 +144,10 @@ struct ServeArgs {
     /// PostgreSQL: write jobs share transactions (group commit); `false` only to compare.
     #[arg(long, env = "BACKSTOP_PG_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
     pg_group_commit: bool,
+    /// PostgreSQL: group-commit writers side by side (a province's reports always share one);
+    /// 0 = one.
+    #[arg(long, env = "BACKSTOP_WRITE_LANES", default_value_t = 0)]
+    write_lanes: usize,
     #[command(flatten)]
     notify: NotifyArgs,
 }
@@ -690,6 +694,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     config.trusted_proxies = args.trusted_proxy;
     config.public_requests_per_minute = args.public_requests_per_minute;
     config.pg_group_commit = args.pg_group_commit;
+    config.write_lanes = args.write_lanes;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(

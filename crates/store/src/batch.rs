@@ -93,15 +93,16 @@ where
     (Job { run, done: tx }, rx, slot)
 }
 
-/// The writer task: batches jobs into transactions until the channel closes. `engine` names
-/// the backend in the metrics (`Db::engine`).
+/// A writer task (one per write lane): batches jobs into transactions until the channel
+/// closes. `engine` names the backend in the metrics (`Db::engine`), with the lane's number.
 pub(crate) async fn writer(
     pool: AnyPool,
     backend: crate::Backend,
-    engine: &'static str,
+    (engine, lane): (&'static str, usize),
     lock: Arc<Mutex<()>>,
     mut rx: mpsc::Receiver<Job>,
 ) {
+    let lane = lane.to_string();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -112,7 +113,8 @@ pub(crate) async fn writer(
         }
         // What an operator watches in the morning (docs/OPERATIONS.md, "Metrics"): how many
         // jobs still wait, how many share a commit, and how long the batch takes.
-        metrics::gauge!("backstop_write_queue_jobs", "backend" => engine).set(rx.len() as f64);
+        metrics::gauge!("backstop_write_queue_jobs", "backend" => engine, "lane" => lane.clone())
+            .set(rx.len() as f64);
         metrics::histogram!("backstop_write_batch_jobs", "backend" => engine)
             .record(batch.len() as f64);
         let _guard = lock.lock().await;

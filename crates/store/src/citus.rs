@@ -84,6 +84,20 @@ pub const DISTRIBUTED: &[&str] = &[
     "report_submissions",
 ];
 
+/// Tables distributed by `chain` rather than `province`: the audit chains (ADR 0003, migration
+/// 0065). A chain is named by its province's prefix (`00` national, `''` before migration
+/// 0063), so a province's chain shares the shard of the province's rows (the same text,
+/// hashed alike in the one co-location group), and is appended there.
+pub const BY_CHAIN: &[&str] = &["audit_heads", "audit_log"];
+
+/// Every distributed table with the column it is distributed by.
+pub fn distributed() -> impl Iterator<Item = (&'static str, &'static str)> {
+    DISTRIBUTED
+        .iter()
+        .map(|t| (*t, "province"))
+        .chain(BY_CHAIN.iter().map(|t| (*t, "chain")))
+}
+
 /// `'a', 'b', …` for an `IN` list of our own table names (constants, never input).
 fn quoted(names: &[&str]) -> String {
     names
@@ -110,15 +124,14 @@ pub(crate) async fn distribute(db: &Db) -> Result<Vec<String>, StoreError> {
         .copied()
         .filter(|t| !is(t, "reference"))
         .collect();
-    let dists: Vec<&str> = DISTRIBUTED
-        .iter()
-        .copied()
-        .filter(|t| !is(t, "distributed"))
+    let dists: Vec<(&str, &str)> = distributed()
+        .filter(|(t, _)| !is(t, "distributed"))
         .collect();
     if refs.is_empty() && dists.is_empty() {
         return Ok(Vec::new());
     }
-    let todo = quoted(&[refs.as_slice(), dists.as_slice()].concat());
+    let dist_names: Vec<&str> = dists.iter().map(|(t, _)| *t).collect();
+    let todo = quoted(&[refs.as_slice(), dist_names.as_slice()].concat());
     let keys: Vec<(String, String, String)> = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT conname::text, conrelid::regclass::text, pg_get_constraintdef(oid) \
          FROM pg_constraint WHERE contype = 'f' \
@@ -132,16 +145,22 @@ pub(crate) async fn distribute(db: &Db) -> Result<Vec<String>, StoreError> {
     .collect::<Result<_, sqlx::Error>>()?;
     // Placing tables that foreign keys tie to reference tables must use one connection per
     // node, or Citus refuses the later steps of the transaction.
-    let mut run = vec!["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'".to_string()];
+    // The audit log's triggers (append-only: they refuse UPDATE, DELETE and TRUNCATE and touch
+    // nothing) go with it to every shard; Citus calls triggers on distributed tables "unsafe"
+    // for those that write other tables.
+    let mut run = vec![
+        "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'".to_string(),
+        "SET LOCAL citus.enable_unsafe_triggers TO on".to_string(),
+    ];
     for (name, table, _) in &keys {
         run.push(format!("ALTER TABLE {table} DROP CONSTRAINT {name}"));
     }
     for t in &refs {
         run.push(format!("SELECT create_reference_table('{t}')"));
     }
-    for t in &dists {
+    for (t, column) in &dists {
         run.push(format!(
-            "SELECT create_distributed_table('{t}', 'province', colocate_with => 'default')"
+            "SELECT create_distributed_table('{t}', '{column}', colocate_with => 'default')"
         ));
     }
     for (name, table, def) in &keys {
@@ -155,6 +174,6 @@ pub(crate) async fn distribute(db: &Db) -> Result<Vec<String>, StoreError> {
     }
     tx.commit().await?;
     let mut done: Vec<String> = refs.iter().map(|t| format!("reference {t}")).collect();
-    done.extend(dists.iter().map(|t| format!("distributed {t}")));
+    done.extend(dists.iter().map(|(t, c)| format!("distributed {t} by {c}")));
     Ok(done)
 }

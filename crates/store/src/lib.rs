@@ -96,8 +96,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     writer: Arc<Mutex<()>>,
-    /// Group-commit queue (SQLite only), see `batch`.
-    batch: Option<tokio::sync::mpsc::Sender<batch::Job>>,
+    /// Group-commit queues, one per write lane (one on SQLite; none on PostgreSQL without
+    /// group commit), see `batch` and [`Db::write`].
+    batch: Vec<tokio::sync::mpsc::Sender<batch::Job>>,
     /// A few connections of their own for reads that must stay fast while writers hold the
     /// main pool (PostgreSQL only), see [`Db::reader`].
     reader: Option<AnyPool>,
@@ -120,6 +121,24 @@ pub struct DbOptions {
     /// transaction, one commit for the jobs waiting together) rather than each in its own
     /// transaction (default on; measured in `docs/BENCHMARKS.md`, ADR 0016).
     pub pg_group_commit: bool,
+    /// PostgreSQL: how many group-commit writers run side by side, each with its own queue,
+    /// transaction and connection ("write lanes"); a job goes to the lane of its key (a
+    /// report's province), so a province's jobs still share one lane and its chain's lock,
+    /// while different provinces commit in parallel. 0 = one
+    /// ([`DbOptions::lanes`]). SQLite has one writer: always one lane.
+    pub write_lanes: usize,
+}
+
+impl DbOptions {
+    /// The number of write lanes for `backend`: the setting, or one (ADR 0016's measurements
+    /// on PostgreSQL; on Citus eight lanes measured no faster on 2 cores, where the
+    /// coordinator's CPU is the limit — ADR 0003).
+    pub fn lanes(&self, backend: Backend) -> usize {
+        match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => self.write_lanes.max(1),
+        }
+    }
 }
 
 impl Default for DbOptions {
@@ -128,6 +147,7 @@ impl Default for DbOptions {
             max_connections: 16,
             busy_timeout: Duration::from_secs(10),
             pg_group_commit: true,
+            write_lanes: 0,
         }
     }
 }
@@ -371,21 +391,30 @@ impl Db {
             Backend::Sqlite => None,
         };
         let writer = Arc::new(Mutex::new(()));
-        let batch = match backend {
-            Backend::Postgres if !o.pg_group_commit => None,
-            _ => {
+        let lanes = match backend {
+            Backend::Postgres if !o.pg_group_commit => 0,
+            _ => o.lanes(backend),
+        };
+        let engine = if citus { "citus" } else { backend.as_str() };
+        let batch = (0..lanes)
+            .map(|lane| {
                 let (tx, rx) = tokio::sync::mpsc::channel(4096);
-                let engine = if citus { "citus" } else { backend.as_str() };
+                // SQLite's one writer shares the lock of `begin_write`; PostgreSQL's lanes
+                // need none between them.
+                let lock = match backend {
+                    Backend::Sqlite => writer.clone(),
+                    Backend::Postgres => Arc::new(Mutex::new(())),
+                };
                 tokio::spawn(batch::writer(
                     pool.clone(),
                     backend,
-                    engine,
-                    writer.clone(),
+                    (engine, lane),
+                    lock,
                     rx,
                 ));
-                Some(tx)
-            }
-        };
+                tx
+            })
+            .collect();
         Ok(Db {
             pool,
             backend,
@@ -425,6 +454,16 @@ impl Db {
         } else {
             self.backend.as_str()
         }
+    }
+
+    /// The queue of the write lane named `key` (FNV-1a of its bytes modulo the lanes), if
+    /// writes go through the group commit.
+    fn lane(&self, key: &str) -> Option<&tokio::sync::mpsc::Sender<batch::Job>> {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let n = self.batch.len() as u64;
+        (n > 0).then(|| &self.batch[(hash % n.max(1)) as usize])
     }
 
     /// Begin a write transaction (serialised on SQLite, see the type's docs).
@@ -490,7 +529,11 @@ impl Db {
     /// A job may leave additive upserts to the end of its batch ([`Deferred`]): written once
     /// per row for the whole batch, just before the commit, if the job succeeded. Returns only after the commit: `Ok` means
     /// durable. A job that returns `Err` is rolled back alone.
-    pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    ///
+    /// `lane` names the job's write lane ([`DbOptions::write_lanes`]): jobs with the same
+    /// name always share one; those that lock the same rows (a province's audit chain and
+    /// rollup rows) must name the same lane, or two lanes' batches could wait on each other.
+    pub async fn write<T, E, F>(&self, lane: &str, f: F) -> Result<T, WriteError<E>>
     where
         T: Send + 'static,
         E: Send + 'static,
@@ -498,7 +541,7 @@ impl Db {
             + Send
             + 'static,
     {
-        let Some(queue) = &self.batch else {
+        let Some(queue) = self.lane(lane) else {
             let mut tx = self.pool.begin().await.map_err(WriteError::Db)?;
             let mut deferred = Deferred::default();
             let r = f(&mut tx, &mut deferred).await;

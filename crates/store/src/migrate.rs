@@ -282,6 +282,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reports_province",
         include_str!("../migrations/0064_reports_province.sql"),
     ),
+    (
+        65,
+        "audit_on_shards",
+        include_str!("../migrations/0065_audit_on_shards.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it; `citus` when the PostgreSQL
@@ -430,5 +435,117 @@ mod tests {
         assert!(c.contains("BIGSERIAL PRIMARY KEY") && !c.contains("IDENTITY"));
         assert!(c.contains("P;") && c.contains("C;") && !c.contains("S;") && c.contains("after;"));
         assert!(!render(&sql, Backend::Sqlite, false).contains("C;"));
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// A SQLite deployment from before migration 0064 keeps its figures: its reports get the
+    /// province of their region, and the nation's rollup total (one row then) stays whole
+    /// under `00`, so the per-province rows added later sum with it.
+    #[tokio::test]
+    async fn reports_from_before_0064_keep_their_province_and_totals() {
+        let path = std::env::temp_dir().join(format!(
+            "backstop-upgrade-{}-{}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        sqlx::any::install_default_drivers();
+        {
+            let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+                 applied_at TEXT NOT NULL)",
+            )
+            .execute(&mut c)
+            .await
+            .expect("schema_migrations");
+            for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < 64) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(render(sql, Backend::Sqlite, false)))
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("migration {version}: {e}"));
+                sqlx::query("INSERT INTO schema_migrations VALUES ($1, $2, 'then')")
+                    .bind(*version)
+                    .bind(*name)
+                    .execute(&mut c)
+                    .await
+                    .expect("record");
+            }
+            sqlx::raw_sql(
+                "INSERT INTO report_submissions (template_key, template_version, unit, region_code, \
+                 period, body, late, submitted_at, submitted_by, updated_at) VALUES \
+                 ('village_daily', 1, '130110100001', '130110100001', '2026-03-01', '', 0, 1, 'a', 1), \
+                 ('village_daily', 1, '440103001001', '440103001001', '2026-03-01', '', 0, 1, 'a', 1); \
+                 INSERT INTO report_rollup_counts (template_key, period, code, received, on_time) VALUES \
+                 ('village_daily', '2026-03-01', '0', 2, 2), ('village_daily', '2026-03-01', '13', 1, 1), \
+                 ('village_daily', '2026-03-01', '44', 1, 1); \
+                 INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES \
+                 ('village_daily', '2026-03-01', '0', 'people_screened', 50)",
+            )
+            .execute(&mut c)
+            .await
+            .expect("old rows");
+        }
+        let db = Db::connect(&url).await.expect("connect");
+        db.migrate().await.expect("upgrade");
+        let provinces: Vec<(String, String)> =
+            sqlx::query_as("SELECT unit, province FROM report_submissions ORDER BY unit")
+                .fetch_all(db.pool())
+                .await
+                .expect("submissions");
+        assert_eq!(
+            provinces,
+            vec![
+                ("130110100001".to_string(), "13".to_string()),
+                ("440103001001".to_string(), "44".to_string())
+            ]
+        );
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT code, province, received FROM report_rollup_counts ORDER BY code",
+        )
+        .fetch_all(db.pool())
+        .await
+        .expect("counts");
+        assert_eq!(
+            rows,
+            vec![
+                ("0".to_string(), "00".to_string(), 2),
+                ("13".to_string(), "13".to_string(), 1),
+                ("44".to_string(), "44".to_string(), 1)
+            ]
+        );
+        // A new report's share of the nation lands beside the old total; the sum holds both.
+        sqlx::query(
+            "INSERT INTO report_rollup_counts (template_key, period, code, province, received, on_time) \
+             VALUES ('village_daily', '2026-03-01', '0', '13', 1, 1) \
+             ON CONFLICT (template_key, period, code, province) DO UPDATE SET \
+             received = report_rollup_counts.received + excluded.received",
+        )
+        .execute(db.pool())
+        .await
+        .expect("new share");
+        let nation: i64 = sqlx::query_scalar(
+            "SELECT CAST(SUM(received) AS BIGINT) FROM report_rollup_counts WHERE code = '0'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("nation");
+        assert_eq!(nation, 3);
+        let sum: (String, i64) =
+            sqlx::query_as("SELECT province, total FROM report_rollup_sums WHERE code = '0'")
+                .fetch_one(db.pool())
+                .await
+                .expect("sums");
+        assert_eq!(sum, ("00".to_string(), 50));
+        db.pool().close().await;
+        let _ = std::fs::remove_file(&path);
     }
 }

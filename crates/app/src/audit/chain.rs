@@ -12,7 +12,7 @@
 //! `audit.chain_heads` entries ([`super::record_heads`]) pin each chain's head as it was, so
 //! `verify` finds a chain that no longer holds a head once recorded.
 
-use backstop_store::{Arg, Backend, Script};
+use backstop_store::{Arg, Backend, Db, Script};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -248,7 +248,7 @@ impl Chain {
     pub async fn append(
         &mut self,
         conn: &mut AnyConnection,
-        backend: Backend,
+        db: &Db,
         at_ms: i64,
         who: &Who,
         entries: &[Entry<'_>],
@@ -260,8 +260,8 @@ impl Chain {
             self.start(conn, c).await?;
         }
         let mut script = Script::new();
-        self.push(&mut script, backend, at_ms, who, entries)?;
-        queries::run_script(conn, script, backend).await
+        self.push(&mut script, db.backend(), at_ms, who, entries)?;
+        queries::run_script(conn, script, db).await
     }
 }
 

@@ -27,7 +27,7 @@ pub use queries::AppendQuery;
 pub use queries::LOCK_HEAD;
 pub use search::{AuditQuery, AuditRow, search};
 
-use backstop_store::Backend;
+use backstop_store::Db;
 use serde_json::Value;
 use sqlx::AnyConnection;
 
@@ -95,12 +95,12 @@ pub fn diff(pairs: &[(&str, Value, Value)]) -> Value {
 /// Append an entry inside the caller's write transaction.
 pub async fn append(
     conn: &mut AnyConnection,
-    backend: Backend,
+    db: &Db,
     at_ms: i64,
     who: &Who,
     e: Entry<'_>,
 ) -> Result<(), sqlx::Error> {
-    append_many(conn, backend, at_ms, who, std::slice::from_ref(&e)).await
+    append_many(conn, db, at_ms, who, std::slice::from_ref(&e)).await
 }
 
 /// Append many entries, chained in order, inside the caller's write transaction: one read of
@@ -108,20 +108,18 @@ pub async fn append(
 /// (bulk paths such as the roster import). The result is the same chain `append` would build.
 pub async fn append_many(
     conn: &mut AnyConnection,
-    backend: Backend,
+    db: &Db,
     at_ms: i64,
     who: &Who,
     entries: &[Entry<'_>],
 ) -> Result<(), sqlx::Error> {
-    Chain::default()
-        .append(conn, backend, at_ms, who, entries)
-        .await
+    Chain::default().append(conn, db, at_ms, who, entries).await
 }
 
 /// Append an entry in its own transaction (failed logins, reveals, reads worth recording).
 pub async fn append_alone(state: &AppState, who: &Who, e: Entry<'_>) -> AppResult<()> {
     let mut w = state.db.begin_write().await?;
-    append(w.conn(), state.db.backend(), state.now_ms(), who, e).await?;
+    append(w.conn(), &state.db, state.now_ms(), who, e).await?;
     w.commit().await?;
     Ok(())
 }
@@ -160,7 +158,7 @@ pub async fn record_heads(state: &AppState) -> AppResult<usize> {
     chain
         .append(
             w.conn(),
-            state.db.backend(),
+            &state.db,
             state.now_ms(),
             &who,
             std::slice::from_ref(&entry),

@@ -78,7 +78,7 @@ pub(super) async fn heads(
     let rows = sqlx::query(
         "SELECT a.chain, a.id, a.hash FROM audit_log a \
          JOIN (SELECT chain, MAX(id) AS id FROM audit_log WHERE chain <> $1 GROUP BY chain) m \
-         ON a.id = m.id ORDER BY a.chain",
+         ON a.chain = m.chain AND a.id = m.id ORDER BY a.chain",
     )
     .bind(except.to_string())
     .fetch_all(&mut *conn)
@@ -118,13 +118,14 @@ pub(super) fn insert_entries(backend: Backend, rows: usize) -> String {
     sql
 }
 
-/// Run an append's statements (the entries and the heads' move) in one round trip.
+/// Run an append's statements (the entries and the heads' move) in one round trip (one at a
+/// time on Citus, `Script::execute_on`).
 pub(super) async fn run_script(
     conn: &mut AnyConnection,
     script: backstop_store::Script,
-    backend: Backend,
+    db: &Db,
 ) -> Result<(), sqlx::Error> {
-    script.execute(conn, backend).await
+    script.execute_on(conn, db).await
 }
 
 /// A prepared statement of `sql` (`?` placeholders) with its arguments.
@@ -173,7 +174,14 @@ pub(super) async fn search(
         args.push(v);
         sql.push_str(&frag.replace("?", &format!("${}", args.len())));
     };
-    if let backstop_core::region::Scope::Region(_) = scope.node() {
+    if let backstop_core::region::Scope::Region(code) = scope.node() {
+        // A region's entries are on its province's chain (a pinned bulk chain is the chain of
+        // the region it ran for, inside it): one shard on Citus.
+        push(
+            &mut sql,
+            " AND chain = ?",
+            ArgVal::S(super::chain_of(code.as_str()).to_string()),
+        );
         let (lo, hi) = scope.range();
         push(&mut sql, " AND region_code >= ?", ArgVal::S(lo.to_string()));
         push(&mut sql, " AND region_code < ?", ArgVal::S(hi.to_string()));

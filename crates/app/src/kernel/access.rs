@@ -317,7 +317,7 @@ impl Change {
 #[must_use = "a write transaction is rolled back unless committed with its audit entry"]
 pub struct Tx {
     w: WriteTx,
-    backend: backstop_store::Backend,
+    db: backstop_store::Db,
     who: Who,
     now: i64,
     pending: Vec<Change>,
@@ -333,7 +333,7 @@ impl Tx {
     pub async fn begin_as(state: &AppState, who: Who) -> AppResult<Tx> {
         Ok(Tx {
             w: state.db.begin_write().await?,
-            backend: state.db.backend(),
+            db: state.db.clone(),
             who,
             now: state.now_ms(),
             pending: Vec::new(),
@@ -375,7 +375,7 @@ impl Tx {
     pub async fn commit(mut self, change: Change) -> AppResult<()> {
         self.pending.push(change);
         let entries: Vec<Entry<'_>> = self.pending.iter().map(Change::entry).collect();
-        audit::append_many(self.w.conn(), self.backend, self.now, &self.who, &entries).await?;
+        audit::append_many(self.w.conn(), &self.db, self.now, &self.who, &entries).await?;
         drop(entries);
         self.w.commit().await?;
         Ok(())

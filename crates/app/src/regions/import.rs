@@ -267,7 +267,7 @@ pub async fn import_dir(
     };
     audit::append(
         w.conn(),
-        state.db.backend(),
+        &state.db,
         now,
         &Who::from(actor),
         Entry {

@@ -178,7 +178,9 @@ async fn submit_once(
     let idem = idempotency_key
         .zip(actor.user_id)
         .map(|(k, u)| (u, k.to_string()));
-    let job = state.db.write(move |conn, deferred| {
+    // The province's lane: its jobs share a batch and its audit chain's lock (`Db::write`).
+    let lane = queries::province_of(&unit).to_string();
+    let job = state.db.write(&lane, move |conn, deferred| {
         Box::pin(async move {
             let look = queries::look_up(&mut *conn, &st.keys, backend, &form, &unit, &period, idem.as_ref()).await?;
             // A concurrent retry with the same key may have committed since.

@@ -27,18 +27,7 @@ async fn append(t: &T, region: &str, n: i64) {
         .expect("append");
 }
 
-/// Drop the database's append-only guard (someone with the owner's power).
-async fn unguard(t: &T) {
-    let sql = if t.backend == "sqlite" {
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
-    } else {
-        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"
-    };
-    sqlx::raw_sql(sql)
-        .execute(t.state.db.pool())
-        .await
-        .expect("unguard");
-}
+use crate::support::unguard_audit as unguard;
 
 #[tokio::test]
 async fn one_chain_per_province_verified_with_the_national_record_of_heads() {
@@ -102,7 +91,7 @@ async fn one_chain_per_province_verified_with_the_national_record_of_heads() {
         assert!(why.contains("44"), "{why}");
         // Its kept head moved back too: the national chain's record still names the cut.
         sqlx::query(
-            "UPDATE audit_heads SET hash = (SELECT hash FROM audit_log WHERE id = $1) \
+            "UPDATE audit_heads SET hash = (SELECT hash FROM audit_log WHERE chain = '44' AND id = $1) \
              WHERE chain = '44'",
         )
         .bind(last_44)
@@ -143,7 +132,7 @@ async fn provinces_append_without_waiting_for_each_other() {
         let mut held = t.state.db.begin_write().await.expect("begin");
         audit::append(
             held.conn(),
-            t.state.db.backend(),
+            &t.state.db,
             t.state.now_ms(),
             &Who::system("test"),
             entry("130110", 1),

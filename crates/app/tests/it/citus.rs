@@ -3,7 +3,7 @@
 //! and on a cluster the plan is what the coordinator holds and a province's query goes to one
 //! shard while a national one fans out.
 
-use backstop_store::citus::{DISTRIBUTED, REFERENCE};
+use backstop_store::citus::{REFERENCE, distributed};
 use sqlx::Row;
 
 use crate::support::*;
@@ -30,26 +30,25 @@ async fn the_distribution_plan_fits_the_schema() {
         }
         let pool = t.state.db.pool();
         let mut problems = Vec::new();
-        for table in DISTRIBUTED {
-            // Every unique index (the primary key included) must contain the province.
+        let dist: Vec<&str> = distributed().map(|(t, _)| t).collect();
+        for (table, column) in distributed() {
+            // Every unique index (the primary key included) must contain the column the table
+            // is distributed by (the province; the chain for the audit log).
             let without: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
                  WHERE i.indrelid = 'public.{table}'::regclass AND i.indisunique \
                  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid \
-                 AND a.attname = 'province' AND a.attnum = ANY(i.indkey))"
+                 AND a.attname = '{column}' AND a.attnum = ANY(i.indkey))"
             )))
             .fetch_all(pool)
             .await
             .expect("indexes");
             for index in without {
-                problems.push(format!("{table}: unique index {index} lacks province"));
+                problems.push(format!("{table}: unique index {index} lacks {column}"));
             }
         }
         for (from, to, def) in foreign_keys(&t).await {
-            let (from_d, to_d) = (
-                DISTRIBUTED.contains(&from.as_str()),
-                DISTRIBUTED.contains(&to.as_str()),
-            );
+            let (from_d, to_d) = (dist.contains(&from.as_str()), dist.contains(&to.as_str()));
             let to_r = REFERENCE.contains(&to.as_str());
             let with_province = def.starts_with("FOREIGN KEY (province,");
             if from_d && !(to_r || (to_d && with_province)) {
@@ -76,7 +75,7 @@ async fn the_distribution_plan_fits_the_schema() {
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
-        for (tables, kind) in [(DISTRIBUTED, "distributed"), (REFERENCE, "reference")] {
+        for (tables, kind) in [(dist.as_slice(), "distributed"), (REFERENCE, "reference")] {
             for table in tables {
                 assert!(
                     placed.iter().any(|(t, k)| t == table && k == kind),
@@ -195,10 +194,10 @@ async fn moved<F: std::future::Future<Output = ()>>(
     panic!("{table}: the home shard {home} never moved");
 }
 
-/// Issue 22 item 2, on the service's own statements: a village's submission writes its report
-/// and all six of its rollup rows (village, town, county, city, province and its share of the
-/// nation's) on its province's shard and nowhere else, and a county's summary reads the
-/// rollups of that shard alone — read from the workers' statistics, not from a hand-written
+/// Issue 22 items 2 and 3, on the service's own statements: a village's submission writes its
+/// report, all six of its rollup rows (village, town, county, city, province and its share of
+/// the nation's) and its audit entry on its province's shard and nowhere else, and a county's
+/// summary reads the rollups of that shard alone — read from the workers' statistics, not from a hand-written
 /// copy of the statements.
 #[tokio::test]
 async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
@@ -216,6 +215,8 @@ async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
         let body = serde_json::json!({"template": "village_daily", "unit": "130110100001",
             "period": "2026-03-02", "values": values});
         let rollups_before = shard_counters(&t, "report_rollup_counts", "n_tup_ins + n_tup_upd").await;
+        let audit_home = shard_of(&t, "audit_log", "13").await;
+        let audit_before = shard_counters(&t, "audit_log", "n_tup_ins").await;
         let inserted = moved(&t, "report_submissions", "n_tup_ins", home, async {
             let (s, r) = t.post("/api/v1/reports", &off, body).await;
             assert_eq!(s, axum::http::StatusCode::CREATED, "{r}");
@@ -229,6 +230,27 @@ async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
             let d = v - rollups_before.get(shard).copied().unwrap_or(0);
             assert_eq!(d, if *shard == rollup_home { 6 } else { 0 }, "rollup shard {shard}");
         }
+        // Its audit entry went to the province's chain, on the province's shard alone (issue 22
+        // item 3): the same shard as its report (one co-location group).
+        let range = |shard: i64| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT shardminvalue || '..' || shardmaxvalue FROM pg_dist_shard WHERE shardid = $1",
+            )
+            .bind(shard)
+            .fetch_one(t.state.db.pool())
+        };
+        assert_eq!(range(audit_home).await.expect("range"), range(home).await.expect("range"));
+        // (Other shards may move meanwhile: the service's own background work appends to the
+        // national chain.)
+        let audit_after = shard_counters(&t, "audit_log", "n_tup_ins").await;
+        let d = audit_after[&audit_home] - audit_before.get(&audit_home).copied().unwrap_or(0);
+        assert_eq!(d, 1, "audit_log: {audit_before:?} → {audit_after:?}");
+        let chain: String =
+            sqlx::query_scalar("SELECT chain FROM audit_log WHERE action = 'report.submit'")
+                .fetch_one(t.state.db.pool())
+                .await
+                .expect("entry");
+        assert_eq!(chain, "13");
         let read = moved(&t, "report_rollup_counts", "COALESCE(idx_scan, 0) + COALESCE(seq_scan, 0)", rollup_home, async {
             let (s, sum) = t
                 .get("/api/v1/reports/summary?template=village_daily&period=2026-03-02&region=130110", &off)

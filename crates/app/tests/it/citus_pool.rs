@@ -196,19 +196,29 @@ async fn reset(c: &mut AnyConnection) {
     .fetch_all(&mut *c)
     .await
     .expect("seed tables");
-    // The audit log refuses TRUNCATE by trigger; a test database is emptied with it off.
-    // (Not `session_replication_role = replica`: that also silences the trigger by which
-    // Citus truncates the shards.)
+    // The audit log refuses TRUNCATE by trigger; a test database is emptied with it off, on
+    // the coordinator's table and on every shard (Citus does not pass `DISABLE TRIGGER` on to
+    // the shards). (Not `session_replication_role = replica`: that also silences the trigger
+    // by which Citus truncates the shards.)
+    let shards = |on: &str| {
+        format!(
+            "SELECT count(*) FROM run_command_on_shards('audit_log', \
+             'ALTER TABLE %s {on} TRIGGER USER') WHERE success"
+        )
+    };
+    exec(&mut *c, "SET citus.enable_unsafe_triggers TO on").await;
     exec(
         &mut *c,
         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate",
     )
     .await;
+    exec(&mut *c, &shards("DISABLE")).await;
     exec(
         &mut *c,
         &format!("TRUNCATE {} RESTART IDENTITY CASCADE", all.join(", ")),
     )
     .await;
+    exec(&mut *c, &shards("ENABLE")).await;
     exec(
         &mut *c,
         "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_truncate",

@@ -402,17 +402,7 @@ async fn audit_chain_verifies_and_detects_tampering() {
         .fetch_one(t.state.db.pool())
         .await
         .expect("id");
-        if t.backend == "sqlite" {
-            sqlx::raw_sql("DROP TRIGGER audit_log_no_update")
-                .execute(t.state.db.pool())
-                .await
-                .expect("drop");
-        } else {
-            sqlx::raw_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-                .execute(t.state.db.pool())
-                .await
-                .expect("disable");
-        }
+        crate::support::unguard_audit(&t).await;
         sqlx::query("UPDATE audit_log SET detail = '{}' WHERE id = $1")
             .bind(target)
             .execute(t.state.db.pool())

@@ -870,7 +870,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         // person, nor after the import's summary.
         let merge_before_create: i64 = sqlx::query_scalar(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log m JOIN audit_log c \
-             ON c.object_id = m.object_id AND c.action = 'person.create' \
+             ON c.chain = m.chain AND c.object_id = m.object_id AND c.action = 'person.create' \
              WHERE m.action = 'person.merge' AND m.id < c.id",
         )
         .fetch_one(t.state.db.pool())

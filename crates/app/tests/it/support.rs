@@ -838,3 +838,30 @@ pub async fn deliveries_containing(t: &T, text: &str) -> i64 {
         .await
         .expect("count")
 }
+
+/// Drop the database's append-only guard on the audit log (someone with the owner's power), to
+/// show that tampering is found. On Citus the shards' copies of the trigger too (`DISABLE
+/// TRIGGER` is not passed on to them); the changed schema sets the database aside.
+pub async fn unguard_audit(t: &T) {
+    let sql: &[&str] = match t.backend.as_str() {
+        "sqlite" => &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ],
+        "citus" => &[
+            "SET citus.enable_unsafe_triggers TO on",
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+            "SELECT count(*) FROM run_command_on_shards('audit_log', \
+             'ALTER TABLE %s DISABLE TRIGGER USER') WHERE success",
+        ],
+        _ => &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"],
+    };
+    // One connection: the setting holds for the statements after it.
+    let mut conn = t.state.db.pool().acquire().await.expect("connection");
+    for s in sql {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+            .execute(&mut *conn)
+            .await
+            .expect("unguard");
+    }
+}

@@ -16,8 +16,9 @@
 //! (nothing is started or measured).
 //!
 //! Run from the workspace root as root (both scripts run the servers as the `postgres` user).
-//! `--clients`, `--history`, `--noop` and `--data` go to every `daily_reports` run unchanged
-//! (its defaults when not given: 32 clients, one earlier day of history, 20,000 no-op requests).
+//! `--clients`, `--history`, `--noop`, `--data` and `--write-lanes` go to every `daily_reports` run
+//! unchanged (its defaults when not given: 32 clients, one earlier day of history, 20,000 no-op
+//! requests, one write lane).
 //!
 //! - PostgreSQL: `scripts/pg-throwaway.sh -- daily_reports --database-url …` (a fresh cluster,
 //!   removed afterwards), with `BACKSTOP_TEST_PG_FSYNC=off`: the Citus nodes run with fsync,
@@ -100,7 +101,9 @@ fn args() -> Args {
             "--pg-script" => a.pg_script = PathBuf::from(v),
             "--citus-script" => a.citus_script = PathBuf::from(v),
             "--placement" => a.placement = Some(v),
-            "--clients" | "--history" | "--noop" | "--data" => a.pass.extend([k, v]),
+            "--clients" | "--history" | "--noop" | "--data" | "--write-lanes" => {
+                a.pass.extend([k, v])
+            }
             other => die(format!("unknown argument {other}")),
         }
     }

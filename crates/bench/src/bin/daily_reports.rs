@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo run --release -p backstop-bench --bin daily_reports -- [--database-url URL] \
 //!     [--data ../shared/data/regions] [--clients 32] [--limit N [--spread]] [--noop 20000] \
-//!     [--history 1]
+//!     [--history 1] [--write-lanes N]
 //! ```
 //! `--limit N` takes the first N villages by code (all in the first provinces); with `--spread`
 //! it takes N villages evenly spaced over the whole national list (about every k-th), so every
@@ -36,6 +36,8 @@ struct Args {
     spread: bool,
     noop: usize,
     pg_group_commit: bool,
+    /// `--write-lanes` (0 = the engine's default).
+    write_lanes: usize,
     /// Days of earlier reports already on file (a province's ordinary morning, statistics
     /// gathered); 0 = the first morning of a fresh database.
     history: u32,
@@ -50,6 +52,7 @@ fn args() -> Args {
         spread: false,
         noop: 20_000,
         pg_group_commit: true,
+        write_lanes: 0,
         history: 1,
     };
     let mut it = std::env::args().skip(1);
@@ -67,6 +70,7 @@ fn args() -> Args {
             "--noop" => a.noop = v.parse().unwrap_or(20_000),
             "--pg-group-commit" => a.pg_group_commit = v != "off" && v != "false",
             "--history" => a.history = v.parse().unwrap_or(1),
+            "--write-lanes" => a.write_lanes = v.parse().unwrap_or(0),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -170,6 +174,7 @@ fn main() {
             Arc::new(backstop_core::clock::SystemClock),
             Config {
                 pg_group_commit: a.pg_group_commit,
+                write_lanes: a.write_lanes,
                 ..Config::default()
             },
         )

@@ -115,7 +115,8 @@ pub(super) async fn record_use(state: &AppState, used: Used, now: i64) -> AppRes
     };
     state
         .db
-        .write(move |conn, _deferred| {
+        // One row of its own: any lane will do; the sessions' one keeps them together.
+        .write("sessions", move |conn, _deferred| {
             Box::pin(async move {
                 sqlx::query(sql)
                     .bind(now)

@@ -92,13 +92,7 @@ pub(super) async fn merge(
         detail,
     };
     chain
-        .append(
-            conn,
-            state.db.backend(),
-            now,
-            who,
-            std::slice::from_ref(&entry),
-        )
+        .append(conn, &state.db, now, who, std::slice::from_ref(&entry))
         .await?;
     Ok((notes, true))
 }

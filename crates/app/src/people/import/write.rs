@@ -556,9 +556,8 @@ impl Batcher<'_> {
         conn: &mut sqlx::AnyConnection,
         entries: &[Entry<'_>],
     ) -> AppResult<()> {
-        let backend = self.state.db.backend();
         self.chain
-            .append(conn, backend, self.now, &self.who, entries)
+            .append(conn, &self.state.db, self.now, &self.who, entries)
             .await?;
         Ok(())
     }
