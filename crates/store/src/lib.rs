@@ -98,7 +98,8 @@ pub struct Db {
     writer: Arc<Mutex<()>>,
     /// Group-commit queues, one per write lane (one on SQLite; none on PostgreSQL without
     /// group commit), see `batch` and [`Db::write`].
-    batch: Vec<tokio::sync::mpsc::Sender<batch::Job>>,
+    /// Shared, so cloning a `Db` (every write transaction holds one) allocates nothing.
+    batch: Arc<[tokio::sync::mpsc::Sender<batch::Job>]>,
     /// A few connections of their own for reads that must stay fast while writers hold the
     /// main pool (PostgreSQL only), see [`Db::reader`].
     reader: Option<AnyPool>,
@@ -463,7 +464,7 @@ impl Db {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
         let n = self.batch.len() as u64;
-        (n > 0).then(|| &self.batch[(hash % n.max(1)) as usize])
+        (n > 0).then(|| &self.batch[(hash % n) as usize])
     }
 
     /// Begin a write transaction (serialised on SQLite, see the type's docs).
