@@ -898,8 +898,17 @@ async fn import_persons(
             ..
         } => {
             bar.set_position(bytes);
-            bar.set_message(format!("{rows} 行，拒绝 {rejected}"));
+            bar.set_message(format!("写入 {rows} 行，拒绝 {rejected}"));
         }
+        Progress::Checking {
+            rows,
+            bytes,
+            rejected,
+        } => {
+            bar.set_position(bytes);
+            bar.set_message(format!("检查 {rows} 行（尚未写入），拒绝 {rejected}"));
+        }
+        Progress::Committed { .. } => {}
         Progress::Rejected(i) => {
             bar.suspend(|| eprintln!("第 {} 行 拒绝：{} {}", i.line, i.reason, i.id_masked))
         }

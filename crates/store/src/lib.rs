@@ -69,7 +69,7 @@ impl Backend {
     /// journal (14 % of a roster import in `perf`). `OR FAIL` stops at the failing row without
     /// undoing the rows before it — the same result when the caller rolls back on any error,
     /// which every write path here does. An immediate foreign key on the table still needs
-    /// the journal, see [`Db::begin_bulk_write`].
+    /// the journal, see [`Db::bulk_session`].
     pub fn bulk_insert(self) -> &'static str {
         match self {
             Backend::Sqlite => "INSERT OR FAIL",
@@ -174,7 +174,7 @@ fn busy_code(code: &str) -> bool {
     code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
-/// SQLite page cache of a [`Db::begin_bulk_write`] connection, in KiB (a ceiling: pages are
+/// SQLite page cache of a [`Db::bulk_session`] connection, in KiB (a ceiling: pages are
 /// allocated as they are used, so a small import never takes it). Bulk imports insert into
 /// several random-keyed indexes in one transaction; with a small cache their pages are read
 /// back from the OS and spilled to the WAL over and over. A 1,000,000-row roster import took
@@ -202,6 +202,51 @@ impl WriteTx {
     }
     /// Roll back now, and only then release the writer lock (dropping also rolls back, but
     /// the rollback then runs later, after the lock is gone).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+/// A connection for bulk work that commits in chunks, see [`Db::bulk_session`].
+pub struct BulkSession {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    /// SQLite's single-writer lock, taken for each transaction only.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+impl BulkSession {
+    /// Begin one chunk's write transaction (on SQLite, after taking the writer lock, which is
+    /// fair: writers that queued while the last chunk ran go first).
+    pub async fn begin(&mut self) -> Result<BulkTx<'_>, sqlx::Error> {
+        let guard = match &self.writer {
+            Some(w) => Some(w.clone().lock_owned().await),
+            None => None,
+        };
+        // IMMEDIATE on SQLite: the write lock is taken at BEGIN (see `begin_write`).
+        let begin = guard
+            .is_some()
+            .then(|| sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"));
+        let tx = sqlx::Transaction::begin(&mut *self.conn, begin).await?;
+        Ok(BulkTx { tx, _guard: guard })
+    }
+}
+
+/// One chunk's write transaction of a [`BulkSession`] (and, on SQLite, the writer lock until
+/// it ends).
+pub struct BulkTx<'c> {
+    tx: sqlx::Transaction<'c, sqlx::Any>,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl BulkTx<'_> {
+    /// The connection to run statements on.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+    /// Roll back now, and only then release the writer lock.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }
@@ -484,44 +529,38 @@ impl Db {
         Ok(WriteTx { tx, _guard: guard })
     }
 
-    /// Begin a write transaction for bulk work (a roster import: one transaction of up to
-    /// millions of rows). On PostgreSQL it is [`Db::begin_write`]. On SQLite the connection
-    /// is set up before `BEGIN IMMEDIATE` with a larger page cache ([`BULK_CACHE_KIB`]) and
-    /// statement journals in memory (`temp_store = MEMORY`), and it is closed afterwards
-    /// instead of going back to the pool, so none of its settings reaches other work.
+    /// A connection kept for bulk work that commits in chunks (a roster import, ADR 0017):
+    /// [`BulkSession::begin`] opens one short write transaction at a time on it, and between
+    /// two of them other writers take their turn. On PostgreSQL it is a pooled connection. On
+    /// SQLite the connection is set up with a larger page cache ([`BULK_CACHE_KIB`], kept
+    /// warm from chunk to chunk because the connection is) and statement journals in memory
+    /// (`temp_store = MEMORY`), and it is closed afterwards instead of going back to the pool,
+    /// so none of its settings reaches other work.
     ///
     /// Foreign keys are **not enforced by SQLite on this connection**: a foreign key declared
     /// immediate (as all of ours are) makes SQLite keep a statement journal for every
     /// multi-row insert — a copy of each page the statement touches, 14 % of a roster import
     /// in `perf` — even when the check itself is deferred (see [`Backend::bulk_insert`]). The
-    /// caller must therefore check every reference itself inside the transaction, as the
-    /// roster import does for region codes (the only reference its rows carry; SQLite has one
-    /// writer, so nothing can change between that check and the insert). PostgreSQL enforces
-    /// them as always.
+    /// caller must therefore check every reference itself inside the transaction that writes
+    /// it, as the roster import does for region codes (the only reference its rows carry).
+    /// PostgreSQL enforces them as always.
     ///
-    /// Statement journals that remain go to memory, not to a temporary file. These settings
-    /// only take effect outside a transaction, hence the set-up before `BEGIN`.
-    pub async fn begin_bulk_write(&self) -> Result<WriteTx, sqlx::Error> {
-        if self.backend != Backend::Sqlite {
-            return self.begin_write().await;
-        }
-        let guard = self.writer.clone().lock_owned().await;
+    /// These settings only take effect outside a transaction, hence the set-up here.
+    pub async fn bulk_session(&self) -> Result<BulkSession, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
-        conn.close_on_drop();
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
-             PRAGMA foreign_keys = OFF"
-        )))
-        .await?;
-        let tx = sqlx::Transaction::begin(
-            conn,
-            Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
-        )
-        .await?;
-        Ok(WriteTx {
-            tx,
-            _guard: Some(guard),
-        })
+        let writer = match self.backend {
+            Backend::Sqlite => {
+                conn.close_on_drop();
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
+                     PRAGMA foreign_keys = OFF"
+                )))
+                .await?;
+                Some(self.writer.clone())
+            }
+            Backend::Postgres => None,
+        };
+        Ok(BulkSession { conn, writer })
     }
 
     /// Run a write job and commit it. Jobs from concurrent callers share one transaction and

@@ -112,6 +112,12 @@ impl Chain {
         c
     }
 
+    /// Forget the heads read: the transaction that held their locks has ended (a bulk job
+    /// that commits in chunks, between two of them); the next must [`Chain::start`] again.
+    pub fn release(&mut self) {
+        self.heads.clear();
+    }
+
     fn chain_for<'e>(&'e self, e: &'e Entry<'_>) -> &'e str {
         self.pinned
             .as_deref()

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
-use backstop_app::people::import::{ImportOptions, import_file};
+use backstop_app::people::import::{ImportError, ImportOptions, Progress, import_file};
 use serde_json::{Value, json};
 
 use crate::support::{T, cid, each_backend, each_backend_with};
@@ -590,12 +590,16 @@ async fn interrupted_jobs_are_ended_at_start() {
             .and_then(|l| l.rsplit('/').next())
             .and_then(|x| x.parse().ok())
             .expect("id");
-        // Pretend the process died while it ran.
-        sqlx::query("UPDATE person_import_jobs SET status = 'running' WHERE id = $1")
-            .bind(id)
-            .execute(t.state.db.pool())
-            .await
-            .expect("update");
+        // Pretend the process died while it ran, after its first chunk of 1,000 rows was
+        // committed (the chunk wrote these counts into the job row, ADR 0017).
+        sqlx::query(
+            "UPDATE person_import_jobs SET status = 'running', committed = 1, rows_read = 1000, \
+             imported = 990, merged = 10 WHERE id = $1",
+        )
+        .bind(id)
+        .execute(t.state.db.pool())
+        .await
+        .expect("update");
         let n = backstop_app::people::import_pages::sweep(&t.state, true)
             .await
             .expect("sweep");
@@ -605,7 +609,241 @@ async fn interrupted_jobs_are_ended_at_start() {
             .await;
         assert_eq!(b["status"], "failed");
         assert_eq!(b["error_code"], "interrupted");
+        let msg = b["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("已保存文件前 1000 行（新增 990 人，合并 10 人）")
+                && msg.contains("重新导入同一文件"),
+            "{msg}"
+        );
+        assert_eq!(b["imported"], 990, "{b}");
         assert_eq!(uploads_left(&t), 0);
+    })
+    .await;
+}
+
+/// A roster of `n` new persons of village V1 (birth dates from 1960, so no clash with the
+/// numbers tests register by hand), the row at `fault` (0-based, if any) named `断点`.
+fn chunked_roster(n: u32, fault: Option<u32>) -> Vec<u8> {
+    let base = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).expect("date");
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let d = base + chrono::Days::new(u64::from(i / 900));
+            let id = cid("130110", &d.format("%Y%m%d").to_string(), i % 900 + 1);
+            let name = if Some(i) == fault {
+                "断点".to_string()
+            } else {
+                format!("人员{i}")
+            };
+            format!("{id},{name},,{V1}")
+        })
+        .collect();
+    format!("身份证号,姓名,联系电话,区划代码\n{}\n", rows.join("\n")).into_bytes()
+}
+
+/// Import options for the county 130110 (the import's chain is province 13's, the same as an
+/// official's save there), committing after every batch.
+fn chunked_options() -> ImportOptions {
+    ImportOptions {
+        region: Some("130110".to_string()),
+        chunk: Duration::ZERO,
+        ..ImportOptions::default()
+    }
+}
+
+/// The id of the audit entries of `action` on `object_id`-matching rows, in order.
+async fn audit_ids(t: &T, sql: &str) -> Vec<i64> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(t.state.db.pool())
+        .await
+        .expect("audit ids")
+}
+
+/// ADR 0017: a roster import commits in chunks, and another official's save made while it runs
+/// goes in between two of them — not after the whole file. The save's audit entry lands
+/// between the import's on the province's chain, the committed chunk is visible to everyone
+/// while the import is still running, and the import still ends whole with an intact chain.
+/// (Before, the import was one transaction: the save waited for the end of the file — here it
+/// would wait forever, since the import waits for the save, and the timeout fails the test.)
+#[tokio::test]
+async fn an_import_commits_in_chunks_and_another_save_goes_in_between() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let other = t.user("k_off", &["official"], "130110").await;
+        let before = person_count(&t).await;
+        const N: u32 = 2500;
+        let (committed_tx, mut committed_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let state = t.state.clone();
+        let handle = tokio::runtime::Handle::current();
+        // On a thread of its own (as an import job runs), so it can be held at a chunk's end.
+        let import = tokio::task::spawn_blocking(move || {
+            let mut first = true;
+            let mut progress = |p: Progress<'_>| {
+                if let Progress::Committed { rows, imported, .. } = p
+                    && std::mem::take(&mut first)
+                {
+                    let _ = committed_tx.send((rows, imported));
+                    let _ = go_rx.recv();
+                }
+            };
+            handle.block_on(import_file(
+                &state,
+                &Actor::operator(),
+                Cursor::new(chunked_roster(N, None)),
+                &chunked_options(),
+                &mut progress,
+            ))
+        });
+        let (rows, imported) = tokio::time::timeout(Duration::from_secs(120), committed_rx.recv())
+            .await
+            .expect("a chunk committed")
+            .expect("the import's signal");
+        assert_eq!((rows, imported), (1000, 1000), "the first chunk is one batch");
+        assert_eq!(person_count(&t).await, before + 1000, "committed rows are there");
+        // Another official's save while the import is part-way through its file.
+        let saved_id = cid("130110", "19500101", 7);
+        let (s, b) = tokio::time::timeout(
+            Duration::from_secs(60),
+            t.post(
+                "/api/v1/persons",
+                &other,
+                json!({"id_number": saved_id, "name": "插队", "region_code": V1}),
+            ),
+        )
+        .await
+        .expect("the save waited for the import");
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let person = b["id"].as_i64().expect("id");
+        go_tx.send(()).expect("resume");
+        let r = import.await.expect("join").expect("import");
+        assert!(r.committed);
+        assert_eq!((r.rows, r.imported, r.merged), (u64::from(N), u64::from(N), 0));
+        assert_eq!(person_count(&t).await, before + i64::from(N) + 1);
+        // On the chain of province 13: the import's first entries, the save, the import's rest.
+        let imports = audit_ids(
+            &t,
+            "SELECT id FROM audit_log WHERE chain = '13' AND \
+             (action = 'person.import' OR (action = 'person.create' AND detail LIKE '%\"import\"%')) \
+             ORDER BY id",
+        )
+        .await;
+        assert_eq!(imports.len(), N as usize + 1, "one entry per person and the summary");
+        let save = audit_ids(
+            &t,
+            &format!(
+                "SELECT id FROM audit_log WHERE action = 'person.create' AND object_id = '{person}'"
+            ),
+        )
+        .await;
+        assert_eq!(save.len(), 1);
+        let (first, last) = (imports[0], imports[imports.len() - 1]);
+        assert!(
+            first < save[0] && save[0] < last,
+            "the save's entry {} lies between the import's {first} and {last}",
+            save[0]
+        );
+        let report = backstop_app::audit::verify(&t.state.db)
+            .await
+            .expect("verify");
+        assert!(report.first_broken.is_none(), "{report:?}");
+    })
+    .await;
+}
+
+/// ADR 0017: a fault part-way through the write (here the database refuses the 1,501st row)
+/// rolls back its own chunk only. The chunks before it stay, each whole — every saved person
+/// with its creation entry, the chain intact — and the error says what was saved and that the
+/// same file completes it; importing it again registers nobody twice.
+#[tokio::test]
+async fn an_import_that_fails_part_way_keeps_its_whole_chunks_and_the_same_file_completes_it() {
+    each_backend(|t: T| async move {
+        t.import_fixture().await;
+        let before = person_count(&t).await;
+        const N: u32 = 2500;
+        let pool = t.state.db.pool();
+        let fault = if t.backend == "sqlite" {
+            vec![
+                "CREATE TRIGGER import_fault BEFORE INSERT ON persons WHEN NEW.name = '断点' \
+                 BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END",
+            ]
+        } else {
+            vec![
+                "CREATE FUNCTION import_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.name = '断点' THEN RAISE EXCEPTION 'disk full (test)'; END IF; \
+                 RETURN NEW; END $$",
+                "CREATE TRIGGER import_fault BEFORE INSERT ON persons FOR EACH ROW \
+                 EXECUTE FUNCTION import_fault()",
+            ]
+        };
+        for sql in fault {
+            sqlx::raw_sql(sql).execute(pool).await.expect("fault");
+        }
+        let r = import_file(
+            &t.state,
+            &Actor::operator(),
+            Cursor::new(chunked_roster(N, Some(1500))),
+            &chunked_options(),
+            &mut |_| {},
+        )
+        .await;
+        let e = r.expect_err("the fault stops the import");
+        let ImportError::Interrupted {
+            rows,
+            imported,
+            merged,
+            ..
+        } = &e
+        else {
+            panic!("not an interruption: {e:?}");
+        };
+        assert_eq!((*rows, *imported, *merged), (1000, 1000, 0));
+        assert_eq!(e.code(), "interrupted");
+        assert!(
+            e.message().contains("已保存文件前 1000 行") && e.message().contains("重新导入同一文件"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(person_count(&t).await, before + 1000, "the first chunk stays");
+        let created = audit_ids(
+            &t,
+            "SELECT id FROM audit_log WHERE action = 'person.create' AND detail LIKE '%\"import\"%'",
+        )
+        .await;
+        assert_eq!(created.len(), 1000, "every saved person has its creation entry");
+        let report = backstop_app::audit::verify(&t.state.db)
+            .await
+            .expect("verify");
+        assert!(report.first_broken.is_none(), "{report:?}");
+
+        // The fault mended, the same file again: the rest is registered, the saved rows are
+        // recognised by their numbers, nobody twice.
+        let mend = if t.backend == "sqlite" {
+            vec!["DROP TRIGGER import_fault"]
+        } else {
+            vec![
+                "DROP TRIGGER import_fault ON persons",
+                "DROP FUNCTION import_fault()",
+            ]
+        };
+        for sql in mend {
+            sqlx::raw_sql(sql).execute(pool).await.expect("mend");
+        }
+        let r = import_file(
+            &t.state,
+            &Actor::operator(),
+            Cursor::new(chunked_roster(N, Some(1500))),
+            &chunked_options(),
+            &mut |_| {},
+        )
+        .await
+        .expect("import again");
+        assert!(r.committed);
+        assert_eq!((r.imported, r.merged, r.rejected), (u64::from(N) - 1000, 1000, 0));
+        assert_eq!(person_count(&t).await, before + i64::from(N));
+        let report = backstop_app::audit::verify(&t.state.db)
+            .await
+            .expect("verify");
+        assert!(report.first_broken.is_none(), "{report:?}");
     })
     .await;
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use backstop_app::Config;
 use backstop_app::kernel::actor::Actor;
+use std::io::Cursor;
+
 use backstop_app::people::import::{ImportOptions, ImportReport, Progress, import_csv};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -395,7 +397,7 @@ async fn quiet_import(
     bytes: &[u8],
     options: ImportOptions,
 ) -> backstop_app::kernel::error::AppResult<ImportReport> {
-    import_csv(&t.state, actor, bytes, &options, &mut |_| {}).await
+    import_csv(&t.state, actor, Cursor::new(bytes), &options, &mut |_| {}).await
 }
 
 async fn run_import(
@@ -408,7 +410,7 @@ async fn run_import(
     let r = import_csv(
         &t.state,
         &Actor::operator(),
-        bytes,
+        Cursor::new(bytes),
         &ImportOptions {
             region: region.map(str::to_string),
             good_rows,
@@ -783,7 +785,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
                 import_csv(
                     &state,
                     &scoped_official("130110"),
-                    bytes.as_slice(),
+                    Cursor::new(bytes.as_slice()),
                     &ImportOptions {
                         good_rows: true,
                         ..ImportOptions::default()
@@ -804,7 +806,7 @@ async fn roster_import_in_batches_keeps_the_merge_rule_and_the_audit_chain() {
         );
         assert!(r.committed);
         // The import ran on a connection without foreign-key enforcement (SQLite, see
-        // `Db::begin_bulk_write`), which was closed, not pooled: every open connection still
+        // `Db::bulk_session`), which was closed, not pooled: every open connection still
         // refuses a person in a region that does not exist.
         let pool = t.state.db.pool();
         let mut held = Vec::new();

@@ -73,12 +73,18 @@ pub struct ImportJob {
     /// The explicit column mapping used (header → field), empty when recognised.
     #[schema(value_type = Object)]
     pub mapping: Mapping,
+    /// While `running`: `checking` (the first pass reads every row, nothing is written yet)
+    /// or `writing` (committed in chunks; `imported`/`merged` count what is saved so far).
+    /// Empty otherwise.
+    pub phase: String,
 }
 
-/// Live progress of running jobs, by token (the job row is written only at the end: on
-/// SQLite the import holds the one write lock until then).
+/// Live progress of running jobs, by token (the job row is written once per committed
+/// chunk; this moves with every batch, without a write).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Live {
+    /// The first pass (checking, nothing written yet).
+    pub(super) checking: bool,
     pub(super) bytes: u64,
     pub(super) rows: u64,
     pub(super) imported: u64,
@@ -116,6 +122,7 @@ pub async fn get_job(state: &AppState, actor: &Actor, id: i64) -> AppResult<Impo
     if job.status == "running"
         && let Some(l) = live_get(&job.token)
     {
+        job.phase = if l.checking { "checking" } else { "writing" }.to_string();
         job.bytes_done = l.bytes as i64;
         job.rows = l.rows as i64;
         job.imported = l.imported as i64;
@@ -245,15 +252,11 @@ pub(super) fn spawn_job(state: AppState, actor: Actor, job: ImportJob, opts: Imp
     });
     tokio::spawn(async move {
         if task.await.is_err() {
-            let _ = record_failure(
-                &s2,
-                &a2,
-                id,
-                &region,
-                "internal",
-                "导入意外中止，未导入任何数据",
-            )
-            .await;
+            // What its committed chunks saved is in the job row.
+            let (rows, imported, merged) =
+                queries::committed_counts(&s2, id).await.unwrap_or_default();
+            let msg = super::interrupted_message("导入意外中止", rows, imported, merged);
+            let _ = record_failure(&s2, &a2, id, &region, "internal", &msg).await;
         }
         remove_file(&s2, &token).await;
         live_remove(&token);
@@ -270,26 +273,39 @@ pub(super) async fn run_job(
     let token = job.token.clone();
     let result = match SealedReader::open(&path, state.keys.clone()) {
         Ok(reader) => {
-            let mut progress = |p: Progress<'_>| {
-                if let Progress::Rows {
+            let mut progress = |p: Progress<'_>| match p {
+                Progress::Rows {
                     rows,
                     bytes,
                     imported,
                     merged,
                     rejected,
-                } = p
-                {
-                    live_set(
-                        &token,
-                        Live {
-                            bytes,
-                            rows,
-                            imported,
-                            merged,
-                            rejected,
-                        },
-                    );
-                }
+                } => live_set(
+                    &token,
+                    Live {
+                        checking: false,
+                        bytes,
+                        rows,
+                        imported,
+                        merged,
+                        rejected,
+                    },
+                ),
+                Progress::Checking {
+                    rows,
+                    bytes,
+                    rejected,
+                } => live_set(
+                    &token,
+                    Live {
+                        checking: true,
+                        bytes,
+                        rows,
+                        rejected,
+                        ..Live::default()
+                    },
+                ),
+                _ => {}
             };
             super::import_file(state, actor, reader, opts, &mut progress).await
         }
@@ -312,7 +328,7 @@ pub(super) async fn run_job(
                 job.id,
                 &job.region_code,
                 e.code(),
-                e.message(),
+                &e.message(),
             )
             .await
         }
@@ -332,23 +348,25 @@ pub async fn sweep(state: &AppState, at_start: bool) -> AppResult<u64> {
     let now = state.now_ms();
     let hour = 3_600_000;
     let mut swept = 0;
-    for (id, token, status, created) in queries::open_jobs(state).await? {
+    for (id, token, status, created, saved) in queries::open_jobs(state).await? {
         let here = tokio::fs::try_exists(file_path(state, &token))
             .await
             .unwrap_or(false);
         let (new_status, code, msg) =
             if status == "uploaded" && (created < now - hour || (at_start && here)) {
-                ("abandoned", "", "")
+                ("abandoned", "", String::new())
             } else if at_start && status == "running" && (here || created < now - 24 * hour) {
+                // The chunks it committed are saved (their counts are in the job row).
+                let (rows, imported, merged) = saved;
                 (
                     "failed",
                     ErrorCode::Interrupted.as_str(),
-                    "服务重启，导入被中断，未导入任何数据；请重新上传",
+                    super::interrupted_message("服务重启，导入被中断", rows, imported, merged),
                 )
             } else {
                 continue;
             };
-        queries::end_job(state, id, &status, new_status, code, msg, now).await?;
+        queries::end_job(state, id, &status, new_status, code, &msg, now).await?;
         remove_file(state, &token).await;
         swept += 1;
     }

@@ -75,7 +75,6 @@ pub(crate) use rows::RowReader;
 pub use rows::{Preview, PreviewRow, preview};
 use source::sniff_zip;
 pub use source::{CsvSource, Kind, Record, RowSource};
-use write::run;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek};
@@ -125,7 +124,14 @@ pub struct ImportOptions {
     /// The background job this import runs for: its result row is written in the import's
     /// transaction and its id goes into the summary audit entry.
     pub job_id: Option<i64>,
+    /// How long one of the import's write transactions may run before it commits and lets
+    /// other writers go (ADR 0017): the longest another user's save waits for the import.
+    pub chunk: std::time::Duration,
 }
+
+/// The default [`ImportOptions::chunk`]: a save that arrives during an import waits at most
+/// about this long plus one batch (1,000 rows, some 60–100 ms) for the writer.
+pub const CHUNK: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Default for ImportOptions {
     fn default() -> Self {
@@ -137,6 +143,7 @@ impl Default for ImportOptions {
             xlsx: xlsx::Limits::default(),
             job_id: None,
             households_by_address: false,
+            chunk: CHUNK,
         }
     }
 }
@@ -196,6 +203,19 @@ pub enum Progress<'a> {
     },
     Rejected(&'a RowIssue),
     Warning(&'a RowIssue),
+    /// The first pass (nothing written yet): rows read and checked so far, bytes consumed,
+    /// rows rejected.
+    Checking {
+        rows: u64,
+        bytes: u64,
+        rejected: u64,
+    },
+    /// A chunk was committed: everything up to `rows` is saved, whatever happens next.
+    Committed {
+        rows: u64,
+        imported: u64,
+        merged: u64,
+    },
 }
 
 /// Why a whole file was refused.
@@ -280,6 +300,14 @@ pub(crate) fn refused_in(e: &io::Error) -> Option<FileError> {
 pub enum ImportError {
     File(FileError),
     App(AppError),
+    /// The service failed after some chunks were committed: the first `rows` data rows are
+    /// saved (`imported` new persons, `merged` into records on file), the rest are not.
+    Interrupted {
+        error: AppError,
+        rows: u64,
+        imported: u64,
+        merged: u64,
+    },
 }
 
 impl ImportError {
@@ -288,13 +316,20 @@ impl ImportError {
         match self {
             ImportError::File(f) => f.kind.code(),
             ImportError::App(e) => e.code.as_str(),
+            ImportError::Interrupted { .. } => ErrorCode::Interrupted.as_str(),
         }
     }
 
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
-            ImportError::File(f) => &f.message,
-            ImportError::App(e) => &e.message,
+            ImportError::File(f) => f.message.clone(),
+            ImportError::App(e) => e.message.clone(),
+            ImportError::Interrupted {
+                error,
+                rows,
+                imported,
+                merged,
+            } => interrupted_message(&error.message, *rows, *imported, *merged),
         }
     }
 
@@ -302,8 +337,24 @@ impl ImportError {
         match self {
             ImportError::File(f) => f.into_app(),
             ImportError::App(e) => e,
+            e @ ImportError::Interrupted { .. } => {
+                AppError::msg(ErrorCode::Interrupted, e.message())
+            }
         }
     }
+}
+
+/// What an official reads when an import stopped part-way: what is saved, what is not, and
+/// that importing the same file again completes it (rows already saved are recognised by their
+/// ID numbers and merged without change, never registered twice).
+pub(crate) fn interrupted_message(reason: &str, rows: u64, imported: u64, merged: u64) -> String {
+    if imported == 0 && merged == 0 {
+        return format!("{reason}；未导入任何数据");
+    }
+    format!(
+        "{reason}；已保存文件前 {rows} 行（新增 {imported} 人，合并 {merged} 人），其余未导入。\
+         重新导入同一文件即可补齐：已保存的人员按身份证号识别，不会重复登记"
+    )
 }
 
 impl From<FileError> for ImportError {
@@ -345,21 +396,14 @@ async fn check_bound(
 
 /// Import a roster CSV (see the module docs for the rules). Whole-file problems (unreadable,
 /// wrong columns, over-large) are an error and change nothing; row problems are in the report.
-pub async fn import_csv<R: Read>(
+pub async fn import_csv<R: Read + Seek>(
     state: &AppState,
     actor: &Actor,
     input: R,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> AppResult<ImportReport> {
-    actor.require(Permission::PersonsWrite)?;
-    let bound = check_bound(state, actor, opts).await?;
-    let today = beijing_date(state.clock.now());
-    let reveal = actor.can(Permission::PersonsRevealId);
-    let src = CsvSource::open(input, opts.max_bytes).map_err(FileError::into_app)?;
-    let rows =
-        RowReader::open(src, opts.mapping.as_ref(), today, reveal).map_err(FileError::into_app)?;
-    run(state, actor, rows, bound, opts, progress)
+    import_file(state, actor, input, opts, progress)
         .await
         .map_err(ImportError::into_app)
 }
@@ -376,15 +420,57 @@ pub async fn import_file<R: Read + Seek>(
     let bound = check_bound(state, actor, opts).await?;
     let today = beijing_date(state.clock.now());
     let reveal = actor.can(Permission::PersonsRevealId);
+    let mapping = opts.mapping.as_ref();
+    // All or nothing (the default): the whole file is checked first, and written (in chunks,
+    // others' saves in between) only if no row is rejected. With `good_rows` the bad rows are
+    // skipped as they come, in one pass.
     let r = if sniff_zip(&mut input)? {
         let mut book = xlsx::Book::open(input, opts.xlsx)?;
-        let sheet = book.rows()?;
-        let rows = RowReader::open(sheet, opts.mapping.as_ref(), today, reveal)?;
-        run(state, actor, rows, bound, opts, progress).await
+        let rows = RowReader::open(book.rows()?, mapping, today, reveal)?;
+        let mut import = write::Import::new(state, actor, &rows, bound, opts).await?;
+        if opts.good_rows {
+            import.write(rows, progress).await
+        } else if let Some(refused) = import.check(rows, progress).await? {
+            Ok(refused)
+        } else {
+            import
+                .write(
+                    RowReader::open(book.rows()?, mapping, today, reveal)?,
+                    progress,
+                )
+                .await
+        }
     } else {
-        let src = CsvSource::open(input, opts.max_bytes)?;
-        let rows = RowReader::open(src, opts.mapping.as_ref(), today, reveal)?;
-        run(state, actor, rows, bound, opts, progress).await
+        let rows = RowReader::open(
+            CsvSource::open(&mut input, opts.max_bytes)?,
+            mapping,
+            today,
+            reveal,
+        )?;
+        let mut import = write::Import::new(state, actor, &rows, bound, opts).await?;
+        if opts.good_rows {
+            import.write(rows, progress).await
+        } else if let Some(refused) = import.check(rows, progress).await? {
+            Ok(refused)
+        } else {
+            input.seek(io::SeekFrom::Start(0)).map_err(|e| {
+                FileError::new(
+                    FileErrorKind::Unreadable,
+                    format!("无法再次读取文件（{e}），未导入任何数据"),
+                )
+            })?;
+            import
+                .write(
+                    RowReader::open(
+                        CsvSource::open(&mut input, opts.max_bytes)?,
+                        mapping,
+                        today,
+                        reveal,
+                    )?,
+                    progress,
+                )
+                .await
+        }
     };
     // `/metrics`: imports by how they ended, and the rows they brought in.
     let backend = state.db.engine();

@@ -182,6 +182,8 @@ pub(super) struct ProgressView {
     pub(super) id: i64,
     pub(super) file_name: String,
     pub(super) running: bool,
+    /// The first pass (nothing written yet).
+    pub(super) checking: bool,
     pub(super) status: String,
     pub(super) status_label: &'static str,
     pub(super) total: i64,
@@ -207,6 +209,7 @@ pub(super) fn progress_view(job: &ImportJob) -> ProgressView {
         id: job.id,
         file_name: job.file_name.clone(),
         running: job.status == "running",
+        checking: job.status == "running" && job.phase == "checking",
         status: job.status.clone(),
         status_label: status_label(&job.status),
         total,
@@ -504,6 +507,7 @@ mod tests {
             token: String::new(),
             mapping: Mapping::new(),
             households: String::new(),
+            phase: String::new(),
         }
     }
 

@@ -429,6 +429,7 @@ fn job_from_row(r: &AnyRow) -> Result<ImportJob, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         finished_at: r.try_get("finished_at")?,
         households: r.try_get("households")?,
+        phase: String::new(),
     })
 }
 
@@ -493,7 +494,7 @@ pub(super) async fn record_report(
 pub(super) async fn mark_failed(tx: &mut Tx, job: i64, code: &str, message: &str) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "UPDATE person_import_jobs SET status = 'failed', committed = 0, error_code = $1, \
+        "UPDATE person_import_jobs SET status = 'failed', error_code = $1, \
          error = $2, finished_at = $3 WHERE id = $4",
     )
     .bind(code)
@@ -555,11 +556,58 @@ pub(super) async fn record_report_alone(
     Ok(())
 }
 
-/// Jobs still `uploaded` or `running`: (id, token, status, created_at).
-pub(super) async fn open_jobs(state: &AppState) -> AppResult<Vec<(i64, String, String, i64)>> {
+/// Record in a running job's row what its committed chunks hold so far (in the chunk's own
+/// transaction, so after a crash the row tells exactly what was saved).
+pub(super) async fn record_committed(
+    conn: &mut AnyConnection,
+    job: i64,
+    report: &ImportReport,
+    bytes: u64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE person_import_jobs SET committed = 1, rows_read = $1, imported = $2, \
+         merged = $3, rejected = $4, warnings = $5, bytes_done = $6 WHERE id = $7",
+    )
+    .bind(report.rows as i64)
+    .bind(report.imported as i64)
+    .bind(report.merged as i64)
+    .bind(report.rejected as i64)
+    .bind(report.warnings_total as i64)
+    .bind(bytes as i64)
+    .bind(job)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a job's committed chunks saved: (rows, imported, merged), zeros when none was.
+pub(super) async fn committed_counts(state: &AppState, job: i64) -> AppResult<(u64, u64, u64)> {
+    let row = sqlx::query(
+        "SELECT committed, rows_read, imported, merged FROM person_import_jobs WHERE id = $1",
+    )
+    .bind(job)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(row.as_ref().map(saved).transpose()?.unwrap_or_default())
+}
+
+fn saved(r: &sqlx::any::AnyRow) -> Result<(u64, u64, u64), sqlx::Error> {
+    if r.try_get::<i64, _>("committed")? == 0 {
+        return Ok((0, 0, 0));
+    }
+    let n = |c: &str| r.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
+    Ok((n("rows_read")?, n("imported")?, n("merged")?))
+}
+
+/// A job still `uploaded` or `running`: id, token, status, created_at, and what its committed
+/// chunks saved.
+type OpenJob = (i64, String, String, i64, (u64, u64, u64));
+
+/// Jobs still `uploaded` or `running`.
+pub(super) async fn open_jobs(state: &AppState) -> AppResult<Vec<OpenJob>> {
     let rows = sqlx::query(
-        "SELECT id, token, status, created_at FROM person_import_jobs \
-         WHERE status = 'uploaded' OR status = 'running'",
+        "SELECT id, token, status, created_at, committed, rows_read, imported, merged \
+         FROM person_import_jobs WHERE status = 'uploaded' OR status = 'running'",
     )
     .fetch_all(state.db.pool())
     .await?;
@@ -571,12 +619,12 @@ pub(super) async fn open_jobs(state: &AppState) -> AppResult<Vec<(i64, String, S
                 r.try_get("token")?,
                 r.try_get("status")?,
                 r.try_get("created_at")?,
+                saved(r)?,
             ))
         })
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
-/// End a job swept as abandoned or interrupted (only if still in `status`).
 pub(super) async fn end_job(
     state: &AppState,
     id: i64,

@@ -1,7 +1,9 @@
-//! The bulk write of a roster (ADR 0008): a two-step pipeline in one write transaction. While
-//! the engine writes one batch (region check, multi-row `INSERT … ON CONFLICT DO NOTHING`,
-//! merges, audit entries), the next batch is read, checked and sealed, and the last batch's
-//! audit entries are hashed. Its statements are in `queries`; their batching and overlap are
+//! The bulk write of a roster (ADR 0008, ADR 0017): the whole file checked first (all or
+//! nothing), then written as a two-step pipeline in chunks. While the engine writes one batch
+//! (region check, multi-row `INSERT … ON CONFLICT DO NOTHING`, merges, audit entries), the
+//! next batch is read, checked and sealed, and the last batch's audit entries are hashed; a
+//! chunk's transaction commits after [`ImportOptions::chunk`] so other writers are never held
+//! for the length of the file. Its statements are in `queries`; their batching and overlap are
 //! here and must stay as they are (the import's throughput depends on them).
 
 use serde_json::json;
@@ -112,6 +114,8 @@ pub(super) struct BatchReader<'a, S: RowSource> {
     /// The villages of the import's region, when the file has a village column.
     pub(super) villages: Option<Villages>,
     pub(super) now: i64,
+    /// Seal the rows (the write); the first pass only checks them.
+    pub(super) seal: bool,
     /// Data rows read so far.
     pub(super) read: u64,
     /// The end of the file was reached.
@@ -152,7 +156,7 @@ impl<S: RowSource> BatchReader<'_, S> {
                 Err(issue) => t.rejects.push(issue),
             }
         }
-        if !out.rows.is_empty() {
+        if self.seal && !out.rows.is_empty() {
             out.insert = Some(queries::insert_statement(
                 self.state,
                 self.now,
@@ -227,7 +231,11 @@ impl<S: RowSource> BatchReader<'_, S> {
             return refuse(format!("区划代码 {} 不在您的管辖范围内", code.as_str()));
         }
         row.fields.id.as_ref()?;
-        let sealed = seal_person(self.state, &row.fields);
+        let sealed = if self.seal {
+            seal_person(self.state, &row.fields)
+        } else {
+            Sealed::default()
+        };
         Some(Pending {
             line,
             code,
@@ -563,125 +571,303 @@ impl Batcher<'_> {
     }
 }
 
-/// The shared validation, merge and commit path, as a two-step pipeline in one write
-/// transaction: while one batch of [`BATCH_ROWS`] rows is written (looked up, inserted,
-/// merged, audited — the database's work, on its own thread or server), the next is read,
-/// checked without the database and sealed. The two steps take turns on this task (the reader
-/// yields every [`YIELD_ROWS`] rows), so the engine's time and ours overlap instead of adding.
-pub(super) async fn run<S: RowSource>(
-    state: &AppState,
-    actor: &Actor,
-    rows: RowReader<S>,
+/// One import between opening its file and its end: the checks and caches both passes share
+/// (ADR 0017). [`Import::check`] reads the whole file once without writing (all or nothing:
+/// a file with a bad row changes nothing); [`Import::write`] then reads it again and writes it
+/// in chunks, each its own short transaction, so other users' saves go in between.
+pub(super) struct Import<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
     bound: Option<RegionCode>,
-    opts: &ImportOptions,
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<ImportReport, ImportError> {
-    if bound.is_none() && !rows.has_region_column() && !rows.has_village_column() {
-        return Err(FileError::new(
-            FileErrorKind::Columns,
-            "文件没有“区划代码”或“村（社区）”列：请指定导入区划（--region）",
-        )
-        .into());
-    }
-    let mut report = ImportReport {
-        encoding: rows.encoding.to_string(),
-        ignored_columns: rows.ignored.clone(),
-        headers: rows.headers.clone(),
-        ..ImportReport::default()
-    };
-    let now = state.now_ms();
-    let mut batcher = Batcher {
-        state,
-        scope: actor.everywhere(),
-        who: Who::from(actor),
-        now,
-        known_regions: RegionCache::new(100_000),
-        region_bounds: {
-            let import_scope = actor.within_opt(bound.as_ref())?;
-            let (lo, hi) = import_scope.range();
-            (lo.to_string(), hi.to_string())
-        },
-        first_new_id: None,
-        // The whole import is one action of the region it was run for: its entries go to that
-        // region's chain (a national import's to the national chain).
-        chain: audit::Chain::pinned(
-            &bound
-                .as_ref()
-                .or(actor.scope.region())
-                .map_or_else(|| "0".to_string(), |r| r.to_string()),
-        ),
-        deferred: Vec::new(),
-        memberships: Vec::new(),
-        today: state.today().format("%Y-%m-%d").to_string(),
-        households: Households::new(opts.households_by_address),
-    };
-    let villages = if rows.has_village_column() {
-        let (lo, hi) = &batcher.region_bounds;
-        Some(Villages::new(queries::villages_in(state, lo, hi).await?))
-    } else {
-        None
-    };
-    let mut reader = BatchReader {
-        state,
-        scope: actor.everywhere(),
-        rows,
-        bound: bound.clone(),
-        villages,
-        now,
-        read: 0,
-        done: false,
-    };
-    // One transaction for the whole file, on a connection set up for bulk inserts.
-    let mut w = state.db.begin_bulk_write().await?;
-    batcher.chain.start(w.conn(), audit::NATIONAL).await?;
-    let mut batch = Batch::default();
-    loop {
-        if batch.rows.is_empty() && reader.done {
-            break;
+    opts: &'a ImportOptions,
+    report: ImportReport,
+    batcher: Batcher<'a>,
+    /// The villages of the import's region, when the file has a village column.
+    villages: Option<Villages>,
+}
+
+impl<'a> Import<'a> {
+    /// Set up for the file `rows` opened (its header decides whether rows can find their
+    /// region at all).
+    pub(super) async fn new<S: RowSource>(
+        state: &'a AppState,
+        actor: &'a Actor,
+        rows: &RowReader<S>,
+        bound: Option<RegionCode>,
+        opts: &'a ImportOptions,
+    ) -> Result<Import<'a>, ImportError> {
+        if bound.is_none() && !rows.has_region_column() && !rows.has_village_column() {
+            return Err(FileError::new(
+                FileErrorKind::Columns,
+                "文件没有“区划代码”或“村（社区）”列：请指定导入区划（--region）",
+            )
+            .into());
         }
-        let mut next = Batch {
-            rows: Vec::with_capacity(BATCH_ROWS),
-            insert: None,
+        let report = ImportReport {
+            encoding: rows.encoding.to_string(),
+            ignored_columns: rows.ignored.clone(),
+            headers: rows.headers.clone(),
+            ..ImportReport::default()
         };
-        let (mut written, mut read) = (Tally::default(), Tally::default());
-        let (w_result, r_result) = tokio::join!(
-            biased;
-            batcher.flush(w.conn(), &mut batch, &mut written),
-            reader.fill(&mut next, &mut read)
+        let now = state.now_ms();
+        let batcher = Batcher {
+            state,
+            scope: actor.everywhere(),
+            who: Who::from(actor),
+            now,
+            known_regions: RegionCache::new(100_000),
+            region_bounds: {
+                let import_scope = actor.within_opt(bound.as_ref())?;
+                let (lo, hi) = import_scope.range();
+                (lo.to_string(), hi.to_string())
+            },
+            first_new_id: None,
+            // The whole import is one action of the region it was run for: its entries go to
+            // that region's chain (a national import's to the national chain).
+            chain: audit::Chain::pinned(
+                &bound
+                    .as_ref()
+                    .or(actor.scope.region())
+                    .map_or_else(|| "0".to_string(), |r| r.to_string()),
+            ),
+            deferred: Vec::new(),
+            memberships: Vec::new(),
+            today: state.today().format("%Y-%m-%d").to_string(),
+            households: Households::new(opts.households_by_address),
+        };
+        let villages = if rows.has_village_column() {
+            let (lo, hi) = &batcher.region_bounds;
+            Some(Villages::new(queries::villages_in(state, lo, hi).await?))
+        } else {
+            None
+        };
+        Ok(Import {
+            state,
+            actor,
+            bound,
+            opts,
+            report,
+            batcher,
+            villages,
+        })
+    }
+
+    fn reader<S: RowSource>(&mut self, rows: RowReader<S>, seal: bool) -> BatchReader<'a, S> {
+        BatchReader {
+            state: self.state,
+            scope: self.actor.everywhere(),
+            rows,
+            bound: self.bound.clone(),
+            villages: self.villages.take(),
+            now: self.batcher.now,
+            seal,
+            read: 0,
+            done: false,
+        }
+    }
+
+    /// The first pass: every row read and checked as the write would (fields, region inside
+    /// the import's and the actor's, region on record), nothing sealed and nothing written.
+    /// Returns the refused import's report when a row is rejected, else `None` (the counts
+    /// are reset for the second pass).
+    pub(super) async fn check<S: RowSource>(
+        &mut self,
+        rows: RowReader<S>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Option<ImportReport>, ImportError> {
+        let mut reader = self.reader(rows, false);
+        let mut conn = self.state.db.pool().acquire().await?;
+        while !reader.done {
+            let mut batch = Batch::default();
+            let mut t = Tally::default();
+            reader.fill(&mut batch, &mut t).await?;
+            self.batcher.check_regions(&mut conn, &batch.rows).await?;
+            for row in &batch.rows {
+                if !self.batcher.known_regions.exists(row.code.as_str()) {
+                    t.rejects
+                        .push(row.issue(format!("区划代码 {} 不存在", row.code.as_str())));
+                }
+            }
+            t.apply(&mut self.report, progress);
+            self.report.rows = reader.read;
+            progress(Progress::Checking {
+                rows: reader.read,
+                bytes: reader.rows.bytes(),
+                rejected: self.report.rejected,
+            });
+        }
+        self.villages = reader.villages.take();
+        if self.report.rejected == 0 {
+            self.report.rows = 0;
+            return Ok(None);
+        }
+        self.report.rejects.sort_by_key(|i| i.line);
+        let entry = summary(
+            self.actor,
+            self.bound.as_ref(),
+            self.opts,
+            "failure",
+            &self.report,
         );
-        written.apply(&mut report, progress);
-        read.apply(&mut report, progress);
-        w_result?;
-        r_result?;
-        report.rows = reader.read;
-        progress(Progress::Rows {
-            rows: report.rows,
-            bytes: reader.rows.bytes(),
-            imported: report.imported,
-            merged: report.merged,
-            rejected: report.rejected,
-        });
-        batch = next;
+        audit::append_alone(self.state, &self.batcher.who, entry).await?;
+        Ok(Some(std::mem::take(&mut self.report)))
     }
-    // Households of the last batch's merged rows.
-    let (entries, warnings) = batcher.households.flush(state, w.conn(), now).await?;
-    batcher.deferred.extend(entries);
-    Tally {
-        warnings,
-        ..Tally::default()
+
+    /// The second pass, a two-step pipeline: while one batch of [`BATCH_ROWS`] rows is written
+    /// (looked up, inserted, merged, audited — the database's work, on its own thread or
+    /// server), the next is read, checked without the database and sealed. The two steps take
+    /// turns on this task (the reader yields every [`YIELD_ROWS`] rows), so the engine's time
+    /// and ours overlap instead of adding.
+    ///
+    /// The batches are written in chunks: a transaction is committed once it has run for
+    /// [`ImportOptions::chunk`] (with its rows' households, audit entries and the job's counts
+    /// so far), and the next begins after the writers that queued meanwhile. A failure rolls
+    /// back its chunk only; the chunks before it stay, each whole and audited, and the error
+    /// says how far the import got ([`ImportError::Interrupted`]).
+    pub(super) async fn write<S: RowSource>(
+        mut self,
+        rows: RowReader<S>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<ImportReport, ImportError> {
+        let mut reader = self.reader(rows, true);
+        let mut session = self.state.db.bulk_session().await?;
+        let mut batch = Batch::default();
+        let mut chunks = 0u64;
+        loop {
+            let outcome = self
+                .chunk(&mut session, &mut reader, &mut batch, progress)
+                .await;
+            match outcome {
+                Ok(true) => break,
+                Ok(false) => {
+                    chunks += 1;
+                    progress(Progress::Committed {
+                        rows: self.report.rows,
+                        imported: self.report.imported,
+                        merged: self.report.merged,
+                    });
+                }
+                Err(e) if chunks > 0 => {
+                    return Err(ImportError::Interrupted {
+                        error: e.into_app(),
+                        rows: self.report.rows,
+                        imported: self.report.imported,
+                        merged: self.report.merged,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.report)
     }
-    .apply(&mut report, progress);
-    batcher.append_deferred(w.conn()).await?;
-    // Rows are rejected when read or when their batch is written: report them in file order.
-    report.rejects.sort_by_key(|i| i.line);
-    report.warnings.sort_by_key(|i| i.line);
-    let commit = report.rejected == 0 || opts.good_rows;
-    let summary = |outcome: &'static str, r: &ImportReport| Entry {
+
+    /// One chunk: batches written in one transaction until [`ImportOptions::chunk`] has passed
+    /// or the file ends, then committed. `Ok(true)` when the import is done (its summary and
+    /// the job's result went with the last chunk). The report counts only what is committed.
+    async fn chunk<S: RowSource>(
+        &mut self,
+        session: &mut backstop_store::BulkSession,
+        reader: &mut BatchReader<'a, S>,
+        batch: &mut Batch,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<bool, ImportError> {
+        let mut w = session.begin().await?;
+        self.batcher.chain.release();
+        self.batcher.chain.start(w.conn(), audit::NATIONAL).await?;
+        let began = std::time::Instant::now();
+        let mut report = self.report.clone();
+        let last = loop {
+            let mut next = Batch {
+                rows: Vec::with_capacity(BATCH_ROWS),
+                insert: None,
+            };
+            // Every row of the batch written now was read by here: once it is committed, the
+            // file is saved up to this row.
+            let through = reader.read;
+            let wrote = !batch.rows.is_empty();
+            let (mut written, mut read) = (Tally::default(), Tally::default());
+            let (w_result, r_result) = tokio::join!(
+                biased;
+                self.batcher.flush(w.conn(), batch, &mut written),
+                reader.fill(&mut next, &mut read)
+            );
+            written.apply(&mut report, progress);
+            read.apply(&mut report, progress);
+            w_result?;
+            r_result?;
+            report.rows = through;
+            progress(Progress::Rows {
+                rows: reader.read,
+                bytes: reader.rows.bytes(),
+                imported: report.imported,
+                merged: report.merged,
+                rejected: report.rejected,
+            });
+            *batch = next;
+            if batch.rows.is_empty() && reader.done {
+                report.rows = reader.read;
+                break true;
+            }
+            if wrote && began.elapsed() >= self.opts.chunk {
+                break false;
+            }
+        };
+        // The households of this chunk's merged rows, and every entry still waiting: a
+        // committed chunk is whole.
+        let (entries, warnings) = self
+            .batcher
+            .households
+            .flush(self.state, w.conn(), self.batcher.now)
+            .await?;
+        self.batcher.deferred.extend(entries);
+        Tally {
+            warnings,
+            ..Tally::default()
+        }
+        .apply(&mut report, progress);
+        self.batcher.append_deferred(w.conn()).await?;
+        let now = self.batcher.now;
+        if last {
+            // Rows are rejected when read or when their batch is written: report them in
+            // file order.
+            report.rejects.sort_by_key(|i| i.line);
+            report.warnings.sort_by_key(|i| i.line);
+            report.committed = true;
+            let entry = summary(
+                self.actor,
+                self.bound.as_ref(),
+                self.opts,
+                "success",
+                &report,
+            );
+            self.batcher
+                .append(w.conn(), std::slice::from_ref(&entry))
+                .await?;
+            if let Some(job) = self.opts.job_id {
+                super::jobs::record_report(w.conn(), &self.state.keys, job, &report, now).await?;
+            }
+        } else if let Some(job) = self.opts.job_id {
+            queries::record_committed(w.conn(), job, &report, reader.rows.bytes()).await?;
+        }
+        w.commit().await?;
+        self.report = report;
+        Ok(last)
+    }
+}
+
+/// The import's summary audit entry.
+fn summary(
+    actor: &Actor,
+    bound: Option<&RegionCode>,
+    opts: &ImportOptions,
+    outcome: &'static str,
+    r: &ImportReport,
+) -> Entry<'static> {
+    Entry {
         action: "person.import",
         object_type: "person",
         object_id: opts.job_id.map(|j| format!("job:{j}")).unwrap_or_default(),
         region_code: bound
-            .as_ref()
             .map(|b| b.to_string())
             .unwrap_or_else(|| actor.scope.as_str().to_string()),
         outcome,
@@ -689,22 +875,5 @@ pub(super) async fn run<S: RowSource>(
             "rows": r.rows, "imported": r.imported, "merged": r.merged, "rejected": r.rejected,
             "good_rows": opts.good_rows, "encoding": r.encoding, "job": opts.job_id,
         }),
-    };
-    if commit {
-        report.committed = true;
-        let entry = summary("success", &report);
-        batcher
-            .append(w.conn(), std::slice::from_ref(&entry))
-            .await?;
-        if let Some(job) = opts.job_id {
-            super::jobs::record_report(w.conn(), &state.keys, job, &report, now).await?;
-        }
-        w.commit().await?;
-    } else {
-        w.rollback().await?;
-        audit::append_alone(state, &batcher.who, summary("failure", &report)).await?;
-        report.imported = 0;
-        report.merged = 0;
     }
-    Ok(report)
 }
