@@ -74,6 +74,7 @@ pub const DISTRIBUTED: &[&str] = &[
     "hotline_notes",
     "hotline_referrals",
     "hotline_shifts",
+    "idempotency_keys",
     "incident_acks",
     "notify_deliveries",
     "public_info",

@@ -287,6 +287,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_on_shards",
         include_str!("../migrations/0065_audit_on_shards.sql"),
     ),
+    (
+        66,
+        "idempotency_province",
+        include_str!("../migrations/0066_idempotency_province.sql"),
+    ),
 ];
 
 /// The SQL of a migration as the given backend must run it; `citus` when the PostgreSQL
@@ -488,7 +493,12 @@ mod upgrade_tests {
                  ('village_daily', '2026-03-01', '0', 2, 2), ('village_daily', '2026-03-01', '13', 1, 1), \
                  ('village_daily', '2026-03-01', '44', 1, 1); \
                  INSERT INTO report_rollup_sums (template_key, period, code, field, total) VALUES \
-                 ('village_daily', '2026-03-01', '0', 'people_screened', 50)",
+                 ('village_daily', '2026-03-01', '0', 'people_screened', 50); \
+                 INSERT INTO users (id, username, scope, roles, password_hash, password_changed_at, \
+                 created_at, updated_at) VALUES (7, 'cw', '130110100001', 'community_worker', 'x', 1, 1, 1), \
+                 (8, 'nat', '0', 'official', 'x', 1, 1, 1); \
+                 INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \
+                 VALUES (7, 'k', 'h', 201, '{}', 1), (8, 'k', 'h', 201, '{}', 1), (9, 'k', 'h', 201, '{}', 1)",
             )
             .execute(&mut c)
             .await
@@ -545,6 +555,21 @@ mod upgrade_tests {
                 .await
                 .expect("sums");
         assert_eq!(sum, ("00".to_string(), 50));
+        // Idempotency records (0066) take their user's province: a village worker's '13', a
+        // national official's and an unknown user's '00'.
+        let idem: Vec<(i64, String)> =
+            sqlx::query_as("SELECT user_id, province FROM idempotency_keys ORDER BY user_id")
+                .fetch_all(db.pool())
+                .await
+                .expect("idempotency");
+        assert_eq!(
+            idem,
+            vec![
+                (7, "13".to_string()),
+                (8, "00".to_string()),
+                (9, "00".to_string())
+            ]
+        );
         db.pool().close().await;
         let _ = std::fs::remove_file(&path);
     }

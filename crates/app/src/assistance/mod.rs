@@ -135,7 +135,8 @@ pub(crate) async fn remember(
     id: i64,
 ) -> AppResult<()> {
     if let (Some(k), Some(uid)) = (key, actor.user_id) {
-        queries::remember(tx, uid, &format!("assist:{route}:{k}"), id).await?;
+        let key = format!("assist:{route}:{k}");
+        queries::remember(tx, (actor.province(), uid), &key, id).await?;
     }
     Ok(())
 }
@@ -157,5 +158,6 @@ pub(crate) async fn replayed(
             "应为 8 到 100 个字符",
         ));
     }
-    queries::replayed(state, uid, &format!("assist:{route}:{k}")).await
+    let key = format!("assist:{route}:{k}");
+    queries::replayed(state, (actor.province(), uid), &key).await
 }

@@ -35,6 +35,12 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The actor's own province: the prefix of their scope (`00` for a national user) — where
+    /// their idempotency records live (on Citus, the shard of that province).
+    pub fn province(&self) -> &str {
+        crate::audit::chain_of(self.scope.as_str())
+    }
+
     /// The operator at the server's console: national scope, bound only by validation.
     pub fn operator() -> Actor {
         let who = std::env::var("USER").unwrap_or_else(|_| "operator".to_string());

@@ -177,12 +177,14 @@ pub async fn set_disabled(
 /// (`kernel::replay`; the API's report submissions share the table, their keys unprefixed).
 pub async fn page_replay(
     state: &AppState,
-    user_id: i64,
+    (province, user_id): (&str, i64),
     key: &str,
 ) -> AppResult<Option<(String, String)>> {
     let row = sqlx::query(
-        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+        "SELECT request_hash, response FROM idempotency_keys \
+         WHERE province = $1 AND user_id = $2 AND idem_key = $3",
     )
+    .bind(province)
     .bind(user_id)
     .bind(key)
     .fetch_optional(state.db.pool())
@@ -197,7 +199,7 @@ pub async fn page_replay(
 /// Remember the answer (where it sent the browser) of a page form saved under a key.
 pub async fn save_page_replay(
     state: &AppState,
-    user_id: i64,
+    (province, user_id): (&str, i64),
     key: &str,
     request_hash: &str,
     location: &str,
@@ -205,9 +207,10 @@ pub async fn save_page_replay(
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \
-         VALUES ($1, $2, $3, 303, $4, $5)",
+        "INSERT INTO idempotency_keys (province, user_id, idem_key, request_hash, status, response, \
+         created_at) VALUES ($1, $2, $3, $4, 303, $5, $6)",
     )
+    .bind(province)
     .bind(user_id)
     .bind(key)
     .bind(request_hash)

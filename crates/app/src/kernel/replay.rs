@@ -77,7 +77,8 @@ pub async fn page_form_replay(State(state): State<AppState>, req: Request, next:
         &[parts.uri.path().as_bytes(), &[0u8], &bytes].concat(),
     );
     let stored_key = format!("page:{key}");
-    match crate::kernel::queries::page_replay(&state, uid, &stored_key).await {
+    match crate::kernel::queries::page_replay(&state, (a.actor.province(), uid), &stored_key).await
+    {
         Ok(Some((h, location))) if h == hash => return replayed(&location),
         Ok(Some(_)) => {
             return PageError(AppError::msg(
@@ -115,7 +116,7 @@ pub async fn page_form_replay(State(state): State<AppState>, req: Request, next:
         && let Some(location) = location
         && let Err(e) = crate::kernel::queries::save_page_replay(
             &state,
-            uid,
+            (a.actor.province(), uid),
             &stored_key,
             &hash,
             &location,

@@ -196,8 +196,9 @@ pub const SEALED_0025: &[Field] = &[
         ..f("incident_acks", "handling", Kind::Text)
     },
     Field {
-        keys: &["user_id", "idem_key"],
-        text_keys: &["idem_key"],
+        // The province joined the key with migration 0066 (this runs after every migration).
+        keys: &["province", "user_id", "idem_key"],
+        text_keys: &["province", "idem_key"],
         ..f("idempotency_keys", "response", Kind::Text)
     },
 ];

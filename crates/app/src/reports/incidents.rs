@@ -62,7 +62,7 @@ pub async fn get(state: &AppState, actor: &Actor, id: i64) -> AppResult<Incident
 pub async fn get_by_key(state: &AppState, actor: &Actor, key: &str) -> AppResult<Incident> {
     actor.require(Permission::ReportsRead)?;
     let uid = actor.user_id.ok_or_else(AppError::not_found)?;
-    let (_, response) = queries::idempotency_record(state, uid, key)
+    let (_, response) = queries::idempotency_record(state, (actor.province(), uid), key)
         .await?
         .ok_or_else(AppError::not_found)?;
     let sub: super::Submission =

@@ -175,9 +175,10 @@ async fn submit_once(
     let who = Who::from(actor);
     let actor_name = actor.username.clone();
     let by_unit = corrections::by_own_unit(actor, &unit);
+    // Kept under the user's own province (for a unit's own staff, the unit's: one shard).
     let idem = idempotency_key
         .zip(actor.user_id)
-        .map(|(k, u)| (u, k.to_string()));
+        .map(|(k, u)| (actor.province().to_string(), u, k.to_string()));
     // The province's lane: its jobs share a batch and its audit chain's lock (`Db::write`).
     let lane = queries::province_of(&unit).to_string();
     let job = state.db.write(&lane, move |conn, deferred| {
@@ -357,12 +358,12 @@ async fn submit_once(
                 &sub.values,
                 now,
             );
-            if let Some((uid, k)) = &idem {
+            if let Some((province, uid, k)) = &idem {
                 let status: i64 = if outcome == Outcome::Created { 201 } else { 200 };
                 queries::push_idempotency(
                     &mut script,
                     &st.keys,
-                    (*uid, k),
+                    (province, *uid, k),
                     &request_hash,
                     status,
                     &sub,
@@ -479,7 +480,9 @@ async fn replay(
     let Some(uid) = actor.user_id else {
         return Ok(None);
     };
-    let Some((stored_hash, body)) = queries::idempotency_record(state, uid, key).await? else {
+    let Some((stored_hash, body)) =
+        queries::idempotency_record(state, (actor.province(), uid), key).await?
+    else {
         return Ok(None);
     };
     if stored_hash != hash {

@@ -212,8 +212,11 @@ async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
         let values = serde_json::json!({"households_screened": 3, "people_screened": 9, "close_contacts": 0,
             "home_observation": 0, "released": 0, "fever_referred": 0, "entrance_registrations": 1,
             "volunteers_on_duty": 1});
-        let body = serde_json::json!({"template": "village_daily", "unit": "130110100001",
-            "period": "2026-03-02", "values": values});
+        let body_of = |unit: &str| {
+            serde_json::json!({"template": "village_daily", "unit": unit, "period": "2026-03-02"})
+        };
+        let mut body = body_of("130110100001");
+        body["values"] = values.clone();
         let rollups_before = shard_counters(&t, "report_rollup_counts", "n_tup_ins + n_tup_upd").await;
         let audit_home = shard_of(&t, "audit_log", "13").await;
         let audit_before = shard_counters(&t, "audit_log", "n_tup_ins").await;
@@ -262,6 +265,32 @@ async fn a_submission_and_a_county_summary_stay_on_the_province_s_shard() {
         for (shard, d) in &read {
             assert!((*shard == rollup_home) == (*d > 0), "summary read shard {shard}: {read:?}");
         }
+        // A village worker's submission with an idempotency key (how phones send it): the record
+        // a retry gets back is kept under the worker's province (migration 0066), on the same
+        // shard as the report, so the whole write stays on that shard — and a retry is answered
+        // from there.
+        let cw = t.user("cw.citus", &["community_worker"], "130110100002").await;
+        let idem_home = shard_of(&t, "idempotency_keys", "13").await;
+        assert_eq!(range(idem_home).await.expect("range"), range(home).await.expect("range"));
+        let mut body = body_of("130110100002");
+        body["values"] = values.clone();
+        let (t, cw) = (&t, &cw);
+        let send = |b: serde_json::Value| async move {
+            let (s, _, bytes) = t
+                .raw("POST", "/api/v1/reports", Some(cw), Some(b.to_string()), &[("idempotency-key", "citus-k1")])
+                .await;
+            (s, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+        };
+        let stored = moved(t, "idempotency_keys", "n_tup_ins", idem_home, async {
+            let (s, r) = send(body.clone()).await;
+            assert_eq!(s, axum::http::StatusCode::CREATED, "{r}");
+        })
+        .await;
+        for (shard, d) in &stored {
+            assert_eq!(*d, i64::from(*shard == idem_home), "idempotency_keys shard {shard}: {stored:?}");
+        }
+        let (s, again) = send(body.clone()).await;
+        assert_eq!(s, axum::http::StatusCode::OK, "a retry is answered from the record: {again}");
     })
     .await;
 }

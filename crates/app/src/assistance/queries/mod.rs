@@ -86,12 +86,18 @@ fn open_text(state: &AppState, enc: Option<Vec<u8>>) -> String {
 
 // ------------------------------------------------------------------------ settings, replay
 
-pub(super) async fn remember(tx: &mut Tx, uid: i64, key: &str, id: i64) -> AppResult<()> {
+pub(super) async fn remember(
+    tx: &mut Tx,
+    (province, uid): (&str, i64),
+    key: &str,
+    id: i64,
+) -> AppResult<()> {
     let now = tx.now();
     sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \
-         VALUES ($1, $2, '', 201, $3, $4)",
+        "INSERT INTO idempotency_keys (province, user_id, idem_key, request_hash, status, response, \
+         created_at) VALUES ($1, $2, $3, '', 201, $4, $5)",
     )
+    .bind(province)
     .bind(uid)
     .bind(key.to_string())
     .bind(id.to_string())
@@ -101,10 +107,15 @@ pub(super) async fn remember(tx: &mut Tx, uid: i64, key: &str, id: i64) -> AppRe
     Ok(())
 }
 
-pub(super) async fn replayed(state: &AppState, uid: i64, key: &str) -> AppResult<Option<i64>> {
+pub(super) async fn replayed(
+    state: &AppState,
+    (province, uid): (&str, i64),
+    key: &str,
+) -> AppResult<Option<i64>> {
     let r: Option<String> = sqlx::query_scalar(
-        "SELECT response FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+        "SELECT response FROM idempotency_keys WHERE province = $1 AND user_id = $2 AND idem_key = $3",
     )
+    .bind(province)
     .bind(uid)
     .bind(key.to_string())
     .fetch_optional(state.db.pool())

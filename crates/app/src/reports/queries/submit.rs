@@ -80,7 +80,7 @@ pub(in crate::reports) async fn look_up(
     form: &Form,
     unit: &Unit,
     period: &str,
-    idem: Option<&(i64, String)>,
+    idem: Option<&(String, i64, String)>,
 ) -> Result<LookUp, sqlx::Error> {
     let mut sql = String::new();
     let mut args: Vec<Arg> = Vec::new();
@@ -100,15 +100,17 @@ pub(in crate::reports) async fn look_up(
         sql.push_str("SELECT CAST(NULL AS TEXT) AS chain_head, CAST(NULL AS BIGINT) AS next_id, ");
     }
     match idem {
-        Some((uid, k)) => {
+        Some((province, uid, k)) => {
             sql.push_str(
-                "(SELECT request_hash FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_hash, \
-                 (SELECT response FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) AS idem_response, \
-                 (SELECT response_enc FROM idempotency_keys WHERE user_id = ? AND idem_key = ?) \
-                 AS idem_response_enc, ",
+                "(SELECT request_hash FROM idempotency_keys WHERE province = ? AND user_id = ? \
+                 AND idem_key = ?) AS idem_hash, \
+                 (SELECT response FROM idempotency_keys WHERE province = ? AND user_id = ? \
+                 AND idem_key = ?) AS idem_response, \
+                 (SELECT response_enc FROM idempotency_keys WHERE province = ? AND user_id = ? \
+                 AND idem_key = ?) AS idem_response_enc, ",
             );
             for _ in 0..3 {
-                args.extend([Arg::Int(*uid), Arg::from(k)]);
+                args.extend([Arg::from(province), Arg::Int(*uid), Arg::from(k)]);
             }
         }
         None => {
@@ -287,16 +289,17 @@ pub(in crate::reports) fn push_correction(
 pub(in crate::reports) fn push_idempotency(
     script: &mut Script,
     keys: &KeyRing,
-    (uid, key): (i64, &str),
+    (province, uid, key): (&str, i64, &str),
     request_hash: &str,
     status: i64,
     response: &Submission,
     now: i64,
 ) {
     script.push(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, response_enc, \
-         created_at) VALUES (?,?,?,?,'',?,?)",
+        "INSERT INTO idempotency_keys (province, user_id, idem_key, request_hash, status, response, \
+         response_enc, created_at) VALUES (?,?,?,?,?,'',?,?)",
         vec![
+            Arg::from(province),
             Arg::Int(uid),
             Arg::from(key),
             Arg::from(request_hash),
@@ -361,13 +364,14 @@ pub(in crate::reports) async fn notify_incident(
 /// `(request_hash, response)` stored under a user's idempotency key.
 pub(in crate::reports) async fn idempotency_record(
     state: &AppState,
-    user_id: i64,
+    (province, user_id): (&str, i64),
     key: &str,
 ) -> AppResult<Option<(String, String)>> {
     let row = sqlx::query(
         "SELECT request_hash, response, response_enc FROM idempotency_keys \
-         WHERE user_id = $1 AND idem_key = $2",
+         WHERE province = $1 AND user_id = $2 AND idem_key = $3",
     )
+    .bind(province)
     .bind(user_id)
     .bind(key)
     .fetch_optional(state.db.pool())
