@@ -38,6 +38,10 @@ pub struct Config {
     /// PostgreSQL: group-commit writers side by side, a province's reports always in the same
     /// one (`--write-lanes`; 0 = one; `DbOptions::write_lanes`, ADR 0003).
     pub write_lanes: usize,
+    /// How long one write transaction of a roster import may run before it commits and lets
+    /// other writers go, in ms (`--import-chunk-ms`; 0 = [`crate::people::import::CHUNK`];
+    /// ADR 0017).
+    pub import_chunk_ms: u64,
     /// The address people reach the service at, as `scheme://host:port` (normalised by
     /// `kernel::web::normalize_origin`; `--public-origin`). A state-changing browser request
     /// must come from it (CSRF), and `https` turns HSTS on. Unset: the `Host` header is
@@ -58,6 +62,16 @@ pub struct Config {
     pub public_requests_per_minute: usize,
 }
 
+impl Config {
+    /// [`Config::import_chunk_ms`] as the import takes it.
+    pub fn import_chunk(&self) -> std::time::Duration {
+        match self.import_chunk_ms {
+            0 => crate::people::import::CHUNK,
+            ms => std::time::Duration::from_millis(ms),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -71,6 +85,7 @@ impl Default for Config {
             sqlite_busy_timeout: std::time::Duration::from_secs(10),
             pg_group_commit: true,
             write_lanes: 0,
+            import_chunk_ms: 0,
             public_origin: None,
             metrics_token: None,
             gateways: crate::notify::Gateways::default(),

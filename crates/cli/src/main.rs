@@ -148,6 +148,10 @@ struct ServeArgs {
     /// 0 = one.
     #[arg(long, env = "BACKSTOP_WRITE_LANES", default_value_t = 0)]
     write_lanes: usize,
+    /// How long one write transaction of a roster import may run before other writers get
+    /// their turn, ms; 0 = 250.
+    #[arg(long, env = "BACKSTOP_IMPORT_CHUNK_MS", default_value_t = 0)]
+    import_chunk_ms: u64,
     #[command(flatten)]
     notify: NotifyArgs,
 }
@@ -695,6 +699,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<ExitCode, String> {
     config.public_requests_per_minute = args.public_requests_per_minute;
     config.pg_group_commit = args.pg_group_commit;
     config.write_lanes = args.write_lanes;
+    config.import_chunk_ms = args.import_chunk_ms;
     let state = open(common, config).await?;
     if let Err(e) = backstop_app::people::import_pages::sweep(&state, true).await {
         tracing::warn!(
@@ -875,6 +880,7 @@ async fn import_persons(
         region,
         good_rows,
         households_by_address,
+        chunk: state.config.import_chunk(),
         ..ImportOptions::default()
     };
     if size > opts.max_bytes {

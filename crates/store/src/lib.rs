@@ -231,6 +231,20 @@ impl BulkSession {
     }
 }
 
+impl BulkSession {
+    /// On SQLite, copy what the last chunks added to the WAL back into the database file
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`), outside any transaction and without the writer
+    /// lock: other writers go on meanwhile, and their small commits do not find a WAL grown by
+    /// the import that their own automatic checkpoint would then copy while they wait. Nothing
+    /// on PostgreSQL.
+    pub async fn checkpoint(&mut self) -> Result<(), sqlx::Error> {
+        if self.writer.is_some() {
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+        }
+        Ok(())
+    }
+}
+
 /// One chunk's write transaction of a [`BulkSession`] (and, on SQLite, the writer lock until
 /// it ends).
 pub struct BulkTx<'c> {
@@ -551,9 +565,11 @@ impl Db {
         let writer = match self.backend {
             Backend::Sqlite => {
                 conn.close_on_drop();
+                // No checkpoint inside a chunk's commit (while the writer lock is held, so
+                // that others would wait for it): [`BulkSession::checkpoint`] runs it after.
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
-                     PRAGMA foreign_keys = OFF"
+                     PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = 0"
                 )))
                 .await?;
                 Some(self.writer.clone())

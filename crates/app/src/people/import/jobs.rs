@@ -419,6 +419,7 @@ pub(super) fn options(
         max_bytes: state.config.max_upload_bytes,
         mapping,
         job_id: Some(job.id),
+        chunk: state.config.import_chunk(),
         ..ImportOptions::default()
     }
 }

@@ -130,8 +130,10 @@ pub struct ImportOptions {
 }
 
 /// The default [`ImportOptions::chunk`]: a save that arrives during an import waits at most
-/// about this long plus one batch (1,000 rows, some 60–100 ms) for the writer.
-pub const CHUNK: std::time::Duration = std::time::Duration::from_millis(100);
+/// about this long plus one batch (1,000 rows, some 60–150 ms) for the writer. Measured on
+/// SQLite (`import_stall`, docs/BENCHMARKS.md): 100 ms cost the import a third of its speed
+/// for a similar worst wait; 250 ms about a quarter.
+pub const CHUNK: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Default for ImportOptions {
     fn default() -> Self {

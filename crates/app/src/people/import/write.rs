@@ -741,6 +741,7 @@ impl<'a> Import<'a> {
                 Ok(true) => break,
                 Ok(false) => {
                     chunks += 1;
+                    session.checkpoint().await?;
                     progress(Progress::Committed {
                         rows: self.report.rows,
                         imported: self.report.imported,
@@ -826,7 +827,6 @@ impl<'a> Import<'a> {
         }
         .apply(&mut report, progress);
         self.batcher.append_deferred(w.conn()).await?;
-        let now = self.batcher.now;
         if last {
             // Rows are rejected when read or when their batch is written: report them in
             // file order.
@@ -844,7 +844,9 @@ impl<'a> Import<'a> {
                 .append(w.conn(), std::slice::from_ref(&entry))
                 .await?;
             if let Some(job) = self.opts.job_id {
-                super::jobs::record_report(w.conn(), &self.state.keys, job, &report, now).await?;
+                let finished = self.state.now_ms();
+                super::jobs::record_report(w.conn(), &self.state.keys, job, &report, finished)
+                    .await?;
             }
         } else if let Some(job) = self.opts.job_id {
             queries::record_committed(w.conn(), job, &report, reader.rows.bytes()).await?;
