@@ -5,7 +5,7 @@
 //! cargo build --release -p backstop-bench
 //! target/release/import_stall [--rows 1000000] [--region 420111] [--baseline-secs 20] \
 //!     [--pause-ms 20] [--save-timeout 300] [--data ../shared/data/regions] [--work DIR] \
-//!     [--seed 20200124] [--database-url postgres://ADMIN@HOST/postgres]
+//!     [--seed 20200124] [--chunk-ms 0] [--database-url postgres://ADMIN@HOST/postgres]
 //! ```
 //!
 //! One database: SQLite in a fresh work directory (a temporary one unless `--work`), or with
@@ -34,8 +34,8 @@
 //! Checked: the job is `done`, committed, with `imported` = the rows and nothing rejected or
 //! merged; the persons on record = the rows + B's saves answered 201 (a save that timed out
 //! may or may not have been written; the count must lie in between).
-//! Printed: the import's rows/s over the job's time (from the 202 to the commit; the job row's
-//! own times are both taken at its start), the saves' count, p50/p99/max and statuses of both
+//! Printed: the import's rows/s over the job's time (from the 202 to the commit of its last
+//! chunk, as B's client sees it), the saves' count, p50/p99/max and statuses of both
 //! phases, and p99 during ÷ p99 baseline. Last line:
 //! `import-stall: <N> rows in <S> s, saves during import p99 <P> ms (baseline <B> ms, <Q>x), <E> errors`
 //! (`<E>`: saves during the import not answered 2xx, timeouts included).

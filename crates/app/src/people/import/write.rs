@@ -773,8 +773,31 @@ impl<'a> Import<'a> {
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<bool, ImportError> {
         let mut w = session.begin().await?;
+        match self.write_chunk(w.conn(), reader, batch, progress).await {
+            Ok((last, report)) => {
+                w.commit().await?;
+                self.report = report;
+                Ok(last)
+            }
+            Err(e) => {
+                // Rolled back before the writer lock goes (a dropped transaction would roll
+                // back only at the connection's next use, while the next writer waits).
+                let _ = w.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The work of one chunk inside its transaction: `(last, the report with it)`.
+    async fn write_chunk<S: RowSource>(
+        &mut self,
+        conn: &mut sqlx::AnyConnection,
+        reader: &mut BatchReader<'a, S>,
+        batch: &mut Batch,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<(bool, ImportReport), ImportError> {
         self.batcher.chain.release();
-        self.batcher.chain.start(w.conn(), audit::NATIONAL).await?;
+        self.batcher.chain.start(conn, audit::NATIONAL).await?;
         let began = std::time::Instant::now();
         let mut report = self.report.clone();
         let last = loop {
@@ -789,7 +812,7 @@ impl<'a> Import<'a> {
             let (mut written, mut read) = (Tally::default(), Tally::default());
             let (w_result, r_result) = tokio::join!(
                 biased;
-                self.batcher.flush(w.conn(), batch, &mut written),
+                self.batcher.flush(&mut *conn, batch, &mut written),
                 reader.fill(&mut next, &mut read)
             );
             written.apply(&mut report, progress);
@@ -818,7 +841,7 @@ impl<'a> Import<'a> {
         let (entries, warnings) = self
             .batcher
             .households
-            .flush(self.state, w.conn(), self.batcher.now)
+            .flush(self.state, &mut *conn, self.batcher.now)
             .await?;
         self.batcher.deferred.extend(entries);
         Tally {
@@ -826,7 +849,7 @@ impl<'a> Import<'a> {
             ..Tally::default()
         }
         .apply(&mut report, progress);
-        self.batcher.append_deferred(w.conn()).await?;
+        self.batcher.append_deferred(&mut *conn).await?;
         if last {
             // Rows are rejected when read or when their batch is written: report them in
             // file order.
@@ -841,19 +864,17 @@ impl<'a> Import<'a> {
                 &report,
             );
             self.batcher
-                .append(w.conn(), std::slice::from_ref(&entry))
+                .append(&mut *conn, std::slice::from_ref(&entry))
                 .await?;
             if let Some(job) = self.opts.job_id {
                 let finished = self.state.now_ms();
-                super::jobs::record_report(w.conn(), &self.state.keys, job, &report, finished)
+                super::jobs::record_report(&mut *conn, &self.state.keys, job, &report, finished)
                     .await?;
             }
         } else if let Some(job) = self.opts.job_id {
-            queries::record_committed(w.conn(), job, &report, reader.rows.bytes()).await?;
+            queries::record_committed(&mut *conn, job, &report, reader.rows.bytes()).await?;
         }
-        w.commit().await?;
-        self.report = report;
-        Ok(last)
+        Ok((last, report))
     }
 }
 
