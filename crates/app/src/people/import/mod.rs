@@ -58,6 +58,7 @@ mod households;
 pub(crate) mod jobs;
 mod merge;
 pub(crate) mod pages;
+mod passes;
 mod queries;
 mod regions;
 mod rows;
@@ -429,7 +430,7 @@ pub async fn import_file<R: Read + Seek>(
     let r = if sniff_zip(&mut input)? {
         let mut book = xlsx::Book::open(input, opts.xlsx)?;
         let rows = RowReader::open(book.rows()?, mapping, today, reveal)?;
-        let mut import = write::Import::new(state, actor, &rows, bound, opts).await?;
+        let mut import = passes::Import::new(state, actor, &rows, bound, opts).await?;
         if opts.good_rows {
             import.write(rows, progress).await
         } else if let Some(refused) = import.check(rows, progress).await? {
@@ -449,7 +450,7 @@ pub async fn import_file<R: Read + Seek>(
             today,
             reveal,
         )?;
-        let mut import = write::Import::new(state, actor, &rows, bound, opts).await?;
+        let mut import = passes::Import::new(state, actor, &rows, bound, opts).await?;
         if opts.good_rows {
             import.write(rows, progress).await
         } else if let Some(refused) = import.check(rows, progress).await? {
