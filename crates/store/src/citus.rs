@@ -48,9 +48,9 @@ pub const REFERENCE: &[&str] = &[
 ///
 /// Reports (migration 0064): a submission, its incident acknowledgement, corrections and
 /// chases, and the rollup rows all carry the unit's province; the nation's rollup row is one
-/// row per province, added up when read. A submission's statement script, which also writes
-/// the audit log and idempotency record kept on the coordinator, runs one statement at a time
-/// there (`Script::execute_on`).
+/// row per province, added up when read. A submission's statement script runs one statement
+/// at a time on Citus (`Script::execute_on`). Idempotency records (migration 0066) are kept
+/// under their user's province: a unit's own staff's beside its reports.
 pub const DISTRIBUTED: &[&str] = &[
     "assistance_application_steps",
     "booking_dates",
