@@ -650,7 +650,7 @@ fn chunked_options() -> ImportOptions {
     }
 }
 
-/// The id of the audit entries of `action` on `object_id`-matching rows, in order.
+/// The ids an audit query (`SELECT id FROM audit_log …`) returns, as written.
 async fn audit_ids(t: &T, sql: &str) -> Vec<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
         .fetch_all(t.state.db.pool())
