@@ -91,12 +91,18 @@ pub const DISTRIBUTED: &[&str] = &[
 /// hashed alike in the one co-location group), and is appended there.
 pub const BY_CHAIN: &[&str] = &["audit_heads", "audit_log"];
 
+/// Tables distributed by a person's blind-indexed ID number (migration 0067): the national
+/// register of numbers, which keeps one person per number across provinces once `persons` is
+/// distributed by province. A claim is one row on the number's shard, wherever the person is.
+pub const BY_NUMBER: &[&str] = &["person_numbers"];
+
 /// Every distributed table with the column it is distributed by.
 pub fn distributed() -> impl Iterator<Item = (&'static str, &'static str)> {
     DISTRIBUTED
         .iter()
         .map(|t| (*t, "province"))
         .chain(BY_CHAIN.iter().map(|t| (*t, "chain")))
+        .chain(BY_NUMBER.iter().map(|t| (*t, "id_index")))
 }
 
 /// `'a', 'b', …` for an `IN` list of our own table names (constants, never input).

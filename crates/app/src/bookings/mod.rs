@@ -100,10 +100,8 @@ fn label_of(list: &[(&str, &'static str)], k: &str) -> &'static str {
         .unwrap_or("")
 }
 
-/// The province (2-digit prefix) of a region code: the key prefix of the growing tables.
-pub(crate) fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+/// The province (2-digit prefix) of a region code (`backstop_core::region`).
+pub(crate) use backstop_core::region::province_of;
 
 /// A marriage registry or funeral home, as bookings see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -222,10 +222,8 @@ pub(crate) async fn own_charity(
     Ok(org)
 }
 
-/// The province (2-digit prefix) of a region code.
-pub(crate) fn province(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+/// The province (2-digit prefix) of a region code (`backstop_core::region`).
+pub(crate) use backstop_core::region::province_of as province;
 
 /// Create a campaign (`DonationsManage`, region in scope).
 pub async fn create_campaign(

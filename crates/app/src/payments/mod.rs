@@ -249,10 +249,8 @@ pub(crate) fn county(s: &str) -> AppResult<RegionCode> {
     Ok(c)
 }
 
-/// The province (2-digit prefix) of a region code.
-pub(crate) fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+/// The province (2-digit prefix) of a region code (`backstop_core::region`).
+pub(crate) use backstop_core::region::province_of;
 
 /// `YYYY-MM`, validated; its first day.
 pub(crate) fn month(field: &str, s: &str) -> AppResult<(String, NaiveDate)> {

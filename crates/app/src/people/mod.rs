@@ -371,13 +371,20 @@ pub async fn create(state: &AppState, actor: &Actor, input: &NewPerson) -> AppRe
     let id = match queries::insert(tx.conn(), now, code.as_str(), &c, &sealed, None).await {
         Ok(id) => id,
         Err(e) if e.code == ErrorCode::Conflict => {
-            // Lost a race with a concurrent insert of the same number (PostgreSQL).
+            // Lost the claim of the number to a registration that committed while this one
+            // waited (PostgreSQL, Citus; possibly in another province). Answered as if it had
+            // come second: the record in scope, or this region's link to the one elsewhere
+            // (the same answer as for any new person, so the race tells nothing either).
             tx.rollback().await?;
             let idx = sealed.id_index.as_deref().unwrap_or("");
             let mut conn = state.db.pool().acquire().await?;
             return match queries::holder(&mut conn, &scope, idx).await? {
                 Holder::Here(x) => Ok(Created::Existing(x.id)),
-                _ => Err(AppError::msg(
+                Holder::Elsewhere(_) => {
+                    drop(conn);
+                    Box::pin(create(state, actor, input)).await
+                }
+                Holder::Nobody => Err(AppError::msg(
                     ErrorCode::Conflict,
                     "同一身份证号正在被同时登记，请稍后重试",
                 )),
@@ -687,6 +694,7 @@ pub async fn update(
         id,
         &queries::PersonUpdate {
             name: &name,
+            was_region: &cur.region_code,
             region_code: new_region.as_str(),
             sex: &sex,
             birth: birth.as_ref(),

@@ -46,9 +46,8 @@ pub use labels::{KINDS, ORG_KINDS, SKILLS, hours_text, kind_label, skill_labels}
 const WINDOW_SLACK_MS: i64 = 3_600_000;
 const MINUTE_MS: i64 = 60_000;
 
-pub(crate) fn province_of(code: &str) -> String {
-    code.chars().take(2).collect()
-}
+/// The province (2-digit prefix) of a region code (`backstop_core::region`).
+pub(crate) use backstop_core::region::province_of;
 
 fn beijing(ms: i64) -> String {
     format_beijing(from_millis(ms))

@@ -127,6 +127,16 @@ async fn a_province_s_query_goes_to_one_shard_and_the_nation_s_to_all() {
         )
         .await;
         assert!(write.contains("Task Count: 1"), "{write}");
+        // A claim of an ID number, and the look-up of its province, go to the number's shard
+        // (the register is distributed by the number, whatever the person's province).
+        for sql in [
+            "INSERT INTO person_numbers (id_index, province, created_at) VALUES ('ab12', '13', 1) \
+             ON CONFLICT (id_index) DO NOTHING",
+            "SELECT province FROM person_numbers WHERE id_index = 'ab12'",
+        ] {
+            let p = plan(&t, sql).await;
+            assert!(p.contains("Task Count: 1"), "{sql}: {p}");
+        }
         // The nation's count fans out over every shard (4 in the test cluster) and adds up.
         let all = plan(&t, "SELECT count(*) FROM notify_deliveries").await;
         assert!(all.contains("Task Count: 4"), "{all}");

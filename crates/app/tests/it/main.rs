@@ -70,6 +70,7 @@ mod notify_templates;
 mod payments;
 mod payments_pages;
 mod people;
+mod person_numbers;
 mod privacy;
 mod public;
 mod public_apply;

@@ -36,8 +36,9 @@
 //!   A number on record outside the actor's scope rejects the row (without saying where).
 //! - **Pipelined writes** (ADR 0008): rows are written in batches of 1,000 in that one
 //!   transaction; while the engine writes one batch, the next is read, sealed and bound, and
-//!   the last batch's audit entries are hashed. A number already on record (or earlier in the
-//!   batch) is skipped by the `INSERT` itself (`ON CONFLICT DO NOTHING`) and then merged.
+//!   the last batch's audit entries are hashed. The batch's numbers are claimed first in the
+//!   national register (`person_numbers`, one statement, `ON CONFLICT DO NOTHING`); a number
+//!   already held (or earlier in the batch) is not inserted but merged.
 //! - **All or nothing** by default: one write transaction, rolled back if any row was
 //!   rejected; with `good_rows` the good rows are committed and the bad ones reported.
 //!   Each created or merged person gets its own audit entry, and the import one summary entry

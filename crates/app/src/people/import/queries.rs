@@ -27,9 +27,8 @@ use crate::state::AppState;
 /// A multi-row statement with its arguments bound, ready to run on the import's connection.
 pub(super) type Statement = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// `INSERT` of the rows at `positions`, skipping any whose ID number is already on record or
-/// taken by an earlier row of the statement (`ON CONFLICT DO NOTHING`), returning the ids of
-/// the rows written.
+/// `INSERT` of the rows at `positions`, whose numbers the batch has claimed
+/// (`people::queries::numbers::claim_many`), returning the ids of the rows written.
 pub(super) fn insert_statement(
     state: &AppState,
     now: i64,
@@ -46,7 +45,7 @@ pub(super) fn insert_statement(
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
         positions.len(),
     ));
-    sql.push_str(" ON CONFLICT (id_index) DO NOTHING RETURNING id, id_index");
+    sql.push_str(" RETURNING id, id_index");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(state.db.sql(&sql)));
     for p in positions {
         let (r, s) = (&rows[p], &rows[p].sealed);

@@ -17,7 +17,7 @@ use super::villages::Villages;
 use super::*;
 use crate::kernel::access::Scoped;
 use crate::people::links::{LinkKind, link_detail, write_link};
-use crate::people::queries::{Stored, load_by_index};
+use crate::people::queries::{Stored, load_by_index, numbers};
 use crate::people::{Checked, Sealed, seal_person};
 
 /// Rows looked up, checked and written together (one `SELECT … IN`, one multi-row `INSERT`,
@@ -275,13 +275,14 @@ pub(super) struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    /// Check, write and merge one batch: rows with a new ID number are inserted in one
-    /// statement that skips numbers already on record (or earlier in the batch); the skipped
-    /// rows are then merged into the records holding their numbers, in file order.
+    /// Check, write and merge one batch: the batch's numbers are claimed in one statement
+    /// (a number already held, or earlier in the batch, is not claimed), the rows whose number
+    /// was claimed are inserted in one statement, and the others are then merged into the
+    /// records holding their numbers, in file order.
     ///
-    /// The engine is kept busy: while it inserts this batch, the audit entries of the last
-    /// one are chained and hashed; while it writes those, this batch's ids are matched to its
-    /// rows (its own entries wait for the next batch, or for the end of the import).
+    /// The engine is kept busy: while it claims this batch's numbers, the audit entries of the
+    /// last one are chained and hashed; while it writes those, this batch's ids are matched to
+    /// its rows (its own entries wait for the next batch, or for the end of the import).
     pub(super) async fn flush(
         &mut self,
         conn: &mut sqlx::AnyConnection,
@@ -306,24 +307,43 @@ impl Batcher<'_> {
         if candidates.is_empty() {
             return Ok(());
         }
-        let insert = match prebuilt {
-            Some(q) if candidates.len() == rows.len() => q,
-            _ => queries::insert_statement(self.state, self.now, &rows, candidates.iter().copied()),
-        };
-        let backend = self.state.db.backend();
+        // The batch's numbers are claimed in the national register first (`person_numbers`,
+        // which keeps one person per number across provinces); a number already held, or
+        // earlier in the batch, is not claimed, and its row is merged below.
+        let numbers: Vec<(&str, &str)> = candidates
+            .iter()
+            .map(|&p| &rows[p])
+            .filter(|r| !r.index().is_empty())
+            .map(|r| (r.index(), r.code.as_str()))
+            .collect();
+        let (state, backend) = (self.state, self.state.db.backend());
         let deferred = std::mem::take(&mut self.deferred);
         let (chain, who, now) = (&mut self.chain, &self.who, self.now);
-        let (inserted, audit) = tokio::join!(biased; queries::insert_rows(&mut *conn, insert), async {
+        let (claimed, audit) = tokio::join!(biased; numbers::claim_many(state, &mut *conn, &numbers, now), async {
             chain.prepare(backend, now, who, &deferred)
         });
-        let (inserted, audit) = (inserted?, audit?);
+        let (claimed, audit) = (claimed?, audit?);
+        let mut first = std::collections::HashSet::with_capacity(claimed.len());
+        let (fresh, held): (Vec<usize>, Vec<usize>) = candidates.iter().partition(|&&p| {
+            let idx = rows[p].index();
+            idx.is_empty() || (claimed.contains(idx) && first.insert(idx))
+        });
+        let inserted = match prebuilt {
+            Some(q) if fresh.len() == rows.len() => queries::insert_rows(&mut *conn, q).await?,
+            _ if fresh.is_empty() => Vec::new(),
+            _ => {
+                let q = queries::insert_statement(self.state, now, &rows, fresh.iter().copied());
+                queries::insert_rows(&mut *conn, q).await?
+            }
+        };
         let (written, matched) = tokio::join!(
             biased;
             queries::append_prepared(&mut *conn, audit),
-            async { self.match_ids(&rows, &candidates, &inserted) }
+            async { self.match_ids(&rows, &fresh, &inserted) }
         );
         written?;
-        let (entries, skipped) = matched?;
+        let entries = matched?;
+        let skipped = held;
         let memberships = std::mem::take(&mut self.memberships);
         queries::insert_memberships(
             self.state,
@@ -494,14 +514,14 @@ impl Batcher<'_> {
         queries::holders(self.state, conn, &idx).await
     }
 
-    /// The creation entries of the rows at `positions` the `INSERT` wrote (its rows give each
-    /// written number its new id), and the positions it skipped, in order.
+    /// The creation entries of the rows at `positions`, which the `INSERT` wrote (its rows give
+    /// each written number its new id).
     fn match_ids(
         &mut self,
         rows: &[Pending],
         positions: &[usize],
         inserted: &[sqlx::any::AnyRow],
-    ) -> AppResult<(Vec<Entry<'static>>, Vec<usize>)> {
+    ) -> AppResult<Vec<Entry<'static>>> {
         let mut ids = std::collections::HashMap::with_capacity(inserted.len());
         for r in inserted {
             let id: i64 = sqlx::Row::try_get(r, "id")?;
@@ -509,13 +529,13 @@ impl Batcher<'_> {
             ids.insert(idx.unwrap_or_default(), id);
         }
         let mut entries = Vec::with_capacity(ids.len());
-        let mut skipped = Vec::new();
         for &p in positions {
             let r = &rows[p];
-            // The first row holding a number is the one inserted (rows go in in order).
             let Some(id) = ids.remove(r.index()) else {
-                skipped.push(p);
-                continue;
+                return Err(AppError::internal(
+                    "person import",
+                    "a row inserted with its claimed number came back without an id",
+                ));
             };
             self.first_new_id = Some(self.first_new_id.map_or(id, |f| f.min(id)));
             let mut entry =
@@ -548,7 +568,7 @@ impl Batcher<'_> {
                 "an inserted row came back with a number not in its batch",
             ));
         }
-        Ok((entries, skipped))
+        Ok(entries)
     }
 
     /// Append the creation entries still waiting.

@@ -9,6 +9,7 @@
 //! read only for the audited reveal and export, and for the ID number check of an update.
 
 pub(crate) mod households;
+pub(crate) mod numbers;
 pub(crate) mod privacy;
 pub(crate) mod search;
 
@@ -215,7 +216,8 @@ pub(crate) async fn lookups_since(
     .await?)
 }
 
-/// Insert a validated person; its audit entry goes with the transaction's commit.
+/// Insert a validated person; its audit entry goes with the transaction's commit. A number is
+/// claimed first (`numbers::claim`: *conflict* when another record holds it).
 /// `link` is the record holding the ID number elsewhere and the link's kind, for a residence
 /// link (the ID number's ciphertext is kept on the link for its own region's audited reveal;
 /// its blind index is not, so the number still names one record).
@@ -234,6 +236,9 @@ pub(crate) async fn insert(
     } else {
         s.id_index.clone()
     };
+    if let Some(index) = &id_index {
+        numbers::claim(&mut *conn, index, region, now).await?;
+    }
     Ok(sqlx::query_scalar(
         "INSERT INTO persons (region_code, name, sex, birth_enc, birth_year, birth_index, \
          id_enc, id_index, id_masked, phone_enc, phone_index, phone_masked, hukou_address, \
@@ -292,6 +297,8 @@ pub(crate) struct Ciphertexts {
 /// A person's new values, validated (`update`); phone and ID number only when they change.
 pub(crate) struct PersonUpdate<'a> {
     pub name: &'a str,
+    /// The region the person was in before the change, and the new one.
+    pub was_region: &'a str,
     pub region_code: &'a str,
     pub sex: &'a str,
     /// A new birth date, sealed; `None` keeps the stored one.
@@ -307,6 +314,10 @@ pub(crate) struct PersonUpdate<'a> {
 
 pub(crate) async fn update(tx: &mut Tx, id: i64, u: &PersonUpdate<'_>) -> AppResult<()> {
     let now = tx.now();
+    numbers::moved(tx.conn(), id, u.was_region, u.region_code).await?;
+    if let Some(index) = u.id.and_then(|s| s.id_index.as_deref()) {
+        numbers::claim(tx.conn(), index, u.region_code, now).await?;
+    }
     let (name_pinyin, name_initials) = pinyin::keys(u.name);
     let mut q_set = String::from(
         "UPDATE persons SET name = $1, region_code = $2, sex = $3, \
