@@ -33,7 +33,8 @@
 //!   current address, household-registration address) are filled from the row; a non-empty
 //!   field that differs (name, region, phone, addresses) keeps the recorded value and the row
 //!   gets a warning naming the field. The row counts as *merged*, never as a second person.
-//!   A number on record outside the actor's scope rejects the row (without saying where).
+//!   A number on record outside the actor's scope makes the row this region's link to that
+//!   record, counted and worded as a new person (the file learns nothing of the other region).
 //! - **Pipelined writes** (ADR 0008): rows are written in batches of 1,000 in that one
 //!   transaction; while the engine writes one batch, the next is read, sealed and bound, and
 //!   the last batch's audit entries are hashed. The batch's numbers are claimed first in the
