@@ -9,17 +9,11 @@
 -- first and finds the number taken.
 --
 -- A link (a region's own registration of a person held elsewhere) holds no number, as before.
--- On PostgreSQL (and Citus) `persons` keeps a plain index on id_index for the look-up of the
--- holder; on SQLite (one writer, one file) the column's inline UNIQUE stays, since SQLite
--- drops it only by rebuilding the table, and changes nothing there.
-
--- sqlite:begin
-CREATE TABLE person_numbers (
-    id_index TEXT NOT NULL PRIMARY KEY,
-    province TEXT NOT NULL,
-    created_at BIGINT NOT NULL
-) WITHOUT ROWID;
--- sqlite:end
+-- `persons` keeps a plain index on id_index for the look-up of the holder.
+--
+-- SQLite (one file, one writer, never distributed) keeps the column's inline UNIQUE as its
+-- register and has no `person_numbers`: a second table of random keys, committed every chunk
+-- of an import, halved the import's speed there (docs/BENCHMARKS.md).
 
 -- postgres:begin
 CREATE TABLE person_numbers (
@@ -27,13 +21,9 @@ CREATE TABLE person_numbers (
     province TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
--- postgres:end
-
 INSERT INTO person_numbers (id_index, province, created_at)
     SELECT id_index, substr(region_code, 1, 2), created_at FROM persons
     WHERE id_index IS NOT NULL;
-
--- postgres:begin
 ALTER TABLE persons DROP CONSTRAINT persons_id_index_key;
 CREATE INDEX persons_id_index ON persons(id_index) WHERE id_index IS NOT NULL;
 -- postgres:end

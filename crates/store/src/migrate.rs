@@ -456,7 +456,7 @@ mod upgrade_tests {
     /// A SQLite deployment from before migration 0064 keeps its figures: its reports get the
     /// province of their region, and the nation's rollup total (one row then) stays whole
     /// under `00`, so the per-province rows added later sum with it. Its idempotency records
-    /// (0066) and its persons' numbers (0067) are carried over too.
+    /// (0066) are carried over too.
     #[tokio::test]
     async fn reports_from_before_0064_keep_their_province_and_totals() {
         let path = std::env::temp_dir().join(format!(
@@ -504,11 +504,7 @@ mod upgrade_tests {
                  created_at, updated_at) VALUES (7, 'cw', '130110100001', 'community_worker', 'x', 1, 1, 1), \
                  (8, 'nat', '0', 'official', 'x', 1, 1, 1); \
                  INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status, response, created_at) \
-                 VALUES (7, 'k', 'h', 201, '{}', 1), (8, 'k', 'h', 201, '{}', 1), (9, 'k', 'h', 201, '{}', 1); \
-                 PRAGMA foreign_keys = OFF; \
-                 INSERT INTO persons (id, region_code, name, id_index, created_at, updated_at) VALUES \
-                 (1, '130110100001', 'a', 'idx-a', 5, 5), (2, '440103001001', 'b', 'idx-b', 6, 6), \
-                 (3, '440103001001', 'c', NULL, 7, 7)",
+                 VALUES (7, 'k', 'h', 201, '{}', 1), (8, 'k', 'h', 201, '{}', 1), (9, 'k', 'h', 201, '{}', 1)",
             )
             .execute(&mut c)
             .await
@@ -578,21 +574,6 @@ mod upgrade_tests {
                 (7, "13".to_string()),
                 (8, "00".to_string()),
                 (9, "00".to_string())
-            ]
-        );
-        // The register of numbers (0067) holds each number on record once, with its
-        // holder's province; a record without a number claims nothing.
-        let numbers: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT id_index, province, created_at FROM person_numbers ORDER BY id_index",
-        )
-        .fetch_all(db.pool())
-        .await
-        .expect("numbers");
-        assert_eq!(
-            numbers,
-            vec![
-                ("idx-a".to_string(), "13".to_string(), 5),
-                ("idx-b".to_string(), "44".to_string(), 6)
             ]
         );
         db.pool().close().await;

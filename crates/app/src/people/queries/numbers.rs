@@ -10,11 +10,16 @@
 //! DO NOTHING`: of two transactions claiming one number at once, the second waits for the
 //! first and, once it commits, claims nothing. A move to another province moves the claim's
 //! province with it ([`moved`]).
+//!
+//! SQLite has no register (migration 0067): one file with one writer is never distributed, and
+//! `persons`' own `UNIQUE (id_index)` holds there. A claim is then nothing (the insert meets the
+//! unique index, answered *conflict* as before), and a batch's claim is the look-up of the
+//! numbers already on record — the writer lock keeps anyone from adding one in between.
 
 use std::collections::HashSet;
 
 use backstop_core::region::province_of;
-use backstop_store::repeat_list;
+use backstop_store::{Backend, repeat_list};
 use sqlx::AnyConnection;
 
 use backstop_core::error::ErrorCode;
@@ -30,6 +35,9 @@ pub(crate) async fn claim(
     region: &str,
     now: i64,
 ) -> AppResult<()> {
+    if sqlite(conn) {
+        return Ok(());
+    }
     let claimed = sqlx::query(
         "INSERT INTO person_numbers (id_index, province, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id_index) DO NOTHING",
@@ -59,6 +67,22 @@ pub(crate) async fn claim_many(
     if numbers.is_empty() {
         return Ok(HashSet::new());
     }
+    if state.db.backend() == Backend::Sqlite {
+        let sql = format!(
+            "SELECT id_index FROM persons WHERE id_index IN ({})",
+            repeat_list("?", numbers.len())
+        );
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for (index, _) in numbers {
+            q = q.bind(index.to_string());
+        }
+        let held: HashSet<String> = q.fetch_all(conn).await?.into_iter().collect();
+        return Ok(numbers
+            .iter()
+            .filter(|(index, _)| !held.contains(*index))
+            .map(|(index, _)| index.to_string())
+            .collect());
+    }
     let mut sql = String::from(state.db.backend().bulk_insert());
     sql.push_str(" INTO person_numbers (id_index, province, created_at) VALUES ");
     sql.push_str(&repeat_list("(?,?,?)", numbers.len()));
@@ -81,7 +105,7 @@ pub(crate) async fn moved(
     from: &str,
     to: &str,
 ) -> AppResult<()> {
-    if province_of(from) == province_of(to) {
+    if province_of(from) == province_of(to) || sqlite(conn) {
         return Ok(());
     }
     let index: Option<String> = sqlx::query_scalar("SELECT id_index FROM persons WHERE id = $1")
@@ -97,4 +121,9 @@ pub(crate) async fn moved(
             .await?;
     }
     Ok(())
+}
+
+/// Whether `conn` is SQLite's, which has no register.
+fn sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
