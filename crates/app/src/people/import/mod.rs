@@ -38,8 +38,9 @@
 //! - **Pipelined writes** (ADR 0008): rows are written in batches of 1,000 in that one
 //!   transaction; while the engine writes one batch, the next is read, sealed and bound, and
 //!   the last batch's audit entries are hashed. The batch's numbers are claimed first in the
-//!   national register (`person_numbers`, one statement, `ON CONFLICT DO NOTHING`); a number
-//!   already held (or earlier in the batch) is not inserted but merged.
+//!   national register (`person_numbers`, one statement, `ON CONFLICT DO NOTHING`; on SQLite,
+//!   which has none, looked up in `persons`); a number already held (or earlier in the batch)
+//!   is not inserted but merged.
 //! - **All or nothing** by default: one write transaction, rolled back if any row was
 //!   rejected; with `good_rows` the good rows are committed and the bad ones reported.
 //!   Each created or merged person gets its own audit entry, and the import one summary entry
